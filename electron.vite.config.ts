@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'electron-vite';
+import pkg from './package.json';
+
+const define = { __LIFEBOAT_VERSION__: JSON.stringify(pkg.version) };
+
+// Dependencies stay external (native modules must be) except the ESM-only ones, which are
+// bundled so the CommonJS output loads them under both Node 20 and Electron.
+const bundled = ['age-encryption'];
+
+export default defineConfig({
+  main: {
+    define,
+    build: {
+      outDir: 'out/main',
+      externalizeDeps: { exclude: bundled },
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'electron/main/index.ts'),
+          cli: resolve(__dirname, 'electron/cli/index.ts'),
+          // Development/test only; electron-builder.yml leaves it out of the package.
+          bridge: resolve(__dirname, 'electron/bridge/main.ts'),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      rollupOptions: { input: { index: resolve(__dirname, 'electron/preload/index.ts') } },
+    },
+  },
+  renderer: {
+    root: resolve(__dirname, 'renderer'),
+    plugins: [react()],
+    build: {
+      outDir: resolve(__dirname, 'out/renderer'),
+      rollupOptions: { input: { index: resolve(__dirname, 'renderer/index.html') } },
+    },
+  },
+});

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { createHandlers } from '../../engine/api/handlers';
+import { openCliEngine } from '../engine';
+import { printJson, ProgressLine, type CliIo } from '../output';
+
+export function registerInfo(program: Command, io: CliIo): void {
+  program
+    .command('info')
+    .description('show the version, data directory, catalog counts and keychain status')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: { json?: boolean }) => {
+      const engine = openCliEngine();
+      try {
+        const h = createHandlers(engine);
+        const [info, overview] = await Promise.all([h.getAppInfo({}), h.getOverview({})]);
+        if (opts.json) {
+          printJson(io, { ...info, frontDoor: 'cli', ...overview });
+          return;
+        }
+        const c = overview.catalog;
+        io.stdout.write(
+          [
+            `Lifeboat ${info.version}`,
+            `data directory   ${info.dataDir}`,
+            `catalog          ${info.catalogPath} (schema ${overview.catalogSchemaVersion})`,
+            `                 ${c.media} media, ${c.systems} systems, ${c.sets} sets, ${c.verifications} verifications, ${c.runs} runs`,
+            `keychain         ${overview.keychain.state} — ${overview.keychain.backend}`,
+            ...(overview.keychain.hint ? [`                 ${overview.keychain.hint}`] : []),
+            '',
+          ].join('\n'),
+        );
+      } finally {
+        await engine.close();
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('check the catalog integrity, the keychain and the external tools Lifeboat drives')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: { json?: boolean }) => {
+      const engine = openCliEngine();
+      const progress = new ProgressLine(io);
+      const unsubscribe = engine.jobs.subscribe((e) => progress.update(e.snapshot));
+      try {
+        const started = await createHandlers(engine).startSelfCheck({});
+        const final = await engine.jobs.wait(started.id);
+        progress.done();
+        if (opts.json) {
+          printJson(io, final.result);
+        } else {
+          const r = final.result as { catalogIntegrity: string; keychain: { state: string; backend: string; hint: string | null }; tools: Array<{ name: string; version: string | null; path: string | null; problem: string | null }> };
+          io.stdout.write(`catalog integrity  ${r.catalogIntegrity}\n`);
+          io.stdout.write(`keychain           ${r.keychain.state} (${r.keychain.backend})${r.keychain.hint ? `\n                   ${r.keychain.hint}` : ''}\n`);
+          for (const t of r.tools) io.stdout.write(`${t.name.padEnd(18)} ${t.problem ? `MISSING — ${t.problem}` : `${t.version ?? ''}  ${t.path ?? ''}`}\n`);
+        }
+        if (final.status !== 'succeeded') process.exitCode = 1;
+      } finally {
+        unsubscribe();
+        await engine.close();
+      }
+    });
+}

@@ -1,0 +1,77 @@
+import type { WireError } from '../../shared/errors';
+import type { JobSnapshot } from '../../shared/domain/jobs';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+export const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/**
+ * A one-line progress display on a TTY (stderr), redrawn in place: step, bytes, rate, elapsed,
+ * ETA. Silent when stderr is not a terminal, so cron mails stay clean.
+ */
+export class ProgressLine {
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly io: CliIo, private readonly enabled = Boolean(io.stderr.isTTY)) {}
+
+  update(s: JobSnapshot): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const elapsed = (now - Date.parse(s.startedAt)) / 1000;
+    const parts = [s.step ?? s.title];
+    const c = s.counters;
+    if (c.bytesDone > 0 || c.bytesTotal) parts.push(`${formatBytes(c.bytesDone)}${c.bytesTotal ? ` / ${formatBytes(c.bytesTotal)}` : ''}`);
+    if (c.itemsTotal) parts.push(`${c.itemsDone}/${c.itemsTotal}`);
+    if (s.bytesPerSecond) parts.push(`${formatBytes(s.bytesPerSecond)}/s`);
+    parts.push(formatDuration(elapsed));
+    if (s.etaSeconds !== null && s.etaSeconds > 0) parts.push(`ETA ${formatDuration(s.etaSeconds)}`);
+    if (s.current) parts.push(s.current);
+    const width = Math.max(20, (this.io.stderr.columns ?? 100) - 1);
+    this.io.stderr.write(`\r\x1b[2K${parts.join('  ').slice(0, width)}`);
+    this.drawn = true;
+  }
+
+  done(): void {
+    if (this.drawn) this.io.stderr.write('\r\x1b[2K');
+    this.drawn = false;
+  }
+}
+
+export function printError(io: CliIo, error: WireError, json: boolean): void {
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+    return;
+  }
+  io.stderr.write(`lifeboat: ${error.message}\n`);
+  if (error.hint) io.stderr.write(`  ${error.hint}\n`);
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,69 @@
+import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
+import type { Engine } from '../engine';
+import { LifeboatError } from '../errors';
+import { toolStatus } from '../tools/tools';
+import { LIFEBOAT_VERSION } from '../version';
+
+export type Handlers = {
+  [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
+};
+
+/**
+ * The engine's implementation of the IPC contract. The Electron main process and the web
+ * bridge both serve exactly these handlers, through `dispatch`.
+ */
+export function createHandlers(engine: Engine): Handlers {
+  return {
+    getAppInfo: async () => ({
+      name: 'Lifeboat' as const,
+      version: LIFEBOAT_VERSION,
+      dataDir: engine.paths.dataDir,
+      catalogPath: engine.paths.catalog,
+      platform: process.platform,
+      arch: process.arch,
+      nodeVersion: process.versions.node,
+      electronVersion: engine.electronVersion,
+      frontDoor: engine.frontDoor === 'app' ? ('app' as const) : ('bridge' as const),
+    }),
+
+    getOverview: async () => ({
+      catalog: engine.catalog.counts(),
+      catalogSchemaVersion: engine.catalog.schemaVersion(),
+      keychain: await engine.credentials.status(),
+    }),
+
+    getToolStatus: async () => toolStatus(engine.settings().pgBinDir),
+
+    startSelfCheck: async () => {
+      const { snapshot } = engine.jobs.start({ kind: 'self-check', title: 'Self-check' }, async (ctx) => {
+        ctx.progress({ itemsTotal: 3, itemsDone: 0 });
+        ctx.step('catalog integrity');
+        const catalogIntegrity = engine.catalog.integrityCheck();
+        ctx.log(catalogIntegrity === 'ok' ? 'info' : 'error', `catalog integrity: ${catalogIntegrity}`);
+        ctx.progress({ itemsDone: 1 });
+        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+        ctx.step('keychain');
+        const keychain = await engine.credentials.status();
+        ctx.log(keychain.state === 'available' ? 'info' : 'warn', `keychain: ${keychain.state} (${keychain.backend})`);
+        ctx.progress({ itemsDone: 2 });
+        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+        ctx.step('external tools');
+        const tools = await toolStatus(engine.settings().pgBinDir);
+        for (const t of tools) ctx.log(t.problem ? 'warn' : 'info', t.problem ?? `${t.name}: ${t.version ?? '?'}`);
+        ctx.progress({ itemsDone: 3 });
+        return { catalogIntegrity, keychain, tools };
+      });
+      return snapshot;
+    },
+
+    listJobs: async () => engine.jobs.list(),
+
+    getJob: async ({ id }) => {
+      const snapshot = engine.jobs.get(id);
+      if (!snapshot) throw new LifeboatError('NOT_FOUND', `No job with id ${id}.`);
+      return snapshot;
+    },
+
+    cancelJob: async ({ id }) => ({ cancelled: engine.jobs.cancel(id) }),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Numbered, forward-only migrations of the catalog. Never edit a migration that has shipped:
+ * add the next one. Each has its own test in test/unit/catalog-migrations.test.ts.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'media, systems, sets, artifacts, presence',
+    sql: `
+      CREATE TABLE media (
+        id            TEXT PRIMARY KEY,          -- lifeboat-medium.json id, or 'path:<abs path>' for a folder without one
+        kind          TEXT NOT NULL CHECK (kind IN ('folder', 's3')),
+        label         TEXT,
+        location      TEXT NOT NULL,             -- absolute path or s3://bucket/prefix
+        endpoint      TEXT,                      -- S3 endpoint, when not AWS
+        credential_ref TEXT,                     -- keychain reference only, never a secret
+        format_version INTEGER,
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT,                      -- last time the medium answered
+        last_sync     TEXT,                      -- last complete, successful scan
+        last_error    TEXT
+      );
+      CREATE UNIQUE INDEX media_location ON media(location);
+
+      CREATE TABLE systems (
+        name          TEXT PRIMARY KEY,
+        tier          TEXT CHECK (tier IN ('critical', 'important', 'standard')),
+        rto_minutes   INTEGER,
+        rpo_minutes   INTEGER
+      );
+
+      CREATE TABLE sets (
+        key           TEXT PRIMARY KEY,          -- '<system>/<set id>'
+        set_id        TEXT NOT NULL,
+        system        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        origin        TEXT NOT NULL DEFAULT 'lifeboat' CHECK (origin IN ('lifeboat', 'seed-script', 'pgbackrest')),
+        tier          TEXT,
+        created_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        parent_key    TEXT,
+        bytes         INTEGER NOT NULL DEFAULT 0,
+        artifact_count INTEGER NOT NULL DEFAULT 0,
+        signed        INTEGER NOT NULL DEFAULT 0,
+        signer_key_id TEXT,
+        encrypted     INTEGER NOT NULL DEFAULT 0,
+        manifest_sha256 TEXT,
+        manifest_json TEXT
+      );
+      CREATE INDEX sets_system_created ON sets(system, created_at DESC);
+      CREATE INDEX sets_created ON sets(created_at DESC);
+
+      CREATE TABLE artifacts (
+        set_key       TEXT NOT NULL REFERENCES sets(key) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        bytes         INTEGER NOT NULL,
+        sha256        TEXT,
+        plain_bytes   INTEGER,
+        plain_sha256  TEXT,
+        encodings     TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (set_key, path)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE presence (
+        set_key       TEXT NOT NULL REFERENCES sets(key) ON DELETE CASCADE,
+        medium_id     TEXT NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+        set_path      TEXT NOT NULL,             -- relative to the medium root
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT NOT NULL,
+        missing_since TEXT,                      -- set when a scan no longer finds it; never deleted
+        manifest_size INTEGER,
+        manifest_mtime TEXT,
+        manifest_etag TEXT,
+        PRIMARY KEY (set_key, medium_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX presence_medium ON presence(medium_id);
+
+      CREATE TABLE unreadable (
+        medium_id     TEXT NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        seen_at       TEXT NOT NULL,
+        PRIMARY KEY (medium_id, path)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    name: 'file index of file sets',
+    sql: `
+      CREATE TABLE file_index (
+        set_key       TEXT NOT NULL REFERENCES sets(key) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        type          TEXT NOT NULL CHECK (type IN ('file', 'dir', 'symlink')),
+        size          INTEGER NOT NULL DEFAULT 0,
+        mtime         TEXT,
+        mode          INTEGER,
+        sha256        TEXT,
+        PRIMARY KEY (set_key, path)
+      ) WITHOUT ROWID;
+      CREATE INDEX file_index_path ON file_index(path);
+    `,
+  },
+  {
+    version: 3,
+    name: 'verification ledger and pinned keys',
+    sql: `
+      CREATE TABLE verifications (
+        id            INTEGER PRIMARY KEY,
+        set_key       TEXT NOT NULL,
+        medium_id     TEXT NOT NULL,
+        artifact_path TEXT,                      -- NULL for the set-level verdict
+        level         TEXT NOT NULL CHECK (level IN ('inventory', 'integrity', 'authenticity', 'deep', 'restore')),
+        verdict       TEXT NOT NULL,
+        sha256        TEXT,
+        bytes         INTEGER,
+        started_at    TEXT NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        bytes_per_sec REAL,
+        detail        TEXT
+      );
+      CREATE INDEX verifications_set ON verifications(set_key, medium_id, started_at DESC);
+
+      CREATE TABLE trusted_keys (
+        key_id        TEXT PRIMARY KEY,          -- first 16 hex of SHA-256 of the raw Ed25519 public key
+        label         TEXT NOT NULL,
+        public_key_pem TEXT NOT NULL,            -- public keys only; private keys never enter the catalog
+        added_at      TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 4,
+    name: 'runbook runs and hash-chained journal',
+    sql: `
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        runbook_id    TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        drill         INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL,
+        operator      TEXT,
+        incident_at   TEXT,
+        started_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        inputs_json   TEXT NOT NULL DEFAULT '{}',
+        state_json    TEXT NOT NULL DEFAULT '{}'
+      );
+
+      CREATE TABLE journal (
+        run_id        TEXT NOT NULL REFERENCES runs(id),
+        seq           INTEGER NOT NULL,
+        at            TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        type          TEXT NOT NULL,
+        data_json     TEXT NOT NULL,
+        prev_hash     TEXT NOT NULL,
+        hash          TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,187 @@
+import type { ErrorCode, WireError } from '../../shared/errors';
+import { redactText } from './log/redact';
+
+/**
+ * The one error type the engine throws. `message` is for the operator and must never hold a
+ * secret (it is redacted again on its way out, as a second line of defence); `cause` keeps the
+ * low-level error for the log.
+ */
+export class LifeboatError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LifeboatError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+interface ErrnoLike {
+  code?: unknown;
+  errno?: unknown;
+  syscall?: unknown;
+  path?: unknown;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function fsError(code: string, e: ErrnoLike): LifeboatError | undefined {
+  const where = str(e.path) ? ` (${str(e.path)})` : '';
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new LifeboatError('STORAGE_FULL', `No space left on the medium${where}.`, {
+        hint: 'Free space or choose another medium; nothing was left half-written.',
+        cause: e,
+      });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new LifeboatError('STORAGE_ACCESS_DENIED', `Permission denied${where}.`, {
+        hint: 'Check the folder is writable (and not mounted read-only) by this user.',
+        cause: e,
+      });
+    case 'ENOENT':
+      return new LifeboatError('NOT_FOUND', `Not found${where}.`, { cause: e });
+    case 'EEXIST':
+      return new LifeboatError('ALREADY_EXISTS', `Already exists${where}.`, { cause: e });
+    case 'EIO':
+      return new LifeboatError('STORAGE_ERROR', `The medium returned an I/O error${where}.`, {
+        hint: 'The drive may be failing or was removed; copy what you can to another medium.',
+        cause: e,
+      });
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'EAI_AGAIN':
+      return new LifeboatError('STORAGE_UNREACHABLE', `Could not reach the server (${code}).`, {
+        cause: e,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/** PostgreSQL SQLSTATE classes that matter to an operator. */
+function pgError(sqlstate: string, message: string, e: unknown): LifeboatError {
+  if (sqlstate === '28P01' || sqlstate === '28000') {
+    return new LifeboatError('DB_AUTH_FAILED', 'PostgreSQL refused the credentials.', {
+      hint: 'Check the user and password (PGPASSWORD, ~/.pgpass or the keychain entry).',
+      cause: e,
+    });
+  }
+  if (sqlstate === '3D000') {
+    return new LifeboatError('DB_NOT_FOUND', `The database does not exist: ${message}`, { cause: e });
+  }
+  if (sqlstate.startsWith('08') || sqlstate === '57P03') {
+    return new LifeboatError('DB_UNREACHABLE', `PostgreSQL is not accepting connections: ${message}`, {
+      cause: e,
+    });
+  }
+  return new LifeboatError('DB_ERROR', `PostgreSQL error ${sqlstate}: ${message}`, { cause: e });
+}
+
+function s3Error(name: string, status: number | undefined, e: unknown): LifeboatError | undefined {
+  if (name === 'NoSuchBucket') {
+    return new LifeboatError('STORAGE_UNREACHABLE', 'The S3 bucket does not exist.', {
+      hint: 'Check the bucket name and endpoint.',
+      cause: e,
+    });
+  }
+  if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403) {
+    return new LifeboatError('STORAGE_ACCESS_DENIED', 'S3 denied access.', {
+      hint: 'Check the access key, its secret and the bucket policy.',
+      cause: e,
+    });
+  }
+  if (name === 'NoSuchKey' || status === 404) {
+    return new LifeboatError('NOT_FOUND', 'The S3 object does not exist.', { cause: e });
+  }
+  if (status !== undefined && status >= 500) {
+    return new LifeboatError('STORAGE_UNREACHABLE', `S3 answered with HTTP ${status}.`, { cause: e });
+  }
+  return undefined;
+}
+
+/** SQLite errors (better-sqlite3 puts the extended code on `code`). */
+function sqliteError(code: string, e: unknown): LifeboatError {
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new LifeboatError('CATALOG_CORRUPT', 'The catalog database is damaged.', {
+      hint: 'Run `lifeboat scan --rebuild`: the catalog is a cache and is rebuilt from the media.',
+      cause: e,
+    });
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {
+    return new LifeboatError('CATALOG_READONLY', 'The catalog cannot be written.', {
+      hint: 'Check the data directory is writable, or set LIFEBOAT_HOME to a writable folder.',
+      cause: e,
+    });
+  }
+  if (code === 'SQLITE_FULL') {
+    return new LifeboatError('STORAGE_FULL', 'The disk holding the catalog is full.', { cause: e });
+  }
+  return new LifeboatError('INTERNAL', `Catalog error (${code}).`, { cause: e });
+}
+
+/** Keychain failures, as libsecret and keytar report them on Linux, macOS and Windows. */
+export function isKeychainUnavailableMessage(message: string): boolean {
+  return /autolaunch D-Bus|Could not connect|org\.freedesktop\.secrets|Object does not exist at path|DBUS_SESSION_BUS_ADDRESS|secret service|No such interface|Cannot create an item in a locked collection|keychain|Credential Manager/i.test(
+    message,
+  );
+}
+
+/**
+ * Map any thrown value to a LifeboatError with a code from the closed list. Messages of
+ * unknown errors are kept (redacted) so nothing is lost, under INTERNAL.
+ */
+export function mapError(e: unknown): LifeboatError {
+  if (e instanceof LifeboatError) return e;
+  if (e instanceof Error && e.name === 'AbortError') {
+    return new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
+  }
+  const rec = (typeof e === 'object' && e !== null ? e : {}) as ErrnoLike & {
+    name?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    severity?: unknown;
+    message?: unknown;
+  };
+  const message = redactText(str(rec.message) ?? String(e));
+  const code = str(rec.code);
+
+  // pg errors carry a five-character SQLSTATE in `code` and a `severity`.
+  if (code && /^[0-9A-Z]{5}$/.test(code) && str(rec.severity)) return pgError(code, message, e);
+  if (code?.startsWith('SQLITE_')) return sqliteError(code, e);
+  if (rec.$metadata && str(rec.name)) {
+    const mapped = s3Error(str(rec.name) ?? '', rec.$metadata.httpStatusCode, e);
+    if (mapped) return mapped;
+  }
+  if (code) {
+    const mapped = fsError(code, rec);
+    if (mapped) return mapped;
+  }
+  if (isKeychainUnavailableMessage(message)) {
+    return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is not available.', {
+      hint: 'Unlock the keychain (on Linux: a Secret Service such as gnome-keyring must run).',
+      cause: e,
+    });
+  }
+  return new LifeboatError('INTERNAL', `Unexpected error: ${message}`, {
+    hint: 'This is a bug in Lifeboat; the log has the details.',
+    cause: e,
+  });
+}
+
+/** The error as it crosses a process boundary, redacted. */
+export function toWireError(e: unknown): WireError {
+  const err = mapError(e);
+  const wire: WireError = { code: err.code, message: redactText(err.message) };
+  if (err.hint) wire.hint = redactText(err.hint);
+  return wire;
+}

@@ -1,0 +1,63 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { LifeboatError } from '../errors';
+
+/** Objectives per tier, from the seeds: critical 1h/5m, important 4h/1h, standard 24h/4h. */
+export const TierObjectivesSchema = z.object({
+  rtoMinutes: z.number().positive(),
+  rpoMinutes: z.number().positive(),
+});
+
+export const SettingsSchema = z.object({
+  version: z.literal(1).default(1),
+  operatorName: z.string().default(''),
+  /** Directory holding pg_dump/pg_restore/...; empty means PATH and the usual install dirs. */
+  pgBinDir: z.string().default(''),
+  tiers: z
+    .object({
+      critical: TierObjectivesSchema,
+      important: TierObjectivesSchema,
+      standard: TierObjectivesSchema,
+    })
+    .default({
+      critical: { rtoMinutes: 60, rpoMinutes: 5 },
+      important: { rtoMinutes: 240, rpoMinutes: 60 },
+      standard: { rtoMinutes: 1440, rpoMinutes: 240 },
+    }),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+export function loadSettings(path: string): Settings {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return SettingsSchema.parse({});
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new LifeboatError('FORMAT_INVALID', `The settings file is not valid JSON: ${path}`, {
+      hint: 'Fix or delete it; defaults are used when it is absent.',
+    });
+  }
+  const parsed = SettingsSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new LifeboatError('FORMAT_INVALID', `The settings file is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'unknown'}`, {
+      hint: `Fix or delete ${path}.`,
+    });
+  }
+  return parsed.data;
+}
+
+/** Written atomically: a crash leaves the old file or the new one, never half of one. */
+export function saveSettings(path: string, settings: Settings): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(SettingsSchema.parse(settings), null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}

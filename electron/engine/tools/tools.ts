@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { ToolStatus } from '../../../shared/domain/app';
+
+/** External tools Lifeboat drives, and why. */
+export const TOOLS: ReadonlyArray<{ name: string; purpose: string; pg: boolean }> = [
+  { name: 'pg_dump', purpose: 'logical PostgreSQL backups', pg: true },
+  { name: 'pg_restore', purpose: 'logical restores and dump checks', pg: true },
+  { name: 'pg_basebackup', purpose: 'base backups for point-in-time recovery', pg: true },
+  { name: 'initdb', purpose: 'scratch PostgreSQL for restore tests', pg: true },
+  { name: 'pg_ctl', purpose: 'starting scratch and restored PostgreSQL', pg: true },
+  { name: 'pg_waldump', purpose: 'reading commit times from WAL', pg: true },
+  { name: 'tar', purpose: 'restoring file sets by hand', pg: false },
+  { name: 'zstd', purpose: 'restoring by hand', pg: false },
+  { name: 'age', purpose: 'restoring encrypted sets by hand', pg: false },
+  { name: 'openssl', purpose: 'checking signatures by hand', pg: false },
+];
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PostgreSQL bin directories in the usual places, newest major first. */
+export function candidatePgBinDirs(): string[] {
+  const dirs: string[] = [];
+  const scan = (root: string, toBin: (entry: string) => string): void => {
+    try {
+      const entries = readdirSync(root)
+        .filter((e) => /\d/.test(e))
+        .sort((a, b) => Number.parseFloat(b.replace(/[^\d.]/g, '')) - Number.parseFloat(a.replace(/[^\d.]/g, '')));
+      for (const e of entries) dirs.push(toBin(e));
+    } catch {
+      // not on this system
+    }
+  };
+  scan('/usr/lib/postgresql', (e) => join('/usr/lib/postgresql', e, 'bin')); // Debian, Ubuntu
+  scan('/usr', (e) => (e.startsWith('pgsql-') ? join('/usr', e, 'bin') : '')); // RHEL (PGDG)
+  scan('/opt/homebrew/opt', (e) => (e.startsWith('postgresql@') ? join('/opt/homebrew/opt', e, 'bin') : ''));
+  scan('/Applications/Postgres.app/Contents/Versions', (e) => join('/Applications/Postgres.app/Contents/Versions', e, 'bin'));
+  return dirs.filter((d) => d !== '');
+}
+
+/**
+ * Find an executable: the configured directory first, then (for PostgreSQL tools) the versioned
+ * install directories, then PATH.
+ */
+export function findExecutable(name: string, options: { preferDirs?: string[]; pg?: boolean } = {}): string | null {
+  const exe = process.platform === 'win32' ? `${name}.exe` : name;
+  const dirs = [
+    ...(options.preferDirs ?? []).filter((d) => d !== ''),
+    ...(options.pg ? candidatePgBinDirs() : []),
+    ...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''),
+  ];
+  for (const dir of dirs) {
+    const candidate = join(dir, exe);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** First line of `<tool> --version` (or `version` for age), or null when it does not answer. */
+export function toolVersion(path: string, args: string[] = ['--version']): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(path, args, { timeout: 5000, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const text = `${stdout}${stderr}`.trim().split('\n')[0]?.trim() ?? '';
+      resolve(error && text === '' ? null : text || null);
+    });
+  });
+}
+
+export async function toolStatus(pgBinDir: string): Promise<ToolStatus[]> {
+  return Promise.all(
+    TOOLS.map(async (t): Promise<ToolStatus> => {
+      const path = findExecutable(t.name, { preferDirs: [pgBinDir], pg: t.pg });
+      if (!path) {
+        return { name: t.name, purpose: t.purpose, path: null, version: null, problem: `${t.name} was not found on PATH${t.pg ? ' or in the PostgreSQL install directories' : ''}.` };
+      }
+      const version = await toolVersion(path, t.name === 'openssl' ? ['version'] : ['--version']);
+      return { name: t.name, purpose: t.purpose, path, version, problem: version ? null : `${path} did not report a version.` };
+    }),
+  );
+}

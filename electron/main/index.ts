@@ -1,0 +1,72 @@
+import { app, type BrowserWindow } from 'electron';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHandlers } from '../engine/api/handlers';
+import { KeytarCredentialStore } from '../engine/credentials/credential-store';
+import { Engine } from '../engine/engine';
+import { createLogger, jsonLinesSink } from '../engine/log/logger';
+import { resolveDataDir } from '../engine/settings/paths';
+import { forwardJobEvents, registerIpc } from '../ipc/register';
+import { createMainWindow, hardenSession, isTrustedFrame } from './window';
+
+/** LIFEBOAT_HOME (or --demo-dir) wins; otherwise Electron's userData for this app. */
+function dataDir(): string {
+  const demoArg = process.argv.find((a) => a.startsWith('--demo-dir='));
+  if (demoArg) return demoArg.slice('--demo-dir='.length);
+  if (process.env.LIFEBOAT_HOME) return resolveDataDir();
+  return app.getPath('userData');
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.setName('Lifeboat');
+  let engine: Engine | null = null;
+  let mainWindow: BrowserWindow | null = null;
+
+  app.on('second-instance', () => {
+    if (mainWindow) {
+      if (mainWindow.isMinimized()) mainWindow.restore();
+      mainWindow.focus();
+    }
+  });
+
+  app.on('web-contents-created', (_event, contents) => {
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+
+  void app.whenReady().then(() => {
+    const dir = dataDir();
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const logStream = createWriteStream(join(dir, 'logs', 'lifeboat.log'), { flags: 'a', mode: 0o600 });
+    const logger = createLogger(jsonLinesSink((line) => logStream.write(line)), { base: { front: 'app' } });
+    engine = new Engine({
+      dataDir: dir,
+      credentials: new KeytarCredentialStore(),
+      frontDoor: 'app',
+      logger,
+      electronVersion: process.versions.electron ?? null,
+    });
+    hardenSession();
+    registerIpc(engine, createHandlers(engine), isTrustedFrame);
+    mainWindow = createMainWindow();
+    forwardJobEvents(engine, mainWindow.webContents);
+    mainWindow.on('closed', () => {
+      mainWindow = null;
+    });
+  });
+
+  app.on('window-all-closed', () => {
+    app.quit();
+  });
+
+  app.on('will-quit', (event) => {
+    if (engine) {
+      const closing = engine;
+      engine = null;
+      event.preventDefault();
+      void closing.close().finally(() => app.quit());
+    }
+  });
+}

@@ -1,0 +1,93 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'stream', 'worker_threads', 'zlib', 'url', 'util', 'events', 'process'];
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'bench/results/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', 'bench/*.mjs', 'bin/*.cjs'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/only-throw-error': 'error',
+      // Only electron/ipc/register.ts may import ipcMain (one central trusted-sender check).
+      'no-restricted-imports': ['error', { paths: [{ name: 'electron', importNames: ['ipcMain'], message: 'Only electron/ipc/register.ts registers IPC handlers.' }] }],
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'readonly' } },
+  },
+  {
+    files: ['electron/ipc/register.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The engine is plain Node shared by the app, the CLI and the tests: never electron.
+    files: ['electron/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'electron/engine is plain Node: it must never import electron.' }],
+          patterns: [
+            { group: ['electron/*'], message: 'electron/engine is plain Node: it must never import electron.' },
+            { group: ['**/main/*', '**/ipc/*', '!**/shared/ipc/*', '**/preload/*', '**/cli/*', '**/bridge/*', '**/renderer/**'], message: 'The engine depends on shared/ and Node only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The renderer is a view: it imports only shared/ of our code, and never Node or electron.
+    files: ['renderer/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The renderer never touches electron; use the contract.' }, ...NODE_BUILTINS.map((name) => ({ name, message: 'The renderer never touches files or sockets.' }))],
+          patterns: [
+            { group: ['node:*'], message: 'The renderer never touches files or sockets.' },
+            { group: ['**/electron/**', '../../../electron/*', '**/test/**', '**/bench/**'], message: 'The renderer imports only shared/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // shared/ is imported by every runtime: it imports nothing of ours outside itself.
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'shared/ runs everywhere.' }, ...NODE_BUILTINS.map((name) => ({ name, message: 'shared/ runs in the renderer too.' }))],
+          patterns: [
+            { group: ['node:*'], message: 'shared/ runs in the renderer too.' },
+            { group: ['**/electron/**', '**/renderer/**', '../../electron/*', '../../renderer/*'], message: 'shared/ imports nothing of ours outside itself.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+);

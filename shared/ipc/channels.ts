@@ -1,0 +1,23 @@
+/**
+ * The contract's channel names, without schemas, so the sandboxed preload stays tiny.
+ * `contract.ts` is checked against this list at compile time (satisfies) and by a test.
+ */
+export const CHANNEL_NAMES = [
+  'getAppInfo',
+  'getOverview',
+  'getToolStatus',
+  'startSelfCheck',
+  'listJobs',
+  'getJob',
+  'cancelJob',
+] as const;
+
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
+
+/** The IPC channel string used for a contract entry. */
+export function ipcChannel(name: ChannelName): string {
+  return `lifeboat:${name}`;
+}
+
+/** The channel main uses to push job events to windows. */
+export const JOB_EVENT_CHANNEL = 'lifeboat:job-event';

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
+import { JobSnapshotSchema } from '../domain/jobs';
+import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
+
+const Empty = z.object({}).strict();
+const JobId = z.object({ id: z.string().min(1).max(100) }).strict();
+
+interface ChannelDef {
+  /** One line for the reviewer and the surface snapshot. */
+  doc: string;
+  input: z.ZodType;
+  output: z.ZodType;
+}
+
+/**
+ * The IPC contract, declared once. Main registers one handler per entry and validates every
+ * input and output against these schemas; the preload exposes one function per entry; the
+ * web bridge serves the same entries. A test keeps the three in step and snapshots the surface.
+ */
+export const contract = {
+  getAppInfo: {
+    doc: 'Version, data directory and runtime of the engine serving this window.',
+    input: Empty,
+    output: AppInfoSchema,
+  },
+  getOverview: {
+    doc: 'Catalog counts and keychain status for the Overview screen.',
+    input: Empty,
+    output: OverviewSchema,
+  },
+  getToolStatus: {
+    doc: 'External tools Lifeboat drives (pg_dump, pg_restore, tar...) with their paths and versions.',
+    input: Empty,
+    output: z.array(ToolStatusSchema),
+  },
+  startSelfCheck: {
+    doc: 'Start a job that checks the catalog integrity, the keychain and the tools.',
+    input: Empty,
+    output: JobSnapshotSchema,
+  },
+  listJobs: {
+    doc: 'Snapshots of every job of this engine, newest first.',
+    input: Empty,
+    output: z.array(JobSnapshotSchema),
+  },
+  getJob: {
+    doc: 'The current snapshot of one job.',
+    input: JobId,
+    output: JobSnapshotSchema,
+  },
+  cancelJob: {
+    doc: 'Ask a running job to stop; it settles as cancelled.',
+    input: JobId,
+    output: z.object({ cancelled: z.boolean() }),
+  },
+} as const satisfies Record<ChannelName, ChannelDef>;
+
+export type Contract = typeof contract;
+export type ChannelInput<K extends ChannelName> = z.infer<Contract[K]['input']>;
+export type ChannelOutput<K extends ChannelName> = z.infer<Contract[K]['output']>;
+
+export { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName };

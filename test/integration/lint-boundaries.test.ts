@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '../..');
+
+/** Write a probe file where the rule applies, lint it with the project's config, remove it. */
+function lintProbe(relPath: string, source: string): { status: number | null; output: string } {
+  const file = join(ROOT, relPath);
+  writeFileSync(file, source);
+  try {
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--max-warnings', '0', relPath], { cwd: ROOT, encoding: 'utf8' });
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+describe('import boundaries are enforced by lint', () => {
+  it('fails when a file under electron/engine imports electron', () => {
+    const r = lintProbe(`electron/engine/lint-probe-${process.pid}.ts`, "import { app } from 'electron';\nexport const name = app.getName();\n");
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/electron\/engine is plain Node: it must never import electron/);
+  });
+
+  it('fails when the renderer imports node or engine code', () => {
+    const r = lintProbe(`renderer/src/lint-probe-${process.pid}.ts`, "import { readFileSync } from 'node:fs';\nimport { Catalog } from '../../electron/engine/catalog/catalog';\nexport const x = [readFileSync, Catalog];\n");
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/never touches files or sockets/);
+    expect(r.output).toMatch(/imports only shared/);
+  });
+
+  it('fails when anything but electron/ipc/register.ts imports ipcMain', () => {
+    const r = lintProbe(`electron/main/lint-probe-${process.pid}.ts`, "import { ipcMain } from 'electron';\nexport const x = ipcMain;\n");
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/Only electron\/ipc\/register.ts registers IPC handlers/);
+  });
+});

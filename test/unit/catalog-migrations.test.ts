@@ -1,0 +1,112 @@
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../../electron/engine/catalog/catalog';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../electron/engine/catalog/migrations';
+import { tempDir } from '../helpers/temp';
+
+let dir: ReturnType<typeof tempDir>;
+let path: string;
+beforeEach(() => {
+  dir = tempDir();
+  path = join(dir.path, 'catalog.sqlite');
+});
+afterEach(() => dir.cleanup());
+
+function tables(c: Catalog): string[] {
+  return (c.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]).filter((n) => !n.startsWith('sqlite_'));
+}
+function columns(c: Catalog, table: string): string[] {
+  return (c.db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]);
+}
+
+/** Open at version-1, then migrate to `version`: the migration must apply on top of real data. */
+function migrateFromPrevious(version: number): Catalog {
+  Catalog.open(path, { targetVersion: version - 1 }).close();
+  const c = Catalog.open(path, { targetVersion: version });
+  expect(c.schemaVersion()).toBe(version);
+  return c;
+}
+
+describe('catalog migrations', () => {
+  it('are numbered 1..N without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_m, i) => i + 1));
+    expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length);
+  });
+
+  it('001 creates media, systems, sets, artifacts, presence and unreadable', () => {
+    const c = migrateFromPrevious(1);
+    expect(tables(c)).toEqual(['artifacts', 'media', 'presence', 'sets', 'systems', 'unreadable']);
+    expect(columns(c, 'presence')).toContain('missing_since');
+    c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/mnt/a', 'now')").run();
+    c.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('db/1', '1', 'db', 'pg-logical', 'now')").run();
+    c.db.prepare("INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('db/1', 'm1', 'sets/db/1', 'now', 'now')").run();
+    expect(() => c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m2', 'tape', '/x', 'now')").run()).toThrow(/CHECK/);
+    c.close();
+  });
+
+  it('002 adds the file index, keeping the rows of 001', () => {
+    Catalog.open(path, { targetVersion: 1 }).db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')").run();
+    const c = migrateFromPrevious(2);
+    expect(tables(c)).toContain('file_index');
+    c.db.prepare("INSERT INTO file_index (set_key, path, type, size) VALUES ('f/1', 'etc/app.conf', 'file', 10)").run();
+    expect(c.db.prepare('SELECT count(*) FROM sets').pluck().get()).toBe(1);
+    c.close();
+  });
+
+  it('003 adds the verification ledger and pinned keys', () => {
+    const c = migrateFromPrevious(3);
+    expect(tables(c)).toEqual(expect.arrayContaining(['verifications', 'trusted_keys']));
+    expect(columns(c, 'verifications')).toEqual(expect.arrayContaining(['level', 'verdict', 'bytes_per_sec']));
+    expect(() => c.db.prepare("INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('a', 'm', 'bogus', 'ok', 'now', 1)").run()).toThrow(/CHECK/);
+    c.close();
+  });
+
+  it('004 adds runs and the journal', () => {
+    const c = migrateFromPrevious(4);
+    expect(tables(c)).toEqual(expect.arrayContaining(['runs', 'journal']));
+    expect(columns(c, 'journal')).toEqual(expect.arrayContaining(['prev_hash', 'hash', 'seq']));
+    c.close();
+  });
+});
+
+describe('catalog open', () => {
+  it('is in WAL mode and counts nothing when new', () => {
+    const c = Catalog.open(path);
+    expect(c.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(c.counts()).toEqual({ media: 0, systems: 0, sets: 0, verifications: 0, runs: 0 });
+    expect(c.integrityCheck()).toBe('ok');
+    c.close();
+  });
+
+  it('reports a file that is not a catalog as CATALOG_CORRUPT with a way out', () => {
+    writeFileSync(path, 'this is not sqlite at all, just some bytes '.repeat(200));
+    expect(() => Catalog.open(path)).toThrow(expect.objectContaining({ code: 'CATALOG_CORRUPT', hint: expect.stringContaining('scan --rebuild') }));
+  });
+
+  it('reports damaged pages as CATALOG_CORRUPT', () => {
+    const c = Catalog.open(path);
+    const insert = c.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES (?, ?, 'db', 'pg-logical', 'now')");
+    c.db.transaction(() => {
+      for (let i = 0; i < 3000; i++) insert.run(`db/${i}`, String(i));
+    })();
+    c.db.pragma('wal_checkpoint(TRUNCATE)');
+    c.close();
+    // Overwrite a page in the middle of the file with garbage.
+    const raw = new Database(path);
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    raw.close();
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, pageSize * 5);
+    closeSync(fd);
+    expect(() => Catalog.open(path)).toThrow(expect.objectContaining({ code: 'CATALOG_CORRUPT' }));
+  });
+
+  it('refuses a catalog from a newer Lifeboat', () => {
+    const c = Catalog.open(path);
+    c.db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 1}`);
+    c.close();
+    expect(() => Catalog.open(path)).toThrow(expect.objectContaining({ code: 'FORMAT_UNSUPPORTED' }));
+  });
+});
