@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
-import pkg from './package.json';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
 export default defineConfig({
   define: { __LIFEBOAT_VERSION__: JSON.stringify(pkg.version) },

@@ -25,7 +25,18 @@ export function buildProgram(io: CliIo): Command {
 
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
-  const { registerInfo } = await import('./commands/info');
+  // Each command module is loaded only when needed would be leaner still; these are small.
+  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }] = await Promise.all([
+    import('./commands/info'),
+    import('./commands/medium'),
+    import('./commands/keys'),
+    import('./commands/backup'),
+    import('./commands/prune'),
+  ]);
+  registerMedium(program, io);
+  registerKeys(program, io);
+  registerBackup(program, io);
+  registerPrune(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
   try {

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { generateIdentity, identityFileText } from '../../engine/crypto/age';
+import { generateSigningKey } from '../../engine/crypto/signing';
+import { LifeboatError, mapError } from '../../engine/errors';
+import { printJson, type CliIo } from '../output';
+
+/** Write a new key file; never overwrite one (a lost key is a lost backup). */
+function writeNew(path: string, text: string, mode: number): void {
+  try {
+    writeFileSync(path, text, { flag: 'wx', mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LifeboatError('ALREADY_EXISTS', `${path} exists; refusing to overwrite a key.`);
+    throw mapError(e);
+  }
+}
+
+export function registerKeys(program: Command, io: CliIo): void {
+  const keys = program.command('keys').description('make signing keys and age encryption keys');
+
+  keys
+    .command('signing-new')
+    .description('make an Ed25519 signing key: <file> (private, mode 600) and <file>.pub; prints the key id')
+    .requiredOption('--out <file>', 'where to write the private key (PEM)')
+    .option('--json', 'print one machine-readable result')
+    .action((opts: { out: string; json?: boolean }) => {
+      const { key, privatePem, publicPem } = generateSigningKey();
+      writeNew(opts.out, privatePem, 0o600);
+      writeNew(`${opts.out}.pub`, publicPem, 0o644);
+      if (opts.json) printJson(io, { key_id: key.keyId, private_key: opts.out, public_key: `${opts.out}.pub` });
+      else io.stdout.write(`${key.keyId}\n`);
+      if (!opts.json) io.stderr.write(`Signing key ${key.keyId} written to ${opts.out} (keep it on the backup servers) and ${opts.out}.pub (pin it where sets are verified: lifeboat keys trust ${opts.out}.pub).\n`);
+    });
+
+  keys
+    .command('age-new')
+    .description('make an age X25519 identity in <file> (mode 600); prints its recipient (age1…)')
+    .requiredOption('--out <file>', 'where to write the identity')
+    .option('--json', 'print one machine-readable result')
+    .action((opts: { out: string; json?: boolean }) => {
+      const { identity } = generateIdentity();
+      writeNew(opts.out, identityFileText(identity), 0o600);
+      if (opts.json) printJson(io, { recipient: identity.recipient.text, key_id: identity.recipient.keyId, identity: opts.out });
+      else io.stdout.write(`${identity.recipient.text}\n`);
+      if (!opts.json) io.stderr.write(`Identity written to ${opts.out}: keep it off the backup servers (the DR laptop, an escrow safe). Encrypt to: ${identity.recipient.text}\n`);
+    });
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { prune } from '../../engine/backup/prune';
+import { verifiedSetKeys } from '../../engine/catalog/sets';
+import { LifeboatError } from '../../engine/errors';
+import { openMedium } from '../../engine/storage/open-medium';
+import { openCliEngine } from '../engine';
+import { printJson, type CliIo } from '../output';
+import { runAsJob } from '../run-job';
+
+function count(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new LifeboatError('BAD_INPUT', `--${name} must be a whole number ≥ 0.`);
+    return n;
+  };
+}
+
+export function registerPrune(program: Command, io: CliIo): void {
+  program
+    .command('prune')
+    .description('grandfather-father-son retention on a medium; a dry run unless --apply')
+    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium')
+    .option('--keep-last <n>', 'keep the newest N sets', count('keep-last'), 0)
+    .option('--keep-daily <n>', 'keep the newest set of each of the last N days', count('keep-daily'), 0)
+    .option('--keep-weekly <n>', 'keep the newest set of each of the last N weeks', count('keep-weekly'), 0)
+    .option('--keep-monthly <n>', 'keep the newest set of each of the last N months', count('keep-monthly'), 0)
+    .option('--apply', 'really remove the sets marked remove')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: { to: string; keepLast: number; keepDaily: number; keepWeekly: number; keepMonthly: number; apply?: boolean; json?: boolean }) => {
+      const engine = openCliEngine();
+      try {
+        const medium = openMedium(opts.to);
+        const result = await runAsJob(engine, io, { kind: 'prune', title: `Retention on ${medium.location}` }, (ctx) =>
+          prune(medium, { keepLast: opts.keepLast, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly }, verifiedSetKeys(engine.catalog), Boolean(opts.apply), ctx),
+        );
+        if (opts.json) {
+          printJson(io, {
+            ok: true,
+            applied: result.applied,
+            keep: result.decisions.filter((d) => d.keep).map((d) => ({ path: d.set.path, reasons: d.reasons })),
+            remove: result.decisions.filter((d) => !d.keep).map((d) => ({ path: d.set.path, reasons: d.reasons })),
+            removed: result.removed,
+            unreadable: result.unreadable,
+          });
+          return;
+        }
+        for (const d of result.decisions) io.stdout.write(`${d.keep ? 'keep  ' : 'remove'}  ${d.set.path}  (${d.reasons.join(', ')})\n`);
+        for (const u of result.unreadable) io.stdout.write(`left alone (unreadable manifest)  ${u.path}: ${u.reason}\n`);
+        const n = result.decisions.filter((d) => !d.keep).length;
+        io.stdout.write(result.applied ? `Removed ${result.removed.length} sets.\n` : `Dry run: ${n} sets would be removed. Add --apply to remove them.\n`);
+      } finally {
+        await engine.close();
+      }
+    });
+}

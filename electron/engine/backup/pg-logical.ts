@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobContext } from '../jobs/job-manager';
+import { parsePgUrl, pgToolEnv, serverFacts } from '../postgres/connection';
+import { pgToolFor } from '../postgres/pg-tools';
+import { spawnTool } from './child';
+import { ExcludeMatcher } from './glob';
+import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
+import { tarStream, walkTrees } from './tree';
+import { LifeboatError } from '../errors';
+
+export interface PgBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
+  dbUrl: string;
+  /** From the keychain or a file; URL passwords and PGPASSWORD/.pgpass work as libpq does. */
+  password?: string | null;
+  format: 'custom' | 'directory';
+  jobs: number;
+  pgBinDir?: string;
+}
+
+/**
+ * A logical backup: pg_dump (custom format, or directory format with parallel jobs) streamed
+ * through zstd and age into a signed set. The dump is uncompressed by pg_dump (-Z0) so zstd
+ * does all the compressing, faster and smaller.
+ */
+export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Promise<WrittenSet> {
+  ctx.step('connecting');
+  const target = parsePgUrl(input.dbUrl, input.password ?? null);
+  const facts = await serverFacts(target);
+  const pgDump = await pgToolFor('pg_dump', facts.major, input.pgBinDir);
+  ctx.log('info', `PostgreSQL ${facts.major} (${facts.database}, ${facts.sizeBytes} bytes); using ${pgDump.path}`);
+  const env = pgToolEnv(target);
+  const startedAt = new Date();
+  const source = {
+    tool: pgDump.version,
+    server_version: facts.version,
+    server_version_num: facts.versionNum,
+    database: facts.database,
+    database_size_bytes: facts.sizeBytes,
+    host: target.host,
+    port: target.port,
+    system_identifier: facts.systemIdentifier,
+    dump_format: input.format,
+    dump_started_at: startedAt.toISOString(),
+  };
+  const plan: SetPlan = { ...input, kind: 'pg-logical', parent: null, startedAt };
+  return writeSet(plan, ctx, async (add) => {
+    const onPlainBytes = (n: number): void => ctx.progress({ bytesDone: n });
+    if (input.format === 'custom') {
+      ctx.step('dumping');
+      const dump = spawnTool(pgDump.path, ['--format=custom', '--compress=0', '--no-password', `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
+      const stored = add({ name: 'db.dump', role: 'pg-dump', source: dump.child.stdout, onPlainBytes });
+      // pg_dump may fail after writing part of its output: its exit status decides.
+      // A storage failure (full disk) comes first: it is what killed pg_dump's pipe.
+      const [written, exit] = await Promise.allSettled([stored, dump.exited]);
+      if (written.status === 'rejected') throw written.reason;
+      if (exit.status === 'rejected') throw exit.reason;
+      return { source, warnings: [] };
+    }
+    const work = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-dump-'));
+    try {
+      ctx.step(`dumping with ${input.jobs} jobs`);
+      const dir = join(work, 'dump');
+      const dump = spawnTool(pgDump.path, ['--format=directory', '--compress=0', `--jobs=${input.jobs}`, '--no-password', `--file=${dir}`, `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
+      dump.child.stdout.resume();
+      await dump.exited;
+      const walked = await walkTrees([dir], new ExcludeMatcher([]));
+      const total = walked.entries.reduce((n, e) => n + e.size, 0);
+      ctx.progress({ bytesTotal: total, bytesDone: 0 });
+      const results = { hashes: new Map<string, string>(), warnings: [], skipped: new Set<string>() };
+      await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarStream(walked.entries, results), onPlainBytes });
+      if (results.skipped.size > 0) throw new LifeboatError('TOOL_FAILED', 'The dump directory changed while being archived.');
+      return { source: { ...source, jobs: input.jobs }, warnings: [] };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+}

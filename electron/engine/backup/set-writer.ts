@@ -1,0 +1,125 @@
+import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { AgeRecipient } from '../crypto/age';
+import { signManifest, type SigningKey } from '../crypto/signing';
+import { LifeboatError, mapError } from '../errors';
+import { manifestBytes, SET_FORMAT_V1, sha256sums, type Artifact, type Manifest, type SetKind } from '../format/manifest';
+import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
+import { compactUtc } from '../format/names';
+import type { JobContext } from '../jobs/job-manager';
+import { storeArtifact } from '../pipeline/artifact-pipeline';
+import type { Medium, SetWriter } from '../storage/medium';
+import { LIFEBOAT_VERSION } from '../version';
+
+export interface SetPlan {
+  media: Medium[];
+  system: string;
+  kind: SetKind;
+  tier: Manifest['tier'];
+  parent: string | null;
+  recipients: AgeRecipient[];
+  signingKey: SigningKey | null;
+  startedAt: Date;
+}
+
+export interface WrittenSet {
+  manifest: Manifest;
+  manifestBytes: Buffer;
+  setPath: string;
+  media: Array<{ medium: Medium; info: MediumInfo }>;
+  removedPartials: string[];
+}
+
+export interface ArtifactInput {
+  name: string;
+  role: string;
+  source: Readable;
+  onPlainBytes?: (n: number) => void;
+}
+
+/** Check every destination is an initialised Lifeboat medium, before any work starts. */
+export async function requireMedia(media: Medium[]): Promise<Array<{ medium: Medium; info: MediumInfo }>> {
+  const out: Array<{ medium: Medium; info: MediumInfo }> = [];
+  for (const medium of media) {
+    const info = await medium.readInfo();
+    if (!info) {
+      throw new LifeboatError('PRECONDITION_FAILED', `${medium.location} is not a Lifeboat medium (no ${MEDIUM_FILE}).`, {
+        hint: `Initialise it first: lifeboat medium init ${medium.location} --label <label>`,
+      });
+    }
+    out.push({ medium, info });
+  }
+  return out;
+}
+
+/**
+ * Write one set to every destination at once: artifacts streamed through the pipeline to all
+ * media, then SHA256SUMS, the signature and manifest.json last. Nothing becomes visible as a
+ * set unless all of it is durable; on any failure every partial write is removed.
+ */
+export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | 'step' | 'log'>, produce: (add: (a: ArtifactInput) => Promise<Artifact>, setId: string) => Promise<{ source: Record<string, unknown>; warnings: string[] }>): Promise<WrittenSet> {
+  const media = await requireMedia(plan.media);
+  const removedPartials: string[] = [];
+  for (const { medium } of media) {
+    const removed = await medium.cleanupPartials();
+    for (const r of removed) ctx.log('info', `removed leftovers of an interrupted backup: ${medium.location}/${r}`);
+    removedPartials.push(...removed);
+  }
+
+  // Set id = UTC start time + kind; a second set in the same second gets a suffix.
+  const base = `${compactUtc(plan.startedAt)}-${plan.kind}`;
+  let setId = base;
+  for (let n = 2; ; n++) {
+    const taken = await Promise.all(media.map(({ medium }) => medium.stat(`sets/${plan.system}/${setId}/manifest.json`)));
+    if (taken.every((t) => t === null)) break;
+    setId = `${base}-${n}`;
+  }
+
+  const writers: SetWriter[] = [];
+  try {
+    for (const { medium } of media) writers.push(await medium.beginSet(plan.system, setId));
+    const artifacts: Artifact[] = [];
+    const add = async (a: ArtifactInput): Promise<Artifact> => {
+      const stored = `${a.name}.zst${plan.recipients.length > 0 ? '.age' : ''}`;
+      ctx.step(`writing ${stored}`);
+      const facts = await storeArtifact(a.source, {
+        recipients: plan.recipients,
+        sinks: writers.map((w) => w.openArtifact(stored)),
+        signal: ctx.signal,
+        onPlainBytes: a.onPlainBytes,
+      });
+      const artifact: Artifact = { path: stored, role: a.role, ...facts };
+      artifacts.push(artifact);
+      return artifact;
+    };
+    const produced = await produce(add, setId);
+    if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+
+    ctx.step('writing manifest');
+    const manifest: Manifest = {
+      format: SET_FORMAT_V1,
+      set_id: setId,
+      system: plan.system,
+      kind: plan.kind,
+      tier: plan.tier,
+      created_at: plan.startedAt.toISOString(),
+      started_at: plan.startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      parent: plan.parent,
+      lifeboat_version: LIFEBOAT_VERSION,
+      host: hostname(),
+      source: produced.source,
+      artifacts,
+      warnings: produced.warnings,
+    };
+    const bytes = manifestBytes(manifest);
+    const files: Array<{ name: string; bytes: Buffer }> = [{ name: 'SHA256SUMS', bytes: Buffer.from(sha256sums(manifest)) }];
+    if (plan.signingKey) files.push({ name: 'manifest.json.sig', bytes: signManifest(bytes, plan.signingKey) });
+    files.push({ name: 'manifest.json', bytes });
+    for (const w of writers) await w.commit(files);
+    return { manifest, manifestBytes: bytes, setPath: `sets/${plan.system}/${setId}`, media, removedPartials };
+  } catch (e) {
+    await Promise.allSettled(writers.map((w) => w.abort()));
+    throw e instanceof LifeboatError ? e : mapError(e);
+  }
+}

@@ -1,0 +1,272 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { LifeboatError, mapError } from '../errors';
+import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
+import { assertSafeRelativePath } from '../format/names';
+import { isAbandoned, type ArtifactSink, type ListedSet, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+
+const PARTIAL_PREFIX = '.partial-';
+const OWNER_FILE = '.owner.json';
+
+async function fsyncPath(path: string): Promise<void> {
+  let fh: FileHandle | null = null;
+  try {
+    fh = await open(path, 'r');
+    await fh.sync();
+  } catch (e) {
+    // Some filesystems (and Windows) cannot fsync a directory; the rename is still atomic.
+    if ((e as NodeJS.ErrnoException).code !== 'EISDIR' && (e as NodeJS.ErrnoException).code !== 'EPERM' && (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function writeDurable(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A Writable on a new file that fsyncs before it reports done. */
+function fileSink(path: string): ArtifactSink {
+  let handle: Promise<FileHandle> | null = null;
+  const getHandle = (): Promise<FileHandle> => (handle ??= open(path, 'wx', 0o644));
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  done.catch(() => undefined);
+  const stream = new Writable({
+    highWaterMark: 1024 * 1024,
+    writev(chunks, callback) {
+      getHandle()
+        .then((fh) => fh.writev(chunks.map((c) => c.chunk as Buffer)))
+        .then(() => callback(), (e: unknown) => callback(mapError(e)));
+    },
+    final(callback) {
+      getHandle()
+        .then(async (fh) => {
+          await fh.sync();
+          await fh.close();
+        })
+        .then(
+          () => {
+            resolveDone();
+            callback();
+          },
+          (e: unknown) => callback(mapError(e)),
+        );
+    },
+    destroy(error, callback) {
+      if (error) rejectDone(error);
+      if (handle) {
+        void handle.then((fh) => fh.close()).catch(() => undefined).finally(() => callback(error));
+      } else {
+        callback(error);
+      }
+    },
+  });
+  return { stream, done };
+}
+
+export class FolderMedium implements Medium {
+  readonly kind = 'folder' as const;
+  readonly location: string;
+
+  constructor(path: string) {
+    this.location = resolve(path);
+  }
+
+  private abs(rel: string): string {
+    assertSafeRelativePath(rel);
+    return join(this.location, rel);
+  }
+
+  async readInfo(): Promise<MediumInfo | null> {
+    try {
+      return parseMediumInfo(await readFile(join(this.location, MEDIUM_FILE)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        try {
+          await stat(this.location);
+        } catch (e2) {
+          throw new LifeboatError('STORAGE_UNREACHABLE', `The medium folder is not there: ${this.location}`, {
+            hint: 'Is the drive mounted? Check the path.',
+            cause: e2,
+          });
+        }
+        return null;
+      }
+      throw e instanceof LifeboatError ? e : mapError(e);
+    }
+  }
+
+  async writeInfo(info: MediumInfo): Promise<void> {
+    try {
+      await mkdir(this.location, { recursive: true });
+      await writeDurable(join(this.location, MEDIUM_FILE), Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
+      await mkdir(join(this.location, 'sets'), { recursive: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new LifeboatError('ALREADY_EXISTS', `${this.location} is already a Lifeboat medium.`);
+      }
+      throw mapError(e);
+    }
+  }
+
+  async beginSet(system: string, setId: string): Promise<SetWriter> {
+    const systemDir = this.abs(`sets/${system}`);
+    const setPath = `sets/${system}/${setId}`;
+    const finalDir = this.abs(setPath);
+    const partialDir = join(systemDir, `${PARTIAL_PREFIX}${setId}-${process.pid}`);
+    try {
+      await mkdir(systemDir, { recursive: true });
+      if (await this.stat(setPath)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
+      await mkdir(partialDir);
+      const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
+      await writeDurable(join(partialDir, OWNER_FILE), Buffer.from(JSON.stringify(owner)));
+    } catch (e) {
+      throw mapError(e);
+    }
+    const sinks: ArtifactSink[] = [];
+    return {
+      setPath,
+      openArtifact: (name) => {
+        assertSafeRelativePath(name, 'artifact name');
+        const sink = fileSink(join(partialDir, name));
+        sinks.push(sink);
+        return sink;
+      },
+      commit: async (files) => {
+        try {
+          await Promise.all(sinks.map((s) => s.done));
+          for (const f of files) {
+            assertSafeRelativePath(f.name, 'file name');
+            await writeDurable(join(partialDir, f.name), f.bytes);
+          }
+          await rm(join(partialDir, OWNER_FILE));
+          await fsyncPath(partialDir);
+          // The atomic step: before it, readers see nothing; after it, a complete set.
+          await rename(partialDir, finalDir);
+          await fsyncPath(systemDir);
+        } catch (e) {
+          throw mapError(e);
+        }
+      },
+      abort: async () => {
+        for (const s of sinks) s.stream.destroy();
+        await rm(partialDir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  async listSets(): Promise<ListedSet[]> {
+    const out: ListedSet[] = [];
+    let systems: string[];
+    try {
+      systems = await readdir(join(this.location, 'sets'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw mapError(e);
+    }
+    for (const system of systems.sort()) {
+      if (system.startsWith('.')) continue;
+      let ids: string[];
+      try {
+        ids = await readdir(join(this.location, 'sets', system));
+      } catch {
+        continue;
+      }
+      for (const setId of ids.sort()) {
+        if (setId.startsWith('.')) continue;
+        const path = `sets/${system}/${setId}`;
+        const manifest = await this.stat(`${path}/manifest.json`);
+        if (manifest) out.push({ system, setId, path, manifest });
+      }
+    }
+    return out;
+  }
+
+  async readFile(rel: string): Promise<Buffer> {
+    try {
+      return await readFile(this.abs(rel));
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  async openRead(rel: string): Promise<Readable> {
+    const path = this.abs(rel);
+    const s = await this.stat(rel);
+    if (!s) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`);
+    return createReadStream(path, { highWaterMark: 1024 * 1024 });
+  }
+
+  async stat(rel: string): Promise<ObjectStat | null> {
+    try {
+      const s = await stat(this.abs(rel));
+      return { size: s.size, mtimeMs: s.mtimeMs, etag: null };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw mapError(e);
+    }
+  }
+
+  async removeSet(setPath: string): Promise<void> {
+    const dir = this.abs(setPath);
+    const doomed = join(dir, '..', `.deleting-${setPath.split('/').pop() ?? 'set'}-${process.pid}`);
+    try {
+      await rename(dir, doomed);
+      await rm(doomed, { recursive: true, force: true });
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  async cleanupPartials(): Promise<string[]> {
+    const removed: string[] = [];
+    let systems: string[];
+    try {
+      systems = await readdir(join(this.location, 'sets'));
+    } catch {
+      return removed;
+    }
+    for (const system of systems) {
+      let entries: string[];
+      try {
+        entries = await readdir(join(this.location, 'sets', system));
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        if (!entry.startsWith(PARTIAL_PREFIX) && !entry.startsWith('.deleting-')) continue;
+        const dir = join(this.location, 'sets', system, entry);
+        const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((t) => JSON.parse(t) as PartialOwner, () => null);
+        const age = Date.now() - (await stat(dir)).mtimeMs;
+        if (entry.startsWith('.deleting-') || isAbandoned(owner, age, hostname())) {
+          await rm(dir, { recursive: true, force: true });
+          removed.push(`sets/${system}/${entry}`);
+        }
+      }
+    }
+    return removed;
+  }
+
+  async freeBytes(): Promise<number | null> {
+    try {
+      const s = await statfs(this.location);
+      return Number(s.bavail) * Number(s.bsize);
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { Readable, Writable } from 'node:stream';
+import type { MediumInfo } from '../format/medium';
+
+/**
+ * Where sets live: a local folder (USB drive, NAS mount) or an S3 bucket + prefix. Both give
+ * the same guarantees: a set becomes visible to readers only once complete (folder: the set
+ * directory is renamed into place; S3: manifest.json is written last), and partial leftovers
+ * of an interrupted backup are recognisable and cleaned up by the next run.
+ */
+export interface ArtifactSink {
+  stream: Writable;
+  /** Resolves once the bytes are durable (fsynced, or the upload completed). */
+  done: Promise<void>;
+}
+
+export interface SetWriter {
+  /** Final relative path of the set: sets/<system>/<set id>. */
+  readonly setPath: string;
+  openArtifact(name: string): ArtifactSink;
+  /** Write the small files (manifest.json must be last) and make the set visible. */
+  commit(files: Array<{ name: string; bytes: Buffer }>): Promise<void>;
+  /** Remove everything written so far. */
+  abort(): Promise<void>;
+}
+
+export interface ObjectStat {
+  size: number;
+  mtimeMs: number;
+  etag: string | null;
+}
+
+export interface ListedSet {
+  system: string;
+  setId: string;
+  /** sets/<system>/<set id> */
+  path: string;
+  manifest: ObjectStat;
+}
+
+export interface Medium {
+  readonly kind: 'folder' | 's3';
+  /** Absolute folder path, or s3://bucket/prefix. */
+  readonly location: string;
+  readInfo(): Promise<MediumInfo | null>;
+  /** Write lifeboat-medium.json; refuses when one exists. */
+  writeInfo(info: MediumInfo): Promise<void>;
+  beginSet(system: string, setId: string): Promise<SetWriter>;
+  /** Every complete set (a folder holding manifest.json) under sets/. */
+  listSets(): Promise<ListedSet[]>;
+  readFile(rel: string): Promise<Buffer>;
+  openRead(rel: string): Promise<Readable>;
+  stat(rel: string): Promise<ObjectStat | null>;
+  /** Remove a set: its manifest first, so it stops being a set before its bytes go. */
+  removeSet(setPath: string): Promise<void>;
+  /** Remove leftovers of interrupted backups whose writer is gone; returns what was removed. */
+  cleanupPartials(): Promise<string[]>;
+  /** Free bytes where known (folders), for a clear error before a backup starts. */
+  freeBytes(): Promise<number | null>;
+}
+
+export interface PartialOwner {
+  pid: number;
+  host: string;
+  started_at: string;
+}
+
+/** A partial set is abandoned when its writer process is gone, or it is a day old. */
+export function isAbandoned(owner: PartialOwner | null, ageMs: number, thisHost: string): boolean {
+  if (!owner) return ageMs > 60 * 60 * 1000;
+  if (owner.host === thisHost) {
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+  return ageMs > 24 * 60 * 60 * 1000;
+}

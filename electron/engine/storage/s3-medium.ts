@@ -1,0 +1,230 @@
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { hostname } from 'node:os';
+import { PassThrough, Readable } from 'node:stream';
+import { LifeboatError, mapError } from '../errors';
+import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
+import { assertSafeRelativePath } from '../format/names';
+import { isAbandoned, type ArtifactSink, type ListedSet, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import { createS3Client, type S3Options } from './s3-client';
+
+const PARTIAL_MARKER = '.partial';
+
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m) throw new LifeboatError('BAD_INPUT', `Not an S3 location: ${url}`, { hint: 'Use s3://bucket or s3://bucket/prefix.' });
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return { bucket: m[1]!, prefix };
+}
+
+/** S3 errors that mean "not there" for a HEAD or GET. */
+function isNotFound(e: unknown): boolean {
+  const r = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return r.name === 'NotFound' || r.name === 'NoSuchKey' || r.$metadata?.httpStatusCode === 404;
+}
+
+function s3Failure(e: unknown, what: string): LifeboatError {
+  const err = mapError(e);
+  if (err.code === 'INTERNAL') return new LifeboatError('STORAGE_ERROR', `S3 ${what} failed: ${err.message}`, { cause: e });
+  return new LifeboatError(err.code, `S3 ${what}: ${err.message}`, { hint: err.hint, cause: e });
+}
+
+export class S3Medium implements Medium {
+  readonly kind = 's3' as const;
+  readonly location: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+
+  constructor(url: string, options: S3Options = {}, client?: S3Client) {
+    const { bucket, prefix } = parseS3Url(url);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.location = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+    this.client = client ?? createS3Client(options);
+  }
+
+  private key(rel: string): string {
+    assertSafeRelativePath(rel);
+    return this.prefix ? `${this.prefix}/${rel}` : rel;
+  }
+
+  private rel(key: string): string {
+    return this.prefix ? key.slice(this.prefix.length + 1) : key;
+  }
+
+  async readInfo(): Promise<MediumInfo | null> {
+    try {
+      return parseMediumInfo(await this.readFile(MEDIUM_FILE));
+    } catch (e) {
+      if (e instanceof LifeboatError && e.code === 'NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
+  async writeInfo(info: MediumInfo): Promise<void> {
+    if (await this.stat(MEDIUM_FILE)) throw new LifeboatError('ALREADY_EXISTS', `${this.location} is already a Lifeboat medium.`);
+    await this.put(MEDIUM_FILE, Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
+  }
+
+  private async put(rel: string, bytes: Buffer): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: bytes, ContentLength: bytes.length }));
+    } catch (e) {
+      throw s3Failure(e, `write of ${rel}`);
+    }
+  }
+
+  async beginSet(system: string, setId: string): Promise<SetWriter> {
+    const setPath = `sets/${system}/${setId}`;
+    if (await this.stat(`${setPath}/manifest.json`)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
+    const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
+    await this.put(`${setPath}/${PARTIAL_MARKER}`, Buffer.from(JSON.stringify(owner)));
+    const uploads: Upload[] = [];
+    const sinks: ArtifactSink[] = [];
+    return {
+      setPath,
+      openArtifact: (name) => {
+        assertSafeRelativePath(name, 'artifact name');
+        const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key: this.key(`${setPath}/${name}`), Body: body },
+          partSize: 8 * 1024 * 1024,
+          queueSize: 2,
+          leavePartsOnError: false,
+        });
+        uploads.push(upload);
+        const done = upload.done().then(
+          () => undefined,
+          (e: unknown) => {
+            body.destroy();
+            throw s3Failure(e, `upload of ${name}`);
+          },
+        );
+        done.catch(() => undefined);
+        const sink = { stream: body, done };
+        sinks.push(sink);
+        return sink;
+      },
+      commit: async (files) => {
+        await Promise.all(sinks.map((s) => s.done));
+        // manifest.json is last in `files`: once it exists, the set exists.
+        for (const f of files) await this.put(`${setPath}/${f.name}`, f.bytes);
+        await this.deleteKeys([this.key(`${setPath}/${PARTIAL_MARKER}`)]);
+      },
+      abort: async () => {
+        await Promise.allSettled(uploads.map((u) => u.abort()));
+        await this.deletePrefix(`${setPath}/`);
+      },
+    };
+  }
+
+  private async listKeys(relPrefix: string): Promise<Array<{ key: string; size: number; mtimeMs: number; etag: string | null }>> {
+    const out: Array<{ key: string; size: number; mtimeMs: number; etag: string | null }> = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix, ContinuationToken: token }),
+        );
+      } catch (e) {
+        throw s3Failure(e, 'listing');
+      }
+      for (const o of page.Contents ?? []) {
+        if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  private async deleteKeys(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      try {
+        await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      } catch (e) {
+        throw s3Failure(e, 'delete');
+      }
+    }
+  }
+
+  private async deletePrefix(relPrefix: string): Promise<void> {
+    const keys = (await this.listKeys(relPrefix)).map((o) => o.key);
+    await this.deleteKeys(keys);
+  }
+
+  async listSets(): Promise<ListedSet[]> {
+    const out: ListedSet[] = [];
+    for (const o of await this.listKeys('sets/')) {
+      const parts = this.rel(o.key).split('/');
+      if (parts.length !== 4 || parts[3] !== 'manifest.json') continue;
+      const [, system, setId] = parts as [string, string, string, string];
+      out.push({ system, setId, path: `sets/${system}/${setId}`, manifest: { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag } });
+    }
+    return out.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  async readFile(rel: string): Promise<Buffer> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (e) {
+      if (isNotFound(e)) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`, { cause: e });
+      throw s3Failure(e, `read of ${rel}`);
+    }
+  }
+
+  async openRead(rel: string): Promise<Readable> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+      return r.Body instanceof Readable ? r.Body : Readable.from(r.Body as AsyncIterable<Uint8Array>);
+    } catch (e) {
+      if (isNotFound(e)) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`, { cause: e });
+      throw s3Failure(e, `read of ${rel}`);
+    }
+  }
+
+  async stat(rel: string): Promise<ObjectStat | null> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+      return { size: r.ContentLength ?? 0, mtimeMs: r.LastModified?.getTime() ?? 0, etag: r.ETag ?? null };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw s3Failure(e, `stat of ${rel}`);
+    }
+  }
+
+  async removeSet(setPath: string): Promise<void> {
+    await this.deleteKeys([this.key(`${setPath}/manifest.json`)]);
+    await this.deletePrefix(`${setPath}/`);
+  }
+
+  async cleanupPartials(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const o of await this.listKeys('sets/')) {
+      const rel = this.rel(o.key);
+      if (!rel.endsWith(`/${PARTIAL_MARKER}`)) continue;
+      const setPath = rel.slice(0, -PARTIAL_MARKER.length - 1);
+      const owner = await this.readFile(rel).then((b) => JSON.parse(b.toString('utf8')) as PartialOwner, () => null);
+      if (isAbandoned(owner, Date.now() - o.mtimeMs, hostname())) {
+        await this.deletePrefix(`${setPath}/`);
+        removed.push(setPath);
+      }
+    }
+    return removed;
+  }
+
+  async freeBytes(): Promise<number | null> {
+    return null;
+  }
+}

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgeDecryptStream, AgeEncryptStream, generateIdentity, identityFileText, parseIdentityFile, parseRecipient, type AgeIdentity } from '../../electron/engine/crypto/age';
+import { tempDir } from '../helpers/temp';
+
+async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of r) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+const encrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> => collect(Readable.from([data]).pipe(new AgeEncryptStream(ids.map((i) => i.recipient))));
+const decrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> => collect(Readable.from([data]).pipe(new AgeDecryptStream(ids)));
+
+let dir: ReturnType<typeof tempDir>;
+let me: AgeIdentity;
+let escrow: AgeIdentity;
+let idFile: string;
+beforeAll(() => {
+  dir = tempDir();
+  me = generateIdentity().identity;
+  escrow = generateIdentity().identity;
+  idFile = join(dir.path, 'me.txt');
+  writeFileSync(idFile, identityFileText(me));
+});
+afterAll(() => dir.cleanup());
+
+describe('age on node:crypto, interchangeable with the age CLI', () => {
+  it.each([0, 1, 65535, 65536, 65537, 200_000, 3 * 65536])('%i bytes: ours → age CLI and age CLI → ours', async (size) => {
+    const data = randomBytes(size);
+    const ours = await encrypt(data, [me]);
+    writeFileSync(join(dir.path, 'ours.age'), ours);
+    expect(execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'ours.age')]).equals(data)).toBe(true);
+    writeFileSync(join(dir.path, 'plain'), data);
+    execFileSync('age', ['-r', me.recipient.text, '-o', join(dir.path, 'cli.age'), join(dir.path, 'plain')]);
+    expect((await decrypt(readFileSync(join(dir.path, 'cli.age')), [me])).equals(data)).toBe(true);
+  });
+
+  it('encrypts to several recipients, each able to decrypt', async () => {
+    const data = randomBytes(100_000);
+    const sealed = await encrypt(data, [me, escrow]);
+    expect((await decrypt(sealed, [escrow])).equals(data)).toBe(true);
+    expect((await decrypt(sealed, [me])).equals(data)).toBe(true);
+  });
+
+  it('parses identity files and recipients the way age-keygen writes them', () => {
+    const ids = parseIdentityFile(readFileSync(idFile, 'utf8'));
+    expect(ids[0]?.recipient.text).toBe(me.recipient.text);
+    expect(parseRecipient(me.recipient.text).keyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(() => parseRecipient('age1notarecipient')).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    expect(() => parseIdentityFile('# nothing\n')).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    const keygen = execFileSync('age-keygen', { encoding: 'utf8' });
+    const theirs = parseIdentityFile(keygen)[0]!;
+    expect(keygen).toContain(theirs.recipient.text);
+  });
+
+  it('refuses a wrong identity, a flipped bit, truncation and appended bytes', async () => {
+    const data = randomBytes(150_000);
+    const sealed = await encrypt(data, [me]);
+    await expect(decrypt(sealed, [escrow])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    const flipped = Buffer.from(sealed);
+    flipped[flipped.length - 1000]! ^= 0x01;
+    await expect(decrypt(flipped, [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    await expect(decrypt(sealed.subarray(0, sealed.length - 65536 - 16), [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    await expect(decrypt(Buffer.concat([sealed, Buffer.from('x')]), [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    const headerEdit = Buffer.from(sealed);
+    headerEdit[30]! ^= 0x01;
+    await expect(decrypt(headerEdit, [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+  });
+});
