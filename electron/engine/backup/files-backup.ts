@@ -75,7 +75,7 @@ function writeCache(stateDir: string, system: string, setId: string, index: Buff
  */
 export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Promise<WrittenSet & { index: FileEntry[] }> {
   if (input.kind === 'config' && input.recipients.length === 0 && !input.allowPlaintext) {
-    throw new LifeboatError('PRECONDITION_FAILED', 'A config set holds secrets and is written encrypted: give --recipient.', {
+    throw new LifeboatError('BAD_INPUT', 'A config set holds secrets and is written encrypted: give --recipient.', {
       hint: 'Or pass --allow-plaintext if you really mean to store it unencrypted.',
     });
   }

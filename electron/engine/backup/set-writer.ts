@@ -43,7 +43,7 @@ export async function requireMedia(media: Medium[]): Promise<Array<{ medium: Med
   for (const medium of media) {
     const info = await medium.readInfo();
     if (!info) {
-      throw new LifeboatError('PRECONDITION_FAILED', `${medium.location} is not a Lifeboat medium (no ${MEDIUM_FILE}).`, {
+      throw new LifeboatError('BAD_INPUT', `${medium.location} is not a Lifeboat medium (no ${MEDIUM_FILE}).`, {
         hint: `Initialise it first: lifeboat medium init ${medium.location} --label <label>`,
       });
     }

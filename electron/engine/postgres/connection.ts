@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { LifeboatError, mapError } from '../errors';
 import { redactText } from '../log/redact';
 
@@ -61,9 +62,12 @@ export function pgConnectError(e: unknown, target: PgTarget): LifeboatError {
 }
 
 export async function withPgClient<T>(target: PgTarget, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  // Parsed here rather than passed as connectionString: pg lets the URL's empty password
+  // override an explicit one.
+  const fromUrl = parseConnectionString(target.url);
   const client = new pg.Client({
-    connectionString: target.url,
-    ...(target.password !== null ? { password: target.password } : {}),
+    ...(fromUrl as pg.ClientConfig),
+    ...(target.password !== null ? { password: target.password } : { password: undefined }),
     connectionTimeoutMillis: 10_000,
     application_name: 'lifeboat',
   });

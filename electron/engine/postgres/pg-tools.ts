@@ -17,12 +17,13 @@ function versionOf(path: string): Promise<string | null> {
 }
 
 /**
- * The PostgreSQL client tool to use against a server of `serverMajor`: the configured dir
- * first, then the versioned install dirs, then PATH. The tool's major must be at least the
+ * The PostgreSQL client tool to use against a server of `serverMajor`: in the given dir only,
+ * or else the versioned install dirs, then PATH. The tool's major must be at least the
  * server's (pg_dump refuses newer servers); the same major is preferred.
  */
 export async function pgToolFor(name: string, serverMajor: number, preferredDir?: string): Promise<PgTool> {
-  const dirs = [...(preferredDir ? [preferredDir] : []), ...candidatePgBinDirs(), ...(process.env.PATH ?? '').split(delimiter)];
+  // An explicitly given directory is the only place looked at: the operator chose it.
+  const dirs = preferredDir ? [preferredDir] : [...candidatePgBinDirs(), ...(process.env.PATH ?? '').split(delimiter)];
   const found: PgTool[] = [];
   const seen = new Set<string>();
   for (const dir of dirs) {
@@ -40,7 +41,7 @@ export async function pgToolFor(name: string, serverMajor: number, preferredDir?
     if (version && m) found.push({ path, version, major: Number(m[1]) });
   }
   if (found.length === 0) {
-    throw new LifeboatError('TOOL_MISSING', `${name} was not found.`, {
+    throw new LifeboatError('TOOL_MISSING', `${name} was not found${preferredDir ? ` in ${preferredDir}` : ''}.`, {
       hint: 'Install the PostgreSQL client tools (Debian: postgresql-client) or pass --pg-bin <dir>.',
     });
   }

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -129,6 +129,8 @@ export class FolderMedium implements Medium {
     const finalDir = this.abs(setPath);
     const partialDir = join(systemDir, `${PARTIAL_PREFIX}${setId}-${process.pid}`);
     try {
+      // Fails early and clearly on a read-only or foreign-owned medium.
+      await access(this.location, constants.W_OK);
       await mkdir(systemDir, { recursive: true });
       if (await this.stat(setPath)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
       await mkdir(partialDir);
