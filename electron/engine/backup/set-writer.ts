@@ -62,7 +62,7 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
   const removedPartials: string[] = [];
   for (const { medium } of media) {
     const removed = await medium.cleanupPartials();
-    for (const r of removed) ctx.log('info', `removed leftovers of an interrupted backup: ${medium.location}/${r}`);
+    for (const r of removed) ctx.log('warn', `removed leftovers of an interrupted backup: ${medium.location}/${r}`);
     removedPartials.push(...removed);
   }
 

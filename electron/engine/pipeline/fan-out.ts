@@ -5,6 +5,9 @@ import { Writable } from 'node:stream';
  * are byte-identical), with back-pressure from the slowest one.
  */
 export function fanOut(targets: Writable[]): Writable {
+  // Failures reach us through write/end callbacks; the listeners keep a destroyed target
+  // from turning into an uncaught 'error' event.
+  for (const t of targets) t.on('error', () => undefined);
   const writeTo = (t: Writable, chunk: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
       if (t.destroyed) return reject(t.errored ?? new Error('destination closed'));

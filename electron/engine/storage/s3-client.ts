@@ -32,5 +32,7 @@ export function s3ClientConfig(o: S3Options): S3ClientConfig {
 }
 
 export function createS3Client(o: S3Options): S3Client {
+  // The pinned SDK runs on Node 20; its notice about future releases is not for the operator.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client(s3ClientConfig(o));
 }

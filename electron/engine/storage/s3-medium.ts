@@ -27,6 +27,7 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 /** S3 errors that mean "not there" for a HEAD or GET. */
 function isNotFound(e: unknown): boolean {
   const r = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (r.name === 'NoSuchBucket') return false;
   return r.name === 'NotFound' || r.name === 'NoSuchKey' || r.$metadata?.httpStatusCode === 404;
 }
 
