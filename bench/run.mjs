@@ -1,19 +1,44 @@
 #!/usr/bin/env node
-// `npm run bench [-- <name>]`: runs the benchmark scripts in bench/ side by side with their
-// baselines and rewrites BENCHMARKS.md. Benchmarks are added with the capabilities they
-// measure (backups, verification, catalog, PITR); until then this lists what exists.
-import { readdirSync } from 'node:fs';
+// `npm run bench [-- <name>]`: runs the benchmark scripts (bench/<name>.bench.mjs), each side by
+// side with its baselines in the same run, stores each one's results in bench/sections/, and
+// rewrites BENCHMARKS.md from all sections plus the machine's facts. Not a test: it measures.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineFacts } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const benches = readdirSync(here).filter((f) => f.endsWith('.bench.mjs'));
-if (benches.length === 0) {
-  console.log('No benchmarks yet: they arrive with the backup, catalog, verify and PITR capabilities.');
-  process.exit(0);
-}
+const root = join(here, '..');
+if (!existsSync(join(root, 'out/main/cli.js'))) execSync('npm run build:js', { cwd: root, stdio: 'inherit' });
+// Baseline tools come from Debian; install what is missing.
+const missing = ['restic', 'zstd', 'age'].filter((t) => {
+  try {
+    execSync(`command -v ${t}`, { stdio: 'ignore', shell: '/bin/bash' });
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length) execSync(`apt-get install -y -qq ${missing.join(' ')}`, { stdio: 'inherit' });
+
 const wanted = process.argv[2];
-for (const file of benches) {
-  if (wanted && !file.startsWith(wanted)) continue;
-  await import(join(here, file));
+const benches = readdirSync(here).filter((f) => f.endsWith('.bench.mjs')).map((f) => f.replace('.bench.mjs', ''));
+if (wanted && !benches.includes(wanted)) {
+  console.error(`No benchmark named ${wanted}. Known: ${benches.join(', ')}`);
+  process.exit(2);
 }
+for (const name of benches) {
+  if (wanted && name !== wanted) continue;
+  console.error(`== ${name}`);
+  const started = new Date();
+  const { run } = await import(join(here, `${name}.bench.mjs`));
+  const body = await run();
+  writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z._\n`);
+}
+const sections = readdirSync(join(here, 'sections')).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
+writeFileSync(
+  join(root, 'BENCHMARKS.md'),
+  `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache, with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,
+);
+console.error('BENCHMARKS.md written.');

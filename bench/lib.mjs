@@ -1,0 +1,123 @@
+// Shared helpers of the benchmark scripts: a scratch PostgreSQL, timing with peak RSS
+// (GNU time over the whole process tree), medians, and machine facts.
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const LIFEBOAT = join(ROOT, 'bin/lifeboat.cjs');
+
+export function pgBin() {
+  const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+  return `/usr/lib/postgresql/${versions[0]}/bin`;
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A scratch PostgreSQL in a temp dir (as the postgres user when we are root). */
+export async function startCluster(settings = {}) {
+  const bin = pgBin();
+  const dir = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-pg-'));
+  const asPg = process.getuid() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
+  if (asPg.length) chownSync(dir, Number(execSync('id -u postgres').toString()), Number(execSync('id -g postgres').toString()));
+  const run = (args) => execFileSync(asPg[0] ?? args[0], asPg.length ? [...asPg.slice(1), ...args] : args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  run([join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  const port = await freePort();
+  const opts = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB', ...settings };
+  run([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-o', [`-p ${port}`, ...Object.entries(opts).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start']);
+  return {
+    dir,
+    port,
+    bin,
+    url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    psql: (sql, db = 'postgres') => execFileSync(join(bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-tA', '-c', sql], { encoding: 'utf8' }).trim(),
+    stop: () => {
+      try {
+        run([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Run a shell command under GNU time: wall seconds and peak RSS (MiB) of the process tree. */
+export function measure(command, env = {}) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-o', 'pipefail', '-c', command], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`failed (${r.status}): ${command}\n${r.stderr.slice(-2000)}`);
+  const last = r.stderr.trim().split('\n').pop();
+  const [wall, kb] = last.split(' ').map(Number);
+  return { wall, rssMiB: kb / 1024, stdout: r.stdout };
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Run `prepare(); command` `runs` times; median wall, max peak RSS, and the size of `output()`. */
+export function repeat(runs, { prepare, command, output, env }) {
+  const walls = [];
+  const rss = [];
+  let bytes = 0;
+  for (let i = 0; i < runs; i++) {
+    prepare?.();
+    const m = measure(command(), env);
+    walls.push(m.wall);
+    rss.push(m.rssMiB);
+    bytes = output ? output() : 0;
+  }
+  return { wall: median(walls), walls, rssMiB: Math.max(...rss), bytes };
+}
+
+export function duBytes(path) {
+  if (!existsSync(path)) return 0;
+  return Number(execSync(`du -sb ${JSON.stringify(path)}`).toString().split('\t')[0]);
+}
+
+export function fileBytes(path) {
+  return statSync(path).size;
+}
+
+export function machineFacts() {
+  const v = (cmd) => {
+    try {
+      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+    } catch {
+      return 'not installed';
+    }
+  };
+  return [
+    `- CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    `- Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- Node ${process.versions.node}; ${v(`${pgBin()}/postgres --version`)}; ${v('zstd --version')}; ${v('gzip --version')}`,
+    `- age ${v('age --version')}; ${v('restic version')}; ${v('pgbackrest version')}; ${v('openssl version')}`,
+  ].join('\n');
+}
+
+export const mib = (b) => (b / 2 ** 20).toFixed(1);
+
+/** The realistic dataset: text, numbers, timestamps and jsonb, compressing about 3×. */
+export function realisticSql(rows) {
+  return `
+    CREATE TABLE events (id bigint PRIMARY KEY, customer_id int NOT NULL, kind text NOT NULL, amount numeric(12,2), created_at timestamptz NOT NULL, note text, ref text, payload jsonb);
+    WITH words AS (SELECT ARRAY['order','shipped','invoice','refund','customer','warehouse','delayed','priority','express','standard','returned','damaged','payment','card','transfer','pending','approved','rejected','review','address','parcel','label','carrier','tracking','signature','weekend','morning','evening','urgent','fragile','bulk','sample','discount','coupon','loyalty','premium','basic','trial','renewal','cancelled'] AS w)
+    INSERT INTO events
+    SELECT g, (random()*50000)::int, (ARRAY['view','cart','order','pay','ship','return','review','support'])[1 + (g % 8)],
+           round((random()*500)::numeric, 2), timestamptz '2026-01-01' + (g || ' seconds')::interval,
+           (SELECT string_agg(w[1 + floor(random()*40)::int], ' ') FROM words, generate_series(1, 6 + (g % 10))),
+           substr(md5(g::text || random()::text), 1, 20),
+           jsonb_build_object('sku', 'SKU-' || (random()*9999)::int, 'qty', 1 + (g % 7), 'ip', '10.' || (g % 250) || '.' || (random()*250)::int || '.' || (random()*250)::int, 'tags', jsonb_build_array((ARRAY['gift','b2b','mobile','web','app'])[1 + (g % 5)], (random()*100)::int))
+    FROM generate_series(1, ${rows}) g;
+  `;
+}
