@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor } from '../../shared/errors';
-import { toWireError } from '../engine/errors';
 import { LIFEBOAT_VERSION } from '../engine/version';
 import { printError, processIo, type CliIo } from './output';
 
@@ -25,7 +24,7 @@ export function buildProgram(io: CliIo): Command {
 
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
-  // Each command module is loaded only when needed would be leaner still; these are small.
+  // Registration modules are light (commander only); each action imports its engine code.
   const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
@@ -47,6 +46,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       // --help and --version exit through here with code 0.
       return e.exitCode === 0 ? 0 : 2;
     }
+    const { toWireError } = await import('../engine/errors');
     const error = toWireError(e);
     printError(io, error, json);
     return exitCodeFor(error.code);

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
-import { createHandlers } from '../../engine/api/handlers';
-import { openCliEngine } from '../engine';
 import { printJson, ProgressLine, type CliIo } from '../output';
+
+async function load(): Promise<{ createHandlers: typeof import('../../engine/api/handlers').createHandlers; openCliEngine: typeof import('../engine').openCliEngine }> {
+  const [{ createHandlers }, { openCliEngine }] = await Promise.all([import('../../engine/api/handlers'), import('../engine')]);
+  return { createHandlers, openCliEngine };
+}
 
 export function registerInfo(program: Command, io: CliIo): void {
   program
@@ -9,6 +12,7 @@ export function registerInfo(program: Command, io: CliIo): void {
     .description('show the version, data directory, catalog counts and keychain status')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { json?: boolean }) => {
+      const { createHandlers, openCliEngine } = await load();
       const engine = openCliEngine();
       try {
         const h = createHandlers(engine);
@@ -39,6 +43,7 @@ export function registerInfo(program: Command, io: CliIo): void {
     .description('check the catalog integrity, the keychain and the external tools Lifeboat drives')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { json?: boolean }) => {
+      const { createHandlers, openCliEngine } = await load();
       const engine = openCliEngine();
       const progress = new ProgressLine(io);
       const unsubscribe = engine.jobs.subscribe((e) => progress.update(e.snapshot));

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { generateIdentity, identityFileText } from '../../engine/crypto/age';
-import { generateSigningKey } from '../../engine/crypto/signing';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { printJson, type CliIo } from '../output';
 
@@ -23,7 +21,8 @@ export function registerKeys(program: Command, io: CliIo): void {
     .description('make an Ed25519 signing key: <file> (private, mode 600) and <file>.pub; prints the key id')
     .requiredOption('--out <file>', 'where to write the private key (PEM)')
     .option('--json', 'print one machine-readable result')
-    .action((opts: { out: string; json?: boolean }) => {
+    .action(async (opts: { out: string; json?: boolean }) => {
+      const { generateSigningKey } = await import('../../engine/crypto/signing');
       const { key, privatePem, publicPem } = generateSigningKey();
       writeNew(opts.out, privatePem, 0o600);
       writeNew(`${opts.out}.pub`, publicPem, 0o644);
@@ -37,7 +36,8 @@ export function registerKeys(program: Command, io: CliIo): void {
     .description('make an age X25519 identity in <file> (mode 600); prints its recipient (age1…)')
     .requiredOption('--out <file>', 'where to write the identity')
     .option('--json', 'print one machine-readable result')
-    .action((opts: { out: string; json?: boolean }) => {
+    .action(async (opts: { out: string; json?: boolean }) => {
+      const { generateIdentity, identityFileText } = await import('../../engine/crypto/age');
       const { identity } = generateIdentity();
       writeNew(opts.out, identityFileText(identity), 0o600);
       if (opts.json) printJson(io, { recipient: identity.recipient.text, key_id: identity.recipient.keyId, identity: opts.out });

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { newMediumInfo } from '../../engine/format/medium';
-import { openMedium } from '../../engine/storage/open-medium';
 import { printJson, type CliIo } from '../output';
 
 export function registerMedium(program: Command, io: CliIo): void {
@@ -11,7 +9,8 @@ export function registerMedium(program: Command, io: CliIo): void {
     .requiredOption('--label <label>', 'a name written on the drive, e.g. "offsite-2"')
     .option('--json', 'print one machine-readable result')
     .action(async (location: string, opts: { label: string; json?: boolean }) => {
-      const m = openMedium(location);
+      const [{ newMediumInfo }, { openMedium }] = await Promise.all([import('../../engine/format/medium'), import('../../engine/storage/open-medium')]);
+      const m = await openMedium(location);
       const info = newMediumInfo(opts.label);
       await m.writeInfo(info);
       if (opts.json) printJson(io, { ok: true, id: info.id, label: info.label, location: m.location });

@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import { prune } from '../../engine/backup/prune';
-import { verifiedSetKeys } from '../../engine/catalog/sets';
 import { LifeboatError } from '../../engine/errors';
-import { openMedium } from '../../engine/storage/open-medium';
-import { openCliEngine } from '../engine';
 import { printJson, type CliIo } from '../output';
-import { runAsJob } from '../run-job';
 
 function count(name: string): (v: string) => number {
   return (v) => {
@@ -27,9 +22,16 @@ export function registerPrune(program: Command, io: CliIo): void {
     .option('--apply', 'really remove the sets marked remove')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { to: string; keepLast: number; keepDaily: number; keepWeekly: number; keepMonthly: number; apply?: boolean; json?: boolean }) => {
+      const [{ prune }, { verifiedSetKeys }, { openMedium }, { openCliEngine }, { runAsJob }] = await Promise.all([
+        import('../../engine/backup/prune'),
+        import('../../engine/catalog/sets'),
+        import('../../engine/storage/open-medium'),
+        import('../engine'),
+        import('../run-job'),
+      ]);
       const engine = openCliEngine();
       try {
-        const medium = openMedium(opts.to);
+        const medium = await openMedium(opts.to);
         const result = await runAsJob(engine, io, { kind: 'prune', title: `Retention on ${medium.location}` }, (ctx) =>
           prune(medium, { keepLast: opts.keepLast, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly }, verifiedSetKeys(engine.catalog), Boolean(opts.apply), ctx),
         );

@@ -26,7 +26,8 @@ export const MIGRATIONS: readonly Migration[] = [
         last_sync     TEXT,                      -- last complete, successful scan
         last_error    TEXT
       );
-      CREATE UNIQUE INDEX media_location ON media(location);
+      -- Not unique: drives are swapped at the same mount point; the medium id is the identity.
+      CREATE INDEX media_location ON media(location);
 
       CREATE TABLE systems (
         name          TEXT PRIMARY KEY,

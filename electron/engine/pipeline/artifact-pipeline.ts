@@ -7,6 +7,13 @@ import type { Artifact } from '../format/manifest';
 import type { ArtifactSink } from '../storage/medium';
 import { fanOut } from './fan-out';
 import { HashTap } from './hash-tap';
+import { Rechunk } from './rechunk';
+
+/**
+ * zstd job size for the worker threads: 2 MiB keeps peak memory near 100 MB (the default, 4×
+ * the window, needs ~40 MB more) at the same speed and ratio, measured on dump data.
+ */
+const ZSTD_JOB_BYTES = 2 * 1024 * 1024;
 
 export interface StoreOptions {
   /** zstd level (default 3); workers run compression off the main thread. */
@@ -31,7 +38,7 @@ export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'p
 export async function storeArtifact(source: Readable, o: StoreOptions): Promise<StoredFacts> {
   const plain = new HashTap(o.onPlainBytes);
   const stored = new HashTap(o.onStoredBytes);
-  const stages: Transform[] = [plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, nbWorkers: o.zstdWorkers ?? 2, checksumFlag: true })];
+  const stages: Transform[] = [new Rechunk(), plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, nbWorkers: o.zstdWorkers ?? 2, jobSize: ZSTD_JOB_BYTES, checksumFlag: true })];
   const encodings: Artifact['encodings'] = ['zstd'];
   if (o.recipients.length > 0) {
     stages.push(new AgeEncryptStream(o.recipients));

@@ -39,6 +39,8 @@ export async function pgToolFor(name: string, serverMajor: number, preferredDir?
     const version = await versionOf(path);
     const m = version ? /\s(\d+)(?:\.(\d+))?/.exec(version) : null;
     if (version && m) found.push({ path, version, major: Number(m[1]) });
+    // The first tool of the server's own major wins; no need to ask the others.
+    if (found.at(-1)?.major === serverMajor) break;
   }
   if (found.length === 0) {
     throw new LifeboatError('TOOL_MISSING', `${name} was not found${preferredDir ? ` in ${preferredDir}` : ''}.`, {

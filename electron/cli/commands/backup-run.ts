@@ -1,0 +1,127 @@
+import { join } from 'node:path';
+import { backupFiles } from '../../engine/backup/files-backup';
+import { backupPgLogical } from '../../engine/backup/pg-logical';
+import type { WrittenSet } from '../../engine/backup/set-writer';
+import { recordFileIndex, recordMedium, recordSet } from '../../engine/catalog/sets';
+import type { Engine } from '../../engine/engine';
+import { LifeboatError } from '../../engine/errors';
+import { sha256Hex } from '../../engine/format/manifest';
+import { assertSystemName } from '../../engine/format/names';
+import { openMedium } from '../../engine/storage/open-medium';
+import { openCliEngine } from '../engine';
+import { readIdentities, readRecipients, readSigningKey } from '../keys-io';
+import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
+import { runAsJob } from '../run-job';
+import type { FileEntry } from '../../engine/backup/file-index';
+
+
+export interface CommonOptions {
+  system: string;
+  to: string[];
+  recipient?: string[];
+  signKey?: string;
+  tier?: 'critical' | 'important' | 'standard';
+  json?: boolean;
+}
+
+/** Record the new set in the local catalog for every medium that holds it. */
+async function catalogNewSet(engine: Engine, set: WrittenSet, signerKeyId: string | null, index: FileEntry[] | null): Promise<void> {
+  for (const { medium, info } of set.media) {
+    const mediumId = recordMedium(engine.catalog, medium, info);
+    const stat = await medium.stat(`${set.setPath}/manifest.json`);
+    const key = recordSet(engine.catalog, mediumId, set.setPath, set.manifest, set.manifestBytes, stat, signerKeyId, new Date());
+    if (index) recordFileIndex(engine.catalog, key, index);
+  }
+}
+
+function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: boolean, durationMs: number): void {
+  const m = set.manifest;
+  const bytes = m.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const plain = m.artifacts.reduce((n, a) => n + a.plain_bytes, 0);
+  if (json) {
+    printJson(io, {
+      ok: true,
+      set_id: m.set_id,
+      system: m.system,
+      kind: m.kind,
+      path: set.setPath,
+      locations: set.media.map(({ medium }) => `${medium.location}/${set.setPath}`),
+      bytes,
+      plain_bytes: plain,
+      manifest_sha256: sha256Hex(set.manifestBytes),
+      signed_by: signerKeyId,
+      encrypted_to: m.artifacts[0]?.recipients ?? [],
+      parent: m.parent,
+      artifacts: m.artifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256, plain_bytes: a.plain_bytes, plain_sha256: a.plain_sha256 })),
+      warnings: m.warnings,
+      duration_ms: durationMs,
+    });
+    return;
+  }
+  io.stdout.write(`${m.set_id}  ${m.system}  ${formatBytes(plain)} → ${formatBytes(bytes)} in ${formatDuration(durationMs / 1000)}\n`);
+  for (const { medium } of set.media) io.stdout.write(`  written to ${medium.location}/${set.setPath}\n`);
+  io.stdout.write(`  ${signerKeyId ? `signed by ${signerKeyId}` : 'NOT signed (no --sign-key)'}; ${m.artifacts[0]?.recipients.length ? `encrypted to ${m.artifacts[0].recipients.join(', ')}` : 'NOT encrypted (no --recipient)'}\n`);
+  for (const w of m.warnings) io.stdout.write(`  warning: ${w}\n`);
+}
+
+export interface PgOptions extends CommonOptions { db: string; format: 'custom' | 'directory'; jobs: number; pgBin?: string; credential?: string }
+export interface FilesOptions extends CommonOptions { path: string[]; exclude?: string[]; class: 'files' | 'config'; incremental?: boolean; identity?: string[]; allowPlaintext?: boolean }
+
+export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void> {
+  assertSystemName(opts.system);
+  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
+  const recipients = readRecipients(opts.recipient ?? []);
+  const signingKey = readSigningKey(opts.signKey);
+  const media = await Promise.all(opts.to.map((t) => openMedium(t)));
+  const engine = openCliEngine();
+  try {
+    const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
+    if (opts.credential && password === null) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
+    const started = Date.now();
+    const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
+      backupPgLogical(
+        { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, format: opts.format, jobs: opts.jobs, pgBinDir: opts.pgBin },
+        ctx,
+      ),
+    );
+    await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function backupFilesCommand(io: CliIo, opts: FilesOptions): Promise<void> {
+  assertSystemName(opts.system);
+  const recipients = readRecipients(opts.recipient ?? []);
+  const signingKey = readSigningKey(opts.signKey);
+  const identities = readIdentities(opts.identity ?? []);
+  const media = await Promise.all(opts.to.map((t) => openMedium(t)));
+  const engine = openCliEngine();
+  try {
+    const started = Date.now();
+    const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
+      backupFiles(
+        {
+          system: opts.system,
+          paths: opts.path,
+          excludes: opts.exclude ?? [],
+          kind: opts.class,
+          incremental: Boolean(opts.incremental),
+          allowPlaintext: Boolean(opts.allowPlaintext),
+          identities,
+          stateDir: join(engine.paths.dataDir, 'state'),
+          media,
+          recipients,
+          signingKey,
+          tier: opts.tier ?? null,
+        },
+        ctx,
+      ),
+    );
+    await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+  } finally {
+    await engine.close();
+  }
+}
