@@ -4,7 +4,7 @@
 // against restic backup and tar | zstd on ~500 MB of mostly incompressible files.
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIFEBOAT, duBytes, fileBytes, mib, repeat, startCluster } from './lib.mjs';

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import type * as Handlers from '../../engine/api/handlers';
+import type * as CliEngine from '../engine';
 import { printJson, ProgressLine, type CliIo } from '../output';
 
-async function load(): Promise<{ createHandlers: typeof import('../../engine/api/handlers').createHandlers; openCliEngine: typeof import('../engine').openCliEngine }> {
+async function load(): Promise<{ createHandlers: typeof Handlers.createHandlers; openCliEngine: typeof CliEngine.openCliEngine }> {
   const [{ createHandlers }, { openCliEngine }] = await Promise.all([import('../../engine/api/handlers'), import('../engine')]);
   return { createHandlers, openCliEngine };
 }
