@@ -65,19 +65,25 @@ export function median(values) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Run `prepare(); command` `runs` times; median wall, max peak RSS, and the size of `output()`. */
-export function repeat(runs, { prepare, command, output, env }) {
-  const walls = [];
-  const rss = [];
-  let bytes = 0;
-  for (let i = 0; i < runs; i++) {
-    prepare?.();
-    const m = measure(command(), env);
-    walls.push(m.wall);
-    rss.push(m.rssMiB);
-    bytes = output ? output() : 0;
+/**
+ * Run several candidates side by side: `runs` rounds, each round running every candidate once
+ * in a rotating order (so none always goes first, on a colder cache). Per candidate: median
+ * wall, max peak RSS, and the size of `output()` after its last run.
+ */
+export function compare(runs, candidates) {
+  const stats = candidates.map(() => ({ walls: [], rss: [], bytes: 0 }));
+  for (let round = 0; round < runs; round++) {
+    for (let k = 0; k < candidates.length; k++) {
+      const i = (round + k) % candidates.length;
+      const c = candidates[i];
+      c.prepare?.();
+      const m = measure(c.command(), c.env);
+      stats[i].walls.push(m.wall);
+      stats[i].rss.push(m.rssMiB);
+      stats[i].bytes = c.output ? c.output() : 0;
+    }
   }
-  return { wall: median(walls), walls, rssMiB: Math.max(...rss), bytes };
+  return candidates.map((c, i) => ({ name: c.name, wall: median(stats[i].walls), walls: stats[i].walls, rssMiB: Math.max(...stats[i].rss), bytes: stats[i].bytes }));
 }
 
 export function duBytes(path) {

@@ -10,6 +10,12 @@ export const CHANNEL_NAMES = [
   'listJobs',
   'getJob',
   'cancelJob',
+  'startScan',
+  'listSets',
+  'whereIsSet',
+  'listSystems',
+  'findFiles',
+  'listMedia',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
+import { FileHitSchema, MediumRowSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -53,6 +54,36 @@ export const contract = {
     doc: 'Ask a running job to stop; it settles as cancelled.',
     input: JobId,
     output: z.object({ cancelled: z.boolean() }),
+  },
+  startScan: {
+    doc: 'Start a job that scans a medium (folder path or s3://bucket/prefix) into the catalog.',
+    input: z.object({ location: z.string().min(1).max(4096) }).strict(),
+    output: JobSnapshotSchema,
+  },
+  listSets: {
+    doc: 'Backup sets from the offline catalog, newest first, filtered.',
+    input: SetFilterSchema,
+    output: z.array(SetRowSchema),
+  },
+  whereIsSet: {
+    doc: 'Every medium holding a set (by key or set id), last seen, verified there or not.',
+    input: z.object({ set: z.string().min(1).max(300) }).strict(),
+    output: WhereSchema,
+  },
+  listSystems: {
+    doc: 'Per system: newest set, newest verified set, age against the RPO.',
+    input: Empty,
+    output: z.array(SystemRowSchema),
+  },
+  findFiles: {
+    doc: 'A glob over every indexed file path of file sets, newest set first.',
+    input: z.object({ glob: z.string().min(1).max(500), system: z.string().max(100).optional() }).strict(),
+    output: z.array(FileHitSchema),
+  },
+  listMedia: {
+    doc: 'Every medium the catalog knows, with set counts, bytes and last scan.',
+    input: Empty,
+    output: z.array(MediumRowSchema),
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

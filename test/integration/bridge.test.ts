@@ -37,7 +37,7 @@ describe('the web bridge', () => {
     const ws = await connect(bridge.token, `http://127.0.0.1:${bridge.port}`);
     const replies = new Map<number, { ok: boolean }>();
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { id?: number; result?: { ok: boolean } };
+      const m = JSON.parse((data as Buffer).toString('utf8')) as { id?: number; result?: { ok: boolean } };
       if (m.id !== undefined && m.result) replies.set(m.id, m.result);
     });
     CHANNEL_NAMES.forEach((channel, i) => ws.send(JSON.stringify({ id: i + 1, channel, input: channel === 'getJob' || channel === 'cancelJob' ? { id: 'job-x' } : {} })));

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { backupFiles } from '../../engine/backup/files-backup';
 import { backupPgLogical } from '../../engine/backup/pg-logical';
 import type { WrittenSet } from '../../engine/backup/set-writer';
+import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet } from '../../engine/catalog/sets';
 import type { Engine } from '../../engine/engine';
 import { LifeboatError } from '../../engine/errors';
@@ -31,6 +32,7 @@ async function catalogNewSet(engine: Engine, set: WrittenSet, signerKeyId: strin
     const stat = await medium.stat(`${set.setPath}/manifest.json`);
     const key = recordSet(engine.catalog, mediumId, set.setPath, set.manifest, set.manifestBytes, stat, signerKeyId, new Date());
     if (index) recordFileIndex(engine.catalog, key, index);
+    rememberMedium(engine.paths.dataDir, medium.location);
   }
 }
 

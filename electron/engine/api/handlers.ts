@@ -1,6 +1,10 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
+import { rememberMedium } from '../catalog/known-media';
+import { findFiles, listMedia, listSets, listSystems, whereIs } from '../catalog/queries';
+import { scanMedium } from '../catalog/scan';
+import { openMedium } from '../storage/open-medium';
 import { toolStatus } from '../tools/tools';
 import { LIFEBOAT_VERSION } from '../version';
 
@@ -65,5 +69,29 @@ export function createHandlers(engine: Engine): Handlers {
     },
 
     cancelJob: async ({ id }) => ({ cancelled: engine.jobs.cancel(id) }),
+
+    startScan: async ({ location }) => {
+      const medium = await openMedium(location);
+      const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
+        const summary = await scanMedium(engine.catalog, medium, ctx);
+        rememberMedium(engine.paths.dataDir, medium.location);
+        return summary;
+      });
+      return snapshot;
+    },
+
+    listSets: async (filter) => listSets(engine.catalog, filter),
+
+    whereIsSet: async ({ set }) => {
+      const found = whereIs(engine.catalog, set);
+      if (!found) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
+      return found;
+    },
+
+    listSystems: async () => listSystems(engine.catalog, engine.settings()),
+
+    findFiles: async ({ glob, system }) => findFiles(engine.catalog, glob, system),
+
+    listMedia: async () => listMedia(engine.catalog),
   };
 }

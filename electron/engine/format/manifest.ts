@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LifeboatError } from '../errors';
 import { canonicalBytes } from './canonical-json';
+import { SET_KINDS, type SetKind } from '../../../shared/domain/kinds';
 import { isSafeRelativePath, SET_ID, SYSTEM_NAME } from './names';
+
+export { SET_KINDS, type SetKind };
 
 /** Manifest format identifier. Later versions must still read `lifeboat-set/1`. */
 export const SET_FORMAT_V1 = 'lifeboat-set/1';
-export const SET_KINDS = ['pg-logical', 'pg-base', 'files', 'config'] as const;
-export type SetKind = (typeof SET_KINDS)[number];
 export const ENCODINGS = ['zstd', 'age'] as const;
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');

@@ -6,7 +6,7 @@ import { Writable, type Readable } from 'node:stream';
 import { LifeboatError, mapError } from '../errors';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
-import { isAbandoned, type ArtifactSink, type ListedSet, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import { completeSets, isAbandoned, type ArtifactSink, type ListedFile, type ListFilesOptions, type ListedSet, type ListedSetFolder, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
 
 const PARTIAL_PREFIX = '.partial-';
 const OWNER_FILE = '.owner.json';
@@ -172,7 +172,11 @@ export class FolderMedium implements Medium {
   }
 
   async listSets(): Promise<ListedSet[]> {
-    const out: ListedSet[] = [];
+    return completeSets(await this.listSetFolders());
+  }
+
+  async listSetFolders(): Promise<ListedSetFolder[]> {
+    const out: ListedSetFolder[] = [];
     let systems: string[];
     try {
       systems = await readdir(join(this.location, 'sets'));
@@ -185,16 +189,46 @@ export class FolderMedium implements Medium {
       let ids: string[];
       try {
         ids = await readdir(join(this.location, 'sets', system));
-      } catch {
-        continue;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw mapError(e);
       }
       for (const setId of ids.sort()) {
         if (setId.startsWith('.')) continue;
         const path = `sets/${system}/${setId}`;
-        const manifest = await this.stat(`${path}/manifest.json`);
-        if (manifest) out.push({ system, setId, path, manifest });
+        out.push({ system, setId, path, manifest: await this.stat(`${path}/manifest.json`) });
       }
     }
+    return out;
+  }
+
+  async listFiles(prefix: string, options: ListFilesOptions = {}): Promise<ListedFile[]> {
+    const out: ListedFile[] = [];
+    const limit = options.limit ?? 100_000;
+    const maxDepth = options.maxDepth ?? 8;
+    const walk = async (rel: string, depth: number): Promise<void> => {
+      if (out.length >= limit) return;
+      let entries;
+      try {
+        entries = await readdir(rel ? join(this.location, rel) : this.location, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && rel === prefix) return;
+        throw mapError(e);
+      }
+      for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+        if (entry.name.startsWith('.')) continue;
+        const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          if (depth === 0 && options.skip?.includes(entry.name)) continue;
+          if (depth < maxDepth) await walk(childRel, depth + 1);
+        } else if (entry.isFile()) {
+          const st = await stat(join(this.location, childRel));
+          out.push({ path: childRel, size: st.size, mtimeMs: st.mtimeMs, etag: null });
+          if (out.length >= limit) return;
+        }
+      }
+    };
+    await walk(prefix.replace(/\/+$/, ''), 0);
     return out;
   }
 

@@ -37,6 +37,30 @@ export interface ListedSet {
   manifest: ObjectStat;
 }
 
+/** A set folder, complete or not (a folder without manifest.json is reported by scans). */
+export interface ListedSetFolder {
+  system: string;
+  setId: string;
+  path: string;
+  manifest: ObjectStat | null;
+}
+
+export interface ListFilesOptions {
+  /** How many folder levels below the prefix to descend (default 8). */
+  maxDepth?: number;
+  limit?: number;
+  /** Top-level folder names not to enter (e.g. sets, wal). */
+  skip?: string[];
+}
+
+export interface ListedFile {
+  /** Relative to the medium root. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+  etag: string | null;
+}
+
 export interface Medium {
   readonly kind: 'folder' | 's3';
   /** Absolute folder path, or s3://bucket/prefix. */
@@ -47,6 +71,10 @@ export interface Medium {
   beginSet(system: string, setId: string): Promise<SetWriter>;
   /** Every complete set (a folder holding manifest.json) under sets/. */
   listSets(): Promise<ListedSet[]>;
+  /** Every set folder under sets/, with or without manifest.json (partial writes excluded). */
+  listSetFolders(): Promise<ListedSetFolder[]>;
+  /** Files under a prefix ('' for all), for foreign layouts; at most `limit` entries. */
+  listFiles(prefix: string, options?: ListFilesOptions): Promise<ListedFile[]>;
   readFile(rel: string): Promise<Buffer>;
   openRead(rel: string): Promise<Readable>;
   stat(rel: string): Promise<ObjectStat | null>;
@@ -65,6 +93,10 @@ export interface PartialOwner {
 }
 
 /** A partial set is abandoned when its writer process is gone, or it is a day old. */
+export function completeSets(folders: ListedSetFolder[]): ListedSet[] {
+  return folders.filter((f): f is ListedSet => f.manifest !== null);
+}
+
 export function isAbandoned(owner: PartialOwner | null, ageMs: number, thisHost: string): boolean {
   if (!owner) return ageMs > 60 * 60 * 1000;
   if (owner.host === thisHost) {

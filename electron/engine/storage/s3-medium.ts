@@ -12,7 +12,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { LifeboatError, mapError } from '../errors';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
-import { isAbandoned, type ArtifactSink, type ListedSet, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import { completeSets, isAbandoned, type ArtifactSink, type ListedFile, type ListFilesOptions, type ListedSet, type ListedSetFolder, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
 import { createS3Client, type S3Options } from './s3-client';
 
 const PARTIAL_MARKER = '.partial';
@@ -165,14 +165,62 @@ export class S3Medium implements Medium {
   }
 
   async listSets(): Promise<ListedSet[]> {
-    const out: ListedSet[] = [];
+    return completeSets(await this.listSetFolders());
+  }
+
+  async listSetFolders(): Promise<ListedSetFolder[]> {
+    const folders = new Map<string, ListedSetFolder>();
+    const partial = new Set<string>();
     for (const o of await this.listKeys('sets/')) {
       const parts = this.rel(o.key).split('/');
-      if (parts.length !== 4 || parts[3] !== 'manifest.json') continue;
-      const [, system, setId] = parts as [string, string, string, string];
-      out.push({ system, setId, path: `sets/${system}/${setId}`, manifest: { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag } });
+      if (parts.length < 4) continue;
+      const [, system, setId] = parts as [string, string, string];
+      if (system.startsWith('.') || setId.startsWith('.')) continue;
+      const path = `sets/${system}/${setId}`;
+      const folder = folders.get(path) ?? { system, setId, path, manifest: null };
+      if (parts.length === 4 && parts[3] === 'manifest.json') folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
+      if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
+      folders.set(path, folder);
     }
-    return out.sort((a, b) => a.path.localeCompare(b.path));
+    return [...folders.values()].filter((f) => !partial.has(f.path) || f.manifest !== null).sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  async listFiles(prefix: string, options: ListFilesOptions = {}): Promise<ListedFile[]> {
+    const limit = options.limit ?? 100_000;
+    const maxDepth = options.maxDepth ?? 8;
+    const out: ListedFile[] = [];
+    // Folder by folder with a delimiter, so huge trees under skipped prefixes are never listed.
+    const walk = async (relPrefix: string, depth: number): Promise<void> => {
+      let token: string | undefined;
+      do {
+        let page;
+        try {
+          const full = this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix;
+          page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, Delimiter: '/', ContinuationToken: token }));
+        } catch (e) {
+          throw s3Failure(e, 'listing');
+        }
+        for (const o of page.Contents ?? []) {
+          if (!o.Key) continue;
+          const rel = this.rel(o.Key);
+          if (rel.split('/').pop()!.startsWith('.')) continue;
+          out.push({ path: rel, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+          if (out.length >= limit) return;
+        }
+        for (const p of page.CommonPrefixes ?? []) {
+          if (!p.Prefix) continue;
+          const rel = this.rel(p.Prefix);
+          const name = rel.replace(/\/$/, '').split('/').pop()!;
+          if (name.startsWith('.') || (depth === 0 && options.skip?.includes(name))) continue;
+          if (depth < maxDepth) await walk(rel, depth + 1);
+          if (out.length >= limit) return;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    };
+    const start = prefix.replace(/\/+$/, '');
+    await walk(start ? `${start}/` : '', 0);
+    return out;
   }
 
   async readFile(rel: string): Promise<Buffer> {

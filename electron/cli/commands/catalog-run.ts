@@ -1,0 +1,196 @@
+import { existsSync, renameSync } from 'node:fs';
+import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engine/catalog/queries';
+import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
+import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
+import { LifeboatError, mapError } from '../../engine/errors';
+import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
+import { openMedium } from '../../engine/storage/open-medium';
+import { openCliEngine } from '../engine';
+import { readIdentities } from '../keys-io';
+import { ago, formatBytes, printJson, table, type CliIo } from '../output';
+import { runAsJob } from '../run-job';
+
+function printScan(io: CliIo, s: ScanSummary): void {
+  io.stdout.write(`${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`);
+  io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
+  if (s.foreign.seedScript || s.foreign.pgbackrest) io.stdout.write(`  foreign, read-only and unsigned: ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups\n`);
+  for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
+  for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
+  io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
+}
+
+/** Move a damaged catalog aside (with its WAL files) so a fresh one can be built. */
+function moveCatalogAside(): string | null {
+  const paths = dataPaths(resolveDataDir());
+  if (!existsSync(paths.catalog)) return null;
+  const aside = `${paths.catalog}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(paths.catalog, aside);
+  for (const suffix of ['-wal', '-shm']) if (existsSync(paths.catalog + suffix)) renameSync(paths.catalog + suffix, aside + suffix);
+  return aside;
+}
+
+export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; json?: boolean }): Promise<void> {
+  const identities = readIdentities(opts.identity ?? []);
+  if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
+  let locations: string[];
+  let aside: string | null = null;
+  if (opts.rebuild) {
+    locations = readKnownMedia(resolveDataDir());
+    aside = moveCatalogAside();
+    if (location) locations = [...new Set([...locations, location])];
+  } else {
+    locations = [location!];
+  }
+  const engine = openCliEngine();
+  try {
+    const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
+    for (const loc of locations) {
+      try {
+        const medium = await openMedium(loc);
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities }));
+        rememberMedium(engine.paths.dataDir, medium.location);
+        results.push(summary);
+        if (!opts.json) printScan(io, summary);
+      } catch (e) {
+        const err = mapError(e);
+        // A single medium: its error is the command's error. A rebuild goes on with the others.
+        if (!opts.rebuild) throw err;
+        results.push({ location: loc, error: { code: err.code, message: err.message } });
+        if (!opts.json) io.stdout.write(`${loc}: NOT SCANNED — ${err.message}\n`);
+      }
+    }
+    if (opts.json) printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, media: results } : { ok: true, ...results[0] });
+    else if (opts.rebuild) io.stdout.write(`Catalog rebuilt from ${locations.length} known media${aside ? `; the old one is kept at ${aside}` : ''}.\n`);
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function setsCommand(io: CliIo, opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; json?: boolean }): Promise<void> {
+  for (const t of [opts.since, opts.until]) if (t && Number.isNaN(Date.parse(t))) throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
+  const engine = openCliEngine();
+  try {
+    const rows = listSets(engine.catalog, {
+      system: opts.system,
+      kind: opts.kind,
+      since: opts.since ? new Date(opts.since).toISOString() : undefined,
+      until: opts.until ? new Date(opts.until).toISOString() : undefined,
+      medium: opts.medium,
+      verified: opts.verified ? true : undefined,
+    });
+    if (opts.json) {
+      printJson(io, rows);
+      return;
+    }
+    if (rows.length === 0) {
+      io.stdout.write('No sets match. (`lifeboat scan <medium>` reads a medium into the catalog.)\n');
+      return;
+    }
+    io.stdout.write(
+      table(
+        ['SET', 'KIND', 'CREATED', 'SIZE', 'MEDIA', 'TRUST'],
+        rows.map((r) => [
+          r.key,
+          r.origin === 'lifeboat' ? r.kind : `${r.kind} (${r.origin})`,
+          r.createdAt.slice(0, 19).replace('T', ' '),
+          formatBytes(r.bytes),
+          `${r.media}${r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}`,
+          [r.verified ? 'verified' : 'not verified', r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
+        ]),
+      ),
+    );
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function whereCommand(io: CliIo, set: string, opts: { json?: boolean }): Promise<void> {
+  const engine = openCliEngine();
+  try {
+    const found = whereIs(engine.catalog, set);
+    if (!found) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: '`lifeboat sets` lists what the catalog knows; scan more media to find others.' });
+    if (opts.json) {
+      printJson(io, found);
+      return;
+    }
+    io.stdout.write(`${found.key}\n`);
+    io.stdout.write(
+      table(
+        ['MEDIUM', 'LOCATION', 'STATE', 'LAST SEEN', 'VERIFIED THERE'],
+        found.rows.map((r) => [
+          r.label ?? r.mediumId,
+          `${r.location}/${r.setPath}`,
+          r.missingSince ? `MISSING since ${r.missingSince.slice(0, 16)}` : 'present',
+          `${ago(r.lastSeen)} (listing ${ago(r.mediumLastSync)})`,
+          r.lastVerification ? `${r.lastVerification.verdict} at ${r.lastVerification.level}, ${ago(r.lastVerification.at)}` : 'never',
+        ]),
+      ),
+    );
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
+  const engine = openCliEngine();
+  try {
+    const rows = listSystems(engine.catalog, engine.settings());
+    if (opts.json) {
+      printJson(io, rows);
+      return;
+    }
+    if (rows.length === 0) {
+      io.stdout.write('No systems yet: scan a medium first.\n');
+      return;
+    }
+    io.stdout.write(
+      table(
+        ['SYSTEM', 'TIER', 'SETS', 'NEWEST', 'NEWEST VERIFIED', 'STATUS'],
+        rows.map((r) => [r.system, r.tier ?? '-', String(r.sets), r.newestSet ? ago(r.newestSet.createdAt) : '-', r.newestVerifiedSet ? ago(r.newestVerifiedSet.createdAt) : 'none', `${r.status.toUpperCase()}: ${r.reason}`]),
+      ),
+    );
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function findCommand(io: CliIo, glob: string, opts: { system?: string; json?: boolean }): Promise<void> {
+  const engine = openCliEngine();
+  try {
+    const hits = findFiles(engine.catalog, glob, opts.system);
+    if (opts.json) {
+      printJson(io, hits);
+      return;
+    }
+    if (hits.length === 0) {
+      io.stdout.write('No indexed file matches. (File sets are indexed when Lifeboat makes them, or when scanned with --identity or deep-verified.)\n');
+      return;
+    }
+    io.stdout.write(table(['PATH', 'SIZE', 'SET', 'SET CREATED'], hits.map((h) => [h.path, formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')])));
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function mediaCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
+  const engine = openCliEngine();
+  try {
+    const rows = listMedia(engine.catalog);
+    if (opts.json) {
+      printJson(io, rows);
+      return;
+    }
+    if (rows.length === 0) {
+      io.stdout.write('No media yet: `lifeboat scan <folder | s3://bucket/prefix>`.\n');
+      return;
+    }
+    io.stdout.write(
+      table(
+        ['LABEL', 'KIND', 'LOCATION', 'SETS', 'BYTES', 'LAST SCAN', 'PROBLEMS'],
+        rows.map((r) => [r.label ?? '(none)', r.kind, r.location, `${r.sets}${r.missingSets ? ` (+${r.missingSets} missing)` : ''}`, formatBytes(r.bytes), ago(r.lastSync), [r.lastError ? `last scan failed: ${r.lastError}` : '', r.unreadable ? `${r.unreadable} unreadable` : ''].filter(Boolean).join('; ') || '-']),
+      ),
+    );
+  } finally {
+    await engine.close();
+  }
+}

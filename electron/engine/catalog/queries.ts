@@ -1,0 +1,216 @@
+import type { Settings } from '../settings/settings';
+import type { Catalog } from './catalog';
+
+/** Named read queries of the catalog, shared by the CLI and the IPC handlers. */
+
+export interface SetFilter {
+  system?: string;
+  kind?: string;
+  since?: string;
+  until?: string;
+  /** Medium id or label. */
+  medium?: string;
+  verified?: boolean;
+  limit?: number;
+}
+
+export interface SetRow {
+  key: string;
+  setId: string;
+  system: string;
+  kind: string;
+  origin: string;
+  tier: string | null;
+  createdAt: string;
+  bytes: number;
+  artifacts: number;
+  signed: boolean;
+  signerKeyId: string | null;
+  encrypted: boolean;
+  parentKey: string | null;
+  /** Media holding it now (not missing). */
+  media: number;
+  /** Media where it was seen but is missing now. */
+  missingFrom: number;
+  verified: boolean;
+}
+
+export function listSets(catalog: Catalog, f: SetFilter = {}): SetRow[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (f.system) {
+    where.push('s.system = @system');
+    params.system = f.system;
+  }
+  if (f.kind) {
+    where.push('s.kind = @kind');
+    params.kind = f.kind;
+  }
+  if (f.since) {
+    where.push('s.created_at >= @since');
+    params.since = f.since;
+  }
+  if (f.until) {
+    where.push('s.created_at <= @until');
+    params.until = f.until;
+  }
+  if (f.medium) {
+    where.push('EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium))');
+    params.medium = f.medium;
+  }
+  const verifiedExpr = "EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok')";
+  if (f.verified !== undefined) where.push(f.verified ? verifiedExpr : `NOT ${verifiedExpr}`);
+  const sql = `
+    SELECT s.key, s.set_id AS setId, s.system, s.kind, s.origin, s.tier, s.created_at AS createdAt, s.bytes, s.artifact_count AS artifacts,
+           s.signed, s.signer_key_id AS signerKeyId, s.encrypted, s.parent_key AS parentKey,
+           (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media,
+           (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NOT NULL) AS missingFrom,
+           ${verifiedExpr} AS verified
+    FROM sets s
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY s.created_at DESC, s.key
+    LIMIT ${Math.max(1, Math.min(f.limit ?? 100_000, 1_000_000))}`;
+  return (catalog.db.prepare(sql).all(params) as Array<Omit<SetRow, 'signed' | 'encrypted' | 'verified'> & { signed: number; encrypted: number; verified: number }>).map((r) => ({
+    ...r,
+    signed: r.signed === 1,
+    encrypted: r.encrypted === 1,
+    verified: r.verified === 1,
+  }));
+}
+
+export interface WhereRow {
+  mediumId: string;
+  label: string | null;
+  kind: string;
+  location: string;
+  setPath: string;
+  firstSeen: string;
+  lastSeen: string;
+  missingSince: string | null;
+  /** When the medium's listing was last refreshed (how old this knowledge is). */
+  mediumLastSync: string | null;
+  lastVerification: { level: string; verdict: string; at: string } | null;
+}
+
+/** Every medium holding (or that held) a set: `lifeboat where <set id>`. Accepts a key or a bare set id. */
+export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; rows: WhereRow[] } | null {
+  const key = (catalog.db.prepare('SELECT key FROM sets WHERE key = ? OR set_id = ? ORDER BY created_at DESC LIMIT 1').pluck().get(setIdOrKey, setIdOrKey) as string | undefined) ?? null;
+  if (!key) return null;
+  const rows = catalog.db
+    .prepare(
+      `SELECT m.id AS mediumId, m.label, m.kind, m.location, p.set_path AS setPath, p.first_seen AS firstSeen, p.last_seen AS lastSeen,
+              p.missing_since AS missingSince, m.last_sync AS mediumLastSync,
+              (SELECT json_object('level', v.level, 'verdict', v.verdict, 'at', v.started_at) FROM verifications v
+                WHERE v.set_key = p.set_key AND v.medium_id = p.medium_id AND v.artifact_path IS NULL ORDER BY v.started_at DESC LIMIT 1) AS lastVerification
+       FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = ? ORDER BY p.missing_since IS NOT NULL, p.last_seen DESC`,
+    )
+    .all(key) as Array<Omit<WhereRow, 'lastVerification'> & { lastVerification: string | null }>;
+  return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };
+}
+
+export interface SystemRow {
+  system: string;
+  tier: string | null;
+  sets: number;
+  newestSet: { key: string; createdAt: string } | null;
+  newestVerifiedSet: { key: string; createdAt: string } | null;
+  rpoMinutes: number | null;
+  /** Age of the newest verified set (or the newest set when none is verified), in minutes. */
+  ageMinutes: number | null;
+  status: 'ok' | 'late' | 'unverified' | 'no-sets';
+  reason: string;
+}
+
+/** Per system: newest set, newest verified set, and its age against the tier's RPO. */
+export function listSystems(catalog: Catalog, settings: Settings, now = new Date()): SystemRow[] {
+  const rows = catalog.db
+    .prepare(
+      `SELECT s.system, max(s.tier) AS tier, count(*) AS sets,
+              (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system ORDER BY x.created_at DESC LIMIT 1) AS newest,
+              (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system
+                 AND EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = x.key AND v.artifact_path IS NULL AND v.verdict = 'ok')
+                 ORDER BY x.created_at DESC LIMIT 1) AS newestVerified
+       FROM sets s GROUP BY s.system ORDER BY s.system`,
+    )
+    .all() as Array<{ system: string; tier: string | null; sets: number; newest: string | null; newestVerified: string | null }>;
+  return rows.map((r) => {
+    const newest = r.newest ? (JSON.parse(r.newest) as { key: string; createdAt: string }) : null;
+    const verified = r.newestVerified ? (JSON.parse(r.newestVerified) as { key: string; createdAt: string }) : null;
+    const tier = r.tier as keyof Settings['tiers'] | null;
+    const rpo = tier && tier in settings.tiers ? settings.tiers[tier].rpoMinutes : null;
+    const ref = verified ?? newest;
+    const age = ref ? Math.max(0, Math.round((now.getTime() - Date.parse(ref.createdAt)) / 60_000)) : null;
+    let status: SystemRow['status'];
+    let reason: string;
+    if (!ref) {
+      status = 'no-sets';
+      reason = 'no backup set known';
+    } else if (!verified) {
+      status = 'unverified';
+      reason = 'no verified set yet: verify the media before relying on them';
+    } else if (rpo !== null && age !== null && age > rpo) {
+      status = 'late';
+      reason = `newest verified set is ${age} min old, over the ${rpo} min RPO of tier ${tier}`;
+    } else {
+      status = 'ok';
+      reason = rpo !== null ? `newest verified set is ${age} min old, within the ${rpo} min RPO` : `newest verified set is ${age} min old (no tier set)`;
+    }
+    return { system: r.system, tier: r.tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason };
+  });
+}
+
+export interface FileHit {
+  path: string;
+  size: number;
+  mtime: string | null;
+  setKey: string;
+  system: string;
+  createdAt: string;
+}
+
+/** A glob (`*` and `?`, case-sensitive) over every indexed file path, newest set first. */
+export function findFiles(catalog: Catalog, glob: string, system?: string, limit = 1000): FileHit[] {
+  // A pattern without wildcards matches that name anywhere in the tree.
+  const pattern = /[*?[]/.test(glob) ? glob : `*${glob}`;
+  return catalog.db
+    .prepare(
+      `SELECT f.path, f.size, f.mtime, f.set_key AS setKey, s.system, s.created_at AS createdAt
+       FROM file_index f JOIN sets s ON s.key = f.set_key
+       WHERE f.path GLOB @pattern ${system ? 'AND s.system = @system' : ''} AND f.type != 'dir'
+       ORDER BY s.created_at DESC, f.path LIMIT @limit`,
+    )
+    .all({ pattern, system, limit }) as FileHit[];
+}
+
+export interface MediumRow {
+  id: string;
+  label: string | null;
+  kind: string;
+  location: string;
+  sets: number;
+  missingSets: number;
+  bytes: number;
+  firstSeen: string;
+  lastSeen: string | null;
+  lastSync: string | null;
+  lastError: string | null;
+  unreadable: number;
+}
+
+export function listMedia(catalog: Catalog): MediumRow[] {
+  return catalog.db
+    .prepare(
+      `SELECT m.id, m.label, m.kind, m.location, m.first_seen AS firstSeen, m.last_seen AS lastSeen, m.last_sync AS lastSync, m.last_error AS lastError,
+              (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NULL) AS sets,
+              (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NOT NULL) AS missingSets,
+              (SELECT coalesce(sum(s.bytes), 0) FROM presence p JOIN sets s ON s.key = p.set_key WHERE p.medium_id = m.id AND p.missing_since IS NULL) AS bytes,
+              (SELECT count(*) FROM unreadable u WHERE u.medium_id = m.id) AS unreadable
+       FROM media m ORDER BY m.label, m.location`,
+    )
+    .all() as MediumRow[];
+}
+
+/** Locations of every medium the catalog knows, for `scan --rebuild`. */
+export function knownLocations(catalog: Catalog): string[] {
+  return catalog.db.prepare('SELECT location FROM media ORDER BY location').pluck().all() as string[];
+}

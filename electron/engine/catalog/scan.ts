@@ -1,0 +1,291 @@
+import { parseIndex } from '../backup/file-index';
+import type { AgeIdentity } from '../crypto/age';
+import { parseSignature } from '../crypto/signing';
+import { LifeboatError, mapError } from '../errors';
+import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
+import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
+import type { JobContext } from '../jobs/job-manager';
+import { readDecoded } from '../pipeline/artifact-pipeline';
+import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
+import type { Catalog } from './catalog';
+import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign';
+import { recordFileIndex, recordMedium, recordSet } from './sets';
+
+export interface ScanSummary {
+  mediumId: string;
+  label: string | null;
+  location: string;
+  kind: 'folder' | 's3';
+  initialized: boolean;
+  sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
+  foreign: { seedScript: number; pgbackrest: number };
+  unreadable: Array<{ path: string; reason: string }>;
+  indexedFileSets: number;
+  durationMs: number;
+  /** What the operator should do next, when something is off. */
+  hints: string[];
+}
+
+interface PresenceRow {
+  set_key: string;
+  set_path: string;
+  missing_since: string | null;
+  manifest_size: number | null;
+  manifest_mtime: string | null;
+  manifest_etag: string | null;
+}
+
+interface ReadSet {
+  folder: ListedSetFolder;
+  manifest: Manifest;
+  bytes: Buffer;
+  signer: string | null;
+}
+
+const CONCURRENCY = 16;
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+function unchanged(row: PresenceRow | undefined, f: ListedSetFolder): boolean {
+  if (!row || !f.manifest) return false;
+  if (f.manifest.etag && row.manifest_etag) return f.manifest.etag === row.manifest_etag && f.manifest.size === row.manifest_size;
+  return row.manifest_size === f.manifest.size && row.manifest_mtime === new Date(f.manifest.mtimeMs).toISOString();
+}
+
+/** Seed-script files and pgBackRest repositories found on the medium. */
+async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }> }> {
+  const unreadable: Array<{ path: string; reason: string }> = [];
+  const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
+  const sets = seedSets(files);
+  // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
+  const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
+  for (const info of infos) {
+    const stanza = info.path.split('/')[1]!;
+    try {
+      const text = (await medium.readFile(info.path)).toString('utf8');
+      const manifests = new Map<string, string>();
+      const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
+      for (const label of labels) {
+        try {
+          manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
+        } catch {
+          ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
+        }
+      }
+      const wal = (await medium.listFiles(`archive/${stanza}`, { maxDepth: 3 })).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
+      sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
+    } catch (e) {
+      unreadable.push({ path: info.path, reason: mapError(e).message });
+    }
+  }
+  return { sets, unreadable };
+}
+
+/**
+ * Scan one medium into the catalog: register it, read every new or changed manifest (unchanged
+ * ones are skipped by size+mtime, or ETag on S3), record foreign sets, and mark sets that
+ * disappeared as missing (never deleted). Nothing is written unless the whole listing succeeded
+ * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
+ * previous knowledge intact.
+ */
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } = {}): Promise<ScanSummary> {
+  const started = Date.now();
+  const now = new Date(started).toISOString();
+  ctx.step('reading the medium');
+  let info: MediumInfo | null;
+  try {
+    info = await medium.readInfo();
+  } catch (e) {
+    const err = mapError(e);
+    recordScanError(catalog, medium, err.message);
+    throw err;
+  }
+  const hints: string[] = [];
+  if (!info) hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
+
+  let folders: ListedSetFolder[];
+  let foreign: Awaited<ReturnType<typeof findForeign>>;
+  try {
+    folders = await medium.listSetFolders();
+    foreign = await findForeign(medium, ctx);
+  } catch (e) {
+    const err = mapError(e);
+    recordScanError(catalog, medium, err.message);
+    throw new LifeboatError(err.code, `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`, { hint: err.hint, cause: e });
+  }
+  const mediumId = info?.id ?? `path:${medium.location}`;
+  const known = new Map<string, PresenceRow>();
+  for (const row of catalog.db.prepare('SELECT set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag FROM presence WHERE medium_id = ?').all(mediumId) as PresenceRow[]) {
+    known.set(row.set_path, row);
+  }
+
+  ctx.step('reading manifests');
+  ctx.progress({ itemsTotal: folders.length, itemsDone: 0 });
+  const unreadable: Array<{ path: string; reason: string }> = [...foreign.unreadable];
+  const toRead = folders.filter((f) => {
+    if (!f.manifest) {
+      unreadable.push({ path: f.path, reason: 'a set folder without manifest.json (an incomplete copy?)' });
+      return false;
+    }
+    return !unchanged(known.get(f.path), f);
+  });
+  let done = folders.length - toRead.length;
+  ctx.progress({ itemsDone: done });
+  const read = await mapLimit(toRead, CONCURRENCY, async (folder): Promise<ReadSet | null> => {
+    if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+    try {
+      const bytes = await medium.readFile(`${folder.path}/manifest.json`);
+      const manifest = parseManifest(bytes);
+      if (manifest.system !== folder.system || manifest.set_id !== folder.setId) {
+        throw new LifeboatError('FORMAT_INVALID', `manifest.json names ${manifest.system}/${manifest.set_id} but lives in ${folder.path}.`);
+      }
+      let signer: string | null = null;
+      try {
+        signer = parseSignature(await medium.readFile(`${folder.path}/manifest.json.sig`)).keyId;
+      } catch {
+        signer = null; // unsigned, or a damaged signature: verification will say which
+      }
+      return { folder, manifest, bytes, signer };
+    } catch (e) {
+      const err = mapError(e);
+      if (err.code === 'STORAGE_UNREACHABLE') throw err;
+      unreadable.push({ path: folder.path, reason: err.message });
+      return null;
+    } finally {
+      ctx.progress({ itemsDone: ++done, current: folder.path });
+    }
+  });
+
+  // The medium must still be the same one before anything is written.
+  ctx.step('checking the medium is still there');
+  try {
+    const after = await medium.readInfo();
+    if ((after?.id ?? null) !== (info?.id ?? null)) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium changed during the scan.');
+    if (!info && (await medium.listFiles('', { maxDepth: 0, limit: 1 })).length === 0 && folders.length > 0) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium is gone.');
+  } catch (e) {
+    const err = mapError(e);
+    recordScanError(catalog, medium, err.message);
+    throw new LifeboatError('STORAGE_UNREACHABLE', `${medium.location} went away during the scan; the catalog keeps what it knew before.`, { hint: 'Reconnect the medium and scan again.', cause: e });
+  }
+
+  ctx.step('updating the catalog');
+  const seen = new Set<string>();
+  const summary: ScanSummary = {
+    mediumId,
+    label: info?.label ?? null,
+    location: medium.location,
+    kind: medium.kind,
+    initialized: info !== null,
+    sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
+    foreign: { seedScript: 0, pgbackrest: 0 },
+    unreadable,
+    indexedFileSets: 0,
+    durationMs: 0,
+    hints,
+  };
+  const db = catalog.db;
+  const touch = db.prepare('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE set_key = ? AND medium_id = ?');
+  db.transaction(() => {
+    recordMedium(catalog, medium, info, new Date(started));
+    for (const f of folders) {
+      const row = known.get(f.path);
+      if (f.manifest && unchanged(row, f)) {
+        seen.add(row!.set_key);
+        if (row!.missing_since) summary.sets.reappeared++;
+        touch.run(now, row!.set_key, mediumId);
+        summary.sets.unchanged++;
+      }
+    }
+    for (const r of read) {
+      if (!r) continue;
+      const row = known.get(r.folder.path);
+      const key = recordSet(catalog, mediumId, r.folder.path, r.manifest, r.bytes, r.folder.manifest, r.signer, new Date(started));
+      seen.add(key);
+      if (row) summary.sets.updated++;
+      else summary.sets.new++;
+    }
+    for (const f of foreign.sets) {
+      seen.add(recordForeignSet(catalog, mediumId, f, now));
+      if (f.origin === 'seed-script') summary.foreign.seedScript++;
+      else summary.foreign.pgbackrest++;
+    }
+    // Sets no longer on the medium: marked missing with the time, never deleted.
+    for (const row of known.values()) {
+      if (seen.has(row.set_key) || row.missing_since) continue;
+      db.prepare('UPDATE presence SET missing_since = ? WHERE set_key = ? AND medium_id = ?').run(now, row.set_key, mediumId);
+      summary.sets.missing++;
+    }
+    db.prepare('DELETE FROM unreadable WHERE medium_id = ?').run(mediumId);
+    const bad = db.prepare('INSERT OR REPLACE INTO unreadable (medium_id, path, reason, seen_at) VALUES (?, ?, ?, ?)');
+    for (const u of unreadable) bad.run(mediumId, u.path, u.reason, now);
+    db.prepare('UPDATE media SET last_sync = ?, last_error = NULL WHERE id = ?').run(now, mediumId);
+  })();
+  summary.sets.total = seen.size;
+
+  // File indexes of file sets the catalog does not know yet (readable without a key, or with one).
+  ctx.step('indexing file sets');
+  for (const r of read) {
+    if (!r || (r.manifest.kind !== 'files' && r.manifest.kind !== 'config')) continue;
+    const key = `${r.manifest.system}/${r.manifest.set_id}`;
+    if (db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
+    const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
+    if (!artifact) continue;
+    if (artifact.encodings.includes('age') && !(options.identities?.length)) continue;
+    try {
+      const plain = await readDecoded(await medium.openRead(`${r.folder.path}/${artifact.path}`), artifact.encodings, options.identities ?? []);
+      if (sha256Hex(plain) !== artifact.plain_sha256) throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
+      recordFileIndex(catalog, key, parseIndex(plain));
+      summary.indexedFileSets++;
+    } catch (e) {
+      ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
+    }
+  }
+  if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
+  summary.durationMs = Date.now() - started;
+  return summary;
+}
+
+function recordScanError(catalog: Catalog, medium: Medium, message: string): void {
+  catalog.db.prepare('UPDATE media SET last_error = ? WHERE location = ?').run(message, medium.location);
+}
+
+function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now: string): string {
+  const key = `${f.system}/${f.setId}`;
+  const db = catalog.db;
+  const description = JSON.stringify({ origin: f.origin, facts: f.facts, artifacts: f.artifacts });
+  db.prepare(
+    `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, manifest_json)
+     VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
+     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, manifest_json = excluded.manifest_json, finished_at = excluded.finished_at`,
+  ).run({
+    key,
+    set_id: f.setId,
+    system: f.system,
+    kind: f.kind,
+    origin: f.origin,
+    created_at: f.createdAt,
+    finished_at: f.finishedAt,
+    parent_key: f.parentId ? `${f.system}/${f.parentId}` : null,
+    bytes: f.artifacts.reduce((n, a) => n + a.bytes, 0) || Number(f.facts.repo_size_bytes ?? 0),
+    count: f.artifacts.length,
+    json: description,
+  });
+  const insert = db.prepare('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
+  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.role.endsWith('-gz') ? 'gzip' : '');
+  db.prepare(
+    `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
+     ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,
+  ).run(key, mediumId, f.setPath, now, now);
+  return key;
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { SET_KINDS } from './kinds';
+
+export const SetFilterSchema = z
+  .object({
+    system: z.string().max(100).optional(),
+    kind: z.enum(SET_KINDS).optional(),
+    since: z.iso.datetime().optional(),
+    until: z.iso.datetime().optional(),
+    medium: z.string().max(200).optional(),
+    verified: z.boolean().optional(),
+    limit: z.number().int().positive().max(1_000_000).optional(),
+  })
+  .strict();
+
+export const SetRowSchema = z.object({
+  key: z.string(),
+  setId: z.string(),
+  system: z.string(),
+  kind: z.string(),
+  origin: z.string(),
+  tier: z.string().nullable(),
+  createdAt: z.string(),
+  bytes: z.number(),
+  artifacts: z.number(),
+  signed: z.boolean(),
+  signerKeyId: z.string().nullable(),
+  encrypted: z.boolean(),
+  parentKey: z.string().nullable(),
+  media: z.number(),
+  missingFrom: z.number(),
+  verified: z.boolean(),
+});
+export type SetRow = z.infer<typeof SetRowSchema>;
+
+export const WhereSchema = z.object({
+  key: z.string(),
+  rows: z.array(
+    z.object({
+      mediumId: z.string(),
+      label: z.string().nullable(),
+      kind: z.string(),
+      location: z.string(),
+      setPath: z.string(),
+      firstSeen: z.string(),
+      lastSeen: z.string(),
+      missingSince: z.string().nullable(),
+      mediumLastSync: z.string().nullable(),
+      lastVerification: z.object({ level: z.string(), verdict: z.string(), at: z.string() }).nullable(),
+    }),
+  ),
+});
+
+export const SystemRowSchema = z.object({
+  system: z.string(),
+  tier: z.string().nullable(),
+  sets: z.number(),
+  newestSet: z.object({ key: z.string(), createdAt: z.string() }).nullable(),
+  newestVerifiedSet: z.object({ key: z.string(), createdAt: z.string() }).nullable(),
+  rpoMinutes: z.number().nullable(),
+  ageMinutes: z.number().nullable(),
+  status: z.enum(['ok', 'late', 'unverified', 'no-sets']),
+  reason: z.string(),
+});
+
+export const FileHitSchema = z.object({
+  path: z.string(),
+  size: z.number(),
+  mtime: z.string().nullable(),
+  setKey: z.string(),
+  system: z.string(),
+  createdAt: z.string(),
+});
+
+export const MediumRowSchema = z.object({
+  id: z.string(),
+  label: z.string().nullable(),
+  kind: z.string(),
+  location: z.string(),
+  sets: z.number(),
+  missingSets: z.number(),
+  bytes: z.number(),
+  firstSeen: z.string(),
+  lastSeen: z.string().nullable(),
+  lastSync: z.string().nullable(),
+  lastError: z.string().nullable(),
+  unreadable: z.number(),
+});

@@ -1,0 +1,54 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Catalog } from '../../electron/engine/catalog/catalog';
+import { scanMedium } from '../../electron/engine/catalog/scan';
+import { listSets } from '../../electron/engine/catalog/queries';
+import { canonicalBytes } from '../../electron/engine/format/canonical-json';
+import { newMediumInfo } from '../../electron/engine/format/medium';
+import { FolderMedium } from '../../electron/engine/storage/folder-medium';
+import { tempDir } from '../helpers/temp';
+
+const ctx = { step: () => undefined, progress: () => undefined, log: () => undefined, signal: new AbortController().signal };
+const H = 'b'.repeat(64);
+
+function writeSet(root: string, id: string): void {
+  const d = join(root, 'sets/db', id);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(
+    join(d, 'manifest.json'),
+    canonicalBytes({ format: 'lifeboat-set/1', set_id: id, system: 'db', kind: 'pg-logical', tier: null, created_at: '2026-01-01T00:00:00.000Z', started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:00.000Z', parent: null, lifeboat_version: 't', host: 'h', source: {}, warnings: [], artifacts: [{ path: 'db.dump.zst', role: 'pg-dump', bytes: 1, sha256: H, encodings: ['zstd'], plain_bytes: 1, plain_sha256: H, recipients: [] }] }),
+  );
+}
+
+/** A real folder medium whose drive is pulled (the folder deleted) right after its listing. */
+class PulledDuringScan extends FolderMedium {
+  override async listSetFolders(): ReturnType<FolderMedium['listSetFolders']> {
+    const listed = await super.listSetFolders();
+    rmSync(this.location, { recursive: true, force: true });
+    return listed;
+  }
+}
+
+describe('a medium removed during a scan', () => {
+  it('fails the scan and keeps the catalog as it was', async () => {
+    const dir = tempDir();
+    try {
+      const root = join(dir.path, 'usb');
+      const medium = new FolderMedium(root);
+      await medium.writeInfo(newMediumInfo('usb'));
+      writeSet(root, '20260101T000000Z-pg-logical');
+      const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
+      await scanMedium(catalog, medium, ctx);
+      expect(listSets(catalog)).toHaveLength(1);
+      writeSet(root, '20260102T000000Z-pg-logical');
+      await expect(scanMedium(catalog, new PulledDuringScan(root), ctx)).rejects.toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/went away during the scan/) });
+      const sets = listSets(catalog);
+      expect(sets).toHaveLength(1);
+      expect(sets[0]!.missingFrom).toBe(0);
+      catalog.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
