@@ -148,7 +148,7 @@ describe('foreign layouts, read-only and unsigned', () => {
     ]);
     // Types, WAL start/stop, LSNs and the archive's contiguous WAL ranges are recorded.
     const db = new Database(join(dir.path, 'laptop', 'catalog.sqlite'), { readonly: true });
-    const full = JSON.parse(db.prepare('SELECT manifest_json FROM sets WHERE key = ?').pluck().get('main/20261120-020000F') as string) as { facts: Record<string, unknown> };
+    const full = JSON.parse(db.prepare('SELECT facts_json FROM sets WHERE key = ?').pluck().get('main/20261120-020000F') as string) as { facts: Record<string, unknown> };
     db.close();
     expect(full.facts).toMatchObject({
       type: 'full',

@@ -10,6 +10,14 @@ import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
 
+/** With LIFEBOAT_TIMING=1, report how long the engine call took (benchmarks compare it with the whole process). */
+function timed<T>(io: CliIo, name: string, fn: () => T): T {
+  const t = process.hrtime.bigint();
+  const value = fn();
+  if (process.env.LIFEBOAT_TIMING === '1') io.stderr.write(`timing ${name} ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(2)} ms\n`);
+  return value;
+}
+
 function printScan(io: CliIo, s: ScanSummary): void {
   io.stdout.write(`${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`);
   io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
@@ -70,14 +78,16 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
   for (const t of [opts.since, opts.until]) if (t && Number.isNaN(Date.parse(t))) throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
   const engine = openCliEngine();
   try {
-    const rows = listSets(engine.catalog, {
-      system: opts.system,
-      kind: opts.kind,
-      since: opts.since ? new Date(opts.since).toISOString() : undefined,
-      until: opts.until ? new Date(opts.until).toISOString() : undefined,
-      medium: opts.medium,
-      verified: opts.verified ? true : undefined,
-    });
+    const rows = timed(io, 'sets', () =>
+      listSets(engine.catalog, {
+        system: opts.system,
+        kind: opts.kind,
+        since: opts.since ? new Date(opts.since).toISOString() : undefined,
+        until: opts.until ? new Date(opts.until).toISOString() : undefined,
+        medium: opts.medium,
+        verified: opts.verified ? true : undefined,
+      }),
+    );
     if (opts.json) {
       printJson(io, rows);
       return;
@@ -157,7 +167,7 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
 export async function findCommand(io: CliIo, glob: string, opts: { system?: string; json?: boolean }): Promise<void> {
   const engine = openCliEngine();
   try {
-    const hits = findFiles(engine.catalog, glob, opts.system);
+    const hits = timed(io, 'find', () => findFiles(engine.catalog, glob, opts.system));
     if (opts.json) {
       printJson(io, hits);
       return;

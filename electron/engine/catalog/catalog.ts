@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CatalogCounts } from '../../../shared/domain/app';
@@ -6,7 +6,11 @@ import { LifeboatError, mapError } from '../errors';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations';
 
 export interface CatalogOptions {
-  /** Run `PRAGMA quick_check` at open (default) so corruption is reported before use. */
+  /**
+   * Run `PRAGMA quick_check` at open, so corruption is reported before use. Default: for
+   * catalogs up to 64 MiB (a few ms); larger ones are checked by `scan`, `doctor` and the app
+   * at start, and any corruption met later is still reported as CATALOG_CORRUPT.
+   */
   check?: boolean;
   readonly?: boolean;
   /** Apply migrations only up to this version (tests of each migration). */
@@ -18,6 +22,16 @@ export interface CatalogOptions {
  * deleting it loses no backup, and `scan --rebuild` recreates it from the media.
  * All SQL lives in this module (and its siblings) behind named functions.
  */
+const QUICK_CHECK_LIMIT = 64 * 1024 * 1024;
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 export class Catalog {
   readonly db: Database.Database;
   readonly path: string;
@@ -42,7 +56,7 @@ export class Catalog {
         db.pragma('synchronous = NORMAL');
       }
       db.pragma('foreign_keys = ON');
-      if (options.check ?? true) {
+      if (options.check ?? fileSize(path) <= QUICK_CHECK_LIMIT) {
         const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
         const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
         if (problems.length > 0) {
@@ -65,6 +79,23 @@ export class Catalog {
       }
       throw err;
     }
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per catalog (scans run the same SQL thousands of times). */
+  stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  /** Run `fn` in a transaction, or as part of the caller's when one is open. */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn)();
   }
 
   schemaVersion(): number {

@@ -52,7 +52,7 @@ export const MIGRATIONS: readonly Migration[] = [
         signer_key_id TEXT,
         encrypted     INTEGER NOT NULL DEFAULT 0,
         manifest_sha256 TEXT,
-        manifest_json TEXT
+        facts_json    TEXT                       -- the manifest's source, warnings, host... (artifacts are in their table)
       );
       CREATE INDEX sets_system_created ON sets(system, created_at DESC);
       CREATE INDEX sets_created ON sets(created_at DESC);

@@ -150,11 +150,13 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       if (manifest.system !== folder.system || manifest.set_id !== folder.setId) {
         throw new LifeboatError('FORMAT_INVALID', `manifest.json names ${manifest.system}/${manifest.set_id} but lives in ${folder.path}.`);
       }
+      // Unsigned, or a damaged signature (verification will say which): no signer recorded.
+      const sig = await medium.readOptional(`${folder.path}/manifest.json.sig`);
       let signer: string | null = null;
       try {
-        signer = parseSignature(await medium.readFile(`${folder.path}/manifest.json.sig`)).keyId;
+        signer = sig ? parseSignature(sig).keyId : null;
       } catch {
-        signer = null; // unsigned, or a damaged signature: verification will say which
+        signer = null;
       }
       return { folder, manifest, bytes, signer };
     } catch (e) {
@@ -195,7 +197,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     hints,
   };
   const db = catalog.db;
-  const touch = db.prepare('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE set_key = ? AND medium_id = ?');
+  const touch = catalog.stmt('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE set_key = ? AND medium_id = ?');
   db.transaction(() => {
     recordMedium(catalog, medium, info, new Date(started));
     for (const f of folders) {
@@ -223,7 +225,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     // Sets no longer on the medium: marked missing with the time, never deleted.
     for (const row of known.values()) {
       if (seen.has(row.set_key) || row.missing_since) continue;
-      db.prepare('UPDATE presence SET missing_since = ? WHERE set_key = ? AND medium_id = ?').run(now, row.set_key, mediumId);
+      catalog.stmt('UPDATE presence SET missing_since = ? WHERE set_key = ? AND medium_id = ?').run(now, row.set_key, mediumId);
       summary.sets.missing++;
     }
     db.prepare('DELETE FROM unreadable WHERE medium_id = ?').run(mediumId);
@@ -264,10 +266,10 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
   const key = `${f.system}/${f.setId}`;
   const db = catalog.db;
   const description = JSON.stringify({ origin: f.origin, facts: f.facts, artifacts: f.artifacts });
-  db.prepare(
-    `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, manifest_json)
+  catalog.stmt(
+    `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
      VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
-     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, manifest_json = excluded.manifest_json, finished_at = excluded.finished_at`,
+     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at`,
   ).run({
     key,
     set_id: f.setId,
@@ -281,9 +283,9 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
     count: f.artifacts.length,
     json: description,
   });
-  const insert = db.prepare('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
+  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
   for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.role.endsWith('-gz') ? 'gzip' : '');
-  db.prepare(
+  catalog.stmt(
     `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
      ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,
   ).run(key, mediumId, f.setPath, now, now);

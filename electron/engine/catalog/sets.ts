@@ -12,8 +12,8 @@ import type { Catalog } from './catalog';
 export function recordMedium(catalog: Catalog, medium: Medium, info: MediumInfo | null, now = new Date()): string {
   const id = info?.id ?? `path:${medium.location}`;
   const ts = now.toISOString();
-  catalog.db
-    .prepare(
+  catalog
+    .stmt(
       `INSERT INTO media (id, kind, label, location, format_version, first_seen, last_seen)
        VALUES (@id, @kind, @label, @location, 1, @ts, @ts)
        ON CONFLICT(id) DO UPDATE SET label = excluded.label, location = excluded.location, last_seen = excluded.last_seen`,
@@ -25,12 +25,11 @@ export function recordMedium(catalog: Catalog, medium: Medium, info: MediumInfo 
 export function recordSet(catalog: Catalog, mediumId: string, setPath: string, manifest: Manifest, manifestBytes: Buffer, stat: ObjectStat | null, signerKeyId: string | null, now = new Date()): string {
   const key = `${manifest.system}/${manifest.set_id}`;
   const ts = now.toISOString();
-  const db = catalog.db;
-  db.transaction(() => {
-    db.prepare(
-      `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, manifest_json)
+  catalog.inTransaction(() => {
+    catalog.stmt(
+      `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
        VALUES (@key, @set_id, @system, @kind, 'lifeboat', @tier, @created_at, @finished_at, @parent_key, @bytes, @count, @signed, @signer, @encrypted, @sha, @json)
-       ON CONFLICT(key) DO UPDATE SET manifest_sha256 = excluded.manifest_sha256, manifest_json = excluded.manifest_json, signed = excluded.signed, signer_key_id = excluded.signer_key_id`,
+       ON CONFLICT(key) DO UPDATE SET manifest_sha256 = excluded.manifest_sha256, facts_json = excluded.facts_json, signed = excluded.signed, signer_key_id = excluded.signer_key_id`,
     ).run({
       key,
       set_id: manifest.set_id,
@@ -46,28 +45,27 @@ export function recordSet(catalog: Catalog, mediumId: string, setPath: string, m
       signer: signerKeyId,
       encrypted: manifest.artifacts.some((a) => a.encodings.includes('age')) ? 1 : 0,
       sha: sha256Hex(manifestBytes),
-      json: manifestBytes.toString('utf8'),
+      json: JSON.stringify({ source: manifest.source, warnings: manifest.warnings, host: manifest.host, lifeboat_version: manifest.lifeboat_version, started_at: manifest.started_at }),
     });
-    db.prepare('DELETE FROM artifacts WHERE set_key = ?').run(key);
-    const insert = db.prepare('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    catalog.stmt('DELETE FROM artifacts WHERE set_key = ?').run(key);
+    const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     for (const a of manifest.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256, a.plain_bytes, a.plain_sha256, a.encodings.join(','));
-    db.prepare(
+    catalog.stmt(
       `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since, manifest_size, manifest_mtime, manifest_etag)
        VALUES (@key, @medium, @path, @ts, @ts, NULL, @size, @mtime, @etag)
        ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path,
          manifest_size = excluded.manifest_size, manifest_mtime = excluded.manifest_mtime, manifest_etag = excluded.manifest_etag`,
     ).run({ key, medium: mediumId, path: setPath, ts, size: stat?.size ?? null, mtime: stat ? new Date(stat.mtimeMs).toISOString() : null, etag: stat?.etag ?? null });
-  })();
+  });
   return key;
 }
 
 export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileEntry[]): void {
-  const db = catalog.db;
-  db.transaction(() => {
-    db.prepare('DELETE FROM file_index WHERE set_key = ?').run(setKey);
-    const insert = db.prepare('INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  catalog.inTransaction(() => {
+    catalog.stmt('DELETE FROM file_index WHERE set_key = ?').run(setKey);
+    const insert = catalog.stmt('INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const e of entries) insert.run(setKey, e.path, e.type, e.size, new Date(e.mtime_ms).toISOString(), e.mode, e.sha256);
-  })();
+  });
 }
 
 /** Set keys with a passing verification at any level (used by retention to protect them). */

@@ -76,6 +76,8 @@ export interface Medium {
   /** Files under a prefix ('' for all), for foreign layouts; at most `limit` entries. */
   listFiles(prefix: string, options?: ListFilesOptions): Promise<ListedFile[]>;
   readFile(rel: string): Promise<Buffer>;
+  /** Like readFile, but null when the file is not there (no error built for the common case). */
+  readOptional(rel: string): Promise<Buffer | null>;
   openRead(rel: string): Promise<Readable>;
   stat(rel: string): Promise<ObjectStat | null>;
   /** Remove a set: its manifest first, so it stops being a set before its bytes go. */

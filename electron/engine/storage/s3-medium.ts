@@ -233,6 +233,15 @@ export class S3Medium implements Medium {
     }
   }
 
+  async readOptional(rel: string): Promise<Buffer | null> {
+    try {
+      return await this.readFile(rel);
+    } catch (e) {
+      if (e instanceof LifeboatError && e.code === 'NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
   async openRead(rel: string): Promise<Readable> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));

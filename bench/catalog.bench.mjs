@@ -1,0 +1,103 @@
+// Catalog at scale (issue: catalog): a synthetic medium of 10,000 sets and 100,000 artifacts
+// with valid manifests, scanned into a fresh catalog; a rescan with nothing changed; the
+// `sets --system X --json` query; `find` over 1,000,000 indexed paths; the catalog's size.
+// Query times are given both inside the engine (LIFEBOAT_TIMING) and for the CLI process whole.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LIFEBOAT, ROOT, median } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const SETS = Number(process.env.BENCH_CATALOG_SETS ?? 10_000);
+const ARTIFACTS_PER_SET = 10;
+const INDEXED_PATHS = Number(process.env.BENCH_CATALOG_PATHS ?? 1_000_000);
+
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+function generate(root) {
+  writeFileSync(join(root, 'lifeboat-medium.json'), JSON.stringify({ format: 'lifeboat-medium/1', id: '01KBENCH0000000000000000AA', label: 'bench-10k', created_at: '2026-01-01T00:00:00.000Z', created_by: 'bench' }));
+  const h = (n) => n.toString(16).padStart(64, '0');
+  for (let i = 0; i < SETS; i++) {
+    const system = `system-${String(i % 50).padStart(2, '0')}`;
+    const t = new Date(Date.UTC(2025, 0, 1) + i * 3_600_000);
+    const setId = `${t.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-files`;
+    const dir = join(root, 'sets', system, setId);
+    mkdirSync(dir, { recursive: true });
+    const artifacts = Array.from({ length: ARTIFACTS_PER_SET }, (_v, k) => ({ path: `part-${k}.tar.zst`, role: 'files-tar', bytes: 1000 + k, sha256: h(i * 100 + k), encodings: ['zstd'], plain_bytes: 4000 + k, plain_sha256: h(i * 100 + k + 1), recipients: [] }));
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      canonical({ format: 'lifeboat-set/1', set_id: setId, system, kind: 'files', tier: 'standard', created_at: t.toISOString(), started_at: t.toISOString(), finished_at: t.toISOString(), parent: null, lifeboat_version: 'bench', host: 'bench', source: {}, artifacts, warnings: [] }),
+    );
+  }
+}
+
+function time(args, env) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env, LIFEBOAT_TIMING: '1' }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const wall = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`lifeboat ${args.join(' ')} failed: ${r.stderr}`);
+  const m = /timing \S+ ([\d.]+) ms/.exec(r.stderr);
+  return { wall, engine: m ? Number(m[1]) : null, stdout: r.stdout };
+}
+
+export async function run() {
+  const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-catalog-'));
+  try {
+    const medium = join(work, 'medium');
+    mkdirSync(medium);
+    console.error(`bench catalog: generating ${SETS} sets…`);
+    generate(medium);
+    const env = { LIFEBOAT_HOME: join(work, 'home') };
+    execFileSync(process.execPath, [LIFEBOAT, 'info'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const scans = [];
+    for (let i = 0; i < 3; i++) {
+      rmSync(join(work, 'home'), { recursive: true, force: true });
+      const r = time(['scan', medium, '--json'], env);
+      scans.push(r.wall);
+      const s = JSON.parse(r.stdout);
+      if (s.sets.total !== SETS) throw new Error(`scan found ${s.sets.total} sets`);
+    }
+    const rescans = [1, 2, 3].map(() => time(['scan', medium, '--json'], env).wall);
+    const setsQ = [1, 2, 3, 4, 5].map(() => time(['sets', '--system', 'system-07', '--json'], env));
+    // 1,000,000 indexed paths, written straight into the catalog's file index.
+    console.error(`bench catalog: indexing ${INDEXED_PATHS} paths…`);
+    const Database = require(join(ROOT, 'node_modules/better-sqlite3'));
+    const db = new Database(join(work, 'home', 'catalog.sqlite'));
+    const keys = db.prepare('SELECT key FROM sets ORDER BY key LIMIT 100').pluck().all();
+    const insert = db.prepare("INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, 'file', ?, '2026-01-01T00:00:00.000Z', 420, NULL)");
+    db.transaction(() => {
+      for (let i = 0; i < INDEXED_PATHS; i++) {
+        const key = keys[i % keys.length];
+        insert.run(key, `srv/data/dept-${i % 97}/project-${i % 1013}/doc-${i}.${['pdf', 'txt', 'jpg', 'xlsx'][i % 4]}`, i % 100000);
+      }
+    })();
+    db.close();
+    const finds = [1, 2, 3, 4, 5].map(() => time(['find', '*/project-1012/doc-*.xlsx', '--json'], env));
+    const size = statSync(join(work, 'home', 'catalog.sqlite')).size;
+    const ms = (x) => `${x.toFixed(0)} ms`;
+    return [
+      '### Catalog',
+      '',
+      `Synthetic medium: ${SETS.toLocaleString('en')} sets, ${(SETS * ARTIFACTS_PER_SET).toLocaleString('en')} artifacts (valid manifests), 50 systems; then ${INDEXED_PATHS.toLocaleString('en')} file paths in the index.`,
+      '',
+      '| measure | median | goal | engine only |',
+      '| --- | --- | --- | --- |',
+      `| \`lifeboat scan\` into an empty catalog (whole CLI process) | ${ms(median(scans))} | ≤ 3 s | |`,
+      `| rescan, nothing changed | ${ms(median(rescans))} | ≤ 0.5 s | |`,
+      `| \`lifeboat sets --system X --json\` (200 sets) | ${ms(median(setsQ.map((x) => x.wall)))} | ≤ 50 ms (query) | ${median(setsQ.map((x) => x.engine)).toFixed(1)} ms |`,
+      `| \`lifeboat find '*/project-1012/doc-*.xlsx'\` over ${INDEXED_PATHS.toLocaleString('en')} paths | ${ms(median(finds.map((x) => x.wall)))} | ≤ 100 ms (query) | ${median(finds.map((x) => x.engine)).toFixed(1)} ms |`,
+      `| catalog size on disk | ${(size / 2 ** 20).toFixed(1)} MiB | | |`,
+      '',
+      'The whole-process times include Node start-up and opening the catalog with its integrity check.',
+      '',
+    ].join('\n');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
