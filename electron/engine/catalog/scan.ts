@@ -264,7 +264,6 @@ function recordScanError(catalog: Catalog, medium: Medium, message: string): voi
 
 function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now: string): string {
   const key = `${f.system}/${f.setId}`;
-  const db = catalog.db;
   const description = JSON.stringify({ origin: f.origin, facts: f.facts, artifacts: f.artifacts });
   catalog.stmt(
     `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
