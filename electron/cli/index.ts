@@ -25,19 +25,21 @@ export function buildProgram(io: CliIo): Command {
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
   // Registration modules are light (commander only); each action imports its engine code.
-  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }] = await Promise.all([
+  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
     import('./commands/keys'),
     import('./commands/backup'),
     import('./commands/prune'),
     import('./commands/catalog'),
+    import('./commands/verify'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
   registerBackup(program, io);
   registerPrune(program, io);
   registerCatalog(program, io);
+  registerVerify(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
   try {

@@ -44,4 +44,44 @@ export function registerKeys(program: Command, io: CliIo): void {
       else io.stdout.write(`${identity.recipient.text}\n`);
       if (!opts.json) io.stderr.write(`Identity written to ${opts.out}: keep it off the backup servers (the DR laptop, an escrow safe). Encrypt to: ${identity.recipient.text}\n`);
     });
+
+  keys
+    .command('trust <public-key-file>')
+    .description('pin a signer: sets it signed pass the authenticity level on this machine')
+    .option('--label <label>', 'a name for the key (e.g. "backup servers 2026")')
+    .option('--json', 'print one machine-readable result')
+    .action(async (file: string, opts: { label?: string; json?: boolean }) => {
+      const [{ readFileSync }, { trustKey }, { openCliEngine }] = await Promise.all([import('node:fs'), import('../../engine/catalog/trust'), import('../engine')]);
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch {
+        throw new LifeboatError('KEY_INVALID', `Cannot read the public key file ${file}.`);
+      }
+      const engine = openCliEngine();
+      try {
+        const key = trustKey(engine.catalog, pem, opts.label ?? null);
+        if (opts.json) printJson(io, { ok: true, key_id: key.keyId, label: key.label });
+        else io.stdout.write(`Pinned ${key.keyId} (${key.label}).\n`);
+      } finally {
+        await engine.close();
+      }
+    });
+
+  keys
+    .command('list')
+    .description('the pinned signing keys')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: { json?: boolean }) => {
+      const [{ trustedKeys }, { openCliEngine }] = await Promise.all([import('../../engine/catalog/trust'), import('../engine')]);
+      const engine = openCliEngine();
+      try {
+        const keysList = trustedKeys(engine.catalog);
+        if (opts.json) printJson(io, keysList.map((k) => ({ key_id: k.keyId, label: k.label, added_at: k.addedAt })));
+        else if (keysList.length === 0) io.stdout.write('No pinned keys: `lifeboat keys trust <file.pub>`.\n');
+        else for (const k of keysList) io.stdout.write(`${k.keyId}  ${k.label}  (pinned ${k.addedAt.slice(0, 10)})\n`);
+      } finally {
+        await engine.close();
+      }
+    });
 }

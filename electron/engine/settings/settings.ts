@@ -9,6 +9,18 @@ export const TierObjectivesSchema = z.object({
   rpoMinutes: z.number().positive(),
 });
 
+/**
+ * A validation query run after a test restore: one value is read and compared. `expect` is a
+ * comparison (`> 0`, `>= 1000`, `= 42`, `!= 0`) or an exact text.
+ */
+export const ValidationSchema = z.object({ sql: z.string().min(1), expect: z.string().min(1) });
+export type Validation = z.infer<typeof ValidationSchema>;
+
+export const SystemSettingsSchema = z.object({
+  tier: z.enum(['critical', 'important', 'standard']).optional(),
+  validations: z.array(ValidationSchema).default([]),
+});
+
 export const SettingsSchema = z.object({
   version: z.literal(1).default(1),
   operatorName: z.string().default(''),
@@ -25,6 +37,8 @@ export const SettingsSchema = z.object({
       important: { rtoMinutes: 240, rpoMinutes: 60 },
       standard: { rtoMinutes: 1440, rpoMinutes: 240 },
     }),
+  /** Per system: tier and validation queries for restore tests and drills. */
+  systems: z.record(z.string(), SystemSettingsSchema).default({}),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

@@ -1,4 +1,4 @@
-import { constants, createReadStream, readFileSync, statSync } from 'node:fs';
+import { constants, createReadStream, lstatSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -257,13 +257,14 @@ export class FolderMedium implements Medium {
     const path = this.abs(rel);
     const s = await this.stat(rel);
     if (!s) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`);
+    if (s.symlink) throw new LifeboatError('UNSAFE_PATH', `${rel} is a symbolic link; Lifeboat never follows links on a medium.`);
     return createReadStream(path, { highWaterMark: 1024 * 1024 });
   }
 
   async stat(rel: string): Promise<ObjectStat | null> {
     try {
-      const s = statSync(this.abs(rel));
-      return { size: s.size, mtimeMs: s.mtimeMs, etag: null };
+      const s = lstatSync(this.abs(rel));
+      return { size: s.size, mtimeMs: s.mtimeMs, etag: null, symlink: s.isSymbolicLink() };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw mapError(e);

@@ -27,6 +27,8 @@ export interface ObjectStat {
   size: number;
   mtimeMs: number;
   etag: string | null;
+  /** A symbolic link in place of a file (folders only): never followed by readers. */
+  symlink?: boolean;
 }
 
 export interface ListedSet {

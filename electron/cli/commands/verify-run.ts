@@ -1,0 +1,43 @@
+import { VERDICT_TEXT, type SetResult, type VerifyLevel } from '../../../shared/domain/verify';
+import { LifeboatError } from '../../engine/errors';
+import { runVerify } from '../../engine/verify/run';
+import { openCliEngine } from '../engine';
+import { readIdentities } from '../keys-io';
+import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
+import { runAsJob } from '../run-job';
+
+function line(r: SetResult): string {
+  const head = `${r.verdict === 'ok' ? 'OK  ' : 'FAIL'}  ${r.key}  [${r.verdict}]`;
+  return r.verdict === 'ok' ? `${head}${r.detail ? `  ${r.detail}` : ''}` : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
+}
+
+export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }): Promise<void> {
+  if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
+  const identities = readIdentities(opts.identity ?? []);
+  const engine = openCliEngine();
+  try {
+    const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
+      runVerify(
+        { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir },
+        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs },
+        ctx,
+      ),
+    );
+    const failed = report.results.filter((r) => r.verdict !== 'ok');
+    if (opts.json) {
+      printJson(io, { ok: failed.length === 0, level: opts.level, sets: report.results.length, failed: failed.length, skipped: report.skipped, bytes: report.bytes, duration_ms: report.durationMs, bytes_per_second: report.bytesPerSecond, results: [...failed, ...report.results.filter((r) => r.verdict === 'ok')] });
+    } else {
+      // Failures first, in plain words.
+      for (const r of failed) {
+        io.stdout.write(`${line(r)}\n`);
+        for (const a of r.artifacts.filter((x) => x.verdict !== 'ok')) io.stdout.write(`        ${a.path}: ${a.verdict}${a.detail ? ` — ${a.detail}` : ''}\n`);
+      }
+      for (const r of report.results.filter((x) => x.verdict === 'ok')) io.stdout.write(`${line(r)}\n`);
+      const rate = report.bytesPerSecond ? `, ${formatBytes(report.bytesPerSecond)}/s` : '';
+      io.stdout.write(`${report.results.length - failed.length} of ${report.results.length} sets passed at ${opts.level} level; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
+    }
+    if (failed.length > 0) process.exitCode = 1;
+  } finally {
+    await engine.close();
+  }
+}

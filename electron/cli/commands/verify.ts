@@ -1,0 +1,22 @@
+import { Option, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { VERIFY_LEVELS, type VerifyLevel } from '../../../shared/domain/verify';
+import type { CliIo } from '../output';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerVerify(program: Command, io: CliIo): void {
+  program
+    .command('verify <target>')
+    .description('verify a medium (folder or s3://…), a set folder, or a set id: inventory → integrity → authenticity → deep → restore')
+    .addOption(new Option('--level <level>', 'how far to go').choices([...VERIFY_LEVELS]).default('integrity'))
+    .option('--identity <file>', 'age identity for the deep and restore levels (repeat for several)', collect)
+    .option('--only-new', 'skip sets already verified at this level on this medium')
+    .option('--older-than <days>', 'only sets whose last verification at this level is older than this many days', (v) => Number(v))
+    .option('--jobs <n>', 'artifacts read at once', (v) => Number.parseInt(v, 10), availableParallelism())
+    .option('--json', 'print one machine-readable result')
+    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }) => {
+      const { verifyCommand } = await import('./verify-run');
+      await verifyCommand(io, target, opts);
+    });
+}

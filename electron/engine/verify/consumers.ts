@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { parseIndex, type FileEntry } from '../backup/file-index';
+import { LifeboatError } from '../errors';
+import { redactText } from '../log/redact';
+import { TarReader, unsafeEntryReason } from '../format/tar-reader';
+
+/**
+ * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
+ * as it streams, and a promise of the outcome.
+ */
+export interface Consumer {
+  sink: Writable;
+  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted'; detail: string | null; index?: FileEntry[] }>;
+}
+
+function nullSink(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+/** `pg_restore --list` reading the dump's table of contents from stdin. */
+function pgRestoreList(pgRestore: string): Consumer {
+  const child = spawn(pgRestore, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let toc = 0;
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    toc += d.split('\n').filter((l) => /^\d+;/.test(l)).length;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('close', (code) => resolve(code));
+  });
+  // pg_restore stops reading once it has the table of contents: the rest of the dump is drained.
+  let stdinOpen = true;
+  child.stdin.on('error', () => (stdinOpen = false));
+  child.stdin.on('close', () => (stdinOpen = false));
+  const sink = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _e, cb) {
+      if (!stdinOpen) return cb();
+      if (child.stdin.write(chunk)) cb();
+      else {
+        const onDrain = (): void => {
+          child.stdin.off('close', onClose);
+          cb();
+        };
+        const onClose = (): void => {
+          child.stdin.off('drain', onDrain);
+          cb();
+        };
+        child.stdin.once('drain', onDrain);
+        child.stdin.once('close', onClose);
+      }
+    },
+    final(cb) {
+      if (stdinOpen) child.stdin.end();
+      cb();
+    },
+  });
+  return {
+    sink,
+    outcome: async () => {
+      const code = await exited;
+      if (code !== 0 || toc === 0) return { verdict: 'unreadable-dump', detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}` };
+      return { verdict: 'ok', detail: `pg_restore --list read ${toc} table-of-contents entries` };
+    },
+  };
+}
+
+/** Walk every tar header; any entry that would escape the extraction folder is unsafe. */
+function tarWalk(): Consumer {
+  const unsafe: string[] = [];
+  let files = 0;
+  let bytes = 0;
+  const reader = new TarReader({
+    onEntry: (e) => {
+      const why = unsafeEntryReason(e);
+      if (why) unsafe.push(why);
+      if (e.kind === 'file') {
+        files++;
+        bytes += e.size;
+      }
+    },
+  });
+  let failure: Error | null = null;
+  reader.on('error', (e) => (failure = e));
+  const finished = new Promise<void>((resolve) => {
+    reader.once('finish', () => resolve());
+    reader.once('error', () => resolve());
+  });
+  return {
+    sink: reader,
+    outcome: async () => {
+      await finished;
+      if (failure) return { verdict: 'corrupted', detail: (failure).message };
+      if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
+      return { verdict: 'ok', detail: `${reader.entries} tar entries walked (${files} files, ${bytes} bytes)` };
+    },
+  };
+}
+
+function indexParse(): Consumer {
+  const chunks: Buffer[] = [];
+  return {
+    sink: new Writable({
+      write(c: Buffer, _e, cb) {
+        chunks.push(c);
+        cb();
+      },
+    }),
+    outcome: async () => {
+      try {
+        const index = parseIndex(Buffer.concat(chunks));
+        const bad = index.map((e) => unsafeEntryReason({ name: e.path, kind: e.type, size: 0, mode: 0, mtimeMs: 0, linkname: e.target ?? '' })).find(Boolean);
+        if (bad) return { verdict: 'unsafe-path', detail: `file index: ${bad}` };
+        return { verdict: 'ok', detail: `${index.length} entries in the file index`, index };
+      } catch (e) {
+        return { verdict: 'corrupted', detail: e instanceof Error ? e.message : String(e) };
+      }
+    },
+  };
+}
+
+/** gzip then, for tarballs, a tar walk (seed-script sets). */
+function gunzipThen(next: Consumer | null): Consumer {
+  const gunzip = createGunzip();
+  const downstream = next?.sink ?? nullSink();
+  let failure: Error | null = null;
+  gunzip.on('error', (e) => {
+    failure = e;
+    downstream.destroy();
+  });
+  gunzip.pipe(downstream);
+  const finished = new Promise<void>((resolve) => {
+    downstream.once('finish', () => resolve());
+    downstream.once('close', () => resolve());
+    gunzip.once('error', () => resolve());
+  });
+  return {
+    sink: gunzip,
+    outcome: async () => {
+      await finished;
+      if (failure) return { verdict: 'corrupted', detail: `gzip: ${(failure).message}` };
+      return next ? next.outcome() : { verdict: 'ok', detail: 'gzip stream is complete' };
+    },
+  };
+}
+
+export function consumerFor(role: string, pgRestore: string | null): Consumer | null {
+  switch (role) {
+    case 'pg-dump':
+      if (!pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore is needed to check dumps at deep level and was not found.', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+      return pgRestoreList(pgRestore);
+    case 'pg-dump-dir':
+    case 'files-tar':
+      return tarWalk();
+    case 'file-index':
+      return indexParse();
+    case 'sql-dump-gz':
+      return gunzipThen(null);
+    case 'files-tar-gz':
+    case 'config-tar-gz':
+      return gunzipThen(tarWalk());
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,23 @@
+/** Compare a validation query's value with its expectation (`> 0`, `>= 10`, `= 42`, or text). */
+export function meetsExpectation(value: string | null, expect: string): boolean {
+  const m = /^\s*(>=|<=|!=|=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expect);
+  if (!m) return value === expect;
+  if (value === null) return false;
+  const v = Number(value);
+  const n = Number(m[2]);
+  if (!Number.isFinite(v)) return false;
+  switch (m[1]) {
+    case '>=':
+      return v >= n;
+    case '<=':
+      return v <= n;
+    case '!=':
+      return v !== n;
+    case '=':
+      return v === n;
+    case '>':
+      return v > n;
+    default:
+      return v < n;
+  }
+}

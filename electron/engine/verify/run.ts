@@ -1,0 +1,145 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { SetResult, VerifyLevel } from '../../../shared/domain/verify';
+import type { Catalog } from '../catalog/catalog';
+import { rememberMedium } from '../catalog/known-media';
+import { whereIs } from '../catalog/queries';
+import { scanMedium } from '../catalog/scan';
+import { trustedKeys } from '../catalog/trust';
+import type { AgeIdentity } from '../crypto/age';
+import { LifeboatError } from '../errors';
+import type { JobContext } from '../jobs/job-manager';
+import type { Settings } from '../settings/settings';
+import type { Medium } from '../storage/medium';
+import { openMedium } from '../storage/open-medium';
+import { findExecutable } from '../tools/tools';
+import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
+
+export interface VerifyRequest {
+  /** A medium (folder or s3://…), a set folder, or a set id/key from the catalog. */
+  target: string;
+  level: VerifyLevel;
+  identities: AgeIdentity[];
+  onlyNew: boolean;
+  olderThanDays: number | null;
+  jobs: number;
+}
+
+export interface VerifyReport {
+  results: SetResult[];
+  skipped: Array<{ key: string; reason: string }>;
+  bytes: number;
+  durationMs: number;
+  bytesPerSecond: number | null;
+}
+
+interface Resolved {
+  medium: Medium;
+  /** Only this set (a set folder or id), or every set present on the medium. */
+  setPath: string | null;
+}
+
+async function resolveTarget(catalog: Catalog, target: string): Promise<Resolved> {
+  if (target.startsWith('s3://')) return { medium: await openMedium(target), setPath: null };
+  const abs = resolve(target);
+  if (existsSync(abs) && statSync(abs).isDirectory()) {
+    if (existsSync(`${abs}/manifest.json`) || /\/sets\/[^/]+\/[^/]+$/.test(abs)) {
+      const root = dirname(dirname(dirname(abs)));
+      return { medium: await openMedium(root), setPath: abs.slice(root.length + 1) };
+    }
+    return { medium: await openMedium(abs), setPath: null };
+  }
+  const found = whereIs(catalog, target);
+  if (!found) throw new LifeboatError('NOT_FOUND', `${target} is neither a medium, a set folder, nor a set the catalog knows.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
+  const present = found.rows.filter((r) => !r.missingSince);
+  for (const row of present) {
+    const medium = await openMedium(row.location);
+    try {
+      await medium.readInfo();
+      return { medium, setPath: row.setPath };
+    } catch {
+      continue; // not connected now: try another copy
+    }
+  }
+  throw new LifeboatError('STORAGE_UNREACHABLE', `No medium holding ${found.key} is reachable now.`, { hint: `It was last seen on: ${found.rows.map((r) => `${r.label ?? r.mediumId} (${r.location})`).join(', ') || 'no medium'}. Connect one and try again.` });
+}
+
+/** The sets present on the medium after a scan, as verification targets. */
+function targetsOf(catalog: Catalog, medium: Medium, mediumId: string, onlyPath: string | null): SetTarget[] {
+  const rows = catalog
+    .stmt(
+      `SELECT s.key, s.system, s.set_id AS setId, s.origin, s.kind, p.set_path AS setPath FROM presence p JOIN sets s ON s.key = p.set_key
+       WHERE p.medium_id = ? AND p.missing_since IS NULL ORDER BY s.created_at`,
+    )
+    .all(mediumId) as Array<{ key: string; system: string; setId: string; origin: string; kind: string; setPath: string }>;
+  const artifacts = catalog.stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path');
+  return rows
+    .filter((r) => onlyPath === null || r.setPath === onlyPath)
+    .map((r) => ({ ...r, mediumId, medium, foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']) }));
+}
+
+function skipReason(catalog: Catalog, t: SetTarget, req: VerifyRequest, now: number): string | null {
+  const last = catalog
+    .stmt('SELECT level, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path IS NULL ORDER BY started_at DESC')
+    .all(t.key, t.mediumId) as Array<{ level: VerifyLevel; at: string }>;
+  const atLevel = last.filter((l) => levelRank(l.level) >= levelRank(req.level));
+  if (req.onlyNew && atLevel.length > 0) return `already verified at ${atLevel[0]!.level} on ${atLevel[0]!.at}`;
+  if (req.olderThanDays !== null && atLevel.length > 0 && now - Date.parse(atLevel[0]!.at) < req.olderThanDays * 86_400_000) return `verified at ${atLevel[0]!.level} less than ${req.olderThanDays} days ago`;
+  return null;
+}
+
+/**
+ * Verify a medium, a set folder or a set: scan first (so the catalog knows what is there),
+ * plan every set cheaply, then stream the artifacts, several at once, recording every verdict
+ * in the ledger.
+ */
+export async function runVerify(deps: { catalog: Catalog; settings: Settings; dataDir: string }, req: VerifyRequest, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<VerifyReport> {
+  const started = Date.now();
+  if (!Number.isInteger(req.jobs) || req.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
+  const { medium, setPath } = await resolveTarget(deps.catalog, req.target);
+  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
+  rememberMedium(deps.dataDir, medium.location);
+  const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);
+  if (setPath && targets.length === 0) {
+    const why = summary.unreadable.find((u) => u.path === setPath);
+    throw new LifeboatError('FORMAT_INVALID', `${medium.location}/${setPath} is not a readable set${why ? `: ${why.reason}` : ''}.`);
+  }
+  const skipped: VerifyReport['skipped'] = [];
+  const chosen = targets.filter((t) => {
+    const reason = skipReason(deps.catalog, t, req, started);
+    if (reason) skipped.push({ key: t.key, reason });
+    return reason === null;
+  });
+  const options: VerifyOptions = {
+    level: req.level,
+    identities: req.identities,
+    trusted: trustedKeys(deps.catalog),
+    settings: deps.settings,
+    pgBinDir: deps.settings.pgBinDir || undefined,
+    pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
+  };
+  ctx.step('checking manifests and signatures');
+  const plans = [];
+  for (const t of chosen) plans.push(await planSet(t, options));
+  const total = plans.reduce((n, p) => n + p.artifacts.reduce((m, a) => m + a.bytes, 0), 0);
+  const reading = levelRank(req.level) >= levelRank('integrity');
+  ctx.progress({ bytesTotal: reading ? total : 0, bytesDone: 0, itemsTotal: plans.length, itemsDone: 0 });
+  ctx.step(`verifying at ${req.level} level`);
+  const sem = new Semaphore(req.jobs);
+  let bytesDone = 0;
+  let setsDone = 0;
+  const results = await Promise.all(
+    plans.map(async (plan) => {
+      const r = await verifySet(plan, options, deps.catalog, sem, ctx, (delta) => {
+        if (!reading) return;
+        bytesDone += delta;
+        ctx.progress({ bytesDone, current: plan.target.key });
+      });
+      ctx.progress({ itemsDone: ++setsDone });
+      if (r.verdict !== 'ok') ctx.log('warn', `${r.key}: ${r.verdict}${r.detail ? ` — ${r.detail}` : ''}`);
+      return r;
+    }),
+  );
+  const durationMs = Date.now() - started;
+  return { results, skipped, bytes: reading ? total : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (total * 1000) / durationMs : null };
+}

@@ -1,0 +1,305 @@
+import { Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
+import { VERIFY_LEVELS } from '../../../shared/domain/verify';
+import type { FileEntry } from '../backup/file-index';
+import type { Catalog } from '../catalog/catalog';
+import { recordFileIndex } from '../catalog/sets';
+import type { TrustedKey } from '../catalog/trust';
+import type { AgeIdentity } from '../crypto/age';
+import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
+import { LifeboatError, mapError } from '../errors';
+import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
+import type { JobContext } from '../jobs/job-manager';
+import { decodeStages } from '../pipeline/artifact-pipeline';
+import { HashTap } from '../pipeline/hash-tap';
+import type { Settings } from '../settings/settings';
+import type { Medium } from '../storage/medium';
+import { consumerFor } from './consumers';
+import { restoreTest } from './restore-test';
+
+export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
+
+/** When several problems are found, the set's verdict is the first of these. */
+const PRIORITY: Verdict[] = ['missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'bad-signature', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed'];
+
+export function worst(verdicts: Verdict[]): Verdict {
+  for (const v of PRIORITY) if (verdicts.includes(v)) return v;
+  return 'ok';
+}
+
+/** A set to verify on one medium, as the catalog knows it. */
+export interface SetTarget {
+  key: string;
+  system: string;
+  setId: string;
+  origin: string;
+  kind: string;
+  mediumId: string;
+  medium: Medium;
+  setPath: string;
+  /** For foreign sets: artifacts from the catalog (their hashes are learned on first verify). */
+  foreignArtifacts: Array<{ path: string; role: string; bytes: number }>;
+}
+
+export interface VerifyOptions {
+  level: VerifyLevel;
+  identities: AgeIdentity[];
+  trusted: TrustedKey[];
+  settings: Settings;
+  pgBinDir?: string;
+  pgRestore: string | null;
+}
+
+/** A counting semaphore: at most `n` artifacts stream at once across every set. */
+export class Semaphore {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+interface Ledger {
+  lastGood(setKey: string, mediumId: string, path: string): { sha256: string; at: string } | null;
+}
+
+export function ledgerOf(catalog: Catalog): Ledger {
+  return {
+    lastGood: (setKey, mediumId, path) =>
+      (catalog.stmt("SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1").get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
+  };
+}
+
+interface Plan {
+  target: SetTarget;
+  manifest: Manifest | null;
+  setProblems: Array<{ verdict: Verdict; detail: string }>;
+  artifacts: Array<{ path: string; role: string; bytes: number; sha256: string | null; plainSha256: string | null; plainBytes: number | null; encodings: string[]; recipients: string[] }>;
+  inventory: Map<string, { verdict: Verdict; detail: string | null }>;
+}
+
+/** Phase 1, cheap: manifest, names, signature, SHA256SUMS, presence and sizes. */
+export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
+  const plan: Plan = { target: t, manifest: null, setProblems: [], artifacts: [], inventory: new Map() };
+  if (t.origin === 'lifeboat') {
+    let bytes: Buffer | null;
+    try {
+      bytes = await t.medium.readOptional(`${t.setPath}/manifest.json`);
+    } catch (e) {
+      plan.setProblems.push({ verdict: 'missing', detail: mapError(e).message });
+      return plan;
+    }
+    if (!bytes) {
+      plan.setProblems.push({ verdict: 'missing', detail: 'manifest.json is missing' });
+      return plan;
+    }
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(bytes);
+    } catch (e) {
+      const err = mapError(e);
+      plan.setProblems.push({ verdict: err.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: err.message });
+      return plan;
+    }
+    plan.manifest = manifest;
+    if (`sets/${manifest.system}/${manifest.set_id}` !== t.setPath) {
+      plan.setProblems.push({ verdict: 'corrupted', detail: `manifest.json describes ${manifest.system}/${manifest.set_id}, not the set in ${t.setPath}` });
+    }
+    const sums = await t.medium.readOptional(`${t.setPath}/SHA256SUMS`);
+    if (!sums) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS is missing (hand checks with sha256sum -c would fail)' });
+    else if (sums.toString('utf8') !== sha256sums(manifest)) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS disagrees with the manifest' });
+    if (levelRank(o.level) >= levelRank('authenticity')) {
+      const sig = await t.medium.readOptional(`${t.setPath}/manifest.json.sig`);
+      if (!sig) plan.setProblems.push({ verdict: 'unsigned', detail: 'manifest.json.sig is missing' });
+      else {
+        try {
+          const { keyId, signature } = parseSignature(sig);
+          const pinned = o.trusted.find((k) => k.keyId === keyId);
+          if (!pinned) plan.setProblems.push({ verdict: 'untrusted-signer', detail: `signed by key ${keyId}, which is not pinned here (lifeboat keys trust <file.pub>)` });
+          else if (!verifySignature(bytes, signature, loadPublicKey(pinned.publicKeyPem).publicKey)) plan.setProblems.push({ verdict: 'bad-signature', detail: `the signature by ${keyId} (${pinned.label}) does not match manifest.json` });
+        } catch (e) {
+          plan.setProblems.push({ verdict: 'bad-signature', detail: mapError(e).message });
+        }
+      }
+    }
+    plan.artifacts = manifest.artifacts.map((a) => ({ path: `${t.setPath}/${a.path}`, role: a.role, bytes: a.bytes, sha256: a.sha256, plainSha256: a.plain_sha256, plainBytes: a.plain_bytes, encodings: a.encodings, recipients: a.recipients }));
+  } else {
+    if (levelRank(o.level) >= levelRank('authenticity')) plan.setProblems.push({ verdict: 'unsigned', detail: `a ${t.origin} set carries no signature` });
+    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
+  }
+  for (const a of plan.artifacts) {
+    let st;
+    try {
+      st = await t.medium.stat(a.path);
+    } catch (e) {
+      plan.inventory.set(a.path, { verdict: 'missing', detail: mapError(e).message });
+      continue;
+    }
+    if (!st) plan.inventory.set(a.path, { verdict: 'missing', detail: 'not on the medium' });
+    else if (st.symlink) plan.inventory.set(a.path, { verdict: 'unsafe-path', detail: 'replaced by a symbolic link' });
+    else if (st.size !== a.bytes) plan.inventory.set(a.path, { verdict: 'size-mismatch', detail: `${st.size} bytes, the manifest says ${a.bytes}` });
+    else if (a.bytes === 0 && t.origin === 'lifeboat') plan.inventory.set(a.path, { verdict: 'corrupted', detail: 'an empty artifact (a stored artifact is never empty)' });
+    else plan.inventory.set(a.path, { verdict: 'ok', detail: null });
+  }
+  return plan;
+}
+
+/** Phase 2, one artifact: read every byte once; hash, and at deep level decode and check. */
+async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal): Promise<ArtifactResult & { index?: FileEntry[] }> {
+  const started = Date.now();
+  const t = plan.target;
+  const inv = plan.inventory.get(a.path)!;
+  const rel = t.origin === 'lifeboat' ? a.path.slice(t.setPath.length + 1) : a.path;
+  const base = { path: rel, bytes: a.bytes, sha256: null as string | null };
+  if (inv.verdict !== 'ok' || levelRank(o.level) < levelRank('integrity')) return { ...base, verdict: inv.verdict, detail: inv.detail, durationMs: Date.now() - started };
+
+  const deep = levelRank(o.level) >= levelRank('deep');
+  const encrypted = a.encodings.includes('age');
+  let undecryptable: string | null = null;
+  if (deep && encrypted) {
+    const have = new Set(o.identities.map((i) => i.recipient.keyId));
+    if (!a.recipients.some((r) => have.has(r))) undecryptable = `no identity given for key ${a.recipients.join(' or ')}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
+  }
+  const stored = new HashTap((n) => onBytes(n));
+  const stages: Transform[] = [stored];
+  let plain: HashTap | null = null;
+  let consumer = null;
+  const decoding = deep && !undecryptable && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
+  if (decoding) {
+    try {
+      stages.push(...decodeStages(a.encodings, o.identities));
+      plain = new HashTap();
+      stages.push(plain);
+      consumer = consumerFor(a.role, o.pgRestore);
+    } catch (e) {
+      return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
+    }
+  }
+  const sink = consumer?.sink ?? new Writable({ write: (_c, _e, cb) => cb() });
+  let streamError: LifeboatError | null = null;
+  try {
+    await pipeline([await t.medium.openRead(a.path), ...stages, sink], { signal });
+  } catch (e) {
+    if (signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+    streamError = mapError(e);
+  }
+  const durationMs = Date.now() - started;
+  const sha = stored.bytes === a.bytes || !streamError ? stored.sha256() : null;
+  const result = { ...base, sha256: sha, durationMs };
+  // Integrity first: bytes that do not hash right explain any later failure.
+  if (streamError && stored.bytes < a.bytes) {
+    if (streamError.code === 'UNSAFE_PATH') return { ...result, verdict: 'unsafe-path', detail: streamError.message };
+    return { ...result, verdict: 'corrupted', detail: `reading failed after ${stored.bytes} bytes: ${streamError.message}` };
+  }
+  const expected = a.sha256 ?? null;
+  const prior = ledger.lastGood(t.key, t.mediumId, rel);
+  if (expected && sha !== expected) {
+    return { ...result, verdict: 'corrupted', detail: `SHA-256 ${sha?.slice(0, 16)}… instead of ${expected.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
+  }
+  if (!expected && prior && sha !== prior.sha256) {
+    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+  }
+  let note: string | null = !expected ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
+  if (undecryptable) return { ...result, verdict: 'undecryptable', detail: undecryptable };
+  if (streamError) {
+    const verdict: Verdict = streamError.code === 'DECRYPTION_FAILED' ? (a.recipients.length && /None of the given identities/.test(streamError.message) ? 'undecryptable' : 'corrupted') : streamError.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted';
+    return { ...result, verdict, detail: streamError.message };
+  }
+  if (plain && a.plainSha256 && (plain.sha256() !== a.plainSha256 || plain.bytes !== a.plainBytes)) {
+    return { ...result, verdict: 'corrupted', detail: 'the decoded content does not match its recorded hash' };
+  }
+  if (consumer) {
+    const out = await consumer.outcome();
+    if (out.verdict !== 'ok') return { ...result, verdict: out.verdict, detail: out.detail };
+    note = [note, out.detail].filter(Boolean).join('; ') || null;
+    return { ...result, verdict: 'ok', detail: note, index: out.index };
+  }
+  return { ...result, verdict: 'ok', detail: note };
+}
+
+/** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
+export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Semaphore, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void): Promise<SetResult> {
+  const t = plan.target;
+  const startedAt = new Date();
+  const ledger = ledgerOf(catalog);
+  const results = await Promise.all(
+    plan.artifacts.map((a) =>
+      sem.run(async () => {
+        let last = 0;
+        const r = await checkArtifact(plan, a, o, ledger, (n) => {
+          onBytes(n - last);
+          last = n;
+        }, ctx.signal);
+        onBytes(a.bytes - last);
+        return r;
+      }),
+    ),
+  );
+  const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
+  let restore: SetResult['restore'] = null;
+  const restoreDetail: string[] = [];
+  if (o.level === 'restore' && worst(verdicts) === 'ok') {
+    if (plan.manifest?.kind !== 'pg-logical') {
+      restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
+    } else {
+      try {
+        const manifest = plan.manifest;
+        restore = await sem.run(() => restoreTest(manifest, t.medium, t.setPath, o, ctx));
+        if (restore.checks.some((c) => !c.ok)) {
+          verdicts.push('restore-failed');
+          restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);
+        } else {
+          restoreDetail.push(`restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation queries passed`);
+        }
+      } catch (e) {
+        verdicts.push('restore-failed');
+        restoreDetail.push(mapError(e).message);
+      }
+    }
+  }
+  const verdict = worst(verdicts);
+  const durationMs = Date.now() - startedAt.getTime();
+  const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
+  const detail = verdict === 'ok' ? restoreDetail.join('; ') || null : [firstProblem, ...restoreDetail].filter(Boolean).join('; ');
+  const result: SetResult = {
+    key: t.key,
+    system: t.system,
+    setId: t.setId,
+    origin: t.origin,
+    mediumId: t.mediumId,
+    location: t.medium.location,
+    setPath: t.setPath,
+    level: o.level,
+    verdict,
+    detail,
+    artifacts: results.map(({ index: _index, ...r }) => r),
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    bytes,
+    restore,
+  };
+  recordVerification(catalog, result);
+  // Deep verification of a file set indexes its files, so `find` never reads the medium again.
+  const index = results.find((r) => r.index)?.index;
+  if (index) recordFileIndex(catalog, t.key, index);
+  return result;
+}
+
+/** The ledger: one row per artifact and one for the set, per medium. */
+export function recordVerification(catalog: Catalog, r: SetResult): void {
+  const insert = catalog.stmt('INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, sha256, bytes, started_at, duration_ms, bytes_per_sec, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  catalog.inTransaction(() => {
+    for (const a of r.artifacts) insert.run(r.key, r.mediumId, a.path, r.level, a.verdict, a.sha256, a.bytes, r.startedAt, a.durationMs, a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null, a.detail);
+    insert.run(r.key, r.mediumId, null, r.level, r.verdict, null, r.bytes, r.startedAt, r.durationMs, r.durationMs > 0 ? (r.bytes * 1000) / r.durationMs : null, r.detail);
+  });
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+export const VERIFY_LEVELS = ['inventory', 'integrity', 'authenticity', 'deep', 'restore'] as const;
+export type VerifyLevel = (typeof VERIFY_LEVELS)[number];
+
+export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** What each verdict means, in the operator's words (CLI, UI, reports). */
+export const VERDICT_TEXT: Record<Verdict, string> = {
+  ok: 'passed',
+  missing: 'a file of the set is missing',
+  'size-mismatch': 'a file has the wrong size (truncated or extended)',
+  corrupted: 'bytes do not match their recorded hash',
+  unsigned: 'the set carries no signature',
+  'untrusted-signer': 'signed by a key that is not pinned on this machine',
+  'bad-signature': 'the signature does not match the manifest (edited or swapped)',
+  undecryptable: 'cannot be decrypted with the given identities',
+  'unreadable-dump': 'pg_restore cannot read the dump',
+  'unsafe-path': 'a path would escape its folder (.., absolute path or outside link)',
+  'restore-failed': 'the test restore or its validation queries failed',
+};
+
+export const ArtifactResultSchema = z.object({
+  path: z.string(),
+  verdict: z.enum(VERDICTS),
+  detail: z.string().nullable(),
+  bytes: z.number(),
+  sha256: z.string().nullable(),
+  durationMs: z.number(),
+});
+export type ArtifactResult = z.infer<typeof ArtifactResultSchema>;
+
+export const SetResultSchema = z.object({
+  key: z.string(),
+  system: z.string(),
+  setId: z.string(),
+  origin: z.string(),
+  mediumId: z.string(),
+  location: z.string(),
+  setPath: z.string(),
+  level: z.enum(VERIFY_LEVELS),
+  verdict: z.enum(VERDICTS),
+  detail: z.string().nullable(),
+  artifacts: z.array(ArtifactResultSchema),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  bytes: z.number(),
+  restore: z
+    .object({ durationMs: z.number(), database: z.string(), checks: z.array(z.object({ sql: z.string(), expect: z.string(), got: z.string().nullable(), ok: z.boolean() })) })
+    .nullable(),
+});
+export type SetResult = z.infer<typeof SetResultSchema>;
