@@ -53,7 +53,7 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
         try {
           const r = await client.query({ text: v.sql, rowMode: 'array' });
           const value: unknown = (r.rows[0] as unknown[] | undefined)?.[0];
-          const got = value === null || value === undefined ? null : typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean | bigint);
+          const got = value === null || value === undefined ? null : typeof value === 'object' ? JSON.stringify(value) : String(value);
           checks.push({ sql: v.sql, expect: v.expect, got, ok: meetsExpectation(got, v.expect) });
         } catch (e) {
           checks.push({ sql: v.sql, expect: v.expect, got: null, ok: false });
