@@ -100,10 +100,14 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
   rememberMedium(deps.dataDir, medium.location);
   const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);
-  if (setPath && targets.length === 0) {
-    const why = summary.unreadable.find((u) => u.path === setPath);
-    throw new LifeboatError('FORMAT_INVALID', `${medium.location}/${setPath} is not a readable set${why ? `: ${why.reason}` : ''}.`);
+  // Set folders whose manifest the scan could not read are verified too: they must show up as
+  // failures (with the reason), never silently drop out of a report.
+  for (const u of summary.unreadable) {
+    const m = /^sets\/([^/]+)\/([^/]+)$/.exec(u.path);
+    if (!m || (setPath !== null && u.path !== setPath) || targets.some((t) => t.setPath === u.path)) continue;
+    targets.push({ key: `${m[1]}/${m[2]}`, system: m[1]!, setId: m[2]!, origin: 'lifeboat', kind: 'unknown', mediumId: summary.mediumId, medium, setPath: u.path, foreignArtifacts: [] });
   }
+  if (setPath && targets.length === 0) throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
   const skipped: VerifyReport['skipped'] = [];
   const chosen = targets.filter((t) => {
     const reason = skipReason(deps.catalog, t, req, started);

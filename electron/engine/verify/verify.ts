@@ -20,8 +20,8 @@ import { restoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
-/** When several problems are found, the set's verdict is the first of these. */
-const PRIORITY: Verdict[] = ['missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'bad-signature', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed'];
+/** When several problems are found, the set's verdict is the first of these: a bad signature first, since nothing in that manifest can be believed. */
+const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed'];
 
 export function worst(verdicts: Verdict[]): Verdict {
   for (const v of PRIORITY) if (verdicts.includes(v)) return v;
