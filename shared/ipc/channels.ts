@@ -16,6 +16,7 @@ export const CHANNEL_NAMES = [
   'listSystems',
   'findFiles',
   'listMedia',
+  'startVerify',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

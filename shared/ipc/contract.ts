@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
 import { FileHitSchema, MediumRowSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
+import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
 const Empty = z.object({}).strict();
@@ -84,6 +85,21 @@ export const contract = {
     doc: 'Every medium the catalog knows, with set counts, bytes and last scan.',
     input: Empty,
     output: z.array(MediumRowSchema),
+  },
+  startVerify: {
+    doc: 'Start a job verifying a medium, a set folder or a set id at a level; the result lists every set verdict.',
+    input: z
+      .object({
+        target: z.string().min(1).max(4096),
+        level: z.enum(VERIFY_LEVELS),
+        /** Paths of age identity files (the files stay where they are; their content never crosses IPC). */
+        identityFiles: z.array(z.string().max(4096)).max(10).default([]),
+        onlyNew: z.boolean().default(false),
+        olderThanDays: z.number().nonnegative().nullable().default(null),
+        jobs: z.number().int().min(1).max(64).default(2),
+      })
+      .strict(),
+    output: JobSnapshotSchema,
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -57,6 +57,13 @@ describe('backups to S3', () => {
   });
 
   // s3rver checks the access key id (it does not verify SigV4 signatures).
+  it('verifies the S3 copy at authenticity level', async () => {
+    expect((await lifeboatAsync(env, 'keys', 'trust', `${signKey}.pub`)).status).toBe(0);
+    const r = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--level', 'authenticity', '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(json<{ sets: number; failed: number }>(r)).toMatchObject({ sets: 1, failed: 0 });
+  });
+
   it('a wrong access key is reported as access denied (exit 2) and writes nothing', async () => {
     const r = await lifeboatAsync({ ...env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, 'backup', 'pg', '--system', 'other', '--db', pg.url(), '--to', 's3://backups/prod', '--json');
     expect(r.status).toBe(2);
@@ -81,15 +88,16 @@ describe('backups to S3', () => {
       await new Promise((res) => setTimeout(res, 1100));
       expect((await lifeboatAsync(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url(), '--to', 's3://backups/prod')).status).toBe(0);
     }
-    const dry = json<{ applied: boolean; keep: unknown[]; remove: Array<{ path: string }> }>(await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--json'));
+    const dry = json<{ applied: boolean; keep: Array<{ reasons: string[] }>; remove: Array<{ path: string }> }>(await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--json'));
     expect(dry.applied).toBe(false);
-    expect(dry.keep).toHaveLength(1);
-    expect(dry.remove).toHaveLength(2);
+    // The newest set, and the first one because it is the newest verified set (verified above).
+    expect(dry.keep.map((k) => k.reasons)).toEqual([['last 1'], ['newest verified set']]);
+    expect(dry.remove).toHaveLength(1);
     const applied = await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--apply', '--json');
     expect(applied.status, applied.stderr).toBe(0);
     const left = await s3.client.send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'prod/sets/' }));
     const setDirs = new Set((left.Contents ?? []).map((o) => o.Key!.split('/').slice(0, 4).join('/')));
-    expect(setDirs.size).toBe(1);
+    expect(setDirs.size).toBe(2);
   });
 });
 

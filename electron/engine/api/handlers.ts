@@ -6,6 +6,9 @@ import { findFiles, listMedia, listSets, listSystems, whereIs } from '../catalog
 import { scanMedium } from '../catalog/scan';
 import { openMedium } from '../storage/open-medium';
 import { toolStatus } from '../tools/tools';
+import { runVerify } from '../verify/run';
+import { parseIdentityFile } from '../crypto/age';
+import { readFileSync } from 'node:fs';
 import { LIFEBOAT_VERSION } from '../version';
 
 export type Handlers = {
@@ -93,5 +96,19 @@ export function createHandlers(engine: Engine): Handlers {
     findFiles: async ({ glob, system }) => findFiles(engine.catalog, glob, system),
 
     listMedia: async () => listMedia(engine.catalog),
+
+    startVerify: async (input) => {
+      const identities = input.identityFiles.flatMap((f) => {
+        try {
+          return parseIdentityFile(readFileSync(f, 'utf8'));
+        } catch (e) {
+          throw e instanceof LifeboatError ? e : new LifeboatError('KEY_INVALID', `Cannot read the identity file ${f}.`);
+        }
+      });
+      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})` }, (ctx) =>
+        runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
+      );
+      return snapshot;
+    },
   };
 }
