@@ -20,16 +20,21 @@ function canonical(v) {
   return JSON.stringify(v);
 }
 
-function generate(root) {
+/** A synthetic medium of `sets` valid Lifeboat sets (10 artifacts each, not present). */
+export function generateManySets(root, sets = SETS, withArtifacts = false) {
+  mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'lifeboat-medium.json'), JSON.stringify({ format: 'lifeboat-medium/1', id: '01KBENCH0000000000000000AA', label: 'bench-10k', created_at: '2026-01-01T00:00:00.000Z', created_by: 'bench' }));
   const h = (n) => n.toString(16).padStart(64, '0');
-  for (let i = 0; i < SETS; i++) {
+  for (let i = 0; i < sets; i++) {
     const system = `system-${String(i % 50).padStart(2, '0')}`;
     const t = new Date(Date.UTC(2025, 0, 1) + i * 3_600_000);
     const setId = `${t.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-files`;
     const dir = join(root, 'sets', system, setId);
     mkdirSync(dir, { recursive: true });
     const artifacts = Array.from({ length: ARTIFACTS_PER_SET }, (_v, k) => ({ path: `part-${k}.tar.zst`, role: 'files-tar', bytes: 1000 + k, sha256: h(i * 100 + k), encodings: ['zstd'], plain_bytes: 4000 + k, plain_sha256: h(i * 100 + k + 1), recipients: [] }));
+    // With artifacts of the right sizes, the sets pass the inventory level.
+    if (withArtifacts) for (const a of artifacts) writeFileSync(join(dir, a.path), Buffer.alloc(a.bytes));
+    if (withArtifacts) writeFileSync(join(dir, 'SHA256SUMS'), artifacts.map((a) => `${a.sha256}  ${a.path}\n`).join(''));
     writeFileSync(
       join(dir, 'manifest.json'),
       canonical({ format: 'lifeboat-set/1', set_id: setId, system, kind: 'files', tier: 'standard', created_at: t.toISOString(), started_at: t.toISOString(), finished_at: t.toISOString(), parent: null, lifeboat_version: 'bench', host: 'bench', source: {}, artifacts, warnings: [] }),
@@ -52,7 +57,7 @@ export async function run() {
     const medium = join(work, 'medium');
     mkdirSync(medium);
     console.error(`bench catalog: generating ${SETS} sets…`);
-    generate(medium);
+    generateManySets(medium);
     const env = { LIFEBOAT_HOME: join(work, 'home') };
     execFileSync(process.execPath, [LIFEBOAT, 'info'], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const scans = [];

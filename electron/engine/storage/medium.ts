@@ -86,6 +86,8 @@ export interface Medium {
   removeSet(setPath: string): Promise<void>;
   /** Remove leftovers of interrupted backups whose writer is gone; returns what was removed. */
   cleanupPartials(): Promise<string[]>;
+  /** The local file behind a path (folders), for reading off the main thread; null on S3. */
+  localPath(rel: string): string | null;
   /** Free bytes where known (folders), for a clear error before a backup starts. */
   freeBytes(): Promise<number | null>;
 }

@@ -282,6 +282,10 @@ export class S3Medium implements Medium {
     return removed;
   }
 
+  localPath(): string | null {
+    return null;
+  }
+
   async freeBytes(): Promise<number | null> {
     return null;
   }

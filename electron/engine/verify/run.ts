@@ -13,6 +13,7 @@ import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { openMedium } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
+import { HashPool } from './hash-pool';
 import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
 export interface VerifyRequest {
@@ -130,6 +131,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   ctx.progress({ bytesTotal: reading ? total : 0, bytesDone: 0, itemsTotal: plans.length, itemsDone: 0 });
   ctx.step(`verifying at ${req.level} level`);
   const sem = new Semaphore(req.jobs);
+  const pool = new HashPool(req.jobs);
   let bytesDone = 0;
   let setsDone = 0;
   const results = await Promise.all(
@@ -138,12 +140,13 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
         if (!reading) return;
         bytesDone += delta;
         ctx.progress({ bytesDone, current: plan.target.key });
-      });
+      }, pool);
       ctx.progress({ itemsDone: ++setsDone });
-      if (r.verdict !== 'ok') ctx.log('warn', `${r.key}: ${r.verdict}${r.detail ? ` — ${r.detail}` : ''}`);
+      // The report lists every failure; the job log keeps them too, for the app's live view.
+      if (r.verdict !== 'ok') ctx.log('info', `${r.key}: ${r.verdict}${r.detail ? ` — ${r.detail}` : ''}`);
       return r;
     }),
-  );
+  ).finally(() => pool.close());
   const durationMs = Date.now() - started;
   return { results, skipped, bytes: reading ? total : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (total * 1000) / durationMs : null };
 }

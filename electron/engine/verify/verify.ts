@@ -16,6 +16,7 @@ import { HashTap } from '../pipeline/hash-tap';
 import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
+import { HashPool } from './hash-pool';
 import { restoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
@@ -153,8 +154,19 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
   return plan;
 }
 
+/** The verdict on a stored hash: against the manifest, or against the ledger for foreign sets. */
+function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha: string, bytes: number, ledger: Ledger, base: { path: string; bytes: number }, started: number): ArtifactResult {
+  const durationMs = Date.now() - started;
+  const prior = ledger.lastGood(t.key, t.mediumId, rel);
+  if (bytes !== a.bytes) return { ...base, sha256: sha, durationMs, verdict: 'size-mismatch', detail: `${bytes} bytes read, the manifest says ${a.bytes}` };
+  if (a.sha256 && sha !== a.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `SHA-256 ${sha.slice(0, 16)}… instead of ${a.sha256.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
+  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+  const note = !a.sha256 ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
+  return { ...base, sha256: sha, durationMs, verdict: 'ok', detail: note };
+}
+
 /** Phase 2, one artifact: read every byte once; hash, and at deep level decode and check. */
-async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal): Promise<ArtifactResult & { index?: FileEntry[] }> {
+async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal, pool: HashPool | null): Promise<ArtifactResult & { index?: FileEntry[] }> {
   const started = Date.now();
   const t = plan.target;
   const inv = plan.inventory.get(a.path)!;
@@ -168,6 +180,20 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   if (deep && encrypted) {
     const have = new Set(o.identities.map((i) => i.recipient.keyId));
     if (!a.recipients.some((r) => have.has(r))) undecryptable = `no identity given for key ${a.recipients.join(' or ')}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
+  }
+  // Integrity of a local file: hashed in a worker thread, so several artifacts use several cores.
+  const local = !deep && pool ? t.medium.localPath(a.path) : null;
+  if (local && pool) {
+    let hashed: { bytes: number; sha256: string };
+    try {
+      hashed = await pool.hash(local, onBytes, signal);
+    } catch (e) {
+      const err = mapError(e);
+      if (err.code === 'CANCELLED') throw err;
+      return { ...base, verdict: 'corrupted', detail: `reading failed: ${err.message}`, durationMs: Date.now() - started };
+    }
+    onBytes(hashed.bytes);
+    return judgeHash(t, a, rel, hashed.sha256, hashed.bytes, ledger, base, started);
   }
   const stored = new HashTap((n) => onBytes(n));
   const stages: Transform[] = [stored];
@@ -227,7 +253,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
 }
 
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
-export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Semaphore, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void): Promise<SetResult> {
+export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Semaphore, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
   const ledger = ledgerOf(catalog);
@@ -238,7 +264,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         const r = await checkArtifact(plan, a, o, ledger, (n) => {
           onBytes(n - last);
           last = n;
-        }, ctx.signal);
+        }, ctx.signal, pool);
         onBytes(a.bytes - last);
         return r;
       }),
