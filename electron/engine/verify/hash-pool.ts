@@ -47,7 +47,7 @@ parentPort.on('message', async ({ id, path }) => {
 
 interface Pending {
   resolve: (r: { bytes: number; sha256: string }) => void;
-  reject: (e: unknown) => void;
+  reject: (e: Error) => void;
   onProgress: (bytes: number) => void;
 }
 

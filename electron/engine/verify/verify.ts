@@ -16,7 +16,7 @@ import { HashTap } from '../pipeline/hash-tap';
 import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
-import { HashPool } from './hash-pool';
+import { type HashPool } from './hash-pool';
 import { restoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
