@@ -71,7 +71,7 @@ export function median(values) {
  * wall, max peak RSS, and the size of `output()` after its last run.
  */
 export function compare(runs, candidates) {
-  const stats = candidates.map(() => ({ walls: [], rss: [], bytes: 0 }));
+  const stats = candidates.map(() => ({ walls: [], rss: [], bytes: 0, outputs: [] }));
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < candidates.length; k++) {
       const i = (round + k) % candidates.length;
@@ -81,9 +81,10 @@ export function compare(runs, candidates) {
       stats[i].walls.push(m.wall);
       stats[i].rss.push(m.rssMiB);
       stats[i].bytes = c.output ? c.output() : 0;
+      stats[i].outputs.push(m.stdout);
     }
   }
-  return candidates.map((c, i) => ({ name: c.name, wall: median(stats[i].walls), walls: stats[i].walls, rssMiB: Math.max(...stats[i].rss), bytes: stats[i].bytes }));
+  return candidates.map((c, i) => ({ name: c.name, wall: median(stats[i].walls), walls: stats[i].walls, rssMiB: Math.max(...stats[i].rss), bytes: stats[i].bytes, stdouts: stats[i].outputs }));
 }
 
 export function duBytes(path) {

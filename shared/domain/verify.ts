@@ -27,6 +27,7 @@ export const ArtifactResultSchema = z.object({
   detail: z.string().nullable(),
   bytes: z.number(),
   sha256: z.string().nullable(),
+  startedAt: z.string(),
   durationMs: z.number(),
 });
 export type ArtifactResult = z.infer<typeof ArtifactResultSchema>;

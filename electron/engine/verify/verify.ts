@@ -155,7 +155,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
 }
 
 /** The verdict on a stored hash: against the manifest, or against the ledger for foreign sets. */
-function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha: string, bytes: number, ledger: Ledger, base: { path: string; bytes: number }, started: number): ArtifactResult {
+function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha: string, bytes: number, ledger: Ledger, base: { path: string; bytes: number; startedAt: string }, started: number): ArtifactResult {
   const durationMs = Date.now() - started;
   const prior = ledger.lastGood(t.key, t.mediumId, rel);
   if (bytes !== a.bytes) return { ...base, sha256: sha, durationMs, verdict: 'size-mismatch', detail: `${bytes} bytes read, the manifest says ${a.bytes}` };
@@ -171,7 +171,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   const t = plan.target;
   const inv = plan.inventory.get(a.path)!;
   const rel = t.origin === 'lifeboat' ? a.path.slice(t.setPath.length + 1) : a.path;
-  const base = { path: rel, bytes: a.bytes, sha256: null as string | null };
+  const base = { path: rel, bytes: a.bytes, sha256: null as string | null, startedAt: new Date(started).toISOString() };
   if (inv.verdict !== 'ok' || levelRank(o.level) < levelRank('integrity')) return { ...base, verdict: inv.verdict, detail: inv.detail, durationMs: Date.now() - started };
 
   const deep = levelRank(o.level) >= levelRank('deep');

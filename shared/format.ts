@@ -1,3 +1,4 @@
+/** Human sizes (binary units), for the CLI and the UI alike. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
