@@ -83,8 +83,11 @@ export async function run() {
         insert.run(key, `srv/data/dept-${i % 97}/project-${i % 1013}/doc-${i}.${['pdf', 'txt', 'jpg', 'xlsx'][i % 4]}`, i % 100000);
       }
     })();
+    // The per-set path texts `find` searches, as recordFileIndex writes them.
+    db.exec("INSERT INTO file_paths (set_key, paths) SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key");
     db.close();
     const finds = [1, 2, 3, 4, 5].map(() => time(['find', '*/project-1012/doc-*.xlsx', '--json'], env));
+    const findsBroad = [1, 2, 3].map(() => time(['find', '*.pdf', '--json'], env));
     const size = statSync(join(work, 'home', 'catalog.sqlite')).size;
     const ms = (x) => `${x.toFixed(0)} ms`;
     return [
@@ -98,6 +101,7 @@ export async function run() {
       `| rescan, nothing changed | ${ms(median(rescans))} | ≤ 0.5 s | |`,
       `| \`lifeboat sets --system X --json\` (200 sets) | ${ms(median(setsQ.map((x) => x.wall)))} | ≤ 50 ms (query) | ${median(setsQ.map((x) => x.engine)).toFixed(1)} ms |`,
       `| \`lifeboat find '*/project-1012/doc-*.xlsx'\` over ${INDEXED_PATHS.toLocaleString('en')} paths | ${ms(median(finds.map((x) => x.wall)))} | ≤ 100 ms (query) | ${median(finds.map((x) => x.engine)).toFixed(1)} ms |`,
+      `| \`lifeboat find '*.pdf'\` (250,000 matches; the newest 1,000 returned) | ${ms(median(findsBroad.map((x) => x.wall)))} | | ${median(findsBroad.map((x) => x.engine)).toFixed(1)} ms |`,
       `| catalog size on disk | ${(size / 2 ** 20).toFixed(1)} MiB | | |`,
       '',
       'The whole-process times include Node start-up and opening the catalog with its integrity check.',

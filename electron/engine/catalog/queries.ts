@@ -168,18 +168,76 @@ export interface FileHit {
   createdAt: string;
 }
 
-/** A glob (`*` and `?`, case-sensitive) over every indexed file path, newest set first. */
+/** SQLite GLOB semantics as a RegExp: `*` any run (slashes too), `?` one character, `[...]` classes. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** The longest run of literal characters in a glob: the substring every match contains. */
+function longestLiteral(glob: string): string {
+  return glob
+    .replace(/\[[^\]]*\]/g, '*')
+    .split(/[*?]/)
+    .reduce((a, b) => (b.length > a.length ? b : a), '');
+}
+
+/**
+ * A glob (`*`, `?`, `[...]`, case-sensitive) over every indexed file path, newest set first.
+ * Each set's paths are one text: a substring search for the glob's longest literal finds the
+ * candidate lines, the full pattern confirms them, and the scan stops at `limit` hits.
+ */
 export function findFiles(catalog: Catalog, glob: string, system?: string, limit = 1000): FileHit[] {
   // A pattern without wildcards matches that name anywhere in the tree.
   const pattern = /[*?[]/.test(glob) ? glob : `*${glob}`;
-  return catalog.db
-    .prepare(
-      `SELECT f.path, f.size, f.mtime, f.set_key AS setKey, s.system, s.created_at AS createdAt
-       FROM file_index f JOIN sets s ON s.key = f.set_key
-       WHERE f.path GLOB @pattern ${system ? 'AND s.system = @system' : ''} AND f.type != 'dir'
-       ORDER BY s.created_at DESC, f.path LIMIT @limit`,
-    )
-    .all({ pattern, system, limit }) as FileHit[];
+  const re = globToRegExp(pattern);
+  const literal = longestLiteral(pattern);
+  const rows = catalog
+    .stmt(`SELECT fp.set_key AS setKey, fp.paths, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`)
+    .iterate(...(system ? [system] : [])) as IterableIterator<{ setKey: string; paths: string; system: string; createdAt: string }>;
+  const details = catalog.stmt('SELECT size, mtime FROM file_index WHERE set_key = ? AND path = ?');
+  const hits: FileHit[] = [];
+  for (const row of rows) {
+    const matched: string[] = [];
+    const text = row.paths;
+    if (literal) {
+      let pos = text.indexOf(literal);
+      while (pos >= 0) {
+        const start = text.lastIndexOf('\n', pos) + 1;
+        const nl = text.indexOf('\n', pos);
+        const end = nl < 0 ? text.length : nl;
+        const line = text.slice(start, end);
+        if (re.test(line)) matched.push(line);
+        pos = nl < 0 ? -1 : text.indexOf(literal, end + 1);
+      }
+    } else {
+      for (const line of text.split('\n')) if (re.test(line)) matched.push(line);
+    }
+    matched.sort();
+    for (const path of matched) {
+      const d = details.get(row.setKey, path) as { size: number; mtime: string | null } | undefined;
+      hits.push({ path, size: d?.size ?? 0, mtime: d?.mtime ?? null, setKey: row.setKey, system: row.system, createdAt: row.createdAt });
+      if (hits.length >= limit) {
+        // Stop reading further sets; iterate() must be closed when left early.
+        (rows as { return?: () => void }).return?.();
+        return hits;
+      }
+    }
+  }
+  return hits;
 }
 
 export interface MediumRow {

@@ -65,6 +65,8 @@ export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileE
     catalog.stmt('DELETE FROM file_index WHERE set_key = ?').run(setKey);
     const insert = catalog.stmt('INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const e of entries) insert.run(setKey, e.path, e.type, e.size, new Date(e.mtime_ms).toISOString(), e.mode, e.sha256);
+    const paths = entries.filter((e) => e.type !== 'dir' && !e.path.includes('\n')).map((e) => e.path);
+    catalog.stmt('INSERT INTO file_paths (set_key, paths) VALUES (?, ?) ON CONFLICT(set_key) DO UPDATE SET paths = excluded.paths').run(setKey, paths.join('\n'));
   });
 }
 
