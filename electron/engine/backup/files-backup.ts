@@ -134,7 +134,7 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
   let indexBytes: Buffer = Buffer.alloc(0);
   const written = await writeSet(plan, ctx, async (add, setId) => {
     const tar = tarStream(toStore, results, (path) => ctx.progress({ itemsDone: ++filesDone, current: path }));
-    await add({ name: 'files.tar', role: 'files-tar', source: tar, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
+    await add({ name: 'files.tar', role: 'files-tar', source: tar, coalesceBytes: 256 * 1024, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
     index = walked.entries
       .filter((e) => !results.skipped.has(e.path))
       .map((e): FileEntry => {

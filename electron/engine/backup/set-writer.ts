@@ -34,6 +34,8 @@ export interface ArtifactInput {
   name: string;
   role: string;
   source: Readable;
+  /** Coalescing size for small chunks (see storeArtifact). */
+  coalesceBytes?: number;
   onPlainBytes?: (n: number) => void;
 }
 
@@ -86,6 +88,7 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
         recipients: plan.recipients,
         sinks: writers.map((w) => w.openArtifact(stored)),
         signal: ctx.signal,
+        coalesceBytes: a.coalesceBytes,
         onPlainBytes: a.onPlainBytes,
       });
       const artifact: Artifact = { path: stored, role: a.role, ...facts };

@@ -121,8 +121,9 @@ export async function hashFile(abs: string): Promise<string | null> {
  * the size in its header (as tar does) and reported.
  */
 export function tarStream(entries: WalkedEntry[], results: { hashes: Map<string, string>; warnings: string[]; skipped: Set<string> }, onFile?: (path: string) => void): Readable {
+  // 256 KiB reads into fresh buffers: no copy, and each chunk is hashed while still in cache.
+  const CHUNK = 256 * 1024;
   async function* generate(): AsyncGenerator<Buffer> {
-    const buf = Buffer.allocUnsafe(1024 * 1024);
     for (const e of entries) {
       if (e.type !== 'file') {
         yield tarHeader({ name: e.path, type: e.type, mode: e.mode, size: 0, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, linkname: e.target ?? undefined });
@@ -145,16 +146,17 @@ export function tarStream(entries: WalkedEntry[], results: { hashes: Map<string,
         const h = createHash('sha256');
         let left = e.size;
         while (left > 0) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), null);
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
           if (bytesRead === 0) break;
-          const chunk = Buffer.from(buf.subarray(0, bytesRead));
+          const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
           h.update(chunk);
           left -= bytesRead;
           yield chunk;
         }
         if (left > 0) {
           results.warnings.push(`${e.path}: shrank while being read; padded with zeros`);
-          const zeros = Buffer.alloc(Math.min(left, buf.length));
+          const zeros = Buffer.alloc(Math.min(left, CHUNK));
           h.update(Buffer.alloc(left));
           while (left > 0) {
             const n = Math.min(left, zeros.length);
@@ -162,7 +164,7 @@ export function tarStream(entries: WalkedEntry[], results: { hashes: Map<string,
             left -= n;
           }
         } else {
-          const { bytesRead } = await fh.read(buf, 0, 1, null);
+          const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, null);
           if (bytesRead > 0) results.warnings.push(`${e.path}: grew while being read; stored its first ${e.size} bytes`);
         }
         results.hashes.set(e.path, h.digest('hex'));

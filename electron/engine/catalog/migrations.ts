@@ -106,12 +106,6 @@ export const MIGRATIONS: readonly Migration[] = [
         sha256        TEXT,
         PRIMARY KEY (set_key, path)
       ) WITHOUT ROWID;
-      -- Every non-directory path of a set, one per line: \`find\` scans these texts with a
-      -- substring search (much faster than GLOB over a million rows) and reads details above.
-      CREATE TABLE file_paths (
-        set_key       TEXT PRIMARY KEY REFERENCES sets(key) ON DELETE CASCADE,
-        paths         TEXT NOT NULL
-      ) WITHOUT ROWID;
     `,
   },
   {
@@ -171,6 +165,20 @@ export const MIGRATIONS: readonly Migration[] = [
         hash          TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 5,
+    name: 'path texts for fast find',
+    sql: `
+      -- Every non-directory path of a set, one per line: \`find\` scans these texts with a
+      -- substring search (much faster than GLOB over a million rows) and reads details above.
+      CREATE TABLE file_paths (
+        set_key       TEXT PRIMARY KEY REFERENCES sets(key) ON DELETE CASCADE,
+        paths         TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO file_paths (set_key, paths)
+        SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key;
     `,
   },
 ];

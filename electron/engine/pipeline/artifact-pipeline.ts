@@ -22,6 +22,8 @@ export interface StoreOptions {
   recipients: AgeRecipient[];
   sinks: ArtifactSink[];
   signal?: AbortSignal;
+  /** Chunks are coalesced up to this size (default 1 MiB); tar sources use 256 KiB. */
+  coalesceBytes?: number;
   /** Called as plaintext bytes pass (for progress). */
   onPlainBytes?: (total: number) => void;
   /** Called as stored bytes pass. */
@@ -38,7 +40,8 @@ export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'p
 export async function storeArtifact(source: Readable, o: StoreOptions): Promise<StoredFacts> {
   const plain = new HashTap(o.onPlainBytes);
   const stored = new HashTap(o.onStoredBytes);
-  const stages: Transform[] = [new Rechunk(), plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, nbWorkers: o.zstdWorkers ?? 2, jobSize: ZSTD_JOB_BYTES, checksumFlag: true })];
+  // Pipes deliver 64 KiB chunks: coalesce them. Large chunks pass through without a copy.
+  const stages: Transform[] = [new Rechunk(o.coalesceBytes), plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, nbWorkers: o.zstdWorkers ?? 2, jobSize: ZSTD_JOB_BYTES, checksumFlag: true })];
   const encodings: Artifact['encodings'] = ['zstd'];
   if (o.recipients.length > 0) {
     stages.push(new AgeEncryptStream(o.recipients));
