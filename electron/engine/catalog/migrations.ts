@@ -173,10 +173,12 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       -- Every non-directory path of a set, one per line: \`find\` scans these texts with a
       -- substring search (much faster than GLOB over a million rows) and reads details above.
+      -- A rowid table: its rows are large (a path per line), which WITHOUT ROWID tables handle badly.
       CREATE TABLE file_paths (
-        set_key       TEXT PRIMARY KEY REFERENCES sets(key) ON DELETE CASCADE,
+        id            INTEGER PRIMARY KEY,
+        set_key       TEXT NOT NULL UNIQUE REFERENCES sets(key) ON DELETE CASCADE,
         paths         TEXT NOT NULL
-      ) WITHOUT ROWID;
+      );
       INSERT INTO file_paths (set_key, paths)
         SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key;
     `,

@@ -205,14 +205,17 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
   const pattern = /[*?[]/.test(glob) ? glob : `*${glob}`;
   const re = globToRegExp(pattern);
   const literal = longestLiteral(pattern);
-  const rows = catalog
-    .stmt(`SELECT fp.set_key AS setKey, fp.paths, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`)
-    .iterate(...(system ? [system] : [])) as IterableIterator<{ setKey: string; paths: string; system: string; createdAt: string }>;
+  // The order comes from the sets alone; each set's text is then read by key, lazily (sorting
+  // rows that carry the texts would copy them all through SQLite's sorter).
+  const sets = catalog
+    .stmt(`SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`)
+    .all(...(system ? [system] : [])) as Array<{ setKey: string; system: string; createdAt: string }>;
+  const textOf = catalog.stmt('SELECT paths FROM file_paths WHERE set_key = ?').pluck();
   const details = catalog.stmt('SELECT size, mtime FROM file_index WHERE set_key = ? AND path = ?');
   const hits: FileHit[] = [];
-  for (const row of rows) {
+  for (const row of sets) {
     const matched: string[] = [];
-    const text = row.paths;
+    const text = (textOf.get(row.setKey) as string | undefined) ?? '';
     if (literal) {
       let pos = text.indexOf(literal);
       while (pos >= 0) {
@@ -230,11 +233,7 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
     for (const path of matched) {
       const d = details.get(row.setKey, path) as { size: number; mtime: string | null } | undefined;
       hits.push({ path, size: d?.size ?? 0, mtime: d?.mtime ?? null, setKey: row.setKey, system: row.system, createdAt: row.createdAt });
-      if (hits.length >= limit) {
-        // Stop reading further sets; iterate() must be closed when left early.
-        (rows as { return?: () => void }).return?.();
-        return hits;
-      }
+      if (hits.length >= limit) return hits;
     }
   }
   return hits;
