@@ -119,6 +119,25 @@ describe('catalog open', () => {
     expect(() => Catalog.open(path)).toThrow(expect.objectContaining({ code: 'CATALOG_CORRUPT' }));
   });
 
+  it('skips the integrity check after a clean close, and runs it when the file changed since', async () => {
+    const first = Catalog.open(path);
+    const checkedAt = first.lastCheckedAt;
+    first.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const second = Catalog.open(path);
+    expect(second.lastCheckedAt).toBe(checkedAt);
+    second.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m', 'folder', '/x', 'now')").run();
+    second.close();
+    // Another writer (or a crash) leaves the file differently than the stamp says.
+    const other = new Database(path);
+    other.prepare("UPDATE media SET label = 'changed'").run();
+    other.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const third = Catalog.open(path);
+    expect(third.lastCheckedAt).toBeGreaterThan(checkedAt);
+    third.close();
+  });
+
   it('refuses a catalog from a newer Lifeboat', () => {
     const c = Catalog.open(path);
     c.db.pragma(`user_version = ${LATEST_SCHEMA_VERSION + 1}`);

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CatalogCounts } from '../../../shared/domain/app';
@@ -7,9 +7,10 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations'
 
 export interface CatalogOptions {
   /**
-   * Run `PRAGMA quick_check` at open, so corruption is reported before use. Default: for
-   * catalogs up to 64 MiB (a few ms); larger ones are checked by `scan`, `doctor` and the app
-   * at start, and any corruption met later is still reported as CATALOG_CORRUPT.
+   * Run `PRAGMA quick_check` at open, so corruption is reported before use. Default: whenever
+   * the file is not exactly as Lifeboat left it at its last clean close (a crash, another
+   * writer, a damaged disk), and at least once a day. Corruption met at any other time is still
+   * reported as CATALOG_CORRUPT with the way out.
    */
   check?: boolean;
   readonly?: boolean;
@@ -22,13 +23,33 @@ export interface CatalogOptions {
  * deleting it loses no backup, and `scan --rebuild` recreates it from the media.
  * All SQL lives in this module (and its siblings) behind named functions.
  */
-const QUICK_CHECK_LIMIT = 64 * 1024 * 1024;
+/** What the catalog file looked like when Lifeboat last closed it cleanly, after a check. */
+interface CleanStamp {
+  size: number;
+  mtimeMs: number;
+  checkedAt: number;
+}
 
-function fileSize(path: string): number {
+function stampPath(path: string): string {
+  return `${path}.clean`;
+}
+
+/** True when the file is unchanged since a clean close less than a day after its last check. */
+function leftCleanly(path: string): boolean {
   try {
-    return statSync(path).size;
+    const stamp = JSON.parse(readFileSync(stampPath(path), 'utf8')) as CleanStamp;
+    const st = statSync(path);
+    return st.size === stamp.size && st.mtimeMs === stamp.mtimeMs && Date.now() - stamp.checkedAt < 24 * 3600 * 1000 && !existsSync(`${path}-wal`);
   } catch {
-    return 0;
+    return false;
+  }
+}
+
+function readStamp(path: string): CleanStamp | null {
+  try {
+    return JSON.parse(readFileSync(stampPath(path), 'utf8')) as CleanStamp;
+  } catch {
+    return null;
   }
 }
 
@@ -42,6 +63,8 @@ export class Catalog {
   }
 
   static open(path: string, options: CatalogOptions = {}): Catalog {
+    // Decided before opening: opening in WAL mode creates the -wal file the test looks for.
+    const check = options.check ?? !leftCleanly(path);
     let db: Database.Database;
     try {
       if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
@@ -56,7 +79,7 @@ export class Catalog {
         db.pragma('synchronous = NORMAL');
       }
       db.pragma('foreign_keys = ON');
-      if (options.check ?? fileSize(path) <= QUICK_CHECK_LIMIT) {
+      if (check) {
         const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
         const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
         if (problems.length > 0) {
@@ -66,6 +89,7 @@ export class Catalog {
         }
       }
       const catalog = new Catalog(db, path);
+      catalog.lastCheckedAt = check ? Date.now() : readStamp(path)?.checkedAt ?? Date.now();
       if (!options.readonly) catalog.migrate(options.targetVersion ?? LATEST_SCHEMA_VERSION);
       return catalog;
     } catch (e) {
@@ -82,6 +106,8 @@ export class Catalog {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** When the integrity of this file was last checked (carried in the clean-close stamp). */
+  lastCheckedAt = 0;
 
   /** A prepared statement, compiled once per catalog (scans run the same SQL thousands of times). */
   stmt(sql: string): Database.Statement {
@@ -139,6 +165,18 @@ export class Catalog {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    const writable = !this.db.readonly;
+    this.db.close();
+    // Stamp the file as left cleanly, so the next open can skip the integrity check.
+    if (writable) {
+      try {
+        const st = statSync(this.path);
+        const stamp: CleanStamp = { size: st.size, mtimeMs: st.mtimeMs, checkedAt: this.lastCheckedAt };
+        writeFileSync(stampPath(this.path), JSON.stringify(stamp), { mode: 0o600 });
+      } catch {
+        // no stamp: the next open checks
+      }
+    }
   }
 }

@@ -197,18 +197,21 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     hints,
   };
   const db = catalog.db;
-  const touch = catalog.stmt('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE set_key = ? AND medium_id = ?');
+  const touch = catalog.stmt('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE medium_id = ? AND set_key IN (SELECT value FROM json_each(?))');
   db.transaction(() => {
     recordMedium(catalog, medium, info, new Date(started));
+    const untouched: string[] = [];
     for (const f of folders) {
       const row = known.get(f.path);
       if (f.manifest && unchanged(row, f)) {
         seen.add(row!.set_key);
         if (row!.missing_since) summary.sets.reappeared++;
-        touch.run(now, row!.set_key, mediumId);
+        untouched.push(row!.set_key);
         summary.sets.unchanged++;
       }
     }
+    // One statement for every unchanged set (a rescan of 10,000 sets is mostly this).
+    touch.run(now, mediumId, JSON.stringify(untouched));
     for (const r of read) {
       if (!r) continue;
       const row = known.get(r.folder.path);
