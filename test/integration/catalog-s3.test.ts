@@ -53,5 +53,9 @@ describe('scanning S3 media, offline first', () => {
     const text = (await lifeboatAsync(laptop, 'media')).stdout;
     expect(text).toMatch(/last scan failed/);
     expect(text).toMatch(/ago/);
+    // Verifying an unreachable S3 medium is an environment error, said plainly.
+    const v = await lifeboatAsync(laptop, 'verify', 's3://dr-site/offsite', '--json');
+    expect(v.status).toBe(2);
+    expect(json<{ error: { code: string; message: string } }>(v).error).toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/S3|reach/i) });
   });
 });

@@ -190,7 +190,8 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     } catch (e) {
       const err = mapError(e);
       if (err.code === 'CANCELLED') throw err;
-      return { ...base, verdict: 'corrupted', detail: `reading failed: ${err.message}`, durationMs: Date.now() - started };
+      // Gone since the inventory (a drive pulled mid-verify) is missing; a read error is corruption.
+      return { ...base, verdict: err.code === 'NOT_FOUND' ? 'missing' : 'corrupted', detail: `reading failed: ${err.message}`, durationMs: Date.now() - started };
     }
     onBytes(hashed.bytes);
     return judgeHash(t, a, rel, hashed.sha256, hashed.bytes, ledger, base, started);
@@ -224,6 +225,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   // Integrity first: bytes that do not hash right explain any later failure.
   if (streamError && stored.bytes < a.bytes) {
     if (streamError.code === 'UNSAFE_PATH') return { ...result, verdict: 'unsafe-path', detail: streamError.message };
+    if (streamError.code === 'NOT_FOUND' && stored.bytes === 0) return { ...result, verdict: 'missing', detail: `gone since the inventory: ${streamError.message}` };
     return { ...result, verdict: 'corrupted', detail: `reading failed after ${stored.bytes} bytes: ${streamError.message}` };
   }
   const expected = a.sha256 ?? null;
