@@ -39,6 +39,25 @@ describe('age on node:crypto, interchangeable with the age CLI', () => {
     expect((await decrypt(readFileSync(join(dir.path, 'cli.age')), [me])).equals(data)).toBe(true);
   });
 
+  it('streams input in chunks of any size (short, exact, straddling 64 KiB) to the same plaintext', async () => {
+    const data = randomBytes(5 * 65536 + 123);
+    const sizes = [1, 1000, 65535, 2, 65536, 70000, 5, 65536 * 2, 64];
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    for (let i = 0; offset < data.length; i++) {
+      const n = Math.min(sizes[i % sizes.length]!, data.length - offset);
+      chunks.push(data.subarray(offset, offset + n));
+      offset += n;
+    }
+    const sealed = await collect(Readable.from(chunks).pipe(new AgeEncryptStream([me.recipient])));
+    writeFileSync(join(dir.path, 'chunked.age'), sealed);
+    expect(execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'chunked.age')], { maxBuffer: 1 << 24 }).equals(data)).toBe(true);
+    // And decrypting from odd-sized pieces of the ciphertext.
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < sealed.length; i += 777) pieces.push(sealed.subarray(i, i + 777));
+    expect((await collect(Readable.from(pieces).pipe(new AgeDecryptStream([me])))).equals(data)).toBe(true);
+  });
+
   it('encrypts to several recipients, each able to decrypt', async () => {
     const data = randomBytes(100_000);
     const sealed = await encrypt(data, [me, escrow]);

@@ -194,20 +194,31 @@ export class AgeEncryptStream extends Transform {
       this.push(this.header);
       this.headerSent = true;
     }
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    // Keep at least one byte back: the last chunk must be sealed with the last flag.
-    if (this.pendingLength > CHUNK) {
-      const all = Buffer.concat(this.pending);
-      let offset = 0;
-      const out: Buffer[] = [];
-      while (all.length - offset > CHUNK) {
-        out.push(this.sealChunk(all.subarray(offset, offset + CHUNK), false));
-        offset += CHUNK;
+    // Seal straight from the incoming chunk where possible (no copies); always keep at least
+    // one byte back, since the last chunk must be sealed with the last-chunk flag.
+    let data = chunk;
+    if (this.pendingLength > 0) {
+      const need = CHUNK - this.pendingLength;
+      if (data.length <= need) {
+        this.pending.push(data);
+        this.pendingLength += data.length;
+        return done();
       }
-      this.pending = [all.subarray(offset)];
-      this.pendingLength = all.length - offset;
-      this.push(Buffer.concat(out));
+      const head = Buffer.concat([...this.pending, data.subarray(0, need)], CHUNK);
+      this.pending = [];
+      this.pendingLength = 0;
+      data = data.subarray(need);
+      this.push(this.sealChunk(head, false));
+    }
+    let offset = 0;
+    while (data.length - offset > CHUNK) {
+      this.push(this.sealChunk(data.subarray(offset, offset + CHUNK), false));
+      offset += CHUNK;
+    }
+    const rest = data.subarray(offset);
+    if (rest.length > 0) {
+      this.pending = [rest];
+      this.pendingLength = rest.length;
     }
     done();
   }
