@@ -82,7 +82,7 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void>
     const started = Date.now();
     const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
       backupPgLogical(
-        { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, format: opts.format, jobs: opts.jobs, pgBinDir: opts.pgBin },
+        { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, format: opts.format, jobs: opts.jobs, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined) },
         ctx,
       ),
     );

@@ -136,7 +136,8 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
   return rows.map((r) => {
     const newest = r.newest ? (JSON.parse(r.newest) as { key: string; createdAt: string }) : null;
     const verified = r.newestVerified ? (JSON.parse(r.newestVerified) as { key: string; createdAt: string }) : null;
-    const tier = r.tier as keyof Settings['tiers'] | null;
+    // The operator's settings name a system's tier; otherwise the tier its sets were made with.
+    const tier = (settings.systems[r.system]?.tier ?? r.tier) as keyof Settings['tiers'] | null;
     const rpo = tier && tier in settings.tiers ? settings.tiers[tier].rpoMinutes : null;
     const ref = verified ?? newest;
     const age = ref ? Math.max(0, Math.round((now.getTime() - Date.parse(ref.createdAt)) / 60_000)) : null;
@@ -155,7 +156,7 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
       status = 'ok';
       reason = rpo !== null ? `newest verified set is ${age} min old, within the ${rpo} min RPO` : `newest verified set is ${age} min old (no tier set)`;
     }
-    return { system: r.system, tier: r.tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason };
+    return { system: r.system, tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason };
   });
 }
 
