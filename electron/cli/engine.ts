@@ -13,3 +13,13 @@ export function openCliEngine(): Engine {
   const logger = createLogger(jsonLinesSink((line) => stream.write(line)), { base: { front: 'cli', pid: process.pid } });
   return new Engine({ dataDir, credentials: new KeytarCredentialStore(), frontDoor: 'cli', logger });
 }
+
+/** Open the engine, run `fn`, and always close it (the catalog is stamped clean on close). */
+export async function withCliEngine<T>(fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = openCliEngine();
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}

@@ -5,7 +5,7 @@ import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
 import { openMedium } from '../../engine/storage/open-medium';
-import { openCliEngine } from '../engine';
+import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
@@ -49,8 +49,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
   } else {
     locations = [location!];
   }
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
     for (const loc of locations) {
       try {
@@ -69,15 +68,12 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     }
     if (opts.json) printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, media: results } : { ok: true, ...results[0] });
     else if (opts.rebuild) io.stdout.write(`Catalog rebuilt from ${locations.length} known media${aside ? `; the old one is kept at ${aside}` : ''}.\n`);
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 export async function setsCommand(io: CliIo, opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; json?: boolean }): Promise<void> {
   for (const t of [opts.since, opts.until]) if (t && Number.isNaN(Date.parse(t))) throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const rows = timed(io, 'sets', () =>
       listSets(engine.catalog, {
         system: opts.system,
@@ -109,14 +105,11 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
         ]),
       ),
     );
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 export async function whereCommand(io: CliIo, set: string, opts: { json?: boolean }): Promise<void> {
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const found = whereIs(engine.catalog, set);
     if (!found) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: '`lifeboat sets` lists what the catalog knows; scan more media to find others.' });
     if (opts.json) {
@@ -136,14 +129,11 @@ export async function whereCommand(io: CliIo, set: string, opts: { json?: boolea
         ]),
       ),
     );
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const rows = listSystems(engine.catalog, engine.settings());
     if (opts.json) {
       printJson(io, rows);
@@ -159,14 +149,11 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
         rows.map((r) => [r.system, r.tier ?? '-', String(r.sets), r.newestSet ? ago(r.newestSet.createdAt) : '-', r.newestVerifiedSet ? ago(r.newestVerifiedSet.createdAt) : 'none', `${r.status.toUpperCase()}: ${r.reason}`]),
       ),
     );
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 export async function findCommand(io: CliIo, glob: string, opts: { system?: string; json?: boolean }): Promise<void> {
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const hits = timed(io, 'find', () => findFiles(engine.catalog, glob, opts.system));
     if (opts.json) {
       printJson(io, hits);
@@ -177,14 +164,11 @@ export async function findCommand(io: CliIo, glob: string, opts: { system?: stri
       return;
     }
     io.stdout.write(table(['PATH', 'SIZE', 'SET', 'SET CREATED'], hits.map((h) => [h.path, formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')])));
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 export async function mediaCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const rows = listMedia(engine.catalog);
     if (opts.json) {
       printJson(io, rows);
@@ -200,7 +184,5 @@ export async function mediaCommand(io: CliIo, opts: { json?: boolean }): Promise
         rows.map((r) => [r.label ?? '(none)', r.kind, r.location, `${r.sets}${r.missingSets ? ` (+${r.missingSets} missing)` : ''}`, formatBytes(r.bytes), ago(r.lastSync), [r.lastError ? `last scan failed: ${r.lastError}` : '', r.unreadable ? `${r.unreadable} unreadable` : ''].filter(Boolean).join('; ') || '-']),
       ),
     );
-  } finally {
-    await engine.close();
-  }
+  });
 }

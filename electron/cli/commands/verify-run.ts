@@ -1,7 +1,7 @@
 import { VERDICT_TEXT, type SetResult, type VerifyLevel } from '../../../shared/domain/verify';
 import { LifeboatError } from '../../engine/errors';
 import { runVerify } from '../../engine/verify/run';
-import { openCliEngine } from '../engine';
+import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
@@ -14,8 +14,7 @@ function line(r: SetResult): string {
 export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }): Promise<void> {
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
-  const engine = openCliEngine();
-  try {
+  await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir },
@@ -37,7 +36,5 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
       io.stdout.write(`${report.results.length - failed.length} of ${report.results.length} sets passed at ${opts.level} level; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
     }
     if (failed.length > 0) process.exitCode = 1;
-  } finally {
-    await engine.close();
-  }
+  });
 }

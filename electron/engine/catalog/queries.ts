@@ -267,8 +267,3 @@ export function listMedia(catalog: Catalog): MediumRow[] {
     )
     .all() as MediumRow[];
 }
-
-/** Locations of every medium the catalog knows, for `scan --rebuild`. */
-export function knownLocations(catalog: Catalog): string[] {
-  return catalog.db.prepare('SELECT location FROM media ORDER BY location').pluck().all() as string[];
-}

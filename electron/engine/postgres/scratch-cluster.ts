@@ -167,11 +167,6 @@ export class ScratchCluster {
     }
   }
 
-  /** Wrap an already-initialised data dir (a restored one) on a port of our choosing. */
-  static attach(dir: string, dataDir: string, binDir: string, port: number, runAs: RunAs | null): ScratchCluster {
-    return new ScratchCluster(dir, dataDir, binDir, port, runAs);
-  }
-
   async startServer(options: ScratchClusterOptions = {}): Promise<void> {
     const settings: Record<string, string> = {
       listen_addresses: '127.0.0.1',

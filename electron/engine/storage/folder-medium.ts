@@ -1,5 +1,5 @@
 import { constants, createReadStream, lstatSync, readFileSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -315,12 +315,4 @@ export class FolderMedium implements Medium {
     return this.abs(rel);
   }
 
-  async freeBytes(): Promise<number | null> {
-    try {
-      const s = await statfs(this.location);
-      return Number(s.bavail) * Number(s.bsize);
-    } catch {
-      return null;
-    }
-  }
 }

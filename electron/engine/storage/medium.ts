@@ -88,8 +88,6 @@ export interface Medium {
   cleanupPartials(): Promise<string[]>;
   /** The local file behind a path (folders), for reading off the main thread; null on S3. */
   localPath(rel: string): string | null;
-  /** Free bytes where known (folders), for a clear error before a backup starts. */
-  freeBytes(): Promise<number | null>;
 }
 
 export interface PartialOwner {

@@ -286,7 +286,4 @@ export class S3Medium implements Medium {
     return null;
   }
 
-  async freeBytes(): Promise<number | null> {
-    return null;
-  }
 }
