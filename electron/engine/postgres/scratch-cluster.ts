@@ -167,6 +167,19 @@ export class ScratchCluster {
     }
   }
 
+  /**
+   * A cluster made earlier by `start` (by a process that is gone: a resumed drill run), from the
+   * folder, binaries and port it recorded. The server may or may not be running.
+   */
+  static adopt(dir: string, binDir: string, port: number): ScratchCluster {
+    return new ScratchCluster(dir, join(dir, 'data'), binDir, port, postgresRunAs());
+  }
+
+  async isRunning(): Promise<boolean> {
+    const r = await runPgTool(join(this.binDir, 'pg_ctl'), ['-D', this.dataDir, 'status'], { runAs: this.runAs });
+    return r.code === 0;
+  }
+
   async startServer(options: ScratchClusterOptions = {}): Promise<void> {
     const settings: Record<string, string> = {
       listen_addresses: '127.0.0.1',

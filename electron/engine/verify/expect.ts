@@ -21,3 +21,12 @@ export function meetsExpectation(value: string | null, expect: string): boolean 
       return v < n;
   }
 }
+
+/** A query's first value as text, for comparison with an expectation. */
+export function sqlValueText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}

@@ -10,17 +10,8 @@ import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import { ScratchCluster } from '../postgres/scratch-cluster';
 import type { Medium } from '../storage/medium';
-import { meetsExpectation } from './expect';
+import { meetsExpectation, sqlValueText } from './expect';
 import type { VerifyOptions } from './verify';
-
-/** A query's first value as text, for comparison with an expectation. */
-function asText(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return value.toString();
-  if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value);
-}
 
 /**
  * The restore level: a scratch PostgreSQL started in a temp dir, the dump decoded and restored
@@ -62,7 +53,7 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
         try {
           const r = await client.query({ text: v.sql, rowMode: 'array' });
           const value: unknown = (r.rows[0] as unknown[] | undefined)?.[0];
-          const got = asText(value);
+          const got = sqlValueText(value);
           checks.push({ sql: v.sql, expect: v.expect, got, ok: meetsExpectation(got, v.expect) });
         } catch (e) {
           checks.push({ sql: v.sql, expect: v.expect, got: null, ok: false });

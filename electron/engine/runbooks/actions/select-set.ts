@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
+import { trustedKeys } from '../../catalog/trust';
+import { loadPublicKey, parseSignature, verifySignature } from '../../crypto/signing';
+import { LifeboatError } from '../../errors';
+import { levelRank } from '../../verify/verify';
+import { openSetCopy } from './set-access';
+import { defineAction } from './types';
+
+const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
+
+interface Candidate {
+  key: string;
+  setId: string;
+  kind: string;
+  createdAt: string;
+  bytes: number;
+  signed: number;
+  signer: string | null;
+  origin: string;
+  verifiedLevel: string | null;
+}
+
+/**
+ * catalog.select-set: the newest set of a system meeting the conditions — verified at a level,
+ * signed by a pinned key (the signature is checked now, not taken from the scan), created
+ * before a time. Every newer set passed over is listed with the reason: in the ransomware case
+ * that list is the evidence for "the last clean copy before the compromise".
+ */
+export const selectSet = defineAction({
+  params: z
+    .object({
+      system: z.string().min(1),
+      kind: z.string().min(1).default('pg-logical'),
+      verified: z.union([z.boolean(), z.enum(VERIFY_LEVELS)]).default(false),
+      signed: z.boolean().default(false),
+      before: Iso.optional(),
+    })
+    .strict(),
+  describe: (p) =>
+    `choose the newest ${p.kind} set of ${p.system}${p.verified ? `, verified${typeof p.verified === 'string' ? ` at ${p.verified}` : ''}` : ''}${p.signed ? ', signed by a pinned key' : ''}${p.before ? `, created before ${p.before}` : ''}`,
+  async run(p, ctx) {
+    const { catalog } = ctx.deps;
+    const minLevel = p.verified === true ? 'integrity' : p.verified === false ? null : p.verified;
+    const rows = catalog
+      .stmt(
+        `SELECT s.key, s.set_id AS setId, s.kind, s.created_at AS createdAt, s.bytes, s.signed, s.signer_key_id AS signer, s.origin,
+                (SELECT v.level FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok'
+                   AND NOT EXISTS (SELECT 1 FROM verifications w WHERE w.set_key = v.set_key AND w.medium_id = v.medium_id AND w.artifact_path IS NULL AND w.verdict != 'ok' AND w.started_at > v.started_at)
+                 ORDER BY CASE v.level WHEN 'restore' THEN 5 WHEN 'deep' THEN 4 WHEN 'authenticity' THEN 3 WHEN 'integrity' THEN 2 ELSE 1 END DESC LIMIT 1) AS verifiedLevel
+         FROM sets s
+         WHERE s.system = ? AND s.kind = ? AND EXISTS (SELECT 1 FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL)
+         ORDER BY s.created_at DESC`,
+      )
+      .all(p.system, p.kind) as Candidate[];
+    if (rows.length === 0) {
+      throw new LifeboatError('NOT_FOUND', `The catalog holds no ${p.kind} set of ${p.system} on any medium it has seen.`, { hint: 'Scan the media that hold it (lifeboat scan <medium>), or check the system name with lifeboat systems.' });
+    }
+    const trusted = new Map(trustedKeys(catalog).map((k) => [k.keyId, k]));
+    const before = p.before ? Date.parse(p.before) : null;
+    const passedOver: Array<{ key: string; createdAt: string; reason: string }> = [];
+    for (const c of rows) {
+      ctx.signal.throwIfAborted();
+      const reasons: string[] = [];
+      if (before !== null && Date.parse(c.createdAt) >= before) reasons.push(`made at or after ${p.before}`);
+      if (minLevel && (!c.verifiedLevel || levelRank(c.verifiedLevel as never) < levelRank(minLevel))) reasons.push(c.verifiedLevel ? `verified only at ${c.verifiedLevel}` : 'never verified (or its last verification failed)');
+      if (p.signed && c.origin !== 'lifeboat') reasons.push(`a ${c.origin} set carries no signature`);
+      else if (p.signed && !c.signer) reasons.push('unsigned');
+      else if (p.signed && c.signer && !trusted.has(c.signer)) reasons.push(`signed by ${c.signer}, a key that is not pinned`);
+      if (reasons.length === 0 && p.signed) {
+        // The scan only read the signer's key id: check the signature itself on a reachable copy.
+        const copy = await openSetCopy(catalog, c.key);
+        const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
+        const key = trusted.get(c.signer!)!;
+        let good: boolean;
+        try {
+          const parsed = sig ? parseSignature(sig) : null;
+          good = parsed !== null && parsed.keyId === key.keyId && verifySignature(copy.manifestBytes, parsed.signature, loadPublicKey(key.publicKeyPem).publicKey);
+        } catch {
+          good = false;
+        }
+        if (!good) reasons.push('its signature does not verify');
+      }
+      if (reasons.length) {
+        passedOver.push({ key: c.key, createdAt: c.createdAt, reason: reasons.join('; ') });
+        continue;
+      }
+      ctx.log('info', `selected ${c.key} (${c.createdAt})${passedOver.length ? `; passed over ${passedOver.length} newer set(s)` : ''}`);
+      return {
+        key: c.key,
+        set_id: c.setId,
+        system: p.system,
+        kind: c.kind,
+        created_at: c.createdAt,
+        bytes: c.bytes,
+        signer: c.signer,
+        verified_level: c.verifiedLevel,
+        candidates: rows.length,
+        passed_over: passedOver,
+      };
+    }
+    throw new LifeboatError('NOT_FOUND', `No ${p.kind} set of ${p.system} meets the conditions (${rows.length} considered).`, {
+      hint: passedOver.slice(0, 5).map((x) => `${x.key}: ${x.reason}`).join('; '),
+    });
+  },
+});

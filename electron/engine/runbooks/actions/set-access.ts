@@ -1,0 +1,53 @@
+import type { Catalog } from '../../catalog/catalog';
+import { whereIs } from '../../catalog/queries';
+import { LifeboatError } from '../../errors';
+import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
+import type { Medium } from '../../storage/medium';
+import { openMedium } from '../../storage/open-medium';
+
+export interface SetCopy {
+  key: string;
+  medium: Medium;
+  mediumLabel: string | null;
+  /** Relative to the medium root. */
+  setPath: string;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+}
+
+/**
+ * A reachable copy of a set the catalog knows: each medium holding it is tried in turn (a drive
+ * not plugged in is skipped). The manifest read must be the one the catalog recorded, or the
+ * copy is refused: a set changed since the scan is not silently used.
+ */
+export async function openSetCopy(catalog: Catalog, keyOrId: string): Promise<SetCopy> {
+  const found = whereIs(catalog, keyOrId);
+  if (!found) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, { hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.' });
+  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as { sha: string | null } | undefined;
+  const tried: string[] = [];
+  for (const row of found.rows.filter((r) => !r.missingSince)) {
+    let medium: Medium;
+    try {
+      medium = await openMedium(row.location);
+      await medium.readInfo();
+    } catch {
+      tried.push(`${row.label ?? row.mediumId} (${row.location}): not reachable`);
+      continue;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await medium.readFile(`${row.setPath}/manifest.json`);
+    } catch {
+      tried.push(`${row.label ?? row.mediumId} (${row.location}): the set is gone`);
+      continue;
+    }
+    if (recorded?.sha && sha256Hex(bytes) !== recorded.sha) {
+      tried.push(`${row.label ?? row.mediumId} (${row.location}): the manifest changed since the last scan`);
+      continue;
+    }
+    return { key: found.key, medium, mediumLabel: row.label, setPath: row.setPath, manifest: parseManifest(bytes), manifestBytes: bytes };
+  }
+  throw new LifeboatError('STORAGE_UNREACHABLE', `No usable copy of ${found.key} is reachable now.`, {
+    hint: tried.length ? `Tried: ${tried.join('; ')}. Connect a medium holding it (or rescan it) and resume.` : 'No medium holds it any more.',
+  });
+}

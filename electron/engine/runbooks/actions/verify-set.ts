@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { Catalog } from '../../catalog/catalog';
+import { VERDICT_TEXT, VERIFY_LEVELS } from '../../../../shared/domain/verify';
+import { LifeboatError } from '../../errors';
+import { runVerify } from '../../verify/run';
+import { defineAction } from './types';
+
+/** verify.set: verify one set at a level (on a reachable medium holding it); fails unless it passes. */
+export const verifySetAction = defineAction({
+  params: z.object({ set: z.string().min(1), level: z.enum(VERIFY_LEVELS).default('deep'), jobs: z.number().int().min(1).max(16).default(2) }).strict(),
+  describe: (p) => `verify ${p.set} at ${p.level} level`,
+  async run(p, ctx) {
+    const { catalog, settings, dataDir, identities } = ctx.deps;
+    const report = await runVerify({ catalog, settings, dataDir }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs }, { ...ctx, step: (s) => ctx.log('info', s) });
+    const r = report.results[0];
+    if (!r) throw new LifeboatError('NOT_FOUND', `${p.set} was not found on the medium when verifying.`);
+    const evidence = {
+      key: r.key,
+      level: r.level,
+      verdict: r.verdict,
+      detail: r.detail,
+      medium: r.location,
+      bytes: report.bytes,
+      duration_ms: report.durationMs,
+      bytes_per_second: report.bytesPerSecond,
+      artifacts: r.artifacts.map((a) => ({ path: a.path, verdict: a.verdict, sha256: a.sha256, bytes: a.bytes })),
+      restore: r.restore,
+    };
+    if (r.verdict !== 'ok') {
+      throw new LifeboatError('CHECKSUM_MISMATCH', `${r.key} failed verification at ${r.level} level: ${VERDICT_TEXT[r.verdict]}${r.detail ? ` (${r.detail})` : ''}.`, {
+        hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',
+      });
+    }
+    return evidence;
+  },
+});
+
+/** The newest passing set-level verification of a set at or above a level, on any medium. */
+export function passingVerification(catalog: Catalog, setKeyOrId: string, level: string): { level: string; at: string; medium: string } | null {
+  const ranks = VERIFY_LEVELS.slice(VERIFY_LEVELS.indexOf(level as never));
+  const row = catalog
+    .stmt(
+      `SELECT v.level, v.started_at AS at, v.medium_id AS medium FROM verifications v JOIN sets s ON s.key = v.set_key
+       WHERE (s.key = ? OR s.set_id = ?) AND v.artifact_path IS NULL AND v.verdict = 'ok' AND v.level IN (${ranks.map(() => '?').join(',')})
+       ORDER BY v.started_at DESC LIMIT 1`,
+    )
+    .get(setKeyOrId, setKeyOrId, ...ranks) as { level: string; at: string; medium: string } | undefined;
+  return row ?? null;
+}
