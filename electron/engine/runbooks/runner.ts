@@ -311,9 +311,8 @@ export class RunEngine {
       return;
     }
     if (!owner) {
-      const resumed = run.state.journal.seq > 2;
       run.state.owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      this.commit(run, run.operator, resumed ? [['run.resumed', { after: run.status }]] : []);
+      this.commit(run, run.operator, []);
     }
   }
 
@@ -341,8 +340,11 @@ export class RunEngine {
     this.takeOwnership(run);
     try {
       if (run.status !== 'running') {
+        // Going on after a pause or a failure is an operator's decision: journaled. After an
+        // answer to a waiting step, the answer's own event says it all.
+        const after = run.status;
         run.status = 'running';
-        this.commit(run, ACTOR_ENGINE, [['run.continued', {}]]);
+        this.commit(run, run.operator, after === 'paused' || after === 'failed' ? [['run.resumed', { after }]] : []);
       }
       for (const step of run.state.runbook.steps) {
         const st = run.state.steps[step.id]!;
