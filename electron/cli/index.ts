@@ -25,7 +25,7 @@ export function buildProgram(io: CliIo): Command {
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
   // Registration modules are light (commander only); each action imports its engine code.
-  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }] = await Promise.all([
+  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }, { registerPitr }] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
     import('./commands/keys'),
@@ -34,6 +34,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     import('./commands/catalog'),
     import('./commands/verify'),
     import('./commands/runbook'),
+    import('./commands/pitr'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
@@ -42,6 +43,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerCatalog(program, io);
   registerVerify(program, io);
   registerRunbook(program, io);
+  registerPitr(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
   try {

@@ -6,7 +6,11 @@ import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet } from '../../engine/catalog/sets';
 import type { Engine } from '../../engine/engine';
 import { LifeboatError } from '../../engine/errors';
-import { sha256Hex } from '../../engine/format/manifest';
+import { sha256Hex, type Manifest } from '../../engine/format/manifest';
+import type { AgeRecipient } from '../../engine/crypto/age';
+import type { SigningKey } from '../../engine/crypto/signing';
+import type { JobContext } from '../../engine/jobs/job-manager';
+import type { Medium } from '../../engine/storage/medium';
 import { assertSystemName } from '../../engine/format/names';
 import { openMedium } from '../../engine/storage/open-medium';
 import { openCliEngine } from '../engine';
@@ -69,9 +73,12 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
 export interface PgOptions extends CommonOptions { db: string; format: 'custom' | 'directory'; jobs: number; pgBin?: string; credential?: string }
 export interface FilesOptions extends CommonOptions { path: string[]; exclude?: string[]; class: 'files' | 'config'; incremental?: boolean; identity?: string[]; allowPlaintext?: boolean }
 
-export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void> {
+type PgCommon = Pick<PgOptions, 'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'>;
+type PgInput = { system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined };
+
+/** The shared shape of the PostgreSQL backups: keys, media, the password from the keychain, the catalog entry. */
+async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>): Promise<void> {
   assertSystemName(opts.system);
-  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
@@ -80,17 +87,25 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void>
     const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
     if (opts.credential && password === null) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
     const started = Date.now();
-    const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
-      backupPgLogical(
-        { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, format: opts.format, jobs: opts.jobs, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined) },
-        ctx,
-      ),
-    );
+    const input: PgInput = { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined) };
+    const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) => make(input, ctx));
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
     report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
   } finally {
     await engine.close();
   }
+}
+
+export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void> {
+  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
+  await pgBackupCommand(io, opts, 'Backup', (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx));
+}
+
+export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
+
+export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions): Promise<void> {
+  const { backupPgBase } = await import('../../engine/pitr/pg-base');
+  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx));
 }
 
 export async function backupFilesCommand(io: CliIo, opts: FilesOptions): Promise<void> {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { CliIo } from '../output';
-import type { FilesOptions, PgOptions } from './backup-run';
+import type { FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -31,6 +31,19 @@ export function registerBackup(program: Command, io: CliIo): void {
     .action(async (opts: PgOptions) => {
       const { backupPgCommand } = await import('./backup-run');
       await backupPgCommand(io, opts);
+    });
+
+  commonOptions(
+    backup
+      .command('pg-base')
+      .description('physical base backup with pg_basebackup (tar, WAL included), for point-in-time recovery with the WAL archive')
+      .requiredOption('--db <postgres url>', 'postgres://user@host:port/postgres — a user with the REPLICATION attribute'),
+  )
+    .option('--pg-bin <dir>', 'directory holding pg_basebackup')
+    .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
+    .action(async (opts: PgBaseOptions) => {
+      const { backupPgBaseCommand } = await import('./backup-run');
+      await backupPgBaseCommand(io, opts);
     });
 
   commonOptions(

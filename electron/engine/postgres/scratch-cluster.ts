@@ -53,7 +53,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function chownTree(path: string, who: RunAs): void {
+export function chownTree(path: string, who: RunAs): void {
   chownSync(path, who.uid, who.gid);
   if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), who);
 }

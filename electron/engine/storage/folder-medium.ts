@@ -1,7 +1,7 @@
 import { constants, createReadStream, lstatSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { LifeboatError, mapError } from '../errors';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
@@ -107,6 +107,26 @@ export class FolderMedium implements Medium {
         return null;
       }
       throw e instanceof LifeboatError ? e : mapError(e);
+    }
+  }
+
+  async putFile(rel: string, bytes: Buffer): Promise<void> {
+    const path = this.abs(rel);
+    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeDurable(tmp, bytes);
+      await rename(tmp, path);
+      // The rename itself must survive a power cut: sync the folder.
+      const dir = await open(dirname(path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw mapError(e);
     }
   }
 

@@ -75,6 +75,10 @@ export class S3Medium implements Medium {
     await this.put(MEDIUM_FILE, Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
   }
 
+  putFile(rel: string, bytes: Buffer): Promise<void> {
+    return this.put(rel, bytes);
+  }
+
   private async put(rel: string, bytes: Buffer): Promise<void> {
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: bytes, ContentLength: bytes.length }));

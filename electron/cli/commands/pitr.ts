@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import type { CliIo } from '../output';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export interface WalPushOptions { system: string; to: string; recipient?: string[] }
+export interface WalFetchOptions { system: string; from: string; identity?: string[] }
+export interface PlanOptions { system: string; from: string; targetTime?: string; identity?: string[]; pgBin?: string; json?: boolean }
+export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean }
+
+/** WAL archiving (PostgreSQL calls these once per segment: they load nothing they do not need) and PITR. */
+export function registerPitr(program: Command, io: CliIo): void {
+  program
+    .command('wal-push <path>')
+    .description("archive one WAL file (PostgreSQL's archive_command: lifeboat wal-push %p --system S --to M)")
+    .requiredOption('--system <name>', 'the system the WAL belongs to')
+    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat)', collect)
+    .action(async (path: string, opts: WalPushOptions) => {
+      const { walPushCommand } = await import('./pitr-run');
+      await walPushCommand(io, path, opts);
+    });
+
+  program
+    .command('wal-fetch <name> <destination>')
+    .description("restore one WAL file, hash-checked (PostgreSQL's restore_command: lifeboat wal-fetch %f %p --system S --from M)")
+    .requiredOption('--system <name>', 'the system the WAL belongs to')
+    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .option('--identity <file>', 'age identity for an encrypted archive (repeat)', collect)
+    .action(async (name: string, dest: string, opts: WalFetchOptions) => {
+      const { walFetchCommand } = await import('./pitr-run');
+      await walFetchCommand(io, name, dest, opts);
+    });
+
+  const pitr = program.command('pitr').description('point-in-time recovery planning');
+  pitr
+    .command('plan')
+    .description('base backups, timelines, WAL gaps and the recoverable window; with --target-time, what a restore would need and what to worry about')
+    .requiredOption('--system <name>', 'the system')
+    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the base backups and the WAL archive')
+    .option('--target-time <ISO 8601>', 'the time to recover to')
+    .option('--identity <file>', 'age identity (to read commit times from encrypted WAL)', collect)
+    .option('--pg-bin <dir>', 'directory holding pg_waldump')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: PlanOptions) => {
+      const { planCommand } = await import('./pitr-run');
+      await planCommand(io, opts);
+    });
+
+  const restore = program.command('restore').description('restore a set without a runbook');
+  restore
+    .command('pg-pitr')
+    .description('point-in-time recovery into an empty data directory: base backup + WAL replayed to the target, then promoted')
+    .requiredOption('--system <name>', 'the system')
+    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the base backups and the WAL archive')
+    .requiredOption('--target-time <ISO 8601>', 'the time to recover to')
+    .requiredOption('--data-dir <empty dir>', 'where the restored cluster goes (must be empty or absent)')
+    .option('--identity <file>', 'age identity (repeat)', collect)
+    .option('--port <port>', 'port for the restored server (default: a free one)', (v) => Number.parseInt(v, 10))
+    .option('--pg-bin <dir>', 'PostgreSQL server binaries of the base backup\'s major version')
+    .option('--stop', 'stop the server once recovery is done (default: leave it running)')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: PitrRestoreOptions) => {
+      const { restorePitrCommand } = await import('./pitr-run');
+      await restorePitrCommand(io, opts);
+    });
+}

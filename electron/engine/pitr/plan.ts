@@ -1,0 +1,234 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgeIdentity } from '../crypto/age';
+import { LifeboatError } from '../errors';
+import { parseManifest, type Manifest } from '../format/manifest';
+import { findExecutable } from '../tools/tools';
+import type { Medium } from '../storage/medium';
+import { listArchive, readArchived, type ArchivedWal } from './wal-archive';
+import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, type HistoryEntry } from './wal-names';
+
+export interface BaseBackup {
+  setId: string;
+  setPath: string;
+  timeline: number;
+  startLsn: string;
+  stopLsn: string;
+  startedAt: string;
+  finishedAt: string;
+  serverMajor: number;
+  segmentBytes: number;
+  bytes: number;
+}
+
+export interface Gap {
+  timeline: number;
+  /** First and last missing segment names. */
+  from: string;
+  to: string;
+}
+
+export interface TimelineWindow {
+  base: string;
+  timeline: number;
+  /** Consistent from the end of the base backup… */
+  from: string;
+  /** …to the last transaction in the contiguous WAL after it (null when no commit was found). */
+  to: string | null;
+  toBasis: 'commit record (pg_waldump)' | 'archive time of the last segment' | 'end of the base backup';
+  lastSegment: string;
+  segments: number;
+}
+
+export interface PitrPlan {
+  system: string;
+  medium: string;
+  bases: BaseBackup[];
+  timelines: Array<{ timeline: number; parent: number | null; switchLsn: string | null; segments: number; first: string | null; last: string | null }>;
+  gaps: Gap[];
+  windows: TimelineWindow[];
+  idle: Array<{ after: string; before: string; minutes: number }>;
+  target: null | {
+    time: string;
+    inside: boolean;
+    base: string | null;
+    segments: string[];
+    warnings: string[];
+  };
+  warnings: string[];
+}
+
+function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile(pgWaldump, ['--path', dir, segment], { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (_e, stdout) => {
+      // pg_waldump stops with an error at the end of the written part of a segment: expected.
+      const times = [...(stdout ?? '').matchAll(/COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ?([A-Z]+|[+-]\d+)?/g)].map((m) => {
+        const zone = m[2] && m[2] !== 'UTC' && m[2] !== 'GMT' ? m[2] : 'Z';
+        return new Date(`${m[1]!.replace(' ', 'T')}${zone === 'Z' ? 'Z' : zone}`).toISOString();
+      });
+      resolve(times);
+    });
+  });
+}
+
+/**
+ * The recoverable window of a system, from the base backups and the WAL archive on one medium:
+ * timelines (from .history files), contiguity from each base backup's start, gaps, idle
+ * stretches, and — for a target time — the base backup and segments needed, with every warning
+ * an operator should read before replaying. The last recoverable transaction's time is read
+ * from the WAL with pg_waldump when it is available: a fact, not a guess.
+ */
+export async function planPitr(medium: Medium, system: string, o: { targetTime?: string; identities: AgeIdentity[]; pgBinDir?: string; idleMinutes?: number }): Promise<PitrPlan> {
+  const warnings: string[] = [];
+  const bases: BaseBackup[] = [];
+  for (const s of (await medium.listSets()).filter((x) => x.system === system)) {
+    let m: Manifest;
+    try {
+      m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+    } catch {
+      continue;
+    }
+    if (m.kind !== 'pg-base') continue;
+    const src = m.source;
+    const text = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
+    bases.push({
+      setId: m.set_id,
+      setPath: s.path,
+      timeline: Number(src.timeline),
+      startLsn: text(src.start_lsn, '0/0'),
+      stopLsn: text(src.stop_lsn, '0/0'),
+      startedAt: text(src.backup_started_at, m.started_at),
+      finishedAt: text(src.backup_finished_at, m.finished_at),
+      serverMajor: Number(src.server_major ?? 0),
+      segmentBytes: Number(src.wal_segment_size ?? 16 * 1024 * 1024),
+      bytes: m.artifacts.reduce((n, a) => n + a.bytes, 0),
+    });
+  }
+  bases.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+  const segBytes = bases[0]?.segmentBytes ?? 16 * 1024 * 1024;
+  const archive = await listArchive(medium, system);
+  const segments = archive.filter((w) => w.kind === 'segment');
+  const byTimeline = new Map<number, ArchivedWal[]>();
+  for (const s of segments) {
+    const list = byTimeline.get(s.timeline) ?? [];
+    list.push(s);
+    byTimeline.set(s.timeline, list);
+  }
+  const histories = new Map<number, HistoryEntry[]>();
+  for (const h of archive.filter((w) => w.kind === 'history')) {
+    try {
+      histories.set(h.timeline, parseHistory((await readArchived(medium, h, o.identities)).toString('utf8')));
+    } catch (e) {
+      warnings.push(`the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`);
+    }
+  }
+  const timelineIds = [...new Set([...byTimeline.keys(), ...histories.keys()])].sort((a, b) => a - b);
+  const timelines = timelineIds.map((t) => {
+    const h = histories.get(t);
+    const parent = h?.[h.length - 1] ?? null;
+    const list = byTimeline.get(t) ?? [];
+    return { timeline: t, parent: parent?.parent ?? null, switchLsn: parent ? formatLsn(parent.switchLsn) : null, segments: list.length, first: list[0]?.name ?? null, last: list[list.length - 1]?.name ?? null };
+  });
+  if (timelines.length > 1) warnings.push(`the archive holds ${timelines.length} timelines (${timelines.map((t) => t.timeline).join(', ')}): a promotion happened; recovery follows the latest timeline unless told otherwise`);
+
+  // Gaps inside each timeline's archived range.
+  const gaps: Gap[] = [];
+  for (const [t, list] of byTimeline) {
+    for (let i = 1; i < list.length; i++) {
+      const a = segmentNumber(list[i - 1]!.name, segBytes);
+      const b = segmentNumber(list[i]!.name, segBytes);
+      if (b > a + 1) gaps.push({ timeline: t, from: segmentName(t, a + 1, segBytes), to: segmentName(t, b - 1, segBytes) });
+    }
+  }
+  for (const g of gaps) warnings.push(`WAL gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? ` to ${g.to}` : ''} missing — no recovery can pass it`);
+
+  // Idle stretches: archive times far apart mean commits in between wait for the next switch.
+  const idle: PitrPlan['idle'] = [];
+  const idleMs = (o.idleMinutes ?? 60) * 60_000;
+  const byTime = [...segments].sort((a, b) => a.mtimeMs - b.mtimeMs);
+  for (let i = 1; i < byTime.length; i++) {
+    const d = byTime[i]!.mtimeMs - byTime[i - 1]!.mtimeMs;
+    if (d > idleMs) idle.push({ after: byTime[i - 1]!.name, before: byTime[i]!.name, minutes: Math.round(d / 60_000) });
+  }
+  for (const x of idle) warnings.push(`no WAL was archived for ${x.minutes} minutes between ${x.after} and ${x.before}: set archive_timeout, or the real RPO is that coarse`);
+
+  // Windows: contiguous segments from each base backup's start (following child timelines).
+  const pgWaldump = findExecutable('pg_waldump', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
+  const windows: TimelineWindow[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'lifeboat-plan-'));
+  const chains = new Map<string, ArchivedWal[]>();
+  try {
+    for (const b of bases) {
+      const chain: ArchivedWal[] = [];
+      let t = b.timeline;
+      let seg = segmentNumber(segmentName(t, Math.floor(parseLsn(b.startLsn) / segBytes), segBytes), segBytes);
+      for (;;) {
+        const list = byTimeline.get(t) ?? [];
+        const found = list.find((s) => segmentNumber(s.name, segBytes) === seg);
+        // A child timeline that branched at or after this point takes over from its switch segment.
+        const child = timelines.find((x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg);
+        if (child && (byTimeline.get(child.timeline) ?? []).some((s) => segmentNumber(s.name, segBytes) === seg)) {
+          t = child.timeline;
+          continue;
+        }
+        if (!found) break;
+        chain.push(found);
+        seg++;
+      }
+      chains.set(b.setId, chain);
+      const last = chain[chain.length - 1];
+      let to: string | null = null;
+      let toBasis: TimelineWindow['toBasis'] = 'end of the base backup';
+      if (last) {
+        toBasis = 'archive time of the last segment';
+        to = new Date(last.mtimeMs).toISOString();
+        if (pgWaldump) {
+          // Look back a few segments for the last commit: the newest ones may hold none.
+          for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
+            const w = chain[i]!;
+            try {
+              writeFileSync(join(work, w.name), await readArchived(medium, w, o.identities));
+            } catch (e) {
+              warnings.push(`${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`);
+              break;
+            }
+            const commits = await waldumpCommits(pgWaldump, work, w.name);
+            if (commits.length) {
+              to = commits[commits.length - 1]!;
+              toBasis = 'commit record (pg_waldump)';
+              break;
+            }
+          }
+        }
+      }
+      windows.push({ base: b.setId, timeline: last?.timeline ?? b.timeline, from: b.finishedAt, to: to && to > b.finishedAt ? to : b.finishedAt, toBasis, lastSegment: last?.name ?? segmentName(b.timeline, Math.floor(parseLsn(b.stopLsn) / segBytes), segBytes), segments: chain.length });
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  if (bases.length === 0) warnings.push(`no pg-base set of ${system} on ${medium.location}: point-in-time recovery needs a base backup (lifeboat backup pg-base)`);
+
+  let target: PitrPlan['target'] = null;
+  if (o.targetTime) {
+    const t = Date.parse(o.targetTime);
+    if (Number.isNaN(t)) throw new LifeboatError('BAD_INPUT', `--target-time "${o.targetTime}" is not a date and time (ISO 8601).`);
+    const time = new Date(t).toISOString();
+    const tw: string[] = [];
+    const candidates = windows.filter((w) => w.from <= time).sort((a, b) => b.from.localeCompare(a.from));
+    const inside = candidates.find((w) => w.to !== null && w.to >= time) ?? null;
+    const chosen = inside ?? candidates[0] ?? null;
+    if (!chosen) tw.push(`the target is before the end of every base backup (the oldest ends at ${windows[0]?.from ?? 'never'})`);
+    else if (!inside) {
+      tw.push(`the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`);
+      const gap = gaps.find((g) => g.timeline === chosen.timeline && g.from > chosen.lastSegment);
+      if (gap) tw.push(`WAL after ${chosen.lastSegment} is missing (${gap.from}…): the archive has newer segments, but not contiguous ones`);
+    }
+    if (chosen && timelines.length > 1) tw.push(`the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`);
+    for (const x of idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
+    const chain = chosen ? (chains.get(chosen.base) ?? []) : [];
+    target = { time, inside: inside !== null, base: chosen?.base ?? null, segments: chain.map((s) => s.name), warnings: tw };
+  }
+  return { system, medium: medium.location, bases, timelines, gaps, windows, idle, target, warnings };
+}

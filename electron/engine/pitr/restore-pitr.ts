@@ -1,0 +1,200 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import type { AgeIdentity } from '../crypto/age';
+import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
+import type { TrustedKey } from '../catalog/trust';
+import { LifeboatError } from '../errors';
+import { parseManifest } from '../format/manifest';
+import type { JobContext } from '../jobs/job-manager';
+import { decodeStages } from '../pipeline/artifact-pipeline';
+import { HashTap } from '../pipeline/hash-tap';
+import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../postgres/scratch-cluster';
+import { extractTar } from '../restore/extract';
+import type { Medium } from '../storage/medium';
+import { planPitr, type PitrPlan } from './plan';
+import { listArchive, readArchived } from './wal-archive';
+
+export interface PitrRestoreInput {
+  medium: Medium;
+  system: string;
+  targetTime: string;
+  dataDir: string;
+  identities: AgeIdentity[];
+  trusted: TrustedKey[];
+  port?: number;
+  pgBinDir?: string;
+  /** Stop the server once promoted (tests, drills); otherwise it is left running for the operator. */
+  stopAfter?: boolean;
+  /** Seconds to wait for replay and promotion. */
+  timeoutSeconds?: number;
+}
+
+export interface PitrRestoreResult {
+  dataDir: string;
+  port: number;
+  base: string;
+  segments: number;
+  targetTime: string;
+  /** The last transaction replayed: the achieved recovery point. */
+  replayedTo: string | null;
+  timeline: number | null;
+  durationMs: number;
+  running: boolean;
+  warnings: string[];
+  plan: PitrPlan;
+}
+
+function majorOf(binDir: string): number {
+  const out = execFileSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' });
+  return Number(/\s(\d+)(?:\.\d+)?/.exec(out)?.[1] ?? 0);
+}
+
+/**
+ * Point-in-time recovery into an empty data directory: the planner picks the base backup and
+ * the segments; the base backup is checked (stored and plaintext hashes, signature by a pinned
+ * key when it is signed) while it is extracted; every needed segment is fetched, decrypted,
+ * decompressed and hash-checked into a local spool *before* replay, so PostgreSQL's
+ * restore_command is a plain local copy; then PostgreSQL replays to the target and promotes.
+ */
+export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<PitrRestoreResult> {
+  const started = Date.now();
+  const dataDir = resolve(input.dataDir);
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new LifeboatError('PRECONDITION_FAILED', `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`, { hint: 'Choose a new folder; never restore over a data directory that may be in use.' });
+  }
+  ctx.step('planning');
+  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, pgBinDir: input.pgBinDir });
+  const target = plan.target!;
+  if (!target.base) throw new LifeboatError('NOT_FOUND', `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`, { hint: target.warnings.join(' ') || undefined });
+  if (!target.inside) {
+    throw new LifeboatError('PRECONDITION_FAILED', `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`, { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' });
+  }
+  const base = plan.bases.find((b) => b.setId === target.base)!;
+  const binDir = findPgBinDir(input.pgBinDir);
+  const major = majorOf(binDir);
+  if (base.serverMajor && major !== base.serverMajor) {
+    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`, { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` });
+  }
+  const warnings = [...target.warnings];
+
+  // The manifest: signed by a pinned key when it is signed at all.
+  const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
+  const manifest = parseManifest(manifestBytes);
+  const sig = await input.medium.readOptional(`${base.setPath}/manifest.json.sig`);
+  if (sig) {
+    const { keyId, signature } = parseSignature(sig);
+    const key = input.trusted.find((k) => k.keyId === keyId);
+    if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
+    else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey)) throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`);
+  } else warnings.push('the base backup is not signed');
+  const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
+  if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
+
+  const runAs = postgresRunAs();
+  const spool = mkdtempSync(join(tmpdir(), 'lifeboat-wal-spool-'));
+  chmodSync(spool, 0o755);
+  let started_ok = false;
+  try {
+    ctx.step(`extracting ${base.setId}`);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
+    const storedTap = new HashTap();
+    const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
+    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
+    if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
+      throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
+    }
+
+    ctx.step(`fetching ${target.segments.length} WAL segments`);
+    const archive = await listArchive(input.medium, input.system);
+    const wanted = new Set(target.segments);
+    const needed = archive.filter((w) => wanted.has(w.name) || w.kind === 'history');
+    ctx.progress({ itemsTotal: needed.length, itemsDone: 0, bytesTotal: null, bytesDone: 0 });
+    let done = 0;
+    for (const w of needed) {
+      ctx.signal.throwIfAborted();
+      try {
+        writeFileSync(join(spool, w.name), await readArchived(input.medium, w, input.identities));
+      } catch (e) {
+        if (e instanceof LifeboatError && e.code === 'CHECKSUM_MISMATCH') throw new LifeboatError('CHECKSUM_MISMATCH', `${e.message} The restore stopped before replay.`, { hint: e.hint });
+        throw e;
+      }
+      ctx.progress({ itemsDone: ++done, current: w.name });
+    }
+
+    ctx.step('configuring recovery');
+    const port = input.port ?? (await freePort());
+    appendFileSync(
+      join(dataDir, 'postgresql.auto.conf'),
+      [
+        '',
+        `# Added by Lifeboat for a point-in-time restore to ${target.time} (base ${base.setId}).`,
+        `restore_command = 'cp "${spool}/%f" "%p"'`,
+        `recovery_target_time = '${target.time.replace('T', ' ').replace('Z', '+00')}'`,
+        "recovery_target_action = 'promote'",
+        "recovery_target_timeline = 'latest'",
+        "archive_mode = 'off'",
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dataDir, 'recovery.signal'), '');
+    rmSync(join(dataDir, 'postmaster.pid'), { force: true });
+    chmodSync(dataDir, 0o700);
+    if (runAs) {
+      chownTree(dataDir, runAs);
+      chownTree(spool, runAs);
+    }
+
+    ctx.step(`replaying WAL to ${target.time}`);
+    const log = join(dataDir, 'lifeboat-recovery.log');
+    const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dataDir}`;
+    const start = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'], { runAs });
+    const logTail = (): string => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '');
+    if (start.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`);
+    started_ok = true;
+    const client = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+      c.on('error', () => undefined);
+      await c.connect();
+      try {
+        return await fn(c);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    };
+    const deadline = Date.now() + (input.timeoutSeconds ?? 600) * 1000;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      let inRecovery: boolean;
+      try {
+        inRecovery = await client(async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+      } catch {
+        const status = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, 'status'], { runAs });
+        if (status.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, { hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.' });
+        inRecovery = true;
+      }
+      if (!inRecovery) break;
+      if (Date.now() > deadline) throw new LifeboatError('DB_RESTORE_FAILED', `Recovery did not finish within ${input.timeoutSeconds ?? 600} s.`, { hint: `See ${log}.` });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const facts = await client(async (c) => {
+      const r = await c.query<{ at: Date | null; tli: number }>('SELECT pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli');
+      return r.rows[0]!;
+    });
+    let running = true;
+    if (input.stopAfter) {
+      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
+      running = false;
+    }
+    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, plan };
+  } catch (e) {
+    if (started_ok) await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(() => undefined);
+    throw e;
+  } finally {
+    // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).
+    rmSync(spool, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,212 @@
+import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresRunAs, runPgTool } from '../../electron/engine/postgres/scratch-cluster';
+import { BIN, json, lifeboat, lifeboatAsync } from '../helpers/cli';
+import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { tempDir } from '../helpers/temp';
+
+let pg: ScratchCluster;
+let dir: ReturnType<typeof tempDir>;
+let env: NodeJS.ProcessEnv;
+let medium: string;
+let identity: string;
+let recipient: string;
+const times: Record<'t1' | 't2' | 'target' | 't3', string> = { t1: '', t2: '', target: '', t3: '' };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function archivedCount(): Promise<number> {
+  const [row] = await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver');
+  return Number(row!.n);
+}
+
+/** Switch to a new segment and wait until the archiver has pushed it. */
+async function switchAndArchive(): Promise<void> {
+  const before = await archivedCount();
+  await query(pg.url(), 'SELECT pg_switch_wal()');
+  for (let i = 0; i < 300 && (await archivedCount()) <= before; i++) await sleep(50);
+  expect(await archivedCount()).toBeGreaterThan(before);
+}
+
+async function insert(tag: string): Promise<string> {
+  const [row] = await query<{ at: Date }>(pg.url(), 'INSERT INTO marks (tag) VALUES ($1) RETURNING at', [tag]);
+  return row!.at.toISOString();
+}
+
+function walFiles(root: string): string[] {
+  const out: string[] = [];
+  const base = join(root, 'wal', 'shop');
+  for (const t of readdirSync(base)) for (const f of readdirSync(join(base, t))) out.push(join(base, t, f));
+  return out.sort();
+}
+
+beforeAll(async () => {
+  dir = tempDir();
+  env = { LIFEBOAT_HOME: join(dir.path, 'home') };
+  medium = join(dir.path, 'medium');
+  identity = join(dir.path, 'id.age');
+  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'pitr').status).toBe(0);
+  recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
+  const runAs = postgresRunAs();
+  // PostgreSQL's archiver runs as the server's user: it must be able to write the archive.
+  if (runAs) {
+    chownSync(dir.path, runAs.uid, runAs.gid);
+    for (const p of [medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json')]) chownSync(p, runAs.uid, runAs.gid);
+  }
+  pg = await startPostgres({ wal_level: 'replica' });
+  const command = `'${process.execPath}' '${BIN}' wal-push %p --system shop --to '${medium}' --recipient ${recipient}`;
+  await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
+  await query(pg.url(), `ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
+  await pg.stopServer('fast');
+  await pg.startServer({ settings: { wal_level: 'replica' } });
+  await query(pg.url(), 'CREATE TABLE marks (tag text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+  const base = lifeboat(env, 'backup', 'pg-base', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--json');
+  expect(base.status, base.stderr).toBe(0);
+  await sleep(1100);
+  times.t1 = await insert('t1');
+  await switchAndArchive();
+  await sleep(1100);
+  times.t2 = await insert('t2');
+  await switchAndArchive();
+  await sleep(1100);
+  times.target = new Date().toISOString();
+  await sleep(1100);
+  times.t3 = await insert('t3');
+  await switchAndArchive();
+}, 240_000);
+
+afterAll(async () => {
+  await pg?.destroy();
+  dir?.cleanup();
+});
+
+describe('the WAL archive', () => {
+  it('stores segments compressed, encrypted, named with their hash', () => {
+    const files = walFiles(medium).map((f) => f.split('/').pop()!);
+    expect(files.some((f) => /^[0-9A-F]{24}\.[0-9a-f]{64}\.zst\.age$/.test(f))).toBe(true);
+    expect(files.some((f) => /\.backup\.[0-9a-f]{64}\.zst\.age$/.test(f))).toBe(true);
+  });
+
+  it('accepts a retry of the same content and refuses a different one under the same name', () => {
+    const name = walFiles(medium).map((f) => f.split('/').pop()!).find((f) => /^[0-9A-F]{24}\./.test(f))!.slice(0, 24);
+    const fetched = join(dir.path, name);
+    const got = lifeboat(env, 'wal-fetch', name, fetched, '--system', 'shop', '--from', medium, '--identity', identity);
+    expect(got.status, got.stderr).toBe(0);
+    expect(lifeboat(env, 'wal-push', fetched, '--system', 'shop', '--to', medium, '--recipient', recipient).status).toBe(0);
+    const other = join(dir.path, 'other', name);
+    mkdirSync(join(dir.path, 'other'), { recursive: true });
+    const bytes = readFileSync(fetched);
+    bytes[100]! ^= 0xff;
+    writeFileSync(other, bytes);
+    const refused = lifeboat(env, 'wal-push', other, '--system', 'shop', '--to', medium, '--recipient', recipient);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('different content');
+  });
+
+  it('wal-fetch exits non-zero, quietly, for a file the archive does not hold', () => {
+    const r = lifeboat(env, 'wal-fetch', '0000000100000099000000FF', join(dir.path, 'x'), '--system', 'shop', '--from', medium, '--identity', identity);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('');
+  });
+});
+
+describe('planning', () => {
+  it('shows the base backup, the timeline and a window that ends at the last commit (read with pg_waldump)', () => {
+    const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', times.target, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const plan = json<{ bases: unknown[]; windows: Array<{ to: string; toBasis: string }>; gaps: unknown[]; target: { inside: boolean; segments: string[] } }>(r);
+    expect(plan.bases).toHaveLength(1);
+    expect(plan.gaps).toEqual([]);
+    expect(plan.windows[0]!.toBasis).toBe('commit record (pg_waldump)');
+    expect(Date.parse(plan.windows[0]!.to)).toBeGreaterThanOrEqual(Date.parse(times.t3) - 1000);
+    expect(plan.target.inside).toBe(true);
+  });
+
+  it('a target after the last archived transaction is outside the window', () => {
+    const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', new Date(Date.now() + 3_600_000).toISOString(), '--json');
+    expect(r.status).toBe(1);
+    expect(json<{ target: { inside: boolean; warnings: string[] } }>(r).target.warnings.join(' ')).toContain('after the last recoverable transaction');
+  });
+});
+
+describe('restore to a point in time', () => {
+  it('recovers t1 and t2, not t3, and reports the last replayed transaction', async () => {
+    const data = join(dir.path, 'restored');
+    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', data, '--identity', identity, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = json<{ port: number; replayedTo: string; running: boolean; timeline: number }>(r);
+    expect(res.running).toBe(true);
+    try {
+      const rows = await query<{ tag: string }>(`postgres://postgres@127.0.0.1:${res.port}/postgres`, 'SELECT tag FROM marks ORDER BY tag');
+      expect(rows.map((x) => x.tag)).toEqual(['t1', 't2']);
+      expect(Date.parse(res.replayedTo)).toBeGreaterThanOrEqual(Date.parse(times.t2) - 1);
+      expect(Date.parse(res.replayedTo)).toBeLessThan(Date.parse(times.t3));
+      expect(res.timeline).toBe(2);
+    } finally {
+      await runPgTool(join(pg.binDir, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { runAs: postgresRunAs() });
+    }
+    // The promotion started timeline 2: archive its history file and the planner shows the fork.
+    const history = join(data, 'pg_wal', '00000002.history');
+    expect(existsSync(history)).toBe(true);
+    expect(lifeboat(env, 'wal-push', history, '--system', 'shop', '--to', medium, '--recipient', recipient).status).toBe(0);
+    const plan = json<{ timelines: Array<{ timeline: number; parent: number | null }>; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--json'));
+    expect(plan.timelines.find((t) => t.timeline === 2)?.parent).toBe(1);
+    expect(plan.warnings.join(' ')).toContain('2 timelines');
+  });
+
+  it('refuses a non-empty data directory and a wrong identity', async () => {
+    const busy = join(dir.path, 'busy');
+    mkdirSync(busy);
+    writeFileSync(join(busy, 'PG_VERSION'), '15');
+    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', busy, '--identity', identity, '--json');
+    expect(r.status).toBe(1);
+    expect(json<{ error: { message: string } }>(r).error.message).toContain('not empty');
+    const other = join(dir.path, 'other.age');
+    lifeboat(env, 'keys', 'age-new', '--out', other);
+    const w = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', join(dir.path, 'wrong-key'), '--identity', other, '--json');
+    expect(w.status).not.toBe(0);
+    expect(json<{ error: { code: string } }>(w).error.code).toBe('DECRYPTION_FAILED');
+  });
+
+  it('a missing middle segment shows as a gap and targets past it are refused', async () => {
+    const copy = join(dir.path, 'gap-copy');
+    cpSync(medium, copy, { recursive: true });
+    const segs = walFiles(copy).filter((f) => /\/[0-9A-F]{24}\.[0-9a-f]{64}/.test(f));
+    const { rmSync } = await import('node:fs');
+    rmSync(segs[1]!);
+    const plan = json<{ gaps: Array<{ from: string }>; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', copy, '--identity', identity, '--json'));
+    expect(plan.gaps).toHaveLength(1);
+    expect(plan.warnings.join(' ')).toContain('WAL gap');
+    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'gap-restore'), '--identity', identity, '--json');
+    expect(r.status).toBe(1);
+    expect(json<{ error: { message: string } }>(r).error.message).toContain('outside the recoverable window');
+  });
+
+  it('a corrupted segment is refused by wal-fetch and stops the restore before replay', async () => {
+    const copy = join(dir.path, 'corrupt-copy');
+    cpSync(medium, copy, { recursive: true });
+    const seg = walFiles(copy).filter((f) => /\/[0-9A-F]{24}\.[0-9a-f]{64}/.test(f))[1]!;
+    const name = seg.split('/').pop()!.slice(0, 24);
+    // Re-store a different content under the segment's name and hash: only the hash check catches it.
+    mkdirSync(join(dir.path, 'forge'), { recursive: true });
+    const fetched = join(dir.path, 'forge', name);
+    expect(lifeboat(env, 'wal-fetch', name, fetched, '--system', 'shop', '--from', copy, '--identity', identity).status).toBe(0);
+    const bytes = readFileSync(fetched);
+    bytes[5000]! ^= 0x01;
+    const { rmSync } = await import('node:fs');
+    rmSync(seg);
+    const staging = join(dir.path, 'staging-medium');
+    cpSync(copy, staging, { recursive: true });
+    writeFileSync(fetched, bytes);
+    expect(lifeboat(env, 'wal-push', fetched, '--system', 'shop', '--to', staging, '--recipient', recipient).status).toBe(0);
+    const forged = walFiles(staging).find((f) => f.split('/').pop()!.startsWith(name))!;
+    cpSync(forged, seg.replace(/\.[0-9a-f]{64}\./, `.${seg.match(/\.([0-9a-f]{64})\./)![1]}.`));
+    const r = lifeboat(env, 'wal-fetch', name, join(dir.path, 'never'), '--system', 'shop', '--from', copy, '--identity', identity);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('corrupted');
+    expect(existsSync(join(dir.path, 'never'))).toBe(false);
+    const restore = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'corrupt-restore'), '--identity', identity, '--json');
+    expect(restore.status).toBe(1);
+    expect(json<{ error: { code: string; message: string } }>(restore).error.message).toContain('stopped before replay');
+  });
+});
