@@ -210,3 +210,23 @@ describe('restore to a point in time', () => {
     expect(json<{ error: { code: string; message: string } }>(restore).error.message).toContain('stopped before replay');
   });
 });
+
+describe('the database-corruption runbook', () => {
+  it('recovers to the good time by PITR when the archive covers it (drill), and skips the logical path', () => {
+    expect(lifeboat(env, 'scan', medium).status).toBe(0);
+    const r = lifeboat(env, 'run', 'database-corruption', '--drill', '--yes', '--input', 'system=shop', '--input', `good_before=${times.target}`, '--identity', identity, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = json<{ run: string; status: string; achieved: { rpo_seconds: number }; steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; skipReason: string | null }> }>(r);
+    const step = (id: string): (typeof res.steps)[number] => res.steps.find((s) => s.id === id)!;
+    expect(step('plan').output!.available).toBe(true);
+    expect(step('recover').status).toBe('done');
+    expect(Date.parse(String(step('recover').output!.replayed_to))).toBeLessThan(Date.parse(times.t3));
+    expect(step('validate-recovered').status).toBe('done');
+    for (const id of ['select', 'verify', 'confirm-target', 'restore', 'validate']) {
+      expect(step(id).status).toBe('skipped');
+      expect(step(id).skipReason).toContain('does not apply');
+    }
+    // The scratch server and its data are gone with the drill.
+    expect(existsSync(join(String(step('recover').output!.data_dir), 'PG_VERSION'))).toBe(false);
+  });
+});

@@ -1,11 +1,12 @@
 /**
  * The engine actions a runbook step can call (docs/runbook-format.md lists their parameters).
- * `restore.pg-pitr` joins them with point-in-time recovery.
  */
 export const ACTION_NAMES = [
   'catalog.select-set',
   'verify.set',
+  'pitr.plan',
   'restore.pg-logical',
+  'restore.pg-pitr',
   'restore.files',
   'check.sql',
   'check.files',

@@ -54,6 +54,9 @@ const Base = {
   guidance: z.string().optional(),
   /** Planned duration, compared with the actual one in the report. */
   expected: Duration.optional(),
+  /** Run the step only when this template is true (or, for `unless`, false); otherwise it is skipped and journaled. */
+  when: z.string().optional(),
+  unless: z.string().optional(),
 };
 
 const ManualStep = z
@@ -218,6 +221,8 @@ function semanticProblems(rb: Runbook): Array<{ path: Array<string | number>; me
     }
     if (step.kind === 'communicate') check(step.template, ['steps', i, 'template']);
     check(step.guidance, ['steps', i, 'guidance']);
+    check(step.when, ['steps', i, 'when']);
+    check(step.unless, ['steps', i, 'unless']);
     seen.add(step.id);
   });
   return out;

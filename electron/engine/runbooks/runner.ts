@@ -321,6 +321,30 @@ export class RunEngine {
     this.commit(run, ACTOR_ENGINE, []);
   }
 
+  /** Why a step's `when`/`unless` says it does not apply, or null when it runs. */
+  private conditionFalse(step: Step, ctx: Record<string, unknown>): string | null {
+    const truthy = (v: unknown): boolean => v !== undefined && v !== null && v !== false && v !== 0 && v !== '' && v !== 'false' && v !== 'no';
+    if (step.when !== undefined) {
+      let v: unknown;
+      try {
+        v = render(step.when, ctx, `step ${step.id}`);
+      } catch {
+        v = undefined;
+      }
+      if (!truthy(v)) return `does not apply: ${step.when.replace(/[{}]/g, '').trim()} is not true`;
+    }
+    if (step.unless !== undefined) {
+      let v: unknown;
+      try {
+        v = render(step.unless, ctx, `step ${step.id}`);
+      } catch {
+        v = undefined;
+      }
+      if (truthy(v)) return `does not apply: ${step.unless.replace(/[{}]/g, '').trim()} is true`;
+    }
+    return null;
+  }
+
   private needOf(run: RunRecord, step: Step, ctx: Record<string, unknown>): StepNeed | null {
     if (step.kind === 'manual') return { type: 'manual', items: step.checklist, signoff: step.signoff ? { role: step.signoff.role, required: step.signoff.required } : null };
     if (step.kind === 'gate' && step.gate === 'confirm') {
@@ -351,6 +375,13 @@ export class RunEngine {
         if (st.status === 'done' || st.status === 'skipped') continue;
         job.step(`${step.id}: ${step.title}`);
         const ctx = this.context(run);
+        const skipBecause = this.conditionFalse(step, ctx);
+        if (skipBecause) {
+          const now = new Date().toISOString();
+          Object.assign(st, { status: 'skipped', startedAt: now, finishedAt: now, skipReason: skipBecause, by: ACTOR_ENGINE, need: null });
+          this.commit(run, ACTOR_ENGINE, [['step.skipped', { step: step.id, reason: skipBecause, automatic: true }]]);
+          continue;
+        }
         if (step.kind === 'action') {
           const outcome = await this.runAction(run, step, st, job);
           if (outcome !== 'done') return run;
@@ -447,6 +478,11 @@ export class RunEngine {
           const dir = join(this.scratchBase(run), name);
           mkdirSync(dir, { recursive: true, mode: 0o700 });
           return dir;
+        },
+        adoptScratchPostgres: (dir, binDir, port) => {
+          this.scratchCluster = ScratchCluster.adopt(dir, binDir, port);
+          run.state.scratch.pg = { dir, binDir, port };
+          this.commit(run, ACTOR_ENGINE, [['scratch.postgres-adopted', { step: step.id, port, dir }]]);
         },
         renderReport: () => renderReport(this.catalog, run),
         signal: job.signal,

@@ -5,6 +5,7 @@ import type { ActionName } from '../action-names';
 import { LifeboatError } from '../../errors';
 import { sha256Hex } from '../../format/manifest';
 import { checkFiles, checkSql, waitPgReady } from './checks';
+import { pitrPlan, restorePgPitr } from './pitr';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
 import { selectSet } from './select-set';
@@ -34,7 +35,9 @@ const reportWrite = defineAction({
 export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'catalog.select-set': selectSet,
   'verify.set': verifySetAction,
+  'pitr.plan': pitrPlan,
   'restore.pg-logical': restorePgLogical,
+  'restore.pg-pitr': restorePgPitr,
   'restore.files': restoreFiles,
   'check.sql': checkSql,
   'check.files': checkFiles,

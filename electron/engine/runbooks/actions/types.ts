@@ -31,6 +31,8 @@ export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 
   confirmation: string | null;
   /** Drills only: the run's scratch PostgreSQL (started on first use, removed at the end). */
   scratchPostgres(): Promise<PgTarget>;
+  /** Drills only: make a server this step started (a PITR restore) the run's scratch server. */
+  adoptScratchPostgres(dir: string, binDir: string, port: number): void;
   /** Drills only: a scratch folder of the run (removed at the end). */
   scratchDir(name: string): string;
   /** The run's report as it stands now (self-contained HTML). */

@@ -1,0 +1,125 @@
+import { existsSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Catalog } from '../../catalog/catalog';
+import { trustedKeys } from '../../catalog/trust';
+import { LifeboatError } from '../../errors';
+import { planPitr } from '../../pitr/plan';
+import { restorePitr } from '../../pitr/restore-pitr';
+import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
+import type { Medium } from '../../storage/medium';
+import { openMedium } from '../../storage/open-medium';
+import { defineAction } from './types';
+
+const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
+
+/** A reachable medium holding base backups of the system (the WAL archive lives beside them). */
+async function pitrMedium(catalog: Catalog, system: string, location: string | undefined): Promise<Medium | null> {
+  const locations = location
+    ? [location]
+    : (catalog.stmt(`SELECT DISTINCT m.location FROM presence p JOIN sets s ON s.key = p.set_key JOIN media m ON m.id = p.medium_id WHERE s.system = ? AND s.kind = 'pg-base' AND p.missing_since IS NULL ORDER BY m.last_seen DESC`).pluck().all(system) as string[]);
+  for (const loc of locations) {
+    try {
+      const m = await openMedium(loc);
+      await m.readInfo();
+      return m;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+/**
+ * pitr.plan: can this system be recovered to a point in time, and to this one? Never fails for
+ * "no": it answers `available: false` with the reason, so a runbook can fall back to the newest
+ * logical set (a step with `unless: "{{ steps.plan.output.available }}"`).
+ */
+export const pitrPlan = defineAction({
+  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional() }).strict(),
+  describe: (p) => `plan a point-in-time recovery of ${p.system} to ${p.target_time}`,
+  async run(p, ctx) {
+    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium);
+    if (!medium) return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
+    const plan = await planPitr(medium, p.system, { targetTime: p.target_time, identities: ctx.deps.identities, pgBinDir: ctx.deps.settings.pgBinDir || undefined });
+    const t = plan.target!;
+    const w = plan.windows.find((x) => x.base === t.base) ?? null;
+    return {
+      available: t.inside,
+      reason: t.inside ? null : (t.warnings[0] ?? 'the target is outside the recoverable window'),
+      medium: medium.location,
+      base: t.base,
+      window_from: w?.from ?? null,
+      window_to: w?.to ?? null,
+      window_basis: w?.toBasis ?? null,
+      segments: t.segments.length,
+      warnings: [...t.warnings, ...plan.warnings],
+    };
+  },
+});
+
+interface PitrCheckpoint {
+  /** The data directory this run created (a resume may remove it and start again). */
+  created?: string;
+}
+
+/**
+ * restore.pg-pitr: base backup + WAL replayed to the target time, promoted. In a drill the data
+ * directory is a scratch folder and the restored server becomes the run's scratch server (later
+ * checks run against it; it is removed with the run). Live: an empty data directory, the server
+ * left running on the given port.
+ */
+export const restorePgPitr = defineAction({
+  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional(), data_dir: z.string().optional(), port: z.number().int().min(1).max(65535).optional(), timeout: z.number().int().min(10).default(1800) }).strict(),
+  describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
+  condition: (p, checkpoint, drill) =>
+    drill ? 'the scratch data directory is removed when the run ends' : (checkpoint as PitrCheckpoint | null)?.created ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again` : `${p.data_dir} was not touched`,
+  async run(p, ctx) {
+    const cp = { ...((ctx.checkpoint ?? {}) as PitrCheckpoint) };
+    let dataDir: string;
+    let clusterDir: string | null = null;
+    if (ctx.drill) {
+      clusterDir = ctx.scratchDir(`pitr-${ctx.stepId}`);
+      chmodSync(clusterDir, 0o711);
+      dataDir = join(clusterDir, 'data');
+    } else {
+      if (!p.data_dir || !isAbsolute(p.data_dir)) throw new LifeboatError('BAD_INPUT', 'restore.pg-pitr needs data_dir: an absolute path to an empty (or absent) folder.');
+      dataDir = resolve(p.data_dir);
+    }
+    const binDir = findPgBinDir(ctx.deps.settings.pgBinDir || undefined);
+    if (cp.created === dataDir && existsSync(dataDir)) {
+      ctx.log('info', `removing ${dataDir}, left partial by the interrupted attempt of this run`);
+      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs: postgresRunAs() }).catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    if (!existsSync(dataDir)) {
+      cp.created = dataDir;
+      ctx.saveCheckpoint(cp);
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    }
+    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium);
+    if (!medium) throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, { hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.' });
+    const r = await restorePitr(
+      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout },
+      { ...ctx, step: (s) => ctx.log('info', s) },
+    );
+    if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, binDir, r.port);
+    return {
+      system: p.system,
+      base: r.base,
+      medium: medium.location,
+      target_time: r.targetTime,
+      replayed_to: r.replayedTo,
+      // The achieved recovery point: the last transaction replayed (for the report's RPO).
+      set_created_at: r.replayedTo ?? r.plan.windows.find((w) => w.base === r.base)?.from ?? null,
+      timeline: r.timeline,
+      segments: r.segments,
+      data_dir: r.dataDir,
+      host: '127.0.0.1',
+      port: r.port,
+      url: `postgres://postgres@127.0.0.1:${r.port}/postgres`,
+      duration_ms: r.durationMs,
+      warnings: r.warnings,
+    };
+  },
+});
