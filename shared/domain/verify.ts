@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
-export const VERIFY_LEVELS = ['inventory', 'integrity', 'authenticity', 'deep', 'restore'] as const;
-export type VerifyLevel = (typeof VERIFY_LEVELS)[number];
+import { VERIFY_LEVELS } from './verify-levels';
+
+export { VERIFY_LEVELS, type VerifyLevel } from './verify-levels';
 
 export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed'] as const;
 export type Verdict = (typeof VERDICTS)[number];

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { VERIFY_LEVELS, type VerifyLevel } from '../../../shared/domain/verify';
+import { VERIFY_LEVELS, type VerifyLevel } from '../../../shared/domain/verify-levels';
 import type { CliIo } from '../output';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -1,22 +1,38 @@
 import { hostname } from 'node:os';
 import { ulid } from 'ulid';
-import { z } from 'zod';
 import { LifeboatError } from '../errors';
 import { LIFEBOAT_VERSION } from '../version';
 
 export const MEDIUM_FILE = 'lifeboat-medium.json';
 export const MEDIUM_FORMAT_V1 = 'lifeboat-medium/1';
 
-export const MediumInfoSchema = z
-  .object({
-    format: z.literal(MEDIUM_FORMAT_V1),
-    id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'a ULID'),
-    label: z.string().min(1).max(100),
-    created_at: z.string(),
-    created_by: z.string(),
-  })
-  .strict();
-export type MediumInfo = z.infer<typeof MediumInfoSchema>;
+export interface MediumInfo {
+  format: typeof MEDIUM_FORMAT_V1;
+  id: string;
+  label: string;
+  created_at: string;
+  created_by: string;
+}
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * Checked by hand rather than with zod: every CLI call that touches a medium reads this file,
+ * including \`wal-push\`, which PostgreSQL starts once per WAL segment — loading zod would cost
+ * more than the work itself.
+ */
+function mediumInfoProblem(json: unknown): string | null {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return '(root): an object';
+  const o = json as Record<string, unknown>;
+  const extra = Object.keys(o).filter((k) => !['format', 'id', 'label', 'created_at', 'created_by'].includes(k));
+  if (extra.length) return `(root): unknown key ${extra[0]}`;
+  if (o.format !== MEDIUM_FORMAT_V1) return `format: ${MEDIUM_FORMAT_V1}`;
+  if (typeof o.id !== 'string' || !ULID.test(o.id)) return 'id: a ULID';
+  if (typeof o.label !== 'string' || o.label.length < 1 || o.label.length > 100) return 'label: 1 to 100 characters';
+  if (typeof o.created_at !== 'string') return 'created_at: a string';
+  if (typeof o.created_by !== 'string') return 'created_by: a string';
+  return null;
+}
 
 export function newMediumInfo(label: string, now = new Date()): MediumInfo {
   const clean = label.trim();
@@ -35,10 +51,7 @@ export function parseMediumInfo(bytes: Buffer): MediumInfo {
   if (typeof format === 'string' && format.startsWith('lifeboat-medium/') && format !== MEDIUM_FORMAT_V1) {
     throw new LifeboatError('FORMAT_UNSUPPORTED', `This medium uses format ${format}; this Lifeboat reads ${MEDIUM_FORMAT_V1}.`);
   }
-  const parsed = MediumInfoSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new LifeboatError('FORMAT_INVALID', `${MEDIUM_FILE} is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  const problem = mediumInfoProblem(json);
+  if (problem) throw new LifeboatError('FORMAT_INVALID', `${MEDIUM_FILE} is invalid at ${problem.replace(': ', ': expected ')}`);
+  return json as MediumInfo;
 }
