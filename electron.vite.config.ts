@@ -16,6 +16,8 @@ export default defineConfig({
       outDir: 'out/main',
       externalizeDeps: { exclude: bundled },
       rollupOptions: {
+        // The demo's S3 server is a dev dependency: loaded from node_modules when present, never bundled.
+        external: ['s3rver'],
         input: {
           index: resolve(__dirname, 'electron/main/index.ts'),
           cli: resolve(__dirname, 'electron/cli/index.ts'),

@@ -25,7 +25,7 @@ export function buildProgram(io: CliIo): Command {
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
   // Registration modules are light (commander only); each action imports its engine code.
-  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }, { registerPitr }] = await Promise.all([
+  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }, { registerPitr }, { registerDemo }] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
     import('./commands/keys'),
@@ -35,6 +35,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     import('./commands/verify'),
     import('./commands/runbook'),
     import('./commands/pitr'),
+    import('./commands/demo'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
@@ -44,6 +45,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerVerify(program, io);
   registerRunbook(program, io);
   registerPitr(program, io);
+  registerDemo(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
   try {

@@ -11,8 +11,10 @@ import { createMainWindow, hardenSession, isTrustedFrame } from './window';
 
 /** LIFEBOAT_HOME (or --demo-dir) wins; otherwise Electron's userData for this app. */
 function dataDir(): string {
-  const demoArg = process.argv.find((a) => a.startsWith('--demo-dir='));
-  if (demoArg) return demoArg.slice('--demo-dir='.length);
+  // `lifeboat demo --keep` leaves its data dir in <demo dir>/home.
+  const i = process.argv.findIndex((a) => a === '--demo-dir' || a.startsWith('--demo-dir='));
+  const demo = i < 0 ? null : process.argv[i]!.includes('=') ? process.argv[i]!.slice('--demo-dir='.length) : (process.argv[i + 1] ?? null);
+  if (demo) return join(demo, 'home');
   if (process.env.LIFEBOAT_HOME) return resolveDataDir();
   return app.getPath('userData');
 }

@@ -34,6 +34,8 @@ function evidence(output: Record<string, unknown> | null): string {
   if (!output) return '';
   const rows: string[] = [];
   const add = (k: string, v: unknown): void => {
+    if (v === null || v === undefined) return;
+    if (typeof v === 'number' && !Number.isInteger(v)) v = Math.round(v * 10) / 10;
     rows.push(`<tr><th>${esc(k)}</th><td>${esc(typeof v === 'object' ? JSON.stringify(v) : v)}</td></tr>`);
   };
   for (const [k, v] of Object.entries(output)) {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
@@ -429,10 +429,28 @@ export class RunEngine {
       run.finishedAt = new Date().toISOString();
       const removed = await this.cleanup(run);
       this.commit(run, run.operator, [['run.finished', { status: 'succeeded', ...this.achieved(run), removed }]]);
+      this.finalizeReports(run);
       return run;
     } finally {
       const latest = this.load(runId);
       if (latest.state.owner?.pid === process.pid) this.releaseOwnership(latest);
+    }
+  }
+
+  /** Reports written during the run are rewritten once it has ended, so the file shows the outcome and the final journal head. */
+  private finalizeReports(run: RunRecord): void {
+    const html = renderReport(this.catalog, run);
+    for (const s of run.state.runbook.steps) {
+      if (s.kind !== 'action' || s.action !== 'report.write') continue;
+      const out = run.state.steps[s.id]?.output;
+      const paths = [out?.path, ...((out?.copies as unknown[] | undefined) ?? [])].filter((p): p is string => typeof p === 'string');
+      for (const p of paths) {
+        try {
+          writeFileSync(p, html, { mode: 0o600 });
+        } catch {
+          // a copy on a medium that went away: the data dir's copy and `lifeboat report` remain
+        }
+      }
     }
   }
 
@@ -586,6 +604,7 @@ export class RunEngine {
     const removed = await this.cleanup(run);
     run.state.owner = null;
     this.commit(run, actor, [['run.cancelled', { reason, conditions, removed }]]);
+    this.finalizeReports(run);
     return run;
   }
 

@@ -1,0 +1,252 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { LifeboatError } from '../errors';
+import pg from 'pg';
+import type S3rverClass from 's3rver';
+import { backupFiles } from '../backup/files-backup';
+import { backupPgLogical } from '../backup/pg-logical';
+import { scanMedium } from '../catalog/scan';
+import { trustKey } from '../catalog/trust';
+import { MemoryCredentialStore } from '../credentials/credential-store';
+import { generateIdentity, identityFileText } from '../crypto/age';
+import { generateSigningKey, loadSigningKey } from '../crypto/signing';
+import { Engine } from '../engine';
+import { newMediumInfo } from '../format/medium';
+import type { JobContext } from '../jobs/job-manager';
+import { backupPgBase } from '../pitr/pg-base';
+import { planPitr } from '../pitr/plan';
+import { chownTree, postgresRunAs, ScratchCluster } from '../postgres/scratch-cluster';
+import { loadRunbook } from '../runbooks/library';
+import { RunEngine } from '../runbooks/runner';
+import { saveSettings, SettingsSchema } from '../settings/settings';
+import type { Medium } from '../storage/medium';
+import { FolderMedium } from '../storage/folder-medium';
+import { openMedium } from '../storage/open-medium';
+import { runVerify } from '../verify/run';
+import { fingerprint, loadSampleData, writeSampleFiles } from './sample-data';
+
+export interface DemoOptions {
+  /** Where everything goes (default: a new temp folder); removed at the end unless `keep`. */
+  dir?: string;
+  keep: boolean;
+  /** The `lifeboat` command PostgreSQL's archive_command runs (node + bin/lifeboat.cjs). */
+  cliCommand: string[];
+  /** Rows of the sample database (default: 20,000 customers, 200,000 orders, 100,000 uploads). */
+  scale?: { customers: number; orders: number };
+  say(line: string): void;
+}
+
+export interface DemoSummary {
+  dir: string;
+  kept: boolean;
+  dataDir: string;
+  media: string[];
+  sets: Array<{ key: string; kind: string; bytes: number; media: number }>;
+  verified: { sets: number; failed: number; bytes: number; bytesPerSecond: number | null; level: string };
+  window: { base: string; from: string; to: string | null; basis: string } | null;
+  walSegments: number;
+  drill: { run: string; status: string; rtoSeconds: number | null; rtoObjectiveSeconds: number; rpoSeconds: number | null; rpoObjectiveSeconds: number; restoredTables: number | null; checks: Array<{ sql: string; got: string | null; expect: string; ok: boolean }> };
+  report: string;
+  rows: Record<string, string>;
+  s3: string | null;
+}
+
+const SYSTEM = 'shop-db';
+const FILES_SYSTEM = 'shop-files';
+const CONFIG_SYSTEM = 'shop-config';
+
+function context(say: (l: string) => void): JobContext {
+  return { signal: new AbortController().signal, progress: () => undefined, step: () => undefined, log: (level, m) => (level === 'warn' || level === 'error' ? say(`  ${level}: ${m}`) : undefined) };
+}
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** An S3 medium on a private s3rver, when the dev dependency is installed (it is, after `npm ci`). */
+async function startS3(dir: string): Promise<{ location: string; medium: Medium; stop: () => Promise<void> } | null> {
+  let S3rver: typeof S3rverClass;
+  try {
+    S3rver = (await import('s3rver')).default;
+  } catch {
+    return null;
+  }
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory: join(dir, 's3'), silent: true, configureBuckets: [{ name: 'dr-backups', configs: [] }] });
+  const { port } = await server.run();
+  const options = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
+  const location = 's3://dr-backups/demo';
+  const medium = await openMedium(location, options);
+  return { location, medium, stop: () => server.close() };
+}
+
+/**
+ * The whole product on this machine, in one command: a scratch PostgreSQL with a realistic shop
+ * database and WAL archiving into Lifeboat, sample files and config, keys, a folder medium and
+ * an S3 medium, a logical set, a base backup, files and config sets, a scan, a deep verification,
+ * the recoverable window, and the monthly drill run end to end with its report.
+ */
+export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+  const dir = resolve(o.dir ?? mkdtempSync(join(tmpdir(), 'lifeboat-demo-')));
+  mkdirSync(dir, { recursive: true });
+  // PostgreSQL runs as `postgres` when we are root: it must reach its cluster and the archive.
+  chmodSync(dir, 0o755);
+  const runAs = postgresRunAs();
+  if (runAs) {
+    for (let p = dirname(dir); p !== dirname(p); p = dirname(p)) {
+      if ((statSync(p).mode & 0o001) === 0) {
+        throw new LifeboatError('BAD_INPUT', `PostgreSQL runs as the postgres user and cannot reach ${dir}: ${p} is not traversable by others.`, { hint: 'Choose a folder under /tmp (the default), or chmod o+x the folders above it.' });
+      }
+    }
+  }
+  const home = join(dir, 'home');
+  const say = (line: string): void => o.say(line);
+  let cluster: ScratchCluster | null = null;
+  let s3: Awaited<ReturnType<typeof startS3>> = null;
+  let engine: Engine | null = null;
+  try {
+    say(`Lifeboat demo in ${dir}`);
+    engine = new Engine({ dataDir: home, credentials: new MemoryCredentialStore(), frontDoor: 'cli' });
+    saveSettings(engine.paths.settings, SettingsSchema.parse({ operatorName: 'Demo operator', systems: { [SYSTEM]: { tier: 'critical', validations: [] } } }));
+
+    say('1. keys: a signing key for the servers, an age key for the DR laptop');
+    const keys = join(dir, 'keys');
+    mkdirSync(keys, { recursive: true, mode: 0o700 });
+    const signing = generateSigningKey();
+    writeFileSync(join(keys, 'signing.pem'), signing.privatePem, { mode: 0o600 });
+    writeFileSync(join(keys, 'signing.pem.pub'), signing.publicPem);
+    const age = generateIdentity();
+    writeFileSync(join(keys, 'laptop.age'), identityFileText(age.identity), { mode: 0o600 });
+    const signingKey = loadSigningKey(signing.privatePem);
+    const recipients = [age.identity.recipient];
+    trustKey(engine.catalog, signing.publicPem, 'demo servers');
+
+    say('2. media: a folder (the USB drive) and an S3 bucket');
+    const usbPath = join(dir, 'media', 'usb-1');
+    mkdirSync(usbPath, { recursive: true });
+    const usb = new FolderMedium(usbPath);
+    await usb.writeInfo(newMediumInfo('usb-1'));
+    if (runAs) chownTree(join(dir, 'media'), runAs);
+    s3 = await startS3(dir);
+    if (s3) await s3.medium.writeInfo(newMediumInfo('s3-offsite'));
+    else say('   (s3rver is not installed: the S3 medium is left out)');
+    const media: Medium[] = s3 ? [usb, s3.medium] : [usb];
+
+    say('3. a scratch PostgreSQL with WAL archiving into Lifeboat, and a shop database');
+    cluster = await ScratchCluster.start({ baseDir: dir, settings: { wal_level: 'replica' } });
+    const cmd = [...o.cliCommand, 'wal-push', '%p', '--system', SYSTEM, '--to', usbPath, '--recipient', age.identity.recipient.text].map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+    await sql(cluster.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
+    await sql(cluster.url(), `ALTER SYSTEM SET archive_command = '${cmd.replace(/'/g, "''")}'`);
+    await sql(cluster.url(), `ALTER SYSTEM SET archive_timeout = '60s'`);
+    await cluster.stopServer('fast');
+    await cluster.startServer({ settings: { wal_level: 'replica' } });
+    await sql(cluster.url(), 'CREATE DATABASE shop');
+    const shopUrl = cluster.url('shop');
+    const scale = o.scale ?? { customers: 20_000, orders: 200_000 };
+    {
+      const c = new pg.Client({ connectionString: shopUrl });
+      await c.connect();
+      try {
+        await loadSampleData(c, scale);
+      } finally {
+        await c.end();
+      }
+    }
+    const counts = await sql<{ c: string; o: string }>(shopUrl, 'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o');
+    saveSettings(
+      engine.paths.settings,
+      SettingsSchema.parse({
+        operatorName: 'Demo operator',
+        systems: { [SYSTEM]: { tier: 'critical', validations: [{ sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` }, { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` }, { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' }] } },
+      }),
+    );
+    const sampleRoot = join(dir, 'sample');
+    const sample = writeSampleFiles(sampleRoot);
+    say(`   ${Number(counts[0]!.c).toLocaleString('en')} customers, ${Number(counts[0]!.o).toLocaleString('en')} orders; ${sample.count} sample files`);
+
+    say(`4. backups to ${media.length} media: logical, base (for PITR), files, config`);
+    const ctx = context(say);
+    const common = { media, recipients, signingKey, tier: 'critical' as const };
+    await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
+    await backupPgBase({ ...common, media: [usb], system: SYSTEM, dbUrl: cluster.url() }, ctx);
+    // Some business after the base backup, archived segment by segment.
+    for (let i = 0; i < 3; i++) {
+      await sql(shopUrl, `UPDATE orders SET status = 'paid' WHERE id % 97 = ${i}`);
+      const before = Number((await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+      await sql(cluster.url(), 'SELECT pg_switch_wal()');
+      for (let t = 0; t < 200; t++) {
+        const now = Number((await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+        if (now > before) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await backupFiles({ ...common, system: FILES_SYSTEM, paths: [sample.files], excludes: [], kind: 'files', incremental: false, allowPlaintext: false, identities: [], stateDir: join(home, 'state') }, ctx);
+    await backupFiles({ ...common, system: CONFIG_SYSTEM, paths: [sample.config], excludes: [], kind: 'config', incremental: false, allowPlaintext: false, identities: [], stateDir: join(home, 'state') }, ctx);
+
+    say('5. scan both media into the offline catalog, verify deep, plan PITR');
+    for (const m of media) await scanMedium(engine.catalog, m, ctx, { identities: [age.identity] });
+    const settings = engine.settings();
+    const verified = await runVerify({ catalog: engine.catalog, settings, dataDir: home }, { target: usbPath, level: 'deep', identities: [age.identity], onlyNew: false, olderThanDays: null, jobs: 2 }, ctx);
+    const failed = verified.results.filter((r) => r.verdict !== 'ok');
+    say(`   ${verified.results.length - failed.length} of ${verified.results.length} sets pass at deep level (${(verified.bytes / 1048576).toFixed(1)} MiB${verified.bytesPerSecond ? `, ${(verified.bytesPerSecond / 1048576).toFixed(0)} MiB/s` : ''})`);
+    const plan = await planPitr(usb, SYSTEM, { identities: [age.identity], pgBinDir: settings.pgBinDir || undefined });
+    const w = plan.windows[0] ?? null;
+    if (w) say(`   recoverable window: ${w.from} → ${w.to ?? '—'} (${w.toBasis}, ${w.segments} WAL segments)`);
+
+    say('6. the monthly restore drill, as a drill: restore into a scratch server, validate, report');
+    const runner = new RunEngine({ catalog: engine.catalog, settings, dataDir: home, credentials: engine.credentials, identities: [age.identity] });
+    const run0 = runner.start(loadRunbook(home, 'monthly-drill'), { system: SYSTEM }, { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' });
+    let run = await runner.advance(run0.id, ctx);
+    for (let guard = 0; run.status === 'waiting' && guard < 50; guard++) {
+      const step = run.state.runbook.steps.find((s) => run.state.steps[s.id]?.status === 'waiting')!;
+      const need = run.state.steps[step.id]!.need!;
+      const answer = need.type === 'manual' ? { ticks: need.items.map((_, i) => i), signoff: 'Demo operator (drill, --yes)', auto: true } : need.type === 'confirm' ? { confirmation: need.expect, auto: true } : { signoff: 'drill auto-approval', auto: true };
+      runner.respond(run.id, step.id, answer, 'Demo operator');
+      run = await runner.advance(run.id, ctx);
+    }
+    const achieved = runner.achieved(run);
+    const restore = run.state.steps.restore?.output ?? null;
+    const checks = (run.state.steps.validate?.output?.checks ?? []) as DemoSummary['drill']['checks'];
+    const reportPath = run.state.steps.report?.output?.path;
+    const report = typeof reportPath === 'string' ? reportPath : '';
+
+    const rows = await (async () => {
+      const c = new pg.Client({ connectionString: shopUrl });
+      await c.connect();
+      try {
+        return await fingerprint(c);
+      } finally {
+        await c.end();
+      }
+    })();
+    const sets = engine.catalog.db
+      .prepare('SELECT s.key, s.kind, s.bytes, (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media FROM sets s ORDER BY s.created_at')
+      .all() as DemoSummary['sets'];
+    const summary: DemoSummary = {
+      dir,
+      kept: o.keep,
+      dataDir: home,
+      media: media.map((m) => m.location),
+      sets,
+      verified: { sets: verified.results.length, failed: failed.length, bytes: verified.bytes, bytesPerSecond: verified.bytesPerSecond, level: 'deep' },
+      window: w ? { base: w.base, from: w.from, to: w.to, basis: w.toBasis } : null,
+      walSegments: w?.segments ?? 0,
+      drill: { run: run.id, status: run.status, rtoSeconds: achieved.rto_seconds, rtoObjectiveSeconds: run.state.runbook.objectives.rto, rpoSeconds: achieved.rpo_seconds, rpoObjectiveSeconds: run.state.runbook.objectives.rpo, restoredTables: typeof restore?.tables === 'number' ? restore.tables : null, checks },
+      report,
+      rows,
+      s3: s3?.location ?? null,
+    };
+    return summary;
+  } finally {
+    await engine?.close();
+    await cluster?.destroy().catch(() => undefined);
+    await s3?.stop().catch(() => undefined);
+    if (!o.keep && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  }
+}
