@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { WireErrorSchema } from './jobs';
 import type { WireError } from '../errors';
 
 /** A run of a runbook: `paused` after an interruption, `waiting` for a person. */
@@ -63,3 +65,77 @@ export interface RunSummary {
   finishedAt: string | null;
   currentStep: string | null;
 }
+
+// ---- Schemas for the IPC contract (the renderer's runbook screens) ------------------------
+
+
+export const RunSummarySchema = z.object({
+  id: z.string(),
+  runbookId: z.string(),
+  title: z.string(),
+  drill: z.boolean(),
+  status: z.enum(RUN_STATUSES),
+  operator: z.string(),
+  incidentAt: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  currentStep: z.string().nullable(),
+});
+
+export const LibraryEntrySchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  level: z.number(),
+  source: z.string(),
+  builtin: z.boolean(),
+  drill: z.enum(['allowed', 'only']),
+  rtoSeconds: z.number(),
+  rpoSeconds: z.number(),
+  steps: z.number(),
+  problem: z.string().nullable(),
+  description: z.string(),
+  inputs: z.array(z.object({ id: z.string(), type: z.string(), label: z.string(), required: z.boolean(), default: z.string().optional(), help: z.string().optional() })),
+});
+export type LibraryEntryView = z.infer<typeof LibraryEntrySchema>;
+
+const NeedSchema = z.union([
+  z.object({ type: z.literal('manual'), items: z.array(z.string()), signoff: z.object({ role: z.string(), required: z.boolean() }).nullable() }),
+  z.object({ type: z.literal('confirm'), prompt: z.string(), expect: z.string() }),
+  z.object({ type: z.literal('second-person'), role: z.string(), notName: z.string() }),
+]);
+
+export const RunStepViewSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  kind: z.enum(['manual', 'action', 'gate', 'communicate']),
+  action: z.string().nullable(),
+  guidance: z.string().nullable(),
+  expectedSeconds: z.number().nullable(),
+  status: z.enum(STEP_STATUSES),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  need: NeedSchema.nullable(),
+  output: z.record(z.string(), z.unknown()).nullable(),
+  signoff: z.string().nullable(),
+  by: z.string().nullable(),
+  error: WireErrorSchema.nullable(),
+  condition: z.string().nullable(),
+  skipReason: z.string().nullable(),
+});
+export type RunStepView = z.infer<typeof RunStepViewSchema>;
+
+export const RunViewSchema = RunSummarySchema.extend({
+  level: z.number(),
+  rtoSeconds: z.number(),
+  rpoSeconds: z.number(),
+  inputs: z.record(z.string(), z.string()),
+  steps: z.array(RunStepViewSchema),
+  forecast: z.object({ seconds: z.number().nullable(), rtoSeconds: z.number(), fits: z.boolean().nullable(), parts: z.array(z.object({ step: z.string(), seconds: z.number().nullable(), basis: z.string() })) }).nullable(),
+  achieved: z.object({ rto_seconds: z.number().nullable(), rpo_seconds: z.number().nullable(), rpo_basis: z.string().nullable() }),
+  journal: z.object({ seq: z.number(), hash: z.string() }),
+  /** True while an engine process drives the run (an action is running). */
+  active: z.boolean(),
+  /** The job of this engine advancing the run, if any (its progress and log are on the job events). */
+  jobId: z.string().nullable(),
+});
+export type RunView = z.infer<typeof RunViewSchema>;

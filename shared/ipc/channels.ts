@@ -17,6 +17,15 @@ export const CHANNEL_NAMES = [
   'findFiles',
   'listMedia',
   'startVerify',
+  'listRunbooks',
+  'listRuns',
+  'getRun',
+  'startRun',
+  'advanceRun',
+  'respondStep',
+  'skipStep',
+  'cancelRun',
+  'getRunReport',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
 import { FileHitSchema, MediumRowSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
+import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
 const Empty = z.object({}).strict();
 const JobId = z.object({ id: z.string().min(1).max(100) }).strict();
+const RunId = z.object({ id: z.string().min(1).max(100) }).strict();
 
 interface ChannelDef {
   /** One line for the reviewer and the surface snapshot. */
@@ -100,6 +102,66 @@ export const contract = {
       })
       .strict(),
     output: JobSnapshotSchema,
+  },
+  listRunbooks: {
+    doc: 'The runbook library: built-ins and the operator\'s folder, with inputs (invalid files listed with why).',
+    input: Empty,
+    output: z.array(LibraryEntrySchema),
+  },
+  listRuns: {
+    doc: 'Runs of runbooks, newest first; open ones can be resumed.',
+    input: Empty,
+    output: z.array(RunSummarySchema),
+  },
+  getRun: {
+    doc: 'One run: every step with its state, what a waiting step needs, clocks, forecast, journal head.',
+    input: RunId,
+    output: RunViewSchema,
+  },
+  startRun: {
+    doc: 'Start a run of a runbook with typed inputs (drill or live) and a job that advances it until a person is needed.',
+    input: z
+      .object({
+        runbook: z.string().min(1).max(4096),
+        inputs: z.record(z.string().max(60), z.string().max(4096)).default({}),
+        drill: z.boolean(),
+        operator: z.string().max(200).optional(),
+        /** Paths of age identity files (their content never crosses IPC). */
+        identityFiles: z.array(z.string().max(4096)).max(10).default([]),
+      })
+      .strict(),
+    output: z.object({ run: RunViewSchema, job: JobSnapshotSchema }),
+  },
+  advanceRun: {
+    doc: 'Continue a run (after a wait, a failure, a pause or a restart) as a job.',
+    input: RunId.extend({ identityFiles: z.array(z.string().max(4096)).max(10).default([]) }).strict(),
+    output: JobSnapshotSchema,
+  },
+  respondStep: {
+    doc: 'A person\'s answer to the waiting step (ticks, sign-off, typed confirmation), then a job that continues the run.',
+    input: RunId.extend({
+      step: z.string().min(1).max(100),
+      ticks: z.array(z.number().int().nonnegative()).max(200).optional(),
+      signoff: z.string().max(200).optional(),
+      confirmation: z.string().max(4096).optional(),
+      operator: z.string().max(200).optional(),
+    }).strict(),
+    output: JobSnapshotSchema,
+  },
+  skipStep: {
+    doc: 'Skip a step with a reason (journaled with who did it).',
+    input: RunId.extend({ step: z.string().min(1).max(100), reason: z.string().min(1).max(2000), operator: z.string().max(200).optional() }).strict(),
+    output: RunViewSchema,
+  },
+  cancelRun: {
+    doc: 'End a run for good with a reason; a drill\'s scratch targets are removed.',
+    input: RunId.extend({ reason: z.string().min(1).max(2000), operator: z.string().max(200).optional() }).strict(),
+    output: RunViewSchema,
+  },
+  getRunReport: {
+    doc: 'The run\'s recovery report as self-contained HTML (shown in a sandboxed frame; exported or printed to PDF).',
+    input: RunId,
+    output: z.object({ html: z.string() }),
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -10,6 +10,9 @@ import { runVerify } from '../verify/run';
 import { parseIdentityFile } from '../crypto/age';
 import { readFileSync } from 'node:fs';
 import { LIFEBOAT_VERSION } from '../version';
+import { listRunbooks } from '../runbooks/library';
+import { RunService } from '../runbooks/service';
+import { RunEngine } from '../runbooks/runner';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -20,6 +23,7 @@ export type Handlers = {
  * bridge both serve exactly these handlers, through `dispatch`.
  */
 export function createHandlers(engine: Engine): Handlers {
+  const runs = new RunService(engine);
   return {
     getAppInfo: async () => ({
       name: 'Lifeboat' as const,
@@ -110,5 +114,23 @@ export function createHandlers(engine: Engine): Handlers {
       );
       return snapshot;
     },
+
+    listRunbooks: async () => listRunbooks(engine.paths.dataDir),
+
+    listRuns: async () => new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities: [] }).list(),
+
+    getRun: async ({ id }) => runs.view(id),
+
+    startRun: async (input) => runs.start(input),
+
+    advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
+
+    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => runs.respond(id, step, { ticks, signoff, confirmation }, operator),
+
+    skipStep: async ({ id, step, reason, operator }) => runs.skip(id, step, reason, operator),
+
+    cancelRun: async ({ id, reason, operator }) => runs.cancel(id, reason, operator),
+
+    getRunReport: async ({ id }) => runs.report(id),
   };
 }

@@ -92,6 +92,15 @@ export interface WhereRow {
   lastVerification: { level: string; verdict: string; at: string } | null;
 }
 
+/**
+ * The copies worth trying first: present ones, those whose last verification passed before the
+ * unverified ones, failed ones last; the most recently seen first within each group.
+ */
+export function preferredCopies(rows: WhereRow[]): WhereRow[] {
+  const rank = (r: WhereRow): number => (r.lastVerification === null ? 1 : r.lastVerification.verdict === 'ok' ? 0 : 2);
+  return rows.filter((r) => !r.missingSince).sort((a, b) => rank(a) - rank(b) || b.lastSeen.localeCompare(a.lastSeen));
+}
+
 /** Every medium holding (or that held) a set: `lifeboat where <set id>`. Accepts a key or a bare set id. */
 export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; rows: WhereRow[] } | null {
   const key = (catalog.db.prepare('SELECT key FROM sets WHERE key = ? OR set_id = ? ORDER BY created_at DESC LIMIT 1').pluck().get(setIdOrKey, setIdOrKey) as string | undefined) ?? null;

@@ -28,6 +28,8 @@ export interface LibraryEntry {
   steps: number;
   /** Set when an operator's file does not validate: it is listed, with why, and cannot run. */
   problem: string | null;
+  description: string;
+  inputs: Array<{ id: string; type: string; label: string; required: boolean; default?: string; help?: string }>;
 }
 
 /** The operator's own runbooks live here (one YAML file each). */
@@ -41,10 +43,10 @@ export function listRunbooks(dataDir: string): LibraryEntry[] {
   const add = (text: string, source: string, builtin: boolean): void => {
     try {
       const { runbook: r } = parseRunbook(text, source);
-      out.set(r.id, { id: r.id, title: r.title, level: r.level, source, builtin, drill: r.drill, rtoSeconds: r.objectives.rto, rpoSeconds: r.objectives.rpo, steps: r.steps.length, problem: null });
+      out.set(r.id, { id: r.id, title: r.title, level: r.level, source, builtin, drill: r.drill, rtoSeconds: r.objectives.rto, rpoSeconds: r.objectives.rpo, steps: r.steps.length, problem: null, description: r.description, inputs: r.inputs });
     } catch (e) {
       const id = source.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
-      out.set(`invalid:${source}`, { id, title: id, level: 0, source, builtin, drill: 'allowed', rtoSeconds: 0, rpoSeconds: 0, steps: 0, problem: e instanceof Error ? e.message : String(e) });
+      out.set(`invalid:${source}`, { id, title: id, level: 0, source, builtin, drill: 'allowed', rtoSeconds: 0, rpoSeconds: 0, steps: 0, problem: e instanceof Error ? e.message : String(e), description: '', inputs: [] });
     }
   };
   for (const [id, text] of Object.entries(BUILTIN_RUNBOOKS)) add(text, `builtin:${id}`, true);

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { SetResult, VerifyLevel } from '../../../shared/domain/verify';
 import type { Catalog } from '../catalog/catalog';
 import { rememberMedium } from '../catalog/known-media';
-import { whereIs } from '../catalog/queries';
+import { preferredCopies, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
 import { trustedKeys } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
@@ -52,8 +52,7 @@ async function resolveTarget(catalog: Catalog, target: string): Promise<Resolved
   }
   const found = whereIs(catalog, target);
   if (!found) throw new LifeboatError('NOT_FOUND', `${target} is neither a medium, a set folder, nor a set the catalog knows.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
-  const present = found.rows.filter((r) => !r.missingSince);
-  for (const row of present) {
+  for (const row of preferredCopies(found.rows)) {
     const medium = await openMedium(row.location);
     try {
       await medium.readInfo();

@@ -1,12 +1,36 @@
 import { useEffect, useState } from 'react';
 import { ComingScreen } from '../features/coming/ComingScreen';
 import { OverviewScreen } from '../features/overview/OverviewScreen';
+import { CatalogScreen } from '../features/catalog/CatalogScreen';
+import { MediaScreen } from '../features/media/MediaScreen';
+import { ReportsScreen } from '../features/reports/ReportsScreen';
+import { RunbooksScreen } from '../features/runbooks/RunbooksScreen';
+import { VerifyScreen } from '../features/verify/VerifyScreen';
 import { SCREENS, screenFromHash, type ScreenId } from '../../../shared/domain/screens';
+import { setHashParams } from '../lib/hash';
 
 function setScreenInHash(id: ScreenId): void {
-  const params = new URLSearchParams(location.hash.slice(1));
-  params.set('screen', id);
-  location.hash = params.toString();
+  // A screen's own state (an open run, a report) does not follow to another screen.
+  setHashParams({ screen: id, run: null });
+}
+
+function Screen({ id }: { id: ScreenId }): React.JSX.Element {
+  switch (id) {
+    case 'overview':
+      return <OverviewScreen />;
+    case 'media':
+      return <MediaScreen />;
+    case 'catalog':
+      return <CatalogScreen />;
+    case 'verify':
+      return <VerifyScreen />;
+    case 'runbooks':
+      return <RunbooksScreen />;
+    case 'reports':
+      return <ReportsScreen />;
+    default:
+      return <ComingScreen screen={id} />;
+  }
 }
 
 export function App(): React.JSX.Element {
@@ -40,7 +64,7 @@ export function App(): React.JSX.Element {
         </ul>
       </nav>
       <main className="content" data-testid={`screen-${screen}`}>
-        {screen === 'overview' ? <OverviewScreen /> : <ComingScreen screen={screen} />}
+        <Screen key={screen} id={screen} />
       </main>
     </div>
   );

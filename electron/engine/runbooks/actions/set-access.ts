@@ -1,5 +1,5 @@
 import type { Catalog } from '../../catalog/catalog';
-import { whereIs } from '../../catalog/queries';
+import { preferredCopies, whereIs } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
 import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
 import type { Medium } from '../../storage/medium';
@@ -25,7 +25,7 @@ export async function openSetCopy(catalog: Catalog, keyOrId: string): Promise<Se
   if (!found) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, { hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.' });
   const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as { sha: string | null } | undefined;
   const tried: string[] = [];
-  for (const row of found.rows.filter((r) => !r.missingSince)) {
+  for (const row of preferredCopies(found.rows)) {
     let medium: Medium;
     try {
       medium = await openMedium(row.location);

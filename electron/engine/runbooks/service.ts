@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import type { JobSnapshot } from '../../../shared/domain/jobs';
+import type { RunView, StepResponse } from '../../../shared/domain/runs';
+import { parseIdentityFile, type AgeIdentity } from '../crypto/age';
+import type { Engine } from '../engine';
+import { LifeboatError } from '../errors';
+import { loadRunbook } from './library';
+import { renderReport } from './report';
+import { defaultOperator, RunEngine, type RunRecord } from './runner';
+
+function readIdentityFiles(files: string[]): AgeIdentity[] {
+  return files.flatMap((f) => {
+    try {
+      return parseIdentityFile(readFileSync(f, 'utf8'));
+    } catch {
+      throw new LifeboatError('KEY_INVALID', `Cannot read the identity file ${f}.`);
+    }
+  });
+}
+
+/**
+ * Runs for the app (and the web bridge): the same RunEngine as the CLI, with each `advance`
+ * running as a job so the window sees progress and can cancel. Identities stay in this process
+ * (read from files the operator named); only their paths ever cross IPC.
+ */
+export class RunService {
+  private readonly identities = new Map<string, AgeIdentity[]>();
+  private readonly active = new Map<string, string>();
+
+  constructor(private readonly engine: Engine) {}
+
+  private runner(runId?: string): RunEngine {
+    const e = this.engine;
+    return new RunEngine({ catalog: e.catalog, settings: e.settings(), dataDir: e.paths.dataDir, credentials: e.credentials, identities: runId ? (this.identities.get(runId) ?? []) : [] });
+  }
+
+  view(runId: string): RunView {
+    const runner = this.runner(runId);
+    const run = runner.load(runId);
+    return toView(run, runner.achieved(run), this.active.get(runId) ?? null);
+  }
+
+  start(input: { runbook: string; inputs: Record<string, string>; drill: boolean; operator?: string; identityFiles: string[] }): { run: RunView; job: JobSnapshot } {
+    const identities = readIdentityFiles(input.identityFiles);
+    const parsed = loadRunbook(this.engine.paths.dataDir, input.runbook);
+    const run = this.runner().start(parsed, input.inputs, { drill: input.drill, operator: input.operator?.trim() || defaultOperator(this.engine.settings().operatorName), source: parsed.source });
+    this.identities.set(run.id, identities);
+    const job = this.advance(run.id, []);
+    return { run: this.view(run.id), job };
+  }
+
+  /** Continue a run (after a wait, a failure, a pause or an app restart) as a job. */
+  advance(runId: string, identityFiles: string[]): JobSnapshot {
+    if (identityFiles.length) this.identities.set(runId, readIdentityFiles(identityFiles));
+    const existing = this.active.get(runId);
+    if (existing) {
+      const snap = this.engine.jobs.get(existing);
+      if (snap && snap.status === 'running') return snap;
+    }
+    const runner = this.runner(runId);
+    const run = runner.load(runId);
+    const { snapshot } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}` }, async (ctx) => {
+      try {
+        const after = await runner.advance(runId, ctx);
+        return { run: after.id, status: after.status };
+      } finally {
+        this.active.delete(runId);
+      }
+    });
+    this.active.set(runId, snapshot.id);
+    return snapshot;
+  }
+
+  respond(runId: string, stepId: string, response: StepResponse, operator: string | undefined): JobSnapshot {
+    const runner = this.runner(runId);
+    const run = runner.load(runId);
+    runner.respond(runId, stepId, { ...response, auto: false }, operator?.trim() || run.operator);
+    return this.advance(runId, []);
+  }
+
+  skip(runId: string, stepId: string, reason: string, operator: string | undefined): RunView {
+    const runner = this.runner(runId);
+    runner.skip(runId, stepId, reason, operator?.trim() || runner.load(runId).operator);
+    return this.view(runId);
+  }
+
+  async cancel(runId: string, reason: string, operator: string | undefined): Promise<RunView> {
+    const job = this.active.get(runId);
+    if (job) {
+      this.engine.jobs.cancel(job);
+      const snap = this.engine.jobs.get(job);
+      if (snap?.status === 'running') await new Promise((r) => setTimeout(r, 200));
+    }
+    const runner = this.runner(runId);
+    await runner.cancel(runId, reason, operator?.trim() || runner.load(runId).operator);
+    return this.view(runId);
+  }
+
+  report(runId: string): { html: string } {
+    return { html: renderReport(this.engine.catalog, this.runner(runId).load(runId)) };
+  }
+}
+
+export function toView(run: RunRecord, achieved: RunView['achieved'], jobId: string | null): RunView {
+  const rb = run.state.runbook;
+  const current = rb.steps.find((s) => !['done', 'skipped'].includes(run.state.steps[s.id]?.status ?? 'pending'));
+  return {
+    id: run.id,
+    runbookId: run.runbookId,
+    title: run.title,
+    drill: run.drill,
+    status: run.status,
+    operator: run.operator,
+    incidentAt: run.incidentAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    currentStep: run.finishedAt ? null : (current?.id ?? null),
+    level: rb.level,
+    rtoSeconds: rb.objectives.rto,
+    rpoSeconds: rb.objectives.rpo,
+    inputs: run.inputs,
+    steps: rb.steps.map((s) => {
+      const st = run.state.steps[s.id]!;
+      return {
+        id: s.id,
+        title: s.title,
+        kind: s.kind,
+        action: s.kind === 'action' ? s.action : s.kind === 'gate' ? `gate:${s.gate}` : null,
+        guidance: s.guidance ?? null,
+        expectedSeconds: s.expected ?? null,
+        status: st.status,
+        startedAt: st.startedAt,
+        finishedAt: st.finishedAt,
+        need: st.need,
+        output: st.output,
+        signoff: st.signoff,
+        by: st.by,
+        error: st.error,
+        condition: st.condition,
+        skipReason: st.skipReason,
+      };
+    }),
+    forecast: run.state.forecast,
+    achieved,
+    journal: run.state.journal,
+    active: jobId !== null || (run.state.owner !== null && run.state.owner.pid !== process.pid),
+    jobId,
+  };
+}

@@ -1,0 +1,56 @@
+import type { JobSnapshot } from '../../../shared/domain/jobs';
+import { formatBytes } from '../../../shared/format';
+import { getApi } from '../lib/api';
+import { ErrorBox } from './ErrorBox';
+
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+}
+
+/** A job's progress: step, bar, bytes/items, rate, ETA, current item, a cancel button; the error when it failed. */
+export function JobProgress({ job, label }: { job: JobSnapshot; label: string }): React.JSX.Element {
+  const c = job.counters;
+  const fraction = c.bytesTotal ? c.bytesDone / c.bytesTotal : c.itemsTotal ? c.itemsDone / c.itemsTotal : null;
+  const running = job.status === 'running';
+  return (
+    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} role="status" aria-live="polite">
+      <div className="job-head">
+        <strong>{label}</strong>
+        <span className={`status status-${job.status === 'succeeded' ? 'green' : job.status === 'running' ? 'amber' : 'red'}`}>{job.status}</span>
+        {running && (
+          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {running && (
+        <>
+          <progress max={1} value={fraction ?? undefined} aria-label={`${label} progress`} />
+          <div className="muted job-facts">
+            <span>{job.step ?? 'starting'}</span>
+            {c.bytesTotal ? <span>{formatBytes(c.bytesDone)} / {formatBytes(c.bytesTotal)}</span> : c.bytesDone > 0 ? <span>{formatBytes(c.bytesDone)}</span> : null}
+            {c.itemsTotal ? <span>{c.itemsDone} / {c.itemsTotal}</span> : null}
+            {job.bytesPerSecond ? <span>{formatBytes(job.bytesPerSecond)}/s</span> : null}
+            {job.etaSeconds ? <span>ETA {duration(job.etaSeconds)}</span> : null}
+            {job.current && <span className="mono">{job.current}</span>}
+          </div>
+        </>
+      )}
+      {job.error && job.status !== 'succeeded' && <ErrorBox error={job.error} />}
+    </div>
+  );
+}
+
+/** The CLI command doing the same thing, to copy (as KopiaUI shows). */
+export function CliCommand({ command }: { command: string }): React.JSX.Element {
+  return (
+    <div className="cli-hint" data-testid="cli-command">
+      CLI: <code>{command}</code>{' '}
+      <button type="button" className="link" onClick={() => void navigator.clipboard?.writeText(command)} aria-label={`Copy the command ${command}`}>
+        Copy
+      </button>
+    </div>
+  );
+}

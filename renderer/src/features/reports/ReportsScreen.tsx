@@ -1,0 +1,78 @@
+import { useEffect, useState } from 'react';
+import { ErrorBox } from '../../components/ErrorBox';
+import { CliCommand } from '../../components/JobProgress';
+import { getApi } from '../../lib/api';
+import { hashParam, setHashParams } from '../../lib/hash';
+import { useResult } from '../../lib/use-result';
+
+function ReportView({ runId }: { runId: string }): React.JSX.Element {
+  const api = getApi();
+  const [report] = useResult(() => api.getRunReport({ id: runId }));
+  if (report.state === 'loading') return <p>Loading the report…</p>;
+  if (report.state === 'error') return <ErrorBox error={report.error} />;
+  const exportHtml = (): void => {
+    const url = URL.createObjectURL(new Blob([report.value.html], { type: 'text/html' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `lifeboat-report-${runId}.html`;
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+  return (
+    <article className="card wide" data-testid="report">
+      <div className="actions">
+        <button type="button" className="primary" onClick={exportHtml}>Export HTML</button>
+        <button type="button" className="secondary" onClick={() => setHashParams({ run: null })}>All reports</button>
+        <CliCommand command={`lifeboat report ${runId} --out report.html`} />
+      </div>
+      {/* The report is self-contained HTML; shown in a frame with no script and no network. */}
+      <iframe className="report" title={`Report of run ${runId}`} sandbox="" srcDoc={report.value.html} data-testid="report-frame" />
+    </article>
+  );
+}
+
+/** Reports: every run's recovery report; open one here, export it (the app prints it to PDF). */
+export function ReportsScreen(): React.JSX.Element {
+  const api = getApi();
+  const [runId, setRunId] = useState<string | null>(() => hashParam('run'));
+  useEffect(() => {
+    const onHash = (): void => setRunId(hashParam('run'));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  const [runs] = useResult(() => api.listRuns({}));
+  return (
+    <section aria-labelledby="screen-title">
+      <h1 id="screen-title">Reports</h1>
+      {runId ? (
+        <ReportView key={runId} runId={runId} />
+      ) : (
+        <article className="card wide">
+          {runs.state === 'error' && <ErrorBox error={runs.error} />}
+          {runs.state === 'ready' && runs.value.length === 0 && <p className="muted">No runs yet: start a runbook (a drill is a good first one).</p>}
+          {runs.state === 'ready' && runs.value.length > 0 && (
+            <table className="table" data-testid="reports-table">
+              <thead>
+                <tr><th scope="col">Run</th><th scope="col">Mode</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Operator</th><th scope="col"><span className="sr-only">Open</span></th></tr>
+              </thead>
+              <tbody>
+                {runs.value.map((r) => (
+                  <tr key={r.id}>
+                    <td><strong>{r.title}</strong> <span className="muted mono">{r.id}</span></td>
+                    <td>{r.drill ? 'drill' : 'LIVE'}</td>
+                    <td>{r.status}</td>
+                    <td>{r.startedAt}</td>
+                    <td>{r.operator}</td>
+                    <td>
+                      <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'reports', run: r.id })}>Open</button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </article>
+      )}
+    </section>
+  );
+}
