@@ -26,6 +26,15 @@ export const CHANNEL_NAMES = [
   'skipStep',
   'cancelRun',
   'getRunReport',
+  'listCredentials',
+  'saveCredential',
+  'deleteCredential',
+  'testCredential',
+  'getSettings',
+  'saveSettings',
+  'trustSigningKey',
+  'untrustSigningKey',
+  'recentVerifications',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -3,6 +3,7 @@ import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
 import { FileHitSchema, MediumRowSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
+import { CredentialsViewSchema, SettingsViewSchema, VerificationRowSchema } from '../domain/settings';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -162,6 +163,65 @@ export const contract = {
     doc: 'The run\'s recovery report as self-contained HTML (shown in a sandboxed frame; exported or printed to PDF).',
     input: RunId,
     output: z.object({ html: z.string() }),
+  },
+  listCredentials: {
+    doc: 'Keychain state and the credential references it holds (never a secret).',
+    input: Empty,
+    output: CredentialsViewSchema,
+  },
+  saveCredential: {
+    doc: 'Store a secret in the OS keychain under a reference; the secret goes in once and never comes back out.',
+    input: z
+      .object({
+        account: z.string().regex(/^(pg|s3|age|signing):[A-Za-z0-9._-]{1,120}$/, 'a reference like pg:prod-db'),
+        secret: z.string().min(1).max(65536),
+        /** pg: the target URL without a password, saved in settings. */
+        url: z.string().max(4096).optional(),
+        label: z.string().max(200).optional(),
+      })
+      .strict(),
+    output: z.object({ account: z.string(), saved: z.boolean() }),
+  },
+  deleteCredential: {
+    doc: 'Remove a secret from the keychain (and a pg target from settings).',
+    input: z.object({ account: z.string().min(1).max(200) }).strict(),
+    output: z.object({ deleted: z.boolean() }),
+  },
+  testCredential: {
+    doc: 'Try a stored credential: connect to the PostgreSQL target, parse the age identity or signing key; says what worked.',
+    input: z.object({ account: z.string().min(1).max(200) }).strict(),
+    output: z.object({ ok: z.boolean(), detail: z.string() }),
+  },
+  getSettings: {
+    doc: 'Operator name, PostgreSQL tools directory (with the detected version), objectives per tier, data directory, pinned keys.',
+    input: Empty,
+    output: SettingsViewSchema,
+  },
+  saveSettings: {
+    doc: 'Change the operator name, the PostgreSQL tools directory or the objectives per tier.',
+    input: z
+      .object({
+        operatorName: z.string().max(200).optional(),
+        pgBinDir: z.string().max(4096).optional(),
+        tiers: SettingsViewSchema.shape.tiers.optional(),
+      })
+      .strict(),
+    output: SettingsViewSchema,
+  },
+  trustSigningKey: {
+    doc: 'Pin a signing public key (PEM); only sets signed by a pinned key pass authenticity.',
+    input: z.object({ publicKeyPem: z.string().min(1).max(10000), label: z.string().max(200).optional() }).strict(),
+    output: SettingsViewSchema,
+  },
+  untrustSigningKey: {
+    doc: 'Unpin a signing key by its id.',
+    input: z.object({ keyId: z.string().min(1).max(64) }).strict(),
+    output: SettingsViewSchema,
+  },
+  recentVerifications: {
+    doc: 'The latest set-level verification verdicts, failures first.',
+    input: Empty,
+    output: z.array(VerificationRowSchema),
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -13,6 +13,7 @@ import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { RunEngine } from '../runbooks/runner';
+import { createSettingsHandlers } from './settings-handlers';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -132,5 +133,7 @@ export function createHandlers(engine: Engine): Handlers {
     cancelRun: async ({ id, reason, operator }) => runs.cancel(id, reason, operator),
 
     getRunReport: async ({ id }) => runs.report(id),
+
+    ...createSettingsHandlers(engine),
   };
 }

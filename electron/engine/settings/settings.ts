@@ -39,6 +39,8 @@ export const SettingsSchema = z.object({
     }),
   /** Per system: tier and validation queries for restore tests and drills. */
   systems: z.record(z.string(), SystemSettingsSchema).default({}),
+  /** Saved PostgreSQL targets: the URL (never a password) of each `pg:<id>` keychain entry. */
+  pgTargets: z.record(z.string(), z.object({ url: z.string(), label: z.string().default('') })).default({}),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'react';
-import { ComingScreen } from '../features/coming/ComingScreen';
 import { OverviewScreen } from '../features/overview/OverviewScreen';
 import { CatalogScreen } from '../features/catalog/CatalogScreen';
 import { MediaScreen } from '../features/media/MediaScreen';
 import { ReportsScreen } from '../features/reports/ReportsScreen';
 import { RunbooksScreen } from '../features/runbooks/RunbooksScreen';
 import { VerifyScreen } from '../features/verify/VerifyScreen';
+import { CredentialsScreen } from '../features/credentials/CredentialsScreen';
+import { SettingsScreen } from '../features/settings/SettingsScreen';
 import { SCREENS, screenFromHash, type ScreenId } from '../../../shared/domain/screens';
 import { setHashParams } from '../lib/hash';
 
@@ -28,8 +29,12 @@ function Screen({ id }: { id: ScreenId }): React.JSX.Element {
       return <RunbooksScreen />;
     case 'reports':
       return <ReportsScreen />;
+    case 'credentials':
+      return <CredentialsScreen />;
+    case 'settings':
+      return <SettingsScreen />;
     default:
-      return <ComingScreen screen={id} />;
+      return <OverviewScreen />;
   }
 }
 

@@ -16,8 +16,9 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
   const first = Math.max(0, Math.floor(top / ROW) - 5);
   const last = Math.min(rows.length, Math.ceil((top + VIEW) / ROW) + 5);
   return (
-    <div className="vtable-wrap">
-      <div className="vrow head" role="row" style={{ position: 'relative' }}>
+    <div className="vtable-wrap" role="grid" aria-label="Backup sets" aria-rowcount={rows.length + 1}>
+      <div role="rowgroup">
+      <div className="vrow head" role="row" aria-rowindex={1} style={{ position: 'relative' }}>
         <span role="columnheader">Set</span>
         <span role="columnheader">Kind</span>
         <span role="columnheader">Created</span>
@@ -25,13 +26,14 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
         <span role="columnheader">Media</span>
         <span role="columnheader">Trust</span>
       </div>
-      <div className="vtable" style={{ height: Math.min(VIEW, rows.length * ROW + 2) }} onScroll={(e) => setTop(e.currentTarget.scrollTop)} role="grid" aria-rowcount={rows.length} data-testid="sets-table" tabIndex={0}>
+      </div>
+      <div className="vtable" style={{ height: Math.min(VIEW, rows.length * ROW + 2) }} onScroll={(e) => setTop(e.currentTarget.scrollTop)} role="rowgroup" data-testid="sets-table" tabIndex={0} aria-label="Sets (scroll for more)">
         <div style={{ height: rows.length * ROW, position: 'relative' }}>
           {rows.slice(first, last).map((r, i) => (
             <div
               key={r.key}
               role="row"
-              aria-rowindex={first + i + 1}
+              aria-rowindex={first + i + 2}
               aria-selected={selected === r.key}
               tabIndex={-1}
               className={selected === r.key ? 'vrow selected' : 'vrow'}
@@ -42,12 +44,12 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
                 if (e.key === 'Enter' || e.key === ' ') onSelect(r.key);
               }}
             >
-              <span className="mono" title={r.key}>{r.key}</span>
-              <span>{r.kind}</span>
-              <span>{r.createdAt.replace('T', ' ').slice(0, 19)}</span>
-              <span>{formatBytes(r.bytes)}</span>
-              <span>{r.media}{r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}</span>
-              <span>
+              <span role="gridcell" className="mono" title={r.key}>{r.key}</span>
+              <span role="gridcell">{r.kind}</span>
+              <span role="gridcell">{r.createdAt.replace('T', ' ').slice(0, 19)}</span>
+              <span role="gridcell">{formatBytes(r.bytes)}</span>
+              <span role="gridcell">{r.media}{r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}</span>
+              <span role="gridcell">
                 {r.verified ? <span className="status status-green">verified</span> : <span className="status status-amber">unverified</span>} {r.signed ? '✍' : ''}
               </span>
             </div>

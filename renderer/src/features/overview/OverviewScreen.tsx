@@ -4,6 +4,79 @@ import type { WireError } from '../../../../shared/errors';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
 import { ErrorBox } from '../../components/ErrorBox';
+import { setHashParams } from '../../lib/hash';
+
+const STATUS_CLASS: Record<string, string> = { ok: 'green', late: 'red', unverified: 'amber', 'no-sets': 'red' };
+
+/** Every system against its objectives, open runs to resume, the latest verdicts with failures first. */
+function ObjectivesCard(): React.JSX.Element {
+  const api = getApi();
+  const [systems] = useResult(() => api.listSystems({}));
+  const [runs] = useResult(() => api.listRuns({}));
+  const [verifications] = useResult(() => api.recentVerifications({}));
+  const open = runs.state === 'ready' ? runs.value.filter((r) => r.status !== 'succeeded' && r.status !== 'cancelled') : [];
+  return (
+    <>
+      {open.length > 0 && (
+        <article className="card wide" aria-labelledby="runs-title" data-testid="overview-open-runs">
+          <h2 id="runs-title">Unfinished runs</h2>
+          <ul>
+            {open.map((r) => (
+              <li key={r.id}>
+                <strong>{r.title}</strong> {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} {r.status}
+                {r.currentStep ? ` at ${r.currentStep}` : ''}{' '}
+                <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}>
+                  Resume
+                </button>
+              </li>
+            ))}
+          </ul>
+        </article>
+      )}
+      <article className="card wide" aria-labelledby="systems-title">
+        <h2 id="systems-title">Systems against their objectives</h2>
+        {systems.state === 'error' && <ErrorBox error={systems.error} />}
+        {systems.state === 'ready' && systems.value.length === 0 && <p className="muted">No system yet: scan a medium (Media).</p>}
+        {systems.state === 'ready' && systems.value.length > 0 && (
+          <table className="table" data-testid="systems-table">
+            <thead>
+              <tr><th scope="col">System</th><th scope="col">Tier</th><th scope="col">Newest verified set</th><th scope="col">State</th></tr>
+            </thead>
+            <tbody>
+              {systems.value.map((s) => (
+                <tr key={s.system}>
+                  <td>{s.system}</td>
+                  <td>{s.tier ?? '—'}</td>
+                  <td className="mono">{s.newestVerifiedSet?.createdAt ?? 'none'}</td>
+                  <td>
+                    <span className={`status status-${STATUS_CLASS[s.status] ?? 'amber'}`}>{s.status}</span> {s.reason}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </article>
+      {verifications.state === 'ready' && verifications.value.length > 0 && (
+        <article className="card wide" aria-labelledby="verifications-title">
+          <h2 id="verifications-title">Recent verifications (failures first)</h2>
+          <table className="table">
+            <tbody>
+              {verifications.value.slice(0, 10).map((v) => (
+                <tr key={`${v.setKey}-${v.mediumId}-${v.at}`}>
+                  <td className="mono">{v.setKey}</td>
+                  <td>{v.level}</td>
+                  <td><span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict}</span> {v.detail ?? ''}</td>
+                  <td>{v.at}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </article>
+      )}
+    </>
+  );
+}
 
 export function OverviewScreen(): React.JSX.Element {
   const api = getApi();
@@ -91,6 +164,8 @@ export function OverviewScreen(): React.JSX.Element {
           )}
         </article>
       </div>
+
+      <ObjectivesCard />
 
       <article className="card wide" aria-labelledby="tools-title">
         <h2 id="tools-title">Tools</h2>

@@ -1,0 +1,127 @@
+import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
+import { trustedKeys, trustKey, untrustKey } from '../catalog/trust';
+import { parseIdentityFile } from '../crypto/age';
+import { loadSigningKey } from '../crypto/signing';
+import type { Engine } from '../engine';
+import { LifeboatError } from '../errors';
+import { parsePgUrl, serverFacts } from '../postgres/connection';
+import { saveSettings } from '../settings/settings';
+import { findExecutable } from '../tools/tools';
+import { execFileSync } from 'node:child_process';
+
+function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
+  const s = engine.settings();
+  const pgRestore = findExecutable('pg_restore', { preferDirs: s.pgBinDir ? [s.pgBinDir] : [], pg: true });
+  let version: string | null = null;
+  if (pgRestore) {
+    try {
+      version = execFileSync(pgRestore, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim();
+    } catch {
+      version = null;
+    }
+  }
+  return {
+    operatorName: s.operatorName,
+    pgBinDir: s.pgBinDir,
+    detectedPg: { path: pgRestore, version },
+    tiers: s.tiers,
+    dataDir: engine.paths.dataDir,
+    trustedKeys: trustedKeys(engine.catalog).map((k) => ({ keyId: k.keyId, label: k.label, addedAt: k.addedAt })),
+  };
+}
+
+/** Credentials (keychain, references only), settings, pinned keys and recent verdicts, for the app's screens. */
+export function createSettingsHandlers(engine: Engine) {
+  return {
+    listCredentials: async (): Promise<ChannelOutput<'listCredentials'>> => {
+      const keychain = await engine.credentials.status();
+      if (keychain.state !== 'available') return { keychain, credentials: [] };
+      const targets = engine.settings().pgTargets;
+      const accounts = await engine.credentials.accounts();
+      return {
+        keychain,
+        credentials: accounts.map((account) => {
+          const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
+          return { account, kind, url: kind === 'pg' ? (targets[id]?.url ?? null) : null, label: kind === 'pg' ? (targets[id]?.label ?? '') : '' };
+        }),
+      };
+    },
+
+    saveCredential: async ({ account, secret, url, label }: ChannelInput<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
+      const [kind, id] = account.split(':') as [string, string];
+      if (kind === 'pg') {
+        if (!url) throw new LifeboatError('BAD_INPUT', 'A PostgreSQL credential needs its target URL (postgres://user@host:port/database).');
+        const target = parsePgUrl(url);
+        if (target.password !== null) throw new LifeboatError('BAD_INPUT', 'Give the password in the password field, not in the URL: the URL is kept in settings.');
+      }
+      if (kind === 'age') parseIdentityFile(secret);
+      if (kind === 'signing') loadSigningKey(secret);
+      await engine.credentials.set(account, secret);
+      if (kind === 'pg') {
+        const s = engine.settings();
+        saveSettings(engine.paths.settings, { ...s, pgTargets: { ...s.pgTargets, [id]: { url: parsePgUrl(url!).url, label: label ?? '' } } });
+      }
+      return { account, saved: true };
+    },
+
+    deleteCredential: async ({ account }: ChannelInput<'deleteCredential'>): Promise<ChannelOutput<'deleteCredential'>> => {
+      const deleted = await engine.credentials.delete(account);
+      const [kind, id] = account.split(':') as [string, string];
+      if (kind === 'pg') {
+        const s = engine.settings();
+        const { [id]: _gone, ...rest } = s.pgTargets;
+        saveSettings(engine.paths.settings, { ...s, pgTargets: rest });
+      }
+      return { deleted };
+    },
+
+    testCredential: async ({ account }: ChannelInput<'testCredential'>): Promise<ChannelOutput<'testCredential'>> => {
+      const secret = await engine.credentials.get(account);
+      if (secret === null) return { ok: false, detail: `No secret is stored for ${account}.` };
+      const [kind, id] = account.split(':') as [string, string];
+      try {
+        if (kind === 'pg') {
+          const url = engine.settings().pgTargets[id]?.url;
+          if (!url) return { ok: false, detail: 'No target URL is saved with this credential.' };
+          const facts = await serverFacts(parsePgUrl(url, secret));
+          return { ok: true, detail: `Connected: PostgreSQL ${facts.version.split(' ')[1] ?? facts.major}, database ${facts.database}.` };
+        }
+        if (kind === 'age') return { ok: true, detail: `An age identity for ${parseIdentityFile(secret).map((i) => i.recipient.keyId).join(', ')}.` };
+        if (kind === 'signing') return { ok: true, detail: `An Ed25519 signing key, id ${loadSigningKey(secret).keyId}.` };
+        return { ok: true, detail: 'Stored. S3 keys are tried when a medium uses them.' };
+      } catch (e) {
+        // The message of a failed connection never holds the password (pg errors are redacted).
+        return { ok: false, detail: e instanceof Error ? e.message : String(e) };
+      }
+    },
+
+    getSettings: async (): Promise<ChannelOutput<'getSettings'>> => settingsView(engine),
+
+    saveSettings: async (input: ChannelInput<'saveSettings'>): Promise<ChannelOutput<'getSettings'>> => {
+      const s = engine.settings();
+      saveSettings(engine.paths.settings, { ...s, ...(input.operatorName !== undefined ? { operatorName: input.operatorName.trim() } : {}), ...(input.pgBinDir !== undefined ? { pgBinDir: input.pgBinDir.trim() } : {}), ...(input.tiers ? { tiers: input.tiers } : {}) });
+      return settingsView(engine);
+    },
+
+    trustSigningKey: async ({ publicKeyPem, label }: ChannelInput<'trustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
+      trustKey(engine.catalog, publicKeyPem, label ?? null);
+      return settingsView(engine);
+    },
+
+    untrustSigningKey: async ({ keyId }: ChannelInput<'untrustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
+      if (!untrustKey(engine.catalog, keyId)) throw new LifeboatError('NOT_FOUND', `No pinned key ${keyId}.`);
+      return settingsView(engine);
+    },
+
+    recentVerifications: async (): Promise<ChannelOutput<'recentVerifications'>> =>
+      engine.catalog
+        .stmt(
+          `SELECT set_key AS setKey, medium_id AS mediumId, level, verdict, started_at AS at, detail FROM verifications WHERE artifact_path IS NULL
+           ORDER BY started_at DESC LIMIT 200`,
+        )
+        .all()
+        .map((r) => r as ChannelOutput<'recentVerifications'>[number])
+        .sort((a, b) => Number(a.verdict === 'ok') - Number(b.verdict === 'ok'))
+        .slice(0, 30),
+  };
+}

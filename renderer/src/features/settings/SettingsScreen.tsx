@@ -1,0 +1,111 @@
+import { useEffect, useState } from 'react';
+import type { SettingsView } from '../../../../shared/domain/settings';
+import type { WireError } from '../../../../shared/errors';
+import type { Result } from '../../../../shared/result';
+import { ErrorBox } from '../../components/ErrorBox';
+import { getApi } from '../../lib/api';
+
+/** Settings: the operator's name, the PostgreSQL tools, objectives per tier, pinned signing keys, the data directory. */
+export function SettingsScreen(): React.JSX.Element {
+  const api = getApi();
+  const [view, setView] = useState<SettingsView | null>(null);
+  const [error, setError] = useState<WireError | null>(null);
+  const [draft, setDraft] = useState({ operatorName: '', pgBinDir: '' });
+  const [pem, setPem] = useState('');
+  const [label, setLabel] = useState('');
+  const take = (r: Result<SettingsView>): void => {
+    if (r.ok) {
+      setView(r.value);
+      setDraft({ operatorName: r.value.operatorName, pgBinDir: r.value.pgBinDir });
+      setError(null);
+    } else setError(r.error);
+  };
+  useEffect(() => {
+    void api.getSettings({}).then(take);
+  }, [api]);
+  if (!view) return error ? <ErrorBox error={error} /> : <p>Loading…</p>;
+  return (
+    <section aria-labelledby="screen-title">
+      <h1 id="screen-title">Settings</h1>
+      {error && <ErrorBox error={error} />}
+      <article className="card">
+        <h2>Operator and tools</h2>
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void api.saveSettings(draft).then(take);
+          }}
+        >
+          <label>
+            Operator name (signs runs by default)
+            <input type="text" value={draft.operatorName} onChange={(e) => setDraft({ ...draft, operatorName: e.target.value })} data-testid="settings-operator" />
+          </label>
+          <label>
+            PostgreSQL tools directory (empty: PATH and the usual install folders)
+            <input type="text" value={draft.pgBinDir} onChange={(e) => setDraft({ ...draft, pgBinDir: e.target.value })} placeholder="/usr/lib/postgresql/15/bin" />
+          </label>
+          <p className="muted" data-testid="settings-pg">Detected: {view.detectedPg.version ?? 'no pg_restore found'} {view.detectedPg.path ? `(${view.detectedPg.path})` : ''}</p>
+          <div className="row">
+            <button type="submit" className="primary" data-testid="settings-save">Save</button>
+          </div>
+        </form>
+      </article>
+      <article className="card">
+        <h2>Objectives per tier</h2>
+        <table className="table">
+          <thead>
+            <tr><th scope="col">Tier</th><th scope="col">RTO (minutes)</th><th scope="col">RPO (minutes)</th></tr>
+          </thead>
+          <tbody>
+            {(['critical', 'important', 'standard'] as const).map((t) => (
+              <tr key={t}>
+                <td>{t}</td>
+                <td>{view.tiers[t].rtoMinutes}</td>
+                <td>{view.tiers[t].rpoMinutes}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p className="muted">Per-system tiers and validation queries live in settings.json in {view.dataDir}.</p>
+      </article>
+      <article className="card wide">
+        <h2>Pinned signing keys</h2>
+        {view.trustedKeys.length === 0 ? (
+          <p className="hint">No key is pinned: no set can pass the authenticity level. Pin your backup servers' public key.</p>
+        ) : (
+          <ul data-testid="trusted-keys">
+            {view.trustedKeys.map((k) => (
+              <li key={k.keyId}>
+                <span className="mono">{k.keyId}</span> {k.label} <span className="muted">(pinned {k.addedAt})</span>{' '}
+                <button type="button" className="danger" onClick={() => void api.untrustSigningKey({ keyId: k.keyId }).then(take)}>Unpin</button>
+              </li>
+            ))}
+          </ul>
+        )}
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void api.trustSigningKey({ publicKeyPem: pem, label: label || undefined }).then((r) => {
+              take(r);
+              if (r.ok) setPem('');
+            });
+          }}
+        >
+          <label>
+            Public key (PEM, from lifeboat keys signing-new … .pub)
+            <textarea rows={4} value={pem} onChange={(e) => setPem(e.target.value)} data-testid="trust-pem" />
+          </label>
+          <label>
+            Label
+            <input type="text" value={label} onChange={(e) => setLabel(e.target.value)} />
+          </label>
+          <div className="row">
+            <button type="submit" className="primary" disabled={!pem.trim()}>Pin this key</button>
+          </div>
+        </form>
+      </article>
+    </section>
+  );
+}
