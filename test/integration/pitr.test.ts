@@ -110,6 +110,16 @@ describe('the WAL archive', () => {
   });
 });
 
+describe('verifying the chain', () => {
+  it('lifeboat verify --wal decodes and hash-checks every archived file and finds no gap', () => {
+    const r = lifeboat(env, 'verify', medium, '--wal', 'shop', '--identity', identity, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const c = json<{ ok: boolean; files: number; corrupt: unknown[]; gaps: unknown[] }>(r);
+    expect(c.ok).toBe(true);
+    expect(c.files).toBeGreaterThanOrEqual(4);
+  });
+});
+
 describe('planning', () => {
   it('shows the base backup, the timeline and a window that ends at the last commit (read with pg_waldump)', () => {
     const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', times.target, '--json');
@@ -177,6 +187,9 @@ describe('restore to a point in time', () => {
     const plan = json<{ gaps: Array<{ from: string }>; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', copy, '--identity', identity, '--json'));
     expect(plan.gaps).toHaveLength(1);
     expect(plan.warnings.join(' ')).toContain('WAL gap');
+    const chain = lifeboat(env, 'verify', copy, '--wal', 'shop', '--identity', identity, '--json');
+    expect(chain.status).toBe(1);
+    expect(json<{ gaps: unknown[]; corrupt: unknown[] }>(chain).gaps).toHaveLength(1);
     const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'gap-restore'), '--identity', identity, '--json');
     expect(r.status).toBe(1);
     expect(json<{ error: { message: string } }>(r).error.message).toContain('outside the recoverable window');
@@ -205,6 +218,9 @@ describe('restore to a point in time', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('corrupted');
     expect(existsSync(join(dir.path, 'never'))).toBe(false);
+    const chain = lifeboat(env, 'verify', copy, '--wal', 'shop', '--identity', identity, '--json');
+    expect(chain.status).toBe(1);
+    expect(json<{ corrupt: Array<{ name: string }> }>(chain).corrupt.map((c) => c.name)).toEqual([name]);
     const restore = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'corrupt-restore'), '--identity', identity, '--json');
     expect(restore.status).toBe(1);
     expect(json<{ error: { code: string; message: string } }>(restore).error.message).toContain('stopped before replay');
@@ -228,5 +244,30 @@ describe('the database-corruption runbook', () => {
     }
     // The scratch server and its data are gone with the drill.
     expect(existsSync(join(String(step('recover').output!.data_dir), 'PG_VERSION'))).toBe(false);
+  });
+});
+
+describe('retention', () => {
+  it('prune keeps the WAL the retained base backups need and removes the rest (dry run first)', async () => {
+    const second = lifeboat(env, 'backup', 'pg-base', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--json');
+    expect(second.status, second.stderr).toBe(0);
+    await insert('t4');
+    await switchAndArchive();
+    const dry = json<{ remove: unknown[]; wal: Array<{ system: string; remove: number; keep_from: string }> }>(lifeboat(env, 'prune', '--to', medium, '--keep-last', '1', '--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0', '--json'));
+    expect(dry.remove).toHaveLength(1);
+    const plannedWal = dry.wal.find((w) => w.system === 'shop')!;
+    expect(plannedWal.remove).toBeGreaterThan(0);
+    const older = (): string[] => walFiles(medium).map((f) => f.split('/').pop()!).filter((f) => !f.includes('.history.') && f.slice(0, 24) < plannedWal.keep_from);
+    expect(older()).toHaveLength(plannedWal.remove); // a dry run touches nothing
+    const applied = lifeboat(env, 'prune', '--to', medium, '--keep-last', '1', '--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0', '--apply', '--json');
+    expect(applied.status, applied.stderr).toBe(0);
+    const left = walFiles(medium).map((f) => f.split('/').pop()!);
+    expect(older()).toEqual([]);
+    expect(left.some((f) => f.startsWith('00000002.history'))).toBe(true);
+    expect(left.filter((f) => /^[0-9A-F]{24}\./.test(f)).every((f) => f.slice(0, 24) >= plannedWal.keep_from)).toBe(true);
+    // The retained base backup still has an intact window.
+    const chain = json<{ ok: boolean; windows: unknown[] }>(lifeboat(env, 'verify', medium, '--wal', 'shop', '--identity', identity, '--json'));
+    expect(chain.ok).toBe(true);
+    expect(chain.windows).toHaveLength(1);
   });
 });

@@ -14,9 +14,11 @@ export function registerVerify(program: Command, io: CliIo): void {
     .option('--only-new', 'skip sets already verified at this level on this medium')
     .option('--older-than <days>', 'only sets whose last verification at this level is older than this many days', (v) => Number(v))
     .option('--jobs <n>', 'artifacts read at once', (v) => Number.parseInt(v, 10), availableParallelism())
+    .option('--wal <system>', "check the system's WAL archive on the medium instead: contiguity from each base backup and every file's hash")
     .option('--json', 'print one machine-readable result')
-    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }) => {
-      const { verifyCommand } = await import('./verify-run');
-      await verifyCommand(io, target, opts);
+    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; wal?: string; json?: boolean }) => {
+      const { verifyCommand, verifyWalCommand } = await import('./verify-run');
+      if (opts.wal) await verifyWalCommand(io, target, opts.wal, opts);
+      else await verifyCommand(io, target, opts);
     });
 }

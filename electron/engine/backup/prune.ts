@@ -1,11 +1,60 @@
 import { parseManifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import type { Medium } from '../storage/medium';
+import { listArchive } from '../pitr/wal-archive';
+import { segmentName, timelineOf } from '../pitr/wal-names';
 import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention';
+
+/**
+ * The WAL each system still needs: everything from the start segment of its oldest retained
+ * base backup on (history files always). A system with WAL but no retained base backup keeps
+ * all of it — it may be the only copy of something, and a person should decide.
+ */
+async function planWalRetention(medium: Medium, decisions: RetentionDecision[]): Promise<PruneResult['wal']> {
+  const systems = await walSystems(medium);
+  const out: PruneResult['wal'] = [];
+  for (const system of systems) {
+    const archive = await listArchive(medium, system);
+    const bases = decisions.filter((d) => d.keep && d.set.system === system && d.set.kind === 'pg-base');
+    if (bases.length === 0) {
+      out.push({ system, keepFrom: null, remove: [], kept: archive.length });
+      continue;
+    }
+    let oldest: string | null = null;
+    for (const b of bases) {
+      try {
+        const m = parseManifest(await medium.readFile(`${b.set.path}/manifest.json`));
+        const lsn = String(m.source.start_lsn ?? '');
+        const seg = Number(m.source.wal_segment_size ?? 16 * 1024 * 1024);
+        const [hi, lo] = lsn.split('/').map((x) => Number.parseInt(x, 16));
+        if (hi === undefined || lo === undefined || Number.isNaN(hi) || Number.isNaN(lo)) continue;
+        const name = segmentName(Number(m.source.timeline ?? 1), Math.floor((hi * 0x1_0000_0000 + lo) / seg), seg);
+        if (oldest === null || name < oldest) oldest = name;
+      } catch {
+        oldest = '';
+      }
+    }
+    // An unreadable retained base backup: keep everything rather than guess.
+    if (!oldest) {
+      out.push({ system, keepFrom: null, remove: [], kept: archive.length });
+      continue;
+    }
+    const remove = archive.filter((w) => w.kind !== 'history' && w.name.slice(0, 24) < oldest && timelineOf(w.name) <= timelineOf(oldest)).map((w) => w.path);
+    out.push({ system, keepFrom: oldest, remove, kept: archive.length - remove.length });
+  }
+  return out;
+}
+
+async function walSystems(medium: Medium): Promise<string[]> {
+  const files = await medium.listFiles('wal', { limit: 10_000_000, maxDepth: 2 });
+  return [...new Set(files.map((f) => f.path.split('/')[1]).filter((s): s is string => Boolean(s)))].sort();
+}
 
 export interface PruneResult {
   decisions: RetentionDecision[];
   removed: string[];
+  /** WAL files older than every retained base backup of their system (removed with `apply`). */
+  wal: Array<{ system: string; keepFrom: string | null; remove: string[]; kept: number }>;
   unreadable: Array<{ path: string; reason: string }>;
   applied: boolean;
 }
@@ -28,6 +77,7 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedKey
     }
   }
   const decisions = planRetention(candidates, policy);
+  const wal = await planWalRetention(medium, decisions);
   const removed: string[] = [];
   if (apply) {
     const doomed = decisions.filter((d) => !d.keep);
@@ -40,6 +90,18 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedKey
       ctx.log('info', `removed ${medium.location}/${d.set.path}`);
       ctx.progress({ itemsDone: removed.length, current: d.set.setId });
     }
+    // WAL goes only after the base backups that needed it are gone, oldest first.
+    if (!ctx.signal.aborted) {
+      ctx.step('removing WAL no retained base backup needs');
+      for (const w of wal) {
+        for (const path of w.remove) {
+          if (ctx.signal.aborted) break;
+          await medium.removeFile(path);
+          removed.push(path);
+        }
+        if (w.remove.length) ctx.log('info', `removed ${w.remove.length} WAL files of ${w.system} older than ${w.keepFrom}`);
+      }
+    }
   }
-  return { decisions, removed, unreadable, applied: apply };
+  return { decisions, removed, wal, unreadable, applied: apply };
 }

@@ -232,3 +232,36 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
   }
   return { system, medium: medium.location, bases, timelines, gaps, windows, idle, target, warnings };
 }
+
+export interface WalChainCheck {
+  system: string;
+  files: number;
+  bytes: number;
+  corrupt: Array<{ name: string; reason: string }>;
+  gaps: Gap[];
+  windows: TimelineWindow[];
+  ok: boolean;
+}
+
+/**
+ * `lifeboat verify <medium> --wal <system>`: the WAL chain of a system — contiguity (gaps, from
+ * the planner) and every archived file decoded and hash-checked, as wal-fetch would before
+ * handing it to PostgreSQL.
+ */
+export async function verifyWalChain(medium: Medium, system: string, o: { identities: AgeIdentity[]; pgBinDir?: string; onFile?: (done: number, total: number, bytes: number) => void; signal?: AbortSignal }): Promise<WalChainCheck> {
+  const plan = await planPitr(medium, system, { identities: o.identities, pgBinDir: o.pgBinDir });
+  const archive = await listArchive(medium, system);
+  const corrupt: WalChainCheck['corrupt'] = [];
+  let bytes = 0;
+  let done = 0;
+  for (const w of archive) {
+    o.signal?.throwIfAborted();
+    try {
+      bytes += (await readArchived(medium, w, o.identities)).length;
+    } catch (e) {
+      corrupt.push({ name: w.name, reason: e instanceof Error ? e.message : String(e) });
+    }
+    o.onFile?.(++done, archive.length, bytes);
+  }
+  return { system, files: archive.length, bytes, corrupt, gaps: plan.gaps, windows: plan.windows, ok: corrupt.length === 0 && plan.gaps.length === 0 && archive.length > 0 };
+}

@@ -291,6 +291,14 @@ export class FolderMedium implements Medium {
     }
   }
 
+  async removeFile(rel: string): Promise<void> {
+    try {
+      await rm(this.abs(rel), { force: true });
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
   async removeSet(setPath: string): Promise<void> {
     const dir = this.abs(setPath);
     const doomed = join(dir, '..', `.deleting-${setPath.split('/').pop() ?? 'set'}-${process.pid}`);

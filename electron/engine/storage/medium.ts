@@ -78,6 +78,8 @@ export interface Medium {
   /** Files under a prefix ('' for all), for foreign layouts; at most `limit` entries. */
   listFiles(prefix: string, options?: ListFilesOptions): Promise<ListedFile[]>;
   readFile(rel: string): Promise<Buffer>;
+  /** Remove one file (WAL retention); absent is fine. */
+  removeFile(rel: string): Promise<void>;
   /** Write a small object whole and atomically (WAL files): readers see all of it or nothing. */
   putFile(rel: string, bytes: Buffer): Promise<void>;
   /** Like readFile, but null when the file is not there (no error built for the common case). */

@@ -266,6 +266,10 @@ export class S3Medium implements Medium {
     }
   }
 
+  async removeFile(rel: string): Promise<void> {
+    await this.deleteKeys([this.key(rel)]);
+  }
+
   async removeSet(setPath: string): Promise<void> {
     await this.deleteKeys([this.key(`${setPath}/manifest.json`)]);
     await this.deletePrefix(`${setPath}/`);

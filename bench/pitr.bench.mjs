@@ -1,0 +1,173 @@
+// Point-in-time recovery (issue: PITR), side by side with pgBackRest on the same cluster: both
+// archive every WAL segment (one archive_command feeding both), both take a full base backup,
+// then a pgbench workload writes WAL; each restores to the same target time into an empty data
+// directory and replays to promotion. Also WAL archiving throughput: segments per second of
+// `lifeboat wal-push` vs `pgbackrest archive-push`, one process per segment as PostgreSQL runs them.
+// Both sides compress with zstd level 3 and encrypt (age / aes-256-cbc).
+import { execFileSync, execSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LIFEBOAT, compare, duBytes, mib, pgBin, startCluster } from './lib.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SCALE = Number(process.env.PITR_SCALE ?? 30);
+const WORKLOAD_SECONDS = Number(process.env.PITR_WORKLOAD_SECONDS ?? 60);
+const PUSH_SEGMENTS = Number(process.env.PITR_PUSH_SEGMENTS ?? 24);
+
+const uid = () => Number(execSync('id -u postgres').toString());
+const gid = () => Number(execSync('id -g postgres').toString());
+const asPg = (cmd) => (process.getuid() === 0 ? `runuser -u postgres -- bash -c ${JSON.stringify(cmd)}` : cmd);
+
+function chownTree(path) {
+  if (process.getuid() === 0) execSync(`chown -R postgres:postgres ${JSON.stringify(path)}`);
+}
+
+export async function run() {
+  const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-pitr-'));
+  chmodSync(work, 0o755);
+  const env = { LIFEBOAT_HOME: join(work, 'home') };
+  const lb = (...args) => execFileSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const medium = join(work, 'medium');
+  lb('medium', 'init', medium, '--label', 'bench-pitr');
+  const identity = join(work, 'id.age');
+  const recipient = lb('keys', 'age-new', '--out', identity).trim();
+  chownTree(medium);
+  const repo = join(work, 'pgbackrest-repo');
+  mkdirSync(repo);
+  chownTree(repo);
+  let cluster = null;
+  try {
+    console.error(`bench pitr: cluster with archiving into both tools; pgbench -i -s ${SCALE}…`);
+    cluster = await startCluster({ wal_level: 'replica', archive_mode: 'on', full_page_writes: 'on', max_wal_size: '1GB' });
+    if (process.getuid() === 0) {
+      chownSync(cluster.dir, uid(), gid());
+    }
+    const conf = join(work, 'pgbackrest.conf');
+    writeFileSync(
+      conf,
+      [
+        '[global]',
+        `repo1-path=${repo}`,
+        'repo1-retention-full=2',
+        'repo1-cipher-type=aes-256-cbc',
+        'repo1-cipher-pass=bench-passphrase',
+        'compress-type=zst',
+        'compress-level=3',
+        'process-max=2',
+        `log-path=${join(work, 'pgbackrest-log')}`,
+        `lock-path=${join(work, 'pgbackrest-lock')}`,
+        'log-level-console=warn',
+        '[bench]',
+        `pg1-path=${join(cluster.dir, 'data')}`,
+        `pg1-port=${cluster.port}`,
+        `pg1-socket-path=${cluster.dir}`,
+        '',
+      ].join('\n'),
+    );
+    for (const d of ['pgbackrest-log', 'pgbackrest-lock']) mkdirSync(join(work, d));
+    chownTree(work);
+    const archiveCommand = `'${process.execPath}' '${LIFEBOAT}' wal-push %p --system bench --to '${medium}' --recipient ${recipient} && pgbackrest --config=${conf} --stanza=bench archive-push %p`;
+    cluster.psql(`ALTER SYSTEM SET archive_command = '${archiveCommand.replace(/'/g, "''")}'`);
+    cluster.psql('SELECT pg_reload_conf()');
+    execSync(asPg(`pgbackrest --config=${conf} --stanza=bench stanza-create`), { stdio: 'inherit' });
+    execSync(`${pgBin()}/pgbench -i -q -s ${SCALE} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, { stdio: 'ignore' });
+
+    console.error('bench pitr: base backups (lifeboat pg-base, pgbackrest full)…');
+    lb('backup', 'pg-base', '--system', 'bench', '--db', cluster.url(), '--to', medium, '--recipient', recipient);
+    execSync(asPg(`pgbackrest --config=${conf} --stanza=bench --type=full backup`), { stdio: 'inherit' });
+
+    console.error(`bench pitr: pgbench workload for ${WORKLOAD_SECONDS}s…`);
+    const lsn0 = cluster.psql('SELECT pg_current_wal_lsn()');
+    execSync(`${pgBin()}/pgbench -c 2 -j 2 -T ${WORKLOAD_SECONDS} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, { stdio: 'ignore' });
+    const walBytes = Number(cluster.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn0}')::bigint`));
+    const target = cluster.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+    execSync('sleep 1');
+    cluster.psql('CREATE TABLE after_target (x int)');
+    const last = cluster.psql('SELECT pg_walfile_name(pg_current_wal_lsn())');
+    cluster.psql('SELECT pg_switch_wal()');
+    for (let i = 0; i < 600; i++) {
+      const archived = cluster.psql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver');
+      if (archived >= last) break;
+      execSync('sleep 0.5');
+    }
+
+    console.error('bench pitr: restores to the same target time…');
+    const d1 = join(work, 'restore-lifeboat');
+    const d2 = join(work, 'restore-pgbackrest');
+    const port2 = cluster.port + 1;
+    // A script file, run as the postgres user: no quoting through two shells.
+    const script = join(work, 'pgbackrest-restore.sh');
+    writeFileSync(
+      script,
+      [
+        'set -e',
+        `rm -rf ${d2} && mkdir -m 700 ${d2}`,
+        `pgbackrest --config=${conf} --stanza=bench --pg1-path=${d2} --type=time --target='${target.replace('T', ' ').replace('Z', '+00')}' --target-action=promote restore`,
+        `echo "archive_mode = 'off'" >> ${d2}/postgresql.auto.conf`,
+        `${pgBin()}/pg_ctl -D ${d2} -l ${d2}/log -w -t 3600 -o '-p ${port2} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${d2}' start > /dev/null`,
+        `until [ "$(${pgBin()}/psql -X -h 127.0.0.1 -p ${port2} -U postgres -tAc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do sleep 0.2; done`,
+        `${pgBin()}/pg_ctl -D ${d2} -m fast -w stop > /dev/null`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    const rows = compare(RUNS, [
+      {
+        name: 'lifeboat restore pg-pitr',
+        prepare: () => rmSync(d1, { recursive: true, force: true }),
+        command: () => `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --stop --json > /dev/null`,
+        env,
+      },
+      { name: 'pgbackrest restore --type=time (+ replay to promotion)', command: () => asPg(`bash ${script}`), prepare: () => chownTree(work) },
+    ]);
+    const ratio = rows[0].wall / rows[1].wall;
+
+    console.error(`bench pitr: archiving throughput, ${PUSH_SEGMENTS} segments, one process each…`);
+    const segs = join(work, 'segments');
+    mkdirSync(segs);
+    const names = readdirSync(join(cluster.dir, 'data', 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort().slice(0, PUSH_SEGMENTS);
+    for (const n of names) copyFileSync(join(cluster.dir, 'data', 'pg_wal', n), join(segs, n));
+    chownTree(segs);
+    const pushMedium = join(work, 'push-medium');
+    lb('medium', 'init', pushMedium, '--label', 'push');
+    chownTree(pushMedium);
+    const push = compare(RUNS, [
+      {
+        name: 'lifeboat wal-push',
+        prepare: () => execSync(`rm -rf ${pushMedium}/wal`),
+        command: () => names.map((n) => `node ${LIFEBOAT} wal-push ${join(segs, n)} --system push --to ${pushMedium} --recipient ${recipient}`).join(' && '),
+        env,
+      },
+      {
+        name: 'pgbackrest archive-push',
+        prepare: () => execSync(`rm -rf ${repo}/archive/bench/15-1/0000000100000000 ${repo}/archive/bench/15-1/0000000100000001 2>/dev/null || true`),
+        command: () => asPg(names.map((n) => `pgbackrest --config=${conf} --stanza=bench archive-push ${join(segs, n)} 2>/dev/null || true`).join(' ; ')),
+      },
+    ]);
+    const segPerSec = push.map((r) => names.length / r.wall);
+    return [
+      '### Point-in-time recovery',
+      '',
+      `pgbench -i -s ${SCALE} (${mib(Number(cluster.psql("SELECT pg_database_size('postgres')")))} MiB), then ${WORKLOAD_SECONDS} s of pgbench writing ${mib(walBytes)} MiB of WAL, archived by both tools from one archive_command; each restores its full base backup into an empty data directory and replays to the same target time, until promotion. Both compress with zstd 3 and encrypt. Median of ${RUNS}.`,
+      '',
+      '| candidate | wall (s) | peak RSS (MiB) |',
+      '|---|---|---|',
+      ...rows.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
+      '',
+      `**Ratio lifeboat / pgBackRest: ${ratio.toFixed(2)}×** (goal ≤ 1.2×). Archive sizes: Lifeboat ${mib(duBytes(join(medium, 'wal')))} MiB of WAL, pgBackRest ${mib(duBytes(join(repo, 'archive')))} MiB.`,
+      '',
+      `WAL archiving, ${names.length} real segments of this workload, one process per segment as PostgreSQL calls archive_command:`,
+      '',
+      '| candidate | wall (s) | segments/s | peak RSS (MiB) |',
+      '|---|---|---|---|',
+      ...push.map((r, i) => `| ${r.name} | ${r.wall.toFixed(2)} | ${segPerSec[i].toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
+      '',
+      `Ratio of throughput lifeboat / pgBackRest: ${(segPerSec[0] / segPerSec[1]).toFixed(2)}×. A segment is 16 MiB, so ${segPerSec[0].toFixed(1)} segments/s keeps up with ${(segPerSec[0] * 16).toFixed(0)} MiB/s of WAL.`,
+      '',
+    ].join('\n');
+  } finally {
+    cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
