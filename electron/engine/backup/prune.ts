@@ -24,7 +24,7 @@ async function planWalRetention(medium: Medium, decisions: RetentionDecision[]):
     for (const b of bases) {
       try {
         const m = parseManifest(await medium.readFile(`${b.set.path}/manifest.json`));
-        const lsn = String(m.source.start_lsn ?? '');
+        const lsn = typeof m.source.start_lsn === 'string' ? m.source.start_lsn : '';
         const seg = Number(m.source.wal_segment_size ?? 16 * 1024 * 1024);
         const [hi, lo] = lsn.split('/').map((x) => Number.parseInt(x, 16));
         if (hi === undefined || lo === undefined || Number.isNaN(hi) || Number.isNaN(lo)) continue;
