@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import type { TrustedKey } from '../catalog/trust';
-import { LifeboatError } from '../errors';
+import { LifeboatError, mapError } from '../errors';
 import { parseManifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
@@ -56,8 +56,8 @@ function majorOf(binDir: string): number {
  * Point-in-time recovery into an empty data directory: the planner picks the base backup and
  * the segments; the base backup is checked (stored and plaintext hashes, signature by a pinned
  * key when it is signed) while it is extracted; every needed segment is fetched, decrypted,
- * decompressed and hash-checked into a local spool *before* replay, so PostgreSQL's
- * restore_command is a plain local copy; then PostgreSQL replays to the target and promotes.
+ * decompressed and hash-checked into a local spool while PostgreSQL replays (its
+ * restore_command is a local copy of a proven file), to the target, then promotes.
  */
 export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<PitrRestoreResult> {
   const started = Date.now();
@@ -97,6 +97,8 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   const spool = mkdtempSync(join(tmpdir(), 'lifeboat-wal-spool-'));
   chmodSync(spool, 0o755);
   let started_ok = false;
+  let stopFetching = false;
+  let fetching: Promise<void> = Promise.resolve();
   try {
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -108,22 +110,49 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
     }
 
-    ctx.step(`fetching ${target.segments.length} WAL segments`);
+    // WAL is fetched, decrypted, decompressed and hash-checked into the spool while PostgreSQL
+    // replays (each file renamed into place only once proven), so decoding overlaps replay. The
+    // restore_command waits for the next file; a fetch failure stops the server (below), and
+    // PostgreSQL itself refuses to promote short of the target.
     const archive = await listArchive(input.medium, input.system);
     const wanted = new Set(target.segments);
-    const needed = archive.filter((w) => wanted.has(w.name) || w.kind === 'history');
+    const needed = [...archive.filter((w) => w.kind === 'history'), ...archive.filter((w) => wanted.has(w.name))];
     ctx.progress({ itemsTotal: needed.length, itemsDone: 0, bytesTotal: null, bytesDone: 0 });
-    let done = 0;
-    for (const w of needed) {
-      ctx.signal.throwIfAborted();
-      try {
-        writeFileSync(join(spool, w.name), await readArchived(input.medium, w, input.identities));
-      } catch (e) {
-        if (e instanceof LifeboatError && e.code === 'CHECKSUM_MISMATCH') throw new LifeboatError('CHECKSUM_MISMATCH', `${e.message} The restore stopped before replay.`, { hint: e.hint });
-        throw e;
+    writeFileSync(
+      join(spool, 'restore.sh'),
+      `#!/bin/sh\n# Lifeboat restore_command: wait for the verified file, or for the end of the fetch.\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.05; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
+      { mode: 0o755 },
+    );
+    if (runAs) chownTree(spool, runAs);
+    let fetchError: unknown = null;
+    let fetched = 0;
+    fetching = (async () => {
+      for (const w of needed) {
+        if (stopFetching) return;
+        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+        const bytes = await readArchived(input.medium, w, input.identities);
+        const tmp = join(spool, `.${w.name}.partial`);
+        writeFileSync(tmp, bytes, { mode: 0o600 });
+        if (runAs) chownSync(tmp, runAs.uid, runAs.gid);
+        renameSync(tmp, join(spool, w.name));
+        ctx.progress({ itemsDone: ++fetched, current: w.name });
       }
-      ctx.progress({ itemsDone: ++done, current: w.name });
-    }
+    })().then(
+      () => writeFileSync(join(spool, '.done'), ''),
+      (e: unknown) => {
+        fetchError = e;
+        try {
+          writeFileSync(join(spool, '.failed'), '');
+        } catch {
+          // the spool is already gone: the restore is over
+        }
+      },
+    );
+    const fetchFailure = (): LifeboatError | null => {
+      if (!fetchError) return null;
+      const e = fetchError instanceof LifeboatError ? fetchError : mapError(fetchError);
+      return new LifeboatError(e.code, `${e.message} The restore stopped; PostgreSQL was stopped before the data directory could be used.`, { hint: e.hint });
+    };
 
     ctx.step('configuring recovery');
     const port = input.port ?? (await freePort());
@@ -132,7 +161,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       [
         '',
         `# Added by Lifeboat for a point-in-time restore to ${target.time} (base ${base.setId}).`,
-        `restore_command = 'cp "${spool}/%f" "%p"'`,
+        `restore_command = '${spool}/restore.sh "%f" "%p"'`,
         `recovery_target_time = '${target.time.replace('T', ' ').replace('Z', '+00')}'`,
         "recovery_target_action = 'promote'",
         "recovery_target_timeline = 'latest'",
@@ -143,18 +172,16 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     writeFileSync(join(dataDir, 'recovery.signal'), '');
     rmSync(join(dataDir, 'postmaster.pid'), { force: true });
     chmodSync(dataDir, 0o700);
-    if (runAs) {
-      chownTree(dataDir, runAs);
-      chownTree(spool, runAs);
-    }
+    if (runAs) chownTree(dataDir, runAs);
 
     ctx.step(`replaying WAL to ${target.time}`);
     const log = join(dataDir, 'lifeboat-recovery.log');
     const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dataDir}`;
     const start = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'], { runAs });
     const logTail = (): string => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '');
-    if (start.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`);
     started_ok = true;
+    if (fetchFailure()) throw fetchFailure()!;
+    if (start.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`);
     const client = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
       const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
       c.on('error', () => undefined);
@@ -168,15 +195,21 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     const deadline = Date.now() + (input.timeoutSeconds ?? 600) * 1000;
     for (;;) {
       ctx.signal.throwIfAborted();
+      if (fetchFailure()) throw fetchFailure()!;
       let inRecovery: boolean;
       try {
         inRecovery = await client(async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
       } catch {
         const status = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, 'status'], { runAs });
-        if (status.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, { hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.' });
+        if (status.code !== 0) throw fetchFailure() ?? new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, { hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.' });
         inRecovery = true;
       }
-      if (!inRecovery) break;
+      if (!inRecovery) {
+        // Promoted: every file replay needed was fetched and proven (a failure would have stopped it).
+        await fetching;
+        if (fetchFailure()) throw fetchFailure()!;
+        break;
+      }
       if (Date.now() > deadline) throw new LifeboatError('DB_RESTORE_FAILED', `Recovery did not finish within ${input.timeoutSeconds ?? 600} s.`, { hint: `See ${log}.` });
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -195,6 +228,8 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw e;
   } finally {
     // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).
+    stopFetching = true;
+    await fetching.catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
   }
 }
