@@ -61,6 +61,8 @@ export const SystemRowSchema = z.object({
   ageMinutes: z.number().nullable(),
   status: z.enum(['ok', 'late', 'unverified', 'no-sets']),
   reason: z.string(),
+  /** The WAL archive seen for the system (point-in-time recovery), newest scan per medium. */
+  wal: z.array(z.object({ mediumId: z.string(), label: z.string().nullable(), files: z.number(), bytes: z.number(), lastSegment: z.string().nullable(), lastArchivedAt: z.string().nullable(), gaps: z.number(), timelines: z.array(z.number()), scannedAt: z.string() })),
 });
 
 export const FileHitSchema = z.object({

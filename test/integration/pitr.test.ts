@@ -120,6 +120,19 @@ describe('verifying the chain', () => {
   });
 });
 
+describe('the catalog', () => {
+  it('knows the WAL archive of the system after a scan, offline', () => {
+    expect(lifeboat(env, 'scan', medium).status).toBe(0);
+    const systems = json<Array<{ system: string; wal: Array<{ files: number; gaps: number; lastSegment: string; timelines: number[] }> }>>(lifeboat(env, 'systems', '--json'));
+    const wal = systems.find((s) => s.system === 'shop')!.wal;
+    expect(wal).toHaveLength(1);
+    expect(wal[0]!.files).toBeGreaterThanOrEqual(4);
+    expect(wal[0]!.gaps).toBe(0);
+    expect(wal[0]!.timelines).toEqual([1]);
+    expect(wal[0]!.lastSegment).toMatch(/^[0-9A-F]{24}$/);
+  });
+});
+
 describe('planning', () => {
   it('shows the base backup, the timeline and a window that ends at the last commit (read with pg_waldump)', () => {
     const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', times.target, '--json');

@@ -71,6 +71,24 @@ describe('catalog migrations', () => {
   });
 });
 
+describe('catalog migration 006', () => {
+  it('adds the WAL archive summaries, keeping the media of earlier versions', () => {
+    Catalog.open(path, { targetVersion: 5 }).close();
+    const old = new Database(path);
+    old.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', '2026-01-01T00:00:00Z')").run();
+    old.close();
+    const c = migrateFromPrevious(6);
+    expect(tables(c)).toContain('wal_archives');
+    expect(columns(c, 'wal_archives')).toEqual(expect.arrayContaining(['medium_id', 'system', 'last_segment', 'gaps', 'timelines']));
+    c.db.prepare("INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, scanned_at) VALUES ('m1', 'shop', 3, 100, '[1]', 'now')").run();
+    // A medium's rows go with it.
+    c.db.prepare('PRAGMA foreign_keys = ON').run();
+    c.db.prepare("DELETE FROM media WHERE id = 'm1'").run();
+    expect(c.db.prepare('SELECT count(*) FROM wal_archives').pluck().get()).toBe(0);
+    c.close();
+  });
+});
+
 describe('catalog migration 005', () => {
   it('adds the per-set path texts and fills them from an existing file index', () => {
     const old = Catalog.open(path, { targetVersion: 4 });

@@ -149,6 +149,11 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
         rows.map((r) => [r.system, r.tier ?? '-', String(r.sets), r.newestSet ? ago(r.newestSet.createdAt) : '-', r.newestVerifiedSet ? ago(r.newestVerifiedSet.createdAt) : 'none', `${r.status.toUpperCase()}: ${r.reason}`]),
       ),
     );
+    for (const r of rows) {
+      for (const w of r.wal) {
+        io.stdout.write(`${r.system}: WAL archive on ${w.label ?? w.mediumId}: ${w.files} files up to ${w.lastSegment ?? '—'}, last archived ${ago(w.lastArchivedAt)}${w.gaps ? `, ${w.gaps} GAP(S)` : ''} (as of the scan ${ago(w.scannedAt)}; lifeboat pitr plan for the window)\n`);
+      }
+    }
   });
 }
 

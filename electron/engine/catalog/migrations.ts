@@ -183,6 +183,27 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key;
     `,
   },
+  {
+    version: 6,
+    name: 'WAL archives seen on media',
+    sql: `
+      -- What a scan saw of each system's WAL archive on a medium (point-in-time recovery), so the
+      -- catalog can say offline how far the archive reached and whether it has holes.
+      CREATE TABLE wal_archives (
+        medium_id     TEXT NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+        system        TEXT NOT NULL,
+        files         INTEGER NOT NULL,
+        bytes         INTEGER NOT NULL,
+        timelines     TEXT NOT NULL,             -- JSON array of timeline ids
+        first_segment TEXT,
+        last_segment  TEXT,
+        last_archived_at TEXT,                   -- the newest file's time on the medium
+        gaps          INTEGER NOT NULL DEFAULT 0,
+        scanned_at    TEXT NOT NULL,
+        PRIMARY KEY (medium_id, system)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -128,6 +128,8 @@ export interface SystemRow {
   ageMinutes: number | null;
   status: 'ok' | 'late' | 'unverified' | 'no-sets';
   reason: string;
+  /** The WAL archive of the system as last scanned on each medium (point-in-time recovery). */
+  wal: Array<{ mediumId: string; label: string | null; files: number; bytes: number; lastSegment: string | null; lastArchivedAt: string | null; gaps: number; timelines: number[]; scannedAt: string }>;
 }
 
 /** Per system: newest set, newest verified set, and its age against the tier's RPO. */
@@ -165,7 +167,15 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
       status = 'ok';
       reason = rpo !== null ? `newest verified set is ${age} min old, within the ${rpo} min RPO` : `newest verified set is ${age} min old (no tier set)`;
     }
-    return { system: r.system, tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason };
+    const wal = (
+      catalog
+        .stmt(
+          `SELECT w.medium_id AS mediumId, m.label, w.files, w.bytes, w.last_segment AS lastSegment, w.last_archived_at AS lastArchivedAt, w.gaps, w.timelines, w.scanned_at AS scannedAt
+           FROM wal_archives w JOIN media m ON m.id = w.medium_id WHERE w.system = ? ORDER BY w.last_archived_at DESC`,
+        )
+        .all(r.system) as Array<Omit<SystemRow['wal'][number], 'timelines'> & { timelines: string }>
+    ).map((w) => ({ ...w, timelines: JSON.parse(w.timelines) as number[] }));
+    return { system: r.system, tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason, wal };
   });
 }
 

@@ -256,6 +256,41 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
     }
   }
+  // WAL archives: a summary per system (the planner reads the files themselves when the medium is here).
+  ctx.step('reading the WAL archive');
+  try {
+    const walFiles = await medium.listFiles('wal', { limit: 10_000_000, maxDepth: 2 });
+    const systems = new Map<string, typeof walFiles>();
+    for (const f of walFiles) {
+      const system = f.path.split('/')[1];
+      if (!system) continue;
+      systems.set(system, [...(systems.get(system) ?? []), f]);
+    }
+    const upsert = catalog.stmt(
+      `INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, first_segment, last_segment, last_archived_at, gaps, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(medium_id, system) DO UPDATE SET files = excluded.files, bytes = excluded.bytes, timelines = excluded.timelines, first_segment = excluded.first_segment,
+         last_segment = excluded.last_segment, last_archived_at = excluded.last_archived_at, gaps = excluded.gaps, scanned_at = excluded.scanned_at`,
+    );
+    catalog.inTransaction(() => {
+      catalog.stmt('DELETE FROM wal_archives WHERE medium_id = ?').run(mediumId);
+      for (const [system, files] of systems) {
+        const names = files.map((f) => /([0-9A-F]{24})\.[0-9a-f]{64}\.zst/.exec(f.path)?.[1]).filter((n): n is string => Boolean(n)).sort();
+        const timelines = [...new Set(files.map((f) => Number.parseInt(f.path.split('/')[2] ?? '0', 16)).filter((t) => t > 0))].sort((a, b) => a - b);
+        let gaps = 0;
+        for (let i = 1; i < names.length; i++) {
+          const a = names[i - 1]!;
+          const b = names[i]!;
+          // Same timeline and log: the next segment number must follow (16 MiB segments: 256 per log).
+          const seg = (n: string): number => Number.parseInt(n.slice(8, 16), 16) * 256 + Number.parseInt(n.slice(16, 24), 16);
+          if (a.slice(0, 8) === b.slice(0, 8) && seg(b) > seg(a) + 1) gaps++;
+        }
+        const newest = files.reduce((m, f) => Math.max(m, f.mtimeMs), 0);
+        upsert.run(mediumId, system, files.length, files.reduce((n, f) => n + f.size, 0), JSON.stringify(timelines), names[0] ?? null, names[names.length - 1] ?? null, newest ? new Date(newest).toISOString() : null, gaps, now);
+      }
+    });
+  } catch (e) {
+    ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
+  }
   if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
   summary.durationMs = Date.now() - started;
   return summary;
