@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboatAsync } from '../helpers/cli';
@@ -105,4 +105,21 @@ it('keeps the catalog aware of both copies', async () => {
   const r = await lifeboatAsync(env, 'info', '--json');
   expect(json<{ catalog: { media: number } }>(r).catalog.media).toBe(2);
   void query;
+});
+
+describe('the WAL archive on S3', () => {
+  it('wal-push stores a segment once, a retry with the same content succeeds, wal-fetch returns it hash-checked', async () => {
+    const seg = join(dir.path, 'wal', '000000010000000000000007');
+    mkdirSync(join(dir.path, 'wal'), { recursive: true });
+    writeFileSync(seg, Buffer.concat([Buffer.from('segment '), Buffer.alloc(64 * 1024, 3)]));
+    expect((await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient)).status).toBe(0);
+    const again = await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('already archived');
+    const out = join(dir.path, 'fetched');
+    const fetched = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000007', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'));
+    expect(fetched.status, fetched.stderr).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(seg));
+    expect((await lifeboatAsync(env, 'wal-fetch', '000000010000000000000008', out, '--system', 'shop-db', '--from', 's3://backups/prod')).status).toBe(1);
+  });
 });

@@ -191,6 +191,25 @@ describe('restore to a point in time', () => {
     expect(json<{ error: { code: string } }>(w).error.code).toBe('DECRYPTION_FAILED');
   });
 
+  it('refuses a base backup of another PostgreSQL major version', async () => {
+    const copy = join(dir.path, 'major-copy');
+    cpSync(medium, copy, { recursive: true });
+    const setsDir = join(copy, 'sets', 'shop');
+    for (const setId of readdirSync(setsDir)) {
+      const manifest = join(setsDir, setId, 'manifest.json');
+      const m = JSON.parse(readFileSync(manifest, 'utf8')) as { kind: string; source: Record<string, unknown> };
+      if (m.kind !== 'pg-base') continue;
+      m.source.server_major = 14;
+      writeFileSync(manifest, JSON.stringify(m));
+    }
+    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'major-restore'), '--identity', identity, '--json');
+    expect(r.status).toBe(2);
+    const err = json<{ error: { code: string; message: string } }>(r).error;
+    expect(err.code).toBe('TOOL_VERSION_MISMATCH');
+    expect(err.message).toContain('PostgreSQL 14');
+    expect(existsSync(join(dir.path, 'major-restore'))).toBe(false);
+  });
+
   it('a missing middle segment shows as a gap and targets past it are refused', async () => {
     const copy = join(dir.path, 'gap-copy');
     cpSync(medium, copy, { recursive: true });

@@ -291,6 +291,22 @@ export class FolderMedium implements Medium {
     }
   }
 
+  async listNamed(dir: string, namePrefix: string): Promise<ListedFile[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.abs(dir));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw mapError(e);
+    }
+    const out: ListedFile[] = [];
+    for (const name of names.filter((n) => n.startsWith(namePrefix) && !n.startsWith('.'))) {
+      const st = await stat(join(this.abs(dir), name));
+      if (st.isFile()) out.push({ path: `${dir}/${name}`, size: st.size, mtimeMs: st.mtimeMs, etag: null });
+    }
+    return out;
+  }
+
   async removeFile(rel: string): Promise<void> {
     try {
       await rm(this.abs(rel), { force: true });

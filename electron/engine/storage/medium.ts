@@ -78,6 +78,8 @@ export interface Medium {
   /** Files under a prefix ('' for all), for foreign layouts; at most `limit` entries. */
   listFiles(prefix: string, options?: ListFilesOptions): Promise<ListedFile[]>;
   readFile(rel: string): Promise<Buffer>;
+  /** Files directly in `dir` whose name starts with `namePrefix` (cheap: no stat of the others; one filtered listing on S3). */
+  listNamed(dir: string, namePrefix: string): Promise<ListedFile[]>;
   /** Remove one file (WAL retention); absent is fine. */
   removeFile(rel: string): Promise<void>;
   /** Write a small object whole and atomically (WAL files): readers see all of it or nothing. */

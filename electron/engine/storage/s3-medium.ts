@@ -266,6 +266,22 @@ export class S3Medium implements Medium {
     }
   }
 
+  async listNamed(dir: string, namePrefix: string): Promise<ListedFile[]> {
+    const out: ListedFile[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(`${dir}/${namePrefix}`), Delimiter: '/', ContinuationToken: token }));
+      } catch (e) {
+        throw s3Failure(e, 'listing');
+      }
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ path: this.rel(o.Key), size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
   async removeFile(rel: string): Promise<void> {
     await this.deleteKeys([this.key(rel)]);
   }
