@@ -8,7 +8,7 @@ import { parseRunbook, RunbookInvalidError } from '../../engine/runbooks/format'
 import { verifyJournal } from '../../engine/runbooks/journal';
 import { listRunbooks, loadRunbook } from '../../engine/runbooks/library';
 import { renderReport } from '../../engine/runbooks/report';
-import { defaultOperator, formatMinutes, RunEngine, type RunRecord } from '../../engine/runbooks/runner';
+import { defaultOperator, formatMinutes, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
 import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatDuration, printJson, table, type CliIo } from '../output';
@@ -192,7 +192,7 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const settings = engine.settings();
-    const runner = new RunEngine({ catalog: engine.catalog, settings, dataDir: engine.paths.dataDir, credentials: engine.credentials, identities });
+    const runner = runEngineFor(engine, identities);
     const operator = opts.operator ?? defaultOperator(settings.operatorName);
     let runId: string;
     if (opts.cancel) {
@@ -252,7 +252,7 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
 
 export async function runsCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
   await withCliEngine((engine) => {
-    const runner = new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities: [] });
+    const runner = runEngineFor(engine, []);
     const runs = runner.list();
     if (opts.json) printJson(io, { runs });
     else io.stdout.write(table(['RUN', 'RUNBOOK', 'MODE', 'STATUS', 'STEP', 'STARTED', 'OPERATOR'], runs.map((r) => [r.id, r.runbookId, r.drill ? 'drill' : 'LIVE', r.status, r.currentStep ?? '', r.startedAt, r.operator])));
@@ -262,7 +262,7 @@ export async function runsCommand(io: CliIo, opts: { json?: boolean }): Promise<
 
 export async function journalVerifyCommand(io: CliIo, runId: string, opts: { json?: boolean }): Promise<void> {
   await withCliEngine((engine) => {
-    const runner = new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities: [] });
+    const runner = runEngineFor(engine, []);
     const run = runner.load(runId);
     const check = verifyJournal(engine.catalog, runId, run.state.journal);
     if (opts.json) printJson(io, { ok: check.ok, run: runId, events: check.events, head: check.headHash, problems: check.problems });
@@ -275,7 +275,7 @@ export async function journalVerifyCommand(io: CliIo, runId: string, opts: { jso
 
 export async function reportCommand(io: CliIo, runId: string, opts: { out: string }): Promise<void> {
   await withCliEngine((engine) => {
-    const runner = new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities: [] });
+    const runner = runEngineFor(engine, []);
     const html = renderReport(engine.catalog, runner.load(runId));
     writeFileSync(opts.out, html);
     io.stdout.write(`Report of run ${runId} written to ${opts.out} (${html.length} bytes)\n`);

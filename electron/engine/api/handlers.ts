@@ -7,12 +7,10 @@ import { scanMedium } from '../catalog/scan';
 import { openMedium } from '../storage/open-medium';
 import { toolStatus } from '../tools/tools';
 import { runVerify } from '../verify/run';
-import { parseIdentityFile } from '../crypto/age';
-import { readFileSync } from 'node:fs';
+import { readIdentityFiles } from '../crypto/age';
 import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
-import { RunEngine } from '../runbooks/runner';
 import { createSettingsHandlers } from './settings-handlers';
 
 export type Handlers = {
@@ -103,13 +101,7 @@ export function createHandlers(engine: Engine): Handlers {
     listMedia: async () => listMedia(engine.catalog),
 
     startVerify: async (input) => {
-      const identities = input.identityFiles.flatMap((f) => {
-        try {
-          return parseIdentityFile(readFileSync(f, 'utf8'));
-        } catch (e) {
-          throw e instanceof LifeboatError ? e : new LifeboatError('KEY_INVALID', `Cannot read the identity file ${f}.`);
-        }
-      });
+      const identities = readIdentityFiles(input.identityFiles);
       const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})` }, (ctx) =>
         runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
       );
@@ -118,7 +110,7 @@ export function createHandlers(engine: Engine): Handlers {
 
     listRunbooks: async () => listRunbooks(engine.paths.dataDir),
 
-    listRuns: async () => new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities: [] }).list(),
+    listRuns: async () => runs.list(),
 
     getRun: async ({ id }) => runs.view(id),
 

@@ -2,7 +2,7 @@ import { parseManifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import type { Medium } from '../storage/medium';
 import { listArchive } from '../pitr/wal-archive';
-import { segmentName, timelineOf } from '../pitr/wal-names';
+import { parseLsn, segmentName, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
 import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention';
 
 /**
@@ -10,7 +10,7 @@ import { planRetention, type RetentionDecision, type RetentionPolicy } from './r
  * base backup on (history files always). A system with WAL but no retained base backup keeps
  * all of it — it may be the only copy of something, and a person should decide.
  */
-async function planWalRetention(medium: Medium, decisions: RetentionDecision[]): Promise<PruneResult['wal']> {
+async function planWalRetention(medium: Medium, decisions: RetentionDecision[], sources: Map<string, Record<string, unknown>>): Promise<PruneResult['wal']> {
   const systems = await walSystems(medium);
   const out: PruneResult['wal'] = [];
   for (const system of systems) {
@@ -20,19 +20,19 @@ async function planWalRetention(medium: Medium, decisions: RetentionDecision[]):
       out.push({ system, keepFrom: null, remove: [], kept: archive.length });
       continue;
     }
+    // The manifests were read once, for the retention plan; their facts are reused here.
     let oldest: string | null = null;
     for (const b of bases) {
+      const src = sources.get(b.set.path);
+      const lsn = typeof src?.start_lsn === 'string' ? src.start_lsn : '';
+      let name: string;
       try {
-        const m = parseManifest(await medium.readFile(`${b.set.path}/manifest.json`));
-        const lsn = typeof m.source.start_lsn === 'string' ? m.source.start_lsn : '';
-        const seg = Number(m.source.wal_segment_size ?? 16 * 1024 * 1024);
-        const [hi, lo] = lsn.split('/').map((x) => Number.parseInt(x, 16));
-        if (hi === undefined || lo === undefined || Number.isNaN(hi) || Number.isNaN(lo)) continue;
-        const name = segmentName(Number(m.source.timeline ?? 1), Math.floor((hi * 0x1_0000_0000 + lo) / seg), seg);
-        if (oldest === null || name < oldest) oldest = name;
+        const seg = Number(src?.wal_segment_size ?? WAL_SEGMENT_DEFAULT);
+        name = segmentName(Number(src?.timeline ?? 1), Math.floor(parseLsn(lsn) / seg), seg);
       } catch {
-        oldest = '';
+        name = '';
       }
+      if (oldest === null || name < oldest) oldest = name;
     }
     // An unreadable retained base backup: keep everything rather than guess.
     if (!oldest) {
@@ -68,16 +68,18 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedKey
   const listed = await medium.listSets();
   const unreadable: PruneResult['unreadable'] = [];
   const candidates = [];
+  const sources = new Map<string, Record<string, unknown>>();
   for (const s of listed) {
     try {
       const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+      sources.set(s.path, m.source);
       candidates.push({ system: m.system, kind: m.kind, setId: m.set_id, path: s.path, createdAt: new Date(m.created_at), parent: m.parent, verified: verifiedKeys.has(`${m.system}/${m.set_id}`) });
     } catch (e) {
       unreadable.push({ path: s.path, reason: e instanceof Error ? e.message : String(e) });
     }
   }
   const decisions = planRetention(candidates, policy);
-  const wal = await planWalRetention(medium, decisions);
+  const wal = await planWalRetention(medium, decisions, sources);
   const removed: string[] = [];
   if (apply) {
     const doomed = decisions.filter((d) => !d.keep);

@@ -1,3 +1,5 @@
+import { parseStored, type ArchivedWal } from '../pitr/wal-archive';
+import { segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
 import { parseIndex } from '../backup/file-index';
 import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
@@ -274,15 +276,15 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     catalog.inTransaction(() => {
       catalog.stmt('DELETE FROM wal_archives WHERE medium_id = ?').run(mediumId);
       for (const [system, files] of systems) {
-        const names = files.map((f) => /([0-9A-F]{24})\.[0-9a-f]{64}\.zst/.exec(f.path)?.[1]).filter((n): n is string => Boolean(n)).sort();
-        const timelines = [...new Set(files.map((f) => Number.parseInt(f.path.split('/')[2] ?? '0', 16)).filter((t) => t > 0))].sort((a, b) => a - b);
+        const archived = files.map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((w): w is ArchivedWal => w !== null);
+        const names = archived.filter((w) => w.kind === 'segment').map((w) => w.name).sort();
+        const timelines = [...new Set(archived.map((w) => w.timeline))].sort((a, b) => a - b);
+        // A hole inside a timeline (16 MiB segments assumed here; the planner reads the real size).
         let gaps = 0;
         for (let i = 1; i < names.length; i++) {
           const a = names[i - 1]!;
           const b = names[i]!;
-          // Same timeline and log: the next segment number must follow (16 MiB segments: 256 per log).
-          const seg = (n: string): number => Number.parseInt(n.slice(8, 16), 16) * 256 + Number.parseInt(n.slice(16, 24), 16);
-          if (a.slice(0, 8) === b.slice(0, 8) && seg(b) > seg(a) + 1) gaps++;
+          if (timelineOf(a) === timelineOf(b) && segmentNumber(b, WAL_SEGMENT_DEFAULT) > segmentNumber(a, WAL_SEGMENT_DEFAULT) + 1) gaps++;
         }
         const newest = files.reduce((m, f) => Math.max(m, f.mtimeMs), 0);
         upsert.run(mediumId, system, files.length, files.reduce((n, f) => n + f.size, 0), JSON.stringify(timelines), names[0] ?? null, names[names.length - 1] ?? null, newest ? new Date(newest).toISOString() : null, gaps, now);

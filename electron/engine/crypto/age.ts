@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   createCipheriv,
   createDecipheriv,
@@ -89,6 +90,19 @@ export function parseIdentityFile(text: string): AgeIdentity[] {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw new LifeboatError('KEY_INVALID', 'The identity file holds no age identity.');
   return lines.map(parseIdentity);
+}
+
+/** Identities from files the operator named (the app and the bridge get paths, never key material). */
+export function readIdentityFiles(paths: string[]): AgeIdentity[] {
+  return paths.flatMap((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      throw new LifeboatError('KEY_INVALID', `Cannot read the identity file ${f}.`);
+    }
+    return parseIdentityFile(text);
+  });
 }
 
 export function generateIdentity(): { identity: AgeIdentity; text: string } {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../errors';
-import pg from 'pg';
+import type pg from 'pg';
+import { parsePgUrl, withPgClient } from '../postgres/connection';
 import type S3rverClass from 's3rver';
 import { backupFiles } from '../backup/files-backup';
 import { backupPgLogical } from '../backup/pg-logical';
@@ -18,7 +19,7 @@ import { backupPgBase } from '../pitr/pg-base';
 import { planPitr } from '../pitr/plan';
 import { chownTree, postgresRunAs, ScratchCluster } from '../postgres/scratch-cluster';
 import { loadRunbook } from '../runbooks/library';
-import { RunEngine } from '../runbooks/runner';
+import { runEngineFor } from '../runbooks/runner';
 import { saveSettings, SettingsSchema } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { FolderMedium } from '../storage/folder-medium';
@@ -60,14 +61,9 @@ function context(say: (l: string) => void): JobContext {
   return { signal: new AbortController().signal, progress: () => undefined, step: () => undefined, log: (level, m) => (level === 'warn' || level === 'error' ? say(`  ${level}: ${m}`) : undefined) };
 }
 
-async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
-  }
+/** One statement on a URL of the demo's own server (trust auth, no password). */
+function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  return withPgClient(parsePgUrl(url), async (c) => (await c.query<T>(text)).rows);
 }
 
 /** An S3 medium on a private s3rver, when the dev dependency is installed (it is, after `npm ci`). */
@@ -149,15 +145,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     await sql(cluster.url(), 'CREATE DATABASE shop');
     const shopUrl = cluster.url('shop');
     const scale = o.scale ?? { customers: 20_000, orders: 200_000 };
-    {
-      const c = new pg.Client({ connectionString: shopUrl });
-      await c.connect();
-      try {
-        await loadSampleData(c, scale);
-      } finally {
-        await c.end();
-      }
-    }
+    await withPgClient(parsePgUrl(shopUrl), (c) => loadSampleData(c, scale));
     const counts = await sql<{ c: string; o: string }>(shopUrl, 'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o');
     saveSettings(
       engine.paths.settings,
@@ -200,7 +188,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (w) say(`   recoverable window: ${w.from} → ${w.to ?? '—'} (${w.toBasis}, ${w.segments} WAL segments)`);
 
     say('6. the monthly restore drill, as a drill: restore into a scratch server, validate, report');
-    const runner = new RunEngine({ catalog: engine.catalog, settings, dataDir: home, credentials: engine.credentials, identities: [age.identity] });
+    const runner = runEngineFor(engine, [age.identity]);
     const run0 = runner.start(loadRunbook(home, 'monthly-drill'), { system: SYSTEM }, { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' });
     let run = await runner.advance(run0.id, ctx);
     for (let guard = 0; run.status === 'waiting' && guard < 50; guard++) {
@@ -216,15 +204,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const reportPath = run.state.steps.report?.output?.path;
     const report = typeof reportPath === 'string' ? reportPath : '';
 
-    const rows = await (async () => {
-      const c = new pg.Client({ connectionString: shopUrl });
-      await c.connect();
-      try {
-        return await fingerprint(c);
-      } finally {
-        await c.end();
-      }
-    })();
+    const rows = await withPgClient(parsePgUrl(shopUrl), (c) => fingerprint(c));
     const sets = engine.catalog.db
       .prepare('SELECT s.key, s.kind, s.bytes, (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media FROM sets s ORDER BY s.created_at')
       .all() as DemoSummary['sets'];

@@ -8,7 +8,7 @@ import { parseManifest, type Manifest } from '../format/manifest';
 import { findExecutable } from '../tools/tools';
 import type { Medium } from '../storage/medium';
 import { listArchive, readArchived, type ArchivedWal } from './wal-archive';
-import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, type HistoryEntry } from './wal-names';
+import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, WAL_SEGMENT_DEFAULT, type HistoryEntry } from './wal-names';
 
 export interface BaseBackup {
   setId: string;
@@ -80,7 +80,7 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
  * an operator should read before replaying. The last recoverable transaction's time is read
  * from the WAL with pg_waldump when it is available: a fact, not a guess.
  */
-export async function planPitr(medium: Medium, system: string, o: { targetTime?: string; identities: AgeIdentity[]; pgBinDir?: string; idleMinutes?: number }): Promise<PitrPlan> {
+export async function planPitr(medium: Medium, system: string, o: { targetTime?: string; identities: AgeIdentity[]; pgBinDir?: string; idleMinutes?: number; archive?: ArchivedWal[] }): Promise<PitrPlan> {
   const warnings: string[] = [];
   const bases: BaseBackup[] = [];
   for (const s of (await medium.listSets()).filter((x) => x.system === system)) {
@@ -102,13 +102,13 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
       startedAt: text(src.backup_started_at, m.started_at),
       finishedAt: text(src.backup_finished_at, m.finished_at),
       serverMajor: Number(src.server_major ?? 0),
-      segmentBytes: Number(src.wal_segment_size ?? 16 * 1024 * 1024),
+      segmentBytes: Number(src.wal_segment_size ?? WAL_SEGMENT_DEFAULT),
       bytes: m.artifacts.reduce((n, a) => n + a.bytes, 0),
     });
   }
   bases.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
-  const segBytes = bases[0]?.segmentBytes ?? 16 * 1024 * 1024;
-  const archive = await listArchive(medium, system);
+  const segBytes = bases[0]?.segmentBytes ?? WAL_SEGMENT_DEFAULT;
+  const archive = o.archive ?? (await listArchive(medium, system));
   const segments = archive.filter((w) => w.kind === 'segment');
   const byTimeline = new Map<number, ArchivedWal[]>();
   for (const s of segments) {
@@ -249,8 +249,8 @@ export interface WalChainCheck {
  * handing it to PostgreSQL.
  */
 export async function verifyWalChain(medium: Medium, system: string, o: { identities: AgeIdentity[]; pgBinDir?: string; onFile?: (done: number, total: number, bytes: number) => void; signal?: AbortSignal }): Promise<WalChainCheck> {
-  const plan = await planPitr(medium, system, { identities: o.identities, pgBinDir: o.pgBinDir });
   const archive = await listArchive(medium, system);
+  const plan = await planPitr(medium, system, { identities: o.identities, pgBinDir: o.pgBinDir, archive });
   const corrupt: WalChainCheck['corrupt'] = [];
   let bytes = 0;
   let done = 0;

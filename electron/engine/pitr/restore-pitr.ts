@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { parsePgUrl, withPgClient } from '../postgres/connection';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import type { TrustedKey } from '../catalog/trust';
@@ -66,7 +67,8 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw new LifeboatError('PRECONDITION_FAILED', `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`, { hint: 'Choose a new folder; never restore over a data directory that may be in use.' });
   }
   ctx.step('planning');
-  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, pgBinDir: input.pgBinDir });
+  const archive = await listArchive(input.medium, input.system);
+  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, pgBinDir: input.pgBinDir, archive });
   const target = plan.target!;
   if (!target.base) throw new LifeboatError('NOT_FOUND', `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`, { hint: target.warnings.join(' ') || undefined });
   if (!target.inside) {
@@ -114,7 +116,6 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     // replays (each file renamed into place only once proven), so decoding overlaps replay. The
     // restore_command waits for the next file; a fetch failure stops the server (below), and
     // PostgreSQL itself refuses to promote short of the target.
-    const archive = await listArchive(input.medium, input.system);
     const wanted = new Set(target.segments);
     const needed = [...archive.filter((w) => w.kind === 'history'), ...archive.filter((w) => wanted.has(w.name))];
     ctx.progress({ itemsTotal: needed.length, itemsDone: 0, bytesTotal: null, bytesDone: 0 });
@@ -182,16 +183,9 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     started_ok = true;
     if (fetchFailure()) throw fetchFailure()!;
     if (start.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`);
-    const client = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
-      c.on('error', () => undefined);
-      await c.connect();
-      try {
-        return await fn(c);
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    };
+    // The recovered server: trust on 127.0.0.1 is the base backup's own pg_hba (a restore target is not shared).
+    const recovered = parsePgUrl(`postgres://postgres@127.0.0.1:${port}/postgres`);
+    const client = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withPgClient(recovered, fn);
     const deadline = Date.now() + (input.timeoutSeconds ?? 600) * 1000;
     for (;;) {
       ctx.signal.throwIfAborted();

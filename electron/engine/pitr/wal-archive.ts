@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { CompressStream } from 'zstd-napi';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
-import { decodeStages } from '../pipeline/artifact-pipeline';
+import { readDecoded } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
 import { timelineOf, walKind, type WalFileKind } from './wal-names';
 
@@ -34,7 +34,8 @@ export function walDir(system: string, timeline: number): string {
   return `wal/${system}/${timeline.toString(16).toUpperCase().padStart(8, '0')}`;
 }
 
-function parseStored(path: string, bytes: number, mtimeMs: number): ArchivedWal | null {
+/** An archive file's facts from its path alone (name, kind, timeline, hash, encodings); null for anything else. */
+export function parseStored(path: string, bytes: number, mtimeMs: number): ArchivedWal | null {
   const m = STORED.exec(basename(path));
   if (!m) return null;
   const kind = walKind(m[1]!);
@@ -51,7 +52,8 @@ export async function listArchive(medium: Medium, system: string): Promise<Archi
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-async function collect(source: Readable, stages: Transform[]): Promise<Buffer> {
+/** Run bytes through the encode stages into one buffer (a WAL file is at most a segment). */
+async function encode(source: Readable, stages: Transform[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
@@ -101,7 +103,7 @@ export async function pushWal(medium: Medium, system: string, file: string, reci
   }
   const stages: Transform[] = [new CompressStream({ compressionLevel: 3, checksumFlag: true })];
   if (recipients.length) stages.push(new AgeEncryptStream(recipients));
-  const stored = await collect(Readable.from([plain]), stages);
+  const stored = await encode(Readable.from([plain]), stages);
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
   await medium.putFile(path, stored);
   return { name, path, sha256, plainBytes: plain.length, storedBytes: stored.length, already: false };
@@ -109,7 +111,7 @@ export async function pushWal(medium: Medium, system: string, file: string, reci
 
 /** Decode an archived file and check its plaintext hash; never returns unproven bytes. */
 export async function readArchived(medium: Medium, w: ArchivedWal, identities: AgeIdentity[]): Promise<Buffer> {
-  const plain = await collect(await medium.openRead(w.path), decodeStages(w.encodings, identities));
+  const plain = await readDecoded(await medium.openRead(w.path), w.encodings, identities);
   const got = createHash('sha256').update(plain).digest('hex');
   if (got !== w.sha256) throw new LifeboatError('CHECKSUM_MISMATCH', `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`, { hint: 'Restore to a time before this segment, or use another copy of the archive.' });
   return plain;

@@ -8,6 +8,9 @@ export const HISTORY = /^([0-9A-F]{8})\.history$/;
 export const BACKUP_FILE = /^([0-9A-F]{8})[0-9A-F]{16}\.[0-9A-F]{8}\.backup$/;
 export const PARTIAL = /^([0-9A-F]{8})[0-9A-F]{16}\.partial$/;
 
+/** PostgreSQL's default WAL segment size (the manifest of a base backup records the real one). */
+export const WAL_SEGMENT_DEFAULT = 16 * 1024 * 1024;
+
 export type WalFileKind = 'segment' | 'history' | 'backup' | 'partial';
 
 export function walKind(name: string): WalFileKind | null {

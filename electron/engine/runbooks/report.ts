@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/catalog';
 import { LIFEBOAT_VERSION } from '../version';
 import { readJournal, verifyJournal } from './journal';
+import { achievedOf } from './clocks';
 import type { RunRecord } from './runner';
 
 function text(v: unknown): string {
@@ -69,13 +70,9 @@ export function renderReport(catalog: Catalog, run: RunRecord, now = new Date())
   const events = readJournal(catalog, run.id);
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();
   const elapsed = (end - Date.parse(run.incidentAt)) / 1000;
-  let newestSet: string | null = null;
-  for (const s of rb.steps) {
-    const out = run.state.steps[s.id]?.output;
-    const t = (out?.set_created_at ?? (s.kind === 'action' && s.action === 'catalog.select-set' ? out?.created_at : undefined)) as string | undefined;
-    if (t && (!newestSet || t > newestSet)) newestSet = t;
-  }
-  const rpo = newestSet ? Math.max(0, (Date.parse(run.incidentAt) - Date.parse(newestSet)) / 1000) : null;
+  const achieved = achievedOf(run);
+  const newestSet = achieved.restored_point;
+  const rpo = achieved.rpo_seconds;
   const rtoOk = run.finishedAt ? elapsed <= rb.objectives.rto : null;
   const rpoOk = rpo === null ? null : rpo <= rb.objectives.rpo;
   const f = run.state.forecast;

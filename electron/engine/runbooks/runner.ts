@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { RunStatus, RunSummary, StepNeed, StepResponse, StepState, Forecast } from '../../../shared/domain/runs';
 import type { Catalog } from '../catalog/catalog';
+import type { AgeIdentity } from '../crypto/age';
+import type { Engine } from '../engine';
 import { whereIs } from '../catalog/queries';
 import { LifeboatError, toWireError } from '../errors';
 import type { JobContext } from '../jobs/job-manager';
@@ -15,6 +17,7 @@ import { ConfirmationNeeded, type ActionDeps } from './actions/types';
 import { computeForecast } from './forecast';
 import type { Runbook, Step } from './format';
 import { appendEvent, digestOf, GENESIS, type JournalHead } from './journal';
+import { achievedOf, type Achieved } from './clocks';
 import { renderReport } from './report';
 import { render } from './template';
 
@@ -60,6 +63,11 @@ export interface StartOptions {
 
 function blankStep(): StepState {
   return { status: 'pending', startedAt: null, finishedAt: null, attempts: 0, output: null, checkpoint: null, need: null, ticks: [], signoff: null, confirmation: null, by: null, error: null, condition: null, skipReason: null };
+}
+
+/** The run engine over an engine's catalog, settings, data dir and keychain, with the identities to decrypt sets. */
+export function runEngineFor(engine: Engine, identities: AgeIdentity[]): RunEngine {
+  return new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities });
 }
 
 export function defaultOperator(settingsName: string): string {
@@ -323,25 +331,18 @@ export class RunEngine {
 
   /** Why a step's `when`/`unless` says it does not apply, or null when it runs. */
   private conditionFalse(step: Step, ctx: Record<string, unknown>): string | null {
-    const truthy = (v: unknown): boolean => v !== undefined && v !== null && v !== false && v !== 0 && v !== '' && v !== 'false' && v !== 'no';
-    if (step.when !== undefined) {
+    const truthy = (template: string): boolean => {
       let v: unknown;
       try {
-        v = render(step.when, ctx, `step ${step.id}`);
+        v = render(template, ctx, `step ${step.id}`);
       } catch {
-        v = undefined;
+        v = undefined; // a step that did not run produced nothing: false
       }
-      if (!truthy(v)) return `does not apply: ${step.when.replace(/[{}]/g, '').trim()} is not true`;
-    }
-    if (step.unless !== undefined) {
-      let v: unknown;
-      try {
-        v = render(step.unless, ctx, `step ${step.id}`);
-      } catch {
-        v = undefined;
-      }
-      if (truthy(v)) return `does not apply: ${step.unless.replace(/[{}]/g, '').trim()} is true`;
-    }
+      return v !== undefined && v !== null && v !== false && v !== 0 && v !== '' && v !== 'false' && v !== 'no';
+    };
+    const plain = (t: string): string => t.replace(/[{}]/g, '').trim();
+    if (step.when !== undefined && !truthy(step.when)) return `does not apply: ${plain(step.when)} is not true`;
+    if (step.unless !== undefined && truthy(step.unless)) return `does not apply: ${plain(step.unless)} is true`;
     return null;
   }
 
@@ -609,18 +610,12 @@ export class RunEngine {
   }
 
   /** RTO and RPO achieved (from the incident time; RPO from the newest restored set's time). */
-  achieved(run: RunRecord): { rto_seconds: number | null; rpo_seconds: number | null; rpo_basis: string | null } {
-    const end = run.finishedAt ? Date.parse(run.finishedAt) : null;
-    const rto = end !== null ? Math.round((end - Date.parse(run.incidentAt)) / 1000) : null;
-    let newest: string | null = null;
-    for (const s of run.state.runbook.steps) {
-      const out = run.state.steps[s.id]?.output;
-      const created = (out?.set_created_at as string | undefined) ?? (s.kind === 'action' && s.action === 'catalog.select-set' ? (out?.created_at as string | undefined) : undefined);
-      if (created && (!newest || created > newest)) newest = created;
-    }
-    return { rto_seconds: rto, rpo_seconds: newest ? Math.max(0, Math.round((Date.parse(run.incidentAt) - Date.parse(newest)) / 1000)) : null, rpo_basis: newest ? `the restored set's time (${newest})` : null };
+  achieved(run: RunRecord): Achieved {
+    return achievedOf(run);
   }
 }
+
+export { achievedOf, type Achieved };
 
 export function formatMinutes(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600}h`;

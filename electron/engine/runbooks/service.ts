@@ -1,22 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
-import type { RunView, StepResponse } from '../../../shared/domain/runs';
-import { parseIdentityFile, type AgeIdentity } from '../crypto/age';
+import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
+import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
 import type { Engine } from '../engine';
-import { LifeboatError } from '../errors';
 import { loadRunbook } from './library';
 import { renderReport } from './report';
-import { defaultOperator, RunEngine, type RunRecord } from './runner';
-
-function readIdentityFiles(files: string[]): AgeIdentity[] {
-  return files.flatMap((f) => {
-    try {
-      return parseIdentityFile(readFileSync(f, 'utf8'));
-    } catch {
-      throw new LifeboatError('KEY_INVALID', `Cannot read the identity file ${f}.`);
-    }
-  });
-}
+import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';
 
 /**
  * Runs for the app (and the web bridge): the same RunEngine as the CLI, with each `advance`
@@ -25,19 +13,23 @@ function readIdentityFiles(files: string[]): AgeIdentity[] {
  */
 export class RunService {
   private readonly identities = new Map<string, AgeIdentity[]>();
-  private readonly active = new Map<string, string>();
+  /** The job advancing each run in this engine, with the promise of its end. */
+  private readonly active = new Map<string, { jobId: string; done: Promise<unknown> }>();
 
   constructor(private readonly engine: Engine) {}
 
   private runner(runId?: string): RunEngine {
-    const e = this.engine;
-    return new RunEngine({ catalog: e.catalog, settings: e.settings(), dataDir: e.paths.dataDir, credentials: e.credentials, identities: runId ? (this.identities.get(runId) ?? []) : [] });
+    return runEngineFor(this.engine, runId ? (this.identities.get(runId) ?? []) : []);
+  }
+
+  list(): RunSummary[] {
+    return this.runner().list();
   }
 
   view(runId: string): RunView {
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    return toView(run, runner.achieved(run), this.active.get(runId) ?? null);
+    return toView(run, runner.achieved(run), this.active.get(runId)?.jobId ?? null);
   }
 
   start(input: { runbook: string; inputs: Record<string, string>; drill: boolean; operator?: string; identityFiles: string[] }): { run: RunView; job: JobSnapshot } {
@@ -54,12 +46,12 @@ export class RunService {
     if (identityFiles.length) this.identities.set(runId, readIdentityFiles(identityFiles));
     const existing = this.active.get(runId);
     if (existing) {
-      const snap = this.engine.jobs.get(existing);
+      const snap = this.engine.jobs.get(existing.jobId);
       if (snap && snap.status === 'running') return snap;
     }
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    const { snapshot } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}` }, async (ctx) => {
+    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}` }, async (ctx) => {
       try {
         const after = await runner.advance(runId, ctx);
         return { run: after.id, status: after.status };
@@ -67,7 +59,7 @@ export class RunService {
         this.active.delete(runId);
       }
     });
-    this.active.set(runId, snapshot.id);
+    this.active.set(runId, { jobId: snapshot.id, done });
     return snapshot;
   }
 
@@ -87,9 +79,9 @@ export class RunService {
   async cancel(runId: string, reason: string, operator: string | undefined): Promise<RunView> {
     const job = this.active.get(runId);
     if (job) {
-      this.engine.jobs.cancel(job);
-      const snap = this.engine.jobs.get(job);
-      if (snap?.status === 'running') await new Promise((r) => setTimeout(r, 200));
+      // Stop the action first and let it record the state it left the target in.
+      this.engine.jobs.cancel(job.jobId);
+      await job.done;
     }
     const runner = this.runner(runId);
     await runner.cancel(runId, reason, operator?.trim() || runner.load(runId).operator);

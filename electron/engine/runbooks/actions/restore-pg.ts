@@ -11,7 +11,7 @@ import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../../postg
 import { pgToolFor } from '../../postgres/pg-tools';
 import { extractTar } from '../../restore/extract';
 import { resolvePgTarget } from './pg-target';
-import { openSetCopy } from './set-access';
+import { openSetCopy, type SetCopy } from './set-access';
 import { ConfirmationNeeded, defineAction } from './types';
 
 const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -33,8 +33,7 @@ async function dumpPath(target: string, format: 'custom' | 'directory'): Promise
 }
 
 /** Decode the dump to the run's work dir, checking its plaintext hash; skipped when a checkpoint says it is there. */
-async function decodeDump(ctx: Parameters<typeof restorePgLogical.run>[1], setKey: string, cp: Checkpoint): Promise<{ path: string; format: 'custom' | 'directory'; bytes: number }> {
-  const copy = await openSetCopy(ctx.deps.catalog, setKey);
+async function decodeDump(ctx: Parameters<typeof restorePgLogical.run>[1], copy: SetCopy, cp: Checkpoint): Promise<{ path: string; format: 'custom' | 'directory'; bytes: number }> {
   const artifact = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');
   if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`);
   const format = artifact.role === 'pg-dump' ? 'custom' : 'directory';
@@ -121,7 +120,7 @@ export const restorePgLogical = defineAction({
       ctx.saveCheckpoint(cp);
       await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(p.database)}`));
     }
-    const dump = await decodeDump(ctx, copy.key, cp);
+    const dump = await decodeDump(ctx, copy, cp);
     ctx.log('info', `pg_restore -j ${p.jobs} into ${p.database} on ${admin.host}:${admin.port}`);
     const restoreStarted = Date.now();
     const list = spawnTool(pgRestore.path, ['--list', dump.path], { what: 'pg_restore --list', signal: ctx.signal });
@@ -139,7 +138,7 @@ export const restorePgLogical = defineAction({
     let done = 0;
     restore.child.stdout.resume();
     restore.child.stderr.on('data', (d: Buffer) => {
-      done += (d.toString('utf8').match(/(processing item|creating|finished item)/g) ?? []).filter((m) => m !== 'creating').length;
+      done += (d.toString('utf8').match(/processing item|finished item/g) ?? []).length;
       ctx.progress({ itemsDone: Math.min(done, items) });
     });
     await restore.exited;

@@ -1,8 +1,7 @@
-import { useEffect, useState } from 'react';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
-import { hashParam, setHashParams } from '../../lib/hash';
+import { downloadText, setHashParams, useHashParam } from '../../lib/hash';
 import { useResult } from '../../lib/use-result';
 
 function ReportView({ runId }: { runId: string }): React.JSX.Element {
@@ -10,14 +9,7 @@ function ReportView({ runId }: { runId: string }): React.JSX.Element {
   const [report] = useResult(() => api.getRunReport({ id: runId }));
   if (report.state === 'loading') return <p>Loading the report…</p>;
   if (report.state === 'error') return <ErrorBox error={report.error} />;
-  const exportHtml = (): void => {
-    const url = URL.createObjectURL(new Blob([report.value.html], { type: 'text/html' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `lifeboat-report-${runId}.html`;
-    a.click();
-    URL.revokeObjectURL(url);
-  };
+  const exportHtml = (): void => downloadText(`lifeboat-report-${runId}.html`, 'text/html', report.value.html);
   return (
     <article className="card wide" data-testid="report">
       <div className="actions">
@@ -34,12 +26,7 @@ function ReportView({ runId }: { runId: string }): React.JSX.Element {
 /** Reports: every run's recovery report; open one here, export it (the app prints it to PDF). */
 export function ReportsScreen(): React.JSX.Element {
   const api = getApi();
-  const [runId, setRunId] = useState<string | null>(() => hashParam('run'));
-  useEffect(() => {
-    const onHash = (): void => setRunId(hashParam('run'));
-    window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
-  }, []);
+  const runId = useHashParam('run');
   const [runs] = useResult(() => api.listRuns({}));
   return (
     <section aria-labelledby="screen-title">

@@ -1,11 +1,11 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { LibraryEntryView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
-import { hashParam, setHashParams } from '../../lib/hash';
+import { setHashParams, useHashParam } from '../../lib/hash';
 import { Walkthrough } from './Walkthrough';
 
 function duration(seconds: number): string {
@@ -97,12 +97,7 @@ function StartForm({ entry, onCancel }: { entry: LibraryEntryView; onCancel: () 
 /** Runbooks: the library, open runs to resume, a typed start form, and the walk-through. */
 export function RunbooksScreen(): React.JSX.Element {
   const api = getApi();
-  const [runId, setRunId] = useState<string | null>(() => hashParam('run'));
-  useEffect(() => {
-    const onHash = (): void => setRunId(hashParam('run'));
-    window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
-  }, []);
+  const runId = useHashParam('run');
   const [library] = useResult(() => api.listRunbooks({}));
   const [runs] = useResult(() => api.listRuns({}));
   const [starting, setStarting] = useState<LibraryEntryView | null>(null);

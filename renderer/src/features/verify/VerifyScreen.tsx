@@ -5,6 +5,7 @@ import { formatBytes } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand, JobProgress } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
+import { downloadText } from '../../lib/hash';
 import { useJob } from '../../lib/use-job';
 
 interface Report {
@@ -13,15 +14,6 @@ interface Report {
   bytes: number;
   durationMs: number;
   bytesPerSecond: number | null;
-}
-
-function download(name: string, type: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  URL.revokeObjectURL(url);
 }
 
 function reportHtml(r: Report, level: string): string {
@@ -109,8 +101,8 @@ export function VerifyScreen(): React.JSX.Element {
             </tbody>
           </table>
           <div className="actions">
-            <button type="button" className="secondary" onClick={() => download('verification.json', 'application/json', JSON.stringify(report, null, 2))}>Export JSON</button>
-            <button type="button" className="secondary" onClick={() => download('verification.html', 'text/html', reportHtml(report, level))}>Export HTML</button>
+            <button type="button" className="secondary" onClick={() => downloadText('verification.json', 'application/json', JSON.stringify(report, null, 2))}>Export JSON</button>
+            <button type="button" className="secondary" onClick={() => downloadText('verification.html', 'text/html', reportHtml(report, level))}>Export HTML</button>
           </div>
         </article>
       )}
