@@ -1,7 +1,7 @@
 // Shared helpers of the benchmark scripts: a scratch PostgreSQL, timing with peak RSS
 // (GNU time over the whole process tree), medians, and machine facts.
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -127,4 +127,38 @@ export function realisticSql(rows) {
            jsonb_build_object('sku', 'SKU-' || (random()*9999)::int, 'qty', 1 + (g % 7), 'ip', '10.' || (g % 250) || '.' || (random()*250)::int || '.' || (random()*250)::int, 'tags', jsonb_build_array((ARRAY['gift','b2b','mobile','web','app'])[1 + (g % 5)], (random()*100)::int))
     FROM generate_series(1, ${rows}) g;
   `;
+}
+
+/**
+ * A pgBackRest configuration for stanza `bench` on a scratch cluster: zstd 3, AES-256 (the same
+ * work as Lifeboat's zstd + age), two processes. `dir` gets the repo, log and lock folders;
+ * `extra` lines go in [global]. Returns the config file's path.
+ */
+export function pgbackrestConf(dir, cluster, extra = []) {
+  for (const d of ['repo', 'log', 'lock', 'spool']) mkdirSync(join(dir, d), { recursive: true });
+  const conf = join(dir, 'pgbackrest.conf');
+  writeFileSync(
+    conf,
+    [
+      '[global]',
+      `repo1-path=${join(dir, 'repo')}`,
+      'repo1-cipher-type=aes-256-cbc',
+      'repo1-cipher-pass=bench-passphrase',
+      'compress-type=zst',
+      'compress-level=3',
+      'process-max=2',
+      `spool-path=${join(dir, 'spool')}`,
+      `log-path=${join(dir, 'log')}`,
+      `lock-path=${join(dir, 'lock')}`,
+      'log-level-console=warn',
+      ...extra,
+      '[bench]',
+      `pg1-path=${join(cluster.dir, 'data')}`,
+      `pg1-port=${cluster.port}`,
+      `pg1-socket-path=${cluster.dir}`,
+      '',
+    ].join('\n'),
+  );
+  if (process.getuid() === 0) execSync(`chown -R postgres:postgres ${JSON.stringify(dir)}`);
+  return conf;
 }

@@ -8,7 +8,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFEBOAT, compare, duBytes, mib, pgBin, startCluster } from './lib.mjs';
+import { LIFEBOAT, compare, duBytes, mib, pgBin, pgbackrestConf, startCluster } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SCALE = Number(process.env.PITR_SCALE ?? 30);
@@ -33,9 +33,7 @@ export async function run() {
   const identity = join(work, 'id.age');
   const recipient = lb('keys', 'age-new', '--out', identity).trim();
   chownTree(medium);
-  const repo = join(work, 'pgbackrest-repo');
-  mkdirSync(repo);
-  chownTree(repo);
+  const repo = join(work, 'pgbackrest', 'repo');
   let cluster = null;
   try {
     console.error(`bench pitr: cluster with archiving into both tools; pgbench -i -s ${SCALE}…`);
@@ -43,29 +41,7 @@ export async function run() {
     if (process.getuid() === 0) {
       chownSync(cluster.dir, uid(), gid());
     }
-    const conf = join(work, 'pgbackrest.conf');
-    writeFileSync(
-      conf,
-      [
-        '[global]',
-        `repo1-path=${repo}`,
-        'repo1-retention-full=2',
-        'repo1-cipher-type=aes-256-cbc',
-        'repo1-cipher-pass=bench-passphrase',
-        'compress-type=zst',
-        'compress-level=3',
-        'process-max=2',
-        `log-path=${join(work, 'pgbackrest-log')}`,
-        `lock-path=${join(work, 'pgbackrest-lock')}`,
-        'log-level-console=warn',
-        '[bench]',
-        `pg1-path=${join(cluster.dir, 'data')}`,
-        `pg1-port=${cluster.port}`,
-        `pg1-socket-path=${cluster.dir}`,
-        '',
-      ].join('\n'),
-    );
-    for (const d of ['pgbackrest-log', 'pgbackrest-lock']) mkdirSync(join(work, d));
+    const conf = pgbackrestConf(join(work, 'pgbackrest'), cluster, ['repo1-retention-full=2']);
     chownTree(work);
     const archiveCommand = `'${process.execPath}' '${LIFEBOAT}' wal-push %p --system bench --to '${medium}' --recipient ${recipient} && pgbackrest --config=${conf} --stanza=bench archive-push %p`;
     cluster.psql(`ALTER SYSTEM SET archive_command = '${archiveCommand.replace(/'/g, "''")}'`);

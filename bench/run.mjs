@@ -12,7 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 if (!existsSync(join(root, 'out/main/cli.js'))) execSync('npm run build:js', { cwd: root, stdio: 'inherit' });
 // Baseline tools come from Debian; install what is missing.
-const missing = ['restic', 'zstd', 'age'].filter((t) => {
+const missing = ['restic', 'zstd', 'age', 'pgbackrest'].filter((t) => {
   try {
     execSync(`command -v ${t}`, { stdio: 'ignore', shell: '/bin/bash' });
     return false;

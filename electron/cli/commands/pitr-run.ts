@@ -1,13 +1,84 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
 import { readIdentities, readRecipients } from '../keys-io';
 import { formatDuration, printJson, type CliIo } from '../output';
-import type { PitrRestoreOptions, PlanOptions, WalFetchOptions, WalPushOptions } from './pitr';
+import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
 
 export async function walPushCommand(io: CliIo, path: string, opts: WalPushOptions): Promise<void> {
+  if (opts.async) {
+    await walPushAsync(io, path, opts);
+    return;
+  }
   const r = await pushWal(await openMedium(opts.to), opts.system, path, readRecipients(opts.recipient ?? []));
   if (r.already) io.stderr.write(`lifeboat: ${r.name} was already archived with the same content\n`);
+}
+
+function checkJobs(jobs: number | undefined): number | undefined {
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 16)) throw new LifeboatError('BAD_INPUT', '--jobs takes a number from 1 to 16.');
+  return jobs;
+}
+
+/** How long an archive_command waits for the background archiver before failing (PostgreSQL retries). */
+const ASYNC_WAIT_MS = 120_000;
+
+/**
+ * `wal-push --async`: acknowledge the file when the background archiver has pushed it, start the
+ * archiver when none runs, and push it here when the archiver is gone (so an archiver that
+ * exited, or crashed, never stalls PostgreSQL).
+ */
+async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Promise<void> {
+  const { alive, archiverPid, consumeDone, consumeError, ensureArchiver, spoolPaths } = await import('../../engine/pitr/wal-async');
+  const { resolveDataDir } = await import('../../engine/settings/paths');
+  const jobs = checkJobs(opts.jobs);
+  const spool = spoolPaths(resolve(opts.spool ?? join(resolveDataDir(), 'wal-spool', opts.system)));
+  if (consumeDone(spool, path)) return;
+  const name = basename(path);
+  const config = { system: opts.system, to: opts.to, recipients: opts.recipient ?? [], pgWal: resolve(dirname(path)) };
+  let started: number | null = null;
+  ensureArchiver(spool, config, () => {
+    mkdirSync(spool.root, { recursive: true, mode: 0o700 });
+    const logFd = openSync(spool.log, 'a', 0o600);
+    const args = [process.argv[1]!, 'wal-archiver', '--spool', spool.root, '--pg-wal', config.pgWal, '--system', config.system, '--to', config.to];
+    for (const r of config.recipients) args.push('--recipient', r);
+    if (jobs) args.push('--jobs', String(jobs));
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
+    closeSync(logFd);
+    child.unref();
+    started = child.pid ?? null;
+  });
+  const deadline = Date.now() + ASYNC_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (consumeDone(spool, path)) return;
+    const failure = consumeError(spool, name);
+    if (failure !== null) throw new LifeboatError('STORAGE_ERROR', `The WAL archiver could not push ${name}: ${failure.trim()}`, { hint: `PostgreSQL keeps the file and retries. The archiver's log: ${spool.log}` });
+    if (archiverPid(spool) === null && !(started !== null && alive(started))) {
+      // No archiver any more (it went idle just before this file was ready, or it died): push it here.
+      await walPushCommand(io, path, { ...opts, async: false });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new LifeboatError('STORAGE_ERROR', `The WAL archiver did not push ${name} within ${ASYNC_WAIT_MS / 1000} s.`, { hint: `PostgreSQL retries. The archiver's log: ${spool.log}` });
+}
+
+export async function walArchiverCommand(io: CliIo, opts: WalArchiverOptions): Promise<void> {
+  const { runArchiver, spoolPaths } = await import('../../engine/pitr/wal-async');
+  if (opts.idle !== undefined && !(opts.idle >= 0)) throw new LifeboatError('BAD_INPUT', '--idle takes a number of seconds.');
+  const summary = await runArchiver({
+    spool: spoolPaths(resolve(opts.spool)),
+    pgWal: resolve(opts.pgWal),
+    medium: await openMedium(opts.to),
+    system: opts.system,
+    recipients: readRecipients(opts.recipient ?? []),
+    jobs: checkJobs(opts.jobs),
+    idleMs: opts.idle !== undefined ? opts.idle * 1000 : undefined,
+    log: (line) => io.stdout.write(`${line}\n`),
+  });
+  io.stdout.write(`${new Date().toISOString()} archiver exits (${summary.exitedBecause}): ${summary.pushed} pushed, ${summary.already} already archived, ${summary.failed} failed\n`);
 }
 
 export async function walFetchCommand(io: CliIo, name: string, dest: string, opts: WalFetchOptions): Promise<void> {

@@ -3,7 +3,8 @@ import type { CliIo } from '../output';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export interface WalPushOptions { system: string; to: string; recipient?: string[] }
+export interface WalPushOptions { system: string; to: string; recipient?: string[]; async?: boolean; spool?: string; jobs?: number }
+export interface WalArchiverOptions { system: string; to: string; recipient?: string[]; spool: string; pgWal: string; jobs?: number; idle?: number }
 export interface WalFetchOptions { system: string; from: string; identity?: string[] }
 export interface PlanOptions { system: string; from: string; targetTime?: string; identity?: string[]; pgBin?: string; json?: boolean }
 export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean }
@@ -16,9 +17,27 @@ export function registerPitr(program: Command, io: CliIo): void {
     .requiredOption('--system <name>', 'the system the WAL belongs to')
     .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium holding the archive')
     .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat)', collect)
+    .option('--async', 'hand the file to a background archiver that pushes ready segments ahead, several at once (see docs/architecture.md)')
+    .option('--spool <dir>', 'the archiver\'s spool folder with --async (default: <data dir>/wal-spool/<system>)')
+    .option('--jobs <n>', 'pushes at once in the background archiver (default 2)', (v) => Number(v))
     .action(async (path: string, opts: WalPushOptions) => {
       const { walPushCommand } = await import('./pitr-run');
       await walPushCommand(io, path, opts);
+    });
+
+  program
+    .command('wal-archiver')
+    .description('the background archiver `wal-push --async` starts: pushes every ready WAL file of a cluster, then exits when idle')
+    .requiredOption('--system <name>', 'the system the WAL belongs to')
+    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .requiredOption('--spool <dir>', 'the spool folder (markers for archive_command)')
+    .requiredOption('--pg-wal <dir>', "PostgreSQL's pg_wal folder")
+    .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat)', collect)
+    .option('--jobs <n>', 'pushes at once (default 2)', (v) => Number(v))
+    .option('--idle <seconds>', 'exit after this long with nothing to push (default 60)', (v) => Number(v))
+    .action(async (opts: WalArchiverOptions) => {
+      const { walArchiverCommand } = await import('./pitr-run');
+      await walArchiverCommand(io, opts);
     });
 
   program

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable, Writable, type Transform } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CompressStream } from 'zstd-napi';
+import { Compressor } from 'zstd-napi';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import { readDecoded } from '../pipeline/artifact-pipeline';
@@ -52,8 +52,8 @@ export async function listArchive(medium: Medium, system: string): Promise<Archi
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Run bytes through the encode stages into one buffer (a WAL file is at most a segment). */
-async function encode(source: Readable, stages: Transform[]): Promise<Buffer> {
+/** Encrypt a small buffer to the recipients, whole (age streams in 64 KiB chunks). */
+async function sealAll(bytes: Buffer, recipients: AgeRecipient[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
@@ -61,7 +61,7 @@ async function encode(source: Readable, stages: Transform[]): Promise<Buffer> {
       cb();
     },
   });
-  await pipeline([source, ...stages, sink]);
+  await pipeline(Readable.from([bytes]), new AgeEncryptStream(recipients), sink);
   return Buffer.concat(chunks);
 }
 
@@ -75,38 +75,51 @@ export interface PushResult {
   already: boolean;
 }
 
-/**
- * Archive one WAL file (PostgreSQL's archive_command). The same content under the same name
- * succeeds (PostgreSQL retries after a crash); a different content is refused, so PostgreSQL
- * keeps the file and an operator looks — two clusters writing to one archive must never mix.
- */
-export async function pushWal(medium: Medium, system: string, file: string, recipients: AgeRecipient[]): Promise<PushResult> {
-  const name = basename(file);
-  const kind = walKind(name);
-  if (!kind) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name (segment, .history, .backup or .partial).`);
+/** A WAL file read, hashed and zstd-compressed (one frame with its checksum). */
+export interface EncodedWal {
+  sha256: string;
+  plainBytes: number;
+  compressed: Buffer;
+}
+
+/** Read, hash and compress a WAL file here, on this thread (a WAL file is at most a segment). */
+export async function encodeWalFile(file: string): Promise<EncodedWal> {
   let plain: Buffer;
   try {
     plain = await readFile(file);
   } catch (e) {
     throw mapError(e);
   }
-  const sha256 = createHash('sha256').update(plain).digest('hex');
+  const compressor = new Compressor();
+  compressor.setParameters({ compressionLevel: 3, checksumFlag: true });
+  return { sha256: createHash('sha256').update(plain).digest('hex'), plainBytes: plain.length, compressed: compressor.compress(plain) };
+}
+
+/**
+ * Archive one WAL file (PostgreSQL's archive_command). The same content under the same name
+ * succeeds (PostgreSQL retries after a crash); a different content is refused, so PostgreSQL
+ * keeps the file and an operator looks — two clusters writing to one archive must never mix.
+ * `encode` may run elsewhere (the background archiver hashes and compresses in worker threads).
+ */
+export async function pushWal(medium: Medium, system: string, file: string, recipients: AgeRecipient[], encode: (file: string) => Promise<EncodedWal> = encodeWalFile): Promise<PushResult> {
+  const name = basename(file);
+  const kind = walKind(name);
+  if (!kind) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name (segment, .history, .backup or .partial).`);
+  const { sha256, plainBytes, compressed } = await encode(file);
   const dir = walDir(system, timelineOf(name));
   // Only this name is looked at: a push costs the same with ten segments archived or a million.
   const existing = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
   if (existing.length > 0) {
     const same = existing.find((x) => x!.sha256 === sha256);
-    if (same) return { name, path: same.path, sha256, plainBytes: plain.length, storedBytes: same.bytes, already: true };
+    if (same) return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
     throw new LifeboatError('ALREADY_EXISTS', `${name} is already archived for ${system} with different content (${existing[0]!.sha256.slice(0, 12)}… ≠ ${sha256.slice(0, 12)}…). Refusing to overwrite it.`, {
       hint: 'Two clusters may be archiving to the same system name, or the archive was restored from elsewhere. Check before going on: PostgreSQL keeps the file and will retry.',
     });
   }
-  const stages: Transform[] = [new CompressStream({ compressionLevel: 3, checksumFlag: true })];
-  if (recipients.length) stages.push(new AgeEncryptStream(recipients));
-  const stored = await encode(Readable.from([plain]), stages);
+  const stored = recipients.length ? await sealAll(compressed, recipients) : compressed;
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
   await medium.putFile(path, stored);
-  return { name, path, sha256, plainBytes: plain.length, storedBytes: stored.length, already: false };
+  return { name, path, sha256, plainBytes, storedBytes: stored.length, already: false };
 }
 
 /** Decode an archived file and check its plaintext hash; never returns unproven bytes. */
