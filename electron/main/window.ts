@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, session, shell, type WebFrameMain } from 'electron';
+import { BrowserWindow, session, type WebFrameMain } from 'electron';
 
 /**
  * Content Security Policy for every response the window loads: nothing remote, no inline
@@ -68,15 +68,14 @@ export function createMainWindow(): BrowserWindow {
       allowRunningInsecureContent: false,
       webviewTag: false,
       spellcheck: false,
+      // Middle-click would open links in new windows: there are none to open.
+      disableBlinkFeatures: 'Auxclick',
     },
   });
   win.once('ready-to-show', () => win.show());
 
-  // No new windows: links to the outside world open in the OS browser only when https.
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
+  // No new windows, and nothing handed to the OS browser: the console works offline and has no outside links.
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   // No navigation away from the app.
   win.webContents.on('will-navigate', (event, url) => {
     const entry = rendererEntry();
