@@ -5,6 +5,10 @@ import { JobManager } from './jobs/job-manager';
 import { silentLogger, type Logger } from './log/logger';
 import { dataPaths, type DataPaths } from './settings/paths';
 import { loadSettings, type Settings } from './settings/settings';
+import { LifeboatError } from './errors';
+import type { Medium } from './storage/medium';
+import { openMedium } from './storage/open-medium';
+import type { S3Options } from './storage/s3-client';
 
 export type FrontDoor = 'app' | 'bridge' | 'cli';
 
@@ -44,6 +48,35 @@ export class Engine {
 
   settings(): Settings {
     return loadSettings(this.paths.settings);
+  }
+
+  /**
+   * Open a medium as the operator set it up: an s3:// location saved in settings gets its
+   * endpoint, region and keys (the secret read from the keychain now, never stored elsewhere);
+   * anything else opens as given (S3 then uses the standard AWS sources).
+   */
+  readonly openMedium = async (location: string): Promise<Medium> => openMedium(location, await this.s3Options(location));
+
+  private async s3Options(location: string): Promise<S3Options | undefined> {
+    if (!location.startsWith('s3://')) return undefined;
+    const s = this.settings();
+    const entry = s.s3Media
+      .filter((m) => location === m.location || location.startsWith(`${m.location.replace(/\/$/, '')}/`))
+      .sort((a, b) => b.location.length - a.location.length)[0];
+    if (!entry) return undefined;
+    const options: S3Options = {};
+    if (entry.endpoint) options.endpoint = entry.endpoint;
+    if (entry.region) options.region = entry.region;
+    if (entry.credential) {
+      const id = entry.credential.slice('s3:'.length);
+      const accessKeyId = s.s3Keys[id]?.accessKeyId;
+      const secret = await this.credentials.get(entry.credential);
+      if (!accessKeyId || secret === null) {
+        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `The S3 keys ${entry.credential} for ${entry.location} are not in the keychain.`, { hint: 'Add them on the Credentials screen (access key id and secret key), or unlock the keychain.' });
+      }
+      options.credentials = { accessKeyId, secretAccessKey: secret };
+    }
+    return options;
   }
 
   async close(): Promise<void> {

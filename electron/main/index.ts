@@ -7,6 +7,7 @@ import { Engine } from '../engine/engine';
 import { createLogger, jsonLinesSink } from '../engine/log/logger';
 import { resolveDataDir } from '../engine/settings/paths';
 import { forwardJobEvents, registerIpc } from '../ipc/register';
+import { desktopHandlers } from './desktop-handlers';
 import { createMainWindow, hardenSession, isTrustedFrame } from './window';
 
 /** LIFEBOAT_HOME (or --demo-dir) wins; otherwise Electron's userData for this app. */
@@ -51,7 +52,8 @@ if (!app.requestSingleInstanceLock()) {
       electronVersion: process.versions.electron ?? null,
     });
     hardenSession();
-    registerIpc(engine, createHandlers(engine), isTrustedFrame);
+    const handlers = createHandlers(engine);
+    registerIpc(engine, { ...handlers, ...desktopHandlers(handlers, () => mainWindow) }, isTrustedFrame);
     mainWindow = createMainWindow();
     forwardJobEvents(engine, mainWindow.webContents);
     mainWindow.on('closed', () => {

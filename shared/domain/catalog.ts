@@ -9,6 +9,7 @@ export const SetFilterSchema = z
     until: z.iso.datetime().optional(),
     medium: z.string().max(200).optional(),
     verified: z.boolean().optional(),
+    signed: z.boolean().optional(),
     limit: z.number().int().positive().max(1_000_000).optional(),
   })
   .strict();
@@ -88,3 +89,29 @@ export const MediumRowSchema = z.object({
   lastError: z.string().nullable(),
   unreadable: z.number(),
 });
+
+/** One set in full: what the catalog recorded from its manifest, its artifacts with their hashes, the signer, every verification. */
+export const SetDetailSchema = z.object({
+  set: SetRowSchema,
+  finishedAt: z.string().nullable(),
+  /** The manifest's facts (source database, server version, host, warnings...), as recorded. */
+  facts: z.record(z.string(), z.unknown()),
+  signer: z.object({ keyId: z.string(), pinned: z.boolean(), label: z.string().nullable() }).nullable(),
+  artifacts: z.array(z.object({ path: z.string(), role: z.string(), bytes: z.number(), sha256: z.string().nullable(), plainBytes: z.number().nullable(), plainSha256: z.string().nullable(), encodings: z.string() })),
+  verifications: z.array(z.object({ mediumId: z.string(), level: z.string(), verdict: z.string(), at: z.string(), durationMs: z.number(), detail: z.string().nullable() })),
+});
+export type SetDetail = z.infer<typeof SetDetailSchema>;
+
+/** The PITR planner's answer for a system (see electron/engine/pitr/plan.ts). */
+export const PitrPlanSchema = z.object({
+  system: z.string(),
+  medium: z.string(),
+  bases: z.array(z.object({ setId: z.string(), setPath: z.string(), timeline: z.number(), startLsn: z.string(), stopLsn: z.string(), startedAt: z.string(), finishedAt: z.string(), serverMajor: z.number(), segmentBytes: z.number(), bytes: z.number() })),
+  timelines: z.array(z.object({ timeline: z.number(), parent: z.number().nullable(), switchLsn: z.string().nullable(), segments: z.number(), first: z.string().nullable(), last: z.string().nullable() })),
+  gaps: z.array(z.object({ timeline: z.number(), from: z.string(), to: z.string() })),
+  windows: z.array(z.object({ base: z.string(), timeline: z.number(), from: z.string(), to: z.string().nullable(), toBasis: z.string(), lastSegment: z.string(), segments: z.number() })),
+  idle: z.array(z.object({ after: z.string(), before: z.string(), minutes: z.number() })),
+  target: z.unknown().nullable(),
+  warnings: z.array(z.string()),
+});
+export type PitrPlanView = z.infer<typeof PitrPlanSchema>;

@@ -10,7 +10,19 @@ export const CredentialRefSchema = z.object({
   /** For pg: the target URL (no password) saved with it. */
   url: z.string().nullable(),
   label: z.string(),
+  /** For s3: the access key id kept with the secret key (an id, not a secret). */
+  accessKeyId: z.string().nullable().default(null),
 });
+
+/** How an s3:// medium is reached: endpoint, region, and the keychain reference of its keys. */
+export const S3MediumSettingsSchema = z.object({
+  location: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 's3://bucket or s3://bucket/prefix'),
+  endpoint: z.string().max(2000).default(''),
+  region: z.string().max(100).default(''),
+  /** An s3:<name> keychain reference; empty means the standard AWS sources (env, profile). */
+  credential: z.string().regex(/^(s3:[A-Za-z0-9._-]{1,120})?$/).default(''),
+});
+export type S3MediumSettings = z.infer<typeof S3MediumSettingsSchema>;
 
 export const CredentialsViewSchema = z.object({
   keychain: KeychainStatusSchema,
@@ -26,6 +38,7 @@ export const SettingsViewSchema = z.object({
   tiers: z.object({ critical: TierObjectivesViewSchema, important: TierObjectivesViewSchema, standard: TierObjectivesViewSchema }),
   dataDir: z.string(),
   trustedKeys: z.array(z.object({ keyId: z.string(), label: z.string(), addedAt: z.string() })),
+  s3Media: z.array(S3MediumSettingsSchema),
 });
 export type SettingsView = z.infer<typeof SettingsViewSchema>;
 

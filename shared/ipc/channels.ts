@@ -35,6 +35,12 @@ export const CHANNEL_NAMES = [
   'trustSigningKey',
   'untrustSigningKey',
   'recentVerifications',
+  'getSetDetail',
+  'planPitr',
+  'saveS3Medium',
+  'removeS3Medium',
+  'pickFolder',
+  'exportReportPdf',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
-import { FileHitSchema, MediumRowSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
+import { FileHitSchema, MediumRowSchema, PitrPlanSchema, SetDetailSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
-import { CredentialsViewSchema, SettingsViewSchema, VerificationRowSchema } from '../domain/settings';
+import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, VerificationRowSchema } from '../domain/settings';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -177,6 +177,8 @@ export const contract = {
         secret: z.string().min(1).max(65536),
         /** pg: the target URL without a password, saved in settings. */
         url: z.string().max(4096).optional(),
+        /** s3: the access key id (the secret is the secret access key). */
+        accessKeyId: z.string().max(200).optional(),
         label: z.string().max(200).optional(),
       })
       .strict(),
@@ -222,6 +224,36 @@ export const contract = {
     doc: 'The latest set-level verification verdicts, failures first.',
     input: Empty,
     output: z.array(VerificationRowSchema),
+  },
+  getSetDetail: {
+    doc: 'One set in full: artifacts with hashes, the signer and whether it is pinned, the manifest facts, every verification.',
+    input: z.object({ set: z.string().min(1).max(300) }).strict(),
+    output: SetDetailSchema,
+  },
+  planPitr: {
+    doc: 'The PITR planner for a system on a reachable medium holding its base backups: bases, timelines, gaps, recoverable windows.',
+    input: z.object({ system: z.string().min(1).max(100), targetTime: z.iso.datetime().optional() }).strict(),
+    output: PitrPlanSchema,
+  },
+  saveS3Medium: {
+    doc: 'Remember how an s3:// medium is reached (endpoint, region, keychain reference of its keys); scans and restores use it.',
+    input: S3MediumSettingsSchema.strict(),
+    output: SettingsViewSchema,
+  },
+  removeS3Medium: {
+    doc: 'Forget the settings of an s3:// medium (its sets stay in the catalog).',
+    input: z.object({ location: z.string().min(1).max(2000) }).strict(),
+    output: SettingsViewSchema,
+  },
+  pickFolder: {
+    doc: 'The OS folder picker (desktop app only; the browser bridge answers available: false and the path field is used).',
+    input: z.object({ title: z.string().max(200).optional() }).strict(),
+    output: z.object({ available: z.boolean(), path: z.string().nullable() }),
+  },
+  exportReportPdf: {
+    doc: 'Print a run\'s report to a PDF file the operator picks (desktop app only; the bridge answers available: false and the HTML is downloaded).',
+    input: RunId,
+    output: z.object({ available: z.boolean(), path: z.string().nullable() }),
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

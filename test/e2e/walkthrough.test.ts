@@ -137,6 +137,11 @@ describe('the operator at the DR site, in the app', () => {
     await expect(frame.locator('h1').textContent()).resolves.toBe('Monthly restore drill');
     await expect(frame.locator('body').textContent()).resolves.toContain('Dana Operator');
     await session.screenshot('walk-report');
+    // Export PDF: the bridge has no printer, so the HTML report is downloaded, and the operator is told why.
+    const download = page.waitForEvent('download');
+    await page.getByTestId('export-pdf').click();
+    expect((await download).suggestedFilename()).toMatch(/^lifeboat-report-.+\.html$/);
+    await expect(page.getByTestId('export-status').textContent()).resolves.toContain('needs the desktop app');
   });
 
   it('resumes an unfinished run after the engine behind the window restarts', async () => {

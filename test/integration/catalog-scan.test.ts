@@ -125,6 +125,8 @@ describe('foreign layouts, read-only and unsigned', () => {
       ['pg-logical', 'seed-script', '2026-02-05T12:00:00.000Z', 5678, false],
       ['pg-logical', 'seed-script', '2026-02-04T12:00:00.000Z', 1234 + 14, false],
     ]);
+    // Foreign sets carry no signature: `--signed` leaves them out.
+    expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--signed', '--json'))).toEqual([]);
     const where = json<{ rows: Array<{ setPath: string; location: string }> }>(lifeboat(laptop, 'where', sets[1]!.key, '--json'));
     expect(where.rows[0]!.setPath).toBe('database/postgres_myproject_nexa_20260204_120000.sql.gz');
   });

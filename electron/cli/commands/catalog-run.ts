@@ -4,7 +4,6 @@ import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
-import { openMedium } from '../../engine/storage/open-medium';
 import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
@@ -53,7 +52,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
     for (const loc of locations) {
       try {
-        const medium = await openMedium(loc);
+        const medium = await engine.openMedium(loc);
         const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
@@ -71,7 +70,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
   });
 }
 
-export async function setsCommand(io: CliIo, opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; json?: boolean }): Promise<void> {
+export async function setsCommand(io: CliIo, opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; signed?: boolean; json?: boolean }): Promise<void> {
   for (const t of [opts.since, opts.until]) if (t && Number.isNaN(Date.parse(t))) throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
   await withCliEngine(async (engine) => {
     const rows = timed(io, 'sets', () =>
@@ -82,6 +81,7 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
         until: opts.until ? new Date(opts.until).toISOString() : undefined,
         medium: opts.medium,
         verified: opts.verified ? true : undefined,
+        signed: opts.signed ? true : undefined,
       }),
     );
     if (opts.json) {

@@ -25,8 +25,9 @@ export function registerCatalog(program: Command, io: CliIo): void {
     .option('--until <time>', 'created at or before (ISO 8601)')
     .option('--medium <id | label>', 'only sets present on this medium')
     .option('--verified', 'only sets with a passing verification')
+    .option('--signed', 'only signed sets')
     .option('--json', 'print one machine-readable result')
-    .action(async (opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; json?: boolean }) => {
+    .action(async (opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; signed?: boolean; json?: boolean }) => {
       const { setsCommand } = await import('./catalog-run');
       await setsCommand(io, opts);
     });

@@ -37,7 +37,7 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
-        { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir },
+        { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
         { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs },
         ctx,
       ),

@@ -2,12 +2,13 @@ import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/i
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
 import { rememberMedium } from '../catalog/known-media';
-import { findFiles, listMedia, listSets, listSystems, whereIs } from '../catalog/queries';
+import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
-import { openMedium } from '../storage/open-medium';
 import { toolStatus } from '../tools/tools';
 import { runVerify } from '../verify/run';
-import { readIdentityFiles } from '../crypto/age';
+import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
+import { planPitr } from '../pitr/plan';
+import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
@@ -21,6 +22,17 @@ export type Handlers = {
  * The engine's implementation of the IPC contract. The Electron main process and the web
  * bridge both serve exactly these handlers, through `dispatch`.
  */
+/** The age identities kept in the keychain (to read commit times from encrypted WAL); none when it is locked. */
+async function keychainIdentities(engine: Engine): Promise<AgeIdentity[]> {
+  const out: AgeIdentity[] = [];
+  if ((await engine.credentials.status()).state !== 'available') return out;
+  for (const account of (await engine.credentials.accounts()).filter((a) => a.startsWith('age:'))) {
+    const secret = await engine.credentials.get(account);
+    if (secret) out.push(...parseIdentityFile(secret));
+  }
+  return out;
+}
+
 export function createHandlers(engine: Engine): Handlers {
   const runs = new RunService(engine);
   return {
@@ -77,7 +89,7 @@ export function createHandlers(engine: Engine): Handlers {
     cancelJob: async ({ id }) => ({ cancelled: engine.jobs.cancel(id) }),
 
     startScan: async ({ location }) => {
-      const medium = await openMedium(location);
+      const medium = await engine.openMedium(location);
       const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
         const summary = await scanMedium(engine.catalog, medium, ctx);
         rememberMedium(engine.paths.dataDir, medium.location);
@@ -100,10 +112,26 @@ export function createHandlers(engine: Engine): Handlers {
 
     listMedia: async () => listMedia(engine.catalog),
 
+    getSetDetail: async ({ set }) => {
+      const detail = setDetail(engine.catalog, set);
+      if (!detail) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
+      return detail;
+    },
+
+    planPitr: async ({ system, targetTime }) => {
+      const medium = await pitrMedium(engine.catalog, system, undefined, engine.openMedium);
+      if (!medium) throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, { hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.' });
+      return planPitr(medium, system, { targetTime, identities: await keychainIdentities(engine), pgBinDir: engine.settings().pgBinDir || undefined });
+    },
+
+    // The desktop app replaces these two with Electron's dialogs and printToPDF (electron/main/desktop-handlers.ts).
+    pickFolder: async () => ({ available: false, path: null }),
+    exportReportPdf: async () => ({ available: false, path: null }),
+
     startVerify: async (input) => {
       const identities = readIdentityFiles(input.identityFiles);
       const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})` }, (ctx) =>
-        runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
+        runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
       );
       return snapshot;
     },

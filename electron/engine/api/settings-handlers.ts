@@ -27,6 +27,7 @@ function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
     tiers: s.tiers,
     dataDir: engine.paths.dataDir,
     trustedKeys: trustedKeys(engine.catalog).map((k) => ({ keyId: k.keyId, label: k.label, addedAt: k.addedAt })),
+    s3Media: s.s3Media,
   };
 }
 
@@ -36,30 +37,36 @@ export function createSettingsHandlers(engine: Engine) {
     listCredentials: async (): Promise<ChannelOutput<'listCredentials'>> => {
       const keychain = await engine.credentials.status();
       if (keychain.state !== 'available') return { keychain, credentials: [] };
-      const targets = engine.settings().pgTargets;
+      const { pgTargets, s3Keys } = engine.settings();
       const accounts = await engine.credentials.accounts();
       return {
         keychain,
         credentials: accounts.map((account) => {
           const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
-          return { account, kind, url: kind === 'pg' ? (targets[id]?.url ?? null) : null, label: kind === 'pg' ? (targets[id]?.label ?? '') : '' };
+          const label = kind === 'pg' ? (pgTargets[id]?.label ?? '') : kind === 's3' ? (s3Keys[id]?.label ?? '') : '';
+          return { account, kind, url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null, label, accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null };
         }),
       };
     },
 
-    saveCredential: async ({ account, secret, url, label }: ChannelInput<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
+    saveCredential: async ({ account, secret, url, label, accessKeyId }: ChannelInput<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
       const [kind, id] = account.split(':') as [string, string];
       if (kind === 'pg') {
         if (!url) throw new LifeboatError('BAD_INPUT', 'A PostgreSQL credential needs its target URL (postgres://user@host:port/database).');
         const target = parsePgUrl(url);
         if (target.password !== null) throw new LifeboatError('BAD_INPUT', 'Give the password in the password field, not in the URL: the URL is kept in settings.');
       }
+      if (kind === 's3' && !accessKeyId?.trim()) throw new LifeboatError('BAD_INPUT', 'S3 keys need the access key id as well as the secret access key.');
       if (kind === 'age') parseIdentityFile(secret);
       if (kind === 'signing') loadSigningKey(secret);
       await engine.credentials.set(account, secret);
       if (kind === 'pg') {
         const s = engine.settings();
         saveSettings(engine.paths.settings, { ...s, pgTargets: { ...s.pgTargets, [id]: { url: parsePgUrl(url!).url, label: label ?? '' } } });
+      }
+      if (kind === 's3') {
+        const s = engine.settings();
+        saveSettings(engine.paths.settings, { ...s, s3Keys: { ...s.s3Keys, [id]: { accessKeyId: accessKeyId!.trim(), label: label ?? '' } } });
       }
       return { account, saved: true };
     },
@@ -71,6 +78,11 @@ export function createSettingsHandlers(engine: Engine) {
         const s = engine.settings();
         const { [id]: _gone, ...rest } = s.pgTargets;
         saveSettings(engine.paths.settings, { ...s, pgTargets: rest });
+      }
+      if (kind === 's3') {
+        const s = engine.settings();
+        const { [id]: _gone, ...rest } = s.s3Keys;
+        saveSettings(engine.paths.settings, { ...s, s3Keys: rest });
       }
       return { deleted };
     },
@@ -88,7 +100,10 @@ export function createSettingsHandlers(engine: Engine) {
         }
         if (kind === 'age') return { ok: true, detail: `An age identity for ${parseIdentityFile(secret).map((i) => i.recipient.keyId).join(', ')}.` };
         if (kind === 'signing') return { ok: true, detail: `An Ed25519 signing key, id ${loadSigningKey(secret).keyId}.` };
-        return { ok: true, detail: 'Stored. S3 keys are tried when a medium uses them.' };
+        const medium = engine.settings().s3Media.find((m) => m.credential === account);
+        if (!medium) return { ok: true, detail: 'Stored. No S3 medium uses these keys yet: add one on the Media screen to try them.' };
+        await (await engine.openMedium(medium.location)).readInfo();
+        return { ok: true, detail: `Connected: ${medium.location} answers with these keys.` };
       } catch (e) {
         // The message of a failed connection never holds the password (pg errors are redacted).
         return { ok: false, detail: e instanceof Error ? e.message : String(e) };
@@ -100,6 +115,22 @@ export function createSettingsHandlers(engine: Engine) {
     saveSettings: async (input: ChannelInput<'saveSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
       saveSettings(engine.paths.settings, { ...s, ...(input.operatorName !== undefined ? { operatorName: input.operatorName.trim() } : {}), ...(input.pgBinDir !== undefined ? { pgBinDir: input.pgBinDir.trim() } : {}), ...(input.tiers ? { tiers: input.tiers } : {}) });
+      return settingsView(engine);
+    },
+
+    saveS3Medium: async (input: ChannelInput<'saveS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
+      const s = engine.settings();
+      if (input.credential && !(await engine.credentials.get(input.credential))) throw new LifeboatError('NOT_FOUND', `No keys are stored under ${input.credential}.`, { hint: 'Add the S3 keys on the Credentials screen first.' });
+      if (input.endpoint && !/^https?:\/\/[^\s/]+/.test(input.endpoint)) throw new LifeboatError('BAD_INPUT', `The endpoint must be an http(s) URL, like https://s3.example.net:9000 (got ${input.endpoint}).`);
+      const location = input.location.replace(/\/+$/, '');
+      saveSettings(engine.paths.settings, { ...s, s3Media: [...s.s3Media.filter((m) => m.location !== location), { ...input, location }] });
+      return settingsView(engine);
+    },
+
+    removeS3Medium: async ({ location }: ChannelInput<'removeS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
+      const s = engine.settings();
+      if (!s.s3Media.some((m) => m.location === location)) throw new LifeboatError('NOT_FOUND', `No settings for ${location}.`);
+      saveSettings(engine.paths.settings, { ...s, s3Media: s.s3Media.filter((m) => m.location !== location) });
       return settingsView(engine);
     },
 

@@ -1,5 +1,6 @@
 import type { Settings } from '../settings/settings';
 import type { Catalog } from './catalog';
+import type { SetDetail } from '../../../shared/domain/catalog';
 
 /** Named read queries of the catalog, shared by the CLI and the IPC handlers. */
 
@@ -11,6 +12,7 @@ export interface SetFilter {
   /** Medium id or label. */
   medium?: string;
   verified?: boolean;
+  signed?: boolean;
   limit?: number;
 }
 
@@ -35,9 +37,13 @@ export interface SetRow {
   verified: boolean;
 }
 
-export function listSets(catalog: Catalog, f: SetFilter = {}): SetRow[] {
+export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string): SetRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
+  if (onlyKey !== undefined) {
+    where.push('s.key = @onlyKey');
+    params.onlyKey = onlyKey;
+  }
   if (f.system) {
     where.push('s.system = @system');
     params.system = f.system;
@@ -60,6 +66,7 @@ export function listSets(catalog: Catalog, f: SetFilter = {}): SetRow[] {
   }
   const verifiedExpr = "EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok')";
   if (f.verified !== undefined) where.push(f.verified ? verifiedExpr : `NOT ${verifiedExpr}`);
+  if (f.signed !== undefined) where.push(f.signed ? 's.signed = 1' : 's.signed = 0');
   const sql = `
     SELECT s.key, s.set_id AS setId, s.system, s.kind, s.origin, s.tier, s.created_at AS createdAt, s.bytes, s.artifact_count AS artifacts,
            s.signed, s.signer_key_id AS signerKeyId, s.encrypted, s.parent_key AS parentKey,
@@ -115,6 +122,28 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
     )
     .all(key) as Array<Omit<WhereRow, 'lastVerification'> & { lastVerification: string | null }>;
   return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };
+}
+
+/** One set in full for the set detail: artifacts with their hashes, the signer (pinned or not), the manifest facts, every verification. */
+export function setDetail(catalog: Catalog, setIdOrKey: string): SetDetail | null {
+  const found = whereIs(catalog, setIdOrKey);
+  if (!found) return null;
+  const set = listSets(catalog, {}, found.key)[0] ?? null;
+  if (!set) return null;
+  const row = catalog.stmt('SELECT finished_at AS finishedAt, facts_json AS facts FROM sets WHERE key = ?').get(found.key) as { finishedAt: string | null; facts: string | null };
+  const pinned = set.signerKeyId ? (catalog.stmt('SELECT label FROM trusted_keys WHERE key_id = ?').get(set.signerKeyId) as { label: string } | undefined) : undefined;
+  return {
+    set,
+    finishedAt: row.finishedAt,
+    facts: row.facts ? (JSON.parse(row.facts) as Record<string, unknown>) : {},
+    signer: set.signerKeyId ? { keyId: set.signerKeyId, pinned: pinned !== undefined, label: pinned?.label ?? null } : null,
+    artifacts: catalog
+      .stmt('SELECT path, role, bytes, sha256, plain_bytes AS plainBytes, plain_sha256 AS plainSha256, encodings FROM artifacts WHERE set_key = ? ORDER BY path')
+      .all(found.key) as SetDetail['artifacts'],
+    verifications: catalog
+      .stmt('SELECT medium_id AS mediumId, level, verdict, started_at AS at, duration_ms AS durationMs, detail FROM verifications WHERE set_key = ? AND artifact_path IS NULL ORDER BY started_at DESC LIMIT 100')
+      .all(found.key) as SetDetail['verifications'],
+  };
 }
 
 export interface SystemRow {

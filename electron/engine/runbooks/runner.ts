@@ -67,7 +67,7 @@ function blankStep(): StepState {
 
 /** The run engine over an engine's catalog, settings, data dir and keychain, with the identities to decrypt sets. */
 export function runEngineFor(engine: Engine, identities: AgeIdentity[]): RunEngine {
-  return new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities });
+  return new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities, openMedium: engine.openMedium });
 }
 
 export function defaultOperator(settingsName: string): string {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { S3MediumSettingsSchema } from '../../../shared/domain/settings';
 import { LifeboatError } from '../errors';
 
 /** Objectives per tier, from the seeds: critical 1h/5m, important 4h/1h, standard 24h/4h. */
@@ -41,6 +42,10 @@ export const SettingsSchema = z.object({
   systems: z.record(z.string(), SystemSettingsSchema).default({}),
   /** Saved PostgreSQL targets: the URL (never a password) of each `pg:<id>` keychain entry. */
   pgTargets: z.record(z.string(), z.object({ url: z.string(), label: z.string().default('') })).default({}),
+  /** The access key id of each `s3:<id>` keychain entry (the entry holds the secret access key). */
+  s3Keys: z.record(z.string(), z.object({ accessKeyId: z.string(), label: z.string().default('') })).default({}),
+  /** How each s3:// medium is reached: endpoint, region, keychain reference. */
+  s3Media: z.array(S3MediumSettingsSchema).default([]),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

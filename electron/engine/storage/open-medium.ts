@@ -2,6 +2,9 @@ import { FolderMedium } from './folder-medium';
 import type { Medium } from './medium';
 import type { S3Options } from './s3-client';
 
+/** Opens a medium by its location; the engine's opener adds the S3 settings and keys the operator saved. */
+export type MediumOpener = (location: string) => Promise<Medium>;
+
 /**
  * A folder path or an s3:// URL. S3 settings not given come from the standard AWS sources.
  * The AWS SDK is loaded only when an S3 medium is used: it is large, and most runs never need it.

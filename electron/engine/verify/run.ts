@@ -11,7 +11,7 @@ import { LifeboatError } from '../errors';
 import type { JobContext } from '../jobs/job-manager';
 import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
-import { openMedium } from '../storage/open-medium';
+import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
 import { HashPool } from './hash-pool';
 import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
@@ -40,8 +40,8 @@ interface Resolved {
   setPath: string | null;
 }
 
-async function resolveTarget(catalog: Catalog, target: string): Promise<Resolved> {
-  if (target.startsWith('s3://')) return { medium: await openMedium(target), setPath: null };
+async function resolveTarget(catalog: Catalog, target: string, open: MediumOpener): Promise<Resolved> {
+  if (target.startsWith('s3://')) return { medium: await open(target), setPath: null };
   const abs = resolve(target);
   if (existsSync(abs) && statSync(abs).isDirectory()) {
     if (existsSync(`${abs}/manifest.json`) || /\/sets\/[^/]+\/[^/]+$/.test(abs)) {
@@ -53,7 +53,7 @@ async function resolveTarget(catalog: Catalog, target: string): Promise<Resolved
   const found = whereIs(catalog, target);
   if (!found) throw new LifeboatError('NOT_FOUND', `${target} is neither a medium, a set folder, nor a set the catalog knows.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
   for (const row of preferredCopies(found.rows)) {
-    const medium = await openMedium(row.location);
+    const medium = await open(row.location);
     try {
       await medium.readInfo();
       return { medium, setPath: row.setPath };
@@ -93,10 +93,10 @@ function skipReason(catalog: Catalog, t: SetTarget, req: VerifyRequest, now: num
  * plan every set cheaply, then stream the artifacts, several at once, recording every verdict
  * in the ledger.
  */
-export async function runVerify(deps: { catalog: Catalog; settings: Settings; dataDir: string }, req: VerifyRequest, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<VerifyReport> {
+export async function runVerify(deps: { catalog: Catalog; settings: Settings; dataDir: string; openMedium?: MediumOpener }, req: VerifyRequest, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<VerifyReport> {
   const started = Date.now();
   if (!Number.isInteger(req.jobs) || req.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
-  const { medium, setPath } = await resolveTarget(deps.catalog, req.target);
+  const { medium, setPath } = await resolveTarget(deps.catalog, req.target, deps.openMedium ?? openMedium);
   const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
   rememberMedium(deps.dataDir, medium.location);
   const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);

@@ -86,8 +86,8 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** The file index of a files/config set (decoded from a reachable copy). */
-export async function loadSetIndex(ctx: { deps: Pick<ActionDeps, 'catalog' | 'identities'> }, set: string): Promise<{ key: string; index: FileEntry[] }> {
-  const copy = await openSetCopy(ctx.deps.catalog, set);
+export async function loadSetIndex(ctx: { deps: Pick<ActionDeps, 'catalog' | 'identities' | 'openMedium'> }, set: string): Promise<{ key: string; index: FileEntry[] }> {
+  const copy = await openSetCopy(ctx.deps.catalog, set, ctx.deps.openMedium);
   const artifact = copy.manifest.artifacts.find((a) => a.role === 'file-index');
   if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no file index: it is not a files or config set.`);
   const plain = await readDecoded(await copy.medium.openRead(`${copy.setPath}/${artifact.path}`), artifact.encodings, ctx.deps.identities);

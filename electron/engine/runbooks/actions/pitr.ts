@@ -8,19 +8,19 @@ import { planPitr } from '../../pitr/plan';
 import { restorePitr } from '../../pitr/restore-pitr';
 import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
 import type { Medium } from '../../storage/medium';
-import { openMedium } from '../../storage/open-medium';
+import { openMedium, type MediumOpener } from '../../storage/open-medium';
 import { defineAction } from './types';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
 
 /** A reachable medium holding base backups of the system (the WAL archive lives beside them). */
-async function pitrMedium(catalog: Catalog, system: string, location: string | undefined): Promise<Medium | null> {
+export async function pitrMedium(catalog: Catalog, system: string, location: string | undefined, open: MediumOpener = openMedium): Promise<Medium | null> {
   const locations = location
     ? [location]
     : (catalog.stmt(`SELECT DISTINCT m.location FROM presence p JOIN sets s ON s.key = p.set_key JOIN media m ON m.id = p.medium_id WHERE s.system = ? AND s.kind = 'pg-base' AND p.missing_since IS NULL ORDER BY m.last_seen DESC`).pluck().all(system) as string[]);
   for (const loc of locations) {
     try {
-      const m = await openMedium(loc);
+      const m = await open(loc);
       await m.readInfo();
       return m;
     } catch {
@@ -39,7 +39,7 @@ export const pitrPlan = defineAction({
   params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional() }).strict(),
   describe: (p) => `plan a point-in-time recovery of ${p.system} to ${p.target_time}`,
   async run(p, ctx) {
-    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium);
+    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
     const plan = await planPitr(medium, p.system, { targetTime: p.target_time, identities: ctx.deps.identities, pgBinDir: ctx.deps.settings.pgBinDir || undefined });
     const t = plan.target!;
@@ -97,7 +97,7 @@ export const restorePgPitr = defineAction({
       ctx.saveCheckpoint(cp);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     }
-    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium);
+    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, { hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.' });
     const r = await restorePitr(
       { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout },

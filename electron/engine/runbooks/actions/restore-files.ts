@@ -61,7 +61,7 @@ export const restoreFiles = defineAction({
         let bytesDone = 0;
         let filesDone = 0;
         for (const [setId, wanted] of bySet) {
-          const copy = await openSetCopy(ctx.deps.catalog, `${system}/${setId}`);
+          const copy = await openSetCopy(ctx.deps.catalog, `${system}/${setId}`, ctx.deps.openMedium);
           const tar = copy.manifest.artifacts.find((a) => a.role === 'files-tar');
           if (!tar) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no files tar.`);
           ctx.log('info', `reading ${copy.key} (${wanted.size} entries from it)`);

@@ -93,7 +93,7 @@ export const restorePgLogical = defineAction({
   async run(p, ctx) {
     const cp = { ...((ctx.checkpoint ?? {}) as Checkpoint) };
     const started = Date.now();
-    const copy = await openSetCopy(ctx.deps.catalog, p.set);
+    const copy = await openSetCopy(ctx.deps.catalog, p.set, ctx.deps.openMedium);
     const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
     const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
     const facts = await serverFacts(admin);

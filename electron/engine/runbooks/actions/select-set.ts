@@ -69,7 +69,7 @@ export const selectSet = defineAction({
       else if (p.signed && c.signer && !trusted.has(c.signer)) reasons.push(`signed by ${c.signer}, a key that is not pinned`);
       if (reasons.length === 0 && p.signed) {
         // The scan only read the signer's key id: check the signature itself on a reachable copy.
-        const copy = await openSetCopy(catalog, c.key);
+        const copy = await openSetCopy(catalog, c.key, ctx.deps.openMedium);
         const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
         const key = trusted.get(c.signer!)!;
         let good: boolean;

@@ -3,7 +3,7 @@ import { preferredCopies, whereIs } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
 import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
 import type { Medium } from '../../storage/medium';
-import { openMedium } from '../../storage/open-medium';
+import { openMedium, type MediumOpener } from '../../storage/open-medium';
 
 export interface SetCopy {
   key: string;
@@ -20,7 +20,7 @@ export interface SetCopy {
  * not plugged in is skipped). The manifest read must be the one the catalog recorded, or the
  * copy is refused: a set changed since the scan is not silently used.
  */
-export async function openSetCopy(catalog: Catalog, keyOrId: string): Promise<SetCopy> {
+export async function openSetCopy(catalog: Catalog, keyOrId: string, open: MediumOpener = openMedium): Promise<SetCopy> {
   const found = whereIs(catalog, keyOrId);
   if (!found) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, { hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.' });
   const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as { sha: string | null } | undefined;
@@ -28,7 +28,7 @@ export async function openSetCopy(catalog: Catalog, keyOrId: string): Promise<Se
   for (const row of preferredCopies(found.rows)) {
     let medium: Medium;
     try {
-      medium = await openMedium(row.location);
+      medium = await open(row.location);
       await medium.readInfo();
     } catch {
       tried.push(`${row.label ?? row.mediumId} (${row.location}): not reachable`);

@@ -6,6 +6,7 @@ import { LifeboatError } from '../../errors';
 import type { JobContext } from '../../jobs/job-manager';
 import type { PgTarget } from '../../postgres/connection';
 import type { Settings } from '../../settings/settings';
+import type { MediumOpener } from '../../storage/open-medium';
 
 /** The engine services every action may use. */
 export interface ActionDeps {
@@ -14,6 +15,8 @@ export interface ActionDeps {
   dataDir: string;
   credentials: CredentialStore;
   identities: AgeIdentity[];
+  /** Opens media with the operator's S3 settings (the engine's opener); plain openMedium when absent. */
+  openMedium?: MediumOpener;
 }
 
 export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {

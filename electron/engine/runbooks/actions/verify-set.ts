@@ -10,8 +10,8 @@ export const verifySetAction = defineAction({
   params: z.object({ set: z.string().min(1), level: z.enum(VERIFY_LEVELS).default('deep'), jobs: z.number().int().min(1).max(16).default(2) }).strict(),
   describe: (p) => `verify ${p.set} at ${p.level} level`,
   async run(p, ctx) {
-    const { catalog, settings, dataDir, identities } = ctx.deps;
-    const report = await runVerify({ catalog, settings, dataDir }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs }, { ...ctx, step: (s) => ctx.log('info', s) });
+    const { catalog, settings, dataDir, identities, openMedium } = ctx.deps;
+    const report = await runVerify({ catalog, settings, dataDir, openMedium }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs }, { ...ctx, step: (s) => ctx.log('info', s) });
     const r = report.results[0];
     if (!r) throw new LifeboatError('NOT_FOUND', `${p.set} was not found on the medium when verifying.`);
     const evidence = {

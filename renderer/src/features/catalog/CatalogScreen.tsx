@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { SET_KINDS } from '../../../../shared/domain/kinds';
 import type { SetRow } from '../../../../shared/domain/catalog';
 import { formatBytes } from '../../../../shared/format';
@@ -60,15 +60,124 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
   );
 }
 
+/** The recoverable window of a PITR system on a line: base backups as ticks, the window as a bar, gaps in red. */
+function PitrTimeline({ system }: { system: string }): React.JSX.Element {
+  const api = getApi();
+  const [plan] = useResult(() => api.planPitr({ system }));
+  if (plan.state === 'loading') return <p className="muted">Reading the WAL archive of {system}…</p>;
+  if (plan.state === 'error') return <ErrorBox error={plan.error} />;
+  const p = plan.value;
+  const times = [...p.bases.flatMap((b) => [b.startedAt, b.finishedAt]), ...p.windows.flatMap((w) => [w.from, w.to ?? w.from])].map((t) => Date.parse(t)).filter(Number.isFinite);
+  const lo = Math.min(...times);
+  const hi = Math.max(...times, lo + 60_000);
+  const x = (t: string): number => ((Date.parse(t) - lo) / (hi - lo)) * 100;
+  return (
+    <section aria-label={`Recoverable window of ${system}`} data-testid="pitr-timeline">
+      <h3>Point-in-time recovery of {system}</h3>
+      <div className="timeline" role="img" aria-label={p.windows.map((w) => `from ${w.from} to ${w.to ?? 'unknown'}`).join('; ') || 'no recoverable window'}>
+        {p.windows.map((w) => (
+          <div key={w.base} className="timeline-window" style={{ left: `${x(w.from)}%`, width: `${Math.max(0.5, x(w.to ?? w.from) - x(w.from))}%` }} />
+        ))}
+        {p.bases.map((b) => (
+          <div key={b.setId} className="timeline-base" style={{ left: `${x(b.finishedAt)}%` }} title={`base backup ${b.setId}`} />
+        ))}
+      </div>
+      <ul>
+        {p.windows.map((w) => (
+          <li key={w.base} data-testid="pitr-window">
+            From <strong>{w.from}</strong> to <strong>{w.to ?? '—'}</strong> on timeline {w.timeline} (base {w.base}; {w.segments} contiguous WAL segments; end from {w.toBasis})
+          </li>
+        ))}
+        {p.windows.length === 0 && <li className="hint">No recoverable window: no base backup with its WAL on a reachable medium.</li>}
+        {p.gaps.map((g) => (
+          <li key={`${g.timeline}${g.from}`} className="status status-red">Gap on timeline {g.timeline}: {g.from}{g.from !== g.to ? `…${g.to}` : ''} missing</li>
+        ))}
+        {p.warnings.map((w) => (
+          <li key={w} className="hint">{w}</li>
+        ))}
+      </ul>
+      <CliCommand command={`lifeboat pitr plan --system ${system} --from ${p.medium} --identity <key file>`} />
+    </section>
+  );
+}
+
 function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
   const api = getApi();
   const [where] = useResult(() => api.whereIsSet({ set: setKey }));
+  const [detail] = useResult(() => api.getSetDetail({ set: setKey }));
+  const setId = setKey.split('/')[1] ?? setKey;
   return (
-    <article className="card" data-testid="set-detail">
+    <article className="card wide" data-testid="set-detail">
       <h2>{setKey}</h2>
+      {detail.state === 'error' && <ErrorBox error={detail.error} />}
+      {detail.state === 'ready' && (
+        <>
+          <dl className="facts">
+            <dt>Kind</dt><dd>{detail.value.set.kind} ({detail.value.set.origin})</dd>
+            <dt>Made</dt><dd>{detail.value.set.createdAt}{detail.value.finishedAt ? ` → ${detail.value.finishedAt}` : ''}</dd>
+            <dt>Signer</dt>
+            <dd data-testid="set-signer">
+              {detail.value.signer ? (
+                <>
+                  <span className="mono">{detail.value.signer.keyId}</span>{' '}
+                  {detail.value.signer.pinned ? <span className="status status-green">pinned{detail.value.signer.label ? `: ${detail.value.signer.label}` : ''}</span> : <span className="status status-amber">not pinned: authenticity cannot pass</span>}
+                </>
+              ) : (
+                <span className="status status-amber">unsigned</span>
+              )}
+            </dd>
+            <dt>Encrypted</dt><dd>{detail.value.set.encrypted ? 'yes (age)' : 'no'}</dd>
+            {Object.entries(detail.value.facts)
+              .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
+              .slice(0, 8)
+              .map(([k, v]) => (
+                <FactRow key={k} name={k} value={String(v)} />
+              ))}
+          </dl>
+          <h3>Artifacts</h3>
+          <table className="table" data-testid="set-artifacts">
+            <thead>
+              <tr><th scope="col">Path</th><th scope="col">Role</th><th scope="col">Size</th><th scope="col">SHA-256 (stored)</th><th scope="col">SHA-256 (decoded)</th></tr>
+            </thead>
+            <tbody>
+              {detail.value.artifacts.map((a) => (
+                <tr key={a.path}>
+                  <td className="mono">{a.path}</td>
+                  <td>{a.role}{a.encodings ? ` (${a.encodings})` : ''}</td>
+                  <td>{formatBytes(a.bytes)}</td>
+                  <td className="mono hash" title={a.sha256 ?? ''}>{a.sha256 ?? '—'}</td>
+                  <td className="mono hash" title={a.plainSha256 ?? ''}>{a.plainSha256 ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h3>Verification history</h3>
+          {detail.value.verifications.length === 0 ? (
+            <p className="hint">Never verified: run at least integrity, better deep.</p>
+          ) : (
+            <table className="table" data-testid="set-verifications">
+              <thead>
+                <tr><th scope="col">When</th><th scope="col">Level</th><th scope="col">Verdict</th><th scope="col">Medium</th><th scope="col">Detail</th></tr>
+              </thead>
+              <tbody>
+                {detail.value.verifications.map((v) => (
+                  <tr key={`${v.at}${v.mediumId}${v.level}`}>
+                    <td>{v.at}</td>
+                    <td>{v.level}</td>
+                    <td><span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict}</span></td>
+                    <td className="mono">{v.mediumId}</td>
+                    <td>{v.detail ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+      <h3>Copies</h3>
       {where.state === 'error' && <ErrorBox error={where.error} />}
       {where.state === 'ready' && (
-        <table className="table">
+        <table className="table" data-testid="set-copies">
           <thead>
             <tr><th scope="col">Medium</th><th scope="col">Location</th><th scope="col">Last seen</th><th scope="col">Verification there</th></tr>
           </thead>
@@ -84,47 +193,99 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
           </tbody>
         </table>
       )}
-      <CliCommand command={`lifeboat verify ${setKey.split('/')[1] ?? setKey} --level deep --identity <key file>`} />
-      <CliCommand command={`lifeboat where ${setKey.split('/')[1] ?? setKey}`} />
+      {detail.state === 'ready' && detail.value.set.kind === 'pg-base' && <PitrTimeline system={detail.value.set.system} />}
+      <CliCommand command={`lifeboat verify ${setId} --level deep --identity <key file>`} />
+      <CliCommand command={`lifeboat where ${setId}`} />
     </article>
   );
 }
 
-/** The catalog: every set on every medium seen, filtered; a set's copies and verifications; file search. */
+function FactRow({ name, value }: { name: string; value: string }): React.JSX.Element {
+  return (
+    <>
+      <dt>{name}</dt>
+      <dd className="mono">{value}</dd>
+    </>
+  );
+}
+
+/** A datetime-local value (the operator's local time) as ISO 8601 UTC, or undefined. */
+function isoOf(local: string): string | undefined {
+  if (!local) return undefined;
+  const t = new Date(local);
+  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
+}
+
+/** The catalog: every set on every medium seen, filtered in the engine (as `lifeboat sets`); a set's detail; file search. */
 export function CatalogScreen(): React.JSX.Element {
   const api = getApi();
-  const [system, setSystem] = useState('');
-  const [kind, setKind] = useState('');
-  const [verified, setVerified] = useState(false);
+  const [filter, setFilter] = useState({ system: '', kind: '', since: '', until: '', medium: '', verified: false, signed: false });
   const [selected, setSelected] = useState<string | null>(null);
-  const [sets] = useResult(() => api.listSets({}));
+  const query = useMemo(
+    () => ({
+      ...(filter.system ? { system: filter.system } : {}),
+      ...(filter.kind ? { kind: filter.kind as (typeof SET_KINDS)[number] } : {}),
+      ...(isoOf(filter.since) ? { since: isoOf(filter.since) } : {}),
+      ...(isoOf(filter.until) ? { until: isoOf(filter.until) } : {}),
+      ...(filter.medium ? { medium: filter.medium } : {}),
+      ...(filter.verified ? { verified: true } : {}),
+      ...(filter.signed ? { signed: true } : {}),
+    }),
+    [filter],
+  );
+  const [sets, reloadSets] = useResult(() => api.listSets(query));
+  const [systems] = useResult(() => api.listSystems({}));
+  const [media] = useResult(() => api.listMedia({}));
+  useEffect(() => reloadSets(), [query, reloadSets]);
   const [glob, setGlob] = useState('');
   const [hits, setHits] = useState<Array<{ setKey: string; path: string; size: number }> | null>(null);
-  const rows = useMemo(
-    () => (sets.state === 'ready' ? sets.value.filter((r) => (!system || r.system.includes(system)) && (!kind || r.kind === kind) && (!verified || r.verified)) : []),
-    [sets, system, kind, verified],
-  );
-  const cli = ['lifeboat sets', system && `--system ${system}`, kind && `--kind ${kind}`, verified && '--verified'].filter(Boolean).join(' ');
+  const rows = sets.state === 'ready' ? sets.value : [];
+  const cli = ['lifeboat sets', query.system && `--system ${query.system}`, query.kind && `--kind ${query.kind}`, query.since && `--since ${query.since}`, query.until && `--until ${query.until}`, query.medium && `--medium ${query.medium}`, query.verified && '--verified', query.signed && '--signed'].filter(Boolean).join(' ');
+  const set = (k: keyof typeof filter) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>): void =>
+    setFilter({ ...filter, [k]: e.target instanceof HTMLInputElement && e.target.type === 'checkbox' ? e.target.checked : e.target.value });
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Catalog</h1>
-      <div className="form">
+      <div className="form" data-testid="catalog-filters">
         <div className="row">
           <label>
             System
-            <input type="search" value={system} onChange={(e) => setSystem(e.target.value)} data-testid="filter-system" />
+            <select value={filter.system} onChange={set('system')} data-testid="filter-system">
+              <option value="">all</option>
+              {systems.state === 'ready' && systems.value.map((x) => <option key={x.system} value={x.system}>{x.system}</option>)}
+            </select>
           </label>
           <label>
             Kind
-            <select value={kind} onChange={(e) => setKind(e.target.value)} data-testid="filter-kind">
+            <select value={filter.kind} onChange={set('kind')} data-testid="filter-kind">
               <option value="">all</option>
               {SET_KINDS.map((k) => (
                 <option key={k} value={k}>{k}</option>
               ))}
             </select>
           </label>
+          <label>
+            Medium
+            <select value={filter.medium} onChange={set('medium')} data-testid="filter-medium">
+              <option value="">any</option>
+              {media.state === 'ready' && media.value.map((m) => <option key={m.id} value={m.id}>{m.label ?? m.location}</option>)}
+            </select>
+          </label>
+        </div>
+        <div className="row">
+          <label>
+            Made from
+            <input type="datetime-local" value={filter.since} onChange={set('since')} data-testid="filter-since" />
+          </label>
+          <label>
+            until
+            <input type="datetime-local" value={filter.until} onChange={set('until')} data-testid="filter-until" />
+          </label>
           <label className="row">
-            <input type="checkbox" checked={verified} onChange={(e) => setVerified(e.target.checked)} /> verified only
+            <input type="checkbox" checked={filter.verified} onChange={set('verified')} data-testid="filter-verified" /> verified only
+          </label>
+          <label className="row">
+            <input type="checkbox" checked={filter.signed} onChange={set('signed')} data-testid="filter-signed" /> signed only
           </label>
         </div>
         <CliCommand command={cli} />
@@ -132,7 +293,7 @@ export function CatalogScreen(): React.JSX.Element {
       {sets.state === 'error' && <ErrorBox error={sets.error} />}
       {sets.state === 'ready' && (
         <>
-          <p className="muted" data-testid="sets-count">{rows.length} of {sets.value.length} sets</p>
+          <p className="muted" data-testid="sets-count">{rows.length} of {systems.state === 'ready' ? systems.value.reduce((n, x) => n + x.sets, 0) : '…'} sets</p>
           <SetTable rows={rows} selected={selected} onSelect={setSelected} />
         </>
       )}

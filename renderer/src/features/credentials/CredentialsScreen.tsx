@@ -7,7 +7,7 @@ import { useResult } from '../../lib/use-result';
 
 const KIND_TEXT: Record<(typeof CREDENTIAL_KINDS)[number], string> = {
   pg: 'PostgreSQL target (password)',
-  s3: 'S3 access key (ACCESS_KEY:SECRET)',
+  s3: 'S3 keys (access key id + secret key)',
   age: 'age identity (AGE-SECRET-KEY-1…)',
   signing: 'signing key (PEM)',
 };
@@ -19,16 +19,18 @@ export function CredentialsScreen(): React.JSX.Element {
   const [kind, setKind] = useState<(typeof CREDENTIAL_KINDS)[number]>('pg');
   const [id, setId] = useState('');
   const [url, setUrl] = useState('');
+  const [accessKeyId, setAccessKeyId] = useState('');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<WireError | null>(null);
   const [tests, setTests] = useState<Record<string, { ok: boolean; detail: string }>>({});
   const save = async (): Promise<void> => {
     setError(null);
-    const r = await api.saveCredential({ account: `${kind}:${id.trim()}`, secret, url: kind === 'pg' ? url.trim() : undefined });
+    const r = await api.saveCredential({ account: `${kind}:${id.trim()}`, secret, url: kind === 'pg' ? url.trim() : undefined, accessKeyId: kind === 's3' ? accessKeyId.trim() : undefined });
     setSecret('');
     if (r.ok) {
       setId('');
       setUrl('');
+      setAccessKeyId('');
       reload();
     } else setError(r.error);
   };
@@ -72,8 +74,14 @@ export function CredentialsScreen(): React.JSX.Element {
               <input type="text" value={url} onChange={(e) => setUrl(e.target.value)} data-testid="cred-url" required placeholder="postgres://user@host:5432/postgres" />
             </label>
           )}
+          {kind === 's3' && (
+            <label>
+              Access key id
+              <input type="text" value={accessKeyId} onChange={(e) => setAccessKeyId(e.target.value)} data-testid="cred-access-key" required autoComplete="off" placeholder="AKIA…" />
+            </label>
+          )}
           <label>
-            Secret
+            {kind === 's3' ? 'Secret access key' : 'Secret'}
             {kind === 'pg' || kind === 's3' ? (
               <input type="password" value={secret} onChange={(e) => setSecret(e.target.value)} data-testid="cred-secret" required autoComplete="off" />
             ) : (
@@ -101,7 +109,7 @@ export function CredentialsScreen(): React.JSX.Element {
                 <tr key={c.account} data-testid="cred-row">
                   <td className="mono">{c.account}</td>
                   <td>{KIND_TEXT[c.kind]}</td>
-                  <td className="mono">{c.url ?? ''}</td>
+                  <td className="mono">{c.url ?? (c.accessKeyId ? `key id ${c.accessKeyId}` : '')}</td>
                   <td data-testid="cred-test-result">
                     {tests[c.account] ? <span className={`status status-${tests[c.account]!.ok ? 'green' : 'red'}`}>{tests[c.account]!.detail}</span> : <span className="muted">secret stored</span>}
                   </td>

@@ -1,8 +1,33 @@
+import { useState } from 'react';
+import type { WireError } from '../../../../shared/errors';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { downloadText, setHashParams, useHashParam } from '../../lib/hash';
 import { useResult } from '../../lib/use-result';
+
+/** Export PDF: the desktop app prints the report (Electron's printToPDF); the browser bridge has no printer, so it downloads the HTML. */
+function PdfExport({ runId, onUnavailable }: { runId: string; onUnavailable: () => void }): React.JSX.Element {
+  const api = getApi();
+  const [state, setState] = useState<{ text: string; error: WireError | null } | null>(null);
+  const exportPdf = async (): Promise<void> => {
+    setState({ text: 'Printing the report to PDF…', error: null });
+    const r = await api.exportReportPdf({ id: runId });
+    if (!r.ok) return setState({ text: '', error: r.error });
+    if (!r.value.available) {
+      onUnavailable();
+      return setState({ text: 'PDF printing needs the desktop app: the HTML report was downloaded instead (print it from a browser).', error: null });
+    }
+    setState({ text: r.value.path ? `Saved ${r.value.path}` : 'Not saved (cancelled).', error: null });
+  };
+  return (
+    <>
+      <button type="button" className="primary" onClick={() => void exportPdf()} data-testid="export-pdf">Export PDF</button>
+      {state?.text && <span className="hint" role="status" data-testid="export-status">{state.text}</span>}
+      {state?.error && <ErrorBox error={state.error} />}
+    </>
+  );
+}
 
 function ReportView({ runId }: { runId: string }): React.JSX.Element {
   const api = getApi();
@@ -13,7 +38,8 @@ function ReportView({ runId }: { runId: string }): React.JSX.Element {
   return (
     <article className="card wide" data-testid="report">
       <div className="actions">
-        <button type="button" className="primary" onClick={exportHtml}>Export HTML</button>
+        <PdfExport runId={runId} onUnavailable={exportHtml} />
+        <button type="button" className="secondary" onClick={exportHtml} data-testid="export-html">Export HTML</button>
         <button type="button" className="secondary" onClick={() => setHashParams({ run: null })}>All reports</button>
         <CliCommand command={`lifeboat report ${runId} --out report.html`} />
       </div>

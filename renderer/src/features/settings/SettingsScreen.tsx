@@ -11,12 +11,15 @@ export function SettingsScreen(): React.JSX.Element {
   const [view, setView] = useState<SettingsView | null>(null);
   const [error, setError] = useState<WireError | null>(null);
   const [draft, setDraft] = useState({ operatorName: '', pgBinDir: '' });
+  const [tiers, setTiers] = useState<SettingsView['tiers'] | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   const [pem, setPem] = useState('');
   const [label, setLabel] = useState('');
   const take = (r: Result<SettingsView>): void => {
     if (r.ok) {
       setView(r.value);
       setDraft({ operatorName: r.value.operatorName, pgBinDir: r.value.pgBinDir });
+      setTiers(r.value.tiers);
       setError(null);
     } else setError(r.error);
   };
@@ -53,20 +56,49 @@ export function SettingsScreen(): React.JSX.Element {
       </article>
       <article className="card">
         <h2>Objectives per tier</h2>
-        <table className="table">
-          <thead>
-            <tr><th scope="col">Tier</th><th scope="col">RTO (minutes)</th><th scope="col">RPO (minutes)</th></tr>
-          </thead>
-          <tbody>
-            {(['critical', 'important', 'standard'] as const).map((t) => (
-              <tr key={t}>
-                <td>{t}</td>
-                <td>{view.tiers[t].rtoMinutes}</td>
-                <td>{view.tiers[t].rpoMinutes}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!tiers) return;
+            void api.saveSettings({ tiers }).then((r) => {
+              take(r);
+              setSaved(r.ok ? 'Objectives saved: the overview measures every system against them now.' : null);
+            });
+          }}
+        >
+          <table className="table" data-testid="tiers">
+            <thead>
+              <tr><th scope="col">Tier</th><th scope="col">RTO (minutes)</th><th scope="col">RPO (minutes)</th></tr>
+            </thead>
+            <tbody>
+              {tiers &&
+                (['critical', 'important', 'standard'] as const).map((t) => (
+                  <tr key={t}>
+                    <th scope="row">{t}</th>
+                    {(['rtoMinutes', 'rpoMinutes'] as const).map((f) => (
+                      <td key={f}>
+                        <input
+                          type="number"
+                          min={1}
+                          step={1}
+                          required
+                          aria-label={`${t} ${f === 'rtoMinutes' ? 'RTO' : 'RPO'} in minutes`}
+                          data-testid={`tier-${t}-${f === 'rtoMinutes' ? 'rto' : 'rpo'}`}
+                          value={tiers[t][f]}
+                          onChange={(e) => setTiers({ ...tiers, [t]: { ...tiers[t], [f]: Number(e.target.value) } })}
+                        />
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+            </tbody>
+          </table>
+          <div className="row">
+            <button type="submit" className="primary" data-testid="tiers-save">Save objectives</button>
+            {saved && <span className="hint" role="status">{saved}</span>}
+          </div>
+        </form>
         <p className="muted">Per-system tiers and validation queries live in settings.json in {view.dataDir}.</p>
       </article>
       <article className="card wide">
