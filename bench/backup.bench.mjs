@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFEBOAT, compare, duBytes, fileBytes, mib, startCluster } from './lib.mjs';
+import { LIFEBOAT, compare, duBytes, fileBytes, loadBenchDatasets, mib, startCluster } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -101,20 +101,10 @@ export async function run() {
   const sections = ['### Backups', ''];
   try {
     const lb = lifeboatSetup(work);
-    console.error('bench backup: loading pgbench -s 30…');
-    cluster.psql('CREATE DATABASE pgbench');
-    execFileSync(join(cluster.bin, 'pgbench'), ['-i', '-q', '-s', '30', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'], { stdio: 'ignore' });
-    console.error('bench backup: loading the realistic database…');
-    cluster.psql('CREATE DATABASE realistic');
-    const { realisticSql } = await import('./lib.mjs');
-    cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000)), 'realistic');
-    cluster.psql('VACUUM ANALYZE', 'realistic');
-    const size = (db) => Number(cluster.psql(`SELECT pg_database_size('${db}')`));
     const goal = 'Goals: ≤ 1.15× the zstd pipeline’s wall time with encryption and signing on; output no larger than the zstd pipeline’s; peak RSS under 150 MB.';
-    for (const db of ['realistic', 'pgbench']) {
+    for (const { db, title } of loadBenchDatasets(cluster, 'backup')) {
       console.error(`bench backup: ${db}…`);
-      const rows = benchDatabase(cluster, db, lb, work);
-      sections.push(dbRows(`${db === 'pgbench' ? 'pgbench -i -s 30' : 'Realistic data (text, numbers, timestamps, jsonb)'} — database size ${mib(size(db))} MiB`, rows, goal));
+      sections.push(dbRows(title, benchDatabase(cluster, db, lb, work), goal));
     }
     console.error('bench backup: files…');
     sections.push(benchFiles(lb, work));

@@ -14,7 +14,7 @@ export function pgBin() {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -161,4 +161,24 @@ export function pgbackrestConf(dir, cluster, extra = []) {
   );
   if (process.getuid() === 0) execSync(`chown -R postgres:postgres ${JSON.stringify(dir)}`);
   return conf;
+}
+
+/**
+ * Both datasets every database benchmark runs on, loaded into `cluster`: `pgbench` (pgbench -i
+ * -s 30: blank-padded rows that compress ~50×) and `realistic` (text, numbers, timestamps and
+ * jsonb of similar size, ~3×). Returns [{ db, title }].
+ */
+export function loadBenchDatasets(cluster, label) {
+  console.error(`bench ${label}: loading pgbench -s 30…`);
+  cluster.psql('CREATE DATABASE pgbench');
+  execFileSync(join(cluster.bin, 'pgbench'), ['-i', '-q', '-s', '30', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'], { stdio: 'ignore' });
+  console.error(`bench ${label}: loading the realistic database…`);
+  cluster.psql('CREATE DATABASE realistic');
+  cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000)), 'realistic');
+  cluster.psql('VACUUM ANALYZE', 'realistic');
+  const size = (db) => mib(Number(cluster.psql(`SELECT pg_database_size('${db}')`)));
+  return [
+    { db: 'realistic', title: `Realistic data (text, numbers, timestamps, jsonb) — database size ${size('realistic')} MiB` },
+    { db: 'pgbench', title: `pgbench -i -s 30 — database size ${size('pgbench')} MiB` },
+  ];
 }

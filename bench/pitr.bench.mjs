@@ -49,9 +49,12 @@ export async function run() {
     execSync(asPg(`pgbackrest --config=${conf} --stanza=bench stanza-create`), { stdio: 'inherit' });
     execSync(`${pgBin()}/pgbench -i -q -s ${SCALE} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, { stdio: 'ignore' });
 
-    console.error('bench pitr: base backups (lifeboat pg-base, pgbackrest full)…');
-    lb('backup', 'pg-base', '--system', 'bench', '--db', cluster.url(), '--to', medium, '--recipient', recipient);
-    execSync(asPg(`pgbackrest --config=${conf} --stanza=bench --type=full backup`), { stdio: 'inherit' });
+    console.error('bench pitr: base backups, timed side by side (lifeboat pg-base, pgbackrest full)…');
+    // The last of each tool's backups is the one its restore below starts from.
+    const bases = compare(RUNS, [
+      { name: 'lifeboat backup pg-base (zstd + age)', command: () => `node ${LIFEBOAT} backup pg-base --system bench --db ${cluster.url()} --to ${medium} --recipient ${recipient} > /dev/null`, env },
+      { name: 'pgbackrest backup --type=full (zst + aes-256-cbc, process-max=2)', command: () => asPg(`pgbackrest --config=${conf} --stanza=bench --type=full backup`) },
+    ]);
 
     console.error(`bench pitr: pgbench workload for ${WORKLOAD_SECONDS}s…`);
     const lsn0 = cluster.psql('SELECT pg_current_wal_lsn()');
@@ -132,6 +135,12 @@ export async function run() {
       ...rows.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
       '',
       `**Ratio lifeboat / pgBackRest: ${ratio.toFixed(2)}×** (goal ≤ 1.2×). Archive sizes: Lifeboat ${mib(duBytes(join(medium, 'wal')))} MiB of WAL, pgBackRest ${mib(duBytes(join(repo, 'archive')))} MiB.`,
+      '',
+      `Base backups of the same cluster before the workload, median of ${RUNS}:`,
+      '',
+      '| candidate | wall (s) | vs pgBackRest | peak RSS (MiB) |',
+      '|---|---|---|---|',
+      ...bases.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${(r.wall / bases[1].wall).toFixed(2)}× | ${r.rssMiB.toFixed(0)} |`),
       '',
       `WAL archiving, ${names.length} real segments of this workload, one process per segment as PostgreSQL calls archive_command:`,
       '',

@@ -28,13 +28,22 @@ if (wanted && !benches.includes(wanted)) {
   console.error(`No benchmark named ${wanted}. Known: ${benches.join(', ')}`);
   process.exit(2);
 }
+const suiteStart = Date.now();
+const took = [];
 for (const name of benches) {
   if (wanted && name !== wanted) continue;
   console.error(`== ${name}`);
   const started = new Date();
   const { run } = await import(join(here, `${name}.bench.mjs`));
   const body = await run();
-  writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z._\n`);
+  const minutes = (Date.now() - started.getTime()) / 60000;
+  took.push(`${name} ${minutes.toFixed(1)} min`);
+  writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z in ${minutes.toFixed(1)} min._\n`);
+}
+if (!wanted) {
+  // The whole suite's own time (issue: it must finish in under 20 minutes on 2 cores).
+  const total = (Date.now() - suiteStart) / 60000;
+  writeFileSync(join(here, 'sections', 'zz-suite.md'), `### The suite itself\n\n\`npm run bench\` took **${total.toFixed(1)} min** on this machine (${took.join(', ')}); goal: under 20 min.\n\n_Measured ${new Date(suiteStart).toISOString().slice(0, 16)}Z._\n`);
 }
 const sections = readdirSync(join(here, 'sections')).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
 writeFileSync(
