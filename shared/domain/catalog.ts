@@ -88,6 +88,8 @@ export const MediumRowSchema = z.object({
   lastSync: z.string().nullable(),
   lastError: z.string().nullable(),
   unreadable: z.number(),
+  lastVerifiedAt: z.string().nullable(),
+  failingSets: z.number(),
 });
 
 /** One set in full: what the catalog recorded from its manifest, its artifacts with their hashes, the signer, every verification. */

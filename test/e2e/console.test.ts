@@ -105,6 +105,8 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('medium-location').fill(usb);
     await page.getByTestId('scan').click();
     await page.locator('[data-testid="job-scan"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
+    // The integrity pass run by the CLI shows on the medium's row.
+    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'usb-1' }).getByTestId('medium-verified').textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\dT/);
 
     await page.getByTestId('nav-credentials').click();
     await page.getByTestId('cred-kind').selectOption('s3');

@@ -105,6 +105,10 @@ describe('the operator at the DR site, in the app', () => {
     await page.locator('[data-testid="verify-results"][data-failed="1"]').waitFor({ timeout: 60_000 });
     await expect(page.locator('[data-testid="verify-row"][data-verdict="corrupted"]').textContent()).resolves.toContain('do not match');
     await session.screenshot('walk-verify-failed');
+    // The Media screen says which drive holds a failing set.
+    await page.getByTestId('nav-media').click();
+    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set(s) failing');
+    await page.getByTestId('nav-verify').click();
   });
 
   it('walks the monthly drill: start with typed inputs, the restore runs, tick and sign, the report opens', async () => {

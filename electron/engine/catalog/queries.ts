@@ -301,6 +301,9 @@ export interface MediumRow {
   lastSync: string | null;
   lastError: string | null;
   unreadable: number;
+  /** When a set on this medium was last verified (set-level verdict), and how many sets' latest verdict here is a failure. */
+  lastVerifiedAt: string | null;
+  failingSets: number;
 }
 
 export function listMedia(catalog: Catalog): MediumRow[] {
@@ -310,7 +313,10 @@ export function listMedia(catalog: Catalog): MediumRow[] {
               (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NULL) AS sets,
               (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NOT NULL) AS missingSets,
               (SELECT coalesce(sum(s.bytes), 0) FROM presence p JOIN sets s ON s.key = p.set_key WHERE p.medium_id = m.id AND p.missing_since IS NULL) AS bytes,
-              (SELECT count(*) FROM unreadable u WHERE u.medium_id = m.id) AS unreadable
+              (SELECT count(*) FROM unreadable u WHERE u.medium_id = m.id) AS unreadable,
+              (SELECT max(v.started_at) FROM verifications v WHERE v.medium_id = m.id AND v.artifact_path IS NULL) AS lastVerifiedAt,
+              (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NULL AND
+                 (SELECT v.verdict FROM verifications v WHERE v.set_key = p.set_key AND v.medium_id = m.id AND v.artifact_path IS NULL ORDER BY v.started_at DESC LIMIT 1) <> 'ok') AS failingSets
        FROM media m ORDER BY m.label, m.location`,
     )
     .all() as MediumRow[];

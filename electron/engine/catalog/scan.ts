@@ -266,7 +266,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     for (const f of walFiles) {
       const system = f.path.split('/')[1];
       if (!system) continue;
-      systems.set(system, [...(systems.get(system) ?? []), f]);
+      const list = systems.get(system);
+      if (list) list.push(f);
+      else systems.set(system, [f]);
     }
     const upsert = catalog.stmt(
       `INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, first_segment, last_segment, last_archived_at, gaps, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

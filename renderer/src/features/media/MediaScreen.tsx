@@ -174,6 +174,7 @@ export function MediaScreen(): React.JSX.Element {
                 <th scope="col">Sets</th>
                 <th scope="col">Bytes</th>
                 <th scope="col">Last scan</th>
+                <th scope="col">Last verification</th>
                 <th scope="col"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
@@ -186,6 +187,10 @@ export function MediaScreen(): React.JSX.Element {
                   <td>{m.sets}</td>
                   <td>{formatBytes(m.bytes)}</td>
                   <td>{m.lastSync ?? 'never'}{m.lastError ? <span className="status status-red"> {m.lastError}</span> : null}</td>
+                  <td data-testid="medium-verified">
+                    {m.lastVerifiedAt ?? <span className="hint">never verified</span>}
+                    {m.failingSets > 0 && <span className="status status-red"> {m.failingSets} set(s) failing</span>}
+                  </td>
                   <td>
                     <button type="button" className="secondary" onClick={() => void scan(m.location)} disabled={job?.status === 'running'}>
                       Rescan
