@@ -59,8 +59,11 @@ describe('scan a Lifeboat medium', () => {
     expect(hits.filter((h) => h.setKey.startsWith('site/')).map((h) => h.path)).toContain('site/invoices/inv-2026-003.pdf');
   });
 
+  let rescanAt = '';
   it('a rescan with nothing changed reads no manifest', () => {
     expect(scan(medium).sets).toMatchObject({ total: 3, new: 0, updated: 0, unchanged: 3 });
+    rescanAt = json<Array<{ lastSync: string }>>(lifeboat(laptop, 'media', '--json'))[0]!.lastSync;
+    expect(rescanAt).toMatch(/^\d{4}-/);
   });
 
   it('a set that disappears is marked missing, never forgotten', () => {
@@ -73,6 +76,12 @@ describe('scan a Lifeboat medium', () => {
     expect(scan(medium).sets).toMatchObject({ missing: 1 });
     const where = json<{ rows: Array<{ missingSince: string | null; lastSeen: string }> }>(lifeboat(laptop, 'where', id, '--json'));
     expect(where.rows[0]!.missingSince).not.toBeNull();
+    // Last seen by the rescan before this scan; the sets still there were seen by this one.
+    expect(where.rows[0]!.lastSeen).toBe(rescanAt);
+    const present = json<Array<{ setId: string }>>(lifeboat(laptop, 'sets', '--system', 'site', '--json'))[0]!.setId;
+    const lastSync = json<Array<{ lastSync: string }>>(lifeboat(laptop, 'media', '--json'))[0]!.lastSync;
+    expect(lastSync > rescanAt).toBe(true);
+    expect(json<{ rows: Array<{ lastSeen: string }> }>(lifeboat(laptop, 'where', present, '--json')).rows[0]!.lastSeen).toBe(lastSync);
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'app-config', '--json'))).toHaveLength(1);
     const text = lifeboat(laptop, 'where', id).stdout;
     expect(text).toMatch(/MISSING since/);

@@ -114,11 +114,13 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
   if (!key) return null;
   const rows = catalog.db
     .prepare(
-      `SELECT m.id AS mediumId, m.label, m.kind, m.location, p.set_path AS setPath, p.first_seen AS firstSeen, p.last_seen AS lastSeen,
+      // A present copy was seen at its medium's last successful scan; a missing one, at its own last_seen.
+      `SELECT m.id AS mediumId, m.label, m.kind, m.location, p.set_path AS setPath, p.first_seen AS firstSeen,
+              CASE WHEN p.missing_since IS NULL THEN max(p.last_seen, coalesce(m.last_sync, p.last_seen)) ELSE p.last_seen END AS lastSeen,
               p.missing_since AS missingSince, m.last_sync AS mediumLastSync,
               (SELECT json_object('level', v.level, 'verdict', v.verdict, 'at', v.started_at) FROM verifications v
                 WHERE v.set_key = p.set_key AND v.medium_id = p.medium_id AND v.artifact_path IS NULL ORDER BY v.started_at DESC LIMIT 1) AS lastVerification
-       FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = ? ORDER BY p.missing_since IS NOT NULL, p.last_seen DESC`,
+       FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = ? ORDER BY p.missing_since IS NOT NULL, lastSeen DESC`,
     )
     .all(key) as Array<Omit<WhereRow, 'lastVerification'> & { lastVerification: string | null }>;
   return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };

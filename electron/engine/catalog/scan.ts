@@ -128,19 +128,27 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   }
   const mediumId = info?.id ?? `path:${medium.location}`;
   const known = new Map<string, PresenceRow>();
-  for (const row of catalog.db.prepare('SELECT set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag FROM presence WHERE medium_id = ?').all(mediumId) as PresenceRow[]) {
-    known.set(row.set_path, row);
+  // Raw rows (arrays) and objects built here: half the cost of better-sqlite3's row objects at 10,000 sets.
+  const rows = catalog.db.prepare('SELECT set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag FROM presence WHERE medium_id = ?').raw().all(mediumId) as Array<[string, string, string | null, number | null, string | null, string | null]>;
+  for (const [set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag] of rows) {
+    known.set(set_path, { set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag });
   }
 
   ctx.step('reading manifests');
   ctx.progress({ itemsTotal: folders.length, itemsDone: 0 });
   const unreadable: Array<{ path: string; reason: string }> = [...foreign.unreadable];
+  // Decided once per folder: a rescan of 10,000 unchanged sets is mostly this comparison.
+  const same = new Set<string>();
   const toRead = folders.filter((f) => {
     if (!f.manifest) {
       unreadable.push({ path: f.path, reason: 'a set folder without manifest.json (an incomplete copy?)' });
       return false;
     }
-    return !unchanged(known.get(f.path), f);
+    if (unchanged(known.get(f.path), f)) {
+      same.add(f.path);
+      return false;
+    }
+    return true;
   });
   let done = folders.length - toRead.length;
   ctx.progress({ itemsDone: done });
@@ -202,18 +210,19 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   const touch = catalog.stmt('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE medium_id = ? AND set_key IN (SELECT value FROM json_each(?))');
   db.transaction(() => {
     recordMedium(catalog, medium, info, new Date(started));
-    const untouched: string[] = [];
-    for (const f of folders) {
-      const row = known.get(f.path);
-      if (f.manifest && unchanged(row, f)) {
-        seen.add(row!.set_key);
-        if (row!.missing_since) summary.sets.reappeared++;
-        untouched.push(row!.set_key);
-        summary.sets.unchanged++;
+    // A present set was seen at the medium's last successful scan (media.last_sync, written at
+    // the end): its own row is written only when it changes — new, updated, reappeared, missing.
+    const reappeared: string[] = [];
+    for (const path of same) {
+      const row = known.get(path)!;
+      seen.add(row.set_key);
+      summary.sets.unchanged++;
+      if (row.missing_since) {
+        summary.sets.reappeared++;
+        reappeared.push(row.set_key);
       }
     }
-    // One statement for every unchanged set (a rescan of 10,000 sets is mostly this).
-    touch.run(now, mediumId, JSON.stringify(untouched));
+    if (reappeared.length) touch.run(now, mediumId, JSON.stringify(reappeared));
     for (const r of read) {
       if (!r) continue;
       const row = known.get(r.folder.path);
@@ -230,7 +239,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     // Sets no longer on the medium: marked missing with the time, never deleted.
     for (const row of known.values()) {
       if (seen.has(row.set_key) || row.missing_since) continue;
-      catalog.stmt('UPDATE presence SET missing_since = ? WHERE set_key = ? AND medium_id = ?').run(now, row.set_key, mediumId);
+      // Last seen at the previous scan (this one's time is written to media.last_sync below).
+      catalog
+        .stmt('UPDATE presence SET missing_since = ?, last_seen = max(last_seen, coalesce((SELECT last_sync FROM media WHERE id = ?), last_seen)) WHERE set_key = ? AND medium_id = ?')
+        .run(now, mediumId, row.set_key, mediumId);
       summary.sets.missing++;
     }
     db.prepare('DELETE FROM unreadable WHERE medium_id = ?').run(mediumId);
