@@ -153,6 +153,8 @@ export async function run() {
     ].join('\n');
   } finally {
     cluster?.stop();
+    // BENCH_KEEP_LOGS=<dir>: keep Lifeboat's job log (step times of each restore) for a closer look.
+    if (process.env.BENCH_KEEP_LOGS) execSync(`cp -r ${join(work, 'home', 'logs')} ${process.env.BENCH_KEEP_LOGS}`);
     rmSync(work, { recursive: true, force: true });
   }
 }

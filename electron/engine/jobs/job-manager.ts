@@ -130,6 +130,8 @@ export class JobManager {
         const result = await fn(ctx);
         if (controller.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         this.finish(state, 'succeeded', null, result ?? null);
+        // The end of a job in the log, so step times can be read from it (how long the last step took).
+        log.info('job succeeded', { durationMs: Date.now() - Date.parse(state.snapshot.startedAt) });
       } catch (e) {
         const err = controller.signal.aborted ? new LifeboatError('CANCELLED', 'Cancelled by the operator.', { cause: e }) : mapError(e);
         if (err.code !== 'CANCELLED') log.error('job failed', { code: err.code, error: err.message, cause: err.cause });

@@ -159,17 +159,21 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
   const windows: TimelineWindow[] = [];
   const work = mkdtempSync(join(tmpdir(), 'lifeboat-plan-'));
   const chains = new Map<string, ArchivedWal[]>();
+  // Segment number → archived segment, per timeline: chains are walked in linear time.
+  const bySegment = new Map<number, Map<number, ArchivedWal>>();
+  for (const [tl, list] of byTimeline) bySegment.set(tl, new Map(list.map((s) => [segmentNumber(s.name, segBytes), s])));
+  // Bases taken one after another share the end of their chain: its last commit is read once.
+  const ends = new Map<string, { to: string; toBasis: TimelineWindow['toBasis'] }>();
   try {
     for (const b of bases) {
       const chain: ArchivedWal[] = [];
       let t = b.timeline;
       let seg = segmentNumber(segmentName(t, Math.floor(parseLsn(b.startLsn) / segBytes), segBytes), segBytes);
       for (;;) {
-        const list = byTimeline.get(t) ?? [];
-        const found = list.find((s) => segmentNumber(s.name, segBytes) === seg);
+        const found = bySegment.get(t)?.get(seg);
         // A child timeline that branched at or after this point takes over from its switch segment.
         const child = timelines.find((x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg);
-        if (child && (byTimeline.get(child.timeline) ?? []).some((s) => segmentNumber(s.name, segBytes) === seg)) {
+        if (child && bySegment.get(child.timeline)?.has(seg)) {
           t = child.timeline;
           continue;
         }
@@ -181,7 +185,12 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
       const last = chain[chain.length - 1];
       let to: string | null = null;
       let toBasis: TimelineWindow['toBasis'] = 'end of the base backup';
-      if (last) {
+      const endKey = last ? `${last.name}:${chain.length >= 4 ? '' : chain[0]!.name}` : '';
+      const known = ends.get(endKey);
+      if (known) {
+        to = known.to;
+        toBasis = known.toBasis;
+      } else if (last) {
         toBasis = 'archive time of the last segment';
         to = new Date(last.mtimeMs).toISOString();
         if (pgWaldump) {
@@ -202,6 +211,7 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
             }
           }
         }
+        if (to) ends.set(endKey, { to, toBasis });
       }
       windows.push({ base: b.setId, timeline: last?.timeline ?? b.timeline, from: b.finishedAt, to: to && to > b.finishedAt ? to : b.finishedAt, toBasis, lastSegment: last?.name ?? segmentName(b.timeline, Math.floor(parseLsn(b.stopLsn) / segBytes), segBytes), segments: chain.length });
     }

@@ -119,9 +119,12 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     const wanted = new Set(target.segments);
     const needed = [...archive.filter((w) => w.kind === 'history'), ...archive.filter((w) => wanted.has(w.name))];
     ctx.progress({ itemsTotal: needed.length, itemsDone: 0, bytesTotal: null, bytesDone: 0 });
+    // Files the archive does not hold are answered at once: PostgreSQL probes for newer timelines'
+    // history files before replaying anything, and must not wait for the whole fetch to end.
+    writeFileSync(join(spool, '.expected'), needed.map((w) => `${w.name}\n`).join(''), { mode: 0o644 });
     writeFileSync(
       join(spool, 'restore.sh'),
-      `#!/bin/sh\n# Lifeboat restore_command: wait for the verified file, or for the end of the fetch.\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.05; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
+      `#!/bin/sh\n# Lifeboat restore_command: a file the archive does not hold is absent now; any other is waited for until verified.\ngrep -qx "$1" "${spool}/.expected" || exit 1\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.02; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
       { mode: 0o755 },
     );
     if (runAs) chownTree(spool, runAs);
