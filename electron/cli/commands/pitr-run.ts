@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
@@ -41,6 +41,8 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
   let started: number | null = null;
   ensureArchiver(spool, config, () => {
     mkdirSync(spool.root, { recursive: true, mode: 0o700 });
+    // One line per segment forever would fill the disk: past 10 MiB the log moves to archiver.log.1.
+    if (existsSync(spool.log) && statSync(spool.log).size > 10 * 2 ** 20) renameSync(spool.log, `${spool.log}.1`);
     const logFd = openSync(spool.log, 'a', 0o600);
     const args = [process.argv[1]!, 'wal-archiver', '--spool', spool.root, '--pg-wal', config.pgWal, '--system', config.system, '--to', config.to];
     for (const r of config.recipients) args.push('--recipient', r);

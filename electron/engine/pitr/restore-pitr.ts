@@ -124,7 +124,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     writeFileSync(join(spool, '.expected'), needed.map((w) => `${w.name}\n`).join(''), { mode: 0o644 });
     writeFileSync(
       join(spool, 'restore.sh'),
-      `#!/bin/sh\n# Lifeboat restore_command: a file the archive does not hold is absent now; any other is waited for until verified.\ngrep -qx "$1" "${spool}/.expected" || exit 1\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.02; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
+      `#!/bin/sh\n# Lifeboat restore_command: a file the archive does not hold is absent now; any other is waited for until verified.\ngrep -qxF "$1" "${spool}/.expected" || exit 1\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.02; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
       { mode: 0o755 },
     );
     if (runAs) chownTree(spool, runAs);

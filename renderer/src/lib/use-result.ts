@@ -4,8 +4,8 @@ import type { Result } from '../../../shared/result';
 
 export type Loadable<T> = { state: 'loading' } | { state: 'ready'; value: T } | { state: 'error'; error: WireError };
 
-/** Load a contract call's Result into component state, with a reload function. */
-export function useResult<T>(load: () => Promise<Result<T>>): [Loadable<T>, () => void] {
+/** Load a contract call's Result into component state, with a reload function; loads again when `deps` change. */
+export function useResult<T>(load: () => Promise<Result<T>>, deps: readonly unknown[] = []): [Loadable<T>, () => void] {
   const [value, setValue] = useState<Loadable<T>>({ state: 'loading' });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
@@ -23,6 +23,6 @@ export function useResult<T>(load: () => Promise<Result<T>>): [Loadable<T>, () =
     return () => {
       live = false;
     };
-  }, [tick]);
+  }, [tick, ...deps]);
   return [value, reload];
 }

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { SET_KINDS } from '../../../../shared/domain/kinds';
 import type { SetRow } from '../../../../shared/domain/catalog';
 import { formatBytes } from '../../../../shared/format';
@@ -233,10 +233,9 @@ export function CatalogScreen(): React.JSX.Element {
     }),
     [filter],
   );
-  const [sets, reloadSets] = useResult(() => api.listSets(query));
+  const [sets] = useResult(() => api.listSets(query), [query]);
   const [systems] = useResult(() => api.listSystems({}));
   const [media] = useResult(() => api.listMedia({}));
-  useEffect(() => reloadSets(), [query, reloadSets]);
   const [glob, setGlob] = useState('');
   const [hits, setHits] = useState<Array<{ setKey: string; path: string; size: number }> | null>(null);
   const rows = sets.state === 'ready' ? sets.value : [];
