@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgeDecryptStream, AgeEncryptStream, generateIdentity, identityFileText, parseIdentityFile, parseRecipient, type AgeIdentity } from '../../electron/engine/crypto/age';
+import { storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import { tempDir } from '../helpers/temp';
 
 async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
@@ -88,5 +89,25 @@ describe('age on node:crypto, interchangeable with the age CLI', () => {
     const headerEdit = Buffer.from(sealed);
     headerEdit[30]! ^= 0x01;
     await expect(decrypt(headerEdit, [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+  });
+});
+
+describe('the threaded write path, read back by the age and zstd CLIs', () => {
+  it.each([0, 65536, 1024 * 1024 + 17, 3 * 1024 * 1024])('%i bytes', async (size) => {
+    const data = randomBytes(size);
+    data.fill(1, 0, size >> 1);
+    const parts: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, callback) {
+        parts.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    const facts = await storeArtifact(Readable.from([data]), { recipients: [me.recipient, escrow.recipient], sinks: [{ stream: sink, done: Promise.resolve() }] });
+    const file = join(dir.path, 'threaded.zst.age');
+    writeFileSync(file, Buffer.concat(parts));
+    expect(execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]).toBe(facts.sha256);
+    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], { maxBuffer: 64 * 1024 * 1024 });
+    expect(plain.equals(data)).toBe(true);
   });
 });

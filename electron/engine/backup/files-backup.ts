@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
@@ -10,7 +9,7 @@ import type { Medium } from '../storage/medium';
 import { parseIndex, serializeIndex, type FileEntry } from './file-index';
 import { DEFAULT_EXCLUDES, ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
-import { hashFile, tarStream, walkTrees, type WalkedEntry } from './tree';
+import { hashFile, tarSource, walkTrees, type WalkedEntry } from './tree';
 
 export interface FilesBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
   paths: string[];
@@ -133,8 +132,8 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
   let index: FileEntry[] = [];
   let indexBytes: Buffer = Buffer.alloc(0);
   const written = await writeSet(plan, ctx, async (add, setId) => {
-    const tar = tarStream(toStore, results, (path) => ctx.progress({ itemsDone: ++filesDone, current: path }));
-    await add({ name: 'files.tar', role: 'files-tar', source: tar, coalesceBytes: 256 * 1024, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
+    const tar = tarSource(toStore, results, (path) => ctx.progress({ itemsDone: ++filesDone, current: path }));
+    await add({ name: 'files.tar', role: 'files-tar', source: tar, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
     index = walked.entries
       .filter((e) => !results.skipped.has(e.path))
       .map((e): FileEntry => {
@@ -143,7 +142,7 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
         return { path: e.path, type: e.type, size: e.type === 'file' ? e.size : 0, mtime_ms: e.mtimeMs, mode: e.mode, sha256: e.type === 'file' ? (results.hashes.get(e.path) ?? null) : null, target: e.target, in: setId };
       });
     indexBytes = serializeIndex(index);
-    await add({ name: 'index.jsonl', role: 'file-index', source: Readable.from([indexBytes]) });
+    await add({ name: 'index.jsonl', role: 'file-index', source: indexBytes });
     return {
       source: {
         paths: walked.roots.map((r) => ({ path: r.path, name: r.name })),

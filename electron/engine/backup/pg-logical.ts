@@ -7,7 +7,7 @@ import { pgToolFor } from '../postgres/pg-tools';
 import { spawnTool } from './child';
 import { ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
-import { tarStream, walkTrees } from './tree';
+import { tarSource, walkTrees } from './tree';
 import { LifeboatError } from '../errors';
 
 export interface PgBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
@@ -69,7 +69,7 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
       const total = walked.entries.reduce((n, e) => n + e.size, 0);
       ctx.progress({ bytesTotal: total, bytesDone: 0 });
       const results = { hashes: new Map<string, string>(), warnings: [], skipped: new Set<string>() };
-      await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarStream(walked.entries, results), onPlainBytes });
+      await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarSource(walked.entries, results), onPlainBytes });
       if (results.skipped.size > 0) throw new LifeboatError('TOOL_FAILED', 'The dump directory changed while being archived.');
       return { source: { ...source, jobs: input.jobs }, warnings: [] };
     } finally {

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
 import type { AgeRecipient } from '../crypto/age';
 import { signManifest, type SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
@@ -8,6 +7,7 @@ import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import { compactUtc } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
 import { storeArtifact } from '../pipeline/artifact-pipeline';
+import type { PlainSource } from '../pipeline/threaded-encoder';
 import type { Medium, SetWriter } from '../storage/medium';
 import { LIFEBOAT_VERSION } from '../version';
 
@@ -33,9 +33,8 @@ export interface WrittenSet {
 export interface ArtifactInput {
   name: string;
   role: string;
-  source: Readable;
-  /** Coalescing size for small chunks (see storeArtifact). */
-  coalesceBytes?: number;
+  /** A stream, a function filling the encoder's blocks (tar), or a small artifact in memory. */
+  source: Buffer | PlainSource;
   onPlainBytes?: (n: number) => void;
 }
 
@@ -88,7 +87,6 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
         recipients: plan.recipients,
         sinks: writers.map((w) => w.openArtifact(stored)),
         signal: ctx.signal,
-        coalesceBytes: a.coalesceBytes,
         onPlainBytes: a.onPlainBytes,
       });
       const artifact: Artifact = { path: stored, role: a.role, ...facts };

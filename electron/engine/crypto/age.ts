@@ -177,6 +177,22 @@ function chunkNonce(counter: bigint, last: boolean): Buffer {
   return n;
 }
 
+/**
+ * The start of a new age file for these recipients: the header (stanzas, MAC and payload nonce)
+ * and the payload key its 64 KiB chunks are sealed with (ChaCha20-Poly1305, nonce = 11-byte
+ * big-endian counter + last-chunk flag). Shared by the stream below and the threaded encoder.
+ */
+export function ageFileStart(recipients: AgeRecipient[]): { header: Buffer; payloadKey: Buffer } {
+  if (recipients.length === 0) throw new LifeboatError('BAD_INPUT', 'Encryption needs at least one recipient.');
+  const fileKey = randomBytes(16);
+  let header = `${INTRO}\n`;
+  for (const r of recipients) header += wrapFileKey(fileKey, r);
+  header += '---';
+  const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(header).digest();
+  const nonce = randomBytes(16);
+  return { header: Buffer.concat([Buffer.from(`${header} ${b64(mac)}\n`), nonce]), payloadKey: hkdf(fileKey, nonce, 'payload') };
+}
+
 /** An encrypting Transform: plaintext in, an age file out. */
 export class AgeEncryptStream extends Transform {
   private readonly payloadKey: Buffer;
@@ -188,15 +204,7 @@ export class AgeEncryptStream extends Transform {
 
   constructor(recipients: AgeRecipient[]) {
     super();
-    if (recipients.length === 0) throw new LifeboatError('BAD_INPUT', 'Encryption needs at least one recipient.');
-    const fileKey = randomBytes(16);
-    let header = `${INTRO}\n`;
-    for (const r of recipients) header += wrapFileKey(fileKey, r);
-    header += '---';
-    const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(header).digest();
-    const nonce = randomBytes(16);
-    this.payloadKey = hkdf(fileKey, nonce, 'payload');
-    this.header = Buffer.concat([Buffer.from(`${header} ${b64(mac)}\n`), nonce]);
+    ({ header: this.header, payloadKey: this.payloadKey } = ageFileStart(recipients));
   }
 
   private sealChunk(plain: Buffer, last: boolean): Buffer {

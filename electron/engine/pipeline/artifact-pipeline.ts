@@ -1,4 +1,4 @@
-import { Writable, type Readable, type Transform } from 'node:stream';
+import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CompressStream, DecompressStream } from 'zstd-napi';
 import { AgeDecryptStream, AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
@@ -7,7 +7,7 @@ import type { Artifact } from '../format/manifest';
 import type { ArtifactSink } from '../storage/medium';
 import { fanOut } from './fan-out';
 import { HashTap } from './hash-tap';
-import { Rechunk } from './rechunk';
+import { storeThreaded, type PlainSource } from './threaded-encoder';
 
 /**
  * zstd job size for the worker threads: 2 MiB keeps peak memory near 100 MB (the default, 4×
@@ -16,14 +16,12 @@ import { Rechunk } from './rechunk';
 const ZSTD_JOB_BYTES = 2 * 1024 * 1024;
 
 export interface StoreOptions {
-  /** zstd level (default 3); workers run compression off the main thread. */
+  /** zstd level (default 3); zstd's worker threads compress. */
   zstdLevel?: number;
   zstdWorkers?: number;
   recipients: AgeRecipient[];
   sinks: ArtifactSink[];
   signal?: AbortSignal;
-  /** Chunks are coalesced up to this size (default 1 MiB); tar sources use 256 KiB. */
-  coalesceBytes?: number;
   /** Called as plaintext bytes pass (for progress). */
   onPlainBytes?: (total: number) => void;
   /** Called as stored bytes pass. */
@@ -35,34 +33,30 @@ export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'p
 /**
  * The write path of every artifact: plaintext → SHA-256 → zstd → age → SHA-256 → every
  * destination, streaming with back-pressure and constant memory. Resolves once each
- * destination holds the bytes durably.
+ * destination holds the bytes durably. Streams and tar sources run on three threads
+ * (threaded-encoder.ts); a small in-memory artifact (a file index) is encoded here, where
+ * starting threads would cost more than the work.
  */
-export async function storeArtifact(source: Readable, o: StoreOptions): Promise<StoredFacts> {
+export async function storeArtifact(source: Buffer | PlainSource, o: StoreOptions): Promise<StoredFacts> {
+  const encodings: Artifact['encodings'] = o.recipients.length > 0 ? ['zstd', 'age'] : ['zstd'];
+  const recipients = o.recipients.map((r) => r.keyId);
+  if (!Buffer.isBuffer(source)) {
+    const facts = await storeThreaded(source, { ...o, zstdLevel: o.zstdLevel ?? 3, zstdWorkers: o.zstdWorkers ?? 0, zstdJobBytes: ZSTD_JOB_BYTES });
+    return { bytes: facts.bytes, sha256: facts.sha256, plain_bytes: facts.plainBytes, plain_sha256: facts.plainSha256, encodings, recipients };
+  }
   const plain = new HashTap(o.onPlainBytes);
   const stored = new HashTap(o.onStoredBytes);
-  // Pipes deliver 64 KiB chunks: coalesce them. Large chunks pass through without a copy.
-  const stages: Transform[] = [new Rechunk(o.coalesceBytes), plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, nbWorkers: o.zstdWorkers ?? 2, jobSize: ZSTD_JOB_BYTES, checksumFlag: true })];
-  const encodings: Artifact['encodings'] = ['zstd'];
-  if (o.recipients.length > 0) {
-    stages.push(new AgeEncryptStream(o.recipients));
-    encodings.push('age');
-  }
+  const stages: Transform[] = [plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, checksumFlag: true })];
+  if (o.recipients.length > 0) stages.push(new AgeEncryptStream(o.recipients));
   stages.push(stored);
   try {
-    await pipeline([source, ...stages, fanOut(o.sinks.map((s) => s.stream))], o.signal ? { signal: o.signal } : {});
+    await pipeline([Readable.from([source]), ...stages, fanOut(o.sinks.map((s) => s.stream))], o.signal ? { signal: o.signal } : {});
     await Promise.all(o.sinks.map((s) => s.done));
   } catch (e) {
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
     throw e instanceof LifeboatError ? e : mapError(e);
   }
-  return {
-    bytes: stored.bytes,
-    sha256: stored.sha256(),
-    plain_bytes: plain.bytes,
-    plain_sha256: plain.sha256(),
-    encodings,
-    recipients: o.recipients.map((r) => r.keyId),
-  };
+  return { bytes: stored.bytes, sha256: stored.sha256(), plain_bytes: plain.bytes, plain_sha256: plain.sha256(), encodings, recipients };
 }
 
 /**

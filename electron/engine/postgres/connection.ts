@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { LifeboatError, mapError } from '../errors';
 import { redactText } from '../log/redact';
@@ -65,7 +65,9 @@ export async function withPgClient<T>(target: PgTarget, fn: (client: pg.Client) 
   // Parsed here rather than passed as connectionString: pg lets the URL's empty password
   // override an explicit one.
   const fromUrl = parseConnectionString(target.url);
-  const client = new pg.Client({
+  // Loaded on first use: commands that never connect (files backups, wal-push) skip its start-up cost.
+  const { Client } = (await import('pg')).default;
+  const client = new Client({
     ...(fromUrl as pg.ClientConfig),
     ...(target.password !== null ? { password: target.password } : { password: undefined }),
     connectionTimeoutMillis: 10_000,

@@ -35,6 +35,8 @@ async function writeDurable(path: string, bytes: Buffer): Promise<void> {
 }
 
 /** A Writable on a new file that fsyncs before it reports done. */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 function fileSink(path: string): ArtifactSink {
   let handle: Promise<FileHandle> | null = null;
   const getHandle = (): Promise<FileHandle> => (handle ??= open(path, 'wx', 0o644));
@@ -45,16 +47,30 @@ function fileSink(path: string): ArtifactSink {
     rejectDone = rej;
   });
   done.catch(() => undefined);
+  // Every WRITEBACK_BYTES a flush to the disk starts in the background, so the disk writes while
+  // the backup goes on and the final fsync has only the tail left (without it, the page cache
+  // holds the whole artifact and the fsync at the end waits for all of it).
+  let unsynced = 0;
+  let background: Promise<void> = Promise.resolve();
   const stream = new Writable({
     highWaterMark: 1024 * 1024,
     writev(chunks, callback) {
       getHandle()
-        .then((fh) => fh.writev(chunks.map((c) => c.chunk as Buffer)))
+        .then(async (fh) => {
+          const { bytesWritten } = await fh.writev(chunks.map((c) => c.chunk as Buffer));
+          unsynced += bytesWritten;
+          if (unsynced >= WRITEBACK_BYTES) {
+            unsynced = 0;
+            // Errors surface at the final fsync, which runs after this one.
+            background = background.then(() => fh.datasync()).catch(() => undefined);
+          }
+        })
         .then(() => callback(), (e: unknown) => callback(mapError(e)));
     },
     final(callback) {
       getHandle()
         .then(async (fh) => {
+          await background;
           await fh.sync();
           await fh.close();
         })
@@ -75,7 +91,7 @@ function fileSink(path: string): ArtifactSink {
       }
     },
   });
-  return { stream, done };
+  return { stream, done, releasesChunks: true };
 }
 
 export class FolderMedium implements Medium {

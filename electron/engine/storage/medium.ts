@@ -11,6 +11,8 @@ export interface ArtifactSink {
   stream: Writable;
   /** Resolves once the bytes are durable (fsynced, or the upload completed). */
   done: Promise<void>;
+  /** True when a written chunk is no longer referenced once its write callback ran (so its memory can be reused). */
+  releasesChunks?: boolean;
 }
 
 export interface SetWriter {

@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../electron/engine/crypto/age';
+import { readDecoded, storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
+import type { ArtifactSink } from '../../electron/engine/storage/medium';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** An in-memory destination; `delayMs` holds each write (and its chunk) before acknowledging it. */
+function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: number } = {}): ArtifactSink & { bytes: () => Buffer; written: () => number } {
+  const parts: Buffer[] = [];
+  let writes = 0;
+  let written = 0;
+  let resolveDone!: () => void;
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  done.catch(() => undefined);
+  const stream = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _enc, callback) {
+      writes++;
+      if (o.failAt !== undefined && writes >= o.failAt) return callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+      const finish = (): void => {
+        // Copied only now: a block reused too early would show up as corrupt output.
+        parts.push(Buffer.from(chunk));
+        written += chunk.length;
+        callback();
+      };
+      if (o.delayMs) setTimeout(finish, o.delayMs);
+      else finish();
+    },
+    final(callback) {
+      resolveDone();
+      callback();
+    },
+    destroy(error, callback) {
+      if (error) rejectDone(error);
+      callback(error);
+    },
+  });
+  return { stream, done, releasesChunks: o.releasesChunks, bytes: () => Buffer.concat(parts), written: () => written };
+}
+
+describe('the threaded write path', () => {
+  const id = generateIdentity().identity;
+
+  it.each([0, 1, 65535, 65536, 65537, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5])('%i bytes encrypted round-trip, with the hashes of both sides', async (size) => {
+    const data = randomBytes(size);
+    // Half compressible, so zstd output and the age chunking do not line up with the input.
+    data.fill(7, 0, size >> 1);
+    const sink = memorySink({ releasesChunks: true });
+    const facts = await storeArtifact(Readable.from(size ? [data.subarray(0, size >> 2), data.subarray(size >> 2)] : []), { recipients: [id.recipient], sinks: [sink] });
+    const stored = sink.bytes();
+    expect(facts).toMatchObject({ bytes: stored.length, sha256: sha(stored), plain_bytes: size, plain_sha256: sha(data), encodings: ['zstd', 'age'], recipients: [id.recipient.keyId] });
+    expect((await readDecoded(Readable.from([stored]), facts.encodings, [id])).equals(data)).toBe(true);
+  });
+
+  it('writes the same bytes to every destination, reused blocks or not', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 3);
+    const a = memorySink({ releasesChunks: true, delayMs: 2 });
+    const b = memorySink({ releasesChunks: false });
+    const facts = await storeArtifact(Readable.from([data]), { recipients: [], sinks: [a, b] });
+    expect(a.bytes().equals(b.bytes())).toBe(true);
+    expect(facts.encodings).toEqual(['zstd']);
+    expect((await readDecoded(Readable.from([a.bytes()]), facts.encodings, [])).equals(data)).toBe(true);
+  });
+
+  it('recycled blocks are never overwritten before a slow destination has written them', async () => {
+    const data = randomBytes(12 * 1024 * 1024);
+    const slow = memorySink({ releasesChunks: true, delayMs: 3 });
+    const facts = await storeArtifact(Readable.from([data]), { recipients: [id.recipient], sinks: [slow] });
+    expect(sha(slow.bytes())).toBe(facts.sha256);
+    expect(sha(await readDecoded(Readable.from([slow.bytes()]), facts.encodings, [id]))).toBe(sha(data));
+  });
+
+  it('keeps memory bounded: the source is read only a few blocks ahead of a slow destination', async () => {
+    const total = 96 * 1024 * 1024;
+    let read = 0;
+    let maxAhead = 0;
+    const sink = memorySink({ releasesChunks: true, delayMs: 4 });
+    const source = new Readable({
+      read() {
+        if (read >= total) return this.push(null);
+        read += 1024 * 1024;
+        maxAhead = Math.max(maxAhead, read - sink.written());
+        this.push(randomBytes(1024 * 1024));
+      },
+    });
+    await storeArtifact(source, { recipients: [id.recipient], sinks: [sink] });
+    expect(sink.written()).toBeGreaterThan(total);
+    // Input blocks + blocks between the threads + zstd's window and the stream buffers: far below the artifact.
+    expect(maxAhead).toBeLessThan(40 * 1024 * 1024);
+  });
+
+  it('a destination that fails stops the whole write with its error', async () => {
+    const sink = memorySink({ failAt: 3 });
+    const err = await storeArtifact(Readable.from([randomBytes(8 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [sink] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FULL' });
+  });
+
+  it('a source that fails stops the write with its error', async () => {
+    const source = new Readable({
+      read() {
+        this.destroy(Object.assign(new Error('pg_dump: connection lost'), { code: 'EPIPE' }));
+      },
+    });
+    const err = await storeArtifact(source, { recipients: [], sinks: [memorySink()] }).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/connection lost|EPIPE|broken/i);
+  });
+
+  it('cancellation stops it promptly with CANCELLED', async () => {
+    const controller = new AbortController();
+    let n = 0;
+    const source = new Readable({
+      read() {
+        if (++n === 5) controller.abort();
+        this.push(randomBytes(1024 * 1024));
+      },
+    });
+    const started = Date.now();
+    const err = await storeArtifact(source, { recipients: [id.recipient], sinks: [memorySink()], signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
