@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ToolSource } from '../../electron/engine/backup/child';
 import { generateIdentity } from '../../electron/engine/crypto/age';
 import { readDecoded, storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import type { ArtifactSink } from '../../electron/engine/storage/medium';
@@ -124,6 +125,53 @@ describe('the threaded write path', () => {
     const started = Date.now();
     const err = await storeArtifact(source, { recipients: [id.recipient], sinks: [memorySink()], signal: controller.signal }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO', () => {
+  const id = generateIdentity().identity;
+  const sh = (script: string, signal?: AbortSignal): ToolSource => ToolSource.of('sh', ['-c', script], { what: 'the test tool', signal });
+
+  it('stores exactly what the tool wrote, and reports its progress', async () => {
+    const tool = sh('yes lifeboat | head -c 5000001');
+    const sink = memorySink({ releasesChunks: true });
+    let progress = 0;
+    const facts = await storeArtifact(tool, { recipients: [id.recipient], sinks: [sink], onPlainBytes: (n) => (progress = n) });
+    await tool.exited();
+    const expected = Buffer.from('lifeboat\n'.repeat(600_000)).subarray(0, 5_000_001);
+    expect(facts).toMatchObject({ plain_bytes: 5_000_001, plain_sha256: sha(expected) });
+    expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(expected)).toBe(true);
+    expect(progress).toBeGreaterThan(4_000_000);
+  });
+
+  it('a tool that fails after writing part of its output is reported by its exit, with its message', async () => {
+    const tool = sh('echo partial; echo "connection to server lost" >&2; exit 3');
+    await storeArtifact(tool, { recipients: [], sinks: [memorySink()] });
+    await expect(tool.exited()).rejects.toMatchObject({ code: 'TOOL_FAILED', message: expect.stringContaining('connection to server lost') });
+  });
+
+  it('a tool that cannot start is reported, and the store does not hang', async () => {
+    const tool = ToolSource.of('/nonexistent/pg_dump', [], { what: 'pg_dump' });
+    await storeArtifact(tool, { recipients: [], sinks: [memorySink()] }).catch(() => undefined);
+    await expect(tool.exited()).rejects.toMatchObject({ code: 'TOOL_MISSING' });
+  });
+
+  it('a destination that fails stops the tool', async () => {
+    const tool = sh('exec cat /dev/urandom');
+    const err = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink({ failAt: 3 })] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FULL' });
+    await expect(tool.exited()).rejects.toThrow(/SIGTERM/);
+  });
+
+  it('cancellation stops the tool and the store promptly', async () => {
+    const controller = new AbortController();
+    const tool = sh('exec cat /dev/urandom', controller.signal);
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const err = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink()], signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    await expect(tool.exited()).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JobContext } from '../jobs/job-manager';
 import { parsePgUrl, pgToolEnv, serverFacts } from '../postgres/connection';
 import { pgToolFor } from '../postgres/pg-tools';
-import { spawnTool } from './child';
+import { spawnTool, ToolSource } from './child';
 import { ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
 import { tarSource, walkTrees } from './tree';
@@ -49,11 +49,11 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
     const onPlainBytes = (n: number): void => ctx.progress({ bytesDone: n });
     if (input.format === 'custom') {
       ctx.step('dumping');
-      const dump = spawnTool(pgDump.path, ['--format=custom', '--compress=0', '--no-password', `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
-      const stored = add({ name: 'db.dump', role: 'pg-dump', source: dump.child.stdout, onPlainBytes });
+      const dump = ToolSource.of(pgDump.path, ['--format=custom', '--compress=0', '--no-password', `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
+      const stored = add({ name: 'db.dump', role: 'pg-dump', source: dump, onPlainBytes });
       // pg_dump may fail after writing part of its output: its exit status decides.
       // A storage failure (full disk) comes first: it is what killed pg_dump's pipe.
-      const [written, exit] = await Promise.allSettled([stored, dump.exited]);
+      const [written, exit] = await Promise.allSettled([stored, dump.exited()]);
       if (written.status === 'rejected') throw written.reason;
       if (exit.status === 'rejected') throw exit.reason;
       return { source, warnings: [] };

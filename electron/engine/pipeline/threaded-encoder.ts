@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolSource, type RunningTool } from '../backup/child';
 import { ageFileStart, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { ArtifactSink } from '../storage/medium';
@@ -24,13 +30,14 @@ import type { ArtifactSink } from '../storage/medium';
  */
 
 const BLOCK = 1024 * 1024;
-const IN_BLOCKS = 8;
-const OUT_BLOCKS = 8;
+const IN_BLOCKS = 4;
+const OUT_BLOCKS = 4;
 
 const COMPRESS_SOURCE = `
 'use strict';
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
 const z = require(workerData.zstd);
 const { port, returned, block, maxOut } = workerData;
 const cctx = new z.CCtx();
@@ -78,13 +85,45 @@ function compress(chunk, op) {
     if (chunk.length === 0 && (op === z.EndDirective.continue || ret === 0)) return;
   }
 }
+function end() {
+  compress(new Uint8Array(0), z.EndDirective.end);
+  ship();
+  port.postMessage({ end: true });
+  parentPort.postMessage({ plainSha256: plain.digest('hex'), plainBytes });
+}
+// A tool's output on a FIFO: read here with blocking reads, so the pipe is drained as fast as
+// this thread works and the main thread never touches the plaintext.
+function drain(path) {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafeSlow(block);
+  let reported = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, block, null);
+      if (n === 0) break;
+      const view = buf.subarray(0, n);
+      plain.update(view);
+      plainBytes += n;
+      compress(view, z.EndDirective.continue);
+      if (fill >= block / 2) ship();
+      if (plainBytes - reported >= block) {
+        reported = plainBytes;
+        parentPort.postMessage({ progress: plainBytes });
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 parentPort.on('message', (m) => {
   try {
+    if (m.fifo) {
+      drain(m.fifo);
+      end();
+      return;
+    }
     if (m.end) {
-      compress(new Uint8Array(0), z.EndDirective.end);
-      ship();
-      port.postMessage({ end: true });
-      parentPort.postMessage({ plainSha256: plain.digest('hex'), plainBytes });
+      end();
       return;
     }
     const view = new Uint8Array(m.buf, 0, m.len);
@@ -270,8 +309,8 @@ export class BlockWriter {
   }
 }
 
-/** A plaintext source: a stream (pg_dump's stdout) or a function filling blocks (the tar writer). */
-export type PlainSource = Readable | ((w: BlockWriter) => Promise<void>);
+/** A plaintext source: a tool's output, a stream, or a function filling blocks (the tar writer). */
+export type PlainSource = ToolSource | Readable | ((w: BlockWriter) => Promise<void>);
 
 export interface ThreadedStoreOptions {
   zstdLevel: number;
@@ -348,8 +387,9 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   let resolveStored!: (v: { sha256: string; bytes: number }) => void;
   const storedDone = new Promise<{ sha256: string; bytes: number }>((r) => (resolveStored = r));
 
-  compress.on('message', (m: { free?: ArrayBuffer; plainSha256?: string; plainBytes?: number } & WorkerError) => {
+  compress.on('message', (m: { free?: ArrayBuffer; progress?: number; plainSha256?: string; plainBytes?: number } & WorkerError) => {
     if (m.free) writer.returned(m.free);
+    else if (m.progress) o.onPlainBytes?.(m.progress);
     else if (m.plainSha256) resolvePlain({ sha256: m.plainSha256, bytes: m.plainBytes! });
     else if (m.error) fail(workerFailure('compression', m.error));
   });
@@ -382,12 +422,47 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     });
   }
 
+  // A tool source on POSIX: its stdout is a FIFO the compress thread reads.
+  let fifo: string | null = null;
+  const running: { tool: RunningTool<ChildProcess> | null } = { tool: null };
   const feed = async (): Promise<void> => {
-    if (typeof source === 'function') await source(writer);
+    if (source instanceof ToolSource) {
+      if (process.platform === 'win32') {
+        const tool = (running.tool = source.start('pipe'));
+        for await (const chunk of tool.child.stdout!) await writer.write(chunk as Buffer);
+      } else {
+        const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-fifo-'));
+        fifo = join(dir, 'plain');
+        execFileSync('mkfifo', ['-m', '600', fifo]);
+        compress.postMessage({ fifo });
+        // Opens once the compress thread has opened the other end.
+        const fh = await open(fifo, 'w');
+        try {
+          if (failure) throw failure;
+          running.tool = source.start(fh.fd);
+        } finally {
+          await fh.close();
+        }
+        return;
+      }
+    } else if (typeof source === 'function') await source(writer);
     else for await (const chunk of source) await writer.write(chunk as Buffer);
     writer.flush();
     compress.postMessage({ end: true });
   };
+  /** Release a thread blocked opening the FIFO (the other side never came) and remove it. */
+  const removeFifo = (): void => {
+    if (!fifo) return;
+    for (const flags of [constants.O_WRONLY | constants.O_NONBLOCK, constants.O_RDONLY | constants.O_NONBLOCK]) {
+      try {
+        closeSync(openSync(fifo, flags));
+      } catch {
+        // nobody waiting on that side
+      }
+    }
+    rmSync(join(fifo, '..'), { recursive: true, force: true });
+  };
+
   const endTargets = (): Promise<unknown> =>
     Promise.all(
       targets.map(
@@ -409,7 +484,10 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     return { bytes: stored.bytes, sha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
   } catch (e) {
     fail(e);
-    if (typeof source !== 'function') source.destroy();
+    if (source instanceof ToolSource) {
+      if (running.tool) running.tool.child.kill('SIGTERM');
+      else source.abandon(failure!);
+    } else if (typeof source !== 'function') source.destroy();
     for (const t of targets) if (!t.destroyed) t.destroy(failure ?? undefined);
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
     throw e instanceof LifeboatError ? e : mapError(e);
@@ -418,6 +496,11 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     compress.removeAllListeners('exit');
     seal.removeAllListeners('exit');
     recycle.port1.close();
-    await Promise.all([compress.terminate(), seal.terminate()]);
+    removeFifo();
+    // A thread still inside a blocking read cannot stop before the read returns: after a
+    // while it is let go, so it never holds the process open.
+    await Promise.race([Promise.all([compress.terminate(), seal.terminate()]), new Promise((r) => setTimeout(r, 2000).unref())]);
+    compress.unref();
+    seal.unref();
   }
 }

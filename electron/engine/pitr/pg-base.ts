@@ -1,5 +1,5 @@
 import type { JobContext } from '../jobs/job-manager';
-import { spawnTool } from '../backup/child';
+import { ToolSource } from '../backup/child';
 import { writeSet, type SetPlan, type WrittenSet } from '../backup/set-writer';
 import { parsePgUrl, pgToolEnv, serverFacts, withPgClient } from '../postgres/connection';
 import { pgToolFor } from '../postgres/pg-tools';
@@ -36,11 +36,11 @@ export async function backupPgBase(input: PgBaseInput, ctx: JobContext): Promise
   return writeSet(plan, ctx, async (add) => {
     ctx.step('pg_basebackup');
     const args = ['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', '--verbose', '--no-password', `--dbname=${target.url}`];
-    const bb = spawnTool(tool.path, args, { env: pgToolEnv(target), signal: ctx.signal, what: 'pg_basebackup' });
+    const bb = ToolSource.of(tool.path, args, { env: pgToolEnv(target), signal: ctx.signal, what: 'pg_basebackup' });
     let log = '';
-    bb.child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
-    const stored = add({ name: 'base.tar', role: 'base-tar', source: bb.child.stdout, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
-    const [written, exit] = await Promise.allSettled([stored, bb.exited]);
+    void bb.started.then((t) => t.child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d)), () => undefined);
+    const stored = add({ name: 'base.tar', role: 'base-tar', source: bb, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+    const [written, exit] = await Promise.allSettled([stored, bb.exited()]);
     if (written.status === 'rejected') throw written.reason;
     if (exit.status === 'rejected') throw exit.reason;
     const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/i.exec(log);
