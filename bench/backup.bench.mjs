@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFEBOAT, compare, duBytes, fileBytes, loadBenchDatasets, mib, startCluster } from './lib.mjs';
+import { LIFEBOAT, compare, duBytes, fileBytes, mib, sharedDatasets } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -97,19 +97,18 @@ function benchFiles(lb, work) {
 
 export async function run() {
   const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-backup-'));
-  const cluster = await startCluster();
+  const { cluster, datasets } = await sharedDatasets('backup');
   const sections = ['### Backups', ''];
   try {
     const lb = lifeboatSetup(work);
     const goal = 'Goals: ≤ 1.15× the zstd pipeline’s wall time with encryption and signing on; output no larger than the zstd pipeline’s; peak RSS under 150 MB.';
-    for (const { db, title } of loadBenchDatasets(cluster, 'backup')) {
+    for (const { db, title } of datasets) {
       console.error(`bench backup: ${db}…`);
       sections.push(dbRows(title, benchDatabase(cluster, db, lb, work), goal));
     }
     console.error('bench backup: files…');
     sections.push(benchFiles(lb, work));
   } finally {
-    cluster.stop();
     rmSync(work, { recursive: true, force: true });
   }
   return sections.join('\n');

@@ -182,3 +182,28 @@ export function loadBenchDatasets(cluster, label) {
     { db: 'pgbench', title: `pgbench -i -s 30 — database size ${size('pgbench')} MiB` },
   ];
 }
+
+let shared = null;
+
+/**
+ * One scratch cluster with both datasets for every benchmark that only reads them (backup,
+ * restore): loading them is the slow part, so it happens once per `npm run bench`. run.mjs stops
+ * it at the end (stopSharedDatasets).
+ */
+export async function sharedDatasets(label) {
+  if (!shared) {
+    const cluster = await startCluster();
+    try {
+      shared = { cluster, datasets: loadBenchDatasets(cluster, label) };
+    } catch (e) {
+      cluster.stop();
+      throw e;
+    }
+  }
+  return shared;
+}
+
+export function stopSharedDatasets() {
+  shared?.cluster.stop();
+  shared = null;
+}

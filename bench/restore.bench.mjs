@@ -7,7 +7,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFEBOAT, compare, freePort, loadBenchDatasets, mib, pgBin, startCluster } from './lib.mjs';
+import { LIFEBOAT, compare, freePort, mib, pgBin, sharedDatasets } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -35,10 +35,10 @@ export async function run() {
   lb('keys', 'signing-new', '--out', join(work, 'sign.pem'));
   lb('keys', 'trust', join(work, 'sign.pem.pub'));
   const recipient = lb('keys', 'age-new', '--out', join(work, 'id.age'));
-  const cluster = await startCluster();
+  const { cluster, datasets } = await sharedDatasets('restore');
   const sections = ['### Restores', '', 'A logical set restored and proven by `lifeboat verify --level restore` (integrity, signature, decryption, decompression with the plaintext hash, then `pg_restore -j 2` into a scratch PostgreSQL it creates, then removes) against `pg_restore -j 2` of a `pg_dump -Fc` file into a fresh server made the same way (initdb, start, createdb, restore, stop). Same PostgreSQL, same 2 jobs.', ''];
   try {
-    for (const { db, title } of loadBenchDatasets(cluster, 'restore')) {
+    for (const { db, title } of datasets) {
       console.error(`bench restore: ${db}: a Lifeboat set and a pg_dump -Fc file…`);
       const medium = join(work, `medium-${db}`);
       lb('medium', 'init', medium, '--label', db);
@@ -57,7 +57,6 @@ export async function run() {
       sections.push('', `Set size ${mib(Number(execSync(`du -sb ${setDir}`).toString().split('\t')[0]))} MiB (zstd + age); dump ${mib(Number(execSync(`du -sb ${dump}`).toString().split('\t')[0]))} MiB.`, '');
     }
   } finally {
-    cluster.stop();
     rmSync(work, { recursive: true, force: true });
   }
   return sections.join('\n');

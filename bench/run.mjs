@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineFacts } from './lib.mjs';
+import { machineFacts, stopSharedDatasets } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -30,15 +30,19 @@ if (wanted && !benches.includes(wanted)) {
 }
 const suiteStart = Date.now();
 const took = [];
-for (const name of benches) {
-  if (wanted && name !== wanted) continue;
-  console.error(`== ${name}`);
-  const started = new Date();
-  const { run } = await import(join(here, `${name}.bench.mjs`));
-  const body = await run();
-  const minutes = (Date.now() - started.getTime()) / 60000;
-  took.push(`${name} ${minutes.toFixed(1)} min`);
-  writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z in ${minutes.toFixed(1)} min._\n`);
+try {
+  for (const name of benches) {
+    if (wanted && name !== wanted) continue;
+    console.error(`== ${name}`);
+    const started = new Date();
+    const { run } = await import(join(here, `${name}.bench.mjs`));
+    const body = await run();
+    const minutes = (Date.now() - started.getTime()) / 60000;
+    took.push(`${name} ${minutes.toFixed(1)} min`);
+    writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z in ${minutes.toFixed(1)} min._\n`);
+  }
+} finally {
+  stopSharedDatasets();
 }
 if (!wanted) {
   // The whole suite's own time (issue: it must finish in under 20 minutes on 2 cores).

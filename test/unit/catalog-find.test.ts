@@ -19,7 +19,7 @@ beforeAll(() => {
     recordFileIndex(catalog, key, entries);
   };
   addSet('site/old', '2026-01-01T00:00:00.000Z', [entry('site', 'dir'), entry('site/invoices/inv-001.pdf', 'file', 5), entry('site/readme.txt')]);
-  addSet('site/new', '2026-02-01T00:00:00.000Z', [entry('site', 'dir'), entry('site/invoices/inv-001.pdf', 'file', 7), entry('site/invoices/inv-002.pdf'), entry('site/a[1].txt')]);
+  addSet('site/new', '2026-02-01T00:00:00.000Z', [entry('site', 'dir'), entry('site/invoices/inv-001.pdf', 'file', 7), entry('site/invoices/inv-002.pdf'), entry('site/a[1].txt'), entry('site/équipe/résumé-é.odt', 'file', 3)]);
   addSet('other/one', '2026-03-01T00:00:00.000Z', [entry('etc/app.conf')]);
 });
 afterAll(() => {
@@ -48,6 +48,12 @@ describe('find', () => {
     expect(findFiles(catalog, '*', 'other').map((h) => h.path)).toEqual(['etc/app.conf']);
     expect(findFiles(catalog, 'site')).toEqual([]);
     expect(findFiles(catalog, '*', undefined, 2)).toHaveLength(2);
+  });
+
+  it('finds paths with non-ASCII names, matched on their bytes and returned whole', () => {
+    expect(findFiles(catalog, '*/résumé-*.odt').map((h) => [h.path, h.size])).toEqual([['site/équipe/résumé-é.odt', 3]]);
+    expect(findFiles(catalog, 'site/équipe/*').map((h) => h.path)).toEqual(['site/équipe/résumé-é.odt']);
+    expect(findFiles(catalog, '*é.odt').map((h) => h.path)).toEqual(['site/équipe/résumé-é.odt']);
   });
 
   it('converts globs like SQLite does', () => {

@@ -261,24 +261,27 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
   const sets = catalog
     .stmt(`SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`)
     .all(...(system ? [system] : [])) as Array<{ setKey: string; system: string; createdAt: string }>;
-  const textOf = catalog.stmt('SELECT paths FROM file_paths WHERE set_key = ?').pluck();
+  // Read as bytes (CAST is a plain copy in SQLite): the literal is searched in the UTF-8 bytes
+  // without decoding the whole text into a string; only candidate lines are decoded.
+  const bytesOf = catalog.stmt('SELECT CAST(paths AS BLOB) FROM file_paths WHERE set_key = ?').pluck();
   const details = catalog.stmt('SELECT size, mtime FROM file_index WHERE set_key = ? AND path = ?');
+  const needle = Buffer.from(literal, 'utf8');
   const hits: FileHit[] = [];
   for (const row of sets) {
     const matched: string[] = [];
-    const text = (textOf.get(row.setKey) as string | undefined) ?? '';
+    const bytes = (bytesOf.get(row.setKey) as Buffer | null | undefined) ?? Buffer.alloc(0);
     if (literal) {
-      let pos = text.indexOf(literal);
+      let pos = bytes.indexOf(needle);
       while (pos >= 0) {
-        const start = text.lastIndexOf('\n', pos) + 1;
-        const nl = text.indexOf('\n', pos);
-        const end = nl < 0 ? text.length : nl;
-        const line = text.slice(start, end);
+        const start = bytes.lastIndexOf(10, pos) + 1;
+        const nl = bytes.indexOf(10, pos);
+        const end = nl < 0 ? bytes.length : nl;
+        const line = bytes.toString('utf8', start, end);
         if (re.test(line)) matched.push(line);
-        pos = nl < 0 ? -1 : text.indexOf(literal, end + 1);
+        pos = nl < 0 ? -1 : bytes.indexOf(needle, end + 1);
       }
     } else {
-      for (const line of text.split('\n')) if (re.test(line)) matched.push(line);
+      for (const line of bytes.toString('utf8').split('\n')) if (re.test(line)) matched.push(line);
     }
     matched.sort();
     for (const path of matched) {
