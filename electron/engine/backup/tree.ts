@@ -64,7 +64,10 @@ export async function walkTrees(paths: string[], excludes: ExcludeMatcher): Prom
         }
         throw mapError(e);
       }
-      for (const item of items) {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        // A directory of a million entries must not hold the event loop (the app) for seconds.
+        if (i > 0 && i % 2000 === 0) await new Promise<void>((r) => setImmediate(r));
         const childRel = rel ? `${rel}/${item}` : item;
         if (excludes.excludes(childRel)) continue;
         const childAbs = join(dirAbs, item);

@@ -79,6 +79,9 @@ export class Catalog {
         db.pragma('synchronous = NORMAL');
       }
       db.pragma('foreign_keys = ON');
+      // 32 MB of page cache (SQLite's default is 2 MB): a scan of 10,000 sets writes several
+      // B-trees at once, and the pages they share stay in memory.
+      db.pragma('cache_size = -32000');
       if (check) {
         const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
         const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');

@@ -1,4 +1,4 @@
-import { constants, createReadStream, lstatSync, readFileSync } from 'node:fs';
+import { constants, createReadStream, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -281,6 +281,9 @@ export class FolderMedium implements Medium {
   }
 
   async readOptional(rel: string): Promise<Buffer | null> {
+    // Checked first: most sets of a scan may have no signature, and a thrown ENOENT costs more
+    // than the file system call.
+    if (!existsSync(this.abs(rel))) return null;
     try {
       return readFileSync(this.abs(rel));
     } catch (e) {
