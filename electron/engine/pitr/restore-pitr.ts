@@ -102,23 +102,12 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   let stopFetching = false;
   let fetching: Promise<void> = Promise.resolve();
   try {
-    ctx.step(`extracting ${base.setId}`);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    const storedTap = new HashTap();
-    const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
-    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
-    if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
-      throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
-    }
-
-    // WAL is fetched, decrypted, decompressed and hash-checked into the spool while PostgreSQL
-    // replays (each file renamed into place only once proven), so decoding overlaps replay. The
-    // restore_command waits for the next file; a fetch failure stops the server (below), and
-    // PostgreSQL itself refuses to promote short of the target.
+    // WAL is fetched, decrypted, decompressed and hash-checked into the spool while the base is
+    // extracted and while PostgreSQL replays (each file renamed into place only once proven), so
+    // decoding overlaps both. The restore_command waits for the next file; a fetch failure stops
+    // the server (below), and PostgreSQL itself refuses to promote short of the target.
     const wanted = new Set(target.segments);
     const needed = [...archive.filter((w) => w.kind === 'history'), ...archive.filter((w) => wanted.has(w.name))];
-    ctx.progress({ itemsTotal: needed.length, itemsDone: 0, bytesTotal: null, bytesDone: 0 });
     // Files the archive does not hold are answered at once: PostgreSQL probes for newer timelines'
     // history files before replaying anything, and must not wait for the whole fetch to end.
     writeFileSync(join(spool, '.expected'), needed.map((w) => `${w.name}\n`).join(''), { mode: 0o644 });
@@ -130,6 +119,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     if (runAs) chownTree(spool, runAs);
     let fetchError: unknown = null;
     let fetched = 0;
+    ctx.progress({ itemsTotal: needed.length, itemsDone: 0 });
     fetching = (async () => {
       for (const w of needed) {
         if (stopFetching) return;
@@ -152,6 +142,17 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         }
       },
     );
+    ctx.step(`extracting ${base.setId}`);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
+    const storedTap = new HashTap();
+    const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
+    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
+    if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
+      throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
+    }
+    ctx.progress({ bytesTotal: null, bytesDone: 0 });
+
     const fetchFailure = (): LifeboatError | null => {
       if (!fetchError) return null;
       const e = fetchError instanceof LifeboatError ? fetchError : mapError(fetchError);
