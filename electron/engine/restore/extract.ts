@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import { chmod, lstat, lutimes, mkdir, open, readdir, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, readdir, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,8 +28,11 @@ export interface ExtractOptions {
  * Files are written with their mode; mtimes are left to the caller, who knows the final tree.
  */
 export async function extractTar(source: Readable, stages: Transform[], dest: string, o: ExtractOptions): Promise<{ entries: number; files: number; bytes: number }> {
-  let fh: FileHandle | null = null;
-  let hash = createHash('sha256');
+  // Writes are synchronous: each is a copy into the page cache of at most a decoder chunk (a
+  // fraction of a millisecond), where a thread-pool round trip per chunk held the whole
+  // pipeline back. Each file's hash is taken only when the caller wants it.
+  let fd: number | null = null;
+  let hash: Hash | null = null;
   let writing: TarEntry | null = null;
   // An accepted entry is opened on its first data (or at its end, when it has none): onEntry is
   // synchronous, the folder and file creation are not.
@@ -41,12 +45,12 @@ export async function extractTar(source: Readable, stages: Transform[], dest: st
     await mkdir(dir, { recursive: true, mode: 0o700 });
     made.add(dir);
   };
-  const fileDone = async (e: TarEntry): Promise<void> => {
-    await fh?.close();
-    fh = null;
+  const fileDone = (e: TarEntry): void => {
+    if (fd !== null) closeSync(fd);
+    fd = null;
     writing = null;
     files++;
-    o.onFile?.({ path: e.name, size: e.size, sha256: hash.digest('hex') });
+    o.onFile?.({ path: e.name, size: e.size, sha256: hash!.digest('hex') });
   };
   const begin = async (e: TarEntry): Promise<void> => {
     pending = null;
@@ -60,8 +64,8 @@ export async function extractTar(source: Readable, stages: Transform[], dest: st
     }
     if (e.kind !== 'file') return;
     await rm(abs, { force: true, recursive: true });
-    fh = await open(abs, 'wx', 0o600);
-    hash = createHash('sha256');
+    fd = openSync(abs, 'wx', 0o600);
+    hash = o.onFile ? createHash('sha256') : null;
     writing = e;
   };
   const reader = new TarReader({
@@ -72,15 +76,15 @@ export async function extractTar(source: Readable, stages: Transform[], dest: st
     },
     onData: async (e, chunk) => {
       if (pending === e) await begin(e);
-      if (writing !== e || !fh) return;
-      await fh.write(chunk);
-      hash.update(chunk);
+      if (writing !== e || fd === null) return;
+      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      hash?.update(chunk);
       bytes += chunk.length;
       o.onBytes?.(chunk.length);
     },
     onEntryEnd: async (e) => {
       if (pending === e) await begin(e);
-      if (writing === e) await fileDone(e);
+      if (writing === e) fileDone(e);
     },
   });
   try {
@@ -88,7 +92,13 @@ export async function extractTar(source: Readable, stages: Transform[], dest: st
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
-    if (fh) await (fh as FileHandle).close().catch(() => undefined);
+    if (fd !== null) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
+    }
   }
   return { entries: reader.entries, files, bytes };
 }
