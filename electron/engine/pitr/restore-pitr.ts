@@ -53,6 +53,9 @@ function majorOf(binDir: string): number {
   return Number(/\s(\d+)(?:\.\d+)?/.exec(out)?.[1] ?? 0);
 }
 
+/** WAL files fetched ahead while the base backup is still being extracted. */
+const PREFETCH_DURING_EXTRACTION = 4;
+
 /**
  * Point-in-time recovery into an empty data directory: the planner picks the base backup and
  * the segments; the base backup is checked (stored and plaintext hashes, signature by a pinned
@@ -101,6 +104,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   let started_ok = false;
   let stopFetching = false;
   let fetching: Promise<void> = Promise.resolve();
+  let releaseFetch = (): void => undefined;
   try {
     // WAL is fetched, decrypted, decompressed and hash-checked into the spool while the base is
     // extracted and while PostgreSQL replays (each file renamed into place only once proven), so
@@ -120,8 +124,15 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     let fetchError: unknown = null;
     let fetched = 0;
     ctx.progress({ itemsTotal: needed.length, itemsDone: 0 });
+    // During the extraction only the first few files are fetched (replay can start at once);
+    // the rest would compete with the extraction for this thread, and replay is slower than
+    // fetching, so fetching the rest during replay keeps ahead of it.
+    let extracted!: () => void;
+    const extraction = new Promise<void>((r) => (extracted = r));
+    releaseFetch = extracted;
     fetching = (async () => {
-      for (const w of needed) {
+      for (const [i, w] of needed.entries()) {
+        if (i === PREFETCH_DURING_EXTRACTION) await extraction;
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         const bytes = await readArchived(input.medium, w, input.identities);
@@ -152,6 +163,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
     }
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
+    extracted();
 
     const fetchFailure = (): LifeboatError | null => {
       if (!fetchError) return null;
@@ -227,6 +239,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   } finally {
     // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).
     stopFetching = true;
+    releaseFetch();
     await fetching.catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
   }
