@@ -49,6 +49,7 @@ describe('manifest v1', () => {
     ['an absolute path', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], path: '/etc/passwd' }] })), 'UNSAFE_PATH', /relative path/],
     ['an artifact listed twice', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [manifest().artifacts[0], manifest().artifacts[0]] })), 'FORMAT_INVALID', /twice/],
     ['an unknown field', Buffer.from(JSON.stringify({ ...manifest(), extra: 1 })), 'FORMAT_INVALID', /invalid/],
+    ['a null source', Buffer.from(JSON.stringify({ ...manifest(), source: null })), 'FORMAT_INVALID', /at source: expected an object/],
     ['a bad hash', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], sha256: 'xyz' }] })), 'FORMAT_INVALID', /SHA-256/],
   ])('rejects %s', (_name, bytes, code, message) => {
     expect(() => parseManifest(bytes)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));

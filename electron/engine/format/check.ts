@@ -26,7 +26,8 @@ export function object(v: unknown, at: string, keys: readonly string[]): Obj {
 export function record(o: Obj, key: string, at: string): Obj {
   const v = o[key];
   if (v === undefined) throw new Invalid(field(at, key), 'required');
-  return object(v, field(at, key), Object.keys(v as object));
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(field(at, key), 'expected an object');
+  return v as Obj;
 }
 
 export function string(o: Obj, key: string, at: string, pattern?: { test: (s: string) => boolean; what: string }): string {

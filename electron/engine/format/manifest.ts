@@ -111,7 +111,7 @@ export function parseManifest(bytes: Buffer): Manifest {
     manifest = checkManifest(json);
   } catch (e) {
     if (!(e instanceof Invalid)) throw e;
-    const unsafe = e.message === SAFE_PATH.what || e.message.endsWith(SAFE_PATH.what);
+    const unsafe = e.message.endsWith(SAFE_PATH.what);
     throw new LifeboatError(unsafe ? 'UNSAFE_PATH' : 'FORMAT_INVALID', `manifest.json is invalid at ${e.at || '(root)'}: ${e.message}`);
   }
   const seen = new Set<string>();

@@ -127,9 +127,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     // During the extraction only the first few files are fetched (replay can start at once);
     // the rest would compete with the extraction for this thread, and replay is slower than
     // fetching, so fetching the rest during replay keeps ahead of it.
-    let extracted!: () => void;
-    const extraction = new Promise<void>((r) => (extracted = r));
-    releaseFetch = extracted;
+    const extraction = new Promise<void>((r) => (releaseFetch = r));
     fetching = (async () => {
       for (const [i, w] of needed.entries()) {
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
@@ -163,7 +161,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
     }
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
-    extracted();
+    releaseFetch();
 
     const fetchFailure = (): LifeboatError | null => {
       if (!fetchError) return null;

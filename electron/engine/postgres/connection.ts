@@ -61,12 +61,16 @@ export function pgConnectError(e: unknown, target: PgTarget): LifeboatError {
   return err;
 }
 
+/** pg's Client class, loaded on first use: commands that never connect (files backups, wal-push) skip its start-up cost. */
+export async function pgClientClass(): Promise<typeof pg.Client> {
+  return (await import('pg')).default.Client;
+}
+
 export async function withPgClient<T>(target: PgTarget, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   // Parsed here rather than passed as connectionString: pg lets the URL's empty password
   // override an explicit one.
   const fromUrl = parseConnectionString(target.url);
-  // Loaded on first use: commands that never connect (files backups, wal-push) skip its start-up cost.
-  const { Client } = (await import('pg')).default;
+  const Client = await pgClientClass();
   const client = new Client({
     ...(fromUrl as pg.ClientConfig),
     ...(target.password !== null ? { password: target.password } : { password: undefined }),

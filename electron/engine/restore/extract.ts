@@ -50,7 +50,7 @@ export async function extractTar(source: Readable, stages: Transform[], dest: st
     fd = null;
     writing = null;
     files++;
-    o.onFile?.({ path: e.name, size: e.size, sha256: hash!.digest('hex') });
+    if (o.onFile && hash) o.onFile({ path: e.name, size: e.size, sha256: hash.digest('hex') });
   };
   const begin = async (e: TarEntry): Promise<void> => {
     pending = null;

@@ -34,9 +34,9 @@ async function writeDurable(path: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** A Writable on a new file that fsyncs before it reports done. */
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
 
+/** A Writable on a new file that fsyncs before it reports done. */
 function fileSink(path: string): ArtifactSink {
   let handle: Promise<FileHandle> | null = null;
   const getHandle = (): Promise<FileHandle> => (handle ??= open(path, 'wx', 0o644));
@@ -52,6 +52,8 @@ function fileSink(path: string): ArtifactSink {
   // holds the whole artifact and the fsync at the end waits for all of it).
   let unsynced = 0;
   let background: Promise<void> = Promise.resolve();
+  // Kept, not dropped: after a failed flush (EIO) a later fsync may report success.
+  let syncError: unknown = null;
   const stream = new Writable({
     highWaterMark: 1024 * 1024,
     writev(chunks, callback) {
@@ -61,8 +63,7 @@ function fileSink(path: string): ArtifactSink {
           unsynced += bytesWritten;
           if (unsynced >= WRITEBACK_BYTES) {
             unsynced = 0;
-            // Errors surface at the final fsync, which runs after this one.
-            background = background.then(() => fh.datasync()).catch(() => undefined);
+            background = background.then(() => fh.datasync()).catch((e: unknown) => void (syncError ??= e));
           }
         })
         .then(() => callback(), (e: unknown) => callback(mapError(e)));
@@ -71,6 +72,7 @@ function fileSink(path: string): ArtifactSink {
       getHandle()
         .then(async (fh) => {
           await background;
+          if (syncError) throw mapError(syncError);
           await fh.sync();
           await fh.close();
         })

@@ -1,22 +1,17 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
 import type { SetResult } from '../../../shared/domain/verify';
 import { spawnTool } from '../backup/child';
 import { LifeboatError } from '../errors';
 import type { Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
+import { pgClientClass } from '../postgres/connection';
 import { ScratchCluster } from '../postgres/scratch-cluster';
 import type { Medium } from '../storage/medium';
 import { meetsExpectation, sqlValueText } from './expect';
 import type { VerifyOptions } from './verify';
-
-/** pg is loaded on first use (most verifications never connect). */
-async function pgClient(): Promise<typeof pg.Client> {
-  return (await import('pg')).default.Client;
-}
 
 /**
  * The restore level: a scratch PostgreSQL started in a temp dir, the dump decoded and restored
@@ -34,7 +29,7 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
     const file = join(cluster.dir, 'restore.dump');
     await pipeline([await medium.openRead(`${setPath}/${dump.path}`), ...decodeStages(dump.encodings, o.identities), createWriteStream(file)], { signal: ctx.signal });
     const database = 'lifeboat_restore_test';
-    const admin = new (await pgClient())({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'postgres' });
+    const admin = new (await pgClientClass())({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'postgres' });
     await admin.connect();
     try {
       await admin.query(`CREATE DATABASE ${database}`);
@@ -46,7 +41,7 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
     await restore.exited;
     const validations = o.settings.systems[manifest.system]?.validations ?? [];
     const checks: NonNullable<SetResult['restore']>['checks'] = [];
-    const client = new (await pgClient())({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database });
+    const client = new (await pgClientClass())({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database });
     await client.connect();
     try {
       if (validations.length === 0) {
