@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KeychainStatusSchema } from './app';
+import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from './s3-location';
 
 export const CREDENTIAL_KINDS = ['pg', 's3', 'age', 'signing'] as const;
 
@@ -16,11 +17,11 @@ export const CredentialRefSchema = z.object({
 
 /** How an s3:// medium is reached: endpoint, region, and the keychain reference of its keys. */
 export const S3MediumSettingsSchema = z.object({
-  location: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 's3://bucket or s3://bucket/prefix'),
+  location: z.string().regex(S3_LOCATION, S3_LOCATION_WHAT),
   endpoint: z.string().max(2000).default(''),
   region: z.string().max(100).default(''),
   /** An s3:<name> keychain reference; empty means the standard AWS sources (env, profile). */
-  credential: z.string().regex(/^(s3:[A-Za-z0-9._-]{1,120})?$/).default(''),
+  credential: z.string().regex(S3_CREDENTIAL_REF).default(''),
 });
 export type S3MediumSettings = z.infer<typeof S3MediumSettingsSchema>;
 

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const FIXTURES = join(__dirname, '../fixtures');
 interface Scan {
   mediumId: string;
   initialized: boolean;
-  sets: { total: number; new: number; updated: number; unchanged: number; missing: number };
+  sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
   foreign: { seedScript: number; pgbackrest: number };
   unreadable: Array<{ path: string; reason: string }>;
   hints: string[];
@@ -66,12 +66,14 @@ describe('scan a Lifeboat medium', () => {
     expect(rescanAt).toMatch(/^\d{4}-/);
   });
 
+  let removed = { id: '', mtime: new Date(0) };
   it('a set that disappears is marked missing, never forgotten', () => {
     const sys = join(medium, 'sets/app-config');
     const id = readdirSync(sys)[0]!;
     const aside = join(dir.path, 'aside');
     mkdirSync(aside);
     copyFileSync(join(sys, id, 'manifest.json'), join(aside, 'manifest.json'));
+    removed = { id, mtime: statSync(join(sys, id, 'manifest.json')).mtime };
     rmSync(join(sys, id), { recursive: true });
     expect(scan(medium).sets).toMatchObject({ missing: 1 });
     const where = json<{ rows: Array<{ missingSince: string | null; lastSeen: string }> }>(lifeboat(laptop, 'where', id, '--json'));
@@ -85,6 +87,25 @@ describe('scan a Lifeboat medium', () => {
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'app-config', '--json'))).toHaveLength(1);
     const text = lifeboat(laptop, 'where', id).stdout;
     expect(text).toMatch(/MISSING since/);
+  });
+
+  it('a set that comes back unchanged reappears; a rewritten manifest is read again', () => {
+    const { id, mtime } = removed;
+    const sys = join(medium, 'sets/app-config');
+    const manifest = join(sys, id, 'manifest.json');
+    // Back with the same size and mtime: known again without reading it.
+    mkdirSync(join(sys, id));
+    copyFileSync(join(dir.path, 'aside', 'manifest.json'), manifest);
+    utimesSync(manifest, mtime, mtime);
+    // And one of the other sets' manifest touched: read again, counted as updated.
+    const siteDir = join(medium, 'sets/site');
+    const site = join(siteDir, readdirSync(siteDir)[0]!, 'manifest.json');
+    utimesSync(site, new Date(), new Date(Date.now() + 5000));
+    expect(scan(medium).sets).toMatchObject({ total: 3, new: 0, updated: 1, unchanged: 2, missing: 0, reappeared: 1 });
+    expect(json<{ rows: Array<{ missingSince: string | null }> }>(lifeboat(laptop, 'where', id, '--json')).rows[0]!.missingSince).toBeNull();
+    // Gone again, for the tests below (which expect it missing).
+    rmSync(join(sys, id), { recursive: true });
+    expect(scan(medium).sets).toMatchObject({ total: 2, missing: 1, unchanged: 2, updated: 0 });
   });
 
   it('records unreadable manifests with the reason and goes on', () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { findFiles, globToRegExp, listSystems } from '../../electron/engine/catalog/queries';
-import { SettingsSchema } from '../../electron/engine/settings/settings';
+import { parseSettings } from '../../electron/engine/settings/settings';
 import { recordFileIndex } from '../../electron/engine/catalog/sets';
 import type { FileEntry } from '../../electron/engine/backup/file-index';
 import { tempDir } from '../helpers/temp';
@@ -67,12 +67,12 @@ describe('systems', () => {
   it('judges the newest verified set against the RPO of the tier from settings', () => {
     const now = new Date('2026-02-01T01:00:00.000Z');
     catalog.db.prepare("INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('site/new', 'm', 'integrity', 'ok', '2026-02-01T00:30:00.000Z', 1)").run();
-    const settings = SettingsSchema.parse({ systems: { site: { tier: 'critical' } } });
+    const settings = parseSettings({ systems: { site: { tier: 'critical' } } });
     const site = listSystems(catalog, settings, now).find((s) => s.system === 'site')!;
     expect(site).toMatchObject({ tier: 'critical', rpoMinutes: 5, ageMinutes: 60, status: 'late' });
     expect(site.reason).toMatch(/over the 5 min RPO/);
-    const relaxed = listSystems(catalog, SettingsSchema.parse({ systems: { site: { tier: 'standard' } } }), now).find((s) => s.system === 'site')!;
+    const relaxed = listSystems(catalog, parseSettings({ systems: { site: { tier: 'standard' } } }), now).find((s) => s.system === 'site')!;
     expect(relaxed.status).toBe('ok');
-    expect(listSystems(catalog, SettingsSchema.parse({}), now).find((s) => s.system === 'other')!.status).toBe('unverified');
+    expect(listSystems(catalog, parseSettings({}), now).find((s) => s.system === 'other')!.status).toBe('unverified');
   });
 });

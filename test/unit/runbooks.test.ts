@@ -7,7 +7,7 @@ import { appendEvent, GENESIS, verifyJournal, type JournalHead } from '../../ele
 import { BUILTIN_RUNBOOKS } from '../../electron/engine/runbooks/library';
 import { RunEngine } from '../../electron/engine/runbooks/runner';
 import { render, templateRefs } from '../../electron/engine/runbooks/template';
-import { SettingsSchema } from '../../electron/engine/settings/settings';
+import { parseSettings } from '../../electron/engine/settings/settings';
 import { tempDir } from '../helpers/temp';
 
 const minimal = (steps: string): string => ['id: t', 'title: T', 'description: d', 'level: 2', 'objectives: { rto: 1h30m, rpo: 15m }', 'steps:', steps, ''].join('\n');
@@ -102,7 +102,7 @@ describe('journal and run state', () => {
   });
 
   function engine(): RunEngine {
-    return new RunEngine({ catalog, settings: SettingsSchema.parse({}), dataDir: dir.path, credentials: new MemoryCredentialStore(), identities: [] });
+    return new RunEngine({ catalog, settings: parseSettings({}), dataDir: dir.path, credentials: new MemoryCredentialStore(), identities: [] });
   }
 
   it('chains every event to the one before', () => {

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
 import { Catalog } from '../../electron/engine/catalog/catalog';
-import { SettingsSchema } from '../../electron/engine/settings/settings';
+import { parseSettings } from '../../electron/engine/settings/settings';
 import { newMediumInfo } from '../../electron/engine/format/medium';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { HashPool } from '../../electron/engine/verify/hash-pool';
@@ -26,7 +26,7 @@ describe('a medium removed during verification', () => {
       });
       const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
       const level = which.startsWith('deep') ? 'deep' : 'integrity';
-      const options: VerifyOptions = { level, identities: [], trusted: [], settings: SettingsSchema.parse({}), pgRestore: null };
+      const options: VerifyOptions = { level, identities: [], trusted: [], settings: parseSettings({}), pgRestore: null };
       const plan = await planSet({ key: `docs/${set.manifest.set_id}`, system: 'docs', setId: set.manifest.set_id, origin: 'lifeboat', kind: 'files', mediumId: 'm', medium, setPath: set.setPath, foreignArtifacts: [] }, options);
       expect([...plan.inventory.values()].every((v) => v.verdict === 'ok')).toBe(true);
       // The drive goes away between the inventory and the reading.

@@ -20,7 +20,7 @@ import { planPitr } from '../pitr/plan';
 import { chownTree, postgresRunAs, ScratchCluster } from '../postgres/scratch-cluster';
 import { loadRunbook } from '../runbooks/library';
 import { runEngineFor } from '../runbooks/runner';
-import { saveSettings, SettingsSchema } from '../settings/settings';
+import { parseSettings, saveSettings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { FolderMedium } from '../storage/folder-medium';
 import { openMedium } from '../storage/open-medium';
@@ -109,7 +109,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   try {
     say(`Lifeboat demo in ${dir}`);
     engine = new Engine({ dataDir: home, credentials: new MemoryCredentialStore(), frontDoor: 'cli' });
-    saveSettings(engine.paths.settings, SettingsSchema.parse({ operatorName: 'Demo operator', systems: { [SYSTEM]: { tier: 'critical', validations: [] } } }));
+    saveSettings(engine.paths.settings, parseSettings({ operatorName: 'Demo operator', systems: { [SYSTEM]: { tier: 'critical', validations: [] } } }));
 
     say('1. keys: a signing key for the servers, an age key for the DR laptop');
     const keys = join(dir, 'keys');
@@ -149,7 +149,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const counts = await sql<{ c: string; o: string }>(shopUrl, 'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o');
     saveSettings(
       engine.paths.settings,
-      SettingsSchema.parse({
+      parseSettings({
         operatorName: 'Demo operator',
         systems: { [SYSTEM]: { tier: 'critical', validations: [{ sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` }, { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` }, { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' }] } },
       }),

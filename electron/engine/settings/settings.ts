@@ -1,60 +1,170 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { z } from 'zod';
-import { S3MediumSettingsSchema } from '../../../shared/domain/settings';
+import type { S3MediumSettings } from '../../../shared/domain/settings';
+import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from '../../../shared/domain/s3-location';
 import { LifeboatError } from '../errors';
+import { Invalid } from '../format/check';
+
+export const TIERS = ['critical', 'important', 'standard'] as const;
+export type Tier = (typeof TIERS)[number];
 
 /** Objectives per tier, from the seeds: critical 1h/5m, important 4h/1h, standard 24h/4h. */
-export const TierObjectivesSchema = z.object({
-  rtoMinutes: z.number().positive(),
-  rpoMinutes: z.number().positive(),
-});
+export interface TierObjectives {
+  rtoMinutes: number;
+  rpoMinutes: number;
+}
 
 /**
  * A validation query run after a test restore: one value is read and compared. `expect` is a
  * comparison (`> 0`, `>= 1000`, `= 42`, `!= 0`) or an exact text.
  */
-export const ValidationSchema = z.object({ sql: z.string().min(1), expect: z.string().min(1) });
-export type Validation = z.infer<typeof ValidationSchema>;
+export interface Validation {
+  sql: string;
+  expect: string;
+}
 
-export const SystemSettingsSchema = z.object({
-  tier: z.enum(['critical', 'important', 'standard']).optional(),
-  validations: z.array(ValidationSchema).default([]),
-});
+export interface SystemSettings {
+  tier?: Tier;
+  validations: Validation[];
+}
 
-export const SettingsSchema = z.object({
-  version: z.literal(1).default(1),
-  operatorName: z.string().default(''),
+export interface Settings {
+  version: 1;
+  operatorName: string;
   /** Directory holding pg_dump/pg_restore/...; empty means PATH and the usual install dirs. */
-  pgBinDir: z.string().default(''),
-  tiers: z
-    .object({
-      critical: TierObjectivesSchema,
-      important: TierObjectivesSchema,
-      standard: TierObjectivesSchema,
-    })
-    .default({
-      critical: { rtoMinutes: 60, rpoMinutes: 5 },
-      important: { rtoMinutes: 240, rpoMinutes: 60 },
-      standard: { rtoMinutes: 1440, rpoMinutes: 240 },
-    }),
+  pgBinDir: string;
+  tiers: Record<Tier, TierObjectives>;
   /** Per system: tier and validation queries for restore tests and drills. */
-  systems: z.record(z.string(), SystemSettingsSchema).default({}),
+  systems: Record<string, SystemSettings>;
   /** Saved PostgreSQL targets: the URL (never a password) of each `pg:<id>` keychain entry. */
-  pgTargets: z.record(z.string(), z.object({ url: z.string(), label: z.string().default('') })).default({}),
+  pgTargets: Record<string, { url: string; label: string }>;
   /** The access key id of each `s3:<id>` keychain entry (the entry holds the secret access key). */
-  s3Keys: z.record(z.string(), z.object({ accessKeyId: z.string(), label: z.string().default('') })).default({}),
+  s3Keys: Record<string, { accessKeyId: string; label: string }>;
   /** How each s3:// medium is reached: endpoint, region, keychain reference. */
-  s3Media: z.array(S3MediumSettingsSchema).default([]),
-});
-export type Settings = z.infer<typeof SettingsSchema>;
+  s3Media: S3MediumSettings[];
+}
+
+const DEFAULT_TIERS: Record<Tier, TierObjectives> = {
+  critical: { rtoMinutes: 60, rpoMinutes: 5 },
+  important: { rtoMinutes: 240, rpoMinutes: 60 },
+  standard: { rtoMinutes: 1440, rpoMinutes: 240 },
+};
+
+// Checked by hand rather than with a schema library: every command reads this file at start,
+// and loading one cost more than the rest of a catalog rescan's start-up. Fields this version
+// does not know are dropped (a newer Lifeboat's settings still load); wrong types are errors.
+type Obj = Record<string, unknown>;
+const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(path, 'expected an object');
+  return v as Obj;
+}
+
+function str(v: unknown, path: string, rule?: { re: RegExp; what: string; max?: number }): string {
+  if (typeof v !== 'string') throw new Invalid(path, 'expected a string');
+  if (rule?.max !== undefined && v.length > rule.max) throw new Invalid(path, `at most ${rule.max} characters`);
+  if (rule && !rule.re.test(v)) throw new Invalid(path, `expected ${rule.what}`);
+  return v;
+}
+
+/** `o[key]` checked by `check`, or `fallback` when absent. */
+function opt<T>(o: Obj, key: string, path: string, fallback: T, check: (v: unknown, path: string) => T): T {
+  return o[key] === undefined ? fallback : check(o[key], at(path, key));
+}
+
+function list<T>(v: unknown, path: string, item: (v: unknown, path: string) => T): T[] {
+  if (!Array.isArray(v)) throw new Invalid(path, 'expected a list');
+  return v.map((x, i) => item(x, at(path, String(i))));
+}
+
+function recordOf<T>(v: unknown, path: string, item: (v: unknown, path: string) => T): Record<string, T> {
+  const o = obj(v, path);
+  const out: Record<string, T> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = item(x, at(path, k));
+  return out;
+}
+
+function minutes(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Invalid(path, 'expected a number > 0');
+  return v;
+}
+
+function objectives(v: unknown, path: string): TierObjectives {
+  const o = obj(v, path);
+  return { rtoMinutes: minutes(o.rtoMinutes, at(path, 'rtoMinutes')), rpoMinutes: minutes(o.rpoMinutes, at(path, 'rpoMinutes')) };
+}
+
+const nonEmpty = { re: /./s, what: 'a non-empty text' };
+
+function system(v: unknown, path: string): SystemSettings {
+  const o = obj(v, path);
+  const out: SystemSettings = {
+    validations: opt(o, 'validations', path, [], (l, p) =>
+      list(l, p, (x, q) => {
+        const val = obj(x, q);
+        return { sql: str(val.sql, at(q, 'sql'), nonEmpty), expect: str(val.expect, at(q, 'expect'), nonEmpty) };
+      }),
+    ),
+  };
+  if (o.tier !== undefined) {
+    const tier = str(o.tier, at(path, 'tier'));
+    if (!(TIERS as readonly string[]).includes(tier)) throw new Invalid(at(path, 'tier'), `expected one of ${TIERS.join(', ')}`);
+    out.tier = tier as Tier;
+  }
+  return out;
+}
+
+function s3Medium(v: unknown, path: string): S3MediumSettings {
+  const o = obj(v, path);
+  return {
+    location: str(o.location, at(path, 'location'), { re: S3_LOCATION, what: S3_LOCATION_WHAT }),
+    endpoint: opt(o, 'endpoint', path, '', (x, p) => str(x, p, { re: /^/, what: '', max: 2000 })),
+    region: opt(o, 'region', path, '', (x, p) => str(x, p, { re: /^/, what: '', max: 100 })),
+    credential: opt(o, 'credential', path, '', (x, p) => str(x, p, { re: S3_CREDENTIAL_REF, what: 'an s3:<name> keychain reference' })),
+  };
+}
+
+/** Settings from parsed JSON, with defaults for what is absent; throws `Invalid` naming the field. */
+export function parseSettings(json: unknown): Settings {
+  const o = obj(json, '');
+  if (o.version !== undefined && o.version !== 1) throw new Invalid('version', 'expected 1');
+  return {
+    version: 1,
+    operatorName: opt(o, 'operatorName', '', '', str),
+    pgBinDir: opt(o, 'pgBinDir', '', '', str),
+    tiers: opt(o, 'tiers', '', { ...DEFAULT_TIERS }, (v, p) => {
+      const t = obj(v, p);
+      return { critical: objectives(t.critical, at(p, 'critical')), important: objectives(t.important, at(p, 'important')), standard: objectives(t.standard, at(p, 'standard')) };
+    }),
+    systems: opt(o, 'systems', '', {}, (v, p) => recordOf(v, p, system)),
+    pgTargets: opt(o, 'pgTargets', '', {}, (v, p) =>
+      recordOf(v, p, (x, q) => {
+        const t = obj(x, q);
+        return { url: str(t.url, at(q, 'url')), label: opt(t, 'label', q, '', str) };
+      }),
+    ),
+    s3Keys: opt(o, 's3Keys', '', {}, (v, p) =>
+      recordOf(v, p, (x, q) => {
+        const k = obj(x, q);
+        return { accessKeyId: str(k.accessKeyId, at(q, 'accessKeyId')), label: opt(k, 'label', q, '', str) };
+      }),
+    ),
+    s3Media: opt(o, 's3Media', '', [], (v, p) => list(v, p, s3Medium)),
+  };
+}
+
+/** The settings of a fresh data dir. */
+export function defaultSettings(): Settings {
+  return parseSettings({});
+}
 
 export function loadSettings(path: string): Settings {
   let raw: string;
   try {
     raw = readFileSync(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return SettingsSchema.parse({});
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaultSettings();
     throw e;
   }
   let json: unknown;
@@ -65,20 +175,20 @@ export function loadSettings(path: string): Settings {
       hint: 'Fix or delete it; defaults are used when it is absent.',
     });
   }
-  const parsed = SettingsSchema.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new LifeboatError('FORMAT_INVALID', `The settings file is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'unknown'}`, {
+  try {
+    return parseSettings(json);
+  } catch (e) {
+    if (!(e instanceof Invalid)) throw e;
+    throw new LifeboatError('FORMAT_INVALID', `The settings file is invalid at ${e.at || '(root)'}: ${e.message}`, {
       hint: `Fix or delete ${path}.`,
     });
   }
-  return parsed.data;
 }
 
 /** Written atomically: a crash leaves the old file or the new one, never half of one. */
 export function saveSettings(path: string, settings: Settings): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(SettingsSchema.parse(settings), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify(parseSettings(settings), null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 }
