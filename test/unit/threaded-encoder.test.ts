@@ -151,6 +151,24 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
     await expect(tool.exited()).rejects.toMatchObject({ code: 'TOOL_FAILED', message: expect.stringContaining('connection to server lost') });
   });
 
+  it('a tool that exits before the compress thread has started stores an empty artifact, without hanging', async () => {
+    // The tool starts while the compress thread may still be booting (the FIFO's ends are
+    // held until it has opened it): a tool that is gone by then must still end the stream.
+    for (let i = 0; i < 5; i++) {
+      const tool = ToolSource.of('true', [], { what: 'the test tool' });
+      const facts = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink()] });
+      await tool.exited();
+      expect(facts).toMatchObject({ plain_bytes: 0, plain_sha256: sha(Buffer.alloc(0)) });
+    }
+  });
+
+  it('what a tool writes before the compress thread reads is kept (it waits in the pipe)', async () => {
+    const tool = sh('head -c 65536 /dev/zero; exec yes lifeboat | head -c 1000000');
+    const facts = await storeArtifact(tool, { recipients: [], sinks: [memorySink()] });
+    await tool.exited();
+    expect(facts.plain_bytes).toBe(65536 + 1_000_000);
+  });
+
   it('a tool that cannot start is reported, and the store does not hang', async () => {
     const tool = ToolSource.of('/nonexistent/pg_dump', [], { what: 'pg_dump' });
     await storeArtifact(tool, { recipients: [], sinks: [memorySink()] }).catch(() => undefined);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobContext } from '../jobs/job-manager';
 import { parsePgUrl, pgToolEnv, serverFacts } from '../postgres/connection';
-import { pgToolFor } from '../postgres/pg-tools';
+import { findPgTool } from '../postgres/pg-tools';
 import { spawnTool, ToolSource } from './child';
 import { ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
@@ -27,8 +27,10 @@ export interface PgBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'starte
 export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Promise<WrittenSet> {
   ctx.step('connecting');
   const target = parsePgUrl(input.dbUrl, input.password ?? null);
+  // The tool's copies are asked their versions while the server is asked its own.
+  const pickTool = findPgTool('pg_dump', input.pgBinDir);
   const facts = await serverFacts(target);
-  const pgDump = await pgToolFor('pg_dump', facts.major, input.pgBinDir);
+  const pgDump = await pickTool(facts.major);
   ctx.log('info', `PostgreSQL ${facts.major} (${facts.database}, ${facts.sizeBytes} bytes); using ${pgDump.path}`);
   const env = pgToolEnv(target);
   const startedAt = new Date();

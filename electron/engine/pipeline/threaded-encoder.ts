@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolSource, type RunningTool } from '../backup/child';
@@ -46,6 +45,7 @@ cctx.setParameter(z.CParameter.checksumFlag, 1);
 if (workerData.workers > 0) {
   cctx.setParameter(z.CParameter.nbWorkers, workerData.workers);
   cctx.setParameter(z.CParameter.jobSize, workerData.jobSize);
+  if (workerData.overlapLog > 0) cctx.setParameter(z.CParameter.overlapLog, workerData.overlapLog);
 }
 const plain = createHash('sha256');
 let plainBytes = 0;
@@ -95,6 +95,7 @@ function end() {
 // this thread works and the main thread never touches the plaintext.
 function drain(path) {
   const fd = openSync(path, 'r');
+  parentPort.postMessage({ opened: true });
   const buf = Buffer.allocUnsafeSlow(block);
   let reported = 0;
   try {
@@ -316,6 +317,8 @@ export interface ThreadedStoreOptions {
   zstdLevel: number;
   zstdWorkers: number;
   zstdJobBytes: number;
+  /** zstd's overlapLog between jobs (0: zstd's default). */
+  zstdOverlapLog: number;
   recipients: AgeRecipient[];
   sinks: ArtifactSink[];
   signal?: AbortSignal;
@@ -340,6 +343,13 @@ function workerFailure(what: string, m: WorkerError['error'] | Error): LifeboatE
   return mapped.code === 'INTERNAL' ? new LifeboatError('INTERNAL', `The ${what} thread failed: ${e.message}`) : mapped;
 }
 
+/** A FIFO at `path`, readable and writable by this user only (Node has no call for it). */
+function makeFifo(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('mkfifo', ['-m', '600', path], (e) => (e ? reject(new LifeboatError('TOOL_MISSING', `Could not make a FIFO with mkfifo: ${e.message}`)) : resolve()));
+  });
+}
+
 /** Store one artifact through the three threads; resolves once every destination holds it durably. */
 export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions): Promise<ThreadedFacts> {
   const zstd = require.resolve('zstd-napi/binding');
@@ -350,7 +360,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   const age = o.recipients.length > 0 ? ageFileStart(o.recipients) : null;
   const compress = new Worker(COMPRESS_SOURCE, {
     eval: true,
-    workerData: { zstd, port: channel.port1, returned, level: o.zstdLevel, workers: o.zstdWorkers, jobSize: o.zstdJobBytes, block: BLOCK, maxOut: OUT_BLOCKS },
+    workerData: { zstd, port: channel.port1, returned, level: o.zstdLevel, workers: o.zstdWorkers, jobSize: o.zstdJobBytes, overlapLog: o.zstdOverlapLog, block: BLOCK, maxOut: OUT_BLOCKS },
     transferList: [channel.port1],
   });
   const seal = new Worker(SEAL_SOURCE, {
@@ -387,8 +397,9 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   let resolveStored!: (v: { sha256: string; bytes: number }) => void;
   const storedDone = new Promise<{ sha256: string; bytes: number }>((r) => (resolveStored = r));
 
-  compress.on('message', (m: { free?: ArrayBuffer; progress?: number; plainSha256?: string; plainBytes?: number } & WorkerError) => {
+  compress.on('message', (m: { free?: ArrayBuffer; opened?: boolean; progress?: number; plainSha256?: string; plainBytes?: number } & WorkerError) => {
     if (m.free) writer.returned(m.free);
+    else if (m.opened) fifoOpened();
     else if (m.progress) o.onPlainBytes?.(m.progress);
     else if (m.plainSha256) resolvePlain({ sha256: m.plainSha256, bytes: m.plainBytes! });
     else if (m.error) fail(workerFailure('compression', m.error));
@@ -424,6 +435,16 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
 
   // A tool source on POSIX: its stdout is a FIFO the compress thread reads.
   let fifo: string | null = null;
+  const held: { read: number | null; write: number | null } = { read: null, write: null };
+  const releaseHeld = (): void => {
+    for (const k of ['read', 'write'] as const) {
+      const fd = held[k];
+      held[k] = null;
+      if (fd !== null) closeSync(fd);
+    }
+  };
+  let fifoOpened!: () => void;
+  const opened = new Promise<void>((resolve) => (fifoOpened = resolve));
   const running: { tool: RunningTool<ChildProcess> | null } = { tool: null };
   const feed = async (): Promise<void> => {
     if (source instanceof ToolSource) {
@@ -433,16 +454,19 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
       } else {
         const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-fifo-'));
         fifo = join(dir, 'plain');
-        execFileSync('mkfifo', ['-m', '600', fifo]);
+        await makeFifo(fifo);
+        // The tool starts now, while the compress thread may still be starting: a read end
+        // held here lets the write end open at once, and what the tool writes meanwhile waits
+        // in the pipe. Both ends are let go once the thread has the FIFO open (a write end
+        // held until then also keeps the thread's open from waiting forever on a tool that
+        // exited at once).
+        held.read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        held.write = openSync(fifo, constants.O_WRONLY);
+        if (failure) throw failure;
+        running.tool = source.start(held.write);
         compress.postMessage({ fifo });
-        // Opens once the compress thread has opened the other end.
-        const fh = await open(fifo, 'w');
-        try {
-          if (failure) throw failure;
-          running.tool = source.start(fh.fd);
-        } finally {
-          await fh.close();
-        }
+        await Promise.race([opened, failed]);
+        releaseHeld();
         return;
       }
     } else if (typeof source === 'function') await source(writer);
@@ -452,6 +476,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   };
   /** Release a thread blocked opening the FIFO (the other side never came) and remove it. */
   const removeFifo = (): void => {
+    releaseHeld();
     if (!fifo) return;
     for (const flags of [constants.O_WRONLY | constants.O_NONBLOCK, constants.O_RDONLY | constants.O_NONBLOCK]) {
       try {

@@ -2,7 +2,7 @@ import type { JobContext } from '../jobs/job-manager';
 import { ToolSource } from '../backup/child';
 import { writeSet, type SetPlan, type WrittenSet } from '../backup/set-writer';
 import { parsePgUrl, pgToolEnv, serverFacts, withPgClient } from '../postgres/connection';
-import { pgToolFor } from '../postgres/pg-tools';
+import { findPgTool } from '../postgres/pg-tools';
 import { LifeboatError } from '../errors';
 
 export interface PgBaseInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
@@ -20,6 +20,8 @@ export interface PgBaseInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedA
 export async function backupPgBase(input: PgBaseInput, ctx: JobContext): Promise<WrittenSet> {
   ctx.step('connecting');
   const target = parsePgUrl(input.dbUrl, input.password ?? null);
+  // The tool's copies are asked their versions while the server is asked its own.
+  const pickTool = findPgTool('pg_basebackup', input.pgBinDir);
   const facts = await serverFacts(target);
   const settings = await withPgClient(target, async (c) => {
     const r = await c.query<{ seg: string; level: string; mode: string; dir: string }>(
@@ -27,7 +29,7 @@ export async function backupPgBase(input: PgBaseInput, ctx: JobContext): Promise
     );
     return r.rows[0]!;
   });
-  const tool = await pgToolFor('pg_basebackup', facts.major, input.pgBinDir);
+  const tool = await pickTool(facts.major);
   const segmentBytes = /MB$/.test(settings.seg) ? Number.parseInt(settings.seg, 10) * 1024 * 1024 : Number.parseInt(settings.seg, 10);
   const warnings: string[] = [];
   if (settings.mode === 'off') warnings.push('archive_mode is off on the server: without a WAL archive this base backup restores only to its own end (no point-in-time recovery).');
