@@ -111,3 +111,26 @@ describe('the threaded write path, read back by the age and zstd CLIs', () => {
     expect(plain.equals(data)).toBe(true);
   });
 });
+
+describe('a tar with raw zstd frames (incompressible blocks), read back by the age and zstd CLIs', () => {
+  it('decodes to the same bytes', async () => {
+    const parts = [randomBytes(2 * 1024 * 1024 + 5), Buffer.alloc(1024 * 1024 + 3, 'a'), randomBytes(300 * 1024)];
+    const data = Buffer.concat(parts);
+    const stored: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, callback) {
+        stored.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    const tar = async (w: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
+      for (const p of parts) await w.write(p);
+    };
+    const facts = await storeArtifact(tar, { recipients: [me.recipient], sinks: [{ stream: sink, done: Promise.resolve() }] });
+    const file = join(dir.path, 'raw-frames.tar.zst.age');
+    writeFileSync(file, Buffer.concat(stored));
+    expect(execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]).toBe(facts.sha256);
+    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], { maxBuffer: 64 * 1024 * 1024 });
+    expect(plain.equals(data)).toBe(true);
+  });
+});

@@ -129,6 +129,43 @@ describe('the threaded write path', () => {
   });
 });
 
+describe('tars of files: blocks that do not compress go into raw zstd frames', () => {
+  const id = generateIdentity().identity;
+  // Photos between text files, with block boundaries falling inside both.
+  const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(40_000)).subarray(0, 2 * 1024 * 1024 + 333);
+  const parts = [randomBytes(3 * 1024 * 1024), text, randomBytes(1536 * 1024 + 7), text.subarray(0, 5000), randomBytes(100 * 1024)];
+  const data = Buffer.concat(parts);
+  const tar = async (w: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
+    for (const p of parts) await w.write(p);
+  };
+  const RAW_FRAME = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]);
+
+  it('stores random bytes as they are (no expansion, no time spent on them) and still compresses the text', async () => {
+    const sink = memorySink({ releasesChunks: true });
+    const facts = await storeArtifact(tar, { recipients: [], sinks: [sink] });
+    const stored = sink.bytes();
+    expect(facts).toMatchObject({ plain_bytes: data.length, plain_sha256: sha(data), sha256: sha(stored) });
+    expect(stored.indexOf(RAW_FRAME)).toBeGreaterThanOrEqual(0);
+    const random = parts[0]!.length + parts[2]!.length + parts[4]!.length;
+    // Random bytes stored raw (33 bytes of framing per MiB), the text compressed ~100×.
+    expect(stored.length).toBeGreaterThan(random);
+    expect(stored.length).toBeLessThan(random + text.length / 4);
+    expect((await readDecoded(Readable.from([stored]), facts.encodings, [])).equals(data)).toBe(true);
+  });
+
+  it('round-trips encrypted', async () => {
+    const sink = memorySink();
+    const facts = await storeArtifact(tar, { recipients: [id.recipient], sinks: [sink] });
+    expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(data)).toBe(true);
+  });
+
+  it('a dump (a stream) is always compressed by zstd itself', async () => {
+    const sink = memorySink();
+    await storeArtifact(Readable.from([data]), { recipients: [], sinks: [sink] });
+    expect(sink.bytes().indexOf(RAW_FRAME)).toBe(-1);
+  });
+});
+
 describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO', () => {
   const id = generateIdentity().identity;
   const sh = (script: string, signal?: AbortSignal): ToolSource => ToolSource.of('sh', ['-c', script], { what: 'the test tool', signal });

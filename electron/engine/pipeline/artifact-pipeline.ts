@@ -19,7 +19,7 @@ import { storeThreaded, type PlainSource } from './threaded-encoder';
  * compressed already, one zstd thread) keep 1 MiB jobs and zstd's default overlap.
  */
 const DUMP_JOBS = { zstdJobBytes: 2 * 1024 * 1024, zstdOverlapLog: 7 };
-const TAR_JOBS = { zstdJobBytes: 1024 * 1024, zstdOverlapLog: 0 };
+const TAR_JOBS = { zstdJobBytes: 1024 * 1024, zstdOverlapLog: 0, rawFrames: true };
 
 export interface StoreOptions {
   /** zstd level (default 3); zstd's worker threads compress. */
