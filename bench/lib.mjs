@@ -67,8 +67,10 @@ export function median(values) {
 
 /**
  * Run several candidates side by side: `runs` rounds, each round running every candidate once
- * in a rotating order (so none always goes first, on a colder cache). Per candidate: median
- * wall, max peak RSS, and the size of `output()` after its last run.
+ * in a rotating order (so none always goes first, on a colder cache). Each run starts with the
+ * disk idle (`sync` after its preparation, not timed): otherwise a candidate pays for the
+ * writeback of what the one before it wrote (up to 500 MB here). Per candidate: median wall,
+ * max peak RSS, and the size of `output()` after its last run.
  */
 export function compare(runs, candidates) {
   const stats = candidates.map(() => ({ walls: [], rss: [], bytes: 0, outputs: [] }));
@@ -77,6 +79,7 @@ export function compare(runs, candidates) {
       const i = (round + k) % candidates.length;
       const c = candidates[i];
       c.prepare?.();
+      execSync('sync');
       const m = measure(c.command(), c.env);
       stats[i].walls.push(m.wall);
       stats[i].rss.push(m.rssMiB);
