@@ -52,6 +52,6 @@ if (!wanted) {
 const sections = readdirSync(join(here, 'sections')).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
 writeFileSync(
   join(root, 'BENCHMARKS.md'),
-  `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache, each run starting with the disk idle (`sync` before it), with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,
+  `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache, each run starting with the disk idle (\`sync\` before it), with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,
 );
 console.error('BENCHMARKS.md written.');
