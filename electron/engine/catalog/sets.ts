@@ -48,8 +48,16 @@ export function recordSet(catalog: Catalog, mediumId: string, setPath: string, m
       json: JSON.stringify({ source: manifest.source, warnings: manifest.warnings, host: manifest.host, lifeboat_version: manifest.lifeboat_version, started_at: manifest.started_at }),
     });
     catalog.stmt('DELETE FROM artifacts WHERE set_key = ?').run(key);
-    const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    for (const a of manifest.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256, a.plain_bytes, a.plain_sha256, a.encodings.join(','));
+    // One statement per set (its artifacts as a JSON list) rather than one per artifact: a scan
+    // of 10,000 sets spent most of its time in 100,000 single-row inserts.
+    catalog
+      .stmt(
+        `INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings)
+         SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]')
+         FROM json_each(?)`,
+      )
+      .run(key, JSON.stringify(manifest.artifacts.map((a) => [a.path, a.role, a.bytes, a.sha256, a.plain_bytes, a.plain_sha256, a.encodings.join(',')])));
     catalog.stmt(
       `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since, manifest_size, manifest_mtime, manifest_etag)
        VALUES (@key, @medium, @path, @ts, @ts, NULL, @size, @mtime, @etag)
