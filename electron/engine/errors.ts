@@ -124,6 +124,15 @@ function sqliteError(code: string, e: unknown): LifeboatError {
       cause: e,
     });
   }
+  // A catalog whose tables are not the ones this version's migrations made (made or altered by
+  // another build): SQLite names the missing column or table.
+  const text = e instanceof Error ? e.message : '';
+  if (code === 'SQLITE_ERROR' && /no such (column|table)|has no column named/.test(text)) {
+    return new LifeboatError('CATALOG_CORRUPT', `The catalog's tables do not match this version of Lifeboat (SQLite: ${text}).`, {
+      hint: 'Run `lifeboat scan --rebuild`: the catalog is a cache and is rebuilt from the media.',
+      cause: e,
+    });
+  }
   if (code === 'SQLITE_FULL') {
     return new LifeboatError('STORAGE_FULL', 'The disk holding the catalog is full.', { cause: e });
   }

@@ -212,6 +212,24 @@ describe('the catalog itself', () => {
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--json')).length).toBeGreaterThanOrEqual(2 + 4 + 2);
   });
 
+  it('a catalog whose tables another build changed is reported as such, and rebuilt', () => {
+    const db = new Database(join(dir.path, 'laptop', 'catalog.sqlite'));
+    db.exec('ALTER TABLE sets DROP COLUMN facts_json');
+    db.close();
+    // A manifest to read again, so the scan writes a set.
+    const siteDir = join(medium, 'sets/site');
+    utimesSync(join(siteDir, readdirSync(siteDir)[0]!, 'manifest.json'), new Date(), new Date(Date.now() + 60_000));
+    const r = lifeboat(laptop, 'scan', medium, '--json');
+    expect(r.status).toBe(2);
+    expect(json<{ error: { code: string; message: string; hint: string } }>(r).error).toMatchObject({
+      code: 'CATALOG_CORRUPT',
+      message: expect.stringMatching(/do not match this version of Lifeboat \(SQLite: .*facts_json/),
+      hint: expect.stringMatching(/scan --rebuild/),
+    });
+    expect(lifeboat(laptop, 'scan', '--rebuild', '--json').status).toBe(0);
+    expect(scan(medium).sets.total).toBeGreaterThanOrEqual(2);
+  });
+
   it('answers systems with the age of the newest set against its objectives', () => {
     const systems = json<Array<{ system: string; status: string; reason: string }>>(lifeboat(laptop, 'systems', '--json'));
     const site = systems.find((s) => s.system === 'site')!;
