@@ -140,7 +140,7 @@ describe('tars of files: blocks that do not compress go into raw zstd frames', (
   };
   const RAW_FRAME = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]);
 
-  it('stores random bytes as they are (no expansion, no time spent on them) and still compresses the text', async () => {
+  it('stores random bytes as they are, in raw frames (no expansion), and still compresses the text', async () => {
     const sink = memorySink({ releasesChunks: true });
     const facts = await storeArtifact(tar, { recipients: [], sinks: [sink] });
     const stored = sink.bytes();

@@ -14,20 +14,26 @@ export class Invalid extends Error {
 
 export type Obj = Record<string, unknown>;
 
-const field = (at: string, key: string): string => (at ? `${at}.${key}` : key);
+/** The path of `key` inside the object at `at` (`a.b.c`). */
+export const field = (at: string, key: string): string => (at ? `${at}.${key}` : key);
+
+/** A JSON object (not null, not a list), with any fields. */
+export function plainObject(v: unknown, at: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(at, 'expected an object');
+  return v as Obj;
+}
 
 export function object(v: unknown, at: string, keys: readonly string[]): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(at, 'expected an object');
-  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new Invalid(at, `unknown field "${k}"`);
-  return v as Obj;
+  const o = plainObject(v, at);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new Invalid(at, `unknown field "${k}"`);
+  return o;
 }
 
 /** An object with any fields (kind-specific facts). */
 export function record(o: Obj, key: string, at: string): Obj {
   const v = o[key];
   if (v === undefined) throw new Invalid(field(at, key), 'required');
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(field(at, key), 'expected an object');
-  return v as Obj;
+  return plainObject(v, field(at, key));
 }
 
 export function string(o: Obj, key: string, at: string, pattern?: { test: (s: string) => boolean; what: string }): string {

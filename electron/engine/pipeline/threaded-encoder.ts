@@ -123,7 +123,7 @@ function put(bytes) {
 // what zstd itself writes for data it cannot compress, without it spending time finding that out.
 // Frames follow one another in the stream; every zstd decoder reads them in turn.
 let zstdOpen = false;
-let rawFrames = 0;
+let rawFrameCount = 0;
 function raw(view) {
   if (zstdOpen) {
     compress(new Uint8Array(0), z.EndDirective.end);
@@ -141,7 +141,7 @@ function raw(view) {
     put(Uint8Array.of(bh & 0xff, (bh >> 8) & 0xff, (bh >> 16) & 0xff));
     put(view.subarray(at, at + size));
   }
-  rawFrames++;
+  rawFrameCount++;
 }
 function feed(view) {
   if (workerData.rawFrames && view.length >= 64 * 1024 && entropy(view) >= 7.9) raw(view);
@@ -153,7 +153,7 @@ function feed(view) {
 }
 function end() {
   // An empty stream is still one (empty) zstd frame.
-  if (zstdOpen || rawFrames === 0) compress(new Uint8Array(0), z.EndDirective.end);
+  if (zstdOpen || rawFrameCount === 0) compress(new Uint8Array(0), z.EndDirective.end);
   ship();
   port.postMessage({ end: true });
   parentPort.postMessage({ plainSha256: plain.digest('hex'), plainBytes });
@@ -413,7 +413,11 @@ function workerFailure(what: string, m: WorkerError['error'] | Error): LifeboatE
 /** A FIFO at `path`, readable and writable by this user only (Node has no call for it). */
 function makeFifo(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('mkfifo', ['-m', '600', path], (e) => (e ? reject(new LifeboatError('TOOL_MISSING', `Could not make a FIFO with mkfifo: ${e.message}`)) : resolve()));
+    execFile('mkfifo', ['-m', '600', path], (e) => {
+      if (!e) return resolve();
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(new LifeboatError(missing ? 'TOOL_MISSING' : 'STORAGE_ERROR', `Could not make a FIFO for the tool's output with mkfifo (in ${join(path, '..')}): ${e.message}`, { hint: missing ? 'mkfifo (coreutils) must be on PATH.' : 'Check LIFEBOAT_TMPDIR (or the system temp folder) is writable and on a local file system.' }));
+    });
   });
 }
 

@@ -1,19 +1,12 @@
-import { execFile } from 'node:child_process';
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { LifeboatError } from '../errors';
-import { candidatePgBinDirs } from '../tools/tools';
+import { candidatePgBinDirs, isExecutable, toolVersion } from '../tools/tools';
 
 export interface PgTool {
   path: string;
   major: number;
   version: string;
-}
-
-function versionOf(path: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(path, ['--version'], { timeout: 5000, encoding: 'utf8' }, (e, out) => resolve(e ? null : out.trim()));
-  });
 }
 
 /** The copies of `name` in `dirs` (in that order), each asked its version, all in parallel. */
@@ -22,18 +15,14 @@ async function scanDirs(name: string, dirs: string[], skip: Set<string>): Promis
   for (const dir of dirs) {
     if (!dir) continue;
     const path = join(dir, process.platform === 'win32' ? `${name}.exe` : name);
-    try {
-      accessSync(path, constants.X_OK);
-      // /bin and /usr/bin are one directory on merged-/usr systems: each file is asked once.
-      const real = realpathSync(path);
-      if (skip.has(real)) continue;
-      skip.add(real);
-      paths.push(path);
-    } catch {
-      // not there
-    }
+    if (!isExecutable(path)) continue;
+    // /bin and /usr/bin are one directory on merged-/usr systems: each file is asked once.
+    const real = realpathSync(path);
+    if (skip.has(real)) continue;
+    skip.add(real);
+    paths.push(path);
   }
-  const versions = await Promise.all(paths.map(async (path) => ({ path, version: await versionOf(path) })));
+  const versions = await Promise.all(paths.map(async (path) => ({ path, version: await toolVersion(path) })));
   const found: PgTool[] = [];
   for (const { path, version } of versions) {
     const m = version ? /\s(\d+)(?:\.(\d+))?/.exec(version) : null;

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { S3MediumSettings } from '../../../shared/domain/settings';
 import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from '../../../shared/domain/s3-location';
 import { LifeboatError } from '../errors';
-import { Invalid } from '../format/check';
+import { field as at, Invalid, plainObject as obj, type Obj } from '../format/check';
 
 export const TIERS = ['critical', 'important', 'standard'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -53,18 +53,10 @@ const DEFAULT_TIERS: Record<Tier, TierObjectives> = {
 // Checked by hand rather than with a schema library: every command reads this file at start,
 // and loading one cost more than the rest of a catalog rescan's start-up. Fields this version
 // does not know are dropped (a newer Lifeboat's settings still load); wrong types are errors.
-type Obj = Record<string, unknown>;
-const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
-
-function obj(v: unknown, path: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid(path, 'expected an object');
-  return v as Obj;
-}
-
-function str(v: unknown, path: string, rule?: { re: RegExp; what: string; max?: number }): string {
+function str(v: unknown, path: string, rule: { re?: RegExp; what?: string; max?: number } = {}): string {
   if (typeof v !== 'string') throw new Invalid(path, 'expected a string');
-  if (rule?.max !== undefined && v.length > rule.max) throw new Invalid(path, `at most ${rule.max} characters`);
-  if (rule && !rule.re.test(v)) throw new Invalid(path, `expected ${rule.what}`);
+  if (rule.max !== undefined && v.length > rule.max) throw new Invalid(path, `at most ${rule.max} characters`);
+  if (rule.re && !rule.re.test(v)) throw new Invalid(path, `expected ${rule.what ?? rule.re.source}`);
   return v;
 }
 
@@ -119,8 +111,8 @@ function s3Medium(v: unknown, path: string): S3MediumSettings {
   const o = obj(v, path);
   return {
     location: str(o.location, at(path, 'location'), { re: S3_LOCATION, what: S3_LOCATION_WHAT }),
-    endpoint: opt(o, 'endpoint', path, '', (x, p) => str(x, p, { re: /^/, what: '', max: 2000 })),
-    region: opt(o, 'region', path, '', (x, p) => str(x, p, { re: /^/, what: '', max: 100 })),
+    endpoint: opt(o, 'endpoint', path, '', (x, p) => str(x, p, { max: 2000 })),
+    region: opt(o, 'region', path, '', (x, p) => str(x, p, { max: 100 })),
     credential: opt(o, 'credential', path, '', (x, p) => str(x, p, { re: S3_CREDENTIAL_REF, what: 'an s3:<name> keychain reference' })),
   };
 }

@@ -17,7 +17,7 @@ export const TOOLS: ReadonlyArray<{ name: string; purpose: string; pg: boolean }
   { name: 'openssl', purpose: 'checking signatures by hand', pg: false },
 ];
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
