@@ -4,11 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { ToolSource } from '../../electron/engine/backup/child';
 import { generateIdentity } from '../../electron/engine/crypto/age';
 import { readDecoded, storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
+import { encoderThreadsStarted, prestartEncoderThread } from '../../electron/engine/pipeline/encoder-thread';
 import type { ArtifactSink } from '../../electron/engine/storage/medium';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** An in-memory destination; `delayMs` holds each write (and its chunk) before acknowledging it. */
+/**
+ * An in-memory destination that writes vectors, like a file; `delayMs` holds each call (and its
+ * chunks) before acknowledging it; `failAt` fails the n-th call.
+ */
 function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: number } = {}): ArtifactSink & { bytes: () => Buffer; written: () => number } {
   const parts: Buffer[] = [];
   let writes = 0;
@@ -22,13 +26,15 @@ function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: nu
   done.catch(() => undefined);
   const stream = new Writable({
     highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _enc, callback) {
+    writev(chunks, callback) {
       writes++;
       if (o.failAt !== undefined && writes >= o.failAt) return callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
       const finish = (): void => {
-        // Copied only now: a block reused too early would show up as corrupt output.
-        parts.push(Buffer.from(chunk));
-        written += chunk.length;
+        // Copied only now: a buffer reused too early would show up as corrupt output.
+        for (const { chunk } of chunks) {
+          parts.push(Buffer.from(chunk as Buffer));
+          written += (chunk as Buffer).length;
+        }
         callback();
       };
       if (o.delayMs) setTimeout(finish, o.delayMs);
@@ -153,9 +159,10 @@ describe('tars of files: blocks that do not compress go into raw zstd frames', (
     expect((await readDecoded(Readable.from([stored]), facts.encodings, [])).equals(data)).toBe(true);
   });
 
-  it('round-trips encrypted', async () => {
-    const sink = memorySink();
+  it('round-trips encrypted, the stored hash covering exactly the bytes written', async () => {
+    const sink = memorySink({ releasesChunks: true });
     const facts = await storeArtifact(tar, { recipients: [id.recipient], sinks: [sink] });
+    expect(facts).toMatchObject({ bytes: sink.bytes().length, sha256: sha(sink.bytes()), plain_sha256: sha(data) });
     expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(data)).toBe(true);
   });
 
@@ -166,13 +173,43 @@ describe('tars of files: blocks that do not compress go into raw zstd frames', (
   });
 });
 
+describe('the encoder thread is kept for the next artifact', () => {
+  const id = generateIdentity().identity;
+
+  it('artifacts with different settings one after another use one thread; after a failure a new one takes over', async () => {
+    prestartEncoderThread();
+    const before = encoderThreadsStarted();
+    const text = Buffer.from('one line of a dump\n'.repeat(100_000));
+    const photo = randomBytes(2 * 1024 * 1024 + 17);
+    const runs: Array<{ source: () => Parameters<typeof storeArtifact>[0]; plain: Buffer; recipients: (typeof id.recipient)[] }> = [
+      { source: () => async (w) => w.write(photo), plain: photo, recipients: [id.recipient] },
+      { source: () => Readable.from([text]), plain: text, recipients: [] },
+      { source: () => async (w) => w.write(Buffer.concat([text, photo])), plain: Buffer.concat([text, photo]), recipients: [id.recipient] },
+    ];
+    for (const r of runs) {
+      const sink = memorySink({ releasesChunks: true });
+      const facts = await storeArtifact(r.source(), { recipients: r.recipients, sinks: [sink] });
+      expect(facts).toMatchObject({ sha256: sha(sink.bytes()), plain_sha256: sha(r.plain) });
+      expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(r.plain)).toBe(true);
+    }
+    expect(encoderThreadsStarted()).toBe(before);
+
+    const err = await storeArtifact(Readable.from([randomBytes(4 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [memorySink({ failAt: 2 })] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FULL' });
+    const sink = memorySink();
+    const facts = await storeArtifact(async (w) => w.write(photo), { recipients: [id.recipient], sinks: [sink] });
+    expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(photo)).toBe(true);
+    expect(encoderThreadsStarted()).toBe(before + 1);
+  });
+});
+
 describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO', () => {
   const id = generateIdentity().identity;
   const sh = (script: string, signal?: AbortSignal): ToolSource => ToolSource.of('sh', ['-c', script], { what: 'the test tool', signal });
 
   it('stores exactly what the tool wrote, and reports its progress', async () => {
     const tool = sh('yes lifeboat | head -c 5000001');
-    const sink = memorySink({ releasesChunks: true });
+    const sink = memorySink();
     let progress = 0;
     const facts = await storeArtifact(tool, { recipients: [id.recipient], sinks: [sink], onPlainBytes: (n) => (progress = n) });
     await tool.exited();
@@ -188,7 +225,7 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
     await expect(tool.exited()).rejects.toMatchObject({ code: 'TOOL_FAILED', message: expect.stringContaining('connection to server lost') });
   });
 
-  it('a tool that exits before the compress thread has started stores an empty artifact, without hanging', async () => {
+  it('a tool that exits before the encoder thread has started stores an empty artifact, without hanging', async () => {
     // The tool starts while the compress thread may still be booting (the FIFO's ends are
     // held until it has opened it): a tool that is gone by then must still end the stream.
     for (let i = 0; i < 5; i++) {
@@ -199,7 +236,7 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
     }
   });
 
-  it('what a tool writes before the compress thread reads is kept (it waits in the pipe)', async () => {
+  it('what a tool writes before the encoder thread reads is kept (it waits in the pipe)', async () => {
     const tool = sh('head -c 65536 /dev/zero; exec yes lifeboat | head -c 1000000');
     const facts = await storeArtifact(tool, { recipients: [], sinks: [memorySink()] });
     await tool.exited();

@@ -5,6 +5,12 @@ import type { FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** The write path's thread boots (~60 ms) while the engine loads and the source is prepared. */
+async function prestart(): Promise<void> {
+  const { prestartEncoderThread } = await import('../../engine/pipeline/encoder-thread');
+  prestartEncoderThread();
+}
+
 function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--system <name>', 'the protected system (e.g. customer-db)')
@@ -29,6 +35,7 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'directory holding pg_dump')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
     .action(async (opts: PgOptions) => {
+      await prestart();
       const { backupPgCommand } = await import('./backup-run');
       await backupPgCommand(io, opts);
     });
@@ -42,6 +49,7 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'directory holding pg_basebackup')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
     .action(async (opts: PgBaseOptions) => {
+      await prestart();
       const { backupPgBaseCommand } = await import('./backup-run');
       await backupPgBaseCommand(io, opts);
     });
@@ -58,6 +66,7 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--identity <file>', 'age identity to read an encrypted parent index (when this machine has no copy)', collect)
     .option('--allow-plaintext', 'allow a config set without encryption')
     .action(async (opts: FilesOptions) => {
+      await prestart();
       const { backupFilesCommand } = await import('./backup-run');
       await backupFilesCommand(io, opts);
     });

@@ -47,7 +47,7 @@ export function spawnTool(path: string, args: string[], options: ToolOptions): R
 
 /**
  * The plaintext of an artifact as the standard output of a tool (pg_dump, pg_basebackup). The
- * encoder starts it when it is ready to read, on a FIFO its compress thread drains directly
+ * encoder starts it when it is ready to read, on a FIFO its worker thread drains directly
  * (POSIX), or on a pipe read by the main thread (Windows).
  */
 export class ToolSource {

@@ -39,7 +39,7 @@ export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'p
 /**
  * The write path of every artifact: plaintext → SHA-256 → zstd → age → SHA-256 → every
  * destination, streaming with back-pressure and constant memory. Resolves once each
- * destination holds the bytes durably. Streams and tar sources run on three threads
+ * destination holds the bytes durably. Streams and tar sources run on two threads
  * (threaded-encoder.ts); a small in-memory artifact (a file index) is encoded here, where
  * starting threads would cost more than the work.
  */
