@@ -43,7 +43,8 @@ let key = null;
 let stored = null;
 let storedBytes = 0;
 let counter = 0n;
-// Plaintext of the age chunk being gathered: views, copied (keep()) before their memory is reused.
+// The age chunk being gathered (bytes of the zstd stream): views, copied (keep()) before the
+// memory they view is reused.
 let pending = [];
 let pendingBytes = 0;
 let pendingOwned = true;
