@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/temp';
 
 type Results = { hashes: Map<string, string>; warnings: string[]; skipped: Set<string> };
 
-/** The tar the backup would store: blocks copied out as the encoder's compress thread would take them. */
+/** The tar the backup would store: blocks copied out as the encoder thread would take them. */
 async function tarBytes(entries: WalkedEntry[], results: Results): Promise<Buffer> {
   const parts: Buffer[] = [];
   const w: BlockWriter = new BlockWriter((buf, len) => {

@@ -226,7 +226,7 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
   });
 
   it('a tool that exits before the encoder thread has started stores an empty artifact, without hanging', async () => {
-    // The tool starts while the compress thread may still be booting (the FIFO's ends are
+    // The tool starts while the encoder thread may still be booting (the FIFO's ends are
     // held until it has opened it): a tool that is gone by then must still end the stream.
     for (let i = 0; i < 5; i++) {
       const tool = ToolSource.of('true', [], { what: 'the test tool' });
