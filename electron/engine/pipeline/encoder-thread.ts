@@ -33,7 +33,8 @@ const cctx = new z.CCtx();
 // zstd writes here; the bytes are encrypted (or copied) into the ring before its next call.
 const zout = Buffer.allocUnsafeSlow(block);
 
-// This artifact's state, set by begin().
+// This artifact's state, set by begin(). The plaintext is hashed by whoever reads it: here
+// only for a FIFO (drain), else by the main thread.
 let plain = null;
 let plainBytes = 0;
 let rawFrames = false;
@@ -203,7 +204,7 @@ function begin(o) {
     cctx.setParameter(z.CParameter.jobSize, o.jobSize);
     if (o.overlapLog > 0) cctx.setParameter(z.CParameter.overlapLog, o.overlapLog);
   }
-  plain = createHash('sha256');
+  plain = null;
   plainBytes = 0;
   rawFrames = o.rawFrames;
   zstdOpen = false;
@@ -225,13 +226,15 @@ function end() {
   pendingBytes = 0;
   ship();
   key = null;
-  parentPort.postMessage({ done: { plainSha256: plain.digest('hex'), plainBytes, sha256: stored.digest('hex'), bytes: storedBytes } });
+  const read = plain ? { plainSha256: plain.digest('hex'), plainBytes } : {};
+  parentPort.postMessage({ done: { ...read, sha256: stored.digest('hex'), bytes: storedBytes } });
 }
 // A tool's output on a FIFO: read here with blocking reads, so the pipe is drained as fast as
 // this thread works and the main thread never touches the plaintext.
 function drain(path) {
   const fd = openSync(path, 'r');
   parentPort.postMessage({ opened: true });
+  plain = createHash('sha256');
   const buf = Buffer.allocUnsafeSlow(block);
   let reported = 0;
   try {
@@ -267,9 +270,7 @@ parentPort.on('message', (m) => {
       return;
     }
     // A block of plaintext from the main thread, which hashed it: back to it once encoded.
-    const view = new Uint8Array(m.buf, 0, m.len);
-    plainBytes += m.len;
-    feed(view);
+    feed(new Uint8Array(m.buf, 0, m.len));
     parentPort.postMessage({ free: m.buf }, [m.buf]);
   } catch (e) {
     parentPort.postMessage({ error: { message: String((e && e.message) || e), code: e && e.code } });

@@ -154,10 +154,10 @@ interface WorkerError {
   error?: { message: string; code?: string };
 }
 
-/** What the encoder thread reports at the end of an artifact (its plaintext hash counts for a FIFO, which only it reads). */
+/** What the encoder thread reports at the end of an artifact (the plaintext's hash only for a FIFO, which only it reads). */
 interface WorkerFacts {
-  plainSha256: string;
-  plainBytes: number;
+  plainSha256?: string;
+  plainBytes?: number;
   sha256: string;
   bytes: number;
 }
@@ -249,7 +249,6 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
 
   // A tool source on POSIX: its stdout is a FIFO the encoder thread reads.
   let fifo: string | null = null;
-  let fromFifo = false;
   const held: { read: number | null; write: number | null } = { read: null, write: null };
   const releaseHeld = (): void => {
     for (const k of ['read', 'write'] as const) {
@@ -279,7 +278,6 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
         held.write = openSync(fifo, constants.O_WRONLY);
         if (failure) throw failure;
         running.tool = source.start(held.write);
-        fromFifo = true;
         worker.postMessage({ fifo });
         await Promise.race([opened, failed]);
         releaseHeld();
@@ -323,7 +321,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     await Promise.race([endTargets(), failed]);
     await Promise.race([Promise.all(o.sinks.map((s) => s.done)), failed]);
     // The plaintext was hashed by whoever read it: the thread for a FIFO, this thread otherwise.
-    const plain = fromFifo ? { sha256: facts.plainSha256, bytes: facts.plainBytes } : writer.digest();
+    const plain = facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
     return { bytes: facts.bytes, sha256: facts.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
   } catch (e) {
     fail(e);
