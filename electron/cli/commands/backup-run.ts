@@ -3,7 +3,7 @@ import { backupFiles } from '../../engine/backup/files-backup';
 import { backupPgLogical } from '../../engine/backup/pg-logical';
 import type { WrittenSet } from '../../engine/backup/set-writer';
 import { rememberMedium } from '../../engine/catalog/known-media';
-import { recordFileIndex, recordMedium, recordSet } from '../../engine/catalog/sets';
+import { recordFileIndex, recordMedium, recordSet, setIdKnown } from '../../engine/catalog/sets';
 import type { Engine } from '../../engine/engine';
 import { LifeboatError } from '../../engine/errors';
 import { sha256Hex, type Manifest } from '../../engine/format/manifest';
@@ -74,7 +74,7 @@ export interface PgOptions extends CommonOptions { db: string; format: 'custom' 
 export interface FilesOptions extends CommonOptions { path: string[]; exclude?: string[]; class: 'files' | 'config'; incremental?: boolean; identity?: string[]; allowPlaintext?: boolean }
 
 type PgCommon = Pick<PgOptions, 'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'>;
-type PgInput = { system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined };
+type PgInput = { system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined; idTaken: (setId: string) => boolean };
 
 /** The shared shape of the PostgreSQL backups: keys, media, the password from the keychain, the catalog entry. */
 async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>): Promise<void> {
@@ -87,7 +87,17 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
     const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
     if (opts.credential && password === null) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
     const started = Date.now();
-    const input: PgInput = { system: opts.system, dbUrl: opts.db, password, media, recipients, signingKey, tier: opts.tier ?? null, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined) };
+    const input: PgInput = {
+      system: opts.system,
+      dbUrl: opts.db,
+      password,
+      media,
+      recipients,
+      signingKey,
+      tier: opts.tier ?? null,
+      pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined),
+      idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
+    };
     const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) => make(input, ctx));
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
     report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
@@ -132,6 +142,7 @@ export async function backupFilesCommand(io: CliIo, opts: FilesOptions): Promise
           recipients,
           signingKey,
           tier: opts.tier ?? null,
+          idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
         },
         ctx,
       ),

@@ -22,7 +22,7 @@ export function registerPrune(program: Command, io: CliIo): void {
     .option('--apply', 'really remove the sets marked remove')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { to: string; keepLast: number; keepDaily: number; keepWeekly: number; keepMonthly: number; apply?: boolean; json?: boolean }) => {
-      const [{ prune }, { verifiedSetKeys }, { openMedium }, { openCliEngine }, { runAsJob }] = await Promise.all([
+      const [{ prune }, { verifiedManifests }, { openMedium }, { openCliEngine }, { runAsJob }] = await Promise.all([
         import('../../engine/backup/prune'),
         import('../../engine/catalog/sets'),
         import('../../engine/storage/open-medium'),
@@ -33,7 +33,7 @@ export function registerPrune(program: Command, io: CliIo): void {
       try {
         const medium = await openMedium(opts.to);
         const result = await runAsJob(engine, io, { kind: 'prune', title: `Retention on ${medium.location}` }, (ctx) =>
-          prune(medium, { keepLast: opts.keepLast, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly }, verifiedSetKeys(engine.catalog), Boolean(opts.apply), ctx),
+          prune(medium, { keepLast: opts.keepLast, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly }, verifiedManifests(engine.catalog), Boolean(opts.apply), ctx),
         );
         if (opts.json) {
           printJson(io, {

@@ -1,4 +1,4 @@
-import { parseManifest } from '../format/manifest';
+import { parseManifest, sha256Hex } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import type { Medium } from '../storage/medium';
 import { listArchive } from '../pitr/wal-archive';
@@ -63,7 +63,7 @@ export interface PruneResult {
  * Plan (and with `apply`, carry out) retention on one medium. Sets whose manifest cannot be
  * read are never removed: they are reported for a person to look at.
  */
-export async function prune(medium: Medium, policy: RetentionPolicy, verifiedKeys: Set<string>, apply: boolean, ctx: Pick<JobContext, 'step' | 'progress' | 'signal' | 'log'>): Promise<PruneResult> {
+export async function prune(medium: Medium, policy: RetentionPolicy, verifiedManifests: Set<string>, apply: boolean, ctx: Pick<JobContext, 'step' | 'progress' | 'signal' | 'log'>): Promise<PruneResult> {
   ctx.step('reading manifests');
   const listed = await medium.listSets();
   const unreadable: PruneResult['unreadable'] = [];
@@ -71,9 +71,10 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedKey
   const sources = new Map<string, Record<string, unknown>>();
   for (const s of listed) {
     try {
-      const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+      const bytes = await medium.readFile(`${s.path}/manifest.json`);
+      const m = parseManifest(bytes);
       sources.set(s.path, m.source);
-      candidates.push({ system: m.system, kind: m.kind, setId: m.set_id, path: s.path, createdAt: new Date(m.created_at), parent: m.parent, verified: verifiedKeys.has(`${m.system}/${m.set_id}`) });
+      candidates.push({ system: m.system, kind: m.kind, setId: m.set_id, path: s.path, createdAt: new Date(m.created_at), parent: m.parent, verified: verifiedManifests.has(sha256Hex(bytes)) });
     } catch (e) {
       unreadable.push({ path: s.path, reason: e instanceof Error ? e.message : String(e) });
     }

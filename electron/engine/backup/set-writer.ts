@@ -20,6 +20,12 @@ export interface SetPlan {
   recipients: AgeRecipient[];
   signingKey: SigningKey | null;
   startedAt: Date;
+  /**
+   * Whether a set id of this system is already used elsewhere (the local catalog knows it on
+   * another medium): a set made in the same second as one on other media takes the next
+   * suffix instead, so the names stay unique wherever this catalog has looked.
+   */
+  idTaken?: (setId: string) => boolean;
 }
 
 export interface WrittenSet {
@@ -67,12 +73,13 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
     removedPartials.push(...removed);
   }
 
-  // Set id = UTC start time + kind; a second set in the same second gets a suffix.
+  // Set id = UTC start time + kind; a second set in the same second (on these media, or
+  // one the catalog knows elsewhere) gets a suffix.
   const base = `${compactUtc(plan.startedAt)}-${plan.kind}`;
   let setId = base;
   for (let n = 2; ; n++) {
     const taken = await Promise.all(media.map(({ medium }) => medium.stat(`sets/${plan.system}/${setId}/manifest.json`)));
-    if (taken.every((t) => t === null)) break;
+    if (taken.every((t) => t === null) && !plan.idTaken?.(setId)) break;
     setId = `${base}-${n}`;
   }
 

@@ -126,6 +126,20 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
   return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };
 }
 
+/** A set and its ancestors (an incremental's parents), key by set id, following the parents the catalog resolved on each set's own medium. */
+export function chainKeys(catalog: Catalog, key: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const seen = new Set<string>();
+  for (let k: string | null = key; k !== null && !seen.has(k); ) {
+    seen.add(k);
+    const row = catalog.stmt('SELECT set_id AS setId, parent_key AS parent FROM sets WHERE key = ?').get(k) as { setId: string; parent: string | null } | undefined;
+    if (!row) break;
+    if (!out.has(row.setId)) out.set(row.setId, k);
+    k = row.parent;
+  }
+  return out;
+}
+
 /** One set in full for the set detail: artifacts with their hashes, the signer (pinned or not), the manifest facts, every verification. */
 export function setDetail(catalog: Catalog, setIdOrKey: string): SetDetail | null {
   const found = whereIs(catalog, setIdOrKey);

@@ -41,6 +41,8 @@ interface ReadSet {
   manifest: Manifest;
   bytes: Buffer;
   signer: string | null;
+  /** Its catalog key, once recorded. */
+  key?: string;
 }
 
 const CONCURRENCY = 16;
@@ -274,7 +276,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     if (reappeared.length) touch.run(now, mediumId, JSON.stringify(reappeared));
     for (const r of read) {
       if (!r) continue;
-      const key = recordSet(catalog, mediumId, r.folder.path, r.manifest, r.bytes, r.folder.manifest, r.signer, new Date(started));
+      const key = (r.key = recordSet(catalog, mediumId, r.folder.path, r.manifest, r.bytes, r.folder.manifest, r.signer, new Date(started)));
       seen.add(key);
       if (known.rows.has(r.folder.path) || knownPaths().has(r.folder.path)) summary.sets.updated++;
       else summary.sets.new++;
@@ -315,8 +317,8 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   // File indexes of file sets the catalog does not know yet (readable without a key, or with one).
   ctx.step('indexing file sets');
   for (const r of read) {
-    if (!r || (r.manifest.kind !== 'files' && r.manifest.kind !== 'config')) continue;
-    const key = `${r.manifest.system}/${r.manifest.set_id}`;
+    if (!r?.key || (r.manifest.kind !== 'files' && r.manifest.kind !== 'config')) continue;
+    const key = r.key;
     if (db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
     const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
     if (!artifact) continue;

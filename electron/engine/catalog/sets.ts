@@ -22,8 +22,35 @@ export function recordMedium(catalog: Catalog, medium: Medium, info: MediumInfo 
   return id;
 }
 
+/**
+ * The catalog key of a set: `<system>/<set id>`. Set ids are unique on a medium, not across
+ * media: two servers, or two backups to different media in the same second, can make different
+ * sets of one system with the same id. A manifest whose plain key already names a different
+ * manifest is a different set (unless it is the only copy, rewritten in place) and is keyed
+ * `<system>/<set id>@<first 12 hex of its manifest's SHA-256>`: the same on every scan, and
+ * never merged with the other one (which would show one set where there are two).
+ */
+function keyOf(catalog: Catalog, mediumId: string, setPath: string, manifest: Manifest, sha: string): string {
+  const plain = `${manifest.system}/${manifest.set_id}`;
+  const known = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(plain) as { sha: string | null } | undefined;
+  if (!known || known.sha === null || known.sha === sha) return plain;
+  const copies = catalog.stmt('SELECT medium_id AS medium, set_path AS path FROM presence WHERE set_key = ?').all(plain) as Array<{ medium: string; path: string }>;
+  if (copies.length === 1 && copies[0]!.medium === mediumId && copies[0]!.path === setPath) return plain;
+  return `${plain}@${sha.slice(0, 12)}`;
+}
+
+/** The key of an incremental's parent: the set of that id on the same medium (there may be others of the same id elsewhere). */
+function parentKeyOf(catalog: Catalog, mediumId: string, system: string, parent: string): string {
+  const plain = `${system}/${parent}`;
+  const here = catalog
+    .stmt("SELECT set_key AS key FROM presence WHERE medium_id = ? AND (set_key = ? OR (set_key > ? AND set_key < ?)) ORDER BY missing_since IS NOT NULL, set_key = ? DESC LIMIT 1")
+    .get(mediumId, plain, `${plain}@`, `${plain}A`, plain) as { key: string } | undefined;
+  return here?.key ?? plain;
+}
+
 export function recordSet(catalog: Catalog, mediumId: string, setPath: string, manifest: Manifest, manifestBytes: Buffer, stat: ObjectStat | null, signerKeyId: string | null, now = new Date()): string {
-  const key = `${manifest.system}/${manifest.set_id}`;
+  const sha = sha256Hex(manifestBytes);
+  const key = keyOf(catalog, mediumId, setPath, manifest, sha);
   const ts = now.toISOString();
   catalog.inTransaction(() => {
     catalog.stmt(
@@ -38,13 +65,13 @@ export function recordSet(catalog: Catalog, mediumId: string, setPath: string, m
       tier: manifest.tier,
       created_at: manifest.created_at,
       finished_at: manifest.finished_at,
-      parent_key: manifest.parent ? `${manifest.system}/${manifest.parent}` : null,
+      parent_key: manifest.parent ? parentKeyOf(catalog, mediumId, manifest.system, manifest.parent) : null,
       bytes: manifest.artifacts.reduce((n, a) => n + a.bytes, 0),
       count: manifest.artifacts.length,
       signed: signerKeyId ? 1 : 0,
       signer: signerKeyId,
       encrypted: manifest.artifacts.some((a) => a.encodings.includes('age')) ? 1 : 0,
-      sha: sha256Hex(manifestBytes),
+      sha,
       json: JSON.stringify({ source: manifest.source, warnings: manifest.warnings, host: manifest.host, lifeboat_version: manifest.lifeboat_version, started_at: manifest.started_at }),
     });
     catalog.stmt('DELETE FROM artifacts WHERE set_key = ?').run(key);
@@ -68,6 +95,11 @@ export function recordSet(catalog: Catalog, mediumId: string, setPath: string, m
   return key;
 }
 
+/** Whether the catalog knows a set of this system and id on any medium (a new set then takes another id). */
+export function setIdKnown(catalog: Catalog, system: string, setId: string): boolean {
+  return catalog.stmt('SELECT 1 AS known FROM sets WHERE key = ?').get(`${system}/${setId}`) !== undefined;
+}
+
 export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileEntry[]): void {
   catalog.inTransaction(() => {
     catalog.stmt('DELETE FROM file_index WHERE set_key = ?').run(setKey);
@@ -78,8 +110,15 @@ export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileE
   });
 }
 
-/** Set keys with a passing verification at any level (used by retention to protect them). */
-export function verifiedSetKeys(catalog: Catalog): Set<string> {
-  const rows = catalog.db.prepare("SELECT DISTINCT set_key FROM verifications WHERE artifact_path IS NULL AND verdict = 'ok'").pluck().all() as string[];
+/**
+ * The manifests (their SHA-256) of the sets with a passing verification at any level, used by
+ * retention to protect them: by manifest rather than by name, since two media can hold
+ * different sets of the same name.
+ */
+export function verifiedManifests(catalog: Catalog): Set<string> {
+  const rows = catalog.db
+    .prepare("SELECT DISTINCT s.manifest_sha256 FROM verifications v JOIN sets s ON s.key = v.set_key WHERE v.artifact_path IS NULL AND v.verdict = 'ok' AND s.manifest_sha256 IS NOT NULL")
+    .pluck()
+    .all() as string[];
   return new Set(rows);
 }

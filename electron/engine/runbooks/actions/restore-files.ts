@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { FileEntry } from '../../backup/file-index';
+import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
 import { decodeStages } from '../../pipeline/artifact-pipeline';
 import { applyMetadata, extractTar, mergeMove } from '../../restore/extract';
@@ -56,12 +57,13 @@ export const restoreFiles = defineAction({
       }
       try {
         const system = key.split('/')[0]!;
+        const chain = chainKeys(ctx.deps.catalog, key);
         const total = index.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
         ctx.progress({ bytesTotal: total, bytesDone: 0, itemsTotal: index.filter((e) => e.type === 'file').length, itemsDone: 0 });
         let bytesDone = 0;
         let filesDone = 0;
         for (const [setId, wanted] of bySet) {
-          const copy = await openSetCopy(ctx.deps.catalog, `${system}/${setId}`, ctx.deps.openMedium);
+          const copy = await openSetCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, ctx.deps.openMedium);
           const tar = copy.manifest.artifacts.find((a) => a.role === 'files-tar');
           if (!tar) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no files tar.`);
           ctx.log('info', `reading ${copy.key} (${wanted.size} entries from it)`);
