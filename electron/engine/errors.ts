@@ -167,6 +167,13 @@ export function mapError(e: unknown): LifeboatError {
   // pg errors carry a five-character SQLSTATE in `code` and a `severity`.
   if (code && /^[0-9A-Z]{5}$/.test(code) && str(rec.severity)) return pgError(code, message, e);
   if (code?.startsWith('SQLITE_')) return sqliteError(code, e);
+  // The HTTP handler's own timeouts (a connection that never opens, or goes silent).
+  if (str(rec.name) === 'TimeoutError' && /smithy|socket|connection/i.test(message)) {
+    return new LifeboatError('STORAGE_UNREACHABLE', /establish a connection/.test(message) ? 'Could not connect to the server in time.' : 'The server stopped answering (the connection went silent).', {
+      hint: 'Check the network path to the storage. On a slow link, allow more time with LIFEBOAT_S3_IDLE_TIMEOUT=<seconds> (default 60).',
+      cause: e,
+    });
+  }
   if (rec.$metadata && str(rec.name)) {
     const mapped = s3Error(str(rec.name) ?? '', rec.$metadata.httpStatusCode, e);
     if (mapped) return mapped;

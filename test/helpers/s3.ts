@@ -1,4 +1,5 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,5 +34,46 @@ export async function startS3(): Promise<TestS3> {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface S3Process {
+  endpoint: string;
+  port: number;
+  /** SIGKILL: every connection drops mid-request, as when the link to S3 is lost. */
+  kill(): Promise<void>;
+  /** SIGSTOP: connections stay open and go silent, as when a link drops packets. */
+  freeze(): void;
+}
+
+/**
+ * s3rver in a process of its own, on a given directory (and port, to come back on the same
+ * address after a kill): for tests that lose S3 in the middle of a request.
+ */
+export async function startS3Process(directory: string, port = 0): Promise<S3Process> {
+  const script = `const S3rver = require(process.argv[1]);
+new S3rver({ address: '127.0.0.1', port: Number(process.argv[3]), directory: process.argv[2], silent: true })
+  .run().then(({ port }) => process.stdout.write(port + '\\n'));`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', script, require.resolve('s3rver'), directory, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const got = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    child.on('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${got}`,
+    port: got,
+    freeze: () => {
+      child.kill('SIGSTOP');
+    },
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
   };
 }

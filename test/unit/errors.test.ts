@@ -30,6 +30,8 @@ describe('mapError', () => {
     [new Error('Cannot autolaunch D-Bus without X11 $DISPLAY'), 'CREDENTIAL_UNAVAILABLE'],
     [new Error('Object does not exist at path “/org/freedesktop/secrets/collection/login”'), 'CREDENTIAL_UNAVAILABLE'],
     [Object.assign(new Error('aborted'), { name: 'AbortError' }), 'CANCELLED'],
+    [Object.assign(new Error('@smithy/node-http-handler - the request socket timed out after 60000 ms of inactivity (configured by client requestHandler).'), { name: 'TimeoutError', $metadata: { attempts: 3 } }), 'STORAGE_UNREACHABLE'],
+    [Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 30000 ms.'), { name: 'TimeoutError' }), 'STORAGE_UNREACHABLE'],
     [new Error('something odd'), 'INTERNAL'],
     ['a thrown string', 'INTERNAL'],
   ])('maps %j to %s', (raw, code) => {

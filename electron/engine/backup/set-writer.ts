@@ -127,7 +127,8 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
     for (const w of writers) await w.commit(files);
     return { manifest, manifestBytes: bytes, setPath: `sets/${plan.system}/${setId}`, media, removedPartials };
   } catch (e) {
-    await Promise.allSettled(writers.map((w) => w.abort()));
-    throw e instanceof LifeboatError ? e : mapError(e);
+    const err = e instanceof LifeboatError ? e : mapError(e);
+    await Promise.allSettled(writers.map((w) => w.abort(err)));
+    throw err;
   }
 }

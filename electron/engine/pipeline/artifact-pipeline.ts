@@ -60,12 +60,27 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
   const stages: Transform[] = [plain, new CompressStream({ compressionLevel: o.zstdLevel ?? 3, checksumFlag: true })];
   if (o.recipients.length > 0) stages.push(new AgeEncryptStream(o.recipients));
   stages.push(stored);
+  // A destination failing on its own (S3 lost) stops the pipeline at once with its own error.
+  const stop = new AbortController();
+  let sinkError: unknown = null;
+  for (const s of o.sinks) {
+    s.done.catch((e: unknown) => {
+      sinkError ??= e;
+      stop.abort(e);
+    });
+  }
+  const cancel = (): void => stop.abort(o.signal?.reason);
+  if (o.signal?.aborted) cancel();
+  o.signal?.addEventListener('abort', cancel);
   try {
-    await pipeline([Readable.from([source]), ...stages, fanOut(o.sinks.map((s) => s.stream))], o.signal ? { signal: o.signal } : {});
+    await pipeline([Readable.from([source]), ...stages, fanOut(o.sinks.map((s) => s.stream))], { signal: stop.signal });
     await Promise.all(o.sinks.map((s) => s.done));
   } catch (e) {
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
-    throw e instanceof LifeboatError ? e : mapError(e);
+    const err = sinkError ?? e;
+    throw err instanceof LifeboatError ? err : mapError(err);
+  } finally {
+    o.signal?.removeEventListener('abort', cancel);
   }
   return { bytes: stored.bytes, sha256: stored.sha256(), plain_bytes: plain.bytes, plain_sha256: plain.sha256(), encodings, recipients };
 }

@@ -214,6 +214,10 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     writer.fail(failure);
     rejectFailed(failure);
   };
+  // A destination that fails on its own (an S3 upload whose connection is lost) says so through
+  // its `done` at once: waiting for that only at the end leaves the stream's pending write
+  // unanswered (a destroyed stream does not call it back), the ring full and the backup stuck.
+  for (const s of o.sinks) s.done.catch((e: unknown) => fail(e));
   const onAbort = (): void => fail(new LifeboatError('CANCELLED', 'Cancelled.'));
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);

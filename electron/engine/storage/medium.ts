@@ -21,8 +21,11 @@ export interface SetWriter {
   openArtifact(name: string): ArtifactSink;
   /** Write the small files (manifest.json must be last) and make the set visible. */
   commit(files: Array<{ name: string; bytes: Buffer }>): Promise<void>;
-  /** Remove everything written so far. */
-  abort(): Promise<void>;
+  /**
+   * Remove everything written so far. `cause` is why the set failed: a medium that has become
+   * unreachable is not asked again at length (the next backup removes the leftovers).
+   */
+  abort(cause?: unknown): Promise<void>;
 }
 
 export interface ObjectStat {

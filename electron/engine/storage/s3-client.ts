@@ -8,6 +8,12 @@ export interface S3Options {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
+/** How long an S3 connection may stay silent: 60 s (as the AWS CLI), or LIFEBOAT_S3_IDLE_TIMEOUT seconds (slow links, tests). */
+export function s3IdleTimeoutMs(): number {
+  const s = Number(process.env.LIFEBOAT_S3_IDLE_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
+}
+
 /**
  * S3 client settings. For custom endpoints the SDK's default flexible checksums are turned
  * off: streamed PutObject would otherwise use aws-chunked encoding that some S3-compatible
@@ -16,8 +22,12 @@ export interface S3Options {
  */
 export function s3ClientConfig(o: S3Options): S3ClientConfig {
   const endpoint = o.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  const idleMs = s3IdleTimeoutMs();
   const config: S3ClientConfig = {
     region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // A link that drops packets (no reset, no refusal) would otherwise hang a request, and with
+    // it a backup, forever: a connection silent this long fails, and the SDK retries it.
+    requestHandler: { connectionTimeout: Math.min(idleMs, 30_000), socketTimeout: idleMs },
   };
   if (o.credentials) config.credentials = o.credentials;
   if (endpoint) {

@@ -125,8 +125,12 @@ export class S3Medium implements Medium {
         for (const f of files) await this.put(`${setPath}/${f.name}`, f.bytes);
         await this.deleteKeys([this.key(`${setPath}/${PARTIAL_MARKER}`)]);
       },
-      abort: async () => {
+      abort: async (cause) => {
         await Promise.allSettled(uploads.map((u) => u.abort()));
+        // The set failed because a medium went out of reach (S3, most likely): deleting would
+        // only wait out the timeouts again. The in-progress marker stays, so no reader takes
+        // this for a set, and the next backup to this medium removes it all.
+        if (cause instanceof LifeboatError && cause.code === 'STORAGE_UNREACHABLE') return;
         await this.deletePrefix(`${setPath}/`);
       },
     };
