@@ -1,5 +1,6 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,38 @@ afterAll(async () => {
   await s3?.kill();
   dir?.cleanup();
 });
+
+/**
+ * A TCP relay to S3 that cuts every connection, and stops listening, once the server has sent
+ * `afterBytes`: S3 lost in the middle of a download, at a byte count rather than a moment.
+ */
+async function cuttingRelay(port: number, afterBytes: number): Promise<{ endpoint: string; close(): void }> {
+  const sockets = new Set<Socket>();
+  let sent = 0;
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const sock of [client, upstream]) {
+      sockets.add(sock);
+      sock.on('error', () => undefined).on('close', () => sockets.delete(sock));
+    }
+    client.pipe(upstream);
+    upstream.on('data', (d: Buffer) => {
+      sent += d.length;
+      if (sent <= afterBytes) return void client.write(d);
+      server.close();
+      for (const sock of sockets) sock.destroy();
+    });
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => {
+      server.close();
+      for (const sock of sockets) sock.destroy();
+    },
+  };
+}
 
 /** Start a backup of the big folder; resolves once its in-progress marker is on S3 (the run goes on). */
 async function backupUnderWay(extra: NodeJS.ProcessEnv = {}): Promise<{ running: Promise<CliRun> }> {
@@ -108,5 +141,25 @@ describe('S3 lost in the middle of a backup', () => {
     s3 = await startS3Process(join(dir.path, 's3'), s3.port);
     const sets = (await keys(s3.endpoint)).filter((k) => k.endsWith('/manifest.json'));
     expect(sets).toHaveLength(1); // only the first test's set
+  }, 60_000);
+
+  it('lost while a verification reads a set: the run fails (exit 2) and no set is judged corrupted or missing for it', async () => {
+    const made = await lifeboatAsync(env, 'backup', 'files', '--system', 'archive', '--path', big, '--to', 's3://backups/prod', '--json');
+    expect(made.status, made.stderr).toBe(0);
+    const key = `archive/${json<{ set_id: string }>(made).set_id}`;
+    const relay = await cuttingRelay(s3.port, 20 * 1024 * 1024);
+    try {
+      const cut = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL_S3: relay.endpoint }, 'verify', 's3://backups/prod', '--level', 'integrity', '--json');
+      expectUnreachable(cut, /went out of reach while .* was being read.*nothing was recorded/s);
+    } finally {
+      relay.close();
+    }
+    const where = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(await lifeboatAsync(env, 'where', key, '--json'));
+    expect(where.rows.map((r) => r.lastVerification)).toEqual([null]);
+    // S3 itself never went away: verified directly, the set passes.
+    const again = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--level', 'integrity', '--json');
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    const after = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(await lifeboatAsync(env, 'where', key, '--json'));
+    expect(after.rows[0]!.lastVerification?.verdict).toBe('ok');
   }, 60_000);
 });

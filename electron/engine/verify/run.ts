@@ -133,7 +133,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const pool = new HashPool(req.jobs);
   let bytesDone = 0;
   let setsDone = 0;
-  const results = await Promise.all(
+  const settled = await Promise.allSettled(
     plans.map(async (plan) => {
       const r = await verifySet(plan, options, deps.catalog, sem, ctx, (delta) => {
         if (!reading) return;
@@ -146,6 +146,11 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
       return r;
     }),
   ).finally(() => pool.close());
+  // A set whose check could not finish (the medium went out of reach) fails the whole run,
+  // once every other set has finished and been recorded.
+  const stopped = settled.find((r) => r.status === 'rejected');
+  if (stopped) throw stopped.reason;
+  const results = settled.map((r) => (r as PromiseFulfilledResult<SetResult>).value);
   const durationMs = Date.now() - started;
   return { results, skipped, bytes: reading ? total : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (total * 1000) / durationMs : null };
 }
