@@ -162,4 +162,25 @@ describe('S3 lost in the middle of a backup', () => {
     const after = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(await lifeboatAsync(env, 'where', key, '--json'));
     expect(after.rows[0]!.lastVerification?.verdict).toBe('ok');
   }, 60_000);
+
+  it('lost while the WAL archive is checked: the run fails (exit 2) instead of calling the unread segments corrupt', async () => {
+    const wal = join(dir.path, 'wal');
+    mkdirSync(wal);
+    for (const n of [1, 2, 3]) {
+      const segment = join(wal, `00000001000000000000000${n}`);
+      writeFileSync(segment, randomBytes(16 * 1024 * 1024));
+      const pushed = await lifeboatAsync(env, 'wal-push', segment, '--system', 'orders', '--to', 's3://backups/prod');
+      expect(pushed.status, pushed.stderr).toBe(0);
+    }
+    const relay = await cuttingRelay(s3.port, 20 * 1024 * 1024);
+    try {
+      const cut = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL_S3: relay.endpoint }, 'verify', 's3://backups/prod', '--wal', 'orders', '--json');
+      expectUnreachable(cut, /went out of reach while 0{7}10{15}[123] was being read \([12] of 3 WAL files checked\)/);
+    } finally {
+      relay.close();
+    }
+    const direct = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--wal', 'orders', '--json');
+    expect(direct.status, direct.stdout + direct.stderr).toBe(0);
+    expect(json<{ files: number; corrupt: unknown[] }>(direct)).toMatchObject({ files: 3, corrupt: [] });
+  }, 60_000);
 });

@@ -126,7 +126,7 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
   return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };
 }
 
-/** A set and its ancestors (an incremental's parents), key by set id, following the parents the catalog resolved on each set's own medium. */
+/** A set and its ancestors (an incremental's parents), keyed by set id, following the parents the catalog resolved on each set's own medium. */
 export function chainKeys(catalog: Catalog, key: string): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Set<string>();
