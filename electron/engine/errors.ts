@@ -147,6 +147,20 @@ export function isKeychainUnavailableMessage(message: string): boolean {
 }
 
 /**
+ * A medium that goes out of reach mid-check (S3 lost, its connection gone silent) says nothing
+ * about what was being checked: that error is thrown again, naming the medium, what was being
+ * read and what it leaves undone. Any other error is returned, to become a verdict.
+ */
+export function unlessUnreachable(e: unknown, medium: string, reading: string, undone: string): LifeboatError {
+  const err = mapError(e);
+  if (err.code !== 'STORAGE_UNREACHABLE') return err;
+  throw new LifeboatError('STORAGE_UNREACHABLE', `${medium} went out of reach while ${reading} was being read: ${err.message} ${undone}`, {
+    hint: err.hint ?? 'Reconnect the medium and verify again.',
+    cause: e,
+  });
+}
+
+/**
  * Map any thrown value to a LifeboatError with a code from the closed list. Messages of
  * unknown errors are kept (redacted) so nothing is lost, under INTERNAL.
  */

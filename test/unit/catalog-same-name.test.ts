@@ -59,6 +59,9 @@ describe('two different sets with the same name on two media (made in the same s
     expect(keys()).toEqual([`docs/${ID}`, variant]);
     expect(whereIs(catalog, `docs/${ID}`)!.rows.map((r) => r.label)).toEqual(['a']);
     expect(whereIs(catalog, variant)!.rows.map((r) => r.label)).toEqual(['b']);
+    // The bare id names both: refused with the keys, never one picked silently.
+    expect(() => whereIs(catalog, ID)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`names 2 different sets: `) }));
+    expect(() => whereIs(catalog, ID)).toThrow(new RegExp(`${variant.replace(/[/@]/g, '.')}`));
 
     // Rescans (manifests read again or skipped) keep both, neither goes missing.
     for (const m of [media.a!, media.b!]) {

@@ -1,3 +1,4 @@
+import { LifeboatError } from '../errors';
 import type { Settings } from '../settings/settings';
 import type { Catalog } from './catalog';
 import type { SetDetail } from '../../../shared/domain/catalog';
@@ -108,9 +109,22 @@ export function preferredCopies(rows: WhereRow[]): WhereRow[] {
   return rows.filter((r) => !r.missingSince).sort((a, b) => rank(a) - rank(b) || b.lastSeen.localeCompare(a.lastSeen));
 }
 
+/** The key a key or a bare set id names; null when none. A bare id that several sets share (two systems backed up in the same second, two servers) is refused with the keys to choose from. */
+function keyNamed(catalog: Catalog, setIdOrKey: string): string | null {
+  const exact = catalog.stmt('SELECT key FROM sets WHERE key = ?').get(setIdOrKey) as { key: string } | undefined;
+  if (exact) return exact.key;
+  const keys = (catalog.stmt('SELECT key FROM sets WHERE set_id = ? ORDER BY created_at DESC, key LIMIT 6').all(setIdOrKey) as Array<{ key: string }>).map((r) => r.key);
+  if (keys.length > 1) {
+    throw new LifeboatError('BAD_INPUT', `${setIdOrKey} names ${keys.length > 5 ? 'more than 5' : keys.length} different sets: ${keys.slice(0, 5).join(', ')}.`, {
+      hint: 'Give the whole key, <system>/<set id> as `lifeboat sets` lists it.',
+    });
+  }
+  return keys[0] ?? null;
+}
+
 /** Every medium holding (or that held) a set: `lifeboat where <set id>`. Accepts a key or a bare set id. */
 export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; rows: WhereRow[] } | null {
-  const key = (catalog.db.prepare('SELECT key FROM sets WHERE key = ? OR set_id = ? ORDER BY created_at DESC LIMIT 1').pluck().get(setIdOrKey, setIdOrKey) as string | undefined) ?? null;
+  const key = keyNamed(catalog, setIdOrKey);
   if (!key) return null;
   const rows = catalog.db
     .prepare(

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgeIdentity } from '../crypto/age';
-import { LifeboatError, mapError } from '../errors';
+import { LifeboatError, unlessUnreachable } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
 import { findExecutable } from '../tools/tools';
 import type { Medium } from '../storage/medium';
@@ -269,11 +269,8 @@ export async function verifyWalChain(medium: Medium, system: string, o: { identi
     try {
       bytes += (await readArchived(medium, w, o.identities)).length;
     } catch (e) {
-      const err = mapError(e);
       // Out of reach is not a verdict on the file: the check stops instead of calling the rest corrupt.
-      if (err.code === 'STORAGE_UNREACHABLE') {
-        throw new LifeboatError('STORAGE_UNREACHABLE', `${medium.location} went out of reach while ${w.name} was being read (${done} of ${archive.length} WAL files checked): ${err.message}`, { hint: err.hint ?? 'Reconnect the medium and verify again.', cause: e });
-      }
+      const err = unlessUnreachable(e, medium.location, w.name, `${done} of ${archive.length} WAL files were checked.`);
       corrupt.push({ name: w.name, reason: err.message });
     }
     o.onFile?.(++done, archive.length, bytes);

@@ -8,7 +8,7 @@ import { recordFileIndex } from '../catalog/sets';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
-import { LifeboatError, mapError } from '../errors';
+import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
@@ -88,18 +88,9 @@ interface Plan {
   inventory: Map<string, { verdict: Verdict; detail: string | null }>;
 }
 
-/**
- * A medium that goes out of reach mid-check (S3 lost, its connection gone silent) says nothing
- * about the set: the check stops with that error instead of a verdict, so no set is recorded as
- * missing or corrupted because a network failed. Other errors pass through to become verdicts.
- */
-function unlessUnreachable(t: SetTarget, what: string, e: unknown): LifeboatError {
-  const err = mapError(e);
-  if (err.code !== 'STORAGE_UNREACHABLE') return err;
-  throw new LifeboatError('STORAGE_UNREACHABLE', `${t.medium.location} went out of reach while ${what} was being read: ${err.message} The check of ${t.key} was not completed and nothing was recorded for it.`, {
-    hint: err.hint ?? 'Reconnect the medium and verify again.',
-    cause: e,
-  });
+/** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
+function readFailure(t: SetTarget, what: string, e: unknown): LifeboatError {
+  return unlessUnreachable(e, t.medium.location, what, `The check of ${t.key} was not completed and nothing was recorded for it.`);
 }
 
 /** Phase 1, cheap: manifest, names, signature, SHA256SUMS, presence and sizes. */
@@ -110,7 +101,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     try {
       bytes = await t.medium.readOptional(`${t.setPath}/manifest.json`);
     } catch (e) {
-      plan.setProblems.push({ verdict: 'missing', detail: unlessUnreachable(t, 'manifest.json', e).message });
+      plan.setProblems.push({ verdict: 'missing', detail: readFailure(t, 'manifest.json', e).message });
       return plan;
     }
     if (!bytes) {
@@ -156,7 +147,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     try {
       st = await t.medium.stat(a.path);
     } catch (e) {
-      plan.inventory.set(a.path, { verdict: 'missing', detail: unlessUnreachable(t, a.path, e).message });
+      plan.inventory.set(a.path, { verdict: 'missing', detail: readFailure(t, a.path, e).message });
       continue;
     }
     if (!st) plan.inventory.set(a.path, { verdict: 'missing', detail: 'not on the medium' });
@@ -202,7 +193,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       hashed = await pool.hash(local, onBytes, signal);
     } catch (e) {
-      const err = unlessUnreachable(t, rel, e);
+      const err = readFailure(t, rel, e);
       if (err.code === 'CANCELLED') throw err;
       // Gone since the inventory (a drive pulled mid-verify) is missing; a read error is corruption.
       return { ...base, verdict: err.code === 'NOT_FOUND' ? 'missing' : 'corrupted', detail: `reading failed: ${err.message}`, durationMs: Date.now() - started };
@@ -231,7 +222,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     await pipeline([await t.medium.openRead(a.path), ...stages, sink], { signal });
   } catch (e) {
     if (signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-    streamError = unlessUnreachable(t, rel, e);
+    streamError = readFailure(t, rel, e);
   }
   const durationMs = Date.now() - started;
   const sha = stored.bytes === a.bytes || !streamError ? stored.sha256() : null;
@@ -304,7 +295,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         }
       } catch (e) {
         verdicts.push('restore-failed');
-        restoreDetail.push(unlessUnreachable(t, 'the dump for the test restore', e).message);
+        restoreDetail.push(readFailure(t, 'the dump for the test restore', e).message);
       }
     }
   }
