@@ -157,6 +157,15 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
   });
 }
 
+/**
+ * A path as shown on a terminal: names that are not UTF-8 are already `\xNN`-escaped in the index;
+ * control characters (a name may hold ESC or a newline) are escaped the same way here.
+ */
+function printable(path: string): string {
+  // eslint-disable-next-line no-control-regex
+  return path.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export async function findCommand(io: CliIo, glob: string, opts: { system?: string; json?: boolean }): Promise<void> {
   await withCliEngine(async (engine) => {
     const hits = timed(io, 'find', () => findFiles(engine.catalog, glob, opts.system));
@@ -168,7 +177,7 @@ export async function findCommand(io: CliIo, glob: string, opts: { system?: stri
       io.stdout.write('No indexed file matches. (File sets are indexed when Lifeboat makes them, or when scanned with --identity or deep-verified.)\n');
       return;
     }
-    io.stdout.write(table(['PATH', 'SIZE', 'SET', 'SET CREATED'], hits.map((h) => [h.path, formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')])));
+    io.stdout.write(table(['PATH', 'SIZE', 'SET', 'SET CREATED'], hits.map((h) => [printable(h.path), formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')])));
   });
 }
 

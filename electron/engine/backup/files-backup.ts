@@ -3,13 +3,14 @@ import { dirname, join } from 'node:path';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
+import { nameFields } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
 import { readDecoded } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { parseIndex, serializeIndex, type FileEntry } from './file-index';
+import { entryPathBytes, entryTargetBytes, nameKey, parseIndex, serializeIndex, type FileEntry } from './file-index';
 import { DEFAULT_EXCLUDES, ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
-import { hashFile, tarSource, walkTrees, type WalkedEntry } from './tree';
+import { tarSource, walkTrees, type WalkedEntry } from './tree';
 
 export interface FilesBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
   paths: string[];
@@ -68,9 +69,51 @@ function writeCache(stateDir: string, system: string, setId: string, index: Buff
 }
 
 /**
- * A files or config set: a pax tar of the given trees (modes, mtimes, symlinks as links),
- * plus a full file index. Incremental sets store only what changed since the newest set of the
- * system (size and mtime, then content hash for files only touched) and name it as parent.
+ * Whether an entry is exactly as the parent set recorded it, by the rule of restic and Kopia:
+ * same type, size, mtime, ctime, inode and device (and link target or device numbers). ctime
+ * cannot be set back by a user, so a same-size change whose mtime was put back is still seen;
+ * a v1 parent entry (no ctime or inode) never matches.
+ */
+function unchanged(prev: FileEntry | undefined, e: WalkedEntry): prev is FileEntry {
+  if (!prev || prev.type !== e.type || prev.ctime_ns === undefined) return false;
+  if (prev.size !== e.size || prev.mtime_ms !== e.mtimeMs || prev.ctime_ns !== e.ctimeNs || prev.ino !== e.ino || prev.dev !== e.dev) return false;
+  if (e.type === 'file') return prev.sha256 !== null;
+  if (e.type === 'symlink') return e.target !== null && entryTargetBytes(prev)?.equals(e.target) === true;
+  if (e.type === 'char' || e.type === 'block') return prev.rdev?.[0] === e.rdev?.[0] && prev.rdev?.[1] === e.rdev?.[1];
+  return e.type === 'fifo';
+}
+
+/** The index line of an entry stored in this set. */
+function indexEntry(e: WalkedEntry, sha256: string | null, setId: string): FileEntry {
+  const path = nameFields(e.path);
+  const target = e.target ? nameFields(e.target) : null;
+  return {
+    path: path.text,
+    ...(path.b64 !== null ? { path_b64: path.b64 } : {}),
+    type: e.type,
+    size: e.type === 'file' ? e.size : 0,
+    mtime_ms: e.mtimeMs,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    sha256: e.type === 'file' ? sha256 : null,
+    target: target ? target.text : null,
+    ...(target && target.b64 !== null ? { target_b64: target.b64 } : {}),
+    ...(e.rdev ? { rdev: e.rdev } : {}),
+    dev: e.dev,
+    ino: e.ino,
+    ctime_ns: e.ctimeNs,
+    in: setId,
+  };
+}
+
+/**
+ * A files or config set: a pax tar of the given trees (modes, owners, mtimes, symlinks as links,
+ * hardlinks as links, FIFOs and device nodes), plus the index: the complete state of the tree
+ * at this time. An incremental set stores in its tar what is new or changed since the newest set
+ * of the system (see unchanged()), plus every directory and hardlink (headers only, so that the
+ * newest set's tar gives every directory its final mode and mtime); each index line's `in` names
+ * the set whose tar holds that entry.
  */
 export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Promise<WrittenSet & { index: FileEntry[] }> {
   if (input.kind === 'config' && input.recipients.length === 0 && !input.allowPlaintext) {
@@ -90,39 +133,20 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
     parent = await newestSet(input.media[0]!, input.system, input.kind);
     if (parent) {
       ctx.step(`comparing with ${parent.set_id}`);
-      parentIndex = new Map((await loadParentIndex(input, parent)).map((e) => [e.path, e]));
+      parentIndex = new Map((await loadParentIndex(input, parent)).map((e) => [nameKey(entryPathBytes(e)), e]));
     } else {
       ctx.log('info', 'no earlier set of this system: making a full one');
     }
   }
 
-  // Decide what goes into this set's tar.
-  const toStore: WalkedEntry[] = [];
+  // Decide what goes into this set's tar, in walk order (a hardlink comes after its file).
   const reused = new Map<string, FileEntry>();
+  const toStore: WalkedEntry[] = [];
   for (const e of walked.entries) {
-    const prev = parentIndex.get(e.path);
-    if (prev && prev.type === e.type && e.type !== 'file' && prev.target === e.target && prev.mode === e.mode && prev.mtime_ms === e.mtimeMs) {
-      reused.set(e.path, prev);
-      continue;
-    }
-    if (prev && e.type === 'file' && prev.type === 'file' && prev.size === e.size) {
-      if (prev.mtime_ms === e.mtimeMs && prev.mode === e.mode) {
-        reused.set(e.path, prev);
-        continue;
-      }
-      // Same size, new mtime: touched or changed? The content hash decides.
-      const sha = await hashFile(e.abs);
-      if (sha !== null && sha === prev.sha256) {
-        reused.set(e.path, { ...prev, mtime_ms: e.mtimeMs, mode: e.mode });
-        continue;
-      }
-    }
-    toStore.push(e);
+    const prev = parentIndex.get(e.key);
+    if (e.type !== 'dir' && e.type !== 'hardlink' && unchanged(prev, e)) reused.set(e.key, prev);
+    else toStore.push(e);
   }
-  // Directories are always written, so a restore of this set alone recreates the tree shape.
-  const storedPaths = new Set(toStore.map((e) => e.path));
-  for (const e of walked.entries) if (e.type === 'dir' && !storedPaths.has(e.path)) toStore.push(e);
-  toStore.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const totalBytes = toStore.reduce((n, e) => n + e.size, 0);
   ctx.progress({ bytesTotal: totalBytes, bytesDone: 0, itemsTotal: toStore.filter((e) => e.type === 'file').length, itemsDone: 0 });
@@ -134,13 +158,7 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
   const written = await writeSet(plan, ctx, async (add, setId) => {
     const tar = tarSource(toStore, results, (path) => ctx.progress({ itemsDone: ++filesDone, current: path }));
     await add({ name: 'files.tar', role: 'files-tar', source: tar, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
-    index = walked.entries
-      .filter((e) => !results.skipped.has(e.path))
-      .map((e): FileEntry => {
-        const prev = reused.get(e.path);
-        if (prev) return prev;
-        return { path: e.path, type: e.type, size: e.type === 'file' ? e.size : 0, mtime_ms: e.mtimeMs, mode: e.mode, sha256: e.type === 'file' ? (results.hashes.get(e.path) ?? null) : null, target: e.target, in: setId };
-      });
+    index = walked.entries.filter((e) => !results.skipped.has(e.key)).map((e) => reused.get(e.key) ?? indexEntry(e, results.hashes.get(e.key) ?? null, setId));
     indexBytes = serializeIndex(index);
     await add({ name: 'index.jsonl', role: 'file-index', source: indexBytes });
     return {
@@ -149,7 +167,7 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
         excludes: excludes.patterns,
         incremental: input.incremental,
         entries: index.length,
-        stored_entries: toStore.length,
+        stored_entries: toStore.length - results.skipped.size,
         stored_bytes: totalBytes,
       },
       warnings: results.warnings,

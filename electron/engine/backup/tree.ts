@@ -1,24 +1,33 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { LifeboatError, mapError } from '../errors';
+import { displayName } from '../format/names';
 import { TAR_END, tarHeader, tarPadding } from '../format/tar-writer';
 import type { BlockWriter } from '../pipeline/threaded-encoder';
+import { nameKey, type FileEntryType } from './file-index';
 import type { ExcludeMatcher } from './glob';
-import type { FileEntry } from './file-index';
 
 export interface WalkedEntry {
-  /** Path inside the archive: <root name>/<relative path>. */
-  path: string;
-  abs: string;
-  type: FileEntry['type'];
+  /** Path inside the archive, as bytes: <root name>/<relative path>. */
+  path: Buffer;
+  /** `path` as a lossless string (nameKey), for maps. */
+  key: string;
+  abs: Buffer;
+  type: FileEntryType;
   size: number;
   mtimeMs: number;
+  mtimeNs: bigint;
   mode: number;
   uid: number;
   gid: number;
-  target: string | null;
+  /** Symlink target, or for a hardlink the archive path of the first entry of its inode. */
+  target: Buffer | null;
+  rdev: [number, number] | null;
+  dev: string;
+  ino: string;
+  ctimeNs: string;
 }
 
 export interface WalkResult {
@@ -27,15 +36,43 @@ export interface WalkResult {
   warnings: string[];
 }
 
+const SLASH = Buffer.from('/');
+
+function join2(a: Buffer, b: Buffer): Buffer {
+  return Buffer.concat([a, SLASH, b]);
+}
+
+/** Linux's dev_t encoding (glibc's gnu_dev_major/minor). */
+function majorMinor(rdev: bigint): [number, number] {
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return [major, minor];
+}
+
+function typeOf(s: BigIntStats): FileEntryType | null {
+  if (s.isSymbolicLink()) return 'symlink';
+  if (s.isDirectory()) return 'dir';
+  if (s.isFile()) return 'file';
+  if (s.isFIFO()) return 'fifo';
+  if (s.isCharacterDevice()) return 'char';
+  if (s.isBlockDevice()) return 'block';
+  return null;
+}
+
 /**
- * Walk the given directories (sorted, symlinks recorded and never followed, excludes applied).
- * Sockets, FIFOs and devices are skipped with a warning.
+ * Walk the given directories (each directory's names in byte order, symlinks recorded and never
+ * followed, excludes applied). Names are read as bytes, so a name that is not valid UTF-8 is
+ * kept exactly. Regular files with several links are recorded once as 'file' (the first met)
+ * and then as 'hardlink' to it; FIFOs and devices are recorded (never opened). Sockets cannot be
+ * stored (as in GNU tar) and are skipped with a warning.
  */
 export async function walkTrees(paths: string[], excludes: ExcludeMatcher): Promise<WalkResult> {
   const roots: WalkResult['roots'] = [];
   const entries: WalkedEntry[] = [];
   const warnings: string[] = [];
   const names = new Set<string>();
+  // dev:ino of regular files with more than one link -> archive path of the first one met.
+  const firstLink = new Map<string, Buffer>();
   for (const p of paths) {
     const abs = resolve(p);
     const name = basename(abs) || 'root';
@@ -50,16 +87,45 @@ export async function walkTrees(paths: string[], excludes: ExcludeMatcher): Prom
     }
     if (!st.isDirectory()) throw new LifeboatError('BAD_INPUT', `${abs} is not a directory.`);
     roots.push({ path: abs, name });
-    const visit = async (dirAbs: string, rel: string): Promise<void> => {
+    const record = (path: Buffer, entryAbs: Buffer, s: BigIntStats, type: FileEntryType): WalkedEntry => {
+      const e: WalkedEntry = {
+        path,
+        key: nameKey(path),
+        abs: entryAbs,
+        type,
+        size: type === 'file' ? Number(s.size) : 0,
+        mtimeMs: Number(s.mtimeNs / 1_000_000n),
+        mtimeNs: s.mtimeNs,
+        mode: Number(s.mode) & 0o7777,
+        uid: Number(s.uid),
+        gid: Number(s.gid),
+        target: null,
+        rdev: type === 'char' || type === 'block' ? majorMinor(s.rdev) : null,
+        dev: String(s.dev),
+        ino: String(s.ino),
+        ctimeNs: String(s.ctimeNs),
+      };
+      if (type === 'file' && s.nlink > 1n) {
+        const id = `${s.dev}:${s.ino}`;
+        const first = firstLink.get(id);
+        if (first) {
+          e.type = 'hardlink';
+          e.size = 0;
+          e.target = first;
+        } else firstLink.set(id, path);
+      }
+      return e;
+    };
+    const visit = async (dirAbs: Buffer, rel: Buffer | null, relText: string): Promise<void> => {
       // Synchronous calls (a few microseconds each, against a thread-pool round trip each),
       // giving the event loop a turn between directories.
       await new Promise<void>((r) => setImmediate(r));
-      let items: string[];
+      let items: Buffer[];
       try {
-        items = readdirSync(dirAbs).sort();
+        items = readdirSync(dirAbs, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-          warnings.push(`${name}/${rel}: vanished during the backup`);
+          warnings.push(`${name}/${relText}: vanished during the backup`);
           return;
         }
         throw mapError(e);
@@ -68,58 +134,65 @@ export async function walkTrees(paths: string[], excludes: ExcludeMatcher): Prom
         const item = items[i]!;
         // A directory of a million entries must not hold the event loop (the app) for seconds.
         if (i > 0 && i % 2000 === 0) await new Promise<void>((r) => setImmediate(r));
-        const childRel = rel ? `${rel}/${item}` : item;
-        if (excludes.excludes(childRel)) continue;
-        const childAbs = join(dirAbs, item);
-        let s;
+        const childRel = rel ? join2(rel, item) : item;
+        const childText = displayName(childRel);
+        if (excludes.excludes(childText)) continue;
+        const childAbs = join2(dirAbs, item);
+        let s: BigIntStats;
         try {
-          s = lstatSync(childAbs);
+          s = lstatSync(childAbs, { bigint: true });
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-            warnings.push(`${name}/${childRel}: vanished during the backup`);
+            warnings.push(`${name}/${childText}: vanished during the backup`);
             continue;
           }
           throw mapError(e);
         }
-        const base = { path: `${name}/${childRel}`, abs: childAbs, mtimeMs: Math.floor(s.mtimeMs), mode: s.mode & 0o7777, uid: s.uid, gid: s.gid };
-        if (s.isSymbolicLink()) {
-          entries.push({ ...base, type: 'symlink', size: 0, target: readlinkSync(childAbs) });
-        } else if (s.isDirectory()) {
-          entries.push({ ...base, type: 'dir', size: 0, target: null });
-          await visit(childAbs, childRel);
-        } else if (s.isFile()) {
-          entries.push({ ...base, type: 'file', size: s.size, target: null });
-        } else {
-          warnings.push(`${name}/${childRel}: skipped (not a regular file, directory or link)`);
+        const type = typeOf(s);
+        if (type === null) {
+          warnings.push(`${name}/${childText}: skipped (a socket cannot be stored)`);
+          continue;
         }
+        const entry = record(join2(Buffer.from(name, 'utf8'), childRel), childAbs, s, type);
+        if (type === 'symlink') {
+          try {
+            entry.target = readlinkSync(childAbs, { encoding: 'buffer' });
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+              warnings.push(`${name}/${childText}: vanished during the backup`);
+              continue;
+            }
+            throw mapError(e);
+          }
+        }
+        entries.push(entry);
+        if (type === 'dir') await visit(childAbs, childRel, childText);
       }
     };
-    entries.push({ path: name, abs, type: 'dir', size: 0, mtimeMs: Math.floor(st.mtimeMs), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, target: null });
-    await visit(abs, '');
+    const rootAbs = Buffer.from(abs, 'utf8');
+    entries.push(record(Buffer.from(name, 'utf8'), rootAbs, lstatSync(rootAbs, { bigint: true }), 'dir'));
+    await visit(rootAbs, null, '');
   }
   return { roots, entries, warnings };
 }
 
-/** SHA-256 of a file's content (used to tell a touched file from a changed one). */
-export async function hashFile(abs: string): Promise<string | null> {
-  try {
-    const fh = await open(abs, 'r');
+/** uid -> user name and gid -> group name from /etc/passwd and /etc/group (for tar's uname/gname). */
+function ownerNames(): { users: Map<number, string>; groups: Map<number, string> } {
+  const read = (file: string): Map<number, string> => {
+    const m = new Map<number, string>();
+    let text: string;
     try {
-      const h = createHash('sha256');
-      const buf = Buffer.allocUnsafe(1024 * 1024);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-      }
-      return h.digest('hex');
-    } finally {
-      await fh.close();
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return m; // no names: tar then falls back on the numeric ids, which are always written
     }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw mapError(e);
-  }
+    for (const line of text.split('\n')) {
+      const [n, , id] = line.split(':');
+      if (n && id && /^\d+$/.test(id) && !m.has(Number(id))) m.set(Number(id), n);
+    }
+    return m;
+  };
+  return { users: read('/etc/passwd'), groups: read('/etc/group') };
 }
 
 /**
@@ -137,9 +210,18 @@ const READ_BYTES = 256 * 1024;
  */
 export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string, string>; warnings: string[]; skipped: Set<string> }, onFile?: (path: string) => void): (w: BlockWriter) => Promise<void> {
   return async (w) => {
+    const { users, groups } = ownerNames();
     for (const e of entries) {
+      const owner = { uid: e.uid, gid: e.gid, uname: users.get(e.uid), gname: groups.get(e.gid) };
       if (e.type !== 'file') {
-        await w.write(tarHeader({ name: e.path, type: e.type, mode: e.mode, size: 0, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid, linkname: e.target ?? undefined }));
+        // A hardlink to a file that vanished before it was read would point at nothing.
+        if (e.type === 'hardlink' && e.target && results.skipped.has(nameKey(e.target))) {
+          results.warnings.push(`${displayName(e.path)}: vanished during the backup`);
+          results.skipped.add(e.key);
+          continue;
+        }
+        const dev = e.rdev ? { devmajor: e.rdev[0], devminor: e.rdev[1] } : {};
+        await w.write(tarHeader({ name: e.path, type: e.type, mode: e.mode, size: 0, mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs, ...owner, ...dev, linkname: e.target ?? undefined }));
         continue;
       }
       let fd: number;
@@ -147,15 +229,15 @@ export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string,
         fd = openSync(e.abs, 'r');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          results.warnings.push(`${e.path}: vanished during the backup`);
-          results.skipped.add(e.path);
+          results.warnings.push(`${displayName(e.path)}: vanished during the backup`);
+          results.skipped.add(e.key);
           continue;
         }
         throw mapError(err);
       }
-      onFile?.(e.path);
+      onFile?.(displayName(e.path));
       try {
-        await w.write(tarHeader({ name: e.path, type: 'file', mode: e.mode, size: e.size, mtimeMs: e.mtimeMs, uid: e.uid, gid: e.gid }));
+        await w.write(tarHeader({ name: e.path, type: 'file', mode: e.mode, size: e.size, mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs, ...owner }));
         const h = createHash('sha256');
         let left = e.size;
         while (left > 0) {
@@ -167,14 +249,14 @@ export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string,
           left -= n;
         }
         if (left > 0) {
-          results.warnings.push(`${e.path}: shrank while being read; padded with zeros`);
+          results.warnings.push(`${displayName(e.path)}: shrank while being read; padded with zeros`);
           const zeros = Buffer.alloc(left);
           h.update(zeros);
           await w.write(zeros);
         } else if (readSync(fd, Buffer.alloc(1), 0, 1, null) > 0) {
-          results.warnings.push(`${e.path}: grew while being read; stored its first ${e.size} bytes`);
+          results.warnings.push(`${displayName(e.path)}: grew while being read; stored its first ${e.size} bytes`);
         }
-        results.hashes.set(e.path, h.digest('hex'));
+        results.hashes.set(e.key, h.digest('hex'));
         await w.write(tarPadding(e.size));
       } catch (err) {
         throw err instanceof LifeboatError ? err : mapError(err);

@@ -103,8 +103,10 @@ export function setIdKnown(catalog: Catalog, system: string, setId: string): boo
 export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileEntry[]): void {
   catalog.inTransaction(() => {
     catalog.stmt('DELETE FROM file_index WHERE set_key = ?').run(setKey);
-    const insert = catalog.stmt('INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    for (const e of entries) insert.run(setKey, e.path, e.type, e.size, new Date(e.mtime_ms).toISOString(), e.mode, e.sha256);
+    // OR IGNORE: two names that are not UTF-8 can share a display form (the index keeps their bytes).
+    const insert = catalog.stmt('INSERT OR IGNORE INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // The table's types predate hardlinks, FIFOs and devices: those are listed as files.
+    for (const e of entries) insert.run(setKey, e.path, e.type === 'dir' || e.type === 'symlink' ? e.type : 'file', e.size, new Date(e.mtime_ms).toISOString(), e.mode, e.sha256);
     const paths = entries.filter((e) => e.type !== 'dir' && !e.path.includes('\n')).map((e) => e.path);
     catalog.stmt('INSERT INTO file_paths (set_key, paths) VALUES (?, ?) ON CONFLICT(set_key) DO UPDATE SET paths = excluded.paths').run(setKey, paths.join('\n'));
   });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { LifeboatError } from '../errors';
 
 /**
@@ -38,3 +39,61 @@ export function compactUtc(d: Date): string {
 }
 
 export const SET_ID = /^\d{8}T\d{6}Z-(pg-logical|pg-base|files|config)(-\d+)?$/;
+
+/**
+ * File names on the source are bytes, not text: Linux allows any byte but `/` and NUL. A name
+ * is kept as its bytes from the walk to the tar and the index; text forms below are for display
+ * and for names that happen to be valid UTF-8 (nearly all).
+ */
+export function isUtf8Name(bytes: Buffer): boolean {
+  return isUtf8(bytes);
+}
+
+/** Length of the valid UTF-8 sequence starting at `i`, or 0 when the byte there starts none. */
+function utf8SequenceAt(b: Buffer, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number): boolean => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    const c1 = b[i + 1]!;
+    // Overlong forms (E0 80..9F) and UTF-16 surrogates (ED A0..BF) are not valid UTF-8.
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    const c1 = b[i + 1]!;
+    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/**
+ * The display form of a name: the name itself when its bytes are valid UTF-8, else its valid
+ * parts decoded and every other byte as `\xNN` (so `caf\xe9.txt` for a Latin-1 `café.txt`).
+ * Lossy on purpose (a valid name may contain a literal `\x`): the bytes are what restores use.
+ */
+export function displayName(bytes: Buffer): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const n = utf8SequenceAt(bytes, i);
+    if (n === 0) {
+      out += `\\x${bytes[i]!.toString(16).padStart(2, '0')}`;
+      i += 1;
+    } else {
+      out += bytes.toString('utf8', i, i + n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** A name's index fields: `path` (display) plus `path_b64` only when the bytes are not UTF-8. */
+export function nameFields(bytes: Buffer): { text: string; b64: string | null } {
+  return isUtf8(bytes) ? { text: bytes.toString('utf8'), b64: null } : { text: displayName(bytes), b64: bytes.toString('base64') };
+}

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { constants, createReadStream, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -168,6 +169,11 @@ export function fileSink(path: string, o: { direct?: boolean } = {}): FileSink {
   return { stream, done, releasesChunks: true, directBytes: () => direct };
 }
 
+/** The names that are valid UTF-8: every name Lifeboat writes is; another is a stray file, never a set. */
+function utf8Names(names: Buffer[]): string[] {
+  return names.filter((n) => isUtf8(n)).map((n) => n.toString('utf8'));
+}
+
 export class FolderMedium implements Medium {
   readonly kind = 'folder' as const;
   readonly location: string;
@@ -289,7 +295,7 @@ export class FolderMedium implements Medium {
     const out: ListedSetFolder[] = [];
     let systems: string[];
     try {
-      systems = await readdir(join(this.location, 'sets'));
+      systems = utf8Names(await readdir(join(this.location, 'sets'), { encoding: 'buffer' }));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw mapError(e);
@@ -298,7 +304,7 @@ export class FolderMedium implements Medium {
       if (system.startsWith('.')) continue;
       let ids: string[];
       try {
-        ids = await readdir(join(this.location, 'sets', system));
+        ids = utf8Names(await readdir(join(this.location, 'sets', system), { encoding: 'buffer' }));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
         throw mapError(e);
@@ -323,13 +329,16 @@ export class FolderMedium implements Medium {
     const maxDepth = options.maxDepth ?? 8;
     const walk = async (rel: string, depth: number): Promise<void> => {
       if (out.length >= limit) return;
-      let entries;
+      let raw;
       try {
-        entries = await readdir(rel ? join(this.location, rel) : this.location, { withFileTypes: true });
+        raw = await readdir(rel ? join(this.location, rel) : this.location, { withFileTypes: true, encoding: 'buffer' });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && rel === prefix) return;
         throw mapError(e);
       }
+      // Names read as bytes: one that is not UTF-8 (a stray file copied onto the drive) is no
+      // Lifeboat file, and as text it would name another file (U+FFFD) that stat cannot find.
+      const entries = raw.filter((d) => isUtf8(d.name)).map((d) => ({ name: d.name.toString('utf8'), isDirectory: () => d.isDirectory(), isFile: () => d.isFile() }));
       for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
         if (entry.name.startsWith('.')) continue;
         const childRel = rel ? `${rel}/${entry.name}` : entry.name;
@@ -384,7 +393,7 @@ export class FolderMedium implements Medium {
   async listNamed(dir: string, namePrefix: string): Promise<ListedFile[]> {
     let names: string[];
     try {
-      names = await readdir(this.abs(dir));
+      names = utf8Names(await readdir(this.abs(dir), { encoding: 'buffer' }));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw mapError(e);

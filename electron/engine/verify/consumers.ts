@@ -113,7 +113,7 @@ function indexParse(): Consumer {
     outcome: async () => {
       try {
         const index = parseIndex(Buffer.concat(chunks));
-        const bad = index.map((e) => unsafeEntryReason({ name: e.path, kind: e.type, size: 0, mode: 0, mtimeMs: 0, linkname: e.target ?? '' })).find(Boolean);
+        const bad = index.map((e) => unsafeEntryReason({ name: e.path, kind: e.type === 'fifo' || e.type === 'char' || e.type === 'block' ? 'other' : e.type, size: 0, mode: 0, mtimeMs: 0, linkname: e.target ?? '' })).find(Boolean);
         if (bad) return { verdict: 'unsafe-path', detail: `file index: ${bad}` };
         return { verdict: 'ok', detail: `${index.length} entries in the file index`, index };
       } catch (e) {

@@ -86,7 +86,7 @@ export const restoreFiles = defineAction({
           if (missing.length) throw new LifeboatError('FORMAT_INVALID', `${copy.key} lacks ${missing.length} file(s) its index promises, e.g. ${missing[0]!.path}.`);
         }
         for (const e of index) if (e.type === 'dir') await mkdir(join(staging, e.path), { recursive: true });
-        await applyMetadata(staging, index.map((e) => ({ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms })));
+        await applyMetadata(staging, index.flatMap((e) => (e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? [{ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms }] : [])));
       } catch (e) {
         // Nothing was put in place: the staged part goes, the target stays as it was.
         await rm(staging, { recursive: true, force: true });
@@ -98,7 +98,7 @@ export const restoreFiles = defineAction({
     await mergeMove(staging, into);
     await rm(staging, { recursive: true, force: true });
     // Moving entries into folders touched their mtimes: put the recorded ones back.
-    await applyMetadata(into, index.filter((e) => e.type === 'dir').map((e) => ({ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms })));
+    await applyMetadata(into, index.flatMap((e) => (e.type === 'dir' ? [{ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms }] : [])));
     const files = index.filter((e) => e.type === 'file');
     return {
       set: key,
