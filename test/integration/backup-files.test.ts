@@ -1,6 +1,6 @@
 import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat } from '../helpers/cli';
@@ -99,41 +99,7 @@ describe('backup files', () => {
     expect(readlinkSync(join(out, 'uploads/outside-link'))).toBe('/etc/passwd');
   });
 
-  it('an incremental chain of three sets rebuilds the final tree by hand', () => {
-    // Set 2: change one file, add one, touch one without changing it.
-    writeFileSync(join(src, 'invoices/2026/inv-002.pdf'), randomBytes(50_000));
-    writeFileSync(join(src, 'invoices/readme.txt'), 'invoices by year, updated\n');
-    const touched = join(src, 'invoices/2026/inv-001.pdf');
-    utimesSync(touched, new Date(), new Date(Date.now() + 5000));
-    let r = lifeboat(env, 'backup', 'files', '--system', 'uploads', '--path', src, '--exclude', 'cache', '--to', medium, '--recipient', recipient, '--incremental', '--json');
-    expect(r.status, r.stderr).toBe(0);
-    const second = json<{ path: string; parent: string; plain_bytes: number }>(r);
-    expect(second.parent).toMatch(/-files$/);
-    // The touched 300 kB file was not stored again: only its new mtime is in the index.
-    expect(second.plain_bytes).toBeLessThan(150_000);
-    // Set 3: delete one file, change another.
-    rmSync(join(src, 'invoices/2026/inv-002.pdf'));
-    writeFileSync(join(src, 'run.sh'), '#!/bin/sh\necho changed\n');
-    r = lifeboat(env, 'backup', 'files', '--system', 'uploads', '--path', src, '--exclude', 'cache', '--to', medium, '--recipient', recipient, '--incremental', '--json');
-    expect(r.status, r.stderr).toBe(0);
-    const third = json<{ path: string; parent: string }>(r);
-    expect(third.parent).toBe(second.path.split('/').pop());
-
-    // By hand (docs/restore-by-hand.md): extract the chain oldest first, then keep only what the
-    // final index lists, and give files the index's mtimes.
-    const out = join(dir.path, 'restore-chain');
-    const sets = readdirSync(join(medium, 'sets/uploads')).sort();
-    expect(sets).toHaveLength(3);
-    for (const s of sets) decryptTar(join(medium, 'sets/uploads', s), out);
-    const index = sh(`age -d -i ${identity} index.jsonl.zst.age | zstd -d`, join(medium, 'sets/uploads', sets[2]!))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { path: string; type: string; mtime_ms: number });
-    const listed = new Set(index.map((e) => e.path));
-    for (const p of Object.keys(snapshot(out)).sort().reverse()) if (!listed.has(p)) rmSync(join(out, p), { recursive: true });
-    for (const e of index) if (e.type === 'file') utimesSync(join(out, e.path), new Date(e.mtime_ms), new Date(e.mtime_ms));
-    expect(snapshot(join(out, 'uploads'))).toEqual(expected());
-  });
+  // Incremental chains restored by hand: test/integration/restore-by-hand.test.ts (runs docs/restore-by-hand.md verbatim).
 
   it('refuses an unencrypted config set unless --allow-plaintext', () => {
     let r = lifeboat(env, 'backup', 'files', '--class', 'config', '--system', 'app-config', '--path', join(src, 'invoices'), '--to', medium);
