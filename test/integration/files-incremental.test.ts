@@ -148,6 +148,20 @@ describe('incremental sets: exact state, restic/Kopia change detection', () => {
     expect(tarContent(1, 'src/willbefile')).toBe('was a directory\n');
   });
 
+  it('restore.files (lifeboat run) of the newest set builds exactly the source', () => {
+    const into = join(dir.path, 'restored');
+    const runbook = join(dir.path, 'restore.yaml');
+    writeFileSync(
+      runbook,
+      ['id: inc', 'title: Inc', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
+        '  - { id: pick, title: Pick, kind: action, action: catalog.select-set, with: { system: inc, kind: files } }',
+        `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}" } }`, ''].join('\n'),
+    );
+    const r = lifeboat(env, 'run', runbook, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(treeState(join(into, 'src'))).toEqual(treeState(src));
+  });
+
   it('every directory is in every set, with its index line pointing at that set', () => {
     for (let n = 0; n < 3; n++) {
       const members = tarMembers(n);
