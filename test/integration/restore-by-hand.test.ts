@@ -2,7 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serializeIndex } from '../../electron/engine/backup/file-index';
+import { writeSet } from '../../electron/engine/backup/set-writer';
+import { parseIdentityFile } from '../../electron/engine/crypto/age';
+import { loadSigningKey } from '../../electron/engine/crypto/signing';
+import { TAR_END, tarHeader, tarPadding } from '../../electron/engine/format/tar-writer';
+import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { json, lifeboat } from '../helpers/cli';
 import { tempDir } from '../helpers/temp';
 import { bjoin, shellBlocks, treeState } from '../helpers/tree-state';
@@ -45,13 +52,13 @@ function backup(incremental: boolean): string {
   return set.set_id;
 }
 
-function byHand(set: string, restore: string): { stdout: string; stderr: string; status: number | null } {
+function byHand(set: string, restore: string, system = 'docs'): { stdout: string; stderr: string; status: number | null } {
   const md = readFileSync(DOC, 'utf8');
   const blocks = shellBlocks(md, /^(0|1|2|3d)\. /);
   // 2 blocks in 0, 1 in 1, 1 in 2, 4 in 3d: a heading renamed by mistake would drop some.
   expect(blocks.length).toBe(8);
   const work = join(dir.path, `work-${set}`);
-  const prelude = { IDENTITY: identity, SIGNER_PUB: `${signKey}.pub`, MEDIUM: medium, SYSTEM: 'docs', SET: set, RESTORE: restore, WORK: work };
+  const prelude = { IDENTITY: identity, SIGNER_PUB: `${signKey}.pub`, MEDIUM: medium, SYSTEM: system, SET: set, RESTORE: restore, WORK: work };
   const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], { env: { ...process.env, ...prelude }, encoding: 'utf8', timeout: 60_000 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
@@ -180,5 +187,46 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
     } finally {
       writeFileSync(tar, saved);
     }
+  });
+
+  it('on a hostile set (a symlink chain climbing out, then a file through it) writes nothing outside the folder', async () => {
+    // Signed by the pinned key, as a compromised server would: the signature checks pass.
+    const sentinel = join(dir.path, 'sentinel');
+    mkdirSync(sentinel);
+    writeFileSync(join(sentinel, 'keep.txt'), 'untouched');
+    const before = treeState(sentinel);
+    const body = Buffer.from('pwned');
+    const through = `x/l/${sentinel.slice(1)}/pwned.txt`;
+    const entries = [
+      { name: 'x', type: 'dir' as const, mode: 0o755, linkname: undefined },
+      { name: 'x/s', type: 'symlink' as const, mode: 0o777, linkname: '.' },
+      { name: 'x/s/s/s/l', type: 'symlink' as const, mode: 0o777, linkname: '../'.repeat(30) },
+    ];
+    const tar = Buffer.concat([
+      ...entries.map((e) => tarHeader({ name: e.name, type: e.type, mode: e.mode, size: 0, mtimeMs: 0, linkname: e.linkname })),
+      tarHeader({ name: through, type: 'file', mode: 0o4755, size: body.length, mtimeMs: 0 }),
+      body,
+      tarPadding(body.length),
+      TAR_END,
+    ]);
+    const ids = parseIdentityFile(readFileSync(identity, 'utf8'));
+    const written = await writeSet(
+      { media: [new FolderMedium(medium)], system: 'evil', kind: 'files', tier: null, parent: null, recipients: [ids[0]!.recipient], signingKey: loadSigningKey(readFileSync(signKey)), startedAt: new Date() },
+      { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
+      async (add, setId) => {
+        await add({ name: 'files.tar', role: 'files-tar', source: Readable.from([tar]) });
+        const lines = [...entries.map((e) => ({ path: e.name, type: e.type, size: 0, mtime_ms: 0, mode: e.mode, sha256: null, target: e.linkname ?? null, in: setId })),
+          { path: through, type: 'file' as const, size: body.length, mtime_ms: 0, mode: 0o4755, sha256: null, target: null, in: setId }];
+        await add({ name: 'index.jsonl', role: 'file-index', source: Readable.from([serializeIndex(lines)]) });
+        return { source: {}, warnings: [] };
+      },
+    );
+    const restore = join(dir.path, 'restore-evil');
+    const r = byHand(written.manifest.set_id, restore, 'evil');
+    expect(r.stdout).toMatch(/Signature Verified Successfully/);
+    // GNU tar creates the climbing link last (a placeholder until then): the file cannot go through it.
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/pwned\.txt: Cannot open/);
+    expect(treeState(sentinel)).toEqual(before);
   });
 });
