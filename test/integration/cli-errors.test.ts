@@ -186,6 +186,39 @@ describe('runbooks', () => {
   });
 });
 
+describe('runbook parameters that do not fit once filled in', () => {
+  it('are listed readably, field by field, not cut at zod\'s JSON `[`', () => {
+    const file = join(dir.path, 'params.yaml');
+    writeFileSync(
+      file,
+      [
+        'id: params',
+        'title: Params',
+        'description: d',
+        'level: 1',
+        'objectives: { rto: 1h, rpo: 1h }',
+        'inputs:',
+        '  - id: wait',
+        '    type: text',
+        '    label: Seconds to wait',
+        'steps:',
+        '  - id: ready',
+        '    title: Ready',
+        '    kind: action',
+        '    action: wait.pg-ready',
+        '    with: { timeout: "{{ inputs.wait }}" }',
+        '',
+      ].join('\n'),
+    );
+    expect(lifeboat(env, 'runbook', 'check', file).status).toBe(0);
+    const r = lifeboat(env, 'run', file, '--drill', '--yes', '--input', 'wait=soon', '--json');
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status).not.toBe(0);
+    expect(out).toMatch(/its parameters do not fit wait\.pg-ready: timeout: [^\n"]*number/);
+    expect(out).not.toMatch(/do not fit wait\.pg-ready: \[/);
+  });
+});
+
 describe('S3', () => {
   let s3: TestS3;
   beforeAll(async () => {
