@@ -114,6 +114,25 @@ describe('sslmode in the URL, against real servers', () => {
     expect(r.stderr).not.toMatch(/SECURITY WARNING/);
   });
 
+  it('a password in --db (user info or parameter) reaches pg_dump through its environment, never its argv', () => {
+    // A pg_dump that records its argv, then is the real one.
+    const real = execFileSync('bash', ['-c', 'command -v pg_dump || ls /usr/lib/postgresql/*/bin/pg_dump | sort -V | tail -1'], { encoding: 'utf8' }).trim();
+    const bin = join(dir.path, 'spy-bin');
+    const argvLog = join(dir.path, 'pg_dump.argv');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'pg_dump'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${argvLog}'\nprintf 'PGPASSWORD=%s\\n' "$PGPASSWORD" >> '${argvLog}.env'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    for (const url of [plain.url().replace('postgres@', `postgres:${CANARY}@`), `${plain.url()}?password=${CANARY}`]) {
+      const r = lifeboat(env, 'backup', 'pg', '--system', 'spied-db', '--db', url, '--to', medium, '--pg-bin', bin, '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(CANARY);
+    }
+    const argv = readFileSync(argvLog, 'utf8');
+    expect(argv).toMatch(/--dbname=postgres:\/\/postgres@127\.0\.0\.1/);
+    expect(argv).not.toContain(CANARY);
+    expect(readFileSync(`${argvLog}.env`, 'utf8')).toContain(`PGPASSWORD=${CANARY}`);
+    expect(logs()).not.toContain(CANARY);
+  });
+
   it('sslmode=require on a server without TLS: a named DB error (exit 2)', () => {
     const r = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${plain.url()}?sslmode=require`, '--to', medium);
     expectNamed(r, 2, /does not accept TLS/);
