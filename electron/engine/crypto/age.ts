@@ -398,7 +398,24 @@ export class AgeDecryptStream extends Transform {
     return plain;
   }
 
+  /**
+   * A full-size sealed chunk, as age's reader opens it: as a middle chunk, else as the last one (a
+   * last chunk may be full). Either answer is authenticated, so its plaintext can go out at once;
+   * after a last chunk, any byte more is an error.
+   */
+  private openFullChunk(sealed: Buffer): Buffer {
+    const middle = unaead(this.payloadKey!, chunkNonce(this.counter, false), sealed);
+    if (middle) {
+      this.counter++;
+      return middle;
+    }
+    const plain = this.openChunk(sealed, true);
+    this.finished = true;
+    return plain;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out: Buffer[] = [];
     try {
       if (this.finished) throw undecryptable('Data after the end of the age payload.');
       if (!this.payloadKey) {
@@ -409,21 +426,23 @@ export class AgeDecryptStream extends Transform {
         this.bodyLength += chunk.length;
       }
       const sealedSize = CHUNK + TAG;
-      // Keep the final sealed chunk back until the end: only then do we know it is the last.
-      if (this.bodyLength > sealedSize) {
+      if (this.bodyLength >= sealedSize) {
         const all = Buffer.concat(this.body);
         let offset = 0;
-        const out: Buffer[] = [];
-        while (all.length - offset > sealedSize) {
-          out.push(this.openChunk(all.subarray(offset, offset + sealedSize), false));
+        while (all.length - offset >= sealedSize) {
+          if (this.finished) throw undecryptable('Data after the end of the age payload.');
+          out.push(this.openFullChunk(all.subarray(offset, offset + sealedSize)));
           offset += sealedSize;
         }
+        if (this.finished && offset < all.length) throw undecryptable('Data after the end of the age payload.');
         this.body = [all.subarray(offset)];
         this.bodyLength = all.length - offset;
-        this.push(Buffer.concat(out));
       }
+      if (out.length) this.push(Buffer.concat(out));
       done();
     } catch (e) {
+      // What authenticated before the damage goes out, as with age (a failed artifact is discarded whole).
+      if (out.length) this.push(Buffer.concat(out));
       done(e as Error);
     }
   }
@@ -432,7 +451,12 @@ export class AgeDecryptStream extends Transform {
     try {
       if (!this.payloadKey) throw undecryptable('The age file is truncated (incomplete header).');
       const last = Buffer.concat(this.body);
-      if (last.length < TAG) throw undecryptable('The age file is truncated.');
+      if (this.finished) {
+        // The last chunk was full-size and has gone out already.
+        if (last.length > 0) throw undecryptable('Data after the end of the age payload.');
+        return done();
+      }
+      if (last.length < TAG) throw undecryptable(last.length === 0 && this.counter > 0n ? 'The age file is truncated (its last chunk is missing).' : 'The age file is truncated.');
       const plain = this.openChunk(last, true);
       if (plain.length === 0 && this.counter > 1n) throw undecryptable('The age file has an invalid empty last chunk.');
       this.finished = true;
