@@ -73,7 +73,10 @@ describe('PostgreSQL URLs never leak their password', () => {
   });
 
   it('maps sslmode with libpq meanings', () => {
-    expect(pgSslOptions('postgres://h/db').ssl).toBe(false);
+    expect(pgSslOptions('postgres://h/db', {}).ssl).toBe(false);
+    // PGSSLMODE applies when the URL says nothing, as for pg_dump.
+    expect(pgSslOptions('postgres://h/db', { PGSSLMODE: 'require' }).ssl).toEqual({ rejectUnauthorized: false });
+    expect(pgSslOptions('postgres://h/db?sslmode=disable', { PGSSLMODE: 'require' }).ssl).toBe(false);
     expect(pgSslOptions('postgres://h/db?sslmode=disable').ssl).toBe(false);
     expect(pgSslOptions('postgres://h/db?sslmode=require').ssl).toEqual({ rejectUnauthorized: false });
     expect(pgSslOptions('postgres://h/db?sslmode=verify-full').ssl).toEqual({ rejectUnauthorized: true });

@@ -80,12 +80,14 @@ export function parsePgUrl(raw: string, password: string | null = null): PgTarge
  * the certificate, verify-ca checks it against sslrootcert, verify-full also checks the host name.
  * `prefer` (libpq's default) tries TLS without checks and falls back to plain (withPgClient).
  */
-export function pgSslOptions(url: string): { mode: SslMode | null; ssl: pg.ClientConfig['ssl'] } {
+export function pgSslOptions(url: string, env: NodeJS.ProcessEnv = process.env): { mode: SslMode | null; ssl: pg.ClientConfig['ssl'] } {
   const q = new URL(url).searchParams;
-  const mode = (q.get('sslmode') as SslMode | null) ?? null;
+  // As libpq (and so pg_dump) does: the URL's parameter, else PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY.
+  const envMode = (SSL_MODES as readonly string[]).includes(env.PGSSLMODE ?? '') ? (env.PGSSLMODE as SslMode) : null;
+  const mode = (q.get('sslmode') as SslMode | null) ?? envMode;
   if (mode === null || mode === 'disable' || mode === 'allow') return { mode, ssl: false };
   const read = (param: string): string | undefined => {
-    const file = q.get(param);
+    const file = q.get(param) ?? env[`PG${param.toUpperCase()}`];
     if (!file || (param === 'sslrootcert' && file === 'system')) return undefined;
     try {
       return readFileSync(file, 'utf8');
