@@ -22,7 +22,48 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
+/**
+ * A reader that stops early (`lifeboat sets | head -1`) closes the pipe: the next write fails with
+ * EPIPE, which Node would raise as an uncaught error with a stack trace. Like `git log | head`, the
+ * CLI stays quiet instead: what no one reads is dropped, and the command runs to its end (a backup
+ * or verification is never cut half-way because its listing went unread), exiting with its own code.
+ */
+export function quietOnClosedPipe(io: CliIo): void {
+  for (const stream of [io.stdout, io.stderr]) {
+    if (typeof stream.on !== 'function' || stream.listenerCount('error') > 0) continue;
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      // Any other failure of the terminal itself: nowhere left to report it, so the exit code says it.
+      process.exitCode = 1;
+    });
+  }
+}
+
+/**
+ * A password written into a URL on the command line (`--db postgres://u:secret@h/db`) can be read
+ * by every user of the machine in `ps` for the whole run: it still works, but the operator is told
+ * once, on stderr, and never shown the password. (Engine code is not loaded for this: argv only.)
+ */
+export function warnPasswordInArgv(argv: string[], io: CliIo): void {
+  const leaky = argv.some((arg) => {
+    const value = arg.startsWith('-') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg.replace(/^[\w.-]+=/, '');
+    if (!/^postgres(ql)?[:/]/i.test(value)) return false;
+    try {
+      const u = new URL(value);
+      return u.password !== '' || u.searchParams.has('password');
+    } catch {
+      return /[^\s/@:]+:[^\s@]*@/.test(value);
+    }
+  });
+  if (leaky) {
+    io.stderr.write('lifeboat: warning: a password in a URL on the command line is visible to every user of this machine (ps) while the command runs.\n');
+    io.stderr.write('  Leave it out of the URL and use PGPASSWORD, ~/.pgpass or a keychain credential (--credential) instead.\n');
+  }
+}
+
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  quietOnClosedPipe(io);
+  warnPasswordInArgv(argv, io);
   const program = buildProgram(io);
   // Registration modules are light (commander only); each action imports its engine code.
   const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }, { registerPitr }, { registerDemo }] = await Promise.all([

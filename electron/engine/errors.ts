@@ -29,8 +29,20 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function fsError(code: string, e: ErrnoLike): LifeboatError | undefined {
-  const where = str(e.path) ? ` (${str(e.path)})` : '';
+/** A path for a message: whole when it is of a readable length, else its start and its end (a 5,000-character name helps no one). */
+function shownPath(p: string): string {
+  return p.length <= 240 ? p : `${p.slice(0, 120)}…${p.slice(-100)} (${p.length} characters)`;
+}
+
+/** What a system call reported, from Node's `CODE: what, syscall 'path'` message: "name too long". */
+function errnoText(e: ErrnoLike & { message?: unknown }): string {
+  const m = /^E[A-Z0-9]+: ([^,]+)/.exec(str(e.message) ?? '');
+  return m?.[1] ?? 'system error';
+}
+
+function fsError(code: string, e: ErrnoLike & { message?: unknown }): LifeboatError | undefined {
+  const path = str(e.path);
+  const where = path ? ` (${shownPath(path)})` : '';
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
@@ -54,6 +66,23 @@ function fsError(code: string, e: ErrnoLike): LifeboatError | undefined {
         hint: 'The drive may be failing or was removed; copy what you can to another medium.',
         cause: e,
       });
+    case 'ENOTDIR':
+      return new LifeboatError('BAD_INPUT', `A part of this path is a file where a folder is needed${where}.`, {
+        hint: 'Name a folder (or a path whose parent folders exist), not a file.',
+        cause: e,
+      });
+    case 'EISDIR':
+      return new LifeboatError('BAD_INPUT', `This is a folder where a file is needed${where}.`, { hint: 'Name a file, not a folder.', cause: e });
+    case 'ENAMETOOLONG':
+      return new LifeboatError('STORAGE_ERROR', `A name is too long for this file system${where}.`, {
+        hint: 'Most file systems allow 255 bytes per name and 4096 per path: choose a shorter folder, or restore that file elsewhere.',
+        cause: e,
+      });
+    case 'ELOOP':
+      return new LifeboatError('UNSAFE_PATH', `Too many symbolic links (or a link where none may be) on the way${where}.`, { cause: e });
+    case 'EMFILE':
+    case 'ENFILE':
+      return new LifeboatError('STORAGE_ERROR', `Too many open files${where}.`, { hint: 'Raise the open-file limit (ulimit -n) and retry.', cause: e });
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -65,8 +94,29 @@ function fsError(code: string, e: ErrnoLike): LifeboatError | undefined {
         cause: e,
       });
     default:
+      // Any other failed system call on a file is the file system's answer, not a bug: say which
+      // call, what the OS said and on which path.
+      if (/^E[A-Z0-9]+$/.test(code) && str(e.syscall) && path) {
+        return new LifeboatError('STORAGE_ERROR', `The file system refused ${str(e.syscall)}: ${errnoText(e)} (${code})${where}.`, { cause: e });
+      }
       return undefined;
   }
+}
+
+/**
+ * mapError for an error raised while working on `path`: a write or fsync on an open file reports
+ * no path of its own, and with several media ("No space left on the medium") the operator must be
+ * told which one.
+ */
+export function mapErrorAt(e: unknown, path: string): LifeboatError {
+  if (e && typeof e === 'object' && !(e instanceof LifeboatError) && typeof (e as ErrnoLike).code === 'string' && (e as ErrnoLike).path === undefined) {
+    try {
+      (e as ErrnoLike).path = path;
+    } catch {
+      // a frozen error: mapped without the path
+    }
+  }
+  return mapError(e);
 }
 
 /** PostgreSQL SQLSTATE classes that matter to an operator. */
@@ -195,6 +245,20 @@ export function mapError(e: unknown): LifeboatError {
   if (code) {
     const mapped = fsError(code, rec);
     if (mapped) return mapped;
+  }
+  // The AWS SDK found no credentials in any of its sources: the environment, not the operation.
+  if (str(rec.name) === 'CredentialsProviderError' || /Could not load credentials from any providers/.test(message)) {
+    return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'No S3 credentials were found for this medium.', {
+      hint: 'Save the medium\'s access key in Settings (kept in the OS keychain), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile of ~/.aws/credentials.',
+      cause: e,
+    });
+  }
+  // yaml's guard against alias bombs (billion laughs); YAML is read for runbooks only.
+  if (/Excessive alias count/.test(message)) {
+    return new LifeboatError('RUNBOOK_INVALID', 'The runbook expands its YAML aliases too many times (an alias bomb): refused.', {
+      hint: 'A runbook needs no more than a few aliases (&name / *name); write the values out.',
+      cause: e,
+    });
   }
   if (isKeychainUnavailableMessage(message)) {
     return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is not available.', {

@@ -160,14 +160,21 @@ function wrapFileKey(fileKey: Buffer, r: AgeRecipient): string {
   return `-> X25519 ${b64(ephemeral)}\n${wrap64(b64(body))}\n`;
 }
 
-function unwrapFileKey(args: string[], body: Buffer, id: AgeIdentity): Buffer | null {
-  if (args.length !== 1 || body.length !== 32) return null;
-  const ephemeral = unb64(args[0]!);
-  if (ephemeral.length !== 32) return null;
-  const shared = diffieHellman({ privateKey: privateKeyObject(id.secretKey), publicKey: publicKeyObject(ephemeral) });
-  if (shared.every((b) => b === 0)) return null;
+function unwrapFileKey(s: { args: string[]; body: Buffer }, id: AgeIdentity): Buffer | null {
+  if (s.args.length !== 1) throw malformed('an X25519 stanza must have exactly one argument');
+  const ephemeral = strictB64(s.args[0]!, 'an X25519 share');
+  if (ephemeral.length !== 32) throw malformed('an X25519 share is not 32 bytes');
+  if (s.body.length !== 32) throw malformed('an X25519 stanza does not wrap a 16-byte file key');
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey: privateKeyObject(id.secretKey), publicKey: publicKeyObject(ephemeral) });
+  } catch {
+    // OpenSSL refuses a low-order share (the all-zero shared secret) outright.
+    throw malformed('an X25519 share is a low-order point');
+  }
+  if (shared.every((b) => b === 0)) throw malformed('an X25519 share is a low-order point');
   const wrapKey = hkdf(shared, Buffer.concat([ephemeral, id.recipient.publicKey]), X25519_INFO);
-  return unaead(wrapKey, Buffer.alloc(12), body);
+  return unaead(wrapKey, Buffer.alloc(12), s.body);
 }
 
 function chunkNonce(counter: bigint, last: boolean): Buffer {
@@ -257,6 +264,93 @@ function undecryptable(message: string, hint?: string): LifeboatError {
   return new LifeboatError('DECRYPTION_FAILED', message, hint ? { hint } : {});
 }
 
+const MAX_HEADER = 1024 * 1024;
+
+interface Stanza {
+  type: string;
+  args: string[];
+  body: Buffer;
+}
+
+function malformed(why: string): LifeboatError {
+  return undecryptable(`Malformed age header: ${why}.`, 'The file does not follow the age format (age-encryption.org/v1); the `age` CLI would refuse it too.');
+}
+
+/** A stanza argument or type: non-empty, printable ASCII without spaces (the spec's VCHAR). */
+function validArg(a: string): boolean {
+  if (a.length === 0) return false;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+/** Canonical unpadded base64 (no `=`, no CR, zero trailing bits), or a header failure. */
+function strictB64(s: string, what: string): Buffer {
+  try {
+    return unb64(s);
+  } catch {
+    throw malformed(`${what} is not canonical unpadded base64`);
+  }
+}
+
+/**
+ * The header exactly as age-encryption.org/v1 states it (and as the reference implementation
+ * parses it): the intro line; stanzas `-> type args…` of non-empty VCHAR arguments separated by
+ * single spaces, each with a body of 64-column base64 lines ended by one shorter (possibly empty)
+ * line; then `--- <MAC>`. Lines end in LF only. `text` ends with the footer's LF.
+ */
+function parseAgeHeader(text: Buffer): { stanzas: Stanza[]; macd: Buffer; mac: Buffer } {
+  const lines = text.subarray(0, text.length - 1).toString('latin1').split('\n');
+  if (lines[0] !== INTRO) throw undecryptable('Not an age v1 file.');
+  const stanzas: Stanza[] = [];
+  let i = 1;
+  for (;;) {
+    const line = lines[i++];
+    if (line === undefined) throw malformed('no MAC line');
+    if (line.startsWith('---')) {
+      const parts = line.split(' ');
+      if (parts[0] !== '---' || parts.length !== 2) throw malformed('bad MAC line');
+      // Every line up to here, and the footer's `---`, is covered by the MAC.
+      const macd = text.subarray(0, text.length - 1 - (line.length - 3));
+      if (i !== lines.length) throw malformed('text after the MAC line');
+      return { stanzas, macd, mac: strictB64(parts[1]!, 'the MAC') };
+    }
+    if (!line.startsWith('->')) throw malformed('a line is neither a stanza nor the MAC line');
+    const [prefix, ...args] = line.split(' ');
+    if (prefix !== '->' || args.length < 1 || !args.every(validArg)) throw malformed('a stanza line has an empty or invalid argument');
+    const body: Buffer[] = [];
+    for (;;) {
+      const b = lines[i++];
+      // The footer is always the last line: running into it means the body never ended with a short line.
+      if (b === undefined || i > lines.length - 1) throw malformed('a stanza body does not end with a short line');
+      const bytes = strictB64(b, 'a stanza body');
+      if (bytes.length > 48) throw malformed('a stanza body line is longer than 64 columns');
+      body.push(bytes);
+      if (bytes.length < 48) break;
+    }
+    stanzas.push({ type: args[0]!, args: args.slice(1), body: Buffer.concat(body) });
+  }
+}
+
+/**
+ * The file key, from the first stanza one of the identities opens (identities in order, then
+ * stanzas in order, as age does). A stanza that is not for us is skipped; an X25519 stanza that is
+ * malformed for its type (argument count, share size, low-order share, file key size) fails the
+ * file, as it fails in age.
+ */
+function unwrapAny(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
+  for (const id of identities) {
+    for (const s of stanzas) {
+      if (s.type !== 'X25519') continue;
+      const fileKey = unwrapFileKey(s, id);
+      if (fileKey) return fileKey;
+    }
+  }
+  throw undecryptable('None of the given identities can decrypt this file.', 'Use the age identity whose recipient the set was encrypted to (the manifest names its key id).');
+}
+
 /** A decrypting Transform: an age file in, plaintext out; damage or truncation is an error. */
 export class AgeDecryptStream extends Transform {
   private headerBuf: Buffer = Buffer.alloc(0);
@@ -273,59 +367,19 @@ export class AgeDecryptStream extends Transform {
   }
 
   private parseHeader(): boolean {
-    // The header ends with the MAC line, then the 16-byte payload nonce.
-    const macLineStart = this.headerBuf.indexOf('\n---');
-    if (macLineStart < 0) {
-      if (this.headerBuf.length > 1024 * 1024) throw undecryptable('Not an age file (no header end within 1 MiB).');
+    // The header ends with the MAC line (the first line starting with `---`), then the 16-byte payload nonce.
+    const footerStart = this.headerBuf.indexOf('\n---');
+    if (footerStart < 0) {
+      if (this.headerBuf.length > MAX_HEADER) throw undecryptable(`Not an age file (no header end within ${MAX_HEADER / 1024 / 1024} MiB).`);
       return false;
     }
-    const eol = this.headerBuf.indexOf('\n', macLineStart + 4);
+    const eol = this.headerBuf.indexOf('\n', footerStart + 1);
     if (eol < 0 || this.headerBuf.length < eol + 1 + 16) return false;
-    const text = this.headerBuf.subarray(0, eol).toString('latin1');
-    const lines = text.split('\n');
-    if (lines[0] !== INTRO) throw undecryptable('Not an age v1 file.');
-    const footer = lines[lines.length - 1]!;
-    if (!footer.startsWith('--- ')) throw undecryptable('Malformed age header.');
-    const macText = footer.slice(4);
-    let fileKey: Buffer | null = null;
-    let i = 1;
-    while (i < lines.length - 1) {
-      const stanza = lines[i]!;
-      if (!stanza.startsWith('-> ')) throw undecryptable('Malformed age header stanza.');
-      const [type, ...args] = stanza.slice(3).split(' ');
-      i++;
-      let bodyText = '';
-      for (;;) {
-        const line = lines[i++];
-        if (line === undefined) throw undecryptable('Malformed age header body.');
-        bodyText += line;
-        if (line.length < 64) break;
-      }
-      if (type !== 'X25519' || fileKey) continue;
-      let body: Buffer;
-      try {
-        body = unb64(bodyText);
-        if (args[0]) this.recipientsSeen.push(args[0]);
-      } catch {
-        throw undecryptable('Malformed age header (bad base64).');
-      }
-      for (const id of this.identities) {
-        fileKey = unwrapFileKey(args, body, id);
-        if (fileKey) break;
-      }
-    }
-    if (!fileKey) {
-      throw undecryptable('None of the given identities can decrypt this file.', 'Use the age identity whose recipient the set was encrypted to (the manifest names its key id).');
-    }
-    const headerMacd = text.slice(0, text.length - macText.length - 1);
-    const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(headerMacd, 'latin1').digest();
-    let mac: Buffer;
-    try {
-      mac = unb64(macText);
-    } catch {
-      throw undecryptable('Malformed age header MAC.');
-    }
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw undecryptable('The age header was tampered with (MAC mismatch).');
+    const header = parseAgeHeader(this.headerBuf.subarray(0, eol + 1));
+    for (const s of header.stanzas) if (s.type === 'X25519' && s.args.length === 1) this.recipientsSeen.push(s.args[0]!);
+    const fileKey = unwrapAny(header.stanzas, this.identities);
+    const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(header.macd).digest();
+    if (header.mac.length !== expected.length || !timingSafeEqual(header.mac, expected)) throw undecryptable('The age header was tampered with (MAC mismatch).');
     const nonce = this.headerBuf.subarray(eol + 1, eol + 17);
     this.payloadKey = hkdf(fileKey, nonce, 'payload');
     const rest = this.headerBuf.subarray(eol + 17);
@@ -344,7 +398,24 @@ export class AgeDecryptStream extends Transform {
     return plain;
   }
 
+  /**
+   * A full-size sealed chunk, as age's reader opens it: as a middle chunk, else as the last one (a
+   * last chunk may be full). Either answer is authenticated, so its plaintext can go out at once;
+   * after a last chunk, any byte more is an error.
+   */
+  private openFullChunk(sealed: Buffer): Buffer {
+    const middle = unaead(this.payloadKey!, chunkNonce(this.counter, false), sealed);
+    if (middle) {
+      this.counter++;
+      return middle;
+    }
+    const plain = this.openChunk(sealed, true);
+    this.finished = true;
+    return plain;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out: Buffer[] = [];
     try {
       if (this.finished) throw undecryptable('Data after the end of the age payload.');
       if (!this.payloadKey) {
@@ -355,21 +426,23 @@ export class AgeDecryptStream extends Transform {
         this.bodyLength += chunk.length;
       }
       const sealedSize = CHUNK + TAG;
-      // Keep the final sealed chunk back until the end: only then do we know it is the last.
-      if (this.bodyLength > sealedSize) {
+      if (this.bodyLength >= sealedSize) {
         const all = Buffer.concat(this.body);
         let offset = 0;
-        const out: Buffer[] = [];
-        while (all.length - offset > sealedSize) {
-          out.push(this.openChunk(all.subarray(offset, offset + sealedSize), false));
+        while (all.length - offset >= sealedSize) {
+          if (this.finished) throw undecryptable('Data after the end of the age payload.');
+          out.push(this.openFullChunk(all.subarray(offset, offset + sealedSize)));
           offset += sealedSize;
         }
+        if (this.finished && offset < all.length) throw undecryptable('Data after the end of the age payload.');
         this.body = [all.subarray(offset)];
         this.bodyLength = all.length - offset;
-        this.push(Buffer.concat(out));
       }
+      if (out.length) this.push(Buffer.concat(out));
       done();
     } catch (e) {
+      // What authenticated before the damage goes out, as with age (a failed artifact is discarded whole).
+      if (out.length) this.push(Buffer.concat(out));
       done(e as Error);
     }
   }
@@ -378,7 +451,12 @@ export class AgeDecryptStream extends Transform {
     try {
       if (!this.payloadKey) throw undecryptable('The age file is truncated (incomplete header).');
       const last = Buffer.concat(this.body);
-      if (last.length < TAG) throw undecryptable('The age file is truncated.');
+      if (this.finished) {
+        // The last chunk was full-size and has gone out already.
+        if (last.length > 0) throw undecryptable('Data after the end of the age payload.');
+        return done();
+      }
+      if (last.length < TAG) throw undecryptable(last.length === 0 && this.counter > 0n ? 'The age file is truncated (its last chunk is missing).' : 'The age file is truncated.');
       const plain = this.openChunk(last, true);
       if (plain.length === 0 && this.counter > 1n) throw undecryptable('The age file has an invalid empty last chunk.');
       this.finished = true;

@@ -9,8 +9,10 @@ const REDACTED = '[redacted]';
 const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|private[-_]?key|authorization|credential|identity|cookie|session[-_]?key|^pwd$/i;
 
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
-  // URL user info: postgres://user:secret@host, s3 endpoints with keys, ...
-  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi, `$1:${REDACTED}@`],
+  // User info with a password: postgres://user:secret@host, and malformed URLs too
+  // (postgres//u:secret@h, postgres:/u:secret@h, u:secret@h). The password runs to the token's last
+  // `@` (a raw `/` or `@` in it must not leave a piece behind).
+  [/(^|[\s/=("'<,])([^\s:/@"'=<>(),]+):(?!\/)[^\s"'<>]*@/g, `$1$2:${REDACTED}@`],
   // age identities.
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, REDACTED],
   // PEM private keys (any kind).

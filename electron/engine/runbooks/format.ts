@@ -228,6 +228,23 @@ function semanticProblems(rb: Runbook): Array<{ path: Array<string | number>; me
   return out;
 }
 
+/**
+ * An action's parameters that do not fit once the step's templates are filled in, said readably:
+ * `field: what is wrong` for each issue (zod's own message is a JSON array, and its first line is `[`).
+ */
+export function describeParamError(e: unknown): string {
+  if (e instanceof z.ZodError) {
+    return e.issues
+      .map((issue) => {
+        const field = issue.path.length ? issue.path.map(String).join('.') : 'the parameters';
+        const message = /received undefined$/.test(issue.message) ? 'required, but missing' : issue.message;
+        return `${field}: ${message}`;
+      })
+      .join('; ');
+  }
+  return e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
+}
+
 /** Parse and validate a runbook; every problem comes back at once, each with its line and field. */
 export function parseRunbook(text: string, source = 'runbook'): ParsedRunbook {
   const lines = new LineCounter();

@@ -15,7 +15,7 @@ import { ACTIONS } from './actions';
 import { passingVerification } from './actions/verify-set';
 import { ConfirmationNeeded, type ActionDeps } from './actions/types';
 import { computeForecast } from './forecast';
-import type { Runbook, Step } from './format';
+import { describeParamError, type Runbook, type Step } from './format';
 import { appendEvent, digestOf, GENESIS, type JournalHead } from './journal';
 import { achievedOf, type Achieved } from './clocks';
 import { renderReport } from './report';
@@ -462,7 +462,7 @@ export class RunEngine {
     try {
       params = action.params.parse(render(step.with, this.context(run), `step ${step.id}`));
     } catch (e) {
-      const err = e instanceof LifeboatError ? e : new LifeboatError('RUNBOOK_INVALID', `Step ${step.id}: its parameters do not fit ${step.action}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      const err = e instanceof LifeboatError ? e : new LifeboatError('RUNBOOK_INVALID', `Step ${step.id}: its parameters do not fit ${step.action}: ${describeParamError(e)}`);
       Object.assign(st, { status: 'failed', startedAt: st.startedAt ?? now, finishedAt: now, error: toWireError(err) });
       run.status = 'failed';
       this.commit(run, ACTOR_ENGINE, [['step.failed', { step: step.id, error: toWireError(err) }]]);

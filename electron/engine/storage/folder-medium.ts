@@ -4,7 +4,7 @@ import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHand
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
-import { LifeboatError, mapError } from '../errors';
+import { LifeboatError, mapError, mapErrorAt } from '../errors';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
 import { isPageAligned, PAGE } from './aligned-memory';
@@ -132,13 +132,13 @@ export function fileSink(path: string, o: { direct?: boolean } = {}): FileSink {
             background = background.then(() => h.fh.datasync()).catch((e: unknown) => void (syncError ??= e));
           }
         })
-        .then(() => callback(), (e: unknown) => callback(mapError(e)));
+        .then(() => callback(), (e: unknown) => callback(mapErrorAt(e, path)));
     },
     final(callback) {
       getHandles()
         .then(async (h) => {
           await background;
-          if (syncError) throw mapError(syncError);
+          if (syncError) throw mapErrorAt(syncError, path);
           await h.fh.sync();
           await h.direct?.close();
           await h.fh.close();
@@ -148,7 +148,7 @@ export function fileSink(path: string, o: { direct?: boolean } = {}): FileSink {
             resolveDone();
             callback();
           },
-          (e: unknown) => callback(mapError(e)),
+          (e: unknown) => callback(mapErrorAt(e, path)),
         );
     },
     destroy(error, callback) {
