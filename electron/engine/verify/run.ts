@@ -106,9 +106,13 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const { medium, setPath } = await resolveTarget(deps.catalog, req.target, deps.openMedium ?? openMedium);
   // An empty folder (an unmounted mount point) is refused before the scan, which would otherwise
   // catalog it as a medium and mark what it held before as missing.
-  if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { maxDepth: 0, limit: 1 })).length === 0) throw notAMedium(medium.location, 'it is empty');
+  if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
   const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
-  if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) throw notAMedium(medium.location, 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes');
+  if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
+    // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
+    deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
+    throw notAMedium(medium.location, 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes');
+  }
   rememberMedium(deps.dataDir, medium.location);
   const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);
   // Set folders whose manifest the scan could not read are verified too: they must show up as
