@@ -10,6 +10,7 @@ import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
+import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
@@ -113,6 +114,12 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
   if (t.origin === 'lifeboat') {
     let bytes: Buffer | null;
     try {
+      // Over the limit: refused unread (bounded memory), as the scan does.
+      const st = await t.medium.stat(`${t.setPath}/manifest.json`);
+      if (st && st.size > JSON_LIMITS.manifestBytes) {
+        plan.setProblems.push({ verdict: 'corrupted', detail: `manifest.json is ${st.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have` });
+        return plan;
+      }
       bytes = await t.medium.readOptional(`${t.setPath}/manifest.json`);
     } catch (e) {
       plan.setProblems.push({ verdict: 'missing', detail: readFailure(t, 'manifest.json', e).message });
