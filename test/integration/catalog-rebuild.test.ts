@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ let env: NodeJS.ProcessEnv;
 let medium: string;
 let setKey: string;
 let catalogPath: string;
+let signKey: string;
 
 const RUNBOOK = `id: rebuild-check
 title: Check a signed set
@@ -45,7 +46,7 @@ beforeAll(() => {
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
   catalogPath = join(dir.path, 'home', 'catalog.sqlite');
   medium = join(dir.path, 'usb');
-  const signKey = join(dir.path, 'sign.pem');
+  signKey = join(dir.path, 'sign.pem');
   expect(lifeboat(env, 'medium', 'init', medium, '--label', 'usb').status).toBe(0);
   lifeboat(env, 'keys', 'signing-new', '--out', signKey);
   const src = join(dir.path, 'src');
@@ -109,5 +110,28 @@ describe('scan --rebuild', () => {
     expect(text.stdout).toMatch(/Kept from the old catalog: 0 pinned signing keys/);
     const sets = json<Array<{ key: string; verified: boolean }>>(lifeboat(env, 'sets', '--json'));
     expect(sets).toEqual([expect.objectContaining({ key: setKey, verified: false })]);
+  }, 120_000);
+
+  it('one damaged table: the others are kept, and the damaged one is named as lost with SQLite\'s reason', () => {
+    expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
+    expect(lifeboat(env, 'verify', medium, '--level', 'authenticity').status).toBe(0);
+    // Overwrite the pinned keys' table page (the CLI closed the file cleanly: no WAL left to replay).
+    expect(existsSync(`${catalogPath}-wal`)).toBe(false);
+    const db = new Database(catalogPath, { readonly: true });
+    const page = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trusted_keys'").pluck().get() as number) - 1;
+    const size = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const fd = openSync(catalogPath, 'r+');
+    writeSync(fd, Buffer.alloc(size, 0xff), 0, size, page * size);
+    closeSync(fd);
+    const r = lifeboat(env, 'scan', '--rebuild', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const report = json<Rebuilt>(r);
+    expect(report.lost).toEqual([expect.objectContaining({ table: 'trusted_keys', why: expect.stringMatching(/malformed|SQLITE_CORRUPT/) })]);
+    expect(report.kept.find((k) => k.table === 'verifications')?.rows).toBeGreaterThan(0);
+    expect(json<Array<{ key: string; verified: boolean }>>(lifeboat(env, 'sets', '--json'))).toEqual([expect.objectContaining({ key: setKey, verified: true })]);
+    // The key must be pinned again: authenticity says so instead of passing on a forgotten trust.
+    const v = json<{ results: Array<{ verdict: string }> }>(lifeboat(env, 'verify', medium, '--level', 'authenticity', '--json'));
+    expect(v.results[0]!.verdict).toBe('untrusted-signer');
   }, 120_000);
 });
