@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,5 +212,23 @@ describe('a cancel is not a verdict', () => {
       catalog.close();
     }
     expect(ledger(key)).toEqual([]);
+  }, 180_000);
+
+  it('a scratch PostgreSQL that cannot start here: the restore level is not checked (exit 2), never restore-failed', () => {
+    // An initdb that fails, reachable by the postgres user the scratch server runs as.
+    const fake = mkdtempSync(join(tmpdir(), 'lifeboat-fake-pg-'));
+    try {
+      chmodSync(fake, 0o755);
+      writeFileSync(join(fake, 'initdb'), '#!/bin/sh\necho "initdb: simulated failure" >&2\nexit 1\n', { mode: 0o755 });
+      const sets = json<Array<{ key: string; kind: string }>>(lifeboat(env, 'sets', '--json')).filter((x) => x.kind === 'pg-logical' && x.key.startsWith('shop/'));
+      expect(sets).toHaveLength(1);
+      const r = lifeboat({ ...env, LIFEBOAT_PG_SERVER_BIN: fake }, 'verify', sets[0]!.key, '--level', 'restore', '--identity', identity, '--json');
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      const report = json<Report>(r);
+      expect(report.results[0]).toMatchObject({ verdict: 'not-checked', detail: expect.stringMatching(/the test restore could not run here: no scratch PostgreSQL could be started here/) });
+      expect(ledger(sets[0]!.key)).toEqual([]);
+    } finally {
+      rmSync(fake, { recursive: true, force: true });
+    }
   }, 180_000);
 });

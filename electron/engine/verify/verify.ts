@@ -19,7 +19,7 @@ import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
 import { type HashPool } from './hash-pool';
-import { restoreTest } from './restore-test';
+import { restoreTest, ScratchUnavailable } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -323,7 +323,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         // A cancel is no verdict (environmentReason rethrows it), nor is a restore this machine cannot run (no pg_restore, no initdb).
         const err = readFailure(t, 'the dump for the test restore', e);
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        const why = environmentReason(err);
+        const why = err instanceof ScratchUnavailable ? err.message : environmentReason(err);
         verdicts.push(why ? 'not-checked' : 'restore-failed');
         restoreDetail.push(why ? `the test restore could not run here: ${why}` : err.message);
       }
