@@ -333,6 +333,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
     if (!artifact) continue;
     if (artifact.encodings.includes('age') && !(options.identities?.length)) continue;
+    if (artifact.plain_bytes > JSON_LIMITS.indexBytes) {
+      ctx.log('warn', `UNREADABLE ${medium.location}/${r.folder.path}/${artifact.path}: the file index is ${artifact.plain_bytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`);
+      continue;
+    }
     try {
       // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
       const { readDecoded } = await import('../pipeline/artifact-pipeline');

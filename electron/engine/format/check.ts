@@ -96,6 +96,8 @@ export const JSON_LIMITS = {
   manifestBytes: 16 * 1024 * 1024,
   /** settings.json and lifeboat-medium.json: small files an operator edits. */
   settingsBytes: 4 * 1024 * 1024,
+  /** A file set's index (one JSON line per entry, about 200 bytes each): a million files take about 200 MB. */
+  indexBytes: 512 * 1024 * 1024,
   /** Objects and lists inside one another; real manifests use 4. */
   maxDepth: 32,
 } as const;
