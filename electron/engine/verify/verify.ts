@@ -306,6 +306,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
+  let restoreNotRun = false;
   if (o.level === 'restore' && worst(verdicts) === 'ok') {
     if (plan.manifest?.kind !== 'pg-logical') {
       restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
@@ -325,6 +326,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         const why = err instanceof ScratchUnavailable ? err.message : environmentReason(err);
         verdicts.push(why ? 'not-checked' : 'restore-failed');
+        restoreNotRun = why !== null;
         restoreDetail.push(why ? `the test restore could not run here: ${why}` : err.message);
       }
     }
@@ -352,6 +354,10 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     restore,
   };
   recordVerification(catalog, result);
+  // The restore test could not run here, but everything below it was checked and passed: that much is a fact, recorded at deep level.
+  if (restoreNotRun && worst(verdicts.filter((v) => v !== 'not-checked')) === 'ok') {
+    recordVerification(catalog, { ...result, level: 'deep', verdict: 'ok', detail: 'passed at deep level; the restore test could not run here' });
+  }
   // Deep verification of a file set indexes its files, so `find` never reads the medium again.
   const index = results.find((r) => r.index)?.index;
   if (index) recordFileIndex(catalog, t.key, index);
