@@ -164,7 +164,7 @@ function s3Error(name: string, status: number | undefined, e: unknown): Lifeboat
 function sqliteError(code: string, e: unknown): LifeboatError {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new LifeboatError('CATALOG_CORRUPT', 'The catalog database is damaged.', {
-      hint: 'Run `lifeboat scan --rebuild`: the catalog is a cache and is rebuilt from the media.',
+      hint: 'Run `lifeboat scan --rebuild`: the sets are rebuilt from the media; pinned keys, runs and the verification ledger are carried over from the old file as far as it can be read, and it says what could not.',
       cause: e,
     });
   }
@@ -179,7 +179,7 @@ function sqliteError(code: string, e: unknown): LifeboatError {
   const text = e instanceof Error ? e.message : '';
   if (code === 'SQLITE_ERROR' && /no such (column|table)|has no column named/.test(text)) {
     return new LifeboatError('CATALOG_CORRUPT', `The catalog's tables do not match this version of Lifeboat (SQLite: ${text}).`, {
-      hint: 'Run `lifeboat scan --rebuild`: the catalog is a cache and is rebuilt from the media.',
+      hint: 'Run `lifeboat scan --rebuild`: the sets are rebuilt from the media; pinned keys, runs and the verification ledger are carried over from the old file as far as it can be read, and it says what could not.',
       cause: e,
     });
   }

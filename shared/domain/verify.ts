@@ -4,7 +4,7 @@ import { VERIFY_LEVELS } from './verify-levels';
 
 export { VERIFY_LEVELS, type VerifyLevel } from './verify-levels';
 
-export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed'] as const;
+export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed', 'not-checked'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** What each verdict means, in the operator's words (CLI, UI, reports). */
@@ -20,7 +20,13 @@ export const VERDICT_TEXT: Record<Verdict, string> = {
   'unreadable-dump': 'pg_restore cannot read the dump',
   'unsafe-path': 'a path would escape its folder (.., absolute path or outside link)',
   'restore-failed': 'the test restore or its validation queries failed',
+  // Not a fact about the set: the check could not be made here (cancelled, no matching key, a tool
+  // missing or too old). Never recorded in the ledger, so no state or badge ever follows from it.
+  'not-checked': 'not checked',
 };
+
+/** True for verdicts that say something about the set (a pass or a failure), false for `not-checked`. */
+export const isFact = (v: Verdict): boolean => v !== 'not-checked';
 
 export const ArtifactResultSchema = z.object({
   path: z.string(),

@@ -1,6 +1,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engine/catalog/queries';
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
+import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
@@ -49,6 +50,8 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     locations = [location!];
   }
   await withCliEngine(async (engine) => {
+    // First what the media cannot give back (pinned keys, runs and journals, the ledger), from the file moved aside.
+    const carried = aside ? carryOver(aside, engine.catalog) : null;
     const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
     for (const loc of locations) {
       try {
@@ -65,8 +68,12 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
         if (!opts.json) io.stdout.write(`${loc}: NOT SCANNED — ${err.message}\n`);
       }
     }
-    if (opts.json) printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, media: results } : { ok: true, ...results[0] });
-    else if (opts.rebuild) io.stdout.write(`Catalog rebuilt from ${locations.length} known media${aside ? `; the old one is kept at ${aside}` : ''}.\n`);
+    if (opts.json) {
+      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: true, ...results[0] });
+    } else if (opts.rebuild) {
+      io.stdout.write(`Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`);
+      io.stdout.write(carried ? `${describeCarryOver(carried)}\n` : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n');
+    }
   });
 }
 

@@ -7,6 +7,7 @@ import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
 
 function line(r: SetResult): string {
+  if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
   const head = `${r.verdict === 'ok' ? 'OK  ' : 'FAIL'}  ${r.key}  [${r.verdict}]`;
   return r.verdict === 'ok' ? `${head}${r.detail ? `  ${r.detail}` : ''}` : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
 }
@@ -42,19 +43,35 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
         ctx,
       ),
     );
-    const failed = report.results.filter((r) => r.verdict !== 'ok');
+    const failed = report.results.filter((r) => r.verdict !== 'ok' && r.verdict !== 'not-checked');
+    const notChecked = report.results.filter((r) => r.verdict === 'not-checked');
+    const passed = report.results.filter((r) => r.verdict === 'ok');
     if (opts.json) {
-      printJson(io, { ok: failed.length === 0, level: opts.level, sets: report.results.length, failed: failed.length, skipped: report.skipped, bytes: report.bytes, duration_ms: report.durationMs, bytes_per_second: report.bytesPerSecond, results: [...failed, ...report.results.filter((r) => r.verdict === 'ok')] });
+      printJson(io, {
+        ok: failed.length === 0 && notChecked.length === 0,
+        level: opts.level,
+        sets: report.results.length,
+        failed: failed.length,
+        not_checked: notChecked.length,
+        skipped: report.skipped,
+        bytes: report.bytes,
+        duration_ms: report.durationMs,
+        bytes_per_second: report.bytesPerSecond,
+        results: [...failed, ...notChecked, ...passed],
+      });
     } else {
-      // Failures first, in plain words.
-      for (const r of failed) {
+      // Failures first, in plain words; then what could not be checked here, and why.
+      for (const r of [...failed, ...notChecked]) {
         io.stdout.write(`${line(r)}\n`);
-        for (const a of r.artifacts.filter((x) => x.verdict !== 'ok')) io.stdout.write(`        ${a.path}: ${a.verdict}${a.detail ? ` — ${a.detail}` : ''}\n`);
+        for (const a of r.artifacts.filter((x) => x.verdict !== 'ok')) io.stdout.write(`        ${a.path}: ${a.verdict === 'not-checked' ? 'not checked' : a.verdict}${a.detail ? ` — ${a.detail}` : ''}\n`);
       }
-      for (const r of report.results.filter((x) => x.verdict === 'ok')) io.stdout.write(`${line(r)}\n`);
+      for (const r of passed) io.stdout.write(`${line(r)}\n`);
       const rate = report.bytesPerSecond ? `, ${formatBytes(report.bytesPerSecond)}/s` : '';
-      io.stdout.write(`${report.results.length - failed.length} of ${report.results.length} sets passed at ${opts.level} level; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
+      const unchecked = notChecked.length ? `; ${notChecked.length} NOT CHECKED (nothing recorded for them)` : '';
+      io.stdout.write(`${passed.length} of ${report.results.length} sets passed at ${opts.level} level${unchecked}; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
     }
+    // 1: a set failed (a fact about the backups). 2: no failure, but something could not be checked here (an environment reason): never 0.
     if (failed.length > 0) process.exitCode = 1;
+    else if (notChecked.length > 0) process.exitCode = 2;
   });
 }

@@ -1,4 +1,5 @@
 import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
+import { currentVerdicts } from '../catalog/queries';
 import { trustedKeys, trustKey, untrustKey } from '../catalog/trust';
 import { parseIdentityFile } from '../crypto/age';
 import { loadSigningKey } from '../crypto/signing';
@@ -144,15 +145,7 @@ export function createSettingsHandlers(engine: Engine) {
       return settingsView(engine);
     },
 
-    recentVerifications: async (): Promise<ChannelOutput<'recentVerifications'>> =>
-      engine.catalog
-        .stmt(
-          `SELECT set_key AS setKey, medium_id AS mediumId, level, verdict, started_at AS at, detail FROM verifications WHERE artifact_path IS NULL
-           ORDER BY started_at DESC LIMIT 200`,
-        )
-        .all()
-        .map((r) => r as ChannelOutput<'recentVerifications'>[number])
-        .sort((a, b) => Number(a.verdict === 'ok') - Number(b.verdict === 'ok'))
-        .slice(0, 30),
+    // Only verdicts that still stand: a failure a later pass superseded is history, not a state (catalog/queries.ts).
+    recentVerifications: async (): Promise<ChannelOutput<'recentVerifications'>> => currentVerdicts(engine.catalog, 30),
   };
 }

@@ -19,8 +19,10 @@ export interface CatalogOptions {
 }
 
 /**
- * The offline catalog: an SQLite cache of every set on every medium. It is only a cache:
- * deleting it loses no backup, and `scan --rebuild` recreates it from the media.
+ * The offline catalog: every set on every medium (a cache of the media: deleting it loses no
+ * backup, and `scan --rebuild` recreates it from them), and what the media cannot give back:
+ * pinned keys, runbook runs and journals, the verification ledger. A rebuild carries those over
+ * from the old file and says what it could not (rebuild.ts).
  * All SQL lives in this module (and its siblings) behind named functions.
  */
 /** What the catalog file looked like when Lifeboat last closed it cleanly, after a check. */
@@ -87,7 +89,7 @@ export class Catalog {
         const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
         if (problems.length > 0) {
           throw new LifeboatError('CATALOG_CORRUPT', `The catalog at ${path} is damaged: ${problems.slice(0, 3).join('; ')}`, {
-            hint: 'Move the file aside and run `lifeboat scan --rebuild`: the catalog is rebuilt from the media.',
+            hint: 'Run `lifeboat scan --rebuild`: it moves the file aside, rebuilds the sets from the media and carries over pinned keys, runs and the ledger as far as they can be read.',
           });
         }
       }

@@ -1,4 +1,5 @@
 import { LifeboatError } from '../errors';
+import { JSON_LIMITS, jsonDepth } from '../format/check';
 
 /**
  * Foreign backups Lifeboat catalogs read-only, as unsigned sets: the seed scripts' folders of
@@ -109,6 +110,8 @@ export function parseIni(text: string): Map<string, Map<string, string>> {
 
 function json(value: string | undefined): unknown {
   if (value === undefined) return undefined;
+  // A value nested past the limit stays text: the facts are stored with JSON.stringify, which recurses.
+  if (jsonDepth(Buffer.from(value, 'utf8'), JSON_LIMITS.maxDepth) > JSON_LIMITS.maxDepth) return value;
   try {
     return JSON.parse(value);
   } catch {

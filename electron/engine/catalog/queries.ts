@@ -5,6 +5,30 @@ import type { SetDetail } from '../../../shared/domain/catalog';
 
 /** Named read queries of the catalog, shared by the CLI and the IPC handlers. */
 
+/** A level's rank in SQL (the order of VERIFY_LEVELS: each level includes the ones before it). */
+const levelRankSql = (alias: string): string =>
+  `(CASE ${alias}.level WHEN 'inventory' THEN 0 WHEN 'integrity' THEN 1 WHEN 'authenticity' THEN 2 WHEN 'deep' THEN 3 ELSE 4 END)`;
+
+/**
+ * True (in SQL) when the set-level verdict row `alias` no longer stands: a later verdict on the same medium at its level or a higher one
+ * (which checks everything it did) replaced it. A later pass supersedes an older failure, a later failure an older pass.
+ */
+export const supersededSql = (alias: string): string =>
+  `EXISTS (SELECT 1 FROM verifications sup WHERE sup.set_key = ${alias}.set_key AND sup.medium_id = ${alias}.medium_id AND sup.artifact_path IS NULL
+     AND sup.verdict != 'not-checked' AND sup.started_at > ${alias}.started_at AND ${levelRankSql('sup')} >= ${levelRankSql(alias)})`;
+
+/** A failure that still stands for the set `setKey` (an SQL expression) on the medium `mediumId` (an SQL expression, or null for any medium). */
+const standingFailureSql = (setKey: string, mediumId: string | null): string =>
+  `EXISTS (SELECT 1 FROM verifications f WHERE f.set_key = ${setKey} ${mediumId ? `AND f.medium_id = ${mediumId}` : ''} AND f.artifact_path IS NULL
+     AND f.verdict NOT IN ('ok', 'not-checked') AND NOT ${supersededSql('f')})`;
+
+/**
+ * A set is verified when some medium holds a copy with a standing pass and no standing failure: the state follows the latest verdict
+ * per level and medium (a `not-checked` outcome is never recorded, and would be ignored if it were).
+ */
+export const verifiedSql = (setKey: string): string =>
+  `EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = ${setKey} AND v.artifact_path IS NULL AND v.verdict = 'ok' AND NOT ${standingFailureSql('v.set_key', 'v.medium_id')})`;
+
 export interface SetFilter {
   system?: string;
   kind?: string;
@@ -65,7 +89,7 @@ export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string):
     where.push('EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium))');
     params.medium = f.medium;
   }
-  const verifiedExpr = "EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok')";
+  const verifiedExpr = verifiedSql('s.key');
   if (f.verified !== undefined) where.push(f.verified ? verifiedExpr : `NOT ${verifiedExpr}`);
   if (f.signed !== undefined) where.push(f.signed ? 's.signed = 1' : 's.signed = 0');
   const sql = `
@@ -133,7 +157,8 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
               CASE WHEN p.missing_since IS NULL THEN max(p.last_seen, coalesce(m.last_sync, p.last_seen)) ELSE p.last_seen END AS lastSeen,
               p.missing_since AS missingSince, m.last_sync AS mediumLastSync,
               (SELECT json_object('level', v.level, 'verdict', v.verdict, 'at', v.started_at) FROM verifications v
-                WHERE v.set_key = p.set_key AND v.medium_id = p.medium_id AND v.artifact_path IS NULL ORDER BY v.started_at DESC LIMIT 1) AS lastVerification
+                WHERE v.set_key = p.set_key AND v.medium_id = p.medium_id AND v.artifact_path IS NULL AND v.verdict != 'not-checked'
+                ORDER BY NOT ${supersededSql('v')} AND v.verdict != 'ok' DESC, v.started_at DESC LIMIT 1) AS lastVerification
        FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = ? ORDER BY p.missing_since IS NOT NULL, lastSeen DESC`,
     )
     .all(key) as Array<Omit<WhereRow, 'lastVerification'> & { lastVerification: string | null }>;
@@ -198,7 +223,7 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
       `SELECT s.system, max(s.tier) AS tier, count(*) AS sets,
               (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system ORDER BY x.created_at DESC LIMIT 1) AS newest,
               (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system
-                 AND EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = x.key AND v.artifact_path IS NULL AND v.verdict = 'ok')
+                 AND ${verifiedSql('x.key')}
                  ORDER BY x.created_at DESC LIMIT 1) AS newestVerified
        FROM sets s GROUP BY s.system ORDER BY s.system`,
     )
@@ -348,9 +373,28 @@ export function listMedia(catalog: Catalog): MediumRow[] {
               (SELECT coalesce(sum(s.bytes), 0) FROM presence p JOIN sets s ON s.key = p.set_key WHERE p.medium_id = m.id AND p.missing_since IS NULL) AS bytes,
               (SELECT count(*) FROM unreadable u WHERE u.medium_id = m.id) AS unreadable,
               (SELECT max(v.started_at) FROM verifications v WHERE v.medium_id = m.id AND v.artifact_path IS NULL) AS lastVerifiedAt,
-              (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NULL AND
-                 (SELECT v.verdict FROM verifications v WHERE v.set_key = p.set_key AND v.medium_id = m.id AND v.artifact_path IS NULL ORDER BY v.started_at DESC LIMIT 1) <> 'ok') AS failingSets
+              (SELECT count(*) FROM presence p WHERE p.medium_id = m.id AND p.missing_since IS NULL AND ${standingFailureSql('p.set_key', 'm.id')}) AS failingSets
        FROM media m ORDER BY m.label, m.location`,
     )
     .all() as MediumRow[];
+}
+
+export interface CurrentVerdict {
+  setKey: string;
+  mediumId: string;
+  level: string;
+  verdict: string;
+  at: string;
+  detail: string | null;
+}
+
+/** The set-level verdicts that still stand (the latest per level and medium, see supersededSql), failures first, newest first: the Overview. */
+export function currentVerdicts(catalog: Catalog, limit = 30): CurrentVerdict[] {
+  return catalog
+    .stmt(
+      `SELECT v.set_key AS setKey, v.medium_id AS mediumId, v.level, v.verdict, v.started_at AS at, v.detail FROM verifications v
+       WHERE v.artifact_path IS NULL AND v.verdict != 'not-checked' AND NOT ${supersededSql('v')}
+       ORDER BY v.verdict = 'ok', v.started_at DESC LIMIT ?`,
+    )
+    .all(limit) as CurrentVerdict[];
 }

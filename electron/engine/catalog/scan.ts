@@ -4,6 +4,7 @@ import { parseIndex } from '../backup/file-index';
 import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
+import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
@@ -124,11 +125,15 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
   for (const info of infos) {
     const stanza = info.path.split('/')[1]!;
     try {
+      if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
       const text = (await medium.readFile(info.path)).toString('utf8');
       const manifests = new Map<string, string>();
       const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
       for (const label of labels) {
         try {
+          // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
+          const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
+          if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
           manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
         } catch {
           ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
@@ -201,6 +206,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   const read = await mapLimit(toRead, CONCURRENCY, async (folder): Promise<ReadSet | null> => {
     if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
     try {
+      // Refused before reading: a 100 MB manifest is not worth 800 MB of memory to find out it is bad.
+      const size = folder.manifest?.size ?? 0;
+      if (size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `manifest.json is ${size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have.`);
       const bytes = await medium.readFile(`${folder.path}/manifest.json`);
       const manifest = parseManifest(bytes);
       if (manifest.system !== folder.system || manifest.set_id !== folder.setId) {
@@ -217,7 +225,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       return { folder, manifest, bytes, signer };
     } catch (e) {
       const err = mapError(e);
-      if (err.code === 'STORAGE_UNREACHABLE') throw err;
+      if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
+      // This set only: the scan goes on with the others, and the log names the file.
+      ctx.log('warn', `UNREADABLE ${medium.location}/${folder.path}/manifest.json: ${err.message}`);
       unreadable.push({ path: folder.path, reason: err.message });
       return null;
     } finally {
@@ -323,6 +333,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
     if (!artifact) continue;
     if (artifact.encodings.includes('age') && !(options.identities?.length)) continue;
+    if (artifact.plain_bytes > JSON_LIMITS.indexBytes) {
+      ctx.log('warn', `UNREADABLE ${medium.location}/${r.folder.path}/${artifact.path}: the file index is ${artifact.plain_bytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`);
+      continue;
+    }
     try {
       // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
       const { readDecoded } = await import('../pipeline/artifact-pipeline');

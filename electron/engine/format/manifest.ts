@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LifeboatError } from '../errors';
 import { canonicalBytes } from './canonical-json';
 import { SET_KINDS, type SetKind } from '../../../shared/domain/kinds';
-import { array, count, Invalid, nullableString, object, oneOf, record, regex, string, stringList, type Obj } from './check';
+import { array, count, Invalid, JSON_LIMITS, nullableString, object, oneOf, parseBoundedJson, record, regex, string, stringList, type Obj } from './check';
 import { isSafeRelativePath, SET_ID, SYSTEM_NAME } from './names';
 
 export { SET_KINDS, type SetKind };
@@ -91,15 +91,11 @@ function checkManifest(v: unknown): Manifest {
 
 /**
  * Parse manifest bytes. Reports the first problem with its field; refuses a newer format
- * with FORMAT_UNSUPPORTED so an old Lifeboat never misreads a future set.
+ * with FORMAT_UNSUPPORTED so an old Lifeboat never misreads a future set. Bounded in size and
+ * depth (JSON_LIMITS): a hostile manifest is FORMAT_INVALID for its set, never a crash.
  */
 export function parseManifest(bytes: Buffer): Manifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new LifeboatError('FORMAT_INVALID', `manifest.json is not valid JSON (${(e as Error).message}).`);
-  }
+  const json = parseBoundedJson(bytes, 'manifest.json', { maxBytes: JSON_LIMITS.manifestBytes, maxDepth: JSON_LIMITS.maxDepth });
   const format = (json as { format?: unknown } | null)?.format;
   if (typeof format === 'string' && format.startsWith('lifeboat-set/') && format !== SET_FORMAT_V1) {
     throw new LifeboatError('FORMAT_UNSUPPORTED', `This set uses format ${format}; this Lifeboat reads ${SET_FORMAT_V1}.`, {

@@ -245,8 +245,54 @@ export function describeParamError(e: unknown): string {
   return e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
 }
 
+/**
+ * Limits on runbook YAML (docs/runbooks.md, "Limits"): the yaml parser recurses on nested flow collections (100,000 `[`
+ * exhaust the process's memory) and expands aliases on conversion, so both are bounded before anything is built.
+ */
+export const RUNBOOK_LIMITS = { bytes: 1024 * 1024, flowDepth: 64, indentColumns: 256, aliases: 100 } as const;
+
+/** The deepest nesting of flow collections (`[`, `{`) outside quotes and comments, counted without recursion; stops past `limit`. */
+function flowDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  // A quote opens a string only where a scalar starts (so an apostrophe in plain text cannot hide what follows it).
+  const startsScalar = (i: number): boolean => {
+    let j = i - 1;
+    while (j >= 0 && (text[j] === ' ' || text[j] === '\t')) j--;
+    return j < 0 || ':-[{,?\n'.includes(text[j]!);
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ((c === '"' || c === "'") && !startsScalar(i)) continue;
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === "'") {
+      for (i++; i < text.length; i++) if (text[i] === "'" && text[++i] !== "'") break;
+      i--;
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '[' || c === '{') {
+      if (++depth > max) max = depth;
+      if (max > limit) return max;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return max;
+}
+
+/** Why the text is over a limit, or null. */
+function overLimit(text: string): string | null {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > RUNBOOK_LIMITS.bytes) return `the runbook is ${bytes} bytes, over the ${RUNBOOK_LIMITS.bytes >> 20} MiB a runbook may have`;
+  if (flowDepth(text, RUNBOOK_LIMITS.flowDepth) > RUNBOOK_LIMITS.flowDepth) return `lists or maps in [ ] or { } nest deeper than ${RUNBOOK_LIMITS.flowDepth} levels`;
+  const deep = text.split('\n').findIndex((l) => /^ */.exec(l)![0].length > RUNBOOK_LIMITS.indentColumns);
+  if (deep >= 0) return `line ${deep + 1} is indented more than ${RUNBOOK_LIMITS.indentColumns} columns`;
+  return null;
+}
+
 /** Parse and validate a runbook; every problem comes back at once, each with its line and field. */
 export function parseRunbook(text: string, source = 'runbook'): ParsedRunbook {
+  const limit = overLimit(text);
+  if (limit) throw new RunbookInvalidError(`${source}: ${limit}.`, [{ line: null, column: null, field: '', message: limit }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const problems: RunbookProblem[] = [];
@@ -258,7 +304,14 @@ export function parseRunbook(text: string, source = 'runbook'): ParsedRunbook {
   if (!isMap(doc.contents)) {
     throw new RunbookInvalidError(`${source}:1: a runbook is a YAML mapping (id, title, steps…)`, [{ line: 1, column: 1, field: '', message: 'a runbook is a YAML mapping' }]);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // Aliases are expanded here: an alias bomb (a billion laughs) is refused past RUNBOOK_LIMITS.aliases.
+    data = doc.toJS({ maxAliasCount: RUNBOOK_LIMITS.aliases });
+  } catch (e) {
+    const message = `too many aliases (* references) or an alias to itself: ${e instanceof Error ? e.message : String(e)}`;
+    throw new RunbookInvalidError(`${source}: ${message}.`, [{ line: null, column: null, field: '', message }]);
+  }
   const parsed = RunbookSchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

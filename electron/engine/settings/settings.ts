@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { S3MediumSettings } from '../../../shared/domain/settings';
 import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from '../../../shared/domain/s3-location';
-import { LifeboatError } from '../errors';
-import { field as at, Invalid, plainObject as obj, type Obj } from '../format/check';
+import { LifeboatError, mapError } from '../errors';
+import { field as at, Invalid, JSON_LIMITS, parseBoundedJson, plainObject as obj, type Obj } from '../format/check';
 
 export const TIERS = ['critical', 'important', 'standard'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -152,18 +152,25 @@ export function defaultSettings(): Settings {
 }
 
 export function loadSettings(path: string): Settings {
-  let raw: string;
+  let raw: Buffer;
   try {
-    raw = readFileSync(path, 'utf8');
+    // Bounded (JSON_LIMITS): checked on the size before reading, on the nesting before parsing.
+    const size = statSync(path).size;
+    if (size > JSON_LIMITS.settingsBytes) {
+      throw new LifeboatError('FORMAT_INVALID', `The settings file is ${size} bytes, over the ${JSON_LIMITS.settingsBytes >> 20} MiB a settings file may have: ${path}`, {
+        hint: 'Fix or delete it; defaults are used when it is absent.',
+      });
+    }
+    raw = readFileSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaultSettings();
     throw e;
   }
   let json: unknown;
   try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new LifeboatError('FORMAT_INVALID', `The settings file is not valid JSON: ${path}`, {
+    json = parseBoundedJson(raw, 'the settings file', { maxBytes: JSON_LIMITS.settingsBytes, maxDepth: JSON_LIMITS.maxDepth });
+  } catch (e) {
+    throw new LifeboatError('FORMAT_INVALID', `${mapError(e).message.replace(/\.$/, '')}: ${path}`, {
       hint: 'Fix or delete it; defaults are used when it is absent.',
     });
   }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { SetResult } from '../../../shared/domain/verify';
 import { spawnTool } from '../backup/child';
-import { LifeboatError } from '../errors';
+import { LifeboatError, mapError } from '../errors';
 import type { Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
@@ -12,6 +12,13 @@ import { ScratchCluster } from '../postgres/scratch-cluster';
 import type { Medium } from '../storage/medium';
 import { meetsExpectation, sqlValueText } from './expect';
 import type { VerifyOptions } from './verify';
+
+/** No scratch PostgreSQL could be started on this machine (no server binaries, no postgres user, initdb failed): the restore test was not made, which says nothing about the set. */
+export class ScratchUnavailable extends LifeboatError {
+  constructor(e: LifeboatError) {
+    super(e.code, `no scratch PostgreSQL could be started here: ${e.message}`, { hint: e.hint, cause: e });
+  }
+}
 
 /**
  * The restore level: a scratch PostgreSQL started in a temp dir, the dump decoded and restored
@@ -24,7 +31,12 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
   if (!o.pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore was not found.');
   const started = Date.now();
   ctx.log('info', `restore test of ${manifest.system}/${manifest.set_id}: starting a scratch PostgreSQL`);
-  const cluster = await ScratchCluster.start({ binDir: o.pgBinDir });
+  let cluster: ScratchCluster;
+  try {
+    cluster = await ScratchCluster.start({ binDir: o.pgBinDir });
+  } catch (e) {
+    throw new ScratchUnavailable(mapError(e));
+  }
   try {
     const file = join(cluster.dir, 'restore.dump');
     await pipeline([await medium.openRead(`${setPath}/${dump.path}`), ...decodeStages(dump.encodings, o.identities), createWriteStream(file)], { signal: ctx.signal });

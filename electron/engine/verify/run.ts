@@ -88,6 +88,13 @@ function skipReason(catalog: Catalog, t: SetTarget, req: VerifyRequest, now: num
   return null;
 }
 
+/** Verify of a folder that is not a medium fails (exit 2): an unmounted mount point must never look healthy to cron. */
+function notAMedium(location: string, why: string): LifeboatError {
+  return new LifeboatError('STORAGE_UNREACHABLE', `No Lifeboat medium here: ${location} (${why}). Nothing was verified.`, {
+    hint: 'Is the drive mounted, or the bucket and prefix right? `lifeboat media` lists the media the catalog knows.',
+  });
+}
+
 /**
  * Verify a medium, a set folder or a set: scan first (so the catalog knows what is there),
  * plan every set cheaply, then stream the artifacts, several at once, recording every verdict
@@ -97,7 +104,15 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const started = Date.now();
   if (!Number.isInteger(req.jobs) || req.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
   const { medium, setPath } = await resolveTarget(deps.catalog, req.target, deps.openMedium ?? openMedium);
+  // An empty folder (an unmounted mount point) is refused before the scan, which would otherwise
+  // catalog it as a medium and mark what it held before as missing.
+  if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
   const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
+  if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
+    // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
+    deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
+    throw notAMedium(medium.location, 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes');
+  }
   rememberMedium(deps.dataDir, medium.location);
   const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);
   // Set folders whose manifest the scan could not read are verified too: they must show up as
@@ -108,6 +123,12 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     targets.push({ key: `${m[1]}/${m[2]}`, system: m[1]!, setId: m[2]!, origin: 'lifeboat', kind: 'unknown', mediumId: summary.mediumId, medium, setPath: u.path, foreignArtifacts: [] });
   }
   if (setPath && targets.length === 0) throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
+  if (targets.length === 0) {
+    const gone = summary.sets.missing > 0 ? ` (${summary.sets.missing} set(s) seen here before are missing now)` : '';
+    throw new LifeboatError('STORAGE_UNREACHABLE', `No sets on this medium: ${medium.location}${gone}. Nothing was verified.`, {
+      hint: 'Is this the drive or bucket the backups go to? `lifeboat where <set>` shows where a set was seen.',
+    });
+  }
   const skipped: VerifyReport['skipped'] = [];
   const chosen = targets.filter((t) => {
     const reason = skipReason(deps.catalog, t, req, started);

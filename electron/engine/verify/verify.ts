@@ -1,14 +1,16 @@
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
-import { VERIFY_LEVELS } from '../../../shared/domain/verify';
+import { isFact, VERIFY_LEVELS } from '../../../shared/domain/verify';
 import type { FileEntry } from '../backup/file-index';
 import type { Catalog } from '../catalog/catalog';
 import { recordFileIndex } from '../catalog/sets';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
+import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
+import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
@@ -17,12 +19,15 @@ import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
 import { type HashPool } from './hash-pool';
-import { restoreTest } from './restore-test';
+import { restoreTest, ScratchUnavailable } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
-/** When several problems are found, the set's verdict is the first of these: a bad signature first, since nothing in that manifest can be believed. */
-const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed'];
+/**
+ * When several problems are found, the set's verdict is the first of these: a bad signature first, since nothing in that manifest can be believed.
+ * `not-checked` comes after every failure (a failure found is a fact even when another part could not be checked) and before `ok`.
+ */
+const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed', 'not-checked'];
 
 export function worst(verdicts: Verdict[]): Verdict {
   for (const v of PRIORITY) if (verdicts.includes(v)) return v;
@@ -93,12 +98,28 @@ function readFailure(t: SetTarget, what: string, e: unknown): LifeboatError {
   return unlessUnreachable(e, t.medium.location, what, `The check of ${t.key} was not completed and nothing was recorded for it.`);
 }
 
+/**
+ * Why a check could not be made, when the failure is about this machine or the operator's request and not about the set
+ * (a tool missing or too old, no usable key, bad usage): the same line the CLI's exit code 2 draws. Null for a failure of the set.
+ */
+export function environmentReason(e: unknown): string | null {
+  const err = mapError(e);
+  if (err.code === 'CANCELLED') throw err;
+  return exitCodeFor(err.code) === 2 ? err.message : null;
+}
+
 /** Phase 1, cheap: manifest, names, signature, SHA256SUMS, presence and sizes. */
 export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
   const plan: Plan = { target: t, manifest: null, setProblems: [], artifacts: [], inventory: new Map() };
   if (t.origin === 'lifeboat') {
     let bytes: Buffer | null;
     try {
+      // Over the limit: refused unread (bounded memory), as the scan does.
+      const st = await t.medium.stat(`${t.setPath}/manifest.json`);
+      if (st && st.size > JSON_LIMITS.manifestBytes) {
+        plan.setProblems.push({ verdict: 'corrupted', detail: `manifest.json is ${st.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have` });
+        return plan;
+      }
       bytes = await t.medium.readOptional(`${t.setPath}/manifest.json`);
     } catch (e) {
       plan.setProblems.push({ verdict: 'missing', detail: readFailure(t, 'manifest.json', e).message });
@@ -181,10 +202,11 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
 
   const deep = levelRank(o.level) >= levelRank('deep');
   const encrypted = a.encodings.includes('age');
-  let undecryptable: string | null = null;
+  // No identity for any of the artifact's recipients: the decoding cannot be tried here, which says nothing about the set.
+  let notChecked: string | null = null;
   if (deep && encrypted) {
     const have = new Set(o.identities.map((i) => i.recipient.keyId));
-    if (!a.recipients.some((r) => have.has(r))) undecryptable = `no identity given for key ${a.recipients.join(' or ')}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
+    if (!a.recipients.some((r) => have.has(r))) notChecked = `no identity given for key ${a.recipients.join(' or ') || '(none recorded)'}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
   }
   // Integrity of a local file: hashed in a worker thread, so several artifacts use several cores.
   const local = !deep && pool ? t.medium.localPath(a.path) : null;
@@ -205,15 +227,19 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   const stages: Transform[] = [stored];
   let plain: HashTap | null = null;
   let consumer = null;
-  const decoding = deep && !undecryptable && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
+  const decoding = deep && !notChecked && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
   if (decoding) {
     try {
-      stages.push(...decodeStages(a.encodings, o.identities));
+      const decode = decodeStages(a.encodings, o.identities);
+      const checker = consumerFor(a.role, o.pgRestore);
+      stages.push(...decode);
       plain = new HashTap();
       stages.push(plain);
-      consumer = consumerFor(a.role, o.pgRestore);
+      consumer = checker;
     } catch (e) {
-      return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
+      // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
+      notChecked = environmentReason(e);
+      if (!notChecked) return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
     }
   }
   const sink = consumer?.sink ?? new Writable({ write: (_c, _e, cb) => cb() });
@@ -242,7 +268,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
   }
   let note: string | null = !expected ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
-  if (undecryptable) return { ...result, verdict: 'undecryptable', detail: undecryptable };
+  if (notChecked) return { ...result, verdict: 'not-checked', detail: `stored bytes match their hash; the content was not checked: ${notChecked}` };
   if (streamError) {
     const verdict: Verdict = streamError.code === 'DECRYPTION_FAILED' ? (a.recipients.length && /None of the given identities/.test(streamError.message) ? 'undecryptable' : 'corrupted') : streamError.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted';
     return { ...result, verdict, detail: streamError.message };
@@ -280,6 +306,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
+  let restoreNotRun = false;
   if (o.level === 'restore' && worst(verdicts) === 'ok') {
     if (plan.manifest?.kind !== 'pg-logical') {
       restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
@@ -294,8 +321,13 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
           restoreDetail.push(`restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation queries passed`);
         }
       } catch (e) {
-        verdicts.push('restore-failed');
-        restoreDetail.push(readFailure(t, 'the dump for the test restore', e).message);
+        // A cancel is no verdict (environmentReason rethrows it), nor is a restore this machine cannot run (no pg_restore, no initdb).
+        const err = readFailure(t, 'the dump for the test restore', e);
+        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+        const why = err instanceof ScratchUnavailable ? err.message : environmentReason(err);
+        verdicts.push(why ? 'not-checked' : 'restore-failed');
+        restoreNotRun = why !== null;
+        restoreDetail.push(why ? `the test restore could not run here: ${why}` : err.message);
       }
     }
   }
@@ -303,7 +335,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   const durationMs = Date.now() - startedAt.getTime();
   const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
   const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
-  const detail = verdict === 'ok' ? restoreDetail.join('; ') || null : [firstProblem, ...restoreDetail].filter(Boolean).join('; ');
+  const detail = verdict === 'ok' ? restoreDetail.join('; ') || null : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
   const result: SetResult = {
     key: t.key,
     system: t.system,
@@ -322,17 +354,25 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     restore,
   };
   recordVerification(catalog, result);
+  // The restore test could not run here, but everything below it was checked and passed: that much is a fact, recorded at deep level.
+  if (restoreNotRun && worst(verdicts.filter((v) => v !== 'not-checked')) === 'ok') {
+    recordVerification(catalog, { ...result, level: 'deep', verdict: 'ok', detail: 'passed at deep level; the restore test could not run here' });
+  }
   // Deep verification of a file set indexes its files, so `find` never reads the medium again.
   const index = results.find((r) => r.index)?.index;
   if (index) recordFileIndex(catalog, t.key, index);
   return result;
 }
 
-/** The ledger: one row per artifact and one for the set, per medium. */
+/**
+ * The ledger: one row per artifact and one for the set, per medium. A `not-checked` outcome is not a fact about the set and is
+ * never recorded (not the set's row, not an artifact's), so no state, badge or later comparison can follow from it.
+ */
 export function recordVerification(catalog: Catalog, r: SetResult): void {
+  if (!isFact(r.verdict)) return;
   const insert = catalog.stmt('INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, sha256, bytes, started_at, duration_ms, bytes_per_sec, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   catalog.inTransaction(() => {
-    for (const a of r.artifacts) insert.run(r.key, r.mediumId, a.path, r.level, a.verdict, a.sha256, a.bytes, r.startedAt, a.durationMs, a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null, a.detail);
+    for (const a of r.artifacts.filter((x) => isFact(x.verdict))) insert.run(r.key, r.mediumId, a.path, r.level, a.verdict, a.sha256, a.bytes, r.startedAt, a.durationMs, a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null, a.detail);
     insert.run(r.key, r.mediumId, null, r.level, r.verdict, null, r.bytes, r.startedAt, r.durationMs, r.durationMs > 0 ? (r.bytes * 1000) / r.durationMs : null, r.detail);
   });
 }

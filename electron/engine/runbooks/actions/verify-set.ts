@@ -26,6 +26,8 @@ export const verifySetAction = defineAction({
       artifacts: r.artifacts.map((a) => ({ path: a.path, verdict: a.verdict, sha256: a.sha256, bytes: a.bytes })),
       restore: r.restore,
     };
+    // Not checked (no key, a tool missing): the step cannot pass, but the set is not blamed.
+    if (r.verdict === 'not-checked') throw new LifeboatError('PRECONDITION_FAILED', `${r.key} could not be checked at ${r.level} level here: ${r.detail ?? 'no reason given'}.`, { hint: 'Give the missing key or install the missing tool, and run the step again.' });
     if (r.verdict !== 'ok') {
       throw new LifeboatError('CHECKSUM_MISMATCH', `${r.key} failed verification at ${r.level} level: ${VERDICT_TEXT[r.verdict]}${r.detail ? ` (${r.detail})` : ''}.`, {
         hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',

@@ -18,7 +18,7 @@ interface Report {
 
 function reportHtml(r: Report, level: string): string {
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = r.results.map((x) => `<tr><td>${esc(x.key)}</td><td>${x.verdict === 'ok' ? 'OK' : 'FAIL'}</td><td>${esc(x.verdict === 'ok' ? '' : VERDICT_TEXT[x.verdict])}${x.detail ? ` — ${esc(x.detail)}` : ''}</td><td>${esc(x.location)}</td></tr>`).join('');
+  const rows = r.results.map((x) => `<tr><td>${esc(x.key)}</td><td>${x.verdict === 'ok' ? 'OK' : x.verdict === 'not-checked' ? 'NOT CHECKED' : 'FAIL'}</td><td>${esc(x.verdict === 'ok' ? '' : VERDICT_TEXT[x.verdict])}${x.detail ? ` — ${esc(x.detail)}` : ''}</td><td>${esc(x.location)}</td></tr>`).join('');
   return `<!doctype html><meta charset="utf-8"><title>Verification report</title><h1>Verification at ${esc(level)} level</h1><table border="1" cellpadding="4"><tr><th>Set</th><th>Verdict</th><th>Why</th><th>Medium</th></tr>${rows}</table>`;
 }
 
@@ -38,7 +38,9 @@ export function VerifyScreen(): React.JSX.Element {
   };
   const report = (job?.status === 'succeeded' ? job.result : null) as Report | null;
   const ordered = report ? [...report.results.filter((x) => x.verdict !== 'ok'), ...report.results.filter((x) => x.verdict === 'ok')] : [];
-  const failed = ordered.filter((x) => x.verdict !== 'ok').length;
+  // Not checked is no failure (nothing is recorded against the set): counted apart.
+  const failed = ordered.filter((x) => x.verdict !== 'ok' && x.verdict !== 'not-checked').length;
+  const notChecked = ordered.filter((x) => x.verdict === 'not-checked').length;
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Verify</h1>
@@ -76,7 +78,7 @@ export function VerifyScreen(): React.JSX.Element {
       {job && <JobProgress job={job} label="Verification" />}
       {report && (
         <article className="card wide" data-testid="verify-results" data-failed={failed}>
-          <h2>{failed ? `${failed} of ${ordered.length} sets FAILED` : `All ${ordered.length} sets passed`} at {level} level</h2>
+          <h2>{failed ? `${failed} of ${ordered.length} sets FAILED` : notChecked ? `${ordered.length - notChecked} of ${ordered.length} sets passed, ${notChecked} NOT CHECKED` : `All ${ordered.length} sets passed`} at {level} level</h2>
           <p className="muted">
             {formatBytes(report.bytes)} read{report.bytesPerSecond ? ` at ${formatBytes(report.bytesPerSecond)}/s` : ''}; {report.skipped.length} skipped.
           </p>
@@ -88,7 +90,7 @@ export function VerifyScreen(): React.JSX.Element {
               {ordered.map((x) => (
                 <tr key={`${x.key}@${x.mediumId}`} data-testid="verify-row" data-verdict={x.verdict}>
                   <td className="mono">{x.key}</td>
-                  <td><span className={`status status-${x.verdict === 'ok' ? 'green' : 'red'}`}>{x.verdict}</span></td>
+                  <td><span className={`status status-${x.verdict === 'ok' ? 'green' : x.verdict === 'not-checked' ? 'amber' : 'red'}`}>{x.verdict === 'not-checked' ? 'not checked' : x.verdict}</span></td>
                   <td>
                     {x.verdict === 'ok' ? (x.detail ?? '') : VERDICT_TEXT[x.verdict]}
                     {x.verdict !== 'ok' && x.detail ? `: ${x.detail}` : ''}
