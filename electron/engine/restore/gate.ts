@@ -191,6 +191,24 @@ export async function openVerifiedArtifact(copy: GateCopy, artifact: Artifact, o
   return { stream: last, verified, stored: g.stored, plain: g.plain };
 }
 
+/**
+ * Wait for a consumer of a gated stream and for the gate: both must succeed. When the consumer
+ * failed because the gate stopped the stream, the gate's reason is the one reported.
+ */
+export async function untilVerified<T>(v: VerifiedArtifact, consuming: Promise<T>): Promise<T> {
+  try {
+    const [out] = await Promise.all([consuming, v.verified]);
+    return out;
+  } catch (e) {
+    v.stream.destroy();
+    const gate = await v.verified.then(
+      () => null,
+      (g: unknown) => g,
+    );
+    throw gate ?? e;
+  }
+}
+
 /** Read a small artifact (a file index) whole through the gate; at most `plain_bytes` are ever held. */
 export async function readVerifiedArtifact(copy: GateCopy, artifact: Artifact, o: OpenOptions): Promise<Buffer> {
   const v = await openVerifiedArtifact(copy, artifact, o);
