@@ -62,6 +62,7 @@ export const restoreFiles = defineAction({
       await rm(staging, { recursive: true, force: true });
       await mkdir(staging, { recursive: true, mode: 0o700 });
       const bySet = new Map<string, Map<string, FileEntry>>();
+      const dirs = new Set(index.filter((e) => e.type === 'dir').map((e) => e.path));
       for (const e of index) {
         if (e.type === 'dir') continue;
         let m = bySet.get(e.in);
@@ -86,7 +87,9 @@ export const restoreFiles = defineAction({
           await untilVerified(gated, extractTar(gated.stream, [], staging, {
             accept: (e) => {
               const want = wanted.get(e.name);
-              return e.kind === 'dir' || (want !== undefined && (want.type === 'symlink' ? e.kind === 'symlink' : e.kind === 'file'));
+              // Only the folders of the (possibly --path-selected) index: others are read past.
+              if (e.kind === 'dir') return dirs.has(e.name.replace(/\/+$/, ''));
+              return (want !== undefined && (want.type === 'symlink' ? e.kind === 'symlink' : e.kind === 'file'));
             },
             onFile: (f) => {
               const want = wanted.get(f.path)!;
