@@ -71,11 +71,36 @@ process.once('exit', () => {
   for (const c of live) killGroup(c, 'SIGKILL');
 });
 
+/**
+ * A watchdog for a tool's process group: a shell blocked reading a pipe from this process. When
+ * this process dies, however it dies, the pipe closes and the shell kills the whole group —
+ * including the tool's own children (pg_restore -j's workers), which PR_SET_PDEATHSIG does not
+ * reach (it is not inherited across fork). Ended first when the tool exits by itself.
+ */
+function guardGroup(pgid: number): ChildProcess | null {
+  try {
+    const dog = spawn('/bin/sh', ['-c', 'read _; kill -KILL -"$1" 2>/dev/null', 'lifeboat-watchdog', String(pgid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    dog.on('error', () => undefined);
+    dog.stdin?.on('error', () => undefined);
+    // Neither the watchdog nor its pipe keeps this process alive.
+    dog.unref();
+    (dog.stdin as unknown as { unref?: () => void }).unref?.();
+    return dog;
+  } catch {
+    return null;
+  }
+}
+
 function startTool(path: string, args: string[], options: ToolOptions, stdout: 'pipe' | number): RunningTool<ChildProcess> {
   const { cmd, argv } = dieWithParent(path, args);
-  const child = spawn(cmd, argv, { env: options.env ?? process.env, stdio: ['pipe', stdout, 'pipe'], detached: process.platform !== 'win32' });
+  const posix = process.platform !== 'win32';
+  const child = spawn(cmd, argv, { env: options.env ?? process.env, stdio: ['pipe', stdout, 'pipe'], detached: posix });
+  const dog = posix && child.pid !== undefined ? guardGroup(child.pid) : null;
   live.add(child);
-  child.once('close', () => live.delete(child));
+  child.once('close', () => {
+    live.delete(child);
+    dog?.kill('SIGKILL');
+  });
   child.stdin!.end();
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
