@@ -156,6 +156,13 @@ export function gateStages(spec: ArtifactSpec, identities: AgeIdentity[], o: { c
   return { stages: [stored, ...decoders, plain], stored, plain };
 }
 
+/** The gate did not fail: its reader stopped reading (the reader's own error says why). */
+export class ReaderStopped extends LifeboatError {
+  constructor(what: string, cause: unknown) {
+    super('INTERNAL', `The reader of ${what} stopped before its end.`, { cause });
+  }
+}
+
 export interface VerifiedArtifact {
   /** The plaintext. It errors (CHECKSUM_MISMATCH, DECRYPTION_FAILED…) instead of ending when a check fails. */
   stream: Readable;
@@ -185,6 +192,7 @@ export async function openVerifiedArtifact(copy: GateCopy, artifact: Artifact, o
   const last = g.stages[g.stages.length - 1]!;
   const verified = pipeline([source, ...g.stages], o.signal ? { signal: o.signal } : {}).catch((e: unknown) => {
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
+    if ((e as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE') throw new ReaderStopped(`${copy.key}/${artifact.path}`, e);
     throw mapError(e);
   });
   verified.catch(() => undefined);
@@ -205,7 +213,8 @@ export async function untilVerified<T>(v: VerifiedArtifact, consuming: Promise<T
       () => null,
       (g: unknown) => g,
     );
-    throw gate ?? e;
+    // The gate's own failure explains the reader's (a stream cut short); else the reader's error stands.
+    throw gate && !(gate instanceof ReaderStopped) ? gate : e;
   }
 }
 
