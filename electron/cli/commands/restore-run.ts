@@ -106,7 +106,8 @@ function finish(io: CliIo, run: RunRecord, json: boolean | undefined, line: (out
     return;
   }
   const err = restore.error ?? { code: 'INTERNAL' as const, message: `The run ended ${run.status}.` };
-  const left = restore.condition ? ` Target: ${restore.condition}.` : '';
+  // A pg restore's error already says what it left on the target (dropped or why not).
+  const left = restore.condition && !/this restore created|was not changed|restored into with --clean/.test(err.message) ? ` Target: ${restore.condition}.` : '';
   if (json) {
     process.exitCode = exitCodeFor(err.code);
     return;

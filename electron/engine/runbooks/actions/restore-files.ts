@@ -35,7 +35,7 @@ export const restoreFiles = defineAction({
       allow_unsigned: z.boolean().default(false),
     })
     .strict(),
-  describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}`,
+  describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
   condition: (p, checkpoint, drill) =>
     drill
       ? 'the scratch folder is removed when the run ends'
