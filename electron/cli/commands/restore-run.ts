@@ -120,7 +120,7 @@ function finish(io: CliIo, run: RunRecord, json: boolean | undefined, line: (out
 function entriesOf(dir: string): string[] {
   if (!existsSync(dir)) return [];
   if (!statSync(dir).isDirectory()) throw new LifeboatError('BAD_INPUT', `--to ${dir} is not a folder.`);
-  return readdirSync(dir).filter((n) => !n.startsWith('.lifeboat-restore-'));
+  return readdirSync(dir);
 }
 
 export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreFilesOptions): Promise<void> {
