@@ -305,9 +305,9 @@ describe('restore.files safety and incremental chains', () => {
     mkdirSync(join(src, 'sub'), { recursive: true });
     writeFileSync(join(src, 'old.txt'), 'unchanged');
     writeFileSync(join(src, 'sub', 'run.sh'), '#!/bin/sh\n', { mode: 0o750 });
-    backup('files', '--system', 'chain', '--path', src);
+    backup('files', '--system', 'chain', '--path', src, '--sign-key', signKey);
     writeFileSync(join(src, 'new.txt'), 'added later');
-    backup('files', '--system', 'chain', '--path', src, '--incremental');
+    backup('files', '--system', 'chain', '--path', src, '--incremental', '--sign-key', signKey);
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
     const into = join(dir.path, 'chain-restored');
     const file = runbookFile('chain', ['id: chain', 'title: Chain', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../output';
+import { registerRestoreSet } from './restore';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -83,4 +84,5 @@ export function registerPitr(program: Command, io: CliIo): void {
       const { restorePitrCommand } = await import('./pitr-run');
       await restorePitrCommand(io, opts);
     });
+  registerRestoreSet(restore, io);
 }

@@ -1,6 +1,6 @@
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { CompressStream } from 'zstd-napi';
 import { AgeDecryptStream, AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { Artifact } from '../format/manifest';
@@ -8,6 +8,7 @@ import type { ArtifactSink } from '../storage/medium';
 import { fanOut } from './fan-out';
 import { HashTap } from './hash-tap';
 import { storeThreaded, type PlainSource } from './threaded-encoder';
+import { BoundedZstdDecompress } from './zstd-decode';
 
 /**
  * zstd's job size and overlap for its worker threads. Dumps: 2 MiB jobs, each starting with the
@@ -87,9 +88,11 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
 
 /**
  * The read path: stored bytes → (age) → (zstd) → plaintext, for verification and restores.
- * `identities` are needed when the artifact is encrypted.
+ * `identities` are needed when the artifact is encrypted. zstd decodes with back-pressure and,
+ * given `plainLimit` (the manifest's plain_bytes), stops at the first byte past it: a hostile
+ * frame is never decoded in full. Readers go through restore/gate.ts, which adds the hashes.
  */
-export function decodeStages(encodings: readonly string[], identities: AgeIdentity[]): Transform[] {
+export function decodeStages(encodings: readonly string[], identities: AgeIdentity[], o: { plainLimit?: number; what?: string } = {}): Transform[] {
   const stages: Transform[] = [];
   for (const e of [...encodings].reverse()) {
     switch (e) {
@@ -98,7 +101,7 @@ export function decodeStages(encodings: readonly string[], identities: AgeIdenti
         stages.push(new AgeDecryptStream(identities));
         break;
       case 'zstd':
-        stages.push(new DecompressStream());
+        stages.push(new BoundedZstdDecompress(o.plainLimit, o.what));
         break;
       default:
         throw new LifeboatError('FORMAT_UNSUPPORTED', `Unknown encoding ${e}.`);

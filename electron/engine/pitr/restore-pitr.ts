@@ -10,9 +10,8 @@ import type { TrustedKey } from '../catalog/trust';
 import { LifeboatError, mapError } from '../errors';
 import { parseManifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { decodeStages } from '../pipeline/artifact-pipeline';
-import { HashTap } from '../pipeline/hash-tap';
 import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../postgres/scratch-cluster';
+import { gateStages, specOf } from '../restore/gate';
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
 import { planPitr, type PitrPlan } from './plan';
@@ -154,10 +153,10 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    const storedTap = new HashTap();
-    const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
-    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
-    if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
+    // Through the gate's stages (restore/gate.ts): sizes are hard stops, hashes fail the stream at its end.
+    const gated = gateStages(specOf(base.setId, artifact), input.identities, { check: true, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), gated.stages, dataDir, { accept: () => true, signal: ctx.signal });
+    if (gated.stored.sha256() !== artifact.sha256 || gated.plain.sha256() !== artifact.plain_sha256) {
       throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
     }
     ctx.progress({ bytesTotal: null, bytesDone: 0 });

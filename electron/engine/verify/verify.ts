@@ -13,8 +13,7 @@ import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { decodeStages } from '../pipeline/artifact-pipeline';
-import { HashTap } from '../pipeline/hash-tap';
+import { CheckTap, gateStages } from '../restore/gate';
 import type { Settings } from '../settings/settings';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
@@ -223,19 +222,19 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     onBytes(hashed.bytes);
     return judgeHash(t, a, rel, hashed.sha256, hashed.bytes, ledger, base, started);
   }
-  const stored = new HashTap((n) => onBytes(n));
-  const stages: Transform[] = [stored];
-  let plain: HashTap | null = null;
+  // Through the gate's stages (restore/gate.ts): a byte past the recorded stored size or plain_bytes
+  // stops the read at once (a decompression bomb is never decoded in full); hashes are judged below.
+  const what = `${t.key}/${rel}`;
+  let stored = new CheckTap({ what: `${what} (stored bytes)`, limit: a.bytes, onBytes });
+  let stages: Transform[] = [stored];
+  let plain: CheckTap | null = null;
   let consumer = null;
   const decoding = deep && !notChecked && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
   if (decoding) {
     try {
-      const decode = decodeStages(a.encodings, o.identities);
-      const checker = consumerFor(a.role, o.pgRestore);
-      stages.push(...decode);
-      plain = new HashTap();
-      stages.push(plain);
-      consumer = checker;
+      const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
+      ({ stored, plain, stages } = g);
+      consumer = consumerFor(a.role, o.pgRestore);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
@@ -253,6 +252,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   const durationMs = Date.now() - started;
   const sha = stored.bytes === a.bytes || !streamError ? stored.sha256() : null;
   const result = { ...base, sha256: sha, durationMs };
+  if (streamError && stored.bytes > a.bytes) return { ...result, verdict: 'corrupted', detail: streamError.message };
   // Integrity first: bytes that do not hash right explain any later failure.
   if (streamError && stored.bytes < a.bytes) {
     if (streamError.code === 'UNSAFE_PATH') return { ...result, verdict: 'unsafe-path', detail: streamError.message };

@@ -6,12 +6,12 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { parseIndex, type FileEntry } from '../../backup/file-index';
 import { LifeboatError } from '../../errors';
-import { readDecoded } from '../../pipeline/artifact-pipeline';
 import { pgConnectError, withPgClient } from '../../postgres/connection';
 import { globToRegExp } from '../../catalog/queries';
 import { meetsExpectation, sqlValueText } from '../../verify/expect';
 import { resolvePgTarget } from './pg-target';
-import { openSetCopy } from './set-access';
+import { readVerifiedArtifact } from '../../restore/gate';
+import { openTrustedCopy } from './set-access';
 import { defineAction, type ActionDeps } from './types';
 
 const Check = z.object({ sql: z.string().min(1), expect: z.string().min(1) }).strict();
@@ -86,11 +86,11 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** The file index of a files/config set (decoded from a reachable copy). */
-export async function loadSetIndex(ctx: { deps: Pick<ActionDeps, 'catalog' | 'identities' | 'openMedium'> }, set: string): Promise<{ key: string; index: FileEntry[] }> {
-  const copy = await openSetCopy(ctx.deps.catalog, set, ctx.deps.openMedium);
+export async function loadSetIndex(ctx: { deps: Pick<ActionDeps, 'catalog' | 'identities' | 'openMedium'> }, set: string, allowUnsigned = false): Promise<{ key: string; index: FileEntry[] }> {
+  const copy = await openTrustedCopy(ctx.deps.catalog, set, { allowUnsigned, open: ctx.deps.openMedium });
   const artifact = copy.manifest.artifacts.find((a) => a.role === 'file-index');
   if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no file index: it is not a files or config set.`);
-  const plain = await readDecoded(await copy.medium.openRead(`${copy.setPath}/${artifact.path}`), artifact.encodings, ctx.deps.identities);
+  const plain = await readVerifiedArtifact(copy, artifact, { identities: ctx.deps.identities, trust: copy.trust });
   return { key: copy.key, index: parseIndex(plain) };
 }
 

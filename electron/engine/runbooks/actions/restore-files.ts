@@ -5,10 +5,11 @@ import { z } from 'zod';
 import type { FileEntry } from '../../backup/file-index';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
-import { decodeStages } from '../../pipeline/artifact-pipeline';
 import { applyMetadata, extractTar, mergeMove } from '../../restore/extract';
+import { openVerifiedArtifact, untilVerified } from '../../restore/gate';
+import { refuseOverwrites, selectEntries } from '../../restore/select';
 import { loadSetIndex } from './checks';
-import { openSetCopy } from './set-access';
+import { openTrustedCopy } from './set-access';
 import { ConfirmationNeeded, defineAction } from './types';
 
 const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;
@@ -22,8 +23,19 @@ const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;
  * confirmation of its path.
  */
 export const restoreFiles = defineAction({
-  params: z.object({ set: z.string().min(1), into: z.string().optional() }).strict(),
-  describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}`,
+  params: z
+    .object({
+      set: z.string().min(1),
+      into: z.string().optional(),
+      /** Globs of paths (a match brings its subtree); none: the whole set. */
+      paths: z.array(z.string().min(1)).default([]),
+      /** Into a non-empty folder: refuse (before moving anything) when an entry already exists there. */
+      keep_existing: z.boolean().default(false),
+      /** Restore a set not signed by a pinned key (journaled with the step's parameters). */
+      allow_unsigned: z.boolean().default(false),
+    })
+    .strict(),
+  describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
   condition: (p, checkpoint, drill) =>
     drill
       ? 'the scratch folder is removed when the run ends'
@@ -40,7 +52,8 @@ export const restoreFiles = defineAction({
     }
     const staging = join(into, STAGING(ctx.runId));
     const checkpoint = ctx.checkpoint as { phase?: string } | null;
-    const { key, index } = await loadSetIndex(ctx, p.set);
+    const { key, index: whole } = await loadSetIndex(ctx, p.set, p.allow_unsigned);
+    const index = selectEntries(whole, p.paths);
     if (checkpoint?.phase !== 'moving') {
       const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
       if (existing.length > 0 && ctx.confirmation !== into) {
@@ -49,6 +62,7 @@ export const restoreFiles = defineAction({
       await rm(staging, { recursive: true, force: true });
       await mkdir(staging, { recursive: true, mode: 0o700 });
       const bySet = new Map<string, Map<string, FileEntry>>();
+      const dirs = new Set(index.filter((e) => e.type === 'dir').map((e) => e.path));
       for (const e of index) {
         if (e.type === 'dir') continue;
         let m = bySet.get(e.in);
@@ -63,15 +77,19 @@ export const restoreFiles = defineAction({
         let bytesDone = 0;
         let filesDone = 0;
         for (const [setId, wanted] of bySet) {
-          const copy = await openSetCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, ctx.deps.openMedium);
+          const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
           const tar = copy.manifest.artifacts.find((a) => a.role === 'files-tar');
           if (!tar) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no files tar.`);
           ctx.log('info', `reading ${copy.key} (${wanted.size} entries from it)`);
           const found = new Set<string>();
-          await extractTar(await copy.medium.openRead(`${copy.setPath}/${tar.path}`), decodeStages(tar.encodings, ctx.deps.identities), staging, {
+          // Through the gate: a tar that does not match the signed manifest fails the whole restore in staging.
+          const gated = await openVerifiedArtifact(copy, tar, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal });
+          await untilVerified(gated, extractTar(gated.stream, [], staging, {
             accept: (e) => {
               const want = wanted.get(e.name);
-              return e.kind === 'dir' || (want !== undefined && (want.type === 'symlink' ? e.kind === 'symlink' : e.kind === 'file'));
+              // Only the folders of the (possibly --path-selected) index: others are read past.
+              if (e.kind === 'dir') return dirs.has(e.name.replace(/\/+$/, ''));
+              return (want !== undefined && (want.type === 'symlink' ? e.kind === 'symlink' : e.kind === 'file'));
             },
             onFile: (f) => {
               const want = wanted.get(f.path)!;
@@ -81,12 +99,13 @@ export const restoreFiles = defineAction({
             },
             onBytes: (n) => ctx.progress({ bytesDone: (bytesDone += n) }),
             signal: ctx.signal,
-          });
+          }));
           const missing = [...wanted.values()].filter((e) => e.type === 'file' && !found.has(e.path));
           if (missing.length) throw new LifeboatError('FORMAT_INVALID', `${copy.key} lacks ${missing.length} file(s) its index promises, e.g. ${missing[0]!.path}.`);
         }
         for (const e of index) if (e.type === 'dir') await mkdir(join(staging, e.path), { recursive: true });
         await applyMetadata(staging, index.flatMap((e) => (e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? [{ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms }] : [])));
+        if (p.keep_existing) await refuseOverwrites(staging, into);
       } catch (e) {
         // Nothing was put in place: the staged part goes, the target stays as it was.
         await rm(staging, { recursive: true, force: true });

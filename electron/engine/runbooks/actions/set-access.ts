@@ -1,8 +1,10 @@
 import type { Catalog } from '../../catalog/catalog';
 import { preferredCopies, whereIs } from '../../catalog/queries';
+import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
 import type { Medium } from '../../storage/medium';
+import { judgeManifest, type TrustDecision } from '../../restore/gate';
 import { openMedium, type MediumOpener } from '../../storage/open-medium';
 
 export interface SetCopy {
@@ -50,4 +52,20 @@ export async function openSetCopy(catalog: Catalog, keyOrId: string, open: Mediu
   throw new LifeboatError('STORAGE_UNREACHABLE', `No usable copy of ${found.key} is reachable now.`, {
     hint: tried.length ? `Tried: ${tried.join('; ')}. Connect a medium holding it (or rescan it) and resume.` : 'No medium holds it any more.',
   });
+}
+
+export interface TrustedSetCopy extends SetCopy {
+  /** How its manifest passed the trust rule; the caller journals it (an override above all). */
+  trust: TrustDecision;
+}
+
+/**
+ * A reachable copy whose manifest passed the trust rule (restore/gate.ts judgeManifest): signed
+ * by a pinned key, or read anyway because the operator allowed unsigned sets for this step.
+ * Every artifact a restore reads comes from such a copy, through openVerifiedArtifact.
+ */
+export async function openTrustedCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<TrustedSetCopy> {
+  const copy = await openSetCopy(catalog, keyOrId, o.open);
+  const trust = await judgeManifest(copy, { trusted: trustedKeys(catalog), allowUnsigned: o.allowUnsigned });
+  return { ...copy, trust };
 }

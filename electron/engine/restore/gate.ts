@@ -1,0 +1,228 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TrustedKey } from '../catalog/trust';
+import type { AgeIdentity } from '../crypto/age';
+import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
+import { LifeboatError, mapError } from '../errors';
+import type { Artifact, Manifest } from '../format/manifest';
+import { decodeStages } from '../pipeline/artifact-pipeline';
+import type { Medium } from '../storage/medium';
+
+/**
+ * The one gate every restore, extraction and deep check reads an artifact through (DESIGN.md
+ * "Trust rules for reading media"): the manifest is first judged by the trust rule, then the
+ * stored bytes are hashed and counted, decrypted, decompressed, and the plaintext is hashed and
+ * counted. A byte past a recorded size fails at once (a decompression bomb is never decoded in
+ * full); a hash that differs fails at the end, before the consumer sees the end of the stream.
+ * Consumers write to staging and put things in place only once `verified` resolved.
+ */
+
+/** How the manifest of a set copy came to be trusted; recorded by the caller (journal, report). */
+export type TrustDecision =
+  | { state: 'signed'; keyId: string; label: string }
+  /** Not signed by a pinned key, read anyway because the operator said so (`--allow-unsigned`). */
+  | { state: 'accepted-unsigned'; why: string };
+
+/** What the gate needs of a set copy: where it is and the exact manifest bytes that were judged. */
+export interface GateCopy {
+  key: string;
+  medium: Medium;
+  setPath: string;
+  manifest: Manifest;
+  manifestBytes: Buffer;
+}
+
+export interface TrustOptions {
+  trusted: TrustedKey[];
+  /** Read a set that is unsigned or signed by a key that is not pinned (never one whose signature is wrong). */
+  allowUnsigned?: boolean;
+}
+
+/**
+ * The trust rule for a Lifeboat set: a valid signature by a pinned key over the manifest bytes
+ * read. Unsigned or signed by an unpinned key: refused unless `allowUnsigned`. A signature that
+ * does not verify is refused always: nothing in that manifest can be believed.
+ */
+export async function judgeManifest(copy: GateCopy, o: TrustOptions): Promise<TrustDecision> {
+  const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
+  let why: string;
+  let code: 'UNTRUSTED_SIGNER' | 'SIGNATURE_INVALID' = 'UNTRUSTED_SIGNER';
+  if (!sig) why = `${copy.key} is not signed (manifest.json.sig is missing)`;
+  else {
+    let parsed: { keyId: string; signature: Buffer };
+    try {
+      parsed = parseSignature(sig);
+    } catch (e) {
+      throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${copy.key} cannot be read: ${mapError(e).message} Nothing was read from the set.`, {
+        hint: 'Restore another copy or another set; verify this one to see what is wrong.',
+      });
+    }
+    const pinned = o.trusted.find((k) => k.keyId === parsed.keyId);
+    if (pinned) {
+      if (verifySignature(copy.manifestBytes, parsed.signature, loadPublicKey(pinned.publicKeyPem).publicKey)) return { state: 'signed', keyId: pinned.keyId, label: pinned.label };
+      code = 'SIGNATURE_INVALID';
+      why = `the signature of ${copy.key} by ${pinned.keyId} (${pinned.label}) does not match its manifest`;
+    } else why = `${copy.key} is signed by key ${parsed.keyId}, which is not pinned here`;
+  }
+  if (code === 'SIGNATURE_INVALID') {
+    throw new LifeboatError('SIGNATURE_INVALID', `Refused: ${why}. Nothing was read from the set.`, { hint: 'The manifest was changed after it was signed: restore another copy or another set.' });
+  }
+  if (o.allowUnsigned) return { state: 'accepted-unsigned', why };
+  throw new LifeboatError('UNTRUSTED_SIGNER', `Refused: ${why}. Nothing was read from the set.`, {
+    hint: 'Pin the signer\'s key (lifeboat keys trust <file.pub>) if you know it, or accept this set explicitly with --allow-unsigned (allow_unsigned: true in a runbook step); the override is recorded in the run\'s journal.',
+  });
+}
+
+/** What an artifact must decode to: a Lifeboat artifact's facts, or less for a foreign one. */
+export interface ArtifactSpec {
+  /** For messages: set key and artifact path. */
+  what: string;
+  /** Stored size and SHA-256 (null: not recorded; the size is then only a limit when given). */
+  bytes: number | null;
+  sha256: string | null;
+  encodings: readonly string[];
+  plainBytes: number | null;
+  plainSha256: string | null;
+}
+
+export function specOf(copyKey: string, a: Artifact): ArtifactSpec {
+  return { what: `${copyKey}/${a.path}`, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plain_bytes, plainSha256: a.plain_sha256 };
+}
+
+/**
+ * Counts and hashes bytes passing through; the first chunk that goes past `limit` fails at once
+ * (CHECKSUM_MISMATCH). With `expect`, the end of the stream is held back until size and hash
+ * matched, so a consumer never sees a clean end of bytes that did not pass.
+ */
+export class CheckTap extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private digest: string | null = null;
+  bytes = 0;
+
+  constructor(
+    private readonly o: { what: string; limit: number | null; expectBytes?: number | null; expectSha256?: string | null; onBytes?: (total: number) => void },
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.o.limit !== null && this.bytes > this.o.limit) {
+      done(new LifeboatError('CHECKSUM_MISMATCH', `${this.o.what}: more than the ${this.o.limit} bytes its manifest records: corrupted (reading stopped there).`));
+      return;
+    }
+    this.hash.update(chunk);
+    this.o.onBytes?.(this.bytes);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const { expectBytes, expectSha256, what } = this.o;
+    if (expectBytes !== undefined && expectBytes !== null && this.bytes !== expectBytes) {
+      done(new LifeboatError('CHECKSUM_MISMATCH', `${what}: ${this.bytes} bytes, its manifest records ${expectBytes}: corrupted.`));
+      return;
+    }
+    if (expectSha256 && this.sha256() !== expectSha256) {
+      done(new LifeboatError('CHECKSUM_MISMATCH', `${what}: SHA-256 ${this.sha256().slice(0, 16)}… instead of ${expectSha256.slice(0, 16)}… recorded in its manifest: corrupted.`));
+      return;
+    }
+    done();
+  }
+
+  /** The hex digest of the bytes seen; valid once the stream has finished. */
+  sha256(): string {
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
+  }
+}
+
+export interface GateStages {
+  /** stored tap → decoders → plain tap, to put between the medium's stream and a consumer. */
+  stages: Transform[];
+  stored: CheckTap;
+  plain: CheckTap;
+}
+
+/**
+ * The gate's stages without the trust rule, for a caller that judges the manifest itself and
+ * maps failures to its own verdicts (deep verification). `check: false` keeps only the hard stops
+ * (the caller compares the hashes); `check: true` also fails the stream on a size or hash that differs.
+ */
+export function gateStages(spec: ArtifactSpec, identities: AgeIdentity[], o: { check: boolean; onStoredBytes?: (n: number) => void; onPlainBytes?: (n: number) => void }): GateStages {
+  const stored = new CheckTap({ what: `${spec.what} (stored bytes)`, limit: spec.bytes, ...(o.check ? { expectBytes: spec.bytes, expectSha256: spec.sha256 } : {}), onBytes: o.onStoredBytes });
+  const decoders = decodeStages(spec.encodings, identities, { plainLimit: spec.plainBytes ?? undefined, what: spec.what });
+  const plain = new CheckTap({ what: `${spec.what} (decoded)`, limit: spec.plainBytes, ...(o.check ? { expectBytes: spec.plainBytes, expectSha256: spec.plainSha256 } : {}), onBytes: o.onPlainBytes });
+  return { stages: [stored, ...decoders, plain], stored, plain };
+}
+
+/** The gate did not fail: its reader stopped reading (the reader's own error says why). */
+export class ReaderStopped extends LifeboatError {
+  constructor(what: string, cause: unknown) {
+    super('INTERNAL', `The reader of ${what} stopped before its end.`, { cause });
+  }
+}
+
+export interface VerifiedArtifact {
+  /** The plaintext. It errors (CHECKSUM_MISMATCH, DECRYPTION_FAILED…) instead of ending when a check fails. */
+  stream: Readable;
+  /** Settles once every byte was read and every check passed (or rejects with the first failure). */
+  verified: Promise<void>;
+  stored: CheckTap;
+  plain: CheckTap;
+}
+
+export interface OpenOptions {
+  identities: AgeIdentity[];
+  /** The manifest's trust, decided by judgeManifest for this very copy. */
+  trust: TrustDecision;
+  signal?: AbortSignal;
+  onStoredBytes?: (n: number) => void;
+  onPlainBytes?: (n: number) => void;
+}
+
+/**
+ * Open one artifact of a judged set copy through the gate. The caller consumes `stream` (into
+ * staging) and uses the result only after `verified` resolved.
+ */
+export async function openVerifiedArtifact(copy: GateCopy, artifact: Artifact, o: OpenOptions): Promise<VerifiedArtifact> {
+  if (!copy.manifest.artifacts.includes(artifact)) throw new LifeboatError('INTERNAL', `${artifact.path} is not an artifact of the manifest judged for ${copy.key}.`);
+  const g = gateStages(specOf(copy.key, artifact), o.identities, { check: true, onStoredBytes: o.onStoredBytes, onPlainBytes: o.onPlainBytes });
+  const source = await copy.medium.openRead(`${copy.setPath}/${artifact.path}`);
+  const last = g.stages[g.stages.length - 1]!;
+  const verified = pipeline([source, ...g.stages], o.signal ? { signal: o.signal } : {}).catch((e: unknown) => {
+    if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
+    if ((e as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE') throw new ReaderStopped(`${copy.key}/${artifact.path}`, e);
+    throw mapError(e);
+  });
+  verified.catch(() => undefined);
+  return { stream: last, verified, stored: g.stored, plain: g.plain };
+}
+
+/**
+ * Wait for a consumer of a gated stream and for the gate: both must succeed. When the consumer
+ * failed because the gate stopped the stream, the gate's reason is the one reported.
+ */
+export async function untilVerified<T>(v: VerifiedArtifact, consuming: Promise<T>): Promise<T> {
+  try {
+    const [out] = await Promise.all([consuming, v.verified]);
+    return out;
+  } catch (e) {
+    v.stream.destroy();
+    const gate = await v.verified.then(
+      () => null,
+      (g: unknown) => g,
+    );
+    // The gate's own failure explains the reader's (a stream cut short); else the reader's error stands.
+    throw gate && !(gate instanceof ReaderStopped) ? gate : e;
+  }
+}
+
+/** Read a small artifact (a file index) whole through the gate; at most `plain_bytes` are ever held. */
+export async function readVerifiedArtifact(copy: GateCopy, artifact: Artifact, o: OpenOptions): Promise<Buffer> {
+  const v = await openVerifiedArtifact(copy, artifact, o);
+  const chunks: Buffer[] = [];
+  v.stream.on('data', (c: Buffer) => chunks.push(c));
+  await v.verified;
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,219 @@
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { spawnTool } from '../backup/child';
+import { LifeboatError, mapError } from '../errors';
+import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../postgres/connection';
+import { pgToolFor } from '../postgres/pg-tools';
+import { resolvePgTarget } from '../runbooks/actions/pg-target';
+import { openTrustedCopy, type TrustedSetCopy } from '../runbooks/actions/set-access';
+import { ConfirmationNeeded, type ActionContext } from '../runbooks/actions/types';
+import { extractTar } from './extract';
+import { openVerifiedArtifact, untilVerified } from './gate';
+
+export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+export interface PgLogicalParams {
+  set: string;
+  target?: string;
+  credential?: string;
+  database: string;
+  clean: boolean;
+  jobs: number;
+  /** Restore a set that is unsigned or signed by a key that is not pinned (journaled with the step's parameters). */
+  allow_unsigned: boolean;
+}
+
+export interface PgLogicalCheckpoint {
+  /** The decoded dump is complete in the work dir (it passed the gate). */
+  decoded?: { path: string; sha256: string; bytes: number };
+  /** This run created the database (so a resume may drop and recreate it). */
+  created?: string;
+  /** The database this run created was dropped after a failure: the target is as it was. */
+  dropped?: string;
+}
+
+/** What a stopped restore left on the target, for the step's condition: true in every branch. */
+export function pgLogicalCondition(p: Pick<PgLogicalParams, 'database' | 'clean'>, checkpoint: unknown, drill: boolean): string {
+  const cp = (checkpoint ?? {}) as PgLogicalCheckpoint;
+  if (drill) return `the scratch database ${p.database} is partial; it is removed with the scratch server when the run ends`;
+  if (cp.created) return `the database ${p.database} was created by this run and is partially restored: resume to drop and redo it, or drop it by hand`;
+  if (cp.dropped) return `the database ${p.database} that this run created was dropped after the failure: the target is as it was`;
+  return p.clean ? `the database ${p.database} may be partially restored (objects of the dump dropped and not yet recreated): resume to run the restore again` : `the database ${p.database} was not created: nothing on the target changed`;
+}
+
+/** A directory-format dump was tarred as <dir name>/…: pg_restore reads that inner folder. */
+async function dumpPath(target: string, format: 'custom' | 'directory'): Promise<string> {
+  if (format === 'custom') return target;
+  const [inner] = await readdir(target);
+  if (!inner) throw new LifeboatError('FORMAT_INVALID', 'The directory-format dump is empty.');
+  return join(target, inner);
+}
+
+/**
+ * Decode the dump into the run's work dir through the gate: written to a staging name (mode 600,
+ * the folder 700) and renamed only once every check passed. Skipped when a checkpoint of an
+ * interrupted attempt says the checked dump is there.
+ */
+async function decodeDump(ctx: ActionContext, copy: TrustedSetCopy, cp: PgLogicalCheckpoint): Promise<{ path: string; dir: string; format: 'custom' | 'directory'; bytes: number }> {
+  const artifact = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');
+  if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`);
+  const format = artifact.role === 'pg-dump' ? 'custom' : 'directory';
+  const target = join(ctx.workDir, `${ctx.stepId}.${format === 'custom' ? 'dump' : 'dir'}`);
+  if (cp.decoded && cp.decoded.sha256 === artifact.plain_sha256 && existsSync(target)) {
+    ctx.log('info', `the dump decoded by the interrupted attempt passed the gate: reusing it`);
+    return { path: await dumpPath(target, format), dir: target, format, bytes: artifact.plain_bytes };
+  }
+  const staging = `${target}.partial`;
+  await rm(target, { recursive: true, force: true });
+  await rm(staging, { recursive: true, force: true });
+  ctx.log('info', `decoding ${copy.key}/${artifact.path} from ${copy.medium.location}`);
+  ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0, current: artifact.path });
+  const v = await openVerifiedArtifact(copy, artifact, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+  try {
+    if (format === 'custom') await untilVerified(v, pipeline(v.stream, createWriteStream(staging, { mode: 0o600 })));
+    else {
+      await mkdir(staging, { recursive: true, mode: 0o700 });
+      await untilVerified(v, extractTar(v.stream, [], staging, { accept: () => true, signal: ctx.signal }));
+    }
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    const err = mapError(e);
+    if (err.code === 'CANCELLED') throw err;
+    throw new LifeboatError(err.code, `${err.message} Nothing was restored.`, { hint: err.hint ?? 'Restore another copy or another set; verify this one at deep level to see what is wrong.', cause: e });
+  }
+  await rename(staging, target);
+  cp.decoded = { path: target, sha256: artifact.plain_sha256, bytes: artifact.plain_bytes };
+  ctx.saveCheckpoint(cp);
+  return { path: await dumpPath(target, format), dir: target, format, bytes: artifact.plain_bytes };
+}
+
+async function databaseExists(admin: PgTarget, name: string): Promise<boolean> {
+  return withPgClient(admin, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+}
+
+/**
+ * `pg_restore -j` of a logical set into a target (restore.pg-logical and `lifeboat restore pg`).
+ * Order: the manifest's trust, the typed confirmation of an existing database, the dump decoded
+ * through the gate into the run's folder, and only then the target is touched. A new database
+ * is created by default (recorded before it is made, so an interrupted restore is dropped and
+ * redone on resume); a restore that fails drops the database it created, and says so, or says
+ * that and why it was left. The decoded dump is removed on every way out but a crash (then the
+ * resume reuses it, or the run's cancel removes it with the run's folder).
+ */
+export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const cp: PgLogicalCheckpoint = { ...((ctx.checkpoint ?? {}) as PgLogicalCheckpoint) };
+  const started = Date.now();
+  const copy = await openTrustedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+  if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
+  const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
+  const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
+  const facts = await serverFacts(admin);
+  const pgRestore = await pgToolFor('pg_restore', facts.major, ctx.deps.settings.pgBinDir || undefined);
+  const exists = await databaseExists(admin, p.database);
+  const ours = exists && cp.created === p.database;
+  let clean = false;
+  if (exists && !ours) {
+    if (ctx.confirmation !== p.database) {
+      throw new ConfirmationNeeded(`The database ${p.database} already exists on ${admin.host}:${admin.port}. Restoring into it replaces its objects that are in the dump.`, p.database, ctx.confirmation !== null);
+    }
+    if (!p.clean) {
+      throw new LifeboatError('PRECONDITION_FAILED', `The database ${p.database} already exists and the step does not say clean: true.`, {
+        hint: 'Restore into a new database (another name), or set clean: true in the step to replace the objects in the dump (pg_restore --clean --if-exists).',
+      });
+    }
+    clean = true;
+  }
+  const dump = await decodeDump(ctx, copy, cp);
+  const state = { touched: false };
+  try {
+    if (ours) {
+      ctx.log('info', `dropping ${p.database}, left partial by the interrupted attempt of this run`);
+      await withPgClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(p.database)} WITH (FORCE)`));
+    }
+    if (!clean) {
+      // Persisted before the effect: a crash right after CREATE DATABASE still knows it is ours.
+      cp.created = p.database;
+      delete cp.dropped;
+      ctx.saveCheckpoint(cp);
+      await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(p.database)}`));
+    }
+    ctx.log('info', `pg_restore -j ${p.jobs} into ${p.database} on ${admin.host}:${admin.port}`);
+    const restoreStarted = Date.now();
+    const list = spawnTool(pgRestore.path, ['--list', dump.path], { what: 'pg_restore --list', signal: ctx.signal });
+    let toc = '';
+    list.child.stdout.setEncoding('utf8').on('data', (d: string) => (toc += d));
+    await list.exited;
+    const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
+    ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
+    const args = ['--verbose', '--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), '-h', admin.host, '-p', String(admin.port), '-d', p.database];
+    if (admin.user) args.push('-U', admin.user);
+    if (clean) args.push('--clean', '--if-exists');
+    if (dump.format === 'directory') args.push('-Fd');
+    args.push(dump.path);
+    state.touched = true;
+    const restore = spawnTool(pgRestore.path, args, { env: pgToolEnv(admin), signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
+    let done = 0;
+    restore.child.stdout.resume();
+    restore.child.stderr.on('data', (d: Buffer) => {
+      done += (d.toString('utf8').match(/processing item|finished item/g) ?? []).length;
+      ctx.progress({ itemsDone: Math.min(done, items) });
+    });
+    await restore.exited;
+    const restoreMs = Date.now() - restoreStarted;
+    const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
+    return {
+      set: copy.key,
+      set_created_at: copy.manifest.created_at,
+      trust: copy.trust.state === 'signed' ? `signed by ${copy.trust.keyId} (${copy.trust.label})` : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
+      host: admin.host,
+      port: admin.port,
+      database: p.database,
+      url: target.url,
+      clean,
+      jobs: p.jobs,
+      toc_items: items,
+      tables,
+      dump_bytes: dump.bytes,
+      restore_ms: restoreMs,
+      duration_ms: Date.now() - started,
+      restore_bytes_per_second: restoreMs > 0 ? Math.round((dump.bytes * 1000) / restoreMs) : null,
+      server_version: facts.version,
+      pg_restore: pgRestore.version,
+    };
+  } catch (e) {
+    throw await afterFailure(e, p, admin, cp, ctx, state.touched);
+  } finally {
+    // The decoded dump is plaintext data: removed as soon as it has served, or failed to.
+    await rm(dump.dir, { recursive: true, force: true });
+    if (cp.decoded) {
+      delete cp.decoded;
+      ctx.saveCheckpoint(cp);
+    }
+  }
+}
+
+/** A failed restore drops the database it created; the error says what the target was left with. */
+async function afterFailure(e: unknown, p: PgLogicalParams, admin: PgTarget, cp: PgLogicalCheckpoint, ctx: ActionContext, touched: boolean): Promise<LifeboatError> {
+  const err = mapError(e);
+  let left: string;
+  if (cp.created === p.database) {
+    try {
+      await withPgClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(p.database)} WITH (FORCE)`));
+      delete cp.created;
+      cp.dropped = p.database;
+      ctx.saveCheckpoint(cp);
+      left = `The database ${p.database} that this restore created was dropped: the target is as it was.`;
+    } catch (d) {
+      left = `The database ${p.database} that this restore created was left on the target, partially restored: dropping it failed (${mapError(d).message}). Drop it by hand, or resume to drop and redo it.`;
+    }
+  } else if (!touched) left = `The existing database ${p.database} was not changed.`;
+  else left = `The existing database ${p.database} was restored into with --clean and may be partial: objects of the dump may be dropped and not recreated.`;
+  if (err.code === 'CANCELLED') {
+    ctx.log('warn', left);
+    return err;
+  }
+  return new LifeboatError(err.code, `${err.message} ${left}`, { hint: err.hint, cause: e });
+}
