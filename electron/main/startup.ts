@@ -71,6 +71,20 @@ export function describeStartupFailure(e: unknown, ctx: { facts: StartupFacts; d
   return { code: err.code, title: 'Lifeboat could not start', message: redactText(err.message), hint, dataDir: ctx.dataDir, logFile: ctx.logFile, details };
 }
 
+/** The data directory and its log: a failure here names the directory and the way out, whatever the OS said. */
+function openDataDir<E>(steps: StartupSteps<E>, dataDir: string): { logger: Logger; logFile: string } {
+  try {
+    return steps.openLog(dataDir);
+  } catch (e) {
+    const mapped = mapError(e);
+    const why = e instanceof Error ? e.message : String(e);
+    throw new LifeboatError(mapped.code === 'INTERNAL' ? 'STORAGE_ERROR' : mapped.code, `The data directory ${dataDir} cannot be created or written: ${why}`, {
+      hint: 'Make it writable for this user, or start Lifeboat with LIFEBOAT_HOME set to a writable directory.',
+      cause: e,
+    });
+  }
+}
+
 /**
  * Runs the steps in order. On a failure: closes what was opened, logs the failure (the data
  * directory's log, else the fallback), shows it, and returns it; the caller then exits non-zero.
@@ -82,7 +96,7 @@ export async function startApp<E>(steps: StartupSteps<E>): Promise<StartupResult
   let engine: E | null = null;
   try {
     dataDir = steps.dataDir();
-    ({ logger, logFile } = steps.openLog(dataDir));
+    ({ logger, logFile } = openDataDir(steps, dataDir));
     engine = steps.openEngine(dataDir, logger);
     await steps.openWindow(engine);
     return { ok: true, engine, logger };
