@@ -9,7 +9,7 @@
 // 2. The `lifeboat` wrapper keeps its executable bit.
 // 3. The layout is checked: a package without these pieces fails here, not on the DR laptop.
 'use strict';
-const { chmodSync, copyFileSync, existsSync, readdirSync, rmSync } = require('node:fs');
+const { chmodSync, copyFileSync, existsSync, readdirSync } = require('node:fs');
 const { join, resolve } = require('node:path');
 
 const ARCH_NAMES = ['ia32', 'x64', 'armv7l', 'arm64', 'universal'];
@@ -30,8 +30,9 @@ async function placeElectronSqlite(resources, platform, arch, log) {
     const { ensureElectronSqlite } = await import('./electron-native.mjs');
     source = ensureElectronSqlite({ platform: platform === 'mas' ? 'darwin' : platform, arch, log });
   }
-  // Only the addon is needed at run time: the build's intermediate files go.
-  for (const name of readdirSync(release)) rmSync(join(release, name), { recursive: true, force: true });
+  // The files listed in the asar's header stay as they are (electron-builder.yml already leaves out the build's intermediates).
+  const extra = readdirSync(release).filter((name) => name !== 'better_sqlite3.node');
+  if (extra.length > 0) log(`note: better-sqlite3/build/Release also holds ${extra.join(', ')} (see files in electron-builder.yml)`);
   copyFileSync(source, join(release, 'better_sqlite3.node'));
   log(`better-sqlite3: the Electron build from ${source}`);
 }
