@@ -96,7 +96,8 @@ describe('electron-builder --dir (stand-in Electron)', () => {
 
   it('flips the fuses', async () => {
     const wire = await getCurrentFuseWire(join(app, 'lifeboat'));
-    const on = (f: FuseV1Options): boolean => wire[f] === 49;
+    // '1' (49) is on, '0' (48) off: the wire's bytes.
+    const on = (f: FuseV1Options): boolean => Number(wire[f]) === 49;
     expect(on(FuseV1Options.RunAsNode)).toBe(true);
     expect(on(FuseV1Options.EnableCookieEncryption)).toBe(true);
     expect(on(FuseV1Options.EnableNodeOptionsEnvironmentVariable)).toBe(false);
