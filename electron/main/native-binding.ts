@@ -46,8 +46,12 @@ export function chooseSqliteBinding(facts: RuntimeFacts, io: { exists: (path: st
   };
 }
 
-/** True for the loader's refusal of a native module built for another runtime. */
+/** True for the loader's refusal of a native module built for another runtime, platform or arch (also when wrapped as a cause). */
 export function isWrongAbiError(e: unknown): boolean {
-  const message = e instanceof Error ? e.message : String(e);
-  return /NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|incompatible architecture/i.test(message);
+  for (let cur: unknown = e, depth = 0; cur && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
+    if ((cur as { code?: unknown }).code === 'ERR_DLOPEN_FAILED') return true;
+    const message = cur instanceof Error ? cur.message : typeof cur === 'string' ? cur : '';
+    if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|incompatible architecture/i.test(message)) return true;
+  }
+  return false;
 }

@@ -55,7 +55,8 @@ function nativeModuleError(e: unknown, packaged: boolean): LifeboatError {
 
 /** What the operator sees when start-up fails. */
 export function describeStartupFailure(e: unknown, ctx: { facts: StartupFacts; dataDir: string | null; logFile: string | null }): StartupFailure {
-  const err = e instanceof LifeboatError ? e : isWrongAbiError(e) ? nativeModuleError(e, ctx.facts.packaged) : mapError(e);
+  // The ABI check comes first: the catalog hands the loader's refusal on already mapped (INTERNAL, the loader's words kept).
+  const err = isWrongAbiError(e) ? nativeModuleError(e, ctx.facts.packaged) : mapError(e);
   const hint = err.hint ?? 'The log has the details.';
   const v = ctx.facts.versions;
   const cause = err.cause instanceof Error ? err.cause : e instanceof Error && e !== err ? e : null;

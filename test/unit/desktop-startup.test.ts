@@ -136,6 +136,23 @@ describe('startApp', () => {
     expect(pkg.seen.shown[0]!.hint).toContain('reinstall');
   });
 
+  it('a better-sqlite3 binary the loader refuses, through the real engine: the native-module message, not "a bug"', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const bogus = join(t.path, 'better_sqlite3.node');
+    writeFileSync(bogus, 'not a shared object, as a build for another platform would be');
+    const { steps: s, seen } = steps(join(t.path, 'home'), {
+      openEngine: (dir, logger) => new Engine({ dataDir: dir, credentials: new MemoryCredentialStore(), frontDoor: 'app', logger, sqliteNativeBinding: bogus }),
+    });
+    const r = await startApp(s);
+    expect(r.ok).toBe(false);
+    const f = seen.shown[0]!;
+    expect(f.code).toBe('PRECONDITION_FAILED');
+    expect(f.message).toContain('better-sqlite3');
+    expect(f.hint).toContain('npm run native:electron');
+    expect(f.details).toContain(bogus);
+  });
+
   it('a checkout without the Electron build: the binding choice fails start-up with its way out', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
