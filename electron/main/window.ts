@@ -75,6 +75,8 @@ export async function createMainWindow(): Promise<BrowserWindow> {
     if (target.devUrl) await win.loadURL(target.devUrl);
     else await win.loadFile(target.file);
   } catch (e) {
+    // ERR_ABORTED: the first load was superseded by a navigation of the page itself (the guard keeps that within our renderer).
+    if (e instanceof Error && /ERR_ABORTED/.test(e.message)) return win;
     win.destroy();
     throw e;
   }
