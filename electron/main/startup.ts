@@ -44,11 +44,18 @@ export interface StartupSteps<E> {
 
 export type StartupResult<E> = { ok: true; engine: E; logger: Logger } | { ok: false; failure: StartupFailure };
 
+/** The loader's own first line (which file, which version it wanted), from the error or the cause it wraps. */
+function loaderLine(e: unknown): string {
+  const inner = e instanceof Error && e.cause instanceof Error ? e.cause : e;
+  const text = inner instanceof Error ? inner.message : String(inner);
+  return redactText(text.replace(/\s+/g, ' ').trim()).slice(0, 400);
+}
+
 function nativeModuleError(e: unknown, packaged: boolean): LifeboatError {
-  return new LifeboatError('PRECONDITION_FAILED', 'A native module (better-sqlite3, the catalog’s SQLite) was built for another runtime than this Electron.', {
+  return new LifeboatError('PRECONDITION_FAILED', `A native module could not be loaded by this Electron (built for another runtime or platform): ${loaderLine(e)}`, {
     hint: packaged
       ? 'This package is damaged or was built without its packaging hook: reinstall Lifeboat from a package made by `npm run dist`.'
-      : 'Run `npm run native:electron` (it fetches or builds the Electron build and leaves the Node one alone), then `npm start` again.',
+      : 'better-sqlite3 (the catalog) is the module built per runtime: run `npm run native:electron` (it fetches or builds the Electron build and leaves the Node one alone), then `npm start` again.',
     cause: e,
   });
 }

@@ -129,6 +129,7 @@ describe('startApp', () => {
     await startApp(dev.steps);
     expect(dev.seen.shown[0]!.code).toBe('PRECONDITION_FAILED');
     expect(dev.seen.shown[0]!.hint).toContain('npm run native:electron');
+    expect(dev.seen.shown[0]!.message).toContain('NODE_MODULE_VERSION 115');
     expect(dev.seen.shown[0]!.details).toContain('NODE_MODULE_VERSION 115');
 
     const pkg = steps(join(t.path, 'b'), { openEngine: fail }, true);
@@ -148,7 +149,8 @@ describe('startApp', () => {
     expect(r.ok).toBe(false);
     const f = seen.shown[0]!;
     expect(f.code).toBe('PRECONDITION_FAILED');
-    expect(f.message).toContain('better-sqlite3');
+    expect(f.message).toContain('A native module could not be loaded');
+    expect(f.message).toContain(bogus);
     expect(f.hint).toContain('npm run native:electron');
     expect(f.details).toContain(bogus);
   });
