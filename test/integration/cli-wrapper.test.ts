@@ -25,7 +25,8 @@ function standIn(path: string): void {
 
 /** A package layout: `exe` at its OS's place, resources/bin/lifeboat, and the CLI entry in resources/app.asar. */
 function layout(name: string, os: 'linux' | 'mac', cli: string | null): { resources: string; exe: string } {
-  const base = join(dir.path, name);
+  // A space in the install path ("Program Files", a user's home) must not split anything.
+  const base = join(dir.path, `${name} app`);
   const resources = os === 'mac' ? join(base, 'Lifeboat.app', 'Contents', 'Resources') : join(base, 'resources');
   const exe = os === 'mac' ? join(base, 'Lifeboat.app', 'Contents', 'MacOS', 'Lifeboat') : join(base, 'lifeboat');
   mkdirSync(join(resources, 'bin'), { recursive: true });
