@@ -1,13 +1,23 @@
 import { resolve } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
 import pkg from './package.json';
+import { CSP_META } from './shared/csp';
 
 const define = { __LIFEBOAT_VERSION__: JSON.stringify(pkg.version) };
 
 // Dependencies stay external (native modules must be) except the ESM-only ones, which are
 // bundled so the CommonJS output loads them under both Node 20 and Electron.
 const bundled = ['age-encryption'];
+
+/** Writes the one CSP (shared/csp.ts) into the page's head: file:// pages get no headers, so this tag is the policy of the packaged app. */
+function cspMeta(): Plugin {
+  return {
+    name: 'lifeboat-csp-meta',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP_META }, injectTo: 'head-prepend' }],
+  };
+}
 
 export default defineConfig({
   main: {
@@ -35,7 +45,7 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(__dirname, 'renderer'),
-    plugins: [react()],
+    plugins: [cspMeta(), react()],
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
       rollupOptions: { input: { index: resolve(__dirname, 'renderer/index.html') } },

@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { dispatch } from '../engine/api/dispatch';
 import type { Handlers } from '../engine/api/handlers';
 import type { Engine } from '../engine/engine';
+import { CSP } from '../../shared/csp';
 
 /**
  * The web bridge: serves the built renderer to a browser and implements the IPC contract over
@@ -46,7 +47,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-const BRIDGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+// The window's own policy (shared/csp.ts), sent as a header.
+const BRIDGE_CSP = CSP;
 
 function sameToken(a: string, b: string): boolean {
   const ba = Buffer.from(a);

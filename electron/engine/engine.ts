@@ -18,6 +18,8 @@ export interface EngineOptions {
   frontDoor: FrontDoor;
   logger?: Logger;
   electronVersion?: string | null;
+  /** better-sqlite3's binary for this runtime when it is not the default one (the desktop app from a checkout: electron/main/native-binding.ts). */
+  sqliteNativeBinding?: string;
   /** Job event throttle (tests lower it). */
   throttleMs?: number;
 }
@@ -39,7 +41,7 @@ export class Engine {
     this.paths = dataPaths(options.dataDir);
     mkdirSync(this.paths.dataDir, { recursive: true, mode: 0o700 });
     this.logger = options.logger ?? silentLogger;
-    this.catalog = Catalog.open(this.paths.catalog);
+    this.catalog = Catalog.open(this.paths.catalog, { nativeBinding: options.sqliteNativeBinding });
     this.jobs = new JobManager({ logger: this.logger, throttleMs: options.throttleMs });
     this.credentials = options.credentials;
     this.frontDoor = options.frontDoor;

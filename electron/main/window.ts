@@ -1,45 +1,27 @@
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { BrowserWindow, session, type WebFrameMain } from 'electron';
+import { BrowserWindow, app, session, type WebFrameMain } from 'electron';
+import { CSP } from '../../shared/csp';
+import { isTrustedFrameAt, mayNavigate, rendererEntry as entryFor, type RendererEntry } from './trust';
+
+export { CSP };
+
+let entry: RendererEntry | null = null;
+
+/** Our renderer: the dev server only in an unpackaged run (trust.ts says why), else the built page. */
+export function rendererEntry(): RendererEntry {
+  entry ??= entryFor({ packaged: app.isPackaged, env: process.env, rendererFile: join(__dirname, '../renderer/index.html') });
+  return entry;
+}
+
+/** True for the main frame of a window showing our own renderer (same origin as the dev server, or the exact built file). */
+export function isTrustedFrame(frame: WebFrameMain | null): boolean {
+  return isTrustedFrameAt(rendererEntry(), frame);
+}
 
 /**
- * Content Security Policy for every response the window loads: nothing remote, no inline
- * scripts, no eval. The renderer bundles its fonts and icons, so 'self' is enough.
+ * Session-wide hardening: the CSP header (pages from the dev server; the built page carries the
+ * same policy in its meta tag), no permissions.
  */
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-export function rendererEntry(): { url: string | null; file: string } {
-  return {
-    url: process.env.ELECTRON_RENDERER_URL ?? null,
-    file: join(__dirname, '../renderer/index.html'),
-  };
-}
-
-/** True for the main frame of a window showing our own renderer (file:// build or dev server). */
-export function isTrustedFrame(frame: WebFrameMain | null): boolean {
-  if (!frame || frame.parent !== null) return false;
-  const entry = rendererEntry();
-  try {
-    const url = new URL(frame.url);
-    if (entry.url) return url.origin === new URL(entry.url).origin;
-    return url.protocol === 'file:' && url.pathname === pathToFileURL(entry.file).pathname;
-  } catch {
-    return false;
-  }
-}
-
-/** Session-wide hardening: CSP headers, no permissions, no downloads of remote content. */
 export function hardenSession(): void {
   const ses = session.defaultSession;
   ses.webRequest.onHeadersReceived((details, callback) => {
@@ -49,7 +31,11 @@ export function hardenSession(): void {
   ses.setPermissionCheckHandler(() => false);
 }
 
-export function createMainWindow(): BrowserWindow {
+/**
+ * Opens the main window; resolves once its page has loaded, and rejects when it cannot load
+ * (a missing build, a dev server that is down), so start-up reports it instead of showing a blank window.
+ */
+export async function createMainWindow(): Promise<BrowserWindow> {
   const win = new BrowserWindow({
     width: 1280,
     height: 820,
@@ -76,16 +62,23 @@ export function createMainWindow(): BrowserWindow {
 
   // No new windows, and nothing handed to the OS browser: the console works offline and has no outside links.
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  // No navigation away from the app.
-  win.webContents.on('will-navigate', (event, url) => {
-    const entry = rendererEntry();
-    const allowed = entry.url ? url.startsWith(entry.url) : url.startsWith(pathToFileURL(entry.file).href);
-    if (!allowed) event.preventDefault();
-  });
+  // No navigation (nor redirect) away from our own renderer: origins compared, file pages by exact path.
+  const guard = (event: { preventDefault: () => void }, url: string): void => {
+    if (!mayNavigate(rendererEntry(), url)) event.preventDefault();
+  };
+  win.webContents.on('will-navigate', guard);
+  win.webContents.on('will-redirect', guard);
   win.webContents.on('will-attach-webview', (event) => event.preventDefault());
 
-  const entry = rendererEntry();
-  if (entry.url) void win.loadURL(entry.url);
-  else void win.loadFile(entry.file);
+  const target = rendererEntry();
+  try {
+    if (target.devUrl) await win.loadURL(target.devUrl);
+    else await win.loadFile(target.file);
+  } catch (e) {
+    // ERR_ABORTED: the first load was superseded by a navigation of the page itself (the guard keeps that within our renderer).
+    if (e instanceof Error && /ERR_ABORTED/.test(e.message)) return win;
+    win.destroy();
+    throw e;
+  }
   return win;
 }

