@@ -4,7 +4,7 @@ import { VERIFY_LEVELS } from './verify-levels';
 
 export { VERIFY_LEVELS, type VerifyLevel } from './verify-levels';
 
-export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed'] as const;
+export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed', 'not-checked'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** What each verdict means, in the operator's words (CLI, UI, reports). */
@@ -20,6 +20,7 @@ export const VERDICT_TEXT: Record<Verdict, string> = {
   'unreadable-dump': 'pg_restore cannot read the dump',
   'unsafe-path': 'a path would escape its folder (.., absolute path or outside link)',
   'restore-failed': 'the test restore or its validation queries failed',
+  'not-checked': 'the check could not be made here (the detail says why); nothing is known against the set',
 };
 
 export const ArtifactResultSchema = z.object({

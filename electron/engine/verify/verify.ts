@@ -14,6 +14,7 @@ import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import { HashTap } from '../pipeline/hash-tap';
 import type { Settings } from '../settings/settings';
+import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
 import { type HashPool } from './hash-pool';
@@ -22,7 +23,7 @@ import { restoreTest } from './restore-test';
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
 /** When several problems are found, the set's verdict is the first of these: a bad signature first, since nothing in that manifest can be believed. */
-const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed'];
+const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed', 'not-checked'];
 
 export function worst(verdicts: Verdict[]): Verdict {
   for (const v of PRIORITY) if (verdicts.includes(v)) return v;
@@ -50,6 +51,8 @@ export interface VerifyOptions {
   settings: Settings;
   pgBinDir?: string;
   pgRestore: string | null;
+  /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
+  pgRestores?: PgTool[];
 }
 
 /** A counting semaphore: at most `n` artifacts stream at once across every set. */
@@ -211,7 +214,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
       stages.push(...decodeStages(a.encodings, o.identities));
       plain = new HashTap();
       stages.push(plain);
-      consumer = consumerFor(a.role, o.pgRestore);
+      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore);
     } catch (e) {
       return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
     }
