@@ -159,3 +159,13 @@ describe('a dump newer than every installed pg_restore is not checked, never unr
     expect(verify(good, 'deep').results[0]!.verdict).toBe('ok');
   }, 60_000);
 });
+
+describe('doctor', () => {
+  it('lists every PostgreSQL client tool version found', () => {
+    const r = lifeboat(env, 'doctor', '--json');
+    const report = json<{ postgres: Array<{ name: string; major: number; path: string }> }>(r);
+    expect(report.postgres).toContainEqual(expect.objectContaining({ name: 'pg_restore', major: 15, path: '/usr/lib/postgresql/15/bin/pg_restore' }));
+    expect(report.postgres).toContainEqual(expect.objectContaining({ name: 'pg_dump', major: 15 }));
+    expect(lifeboat(env, 'doctor').stdout).toMatch(/PostgreSQL tools +.*pg_restore 15 \(/);
+  }, 60_000);
+});

@@ -162,3 +162,9 @@ export function newerArchiveNeeded(stderr: string): string | null {
   const major = ARCHIVE_FORMAT_MAJOR[m[1]!];
   return `${major ? needsPgRestore(major) : 'needs a newer pg_restore'} (the dump's archive format ${m[1]} is newer than the installed pg_restore reads)`;
 }
+
+/** For `doctor`: every installed pg_dump and pg_restore, newest first (which dumps can be read here, and by which tool). */
+export async function pgClientVersions(preferredDir?: string): Promise<Array<{ name: string; major: number; version: string; path: string }>> {
+  const [dumps, restores] = await Promise.all([installedPgTools('pg_dump', preferredDir), installedPgTools('pg_restore', preferredDir)]);
+  return [...dumps.map((t) => ({ name: 'pg_dump', ...t })), ...restores.map((t) => ({ name: 'pg_restore', ...t }))];
+}
