@@ -91,6 +91,43 @@ describe('a restore test runs no code of the backup on this machine', () => {
     expect(readdirSync(marker)).toEqual([]);
   }, 120_000);
 
+  it('a CHECK constraint that RESETs ROLE before COPY … TO PROGRAM (it would undo pg_restore --role): nothing runs, in a restore test or a live restore', async () => {
+    // Evaluated for every row the data load copies in, outside any security-restricted
+    // operation: RESET ROLE there would make a SET ROLE session superuser again.
+    await createDatabase(
+      'evilcheck',
+      `CREATE FUNCTION public.escape() RETURNS boolean LANGUAGE plpgsql AS $f$
+         BEGIN EXECUTE 'RESET ROLE'; EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'touch ${marker}/check-' || current_database() || '-' || current_user); RETURN true; END $f$;
+       CREATE TABLE u (x int CHECK (public.escape()));
+       INSERT INTO u VALUES (1), (2);`,
+    );
+    expect(readdirSync(marker)).toEqual(['check-evilcheck-postgres']);
+    const set = backup('evilcheck', 'evilcheck');
+    execFileSync('rm', ['-f', join(marker, 'check-evilcheck-postgres')]);
+    const r = verify(set, 'restore');
+    expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/COPY to or from an external program/) });
+    expect(readdirSync(marker)).toEqual([]);
+    // A live restore (a runbook step into a real server, no drill) connects as the restore role too.
+    const runbook = join(dir.path, 'live.yaml');
+    writeFileSync(
+      runbook,
+      [
+        'id: live-evil', 'title: Live restore', 'description: d', 'level: 2', 'objectives: { rto: 1h, rpo: 24h }',
+        'inputs:', '  - { id: target, type: postgres-target, label: Target }',
+        'steps:',
+        '  - { id: select, title: Select, kind: action, action: catalog.select-set, with: { system: evilcheck, kind: pg-logical } }',
+        '  - { id: restore, title: Restore, kind: action, action: restore.pg-logical, with: { set: "{{ steps.select.output.key }}", target: "{{ inputs.target }}", database: evil_restored } }',
+        '',
+      ].join('\n'),
+    );
+    const run = lifeboat(env, 'run', runbook, '--input', `target=${pg.url()}`, '--identity', identity, '--json');
+    expect(run.status).toBe(1);
+    expect(run.stdout + run.stderr).toMatch(/COPY to or from an external program/);
+    expect(readdirSync(marker)).toEqual([]);
+    // The restore role's login lasted only for the restore.
+    expect(await query(pg.url(), "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'lifeboat_restore'")).toEqual([{ rolcanlogin: false, rolsuper: false }]);
+  }, 180_000);
+
   it('a superuser-only extension (file_fdw reads server files) is reported, not installed', async () => {
     await createDatabase('fdw', `CREATE EXTENSION file_fdw; CREATE TABLE t (x int); INSERT INTO t VALUES (1);`);
     const set = backup('fdw', 'fdw');

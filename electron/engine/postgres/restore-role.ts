@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
@@ -115,4 +116,87 @@ export function restoreFailureText(stderr: string): string {
   const command = lines.find((l) => l.startsWith('Command was:'));
   const parts = [errors[0] ?? lines.filter(Boolean).slice(-2).join(' '), context, command ? command.slice(0, 200) : undefined].filter(Boolean);
   return parts.join(' — ');
+}
+
+export interface RestoreRoleChoice {
+  /** The role pg_restore connects as, or null on the confirmed superuser path (the admin connection's own user). */
+  role: string | null;
+  /** pg_restore's `-U` and the environment that carries the role's one-time password. */
+  user: string | null;
+  env: NodeJS.ProcessEnv;
+  /** One line for the run's log and report. */
+  note: string;
+  /** Takes the role's login away again (and any membership lent for the restore); call when pg_restore has ended, whatever the outcome. */
+  done: () => Promise<void>;
+}
+
+/**
+ * The role model of a live restore (restore.pg-logical, drills, `lifeboat restore pg`). By
+ * default pg_restore CONNECTS as a non-superuser role — not `--role` (SET ROLE) or SET SESSION
+ * AUTHORIZATION, which the dump's own code can undo: a CHECK constraint evaluated during the
+ * data load may run `RESET ROLE` and be superuser again. The role (default lifeboat_restore) is
+ * given a one-time password and LOGIN for the restore only, and owns the database this restore
+ * created; for an existing database (a clean restore) it is lent membership in the database's
+ * owner (which must itself be safe) so it can replace that owner's objects. `asSuperuser` is the
+ * explicit (and, at the call site, confirmed) choice to restore with the admin connection's rights.
+ * On a scratch server (`scratch`: a drill's, destroyed with the run) the role keeps its login, so
+ * the drill's checks can query the restored database as it too (ownerTarget).
+ */
+export async function restoreRoleFor(admin: PgTarget, database: string, o: { created: boolean; role?: string; asSuperuser: boolean; scratch?: boolean }): Promise<RestoreRoleChoice> {
+  if (o.asSuperuser) {
+    return { role: null, user: admin.user, env: {}, note: `as ${admin.user ?? 'the connecting user'} (superuser path chosen and confirmed: the dump's code runs with its rights)`, done: async () => undefined };
+  }
+  const role = o.role ?? RESTORE_ROLE;
+  let lent: string | null = null;
+  if (o.created) {
+    await prepareRestoreRole(admin, database, { role, login: true });
+  } else {
+    const owner = await withPgClient(admin, async (c) => (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [database])).rows[0]?.owner ?? null);
+    const ownerProblem = owner && owner !== role ? await withPgClient(admin, (c) => roleProblem(c, owner)) : null;
+    if (ownerProblem) {
+      throw new LifeboatError('PRECONDITION_FAILED', `The existing database ${database} is owned by ${owner}, and ${ownerProblem}: a restore acting for it could let the dump run programs or reach files on the server.`, {
+        hint: 'Give the database to a plain role (ALTER DATABASE … OWNER TO …), or choose the superuser path explicitly (as_superuser: true, confirmed).',
+      });
+    }
+    await withPgClient(admin, async (c) => {
+      if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 0) {
+        await c.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+      }
+      const problem = await roleProblem(c, role);
+      if (problem) throw new LifeboatError('PRECONDITION_FAILED', `The restore role ${problem}.`, { hint: 'Use another role (role: <name>) or revoke that from it.' });
+      if (owner && owner !== role) {
+        await c.query(`GRANT ${quoteIdent(owner)} TO ${quoteIdent(role)}`);
+        lent = owner;
+      }
+    });
+  }
+  // A one-time password: enough for pg_hba's password methods, useless once the restore ends.
+  const password = randomBytes(24).toString('base64url');
+  await withPgClient(admin, (c) => c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD '${password}'`));
+  const done = async (): Promise<void> => {
+    if (o.scratch) return;
+    await withPgClient(admin, async (c) => {
+      await c.query(`ALTER ROLE ${quoteIdent(role)} NOLOGIN PASSWORD NULL`);
+      if (lent) await c.query(`REVOKE ${quoteIdent(lent)} FROM ${quoteIdent(role)}`);
+    });
+  };
+  return { role, user: role, env: { PGPASSWORD: password }, note: `connected as the role ${role} (no superuser rights, no access to server programs or files)`, done };
+}
+
+/**
+ * The target to query a restored database through on a scratch server (drill checks): as the
+ * database's owner when that is a safe role that may log in, so a view or function planted in
+ * the dump runs without a superuser's rights; else the target unchanged.
+ */
+export async function ownerTarget(target: PgTarget): Promise<PgTarget> {
+  const owner = await withPgClient(target, async (c) => {
+    const r = await c.query<{ owner: string; login: boolean }>('SELECT r.rolname AS owner, r.rolcanlogin AS login FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = current_database()');
+    const row = r.rows[0];
+    if (!row?.login || (await roleProblem(c, row.owner))) return null;
+    return row.owner;
+  });
+  if (!owner) return target;
+  const u = new URL(target.url);
+  u.username = encodeURIComponent(owner);
+  return { ...target, user: owner, password: null, url: u.toString() };
 }

@@ -8,7 +8,8 @@ import { LifeboatError } from '../../errors';
 import { decodeStages } from '../../pipeline/artifact-pipeline';
 import { HashTap } from '../../pipeline/hash-tap';
 import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../../postgres/connection';
-import { pgToolFor } from '../../postgres/pg-tools';
+import { dumpToolMajor, pgRestoreFor } from '../../postgres/pg-tools';
+import { restoreFailureText, restoreRoleFor } from '../../postgres/restore-role';
 import { extractTar } from '../../restore/extract';
 import { resolvePgTarget } from './pg-target';
 import { openSetCopy, type SetCopy } from './set-access';
@@ -81,6 +82,10 @@ export const restorePgLogical = defineAction({
       database: z.string().regex(DB_NAME, 'a plain database name (letters, digits, _)'),
       clean: z.boolean().default(false),
       jobs: z.number().int().min(1).max(32).default(2),
+      /** The non-superuser role pg_restore connects as (default lifeboat_restore), owner of a new database; see restoreRoleFor. */
+      role: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a plain role name').optional(),
+      /** Restore with the admin connection's own (superuser) rights: confirmed by typing superuser:<database>. */
+      as_superuser: z.boolean().default(false),
     })
     .strict(),
   describe: (p) => `restore ${p.set} into the database ${p.database}${p.clean ? ' (--clean: objects in the dump are replaced)' : ' (a new database)'} with pg_restore -j ${p.jobs}`,
@@ -97,14 +102,18 @@ export const restorePgLogical = defineAction({
     const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
     const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
     const facts = await serverFacts(admin);
-    const pgRestore = await pgToolFor('pg_restore', facts.major, ctx.deps.settings.pgBinDir || undefined);
+    // Chosen by the dump's pg_dump version, not the server's: a newer pg_restore restores into an older server.
+    const pgRestore = await pgRestoreFor(dumpToolMajor(copy.manifest.source), ctx.deps.settings.pgBinDir || undefined);
+    if (p.as_superuser && !ctx.drill && ctx.confirmation !== `superuser:${p.database}`) {
+      throw new ConfirmationNeeded(`Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host} (COPY … TO PROGRAM, server files).`, `superuser:${p.database}`, ctx.confirmation !== null);
+    }
     const exists = await databaseExists(admin, p.database);
     let clean = false;
     if (exists && cp.created === p.database) {
       ctx.log('info', `dropping ${p.database}, left partial by the interrupted attempt of this run`);
       await withPgClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(p.database)} WITH (FORCE)`));
     } else if (exists) {
-      if (ctx.confirmation !== p.database) {
+      if (ctx.confirmation !== p.database && !(p.as_superuser && ctx.confirmation === `superuser:${p.database}`)) {
         throw new ConfirmationNeeded(`The database ${p.database} already exists on ${admin.host}:${admin.port}. Restoring into it replaces its objects that are in the dump.`, p.database, ctx.confirmation !== null);
       }
       if (!p.clean) {
@@ -129,19 +138,28 @@ export const restorePgLogical = defineAction({
     await list.exited;
     const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
     ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
+    const asRole = await restoreRoleFor(admin, p.database, { created: !clean, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    ctx.log('info', `restoring ${asRole.note}`);
     const args = ['--verbose', '--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), '-h', admin.host, '-p', String(admin.port), '-d', p.database];
-    if (admin.user) args.push('-U', admin.user);
+    if (asRole.user) args.push('-U', asRole.user);
     if (clean) args.push('--clean', '--if-exists');
     if (dump.format === 'directory') args.push('-Fd');
     args.push(dump.path);
-    const restore = spawnTool(pgRestore.path, args, { env: pgToolEnv(admin), signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
+    const restore = spawnTool(pgRestore.path, args, { env: { ...pgToolEnv(admin), ...asRole.env }, signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
     let done = 0;
     restore.child.stdout.resume();
+    let stderr = '';
     restore.child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-16_000);
       done += (d.toString('utf8').match(/processing item|finished item/g) ?? []).length;
       ctx.progress({ itemsDone: Math.min(done, items) });
     });
-    await restore.exited;
+    await restore.exited
+      .catch((e: unknown) => {
+        // Name what the dump tried (its ERROR line), not pg_restore's last words about its workers.
+        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED' ? new LifeboatError('DB_RESTORE_FAILED', `pg_restore ${asRole.role ? `as ${asRole.role} ` : ''}failed: ${restoreFailureText(stderr)}`) : e;
+      })
+      .finally(() => asRole.done().catch((e: unknown) => ctx.log('warn', `could not take the login of ${asRole.role} back: ${e instanceof Error ? e.message : String(e)}`)));
     const restoreMs = Date.now() - restoreStarted;
     const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
     // The decoded dump is plaintext data: removed as soon as it has served.
@@ -163,6 +181,7 @@ export const restorePgLogical = defineAction({
       restore_bytes_per_second: restoreMs > 0 ? Math.round((dump.bytes * 1000) / restoreMs) : null,
       server_version: facts.version,
       pg_restore: pgRestore.version,
+      restored_as: asRole.role ?? 'superuser',
     };
   },
 });
