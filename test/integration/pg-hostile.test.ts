@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
 import { parseIdentityFile } from '../../electron/engine/crypto/age';
 import { loadSigningKey } from '../../electron/engine/crypto/signing';
+import { defaultSettings } from '../../electron/engine/settings/settings';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
+import { sqlRestoreTest } from '../../electron/engine/verify/restore-test';
 import { json, lifeboat } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { tempDir } from '../helpers/temp';
@@ -153,6 +156,58 @@ describe('a restore test runs no code of the backup on this machine', () => {
     expect(r.results[0]!.verdict).toBe('ok');
     expect(r.status).toBe(0);
   }, 120_000);
+});
+
+describe('a plain SQL dump is never replayed with its psql meta-commands', () => {
+  const options = (validations: Array<{ sql: string; expect: string }> = []): Parameters<typeof sqlRestoreTest>[3] => ({
+    level: 'restore',
+    identities: [],
+    trusted: [],
+    settings: { ...defaultSettings(), systems: { app: { validations } } },
+    pgRestore: null,
+  });
+  const ctx = { signal: new AbortController().signal, log: () => undefined };
+  function seed(name: string, sql: string): { medium: FolderMedium; path: string } {
+    const folder = join(dir.path, name);
+    mkdirSync(folder, { recursive: true });
+    const path = 'postgres_app_20260101_020000.sql.gz';
+    writeFileSync(join(folder, path), gzipSync(sql));
+    return { medium: new FolderMedium(folder), path };
+  }
+  const table = 'CREATE TABLE public.t (x integer, y text);\nCOPY public.t (x, y) FROM stdin;\n1\t\\N\n2\t\\\\x\n\\.\n';
+
+  it('a clean dump (with COPY data that starts with backslashes, and pg_dump\'s own \\restrict lines) replays as the restore role', async () => {
+    const s = seed('seed-ok', `\\restrict abcdef\n-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\n${table}\\unrestrict abcdef\n`);
+    const r = await sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options([{ sql: 'SELECT count(*) FROM t WHERE y IS NULL', expect: '= 1' }]), ctx);
+    expect(r.checks).toEqual([expect.objectContaining({ ok: true, got: '1' })]);
+  }, 60_000);
+
+  it('\\! at the start of a line: refused before psql runs, naming it; no trace', async () => {
+    const s = seed('seed-bang', `${table}\\! touch ${marker}/bang\nSELECT 1;\n`);
+    await expect(sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx)).rejects.toMatchObject({
+      code: 'DB_RESTORE_FAILED',
+      message: expect.stringMatching(/meta-command `\\! touch .*bang` on line 6: refused before psql ran anything/),
+    });
+    expect(readdirSync(marker)).toEqual([]);
+  }, 60_000);
+
+  it('\\! hidden after SQL on the same line: psql itself refuses it (restricted); no trace', async () => {
+    const s = seed('seed-hidden', `${table}SELECT 1; \\! touch ${marker}/hidden\n`);
+    await expect(sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx)).rejects.toMatchObject({
+      code: 'DB_RESTORE_FAILED',
+      message: expect.stringMatching(/psql as the non-superuser lifeboat_restore failed: .*backslash commands are restricted/),
+    });
+    expect(readdirSync(marker)).toEqual([]);
+  }, 60_000);
+
+  it('through the CLI at restore level: a failing verdict, and nothing ran', () => {
+    const s = seed('seed-cli', `${table}\\! touch ${marker}/cli\n`);
+    const r = lifeboat(env, 'verify', join(dir.path, 'seed-cli'), '--level', 'restore', '--json');
+    expect(r.status).toBe(1);
+    expect(json<Report>(r).results[0]!.verdict).not.toBe('ok');
+    expect(s.path).toMatch(/sql\.gz$/);
+    expect(readdirSync(marker)).toEqual([]);
+  }, 60_000);
 });
 
 describe('a dump newer than every installed pg_restore is not checked, never unreadable', () => {

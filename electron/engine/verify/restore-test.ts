@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { SetResult } from '../../../shared/domain/verify';
@@ -9,6 +10,8 @@ import type { JobContext } from '../jobs/job-manager';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import { parsePgUrl, pgClientClass, withPgClient } from '../postgres/connection';
 import { pgRestoreForDump } from '../postgres/pg-tools';
+import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
+import { findExecutable } from '../tools/tools';
 import { forbiddenInstalls, prepareRestoreRole, restoreFailureText } from '../postgres/restore-role';
 import { ScratchCluster } from '../postgres/scratch-cluster';
 import type { Medium } from '../storage/medium';
@@ -65,32 +68,82 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
       }
       throw e;
     }
-    const validations = o.settings.systems[manifest.system]?.validations ?? [];
-    const checks: NonNullable<SetResult['restore']>['checks'] = [];
-    const client = new (await pgClientClass())({ host: '127.0.0.1', port: cluster.port, user: role, database });
-    await client.connect();
-    try {
-      if (validations.length === 0) {
-        // Without configured validations, at least the restored database must hold tables.
-        const r = await client.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')");
-        checks.push({ sql: 'count of user tables', expect: '> 0', got: r.rows[0]?.n ?? null, ok: meetsExpectation(r.rows[0]?.n ?? null, '> 0') });
-      }
-      for (const v of validations) {
-        try {
-          const r = await client.query({ text: v.sql, rowMode: 'array' });
-          const value: unknown = (r.rows[0] as unknown[] | undefined)?.[0];
-          const got = sqlValueText(value);
-          checks.push({ sql: v.sql, expect: v.expect, got, ok: meetsExpectation(got, v.expect) });
-        } catch (e) {
-          checks.push({ sql: v.sql, expect: v.expect, got: null, ok: false });
-          ctx.log('warn', `validation query failed: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
-    } finally {
-      await client.end();
-    }
+    const checks = await runValidations(cluster.port, role, database, o.settings.systems[manifest.system]?.validations ?? [], ctx);
     return { durationMs: Date.now() - started, database, checks };
   } finally {
     await cluster.destroy();
   }
+}
+
+/**
+ * The restore level of a plain SQL dump (a seed script's `postgres_<db>_<date>.sql[.gz]`): the
+ * dump is decoded and read through SqlMetaCommandGuard before psql sees a byte (a `\!` or any
+ * other psql meta-command is refused, naming it), then replayed by psql — itself restricted
+ * against meta-commands — as the non-superuser restore role into a scratch PostgreSQL, and the
+ * system's validation queries run as that role.
+ */
+export async function sqlRestoreTest(system: string, medium: Medium, artifact: { path: string; role: string }, o: VerifyOptions, ctx: Pick<JobContext, 'signal' | 'log'>): Promise<NonNullable<SetResult['restore']>> {
+  const psql = findExecutable('psql', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
+  if (!psql) throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+  const started = Date.now();
+  ctx.log('info', `restore test of ${system} (${artifact.path}): starting a scratch PostgreSQL`);
+  const cluster = await ScratchCluster.start({ binDir: o.pgBinDir });
+  try {
+    const file = join(cluster.dir, 'restore.sql');
+    const guard = new SqlMetaCommandGuard();
+    const stages = artifact.role === 'sql-dump-gz' ? [createGunzip()] : [];
+    await pipeline([await medium.openRead(artifact.path), ...stages, guard, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    if (guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${artifact.path}`);
+    const database = 'lifeboat_restore_test';
+    const admin = parsePgUrl(cluster.url());
+    await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${database}`));
+    const role = await prepareRestoreRole(admin, database, { login: true });
+    const replay = spawnTool(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', role, '-d', database, '-f', file], {
+      signal: ctx.signal,
+      what: 'psql',
+      code: 'DB_RESTORE_FAILED',
+      env: { ...process.env, PGOPTIONS: '' },
+    });
+    replay.child.stdout.resume();
+    let stderr = '';
+    replay.child.stderr.on('data', (d: string | Buffer) => (stderr = (stderr + String(d)).slice(-16_000)));
+    try {
+      await replay.exited;
+    } catch (e) {
+      if (e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED') throw new LifeboatError('DB_RESTORE_FAILED', `psql as the non-superuser ${role} failed: ${restoreFailureText(stderr)}`);
+      throw e;
+    }
+    const checks = await runValidations(cluster.port, role, database, o.settings.systems[system]?.validations ?? [], ctx);
+    return { durationMs: Date.now() - started, database, checks };
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+/** The system's validation queries (or, without any, a count of user tables), as the restore role. */
+async function runValidations(port: number, role: string, database: string, validations: Array<{ sql: string; expect: string }>, ctx: Pick<JobContext, 'log'>): Promise<NonNullable<SetResult['restore']>['checks']> {
+  const checks: NonNullable<SetResult['restore']>['checks'] = [];
+  const client = new (await pgClientClass())({ host: '127.0.0.1', port, user: role, database });
+  await client.connect();
+  try {
+    if (validations.length === 0) {
+      // Without configured validations, at least the restored database must hold tables.
+      const r = await client.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')");
+      checks.push({ sql: 'count of user tables', expect: '> 0', got: r.rows[0]?.n ?? null, ok: meetsExpectation(r.rows[0]?.n ?? null, '> 0') });
+    }
+    for (const v of validations) {
+      try {
+        const r = await client.query({ text: v.sql, rowMode: 'array' });
+        const value: unknown = (r.rows[0] as unknown[] | undefined)?.[0];
+        const got = sqlValueText(value);
+        checks.push({ sql: v.sql, expect: v.expect, got, ok: meetsExpectation(got, v.expect) });
+      } catch (e) {
+        checks.push({ sql: v.sql, expect: v.expect, got: null, ok: false });
+        ctx.log('warn', `validation query failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return checks;
 }

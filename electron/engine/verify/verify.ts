@@ -18,7 +18,7 @@ import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
 import { type HashPool } from './hash-pool';
-import { restoreTest } from './restore-test';
+import { restoreTest, sqlRestoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -284,12 +284,14 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
   if (o.level === 'restore' && worst(verdicts) === 'ok') {
-    if (plan.manifest?.kind !== 'pg-logical') {
+    // A plain SQL dump (a seed script's) is replayed by psql, guarded against its meta-commands.
+    const sql = plan.manifest ? undefined : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
+    if (plan.manifest?.kind !== 'pg-logical' && !sql) {
       restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
     } else {
       try {
         const manifest = plan.manifest;
-        restore = await sem.run(() => restoreTest(manifest, t.medium, t.setPath, o, ctx));
+        restore = await sem.run(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');
           restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);
