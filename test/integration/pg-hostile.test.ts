@@ -44,6 +44,23 @@ function verify(set: string, level: string): Report & { status: number | null } 
   return { ...json<Report>(r), status: r.status };
 }
 
+/** A runbook restoring the newest set of `system` into a new database of a live (not drill) target. */
+function liveRunbook(system: string, database: string): string {
+  const path = join(dir.path, `live-${system}.yaml`);
+  writeFileSync(
+    path,
+    [
+      `id: live-${system}`, 'title: Live restore', 'description: d', 'level: 2', 'objectives: { rto: 1h, rpo: 24h }',
+      'inputs:', '  - { id: target, type: postgres-target, label: Target }',
+      'steps:',
+      `  - { id: select, title: Select, kind: action, action: catalog.select-set, with: { system: ${system}, kind: pg-logical } }`,
+      `  - { id: restore, title: Restore, kind: action, action: restore.pg-logical, with: { set: "{{ steps.select.output.key }}", target: "{{ inputs.target }}", database: ${database} } }`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
 async function createDatabase(name: string, sql: string): Promise<void> {
   await query(pg.url(), `CREATE DATABASE ${name}`);
   await query(pg.url(name), sql);
@@ -111,18 +128,7 @@ describe('a restore test runs no code of the backup on this machine', () => {
     expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/COPY to or from an external program/) });
     expect(readdirSync(marker)).toEqual([]);
     // A live restore (a runbook step into a real server, no drill) connects as the restore role too.
-    const runbook = join(dir.path, 'live.yaml');
-    writeFileSync(
-      runbook,
-      [
-        'id: live-evil', 'title: Live restore', 'description: d', 'level: 2', 'objectives: { rto: 1h, rpo: 24h }',
-        'inputs:', '  - { id: target, type: postgres-target, label: Target }',
-        'steps:',
-        '  - { id: select, title: Select, kind: action, action: catalog.select-set, with: { system: evilcheck, kind: pg-logical } }',
-        '  - { id: restore, title: Restore, kind: action, action: restore.pg-logical, with: { set: "{{ steps.select.output.key }}", target: "{{ inputs.target }}", database: evil_restored } }',
-        '',
-      ].join('\n'),
-    );
+    const runbook = liveRunbook('evilcheck', 'evil_restored');
     const run = lifeboat(env, 'run', runbook, '--input', `target=${pg.url()}`, '--identity', identity, '--json');
     expect(run.status).toBe(1);
     expect(run.stdout + run.stderr).toMatch(/COPY to or from an external program/);
@@ -137,6 +143,11 @@ describe('a restore test runs no code of the backup on this machine', () => {
     const r = verify(set, 'restore');
     expect(r.status).toBe(1);
     expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/extension file_fdw \(superuser only\)/) });
+    // A live restore reports it the same way, before pg_restore runs.
+    const run = lifeboat(env, 'run', liveRunbook('fdw', 'fdw_restored'), '--input', `target=${pg.url()}`, '--identity', identity, '--json');
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/does not install: extension file_fdw \(superuser only\)/);
+    expect(await query(pg.url('fdw_restored'), "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'file_fdw'")).toEqual([{ n: 0 }]);
   }, 120_000);
 
   it('an ordinary database (plpgsql, a trusted extension, views, sequences) still restores as the non-superuser role', async () => {

@@ -9,7 +9,7 @@ import { decodeStages } from '../../pipeline/artifact-pipeline';
 import { HashTap } from '../../pipeline/hash-tap';
 import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../../postgres/connection';
 import { dumpToolMajor, pgRestoreFor } from '../../postgres/pg-tools';
-import { restoreFailureText, restoreRoleFor } from '../../postgres/restore-role';
+import { forbiddenInstalls, restoreFailureText, restoreRoleFor } from '../../postgres/restore-role';
 import { extractTar } from '../../restore/extract';
 import { resolvePgTarget } from './pg-target';
 import { openSetCopy, type SetCopy } from './set-access';
@@ -139,6 +139,13 @@ export const restorePgLogical = defineAction({
     const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
     ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
     const asRole = await restoreRoleFor(admin, p.database, { created: !clean, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    const forbidden = asRole.role ? await withPgClient(admin, (c) => forbiddenInstalls(c, toc)) : [];
+    if (forbidden.length > 0) {
+      await asRole.done();
+      throw new LifeboatError('DB_RESTORE_FAILED', `The dump needs what a restore as ${asRole.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`, {
+        hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}); a drill never does.`,
+      });
+    }
     ctx.log('info', `restoring ${asRole.note}`);
     const args = ['--verbose', '--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), '-h', admin.host, '-p', String(admin.port), '-d', p.database];
     if (asRole.user) args.push('-U', asRole.user);
