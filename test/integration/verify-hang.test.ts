@@ -15,6 +15,7 @@ let dir: ReturnType<typeof tempDir>;
 let env: NodeJS.ProcessEnv;
 let pristine: string;
 let identity: string;
+let otherIdentity: string;
 /** The runs' TMPDIR: a scratch cluster started by a run lives under it, so its processes can be told apart. */
 let runTmp: string;
 const sets = { pg: '', pg2: '', files: '', big: '' };
@@ -90,6 +91,8 @@ beforeAll(async () => {
   const signKey = join(dir.path, 'sign.pem');
   expect(lifeboat(env, 'medium', 'init', pristine, '--label', 'usb').status).toBe(0);
   const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
+  otherIdentity = join(dir.path, 'other.age');
+  lifeboat(env, 'keys', 'age-new', '--out', otherIdentity);
   lifeboat(env, 'keys', 'signing-new', '--out', signKey);
   expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
   const backup = (...args: string[]): string => {
@@ -153,6 +156,10 @@ const CASES: Array<[string, () => keyof typeof sets, (root: string) => void]> = 
   ['the signature replaced', () => 'pg', (r) => cpSync(join(r, sets.pg2, 'manifest.json.sig'), join(r, sets.pg, 'manifest.json.sig'))],
   ['the signature removed', () => 'pg', (r) => rmSync(join(r, sets.pg, 'manifest.json.sig'))],
   ['SHA256SUMS deleted', () => 'pg', (r) => rmSync(join(r, sets.pg, 'SHA256SUMS'))],
+  ['a manifest size edited', () => 'pg', (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.bytes = 12345))],
+  ['../ inside the manifest', () => 'pg', (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.path = '../../../etc/shadow'))],
+  ['a manifest listing an artifact twice', () => 'pg', (r) => editManifest(r, sets.pg, (m) => (m.artifacts = [...(m.artifacts as unknown[]), ...(m.artifacts as unknown[])]))],
+  ['SHA256SUMS edited', () => 'pg', (r) => writeFileSync(join(r, sets.pg, 'SHA256SUMS'), `${'0'.repeat(64)}  db.dump.zst.age\n`)],
   [
     'the dump replaced by a symlink',
     () => 'pg',
@@ -172,6 +179,20 @@ describe('every tamper case at every level ends in time with no process left', (
       expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
       expect([0, 1], `${level}: ${r.stderr}`).toContain(r.status);
       expect(json<{ results: unknown[] }>(r).results).toHaveLength(1);
+      expect(r.left, level).toEqual([]);
+    }
+  }, LEVELS.length * BOUND_MS + 30_000);
+});
+
+describe('decryption failures end in time too', () => {
+  it.each([
+    ['a wrong identity', () => [`--identity`, otherIdentity]],
+    ['no identity', () => []],
+  ])('%s, at every level', async (_name, ids) => {
+    for (const level of LEVELS) {
+      const r = await run(['verify', join(pristine, sets.pg), '--level', level, ...ids(), '--json']);
+      expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
+      expect([0, 1], `${level}: ${r.stderr}`).toContain(r.status);
       expect(r.left, level).toEqual([]);
     }
   }, LEVELS.length * BOUND_MS + 30_000);
