@@ -56,10 +56,19 @@ export function registerInfo(program: Command, io: CliIo): void {
         if (opts.json) {
           printJson(io, final.result);
         } else {
-          const r = final.result as { catalogIntegrity: string; keychain: { state: string; backend: string; hint: string | null }; tools: Array<{ name: string; version: string | null; path: string | null; problem: string | null }> };
+          const r = final.result as {
+            catalogIntegrity: string;
+            keychain: { state: string; backend: string; hint: string | null };
+            tools: Array<{ name: string; version: string | null; path: string | null; problem: string | null }>;
+            postgres?: Array<{ name: string; major: number; path: string }>;
+          };
           io.stdout.write(`catalog integrity  ${r.catalogIntegrity}\n`);
           io.stdout.write(`keychain           ${r.keychain.state} (${r.keychain.backend})${r.keychain.hint ? `\n                   ${r.keychain.hint}` : ''}\n`);
           for (const t of r.tools) io.stdout.write(`${t.name.padEnd(18)} ${t.problem ? `MISSING — ${t.problem}` : `${t.version ?? ''}  ${t.path ?? ''}`}\n`);
+          // Every PostgreSQL version found: a dump is read by a pg_restore at least as new as its pg_dump.
+          const restores = (r.postgres ?? []).filter((t) => t.name === 'pg_restore');
+          io.stdout.write(`PostgreSQL tools   ${(r.postgres ?? []).map((t) => `${t.name} ${t.major} (${t.path})`).join(', ') || 'none found'}\n`);
+          if (restores.length) io.stdout.write(`                   dumps by pg_dump <= ${restores[0]!.major} can be checked and restored here\n`);
         }
         if (final.status !== 'succeeded') process.exitCode = 1;
       } finally {

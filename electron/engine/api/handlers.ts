@@ -5,6 +5,7 @@ import { rememberMedium } from '../catalog/known-media';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
+import { pgClientVersions } from '../postgres/pg-tools';
 import { runVerify } from '../verify/run';
 import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
 import { planPitr } from '../pitr/plan';
@@ -72,8 +73,10 @@ export function createHandlers(engine: Engine): Handlers {
         ctx.step('external tools');
         const tools = await toolStatus(engine.settings().pgBinDir);
         for (const t of tools) ctx.log(t.problem ? 'warn' : 'info', t.problem ?? `${t.name}: ${t.version ?? '?'}`);
+        // Every installed copy of the client tools: a dump needs a pg_restore at least as new as its pg_dump.
+        const postgres = await pgClientVersions(engine.settings().pgBinDir || undefined);
         ctx.progress({ itemsDone: 3 });
-        return { catalogIntegrity, keychain, tools };
+        return { catalogIntegrity, keychain, tools, postgres };
       });
       return snapshot;
     },

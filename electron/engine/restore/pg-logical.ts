@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { spawnTool } from '../backup/child';
 import { LifeboatError, mapError } from '../errors';
 import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../postgres/connection';
-import { pgToolFor } from '../postgres/pg-tools';
+import { dumpToolMajor, pgRestoreFor } from '../postgres/pg-tools';
+import { forbiddenInstalls, restoreFailureText, restoreRoleFor } from '../postgres/restore-role';
 import { resolvePgTarget } from '../runbooks/actions/pg-target';
 import { openTrustedCopy, type TrustedSetCopy } from '../runbooks/actions/set-access';
 import { ConfirmationNeeded, type ActionContext } from '../runbooks/actions/types';
@@ -24,6 +25,10 @@ export interface PgLogicalParams {
   jobs: number;
   /** Restore a set that is unsigned or signed by a key that is not pinned (journaled with the step's parameters). */
   allow_unsigned: boolean;
+  /** The non-superuser role pg_restore connects as (default lifeboat_restore), owner of a new database (postgres/restore-role.ts). */
+  role?: string;
+  /** Restore with the admin connection's own (superuser) rights: confirmed by typing superuser:<database>; never in a drill. */
+  as_superuser: boolean;
 }
 
 export interface PgLogicalCheckpoint {
@@ -111,12 +116,16 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
   const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
   const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
   const facts = await serverFacts(admin);
-  const pgRestore = await pgToolFor('pg_restore', facts.major, ctx.deps.settings.pgBinDir || undefined);
+  // Chosen by the dump's pg_dump version, not the server's: a newer pg_restore restores into an older server.
+  const pgRestore = await pgRestoreFor(dumpToolMajor(copy.manifest.source), ctx.deps.settings.pgBinDir || undefined);
+  if (p.as_superuser && !ctx.drill && ctx.confirmation !== `superuser:${p.database}`) {
+    throw new ConfirmationNeeded(`Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host} (COPY … TO PROGRAM, server files).`, `superuser:${p.database}`, ctx.confirmation !== null);
+  }
   const exists = await databaseExists(admin, p.database);
   const ours = exists && cp.created === p.database;
   let clean = false;
   if (exists && !ours) {
-    if (ctx.confirmation !== p.database) {
+    if (ctx.confirmation !== p.database && !(p.as_superuser && ctx.confirmation === `superuser:${p.database}`)) {
       throw new ConfirmationNeeded(`The database ${p.database} already exists on ${admin.host}:${admin.port}. Restoring into it replaces its objects that are in the dump.`, p.database, ctx.confirmation !== null);
     }
     if (!p.clean) {
@@ -148,20 +157,36 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     await list.exited;
     const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
     ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
+    const asRole = await restoreRoleFor(admin, p.database, { created: !clean, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    const forbidden = asRole.role ? await withPgClient(admin, (c) => forbiddenInstalls(c, toc)) : [];
+    if (forbidden.length > 0) {
+      await asRole.done();
+      throw new LifeboatError('DB_RESTORE_FAILED', `The dump needs what a restore as ${asRole.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`, {
+        hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}); a drill never does.`,
+      });
+    }
+    ctx.log('info', `restoring ${asRole.note}`);
     const args = ['--verbose', '--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), '-h', admin.host, '-p', String(admin.port), '-d', p.database];
-    if (admin.user) args.push('-U', admin.user);
+    if (asRole.user) args.push('-U', asRole.user);
     if (clean) args.push('--clean', '--if-exists');
     if (dump.format === 'directory') args.push('-Fd');
     args.push(dump.path);
     state.touched = true;
-    const restore = spawnTool(pgRestore.path, args, { env: pgToolEnv(admin), signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
+    const restore = spawnTool(pgRestore.path, args, { env: { ...pgToolEnv(admin), ...asRole.env }, signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
     let done = 0;
     restore.child.stdout.resume();
+    let stderr = '';
     restore.child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-16_000);
       done += (d.toString('utf8').match(/processing item|finished item/g) ?? []).length;
       ctx.progress({ itemsDone: Math.min(done, items) });
     });
-    await restore.exited;
+    await restore.exited
+      .catch((e: unknown) => {
+        // Name what the dump tried (its ERROR line), not pg_restore's last words about its workers.
+        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED' ? new LifeboatError('DB_RESTORE_FAILED', `pg_restore ${asRole.role ? `as ${asRole.role} ` : ''}failed: ${restoreFailureText(stderr)}`) : e;
+      })
+      .finally(() => asRole.done().catch((e: unknown) => ctx.log('warn', `could not take the login of ${asRole.role} back: ${e instanceof Error ? e.message : String(e)}`)));
     const restoreMs = Date.now() - restoreStarted;
     const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
     return {
@@ -182,6 +207,7 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
       restore_bytes_per_second: restoreMs > 0 ? Math.round((dump.bytes * 1000) / restoreMs) : null,
       server_version: facts.version,
       pg_restore: pgRestore.version,
+      restored_as: asRole.role ?? 'superuser',
     };
   } catch (e) {
     throw await afterFailure(e, p, admin, cp, ctx, state.touched);

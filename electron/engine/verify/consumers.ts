@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { parseIndex, type FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
+import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { TarReader, unsafeEntryReason } from '../format/tar-reader';
 
 /**
@@ -12,14 +13,19 @@ import { TarReader, unsafeEntryReason } from '../format/tar-reader';
  */
 export interface Consumer {
   sink: Writable;
-  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted'; detail: string | null; index?: FileEntry[] }>;
+  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'not-checked'; detail: string | null; index?: FileEntry[] }>;
 }
 
 function nullSink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
 
-/** `pg_restore --list` reading the dump's table of contents from stdin. */
+/**
+ * `pg_restore --list` reading the dump's table of contents from stdin. The child never outlives
+ * the check: its stdin is closed on every path (the end of the stream, a decoding error that
+ * destroys the sink, a cancel), and a sink destroyed before the end also kills it, since a
+ * verdict has already been reached without it.
+ */
 function pgRestoreList(pgRestore: string): Consumer {
   const child = spawn(pgRestore, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let toc = 0;
@@ -28,14 +34,26 @@ function pgRestoreList(pgRestore: string): Consumer {
     toc += d.split('\n').filter((l) => /^\d+;/.test(l)).length;
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+  let running = true;
   const exited = new Promise<number | null>((resolve) => {
-    child.once('error', () => resolve(-1));
-    child.once('close', (code) => resolve(code));
+    child.once('error', () => {
+      running = false;
+      resolve(-1);
+    });
+    child.once('close', (code) => {
+      running = false;
+      resolve(code);
+    });
   });
   // pg_restore stops reading once it has the table of contents: the rest of the dump is drained.
   let stdinOpen = true;
   child.stdin.on('error', () => (stdinOpen = false));
   child.stdin.on('close', () => (stdinOpen = false));
+  let ended = false;
+  const closeStdin = (): void => {
+    if (stdinOpen) child.stdin.destroy();
+    stdinOpen = false;
+  };
   const sink = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _e, cb) {
@@ -55,18 +73,38 @@ function pgRestoreList(pgRestore: string): Consumer {
       }
     },
     final(cb) {
+      ended = true;
       if (stdinOpen) child.stdin.end();
       cb();
+    },
+    destroy(err, cb) {
+      // Destroyed before the end (a decoding error upstream, a cancel): no verdict will be asked
+      // of pg_restore, and a half-fed child would wait for more input forever. After a normal
+      // end (autoDestroy) pg_restore is left to finish its listing.
+      if (!ended) {
+        closeStdin();
+        if (running) child.kill('SIGKILL');
+      }
+      cb(err);
     },
   });
   return {
     sink,
     outcome: async () => {
       const code = await exited;
-      if (code !== 0 || toc === 0) return { verdict: 'unreadable-dump', detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}` };
+      if (code !== 0 || toc === 0) {
+        const needs = newerArchiveNeeded(stderr);
+        if (needs) return { verdict: 'not-checked', detail: needs };
+        return { verdict: 'unreadable-dump', detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}` };
+      }
       return { verdict: 'ok', detail: `pg_restore --list read ${toc} table-of-contents entries` };
     },
   };
+}
+
+/** A dump whose verdict cannot be reached here: drained, and reported as not checked (never as a fault of the dump). */
+function notChecked(detail: string): Consumer {
+  return { sink: nullSink(), outcome: () => Promise.resolve({ verdict: 'not-checked', detail }) };
 }
 
 /** Walk every tar header; any entry that would escape the extraction folder is unsafe. */
@@ -148,9 +186,14 @@ function gunzipThen(next: Consumer | null): Consumer {
   };
 }
 
-export function consumerFor(role: string, pgRestore: string | null): Consumer | null {
+/**
+ * `pgRestore`: the pg_restore that can read this set's dump (pgRestoreForDump), or what it would
+ * need when none installed can, or null when none is installed at all.
+ */
+export function consumerFor(role: string, pgRestore: string | { needs: string } | null): Consumer | null {
   switch (role) {
     case 'pg-dump':
+      if (pgRestore && typeof pgRestore === 'object') return notChecked(pgRestore.needs);
       if (!pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore is needed to check dumps at deep level and was not found.', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
       return pgRestoreList(pgRestore);
     case 'pg-dump-dir':

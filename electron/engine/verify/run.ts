@@ -10,6 +10,7 @@ import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
 import type { JobContext } from '../jobs/job-manager';
 import type { Settings } from '../settings/settings';
+import { installedPgTools } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
@@ -142,6 +143,8 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     settings: deps.settings,
     pgBinDir: deps.settings.pgBinDir || undefined,
     pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
+    // From the deep level up, each dump is read by a pg_restore chosen by the dump's own version.
+    pgRestores: levelRank(req.level) >= levelRank('deep') ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined) : undefined,
   };
   ctx.step('checking manifests and signatures');
   const plans = [];

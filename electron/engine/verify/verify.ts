@@ -15,10 +15,11 @@ import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { CheckTap, gateStages } from '../restore/gate';
 import type { Settings } from '../settings/settings';
+import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor } from './consumers';
 import { type HashPool } from './hash-pool';
-import { restoreTest, ScratchUnavailable } from './restore-test';
+import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -54,6 +55,8 @@ export interface VerifyOptions {
   settings: Settings;
   pgBinDir?: string;
   pgRestore: string | null;
+  /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
+  pgRestores?: PgTool[];
 }
 
 /** A counting semaphore: at most `n` artifacts stream at once across every set. */
@@ -234,7 +237,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestore);
+      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
@@ -308,12 +311,14 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   const restoreDetail: string[] = [];
   let restoreNotRun = false;
   if (o.level === 'restore' && worst(verdicts) === 'ok') {
-    if (plan.manifest?.kind !== 'pg-logical') {
+    // A plain SQL dump (a seed script's) is replayed by psql, guarded against its meta-commands.
+    const sql = plan.manifest ? undefined : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
+    if (plan.manifest?.kind !== 'pg-logical' && !sql) {
       restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
     } else {
       try {
         const manifest = plan.manifest;
-        restore = await sem.run(() => restoreTest(manifest, t.medium, t.setPath, o, ctx));
+        restore = await sem.run(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');
           restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);

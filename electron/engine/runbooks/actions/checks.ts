@@ -9,6 +9,7 @@ import { LifeboatError } from '../../errors';
 import { pgConnectError, withPgClient } from '../../postgres/connection';
 import { globToRegExp } from '../../catalog/queries';
 import { meetsExpectation, sqlValueText } from '../../verify/expect';
+import { ownerTarget } from '../../postgres/restore-role';
 import { resolvePgTarget } from './pg-target';
 import { readVerifiedArtifact } from '../../restore/gate';
 import { openTrustedCopy } from './set-access';
@@ -34,7 +35,9 @@ export const checkSql = defineAction({
   async run(p, ctx) {
     const checks = [...p.checks, ...(p.validations ? (ctx.deps.settings.systems[p.validations]?.validations ?? []) : [])];
     if (checks.length === 0) checks.push({ sql: "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", expect: '> 0' });
-    const target = await resolvePgTarget(ctx, p.target, p.credential, p.database);
+    const resolved = await resolvePgTarget(ctx, p.target, p.credential, p.database);
+    // In a drill, a restored database is queried as its (non-superuser) owner: a planted view runs no code as a superuser.
+    const target = ctx.drill && p.database ? await ownerTarget(resolved) : resolved;
     const results: Array<{ sql: string; expect: string; got: string | null; ok: boolean; error?: string }> = [];
     await withPgClient(target, async (client) => {
       for (const c of checks) {
