@@ -16,7 +16,8 @@ import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
 import { planPitr, type PitrPlan } from './plan';
-import { listArchive, readArchived } from './wal-archive';
+import { listArchive, readArchived, type WalReader } from './wal-archive';
+import { refusal } from './wal-signature';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -25,6 +26,8 @@ export interface PitrRestoreInput {
   dataDir: string;
   identities: AgeIdentity[];
   trusted: TrustedKey[];
+  /** The operator accepted unsigned WAL, or WAL signed by a key that is not pinned (--allow-unsigned-wal): logged as a warning. */
+  allowUnsignedWal?: boolean;
   port?: number;
   pgBinDir?: string;
   /** Stop the server once promoted (tests, drills); otherwise it is left running for the operator. */
@@ -46,6 +49,26 @@ export interface PitrRestoreResult {
   running: boolean;
   warnings: string[];
   plan: PitrPlan;
+}
+
+/**
+ * The one place the base backup is decoded and extracted (the restore gate takes this over):
+ * stored and plaintext SHA-256 against the manifest.
+ */
+async function extractBase(
+  input: PitrRestoreInput,
+  setId: string,
+  path: string,
+  artifact: { encodings: string[]; sha256: string; plain_sha256: string },
+  dataDir: string,
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+): Promise<void> {
+  const storedTap = new HashTap();
+  const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
+  await extractTar(await input.medium.openRead(path), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
+  if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
+  }
 }
 
 function majorOf(binDir: string): number {
@@ -71,8 +94,19 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   }
   ctx.step('planning');
   const archive = await listArchive(input.medium, input.system);
-  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, pgBinDir: input.pgBinDir, archive });
+  const reader: WalReader = { system: input.system, identities: input.identities, trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) } };
+  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, trust: reader.trust, pgBinDir: input.pgBinDir, archive });
   const target = plan.target!;
+  // Refused before anything is extracted: a WAL file the policy refuses would stop replay midway.
+  const refused = target.refused[0];
+  if (refused) {
+    const e =
+      refused.state === 'duplicate'
+        ? new LifeboatError('FORMAT_INVALID', `The archived WAL file ${refused.name} was refused: ${refused.reason}.`)
+        : refusal(refused.name, { state: refused.state, keyId: null, facts: null, reason: refused.reason });
+    const more = target.refused.length > 1 ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.` : '';
+    throw new LifeboatError(e.code, `${e.message}${more} Nothing was restored.`, { hint: e.hint });
+  }
   if (!target.base) throw new LifeboatError('NOT_FOUND', `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`, { hint: target.warnings.join(' ') || undefined });
   if (!target.inside) {
     throw new LifeboatError('PRECONDITION_FAILED', `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`, { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' });
@@ -84,6 +118,13 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw new LifeboatError('TOOL_VERSION_MISMATCH', `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`, { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` });
   }
   const warnings = [...target.warnings];
+  const accepted = plan.signatures.problems.filter((p) => p.state === 'unsigned' || p.state === 'untrusted-signer');
+  if (reader.trust.allowUnsigned && accepted.length) {
+    // The operator's explicit acceptance is part of the record of the run.
+    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted.slice(0, 5).map((p) => `${p.name}: ${p.state}`).join('; ')}${accepted.length > 5 ? '; …' : ''})`;
+    ctx.log('warn', line);
+    warnings.push(line);
+  }
 
   // The manifest: signed by a pinned key when it is signed at all.
   const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
@@ -133,7 +174,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        const bytes = await readArchived(input.medium, w, input.identities);
+        const bytes = await readArchived(input.medium, reader, w);
         const tmp = join(spool, `.${w.name}.partial`);
         writeFileSync(tmp, bytes, { mode: 0o600 });
         if (runAs) chownSync(tmp, runAs.uid, runAs.gid);
@@ -154,12 +195,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    const storedTap = new HashTap();
-    const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
-    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
-    if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
-      throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
-    }
+    await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, dataDir, ctx);
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
     releaseFetch();
 
