@@ -18,6 +18,7 @@ import type { Medium } from '../storage/medium';
 import { planPitr, type PitrPlan } from './plan';
 import { listArchive, readArchived, type WalReader } from './wal-archive';
 import { refusal } from './wal-signature';
+import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -53,22 +54,33 @@ export interface PitrRestoreResult {
 
 /**
  * The one place the base backup is decoded and extracted (the restore gate takes this over):
- * stored and plaintext SHA-256 against the manifest.
+ * stored and plaintext SHA-256 against the manifest, then every file against PostgreSQL's own
+ * backup_manifest inside the tar (sizes and checksums, as pg_verifybackup). Returns warnings.
  */
 async function extractBase(
   input: PitrRestoreInput,
   setId: string,
   path: string,
   artifact: { encodings: string[]; sha256: string; plain_sha256: string },
+  source: Record<string, unknown>,
   dataDir: string,
   ctx: Pick<JobContext, 'signal' | 'progress'>,
-): Promise<void> {
+): Promise<string[]> {
   const storedTap = new HashTap();
   const plainTap = new HashTap((n) => ctx.progress({ bytesDone: n }));
-  await extractTar(await input.medium.openRead(path), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap], dataDir, { accept: () => true, signal: ctx.signal });
+  const pgManifest = new BackupManifestTap(manifestAlgorithms(source));
+  await extractTar(await input.medium.openRead(path), [storedTap, ...decodeStages(artifact.encodings, input.identities), plainTap, pgManifest], dataDir, { accept: () => true, signal: ctx.signal });
   if (storedTap.sha256() !== artifact.sha256 || plainTap.sha256() !== artifact.plain_sha256) {
     throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
   }
+  const r = pgManifest.result();
+  if (!r.present) return ['the base backup holds no backup_manifest (PostgreSQL before 13): its files were not checked against PostgreSQL\'s own checksums'];
+  if (!r.ok) {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} differs from PostgreSQL's own backup_manifest: ${describeProblems(r)}. The data directory is not usable.`, {
+      hint: 'The bytes changed between the server and the backup (or on the medium, re-encoded): use another base backup.',
+    });
+  }
+  return [];
 }
 
 function majorOf(binDir: string): number {
@@ -195,7 +207,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, dataDir, ctx);
+    warnings.push(...(await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, manifest.source, dataDir, ctx)));
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
     releaseFetch();
 

@@ -5,6 +5,7 @@ import { parseIndex, type FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { TarReader, unsafeEntryReason } from '../format/tar-reader';
+import { backupManifestConsumer } from '../pitr/backup-manifest';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -163,6 +164,9 @@ export function consumerFor(role: string, pgRestore: string | null): Consumer | 
     case 'files-tar-gz':
     case 'config-tar-gz':
       return gunzipThen(tarWalk());
+    case 'base-tar':
+      // pg-base: every file against PostgreSQL's own backup_manifest inside the tar (pitr/backup-manifest.ts).
+      return backupManifestConsumer();
     default:
       return null;
   }
