@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,32 @@ describe('readers check the signature against the pinned keys', () => {
     const plan = json<{ signatures: { signed: number; unsigned: number }; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', m, '--json'));
     expect(plan.signatures).toMatchObject({ signed: 0, unsigned: 2 });
     expect(plan.warnings.join(' ')).toContain('2 of 2 archived WAL files are unsigned');
+  });
+
+  it("the by-hand recipe of docs/restore-by-hand.md accepts the signed archive and stops on a file that is not the signed one", () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'restore-by-hand.md'), 'utf8');
+    const loop = /^for f in wal\/shop\/.*?^done$/ms.exec(doc)![0];
+    const run = (root: string, tag: string): ReturnType<typeof spawnSync> => {
+      const spool = join(dir.path, `hand-spool-${tag}`);
+      mkdirSync(spool, { recursive: true });
+      const script = loop
+        .replaceAll('/srv/wal-spool', spool)
+        .replaceAll('laptop.age', identity)
+        .replaceAll('sign.pem.pub', `${signKey}.pub`)
+        .replaceAll('/tmp/wal.', join(dir.path, `hand-${tag}.`));
+      return spawnSync('sh', ['-c', script], { cwd: root, encoding: 'utf8' });
+    };
+    const ok = run(medium, 'good');
+    expect(ok.status, `${String(ok.stdout)}${String(ok.stderr)}`).toBe(0);
+    expect(readFileSync(join(dir.path, 'hand-spool-good', SEG(2)))).toEqual(readFileSync(join(dir.path, 'pg_wal', 'a', SEG(2))));
+    const copy = join(dir.path, 'hand-reencrypted');
+    cpSync(medium, copy, { recursive: true });
+    const tl = join(copy, 'wal', 'shop', '00000001');
+    const name = archived(copy).find((f) => f.startsWith(SEG(1)) && !f.endsWith('.sig'))!;
+    writeFileSync(join(tl, name), execFileSync('age', ['-r', recipient], { input: execFileSync('age', ['-d', '-i', identity, join(tl, name)]) }));
+    const bad = run(copy, 'bad');
+    expect(bad.status).toBe(1);
+    expect(String(bad.stdout)).toContain(`NOT THE SIGNED FILE: wal/shop/00000001/${name}`);
   });
 
   it('the background archiver (--async, the fast path script) signs too', () => {
