@@ -422,6 +422,54 @@ describe('the database-corruption runbook', () => {
   });
 });
 
+describe('an archive written before WAL signing, in a runbook', () => {
+  it('pitr.plan refuses it (so the runbook can fall back); restore.pg-pitr with allow_unsigned_wal recovers and journals what it accepted', async () => {
+    const copy = join(dir.path, 'unsigned-copy');
+    cpSync(medium, copy, { recursive: true });
+    const { rmSync } = await import('node:fs');
+    for (const f of walFiles(copy).filter((x) => x.endsWith('.sig'))) rmSync(f);
+    const book = join(dir.path, 'pitr-unsigned.yaml');
+    const target = times.target;
+    writeFileSync(
+      book,
+      [
+        'id: pitr-unsigned',
+        'title: PITR from an archive written before WAL signing',
+        'description: The operator accepts unsigned WAL explicitly.',
+        'level: 2',
+        'objectives: { rto: 1h, rpo: 15m }',
+        'inputs:',
+        '  - { id: system, type: system, label: System }',
+        'steps:',
+        '  - id: strict',
+        '    kind: action',
+        '    title: Plan with the default policy',
+        '    action: pitr.plan',
+        `    with: { system: "{{ inputs.system }}", target_time: "${target}", medium: "${copy}" }`,
+        '  - id: recover',
+        '    kind: action',
+        '    title: Recover, accepting unsigned WAL',
+        '    action: restore.pg-pitr',
+        `    with: { system: "{{ inputs.system }}", target_time: "${target}", medium: "${copy}", allow_unsigned_wal: true }`,
+        '',
+      ].join('\n'),
+    );
+    const r = await lifeboatAsync(env, 'run', book, '--drill', '--yes', '--input', 'system=shop', '--identity', identity, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = json<{ steps: Array<{ id: string; status: string; output: Record<string, unknown> | null }> }>(r);
+    const strict = res.steps.find((x) => x.id === 'strict')!.output!;
+    expect(strict.available).toBe(false);
+    expect(String(strict.reason)).toMatch(/is refused \(unsigned/);
+    const recover = res.steps.find((x) => x.id === 'recover')!;
+    expect(recover.status).toBe('done');
+    expect(recover.output!.allow_unsigned_wal).toBe(true);
+    const accepted = recover.output!.unsigned_wal_accepted as Array<{ name: string; state: string }>;
+    expect(accepted.length).toBeGreaterThanOrEqual(3);
+    expect(accepted.every((a) => a.state === 'unsigned')).toBe(true);
+    expect((recover.output!.warnings as string[]).join(' ')).toContain('--allow-unsigned-wal');
+  }, 180_000);
+});
+
 describe('retention', () => {
   it('prune keeps the WAL the retained base backups need and removes the rest (dry run first)', async () => {
     const second = lifeboat(env, 'backup', 'pg-base', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');

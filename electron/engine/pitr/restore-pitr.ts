@@ -49,6 +49,8 @@ export interface PitrRestoreResult {
   durationMs: number;
   running: boolean;
   warnings: string[];
+  /** WAL files the restore used although not signed by a pinned key (only with allowUnsignedWal), with their state. */
+  unsignedWalAccepted: Array<{ name: string; state: string }>;
   plan: PitrPlan;
 }
 
@@ -130,8 +132,9 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw new LifeboatError('TOOL_VERSION_MISMATCH', `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`, { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` });
   }
   const warnings = [...target.warnings];
-  const accepted = plan.signatures.problems.filter((p) => p.state === 'unsigned' || p.state === 'untrusted-signer');
-  if (reader.trust.allowUnsigned && accepted.length) {
+  const needs = new Set([...target.segments, ...archive.filter((w) => w.kind === 'history').map((w) => w.name)]);
+  const accepted = reader.trust.allowUnsigned ? plan.signatures.problems.filter((p) => needs.has(p.name) && (p.state === 'unsigned' || p.state === 'untrusted-signer')).map(({ name, state }) => ({ name, state })) : [];
+  if (accepted.length) {
     // The operator's explicit acceptance is part of the record of the run.
     const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted.slice(0, 5).map((p) => `${p.name}: ${p.state}`).join('; ')}${accepted.length > 5 ? '; …' : ''})`;
     ctx.log('warn', line);
@@ -278,7 +281,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
       running = false;
     }
-    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, plan };
+    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, unsignedWalAccepted: accepted, plan };
   } catch (e) {
     if (started_ok) await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(() => undefined);
     throw e;

@@ -133,6 +133,9 @@ export const restorePgPitr = defineAction({
       port: r.port,
       url: `postgres://postgres@127.0.0.1:${r.port}/postgres`,
       duration_ms: r.durationMs,
+      // The operator's acceptance of unsigned WAL is part of the step's journaled output.
+      allow_unsigned_wal: p.allow_unsigned_wal,
+      unsigned_wal_accepted: r.unsignedWalAccepted,
       warnings: r.warnings,
     };
   },
