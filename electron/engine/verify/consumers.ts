@@ -5,7 +5,7 @@ import { parseIndex, type FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { TarReader, unsafeEntryReason } from '../format/tar-reader';
-import { backupManifestConsumer } from '../pitr/backup-manifest';
+import { backupManifestConsumer, manifestAlgorithms } from '../pitr/backup-manifest';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -149,7 +149,7 @@ function gunzipThen(next: Consumer | null): Consumer {
   };
 }
 
-export function consumerFor(role: string, pgRestore: string | null): Consumer | null {
+export function consumerFor(role: string, pgRestore: string | null, source?: Record<string, unknown>): Consumer | null {
   switch (role) {
     case 'pg-dump':
       if (!pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore is needed to check dumps at deep level and was not found.', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
@@ -166,7 +166,7 @@ export function consumerFor(role: string, pgRestore: string | null): Consumer | 
       return gunzipThen(tarWalk());
     case 'base-tar':
       // pg-base: every file against PostgreSQL's own backup_manifest inside the tar (pitr/backup-manifest.ts).
-      return backupManifestConsumer();
+      return backupManifestConsumer(manifestAlgorithms(source));
     default:
       return null;
   }

@@ -211,7 +211,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
       stages.push(...decodeStages(a.encodings, o.identities));
       plain = new HashTap();
       stages.push(plain);
-      consumer = consumerFor(a.role, o.pgRestore);
+      consumer = consumerFor(a.role, o.pgRestore, plan.manifest?.source);
     } catch (e) {
       return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
     }
