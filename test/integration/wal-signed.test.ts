@@ -91,6 +91,12 @@ describe('wal-push --sign-key', () => {
     expect(archived(m).filter((f) => f.endsWith('.sig'))).toHaveLength(1);
     const got = fetchOne(m, 1);
     expect(got.status, got.stderr).toBe(0);
+    // Archived unencrypted before, signed and encrypted now: one stored file per name remains.
+    const seg2 = segment(2, 'retry');
+    expect(lifeboat(env, 'wal-push', seg2, '--system', 'shop', '--to', m).status).toBe(0);
+    expect(lifeboat(env, 'wal-push', seg2, '--system', 'shop', '--to', m, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
+    expect(archived(m).filter((f) => f.startsWith(SEG(2)))).toEqual([expect.stringMatching(/\.zst\.age$/), expect.stringMatching(/\.zst\.age\.sig$/)]);
+    expect(fetchOne(m, 2).status).toBe(0);
   });
 });
 

@@ -115,6 +115,8 @@ async function signedByUs(medium: Medium, system: string, name: string, sha256: 
  * `encode` may run elsewhere (the background archiver hashes and compresses in worker threads).
  * With a signing key the sidecar is written first and the file second: a crash between leaves a
  * sidecar without a file (ignored by readers, rewritten by the retry), never a file unsigned.
+ * (Re-signing a file already there, the old bytes and the new sidecar meet for a moment: a reader
+ * then refuses the file, as it would refuse it unsigned.)
  */
 export async function pushWal(
   medium: Medium,
@@ -131,7 +133,7 @@ export async function pushWal(
   const dir = walDir(system, timelineOf(name));
   // Only this name is looked at: a push costs the same with ten segments archived or a million.
   const existing = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
-  let rewrite = false;
+  let replaces: string | null = null;
   if (existing.length > 0) {
     const same = existing.find((x) => x!.sha256 === sha256);
     if (!same) {
@@ -141,15 +143,19 @@ export async function pushWal(
     }
     if (!signKey || (await signedByUs(medium, system, name, sha256, same.path, same.bytes, signKey))) return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
     // Archived but not signed by this key (an interrupted push, or an archive from before signing):
-    // our own encoding of the same plaintext replaces it, then the sidecar signs what is there.
-    rewrite = true;
+    // our own encoding of the same plaintext replaces it, signed like a new file.
+    replaces = same.path;
   }
   const stored = recipients.length ? await sealAll(compressed, recipients) : compressed;
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
   const sidecar = signKey ? buildWalSidecar({ system, name, plain_bytes: plainBytes, plain_sha256: sha256, stored_bytes: stored.length, stored_sha256: createHash('sha256').update(stored).digest('hex') }, signKey) : null;
-  if (sidecar && !rewrite) await medium.putFile(walSidecarPath(path), sidecar);
+  if (sidecar) await medium.putFile(walSidecarPath(path), sidecar);
   await medium.putFile(path, stored);
-  if (sidecar && rewrite) await medium.putFile(walSidecarPath(path), sidecar);
+  // Encoded differently before (without age, or with it): one stored file per name, so the old one goes.
+  if (replaces && replaces !== path) {
+    await medium.removeFile(replaces);
+    await medium.removeFile(walSidecarPath(replaces));
+  }
   return { name, path, sha256, plainBytes, storedBytes: stored.length, already: false };
 }
 
