@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../electron/engine/crypto/signing';
 import { tarHeader, tarPadding, TAR_END } from '../../electron/engine/format/tar-writer';
-import { backupManifestConsumer, Crc32c } from '../../electron/engine/pitr/backup-manifest';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BackupManifestTap, backupManifestConsumer, Crc32c } from '../../electron/engine/pitr/backup-manifest';
 import { acceptable, buildWalSidecar, checkWalSidecar } from '../../electron/engine/pitr/wal-signature';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -99,6 +101,11 @@ describe("PostgreSQL's backup_manifest", () => {
     expect((await check(tar([['base/1/1259', a], ['PG_VERSION', Buffer.from('PG_VERSION 16\n\n')], ['backup_manifest', Buffer.from(good)]]))).detail).toContain('PG_VERSION: 15 bytes in the tar, 14 in backup_manifest');
     const edited = good.replace(crc(a), '00000000');
     expect((await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['backup_manifest', Buffer.from(edited)]]))).detail).toContain('does not match its own Manifest-Checksum');
+    // A damaged tar fails the extraction tap (no unhandled error), and the deep-verify consumer says corrupted.
+    const whole = tar([['base/1/1259', a], ['backup_manifest', Buffer.from(good)]]);
+    const cut = whole.subarray(0, 700);
+    await expect(pipeline(Readable.from([cut]), new BackupManifestTap(), new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow();
+    expect((await check(cut)).verdict).toBe('corrupted');
     // A checksum this check was not asked to compute is a problem, not a silent pass.
     expect((await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['backup_manifest', Buffer.from(good)]]), ['SHA256'])).detail).toContain('its CRC32C checksum was not computed');
   });

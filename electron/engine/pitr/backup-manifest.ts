@@ -202,20 +202,25 @@ export class BackupManifestCheck {
 export class BackupManifestTap extends Transform {
   readonly check: BackupManifestCheck;
   private readonly reader: TarReader;
+  private failure: Error | null = null;
 
   constructor(algorithms?: string[]) {
     super();
     this.check = new BackupManifestCheck(algorithms);
     const c = this.check;
     this.reader = new TarReader({ onEntry: (e) => c.onEntry(e), onData: (e, chunk) => c.onData(e, chunk), onEntryEnd: (e) => c.onEntryEnd(e) });
+    // A damaged tar fails this stage (through the write callbacks), never as an unhandled 'error'.
+    this.reader.on('error', (e) => (this.failure ??= e));
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    if (this.failure) return cb(this.failure);
     this.reader.write(chunk, (err) => (err ? cb(err) : cb(null, chunk)));
   }
 
   override _flush(cb: TransformCallback): void {
-    this.reader.end(() => cb());
+    if (this.failure) return cb(this.failure);
+    this.reader.end(() => cb(this.failure));
   }
 
   result(): BackupManifestResult {
