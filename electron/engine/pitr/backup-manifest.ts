@@ -71,10 +71,10 @@ interface ManifestFile {
   checksum: string | null;
 }
 
-/** What was seen of one tar member: its size and the digests taken while it streamed. */
+/** What was seen of one tar member: its size and the digests taken while it streamed, in the order of the check's algorithms (small: one per file). */
 interface Seen {
   size: number;
-  digests: Map<string, string>;
+  digests: string[];
 }
 
 export interface BackupManifestResult {
@@ -157,9 +157,7 @@ export class BackupManifestCheck {
     if (e.kind !== 'file') return;
     const name = e.name.replace(/^\.\//, '');
     if (name === 'backup_manifest' || ignored(name)) return;
-    const digests = new Map<string, string>();
-    for (const [a, h] of this.hashes) digests.set(a, h instanceof Crc32c ? h.digestHex() : h.digest('hex'));
-    this.seen.set(name, { size: e.size, digests });
+    this.seen.set(name, { size: e.size, digests: this.hashes.map(([, h]) => (h instanceof Crc32c ? h.digestHex() : h.digest('hex'))) });
     this.hashes = [];
   }
 
@@ -186,7 +184,8 @@ export class BackupManifestCheck {
         continue;
       }
       if (f.algorithm === 'NONE' || !f.checksum) continue;
-      const got = s.digests.get(f.algorithm);
+      const at = this.algorithms.indexOf(f.algorithm);
+      const got = at >= 0 ? s.digests[at] : undefined;
       if (got === undefined) problems.push(`${f.path}: its ${f.algorithm} checksum was not computed (this check takes ${this.algorithms.join(', ')})`);
       else if (got !== f.checksum) problems.push(`${f.path}: ${f.algorithm} checksum ${got} in the tar, ${f.checksum} in backup_manifest`);
     }
