@@ -111,7 +111,8 @@ function parseBackupManifest(text: string): { files: ManifestFile[] } | string {
   for (const f of o.Files as Array<Record<string, unknown>>) {
     const path = typeof f.Path === 'string' ? f.Path : typeof f['Encoded-Path'] === 'string' ? Buffer.from(f['Encoded-Path'], 'hex').toString('utf8') : null;
     if (path === null || typeof f.Size !== 'number') return 'backup_manifest has a file entry without a path or size';
-    files.push({ path, size: f.Size, algorithm: typeof f['Checksum-Algorithm'] === 'string' ? f['Checksum-Algorithm'].toUpperCase() : 'NONE', checksum: typeof f.Checksum === 'string' ? f.Checksum.toLowerCase() : null });
+    const algorithm = typeof f['Checksum-Algorithm'] === 'string' ? f['Checksum-Algorithm'].toUpperCase() : 'NONE';
+    files.push({ path, size: f.Size, algorithm, checksum: typeof f.Checksum === 'string' ? f.Checksum.toLowerCase() : null });
   }
   return { files };
 }

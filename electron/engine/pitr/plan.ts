@@ -98,9 +98,11 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
  * Every archived file's signature state, read from the sidecars (a few hundred bytes each, eight
  * at a time), and the names held by more than one stored file (a push never makes two).
  */
-export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, { state: WalSignatureState | 'duplicate'; reason: string }> }> {
+type Problem = { state: WalSignatureState | 'duplicate'; reason: string };
+
+export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }> {
   const summary: WalSignatures = { signed: 0, unsigned: 0, untrusted: 0, invalid: 0, problems: [] };
-  const byName = new Map<string, { state: WalSignatureState | 'duplicate'; reason: string }>();
+  const byName = new Map<string, Problem>();
   const counts = new Map<string, number>();
   for (const w of archive) counts.set(w.name, (counts.get(w.name) ?? 0) + 1);
   let next = 0;

@@ -101,7 +101,8 @@ export async function encodeWalFile(file: string): Promise<EncodedWal> {
 
 /** True when the sidecar beside `path` is ours (this key) and signs exactly this file: a retried push has nothing to redo. */
 async function signedByUs(medium: Medium, system: string, name: string, sha256: string, path: string, storedBytes: number, key: SigningKey): Promise<boolean> {
-  const check = checkWalSidecar(await medium.readOptional(walSidecarPath(path)), { system, name, plainSha256: sha256, storedBytes }, [{ keyId: key.keyId, label: key.keyId, publicKeyPem: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), addedAt: '' }]);
+  const ours = [{ keyId: key.keyId, label: key.keyId, publicKeyPem: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), addedAt: '' }];
+  const check = checkWalSidecar(await medium.readOptional(walSidecarPath(path)), { system, name, plainSha256: sha256, storedBytes }, ours);
   if (check.state !== 'signed') return false;
   // The stored bytes must be the ones signed: a same-named file planted beside our sidecar is not ours.
   const stored = await medium.readFile(path);
@@ -148,7 +149,8 @@ export async function pushWal(
   }
   const stored = recipients.length ? await sealAll(compressed, recipients) : compressed;
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
-  const sidecar = signKey ? buildWalSidecar({ system, name, plain_bytes: plainBytes, plain_sha256: sha256, stored_bytes: stored.length, stored_sha256: createHash('sha256').update(stored).digest('hex') }, signKey) : null;
+  const storedSha256 = createHash('sha256').update(stored).digest('hex');
+  const sidecar = signKey ? buildWalSidecar({ system, name, plain_bytes: plainBytes, plain_sha256: sha256, stored_bytes: stored.length, stored_sha256: storedSha256 }, signKey) : null;
   if (sidecar) await medium.putFile(walSidecarPath(path), sidecar);
   await medium.putFile(path, stored);
   // Encoded differently before (without age, or with it): one stored file per name, so the old one goes.

@@ -80,7 +80,8 @@ function parseFacts(line: string): WalSignedFacts | null {
   const o = v as Record<string, unknown>;
   const str = (k: string): boolean => typeof o[k] === 'string';
   const num = (k: string): boolean => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0;
-  if (o.format !== WAL_SIGNATURE_FORMAT || !str('key_id') || !str('name') || !str('plain_sha256') || !str('stored_sha256') || !str('system') || !num('plain_bytes') || !num('stored_bytes')) return null;
+  if (o.format !== WAL_SIGNATURE_FORMAT) return null;
+  if (!['key_id', 'name', 'plain_sha256', 'stored_sha256', 'system'].every(str) || !['plain_bytes', 'stored_bytes'].every(num)) return null;
   return o as unknown as WalSignedFacts;
 }
 
@@ -141,7 +142,8 @@ export function refusal(name: string, check: WalSignatureCheck): LifeboatError {
       hint: 'Restore to a time before this file, or use another copy of the archive.',
     });
   }
-  return new LifeboatError('UNTRUSTED_SIGNER', `The archived WAL file ${name} is ${check.state === 'unsigned' ? 'unsigned' : 'signed by a key that is not pinned'} (${check.reason}); it was refused.`, {
+  const what = check.state === 'unsigned' ? 'unsigned' : 'signed by a key that is not pinned';
+  return new LifeboatError('UNTRUSTED_SIGNER', `The archived WAL file ${name} is ${what} (${check.reason}); it was refused.`, {
     hint:
       check.state === 'unsigned'
         ? 'Archive with `wal-push --sign-key`; to use an archive written without signatures, accept it explicitly with --allow-unsigned-wal.'
