@@ -20,7 +20,7 @@ export function readRecipients(values: string[]): AgeRecipient[] {
   return out;
 }
 
-function readKeyFile(path: string, what: string): string {
+export function readKeyFile(path: string, what: string): string {
   try {
     const st = statSync(path);
     if (!st.isFile()) throw new Error('not a file');

@@ -179,7 +179,7 @@ describe('S3 lost in the middle of a backup', () => {
     } finally {
       relay.close();
     }
-    const direct = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--wal', 'orders', '--json');
+    const direct = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--wal', 'orders', '--allow-unsigned-wal', '--json');
     expect(direct.status, direct.stdout + direct.stderr).toBe(0);
     expect(json<{ files: number; corrupt: unknown[] }>(direct)).toMatchObject({ files: 3, corrupt: [] });
   }, 60_000);

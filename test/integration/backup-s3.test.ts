@@ -108,18 +108,29 @@ it('keeps the catalog aware of both copies', async () => {
 });
 
 describe('the WAL archive on S3', () => {
-  it('wal-push stores a segment once, a retry with the same content succeeds, wal-fetch returns it hash-checked', async () => {
+  it('wal-push stores a segment once, signed, a retry with the same content succeeds, wal-fetch returns it signature- and hash-checked', async () => {
     const seg = join(dir.path, 'wal', '000000010000000000000007');
     mkdirSync(join(dir.path, 'wal'), { recursive: true });
     writeFileSync(seg, Buffer.concat([Buffer.from('segment '), Buffer.alloc(64 * 1024, 3)]));
-    expect((await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient)).status).toBe(0);
-    const again = await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient);
+    const walKey = join(dir.path, 'wal-sign.pem');
+    expect((await lifeboatAsync(env, 'keys', 'signing-new', '--out', walKey)).status).toBe(0);
+    const unsigned = join(dir.path, 'wal', '000000010000000000000006');
+    writeFileSync(unsigned, Buffer.from('an unsigned segment'));
+    expect((await lifeboatAsync(env, 'wal-push', unsigned, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient)).status).toBe(0);
+    expect((await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient, '--sign-key', walKey)).status).toBe(0);
+    const again = await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient, '--sign-key', walKey);
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('already archived');
     const out = join(dir.path, 'fetched');
-    const fetched = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000007', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'));
+    const fetched = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000007', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`);
     expect(fetched.status, fetched.stderr).toBe(0);
     expect(readFileSync(out)).toEqual(readFileSync(seg));
+    // The unsigned one is refused, then accepted only when the operator says so.
+    const refused = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000006', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('unsigned');
+    const accepted = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000006', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`, '--allow-unsigned-wal');
+    expect(accepted.status, accepted.stderr).toBe(0);
     expect((await lifeboatAsync(env, 'wal-fetch', '000000010000000000000008', out, '--system', 'shop-db', '--from', 's3://backups/prod')).status).toBe(1);
   });
 });

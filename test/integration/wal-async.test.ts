@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSigningKey } from '../../electron/engine/crypto/signing';
 import { openMedium } from '../../electron/engine/storage/open-medium';
 import { consumeDone, ensureArchiver, fileStamp, runArchiver, spoolPaths } from '../../electron/engine/pitr/wal-async';
 import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
@@ -17,6 +18,7 @@ let dir: ReturnType<typeof tempDir>;
 let env: NodeJS.ProcessEnv;
 let recipient: string;
 let identity: string;
+let signKey: string;
 
 function newMedium(name: string): string {
   const m = join(dir.path, name);
@@ -42,6 +44,9 @@ beforeAll(() => {
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
   identity = join(dir.path, 'id.age');
   recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
+  signKey = join(dir.path, 'wal-sign.pem');
+  expect(lifeboat(env, 'keys', 'signing-new', '--out', signKey).status).toBe(0);
+  expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`).status).toBe(0);
 });
 
 afterAll(() => dir?.cleanup());
@@ -52,8 +57,11 @@ describe('the background archiver (wal-push --async)', () => {
     const wal = fakePgWal('wal1', 5);
     const spool = spoolPaths(join(dir.path, 'spool1'));
     const lines: string[] = [];
-    const summary = await runArchiver({ spool, pgWal: wal, medium: await openMedium(medium), system: 'db', recipients: [], jobs: 2, idleMs: 200, log: (l) => lines.push(l) });
+    const key = loadSigningKey(readFileSync(signKey));
+    const summary = await runArchiver({ spool, pgWal: wal, medium: await openMedium(medium), system: 'db', recipients: [], signKey: key, jobs: 2, idleMs: 200, log: (l) => lines.push(l) });
     expect(summary).toMatchObject({ pushed: 5, failed: 0, exitedBecause: 'idle' });
+    // Each pushed file has its signature sidecar.
+    expect(readdirSync(join(medium, 'wal', 'db', '00000001')).filter((f) => f.endsWith('.sig'))).toHaveLength(5);
     expect(readdirSync(spool.done).sort()).toEqual([1, 2, 3, 4, 5].map(SEG));
     expect(existsSync(spool.pid)).toBe(false);
     // The marker is what GNU stat prints for the file: the sh fast path compares exactly that.
@@ -69,7 +77,7 @@ describe('the background archiver (wal-push --async)', () => {
     expect(sh.status, sh.stderr).toBe(0);
     expect(existsSync(join(spool.done, SEG(1)))).toBe(false);
     // Node's fast path (bin/lifeboat.cjs) acknowledges segment 2.
-    expect(lifeboat(env, 'wal-push', join(wal, SEG(2)), '--system', 'db', '--to', medium, '--async', '--spool', spool.root).status).toBe(0);
+    expect(lifeboat(env, 'wal-push', join(wal, SEG(2)), '--system', 'db', '--to', medium, '--async', '--spool', spool.root, '--sign-key', signKey).status).toBe(0);
     expect(existsSync(join(spool.done, SEG(2)))).toBe(false);
     // A marker for another file under the same name (a recycled segment, another cluster) acknowledges nothing.
     const other = join(wal, `${SEG(3)}.new`);
@@ -85,7 +93,7 @@ describe('the background archiver (wal-push --async)', () => {
     for (const n of [3, 5]) unlinkSync(join(wal, 'archive_status', `${SEG(n)}.ready`));
     writeFileSync(join(spool.done, SEG(3)), 'stale\n');
     unlinkSync(join(wal, 'archive_status', `${SEG(1)}.ready`));
-    await runArchiver({ spool, pgWal: wal, medium: await openMedium(medium), system: 'db', recipients: [], idleMs: 50 });
+    await runArchiver({ spool, pgWal: wal, medium: await openMedium(medium), system: 'db', recipients: [], signKey: key, idleMs: 50 });
     expect(readdirSync(spool.done)).not.toContain(SEG(3));
     expect(readdirSync(spool.done)).not.toContain(SEG(5));
   });
@@ -121,10 +129,10 @@ describe('the background archiver (wal-push --async)', () => {
     const spool = join(dir.path, 'spool3');
     mkdirSync(spool);
     const runAs = postgresRunAs();
-    if (runAs) for (const p of [dir.path, spool, medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json')]) chownSync(p, runAs.uid, runAs.gid);
+    if (runAs) for (const p of [dir.path, spool, medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), signKey]) chownSync(p, runAs.uid, runAs.gid);
     const pg: ScratchCluster = await startPostgres({ wal_level: 'replica' });
     try {
-      const command = `LIFEBOAT_NODE='${process.execPath}' '${FAST}' %p --system live --to '${medium}' --recipient ${recipient} --spool '${spool}'`;
+      const command = `LIFEBOAT_NODE='${process.execPath}' '${FAST}' %p --system live --to '${medium}' --recipient ${recipient} --sign-key '${signKey}' --spool '${spool}'`;
       await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
       await query(pg.url(), `ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
       await pg.stopServer('fast');

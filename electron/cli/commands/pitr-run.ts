@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { TrustedKey } from '../../engine/catalog/trust';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
-import { readIdentities, readRecipients } from '../keys-io';
+import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
 import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
 
@@ -13,7 +14,8 @@ export async function walPushCommand(io: CliIo, path: string, opts: WalPushOptio
     await walPushAsync(io, path, opts);
     return;
   }
-  const r = await pushWal(await openMedium(opts.to), opts.system, path, readRecipients(opts.recipient ?? []));
+  const signKey = readSigningKey(opts.signKey);
+  const r = await pushWal(await openMedium(opts.to), opts.system, path, readRecipients(opts.recipient ?? []), undefined, signKey);
   if (r.already) io.stderr.write(`lifeboat: ${r.name} was already archived with the same content\n`);
 }
 
@@ -37,7 +39,9 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
   const spool = spoolPaths(resolve(opts.spool ?? join(resolveDataDir(), 'wal-spool', opts.system)));
   if (consumeDone(spool, path)) return;
   const name = basename(path);
-  const config = { system: opts.system, to: opts.to, recipients: opts.recipient ?? [], pgWal: resolve(dirname(path)) };
+  // The key is read now so a bad --sign-key fails this push, not a detached archiver.
+  if (opts.signKey) readSigningKey(opts.signKey);
+  const config = { system: opts.system, to: opts.to, recipients: opts.recipient ?? [], pgWal: resolve(dirname(path)), ...(opts.signKey ? { signKey: resolve(opts.signKey) } : {}) };
   let started: number | null = null;
   ensureArchiver(spool, config, () => {
     mkdirSync(spool.root, { recursive: true, mode: 0o700 });
@@ -46,6 +50,7 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
     const logFd = openSync(spool.log, 'a', 0o600);
     const args = [process.argv[1]!, 'wal-archiver', '--spool', spool.root, '--pg-wal', config.pgWal, '--system', config.system, '--to', config.to];
     for (const r of config.recipients) args.push('--recipient', r);
+    if (config.signKey) args.push('--sign-key', config.signKey);
     if (jobs) args.push('--jobs', String(jobs));
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
     closeSync(logFd);
@@ -76,6 +81,7 @@ export async function walArchiverCommand(io: CliIo, opts: WalArchiverOptions): P
     medium: await openMedium(opts.to),
     system: opts.system,
     recipients: readRecipients(opts.recipient ?? []),
+    signKey: readSigningKey(opts.signKey),
     jobs: checkJobs(opts.jobs),
     idleMs: opts.idle !== undefined ? opts.idle * 1000 : undefined,
     log: (line) => io.stdout.write(`${line}\n`),
@@ -83,15 +89,50 @@ export async function walArchiverCommand(io: CliIo, opts: WalArchiverOptions): P
   io.stdout.write(`${new Date().toISOString()} archiver exits (${summary.exitedBecause}): ${summary.pushed} pushed, ${summary.already} already archived, ${summary.failed} failed\n`);
 }
 
+/**
+ * The keys WAL signatures are checked against: --trust-key files when given (a restore_command on
+ * a machine without the catalog), else the catalog's pinned keys, read without opening the engine.
+ */
+async function walTrustedKeys(files: string[]): Promise<TrustedKey[]> {
+  if (files.length) {
+    const { loadPublicKey } = await import('../../engine/crypto/signing');
+    return files.map((f) => {
+      const k = loadPublicKey(readKeyFile(f, 'public key'));
+      return { keyId: k.keyId, label: f, publicKeyPem: k.pem, addedAt: '' };
+    });
+  }
+  const { Catalog } = await import('../../engine/catalog/catalog');
+  const { trustedKeys } = await import('../../engine/catalog/trust');
+  const { dataPaths, resolveDataDir } = await import('../../engine/settings/paths');
+  const path = dataPaths(resolveDataDir()).catalog;
+  if (!existsSync(path)) return [];
+  let catalog: ReturnType<typeof Catalog.open>;
+  try {
+    catalog = Catalog.open(path, { readonly: true, check: false });
+  } catch (e) {
+    const err = e instanceof LifeboatError ? e : new LifeboatError('CATALOG_READONLY', String(e));
+    throw new LifeboatError(err.code, `The catalog's pinned keys cannot be read to check WAL signatures: ${err.message}`, { hint: "Pass the signer's public key with --trust-key <file>." });
+  }
+  try {
+    return trustedKeys(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
 export async function walFetchCommand(io: CliIo, name: string, dest: string, opts: WalFetchOptions): Promise<void> {
-  const got = await fetchWal(await openMedium(opts.from), opts.system, name, dest, readIdentities(opts.identity ?? []));
+  const trust = { trusted: await walTrustedKeys(opts.trustKey ?? []), allowUnsigned: Boolean(opts.allowUnsignedWal) };
+  const got = await fetchWal(await openMedium(opts.from), { system: opts.system, identities: readIdentities(opts.identity ?? []), trust }, name, dest);
   // Absent files are normal at the end of recovery: a quiet non-zero exit, as PostgreSQL expects.
   if (!got) process.exitCode = 1;
+  // The acceptance is the operator's: PostgreSQL's log keeps this line.
+  else if (got.signature.state !== 'signed') io.stderr.write(`lifeboat: ${name} accepted with --allow-unsigned-wal (${got.signature.state}: ${got.signature.reason})\n`);
 }
 
 export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
   const { planPitr } = await import('../../engine/pitr/plan');
-  const plan = await planPitr(await openMedium(opts.from), opts.system, { targetTime: opts.targetTime, identities: readIdentities(opts.identity ?? []), pgBinDir: opts.pgBin });
+  const trust = { trusted: await walTrustedKeys([]), allowUnsigned: Boolean(opts.allowUnsignedWal) };
+  const plan = await planPitr(await openMedium(opts.from), opts.system, { targetTime: opts.targetTime, identities: readIdentities(opts.identity ?? []), trust, pgBinDir: opts.pgBin });
   if (opts.json) {
     printJson(io, plan);
   } else {
@@ -99,14 +140,17 @@ export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
     io.stdout.write(`  base backups: ${plan.bases.length ? '' : 'none'}\n`);
     for (const b of plan.bases) io.stdout.write(`    ${b.setId}  timeline ${b.timeline}  ${b.startLsn} → ${b.stopLsn}  finished ${b.finishedAt}\n`);
     io.stdout.write(`  timelines: ${plan.timelines.map((t) => `${t.timeline}${t.parent ? ` (from ${t.parent} at ${t.switchLsn})` : ''}: ${t.segments} segments ${t.first ?? ''}…${t.last ?? ''}`).join('; ') || 'none archived'}\n`);
+    const s = plan.signatures;
+    io.stdout.write(`  WAL signatures: ${s.signed} signed by a pinned key, ${s.unsigned} unsigned, ${s.untrusted} by a key not pinned, ${s.invalid} not matching their file\n`);
     for (const w of plan.windows) io.stdout.write(`  recoverable window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.toBasis}; ${w.segments} contiguous segments to ${w.lastSegment}, timeline ${w.timeline})\n`);
     if (plan.target) {
       io.stdout.write(`  target ${plan.target.time}: ${plan.target.inside ? 'INSIDE the window' : 'OUTSIDE the window'}${plan.target.base ? `; base ${plan.target.base} + ${plan.target.segments.length} segments` : ''}\n`);
       for (const w of plan.target.warnings) io.stdout.write(`    warning: ${w}\n`);
+      for (const r of plan.target.refused.slice(0, 20)) io.stdout.write(`    REFUSED ${r.name}: ${r.state} (${r.reason})\n`);
     }
     for (const w of plan.warnings) io.stdout.write(`  warning: ${w}\n`);
   }
-  if (plan.target && !plan.target.inside) process.exitCode = 1;
+  if (plan.target && (!plan.target.inside || plan.target.refused.length > 0)) process.exitCode = 1;
 }
 
 export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): Promise<void> {
@@ -119,7 +163,7 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
   await withCliEngine(async (engine) => {
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>
-      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop) }, ctx),
+      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop) }, ctx),
     );
     if (opts.json) {
       const { plan, ...rest } = r;

@@ -2,6 +2,7 @@ import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/i
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
 import { rememberMedium } from '../catalog/known-media';
+import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
@@ -124,7 +125,7 @@ export function createHandlers(engine: Engine): Handlers {
     planPitr: async ({ system, targetTime }) => {
       const medium = await pitrMedium(engine.catalog, system, undefined, engine.openMedium);
       if (!medium) throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, { hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.' });
-      return planPitr(medium, system, { targetTime, identities: await keychainIdentities(engine), pgBinDir: engine.settings().pgBinDir || undefined });
+      return planPitr(medium, system, { targetTime, identities: await keychainIdentities(engine), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
     },
 
     // The desktop app replaces these two with Electron's dialogs and printToPDF (electron/main/desktop-handlers.ts).

@@ -2,6 +2,7 @@ import { parseManifest, sha256Hex } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import type { Medium } from '../storage/medium';
 import { listArchive } from '../pitr/wal-archive';
+import { walSidecarPath } from '../pitr/wal-signature';
 import { parseLsn, segmentName, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
 import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention';
 
@@ -100,6 +101,8 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedMan
         for (const path of w.remove) {
           if (ctx.signal.aborted) break;
           await medium.removeFile(path);
+          // Its signature sidecar goes after it: a file is never left without its signature.
+          await medium.removeFile(walSidecarPath(path));
           removed.push(path);
         }
         if (w.remove.length) ctx.log('info', `removed ${w.remove.length} WAL files of ${w.system} older than ${w.keepFrom}`);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../errors';
@@ -8,7 +8,7 @@ import type S3rverClass from 's3rver';
 import { backupFiles } from '../backup/files-backup';
 import { backupPgLogical } from '../backup/pg-logical';
 import { scanMedium } from '../catalog/scan';
-import { trustKey } from '../catalog/trust';
+import { trustedKeys, trustKey } from '../catalog/trust';
 import { MemoryCredentialStore } from '../credentials/credential-store';
 import { generateIdentity, identityFileText } from '../crypto/age';
 import { generateSigningKey, loadSigningKey } from '../crypto/signing';
@@ -136,7 +136,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     say('3. a scratch PostgreSQL with WAL archiving into Lifeboat, and a shop database');
     cluster = await ScratchCluster.start({ baseDir: dir, settings: { wal_level: 'replica' } });
-    const cmd = [...o.cliCommand, 'wal-push', '%p', '--system', SYSTEM, '--to', usbPath, '--recipient', age.identity.recipient.text].map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+    // The archiver runs as the server's OS user: it gets its own copy of the signing key it can read.
+    const walKey = join(dir, 'wal-signing.pem');
+    writeFileSync(walKey, signing.privatePem, { mode: 0o600 });
+    if (runAs) chownSync(walKey, runAs.uid, runAs.gid);
+    const cmd = [...o.cliCommand, 'wal-push', '%p', '--system', SYSTEM, '--to', usbPath, '--recipient', age.identity.recipient.text, '--sign-key', walKey].map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
     await sql(cluster.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
     await sql(cluster.url(), `ALTER SYSTEM SET archive_command = '${cmd.replace(/'/g, "''")}'`);
     await sql(cluster.url(), `ALTER SYSTEM SET archive_timeout = '60s'`);
@@ -183,7 +187,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const verified = await runVerify({ catalog: engine.catalog, settings, dataDir: home }, { target: usbPath, level: 'deep', identities: [age.identity], onlyNew: false, olderThanDays: null, jobs: 2 }, ctx);
     const failed = verified.results.filter((r) => r.verdict !== 'ok');
     say(`   ${verified.results.length - failed.length} of ${verified.results.length} sets pass at deep level (${(verified.bytes / 1048576).toFixed(1)} MiB${verified.bytesPerSecond ? `, ${(verified.bytesPerSecond / 1048576).toFixed(0)} MiB/s` : ''})`);
-    const plan = await planPitr(usb, SYSTEM, { identities: [age.identity], pgBinDir: settings.pgBinDir || undefined });
+    const plan = await planPitr(usb, SYSTEM, { identities: [age.identity], trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: settings.pgBinDir || undefined });
     const w = plan.windows[0] ?? null;
     if (w) say(`   recoverable window: ${w.from} → ${w.to ?? '—'} (${w.toBasis}, ${w.segments} WAL segments)`);
 

@@ -7,7 +7,8 @@ import { LifeboatError, unlessUnreachable } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
 import { findExecutable } from '../tools/tools';
 import type { Medium } from '../storage/medium';
-import { listArchive, readArchived, type ArchivedWal } from './wal-archive';
+import { listArchive, readArchived, readArchivedChecked, walSignature, type ArchivedWal, type WalReader } from './wal-archive';
+import { acceptable, type WalSignatureState, type WalTrust } from './wal-signature';
 import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, WAL_SEGMENT_DEFAULT, type HistoryEntry } from './wal-names';
 
 export interface BaseBackup {
@@ -42,6 +43,16 @@ export interface TimelineWindow {
   segments: number;
 }
 
+/** The signature state of the archive: counts, and every file that is not `signed`, by name. */
+export interface WalSignatures {
+  signed: number;
+  unsigned: number;
+  untrusted: number;
+  invalid: number;
+  /** Files not signed by a pinned key (or whose signature does not match), with why. */
+  problems: Array<{ name: string; state: WalSignatureState | 'duplicate'; reason: string }>;
+}
+
 export interface PitrPlan {
   system: string;
   medium: string;
@@ -56,7 +67,10 @@ export interface PitrPlan {
     base: string | null;
     segments: string[];
     warnings: string[];
+    /** Files of the target's chain (and history files) the signature policy refuses: a restore would stop on them. */
+    refused: Array<{ name: string; state: WalSignatureState | 'duplicate'; reason: string }>;
   };
+  signatures: WalSignatures;
   warnings: string[];
 }
 
@@ -80,8 +94,47 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
  * an operator should read before replaying. The last recoverable transaction's time is read
  * from the WAL with pg_waldump when it is available: a fact, not a guess.
  */
-export async function planPitr(medium: Medium, system: string, o: { targetTime?: string; identities: AgeIdentity[]; pgBinDir?: string; idleMinutes?: number; archive?: ArchivedWal[] }): Promise<PitrPlan> {
+/**
+ * Every archived file's signature state, read from the sidecars (a few hundred bytes each, eight
+ * at a time), and the names held by more than one stored file (a push never makes two).
+ */
+type Problem = { state: WalSignatureState | 'duplicate'; reason: string };
+
+export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }> {
+  const summary: WalSignatures = { signed: 0, unsigned: 0, untrusted: 0, invalid: 0, problems: [] };
+  const byName = new Map<string, Problem>();
+  const counts = new Map<string, number>();
+  for (const w of archive) counts.set(w.name, (counts.get(w.name) ?? 0) + 1);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < archive.length) {
+      const w = archive[next++]!;
+      const c = await walSignature(medium, r, w);
+      if (c.state === 'signed') summary.signed++;
+      else if (c.state === 'unsigned') summary.unsigned++;
+      else if (c.state === 'untrusted-signer') summary.untrusted++;
+      else summary.invalid++;
+      if ((counts.get(w.name) ?? 0) > 1) byName.set(w.name, { state: 'duplicate', reason: `${counts.get(w.name)} different stored files carry this name (one was added)` });
+      else if (c.state !== 'signed') byName.set(w.name, { state: c.state, reason: c.reason ?? c.state });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, archive.length) }, worker));
+  summary.problems = [...byName.entries()].map(([name, p]) => ({ name, ...p })).sort((a, b) => a.name.localeCompare(b.name));
+  return { summary, byName };
+}
+
+/** True when the policy lets a restore use a file in this state (duplicates and invalid signatures never). */
+function usable(state: WalSignatureState | 'duplicate' | undefined, trust: WalTrust): boolean {
+  return state === undefined || (state !== 'duplicate' && acceptable(state, trust));
+}
+
+export async function planPitr(
+  medium: Medium,
+  system: string,
+  o: { targetTime?: string; identities: AgeIdentity[]; trust: WalTrust; pgBinDir?: string; idleMinutes?: number; archive?: ArchivedWal[] },
+): Promise<PitrPlan> {
   const warnings: string[] = [];
+  const reader: WalReader = { system, identities: o.identities, trust: o.trust };
   const bases: BaseBackup[] = [];
   for (const s of (await medium.listSets()).filter((x) => x.system === system)) {
     let m: Manifest;
@@ -109,6 +162,12 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
   bases.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
   const segBytes = bases[0]?.segmentBytes ?? WAL_SEGMENT_DEFAULT;
   const archive = o.archive ?? (await listArchive(medium, system));
+  const sigs = await archiveSignatures(medium, reader, archive);
+  if (sigs.summary.unsigned) warnings.push(`${sigs.summary.unsigned} of ${archive.length} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`);
+  if (sigs.summary.untrusted) warnings.push(`${sigs.summary.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`);
+  if (sigs.summary.invalid) warnings.push(`${sigs.summary.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`);
+  const dups = sigs.summary.problems.filter((p) => p.state === 'duplicate');
+  if (dups.length) warnings.push(`${dups.length} WAL file names are held by more than one stored file (${dups.slice(0, 3).map((d) => d.name).join(', ')}): one was added; a restore refuses them`);
   const segments = archive.filter((w) => w.kind === 'segment');
   const byTimeline = new Map<number, ArchivedWal[]>();
   for (const s of segments) {
@@ -119,7 +178,7 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
   const histories = new Map<number, HistoryEntry[]>();
   for (const h of archive.filter((w) => w.kind === 'history')) {
     try {
-      histories.set(h.timeline, parseHistory((await readArchived(medium, h, o.identities)).toString('utf8')));
+      histories.set(h.timeline, parseHistory((await readArchived(medium, reader, h)).toString('utf8')));
     } catch (e) {
       warnings.push(`the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`);
     }
@@ -198,7 +257,7 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
           for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
             const w = chain[i]!;
             try {
-              writeFileSync(join(work, w.name), await readArchived(medium, w, o.identities));
+              writeFileSync(join(work, w.name), await readArchived(medium, reader, w));
             } catch (e) {
               warnings.push(`${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`);
               break;
@@ -238,9 +297,14 @@ export async function planPitr(medium: Medium, system: string, o: { targetTime?:
     if (chosen && timelines.length > 1) tw.push(`the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`);
     for (const x of idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
     const chain = chosen ? (chains.get(chosen.base) ?? []) : [];
-    target = { time, inside: inside !== null, base: chosen?.base ?? null, segments: chain.map((s) => s.name), warnings: tw };
+    // A restore fetches the chain and every history file: each one must pass the signature policy.
+    const refused = [...archive.filter((w) => w.kind === 'history'), ...chain]
+      .filter((w) => !usable(sigs.byName.get(w.name)?.state, o.trust))
+      .map((w) => ({ name: w.name, state: sigs.byName.get(w.name)!.state, reason: sigs.byName.get(w.name)!.reason }));
+    if (refused.length) tw.push(`${refused.length} WAL files the restore needs are refused by the signature policy (${refused.slice(0, 3).map((r) => `${r.name}: ${r.state}`).join('; ')}${refused.length > 3 ? '; …' : ''})`);
+    target = { time, inside: inside !== null, base: chosen?.base ?? null, segments: chain.map((s) => s.name), warnings: tw, refused };
   }
-  return { system, medium: medium.location, bases, timelines, gaps, windows, idle, target, warnings };
+  return { system, medium: medium.location, bases, timelines, gaps, windows, idle, target, signatures: sigs.summary, warnings };
 }
 
 export interface WalChainCheck {
@@ -248,6 +312,10 @@ export interface WalChainCheck {
   files: number;
   bytes: number;
   corrupt: Array<{ name: string; reason: string }>;
+  /** Files readable and hash-correct but not signed by a pinned key: `unsigned` or `untrusted-signer`. */
+  unsigned: Array<{ name: string; state: WalSignatureState; reason: string }>;
+  /** True when the operator accepted unsigned files (--allow-unsigned-wal): they do not fail the check. */
+  unsignedAccepted: boolean;
   gaps: Gap[];
   windows: TimelineWindow[];
   ok: boolean;
@@ -258,16 +326,28 @@ export interface WalChainCheck {
  * the planner) and every archived file decoded and hash-checked, as wal-fetch would before
  * handing it to PostgreSQL.
  */
-export async function verifyWalChain(medium: Medium, system: string, o: { identities: AgeIdentity[]; pgBinDir?: string; onFile?: (done: number, total: number, bytes: number) => void; signal?: AbortSignal }): Promise<WalChainCheck> {
+export async function verifyWalChain(
+  medium: Medium,
+  system: string,
+  o: { identities: AgeIdentity[]; trust: WalTrust; pgBinDir?: string; onFile?: (done: number, total: number, bytes: number) => void; signal?: AbortSignal },
+): Promise<WalChainCheck> {
   const archive = await listArchive(medium, system);
-  const plan = await planPitr(medium, system, { identities: o.identities, pgBinDir: o.pgBinDir, archive });
+  const plan = await planPitr(medium, system, { identities: o.identities, trust: o.trust, pgBinDir: o.pgBinDir, archive });
   const corrupt: WalChainCheck['corrupt'] = [];
+  const unsigned: WalChainCheck['unsigned'] = [];
+  // Every file is decoded and hash-checked whatever its signature state, so an unsigned archive
+  // still gets its bytes checked; the state is reported beside the verdict.
+  const reader: WalReader = { system, identities: o.identities, trust: { trusted: o.trust.trusted, allowUnsigned: true } };
+  const dups = new Set(plan.signatures.problems.filter((p) => p.state === 'duplicate').map((p) => p.name));
   let bytes = 0;
   let done = 0;
   for (const w of archive) {
     o.signal?.throwIfAborted();
     try {
-      bytes += (await readArchived(medium, w, o.identities)).length;
+      const r = await readArchivedChecked(medium, reader, w);
+      bytes += r.plain.length;
+      if (dups.has(w.name)) corrupt.push({ name: w.name, reason: `more than one stored file is named ${w.name} (${w.path} is one): a file was added to the archive` });
+      else if (r.signature.state === 'unsigned' || r.signature.state === 'untrusted-signer') unsigned.push({ name: w.name, state: r.signature.state, reason: r.signature.reason ?? r.signature.state });
     } catch (e) {
       // Out of reach is not a verdict on the file: the check stops instead of calling the rest corrupt.
       const err = unlessUnreachable(e, medium.location, w.name, `${done} of ${archive.length} WAL files were checked.`);
@@ -275,5 +355,15 @@ export async function verifyWalChain(medium: Medium, system: string, o: { identi
     }
     o.onFile?.(++done, archive.length, bytes);
   }
-  return { system, files: archive.length, bytes, corrupt, gaps: plan.gaps, windows: plan.windows, ok: corrupt.length === 0 && plan.gaps.length === 0 && archive.length > 0 };
+  return {
+    system,
+    files: archive.length,
+    bytes,
+    corrupt,
+    unsigned,
+    unsignedAccepted: o.trust.allowUnsigned,
+    gaps: plan.gaps,
+    windows: plan.windows,
+    ok: corrupt.length === 0 && plan.gaps.length === 0 && archive.length > 0 && (o.trust.allowUnsigned || unsigned.length === 0),
+  };
 }

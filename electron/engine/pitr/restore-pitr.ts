@@ -15,7 +15,9 @@ import { gateStages, specOf } from '../restore/gate';
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
 import { planPitr, type PitrPlan } from './plan';
-import { listArchive, readArchived } from './wal-archive';
+import { listArchive, readArchived, type WalReader } from './wal-archive';
+import { refusal } from './wal-signature';
+import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -24,6 +26,8 @@ export interface PitrRestoreInput {
   dataDir: string;
   identities: AgeIdentity[];
   trusted: TrustedKey[];
+  /** The operator accepted unsigned WAL, or WAL signed by a key that is not pinned (--allow-unsigned-wal): logged as a warning. */
+  allowUnsignedWal?: boolean;
   port?: number;
   pgBinDir?: string;
   /** Stop the server once promoted (tests, drills); otherwise it is left running for the operator. */
@@ -44,7 +48,41 @@ export interface PitrRestoreResult {
   durationMs: number;
   running: boolean;
   warnings: string[];
+  /** WAL files the restore used although not signed by a pinned key (only with allowUnsignedWal), with their state. */
+  unsignedWalAccepted: Array<{ name: string; state: string }>;
   plan: PitrPlan;
+}
+
+/**
+ * The one place the base backup is decoded and extracted (the restore gate takes this over):
+ * stored and plaintext SHA-256 against the manifest, then every file against PostgreSQL's own
+ * backup_manifest inside the tar (sizes and checksums, as pg_verifybackup). Returns warnings.
+ */
+async function extractBase(
+  input: PitrRestoreInput,
+  setId: string,
+  path: string,
+  artifact: Parameters<typeof specOf>[1],
+  source: Record<string, unknown>,
+  dataDir: string,
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+): Promise<string[]> {
+  // Through the gate's stages (restore/gate.ts): sizes are hard stops, hashes fail the stream at its end;
+  // PostgreSQL's own backup_manifest is checked on the plaintext as it passes.
+  const gated = gateStages(specOf(setId, artifact), input.identities, { check: true, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+  const pgManifest = new BackupManifestTap(manifestAlgorithms(source));
+  await extractTar(await input.medium.openRead(path), [...gated.stages, pgManifest], dataDir, { accept: () => true, signal: ctx.signal });
+  if (gated.stored.sha256() !== artifact.sha256 || gated.plain.sha256() !== artifact.plain_sha256) {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
+  }
+  const r = pgManifest.result();
+  if (!r.present) return ['the base backup holds no backup_manifest (PostgreSQL before 13): its files were not checked against PostgreSQL\'s own checksums'];
+  if (!r.ok) {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} differs from PostgreSQL's own backup_manifest: ${describeProblems(r)}. The data directory is not usable.`, {
+      hint: 'The bytes changed between the server and the backup (or on the medium, re-encoded): use another base backup.',
+    });
+  }
+  return [];
 }
 
 function majorOf(binDir: string): number {
@@ -70,8 +108,19 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   }
   ctx.step('planning');
   const archive = await listArchive(input.medium, input.system);
-  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, pgBinDir: input.pgBinDir, archive });
+  const reader: WalReader = { system: input.system, identities: input.identities, trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) } };
+  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, trust: reader.trust, pgBinDir: input.pgBinDir, archive });
   const target = plan.target!;
+  // Refused before anything is extracted: a WAL file the policy refuses would stop replay midway.
+  const refused = target.refused[0];
+  if (refused) {
+    const e =
+      refused.state === 'duplicate'
+        ? new LifeboatError('FORMAT_INVALID', `The archived WAL file ${refused.name} was refused: ${refused.reason}.`)
+        : refusal(refused.name, { state: refused.state, keyId: null, facts: null, reason: refused.reason });
+    const more = target.refused.length > 1 ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.` : '';
+    throw new LifeboatError(e.code, `${e.message}${more} Nothing was restored.`, { hint: e.hint });
+  }
   if (!target.base) throw new LifeboatError('NOT_FOUND', `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`, { hint: target.warnings.join(' ') || undefined });
   if (!target.inside) {
     throw new LifeboatError('PRECONDITION_FAILED', `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`, { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' });
@@ -83,6 +132,14 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw new LifeboatError('TOOL_VERSION_MISMATCH', `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`, { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` });
   }
   const warnings = [...target.warnings];
+  const needs = new Set([...target.segments, ...archive.filter((w) => w.kind === 'history').map((w) => w.name)]);
+  const accepted = reader.trust.allowUnsigned ? plan.signatures.problems.filter((p) => needs.has(p.name) && (p.state === 'unsigned' || p.state === 'untrusted-signer')).map(({ name, state }) => ({ name, state })) : [];
+  if (accepted.length) {
+    // The operator's explicit acceptance is part of the record of the run.
+    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted.slice(0, 5).map((p) => `${p.name}: ${p.state}`).join('; ')}${accepted.length > 5 ? '; …' : ''})`;
+    ctx.log('warn', line);
+    warnings.push(line);
+  }
 
   // The manifest: signed by a pinned key when it is signed at all.
   const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
@@ -132,7 +189,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        const bytes = await readArchived(input.medium, w, input.identities);
+        const bytes = await readArchived(input.medium, reader, w);
         const tmp = join(spool, `.${w.name}.partial`);
         writeFileSync(tmp, bytes, { mode: 0o600 });
         if (runAs) chownSync(tmp, runAs.uid, runAs.gid);
@@ -153,12 +210,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    // Through the gate's stages (restore/gate.ts): sizes are hard stops, hashes fail the stream at its end.
-    const gated = gateStages(specOf(base.setId, artifact), input.identities, { check: true, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
-    await extractTar(await input.medium.openRead(`${base.setPath}/${artifact.path}`), gated.stages, dataDir, { accept: () => true, signal: ctx.signal });
-    if (gated.stored.sha256() !== artifact.sha256 || gated.plain.sha256() !== artifact.plain_sha256) {
-      throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${base.setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
-    }
+    warnings.push(...(await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, manifest.source, dataDir, ctx)));
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
     releaseFetch();
 
@@ -229,7 +281,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
       running = false;
     }
-    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, plan };
+    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, unsignedWalAccepted: accepted, plan };
   } catch (e) {
     if (started_ok) await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(() => undefined);
     throw e;

@@ -5,16 +5,20 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Compressor } from 'zstd-napi';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
+import type { SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
-import { readDecoded } from '../pipeline/artifact-pipeline';
+import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
 import { timelineOf, walKind, type WalFileKind } from './wal-names';
+import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, type WalSignatureCheck, type WalTrust } from './wal-signature';
 
 /**
  * The WAL archive on a medium: `wal/<system>/<timeline>/<file name>.<sha256 of the plaintext>.zst[.age]`.
  * The plaintext hash in the name makes a listing enough to check contiguity and to answer a
  * retried push, and lets `wal-fetch` prove a segment before PostgreSQL sees it. Each file is
  * written whole under a temporary name and renamed (or PUT at once on S3): never half there.
+ * With `--sign-key`, each file has a signature sidecar `<stored file>.sig` (wal-signature.ts),
+ * written before the file itself, so an archived file is never there unsigned.
  */
 export interface ArchivedWal {
   name: string;
@@ -95,13 +99,34 @@ export async function encodeWalFile(file: string): Promise<EncodedWal> {
   return { sha256: createHash('sha256').update(plain).digest('hex'), plainBytes: plain.length, compressed: compressor.compress(plain) };
 }
 
+/** True when the sidecar beside `path` is ours (this key) and signs exactly this file: a retried push has nothing to redo. */
+async function signedByUs(medium: Medium, system: string, name: string, sha256: string, path: string, storedBytes: number, key: SigningKey): Promise<boolean> {
+  const ours = [{ keyId: key.keyId, label: key.keyId, publicKeyPem: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), addedAt: '' }];
+  const check = checkWalSidecar(await medium.readOptional(walSidecarPath(path)), { system, name, plainSha256: sha256, storedBytes }, ours);
+  if (check.state !== 'signed') return false;
+  // The stored bytes must be the ones signed: a same-named file planted beside our sidecar is not ours.
+  const stored = await medium.readFile(path);
+  return createHash('sha256').update(stored).digest('hex') === check.facts!.stored_sha256;
+}
+
 /**
  * Archive one WAL file (PostgreSQL's archive_command). The same content under the same name
  * succeeds (PostgreSQL retries after a crash); a different content is refused, so PostgreSQL
  * keeps the file and an operator looks — two clusters writing to one archive must never mix.
  * `encode` may run elsewhere (the background archiver hashes and compresses in worker threads).
+ * With a signing key the sidecar is written first and the file second: a crash between leaves a
+ * sidecar without a file (ignored by readers, rewritten by the retry), never a file unsigned.
+ * (Re-signing a file already there, the old bytes and the new sidecar meet for a moment: a reader
+ * then refuses the file, as it would refuse it unsigned.)
  */
-export async function pushWal(medium: Medium, system: string, file: string, recipients: AgeRecipient[], encode: (file: string) => Promise<EncodedWal> = encodeWalFile): Promise<PushResult> {
+export async function pushWal(
+  medium: Medium,
+  system: string,
+  file: string,
+  recipients: AgeRecipient[],
+  encode: (file: string) => Promise<EncodedWal> = encodeWalFile,
+  signKey: SigningKey | null = null,
+): Promise<PushResult> {
   const name = basename(file);
   const kind = walKind(name);
   if (!kind) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name (segment, .history, .backup or .partial).`);
@@ -109,25 +134,96 @@ export async function pushWal(medium: Medium, system: string, file: string, reci
   const dir = walDir(system, timelineOf(name));
   // Only this name is looked at: a push costs the same with ten segments archived or a million.
   const existing = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
+  let replaces: string | null = null;
   if (existing.length > 0) {
     const same = existing.find((x) => x!.sha256 === sha256);
-    if (same) return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
-    throw new LifeboatError('ALREADY_EXISTS', `${name} is already archived for ${system} with different content (${existing[0]!.sha256.slice(0, 12)}… ≠ ${sha256.slice(0, 12)}…). Refusing to overwrite it.`, {
-      hint: 'Two clusters may be archiving to the same system name, or the archive was restored from elsewhere. Check before going on: PostgreSQL keeps the file and will retry.',
-    });
+    if (!same) {
+      throw new LifeboatError('ALREADY_EXISTS', `${name} is already archived for ${system} with different content (${existing[0]!.sha256.slice(0, 12)}… ≠ ${sha256.slice(0, 12)}…). Refusing to overwrite it.`, {
+        hint: 'Two clusters may be archiving to the same system name, or the archive was restored from elsewhere. Check before going on: PostgreSQL keeps the file and will retry.',
+      });
+    }
+    if (!signKey || (await signedByUs(medium, system, name, sha256, same.path, same.bytes, signKey))) return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
+    // Archived but not signed by this key (an interrupted push, or an archive from before signing):
+    // our own encoding of the same plaintext replaces it, signed like a new file.
+    replaces = same.path;
   }
   const stored = recipients.length ? await sealAll(compressed, recipients) : compressed;
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
+  const storedSha256 = createHash('sha256').update(stored).digest('hex');
+  const sidecar = signKey ? buildWalSidecar({ system, name, plain_bytes: plainBytes, plain_sha256: sha256, stored_bytes: stored.length, stored_sha256: storedSha256 }, signKey) : null;
+  if (sidecar) await medium.putFile(walSidecarPath(path), sidecar);
   await medium.putFile(path, stored);
+  // Encoded differently before (without age, or with it): one stored file per name, so the old one goes.
+  if (replaces && replaces !== path) {
+    await medium.removeFile(replaces);
+    await medium.removeFile(walSidecarPath(replaces));
+  }
   return { name, path, sha256, plainBytes, storedBytes: stored.length, already: false };
 }
 
-/** Decode an archived file and check its plaintext hash; never returns unproven bytes. */
-export async function readArchived(medium: Medium, w: ArchivedWal, identities: AgeIdentity[]): Promise<Buffer> {
-  const plain = await readDecoded(await medium.openRead(w.path), w.encodings, identities);
+/** What every reader of the archive needs: the system (signatures name it), the age identities and the signature policy. */
+export interface WalReader {
+  system: string;
+  identities: AgeIdentity[];
+  trust: WalTrust;
+}
+
+/** The largest WAL file PostgreSQL makes (wal_segment_size is at most 1 GiB): a decode never grows past it. */
+const WAL_FILE_MAX = 2 ** 30;
+
+/** The signature state of an archived file from its sidecar and the listing (no read of the file itself). */
+export async function walSignature(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, w: ArchivedWal): Promise<WalSignatureCheck> {
+  return checkWalSidecar(await medium.readOptional(walSidecarPath(w.path)), { system: r.system, name: w.name, plainSha256: w.sha256, storedBytes: w.bytes }, r.trust.trusted);
+}
+
+/** Decode stored bytes, stopping at `limit` plaintext bytes: a byte more is corruption, not memory to spend. */
+async function decodeBounded(stored: Buffer, encodings: readonly string[], identities: AgeIdentity[], limit: number, name: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      total += chunk.length;
+      if (total > limit) {
+        cb(new LifeboatError('CHECKSUM_MISMATCH', `The archived ${name} is corrupted: it decodes to more than ${limit} bytes. It was not handed to PostgreSQL.`));
+        return;
+      }
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  try {
+    await pipeline([Readable.from([stored]), ...decodeStages(encodings, identities), sink]);
+  } catch (e) {
+    throw e instanceof LifeboatError ? e : mapError(e);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Read an archived file through the signature policy, then its stored hash and size (when
+ * signed), the decryption, the plaintext size and hash; never returns unproven bytes. An unsigned
+ * or untrusted file is refused unless the reader accepted them (`allowUnsigned`); a signature that
+ * does not match is always refused.
+ */
+export async function readArchivedChecked(medium: Medium, r: WalReader, w: ArchivedWal): Promise<{ plain: Buffer; signature: WalSignatureCheck }> {
+  const signature = await walSignature(medium, r, w);
+  if (!acceptable(signature.state, r.trust)) throw refusal(w.name, signature);
+  const facts = signature.facts;
+  const stored = await medium.readFile(w.path);
+  if (facts && (stored.length !== facts.stored_bytes || createHash('sha256').update(stored).digest('hex') !== facts.stored_sha256)) {
+    throw refusal(w.name, { ...signature, state: 'signature-invalid', facts: null, reason: 'the stored bytes are not the ones signed' });
+  }
+  const plain = await decodeBounded(stored, w.encodings, r.identities, facts ? facts.plain_bytes : WAL_FILE_MAX, w.name);
   const got = createHash('sha256').update(plain).digest('hex');
-  if (got !== w.sha256) throw new LifeboatError('CHECKSUM_MISMATCH', `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`, { hint: 'Restore to a time before this segment, or use another copy of the archive.' });
-  return plain;
+  if (got !== w.sha256 || (facts && plain.length !== facts.plain_bytes)) {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`, { hint: 'Restore to a time before this segment, or use another copy of the archive.' });
+  }
+  return { plain, signature };
+}
+
+/** readArchivedChecked, for callers that only want the proven bytes. */
+export async function readArchived(medium: Medium, r: WalReader, w: ArchivedWal): Promise<Buffer> {
+  return (await readArchivedChecked(medium, r, w)).plain;
 }
 
 /** Write bytes to a path atomically (temp + fsync + rename), as PostgreSQL expects of restore_command. */
@@ -147,12 +243,15 @@ export async function writeAtomic(dest: string, bytes: Buffer): Promise<void> {
  * Fetch one WAL file (PostgreSQL's restore_command). Null when the archive does not hold it —
  * PostgreSQL asks for files past the end of the archive at the end of every recovery.
  */
-export async function fetchWal(medium: Medium, system: string, name: string, dest: string, identities: AgeIdentity[]): Promise<ArchivedWal | null> {
+export async function fetchWal(medium: Medium, r: WalReader, name: string, dest: string): Promise<{ file: ArchivedWal; signature: WalSignatureCheck } | null> {
   if (!walKind(name)) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name.`);
-  const dir = walDir(system, timelineOf(name));
-  const found = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).find((x) => x?.name === name);
-  if (!found) return null;
-  await writeAtomic(dest, await readArchived(medium, found, identities));
-  return found;
+  const dir = walDir(r.system, timelineOf(name));
+  const found = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
+  if (found.length === 0) return null;
+  // Two stored files for one name is not something a push makes: someone added one.
+  if (found.length > 1) throw new LifeboatError('FORMAT_INVALID', `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`, { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' });
+  const { plain, signature } = await readArchivedChecked(medium, r, found[0]!);
+  await writeAtomic(dest, plain);
+  return { file: found[0]!, signature };
 }
 

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { AgeRecipient } from '../crypto/age';
 import { LifeboatError, toWireError } from '../errors';
 import type { Medium } from '../storage/medium';
+import type { SigningKey } from '../crypto/signing';
 import { pushWal, type PushResult } from './wal-archive';
 import { WalEncodePool } from './wal-encode-pool';
 import { walKind } from './wal-names';
@@ -93,10 +94,12 @@ export interface ArchiverConfig {
   recipients: string[];
   /** The folder PostgreSQL's WAL lives in (its archive_status is watched). */
   pgWal: string;
+  /** The signing key's file (a path, never the key): an archiver signing with another key, or none, is another configuration. */
+  signKey?: string;
 }
 
 function sameConfig(a: ArchiverConfig, b: ArchiverConfig): boolean {
-  return a.system === b.system && a.to === b.to && a.pgWal === b.pgWal && a.recipients.join('\n') === b.recipients.join('\n');
+  return a.system === b.system && a.to === b.to && a.pgWal === b.pgWal && a.recipients.join('\n') === b.recipients.join('\n') && (a.signKey ?? '') === (b.signKey ?? '');
 }
 
 export function alive(pid: number): boolean {
@@ -162,6 +165,8 @@ export interface ArchiverOptions {
   medium: Medium;
   system: string;
   recipients: AgeRecipient[];
+  /** Each archived file is signed with this key (its sidecar written before the file). */
+  signKey?: SigningKey | null;
   /** Pushes at once (default 2). */
   jobs?: number;
   /** Exit after this long with nothing to push (default 60 s). */
@@ -219,7 +224,7 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverSummary> 
     const path = join(o.pgWal, name);
     try {
       const before = fileStamp(path);
-      const r: PushResult = await pushWal(o.medium, o.system, path, o.recipients, pool.encode);
+      const r: PushResult = await pushWal(o.medium, o.system, path, o.recipients, pool.encode, o.signKey ?? null);
       // The file must be the one that was read: PostgreSQL never rewrites a .ready file, but say so if it happened.
       if (fileStamp(path) !== before) throw new LifeboatError('PRECONDITION_FAILED', `${name} changed while it was archived.`);
       writeSmall(join(o.spool.done, name), `${before}\n`);

@@ -6,6 +6,7 @@ import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { TarReader, unsafeEntryReason } from '../format/tar-reader';
+import { backupManifestConsumer, manifestAlgorithms } from '../pitr/backup-manifest';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -190,7 +191,7 @@ function gunzipThen(next: Consumer | null): Consumer {
  * `pgRestore`: the pg_restore that can read this set's dump (pgRestoreForDump), or what it would
  * need when none installed can, or null when none is installed at all.
  */
-export function consumerFor(role: string, pgRestore: string | { needs: string } | null): Consumer | null {
+export function consumerFor(role: string, pgRestore: string | { needs: string } | null, source?: Record<string, unknown>): Consumer | null {
   switch (role) {
     case 'pg-dump':
       if (pgRestore && typeof pgRestore === 'object') return notChecked(pgRestore.needs);
@@ -206,6 +207,9 @@ export function consumerFor(role: string, pgRestore: string | { needs: string } 
     case 'files-tar-gz':
     case 'config-tar-gz':
       return gunzipThen(tarWalk());
+    case 'base-tar':
+      // pg-base: every file against PostgreSQL's own backup_manifest inside the tar (pitr/backup-manifest.ts).
+      return backupManifestConsumer(manifestAlgorithms(source));
     default:
       return null;
   }

@@ -237,7 +237,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore);
+      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);

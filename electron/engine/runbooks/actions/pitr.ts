@@ -36,17 +36,20 @@ export async function pitrMedium(catalog: Catalog, system: string, location: str
  * logical set (a step with `unless: "{{ steps.plan.output.available }}"`).
  */
 export const pitrPlan = defineAction({
-  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional() }).strict(),
+  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional(), allow_unsigned_wal: z.boolean().default(false) }).strict(),
   describe: (p) => `plan a point-in-time recovery of ${p.system} to ${p.target_time}`,
   async run(p, ctx) {
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
-    const plan = await planPitr(medium, p.system, { targetTime: p.target_time, identities: ctx.deps.identities, pgBinDir: ctx.deps.settings.pgBinDir || undefined });
+    const trust = { trusted: trustedKeys(ctx.deps.catalog), allowUnsigned: p.allow_unsigned_wal };
+    const plan = await planPitr(medium, p.system, { targetTime: p.target_time, identities: ctx.deps.identities, trust, pgBinDir: ctx.deps.settings.pgBinDir || undefined });
     const t = plan.target!;
     const w = plan.windows.find((x) => x.base === t.base) ?? null;
+    // WAL the signature policy refuses makes the target unavailable, as a gap would.
+    const refused = t.refused[0];
     return {
-      available: t.inside,
-      reason: t.inside ? null : (t.warnings[0] ?? 'the target is outside the recoverable window'),
+      available: t.inside && !refused,
+      reason: !t.inside ? (t.warnings[0] ?? 'the target is outside the recoverable window') : refused ? `the WAL file ${refused.name} is refused (${refused.state}: ${refused.reason})` : null,
       medium: medium.location,
       base: t.base,
       window_from: w?.from ?? null,
@@ -70,7 +73,18 @@ interface PitrCheckpoint {
  * left running on the given port.
  */
 export const restorePgPitr = defineAction({
-  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional(), data_dir: z.string().optional(), port: z.number().int().min(1).max(65535).optional(), timeout: z.number().int().min(10).default(1800) }).strict(),
+  params: z
+    .object({
+      system: z.string().min(1),
+      target_time: Iso,
+      medium: z.string().optional(),
+      data_dir: z.string().optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      timeout: z.number().int().min(10).default(1800),
+      // Explicit acceptance of WAL not signed by a pinned key; the accepted files are logged in the journal.
+      allow_unsigned_wal: z.boolean().default(false),
+    })
+    .strict(),
   describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
   condition: (p, checkpoint, drill) =>
     drill ? 'the scratch data directory is removed when the run ends' : (checkpoint as PitrCheckpoint | null)?.created ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again` : `${p.data_dir} was not touched`,
@@ -100,7 +114,7 @@ export const restorePgPitr = defineAction({
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, { hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.' });
     const r = await restorePitr(
-      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout },
+      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), allowUnsignedWal: p.allow_unsigned_wal, port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout },
       { ...ctx, step: (s) => ctx.log('info', s) },
     );
     if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, binDir, r.port);
@@ -119,6 +133,9 @@ export const restorePgPitr = defineAction({
       port: r.port,
       url: `postgres://postgres@127.0.0.1:${r.port}/postgres`,
       duration_ms: r.durationMs,
+      // The operator's acceptance of unsigned WAL is part of the step's journaled output.
+      allow_unsigned_wal: p.allow_unsigned_wal,
+      unsigned_wal_accepted: r.unsignedWalAccepted,
       warnings: r.warnings,
     };
   },
