@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { consumerFor } from '../../electron/engine/verify/consumers';
 import { indexLine, paxTar, type TarSpec } from '../helpers/pax-tar';
 import { tempDir } from '../helpers/temp';
 
+const ROOT = join(__dirname, '../..');
 let dir: ReturnType<typeof tempDir>;
 let sentinel: string;
 let n = 0;
@@ -317,36 +319,18 @@ describe('bounded memory', () => {
     expect(peakRss() - base).toBeLessThan(100 * 1024 * 1024);
   }, 120_000);
 
-  it('an index of 1 million entries is read into the store with RSS growth under 100 MB', async () => {
-    const count = 1_000_000;
-    const digest = sha('same');
-    async function* lines(): AsyncGenerator<Buffer> {
-      let batch: string[] = [];
-      for (let i = 0; i < count; i++) {
-        if (i % 1000 === 0) batch.push(indexLine({ path: `d${i / 1000}`, type: 'dir', in: 'set-a' }));
-        batch.push(indexLine({ path: `d${Math.floor(i / 1000)}/file-${i}.dat`, type: 'file', size: 10, sha256: digest, in: 'set-a' }));
-        if (batch.length === 5000) {
-          yield Buffer.from(batch.join('\n') + '\n');
-          batch = [];
-        }
-      }
-      yield Buffer.from(batch.join('\n') + '\n');
-    }
-    const base = resetPeakRss();
-    const started = Date.now();
-    const store = await IndexStore.load(Readable.from(lines()), [], join(dir.path, 'big.sqlite'));
-    const peak = peakRss();
-    console.log(JSON.stringify(process.memoryUsage()));
-    const seconds = (Date.now() - started) / 1000;
-    try {
-      expect(store.totals().files).toBe(count);
-      expect(store.get(Buffer.from('d999/file-999999.dat'))?.size).toBe(10);
-    } finally {
-      store.close();
-    }
-    console.log(`1M-entry index: RSS ${Math.round(base / 1e6)} MB before, peak ${Math.round(peak / 1e6)} MB, ${seconds} s`);
-    expect(peak - base).toBeLessThan(100 * 1024 * 1024);
-  }, 300_000);
+  it('an index of 1 million entries is read into the store by a plain Node process under 150 MB RSS', () => {
+    // Bundled with rolldown (vite's bundler) and run as its own process: the runner's worker
+    // keeps allocations of its own that are not the engine's.
+    const probe = join(dir.path, 'probe.cjs');
+    execFileSync(join(ROOT, 'node_modules/.bin/rolldown'), [join(ROOT, 'test/helpers/index-memory-probe.ts'), '--format', 'cjs', '--platform', 'node', '-e', 'better-sqlite3', '-o', probe], { stdio: 'pipe' });
+    const out = execFileSync(process.execPath, [probe, '1000000', join(dir.path, 'big.sqlite')], { env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') }, encoding: 'utf8' });
+    const r = JSON.parse(out) as { files: number; found: number | null; peakRss: number; seconds: number };
+    console.log(`1M-entry index: peak RSS ${Math.round(r.peakRss / 1e6)} MB, ${r.seconds} s`);
+    expect(r.files).toBe(1_000_000);
+    expect(r.found).toBe(10);
+    expect(r.peakRss).toBeLessThan(150 * 1024 * 1024);
+  }, 600_000);
 
   it('the line reader streams: a line is limited, the rest is never held', async () => {
     let seen = 0;
