@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
@@ -176,6 +176,19 @@ describe('hostile sets are refused and write nothing outside the target', () => 
     const long = 'L'.repeat(300);
     const key = await handMadeSet('longname', paxTar([{ name: long, type: 'file', body: 'z' }]), (id) => [indexLine({ path: long, type: 'file', size: 1, sha256: sha('z'), in: id })]);
     expect(expectRefused(key, 'PRECONDITION_FAILED')).toContain(long);
+  }, 120_000);
+});
+
+describe('a symlinked set folder on the medium', () => {
+  it('is never followed: the restore is refused and nothing is written', async () => {
+    const key = await handMadeSet('linked', paxTar([{ name: 'f', type: 'file', body: 'ok' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 2, sha256: sha('ok'), in: id })]);
+    // The set's folder moves off the medium and a link takes its place.
+    const setDir = join(medium, 'sets', key);
+    const elsewhere = join(dir.path, 'elsewhere');
+    mkdirSync(elsewhere);
+    renameSync(setDir, join(elsewhere, 'set'));
+    symlinkSync(join(elsewhere, 'set'), setDir);
+    expect(expectRefused(key, 'UNSAFE_PATH')).toMatch(/symbolic link/);
   }, 120_000);
 });
 
