@@ -55,7 +55,8 @@ function paxNumber(pax: Record<string, Buffer>, key: string, fallback: number): 
   const v = pax[key];
   if (v === undefined) return fallback;
   const n = Number(v.toString('latin1'));
-  if (!Number.isFinite(n) || n < 0) throw new LifeboatError('FORMAT_INVALID', `A tar pax record ${key} is not a number.`);
+  // Times before 1970 are negative; sizes and ids never are.
+  if (!Number.isFinite(n) || (n < 0 && key !== 'mtime')) throw new LifeboatError('FORMAT_INVALID', `A tar pax record ${key} is not a number.`);
   return n;
 }
 
