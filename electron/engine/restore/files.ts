@@ -64,15 +64,17 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
   }
 
   for (const h of store.each(['hardlink'])) tree.hardlink(h.target!, h.path);
+  // Counted, with the first few names: a hostile index of millions of devices must not fill memory.
   const notCreated: string[] = [];
+  let notCreatedCount = 0;
   for (const n of store.each(['fifo', 'char', 'block'])) {
     if (n.type !== 'fifo' && !input.canMakeDevices) {
-      notCreated.push(show(n.path));
+      if (notCreatedCount++ < 5) notCreated.push(show(n.path));
       continue;
     }
     tree.mknod(n.path, n.type as 'fifo' | 'char' | 'block', n.rmaj ?? 0, n.rmin ?? 0);
   }
-  if (notCreated.length) input.log('warn', `${notCreated.length} device node(s) not created (restoring device nodes needs root), e.g. ${notCreated[0]}`);
+  if (notCreatedCount) input.log('warn', `${notCreatedCount} device node(s) not created (restoring device nodes needs root), e.g. ${notCreated[0]}`);
   let linksOutside = 0;
   for (const l of store.each(['symlink'])) {
     tree.symlink(l.target!, l.path);
@@ -85,7 +87,7 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
     bytes: totals.bytes,
     hashesChecked: totals.hashed,
     linksOutside,
-    notCreated: { count: notCreated.length, examples: notCreated.slice(0, 5) },
+    notCreated: { count: notCreatedCount, examples: notCreated },
   };
 }
 
