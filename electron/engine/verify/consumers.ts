@@ -122,7 +122,7 @@ function notes(outside: number, devices: number, fifos: number): string[] {
 }
 
 /** Entries kept for the catalog's `find` at most: past this the index is checked but not recorded. */
-export const CATALOG_INDEX_LIMIT = 250_000;
+export const CATALOG_INDEX_LIMIT = 200_000;
 
 /**
  * The file index read line by line (bounded memory at any size, a per-line limit): every line
