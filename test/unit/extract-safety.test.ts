@@ -293,6 +293,45 @@ describe('verification reports what a restore will do', () => {
   });
 });
 
+describe('the readers refuse what no honest archive holds', () => {
+  it('a pax header over 1 MiB is refused before it is buffered', async () => {
+    const h = Buffer.from(paxTar([{ name: 'x', type: 'file', body: '' }], { end: false }).subarray(0, 512));
+    h.write('x', 156, 'latin1');
+    h.write((64 * 1024 * 1024).toString(8).padStart(11, '0') + '\0', 124, 'latin1');
+    h.write(' '.repeat(8), 148, 'latin1');
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    const c = consumerFor('files-tar', null)!;
+    await pipeline(Readable.from([h, Buffer.alloc(4096)]), c.sink).catch(() => undefined);
+    const out = await c.outcome();
+    expect(out.verdict).toBe('corrupted');
+    expect(out.detail).toMatch(/larger than any name needs/);
+  });
+
+  it('v1 index lines (no owners, no b64) are read; unknown fields and bad hashes are not', async () => {
+    const seen: string[] = [];
+    const read = (text: string): Promise<void> => pipeline(Readable.from([Buffer.from(text)]), new IndexReader((e) => seen.push(`${e.type}:${e.display}:${e.uid}`)));
+    await read('{"path":"a","type":"dir","size":0,"mtime_ms":1,"mode":493,"sha256":null,"target":null,"in":"s"}\n');
+    expect(seen).toEqual(['dir:a:null']);
+    await expect(read('{"path":"a","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s","evil":1}\n')).rejects.toThrow(/line 1 is invalid \(unknown field/);
+    await expect(read('{"path":"a","type":"file","size":0,"mtime_ms":1,"mode":420,"sha256":"xyz","in":"s"}\n')).rejects.toThrow(/sha256/);
+    await expect(read('{"path":"a/./b","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s"}\n')).rejects.toThrow(/plain relative path/);
+  });
+
+  it('a GNU tar made with -C dir . (a "./" root entry) extracts through the generic path', async () => {
+    const src = join(dir.path, 'dot-src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'sub', 'f'), 'dot');
+    const tar = execFileSync('tar', ['--format=pax', '-C', src, '-cf', '-', '.']);
+    const into = join(dir.path, 'dot-into');
+    mkdirSync(into);
+    const r = await extractTar(Readable.from([tar]), [], into, { accept: () => true });
+    expect(r.files).toBe(1);
+    expect(readFileSync(join(into, 'sub', 'f'), 'utf8')).toBe('dot');
+  });
+});
+
 describe('bounded memory', () => {
   it('a 5 GiB file of zeros walks through the tar parser in constant memory', async () => {
     const size = 5 * 1024 ** 3;

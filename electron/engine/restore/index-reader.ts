@@ -161,7 +161,7 @@ export class IndexReader extends Writable {
       entry = checkIndexEntry(JSON.parse(bytes.toString('utf8')) as unknown);
     } catch (e) {
       if (e instanceof LifeboatError) throw new LifeboatError(e.code, `File index line ${n}: ${e.message}.`);
-      const why = e instanceof Invalid ? `${e.at}: ${e.message}` : (e as Error).message;
+      const why = e instanceof Invalid ? (e.at ? `${e.at}: ${e.message}` : e.message) : (e as Error).message;
       throw new LifeboatError('FORMAT_INVALID', `File index line ${n} is invalid (${why}).`);
     }
     this.onEntry(entry, n);
