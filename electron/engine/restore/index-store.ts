@@ -118,9 +118,10 @@ export class IndexStore {
     this.stmt('UPDATE e SET done = 1 WHERE path = ?').run(path);
   }
 
-  /** The sets whose tars hold file content, in the order they first appear. */
-  sets(): string[] {
-    return (this.stmt("SELECT inset FROM e WHERE type = 'file' GROUP BY inset ORDER BY MIN(line)").all() as Array<{ inset: string }>).map((r) => r.inset);
+  /** The sets the index names (`fileContent`: only those whose tars hold file content), in the order they first appear. */
+  sets(fileContent = true): string[] {
+    const sql = `SELECT inset FROM e ${fileContent ? "WHERE type = 'file' " : ''}GROUP BY inset ORDER BY MIN(line)`;
+    return (this.stmt(sql).all() as Array<{ inset: string }>).map((r) => r.inset);
   }
 
   totals(): { entries: number; files: number; bytes: number; hashed: number } {

@@ -110,7 +110,7 @@ export const restoreFiles = defineAction({
         entries: totals.entries,
         files: totals.files,
         bytes: totals.bytes,
-        chain: store.sets(),
+        chain: store.sets(false),
         hashes_checked: totals.hashed,
         owners_restored: sameOwner,
         ...(report ? { links_outside_tree: report.linksOutside, devices_not_created: report.notCreated.count } : {}),
