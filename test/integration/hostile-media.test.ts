@@ -140,6 +140,11 @@ describe('hostile sets are refused and write nothing outside the target', () => 
   it('the symlink chain (x/s -> ., x/s/s/s/l -> ../.., x/l/<dir>/pwned.txt 4755), signed and encrypted, live and in a drill', async () => {
     const c = chain();
     const key = await handMadeSet('chain', c.tar, c.lines);
+    // Deep verification says what the restore will do.
+    const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity, '--json');
+    expect(v.status).toBe(1);
+    expect(v.stdout).toMatch(/unsafe-path/);
+    expect(v.stdout).toMatch(/lies under the symbolic link x\/s/);
     expect(expectRefused(key, 'UNSAFE_PATH')).toMatch(/symbolic link/);
     expectRefused(key, 'UNSAFE_PATH', true);
     expect(existsSync(join(sentinel, 'victim', 'pwned.txt'))).toBe(false);

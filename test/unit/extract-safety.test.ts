@@ -278,6 +278,22 @@ describe('verification reports what a restore will do', () => {
     expect((await walk(paxTar([{ name: 'h', type: 'hardlink', linkname: '/etc/shadow' }]))).verdict).toBe('unsafe-path');
   });
 
+  it('an entry under a symbolic link (the issue 17 chain) is unsafe at verification too, in the tar and in the index', async () => {
+    const chainTar = paxTar([
+      { name: 'x', type: 'dir' },
+      { name: 'x/s', type: 'symlink', linkname: '.' },
+      { name: 'x/s/s/s/l', type: 'symlink', linkname: '../../..' },
+      { name: 'x/l/etc/pwned.txt', type: 'file', body: 'p' },
+    ]);
+    const t = await walk(chainTar);
+    expect(t.verdict).toBe('unsafe-path');
+    expect(t.detail).toMatch(/x\/s\/s\/s\/l lies under the symbolic link x\/s/);
+    const c = consumerFor('file-index', null)!;
+    const lines = [indexLine({ path: 'x', type: 'dir', in: 's' }), indexLine({ path: 'x/s', type: 'symlink', target: '.', in: 's' }), indexLine({ path: 'x/s/s/s/l', type: 'symlink', target: '../../..', in: 's' })];
+    await pipeline(Readable.from([Buffer.from(lines.join('\n') + '\n')]), c.sink).catch(() => undefined);
+    expect(await c.outcome()).toMatchObject({ verdict: 'unsafe-path' });
+  });
+
   it('the file index: links outside counted, ../ unsafe, a line past 64 KiB corrupted naming the line', async () => {
     const check = async (text: string): Promise<{ verdict: string; detail: string | null }> => {
       const c = consumerFor('file-index', null)!;

@@ -260,3 +260,31 @@ export function unsafeEntryReason(e: TarEntry): string | null {
   if (e.kind === 'symlink' && (e.linkBytes ?? Buffer.from(e.linkname)).includes(0)) return `${e.name} links to a name with a NUL byte`;
   return null;
 }
+
+/**
+ * The symbolic links seen so far in a walk (tar or index order), to tell when a later entry lies
+ * under one: a restore refuses to write through a link, so verification calls that unsafe too.
+ * Bounded: past `limit` links, later ones are not remembered (`overflow` says so).
+ */
+export class LinkShadow {
+  private readonly links = new Set<string>();
+  overflow = false;
+
+  constructor(private readonly limit = 200_000) {}
+
+  add(name: string): void {
+    if (this.links.size >= this.limit) this.overflow = true;
+    else this.links.add(name.replace(/^(\.\/)+/, ''));
+  }
+
+  /** The link an entry would be written through, or null. */
+  under(name: string): string | null {
+    if (this.links.size === 0) return null;
+    const clean = name.replace(/^(\.\/)+/, '');
+    for (let i = clean.indexOf('/'); i > 0; i = clean.indexOf('/', i + 1)) {
+      const up = clean.slice(0, i);
+      if (this.links.has(up)) return up;
+    }
+    return null;
+  }
+}

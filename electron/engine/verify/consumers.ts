@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import type { FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
-import { linkLeavesTree, TarReader, unsafeEntryReason } from '../format/tar-reader';
+import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason } from '../format/tar-reader';
 import { IndexReader } from '../restore/index-reader';
 
 /**
@@ -83,10 +83,15 @@ function tarWalk(): Consumer {
   let outside = 0;
   let devices = 0;
   let fifos = 0;
+  const shadow = new LinkShadow();
   const reader = new TarReader({
     onEntry: (e) => {
+      // The first few reasons are kept: a hostile tar may hold millions.
       const why = unsafeEntryReason(e);
-      if (why) unsafe.push(why);
+      if (why && unsafe.length < 3) unsafe.push(why);
+      const through = shadow.under(e.name);
+      if (through && unsafe.length < 3) unsafe.push(`${e.name} lies under the symbolic link ${through}`);
+      if (e.kind === 'symlink') shadow.add(e.name);
       if (e.kind === 'file') {
         files++;
         bytes += e.size;
@@ -134,8 +139,13 @@ function indexParse(): Consumer {
   let fifos = 0;
   let kept: FileEntry[] | null = [];
   let entries = 0;
+  const shadow = new LinkShadow();
+  const under: string[] = [];
   const reader = new IndexReader((e) => {
     entries++;
+    const through = shadow.under(e.display);
+    if (through && under.length < 3) under.push(`file index: ${e.display} lies under the symbolic link ${through}`);
+    if (e.type === 'symlink') shadow.add(e.display);
     if (e.type === 'symlink' && linkLeavesTree(e.display, e.target!.toString('utf8'))) outside++;
     else if (e.type === 'char' || e.type === 'block') devices++;
     else if (e.type === 'fifo') fifos++;
@@ -157,6 +167,7 @@ function indexParse(): Consumer {
     outcome: async () => {
       await finished;
       if (failure) return { verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: failure.message };
+      if (under.length) return { verdict: 'unsafe-path', detail: under.join('; ') };
       const detail = [`${entries} entries in the file index`, ...notes(outside, devices, fifos), ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`])].join('; ');
       return { verdict: 'ok', detail, ...(kept ? { index: kept } : {}) };
     },
