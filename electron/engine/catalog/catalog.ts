@@ -61,6 +61,9 @@ export class Catalog {
   readonly db: Database.Database;
   readonly path: string;
 
+  /** better-sqlite3's addon when not its default build: scratch databases (a restore's index store) open with the same. */
+  nativeBinding: string | undefined;
+
   private constructor(db: Database.Database, path: string) {
     this.db = db;
     this.path = path;
@@ -96,6 +99,7 @@ export class Catalog {
         }
       }
       const catalog = new Catalog(db, path);
+      catalog.nativeBinding = options.nativeBinding;
       catalog.lastCheckedAt = check ? Date.now() : readStamp(path)?.checkedAt ?? Date.now();
       if (!options.readonly) catalog.migrate(options.targetVersion ?? LATEST_SCHEMA_VERSION);
       return catalog;

@@ -11,12 +11,7 @@ import { LifeboatError } from '../errors';
  */
 export function selectEntries(index: FileEntry[], globs: readonly string[]): FileEntry[] {
   if (globs.length === 0) return index;
-  const res = globs.map((g) => globToRegExp(g.replace(/^\.?\/+/, '').replace(/\/+$/, '')));
-  const matches = (path: string): boolean => {
-    const parts = path.split('/');
-    for (let i = 1; i <= parts.length; i++) if (res.some((r) => r.test(parts.slice(0, i).join('/')))) return true;
-    return false;
-  };
+  const matches = pathSelector(globs);
   const chosen = new Set<string>();
   for (const e of index) {
     if (!matches(e.path)) continue;
@@ -25,10 +20,22 @@ export function selectEntries(index: FileEntry[], globs: readonly string[]): Fil
     for (let i = 1; i < parts.length; i++) chosen.add(parts.slice(0, i).join('/'));
   }
   const out = index.filter((e) => chosen.has(e.path));
-  if (!out.some((e) => e.type !== 'dir' || matches(e.path))) {
-    throw new LifeboatError('NOT_FOUND', `No entry of the set matches ${globs.join(', ')}.`, { hint: 'Paths are relative to the backed-up folder, e.g. --path "etc/nginx" or --path "*.conf" (lifeboat find lists them).' });
-  }
+  if (!out.some((e) => e.type !== 'dir' || matches(e.path))) throw nothingSelected(globs);
   return out;
+}
+
+/** Whether a path is selected by `--path` globs: the path itself or one of its folders matches one. */
+export function pathSelector(globs: readonly string[]): (path: string) => boolean {
+  const res = globs.map((g) => globToRegExp(g.replace(/^\.?\/+/, '').replace(/\/+$/, '')));
+  return (path) => {
+    const parts = path.split('/');
+    for (let i = 1; i <= parts.length; i++) if (res.some((r) => r.test(parts.slice(0, i).join('/')))) return true;
+    return false;
+  };
+}
+
+export function nothingSelected(globs: readonly string[]): LifeboatError {
+  return new LifeboatError('NOT_FOUND', `No entry of the set matches ${globs.join(', ')}.`, { hint: 'Paths are relative to the backed-up folder, e.g. --path "etc/nginx" or --path "*.conf" (lifeboat find lists them).' });
 }
 
 /**

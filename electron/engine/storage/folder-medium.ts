@@ -358,7 +358,17 @@ export class FolderMedium implements Medium {
 
   // Small files (manifests, signatures, indexes) are read synchronously: one system call
   // instead of four thread-pool round trips each, which is what makes a 10,000-set scan fast.
+  /** A link anywhere on the way (a symlinked set folder) is refused: the medium's files only, never what a link points at. */
+  private refuseLinks(rel: string): void {
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const on = parts.slice(0, i).join('/');
+      if (statOf(this.abs(on))?.symlink) throw new LifeboatError('UNSAFE_PATH', `${on} is a symbolic link; Lifeboat never follows links on a medium.`);
+    }
+  }
+
   async readFile(rel: string): Promise<Buffer> {
+    this.refuseLinks(rel);
     try {
       return readFileSync(this.abs(rel));
     } catch (e) {
@@ -382,7 +392,7 @@ export class FolderMedium implements Medium {
     const path = this.abs(rel);
     const s = await this.stat(rel);
     if (!s) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`);
-    if (s.symlink) throw new LifeboatError('UNSAFE_PATH', `${rel} is a symbolic link; Lifeboat never follows links on a medium.`);
+    this.refuseLinks(rel);
     return createReadStream(path, { highWaterMark: 1024 * 1024 });
   }
 

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { parseIndex, type FileEntry } from '../backup/file-index';
+import type { FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';
-import { TarReader, unsafeEntryReason } from '../format/tar-reader';
+import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason } from '../format/tar-reader';
 import { backupManifestConsumer, manifestAlgorithms } from '../pitr/backup-manifest';
+import { IndexReader } from '../restore/index-reader';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -108,19 +109,34 @@ function notChecked(detail: string): Consumer {
   return { sink: nullSink(), outcome: () => Promise.resolve({ verdict: 'not-checked', detail }) };
 }
 
-/** Walk every tar header; any entry that would escape the extraction folder is unsafe. */
+/**
+ * Walk every tar header: a name that could not be extracted safely (absolute, `..`, NUL, a hard
+ * link to such a name) is unsafe; symbolic links pointing outside the tree are data (restored as
+ * links, never written through) and only counted; FIFOs and device nodes are counted the way a
+ * restore reports them (devices are made only by a restore running as root).
+ */
 function tarWalk(): Consumer {
   const unsafe: string[] = [];
   let files = 0;
   let bytes = 0;
+  let outside = 0;
+  let devices = 0;
+  let fifos = 0;
+  const shadow = new LinkShadow();
   const reader = new TarReader({
     onEntry: (e) => {
+      // The first few reasons are kept: a hostile tar may hold millions.
       const why = unsafeEntryReason(e);
-      if (why) unsafe.push(why);
+      if (why && unsafe.length < 3) unsafe.push(why);
+      const through = shadow.under(e.name);
+      if (through && unsafe.length < 3) unsafe.push(`${e.name} lies under the symbolic link ${through}`);
+      if (e.kind === 'symlink') shadow.add(e.name);
       if (e.kind === 'file') {
         files++;
         bytes += e.size;
-      }
+      } else if (e.kind === 'symlink' && linkLeavesTree(e.name, e.linkname)) outside++;
+      else if (e.kind === 'char' || e.kind === 'block') devices++;
+      else if (e.kind === 'fifo') fifos++;
     },
   });
   let failure: Error | null = null;
@@ -135,29 +151,64 @@ function tarWalk(): Consumer {
       await finished;
       if (failure) return { verdict: 'corrupted', detail: (failure).message };
       if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
-      return { verdict: 'ok', detail: `${reader.entries} tar entries walked (${files} files, ${bytes} bytes)` };
+      return { verdict: 'ok', detail: [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ') };
     },
   };
 }
 
+/** Information a restore will repeat: links leaving the tree, FIFOs and device nodes. */
+function notes(outside: number, devices: number, fifos: number): string[] {
+  const out: string[] = [];
+  if (outside) out.push(`${outside} link${outside === 1 ? '' : 's'} point${outside === 1 ? 's' : ''} outside the tree`);
+  if (devices) out.push(`${devices} device node${devices === 1 ? '' : 's'} (restored only by a restore running as root)`);
+  if (fifos) out.push(`${fifos} FIFO${fifos === 1 ? '' : 's'}`);
+  return out;
+}
+
+/** Entries kept for the catalog's `find` at most: past this the index is checked but not recorded. */
+export const CATALOG_INDEX_LIMIT = 200_000;
+
+/**
+ * The file index read line by line (bounded memory at any size, a per-line limit): every line
+ * checked as a restore checks it, unsafe names are `unsafe-path`, links out of the tree counted.
+ */
 function indexParse(): Consumer {
-  const chunks: Buffer[] = [];
+  let outside = 0;
+  let devices = 0;
+  let fifos = 0;
+  let kept: FileEntry[] | null = [];
+  let entries = 0;
+  const shadow = new LinkShadow();
+  const under: string[] = [];
+  const reader = new IndexReader((e) => {
+    entries++;
+    const through = shadow.under(e.display);
+    if (through && under.length < 3) under.push(`file index: ${e.display} lies under the symbolic link ${through}`);
+    if (e.type === 'symlink') shadow.add(e.display);
+    if (e.type === 'symlink' && linkLeavesTree(e.display, e.target!.toString('utf8'))) outside++;
+    else if (e.type === 'char' || e.type === 'block') devices++;
+    else if (e.type === 'fifo') fifos++;
+    if (kept && kept.length >= CATALOG_INDEX_LIMIT) kept = null;
+    // The catalog's find knows files, folders and links: a hard link is found as a file, FIFOs and devices are left out.
+    const type = e.type === 'hardlink' ? 'file' : e.type;
+    if (type === 'file' || type === 'dir' || type === 'symlink') {
+      kept?.push({ path: e.display, type, size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, sha256: e.sha256, target: e.target?.toString('utf8') ?? null, in: e.in });
+    }
+  });
+  let failure: Error | null = null;
+  reader.on('error', (e) => (failure = e));
+  const finished = new Promise<void>((resolve) => {
+    reader.once('finish', () => resolve());
+    reader.once('error', () => resolve());
+  });
   return {
-    sink: new Writable({
-      write(c: Buffer, _e, cb) {
-        chunks.push(c);
-        cb();
-      },
-    }),
+    sink: reader,
     outcome: async () => {
-      try {
-        const index = parseIndex(Buffer.concat(chunks));
-        const bad = index.map((e) => unsafeEntryReason({ name: e.path, kind: e.type === 'fifo' || e.type === 'char' || e.type === 'block' ? 'other' : e.type, size: 0, mode: 0, mtimeMs: 0, linkname: e.target ?? '' })).find(Boolean);
-        if (bad) return { verdict: 'unsafe-path', detail: `file index: ${bad}` };
-        return { verdict: 'ok', detail: `${index.length} entries in the file index`, index };
-      } catch (e) {
-        return { verdict: 'corrupted', detail: e instanceof Error ? e.message : String(e) };
-      }
+      await finished;
+      if (failure) return { verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: failure.message };
+      if (under.length) return { verdict: 'unsafe-path', detail: under.join('; ') };
+      const detail = [`${entries} entries in the file index`, ...notes(outside, devices, fifos), ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`])].join('; ');
+      return { verdict: 'ok', detail, ...(kept ? { index: kept } : {}) };
     },
   };
 }

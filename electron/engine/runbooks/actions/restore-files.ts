@@ -1,26 +1,54 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { Readable, Transform } from 'node:stream';
 import { z } from 'zod';
-import type { FileEntry } from '../../backup/file-index';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
-import { applyMetadata, extractTar, mergeMove } from '../../restore/extract';
-import { openVerifiedArtifact, untilVerified } from '../../restore/gate';
-import { refuseOverwrites, selectEntries } from '../../restore/select';
-import { loadSetIndex } from './checks';
-import { openTrustedCopy } from './set-access';
-import { ConfirmationNeeded, defineAction } from './types';
+import { mergeMove } from '../../restore/extract';
+import { applyMetadata, restoreTree } from '../../restore/files';
+import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
+import { IndexStore } from '../../restore/index-store';
+import { SafeTree } from '../../restore/safe-tree';
+import { refuseOverwrites } from '../../restore/select';
+import { openTrustedCopy, type TrustedSetCopy } from './set-access';
+import { ConfirmationNeeded, defineAction, type ActionContext } from './types';
 
 const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;
 
 /**
+ * The plaintext of one artifact of a set, through the gate (restore/gate.ts): the manifest was
+ * judged by the trust rule when the copy was opened; sizes are hard stops and the hashes fail the
+ * stream before its end. The one place this action turns stored bytes into content.
+ */
+async function openArtifact(ctx: ActionContext, copy: TrustedSetCopy, role: string): Promise<VerifiedArtifact> {
+  const artifact = copy.manifest.artifacts.find((a) => a.role === role);
+  if (!artifact) throw new LifeboatError('FORMAT_INVALID', role === 'file-index' ? `${copy.key} has no file index: it is not a files or config set.` : `${copy.key} has no files tar.`);
+  if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `reading an untrusted set because the step allows it: ${copy.trust.why}`);
+  return openVerifiedArtifact(copy, artifact, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal });
+}
+
+/** The set's file index, streamed through the gate into a throw-away store in the run's folder (never whole in memory). */
+async function loadIndex(ctx: ActionContext, set: string, allowUnsigned: boolean): Promise<{ key: string; store: IndexStore }> {
+  const copy = await openTrustedCopy(ctx.deps.catalog, set, { allowUnsigned, open: ctx.deps.openMedium });
+  const index = await openArtifact(ctx, copy, 'file-index');
+  await mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
+  const file = join(ctx.workDir, `index-${ctx.stepId}.sqlite`);
+  const store = await untilVerified(index, IndexStore.load(index.stream, [], file, { signal: ctx.signal, nativeBinding: ctx.deps.catalog.nativeBinding }));
+  return { key: copy.key, store };
+}
+
+/**
  * restore.files: a files or config set into a folder. The set's file index names, for every
  * entry, the set whose tar holds its content, so an incremental chain is rebuilt by reading each
- * set of the chain once. Everything is extracted into a staging folder inside the target first
- * (entries escaping it are refused, every file's hash is checked against the index), then moved
- * into place; an empty or absent target is the default, a non-empty one needs a typed
- * confirmation of its path.
+ * set of the chain once, and only the entries of the final index exist afterwards (deleted and
+ * renamed ones are absent, type changes are right). Every artifact is read through the gate (the
+ * set must be signed by a pinned key unless allow_unsigned, journaled with the step). Everything is
+ * built in a staging folder inside the target first, never following a link (restore/safe-tree.ts),
+ * every file's hash checked against the index; only then is it moved into place. An empty or
+ * absent target is the default, a non-empty one needs a typed confirmation of its path. As root,
+ * owners and groups are restored unless no_same_owner (then, as without root, setuid/setgid bits
+ * are cleared).
  */
 export const restoreFiles = defineAction({
   params: z
@@ -33,6 +61,8 @@ export const restoreFiles = defineAction({
       keep_existing: z.boolean().default(false),
       /** Restore a set not signed by a pinned key (journaled with the step's parameters). */
       allow_unsigned: z.boolean().default(false),
+      /** As root: do not restore owners and groups (setuid/setgid bits are then cleared). */
+      no_same_owner: z.boolean().default(false),
     })
     .strict(),
   describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
@@ -52,81 +82,65 @@ export const restoreFiles = defineAction({
     }
     const staging = join(into, STAGING(ctx.runId));
     const checkpoint = ctx.checkpoint as { phase?: string } | null;
-    const { key, index: whole } = await loadSetIndex(ctx, p.set, p.allow_unsigned);
-    const index = selectEntries(whole, p.paths);
-    if (checkpoint?.phase !== 'moving') {
-      const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
-      if (existing.length > 0 && ctx.confirmation !== into) {
-        throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
-      }
-      await rm(staging, { recursive: true, force: true });
-      await mkdir(staging, { recursive: true, mode: 0o700 });
-      const bySet = new Map<string, Map<string, FileEntry>>();
-      const dirs = new Set(index.filter((e) => e.type === 'dir').map((e) => e.path));
-      for (const e of index) {
-        if (e.type === 'dir') continue;
-        let m = bySet.get(e.in);
-        if (!m) bySet.set(e.in, (m = new Map<string, FileEntry>()));
-        m.set(e.path, e);
-      }
-      try {
-        const system = key.split('/')[0]!;
-        const chain = chainKeys(ctx.deps.catalog, key);
-        const total = index.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
-        ctx.progress({ bytesTotal: total, bytesDone: 0, itemsTotal: index.filter((e) => e.type === 'file').length, itemsDone: 0 });
-        let bytesDone = 0;
-        let filesDone = 0;
-        for (const [setId, wanted] of bySet) {
-          const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
-          const tar = copy.manifest.artifacts.find((a) => a.role === 'files-tar');
-          if (!tar) throw new LifeboatError('FORMAT_INVALID', `${copy.key} has no files tar.`);
-          ctx.log('info', `reading ${copy.key} (${wanted.size} entries from it)`);
-          const found = new Set<string>();
-          // Through the gate: a tar that does not match the signed manifest fails the whole restore in staging.
-          const gated = await openVerifiedArtifact(copy, tar, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal });
-          await untilVerified(gated, extractTar(gated.stream, [], staging, {
-            accept: (e) => {
-              const want = wanted.get(e.name);
-              // Only the folders of the (possibly --path-selected) index: others are read past.
-              if (e.kind === 'dir') return dirs.has(e.name.replace(/\/+$/, ''));
-              return (want !== undefined && (want.type === 'symlink' ? e.kind === 'symlink' : e.kind === 'file'));
-            },
-            onFile: (f) => {
-              const want = wanted.get(f.path)!;
-              if (want.sha256 && want.sha256 !== f.sha256) throw new LifeboatError('CHECKSUM_MISMATCH', `${f.path} from ${copy.key} does not match the file index (SHA-256 differs).`);
-              found.add(f.path);
-              ctx.progress({ itemsDone: ++filesDone, current: f.path });
-            },
-            onBytes: (n) => ctx.progress({ bytesDone: (bytesDone += n) }),
-            signal: ctx.signal,
-          }));
-          const missing = [...wanted.values()].filter((e) => e.type === 'file' && !found.has(e.path));
-          if (missing.length) throw new LifeboatError('FORMAT_INVALID', `${copy.key} lacks ${missing.length} file(s) its index promises, e.g. ${missing[0]!.path}.`);
+    const root = process.getuid?.() === 0;
+    const sameOwner = root && !p.no_same_owner;
+    const { key, store } = await loadIndex(ctx, p.set, p.allow_unsigned);
+    try {
+      store.select(p.paths);
+      let report: Awaited<ReturnType<typeof restoreTree>> | null = null;
+      if (checkpoint?.phase !== 'moving') {
+        const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
+        if (existing.length > 0 && ctx.confirmation !== into) {
+          throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
         }
-        for (const e of index) if (e.type === 'dir') await mkdir(join(staging, e.path), { recursive: true });
-        await applyMetadata(staging, index.flatMap((e) => (e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? [{ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms }] : [])));
-        if (p.keep_existing) await refuseOverwrites(staging, into);
-      } catch (e) {
-        // Nothing was put in place: the staged part goes, the target stays as it was.
         await rm(staging, { recursive: true, force: true });
-        throw e;
+        await mkdir(staging, { recursive: true, mode: 0o700 });
+        try {
+          const system = key.split('/')[0]!;
+          const chain = chainKeys(ctx.deps.catalog, key);
+          const totals = store.totals();
+          ctx.progress({ bytesTotal: totals.bytes, bytesDone: 0, itemsTotal: totals.files, itemsDone: 0 });
+          report = await restoreTree({
+            store,
+            staging,
+            openTar: async (setId) => {
+              const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+              const gated = await openArtifact(ctx, copy, 'files-tar');
+              return { source: gated.stream as Readable, stages: [] as Transform[], label: copy.key, consumed: (reading: Promise<void>) => untilVerified(gated, reading) };
+            },
+            sameOwner,
+            canMakeDevices: root,
+            signal: ctx.signal,
+            log: (level, message) => ctx.log(level, message),
+            progress: (x) => ctx.progress(x),
+          });
+          if (p.keep_existing) await refuseOverwrites(staging, into);
+        } catch (e) {
+          // Nothing was put in place: the staged part goes, the target stays as it was.
+          await rm(staging, { recursive: true, force: true });
+          throw e;
+        }
+        ctx.saveCheckpoint({ phase: 'moving' });
       }
-      ctx.saveCheckpoint({ phase: 'moving' });
+      ctx.log('info', `moving the restored tree into ${into}`);
+      await mergeMove(staging, into);
+      await rm(staging, { recursive: true, force: true });
+      // Moving entries into folders touched their mtimes: put the recorded ones back.
+      applyMetadata(new SafeTree(into), store, { sameOwner, dirsOnly: true });
+      const totals = store.totals();
+      return {
+        set: key,
+        dir: into,
+        entries: totals.entries,
+        files: totals.files,
+        bytes: totals.bytes,
+        chain: store.sets(false),
+        hashes_checked: totals.hashed,
+        owners_restored: sameOwner,
+        ...(report ? { links_outside_tree: report.linksOutside, devices_not_created: report.notCreated.count } : {}),
+      };
+    } finally {
+      store.close();
     }
-    ctx.log('info', `moving the restored tree into ${into}`);
-    await mergeMove(staging, into);
-    await rm(staging, { recursive: true, force: true });
-    // Moving entries into folders touched their mtimes: put the recorded ones back.
-    await applyMetadata(into, index.flatMap((e) => (e.type === 'dir' ? [{ path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtime_ms }] : [])));
-    const files = index.filter((e) => e.type === 'file');
-    return {
-      set: key,
-      dir: into,
-      entries: index.length,
-      files: files.length,
-      bytes: files.reduce((n, e) => n + e.size, 0),
-      chain: [...new Set(index.map((e) => e.in))],
-      hashes_checked: files.filter((e) => e.sha256).length,
-    };
   },
 });

@@ -39,7 +39,9 @@ export async function openSetCopy(catalog: Catalog, keyOrId: string, open: Mediu
     let bytes: Buffer;
     try {
       bytes = await medium.readFile(`${row.setPath}/manifest.json`);
-    } catch {
+    } catch (e) {
+      // A set folder that is a link is no missing set: say so.
+      if (e instanceof LifeboatError && e.code === 'UNSAFE_PATH') throw e;
       tried.push(`${row.label ?? row.mediumId} (${row.location}): the set is gone`);
       continue;
     }

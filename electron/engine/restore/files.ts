@@ -1,0 +1,190 @@
+import { createHash, type Hash } from 'node:crypto';
+import { chmodSync, closeSync, lchownSync, lutimesSync, writeSync, type Stats } from 'node:fs';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { LifeboatError, mapError } from '../errors';
+import { linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
+import type { IndexEntryType } from './index-reader';
+import type { IndexStore, StoredEntry } from './index-store';
+import { fsFailure, joinParts, nameParts, SafeTree } from './safe-tree';
+
+export interface TreeRestoreInput {
+  store: IndexStore;
+  /** The staging folder (inside the target's file system), created empty by the caller. */
+  staging: string;
+  /** The decoded plaintext of one set's files tar (the caller owns how artifacts are opened and checked; `consumed` waits for its checks). */
+  openTar(set: string): Promise<{ source: Readable; stages: Transform[]; label: string; consumed?: (reading: Promise<void>) => Promise<void> }>;
+  /** Restore owners and groups (root only); otherwise setuid/setgid bits are cleared, as GNU tar does. */
+  sameOwner: boolean;
+  /** Create device nodes (root only); FIFOs are made by anyone. */
+  canMakeDevices: boolean;
+  signal?: AbortSignal;
+  log(level: 'info' | 'warn', message: string): void;
+  progress(p: { bytesDone?: number; itemsDone?: number; current?: string }): void;
+}
+
+export interface TreeRestoreReport {
+  entries: number;
+  files: number;
+  bytes: number;
+  hashesChecked: number;
+  linksOutside: number;
+  /** Device nodes not made (not root): their names, the first few. */
+  notCreated: { count: number; examples: string[] };
+}
+
+const show = (b: Buffer): string => b.toString('utf8');
+
+/**
+ * Build exactly the tree a file index describes, in a staging folder: only the index's entries
+ * (whatever else the sets' tars hold), each of its kind, then modes, owners and mtimes. Order:
+ * folders, file contents set by set (each hashed against the index), hard links, FIFOs and
+ * devices, symbolic links last (so nothing is ever written through one), then metadata with
+ * folders deepest first. Every step goes through SafeTree: no link on the way is followed.
+ */
+export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreReport> {
+  const { store } = input;
+  const tree = new SafeTree(input.staging);
+  const totals = store.totals();
+  for (const d of store.each(['dir'])) tree.mkdir(d.path);
+
+  let bytesDone = 0;
+  let filesDone = 0;
+  for (const set of store.sets()) {
+    input.signal?.throwIfAborted();
+    const tar = await input.openTar(set);
+    input.log('info', `reading ${tar.label}`);
+    const reading = extractIndexed(tar.source, tar.stages, tree, store, set, tar.label, {
+      onBytes: (n) => input.progress({ bytesDone: (bytesDone += n) }),
+      onFile: (path) => input.progress({ itemsDone: ++filesDone, current: path }),
+      signal: input.signal,
+    });
+    // A gated source: the tar counts only once the whole artifact passed (sizes and hashes).
+    await (tar.consumed ? tar.consumed(reading) : reading);
+    const missing = store.missing(set);
+    if (missing.count) throw new LifeboatError('FORMAT_INVALID', `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`);
+  }
+
+  for (const h of store.each(['hardlink'])) tree.hardlink(h.target!, h.path);
+  // Counted, with the first few names: a hostile index of millions of devices must not fill memory.
+  const notCreated: string[] = [];
+  let notCreatedCount = 0;
+  for (const n of store.each(['fifo', 'char', 'block'])) {
+    if (n.type !== 'fifo' && !input.canMakeDevices) {
+      if (notCreatedCount++ < 5) notCreated.push(show(n.path));
+      continue;
+    }
+    tree.mknod(n.path, n.type as 'fifo' | 'char' | 'block', n.rmaj ?? 0, n.rmin ?? 0);
+  }
+  if (notCreatedCount) input.log('warn', `${notCreatedCount} device node(s) not created (restoring device nodes needs root), e.g. ${notCreated[0]}`);
+  let linksOutside = 0;
+  for (const l of store.each(['symlink'])) {
+    tree.symlink(l.target!, l.path);
+    if (linkLeavesTree(show(l.path), show(l.target!))) linksOutside++;
+  }
+  applyMetadata(tree, store, { sameOwner: input.sameOwner, dirsOnly: false });
+  return {
+    entries: totals.entries,
+    files: totals.files,
+    bytes: totals.bytes,
+    hashesChecked: totals.hashed,
+    linksOutside,
+    notCreated: { count: notCreatedCount, examples: notCreated },
+  };
+}
+
+/** One set's tar: the content of the index's files whose content it holds, hashed; all else read past. */
+async function extractIndexed(
+  source: Readable,
+  stages: Transform[],
+  tree: SafeTree,
+  store: IndexStore,
+  set: string,
+  label: string,
+  o: { onBytes(n: number): void; onFile(path: string): void; signal?: AbortSignal },
+): Promise<void> {
+  let fd: number | null = null;
+  let hash: Hash | null = null;
+  let writing: { entry: TarEntry; want: StoredEntry; written: number } | null = null;
+  const reader = new TarReader({
+    onEntry: (e) => {
+      const unsafe = unsafeEntryReason(e);
+      if (unsafe) throw new LifeboatError('UNSAFE_PATH', `${label} holds an entry that would escape the restore folder: ${unsafe}. Nothing was put in place.`);
+      if (e.kind !== 'file') return;
+      const key = joinParts(nameParts(e.nameBytes ?? Buffer.from(e.name)));
+      const want = store.get(key);
+      if (!want || want.type !== 'file' || want.inset !== set || want.done) return;
+      fd = tree.createFile(key).fd;
+      hash = createHash('sha256');
+      writing = { entry: e, want, written: 0 };
+    },
+    onData: (e, chunk) => {
+      if (writing?.entry !== e || fd === null) return;
+      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      hash!.update(chunk);
+      writing.written += chunk.length;
+      o.onBytes(chunk.length);
+    },
+    onEntryEnd: (e) => {
+      if (writing?.entry !== e) return;
+      const { want, written } = writing;
+      if (fd !== null) closeSync(fd);
+      fd = null;
+      writing = null;
+      const digest = hash!.digest('hex');
+      if (written !== want.size) throw new LifeboatError('CHECKSUM_MISMATCH', `${show(want.path)} from ${label} has ${written} bytes where the file index says ${want.size}.`);
+      if (want.sha256 && want.sha256 !== digest) throw new LifeboatError('CHECKSUM_MISMATCH', `${show(want.path)} from ${label} does not match the file index (SHA-256 differs).`);
+      store.markDone(want.path);
+      o.onFile(show(want.path));
+    },
+  });
+  try {
+    await pipeline([source, ...stages, reader], o.signal ? { signal: o.signal } : {});
+  } catch (e) {
+    throw e instanceof LifeboatError ? e : mapError(e);
+  } finally {
+    if (fd !== null) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
+    }
+  }
+}
+
+const IS: Record<IndexEntryType, (st: Stats) => boolean> = {
+  file: (st) => st.isFile(),
+  hardlink: (st) => st.isFile(),
+  dir: (st) => st.isDirectory(),
+  symlink: (st) => st.isSymbolicLink(),
+  fifo: (st) => st.isFIFO(),
+  char: (st) => st.isCharacterDevice(),
+  block: (st) => st.isBlockDevice(),
+};
+
+/**
+ * Owners, modes and mtimes of the index onto a tree: everything but folders first, then folders
+ * deepest first (placing an entry touches its folder's mtime). Each entry is lstat-ed (its
+ * folders checked) and must be of its indexed kind: a chmod never follows a link. Owners only
+ * with `sameOwner` (root); then chown comes before chmod (chown clears setuid bits). Without
+ * them, or with no owner recorded (v1 indexes), setuid/setgid are cleared.
+ */
+export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner: boolean; dirsOnly: boolean }): void {
+  const apply = (e: StoredEntry): void => {
+    const { rel, abs, st } = tree.lstat(e.path);
+    if (!st) return; // a device node not created (reported), or hard link (its file has the metadata)
+    if (!IS[e.type](st)) throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a ${e.type} as the file index says.`);
+    try {
+      const chown = o.sameOwner && e.uid !== null && e.gid !== null;
+      if (chown) lchownSync(abs, e.uid!, e.gid!);
+      if (e.type !== 'symlink') chmodSync(abs, e.mode & (chown ? 0o7777 : 0o1777));
+      const t = new Date(e.mtime_ms);
+      lutimesSync(abs, t, t);
+    } catch (err) {
+      throw fsFailure(err, rel);
+    }
+  };
+  if (!o.dirsOnly) for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) apply(e);
+  for (const e of store.each(['dir'], 'deepest-first')) apply(e);
+}
