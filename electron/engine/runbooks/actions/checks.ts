@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { parseIndex, type FileEntry } from '../../backup/file-index';
+import { entryPathBytes, entryTargetBytes, parseIndex, type FileEntry } from '../../backup/file-index';
 import { LifeboatError } from '../../errors';
 import { pgConnectError, withPgClient } from '../../postgres/connection';
 import { globToRegExp } from '../../catalog/queries';
@@ -82,7 +82,7 @@ export const waitPgReady = defineAction({
   },
 });
 
-async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string | Buffer): Promise<string> {
   const h = createHash('sha256');
   await pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), h);
   return h.digest('hex');
@@ -124,7 +124,8 @@ export const checkFiles = defineAction({
       let done = 0;
       for (const e of entries) {
         ctx.signal.throwIfAborted();
-        const abs = join(p.dir, e.path);
+        // Names are bytes (index format 2): the path on disk is the raw name, not its display form.
+        const abs = Buffer.concat([Buffer.from(`${p.dir}/`), entryPathBytes(e)]);
         try {
           const st = await lstat(abs);
           if (e.type === 'file') {
@@ -134,9 +135,18 @@ export const checkFiles = defineAction({
             else if (e.sha256 && (await sha256File(abs)) !== e.sha256) mismatches.push({ path: e.path, problem: 'content differs (SHA-256)' });
             bytes += st.size;
           } else if (e.type === 'symlink') {
-            if (!st.isSymbolicLink() || (await readlink(abs)) !== e.target) mismatches.push({ path: e.path, problem: `not a link to ${e.target}` });
+            const target = entryTargetBytes(e);
+            if (!st.isSymbolicLink() || !target || !(await readlink(abs, { encoding: 'buffer' })).equals(target)) mismatches.push({ path: e.path, problem: `not a link to ${e.target}` });
+          } else if (e.type === 'hardlink') {
+            if (!st.isFile()) mismatches.push({ path: e.path, problem: `not a hard link to ${e.target}` });
+          } else if (e.type === 'fifo') {
+            if (!st.isFIFO()) mismatches.push({ path: e.path, problem: 'not a FIFO' });
+          } else if (e.type === 'char' || e.type === 'block') {
+            if (!(e.type === 'char' ? st.isCharacterDevice() : st.isBlockDevice())) mismatches.push({ path: e.path, problem: `not a ${e.type} device` });
           } else if (!st.isDirectory()) mismatches.push({ path: e.path, problem: 'not a directory' });
         } catch {
+          // A device node is made only by a restore running as root (restore.files reports the others).
+          if ((e.type === 'char' || e.type === 'block') && process.getuid?.() !== 0) continue;
           mismatches.push({ path: e.path, problem: 'missing' });
         }
         ctx.progress({ itemsDone: ++done, bytesDone: bytes, current: e.path });

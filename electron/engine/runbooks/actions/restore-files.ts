@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { z } from 'zod';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
@@ -106,7 +106,7 @@ export const restoreFiles = defineAction({
             openTar: async (setId) => {
               const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
               const gated = await openArtifact(ctx, copy, 'files-tar');
-              return { source: gated.stream as Readable, stages: [] as Transform[], label: copy.key, consumed: (reading: Promise<void>) => untilVerified(gated, reading) };
+              return { source: gated.stream, stages: [] as Transform[], label: copy.key, consumed: (reading: Promise<void>) => untilVerified(gated, reading) };
             },
             sameOwner,
             canMakeDevices: root,
