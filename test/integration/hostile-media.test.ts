@@ -73,23 +73,23 @@ async function handMadeSet(system: string, tar: Buffer, lines: (setId: string) =
 }
 
 /** restore.files of a set into a folder, through a runbook run of the real CLI. */
-function restoreRun(key: string, into: string, drill = false): RunResult['steps'][number] {
+function restoreRun(key: string, into: string, drill = false, allowUnsigned = false): RunResult['steps'][number] {
   const file = join(dir.path, `rb-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
     ['id: hostile', 'title: Hostile', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
-      `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "${key}"${drill ? '' : `, into: "${into}"`} } }`, ''].join('\n'),
+      `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "${key}"${drill ? '' : `, into: "${into}"`}${allowUnsigned ? ', allow_unsigned: true' : ''} } }`, ''].join('\n'),
   );
   const r = lifeboat(env, 'run', file, '--identity', identity, ...(drill ? ['--drill', '--yes'] : []), '--json');
   return json<RunResult>(r).steps.find((s) => s.id === 'files')!;
 }
 
 /** The restore is refused with `code`, the sentinel is untouched and the target holds nothing. */
-function expectRefused(key: string, code: string, drill = false): string {
+function expectRefused(key: string, code: string, drill = false, allowUnsigned = false): string {
   const before = snapshot(sentinel);
   const into = join(dir.path, `target-${Math.random().toString(36).slice(2)}`);
   mkdirSync(into);
-  const step = restoreRun(key, into, drill);
+  const step = restoreRun(key, into, drill, allowUnsigned);
   expect(step.status).toBe('failed');
   expect(step.error?.code, step.error?.message).toBe(code);
   expect(snapshot(sentinel)).toEqual(before);
@@ -153,7 +153,11 @@ describe('hostile sets are refused and write nothing outside the target', () => 
   it('the same chain unsigned and unencrypted', async () => {
     const c = chain();
     const key = await handMadeSet('chain-plain', c.tar, c.lines, false);
-    expectRefused(key, 'UNSAFE_PATH');
+    // Not signed by a pinned key: refused by the trust rule before a byte is read…
+    expect(expectRefused(key, 'UNTRUSTED_SIGNER')).toMatch(/not signed/);
+    // …and when the operator accepts it anyway, the extraction itself still refuses the chain.
+    expectRefused(key, 'UNSAFE_PATH', false, true);
+    expectRefused(key, 'UNSAFE_PATH', true, true);
   }, 120_000);
 
   it('an index with ../../../victim dir entries (mode 777, mtime 0) changes nothing outside', async () => {

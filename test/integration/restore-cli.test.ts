@@ -20,10 +20,11 @@ let pgSet: string;
 let filesSet: string;
 let unsignedSet: string;
 
+/** A backup, named by its whole key: two systems backed up in the same second share a bare set id. */
 function backup(...args: string[]): string {
   const r = lifeboat(env, 'backup', ...args, '--to', medium, '--recipient', recipient, '--json');
   expect(r.status, r.stderr).toBe(0);
-  return json<{ set_id: string }>(r).set_id;
+  return `${args[args.indexOf('--system') + 1]}/${json<{ set_id: string }>(r).set_id}`;
 }
 
 /** Journal events of a run, straight from the catalog. */
@@ -98,8 +99,13 @@ describe('lifeboat restore pg', () => {
     expect(dry.stdout).toMatch(/Would restore .* a new database restored_b/s);
     expect(await exists('restored_b')).toBe(false);
 
-    await query(admin(), 'CREATE DATABASE restored_b');
+    // An application's database is owned by a plain role: a restore acting for a superuser-owned one is refused (restore-role.ts).
+    await query(admin(), 'CREATE ROLE app_owner');
+    await query(admin(), 'CREATE DATABASE restored_b OWNER app_owner');
     await query(dbUrl('restored_b'), 'CREATE TABLE keep_me (x int)');
+    const mistyped = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--as-superuser', 'restored_x');
+    expect(mistyped.status).toBe(2);
+    expect(mistyped.stderr).toMatch(/--as-superuser must repeat the database name/);
     const refused = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--identity', identity);
     expect(refused.status, refused.stdout + refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/already exists/);

@@ -21,6 +21,8 @@ export interface RestorePgOptions {
   jobs?: number;
   identity?: string[];
   confirmOverwrite?: string;
+  role?: string;
+  asSuperuser?: string;
   allowUnsigned?: boolean;
   dryRun?: boolean;
   operator?: string;
@@ -54,6 +56,8 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     .option('--jobs <n>', 'pg_restore parallel jobs (default 2)', (v) => Number(v))
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
     .option('--confirm-overwrite <name>', 'restore into an EXISTING database of this name (pg_restore --clean: objects in the dump are replaced)')
+    .option('--role <name>', 'the non-superuser role pg_restore connects as, owner of a new database (default lifeboat_restore)')
+    .option('--as-superuser <name>', "restore with the target connection's superuser rights (the dump's code could run programs on the server): repeat the database name to confirm")
     .option('--allow-unsigned', 'restore a set that is not signed by a pinned key (recorded in the run\'s journal)')
     .option('--dry-run', 'check the set and the target and say what would happen; change nothing')
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')

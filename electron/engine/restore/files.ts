@@ -179,7 +179,8 @@ export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner:
       const chown = o.sameOwner && e.uid !== null && e.gid !== null;
       if (chown) lchownSync(abs, e.uid!, e.gid!);
       if (e.type !== 'symlink') chmodSync(abs, e.mode & (chown ? 0o7777 : 0o1777));
-      const t = new Date(e.mtime_ms);
+      // Seconds as a number, not a Date (which keeps whole milliseconds): the index's sub-millisecond part is kept (to ~1 µs).
+      const t = e.mtime_ms / 1000;
       lutimesSync(abs, t, t);
     } catch (err) {
       throw fsFailure(err, rel);
