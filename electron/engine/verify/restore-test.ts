@@ -7,7 +7,7 @@ import { spawnTool } from '../backup/child';
 import { LifeboatError, mapError } from '../errors';
 import type { Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { decodeStages } from '../pipeline/artifact-pipeline';
+import { gateStages, specOf } from '../restore/gate';
 import { parsePgUrl, pgClientClass, withPgClient } from '../postgres/connection';
 import { pgRestoreForDump } from '../postgres/pg-tools';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
@@ -49,7 +49,10 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
   }
   try {
     const file = join(cluster.dir, 'restore.dump');
-    await pipeline([await medium.openRead(`${setPath}/${dump.path}`), ...decodeStages(dump.encodings, o.identities), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    // Through the gate's stages (restore/gate.ts): this read is checked on its own, not trusted from the deep pass before
+    // it (the medium could change in between); a byte past a recorded size stops it, a hash that differs fails it.
+    const gated = gateStages(specOf(`${manifest.system}/${manifest.set_id}`, dump), o.identities, { check: true });
+    await pipeline([await medium.openRead(`${setPath}/${dump.path}`), ...gated.stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
     const database = 'lifeboat_restore_test';
     const admin = parsePgUrl(cluster.url());
     await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${database}`));
