@@ -1,8 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { withPgClient, type PgTarget } from './connection';
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677, as libpq's
+ * PQencryptPasswordConn builds it): given in ALTER ROLE … PASSWORD, it is kept as is, so the
+ * password itself never reaches the server's statement log.
+ */
+export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
 
 /**
  * Restores run no code of the backup with a superuser's rights. A dump holds whatever SQL
@@ -172,7 +185,8 @@ export async function restoreRoleFor(admin: PgTarget, database: string, o: { cre
   }
   // A one-time password: enough for pg_hba's password methods, useless once the restore ends.
   const password = randomBytes(24).toString('base64url');
-  await withPgClient(admin, (c) => c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD '${password}'`));
+  // Sent as a SCRAM verifier, never as the password: a server logging statements logs only the verifier.
+  await withPgClient(admin, (c) => c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD '${scramVerifier(password)}'`));
   const done = async (): Promise<void> => {
     if (o.scratch) return;
     await withPgClient(admin, async (c) => {
