@@ -4,7 +4,9 @@ import { createServer, connect, type Socket } from 'node:net';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import { createS3Client } from '../../electron/engine/storage/s3-client';
+import { S3Medium } from '../../electron/engine/storage/s3-medium';
 import { json, lifeboatAsync, type CliRun } from '../helpers/cli';
 import { startS3Process, type S3Process } from '../helpers/s3';
 import { tempDir } from '../helpers/temp';
@@ -97,7 +99,7 @@ function expectUnreachable(run: CliRun, message: RegExp): void {
   const out = json<{ ok: boolean; error: { code: string; message: string } }>(run);
   expect(out.ok, JSON.stringify(out)).toBe(false);
   // S3 out of reach is the environment (exit 2), as when it is unreachable from the start.
-  expect(out.error.code, run.stderr).toBe('STORAGE_UNREACHABLE');
+  expect(out.error.code, run.stderr + JSON.stringify(out)).toBe('STORAGE_UNREACHABLE');
   expect(run.status).toBe(2);
   expect(out.error.message).toMatch(message);
   expect(run.stdout + run.stderr).not.toContain('S3RVER'); // the keys appear nowhere
@@ -182,5 +184,32 @@ describe('S3 lost in the middle of a backup', () => {
     const direct = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--wal', 'orders', '--allow-unsigned-wal', '--json');
     expect(direct.status, direct.stdout + direct.stderr).toBe(0);
     expect(json<{ files: number; corrupt: unknown[] }>(direct)).toMatchObject({ files: 3, corrupt: [] });
+  }, 60_000);
+
+  it('killed while the source is slower than the upload: it fails with the upload error, not as a cancel', async () => {
+    // The upload keeps up, so its body is never full and the encoder's next write arrives after
+    // the upload stopped reading (a busy machine). That write used to fail with the AbortError
+    // Node destroys an abandoned body with: reported as CANCELLED ("Cancelled."), not as S3 lost.
+    const medium = new S3Medium('s3://backups/prod', { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const writer = await medium.beginSet('slow', 'slow-source');
+    let sent = 0;
+    const killed = (async () => {
+      while (sent < 20 * 1024 * 1024) await sleep(5);
+      await s3.kill();
+    })();
+    const stored = storeArtifact(
+      async (w) => {
+        for (let i = 0; i < 400; i++) {
+          await w.write(randomBytes(512 * 1024));
+          sent += 512 * 1024;
+          await sleep(10);
+        }
+      },
+      { recipients: [], sinks: [writer.openArtifact('files.tar.zst')] },
+    );
+    await expect(stored).rejects.toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/S3 upload of files\.tar\.zst: Could not reach the server/) });
+    await killed;
+    medium.client.destroy();
+    s3 = await startS3Process(join(dir.path, 's3'), s3.port);
   }, 60_000);
 });

@@ -99,6 +99,13 @@ export class S3Medium implements Medium {
       openArtifact: (name) => {
         assertSafeRelativePath(name, 'artifact name');
         const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+        // lib-storage reads the body with for-await. When a part fails (S3 lost) it stops reading,
+        // and Node's iterator then destroys the body with a bare AbortError while the upload is
+        // still settling (aborting the multipart upload, with retries): a write arriving meanwhile
+        // failed with that error, which reads as a cancel ("Cancelled.", exit 2 CANCELLED) instead
+        // of the upload's own STORAGE_UNREACHABLE. The body is left open until the upload settles:
+        // its error, through `done` below, is this destination's failure, and destroys the body.
+        body[Symbol.asyncIterator] = () => body.iterator({ destroyOnReturn: false });
         const upload = new Upload({
           client: this.client,
           params: { Bucket: this.bucket, Key: this.key(`${setPath}/${name}`), Body: body },
