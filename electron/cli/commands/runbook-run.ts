@@ -102,7 +102,7 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
       const o = st.output;
       if (step.action === 'catalog.select-set') io.stdout.write(`  chose ${String(o.key)} (made ${String(o.created_at)})${Array.isArray(o.passed_over) && o.passed_over.length ? `; passed over ${o.passed_over.length}: ${(o.passed_over as Array<{ key: string; reason: string }>).map((x) => `${x.key} — ${x.reason}`).join('; ')}` : ''}\n`);
       else if (step.action === 'verify.set') io.stdout.write(`  ${String(o.key)}: ${String(o.verdict)} at ${String(o.level)} level\n`);
-      else if (step.action === 'restore.pg-logical') io.stdout.write(`  ${String(o.tables)} tables into ${String(o.database)} on ${String(o.host)}:${String(o.port)}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}\n`);
+      else if (step.action === 'restore.pg-logical') io.stdout.write(`  ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}\n`);
       else if (step.action === 'restore.files') io.stdout.write(`  ${String(o.files)} files into ${String(o.dir)} (chain: ${(o.chain as string[]).join(', ')})\n`);
       else if (step.action === 'check.sql') for (const c of o.checks as Array<{ sql: string; got: string | null; expect: string }>) io.stdout.write(`  ok  ${c.sql} → ${c.got ?? '—'} (${c.expect})\n`);
       else if (step.action === 'report.write') io.stdout.write(`  report: ${String(o.path)}\n`);
