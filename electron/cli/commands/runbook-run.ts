@@ -278,7 +278,7 @@ export async function reportCommand(io: CliIo, runId: string, opts: { out: strin
     const runner = runEngineFor(engine, []);
     const html = renderReport(engine.catalog, runner.load(runId));
     writeFileSync(opts.out, html);
-    io.stdout.write(`Report of run ${runId} written to ${opts.out} (${html.length} bytes)\n`);
+    io.stdout.write(`Report of run ${runId} written to ${opts.out} (${Buffer.byteLength(html)} bytes)\n`);
     return Promise.resolve();
   });
 }
