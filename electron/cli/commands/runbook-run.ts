@@ -106,6 +106,14 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
       else if (step.action === 'restore.files') io.stdout.write(`  ${String(o.files)} files into ${String(o.dir)} (chain: ${(o.chain as string[]).join(', ')})\n`);
       else if (step.action === 'check.sql') for (const c of o.checks as Array<{ sql: string; got: string | null; expect: string }>) io.stdout.write(`  ok  ${c.sql} → ${c.got ?? '—'} (${c.expect})\n`);
       else if (step.action === 'report.write') io.stdout.write(`  report: ${String(o.path)}\n`);
+      else if (step.action === 'restore.pg-pitr') {
+        io.stdout.write(`  recovered to ${String(o.replayed_to ?? o.target_time)} from ${String(o.base)} + ${String(o.segments)} WAL segments; PostgreSQL runs on 127.0.0.1:${String(o.port)}, data in ${String(o.data_dir)}\n`);
+        if (!run.drill && typeof o.stop_command === 'string') io.stdout.write(`  stop it with: ${o.stop_command}\n`);
+      }
+      // The steps that depend on it are skipped with the expression only: say here why.
+      else if (step.action === 'pitr.plan') {
+        io.stdout.write(o.available ? `  possible: base ${String(o.base)} + ${String(o.segments)} WAL segments (window ${String(o.window_from)} → ${typeof o.window_to === 'string' ? o.window_to : '—'})\n` : `  not possible: ${String(o.reason)}\n`);
+      }
     }
     if (st.status === 'skipped') io.stdout.write(`  skipped: ${st.skipReason ?? ''}\n`);
     if (st.status === 'failed' && st.error) {
