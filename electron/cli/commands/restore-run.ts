@@ -39,7 +39,7 @@ function filesRunbook(o: { paths: string[]; keepExisting: boolean; allowUnsigned
   });
 }
 
-function pgRunbook(o: { jobs: number; clean: boolean; allowUnsigned: boolean }): string {
+function pgRunbook(o: { jobs: number; clean: boolean; allowUnsigned: boolean; asSuperuser: boolean }): string {
   return JSON.stringify({
     id: 'restore-database',
     title: 'Restore a database (lifeboat restore pg)',
@@ -57,7 +57,7 @@ function pgRunbook(o: { jobs: number; clean: boolean; allowUnsigned: boolean }):
         kind: 'action',
         title: 'Restore the database',
         action: 'restore.pg-logical',
-        with: { set: '{{ inputs.set }}', target: '{{ inputs.target }}', database: '{{ inputs.database }}', jobs: o.jobs, clean: o.clean, allow_unsigned: o.allowUnsigned },
+        with: { set: '{{ inputs.set }}', target: '{{ inputs.target }}', database: '{{ inputs.database }}', jobs: o.jobs, clean: o.clean, allow_unsigned: o.allowUnsigned, as_superuser: o.asSuperuser },
       },
       { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
     ],
@@ -167,6 +167,9 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
   if (opts.confirmOverwrite !== undefined && opts.confirmOverwrite !== opts.database) {
     throw new LifeboatError('BAD_INPUT', `--confirm-overwrite must repeat the database name exactly (${opts.database}).`);
   }
+  if (opts.asSuperuser !== undefined && opts.asSuperuser !== opts.database) {
+    throw new LifeboatError('BAD_INPUT', `--as-superuser must repeat the database name exactly (${opts.database}).`);
+  }
   const target = parsePgUrl(opts.target);
   if (target.password !== null) throw new LifeboatError('BAD_INPUT', 'Give the password through PGPASSWORD or ~/.pgpass, not in --target (runs and their journals are stored).');
   const identities = readIdentities(opts.identity ?? []);
@@ -194,10 +197,10 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
     }
     const runner = runEngineFor(engine, identities);
     const source = 'builtin:restore-database (lifeboat restore pg)';
-    const parsed = parseRunbook(pgRunbook({ jobs, clean: opts.confirmOverwrite === opts.database, allowUnsigned: Boolean(opts.allowUnsigned) }), source);
+    const parsed = parseRunbook(pgRunbook({ jobs, clean: opts.confirmOverwrite === opts.database, allowUnsigned: Boolean(opts.allowUnsigned), asSuperuser: opts.asSuperuser === opts.database }), source);
     const run = runner.start(parsed, { set, target: target.url, database: opts.database }, { drill: false, operator, source });
     if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${opts.database} on ${target.host}:${target.port}\n`);
-    const after = await drive({ engine, io, runner, run, operator, confirm: (expect) => (opts.confirmOverwrite === expect ? expect : { refuse: `the database ${opts.database} exists and --confirm-overwrite ${opts.database} was not given`, hint: `Restore into a new database (another --database), or add --confirm-overwrite ${opts.database} to replace the objects in the dump.` }) });
+    const after = await drive({ engine, io, runner, run, operator, confirm: (expect) => (opts.confirmOverwrite === expect || (opts.asSuperuser !== undefined && expect === `superuser:${opts.asSuperuser}`) ? expect : { refuse: `the database ${opts.database} exists and --confirm-overwrite ${opts.database} was not given`, hint: `Restore into a new database (another --database), or add --confirm-overwrite ${opts.database} to replace the objects in the dump.` }) });
     finish(io, after, opts.json, (o) => `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`);
   });
 }

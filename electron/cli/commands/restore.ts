@@ -21,6 +21,7 @@ export interface RestorePgOptions {
   jobs?: number;
   identity?: string[];
   confirmOverwrite?: string;
+  asSuperuser?: string;
   allowUnsigned?: boolean;
   dryRun?: boolean;
   operator?: string;
@@ -54,6 +55,7 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     .option('--jobs <n>', 'pg_restore parallel jobs (default 2)', (v) => Number(v))
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
     .option('--confirm-overwrite <name>', 'restore into an EXISTING database of this name (pg_restore --clean: objects in the dump are replaced)')
+    .option('--as-superuser <name>', 'repeat the database name to restore as the --target user itself (a superuser: the dump\'s code runs with its rights); needed for an existing database a superuser owns')
     .option('--allow-unsigned', 'restore a set that is not signed by a pinned key (recorded in the run\'s journal)')
     .option('--dry-run', 'check the set and the target and say what would happen; change nothing')
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')

@@ -94,6 +94,8 @@ export const restoreFiles = defineAction({
           throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
         }
         await rm(staging, { recursive: true, force: true });
+        // A target made here gets the usual mode (as mkdir -p): a recursive mkdir of the staging folder alone would leave it 0700.
+        await mkdir(into, { recursive: true });
         await mkdir(staging, { recursive: true, mode: 0o700 });
         try {
           const system = key.split('/')[0]!;
