@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
@@ -144,6 +145,18 @@ describe('lifeboat restore pg', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).not.toContain('s3cret');
   });
+
+  it('a seed-script set is named as such (no Lifeboat manifest), not "gone"; nothing is created', async () => {
+    const seed = join(dir.path, 'seed');
+    mkdirSync(seed);
+    writeFileSync(join(seed, 'postgres_legacy_20260101_020000.sql.gz'), gzipSync('CREATE TABLE t (x int);\n'));
+    expect(lifeboat(env, 'scan', seed).status).toBe(0);
+    const r = await lifeboatAsync(env, 'restore', 'pg', 'legacy/20260101T020000Z-pg-logical-seed', '--target', admin(), '--database', 'from_seed', '--allow-unsigned');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is a seed-script set \(no Lifeboat manifest\)/);
+    expect(r.stderr).toMatch(/gunzip -c/);
+    expect(await exists('from_seed')).toBe(false);
+  }, 60_000);
 });
 
 describe('lifeboat restore files', () => {
