@@ -159,6 +159,9 @@ describe('foreign layouts, read-only and unsigned', () => {
     ]);
     // Foreign sets carry no signature: `--signed` leaves them out.
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--signed', '--json'))).toEqual([]);
+    // A folder without a label is named by its path, as `lifeboat media` lists it (a trailing slash too).
+    expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', `${seed}/`, '--json'))).toHaveLength(2);
+    expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', medium, '--json'))).toEqual([]);
     const where = json<{ rows: Array<{ setPath: string; location: string }> }>(lifeboat(laptop, 'where', sets[1]!.key, '--json'));
     expect(where.rows[0]!.setPath).toBe('database/postgres_myproject_nexa_20260204_120000.sql.gz');
   });

@@ -163,6 +163,15 @@ describe('files and folders', () => {
     expectNamed(init, 2, /is a file where a folder is needed/);
   });
 
+  it('keys --out into folders that do not exist yet (the README\'s /etc/lifeboat/sign.pem on a fresh server) makes them; an existing key is never overwritten', () => {
+    const out = join(dir.path, 'etc-lifeboat', 'sub', 'sign.pem');
+    const r = lifeboat(env, 'keys', 'signing-new', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(`${out}.pub`, 'utf8')).toMatch(/BEGIN PUBLIC KEY/);
+    expectNamed(lifeboat(env, 'keys', 'signing-new', '--out', out), 1, /exists; refusing to overwrite a key/);
+    expect(lifeboat(env, 'keys', 'age-new', '--out', join(dir.path, 'laptop', 'keys', 'laptop.age')).stdout).toMatch(/^age1/);
+  });
+
   it('a name too long for the file system names the path (ENAMETOOLONG)', () => {
     const long = join(dir.path, 'n'.repeat(300));
     const r = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', long, '--to', medium, '--allow-plaintext');

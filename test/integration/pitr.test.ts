@@ -167,11 +167,14 @@ describe('planning', () => {
 
 describe('restore to a point in time', () => {
   it('recovers t1 and t2, not t3, and reports the last replayed transaction', async () => {
-    const data = join(dir.path, 'restored');
+    // A space in the data directory: pg_ctl hands -o to a shell, so the socket folder must be quoted.
+    const data = join(dir.path, 'restored cluster');
     const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', data, '--identity', identity, '--json');
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const res = json<{ port: number; replayedTo: string; running: boolean; timeline: number }>(r);
+    const res = json<{ port: number; replayedTo: string; running: boolean; timeline: number; stopCommand: string }>(r);
     expect(res.running).toBe(true);
+    // The command printed for the operator names pg_ctl by its path and the folder as one shell word (as the postgres user when root).
+    expect(res.stopCommand).toBe(`${postgresRunAs() ? 'runuser -u postgres -- ' : ''}${join(pg.binDir, 'pg_ctl')} -D '${data}' stop`);
     try {
       const rows = await query<{ tag: string }>(`postgres://postgres@127.0.0.1:${res.port}/postgres`, 'SELECT tag FROM marks ORDER BY tag');
       expect(rows.map((x) => x.tag)).toEqual(['t1', 't2']);

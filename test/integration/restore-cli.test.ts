@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
@@ -65,9 +66,10 @@ beforeAll(async () => {
   writeFileSync(join(src, 'uploads', 'a.pdf'), 'alpha '.repeat(1000));
   writeFileSync(join(src, 'uploads', 'deep', 'b.bin'), Buffer.alloc(70_000, 7));
   writeFileSync(join(src, 'conf', 'app.conf'), 'listen = 8080\n');
-  pgSet = backup('pg', '--system', 'shop', '--db', pg.url(), '--sign-key', signKey);
-  filesSet = backup('files', '--system', 'shop', '--path', src, '--sign-key', signKey);
-  unsignedSet = backup('files', '--system', 'loose', '--path', src);
+  // Whole keys: two systems backed up in the same second share a bare set id, which is refused as ambiguous.
+  pgSet = `shop/${backup('pg', '--system', 'shop', '--db', pg.url(), '--sign-key', signKey)}`;
+  filesSet = `shop/${backup('files', '--system', 'shop', '--path', src, '--sign-key', signKey)}`;
+  unsignedSet = `loose/${backup('files', '--system', 'loose', '--path', src)}`;
 }, 240_000);
 
 afterAll(async () => {
@@ -113,7 +115,12 @@ describe('lifeboat restore pg', () => {
 
     const wrong = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--confirm-overwrite', 'restored_x');
     expect(wrong.status).toBe(2);
-    const ok = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--identity', identity, '--confirm-overwrite', 'restored_b');
+    // restored_b is owned by postgres, a superuser: restoring for it is the explicit superuser path (docs/security.md).
+    const owned = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--identity', identity, '--confirm-overwrite', 'restored_b');
+    expect(owned.status, owned.stdout + owned.stderr).toBe(1);
+    expect(owned.stderr).toMatch(/is a superuser.*--as-superuser restored_b|--as-superuser <database>/s);
+    expect(await query(dbUrl('restored_b'), "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")).toEqual([{ n: 1 }]);
+    const ok = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--identity', identity, '--confirm-overwrite', 'restored_b', '--as-superuser', 'restored_b');
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
     expect(await fingerprint(dbUrl('restored_b'))).toEqual(source);
     expect(await query(dbUrl('restored_b'), "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'keep_me'")).toEqual([{ n: 1 }]);
@@ -144,6 +151,18 @@ describe('lifeboat restore pg', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).not.toContain('s3cret');
   });
+
+  it('a seed-script set is named as such (no Lifeboat manifest), not "gone"; nothing is created', async () => {
+    const seed = join(dir.path, 'seed');
+    mkdirSync(seed);
+    writeFileSync(join(seed, 'postgres_legacy_20260101_020000.sql.gz'), gzipSync('CREATE TABLE t (x int);\n'));
+    expect(lifeboat(env, 'scan', seed).status).toBe(0);
+    const r = await lifeboatAsync(env, 'restore', 'pg', 'legacy/20260101T020000Z-pg-logical-seed', '--target', admin(), '--database', 'from_seed', '--allow-unsigned');
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is a seed-script set \(no Lifeboat manifest\)/);
+    expect(r.stderr).toMatch(/gunzip -c/);
+    expect(await exists('from_seed')).toBe(false);
+  }, 60_000);
 });
 
 describe('lifeboat restore files', () => {
@@ -154,6 +173,8 @@ describe('lifeboat restore files', () => {
     const base = join(to, 'app');
     expect(readFileSync(join(base, 'uploads', 'deep', 'b.bin'))).toEqual(Buffer.alloc(70_000, 7));
     expect(readFileSync(join(base, 'conf', 'app.conf'), 'utf8')).toBe('listen = 8080\n');
+    // The folder the restore made has the usual mode (as mkdir -p), not the staging folder's 0700.
+    expect((statSync(to).mode & 0o777).toString(8)).toBe((0o777 & ~process.umask()).toString(8));
 
     const some = join(dir.path, 'out-some');
     const p = lifeboat(env, 'restore', 'files', filesSet, '--to', some, '--identity', identity, '--path', 'app/uploads');

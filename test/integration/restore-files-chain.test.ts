@@ -78,6 +78,7 @@ describe('an incremental chain restores the state of its newest index', () => {
     writeFileSync(file, ['id: chain', 'title: Chain', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
       '  - { id: pick, title: Pick, kind: action, action: catalog.select-set, with: { system: chain, kind: files } }',
       `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}", allow_unsigned: true } }`, ''].join('\n'));
+    // The sets are unsigned (no --sign-key): the restore gate refuses them unless the step allows it.
     const r = lifeboat(env, 'run', file, '--identity', identity, '--json');
     const res = json<{ steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; error: { message: string } | null }> }>(r);
     const step = res.steps.find((s) => s.id === 'files')!;

@@ -151,6 +151,12 @@ describe('nothing to verify is never a pass', () => {
     expect(media.map((m) => m.location)).toEqual([medium]);
   }, 60_000);
 
+  it('a path that does not exist (a mount point gone, a typo): nothing verified, exit 2, not the exit 1 of a failed set', () => {
+    const r = lifeboat(env, 'verify', join(dir.path, 'no-such-mount'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/neither a medium.*Nothing was verified/);
+  }, 60_000);
+
   it('an initialized medium with no set: "no sets on this medium", exit 2', () => {
     const fresh = join(dir.path, 'fresh');
     expect(lifeboat(env, 'medium', 'init', fresh, '--label', 'fresh').status).toBe(0);

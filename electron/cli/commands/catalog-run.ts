@@ -1,4 +1,5 @@
 import { existsSync, renameSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engine/catalog/queries';
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
 import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
@@ -86,7 +87,8 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
         kind: opts.kind,
         since: opts.since ? new Date(opts.since).toISOString() : undefined,
         until: opts.until ? new Date(opts.until).toISOString() : undefined,
-        medium: opts.medium,
+        // A folder is cataloged by its absolute path: a relative one or a trailing slash names it too.
+        medium: opts.medium && /^[./]/.test(opts.medium) ? resolve(opts.medium) : opts.medium,
         verified: opts.verified ? true : undefined,
         signed: opts.signed ? true : undefined,
       }),

@@ -23,7 +23,7 @@ export function registerCatalog(program: Command, io: CliIo): void {
     .addOption(new Option('--kind <kind>', 'only this kind').choices([...SET_KINDS]))
     .option('--since <time>', 'created at or after (ISO 8601)')
     .option('--until <time>', 'created at or before (ISO 8601)')
-    .option('--medium <id | label>', 'only sets present on this medium')
+    .option('--medium <id | label | location>', 'only sets present on this medium (a folder without a label: its path, as `lifeboat media` lists it)')
     .option('--verified', 'only sets with a passing verification')
     .option('--signed', 'only signed sets')
     .option('--json', 'print one machine-readable result')

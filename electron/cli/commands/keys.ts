@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { printJson, type CliIo } from '../output';
 
 /** Write a new key file; never overwrite one (a lost key is a lost backup). */
 function writeNew(path: string, text: string, mode: number): void {
   try {
+    // A fresh server has no /etc/lifeboat yet (the README's example): make the folder as mkdir -p would (the key file itself is 600).
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text, { flag: 'wx', mode });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LifeboatError('ALREADY_EXISTS', `${path} exists; refusing to overwrite a key.`);

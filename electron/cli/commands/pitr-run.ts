@@ -173,6 +173,6 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
     io.stdout.write(`Recovered ${opts.system} to ${r.targetTime} from ${r.base} + ${r.segments} WAL files in ${formatDuration(r.durationMs / 1000)}\n`);
     io.stdout.write(`  last replayed transaction: ${r.replayedTo ?? 'none (no commit after the base backup)'}; timeline ${r.timeline ?? '?'}\n`);
     for (const w of r.warnings) io.stdout.write(`  warning: ${w}\n`);
-    io.stdout.write(r.running ? `  PostgreSQL runs on 127.0.0.1:${r.port} with data in ${r.dataDir}; stop it with: pg_ctl -D ${r.dataDir} stop\n` : `  data in ${r.dataDir} (server stopped)\n`);
+    io.stdout.write(r.running ? `  PostgreSQL runs on 127.0.0.1:${r.port} with data in ${r.dataDir}; stop it with: ${r.stopCommand}\n` : `  data in ${r.dataDir} (server stopped)\n`);
   });
 }

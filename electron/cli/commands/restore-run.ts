@@ -80,7 +80,7 @@ interface Drive {
   run: RunRecord;
   operator: string;
   /** The typed confirmation the operator gave on the command line for a step that asks one, or why none was given. */
-  confirm: (expect: string) => string | { refuse: string };
+  confirm: (expect: string) => string | { refuse: string; hint?: string };
 }
 
 /** Advance the run to its end; a confirmation is answered from the flags or the run is ended with why. */
@@ -92,7 +92,7 @@ async function drive(d: Drive): Promise<RunRecord> {
     const answer = need.type === 'confirm' && !answered ? d.confirm(need.expect) : { refuse: 'the step needs a person and this command runs without one' };
     if (typeof answer !== 'string') {
       await d.runner.cancel(d.run.id, answer.refuse, d.operator);
-      throw new LifeboatError('BAD_INPUT', `${need.type === 'confirm' ? need.prompt : 'The restore needs a person.'} Nothing was changed (run ${d.run.id} ended: ${answer.refuse}).`);
+      throw new LifeboatError('BAD_INPUT', `${need.type === 'confirm' ? need.prompt : 'The restore needs a person.'} Nothing was changed (run ${d.run.id} ended: ${answer.refuse}).`, answer.hint ? { hint: answer.hint } : {});
     }
     try {
       d.runner.respond(d.run.id, stepId, { confirmation: answer }, d.operator);
@@ -137,7 +137,7 @@ export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreF
   if (opts.overwrite && !opts.intoExisting) throw new LifeboatError('BAD_INPUT', '--overwrite only means something with --into-existing.');
   const existing = entriesOf(dir);
   if (existing.length > 0 && !opts.intoExisting) {
-    throw new LifeboatError('BAD_INPUT', `${dir} is not empty (${existing.length} entries): refused.`, { hint: 'Restore into an empty or new folder, or add --into-existing (existing files are kept unless --overwrite).' });
+    throw new LifeboatError('BAD_INPUT', `${dir} is not empty (${existing.length} ${existing.length === 1 ? 'entry' : 'entries'}): refused.`, { hint: 'Restore into an empty or new folder, or add --into-existing (existing files are kept unless --overwrite).' });
   }
   const identities = readIdentities(opts.identity ?? []);
   const paths = opts.path ?? [];
@@ -165,7 +165,7 @@ export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreF
     const parsed = parseRunbook(filesRunbook({ paths, keepExisting: Boolean(opts.intoExisting && !opts.overwrite), allowUnsigned: Boolean(opts.allowUnsigned) }), source);
     const run = runner.start(parsed, { set, dir }, { drill: false, operator, source });
     if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${dir}\n`);
-    const after = await drive({ engine, io, runner, run, operator, confirm: (expect) => (opts.intoExisting && expect === dir ? expect : { refuse: `${dir} is not empty and --into-existing was not given` }) });
+    const after = await drive({ engine, io, runner, run, operator, confirm: (expect) => (opts.intoExisting && expect === dir ? expect : { refuse: `${dir} is not empty and --into-existing was not given`, hint: 'Restore into an empty or new folder, or add --into-existing.' }) });
     finish(io, after, opts.json, (o) => `Restored ${String(o.files)} files (${formatBytes(Number(o.bytes))}) of ${String(o.set)} into ${String(o.dir)}; chain: ${(o.chain as string[]).join(', ')}`);
   });
 }
@@ -199,7 +199,7 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
       if (opts.json) printJson(io, result);
       else {
         io.stdout.write(`Would restore ${copy.key} (${formatBytes(dump.plain_bytes)} dump, ${copy.trust.state === 'signed' ? `signed by ${copy.trust.keyId}` : 'NOT signed by a pinned key: allowed by --allow-unsigned'}) with pg_restore -j ${jobs}\n`);
-        io.stdout.write(`  into ${exists ? `the EXISTING database ${opts.database}${opts.confirmOverwrite ? ' (--clean: objects in the dump are replaced)' : ': refused without --confirm-overwrite'}` : `a new database ${opts.database}`} on ${target.host}:${target.port} (PostgreSQL ${facts.version})\n  Nothing was changed.\n`);
+        io.stdout.write(`  into ${exists ? `the EXISTING database ${opts.database}${opts.confirmOverwrite ? ' (--clean: objects in the dump are replaced)' : ': refused without --confirm-overwrite'}` : `a new database ${opts.database}`} on ${target.host}:${target.port} (${facts.version.replace(/ on .*$/, '')})\n  Nothing was changed.\n`);
       }
       if (!result.ok) process.exitCode = 2;
       return;
@@ -210,12 +210,16 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
     const parsed = parseRunbook(pgRunbook({ jobs, clean: opts.confirmOverwrite === opts.database, allowUnsigned: Boolean(opts.allowUnsigned), role: opts.role, asSuperuser }), source);
     const run = runner.start(parsed, { set, target: target.url, database: opts.database }, { drill: false, operator, source });
     if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${opts.database} on ${target.host}:${target.port}\n`);
-    const confirm = (expect: string): string | { refuse: string } => {
+    const confirm = (expect: string): string | { refuse: string; hint?: string } => {
       // The superuser path is confirmed by --as-superuser <database> (an existing database still needs --confirm-overwrite: --clean).
       if (asSuperuser && expect === `superuser:${opts.database}`) return expect;
-      return opts.confirmOverwrite === expect ? expect : { refuse: `the database ${opts.database} exists and --confirm-overwrite ${opts.database} was not given` };
+      if (opts.confirmOverwrite === expect) return expect;
+      return {
+        refuse: `the database ${opts.database} exists and --confirm-overwrite ${opts.database} was not given`,
+        hint: `Restore into a new database (another --database), or add --confirm-overwrite ${opts.database} to replace the objects in the dump.`,
+      };
     };
     const after = await drive({ engine, io, runner, run, operator, confirm });
-    finish(io, after, opts.json, (o) => `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} tables, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`);
+    finish(io, after, opts.json, (o) => `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`);
   });
 }

@@ -102,10 +102,18 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
       const o = st.output;
       if (step.action === 'catalog.select-set') io.stdout.write(`  chose ${String(o.key)} (made ${String(o.created_at)})${Array.isArray(o.passed_over) && o.passed_over.length ? `; passed over ${o.passed_over.length}: ${(o.passed_over as Array<{ key: string; reason: string }>).map((x) => `${x.key} — ${x.reason}`).join('; ')}` : ''}\n`);
       else if (step.action === 'verify.set') io.stdout.write(`  ${String(o.key)}: ${String(o.verdict)} at ${String(o.level)} level\n`);
-      else if (step.action === 'restore.pg-logical') io.stdout.write(`  ${String(o.tables)} tables into ${String(o.database)} on ${String(o.host)}:${String(o.port)}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}\n`);
+      else if (step.action === 'restore.pg-logical') io.stdout.write(`  ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}\n`);
       else if (step.action === 'restore.files') io.stdout.write(`  ${String(o.files)} files into ${String(o.dir)} (chain: ${(o.chain as string[]).join(', ')})\n`);
       else if (step.action === 'check.sql') for (const c of o.checks as Array<{ sql: string; got: string | null; expect: string }>) io.stdout.write(`  ok  ${c.sql} → ${c.got ?? '—'} (${c.expect})\n`);
       else if (step.action === 'report.write') io.stdout.write(`  report: ${String(o.path)}\n`);
+      else if (step.action === 'restore.pg-pitr') {
+        io.stdout.write(`  recovered to ${String(o.replayed_to ?? o.target_time)} from ${String(o.base)} + ${String(o.segments)} WAL segments; PostgreSQL runs on 127.0.0.1:${String(o.port)}, data in ${String(o.data_dir)}\n`);
+        if (!run.drill && typeof o.stop_command === 'string') io.stdout.write(`  stop it with: ${o.stop_command}\n`);
+      }
+      // The steps that depend on it are skipped with the expression only: say here why.
+      else if (step.action === 'pitr.plan') {
+        io.stdout.write(o.available ? `  possible: base ${String(o.base)} + ${String(o.segments)} WAL segments (window ${String(o.window_from)} → ${typeof o.window_to === 'string' ? o.window_to : '—'})\n` : `  not possible: ${String(o.reason)}\n`);
+      }
     }
     if (st.status === 'skipped') io.stdout.write(`  skipped: ${st.skipReason ?? ''}\n`);
     if (st.status === 'failed' && st.error) {
@@ -278,7 +286,7 @@ export async function reportCommand(io: CliIo, runId: string, opts: { out: strin
     const runner = runEngineFor(engine, []);
     const html = renderReport(engine.catalog, runner.load(runId));
     writeFileSync(opts.out, html);
-    io.stdout.write(`Report of run ${runId} written to ${opts.out} (${html.length} bytes)\n`);
+    io.stdout.write(`Report of run ${runId} written to ${opts.out} (${Buffer.byteLength(html)} bytes)\n`);
     return Promise.resolve();
   });
 }

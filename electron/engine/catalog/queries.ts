@@ -86,7 +86,7 @@ export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string):
     params.until = f.until;
   }
   if (f.medium) {
-    where.push('EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium))');
+    where.push('EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium OR m.location = @medium))');
     params.medium = f.medium;
   }
   const verifiedExpr = verifiedSql('s.key');

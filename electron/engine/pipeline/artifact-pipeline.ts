@@ -97,7 +97,7 @@ export function decodeStages(encodings: readonly string[], identities: AgeIdenti
   for (const e of [...encodings].reverse()) {
     switch (e) {
       case 'age':
-        if (identities.length === 0) throw new LifeboatError('DECRYPTION_FAILED', 'This artifact is encrypted and no age identity was given.', { hint: 'Pass --identity <file> with the key it was encrypted to.' });
+        if (identities.length === 0) throw new LifeboatError('DECRYPTION_FAILED', `${o.what ?? 'This artifact'} is encrypted and no age identity was given.`, { hint: 'Pass --identity <file> with the key it was encrypted to.' });
         stages.push(new AgeDecryptStream(identities));
         break;
       case 'zstd':

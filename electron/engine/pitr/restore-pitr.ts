@@ -47,6 +47,8 @@ export interface PitrRestoreResult {
   timeline: number | null;
   durationMs: number;
   running: boolean;
+  /** How to stop the server left running: pg_ctl by its full path (often not on PATH), as the postgres user when Lifeboat ran as root (pg_ctl refuses root). */
+  stopCommand: string;
   warnings: string[];
   /** WAL files the restore used although not signed by a pinned key (only with allowUnsignedWal), with their state. */
   unsignedWalAccepted: Array<{ name: string; state: string }>;
@@ -242,7 +244,8 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
 
     ctx.step(`replaying WAL to ${target.time}`);
     const log = join(dataDir, 'lifeboat-recovery.log');
-    const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dataDir}`;
+    // pg_ctl hands -o to a shell: the folder is quoted (a data directory may hold spaces).
+    const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${shellWord(dataDir)}`;
     const start = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'], { runAs });
     const logTail = (): string => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '');
     started_ok = true;
@@ -281,7 +284,8 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
       running = false;
     }
-    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running, warnings, unsignedWalAccepted: accepted, plan };
+    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running,
+      stopCommand: `${runAs ? 'runuser -u postgres -- ' : ''}${shellWord(join(binDir, 'pg_ctl'))} -D ${shellWord(dataDir)} stop`, warnings, unsignedWalAccepted: accepted, plan };
   } catch (e) {
     if (started_ok) await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(() => undefined);
     throw e;
@@ -292,4 +296,9 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     await fetching.catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
   }
+}
+
+/** A path as one shell word, for a command printed for the operator to paste. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }

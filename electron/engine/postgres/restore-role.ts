@@ -168,7 +168,7 @@ export async function restoreRoleFor(admin: PgTarget, database: string, o: { cre
     const ownerProblem = owner && owner !== role ? await withPgClient(admin, (c) => roleProblem(c, owner)) : null;
     if (ownerProblem) {
       throw new LifeboatError('PRECONDITION_FAILED', `The existing database ${database} is owned by ${owner}, and ${ownerProblem}: a restore acting for it could let the dump run programs or reach files on the server.`, {
-        hint: 'Give the database to a plain role (ALTER DATABASE … OWNER TO …), or choose the superuser path explicitly (as_superuser: true, confirmed).',
+        hint: 'Give the database to a plain role (ALTER DATABASE … OWNER TO …), or choose the superuser path explicitly (as_superuser: true in a runbook step, confirmed; lifeboat restore pg --as-superuser <database>).',
       });
     }
     await withPgClient(admin, async (c) => {

@@ -130,7 +130,7 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     }
     if (!p.clean) {
       throw new LifeboatError('PRECONDITION_FAILED', `The database ${p.database} already exists and the step does not say clean: true.`, {
-        hint: 'Restore into a new database (another name), or set clean: true in the step to replace the objects in the dump (pg_restore --clean --if-exists).',
+        hint: 'Restore into a new database (another name), or set clean: true in the step (lifeboat restore pg: --confirm-overwrite <database>) to replace the objects in the dump (pg_restore --clean --if-exists).',
       });
     }
     clean = true;
@@ -162,7 +162,7 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     if (forbidden.length > 0) {
       await asRole.done();
       throw new LifeboatError('DB_RESTORE_FAILED', `The dump needs what a restore as ${asRole.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`, {
-        hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}); a drill never does.`,
+        hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}; lifeboat restore pg --as-superuser ${p.database}); a drill never does.`,
       });
     }
     ctx.log('info', `restoring ${asRole.note}`);

@@ -52,7 +52,8 @@ async function resolveTarget(catalog: Catalog, target: string, open: MediumOpene
     return { medium: await openMedium(abs), setPath: null };
   }
   const found = whereIs(catalog, target);
-  if (!found) throw new LifeboatError('NOT_FOUND', `${target} is neither a medium, a set folder, nor a set the catalog knows.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
+  // Nothing was verified, like an empty folder: exit 2, never the exit 1 that says a set failed (cron, a mount point gone).
+  if (!found) throw new LifeboatError('BAD_INPUT', `${target} is neither a medium, a set folder, nor a set the catalog knows. Nothing was verified.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
   for (const row of preferredCopies(found.rows)) {
     const medium = await open(row.location);
     try {

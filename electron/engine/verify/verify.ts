@@ -323,7 +323,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
           verdicts.push('restore-failed');
           restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);
         } else {
-          restoreDetail.push(`restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation queries passed`);
+          restoreDetail.push(`restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation ${restore.checks.length === 1 ? 'query' : 'queries'} passed`);
         }
       } catch (e) {
         // A cancel is no verdict (environmentReason rethrows it), nor is a restore this machine cannot run (no pg_restore, no initdb).

@@ -87,7 +87,7 @@ export const restorePgPitr = defineAction({
     .strict(),
   describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
   condition: (p, checkpoint, drill) =>
-    drill ? 'the scratch data directory is removed when the run ends' : (checkpoint as PitrCheckpoint | null)?.created ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again` : `${p.data_dir} was not touched`,
+    drill ? 'the scratch data directory is removed when the run ends' : (checkpoint as PitrCheckpoint | null)?.created ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again` : p.data_dir ? `${p.data_dir} was not touched` : 'nothing was touched (no data directory given)',
   async run(p, ctx) {
     const cp = { ...((ctx.checkpoint ?? {}) as PitrCheckpoint) };
     let dataDir: string;
@@ -97,7 +97,12 @@ export const restorePgPitr = defineAction({
       chmodSync(clusterDir, 0o711);
       dataDir = join(clusterDir, 'data');
     } else {
-      if (!p.data_dir || !isAbsolute(p.data_dir)) throw new LifeboatError('BAD_INPUT', 'restore.pg-pitr needs data_dir: an absolute path to an empty (or absent) folder.');
+      if (!p.data_dir || !isAbsolute(p.data_dir)) {
+        // A run's inputs are fixed at its start: an operator who left the (optional) data_dir input out must start again.
+        throw new LifeboatError('BAD_INPUT', `restore.pg-pitr needs data_dir: an absolute path to an empty (or absent) folder${p.data_dir ? ` (got ${p.data_dir})` : ''}.`, {
+          hint: 'In a runbook it comes from an input (data_dir in the built-ins): end this run with lifeboat run --cancel <run> --reason …, then start it again with --input data_dir=<empty folder>.',
+        });
+      }
       dataDir = resolve(p.data_dir);
     }
     const binDir = findPgBinDir(ctx.deps.settings.pgBinDir || undefined);
@@ -132,6 +137,7 @@ export const restorePgPitr = defineAction({
       host: '127.0.0.1',
       port: r.port,
       url: `postgres://postgres@127.0.0.1:${r.port}/postgres`,
+      stop_command: r.stopCommand,
       duration_ms: r.durationMs,
       // The operator's acceptance of unsigned WAL is part of the step's journaled output.
       allow_unsigned_wal: p.allow_unsigned_wal,

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Transform } from 'node:stream';
 import { z } from 'zod';
@@ -94,6 +94,9 @@ export const restoreFiles = defineAction({
           throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
         }
         await rm(staging, { recursive: true, force: true });
+        // A target made here gets the usual mode (as mkdir -p): a recursive mkdir of the staging folder alone would leave it 0700.
+        const madeInto = !existsSync(into);
+        await mkdir(into, { recursive: true });
         await mkdir(staging, { recursive: true, mode: 0o700 });
         try {
           const system = key.split('/')[0]!;
@@ -116,8 +119,9 @@ export const restoreFiles = defineAction({
           });
           if (p.keep_existing) await refuseOverwrites(staging, into);
         } catch (e) {
-          // Nothing was put in place: the staged part goes, the target stays as it was.
+          // Nothing was put in place: the staged part goes, the target stays as it was (absent, when this made it).
           await rm(staging, { recursive: true, force: true });
+          if (madeInto) await rmdir(into).catch(() => undefined);
           throw e;
         }
         ctx.saveCheckpoint({ phase: 'moving' });

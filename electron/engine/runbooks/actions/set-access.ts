@@ -25,7 +25,15 @@ export interface SetCopy {
 export async function openSetCopy(catalog: Catalog, keyOrId: string, open: MediumOpener = openMedium): Promise<SetCopy> {
   const found = whereIs(catalog, keyOrId);
   if (!found) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, { hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.' });
-  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as { sha: string | null } | undefined;
+  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha, origin FROM sets WHERE key = ?').get(found.key) as { sha: string | null; origin: string } | undefined;
+  // A foreign set has no manifest.json to read: say what it is, not "the set is gone".
+  if (recorded && recorded.origin !== 'lifeboat') {
+    throw new LifeboatError('FORMAT_UNSUPPORTED', `${found.key} is a ${recorded.origin} set (no Lifeboat manifest): Lifeboat restores only the sets it wrote.`, {
+      hint: recorded.origin === 'seed-script'
+        ? 'Restore it by hand into a new database: createdb <name>, then gunzip -c <file>.sql.gz | psql -d <name> as a plain role (lifeboat where <set> gives the file; docs/restore-by-hand.md on trust).'
+        : 'Restore it with pgbackrest restore.',
+    });
+  }
   const tried: string[] = [];
   for (const row of preferredCopies(found.rows)) {
     let medium: Medium;
