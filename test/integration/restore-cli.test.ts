@@ -67,9 +67,9 @@ beforeAll(async () => {
   writeFileSync(join(src, 'uploads', 'deep', 'b.bin'), Buffer.alloc(70_000, 7));
   writeFileSync(join(src, 'conf', 'app.conf'), 'listen = 8080\n');
   // Whole keys: two systems backed up in the same second share a bare set id, which is refused as ambiguous.
-  pgSet = `shop/${backup('pg', '--system', 'shop', '--db', pg.url(), '--sign-key', signKey)}`;
-  filesSet = `shop/${backup('files', '--system', 'shop', '--path', src, '--sign-key', signKey)}`;
-  unsignedSet = `loose/${backup('files', '--system', 'loose', '--path', src)}`;
+  pgSet = backup('pg', '--system', 'shop', '--db', pg.url(), '--sign-key', signKey);
+  filesSet = backup('files', '--system', 'shop', '--path', src, '--sign-key', signKey);
+  unsignedSet = backup('files', '--system', 'loose', '--path', src);
 }, 240_000);
 
 afterAll(async () => {
@@ -101,9 +101,7 @@ describe('lifeboat restore pg', () => {
     expect(dry.stdout).toMatch(/Would restore .* a new database restored_b/s);
     expect(await exists('restored_b')).toBe(false);
 
-    // An application's database is owned by a plain role: a restore acting for a superuser-owned one is refused (restore-role.ts).
-    await query(admin(), 'CREATE ROLE app_owner');
-    await query(admin(), 'CREATE DATABASE restored_b OWNER app_owner');
+    await query(admin(), 'CREATE DATABASE restored_b');
     await query(dbUrl('restored_b'), 'CREATE TABLE keep_me (x int)');
     const mistyped = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_b', '--as-superuser', 'restored_x');
     expect(mistyped.status).toBe(2);
@@ -124,6 +122,14 @@ describe('lifeboat restore pg', () => {
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
     expect(await fingerprint(dbUrl('restored_b'))).toEqual(source);
     expect(await query(dbUrl('restored_b'), "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'keep_me'")).toEqual([{ n: 1 }]);
+
+    // An application's database owned by a plain role: the restore role is lent that owner's membership, no superuser path needed.
+    await query(admin(), 'CREATE ROLE app_owner');
+    await query(admin(), 'CREATE DATABASE restored_d OWNER app_owner');
+    const plain = await lifeboatAsync(env, 'restore', 'pg', pgSet, '--target', admin(), '--database', 'restored_d', '--identity', identity, '--confirm-overwrite', 'restored_d', '--json');
+    expect(plain.status, plain.stdout + plain.stderr).toBe(0);
+    expect(json<{ output: { restored_as: string } }>(plain).output.restored_as).toBe('lifeboat_restore');
+    expect(await fingerprint(dbUrl('restored_d'))).toEqual(source);
   }, 180_000);
 
   it('a restore that fails drops the database it created, and says so', async () => {
