@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
 import { parseIdentityFile } from '../../electron/engine/crypto/age';
 import { loadSigningKey } from '../../electron/engine/crypto/signing';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
-import { lifeboat } from '../helpers/cli';
+import { BIN, lifeboat } from '../helpers/cli';
 import { indexLine, paxTar } from '../helpers/pax-tar';
 import { tempDir } from '../helpers/temp';
 
@@ -201,4 +201,43 @@ describe('index fields past what a file system can hold are a named refusal, nev
       expect(existsSync(r.into) ? readdirSync(r.into) : []).toEqual([]);
     }, 120_000);
   }
+});
+
+describe('a non-root operator restores over an earlier restore', () => {
+  const NOBODY = 65534;
+  it.runIf(process.getuid?.() === 0)('a read-only folder (mode 555) already in the target takes the restored files, and keeps its mode', () => {
+    const src = join(dir.path, 'ro-src');
+    mkdirSync(join(src, 't', 'ro'), { recursive: true });
+    writeFileSync(join(src, 't', 'ro', 'f'), 'hi');
+    writeFileSync(join(src, 't', 'w'), 'w');
+    chmodSync(join(src, 't', 'ro'), 0o555);
+    expect(lifeboat(env, 'backup', 'files', '--path', join(src, 't'), '--system', 'readonly', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
+    // The operator's own catalog, key and identity, as the nobody user.
+    chmodSync(dir.path, 0o755);
+    execFileSync('chmod', ['-R', 'a+rX', medium]);
+    const home = join(dir.path, 'nobody-home');
+    const into = join(dir.path, 'nobody-target');
+    mkdirSync(home);
+    mkdirSync(into);
+    const id = join(dir.path, 'nobody-id.age');
+    copyFileSync(identity, id);
+    for (const p of [home, into, id]) chownSync(p, NOBODY, NOBODY);
+    const asNobody = (...args: string[]): { status: number | null; out: string } => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { uid: NOBODY, gid: NOBODY, env: { ...process.env, LIFEBOAT_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+      return { status: r.status, out: r.stdout + r.stderr };
+    };
+    expect(asNobody('keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
+    expect(asNobody('scan', medium).status).toBe(0);
+    const listed = asNobody('sets', '--json').out;
+    const key = (JSON.parse(listed.slice(listed.indexOf('['))) as Array<{ key: string; system: string }>).find((x) => x.system === 'readonly')!.key;
+    const first = asNobody('restore', 'files', key, '--to', into, '--identity', id);
+    expect(first.status, first.out).toBe(0);
+    expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
+    // Again over it (the usual second attempt): the 555 folder is there now, on both sides.
+    const again = asNobody('restore', 'files', key, '--to', into, '--identity', id, '--into-existing', '--overwrite');
+    expect(again.status, again.out).toBe(0);
+    expect(readFileSync(join(into, 't', 'ro', 'f'), 'utf8')).toBe('hi');
+    expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
+    expect(readdirSync(into).filter((n) => n.startsWith('.lifeboat-restore-'))).toEqual([]);
+  }, 120_000);
 });

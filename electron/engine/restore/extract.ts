@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, writeSync } from 'node:fs';
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
@@ -113,6 +113,9 @@ export async function mergeMove(from: string | Buffer, to: string | Buffer): Pro
     // lstat on both sides: a link already in the target is replaced, never followed.
     const [s, d] = await Promise.all([lstat(src), lstat(dst).catch(() => null)]);
     if (d && s.isDirectory() && d.isDirectory()) {
+      // A read-only folder already there (an earlier restore of the same tree) must take entries:
+      // its recorded mode is applied again once everything is in place (restore.files does).
+      if ((d.mode & 0o300) !== 0o300 && process.getuid?.() !== 0) await chmod(dst, d.mode | 0o700);
       await mergeMove(src, dst);
       await rm(src, { recursive: true, force: true });
       continue;

@@ -110,6 +110,7 @@ export const restoreFiles = defineAction({
             },
             sameOwner,
             canMakeDevices: root,
+            deferFolders: true,
             signal: ctx.signal,
             log: (level, message) => ctx.log(level, message),
             progress: (x) => ctx.progress(x),
@@ -125,8 +126,8 @@ export const restoreFiles = defineAction({
       ctx.log('info', `moving the restored tree into ${into}`);
       await mergeMove(staging, into);
       await rm(staging, { recursive: true, force: true });
-      // Moving entries into folders touched their mtimes: put the recorded ones back.
-      applyMetadata(new SafeTree(into), store, { sameOwner, dirsOnly: true });
+      // Folders get their modes, owners and mtimes now (moving entries into them touched their mtimes).
+      applyMetadata(new SafeTree(into), store, { sameOwner, which: 'dirs' });
       const totals = store.totals();
       return {
         set: key,
