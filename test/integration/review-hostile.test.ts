@@ -241,3 +241,22 @@ describe('a non-root operator restores over an earlier restore', () => {
     expect(readdirSync(into).filter((n) => n.startsWith('.lifeboat-restore-'))).toEqual([]);
   }, 120_000);
 });
+
+describe('restore files into odd targets', () => {
+  it.runIf(existsSync('/proc/self'))('--to under /proc ends with an error instead of spinning forever (Node recursive mkdir retries ENOENT)', async () => {
+    const key = await handMadeSet('odd-target', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), in: id })]);
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [BIN, 'restore', 'files', key, '--to', '/proc/lifeboat-review/x', '--identity', identity], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(r.signal, 'the restore had to be killed').toBeNull();
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/\/proc\/lifeboat-review/);
+    // A new nested target is an ordinary folder (umask), like its parents: only the staging inside it was private.
+    const into = join(dir.path, 'new', 'nested', 'target');
+    const made = lifeboat(env, 'restore', 'files', key, '--to', into, '--identity', identity);
+    expect(made.status, made.stderr).toBe(0);
+    mkdirSync(join(dir.path, 'reference'));
+    const usual = lstatSync(join(dir.path, 'reference')).mode & 0o777;
+    for (const p of [join(dir.path, 'new'), into]) expect((lstatSync(p).mode & 0o777).toString(8)).toBe(usual.toString(8));
+  }, 120_000);
+});

@@ -5,7 +5,7 @@ import type { Transform } from 'node:stream';
 import { z } from 'zod';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
-import { mergeMove } from '../../restore/extract';
+import { makeFolders, mergeMove } from '../../restore/extract';
 import { applyMetadata, restoreTree } from '../../restore/files';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
@@ -94,7 +94,9 @@ export const restoreFiles = defineAction({
           throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
         }
         await rm(staging, { recursive: true, force: true });
-        await mkdir(staging, { recursive: true, mode: 0o700 });
+        // A new target folder gets the usual mode (umask): only the staging folder inside it is private.
+        await makeFolders(into);
+        await makeFolders(staging, 0o700);
         try {
           const system = key.split('/')[0]!;
           const chain = chainKeys(ctx.deps.catalog, key);
