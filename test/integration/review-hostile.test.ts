@@ -260,3 +260,22 @@ describe('restore files into odd targets', () => {
     for (const p of [join(dir.path, 'new'), into]) expect((lstatSync(p).mode & 0o777).toString(8)).toBe(usual.toString(8));
   }, 120_000);
 });
+
+describe('names that are not UTF-8 after deep verification', () => {
+  it('find shows caf\\xe9 (not U+FFFD) once deep verification indexed the set, and restore --path takes that form', () => {
+    const src = join(dir.path, 'latin1-src');
+    mkdirSync(join(src, 'docs'), { recursive: true });
+    writeFileSync(Buffer.from(`${src}/docs/caf\xe9.txt`, 'latin1'), 'e9');
+    writeFileSync(Buffer.from(`${src}/docs/caf\xe8.txt`, 'latin1'), 'e8');
+    expect(lifeboat(env, 'backup', 'files', '--path', join(src, 'docs'), '--system', 'latin1', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
+    expect(lifeboat(env, 'scan', medium).status).toBe(0);
+    const key = (JSON.parse(lifeboat(env, 'sets', '--json').stdout) as Array<{ key: string; system: string }>).find((x) => x.system === 'latin1')!.key;
+    expect(lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity).status).toBe(0);
+    const found = JSON.parse(lifeboat(env, 'find', 'docs/caf*', '--json').stdout) as Array<{ path: string }>;
+    expect(found.map((f) => f.path).sort()).toEqual(['docs/caf\\xe8.txt', 'docs/caf\\xe9.txt']);
+    const into = join(dir.path, 'out-latin1');
+    const r = lifeboat(env, 'restore', 'files', key, '--to', into, '--identity', identity, '--path', 'docs/caf\\xe9.txt');
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(join(into, 'docs'), { encoding: 'buffer' }).map((b) => b.toString('latin1'))).toEqual(['caf\xe9.txt']);
+  }, 120_000);
+});

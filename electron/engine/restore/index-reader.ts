@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { LifeboatError } from '../errors';
 import { count, finite, integer, Invalid, object, oneOf, string, type Obj } from '../format/check';
+import { displayName } from '../format/names';
 import { unsafeNameReason } from '../format/tar-reader';
 
 /**
@@ -49,7 +50,8 @@ function nameOf(o: Obj, key: string): { bytes: Buffer; text: string } | null {
     const v = string(o, b64Key, '');
     if (!B64.test(v) || v.length % 4 !== 0) throw new Invalid(b64Key, 'expected base64');
     const bytes = Buffer.from(v, 'base64');
-    return { bytes, text: bytes.toString('utf8') };
+    // The display form (`caf\xe9.txt`), as the writer's `path` and `find` show it: U+FFFD would make distinct names look alike.
+    return { bytes, text: displayName(bytes) };
   }
   if (!optional(o, key)) return null;
   const text = string(o, key, '');
