@@ -234,7 +234,9 @@ export function unsafeNameReason(name: string | Buffer): string | null {
   if (shown.length === 0) return 'an empty name';
   if (shown.includes('\0')) return `a NUL byte in ${JSON.stringify(shown)}`;
   if (shown.startsWith('/') || /^[A-Za-z]:[\\/]/.test(shown)) return `absolute path ${shown}`;
-  if (shown.includes('..') && shown.split(/[\\/]/).includes('..')) return `".." in ${shown}`;
+  // A backslash is an ordinary byte of a Linux or macOS name (`..\notes` is one file, kept by every
+  // backup): only where it separates folders (Windows) can `..\` climb out.
+  if (shown.includes('..') && shown.split(process.platform === 'win32' ? /[\\/]/ : '/').includes('..')) return `".." in ${shown}`;
   return null;
 }
 

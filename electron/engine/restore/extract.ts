@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, writeSync } from 'node:fs';
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { closeSync, existsSync, writeSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
@@ -100,12 +101,32 @@ export async function extractTar(
 }
 
 /**
+ * `mkdir -p` one folder at a time: Node's recursive mkdir retries forever where mkdir answers
+ * ENOENT under a folder that exists (`--to /proc/x`, /sys, some FUSE mounts), spinning a restore
+ * at full CPU that not even a cancel reaches. Here that is the error it is.
+ */
+export async function makeFolders(path: string, mode = 0o777): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(path); !existsSync(p); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      await mkdir(p, { mode });
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
  * Move everything under `from` into `to`: entries absent from `to` are renamed in place (one
  * step each), folders present on both sides are merged, other existing entries are replaced.
  * Safe to run again after an interruption: what was moved is no longer in `from`.
  */
 export async function mergeMove(from: string | Buffer, to: string | Buffer): Promise<void> {
-  await mkdir(to, { recursive: true });
+  if (!existsSync(to)) await mkdir(to);
   // Names as bytes: a name that is not UTF-8 would not survive a round trip through a string.
   for (const name of await readdir(from, { encoding: 'buffer' })) {
     const src = Buffer.concat([Buffer.from(from), Buffer.from('/'), name]);
@@ -113,6 +134,9 @@ export async function mergeMove(from: string | Buffer, to: string | Buffer): Pro
     // lstat on both sides: a link already in the target is replaced, never followed.
     const [s, d] = await Promise.all([lstat(src), lstat(dst).catch(() => null)]);
     if (d && s.isDirectory() && d.isDirectory()) {
+      // A read-only folder already there (an earlier restore of the same tree) must take entries:
+      // its recorded mode is applied again once everything is in place (restore.files does).
+      if ((d.mode & 0o300) !== 0o300 && process.getuid?.() !== 0) await chmod(dst, d.mode | 0o700);
       await mergeMove(src, dst);
       await rm(src, { recursive: true, force: true });
       continue;

@@ -18,6 +18,11 @@ export interface TreeRestoreInput {
   sameOwner: boolean;
   /** Create device nodes (root only); FIFOs are made by anyone. */
   canMakeDevices: boolean;
+  /**
+   * Leave folders 0700 (the caller applies their metadata once the tree is moved into place): a
+   * read-only folder in staging could not be emptied by the move, nor removed after a failure, as non-root.
+   */
+  deferFolders?: boolean;
   signal?: AbortSignal;
   log(level: 'info' | 'warn', message: string): void;
   progress(p: { bytesDone?: number; itemsDone?: number; current?: string }): void;
@@ -82,7 +87,8 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
     tree.symlink(l.target!, l.path);
     if (linkLeavesTree(show(l.path), show(l.target!))) linksOutside++;
   }
-  applyMetadata(tree, store, { sameOwner: input.sameOwner, dirsOnly: false });
+  applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'entries' });
+  if (!input.deferFolders) applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'dirs' });
   return {
     entries: totals.entries,
     files: totals.files,
@@ -165,12 +171,12 @@ const IS: Record<IndexEntryType, (st: Stats) => boolean> = {
 
 /**
  * Owners, modes and mtimes of the index onto a tree: everything but folders first, then folders
- * deepest first (placing an entry touches its folder's mtime). Each entry is lstat-ed (its
- * folders checked) and must be of its indexed kind: a chmod never follows a link. Owners only
+ * deepest first (placing an entry touches its folder's mtime), each a separate call (`which`).
+ * Each entry is lstat-ed (its folders checked) and must be of its indexed kind: a chmod never follows a link. Owners only
  * with `sameOwner` (root); then chown comes before chmod (chown clears setuid bits). Without
  * them, or with no owner recorded (v1 indexes), setuid/setgid are cleared.
  */
-export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner: boolean; dirsOnly: boolean }): void {
+export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner: boolean; which: 'entries' | 'dirs' }): void {
   const apply = (e: StoredEntry): void => {
     const { rel, abs, st } = tree.lstat(e.path);
     if (!st) return; // a device node not created (reported), or hard link (its file has the metadata)
@@ -186,6 +192,6 @@ export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner:
       throw fsFailure(err, rel);
     }
   };
-  if (!o.dirsOnly) for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) apply(e);
-  for (const e of store.each(['dir'], 'deepest-first')) apply(e);
+  if (o.which === 'entries') for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) apply(e);
+  if (o.which === 'dirs') for (const e of store.each(['dir'], 'deepest-first')) apply(e);
 }

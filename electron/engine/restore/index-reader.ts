@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { LifeboatError } from '../errors';
 import { count, finite, integer, Invalid, object, oneOf, string, type Obj } from '../format/check';
+import { displayName } from '../format/names';
 import { unsafeNameReason } from '../format/tar-reader';
 
 /**
@@ -35,6 +36,7 @@ export interface IndexEntry {
 const KEYS = ['path', 'path_b64', 'type', 'size', 'mtime_ms', 'mode', 'uid', 'gid', 'sha256', 'in', 'target', 'target_b64', 'rdev', 'dev', 'ino', 'ctime_ns'] as const;
 const TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
 const SHA256 = /^[0-9a-f]{64}$/;
+const MAX_TIME_MS = 8.64e15;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function optional(o: Obj, key: string): boolean {
@@ -48,7 +50,8 @@ function nameOf(o: Obj, key: string): { bytes: Buffer; text: string } | null {
     const v = string(o, b64Key, '');
     if (!B64.test(v) || v.length % 4 !== 0) throw new Invalid(b64Key, 'expected base64');
     const bytes = Buffer.from(v, 'base64');
-    return { bytes, text: bytes.toString('utf8') };
+    // The display form (`caf\xe9.txt`), as the writer's `path` and `find` show it: U+FFFD would make distinct names look alike.
+    return { bytes, text: displayName(bytes) };
   }
   if (!optional(o, key)) return null;
   const text = string(o, key, '');
@@ -65,9 +68,17 @@ export function checkIndexEntry(v: unknown): IndexEntry {
   const type = oneOf(o, 'type', '', TYPES);
   const size = count(o, 'size', '');
   const mtimeMs = finite(o, 'mtime_ms', '');
+  // Past what a date can hold, a time is no file's: refused here rather than failing later as a bug or EINVAL.
+  if (Math.abs(mtimeMs) > MAX_TIME_MS) throw new Invalid('mtime_ms', 'expected a time within ±8.64e15 ms of 1970');
   const mode = integer(o, 'mode', '');
   if (mode < 0 || mode > 0o177777) throw new Invalid('mode', 'expected a file mode');
-  const id = (k: string): number | null => (optional(o, k) ? count(o, k, '') : null);
+  // Owners are 32-bit; 4294967295 is chown's "leave as is", never an owner.
+  const id = (k: string): number | null => {
+    if (!optional(o, k)) return null;
+    const v = count(o, k, '');
+    if (v > 0xfffffffe) throw new Invalid(k, 'expected a user or group id below 4294967295');
+    return v;
+  };
   const uid = id('uid');
   const gid = id('gid');
   const sha256 = optional(o, 'sha256') ? string(o, 'sha256', '', { test: (s) => SHA256.test(s), what: 'a SHA-256 in hex' }) : null;
@@ -80,6 +91,8 @@ export function checkIndexEntry(v: unknown): IndexEntry {
     const r = o.rdev;
     if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0)) throw new Invalid('rdev', 'expected [major, minor]');
     rdev = [r[0] as number, r[1] as number];
+    // Linux device numbers: a 12-bit major and a 20-bit minor (what mknod can make).
+    if (rdev[0] > 0xfff || rdev[1] > 0xfffff) throw new Invalid('rdev', 'expected a major below 4096 and a minor below 1048576');
   }
   for (const k of ['dev', 'ino', 'ctime_ns']) if (optional(o, k) && typeof o[k] !== 'string' && typeof o[k] !== 'number') throw new Invalid(k, 'expected a string');
   const why = unsafeNameReason(text);

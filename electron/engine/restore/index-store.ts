@@ -3,6 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import { LifeboatError, mapError } from '../errors';
+import { displayName } from '../format/names';
 import { IndexReader, type IndexEntry, type IndexEntryType } from './index-reader';
 import { nothingSelected, pathSelector } from './select';
 
@@ -135,7 +136,8 @@ export class IndexStore {
       if (rows.length === 0) break;
       this.db.transaction(() => {
         for (const r of rows) {
-          if (!matches(show(r.path))) continue;
+          // Globs match the display form `find` prints (`caf\xe9.txt` for a name that is not UTF-8).
+          if (!matches(displayName(r.path))) continue;
           keepWithFolders(r.path);
           any = true;
           if (r.type === 'hardlink' && r.target) keepWithFolders(r.target);

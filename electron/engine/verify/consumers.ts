@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { FileEntry } from '../backup/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';
-import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason } from '../format/tar-reader';
+import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
 import { backupManifestConsumer, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
 
@@ -15,7 +16,52 @@ import { IndexReader } from '../restore/index-reader';
  */
 export interface Consumer {
   sink: Writable;
-  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'not-checked'; detail: string | null; index?: FileEntry[] }>;
+  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'not-checked'; detail: string | null; index?: FileEntry[]; files?: FileSetDigest }>;
+}
+
+const MASK = (1n << 256n) - 1n;
+
+/**
+ * The files of a tree as an order-free digest (a sum modulo 2^256 of a hash of each file's name,
+ * size and content hash, plus a count), so that a set's tar and its file index, each streamed on
+ * its own, can be compared in constant memory: a restore takes every file of the index from the
+ * tar named in its `in`, and refuses the set when the two disagree, so deep verification must too.
+ * `shape` leaves the content out, for index lines with no hash (which a restore does not check).
+ */
+export class FileSetDigest {
+  count = 0;
+  private full = 0n;
+  private shape = 0n;
+  /** Index files with no content hash seen: then only names and sizes are compared. */
+  unhashed = 0;
+
+  add(name: Buffer, size: number, sha256: string | null): void {
+    const plain = plainName(name);
+    const shape = createHash('sha256').update(plain).update(`\0${size}`).digest();
+    this.shape = (this.shape + BigInt(`0x${shape.toString('hex')}`)) & MASK;
+    if (sha256 === null) this.unhashed++;
+    else this.full = (this.full + BigInt(`0x${createHash('sha256').update(shape).update(sha256).digest('hex')}`)) & MASK;
+    this.count++;
+  }
+
+  /** Whether `tar` holds exactly the files this index gives it (names, sizes, and contents where hashed). */
+  matches(tar: FileSetDigest): boolean {
+    return this.count === tar.count && this.shape === tar.shape && (this.unhashed > 0 || this.full === tar.full);
+  }
+}
+
+/** A name as a restore looks it up: empty and `.` parts dropped (`./a//b` is `a/b`). */
+function plainName(name: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i === name.length || name[i] === 0x2f) {
+      const part = name.subarray(start, i);
+      if (part.length && !(part.length === 1 && part[0] === 0x2e)) parts.push(part);
+      start = i + 1;
+    }
+  }
+  return Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.of(0x2f), p] : [p])));
 }
 
 function nullSink(): Writable {
@@ -115,8 +161,11 @@ function notChecked(detail: string): Consumer {
  * links, never written through) and only counted; FIFOs and device nodes are counted the way a
  * restore reports them (devices are made only by a restore running as root).
  */
-function tarWalk(): Consumer {
+function tarWalk(digest = false): Consumer {
   const unsafe: string[] = [];
+  // A files set's tar: every file's content hashed, for the comparison with the file index.
+  const files$ = digest ? new FileSetDigest() : null;
+  let hashing: { entry: TarEntry; hash: Hash } | null = null;
   let files = 0;
   let bytes = 0;
   let outside = 0;
@@ -134,9 +183,18 @@ function tarWalk(): Consumer {
       if (e.kind === 'file') {
         files++;
         bytes += e.size;
+        if (files$) hashing = { entry: e, hash: createHash('sha256') };
       } else if (e.kind === 'symlink' && linkLeavesTree(e.name, e.linkname)) outside++;
       else if (e.kind === 'char' || e.kind === 'block') devices++;
       else if (e.kind === 'fifo') fifos++;
+    },
+    onData: (e, chunk) => {
+      if (hashing?.entry === e) hashing.hash.update(chunk);
+    },
+    onEntryEnd: (e) => {
+      if (hashing?.entry !== e) return;
+      files$!.add(e.nameBytes ?? Buffer.from(e.name), e.size, hashing.hash.digest('hex'));
+      hashing = null;
     },
   });
   let failure: Error | null = null;
@@ -151,7 +209,8 @@ function tarWalk(): Consumer {
       await finished;
       if (failure) return { verdict: 'corrupted', detail: (failure).message };
       if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
-      return { verdict: 'ok', detail: [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ') };
+      const detail = [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ');
+      return { verdict: 'ok', detail, ...(files$ ? { files: files$ } : {}) };
     },
   };
 }
@@ -172,7 +231,9 @@ export const CATALOG_INDEX_LIMIT = 200_000;
  * The file index read line by line (bounded memory at any size, a per-line limit): every line
  * checked as a restore checks it, unsafe names are `unsafe-path`, links out of the tree counted.
  */
-function indexParse(): Consumer {
+function indexParse(setId?: string): Consumer {
+  // The files this set's own tar must hold (the others come from the sets of its chain).
+  const files$ = setId ? new FileSetDigest() : null;
   let outside = 0;
   let devices = 0;
   let fifos = 0;
@@ -182,6 +243,7 @@ function indexParse(): Consumer {
   const under: string[] = [];
   const reader = new IndexReader((e) => {
     entries++;
+    if (files$ && e.type === 'file' && e.in === setId) files$.add(e.path, e.size, e.sha256);
     const through = shadow.under(e.display);
     if (through && under.length < 3) under.push(`file index: ${e.display} lies under the symbolic link ${through}`);
     if (e.type === 'symlink') shadow.add(e.display);
@@ -208,7 +270,7 @@ function indexParse(): Consumer {
       if (failure) return { verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: failure.message };
       if (under.length) return { verdict: 'unsafe-path', detail: under.join('; ') };
       const detail = [`${entries} entries in the file index`, ...notes(outside, devices, fifos), ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`])].join('; ');
-      return { verdict: 'ok', detail, ...(kept ? { index: kept } : {}) };
+      return { verdict: 'ok', detail, ...(kept ? { index: kept } : {}), ...(files$ ? { files: files$ } : {}) };
     },
   };
 }
@@ -242,17 +304,18 @@ function gunzipThen(next: Consumer | null): Consumer {
  * `pgRestore`: the pg_restore that can read this set's dump (pgRestoreForDump), or what it would
  * need when none installed can, or null when none is installed at all.
  */
-export function consumerFor(role: string, pgRestore: string | { needs: string } | null, source?: Record<string, unknown>): Consumer | null {
+export function consumerFor(role: string, pgRestore: string | { needs: string } | null, source?: Record<string, unknown>, setId?: string): Consumer | null {
   switch (role) {
     case 'pg-dump':
       if (pgRestore && typeof pgRestore === 'object') return notChecked(pgRestore.needs);
       if (!pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore is needed to check dumps at deep level and was not found.', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
       return pgRestoreList(pgRestore);
     case 'pg-dump-dir':
-    case 'files-tar':
       return tarWalk();
+    case 'files-tar':
+      return tarWalk(setId !== undefined);
     case 'file-index':
-      return indexParse();
+      return indexParse(setId);
     case 'sql-dump-gz':
       return gunzipThen(null);
     case 'files-tar-gz':

@@ -17,7 +17,7 @@ import { CheckTap, gateStages } from '../restore/gate';
 import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
-import { consumerFor } from './consumers';
+import { consumerFor, type FileSetDigest } from './consumers';
 import { type HashPool } from './hash-pool';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 
@@ -194,7 +194,7 @@ function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha:
 }
 
 /** Phase 2, one artifact: read every byte once; hash, and at deep level decode and check. */
-async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal, pool: HashPool | null): Promise<ArtifactResult & { index?: FileEntry[] }> {
+async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal, pool: HashPool | null): Promise<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }> {
   const started = Date.now();
   const t = plan.target;
   const inv = plan.inventory.get(a.path)!;
@@ -237,7 +237,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source);
+      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
@@ -283,9 +283,25 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     const out = await consumer.outcome();
     if (out.verdict !== 'ok') return { ...result, verdict: out.verdict, detail: out.detail };
     note = [note, out.detail].filter(Boolean).join('; ') || null;
-    return { ...result, verdict: 'ok', detail: note, index: out.index };
+    return { ...result, verdict: 'ok', detail: note, index: out.index, files: out.files };
   }
   return { ...result, verdict: 'ok', detail: note };
+}
+
+/**
+ * A files set's tar and file index, each sound on its own, must also agree: a restore takes every
+ * file the index gives this set from this tar (by name, size and hash) and refuses the set when
+ * one is missing or differs, so deep verification says so too (on the index's result) instead of
+ * passing a set no restore can place.
+ */
+function crossCheckFiles(plan: Plan, results: Array<ArtifactResult & { files?: FileSetDigest }>): void {
+  const at = (role: string): number => plan.artifacts.findIndex((a) => a.role === role);
+  const [tar, index] = [results[at('files-tar')], results[at('file-index')]];
+  if (!tar?.files || !index?.files || tar.verdict !== 'ok' || index.verdict !== 'ok') return;
+  if (index.files.matches(tar.files)) return;
+  const counts = index.files.count === tar.files.count ? `both hold ${tar.files.count} files, not the same names, sizes or contents` : `the index gives this set's tar ${index.files.count} files, the tar holds ${tar.files.count}`;
+  index.verdict = 'corrupted';
+  index.detail = `${tar.path} and ${index.path} disagree (${counts}): a restore would refuse this set`;
 }
 
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
@@ -306,6 +322,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
       }),
     ),
   );
+  crossCheckFiles(plan, results);
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
@@ -352,7 +369,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     level: o.level,
     verdict,
     detail,
-    artifacts: results.map(({ index: _index, ...r }) => r),
+    artifacts: results.map(({ index: _index, files: _files, ...r }) => r),
     startedAt: startedAt.toISOString(),
     durationMs,
     bytes,

@@ -5,7 +5,7 @@ import type { Transform } from 'node:stream';
 import { z } from 'zod';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
-import { mergeMove } from '../../restore/extract';
+import { makeFolders, mergeMove } from '../../restore/extract';
 import { applyMetadata, restoreTree } from '../../restore/files';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
@@ -94,10 +94,10 @@ export const restoreFiles = defineAction({
           throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
         }
         await rm(staging, { recursive: true, force: true });
-        // A target made here gets the usual mode (as mkdir -p): a recursive mkdir of the staging folder alone would leave it 0700.
+        // A new target folder gets the usual mode (umask): only the staging folder inside it is private.
         const madeInto = !existsSync(into);
-        await mkdir(into, { recursive: true });
-        await mkdir(staging, { recursive: true, mode: 0o700 });
+        await makeFolders(into);
+        await makeFolders(staging, 0o700);
         try {
           const system = key.split('/')[0]!;
           const chain = chainKeys(ctx.deps.catalog, key);
@@ -113,6 +113,7 @@ export const restoreFiles = defineAction({
             },
             sameOwner,
             canMakeDevices: root,
+            deferFolders: true,
             signal: ctx.signal,
             log: (level, message) => ctx.log(level, message),
             progress: (x) => ctx.progress(x),
@@ -129,8 +130,8 @@ export const restoreFiles = defineAction({
       ctx.log('info', `moving the restored tree into ${into}`);
       await mergeMove(staging, into);
       await rm(staging, { recursive: true, force: true });
-      // Moving entries into folders touched their mtimes: put the recorded ones back.
-      applyMetadata(new SafeTree(into), store, { sameOwner, dirsOnly: true });
+      // Folders get their modes, owners and mtimes now (moving entries into them touched their mtimes).
+      applyMetadata(new SafeTree(into), store, { sameOwner, which: 'dirs' });
       const totals = store.totals();
       return {
         set: key,
