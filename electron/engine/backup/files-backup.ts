@@ -57,7 +57,10 @@ async function loadParentIndex(input: FilesBackupInput, parent: Manifest): Promi
       hint: `Pass --identity with the key it was encrypted to (key id ${artifact.recipients.join(', ')}), or make a full backup (without --incremental).`,
     });
   }
-  const plain = await readDecoded(await medium.openRead(`sets/${parent.system}/${parent.set_id}/${artifact.path}`), artifact.encodings, input.identities);
+  const plain = await readDecoded(await medium.openRead(`sets/${parent.system}/${parent.set_id}/${artifact.path}`), artifact.encodings, input.identities, {
+    plainLimit: artifact.plain_bytes,
+    what: `The file index of the parent set ${parent.set_id}`,
+  });
   return parseIndex(plain);
 }
 

@@ -340,7 +340,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     try {
       // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
       const { readDecoded } = await import('../pipeline/artifact-pipeline');
-      const plain = await readDecoded(await medium.openRead(`${r.folder.path}/${artifact.path}`), artifact.encodings, options.identities ?? []);
+      const plain = await readDecoded(await medium.openRead(`${r.folder.path}/${artifact.path}`), artifact.encodings, options.identities ?? [], { plainLimit: artifact.plain_bytes, what: `${key}/${artifact.path}` });
       if (sha256Hex(plain) !== artifact.plain_sha256) throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
       recordFileIndex(catalog, key, parseIndex(plain));
       summary.indexedFileSets++;

@@ -111,16 +111,23 @@ export function decodeStages(encodings: readonly string[], identities: AgeIdenti
 }
 
 /** Read and decode a small artifact (a file index) fully into memory. */
-export async function readDecoded(source: Readable, encodings: readonly string[], identities: AgeIdentity[]): Promise<Buffer> {
+export async function readDecoded(source: Readable, encodings: readonly string[], identities: AgeIdentity[], o: { plainLimit?: number; what?: string } = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let total = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, callback) {
+      total += chunk.length;
+      // A byte past the manifest's plain_bytes is corruption (an index bomb): stop, hold no more.
+      if (o.plainLimit !== undefined && total > o.plainLimit) {
+        callback(new LifeboatError('CHECKSUM_MISMATCH', `${o.what ?? 'The artifact'} decodes to more than the ${o.plainLimit} bytes its manifest records: corrupted (reading stopped there).`));
+        return;
+      }
       chunks.push(chunk);
       callback();
     },
   });
   try {
-    await pipeline([source, ...decodeStages(encodings, identities), sink]);
+    await pipeline([source, ...decodeStages(encodings, identities, o), sink]);
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   }
