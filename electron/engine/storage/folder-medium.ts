@@ -9,6 +9,7 @@ import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium'
 import { assertSafeRelativePath } from '../format/names';
 import { isPageAligned, PAGE } from './aligned-memory';
 import { completeSets, isAbandoned, type ArtifactSink, type ListedFile, type ListFilesOptions, type ListedSet, type ListedSetFolder, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import { makeFolders } from './make-folders';
 
 const PARTIAL_PREFIX = '.partial-';
 const OWNER_FILE = '.owner.json';
@@ -210,7 +211,7 @@ export class FolderMedium implements Medium {
     const path = this.abs(rel);
     const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await makeFolders(dirname(path));
       await writeDurable(tmp, bytes);
       await rename(tmp, path);
       // The rename itself must survive a power cut: sync the folder.
@@ -228,9 +229,9 @@ export class FolderMedium implements Medium {
 
   async writeInfo(info: MediumInfo): Promise<void> {
     try {
-      await mkdir(this.location, { recursive: true });
+      await makeFolders(this.location);
       await writeDurable(join(this.location, MEDIUM_FILE), Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
-      await mkdir(join(this.location, 'sets'), { recursive: true });
+      await makeFolders(join(this.location, 'sets'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new LifeboatError('ALREADY_EXISTS', `${this.location} is already a Lifeboat medium.`);
@@ -247,7 +248,7 @@ export class FolderMedium implements Medium {
     try {
       // Fails early and clearly on a read-only or foreign-owned medium.
       await access(this.location, constants.W_OK);
-      await mkdir(systemDir, { recursive: true });
+      await makeFolders(systemDir);
       if (await this.stat(setPath)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
       await mkdir(partialDir);
       const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
