@@ -20,10 +20,8 @@ export interface EntryState {
  * (ns), content hash, link target, link count. Symlinks' own mtimes are left out: `tar` and
  * `cp` do not all set them.
  */
-export function treeState(root: string, o: { mtimeResolutionNs?: number } = {}): Record<string, EntryState> {
-  // Node sets times as a double of seconds: a restore through it is exact to about a microsecond, GNU tar to the nanosecond.
-  const res = BigInt(o.mtimeResolutionNs ?? 1);
-  const mtimeOf = (ns: bigint): string => String(((ns + res / 2n) / res) * res);
+export function treeState(root: string): Record<string, EntryState> {
+  const mtimeOf = (ns: bigint): string => String(ns);
   const out: Record<string, EntryState> = {};
   const walk = (abs: Buffer, rel: Buffer | null): void => {
     for (const name of readdirSync(abs, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b))) {
@@ -73,4 +71,19 @@ export function bjoin(...parts: Array<string | Buffer>): Buffer {
     out.push(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
   });
   return Buffer.concat(out);
+}
+
+/**
+ * `actual` with each mtime that is within `toleranceNs` of `expected`'s replaced by it, for a
+ * comparison of whole states: Node sets times as a double of seconds, so a restore through it is
+ * exact to about a microsecond (GNU tar: to the nanosecond). Anything further off stays and shows.
+ */
+export function withMtimesWithin(expected: Record<string, EntryState>, actual: Record<string, EntryState>, toleranceNs: number): Record<string, EntryState> {
+  const out: Record<string, EntryState> = {};
+  for (const [k, v] of Object.entries(actual)) {
+    const want = expected[k];
+    const close = want && want.mtime !== '-' && v.mtime !== '-' && Math.abs(Number(BigInt(want.mtime) - BigInt(v.mtime))) <= toleranceNs;
+    out[k] = close ? { ...v, mtime: want.mtime } : v;
+  }
+  return out;
 }

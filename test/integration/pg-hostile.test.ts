@@ -101,7 +101,7 @@ describe('a restore test runs no code of the backup on this machine', () => {
       `CREATE TABLE t (x int);
        INSERT INTO t SELECT generate_series(1, 3);
        CREATE FUNCTION public.evil() RETURNS int LANGUAGE plpgsql VOLATILE AS $f$
-         BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'touch ${marker}/' || current_database()); RETURN 1; END $f$;
+         BEGIN EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'cat > /dev/null; touch ${marker}/' || current_database()); RETURN 1; END $f$;
        CREATE FUNCTION public.innocent(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN PERFORM public.evil(); RETURN $1; END $f$;
        CREATE INDEX t_innocent ON t (public.innocent(x));`,
     );
@@ -122,7 +122,7 @@ describe('a restore test runs no code of the backup on this machine', () => {
     await createDatabase(
       'evilcheck',
       `CREATE FUNCTION public.escape() RETURNS boolean LANGUAGE plpgsql AS $f$
-         BEGIN EXECUTE 'RESET ROLE'; EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'touch ${marker}/check-' || current_database() || '-' || current_user); RETURN true; END $f$;
+         BEGIN EXECUTE 'RESET ROLE'; EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'cat > /dev/null; touch ${marker}/check-' || current_database() || '-' || current_user); RETURN true; END $f$;
        CREATE TABLE u (x int CHECK (public.escape()));
        INSERT INTO u VALUES (1), (2);`,
     );
