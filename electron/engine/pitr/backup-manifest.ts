@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TarReader, type TarEntry } from '../format/tar-reader';
-import type { Consumer } from '../verify/consumers';
+import { settled, type Consumer } from '../verify/consumers';
 
 /**
  * PostgreSQL's own `backup_manifest`, inside a pg-base set's base.tar, checked as
@@ -247,16 +247,11 @@ export function manifestAlgorithms(source: Record<string, unknown> | null | unde
 export function backupManifestConsumer(algorithms?: string[]): Consumer {
   const check = new BackupManifestCheck(algorithms);
   const reader = new TarReader({ onEntry: (e) => check.onEntry(e), onData: (e, chunk) => check.onData(e, chunk), onEntryEnd: (e) => check.onEntryEnd(e) });
-  let failure: Error | null = null;
-  reader.on('error', (e) => (failure = e));
-  const finished = new Promise<void>((resolve) => {
-    reader.once('finish', () => resolve());
-    reader.once('error', () => resolve());
-  });
+  const ended = settled(reader);
   return {
     sink: reader,
     outcome: async () => {
-      await finished;
+      const failure = await ended();
       if (failure) return { verdict: 'corrupted', detail: (failure).message };
       const r = check.result();
       if (!r.present) return { verdict: 'ok', detail: 'no backup_manifest inside base.tar (PostgreSQL before 13): files not checked against it' };

@@ -64,6 +64,23 @@ function plainName(name: Buffer): Buffer {
   return Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.of(0x2f), p] : [p])));
 }
 
+/**
+ * When a consumer's Writable has settled: the error it ended with, or null once it finished.
+ * Listened to from the start, so an early error is never missed.
+ */
+export function settled(sink: Writable): () => Promise<Error | null> {
+  let failure: Error | null = null;
+  sink.on('error', (e) => (failure = e));
+  const done = new Promise<void>((resolve) => {
+    sink.once('finish', () => resolve());
+    sink.once('error', () => resolve());
+  });
+  return async () => {
+    await done;
+    return failure;
+  };
+}
+
 function nullSink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
@@ -197,16 +214,11 @@ function tarWalk(digest = false): Consumer {
       hashing = null;
     },
   });
-  let failure: Error | null = null;
-  reader.on('error', (e) => (failure = e));
-  const finished = new Promise<void>((resolve) => {
-    reader.once('finish', () => resolve());
-    reader.once('error', () => resolve());
-  });
+  const ended = settled(reader);
   return {
     sink: reader,
     outcome: async () => {
-      await finished;
+      const failure = await ended();
       if (failure) return { verdict: 'corrupted', detail: (failure).message };
       if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
       const detail = [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ');
@@ -257,16 +269,11 @@ function indexParse(setId?: string): Consumer {
       kept?.push({ path: e.display, type, size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, sha256: e.sha256, target: e.target?.toString('utf8') ?? null, in: e.in });
     }
   });
-  let failure: Error | null = null;
-  reader.on('error', (e) => (failure = e));
-  const finished = new Promise<void>((resolve) => {
-    reader.once('finish', () => resolve());
-    reader.once('error', () => resolve());
-  });
+  const ended = settled(reader);
   return {
     sink: reader,
     outcome: async () => {
-      await finished;
+      const failure = await ended();
       if (failure) return { verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: failure.message };
       if (under.length) return { verdict: 'unsafe-path', detail: under.join('; ') };
       const detail = [`${entries} entries in the file index`, ...notes(outside, devices, fifos), ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`])].join('; ');
