@@ -87,3 +87,12 @@ export function withMtimesWithin(expected: Record<string, EntryState>, actual: R
   }
   return out;
 }
+
+/**
+ * A tree with its root folder's own state: a sentinel beside a restore target, compared before and
+ * after, shows anything created, changed or chmod-ed there (the root's mode and mtime included).
+ */
+export function sentinelState(root: string): Record<string, EntryState> {
+  const st = lstatSync(root, { bigint: true });
+  return { '.': { type: 'dir', mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: String(st.mtimeNs) }, ...treeState(root) };
+}

@@ -10,6 +10,7 @@ import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { json, lifeboat } from '../helpers/cli';
 import { indexLine, paxTar, type TarSpec } from '../helpers/pax-tar';
 import { tempDir } from '../helpers/temp';
+import { sentinelState } from '../helpers/tree-state';
 
 /**
  * Hostile media, extraction side (issue 17 items 1, 3, 5, 6): sets crafted by hand, signed by a
@@ -29,18 +30,6 @@ const isRoot = process.getuid?.() === 0;
 interface RunResult {
   ok: boolean;
   steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; error: { code: string; message: string } | null }>;
-}
-
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (abs: string, rel: string): void => {
-    const st = lstatSync(abs);
-    const what = st.isSymbolicLink() ? `link:${readlinkSync(abs)}` : st.isFile() ? `file:${createHash('sha256').update(readFileSync(abs)).digest('hex')}` : st.isDirectory() ? 'dir' : 'other';
-    out[rel] = `${what} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
-    if (st.isDirectory()) for (const name of readdirSync(abs).sort()) walk(join(abs, name), `${rel}/${name}`);
-  };
-  walk(root, '.');
-  return out;
 }
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
@@ -86,13 +75,13 @@ function restoreRun(key: string, into: string, drill = false, allowUnsigned = fa
 
 /** The restore is refused with `code`, the sentinel is untouched and the target holds nothing. */
 function expectRefused(key: string, code: string, drill = false, allowUnsigned = false): string {
-  const before = snapshot(sentinel);
+  const before = sentinelState(sentinel);
   const into = join(dir.path, `target-${Math.random().toString(36).slice(2)}`);
   mkdirSync(into);
   const step = restoreRun(key, into, drill, allowUnsigned);
   expect(step.status).toBe('failed');
   expect(step.error?.code, step.error?.message).toBe(code);
-  expect(snapshot(sentinel)).toEqual(before);
+  expect(sentinelState(sentinel)).toEqual(before);
   expect(readdirSync(into)).toEqual([]);
   return step.error!.message;
 }

@@ -14,6 +14,7 @@ import { SafeTree } from '../../electron/engine/restore/safe-tree';
 import { consumerFor } from '../../electron/engine/verify/consumers';
 import { indexLine, paxTar, type TarSpec } from '../helpers/pax-tar';
 import { tempDir } from '../helpers/temp';
+import { sentinelState } from '../helpers/tree-state';
 
 const ROOT = join(__dirname, '../..');
 let dir: ReturnType<typeof tempDir>;
@@ -21,18 +22,6 @@ let sentinel: string;
 let n = 0;
 
 /** Every entry under a folder: kind, mode, owner, mtime, content hash or link target. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (abs: string, rel: string): void => {
-    const st = lstatSync(abs);
-    const what = st.isSymbolicLink() ? `link:${readlinkSync(abs)}` : st.isFile() ? `file:${createHash('sha256').update(readFileSync(abs)).digest('hex')}` : st.isDirectory() ? 'dir' : 'other';
-    out[rel] = `${what} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
-    if (st.isDirectory()) for (const name of readdirSync(abs).sort()) walk(join(abs, name), `${rel}/${name}`);
-  };
-  walk(root, '.');
-  return out;
-}
-
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 /** The process's peak RSS since the last reset, from /proc (sampling from JS would miss synchronous stretches). */
@@ -74,7 +63,7 @@ async function restore(c: Case): Promise<{ report: TreeRestoreReport; staging: s
 }
 
 async function refused(c: Case | (() => Promise<unknown>)): Promise<LifeboatError> {
-  const before = snapshot(sentinel);
+  const before = sentinelState(sentinel);
   let err: unknown = null;
   try {
     await (typeof c === 'function' ? c() : restore(c));
@@ -83,7 +72,7 @@ async function refused(c: Case | (() => Promise<unknown>)): Promise<LifeboatErro
   }
   expect(err, 'the restore should have been refused').toBeInstanceOf(LifeboatError);
   // Nothing outside the target was created, changed or chmod-ed.
-  expect(snapshot(sentinel)).toEqual(before);
+  expect(sentinelState(sentinel)).toEqual(before);
   return err as LifeboatError;
 }
 
@@ -153,11 +142,11 @@ describe('extraction never writes through a link', () => {
     mkdirSync(planted);
     symlinkSync(target, join(planted, 'evil'));
     const tree = new SafeTree(planted);
-    const before = snapshot(sentinel);
+    const before = sentinelState(sentinel);
     expect(() => tree.createFile(Buffer.from('evil/pwned'))).toThrow(/symbolic link/);
     expect(() => tree.mkdir(Buffer.from('evil/sub'))).toThrow(/symbolic link/);
     expect(() => tree.hardlink(Buffer.from('evil/passwd'), Buffer.from('copy'))).toThrow(/symbolic link/);
-    expect(snapshot(sentinel)).toEqual(before);
+    expect(sentinelState(sentinel)).toEqual(before);
     const e3 = await refused(() => extractTar(Readable.from([paxTar([{ name: 'evil/pwned', type: 'file', body: 'x' }])]), [], planted, { accept: () => true }));
     expect(e3.code).toBe('UNSAFE_PATH');
   });
