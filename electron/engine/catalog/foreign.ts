@@ -1,30 +1,8 @@
 import { LifeboatError } from '../errors';
 import { JSON_LIMITS, jsonDepth } from '../format/check';
 
-/**
- * Foreign backups Lifeboat catalogs read-only, as unsigned sets: the seed scripts' folders of
- * plain dumps and tarballs, and pgBackRest repositories (read without the pgbackrest binary).
- * Their integrity is trusted on first verify: the first verification records their hashes.
- */
-export interface ForeignArtifact {
-  path: string; // relative to the medium root
-  role: string;
-  bytes: number;
-}
-
-export interface ForeignSet {
-  system: string;
-  setId: string;
-  kind: 'pg-logical' | 'pg-base' | 'files' | 'config';
-  origin: 'seed-script' | 'pgbackrest';
-  createdAt: string;
-  finishedAt: string | null;
-  parentId: string | null;
-  /** Where the set lives on the medium (a folder or a file). */
-  setPath: string;
-  artifacts: ForeignArtifact[];
-  facts: Record<string, unknown>;
-}
+export type { ForeignArtifact, ForeignSet } from '../foreign/types';
+import type { ForeignArtifact, ForeignSet } from '../foreign/types';
 
 // ---- seed-script folders ------------------------------------------------------------------
 
