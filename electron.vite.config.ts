@@ -9,7 +9,7 @@ const define = { __LIFEBOAT_VERSION__: JSON.stringify(pkg.version) };
 
 // Dependencies stay external (native modules must be) except the ESM-only ones, which are
 // bundled so the CommonJS output loads them under both Node 20 and Electron.
-const bundled = ['age-encryption'];
+const bundled: string[] = [];
 
 /** Writes the one CSP (shared/csp.ts) into the page's head: file:// pages get no headers, so this tag is the policy of the packaged app. */
 function cspMeta(): Plugin {
