@@ -116,7 +116,8 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
     printed.add(key);
     const took = st.startedAt && st.finishedAt ? ` (${formatDuration((Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000)})` : '';
     io.stdout.write(`${STATUS_MARK[st.status]} ${step.id}: ${step.title}${took}\n`);
-    if (step.kind === 'communicate' && st.output?.sent_by) io.stdout.write(`  sent by ${JSON.stringify(st.output.sent_by)} via ${JSON.stringify(st.output.sent_via)}\n`);
+    const sent = step.kind === 'communicate' ? (st.output as { sent_by?: string; sent_via?: string } | null) : null;
+    if (sent?.sent_by) io.stdout.write(`  sent by ${sent.sent_by} via ${sent.sent_via ?? ''}\n`);
     if (step.kind === 'action' && st.output) {
       const o = st.output;
       if (step.action === 'catalog.select-set') io.stdout.write(`  chose ${String(o.key)} (made ${String(o.created_at)})${Array.isArray(o.passed_over) && o.passed_over.length ? `; passed over ${o.passed_over.length}: ${(o.passed_over as Array<{ key: string; reason: string }>).map((x) => `${x.key} — ${x.reason}`).join('; ')}` : ''}\n`);
@@ -144,10 +145,10 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
 }
 
 /** Ask a person for what the waiting step needs. Returns null when they decline (the run waits). */
-async function askPerson(io: CliIo, p: Prompter, run: RunRecord, stepId: string, need: StepNeed): Promise<{ ticks?: number[]; signoff?: string; confirmation?: string; sentVia?: string } | null> {
+async function askPerson(io: CliIo, p: Prompter, run: RunRecord, stepId: string, need: StepNeed, guidance: string | null): Promise<{ ticks?: number[]; signoff?: string; confirmation?: string; sentVia?: string } | null> {
   const step = run.state.runbook.steps.find((s) => s.id === stepId)!;
   io.stderr.write(`\n── ${step.title} ${run.drill ? '[DRILL]' : '[LIVE]'}\n`);
-  if (step.guidance) io.stderr.write(`${step.guidance.trimEnd().split('\n').map((l) => `   ${l}`).join('\n')}\n`);
+  if (guidance) io.stderr.write(`${guidance.trimEnd().split('\n').map((l) => `   ${l}`).join('\n')}\n`);
   if (need.type === 'manual') {
     const ticks: number[] = [];
     for (let i = 0; i < need.items.length; i++) {
@@ -208,7 +209,7 @@ async function drive(engine: Engine, io: CliIo, runner: RunEngine, runId: string
         });
       }
       prompter ??= new Prompter(io);
-      const answer = await askPerson(io, prompter, run, waiting.id, need);
+      const answer = await askPerson(io, prompter, run, waiting.id, need, runner.guidanceOf(run, waiting));
       if (!answer) return run;
       try {
         runner.respond(runId, waiting.id, answer, opts.operator ?? run.operator);
