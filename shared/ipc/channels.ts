@@ -41,6 +41,9 @@ export const CHANNEL_NAMES = [
   'removeS3Medium',
   'pickFolder',
   'exportReportPdf',
+  // Restores and runs (issue 21, U2): ticks kept across reloads, the blank checklist of a runbook.
+  'tickStep',
+  'getRunbookChecklist',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

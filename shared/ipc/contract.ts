@@ -129,6 +129,8 @@ export const contract = {
         operator: z.string().max(200).optional(),
         /** Paths of age identity files (their content never crosses IPC). */
         identityFiles: z.array(z.string().max(4096)).max(10).default([]),
+        /** The operator's confirmed choice to restore sets not signed by a pinned key (journaled as run.override). */
+        allowUnsigned: z.boolean().default(false),
       })
       .strict(),
     output: z.object({ run: RunViewSchema, job: JobSnapshotSchema }),
@@ -145,13 +147,20 @@ export const contract = {
       ticks: z.array(z.number().int().nonnegative()).max(200).optional(),
       signoff: z.string().max(200).optional(),
       confirmation: z.string().max(4096).optional(),
+      /** A communicate step: how the message was sent (who sent it is `signoff`). */
+      sentVia: z.string().max(200).optional(),
       operator: z.string().max(200).optional(),
     }).strict(),
     output: JobSnapshotSchema,
   },
   skipStep: {
-    doc: 'Skip a step with a reason (journaled with who did it).',
-    input: RunId.extend({ step: z.string().min(1).max(100), reason: z.string().min(1).max(2000), operator: z.string().max(200).optional() }).strict(),
+    doc: 'Skip a step with a reason (journaled with who did it); a live run or a sign-off needs a second named person.',
+    input: RunId.extend({
+      step: z.string().min(1).max(100),
+      reason: z.string().min(1).max(2000),
+      operator: z.string().max(200).optional(),
+      secondPerson: z.string().max(200).optional(),
+    }).strict(),
     output: RunViewSchema,
   },
   cancelRun: {
@@ -244,6 +253,17 @@ export const contract = {
     doc: 'Forget the settings of an s3:// medium (its sets stay in the catalog).',
     input: z.object({ location: z.string().min(1).max(2000) }).strict(),
     output: SettingsViewSchema,
+  },
+  // ---- Restores and runs (issue 21, U2) ----
+  tickStep: {
+    doc: 'Tick or untick one checklist item of the waiting step; kept in the run (and journaled) across reloads.',
+    input: RunId.extend({ step: z.string().min(1).max(100), item: z.number().int().nonnegative().max(200), ticked: z.boolean(), operator: z.string().max(200).optional() }).strict(),
+    output: RunViewSchema,
+  },
+  getRunbookChecklist: {
+    doc: 'A printable blank checklist of a runbook (self-contained HTML with a print stylesheet), to fill in before a run.',
+    input: z.object({ runbook: z.string().min(1).max(4096) }).strict(),
+    output: z.object({ html: z.string(), title: z.string() }),
   },
   pickFolder: {
     doc: 'The OS folder picker (desktop app only; the browser bridge answers available: false and the path field is used).',

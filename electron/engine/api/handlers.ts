@@ -12,7 +12,8 @@ import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypt
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
-import { listRunbooks } from '../runbooks/library';
+import { renderChecklistHtml } from '../runbooks/checklist';
+import { listRunbooks, loadRunbook } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
 
@@ -150,9 +151,17 @@ export function createHandlers(engine: Engine): Handlers {
 
     advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
 
-    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => runs.respond(id, step, { ticks, signoff, confirmation }, operator),
+    respondStep: async ({ id, step, ticks, signoff, confirmation, sentVia, operator }) => runs.respond(id, step, { ticks, signoff, confirmation, sentVia }, operator),
 
-    skipStep: async ({ id, step, reason, operator }) => runs.skip(id, step, reason, operator),
+    skipStep: async ({ id, step, reason, operator, secondPerson }) => runs.skip(id, step, reason, operator, secondPerson),
+
+    // Restores and runs (issue 21, U2).
+    tickStep: async ({ id, step, item, ticked, operator }) => runs.tick(id, step, item, ticked, operator),
+
+    getRunbookChecklist: async ({ runbook }) => {
+      const parsed = loadRunbook(engine.paths.dataDir, runbook);
+      return { html: renderChecklistHtml(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }), title: parsed.runbook.title };
+    },
 
     cancelRun: async ({ id, reason, operator }) => runs.cancel(id, reason, operator),
 
