@@ -130,7 +130,7 @@ export const contract = {
         /** Paths of age identity files (their content never crosses IPC). */
         identityFiles: z.array(z.string().max(4096)).max(10).default([]),
         /** The operator's confirmed choice to restore sets not signed by a pinned key (journaled as run.override). */
-        allowUnsigned: z.boolean().default(false),
+        allowUnsigned: z.boolean().optional(),
       })
       .strict(),
     output: z.object({ run: RunViewSchema, job: JobSnapshotSchema }),
