@@ -150,7 +150,7 @@ export function PitrScreen(): React.JSX.Element {
                 From <strong>{formatLocalTime(w.from)}</strong> to <strong>{w.to ? formatTimeWithAge(w.to) : '—'}</strong> on timeline {w.timeline} (base {w.base};{' '}
                 {w.segments} contiguous WAL segments; end from {w.toBasis}){' '}
                 <button type="button" className="link" onClick={() => setLocal(localFromIso(w.to ?? w.from))} aria-label={`Pick the end of the window of base ${w.base}`}>
-                  Pick its end
+                  Pick the end of the window of base {w.base}
                 </button>
               </li>
             ))}

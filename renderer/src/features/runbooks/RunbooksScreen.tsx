@@ -53,9 +53,17 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
   const [credentials] = useResult(() => api.listCredentials({}));
   const pgTargets = credentials.state === 'ready' ? credentials.value.credentials.filter((c) => c.kind === 'pg' && c.url) : [];
   const [values, setValues] = useState<Record<string, string>>(() =>
-    Object.fromEntries(entry.inputs.map((i) => [i.id, prefill?.inputs[i.id] ?? (i.type === 'datetime' && i.default === 'now' ? '' : (i.default ?? ''))])),
+    Object.fromEntries(
+      entry.inputs.map((i) => {
+        const given = prefill?.inputs[i.id];
+        // A datetime field shows local time: a pre-filled ISO time is converted for it (and back when sent).
+        if (i.type === 'datetime') return [i.id, given ? localFromIso(given) : i.default && i.default !== 'now' ? localFromIso(i.default) : ''];
+        return [i.id, given ?? i.default ?? ''];
+      }),
+    ),
   );
-  const [drill, setDrill] = useState(entry.drill === 'only');
+  // A restore started from the Catalog or the planner is a real one; a runbook picked from the library starts as a drill.
+  const [drill, setDrill] = useState(entry.drill === 'only' || !prefill?.purpose);
   const [identity, setIdentity] = useState('');
   const [operator, setOperator] = useState('');
   const [allowUnsigned, setAllowUnsigned] = useState(false);

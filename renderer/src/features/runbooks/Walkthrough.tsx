@@ -443,7 +443,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
           {shown.condition && <p className="hint">Target left: {shown.condition}</p>}
           {job && (running || job.status === 'failed') && <JobProgress job={job} label={`Working on ${run.title}`} />}
           {log.length > 0 && (
-            <div className="log" aria-label="Live log" data-testid="live-log">
+            <div className="log" aria-label="Live log" data-testid="live-log" tabIndex={0} role="log">
               {log.map((l, i) => (
                 <div key={i} className={l.level === 'warn' || l.level === 'error' ? 'hint' : ''}>{l.message}</div>
               ))}
