@@ -106,7 +106,8 @@ export function PitrScreen(): React.JSX.Element {
   const why = !system ? 'choose a system' : !target ? 'choose a time' : t && !t.inside ? 'the time is outside every recoverable window' : '';
   return (
     <section aria-labelledby="screen-title">
-      <h1 id="screen-title">Point-in-time recovery planner</h1>
+      <h1 id="screen-title">PITR planner</h1>
+      <p className="muted">Point-in-time recovery: pick a system and a time; see whether its base backups and archived WAL reach it.</p>
       <article className="card wide">
         <div className="form">
           <div className="row">
