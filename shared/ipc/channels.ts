@@ -41,6 +41,14 @@ export const CHANNEL_NAMES = [
   'removeS3Medium',
   'pickFolder',
   'exportReportPdf',
+  // Overview, Media and Settings (issue 21, U3): recoverability, media care, CLI parity, per-system settings.
+  'getRecoverability',
+  'removeMedium',
+  'initMedium',
+  'startPrune',
+  'verifyJournals',
+  'startRebuild',
+  'saveSystemSettings',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];
