@@ -228,7 +228,11 @@ export function MediaScreen(): React.JSX.Element {
             <CliCommand args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix>']} />
           </div>
         </form>
-        {job && <JobProgress job={job} label="Scan" />}
+        {job && (
+          <div data-testid="scan-job" data-job-id={job.id}>
+            <JobProgress job={job} label="Scan" />
+          </div>
+        )}
         {result && <ScanOutcome result={result} onInit={setInitAt} />}
         {initAt && (
           <InitMedium

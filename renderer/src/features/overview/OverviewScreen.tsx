@@ -175,7 +175,8 @@ export function OverviewScreen(): React.JSX.Element {
   const fine = ready.filter((r) => r.next.action === 'none').length;
   return (
     <section aria-labelledby="screen-title">
-      <h1 id="screen-title">Are we recoverable?</h1>
+      <h1 id="screen-title">Overview</h1>
+      <h2 className="question">Are we recoverable?</h2>
       {systems.state === 'loading' && <p>Loading…</p>}
       {systems.state === 'error' && <ErrorBox error={systems.error} />}
       {systems.state === 'ready' && ready.length === 0 && (
