@@ -46,7 +46,7 @@ export const RecoverabilitySchema = z.object({
   system: z.string(),
   objectives: ObjectivesSchema,
   sets: z.number(),
-  newestSet: z.object({ key: z.string(), createdAt: z.string(), bytes: z.number() }).nullable(),
+  newestSet: z.object({ key: z.string(), kind: z.string(), createdAt: z.string(), bytes: z.number() }).nullable(),
   newestVerifiedSet: z.object({ key: z.string(), createdAt: z.string(), level: z.string(), verifiedAt: z.string() }).nullable(),
   rpo: z.object({
     state: z.enum(RPO_STATES),

@@ -138,8 +138,8 @@ export function recoverabilityOf(
   const objectives = objectivesFor(catalog, settings, system);
   const count = (catalog.stmt('SELECT count(*) AS n FROM sets WHERE system = ?').get(system) as { n: number }).n;
   const newest = catalog
-    .stmt('SELECT key, created_at AS createdAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC, key LIMIT 1')
-    .get(system) as { key: string; createdAt: string; bytes: number } | undefined;
+    .stmt('SELECT key, kind, created_at AS createdAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC, key LIMIT 1')
+    .get(system) as { key: string; kind: string; createdAt: string; bytes: number } | undefined;
   const verifiedRow = catalog
     .stmt(
       `SELECT s.key, s.created_at AS createdAt,

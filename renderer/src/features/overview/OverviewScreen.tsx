@@ -15,6 +15,17 @@ const RTO_WORD: Record<Recoverability['rto']['state'], string> = { ok: 'within R
 
 const toneClass = (t: Tone): string => (t === 'muted' ? 'status' : `status status-${t}`);
 
+/** The `lifeboat backup` command that makes a new set like the system's newest one. */
+function backupArgs(r: Recoverability): string[] {
+  const kind = r.newestSet?.kind ?? 'pg-logical';
+  const head = ['lifeboat', 'backup'];
+  if (kind === 'pg-base') return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+  if (kind === 'files' || kind === 'config') {
+    return [...head, 'files', '--system', r.system, ...(kind === 'config' ? ['--class', 'config'] : []), '--path', '<folder>', '--to', '<medium>'];
+  }
+  return [...head, 'pg', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+}
+
 /** The button doing the system's next action (or a copyable CLI line for a backup, which the app does not make). */
 function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
   const n = r.next;
@@ -34,9 +45,10 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
     case 'scan-medium':
       return button(n.mediumLabel ? `Scan ${n.mediumLabel}` : `Scan a medium for ${r.system}`, () => go({ screen: 'media', run: null }));
     case 'back-up':
+      // The app does not make backups (servers do, from cron): the command for this system's kind, to run there.
       return (
         <span data-testid={`next-${r.system}`} data-action="back-up">
-          <CliCommand args={['lifeboat', 'backup', 'pg-logical', '--system', r.system, '--db', '<database URL>', '--to', '<medium>']} />
+          <CliCommand args={backupArgs(r)} />
         </span>
       );
     default:
@@ -60,14 +72,18 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
       <dl className="facts">
         <dt>RPO{o.rpoSeconds !== null ? ` ${formatDuration(o.rpoSeconds)}` : ''}</dt>
         <dd data-testid="rpo">
-          <span className={toneClass(RPO_TONE[r.rpo.state])}>{RPO_WORD[r.rpo.state]}</span>{' '}
-          <ObjectiveBar value={r.rpo.ageSeconds} objective={o.rpoSeconds} tone={RPO_TONE[r.rpo.state]} /> {r.rpo.text}
+          <span className={toneClass(RPO_TONE[r.rpo.state])}>{RPO_WORD[r.rpo.state]}</span>
+          <ObjectiveBar value={r.rpo.ageSeconds} objective={o.rpoSeconds} tone={RPO_TONE[r.rpo.state]} />
+          <span className="state-text">{r.rpo.text}</span>
         </dd>
         <dt>RTO{o.rtoSeconds !== null ? ` ${formatDuration(o.rtoSeconds)}` : ''}</dt>
         <dd data-testid="rto">
-          <span className={toneClass(RTO_TONE[r.rto.state])}>{RTO_WORD[r.rto.state]}</span>{' '}
-          <ObjectiveBar value={r.rto.measured?.seconds ?? null} objective={o.rtoSeconds} tone={RTO_TONE[r.rto.state]} /> {r.rto.text}
-          {r.rto.measured && <span className="muted"> ({formatTimeWithAge(r.rto.measured.at)})</span>}
+          <span className={toneClass(RTO_TONE[r.rto.state])}>{RTO_WORD[r.rto.state]}</span>
+          <ObjectiveBar value={r.rto.measured?.seconds ?? null} objective={o.rtoSeconds} tone={RTO_TONE[r.rto.state]} />
+          <span className="state-text">
+            {r.rto.text}
+            {r.rto.measured && <span className="muted"> ({formatTimeWithAge(r.rto.measured.at)})</span>}
+          </span>
         </dd>
         <dt>Last drill</dt>
         <dd data-testid="last-drill">
