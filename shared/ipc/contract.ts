@@ -3,7 +3,8 @@ import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
 import { FileHitSchema, MediumRowSchema, PitrPlanSchema, SetDetailSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
-import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, VerificationRowSchema } from '../domain/settings';
+import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, ValidationSchema, VerificationRowSchema } from '../domain/settings';
+import { RecoverabilitySchema } from '../domain/recoverability';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -274,6 +275,68 @@ export const contract = {
     doc: 'Print a run\'s report to a PDF file the operator picks (desktop app only; the bridge answers available: false and the HTML is downloaded).',
     input: RunId,
     output: z.object({ available: z.boolean(), path: z.string().nullable() }),
+  },
+  // ---- Overview, Media and Settings (issue 21, U3) ----------------------------------------
+  getRecoverability: {
+    doc: 'Per system: "are we recoverable?" — RPO (newest verified set) and RTO (last measured restore) against the one set of objectives, last drill, next action, size history.',
+    input: Empty,
+    output: z.array(RecoverabilitySchema),
+  },
+  removeMedium: {
+    doc: 'Remove a medium from the catalog (never its files): its presence, and the sets seen on no other medium.',
+    input: z.object({ id: z.string().min(1).max(300) }).strict(),
+    output: z.object({ id: z.string(), label: z.string().nullable(), location: z.string(), setsForgotten: z.number() }),
+  },
+  initMedium: {
+    doc: 'Make a folder (absolute path) or s3://bucket/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
+    input: z.object({ location: z.string().min(1).max(4096), label: z.string().trim().min(1).max(100) }).strict(),
+    output: z.object({ id: z.string(), label: z.string(), location: z.string() }),
+  },
+  startPrune: {
+    doc: 'Retention on a medium as a job: a preview of what would go (apply: false), or the removal (apply: true), as `lifeboat prune`.',
+    input: z
+      .object({
+        location: z.string().min(1).max(4096),
+        keepLast: z.number().int().min(0).max(10000).default(0),
+        keepDaily: z.number().int().min(0).max(10000).default(0),
+        keepWeekly: z.number().int().min(0).max(10000).default(0),
+        keepMonthly: z.number().int().min(0).max(10000).default(0),
+        apply: z.boolean(),
+      })
+      .strict(),
+    output: JobSnapshotSchema,
+  },
+  verifyJournals: {
+    doc: 'Recompute the hash chain of every run\'s journal (`lifeboat journal verify`): intact or what was edited, deleted or added.',
+    input: Empty,
+    output: z.array(
+      z.object({
+        runId: z.string(),
+        title: z.string(),
+        drill: z.boolean(),
+        status: z.string(),
+        startedAt: z.string(),
+        ok: z.boolean(),
+        events: z.number(),
+        problems: z.array(z.string()),
+      }),
+    ),
+  },
+  startRebuild: {
+    doc: 'Rebuild the catalog from every known medium (`lifeboat scan --rebuild`): a copy is kept, keys, runs, journals and the ledger stay.',
+    input: Empty,
+    output: JobSnapshotSchema,
+  },
+  saveSystemSettings: {
+    doc: 'A system\'s tier and validation queries (restore tests and drills read them).',
+    input: z
+      .object({
+        system: z.string().min(1).max(100),
+        tier: z.enum(['critical', 'important', 'standard']).nullable(),
+        validations: z.array(ValidationSchema).max(50),
+      })
+      .strict(),
+    output: SettingsViewSchema,
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -106,7 +106,7 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('scan').click();
     await page.locator('[data-testid="job-scan"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
     // The integrity pass run by the CLI shows on the medium's row.
-    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'usb-1' }).getByTestId('medium-verified').textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\dT/);
+    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'usb-1' }).getByTestId('medium-verified').textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \((just now|.+ ago)\)$/);
 
     await page.getByTestId('nav-credentials').click();
     await page.getByTestId('cred-kind').selectOption('s3');
@@ -146,7 +146,7 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await expect(page.getByTestId('s3-media').textContent()).resolves.toContain('s3:dr');
     await page.locator('[data-testid="media-table"] tr', { hasText: 's3://dr-site/prod' }).getByRole('button', { name: 'Rescan' }).click();
     await page.locator('[data-testid="job-scan"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
-    await expect(page.getByTestId('scan-result').textContent()).resolves.toContain('1 sets');
+    await expect(page.getByTestId('scan-result').textContent()).resolves.toContain('1 set on cloud');
     await session.screenshot('media-s3');
   });
 

@@ -122,7 +122,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     const catalog = new CatalogPage(page);
     const runbooks = new RunbooksPage(page);
     const walk = new WalkthroughPage(page);
-    await catalog.open();
+    await catalog.show();
     await catalog.findAndRestore('*notes.txt', 'invoices/notes.txt');
     findings.push(...(await catalog.axe('find hits → start form')));
     expect(await catalog.focused()).toBe('h2:Start: Restore files from a set');
@@ -164,7 +164,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     const catalog = new CatalogPage(page);
     const runbooks = new RunbooksPage(page);
     const walk = new WalkthroughPage(page);
-    await catalog.open();
+    await catalog.show();
     await catalog.openSetByKeyboard(pgSet);
     expect(await catalog.focused()).toBe(`h2:${pgSet}`);
     findings.push(...(await catalog.axe('set detail')));
@@ -211,7 +211,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     const { page } = session;
     const runbooks = new RunbooksPage(page);
     const walk = new WalkthroughPage(page);
-    await runbooks.open();
+    await runbooks.show();
     await page.getByTestId('start-tell-the-team').click();
     await runbooks.start();
     await walk.waitForStep('tell');
@@ -234,7 +234,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     const pitr = new PitrPage(page);
     const runbooks = new RunbooksPage(page);
     const walk = new WalkthroughPage(page);
-    await pitr.open('shop');
+    await pitr.show('shop');
     const box = await page.getByTestId('pitr-timeline').boundingBox();
     expect(box?.width).toBeGreaterThan(500);
     await expect(page.getByTestId('timeline-window').count()).resolves.toBeGreaterThan(0);
@@ -262,7 +262,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
   it('prints a blank checklist of a runbook before a run', async () => {
     const { page } = session;
     const runbooks = new RunbooksPage(page);
-    await runbooks.open();
+    await runbooks.show();
     await runbooks.printChecklist('restore-database');
     const frame = page.frameLocator('[data-testid="checklist-frame"]');
     await expect(frame.locator('body').textContent()).resolves.toContain('Confirm the set and the target');

@@ -1,12 +1,16 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 
-/** The `lifeboat` command line PostgreSQL's archive_command should run: this very CLI. */
+/**
+ * The `lifeboat` command line PostgreSQL's archive_command should run: this very CLI, by its real path. `npx lifeboat`
+ * runs it through a link in ~/.npm (root's home), which the server's OS user (postgres) cannot read: every wal-push
+ * would fail and the demo's PITR window would have no segments.
+ */
 function selfCommand(): string[] {
   const script = process.argv[1] && /lifeboat(\.cjs)?$|cli\.js$/.test(process.argv[1]) ? process.argv[1] : join(__dirname, '..', '..', 'bin', 'lifeboat.cjs');
-  return existsSync(script) ? [process.execPath, script] : [process.execPath, join(__dirname, 'cli.js')];
+  return existsSync(script) ? [process.execPath, realpathSync(script)] : [process.execPath, join(__dirname, 'cli.js')];
 }
 
 export function registerDemo(program: Command, io: CliIo): void {

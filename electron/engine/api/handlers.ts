@@ -1,10 +1,8 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
-import { rememberMedium } from '../catalog/known-media';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
-import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { runVerify } from '../verify/run';
@@ -16,6 +14,7 @@ import { renderChecklistHtml } from '../runbooks/checklist';
 import { listRunbooks, loadRunbook } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
+import { createOverviewMediaHandlers } from './overview-media-handlers';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -93,16 +92,6 @@ export function createHandlers(engine: Engine): Handlers {
 
     cancelJob: async ({ id }) => ({ cancelled: engine.jobs.cancel(id) }),
 
-    startScan: async ({ location }) => {
-      const medium = await engine.openMedium(location);
-      const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
-        const summary = await scanMedium(engine.catalog, medium, ctx);
-        rememberMedium(engine.paths.dataDir, medium.location);
-        return summary;
-      });
-      return snapshot;
-    },
-
     listSets: async (filter) => listSets(engine.catalog, filter),
 
     whereIsSet: async ({ set }) => {
@@ -168,5 +157,7 @@ export function createHandlers(engine: Engine): Handlers {
     getRunReport: async ({ id }) => runs.report(id),
 
     ...createSettingsHandlers(engine),
+    // Overview, Media and Settings (issue 21, U3), with startScan (media found inside a folder, paths checked).
+    ...createOverviewMediaHandlers(engine),
   };
 }

@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog';
-import type { Settings, Tier } from '../settings/settings';
+import { objectivesFor } from '../catalog/objectives';
+import type { Settings } from '../settings/settings';
 import type { RunRecord } from './runner';
 
 export interface Achieved {
@@ -29,15 +30,6 @@ export function achievedOf(run: RunRecord): Achieved {
 }
 
 
-/** The tier objectives of a system: the operator's settings name its tier, else the tier its sets were made with. */
-export function tierObjectives(catalog: Catalog, settings: Settings, system: string): { tier: Tier; rtoSeconds: number; rpoSeconds: number } | null {
-  // The same rule as listSystems (catalog/queries.ts), so the report and Overview judge with the same numbers.
-  const fromSets = catalog.stmt('SELECT max(tier) AS tier FROM sets WHERE system = ?').get(system) as { tier: string | null } | undefined;
-  const tier = (settings.systems[system]?.tier ?? fromSets?.tier ?? null) as Tier | null;
-  if (!tier || !(tier in settings.tiers)) return null;
-  return { tier, rtoSeconds: settings.tiers[tier].rtoMinutes * 60, rpoSeconds: settings.tiers[tier].rpoMinutes * 60 };
-}
-
 /** The system a run is about: its `system` input, else the system of the set it was given. */
 export function runSystem(catalog: Catalog, run: RunRecord): string | null {
   if (run.inputs.system) return run.inputs.system;
@@ -58,8 +50,11 @@ export interface RunObjectives {
 export function runObjectives(catalog: Catalog, settings: Settings | null, run: RunRecord): RunObjectives {
   const rb = run.state.runbook.objectives;
   const system = runSystem(catalog, run);
-  const tier = system && settings ? tierObjectives(catalog, settings, system) : null;
-  if (tier && system) return { rtoSeconds: tier.rtoSeconds, rpoSeconds: tier.rpoSeconds, from: `tier ${tier.tier} of ${system}` };
+  // The one set of objectives (catalog/objectives.ts), as Overview judges the system.
+  const o = system && settings ? objectivesFor(catalog, settings, system, { rtoSeconds: rb.rto, rpoSeconds: rb.rpo }) : null;
+  if (o && system && o.source === 'tier' && o.rtoSeconds !== null && o.rpoSeconds !== null) {
+    return { rtoSeconds: o.rtoSeconds, rpoSeconds: o.rpoSeconds, from: `tier ${o.tier} of ${system}` };
+  }
   return { rtoSeconds: rb.rto, rpoSeconds: rb.rpo, from: system ? `the runbook (${system} has no tier)` : 'the runbook' };
 }
 

@@ -2,7 +2,7 @@ import { BasePage } from './base';
 
 /** The Catalog screen: sets, a set's detail and its actions, the file search. */
 export class CatalogPage extends BasePage {
-  async open(): Promise<void> {
+  async show(): Promise<void> {
     await this.go('catalog');
     await this.page.getByTestId('sets-table').waitFor();
   }

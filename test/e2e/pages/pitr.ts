@@ -2,7 +2,7 @@ import { BasePage } from './base';
 
 /** The PITR planner: a system, a time (typed in local time: the keyboard path), the plan, Start. */
 export class PitrPage extends BasePage {
-  async open(system: string): Promise<void> {
+  async show(system: string): Promise<void> {
     await this.go('pitr');
     await this.page.getByTestId('pitr-system').selectOption(system);
     await this.page.getByTestId('pitr-window').first().waitFor({ timeout: 30_000 });

@@ -2,7 +2,7 @@ import { BasePage } from './base';
 
 /** The Runbooks screen: the library, the start form (pre-filled from elsewhere), the blank checklist. */
 export class RunbooksPage extends BasePage {
-  async open(): Promise<void> {
+  async show(): Promise<void> {
     await this.go('runbooks');
     await this.page.getByTestId('library').waitFor();
   }
