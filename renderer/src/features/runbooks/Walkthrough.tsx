@@ -207,9 +207,20 @@ function SkipForm({ run, step, onSkipped }: { run: RunView; step: RunStepView; o
         </label>
       )}
       <div className="row">
-        <button type="submit" className="danger" data-testid="skip-confirm" disabled={!reason.trim() || (needsSecond && !second.trim())}>
+        <button
+          type="submit"
+          className="danger"
+          data-testid="skip-confirm"
+          disabled={!reason.trim() || (needsSecond && !second.trim())}
+          aria-describedby={!reason.trim() || (needsSecond && !second.trim()) ? `skip-why-${step.id}` : undefined}
+        >
           Skip this step
         </button>
+        {(!reason.trim() || (needsSecond && !second.trim())) && (
+          <span className="muted" id={`skip-why-${step.id}`}>
+            Still needed: {[!reason.trim() ? 'a reason' : '', needsSecond && !second.trim() ? 'the second person' : ''].filter(Boolean).join(' and ')}.
+          </span>
+        )}
         <button type="button" className="link" onClick={() => setOpen(false)}>
           Never mind
         </button>
