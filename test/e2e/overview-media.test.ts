@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
@@ -207,6 +207,21 @@ describe('Media: mistakes that do not stick', () => {
     await session.screenshot('media-retention-preview');
     expect(await media.pruneApply()).toBe('Removed 2 sets from usb-a.');
     expect(sets()).toHaveLength(1);
+  });
+
+  it('a folder known by its path is initialised from its row and stays one medium, now with a label', async () => {
+    const plain = join(dir.path, 'plain-copy');
+    cpSync(join(mount, 'usb-a', 'sets'), join(plain, 'sets'), { recursive: true });
+    expect(await media.scan(plain)).toBe('succeeded');
+    await media.row(plain).waitFor();
+    await media.row(plain).getByRole('button', { name: `Initialise ${plain}` }).click();
+    await media.testId('init-label').fill('usb-d');
+    expect(await media.scanStartedBy(() => media.testId('init-submit').click())).toBe('succeeded');
+    await media.row('usb-d').waitFor();
+    const names = await media.names();
+    expect(names).toContain('usb-d');
+    expect(names).not.toContain(plain);
+    await expect(media.row('usb-d').locator('td').nth(3).textContent()).resolves.toBe('1');
   });
 });
 

@@ -107,7 +107,7 @@ describe('the operator at the DR site, in the app', () => {
     await session.screenshot('walk-verify-failed');
     // The Media screen says which drive holds a failing set.
     await page.getByTestId('nav-media').click();
-    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set(s) failing');
+    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set failing');
     await page.getByTestId('nav-verify').click();
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { readKnownMedia, rememberMedium } from '../../electron/engine/catalog/known-media';
-import { checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../../electron/engine/catalog/media-admin';
+import { adoptPathMedium, checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../../electron/engine/catalog/media-admin';
 import { LifeboatError } from '../../electron/engine/errors';
 import { tempDir } from '../helpers/temp';
 
@@ -77,6 +77,26 @@ describe('removeMedium and the in-app rebuild', () => {
       expect(catalog.db.prepare('SELECT count(*) FROM media').pluck().get()).toBe(0);
       expect(catalog.db.prepare('SELECT count(*) FROM presence').pluck().get()).toBe(0);
       expect(catalog.db.prepare('SELECT count(*) FROM verifications').pluck().get()).toBe(1);
+    } finally {
+      catalog.close();
+    }
+  });
+});
+
+describe('adoptPathMedium', () => {
+  it('moves what the catalog knew of a folder by its path to the id it was just initialised with', () => {
+    const catalog = Catalog.open(join(dir.path, 'adopt.sqlite'));
+    try {
+      const now = '2026-12-01T00:00:00.000Z';
+      catalog.db.exec(`INSERT INTO media (id, kind, location, first_seen, last_sync) VALUES ('path:/srv/old', 'folder', '/srv/old', '${now}', '${now}')`);
+      catalog.db.exec(`INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('s/1', '1', 's', 'files', '${now}')`);
+      catalog.db.exec(`INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('s/1', 'path:/srv/old', 'sets/s/1', '${now}', '${now}')`);
+      catalog.db.exec(`INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('s/1', 'path:/srv/old', 'integrity', 'ok', '${now}', 1)`);
+      expect(adoptPathMedium(catalog, '/srv/old', { id: '01NEWID', label: 'usb-9' })).toBe(true);
+      expect(catalog.db.prepare('SELECT id, label, location, last_sync FROM media').all()).toEqual([{ id: '01NEWID', label: 'usb-9', location: '/srv/old', last_sync: now }]);
+      expect(catalog.db.prepare('SELECT medium_id FROM presence').pluck().all()).toEqual(['01NEWID']);
+      expect(catalog.db.prepare('SELECT medium_id FROM verifications').pluck().all()).toEqual(['01NEWID']);
+      expect(adoptPathMedium(catalog, '/srv/other', { id: 'X', label: 'x' })).toBe(false);
     } finally {
       catalog.close();
     }

@@ -43,7 +43,7 @@ export function registerDemo(program: Command, io: CliIo): void {
         if (s.window) io.stdout.write(`  PITR window: ${s.window.from} → ${s.window.to ?? '—'} (${s.walSegments} WAL segments)\n`);
         io.stdout.write(`  drill ${d.run}: ${d.status}; ${d.restoredTables ?? 0} tables restored; checks ${d.checks.filter((c) => c.ok).length}/${d.checks.length} passed\n`);
         io.stdout.write(`  achieved RTO ${d.rtoSeconds !== null ? formatDuration(d.rtoSeconds) : '—'} (objective ${formatDuration(d.rtoObjectiveSeconds)}), RPO ${d.rpoSeconds !== null ? formatDuration(d.rpoSeconds) : '—'} (objective ${formatDuration(d.rpoObjectiveSeconds)})\n`);
-        io.stdout.write(s.kept ? `  report: ${s.report}\n  open the app on it: npm start -- --demo-dir=${s.dir}\n` : `  (the demo folder was removed; rerun with --keep to look at the report and open the app on it)\n`);
+        io.stdout.write(s.kept ? `  report: ${s.report}\n  open the app on it: npm start -- --demo-dir=${s.dir}\n  or in a browser: npm run bridge -- --demo-dir ${s.dir}\n` : `  (the demo folder was removed; rerun with --keep to look at the report and open the app on it)\n`);
       }
       if (s.drill.status !== 'succeeded' || s.verified.failed > 0) process.exitCode = 1;
     });

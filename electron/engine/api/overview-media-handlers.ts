@@ -1,7 +1,7 @@
 import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
 import { prune } from '../backup/prune';
 import { rememberMedium, readKnownMedia } from '../catalog/known-media';
-import { checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../catalog/media-admin';
+import { adoptPathMedium, checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../catalog/media-admin';
 import { recoverability } from '../catalog/objectives';
 import { scanMedium, type ScanSummary } from '../catalog/scan';
 import { verifiedManifests } from '../catalog/sets';
@@ -88,6 +88,8 @@ export function createOverviewMediaHandlers(engine: Engine) {
       }
       const info = newMediumInfo(label.trim());
       await medium.writeInfo(info);
+      // Known until now by its path: the catalog's knowledge follows it to its new id (no duplicate medium).
+      adoptPathMedium(engine.catalog, medium.location, info);
       return { id: info.id, label: info.label, location: medium.location };
     },
 

@@ -129,3 +129,27 @@ export function forgetMediaKnowledge(catalog: Catalog, catalogPath: string, now 
   });
   return { copy };
 }
+
+/**
+ * A folder the catalog knew by its path (`path:<location>`, no lifeboat-medium.json) has just been initialised: the
+ * catalog's knowledge of it (copies of sets, unreadable notes, WAL archive, verification history) moves to its new id,
+ * so it does not stay behind as a second "(no label)" medium holding the same sets. Nothing when it was not known.
+ */
+export function adoptPathMedium(catalog: Catalog, location: string, info: { id: string; label: string }): boolean {
+  const old = `path:${location}`;
+  const row = catalog.stmt('SELECT * FROM media WHERE id = ?').get(old) as Record<string, unknown> | undefined;
+  if (!row) return false;
+  catalog.inTransaction(() => {
+    catalog
+      .stmt(
+        `INSERT INTO media (id, kind, label, location, endpoint, credential_ref, format_version, first_seen, last_seen, last_sync, last_error)
+         SELECT ?, kind, ?, location, endpoint, credential_ref, 1, first_seen, last_seen, last_sync, last_error FROM media WHERE id = ?`,
+      )
+      .run(info.id, info.label, old);
+    for (const table of ['presence', 'unreadable', 'wal_archives', 'verifications']) {
+      catalog.db.prepare(`UPDATE ${table} SET medium_id = ? WHERE medium_id = ?`).run(info.id, old);
+    }
+    catalog.stmt('DELETE FROM media WHERE id = ?').run(old);
+  });
+  return true;
+}

@@ -39,8 +39,11 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
   switch (n.action) {
     case 'verify':
       return button(`Verify ${r.system}’s newest set`, () => go({ screen: 'verify', target: n.setKey, run: null }));
-    case 'drill':
-      return button(`Start a drill of ${r.system}`, () => go({ screen: 'runbooks', runbook: 'monthly-drill', system: r.system, run: null }));
+    case 'drill': {
+      // A PostgreSQL system is drilled by the monthly restore drill; files and config by a restore of their files.
+      const pg = !r.newestSet || r.newestSet.kind.startsWith('pg');
+      return button(`Start a drill of ${r.system}`, () => go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }));
+    }
     case 'find-key':
       return button(`Find the key for ${r.system}`, () => go({ screen: 'credentials', run: null }));
     case 'scan-medium':

@@ -102,7 +102,7 @@ export function AboutCard(): React.JSX.Element {
             <tbody>
               {tools.value.map((t) => (
                 <tr key={t.name}>
-                  <td className="mono">{t.name}</td>
+                  <td className="mono nowrap">{t.name}</td>
                   <td>{t.purpose}</td>
                   <td>{t.problem ? <span className="status status-red">missing</span> : <span className="mono">{t.version}</span>}</td>
                   <td className="mono">{t.path ?? '—'}</td>
