@@ -13,7 +13,7 @@ import { setHashParams } from '../lib/hash';
 
 function setScreenInHash(id: ScreenId): void {
   // A screen's own state (an open run, a report) does not follow to another screen.
-  setHashParams({ screen: id, run: null, start: null, prefill: null, system: null });
+  setHashParams({ screen: id, run: null, start: null, prefill: null, system: null, runbook: null });
 }
 
 function Screen({ id }: { id: ScreenId }): React.JSX.Element {

@@ -39,6 +39,25 @@ export function localFromIso(iso: string): string {
 
 const shellQuote = (v: string): string => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
+/** The sets of a system a runbook can use (newest first), to pick one instead of typing its key. */
+function SetChoice({ system, kinds, value, testid, onChange }: { system: string; kinds: SetKind[] | undefined; value: string; testid: string; onChange: (v: string) => void }): React.JSX.Element {
+  const api = getApi();
+  const [sets] = useResult(() => api.listSets({ system }), [system]);
+  const rows = sets.state === 'ready' ? sets.value.filter((s) => !kinds || (kinds as readonly string[]).includes(s.kind)) : [];
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testid} required>
+      <option value="">{sets.state === 'loading' ? 'loading the sets…' : rows.length ? '— choose a set —' : `no usable set of ${system}`}</option>
+      {rows.map((s) => (
+        <option key={s.key} value={s.key}>
+          {s.key} — {s.kind}, made {formatTimeWithAge(s.createdAt)}
+          {s.verified ? ', verified' : ''}
+          {s.signed ? '' : ', unsigned'}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; prefill: Prefill | null; onCancel: () => void }): React.JSX.Element {
   const api = getApi();
   const [systems] = useResult(() => api.listSystems({}));
@@ -127,7 +146,9 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
           <label key={i.id}>
             {i.label}
             {i.required && !i.default ? ' (required)' : ''}
-            {i.type === 'system' && systems.state === 'ready' ? (
+            {i.type === 'backup-set' && !prefill?.inputs[i.id] && values.system ? (
+              <SetChoice system={values.system} kinds={kinds} value={values[i.id] ?? ''} testid={`input-${i.id}`} onChange={(v) => set(i.id, v)} />
+            ) : i.type === 'system' && systems.state === 'ready' ? (
               <select value={values[i.id] ?? ''} onChange={(e) => set(i.id, e.target.value)} data-testid={`input-${i.id}`} required={i.required}>
                 <option value="">— choose a system —</option>
                 {systemOptions.map((s) => (
@@ -254,9 +275,13 @@ function ChecklistPreview({ runbook, onClose }: { runbook: string; onClose: () =
 export function RunbooksScreen(): React.JSX.Element {
   const api = getApi();
   const runId = useHashParam('run');
-  const startId = useHashParam('start');
+  // `start`+`prefill` from the Catalog and the planner; `runbook`+`system` from the Overview's next action.
+  const startParam = useHashParam('start');
+  const runbookParam = useHashParam('runbook');
+  const startId = startParam ?? runbookParam;
   const prefillRaw = useHashParam('prefill');
-  const prefill = useMemo(() => (prefillRaw ? readPrefill() : null), [prefillRaw]);
+  const system = useHashParam('system');
+  const prefill = useMemo(() => (prefillRaw ? readPrefill() : system ? { inputs: { system } } : null), [prefillRaw, system]);
   const [library] = useResult(() => api.listRunbooks({}));
   const [runs] = useResult(() => api.listRuns({}));
   const [picked, setPicked] = useState<LibraryEntryView | null>(null);

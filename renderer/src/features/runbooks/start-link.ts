@@ -18,7 +18,7 @@ export function openStartForm(runbook: string | null, prefill: Prefill): void {
 }
 
 export function clearStartForm(): void {
-  setHashParams({ start: null, prefill: null });
+  setHashParams({ start: null, prefill: null, runbook: null, system: null });
 }
 
 export function readPrefill(): Prefill | null {
