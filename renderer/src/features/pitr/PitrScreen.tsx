@@ -37,7 +37,8 @@ function Timeline({ plan, target, onPick }: { plan: PitrPlanView; target: string
     .map((t) => Date.parse(t))
     .filter(Number.isFinite);
   const lo0 = times.length ? Math.min(...times) : Date.now() - 3600_000;
-  const hi0 = times.length ? Math.max(...times, lo0 + 60_000) : Date.now();
+  // At least ten seconds wide, so a short window (a demo's) is not a sliver nor stretched over an empty minute.
+  const hi0 = times.length ? Math.max(...times, lo0 + 10_000) : Date.now();
   const pad = (hi0 - lo0) * 0.04;
   const lo = lo0 - pad;
   const hi = hi0 + pad;
@@ -144,6 +145,9 @@ export function PitrScreen(): React.JSX.Element {
             {p.system} on {p.medium}
           </h2>
           <Timeline plan={p} target={target} onPick={(iso) => setLocal(localFromIso(iso))} />
+          <p className="muted small" aria-hidden="true">
+            Green: recoverable · blue tick: a base backup · hatched: not recoverable · vertical line: the chosen time (click the line to pick one)
+          </p>
           <h3>Recoverable windows</h3>
           <ul>
             {p.windows.map((w) => (
