@@ -97,6 +97,8 @@ export interface RunSummaryFigures {
   rpoOk: boolean | null;
   restoreOk: boolean | null;
   exceptions: RunException[];
+  /** The restored (or selected) point the RPO is measured from. */
+  restoredPoint: string | null;
 }
 
 /** What the finished view and the report open with: objectives (from the tier) against what the run achieved. */
@@ -104,16 +106,27 @@ export function runSummary(catalog: Catalog, settings: Settings | null, run: Run
   const o = runObjectives(catalog, settings, run);
   const a = achievedOf(run);
   const restore = measuredRestoreSeconds(run);
+  // A run given its set as an input (the short restores) measures the RPO from that set's time once a restore ran.
+  let point = a.restored_point;
+  let rpo = a.rpo_seconds;
+  if (point === null && restore !== null && run.inputs.set) {
+    const row = catalog.stmt('SELECT created_at AS at FROM sets WHERE key = ?').get(run.inputs.set) as { at: string } | undefined;
+    if (row) {
+      point = row.at;
+      rpo = Math.max(0, Math.round((Date.parse(run.incidentAt) - Date.parse(row.at)) / 1000));
+    }
+  }
   return {
     rtoSeconds: o.rtoSeconds,
     rpoSeconds: o.rpoSeconds,
     objectivesFrom: o.from,
     rtoAchievedSeconds: a.rto_seconds,
-    rpoAchievedSeconds: a.rpo_seconds,
+    rpoAchievedSeconds: rpo,
     restoreSeconds: restore,
     rtoOk: a.rto_seconds === null ? null : a.rto_seconds <= o.rtoSeconds,
-    rpoOk: a.rpo_seconds === null ? null : a.rpo_seconds <= o.rpoSeconds,
+    rpoOk: rpo === null ? null : rpo <= o.rpoSeconds,
     restoreOk: restore === null ? null : restore <= o.rtoSeconds,
     exceptions: runExceptions(run),
+    restoredPoint: point,
   };
 }

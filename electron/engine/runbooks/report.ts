@@ -85,8 +85,8 @@ export function renderReport(catalog: Catalog, run: RunRecord, o: { settings?: S
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();
   const elapsed = (end - Date.parse(run.incidentAt)) / 1000;
   const achieved = achievedOf(run);
-  const newestSet = achieved.restored_point;
-  const rpo = achieved.rpo_seconds;
+  const newestSet = achieved.restored_point ?? summary.restoredPoint;
+  const rpo = summary.rpoAchievedSeconds;
   const rtoOk = run.finishedAt ? elapsed <= summary.rtoSeconds : null;
   const rpoOk = rpo === null ? null : rpo <= summary.rpoSeconds;
   const f = run.state.forecast;
