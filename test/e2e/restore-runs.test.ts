@@ -29,6 +29,7 @@ let session: BrowserSession;
 let medium: string;
 let identity: string;
 let pgSet: string;
+let unsignedSet: string;
 let targetTime: string;
 const findings: string[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -86,6 +87,11 @@ beforeAll(async () => {
   expect(lifeboat(env, 'scan', medium).status).toBe(0);
   const verified = lifeboat(env, 'verify', medium, '--level', 'deep', '--identity', identity);
   expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+  // A set no pinned key signed (made after the deep check, which would fail it at authenticity).
+  const loose = lifeboat(env, 'backup', 'files', '--system', 'loose', '--path', files, '--to', medium, '--recipient', recipient, '--json');
+  expect(loose.status, loose.stderr).toBe(0);
+  unsignedSet = `loose/${json<{ set_id: string }>(loose).set_id}`;
+  expect(lifeboat(env, 'scan', medium).status).toBe(0);
   // An operator's own runbook with a message to send.
   mkdirSync(join(home, 'runbooks'), { recursive: true });
   writeFileSync(
@@ -123,7 +129,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     const runbooks = new RunbooksPage(page);
     const walk = new WalkthroughPage(page);
     await catalog.show();
-    await catalog.findAndRestore('*notes.txt', 'invoices/notes.txt');
+    await catalog.findAndRestore('*notes.txt', 'invoices/notes.txt', 'shop-files');
     findings.push(...(await catalog.axe('find hits → start form')));
     expect(await catalog.focused()).toBe('h2:Start: Restore files from a set');
     await expect(page.getByTestId('start-purpose').textContent()).resolves.toMatch(/^Restore .*invoices\/notes\.txt from shop-files\//);
@@ -205,6 +211,38 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await expect(report.locator('.headline').textContent()).resolves.toContain('Completed with exceptions');
     await expect(report.locator('body').textContent()).resolves.toContain('approved by Bob');
     await session.screenshot('restore-db-exceptions');
+  });
+
+  it('an unsigned set is restored only after the operator allows it and accepts the risk, journaled as an override', async () => {
+    const { page } = session;
+    const catalog = new CatalogPage(page);
+    const runbooks = new RunbooksPage(page);
+    const walk = new WalkthroughPage(page);
+    await catalog.show();
+    await catalog.openSetByKeyboard(unsignedSet);
+    await page.getByTestId('set-restore').click();
+    await page.getByTestId('unsigned-override').waitFor();
+    await expect(page.getByTestId('unsigned-override').textContent()).resolves.toContain('cannot be proven');
+    await runbooks.fill('dir', join(dir.path, 'restored-unsigned'));
+    await runbooks.fill('identity', identity);
+    await page.getByTestId('allow-unsigned').check();
+    await expect(page.getByTestId('start-run').isDisabled()).resolves.toBe(true);
+    await expect(page.getByTestId('start-form').textContent()).resolves.toContain('Still needed: accepting the unsigned-set risk');
+    await page.getByTestId('accept-unsigned-risk').check();
+    findings.push(...(await runbooks.axe('unsigned override accepted')));
+    await runbooks.start();
+    await expect(page.getByTestId('run-mode').textContent()).resolves.toContain('not signed by a pinned key are allowed');
+    await walk.waitForStep('check');
+    await walk.tick(0, 1);
+    await walk.complete();
+    await walk.waitForStep('review', 60_000);
+    await walk.tick(0, 1);
+    await walk.typeInto('signoff', 'Dana');
+    await walk.complete();
+    await walk.waitForStatus('succeeded');
+    expect(readFileSync(join(dir.path, 'restored-unsigned', 'app', 'invoices', 'notes.txt'), 'utf8')).toBe('the one file we need\n');
+    const runId = (engine.catalog.stmt("SELECT id FROM runs WHERE inputs_json LIKE '%loose/%' ORDER BY started_at DESC LIMIT 1").get() as { id: string }).id;
+    expect(engine.catalog.stmt("SELECT count(*) FROM journal WHERE run_id = ? AND type = 'run.override'").pluck().get(runId)).toBe(1);
   });
 
   it('a message step shows the message and waits until someone says who sent it and how', async () => {

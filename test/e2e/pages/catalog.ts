@@ -23,12 +23,12 @@ export class CatalogPage extends BasePage {
   }
 
   /** Keyboard only: type a pattern, Enter, then activate "Restore this file/folder" on the hit with Enter. */
-  async findAndRestore(pattern: string, path: string): Promise<void> {
+  async findAndRestore(pattern: string, path: string, fromSystem: string): Promise<void> {
     await this.page.getByTestId('find-pattern').focus();
     await this.page.keyboard.type(pattern);
     await this.page.keyboard.press('Enter');
     await this.page.getByTestId('find-count').waitFor();
-    const hit = this.page.getByTestId('find-hit').filter({ hasText: path }).first();
+    const hit = this.page.getByTestId('find-hit').filter({ hasText: path }).filter({ hasText: ` — ${fromSystem}/` }).first();
     await hit.getByTestId('restore-hit').focus();
     await this.page.keyboard.press('Enter');
     await this.page.getByTestId('start-form').waitFor();
