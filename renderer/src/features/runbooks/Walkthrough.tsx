@@ -272,7 +272,7 @@ function Summary({ run }: { run: RunView }): React.JSX.Element {
     ok === null ? <span className="muted">—</span> : ok ? <span className="status status-green">within</span> : <span className="status status-red">over</span>;
   return (
     <article className="card wide" data-testid="run-summary" aria-labelledby="summary-title">
-      <h2 id="summary-title">
+      <h2 id="summary-title" tabIndex={-1}>
         {run.status === 'completed-with-exceptions' ? 'Completed with exceptions' : run.status === 'succeeded' ? 'Succeeded' : `Ended: ${runStatusText(run.status)}`}
       </h2>
       <table className="table">
@@ -357,8 +357,10 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
   const current = run?.steps.find((s) => s.status !== 'done' && s.status !== 'skipped') ?? null;
   const focusKey = `${current?.id ?? 'end'}:${current?.status ?? run?.status ?? ''}`;
   // Focus follows the work: when the current step (or its state) changes, its heading takes focus (not the page body).
+  // A run that ended opens with its summary: focus goes there.
   useEffect(() => {
-    if (run && !viewing) headingRef.current?.focus();
+    if (run && runEnded(run.status)) document.getElementById('summary-title')?.focus();
+    else if (run && !viewing) headingRef.current?.focus();
   }, [focusKey]);
   const onJob = (j: JobSnapshot): void => {
     track(j);
