@@ -4,6 +4,7 @@ export const SCREENS = [
   { id: 'media', label: 'Media' },
   { id: 'catalog', label: 'Catalog' },
   { id: 'verify', label: 'Verify' },
+  { id: 'pitr', label: 'PITR planner' },
   { id: 'runbooks', label: 'Runbooks' },
   { id: 'credentials', label: 'Credentials' },
   { id: 'reports', label: 'Reports' },

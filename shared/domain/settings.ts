@@ -32,6 +32,9 @@ export const CredentialsViewSchema = z.object({
 
 export const TierObjectivesViewSchema = z.object({ rtoMinutes: z.number().positive(), rpoMinutes: z.number().positive() });
 
+/** A validation query run after a test restore: one value read and compared (`> 0`, `= 42`, or an exact text). */
+export const ValidationSchema = z.object({ sql: z.string().min(1).max(4000), expect: z.string().min(1).max(200) });
+
 export const SettingsViewSchema = z.object({
   operatorName: z.string(),
   pgBinDir: z.string(),
@@ -40,6 +43,16 @@ export const SettingsViewSchema = z.object({
   dataDir: z.string(),
   trustedKeys: z.array(z.object({ keyId: z.string(), label: z.string(), addedAt: z.string() })),
   s3Media: z.array(S3MediumSettingsSchema),
+  /** Per system: its tier and the validation queries run after a test restore (editable in Settings). */
+  systems: z
+    .record(
+      z.string(),
+      z.object({
+        tier: z.enum(['critical', 'important', 'standard']).nullable(),
+        validations: z.array(ValidationSchema),
+      }),
+    )
+    .default({}),
 });
 export type SettingsView = z.infer<typeof SettingsViewSchema>;
 

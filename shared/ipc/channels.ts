@@ -41,6 +41,17 @@ export const CHANNEL_NAMES = [
   'removeS3Medium',
   'pickFolder',
   'exportReportPdf',
+  // Overview, Media and Settings (issue 21, U3): recoverability, media care, CLI parity, per-system settings.
+  'getRecoverability',
+  'removeMedium',
+  'initMedium',
+  'startPrune',
+  'verifyJournals',
+  'startRebuild',
+  'saveSystemSettings',
+  // Restores and runs (issue 21, U2): ticks kept across reloads, the blank checklist of a runbook.
+  'tickStep',
+  'getRunbookChecklist',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

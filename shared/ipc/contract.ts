@@ -3,7 +3,8 @@ import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
 import { FileHitSchema, MediumRowSchema, PitrPlanSchema, SetDetailSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
-import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, VerificationRowSchema } from '../domain/settings';
+import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, ValidationSchema, VerificationRowSchema } from '../domain/settings';
+import { RecoverabilitySchema } from '../domain/recoverability';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -129,6 +130,8 @@ export const contract = {
         operator: z.string().max(200).optional(),
         /** Paths of age identity files (their content never crosses IPC). */
         identityFiles: z.array(z.string().max(4096)).max(10).default([]),
+        /** The operator's confirmed choice to restore sets not signed by a pinned key (journaled as run.override). */
+        allowUnsigned: z.boolean().optional(),
       })
       .strict(),
     output: z.object({ run: RunViewSchema, job: JobSnapshotSchema }),
@@ -145,13 +148,20 @@ export const contract = {
       ticks: z.array(z.number().int().nonnegative()).max(200).optional(),
       signoff: z.string().max(200).optional(),
       confirmation: z.string().max(4096).optional(),
+      /** A communicate step: how the message was sent (who sent it is `signoff`). */
+      sentVia: z.string().max(200).optional(),
       operator: z.string().max(200).optional(),
     }).strict(),
     output: JobSnapshotSchema,
   },
   skipStep: {
-    doc: 'Skip a step with a reason (journaled with who did it).',
-    input: RunId.extend({ step: z.string().min(1).max(100), reason: z.string().min(1).max(2000), operator: z.string().max(200).optional() }).strict(),
+    doc: 'Skip a step with a reason (journaled with who did it); a live run or a sign-off needs a second named person.',
+    input: RunId.extend({
+      step: z.string().min(1).max(100),
+      reason: z.string().min(1).max(2000),
+      operator: z.string().max(200).optional(),
+      secondPerson: z.string().max(200).optional(),
+    }).strict(),
     output: RunViewSchema,
   },
   cancelRun: {
@@ -245,6 +255,17 @@ export const contract = {
     input: z.object({ location: z.string().min(1).max(2000) }).strict(),
     output: SettingsViewSchema,
   },
+  // ---- Restores and runs (issue 21, U2) ----
+  tickStep: {
+    doc: 'Tick or untick one checklist item of the waiting step; kept in the run (and journaled) across reloads.',
+    input: RunId.extend({ step: z.string().min(1).max(100), item: z.number().int().nonnegative().max(200), ticked: z.boolean(), operator: z.string().max(200).optional() }).strict(),
+    output: RunViewSchema,
+  },
+  getRunbookChecklist: {
+    doc: 'A printable blank checklist of a runbook (self-contained HTML with a print stylesheet), to fill in before a run.',
+    input: z.object({ runbook: z.string().min(1).max(4096) }).strict(),
+    output: z.object({ html: z.string(), title: z.string() }),
+  },
   pickFolder: {
     doc: 'The OS folder picker (desktop app only; the browser bridge answers available: false and the path field is used).',
     input: z.object({ title: z.string().max(200).optional() }).strict(),
@@ -254,6 +275,68 @@ export const contract = {
     doc: 'Print a run\'s report to a PDF file the operator picks (desktop app only; the bridge answers available: false and the HTML is downloaded).',
     input: RunId,
     output: z.object({ available: z.boolean(), path: z.string().nullable() }),
+  },
+  // ---- Overview, Media and Settings (issue 21, U3) ----------------------------------------
+  getRecoverability: {
+    doc: 'Per system: "are we recoverable?" — RPO (newest verified set) and RTO (last measured restore) against the one set of objectives, last drill, next action, size history.',
+    input: Empty,
+    output: z.array(RecoverabilitySchema),
+  },
+  removeMedium: {
+    doc: 'Remove a medium from the catalog (never its files): its presence, and the sets seen on no other medium.',
+    input: z.object({ id: z.string().min(1).max(300) }).strict(),
+    output: z.object({ id: z.string(), label: z.string().nullable(), location: z.string(), setsForgotten: z.number() }),
+  },
+  initMedium: {
+    doc: 'Make a folder (absolute path) or s3://bucket/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
+    input: z.object({ location: z.string().min(1).max(4096), label: z.string().trim().min(1).max(100) }).strict(),
+    output: z.object({ id: z.string(), label: z.string(), location: z.string() }),
+  },
+  startPrune: {
+    doc: 'Retention on a medium as a job: a preview of what would go (apply: false), or the removal (apply: true), as `lifeboat prune`.',
+    input: z
+      .object({
+        location: z.string().min(1).max(4096),
+        keepLast: z.number().int().min(0).max(10000).default(0),
+        keepDaily: z.number().int().min(0).max(10000).default(0),
+        keepWeekly: z.number().int().min(0).max(10000).default(0),
+        keepMonthly: z.number().int().min(0).max(10000).default(0),
+        apply: z.boolean(),
+      })
+      .strict(),
+    output: JobSnapshotSchema,
+  },
+  verifyJournals: {
+    doc: 'Recompute the hash chain of every run\'s journal (`lifeboat journal verify`): intact or what was edited, deleted or added.',
+    input: Empty,
+    output: z.array(
+      z.object({
+        runId: z.string(),
+        title: z.string(),
+        drill: z.boolean(),
+        status: z.string(),
+        startedAt: z.string(),
+        ok: z.boolean(),
+        events: z.number(),
+        problems: z.array(z.string()),
+      }),
+    ),
+  },
+  startRebuild: {
+    doc: 'Rebuild the catalog from every known medium (`lifeboat scan --rebuild`): a copy is kept, keys, runs, journals and the ledger stay.',
+    input: Empty,
+    output: JobSnapshotSchema,
+  },
+  saveSystemSettings: {
+    doc: 'A system\'s tier and validation queries (restore tests and drills read them).',
+    input: z
+      .object({
+        system: z.string().min(1).max(100),
+        tier: z.enum(['critical', 'important', 'standard']).nullable(),
+        validations: z.array(ValidationSchema).max(50),
+      })
+      .strict(),
+    output: SettingsViewSchema,
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -29,16 +29,19 @@ afterAll(async () => {
 });
 
 describe('the app shell in Chromium over the web bridge', () => {
-  it('shows real engine data on the Overview', async () => {
+  it('shows real engine data in Settings → About (the Overview leads with recoverability)', async () => {
     const { page } = session;
     await page.getByTestId('screen-overview').waitFor();
+    await page.getByTestId('overview-empty').waitFor();
+    await session.screenshot('overview');
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('about').waitFor();
     await expect(page.getByTestId('app-version').textContent()).resolves.toBe(pkg.version);
     await expect(page.getByTestId('data-dir').textContent()).resolves.toBe(home.path);
     await expect(page.getByTestId('count-sets').textContent()).resolves.toBe('0');
     await expect(page.getByTestId('keychain-status').getAttribute('data-state')).resolves.toBe('available');
     await page.getByTestId('tools-table').waitFor();
     await expect(page.getByTestId('tools-table').textContent()).resolves.toContain('pg_dump');
-    await session.screenshot('overview');
   });
 
   it('runs the self-check job and shows its outcome from job events', async () => {

@@ -107,7 +107,7 @@ describe('the operator at the DR site, in the app', () => {
     await session.screenshot('walk-verify-failed');
     // The Media screen says which drive holds a failing set.
     await page.getByTestId('nav-media').click();
-    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set(s) failing');
+    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set failing');
     await page.getByTestId('nav-verify').click();
   });
 
@@ -121,6 +121,11 @@ describe('the operator at the DR site, in the app', () => {
     await page.getByTestId('start-run').click();
     await page.getByTestId('walkthrough').waitFor();
     await expect(page.getByTestId('run-mode').textContent()).resolves.toContain('DRILL');
+    // "Tell the team" waits for a person to send the message and say so: Lifeboat never ticks it (issue 21).
+    await page.locator('[data-testid="current-step"][data-step="announce"] [data-testid="need-form"]').waitFor({ timeout: 20_000 });
+    await expect(page.getByTestId('message').textContent()).resolves.toContain('[DRILL] Restore drill for shop');
+    await page.getByTestId('sent-via').fill('team chat');
+    await page.getByTestId('complete-step').click();
     // The actions run (select, verify deep, restore into a scratch server, validations) up to the review.
     await page.locator('[data-testid="step-restore"][data-status="done"]').waitFor({ timeout: 90_000 });
     await page.getByTestId('need-form').waitFor({ timeout: 30_000 });
@@ -169,9 +174,12 @@ describe('the operator at the DR site, in the app', () => {
     for (let i = 0; i < 5; i++) await page.getByTestId(`tick-${i}`).check();
     await page.getByTestId('signoff').fill('Eve Commander');
     await page.getByTestId('complete-step').click();
-    // The run went on from exactly where it stood: the next person's step is now current.
-    await page.locator('[data-testid="current-step"][data-step="execution"]').waitFor({ timeout: 20_000 });
+    // The run went on from exactly where it stood: the message to send is next, and waits to be sent.
+    await page.locator('[data-testid="current-step"][data-step="notify"] [data-testid="need-form"]').waitFor({ timeout: 20_000 });
     await expect(page.locator('[data-testid="step-pre-recovery"]').getAttribute('data-status')).resolves.toBe('done');
+    await page.getByTestId('sent-via').fill('phone bridge');
+    await page.getByTestId('complete-step').click();
+    await page.locator('[data-testid="current-step"][data-step="execution"]').waitFor({ timeout: 20_000 });
     await expect(page.locator('[data-testid="step-notify"]').getAttribute('data-status')).resolves.toBe('done');
     await session.screenshot('walk-resumed');
   });

@@ -36,6 +36,8 @@ describe('lifeboat demo', () => {
     expect(s.verified.sets).toBe(4);
     expect(s.window?.basis).toBe('commit record (pg_waldump)');
     expect(s.walSegments).toBeGreaterThanOrEqual(3);
+    // The window is a stretch of time (the shop kept taking orders for ~8 s, archived as it went), not one instant.
+    expect(Date.parse(s.window!.to!) - Date.parse(s.window!.from)).toBeGreaterThan(5_000);
     expect(s.drill.status).toBe('succeeded');
     expect(s.drill.restoredTables).toBe(3);
     expect(s.drill.checks.map((c) => c.ok)).toEqual([true, true, true]);

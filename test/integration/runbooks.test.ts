@@ -83,11 +83,11 @@ afterAll(async () => {
 });
 
 describe('the library', () => {
-  it('lists the five built-ins, each valid', () => {
+  it('lists the eight built-ins, each valid', () => {
     const r = lifeboat(env, 'runbooks', '--json');
     expect(r.status, r.stderr).toBe(0);
     const list = json<{ runbooks: Array<{ id: string; problem: string | null; builtin: boolean }> }>(r).runbooks;
-    expect(list.filter((x) => x.builtin).map((x) => x.id).sort()).toEqual(['database-corruption', 'dr-site-activation', 'monthly-drill', 'ransomware', 'server-failure']);
+    expect(list.filter((x) => x.builtin).map((x) => x.id).sort()).toEqual(['database-corruption', 'dr-site-activation', 'monthly-drill', 'pitr-restore', 'ransomware', 'restore-database', 'restore-files', 'server-failure']);
     expect(list.every((x) => x.problem === null)).toBe(true);
   });
 

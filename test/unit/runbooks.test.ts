@@ -142,7 +142,8 @@ describe('journal and run state', () => {
     await e.advance(run.id, job);
     expect(() => e.skip(run.id, 'm', ' ', 'ann')).toThrow(/needs a reason/);
     e.skip(run.id, 'm', 'done on paper', 'ann');
-    expect((await e.advance(run.id, job)).status).toBe('succeeded');
+    // A skip is an exception, never a plain pass (issue 21).
+    expect((await e.advance(run.id, job)).status).toBe('completed-with-exceptions');
     const skipped = catalog.db.prepare("SELECT data_json FROM journal WHERE run_id = ? AND type = 'step.skipped'").pluck().get(run.id) as string;
     expect(JSON.parse(skipped)).toMatchObject({ step: 'm', reason: 'done on paper' });
   });

@@ -1,12 +1,16 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 
-/** The `lifeboat` command line PostgreSQL's archive_command should run: this very CLI. */
+/**
+ * The `lifeboat` command line PostgreSQL's archive_command should run: this very CLI, by its real path. `npx lifeboat`
+ * runs it through a link in ~/.npm (root's home), which the server's OS user (postgres) cannot read: every wal-push
+ * would fail and the demo's PITR window would have no segments.
+ */
 function selfCommand(): string[] {
   const script = process.argv[1] && /lifeboat(\.cjs)?$|cli\.js$/.test(process.argv[1]) ? process.argv[1] : join(__dirname, '..', '..', 'bin', 'lifeboat.cjs');
-  return existsSync(script) ? [process.execPath, script] : [process.execPath, join(__dirname, 'cli.js')];
+  return existsSync(script) ? [process.execPath, realpathSync(script)] : [process.execPath, join(__dirname, 'cli.js')];
 }
 
 export function registerDemo(program: Command, io: CliIo): void {
@@ -39,7 +43,7 @@ export function registerDemo(program: Command, io: CliIo): void {
         if (s.window) io.stdout.write(`  PITR window: ${s.window.from} → ${s.window.to ?? '—'} (${s.walSegments} WAL segments)\n`);
         io.stdout.write(`  drill ${d.run}: ${d.status}; ${d.restoredTables ?? 0} tables restored; checks ${d.checks.filter((c) => c.ok).length}/${d.checks.length} passed\n`);
         io.stdout.write(`  achieved RTO ${d.rtoSeconds !== null ? formatDuration(d.rtoSeconds) : '—'} (objective ${formatDuration(d.rtoObjectiveSeconds)}), RPO ${d.rpoSeconds !== null ? formatDuration(d.rpoSeconds) : '—'} (objective ${formatDuration(d.rpoObjectiveSeconds)})\n`);
-        io.stdout.write(s.kept ? `  report: ${s.report}\n  open the app on it: npm start -- --demo-dir=${s.dir}\n` : `  (the demo folder was removed; rerun with --keep to look at the report and open the app on it)\n`);
+        io.stdout.write(s.kept ? `  report: ${s.report}\n  open the app on it: npm start -- --demo-dir=${s.dir}\n  or in a browser: npm run bridge -- --demo-dir ${s.dir}\n` : `  (the demo folder was removed; rerun with --keep to look at the report and open the app on it)\n`);
       }
       if (s.drill.status !== 'succeeded' || s.verified.failed > 0) process.exitCode = 1;
     });

@@ -7,6 +7,8 @@ import { LifeboatError } from '../../engine/errors';
 import { parseRunbook, RunbookInvalidError } from '../../engine/runbooks/format';
 import { verifyJournal } from '../../engine/runbooks/journal';
 import { listRunbooks, loadRunbook } from '../../engine/runbooks/library';
+import { runObjectives, type RunObjectives } from '../../engine/runbooks/clocks';
+import { renderChecklistHtml, renderChecklistText } from '../../engine/runbooks/checklist';
 import { renderReport } from '../../engine/runbooks/report';
 import { defaultOperator, formatMinutes, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
 import { withCliEngine } from '../engine';
@@ -28,6 +30,20 @@ export async function runbooksCommand(io: CliIo, opts: { json?: boolean }): Prom
       );
       for (const r of list.filter((x) => x.problem)) io.stdout.write(`\n${r.source} does not validate:\n${r.problem}\n`);
     }
+    return Promise.resolve();
+  });
+}
+
+const objectivesLine = (o: RunObjectives): string => `RTO ${formatMinutes(o.rtoSeconds)}, RPO ${formatMinutes(o.rpoSeconds)} (from ${o.from})`;
+
+export async function checklistCommand(io: CliIo, id: string, opts: { html?: string }): Promise<void> {
+  await withCliEngine((engine) => {
+    const parsed = loadRunbook(engine.paths.dataDir, id);
+    if (opts.html) {
+      const out = resolve(opts.html);
+      writeFileSync(out, renderChecklistHtml(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }));
+      io.stdout.write(`Blank checklist of ${parsed.runbook.id} written to ${out} (open it in a browser and print it)\n`);
+    } else io.stdout.write(renderChecklistText(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }));
     return Promise.resolve();
   });
 }
@@ -91,13 +107,17 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
   for (const step of run.state.runbook.steps) {
     const st = run.state.steps[step.id]!;
     const key = `${step.id}:${st.status}:${st.attempts}`;
+    if (step.kind === 'communicate' && st.status === 'waiting' && st.output && !printed.has(key)) {
+      printed.add(key);
+      io.stdout.write(`… ${step.id}: ${step.title}\n  ┌ message for ${String(st.output.audience)} — copy it out and send it; Lifeboat sends nothing\n${String(st.output.message).trimEnd().split('\n').map((l) => `  │ ${l}`).join('\n')}\n  └\n`);
+      continue;
+    }
     if (!['done', 'skipped', 'failed'].includes(st.status) || printed.has(key)) continue;
     printed.add(key);
     const took = st.startedAt && st.finishedAt ? ` (${formatDuration((Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000)})` : '';
     io.stdout.write(`${STATUS_MARK[st.status]} ${step.id}: ${step.title}${took}\n`);
-    if (step.kind === 'communicate' && st.output) {
-      io.stdout.write(`  ┌ message for ${String(st.output.audience)} — copy it out; nothing is sent from here\n${String(st.output.message).trimEnd().split('\n').map((l) => `  │ ${l}`).join('\n')}\n  └\n`);
-    }
+    const sent = step.kind === 'communicate' ? (st.output as { sent_by?: string; sent_via?: string } | null) : null;
+    if (sent?.sent_by) io.stdout.write(`  sent by ${sent.sent_by} via ${sent.sent_via ?? ''}\n`);
     if (step.kind === 'action' && st.output) {
       const o = st.output;
       if (step.action === 'catalog.select-set') io.stdout.write(`  chose ${String(o.key)} (made ${String(o.created_at)})${Array.isArray(o.passed_over) && o.passed_over.length ? `; passed over ${o.passed_over.length}: ${(o.passed_over as Array<{ key: string; reason: string }>).map((x) => `${x.key} — ${x.reason}`).join('; ')}` : ''}\n`);
@@ -125,10 +145,10 @@ function printStepResults(io: CliIo, run: RunRecord, printed: Set<string>): void
 }
 
 /** Ask a person for what the waiting step needs. Returns null when they decline (the run waits). */
-async function askPerson(io: CliIo, p: Prompter, run: RunRecord, stepId: string, need: StepNeed): Promise<{ ticks?: number[]; signoff?: string; confirmation?: string } | null> {
+async function askPerson(io: CliIo, p: Prompter, run: RunRecord, stepId: string, need: StepNeed, guidance: string | null): Promise<{ ticks?: number[]; signoff?: string; confirmation?: string; sentVia?: string } | null> {
   const step = run.state.runbook.steps.find((s) => s.id === stepId)!;
   io.stderr.write(`\n── ${step.title} ${run.drill ? '[DRILL]' : '[LIVE]'}\n`);
-  if (step.guidance) io.stderr.write(`${step.guidance.trimEnd().split('\n').map((l) => `   ${l}`).join('\n')}\n`);
+  if (guidance) io.stderr.write(`${guidance.trimEnd().split('\n').map((l) => `   ${l}`).join('\n')}\n`);
   if (need.type === 'manual') {
     const ticks: number[] = [];
     for (let i = 0; i < need.items.length; i++) {
@@ -150,13 +170,21 @@ async function askPerson(io: CliIo, p: Prompter, run: RunRecord, stepId: string,
     io.stderr.write(`   ${need.prompt}\n`);
     return { confirmation: await p.ask(`   Type "${need.expect}" to confirm (anything else stops): `) };
   }
+  if (need.type === 'communicate') {
+    // The message was printed above (printStepResults shows a waiting communicate step): Lifeboat sends nothing.
+    const by = await p.ask(`   Message for ${need.audience}: who sent it? (empty: not sent yet, the run waits) `);
+    if (!by) return null;
+    const via = await p.ask('   How was it sent (e-mail, phone, chat…)? ');
+    return via ? { signoff: by, sentVia: via } : null;
+  }
   const name = await p.ask(`   ${need.role} (a second person, not ${need.notName}) — name: `);
   return name ? { signoff: name } : null;
 }
 
-function autoAnswer(run: RunRecord, need: StepNeed): { ticks?: number[]; signoff?: string; confirmation?: string; auto: true } {
+function autoAnswer(run: RunRecord, need: StepNeed): { ticks?: number[]; signoff?: string; confirmation?: string; sentVia?: string; auto: true } {
   if (need.type === 'manual') return { ticks: need.items.map((_, i) => i), signoff: need.signoff ? `${run.operator} (drill, --yes)` : undefined, auto: true };
   if (need.type === 'confirm') return { confirmation: need.expect, auto: true };
+  if (need.type === 'communicate') return { signoff: run.operator, sentVia: 'not sent (drill, --yes)', auto: true };
   return { signoff: 'drill auto-approval (--yes)', auto: true };
 }
 
@@ -181,7 +209,7 @@ async function drive(engine: Engine, io: CliIo, runner: RunEngine, runId: string
         });
       }
       prompter ??= new Prompter(io);
-      const answer = await askPerson(io, prompter, run, waiting.id, need);
+      const answer = await askPerson(io, prompter, run, waiting.id, need, runner.guidanceOf(run, waiting));
       if (!answer) return run;
       try {
         runner.respond(runId, waiting.id, answer, opts.operator ?? run.operator);
@@ -210,31 +238,35 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
       else io.stdout.write(`Run ${run.id} cancelled.\n`);
       return;
     }
+    if (opts.secondPerson && !opts.skip) throw new LifeboatError('BAD_INPUT', '--second-person goes with --skip.');
     if (opts.resume) {
+      if (opts.allowUnsigned) throw new LifeboatError('BAD_INPUT', '--allow-unsigned is decided when a run starts (it is journaled with the start); a resumed run keeps its choice.');
       if (id) throw new LifeboatError('BAD_INPUT', 'Give either a runbook to start or --resume <run id>, not both.');
       runId = opts.resume;
       const run = runner.load(runId);
       if (opts.skip) {
         if (!opts.reason) throw new LifeboatError('BAD_INPUT', 'Skipping a step needs --reason.');
-        runner.skip(runId, opts.skip, opts.reason, operator);
+        runner.skip(runId, opts.skip, opts.reason, operator, opts.secondPerson ?? null);
       }
       if (!opts.json) io.stdout.write(`Resuming run ${run.id} of ${run.runbookId} ${run.drill ? '[DRILL]' : '[LIVE]'} (${run.status})\n`);
     } else {
       if (!id) throw new LifeboatError('BAD_INPUT', 'Give a runbook id or file (see lifeboat runbooks), or --resume <run id>.');
       if (opts.yes && !opts.drill) throw new LifeboatError('BAD_INPUT', '--yes answers steps automatically only in drills: add --drill, or run it live in a terminal without --yes.');
       const parsed = loadRunbook(engine.paths.dataDir, id);
-      const run = runner.start(parsed, parseInputs(opts.input ?? []), { drill: Boolean(opts.drill), operator, source: parsed.source });
+      const run = runner.start(parsed, parseInputs(opts.input ?? []), { drill: Boolean(opts.drill), operator, source: parsed.source, allowUnsigned: Boolean(opts.allowUnsigned) });
+      if (opts.allowUnsigned && !opts.json) io.stderr.write('lifeboat: --allow-unsigned: this run may restore sets not signed by a pinned key (journaled as run.override)\n');
       runId = run.id;
       if (!opts.json) {
         const f = run.state.forecast;
         io.stdout.write(`Run ${run.id} of ${parsed.runbook.id} ${run.drill ? '[DRILL]' : '[LIVE]'} — ${parsed.runbook.title}\n`);
-        io.stdout.write(`  operator ${run.operator}; incident at ${run.incidentAt}; RTO ${formatMinutes(parsed.runbook.objectives.rto)}, RPO ${formatMinutes(parsed.runbook.objectives.rpo)}\n`);
+        io.stdout.write(`  operator ${run.operator}; incident at ${run.incidentAt}; ${objectivesLine(runObjectives(engine.catalog, settings, run))}\n`);
         if (f) io.stdout.write(`  forecast: ${f.seconds !== null ? `${formatDuration(f.seconds)} ${f.fits ? 'within' : 'OVER'} the RTO` : 'not enough measurements yet'}${f.parts.some((p) => p.seconds === null) ? ` (${f.parts.filter((p) => p.seconds === null).length} step(s) without an estimate)` : ''}\n`);
         io.stdout.write(`  if interrupted: lifeboat run --resume ${run.id}\n`);
       }
     }
     const run = await drive(engine, io, runner, runId, opts);
     const achieved = runner.achieved(run);
+    const objectives = runObjectives(engine.catalog, settings, run);
     const report = run.state.runbook.steps.map((s) => run.state.steps[s.id]?.output?.path).find((p): p is string => typeof p === 'string' && p.endsWith('.html')) ?? null;
     if (opts.json) {
       printJson(io, {
@@ -249,12 +281,15 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
         journal: run.state.journal,
         steps: run.state.runbook.steps.map((s) => ({ id: s.id, kind: s.kind, ...run.state.steps[s.id] })),
       });
-    } else if (run.status === 'succeeded') {
-      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatMinutes(run.state.runbook.objectives.rto)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatMinutes(run.state.runbook.objectives.rpo)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
+    } else if (run.status === 'succeeded' || run.status === 'completed-with-exceptions') {
+      const exceptions = run.status === 'completed-with-exceptions' ? ' COMPLETED WITH EXCEPTIONS (a step was skipped; exit 3)' : '';
+      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}${exceptions}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatMinutes(objectives.rtoSeconds)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatMinutes(objectives.rpoSeconds)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
     } else {
       io.stdout.write(`Run ${run.id} is ${run.status}. Continue with: lifeboat run --resume ${run.id}${run.status === 'failed' ? ' (the failed step runs again), or skip it with --skip <step> --reason …' : ''}\n`);
     }
-    if (run.status !== 'succeeded') process.exitCode = 1;
+    // A cron job must see a run that skipped a step: exit 3 (1 and 2 are errors), never 0.
+    if (run.status === 'completed-with-exceptions') process.exitCode = 3;
+    else if (run.status !== 'succeeded') process.exitCode = 1;
   });
 }
 
@@ -284,7 +319,7 @@ export async function journalVerifyCommand(io: CliIo, runId: string, opts: { jso
 export async function reportCommand(io: CliIo, runId: string, opts: { out: string }): Promise<void> {
   await withCliEngine((engine) => {
     const runner = runEngineFor(engine, []);
-    const html = renderReport(engine.catalog, runner.load(runId));
+    const html = renderReport(engine.catalog, runner.load(runId), { settings: engine.settings() });
     writeFileSync(opts.out, html);
     io.stdout.write(`Report of run ${runId} written to ${opts.out} (${Buffer.byteLength(html)} bytes)\n`);
     return Promise.resolve();

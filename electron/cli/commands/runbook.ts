@@ -15,6 +15,14 @@ export function registerRunbook(program: Command, io: CliIo): void {
 
   const runbook = program.command('runbook').description('work with runbook files');
   runbook
+    .command('checklist <runbook>')
+    .description('a printable blank checklist of a runbook (id or .yaml file), to fill in by hand before or during a run')
+    .option('--html <file>', 'write it as HTML (print stylesheet) to this file instead of plain text on stdout')
+    .action(async (id: string, opts: { html?: string }) => {
+      const { checklistCommand } = await import('./runbook-run');
+      await checklistCommand(io, id, opts);
+    });
+  runbook
     .command('check <file>')
     .description('validate a runbook file: every problem with its line and field')
     .option('--json', 'print one machine-readable result')
@@ -32,7 +40,9 @@ export function registerRunbook(program: Command, io: CliIo): void {
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
     .option('--identity <file>', 'age identity to decrypt sets (repeat); give it again on --resume', collect)
     .option('--resume <run id>', 'continue a run from where it stopped (after a crash, Ctrl-C or a wait)')
-    .option('--skip <step>', 'with --resume: skip this step (needs --reason)')
+    .option('--skip <step>', 'with --resume: skip this step (needs --reason; a live run or a sign-off also --second-person)')
+    .option('--second-person <name>', 'with --skip: the second person approving the skip (not the operator; journaled)')
+    .option('--allow-unsigned', 'let this run restore sets not signed by a pinned key (a journaled override; the built-in restore runbooks pass it on)')
     .option('--cancel <run id>', 'end a run for good (needs --reason); a drill\'s scratch targets are removed')
     .option('--reason <text>', 'why a step is skipped or a run cancelled (journaled)')
     .option('--json', 'print one machine-readable result at the end')
@@ -78,6 +88,8 @@ export interface RunOptions {
   identity?: string[];
   resume?: string;
   skip?: string;
+  secondPerson?: string;
+  allowUnsigned?: boolean;
   cancel?: string;
   reason?: string;
   json?: boolean;

@@ -1,10 +1,8 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
-import { rememberMedium } from '../catalog/known-media';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
-import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { runVerify } from '../verify/run';
@@ -12,9 +10,11 @@ import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypt
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
-import { listRunbooks } from '../runbooks/library';
+import { renderChecklistHtml } from '../runbooks/checklist';
+import { listRunbooks, loadRunbook } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
+import { createOverviewMediaHandlers } from './overview-media-handlers';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -92,16 +92,6 @@ export function createHandlers(engine: Engine): Handlers {
 
     cancelJob: async ({ id }) => ({ cancelled: engine.jobs.cancel(id) }),
 
-    startScan: async ({ location }) => {
-      const medium = await engine.openMedium(location);
-      const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
-        const summary = await scanMedium(engine.catalog, medium, ctx);
-        rememberMedium(engine.paths.dataDir, medium.location);
-        return summary;
-      });
-      return snapshot;
-    },
-
     listSets: async (filter) => listSets(engine.catalog, filter),
 
     whereIsSet: async ({ set }) => {
@@ -150,14 +140,24 @@ export function createHandlers(engine: Engine): Handlers {
 
     advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
 
-    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => runs.respond(id, step, { ticks, signoff, confirmation }, operator),
+    respondStep: async ({ id, step, ticks, signoff, confirmation, sentVia, operator }) => runs.respond(id, step, { ticks, signoff, confirmation, sentVia }, operator),
 
-    skipStep: async ({ id, step, reason, operator }) => runs.skip(id, step, reason, operator),
+    skipStep: async ({ id, step, reason, operator, secondPerson }) => runs.skip(id, step, reason, operator, secondPerson),
+
+    // Restores and runs (issue 21, U2).
+    tickStep: async ({ id, step, item, ticked, operator }) => runs.tick(id, step, item, ticked, operator),
+
+    getRunbookChecklist: async ({ runbook }) => {
+      const parsed = loadRunbook(engine.paths.dataDir, runbook);
+      return { html: renderChecklistHtml(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }), title: parsed.runbook.title };
+    },
 
     cancelRun: async ({ id, reason, operator }) => runs.cancel(id, reason, operator),
 
     getRunReport: async ({ id }) => runs.report(id),
 
     ...createSettingsHandlers(engine),
+    // Overview, Media and Settings (issue 21, U3), with startScan (media found inside a folder, paths checked).
+    ...createOverviewMediaHandlers(engine),
   };
 }

@@ -10,7 +10,7 @@ import { saveSettings } from '../settings/settings';
 import { findExecutable } from '../tools/tools';
 import { execFileSync } from 'node:child_process';
 
-function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
+export function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
   const s = engine.settings();
   const pgRestore = findExecutable('pg_restore', { preferDirs: s.pgBinDir ? [s.pgBinDir] : [], pg: true });
   let version: string | null = null;
@@ -29,6 +29,7 @@ function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
     dataDir: engine.paths.dataDir,
     trustedKeys: trustedKeys(engine.catalog).map((k) => ({ keyId: k.keyId, label: k.label, addedAt: k.addedAt })),
     s3Media: s.s3Media,
+    systems: Object.fromEntries(Object.entries(s.systems).map(([k, v]) => [k, { tier: v.tier ?? null, validations: v.validations }])),
   };
 }
 

@@ -240,7 +240,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   try {
     const after = await medium.readInfo();
     if ((after?.id ?? null) !== (info?.id ?? null)) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium changed during the scan.');
-    if (!info && (await medium.listFiles('', { maxDepth: 0, limit: 1 })).length === 0 && folders.length > 0) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium is gone.');
+    // Without a medium file, a set folder listed at the start must still hold its files (the root of a plain copy
+    // may hold nothing but the sets/ folder, so an empty root is no sign of a medium gone).
+    if (!info && folders.length > 0 && (await medium.listFiles(folders[0]!.path, { maxDepth: 0, limit: 1 })).length === 0) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium is gone.');
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);

@@ -35,6 +35,8 @@ export interface DemoOptions {
   cliCommand: string[];
   /** Rows of the sample database (default: 20,000 customers, 200,000 orders, 100,000 uploads). */
   scale?: { customers: number; orders: number };
+  /** How long the shop keeps taking orders after the base backup, WAL archived as it goes (default 20 s; 8 s when scaled down). */
+  walStretchSeconds?: number;
   say(line: string): void;
 }
 
@@ -167,9 +169,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const common = { media, recipients, signingKey, tier: 'critical' as const };
     await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
     await backupPgBase({ ...common, media: [usb], system: SYSTEM, dbUrl: cluster.url() }, ctx);
-    // Some business after the base backup, archived segment by segment.
-    for (let i = 0; i < 3; i++) {
+    // Business goes on after the base backup over a stretch of time, archived segment by segment through
+    // `lifeboat wal-push`: the PITR window is then a real span with segments in it, not one instant.
+    const stretchMs = (o.walStretchSeconds ?? (o.scale ? 8 : 20)) * 1000;
+    const rounds = 6;
+    say(`   WAL archiving: ${rounds} rounds of orders over ${Math.round(stretchMs / 1000)} s, one segment switch each`);
+    for (let i = 0; i < rounds; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, stretchMs / (rounds - 1)));
       await sql(shopUrl, `UPDATE orders SET status = 'paid' WHERE id % 97 = ${i}`);
+      await sql(
+        shopUrl,
+        `INSERT INTO orders (id, customer_id, total, status, placed_at, lines)
+         SELECT (SELECT max(id) FROM orders) + row_number() OVER (), id, 10 + id % 90, 'new', now(), '[]'::jsonb FROM customers WHERE id % 50 = ${i}`,
+      );
       const before = Number((await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
       await sql(cluster.url(), 'SELECT pg_switch_wal()');
       for (let t = 0; t < 200; t++) {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } 
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
-import type { RunStatus, RunSummary, StepNeed, StepResponse, StepState, Forecast } from '../../../shared/domain/runs';
+import { runEnded, type RunStatus, type RunSummary, type StepNeed, type StepResponse, type StepState, type Forecast } from '../../../shared/domain/runs';
+import { formatDuration } from '../../../shared/format';
 import type { Catalog } from '../catalog/catalog';
 import type { AgeIdentity } from '../crypto/age';
 import type { Engine } from '../engine';
@@ -17,7 +18,7 @@ import { ConfirmationNeeded, type ActionDeps } from './actions/types';
 import { computeForecast } from './forecast';
 import { describeParamError, type Runbook, type Step } from './format';
 import { appendEvent, digestOf, GENESIS, type JournalHead } from './journal';
-import { achievedOf, type Achieved } from './clocks';
+import { achievedOf, measuredRestoreSeconds, runExceptions, runObjectives, type Achieved } from './clocks';
 import { renderReport } from './report';
 import { render } from './template';
 
@@ -32,6 +33,11 @@ export interface RunState {
   owner: { pid: number; host: string; since: string } | null;
   /** Drill resources: the scratch PostgreSQL and folders, removed when the run ends. */
   scratch: { base: string; pg: { dir: string; binDir: string; port: number } | null };
+  /**
+   * The operator allowed sets not signed by a pinned key for this run (`lifeboat run --allow-unsigned`, or the app's
+   * confirmed choice): journaled as run.override at the start; runbooks pass it on as {{ run.allow_unsigned }}.
+   */
+  allowUnsigned?: boolean;
 }
 
 export interface RunRecord extends Omit<RunSummary, 'currentStep'> {
@@ -59,10 +65,12 @@ export interface StartOptions {
   /** Where the runbook came from (built-in id or file path), for the report. */
   source: string;
   now?: Date;
+  /** Allow unsigned sets in this run's restores (an explicit, journaled override). */
+  allowUnsigned?: boolean;
 }
 
 function blankStep(): StepState {
-  return { status: 'pending', startedAt: null, finishedAt: null, attempts: 0, output: null, checkpoint: null, need: null, ticks: [], signoff: null, confirmation: null, by: null, error: null, condition: null, skipReason: null };
+  return { status: 'pending', startedAt: null, finishedAt: null, attempts: 0, output: null, checkpoint: null, need: null, ticks: [], signoff: null, confirmation: null, by: null, error: null, condition: null, skipReason: null, skipApprovedBy: null };
 }
 
 /** The run engine over an engine's catalog, settings, data dir and keychain, with the identities to decrypt sets. */
@@ -124,6 +132,46 @@ export class RunEngine {
       inputs: JSON.parse(row.inputs_json) as Record<string, string>,
       state: JSON.parse(row.state_json) as RunState,
     };
+  }
+
+  // ---- states ------------------------------------------------------------------------------
+  // The run's statuses and what moves it between them, in one place (issue 25 turns this into an explicit machine):
+  //   running → waiting (a person is needed) → running (answered) …
+  //   running → failed (a step failed) | paused (interrupted) → running (resumed; a skip moves failed/waiting → paused)
+  //   running → succeeded (every step done or not applicable)
+  //   running → completed-with-exceptions (the end reached with a step a person skipped: never plain "succeeded")
+  //   any open status → cancelled
+  // The ended statuses (RUN_ENDED) are never left.
+
+  /** The status a run that reached its last step ends in. */
+  private finalStatus(run: RunRecord): RunStatus {
+    return runExceptions(run).length ? 'completed-with-exceptions' : 'succeeded';
+  }
+
+  /**
+   * Why this skip is refused, or null. A sign-off cannot be skipped by the person it asks to sign (the run's operator,
+   * or whoever answers for it): only a second, named person may waive it. In a live run every skip needs that second
+   * person; a drill may skip other steps with a reason alone.
+   */
+  private skipRefusal(run: RunRecord, step: Step, actor: string, second: string | null): LifeboatError | null {
+    const same = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+    const signoff = (step.kind === 'manual' && step.signoff?.required === true) || (step.kind === 'gate' && step.gate === 'second-person');
+    if (second !== null && (same(second, actor) || same(second, run.operator))) {
+      return new LifeboatError('CONFIRMATION_REQUIRED', `The second person must be someone other than ${actor}${same(actor, run.operator) ? '' : ` and ${run.operator}`}.`, {
+        hint: 'Ask a colleague to approve the skip and give their name.',
+      });
+    }
+    if (signoff && second === null) {
+      return new LifeboatError('CONFIRMATION_REQUIRED', `Step ${step.id} asks for a sign-off: ${actor}, who is asked to sign, cannot skip it.`, {
+        hint: 'Sign it, or have a second person (not the operator) approve the skip by name.',
+      });
+    }
+    if (!run.drill && second === null) {
+      return new LifeboatError('CONFIRMATION_REQUIRED', `Skipping a step of a LIVE run needs a second person: give their name (not ${run.operator}).`, {
+        hint: 'In the terminal: --second-person <name>; in the app: the second name field.',
+      });
+    }
+    return null;
   }
 
   /** Write the run and its journal events in one transaction. */
@@ -223,6 +271,7 @@ export class RunEngine {
         forecast: null,
         owner: null,
         scratch: { base: join(tmpdir(), `lifeboat-run-${id}`), pg: null },
+        allowUnsigned: o.allowUnsigned === true,
       },
     };
     run.state.forecast = computeForecast(this.catalog, run);
@@ -233,6 +282,8 @@ export class RunEngine {
       this.commit(run, run.operator, [
         ['run.created', { runbook: rb.id, runbook_sha256: parsed.sha256, source: o.source, drill: o.drill, inputs, incident_at: run.incidentAt, host: hostname() }],
         ['run.forecast', { ...run.state.forecast }],
+        // The override is its own event, so an auditor finds it without reading the inputs.
+        ...(o.allowUnsigned ? [['run.override', { allow_unsigned: true, risk: 'sets not signed by a pinned key may be restored: their content cannot be proven to be the backup that was made' }] as [string, Record<string, unknown>]] : []),
       ]);
     });
     return run;
@@ -244,10 +295,27 @@ export class RunEngine {
     return {
       inputs: run.inputs,
       steps: Object.fromEntries(Object.entries(run.state.steps).map(([id, s]) => [id, { output: s.output ?? undefined, status: s.status }])),
-      run: { id: run.id, operator: run.operator, drill: run.drill, started_at: run.startedAt, incident_at: run.incidentAt, title: run.title, mode: run.drill ? 'DRILL' : 'LIVE' },
+      run: { id: run.id, operator: run.operator, drill: run.drill, started_at: run.startedAt, incident_at: run.incidentAt, title: run.title, mode: run.drill ? 'DRILL' : 'LIVE', allow_unsigned: run.state.allowUnsigned === true },
       runbook: { id: run.runbookId, title: run.title, level: run.state.runbook.level },
-      objectives: { rto: formatMinutes(run.state.runbook.objectives.rto), rpo: formatMinutes(run.state.runbook.objectives.rpo) },
+      objectives: this.objectivesContext(run),
     };
+  }
+
+  /** A step's guidance with the run's values filled in (as written, when a value it names does not exist yet). */
+  guidanceOf(run: RunRecord, step: Step): string | null {
+    if (!step.guidance) return null;
+    try {
+      return String(render(step.guidance, this.context(run), `step ${step.id}`));
+    } catch {
+      return step.guidance;
+    }
+  }
+
+  /** {{ objectives.* }}: the system's tier (the runbook's only when it has none), and the restore time measured so far. */
+  private objectivesContext(run: RunRecord): Record<string, string> {
+    const o = runObjectives(this.catalog, this.deps.settings, run);
+    const restore = measuredRestoreSeconds(run);
+    return { rto: formatMinutes(o.rtoSeconds), rpo: formatMinutes(o.rpoSeconds), from: o.from, restore_time: restore === null ? 'not measured (no restore ran)' : formatDuration(restore) };
   }
 
   private workDir(run: RunRecord): string {
@@ -361,7 +429,7 @@ export class RunEngine {
   /** Run every step that can run now; stop at the first one that needs a person, a failure or the end. */
   async advance(runId: string, job: Pick<JobContext, 'signal' | 'progress' | 'log' | 'step'>): Promise<RunRecord> {
     const run = this.load(runId);
-    if (run.status === 'succeeded' || run.status === 'cancelled') return run;
+    if (runEnded(run.status)) return run;
     this.takeOwnership(run);
     try {
       if (run.status !== 'running') {
@@ -388,13 +456,14 @@ export class RunEngine {
           if (outcome !== 'done') return run;
           continue;
         }
-        if (step.kind === 'communicate') {
+        if (step.kind === 'communicate' && st.status !== 'waiting') {
+          // Lifeboat sends nothing: the message is shown to copy out, and the step waits for a person to say it was sent.
           const message = String(render(step.template, ctx, `step ${step.id}`));
-          const now = new Date().toISOString();
-          Object.assign(st, { status: 'done', startedAt: st.startedAt ?? now, finishedAt: now, output: { audience: step.audience, message }, by: ACTOR_ENGINE });
-          this.commit(run, ACTOR_ENGINE, [['step.communicated', { step: step.id, audience: step.audience, message_sha256: digestOf(message) }]]);
-          job.log('info', `message for ${step.audience} ready to copy (${step.id})`);
-          continue;
+          Object.assign(st, { status: 'waiting', startedAt: st.startedAt ?? new Date().toISOString(), output: { audience: step.audience, message }, need: { type: 'communicate', audience: step.audience, message } });
+          run.status = 'waiting';
+          this.commit(run, ACTOR_ENGINE, [['step.waiting', { step: step.id, need: 'communicate', audience: step.audience, message_sha256: digestOf(message) }]]);
+          job.log('info', `message for ${step.audience} ready to copy (${step.id}); waiting for someone to send it`);
+          return run;
         }
         if (step.kind === 'gate' && step.gate === 'verified') {
           const now = new Date().toISOString();
@@ -426,10 +495,11 @@ export class RunEngine {
         return run;
       }
       // Every step is done or skipped.
-      run.status = 'succeeded';
+      run.status = this.finalStatus(run);
       run.finishedAt = new Date().toISOString();
       const removed = await this.cleanup(run);
-      this.commit(run, run.operator, [['run.finished', { status: 'succeeded', ...this.achieved(run), removed }]]);
+      const exceptions = runExceptions(run).map((x) => ({ step: x.step, by: x.by, approved_by: x.approvedBy, reason: x.reason }));
+      this.commit(run, run.operator, [['run.finished', { status: run.status, ...this.achieved(run), exceptions, removed }]]);
       this.finalizeReports(run);
       return run;
     } finally {
@@ -440,7 +510,7 @@ export class RunEngine {
 
   /** Reports written during the run are rewritten once it has ended, so the file shows the outcome and the final journal head. */
   private finalizeReports(run: RunRecord): void {
-    const html = renderReport(this.catalog, run);
+    const html = renderReport(this.catalog, run, { settings: this.deps.settings });
     for (const s of run.state.runbook.steps) {
       if (s.kind !== 'action' || s.action !== 'report.write') continue;
       const out = run.state.steps[s.id]?.output;
@@ -503,7 +573,7 @@ export class RunEngine {
           run.state.scratch.pg = { dir, binDir, port };
           this.commit(run, ACTOR_ENGINE, [['scratch.postgres-adopted', { step: step.id, port, dir }]]);
         },
-        renderReport: () => renderReport(this.catalog, run),
+        renderReport: () => renderReport(this.catalog, run, { settings: this.deps.settings }),
         signal: job.signal,
         progress: job.progress,
         log: job.log,
@@ -542,8 +612,19 @@ export class RunEngine {
     const who = actor.trim() || run.operator;
     const now = new Date().toISOString();
     const auto = response.auto ? { auto: true } : {};
+    if (need.type === 'communicate') {
+      // Who sent it and how: a person's word, journaled. A drill's --yes answers for the operator (marked auto).
+      const by = response.signoff?.trim() || (response.auto ? who : '');
+      const via = response.sentVia?.trim() || (response.auto ? 'not sent (drill, --yes)' : '');
+      if (!by || !via) throw new LifeboatError('CONFIRMATION_REQUIRED', `Step ${stepId}: say who sent the message to ${need.audience} and how (e-mail, phone, chat…).`, { hint: 'Lifeboat sends nothing itself: copy the message, send it, then confirm.' });
+      Object.assign(st, { status: 'done', finishedAt: now, output: { ...(st.output ?? {}), sent_by: by, sent_via: via, sent_at: now }, signoff: by, by: who, need: null });
+      run.status = 'running';
+      this.commit(run, who, [['step.communicated', { step: stepId, audience: need.audience, message_sha256: digestOf(need.message), sent_by: by, sent_via: via, ...auto }]]);
+      return run;
+    }
     if (need.type === 'manual') {
-      const ticks = [...new Set(response.ticks ?? [])].sort((a, b) => a - b);
+      // Items ticked earlier (tick(), kept across reloads) count with the ones in this answer.
+      const ticks = [...new Set([...(st.ticks ?? []), ...(response.ticks ?? [])])].filter((i) => i < need.items.length).sort((a, b) => a - b);
       const missing = need.items.map((_, i) => i).filter((i) => !ticks.includes(i));
       if (missing.length) throw new LifeboatError('CONFIRMATION_REQUIRED', `Step ${stepId}: ${missing.length} checklist item(s) not ticked: ${missing.map((i) => need.items[i]).join('; ')}`);
       const signoff = response.signoff?.trim() || null;
@@ -579,25 +660,52 @@ export class RunEngine {
     return run;
   }
 
-  /** Skip a step (pending, waiting or failed) with a reason; journaled with who did it. */
-  skip(runId: string, stepId: string, reason: string, actor: string): RunRecord {
+  /** Tick or untick one checklist item of a waiting manual step: kept in the run (and journaled) across reloads. */
+  tick(runId: string, stepId: string, item: number, ticked: boolean, actor: string): RunRecord {
     const run = this.load(runId);
     const st = run.state.steps[stepId];
     if (!st) throw new LifeboatError('NOT_FOUND', `Run ${runId} has no step ${stepId}.`);
+    if (st.status !== 'waiting' || st.need?.type !== 'manual') throw new LifeboatError('PRECONDITION_FAILED', `Step ${stepId} has no checklist waiting to be ticked (it is ${st.status}).`);
+    if (!Number.isInteger(item) || item < 0 || item >= st.need.items.length) throw new LifeboatError('BAD_INPUT', `Step ${stepId} has no checklist item ${item}.`);
+    const set = new Set(st.ticks ?? []);
+    if (ticked) set.add(item);
+    else set.delete(item);
+    st.ticks = [...set].sort((a, b) => a - b);
+    const who = actor.trim() || run.operator;
+    this.commit(run, who, [['step.ticked', { step: stepId, item: st.need.items[item], ticked }]]);
+    return run;
+  }
+
+  /**
+   * Skip a step (pending, waiting or failed) with a reason; journaled with who did it and who approved it. The rules
+   * are skipRefusal's; a run that reaches its end with a skipped step ends completed-with-exceptions.
+   */
+  skip(runId: string, stepId: string, reason: string, actor: string, secondPerson: string | null = null): RunRecord {
+    const run = this.load(runId);
+    const st = run.state.steps[stepId];
+    const step = run.state.runbook.steps.find((s) => s.id === stepId);
+    if (!st || !step) throw new LifeboatError('NOT_FOUND', `Run ${runId} has no step ${stepId}.`);
+    if (runEnded(run.status)) throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
     if (!reason.trim()) throw new LifeboatError('BAD_INPUT', 'Skipping a step needs a reason.');
+    const second = secondPerson?.trim() || null;
+    const refusal = this.skipRefusal(run, step, actor, second);
+    if (refusal) {
+      this.commit(run, actor, [['step.skip-refused', { step: stepId, reason: reason.trim(), second_person: second, why: refusal.message }]]);
+      throw refusal;
+    }
     if (st.status === 'done' || st.status === 'skipped') throw new LifeboatError('PRECONDITION_FAILED', `Step ${stepId} is already ${st.status}.`);
     if (st.status === 'running' && run.state.owner && pidAlive(run.state.owner.pid) && run.state.owner.pid !== process.pid) throw new LifeboatError('PRECONDITION_FAILED', `Step ${stepId} is running now; interrupt it first.`);
     const now = new Date().toISOString();
-    Object.assign(st, { status: 'skipped', skipReason: reason.trim(), finishedAt: now, startedAt: st.startedAt ?? now, by: actor, need: null });
+    Object.assign(st, { status: 'skipped', skipReason: reason.trim(), finishedAt: now, startedAt: st.startedAt ?? now, by: actor, skipApprovedBy: second, need: null });
     if (run.status === 'failed' || run.status === 'waiting') run.status = 'paused';
-    this.commit(run, actor, [['step.skipped', { step: stepId, reason: reason.trim(), condition: st.condition }]]);
+    this.commit(run, actor, [['step.skipped', { step: stepId, reason: reason.trim(), condition: st.condition, second_person: second }]]);
     return run;
   }
 
   /** End a run for good; a drill's scratch targets are removed. */
   async cancel(runId: string, reason: string, actor: string): Promise<RunRecord> {
     const run = this.load(runId);
-    if (run.status === 'succeeded' || run.status === 'cancelled') throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
+    if (runEnded(run.status)) throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
     if (run.state.owner && run.state.owner.pid !== process.pid && run.state.owner.host === hostname() && pidAlive(run.state.owner.pid)) throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} is being driven by process ${run.state.owner.pid}; stop it first.`);
     run.status = 'cancelled';
     run.finishedAt = new Date().toISOString();

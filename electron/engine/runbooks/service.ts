@@ -2,7 +2,9 @@ import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
 import type { Engine } from '../engine';
+import type { Step } from './format';
 import { loadRunbook } from './library';
+import { runSummary } from './clocks';
 import { renderReport } from './report';
 import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';
 
@@ -29,13 +31,15 @@ export class RunService {
   view(runId: string): RunView {
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    return toView(run, runner.achieved(run), this.active.get(runId)?.jobId ?? null);
+    const summary = runSummary(this.engine.catalog, this.engine.settings(), run);
+    return toView(run, runner.achieved(run), this.active.get(runId)?.jobId ?? null, summary, (s) => runner.guidanceOf(run, s));
   }
 
-  start(input: { runbook: string; inputs: Record<string, string>; drill: boolean; operator?: string; identityFiles: string[] }): { run: RunView; job: JobSnapshot } {
+  start(input: { runbook: string; inputs: Record<string, string>; drill: boolean; operator?: string; identityFiles: string[]; allowUnsigned?: boolean }): { run: RunView; job: JobSnapshot } {
     const identities = readIdentityFiles(input.identityFiles);
     const parsed = loadRunbook(this.engine.paths.dataDir, input.runbook);
-    const run = this.runner().start(parsed, input.inputs, { drill: input.drill, operator: input.operator?.trim() || defaultOperator(this.engine.settings().operatorName), source: parsed.source });
+    const operator = input.operator?.trim() || defaultOperator(this.engine.settings().operatorName);
+    const run = this.runner().start(parsed, input.inputs, { drill: input.drill, operator, source: parsed.source, allowUnsigned: input.allowUnsigned === true });
     this.identities.set(run.id, identities);
     const job = this.advance(run.id, []);
     return { run: this.view(run.id), job };
@@ -70,9 +74,16 @@ export class RunService {
     return this.advance(runId, []);
   }
 
-  skip(runId: string, stepId: string, reason: string, operator: string | undefined): RunView {
+  skip(runId: string, stepId: string, reason: string, operator: string | undefined, secondPerson?: string): RunView {
     const runner = this.runner(runId);
-    runner.skip(runId, stepId, reason, operator?.trim() || runner.load(runId).operator);
+    runner.skip(runId, stepId, reason, operator?.trim() || runner.load(runId).operator, secondPerson?.trim() || null);
+    return this.view(runId);
+  }
+
+  /** Tick or untick a checklist item of the waiting step (kept across reloads). */
+  tick(runId: string, stepId: string, item: number, ticked: boolean, operator: string | undefined): RunView {
+    const runner = this.runner(runId);
+    runner.tick(runId, stepId, item, ticked, operator?.trim() || runner.load(runId).operator);
     return this.view(runId);
   }
 
@@ -89,11 +100,17 @@ export class RunService {
   }
 
   report(runId: string): { html: string } {
-    return { html: renderReport(this.engine.catalog, this.runner(runId).load(runId)) };
+    return { html: renderReport(this.engine.catalog, this.runner(runId).load(runId), { settings: this.engine.settings() }) };
   }
 }
 
-export function toView(run: RunRecord, achieved: RunView['achieved'], jobId: string | null): RunView {
+export function toView(
+  run: RunRecord,
+  achieved: RunView['achieved'],
+  jobId: string | null,
+  summary: RunView['summary'],
+  guidance: (step: Step) => string | null = (s) => s.guidance ?? null,
+): RunView {
   const rb = run.state.runbook;
   const current = rb.steps.find((s) => !['done', 'skipped'].includes(run.state.steps[s.id]?.status ?? 'pending'));
   return {
@@ -118,7 +135,7 @@ export function toView(run: RunRecord, achieved: RunView['achieved'], jobId: str
         title: s.title,
         kind: s.kind,
         action: s.kind === 'action' ? s.action : s.kind === 'gate' ? `gate:${s.gate}` : null,
-        guidance: s.guidance ?? null,
+        guidance: guidance(s),
         expectedSeconds: s.expected ?? null,
         status: st.status,
         startedAt: st.startedAt,
@@ -130,6 +147,10 @@ export function toView(run: RunRecord, achieved: RunView['achieved'], jobId: str
         error: st.error,
         condition: st.condition,
         skipReason: st.skipReason,
+        skipApprovedBy: st.skipApprovedBy ?? null,
+        ticks: st.ticks ?? [],
+        checklist: s.kind === 'manual' ? s.checklist : [],
+        signoffRole: s.kind === 'manual' && s.signoff?.required ? s.signoff.role : null,
       };
     }),
     forecast: run.state.forecast,
@@ -137,5 +158,7 @@ export function toView(run: RunRecord, achieved: RunView['achieved'], jobId: str
     journal: run.state.journal,
     active: jobId !== null || (run.state.owner !== null && run.state.owner.pid !== process.pid),
     jobId,
+    summary,
+    allowUnsigned: run.state.allowUnsigned === true,
   };
 }

@@ -49,7 +49,8 @@ export function render(value: unknown, context: Record<string, unknown>, where: 
     if (whole) return whole[1]!.startsWith('inputs.') && lookup(context, whole[1]!) === undefined ? undefined : get(whole[1]!);
     return value.replace(REF, (_m, ref: string) => asText(get(ref)));
   }
-  if (Array.isArray(value)) return value.map((v) => render(v, context, where));
+  // An optional input left empty drops out of a list too (paths: ["{{ inputs.path }}"] is then no path: the whole set).
+  if (Array.isArray(value)) return value.map((v) => render(v, context, where)).filter((v) => v !== undefined);
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => {
       const r = render(v, context, where);

@@ -4,6 +4,7 @@ import { CatalogScreen } from '../features/catalog/CatalogScreen';
 import { MediaScreen } from '../features/media/MediaScreen';
 import { ReportsScreen } from '../features/reports/ReportsScreen';
 import { RunbooksScreen } from '../features/runbooks/RunbooksScreen';
+import { PitrScreen } from '../features/pitr/PitrScreen';
 import { VerifyScreen } from '../features/verify/VerifyScreen';
 import { CredentialsScreen } from '../features/credentials/CredentialsScreen';
 import { SettingsScreen } from '../features/settings/SettingsScreen';
@@ -12,7 +13,7 @@ import { setHashParams } from '../lib/hash';
 
 function setScreenInHash(id: ScreenId): void {
   // A screen's own state (an open run, a report) does not follow to another screen.
-  setHashParams({ screen: id, run: null });
+  setHashParams({ screen: id, run: null, start: null, prefill: null, system: null, runbook: null });
 }
 
 function Screen({ id }: { id: ScreenId }): React.JSX.Element {
@@ -27,6 +28,8 @@ function Screen({ id }: { id: ScreenId }): React.JSX.Element {
       return <VerifyScreen />;
     case 'runbooks':
       return <RunbooksScreen />;
+    case 'pitr':
+      return <PitrScreen />;
     case 'reports':
       return <ReportsScreen />;
     case 'credentials':

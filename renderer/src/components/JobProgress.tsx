@@ -1,5 +1,6 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import { formatBytes } from '../../../shared/format';
+import { shellLine } from '../../../shared/shell-quote';
 import { getApi } from '../lib/api';
 import { ErrorBox } from './ErrorBox';
 
@@ -43,8 +44,12 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
   );
 }
 
-/** The CLI command doing the same thing, to copy (as KopiaUI shows). */
-export function CliCommand({ command }: { command: string }): React.JSX.Element {
+/**
+ * The CLI command doing the same thing, to copy (as KopiaUI shows). Give `args` (each argument apart) rather than a
+ * `command` text: the line is then shell-quoted (shared/shell-quote.ts) and runs as shown when pasted.
+ */
+export function CliCommand(p: { command: string } | { args: readonly string[] }): React.JSX.Element {
+  const command = 'args' in p ? shellLine(p.args) : p.command;
   return (
     <div className="cli-hint" data-testid="cli-command">
       CLI: <code>{command}</code>{' '}

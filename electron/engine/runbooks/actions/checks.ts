@@ -108,6 +108,8 @@ export const checkFiles = defineAction({
       set: z.string().optional(),
       paths: z.array(z.string()).default([]),
       count: z.number().int().nonnegative().optional(),
+      /** Read the index of a set not signed by a pinned key (the run's journaled override). */
+      allow_unsigned: z.boolean().default(false),
     })
     .strict(),
   describe: (p) => `check the files in ${p.dir}${p.set ? ` against ${p.set}` : ''}`,
@@ -118,7 +120,7 @@ export const checkFiles = defineAction({
     let files = 0;
     let bytes = 0;
     if (p.set) {
-      const { key, index } = await loadSetIndex(ctx, p.set);
+      const { key, index } = await loadSetIndex(ctx, p.set, p.allow_unsigned);
       const entries = index.filter((e) => wanted(e.path));
       ctx.progress({ itemsTotal: entries.length, itemsDone: 0, bytesTotal: entries.reduce((n, e) => n + e.size, 0), bytesDone: 0 });
       let done = 0;

@@ -1,96 +1,145 @@
-import { useEffect, useState } from 'react';
-import type { S3MediumSettings } from '../../../../shared/domain/settings';
+import { useEffect, useId, useState } from 'react';
 import type { WireError } from '../../../../shared/errors';
-import { formatBytes } from '../../../../shared/format';
-import { CliCommand, JobProgress } from '../../components/JobProgress';
+import { formatBytes, formatTimeWithAge } from '../../../../shared/format';
+import { ConfirmButton } from '../../components/Confirm';
 import { ErrorBox } from '../../components/ErrorBox';
+import { CliCommand, JobProgress } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
+import { useFocusOnChange } from '../../lib/use-focus';
 import { useJob } from '../../lib/use-job';
 import { useResult } from '../../lib/use-result';
+import { PruneCard } from './PruneCard';
+import { S3MediumForm, type S3Draft } from './S3MediumForm';
 
-interface ScanResult {
-  sets?: { total: number; new: number; missing: number };
-  unreadable?: Array<{ path: string; reason: string }>;
-  hints?: string[];
+/** What a scan job returns (engine/api/overview-media-handlers.ts, ScanJobResult). */
+interface ScanSummaryView {
+  mediumId: string;
+  label: string | null;
+  location: string;
+  initialized: boolean;
+  sets: { total: number; new: number; missing: number };
+  foreign: { seedScript: number; pgbackrest: number };
+  unreadable: Array<{ path: string; reason: string }>;
+  hints: string[];
+}
+interface ScanJobView {
+  inside: string | null;
+  media: ScanSummaryView[];
+  failed: Array<{ location: string; message: string }>;
+  empty: boolean;
 }
 
-/** The S3 medium form: endpoint, bucket, prefix, region and the keychain reference of its keys, saved in settings; then scanned. */
-function S3MediumForm({ onScan }: { onScan: (location: string) => Promise<void> }): React.JSX.Element {
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** Make a folder (or s3:// location) a Lifeboat medium from the app, as `lifeboat medium init` does, then scan it. */
+function InitMedium({ location, onDone }: { location: string; onDone: (location: string) => void }): React.JSX.Element {
   const api = getApi();
-  const [settings, reload] = useResult(() => api.getSettings({}));
-  const [creds] = useResult(() => api.listCredentials({}));
-  const [form, setForm] = useState({ endpoint: '', bucket: '', prefix: '', region: '', credential: '' });
+  const [label, setLabel] = useState('');
   const [error, setError] = useState<WireError | null>(null);
-  const location = `s3://${form.bucket.trim()}${form.prefix.trim() ? `/${form.prefix.trim().replace(/^\/+|\/+$/g, '')}` : ''}`;
-  const s3Keys = creds.state === 'ready' ? creds.value.credentials.filter((c) => c.kind === 's3') : [];
-  const save = async (): Promise<void> => {
+  const id = useId();
+  const heading = useFocusOnChange<HTMLHeadingElement>(location);
+  const init = async (): Promise<void> => {
     setError(null);
-    const r = await api.saveS3Medium({ location, endpoint: form.endpoint.trim(), region: form.region.trim(), credential: form.credential });
-    if (!r.ok) return setError(r.error);
-    reload();
-    await onScan(location);
+    const r = await api.initMedium({ location, label: label.trim() });
+    if (r.ok) onDone(r.value.location);
+    else setError(r.error);
   };
-  const field = (name: keyof typeof form, label: string, placeholder: string, required = false): React.JSX.Element => (
-    <label>
-      {label}
-      <input type="text" value={form[name]} onChange={(e) => setForm({ ...form, [name]: e.target.value })} placeholder={placeholder} required={required} data-testid={`s3-${name}`} />
-    </label>
-  );
-  const env = [form.endpoint && `AWS_ENDPOINT_URL=${form.endpoint}`, form.region && `AWS_REGION=${form.region}`].filter(Boolean).join(' ');
   return (
-    <article className="card">
-      <h2>Add an S3 medium</h2>
-      <form
-        className="form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void save();
-        }}
-      >
-        <div className="row">
-          {field('endpoint', 'Endpoint (empty: AWS)', 'https://s3.example.net:9000')}
-          {field('region', 'Region', 'us-east-1')}
-        </div>
-        <div className="row">
-          {field('bucket', 'Bucket', 'dr-backups', true)}
-          {field('prefix', 'Prefix', 'prod')}
-        </div>
+    <form
+      className="form init"
+      data-testid="init-medium"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void init();
+      }}
+    >
+      <h3 ref={heading} tabIndex={-1}>
+        Initialise {location} as a medium
+      </h3>
+      <p className="muted">Writes lifeboat-medium.json with a new id and this label; nothing else on it changes.</p>
+      <div className="row">
         <label>
-          Keys (from the keychain)
-          <select value={form.credential} onChange={(e) => setForm({ ...form, credential: e.target.value })} data-testid="s3-credential">
-            <option value="">standard AWS sources (environment, profile)</option>
-            {s3Keys.map((c) => (
-              <option key={c.account} value={c.account}>{c.account}{c.accessKeyId ? ` (${c.accessKeyId})` : ''}</option>
-            ))}
-          </select>
+          Label (written on the drive)
+          <input type="text" required value={label} onChange={(e) => setLabel(e.target.value)} placeholder="usb-2" data-testid="init-label" aria-describedby={error ? `${id}-err` : undefined} />
         </label>
-        {s3Keys.length === 0 && <p className="hint">No S3 keys in the keychain yet: add them on the Credentials screen, or leave the standard AWS sources.</p>}
-        <div className="row">
-          <button type="submit" className="primary" data-testid="s3-save" disabled={!form.bucket.trim()}>Save and scan</button>
-          <CliCommand command={`${env ? `${env} ` : ''}lifeboat scan ${location}`} />
+        <button type="submit" className="primary" data-testid="init-submit" disabled={!label.trim()} aria-describedby={label.trim() ? undefined : `${id}-why`}>
+          Initialise this medium
+        </button>
+        {!label.trim() && (
+          <span id={`${id}-why`} className="muted small">
+            Give a label first.
+          </span>
+        )}
+        <CliCommand args={['lifeboat', 'medium', 'init', location, '--label', label.trim() || '<label>']} />
+      </div>
+      {error && (
+        <div id={`${id}-err`}>
+          <ErrorBox error={error} />
         </div>
-      </form>
-      {error && <ErrorBox error={error} />}
-      {settings.state === 'ready' && settings.value.s3Media.length > 0 && (
-        <table className="table" data-testid="s3-media">
-          <thead>
-            <tr><th scope="col">Location</th><th scope="col">Endpoint</th><th scope="col">Keys</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
-          </thead>
-          <tbody>
-            {settings.value.s3Media.map((m: S3MediumSettings) => (
-              <tr key={m.location}>
-                <td className="mono">{m.location}</td>
-                <td className="mono">{m.endpoint || 'AWS'}{m.region ? ` (${m.region})` : ''}</td>
-                <td className="mono">{m.credential || 'AWS sources'}</td>
-                <td>
-                  <button type="button" className="danger" onClick={() => void api.removeS3Medium({ location: m.location }).then(() => reload())}>Forget</button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
       )}
-    </article>
+    </form>
+  );
+}
+
+/** The outcome of a scan in words: what each medium holds, media found inside a folder, or nothing to read. */
+function ScanOutcome({ result, onInit }: { result: ScanJobView; onInit: (location: string) => void }): React.JSX.Element {
+  const heading = useFocusOnChange<HTMLHeadingElement>(result);
+  const title = result.empty
+    ? `Nothing Lifeboat can read in ${result.media[0]?.location ?? 'this folder'}: it was not added.`
+    : result.inside
+      ? `Found ${result.media.map((m) => m.label ?? m.location).join(', ')} inside ${result.inside}.`
+      : `Scan finished: ${plural(result.media[0]?.sets.total ?? 0, 'set')} on ${result.media[0]?.label ?? result.media[0]?.location ?? 'the medium'}.`;
+  return (
+    <div data-testid="scan-result">
+      <h3 ref={heading} tabIndex={-1}>
+        {title}
+      </h3>
+      {result.empty && <p>It has no lifeboat-medium.json, no sets and nothing foreign. Initialise it to back up to it.</p>}
+      <ul>
+        {!result.empty &&
+          result.media.map((m) => (
+            <li key={m.mediumId} data-testid="scan-medium">
+              <strong>{m.label ?? '(no label)'}</strong> <span className="mono">{m.location}</span>: {plural(m.sets.total, 'set')} ({m.sets.new} new
+              {m.sets.missing ? `, ${m.sets.missing} missing since the last scan` : ''})
+              {m.foreign.seedScript + m.foreign.pgbackrest > 0 && `; foreign, read-only: ${m.foreign.seedScript} seed-script sets, ${m.foreign.pgbackrest} pgBackRest backups`}
+              {m.unreadable.map((u) => (
+                <span key={u.path} className="hint">
+                  {' '}
+                  Unreadable: {u.path} — {u.reason}.
+                </span>
+              ))}
+              {/* The CLI hint to run `lifeboat medium init` is replaced by the app's own button. */}
+              {m.hints
+                .filter((h) => !h.includes('lifeboat medium init'))
+                .map((h) => (
+                  <span key={h} className="hint">
+                    {' '}
+                    {h}
+                  </span>
+                ))}
+              {!m.initialized && (
+                <>
+                  {' '}
+                  <span className="hint">Not a Lifeboat medium (cataloged by its path).</span>{' '}
+                  <button type="button" className="secondary" onClick={() => onInit(m.location)}>
+                    Initialise {m.location}
+                  </button>
+                </>
+              )}
+            </li>
+          ))}
+        {result.failed.map((f) => (
+          <li key={f.location}>
+            <span className="status status-red">not scanned</span> <span className="mono">{f.location}</span>: {f.message}
+          </li>
+        ))}
+      </ul>
+      {result.empty && (
+        <button type="button" className="secondary" onClick={() => onInit(result.media[0]!.location)}>
+          Initialise {result.media[0]?.location}
+        </button>
+      )}
+    </div>
   );
 }
 
@@ -100,6 +149,12 @@ export function MediaScreen(): React.JSX.Element {
   const [media, reload] = useResult(() => api.listMedia({}));
   const [location, setLocation] = useState('');
   const [canPick, setCanPick] = useState(false);
+  const [initAt, setInitAt] = useState<string | null>(null);
+  const [pruneOf, setPruneOf] = useState<{ location: string; name: string } | null>(null);
+  const [edit, setEdit] = useState<S3Draft | null>(null);
+  const [removed, setRemoved] = useState<string | null>(null);
+  const [rowError, setRowError] = useState<{ id: string; error: WireError } | null>(null);
+  const fieldId = useId();
   useEffect(() => {
     void api.getAppInfo({}).then((r) => setCanPick(r.ok && r.value.frontDoor === 'app'));
   }, [api]);
@@ -112,11 +167,22 @@ export function MediaScreen(): React.JSX.Element {
   const { job, track } = useJob(null, () => reload());
   const scan = async (loc: string): Promise<void> => {
     setError(null);
+    setInitAt(null);
+    setRemoved(null);
     const r = await api.startScan({ location: loc.trim() });
     if (r.ok) track(r.value);
     else setError(r.error);
   };
-  const result = (job?.status === 'succeeded' ? job.result : null) as ScanResult | null;
+  const remove = async (id: string, name: string): Promise<void> => {
+    setRowError(null);
+    const r = await api.removeMedium({ id });
+    if (!r.ok) return setRowError({ id, error: r.error });
+    setRemoved(`${name} was removed from the catalog${r.value.setsForgotten ? ` with the ${plural(r.value.setsForgotten, 'set')} only it held` : ''}. Its files are untouched; scan it again to bring it back.`);
+    reload();
+  };
+  const removedNote = useFocusOnChange<HTMLParagraphElement>(removed);
+  const result = (job?.status === 'succeeded' ? job.result : null) as ScanJobView | null;
+  const running = job?.status === 'running';
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Media</h1>
@@ -130,78 +196,146 @@ export function MediaScreen(): React.JSX.Element {
           }}
         >
           <label>
-            Folder path (or an S3 location already set up)
-            <input type="text" data-testid="medium-location" value={location} onChange={(e) => setLocation(e.target.value)} placeholder="/media/usb-1  or  s3://bucket/prefix" required />
+            Folder path (absolute), a folder holding several media, or an S3 location already set up
+            <input
+              type="text"
+              data-testid="medium-location"
+              value={location}
+              onChange={(e) => setLocation(e.target.value)}
+              placeholder="/media/usb-1  or  s3://bucket/prefix"
+              required
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? `${fieldId}-err` : undefined}
+            />
           </label>
+          {error && (
+            <div id={`${fieldId}-err`} data-testid="location-error">
+              <ErrorBox error={error} />
+            </div>
+          )}
           <div className="row">
             {canPick && (
               <button type="button" className="secondary" onClick={() => void pick()} data-testid="pick-folder">
                 Choose folder…
               </button>
             )}
-            <button type="submit" className="primary" data-testid="scan" disabled={!location.trim() || job?.status === 'running'}>
+            <button type="submit" className="primary" data-testid="scan" disabled={!location.trim() || running} aria-describedby={`${fieldId}-scan-why`}>
               Scan
             </button>
-            <CliCommand command={`lifeboat scan ${location.trim() || '<folder | s3://bucket/prefix>'}`} />
+            <span id={`${fieldId}-scan-why`} className="muted small">
+              {running ? 'A scan is running.' : !location.trim() ? 'Type a folder path first.' : ''}
+            </span>
+            <CliCommand args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix>']} />
           </div>
         </form>
-        {error && <ErrorBox error={error} />}
-        {job && <JobProgress job={job} label="Scan" />}
-        {result && (
-          <p data-testid="scan-result">
-            Scan finished: {result.sets?.total ?? 0} sets on the medium ({result.sets?.new ?? 0} new{result.sets?.missing ? `, ${result.sets.missing} missing since the last scan` : ''}).
-            {result.unreadable?.map((u) => (
-              <span key={u.path} className="hint"> Unreadable: {u.path} — {u.reason}.</span>
-            ))}
-            {result.hints?.map((h) => (
-              <span key={h} className="hint"> {h}</span>
-            ))}
-          </p>
+        {job && (
+          <div data-testid="scan-job" data-job-id={job.id}>
+            <JobProgress job={job} label="Scan" />
+          </div>
+        )}
+        {result && <ScanOutcome result={result} onInit={setInitAt} />}
+        {initAt && (
+          <InitMedium
+            location={initAt}
+            onDone={(loc) => {
+              setInitAt(null);
+              void scan(loc);
+            }}
+          />
         )}
       </article>
-      <S3MediumForm onScan={scan} />
-      <article className="card wide">
-        <h2>Known media</h2>
+      <S3MediumForm onScan={scan} edit={edit} onEditDone={() => setEdit(null)} />
+      <article className="card wide" aria-labelledby="known-media-title">
+        <h2 id="known-media-title">Known media</h2>
+        {removed && (
+          <p ref={removedNote} tabIndex={-1} role="status" className="hint" data-testid="medium-removed">
+            {removed}
+          </p>
+        )}
         {media.state === 'error' && <ErrorBox error={media.error} />}
         {media.state === 'ready' && media.value.length === 0 && <p className="muted">No medium yet: add a folder or an S3 location above.</p>}
         {media.state === 'ready' && media.value.length > 0 && (
-          <table className="table" data-testid="media-table">
-            <thead>
-              <tr>
-                <th scope="col">Label</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Location</th>
-                <th scope="col">Sets</th>
-                <th scope="col">Bytes</th>
-                <th scope="col">Last scan</th>
-                <th scope="col">Last verification</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {media.value.map((m) => (
-                <tr key={m.id}>
-                  <td>{m.label ?? <span className="muted">(no label)</span>}</td>
-                  <td>{m.kind}</td>
-                  <td className="mono">{m.location}</td>
-                  <td>{m.sets}</td>
-                  <td>{formatBytes(m.bytes)}</td>
-                  <td>{m.lastSync ?? 'never'}{m.lastError ? <span className="status status-red"> {m.lastError}</span> : null}</td>
-                  <td data-testid="medium-verified">
-                    {m.lastVerifiedAt ?? <span className="hint">never verified</span>}
-                    {m.failingSets > 0 && <span className="status status-red"> {m.failingSets} set(s) failing</span>}
-                  </td>
-                  <td>
-                    <button type="button" className="secondary" onClick={() => void scan(m.location)} disabled={job?.status === 'running'}>
-                      Rescan
-                    </button>
-                  </td>
+          <div className="table-wrap">
+            <table className="table" data-testid="media-table">
+              <thead>
+                <tr>
+                  <th scope="col">Label</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Location</th>
+                  <th scope="col">Sets</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Last scan</th>
+                  <th scope="col">Last verification</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {media.value.map((m) => {
+                  const name = m.label ?? m.location;
+                  const s3 = m.location.startsWith('s3://');
+                  return (
+                    <tr key={m.id} data-testid="medium-row" data-medium={name}>
+                      <td>{m.label ?? <span className="muted">(no label)</span>}</td>
+                      <td>{m.kind}</td>
+                      <td className="mono">{m.location}</td>
+                      <td>
+                        {m.sets}
+                        {m.missingSets > 0 && <span className="hint"> (+{m.missingSets} missing)</span>}
+                      </td>
+                      <td>{formatBytes(m.bytes)}</td>
+                      <td>
+                        {m.lastSync ? formatTimeWithAge(m.lastSync) : 'never'}
+                        {m.lastError ? <span className="status status-red"> {m.lastError}</span> : null}
+                      </td>
+                      <td data-testid="medium-verified">
+                        {m.lastVerifiedAt ? formatTimeWithAge(m.lastVerifiedAt) : <span className="hint">never verified</span>}
+                        {m.failingSets > 0 && <span className="status status-red"> {plural(m.failingSets, 'set')} failing</span>}
+                      </td>
+                      <td className="row-actions">
+                        <button type="button" className="secondary" onClick={() => void scan(m.location)} disabled={running} aria-label={`Rescan ${name}`}>
+                          Rescan
+                        </button>
+                        {s3 && (
+                          <button type="button" className="secondary" onClick={() => setEdit(draftOf(m.location))} aria-label={`Edit the settings and keys of ${name}`}>
+                            Edit
+                          </button>
+                        )}
+                        {m.id.startsWith('path:') && !s3 && (
+                          <button type="button" className="secondary" onClick={() => setInitAt(m.location)} aria-label={`Initialise ${name}`}>
+                            Initialise
+                          </button>
+                        )}
+                        <button type="button" className="secondary" onClick={() => setPruneOf({ location: m.location, name })} aria-label={`Retention on ${name}`}>
+                          Retention…
+                        </button>
+                        <ConfirmButton
+                          danger
+                          label={`Remove ${name}`}
+                          testId={`remove-${name}`}
+                          confirmLabel={`Yes, remove ${name} from the catalog`}
+                          message={`${name} leaves the catalog, with the sets no other medium holds. Nothing on the medium is deleted: its files stay, and a scan brings it back.`}
+                          onConfirm={() => remove(m.id, name)}
+                        />
+                        {rowError?.id === m.id && <ErrorBox error={rowError.error} />}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         )}
       </article>
+      {pruneOf && <PruneCard key={pruneOf.location} location={pruneOf.location} name={pruneOf.name} onDone={reload} />}
     </section>
   );
+}
+
+/** The S3 form's fields from an s3://bucket/prefix location (endpoint, region and keys come from its saved settings). */
+function draftOf(location: string): S3Draft {
+  const rest = location.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  return { bucket: slash < 0 ? rest : rest.slice(0, slash), prefix: slash < 0 ? '' : rest.slice(slash + 1), endpoint: '', region: '', credential: '' };
 }

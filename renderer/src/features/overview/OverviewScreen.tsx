@@ -1,204 +1,236 @@
-import { useEffect, useState } from 'react';
-import type { JobSnapshot } from '../../../../shared/domain/jobs';
-import type { WireError } from '../../../../shared/errors';
-import { getApi } from '../../lib/api';
-import { useResult } from '../../lib/use-result';
+import type { Recoverability } from '../../../../shared/domain/recoverability';
+import { formatDuration, formatTimeWithAge } from '../../../../shared/format';
+import { shellLine } from '../../../../shared/shell-quote';
+import { CliCommand } from '../../components/JobProgress';
 import { ErrorBox } from '../../components/ErrorBox';
+import { getApi } from '../../lib/api';
 import { setHashParams } from '../../lib/hash';
+import { useResult } from '../../lib/use-result';
+import { HistoryChart, ObjectiveBar, type Tone } from './charts';
+import { runEnded } from '../../../../shared/domain/runs';
 
-const STATUS_CLASS: Record<string, string> = { ok: 'green', late: 'red', unverified: 'amber', 'no-sets': 'red' };
+const RPO_TONE: Record<Recoverability['rpo']['state'], Tone> = { ok: 'green', late: 'red', unverified: 'amber', 'no-sets': 'red', 'no-objective': 'muted' };
+const RPO_WORD: Record<Recoverability['rpo']['state'], string> = { ok: 'within RPO', late: 'over RPO', unverified: 'unverified', 'no-sets': 'no sets', 'no-objective': 'no objective' };
+const RTO_TONE: Record<Recoverability['rto']['state'], Tone> = { ok: 'green', over: 'red', unmeasured: 'amber', 'no-objective': 'muted' };
+const RTO_WORD: Record<Recoverability['rto']['state'], string> = { ok: 'within RTO', over: 'over RTO', unmeasured: 'not measured', 'no-objective': 'no objective' };
 
-/** Every system against its objectives, open runs to resume, the latest verdicts with failures first. */
-function ObjectivesCard(): React.JSX.Element {
-  const api = getApi();
-  const [systems] = useResult(() => api.listSystems({}));
-  const [runs] = useResult(() => api.listRuns({}));
-  const [verifications] = useResult(() => api.recentVerifications({}));
-  const open = runs.state === 'ready' ? runs.value.filter((r) => r.status !== 'succeeded' && r.status !== 'cancelled') : [];
+const toneClass = (t: Tone): string => (t === 'muted' ? 'status' : `status status-${t}`);
+
+/** The `lifeboat backup` command that makes a new set like the system's newest one. */
+function backupArgs(r: Recoverability): string[] {
+  const kind = r.newestSet?.kind ?? 'pg-logical';
+  const head = ['lifeboat', 'backup'];
+  if (kind === 'pg-base') return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+  if (kind === 'files' || kind === 'config') {
+    return [...head, 'files', '--system', r.system, ...(kind === 'config' ? ['--class', 'config'] : []), '--path', '<folder>', '--to', '<medium>'];
+  }
+  return [...head, 'pg', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+}
+
+/** The button doing the system's next action (or a copyable CLI line for a backup, which the app does not make). */
+function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
+  const n = r.next;
+  const go = (params: Record<string, string | null>): void => setHashParams(params);
+  const button = (label: string, onClick: () => void): React.JSX.Element => (
+    <button type="button" className="primary" data-testid={`next-${r.system}`} data-action={n.action} onClick={onClick}>
+      {label}
+    </button>
+  );
+  switch (n.action) {
+    case 'verify':
+      return button(`Verify ${r.system}’s newest set`, () => go({ screen: 'verify', target: n.setKey, run: null }));
+    case 'drill': {
+      // A PostgreSQL system is drilled by the monthly restore drill; files and config by a restore of their files.
+      const pg = !r.newestSet || r.newestSet.kind.startsWith('pg');
+      return button(`Start a drill of ${r.system}`, () => go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }));
+    }
+    case 'find-key':
+      return button(`Find the key for ${r.system}`, () => go({ screen: 'credentials', run: null }));
+    case 'scan-medium':
+      return button(n.mediumLabel ? `Scan ${n.mediumLabel}` : `Scan a medium for ${r.system}`, () => go({ screen: 'media', run: null }));
+    case 'back-up':
+      // The app does not make backups (servers do, from cron): the command for this system's kind, to run there.
+      return (
+        <span data-testid={`next-${r.system}`} data-action="back-up">
+          <CliCommand args={backupArgs(r)} />
+        </span>
+      );
+    default:
+      return (
+        <span className="status status-green" data-testid={`next-${r.system}`} data-action="none">
+          nothing to do
+        </span>
+      );
+  }
+}
+
+function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
+  const o = r.objectives;
+  const source = o.source === 'tier' ? `tier ${o.tier}` : o.source === 'runbook' ? 'runbook' : 'no tier set';
+  const drill = r.lastDrill;
   return (
-    <>
-      {open.length > 0 && (
-        <article className="card wide" aria-labelledby="runs-title" data-testid="overview-open-runs">
-          <h2 id="runs-title">Unfinished runs</h2>
-          <ul>
-            {open.map((r) => (
-              <li key={r.id}>
-                <strong>{r.title}</strong> {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} {r.status}
-                {r.currentStep ? ` at ${r.currentStep}` : ''}{' '}
-                <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}>
-                  Resume
-                </button>
-              </li>
-            ))}
-          </ul>
-        </article>
-      )}
-      <article className="card wide" aria-labelledby="systems-title">
-        <h2 id="systems-title">Systems against their objectives</h2>
-        {systems.state === 'error' && <ErrorBox error={systems.error} />}
-        {systems.state === 'ready' && systems.value.length === 0 && <p className="muted">No system yet: scan a medium (Media).</p>}
-        {systems.state === 'ready' && systems.value.length > 0 && (
-          <table className="table" data-testid="systems-table">
-            <thead>
-              <tr><th scope="col">System</th><th scope="col">Tier</th><th scope="col">Newest verified set</th><th scope="col">State</th></tr>
-            </thead>
-            <tbody>
-              {systems.value.map((s) => (
-                <tr key={s.system}>
-                  <td>{s.system}</td>
-                  <td>{s.tier ?? '—'}</td>
-                  <td className="mono">{s.newestVerifiedSet?.createdAt ?? 'none'}</td>
-                  <td>
-                    <span className={`status status-${STATUS_CLASS[s.status] ?? 'amber'}`}>{s.status}</span> {s.reason}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </article>
-      {verifications.state === 'ready' && verifications.value.length > 0 && (
-        <article className="card wide" aria-labelledby="verifications-title">
-          <h2 id="verifications-title">Recent verifications (failures first)</h2>
-          <table className="table">
-            <tbody>
-              {verifications.value.slice(0, 10).map((v) => (
-                <tr key={`${v.setKey}-${v.mediumId}-${v.at}`}>
-                  <td className="mono">{v.setKey}</td>
-                  <td>{v.level}</td>
-                  <td><span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict}</span> {v.detail ?? ''}</td>
-                  <td>{v.at}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </article>
-      )}
-    </>
+    <article className="card system" aria-labelledby={`sys-${r.system}`} data-testid={`system-${r.system}`} data-rpo={r.rpo.state} data-rto={r.rto.state}>
+      <h3 id={`sys-${r.system}`}>
+        {r.system} <span className="tag">{source}</span>
+      </h3>
+      <dl className="facts">
+        <dt>RPO{o.rpoSeconds !== null ? ` ${formatDuration(o.rpoSeconds)}` : ''}</dt>
+        <dd data-testid="rpo">
+          <span className={toneClass(RPO_TONE[r.rpo.state])}>{RPO_WORD[r.rpo.state]}</span>
+          <ObjectiveBar value={r.rpo.ageSeconds} objective={o.rpoSeconds} tone={RPO_TONE[r.rpo.state]} />
+          <span className="state-text">{r.rpo.text}</span>
+        </dd>
+        <dt>RTO{o.rtoSeconds !== null ? ` ${formatDuration(o.rtoSeconds)}` : ''}</dt>
+        <dd data-testid="rto">
+          <span className={toneClass(RTO_TONE[r.rto.state])}>{RTO_WORD[r.rto.state]}</span>
+          <ObjectiveBar value={r.rto.measured?.seconds ?? null} objective={o.rtoSeconds} tone={RTO_TONE[r.rto.state]} />
+          <span className="state-text">
+            {r.rto.text}
+            {r.rto.measured && <span className="muted"> ({formatTimeWithAge(r.rto.measured.at)})</span>}
+          </span>
+        </dd>
+        <dt>Last drill</dt>
+        <dd data-testid="last-drill">
+          {drill ? (
+            <>
+              <span className={toneClass(drill.status === 'succeeded' ? 'green' : drill.status === 'failed' ? 'red' : 'amber')}>{drill.status}</span>{' '}
+              {formatTimeWithAge(drill.at)}
+              {drill.restoreSeconds !== null && `, restored in ${formatDuration(drill.restoreSeconds)}`}{' '}
+              <button type="button" className="link" onClick={() => setHashParams({ screen: 'runbooks', run: drill.runId })}>
+                Open the drill of {r.system}
+              </button>
+            </>
+          ) : (
+            <span className="hint">never</span>
+          )}
+        </dd>
+        <dt>Sets</dt>
+        <dd>
+          {r.sets}
+          {r.newestSet && `, newest ${formatTimeWithAge(r.newestSet.createdAt)}`}
+        </dd>
+      </dl>
+      <HistoryChart system={r.system} history={r.history} />
+      <div className="next">
+        <p className="next-text">
+          <strong>Next: </strong>
+          <span data-testid="next-text">{r.next.text}</span>
+        </p>
+        <NextAction r={r} />
+      </div>
+    </article>
   );
 }
 
+/** Open runs to resume: a restore or a drill left half-way is the first thing to see. */
+function OpenRuns(): React.JSX.Element | null {
+  const api = getApi();
+  const [runs] = useResult(() => api.listRuns({}));
+  const open = runs.state === 'ready' ? runs.value.filter((r) => !runEnded(r.status) && r.status !== 'failed') : [];
+  if (open.length === 0) return null;
+  return (
+    <article className="card wide" aria-labelledby="runs-title" data-testid="overview-open-runs">
+      <h2 id="runs-title">Unfinished runs</h2>
+      <ul>
+        {open.map((r) => (
+          <li key={r.id}>
+            <strong>{r.title}</strong> {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} {r.status}
+            {r.currentStep ? ` at ${r.currentStep}` : ''}, started {formatTimeWithAge(r.startedAt)}{' '}
+            <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}>
+              Resume {r.title} ({formatTimeWithAge(r.startedAt)})
+            </button>
+          </li>
+        ))}
+      </ul>
+    </article>
+  );
+}
+
+/** The verdicts that still stand, failures first, with media by label. */
+function RecentVerifications(): React.JSX.Element | null {
+  const api = getApi();
+  const [verifications] = useResult(() => api.recentVerifications({}));
+  const [media] = useResult(() => api.listMedia({}));
+  if (verifications.state !== 'ready' || verifications.value.length === 0) return null;
+  const label = (id: string): string => (media.state === 'ready' ? (media.value.find((m) => m.id === id)?.label ?? media.value.find((m) => m.id === id)?.location ?? id) : id);
+  return (
+    <article className="card wide" aria-labelledby="verifications-title">
+      <h2 id="verifications-title">Latest verifications (failures first)</h2>
+      <div className="table-wrap">
+        <table className="table" data-testid="recent-verifications">
+          <thead>
+            <tr>
+              <th scope="col">Set</th>
+              <th scope="col">Medium</th>
+              <th scope="col">Level</th>
+              <th scope="col">Result</th>
+              <th scope="col">When</th>
+            </tr>
+          </thead>
+          <tbody>
+            {verifications.value.slice(0, 10).map((v) => (
+              <tr key={`${v.setKey}-${v.mediumId}-${v.level}-${v.at}`}>
+                <td className="mono">{v.setKey}</td>
+                <td>{label(v.mediumId)}</td>
+                <td>{v.level}</td>
+                <td>
+                  <span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict === 'ok' ? 'passed' : v.verdict}</span> {v.detail ?? ''}
+                </td>
+                <td>{formatTimeWithAge(v.at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </article>
+  );
+}
+
+/** Overview answers one question first: are we recoverable? Engine and tool details are in Settings → About. */
 export function OverviewScreen(): React.JSX.Element {
   const api = getApi();
-  const [info] = useResult(() => api.getAppInfo({}));
-  const [overview, reloadOverview] = useResult(() => api.getOverview({}));
-  const [tools, reloadTools] = useResult(() => api.getToolStatus({}));
-  const [job, setJob] = useState<JobSnapshot | null>(null);
-  const [startError, setStartError] = useState<WireError | null>(null);
-
-  useEffect(
-    () =>
-      api.onJobEvent((event) => {
-        setJob((current) => (current && current.id === event.jobId ? event.snapshot : current));
-        if (event.type === 'finished') {
-          reloadOverview();
-          reloadTools();
-        }
-      }),
-    [api, reloadOverview, reloadTools],
-  );
-
-  const startSelfCheck = async (): Promise<void> => {
-    setStartError(null);
-    const r = await api.startSelfCheck({});
-    if (r.ok) setJob(r.value);
-    else setStartError(r.error);
-  };
-
+  const [systems] = useResult(() => api.getRecoverability({}));
+  const [overview] = useResult(() => api.getOverview({}));
+  const ready = systems.state === 'ready' ? systems.value : [];
+  const fine = ready.filter((r) => r.next.action === 'none').length;
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Overview</h1>
-
-      <div className="cards">
-        <article className="card" aria-labelledby="engine-title">
-          <h2 id="engine-title">Engine</h2>
-          {info.state === 'loading' && <p>Loading…</p>}
-          {info.state === 'error' && <ErrorBox error={info.error} />}
-          {info.state === 'ready' && (
-            <dl className="facts">
-              <dt>Version</dt>
-              <dd data-testid="app-version">{info.value.version}</dd>
-              <dt>Data directory</dt>
-              <dd data-testid="data-dir" className="mono">{info.value.dataDir}</dd>
-              <dt>Runtime</dt>
-              <dd>
-                {info.value.electronVersion ? `Electron ${info.value.electronVersion}, ` : ''}Node {info.value.nodeVersion} on {info.value.platform}/{info.value.arch}
-                {info.value.frontDoor === 'bridge' && <span className="tag">web bridge (development)</span>}
-              </dd>
-            </dl>
-          )}
-        </article>
-
-        <article className="card" aria-labelledby="catalog-title">
-          <h2 id="catalog-title">Catalog</h2>
-          {overview.state === 'loading' && <p>Loading…</p>}
-          {overview.state === 'error' && <ErrorBox error={overview.error} />}
-          {overview.state === 'ready' && (
-            <>
-              <ul className="counts" data-testid="catalog-counts">
-                <li><span className="count" data-testid="count-media">{overview.value.catalog.media}</span> media</li>
-                <li><span className="count" data-testid="count-systems">{overview.value.catalog.systems}</span> systems</li>
-                <li><span className="count" data-testid="count-sets">{overview.value.catalog.sets}</span> sets</li>
-                <li><span className="count" data-testid="count-verifications">{overview.value.catalog.verifications}</span> verifications</li>
-                <li><span className="count" data-testid="count-runs">{overview.value.catalog.runs}</span> runs</li>
-              </ul>
-              {overview.value.catalog.sets === 0 && <p className="muted">No backup sets known yet. Add a medium to scan it.</p>}
-              <p className="muted">Catalog schema version {overview.value.catalogSchemaVersion}.</p>
-            </>
-          )}
-        </article>
-
-        <article className="card" aria-labelledby="keychain-title">
-          <h2 id="keychain-title">Keychain</h2>
-          {overview.state === 'ready' && (
-            <div data-testid="keychain-status" data-state={overview.value.keychain.state}>
-              <p>
-                <span className={`status status-${overview.value.keychain.state === 'available' ? 'green' : 'red'}`}>
-                  {overview.value.keychain.state}
-                </span>{' '}
-                {overview.value.keychain.backend}
-              </p>
-              <p className="muted">{overview.value.keychain.detail}</p>
-              {overview.value.keychain.hint && <p className="hint">{overview.value.keychain.hint}</p>}
-            </div>
-          )}
-        </article>
-      </div>
-
-      <ObjectivesCard />
-
-      <article className="card wide" aria-labelledby="tools-title">
-        <h2 id="tools-title">Tools</h2>
-        {tools.state === 'error' && <ErrorBox error={tools.error} />}
-        {tools.state === 'ready' && (
-          <table className="table" data-testid="tools-table">
-            <thead>
-              <tr><th scope="col">Tool</th><th scope="col">Used for</th><th scope="col">Found</th></tr>
-            </thead>
-            <tbody>
-              {tools.value.map((t) => (
-                <tr key={t.name}>
-                  <td className="mono">{t.name}</td>
-                  <td>{t.purpose}</td>
-                  <td>{t.problem ? <span className="status status-red">missing</span> : <span className="mono">{t.version}</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-        <div className="actions">
-          <button type="button" data-testid="self-check" onClick={() => void startSelfCheck()} disabled={job?.status === 'running'}>
-            Run self-check
+      <h2 className="question">Are we recoverable?</h2>
+      {systems.state === 'loading' && <p>Loading…</p>}
+      {systems.state === 'error' && <ErrorBox error={systems.error} />}
+      {systems.state === 'ready' && ready.length === 0 && (
+        <div className="notice" data-testid="overview-empty">
+          <p>No system is known yet: scan a medium that holds backups.</p>
+          <button type="button" className="primary" onClick={() => setHashParams({ screen: 'media', run: null })}>
+            Go to Media
           </button>
-          {job && (
-            <span data-testid="self-check-status" data-status={job.status} role="status">
-              {job.status === 'running' ? `Checking: ${job.step ?? 'starting'} (${job.counters.itemsDone}/${job.counters.itemsTotal ?? '?'})` : `Self-check ${job.status}`}
-            </span>
-          )}
-          <span className="cli-hint">CLI: <code>lifeboat doctor</code></span>
         </div>
-        {startError && <ErrorBox error={startError} />}
-      </article>
+      )}
+      {ready.length > 0 && (
+        <p className="lead" data-testid="overview-summary">
+          {fine === ready.length ? 'Every system is within its objectives.' : `${ready.length - fine} of ${ready.length} system${ready.length === 1 ? ' needs' : 's need'} something done.`}{' '}
+          <span className="muted">Objectives come from each system’s tier (Settings).</span>
+        </p>
+      )}
+      {overview.state === 'ready' && overview.value.keychain.state !== 'available' && (
+        <p className="hint" data-testid="overview-keychain">
+          The keychain is {overview.value.keychain.state}: {overview.value.keychain.detail} {overview.value.keychain.hint ?? ''}
+        </p>
+      )}
+      <OpenRuns />
+      <div className="systems" data-testid="systems">
+        {ready.map((r) => (
+          <SystemCard key={r.system} r={r} />
+        ))}
+      </div>
+      <RecentVerifications />
+      <p className="muted">
+        Engine, tools and paths: <button type="button" className="link" onClick={() => setHashParams({ screen: 'settings', run: null })}>Settings → About</button>.{' '}
+        <span className="cli-hint">
+          CLI: <code>{shellLine(['lifeboat', 'systems'])}</code>
+        </span>
+      </p>
     </section>
   );
 }

@@ -1,6 +1,8 @@
 import { useState } from 'react';
 import type { WireError } from '../../../../shared/errors';
+import { formatTimeWithAge } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
+import { runStatusClass, runStatusText } from '../runbooks/Walkthrough';
 import { CliCommand } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { downloadText, setHashParams, useHashParam } from '../../lib/hash';
@@ -73,11 +75,13 @@ export function ReportsScreen(): React.JSX.Element {
                   <tr key={r.id}>
                     <td><strong>{r.title}</strong> <span className="muted mono">{r.id}</span></td>
                     <td>{r.drill ? 'drill' : 'LIVE'}</td>
-                    <td>{r.status}</td>
-                    <td>{r.startedAt}</td>
+                    <td><span className={runStatusClass(r.status)}>{runStatusText(r.status)}</span></td>
+                    <td>{formatTimeWithAge(r.startedAt)}</td>
                     <td>{r.operator}</td>
                     <td>
-                      <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'reports', run: r.id })}>Open</button>
+                      <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'reports', run: r.id })} aria-label={`Open the report of ${r.title}, ${formatTimeWithAge(r.startedAt)}`}>
+                        Open
+                      </button>
                     </td>
                   </tr>
                 ))}

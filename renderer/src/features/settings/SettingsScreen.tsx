@@ -4,9 +4,17 @@ import type { WireError } from '../../../../shared/errors';
 import type { Result } from '../../../../shared/result';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
+import { formatTimeWithAge } from '../../../../shared/format';
+import { ConfirmButton } from '../../components/Confirm';
+import { AboutCard } from './AboutCard';
 import { CommandLineCard } from './CommandLineCard';
+import { MaintenanceCard } from './MaintenanceCard';
+import { SystemsCard } from './SystemsCard';
 
-/** Settings: the operator's name, the PostgreSQL tools, objectives per tier, pinned signing keys, the data directory. */
+/**
+ * Settings: the operator's name, the PostgreSQL tools, objectives per tier, each system's tier and validation queries,
+ * pinned signing keys, catalog maintenance (journal verify, rebuild), and About (engine, tools, paths).
+ */
 export function SettingsScreen(): React.JSX.Element {
   const api = getApi();
   const [view, setView] = useState<SettingsView | null>(null);
@@ -101,8 +109,9 @@ export function SettingsScreen(): React.JSX.Element {
             {saved && <span className="hint" role="status">{saved}</span>}
           </div>
         </form>
-        <p className="muted">Per-system tiers and validation queries live in settings.json in {view.dataDir}.</p>
+        <p className="muted">Saved in settings.json in {view.dataDir}; each system’s tier is set below.</p>
       </article>
+      <SystemsCard view={view} onSaved={take} />
       <article className="card wide">
         <h2>Pinned signing keys</h2>
         {view.trustedKeys.length === 0 ? (
@@ -111,8 +120,18 @@ export function SettingsScreen(): React.JSX.Element {
           <ul data-testid="trusted-keys">
             {view.trustedKeys.map((k) => (
               <li key={k.keyId}>
-                <span className="mono">{k.keyId}</span> {k.label} <span className="muted">(pinned {k.addedAt})</span>{' '}
-                <button type="button" className="danger" onClick={() => void api.untrustSigningKey({ keyId: k.keyId }).then(take)}>Unpin</button>
+                <span className="mono">{k.keyId}</span> {k.label} <span className="muted">(pinned {formatTimeWithAge(k.addedAt)})</span>{' '}
+                <ConfirmButton
+                  danger
+                  label={`Unpin ${k.label || k.keyId}`}
+                  confirmLabel={`Yes, unpin ${k.label || k.keyId}`}
+                  message={
+                    view.trustedKeys.length === 1
+                      ? 'This is the only pinned key: after unpinning it, no set passes the authenticity level until a key is pinned again.'
+                      : `Sets signed by ${k.keyId} no longer pass the authenticity level.`
+                  }
+                  onConfirm={() => api.untrustSigningKey({ keyId: k.keyId }).then(take)}
+                />
               </li>
             ))}
           </ul>
@@ -140,6 +159,8 @@ export function SettingsScreen(): React.JSX.Element {
           </div>
         </form>
       </article>
+      <MaintenanceCard />
+      <AboutCard />
     </section>
   );
 }
