@@ -245,6 +245,22 @@ describe('Settings: parity with the CLI and per-system settings', () => {
     findings.push(...(await settings.axe('settings')));
   });
 
+  it('rebuilds the catalog from the known media after a confirmation; runs and their journals stay', async () => {
+    const runsBefore = engine.catalog.db.prepare('SELECT count(*) FROM runs').pluck().get();
+    await settings.testId('rebuild').click();
+    await settings.testId('rebuild-confirm').waitFor();
+    findings.push(...(await settings.axe('settings: rebuild confirmation')));
+    await settings.testId('rebuild-yes').click();
+    await settings.testId('rebuild-result').waitFor({ timeout: 60_000 });
+    const text = (await settings.testId('rebuild-result').textContent()) ?? '';
+    expect(text).toMatch(/Catalog rebuilt from \d+ known media/);
+    expect(text).toContain('usb-a: 1 set');
+    expect(text).not.toContain('usb-b');
+    expect(engine.catalog.db.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(runsBefore);
+    expect(engine.catalog.db.prepare("SELECT count(*) FROM media WHERE label = 'usb-a'").pluck().get()).toBe(1);
+    findings.push(...(await settings.axe('settings: rebuilt')));
+  });
+
   it('axe found no serious or critical violation in any state; no remote request, no console error', () => {
     expect(findings).toEqual([]);
     expect(session.problems).toEqual([]);

@@ -1,5 +1,5 @@
 import type { Recoverability } from '../../../../shared/domain/recoverability';
-import { formatDuration, formatTimeWithAge } from '../../../../shared/format';
+import { formatAge, formatDuration, formatTimeWithAge } from '../../../../shared/format';
 import { shellLine } from '../../../../shared/shell-quote';
 import { CliCommand } from '../../components/JobProgress';
 import { ErrorBox } from '../../components/ErrorBox';
@@ -70,7 +70,7 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
   const drill = r.lastDrill;
   return (
     <article className="card system" aria-labelledby={`sys-${r.system}`} data-testid={`system-${r.system}`} data-rpo={r.rpo.state} data-rto={r.rto.state}>
-      <h3 id={`sys-${r.system}`}>
+      <h3 id={`sys-${r.system}`} tabIndex={-1}>
         {r.system} <span className="tag">{source}</span>
       </h3>
       <dl className="facts">
@@ -121,6 +121,55 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
     </article>
   );
 }
+
+/** Every system at a glance: one row each, RPO, RTO and drill as coloured cells (the words are in them too). */
+function StateStrip({ systems }: { systems: Recoverability[] }): React.JSX.Element {
+  const drillTone = (r: Recoverability): Tone => (!r.lastDrill ? 'amber' : r.lastDrill.status === 'succeeded' ? 'green' : r.lastDrill.status === 'failed' ? 'red' : 'amber');
+  const cell = (tone: Tone, text: string): React.JSX.Element => <td className={`strip-cell strip-${tone}`}>{text}</td>;
+  return (
+    <div className="table-wrap">
+      <table className="table strip" data-testid="state-strip">
+        <caption className="sr-only">Recoverability of every system</caption>
+        <thead>
+          <tr>
+            <th scope="col">System</th>
+            <th scope="col">RPO</th>
+            <th scope="col">RTO</th>
+            <th scope="col">Drill</th>
+            <th scope="col">Next</th>
+          </tr>
+        </thead>
+        <tbody>
+          {systems.map((r) => (
+            <tr key={r.system}>
+              <th scope="row">
+                <a href={`#sys-${r.system}`} onClick={(e) => {
+                  e.preventDefault();
+                  document.getElementById(`sys-${r.system}`)?.focus();
+                }}>
+                  {r.system}
+                </a>
+              </th>
+              {cell(RPO_TONE[r.rpo.state], RPO_WORD[r.rpo.state])}
+              {cell(RTO_TONE[r.rto.state], RTO_WORD[r.rto.state])}
+              {cell(drillTone(r), r.lastDrill ? `${r.lastDrill.status}, ${formatAge(r.lastDrill.at)}` : 'never')}
+              <td>{NEXT_WORD[r.next.action]}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const NEXT_WORD: Record<Recoverability['next']['action'], string> = {
+  none: '—',
+  'back-up': 'back up',
+  verify: 'verify',
+  drill: 'drill',
+  'find-key': 'find the key',
+  'scan-medium': 'scan a medium',
+};
 
 /** Open runs to resume: a restore or a drill left half-way is the first thing to see. */
 function OpenRuns(): React.JSX.Element | null {
@@ -219,6 +268,7 @@ export function OverviewScreen(): React.JSX.Element {
         </p>
       )}
       <OpenRuns />
+      {ready.length > 1 && <StateStrip systems={ready} />}
       <div className="systems" data-testid="systems">
         {ready.map((r) => (
           <SystemCard key={r.system} r={r} />

@@ -130,7 +130,7 @@ export function MaintenanceCard(): React.JSX.Element {
                   </>
                 ) : (
                   <>
-                    {m.label ?? m.location}: {m.sets} sets
+                    {m.label ?? m.location}: {m.sets} set{m.sets === 1 ? '' : 's'}
                   </>
                 )}
               </li>
