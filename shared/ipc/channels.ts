@@ -41,6 +41,12 @@ export const CHANNEL_NAMES = [
   'removeS3Medium',
   'pickFolder',
   'exportReportPdf',
+  // Keys, jobs and WAL checks (issue 21, U1: Credentials, Verify, Jobs panel).
+  'createAgeIdentity',
+  'createSigningKey',
+  'exportKey',
+  'initMedium',
+  'startVerifyWal',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -7,14 +7,15 @@ import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from 
 import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
-import { runVerify } from '../verify/run';
-import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
+import { judgeVerify, runVerify } from '../verify/run';
+import { identitiesFor, keychainIdentities } from '../credentials/identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
+import { createKeysJobsHandlers } from './keys-jobs-handlers';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -24,19 +25,11 @@ export type Handlers = {
  * The engine's implementation of the IPC contract. The Electron main process and the web
  * bridge both serve exactly these handlers, through `dispatch`.
  */
-/** The age identities kept in the keychain (to read commit times from encrypted WAL); none when it is locked. */
-async function keychainIdentities(engine: Engine): Promise<AgeIdentity[]> {
-  const out: AgeIdentity[] = [];
-  if ((await engine.credentials.status()).state !== 'available') return out;
-  for (const account of (await engine.credentials.accounts()).filter((a) => a.startsWith('age:'))) {
-    const secret = await engine.credentials.get(account);
-    if (secret) out.push(...parseIdentityFile(secret));
-  }
-  return out;
-}
-
 export function createHandlers(engine: Engine): Handlers {
   const runs = new RunService(engine);
+  // Every age identity in the keychain is used by default wherever a key is needed (issue 21): a run gets them afresh
+  // each time it starts or moves on, so a key saved after a step failed for want of it is there when the step retries.
+  const withKeychain = async (): Promise<void> => runs.useKeychainIdentities((await keychainIdentities(engine.credentials)).flatMap((k) => k.identities));
   return {
     getAppInfo: async () => ({
       name: 'Lifeboat' as const,
@@ -94,8 +87,10 @@ export function createHandlers(engine: Engine): Handlers {
 
     startScan: async ({ location }) => {
       const medium = await engine.openMedium(location);
+      // Keychain identities let a scan read the encrypted file indexes of file sets (find works at once).
+      const identities = await identitiesFor(engine.credentials, []);
       const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
-        const summary = await scanMedium(engine.catalog, medium, ctx);
+        const summary = await scanMedium(engine.catalog, medium, ctx, { identities });
         rememberMedium(engine.paths.dataDir, medium.location);
         return summary;
       });
@@ -125,7 +120,7 @@ export function createHandlers(engine: Engine): Handlers {
     planPitr: async ({ system, targetTime }) => {
       const medium = await pitrMedium(engine.catalog, system, undefined, engine.openMedium);
       if (!medium) throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, { hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.' });
-      return planPitr(medium, system, { targetTime, identities: await keychainIdentities(engine), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
+      return planPitr(medium, system, { targetTime, identities: await identitiesFor(engine.credentials, []), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
     },
 
     // The desktop app replaces these two with Electron's dialogs and printToPDF (electron/main/desktop-handlers.ts).
@@ -133,10 +128,11 @@ export function createHandlers(engine: Engine): Handlers {
     exportReportPdf: async () => ({ available: false, path: null }),
 
     startVerify: async (input) => {
-      const identities = readIdentityFiles(input.identityFiles);
-      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})` }, (ctx) =>
-        runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
-      );
+      const identities = await identitiesFor(engine.credentials, input.identityFiles, input.useKeychain);
+      const deps = { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium };
+      // requireKeys: a deep check of sets no given key opens is refused before it reads a byte, naming the key.
+      const req = { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs, requireKeys: true };
+      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})`, judge: judgeVerify }, (ctx) => runVerify(deps, req, ctx));
       return snapshot;
     },
 
@@ -146,11 +142,20 @@ export function createHandlers(engine: Engine): Handlers {
 
     getRun: async ({ id }) => runs.view(id),
 
-    startRun: async (input) => runs.start(input),
+    startRun: async (input) => {
+      await withKeychain();
+      return runs.start(input);
+    },
 
-    advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
+    advanceRun: async ({ id, identityFiles }) => {
+      await withKeychain();
+      return runs.advance(id, identityFiles);
+    },
 
-    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => runs.respond(id, step, { ticks, signoff, confirmation }, operator),
+    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => {
+      await withKeychain();
+      return runs.respond(id, step, { ticks, signoff, confirmation }, operator);
+    },
 
     skipStep: async ({ id, step, reason, operator }) => runs.skip(id, step, reason, operator),
 
@@ -159,5 +164,6 @@ export function createHandlers(engine: Engine): Handlers {
     getRunReport: async ({ id }) => runs.report(id),
 
     ...createSettingsHandlers(engine),
+    ...createKeysJobsHandlers(engine),
   };
 }

@@ -1,6 +1,7 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
+import { uniqueIdentities } from '../credentials/identities';
 import type { Engine } from '../engine';
 import { loadRunbook } from './library';
 import { renderReport } from './report';
@@ -13,13 +14,19 @@ import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from '.
  */
 export class RunService {
   private readonly identities = new Map<string, AgeIdentity[]>();
+  /** The keychain's identities, used by every run beside the files named for it (refreshed by the handlers). */
+  private keychain: AgeIdentity[] = [];
   /** The job advancing each run in this engine, with the promise of its end. */
   private readonly active = new Map<string, { jobId: string; done: Promise<unknown> }>();
 
   constructor(private readonly engine: Engine) {}
 
   private runner(runId?: string): RunEngine {
-    return runEngineFor(this.engine, runId ? (this.identities.get(runId) ?? []) : []);
+    return runEngineFor(this.engine, uniqueIdentities([...(runId ? (this.identities.get(runId) ?? []) : []), ...this.keychain]));
+  }
+
+  useKeychainIdentities(identities: AgeIdentity[]): void {
+    this.keychain = identities;
   }
 
   list(): RunSummary[] {
