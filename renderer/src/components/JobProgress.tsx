@@ -1,6 +1,7 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import { formatBytes } from '../../../shared/format';
 import { getApi } from '../lib/api';
+import { jobState } from '../lib/use-job';
 import { ErrorBox } from './ErrorBox';
 
 function duration(seconds: number): string {
@@ -14,13 +15,16 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
   const c = job.counters;
   const fraction = c.bytesTotal ? c.bytesDone / c.bytesTotal : c.itemsTotal ? c.itemsDone / c.itemsTotal : null;
   const running = job.status === 'running';
+  // The badge says what the job found, not only that it ran to its end (a verification with failures is no green).
+  const state = jobState(job);
   return (
-    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} role="status" aria-live="polite">
+    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} data-outcome={state.state} role="status" aria-live="polite">
       <div className="job-head">
         <strong>{label}</strong>
-        <span className={`status status-${job.status === 'succeeded' ? 'green' : job.status === 'running' ? 'amber' : 'red'}`}>{job.status}</span>
+        <span className={`status status-${state.tone}`} data-testid="job-state">{state.text}</span>
+        {job.headline && job.status === 'succeeded' && <span className={job.outcome === 'findings' ? 'job-headline bad' : 'job-headline'} data-testid="job-headline">{job.headline}</span>}
         {running && (
-          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })}>
+          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })} aria-label={`Cancel ${label.toLowerCase()}`} data-testid="job-cancel">
             Cancel
           </button>
         )}
