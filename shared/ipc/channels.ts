@@ -45,7 +45,6 @@ export const CHANNEL_NAMES = [
   'createAgeIdentity',
   'createSigningKey',
   'exportKey',
-  'initMedium',
   'startVerifyWal',
 ] as const;
 

@@ -276,11 +276,6 @@ export const contract = {
     input: z.object({ account: z.string().regex(/^(age|signing):[A-Za-z0-9._-]{1,120}$/), path: z.string().min(1).max(4096) }).strict(),
     output: z.object({ path: z.string(), publicPath: z.string().nullable() }),
   },
-  initMedium: {
-    doc: 'Make a folder (absolute path) or s3://bucket/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
-    input: z.object({ location: z.string().min(1).max(4096), label: z.string().min(1).max(100) }).strict(),
-    output: z.object({ id: z.string(), label: z.string(), location: z.string() }),
-  },
   startVerifyWal: {
     doc: "Start a job checking a system's WAL archive on a medium (contiguity, hashes, signatures), as `lifeboat verify --wal`.",
     input: z

@@ -7,7 +7,6 @@ import { generateIdentity, identityFileText, parseIdentityFile } from '../crypto
 import { generateSigningKey, loadSigningKey } from '../crypto/signing';
 import type { Engine } from '../engine';
 import { LifeboatError, mapError } from '../errors';
-import { newMediumInfo } from '../format/medium';
 import { verifyWalChain, type WalChainCheck } from '../pitr/plan';
 import type { JobJudgement } from '../jobs/job-manager';
 
@@ -41,7 +40,7 @@ export function judgeWal(r: WalChainCheck): JobJudgement {
   return { outcome: 'findings', headline: `WAL of ${r.system} has problems: ${problems.join(', ')} (of ${r.files} files)` };
 }
 
-/** Keys made in the app (kept in the keychain), media initialised from the app, and WAL checks (issue 21, U1). */
+/** Keys made in the app (kept in the keychain) and WAL checks (issue 21, U1). Media are initialised by U3's initMedium. */
 export function createKeysJobsHandlers(engine: Engine) {
   return {
     createAgeIdentity: async ({ name }: ChannelInput<'createAgeIdentity'>): Promise<ChannelOutput<'createAgeIdentity'>> => {
@@ -77,17 +76,6 @@ export function createKeysJobsHandlers(engine: Engine) {
       const publicPath = `${path}.pub`;
       writeNew(publicPath, key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), 0o644);
       return { path, publicPath };
-    },
-
-    initMedium: async ({ location, label }: ChannelInput<'initMedium'>): Promise<ChannelOutput<'initMedium'>> => {
-      const where = location.trim();
-      if (!where.startsWith('s3://') && !isAbsolute(where)) throw new LifeboatError('BAD_INPUT', `Give an absolute folder path or s3://bucket/prefix (got ${where}).`, { hint: 'A relative path would resolve against the folder Lifeboat was started from.' });
-      const medium = await engine.openMedium(where);
-      const existing = await medium.readInfo();
-      if (existing) throw new LifeboatError('ALREADY_EXISTS', `${medium.location} is already the medium ${existing.label} (${existing.id}).`, { hint: 'Scan it on the Media screen instead.' });
-      const info = newMediumInfo(label);
-      await medium.writeInfo(info);
-      return { id: info.id, label: info.label, location: medium.location };
     },
 
     startVerifyWal: async ({ location, system, allowUnsigned, identityFiles }: ChannelInput<'startVerifyWal'>): Promise<ChannelOutput<'startVerifyWal'>> => {

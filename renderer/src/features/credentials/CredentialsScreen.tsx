@@ -3,7 +3,6 @@ import { CREDENTIAL_KINDS } from '../../../../shared/domain/settings';
 import type { WireError } from '../../../../shared/errors';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { ErrorBox } from '../../components/ErrorBox';
-import { InitMediumForm } from '../../components/InitMediumForm';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
 import { CopyButton, CreateAgeIdentity, CreateSigningKey, ExportKey, PinnedKeys } from './KeyCards';
@@ -177,10 +176,6 @@ export function CredentialsScreen(): React.JSX.Element {
         <CreateAgeIdentity disabledWhy={keychainWhy} onCreated={changed} />
         <CreateSigningKey disabledWhy={keychainWhy} onCreated={changed} />
         {settings.state === 'ready' && <PinnedKeys keys={settings.value.trustedKeys} onChanged={changed} />}
-        <article className="card" aria-labelledby="init-medium-title">
-          <h2 id="init-medium-title">Prepare a new medium</h2>
-          <InitMediumForm />
-        </article>
       </div>
     </section>
   );
