@@ -46,6 +46,19 @@ export class VerifyPage extends BasePage {
     return { text: (await h.textContent()) ?? '', bad: ((await h.getAttribute('class')) ?? '').includes('bad') };
   }
 
+  /** Check the WAL archive of a system (the form offers only systems whose WAL the catalog has seen). */
+  async checkWal(system: string): Promise<void> {
+    await this.page.getByTestId('wal-system').selectOption(system);
+    await this.page.getByTestId('wal-start').click();
+    await this.page.getByTestId('job-verify-wal').waitFor();
+  }
+
+  async walFinished(timeout = 60_000): Promise<{ text: string; bad: boolean }> {
+    await this.page.locator('[data-testid="job-verify-wal"][data-status="succeeded"]').waitFor({ timeout });
+    const h = this.page.getByTestId('wal-headline');
+    return { text: (await h.textContent()) ?? '', bad: ((await h.getAttribute('class')) ?? '').includes('bad') };
+  }
+
   async error(): Promise<{ code: string | null; text: string }> {
     const e = this.job.getByTestId('error');
     return { code: await e.getAttribute('data-code'), text: (await e.textContent()) ?? '' };
