@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFi
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandlers } from '../../electron/engine/api/handlers';
 import { listSets } from '../../electron/engine/catalog/queries';
 import { KeytarCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { Engine } from '../../electron/engine/engine';
@@ -100,6 +101,14 @@ beforeAll(async () => {
     const pushed = lifeboat(env, 'wal-push', segment, '--system', 'docs', '--to', usb, '--recipient', recipient, '--sign-key', sign);
     expect(pushed.status, pushed.stderr).toBe(0);
   }
+  // The operator's drill: pick the newest files set of docs and verify it deep (a drill's "Verify it deep").
+  mkdirSync(join(home, 'runbooks'), { recursive: true });
+  writeFileSync(
+    join(home, 'runbooks', 'verify-docs.yaml'),
+    'id: verify-docs\ntitle: Verify the docs backup\ndescription: Verify the newest docs set deep.\nlevel: 1\nobjectives: { rto: 1h, rpo: 24h }\nsteps:\n' +
+      '  - { id: select, kind: action, title: Pick the newest set, action: catalog.select-set, with: { system: docs, kind: files } }\n' +
+      '  - { id: verify, kind: action, title: Verify it deep, action: verify.set, with: { set: "{{ steps.select.output.key }}", level: deep } }\n',
+  );
   engine = new Engine({ dataDir: home, credentials: new KeytarCredentialStore(), frontDoor: 'bridge', throttleMs: 20 });
   const open = engine.openMedium;
   Object.defineProperty(engine, 'openMedium', { value: async (location: string) => slowable(await open(location)) });
@@ -113,6 +122,19 @@ afterAll(async () => {
   await keyring?.stop();
   dir?.cleanup();
 });
+
+let runId = '';
+
+async function openRun(id: string): Promise<void> {
+  await session.page.evaluate((run) => {
+    const loc = (globalThis as unknown as { location: { hash: string } }).location;
+    const p = new URLSearchParams(loc.hash.slice(1));
+    p.set('screen', 'runbooks');
+    p.set('run', run);
+    loc.hash = p.toString();
+  }, id);
+  await session.page.getByTestId('walkthrough').waitFor();
+}
 
 const failures = (): number => (engine.catalog.stmt("SELECT count(*) AS n FROM verifications WHERE verdict != 'ok'").get() as { n: number }).n;
 const rows = (): number => (engine.catalog.stmt('SELECT count(*) AS n FROM verifications').get() as { n: number }).n;
@@ -133,6 +155,18 @@ describe('keys from the keychain', () => {
     findings.push(...(await verify.axe('verify: refused for want of a key')));
   }, 60_000);
 
+  it('a drill step that fails for want of a key names it and offers "Give a key and retry"', async () => {
+    const { run, job } = await createHandlers(engine).startRun({ runbook: 'verify-docs', inputs: {}, drill: true, identityFiles: [] });
+    await engine.jobs.wait(job.id);
+    runId = run.id;
+    await openRun(runId);
+    await session.page.locator('[data-testid="walkthrough"][data-status="failed"]').waitFor();
+    await session.page.getByTestId('give-key').waitFor();
+    expect(await session.page.getByTestId('give-key').textContent()).toContain('No age identity is in the keychain');
+    expect(await session.page.getByTestId('walkthrough').textContent()).toContain(`no age identity for key ${keyId}`);
+    findings.push(...(await new VerifyPage(session.page).axe('run: a step failed for want of a key')));
+  }, 30_000);
+
   it('saves an identity on Credentials and shows its recipient; the secret never comes back over the bridge', async () => {
     const creds = new CredentialsPage(session.page);
     await creds.open();
@@ -143,6 +177,12 @@ describe('keys from the keychain', () => {
     expect(session.traffic.filter((t) => t.direction === 'out' && t.frame.includes(secretLine))).toEqual([]);
     findings.push(...(await creds.axe('credentials: an identity stored')));
   }, 30_000);
+
+  it('the failed drill step, retried, passes with the key saved since', async () => {
+    await openRun(runId);
+    await session.page.getByTestId('give-key-retry').click();
+    await session.page.locator('[data-testid="walkthrough"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
+  }, 40_000);
 
   it("a deep check with no identity chosen uses the keychain's and passes", async () => {
     const verify = new VerifyPage(session.page);

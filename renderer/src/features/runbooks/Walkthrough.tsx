@@ -4,6 +4,7 @@ import type { RunStepView, RunView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
 import { ErrorBox } from '../../components/ErrorBox';
 import { JobProgress } from '../../components/JobProgress';
+import { GiveKeyAndRetry } from '../../components/KeychainKeys';
 import { getApi } from '../../lib/api';
 import { setHashParams } from '../../lib/hash';
 import { useJob } from '../../lib/use-job';
@@ -229,6 +230,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
           {shown.kind !== 'communicate' && shown.output && <Output output={shown.output} />}
           {shown.skipReason && <p className="hint">Skipped: {shown.skipReason}</p>}
           {shown.error && <ErrorBox error={shown.error} />}
+          {run.status === 'failed' && shown.status === 'failed' && <GiveKeyAndRetry runId={runId} error={shown.error} onStarted={onJob} />}
           {shown.condition && <p className="hint">Target left: {shown.condition}</p>}
           {job && (running || job.status === "failed") && <JobProgress job={job} label="Working" />}
           {log.length > 0 && (
