@@ -90,7 +90,8 @@ describe('keys by default', () => {
 
   it("a run's deep-verify step fails for want of a key, then passes on retry once the key is in the keychain", async () => {
     const { run, job } = await handlers.startRun({ runbook: 'verify-docs', inputs: {}, drill: true, identityFiles: [] });
-    await engine.jobs.wait(job.id);
+    // The job that advanced the run ran to its end, but the run stopped at a failed step: no pass in the Jobs panel.
+    expect((await engine.jobs.wait(job.id)).outcome).toBe('findings');
     const failed = await handlers.getRun({ id: run.id });
     const step = failed.steps.find((s) => s.id === 'verify')!;
     expect([failed.status, step.status, step.error?.code]).toEqual(['failed', 'failed', 'CREDENTIAL_UNAVAILABLE']);
@@ -99,7 +100,7 @@ describe('keys by default', () => {
     // The operator saves the identity (Credentials) and retries the step: the engine reads the keychain again.
     await handlers.saveCredential({ account: 'age:laptop', secret: identityText });
     const retry = await handlers.advanceRun({ id: run.id, identityFiles: [] });
-    await engine.jobs.wait(retry.id);
+    expect((await engine.jobs.wait(retry.id)).headline).toBe('The run finished');
     const after = await handlers.getRun({ id: run.id });
     expect(after.steps.find((s) => s.id === 'verify')!.status).toBe('done');
     expect(after.status).toBe('succeeded');

@@ -3,9 +3,28 @@ import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/r
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
 import { uniqueIdentities } from '../credentials/identities';
 import type { Engine } from '../engine';
+import type { JobJudgement } from '../jobs/job-manager';
 import { loadRunbook } from './library';
 import { renderReport } from './report';
 import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';
+
+/** The Jobs panel's headline of a job that advanced a run: a run that stopped at a failed step is no pass. */
+function judgeRunJob(r: { status: string }): JobJudgement {
+  switch (r.status) {
+    case 'succeeded':
+      return { outcome: 'passed', headline: 'The run finished' };
+    case 'waiting':
+      return { outcome: 'passed', headline: 'Waiting for a person (open the run)' };
+    case 'paused':
+      return { outcome: 'passed', headline: 'Paused' };
+    case 'failed':
+      return { outcome: 'findings', headline: 'A step failed: open the run' };
+    case 'cancelled':
+      return { outcome: 'findings', headline: 'The run was cancelled' };
+    default:
+      return { outcome: 'findings', headline: `The run ended ${r.status.replace(/-/g, ' ')}` };
+  }
+}
 
 /**
  * Runs for the app (and the web bridge): the same RunEngine as the CLI, with each `advance`
@@ -58,7 +77,7 @@ export class RunService {
     }
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}` }, async (ctx) => {
+    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}`, judge: judgeRunJob }, async (ctx) => {
       try {
         const after = await runner.advance(runId, ctx);
         return { run: after.id, status: after.status };
