@@ -70,6 +70,7 @@ export function VerifyScreen(): React.JSX.Element {
   };
   const running = job?.status === 'running';
   const keyed = KEYED.includes(level);
+  const why = running ? 'A check is running: wait for it or cancel it.' : !target.trim() ? 'Give a medium, a set folder or a set id.' : null;
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Verify</h1>
@@ -102,10 +103,10 @@ export function VerifyScreen(): React.JSX.Element {
         </div>
         <KeysNote keys={keys} keyed={keyed} useKeychain={useKeychain} setUseKeychain={setUseKeychain} loading={creds.state === 'loading'} />
         <div className="row">
-          <button type="submit" className="primary" data-testid="verify-start" disabled={!target.trim() || running} aria-describedby={running ? 'verify-busy' : undefined}>
+          <button type="submit" className="primary" data-testid="verify-start" disabled={why !== null} aria-describedby={why ? 'verify-why' : undefined}>
             Verify
           </button>
-          {running && <span id="verify-busy" className="muted">A check is running: wait for it or cancel it.</span>}
+          {why && <span id="verify-why" className="muted">{why}</span>}
         </div>
         <CliCommand command={`lifeboat verify ${target.trim() ? sh(target.trim()) : '<medium | set>'} --level ${level}${identity.trim() ? ` --identity ${sh(identity.trim())}` : ''}`} />
         {error && <ErrorBox error={error} />}
