@@ -165,6 +165,7 @@ describe('keys from the keychain', () => {
     expect(await session.page.getByTestId('give-key').textContent()).toContain('No age identity is in the keychain');
     expect(await session.page.getByTestId('walkthrough').textContent()).toContain(`no age identity for key ${keyId}`);
     findings.push(...(await new VerifyPage(session.page).axe('run: a step failed for want of a key')));
+    await session.screenshot('keys-jobs-give-key');
   }, 30_000);
 
   it('saves an identity on Credentials and shows its recipient; the secret never comes back over the bridge', async () => {
@@ -217,6 +218,7 @@ describe('verify --wal from the Verify screen', () => {
     expect(headline.bad).toBe(true);
     expect(headline.text).toBe('WAL of docs has problems: 1 corrupt (of 3 files)');
     findings.push(...(await verify.axe('verify: a WAL check with a damaged file')));
+    await session.screenshot('keys-jobs-verify-wal');
     writeFileSync(victim, Buffer.from(bytes.map((b, i) => (i === bytes.length - 40 ? b ^ 0x01 : b))));
   }, 60_000);
 });
@@ -240,6 +242,7 @@ describe('jobs that survive a reload', () => {
     await jobs.open();
     expect(await jobs.state(id)).toBe('running');
     findings.push(...(await jobs.axe('jobs panel: a verification running')));
+    await session.screenshot('keys-jobs-panel-running');
     await jobs.close();
     // Away and back: still attached.
     await jobs.goto('overview');
@@ -336,6 +339,7 @@ describe('keys made in the app', () => {
     const question = await creds.askUnpin(1);
     expect(question).toContain('untrusted signer');
     findings.push(...(await creds.axe('credentials: unpin asks first')));
+    await session.screenshot('keys-jobs-credentials');
     await creds.confirmUnpin();
     await expect.poll(() => creds.pinned().count()).toBe(1);
     const only = await creds.askUnpin(0);

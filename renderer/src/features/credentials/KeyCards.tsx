@@ -44,6 +44,7 @@ export function ExportKey({ account, kind }: { account: string; kind: 'age' | 's
       onSubmit={(e) => {
         e.preventDefault();
         setError(null);
+        setDone(null);
         void api.exportKey({ account, path: path.trim() }).then((r) => {
           if (!r.ok) return setError(r.error);
           setDone(r.value.publicPath ? `${r.value.path} and ${r.value.publicPath}` : r.value.path);
@@ -182,7 +183,7 @@ export function CreateSigningKey({ disabledWhy, onCreated }: { disabledWhy: stri
             Key id <span className="mono" data-testid="signing-new-keyid">{made.keyId}</span>, {made.pinned ? 'pinned here' : 'not pinned here'}.{' '}
             <CopyButton text={made.publicKeyPem} what={`the public key of ${made.account}`} />
           </p>
-          <pre className="message">{made.publicKeyPem}</pre>
+          <pre className="message key-pem">{made.publicKeyPem}</pre>
           <ExportKey account={made.account} kind="signing" />
         </div>
       )}
