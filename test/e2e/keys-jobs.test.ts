@@ -142,7 +142,7 @@ const rows = (): number => (engine.catalog.stmt('SELECT count(*) AS n FROM verif
 describe('keys from the keychain', () => {
   it('refuses a deep check no key opens before it starts, naming the key; nothing is recorded', async () => {
     const verify = new VerifyPage(session.page);
-    await verify.open();
+    await verify.visit();
     expect(await verify.keysOffered()).toBe(0);
     await verify.start(usb, 'deep');
     await verify.waitStatus('failed');
@@ -170,7 +170,7 @@ describe('keys from the keychain', () => {
 
   it('saves an identity on Credentials and shows its recipient; the secret never comes back over the bridge', async () => {
     const creds = new CredentialsPage(session.page);
-    await creds.open();
+    await creds.visit();
     await creds.saveAgeIdentity('laptop', readFileSync(identityFile, 'utf8'));
     expect(await creds.recipientOf('age:laptop')).toBe(recipient);
     expect(await creds.row('age:laptop').textContent()).toContain(keyId);
@@ -187,7 +187,7 @@ describe('keys from the keychain', () => {
 
   it("a deep check with no identity chosen uses the keychain's and passes", async () => {
     const verify = new VerifyPage(session.page);
-    await verify.open();
+    await verify.visit();
     expect(await verify.keysOffered()).toBe(1);
     await verify.start(usb, 'deep');
     await verify.waitStatus('succeeded');
@@ -203,7 +203,7 @@ describe('keys from the keychain', () => {
 describe('verify --wal from the Verify screen', () => {
   it("checks a system's WAL archive with the keychain's key: intact, then a damaged file in the failure style", async () => {
     const verify = new VerifyPage(session.page);
-    await verify.open();
+    await verify.visit();
     await verify.checkWal('docs');
     expect(await verify.walFinished()).toEqual({ text: 'WAL of docs intact: 3 files', bad: false });
     expect(await session.page.getByTestId('cli-command').nth(1).textContent()).toContain(`lifeboat verify ${usb} --wal docs`);
@@ -239,14 +239,14 @@ describe('jobs that survive a reload', () => {
     await verify.waitStatus('running', 10_000);
     expect(engine.jobs.get(id)!.status).toBe('running');
     await expect.poll(() => jobs.toggle.textContent(), { timeout: 10_000 }).toContain('1 running');
-    await jobs.open();
+    await jobs.expand();
     expect(await jobs.state(id)).toBe('running');
     findings.push(...(await jobs.axe('jobs panel: a verification running')));
     await session.screenshot('keys-jobs-panel-running');
     await jobs.close();
     // Away and back: still attached.
-    await jobs.goto('overview');
-    await verify.open();
+    await jobs.open('overview');
+    await verify.visit();
     await verify.waitStatus('running', 10_000);
     gate.release();
     await verify.waitStatus('succeeded');
@@ -254,11 +254,11 @@ describe('jobs that survive a reload', () => {
     // After another reload the finished result is still on the screen, and in the panel with its headline.
     await page.reload();
     await verify.results.waitFor({ timeout: 10_000 });
-    await jobs.open();
+    await jobs.expand();
     expect(await jobs.state(id)).toBe('passed');
     expect(await jobs.headline(id)).toBe('All 1 set passed');
-    await jobs.goto('overview');
-    await jobs.open();
+    await jobs.open('overview');
+    await jobs.expand();
     await jobs.openJob(id);
     await page.getByTestId('screen-verify').waitFor();
     await verify.results.waitFor({ timeout: 10_000 });
@@ -306,7 +306,7 @@ describe('jobs that survive a reload', () => {
     expect(await verify.job.getAttribute('data-outcome')).toBe('findings');
     expect(await verify.job.getByTestId('job-state').textContent()).toBe('failures found');
     const id = engine.jobs.list().find((j) => j.kind === 'verify')!.id;
-    await jobs.open();
+    await jobs.expand();
     expect(await jobs.state(id)).toBe('findings');
     expect(await jobs.row(id).locator('.status-green').count()).toBe(0);
     findings.push(...(await jobs.axe('jobs panel: a verification with failures')));
@@ -317,7 +317,7 @@ describe('jobs that survive a reload', () => {
 describe('keys made in the app', () => {
   it('creates an age identity (recipient shown, exported for escrow) and a signing key; unpin asks first', async () => {
     const creds = new CredentialsPage(session.page);
-    await creds.open();
+    await creds.visit();
     const made = await creds.createAgeIdentity('escrow-2026');
     expect(made).toMatch(/^age1[0-9a-z]{58}$/);
     await creds.row('age:escrow-2026').waitFor();

@@ -8,7 +8,7 @@ import { scanMedium } from '../catalog/scan';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { judgeVerify, runVerify } from '../verify/run';
-import { identitiesFor, keychainIdentities } from '../credentials/identities';
+import { identitiesFor } from '../credentials/identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
@@ -27,9 +27,6 @@ export type Handlers = {
  */
 export function createHandlers(engine: Engine): Handlers {
   const runs = new RunService(engine);
-  // Every age identity in the keychain is used by default wherever a key is needed (issue 21): a run gets them afresh
-  // each time it starts or moves on, so a key saved after a step failed for want of it is there when the step retries.
-  const withKeychain = async (): Promise<void> => runs.useKeychainIdentities((await keychainIdentities(engine.credentials)).flatMap((k) => k.identities));
   return {
     getAppInfo: async () => ({
       name: 'Lifeboat' as const,
@@ -87,10 +84,8 @@ export function createHandlers(engine: Engine): Handlers {
 
     startScan: async ({ location }) => {
       const medium = await engine.openMedium(location);
-      // Keychain identities let a scan read the encrypted file indexes of file sets (find works at once).
-      const identities = await identitiesFor(engine.credentials, []);
       const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
-        const summary = await scanMedium(engine.catalog, medium, ctx, { identities });
+        const summary = await scanMedium(engine.catalog, medium, ctx);
         rememberMedium(engine.paths.dataDir, medium.location);
         return summary;
       });
@@ -142,20 +137,11 @@ export function createHandlers(engine: Engine): Handlers {
 
     getRun: async ({ id }) => runs.view(id),
 
-    startRun: async (input) => {
-      await withKeychain();
-      return runs.start(input);
-    },
+    startRun: async (input) => runs.start(input),
 
-    advanceRun: async ({ id, identityFiles }) => {
-      await withKeychain();
-      return runs.advance(id, identityFiles);
-    },
+    advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
 
-    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => {
-      await withKeychain();
-      return runs.respond(id, step, { ticks, signoff, confirmation }, operator);
-    },
+    respondStep: async ({ id, step, ticks, signoff, confirmation, operator }) => runs.respond(id, step, { ticks, signoff, confirmation }, operator),
 
     skipStep: async ({ id, step, reason, operator }) => runs.skip(id, step, reason, operator),
 

@@ -1,7 +1,7 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
-import { uniqueIdentities } from '../credentials/identities';
+import { keychainIdentities, uniqueIdentities } from '../credentials/identities';
 import type { Engine } from '../engine';
 import type { JobJudgement } from '../jobs/job-manager';
 import { loadRunbook } from './library';
@@ -33,19 +33,13 @@ function judgeRunJob(r: { status: string }): JobJudgement {
  */
 export class RunService {
   private readonly identities = new Map<string, AgeIdentity[]>();
-  /** The keychain's identities, used by every run beside the files named for it (refreshed by the handlers). */
-  private keychain: AgeIdentity[] = [];
   /** The job advancing each run in this engine, with the promise of its end. */
   private readonly active = new Map<string, { jobId: string; done: Promise<unknown> }>();
 
   constructor(private readonly engine: Engine) {}
 
   private runner(runId?: string): RunEngine {
-    return runEngineFor(this.engine, uniqueIdentities([...(runId ? (this.identities.get(runId) ?? []) : []), ...this.keychain]));
-  }
-
-  useKeychainIdentities(identities: AgeIdentity[]): void {
-    this.keychain = identities;
+    return runEngineFor(this.engine, runId ? (this.identities.get(runId) ?? []) : []);
   }
 
   list(): RunSummary[] {
@@ -79,7 +73,10 @@ export class RunService {
     const run = runner.load(runId);
     const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}`, judge: judgeRunJob }, async (ctx) => {
       try {
-        const after = await runner.advance(runId, ctx);
+        // The keychain's age identities join the run's own each time it moves on (issue 21): a key saved after a step
+        // failed for want of it is used when the step is retried.
+        const keychain = (await keychainIdentities(this.engine.credentials)).flatMap((k) => k.identities);
+        const after = await runEngineFor(this.engine, uniqueIdentities([...(this.identities.get(runId) ?? []), ...keychain])).advance(runId, ctx);
         return { run: after.id, status: after.status };
       } finally {
         this.active.delete(runId);

@@ -1,6 +1,7 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
-import { formatBytes, formatDuration } from '../../../shared/format';
+import { formatBytes } from '../../../shared/format';
 import { getApi } from '../lib/api';
+import { formatDuration } from '../../../shared/format';
 import { jobState } from '../lib/use-job';
 import { ErrorBox } from './ErrorBox';
 

@@ -3,8 +3,8 @@ import { BasePage } from './base';
 
 /** The Credentials screen: keychain entries by reference, keys made here, escrow exports, pinned keys. */
 export class CredentialsPage extends BasePage {
-  async open(): Promise<void> {
-    await this.goto('credentials');
+  async visit(): Promise<void> {
+    await this.open('credentials');
   }
 
   row(account: string): Locator {

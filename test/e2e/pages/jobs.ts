@@ -11,7 +11,7 @@ export class JobsPanelPage extends BasePage {
     return this.page.getByTestId('jobs-panel');
   }
 
-  async open(): Promise<void> {
+  async expand(): Promise<void> {
     if ((await this.toggle.getAttribute('aria-expanded')) !== 'true') await this.toggle.click();
     await this.panel.waitFor();
   }

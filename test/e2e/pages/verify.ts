@@ -4,8 +4,8 @@ import { BasePage } from './base';
 
 /** The Verify screen: sets at a level with the keychain's identities, a WAL archive, the running or last job. */
 export class VerifyPage extends BasePage {
-  async open(): Promise<void> {
-    await this.goto('verify');
+  async visit(): Promise<void> {
+    await this.open('verify');
   }
 
   get job(): Locator {

@@ -5,7 +5,6 @@ import type { Result } from '../../../../shared/result';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
 import { CommandLineCard } from './CommandLineCard';
-import { UnpinButton } from '../credentials/KeyCards';
 
 /** Settings: the operator's name, the PostgreSQL tools, objectives per tier, pinned signing keys, the data directory. */
 export function SettingsScreen(): React.JSX.Element {
@@ -113,7 +112,7 @@ export function SettingsScreen(): React.JSX.Element {
             {view.trustedKeys.map((k) => (
               <li key={k.keyId}>
                 <span className="mono">{k.keyId}</span> {k.label} <span className="muted">(pinned {k.addedAt})</span>{' '}
-                <UnpinButton keyId={k.keyId} label={k.label} only={view.trustedKeys.length === 1} onDone={() => void api.getSettings({}).then(take)} />
+                <button type="button" className="danger" onClick={() => void api.untrustSigningKey({ keyId: k.keyId }).then(take)}>Unpin</button>
               </li>
             ))}
           </ul>
