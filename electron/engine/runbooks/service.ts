@@ -1,9 +1,9 @@
+import { keychainIdentities, uniqueIdentities } from '../credentials/identities';
+import type { JobJudgement } from '../jobs/job-manager';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
-import { keychainIdentities, uniqueIdentities } from '../credentials/identities';
 import type { Engine } from '../engine';
-import type { JobJudgement } from '../jobs/job-manager';
 import { loadRunbook } from './library';
 import { renderReport } from './report';
 import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';

@@ -13,7 +13,7 @@ import { JobsPanel } from '../components/JobsPanel';
 
 function setScreenInHash(id: ScreenId): void {
   // A screen's own state (an open run, a report) does not follow to another screen.
-  setHashParams({ screen: id, run: null, job: null });
+  setHashParams({ screen: id, run: null });
 }
 
 function Screen({ id }: { id: ScreenId }): React.JSX.Element {

@@ -56,6 +56,12 @@ export function useScreenJob(kinds: readonly string[], storageKey: string, onFin
   const remember = useCallback(
     (s: JobSnapshot): void => {
       sessionStorage.setItem(storageKey, s.id);
+      // A job opened from the Jobs panel (job=<id> in the hash) gives way to the one just started.
+      const params = new URLSearchParams(location.hash.slice(1));
+      if (params.has('job') && params.get('job') !== s.id) {
+        params.delete('job');
+        location.hash = params.toString();
+      }
       track(s);
     },
     [storageKey, track],
