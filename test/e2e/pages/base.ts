@@ -13,6 +13,23 @@ export class BasePage {
     await this.page.getByTestId(`screen-${screen}`).waitFor();
   }
 
+  /** Navigate to a screen (U2's page objects call it go: their own open() takes screen-specific arguments). */
+  async go(screen: ScreenId): Promise<void> {
+    await this.page.getByTestId(`nav-${screen}`).click();
+    await this.page.getByTestId(`screen-${screen}`).waitFor();
+  }
+
+  /** The data-testid (or tag and text) of the focused element: focus must follow each action, never drop to the body. */
+  async focused(): Promise<string> {
+    return this.page.evaluate(() => {
+      type El = { getAttribute(n: string): string | null; tagName: string; textContent: string | null };
+      const doc = (globalThis as unknown as { document: { activeElement: El | null; body: El } }).document;
+      const el = doc.activeElement;
+      if (!el || el === doc.body) return 'body';
+      return el.getAttribute('data-testid') ?? `${el.tagName.toLowerCase()}:${(el.textContent ?? '').trim().slice(0, 60)}`;
+    });
+  }
+
   testId(id: string): Locator {
     return this.page.getByTestId(id);
   }
