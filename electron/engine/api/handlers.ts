@@ -1,6 +1,7 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
+import { createKeysJobsHandlers } from './keys-jobs-handlers';
 import { rememberMedium } from '../catalog/known-media';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
@@ -15,7 +16,6 @@ import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
-import { createKeysJobsHandlers } from './keys-jobs-handlers';
 
 export type Handlers = {
   [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
@@ -149,7 +149,8 @@ export function createHandlers(engine: Engine): Handlers {
 
     getRunReport: async ({ id }) => runs.report(id),
 
-    ...createSettingsHandlers(engine),
+    // Keys made in the app and WAL checks (issue 21, U1).
     ...createKeysJobsHandlers(engine),
+    ...createSettingsHandlers(engine),
   };
 }
