@@ -1,7 +1,7 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
-import { LifeboatError } from '../errors';
 import { createKeysJobsHandlers } from './keys-jobs-handlers';
+import { LifeboatError } from '../errors';
 import { rememberMedium } from '../catalog/known-media';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
