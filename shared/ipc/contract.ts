@@ -131,8 +131,8 @@ export const contract = {
         onlyNew: z.boolean().default(false),
         olderThanDays: z.number().nonnegative().nullable().default(null),
         jobs: z.number().int().min(1).max(64).default(2),
-        /** Also use every age identity in the keychain (the default): a saved key is used without being chosen. */
-        useKeychain: z.boolean().default(true),
+        /** Also use every age identity in the keychain (unless false): a saved key is used without being chosen. */
+        useKeychain: z.boolean().optional(),
       })
       .strict(),
     output: JobSnapshotSchema,

@@ -123,7 +123,7 @@ export function createHandlers(engine: Engine): Handlers {
     exportReportPdf: async () => ({ available: false, path: null }),
 
     startVerify: async (input) => {
-      const identities = await identitiesFor(engine.credentials, input.identityFiles, input.useKeychain);
+      const identities = await identitiesFor(engine.credentials, input.identityFiles, input.useKeychain !== false);
       const deps = { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium };
       // requireKeys: a deep check of sets no given key opens is refused before it reads a byte, naming the key.
       const req = { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs, requireKeys: true };
