@@ -65,7 +65,8 @@ function gated(stream: Readable): Readable {
 function slowable(medium: Medium): Medium {
   return new Proxy(medium, {
     get(target, prop) {
-      if (prop === 'openRead') return async (...args: Parameters<Medium['openRead']>) => gated(await target.openRead(...args));
+      if (prop === 'openRead')
+        return async (...args: Parameters<Medium['openRead']>) => gated(await target.openRead(...args));
       const value: unknown = Reflect.get(target, prop);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
@@ -81,7 +82,9 @@ beforeAll(async () => {
   identityFile = join(dir.path, 'laptop.age');
   const sign = join(dir.path, 'sign.pem');
   expect(lifeboat(env, 'medium', 'init', usb, '--label', 'usb-1').status).toBe(0);
-  const made = json<{ recipient: string; key_id: string }>(lifeboat(env, 'keys', 'age-new', '--out', identityFile, '--json'));
+  const made = json<{ recipient: string; key_id: string }>(
+    lifeboat(env, 'keys', 'age-new', '--out', identityFile, '--json'),
+  );
   [recipient, keyId] = [made.recipient, made.key_id];
   lifeboat(env, 'keys', 'signing-new', '--out', sign);
   expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`, '--label', 'backup servers').status).toBe(0);
@@ -90,7 +93,21 @@ beforeAll(async () => {
   mkdirSync(files);
   writeFileSync(join(files, 'orders.bin'), randomBytes(3 * 1024 * 1024));
   writeFileSync(join(files, 'notes.txt'), 'the DR plan is in the safe\n');
-  const backup = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', files, '--to', usb, '--recipient', recipient, '--sign-key', sign);
+  const backup = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'docs',
+    '--path',
+    files,
+    '--to',
+    usb,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    sign,
+  );
   expect(backup.status, backup.stderr).toBe(0);
   // A WAL archive of `docs` (WAL-named files: the archive only looks at names and bytes), encrypted and signed. The form
   // offers systems the catalog knows from their sets, so the archive goes with the one system here.
@@ -98,7 +115,19 @@ beforeAll(async () => {
   for (let n = 1; n <= 3; n++) {
     const segment = join(dir.path, 'pg_wal', `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`);
     writeFileSync(segment, Buffer.alloc(64 * 1024, n));
-    const pushed = lifeboat(env, 'wal-push', segment, '--system', 'docs', '--to', usb, '--recipient', recipient, '--sign-key', sign);
+    const pushed = lifeboat(
+      env,
+      'wal-push',
+      segment,
+      '--system',
+      'docs',
+      '--to',
+      usb,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      sign,
+    );
     expect(pushed.status, pushed.stderr).toBe(0);
   }
   // The operator's drill: pick the newest files set of docs and verify it deep (a drill's "Verify it deep").
@@ -136,7 +165,8 @@ async function openRun(id: string): Promise<void> {
   await session.page.getByTestId('walkthrough').waitFor();
 }
 
-const failures = (): number => (engine.catalog.stmt("SELECT count(*) AS n FROM verifications WHERE verdict != 'ok'").get() as { n: number }).n;
+const failures = (): number =>
+  (engine.catalog.stmt("SELECT count(*) AS n FROM verifications WHERE verdict != 'ok'").get() as { n: number }).n;
 const rows = (): number => (engine.catalog.stmt('SELECT count(*) AS n FROM verifications').get() as { n: number }).n;
 
 describe('keys from the keychain', () => {
@@ -156,7 +186,12 @@ describe('keys from the keychain', () => {
   }, 60_000);
 
   it('a drill step that fails for want of a key names it and offers "Give a key and retry"', async () => {
-    const { run, job } = await createHandlers(engine).startRun({ runbook: 'verify-docs', inputs: {}, drill: true, identityFiles: [] });
+    const { run, job } = await createHandlers(engine).startRun({
+      runbook: 'verify-docs',
+      inputs: {},
+      drill: true,
+      identityFiles: [],
+    });
     await engine.jobs.wait(job.id);
     runId = run.id;
     await openRun(runId);
@@ -174,7 +209,9 @@ describe('keys from the keychain', () => {
     await creds.saveAgeIdentity('laptop', readFileSync(identityFile, 'utf8'));
     expect(await creds.recipientOf('age:laptop')).toBe(recipient);
     expect(await creds.row('age:laptop').textContent()).toContain(keyId);
-    const secretLine = readFileSync(identityFile, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+    const secretLine = readFileSync(identityFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
     expect(session.traffic.filter((t) => t.direction === 'out' && t.frame.includes(secretLine))).toEqual([]);
     findings.push(...(await creds.axe('credentials: an identity stored')));
   }, 30_000);
@@ -206,7 +243,9 @@ describe('verify --wal from the Verify screen', () => {
     await verify.visit();
     await verify.checkWal('docs');
     expect(await verify.walFinished()).toEqual({ text: 'WAL of docs intact: 3 files', bad: false });
-    expect(await session.page.getByTestId('cli-command').nth(1).textContent()).toContain(`lifeboat verify ${usb} --wal docs`);
+    expect(await session.page.getByTestId('cli-command').nth(1).textContent()).toContain(
+      `lifeboat verify ${usb} --wal docs`,
+    );
     const folder = join(usb, 'wal', 'docs', '00000001');
     const victim = join(folder, readdirSync(folder).sort()[1]!);
     const bytes = readFileSync(victim);
@@ -296,7 +335,10 @@ describe('jobs that survive a reload', () => {
     rmSync(join(copy, 'lifeboat-medium.json'));
     writeFileSync(join(copy, 'lifeboat-medium.json'), JSON.stringify(newMediumInfo('tampered-copy')));
     const setDir = join(copy, 'sets', 'docs', readdirSync(join(copy, 'sets', 'docs'))[0]!);
-    const tar = join(setDir, readdirSync(setDir).find((f) => f.startsWith('files.tar'))!);
+    const tar = join(
+      setDir,
+      readdirSync(setDir).find((f) => f.startsWith('files.tar'))!,
+    );
     const bytes = readFileSync(tar);
     bytes[bytes.length >> 1]! ^= 0x01;
     writeFileSync(tar, bytes);
@@ -329,7 +371,9 @@ describe('keys made in the app', () => {
     // An export never overwrites a file.
     await creds.page.getByTestId('age-new-result').getByTestId('key-export-start').click();
     await creds.page.getByTestId('age-new-result').getByTestId('error').waitFor();
-    expect(await creds.page.getByTestId('age-new-result').getByTestId('error').getAttribute('data-code')).toBe('ALREADY_EXISTS');
+    expect(await creds.page.getByTestId('age-new-result').getByTestId('error').getAttribute('data-code')).toBe(
+      'ALREADY_EXISTS',
+    );
     findings.push(...(await creds.axe('credentials: an identity created, an export refused')));
 
     const signingId = await creds.createSigningKey('servers-2026');

@@ -31,7 +31,9 @@ beforeAll(async () => {
   const env = { LIFEBOAT_HOME: home };
   const identityFile = join(dir.path, 'laptop.age');
   expect(lifeboat(env, 'medium', 'init', usb, '--label', 'usb-1').status).toBe(0);
-  const made = json<{ recipient: string; key_id: string }>(lifeboat(env, 'keys', 'age-new', '--out', identityFile, '--json'));
+  const made = json<{ recipient: string; key_id: string }>(
+    lifeboat(env, 'keys', 'age-new', '--out', identityFile, '--json'),
+  );
   keyId = made.key_id;
   identityText = readFileSync(identityFile, 'utf8');
   const sign = join(dir.path, 'sign.pem');
@@ -42,7 +44,21 @@ beforeAll(async () => {
     mkdirSync(files);
     writeFileSync(join(files, 'a.bin'), randomBytes(512 * 1024));
     writeFileSync(join(files, 'b.txt'), `${system}\n`);
-    const r = lifeboat(env, 'backup', 'files', '--system', system, '--path', files, '--to', usb, '--recipient', made.recipient, '--sign-key', sign);
+    const r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      system,
+      '--path',
+      files,
+      '--to',
+      usb,
+      '--recipient',
+      made.recipient,
+      '--sign-key',
+      sign,
+    );
     expect(r.status, r.stderr).toBe(0);
   }
   engine = new Engine({ dataDir: home, credentials: new MemoryCredentialStore(), frontDoor: 'bridge', throttleMs: 0 });
@@ -80,7 +96,15 @@ afterAll(async () => {
 
 describe('keys by default', () => {
   it('with no key anywhere, a deep check is refused before it reads, naming the key; nothing is recorded', async () => {
-    const job = await handlers.startVerify({ target: usb, level: 'deep', identityFiles: [], onlyNew: false, olderThanDays: null, jobs: 2, useKeychain: true });
+    const job = await handlers.startVerify({
+      target: usb,
+      level: 'deep',
+      identityFiles: [],
+      onlyNew: false,
+      olderThanDays: null,
+      jobs: 2,
+      useKeychain: true,
+    });
     const final = await engine.jobs.wait(job.id);
     expect([final.status, final.outcome, final.error?.code]).toEqual(['failed', 'error', 'CREDENTIAL_UNAVAILABLE']);
     expect(final.error?.message).toContain(`no age identity for key ${keyId}`);
@@ -89,7 +113,12 @@ describe('keys by default', () => {
   }, 30_000);
 
   it("a run's deep-verify step fails for want of a key, then passes on retry once the key is in the keychain", async () => {
-    const { run, job } = await handlers.startRun({ runbook: 'verify-docs', inputs: {}, drill: true, identityFiles: [] });
+    const { run, job } = await handlers.startRun({
+      runbook: 'verify-docs',
+      inputs: {},
+      drill: true,
+      identityFiles: [],
+    });
     // The job that advanced the run ran to its end, but the run stopped at a failed step: no pass in the Jobs panel.
     expect((await engine.jobs.wait(job.id)).outcome).toBe('findings');
     const failed = await handlers.getRun({ id: run.id });
@@ -107,11 +136,31 @@ describe('keys by default', () => {
   }, 60_000);
 
   it('a verification started with no identity uses the keychain, and its headline says it passed', async () => {
-    const job = await handlers.startVerify({ target: usb, level: 'deep', identityFiles: [], onlyNew: false, olderThanDays: null, jobs: 2, useKeychain: true });
+    const job = await handlers.startVerify({
+      target: usb,
+      level: 'deep',
+      identityFiles: [],
+      onlyNew: false,
+      olderThanDays: null,
+      jobs: 2,
+      useKeychain: true,
+    });
     const final = await engine.jobs.wait(job.id);
     expect([final.status, final.outcome, final.headline]).toEqual(['succeeded', 'passed', 'All 2 sets passed']);
     // Told not to use the keychain, the same check is refused.
-    const without = await engine.jobs.wait((await handlers.startVerify({ target: usb, level: 'deep', identityFiles: [], onlyNew: false, olderThanDays: null, jobs: 2, useKeychain: false })).id);
+    const without = await engine.jobs.wait(
+      (
+        await handlers.startVerify({
+          target: usb,
+          level: 'deep',
+          identityFiles: [],
+          onlyNew: false,
+          olderThanDays: null,
+          jobs: 2,
+          useKeychain: false,
+        })
+      ).id,
+    );
     expect(without.error?.code).toBe('CREDENTIAL_UNAVAILABLE');
   }, 60_000);
 
@@ -141,7 +190,13 @@ describe('progress', () => {
           if (u.current === undefined) return;
           last = u.current;
           // A set's verdict is recorded when it finishes: the set named now must have none recorded in this run yet.
-          if (u.current) seen.push({ current: u.current, recorded: count(`SELECT count(*) AS n FROM verifications WHERE set_key = '${u.current.replace(/'/g, "''")}' AND artifact_path IS NULL AND rowid > ${before}`) });
+          if (u.current)
+            seen.push({
+              current: u.current,
+              recorded: count(
+                `SELECT count(*) AS n FROM verifications WHERE set_key = '${u.current.replace(/'/g, "''")}' AND artifact_path IS NULL AND rowid > ${before}`,
+              ),
+            });
         },
       },
     );

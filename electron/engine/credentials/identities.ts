@@ -27,7 +27,11 @@ export async function keychainIdentities(store: CredentialStore): Promise<Keycha
 }
 
 /** Identities from files the operator named, then (unless told not to) every identity in the keychain, each key once. */
-export async function identitiesFor(store: CredentialStore, files: string[], useKeychain = true): Promise<AgeIdentity[]> {
+export async function identitiesFor(
+  store: CredentialStore,
+  files: string[],
+  useKeychain = true,
+): Promise<AgeIdentity[]> {
   const given = readIdentityFiles(files);
   const kept = useKeychain ? (await keychainIdentities(store)).flatMap((k) => k.identities) : [];
   return uniqueIdentities([...given, ...kept]);

@@ -4,7 +4,15 @@ import { useEffect, useRef, useState } from 'react';
  * A destructive click asks first, next to the button: what it means, then "yes" or "keep". Focus moves to the question
  * and back to the button when it is kept, so a keyboard user never loses their place.
  */
-export function ConfirmButton({ label, accessibleName, question, confirmLabel, onConfirm, testId, disabled }: {
+export function ConfirmButton({
+  label,
+  accessibleName,
+  question,
+  confirmLabel,
+  onConfirm,
+  testId,
+  disabled,
+}: {
   label: string;
   /** Unique name for assistive technology ("Remove age:laptop"), when `label` alone repeats on the screen. */
   accessibleName?: string;
@@ -23,13 +31,28 @@ export function ConfirmButton({ label, accessibleName, question, confirmLabel, o
   }, [asking]);
   if (!asking) {
     return (
-      <button ref={button} type="button" className="danger" aria-label={accessibleName} data-testid={testId} disabled={disabled} onClick={() => setAsking(true)}>
+      <button
+        ref={button}
+        type="button"
+        className="danger"
+        aria-label={accessibleName}
+        data-testid={testId}
+        disabled={disabled}
+        onClick={() => setAsking(true)}
+      >
         {label}
       </button>
     );
   }
   return (
-    <div ref={box} className="confirm" role="group" aria-label={`Confirm: ${accessibleName ?? label}`} tabIndex={-1} data-testid={testId ? `${testId}-confirm` : undefined}>
+    <div
+      ref={box}
+      className="confirm"
+      role="group"
+      aria-label={`Confirm: ${accessibleName ?? label}`}
+      tabIndex={-1}
+      data-testid={testId ? `${testId}-confirm` : undefined}
+    >
       <p>{question}</p>
       <div className="actions">
         <button

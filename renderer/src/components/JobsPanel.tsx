@@ -15,9 +15,11 @@ const KIND_TEXT: Record<string, string> = {
 
 /** Where a job's result is shown in full: its screen, opened on that job. */
 function openOnScreen(job: JobSnapshot): (() => void) | null {
-  if (job.kind === 'verify' || job.kind === 'verify-wal') return () => setHashParams({ screen: 'verify', job: job.id, run: null });
+  if (job.kind === 'verify' || job.kind === 'verify-wal')
+    return () => setHashParams({ screen: 'verify', job: job.id, run: null });
   const run = (job.result as { run?: unknown } | null)?.run;
-  if (job.kind === 'run') return () => setHashParams({ screen: 'runbooks', run: typeof run === 'string' ? run : null, job: null });
+  if (job.kind === 'run')
+    return () => setHashParams({ screen: 'runbooks', run: typeof run === 'string' ? run : null, job: null });
   if (job.kind === 'scan') return () => setHashParams({ screen: 'media', job: null, run: null });
   return null;
 }
@@ -72,11 +74,25 @@ export function JobsPanel(): React.JSX.Element {
   };
   return (
     <div className="jobs-dock">
-      <button ref={toggle} type="button" className="nav-item" aria-expanded={open} aria-controls="jobs-panel" data-testid="jobs-toggle" onClick={() => (open ? close() : setOpen(true))}>
+      <button
+        ref={toggle}
+        type="button"
+        className="nav-item"
+        aria-expanded={open}
+        aria-controls="jobs-panel"
+        data-testid="jobs-toggle"
+        onClick={() => (open ? close() : setOpen(true))}
+      >
         Jobs{running ? ` (${running} running)` : ''}
       </button>
       {open && (
-        <section id="jobs-panel" className="jobs-panel" aria-labelledby="jobs-panel-title" data-testid="jobs-panel" onKeyDown={(e) => e.key === 'Escape' && close()}>
+        <section
+          id="jobs-panel"
+          className="jobs-panel"
+          aria-labelledby="jobs-panel-title"
+          data-testid="jobs-panel"
+          onKeyDown={(e) => e.key === 'Escape' && close()}
+        >
           <div className="jobs-panel-head">
             <h2 id="jobs-panel-title" tabIndex={-1} ref={heading}>
               Jobs
@@ -110,11 +126,24 @@ function JobRow({ job, onOpen }: { job: JobSnapshot; onOpen: () => void }): Reac
       <div className="muted job-facts">
         <span>{KIND_TEXT[job.kind] ?? job.kind}</span>
         <span>started {formatTimeWithAge(job.startedAt)}</span>
-        {job.status === 'running' && c.itemsTotal ? <span>{c.itemsDone} of {c.itemsTotal}</span> : null}
-        {job.status === 'running' && c.bytesDone > 0 ? <span>{formatBytes(c.bytesDone)}{c.bytesTotal ? ` of ${formatBytes(c.bytesTotal)}` : ''}</span> : null}
+        {job.status === 'running' && c.itemsTotal ? (
+          <span>
+            {c.itemsDone} of {c.itemsTotal}
+          </span>
+        ) : null}
+        {job.status === 'running' && c.bytesDone > 0 ? (
+          <span>
+            {formatBytes(c.bytesDone)}
+            {c.bytesTotal ? ` of ${formatBytes(c.bytesTotal)}` : ''}
+          </span>
+        ) : null}
         {job.status === 'running' && job.current ? <span className="mono">{job.current}</span> : null}
       </div>
-      {job.headline && <p className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'} data-testid="jobs-headline">{job.headline}</p>}
+      {job.headline && (
+        <p className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'} data-testid="jobs-headline">
+          {job.headline}
+        </p>
+      )}
       <div className="actions">
         {openIt && (
           <button
@@ -131,7 +160,13 @@ function JobRow({ job, onOpen }: { job: JobSnapshot; onOpen: () => void }): Reac
           </button>
         )}
         {job.status === 'running' && (
-          <button type="button" className="secondary" aria-label={`Cancel ${job.title}`} data-testid="jobs-cancel" onClick={() => void getApi().cancelJob({ id: job.id })}>
+          <button
+            type="button"
+            className="secondary"
+            aria-label={`Cancel ${job.title}`}
+            data-testid="jobs-cancel"
+            onClick={() => void getApi().cancelJob({ id: job.id })}
+          >
             Cancel
           </button>
         )}

@@ -12,7 +12,12 @@ export function KeychainKeys(): React.JSX.Element {
   if (creds.state === 'loading') return <p className="muted">Looking for age identities in the keychain…</p>;
   if (creds.state === 'error') return <ErrorBox error={creds.error} />;
   const keys = creds.value.credentials.filter((c) => c.kind === 'age' && c.keyId);
-  if (keys.length === 0) return <p className="hint" data-testid="keychain-keys" data-keys="0">No age identity is in the keychain.</p>;
+  if (keys.length === 0)
+    return (
+      <p className="hint" data-testid="keychain-keys" data-keys="0">
+        No age identity is in the keychain.
+      </p>
+    );
   return (
     <p className="muted" data-testid="keychain-keys" data-keys={keys.length}>
       Keys used by default: {keys.map((k) => `${k.account} (key ${k.keyId})`).join(', ')}.
@@ -29,7 +34,15 @@ export function wantsKey(error: WireError | null | undefined): boolean {
  * "Give a key and retry" for a run's step that failed for want of an age identity: save the key on Credentials (the
  * engine reads the keychain again on every retry) or name an identity file, then retry the step.
  */
-export function GiveKeyAndRetry({ runId, error, onStarted }: { runId: string; error: WireError | null | undefined; onStarted: (job: JobSnapshot) => void }): React.JSX.Element | null {
+export function GiveKeyAndRetry({
+  runId,
+  error,
+  onStarted,
+}: {
+  runId: string;
+  error: WireError | null | undefined;
+  onStarted: (job: JobSnapshot) => void;
+}): React.JSX.Element | null {
   const api = getApi();
   const [file, setFile] = useState('');
   const [failure, setFailure] = useState<WireError | null>(null);
@@ -60,7 +73,13 @@ export function GiveKeyAndRetry({ runId, error, onStarted }: { runId: string; er
       <div className="row">
         <label>
           Or an age identity file
-          <input type="text" value={file} onChange={(e) => setFile(e.target.value)} placeholder="/media/escrow/laptop.age" data-testid="give-key-file" />
+          <input
+            type="text"
+            value={file}
+            onChange={(e) => setFile(e.target.value)}
+            placeholder="/media/escrow/laptop.age"
+            data-testid="give-key-file"
+          />
         </label>
         <button type="submit" className="primary" data-testid="give-key-retry">
           {file.trim() ? 'Retry the step with this key' : 'Retry the step with the keychain'}

@@ -40,7 +40,12 @@ function sh(word: string): string {
 
 function reportHtml(r: Report, level: string): string {
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = r.results.map((x) => `<tr><td>${esc(x.key)}</td><td>${x.verdict === 'ok' ? 'OK' : x.verdict === 'not-checked' ? 'NOT CHECKED' : 'FAIL'}</td><td>${esc(x.verdict === 'ok' ? '' : VERDICT_TEXT[x.verdict])}${x.detail ? ` — ${esc(x.detail)}` : ''}</td><td>${esc(x.location)}</td></tr>`).join('');
+  const rows = r.results
+    .map(
+      (x) =>
+        `<tr><td>${esc(x.key)}</td><td>${x.verdict === 'ok' ? 'OK' : x.verdict === 'not-checked' ? 'NOT CHECKED' : 'FAIL'}</td><td>${esc(x.verdict === 'ok' ? '' : VERDICT_TEXT[x.verdict])}${x.detail ? ` — ${esc(x.detail)}` : ''}</td><td>${esc(x.location)}</td></tr>`,
+    )
+    .join('');
   return `<!doctype html><meta charset="utf-8"><title>Verification report</title><h1>Verification at ${esc(level)} level</h1><table border="1" cellpadding="4"><tr><th>Set</th><th>Verdict</th><th>Why</th><th>Medium</th></tr>${rows}</table>`;
 }
 
@@ -64,13 +69,25 @@ export function VerifyScreen(): React.JSX.Element {
   const keys = creds.state === 'ready' ? creds.value.credentials.filter((c) => c.kind === 'age' && c.keyId) : [];
   const start = async (): Promise<void> => {
     setError(null);
-    const r = await api.startVerify({ target: target.trim(), level, identityFiles: identity.trim() ? [identity.trim()] : [], onlyNew: false, olderThanDays: null, jobs: 2, useKeychain });
+    const r = await api.startVerify({
+      target: target.trim(),
+      level,
+      identityFiles: identity.trim() ? [identity.trim()] : [],
+      onlyNew: false,
+      olderThanDays: null,
+      jobs: 2,
+      useKeychain,
+    });
     if (r.ok) track(r.value);
     else setError(r.error);
   };
   const running = job?.status === 'running';
   const keyed = KEYED.includes(level);
-  const why = running ? 'A check is running: wait for it or cancel it.' : !target.trim() ? 'Give a medium, a set folder or a set id.' : null;
+  const why = running
+    ? 'A check is running: wait for it or cancel it.'
+    : !target.trim()
+      ? 'Give a medium, a set folder or a set id.'
+      : null;
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Verify</h1>
@@ -85,37 +102,74 @@ export function VerifyScreen(): React.JSX.Element {
         <h2 id="verify-sets-title">Verify sets</h2>
         <label>
           Medium, set folder or set id
-          <input type="text" value={target} onChange={(e) => setTarget(e.target.value)} data-testid="verify-target" required placeholder="/media/usb-1  or  20261121T020000Z-pg-logical" />
+          <input
+            type="text"
+            value={target}
+            onChange={(e) => setTarget(e.target.value)}
+            data-testid="verify-target"
+            required
+            placeholder="/media/usb-1  or  20261121T020000Z-pg-logical"
+          />
         </label>
         <div className="row">
           <label>
             Level
             <select value={level} onChange={(e) => setLevel(e.target.value as VerifyLevel)} data-testid="verify-level">
               {VERIFY_LEVELS.map((l) => (
-                <option key={l} value={l}>{l}</option>
+                <option key={l} value={l}>
+                  {l}
+                </option>
               ))}
             </select>
           </label>
           <label>
             Another age identity file (optional)
-            <input type="text" value={identity} onChange={(e) => setIdentity(e.target.value)} placeholder="/path/to/laptop.age" data-testid="verify-identity" />
+            <input
+              type="text"
+              value={identity}
+              onChange={(e) => setIdentity(e.target.value)}
+              placeholder="/path/to/laptop.age"
+              data-testid="verify-identity"
+            />
           </label>
         </div>
-        <KeysNote keys={keys} keyed={keyed} useKeychain={useKeychain} setUseKeychain={setUseKeychain} loading={creds.state === 'loading'} />
+        <KeysNote
+          keys={keys}
+          keyed={keyed}
+          useKeychain={useKeychain}
+          setUseKeychain={setUseKeychain}
+          loading={creds.state === 'loading'}
+        />
         <div className="row">
-          <button type="submit" className="primary" data-testid="verify-start" disabled={why !== null} aria-describedby={why ? 'verify-why' : undefined}>
+          <button
+            type="submit"
+            className="primary"
+            data-testid="verify-start"
+            disabled={why !== null}
+            aria-describedby={why ? 'verify-why' : undefined}
+          >
             Verify
           </button>
-          {why && <span id="verify-why" className="muted">{why}</span>}
+          {why && (
+            <span id="verify-why" className="muted">
+              {why}
+            </span>
+          )}
         </div>
-        <CliCommand command={`lifeboat verify ${target.trim() ? sh(target.trim()) : '<medium | set>'} --level ${level}${identity.trim() ? ` --identity ${sh(identity.trim())}` : ''}`} />
+        <CliCommand
+          command={`lifeboat verify ${target.trim() ? sh(target.trim()) : '<medium | set>'} --level ${level}${identity.trim() ? ` --identity ${sh(identity.trim())}` : ''}`}
+        />
         {error && <ErrorBox error={error} />}
       </form>
       <WalCheck disabledWhy={running ? 'A check is running: wait for it or cancel it.' : null} onStarted={track} />
       {job && <JobProgress job={job} label={job.kind === 'verify-wal' ? 'WAL check' : 'Verification'} />}
       {job?.status === 'failed' && job.error?.code === 'CREDENTIAL_UNAVAILABLE' && (
         <p data-testid="verify-key-missing">
-          <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'credentials', job: null })}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => setHashParams({ screen: 'credentials', job: null })}
+          >
             Add an age identity on Credentials
           </button>
         </p>
@@ -126,19 +180,39 @@ export function VerifyScreen(): React.JSX.Element {
   );
 }
 
-function KeysNote({ keys, keyed, useKeychain, setUseKeychain, loading }: { keys: Array<{ account: string; keyId: string | null; publicKey: string | null }>; keyed: boolean; useKeychain: boolean; setUseKeychain: (v: boolean) => void; loading: boolean }): React.JSX.Element {
+function KeysNote({
+  keys,
+  keyed,
+  useKeychain,
+  setUseKeychain,
+  loading,
+}: {
+  keys: Array<{ account: string; keyId: string | null; publicKey: string | null }>;
+  keyed: boolean;
+  useKeychain: boolean;
+  setUseKeychain: (v: boolean) => void;
+  loading: boolean;
+}): React.JSX.Element {
   if (loading) return <p className="muted">Looking for age identities in the keychain…</p>;
   if (keys.length === 0) {
     return (
       <p className={keyed ? 'hint' : 'muted'} data-testid="verify-keys" data-keys="0">
-        No age identity in the keychain.{keyed ? ' Encrypted sets are refused at this level until one is given: add it on Credentials, or name its file above.' : ''}
+        No age identity in the keychain.
+        {keyed
+          ? ' Encrypted sets are refused at this level until one is given: add it on Credentials, or name its file above.'
+          : ''}
       </p>
     );
   }
   return (
     <div data-testid="verify-keys" data-keys={keys.length}>
       <label className="checkline">
-        <input type="checkbox" checked={useKeychain} onChange={(e) => setUseKeychain(e.target.checked)} data-testid="verify-use-keychain" />
+        <input
+          type="checkbox"
+          checked={useKeychain}
+          onChange={(e) => setUseKeychain(e.target.checked)}
+          data-testid="verify-use-keychain"
+        />
         Use the keychain&apos;s age {keys.length === 1 ? 'identity' : `identities (${keys.length})`}
       </label>
       <ul className="muted">
@@ -152,54 +226,104 @@ function KeysNote({ keys, keyed, useKeychain, setUseKeychain, loading }: { keys:
   );
 }
 
-function SetsResult({ job, headingRef }: { job: JobSnapshot; headingRef: React.RefObject<HTMLHeadingElement | null> }): React.JSX.Element | null {
+function SetsResult({
+  job,
+  headingRef,
+}: {
+  job: JobSnapshot;
+  headingRef: React.RefObject<HTMLHeadingElement | null>;
+}): React.JSX.Element | null {
   const report = job.result as Report | null;
   if (!report) return null;
   const level = /\((\w+)\)$/.exec(job.title)?.[1] ?? '';
-  const ordered = [...report.results.filter((x) => x.verdict !== 'ok'), ...report.results.filter((x) => x.verdict === 'ok')];
+  const ordered = [
+    ...report.results.filter((x) => x.verdict !== 'ok'),
+    ...report.results.filter((x) => x.verdict === 'ok'),
+  ];
   // Not checked is no failure (nothing is recorded against the set): counted apart.
   const failed = ordered.filter((x) => x.verdict !== 'ok' && x.verdict !== 'not-checked').length;
   const state = jobState(job);
   return (
     <article className="card wide" data-testid="verify-results" data-failed={failed} data-outcome={state.state}>
-      <h2 ref={headingRef} tabIndex={-1} className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'} data-testid="verify-headline">
-        {job.headline ?? `${ordered.length} sets`}{level ? ` at ${level} level` : ''}
+      <h2
+        ref={headingRef}
+        tabIndex={-1}
+        className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'}
+        data-testid="verify-headline"
+      >
+        {job.headline ?? `${ordered.length} sets`}
+        {level ? ` at ${level} level` : ''}
       </h2>
       <p className="muted">
-        {job.title}, finished {job.finishedAt ? formatLocalTime(job.finishedAt) : ''}: {formatBytes(report.bytes)} read in {formatDurationMs(report.durationMs)}
+        {job.title}, finished {job.finishedAt ? formatLocalTime(job.finishedAt) : ''}: {formatBytes(report.bytes)} read
+        in {formatDurationMs(report.durationMs)}
         {report.bytesPerSecond ? ` at ${formatBytes(report.bytesPerSecond)}/s` : ''}; {report.skipped.length} skipped.
       </p>
       <table className="table">
         <thead>
-          <tr><th scope="col">Set</th><th scope="col">Medium</th><th scope="col">Verdict</th><th scope="col">What it means</th></tr>
+          <tr>
+            <th scope="col">Set</th>
+            <th scope="col">Medium</th>
+            <th scope="col">Verdict</th>
+            <th scope="col">What it means</th>
+          </tr>
         </thead>
         <tbody>
           {ordered.map((x) => (
             <tr key={`${x.key}@${x.mediumId}`} data-testid="verify-row" data-verdict={x.verdict}>
               <td className="mono">{x.key}</td>
               <td>{x.location}</td>
-              <td><span className={`status status-${x.verdict === 'ok' ? 'green' : x.verdict === 'not-checked' ? 'amber' : 'red'}`}>{x.verdict === 'not-checked' ? 'not checked' : x.verdict}</span></td>
+              <td>
+                <span
+                  className={`status status-${x.verdict === 'ok' ? 'green' : x.verdict === 'not-checked' ? 'amber' : 'red'}`}
+                >
+                  {x.verdict === 'not-checked' ? 'not checked' : x.verdict}
+                </span>
+              </td>
               <td>
                 {x.verdict === 'ok' ? (x.detail ?? '') : VERDICT_TEXT[x.verdict]}
                 {x.verdict !== 'ok' && x.detail ? `: ${x.detail}` : ''}
-                {x.artifacts.filter((a) => a.verdict !== 'ok').map((a) => (
-                  <div key={a.path} className="muted">{a.path}: {a.verdict}{a.detail ? ` — ${a.detail}` : ''}</div>
-                ))}
+                {x.artifacts
+                  .filter((a) => a.verdict !== 'ok')
+                  .map((a) => (
+                    <div key={a.path} className="muted">
+                      {a.path}: {a.verdict}
+                      {a.detail ? ` — ${a.detail}` : ''}
+                    </div>
+                  ))}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
       <div className="actions">
-        <button type="button" className="secondary" onClick={() => downloadText('verification.json', 'application/json', JSON.stringify(report, null, 2))}>Export the verification as JSON</button>
-        <button type="button" className="secondary" onClick={() => downloadText('verification.html', 'text/html', reportHtml(report, level))}>Export the verification as HTML</button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => downloadText('verification.json', 'application/json', JSON.stringify(report, null, 2))}
+        >
+          Export the verification as JSON
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => downloadText('verification.html', 'text/html', reportHtml(report, level))}
+        >
+          Export the verification as HTML
+        </button>
       </div>
     </article>
   );
 }
 
 /** `lifeboat verify <medium> --wal <system>`: offered only for systems whose WAL the catalog has seen, on those media. */
-function WalCheck({ disabledWhy, onStarted }: { disabledWhy: string | null; onStarted: (s: JobSnapshot) => void }): React.JSX.Element {
+function WalCheck({
+  disabledWhy,
+  onStarted,
+}: {
+  disabledWhy: string | null;
+  onStarted: (s: JobSnapshot) => void;
+}): React.JSX.Element {
   const api = getApi();
   const [systems] = useResult(() => api.listSystems({}));
   const [media] = useResult(() => api.listMedia({}));
@@ -211,9 +335,16 @@ function WalCheck({ disabledWhy, onStarted }: { disabledWhy: string | null; onSt
   const chosen = withWal.find((s) => s.system === system) ?? withWal[0];
   const holders = chosen?.wal ?? [];
   const holder = holders.find((w) => w.mediumId === mediumId) ?? holders[0];
-  const location = media.state === 'ready' && holder ? (media.value.find((m) => m.id === holder.mediumId)?.location ?? null) : null;
+  const location =
+    media.state === 'ready' && holder ? (media.value.find((m) => m.id === holder.mediumId)?.location ?? null) : null;
   useEffect(() => setMediumId(''), [system]);
-  const why = disabledWhy ?? (withWal.length === 0 ? 'No WAL archive is in the catalog: scan a medium that holds one.' : !location ? 'The medium holding this WAL is not known by its location: scan it again.' : null);
+  const why =
+    disabledWhy ??
+    (withWal.length === 0
+      ? 'No WAL archive is in the catalog: scan a medium that holds one.'
+      : !location
+        ? 'The medium holding this WAL is not known by its location: scan it again.'
+        : null);
   const start = async (): Promise<void> => {
     if (!chosen || !location) return;
     setError(null);
@@ -235,17 +366,31 @@ function WalCheck({ disabledWhy, onStarted }: { disabledWhy: string | null; onSt
       <div className="row">
         <label>
           System
-          <select value={chosen?.system ?? ''} onChange={(e) => setSystem(e.target.value)} data-testid="wal-system" disabled={withWal.length === 0}>
+          <select
+            value={chosen?.system ?? ''}
+            onChange={(e) => setSystem(e.target.value)}
+            data-testid="wal-system"
+            disabled={withWal.length === 0}
+          >
             {withWal.map((s) => (
-              <option key={s.system} value={s.system}>{s.system}</option>
+              <option key={s.system} value={s.system}>
+                {s.system}
+              </option>
             ))}
           </select>
         </label>
         <label>
           On medium
-          <select value={holder?.mediumId ?? ''} onChange={(e) => setMediumId(e.target.value)} data-testid="wal-medium" disabled={holders.length === 0}>
+          <select
+            value={holder?.mediumId ?? ''}
+            onChange={(e) => setMediumId(e.target.value)}
+            data-testid="wal-medium"
+            disabled={holders.length === 0}
+          >
             {holders.map((w) => (
-              <option key={w.mediumId} value={w.mediumId}>{w.label ?? w.mediumId} ({w.files} files)</option>
+              <option key={w.mediumId} value={w.mediumId}>
+                {w.label ?? w.mediumId} ({w.files} files)
+              </option>
             ))}
           </select>
         </label>
@@ -255,34 +400,60 @@ function WalCheck({ disabledWhy, onStarted }: { disabledWhy: string | null; onSt
         </label>
       </div>
       <div className="row">
-        <button type="submit" className="primary" data-testid="wal-start" disabled={why !== null} aria-describedby={why ? 'wal-why' : undefined}>
+        <button
+          type="submit"
+          className="primary"
+          data-testid="wal-start"
+          disabled={why !== null}
+          aria-describedby={why ? 'wal-why' : undefined}
+        >
           Check the WAL
         </button>
-        {why && <span id="wal-why" className="muted">{why}</span>}
+        {why && (
+          <span id="wal-why" className="muted">
+            {why}
+          </span>
+        )}
       </div>
-      <CliCommand command={`lifeboat verify ${location ? sh(location) : '<medium>'} --wal ${chosen ? sh(chosen.system) : '<system>'}${allowUnsigned ? ' --allow-unsigned-wal' : ''}`} />
+      <CliCommand
+        command={`lifeboat verify ${location ? sh(location) : '<medium>'} --wal ${chosen ? sh(chosen.system) : '<system>'}${allowUnsigned ? ' --allow-unsigned-wal' : ''}`}
+      />
       {error && <ErrorBox error={error} />}
     </form>
   );
 }
 
-function WalResult({ job, headingRef }: { job: JobSnapshot; headingRef: React.RefObject<HTMLHeadingElement | null> }): React.JSX.Element | null {
+function WalResult({
+  job,
+  headingRef,
+}: {
+  job: JobSnapshot;
+  headingRef: React.RefObject<HTMLHeadingElement | null>;
+}): React.JSX.Element | null {
   const r = job.result as WalReport | null;
   if (!r) return null;
   const state = jobState(job);
   return (
     <article className="card wide" data-testid="wal-results" data-ok={String(r.ok)} data-outcome={state.state}>
-      <h2 ref={headingRef} tabIndex={-1} className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'} data-testid="wal-headline">
+      <h2
+        ref={headingRef}
+        tabIndex={-1}
+        className={state.tone === 'red' ? 'job-headline bad' : 'job-headline'}
+        data-testid="wal-headline"
+      >
         {job.headline}
       </h2>
-      <p className="muted">{r.files} WAL files, {formatBytes(r.bytes)} decoded and hash-checked.</p>
+      <p className="muted">
+        {r.files} WAL files, {formatBytes(r.bytes)} decoded and hash-checked.
+      </p>
       {r.windows.length > 0 && (
         <>
           <h3>Recoverable windows</h3>
           <ul>
             {r.windows.map((w) => (
               <li key={`${w.base}-${w.timeline}`}>
-                From base {w.base} (timeline {w.timeline}): {formatLocalTime(w.from)} to {w.to ? formatLocalTime(w.to) : 'the end of the base backup'}, {w.segments} contiguous segments
+                From base {w.base} (timeline {w.timeline}): {formatLocalTime(w.from)} to{' '}
+                {w.to ? formatLocalTime(w.to) : 'the end of the base backup'}, {w.segments} contiguous segments
               </li>
             ))}
           </ul>
@@ -293,13 +464,21 @@ function WalResult({ job, headingRef }: { job: JobSnapshot; headingRef: React.Re
           <h3>Problems</h3>
           <ul data-testid="wal-problems">
             {r.corrupt.map((c) => (
-              <li key={c.name}><span className="status status-red">corrupt</span> <span className="mono">{c.name}</span>: {c.reason}</li>
+              <li key={c.name}>
+                <span className="status status-red">corrupt</span> <span className="mono">{c.name}</span>: {c.reason}
+              </li>
             ))}
             {r.gaps.map((g) => (
-              <li key={`${g.timeline}-${g.from}`}><span className="status status-red">gap</span> timeline {g.timeline}: {g.from}{g.from !== g.to ? ` to ${g.to}` : ''} missing</li>
+              <li key={`${g.timeline}-${g.from}`}>
+                <span className="status status-red">gap</span> timeline {g.timeline}: {g.from}
+                {g.from !== g.to ? ` to ${g.to}` : ''} missing
+              </li>
             ))}
             {r.unsigned.slice(0, 20).map((u) => (
-              <li key={u.name}><span className={`status status-${r.unsignedAccepted ? 'amber' : 'red'}`}>{u.state}</span> <span className="mono">{u.name}</span>: {u.reason}</li>
+              <li key={u.name}>
+                <span className={`status status-${r.unsignedAccepted ? 'amber' : 'red'}`}>{u.state}</span>{' '}
+                <span className="mono">{u.name}</span>: {u.reason}
+              </li>
             ))}
             {r.unsigned.length > 20 && <li>… and {r.unsigned.length - 20} more not signed by a pinned key</li>}
           </ul>
