@@ -10,6 +10,14 @@ export const WireErrorSchema = z.object({
 export const JOB_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+/**
+ * What a finished job found, beside whether it ran to its end: a verification that ran and found
+ * failing sets `succeeded` as a job but its outcome is `findings`, shown in the failure style.
+ * `error`: the job itself failed; `cancelled`: stopped by the operator. Null while running.
+ */
+export const JOB_OUTCOMES = ['passed', 'findings', 'error', 'cancelled'] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
 /** Progress counters of a job. Totals are null until known. */
 export const JobCountersSchema = z.object({
   bytesDone: z.number().nonnegative(),
@@ -37,6 +45,10 @@ export const JobSnapshotSchema = z.object({
   finishedAt: z.string().nullable(),
   error: WireErrorSchema.nullable(),
   result: z.unknown().nullable(),
+  /** Null while running (see JOB_OUTCOMES). */
+  outcome: z.enum(JOB_OUTCOMES).nullable().default(null),
+  /** One line for a list of jobs: "4 of 4 sets failed", "Cancelled by the operator.". Null while running. */
+  headline: z.string().nullable().default(null),
 });
 export type JobSnapshot = z.infer<typeof JobSnapshotSchema>;
 

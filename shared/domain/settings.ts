@@ -13,6 +13,14 @@ export const CredentialRefSchema = z.object({
   label: z.string(),
   /** For s3: the access key id kept with the secret key (an id, not a secret). */
   accessKeyId: z.string().nullable().default(null),
+  /** For age and signing: the key id manifests name (16 hex); null when the stored secret does not parse. */
+  keyId: z.string().nullable().default(null),
+  /** For age: the recipient (age1…) to encrypt to; for signing: the public key (PEM) to pin. Never the secret. */
+  publicKey: z.string().nullable().default(null),
+  /** For signing: whether this catalog pins its public key. */
+  pinned: z.boolean().nullable().default(null),
+  /** Why the stored secret could not be read as its kind, when it cannot. */
+  problem: z.string().nullable().default(null),
 });
 
 /** How an s3:// medium is reached: endpoint, region, and the keychain reference of its keys. */

@@ -10,6 +10,11 @@ export const CHANNEL_NAMES = [
   'listJobs',
   'getJob',
   'cancelJob',
+  // Keys, jobs and WAL checks (issue 21, U1: Credentials, Verify, Jobs panel).
+  'createAgeIdentity',
+  'createSigningKey',
+  'exportKey',
+  'startVerifyWal',
   'startScan',
   'listSets',
   'whereIsSet',

@@ -11,6 +11,9 @@ import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from '
 const Empty = z.object({}).strict();
 const JobId = z.object({ id: z.string().min(1).max(100) }).strict();
 const RunId = z.object({ id: z.string().min(1).max(100) }).strict();
+/** The name part of a keychain reference (age:<name>, signing:<name>). */
+const KEY_NAME = /^[A-Za-z0-9._-]{1,120}$/;
+const KEY_NAME_WHAT = 'letters, digits, dots, dashes and underscores (up to 120)';
 
 interface ChannelDef {
   /** One line for the reviewer and the surface snapshot. */
@@ -60,6 +63,34 @@ export const contract = {
     input: JobId,
     output: z.object({ cancelled: z.boolean() }),
   },
+  // Keys, jobs and WAL checks (issue 21, U1).
+  createAgeIdentity: {
+    doc: 'Generate an age identity and store it in the keychain as age:<name>; answers its recipient (age1…), never the secret.',
+    input: z.object({ name: z.string().regex(KEY_NAME, KEY_NAME_WHAT) }).strict(),
+    output: z.object({ account: z.string(), keyId: z.string(), recipient: z.string() }),
+  },
+  createSigningKey: {
+    doc: 'Generate an Ed25519 signing key, store it in the keychain as signing:<name> and (by default) pin its public key here.',
+    input: z.object({ name: z.string().regex(KEY_NAME, KEY_NAME_WHAT), label: z.string().max(200).optional(), trust: z.boolean().default(true) }).strict(),
+    output: z.object({ account: z.string(), keyId: z.string(), publicKeyPem: z.string(), pinned: z.boolean() }),
+  },
+  exportKey: {
+    doc: 'Write a keychain key to a new file (mode 600) the engine creates, for escrow or a backup server; the secret never crosses IPC.',
+    input: z.object({ account: z.string().regex(/^(age|signing):[A-Za-z0-9._-]{1,120}$/), path: z.string().min(1).max(4096) }).strict(),
+    output: z.object({ path: z.string(), publicPath: z.string().nullable() }),
+  },
+  startVerifyWal: {
+    doc: "Start a job checking a system's WAL archive on a medium (contiguity, hashes, signatures), as `lifeboat verify --wal`.",
+    input: z
+      .object({
+        location: z.string().min(1).max(4096),
+        system: z.string().min(1).max(100),
+        allowUnsigned: z.boolean().default(false),
+        identityFiles: z.array(z.string().max(4096)).max(10).default([]),
+      })
+      .strict(),
+    output: JobSnapshotSchema,
+  },
   startScan: {
     doc: 'Start a job that scans a medium (folder path or s3://bucket/prefix) into the catalog.',
     input: z.object({ location: z.string().min(1).max(4096) }).strict(),
@@ -101,6 +132,8 @@ export const contract = {
         onlyNew: z.boolean().default(false),
         olderThanDays: z.number().nonnegative().nullable().default(null),
         jobs: z.number().int().min(1).max(64).default(2),
+        /** Also use every age identity in the keychain (unless false): a saved key is used without being chosen. */
+        useKeychain: z.boolean().optional(),
       })
       .strict(),
     output: JobSnapshotSchema,

@@ -1,12 +1,13 @@
 import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
+import { createKeysJobsHandlers } from './keys-jobs-handlers';
 import { LifeboatError } from '../errors';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
-import { runVerify } from '../verify/run';
-import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
+import { judgeVerify, runVerify } from '../verify/run';
+import { identitiesFor } from '../credentials/identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../runbooks/actions/pitr';
 import { LIFEBOAT_VERSION } from '../version';
@@ -24,17 +25,6 @@ export type Handlers = {
  * The engine's implementation of the IPC contract. The Electron main process and the web
  * bridge both serve exactly these handlers, through `dispatch`.
  */
-/** The age identities kept in the keychain (to read commit times from encrypted WAL); none when it is locked. */
-async function keychainIdentities(engine: Engine): Promise<AgeIdentity[]> {
-  const out: AgeIdentity[] = [];
-  if ((await engine.credentials.status()).state !== 'available') return out;
-  for (const account of (await engine.credentials.accounts()).filter((a) => a.startsWith('age:'))) {
-    const secret = await engine.credentials.get(account);
-    if (secret) out.push(...parseIdentityFile(secret));
-  }
-  return out;
-}
-
 export function createHandlers(engine: Engine): Handlers {
   const runs = new RunService(engine);
   return {
@@ -115,7 +105,7 @@ export function createHandlers(engine: Engine): Handlers {
     planPitr: async ({ system, targetTime }) => {
       const medium = await pitrMedium(engine.catalog, system, undefined, engine.openMedium);
       if (!medium) throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, { hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.' });
-      return planPitr(medium, system, { targetTime, identities: await keychainIdentities(engine), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
+      return planPitr(medium, system, { targetTime, identities: await identitiesFor(engine.credentials, []), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
     },
 
     // The desktop app replaces these two with Electron's dialogs and printToPDF (electron/main/desktop-handlers.ts).
@@ -123,10 +113,11 @@ export function createHandlers(engine: Engine): Handlers {
     exportReportPdf: async () => ({ available: false, path: null }),
 
     startVerify: async (input) => {
-      const identities = readIdentityFiles(input.identityFiles);
-      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})` }, (ctx) =>
-        runVerify({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium }, { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs }, ctx),
-      );
+      const identities = await identitiesFor(engine.credentials, input.identityFiles, input.useKeychain !== false);
+      const deps = { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium };
+      // requireKeys: a deep check of sets no given key opens is refused before it reads a byte, naming the key.
+      const req = { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs, requireKeys: true };
+      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})`, judge: judgeVerify }, (ctx) => runVerify(deps, req, ctx));
       return snapshot;
     },
 
@@ -156,6 +147,8 @@ export function createHandlers(engine: Engine): Handlers {
 
     getRunReport: async ({ id }) => runs.report(id),
 
+    // Keys made in the app and WAL checks (issue 21, U1).
+    ...createKeysJobsHandlers(engine),
     ...createSettingsHandlers(engine),
     // Overview, Media and Settings (issue 21, U3), with startScan (media found inside a folder, paths checked).
     ...createOverviewMediaHandlers(engine),

@@ -33,6 +33,21 @@ export function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
   };
 }
 
+/** The public half of a stored age identity or signing key; the secret itself never leaves this function. */
+function publicHalf(kind: 'age' | 'signing', secret: string | null): { keyId: string | null; publicKey: string | null; problem: string | null } {
+  if (secret === null) return { keyId: null, publicKey: null, problem: 'no secret stored' };
+  try {
+    if (kind === 'age') {
+      const first = parseIdentityFile(secret)[0]!;
+      return { keyId: first.recipient.keyId, publicKey: first.recipient.text, problem: null };
+    }
+    const key = loadSigningKey(secret);
+    return { keyId: key.keyId, publicKey: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), problem: null };
+  } catch (e) {
+    return { keyId: null, publicKey: null, problem: e instanceof LifeboatError ? e.message : 'the stored key cannot be read' };
+  }
+}
+
 /** Credentials (keychain, references only), settings, pinned keys and recent verdicts, for the app's screens. */
 export function createSettingsHandlers(engine: Engine) {
   return {
@@ -41,14 +56,16 @@ export function createSettingsHandlers(engine: Engine) {
       if (keychain.state !== 'available') return { keychain, credentials: [] };
       const { pgTargets, s3Keys } = engine.settings();
       const accounts = await engine.credentials.accounts();
-      return {
-        keychain,
-        credentials: accounts.map((account) => {
-          const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
-          const label = kind === 'pg' ? (pgTargets[id]?.label ?? '') : kind === 's3' ? (s3Keys[id]?.label ?? '') : '';
-          return { account, kind, url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null, label, accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null };
-        }),
-      };
+      const pinned = new Set(trustedKeys(engine.catalog).map((k) => k.keyId));
+      const out = [];
+      for (const account of accounts) {
+        const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
+        const label = kind === 'pg' ? (pgTargets[id]?.label ?? '') : kind === 's3' ? (s3Keys[id]?.label ?? '') : '';
+        // Keys show their public half (recipient, public key) so the operator can match them with a manifest's key id.
+        const pub = kind === 'age' || kind === 'signing' ? publicHalf(kind, await engine.credentials.get(account)) : { keyId: null, publicKey: null, problem: null };
+        out.push({ account, kind, url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null, label, accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null, ...pub, pinned: kind === 'signing' && pub.keyId ? pinned.has(pub.keyId) : null });
+      }
+      return { keychain, credentials: out };
     },
 
     saveCredential: async ({ account, secret, url, label, accessKeyId }: ChannelInput<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JobCounters, JobEvent, JobEventType, JobSnapshot, LogLevel } from '../../../shared/domain/jobs';
+import type { JobCounters, JobEvent, JobEventType, JobOutcome, JobSnapshot, LogLevel } from '../../../shared/domain/jobs';
 import { LifeboatError, mapError, toWireError } from '../errors';
 import { silentLogger, type Logger } from '../log/logger';
 import { redactText } from '../log/redact';
@@ -14,15 +14,23 @@ export interface JobContext {
   log(level: LogLevel, message: string): void;
 }
 
-export interface JobSpec {
+/** How a job that ran to its end judges its own result (a verification that found failures is no pass). */
+export interface JobJudgement {
+  outcome: Extract<JobOutcome, 'passed' | 'findings'>;
+  headline: string;
+}
+
+export interface JobSpec<T = unknown> {
   kind: string;
   title: string;
+  /** Without it, a job that returns is `passed` with the headline "Done.". */
+  judge?: (result: T) => JobJudgement;
 }
 
 export interface JobManagerOptions {
   /** Minimum interval between two progress events of one job. */
   throttleMs?: number;
-  /** How many finished jobs are kept for re-fetching. */
+  /** How many finished jobs are kept for re-fetching (the Jobs panel's recent list). */
   keepFinished?: number;
   logger?: Logger;
   now?: () => number;
@@ -53,7 +61,7 @@ export class JobManager {
 
   constructor(options: JobManagerOptions = {}) {
     this.throttleMs = options.throttleMs ?? 100;
-    this.keepFinished = options.keepFinished ?? 200;
+    this.keepFinished = options.keepFinished ?? 50;
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }
@@ -64,7 +72,7 @@ export class JobManager {
   }
 
   /** Start `fn` as a job; returns the first snapshot at once and a promise of the last. */
-  start<T>(spec: JobSpec, fn: (ctx: JobContext) => Promise<T>): { snapshot: JobSnapshot; done: Promise<JobSnapshot> } {
+  start<T>(spec: JobSpec<T>, fn: (ctx: JobContext) => Promise<T>): { snapshot: JobSnapshot; done: Promise<JobSnapshot> } {
     const id = `job-${randomUUID()}`;
     const startedMs = this.now();
     const controller = new AbortController();
@@ -82,6 +90,8 @@ export class JobManager {
       finishedAt: null,
       error: null,
       result: null,
+      outcome: null,
+      headline: null,
     };
     const state: JobState = {
       snapshot,
@@ -129,13 +139,21 @@ export class JobManager {
         if (controller.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled before it started.');
         const result = await fn(ctx);
         if (controller.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        this.finish(state, 'succeeded', null, result ?? null);
+        let judgement: JobJudgement = { outcome: 'passed', headline: 'Done.' };
+        try {
+          if (spec.judge) judgement = spec.judge(result);
+        } catch (e) {
+          // A judge that cannot read the result must not turn a finished job into a pass.
+          judgement = { outcome: 'findings', headline: `The result could not be judged: ${mapError(e).message}` };
+        }
+        this.finish(state, 'succeeded', null, result ?? null, judgement);
         // The end of a job in the log, so step times can be read from it (how long the last step took).
         log.info('job succeeded', { durationMs: Date.now() - Date.parse(state.snapshot.startedAt) });
       } catch (e) {
         const err = controller.signal.aborted ? new LifeboatError('CANCELLED', 'Cancelled by the operator.', { cause: e }) : mapError(e);
         if (err.code !== 'CANCELLED') log.error('job failed', { code: err.code, error: err.message, cause: err.cause });
-        this.finish(state, err.code === 'CANCELLED' ? 'cancelled' : 'failed', err, null);
+        const cancelled = err.code === 'CANCELLED';
+        this.finish(state, cancelled ? 'cancelled' : 'failed', err, null, { outcome: cancelled ? 'cancelled' : 'error', headline: err.message });
       }
       return state.snapshot;
     })();
@@ -148,7 +166,8 @@ export class JobManager {
   }
 
   list(): JobSnapshot[] {
-    return [...this.jobs.values()].map((s) => this.withRates(s)).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    // Jobs started in the same millisecond keep their order (newest first): the map is in start order, the sort stable.
+    return [...this.jobs.values()].reverse().sort((a, b) => b.startedMs - a.startedMs).map((s) => this.withRates(s));
   }
 
   /** Ask a running job to stop. Returns false if it is unknown or already finished. */
@@ -173,7 +192,12 @@ export class JobManager {
     await Promise.allSettled(running.map((s) => s.done));
   }
 
-  private finish(state: JobState, status: JobSnapshot['status'], err: LifeboatError | null, result: unknown): void {
+  /** The running job of a kind, newest first (a screen re-attaching after a reload asks for "its" job). */
+  running(kind: string): JobSnapshot | undefined {
+    return this.list().find((j) => j.kind === kind && j.status === 'running');
+  }
+
+  private finish(state: JobState, status: JobSnapshot['status'], err: LifeboatError | null, result: unknown, judgement: { outcome: JobOutcome; headline: string }): void {
     if (state.pendingTimer) clearTimeout(state.pendingTimer);
     state.pendingTimer = null;
     state.snapshot = {
@@ -183,6 +207,8 @@ export class JobManager {
       error: err ? toWireError(err) : null,
       result,
       etaSeconds: status === 'succeeded' ? 0 : null,
+      outcome: judgement.outcome,
+      headline: judgement.headline,
     };
     this.emit(state, 'finished');
     this.prune();

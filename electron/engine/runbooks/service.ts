@@ -1,3 +1,5 @@
+import { keychainIdentities, uniqueIdentities } from '../credentials/identities';
+import type { JobJudgement } from '../jobs/job-manager';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
 import { readIdentityFiles, type AgeIdentity } from '../crypto/age';
@@ -7,6 +9,24 @@ import { loadRunbook } from './library';
 import { runSummary } from './clocks';
 import { renderReport } from './report';
 import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';
+
+/** The Jobs panel's headline of a job that advanced a run: a run that stopped at a failed step is no pass. */
+function judgeRunJob(r: { status: string }): JobJudgement {
+  switch (r.status) {
+    case 'succeeded':
+      return { outcome: 'passed', headline: 'The run finished' };
+    case 'waiting':
+      return { outcome: 'passed', headline: 'Waiting for a person (open the run)' };
+    case 'paused':
+      return { outcome: 'passed', headline: 'Paused' };
+    case 'failed':
+      return { outcome: 'findings', headline: 'A step failed: open the run' };
+    case 'cancelled':
+      return { outcome: 'findings', headline: 'The run was cancelled' };
+    default:
+      return { outcome: 'findings', headline: `The run ended ${r.status.replace(/-/g, ' ')}` };
+  }
+}
 
 /**
  * Runs for the app (and the web bridge): the same RunEngine as the CLI, with each `advance`
@@ -55,9 +75,12 @@ export class RunService {
     }
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}` }, async (ctx) => {
+    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}`, judge: judgeRunJob }, async (ctx) => {
       try {
-        const after = await runner.advance(runId, ctx);
+        // The keychain's age identities join the run's own each time it moves on (issue 21): a key saved after a step
+        // failed for want of it is used when the step is retried.
+        const keychain = (await keychainIdentities(this.engine.credentials)).flatMap((k) => k.identities);
+        const after = await runEngineFor(this.engine, uniqueIdentities([...(this.identities.get(runId) ?? []), ...keychain])).advance(runId, ctx);
         return { run: after.id, status: after.status };
       } finally {
         this.active.delete(runId);

@@ -8,7 +8,7 @@ import { scanMedium } from '../catalog/scan';
 import { trustedKeys } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
-import type { JobContext } from '../jobs/job-manager';
+import type { JobContext, JobJudgement } from '../jobs/job-manager';
 import type { Settings } from '../settings/settings';
 import { installedPgTools } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
@@ -25,6 +25,12 @@ export interface VerifyRequest {
   onlyNew: boolean;
   olderThanDays: number | null;
   jobs: number;
+  /**
+   * Refuse, before any artifact is read, a deep or restore verification of encrypted sets none of the given identities
+   * opens (the app and a drill's step: a run that would only record "not checked" is no check). The CLI leaves it off and
+   * reports such sets as not checked, exit 2.
+   */
+  requireKeys?: boolean;
 }
 
 export interface VerifyReport {
@@ -98,6 +104,39 @@ function notAMedium(location: string, why: string): LifeboatError {
 }
 
 /**
+ * The refusal of a deep or restore check that could only say "not checked": every encrypted artifact needs an identity
+ * for one of its recipients. Names the keys (by key id, as manifests and the Credentials screen show them).
+ */
+function refuseWithoutKeys(plans: Array<{ target: SetTarget; artifacts: Array<{ encodings: string[]; recipients: string[] }> }>, identities: AgeIdentity[]): void {
+  const have = new Set(identities.map((i) => i.recipient.keyId));
+  const missing = new Map<string, string[]>();
+  for (const p of plans) {
+    for (const a of p.artifacts) {
+      if (!a.encodings.includes('age') || a.recipients.some((r) => have.has(r))) continue;
+      const key = a.recipients.join(' or ') || '(none recorded)';
+      missing.set(key, [...new Set([...(missing.get(key) ?? []), p.target.key])]);
+    }
+  }
+  if (missing.size === 0) return;
+  const what = [...missing].map(([key, sets]) => `no age identity for key ${key} (${sets.length === 1 ? sets[0] : `${sets.length} sets`})`);
+  throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Not started: ${what.join('; ')}. Nothing was verified or recorded.`, {
+    hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : 'no identity was given and the keychain holds none'}.`,
+  });
+}
+
+/** The headline of a verification job: a run that found failures is no pass (issue 21). */
+export function judgeVerify(report: VerifyReport): JobJudgement {
+  const n = report.results.length;
+  const failed = report.results.filter((r) => r.verdict !== 'ok' && r.verdict !== 'not-checked').length;
+  const notChecked = report.results.filter((r) => r.verdict === 'not-checked').length;
+  const skipped = report.skipped.length ? `, ${report.skipped.length} skipped` : '';
+  if (failed > 0) return { outcome: 'findings', headline: `${failed} of ${n} set${n === 1 ? '' : 's'} failed${notChecked ? `, ${notChecked} not checked` : ''}${skipped}` };
+  if (notChecked > 0) return { outcome: 'findings', headline: `${n - notChecked} of ${n} set${n === 1 ? '' : 's'} passed, ${notChecked} not checked${skipped}` };
+  if (n === 0) return { outcome: 'passed', headline: `No set needed checking${skipped}` };
+  return { outcome: 'passed', headline: `All ${n} set${n === 1 ? '' : 's'} passed${skipped}` };
+}
+
+/**
  * Verify a medium, a set folder or a set: scan first (so the catalog knows what is there),
  * plan every set cheaply, then stream the artifacts, several at once, recording every verdict
  * in the ledger.
@@ -150,6 +189,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   ctx.step('checking manifests and signatures');
   const plans = [];
   for (const t of chosen) plans.push(await planSet(t, options));
+  if (req.requireKeys && levelRank(req.level) >= levelRank('deep')) refuseWithoutKeys(plans, req.identities);
   const total = plans.reduce((n, p) => n + p.artifacts.reduce((m, a) => m + a.bytes, 0), 0);
   const reading = levelRank(req.level) >= levelRank('integrity');
   ctx.progress({ bytesTotal: reading ? total : 0, bytesDone: 0, itemsTotal: plans.length, itemsDone: 0 });
@@ -158,13 +198,33 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const pool = new HashPool(req.jobs);
   let bytesDone = 0;
   let setsDone = 0;
+  // The item named in the progress is one still being worked on: the set whose bytes last moved, or whose test restore
+  // runs (which moves no byte). When a set finishes, another unfinished one takes its place, never a finished one.
+  const working = new Set<string>();
+  let shown: string | null = null;
+  const show = (key: string | null): void => {
+    shown = key;
+    ctx.progress({ bytesDone, current: key });
+  };
+  // A set naming itself (its test restore) is the one shown.
+  const setCtx = (key: string): typeof ctx => ({
+    ...ctx,
+    progress: (u) => {
+      if (u.current !== undefined) shown = key;
+      ctx.progress(u);
+    },
+  });
   const settled = await Promise.allSettled(
     plans.map(async (plan) => {
-      const r = await verifySet(plan, options, deps.catalog, sem, ctx, (delta) => {
+      const key = plan.target.key;
+      const r = await verifySet(plan, options, deps.catalog, sem, setCtx(key), (delta) => {
         if (!reading) return;
         bytesDone += delta;
-        ctx.progress({ bytesDone, current: plan.target.key });
+        working.add(key);
+        if (delta > 0 || shown === null) show(key);
       }, pool);
+      working.delete(key);
+      if (shown === key) show([...working][0] ?? null);
       ctx.progress({ itemsDone: ++setsDone });
       // The report lists every failure; the job log keeps them too, for the app's live view.
       if (r.verdict !== 'ok') ctx.log('info', `${r.key}: ${r.verdict}${r.detail ? ` — ${r.detail}` : ''}`);

@@ -375,6 +375,8 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     } else {
       try {
         const manifest = plan.manifest;
+        // No byte of the test restore moves the counters: the progress names this set while it runs.
+        ctx.progress({ current: `${t.key} (test restore)` });
         restore = await sem.run(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');

@@ -10,6 +10,7 @@ import { CredentialsScreen } from '../features/credentials/CredentialsScreen';
 import { SettingsScreen } from '../features/settings/SettingsScreen';
 import { SCREENS, screenFromHash, type ScreenId } from '../../../shared/domain/screens';
 import { setHashParams } from '../lib/hash';
+import { JobsPanel } from '../components/JobsPanel';
 
 function setScreenInHash(id: ScreenId): void {
   // A screen's own state (an open run, a report) does not follow to another screen.
@@ -70,6 +71,7 @@ export function App(): React.JSX.Element {
             </li>
           ))}
         </ul>
+        <JobsPanel />
       </nav>
       <main className="content" data-testid={`screen-${screen}`}>
         <Screen key={screen} id={screen} />

@@ -2,26 +2,25 @@ import type { JobSnapshot } from '../../../shared/domain/jobs';
 import { formatBytes } from '../../../shared/format';
 import { shellLine } from '../../../shared/shell-quote';
 import { getApi } from '../lib/api';
+import { formatDuration } from '../../../shared/format';
+import { jobState } from '../lib/use-job';
 import { ErrorBox } from './ErrorBox';
-
-function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-}
 
 /** A job's progress: step, bar, bytes/items, rate, ETA, current item, a cancel button; the error when it failed. */
 export function JobProgress({ job, label }: { job: JobSnapshot; label: string }): React.JSX.Element {
   const c = job.counters;
   const fraction = c.bytesTotal ? c.bytesDone / c.bytesTotal : c.itemsTotal ? c.itemsDone / c.itemsTotal : null;
   const running = job.status === 'running';
+  // The badge says what the job found, not only that it ran to its end (a verification with failures is no green).
+  const state = jobState(job);
   return (
-    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} role="status" aria-live="polite">
+    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} data-outcome={state.state} role="status" aria-live="polite">
       <div className="job-head">
         <strong>{label}</strong>
-        <span className={`status status-${job.status === 'succeeded' ? 'green' : job.status === 'running' ? 'amber' : 'red'}`}>{job.status}</span>
+        <span className={`status status-${state.tone}`} data-testid="job-state">{state.text}</span>
+        {job.headline && job.status === 'succeeded' && <span className={job.outcome === 'findings' ? 'job-headline bad' : 'job-headline'} data-testid="job-headline">{job.headline}</span>}
         {running && (
-          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })}>
+          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })} aria-label={`Cancel ${label.toLowerCase()}`} data-testid="job-cancel">
             Cancel
           </button>
         )}
@@ -34,7 +33,7 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
             {c.bytesTotal ? <span>{formatBytes(c.bytesDone)} / {formatBytes(c.bytesTotal)}</span> : c.bytesDone > 0 ? <span>{formatBytes(c.bytesDone)}</span> : null}
             {c.itemsTotal ? <span>{c.itemsDone} / {c.itemsTotal}</span> : null}
             {job.bytesPerSecond ? <span>{formatBytes(job.bytesPerSecond)}/s</span> : null}
-            {job.etaSeconds ? <span>ETA {duration(job.etaSeconds)}</span> : null}
+            {job.etaSeconds ? <span>ETA {formatDuration(job.etaSeconds)}</span> : null}
             {job.current && <span className="mono">{job.current}</span>}
           </div>
         </>

@@ -11,7 +11,7 @@ export const verifySetAction = defineAction({
   describe: (p) => `verify ${p.set} at ${p.level} level`,
   async run(p, ctx) {
     const { catalog, settings, dataDir, identities, openMedium } = ctx.deps;
-    const report = await runVerify({ catalog, settings, dataDir, openMedium }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs }, { ...ctx, step: (s) => ctx.log('info', s) });
+    const report = await runVerify({ catalog, settings, dataDir, openMedium }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs, requireKeys: true }, { ...ctx, step: (s) => ctx.log('info', s) });
     const r = report.results[0];
     if (!r) throw new LifeboatError('NOT_FOUND', `${p.set} was not found on the medium when verifying.`);
     const evidence = {

@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { CREDENTIAL_KINDS } from '../../../../shared/domain/settings';
 import type { WireError } from '../../../../shared/errors';
+import { ConfirmButton } from '../../components/ConfirmButton';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
+import { CopyButton, CreateAgeIdentity, CreateSigningKey, ExportKey, PinnedKeys } from './KeyCards';
 
 const KIND_TEXT: Record<(typeof CREDENTIAL_KINDS)[number], string> = {
   pg: 'PostgreSQL target (password)',
@@ -16,6 +18,13 @@ const KIND_TEXT: Record<(typeof CREDENTIAL_KINDS)[number], string> = {
 export function CredentialsScreen(): React.JSX.Element {
   const api = getApi();
   const [view, reload] = useResult(() => api.listCredentials({}));
+  const [settings, reloadSettings] = useResult(() => api.getSettings({}));
+  const [exporting, setExporting] = useState<string | null>(null);
+  const keychainWhy = view.state === 'ready' && view.value.keychain.state !== 'available' ? `The OS keychain is ${view.value.keychain.state}.` : view.state !== 'ready' ? 'Waiting for the keychain.' : null;
+  const changed = (): void => {
+    reload();
+    reloadSettings();
+  };
   const [kind, setKind] = useState<(typeof CREDENTIAL_KINDS)[number]>('pg');
   const [id, setId] = useState('');
   const [url, setUrl] = useState('');
@@ -102,24 +111,60 @@ export function CredentialsScreen(): React.JSX.Element {
         {view.state === 'ready' && view.value.credentials.length > 0 && (
           <table className="table" data-testid="cred-table">
             <thead>
-              <tr><th scope="col">Reference</th><th scope="col">Kind</th><th scope="col">Target</th><th scope="col">Test</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+              <tr><th scope="col">Reference</th><th scope="col">Kind</th><th scope="col">Target or public key</th><th scope="col">Test</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
             </thead>
             <tbody>
               {view.value.credentials.map((c) => (
-                <tr key={c.account} data-testid="cred-row">
+                <tr key={c.account} data-testid="cred-row" data-account={c.account}>
                   <td className="mono">{c.account}</td>
                   <td>{KIND_TEXT[c.kind]}</td>
-                  <td className="mono">{c.url ?? (c.accessKeyId ? `key id ${c.accessKeyId}` : '')}</td>
+                  <td>
+                    {c.kind === 'age' && c.publicKey ? (
+                      <>
+                        <span className="mono keys-public" data-testid="cred-recipient">{c.publicKey}</span> <CopyButton text={c.publicKey} what={`the recipient of ${c.account}`} />
+                        <div className="muted">key id {c.keyId}</div>
+                      </>
+                    ) : c.kind === 'signing' && c.keyId ? (
+                      <>
+                        <span className="mono">key id {c.keyId}</span> {c.pinned ? <span className="status status-green">pinned</span> : <span className="status status-amber">not pinned here</span>}{' '}
+                        {c.publicKey && <CopyButton text={c.publicKey} what={`the public key of ${c.account}`} />}
+                      </>
+                    ) : c.problem ? (
+                      <span className="status status-red">{c.problem}</span>
+                    ) : (
+                      <span className="mono">{c.url ?? (c.accessKeyId ? `key id ${c.accessKeyId}` : '')}</span>
+                    )}
+                  </td>
                   <td data-testid="cred-test-result">
                     {tests[c.account] ? <span className={`status status-${tests[c.account]!.ok ? 'green' : 'red'}`}>{tests[c.account]!.detail}</span> : <span className="muted">secret stored</span>}
                   </td>
                   <td>
-                    <button type="button" className="secondary" data-testid="cred-test" onClick={() => void api.testCredential({ account: c.account }).then((r) => r.ok && setTests({ ...tests, [c.account]: r.value }))}>
+                    <button type="button" className="secondary" data-testid="cred-test" aria-label={`${c.kind === 'pg' ? 'Connect with' : 'Test'} ${c.account}`} onClick={() => void api.testCredential({ account: c.account }).then((r) => r.ok && setTests({ ...tests, [c.account]: r.value }))}>
                       {c.kind === 'pg' ? 'Connect' : 'Test'}
                     </button>{' '}
-                    <button type="button" className="danger" onClick={() => void api.deleteCredential({ account: c.account }).then(() => reload())}>
-                      Remove
-                    </button>
+                    {(c.kind === 'age' || c.kind === 'signing') && (
+                      <button type="button" className="secondary" aria-expanded={exporting === c.account} aria-label={`Export ${c.account} for escrow`} data-testid="cred-export" onClick={() => setExporting(exporting === c.account ? null : c.account)}>
+                        Export
+                      </button>
+                    )}{' '}
+                    <ConfirmButton
+                      label="Remove"
+                      accessibleName={`Remove ${c.account}`}
+                      testId="cred-remove"
+                      confirmLabel={`Remove ${c.account}`}
+                      question={
+                        c.kind === 'age'
+                          ? `Remove ${c.account} from the keychain? Sets encrypted to it can then only be read with another copy of this identity (an escrow export).`
+                          : c.kind === 'signing'
+                            ? `Remove ${c.account} from the keychain? Its pinned public key stays pinned; only this copy of the private key goes.`
+                            : `Remove ${c.account} from the keychain?`
+                      }
+                      onConfirm={async () => {
+                        await api.deleteCredential({ account: c.account });
+                        reload();
+                      }}
+                    />
+                    {exporting === c.account && (c.kind === 'age' || c.kind === 'signing') && <ExportKey account={c.account} kind={c.kind} />}
                   </td>
                 </tr>
               ))}
@@ -127,6 +172,11 @@ export function CredentialsScreen(): React.JSX.Element {
           </table>
         )}
       </article>
+      <div className="cards">
+        <CreateAgeIdentity disabledWhy={keychainWhy} onCreated={changed} />
+        <CreateSigningKey disabledWhy={keychainWhy} onCreated={changed} />
+        {settings.state === 'ready' && <PinnedKeys keys={settings.value.trustedKeys} onChanged={changed} />}
+      </div>
     </section>
   );
 }

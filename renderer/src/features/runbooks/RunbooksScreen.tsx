@@ -5,6 +5,7 @@ import type { WireError } from '../../../../shared/errors';
 import { formatDuration, formatTimeWithAge } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand } from '../../components/JobProgress';
+import { KeychainKeys } from '../../components/KeychainKeys';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
 import { downloadText, setHashParams, useHashParam } from '../../lib/hash';
@@ -192,9 +193,10 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
           </label>
         ))}
         <label>
-          Age identity file (to decrypt the sets)
+          Another age identity file (optional: the keychain&apos;s identities are used)
           <input type="text" value={identity} onChange={(e) => setIdentity(e.target.value)} data-testid="input-identity" placeholder="/path/to/laptop.age" />
         </label>
+        <KeychainKeys />
         <label>
           Operator
           <input type="text" value={operator} onChange={(e) => setOperator(e.target.value)} placeholder="your name (default: from Settings)" data-testid="input-operator" />

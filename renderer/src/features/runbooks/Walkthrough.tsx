@@ -5,6 +5,7 @@ import type { WireError } from '../../../../shared/errors';
 import { formatDuration, formatLocalTime, formatTimeWithAge } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
 import { JobProgress } from '../../components/JobProgress';
+import { GiveKeyAndRetry } from '../../components/KeychainKeys';
 import { getApi } from '../../lib/api';
 import { setHashParams } from '../../lib/hash';
 import { useJob } from '../../lib/use-job';
@@ -453,6 +454,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
             </p>
           )}
           {shown.error && <ErrorBox error={shown.error} />}
+          {run.status === 'failed' && shown.status === 'failed' && <GiveKeyAndRetry runId={runId} error={shown.error} onStarted={onJob} />}
           {shown.condition && <p className="hint">Target left: {shown.condition}</p>}
           {job && (running || job.status === 'failed') && <JobProgress job={job} label={`Working on ${run.title}`} />}
           {log.length > 0 && (
