@@ -164,7 +164,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     say(`4. backups to ${media.length} media: logical, base (for PITR), files, config`);
     const ctx = context(say);
-    const common = { media, recipients, signingKey, tier: 'critical' as const };
+    const common = { media, recipients, signingKey, tier: 'critical' as const, encoderThreads: engine.encoderThreads };
     await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
     await backupPgBase({ ...common, media: [usb], system: SYSTEM, dbUrl: cluster.url() }, ctx);
     // Some business after the base backup, archived segment by segment.
