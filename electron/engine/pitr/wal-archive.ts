@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Compressor } from 'zstd-napi';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import type { SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
 import { timelineOf, walKind, type WalFileKind } from './wal-names';
@@ -226,19 +227,6 @@ export async function readArchived(medium: Medium, r: WalReader, w: ArchivedWal)
   return (await readArchivedChecked(medium, r, w)).plain;
 }
 
-/** Write bytes to a path atomically (temp + fsync + rename), as PostgreSQL expects of restore_command. */
-export async function writeAtomic(dest: string, bytes: Buffer): Promise<void> {
-  const tmp = join(dirname(dest), `.${basename(dest)}.lifeboat-${process.pid}`);
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, dest);
-}
-
 /**
  * Fetch one WAL file (PostgreSQL's restore_command). Null when the archive does not hold it —
  * PostgreSQL asks for files past the end of the archive at the end of every recovery.
@@ -251,7 +239,8 @@ export async function fetchWal(medium: Medium, r: WalReader, name: string, dest:
   // Two stored files for one name is not something a push makes: someone added one.
   if (found.length > 1) throw new LifeboatError('FORMAT_INVALID', `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`, { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' });
   const { plain, signature } = await readArchivedChecked(medium, r, found[0]!);
-  await writeAtomic(dest, plain);
+  // Atomically (temp + fsync + rename), as PostgreSQL expects of restore_command.
+  await writeFileAtomic(dest, plain);
   return { file: found[0]!, signature };
 }
 
