@@ -8,7 +8,7 @@ import { parseRunbook, RunbookInvalidError } from '../../engine/runbooks/format'
 import { verifyJournal } from '../../engine/runbooks/journal';
 import { listRunbooks, loadRunbook } from '../../engine/runbooks/library';
 import { renderReport } from '../../engine/runbooks/report';
-import { defaultOperator, formatMinutes, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
+import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
 import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatDuration, printJson, table, type CliIo } from '../output';
@@ -23,7 +23,7 @@ export async function runbooksCommand(io: CliIo, opts: { json?: boolean }): Prom
       io.stdout.write(
         table(
           ['ID', 'LEVEL', 'RTO', 'RPO', 'STEPS', 'TITLE', 'SOURCE'],
-          list.map((r) => [r.id, r.problem ? 'INVALID' : String(r.level), r.problem ? '' : formatMinutes(r.rtoSeconds), r.problem ? '' : formatMinutes(r.rpoSeconds), String(r.steps), r.drill === 'only' ? `${r.title} (drill only)` : r.title, r.source]),
+          list.map((r) => [r.id, r.problem ? 'INVALID' : String(r.level), r.problem ? '' : formatDuration(r.rtoSeconds), r.problem ? '' : formatDuration(r.rpoSeconds), String(r.steps), r.drill === 'only' ? `${r.title} (drill only)` : r.title, r.source]),
         ),
       );
       for (const r of list.filter((x) => x.problem)) io.stdout.write(`\n${r.source} does not validate:\n${r.problem}\n`);
@@ -228,7 +228,7 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
       if (!opts.json) {
         const f = run.state.forecast;
         io.stdout.write(`Run ${run.id} of ${parsed.runbook.id} ${run.drill ? '[DRILL]' : '[LIVE]'} — ${parsed.runbook.title}\n`);
-        io.stdout.write(`  operator ${run.operator}; incident at ${run.incidentAt}; RTO ${formatMinutes(parsed.runbook.objectives.rto)}, RPO ${formatMinutes(parsed.runbook.objectives.rpo)}\n`);
+        io.stdout.write(`  operator ${run.operator}; incident at ${run.incidentAt}; RTO ${formatDuration(parsed.runbook.objectives.rto)}, RPO ${formatDuration(parsed.runbook.objectives.rpo)}\n`);
         if (f) io.stdout.write(`  forecast: ${f.seconds !== null ? `${formatDuration(f.seconds)} ${f.fits ? 'within' : 'OVER'} the RTO` : 'not enough measurements yet'}${f.parts.some((p) => p.seconds === null) ? ` (${f.parts.filter((p) => p.seconds === null).length} step(s) without an estimate)` : ''}\n`);
         io.stdout.write(`  if interrupted: lifeboat run --resume ${run.id}\n`);
       }
@@ -250,7 +250,7 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
         steps: run.state.runbook.steps.map((s) => ({ id: s.id, kind: s.kind, ...run.state.steps[s.id] })),
       });
     } else if (run.status === 'succeeded') {
-      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatMinutes(run.state.runbook.objectives.rto)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatMinutes(run.state.runbook.objectives.rpo)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
+      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatDuration(run.state.runbook.objectives.rto)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatDuration(run.state.runbook.objectives.rpo)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
     } else {
       io.stdout.write(`Run ${run.id} is ${run.status}. Continue with: lifeboat run --resume ${run.id}${run.status === 'failed' ? ' (the failed step runs again), or skip it with --skip <step> --reason …' : ''}\n`);
     }

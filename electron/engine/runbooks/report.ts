@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog';
 import { LIFEBOAT_VERSION } from '../version';
+import { formatDuration } from '../../../shared/format';
 import { readJournal, verifyJournal } from './journal';
 import { achievedOf } from './clocks';
 import type { RunRecord } from './runner';
@@ -19,11 +20,7 @@ const esc = (v: unknown): string =>
     .replace(/"/g, '&quot;');
 
 function dur(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined) return '—';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return seconds === null || seconds === undefined ? '—' : formatDuration(seconds);
 }
 
 function verdictClass(ok: boolean | null): string {

@@ -3,6 +3,7 @@ import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { RunStatus, RunSummary, StepNeed, StepResponse, StepState, Forecast } from '../../../shared/domain/runs';
+import { formatDuration } from '../../../shared/format';
 import type { Catalog } from '../catalog/catalog';
 import type { AgeIdentity } from '../crypto/age';
 import type { Engine } from '../engine';
@@ -246,7 +247,7 @@ export class RunEngine {
       steps: Object.fromEntries(Object.entries(run.state.steps).map(([id, s]) => [id, { output: s.output ?? undefined, status: s.status }])),
       run: { id: run.id, operator: run.operator, drill: run.drill, started_at: run.startedAt, incident_at: run.incidentAt, title: run.title, mode: run.drill ? 'DRILL' : 'LIVE' },
       runbook: { id: run.runbookId, title: run.title, level: run.state.runbook.level },
-      objectives: { rto: formatMinutes(run.state.runbook.objectives.rto), rpo: formatMinutes(run.state.runbook.objectives.rpo) },
+      objectives: { rto: formatDuration(run.state.runbook.objectives.rto), rpo: formatDuration(run.state.runbook.objectives.rpo) },
     };
   }
 
@@ -616,10 +617,3 @@ export class RunEngine {
 }
 
 export { achievedOf, type Achieved };
-
-export function formatMinutes(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h${Math.round((seconds % 3600) / 60)}m`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}

@@ -1,13 +1,7 @@
 import type { JobSnapshot } from '../../../shared/domain/jobs';
-import { formatBytes } from '../../../shared/format';
+import { formatBytes, formatDuration } from '../../../shared/format';
 import { getApi } from '../lib/api';
 import { ErrorBox } from './ErrorBox';
-
-function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-}
 
 /** A job's progress: step, bar, bytes/items, rate, ETA, current item, a cancel button; the error when it failed. */
 export function JobProgress({ job, label }: { job: JobSnapshot; label: string }): React.JSX.Element {
@@ -33,7 +27,7 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
             {c.bytesTotal ? <span>{formatBytes(c.bytesDone)} / {formatBytes(c.bytesTotal)}</span> : c.bytesDone > 0 ? <span>{formatBytes(c.bytesDone)}</span> : null}
             {c.itemsTotal ? <span>{c.itemsDone} / {c.itemsTotal}</span> : null}
             {job.bytesPerSecond ? <span>{formatBytes(job.bytesPerSecond)}/s</span> : null}
-            {job.etaSeconds ? <span>ETA {duration(job.etaSeconds)}</span> : null}
+            {job.etaSeconds ? <span>ETA {formatDuration(job.etaSeconds)}</span> : null}
             {job.current && <span className="mono">{job.current}</span>}
           </div>
         </>

@@ -1,18 +1,13 @@
 import { useState } from 'react';
 import type { LibraryEntryView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
+import { formatDuration } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
 import { setHashParams, useHashParam } from '../../lib/hash';
 import { Walkthrough } from './Walkthrough';
-
-function duration(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h${Math.round((seconds % 3600) / 60)}m`;
-  return `${Math.round(seconds / 60)}m`;
-}
 
 function StartForm({ entry, onCancel }: { entry: LibraryEntryView; onCancel: () => void }): React.JSX.Element {
   const api = getApi();
@@ -141,7 +136,7 @@ export function RunbooksScreen(): React.JSX.Element {
                       {r.problem ? <div className="hint">Does not validate: {r.problem}</div> : <div className="muted">{r.description}</div>}
                     </td>
                     <td>{r.level || '—'}</td>
-                    <td>{r.problem ? '—' : `${duration(r.rtoSeconds)} / ${duration(r.rpoSeconds)}`}</td>
+                    <td>{r.problem ? '—' : `${formatDuration(r.rtoSeconds)} / ${formatDuration(r.rpoSeconds)}`}</td>
                     <td>{r.steps}</td>
                     <td>
                       <button type="button" className="primary" data-testid={`start-${r.id}`} disabled={Boolean(r.problem)} onClick={() => setStarting(r)}>

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import type { RunStepView, RunView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
+import { formatDuration } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
 import { JobProgress } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
@@ -10,10 +11,8 @@ import { useJob } from '../../lib/use-job';
 
 const MARK: Record<string, string> = { done: '✔', skipped: '↷', failed: '✘', waiting: '…', running: '▶', pending: '○' };
 
-function clock(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
+/** The RTO clock and plans: the shared duration format, never negative. */
+const clock = (seconds: number): string => formatDuration(Math.max(0, seconds));
 
 function Output({ output }: { output: Record<string, unknown> }): React.JSX.Element {
   const entries = Object.entries(output).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object');
