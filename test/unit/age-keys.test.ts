@@ -23,7 +23,9 @@ describe('age keys (bech32 via @scure/base)', () => {
     expect(r).toMatch(/^age1[0-9a-z]{58}$/);
     const flipped = `${r.slice(0, -1)}${r.endsWith('q') ? 'p' : 'q'}`;
     expect(() => parseRecipient(flipped)).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
-    expect(() => parseRecipient(`${r.slice(0, 10).toUpperCase()}${r.slice(10)}`)).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    expect(() => parseRecipient(`${r.slice(0, 10).toUpperCase()}${r.slice(10)}`)).toThrow(
+      expect.objectContaining({ code: 'KEY_INVALID' }),
+    );
     expect(() => parseRecipient(text)).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
     expect(() => parseIdentity(r)).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
     expect(() => parseRecipient('age')).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));

@@ -39,7 +39,9 @@ describe("Lifeboat's one glob dialect", () => {
 
   it('a restore selection takes a matching folder with everything under it', () => {
     const selected = pathSelector(['etc/nginx', '*.pem']);
-    expect(['etc/nginx', 'etc/nginx/sites/default', 'keys/a.pem', 'keys/a.pem.bak', 'etc/nginx2', 'etc'].map(selected)).toEqual([true, true, true, false, false, false]);
+    expect(
+      ['etc/nginx', 'etc/nginx/sites/default', 'keys/a.pem', 'keys/a.pem.bak', 'etc/nginx2', 'etc'].map(selected),
+    ).toEqual([true, true, true, false, false, false]);
     expect(pathSelector(['etc/*'])('etc/nginx/nginx.conf')).toBe(true); // through its folder etc/nginx
     expect(pathSelector(['a*c'])('ab/c')).toBe(false);
   });

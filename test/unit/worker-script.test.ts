@@ -40,7 +40,11 @@ const ways: Array<[string, (name: string, sourceDir: string) => WorkerScript]> =
 describe('worker threads in TypeScript, found built or as source', () => {
   it('picks out/main/<name>.js from the bundle (code in out/main or its chunks) and the .ts beside a source', () => {
     expect(existsSync(join(root, 'out/main/encoder-worker.js')), 'run `npx electron-vite build` first').toBe(true);
-    for (const at of ['out/main', 'out/main/chunks']) expect(workerScript(join(root, at), 'hash-worker')).toEqual({ filename: join(root, 'out/main/hash-worker.js'), execArgv: [] });
+    for (const at of ['out/main', 'out/main/chunks'])
+      expect(workerScript(join(root, at), 'hash-worker')).toEqual({
+        filename: join(root, 'out/main/hash-worker.js'),
+        execArgv: [],
+      });
     const source = workerScript(join(root, 'electron/engine/verify'), 'hash-worker');
     expect(source.filename).toBe(join(root, 'electron/engine/verify/hash-worker.ts'));
     expect(source.execArgv[0]).toBe('--import');
@@ -55,7 +59,11 @@ describe('worker threads in TypeScript, found built or as source', () => {
       writeFileSync(file, bytes);
       const ok = await ask<HashReply>(find('hash-worker', 'verify'), { hashWorker: true }, { id: 7, path: file });
       expect(ok).toEqual({ id: 7, bytes: bytes.length, sha256: sha(bytes) });
-      const missing = await ask<HashReply>(find('hash-worker', 'verify'), { hashWorker: true }, { id: 8, path: join(dir, 'missing') });
+      const missing = await ask<HashReply>(
+        find('hash-worker', 'verify'),
+        { hashWorker: true },
+        { id: 8, path: join(dir, 'missing') },
+      );
       expect(missing.error?.code).toBe('ENOENT');
     });
 
@@ -63,14 +71,23 @@ describe('worker threads in TypeScript, found built or as source', () => {
       const file = join(dir, `wal-${way}`);
       const bytes = Buffer.alloc(1024 * 1024, 7);
       writeFileSync(file, bytes);
-      const r = await ask<WalEncodeReply>(find('wal-encode-worker', 'pitr'), { walEncoder: true }, { id: 1, path: file });
+      const r = await ask<WalEncodeReply>(
+        find('wal-encode-worker', 'pitr'),
+        { walEncoder: true },
+        { id: 1, path: file },
+      );
       expect(r).toMatchObject({ id: 1, sha256: sha(bytes), plainBytes: bytes.length });
       expect(decompressSync(Buffer.from(r.compressed!)).equals(bytes)).toBe(true);
     });
 
     it(`${way}: the encoder thread answers begin/end with the facts of an empty artifact`, async () => {
       const block = 64 * 1024;
-      const encoder = { ring: new SharedArrayBuffer(2 * block), ringBlocks: 2, credits: new Int32Array(new SharedArrayBuffer(4)), block };
+      const encoder = {
+        ring: new SharedArrayBuffer(2 * block),
+        ringBlocks: 2,
+        credits: new Int32Array(new SharedArrayBuffer(4)),
+        block,
+      };
       const script = find('encoder-worker', 'pipeline');
       const w = new Worker(script.filename, { execArgv: script.execArgv, workerData: { encoder } });
       try {
@@ -79,7 +96,9 @@ describe('worker threads in TypeScript, found built or as source', () => {
           w.on('message', (m: FromEncoder) => (messages.push(m), 'done' in m && res()));
           w.once('error', rej);
         });
-        w.postMessage({ begin: { level: 3, workers: 0, jobSize: 0, overlapLog: 0, rawFrames: false, header: null, payloadKey: null } });
+        w.postMessage({
+          begin: { level: 3, workers: 0, jobSize: 0, overlapLog: 0, rawFrames: false, header: null, payloadKey: null },
+        });
         w.postMessage({ end: true });
         await done;
         const slot = messages.find((m) => 'slot' in m);
@@ -96,7 +115,12 @@ describe('worker threads in TypeScript, found built or as source', () => {
 
   it('the encoder runs in this thread too (its code is covered like any module): zstd, raw frames, failures as messages', () => {
     const block = 256 * 1024;
-    const encoder = { ring: new SharedArrayBuffer(4 * block), ringBlocks: 4, credits: new Int32Array(new SharedArrayBuffer(4)), block };
+    const encoder = {
+      ring: new SharedArrayBuffer(4 * block),
+      ringBlocks: 4,
+      credits: new Int32Array(new SharedArrayBuffer(4)),
+      block,
+    };
     const posted: FromEncoder[] = [];
     const e = new Encoder(encoder, (m) => posted.push(m));
     const stored: Buffer[] = [];

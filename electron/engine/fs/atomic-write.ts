@@ -55,7 +55,11 @@ function fsyncFolderSync(path: string): void {
 }
 
 /** Replace `path` with `data`, durably and atomically. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, o: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  o: AtomicWriteOptions = {},
+): Promise<void> {
   const tmp = tempName(path);
   try {
     const fh = await open(tmp, 'wx', o.mode ?? 0o600);
@@ -81,7 +85,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, o: 
     const fd = openSync(tmp, 'wx', o.mode ?? 0o600);
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
       if (o.owner) chownSync(tmp, o.owner.uid, o.owner.gid);
       fsyncSync(fd);
     } finally {

@@ -22,7 +22,8 @@ export interface EncoderWorkerData {
   block: number;
 }
 
-export type ToEncoder = { begin: EncoderSettings } | { fifo: string } | { end: true } | { buf: ArrayBuffer; len: number };
+export type ToEncoder =
+  { begin: EncoderSettings } | { fifo: string } | { end: true } | { buf: ArrayBuffer; len: number };
 
 export interface EncoderFacts {
   sha256: string;

@@ -290,6 +290,8 @@ export class Encoder {
 // Started as a thread: serve the main thread. (Imported elsewhere, e.g. by a test: nothing runs.)
 if (parentPort && (workerData as { encoder?: EncoderWorkerData } | null)?.encoder) {
   const port = parentPort;
-  const encoder = new Encoder((workerData as { encoder: EncoderWorkerData }).encoder, (m, transfer) => port.postMessage(m, transfer));
+  const encoder = new Encoder((workerData as { encoder: EncoderWorkerData }).encoder, (m, transfer) =>
+    port.postMessage(m, transfer),
+  );
   port.on('message', (m: ToEncoder) => encoder.handle(m));
 }

@@ -19,12 +19,18 @@ export interface WalEncodeReply {
 }
 
 /** The reply for one file (the compressed bytes are transferred, not copied). */
-export function encodeWal({ id, path }: WalEncodeRequest, compressor: Compressor): { reply: WalEncodeReply; transfer: ArrayBuffer[] } {
+export function encodeWal(
+  { id, path }: WalEncodeRequest,
+  compressor: Compressor,
+): { reply: WalEncodeReply; transfer: ArrayBuffer[] } {
   try {
     const plain = readFileSync(path);
     const sha256 = createHash('sha256').update(plain).digest('hex');
     const compressed = compressor.compress(plain);
-    return { reply: { id, sha256, plainBytes: plain.length, compressed }, transfer: [compressed.buffer as ArrayBuffer] };
+    return {
+      reply: { id, sha256, plainBytes: plain.length, compressed },
+      transfer: [compressed.buffer as ArrayBuffer],
+    };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return { reply: { id, error: { code: err?.code, message: String(err?.message) } }, transfer: [] };

@@ -22,7 +22,8 @@ export function workerScript(dir: string, name: string): WorkerScript {
     if (existsSync(candidate)) return { filename: candidate, execArgv: [] };
   }
   const source = join(dir, `${name}.ts`);
-  if (!existsSync(source)) throw new Error(`The worker ${name} is neither built (${name}.js) nor a source beside ${dir}.`);
+  if (!existsSync(source))
+    throw new Error(`The worker ${name} is neither built (${name}.js) nor a source beside ${dir}.`);
   return { filename: source, execArgv: ['--import', tsLoader()] };
 }
 

@@ -188,7 +188,7 @@ export class RunEngine {
         case 'directory':
           v = resolve(v);
           break;
-        default:
+        case 'text':
           break;
       }
       out[input.id] = v;

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import type { RunStepView, RunView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
@@ -132,7 +132,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
   const [run, setRun] = useState<RunView | null>(null);
   const [error, setError] = useState<WireError | null>(null);
   const [viewing, setViewing] = useState<string | null>(null);
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   const refreshRef = useRef<() => void>(() => undefined);
   const { job, log, track } = useJob(null, () => refreshRef.current());
   const refresh = useCallback(() => {
@@ -145,7 +145,9 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
       }
     });
   }, [api, runId, job?.id, track]);
-  refreshRef.current = refresh;
+  useLayoutEffect(() => {
+    refreshRef.current = refresh;
+  }, [refresh]);
   useEffect(() => {
     refresh();
     const t = setInterval(() => setNow(Date.now()), 1000);
