@@ -1,4 +1,4 @@
-import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
+import type { ChannelArgs, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
 import { rememberMedium } from '../catalog/known-media';
@@ -17,7 +17,7 @@ import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
 
 export type Handlers = {
-  [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
+  [K in ChannelName]: (input: ChannelArgs<K>) => Promise<ChannelOutput<K>>;
 };
 
 /**

@@ -164,7 +164,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
     refresh();
   };
   const resume = async (): Promise<void> => {
-    const r = await api.advanceRun({ id: runId, identityFiles: [] });
+    const r = await api.advanceRun({ id: runId });
     if (r.ok) onJob(r.value);
     else setError(r.error);
   };

@@ -32,7 +32,7 @@ export function VerifyScreen(): React.JSX.Element {
   const { job, track } = useJob(null);
   const start = async (): Promise<void> => {
     setError(null);
-    const r = await api.startVerify({ target: target.trim(), level, identityFiles: identity.trim() ? [identity.trim()] : [], onlyNew: false, olderThanDays: null, jobs: 2 });
+    const r = await api.startVerify({ target: target.trim(), level, identityFiles: identity.trim() ? [identity.trim()] : [] });
     if (r.ok) track(r.value);
     else setError(r.error);
   };
