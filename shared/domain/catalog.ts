@@ -116,4 +116,3 @@ export const PitrPlanSchema = z.object({
   target: z.unknown().nullable(),
   warnings: z.array(z.string()),
 });
-export type PitrPlanView = z.infer<typeof PitrPlanSchema>;

@@ -8,7 +8,6 @@ export const WireErrorSchema = z.object({
 });
 
 export const JOB_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Progress counters of a job. Totals are null until known. */
 export const JobCountersSchema = z.object({

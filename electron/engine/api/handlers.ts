@@ -20,10 +20,6 @@ export type Handlers = {
   [K in ChannelName]: (input: ChannelArgs<K>) => Promise<ChannelOutput<K>>;
 };
 
-/**
- * The engine's implementation of the IPC contract. The Electron main process and the web
- * bridge both serve exactly these handlers, through `dispatch`.
- */
 /** The age identities kept in the keychain (to read commit times from encrypted WAL); none when it is locked. */
 async function keychainIdentities(engine: Engine): Promise<AgeIdentity[]> {
   const out: AgeIdentity[] = [];
@@ -35,6 +31,10 @@ async function keychainIdentities(engine: Engine): Promise<AgeIdentity[]> {
   return out;
 }
 
+/**
+ * The engine's implementation of the IPC contract. The Electron main process and the web
+ * bridge both serve exactly these handlers, through `dispatch`.
+ */
 export function createHandlers(engine: Engine): Handlers {
   const runs = new RunService(engine);
   return {
