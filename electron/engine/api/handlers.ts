@@ -10,7 +10,7 @@ import { pgClientVersions } from '../postgres/pg-tools';
 import { runVerify } from '../verify/run';
 import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
 import { planPitr } from '../pitr/plan';
-import { pitrMedium } from '../runbooks/actions/pitr';
+import { pitrMedium } from '../catalog/pitr-medium';
 import { LIFEBOAT_VERSION } from '../version';
 import { listRunbooks } from '../runbooks/library';
 import { RunService } from '../runbooks/service';

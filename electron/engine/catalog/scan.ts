@@ -1,6 +1,5 @@
 import pLimit from 'p-limit';
-import { parseStored, type ArchivedWal } from '../pitr/wal-archive';
-import { segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
+import { parseStored, segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT, type ArchivedWal } from '../pitr/wal-names';
 import { parseIndex } from '../backup/file-index';
 import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';

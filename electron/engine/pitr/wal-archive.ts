@@ -10,7 +10,7 @@ import { LifeboatError, mapError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { timelineOf, walKind, type WalFileKind } from './wal-names';
+import { timelineOf, walKind } from './wal-names';
 import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, type WalSignatureCheck, type WalTrust } from './wal-signature';
 
 /**
@@ -21,32 +21,9 @@ import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, 
  * With `--sign-key`, each file has a signature sidecar `<stored file>.sig` (wal-signature.ts),
  * written before the file itself, so an archived file is never there unsigned.
  */
-export interface ArchivedWal {
-  name: string;
-  kind: WalFileKind;
-  timeline: number;
-  sha256: string;
-  encodings: Array<'zstd' | 'age'>;
-  /** Relative to the medium root. */
-  path: string;
-  bytes: number;
-  mtimeMs: number;
-}
-
-const STORED = /^(.+)\.([0-9a-f]{64})\.zst(\.age)?$/;
-
-export function walDir(system: string, timeline: number): string {
-  return `wal/${system}/${timeline.toString(16).toUpperCase().padStart(8, '0')}`;
-}
-
-/** An archive file's facts from its path alone (name, kind, timeline, hash, encodings); null for anything else. */
-export function parseStored(path: string, bytes: number, mtimeMs: number): ArchivedWal | null {
-  const m = STORED.exec(basename(path));
-  if (!m) return null;
-  const kind = walKind(m[1]!);
-  if (!kind) return null;
-  return { name: m[1]!, kind, timeline: timelineOf(m[1]!), sha256: m[2]!, encodings: m[3] ? ['zstd', 'age'] : ['zstd'], path, bytes, mtimeMs };
-}
+// The archive's names (format/wal-names.ts beside the other WAL names), re-exported for the archive's users.
+export { parseStored, walDir, type ArchivedWal } from './wal-names';
+import { parseStored, walDir, type ArchivedWal } from './wal-names';
 
 /** Every archived WAL file of a system, sorted by name (timeline, then position). */
 export async function listArchive(medium: Medium, system: string): Promise<ArchivedWal[]> {
