@@ -33,6 +33,10 @@ export default defineConfig({
           cli: resolve(__dirname, 'electron/cli/index.ts'),
           // Development/test only; electron-builder.yml leaves it out of the package.
           bridge: resolve(__dirname, 'electron/bridge/main.ts'),
+          // Worker threads, each its own file (electron/engine/process/worker-script.ts finds them).
+          'encoder-worker': resolve(__dirname, 'electron/engine/pipeline/encoder-worker.ts'),
+          'hash-worker': resolve(__dirname, 'electron/engine/verify/hash-worker.ts'),
+          'wal-encode-worker': resolve(__dirname, 'electron/engine/pitr/wal-encode-worker.ts'),
         },
       },
     },

@@ -1,4 +1,4 @@
-import { formatBytes } from '../../shared/format';
+import { formatBytes, formatDuration } from '../../shared/format';
 import type { WireError } from '../../shared/errors';
 import type { JobSnapshot } from '../../shared/domain/jobs';
 
@@ -9,16 +9,7 @@ export interface CliIo {
 
 export const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
 
-export { formatBytes };
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
+export { formatBytes, formatDuration };
 
 /**
  * A one-line progress display on a TTY (stderr), redrawn in place: step, bytes, rate, elapsed,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Catalog } from './catalog/catalog';
 import type { CredentialStore } from './credentials/credential-store';
 import { JobManager } from './jobs/job-manager';
+import { EncoderThreads } from './pipeline/encoder-thread';
 import { silentLogger, type Logger } from './log/logger';
 import { dataPaths, type DataPaths } from './settings/paths';
 import { loadSettings, type Settings } from './settings/settings';
@@ -22,6 +23,8 @@ export interface EngineOptions {
   sqliteNativeBinding?: string;
   /** Job event throttle (tests lower it). */
   throttleMs?: number;
+  /** Encoder threads started before the engine (the CLI starts one while the engine loads). */
+  encoderThreads?: EncoderThreads;
 }
 
 /**
@@ -36,6 +39,8 @@ export class Engine {
   readonly logger: Logger;
   readonly frontDoor: FrontDoor;
   readonly electronVersion: string | null;
+  /** The write path's threads of this engine's backups. */
+  readonly encoderThreads: EncoderThreads;
 
   constructor(options: EngineOptions) {
     this.paths = dataPaths(options.dataDir);
@@ -46,6 +51,7 @@ export class Engine {
     this.credentials = options.credentials;
     this.frontDoor = options.frontDoor;
     this.electronVersion = options.electronVersion ?? null;
+    this.encoderThreads = options.encoderThreads ?? new EncoderThreads();
   }
 
   settings(): Settings {
@@ -84,5 +90,6 @@ export class Engine {
   async close(): Promise<void> {
     await this.jobs.shutdown();
     this.catalog.close();
+    await this.encoderThreads.close();
   }
 }

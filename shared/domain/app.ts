@@ -12,7 +12,6 @@ export const AppInfoSchema = z.object({
   /** Which front door serves this renderer: the packaged app or the test/dev web bridge. */
   frontDoor: z.enum(['app', 'bridge']),
 });
-export type AppInfo = z.infer<typeof AppInfoSchema>;
 
 export const KEYCHAIN_STATES = ['available', 'unavailable', 'locked'] as const;
 
@@ -55,4 +54,3 @@ export const SelfCheckResultSchema = z.object({
   keychain: KeychainStatusSchema,
   tools: z.array(ToolStatusSchema),
 });
-export type SelfCheckResult = z.infer<typeof SelfCheckResultSchema>;

@@ -8,7 +8,6 @@ export const WireErrorSchema = z.object({
 });
 
 export const JOB_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /**
  * What a finished job found, beside whether it ran to its end: a verification that ran and found

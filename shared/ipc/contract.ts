@@ -374,7 +374,10 @@ export const contract = {
 } as const satisfies Record<ChannelName, ChannelDef>;
 
 export type Contract = typeof contract;
-export type ChannelInput<K extends ChannelName> = z.infer<Contract[K]['input']>;
+/** What a caller sends: fields with a default may be left out (zod's input type). */
+export type ChannelInput<K extends ChannelName> = z.input<Contract[K]['input']>;
+/** What a handler receives: the input after validation, defaults filled in. */
+export type ChannelArgs<K extends ChannelName> = z.output<Contract[K]['input']>;
 export type ChannelOutput<K extends ChannelName> = z.infer<Contract[K]['output']>;
 
 export { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName };

@@ -1,4 +1,5 @@
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,17 @@ export async function startS3(): Promise<TestS3> {
   const endpoint = `http://127.0.0.1:${port}`;
   const options: S3Options = { endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
   const client = createS3Client(options);
+  // The harness checks itself (what s3.test.ts did): an object round-trips byte for byte.
+  const probe = randomBytes(64 * 1024 + 3);
+  await client.send(new CreateBucketCommand({ Bucket: 'harness-check' }));
+  await client.send(new PutObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin', Body: probe, ContentLength: probe.length }));
+  const back = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin' }))).Body!.transformToByteArray());
+  await client.send(new DeleteObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin' }));
+  await client.send(new DeleteBucketCommand({ Bucket: 'harness-check' }));
+  if (!back.equals(probe)) {
+    await server.close();
+    throw new Error(`The test S3 server at ${endpoint} did not return the object it was given.`);
+  }
   return {
     endpoint,
     options,

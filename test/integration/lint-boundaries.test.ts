@@ -31,6 +31,17 @@ describe('import boundaries are enforced by lint', () => {
     expect(r.output).toMatch(/imports only shared/);
   });
 
+  it('fails when a lower engine layer imports a higher one, and passes the other way (docs/architecture.md)', () => {
+    const up = lintProbe(`electron/engine/storage/lint-probe-${process.pid}.ts`, "import { Catalog } from '../catalog/catalog';\nexport const x = Catalog;\n");
+    expect(up.status).toBe(1);
+    expect(up.output).toMatch(/Layers \(docs\/architecture.md\): storage, crypto, postgres may import only its own layer and those below/);
+    const engineTop = lintProbe(`electron/engine/runbooks/lint-probe-${process.pid}.ts`, "import type { Engine } from '../engine';\nexport type X = Engine;\n");
+    expect(engineTop.status).toBe(1);
+    const down = lintProbe(`electron/engine/catalog/lint-probe-${process.pid}.ts`, "import { openMedium } from '../storage/open-medium';\nexport const x = openMedium;\n");
+    expect(down.output).not.toMatch(/Layers/);
+    expect(down.status).toBe(0);
+  });
+
   it('fails when anything but electron/ipc/register.ts imports ipcMain', () => {
     const r = lintProbe(`electron/main/lint-probe-${process.pid}.ts`, "import { ipcMain } from 'electron';\nexport const x = ipcMain;\n");
     expect(r.status).toBe(1);

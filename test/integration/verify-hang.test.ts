@@ -103,7 +103,7 @@ beforeAll(async () => {
     return json<{ path: string }>(r).path;
   };
   sets.pg = backup('pg', '--system', 'shop', '--db', pg.url());
-  await new Promise((r) => setTimeout(r, 1100));
+  // No wait for the next second: a set made in the same second gets the next suffix (set-writer.ts), and created_at has milliseconds.
   sets.pg2 = backup('pg', '--system', 'shop', '--db', pg.url());
   const src = join(dir.path, 'src');
   mkdirSync(join(src, 'docs'), { recursive: true });

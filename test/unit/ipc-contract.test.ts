@@ -2,20 +2,31 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { CHANNEL_NAMES, contract, ipcChannel } from '../../shared/ipc/contract';
+import { CHANNEL_NAMES, contract, ipcChannel, type ChannelInput } from '../../shared/ipc/contract';
 import { createHandlers } from '../../electron/engine/api/handlers';
 import { dispatch } from '../../electron/engine/api/dispatch';
 import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { Engine } from '../../electron/engine/engine';
 import { silentLogger } from '../../electron/engine/log/logger';
+import { isTrustedFrameAt, rendererEntry, type FrameLike } from '../../electron/main/trust';
 import { tempDir } from '../helpers/temp';
 
 // A fake electron module for the preload and register tests: records what they expose/register.
+// Once a channel is registered, the preload's invoke reaches it as if from `sender` (the frame the
+// test says the call came from); before, it echoes the call.
 const exposed: Record<string, unknown> = {};
 const registered = new Map<string, (event: unknown, raw: unknown) => Promise<unknown>>();
+const sender: { frame: FrameLike | null } = { frame: null };
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (key: string, api: Record<string, unknown>) => (exposed[key] = api) },
-  ipcRenderer: { invoke: vi.fn(async (channel: string, input: unknown) => ({ channel, input })), on: vi.fn(), removeListener: vi.fn() },
+  ipcRenderer: {
+    invoke: vi.fn(async (channel: string, input: unknown) => {
+      const handle = registered.get(channel);
+      return handle ? handle({ senderFrame: sender.frame }, input) : { channel, input };
+    }),
+    on: vi.fn(),
+    removeListener: vi.fn(),
+  },
   ipcMain: {
     handle: (channel: string, fn: (event: unknown, raw: unknown) => Promise<unknown>) => registered.set(channel, fn),
     removeHandler: (channel: string) => registered.delete(channel),
@@ -50,16 +61,41 @@ describe('the IPC contract', () => {
     for (const name of CHANNEL_NAMES) await expect(api[name]!({})).resolves.toEqual({ channel: ipcChannel(name), input: {} });
   });
 
-  it('registers a main handler for every channel that refuses untrusted frames', async () => {
+  it('registers a main handler for every channel, behind the real trust check (main/trust.ts), reached through the preload', async () => {
     const { registerIpc } = await import('../../electron/ipc/register');
-    const handlers = createHandlers(engine);
-    const unregister = registerIpc(engine, handlers, (frame) => frame !== null && (frame as { url: string }).url === 'file:///app/index.html');
-    expect([...registered.keys()].sort()).toEqual(CHANNEL_NAMES.map(ipcChannel).sort());
-    const handle = registered.get(ipcChannel('getAppInfo'))!;
-    await expect(handle({ senderFrame: { url: 'https://evil.example/' } }, {})).resolves.toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
-    await expect(handle({ senderFrame: { url: 'file:///app/index.html' } }, {})).resolves.toMatchObject({ ok: true, value: { name: 'Lifeboat' } });
-    unregister();
+    await import('../../electron/preload/index');
+    const api = exposed.lifeboat as Record<string, (input: unknown) => Promise<unknown>>;
+    // As main/window.ts decides it for a packaged app: a leftover dev-server variable is ignored.
+    const entry = rendererEntry({ packaged: true, env: { ELECTRON_RENDERER_URL: 'http://localhost:5173/' }, rendererFile: '/opt/Lifeboat/resources/app.asar/out/renderer/index.html' });
+    const unregister = registerIpc(engine, createHandlers(engine), (frame) => isTrustedFrameAt(entry, frame));
+    try {
+      expect([...registered.keys()].sort()).toEqual(CHANNEL_NAMES.map(ipcChannel).sort());
+      const own = 'file:///opt/Lifeboat/resources/app.asar/out/renderer/index.html';
+      const refused = { ok: false, error: { code: 'BAD_INPUT', message: expect.stringMatching(/did not come from Lifeboat/) as unknown } };
+      for (const frame of [
+        null,
+        { url: 'https://evil.example/', parent: null },
+        { url: 'http://localhost:5173/', parent: null }, // the dev server, in a package
+        { url: 'file:///opt/Lifeboat/resources/app.asar/out/renderer/other.html', parent: null },
+        { url: own, parent: { url: own } }, // a subframe of our own page
+      ]) {
+        sender.frame = frame;
+        await expect(api.getAppInfo!({})).resolves.toMatchObject(refused);
+      }
+      sender.frame = { url: `${own}#/verify`, parent: null };
+      await expect(api.getAppInfo!({})).resolves.toMatchObject({ ok: true, value: { name: 'Lifeboat' } });
+    } finally {
+      unregister();
+      sender.frame = null;
+    }
     expect(registered.size).toBe(0);
+  });
+
+  it('lets callers leave out inputs that have defaults (ChannelInput is the input type; handlers get the parsed one)', () => {
+    const input: ChannelInput<'startVerify'> = { target: '/mnt/usb1', level: 'integrity' };
+    expect(contract.startVerify.input.parse(input)).toEqual({ ...input, identityFiles: [], onlyNew: false, olderThanDays: null, jobs: 2 });
+    const advance: ChannelInput<'advanceRun'> = { id: 'r1' };
+    expect(contract.advanceRun.input.parse(advance)).toMatchObject({ identityFiles: [] });
   });
 
   it('matches the committed surface snapshot (a change here is a contract change)', async () => {

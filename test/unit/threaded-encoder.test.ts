@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ToolSource } from '../../electron/engine/backup/child';
 import { generateIdentity } from '../../electron/engine/crypto/age';
 import { readDecoded, storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
-import { encoderThreadsStarted, prestartEncoderThread } from '../../electron/engine/pipeline/encoder-thread';
+import { EncoderThreads } from '../../electron/engine/pipeline/encoder-thread';
 import type { ArtifactSink } from '../../electron/engine/storage/medium';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -177,8 +177,10 @@ describe('the encoder thread is kept for the next artifact', () => {
   const id = generateIdentity().identity;
 
   it('artifacts with different settings one after another use one thread; after a failure a new one takes over', async () => {
-    prestartEncoderThread();
-    const before = encoderThreadsStarted();
+    const threads = new EncoderThreads();
+    threads.prestart();
+    const before = threads.started;
+    expect(before).toBe(1);
     const text = Buffer.from('one line of a dump\n'.repeat(100_000));
     const photo = randomBytes(2 * 1024 * 1024 + 17);
     const runs: Array<{ source: () => Parameters<typeof storeArtifact>[0]; plain: Buffer; recipients: (typeof id.recipient)[] }> = [
@@ -188,18 +190,34 @@ describe('the encoder thread is kept for the next artifact', () => {
     ];
     for (const r of runs) {
       const sink = memorySink({ releasesChunks: true });
-      const facts = await storeArtifact(r.source(), { recipients: r.recipients, sinks: [sink] });
+      const facts = await storeArtifact(r.source(), { recipients: r.recipients, sinks: [sink], encoderThreads: threads });
       expect(facts).toMatchObject({ sha256: sha(sink.bytes()), plain_sha256: sha(r.plain) });
       expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(r.plain)).toBe(true);
     }
-    expect(encoderThreadsStarted()).toBe(before);
+    expect(threads.started).toBe(before);
 
-    const err = await storeArtifact(Readable.from([randomBytes(4 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [memorySink({ failAt: 2 })] }).catch((e: unknown) => e);
+    const err = await storeArtifact(Readable.from([randomBytes(4 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [memorySink({ failAt: 2 })], encoderThreads: threads }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FULL' });
     const sink = memorySink();
-    const facts = await storeArtifact(async (w) => w.write(photo), { recipients: [id.recipient], sinks: [sink] });
+    const facts = await storeArtifact(async (w) => w.write(photo), { recipients: [id.recipient], sinks: [sink], encoderThreads: threads });
     expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(photo)).toBe(true);
-    expect(encoderThreadsStarted()).toBe(before + 1);
+    expect(threads.started).toBe(before + 1);
+    await threads.close();
+  });
+
+  it('two owners (two engines in one process) never share a thread', async () => {
+    const a = new EncoderThreads();
+    const b = new EncoderThreads();
+    a.prestart();
+    const text = Buffer.from('row\n'.repeat(10_000));
+    for (const owner of [a, b, a, b]) {
+      const sink = memorySink();
+      const facts = await storeArtifact(Readable.from([text]), { recipients: [], sinks: [sink], encoderThreads: owner });
+      expect(facts.plain_sha256).toBe(sha(text));
+    }
+    // Each kept its own thread: a's prestarted one served both of a's artifacts, b started one.
+    expect([a.started, b.started]).toEqual([1, 1]);
+    await Promise.all([a.close(), b.close()]);
   });
 });
 

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +9,7 @@ import { parseSettings } from '../../electron/engine/settings/settings';
 import { newMediumInfo } from '../../electron/engine/format/medium';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { HashPool } from '../../electron/engine/verify/hash-pool';
-import { planSet, Semaphore, verifySet, type VerifyOptions } from '../../electron/engine/verify/verify';
+import { planSet, verifySet, type VerifyOptions } from '../../electron/engine/verify/verify';
 import { tempDir } from '../helpers/temp';
 
 const ctx = { signal: new AbortController().signal, step: () => undefined, progress: () => undefined, log: () => undefined };
@@ -32,7 +33,7 @@ describe('a medium removed during verification', () => {
       // The drive goes away between the inventory and the reading.
       rmSync(root, { recursive: true, force: true });
       const pool = new HashPool(1);
-      const result = await verifySet(plan, options, catalog, new Semaphore(1), ctx, () => undefined, pool);
+      const result = await verifySet(plan, options, catalog, pLimit(1), ctx, () => undefined, pool);
       await pool.close();
       expect(result.verdict).toBe('missing');
       expect(result.artifacts[0]!.detail).toMatch(/Not found|gone/);

@@ -13,6 +13,7 @@ import type { JobContext } from '../../engine/jobs/job-manager';
 import type { Medium } from '../../engine/storage/medium';
 import { assertSystemName } from '../../engine/format/names';
 import { openMedium } from '../../engine/storage/open-medium';
+import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import { openCliEngine } from '../engine';
 import { readIdentities, readRecipients, readSigningKey } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
@@ -74,15 +75,15 @@ export interface PgOptions extends CommonOptions { db: string; format: 'custom' 
 export interface FilesOptions extends CommonOptions { path: string[]; exclude?: string[]; class: 'files' | 'config'; incremental?: boolean; identity?: string[]; allowPlaintext?: boolean }
 
 type PgCommon = Pick<PgOptions, 'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'>;
-type PgInput = { system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined; idTaken: (setId: string) => boolean };
+type PgInput = { encoderThreads: EncoderThreads; system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined; idTaken: (setId: string) => boolean };
 
 /** The shared shape of the PostgreSQL backups: keys, media, the password from the keychain, the catalog entry. */
-async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>): Promise<void> {
+async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>, threads?: EncoderThreads): Promise<void> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
-  const engine = openCliEngine();
+  const engine = openCliEngine(threads);
   try {
     const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
     if (opts.credential && password === null) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
@@ -97,6 +98,7 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
       tier: opts.tier ?? null,
       pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined),
       idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
+      encoderThreads: engine.encoderThreads,
     };
     const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) => make(input, ctx));
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
@@ -106,25 +108,25 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
   }
 }
 
-export async function backupPgCommand(io: CliIo, opts: PgOptions): Promise<void> {
+export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: EncoderThreads): Promise<void> {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
-  await pgBackupCommand(io, opts, 'Backup', (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx));
+  await pgBackupCommand(io, opts, 'Backup', (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx), threads);
 }
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
-export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions): Promise<void> {
+export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, threads?: EncoderThreads): Promise<void> {
   const { backupPgBase } = await import('../../engine/pitr/pg-base');
-  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx));
+  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx), threads);
 }
 
-export async function backupFilesCommand(io: CliIo, opts: FilesOptions): Promise<void> {
+export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?: EncoderThreads): Promise<void> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
   const identities = readIdentities(opts.identity ?? []);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
-  const engine = openCliEngine();
+  const engine = openCliEngine(threads);
   try {
     const started = Date.now();
     const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
@@ -143,6 +145,7 @@ export async function backupFilesCommand(io: CliIo, opts: FilesOptions): Promise
           signingKey,
           tier: opts.tier ?? null,
           idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
+          encoderThreads: engine.encoderThreads,
         },
         ctx,
       ),

@@ -1,14 +1,17 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import type { CliIo } from '../output';
 import type { FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The write path's thread boots (~60 ms) while the engine loads and the source is prepared. */
-async function prestart(): Promise<void> {
-  const { prestartEncoderThread } = await import('../../engine/pipeline/encoder-thread');
-  prestartEncoderThread();
+async function prestart(): Promise<EncoderThreads> {
+  const { EncoderThreads } = await import('../../engine/pipeline/encoder-thread');
+  const threads = new EncoderThreads();
+  threads.prestart();
+  return threads;
 }
 
 function commonOptions(cmd: Command): Command {
@@ -35,9 +38,9 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'directory holding pg_dump')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
     .action(async (opts: PgOptions) => {
-      await prestart();
+      const threads = await prestart();
       const { backupPgCommand } = await import('./backup-run');
-      await backupPgCommand(io, opts);
+      await backupPgCommand(io, opts, threads);
     });
 
   commonOptions(
@@ -49,9 +52,9 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'directory holding pg_basebackup')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
     .action(async (opts: PgBaseOptions) => {
-      await prestart();
+      const threads = await prestart();
       const { backupPgBaseCommand } = await import('./backup-run');
-      await backupPgBaseCommand(io, opts);
+      await backupPgBaseCommand(io, opts, threads);
     });
 
   commonOptions(
@@ -66,8 +69,8 @@ export function registerBackup(program: Command, io: CliIo): void {
     .option('--identity <file>', 'age identity to read an encrypted parent index (when this machine has no copy)', collect)
     .option('--allow-plaintext', 'allow a config set without encryption')
     .action(async (opts: FilesOptions) => {
-      await prestart();
+      const threads = await prestart();
       const { backupFilesCommand } = await import('./backup-run');
-      await backupFilesCommand(io, opts);
+      await backupFilesCommand(io, opts, threads);
     });
 }

@@ -10,7 +10,7 @@ import { listRunbooks, loadRunbook } from '../../engine/runbooks/library';
 import { runObjectives, type RunObjectives } from '../../engine/runbooks/clocks';
 import { renderChecklistHtml, renderChecklistText } from '../../engine/runbooks/checklist';
 import { renderReport } from '../../engine/runbooks/report';
-import { defaultOperator, formatMinutes, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
+import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
 import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatDuration, printJson, table, type CliIo } from '../output';
@@ -25,7 +25,7 @@ export async function runbooksCommand(io: CliIo, opts: { json?: boolean }): Prom
       io.stdout.write(
         table(
           ['ID', 'LEVEL', 'RTO', 'RPO', 'STEPS', 'TITLE', 'SOURCE'],
-          list.map((r) => [r.id, r.problem ? 'INVALID' : String(r.level), r.problem ? '' : formatMinutes(r.rtoSeconds), r.problem ? '' : formatMinutes(r.rpoSeconds), String(r.steps), r.drill === 'only' ? `${r.title} (drill only)` : r.title, r.source]),
+          list.map((r) => [r.id, r.problem ? 'INVALID' : String(r.level), r.problem ? '' : formatDuration(r.rtoSeconds), r.problem ? '' : formatDuration(r.rpoSeconds), String(r.steps), r.drill === 'only' ? `${r.title} (drill only)` : r.title, r.source]),
         ),
       );
       for (const r of list.filter((x) => x.problem)) io.stdout.write(`\n${r.source} does not validate:\n${r.problem}\n`);
@@ -34,7 +34,7 @@ export async function runbooksCommand(io: CliIo, opts: { json?: boolean }): Prom
   });
 }
 
-const objectivesLine = (o: RunObjectives): string => `RTO ${formatMinutes(o.rtoSeconds)}, RPO ${formatMinutes(o.rpoSeconds)} (from ${o.from})`;
+const objectivesLine = (o: RunObjectives): string => `RTO ${formatDuration(o.rtoSeconds)}, RPO ${formatDuration(o.rpoSeconds)} (from ${o.from})`;
 
 export async function checklistCommand(io: CliIo, id: string, opts: { html?: string }): Promise<void> {
   await withCliEngine((engine) => {
@@ -283,7 +283,7 @@ export async function runCommand(io: CliIo, id: string | undefined, opts: RunOpt
       });
     } else if (run.status === 'succeeded' || run.status === 'completed-with-exceptions') {
       const exceptions = run.status === 'completed-with-exceptions' ? ' COMPLETED WITH EXCEPTIONS (a step was skipped; exit 3)' : '';
-      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}${exceptions}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatMinutes(objectives.rtoSeconds)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatMinutes(objectives.rpoSeconds)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
+      io.stdout.write(`Run ${run.id} finished${run.drill ? ' (drill)' : ''}${exceptions}: RTO ${achieved.rto_seconds !== null ? formatDuration(achieved.rto_seconds) : '—'} (objective ${formatDuration(objectives.rtoSeconds)})${achieved.rpo_seconds !== null ? `, RPO ${formatDuration(achieved.rpo_seconds)} (objective ${formatDuration(objectives.rpoSeconds)})` : ''}.${report ? ` Report: ${report}` : ''}\n`);
     } else {
       io.stdout.write(`Run ${run.id} is ${run.status}. Continue with: lifeboat run --resume ${run.id}${run.status === 'failed' ? ' (the failed step runs again), or skip it with --skip <step> --reason …' : ''}\n`);
     }

@@ -1,4 +1,4 @@
-import type { ChannelInput, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
+import type { ChannelArgs, ChannelName, ChannelOutput } from '../../../shared/ipc/contract';
 import type { Engine } from '../engine';
 import { createKeysJobsHandlers } from './keys-jobs-handlers';
 import { LifeboatError } from '../errors';
@@ -9,7 +9,7 @@ import { pgClientVersions } from '../postgres/pg-tools';
 import { judgeVerify, runVerify } from '../verify/run';
 import { identitiesFor } from '../credentials/identities';
 import { planPitr } from '../pitr/plan';
-import { pitrMedium } from '../runbooks/actions/pitr';
+import { pitrMedium } from '../catalog/pitr-medium';
 import { LIFEBOAT_VERSION } from '../version';
 import { renderChecklistHtml } from '../runbooks/checklist';
 import { listRunbooks, loadRunbook } from '../runbooks/library';
@@ -18,7 +18,7 @@ import { createSettingsHandlers } from './settings-handlers';
 import { createOverviewMediaHandlers } from './overview-media-handlers';
 
 export type Handlers = {
-  [K in ChannelName]: (input: ChannelInput<K>) => Promise<ChannelOutput<K>>;
+  [K in ChannelName]: (input: ChannelArgs<K>) => Promise<ChannelOutput<K>>;
 };
 
 /**

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
+import type { ChannelArgs, ChannelOutput } from '../../../shared/ipc/contract';
 import { trustedKeys, trustKey } from '../catalog/trust';
 import { identitiesFor } from '../credentials/identities';
 import { generateIdentity, identityFileText, parseIdentityFile } from '../crypto/age';
@@ -61,7 +61,7 @@ export function createKeysJobsHandlers(engine: Engine) {
   return {
     createAgeIdentity: async ({
       name,
-    }: ChannelInput<'createAgeIdentity'>): Promise<ChannelOutput<'createAgeIdentity'>> => {
+    }: ChannelArgs<'createAgeIdentity'>): Promise<ChannelOutput<'createAgeIdentity'>> => {
       const account = `age:${name}`;
       await assertFree(engine, account);
       const { identity } = generateIdentity();
@@ -73,7 +73,7 @@ export function createKeysJobsHandlers(engine: Engine) {
       name,
       label,
       trust,
-    }: ChannelInput<'createSigningKey'>): Promise<ChannelOutput<'createSigningKey'>> => {
+    }: ChannelArgs<'createSigningKey'>): Promise<ChannelOutput<'createSigningKey'>> => {
       const account = `signing:${name}`;
       await assertFree(engine, account);
       const { key, privatePem, publicPem } = generateSigningKey();
@@ -82,7 +82,7 @@ export function createKeysJobsHandlers(engine: Engine) {
       return { account, keyId: key.keyId, publicKeyPem: publicPem, pinned: trust };
     },
 
-    exportKey: async ({ account, path }: ChannelInput<'exportKey'>): Promise<ChannelOutput<'exportKey'>> => {
+    exportKey: async ({ account, path }: ChannelArgs<'exportKey'>): Promise<ChannelOutput<'exportKey'>> => {
       // A relative path would land beside whatever process serves this window: only absolute paths are written.
       if (!isAbsolute(path))
         throw new LifeboatError('BAD_INPUT', `Give an absolute path for the key file (got ${path}).`, {
@@ -108,7 +108,7 @@ export function createKeysJobsHandlers(engine: Engine) {
       system,
       allowUnsigned,
       identityFiles,
-    }: ChannelInput<'startVerifyWal'>): Promise<ChannelOutput<'startVerifyWal'>> => {
+    }: ChannelArgs<'startVerifyWal'>): Promise<ChannelOutput<'startVerifyWal'>> => {
       const identities = await identitiesFor(engine.credentials, identityFiles);
       const medium = await engine.openMedium(location.trim());
       const trust = { trusted: trustedKeys(engine.catalog), allowUnsigned };

@@ -1,4 +1,4 @@
-import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
+import type { ChannelArgs, ChannelOutput } from '../../../shared/ipc/contract';
 import { prune } from '../backup/prune';
 import { rememberMedium, readKnownMedia } from '../catalog/known-media';
 import { adoptPathMedium, checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../catalog/media-admin';
@@ -50,7 +50,7 @@ export function createOverviewMediaHandlers(engine: Engine) {
   return {
     getRecoverability: async (): Promise<ChannelOutput<'getRecoverability'>> => recoverability(engine.catalog, engine.settings()),
 
-    startScan: async ({ location }: ChannelInput<'startScan'>): Promise<ChannelOutput<'startScan'>> => {
+    startScan: async ({ location }: ChannelArgs<'startScan'>): Promise<ChannelOutput<'startScan'>> => {
       const loc = checkedLocation(location);
       const inside = loc.startsWith('s3://') ? [] : mediaInside(loc);
       const title = inside.length ? `Scan of the ${inside.length} media inside ${loc}` : `Scan of ${loc}`;
@@ -76,10 +76,10 @@ export function createOverviewMediaHandlers(engine: Engine) {
       return snapshot;
     },
 
-    removeMedium: async ({ id }: ChannelInput<'removeMedium'>): Promise<ChannelOutput<'removeMedium'>> =>
+    removeMedium: async ({ id }: ChannelArgs<'removeMedium'>): Promise<ChannelOutput<'removeMedium'>> =>
       removeMedium(engine.catalog, engine.paths.dataDir, id),
 
-    initMedium: async ({ location, label }: ChannelInput<'initMedium'>): Promise<ChannelOutput<'initMedium'>> => {
+    initMedium: async ({ location, label }: ChannelArgs<'initMedium'>): Promise<ChannelOutput<'initMedium'>> => {
       const loc = checkedLocation(location);
       const medium = await engine.openMedium(loc);
       const existing = await medium.readInfo();
@@ -93,7 +93,7 @@ export function createOverviewMediaHandlers(engine: Engine) {
       return { id: info.id, label: info.label, location: medium.location };
     },
 
-    startPrune: async (input: ChannelInput<'startPrune'>): Promise<ChannelOutput<'startPrune'>> => {
+    startPrune: async (input: ChannelArgs<'startPrune'>): Promise<ChannelOutput<'startPrune'>> => {
       const loc = checkedLocation(input.location);
       const medium = await engine.openMedium(loc);
       const policy = { keepLast: input.keepLast, keepDaily: input.keepDaily, keepWeekly: input.keepWeekly, keepMonthly: input.keepMonthly };
@@ -166,7 +166,7 @@ export function createOverviewMediaHandlers(engine: Engine) {
       return snapshot;
     },
 
-    saveSystemSettings: async ({ system, tier, validations }: ChannelInput<'saveSystemSettings'>): Promise<ChannelOutput<'getSettings'>> => {
+    saveSystemSettings: async ({ system, tier, validations }: ChannelArgs<'saveSystemSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
       const entry = { validations: validations.map((v) => ({ sql: v.sql.trim(), expect: v.expect.trim() })), ...(tier ? { tier } : {}) };
       saveSettings(engine.paths.settings, { ...s, systems: { ...s.systems, [system]: entry } });

@@ -1,4 +1,4 @@
-import type { ChannelInput, ChannelOutput } from '../../../shared/ipc/contract';
+import type { ChannelArgs, ChannelOutput } from '../../../shared/ipc/contract';
 import { currentVerdicts } from '../catalog/queries';
 import { trustedKeys, trustKey, untrustKey } from '../catalog/trust';
 import { parseIdentityFile } from '../crypto/age';
@@ -68,7 +68,7 @@ export function createSettingsHandlers(engine: Engine) {
       return { keychain, credentials: out };
     },
 
-    saveCredential: async ({ account, secret, url, label, accessKeyId }: ChannelInput<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
+    saveCredential: async ({ account, secret, url, label, accessKeyId }: ChannelArgs<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
       const [kind, id] = account.split(':') as [string, string];
       if (kind === 'pg') {
         if (!url) throw new LifeboatError('BAD_INPUT', 'A PostgreSQL credential needs its target URL (postgres://user@host:port/database).');
@@ -90,7 +90,7 @@ export function createSettingsHandlers(engine: Engine) {
       return { account, saved: true };
     },
 
-    deleteCredential: async ({ account }: ChannelInput<'deleteCredential'>): Promise<ChannelOutput<'deleteCredential'>> => {
+    deleteCredential: async ({ account }: ChannelArgs<'deleteCredential'>): Promise<ChannelOutput<'deleteCredential'>> => {
       const deleted = await engine.credentials.delete(account);
       const [kind, id] = account.split(':') as [string, string];
       if (kind === 'pg') {
@@ -106,7 +106,7 @@ export function createSettingsHandlers(engine: Engine) {
       return { deleted };
     },
 
-    testCredential: async ({ account }: ChannelInput<'testCredential'>): Promise<ChannelOutput<'testCredential'>> => {
+    testCredential: async ({ account }: ChannelArgs<'testCredential'>): Promise<ChannelOutput<'testCredential'>> => {
       const secret = await engine.credentials.get(account);
       if (secret === null) return { ok: false, detail: `No secret is stored for ${account}.` };
       const [kind, id] = account.split(':') as [string, string];
@@ -131,13 +131,13 @@ export function createSettingsHandlers(engine: Engine) {
 
     getSettings: async (): Promise<ChannelOutput<'getSettings'>> => settingsView(engine),
 
-    saveSettings: async (input: ChannelInput<'saveSettings'>): Promise<ChannelOutput<'getSettings'>> => {
+    saveSettings: async (input: ChannelArgs<'saveSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
       saveSettings(engine.paths.settings, { ...s, ...(input.operatorName !== undefined ? { operatorName: input.operatorName.trim() } : {}), ...(input.pgBinDir !== undefined ? { pgBinDir: input.pgBinDir.trim() } : {}), ...(input.tiers ? { tiers: input.tiers } : {}) });
       return settingsView(engine);
     },
 
-    saveS3Medium: async (input: ChannelInput<'saveS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
+    saveS3Medium: async (input: ChannelArgs<'saveS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
       if (input.credential && !(await engine.credentials.get(input.credential))) throw new LifeboatError('NOT_FOUND', `No keys are stored under ${input.credential}.`, { hint: 'Add the S3 keys on the Credentials screen first.' });
       if (input.endpoint && !/^https?:\/\/[^\s/]+/.test(input.endpoint)) throw new LifeboatError('BAD_INPUT', `The endpoint must be an http(s) URL, like https://s3.example.net:9000 (got ${input.endpoint}).`);
@@ -146,19 +146,19 @@ export function createSettingsHandlers(engine: Engine) {
       return settingsView(engine);
     },
 
-    removeS3Medium: async ({ location }: ChannelInput<'removeS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
+    removeS3Medium: async ({ location }: ChannelArgs<'removeS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
       if (!s.s3Media.some((m) => m.location === location)) throw new LifeboatError('NOT_FOUND', `No settings for ${location}.`);
       saveSettings(engine.paths.settings, { ...s, s3Media: s.s3Media.filter((m) => m.location !== location) });
       return settingsView(engine);
     },
 
-    trustSigningKey: async ({ publicKeyPem, label }: ChannelInput<'trustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
+    trustSigningKey: async ({ publicKeyPem, label }: ChannelArgs<'trustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
       trustKey(engine.catalog, publicKeyPem, label ?? null);
       return settingsView(engine);
     },
 
-    untrustSigningKey: async ({ keyId }: ChannelInput<'untrustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
+    untrustSigningKey: async ({ keyId }: ChannelArgs<'untrustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
       if (!untrustKey(engine.catalog, keyId)) throw new LifeboatError('NOT_FOUND', `No pinned key ${keyId}.`);
       return settingsView(engine);
     },

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 import { parseManifest, type Manifest } from '../format/manifest';
 import { nameFields } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
@@ -67,8 +68,7 @@ async function loadParentIndex(input: FilesBackupInput, parent: Manifest): Promi
 function writeCache(stateDir: string, system: string, setId: string, index: Buffer): void {
   const path = cachePath(stateDir, system, setId);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(`${path}.tmp`, index, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomicSync(path, index);
 }
 
 /**

@@ -7,6 +7,7 @@ import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import { compactUtc } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
 import { storeArtifact } from '../pipeline/artifact-pipeline';
+import type { EncoderThreads } from '../pipeline/encoder-thread';
 import type { PlainSource } from '../pipeline/threaded-encoder';
 import type { Medium, SetWriter } from '../storage/medium';
 import { LIFEBOAT_VERSION } from '../version';
@@ -26,6 +27,8 @@ export interface SetPlan {
    * suffix instead, so the names stay unique wherever this catalog has looked.
    */
   idTaken?: (setId: string) => boolean;
+  /** The owner's encoder threads, so the artifacts of a set (and of the next) reuse one thread. */
+  encoderThreads?: EncoderThreads;
 }
 
 export interface WrittenSet {
@@ -95,6 +98,7 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
         sinks: writers.map((w) => w.openArtifact(stored)),
         signal: ctx.signal,
         onPlainBytes: a.onPlainBytes,
+        encoderThreads: plan.encoderThreads,
       });
       const artifact: Artifact = { path: stored, role: a.role, ...facts };
       artifacts.push(artifact);

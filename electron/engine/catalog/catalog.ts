@@ -20,13 +20,6 @@ export interface CatalogOptions {
   nativeBinding?: string | undefined;
 }
 
-/**
- * The offline catalog: every set on every medium (a cache of the media: deleting it loses no
- * backup, and `scan --rebuild` recreates it from them), and what the media cannot give back:
- * pinned keys, runbook runs and journals, the verification ledger. A rebuild carries those over
- * from the old file and says what it could not (rebuild.ts).
- * All SQL lives in this module (and its siblings) behind named functions.
- */
 /** What the catalog file looked like when Lifeboat last closed it cleanly, after a check. */
 interface CleanStamp {
   size: number;
@@ -57,6 +50,14 @@ function readStamp(path: string): CleanStamp | null {
   }
 }
 
+/**
+ * The offline catalog: every set on every medium (a cache of the media: deleting it loses no
+ * backup, and `scan --rebuild` recreates it from them), and what the media cannot give back:
+ * pinned keys, runbook runs and journals, the verification ledger. A rebuild carries those over
+ * from the old file and says what it could not (rebuild.ts).
+ * Its SQL lives in this module and its siblings behind named functions, except statements still
+ * written in runbooks/, verify/, api/settings-handlers.ts and demo/ (issue 25 moves them here).
+ */
 export class Catalog {
   readonly db: Database.Database;
   readonly path: string;

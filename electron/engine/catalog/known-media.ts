@@ -1,5 +1,6 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 
 /**
  * The locations of every medium ever scanned, kept beside the catalog (not inside it), so a
@@ -21,6 +22,5 @@ export function rememberMedium(dataDir: string, location: string): void {
   if (all.has(location)) return;
   all.add(location);
   const path = join(dataDir, FILE);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify([...all].sort(), null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomicSync(path, `${JSON.stringify([...all].sort(), null, 2)}\n`);
 }

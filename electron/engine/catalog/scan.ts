@@ -1,5 +1,5 @@
-import { parseStored, type ArchivedWal } from '../pitr/wal-archive';
-import { segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
+import pLimit from 'p-limit';
+import { parseStored, segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT, type ArchivedWal } from '../pitr/wal-names';
 import { parseIndex } from '../backup/file-index';
 import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
@@ -47,19 +47,6 @@ interface ReadSet {
 }
 
 const CONCURRENCY = 16;
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 function unchanged(row: PresenceRow | undefined, f: ListedSetFolder): boolean {
   if (!row || !f.manifest) return false;
@@ -203,7 +190,8 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   });
   let done = folders.length - toRead.length;
   ctx.progress({ itemsDone: done });
-  const read = await mapLimit(toRead, CONCURRENCY, async (folder): Promise<ReadSet | null> => {
+  const limit = pLimit(CONCURRENCY);
+  const read = await Promise.all(toRead.map((folder) => limit(async (): Promise<ReadSet | null> => {
     if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
     try {
       // Refused before reading: a 100 MB manifest is not worth 800 MB of memory to find out it is bad.
@@ -233,7 +221,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     } finally {
       ctx.progress({ itemsDone: ++done, current: folder.path });
     }
-  });
+  })));
 
   // The medium must still be the same one before anything is written.
   ctx.step('checking the medium is still there');

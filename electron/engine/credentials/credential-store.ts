@@ -95,14 +95,9 @@ export class KeytarCredentialStore implements CredentialStore {
   }
 
   private describe(): string {
-    switch (process.platform) {
-      case 'darwin':
-        return 'macOS Keychain';
-      case 'win32':
-        return 'Windows Credential Manager';
-      default:
-        return 'Secret Service (libsecret)';
-    }
+    if (process.platform === 'darwin') return 'macOS Keychain';
+    if (process.platform === 'win32') return 'Windows Credential Manager';
+    return 'Secret Service (libsecret)';
   }
 
   async get(account: string): Promise<string | null> {

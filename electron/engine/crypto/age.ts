@@ -1,3 +1,4 @@
+import { bech32 } from '@scure/base';
 import { readFileSync } from 'node:fs';
 import {
   createCipheriv,
@@ -15,7 +16,6 @@ import {
 } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { LifeboatError } from '../errors';
-import { bech32Decode, bech32Encode } from './bech32';
 
 /**
  * The age file format (age-encryption.org/v1) with X25519 recipients, written on node:crypto
@@ -57,6 +57,19 @@ function publicKeyObject(raw: Buffer): KeyObject {
 function rawPublic(key: KeyObject): Buffer {
   return key.export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length);
 }
+/** Bech32 (BIP 173, not bech32m) as age writes keys; age allows strings past BIP 173's 90 characters. */
+function bech32Encode(hrp: string, bytes: Uint8Array): string {
+  return bech32.encode(hrp, bech32.toWords(bytes), false);
+}
+
+/** Decode, checking the checksum; case-insensitive but not mixed case. Null when invalid. */
+function bech32Decode(text: string): { hrp: string; bytes: Buffer } | null {
+  if (!text.includes('1')) return null;
+  const decoded = bech32.decodeUnsafe(text, false);
+  const bytes = decoded ? bech32.fromWordsUnsafe(decoded.words) : undefined;
+  return decoded && bytes ? { hrp: decoded.prefix, bytes: Buffer.from(bytes) } : null;
+}
+
 function rawPrivate(key: KeyObject): Buffer {
   return key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_X25519.length);
 }

@@ -166,7 +166,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     say(`4. backups to ${media.length} media: logical, base (for PITR), files, config`);
     const ctx = context(say);
-    const common = { media, recipients, signingKey, tier: 'critical' as const };
+    const common = { media, recipients, signingKey, tier: 'critical' as const, encoderThreads: engine.encoderThreads };
     await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
     await backupPgBase({ ...common, media: [usb], system: SYSTEM, dbUrl: cluster.url() }, ctx);
     // Business goes on after the base backup over a stretch of time, archived segment by segment through

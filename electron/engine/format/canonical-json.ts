@@ -20,9 +20,13 @@ export function canonicalJson(value: unknown): string {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
     }
-    default:
-      throw new Error(`canonical JSON cannot hold a ${typeof value}`);
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      break;
   }
+  throw new Error(`canonical JSON cannot hold a ${typeof value}`);
 }
 
 export function canonicalBytes(value: unknown): Buffer {

@@ -7,6 +7,7 @@ import type { Artifact } from '../format/manifest';
 import type { ArtifactSink } from '../storage/medium';
 import { fanOut } from './fan-out';
 import { HashTap } from './hash-tap';
+import type { EncoderThreads } from './encoder-thread';
 import { storeThreaded, type PlainSource } from './threaded-encoder';
 import { BoundedZstdDecompress } from './zstd-decode';
 
@@ -33,6 +34,8 @@ export interface StoreOptions {
   onPlainBytes?: (total: number) => void;
   /** Called as stored bytes pass. */
   onStoredBytes?: (total: number) => void;
+  /** The owner's encoder threads, kept between artifacts (threaded-encoder.ts). */
+  encoderThreads?: EncoderThreads;
 }
 
 export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'plain_sha256' | 'encodings' | 'recipients'>;

@@ -8,7 +8,8 @@ import { ToolSource, type RunningTool } from '../backup/child';
 import { ageFileStart, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { ArtifactSink } from '../storage/medium';
-import { BLOCK, discardEncoderThread, parkEncoderThread, takeEncoderThread, type EncoderSettings } from './encoder-thread';
+import type { EncoderFacts, EncoderSettings, FromEncoder, ToEncoder } from './encoder-protocol';
+import { BLOCK, discardEncoderThread, EncoderThreads } from './encoder-thread';
 
 /**
  * The write path of large artifacts on two threads, one per core of a small machine, with the
@@ -30,9 +31,8 @@ import { BLOCK, discardEncoderThread, parkEncoderThread, takeEncoderThread, type
  * (a shared counter it waits on with Atomics.wait). So a slow destination stalls the encoder,
  * which stops returning input blocks, which stops the source from being read.
  *
- * The worker is plain JavaScript given as source (like the verify hash pool) so it runs the
- * same under Node, Electron and the tests; encoder-thread.ts starts it (early, when a command
- * asks) and keeps it for the next artifact.
+ * The thread's code is encoder-worker.ts (its own entry in the build); encoder-thread.ts starts
+ * it (early, when a command asks) and its owner's EncoderThreads keeps it for the next artifact.
  */
 
 const IN_BLOCKS = 4;
@@ -141,6 +141,8 @@ export interface ThreadedStoreOptions {
   signal?: AbortSignal;
   onPlainBytes?: (total: number) => void;
   onStoredBytes?: (total: number) => void;
+  /** The owner's encoder threads (kept between artifacts); without them this artifact gets a thread of its own. */
+  encoderThreads?: EncoderThreads;
 }
 
 export interface ThreadedFacts {
@@ -150,19 +152,7 @@ export interface ThreadedFacts {
   plainSha256: string;
 }
 
-interface WorkerError {
-  error?: { message: string; code?: string };
-}
-
-/** What the encoder thread reports at the end of an artifact (the plaintext's hash only for a FIFO, which only it reads). */
-interface WorkerFacts {
-  plainSha256?: string;
-  plainBytes?: number;
-  sha256: string;
-  bytes: number;
-}
-
-function workerFailure(m: WorkerError['error'] | Error): LifeboatError {
+function workerFailure(m: { message: string; code?: string } | Error): LifeboatError {
   const e = Object.assign(new Error(m?.message ?? 'failed'), { code: (m as { code?: string } | undefined)?.code });
   const mapped = mapError(e);
   return mapped.code === 'INTERNAL' ? new LifeboatError('INTERNAL', `The encoder thread failed: ${e.message}`) : mapped;
@@ -182,8 +172,10 @@ function makeFifo(path: string): Promise<void> {
 /** Store one artifact through the encoder thread; resolves once every destination holds it durably. */
 export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions): Promise<ThreadedFacts> {
   const age = o.recipients.length > 0 ? ageFileStart(o.recipients) : null;
-  const thread = takeEncoderThread();
+  const threads = o.encoderThreads ?? new EncoderThreads();
+  const thread = threads.take();
   const { worker, ring, credits } = thread;
+  const send = (m: ToEncoder, transfer?: ArrayBuffer[]): void => worker.postMessage(m, transfer);
   const settings: EncoderSettings = {
     level: o.zstdLevel,
     workers: o.zstdWorkers,
@@ -193,7 +185,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     header: age?.header ?? null,
     payloadKey: age?.payloadKey ?? null,
   };
-  worker.postMessage({ begin: settings });
+  send({ begin: settings });
   const targets = o.sinks.map((s) => s.stream);
   // Failures reach us through write and end callbacks; these keep a destroyed target from
   // turning into an uncaught 'error' event.
@@ -207,7 +199,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   let rejectFailed!: (e: Error) => void;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => undefined);
-  const writer = new BlockWriter((buf, len) => worker.postMessage({ buf, len }, [buf]), o.onPlainBytes);
+  const writer = new BlockWriter((buf, len) => send({ buf, len }, [buf]), o.onPlainBytes);
   const fail = (e: unknown): void => {
     if (failure) return;
     failure = e instanceof Error ? e : new Error(String(e));
@@ -222,12 +214,12 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);
 
-  let resolveDone!: (v: WorkerFacts) => void;
-  const encoded = new Promise<WorkerFacts>((r) => (resolveDone = r));
+  let resolveDone!: (v: EncoderFacts) => void;
+  const encoded = new Promise<EncoderFacts>((r) => (resolveDone = r));
   let storedSoFar = 0;
-  const onMessage = (m: { free?: ArrayBuffer; opened?: boolean; progress?: number; slot?: number; len?: number; done?: WorkerFacts } & WorkerError): void => {
-    if (m.slot !== undefined) {
-      storedSoFar += m.len!;
+  const onMessage = (m: FromEncoder): void => {
+    if ('slot' in m) {
+      storedSoFar += m.len;
       o.onStoredBytes?.(storedSoFar);
       const chunk = Buffer.from(ring, m.slot * BLOCK, m.len);
       let left = targets.length;
@@ -241,11 +233,11 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
         if (t.destroyed) written(t.errored ?? new Error('destination closed'));
         else t.write(copies[i] ? Buffer.from(chunk) : chunk, written);
       });
-    } else if (m.free) writer.returned(m.free);
-    else if (m.opened) fifoOpened();
-    else if (m.progress) o.onPlainBytes?.(m.progress);
-    else if (m.done) resolveDone(m.done);
-    else if (m.error) fail(workerFailure(m.error));
+    } else if ('free' in m) writer.returned(m.free);
+    else if ('opened' in m) fifoOpened();
+    else if ('progress' in m) o.onPlainBytes?.(m.progress);
+    else if ('done' in m) resolveDone(m.done);
+    else fail(workerFailure(m.error));
   };
   const onError = (e: Error): void => fail(workerFailure(e));
   const onExit = (code: number): void => fail(new LifeboatError('INTERNAL', `The encoder thread stopped (exit code ${code}).`));
@@ -282,7 +274,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
         held.write = openSync(fifo, constants.O_WRONLY);
         if (failure) throw failure;
         running.tool = source.start(held.write);
-        worker.postMessage({ fifo });
+        send({ fifo });
         await Promise.race([opened, failed]);
         releaseHeld();
         return;
@@ -290,7 +282,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     } else if (typeof source === 'function') await source(writer);
     else for await (const chunk of source) await writer.write(chunk as Buffer);
     writer.flush();
-    worker.postMessage({ end: true });
+    send({ end: true });
   };
   /** Release a thread blocked opening the FIFO (the other side never came) and remove it. */
   const removeFifo = (): void => {
@@ -343,6 +335,7 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     // After a failure the thread may be anywhere (inside a blocking read, waiting for slots that
     // will not be freed): it is stopped. Otherwise it waits for the next artifact.
     if (failure) await discardEncoderThread(thread);
-    else parkEncoderThread(thread);
+    else if (o.encoderThreads) threads.park(thread);
+    else await discardEncoderThread(thread);
   }
 }

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,20 +106,17 @@ export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'syst
   const byName = new Map<string, Problem>();
   const counts = new Map<string, number>();
   for (const w of archive) counts.set(w.name, (counts.get(w.name) ?? 0) + 1);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < archive.length) {
-      const w = archive[next++]!;
-      const c = await walSignature(medium, r, w);
-      if (c.state === 'signed') summary.signed++;
-      else if (c.state === 'unsigned') summary.unsigned++;
-      else if (c.state === 'untrusted-signer') summary.untrusted++;
-      else summary.invalid++;
-      if ((counts.get(w.name) ?? 0) > 1) byName.set(w.name, { state: 'duplicate', reason: `${counts.get(w.name)} different stored files carry this name (one was added)` });
-      else if (c.state !== 'signed') byName.set(w.name, { state: c.state, reason: c.reason ?? c.state });
-    }
+  const limit = pLimit(8);
+  const check = async (w: ArchivedWal): Promise<void> => {
+    const c = await walSignature(medium, r, w);
+    if (c.state === 'signed') summary.signed++;
+    else if (c.state === 'unsigned') summary.unsigned++;
+    else if (c.state === 'untrusted-signer') summary.untrusted++;
+    else summary.invalid++;
+    if ((counts.get(w.name) ?? 0) > 1) byName.set(w.name, { state: 'duplicate', reason: `${counts.get(w.name)} different stored files carry this name (one was added)` });
+    else if (c.state !== 'signed') byName.set(w.name, { state: c.state, reason: c.reason ?? c.state });
   };
-  await Promise.all(Array.from({ length: Math.min(8, archive.length) }, worker));
+  await Promise.all(archive.map((w) => limit(check, w)));
   summary.problems = [...byName.entries()].map(([name, p]) => ({ name, ...p })).sort((a, b) => a.name.localeCompare(b.name));
   return { summary, byName };
 }

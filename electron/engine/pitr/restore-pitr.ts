@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -7,6 +7,7 @@ import { parsePgUrl, withPgClient } from '../postgres/connection';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import type { TrustedKey } from '../catalog/trust';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { LifeboatError, mapError } from '../errors';
 import { parseManifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
@@ -192,10 +193,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         const bytes = await readArchived(input.medium, reader, w);
-        const tmp = join(spool, `.${w.name}.partial`);
-        writeFileSync(tmp, bytes, { mode: 0o600 });
-        if (runAs) chownSync(tmp, runAs.uid, runAs.gid);
-        renameSync(tmp, join(spool, w.name));
+        await writeFileAtomic(join(spool, w.name), bytes, { owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined });
         ctx.progress({ itemsDone: ++fetched, current: w.name });
       }
     })().then(

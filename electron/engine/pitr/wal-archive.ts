@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Compressor } from 'zstd-napi';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import type { SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { timelineOf, walKind, type WalFileKind } from './wal-names';
+import { timelineOf, walKind } from './wal-names';
 import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, type WalSignatureCheck, type WalTrust } from './wal-signature';
 
 /**
@@ -20,32 +21,9 @@ import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, 
  * With `--sign-key`, each file has a signature sidecar `<stored file>.sig` (wal-signature.ts),
  * written before the file itself, so an archived file is never there unsigned.
  */
-export interface ArchivedWal {
-  name: string;
-  kind: WalFileKind;
-  timeline: number;
-  sha256: string;
-  encodings: Array<'zstd' | 'age'>;
-  /** Relative to the medium root. */
-  path: string;
-  bytes: number;
-  mtimeMs: number;
-}
-
-const STORED = /^(.+)\.([0-9a-f]{64})\.zst(\.age)?$/;
-
-export function walDir(system: string, timeline: number): string {
-  return `wal/${system}/${timeline.toString(16).toUpperCase().padStart(8, '0')}`;
-}
-
-/** An archive file's facts from its path alone (name, kind, timeline, hash, encodings); null for anything else. */
-export function parseStored(path: string, bytes: number, mtimeMs: number): ArchivedWal | null {
-  const m = STORED.exec(basename(path));
-  if (!m) return null;
-  const kind = walKind(m[1]!);
-  if (!kind) return null;
-  return { name: m[1]!, kind, timeline: timelineOf(m[1]!), sha256: m[2]!, encodings: m[3] ? ['zstd', 'age'] : ['zstd'], path, bytes, mtimeMs };
-}
+// The archive's names (format/wal-names.ts beside the other WAL names), re-exported for the archive's users.
+export { parseStored, walDir, type ArchivedWal } from './wal-names';
+import { parseStored, walDir, type ArchivedWal } from './wal-names';
 
 /** Every archived WAL file of a system, sorted by name (timeline, then position). */
 export async function listArchive(medium: Medium, system: string): Promise<ArchivedWal[]> {
@@ -226,19 +204,6 @@ export async function readArchived(medium: Medium, r: WalReader, w: ArchivedWal)
   return (await readArchivedChecked(medium, r, w)).plain;
 }
 
-/** Write bytes to a path atomically (temp + fsync + rename), as PostgreSQL expects of restore_command. */
-export async function writeAtomic(dest: string, bytes: Buffer): Promise<void> {
-  const tmp = join(dirname(dest), `.${basename(dest)}.lifeboat-${process.pid}`);
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, dest);
-}
-
 /**
  * Fetch one WAL file (PostgreSQL's restore_command). Null when the archive does not hold it —
  * PostgreSQL asks for files past the end of the archive at the end of every recovery.
@@ -251,7 +216,8 @@ export async function fetchWal(medium: Medium, r: WalReader, name: string, dest:
   // Two stored files for one name is not something a push makes: someone added one.
   if (found.length > 1) throw new LifeboatError('FORMAT_INVALID', `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`, { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' });
   const { plain, signature } = await readArchivedChecked(medium, r, found[0]!);
-  await writeAtomic(dest, plain);
+  // Atomically (temp + fsync + rename), as PostgreSQL expects of restore_command.
+  await writeFileAtomic(dest, plain);
   return { file: found[0]!, signature };
 }
 

@@ -1,7 +1,8 @@
-import { closeSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AgeRecipient } from '../crypto/age';
 import { LifeboatError, toWireError } from '../errors';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 import type { Medium } from '../storage/medium';
 import type { SigningKey } from '../crypto/signing';
 import { pushWal, type PushResult } from './wal-archive';
@@ -56,11 +57,9 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** Write a small file whole (temp + rename) so a reader never sees half a marker. */
+/** Write a small file whole (fs/atomic-write.ts) so a reader never sees half a marker. */
 function writeSmall(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, text);
 }
 
 /** The archive_command's side: true when the archiver pushed exactly this file (the marker is consumed). */

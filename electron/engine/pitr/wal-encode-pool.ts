@@ -1,39 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, mapError } from '../errors';
+import { workerScript } from '../process/worker-script';
 import type { EncodedWal } from './wal-archive';
+import type { WalEncodeReply } from './wal-encode-worker';
 
 /**
  * Hash and compress WAL files in worker threads, so the background archiver uses every core:
  * on its own thread one segment costs about 12 ms of SHA-256 and 8 ms of zstd (16 MiB, this
- * machine). Plain JavaScript given as source (as the verify hash pool) so it runs the same under
- * Node, Electron and the tests; zstd-napi is loaded by the absolute path the main thread resolved.
+ * machine). The threads run wal-encode-worker.ts.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { readFileSync } = require('node:fs');
-const { Compressor } = require(workerData.zstd);
-const compressor = new Compressor();
-compressor.setParameters({ compressionLevel: 3, checksumFlag: true });
-parentPort.on('message', ({ id, path }) => {
-  try {
-    const plain = readFileSync(path);
-    const sha256 = createHash('sha256').update(plain).digest('hex');
-    const compressed = compressor.compress(plain);
-    parentPort.postMessage({ id, sha256, plainBytes: plain.length, compressed }, [compressed.buffer]);
-  } catch (e) {
-    parentPort.postMessage({ id, error: { code: e && e.code, message: String(e && e.message) } });
-  }
-});
-`;
 
-interface Reply {
-  id: number;
-  sha256?: string;
-  plainBytes?: number;
-  compressed?: Uint8Array;
-  error?: { code?: string; message: string };
-}
+type Reply = WalEncodeReply;
 
 export class WalEncodePool {
   private readonly workers: Worker[] = [];
@@ -43,9 +20,9 @@ export class WalEncodePool {
   private nextId = 1;
 
   constructor(size: number) {
-    const zstd = require.resolve('zstd-napi');
+    const script = workerScript(__dirname, 'wal-encode-worker');
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstd } });
+      const w = new Worker(script.filename, { execArgv: script.execArgv, workerData: { walEncoder: true } });
       w.unref();
       w.on('message', (m: Reply) => this.reply(w, m));
       w.on('error', (e) => {

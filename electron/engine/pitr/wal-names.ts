@@ -72,3 +72,31 @@ export function parseHistory(text: string): HistoryEntry[] {
   }
   return out;
 }
+
+/** One stored file of the WAL archive: `wal/<system>/<timeline>/<file name>.<sha256 of the plaintext>.zst[.age]`. */
+export interface ArchivedWal {
+  name: string;
+  kind: WalFileKind;
+  timeline: number;
+  sha256: string;
+  encodings: Array<'zstd' | 'age'>;
+  /** Relative to the medium root. */
+  path: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+const STORED = /^(.+)\.([0-9a-f]{64})\.zst(\.age)?$/;
+
+export function walDir(system: string, timeline: number): string {
+  return `wal/${system}/${timeline.toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+/** An archive file's facts from its path alone (name, kind, timeline, hash, encodings); null for anything else. */
+export function parseStored(path: string, bytes: number, mtimeMs: number): ArchivedWal | null {
+  const m = STORED.exec(path.slice(path.lastIndexOf('/') + 1));
+  if (!m) return null;
+  const kind = walKind(m[1]!);
+  if (!kind) return null;
+  return { name: m[1]!, kind, timeline: timelineOf(m[1]!), sha256: m[2]!, encodings: m[3] ? ['zstd', 'age'] : ['zstd'], path, bytes, mtimeMs };
+}

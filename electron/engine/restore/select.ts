@@ -1,8 +1,8 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileEntry } from '../backup/file-index';
-import { globToRegExp } from '../catalog/queries';
 import { LifeboatError } from '../errors';
+import { globMatcher } from '../format/glob';
 
 /**
  * The entries of a file index that `--path GLOB` selects: an entry matches when its path or one
@@ -24,12 +24,18 @@ export function selectEntries(index: FileEntry[], globs: readonly string[]): Fil
   return out;
 }
 
-/** Whether a path is selected by `--path` globs: the path itself or one of its folders matches one. */
+/**
+ * Whether a path is selected by `--path` globs (Lifeboat's dialect, format/glob.ts): the path itself
+ * or one of its folders matches one.
+ */
 export function pathSelector(globs: readonly string[]): (path: string) => boolean {
-  const res = globs.map((g) => globToRegExp(g.replace(/^\.?\/+/, '').replace(/\/+$/, '')));
+  const matchers = globs.map((g) => globMatcher(g.replace(/^\.?\/+/, '')));
   return (path) => {
     const parts = path.split('/');
-    for (let i = 1; i <= parts.length; i++) if (res.some((r) => r.test(parts.slice(0, i).join('/')))) return true;
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (matchers.some((m) => m(prefix))) return true;
+    }
     return false;
   };
 }

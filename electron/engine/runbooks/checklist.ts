@@ -1,5 +1,5 @@
 import type { Runbook, Step } from './format';
-import { formatMinutes } from './runner';
+import { formatDuration } from '../../../shared/format';
 
 /**
  * A blank checklist of a runbook, to print before a run (issue 21, item 8): every step in order with boxes to tick,
@@ -58,7 +58,7 @@ export function renderChecklistHtml(rb: Runbook, src: Source): string {
       const message = s.kind === 'communicate' ? `<pre>${esc(s.template.trimEnd())}</pre>` : '';
       return `<section class="step">
 <h2><span class="box" aria-hidden="true"></span>${n + 1}. ${esc(s.title)}</h2>
-<p class="muted">${esc(s.id)} · ${esc(stepKind(s))}${s.expected ? ` · planned ${esc(formatMinutes(s.expected))}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
+<p class="muted">${esc(s.id)} · ${esc(stepKind(s))}${s.expected ? ` · planned ${esc(formatDuration(s.expected))}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
 ${s.guidance ? `<p class="guidance">${esc(s.guidance.trim()).replace(/\n/g, '<br>')}</p>` : ''}
 ${items ? `<ul class="check">${items}</ul>` : ''}${message}
 <ul class="blanks">${blanks(s).map((b) => `<li>${esc(b)}</li>`).join('')}</ul>
@@ -81,7 +81,7 @@ pre{white-space:pre-wrap;border:1px dashed #999;padding:6px;font:12px ui-monospa
 @media print{body{margin:0;max-width:none}.noprint{display:none}a{color:inherit}}
 </style></head><body>
 <h1>${esc(rb.title)} — blank checklist</h1>
-<p class="muted">Runbook ${esc(rb.id)} (${esc(src.source)}, sha256 ${esc(src.sha256.slice(0, 16))}…) · incident level ${rb.level} · runbook objectives RTO ${esc(formatMinutes(rb.objectives.rto))}, RPO ${esc(formatMinutes(rb.objectives.rpo))} (the system's tier overrides them when it has one)</p>
+<p class="muted">Runbook ${esc(rb.id)} (${esc(src.source)}, sha256 ${esc(src.sha256.slice(0, 16))}…) · incident level ${rb.level} · runbook objectives RTO ${esc(formatDuration(rb.objectives.rto))}, RPO ${esc(formatDuration(rb.objectives.rpo))} (the system's tier overrides them when it has one)</p>
 <p>${esc(rb.description)}</p>
 <table>
 <tr><th>Drill or live</th><td class="blank">☐ drill &nbsp; ☐ live</td></tr>
@@ -99,7 +99,7 @@ ${steps}
 export function renderChecklistText(rb: Runbook, src: Source): string {
   const lines = [
     `${rb.title} — blank checklist`,
-    `runbook ${rb.id} (${src.source}, sha256 ${src.sha256.slice(0, 16)}…); RTO ${formatMinutes(rb.objectives.rto)}, RPO ${formatMinutes(rb.objectives.rpo)}`,
+    `runbook ${rb.id} (${src.source}, sha256 ${src.sha256.slice(0, 16)}…); RTO ${formatDuration(rb.objectives.rto)}, RPO ${formatDuration(rb.objectives.rpo)}`,
     '',
     '[ ] drill  [ ] live     Operator: ____________________   Incident at: ____________________',
     ...rb.inputs.map((i) => `${i.label}: ____________________${i.default ? ` (default: ${i.default})` : ''}`),

@@ -33,7 +33,6 @@ const Duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a short id: lowercase letters, digits and dashes');
 
 export const INPUT_TYPES = ['text', 'datetime', 'system', 'backup-set', 'postgres-target', 'directory'] as const;
-export type InputType = (typeof INPUT_TYPES)[number];
 
 const InputSchema = z
   .object({
@@ -107,9 +106,6 @@ const CommunicateStep = z
 
 export const StepSchema = z.discriminatedUnion('kind', [ManualStep, ActionStep, GateStep, CommunicateStep]);
 export type Step = z.infer<typeof StepSchema>;
-export type ManualStepDef = z.infer<typeof ManualStep>;
-export type ActionStepDef = z.infer<typeof ActionStep>;
-export type GateStepDef = z.infer<typeof GateStep>;
 
 export const RunbookSchema = z
   .object({
@@ -126,7 +122,6 @@ export const RunbookSchema = z
   })
   .strict();
 export type Runbook = z.infer<typeof RunbookSchema>;
-export type RunbookInput = z.infer<typeof InputSchema>;
 
 export interface RunbookProblem {
   line: number | null;

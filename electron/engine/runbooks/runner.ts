@@ -235,7 +235,7 @@ export class RunEngine {
         case 'directory':
           v = resolve(v);
           break;
-        default:
+        case 'text':
           break;
       }
       out[input.id] = v;
@@ -315,7 +315,7 @@ export class RunEngine {
   private objectivesContext(run: RunRecord): Record<string, string> {
     const o = runObjectives(this.catalog, this.deps.settings, run);
     const restore = measuredRestoreSeconds(run);
-    return { rto: formatMinutes(o.rtoSeconds), rpo: formatMinutes(o.rpoSeconds), from: o.from, restore_time: restore === null ? 'not measured (no restore ran)' : formatDuration(restore) };
+    return { rto: formatDuration(o.rtoSeconds), rpo: formatDuration(o.rpoSeconds), from: o.from, restore_time: restore === null ? 'not measured (no restore ran)' : formatDuration(restore) };
   }
 
   private workDir(run: RunRecord): string {
@@ -724,10 +724,3 @@ export class RunEngine {
 }
 
 export { achievedOf, type Achieved };
-
-export function formatMinutes(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h${Math.round((seconds % 3600) / 60)}m`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}

@@ -18,14 +18,10 @@ export interface PathEnv {
 export function resolveDataDir(p: PathEnv = { env: process.env, platform: process.platform, home: homedir() }): string {
   const override = p.env.LIFEBOAT_HOME;
   if (override && override.trim() !== '') return resolve(override);
-  switch (p.platform) {
-    case 'darwin':
-      return join(p.home, 'Library', 'Application Support', APP_DIR_NAME);
-    case 'win32':
-      return join(p.env.APPDATA ?? join(p.home, 'AppData', 'Roaming'), APP_DIR_NAME);
-    default:
-      return join(p.env.XDG_CONFIG_HOME || join(p.home, '.config'), APP_DIR_NAME);
-  }
+  if (p.platform === 'darwin') return join(p.home, 'Library', 'Application Support', APP_DIR_NAME);
+  if (p.platform === 'win32') return join(p.env.APPDATA ?? join(p.home, 'AppData', 'Roaming'), APP_DIR_NAME);
+  // Linux and the other Unixes: the XDG base directory.
+  return join(p.env.XDG_CONFIG_HOME || join(p.home, '.config'), APP_DIR_NAME);
 }
 
 export interface DataPaths {

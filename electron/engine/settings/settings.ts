@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { S3MediumSettings } from '../../../shared/domain/settings';
 import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from '../../../shared/domain/s3-location';
 import { LifeboatError, mapError } from '../errors';
+import { writeFileAtomicSync } from '../fs/atomic-write';
 import { field as at, Invalid, JSON_LIMITS, parseBoundedJson, plainObject as obj, type Obj } from '../format/check';
 
 export const TIERS = ['critical', 'important', 'standard'] as const;
@@ -187,7 +188,5 @@ export function loadSettings(path: string): Settings {
 /** Written atomically: a crash leaves the old file or the new one, never half of one. */
 export function saveSettings(path: string, settings: Settings): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(parseSettings(settings), null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${JSON.stringify(parseSettings(settings), null, 2)}\n`);
 }

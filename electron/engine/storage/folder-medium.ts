@@ -2,9 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import { constants, createReadStream, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { LifeboatError, mapError, mapErrorAt } from '../errors';
+import { fsyncFolder, writeFileAtomic } from '../fs/atomic-write';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
 import { isPageAligned, PAGE } from './aligned-memory';
@@ -13,19 +14,6 @@ import { makeFolders } from './make-folders';
 
 const PARTIAL_PREFIX = '.partial-';
 const OWNER_FILE = '.owner.json';
-
-async function fsyncPath(path: string): Promise<void> {
-  let fh: FileHandle | null = null;
-  try {
-    fh = await open(path, 'r');
-    await fh.sync();
-  } catch (e) {
-    // Some filesystems (and Windows) cannot fsync a directory; the rename is still atomic.
-    if ((e as NodeJS.ErrnoException).code !== 'EISDIR' && (e as NodeJS.ErrnoException).code !== 'EPERM' && (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-  } finally {
-    await fh?.close();
-  }
-}
 
 async function writeDurable(path: string, bytes: Buffer): Promise<void> {
   const fh = await open(path, 'wx', 0o644);
@@ -209,20 +197,10 @@ export class FolderMedium implements Medium {
 
   async putFile(rel: string, bytes: Buffer): Promise<void> {
     const path = this.abs(rel);
-    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
     try {
       await makeFolders(dirname(path));
-      await writeDurable(tmp, bytes);
-      await rename(tmp, path);
-      // The rename itself must survive a power cut: sync the folder.
-      const dir = await open(dirname(path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(path, bytes, { mode: 0o644 });
     } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
       throw mapError(e);
     }
   }
@@ -273,10 +251,10 @@ export class FolderMedium implements Medium {
             await writeDurable(join(partialDir, f.name), f.bytes);
           }
           await rm(join(partialDir, OWNER_FILE));
-          await fsyncPath(partialDir);
+          await fsyncFolder(partialDir);
           // The atomic step: before it, readers see nothing; after it, a complete set.
           await rename(partialDir, finalDir);
-          await fsyncPath(systemDir);
+          await fsyncFolder(systemDir);
         } catch (e) {
           throw mapError(e);
         }

@@ -6,7 +6,7 @@ export function meetsExpectation(value: string | null, expect: string): boolean 
   const v = Number(value);
   const n = Number(m[2]);
   if (!Number.isFinite(v)) return false;
-  switch (m[1]) {
+  switch (m[1] as '>=' | '<=' | '!=' | '=' | '>' | '<') {
     case '>=':
       return v >= n;
     case '<=':
@@ -17,7 +17,7 @@ export function meetsExpectation(value: string | null, expect: string): boolean 
       return v === n;
     case '>':
       return v > n;
-    default:
+    case '<':
       return v < n;
   }
 }

@@ -1,43 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import { LifeboatError, mapError } from '../errors';
+import { workerScript } from '../process/worker-script';
+import type { HashReply } from './hash-worker';
 
 /**
  * SHA-256 of local files in worker threads, so several artifacts hash at once on several
- * cores (the main thread's crypto is single-threaded). The worker is plain JavaScript given as
- * source, so it runs the same under Node, Electron and the tests without a build step.
+ * cores (the main thread's crypto is single-threaded). The threads run hash-worker.ts.
  */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync } = require('node:fs');
-// Small synchronous reads: the bytes are hashed while still in this core's cache, which on a
-// two-core machine beats handing reads to another thread (measured: bench/verify.bench.mjs).
-const buf = Buffer.allocUnsafe(64 * 1024);
-parentPort.on('message', ({ id, path }) => {
-  let fd = -1;
-  try {
-    fd = openSync(path, 'r');
-    const hash = createHash('sha256');
-    let total = 0;
-    let reported = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      total += n;
-      if (total - reported >= 32 * 1024 * 1024) {
-        parentPort.postMessage({ id, progress: total });
-        reported = total;
-      }
-    }
-    parentPort.postMessage({ id, bytes: total, sha256: hash.digest('hex') });
-  } catch (e) {
-    parentPort.postMessage({ id, error: { code: e && e.code, message: String(e && e.message) } });
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-});
-`;
 
 interface Pending {
   resolve: (r: { bytes: number; sha256: string }) => void;
@@ -56,9 +25,10 @@ export class HashPool {
   private worker(): Worker {
     const w = this.idle.pop();
     if (w) return w;
-    const created = new Worker(WORKER_SOURCE, { eval: true });
+    const script = workerScript(__dirname, 'hash-worker');
+    const created = new Worker(script.filename, { execArgv: script.execArgv, workerData: { hashWorker: true } });
     created.unref();
-    created.on('message', (m: { id: number; progress?: number; bytes?: number; sha256?: string; error?: { code?: string; message: string } }) => {
+    created.on('message', (m: HashReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       if (m.progress !== undefined) return p.onProgress(m.progress);

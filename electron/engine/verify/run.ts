@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { SetResult, VerifyLevel } from '../../../shared/domain/verify';
@@ -15,7 +16,7 @@ import type { Medium } from '../storage/medium';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
 import { HashPool } from './hash-pool';
-import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
+import { levelRank, planSet, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
 export interface VerifyRequest {
   /** A medium (folder or s3://…), a set folder, or a set id/key from the catalog. */
@@ -194,7 +195,8 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const reading = levelRank(req.level) >= levelRank('integrity');
   ctx.progress({ bytesTotal: reading ? total : 0, bytesDone: 0, itemsTotal: plans.length, itemsDone: 0 });
   ctx.step(`verifying at ${req.level} level`);
-  const sem = new Semaphore(req.jobs);
+  // At most `jobs` artifacts stream at once across every set.
+  const sem = pLimit(req.jobs);
   const pool = new HashPool(req.jobs);
   let bytesDone = 0;
   let setsDone = 0;

@@ -21,6 +21,7 @@ import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
 import { type HashPool } from './hash-pool';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
+import type { Limit } from 'p-limit';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -58,23 +59,6 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
-}
-
-/** A counting semaphore: at most `n` artifacts stream at once across every set. */
-export class Semaphore {
-  private waiting: Array<() => void> = [];
-  constructor(private free: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((r) => this.waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
 }
 
 interface Ledger {
@@ -344,13 +328,13 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
 }
 
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
-export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Semaphore, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
+export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Limit, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
   const ledger = ledgerOf(catalog);
   const results = await Promise.all(
     plan.artifacts.map((a) =>
-      sem.run(async () => {
+      sem(async () => {
         let last = 0;
         const r = await checkArtifact(plan, a, o, ledger, (n) => {
           onBytes(n - last);
@@ -377,7 +361,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         const manifest = plan.manifest;
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
-        restore = await sem.run(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
+        restore = await sem(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');
           restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import { getApi } from './api';
 
@@ -16,7 +16,10 @@ export function useJob(initial: JobSnapshot | null, onFinished?: (s: JobSnapshot
   const [job, setJob] = useState<JobSnapshot | null>(initial);
   const [log, setLog] = useState<JobLogLine[]>([]);
   const finishedRef = useRef(onFinished);
-  finishedRef.current = onFinished;
+  // The latest callback, for events that arrive later (refs are written after render, not during it).
+  useLayoutEffect(() => {
+    finishedRef.current = onFinished;
+  });
   const idRef = useRef<string | null>(initial?.id ?? null);
   useEffect(() => {
     const api = getApi();

@@ -23,6 +23,8 @@ export function useResult<T>(load: () => Promise<Result<T>>, deps: readonly unkn
     return () => {
       live = false;
     };
+    // useResult takes its callers' dependencies, as useEffect does: `deps` are the ones of `load`.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [tick, ...deps]);
   return [value, reload];
 }

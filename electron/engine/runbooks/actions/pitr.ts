@@ -1,34 +1,15 @@
 import { existsSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Catalog } from '../../catalog/catalog';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { planPitr } from '../../pitr/plan';
 import { restorePitr } from '../../pitr/restore-pitr';
 import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
-import type { Medium } from '../../storage/medium';
-import { openMedium, type MediumOpener } from '../../storage/open-medium';
 import { defineAction } from './types';
+import { pitrMedium } from '../../catalog/pitr-medium';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
-
-/** A reachable medium holding base backups of the system (the WAL archive lives beside them). */
-export async function pitrMedium(catalog: Catalog, system: string, location: string | undefined, open: MediumOpener = openMedium): Promise<Medium | null> {
-  const locations = location
-    ? [location]
-    : (catalog.stmt(`SELECT DISTINCT m.location FROM presence p JOIN sets s ON s.key = p.set_key JOIN media m ON m.id = p.medium_id WHERE s.system = ? AND s.kind = 'pg-base' AND p.missing_since IS NULL ORDER BY m.last_seen DESC`).pluck().all(system) as string[]);
-  for (const loc of locations) {
-    try {
-      const m = await open(loc);
-      await m.readInfo();
-      return m;
-    } catch {
-      continue;
-    }
-  }
-  return null;
-}
 
 /**
  * pitr.plan: can this system be recovered to a point in time, and to this one? Never fails for

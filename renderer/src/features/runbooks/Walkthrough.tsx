@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import { runEnded, type RunStatus, type RunStepView, type RunView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
@@ -13,10 +13,8 @@ import { Evidence } from './evidence';
 
 const MARK: Record<string, string> = { done: '✔', skipped: '↷', failed: '✘', waiting: '…', running: '▶', pending: '○' };
 
-function clock(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
+/** The RTO clock and plans: the shared duration format, never negative. */
+const clock = (seconds: number): string => formatDuration(Math.max(0, seconds));
 
 /** Green only for a clean pass: a run completed with exceptions is amber, never green (issue 21). */
 export function runStatusClass(status: RunStatus): string {
@@ -329,7 +327,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
   const [run, setRun] = useState<RunView | null>(null);
   const [error, setError] = useState<WireError | null>(null);
   const [viewing, setViewing] = useState<string | null>(null);
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   const refreshRef = useRef<() => void>(() => undefined);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const { job, log, track } = useJob(null, () => refreshRef.current());
@@ -343,7 +341,9 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
       }
     });
   }, [api, runId, job?.id, track]);
-  refreshRef.current = refresh;
+  useLayoutEffect(() => {
+    refreshRef.current = refresh;
+  }, [refresh]);
   useEffect(() => {
     refresh();
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -369,7 +369,7 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
     refresh();
   };
   const resume = async (): Promise<void> => {
-    const r = await api.advanceRun({ id: runId, identityFiles: [] });
+    const r = await api.advanceRun({ id: runId });
     if (r.ok) onJob(r.value);
     else setError(r.error);
   };
