@@ -5,6 +5,7 @@ import type { TrustedKey } from '../../engine/catalog/trust';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
+import { secretsFromPassphraseFile } from '../passphrase-file';
 import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
 import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
@@ -129,10 +130,25 @@ export async function walFetchCommand(io: CliIo, name: string, dest: string, opt
   else if (got.signature.state !== 'signed') io.stderr.write(`lifeboat: ${name} accepted with --allow-unsigned-wal (${got.signature.state}: ${got.signature.reason})\n`);
 }
 
+/**
+ * An encrypted pgBackRest repository's passphrase, from --passphrase-file (its first line, as scan and
+ * verify read it). TODO(lead): the keychain's pgbackrest-cipher credential when no file is given.
+ */
+export async function pgbrKeys(file: string | undefined, stanza: string): Promise<{ repoPassphrase: string | null }> {
+  const secrets = secretsFromPassphraseFile(file);
+  return { repoPassphrase: secrets ? await secrets.get('pgbackrest-cipher', stanza) : null };
+}
+
 export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
   const { planPitr } = await import('../../engine/pitr/plan');
   const trust = { trusted: await walTrustedKeys([]), allowUnsigned: Boolean(opts.allowUnsignedWal) };
-  const plan = await planPitr(await openMedium(opts.from), opts.system, { targetTime: opts.targetTime, identities: readIdentities(opts.identity ?? []), trust, pgBinDir: opts.pgBin });
+  const plan = await planPitr(await openMedium(opts.from), opts.system, {
+    targetTime: opts.targetTime,
+    identities: readIdentities(opts.identity ?? []),
+    trust,
+    pgBinDir: opts.pgBin,
+    pgbrKeys: await pgbrKeys(opts.passphraseFile, opts.system),
+  });
   if (opts.json) {
     printJson(io, plan);
   } else {
@@ -141,7 +157,8 @@ export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
     for (const b of plan.bases) io.stdout.write(`    ${b.setId}  timeline ${b.timeline}  ${b.startLsn} → ${b.stopLsn}  finished ${b.finishedAt}\n`);
     io.stdout.write(`  timelines: ${plan.timelines.map((t) => `${t.timeline}${t.parent ? ` (from ${t.parent} at ${t.switchLsn})` : ''}: ${t.segments} segments ${t.first ?? ''}…${t.last ?? ''}`).join('; ') || 'none archived'}\n`);
     const s = plan.signatures;
-    io.stdout.write(`  WAL signatures: ${s.signed} signed by a pinned key, ${s.unsigned} unsigned, ${s.untrusted} by a key not pinned, ${s.invalid} not matching their file\n`);
+    if (plan.origin === 'pgbackrest') io.stdout.write('  archive: pgBackRest (foreign): each WAL file is proven by the SHA-1 in its name when read\n');
+    else io.stdout.write(`  WAL signatures: ${s.signed} signed by a pinned key, ${s.unsigned} unsigned, ${s.untrusted} by a key not pinned, ${s.invalid} not matching their file\n`);
     for (const w of plan.windows) io.stdout.write(`  recoverable window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.toBasis}; ${w.segments} contiguous segments to ${w.lastSegment}, timeline ${w.timeline})\n`);
     if (plan.target) {
       io.stdout.write(`  target ${plan.target.time}: ${plan.target.inside ? 'INSIDE the window' : 'OUTSIDE the window'}${plan.target.base ? `; base ${plan.target.base} + ${plan.target.segments.length} segments` : ''}\n`);
@@ -160,10 +177,11 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
   const { runAsJob } = await import('../run-job');
   if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw new LifeboatError('BAD_INPUT', '--port takes a port number.');
   const identities = readIdentities(opts.identity ?? []);
+  const keys = await pgbrKeys(opts.passphraseFile, opts.system);
   await withCliEngine(async (engine) => {
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>
-      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop) }, ctx),
+      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop), pgbrKeys: keys }, ctx),
     );
     if (opts.json) {
       const { plan, ...rest } = r;

@@ -13,15 +13,22 @@ function line(r: SetResult): string {
   return r.verdict === 'ok' ? `${head}${r.detail ? `  ${r.detail}` : ''}` : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
 }
 
-export async function verifyWalCommand(io: CliIo, target: string, system: string, opts: { identity?: string[]; allowUnsignedWal?: boolean; json?: boolean }): Promise<void> {
+export async function verifyWalCommand(
+  io: CliIo,
+  target: string,
+  system: string,
+  opts: { identity?: string[]; allowUnsignedWal?: boolean; passphraseFile?: string; json?: boolean },
+): Promise<void> {
   const { verifyWalChain } = await import('../../engine/pitr/plan');
+  const { pgbrKeys } = await import('./pitr-run');
+  const keys = await pgbrKeys(opts.passphraseFile, system);
   const { trustedKeys } = await import('../../engine/catalog/trust');
   const { openMedium } = await import('../../engine/storage/open-medium');
   const identities = readIdentities(opts.identity ?? []);
   const medium = await openMedium(target);
   await withCliEngine(async (engine) => {
     const r = await runAsJob(engine, io, { kind: 'verify', title: `WAL of ${system}` }, (ctx) =>
-      verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
+      verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, pgbrKeys: keys, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
     );
     if (opts.json) printJson(io, r);
     else {
@@ -31,6 +38,7 @@ export async function verifyWalCommand(io: CliIo, target: string, system: string
       if (r.unsigned.length > 20) io.stdout.write(`      … and ${r.unsigned.length - 20} more not signed by a pinned key\n`);
       for (const g of r.gaps) io.stdout.write(`FAIL  gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? `…${g.to}` : ''} missing\n`);
       for (const w of r.windows) io.stdout.write(`window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.segments} contiguous segments)\n`);
+      if (r.origin === 'pgbackrest') io.stdout.write('pgBackRest archive (foreign): every file decoded and its SHA-1 checked against its name\n');
       io.stdout.write(`${r.files} WAL files of ${system}, ${formatBytes(r.bytes)} decoded: ${r.ok ? 'the chain is intact' : r.files === 0 ? 'no WAL archived' : 'PROBLEMS above'}\n`);
     }
     if (!r.ok) process.exitCode = 1;
