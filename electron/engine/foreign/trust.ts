@@ -1,5 +1,6 @@
 import { formatLocalTime } from '../../../shared/format';
-import { LifeboatError } from '../errors';
+import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
+import { LifeboatError, mapError } from '../errors';
 
 /**
  * The one trust rule (issue 19 item 1), used by verification (the authenticity level), set
@@ -23,6 +24,28 @@ export type SignatureFacts =
   | { state: 'unpinned'; keyId: string }
   /** Unreadable, or by a pinned key and not matching the manifest. */
   | { state: 'invalid'; keyId: string | null; reason: string };
+
+/**
+ * The signature facts of a Lifeboat manifest: the signature file's bytes (null when missing) over the
+ * exact manifest bytes read, against the keys pinned here. No I/O: the caller reads both files.
+ */
+export function signatureFacts(sig: Buffer | null, manifestBytes: Buffer, pinned: ReadonlyArray<{ keyId: string; label: string; publicKeyPem: string }>): SignatureFacts {
+  if (!sig) return { state: 'missing' };
+  let parsed: { keyId: string; signature: Buffer };
+  try {
+    parsed = parseSignature(sig);
+  } catch (e) {
+    return { state: 'invalid', keyId: null, reason: `the signature cannot be read: ${mapError(e).message}` };
+  }
+  const key = pinned.find((k) => k.keyId === parsed.keyId);
+  if (!key) return { state: 'unpinned', keyId: parsed.keyId };
+  try {
+    if (verifySignature(manifestBytes, parsed.signature, loadPublicKey(key.publicKeyPem).publicKey)) return { state: 'valid', keyId: key.keyId, label: key.label };
+  } catch (e) {
+    return { state: 'invalid', keyId: key.keyId, reason: mapError(e).message };
+  }
+  return { state: 'invalid', keyId: key.keyId, reason: `the signature by ${key.keyId} (${key.label}) does not match manifest.json` };
+}
 
 /** A foreign format's own integrity data, when it has any (checked at the integrity level). */
 export type FormatEvidence = 'pgbackrest-manifest' | 'restic-content' | 'seed-manifest';
@@ -128,4 +151,15 @@ export function admitRestore(key: string, trust: Trust, allowUnsigned = false): 
       ? 'Verify it first (lifeboat verify --set <set> --level integrity): its hashes are then recorded and trusted. Or accept it explicitly with --allow-unsigned (allow_unsigned: true in a runbook step); the override is recorded in the journal.'
       : "Pin the signer's key (lifeboat keys trust <file.pub>) if you know it, or accept this set explicitly with --allow-unsigned (allow_unsigned: true in a runbook step); the override is recorded in the run's journal.",
   });
+}
+
+/** The facts of a foreign set as the catalog stores its description (sets.facts_json: {origin, facts, artifacts}); null when unreadable. */
+export function factsOfDescription(json: string | null | undefined): Record<string, unknown> | null {
+  if (!json) return null;
+  try {
+    const d = JSON.parse(json) as { facts?: unknown };
+    return d.facts && typeof d.facts === 'object' ? (d.facts as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
