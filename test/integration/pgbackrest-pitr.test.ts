@@ -21,6 +21,8 @@ const repo = { a: '', b: '' };
 const conf = { a: '', b: '' };
 let passFile: string;
 let target = '';
+/** The warnings of the last restore (the trust rule's named state is one). */
+let warnings = '';
 const FIRST = ['a1', 'a2', 'a3'];
 const SECOND = ['b1', 'b2'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -144,7 +146,8 @@ async function restoreAndCount(from: string, name: string, ...extra: string[]): 
   expect(r.status, r.stdout + r.stderr).toBe(0);
   const res = json<{ port: number; running: boolean; warnings: string[] }>(r);
   expect(res.running).toBe(true);
-  expect(res.warnings.join(' ')).toContain('pgBackRest backup (foreign)');
+  expect(res.warnings.join(' ')).toContain('pgBackRest backup (foreign; ');
+  warnings = res.warnings.join(' ');
   try {
     const rows = await query<{ tag: string }>(`postgres://postgres@127.0.0.1:${res.port}/postgres`, 'SELECT tag FROM marks ORDER BY tag');
     // Modes from the manifest: PostgreSQL's files 0600 in a 0700 data directory.
@@ -192,8 +195,15 @@ describe('a plain (gz) pgBackRest repository', () => {
     expect(bad.stdout).toContain('SHA-1');
   });
 
-  it('restore pg-pitr --target-time brings back exactly the rows before the target', async () => {
+  it('restore pg-pitr refuses a backup never verified here (the trust rule), then, verified, brings back exactly the rows before the target', async () => {
+    const refused = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', repo.a, '--target-time', target, '--data-dir', join(dir.path, 'refused'));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('never verified successfully here');
+    expect(lifeboat(env, 'scan', repo.a).status).toBe(0);
+    const verified = lifeboat(env, 'verify', repo.a, '--level', 'integrity');
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
     expect(await restoreAndCount(repo.a, 'restored-a')).toEqual(FIRST);
+    expect(warnings).toContain('foreign: integrity data of the format (pgBackRest manifest checksums); first verified');
   }, 60_000);
 
   it('refuses a data file that does not match the manifest before anything starts', async () => {
@@ -203,7 +213,7 @@ describe('a plain (gz) pgBackRest repository', () => {
     const pgVersion = join(copy, 'backup', 'shop', backups[0]!, 'pg_data', 'PG_VERSION.gz');
     writeFileSync(pgVersion, spawnSync('gzip', ['-c'], { input: '16\n' }).stdout);
     const data = join(dir.path, 'restored-badfile');
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', target, '--data-dir', data);
+    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', target, '--data-dir', data, '--allow-unsigned');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('PG_VERSION');
     expect(r.stderr).toContain('does not match its manifest');
@@ -230,7 +240,8 @@ describe('a zst-compressed, encrypted pgBackRest repository', () => {
     expect(json<{ ok: boolean }>(r).ok).toBe(true);
   });
 
-  it('restore pg-pitr brings back exactly the rows before the target', async () => {
-    expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile)).toEqual(FIRST);
+  it('restore pg-pitr, accepted with the override, brings back exactly the rows before the target', async () => {
+    expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile, '--allow-unsigned')).toEqual(FIRST);
+    expect(warnings).toContain('accepted with the override (--allow-unsigned)');
   }, 60_000);
 });

@@ -5,7 +5,8 @@ import type { TrustedKey } from '../../engine/catalog/trust';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
-import { secretsFromPassphraseFile } from '../passphrase-file';
+import { foreignSecrets, type SecretLookup } from '../../engine/foreign/secrets';
+import type { PgbrKeys } from '../../engine/foreign/pgbackrest/wal';
 import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
 import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
@@ -131,12 +132,11 @@ export async function walFetchCommand(io: CliIo, name: string, dest: string, opt
 }
 
 /**
- * An encrypted pgBackRest repository's passphrase, from --passphrase-file (its first line, as scan and
- * verify read it). TODO(lead): the keychain's pgbackrest-cipher credential when no file is given.
+ * An encrypted pgBackRest repository's passphrase: --passphrase-file (its first line), else the
+ * keychain's pgbackrest credential for the stanza when a credential store is at hand.
  */
-export async function pgbrKeys(file: string | undefined, stanza: string): Promise<{ repoPassphrase: string | null }> {
-  const secrets = secretsFromPassphraseFile(file);
-  return { repoPassphrase: secrets ? await secrets.get('pgbackrest-cipher', stanza) : null };
+export async function pgbrKeys(file: string | undefined, stanza: string, keychain: SecretLookup | null = null): Promise<PgbrKeys> {
+  return { repoPassphrase: await foreignSecrets({ files: { passphraseFile: file ?? null }, keychain }).get('pgbackrest-cipher', stanza) };
 }
 
 export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
@@ -177,11 +177,13 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
   const { runAsJob } = await import('../run-job');
   if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw new LifeboatError('BAD_INPUT', '--port takes a port number.');
   const identities = readIdentities(opts.identity ?? []);
-  const keys = await pgbrKeys(opts.passphraseFile, opts.system);
   await withCliEngine(async (engine) => {
+    const { foreignBaseAdmission } = await import('../../engine/runbooks/actions/pitr');
+    const keys = await pgbrKeys(opts.passphraseFile, opts.system, engine.credentials);
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>
-      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop), pgbrKeys: keys }, ctx),
+      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop), pgbrKeys: keys,
+        admitForeignBase: foreignBaseAdmission(engine.catalog, opts.system, Boolean(opts.allowUnsigned)) }, ctx),
     );
     if (opts.json) {
       const { plan, ...rest } = r;

@@ -18,7 +18,7 @@ export interface PlanOptions {
   /** An encrypted pgBackRest repository's passphrase (repo1-cipher-pass), in a file. */
   passphraseFile?: string;
 }
-export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean }
+export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean; allowUnsigned?: boolean }
 
 /** WAL archiving (PostgreSQL calls these once per segment: they load nothing they do not need) and PITR. */
 export function registerPitr(program: Command, io: CliIo): void {
@@ -99,6 +99,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'PostgreSQL server binaries of the base backup\'s major version')
     .option('--stop', 'stop the server once recovery is done (default: leave it running)')
     .option('--allow-unsigned-wal', 'accept WAL that is unsigned or signed by a key that is not pinned (recorded in the run\'s log)')
+    .option('--allow-unsigned', 'accept a foreign base backup (pgBackRest) never verified here (recorded in the run\'s log)')
     .option('--passphrase-file <file>', "an encrypted pgBackRest repository's passphrase (repo1-cipher-pass)")
     .option('--json', 'print one machine-readable result')
     .action(async (opts: PitrRestoreOptions) => {

@@ -21,12 +21,12 @@ export async function verifyWalCommand(
 ): Promise<void> {
   const { verifyWalChain } = await import('../../engine/pitr/plan');
   const { pgbrKeys } = await import('./pitr-run');
-  const keys = await pgbrKeys(opts.passphraseFile, system);
   const { trustedKeys } = await import('../../engine/catalog/trust');
   const { openMedium } = await import('../../engine/storage/open-medium');
   const identities = readIdentities(opts.identity ?? []);
   const medium = await openMedium(target);
   await withCliEngine(async (engine) => {
+    const keys = await pgbrKeys(opts.passphraseFile, system, engine.credentials);
     const r = await runAsJob(engine, io, { kind: 'verify', title: `WAL of ${system}` }, (ctx) =>
       verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, pgbrKeys: keys, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
     );

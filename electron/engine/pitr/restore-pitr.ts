@@ -14,7 +14,7 @@ import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../
 import { gateStages, specOf } from '../restore/gate';
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
-import { pickWalSource, planPitr, type PitrPlan } from './plan';
+import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from './plan';
 import type { WalReader } from './wal-archive';
 import type { PgbrWalSource } from './pgbackrest-source';
 import { restorePgbrBackup } from '../foreign/pgbackrest/restore';
@@ -39,6 +39,12 @@ export interface PitrRestoreInput {
   timeoutSeconds?: number;
   /** The repository passphrase when the system's archive is an encrypted pgBackRest stanza. */
   pgbrKeys?: PgbrKeys;
+  /**
+   * The trust rule (foreign/trust.ts) for a foreign base backup, with the catalog's ledger: throws when
+   * the set may not be restored (never verified here and no override), else its named state. Without it
+   * (no catalog), the state is said to be unjudged in the warnings.
+   */
+  admitForeignBase?: (base: BaseBackup, mediumLocation: string) => Promise<{ text: string; overridden: boolean }>;
 }
 
 export interface PitrRestoreResult {
@@ -153,7 +159,6 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
   // A Lifeboat base: its manifest signed by a pinned key when it is signed at all. A pgBackRest
   // backup has no Lifeboat signature: it is trusted by its manifest's checksums, every file checked
   // against them before it is put in place (foreign/pgbackrest/restore.ts).
-  // TODO(lead): route the pgBackRest case through foreign/trust.ts (P4, h19-trust) when it is merged.
   let lifeboatBase: { manifest: Manifest; artifact: Artifact } | null = null;
   if (source.origin === 'lifeboat') {
     const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
@@ -169,7 +174,10 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
     lifeboatBase = { manifest, artifact };
   } else {
-    warnings.push(`${base.setId} is a pgBackRest backup (foreign): trusted by its manifest's checksums, every file checked against them; WAL by the SHA-1 in each name`);
+    const admitted = input.admitForeignBase ? await input.admitForeignBase(base, input.medium.location) : null;
+    const state = admitted ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}` : 'trust not judged: no catalog';
+    if (admitted?.overridden) ctx.log('warn', `${base.setId}: ${state}`);
+    warnings.push(`${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`);
   }
 
   const runAs = postgresRunAs();

@@ -5,6 +5,7 @@ import { Decompressor } from 'zstd-napi';
 import { openSslDecryptBuffer } from '../../crypto/openssl-enc';
 import { LifeboatError, mapError } from '../../errors';
 import type { Medium } from '../../storage/medium';
+import { needsSecret } from '../secrets';
 import { json, parseCheckedIni, type Ini } from './ini';
 
 /**
@@ -81,6 +82,9 @@ function decompress(data: Buffer, c: PgbrCompression | null, what: string): Buff
  * Read a pgBackRest info file (archive.info or backup.info, falling back to its `.copy`), decrypting
  * it with the repository passphrase when it is encrypted. Checks pgBackRest's own checksum of it.
  */
+/** The stanza of `archive/<stanza>/…` or `backup/<stanza>/…`. */
+const stanzaOf = (path: string): string => path.split('/')[1] ?? path;
+
 export async function readPgbrInfo(medium: Medium, path: string, keys: PgbrKeys): Promise<{ ini: Ini; encrypted: boolean }> {
   let lastError: LifeboatError | null = null;
   for (const p of [path, `${path}.copy`]) {
@@ -89,8 +93,8 @@ export async function readPgbrInfo(medium: Medium, path: string, keys: PgbrKeys)
     try {
       const encrypted = raw.subarray(0, 8).equals(SALTED);
       if (encrypted && !keys.repoPassphrase) {
-        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `${p} is encrypted: give the repository's passphrase (repo1-cipher-pass).`, {
-          hint: 'Pass --passphrase-file <file> (a file holding the passphrase).',
+        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `encrypted pgBackRest repository ${stanzaOf(p)}: give its passphrase (repo1-cipher-pass).`, {
+          hint: `Give ${needsSecret('pgbackrest-cipher', stanzaOf(p))}.`,
         });
       }
       const checked = parseCheckedIni((encrypted ? decryptPgbr(raw, keys.repoPassphrase!, p) : raw).toString('utf8'), p);
