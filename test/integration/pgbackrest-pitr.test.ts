@@ -200,6 +200,14 @@ describe('a plain (gz) pgBackRest repository', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('never verified successfully here');
     expect(lifeboat(env, 'scan', repo.a).status).toBe(0);
+    // systems shows the stanza's WAL archive like Lifeboat's own: its newest segment and when it was archived.
+    const systems = json<Array<{ system: string; wal: Array<{ files: number; gaps: number; lastSegment: string; lastArchivedAt: string }> }>>(lifeboat(env, 'systems', '--json'));
+    const wal = systems.find((x) => x.system === 'shop')!.wal;
+    expect(wal).toHaveLength(1);
+    expect(wal[0]!.files).toBeGreaterThanOrEqual(4);
+    expect(wal[0]!.gaps).toBe(0);
+    expect(wal[0]!.lastSegment).toBe(segments(repo.a).pop()!.split('/').pop()!.slice(0, 24));
+    expect(Date.parse(wal[0]!.lastArchivedAt)).toBeGreaterThan(Date.parse(target));
     const verified = lifeboat(env, 'verify', repo.a, '--level', 'integrity');
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
     expect(await restoreAndCount(repo.a, 'restored-a')).toEqual(FIRST);

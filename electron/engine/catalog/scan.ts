@@ -12,7 +12,8 @@ import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { pgbackrestDetector } from '../foreign/pgbackrest';
 import type { ForeignFinding, ForeignSecrets } from '../foreign/types';
-import { seedSets, type ForeignSet } from './foreign';
+import { seedSets, systemNameFrom, type ForeignSet } from './foreign';
+import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -351,6 +352,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       if (list) list.push(f);
       else systems.set(system, [f]);
     }
+    // pgBackRest stanzas' archives (archive/<stanza>/<pg-version>-<id>/…): summarised the same way, under the stanza's system.
+    const pgbrFiles = await medium.listFiles('archive', { limit: 10_000_000, maxDepth: 3 }).catch(() => []);
+    for (const f of pgbrFiles) {
+      const stanza = f.path.split('/')[1];
+      if (!stanza || !parsePgbrStored(f.path, f.size, f.mtimeMs, '')) continue;
+      const system = systemNameFrom(stanza);
+      const list = systems.get(system);
+      if (list) list.push(f);
+      else systems.set(system, [f]);
+    }
     const upsert = catalog.stmt(
       `INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, first_segment, last_segment, last_archived_at, gaps, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(medium_id, system) DO UPDATE SET files = excluded.files, bytes = excluded.bytes, timelines = excluded.timelines, first_segment = excluded.first_segment,
@@ -359,7 +370,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     catalog.inTransaction(() => {
       catalog.stmt('DELETE FROM wal_archives WHERE medium_id = ?').run(mediumId);
       for (const [system, files] of systems) {
-        const archived = files.map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((w): w is ArchivedWal => w !== null);
+        const archived = files
+          .map((f) => parseStored(f.path, f.size, f.mtimeMs) ?? parsePgbrStored(f.path, f.size, f.mtimeMs, ''))
+          .filter((w): w is ArchivedWal | PgbrWal => w !== null);
         const names = archived.filter((w) => w.kind === 'segment').map((w) => w.name).sort();
         const timelines = [...new Set(archived.map((w) => w.timeline))].sort((a, b) => a - b);
         // A hole inside a timeline (16 MiB segments assumed here; the planner reads the real size).
