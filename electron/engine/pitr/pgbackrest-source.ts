@@ -1,6 +1,6 @@
+import { systemNameFrom } from '../catalog/foreign';
 import { LifeboatError } from '../errors';
 import {
-  findPgbrStanza,
   listPgbrArchive,
   readArchiveInfo,
   readPgbrInfo,
@@ -90,6 +90,21 @@ export async function pgbackrestWalSource(medium: Medium, stanza: string, keys: 
     signatures: () => Promise.resolve({ summary: NO_SIGNATURES, byName: new Map() }),
     noBaseWarning: `no pgBackRest backup of ${stanza} on ${medium.location} (backup/${stanza}/backup.info lists none usable)`,
   };
+}
+
+/**
+ * The stanza of a system on a medium: `archive/<system>/archive.info`, else the stanza whose system
+ * name (as the catalog derives it: lower case, safe characters) is the system. Null when none.
+ */
+export async function findPgbrStanza(medium: Medium, system: string): Promise<string | null> {
+  for (const p of [`archive/${system}/archive.info`, `archive/${system}/archive.info.copy`]) {
+    if (await medium.stat(p).catch(() => null)) return system;
+  }
+  const infos = await medium.listFiles('archive', { maxDepth: 1, limit: 10_000 }).catch(() => []);
+  const stanzas = [...new Set(infos.map((f) => /^archive\/([^/]+)\/archive\.info(?:\.copy)?$/.exec(f.path)?.[1]).filter((x): x is string => !!x))];
+  const named = stanzas.filter((s) => systemNameFrom(s) === system);
+  if (named.length > 1) throw new LifeboatError('BAD_INPUT', `Several pgBackRest stanzas are named like ${system} (${named.join(', ')}).`);
+  return named[0] ?? null;
 }
 
 /**

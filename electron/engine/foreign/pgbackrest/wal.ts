@@ -177,14 +177,6 @@ export async function readPgbrWal(medium: Medium, info: PgbrArchiveInfo, w: Pgbr
   return plain;
 }
 
-/** The stanza of a system name on a medium: `archive/<stanza>/archive.info` whose stanza is the system (null when none). */
-export async function findPgbrStanza(medium: Medium, system: string): Promise<string | null> {
-  const found = await medium.stat(`archive/${system}/archive.info`).catch(() => null);
-  if (found) return system;
-  const copy = await medium.stat(`archive/${system}/archive.info.copy`).catch(() => null);
-  return copy ? system : null;
-}
-
 export interface WalRange {
   timeline: string;
   first: string;
