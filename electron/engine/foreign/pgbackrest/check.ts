@@ -171,14 +171,16 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
   if (g.bundled && st.size < expected) {
     return { ...base, bytes: st.size, verdict: 'size-mismatch', detail: `bundle of ${st.size} bytes, its files need ${expected}`, durationMs: 0 };
   }
-  if (o.read === false) return { ...base, bytes: st.size, verdict: 'ok', detail: null, durationMs: Date.now() - started };
+  // The backup's own bytes in this file (a bundle may also hold files other backups need): the sum is pgBackRest's repo size.
+  const own = g.items.every((i) => i.length !== null) ? g.items.reduce((n, i) => n + i.length!, 0) : st.size;
+  if (o.read === false) return { ...base, bytes: own, verdict: 'ok', detail: null, durationMs: Date.now() - started };
   const outcomes: Array<{ verdict: Verdict; detail: string | null }> = [];
   const notChecked: string[] = [];
   let stream: Readable;
   try {
     stream = await openRange(medium, g.path, 0, g.bundled ? expected : null);
   } catch (e) {
-    return { ...base, bytes: st.size, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
+    return { ...base, bytes: own, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
   }
   let pos = 0;
   let next = 0;
@@ -232,7 +234,7 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
     }
   } catch (e) {
     if (o.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-    return { ...base, bytes: st.size, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
+    return { ...base, bytes: own, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
   }
   const failures = outcomes.filter((x) => x.verdict !== 'ok');
   let verdict = worstOf(failures.map((x) => x.verdict));
@@ -241,7 +243,7 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
     verdict = 'not-checked';
     detail = `stored bytes match; block-incremental content not decoded by this build: ${notChecked.slice(0, 5).join(', ')}`;
   } else if (verdict === 'ok' && g.bundled) detail = `bundle: ${g.items.length} files checked`;
-  return { ...base, bytes: st.size, verdict, detail, durationMs: Date.now() - started };
+  return { ...base, bytes: own, verdict, detail, durationMs: Date.now() - started };
 }
 
 /** Check one backup of a stanza (see the header comment for what each level proves). */

@@ -255,7 +255,9 @@ export function locate(root: string, stanza: string, label: string, f: ManifestF
   if (f.bundleId !== null) return { path: `${dir}/bundle/${f.bundleId}`, offset: f.bundleOffset, length: f.repoSize, bundled: true, label: owner };
   // Bundled backups leave empty files out of the repository (no repo-size); unbundled ones store a compressed empty file.
   if (f.size === 0 && f.repoSize === null) return null;
-  return { path: `${dir}/${f.name}${EXT[storedBy.compressType]}`, offset: 0, length: f.repoSize, bundled: false, label: owner };
+  // A block-incremental file is named .pgbi whatever the compression (its blocks are compressed one by one).
+  const ext = f.blockIncrMapSize > 0 ? '.pgbi' : EXT[storedBy.compressType];
+  return { path: `${dir}/${f.name}${ext}`, offset: 0, length: f.repoSize, bundled: false, label: owner };
 }
 
 /** The backup labels of a stanza's folder layout: `backup/<stanza>/backup.info` found in a listing. */
