@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../../errors';
@@ -163,6 +163,8 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     const { fd, rel: tmpChecked } = tree.createFile(Buffer.from(tmpRel));
     const hash = createHash('sha1');
     const counter = { n: 0 };
+    // Unproven bytes never stay in the data directory, not even under the temporary name.
+    const discard = (): void => rmSync(tree.abs(tmpChecked), { force: true });
     try {
       if (j.path !== null && j.f.size > 0) {
         const what = `${input.stanza}/${input.label}: ${j.f.name}`;
@@ -173,11 +175,13 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
       fsyncSync(fd);
     } catch (e) {
       closeSync(fd);
+      discard();
       throw e instanceof LifeboatError ? e : mapError(e);
     }
     closeSync(fd);
     const got = counter.n === 0 ? 'da39a3ee5e6b4b0d3255bfef95601890afd80709' : hash.digest('hex');
     if (counter.n !== j.f.size || got !== j.f.checksum) {
+      discard();
       throw new LifeboatError('CHECKSUM_MISMATCH', `${j.f.name} in ${input.stanza}/${j.f.reference ?? input.label} does not match its manifest (${counter.n} of ${j.f.size} bytes, SHA-1 ${got.slice(0, 12)}… ≠ ${j.f.checksum.slice(0, 12)}…). The data directory is not usable.`, {
         hint: 'The repository is damaged: use another backup or another copy of the repository.',
       });
