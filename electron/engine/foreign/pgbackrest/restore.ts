@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsync, renameSync, rmSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../../errors';
@@ -172,7 +172,8 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
           signal: input.signal,
         });
       }
-      fsyncSync(fd);
+      // Off the main thread: the workers' fsyncs overlap (a data directory is mostly small files).
+      await new Promise<void>((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
     } catch (e) {
       closeSync(fd);
       discard();
