@@ -1,21 +1,11 @@
-import { readFileSync } from 'node:fs';
+import type { CredentialStore } from '../engine/credentials/credential-store';
+import { foreignSecrets } from '../engine/foreign/secrets';
 import type { ForeignSecrets } from '../engine/foreign/types';
-import { LifeboatError } from '../engine/errors';
 
 /**
- * `--passphrase-file <file>`: the passphrase of an encrypted pgBackRest repository (its repo*-cipher-pass),
- * first line of the file, for every stanza of the scanned medium. The keychain's credential kind is
- * foreign/secrets (another branch); this is the command-line half.
+ * The secrets of foreign formats for scan and verify: `--passphrase-file <file>` (pgBackRest's cipher pass,
+ * OpenSSL enc passphrases) first, then the keychain (`pgbackrest:<stanza>` … accounts, foreign/secrets.ts).
  */
-export function secretsFromPassphraseFile(file: string | undefined): ForeignSecrets | undefined {
-  if (!file) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LifeboatError('BAD_INPUT', `--passphrase-file ${file} cannot be read.`, { cause: e });
-  }
-  const pass = text.split(/\r?\n/)[0] ?? '';
-  if (pass === '') throw new LifeboatError('BAD_INPUT', `--passphrase-file ${file} is empty (the passphrase is its first line).`);
-  return { get: (kind) => Promise.resolve(kind === 'pgbackrest-cipher' ? pass : null) };
+export function cliForeignSecrets(passphraseFile: string | undefined, keychain: CredentialStore | null): ForeignSecrets {
+  return foreignSecrets({ files: { passphraseFile: passphraseFile ?? null }, keychain });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCheckedIni } from '../../electron/engine/foreign/pgbackrest/ini';
+import { parseBlockMap } from '../../electron/engine/foreign/pgbackrest/block-incr';
 import { locate, type BackupManifest, type ManifestFile } from '../../electron/engine/foreign/pgbackrest/repo';
 
 /**
@@ -106,5 +107,20 @@ describe('where a manifest file is stored', () => {
     expect(locate('', 's', 'F', file({ bundleId: 3, bundleOffset: 28, repoSize: 249 }), manifest({}))).toMatchObject({ path: 'backup/s/F/bundle/3', offset: 28, length: 249, bundled: true });
     expect(locate('', 's', 'F', file({ blockIncrMapSize: 101 }), manifest({ compressType: 'lz4' }))!.path).toBe('backup/s/F/pg_data/base/1/1259.pgbi');
     expect(locate('', 's', 'F', file({ size: 0, repoSize: null }), manifest({}))).toBeNull();
+  });
+});
+
+describe('block maps of block-incremental files', () => {
+  it('one reference at offset 5 holding one super block of 100 stored bytes: one block, its place read back', () => {
+    // flags 0; reference 0, last, with an offset: (0 << 3) | 1 | 4 = 5; the offset 5; the super block, last: (100 << 3) | 1 = 801
+    // (varint a1 06); its one block's 6-byte checksum (a super block is one block unless its size says otherwise).
+    const map = Buffer.concat([Buffer.from([0x00, 0x05, 0x05, 0xa1, 0x06]), Buffer.alloc(6, 0xaa)]);
+    expect(parseBlockMap(map, 8192, 6, 'm')).toEqual([{ reference: 0, bundleId: 0, offset: 5, size: 100, superBlockSize: 8192, block: 0 }]);
+  });
+
+  it('a truncated or unknown-version map is refused, not read past its end', () => {
+    expect(() => parseBlockMap(Buffer.from([0x00, 0x81]), 8192, 6, 'm')).toThrow(/ends inside a number/);
+    expect(() => parseBlockMap(Buffer.from([0x00, 0x01, 0x09]), 8192, 6, 'm')).toThrow(/ends inside a checksum/);
+    expect(() => parseBlockMap(Buffer.from([0x01]), 8192, 6, 'm')).toThrow(/version/);
   });
 });

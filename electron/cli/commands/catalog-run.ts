@@ -10,7 +10,7 @@ import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import { secretsFromPassphraseFile } from '../passphrase-file';
+import { cliForeignSecrets } from '../passphrase-file';
 
 /** With LIFEBOAT_TIMING=1, report how long the engine call took (benchmarks compare it with the whole process). */
 function timed<T>(io: CliIo, name: string, fn: () => T): T {
@@ -42,7 +42,6 @@ function moveCatalogAside(): string | null {
 
 export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; passphraseFile?: string; json?: boolean }): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
-  const secrets = secretsFromPassphraseFile(opts.passphraseFile);
   if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
   let aside: string | null = null;
@@ -60,7 +59,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets: cliForeignSecrets(opts.passphraseFile, engine.credentials) }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);

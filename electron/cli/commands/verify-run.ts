@@ -5,7 +5,7 @@ import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import { secretsFromPassphraseFile } from '../passphrase-file';
+import { cliForeignSecrets } from '../passphrase-file';
 
 function line(r: SetResult): string {
   if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
@@ -48,12 +48,11 @@ export async function verifyWalCommand(
 export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; passphraseFile?: string; json?: boolean }): Promise<void> {
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
-  const secrets = secretsFromPassphraseFile(opts.passphraseFile);
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
-        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets },
+        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets: cliForeignSecrets(opts.passphraseFile, engine.credentials) },
         ctx,
       ),
     );

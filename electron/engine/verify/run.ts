@@ -144,7 +144,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
       hint: 'Is this the drive or bucket the backups go to? `lifeboat where <set>` shows where a set was seen.',
     });
   }
-  const skipped: VerifyReport['skipped'] = blocked.map((f) => ({ key: f.path, reason: `${f.what}: not verified, needs ${f.needs}` }));
+  const skipped: VerifyReport['skipped'] = [];
   const chosen = targets.filter((t) => {
     const reason = skipReason(deps.catalog, t, req, started);
     if (reason) skipped.push({ key: t.key, reason });

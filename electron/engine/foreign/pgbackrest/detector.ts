@@ -1,5 +1,6 @@
 import { LifeboatError, mapError } from '../../errors';
 import type { ListedFile, Medium } from '../../storage/medium';
+import { needsSecret } from '../secrets';
 import type { ForeignContext, ForeignDetector, ForeignFinding, ForeignSet } from '../types';
 import { PgbrNeedsPassphrase, readBackupInfo, readBackupManifest, stanzasIn, type BackupInfo, type BackupInfoEntry, type BackupManifest } from './repo';
 import { walRanges } from './wal';
@@ -83,7 +84,7 @@ export async function findStanza(medium: Medium, root: string, stanza: string, p
     if (e instanceof PgbrNeedsPassphrase) {
       return {
         sets: [],
-        findings: [{ path: infoPath, what: `encrypted pgBackRest repository ${stanza}`, needs: `its passphrase (a pgbackrest-cipher credential for ${stanza}, or --passphrase-file <file>)`, blocking: true }],
+        findings: [{ path: infoPath, what: `encrypted pgBackRest repository ${stanza}`, needs: needsSecret('pgbackrest-cipher', stanza), blocking: true }],
       };
     }
     const err = mapError(e);

@@ -3,6 +3,7 @@ import { JSON_LIMITS } from '../../format/check';
 import { looksOpenSslSalted, openSslDecryptBuffer } from '../../crypto/openssl-enc';
 import type { Medium } from '../../storage/medium';
 import { json, parseCheckedIni, type Ini } from './ini';
+import { needsSecret } from '../secrets';
 
 /**
  * A pgBackRest repository as files on a medium (format 5, pgBackRest 2.x): `backup/<stanza>/backup.info`,
@@ -22,7 +23,7 @@ const EXT: Record<CompressType, string> = { gz: '.gz', zst: '.zst', lz4: '.lz4',
 export class PgbrNeedsPassphrase extends LifeboatError {
   constructor(readonly stanza: string) {
     super('CREDENTIAL_UNAVAILABLE', `encrypted pgBackRest repository ${stanza}: give its passphrase`, {
-      hint: `Store it (lifeboat credentials) as a pgbackrest-cipher credential for ${stanza}, or pass --passphrase-file <file>.`,
+      hint: `Give ${needsSecret('pgbackrest-cipher', stanza)}.`,
     });
   }
 }
@@ -237,6 +238,14 @@ export async function readBackupManifest(medium: Medium, root: string, info: Bac
     files,
     notes,
   };
+}
+
+/**
+ * Whether a file is stored in the raw formats (backup-bundle-raw): every file the backup copied, but not the two
+ * files pgBackRest writes itself at backup stop from what PostgreSQL returned (backup/backup.c backupFilePut).
+ */
+export function storedRaw(f: ManifestFile, storedBy: BackupManifest): boolean {
+  return storedBy.bundleRaw && f.name !== 'pg_data/backup_label' && f.name !== 'pg_data/tablespace_map';
 }
 
 /** Where a manifest file's bytes are: a whole repository file, or a range of a bundle. Null: nothing stored (an empty file in a bundle). */
