@@ -9,7 +9,8 @@ import type { Medium } from '../../storage/medium';
 import { openRange, plainStages, type Encoding } from './decode';
 import { json, parseCheckedIni } from './ini';
 import { loadManifests } from './check';
-import { locate, PGBR_KDF, readBackupInfo, type BackupInfo, type BackupManifest, type ManifestFile } from './repo';
+import { openPlainFile } from './open';
+import { locate, PGBR_KDF, readBackupInfo, storedRaw, type BackupInfo, type BackupManifest, type ManifestFile } from './repo';
 
 /**
  * A pgBackRest backup written into an empty PostgreSQL data directory without pgbackrest: every
@@ -138,17 +139,12 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   // Files grouped by where their bytes are: a bundle is read in offset order, once.
   const jobs: Array<{ f: ManifestFile; rel: string; enc: Encoding; path: string | null; offset: number; length: number | null }> = [];
   for (const f of manifest.files) {
-    if (f.blockIncrSize > 0) {
-      throw new LifeboatError('FORMAT_UNSUPPORTED', `${f.name} is stored block-incrementally (pgBackRest 2.46+ --repo-block): Lifeboat does not rebuild such files yet.`, {
-        hint: 'Restore this backup with pgbackrest restore, or make a full backup without block incremental.',
-      });
-    }
     const rel = inDataDir(f.name);
     if (!rel) throw new LifeboatError('FORMAT_INVALID', 'The manifest lists the data directory itself as a file.');
     const storedBy = manifests.get(f.reference ?? input.label);
     if (!storedBy) throw new LifeboatError('FORMAT_INVALID', `${f.name} refers to backup ${f.reference}, whose manifest is not readable.`);
     const loc = locate(root, input.stanza, input.label, f, storedBy);
-    const enc: Encoding = { compressType: storedBy.compressType, raw: storedBy.bundleRaw, cipherPass: info.encrypted ? storedBy.cipherPass : null };
+    const enc: Encoding = { compressType: storedBy.compressType, raw: storedRaw(f, storedBy), cipherPass: info.encrypted ? storedBy.cipherPass : null };
     jobs.push({ f, rel, enc, path: loc?.path ?? null, offset: loc?.offset ?? 0, length: loc?.length ?? null });
   }
   jobs.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? '') || a.offset - b.offset);
@@ -168,9 +164,12 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     try {
       if (j.path !== null && j.f.size > 0) {
         const what = `${input.stanza}/${input.label}: ${j.f.name}`;
-        await pipeline([await openRange(input.medium, j.path, j.offset, j.length), ...plainStages(j.enc, what, j.f.size), fileSink(fd, j.f, hash, counter)], {
-          signal: input.signal,
-        });
+        // A block-incremental file is assembled from its block map (foreign/pgbackrest/open.ts); any other streams from its bytes.
+        const source =
+          j.f.blockIncrMapSize > 0
+            ? [await openPlainFile(input.medium, root, info, manifests, input.label, j.f.name)]
+            : [await openRange(input.medium, j.path, j.offset, j.length), ...plainStages(j.enc, what, j.f.size)];
+        await pipeline([...source, fileSink(fd, j.f, hash, counter)], { signal: input.signal });
       }
       // Off the main thread: the workers' fsyncs overlap (a data directory is mostly small files).
       await new Promise<void>((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
