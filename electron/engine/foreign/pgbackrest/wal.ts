@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
-import { decompressFrameSync } from 'lz4-napi';
-import { Decompressor } from 'zstd-napi';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { openSslDecryptBuffer } from '../../crypto/openssl-enc';
 import { LifeboatError, mapError } from '../../errors';
 import type { Medium } from '../../storage/medium';
 import { needsSecret } from '../secrets';
+import { plainStages } from './decode';
 import { json, parseCheckedIni, type Ini } from './ini';
 
 /**
@@ -58,24 +58,6 @@ const WAL_FILE_MAX = 2 ** 30;
 /** pgBackRest's cipher: OpenSSL's `enc` format, AES-256-CBC, EVP_BytesToKey with SHA-1 (cipherBlock.c). */
 export function decryptPgbr(data: Buffer, passphrase: string, what: string): Buffer {
   return openSslDecryptBuffer(data, { passphrase, kdf: { kind: 'evp', digest: 'sha1' }, what });
-}
-
-/** Decompress one whole WAL file (at most a segment, so in memory), bounded. */
-function decompress(data: Buffer, c: PgbrCompression | null, what: string): Buffer {
-  try {
-    if (c === null) return data;
-    if (c === 'gz') return gunzipSync(data, { maxOutputLength: WAL_FILE_MAX });
-    if (c === 'lz4') return decompressFrameSync(data);
-    if (c === 'zst') {
-      const d = new Decompressor();
-      return d.decompress(data);
-    }
-  } catch (e) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `${what} cannot be decompressed (${c}): ${e instanceof Error ? e.message : String(e)}.`, {
-      hint: 'The file is damaged: restore to a time before it, or use another copy of the repository.',
-    });
-  }
-  throw new LifeboatError('FORMAT_UNSUPPORTED', `${what} is compressed with ${c}, which this build does not read for WAL yet.`);
 }
 
 /**
@@ -166,11 +148,32 @@ export async function listPgbrArchive(medium: Medium, info: PgbrArchiveInfo): Pr
  * SHA-1 checked against the one in its name. Never returns unproven bytes.
  */
 export async function readPgbrWal(medium: Medium, info: PgbrArchiveInfo, w: PgbrWal): Promise<Buffer> {
-  let data = await medium.readFile(w.path);
-  if (info.cipherPass !== null) data = decryptPgbr(data, info.cipherPass, `The archived ${w.name}`);
-  const plain = decompress(data, w.compression, `The archived ${w.name}`);
+  const what = `The archived ${w.name}`;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb): void {
+      total += chunk.length;
+      // A byte past the largest segment PostgreSQL makes is damage (or a bomb), not memory to spend.
+      if (total > WAL_FILE_MAX) return cb(new LifeboatError('CHECKSUM_MISMATCH', `decodes to more than ${WAL_FILE_MAX} bytes`));
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  // The repository's decoder (decrypt, then gz/zst/lz4/bz2), bounded at the largest WAL file PostgreSQL makes.
+  const stages = plainStages({ compressType: w.compression ?? 'none', raw: false, cipherPass: info.cipherPass }, what, WAL_FILE_MAX);
+  try {
+    await pipeline([await medium.openRead(w.path), ...stages, sink]);
+  } catch (e) {
+    const err = mapError(e);
+    if (err.code === 'STORAGE_UNREACHABLE') throw err;
+    throw new LifeboatError(err.code === 'DECRYPTION_FAILED' ? err.code : 'CHECKSUM_MISMATCH', `${what} cannot be decoded: ${err.message}. It was not handed to PostgreSQL.`, {
+      hint: 'The file is damaged (or the passphrase is wrong): restore to a time before it, or use another copy of the repository.',
+    });
+  }
+  const plain = Buffer.concat(chunks);
   if (w.sha1 !== null && createHash('sha1').update(plain).digest('hex') !== w.sha1) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `The archived ${w.name} is corrupted: its content does not match the SHA-1 in its name. It was not handed to PostgreSQL.`, {
+    throw new LifeboatError('CHECKSUM_MISMATCH', `${what} is corrupted: its content does not match the SHA-1 in its name. It was not handed to PostgreSQL.`, {
       hint: 'Restore to a time before this segment, or use another copy of the repository.',
     });
   }
