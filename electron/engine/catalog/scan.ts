@@ -10,7 +10,10 @@ import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
-import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign';
+import { pgbackrestDetector } from '../foreign/pgbackrest';
+import type { ForeignFinding, ForeignSecrets } from '../foreign/types';
+import { seedSets, systemNameFrom, type ForeignSet } from './foreign';
+import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -22,6 +25,8 @@ export interface ScanSummary {
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
   foreign: { seedScript: number; pgbackrest: number };
   unreadable: Array<{ path: string; reason: string }>;
+  /** What the scan recognised but could not read (an encrypted repository without its passphrase); `blocking` ones make the scan exit 2. */
+  findings: ForeignFinding[];
   indexedFileSets: number;
   durationMs: number;
   /** What the operator should do next, when something is off. */
@@ -116,37 +121,23 @@ function pathOfLine(line: string): string {
 }
 
 /** Seed-script files and pgBackRest repositories found on the medium. */
-async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }> }> {
+async function findForeign(
+  medium: Medium,
+  ctx: Pick<JobContext, 'log' | 'signal'>,
+  secrets: ForeignSecrets,
+): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }>; findings: ForeignFinding[] }> {
   const unreadable: Array<{ path: string; reason: string }> = [];
   const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
   const sets = seedSets(files);
   // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
-  const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
-  for (const info of infos) {
-    const stanza = info.path.split('/')[1]!;
-    try {
-      if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
-      const text = (await medium.readFile(info.path)).toString('utf8');
-      const manifests = new Map<string, string>();
-      const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
-      for (const label of labels) {
-        try {
-          // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
-          const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
-          if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
-          manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
-        } catch {
-          ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
-        }
-      }
-      const wal = (await medium.listFiles(`archive/${stanza}`, { maxDepth: 3 })).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
-      sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
-    } catch (e) {
-      unreadable.push({ path: info.path, reason: mapError(e).message });
-    }
-  }
-  return { sets, unreadable };
+  const pgbr = await pgbackrestDetector.find(medium, files, { log: ctx.log, signal: ctx.signal, secrets, timeZone: 'UTC' });
+  sets.push(...pgbr.sets);
+  for (const f of pgbr.findings) unreadable.push({ path: f.path, reason: `${f.what}: needs ${f.needs}` });
+  return { sets, unreadable, findings: pgbr.findings };
 }
+
+/** No secret known: what a scan has without a keychain or files given on the command line. */
+const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
 
 /**
  * Scan one medium into the catalog: register it, read every new or changed manifest (unchanged
@@ -155,7 +146,7 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } = {}): Promise<ScanSummary> {
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[]; secrets?: ForeignSecrets } = {}): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -174,7 +165,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   let foreign: Awaited<ReturnType<typeof findForeign>>;
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx);
+    foreign = await findForeign(medium, ctx, options.secrets ?? NO_SECRETS);
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
@@ -258,6 +249,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
     foreign: { seedScript: 0, pgbackrest: 0 },
     unreadable,
+    findings: foreign.findings,
     indexedFileSets: 0,
     durationMs: 0,
     hints,
@@ -360,6 +352,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       if (list) list.push(f);
       else systems.set(system, [f]);
     }
+    // pgBackRest stanzas' archives (archive/<stanza>/<pg-version>-<id>/…): summarised the same way, under the stanza's system.
+    const pgbrFiles = await medium.listFiles('archive', { limit: 10_000_000, maxDepth: 3 }).catch(() => []);
+    for (const f of pgbrFiles) {
+      const stanza = f.path.split('/')[1];
+      if (!stanza || !parsePgbrStored(f.path, f.size, f.mtimeMs, '')) continue;
+      const system = systemNameFrom(stanza);
+      const list = systems.get(system);
+      if (list) list.push(f);
+      else systems.set(system, [f]);
+    }
     const upsert = catalog.stmt(
       `INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, first_segment, last_segment, last_archived_at, gaps, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(medium_id, system) DO UPDATE SET files = excluded.files, bytes = excluded.bytes, timelines = excluded.timelines, first_segment = excluded.first_segment,
@@ -368,7 +370,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     catalog.inTransaction(() => {
       catalog.stmt('DELETE FROM wal_archives WHERE medium_id = ?').run(mediumId);
       for (const [system, files] of systems) {
-        const archived = files.map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((w): w is ArchivedWal => w !== null);
+        const archived = files
+          .map((f) => parseStored(f.path, f.size, f.mtimeMs) ?? parsePgbrStored(f.path, f.size, f.mtimeMs, ''))
+          .filter((w): w is ArchivedWal | PgbrWal => w !== null);
         const names = archived.filter((w) => w.kind === 'segment').map((w) => w.name).sort();
         const timelines = [...new Set(archived.map((w) => w.timeline))].sort((a, b) => a - b);
         // A hole inside a timeline (16 MiB segments assumed here; the planner reads the real size).
