@@ -8,9 +8,13 @@ import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
-import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
+import type { ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign';
+import { formatBytes } from '../../../shared/format';
+import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
+import { resticDetector } from '../foreign/restic';
+import type { ForeignDetector, ForeignFinding, ForeignSecrets } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -20,8 +24,15 @@ export interface ScanSummary {
   kind: 'folder' | 's3';
   initialized: boolean;
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
-  foreign: { seedScript: number; pgbackrest: number };
+  foreign: { seedScript: number; pgbackrest: number; restic: number };
   unreadable: Array<{ path: string; reason: string }>;
+  /**
+   * What the scan recognised and cannot read, per file or folder (other tools' backups, a backup
+   * missing its key, the listing's bounds): never a silent zero. A blocking one makes `lifeboat scan` exit 2.
+   */
+  findings: ForeignFinding[];
+  /** What the listing outside sets/ and wal/ saw: counts and notable names, said when no set was found. */
+  seen: SeenSummary;
   indexedFileSets: number;
   durationMs: number;
   /** What the operator should do next, when something is off. */
@@ -115,37 +126,66 @@ function pathOfLine(line: string): string {
   return line.slice(line.indexOf('\t', line.indexOf('\t') + 1) + 1);
 }
 
-/** Seed-script files and pgBackRest repositories found on the medium. */
-async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }> }> {
-  const unreadable: Array<{ path: string; reason: string }> = [];
-  const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
-  const sets = seedSets(files);
-  // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
-  const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
-  for (const info of infos) {
-    const stanza = info.path.split('/')[1]!;
-    try {
-      if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
-      const text = (await medium.readFile(info.path)).toString('utf8');
-      const manifests = new Map<string, string>();
-      const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
-      for (const label of labels) {
-        try {
-          // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
-          const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
-          if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
-          manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
-        } catch {
-          ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
+/**
+ * Today's seed-script and pgBackRest readers behind the ForeignDetector interface, until the
+ * formats' own detectors (foreign/seed, foreign/pgbackrest) replace them in LEGACY_DETECTORS.
+ */
+const legacySeedDetector: ForeignDetector = {
+  name: 'seed-script',
+  find: async (_medium, files) => ({ sets: seedSets(files), findings: [] }),
+};
+
+const legacyPgbackrestDetector: ForeignDetector = {
+  name: 'pgbackrest',
+  async find(medium, files, ctx) {
+    const sets: ForeignSet[] = [];
+    const findings: ForeignFinding[] = [];
+    // backup/<stanza>/backup.info at the root of the medium.
+    for (const info of files.filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path))) {
+      const stanza = info.path.split('/')[1]!;
+      try {
+        if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
+        const text = (await medium.readFile(info.path)).toString('utf8');
+        const manifests = new Map<string, string>();
+        const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
+        for (const label of labels) {
+          try {
+            // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
+            const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
+            if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
+            manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
+          } catch {
+            ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
+          }
         }
+        const wal = files.filter((f) => f.path.startsWith(`archive/${stanza}/`)).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
+        sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
+      } catch (e) {
+        const err = mapError(e);
+        if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
+        findings.push({ path: info.path, what: `pgBackRest repository ${stanza}, unreadable: ${err.message.slice(0, 200)}`, needs: 'a readable backup.info (an encrypted repository needs its passphrase)', blocking: true });
       }
-      const wal = (await medium.listFiles(`archive/${stanza}`, { maxDepth: 3 })).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
-      sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
-    } catch (e) {
-      unreadable.push({ path: info.path, reason: mapError(e).message });
     }
-  }
-  return { sets, unreadable };
+    return { sets, findings };
+  },
+};
+
+/** Every format's detector, run over one listing (foreign/discover.ts); the other tools' detector runs last there. */
+const DETECTORS: ForeignDetector[] = [legacySeedDetector, legacyPgbackrestDetector, resticDetector];
+
+export interface ForeignScanOptions {
+  /** Passphrases of other tools' backups (foreign/secrets.ts); none: only what needs no secret is read. */
+  secrets?: ForeignSecrets;
+  /** IANA zone that local times in file names are read in (default the laptop's). */
+  timeZone?: string;
+}
+
+const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
+
+/** Other tools' backups on the medium, and what was seen and could not be read (foreign/discover.ts). */
+async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal'>, o: ForeignScanOptions): Promise<Discovery> {
+  const timeZone = o.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return discover(medium, DETECTORS, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone });
 }
 
 /**
@@ -155,7 +195,7 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } = {}): Promise<ScanSummary> {
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } & ForeignScanOptions = {}): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -168,17 +208,20 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     throw err;
   }
   const hints: string[] = [];
-  if (!info) hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
 
   let folders: ListedSetFolder[];
   let foreign: Awaited<ReturnType<typeof findForeign>>;
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx);
+    foreign = await findForeign(medium, ctx, options);
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
     throw new LifeboatError(err.code, `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`, { hint: err.hint, cause: e });
+  }
+  // Another tool's repository is not made a Lifeboat medium (a lifeboat-medium.json written into a restic or Borg repository).
+  if (!info && foreign.findings.length === 0 && !foreign.sets.some((f) => f.origin === 'restic')) {
+    hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
   }
   const mediumId = info?.id ?? `path:${medium.location}`;
   const known = knownSets(catalog, mediumId, medium.kind);
@@ -256,8 +299,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     kind: medium.kind,
     initialized: info !== null,
     sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
-    foreign: { seedScript: 0, pgbackrest: 0 },
+    foreign: { seedScript: 0, pgbackrest: 0, restic: 0 },
     unreadable,
+    findings: foreign.findings,
+    seen: foreign.seen,
     indexedFileSets: 0,
     durationMs: 0,
     hints,
@@ -294,6 +339,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     for (const f of foreign.sets) {
       seen.add(recordForeignSet(catalog, mediumId, f, now));
       if (f.origin === 'seed-script') summary.foreign.seedScript++;
+      else if (f.origin === 'restic') summary.foreign.restic++;
       else summary.foreign.pgbackrest++;
     }
     // Sets no longer on the medium (or no longer readable there): marked missing with the
@@ -348,6 +394,30 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
     }
   }
+  // restic snapshots: their trees indexed for find (restic ls --json, streamed and bounded), once per snapshot.
+  const restic = foreign.sets.filter((f) => f.origin === 'restic');
+  if (restic.length > 0) {
+    ctx.step('indexing restic snapshots');
+    const { findRestic, resticFileIndex, resticScope } = await import('../foreign/restic');
+    const bin = findRestic();
+    for (const f of restic) {
+      const key = `${f.system}/${f.setId}`;
+      const repo = medium.localPath(f.setPath || '.');
+      if (!bin || !repo || db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
+      try {
+        const password = await (options.secrets ?? NO_SECRETS).get('restic-password', resticScope(repo));
+        if (!password) continue;
+        const { entries, truncated } = await resticFileIndex({ restic: bin, repo, password, signal: ctx.signal }, String(f.facts.snapshot), f.setId);
+        if (truncated) ctx.log('warn', `restic snapshot ${key}: only its first ${entries.length} entries are indexed for find`);
+        recordFileIndex(catalog, key, entries);
+        summary.indexedFileSets++;
+      } catch (e) {
+        const err = mapError(e);
+        if (err.code === 'CANCELLED') throw err;
+        ctx.log('warn', `restic snapshot ${key} not indexed: ${err.message}`);
+      }
+    }
+  }
   // WAL archives: a summary per system (the planner reads the files themselves when the medium is here).
   ctx.step('reading the WAL archive');
   try {
@@ -386,6 +456,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
   }
   if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
+  const blocking = foreign.findings.filter((f) => f.blocking).length;
+  if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
+  if (summary.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0) hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
   summary.durationMs = Date.now() - started;
   return summary;
 }
