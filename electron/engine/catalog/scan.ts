@@ -346,7 +346,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     // time, never deleted. Candidates: rows not listed unchanged, and present sets whose line
     // was not matched (none when every line was: the usual rescan).
     const gone: string[] = [];
-    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path)) gone.push(row.set_key);
+    // A set inside something this scan could not read (a restic repository without its password) is not gone: not seen, this time.
+    const held = (path: string): boolean => foreign.findings.some((f) => f.blocking && (f.path === path || (f.path === '.' && path === '') || path.startsWith(`${f.path}/`)));
+    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path) && !held(row.set_path)) gone.push(row.set_key);
     if (matchedLines < known.lines.size) {
       const unmatched = [...knownPaths()].filter((path) => !same.has(path));
       const keys = catalog.db
