@@ -80,6 +80,17 @@ describe('other tools and unknown files', () => {
     expect(r.stdout).toMatch(/NEEDS r: restic repository at r \(0 snapshot files\) — needs its password, in a file given with --password-file <file>/);
   }, 60_000);
 
+  it('an encrypted pgBackRest repository without its passphrase: named, blocking, exit 2, no binary printed', () => {
+    const m = folder('pgbr-enc');
+    mkdirSync(join(m, 'backup', 'shop'), { recursive: true });
+    writeFileSync(join(dir.path, 'info.txt'), '[backup:current]\n');
+    execFileSync('openssl', ['enc', '-aes-256-cbc', '-pass', 'pass:x', '-in', join(dir.path, 'info.txt'), '-out', join(m, 'backup', 'shop', 'backup.info')]);
+    const r = lifeboat(env, 'scan', m);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/NEEDS backup\/shop: encrypted pgBackRest repository shop — needs its passphrase, in a file given with --passphrase-file <file>/);
+    expect(r.stdout).not.toMatch(/Salted__|Not an INI line/);
+  }, 60_000);
+
   it('0 sets on a folder that is not empty says what it saw', () => {
     const m = folder('other-things');
     for (let i = 0; i < 3; i++) writeFileSync(join(m, `app-${i}.log`), 'x'.repeat(100 * (i + 1)));

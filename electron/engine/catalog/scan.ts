@@ -14,6 +14,7 @@ import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign'
 import { formatBytes } from '../../../shared/format';
 import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
 import { resticDetector } from '../foreign/restic';
+import { needsSecret } from '../foreign/secrets';
 import type { ForeignDetector, ForeignFinding, ForeignSecrets } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
@@ -145,7 +146,13 @@ const legacyPgbackrestDetector: ForeignDetector = {
       const stanza = info.path.split('/')[1]!;
       try {
         if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
-        const text = (await medium.readFile(info.path)).toString('utf8');
+        const raw = await medium.readFile(info.path);
+        // An encrypted repository (repo1-cipher-type): its files start with OpenSSL's header; never printed as text.
+        if (raw.subarray(0, 8).toString('latin1') === 'Salted__') {
+          findings.push({ path: `backup/${stanza}`, what: `encrypted pgBackRest repository ${stanza}`, needs: needsSecret('pgbackrest-cipher', stanza), blocking: true });
+          continue;
+        }
+        const text = raw.toString('utf8');
         const manifests = new Map<string, string>();
         const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
         for (const label of labels) {
@@ -163,7 +170,7 @@ const legacyPgbackrestDetector: ForeignDetector = {
       } catch (e) {
         const err = mapError(e);
         if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
-        findings.push({ path: info.path, what: `pgBackRest repository ${stanza}, unreadable: ${err.message.slice(0, 200)}`, needs: 'a readable backup.info (an encrypted repository needs its passphrase)', blocking: true });
+        findings.push({ path: info.path, what: `pgBackRest repository ${stanza}, unreadable: ${err.message.slice(0, 200).replace(/[^\x20-\x7e]/g, '?')}`, needs: 'a readable backup.info (an encrypted repository needs its passphrase)', blocking: true });
       }
     }
     return { sets, findings };
