@@ -4,7 +4,11 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { mapError } from '../../electron/engine/errors';
+import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
+import { selectSet } from '../../electron/engine/runbooks/actions/select-set';
 import { openCopy } from '../../electron/engine/runbooks/actions/set-access';
+import type { ActionContext } from '../../electron/engine/runbooks/actions/types';
+import { defaultSettings } from '../../electron/engine/settings/settings';
 import { json, lifeboat } from '../helpers/cli';
 import { tempDir } from '../helpers/temp';
 
@@ -36,6 +40,22 @@ beforeAll(() => {
 
 afterAll(() => dir?.cleanup());
 
+/** catalog.select-set with `signed: true`: the trust rule decides which sets qualify. */
+async function selectSigned(): Promise<Record<string, unknown>> {
+  const catalog = Catalog.open(join(dir.path, 'home', 'catalog.sqlite'));
+  try {
+    const ctx = {
+      deps: { catalog, settings: defaultSettings(), dataDir: join(dir.path, 'home'), credentials: new MemoryCredentialStore(), identities: [] },
+      signal: new AbortController().signal,
+      log: () => undefined,
+      progress: () => undefined,
+    } as unknown as ActionContext;
+    return (await selectSet.run(selectSet.params.parse({ system: 'x', kind: 'pg-logical', signed: true }), ctx));
+  } finally {
+    catalog.close();
+  }
+}
+
 async function open(allowUnsigned: boolean): Promise<Awaited<ReturnType<typeof openCopy>>> {
   const catalog = Catalog.open(join(dir.path, 'home', 'catalog.sqlite'));
   try {
@@ -60,6 +80,7 @@ describe('a foreign set under the trust rule', () => {
     expect(copy.trust.text).toBe('foreign: not yet verified');
     expect(copy.decision.state).toBe('accepted-unsigned');
     expect(copy.artifacts.map((a) => [a.path, a.recordedSha256])).toEqual([['postgres_x_20261202_030000.sql.gz', null]]);
+    await expect(selectSigned()).rejects.toMatchObject({ code: 'NOT_FOUND', hint: expect.stringMatching(/never verified successfully here/) });
   }, 30_000);
 
   it('authenticity: not a failure, the named state; then a restore is admitted by it', async () => {
@@ -78,6 +99,7 @@ describe('a foreign set under the trust rule', () => {
     expect(copy.decision).toEqual({ state: 'foreign', text: copy.trust.text });
     expect(copy.trust.state).toBe('foreign-first-verification');
     expect(copy.artifacts[0]!.recordedSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await selectSigned()).toMatchObject({ key: KEY, trust: expect.stringMatching(/^foreign: trusted on first verification/) });
   }, 60_000);
 
   it('the file changed since the first verification: corrupted, and the state still names when it was trusted', () => {

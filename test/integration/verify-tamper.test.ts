@@ -266,9 +266,10 @@ describe('the ledger', () => {
     let v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.verdict).toBe('ok');
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/first verification: hash recorded/);
-    // From the authenticity level up, an unsigned foreign set fails: nothing vouches for it.
+    // From the authenticity level up, a foreign set is named by the trust rule, never failed as unsigned (issue 19).
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'deep', '--json'));
-    expect(v.results[0]!.verdict).toBe('unsigned');
+    expect(v.results[0]!.verdict).toBe('ok');
+    expect(v.results[0]!.detail).toMatch(/^foreign: trusted on first verification/);
     expect(v.results[0]!.artifacts[0]).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/gzip stream is complete/) });
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/hash matches the one recorded/);

@@ -58,6 +58,8 @@ describe('foreign secrets (foreign/secrets.ts)', () => {
     expect(await foreignSecrets({ keychain: store, files: { passphraseFile: pw } }).get('restic-password', 'nope')).toBe('from-keychain-default');
     const locked = { get: (): Promise<string | null> => Promise.reject(new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is locked.')) };
     expect(await foreignSecrets({ keychain: locked }).get('restic-password', 'r')).toBeNull();
-    expect(needsSecret('restic-password', 'repo 1')).toMatch(/--password-file <file>, or stored in the keychain with lifeboat credentials add restic repo_1 --from-file <file>/);
+    expect(needsSecret('restic-password', 'repo 1')).toMatch(/--password-file <file> or stored in the keychain \(lifeboat credentials add restic repo_1 --from-file <file>\)/);
+    const { redactText } = await import('../../electron/engine/log/redact');
+    expect(redactText(needsSecret('restic-password', 'r'))).toBe(needsSecret('restic-password', 'r'));
   }, 5000);
 });

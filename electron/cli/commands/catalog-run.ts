@@ -7,10 +7,10 @@ import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
 import { withCliEngine } from '../engine';
+import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import { cliForeignSecrets } from '../passphrase-file';
 
 /** With LIFEBOAT_TIMING=1, report how long the engine call took (benchmarks compare it with the whole process). */
 function timed<T>(io: CliIo, name: string, fn: () => T): T {
@@ -23,9 +23,12 @@ function timed<T>(io: CliIo, name: string, fn: () => T): T {
 function printScan(io: CliIo, s: ScanSummary): void {
   io.stdout.write(`${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`);
   io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
-  if (s.foreign.seedScript || s.foreign.pgbackrest) io.stdout.write(`  foreign, read-only and unsigned: ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups\n`);
+  if (s.foreign.seedScript || s.foreign.pgbackrest || s.foreign.restic) {
+    io.stdout.write(`  foreign, read-only (their own integrity data, never a Lifeboat signature): ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups, ${s.foreign.restic} restic snapshots\n`);
+  }
   for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
-  for (const f of s.findings.filter((x) => x.blocking)) io.stdout.write(`  ${f.what}: give ${f.needs}\n`);
+  // Never a silent zero: each thing recognised and not read, per file or folder, with what it needs.
+  for (const f of s.findings) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.path}: ${f.what} — needs ${f.needs}\n`);
   for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
   io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
 }
@@ -40,7 +43,7 @@ function moveCatalogAside(): string | null {
   return aside;
 }
 
-export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; passphraseFile?: string; json?: boolean }): Promise<void> {
+export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; json?: boolean } & ForeignSecretOptions): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
   if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
@@ -56,10 +59,11 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     // First what the media cannot give back (pinned keys, runs and journals, the ledger), from the file moved aside.
     const carried = aside ? carryOver(aside, engine.catalog) : null;
     const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
+    const secrets = foreignSecretsFor(engine, opts);
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets: cliForeignSecrets(opts.passphraseFile, engine.credentials) }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);
@@ -71,11 +75,11 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
         if (!opts.json) io.stdout.write(`${loc}: NOT SCANNED — ${err.message}\n`);
       }
     }
-    // A backup the scan knows how to read but could not open (no passphrase): the scan is not complete (exit 2).
-    const blocked = results.flatMap((r) => ('findings' in r ? r.findings.filter((f) => f.blocking) : []));
-    if (blocked.length > 0) process.exitCode = 2;
+    // A backup found that cannot be read without a key or tool the operator can give: exit 2 (what is missing is printed above).
+    const blocked = results.some((r) => 'findings' in r && r.findings.some((f) => f.blocking));
+    if (blocked) process.exitCode = 2;
     if (opts.json) {
-      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: blocked.length === 0, ...results[0] });
+      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: !blocked, ...results[0] });
     } else if (opts.rebuild) {
       io.stdout.write(`Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`);
       io.stdout.write(carried ? `${describeCarryOver(carried)}\n` : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n');
@@ -115,7 +119,7 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
           r.createdAt.slice(0, 19).replace('T', ' '),
           formatBytes(r.bytes),
           `${r.media}${r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}`,
-          [r.verified ? 'verified' : 'not verified', r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
+          [r.verified ? 'verified' : 'not verified', r.origin !== 'lifeboat' ? 'foreign' : r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
         ]),
       ),
     );

@@ -2,10 +2,10 @@ import { VERDICT_TEXT, type SetResult, type VerifyLevel } from '../../../shared/
 import { LifeboatError } from '../../engine/errors';
 import { runVerify } from '../../engine/verify/run';
 import { withCliEngine } from '../engine';
+import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import { cliForeignSecrets } from '../passphrase-file';
 
 function line(r: SetResult): string {
   if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
@@ -45,14 +45,15 @@ export async function verifyWalCommand(
   });
 }
 
-export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; passphraseFile?: string; json?: boolean }): Promise<void> {
+export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean; readDataSubset?: string } & ForeignSecretOptions): Promise<void> {
+  if (opts.readDataSubset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(opts.readDataSubset)) throw new LifeboatError('BAD_INPUT', '--read-data-subset takes n/t (e.g. 1/10) or a percentage (e.g. 5%).');
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
-        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets: cliForeignSecrets(opts.passphraseFile, engine.credentials) },
+        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets: foreignSecretsFor(engine, opts), resticReadDataSubset: opts.readDataSubset ?? null },
         ctx,
       ),
     );

@@ -5,6 +5,7 @@ import { rememberMedium } from '../catalog/known-media';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
+import { foreignSecrets } from '../foreign/secrets';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { runVerify } from '../verify/run';
@@ -95,7 +96,8 @@ export function createHandlers(engine: Engine): Handlers {
     startScan: async ({ location }) => {
       const medium = await engine.openMedium(location);
       const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Scan of ${medium.location}` }, async (ctx) => {
-        const summary = await scanMedium(engine.catalog, medium, ctx);
+        // Other tools' passphrases from the keychain (lifeboat credentials add …): the app has no files to name.
+        const summary = await scanMedium(engine.catalog, medium, ctx, { secrets: foreignSecrets({ keychain: engine.credentials }) });
         rememberMedium(engine.paths.dataDir, medium.location);
         return summary;
       });

@@ -8,12 +8,15 @@ import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
-import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
+import type { ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { pgbackrestDetector } from '../foreign/pgbackrest';
-import type { ForeignFinding, ForeignSecrets } from '../foreign/types';
-import { seedSets, systemNameFrom, type ForeignSet } from './foreign';
 import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
+import { seedSets, systemNameFrom, type ForeignSet } from './foreign';
+import { formatBytes } from '../../../shared/format';
+import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
+import { resticDetector } from '../foreign/restic';
+import type { ForeignDetector, ForeignFinding, ForeignSecrets } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -23,10 +26,15 @@ export interface ScanSummary {
   kind: 'folder' | 's3';
   initialized: boolean;
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
-  foreign: { seedScript: number; pgbackrest: number };
+  foreign: { seedScript: number; pgbackrest: number; restic: number };
   unreadable: Array<{ path: string; reason: string }>;
-  /** What the scan recognised but could not read (an encrypted repository without its passphrase); `blocking` ones make the scan exit 2. */
+  /**
+   * What the scan recognised and cannot read, per file or folder (other tools' backups, a backup
+   * missing its key, the listing's bounds): never a silent zero. A blocking one makes `lifeboat scan` exit 2.
+   */
   findings: ForeignFinding[];
+  /** What the listing outside sets/ and wal/ saw: counts and notable names, said when no set was found. */
+  seen: SeenSummary;
   indexedFileSets: number;
   durationMs: number;
   /** What the operator should do next, when something is off. */
@@ -120,24 +128,32 @@ function pathOfLine(line: string): string {
   return line.slice(line.indexOf('\t', line.indexOf('\t') + 1) + 1);
 }
 
-/** Seed-script files and pgBackRest repositories found on the medium. */
-async function findForeign(
-  medium: Medium,
-  ctx: Pick<JobContext, 'log' | 'signal'>,
-  secrets: ForeignSecrets,
-): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }>; findings: ForeignFinding[] }> {
-  const unreadable: Array<{ path: string; reason: string }> = [];
-  const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
-  const sets = seedSets(files);
-  // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
-  const pgbr = await pgbackrestDetector.find(medium, files, { log: ctx.log, signal: ctx.signal, secrets, timeZone: 'UTC' });
-  sets.push(...pgbr.sets);
-  for (const f of pgbr.findings) unreadable.push({ path: f.path, reason: `${f.what}: needs ${f.needs}` });
-  return { sets, unreadable, findings: pgbr.findings };
+/**
+ * Today's seed-script and pgBackRest readers behind the ForeignDetector interface, until the
+ * formats' own detectors (foreign/seed, foreign/pgbackrest) replace them in LEGACY_DETECTORS.
+ */
+const legacySeedDetector: ForeignDetector = {
+  name: 'seed-script',
+  find: async (_medium, files) => ({ sets: seedSets(files), findings: [] }),
+};
+
+/** Every format's detector, run over one listing (foreign/discover.ts); the other tools' detector runs last there. */
+const DETECTORS: ForeignDetector[] = [legacySeedDetector, pgbackrestDetector, resticDetector];
+
+export interface ForeignScanOptions {
+  /** Passphrases of other tools' backups (foreign/secrets.ts); none: only what needs no secret is read. */
+  secrets?: ForeignSecrets;
+  /** IANA zone that local times in file names are read in (default the laptop's). */
+  timeZone?: string;
 }
 
-/** No secret known: what a scan has without a keychain or files given on the command line. */
 const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
+
+/** Other tools' backups on the medium, and what was seen and could not be read (foreign/discover.ts). */
+async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal'>, o: ForeignScanOptions): Promise<Discovery> {
+  const timeZone = o.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return discover(medium, DETECTORS, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone });
+}
 
 /**
  * Scan one medium into the catalog: register it, read every new or changed manifest (unchanged
@@ -146,7 +162,7 @@ const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[]; secrets?: ForeignSecrets } = {}): Promise<ScanSummary> {
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } & ForeignScanOptions = {}): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -159,17 +175,20 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     throw err;
   }
   const hints: string[] = [];
-  if (!info) hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
 
   let folders: ListedSetFolder[];
   let foreign: Awaited<ReturnType<typeof findForeign>>;
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx, options.secrets ?? NO_SECRETS);
+    foreign = await findForeign(medium, ctx, options);
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
     throw new LifeboatError(err.code, `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`, { hint: err.hint, cause: e });
+  }
+  // Another tool's repository is not made a Lifeboat medium (a lifeboat-medium.json written into a restic or Borg repository).
+  if (!info && foreign.findings.length === 0 && !foreign.sets.some((f) => f.origin === 'restic')) {
+    hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
   }
   const mediumId = info?.id ?? `path:${medium.location}`;
   const known = knownSets(catalog, mediumId, medium.kind);
@@ -247,9 +266,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     kind: medium.kind,
     initialized: info !== null,
     sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
-    foreign: { seedScript: 0, pgbackrest: 0 },
+    foreign: { seedScript: 0, pgbackrest: 0, restic: 0 },
     unreadable,
     findings: foreign.findings,
+    seen: foreign.seen,
     indexedFileSets: 0,
     durationMs: 0,
     hints,
@@ -286,13 +306,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     for (const f of foreign.sets) {
       seen.add(recordForeignSet(catalog, mediumId, f, now));
       if (f.origin === 'seed-script') summary.foreign.seedScript++;
+      else if (f.origin === 'restic') summary.foreign.restic++;
       else summary.foreign.pgbackrest++;
     }
     // Sets no longer on the medium (or no longer readable there): marked missing with the
     // time, never deleted. Candidates: rows not listed unchanged, and present sets whose line
     // was not matched (none when every line was: the usual rescan).
     const gone: string[] = [];
-    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path)) gone.push(row.set_key);
+    // A set inside something this scan could not read (a restic repository without its password) is not gone: not seen, this time.
+    const held = (path: string): boolean => foreign.findings.some((f) => f.blocking && (f.path === path || (f.path === '.' && path === '') || path.startsWith(`${f.path}/`)));
+    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path) && !held(row.set_path)) gone.push(row.set_key);
     if (matchedLines < known.lines.size) {
       const unmatched = [...knownPaths()].filter((path) => !same.has(path));
       const keys = catalog.db
@@ -338,6 +361,30 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       summary.indexedFileSets++;
     } catch (e) {
       ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
+    }
+  }
+  // restic snapshots: their trees indexed for find (restic ls --json, streamed and bounded), once per snapshot.
+  const restic = foreign.sets.filter((f) => f.origin === 'restic');
+  if (restic.length > 0) {
+    ctx.step('indexing restic snapshots');
+    const { findRestic, resticFileIndex, resticScope } = await import('../foreign/restic');
+    const bin = findRestic();
+    for (const f of restic) {
+      const key = `${f.system}/${f.setId}`;
+      const repo = medium.localPath(f.setPath || '.');
+      if (!bin || !repo || db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
+      try {
+        const password = await (options.secrets ?? NO_SECRETS).get('restic-password', resticScope(repo));
+        if (!password) continue;
+        const { entries, truncated } = await resticFileIndex({ restic: bin, repo, password, signal: ctx.signal }, String(f.facts.snapshot), f.setId);
+        if (truncated) ctx.log('warn', `restic snapshot ${key}: only its first ${entries.length} entries are indexed for find`);
+        recordFileIndex(catalog, key, entries);
+        summary.indexedFileSets++;
+      } catch (e) {
+        const err = mapError(e);
+        if (err.code === 'CANCELLED') throw err;
+        ctx.log('warn', `restic snapshot ${key} not indexed: ${err.message}`);
+      }
     }
   }
   // WAL archives: a summary per system (the planner reads the files themselves when the medium is here).
@@ -390,6 +437,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
   }
   if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
+  const blocking = foreign.findings.filter((f) => f.blocking).length;
+  if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
+  if (summary.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0) hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
   summary.durationMs = Date.now() - started;
   return summary;
 }

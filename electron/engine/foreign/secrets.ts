@@ -108,5 +108,6 @@ export function needsSecret(kind: ForeignSecretKind, scope: string | null): stri
   const tool = SECRET_TOOL[kind];
   const word = kind === 'restic-password' ? 'password' : 'passphrase';
   const option = kind === 'restic-password' ? '--password-file <file>' : '--passphrase-file <file>';
-  return `its ${word}: ${option}, or stored in the keychain with lifeboat credentials add ${tool} ${accountFor(tool, scope).slice(tool.length + 1)} --from-file <file>`;
+  // No "password:" followed by a word: the log redaction (log/redact.ts) would mask the option's name.
+  return `its ${word}, in a file given with ${option} or stored in the keychain (lifeboat credentials add ${tool} ${accountFor(tool, scope).slice(tool.length + 1)} --from-file <file>)`;
 }

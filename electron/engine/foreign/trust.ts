@@ -141,7 +141,7 @@ export function evidenceOf(facts: Record<string, unknown> | null | undefined): F
 export function admitRestore(key: string, trust: Trust, allowUnsigned = false): { overridden: boolean } {
   if (trust.restore === 'allowed') return { overridden: false };
   if (trust.restore === 'refused') {
-    throw new LifeboatError('SIGNATURE_INVALID', `Refused: the signature of ${key} does not match its manifest (${trust.why}). Nothing was read from the set.`, {
+    throw new LifeboatError('SIGNATURE_INVALID', `Refused: ${key}: ${trust.why}. Nothing was read from the set.`, {
       hint: 'The manifest was changed after it was signed: restore another copy or another set.',
     });
   }

@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/catalog';
 import { rememberMedium } from '../catalog/known-media';
 import { preferredCopies, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
+import type { ForeignSecrets } from '../foreign/types';
 import { trustedKeys } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
@@ -14,7 +15,6 @@ import { installedPgTools } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
-import type { ForeignSecrets } from '../foreign/types';
 import { HashPool } from './hash-pool';
 import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
@@ -26,8 +26,10 @@ export interface VerifyRequest {
   onlyNew: boolean;
   olderThanDays: number | null;
   jobs: number;
-  /** Passphrases of foreign formats (an encrypted pgBackRest repository): the keychain, or files given on the command line. */
+  /** Other tools' passphrases (a restic repository's password): for the scan and the checks. */
   secrets?: ForeignSecrets;
+  /** restic at deep level: --read-data-subset (e.g. "1/10", "5%"). */
+  resticReadDataSubset?: string | null;
 }
 
 export interface VerifyReport {
@@ -115,9 +117,13 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   // catalog it as a medium and mark what it held before as missing.
   if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
   const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) }, { secrets: req.secrets });
-  // A backup the scan knows how to read but cannot open (an encrypted pgBackRest repository without its passphrase):
-  // nothing of it can be verified, which is never a pass (exit 2 when it is all there is).
+  // Backups found that cannot be read without a key or a tool (a restic repository without its password): said, never "0 of 0 passed".
   const blocked = summary.findings.filter((f) => f.blocking);
+  if (setPath === null && summary.sets.total === 0 && blocked.length > 0) {
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing here could be verified: ${blocked.map((f) => `${f.what} needs ${f.needs}`).join('; ')}.`, {
+      hint: 'Give what is named (lifeboat scan <medium> lists it) and verify again.',
+    });
+  }
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
     deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
@@ -156,10 +162,11 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     trusted: trustedKeys(deps.catalog),
     settings: deps.settings,
     pgBinDir: deps.settings.pgBinDir || undefined,
-    secrets: req.secrets,
     pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
     // From the deep level up, each dump is read by a pg_restore chosen by the dump's own version.
     pgRestores: levelRank(req.level) >= levelRank('deep') ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined) : undefined,
+    secrets: req.secrets,
+    resticReadDataSubset: req.resticReadDataSubset ?? null,
   };
   ctx.step('checking manifests and signatures');
   const plans = [];

@@ -11,7 +11,9 @@ import type { AgeIdentity } from '../crypto/age';
 import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { JSON_LIMITS } from '../format/check';
+import { resticScope, resticVerdict } from '../foreign/restic';
 import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../foreign/trust';
+import type { ForeignSecrets } from '../foreign/types';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { CheckTap, gateStages } from '../restore/gate';
@@ -21,7 +23,6 @@ import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
-import type { ForeignSecrets } from '../foreign/types';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
@@ -60,8 +61,28 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
-  /** Passphrases of foreign formats (an encrypted pgBackRest repository). */
+  /** Passphrases and passwords of foreign formats (foreign/secrets.ts): a restic repository's password. */
   secrets?: ForeignSecrets;
+  /** restic sets at deep level: `--read-data-subset` (e.g. "1/10", "5%") instead of reading every pack. */
+  resticReadDataSubset?: string | null;
+}
+
+/** One `restic check` per repository, level and verification run (every snapshot of a repository shares it). */
+const resticChecks = new WeakMap<VerifyOptions, Map<string, ReturnType<typeof resticVerdict>>>();
+
+function resticCheckOf(t: SetTarget, o: VerifyOptions, signal: AbortSignal): ReturnType<typeof resticVerdict> {
+  const deep = levelRank(o.level) >= levelRank('deep');
+  const repo = t.medium.localPath(t.setPath || '.');
+  const key = `${t.medium.location}\0${t.setPath}\0${deep}`;
+  let runs = resticChecks.get(o);
+  if (!runs) resticChecks.set(o, (runs = new Map<string, ReturnType<typeof resticVerdict>>()));
+  let p = runs.get(key);
+  if (!p) {
+    const password = (): Promise<string | null> => (repo && o.secrets ? o.secrets.get('restic-password', resticScope(repo)) : Promise.resolve(null));
+    p = resticVerdict(repo, password, deep, o.resticReadDataSubset ?? null, signal);
+    runs.set(key, p);
+  }
+  return p;
 }
 
 /** A counting semaphore: at most `n` artifacts stream at once across every set. */
@@ -384,6 +405,14 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   crossCheckFiles(plan, results);
   crossCheckChain(plan, results, catalog);
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
+  // A restic snapshot's content is the repository's: restic itself checks it (foreign/restic).
+  let formatDetail: string | null = null;
+  if (t.origin === 'restic' && levelRank(o.level) >= levelRank('integrity')) {
+    const r = await resticCheckOf(t, o, ctx.signal);
+    verdicts.push(r.verdict);
+    formatDetail = r.detail;
+    if (r.verdict !== 'ok') plan.setProblems.push({ verdict: r.verdict, detail: r.detail });
+  }
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
   let restoreNotRun = false;
@@ -424,7 +453,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   const durationMs = Date.now() - startedAt.getTime();
   const bytes = pgbr ? pgbr.reduce((n, a) => n + a.bytes, 0) : plan.artifacts.reduce((n, a) => n + a.bytes, 0);
   const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
-  const okDetail = [trust?.foreign ? trust.text : null, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const okDetail = [trust?.foreign ? trust.text : null, formatDetail, ...restoreDetail].filter(Boolean).join('; ') || null;
   const detail = verdict === 'ok' ? okDetail : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
   const result: SetResult = {
     key: t.key,

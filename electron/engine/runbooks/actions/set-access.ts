@@ -2,11 +2,11 @@ import type { Catalog } from '../../catalog/catalog';
 import { preferredCopies, whereIs } from '../../catalog/queries';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
-import { admitRestore, evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
+import { admitRestore, evidenceOf, factsOfDescription, judgeTrust, type Trust } from '../../foreign/trust';
 import type { ForeignOrigin } from '../../foreign/types';
 import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
 import type { Medium } from '../../storage/medium';
-import type { TrustDecision } from '../../restore/gate';
+import { judgeManifest, type TrustDecision } from '../../restore/gate';
 import { openMedium, type MediumOpener } from '../../storage/open-medium';
 import { ledgerOf } from '../../verify/verify';
 
@@ -180,12 +180,7 @@ export type RestoreCopy = TrustedSetCopy | TrustedForeignCopy;
  */
 export async function openTrustedCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<TrustedSetCopy> {
   const copy = await openSetCopy(catalog, keyOrId, o.open);
-  const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
-  const trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, copy.manifestBytes, trustedKeys(catalog)) });
-  const { overridden } = admitRestore(copy.key, trust, o.allowUnsigned);
-  const facts = trust.state === 'signed' ? signatureFacts(sig, copy.manifestBytes, trustedKeys(catalog)) : null;
-  const decision: TrustDecision =
-    !overridden && facts?.state === 'valid' ? { state: 'signed', keyId: facts.keyId, label: facts.label } : { state: 'accepted-unsigned', why: `${copy.key}: ${trust.why ?? trust.text}` };
+  const decision = await judgeManifest(copy, { trusted: trustedKeys(catalog), allowUnsigned: o.allowUnsigned });
   return { ...copy, trust: decision };
 }
 

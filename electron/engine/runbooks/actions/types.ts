@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog';
 import type { CredentialStore } from '../../credentials/credential-store';
 import type { AgeIdentity } from '../../crypto/age';
+import type { SecretFiles } from '../../foreign/secrets';
 import { LifeboatError } from '../../errors';
 import type { JobContext } from '../../jobs/job-manager';
 import type { PgTarget } from '../../postgres/connection';
@@ -17,6 +18,8 @@ export interface ActionDeps {
   identities: AgeIdentity[];
   /** Opens media with the operator's S3 settings (the engine's opener); plain openMedium when absent. */
   openMedium?: MediumOpener;
+  /** Files named on the command line for other tools' secrets (foreign/secrets.ts); the keychain is `credentials`. */
+  foreignFiles?: SecretFiles;
 }
 
 export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {

@@ -11,6 +11,8 @@ import { useResult } from '../../lib/use-result';
 interface ScanResult {
   sets?: { total: number; new: number; missing: number };
   unreadable?: Array<{ path: string; reason: string }>;
+  /** Other tools' backups recognised and not read (catalog/scan.ts ScanSummary.findings). */
+  findings?: Array<{ path: string; what: string; needs: string; blocking: boolean }>;
   hints?: string[];
 }
 
@@ -152,6 +154,12 @@ export function MediaScreen(): React.JSX.Element {
             Scan finished: {result.sets?.total ?? 0} sets on the medium ({result.sets?.new ?? 0} new{result.sets?.missing ? `, ${result.sets.missing} missing since the last scan` : ''}).
             {result.unreadable?.map((u) => (
               <span key={u.path} className="hint"> Unreadable: {u.path} — {u.reason}.</span>
+            ))}
+            {result.findings?.map((f) => (
+              <span key={`${f.path}:${f.what}`} className="hint" data-testid="scan-finding" data-blocking={f.blocking}>
+                {' '}
+                {f.blocking ? 'Needs' : 'Found'}: {f.what} — needs {f.needs}.
+              </span>
             ))}
             {result.hints?.map((h) => (
               <span key={h} className="hint"> {h}</span>
