@@ -24,6 +24,7 @@ function printScan(io: CliIo, s: ScanSummary): void {
   io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
   if (s.foreign.seedScript || s.foreign.pgbackrest) io.stdout.write(`  foreign, read-only and unsigned: ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups\n`);
   for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
+  for (const f of s.findings ?? []) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.what}: needs ${f.needs}\n`);
   for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
   io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
 }

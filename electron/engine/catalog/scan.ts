@@ -10,7 +10,10 @@ import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
-import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign';
+import { pgbackrestSets, walRanges, type ForeignSet } from './foreign';
+import { seedDetector } from '../foreign/seed';
+import { laptopTimeZone } from '../foreign/seed/time';
+import type { ForeignFinding, ForeignSecrets } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -22,6 +25,8 @@ export interface ScanSummary {
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
   foreign: { seedScript: number; pgbackrest: number };
   unreadable: Array<{ path: string; reason: string }>;
+  /** Backups recognised but not readable as they are (an `.enc` without its passphrase...): never a silent zero. */
+  findings: ForeignFinding[];
   indexedFileSets: number;
   durationMs: number;
   /** What the operator should do next, when something is off. */
@@ -115,11 +120,31 @@ function pathOfLine(line: string): string {
   return line.slice(line.indexOf('\t', line.indexOf('\t') + 1) + 1);
 }
 
+/** Files listed for the seed scripts' folders: deep enough for /var/backups/<app>/<kind>/…, bounded in count. */
+const SEED_LISTING = { maxDepth: 16, limit: 200_000 };
+
+export interface ForeignScanOptions {
+  /** IANA zone the names' local times are read in (default the laptop's). */
+  timeZone?: string;
+  secrets?: ForeignSecrets;
+}
+
+const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
+
 /** Seed-script files and pgBackRest repositories found on the medium. */
-async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }> }> {
+async function findForeign(
+  medium: Medium,
+  ctx: Pick<JobContext, 'log' | 'signal'>,
+  o: ForeignScanOptions = {},
+): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }>; findings: ForeignFinding[] }> {
   const unreadable: Array<{ path: string; reason: string }> = [];
-  const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
-  const sets = seedSets(files);
+  const files: ListedFile[] = await medium.listFiles('', { ...SEED_LISTING, skip: ['sets', 'wal', 'backup', 'archive'] });
+  const seed = await seedDetector.find(medium, files, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone: o.timeZone ?? laptopTimeZone() });
+  const sets = seed.sets;
+  const findings = seed.findings;
+  if (files.length >= SEED_LISTING.limit) {
+    findings.push({ path: '', what: `the listing stopped at ${SEED_LISTING.limit} files: backups past them were not looked for`, needs: 'a scan of a folder further down', blocking: false });
+  }
   // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
   const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
   for (const info of infos) {
@@ -145,7 +170,7 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
       unreadable.push({ path: info.path, reason: mapError(e).message });
     }
   }
-  return { sets, unreadable };
+  return { sets, unreadable, findings };
 }
 
 /**
@@ -155,7 +180,7 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } = {}): Promise<ScanSummary> {
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } & ForeignScanOptions = {}): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -174,7 +199,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   let foreign: Awaited<ReturnType<typeof findForeign>>;
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx);
+    foreign = await findForeign(medium, ctx, options);
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
@@ -258,6 +283,7 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
     foreign: { seedScript: 0, pgbackrest: 0 },
     unreadable,
+    findings: foreign.findings,
     indexedFileSets: 0,
     durationMs: 0,
     hints,
@@ -385,6 +411,8 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   } catch (e) {
     ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
   }
+  const blocked = foreign.findings.filter((f) => f.blocking).length;
+  if (blocked > 0) hints.push(`${blocked} backup(s) need a key or passphrase to be read; see the findings.`);
   if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
   summary.durationMs = Date.now() - started;
   return summary;
@@ -414,8 +442,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
     count: f.artifacts.length,
     json: description,
   });
-  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
-  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.role.endsWith('-gz') ? 'gzip' : '');
+  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256');
+  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
   catalog.stmt(
     `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
      ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,

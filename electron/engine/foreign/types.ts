@@ -12,6 +12,8 @@ export interface ForeignArtifact {
   path: string; // relative to the medium root
   role: string;
   bytes: number;
+  /** A SHA-256 the format itself records for the file (a seed script's manifest): integrity data when present. */
+  sha256?: string;
 }
 
 export interface ForeignSet {
