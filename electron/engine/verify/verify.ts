@@ -19,6 +19,8 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
+import { isSeedRole, seedConsumerFor } from './seed-consumers';
+import type { ForeignSecrets } from '../foreign/types';
 import { type HashPool } from './hash-pool';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 
@@ -46,7 +48,7 @@ export interface SetTarget {
   medium: Medium;
   setPath: string;
   /** For foreign sets: artifacts from the catalog (their hashes are learned on first verify). */
-  foreignArtifacts: Array<{ path: string; role: string; bytes: number }>;
+  foreignArtifacts: Array<{ path: string; role: string; bytes: number; sha256?: string | null }>;
 }
 
 export interface VerifyOptions {
@@ -58,6 +60,8 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
+  /** Passphrases of foreign formats (a seed script's `.enc` files); without them their content is not checked. */
+  secrets?: ForeignSecrets;
 }
 
 /** A counting semaphore: at most `n` artifacts stream at once across every set. */
@@ -164,7 +168,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     plan.artifacts = manifest.artifacts.map((a) => ({ path: `${t.setPath}/${a.path}`, role: a.role, bytes: a.bytes, sha256: a.sha256, plainSha256: a.plain_sha256, plainBytes: a.plain_bytes, encodings: a.encodings, recipients: a.recipients }));
   } else {
     if (levelRank(o.level) >= levelRank('authenticity')) plan.setProblems.push({ verdict: 'unsigned', detail: `a ${t.origin} set carries no signature` });
-    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
+    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256 ?? null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
   }
   for (const a of plan.artifacts) {
     let st;
@@ -238,7 +242,9 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+      const pgRestore = o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore;
+      // A seed script's file: its own checks (verify/seed-consumers.ts), by the role its name gave it.
+      consumer = t.origin === 'seed-script' && isSeedRole(a.role) ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets }) : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
