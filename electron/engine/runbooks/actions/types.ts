@@ -1,3 +1,4 @@
+import type { ForeignSecrets } from '../../foreign/types';
 import type { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog';
 import type { CredentialStore } from '../../credentials/credential-store';
@@ -17,6 +18,8 @@ export interface ActionDeps {
   identities: AgeIdentity[];
   /** Opens media with the operator's S3 settings (the engine's opener); plain openMedium when absent. */
   openMedium?: MediumOpener;
+  /** Passphrases of foreign formats (a seed script's .enc files); none known when absent. */
+  foreignSecrets?: ForeignSecrets;
 }
 
 export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {
