@@ -197,9 +197,11 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
 
   let folders: ListedSetFolder[];
   let foreign: Awaited<ReturnType<typeof findForeign>>;
+  // The zone the seed scripts' names are read in: given, else the one this medium's sets were last read in.
+  const timeZone = options.timeZone ?? rememberedTimeZone(catalog, info?.id ?? `path:${medium.location}`);
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx, options);
+    foreign = await findForeign(medium, ctx, { ...options, timeZone });
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
@@ -418,6 +420,18 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   return summary;
 }
 
+/** The zone a previous scan read this medium's seed-script names in (kept in their facts), if any. */
+function rememberedTimeZone(catalog: Catalog, mediumId: string): string | undefined {
+  const zone = catalog.db
+    .prepare(
+      `SELECT json_extract(s.facts_json, '$.facts.time_zone_name') FROM sets s JOIN presence p ON p.set_key = s.key
+       WHERE p.medium_id = ? AND s.origin = 'seed-script' AND json_extract(s.facts_json, '$.facts.time_zone_name') IS NOT NULL LIMIT 1`,
+    )
+    .pluck()
+    .get(mediumId) as string | undefined;
+  return zone ?? undefined;
+}
+
 function recordScanError(catalog: Catalog, medium: Medium, message: string): void {
   catalog.db.prepare('UPDATE media SET last_error = ? WHERE location = ?').run(message, medium.location);
 }
@@ -428,7 +442,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
   catalog.stmt(
     `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
      VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
-     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at`,
+     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at,
+       created_at = excluded.created_at`,
   ).run({
     key,
     set_id: f.setId,

@@ -1,6 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { spawnTool } from '../backup/child';
 import { LifeboatError, mapError } from '../errors';
@@ -286,19 +287,28 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
   await mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
   const file = join(ctx.workDir, `${ctx.stepId}.${custom ? 'dump' : 'sql'}`);
   const state = { touched: false };
+  const owned = custom ? null : new OwnershipFilter();
   try {
     ctx.log('info', `decoding ${copy.path} from ${copy.medium.location}`);
     ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
     const guard = custom ? null : new SqlMetaCommandGuard();
     const { source, stages } = await openSeedPlaintext(copy, { secrets: ctx.deps.foreignSecrets, onBytes: (n) => ctx.progress({ bytesDone: n }) });
     try {
-      await pipeline([source, ...stages, ...(guard ? [guard] : []), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+      await pipeline([source, ...stages, ...(guard && owned ? [owned, guard] : []), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
     } catch (e) {
       const err = mapError(e);
       if (err.code === 'CANCELLED') throw err;
       throw new LifeboatError(err.code, `${copy.path}: ${err.message} Nothing was restored.`, { hint: err.hint ?? 'Verify it at deep level (lifeboat verify --level deep) to see what is wrong.', cause: e });
     }
     if (guard && guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${copy.path}`);
+    if (owned?.dropped) ctx.log('info', `${owned.dropped} ownership and privilege statements left out (as pg_restore --no-owner --no-privileges)`);
+  } catch (e) {
+    await rm(file, { force: true });
+    const err = mapError(e);
+    if (err.code === 'CANCELLED') throw err;
+    throw new LifeboatError(err.code, `${err.message} The database ${p.database} was not created: nothing on the target changed.`, { hint: err.hint, cause: e });
+  }
+  try {
     if (ours) await withPgClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(p.database)} WITH (FORCE)`));
     cp.created = p.database;
     delete cp.dropped;
@@ -345,5 +355,44 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
     throw await afterFailure(e, { ...p, clean: false }, admin, cp, ctx, state.touched);
   } finally {
     await rm(file, { force: true });
+  }
+}
+
+/**
+ * A plain SQL dump's ownership and privilege statements left out, as pg_restore --no-owner
+ * --no-privileges does for a custom-format dump: the restore role owns what it creates and may not
+ * give objects to the dump's roles (which need not exist here). pg_dump writes each on one line;
+ * COPY data is passed through untouched.
+ */
+class OwnershipFilter extends Transform {
+  dropped = 0;
+  private partial = '';
+  private inCopy = false;
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    const lines = (this.partial + chunk.toString('latin1')).split('\n');
+    this.partial = lines.pop() ?? '';
+    const out: string[] = [];
+    for (const l of lines) if (this.keep(l)) out.push(l, '\n');
+    if (out.length) this.push(Buffer.from(out.join(''), 'latin1'));
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.partial && this.keep(this.partial)) this.push(Buffer.from(this.partial, 'latin1'));
+    cb();
+  }
+
+  private keep(l: string): boolean {
+    if (this.inCopy) {
+      if (l === '\\.' || l === '\\.\r') this.inCopy = false;
+      return true;
+    }
+    if (/^COPY\s.*\sFROM\s+stdin/i.test(l)) this.inCopy = true;
+    if (/^ALTER\s.*\sOWNER\s+TO\s.*;\s*$/.test(l) || /^(GRANT|REVOKE)\s.*;\s*$/.test(l)) {
+      this.dropped++;
+      return false;
+    }
+    return true;
   }
 }

@@ -12,7 +12,8 @@ import { gunzipThen, notChecked, pgRestoreList, settled, tarWalk, type Consumer 
 const SQL_PLAIN_LIMIT = 4 * 1024 ** 4;
 
 const HEADER = /^-- PostgreSQL database (cluster )?dump\s*$/m;
-const FOOTER = /-- PostgreSQL database (cluster )?dump complete\s*$/;
+// In the last 256 bytes: pg_dump closes with it, then `--` (and, since 15.14, `\unrestrict <key>`).
+const FOOTER = /-- PostgreSQL database (cluster )?dump complete/;
 
 type Outcome = Awaited<ReturnType<Consumer['outcome']>>;
 
@@ -51,7 +52,7 @@ function sqlDumpCheck(what: string): Consumer {
         const f = guard.found[0]!;
         return { verdict: 'unreadable-dump', detail: `${what} holds the psql meta-command \`${f.command}\` on line ${f.line}: a restore refuses it` };
       }
-      if (!FOOTER.test(tail.trimEnd())) return { verdict: 'unreadable-dump', detail: `${what} is truncated: it ends without pg_dump's closing line ("-- PostgreSQL database dump complete") after ${bytes} bytes` };
+      if (!FOOTER.test(tail)) return { verdict: 'unreadable-dump', detail: `${what} is truncated: it ends without pg_dump's closing line ("-- PostgreSQL database dump complete") after ${bytes} bytes` };
       return { verdict: 'ok', detail: `plain SQL dump read whole (${bytes} bytes decoded; pg_dump header and closing line present)` };
     },
   };

@@ -49,11 +49,15 @@ function zoneNote(zone: string): string {
   return zone === laptopTimeZone() ? `${zone} (the laptop's)` : `${zone} (set for this medium)`;
 }
 
-/** The set id: the UTC instant (the same on every laptop), the kind, and the format when it is not the usual one. */
-function setIdOf(n: SeedName, createdAt: string): string {
-  const utc = createdAt.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+/**
+ * The set id: the name's own local stamp (so a rescan in another zone moves the set's time, not its
+ * identity), the kind, and the format when it is not the usual one.
+ */
+function setIdOf(n: SeedName): string {
+  const s = n.stamp;
+  const local = `${s.year}${pad(s.month)}${pad(s.day)}T${pad(s.hour)}${pad(s.minute)}${pad(s.second)}`;
   const usual = (n.ext === 'sql.gz' || n.ext === 'sql' || n.ext === 'tar.gz') && !n.encrypted;
-  return `${utc}-${n.kind}-seed${usual ? '' : `-${n.ext.replace(/\./g, '-')}${n.encrypted ? '-enc' : ''}`}`;
+  return `${local}-${n.kind}-seed${usual ? '' : `-${n.ext.replace(/\./g, '-')}${n.encrypted ? '-enc' : ''}`}`;
 }
 
 const FORMAT: Record<string, string> = {
@@ -98,7 +102,7 @@ export const seedDetector: ForeignDetector = {
         continue;
       }
       const createdAt = localToUtc(n.stamp, ctx.timeZone).toISOString();
-      const setId = setIdOf(n, createdAt);
+      const setId = setIdOf(n);
       const key = `${n.system}/${setId}`;
       const twin = taken.get(key);
       if (twin) {
@@ -115,6 +119,7 @@ export const seedDetector: ForeignDetector = {
         time_from_name: n.stampText,
         local_time: `${s.year}-${pad(s.month)}-${pad(s.day)} ${n.precision === 'day' ? '(date only)' : `${pad(s.hour)}:${pad(s.minute)}${n.precision === 'second' ? `:${pad(s.second)}` : ''}`}`,
         time_zone: zoneNote(ctx.timeZone),
+        time_zone_name: ctx.timeZone,
         ...(n.database ? { database: n.database } : {}),
       };
       // Integrity data: a manifest beside it (or above it) that records this file's hash; else one of the same time.
