@@ -1,7 +1,6 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { spawnTool } from '../backup/child';
 import { LifeboatError, mapError } from '../errors';
@@ -15,7 +14,7 @@ import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
-import { openSeedCopy, openSeedPlaintext, requireExpected, seedLayers, type SeedCopy } from './seed-copy';
+import { openSeedCopy, openSeedPlaintext, OwnershipFilter, requireExpected, seedLayers, type SeedCopy } from './seed-copy';
 
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -355,44 +354,5 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
     throw await afterFailure(e, { ...p, clean: false }, admin, cp, ctx, state.touched);
   } finally {
     await rm(file, { force: true });
-  }
-}
-
-/**
- * A plain SQL dump's ownership and privilege statements left out, as pg_restore --no-owner
- * --no-privileges does for a custom-format dump: the restore role owns what it creates and may not
- * give objects to the dump's roles (which need not exist here). pg_dump writes each on one line;
- * COPY data is passed through untouched.
- */
-class OwnershipFilter extends Transform {
-  dropped = 0;
-  private partial = '';
-  private inCopy = false;
-
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    const lines = (this.partial + chunk.toString('latin1')).split('\n');
-    this.partial = lines.pop() ?? '';
-    const out: string[] = [];
-    for (const l of lines) if (this.keep(l)) out.push(l, '\n');
-    if (out.length) this.push(Buffer.from(out.join(''), 'latin1'));
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.partial && this.keep(this.partial)) this.push(Buffer.from(this.partial, 'latin1'));
-    cb();
-  }
-
-  private keep(l: string): boolean {
-    if (this.inCopy) {
-      if (l === '\\.' || l === '\\.\r') this.inCopy = false;
-      return true;
-    }
-    if (/^COPY\s.*\sFROM\s+stdin/i.test(l)) this.inCopy = true;
-    if (/^ALTER\s.*\sOWNER\s+TO\s.*;\s*$/.test(l) || /^(GRANT|REVOKE)\s.*;\s*$/.test(l)) {
-      this.dropped++;
-      return false;
-    }
-    return true;
   }
 }

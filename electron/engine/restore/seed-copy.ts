@@ -1,4 +1,4 @@
-import type { Readable, Transform } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Catalog } from '../catalog/catalog';
 import { preferredCopies, whereIs } from '../catalog/queries';
@@ -104,4 +104,43 @@ export async function openSeedPlaintext(copy: SeedCopy, o: { secrets?: ForeignSe
   if (inner === 'gzip') stages.push(createGunzip());
   else if (inner === 'zstd') stages.push(new BoundedZstdDecompress(4 * 1024 ** 4, copy.path));
   return { source: await copy.medium.openRead(copy.path), stages };
+}
+
+/**
+ * A plain SQL dump's ownership and privilege statements left out, as pg_restore --no-owner
+ * --no-privileges does for a custom-format dump: the restore role owns what it creates and may not
+ * give objects to the dump's roles (which need not exist here). pg_dump writes each on one line;
+ * COPY data is passed through untouched.
+ */
+export class OwnershipFilter extends Transform {
+  dropped = 0;
+  private partial = '';
+  private inCopy = false;
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    const lines = (this.partial + chunk.toString('latin1')).split('\n');
+    this.partial = lines.pop() ?? '';
+    const out: string[] = [];
+    for (const l of lines) if (this.keep(l)) out.push(l, '\n');
+    if (out.length) this.push(Buffer.from(out.join(''), 'latin1'));
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.partial && this.keep(this.partial)) this.push(Buffer.from(this.partial, 'latin1'));
+    cb();
+  }
+
+  private keep(l: string): boolean {
+    if (this.inCopy) {
+      if (l === '\\.' || l === '\\.\r') this.inCopy = false;
+      return true;
+    }
+    if (/^COPY\s.*\sFROM\s+stdin/i.test(l)) this.inCopy = true;
+    if (/^ALTER\s.*\sOWNER\s+TO\s.*;\s*$/.test(l) || /^(GRANT|REVOKE)\s.*;\s*$/.test(l)) {
+      this.dropped++;
+      return false;
+    }
+    return true;
+  }
 }
