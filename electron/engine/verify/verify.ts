@@ -8,10 +8,10 @@ import { chainKeys } from '../catalog/queries';
 import { recordFileIndex } from '../catalog/sets';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
-import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { JSON_LIMITS } from '../format/check';
+import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../foreign/trust';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { CheckTap, gateStages } from '../restore/gate';
@@ -83,12 +83,21 @@ export class Semaphore {
 
 interface Ledger {
   lastGood(setKey: string, mediumId: string, path: string): { sha256: string; at: string } | null;
+  /** When the set was first verified successfully (integrity or above), on that medium or (no medium) on any: the trust rule's input. */
+  firstGood(setKey: string, mediumId?: string): string | null;
 }
 
 export function ledgerOf(catalog: Catalog): Ledger {
   return {
     lastGood: (setKey, mediumId, path) =>
       (catalog.stmt("SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1").get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
+    firstGood: (setKey, mediumId) =>
+      (catalog
+        .stmt(
+          `SELECT min(started_at) AS at FROM verifications WHERE set_key = ? AND (? IS NULL OR medium_id = ?) AND artifact_path IS NULL AND verdict = 'ok'
+             AND level IN ('integrity', 'authenticity', 'deep', 'restore')`,
+        )
+        .get(setKey, mediumId ?? null, mediumId ?? null) as { at: string | null } | undefined)?.at ?? null,
   };
 }
 
@@ -98,6 +107,8 @@ interface Plan {
   setProblems: Array<{ verdict: Verdict; detail: string }>;
   artifacts: Array<{ path: string; role: string; bytes: number; sha256: string | null; plainSha256: string | null; plainBytes: number | null; encodings: string[]; recipients: string[] }>;
   inventory: Map<string, { verdict: Verdict; detail: string | null }>;
+  /** The trust state of a Lifeboat set, judged at the authenticity level (foreign sets: in verifySet). */
+  trust?: Trust;
 }
 
 /** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
@@ -152,22 +163,16 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     if (!sums) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS is missing (hand checks with sha256sum -c would fail)' });
     else if (sums.toString('utf8') !== sha256sums(manifest)) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS disagrees with the manifest' });
     if (levelRank(o.level) >= levelRank('authenticity')) {
+      // The one trust rule (foreign/trust.ts) names the state; its failure, if any, is the set's problem.
       const sig = await t.medium.readOptional(`${t.setPath}/manifest.json.sig`);
-      if (!sig) plan.setProblems.push({ verdict: 'unsigned', detail: 'manifest.json.sig is missing' });
-      else {
-        try {
-          const { keyId, signature } = parseSignature(sig);
-          const pinned = o.trusted.find((k) => k.keyId === keyId);
-          if (!pinned) plan.setProblems.push({ verdict: 'untrusted-signer', detail: `signed by key ${keyId}, which is not pinned here (lifeboat keys trust <file.pub>)` });
-          else if (!verifySignature(bytes, signature, loadPublicKey(pinned.publicKeyPem).publicKey)) plan.setProblems.push({ verdict: 'bad-signature', detail: `the signature by ${keyId} (${pinned.label}) does not match manifest.json` });
-        } catch (e) {
-          plan.setProblems.push({ verdict: 'bad-signature', detail: mapError(e).message });
-        }
-      }
+      plan.trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, bytes, o.trusted) });
+      if (plan.trust.failure) plan.setProblems.push({ verdict: plan.trust.failure, detail: plan.trust.text });
     }
     plan.artifacts = manifest.artifacts.map((a) => ({ path: `${t.setPath}/${a.path}`, role: a.role, bytes: a.bytes, sha256: a.sha256, plainSha256: a.plain_sha256, plainBytes: a.plain_bytes, encodings: a.encodings, recipients: a.recipients }));
   } else {
-    if (levelRank(o.level) >= levelRank('authenticity')) plan.setProblems.push({ verdict: 'unsigned', detail: `a ${t.origin} set carries no signature` });
+    // A foreign set carries no Lifeboat signature and is never failed for it: its named trust state
+    // (foreign/trust.ts) is given by verifySet, which reads the ledger and knows this run's outcome.
+    // A hash the format records itself (a seed script's manifest) is the expected hash.
     plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256 ?? null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
   }
   for (const a of plan.artifacts) {
@@ -193,7 +198,7 @@ function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha:
   const prior = ledger.lastGood(t.key, t.mediumId, rel);
   if (bytes !== a.bytes) return { ...base, sha256: sha, durationMs, verdict: 'size-mismatch', detail: `${bytes} bytes read, the manifest says ${a.bytes}` };
   if (a.sha256 && sha !== a.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `SHA-256 ${sha.slice(0, 16)}… instead of ${a.sha256.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
-  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
   const note = !a.sha256 ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
   return { ...base, sha256: sha, durationMs, verdict: 'ok', detail: note };
 }
@@ -275,7 +280,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     return { ...result, verdict: 'corrupted', detail: `SHA-256 ${sha?.slice(0, 16)}… instead of ${expected.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
   }
   if (!expected && prior && sha !== prior.sha256) {
-    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
   }
   let note: string | null = !expected ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
   if (notChecked) return { ...result, verdict: 'not-checked', detail: `stored bytes match their hash; the content was not checked: ${notChecked}` };
@@ -400,10 +405,18 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     }
   }
   const verdict = worst(verdicts);
+  let trust = plan.trust ?? null;
+  if (t.origin !== 'lifeboat' && levelRank(o.level) >= levelRank('authenticity')) {
+    // Named, never failed: trusted since the first successful verification on this medium (this one, when it passes and none came before).
+    const facts = catalog.stmt('SELECT facts_json AS json FROM sets WHERE key = ?').get(t.key) as { json: string | null } | undefined;
+    const first = ledger.firstGood(t.key, t.mediumId) ?? (verdict === 'ok' ? startedAt.toISOString() : null);
+    trust = judgeTrust({ origin: t.origin, evidence: evidenceOf(factsOfDescription(facts?.json)), firstVerified: first });
+  }
   const durationMs = Date.now() - startedAt.getTime();
   const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
   const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
-  const detail = verdict === 'ok' ? restoreDetail.join('; ') || null : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const okDetail = [trust?.foreign ? trust.text : null, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const detail = verdict === 'ok' ? okDetail : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
   const result: SetResult = {
     key: t.key,
     system: t.system,
@@ -420,6 +433,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     durationMs,
     bytes,
     restore,
+    trust: trust?.text ?? null,
   };
   recordVerification(catalog, result);
   // The restore test could not run here, but everything below it was checked and passed: that much is a fact, recorded at deep level.
