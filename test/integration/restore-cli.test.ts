@@ -158,14 +158,14 @@ describe('lifeboat restore pg', () => {
     expect(r.stderr).not.toContain('s3cret');
   });
 
-  it('a seed-script set with no recorded hash (never verified, no seed manifest) is refused, not "gone"; nothing is created', async () => {
+  it('a seed-script set never verified here is refused without the override, not "gone"; nothing is created', async () => {
     const seed = join(dir.path, 'seed');
     mkdirSync(seed);
     writeFileSync(join(seed, 'postgres_legacy_20260101_020000.sql.gz'), gzipSync('CREATE TABLE t (x int);\n'));
     expect(lifeboat(env, 'scan', seed).status).toBe(0);
     const r = await lifeboatAsync(env, 'restore', 'pg', 'legacy/20260101T020000-pg-logical-seed', '--target', admin(), '--database', 'from_seed');
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/has never been verified here and no seed manifest records its hash/);
+    expect(r.stderr).toMatch(/was never verified successfully here/);
     expect(r.stderr).toMatch(/lifeboat verify/);
     expect(await exists('from_seed')).toBe(false);
   }, 60_000);

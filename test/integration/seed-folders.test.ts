@@ -135,6 +135,9 @@ describe('seed-script folders', () => {
     expect(art('files_backup_20261202_030000.tar.gz')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/tar entries walked/) });
     expect(art('uploads_20261202_0300.tgz')).toMatchObject({ verdict: 'unsafe-path' });
     expect(art('postgres_shop_20261202-1500.sql.gz.enc')).toMatchObject({ verdict: 'not-checked', detail: expect.stringMatching(/no passphrase/) });
+    // A seed set is never failed for having no signature (the trust rule's foreign states).
+    expect(report.results.find((x) => x.key === 'shop/20261202T030000-pg-logical-seed')?.verdict).toBe('ok');
+    expect(report.results.find((x) => x.key === 'shop/20261202T090000-pg-logical-seed-dump')?.verdict).toBe('ok');
     expect(existsSync(marker)).toBe(false);
     expect(r.status).toBe(1);
   }, 180_000);

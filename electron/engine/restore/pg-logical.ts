@@ -14,7 +14,7 @@ import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
-import { openSeedCopy, openSeedPlaintext, OwnershipFilter, requireExpected, seedLayers, type SeedCopy } from './seed-copy';
+import { openSeedCopy, openSeedPlaintext, OwnershipFilter, logExpected, seedLayers, type SeedCopy } from './seed-copy';
 
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -115,7 +115,7 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
   const cp: PgLogicalCheckpoint = { ...((ctx.checkpoint ?? {}) as PgLogicalCheckpoint) };
   const started = Date.now();
   // A seed script's dump (plain SQL or -Fc, maybe gzip/zstd/openssl enc): its own branch below.
-  const seed = await openSeedCopy(ctx.deps.catalog, p.set, ctx.deps.openMedium);
+  const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
   if (seed) return restoreSeedDump(p, seed, cp, ctx);
   const copy = await openTrustedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
   if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
@@ -265,7 +265,7 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
       hint: copy.role.startsWith('pg-globals') ? 'pg_dumpall globals create roles: replay them by hand as a superuser (psql -X -f <file>) after reading them.' : 'Restore it with lifeboat restore files.',
     });
   }
-  requireExpected(copy, p.allow_unsigned, (l, m) => ctx.log(l, m));
+  logExpected(copy, (l, m) => ctx.log(l, m));
   const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
   const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
   const facts = await serverFacts(admin);
@@ -336,7 +336,7 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
     return {
       set: copy.key,
       file: copy.path,
-      trust: copy.expected ? `foreign (seed script): bytes matched the SHA-256 from ${copy.expected.source}` : 'NOT CHECKED: no recorded hash, restored by explicit override',
+      trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust,
       host: admin.host,
       port: admin.port,
       database: p.database,

@@ -1,14 +1,15 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Catalog } from '../catalog/catalog';
-import { preferredCopies, whereIs } from '../catalog/queries';
+import { whereIs } from '../catalog/queries';
+import { openCopy } from '../runbooks/actions/set-access';
 import { LifeboatError } from '../errors';
 import { seedDecipher } from '../foreign/seed/enc';
 import type { InnerFormat } from '../foreign/seed/names';
 import type { ForeignSecrets } from '../foreign/types';
 import { BoundedZstdDecompress } from '../pipeline/zstd-decode';
 import type { Medium } from '../storage/medium';
-import { openMedium, type MediumOpener } from '../storage/open-medium';
+import type { MediumOpener } from '../storage/open-medium';
 import { CheckTap } from './gate';
 
 /** A reachable copy of a seed script's file, with the hash its bytes must have before anything is put in place. */
@@ -19,62 +20,41 @@ export interface SeedCopy {
   path: string;
   role: string;
   bytes: number;
-  /** The hash to match and where it comes from; null when none is known (never verified, no seed manifest). */
+  /** The hash to match and where it comes from; null when none is known (admitted by the override only). */
   expected: { sha256: string; source: string } | null;
-}
-
-/** Null when the catalog's set is not a seed script's (the caller goes the Lifeboat way). */
-export async function openSeedCopy(catalog: Catalog, keyOrId: string, open: MediumOpener = openMedium): Promise<SeedCopy | null> {
-  const found = whereIs(catalog, keyOrId);
-  if (!found) return null;
-  const set = catalog.stmt('SELECT origin, kind FROM sets WHERE key = ?').get(found.key) as { origin: string; kind: string } | undefined;
-  if (set?.origin !== 'seed-script') return null;
-  const tried: string[] = [];
-  for (const row of preferredCopies(found.rows)) {
-    let medium: Medium;
-    try {
-      medium = await open(row.location);
-    } catch {
-      tried.push(`${row.label ?? row.mediumId} (${row.location}): not reachable`);
-      continue;
-    }
-    const a = catalog.stmt("SELECT role, bytes, sha256 FROM artifacts WHERE set_key = ? AND path = ? AND role != 'seed-manifest'").get(found.key, row.setPath) as
-      | { role: string; bytes: number; sha256: string | null }
-      | undefined;
-    const st = await medium.stat(row.setPath).catch(() => null);
-    if (!a || !st) {
-      tried.push(`${row.label ?? row.mediumId} (${row.location}): ${row.setPath} is gone`);
-      continue;
-    }
-    if (st.symlink) throw new LifeboatError('UNSAFE_PATH', `${row.setPath} on ${row.location} is a symbolic link; Lifeboat never follows links on a medium.`);
-    if (st.size !== a.bytes) {
-      tried.push(`${row.label ?? row.mediumId} (${row.location}): ${st.size} bytes, the catalog recorded ${a.bytes} (changed since the scan)`);
-      continue;
-    }
-    // The trust of a foreign file: the script's own manifest hash, else the hash recorded by its first verification here.
-    const good = catalog
-      .stmt("SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at LIMIT 1")
-      .get(found.key, row.mediumId, row.setPath) as { sha256: string; at: string } | undefined;
-    const expected = a.sha256 ? { sha256: a.sha256, source: "the seed script's manifest" } : good ? { sha256: good.sha256, source: `its first verification (${good.at})` } : null;
-    return { key: found.key, kind: set.kind, medium, path: row.setPath, role: a.role, bytes: a.bytes, expected };
-  }
-  throw new LifeboatError('STORAGE_UNREACHABLE', `No usable copy of ${found.key} is reachable now.`, {
-    hint: tried.length ? `Tried: ${tried.join('; ')}. Connect a medium holding it (or rescan it) and resume.` : 'No medium holds it any more.',
-  });
+  /** The trust rule's state, in words, for the restore's output. */
+  trust: string;
 }
 
 /**
- * Refuses a copy with no hash to match unless the operator allowed it: a foreign file is trusted
- * on its first verification (or its script's manifest), never on its name alone.
+ * Null when the catalog's set is not a seed script's (the caller goes the Lifeboat way). Otherwise
+ * the copy the one trust rule admits (runbooks/actions/set-access.ts openCopy, foreign/trust.ts:
+ * verified successfully on that medium, or the operator's override), with the hash its bytes must
+ * match: the seed manifest's, else the one its last good verification there recorded.
  */
-export function requireExpected(copy: SeedCopy, allowUnverified: boolean, log: (level: 'info' | 'warn', m: string) => void): void {
-  if (copy.expected) return log('info', `${copy.path}: its bytes must match the SHA-256 from ${copy.expected.source}`);
-  if (!allowUnverified) {
-    throw new LifeboatError('PRECONDITION_FAILED', `${copy.key} (${copy.path}) has never been verified here and no seed manifest records its hash: there is nothing to check its bytes against.`, {
-      hint: 'Verify it first (lifeboat verify <medium> --level deep), which records its hash, or allow unsigned sets for this restore.',
-    });
-  }
-  log('warn', `${copy.path}: restored without a recorded hash, because the step allows unsigned sets`);
+export async function openSeedCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<SeedCopy | null> {
+  const found = whereIs(catalog, keyOrId);
+  if (!found) return null;
+  const set = catalog.stmt('SELECT origin FROM sets WHERE key = ?').get(found.key) as { origin: string } | undefined;
+  if (set?.origin !== 'seed-script') return null;
+  const copy = await openCopy(catalog, found.key, o);
+  if (copy.origin === 'lifeboat') return null;
+  const a = copy.artifacts.find((x) => x.path === copy.setPath);
+  if (!a) throw new LifeboatError('CATALOG_CORRUPT', `The catalog has no artifact for ${copy.key} at ${copy.setPath}.`, { hint: 'Rescan the medium.' });
+  const manifestSha = catalog.stmt('SELECT sha256 FROM artifacts WHERE set_key = ? AND path = ?').pluck().get(copy.key, copy.setPath) as string | null | undefined;
+  const expected = manifestSha
+    ? { sha256: manifestSha, source: "the seed script's manifest" }
+    : a.recordedSha256
+      ? { sha256: a.recordedSha256, source: `its last good verification on ${copy.mediumLabel ?? copy.mediumId}` }
+      : null;
+  const trust = copy.decision.state === 'accepted-unsigned' ? `NOT TRUSTED, restored by explicit override: ${copy.decision.why}` : copy.trust.text;
+  return { key: copy.key, kind: copy.kind, medium: copy.medium, path: copy.setPath, role: a.role, bytes: a.bytes, expected, trust };
+}
+
+/** Says what the bytes are checked against (or that nothing is: the operator's override, journaled by the caller). */
+export function logExpected(copy: SeedCopy, log: (level: 'info' | 'warn', m: string) => void): void {
+  if (copy.expected) log('info', `${copy.path}: its bytes must match the SHA-256 from ${copy.expected.source}`);
+  else log('warn', `${copy.path}: no recorded hash to check its bytes against; restored because the step allows it (${copy.trust})`);
 }
 
 /** What the file's role says about its layers: encrypted or not, then the compression. */

@@ -131,8 +131,10 @@ export const seedDetector: ForeignDetector = {
       const manifest = hashed ?? same;
       if (hashed) {
         artifact.sha256 = hashed.hashes!.byName.get(rel(hashed)) ?? hashed.hashes!.byName.get(name)!;
-        facts.integrity = `SHA-256 recorded in ${hashed.path}`;
-      } else facts.integrity = 'none recorded by the script: the hash is recorded on first verification';
+        // The trust rule's evidence (foreign/trust.ts evidenceOf): the format's own integrity data.
+        facts.integrity = 'seed-manifest';
+        facts.integrity_source = `SHA-256 recorded in ${hashed.path}`;
+      } else facts.integrity_source = 'none recorded by the script: the hash is recorded on first verification';
       if (manifest) artifacts.push({ path: manifest.path, role: 'seed-manifest', bytes: manifest.size });
       if (n.encrypted) facts.key_derivation = await encFacts(medium, f.path, n, ctx, findings);
       sets.push({ system: n.system, setId, kind: n.kind, origin: 'seed-script', createdAt, finishedAt: null, parentId: null, setPath: f.path, artifacts, facts });

@@ -8,7 +8,7 @@ import { LifeboatError } from '../../errors';
 import { mergeMove } from '../../restore/extract';
 import { makeFolders } from '../../storage/make-folders';
 import { applyMetadata, extractSeedTarball, restoreTree } from '../../restore/files';
-import { openSeedCopy, requireExpected, type SeedCopy } from '../../restore/seed-copy';
+import { openSeedCopy, logExpected, type SeedCopy } from '../../restore/seed-copy';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
 import { SafeTree } from '../../restore/safe-tree';
@@ -87,7 +87,7 @@ export const restoreFiles = defineAction({
     const root = process.getuid?.() === 0;
     const sameOwner = root && !p.no_same_owner;
     // A seed script's tarball: no file index, restored whole through the same staging and checks.
-    const seed = await openSeedCopy(ctx.deps.catalog, p.set, ctx.deps.openMedium);
+    const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
     if (seed) return restoreSeedFiles(p, seed, ctx, into, staging);
     const { key, store } = await loadIndex(ctx, p.set, p.allow_unsigned);
     try {
@@ -165,7 +165,7 @@ async function restoreSeedFiles(
 ): Promise<Record<string, unknown>> {
   if (copy.kind !== 'files' && copy.kind !== 'config') throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a database dump: restore it with lifeboat restore pg.`);
   if (p.paths.length) throw new LifeboatError('BAD_INPUT', `${copy.path} is a seed script's tarball: it is restored whole (no paths).`);
-  requireExpected(copy, p.allow_unsigned, (l, m) => ctx.log(l, m));
+  logExpected(copy, (l, m) => ctx.log(l, m));
   const cp = ctx.checkpoint as { phase?: string; files?: number } | null;
   let files = cp?.files ?? null;
   if (cp?.phase !== 'moving') {
@@ -192,5 +192,5 @@ async function restoreSeedFiles(
   }
   await mergeMove(staging, into);
   await rm(staging, { recursive: true, force: true });
-  return { set: copy.key, file: copy.path, dir: into, files, bytes: copy.bytes, chain: [copy.key.split('/')[1]], trust: copy.expected ? `foreign (seed script): bytes matched the SHA-256 from ${copy.expected.source}` : 'NOT CHECKED: no recorded hash, restored by explicit override' };
+  return { set: copy.key, file: copy.path, dir: into, files, bytes: copy.bytes, chain: [copy.key.split('/')[1]], trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust };
 }
