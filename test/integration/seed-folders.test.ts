@@ -17,6 +17,7 @@ let env: NodeJS.ProcessEnv;
 let root: string;
 let platform: string;
 let marker: string;
+let pwFile: string;
 const PASS = 'correct horse battery staple';
 const ROWS = 137;
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
   const pgDump = join(pg.binDir, 'pg_dump');
   const url = pg.url();
   const plain = sh(pgDump, ['-d', url]);
-  const pwFile = join(dir.path, 'pass.txt');
+  pwFile = join(dir.path, 'pass.txt');
   writeFileSync(pwFile, `${PASS}\n`);
   // The name variants, made with the real tools.
   writeFileSync(join(db, 'postgres_shop_20261202_030000.sql.gz'), sh('gzip', ['-c'], { input: plain }));
@@ -105,8 +106,8 @@ describe('seed-script folders', () => {
     const none = await seedDetector.find(medium, files, { log: () => undefined, signal: new AbortController().signal, secrets: { get: () => Promise.resolve(null) }, timeZone: 'UTC' });
     expect(none.sets).toHaveLength(9);
     expect(none.findings.filter((f) => f.blocking).map((f) => f.what)).toEqual([
-      'encrypted backup var/backups/platform/database/postgres_shop_2026-12-02T18-00-00.sql.enc: give its passphrase',
-      'encrypted backup var/backups/platform/database/postgres_shop_20261202-1500.sql.gz.enc: give its passphrase',
+      'encrypted backup var/backups/platform/database/postgres_shop_2026-12-02T18-00-00.sql.enc',
+      'encrypted backup var/backups/platform/database/postgres_shop_20261202-1500.sql.gz.enc',
     ]);
     const wrong = await seedDetector.find(medium, files, { log: () => undefined, signal: new AbortController().signal, secrets: { get: () => Promise.resolve('wrong') }, timeZone: 'UTC' });
     expect(wrong.findings.filter((f) => f.blocking).every((f) => /does not open it/.test(f.what))).toBe(true);
@@ -114,7 +115,8 @@ describe('seed-script folders', () => {
 
   it('scan from the top finds them all, in the zone given, and says what it cannot read', () => {
     const r = lifeboat(env, 'scan', root, '--time-zone', 'America/New_York');
-    expect(r.status, r.stderr).toBe(0);
+    // Two .enc files without their passphrase: cataloged, named, and the scan is not complete (exit 2).
+    expect(r.status, r.stderr).toBe(2);
     expect(r.stdout).toMatch(/9 seed-script sets/);
     expect(r.stdout).toMatch(/NEEDS encrypted backup .*postgres_shop_20261202-1500\.sql\.gz\.enc: give its passphrase/);
     expect(r.stdout).toMatch(/FOUND .*stray\.sql\.gz/);
@@ -122,6 +124,11 @@ describe('seed-script folders', () => {
     expect(sets.find((s) => s.key === 'shop/20261202T030000-pg-logical-seed')?.createdAt).toBe('2026-12-02T08:00:00.000Z');
     expect(sets.map((s) => s.key)).toContain('shop/20261202T090000-pg-logical-seed-dump');
     expect(lifeboat(env, 'scan', root, '--time-zone', 'Mars/Olympus').status).toBe(2);
+    const again = lifeboat(env, 'scan', root, '--passphrase-file', pwFile);
+    expect(again.status, again.stdout).toBe(0);
+    expect(again.stdout).not.toMatch(/NEEDS/);
+    // The zone this medium was read in is kept: the rescan did not move the times back to the laptop's.
+    expect(json<Array<{ key: string; createdAt: string }>>(lifeboat(env, 'sets', '--system', 'shop', '--json')).find((s) => s.key === 'shop/20261202T030000-pg-logical-seed')?.createdAt).toBe('2026-12-02T08:00:00.000Z');
   }, 120_000);
 
   it('verify --level deep: each kind its verdict; a truncated dump is said truncated, not a hash mismatch', () => {
@@ -135,6 +142,10 @@ describe('seed-script folders', () => {
     expect(art('files_backup_20261202_030000.tar.gz')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/tar entries walked/) });
     expect(art('uploads_20261202_0300.tgz')).toMatchObject({ verdict: 'unsafe-path' });
     expect(art('postgres_shop_20261202-1500.sql.gz.enc')).toMatchObject({ verdict: 'not-checked', detail: expect.stringMatching(/no passphrase/) });
+    const withPass = json<Report>(lifeboat(env, 'verify', root, '--level', 'deep', '--passphrase-file', pwFile, '--json'));
+    const encArt = (name: string) => withPass.results.flatMap((x) => x.artifacts).find((a) => a.path.endsWith(name))!;
+    expect(encArt('postgres_shop_20261202-1500.sql.gz.enc')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/decrypted \(openssl enc, PBKDF2-sha256\); plain SQL dump read whole/) });
+    expect(encArt('postgres_shop_2026-12-02T18-00-00.sql.enc')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/decrypted \(openssl enc, EVP_BytesToKey-sha256\)/) });
     // A seed set is never failed for having no signature (the trust rule's foreign states).
     expect(report.results.find((x) => x.key === 'shop/20261202T030000-pg-logical-seed')?.verdict).toBe('ok');
     expect(report.results.find((x) => x.key === 'shop/20261202T090000-pg-logical-seed-dump')?.verdict).toBe('ok');

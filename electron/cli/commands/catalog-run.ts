@@ -11,6 +11,7 @@ import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
+import { secretsFromPassphraseFile } from '../passphrase-file';
 
 /** With LIFEBOAT_TIMING=1, report how long the engine call took (benchmarks compare it with the whole process). */
 function timed<T>(io: CliIo, name: string, fn: () => T): T {
@@ -25,7 +26,7 @@ function printScan(io: CliIo, s: ScanSummary): void {
   io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
   if (s.foreign.seedScript || s.foreign.pgbackrest) io.stdout.write(`  foreign, read-only and unsigned: ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups\n`);
   for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
-  for (const f of s.findings ?? []) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.what}: needs ${f.needs}\n`);
+  for (const f of s.findings) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.what}: ${f.blocking ? 'give' : 'needs'} ${f.needs}\n`);
   for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
   io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
 }
@@ -40,8 +41,9 @@ function moveCatalogAside(): string | null {
   return aside;
 }
 
-export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean }): Promise<void> {
+export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; passphraseFile?: string; timeZone?: string; json?: boolean }): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
+  const secrets = secretsFromPassphraseFile(opts.passphraseFile);
   const timeZone = opts.timeZone ? checkTimeZone(opts.timeZone) : undefined;
   if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
@@ -60,7 +62,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, timeZone }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);
@@ -72,8 +74,11 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
         if (!opts.json) io.stdout.write(`${loc}: NOT SCANNED — ${err.message}\n`);
       }
     }
+    // A backup the scan knows how to read but could not open (no passphrase): the scan is not complete (exit 2).
+    const blocked = results.flatMap((r) => ('findings' in r ? r.findings.filter((f) => f.blocking) : []));
+    if (blocked.length > 0) process.exitCode = 2;
     if (opts.json) {
-      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: true, ...results[0] });
+      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: blocked.length === 0, ...results[0] });
     } else if (opts.rebuild) {
       io.stdout.write(`Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`);
       io.stdout.write(carried ? `${describeCarryOver(carried)}\n` : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n');

@@ -5,6 +5,7 @@ import { withCliEngine } from '../engine';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
+import { secretsFromPassphraseFile } from '../passphrase-file';
 
 function line(r: SetResult): string {
   if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
@@ -36,14 +37,15 @@ export async function verifyWalCommand(io: CliIo, target: string, system: string
   });
 }
 
-export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }): Promise<void> {
+export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; passphraseFile?: string; json?: boolean }): Promise<void> {
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
+  const secrets = secretsFromPassphraseFile(opts.passphraseFile);
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
-        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs },
+        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets },
         ctx,
       ),
     );
@@ -52,11 +54,12 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
     const passed = report.results.filter((r) => r.verdict === 'ok');
     if (opts.json) {
       printJson(io, {
-        ok: failed.length === 0 && notChecked.length === 0,
+        ok: failed.length === 0 && notChecked.length === 0 && report.blocked.length === 0,
         level: opts.level,
         sets: report.results.length,
         failed: failed.length,
         not_checked: notChecked.length,
+        blocked: report.blocked,
         skipped: report.skipped,
         bytes: report.bytes,
         duration_ms: report.durationMs,
@@ -75,7 +78,8 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
       io.stdout.write(`${passed.length} of ${report.results.length} sets passed at ${opts.level} level${unchecked}; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
     }
     // 1: a set failed (a fact about the backups). 2: no failure, but something could not be checked here (an environment reason): never 0.
+    for (const b of report.blocked) if (!opts.json) io.stdout.write(`NOT VERIFIED ${b}\n`);
     if (failed.length > 0) process.exitCode = 1;
-    else if (notChecked.length > 0) process.exitCode = 2;
+    else if (notChecked.length > 0 || report.blocked.length > 0) process.exitCode = 2;
   });
 }

@@ -15,9 +15,10 @@ export function registerVerify(program: Command, io: CliIo): void {
     .option('--older-than <days>', 'only sets whose last verification at this level is older than this many days', (v) => Number(v))
     .option('--jobs <n>', 'artifacts read at once', (v) => Number.parseInt(v, 10), availableParallelism())
     .option('--wal <system>', "check the system's WAL archive on the medium instead: contiguity from each base backup, every file's hash and signature")
+    .option('--passphrase-file <file>', 'passphrase of an encrypted pgBackRest repository (its cipher-pass), first line of the file')
     .option('--json', 'print one machine-readable result')
     .option('--allow-unsigned-wal', 'with --wal: WAL files unsigned or signed by a key that is not pinned are reported, not failed')
-    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; wal?: string; allowUnsignedWal?: boolean; json?: boolean }) => {
+    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; wal?: string; allowUnsignedWal?: boolean; passphraseFile?: string; json?: boolean }) => {
       const { verifyCommand, verifyWalCommand } = await import('./verify-run');
       if (opts.wal) await verifyWalCommand(io, target, opts.wal, opts);
       else await verifyCommand(io, target, opts);

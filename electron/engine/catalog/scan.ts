@@ -10,10 +10,10 @@ import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
-import { pgbackrestSets, walRanges, type ForeignSet } from './foreign';
+import { pgbackrestDetector } from '../foreign/pgbackrest';
 import { seedDetector } from '../foreign/seed';
 import { laptopTimeZone } from '../foreign/seed/time';
-import type { ForeignFinding, ForeignSecrets } from '../foreign/types';
+import type { ForeignFinding, ForeignSecrets, ForeignSet } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -25,7 +25,7 @@ export interface ScanSummary {
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
   foreign: { seedScript: number; pgbackrest: number };
   unreadable: Array<{ path: string; reason: string }>;
-  /** Backups recognised but not readable as they are (an `.enc` without its passphrase...): never a silent zero. */
+  /** What the scan recognised but could not read (an encrypted repository or `.enc` file without its passphrase...): never a silent zero; `blocking` ones make the scan exit 2. */
   findings: ForeignFinding[];
   indexedFileSets: number;
   durationMs: number;
@@ -146,30 +146,10 @@ async function findForeign(
     findings.push({ path: '', what: `the listing stopped at ${SEED_LISTING.limit} files: backups past them were not looked for`, needs: 'a scan of a folder further down', blocking: false });
   }
   // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
-  const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
-  for (const info of infos) {
-    const stanza = info.path.split('/')[1]!;
-    try {
-      if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
-      const text = (await medium.readFile(info.path)).toString('utf8');
-      const manifests = new Map<string, string>();
-      const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
-      for (const label of labels) {
-        try {
-          // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
-          const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
-          if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
-          manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
-        } catch {
-          ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
-        }
-      }
-      const wal = (await medium.listFiles(`archive/${stanza}`, { maxDepth: 3 })).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
-      sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
-    } catch (e) {
-      unreadable.push({ path: info.path, reason: mapError(e).message });
-    }
-  }
+  const pgbr = await pgbackrestDetector.find(medium, files, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone: 'UTC' });
+  sets.push(...pgbr.sets);
+  for (const f of pgbr.findings) unreadable.push({ path: f.path, reason: `${f.what}: needs ${f.needs}` });
+  findings.push(...pgbr.findings);
   return { sets, unreadable, findings };
 }
 

@@ -76,7 +76,7 @@ export async function openSeedPlaintext(copy: SeedCopy, o: { secrets?: ForeignSe
     const passphrase = o.secrets ? await o.secrets.get('openssl-enc', copy.path) : null;
     if (!passphrase) {
       throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `${copy.path} is encrypted (openssl enc) and no passphrase was given for it.`, {
-        hint: 'Give its passphrase (lifeboat credentials add openssl-enc …, or --passphrase-file).',
+        hint: 'Give its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F).',
       });
     }
     stages.push(seedDecipher(passphrase, inner, copy.path));

@@ -14,6 +14,7 @@ import { installedPgTools } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
+import type { ForeignSecrets } from '../foreign/types';
 import { HashPool } from './hash-pool';
 import { levelRank, planSet, Semaphore, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
@@ -25,6 +26,8 @@ export interface VerifyRequest {
   onlyNew: boolean;
   olderThanDays: number | null;
   jobs: number;
+  /** Passphrases of foreign formats (an encrypted pgBackRest repository): the keychain, or files given on the command line. */
+  secrets?: ForeignSecrets;
 }
 
 export interface VerifyReport {
@@ -33,6 +36,8 @@ export interface VerifyReport {
   bytes: number;
   durationMs: number;
   bytesPerSecond: number | null;
+  /** Backups recognised but not opened (no passphrase): the run is never a pass while one is left (CLI exit 2). */
+  blocked: string[];
 }
 
 interface Resolved {
@@ -109,7 +114,10 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   // An empty folder (an unmounted mount point) is refused before the scan, which would otherwise
   // catalog it as a medium and mark what it held before as missing.
   if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
-  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
+  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) }, { secrets: req.secrets });
+  // A backup the scan knows how to read but cannot open (an encrypted pgBackRest repository without its passphrase):
+  // nothing of it can be verified, which is never a pass (exit 2 when it is all there is).
+  const blocked = summary.findings.filter((f) => f.blocking);
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
     deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
@@ -125,13 +133,18 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     targets.push({ key: `${m[1]}/${m[2]}`, system: m[1]!, setId: m[2]!, origin: 'lifeboat', kind: 'unknown', mediumId: summary.mediumId, medium, setPath: u.path, foreignArtifacts: [] });
   }
   if (setPath && targets.length === 0) throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
+  if (targets.length === 0 && blocked.length > 0) {
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing was verified: ${blocked.map((f) => `${f.what} (${f.path})`).join('; ')}.`, {
+      hint: `Give ${blocked[0]!.needs}.`,
+    });
+  }
   if (targets.length === 0) {
     const gone = summary.sets.missing > 0 ? ` (${summary.sets.missing} set(s) seen here before are missing now)` : '';
     throw new LifeboatError('STORAGE_UNREACHABLE', `No sets on this medium: ${medium.location}${gone}. Nothing was verified.`, {
       hint: 'Is this the drive or bucket the backups go to? `lifeboat where <set>` shows where a set was seen.',
     });
   }
-  const skipped: VerifyReport['skipped'] = [];
+  const skipped: VerifyReport['skipped'] = blocked.map((f) => ({ key: f.path, reason: `${f.what}: not verified, needs ${f.needs}` }));
   const chosen = targets.filter((t) => {
     const reason = skipReason(deps.catalog, t, req, started);
     if (reason) skipped.push({ key: t.key, reason });
@@ -143,6 +156,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     trusted: trustedKeys(deps.catalog),
     settings: deps.settings,
     pgBinDir: deps.settings.pgBinDir || undefined,
+    secrets: req.secrets,
     pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
     // From the deep level up, each dump is read by a pg_restore chosen by the dump's own version.
     pgRestores: levelRank(req.level) >= levelRank('deep') ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined) : undefined,
@@ -177,5 +191,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   if (stopped) throw stopped.reason;
   const results = settled.map((r) => (r as PromiseFulfilledResult<SetResult>).value);
   const durationMs = Date.now() - started;
-  return { results, skipped, bytes: reading ? total : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (total * 1000) / durationMs : null };
+  // What was read: the sets' own totals (a pgBackRest backup's files are only known once its manifest is read).
+  const read = results.reduce((n, r) => n + r.bytes, 0);
+  return { results, skipped, blocked: blocked.map((f) => `${f.what}: needs ${f.needs}`), bytes: reading ? read : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (read * 1000) / durationMs : null };
 }

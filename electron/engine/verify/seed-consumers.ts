@@ -105,7 +105,7 @@ function decrypted(inner: Consumer, format: InnerFormat, path: string, secrets: 
       (secrets ? secrets.get('openssl-enc', path) : Promise.resolve(null))
         .then((passphrase) => {
           if (!passphrase) {
-            missing = `no passphrase given for ${path} (lifeboat credentials add openssl-enc …, or --passphrase-file)`;
+            missing = `no passphrase given for ${path} (lifeboat credentials add openssl --from-file F, or --passphrase-file F)`;
             return cb();
           }
           decipher = seedDecipher(passphrase, format, path, (k) => (kdf = k.kind === 'pbkdf2' ? `PBKDF2-${k.digest}` : `EVP_BytesToKey-${k.digest}`));

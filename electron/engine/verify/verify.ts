@@ -20,8 +20,9 @@ import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
-import type { ForeignSecrets } from '../foreign/types';
 import { type HashPool } from './hash-pool';
+import { pgbackrestResults } from './pgbackrest';
+import type { ForeignSecrets } from '../foreign/types';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
@@ -60,7 +61,7 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
-  /** Passphrases of foreign formats (a seed script's `.enc` files); without them their content is not checked. */
+  /** Passphrases of foreign formats (an encrypted pgBackRest repository, a seed script's `.enc` files); without them their content is not checked. */
   secrets?: ForeignSecrets;
 }
 
@@ -354,12 +355,24 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
   if (notes.length) index.detail = [index.detail, ...notes].filter(Boolean).join('; ');
 }
 
+/**
+ * A pgBackRest backup: its artifacts are the repository files it needs, checked by foreign/pgbackrest (verify/pgbackrest.ts);
+ * what the backup itself cannot show (an unreadable info file or manifest) joins the set's problems.
+ */
+async function pgbackrestPlan(plan: Plan, o: VerifyOptions, sem: Semaphore, ctx: Pick<JobContext, 'signal'>, onBytes: (delta: number) => void): Promise<Array<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }>> {
+  const level = { deep: levelRank(o.level) >= levelRank('deep'), read: levelRank(o.level) >= levelRank('integrity') };
+  const r = await pgbackrestResults(plan.target, level, o.secrets, (fn) => sem.run(fn), ctx, onBytes);
+  plan.setProblems.push(...r.problems);
+  return r.artifacts;
+}
+
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
 export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Semaphore, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
   const ledger = ledgerOf(catalog);
-  const results = await Promise.all(
+  const pgbr = t.origin === 'pgbackrest' ? await pgbackrestPlan(plan, o, sem, ctx, onBytes) : null;
+  const results = pgbr ?? await Promise.all(
     plan.artifacts.map((a) =>
       sem.run(async () => {
         let last = 0;
@@ -413,7 +426,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     trust = judgeTrust({ origin: t.origin, evidence: evidenceOf(factsOfDescription(facts?.json)), firstVerified: first });
   }
   const durationMs = Date.now() - startedAt.getTime();
-  const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const bytes = pgbr ? pgbr.reduce((n, a) => n + a.bytes, 0) : plan.artifacts.reduce((n, a) => n + a.bytes, 0);
   const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
   const okDetail = [trust?.foreign ? trust.text : null, ...restoreDetail].filter(Boolean).join('; ') || null;
   const detail = verdict === 'ok' ? okDetail : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;

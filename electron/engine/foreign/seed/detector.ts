@@ -7,7 +7,7 @@ import { isSeedName, parseSeedName, SEED_MANIFEST, type SeedName } from './names
 import { laptopTimeZone, localToUtc } from './time';
 
 /** Where a passphrase for an `.enc` file comes from, in the words of a finding. */
-export const ENC_PASSPHRASE_NEEDS = 'its passphrase (lifeboat credentials add openssl-enc …, or --passphrase-file)';
+export const ENC_PASSPHRASE_NEEDS = 'its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F)';
 
 interface SeedManifest {
   path: string;
@@ -158,12 +158,12 @@ async function encFacts(medium: Medium, path: string, n: SeedName, ctx: ForeignC
   }
   const passphrase = await ctx.secrets.get('openssl-enc', path);
   if (!passphrase) {
-    findings.push({ path, what: `encrypted backup ${path}: give its passphrase`, needs: ENC_PASSPHRASE_NEEDS, blocking: true });
+    findings.push({ path, what: `encrypted backup ${path}`, needs: ENC_PASSPHRASE_NEEDS, blocking: true });
     return 'unknown until its passphrase is given';
   }
   const kdf = detectKdf(head, passphrase, n.inner);
   if (!kdf) {
-    findings.push({ path, what: `encrypted backup ${path}: the passphrase given does not open it`, needs: `its right passphrase (${ENC_PASSPHRASE_NEEDS})`, blocking: true });
+    findings.push({ path, what: `encrypted backup ${path}: the passphrase given does not open it`, needs: `its right passphrase${ENC_PASSPHRASE_NEEDS.slice('its passphrase'.length)}`, blocking: true });
     return 'unknown: the passphrase given does not open it';
   }
   return kdfText(kdf);
