@@ -45,6 +45,7 @@ beforeAll(async () => {
   // The name variants, made with the real tools.
   writeFileSync(join(db, 'postgres_shop_20261202_030000.sql.gz'), sh('gzip', ['-c'], { input: plain }));
   sh(pgDump, ['-Fc', '-d', url, '-f', join(db, 'postgres_shop_2026-12-02_090000.dump')]);
+  writeFileSync(join(db, 'postgres_shop_20261203_030000.sql.zst'), sh('zstd', ['-c', '-q'], { input: plain }));
   const gz = join(dir.path, 'x.sql.gz');
   writeFileSync(gz, sh('gzip', ['-c'], { input: plain }));
   sh('openssl', ['enc', '-aes-256-cbc', '-pbkdf2', '-salt', '-in', gz, '-out', join(db, 'postgres_shop_20261202-1500.sql.gz.enc'), '-pass', `file:${pwFile}`]);
@@ -100,11 +101,11 @@ describe('seed-script folders', () => {
     expect(by('files_backup_20261202_030000.tar.gz')).toMatchObject({ system: 'files', kind: 'files' });
     expect(by('uploads_20261202_0300.tgz')).toMatchObject({ system: 'uploads', kind: 'files' });
     expect(by('config_backup_2026-12-02_030000.tar.gz')).toMatchObject({ system: 'config', kind: 'config' });
-    expect(sets).toHaveLength(9);
+    expect(sets).toHaveLength(10);
     expect(findings).toEqual([expect.objectContaining({ path: 'var/backups/platform/database/stray.sql.gz', blocking: false, what: expect.stringMatching(/no date and time/) })]);
     // Without the passphrase: each .enc is a blocking finding, still cataloged (a newer backup is never hidden).
     const none = await seedDetector.find(medium, files, { log: () => undefined, signal: new AbortController().signal, secrets: { get: () => Promise.resolve(null) }, timeZone: 'UTC' });
-    expect(none.sets).toHaveLength(9);
+    expect(none.sets).toHaveLength(10);
     expect(none.findings.filter((f) => f.blocking).map((f) => f.what)).toEqual([
       'encrypted backup var/backups/platform/database/postgres_shop_2026-12-02T18-00-00.sql.enc',
       'encrypted backup var/backups/platform/database/postgres_shop_20261202-1500.sql.gz.enc',
@@ -117,7 +118,7 @@ describe('seed-script folders', () => {
     const r = lifeboat(env, 'scan', root, '--time-zone', 'America/New_York');
     // Two .enc files without their passphrase: cataloged, named, and the scan is not complete (exit 2).
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stdout).toMatch(/9 seed-script sets/);
+    expect(r.stdout).toMatch(/10 seed-script sets/);
     expect(r.stdout).toMatch(/NEEDS encrypted backup .*postgres_shop_20261202-1500\.sql\.gz\.enc: give its passphrase/);
     expect(r.stdout).toMatch(/FOUND .*stray\.sql\.gz/);
     const sets = json<Array<{ key: string; createdAt: string }>>(lifeboat(env, 'sets', '--system', 'shop', '--json'));
@@ -136,6 +137,7 @@ describe('seed-script folders', () => {
     const report = json<Report>(r);
     const art = (name: string) => report.results.flatMap((x) => x.artifacts).find((a) => a.path.endsWith(name))!;
     expect(art('postgres_shop_20261202_030000.sql.gz')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/plain SQL dump read whole/) });
+    expect(art('postgres_shop_20261203_030000.sql.zst')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/plain SQL dump read whole/) });
     expect(art('postgres_shop_2026-12-02_090000.dump')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/pg_restore --list read \d+/) });
     expect(art('postgres_shop_20261201_030000.sql.gz')).toMatchObject({ verdict: 'unreadable-dump', detail: expect.stringMatching(/truncated/) });
     expect(art('postgres_evil_20261202_040000.sql')).toMatchObject({ verdict: 'unreadable-dump', detail: expect.stringMatching(/meta-command `\\! touch/) });

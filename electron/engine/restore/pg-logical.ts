@@ -14,7 +14,7 @@ import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
-import { openSeedCopy, openSeedPlaintext, OwnershipFilter, logExpected, seedLayers, type SeedCopy } from './seed-copy';
+import { restoreSecrets, openSeedCopy, openSeedPlaintext, OwnershipFilter, logExpected, seedLayers, type SeedCopy } from './seed-copy';
 
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -291,7 +291,7 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
     ctx.log('info', `decoding ${copy.path} from ${copy.medium.location}`);
     ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
     const guard = custom ? null : new SqlMetaCommandGuard();
-    const { source, stages } = await openSeedPlaintext(copy, { secrets: ctx.deps.foreignSecrets, onBytes: (n) => ctx.progress({ bytesDone: n }) });
+    const { source, stages } = await openSeedPlaintext(copy, { secrets: restoreSecrets(ctx.deps), onBytes: (n) => ctx.progress({ bytesDone: n }) });
     try {
       await pipeline([source, ...stages, ...(guard && owned ? [owned, guard] : []), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
     } catch (e) {

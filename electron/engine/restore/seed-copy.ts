@@ -6,6 +6,7 @@ import { openCopy } from '../runbooks/actions/set-access';
 import { LifeboatError } from '../errors';
 import { seedDecipher } from '../foreign/seed/enc';
 import type { InnerFormat } from '../foreign/seed/names';
+import { foreignSecrets, type SecretLookup } from '../foreign/secrets';
 import type { ForeignSecrets } from '../foreign/types';
 import { BoundedZstdDecompress } from '../pipeline/zstd-decode';
 import type { Medium } from '../storage/medium';
@@ -123,4 +124,9 @@ export class OwnershipFilter extends Transform {
     }
     return true;
   }
+}
+
+/** A restore's passphrases for `.enc` files: those the caller gave (files on its command line), else the keychain. */
+export function restoreSecrets(deps: { foreignSecrets?: ForeignSecrets; credentials?: SecretLookup | null }): ForeignSecrets {
+  return deps.foreignSecrets ?? foreignSecrets({ keychain: deps.credentials ?? null });
 }

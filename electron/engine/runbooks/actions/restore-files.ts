@@ -8,7 +8,7 @@ import { LifeboatError } from '../../errors';
 import { mergeMove } from '../../restore/extract';
 import { makeFolders } from '../../storage/make-folders';
 import { applyMetadata, extractSeedTarball, restoreTree } from '../../restore/files';
-import { openSeedCopy, logExpected, type SeedCopy } from '../../restore/seed-copy';
+import { restoreSecrets, openSeedCopy, logExpected, type SeedCopy } from '../../restore/seed-copy';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
 import { SafeTree } from '../../restore/safe-tree';
@@ -179,7 +179,7 @@ async function restoreSeedFiles(
     await makeFolders(staging, 0o700);
     try {
       ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
-      const r = await extractSeedTarball(copy, staging, { secrets: ctx.deps.foreignSecrets, signal: ctx.signal, progress: (x) => ctx.progress(x) });
+      const r = await extractSeedTarball(copy, staging, { secrets: restoreSecrets(ctx.deps), signal: ctx.signal, progress: (x) => ctx.progress(x) });
       ctx.log('info', `${copy.path}: ${r.files} files (${r.bytes} bytes) staged`);
       files = r.files;
       if (p.keep_existing) await refuseOverwrites(staging, into);
