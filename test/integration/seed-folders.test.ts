@@ -125,6 +125,12 @@ describe('seed-script folders', () => {
     expect(sets.find((s) => s.key === 'shop/20261202T030000-pg-logical-seed')?.createdAt).toBe('2026-12-02T08:00:00.000Z');
     expect(sets.map((s) => s.key)).toContain('shop/20261202T090000-pg-logical-seed-dump');
     expect(lifeboat(env, 'scan', root, '--time-zone', 'Mars/Olympus').status).toBe(2);
+    // Past the listing's depth bound: said, never silently cut.
+    const deep = join(dir.path, 'deep-root', ...Array.from({ length: 17 }, (_, i) => `d${i}`));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'postgres_far_20261202_030000.sql'), 'x');
+    const far = lifeboat(env, 'scan', join(dir.path, 'deep-root'));
+    expect(far.stdout).toMatch(/FOUND folders more than 16 levels down \(under d0\/d1\/.*d15\) were not looked into/);
     const again = lifeboat(env, 'scan', root, '--passphrase-file', pwFile);
     expect(again.status, again.stdout).toBe(0);
     expect(again.stdout).not.toMatch(/NEEDS/);

@@ -138,11 +138,19 @@ async function findForeign(
   o: ForeignScanOptions = {},
 ): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }>; findings: ForeignFinding[] }> {
   const unreadable: Array<{ path: string; reason: string }> = [];
-  const files: ListedFile[] = await medium.listFiles('', { ...SEED_LISTING, skip: ['sets', 'wal', 'backup', 'archive'] });
+  // One level past the bound is listed, only to say that something lies there (never a silent cut).
+  const listed: ListedFile[] = await medium.listFiles('', { ...SEED_LISTING, maxDepth: SEED_LISTING.maxDepth + 1, skip: ['sets', 'wal', 'backup', 'archive'] });
+  const depthOf = (p: string): number => p.split('/').length - 1;
+  const files = listed.filter((f) => depthOf(f.path) <= SEED_LISTING.maxDepth);
+  const tooDeep = listed.find((f) => depthOf(f.path) > SEED_LISTING.maxDepth);
   const seed = await seedDetector.find(medium, files, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone: o.timeZone ?? laptopTimeZone() });
   const sets = seed.sets;
   const findings = seed.findings;
-  if (files.length >= SEED_LISTING.limit) {
+  if (tooDeep) {
+    const folder = tooDeep.path.split('/').slice(0, SEED_LISTING.maxDepth).join('/');
+    findings.push({ path: folder, what: `folders more than ${SEED_LISTING.maxDepth} levels down (under ${folder}) were not looked into`, needs: 'a scan of that folder itself', blocking: false });
+  }
+  if (listed.length >= SEED_LISTING.limit) {
     findings.push({ path: '', what: `the listing stopped at ${SEED_LISTING.limit} files: backups past them were not looked for`, needs: 'a scan of a folder further down', blocking: false });
   }
   // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
