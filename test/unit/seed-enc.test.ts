@@ -13,7 +13,11 @@ afterAll(() => dir.cleanup());
 
 async function run(input: Buffer, stage: Transform): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await pipeline(Readable.from([input.subarray(0, 7), input.subarray(7, 50), input.subarray(50)]), stage, new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) }));
+  await pipeline(
+    Readable.from([input.subarray(0, 7), input.subarray(7, 50), input.subarray(50)]),
+    stage,
+    new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) }),
+  );
   return Buffer.concat(parts);
 }
 
@@ -23,7 +27,8 @@ describe('seed .enc files', () => {
   writeFileSync(src, plain);
   const pw = join(dir.path, 'pw');
   writeFileSync(pw, 's3cret-pass\n');
-  const enc = (...args: string[]): Buffer => execFileSync('openssl', ['enc', '-aes-256-cbc', '-salt', ...args, '-in', src, '-pass', `file:${pw}`]);
+  const enc = (...args: string[]): Buffer =>
+    execFileSync('openssl', ['enc', '-aes-256-cbc', '-salt', ...args, '-in', src, '-pass', `file:${pw}`]);
 
   it('decrypts what openssl enc writes with -pbkdf2, -iter, and the legacy -md sha256 / md5, and says which', async () => {
     for (const [args, want] of [
@@ -33,14 +38,24 @@ describe('seed .enc files', () => {
       [['-md', 'md5'], 'evp:md5'],
     ] as const) {
       let used = '';
-      const out = await run(enc(...args), seedDecipher('s3cret-pass', 'sql', 'x.sql.enc', (k) => (used = k.kind === 'pbkdf2' ? `pbkdf2:${k.digest}:${k.iterations}` : `evp:${k.digest}`)));
+      const out = await run(
+        enc(...args),
+        seedDecipher(
+          's3cret-pass',
+          'sql',
+          'x.sql.enc',
+          (k) => (used = k.kind === 'pbkdf2' ? `pbkdf2:${k.digest}:${k.iterations}` : `evp:${k.digest}`),
+        ),
+      );
       expect(out.equals(plain)).toBe(true);
       expect(used).toBe(want);
     }
   }, 30_000);
 
   it('a wrong passphrase fails as DECRYPTION_FAILED naming the file, never the passphrase', async () => {
-    const err = await run(enc('-pbkdf2'), seedDecipher('wrong', 'sql', 'x.sql.enc')).catch((e: unknown) => e as { code: string; message: string });
+    const err = await run(enc('-pbkdf2'), seedDecipher('wrong', 'sql', 'x.sql.enc')).catch(
+      (e: unknown) => e as { code: string; message: string },
+    );
     expect(err).toMatchObject({ code: 'DECRYPTION_FAILED', message: expect.stringMatching(/^x\.sql\.enc: /) });
     expect(JSON.stringify(err)).not.toContain('wrong');
   }, 30_000);
@@ -48,10 +63,28 @@ describe('seed .enc files', () => {
 
 describe('plain SQL ownership filter', () => {
   it('leaves out OWNER TO, GRANT and REVOKE lines, never COPY data', async () => {
-    const sql = ['CREATE TABLE t (x text);', 'ALTER TABLE public.t OWNER TO postgres;', 'COPY public.t (x) FROM stdin;', 'GRANT ALL ON x TO y;', '\\.', 'REVOKE ALL ON SCHEMA public FROM PUBLIC;', 'SELECT 1;', ''].join('\n');
+    const sql = [
+      'CREATE TABLE t (x text);',
+      'ALTER TABLE public.t OWNER TO postgres;',
+      'COPY public.t (x) FROM stdin;',
+      'GRANT ALL ON x TO y;',
+      '\\.',
+      'REVOKE ALL ON SCHEMA public FROM PUBLIC;',
+      'SELECT 1;',
+      '',
+    ].join('\n');
     const f = new OwnershipFilter();
     const out = (await run(Buffer.from(sql), f)).toString();
-    expect(out).toBe(['CREATE TABLE t (x text);', 'COPY public.t (x) FROM stdin;', 'GRANT ALL ON x TO y;', '\\.', 'SELECT 1;', ''].join('\n'));
+    expect(out).toBe(
+      [
+        'CREATE TABLE t (x text);',
+        'COPY public.t (x) FROM stdin;',
+        'GRANT ALL ON x TO y;',
+        '\\.',
+        'SELECT 1;',
+        '',
+      ].join('\n'),
+    );
     expect(f.dropped).toBe(2);
   }, 10_000);
 });

@@ -31,18 +31,25 @@ describe('seed-script names', () => {
       const text = `${s.year}-${String(s.month).padStart(2, '0')}-${String(s.day).padStart(2, '0')} ${[s.hour, s.minute, s.second].map((x) => String(x).padStart(2, '0')).join(':')}`;
       expect([path, n.kind, n.role, n.system, text]).toEqual([path, kind, role, system, local]);
     }
-    expect(seed('postgres_shop_20261202_030000.sql.gz.enc')).toMatchObject({ encrypted: true, role: 'sql-dump-gz', inner: 'gzip' });
+    expect(seed('postgres_shop_20261202_030000.sql.gz.enc')).toMatchObject({
+      encrypted: true,
+      role: 'sql-dump-gz',
+      inner: 'gzip',
+    });
   }, 10_000);
 
   it('says what it cannot place, and ignores what is no backup', () => {
     expect(parseSeedName('stray.sql.gz')).toMatchObject({ what: expect.stringMatching(/carries no date/) });
-    expect(parseSeedName('postgres_shop_20261302_030000.sql.gz')).toMatchObject({ what: expect.stringMatching(/no date/) });
+    expect(parseSeedName('postgres_shop_20261302_030000.sql.gz')).toMatchObject({
+      what: expect.stringMatching(/no date/),
+    });
     expect(parseSeedName('secret.bin.enc')).toMatchObject({ what: expect.stringMatching(/encrypted file/) });
     expect(parseSeedName('notes.txt')).toBeNull();
   }, 10_000);
 
   it('reads local times in the given zone, across daylight-saving changes', () => {
-    const at = (y: number, mo: number, d: number, h: number, mi: number, zone: string) => localToUtc({ year: y, month: mo, day: d, hour: h, minute: mi, second: 0 }, zone).toISOString();
+    const at = (y: number, mo: number, d: number, h: number, mi: number, zone: string) =>
+      localToUtc({ year: y, month: mo, day: d, hour: h, minute: mi, second: 0 }, zone).toISOString();
     expect(at(2026, 12, 2, 3, 0, 'Europe/Berlin')).toBe('2026-12-02T02:00:00.000Z');
     expect(at(2026, 7, 2, 3, 0, 'Europe/Berlin')).toBe('2026-07-02T01:00:00.000Z');
     expect(at(2026, 12, 2, 3, 0, 'America/New_York')).toBe('2026-12-02T08:00:00.000Z');
@@ -54,7 +61,15 @@ describe('seed-script names', () => {
 
   it('takes hashes from the shapes seed manifests write', () => {
     const h = 'a'.repeat(64);
-    const m = seedManifestHashes(Buffer.from(JSON.stringify({ type: 'all', files: [{ file: 'database/x.sql.gz', sha256: h }], checksums: { 'y.tar.gz': `sha256:${'b'.repeat(64)}` } })));
+    const m = seedManifestHashes(
+      Buffer.from(
+        JSON.stringify({
+          type: 'all',
+          files: [{ file: 'database/x.sql.gz', sha256: h }],
+          checksums: { 'y.tar.gz': `sha256:${'b'.repeat(64)}` },
+        }),
+      ),
+    );
     expect(m.byName.get('x.sql.gz')).toBe(h);
     expect(m.byName.get('database/x.sql.gz')).toBe(h);
     expect(m.byName.get('y.tar.gz')).toBe('b'.repeat(64));

@@ -33,7 +33,11 @@ export interface SeedCopy {
  * verified successfully on that medium, or the operator's override), with the hash its bytes must
  * match: the seed manifest's, else the one its last good verification there recorded.
  */
-export async function openSeedCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<SeedCopy | null> {
+export async function openSeedCopy(
+  catalog: Catalog,
+  keyOrId: string,
+  o: { allowUnsigned?: boolean; open?: MediumOpener } = {},
+): Promise<SeedCopy | null> {
   const found = whereIs(catalog, keyOrId);
   if (!found) return null;
   const set = catalog.stmt('SELECT origin FROM sets WHERE key = ?').get(found.key) as { origin: string } | undefined;
@@ -41,28 +45,51 @@ export async function openSeedCopy(catalog: Catalog, keyOrId: string, o: { allow
   const copy = await openCopy(catalog, found.key, o);
   if (copy.origin === 'lifeboat') return null;
   const a = copy.artifacts.find((x) => x.path === copy.setPath);
-  if (!a) throw new LifeboatError('CATALOG_CORRUPT', `The catalog has no artifact for ${copy.key} at ${copy.setPath}.`, { hint: 'Rescan the medium.' });
-  const manifestSha = catalog.stmt('SELECT sha256 FROM artifacts WHERE set_key = ? AND path = ?').pluck().get(copy.key, copy.setPath) as string | null | undefined;
+  if (!a)
+    throw new LifeboatError('CATALOG_CORRUPT', `The catalog has no artifact for ${copy.key} at ${copy.setPath}.`, {
+      hint: 'Rescan the medium.',
+    });
+  const manifestSha = catalog
+    .stmt('SELECT sha256 FROM artifacts WHERE set_key = ? AND path = ?')
+    .pluck()
+    .get(copy.key, copy.setPath) as string | null | undefined;
   const expected = manifestSha
     ? { sha256: manifestSha, source: "the seed script's manifest" }
     : a.recordedSha256
       ? { sha256: a.recordedSha256, source: `its last good verification on ${copy.mediumLabel ?? copy.mediumId}` }
       : null;
-  const trust = copy.decision.state === 'accepted-unsigned' ? `NOT TRUSTED, restored by explicit override: ${copy.decision.why}` : copy.trust.text;
-  return { key: copy.key, kind: copy.kind, medium: copy.medium, path: copy.setPath, role: a.role, bytes: a.bytes, expected, trust };
+  const trust =
+    copy.decision.state === 'accepted-unsigned'
+      ? `NOT TRUSTED, restored by explicit override: ${copy.decision.why}`
+      : copy.trust.text;
+  return {
+    key: copy.key,
+    kind: copy.kind,
+    medium: copy.medium,
+    path: copy.setPath,
+    role: a.role,
+    bytes: a.bytes,
+    expected,
+    trust,
+  };
 }
 
 /** Says what the bytes are checked against (or that nothing is: the operator's override, journaled by the caller). */
 export function logExpected(copy: SeedCopy, log: (level: 'info' | 'warn', m: string) => void): void {
   if (copy.expected) log('info', `${copy.path}: its bytes must match the SHA-256 from ${copy.expected.source}`);
-  else log('warn', `${copy.path}: no recorded hash to check its bytes against; restored because the step allows it (${copy.trust})`);
+  else
+    log(
+      'warn',
+      `${copy.path}: no recorded hash to check its bytes against; restored because the step allows it (${copy.trust})`,
+    );
 }
 
 /** What the file's role says about its layers: encrypted or not, then the compression. */
 export function seedLayers(role: string): { base: string; encrypted: boolean; inner: InnerFormat } {
   const encrypted = role.endsWith('+enc');
   const base = encrypted ? role.slice(0, -4) : role;
-  const inner: InnerFormat = base === 'pg-dump' ? 'pgdmp' : base.endsWith('-gz') ? 'gzip' : base.endsWith('-zst') ? 'zstd' : 'sql';
+  const inner: InnerFormat =
+    base === 'pg-dump' ? 'pgdmp' : base.endsWith('-gz') ? 'gzip' : base.endsWith('-zst') ? 'zstd' : 'sql';
   return { base, encrypted, inner };
 }
 
@@ -70,15 +97,30 @@ export function seedLayers(role: string): { base: string; encrypted: boolean; in
  * The file's plaintext: its stored bytes hashed (the stream fails at its end when they do not
  * match the expected hash, so the caller puts nothing in place), then decrypted and decompressed.
  */
-export async function openSeedPlaintext(copy: SeedCopy, o: { secrets?: ForeignSecrets; onBytes?: (n: number) => void }): Promise<{ source: Readable; stages: Transform[] }> {
+export async function openSeedPlaintext(
+  copy: SeedCopy,
+  o: { secrets?: ForeignSecrets; onBytes?: (n: number) => void },
+): Promise<{ source: Readable; stages: Transform[] }> {
   const { encrypted, inner } = seedLayers(copy.role);
-  const stages: Transform[] = [new CheckTap({ what: copy.path, limit: copy.bytes, expectBytes: copy.bytes, expectSha256: copy.expected?.sha256 ?? null, onBytes: o.onBytes })];
+  const stages: Transform[] = [
+    new CheckTap({
+      what: copy.path,
+      limit: copy.bytes,
+      expectBytes: copy.bytes,
+      expectSha256: copy.expected?.sha256 ?? null,
+      onBytes: o.onBytes,
+    }),
+  ];
   if (encrypted) {
     const passphrase = o.secrets ? await o.secrets.get('openssl-enc', copy.path) : null;
     if (!passphrase) {
-      throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `${copy.path} is encrypted (openssl enc) and no passphrase was given for it.`, {
-        hint: 'Give its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F).',
-      });
+      throw new LifeboatError(
+        'CREDENTIAL_UNAVAILABLE',
+        `${copy.path} is encrypted (openssl enc) and no passphrase was given for it.`,
+        {
+          hint: 'Give its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F).',
+        },
+      );
     }
     stages.push(seedDecipher(passphrase, inner, copy.path));
   }
@@ -127,6 +169,9 @@ export class OwnershipFilter extends Transform {
 }
 
 /** A restore's passphrases for `.enc` files: those the caller gave (files on its command line), else the keychain. */
-export function restoreSecrets(deps: { foreignSecrets?: ForeignSecrets; credentials?: SecretLookup | null }): ForeignSecrets {
+export function restoreSecrets(deps: {
+  foreignSecrets?: ForeignSecrets;
+  credentials?: SecretLookup | null;
+}): ForeignSecrets {
   return deps.foreignSecrets ?? foreignSecrets({ keychain: deps.credentials ?? null });
 }

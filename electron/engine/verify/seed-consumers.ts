@@ -47,13 +47,27 @@ function sqlDumpCheck(what: string): Consumer {
     outcome: async (): Promise<Outcome> => {
       const failure = await ended();
       if (failure) return { verdict: 'corrupted', detail: failure.message };
-      if (!HEADER.test(head)) return { verdict: 'unreadable-dump', detail: `${what} has no pg_dump header ("-- PostgreSQL database dump") in its first 8 KiB: not a pg_dump plain-SQL dump` };
+      if (!HEADER.test(head))
+        return {
+          verdict: 'unreadable-dump',
+          detail: `${what} has no pg_dump header ("-- PostgreSQL database dump") in its first 8 KiB: not a pg_dump plain-SQL dump`,
+        };
       if (guard.found.length) {
         const f = guard.found[0]!;
-        return { verdict: 'unreadable-dump', detail: `${what} holds the psql meta-command \`${f.command}\` on line ${f.line}: a restore refuses it` };
+        return {
+          verdict: 'unreadable-dump',
+          detail: `${what} holds the psql meta-command \`${f.command}\` on line ${f.line}: a restore refuses it`,
+        };
       }
-      if (!FOOTER.test(tail)) return { verdict: 'unreadable-dump', detail: `${what} is truncated: it ends without pg_dump's closing line ("-- PostgreSQL database dump complete") after ${bytes} bytes` };
-      return { verdict: 'ok', detail: `plain SQL dump read whole (${bytes} bytes decoded; pg_dump header and closing line present)` };
+      if (!FOOTER.test(tail))
+        return {
+          verdict: 'unreadable-dump',
+          detail: `${what} is truncated: it ends without pg_dump's closing line ("-- PostgreSQL database dump complete") after ${bytes} bytes`,
+        };
+      return {
+        verdict: 'ok',
+        detail: `plain SQL dump read whole (${bytes} bytes decoded; pg_dump header and closing line present)`,
+      };
     },
   };
 }
@@ -76,10 +90,14 @@ function decodedThen(stage: Transform, next: Consumer, name: string): Consumer {
     outcome: async (): Promise<Outcome> => {
       await finished;
       if (failure) {
-        const msg = (failure).message;
-        if (failure instanceof LifeboatError && failure.code === 'DECRYPTION_FAILED') return { verdict: 'undecryptable', detail: msg };
+        const msg = failure.message;
+        if (failure instanceof LifeboatError && failure.code === 'DECRYPTION_FAILED')
+          return { verdict: 'undecryptable', detail: msg };
         const truncated = /unexpected end of file|truncated|incomplete/i.test(msg);
-        return { verdict: 'unreadable-dump', detail: `${truncated ? 'truncated: ' : ''}the ${name} stream cannot be decoded to its end (${msg})` };
+        return {
+          verdict: 'unreadable-dump',
+          detail: `${truncated ? 'truncated: ' : ''}the ${name} stream cannot be decoded to its end (${msg})`,
+        };
       }
       return next.outcome();
     },
@@ -108,7 +126,12 @@ function decrypted(inner: Consumer, format: InnerFormat, path: string, secrets: 
             missing = `no passphrase given for ${path} (lifeboat credentials add openssl --from-file F, or --passphrase-file F)`;
             return cb();
           }
-          decipher = seedDecipher(passphrase, format, path, (k) => (kdf = k.kind === 'pbkdf2' ? `PBKDF2-${k.digest}` : `EVP_BytesToKey-${k.digest}`));
+          decipher = seedDecipher(
+            passphrase,
+            format,
+            path,
+            (k) => (kdf = k.kind === 'pbkdf2' ? `PBKDF2-${k.digest}` : `EVP_BytesToKey-${k.digest}`),
+          );
           decipher.on('error', (e) => {
             failure = e;
             inner.sink.destroy();
@@ -130,9 +153,12 @@ function decrypted(inner: Consumer, format: InnerFormat, path: string, secrets: 
       const err = await ended();
       if (err) return { verdict: 'corrupted', detail: err.message };
       if (missing) return { verdict: 'not-checked', detail: missing };
-      if (failure) return { verdict: 'undecryptable', detail: (failure).message };
+      if (failure) return { verdict: 'undecryptable', detail: failure.message };
       const out = await inner.outcome();
-      return { ...out, detail: [kdf ? `decrypted (openssl enc, ${kdf})` : null, out.detail].filter(Boolean).join('; ') };
+      return {
+        ...out,
+        detail: [kdf ? `decrypted (openssl enc, ${kdf})` : null, out.detail].filter(Boolean).join('; '),
+      };
     },
   };
 }

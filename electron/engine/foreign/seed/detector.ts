@@ -7,7 +7,8 @@ import { isSeedName, parseSeedName, SEED_MANIFEST, type SeedName } from './names
 import { laptopTimeZone, localToUtc } from './time';
 
 /** Where a passphrase for an `.enc` file comes from, in the words of a finding. */
-export const ENC_PASSPHRASE_NEEDS = 'its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F)';
+export const ENC_PASSPHRASE_NEEDS =
+  'its passphrase (lifeboat credentials add openssl --from-file F, or --passphrase-file F)';
 
 interface SeedManifest {
   path: string;
@@ -42,7 +43,9 @@ async function readHead(medium: Medium, path: string, n: number): Promise<Buffer
 /** A manifest in the file's folder or a folder above it (a `--type all` run writes one at the top). */
 function manifestsFor(path: string, manifests: SeedManifest[]): SeedManifest[] {
   const dir = dirOf(path);
-  return manifests.filter((m) => m.dir === dir || m.dir === '' || dir.startsWith(`${m.dir}/`)).sort((a, b) => b.dir.length - a.dir.length);
+  return manifests
+    .filter((m) => m.dir === dir || m.dir === '' || dir.startsWith(`${m.dir}/`))
+    .sort((a, b) => b.dir.length - a.dir.length);
 }
 
 function zoneNote(zone: string): string {
@@ -77,7 +80,11 @@ const FORMAT: Record<string, string> = {
  */
 export const seedDetector: ForeignDetector = {
   name: 'seed-script',
-  async find(medium: Medium, files: ListedFile[], ctx: ForeignContext): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }> {
+  async find(
+    medium: Medium,
+    files: ListedFile[],
+    ctx: ForeignContext,
+  ): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }> {
     const sets: ForeignSet[] = [];
     const findings: ForeignFinding[] = [];
     const manifests: SeedManifest[] = [];
@@ -106,7 +113,12 @@ export const seedDetector: ForeignDetector = {
       const key = `${n.system}/${setId}`;
       const twin = taken.get(key);
       if (twin) {
-        findings.push({ path: f.path, what: `${f.path}: a second file for ${key} (the first is ${twin}); only the first is cataloged`, needs: 'one copy of each backup per medium', blocking: false });
+        findings.push({
+          path: f.path,
+          what: `${f.path}: a second file for ${key} (the first is ${twin}); only the first is cataloged`,
+          needs: 'one copy of each backup per medium',
+          blocking: false,
+        });
         continue;
       }
       taken.set(key, f.path);
@@ -137,23 +149,50 @@ export const seedDetector: ForeignDetector = {
       } else facts.integrity_source = 'none recorded by the script: the hash is recorded on first verification';
       if (manifest) artifacts.push({ path: manifest.path, role: 'seed-manifest', bytes: manifest.size });
       if (n.encrypted) facts.key_derivation = await encFacts(medium, f.path, n, ctx, findings);
-      sets.push({ system: n.system, setId, kind: n.kind, origin: 'seed-script', createdAt, finishedAt: null, parentId: null, setPath: f.path, artifacts, facts });
+      sets.push({
+        system: n.system,
+        setId,
+        kind: n.kind,
+        origin: 'seed-script',
+        createdAt,
+        finishedAt: null,
+        parentId: null,
+        setPath: f.path,
+        artifacts,
+        facts,
+      });
     }
     return { sets, findings };
   },
 };
 
 /** An `.enc` file: its header read, its key derivation found with the passphrase given, or a finding saying what is missing. */
-async function encFacts(medium: Medium, path: string, n: SeedName, ctx: ForeignContext, findings: ForeignFinding[]): Promise<string> {
+async function encFacts(
+  medium: Medium,
+  path: string,
+  n: SeedName,
+  ctx: ForeignContext,
+  findings: ForeignFinding[],
+): Promise<string> {
   let head: Buffer;
   try {
     head = await readHead(medium, path, ENC_HEAD_BYTES);
   } catch (e) {
-    findings.push({ path, what: `encrypted backup ${path} could not be read`, needs: mapError(e).message, blocking: false });
+    findings.push({
+      path,
+      what: `encrypted backup ${path} could not be read`,
+      needs: mapError(e).message,
+      blocking: false,
+    });
     return 'unknown (the file could not be read)';
   }
   if (head.subarray(0, 8).toString('latin1') !== 'Salted__') {
-    findings.push({ path, what: `${path} is named .enc but is not in OpenSSL enc format (no "Salted__" header)`, needs: 'to be identified by hand', blocking: false });
+    findings.push({
+      path,
+      what: `${path} is named .enc but is not in OpenSSL enc format (no "Salted__" header)`,
+      needs: 'to be identified by hand',
+      blocking: false,
+    });
     return 'unknown (not OpenSSL enc format)';
   }
   const passphrase = await ctx.secrets.get('openssl-enc', path);
@@ -163,7 +202,12 @@ async function encFacts(medium: Medium, path: string, n: SeedName, ctx: ForeignC
   }
   const kdf = detectKdf(head, passphrase, n.inner);
   if (!kdf) {
-    findings.push({ path, what: `encrypted backup ${path}: the passphrase given does not open it`, needs: `its right passphrase${ENC_PASSPHRASE_NEEDS.slice('its passphrase'.length)}`, blocking: true });
+    findings.push({
+      path,
+      what: `encrypted backup ${path}: the passphrase given does not open it`,
+      needs: `its right passphrase${ENC_PASSPHRASE_NEEDS.slice('its passphrase'.length)}`,
+      blocking: true,
+    });
     return 'unknown: the passphrase given does not open it';
   }
   return kdfText(kdf);

@@ -19,7 +19,9 @@ export const KDF_CANDIDATES: OpenSslKdf[] = [
 ];
 
 export function kdfText(k: OpenSslKdf): string {
-  return k.kind === 'pbkdf2' ? `PBKDF2-${k.digest.toUpperCase()}, ${k.iterations} iterations (openssl enc -pbkdf2)` : `EVP_BytesToKey with ${k.digest} (openssl enc legacy key derivation)`;
+  return k.kind === 'pbkdf2'
+    ? `PBKDF2-${k.digest.toUpperCase()}, ${k.iterations} iterations (openssl enc -pbkdf2)`
+    : `EVP_BytesToKey with ${k.digest} (openssl enc legacy key derivation)`;
 }
 
 /** Header (16) plus the ciphertext blocks looked at to recognise the plaintext. */
@@ -37,7 +39,9 @@ function startsAs(plain: Buffer, inner: InnerFormat): boolean {
     case 'sql': {
       // pg_dump's plain output is text from its first byte ("--\n-- PostgreSQL database dump").
       const head = plain.subarray(0, 48);
-      return head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f) || b >= 0xc2);
+      return (
+        head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f) || b >= 0xc2)
+      );
     }
   }
 }
@@ -69,14 +73,25 @@ export function detectKdf(head: Buffer, passphrase: string, inner: InnerFormat):
  * first blocks (detectKdf); `onKdf` is told which. A passphrase that opens no candidate fails as
  * DECRYPTION_FAILED, naming the file, never the passphrase.
  */
-export function seedDecipher(passphrase: string, inner: InnerFormat, what: string, onKdf?: (k: OpenSslKdf) => void): Transform {
+export function seedDecipher(
+  passphrase: string,
+  inner: InnerFormat,
+  what: string,
+  onKdf?: (k: OpenSslKdf) => void,
+): Transform {
   let head = Buffer.alloc(0);
   let decipher: Decipher | null = null;
   const fail = (detail: string, cause?: unknown): LifeboatError =>
-    new LifeboatError('DECRYPTION_FAILED', `${what}: ${detail}`, { hint: 'Check the passphrase given for it (a damaged file fails the same way).', cause });
+    new LifeboatError('DECRYPTION_FAILED', `${what}: ${detail}`, {
+      hint: 'Check the passphrase given for it (a damaged file fails the same way).',
+      cause,
+    });
   const start = (self: Transform): void => {
     const kdf = detectKdf(head, passphrase, inner);
-    if (!kdf) throw looksOpenSslSalted(head) ? fail('the passphrase given does not decrypt it with any usual openssl enc key derivation') : fail('not in OpenSSL enc format (no "Salted__" header)');
+    if (!kdf)
+      throw looksOpenSslSalted(head)
+        ? fail('the passphrase given does not decrypt it with any usual openssl enc key derivation')
+        : fail('not in OpenSSL enc format (no "Salted__" header)');
     onKdf?.(kdf);
     const { key, iv } = keyFor(kdf, passphrase, head.subarray(8, 16));
     decipher = createDecipheriv('aes-256-cbc', key, iv);

@@ -18,7 +18,8 @@ export interface SeedManifestHashes {
  */
 export function seedManifestHashes(bytes: Buffer): SeedManifestHashes {
   const byName = new Map<string, string>();
-  if (bytes.length > JSON_LIMITS.manifestBytes || jsonDepth(bytes, JSON_LIMITS.maxDepth) > JSON_LIMITS.maxDepth) return { byName, readable: false };
+  if (bytes.length > JSON_LIMITS.manifestBytes || jsonDepth(bytes, JSON_LIMITS.maxDepth) > JSON_LIMITS.maxDepth)
+    return { byName, readable: false };
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));

@@ -73,11 +73,34 @@ function lastStamp(stem: string): { m: RegExpExecArray; start: number; end: numb
   return found;
 }
 
-const LEADING = new Set(['postgres', 'postgresql', 'pg', 'pgsql', 'pg_dump', 'pgdump', 'dump', 'backup', 'db', 'database', 'logical', 'sql']);
+const LEADING = new Set([
+  'postgres',
+  'postgresql',
+  'pg',
+  'pgsql',
+  'pg_dump',
+  'pgdump',
+  'dump',
+  'backup',
+  'db',
+  'database',
+  'logical',
+  'sql',
+]);
 const TRAILING = new Set(['backup', 'dump', 'full', 'daily', 'weekly', 'hourly', 'monthly']);
 const GLOBALS = new Set(['globals', 'global', 'dumpall', 'pg_dumpall', 'pgdumpall', 'roles']);
 const CONFIG = new Set(['config', 'configs', 'conf', 'configuration', 'etc', 'settings']);
-const GENERIC_FOLDERS = new Set([...LEADING, 'backups', 'dumps', 'database', 'databases', 'var', 'data', 'files', 'platform']);
+const GENERIC_FOLDERS = new Set([
+  ...LEADING,
+  'backups',
+  'dumps',
+  'database',
+  'databases',
+  'var',
+  'data',
+  'files',
+  'platform',
+]);
 
 function tokens(prefix: string): string[] {
   return prefix.split(/[_.-]+/).filter(Boolean);
@@ -105,7 +128,14 @@ function folderName(path: string): string {
 }
 
 function validStamp(m: RegExpExecArray): LocalStamp | null {
-  const s: LocalStamp = { year: +m[2]!, month: +m[4]!, day: +m[5]!, hour: m[6] ? +m[6] : 0, minute: m[8] ? +m[8] : 0, second: m[9] ? +m[9] : 0 };
+  const s: LocalStamp = {
+    year: +m[2]!,
+    month: +m[4]!,
+    day: +m[5]!,
+    hour: m[6] ? +m[6] : 0,
+    minute: m[8] ? +m[8] : 0,
+    second: m[9] ? +m[9] : 0,
+  };
   if (s.year < 1990 || s.year > 2200 || s.month < 1 || s.month > 12 || s.day < 1 || s.day > 31) return null;
   if (s.hour > 23 || s.minute > 59 || s.second > 59) return null;
   return s;
@@ -121,32 +151,57 @@ export function parseSeedName(path: string): SeedName | UnknownBackup | null {
   const plainName = encrypted ? name.slice(0, -4) : name;
   const ext = EXTS.find((e) => e.re.test(plainName));
   if (!ext) {
-    if (encrypted) return { what: `encrypted file ${path} of an unknown kind`, needs: 'a name ending in .sql.gz.enc, .sql.enc, .dump.enc or .tar.gz.enc (what Lifeboat reads)' };
-    if (/\.(?:sql\.(?:bz2|xz|lz4)|sql\.gz\.gpg|gpg|age)$/i.test(name)) return { what: `${path} looks like a backup in a format Lifeboat does not read`, needs: 'a conversion to .sql.gz or .dump' };
+    if (encrypted)
+      return {
+        what: `encrypted file ${path} of an unknown kind`,
+        needs: 'a name ending in .sql.gz.enc, .sql.enc, .dump.enc or .tar.gz.enc (what Lifeboat reads)',
+      };
+    if (/\.(?:sql\.(?:bz2|xz|lz4)|sql\.gz\.gpg|gpg|age)$/i.test(name))
+      return {
+        what: `${path} looks like a backup in a format Lifeboat does not read`,
+        needs: 'a conversion to .sql.gz or .dump',
+      };
     return null;
   }
   const stem = plainName.slice(0, plainName.length - ext.ext.length - 1);
   const at = lastStamp(stem);
   const stamp = at ? validStamp(at.m) : null;
   if (!at || !stamp) {
-    return { what: `${path} looks like a ${ext.family === 'tar' ? 'tarball' : 'database dump'} but its name carries no date and time`, needs: 'a name with its time (e.g. postgres_<db>_YYYYMMDD_HHMMSS.sql.gz; docs/foreign-formats.md lists the accepted forms)' };
+    return {
+      what: `${path} looks like a ${ext.family === 'tar' ? 'tarball' : 'database dump'} but its name carries no date and time`,
+      needs:
+        'a name with its time (e.g. postgres_<db>_YYYYMMDD_HHMMSS.sql.gz; docs/foreign-formats.md lists the accepted forms)',
+    };
   }
   const prefix = stem.slice(0, at.start).replace(/[_.-]+$/, '');
   const words = tokens(prefix).map((w) => w.toLowerCase());
   const precision = at.m[9] ? 'second' : at.m[6] ? 'minute' : 'day';
   const base = { stamp, stampText: at.m[1]!, precision, encrypted, inner: ext.inner, ext: ext.ext } as const;
   if (ext.family === 'tar') {
-    if (words.some((w) => CONFIG.has(w))) return { ...base, kind: 'config', role: 'config-tar-gz', system: 'config', database: null };
+    if (words.some((w) => CONFIG.has(w)))
+      return { ...base, kind: 'config', role: 'config-tar-gz', system: 'config', database: null };
     const what = meaningful(prefix, new Set(['files', 'file']));
     return { ...base, kind: 'files', role: 'files-tar-gz', system: systemNameFrom(what || 'files'), database: null };
   }
   if (ext.family === 'sql' && words.some((w) => GLOBALS.has(w))) {
     const what = meaningful(prefix, GLOBALS);
-    return { ...base, kind: 'config', role: `pg-globals-sql${ext.suffix}`, system: systemNameFrom(what || 'postgres'), database: null };
+    return {
+      ...base,
+      kind: 'config',
+      role: `pg-globals-sql${ext.suffix}`,
+      system: systemNameFrom(what || 'postgres'),
+      database: null,
+    };
   }
   const db = meaningful(prefix, new Set());
   const system = db || folderName(path) || 'postgres';
-  return { ...base, kind: 'pg-logical', role: ext.family === 'custom' ? 'pg-dump' : `sql-dump${ext.suffix}`, system: systemNameFrom(system), database: db || null };
+  return {
+    ...base,
+    kind: 'pg-logical',
+    role: ext.family === 'custom' ? 'pg-dump' : `sql-dump${ext.suffix}`,
+    system: systemNameFrom(system),
+    database: db || null,
+  };
 }
 
 export function isSeedName(x: SeedName | UnknownBackup | null): x is SeedName {

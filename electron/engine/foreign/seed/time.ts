@@ -11,7 +11,9 @@ export function checkTimeZone(zone: string): string {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return zone;
   } catch {
-    throw new LifeboatError('BAD_INPUT', `Unknown time zone ${JSON.stringify(zone)}.`, { hint: 'Give an IANA zone name such as Europe/Berlin or UTC.' });
+    throw new LifeboatError('BAD_INPUT', `Unknown time zone ${JSON.stringify(zone)}.`, {
+      hint: 'Give an IANA zone name such as Europe/Berlin or UTC.',
+    });
   }
 }
 
@@ -21,7 +23,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function offsetAt(ms: number, zone: string): number {
   let f = formatters.get(zone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(zone, f);
   }
   const p: Record<string, number> = {};
