@@ -20,7 +20,7 @@ import { tempDir } from '../helpers/temp';
 let dir: ReturnType<typeof tempDir>;
 let env: NodeJS.ProcessEnv;
 let seed: string;
-const KEY = 'x/20261202T030000Z-pg-logical-seed';
+const KEY = 'x/20261202T030000-pg-logical-seed';
 
 interface Report {
   ok: boolean;
@@ -92,7 +92,7 @@ describe('a foreign set under the trust rule', () => {
     expect(res!.detail).toContain(res!.trust!);
     const text = lifeboat(env, 'verify', seed, '--level', 'authenticity');
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/OK +x\/20261202T030000Z-pg-logical-seed +\[ok\] +foreign: trusted on first verification/);
+    expect(text.stdout).toMatch(/OK +x\/20261202T030000-pg-logical-seed +\[ok\] +foreign: trusted on first verification/);
     expect(text.stdout).not.toMatch(/unsigned|FAIL/);
     const copy = await open(false);
     if (copy.origin === 'lifeboat') throw new Error('a foreign copy expected');

@@ -4,6 +4,7 @@ import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engi
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
 import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
+import { checkTimeZone } from '../../engine/foreign/seed/time';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
 import { withCliEngine } from '../engine';
@@ -43,8 +44,9 @@ function moveCatalogAside(): string | null {
   return aside;
 }
 
-export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; json?: boolean } & ForeignSecretOptions): Promise<void> {
+export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
+  const timeZone = opts.timeZone ? checkTimeZone(opts.timeZone) : undefined;
   if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
   let aside: string | null = null;
@@ -63,7 +65,7 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);

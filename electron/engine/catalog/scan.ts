@@ -12,11 +12,13 @@ import type { ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { pgbackrestDetector } from '../foreign/pgbackrest';
 import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
-import { seedSets, systemNameFrom, type ForeignSet } from './foreign';
+import { systemNameFrom } from './foreign';
 import { formatBytes } from '../../../shared/format';
 import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
 import { resticDetector } from '../foreign/restic';
-import type { ForeignDetector, ForeignFinding, ForeignSecrets } from '../foreign/types';
+import { seedDetector } from '../foreign/seed';
+import { laptopTimeZone } from '../foreign/seed/time';
+import type { ForeignDetector, ForeignFinding, ForeignSecrets, ForeignSet } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -128,17 +130,8 @@ function pathOfLine(line: string): string {
   return line.slice(line.indexOf('\t', line.indexOf('\t') + 1) + 1);
 }
 
-/**
- * Today's seed-script and pgBackRest readers behind the ForeignDetector interface, until the
- * formats' own detectors (foreign/seed, foreign/pgbackrest) replace them in LEGACY_DETECTORS.
- */
-const legacySeedDetector: ForeignDetector = {
-  name: 'seed-script',
-  find: async (_medium, files) => ({ sets: seedSets(files), findings: [] }),
-};
-
 /** Every format's detector, run over one listing (foreign/discover.ts); the other tools' detector runs last there. */
-const DETECTORS: ForeignDetector[] = [legacySeedDetector, pgbackrestDetector, resticDetector];
+const DETECTORS: ForeignDetector[] = [seedDetector, pgbackrestDetector, resticDetector];
 
 export interface ForeignScanOptions {
   /** Passphrases of other tools' backups (foreign/secrets.ts); none: only what needs no secret is read. */
@@ -151,7 +144,7 @@ const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
 
 /** Other tools' backups on the medium, and what was seen and could not be read (foreign/discover.ts). */
 async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal'>, o: ForeignScanOptions): Promise<Discovery> {
-  const timeZone = o.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const timeZone = o.timeZone ?? laptopTimeZone();
   return discover(medium, DETECTORS, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone });
 }
 
@@ -178,9 +171,11 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
 
   let folders: ListedSetFolder[];
   let foreign: Awaited<ReturnType<typeof findForeign>>;
+  // The zone the seed scripts' names are read in: given, else the one this medium's sets were last read in.
+  const timeZone = options.timeZone ?? rememberedTimeZone(catalog, info?.id ?? `path:${medium.location}`);
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx, options);
+    foreign = await findForeign(medium, ctx, { ...options, timeZone });
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
@@ -444,6 +439,18 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   return summary;
 }
 
+/** The zone a previous scan read this medium's seed-script names in (kept in their facts), if any. */
+function rememberedTimeZone(catalog: Catalog, mediumId: string): string | undefined {
+  const zone = catalog.db
+    .prepare(
+      `SELECT json_extract(s.facts_json, '$.facts.time_zone_name') FROM sets s JOIN presence p ON p.set_key = s.key
+       WHERE p.medium_id = ? AND s.origin = 'seed-script' AND json_extract(s.facts_json, '$.facts.time_zone_name') IS NOT NULL LIMIT 1`,
+    )
+    .pluck()
+    .get(mediumId) as string | undefined;
+  return zone ?? undefined;
+}
+
 function recordScanError(catalog: Catalog, medium: Medium, message: string): void {
   catalog.db.prepare('UPDATE media SET last_error = ? WHERE location = ?').run(message, medium.location);
 }
@@ -454,7 +461,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
   catalog.stmt(
     `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
      VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
-     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at`,
+     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at,
+       created_at = excluded.created_at`,
   ).run({
     key,
     set_id: f.setId,
@@ -468,8 +476,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
     count: f.artifacts.length,
     json: description,
   });
-  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
-  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.role.endsWith('-gz') ? 'gzip' : '');
+  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256');
+  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
   catalog.stmt(
     `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
      ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,

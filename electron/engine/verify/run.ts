@@ -81,7 +81,7 @@ function targetsOf(catalog: Catalog, medium: Medium, mediumId: string, onlyPath:
        WHERE p.medium_id = ? AND p.missing_since IS NULL ORDER BY s.created_at`,
     )
     .all(mediumId) as Array<{ key: string; system: string; setId: string; origin: string; kind: string; setPath: string }>;
-  const artifacts = catalog.stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path');
+  const artifacts = catalog.stmt('SELECT path, role, bytes, sha256 FROM artifacts WHERE set_key = ? ORDER BY path');
   return rows
     .filter((r) => onlyPath === null || r.setPath === onlyPath)
     .map((r) => ({ ...r, mediumId, medium, foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']) }));

@@ -21,6 +21,7 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
+import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
@@ -49,7 +50,7 @@ export interface SetTarget {
   medium: Medium;
   setPath: string;
   /** For foreign sets: artifacts from the catalog (their hashes are learned on first verify). */
-  foreignArtifacts: Array<{ path: string; role: string; bytes: number }>;
+  foreignArtifacts: Array<{ path: string; role: string; bytes: number; sha256?: string | null }>;
 }
 
 export interface VerifyOptions {
@@ -61,7 +62,7 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
-  /** Passphrases and passwords of foreign formats (foreign/secrets.ts): a restic repository's password. */
+  /** Passphrases of foreign formats (an encrypted pgBackRest repository, a seed script's `.enc` files); without them their content is not checked. */
   secrets?: ForeignSecrets;
   /** restic sets at deep level: `--read-data-subset` (e.g. "1/10", "5%") instead of reading every pack. */
   resticReadDataSubset?: string | null;
@@ -193,7 +194,8 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
   } else {
     // A foreign set carries no Lifeboat signature and is never failed for it: its named trust state
     // (foreign/trust.ts) is given by verifySet, which reads the ledger and knows this run's outcome.
-    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
+    // A hash the format records itself (a seed script's manifest) is the expected hash.
+    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256 ?? null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
   }
   for (const a of plan.artifacts) {
     let st;
@@ -267,7 +269,9 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+      const pgRestore = o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore;
+      // A seed script's file: its own checks (verify/seed-consumers.ts), by the role its name gave it.
+      consumer = t.origin === 'seed-script' && isSeedRole(a.role) ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets }) : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);

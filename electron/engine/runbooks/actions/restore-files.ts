@@ -7,7 +7,8 @@ import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
 import { mergeMove } from '../../restore/extract';
 import { makeFolders } from '../../storage/make-folders';
-import { applyMetadata, restoreTree } from '../../restore/files';
+import { applyMetadata, extractSeedTarball, restoreTree } from '../../restore/files';
+import { restoreSecrets, openSeedCopy, logExpected, type SeedCopy } from '../../restore/seed-copy';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
 import { SafeTree } from '../../restore/safe-tree';
@@ -154,6 +155,9 @@ export const restoreFiles = defineAction({
     const checkpoint = ctx.checkpoint as { phase?: string } | null;
     const root = process.getuid?.() === 0;
     const sameOwner = root && !p.no_same_owner;
+    // A seed script's tarball: no file index, restored whole through the same staging and checks.
+    const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+    if (seed) return restoreSeedFiles(p, seed, ctx, into, staging);
     const { key, store } = await loadIndex(ctx, p.set, p.allow_unsigned);
     try {
       store.select(p.paths);
@@ -219,3 +223,43 @@ export const restoreFiles = defineAction({
     }
   },
 });
+
+/** restore.files of a seed script's `.tar.gz`: staged inside the target (restore/files.ts extractSeedTarball), then moved into place. */
+async function restoreSeedFiles(
+  p: { set: string; paths: string[]; keep_existing: boolean; allow_unsigned: boolean },
+  copy: SeedCopy,
+  ctx: ActionContext,
+  into: string,
+  staging: string,
+): Promise<Record<string, unknown>> {
+  if (copy.kind !== 'files' && copy.kind !== 'config') throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a database dump: restore it with lifeboat restore pg.`);
+  if (p.paths.length) throw new LifeboatError('BAD_INPUT', `${copy.path} is a seed script's tarball: it is restored whole (no paths).`);
+  logExpected(copy, (l, m) => ctx.log(l, m));
+  const cp = ctx.checkpoint as { phase?: string; files?: number } | null;
+  let files = cp?.files ?? null;
+  if (cp?.phase !== 'moving') {
+    const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
+    if (existing.length > 0 && ctx.confirmation !== into) {
+      throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+    }
+    await rm(staging, { recursive: true, force: true });
+    const madeInto = !existsSync(into);
+    await makeFolders(into);
+    await makeFolders(staging, 0o700);
+    try {
+      ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
+      const r = await extractSeedTarball(copy, staging, { secrets: restoreSecrets(ctx.deps), signal: ctx.signal, progress: (x) => ctx.progress(x) });
+      ctx.log('info', `${copy.path}: ${r.files} files (${r.bytes} bytes) staged`);
+      files = r.files;
+      if (p.keep_existing) await refuseOverwrites(staging, into);
+    } catch (e) {
+      await rm(staging, { recursive: true, force: true });
+      if (madeInto) await rmdir(into).catch(() => undefined);
+      throw e;
+    }
+    ctx.saveCheckpoint({ phase: 'moving', files });
+  }
+  await mergeMove(staging, into);
+  await rm(staging, { recursive: true, force: true });
+  return { set: copy.key, file: copy.path, dir: into, files, bytes: copy.bytes, chain: [copy.key.split('/')[1]], trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust };
+}

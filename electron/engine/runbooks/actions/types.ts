@@ -1,3 +1,4 @@
+import type { ForeignSecrets } from '../../foreign/types';
 import type { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog';
 import type { CredentialStore } from '../../credentials/credential-store';
@@ -20,6 +21,8 @@ export interface ActionDeps {
   openMedium?: MediumOpener;
   /** Files named on the command line for other tools' secrets (foreign/secrets.ts); the keychain is `credentials`. */
   foreignFiles?: SecretFiles;
+  /** Passphrases of foreign formats (a seed script's .enc files); none known when absent. */
+  foreignSecrets?: ForeignSecrets;
 }
 
 export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {
