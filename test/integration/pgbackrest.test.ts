@@ -269,7 +269,7 @@ describe('pgBackRest repositories read natively', () => {
     const other = { LIFEBOAT_HOME: join(dir.path, 'laptop-2') };
     const without = lifeboat(other, 'scan', repo(4));
     expect(without.status).toBe(2);
-    expect(without.stdout).toContain(`encrypted pgBackRest repository ${STANZA}: give its passphrase`);
+    expect(without.stdout).toContain(`encrypted pgBackRest repository ${STANZA} — needs its passphrase`);
     expect(without.stdout).not.toMatch(/Salted__/);
     const v = lifeboat(other, 'verify', repo(4), '--level', 'integrity');
     expect(v.status).toBe(2);

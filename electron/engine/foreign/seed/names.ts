@@ -151,11 +151,9 @@ export function parseSeedName(path: string): SeedName | UnknownBackup | null {
   const plainName = encrypted ? name.slice(0, -4) : name;
   const ext = EXTS.find((e) => e.re.test(plainName));
   if (!ext) {
-    if (encrypted)
-      return {
-        what: `encrypted file ${path} of an unknown kind`,
-        needs: 'a name ending in .sql.gz.enc, .sql.enc, .dump.enc or .tar.gz.enc (what Lifeboat reads)',
-      };
+    // An encrypted file of no seed kind is left to discovery's sniffing of unclaimed encrypted files
+    // (foreign/discover.ts), which names what its header says it is (OpenSSL enc, age, OpenPGP).
+    if (encrypted) return null;
     if (/\.(?:sql\.(?:bz2|xz|lz4)|sql\.gz\.gpg|gpg|age)$/i.test(name))
       return {
         what: `${path} looks like a backup in a format Lifeboat does not read`,
