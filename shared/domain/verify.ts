@@ -57,5 +57,10 @@ export const SetResultSchema = z.object({
   restore: z
     .object({ durationMs: z.number(), database: z.string(), checks: z.array(z.object({ sql: z.string(), expect: z.string(), got: z.string().nullable(), ok: z.boolean() })) })
     .nullable(),
+  /**
+   * The named trust state at the authenticity level (foreign/trust.ts): "signed by … (pinned)", "unsigned", or for a
+   * foreign set "foreign: trusted on first verification <date>" — a foreign state is never a failure. Null below authenticity.
+   */
+  trust: z.string().nullable().optional(),
 });
 export type SetResult = z.infer<typeof SetResultSchema>;

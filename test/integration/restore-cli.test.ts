@@ -158,15 +158,15 @@ describe('lifeboat restore pg', () => {
     expect(r.stderr).not.toContain('s3cret');
   });
 
-  it('a seed-script set is named as such (no Lifeboat manifest), not "gone"; nothing is created', async () => {
+  it('a seed-script set never verified here is refused without the override, not "gone"; nothing is created', async () => {
     const seed = join(dir.path, 'seed');
     mkdirSync(seed);
     writeFileSync(join(seed, 'postgres_legacy_20260101_020000.sql.gz'), gzipSync('CREATE TABLE t (x int);\n'));
     expect(lifeboat(env, 'scan', seed).status).toBe(0);
-    const r = await lifeboatAsync(env, 'restore', 'pg', 'legacy/20260101T020000Z-pg-logical-seed', '--target', admin(), '--database', 'from_seed', '--allow-unsigned');
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/is a seed-script set \(no Lifeboat manifest\)/);
-    expect(r.stderr).toMatch(/gunzip -c/);
+    const r = await lifeboatAsync(env, 'restore', 'pg', 'legacy/20260101T020000-pg-logical-seed', '--target', admin(), '--database', 'from_seed');
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/was never verified successfully here/);
+    expect(r.stderr).toMatch(/lifeboat verify/);
     expect(await exists('from_seed')).toBe(false);
   }, 60_000);
 });

@@ -262,14 +262,15 @@ describe('the ledger', () => {
     expect(json<{ skipped: unknown[] }>(r).skipped.length).toBeGreaterThan(0);
     const seed = join(dir.path, 'seed');
     mkdirSync(seed);
-    execFileSync('bash', ['-c', `echo "-- PostgreSQL database dump" | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`]);
+    execFileSync('bash', ['-c', `printf -- '--\\n-- PostgreSQL database dump\\n--\\n-- PostgreSQL database dump complete\\n--\\n' | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`]);
     let v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.verdict).toBe('ok');
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/first verification: hash recorded/);
-    // From the authenticity level up, an unsigned foreign set fails: nothing vouches for it.
+    // From the authenticity level up, a foreign set is named by the trust rule, never failed as unsigned (issue 19); deep reads the whole dump.
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'deep', '--json'));
-    expect(v.results[0]!.verdict).toBe('unsigned');
-    expect(v.results[0]!.artifacts[0]).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/gzip stream is complete/) });
+    expect(v.results[0]!.verdict).toBe('ok');
+    expect(v.results[0]!.detail).toMatch(/^foreign: trusted on first verification/);
+    expect(v.results[0]!.artifacts[0]).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/plain SQL dump read whole/) });
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/hash matches the one recorded/);
     execFileSync('bash', ['-c', `echo "-- PostgreSQL database dump (changed)" | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`]);

@@ -105,6 +105,29 @@ describe('catalog migration 005', () => {
   });
 });
 
+describe('catalog migration 007', () => {
+  it("lets sets be restic snapshots, keeping every set and the rows that reference them", () => {
+    const old = Catalog.open(path, { targetVersion: 6 });
+    old.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', 'now')").run();
+    old.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('f/1', '1', 'f', 'files', 'seed-script', 'now')").run();
+    old.db.prepare("INSERT INTO artifacts (set_key, path, role, bytes) VALUES ('f/1', 'a.tar.gz', 'files-tar-gz', 3)").run();
+    old.db.prepare("INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('f/1', 'm1', 'a.tar.gz', 'now', 'now')").run();
+    old.db.prepare("INSERT INTO file_index (set_key, path, type, size) VALUES ('f/1', 'a.txt', 'file', 1)").run();
+    expect(() => old.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')").run()).toThrow(/CHECK/);
+    old.close();
+    const c = migrateFromPrevious(7);
+    c.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')").run();
+    expect(() => c.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('x/1', '1', 'x', 'files', 'borg', 'now')").run()).toThrow(/CHECK/);
+    for (const t of ['artifacts', 'presence', 'file_index']) expect(c.db.prepare(`SELECT count(*) FROM ${t} WHERE set_key = 'f/1'`).pluck().get(), t).toBe(1);
+    // The references still point at sets: removing a set removes its rows.
+    expect(c.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    c.db.prepare("DELETE FROM sets WHERE key = 'f/1'").run();
+    for (const t of ['artifacts', 'presence', 'file_index']) expect(c.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get(), t).toBe(0);
+    expect(c.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('sets_system_created', 'sets_created')").pluck().get()).toBe(2);
+    c.close();
+  });
+});
+
 describe('catalog open', () => {
   it('is in WAL mode and counts nothing when new', () => {
     const c = Catalog.open(path);

@@ -11,7 +11,7 @@ const never = (signal: AbortSignal): Promise<never> =>
 
 function report(verdicts: Array<SetResult['verdict']>): VerifyReport {
   const results = verdicts.map((verdict, i) => ({ key: `shop/s${i}`, verdict }) as SetResult);
-  return { results, skipped: [], bytes: 0, durationMs: 1, bytesPerSecond: null };
+  return { results, skipped: [], bytes: 0, durationMs: 1, bytesPerSecond: null, blocked: [] };
 }
 
 describe('recent jobs', () => {
@@ -84,6 +84,7 @@ describe('recent jobs', () => {
       gaps: [],
       windows: [],
       ok: true,
+      origin: 'lifeboat' as const,
     };
     expect(judgeWal(wal)).toEqual({ outcome: 'passed', headline: 'WAL of shop intact: 10 files' });
     expect(

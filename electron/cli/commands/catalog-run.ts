@@ -4,9 +4,11 @@ import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engi
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
 import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
+import { checkTimeZone } from '../../engine/foreign/seed/time';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
 import { withCliEngine } from '../engine';
+import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { ago, formatBytes, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
@@ -22,8 +24,12 @@ function timed<T>(io: CliIo, name: string, fn: () => T): T {
 function printScan(io: CliIo, s: ScanSummary): void {
   io.stdout.write(`${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`);
   io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
-  if (s.foreign.seedScript || s.foreign.pgbackrest) io.stdout.write(`  foreign, read-only and unsigned: ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups\n`);
+  if (s.foreign.seedScript || s.foreign.pgbackrest || s.foreign.restic) {
+    io.stdout.write(`  foreign, read-only (their own integrity data, never a Lifeboat signature): ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups, ${s.foreign.restic} restic snapshots\n`);
+  }
   for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
+  // Never a silent zero: each thing recognised and not read, per file or folder, with what it needs.
+  for (const f of s.findings) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.path}: ${f.what} — needs ${f.needs}\n`);
   for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
   io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
 }
@@ -38,8 +44,9 @@ function moveCatalogAside(): string | null {
   return aside;
 }
 
-export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; json?: boolean }): Promise<void> {
+export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
+  const timeZone = opts.timeZone ? checkTimeZone(opts.timeZone) : undefined;
   if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
   let aside: string | null = null;
@@ -54,10 +61,11 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     // First what the media cannot give back (pinned keys, runs and journals, the ledger), from the file moved aside.
     const carried = aside ? carryOver(aside, engine.catalog) : null;
     const results: Array<ScanSummary | { location: string; error: { code: string; message: string } }> = [];
+    const secrets = foreignSecretsFor(engine, opts);
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }));
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);
@@ -69,8 +77,11 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
         if (!opts.json) io.stdout.write(`${loc}: NOT SCANNED — ${err.message}\n`);
       }
     }
+    // A backup found that cannot be read without a key or tool the operator can give: exit 2 (what is missing is printed above).
+    const blocked = results.some((r) => 'findings' in r && r.findings.some((f) => f.blocking));
+    if (blocked) process.exitCode = 2;
     if (opts.json) {
-      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: true, ...results[0] });
+      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: !blocked, ...results[0] });
     } else if (opts.rebuild) {
       io.stdout.write(`Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`);
       io.stdout.write(carried ? `${describeCarryOver(carried)}\n` : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n');
@@ -110,7 +121,7 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
           r.createdAt.slice(0, 19).replace('T', ' '),
           formatBytes(r.bytes),
           `${r.media}${r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}`,
-          [r.verified ? 'verified' : 'not verified', r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
+          [r.verified ? 'verified' : 'not verified', r.origin !== 'lifeboat' ? 'foreign' : r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
         ]),
       ),
     );

@@ -1,17 +1,18 @@
 import { Option, type Command } from 'commander';
+import { withForeignSecretOptions, type ForeignSecretOptions } from '../foreign-options';
 import type { CliIo } from '../output';
 import { SET_KINDS } from '../../../shared/domain/kinds';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerCatalog(program: Command, io: CliIo): void {
-  program
-    .command('scan [location]')
+  withForeignSecretOptions(program.command('scan [location]'))
     .description('read a medium (folder or s3://bucket/prefix) into the offline catalog; --rebuild recreates the catalog from every known medium')
     .option('--rebuild', 'move the catalog aside, rescan every medium it knew, and carry over pinned keys, runs, journals and the ledger from the old file (for a damaged catalog)')
     .option('--identity <file>', 'age identity, to index encrypted file lists of file sets', collect)
+    .option('--time-zone <zone>', "IANA zone the seed scripts' file names were written in (default: the laptop's, or the zone this medium was last read in)")
     .option('--json', 'print one machine-readable result')
-    .action(async (location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; json?: boolean }) => {
+    .action(async (location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions) => {
       const { scanCommand } = await import('./catalog-run');
       await scanCommand(io, location, opts);
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LifeboatError, mapError } from '../../engine/errors';
+import type { SecretTool } from '../../engine/foreign/secrets';
 import { printJson, type CliIo } from '../output';
 
 /** Write a new key file; never overwrite one (a lost key is a lost backup). */
@@ -83,6 +84,64 @@ export function registerKeys(program: Command, io: CliIo): void {
         if (opts.json) printJson(io, keysList.map((k) => ({ key_id: k.keyId, label: k.label, added_at: k.addedAt })));
         else if (keysList.length === 0) io.stdout.write('No pinned keys: `lifeboat keys trust <file.pub>`.\n');
         else for (const k of keysList) io.stdout.write(`${k.keyId}  ${k.label}  (pinned ${k.addedAt.slice(0, 10)})\n`);
+      } finally {
+        await engine.close();
+      }
+    });
+
+  // Other tools' passphrases (foreign/secrets.ts), kept in the OS keychain; read from a file, never from argv.
+  const credentials = program.command('credentials').description("store other tools' passphrases in the OS keychain: pgBackRest cipher pass, OpenSSL enc, restic");
+  const toolOf = async (kind: string): Promise<SecretTool> => {
+    const { SECRET_TOOLS, SECRET_TOOL } = await import('../../engine/foreign/secrets');
+    const tool = SECRET_TOOLS.find((t) => t === kind) ?? (Object.prototype.hasOwnProperty.call(SECRET_TOOL, kind) ? SECRET_TOOL[kind as keyof typeof SECRET_TOOL] : undefined);
+    if (!tool) throw new LifeboatError('BAD_INPUT', `Not a kind of foreign secret: ${kind}.`, { hint: `One of: ${SECRET_TOOLS.join(', ')} (or ${Object.keys(SECRET_TOOL).join(', ')}).` });
+    return tool;
+  };
+  credentials
+    .command('add <kind> [scope]')
+    .description('kind: pgbackrest (scope: the stanza), openssl (scope: the system), restic (scope: the repository folder name); no scope: default, used for any')
+    .requiredOption('--from-file <file>', 'read the secret from this file (its first line); it is never given on the command line')
+    .option('--json', 'print one machine-readable result')
+    .action(async (kind: string, scope: string | undefined, opts: { fromFile: string; json?: boolean }) => {
+      const [{ accountFor, readSecretFile }, { openCliEngine }] = await Promise.all([import('../../engine/foreign/secrets'), import('../engine')]);
+      const account = accountFor(await toolOf(kind), scope ?? null);
+      const secret = readSecretFile(opts.fromFile);
+      const engine = openCliEngine();
+      try {
+        await engine.credentials.set(account, secret);
+        if (opts.json) printJson(io, { ok: true, account });
+        else io.stdout.write(`Stored ${account} in the keychain.\n`);
+      } finally {
+        await engine.close();
+      }
+    });
+  credentials
+    .command('remove <kind> [scope]')
+    .description('remove a stored foreign secret')
+    .option('--json', 'print one machine-readable result')
+    .action(async (kind: string, scope: string | undefined, opts: { json?: boolean }) => {
+      const [{ accountFor }, { openCliEngine }] = await Promise.all([import('../../engine/foreign/secrets'), import('../engine')]);
+      const account = accountFor(await toolOf(kind), scope ?? null);
+      const engine = openCliEngine();
+      try {
+        const removed = await engine.credentials.delete(account);
+        if (opts.json) printJson(io, { ok: true, account, removed });
+        else io.stdout.write(removed ? `Removed ${account}.\n` : `The keychain held nothing for ${account}.\n`);
+      } finally {
+        await engine.close();
+      }
+    });
+  credentials
+    .command('list')
+    .description('the stored foreign secrets (their names, never the secrets)')
+    .option('--json', 'print one machine-readable result')
+    .action(async (opts: { json?: boolean }) => {
+      const { openCliEngine } = await import('../engine');
+      const engine = openCliEngine();
+      try {
+        const accounts = (await engine.credentials.accounts()).filter((a) => /^(pgbackrest|openssl|restic):/.test(a));
+        if (opts.json) printJson(io, accounts);
+        else io.stdout.write(accounts.length ? `${accounts.join('\n')}\n` : 'No foreign secrets stored: lifeboat credentials add <kind> [scope] --from-file <file>.\n');
       } finally {
         await engine.close();
       }

@@ -5,6 +5,8 @@ import type { TrustedKey } from '../../engine/catalog/trust';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
+import { foreignSecrets, type SecretLookup } from '../../engine/foreign/secrets';
+import type { PgbrKeys } from '../../engine/foreign/pgbackrest/wal';
 import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
 import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
@@ -129,10 +131,24 @@ export async function walFetchCommand(io: CliIo, name: string, dest: string, opt
   else if (got.signature.state !== 'signed') io.stderr.write(`lifeboat: ${name} accepted with --allow-unsigned-wal (${got.signature.state}: ${got.signature.reason})\n`);
 }
 
+/**
+ * An encrypted pgBackRest repository's passphrase: --passphrase-file (its first line), else the
+ * keychain's pgbackrest credential for the stanza when a credential store is at hand.
+ */
+export async function pgbrKeys(file: string | undefined, stanza: string, keychain: SecretLookup | null = null): Promise<PgbrKeys> {
+  return { repoPassphrase: await foreignSecrets({ files: { passphraseFile: file ?? null }, keychain }).get('pgbackrest-cipher', stanza) };
+}
+
 export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
   const { planPitr } = await import('../../engine/pitr/plan');
   const trust = { trusted: await walTrustedKeys([]), allowUnsigned: Boolean(opts.allowUnsignedWal) };
-  const plan = await planPitr(await openMedium(opts.from), opts.system, { targetTime: opts.targetTime, identities: readIdentities(opts.identity ?? []), trust, pgBinDir: opts.pgBin });
+  const plan = await planPitr(await openMedium(opts.from), opts.system, {
+    targetTime: opts.targetTime,
+    identities: readIdentities(opts.identity ?? []),
+    trust,
+    pgBinDir: opts.pgBin,
+    pgbrKeys: await pgbrKeys(opts.passphraseFile, opts.system),
+  });
   if (opts.json) {
     printJson(io, plan);
   } else {
@@ -141,7 +157,8 @@ export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
     for (const b of plan.bases) io.stdout.write(`    ${b.setId}  timeline ${b.timeline}  ${b.startLsn} → ${b.stopLsn}  finished ${b.finishedAt}\n`);
     io.stdout.write(`  timelines: ${plan.timelines.map((t) => `${t.timeline}${t.parent ? ` (from ${t.parent} at ${t.switchLsn})` : ''}: ${t.segments} segments ${t.first ?? ''}…${t.last ?? ''}`).join('; ') || 'none archived'}\n`);
     const s = plan.signatures;
-    io.stdout.write(`  WAL signatures: ${s.signed} signed by a pinned key, ${s.unsigned} unsigned, ${s.untrusted} by a key not pinned, ${s.invalid} not matching their file\n`);
+    if (plan.origin === 'pgbackrest') io.stdout.write('  archive: pgBackRest (foreign): each WAL file is proven by the SHA-1 in its name when read\n');
+    else io.stdout.write(`  WAL signatures: ${s.signed} signed by a pinned key, ${s.unsigned} unsigned, ${s.untrusted} by a key not pinned, ${s.invalid} not matching their file\n`);
     for (const w of plan.windows) io.stdout.write(`  recoverable window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.toBasis}; ${w.segments} contiguous segments to ${w.lastSegment}, timeline ${w.timeline})\n`);
     if (plan.target) {
       io.stdout.write(`  target ${plan.target.time}: ${plan.target.inside ? 'INSIDE the window' : 'OUTSIDE the window'}${plan.target.base ? `; base ${plan.target.base} + ${plan.target.segments.length} segments` : ''}\n`);
@@ -161,9 +178,12 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
   if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) throw new LifeboatError('BAD_INPUT', '--port takes a port number.');
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
+    const { foreignBaseAdmission } = await import('../../engine/runbooks/actions/pitr');
+    const keys = await pgbrKeys(opts.passphraseFile, opts.system, engine.credentials);
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>
-      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop) }, ctx),
+      restorePitr({ medium, system: opts.system, targetTime: opts.targetTime, dataDir: opts.dataDir, identities, trusted: trustedKeys(engine.catalog), allowUnsignedWal: Boolean(opts.allowUnsignedWal), port: opts.port, pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined), stopAfter: Boolean(opts.stop), pgbrKeys: keys,
+        admitForeignBase: foreignBaseAdmission(engine.catalog, opts.system, Boolean(opts.allowUnsigned)) }, ctx),
     );
     if (opts.json) {
       const { plan, ...rest } = r;

@@ -7,8 +7,18 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export interface WalPushOptions { system: string; to: string; recipient?: string[]; signKey?: string; async?: boolean; spool?: string; jobs?: number }
 export interface WalArchiverOptions { system: string; to: string; recipient?: string[]; signKey?: string; spool: string; pgWal: string; jobs?: number; idle?: number }
 export interface WalFetchOptions { system: string; from: string; identity?: string[]; trustKey?: string[]; allowUnsignedWal?: boolean }
-export interface PlanOptions { system: string; from: string; targetTime?: string; identity?: string[]; pgBin?: string; allowUnsignedWal?: boolean; json?: boolean }
-export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean }
+export interface PlanOptions {
+  system: string;
+  from: string;
+  targetTime?: string;
+  identity?: string[];
+  pgBin?: string;
+  allowUnsignedWal?: boolean;
+  json?: boolean;
+  /** An encrypted pgBackRest repository's passphrase (repo1-cipher-pass), in a file. */
+  passphraseFile?: string;
+}
+export interface PitrRestoreOptions extends PlanOptions { targetTime: string; dataDir: string; port?: number; stop?: boolean; allowUnsigned?: boolean }
 
 /** WAL archiving (PostgreSQL calls these once per segment: they load nothing they do not need) and PITR. */
 export function registerPitr(program: Command, io: CliIo): void {
@@ -59,13 +69,17 @@ export function registerPitr(program: Command, io: CliIo): void {
   const pitr = program.command('pitr').description('point-in-time recovery planning');
   pitr
     .command('plan')
-    .description('base backups, timelines, WAL gaps and the recoverable window; with --target-time, what a restore would need and what to worry about')
+    .description(
+      'base backups, timelines, WAL gaps and the recoverable window (Lifeboat sets, or a pgBackRest stanza named like the system); ' +
+        'with --target-time, what a restore would need and what to worry about',
+    )
     .requiredOption('--system <name>', 'the system')
     .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the base backups and the WAL archive')
     .option('--target-time <ISO 8601>', 'the time to recover to')
     .option('--identity <file>', 'age identity (to read commit times from encrypted WAL)', collect)
     .option('--pg-bin <dir>', 'directory holding pg_waldump')
     .option('--allow-unsigned-wal', 'plan as a restore would with --allow-unsigned-wal (unsigned or untrusted WAL accepted)')
+    .option('--passphrase-file <file>', "an encrypted pgBackRest repository's passphrase (repo1-cipher-pass)")
     .option('--json', 'print one machine-readable result')
     .action(async (opts: PlanOptions) => {
       const { planCommand } = await import('./pitr-run');
@@ -85,6 +99,8 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--pg-bin <dir>', 'PostgreSQL server binaries of the base backup\'s major version')
     .option('--stop', 'stop the server once recovery is done (default: leave it running)')
     .option('--allow-unsigned-wal', 'accept WAL that is unsigned or signed by a key that is not pinned (recorded in the run\'s log)')
+    .option('--allow-unsigned', 'accept a foreign base backup (pgBackRest) never verified here (recorded in the run\'s log)')
+    .option('--passphrase-file <file>', "an encrypted pgBackRest repository's passphrase (repo1-cipher-pass)")
     .option('--json', 'print one machine-readable result')
     .action(async (opts: PitrRestoreOptions) => {
       const { restorePitrCommand } = await import('./pitr-run');

@@ -7,6 +7,7 @@ import { parsePgUrl } from '../../engine/postgres/connection';
 import { parseRunbook } from '../../engine/runbooks/format';
 import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from '../../engine/runbooks/runner';
 import { withCliEngine } from '../engine';
+import { secretFilesOf } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
@@ -160,7 +161,7 @@ export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreF
       if (clashes.length && !opts.overwrite) process.exitCode = 2;
       return;
     }
-    const runner = runEngineFor(engine, identities);
+    const runner = runEngineFor(engine, identities, secretFilesOf(opts));
     const source = 'builtin:restore-files (lifeboat restore files)';
     const parsed = parseRunbook(filesRunbook({ paths, keepExisting: Boolean(opts.intoExisting && !opts.overwrite), allowUnsigned: Boolean(opts.allowUnsigned) }), source);
     const run = runner.start(parsed, { set, dir }, { drill: false, operator, source });
@@ -204,7 +205,7 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
       if (!result.ok) process.exitCode = 2;
       return;
     }
-    const runner = runEngineFor(engine, identities);
+    const runner = runEngineFor(engine, identities, secretFilesOf(opts));
     const source = 'builtin:restore-database (lifeboat restore pg)';
     const asSuperuser = opts.asSuperuser === opts.database;
     const parsed = parseRunbook(pgRunbook({ jobs, clean: opts.confirmOverwrite === opts.database, allowUnsigned: Boolean(opts.allowUnsigned), role: opts.role, asSuperuser }), source);

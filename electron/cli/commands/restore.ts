@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { withForeignSecretOptions, type ForeignSecretOptions } from '../foreign-options';
 import type { CliIo } from '../output';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export interface RestoreFilesOptions {
+export interface RestoreFilesOptions extends ForeignSecretOptions {
   to: string;
   path?: string[];
   identity?: string[];
@@ -15,7 +16,7 @@ export interface RestoreFilesOptions {
   json?: boolean;
 }
 
-export interface RestorePgOptions {
+export interface RestorePgOptions extends ForeignSecretOptions {
   target: string;
   database: string;
   jobs?: number;
@@ -31,8 +32,7 @@ export interface RestorePgOptions {
 
 /** `restore files` and `restore pg`, beside `restore pg-pitr` in the `restore` group (pitr.ts). */
 export function registerRestoreSet(restore: Command, io: CliIo): void {
-  restore
-    .command('files <set>')
+  withForeignSecretOptions(restore.command('files <set>'))
     .description('restore a files or config set (incremental chains resolved) into a folder, as a short journaled run with a report')
     .requiredOption('--to <dir>', 'the folder to restore into (empty or absent unless --into-existing)')
     .option('--path <glob>', 'restore only these paths (a match brings its subtree; repeat)', collect)
@@ -48,8 +48,7 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
       await restoreFilesCommand(io, set, opts);
     });
 
-  restore
-    .command('pg <set>')
+  withForeignSecretOptions(restore.command('pg <set>'))
     .description('restore a pg-logical set into a new database (pg_restore -j), as a short journaled run with a report')
     .requiredOption('--target <url>', 'the PostgreSQL server, postgres://user@host:port/postgres (password: PGPASSWORD, ~/.pgpass)')
     .requiredOption('--database <name>', 'the database to create and restore into')

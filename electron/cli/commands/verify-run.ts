@@ -2,6 +2,7 @@ import { VERDICT_TEXT, type SetResult, type VerifyLevel } from '../../../shared/
 import { LifeboatError } from '../../engine/errors';
 import { runVerify } from '../../engine/verify/run';
 import { withCliEngine } from '../engine';
+import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
@@ -12,15 +13,22 @@ function line(r: SetResult): string {
   return r.verdict === 'ok' ? `${head}${r.detail ? `  ${r.detail}` : ''}` : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
 }
 
-export async function verifyWalCommand(io: CliIo, target: string, system: string, opts: { identity?: string[]; allowUnsignedWal?: boolean; json?: boolean }): Promise<void> {
+export async function verifyWalCommand(
+  io: CliIo,
+  target: string,
+  system: string,
+  opts: { identity?: string[]; allowUnsignedWal?: boolean; passphraseFile?: string; json?: boolean },
+): Promise<void> {
   const { verifyWalChain } = await import('../../engine/pitr/plan');
+  const { pgbrKeys } = await import('./pitr-run');
   const { trustedKeys } = await import('../../engine/catalog/trust');
   const { openMedium } = await import('../../engine/storage/open-medium');
   const identities = readIdentities(opts.identity ?? []);
   const medium = await openMedium(target);
   await withCliEngine(async (engine) => {
+    const keys = await pgbrKeys(opts.passphraseFile, system, engine.credentials);
     const r = await runAsJob(engine, io, { kind: 'verify', title: `WAL of ${system}` }, (ctx) =>
-      verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
+      verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, pgbrKeys: keys, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
     );
     if (opts.json) printJson(io, r);
     else {
@@ -30,20 +38,22 @@ export async function verifyWalCommand(io: CliIo, target: string, system: string
       if (r.unsigned.length > 20) io.stdout.write(`      … and ${r.unsigned.length - 20} more not signed by a pinned key\n`);
       for (const g of r.gaps) io.stdout.write(`FAIL  gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? `…${g.to}` : ''} missing\n`);
       for (const w of r.windows) io.stdout.write(`window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.segments} contiguous segments)\n`);
+      if (r.origin === 'pgbackrest') io.stdout.write('pgBackRest archive (foreign): every file decoded and its SHA-1 checked against its name\n');
       io.stdout.write(`${r.files} WAL files of ${system}, ${formatBytes(r.bytes)} decoded: ${r.ok ? 'the chain is intact' : r.files === 0 ? 'no WAL archived' : 'PROBLEMS above'}\n`);
     }
     if (!r.ok) process.exitCode = 1;
   });
 }
 
-export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean }): Promise<void> {
+export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean; readDataSubset?: string } & ForeignSecretOptions): Promise<void> {
+  if (opts.readDataSubset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(opts.readDataSubset)) throw new LifeboatError('BAD_INPUT', '--read-data-subset takes n/t (e.g. 1/10) or a percentage (e.g. 5%).');
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
-        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs },
+        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets: foreignSecretsFor(engine, opts), resticReadDataSubset: opts.readDataSubset ?? null },
         ctx,
       ),
     );
@@ -52,11 +62,12 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
     const passed = report.results.filter((r) => r.verdict === 'ok');
     if (opts.json) {
       printJson(io, {
-        ok: failed.length === 0 && notChecked.length === 0,
+        ok: failed.length === 0 && notChecked.length === 0 && report.blocked.length === 0,
         level: opts.level,
         sets: report.results.length,
         failed: failed.length,
         not_checked: notChecked.length,
+        blocked: report.blocked,
         skipped: report.skipped,
         bytes: report.bytes,
         duration_ms: report.durationMs,
@@ -75,7 +86,8 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
       io.stdout.write(`${passed.length} of ${report.results.length} sets passed at ${opts.level} level${unchecked}; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
     }
     // 1: a set failed (a fact about the backups). 2: no failure, but something could not be checked here (an environment reason): never 0.
+    for (const b of report.blocked) if (!opts.json) io.stdout.write(`NOT VERIFIED ${b}\n`);
     if (failed.length > 0) process.exitCode = 1;
-    else if (notChecked.length > 0) process.exitCode = 2;
+    else if (notChecked.length > 0 || report.blocked.length > 0) process.exitCode = 2;
   });
 }

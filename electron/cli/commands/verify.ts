@@ -1,13 +1,13 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { VERIFY_LEVELS, type VerifyLevel } from '../../../shared/domain/verify-levels';
+import { withForeignSecretOptions, type ForeignSecretOptions } from '../foreign-options';
 import type { CliIo } from '../output';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerVerify(program: Command, io: CliIo): void {
-  program
-    .command('verify <target>')
+  withForeignSecretOptions(program.command('verify <target>'))
     .description('verify a medium (folder or s3://…), a set folder, or a set id: inventory → integrity → authenticity → deep → restore')
     .addOption(new Option('--level <level>', 'how far to go').choices([...VERIFY_LEVELS]).default('integrity'))
     .option('--identity <file>', 'age identity for the deep and restore levels (repeat for several)', collect)
@@ -17,7 +17,8 @@ export function registerVerify(program: Command, io: CliIo): void {
     .option('--wal <system>', "check the system's WAL archive on the medium instead: contiguity from each base backup, every file's hash and signature")
     .option('--json', 'print one machine-readable result')
     .option('--allow-unsigned-wal', 'with --wal: WAL files unsigned or signed by a key that is not pinned are reported, not failed')
-    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; wal?: string; allowUnsignedWal?: boolean; json?: boolean }) => {
+    .option('--read-data-subset <n/t | p%>', 'restic repositories at deep level: restic check --read-data-subset instead of reading every pack')
+    .action(async (target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; wal?: string; allowUnsignedWal?: boolean; json?: boolean; readDataSubset?: string } & ForeignSecretOptions) => {
       const { verifyCommand, verifyWalCommand } = await import('./verify-run');
       if (opts.wal) await verifyWalCommand(io, target, opts.wal, opts);
       else await verifyCommand(io, target, opts);

@@ -9,6 +9,8 @@ import type { Engine } from '../engine';
 import { LifeboatError, mapError } from '../errors';
 import { newMediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
+import { identitiesFor } from '../credentials/identities';
+import { foreignSecrets } from '../foreign/secrets';
 import { verifyJournal, type JournalHead } from '../runbooks/journal';
 import { saveSettings } from '../settings/settings';
 import { settingsView } from './settings-handlers';
@@ -31,12 +33,16 @@ function checkedLocation(location: string): string {
 }
 
 const nothingThere = (s: ScanSummary): boolean =>
-  !s.initialized && s.sets.total === 0 && s.sets.missing === 0 && s.unreadable.length === 0 && !s.foreign.seedScript && !s.foreign.pgbackrest;
+  !s.initialized && s.sets.total === 0 && s.sets.missing === 0 && s.unreadable.length === 0 && s.findings.length === 0 && !s.foreign.seedScript && !s.foreign.pgbackrest && !s.foreign.restic;
 
 /** Scan one medium; a plain folder holding nothing is not kept as a "(no label)" medium with 0 sets. */
 async function scanOne(engine: Engine, location: string, ctx: JobContext): Promise<{ summary: ScanSummary; empty: boolean }> {
   const medium = await engine.openMedium(location);
-  const summary = await scanMedium(engine.catalog, medium, ctx);
+  // Keys from the keychain: age identities index encrypted file lists; other tools' passphrases open their backups.
+  const summary = await scanMedium(engine.catalog, medium, ctx, {
+    identities: await identitiesFor(engine.credentials, []),
+    secrets: foreignSecrets({ keychain: engine.credentials }),
+  });
   if (nothingThere(summary)) {
     engine.catalog.stmt('DELETE FROM media WHERE id = ?').run(summary.mediumId);
     return { summary, empty: true };

@@ -153,10 +153,19 @@ export class Catalog {
   }
 
   private apply(m: Migration): void {
-    this.db.transaction(() => {
-      this.db.exec(m.sql);
-      this.db.pragma(`user_version = ${m.version}`);
-    })();
+    // foreign_keys cannot change inside a transaction: a table rebuild turns them off around it.
+    if (m.rebuildsReferencedTable) this.db.pragma('foreign_keys = OFF');
+    try {
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        if (m.rebuildsReferencedTable && (this.db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new LifeboatError('CATALOG_CORRUPT', `Migration ${m.version} (${m.name}) would leave rows pointing at nothing; nothing was changed.`);
+        }
+        this.db.pragma(`user_version = ${m.version}`);
+      })();
+    } finally {
+      if (m.rebuildsReferencedTable) this.db.pragma('foreign_keys = ON');
+    }
   }
 
   counts(): CatalogCounts {

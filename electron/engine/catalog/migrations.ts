@@ -6,6 +6,11 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Rebuilds a table other tables reference (SQLite's 12-step ALTER): applied with foreign keys off
+   * (a DROP would cascade otherwise), then `foreign_key_check` must find nothing before it commits.
+   */
+  rebuildsReferencedTable?: boolean;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -202,6 +207,40 @@ export const MIGRATIONS: readonly Migration[] = [
         scanned_at    TEXT NOT NULL,
         PRIMARY KEY (medium_id, system)
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 7,
+    name: 'restic snapshots as foreign sets',
+    rebuildsReferencedTable: true,
+    sql: `
+      -- sets.origin gains 'restic' (issue 19): SQLite cannot change a CHECK, so the table is rebuilt
+      -- as its documentation says (new table, copy, drop, rename, indexes); the tables that reference
+      -- sets(key) keep their rows (foreign keys are off while this runs, checked before commit).
+      CREATE TABLE sets_v7 (
+        key           TEXT PRIMARY KEY,
+        set_id        TEXT NOT NULL,
+        system        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        origin        TEXT NOT NULL DEFAULT 'lifeboat' CHECK (origin IN ('lifeboat', 'seed-script', 'pgbackrest', 'restic')),
+        tier          TEXT,
+        created_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        parent_key    TEXT,
+        bytes         INTEGER NOT NULL DEFAULT 0,
+        artifact_count INTEGER NOT NULL DEFAULT 0,
+        signed        INTEGER NOT NULL DEFAULT 0,
+        signer_key_id TEXT,
+        encrypted     INTEGER NOT NULL DEFAULT 0,
+        manifest_sha256 TEXT,
+        facts_json    TEXT
+      );
+      INSERT INTO sets_v7 (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
+        SELECT key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json FROM sets;
+      DROP TABLE sets;
+      ALTER TABLE sets_v7 RENAME TO sets;
+      CREATE INDEX sets_system_created ON sets(system, created_at DESC);
+      CREATE INDEX sets_created ON sets(created_at DESC);
     `,
   },
 ];

@@ -8,9 +8,17 @@ import { JSON_LIMITS } from '../format/check';
 import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
-import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
+import type { ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
-import { pgbackrestSets, seedSets, walRanges, type ForeignSet } from './foreign';
+import { pgbackrestDetector } from '../foreign/pgbackrest';
+import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
+import { systemNameFrom } from './foreign';
+import { formatBytes } from '../../../shared/format';
+import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
+import { resticDetector } from '../foreign/restic';
+import { seedDetector } from '../foreign/seed';
+import { laptopTimeZone } from '../foreign/seed/time';
+import type { ForeignDetector, ForeignFinding, ForeignSecrets, ForeignSet } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
 
 export interface ScanSummary {
@@ -20,8 +28,15 @@ export interface ScanSummary {
   kind: 'folder' | 's3';
   initialized: boolean;
   sets: { total: number; new: number; updated: number; unchanged: number; missing: number; reappeared: number };
-  foreign: { seedScript: number; pgbackrest: number };
+  foreign: { seedScript: number; pgbackrest: number; restic: number };
   unreadable: Array<{ path: string; reason: string }>;
+  /**
+   * What the scan recognised and cannot read, per file or folder (other tools' backups, a backup
+   * missing its key, the listing's bounds): never a silent zero. A blocking one makes `lifeboat scan` exit 2.
+   */
+  findings: ForeignFinding[];
+  /** What the listing outside sets/ and wal/ saw: counts and notable names, said when no set was found. */
+  seen: SeenSummary;
   indexedFileSets: number;
   durationMs: number;
   /** What the operator should do next, when something is off. */
@@ -102,37 +117,22 @@ function pathOfLine(line: string): string {
   return line.slice(line.indexOf('\t', line.indexOf('\t') + 1) + 1);
 }
 
-/** Seed-script files and pgBackRest repositories found on the medium. */
-async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promise<{ sets: ForeignSet[]; unreadable: Array<{ path: string; reason: string }> }> {
-  const unreadable: Array<{ path: string; reason: string }> = [];
-  const files: ListedFile[] = await medium.listFiles('', { maxDepth: 2, limit: 200_000, skip: ['sets', 'wal', 'backup', 'archive'] });
-  const sets = seedSets(files);
-  // pgBackRest: backup/<stanza>/backup.info (and backup.info.copy) at the root of the medium.
-  const infos = (await medium.listFiles('backup', { maxDepth: 1 })).filter((f) => /^backup\/[^/]+\/backup\.info$/.test(f.path));
-  for (const info of infos) {
-    const stanza = info.path.split('/')[1]!;
-    try {
-      if (info.size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.info is ${info.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a backup.info may have.`);
-      const text = (await medium.readFile(info.path)).toString('utf8');
-      const manifests = new Map<string, string>();
-      const labels = [...text.matchAll(/^"?(\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)"?=/gm)].map((m) => m[1]!);
-      for (const label of labels) {
-        try {
-          // pgBackRest lists every file of the cluster here: a larger bound than ours, still a bound on memory.
-          const st = await medium.stat(`backup/${stanza}/${label}/backup.manifest`);
-          if (st && st.size > 4 * JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `backup.manifest is ${st.size} bytes`);
-          manifests.set(label, (await medium.readFile(`backup/${stanza}/${label}/backup.manifest`)).toString('utf8'));
-        } catch {
-          ctx.log('warn', `pgBackRest backup ${stanza}/${label} has no readable backup.manifest`);
-        }
-      }
-      const wal = (await medium.listFiles(`archive/${stanza}`, { maxDepth: 3 })).map((f) => f.path.split('/').pop()!).filter((n) => /^[0-9A-F]{24}/.test(n));
-      sets.push(...pgbackrestSets(stanza, text, manifests, walRanges(wal)));
-    } catch (e) {
-      unreadable.push({ path: info.path, reason: mapError(e).message });
-    }
-  }
-  return { sets, unreadable };
+/** Every format's detector, run over one listing (foreign/discover.ts); the other tools' detector runs last there. */
+const DETECTORS: ForeignDetector[] = [seedDetector, pgbackrestDetector, resticDetector];
+
+export interface ForeignScanOptions {
+  /** Passphrases of other tools' backups (foreign/secrets.ts); none: only what needs no secret is read. */
+  secrets?: ForeignSecrets;
+  /** IANA zone that local times in file names are read in (default the laptop's). */
+  timeZone?: string;
+}
+
+const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
+
+/** Other tools' backups on the medium, and what was seen and could not be read (foreign/discover.ts). */
+async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal'>, o: ForeignScanOptions): Promise<Discovery> {
+  const timeZone = o.timeZone ?? laptopTimeZone();
+  return discover(medium, DETECTORS, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone });
 }
 
 /**
@@ -142,7 +142,7 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log'>): Promis
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } = {}): Promise<ScanSummary> {
+export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } & ForeignScanOptions = {}): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -155,17 +155,22 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     throw err;
   }
   const hints: string[] = [];
-  if (!info) hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
 
   let folders: ListedSetFolder[];
   let foreign: Awaited<ReturnType<typeof findForeign>>;
+  // The zone the seed scripts' names are read in: given, else the one this medium's sets were last read in.
+  const timeZone = options.timeZone ?? rememberedTimeZone(catalog, info?.id ?? `path:${medium.location}`);
   try {
     folders = await medium.listSetFolders();
-    foreign = await findForeign(medium, ctx);
+    foreign = await findForeign(medium, ctx, { ...options, timeZone });
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
     throw new LifeboatError(err.code, `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`, { hint: err.hint, cause: e });
+  }
+  // Another tool's repository is not made a Lifeboat medium (a lifeboat-medium.json written into a restic or Borg repository).
+  if (!info && foreign.findings.length === 0 && !foreign.sets.some((f) => f.origin === 'restic')) {
+    hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
   }
   const mediumId = info?.id ?? `path:${medium.location}`;
   const known = knownSets(catalog, mediumId, medium.kind);
@@ -246,8 +251,10 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     kind: medium.kind,
     initialized: info !== null,
     sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
-    foreign: { seedScript: 0, pgbackrest: 0 },
+    foreign: { seedScript: 0, pgbackrest: 0, restic: 0 },
     unreadable,
+    findings: foreign.findings,
+    seen: foreign.seen,
     indexedFileSets: 0,
     durationMs: 0,
     hints,
@@ -284,13 +291,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     for (const f of foreign.sets) {
       seen.add(recordForeignSet(catalog, mediumId, f, now));
       if (f.origin === 'seed-script') summary.foreign.seedScript++;
+      else if (f.origin === 'restic') summary.foreign.restic++;
       else summary.foreign.pgbackrest++;
     }
     // Sets no longer on the medium (or no longer readable there): marked missing with the
     // time, never deleted. Candidates: rows not listed unchanged, and present sets whose line
     // was not matched (none when every line was: the usual rescan).
     const gone: string[] = [];
-    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path)) gone.push(row.set_key);
+    // A set inside something this scan could not read (a restic repository without its password) is not gone: not seen, this time.
+    const held = (path: string): boolean => foreign.findings.some((f) => f.blocking && (f.path === path || (f.path === '.' && path === '') || path.startsWith(`${f.path}/`)));
+    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path) && !held(row.set_path)) gone.push(row.set_key);
     if (matchedLines < known.lines.size) {
       const unmatched = [...knownPaths()].filter((path) => !same.has(path));
       const keys = catalog.db
@@ -338,6 +348,30 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
     }
   }
+  // restic snapshots: their trees indexed for find (restic ls --json, streamed and bounded), once per snapshot.
+  const restic = foreign.sets.filter((f) => f.origin === 'restic');
+  if (restic.length > 0) {
+    ctx.step('indexing restic snapshots');
+    const { findRestic, resticFileIndex, resticScope } = await import('../foreign/restic');
+    const bin = findRestic();
+    for (const f of restic) {
+      const key = `${f.system}/${f.setId}`;
+      const repo = medium.localPath(f.setPath || '.');
+      if (!bin || !repo || db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
+      try {
+        const password = await (options.secrets ?? NO_SECRETS).get('restic-password', resticScope(repo));
+        if (!password) continue;
+        const { entries, truncated } = await resticFileIndex({ restic: bin, repo, password, signal: ctx.signal }, String(f.facts.snapshot), f.setId);
+        if (truncated) ctx.log('warn', `restic snapshot ${key}: only its first ${entries.length} entries are indexed for find`);
+        recordFileIndex(catalog, key, entries);
+        summary.indexedFileSets++;
+      } catch (e) {
+        const err = mapError(e);
+        if (err.code === 'CANCELLED') throw err;
+        ctx.log('warn', `restic snapshot ${key} not indexed: ${err.message}`);
+      }
+    }
+  }
   // WAL archives: a summary per system (the planner reads the files themselves when the medium is here).
   ctx.step('reading the WAL archive');
   try {
@@ -350,6 +384,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       if (list) list.push(f);
       else systems.set(system, [f]);
     }
+    // pgBackRest stanzas' archives (archive/<stanza>/<pg-version>-<id>/…): summarised the same way, under the stanza's system.
+    const pgbrFiles = await medium.listFiles('archive', { limit: 10_000_000, maxDepth: 3 }).catch(() => []);
+    for (const f of pgbrFiles) {
+      const stanza = f.path.split('/')[1];
+      if (!stanza || !parsePgbrStored(f.path, f.size, f.mtimeMs, '')) continue;
+      const system = systemNameFrom(stanza);
+      const list = systems.get(system);
+      if (list) list.push(f);
+      else systems.set(system, [f]);
+    }
     const upsert = catalog.stmt(
       `INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, first_segment, last_segment, last_archived_at, gaps, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(medium_id, system) DO UPDATE SET files = excluded.files, bytes = excluded.bytes, timelines = excluded.timelines, first_segment = excluded.first_segment,
@@ -358,7 +402,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     catalog.inTransaction(() => {
       catalog.stmt('DELETE FROM wal_archives WHERE medium_id = ?').run(mediumId);
       for (const [system, files] of systems) {
-        const archived = files.map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((w): w is ArchivedWal => w !== null);
+        const archived = files
+          .map((f) => parseStored(f.path, f.size, f.mtimeMs) ?? parsePgbrStored(f.path, f.size, f.mtimeMs, ''))
+          .filter((w): w is ArchivedWal | PgbrWal => w !== null);
         const names = archived.filter((w) => w.kind === 'segment').map((w) => w.name).sort();
         const timelines = [...new Set(archived.map((w) => w.timeline))].sort((a, b) => a - b);
         // A hole inside a timeline (16 MiB segments assumed here; the planner reads the real size).
@@ -376,8 +422,23 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
   }
   if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
+  const blocking = foreign.findings.filter((f) => f.blocking).length;
+  if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
+  if (summary.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0) hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
   summary.durationMs = Date.now() - started;
   return summary;
+}
+
+/** The zone a previous scan read this medium's seed-script names in (kept in their facts), if any. */
+function rememberedTimeZone(catalog: Catalog, mediumId: string): string | undefined {
+  const zone = catalog.db
+    .prepare(
+      `SELECT json_extract(s.facts_json, '$.facts.time_zone_name') FROM sets s JOIN presence p ON p.set_key = s.key
+       WHERE p.medium_id = ? AND s.origin = 'seed-script' AND json_extract(s.facts_json, '$.facts.time_zone_name') IS NOT NULL LIMIT 1`,
+    )
+    .pluck()
+    .get(mediumId) as string | undefined;
+  return zone ?? undefined;
 }
 
 function recordScanError(catalog: Catalog, medium: Medium, message: string): void {
@@ -390,7 +451,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
   catalog.stmt(
     `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
      VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
-     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at`,
+     ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at,
+       created_at = excluded.created_at`,
   ).run({
     key,
     set_id: f.setId,
@@ -404,8 +466,8 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
     count: f.artifacts.length,
     json: description,
   });
-  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes');
-  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.role.endsWith('-gz') ? 'gzip' : '');
+  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256');
+  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
   catalog.stmt(
     `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
      ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,

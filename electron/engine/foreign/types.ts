@@ -12,6 +12,8 @@ export interface ForeignArtifact {
   path: string; // relative to the medium root
   role: string;
   bytes: number;
+  /** A SHA-256 the format itself records for the file (a seed script's manifest): integrity data when present. */
+  sha256?: string;
 }
 
 export interface ForeignSet {
@@ -56,7 +58,7 @@ export interface ForeignContext extends Pick<JobContext, 'log' | 'signal'> {
 }
 
 export interface ForeignDetector {
-  name: ForeignOrigin | string;
+  name: string;
   /** The sets of this format on the medium, from one shared listing (`files`, bounded depth) plus its own reads. */
   find(medium: Medium, files: ListedFile[], ctx: ForeignContext): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }>;
 }

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError, unlessUnreachable } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
+import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { findExecutable } from '../tools/tools';
+import { foreignWalSourceFor } from './pgbackrest-source';
 import type { Medium } from '../storage/medium';
 import { listArchive, readArchived, readArchivedChecked, walSignature, type ArchivedWal, type WalReader } from './wal-archive';
 import { acceptable, type WalSignatureState, type WalTrust } from './wal-signature';
@@ -57,6 +59,8 @@ export interface WalSignatures {
 export interface PitrPlan {
   system: string;
   medium: string;
+  /** Whose archive was planned over: Lifeboat's own, or a pgBackRest stanza's. */
+  origin: WalSource['origin'];
   bases: BaseBackup[];
   timelines: Array<{ timeline: number; parent: number | null; switchLsn: string | null; segments: number; first: string | null; last: string | null }>;
   gaps: Gap[];
@@ -126,13 +130,25 @@ function usable(state: WalSignatureState | 'duplicate' | undefined, trust: WalTr
   return state === undefined || (state !== 'duplicate' && acceptable(state, trust));
 }
 
-export async function planPitr(
-  medium: Medium,
-  system: string,
-  o: { targetTime?: string; identities: AgeIdentity[]; trust: WalTrust; pgBinDir?: string; idleMinutes?: number; archive?: ArchivedWal[] },
-): Promise<PitrPlan> {
-  const warnings: string[] = [];
-  const reader: WalReader = { system, identities: o.identities, trust: o.trust };
+/**
+ * Where a plan reads base backups and the WAL archive: Lifeboat's own sets and `wal/<system>`
+ * archive (the default), or another tool's repository (pgbackrest-source.ts). The planner itself
+ * only sees names, times and plain bytes.
+ */
+export interface WalSource {
+  origin: 'lifeboat' | 'pgbackrest';
+  bases(): Promise<BaseBackup[]>;
+  list(): Promise<ArchivedWal[]>;
+  /** A file's plain bytes, proven (hash, or the foreign format's checksum) before they are returned. */
+  read(w: ArchivedWal): Promise<Buffer>;
+  /** Lifeboat's WAL signatures; a foreign archive has none (its files are proven by their own checksums). */
+  signatures(archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }>;
+  /** What to say when there is no base backup. */
+  noBaseWarning: string;
+}
+
+/** Lifeboat's own pg-base sets of a system. */
+async function lifeboatBases(medium: Medium, system: string): Promise<BaseBackup[]> {
   const bases: BaseBackup[] = [];
   for (const s of (await medium.listSets()).filter((x) => x.system === system)) {
     let m: Manifest;
@@ -157,10 +173,53 @@ export async function planPitr(
       bytes: m.artifacts.reduce((n, a) => n + a.bytes, 0),
     });
   }
+  return bases;
+}
+
+/** Lifeboat's sets and `wal/<system>` archive on a medium, read through the signature policy. */
+export function lifeboatWalSource(medium: Medium, system: string, reader: WalReader): WalSource {
+  return {
+    origin: 'lifeboat',
+    bases: () => lifeboatBases(medium, system),
+    list: () => listArchive(medium, system),
+    read: (w) => readArchived(medium, reader, w),
+    signatures: (archive) => archiveSignatures(medium, reader, archive),
+    noBaseWarning: `no pg-base set of ${system} on ${medium.location}: point-in-time recovery needs a base backup (lifeboat backup pg-base)`,
+  };
+}
+
+/**
+ * The archive of a system on a medium: Lifeboat's own `wal/<system>` when it holds anything, else
+ * a pgBackRest stanza of that name (`archive/<system>/archive.info`), else Lifeboat's (empty).
+ */
+export async function pickWalSource(medium: Medium, system: string, reader: WalReader, pgbrKeys?: PgbrKeys): Promise<WalSource> {
+  return (await foreignWalSourceFor(medium, system, pgbrKeys ?? { repoPassphrase: null })) ?? lifeboatWalSource(medium, system, reader);
+}
+
+export async function planPitr(
+  medium: Medium,
+  system: string,
+  o: {
+    targetTime?: string;
+    identities: AgeIdentity[];
+    trust: WalTrust;
+    pgBinDir?: string;
+    idleMinutes?: number;
+    archive?: ArchivedWal[];
+    /** The archive to plan over; default: pickWalSource (Lifeboat's own, or a pgBackRest stanza named like the system). */
+    source?: WalSource;
+    /** The repository passphrase of an encrypted pgBackRest stanza. */
+    pgbrKeys?: PgbrKeys;
+  },
+): Promise<PitrPlan> {
+  const warnings: string[] = [];
+  const reader: WalReader = { system, identities: o.identities, trust: o.trust };
+  const source = o.source ?? (await pickWalSource(medium, system, reader, o.pgbrKeys));
+  const bases = await source.bases();
   bases.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
   const segBytes = bases[0]?.segmentBytes ?? WAL_SEGMENT_DEFAULT;
-  const archive = o.archive ?? (await listArchive(medium, system));
-  const sigs = await archiveSignatures(medium, reader, archive);
+  const archive = o.archive ?? (await source.list());
+  const sigs = await source.signatures(archive);
   if (sigs.summary.unsigned) warnings.push(`${sigs.summary.unsigned} of ${archive.length} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`);
   if (sigs.summary.untrusted) warnings.push(`${sigs.summary.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`);
   if (sigs.summary.invalid) warnings.push(`${sigs.summary.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`);
@@ -176,7 +235,7 @@ export async function planPitr(
   const histories = new Map<number, HistoryEntry[]>();
   for (const h of archive.filter((w) => w.kind === 'history')) {
     try {
-      histories.set(h.timeline, parseHistory((await readArchived(medium, reader, h)).toString('utf8')));
+      histories.set(h.timeline, parseHistory((await source.read(h)).toString('utf8')));
     } catch (e) {
       warnings.push(`the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`);
     }
@@ -255,7 +314,7 @@ export async function planPitr(
           for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
             const w = chain[i]!;
             try {
-              writeFileSync(join(work, w.name), await readArchived(medium, reader, w));
+              writeFileSync(join(work, w.name), await source.read(w));
             } catch (e) {
               warnings.push(`${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`);
               break;
@@ -275,7 +334,7 @@ export async function planPitr(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  if (bases.length === 0) warnings.push(`no pg-base set of ${system} on ${medium.location}: point-in-time recovery needs a base backup (lifeboat backup pg-base)`);
+  if (bases.length === 0) warnings.push(source.noBaseWarning);
 
   let target: PitrPlan['target'] = null;
   if (o.targetTime) {
@@ -302,11 +361,12 @@ export async function planPitr(
     if (refused.length) tw.push(`${refused.length} WAL files the restore needs are refused by the signature policy (${refused.slice(0, 3).map((r) => `${r.name}: ${r.state}`).join('; ')}${refused.length > 3 ? '; …' : ''})`);
     target = { time, inside: inside !== null, base: chosen?.base ?? null, segments: chain.map((s) => s.name), warnings: tw, refused };
   }
-  return { system, medium: medium.location, bases, timelines, gaps, windows, idle, target, signatures: sigs.summary, warnings };
+  return { system, medium: medium.location, origin: source.origin, bases, timelines, gaps, windows, idle, target, signatures: sigs.summary, warnings };
 }
 
 export interface WalChainCheck {
   system: string;
+  origin: WalSource['origin'];
   files: number;
   bytes: number;
   corrupt: Array<{ name: string; reason: string }>;
@@ -327,10 +387,18 @@ export interface WalChainCheck {
 export async function verifyWalChain(
   medium: Medium,
   system: string,
-  o: { identities: AgeIdentity[]; trust: WalTrust; pgBinDir?: string; onFile?: (done: number, total: number, bytes: number) => void; signal?: AbortSignal },
+  o: {
+    identities: AgeIdentity[];
+    trust: WalTrust;
+    pgBinDir?: string;
+    onFile?: (done: number, total: number, bytes: number) => void;
+    signal?: AbortSignal;
+    pgbrKeys?: PgbrKeys;
+  },
 ): Promise<WalChainCheck> {
-  const archive = await listArchive(medium, system);
-  const plan = await planPitr(medium, system, { identities: o.identities, trust: o.trust, pgBinDir: o.pgBinDir, archive });
+  const source = await pickWalSource(medium, system, { system, identities: o.identities, trust: o.trust }, o.pgbrKeys);
+  const archive = await source.list();
+  const plan = await planPitr(medium, system, { identities: o.identities, trust: o.trust, pgBinDir: o.pgBinDir, archive, source });
   const corrupt: WalChainCheck['corrupt'] = [];
   const unsigned: WalChainCheck['unsigned'] = [];
   // Every file is decoded and hash-checked whatever its signature state, so an unsigned archive
@@ -342,6 +410,12 @@ export async function verifyWalChain(
   for (const w of archive) {
     o.signal?.throwIfAborted();
     try {
+      if (source.origin !== 'lifeboat') {
+        // A foreign archive: decoded and checked against its own checksum (no Lifeboat signature to report).
+        bytes += (await source.read(w)).length;
+        o.onFile?.(++done, archive.length, bytes);
+        continue;
+      }
       const r = await readArchivedChecked(medium, reader, w);
       bytes += r.plain.length;
       if (dups.has(w.name)) corrupt.push({ name: w.name, reason: `more than one stored file is named ${w.name} (${w.path} is one): a file was added to the archive` });
@@ -355,6 +429,7 @@ export async function verifyWalChain(
   }
   return {
     system,
+    origin: source.origin,
     files: archive.length,
     bytes,
     corrupt,

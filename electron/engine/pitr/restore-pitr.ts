@@ -9,14 +9,17 @@ import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signin
 import type { TrustedKey } from '../catalog/trust';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { LifeboatError, mapError } from '../errors';
-import { parseManifest } from '../format/manifest';
+import { parseManifest, type Artifact, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../postgres/scratch-cluster';
 import { gateStages, specOf } from '../restore/gate';
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
-import { planPitr, type PitrPlan } from './plan';
-import { listArchive, readArchived, type WalReader } from './wal-archive';
+import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from './plan';
+import type { WalReader } from './wal-archive';
+import type { PgbrWalSource } from './pgbackrest-source';
+import { restorePgbrBackup } from '../foreign/pgbackrest/restore';
+import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { refusal } from './wal-signature';
 import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';
 
@@ -35,6 +38,14 @@ export interface PitrRestoreInput {
   stopAfter?: boolean;
   /** Seconds to wait for replay and promotion. */
   timeoutSeconds?: number;
+  /** The repository passphrase when the system's archive is an encrypted pgBackRest stanza. */
+  pgbrKeys?: PgbrKeys;
+  /**
+   * The trust rule (foreign/trust.ts) for a foreign base backup, with the catalog's ledger: throws when
+   * the set may not be restored (never verified here and no override), else its named state. Without it
+   * (no catalog), the state is said to be unjudged in the warnings.
+   */
+  admitForeignBase?: (base: BaseBackup, mediumLocation: string) => Promise<{ text: string; overridden: boolean }>;
 }
 
 export interface PitrRestoreResult {
@@ -110,9 +121,11 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     throw new LifeboatError('PRECONDITION_FAILED', `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`, { hint: 'Choose a new folder; never restore over a data directory that may be in use.' });
   }
   ctx.step('planning');
-  const archive = await listArchive(input.medium, input.system);
   const reader: WalReader = { system: input.system, identities: input.identities, trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) } };
-  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, trust: reader.trust, pgBinDir: input.pgBinDir, archive });
+  // Lifeboat's own archive, or a pgBackRest stanza of this name (pickWalSource): the same planning and replay.
+  const source = await pickWalSource(input.medium, input.system, reader, input.pgbrKeys);
+  const archive = await source.list();
+  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, trust: reader.trust, pgBinDir: input.pgBinDir, archive, source });
   const target = plan.target!;
   // Refused before anything is extracted: a WAL file the policy refuses would stop replay midway.
   const refused = target.refused[0];
@@ -144,18 +157,29 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     warnings.push(line);
   }
 
-  // The manifest: signed by a pinned key when it is signed at all.
-  const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
-  const manifest = parseManifest(manifestBytes);
-  const sig = await input.medium.readOptional(`${base.setPath}/manifest.json.sig`);
-  if (sig) {
-    const { keyId, signature } = parseSignature(sig);
-    const key = input.trusted.find((k) => k.keyId === keyId);
-    if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
-    else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey)) throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`);
-  } else warnings.push('the base backup is not signed');
-  const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
-  if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
+  // A Lifeboat base: its manifest signed by a pinned key when it is signed at all. A pgBackRest
+  // backup has no Lifeboat signature: it is trusted by its manifest's checksums, every file checked
+  // against them before it is put in place (foreign/pgbackrest/restore.ts).
+  let lifeboatBase: { manifest: Manifest; artifact: Artifact } | null = null;
+  if (source.origin === 'lifeboat') {
+    const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
+    const manifest = parseManifest(manifestBytes);
+    const sig = await input.medium.readOptional(`${base.setPath}/manifest.json.sig`);
+    if (sig) {
+      const { keyId, signature } = parseSignature(sig);
+      const key = input.trusted.find((k) => k.keyId === keyId);
+      if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
+      else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey)) throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`);
+    } else warnings.push('the base backup is not signed');
+    const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
+    if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
+    lifeboatBase = { manifest, artifact };
+  } else {
+    const admitted = input.admitForeignBase ? await input.admitForeignBase(base, input.medium.location) : null;
+    const state = admitted ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}` : 'trust not judged: no catalog';
+    if (admitted?.overridden) ctx.log('warn', `${base.setId}: ${state}`);
+    warnings.push(`${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`);
+  }
 
   const runAs = postgresRunAs();
   const spool = mkdtempSync(join(tmpdir(), 'lifeboat-wal-spool-'));
@@ -192,7 +216,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        const bytes = await readArchived(input.medium, reader, w);
+        const bytes = await source.read(w);
         await writeFileAtomic(join(spool, w.name), bytes, { owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined });
         ctx.progress({ itemsDone: ++fetched, current: w.name });
       }
@@ -209,8 +233,15 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     );
     ctx.step(`extracting ${base.setId}`);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-    warnings.push(...(await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, manifest.source, dataDir, ctx)));
+    if (lifeboatBase) {
+      const { manifest, artifact } = lifeboatBase;
+      ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
+      warnings.push(...(await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, manifest.source, dataDir, ctx)));
+    } else {
+      const pgbr = source as PgbrWalSource;
+      ctx.progress({ bytesTotal: base.bytes || null, bytesDone: 0 });
+      await restorePgbrBackup({ medium: input.medium, stanza: pgbr.stanza, label: base.setId, repoPassphrase: pgbr.keys.repoPassphrase, dataDir, signal: ctx.signal, onBytes: (n) => ctx.progress({ bytesDone: n }) });
+    }
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
     releaseFetch();
 

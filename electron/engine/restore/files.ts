@@ -7,6 +7,9 @@ import { linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../
 import type { IndexEntryType } from './index-reader';
 import type { IndexStore, StoredEntry } from './index-store';
 import { fsFailure, joinParts, nameParts, SafeTree } from './safe-tree';
+import type { ForeignSecrets } from '../foreign/types';
+import { extractTar } from './extract';
+import { openSeedPlaintext, type SeedCopy } from './seed-copy';
 
 export interface TreeRestoreInput {
   store: IndexStore;
@@ -194,4 +197,52 @@ export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner:
   };
   if (o.which === 'entries') for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) apply(e);
   if (o.which === 'dirs') for (const e of store.each(['dir'], 'deepest-first')) apply(e);
+}
+
+// ---- a seed script's tarball (foreign) ----------------------------------------------------------
+
+/** Entries whose mode and mtime are kept for after the extraction, at most (a hostile tar may hold millions). */
+const SEED_META_LIMIT = 1_000_000;
+
+/**
+ * A seed script's `.tar.gz` (files or configuration; maybe openssl enc) into a staging folder,
+ * with the same rules as a Lifeboat set's tar (extract.ts over SafeTree: a `..`, absolute or NUL
+ * name refuses the whole archive, no link on the way is followed, links are made last). Its bytes
+ * are hashed as they stream and fail the extraction at the end when they do not match the hash
+ * the caller requires (seed-copy.ts), so the caller moves nothing into place. Modes (setuid and
+ * setgid cleared) and mtimes are applied afterwards, folders deepest first.
+ */
+export async function extractSeedTarball(
+  copy: SeedCopy,
+  staging: string,
+  o: { secrets?: ForeignSecrets; signal?: AbortSignal; progress(p: { bytesDone?: number }): void },
+): Promise<{ entries: number; files: number; bytes: number; skipped: number; metadataApplied: boolean }> {
+  const { source, stages } = await openSeedPlaintext(copy, { secrets: o.secrets, onBytes: (n) => o.progress({ bytesDone: n }) });
+  let meta: Array<{ name: Buffer; dir: boolean; mode: number; mtimeMs: number }> | null = [];
+  const report = await extractTar(source, stages, staging, {
+    accept: (e) => {
+      if (meta && (e.kind === 'file' || e.kind === 'dir')) {
+        if (meta.length >= SEED_META_LIMIT) meta = null;
+        else meta.push({ name: e.nameBytes ?? Buffer.from(e.name), dir: e.kind === 'dir', mode: e.mode, mtimeMs: e.mtimeMs });
+      }
+      return true;
+    },
+    signal: o.signal,
+  });
+  const tree = new SafeTree(staging);
+  const kept = meta;
+  if (kept) {
+    const order = [...kept.filter((m) => !m.dir), ...kept.filter((m) => m.dir).sort((a, b) => b.name.length - a.name.length)];
+    for (const m of order) {
+      const { rel, abs, st } = tree.lstat(m.name);
+      if (!st || st.isSymbolicLink()) continue;
+      try {
+        chmodSync(abs, m.mode & 0o1777);
+        lutimesSync(abs, m.mtimeMs / 1000, m.mtimeMs / 1000);
+      } catch (err) {
+        throw fsFailure(err, rel);
+      }
+    }
+  }
+  return { ...report, metadataApplied: kept !== null };
 }

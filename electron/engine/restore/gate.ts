@@ -3,8 +3,8 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
-import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
+import { admitRestore, judgeTrust, signatureFacts } from '../foreign/trust';
 import type { Artifact, Manifest } from '../format/manifest';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
@@ -40,38 +40,18 @@ export interface TrustOptions {
 }
 
 /**
- * The trust rule for a Lifeboat set: a valid signature by a pinned key over the manifest bytes
- * read. Unsigned or signed by an unpinned key: refused unless `allowUnsigned`. A signature that
- * does not verify is refused always: nothing in that manifest can be believed.
+ * The trust rule for a Lifeboat set (foreign/trust.ts, the one rule for every set): a valid
+ * signature by a pinned key over the manifest bytes read. Unsigned or signed by an unpinned key:
+ * refused unless `allowUnsigned`. A signature that does not verify is refused always: nothing in
+ * that manifest can be believed.
  */
 export async function judgeManifest(copy: GateCopy, o: TrustOptions): Promise<TrustDecision> {
   const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
-  let why: string;
-  let code: 'UNTRUSTED_SIGNER' | 'SIGNATURE_INVALID' = 'UNTRUSTED_SIGNER';
-  if (!sig) why = `${copy.key} is not signed (manifest.json.sig is missing)`;
-  else {
-    let parsed: { keyId: string; signature: Buffer };
-    try {
-      parsed = parseSignature(sig);
-    } catch (e) {
-      throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${copy.key} cannot be read: ${mapError(e).message} Nothing was read from the set.`, {
-        hint: 'Restore another copy or another set; verify this one to see what is wrong.',
-      });
-    }
-    const pinned = o.trusted.find((k) => k.keyId === parsed.keyId);
-    if (pinned) {
-      if (verifySignature(copy.manifestBytes, parsed.signature, loadPublicKey(pinned.publicKeyPem).publicKey)) return { state: 'signed', keyId: pinned.keyId, label: pinned.label };
-      code = 'SIGNATURE_INVALID';
-      why = `the signature of ${copy.key} by ${pinned.keyId} (${pinned.label}) does not match its manifest`;
-    } else why = `${copy.key} is signed by key ${parsed.keyId}, which is not pinned here`;
-  }
-  if (code === 'SIGNATURE_INVALID') {
-    throw new LifeboatError('SIGNATURE_INVALID', `Refused: ${why}. Nothing was read from the set.`, { hint: 'The manifest was changed after it was signed: restore another copy or another set.' });
-  }
-  if (o.allowUnsigned) return { state: 'accepted-unsigned', why };
-  throw new LifeboatError('UNTRUSTED_SIGNER', `Refused: ${why}. Nothing was read from the set.`, {
-    hint: 'Pin the signer\'s key (lifeboat keys trust <file.pub>) if you know it, or accept this set explicitly with --allow-unsigned (allow_unsigned: true in a runbook step); the override is recorded in the run\'s journal.',
-  });
+  const facts = signatureFacts(sig, copy.manifestBytes, o.trusted);
+  const trust = judgeTrust({ origin: 'lifeboat', signature: facts });
+  const { overridden } = admitRestore(copy.key, trust, o.allowUnsigned);
+  if (!overridden && facts.state === 'valid') return { state: 'signed', keyId: facts.keyId, label: facts.label };
+  return { state: 'accepted-unsigned', why: `${copy.key}: ${trust.why ?? trust.text}` };
 }
 
 /** What an artifact must decode to: a Lifeboat artifact's facts, or less for a foreign one. */

@@ -10,8 +10,11 @@ import { forbiddenInstalls, restoreFailureText, restoreRoleFor } from '../postgr
 import { resolvePgTarget } from '../runbooks/actions/pg-target';
 import { openTrustedCopy, type TrustedSetCopy } from '../runbooks/actions/set-access';
 import { ConfirmationNeeded, type ActionContext } from '../runbooks/actions/types';
+import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
+import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
+import { restoreSecrets, openSeedCopy, openSeedPlaintext, OwnershipFilter, logExpected, seedLayers, type SeedCopy } from './seed-copy';
 
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -111,6 +114,9 @@ async function databaseExists(admin: PgTarget, name: string): Promise<boolean> {
 export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): Promise<Record<string, unknown>> {
   const cp: PgLogicalCheckpoint = { ...((ctx.checkpoint ?? {}) as PgLogicalCheckpoint) };
   const started = Date.now();
+  // A seed script's dump (plain SQL or -Fc, maybe gzip/zstd/openssl enc): its own branch below.
+  const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+  if (seed) return restoreSeedDump(p, seed, cp, ctx);
   const copy = await openTrustedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
   if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
   const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
@@ -242,4 +248,111 @@ async function afterFailure(e: unknown, p: PgLogicalParams, admin: PgTarget, cp:
     return err;
   }
   return new LifeboatError(err.code, `${err.message} ${left}`, { hint: err.hint, cause: e });
+}
+
+/**
+ * A seed script's dump into a NEW database: its bytes hashed against the seed manifest's hash or
+ * the one recorded at its first verification (foreign files carry no signature), decoded into the
+ * run's folder (mode 600) and, for plain SQL, read line by line for psql meta-commands outside
+ * COPY data before psql runs anything (postgres/sql-guard.ts: `\!` is a shell command). Then
+ * replayed as the non-superuser restore role: psql -v ON_ERROR_STOP=1 -X for SQL, pg_restore for
+ * a custom-format dump. A failure drops the database it created.
+ */
+async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogicalCheckpoint, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  if (copy.kind !== 'pg-logical') {
+    throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a seed script's ${copy.kind} set, not a database dump.`, {
+      hint: copy.role.startsWith('pg-globals') ? 'pg_dumpall globals create roles: replay them by hand as a superuser (psql -X -f <file>) after reading them.' : 'Restore it with lifeboat restore files.',
+    });
+  }
+  logExpected(copy, (l, m) => ctx.log(l, m));
+  const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
+  const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
+  const facts = await serverFacts(admin);
+  if (p.as_superuser && !ctx.drill && ctx.confirmation !== `superuser:${p.database}`) {
+    throw new ConfirmationNeeded(`Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host}.`, `superuser:${p.database}`, ctx.confirmation !== null);
+  }
+  const ours = cp.created === p.database;
+  if ((await databaseExists(admin, p.database)) && !ours) {
+    throw new LifeboatError('PRECONDITION_FAILED', `The database ${p.database} already exists: a seed script's dump is restored into a new database only.`, {
+      hint: 'Give another database name; compare and move the data by hand once it is restored.',
+    });
+  }
+  const custom = seedLayers(copy.role).base === 'pg-dump';
+  const pgBinDir = ctx.deps.settings.pgBinDir || undefined;
+  const psql = custom ? null : findExecutable('psql', { preferDirs: pgBinDir ? [pgBinDir] : [], pg: true });
+  if (!custom && !psql) throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+  const pgRestore = custom ? await pgRestoreFor(null, pgBinDir) : null;
+  await mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
+  const file = join(ctx.workDir, `${ctx.stepId}.${custom ? 'dump' : 'sql'}`);
+  const state = { touched: false };
+  const owned = custom ? null : new OwnershipFilter();
+  try {
+    ctx.log('info', `decoding ${copy.path} from ${copy.medium.location}`);
+    ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
+    const guard = custom ? null : new SqlMetaCommandGuard();
+    const { source, stages } = await openSeedPlaintext(copy, { secrets: restoreSecrets(ctx.deps), onBytes: (n) => ctx.progress({ bytesDone: n }) });
+    try {
+      await pipeline([source, ...stages, ...(guard && owned ? [owned, guard] : []), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    } catch (e) {
+      const err = mapError(e);
+      if (err.code === 'CANCELLED') throw err;
+      throw new LifeboatError(err.code, `${copy.path}: ${err.message} Nothing was restored.`, { hint: err.hint ?? 'Verify it at deep level (lifeboat verify --level deep) to see what is wrong.', cause: e });
+    }
+    if (guard && guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${copy.path}`);
+    if (owned?.dropped) ctx.log('info', `${owned.dropped} ownership and privilege statements left out (as pg_restore --no-owner --no-privileges)`);
+  } catch (e) {
+    await rm(file, { force: true });
+    const err = mapError(e);
+    if (err.code === 'CANCELLED') throw err;
+    throw new LifeboatError(err.code, `${err.message} The database ${p.database} was not created: nothing on the target changed.`, { hint: err.hint, cause: e });
+  }
+  try {
+    if (ours) await withPgClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(p.database)} WITH (FORCE)`));
+    cp.created = p.database;
+    delete cp.dropped;
+    ctx.saveCheckpoint(cp);
+    await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(p.database)}`));
+    const asRole = await restoreRoleFor(admin, p.database, { created: true, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    ctx.log('info', `restoring ${copy.path} into ${p.database} ${asRole.note}`);
+    const conn = ['-h', admin.host, '-p', String(admin.port), '-d', p.database, ...(asRole.user ? ['-U', asRole.user] : [])];
+    const args = custom
+      ? ['--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), ...conn, file]
+      : ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '-X', '-q', ...conn, '-f', file];
+    const tool = custom ? pgRestore!.path : psql!;
+    const restoreStarted = Date.now();
+    state.touched = true;
+    const run = spawnTool(tool, args, { env: { ...pgToolEnv(admin), ...asRole.env, PGOPTIONS: '' }, signal: ctx.signal, what: custom ? 'pg_restore' : 'psql', code: 'DB_RESTORE_FAILED' });
+    run.child.stdout.resume();
+    let stderr = '';
+    run.child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-16_000)));
+    await run.exited
+      .catch((e: unknown) => {
+        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED' ? new LifeboatError('DB_RESTORE_FAILED', `${custom ? 'pg_restore' : 'psql'} as ${asRole.role ?? 'superuser'} failed: ${restoreFailureText(stderr)}`) : e;
+      })
+      .finally(() => asRole.done().catch((e: unknown) => ctx.log('warn', `could not take the login of ${asRole.role} back: ${mapError(e).message}`)));
+    const restoreMs = Date.now() - restoreStarted;
+    const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
+    return {
+      set: copy.key,
+      file: copy.path,
+      trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust,
+      host: admin.host,
+      port: admin.port,
+      database: p.database,
+      url: target.url,
+      clean: false,
+      tables,
+      dump_bytes: copy.bytes,
+      restore_ms: restoreMs,
+      duration_ms: Date.now() - started,
+      server_version: facts.version,
+      ...(pgRestore ? { pg_restore: pgRestore.version } : { psql }),
+      restored_as: asRole.role ?? 'superuser',
+    };
+  } catch (e) {
+    throw await afterFailure(e, { ...p, clean: false }, admin, cp, ctx, state.touched);
+  } finally {
+    await rm(file, { force: true });
+  }
 }

@@ -6,6 +6,7 @@ import { runEnded, type RunStatus, type RunSummary, type StepNeed, type StepResp
 import { formatDuration } from '../../../shared/format';
 import type { Catalog } from '../catalog/catalog';
 import type { AgeIdentity } from '../crypto/age';
+import type { SecretFiles } from '../foreign/secrets';
 import type { Engine } from '../engine';
 import { whereIs } from '../catalog/queries';
 import { LifeboatError, toWireError } from '../errors';
@@ -74,8 +75,8 @@ function blankStep(): StepState {
 }
 
 /** The run engine over an engine's catalog, settings, data dir and keychain, with the identities to decrypt sets. */
-export function runEngineFor(engine: Engine, identities: AgeIdentity[]): RunEngine {
-  return new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities, openMedium: engine.openMedium });
+export function runEngineFor(engine: Engine, identities: AgeIdentity[], foreignFiles?: SecretFiles): RunEngine {
+  return new RunEngine({ catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, credentials: engine.credentials, identities, openMedium: engine.openMedium, foreignFiles });
 }
 
 export function defaultOperator(settingsName: string): string {

@@ -324,6 +324,7 @@ export class FolderMedium implements Medium {
         if (entry.isDirectory()) {
           if (depth === 0 && options.skip?.includes(entry.name)) continue;
           if (depth < maxDepth) await walk(childRel, depth + 1);
+          else options.onDeeper?.(childRel);
         } else if (entry.isFile()) {
           const st = await stat(join(this.location, childRel));
           out.push({ path: childRel, size: st.size, mtimeMs: st.mtimeMs, etag: null });

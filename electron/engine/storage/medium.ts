@@ -58,6 +58,8 @@ export interface ListFilesOptions {
   limit?: number;
   /** Top-level folder names not to enter (e.g. sets, wal). */
   skip?: string[];
+  /** Told of each folder left unentered because of maxDepth, so a caller can say where its listing stopped. */
+  onDeeper?: (folder: string) => void;
 }
 
 export interface ListedFile {

@@ -228,6 +228,7 @@ export class S3Medium implements Medium {
           const name = rel.replace(/\/$/, '').split('/').pop()!;
           if (name.startsWith('.') || (depth === 0 && options.skip?.includes(name))) continue;
           if (depth < maxDepth) await walk(rel, depth + 1);
+          else options.onDeeper?.(rel.replace(/\/$/, ''));
           if (out.length >= limit) return;
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;

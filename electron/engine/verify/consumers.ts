@@ -16,7 +16,7 @@ import { IndexReader } from '../restore/index-reader';
  */
 export interface Consumer {
   sink: Writable;
-  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'not-checked'; detail: string | null; index?: FileEntry[]; files?: FileSetDigest }>;
+  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'undecryptable' | 'not-checked'; detail: string | null; index?: FileEntry[]; files?: FileSetDigest }>;
 }
 
 const MASK = (1n << 256n) - 1n;
@@ -81,7 +81,7 @@ export function settled(sink: Writable): () => Promise<Error | null> {
   };
 }
 
-function nullSink(): Writable {
+export function nullSink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
 
@@ -91,7 +91,7 @@ function nullSink(): Writable {
  * destroys the sink, a cancel), and a sink destroyed before the end also kills it, since a
  * verdict has already been reached without it.
  */
-function pgRestoreList(pgRestore: string): Consumer {
+export function pgRestoreList(pgRestore: string): Consumer {
   const child = spawn(pgRestore, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let toc = 0;
   let stderr = '';
@@ -168,7 +168,7 @@ function pgRestoreList(pgRestore: string): Consumer {
 }
 
 /** A dump whose verdict cannot be reached here: drained, and reported as not checked (never as a fault of the dump). */
-function notChecked(detail: string): Consumer {
+export function notChecked(detail: string): Consumer {
   return { sink: nullSink(), outcome: () => Promise.resolve({ verdict: 'not-checked', detail }) };
 }
 
@@ -178,8 +178,10 @@ function notChecked(detail: string): Consumer {
  * links, never written through) and only counted; FIFOs and device nodes are counted the way a
  * restore reports them (devices are made only by a restore running as root).
  */
-function tarWalk(digest = false): Consumer {
+export function tarWalk(digest = false, indexFiles = false): Consumer {
   const unsafe: string[] = [];
+  // A foreign tarball (a seed script's): its entries kept for the catalog's find (Lifeboat sets have a file index).
+  let kept: FileEntry[] | null = indexFiles ? [] : null;
   // A files set's tar: every file's content hashed, for the comparison with the file index.
   const files$ = digest ? new FileSetDigest() : null;
   let hashing: { entry: TarEntry; hash: Hash } | null = null;
@@ -197,6 +199,12 @@ function tarWalk(digest = false): Consumer {
       const through = shadow.under(e.name);
       if (through && unsafe.length < 3) unsafe.push(`${e.name} lies under the symbolic link ${through}`);
       if (e.kind === 'symlink') shadow.add(e.name);
+      if (kept && kept.length >= CATALOG_INDEX_LIMIT) kept = null;
+      const type = e.kind === 'file' || e.kind === 'hardlink' ? 'file' : e.kind === 'dir' || e.kind === 'symlink' ? e.kind : null;
+      if (kept && type) {
+        const path = e.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+        if (path) kept.push({ path, type, size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, sha256: null, target: e.kind === 'file' || e.kind === 'dir' ? null : e.linkname, in: '' });
+      }
       if (e.kind === 'file') {
         files++;
         bytes += e.size;
@@ -222,7 +230,7 @@ function tarWalk(digest = false): Consumer {
       if (failure) return { verdict: 'corrupted', detail: (failure).message };
       if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
       const detail = [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ');
-      return { verdict: 'ok', detail, ...(files$ ? { files: files$ } : {}) };
+      return { verdict: 'ok', detail, ...(files$ ? { files: files$ } : {}), ...(kept ? { index: kept } : {}) };
     },
   };
 }
@@ -283,7 +291,7 @@ function indexParse(setId?: string): Consumer {
 }
 
 /** gzip then, for tarballs, a tar walk (seed-script sets). */
-function gunzipThen(next: Consumer | null): Consumer {
+export function gunzipThen(next: Consumer | null): Consumer {
   const gunzip = createGunzip();
   const downstream = next?.sink ?? nullSink();
   let failure: Error | null = null;

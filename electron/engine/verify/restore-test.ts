@@ -8,6 +8,7 @@ import { LifeboatError, mapError } from '../errors';
 import type { Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { gateStages, specOf } from '../restore/gate';
+import { OwnershipFilter } from '../restore/seed-copy';
 import { parsePgUrl, pgClientClass, withPgClient } from '../postgres/connection';
 import { pgRestoreForDump } from '../postgres/pg-tools';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
@@ -107,7 +108,8 @@ export async function sqlRestoreTest(system: string, medium: Medium, artifact: {
     const file = join(cluster.dir, 'restore.sql');
     const guard = new SqlMetaCommandGuard();
     const stages = artifact.role === 'sql-dump-gz' ? [createGunzip()] : [];
-    await pipeline([await medium.openRead(artifact.path), ...stages, guard, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    // Ownership and privileges left out (the restore role cannot give objects to the dump's roles), as pg_restore --no-owner --no-privileges.
+    await pipeline([await medium.openRead(artifact.path), ...stages, new OwnershipFilter(), guard, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
     if (guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${artifact.path}`);
     const database = 'lifeboat_restore_test';
     const admin = parsePgUrl(cluster.url());

@@ -6,6 +6,7 @@ import type { Catalog } from '../catalog/catalog';
 import { rememberMedium } from '../catalog/known-media';
 import { preferredCopies, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
+import type { ForeignSecrets } from '../foreign/types';
 import { trustedKeys } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError } from '../errors';
@@ -32,6 +33,10 @@ export interface VerifyRequest {
    * reports such sets as not checked, exit 2.
    */
   requireKeys?: boolean;
+  /** Other tools' passphrases (a restic repository's password): for the scan and the checks. */
+  secrets?: ForeignSecrets;
+  /** restic at deep level: --read-data-subset (e.g. "1/10", "5%"). */
+  resticReadDataSubset?: string | null;
 }
 
 export interface VerifyReport {
@@ -40,6 +45,8 @@ export interface VerifyReport {
   bytes: number;
   durationMs: number;
   bytesPerSecond: number | null;
+  /** Backups recognised but not opened (no passphrase): the run is never a pass while one is left (CLI exit 2). */
+  blocked: string[];
 }
 
 interface Resolved {
@@ -81,7 +88,7 @@ function targetsOf(catalog: Catalog, medium: Medium, mediumId: string, onlyPath:
        WHERE p.medium_id = ? AND p.missing_since IS NULL ORDER BY s.created_at`,
     )
     .all(mediumId) as Array<{ key: string; system: string; setId: string; origin: string; kind: string; setPath: string }>;
-  const artifacts = catalog.stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path');
+  const artifacts = catalog.stmt('SELECT path, role, bytes, sha256 FROM artifacts WHERE set_key = ? ORDER BY path');
   return rows
     .filter((r) => onlyPath === null || r.setPath === onlyPath)
     .map((r) => ({ ...r, mediumId, medium, foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']) }));
@@ -149,7 +156,14 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   // An empty folder (an unmounted mount point) is refused before the scan, which would otherwise
   // catalog it as a medium and mark what it held before as missing.
   if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
-  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) });
+  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) }, { secrets: req.secrets });
+  // Backups found that cannot be read without a key or a tool (a restic repository without its password): said, never "0 of 0 passed".
+  const blocked = summary.findings.filter((f) => f.blocking);
+  if (setPath === null && summary.sets.total === 0 && blocked.length > 0) {
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing here could be verified: ${blocked.map((f) => `${f.what} needs ${f.needs}`).join('; ')}.`, {
+      hint: 'Give what is named (lifeboat scan <medium> lists it) and verify again.',
+    });
+  }
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
     deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
@@ -165,6 +179,11 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     targets.push({ key: `${m[1]}/${m[2]}`, system: m[1]!, setId: m[2]!, origin: 'lifeboat', kind: 'unknown', mediumId: summary.mediumId, medium, setPath: u.path, foreignArtifacts: [] });
   }
   if (setPath && targets.length === 0) throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
+  if (targets.length === 0 && blocked.length > 0) {
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing was verified: ${blocked.map((f) => `${f.what} (${f.path})`).join('; ')}.`, {
+      hint: `Give ${blocked[0]!.needs}.`,
+    });
+  }
   if (targets.length === 0) {
     const gone = summary.sets.missing > 0 ? ` (${summary.sets.missing} set(s) seen here before are missing now)` : '';
     throw new LifeboatError('STORAGE_UNREACHABLE', `No sets on this medium: ${medium.location}${gone}. Nothing was verified.`, {
@@ -186,6 +205,8 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
     // From the deep level up, each dump is read by a pg_restore chosen by the dump's own version.
     pgRestores: levelRank(req.level) >= levelRank('deep') ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined) : undefined,
+    secrets: req.secrets,
+    resticReadDataSubset: req.resticReadDataSubset ?? null,
   };
   ctx.step('checking manifests and signatures');
   const plans = [];
@@ -239,5 +260,7 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   if (stopped) throw stopped.reason;
   const results = settled.map((r) => (r as PromiseFulfilledResult<SetResult>).value);
   const durationMs = Date.now() - started;
-  return { results, skipped, bytes: reading ? total : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (total * 1000) / durationMs : null };
+  // What was read: the sets' own totals (a pgBackRest backup's files are only known once its manifest is read).
+  const read = results.reduce((n, r) => n + r.bytes, 0);
+  return { results, skipped, blocked: blocked.map((f) => `${f.what}: needs ${f.needs}`), bytes: reading ? read : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (read * 1000) / durationMs : null };
 }

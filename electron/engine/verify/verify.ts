@@ -8,10 +8,12 @@ import { chainKeys } from '../catalog/queries';
 import { recordFileIndex } from '../catalog/sets';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
-import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { JSON_LIMITS } from '../format/check';
+import { resticScope, resticVerdict } from '../foreign/restic';
+import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../foreign/trust';
+import type { ForeignSecrets } from '../foreign/types';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { CheckTap, gateStages } from '../restore/gate';
@@ -19,7 +21,9 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
+import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
+import { pgbackrestResults } from './pgbackrest';
 import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
 import type { Limit } from 'p-limit';
 
@@ -47,7 +51,7 @@ export interface SetTarget {
   medium: Medium;
   setPath: string;
   /** For foreign sets: artifacts from the catalog (their hashes are learned on first verify). */
-  foreignArtifacts: Array<{ path: string; role: string; bytes: number }>;
+  foreignArtifacts: Array<{ path: string; role: string; bytes: number; sha256?: string | null }>;
 }
 
 export interface VerifyOptions {
@@ -59,16 +63,47 @@ export interface VerifyOptions {
   pgRestore: string | null;
   /** Every pg_restore installed (newest first): each set's dump is read by one at least as new as its pg_dump. */
   pgRestores?: PgTool[];
+  /** Passphrases of foreign formats (an encrypted pgBackRest repository, a seed script's `.enc` files); without them their content is not checked. */
+  secrets?: ForeignSecrets;
+  /** restic sets at deep level: `--read-data-subset` (e.g. "1/10", "5%") instead of reading every pack. */
+  resticReadDataSubset?: string | null;
+}
+
+/** One `restic check` per repository, level and verification run (every snapshot of a repository shares it). */
+const resticChecks = new WeakMap<VerifyOptions, Map<string, ReturnType<typeof resticVerdict>>>();
+
+function resticCheckOf(t: SetTarget, o: VerifyOptions, signal: AbortSignal): ReturnType<typeof resticVerdict> {
+  const deep = levelRank(o.level) >= levelRank('deep');
+  const repo = t.medium.localPath(t.setPath || '.');
+  const key = `${t.medium.location}\0${t.setPath}\0${deep}`;
+  let runs = resticChecks.get(o);
+  if (!runs) resticChecks.set(o, (runs = new Map<string, ReturnType<typeof resticVerdict>>()));
+  let p = runs.get(key);
+  if (!p) {
+    const password = (): Promise<string | null> => (repo && o.secrets ? o.secrets.get('restic-password', resticScope(repo)) : Promise.resolve(null));
+    p = resticVerdict(repo, password, deep, o.resticReadDataSubset ?? null, signal);
+    runs.set(key, p);
+  }
+  return p;
 }
 
 interface Ledger {
   lastGood(setKey: string, mediumId: string, path: string): { sha256: string; at: string } | null;
+  /** When the set was first verified successfully (integrity or above), on that medium or (no medium) on any: the trust rule's input. */
+  firstGood(setKey: string, mediumId?: string): string | null;
 }
 
 export function ledgerOf(catalog: Catalog): Ledger {
   return {
     lastGood: (setKey, mediumId, path) =>
       (catalog.stmt("SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1").get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
+    firstGood: (setKey, mediumId) =>
+      (catalog
+        .stmt(
+          `SELECT min(started_at) AS at FROM verifications WHERE set_key = ? AND (? IS NULL OR medium_id = ?) AND artifact_path IS NULL AND verdict = 'ok'
+             AND level IN ('integrity', 'authenticity', 'deep', 'restore')`,
+        )
+        .get(setKey, mediumId ?? null, mediumId ?? null) as { at: string | null } | undefined)?.at ?? null,
   };
 }
 
@@ -78,6 +113,8 @@ interface Plan {
   setProblems: Array<{ verdict: Verdict; detail: string }>;
   artifacts: Array<{ path: string; role: string; bytes: number; sha256: string | null; plainSha256: string | null; plainBytes: number | null; encodings: string[]; recipients: string[] }>;
   inventory: Map<string, { verdict: Verdict; detail: string | null }>;
+  /** The trust state of a Lifeboat set, judged at the authenticity level (foreign sets: in verifySet). */
+  trust?: Trust;
 }
 
 /** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
@@ -132,23 +169,17 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     if (!sums) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS is missing (hand checks with sha256sum -c would fail)' });
     else if (sums.toString('utf8') !== sha256sums(manifest)) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS disagrees with the manifest' });
     if (levelRank(o.level) >= levelRank('authenticity')) {
+      // The one trust rule (foreign/trust.ts) names the state; its failure, if any, is the set's problem.
       const sig = await t.medium.readOptional(`${t.setPath}/manifest.json.sig`);
-      if (!sig) plan.setProblems.push({ verdict: 'unsigned', detail: 'manifest.json.sig is missing' });
-      else {
-        try {
-          const { keyId, signature } = parseSignature(sig);
-          const pinned = o.trusted.find((k) => k.keyId === keyId);
-          if (!pinned) plan.setProblems.push({ verdict: 'untrusted-signer', detail: `signed by key ${keyId}, which is not pinned here (lifeboat keys trust <file.pub>)` });
-          else if (!verifySignature(bytes, signature, loadPublicKey(pinned.publicKeyPem).publicKey)) plan.setProblems.push({ verdict: 'bad-signature', detail: `the signature by ${keyId} (${pinned.label}) does not match manifest.json` });
-        } catch (e) {
-          plan.setProblems.push({ verdict: 'bad-signature', detail: mapError(e).message });
-        }
-      }
+      plan.trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, bytes, o.trusted) });
+      if (plan.trust.failure) plan.setProblems.push({ verdict: plan.trust.failure, detail: plan.trust.text });
     }
     plan.artifacts = manifest.artifacts.map((a) => ({ path: `${t.setPath}/${a.path}`, role: a.role, bytes: a.bytes, sha256: a.sha256, plainSha256: a.plain_sha256, plainBytes: a.plain_bytes, encodings: a.encodings, recipients: a.recipients }));
   } else {
-    if (levelRank(o.level) >= levelRank('authenticity')) plan.setProblems.push({ verdict: 'unsigned', detail: `a ${t.origin} set carries no signature` });
-    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
+    // A foreign set carries no Lifeboat signature and is never failed for it: its named trust state
+    // (foreign/trust.ts) is given by verifySet, which reads the ledger and knows this run's outcome.
+    // A hash the format records itself (a seed script's manifest) is the expected hash.
+    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256 ?? null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
   }
   for (const a of plan.artifacts) {
     let st;
@@ -173,7 +204,7 @@ function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha:
   const prior = ledger.lastGood(t.key, t.mediumId, rel);
   if (bytes !== a.bytes) return { ...base, sha256: sha, durationMs, verdict: 'size-mismatch', detail: `${bytes} bytes read, the manifest says ${a.bytes}` };
   if (a.sha256 && sha !== a.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `SHA-256 ${sha.slice(0, 16)}… instead of ${a.sha256.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
-  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
   const note = !a.sha256 ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
   return { ...base, sha256: sha, durationMs, verdict: 'ok', detail: note };
 }
@@ -222,7 +253,9 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     try {
       const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
       ({ stored, plain, stages } = g);
-      consumer = consumerFor(a.role, o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+      const pgRestore = o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore;
+      // A seed script's file: its own checks (verify/seed-consumers.ts), by the role its name gave it.
+      consumer = t.origin === 'seed-script' && isSeedRole(a.role) ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets }) : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
@@ -253,7 +286,7 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
     return { ...result, verdict: 'corrupted', detail: `SHA-256 ${sha?.slice(0, 16)}… instead of ${expected.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
   }
   if (!expected && prior && sha !== prior.sha256) {
-    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (this ${t.origin} set is unsigned: its hash was recorded on first verify)` };
+    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
   }
   let note: string | null = !expected ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
   if (notChecked) return { ...result, verdict: 'not-checked', detail: `stored bytes match their hash; the content was not checked: ${notChecked}` };
@@ -327,12 +360,24 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
   if (notes.length) index.detail = [index.detail, ...notes].filter(Boolean).join('; ');
 }
 
+/**
+ * A pgBackRest backup: its artifacts are the repository files it needs, checked by foreign/pgbackrest (verify/pgbackrest.ts);
+ * what the backup itself cannot show (an unreadable info file or manifest) joins the set's problems.
+ */
+async function pgbackrestPlan(plan: Plan, o: VerifyOptions, sem: Limit, ctx: Pick<JobContext, 'signal'>, onBytes: (delta: number) => void): Promise<Array<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }>> {
+  const level = { deep: levelRank(o.level) >= levelRank('deep'), read: levelRank(o.level) >= levelRank('integrity') };
+  const r = await pgbackrestResults(plan.target, level, o.secrets, (fn) => sem(fn), ctx, onBytes);
+  plan.setProblems.push(...r.problems);
+  return r.artifacts;
+}
+
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
 export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Limit, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
   const ledger = ledgerOf(catalog);
-  const results = await Promise.all(
+  const pgbr = t.origin === 'pgbackrest' ? await pgbackrestPlan(plan, o, sem, ctx, onBytes) : null;
+  const results = pgbr ?? await Promise.all(
     plan.artifacts.map((a) =>
       sem(async () => {
         let last = 0;
@@ -348,6 +393,14 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   crossCheckFiles(plan, results);
   crossCheckChain(plan, results, catalog);
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
+  // A restic snapshot's content is the repository's: restic itself checks it (foreign/restic).
+  let formatDetail: string | null = null;
+  if (t.origin === 'restic' && levelRank(o.level) >= levelRank('integrity')) {
+    const r = await resticCheckOf(t, o, ctx.signal);
+    verdicts.push(r.verdict);
+    formatDetail = r.detail;
+    if (r.verdict !== 'ok') plan.setProblems.push({ verdict: r.verdict, detail: r.detail });
+  }
   let restore: SetResult['restore'] = null;
   const restoreDetail: string[] = [];
   let restoreNotRun = false;
@@ -380,10 +433,18 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     }
   }
   const verdict = worst(verdicts);
+  let trust = plan.trust ?? null;
+  if (t.origin !== 'lifeboat' && levelRank(o.level) >= levelRank('authenticity')) {
+    // Named, never failed: trusted since the first successful verification on this medium (this one, when it passes and none came before).
+    const facts = catalog.stmt('SELECT facts_json AS json FROM sets WHERE key = ?').get(t.key) as { json: string | null } | undefined;
+    const first = ledger.firstGood(t.key, t.mediumId) ?? (verdict === 'ok' ? startedAt.toISOString() : null);
+    trust = judgeTrust({ origin: t.origin, evidence: evidenceOf(factsOfDescription(facts?.json)), firstVerified: first });
+  }
   const durationMs = Date.now() - startedAt.getTime();
-  const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const bytes = pgbr ? pgbr.reduce((n, a) => n + a.bytes, 0) : plan.artifacts.reduce((n, a) => n + a.bytes, 0);
   const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
-  const detail = verdict === 'ok' ? restoreDetail.join('; ') || null : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const okDetail = [trust?.foreign ? trust.text : null, formatDetail, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const detail = verdict === 'ok' ? okDetail : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
   const result: SetResult = {
     key: t.key,
     system: t.system,
@@ -400,6 +461,7 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
     durationMs,
     bytes,
     restore,
+    trust: trust?.text ?? null,
   };
   recordVerification(catalog, result);
   // The restore test could not run here, but everything below it was checked and passed: that much is a fact, recorded at deep level.

@@ -1,15 +1,43 @@
 import { existsSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import type { Catalog } from '../../catalog/catalog';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { planPitr } from '../../pitr/plan';
-import { restorePitr } from '../../pitr/restore-pitr';
+import { restorePitr, type PitrRestoreInput } from '../../pitr/restore-pitr';
+import { admitRestore, evidenceOf, factsOfDescription, judgeTrust } from '../../foreign/trust';
+import { foreignSecrets } from '../../foreign/secrets';
+import type { PgbrKeys } from '../../foreign/pgbackrest/wal';
+import type { CredentialStore } from '../../credentials/credential-store';
+import { ledgerOf } from '../../verify/verify';
 import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
 import { defineAction } from './types';
 import { pitrMedium } from '../../catalog/pitr-medium';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
+
+/**
+ * The one trust rule (foreign/trust.ts) for a pgBackRest base backup a PITR restore is about to use:
+ * its evidence is its manifest's checksums (each file is checked against them as it is written); a
+ * set never verified here needs the override, like any foreign set.
+ */
+export function foreignBaseAdmission(catalog: Catalog, system: string, allowUnsigned: boolean): NonNullable<PitrRestoreInput['admitForeignBase']> {
+  return (base, location) => {
+    const row = catalog.stmt("SELECT key, origin, facts_json AS json FROM sets WHERE system = ? AND set_id = ? AND origin != 'lifeboat'").get(system, base.setId) as
+      | { key: string; origin: string; json: string | null }
+      | undefined;
+    const medium = catalog.stmt('SELECT id FROM media WHERE location = ?').get(location) as { id: string } | undefined;
+    const firstVerified = row ? ledgerOf(catalog).firstGood(row.key, medium?.id) : null;
+    const trust = judgeTrust({ origin: row?.origin ?? 'pgbackrest', evidence: evidenceOf(factsOfDescription(row?.json)) ?? 'pgbackrest-manifest', firstVerified });
+    return Promise.resolve({ text: trust.text, overridden: admitRestore(row?.key ?? `${system}/${base.setId}`, trust, allowUnsigned).overridden });
+  };
+}
+
+/** An encrypted pgBackRest stanza's passphrase from the keychain (pgbackrest:<stanza>, then pgbackrest:), when stored. */
+async function pgbrKeysFromKeychain(credentials: CredentialStore, system: string): Promise<PgbrKeys> {
+  return { repoPassphrase: await foreignSecrets({ keychain: credentials }).get('pgbackrest-cipher', system) };
+}
 
 /**
  * pitr.plan: can this system be recovered to a point in time, and to this one? Never fails for
@@ -23,7 +51,13 @@ export const pitrPlan = defineAction({
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
     const trust = { trusted: trustedKeys(ctx.deps.catalog), allowUnsigned: p.allow_unsigned_wal };
-    const plan = await planPitr(medium, p.system, { targetTime: p.target_time, identities: ctx.deps.identities, trust, pgBinDir: ctx.deps.settings.pgBinDir || undefined });
+    const plan = await planPitr(medium, p.system, {
+      targetTime: p.target_time,
+      identities: ctx.deps.identities,
+      trust,
+      pgBinDir: ctx.deps.settings.pgBinDir || undefined,
+      pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+    });
     const t = plan.target!;
     const w = plan.windows.find((x) => x.base === t.base) ?? null;
     // WAL the signature policy refuses makes the target unavailable, as a gap would.
@@ -64,6 +98,8 @@ export const restorePgPitr = defineAction({
       timeout: z.number().int().min(10).default(1800),
       // Explicit acceptance of WAL not signed by a pinned key; the accepted files are logged in the journal.
       allow_unsigned_wal: z.boolean().default(false),
+      // Explicit acceptance of a foreign base backup (pgBackRest) never verified here (the trust rule's override).
+      allow_unsigned: z.boolean().default(false),
     })
     .strict(),
   describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
@@ -100,7 +136,8 @@ export const restorePgPitr = defineAction({
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
     if (!medium) throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, { hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.' });
     const r = await restorePitr(
-      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), allowUnsignedWal: p.allow_unsigned_wal, port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout },
+      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), allowUnsignedWal: p.allow_unsigned_wal, port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout,
+        pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system), admitForeignBase: foreignBaseAdmission(ctx.deps.catalog, p.system, p.allow_unsigned) },
       { ...ctx, step: (s) => ctx.log('info', s) },
     );
     if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, binDir, r.port);

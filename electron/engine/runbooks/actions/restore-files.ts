@@ -1,21 +1,89 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Transform } from 'node:stream';
 import { z } from 'zod';
 import { chainKeys } from '../../catalog/queries';
 import { LifeboatError } from '../../errors';
 import { mergeMove } from '../../restore/extract';
 import { makeFolders } from '../../storage/make-folders';
-import { applyMetadata, restoreTree } from '../../restore/files';
+import { applyMetadata, extractSeedTarball, restoreTree } from '../../restore/files';
+import { restoreSecrets, openSeedCopy, logExpected, type SeedCopy } from '../../restore/seed-copy';
 import { openVerifiedArtifact, untilVerified, type VerifiedArtifact } from '../../restore/gate';
 import { IndexStore } from '../../restore/index-store';
 import { SafeTree } from '../../restore/safe-tree';
 import { refuseOverwrites } from '../../restore/select';
-import { openTrustedCopy, type TrustedSetCopy } from './set-access';
+import { findRestic, resticRestore, resticScope } from '../../foreign/restic';
+import { foreignSecrets, needsSecret } from '../../foreign/secrets';
+import { openCopy, openTrustedCopy, type TrustedSetCopy } from './set-access';
 import { ConfirmationNeeded, defineAction, type ActionContext } from './types';
 
 const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;
+
+function originOf(ctx: ActionContext, set: string): string | null {
+  const row = ctx.deps.catalog.stmt('SELECT origin FROM sets WHERE key = ? OR set_id = ? LIMIT 1').get(set, set) as { origin: string } | undefined;
+  return row?.origin ?? null;
+}
+
+/**
+ * restore.files of a restic snapshot: the copy passes the one trust rule (openCopy: without a prior
+ * successful verification only with allow_unsigned, journaled), restic restores the chosen paths
+ * into a fresh private staging folder inside the target (restic never writes into the target
+ * itself, so never through a link planted there), then the tree is moved in as Lifeboat's own
+ * restores are (refuseOverwrites, mergeMove: a link in the target is replaced, never followed).
+ */
+async function restoreResticSnapshot(ctx: ActionContext, p: { set: string; paths: string[]; keep_existing: boolean; allow_unsigned: boolean }, into: string, staging: string): Promise<Record<string, unknown>> {
+  const copy = await openCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+  if (copy.origin !== 'restic') throw new LifeboatError('FORMAT_INVALID', `${copy.key} is not a restic snapshot.`);
+  if (copy.decision.state === 'accepted-unsigned') ctx.log('warn', `reading a foreign set not verified here because the step allows it: ${copy.decision.why}`);
+  else ctx.log('info', `${copy.key}: ${copy.trust.text}`);
+  const repo = copy.medium.localPath(copy.setPath || '.');
+  const restic = findRestic();
+  if (!repo) throw new LifeboatError('FORMAT_UNSUPPORTED', `${copy.key} is in a restic repository that is not on a folder.`);
+  if (!restic) throw new LifeboatError('TOOL_MISSING', 'restic is not installed here: it reads its own repositories.', { hint: 'apt install restic (or restore by hand: docs/foreign-formats.md).' });
+  const password = await foreignSecrets({ files: ctx.deps.foreignFiles, keychain: ctx.deps.credentials }).get('restic-password', resticScope(repo));
+  if (!password) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No password for the restic repository of ${copy.key}.`, { hint: `Give ${needsSecret('restic-password', resticScope(repo))}.` });
+  const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== basename(staging)) : [];
+  if (existing.length > 0 && ctx.confirmation !== into) {
+    throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+  }
+  const madeInto = !existsSync(into);
+  await makeFolders(into);
+  await rm(staging, { recursive: true, force: true });
+  await makeFolders(staging, 0o700);
+  let counted: { files: number; bytes: number; entries: number };
+  try {
+    await resticRestore({ restic, repo, password, signal: ctx.signal }, String(copy.facts.snapshot), staging, p.paths);
+    counted = await countTree(staging);
+    if (p.paths.length > 0 && counted.entries === 0) throw new LifeboatError('NOT_FOUND', `No entry of ${copy.key} matches ${p.paths.join(', ')}.`, { hint: 'lifeboat find <glob> lists the paths of a snapshot.' });
+    if (p.keep_existing) await refuseOverwrites(staging, into);
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    if (madeInto) await rmdir(into).catch(() => undefined);
+    throw e;
+  }
+  ctx.log('info', `moving the restored tree into ${into}`);
+  await mergeMove(staging, into);
+  await rm(staging, { recursive: true, force: true });
+  return { set: copy.key, dir: into, entries: counted.entries, files: counted.files, bytes: counted.bytes, chain: [copy.setId], hashes_checked: 0, owners_restored: false, restored_by: 'restic restore' };
+}
+
+/** Files, bytes and entries of a staged tree (links not followed). */
+async function countTree(dir: string): Promise<{ files: number; bytes: number; entries: number }> {
+  const out = { files: 0, bytes: 0, entries: 0 };
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      out.entries++;
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.isFile()) {
+        out.files++;
+        out.bytes += (await lstat(join(d, e.name))).size;
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
 
 /**
  * The plaintext of one artifact of a set, through the gate (restore/gate.ts): the manifest was
@@ -82,9 +150,14 @@ export const restoreFiles = defineAction({
       into = resolve(p.into);
     }
     const staging = join(into, STAGING(ctx.runId));
+    // A restic snapshot: restic restores into the same private staging folder, moved in by the same rules (foreign/restic).
+    if (originOf(ctx, p.set) === 'restic') return restoreResticSnapshot(ctx, p, into, staging);
     const checkpoint = ctx.checkpoint as { phase?: string } | null;
     const root = process.getuid?.() === 0;
     const sameOwner = root && !p.no_same_owner;
+    // A seed script's tarball: no file index, restored whole through the same staging and checks.
+    const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+    if (seed) return restoreSeedFiles(p, seed, ctx, into, staging);
     const { key, store } = await loadIndex(ctx, p.set, p.allow_unsigned);
     try {
       store.select(p.paths);
@@ -150,3 +223,43 @@ export const restoreFiles = defineAction({
     }
   },
 });
+
+/** restore.files of a seed script's `.tar.gz`: staged inside the target (restore/files.ts extractSeedTarball), then moved into place. */
+async function restoreSeedFiles(
+  p: { set: string; paths: string[]; keep_existing: boolean; allow_unsigned: boolean },
+  copy: SeedCopy,
+  ctx: ActionContext,
+  into: string,
+  staging: string,
+): Promise<Record<string, unknown>> {
+  if (copy.kind !== 'files' && copy.kind !== 'config') throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a database dump: restore it with lifeboat restore pg.`);
+  if (p.paths.length) throw new LifeboatError('BAD_INPUT', `${copy.path} is a seed script's tarball: it is restored whole (no paths).`);
+  logExpected(copy, (l, m) => ctx.log(l, m));
+  const cp = ctx.checkpoint as { phase?: string; files?: number } | null;
+  let files = cp?.files ?? null;
+  if (cp?.phase !== 'moving') {
+    const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
+    if (existing.length > 0 && ctx.confirmation !== into) {
+      throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+    }
+    await rm(staging, { recursive: true, force: true });
+    const madeInto = !existsSync(into);
+    await makeFolders(into);
+    await makeFolders(staging, 0o700);
+    try {
+      ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
+      const r = await extractSeedTarball(copy, staging, { secrets: restoreSecrets(ctx.deps), signal: ctx.signal, progress: (x) => ctx.progress(x) });
+      ctx.log('info', `${copy.path}: ${r.files} files (${r.bytes} bytes) staged`);
+      files = r.files;
+      if (p.keep_existing) await refuseOverwrites(staging, into);
+    } catch (e) {
+      await rm(staging, { recursive: true, force: true });
+      if (madeInto) await rmdir(into).catch(() => undefined);
+      throw e;
+    }
+    ctx.saveCheckpoint({ phase: 'moving', files });
+  }
+  await mergeMove(staging, into);
+  await rm(staging, { recursive: true, force: true });
+  return { set: copy.key, file: copy.path, dir: into, files, bytes: copy.bytes, chain: [copy.key.split('/')[1]], trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust };
+}

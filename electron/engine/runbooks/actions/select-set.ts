@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
 import { trustedKeys } from '../../catalog/trust';
-import { loadPublicKey, parseSignature, verifySignature } from '../../crypto/signing';
 import { LifeboatError } from '../../errors';
-import { levelRank } from '../../verify/verify';
+import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
+import { ledgerOf, levelRank } from '../../verify/verify';
 import { openSetCopy } from './set-access';
 import { defineAction } from './types';
 
@@ -19,11 +19,14 @@ interface Candidate {
   signer: string | null;
   origin: string;
   verifiedLevel: string | null;
+  facts: string | null;
 }
 
 /**
  * catalog.select-set: the newest set of a system meeting the conditions — verified at a level,
- * signed by a pinned key (the signature is checked now, not taken from the scan), created
+ * trusted by the one trust rule (foreign/trust.ts) with `signed`: a Lifeboat set signed by a pinned
+ * key (the signature is checked now, not taken from the scan), a foreign set verified successfully
+ * before (its named state; never "signed", never failed as unsigned), created
  * before a time. Every newer set passed over is listed with the reason: in the ransomware case
  * that list is the evidence for "the last clean copy before the compromise".
  */
@@ -38,13 +41,13 @@ export const selectSet = defineAction({
     })
     .strict(),
   describe: (p) =>
-    `choose the newest ${p.kind} set of ${p.system}${p.verified ? `, verified${typeof p.verified === 'string' ? ` at ${p.verified}` : ''}` : ''}${p.signed ? ', signed by a pinned key' : ''}${p.before ? `, created before ${p.before}` : ''}`,
+    `choose the newest ${p.kind} set of ${p.system}${p.verified ? `, verified${typeof p.verified === 'string' ? ` at ${p.verified}` : ''}` : ''}${p.signed ? ', signed by a pinned key (a foreign set: verified before)' : ''}${p.before ? `, created before ${p.before}` : ''}`,
   async run(p, ctx) {
     const { catalog } = ctx.deps;
     const minLevel = p.verified === true ? 'integrity' : p.verified === false ? null : p.verified;
     const rows = catalog
       .stmt(
-        `SELECT s.key, s.set_id AS setId, s.kind, s.created_at AS createdAt, s.bytes, s.signed, s.signer_key_id AS signer, s.origin,
+        `SELECT s.key, s.set_id AS setId, s.kind, s.created_at AS createdAt, s.bytes, s.signed, s.signer_key_id AS signer, s.origin, s.facts_json AS facts,
                 (SELECT v.level FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok'
                    AND NOT EXISTS (SELECT 1 FROM verifications w WHERE w.set_key = v.set_key AND w.medium_id = v.medium_id AND w.artifact_path IS NULL AND w.verdict != 'ok' AND w.started_at > v.started_at)
                  ORDER BY CASE v.level WHEN 'restore' THEN 5 WHEN 'deep' THEN 4 WHEN 'authenticity' THEN 3 WHEN 'integrity' THEN 2 ELSE 1 END DESC LIMIT 1) AS verifiedLevel
@@ -57,6 +60,7 @@ export const selectSet = defineAction({
       throw new LifeboatError('NOT_FOUND', `The catalog holds no ${p.kind} set of ${p.system} on any medium it has seen.`, { hint: 'Scan the media that hold it (lifeboat scan <medium>), or check the system name with lifeboat systems.' });
     }
     const trusted = new Map(trustedKeys(catalog).map((k) => [k.keyId, k]));
+    const ledger = ledgerOf(catalog);
     const before = p.before ? Date.parse(p.before) : null;
     const passedOver: Array<{ key: string; createdAt: string; reason: string }> = [];
     for (const c of rows) {
@@ -64,22 +68,19 @@ export const selectSet = defineAction({
       const reasons: string[] = [];
       if (before !== null && Date.parse(c.createdAt) >= before) reasons.push(`made at or after ${p.before}`);
       if (minLevel && (!c.verifiedLevel || levelRank(c.verifiedLevel as never) < levelRank(minLevel))) reasons.push(c.verifiedLevel ? `verified only at ${c.verifiedLevel}` : 'never verified (or its last verification failed)');
-      if (p.signed && c.origin !== 'lifeboat') reasons.push(`a ${c.origin} set carries no signature`);
-      else if (p.signed && !c.signer) reasons.push('unsigned');
+      // The one trust rule (foreign/trust.ts): `signed` asks for a set a restore may read without an override.
+      let trust: Trust | null = null;
+      if (c.origin !== 'lifeboat') {
+        trust = judgeTrust({ origin: c.origin, evidence: evidenceOf(factsOfDescription(c.facts)), firstVerified: ledger.firstGood(c.key) });
+        if (p.signed && trust.restore !== 'allowed') reasons.push(trust.why ?? trust.text);
+      } else if (p.signed && !c.signer) reasons.push('unsigned');
       else if (p.signed && c.signer && !trusted.has(c.signer)) reasons.push(`signed by ${c.signer}, a key that is not pinned`);
-      if (reasons.length === 0 && p.signed) {
+      if (reasons.length === 0 && p.signed && c.origin === 'lifeboat') {
         // The scan only read the signer's key id: check the signature itself on a reachable copy.
         const copy = await openSetCopy(catalog, c.key, ctx.deps.openMedium);
         const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
-        const key = trusted.get(c.signer!)!;
-        let good: boolean;
-        try {
-          const parsed = sig ? parseSignature(sig) : null;
-          good = parsed !== null && parsed.keyId === key.keyId && verifySignature(copy.manifestBytes, parsed.signature, loadPublicKey(key.publicKeyPem).publicKey);
-        } catch {
-          good = false;
-        }
-        if (!good) reasons.push('its signature does not verify');
+        trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, copy.manifestBytes, [...trusted.values()]) });
+        if (trust.state !== 'signed') reasons.push(trust.state === 'bad-signature' ? 'its signature does not verify' : trust.text);
       }
       if (reasons.length) {
         passedOver.push({ key: c.key, createdAt: c.createdAt, reason: reasons.join('; ') });
@@ -95,6 +96,7 @@ export const selectSet = defineAction({
         bytes: c.bytes,
         signer: c.signer,
         verified_level: c.verifiedLevel,
+        trust: trust?.text ?? null,
         candidates: rows.length,
         passed_over: passedOver,
       };

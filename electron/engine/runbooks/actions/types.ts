@@ -1,7 +1,9 @@
+import type { ForeignSecrets } from '../../foreign/types';
 import type { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog';
 import type { CredentialStore } from '../../credentials/credential-store';
 import type { AgeIdentity } from '../../crypto/age';
+import type { SecretFiles } from '../../foreign/secrets';
 import { LifeboatError } from '../../errors';
 import type { JobContext } from '../../jobs/job-manager';
 import type { PgTarget } from '../../postgres/connection';
@@ -17,6 +19,10 @@ export interface ActionDeps {
   identities: AgeIdentity[];
   /** Opens media with the operator's S3 settings (the engine's opener); plain openMedium when absent. */
   openMedium?: MediumOpener;
+  /** Files named on the command line for other tools' secrets (foreign/secrets.ts); the keychain is `credentials`. */
+  foreignFiles?: SecretFiles;
+  /** Passphrases of foreign formats (a seed script's .enc files); none known when absent. */
+  foreignSecrets?: ForeignSecrets;
 }
 
 export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {

@@ -18,8 +18,10 @@ interface ScanSummaryView {
   location: string;
   initialized: boolean;
   sets: { total: number; new: number; missing: number };
-  foreign: { seedScript: number; pgbackrest: number };
+  foreign: { seedScript: number; pgbackrest: number; restic?: number };
   unreadable: Array<{ path: string; reason: string }>;
+  /** Other tools' backups recognised and not read (catalog/scan.ts ScanSummary.findings): never a silent zero. */
+  findings?: Array<{ path: string; what: string; needs: string; blocking: boolean }>;
   hints: string[];
 }
 interface ScanJobView {
@@ -101,7 +103,14 @@ function ScanOutcome({ result, onInit }: { result: ScanJobView; onInit: (locatio
             <li key={m.mediumId} data-testid="scan-medium">
               <strong>{m.label ?? '(no label)'}</strong> <span className="mono">{m.location}</span>: {plural(m.sets.total, 'set')} ({m.sets.new} new
               {m.sets.missing ? `, ${m.sets.missing} missing since the last scan` : ''})
-              {m.foreign.seedScript + m.foreign.pgbackrest > 0 && `; foreign, read-only: ${m.foreign.seedScript} seed-script sets, ${m.foreign.pgbackrest} pgBackRest backups`}
+              {m.foreign.seedScript + m.foreign.pgbackrest + (m.foreign.restic ?? 0) > 0 &&
+                `; foreign, read-only: ${m.foreign.seedScript} seed-script sets, ${m.foreign.pgbackrest} pgBackRest backups, ${m.foreign.restic ?? 0} restic snapshots`}
+              {m.findings?.map((f) => (
+                <span key={`${f.path}:${f.what}`} className="hint" data-testid="scan-finding" data-blocking={f.blocking}>
+                  {' '}
+                  {f.blocking ? 'Needs' : 'Found'}: {f.what} — needs {f.needs}.
+                </span>
+              ))}
               {m.unreadable.map((u) => (
                 <span key={u.path} className="hint">
                   {' '}
