@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { fingerprint as fingerprintWith, loadSampleData as loadWith } from '../../electron/engine/demo/sample-data';
+import { fingerprint as fingerprintWith, loadSampleData as loadWith } from '../../electron/demo/sample-data';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });

@@ -6,7 +6,7 @@ import { Catalog } from '../../electron/engine/catalog/catalog';
 import { mapError } from '../../electron/engine/errors';
 import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { selectSet } from '../../electron/engine/runbooks/actions/select-set';
-import { openCopy } from '../../electron/engine/runbooks/actions/set-access';
+import { openCopy } from '../../electron/engine/restore/set-access';
 import type { ActionContext } from '../../electron/engine/runbooks/actions/types';
 import { defaultSettings } from '../../electron/engine/settings/settings';
 import { json, lifeboat } from '../helpers/cli';

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, r
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../electron/engine/backup/file-index';
+import { serializeIndex } from '../../electron/engine/format/file-index';
 import { writeSet } from '../../electron/engine/backup/set-writer';
 import { parseIdentityFile } from '../../electron/engine/crypto/age';
 import { loadSigningKey } from '../../electron/engine/crypto/signing';

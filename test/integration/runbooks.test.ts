@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeIndex } from '../../electron/engine/backup/file-index';
+import { serializeIndex } from '../../electron/engine/format/file-index';
 import { writeSet } from '../../electron/engine/backup/set-writer';
 import { parseIdentityFile } from '../../electron/engine/crypto/age';
 import { generateSigningKey, loadSigningKey } from '../../electron/engine/crypto/signing';

@@ -4,7 +4,7 @@ import { Catalog } from '../../electron/engine/catalog/catalog';
 import { findFiles, globToRegExp, listSystems } from '../../electron/engine/catalog/queries';
 import { parseSettings } from '../../electron/engine/settings/settings';
 import { recordFileIndex } from '../../electron/engine/catalog/sets';
-import type { FileEntry } from '../../electron/engine/backup/file-index';
+import type { FileEntry } from '../../electron/engine/format/file-index';
 import { tempDir } from '../helpers/temp';
 
 let dir: ReturnType<typeof tempDir>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entryPathBytes, entryTargetBytes, parseIndex } from '../../electron/engine/backup/file-index';
+import { entryPathBytes, entryTargetBytes, parseIndex } from '../../electron/engine/format/file-index';
 import { displayName, nameFields } from '../../electron/engine/format/names';
 import { BLOCK, tarHeader } from '../../electron/engine/format/tar-writer';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ToolSource } from '../../electron/engine/backup/child';
+import { ToolSource } from '../../electron/engine/process/child';
 import { generateIdentity } from '../../electron/engine/crypto/age';
 import { readDecoded, storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import { EncoderThreads } from '../../electron/engine/pipeline/encoder-thread';

@@ -18,7 +18,7 @@ import { openCliEngine } from '../engine';
 import { readIdentities, readRecipients, readSigningKey } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import type { FileEntry } from '../../engine/backup/file-index';
+import type { FileEntry } from '../../engine/format/file-index';
 
 
 export interface CommonOptions {

@@ -22,7 +22,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--small', 'a smaller database (for quick runs)')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { dir?: string; keep?: boolean; small?: boolean; json?: boolean }) => {
-      const { runDemo } = await import('../../engine/demo/demo');
+      const { runDemo } = await import('../../demo/demo');
       const started = Date.now();
       const s = await runDemo({
         dir: opts.dir,

@@ -186,7 +186,7 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
   await withCliEngine(async (engine) => {
     const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
     if (opts.dryRun) {
-      const { openTrustedCopy } = await import('../../engine/runbooks/actions/set-access');
+      const { openTrustedCopy } = await import('../../engine/restore/set-access');
       const { serverFacts, withPgClient } = await import('../../engine/postgres/connection');
       const copy = await openTrustedCopy(engine.catalog, set, { allowUnsigned: opts.allowUnsigned, open: engine.openMedium });
       const dump = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');

@@ -8,7 +8,7 @@ import { nameFields } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
 import { readDecoded } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { entryPathBytes, entryTargetBytes, nameKey, parseIndex, serializeIndex, type FileEntry } from './file-index';
+import { entryPathBytes, entryTargetBytes, nameKey, parseIndex, serializeIndex, type FileEntry } from '../format/file-index';
 import { DEFAULT_EXCLUDES, ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
 import { tarSource, walkTrees, type WalkedEntry } from './tree';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { JobContext } from '../jobs/job-manager';
 import { parsePgUrl, pgToolEnv, serverFacts } from '../postgres/connection';
 import { findPgTool } from '../postgres/pg-tools';
-import { spawnTool, ToolSource } from './child';
+import { spawnTool, ToolSource } from '../process/child';
 import { ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
 import { tarSource, walkTrees } from './tree';

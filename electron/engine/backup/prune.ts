@@ -3,7 +3,7 @@ import type { JobContext } from '../jobs/job-manager';
 import type { Medium } from '../storage/medium';
 import { listArchive } from '../pitr/wal-archive';
 import { walSidecarPath } from '../pitr/wal-signature';
-import { parseLsn, segmentName, timelineOf, WAL_SEGMENT_DEFAULT } from '../pitr/wal-names';
+import { parseLsn, segmentName, timelineOf, WAL_SEGMENT_DEFAULT } from '../format/wal-names';
 import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention';
 
 /**

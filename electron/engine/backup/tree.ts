@@ -6,7 +6,7 @@ import { LifeboatError, mapError } from '../errors';
 import { displayName } from '../format/names';
 import { TAR_END, tarHeader, tarPadding } from '../format/tar-writer';
 import type { BlockWriter } from '../pipeline/threaded-encoder';
-import { nameKey, type FileEntryType } from './file-index';
+import { nameKey, type FileEntryType } from '../format/file-index';
 import type { ExcludeMatcher } from './glob';
 
 export interface WalkedEntry {

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import { parseStored, segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT, type ArchivedWal } from '../pitr/wal-names';
-import { parseIndex } from '../backup/file-index';
+import { parseStored, segmentNumber, timelineOf, WAL_SEGMENT_DEFAULT, type ArchivedWal } from '../format/wal-names';
+import { parseIndex } from '../format/file-index';
 import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';

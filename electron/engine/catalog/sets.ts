@@ -1,4 +1,4 @@
-import type { FileEntry } from '../backup/file-index';
+import type { FileEntry } from '../format/file-index';
 import type { Manifest } from '../format/manifest';
 import type { MediumInfo } from '../format/medium';
 import { sha256Hex } from '../format/manifest';

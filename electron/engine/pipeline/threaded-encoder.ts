@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ToolSource, type RunningTool } from '../backup/child';
+import { ToolSource, type RunningTool } from '../process/child';
 import { ageFileStart, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { ArtifactSink } from '../storage/medium';

@@ -1,5 +1,5 @@
 import type { JobContext } from '../jobs/job-manager';
-import { ToolSource } from '../backup/child';
+import { ToolSource } from '../process/child';
 import { writeSet, type SetPlan, type WrittenSet } from '../backup/set-writer';
 import { parsePgUrl, pgToolEnv, serverFacts, withPgClient } from '../postgres/connection';
 import { findPgTool } from '../postgres/pg-tools';

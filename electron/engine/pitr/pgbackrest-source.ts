@@ -12,7 +12,7 @@ import {
 import type { Medium } from '../storage/medium';
 import type { BaseBackup, WalSignatures, WalSource } from './plan';
 import type { ArchivedWal } from './wal-archive';
-import { WAL_SEGMENT_DEFAULT } from './wal-names';
+import { WAL_SEGMENT_DEFAULT } from '../format/wal-names';
 
 /** A pgBackRest stanza planned over: the source, and what a restore needs besides (archive.info's facts). */
 export interface PgbrWalSource extends WalSource {

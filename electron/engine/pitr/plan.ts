@@ -12,7 +12,7 @@ import { foreignWalSourceFor } from './pgbackrest-source';
 import type { Medium } from '../storage/medium';
 import { listArchive, readArchived, readArchivedChecked, walSignature, type ArchivedWal, type WalReader } from './wal-archive';
 import { acceptable, type WalSignatureState, type WalTrust } from './wal-signature';
-import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, WAL_SEGMENT_DEFAULT, type HistoryEntry } from './wal-names';
+import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, WAL_SEGMENT_DEFAULT, type HistoryEntry } from '../format/wal-names';
 
 export interface BaseBackup {
   setId: string;

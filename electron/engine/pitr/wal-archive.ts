@@ -10,7 +10,7 @@ import { LifeboatError, mapError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { timelineOf, walKind } from './wal-names';
+import { timelineOf, walKind } from '../format/wal-names';
 import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, type WalSignatureCheck, type WalTrust } from './wal-signature';
 
 /**
@@ -22,8 +22,8 @@ import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, 
  * written before the file itself, so an archived file is never there unsigned.
  */
 // The archive's names (format/wal-names.ts beside the other WAL names), re-exported for the archive's users.
-export { parseStored, walDir, type ArchivedWal } from './wal-names';
-import { parseStored, walDir, type ArchivedWal } from './wal-names';
+export { parseStored, walDir, type ArchivedWal } from '../format/wal-names';
+import { parseStored, walDir, type ArchivedWal } from '../format/wal-names';
 
 /** Every archived WAL file of a system, sorted by name (timeline, then position). */
 export async function listArchive(medium: Medium, system: string): Promise<ArchivedWal[]> {

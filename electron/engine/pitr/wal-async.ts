@@ -7,7 +7,7 @@ import type { Medium } from '../storage/medium';
 import type { SigningKey } from '../crypto/signing';
 import { pushWal, type PushResult } from './wal-archive';
 import { WalEncodePool } from './wal-encode-pool';
-import { walKind } from './wal-names';
+import { walKind } from '../format/wal-names';
 
 /**
  * Asynchronous WAL archiving, as pgBackRest's archive-async does: PostgreSQL runs

@@ -2,7 +2,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Catalog } from '../catalog/catalog';
 import { whereIs } from '../catalog/queries';
-import { openCopy } from '../runbooks/actions/set-access';
+import { openCopy } from './set-access';
 import { LifeboatError } from '../errors';
 import { seedDecipher } from '../foreign/seed/enc';
 import type { InnerFormat } from '../foreign/seed/names';

@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileEntry } from '../backup/file-index';
+import type { FileEntry } from '../format/file-index';
 import { LifeboatError } from '../errors';
 import { globMatcher } from '../format/glob';
 

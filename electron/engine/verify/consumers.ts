@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { FileEntry } from '../backup/file-index';
+import type { FileEntry } from '../format/file-index';
 import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';

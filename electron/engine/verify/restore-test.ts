@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { SetResult } from '../../../shared/domain/verify';
-import { spawnTool } from '../backup/child';
+import { spawnTool } from '../process/child';
 import { LifeboatError, mapError } from '../errors';
 import type { Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';

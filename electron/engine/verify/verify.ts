@@ -2,7 +2,7 @@ import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
 import { isFact, VERIFY_LEVELS } from '../../../shared/domain/verify';
-import type { FileEntry } from '../backup/file-index';
+import type { FileEntry } from '../format/file-index';
 import type { Catalog } from '../catalog/catalog';
 import { chainKeys } from '../catalog/queries';
 import { recordFileIndex } from '../catalog/sets';

@@ -1,4 +1,4 @@
-import type { FileEntry, FileEntryType } from '../../backup/file-index';
+import type { FileEntry, FileEntryType } from '../../format/file-index';
 import { LifeboatError, mapError } from '../../errors';
 import { findRestic, resticScope, runRestic, streamRestic, type ResticRun } from './cli';
 

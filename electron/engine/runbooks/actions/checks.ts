@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { entryPathBytes, entryTargetBytes, parseIndex, type FileEntry } from '../../backup/file-index';
+import { entryPathBytes, entryTargetBytes, parseIndex, type FileEntry } from '../../format/file-index';
 import { LifeboatError } from '../../errors';
 import { pgConnectError, withPgClient } from '../../postgres/connection';
 import { globToRegExp } from '../../catalog/queries';
@@ -12,7 +12,7 @@ import { meetsExpectation, sqlValueText } from '../../verify/expect';
 import { ownerTarget } from '../../postgres/restore-role';
 import { resolvePgTarget } from './pg-target';
 import { readVerifiedArtifact } from '../../restore/gate';
-import { openTrustedCopy } from './set-access';
+import { openTrustedCopy } from '../../restore/set-access';
 import { defineAction, type ActionDeps } from './types';
 
 const Check = z.object({ sql: z.string().min(1), expect: z.string().min(1) }).strict();

@@ -15,7 +15,7 @@ import { SafeTree } from '../../restore/safe-tree';
 import { refuseOverwrites } from '../../restore/select';
 import { findRestic, resticRestore, resticScope } from '../../foreign/restic';
 import { foreignSecrets, needsSecret } from '../../foreign/secrets';
-import { openCopy, openTrustedCopy, type TrustedSetCopy } from './set-access';
+import { openCopy, openTrustedCopy, type TrustedSetCopy } from '../../restore/set-access';
 import { ConfirmationNeeded, defineAction, type ActionContext } from './types';
 
 const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;

@@ -4,7 +4,7 @@ import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
 import { ledgerOf, levelRank } from '../../verify/verify';
-import { openSetCopy } from './set-access';
+import { openSetCopy } from '../../restore/set-access';
 import { defineAction } from './types';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');

@@ -1,14 +1,14 @@
-import type { Catalog } from '../../catalog/catalog';
-import { preferredCopies, whereIs } from '../../catalog/queries';
-import { trustedKeys } from '../../catalog/trust';
-import { LifeboatError } from '../../errors';
-import { admitRestore, evidenceOf, factsOfDescription, judgeTrust, type Trust } from '../../foreign/trust';
-import type { ForeignOrigin } from '../../foreign/types';
-import { parseManifest, sha256Hex, type Manifest } from '../../format/manifest';
-import type { Medium } from '../../storage/medium';
-import { judgeManifest, type TrustDecision } from '../../restore/gate';
-import { openMedium, type MediumOpener } from '../../storage/open-medium';
-import { ledgerOf } from '../../verify/verify';
+import type { Catalog } from '../catalog/catalog';
+import { preferredCopies, whereIs } from '../catalog/queries';
+import { trustedKeys } from '../catalog/trust';
+import { LifeboatError } from '../errors';
+import { admitRestore, evidenceOf, factsOfDescription, judgeTrust, type Trust } from '../foreign/trust';
+import type { ForeignOrigin } from '../foreign/types';
+import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
+import type { Medium } from '../storage/medium';
+import { judgeManifest, type TrustDecision } from './gate';
+import { openMedium, type MediumOpener } from '../storage/open-medium';
+import { ledgerOf } from '../verify/verify';
 
 export interface SetCopy {
   origin: 'lifeboat';
