@@ -32,7 +32,10 @@ const ENGINE_USERS = ['runbooks', 'api'];
 const ENGINE_PATHS = [{ name: 'electron', message: 'electron/engine is plain Node: it must never import electron.' }];
 const ENGINE_PATTERNS = [
   { group: ['electron/*'], message: 'electron/engine is plain Node: it must never import electron.' },
-  { group: ['**/main/*', '**/ipc/*', '!**/shared/ipc/*', '**/preload/*', '**/cli/*', '**/bridge/*', '**/renderer/**'], message: 'The engine depends on shared/ and Node only.' },
+  {
+    group: ['**/main/*', '**/ipc/*', '!**/shared/ipc/*', '**/preload/*', '**/cli/*', '**/bridge/*', '**/renderer/**'],
+    message: 'The engine depends on shared/ and Node only.',
+  },
 ];
 
 /** One block per layer: its folders may not import a folder of a higher layer, engine.ts, or the demo. */
@@ -49,7 +52,12 @@ function layerBlocks() {
             patterns: [
               ...ENGINE_PATTERNS,
               {
-                group: [...above.map((f) => `**/${f}/**`), ...(ENGINE_USERS.includes(folders[0]) ? [] : ['**/engine']), '**/demo/**', ...MOVING_DOWN],
+                group: [
+                  ...above.map((f) => `**/${f}/**`),
+                  ...(ENGINE_USERS.includes(folders[0]) ? [] : ['**/engine']),
+                  '**/demo/**',
+                  ...MOVING_DOWN,
+                ],
                 message: `Layers (docs/architecture.md): ${folders.join(', ')} may import only its own layer and those below (not ${above.join(', ') || 'engine.ts'}).`,
               },
             ],
@@ -60,7 +68,23 @@ function layerBlocks() {
   });
 }
 
-const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'stream', 'worker_threads', 'zlib', 'url', 'util', 'events', 'process'];
+const NODE_BUILTINS = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'crypto',
+  'stream',
+  'worker_threads',
+  'zlib',
+  'url',
+  'util',
+  'events',
+  'process',
+];
 
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'bench/results/**', 'coverage/**'] },
@@ -68,7 +92,23 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', 'bench/*.mjs', 'bin/*.cjs', 'packaging/*.mjs', 'packaging/*.cjs', 'packaging/*.d.mts', 'scripts/*.mjs', 'scripts/*.d.mts', 'test/electron/*.mts'], maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 24 }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: [
+            '*.mjs',
+            'bench/*.mjs',
+            'bin/*.cjs',
+            'packaging/*.mjs',
+            'packaging/*.cjs',
+            'packaging/*.d.mts',
+            'scripts/*.mjs',
+            'scripts/*.d.mts',
+            'test/electron/*.mts',
+          ],
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 24,
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
@@ -80,14 +120,33 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/only-throw-error': 'error',
       // Only electron/ipc/register.ts may import ipcMain (one central trusted-sender check).
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', importNames: ['ipcMain'], message: 'Only electron/ipc/register.ts registers IPC handlers.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'electron',
+              importNames: ['ipcMain'],
+              message: 'Only electron/ipc/register.ts registers IPC handlers.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        __dirname: 'readonly',
+        module: 'readonly',
+      },
+    },
   },
   {
     files: ['electron/ipc/register.ts'],
@@ -103,7 +162,18 @@ export default tseslint.config(
           paths: [{ name: 'electron', message: 'electron/engine is plain Node: it must never import electron.' }],
           patterns: [
             { group: ['electron/*'], message: 'electron/engine is plain Node: it must never import electron.' },
-            { group: ['**/main/*', '**/ipc/*', '!**/shared/ipc/*', '**/preload/*', '**/cli/*', '**/bridge/*', '**/renderer/**'], message: 'The engine depends on shared/ and Node only.' },
+            {
+              group: [
+                '**/main/*',
+                '**/ipc/*',
+                '!**/shared/ipc/*',
+                '**/preload/*',
+                '**/cli/*',
+                '**/bridge/*',
+                '**/renderer/**',
+              ],
+              message: 'The engine depends on shared/ and Node only.',
+            },
           ],
         },
       ],
@@ -124,7 +194,10 @@ export default tseslint.config(
         'error',
         {
           paths: ENGINE_PATHS,
-          patterns: [...ENGINE_PATTERNS, { group: ['**/api/**', '**/engine', '**/demo/**'], message: 'Layers (docs/architecture.md).' }],
+          patterns: [
+            ...ENGINE_PATTERNS,
+            { group: ['**/api/**', '**/engine', '**/demo/**'], message: 'Layers (docs/architecture.md).' },
+          ],
         },
       ],
     },
@@ -136,10 +209,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'The renderer never touches electron; use the contract.' }, ...NODE_BUILTINS.map((name) => ({ name, message: 'The renderer never touches files or sockets.' }))],
+          paths: [
+            { name: 'electron', message: 'The renderer never touches electron; use the contract.' },
+            ...NODE_BUILTINS.map((name) => ({ name, message: 'The renderer never touches files or sockets.' })),
+          ],
           patterns: [
             { group: ['node:*'], message: 'The renderer never touches files or sockets.' },
-            { group: ['**/electron/**', '../../../electron/*', '**/test/**', '**/bench/**'], message: 'The renderer imports only shared/.' },
+            {
+              group: ['**/electron/**', '../../../electron/*', '**/test/**', '**/bench/**'],
+              message: 'The renderer imports only shared/.',
+            },
           ],
         },
       ],
@@ -152,10 +231,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'shared/ runs everywhere.' }, ...NODE_BUILTINS.map((name) => ({ name, message: 'shared/ runs in the renderer too.' }))],
+          paths: [
+            { name: 'electron', message: 'shared/ runs everywhere.' },
+            ...NODE_BUILTINS.map((name) => ({ name, message: 'shared/ runs in the renderer too.' })),
+          ],
           patterns: [
             { group: ['node:*'], message: 'shared/ runs in the renderer too.' },
-            { group: ['**/electron/**', '**/renderer/**', '../../electron/*', '../../renderer/*'], message: 'shared/ imports nothing of ours outside itself.' },
+            {
+              group: ['**/electron/**', '**/renderer/**', '../../electron/*', '../../renderer/*'],
+              message: 'shared/ imports nothing of ours outside itself.',
+            },
           ],
         },
       ],

@@ -14,7 +14,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 function lifeboatSetup(work) {
   const home = join(work, 'home');
   const env = { LIFEBOAT_HOME: home };
-  const run = (...args) => execFileSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
+  const run = (...args) =>
+    execFileSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
   run('keys', 'signing-new', '--out', join(work, 'sign.pem'));
   const recipient = run('keys', 'age-new', '--out', join(work, 'id.age'));
   return { env, run, recipient, sign: join(work, 'sign.pem') };
@@ -28,8 +29,16 @@ function freshMedium(lb, path) {
 function dbRows(name, rows, baseline) {
   const zstdWall = rows.find((r) => r.name.startsWith('pg_dump -Fc -Z0 | zstd')).wall;
   const zstdBytes = rows.find((r) => r.name.startsWith('pg_dump -Fc -Z0 | zstd')).bytes;
-  const lines = [`#### ${name}`, '', '| command | wall (median of ' + RUNS + ') | vs zstd pipeline | output | vs zstd output | peak RSS |', '| --- | --- | --- | --- | --- | --- |'];
-  for (const r of rows) lines.push(`| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${(r.wall / zstdWall).toFixed(2)}× | ${mib(r.bytes)} MiB | ${(r.bytes / zstdBytes).toFixed(2)}× | ${r.rssMiB.toFixed(0)} MiB |`);
+  const lines = [
+    `#### ${name}`,
+    '',
+    '| command | wall (median of ' + RUNS + ') | vs zstd pipeline | output | vs zstd output | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${(r.wall / zstdWall).toFixed(2)}× | ${mib(r.bytes)} MiB | ${(r.bytes / zstdBytes).toFixed(2)}× | ${r.rssMiB.toFixed(0)} MiB |`,
+    );
   lines.push('', baseline, '');
   return lines.join('\n');
 }
@@ -46,10 +55,32 @@ function benchDatabase(cluster, db, lb, work) {
   // Warm up: the first read of freshly loaded tables sets hint bits and fills the cache.
   execSync(`${pgDump} -Fc -Z0 ${url} > /dev/null`);
   const rows = compare(RUNS, [
-    { name: 'lifeboat backup pg (zstd + age + signed)', prepare: () => freshMedium(lb, medium), command: () => `node ${LIFEBOAT} backup pg --system bench --db ${url} --to ${medium} --recipient ${lb.recipient} --sign-key ${lb.sign} --json > /dev/null`, output: () => duBytes(join(medium, 'sets')), env: lb.env },
-    { name: 'pg_dump -Fc -f x.dump', prepare: prep, command: () => `${pgDump} -Fc -f ${out}/x.dump ${url}`, output: () => fileBytes(`${out}/x.dump`) },
-    { name: 'pg_dump | gzip > x.sql.gz (seed script)', prepare: prep, command: () => `${pgDump} ${url} | gzip > ${out}/x.sql.gz`, output: () => fileBytes(`${out}/x.sql.gz`) },
-    { name: 'pg_dump -Fc -Z0 | zstd -3 -T2 > x.dump.zst', prepare: prep, command: () => `${pgDump} -Fc -Z0 ${url} | zstd -q -3 -T2 > ${out}/x.dump.zst`, output: () => fileBytes(`${out}/x.dump.zst`) },
+    {
+      name: 'lifeboat backup pg (zstd + age + signed)',
+      prepare: () => freshMedium(lb, medium),
+      command: () =>
+        `node ${LIFEBOAT} backup pg --system bench --db ${url} --to ${medium} --recipient ${lb.recipient} --sign-key ${lb.sign} --json > /dev/null`,
+      output: () => duBytes(join(medium, 'sets')),
+      env: lb.env,
+    },
+    {
+      name: 'pg_dump -Fc -f x.dump',
+      prepare: prep,
+      command: () => `${pgDump} -Fc -f ${out}/x.dump ${url}`,
+      output: () => fileBytes(`${out}/x.dump`),
+    },
+    {
+      name: 'pg_dump | gzip > x.sql.gz (seed script)',
+      prepare: prep,
+      command: () => `${pgDump} ${url} | gzip > ${out}/x.sql.gz`,
+      output: () => fileBytes(`${out}/x.sql.gz`),
+    },
+    {
+      name: 'pg_dump -Fc -Z0 | zstd -3 -T2 > x.dump.zst',
+      prepare: prep,
+      command: () => `${pgDump} -Fc -Z0 ${url} | zstd -q -3 -T2 > ${out}/x.dump.zst`,
+      output: () => fileBytes(`${out}/x.dump.zst`),
+    },
   ]);
   return rows;
 }
@@ -75,7 +106,14 @@ function benchFiles(lb, work) {
   const repo = join(work, 'restic');
   const out = join(work, 'fout');
   const rows = compare(RUNS, [
-    { name: 'lifeboat backup files (zstd + age + signed)', prepare: () => freshMedium(lb, medium), command: () => `node ${LIFEBOAT} backup files --system photos --path ${src} --to ${medium} --recipient ${lb.recipient} --sign-key ${lb.sign} --json > /dev/null`, output: () => duBytes(join(medium, 'sets')), env: lb.env },
+    {
+      name: 'lifeboat backup files (zstd + age + signed)',
+      prepare: () => freshMedium(lb, medium),
+      command: () =>
+        `node ${LIFEBOAT} backup files --system photos --path ${src} --to ${medium} --recipient ${lb.recipient} --sign-key ${lb.sign} --json > /dev/null`,
+      output: () => duBytes(join(medium, 'sets')),
+      env: lb.env,
+    },
     {
       name: 'restic backup (new repository each run)',
       prepare: () => {
@@ -86,11 +124,27 @@ function benchFiles(lb, work) {
       output: () => duBytes(repo),
       env: { RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(work, 'restic-cache') },
     },
-    { name: 'tar -c | zstd -3 -T2 (no encryption)', prepare: () => { rmSync(out, { recursive: true, force: true }); mkdirSync(out); }, command: () => `tar -cf - -C ${work} files | zstd -q -3 -T2 > ${out}/x.tar.zst`, output: () => fileBytes(`${out}/x.tar.zst`) },
+    {
+      name: 'tar -c | zstd -3 -T2 (no encryption)',
+      prepare: () => {
+        rmSync(out, { recursive: true, force: true });
+        mkdirSync(out);
+      },
+      command: () => `tar -cf - -C ${work} files | zstd -q -3 -T2 > ${out}/x.tar.zst`,
+      output: () => fileBytes(`${out}/x.tar.zst`),
+    },
   ]);
   const restic = rows[1].wall;
-  const lines = [`#### ~${mib(total)} MiB of files, mostly incompressible`, '', `| command | wall (median of ${RUNS}) | throughput | vs restic | output | peak RSS |`, '| --- | --- | --- | --- | --- | --- |'];
-  for (const r of rows) lines.push(`| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${mib(total / r.wall)} MiB/s | ${(restic / r.wall).toFixed(2)}× | ${mib(r.bytes)} MiB | ${r.rssMiB.toFixed(0)} MiB |`);
+  const lines = [
+    `#### ~${mib(total)} MiB of files, mostly incompressible`,
+    '',
+    `| command | wall (median of ${RUNS}) | throughput | vs restic | output | peak RSS |`,
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${mib(total / r.wall)} MiB/s | ${(restic / r.wall).toFixed(2)}× | ${mib(r.bytes)} MiB | ${r.rssMiB.toFixed(0)} MiB |`,
+    );
   lines.push('', 'Goal: at least 2× restic’s throughput, encrypted.', '');
   return lines.join('\n');
 }
@@ -101,7 +155,8 @@ export async function run() {
   const sections = ['### Backups', ''];
   try {
     const lb = lifeboatSetup(work);
-    const goal = 'Goals: ≤ 1.15× the zstd pipeline’s wall time with encryption and signing on; output no larger than the zstd pipeline’s; peak RSS under 150 MB.';
+    const goal =
+      'Goals: ≤ 1.15× the zstd pipeline’s wall time with encryption and signing on; output no larger than the zstd pipeline’s; peak RSS under 150 MB.';
     for (const { db, title } of datasets) {
       console.error(`bench backup: ${db}…`);
       sections.push(dbRows(title, benchDatabase(cluster, db, lb, work), goal));

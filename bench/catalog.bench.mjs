@@ -17,14 +17,27 @@ const INDEXED_PATHS = Number(process.env.BENCH_CATALOG_PATHS ?? 1_000_000);
 
 function canonical(v) {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
 /** A synthetic medium of `sets` valid Lifeboat sets (10 artifacts each, not present). */
 export function generateManySets(root, sets = SETS, withArtifacts = false) {
   mkdirSync(root, { recursive: true });
-  writeFileSync(join(root, 'lifeboat-medium.json'), JSON.stringify({ format: 'lifeboat-medium/1', id: '01KBENCH0000000000000000AA', label: 'bench-10k', created_at: '2026-01-01T00:00:00.000Z', created_by: 'bench' }));
+  writeFileSync(
+    join(root, 'lifeboat-medium.json'),
+    JSON.stringify({
+      format: 'lifeboat-medium/1',
+      id: '01KBENCH0000000000000000AA',
+      label: 'bench-10k',
+      created_at: '2026-01-01T00:00:00.000Z',
+      created_by: 'bench',
+    }),
+  );
   const h = (n) => n.toString(16).padStart(64, '0');
   for (let i = 0; i < sets; i++) {
     const system = `system-${String(i % 50).padStart(2, '0')}`;
@@ -32,20 +45,49 @@ export function generateManySets(root, sets = SETS, withArtifacts = false) {
     const setId = `${t.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-files`;
     const dir = join(root, 'sets', system, setId);
     mkdirSync(dir, { recursive: true });
-    const artifacts = Array.from({ length: ARTIFACTS_PER_SET }, (_v, k) => ({ path: `part-${k}.tar.zst`, role: 'files-tar', bytes: 1000 + k, sha256: h(i * 100 + k), encodings: ['zstd'], plain_bytes: 4000 + k, plain_sha256: h(i * 100 + k + 1), recipients: [] }));
+    const artifacts = Array.from({ length: ARTIFACTS_PER_SET }, (_v, k) => ({
+      path: `part-${k}.tar.zst`,
+      role: 'files-tar',
+      bytes: 1000 + k,
+      sha256: h(i * 100 + k),
+      encodings: ['zstd'],
+      plain_bytes: 4000 + k,
+      plain_sha256: h(i * 100 + k + 1),
+      recipients: [],
+    }));
     // With artifacts of the right sizes, the sets pass the inventory level.
     if (withArtifacts) for (const a of artifacts) writeFileSync(join(dir, a.path), Buffer.alloc(a.bytes));
-    if (withArtifacts) writeFileSync(join(dir, 'SHA256SUMS'), artifacts.map((a) => `${a.sha256}  ${a.path}\n`).join(''));
+    if (withArtifacts)
+      writeFileSync(join(dir, 'SHA256SUMS'), artifacts.map((a) => `${a.sha256}  ${a.path}\n`).join(''));
     writeFileSync(
       join(dir, 'manifest.json'),
-      canonical({ format: 'lifeboat-set/1', set_id: setId, system, kind: 'files', tier: 'standard', created_at: t.toISOString(), started_at: t.toISOString(), finished_at: t.toISOString(), parent: null, lifeboat_version: 'bench', host: 'bench', source: {}, artifacts, warnings: [] }),
+      canonical({
+        format: 'lifeboat-set/1',
+        set_id: setId,
+        system,
+        kind: 'files',
+        tier: 'standard',
+        created_at: t.toISOString(),
+        started_at: t.toISOString(),
+        finished_at: t.toISOString(),
+        parent: null,
+        lifeboat_version: 'bench',
+        host: 'bench',
+        source: {},
+        artifacts,
+        warnings: [],
+      }),
     );
   }
 }
 
 function time(args, env) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env, LIFEBOAT_TIMING: '1' }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [LIFEBOAT, ...args], {
+    env: { ...process.env, ...env, LIFEBOAT_TIMING: '1' },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const wall = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`lifeboat ${args.join(' ')} failed: ${r.stderr}`);
   const m = /timing \S+ ([\d.]+) ms/.exec(r.stderr);
@@ -78,15 +120,23 @@ export async function run() {
     const Database = require(join(ROOT, 'node_modules/better-sqlite3'));
     const db = new Database(join(work, 'home', 'catalog.sqlite'));
     const keys = db.prepare('SELECT key FROM sets ORDER BY key LIMIT 100').pluck().all();
-    const insert = db.prepare("INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, 'file', ?, '2026-01-01T00:00:00.000Z', 420, NULL)");
+    const insert = db.prepare(
+      "INSERT INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, 'file', ?, '2026-01-01T00:00:00.000Z', 420, NULL)",
+    );
     db.transaction(() => {
       for (let i = 0; i < INDEXED_PATHS; i++) {
         const key = keys[i % keys.length];
-        insert.run(key, `srv/data/dept-${i % 97}/project-${i % 1013}/doc-${i}.${['pdf', 'txt', 'jpg', 'xlsx'][i % 4]}`, i % 100000);
+        insert.run(
+          key,
+          `srv/data/dept-${i % 97}/project-${i % 1013}/doc-${i}.${['pdf', 'txt', 'jpg', 'xlsx'][i % 4]}`,
+          i % 100000,
+        );
       }
     })();
     // The per-set path texts `find` searches, as recordFileIndex writes them.
-    db.exec("INSERT INTO file_paths (set_key, paths) SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key");
+    db.exec(
+      "INSERT INTO file_paths (set_key, paths) SELECT set_key, group_concat(path, char(10)) FROM file_index WHERE type != 'dir' GROUP BY set_key",
+    );
     db.close();
     const finds = [1, 2, 3, 4, 5].map(() => time(['find', '*/project-1012/doc-*.xlsx', '--json'], env));
     const findsBroad = [1, 2, 3].map(() => time(['find', '*.pdf', '--json'], env));

@@ -29,18 +29,73 @@ export async function startCluster(settings = {}) {
   const bin = pgBin();
   const dir = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-pg-'));
   const asPg = process.getuid() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
-  if (asPg.length) chownSync(dir, Number(execSync('id -u postgres').toString()), Number(execSync('id -g postgres').toString()));
-  const run = (args) => execFileSync(asPg[0] ?? args[0], asPg.length ? [...asPg.slice(1), ...args] : args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
-  run([join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  if (asPg.length)
+    chownSync(dir, Number(execSync('id -u postgres').toString()), Number(execSync('id -g postgres').toString()));
+  const run = (args) =>
+    execFileSync(asPg[0] ?? args[0], asPg.length ? [...asPg.slice(1), ...args] : args.slice(1), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  run([
+    join(bin, 'initdb'),
+    '-D',
+    join(dir, 'data'),
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+    '--no-instructions',
+  ]);
   const port = await freePort();
-  const opts = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB', ...settings };
-  run([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-o', [`-p ${port}`, ...Object.entries(opts).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start']);
+  const opts = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: dir,
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    max_wal_size: '4GB',
+    ...settings,
+  };
+  run([
+    join(bin, 'pg_ctl'),
+    '-D',
+    join(dir, 'data'),
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-o',
+    [`-p ${port}`, ...Object.entries(opts).map(([k, v]) => `-c ${k}=${v}`)].join(' '),
+    'start',
+  ]);
   return {
     dir,
     port,
     bin,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
-    psql: (sql, db = 'postgres') => execFileSync(join(bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-tA', '-c', sql], { encoding: 'utf8' }).trim(),
+    psql: (sql, db = 'postgres') =>
+      execFileSync(
+        join(bin, 'psql'),
+        [
+          '-X',
+          '-q',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          db,
+          '-tA',
+          '-c',
+          sql,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
     stop: () => {
       try {
         run([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
@@ -53,7 +108,11 @@ export async function startCluster(settings = {}) {
 
 /** Run a shell command under GNU time: wall seconds and peak RSS (MiB) of the process tree. */
 export function measure(command, env = {}) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-o', 'pipefail', '-c', command], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-o', 'pipefail', '-c', command], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`failed (${r.status}): ${command}\n${r.stderr.slice(-2000)}`);
   const last = r.stderr.trim().split('\n').pop();
   const [wall, kb] = last.split(' ').map(Number);
@@ -87,12 +146,23 @@ export function compare(runs, candidates) {
       stats[i].outputs.push(m.stdout);
     }
   }
-  return candidates.map((c, i) => ({ name: c.name, wall: median(stats[i].walls), walls: stats[i].walls, rssMiB: Math.max(...stats[i].rss), bytes: stats[i].bytes, stdouts: stats[i].outputs }));
+  return candidates.map((c, i) => ({
+    name: c.name,
+    wall: median(stats[i].walls),
+    walls: stats[i].walls,
+    rssMiB: Math.max(...stats[i].rss),
+    bytes: stats[i].bytes,
+    stdouts: stats[i].outputs,
+  }));
 }
 
 export function duBytes(path) {
   if (!existsSync(path)) return 0;
-  return Number(execSync(`du -sb ${JSON.stringify(path)}`).toString().split('\t')[0]);
+  return Number(
+    execSync(`du -sb ${JSON.stringify(path)}`)
+      .toString()
+      .split('\t')[0],
+  );
 }
 
 export function fileBytes(path) {
@@ -102,7 +172,9 @@ export function fileBytes(path) {
 export function machineFacts() {
   const v = (cmd) => {
     try {
-      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim()
+        .split('\n')[0];
     } catch {
       return 'not installed';
     }
@@ -174,14 +246,21 @@ export function pgbackrestConf(dir, cluster, extra = []) {
 export function loadBenchDatasets(cluster, label) {
   console.error(`bench ${label}: loading pgbench -s 30…`);
   cluster.psql('CREATE DATABASE pgbench');
-  execFileSync(join(cluster.bin, 'pgbench'), ['-i', '-q', '-s', '30', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'], { stdio: 'ignore' });
+  execFileSync(
+    join(cluster.bin, 'pgbench'),
+    ['-i', '-q', '-s', '30', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'],
+    { stdio: 'ignore' },
+  );
   console.error(`bench ${label}: loading the realistic database…`);
   cluster.psql('CREATE DATABASE realistic');
   cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000)), 'realistic');
   cluster.psql('VACUUM ANALYZE', 'realistic');
   const size = (db) => mib(Number(cluster.psql(`SELECT pg_database_size('${db}')`)));
   return [
-    { db: 'realistic', title: `Realistic data (text, numbers, timestamps, jsonb) — database size ${size('realistic')} MiB` },
+    {
+      db: 'realistic',
+      title: `Realistic data (text, numbers, timestamps, jsonb) — database size ${size('realistic')} MiB`,
+    },
     { db: 'pgbench', title: `pgbench -i -s 30 — database size ${size('pgbench')} MiB` },
   ];
 }

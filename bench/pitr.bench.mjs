@@ -10,7 +10,16 @@
 // numbers, timestamps, jsonb) with a workload updating and inserting its rows, so base backups
 // and WAL compress as real data does rather than ~50× like pgbench's blank-padded rows.
 import { execFileSync, execSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIFEBOAT, compare, duBytes, mib, pgBin, pgbackrestConf, realisticSql, startCluster } from './lib.mjs';
@@ -41,8 +50,23 @@ const REALISTIC_WORKLOAD = [
 ].join('\n');
 
 const DATASETS = [
-  { key: 'pgbench', load: (cluster) => execSync(`${pgBin()}/pgbench -i -q -s ${SCALE} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, { stdio: 'ignore' }), workload: '', seconds: WORKLOAD_SECONDS, push: true },
-  { key: 'realistic', load: (cluster) => cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000))), workload: REALISTIC_WORKLOAD, seconds: REALISTIC_WORKLOAD_SECONDS, push: false },
+  {
+    key: 'pgbench',
+    load: (cluster) =>
+      execSync(`${pgBin()}/pgbench -i -q -s ${SCALE} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, {
+        stdio: 'ignore',
+      }),
+    workload: '',
+    seconds: WORKLOAD_SECONDS,
+    push: true,
+  },
+  {
+    key: 'realistic',
+    load: (cluster) => cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000))),
+    workload: REALISTIC_WORKLOAD,
+    seconds: REALISTIC_WORKLOAD_SECONDS,
+    push: false,
+  },
 ];
 
 export async function run() {
@@ -56,7 +80,12 @@ async function runDataset(dataset) {
   const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-pitr-'));
   chmodSync(work, 0o755);
   const env = { LIFEBOAT_HOME: join(work, 'home') };
-  const lb = (...args) => execFileSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const lb = (...args) =>
+    execFileSync(process.execPath, [LIFEBOAT, ...args], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      maxBuffer: 256 * 2 ** 20,
+    });
   const medium = join(work, 'medium');
   lb('medium', 'init', medium, '--label', 'bench-pitr');
   const identity = join(work, 'id.age');
@@ -66,7 +95,12 @@ async function runDataset(dataset) {
   let cluster = null;
   try {
     console.error(`bench pitr (${dataset.key}): cluster with archiving into both tools, loading…`);
-    cluster = await startCluster({ wal_level: 'replica', archive_mode: 'on', full_page_writes: 'on', max_wal_size: '1GB' });
+    cluster = await startCluster({
+      wal_level: 'replica',
+      archive_mode: 'on',
+      full_page_writes: 'on',
+      max_wal_size: '1GB',
+    });
     if (process.getuid() === 0) {
       chownSync(cluster.dir, uid(), gid());
     }
@@ -82,8 +116,16 @@ async function runDataset(dataset) {
     console.error(`bench pitr (${dataset.key}): base backups, timed side by side (lifeboat pg-base, pgbackrest full)…`);
     // The last of each tool's backups is the one its restore below starts from.
     const bases = compare(RUNS, [
-      { name: 'lifeboat backup pg-base (zstd + age)', command: () => `node ${LIFEBOAT} backup pg-base --system bench --db ${cluster.url()} --to ${medium} --recipient ${recipient} > /dev/null`, env },
-      { name: 'pgbackrest backup --type=full (zst + aes-256-cbc, process-max=2)', command: () => asPg(`pgbackrest --config=${conf} --stanza=bench --type=full backup`) },
+      {
+        name: 'lifeboat backup pg-base (zstd + age)',
+        command: () =>
+          `node ${LIFEBOAT} backup pg-base --system bench --db ${cluster.url()} --to ${medium} --recipient ${recipient} > /dev/null`,
+        env,
+      },
+      {
+        name: 'pgbackrest backup --type=full (zst + aes-256-cbc, process-max=2)',
+        command: () => asPg(`pgbackrest --config=${conf} --stanza=bench --type=full backup`),
+      },
     ]);
 
     console.error(`bench pitr (${dataset.key}): workload for ${dataset.seconds}s…`);
@@ -94,15 +136,20 @@ async function runDataset(dataset) {
       writeFileSync(file, dataset.workload);
       workloadArgs = `-n -f ${file}`;
     }
-    execSync(`${pgBin()}/pgbench -c 2 -j 2 -T ${dataset.seconds} ${workloadArgs} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, { stdio: 'ignore' });
+    execSync(
+      `${pgBin()}/pgbench -c 2 -j 2 -T ${dataset.seconds} ${workloadArgs} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`,
+      { stdio: 'ignore' },
+    );
     const walBytes = Number(cluster.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn0}')::bigint`));
-    const target = cluster.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+    const target = cluster.psql(
+      'SELECT to_char(clock_timestamp() AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')',
+    );
     execSync('sleep 1');
     cluster.psql('CREATE TABLE after_target (x int)');
     const last = cluster.psql('SELECT pg_walfile_name(pg_current_wal_lsn())');
     cluster.psql('SELECT pg_switch_wal()');
     for (let i = 0; i < 600; i++) {
-      const archived = cluster.psql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver');
+      const archived = cluster.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
       if (archived >= last) break;
       execSync('sleep 0.5');
     }
@@ -136,10 +183,15 @@ async function runDataset(dataset) {
         name: 'lifeboat restore pg-pitr',
         prepare: () => rmSync(d1, { recursive: true, force: true }),
         // The bench archives unsigned (wal-push without --sign-key, as its throughput row measures): accepted explicitly.
-        command: () => `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json > /dev/null`,
+        command: () =>
+          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json > /dev/null`,
         env,
       },
-      { name: 'pgbackrest restore --type=time (+ replay to promotion)', command: () => asPg(`bash ${script}`), prepare: () => chownTree(work) },
+      {
+        name: 'pgbackrest restore --type=time (+ replay to promotion)',
+        command: () => asPg(`bash ${script}`),
+        prepare: () => chownTree(work),
+      },
       {
         name: 'lifeboat restore pg-pitr from the pgBackRest repository',
         prepare: () => rmSync(d3, { recursive: true, force: true }),
@@ -172,7 +224,10 @@ async function runDataset(dataset) {
       '',
       '| candidate | wall (s) | vs pgBackRest | peak RSS (MiB) |',
       '|---|---|---|---|',
-      ...bases.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${(r.wall / bases[1].wall).toFixed(2)}× | ${r.rssMiB.toFixed(0)} |`),
+      ...bases.map(
+        (r) =>
+          `| ${r.name} | ${r.wall.toFixed(1)} | ${(r.wall / bases[1].wall).toFixed(2)}× | ${r.rssMiB.toFixed(0)} |`,
+      ),
       '',
     ];
     if (!dataset.push) return head.join('\n');
@@ -180,7 +235,10 @@ async function runDataset(dataset) {
     console.error(`bench pitr: archiving throughput, ${PUSH_SEGMENTS} segments, one process each…`);
     const segs = join(work, 'segments');
     mkdirSync(segs);
-    const names = readdirSync(join(cluster.dir, 'data', 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort().slice(0, PUSH_SEGMENTS);
+    const names = readdirSync(join(cluster.dir, 'data', 'pg_wal'))
+      .filter((n) => /^[0-9A-F]{24}$/.test(n))
+      .sort()
+      .slice(0, PUSH_SEGMENTS);
     for (const n of names) copyFileSync(join(cluster.dir, 'data', 'pg_wal', n), join(segs, n));
     chownTree(segs);
     const pushMedium = join(work, 'push-medium');
@@ -190,13 +248,29 @@ async function runDataset(dataset) {
       {
         name: 'lifeboat wal-push',
         prepare: () => execSync(`rm -rf ${pushMedium}/wal`),
-        command: () => names.map((n) => `node ${LIFEBOAT} wal-push ${join(segs, n)} --system push --to ${pushMedium} --recipient ${recipient}`).join(' && '),
+        command: () =>
+          names
+            .map(
+              (n) =>
+                `node ${LIFEBOAT} wal-push ${join(segs, n)} --system push --to ${pushMedium} --recipient ${recipient}`,
+            )
+            .join(' && '),
         env,
       },
       {
         name: 'pgbackrest archive-push',
-        prepare: () => execSync(`rm -rf ${repo}/archive/bench/15-1/0000000100000000 ${repo}/archive/bench/15-1/0000000100000001 2>/dev/null || true`),
-        command: () => asPg(names.map((n) => `pgbackrest --config=${conf} --stanza=bench archive-push ${join(segs, n)} 2>/dev/null || true`).join(' ; ')),
+        prepare: () =>
+          execSync(
+            `rm -rf ${repo}/archive/bench/15-1/0000000100000000 ${repo}/archive/bench/15-1/0000000100000001 2>/dev/null || true`,
+          ),
+        command: () =>
+          asPg(
+            names
+              .map(
+                (n) => `pgbackrest --config=${conf} --stanza=bench archive-push ${join(segs, n)} 2>/dev/null || true`,
+              )
+              .join(' ; '),
+          ),
       },
     ]);
     const segPerSec = push.map((r) => names.length / r.wall);
@@ -206,7 +280,9 @@ async function runDataset(dataset) {
       '',
       '| candidate | wall (s) | segments/s | peak RSS (MiB) |',
       '|---|---|---|---|',
-      ...push.map((r, i) => `| ${r.name} | ${r.wall.toFixed(2)} | ${segPerSec[i].toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
+      ...push.map(
+        (r, i) => `| ${r.name} | ${r.wall.toFixed(2)} | ${segPerSec[i].toFixed(1)} | ${r.rssMiB.toFixed(0)} |`,
+      ),
       '',
       `Ratio of throughput lifeboat / pgBackRest: ${(segPerSec[0] / segPerSec[1]).toFixed(2)}×. A segment is 16 MiB, so ${segPerSec[0].toFixed(1)} segments/s keeps up with ${(segPerSec[0] * 16).toFixed(0)} MiB/s of WAL.`,
       '',

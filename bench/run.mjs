@@ -23,7 +23,9 @@ const missing = ['restic', 'zstd', 'age', 'pgbackrest'].filter((t) => {
 if (missing.length) execSync(`apt-get install -y -qq ${missing.join(' ')}`, { stdio: 'inherit' });
 
 const wanted = process.argv[2];
-const benches = readdirSync(here).filter((f) => f.endsWith('.bench.mjs')).map((f) => f.replace('.bench.mjs', ''));
+const benches = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.mjs'))
+  .map((f) => f.replace('.bench.mjs', ''));
 if (wanted && !benches.includes(wanted)) {
   console.error(`No benchmark named ${wanted}. Known: ${benches.join(', ')}`);
   process.exit(2);
@@ -39,7 +41,10 @@ try {
     const body = await run();
     const minutes = (Date.now() - started.getTime()) / 60000;
     took.push(`${name} ${minutes.toFixed(1)} min`);
-    writeFileSync(join(here, 'sections', `${name}.md`), `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z in ${minutes.toFixed(1)} min._\n`);
+    writeFileSync(
+      join(here, 'sections', `${name}.md`),
+      `${body}\n_Measured ${started.toISOString().slice(0, 16)}Z in ${minutes.toFixed(1)} min._\n`,
+    );
   }
 } finally {
   stopSharedDatasets();
@@ -47,9 +52,15 @@ try {
 if (!wanted) {
   // The whole suite's own time (issue: it must finish in under 20 minutes on 2 cores).
   const total = (Date.now() - suiteStart) / 60000;
-  writeFileSync(join(here, 'sections', 'zz-suite.md'), `### The suite itself\n\n\`npm run bench\` took **${total.toFixed(1)} min** on this machine (${took.join(', ')}); goal: under 20 min.\n\n_Measured ${new Date(suiteStart).toISOString().slice(0, 16)}Z._\n`);
+  writeFileSync(
+    join(here, 'sections', 'zz-suite.md'),
+    `### The suite itself\n\n\`npm run bench\` took **${total.toFixed(1)} min** on this machine (${took.join(', ')}); goal: under 20 min.\n\n_Measured ${new Date(suiteStart).toISOString().slice(0, 16)}Z._\n`,
+  );
 }
-const sections = readdirSync(join(here, 'sections')).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
+const sections = readdirSync(join(here, 'sections'))
+  .filter((f) => f.endsWith('.md'))
+  .sort()
+  .map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
 writeFileSync(
   join(root, 'BENCHMARKS.md'),
   `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache, each run starting with the disk idle (\`sync\` before it), with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,

@@ -34,7 +34,12 @@ function fillFolder(dir, bytes) {
 export async function run() {
   const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-verify-'));
   const env = { LIFEBOAT_HOME: join(work, 'home') };
-  const lb = (...args) => execFileSync(process.execPath, [LIFEBOAT, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const lb = (...args) =>
+    execFileSync(process.execPath, [LIFEBOAT, ...args], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      maxBuffer: 256 * 2 ** 20,
+    });
   try {
     console.error('bench verify: writing ~1 GiB of data and backing it up…');
     const src = join(work, 'data');
@@ -45,14 +50,27 @@ export async function run() {
     const setDir = join(medium, 'sets/big', readdirSync(join(medium, 'sets/big'))[0]);
     const repo = join(work, 'restic');
     const resticEnv = { RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(work, 'restic-cache') };
-    execSync(`restic init --repo ${repo} -q && restic backup --repo ${repo} -q ${src}`, { env: { ...process.env, ...resticEnv } });
+    execSync(`restic init --repo ${repo} -q && restic backup --repo ${repo} -q ${src}`, {
+      env: { ...process.env, ...resticEnv },
+    });
     // Warm the page cache for every contender.
     execSync(`cat ${setDir}/* > /dev/null; find ${repo} -type f -exec cat {} + > /dev/null`);
     const openssl = opensslSha256();
     const rows = compare(RUNS, [
-      { name: 'lifeboat verify --level integrity --jobs 1', command: () => `node ${LIFEBOAT} verify ${setDir} --level integrity --jobs 1 --json`, env },
-      { name: 'sha256sum of the artifacts', command: () => `sha256sum ${setDir}/files.tar.zst ${setDir}/index.jsonl.zst > /dev/null` },
-      { name: 'restic check --read-data', command: () => `restic check --repo ${repo} -q --read-data > /dev/null`, env: resticEnv },
+      {
+        name: 'lifeboat verify --level integrity --jobs 1',
+        command: () => `node ${LIFEBOAT} verify ${setDir} --level integrity --jobs 1 --json`,
+        env,
+      },
+      {
+        name: 'sha256sum of the artifacts',
+        command: () => `sha256sum ${setDir}/files.tar.zst ${setDir}/index.jsonl.zst > /dev/null`,
+      },
+      {
+        name: 'restic check --read-data',
+        command: () => `restic check --repo ${repo} -q --read-data > /dev/null`,
+        env: resticEnv,
+      },
     ]);
     const bytes = GIB;
     const rate = (wall) => bytes / 2 ** 20 / wall;
@@ -76,7 +94,11 @@ export async function run() {
     const { generateManySets } = await import('./catalog.bench.mjs');
     generateManySets(many, 10_000, true);
     lb('verify', many, '--level', 'inventory', '--json');
-    const onlyNew = median([1, 2, 3].map(() => measure(`node ${LIFEBOAT} verify ${many} --level inventory --only-new --json > /dev/null`, env).wall));
+    const onlyNew = median(
+      [1, 2, 3].map(
+        () => measure(`node ${LIFEBOAT} verify ${many} --level inventory --only-new --json > /dev/null`, env).wall,
+      ),
+    );
 
     // The engine's own reading rate: bytes over the time from the first artifact started to the
     // last one finished (the whole-process time adds start-up, the rescan and the ledger).
@@ -84,7 +106,9 @@ export async function run() {
       median(
         stdouts.map((out) => {
           const report = JSON.parse(out);
-          const arts = report.results.flatMap((r) => r.artifacts.map((a) => ({ ...a, start: Date.parse(a.startedAt) })));
+          const arts = report.results.flatMap((r) =>
+            r.artifacts.map((a) => ({ ...a, start: Date.parse(a.startedAt) })),
+          );
           const t0 = Math.min(...arts.map((a) => a.start));
           const t1 = Math.max(...arts.map((a) => a.start + a.durationMs));
           return arts.reduce((n, a) => n + a.bytes, 0) / 2 ** 20 / ((t1 - t0) / 1000);
@@ -101,11 +125,27 @@ export async function run() {
       '| --- | --- | --- | --- | --- | --- |',
     ];
     const sha = rows[1].wall;
-    for (const r of rows) lines.push(`| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${rate(r.wall).toFixed(0)} MiB/s | ${(sha / r.wall).toFixed(2)}× | ${((rate(r.wall) / openssl) * 100).toFixed(0)}% | ${r.rssMiB.toFixed(0)} MiB |`);
-    lines.push('', `Reading rate inside the engine (first artifact started to last finished): **${engineRate.toFixed(0)} MiB/s**, ${((engineRate / openssl) * 100).toFixed(0)}% of OpenSSL's single-core SHA-256.`, '');
-    lines.push('Goals: one job ≥ 2.5× sha256sum (≥ 75% of OpenSSL), faster than restic check --read-data, peak RSS < 150 MB.', '');
-    lines.push(`Two sets of ~512 MiB each, whole process: \`--jobs 1\` ${jobs[0].wall.toFixed(2)} s, \`--jobs 2\` ${jobs[1].wall.toFixed(2)} s (${(jobs[0].wall / jobs[1].wall).toFixed(2)}×); inside the engine ${jobsRate[0].toFixed(0)} → ${jobsRate[1].toFixed(0)} MiB/s, **${(jobsRate[1] / jobsRate[0]).toFixed(2)}×** (goal ≥ 1.7×); peak RSS ${jobs[1].rssMiB.toFixed(0)} MiB.`, '');
-    lines.push(`\`lifeboat verify <medium of 10,000 sets> --only-new\` after a first pass: **${onlyNew.toFixed(2)} s** (goal < 1 s; includes the rescan of the medium).`, '');
+    for (const r of rows)
+      lines.push(
+        `| \`${r.name}\` | ${r.wall.toFixed(2)} s | ${rate(r.wall).toFixed(0)} MiB/s | ${(sha / r.wall).toFixed(2)}× | ${((rate(r.wall) / openssl) * 100).toFixed(0)}% | ${r.rssMiB.toFixed(0)} MiB |`,
+      );
+    lines.push(
+      '',
+      `Reading rate inside the engine (first artifact started to last finished): **${engineRate.toFixed(0)} MiB/s**, ${((engineRate / openssl) * 100).toFixed(0)}% of OpenSSL's single-core SHA-256.`,
+      '',
+    );
+    lines.push(
+      'Goals: one job ≥ 2.5× sha256sum (≥ 75% of OpenSSL), faster than restic check --read-data, peak RSS < 150 MB.',
+      '',
+    );
+    lines.push(
+      `Two sets of ~512 MiB each, whole process: \`--jobs 1\` ${jobs[0].wall.toFixed(2)} s, \`--jobs 2\` ${jobs[1].wall.toFixed(2)} s (${(jobs[0].wall / jobs[1].wall).toFixed(2)}×); inside the engine ${jobsRate[0].toFixed(0)} → ${jobsRate[1].toFixed(0)} MiB/s, **${(jobsRate[1] / jobsRate[0]).toFixed(2)}×** (goal ≥ 1.7×); peak RSS ${jobs[1].rssMiB.toFixed(0)} MiB.`,
+      '',
+    );
+    lines.push(
+      `\`lifeboat verify <medium of 10,000 sets> --only-new\` after a first pass: **${onlyNew.toFixed(2)} s** (goal < 1 s; includes the rescan of the medium).`,
+      '',
+    );
     return lines.join('\n');
   } finally {
     rmSync(work, { recursive: true, force: true });

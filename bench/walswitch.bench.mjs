@@ -35,7 +35,9 @@ async function drain(work, label, archiveCommand, prepare = () => undefined) {
     if (count() === 0) throw new Error(`${label}: nothing archived; the archive_command fails (${failed()} failures)`);
     const before = count();
     const t0 = Date.now();
-    cluster.psql(`DO $$ BEGIN FOR i IN 1..${SWITCHES} LOOP INSERT INTO beat VALUES (i); PERFORM pg_switch_wal(); COMMIT; END LOOP; END $$`);
+    cluster.psql(
+      `DO $$ BEGIN FOR i IN 1..${SWITCHES} LOOP INSERT INTO beat VALUES (i); PERFORM pg_switch_wal(); COMMIT; END LOOP; END $$`,
+    );
     const produced = (Date.now() - t0) / 1000;
     while (count() < before + SWITCHES) execSync('sleep 0.02');
     const drained = (Date.now() - t0) / 1000;
@@ -68,15 +70,40 @@ export async function run() {
       chownTree(dir);
       return dir;
     };
-    results.push(await drain(work, '`lifeboat wal-push` (a Node process per segment)', `'${node}' '${LIFEBOAT}' wal-push %p --system switch --to '${medium('m-sync')}' --recipient ${recipient}`));
-    results.push(await drain(work, '`lifeboat wal-push --async` (background archiver, Node acknowledges)', `'${node}' '${LIFEBOAT}' wal-push %p --system switch --to '${medium('m-async')}' --recipient ${recipient} --async --spool '${spool('s-async')}'`));
-    results.push(await drain(work, '`bin/lifeboat-wal-push` (background archiver, sh acknowledges)', `LIFEBOAT_NODE='${node}' '${fast}' %p --system switch --to '${medium('m-fast')}' --recipient ${recipient} --spool '${spool('s-fast')}'`));
+    results.push(
+      await drain(
+        work,
+        '`lifeboat wal-push` (a Node process per segment)',
+        `'${node}' '${LIFEBOAT}' wal-push %p --system switch --to '${medium('m-sync')}' --recipient ${recipient}`,
+      ),
+    );
+    results.push(
+      await drain(
+        work,
+        '`lifeboat wal-push --async` (background archiver, Node acknowledges)',
+        `'${node}' '${LIFEBOAT}' wal-push %p --system switch --to '${medium('m-async')}' --recipient ${recipient} --async --spool '${spool('s-async')}'`,
+      ),
+    );
+    results.push(
+      await drain(
+        work,
+        '`bin/lifeboat-wal-push` (background archiver, sh acknowledges)',
+        `LIFEBOAT_NODE='${node}' '${fast}' %p --system switch --to '${medium('m-fast')}' --recipient ${recipient} --spool '${spool('s-fast')}'`,
+      ),
+    );
     for (const mode of ['sync', 'async']) {
       results.push(
-        await drain(work, `\`pgbackrest archive-push\` (${mode === 'sync' ? 'synchronous' : 'archive-async, process-max=2'})`, `pgbackrest --config=${join(work, `pgbackrest-${mode}`, 'pgbackrest.conf')} --stanza=bench archive-push %p`, (cluster) => {
-          const conf = pgbackrestConf(join(work, `pgbackrest-${mode}`), cluster, [`archive-async=${mode === 'async' ? 'y' : 'n'}`]);
-          execSync(asPg(`pgbackrest --config=${conf} --stanza=bench stanza-create`), { stdio: 'inherit' });
-        }),
+        await drain(
+          work,
+          `\`pgbackrest archive-push\` (${mode === 'sync' ? 'synchronous' : 'archive-async, process-max=2'})`,
+          `pgbackrest --config=${join(work, `pgbackrest-${mode}`, 'pgbackrest.conf')} --stanza=bench archive-push %p`,
+          (cluster) => {
+            const conf = pgbackrestConf(join(work, `pgbackrest-${mode}`), cluster, [
+              `archive-async=${mode === 'async' ? 'y' : 'n'}`,
+            ]);
+            execSync(asPg(`pgbackrest --config=${conf} --stanza=bench stanza-create`), { stdio: 'inherit' });
+          },
+        ),
       );
     }
   } finally {
@@ -91,7 +118,10 @@ export async function run() {
     '',
     '| archive_command | PostgreSQL made them in | archived all in | segments/s | vs pgBackRest async | failed attempts |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.label} | ${r.produced.toFixed(2)} s | ${r.drained.toFixed(2)} s | ${r.rate.toFixed(1)} | ${(r.rate / best.rate).toFixed(2)}× | ${r.failed} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.label} | ${r.produced.toFixed(2)} s | ${r.drained.toFixed(2)} s | ${r.rate.toFixed(1)} | ${(r.rate / best.rate).toFixed(2)}× | ${r.failed} |`,
+    ),
     '',
     'PostgreSQL queues what the archiver has not taken yet, so a slower archiver only delays archiving (and keeps WAL on the server longer); it never loses a segment.',
     '',

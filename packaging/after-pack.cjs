@@ -16,12 +16,17 @@ const ARCH_NAMES = ['ia32', 'x64', 'armv7l', 'arm64', 'universal'];
 
 /** Where Electron's resources folder is inside the unpacked app. */
 function resourcesDir(appOutDir, platform, productFilename) {
-  return platform === 'darwin' || platform === 'mas' ? join(appOutDir, `${productFilename}.app`, 'Contents', 'Resources') : join(appOutDir, 'resources');
+  return platform === 'darwin' || platform === 'mas'
+    ? join(appOutDir, `${productFilename}.app`, 'Contents', 'Resources')
+    : join(appOutDir, 'resources');
 }
 
 async function placeElectronSqlite(resources, platform, arch, log) {
   const release = join(resources, 'app.asar.unpacked', 'node_modules', 'better-sqlite3', 'build', 'Release');
-  if (!existsSync(release)) throw new Error(`lifeboat afterPack: ${release} is missing: better-sqlite3 must be asarUnpack'ed (electron-builder.yml).`);
+  if (!existsSync(release))
+    throw new Error(
+      `lifeboat afterPack: ${release} is missing: better-sqlite3 must be asarUnpack'ed (electron-builder.yml).`,
+    );
   let source = process.env.LIFEBOAT_ELECTRON_SQLITE;
   if (source) {
     source = resolve(source);
@@ -32,7 +37,8 @@ async function placeElectronSqlite(resources, platform, arch, log) {
   }
   // The files listed in the asar's header stay as they are (electron-builder.yml already leaves out the build's intermediates).
   const extra = readdirSync(release).filter((name) => name !== 'better_sqlite3.node');
-  if (extra.length > 0) log(`note: better-sqlite3/build/Release also holds ${extra.join(', ')} (see files in electron-builder.yml)`);
+  if (extra.length > 0)
+    log(`note: better-sqlite3/build/Release also holds ${extra.join(', ')} (see files in electron-builder.yml)`);
   copyFileSync(source, join(release, 'better_sqlite3.node'));
   log(`better-sqlite3: the Electron build from ${source}`);
 }
@@ -44,9 +50,11 @@ function checkLayout(resources, platform) {
   else if (platform !== 'win32') chmodSync(wrapper, 0o755);
   if (!existsSync(join(resources, 'app.asar'))) problems.push('app.asar');
   for (const mod of ['keytar', 'zstd-napi']) {
-    if (!existsSync(join(resources, 'app.asar.unpacked', 'node_modules', mod))) problems.push(`${mod} unpacked from the asar`);
+    if (!existsSync(join(resources, 'app.asar.unpacked', 'node_modules', mod)))
+      problems.push(`${mod} unpacked from the asar`);
   }
-  if (problems.length > 0) throw new Error(`lifeboat afterPack: the package lacks ${problems.join(', ')} (electron-builder.yml).`);
+  if (problems.length > 0)
+    throw new Error(`lifeboat afterPack: the package lacks ${problems.join(', ')} (electron-builder.yml).`);
 }
 
 async function afterPack(context) {

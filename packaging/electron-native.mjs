@@ -29,7 +29,12 @@ function readJson(path) {
 
 /** Same path as electronSqlitePath() in electron/main/native-binding.ts (a unit test holds them together). */
 export function electronSqlitePath(root, sqliteVersion, electronVersion, platform, arch) {
-  return join(root, 'node_modules', '.lifeboat-electron', `better-sqlite3-${sqliteVersion}-electron-${electronVersion}-${platform}-${arch}.node`);
+  return join(
+    root,
+    'node_modules',
+    '.lifeboat-electron',
+    `better-sqlite3-${sqliteVersion}-electron-${electronVersion}-${platform}-${arch}.node`,
+  );
 }
 
 export function installedVersions(root = ROOT) {
@@ -42,14 +47,17 @@ export function installedVersions(root = ROOT) {
 /** A child's environment without npm's node-gyp settings: ~/.npmrc's nodedir=/usr would build against Node's headers. */
 function cleanEnv() {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^npm_config_(nodedir|target|runtime|disturl|arch|build_from_source)$/i.test(k)) delete env[k];
+  for (const k of Object.keys(env))
+    if (/^npm_config_(nodedir|target|runtime|disturl|arch|build_from_source)$/i.test(k)) delete env[k];
   return env;
 }
 
 /** The line that says why (a DNS failure, a missing header), else the last lines. */
 function gist(out) {
   const lines = out.split('\n');
-  const why = lines.find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network connectivity/.test(l)) ?? lines.find((l) => /Error:/.test(l));
+  const why =
+    lines.find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network connectivity/.test(l)) ??
+    lines.find((l) => /Error:/.test(l));
   return why ? why.trim() : lines.slice(-3).join(' | ');
 }
 
@@ -61,7 +69,13 @@ function run(cmd, args, cwd, log) {
 }
 
 /** Makes sure the Electron build exists; returns its path. Throws an Error whose message says what to do. */
-export function ensureElectronSqlite({ root = ROOT, platform = process.platform, arch = process.arch, from = null, log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+export function ensureElectronSqlite({
+  root = ROOT,
+  platform = process.platform,
+  arch = process.arch,
+  from = null,
+  log = (m) => process.stderr.write(`${m}\n`),
+} = {}) {
   const v = installedVersions(root);
   const target = electronSqlitePath(root, v.sqlite, v.electron, platform, arch);
   if (from) {
@@ -72,23 +86,46 @@ export function ensureElectronSqlite({ root = ROOT, platform = process.platform,
   }
   if (existsSync(target)) return target;
 
-  log(`better-sqlite3 ${v.sqlite} has no Electron ${v.electron} build (${platform}-${arch}) yet; getting one (the Node build stays as it is).`);
+  log(
+    `better-sqlite3 ${v.sqlite} has no Electron ${v.electron} build (${platform}-${arch}) yet; getting one (the Node build stays as it is).`,
+  );
   const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-electron-sqlite-'));
   const failures = [];
   try {
     const pkgDir = join(scratch, 'better-sqlite3');
     // The sources only: the Node build in build/ must neither be copied nor touched.
-    cpSync(join(root, 'node_modules', 'better-sqlite3'), pkgDir, { recursive: true, filter: (src) => !src.includes(`${join('better-sqlite3', 'build')}`) });
+    cpSync(join(root, 'node_modules', 'better-sqlite3'), pkgDir, {
+      recursive: true,
+      filter: (src) => !src.includes(`${join('better-sqlite3', 'build')}`),
+    });
     const req = createRequire(join(root, 'package.json'));
     const built = join(pkgDir, 'build', 'Release', 'better_sqlite3.node');
 
     const prebuild = req.resolve('prebuild-install/bin.js');
-    const a = run(process.execPath, [prebuild, '--runtime', 'electron', '--target', v.electron, '--platform', platform, '--arch', arch, '--verbose'], pkgDir, log);
+    const a = run(
+      process.execPath,
+      [prebuild, '--runtime', 'electron', '--target', v.electron, '--platform', platform, '--arch', arch, '--verbose'],
+      pkgDir,
+      log,
+    );
     if (!a.ok || !existsSync(built)) failures.push(`download (prebuild-install): ${gist(a.out)}`);
 
     if (!existsSync(built) && platform === process.platform && arch === process.arch) {
       const gyp = req.resolve('node-gyp/bin/node-gyp.js');
-      const b = run(process.execPath, [gyp, 'rebuild', '--release', `--target=${v.electron}`, `--arch=${arch}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers'], pkgDir, log);
+      const b = run(
+        process.execPath,
+        [
+          gyp,
+          'rebuild',
+          '--release',
+          `--target=${v.electron}`,
+          `--arch=${arch}`,
+          '--runtime=electron',
+          '--dist-url=https://electronjs.org/headers',
+        ],
+        pkgDir,
+        log,
+      );
       if (!b.ok || !existsSync(built)) failures.push(`source build (node-gyp, Electron headers): ${gist(b.out)}`);
     }
     if (!existsSync(built)) {

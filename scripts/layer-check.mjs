@@ -34,7 +34,9 @@ export function folderGraph() {
     const from = folderOf(f);
     if (!graph.has(from)) graph.set(from, new Set());
     const text = readFileSync(f, 'utf8');
-    for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+    for (const m of text.matchAll(
+      /(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g,
+    )) {
       const target = resolve(dirname(f), m[1] ?? m[2]);
       if (!target.startsWith(engine + sep)) continue;
       const to = folderOf(target + '.ts');

@@ -84,7 +84,8 @@ function run() {
   const movedBack = new Map([...moved].map(([a, b]) => [b, a]));
 
   let changedFiles = 0;
-  const IMPORT = /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bvi\.mock\s*\(\s*)(['"])(\.{1,2}\/[^'"]*)\2/g;
+  const IMPORT =
+    /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\bvi\.mock\s*\(\s*)(['"])(\.{1,2}\/[^'"]*)\2/g;
   for (const file of SCANNED.flatMap((d) => sourceFiles(join(root, d)))) {
     const text = readFileSync(file, 'utf8');
     const dir = dirname(file);
@@ -93,7 +94,10 @@ function run() {
     const next = text.replace(IMPORT, (whole, lead, quote, spec) => {
       const here = resolveSpec(dir, spec);
       if (here && !moved.has(here)) return whole;
-      const then = here ?? resolveSpec(oldDir, spec) ?? (moved.has(resolve(oldDir, spec) + '.ts') ? resolve(oldDir, spec) + '.ts' : null);
+      const then =
+        here ??
+        resolveSpec(oldDir, spec) ??
+        (moved.has(resolve(oldDir, spec) + '.ts') ? resolve(oldDir, spec) + '.ts' : null);
       if (!then) return whole;
       const target = moved.get(then) ?? then;
       const wanted = specifier(dir, target, spec);
@@ -107,14 +111,22 @@ function run() {
   }
 
   // The docs name files by their path under electron/ (e.g. `backup/child.ts`): follow the moves.
-  const docs = [join(root, 'README.md'), ...(existsSync(join(root, 'docs')) ? readdirSync(join(root, 'docs')).filter((n) => n.endsWith('.md')).map((n) => join(root, 'docs', n)) : [])];
+  const docs = [
+    join(root, 'README.md'),
+    ...(existsSync(join(root, 'docs'))
+      ? readdirSync(join(root, 'docs'))
+          .filter((n) => n.endsWith('.md'))
+          .map((n) => join(root, 'docs', n))
+      : []),
+  ];
   for (const doc of docs) {
     const text = readFileSync(doc, 'utf8');
     let next = text;
     for (const [from, to] of MOVES) {
       const short = (p) => p.replace(/^electron\/engine\//, '');
       next = next.split(from).join(to);
-      if (from.startsWith('electron/engine/') && to.startsWith('electron/engine/')) next = next.replace(new RegExp(`(?<![\\w/.-])${short(from).replace(/[.]/g, '\\.')}`, 'g'), short(to));
+      if (from.startsWith('electron/engine/') && to.startsWith('electron/engine/'))
+        next = next.replace(new RegExp(`(?<![\\w/.-])${short(from).replace(/[.]/g, '\\.')}`, 'g'), short(to));
     }
     if (next !== text) {
       console.log(`paths followed: ${relative(root, doc)}`);

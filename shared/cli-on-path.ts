@@ -27,7 +27,9 @@ export function cliOnPath(platform: string): CliOnPath {
       };
     case 'win32':
       return {
-        steps: ['Add the install folder’s resources\\bin to your PATH (Settings → System → About → Advanced system settings → Environment Variables), or run once in PowerShell:'],
+        steps: [
+          'Add the install folder’s resources\\bin to your PATH (Settings → System → About → Advanced system settings → Environment Variables), or run once in PowerShell:',
+        ],
         command: `[Environment]::SetEnvironmentVariable('Path', [Environment]::GetEnvironmentVariable('Path', 'User') + ';' + "$env:LOCALAPPDATA\\Programs\\Lifeboat\\resources\\bin", 'User')`,
       };
     default:

@@ -16,7 +16,10 @@ export function bridgeDataDir(argv: readonly string[]): string {
   if (demo === null) return resolveDataDir();
   if (!demo) throw new LifeboatError('BAD_INPUT', '--demo-dir needs a folder.');
   const home = join(resolve(demo), 'home');
-  if (!existsSync(home)) throw new LifeboatError('NOT_FOUND', `${demo} holds no demo data (no home folder): run \`npx lifeboat demo --keep --dir ${demo}\` first.`);
+  if (!existsSync(home))
+    throw new LifeboatError(
+      'NOT_FOUND',
+      `${demo} holds no demo data (no home folder): run \`npx lifeboat demo --keep --dir ${demo}\` first.`,
+    );
   return home;
 }
-

@@ -13,7 +13,10 @@ import { argValue, bridgeDataDir } from './args';
 import { startBridge } from './server';
 
 async function main(): Promise<void> {
-  const logger = createLogger(jsonLinesSink((line) => process.stderr.write(line)), { base: { front: 'bridge' } });
+  const logger = createLogger(
+    jsonLinesSink((line) => process.stderr.write(line)),
+    { base: { front: 'bridge' } },
+  );
   const dataDir = bridgeDataDir(process.argv.slice(2));
   const engine = new Engine({ dataDir, credentials: new KeytarCredentialStore(), frontDoor: 'bridge', logger });
   const port = argValue(process.argv.slice(2), '--port');
@@ -23,9 +26,14 @@ async function main(): Promise<void> {
     rendererDir: join(__dirname, '../renderer'),
     port: port ? Number(port) : 0,
   });
-  process.stdout.write(`Lifeboat web bridge (development only) on ${bridge.url}, data in ${dataDir}\nOpen: ${bridge.openUrl}\n`);
+  process.stdout.write(
+    `Lifeboat web bridge (development only) on ${bridge.url}, data in ${dataDir}\nOpen: ${bridge.openUrl}\n`,
+  );
   const stop = (): void => {
-    void bridge.close().then(() => engine.close()).then(() => process.exit(0));
+    void bridge
+      .close()
+      .then(() => engine.close())
+      .then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

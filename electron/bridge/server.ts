@@ -97,7 +97,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const origin = req.headers.origin ?? '';
     const allowedOrigins = [`http://127.0.0.1:${address.port}`, `http://localhost:${address.port}`];
-    if (url.pathname !== '/ipc' || !sameToken(url.searchParams.get('token') ?? '', token) || !allowedOrigins.includes(origin)) {
+    if (
+      url.pathname !== '/ipc' ||
+      !sameToken(url.searchParams.get('token') ?? '', token) ||
+      !allowedOrigins.includes(origin)
+    ) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;
@@ -129,7 +133,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       }
       if (typeof message.id !== 'number' || typeof message.channel !== 'string') return;
       const id = message.id;
-      void dispatch(options.handlers, message.channel, message.input, options.engine.logger).then((result) => send(ws, { id, result }));
+      void dispatch(options.handlers, message.channel, message.input, options.engine.logger).then((result) =>
+        send(ws, { id, result }),
+      );
     });
   });
 

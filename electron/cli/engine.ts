@@ -11,7 +11,10 @@ export function openCliEngine(encoderThreads?: EncoderThreads): Engine {
   const dataDir = resolveDataDir();
   mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });
   const stream = createWriteStream(join(dataDir, 'logs', 'cli.log'), { flags: 'a', mode: 0o600 });
-  const logger = createLogger(jsonLinesSink((line) => stream.write(line)), { base: { front: 'cli', pid: process.pid } });
+  const logger = createLogger(
+    jsonLinesSink((line) => stream.write(line)),
+    { base: { front: 'cli', pid: process.pid } },
+  );
   return new Engine({ dataDir, credentials: new KeytarCredentialStore(), frontDoor: 'cli', logger, encoderThreads });
 }
 

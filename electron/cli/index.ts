@@ -46,7 +46,8 @@ export function quietOnClosedPipe(io: CliIo): void {
  */
 export function warnPasswordInArgv(argv: string[], io: CliIo): void {
   const leaky = argv.some((arg) => {
-    const value = arg.startsWith('-') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg.replace(/^[\w.-]+=/, '');
+    const value =
+      arg.startsWith('-') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg.replace(/^[\w.-]+=/, '');
     if (!/^postgres(ql)?[:/]/i.test(value)) return false;
     try {
       const u = new URL(value);
@@ -56,8 +57,12 @@ export function warnPasswordInArgv(argv: string[], io: CliIo): void {
     }
   });
   if (leaky) {
-    io.stderr.write('lifeboat: warning: a password in a URL on the command line is visible to every user of this machine (ps) while the command runs.\n');
-    io.stderr.write('  Leave it out of the URL and use PGPASSWORD, ~/.pgpass or a keychain credential (--credential) instead.\n');
+    io.stderr.write(
+      'lifeboat: warning: a password in a URL on the command line is visible to every user of this machine (ps) while the command runs.\n',
+    );
+    io.stderr.write(
+      '  Leave it out of the URL and use PGPASSWORD, ~/.pgpass or a keychain credential (--credential) instead.\n',
+    );
   }
 }
 
@@ -66,7 +71,18 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   warnPasswordInArgv(argv, io);
   const program = buildProgram(io);
   // Registration modules are light (commander only); each action imports its engine code.
-  const [{ registerInfo }, { registerMedium }, { registerKeys }, { registerBackup }, { registerPrune }, { registerCatalog }, { registerVerify }, { registerRunbook }, { registerPitr }, { registerDemo }] = await Promise.all([
+  const [
+    { registerInfo },
+    { registerMedium },
+    { registerKeys },
+    { registerBackup },
+    { registerPrune },
+    { registerCatalog },
+    { registerVerify },
+    { registerRunbook },
+    { registerPitr },
+    { registerDemo },
+  ] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
     import('./commands/keys'),

@@ -11,7 +11,10 @@ export function readRecipients(values: string[]): AgeRecipient[] {
       out.push(parseRecipient(v));
       continue;
     }
-    if (!existsSync(v)) throw new LifeboatError('KEY_INVALID', `Not an age recipient nor a file of recipients: ${v.slice(0, 80)}`, { hint: 'Recipients look like age1…; `lifeboat keys age-new` prints one.' });
+    if (!existsSync(v))
+      throw new LifeboatError('KEY_INVALID', `Not an age recipient nor a file of recipients: ${v.slice(0, 80)}`, {
+        hint: 'Recipients look like age1…; `lifeboat keys age-new` prints one.',
+      });
     for (const line of readFileSync(v, 'utf8').split('\n')) {
       const t = line.trim();
       if (t && !t.startsWith('#')) out.push(parseRecipient(t));

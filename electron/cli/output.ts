@@ -19,7 +19,10 @@ export class ProgressLine {
   private lastDraw = 0;
   private drawn = false;
 
-  constructor(private readonly io: CliIo, private readonly enabled = Boolean(io.stderr.isTTY)) {}
+  constructor(
+    private readonly io: CliIo,
+    private readonly enabled = Boolean(io.stderr.isTTY),
+  ) {}
 
   update(s: JobSnapshot): void {
     if (!this.enabled) return;
@@ -29,7 +32,8 @@ export class ProgressLine {
     const elapsed = (now - Date.parse(s.startedAt)) / 1000;
     const parts = [s.step ?? s.title];
     const c = s.counters;
-    if (c.bytesDone > 0 || c.bytesTotal) parts.push(`${formatBytes(c.bytesDone)}${c.bytesTotal ? ` / ${formatBytes(c.bytesTotal)}` : ''}`);
+    if (c.bytesDone > 0 || c.bytesTotal)
+      parts.push(`${formatBytes(c.bytesDone)}${c.bytesTotal ? ` / ${formatBytes(c.bytesTotal)}` : ''}`);
     if (c.itemsTotal) parts.push(`${c.itemsDone}/${c.itemsTotal}`);
     if (s.bytesPerSecond) parts.push(`${formatBytes(s.bytesPerSecond)}/s`);
     parts.push(formatDuration(elapsed));
@@ -62,7 +66,11 @@ export function printJson(io: CliIo, value: unknown): void {
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 

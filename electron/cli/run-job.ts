@@ -8,7 +8,12 @@ import { ProgressLine, type CliIo } from './output';
  * cron/systemd) cancels cleanly so partial writes are removed, and a failure surfaces as the
  * job's coded error.
  */
-export async function runAsJob<T>(engine: Engine, io: CliIo, spec: JobSpec, fn: (ctx: JobContext) => Promise<T>): Promise<T> {
+export async function runAsJob<T>(
+  engine: Engine,
+  io: CliIo,
+  spec: JobSpec,
+  fn: (ctx: JobContext) => Promise<T>,
+): Promise<T> {
   const progress = new ProgressLine(io);
   const unsubscribe = engine.jobs.subscribe((e) => {
     if (e.type === 'log' && e.log && (e.log.level === 'warn' || e.log.level === 'error')) {

@@ -49,7 +49,16 @@ export interface DemoSummary {
   verified: { sets: number; failed: number; bytes: number; bytesPerSecond: number | null; level: string };
   window: { base: string; from: string; to: string | null; basis: string } | null;
   walSegments: number;
-  drill: { run: string; status: string; rtoSeconds: number | null; rtoObjectiveSeconds: number; rpoSeconds: number | null; rpoObjectiveSeconds: number; restoredTables: number | null; checks: Array<{ sql: string; got: string | null; expect: string; ok: boolean }> };
+  drill: {
+    run: string;
+    status: string;
+    rtoSeconds: number | null;
+    rtoObjectiveSeconds: number;
+    rpoSeconds: number | null;
+    rpoObjectiveSeconds: number;
+    restoredTables: number | null;
+    checks: Array<{ sql: string; got: string | null; expect: string; ok: boolean }>;
+  };
   report: string;
   rows: Record<string, string>;
   s3: string | null;
@@ -60,7 +69,12 @@ const FILES_SYSTEM = 'shop-files';
 const CONFIG_SYSTEM = 'shop-config';
 
 function context(say: (l: string) => void): JobContext {
-  return { signal: new AbortController().signal, progress: () => undefined, step: () => undefined, log: (level, m) => (level === 'warn' || level === 'error' ? say(`  ${level}: ${m}`) : undefined) };
+  return {
+    signal: new AbortController().signal,
+    progress: () => undefined,
+    step: () => undefined,
+    log: (level, m) => (level === 'warn' || level === 'error' ? say(`  ${level}: ${m}`) : undefined),
+  };
 }
 
 /** One statement on a URL of the demo's own server (trust auth, no password). */
@@ -76,9 +90,20 @@ async function startS3(dir: string): Promise<{ location: string; medium: Medium;
   } catch {
     return null;
   }
-  const server = new S3rver({ address: '127.0.0.1', port: 0, directory: join(dir, 's3'), silent: true, configureBuckets: [{ name: 'dr-backups', configs: [] }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    directory: join(dir, 's3'),
+    silent: true,
+    configureBuckets: [{ name: 'dr-backups', configs: [] }],
+  });
   const { port } = await server.run();
-  const options = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
+  const options = {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  };
   const location = 's3://dr-backups/demo';
   const medium = await openMedium(location, options);
   return { location, medium, stop: () => server.close() };
@@ -99,7 +124,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   if (runAs) {
     for (let p = dirname(dir); p !== dirname(p); p = dirname(p)) {
       if ((statSync(p).mode & 0o001) === 0) {
-        throw new LifeboatError('BAD_INPUT', `PostgreSQL runs as the postgres user and cannot reach ${dir}: ${p} is not traversable by others.`, { hint: 'Choose a folder under /tmp (the default), or chmod o+x the folders above it.' });
+        throw new LifeboatError(
+          'BAD_INPUT',
+          `PostgreSQL runs as the postgres user and cannot reach ${dir}: ${p} is not traversable by others.`,
+          { hint: 'Choose a folder under /tmp (the default), or chmod o+x the folders above it.' },
+        );
       }
     }
   }
@@ -111,7 +140,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   try {
     say(`Lifeboat demo in ${dir}`);
     engine = new Engine({ dataDir: home, credentials: new MemoryCredentialStore(), frontDoor: 'cli' });
-    saveSettings(engine.paths.settings, parseSettings({ operatorName: 'Demo operator', systems: { [SYSTEM]: { tier: 'critical', validations: [] } } }));
+    saveSettings(
+      engine.paths.settings,
+      parseSettings({ operatorName: 'Demo operator', systems: { [SYSTEM]: { tier: 'critical', validations: [] } } }),
+    );
 
     say('1. keys: a signing key for the servers, an age key for the DR laptop');
     const keys = join(dir, 'keys');
@@ -142,7 +174,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const walKey = join(dir, 'wal-signing.pem');
     writeFileSync(walKey, signing.privatePem, { mode: 0o600 });
     if (runAs) chownSync(walKey, runAs.uid, runAs.gid);
-    const cmd = [...o.cliCommand, 'wal-push', '%p', '--system', SYSTEM, '--to', usbPath, '--recipient', age.identity.recipient.text, '--sign-key', walKey].map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+    const cmd = [
+      ...o.cliCommand,
+      'wal-push',
+      '%p',
+      '--system',
+      SYSTEM,
+      '--to',
+      usbPath,
+      '--recipient',
+      age.identity.recipient.text,
+      '--sign-key',
+      walKey,
+    ]
+      .map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`))
+      .join(' ');
     await sql(cluster.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
     await sql(cluster.url(), `ALTER SYSTEM SET archive_command = '${cmd.replace(/'/g, "''")}'`);
     await sql(cluster.url(), `ALTER SYSTEM SET archive_timeout = '60s'`);
@@ -152,17 +198,31 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const shopUrl = cluster.url('shop');
     const scale = o.scale ?? { customers: 20_000, orders: 200_000 };
     await withPgClient(parsePgUrl(shopUrl), (c) => loadSampleData(c, scale));
-    const counts = await sql<{ c: string; o: string }>(shopUrl, 'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o');
+    const counts = await sql<{ c: string; o: string }>(
+      shopUrl,
+      'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o',
+    );
     saveSettings(
       engine.paths.settings,
       parseSettings({
         operatorName: 'Demo operator',
-        systems: { [SYSTEM]: { tier: 'critical', validations: [{ sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` }, { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` }, { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' }] } },
+        systems: {
+          [SYSTEM]: {
+            tier: 'critical',
+            validations: [
+              { sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` },
+              { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` },
+              { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' },
+            ],
+          },
+        },
       }),
     );
     const sampleRoot = join(dir, 'sample');
     const sample = writeSampleFiles(sampleRoot);
-    say(`   ${Number(counts[0]!.c).toLocaleString('en')} customers, ${Number(counts[0]!.o).toLocaleString('en')} orders; ${sample.count} sample files`);
+    say(
+      `   ${Number(counts[0]!.c).toLocaleString('en')} customers, ${Number(counts[0]!.o).toLocaleString('en')} orders; ${sample.count} sample files`,
+    );
 
     say(`4. backups to ${media.length} media: logical, base (for PITR), files, config`);
     const ctx = context(say);
@@ -182,35 +242,84 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         `INSERT INTO orders (id, customer_id, total, status, placed_at, lines)
          SELECT (SELECT max(id) FROM orders) + row_number() OVER (), id, 10 + id % 90, 'new', now(), '[]'::jsonb FROM customers WHERE id % 50 = ${i}`,
       );
-      const before = Number((await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+      const before = Number(
+        (await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n,
+      );
       await sql(cluster.url(), 'SELECT pg_switch_wal()');
       for (let t = 0; t < 200; t++) {
-        const now = Number((await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+        const now = Number(
+          (await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n,
+        );
         if (now > before) break;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await backupFiles({ ...common, system: FILES_SYSTEM, paths: [sample.files], excludes: [], kind: 'files', incremental: false, allowPlaintext: false, identities: [], stateDir: join(home, 'state') }, ctx);
-    await backupFiles({ ...common, system: CONFIG_SYSTEM, paths: [sample.config], excludes: [], kind: 'config', incremental: false, allowPlaintext: false, identities: [], stateDir: join(home, 'state') }, ctx);
+    await backupFiles(
+      {
+        ...common,
+        system: FILES_SYSTEM,
+        paths: [sample.files],
+        excludes: [],
+        kind: 'files',
+        incremental: false,
+        allowPlaintext: false,
+        identities: [],
+        stateDir: join(home, 'state'),
+      },
+      ctx,
+    );
+    await backupFiles(
+      {
+        ...common,
+        system: CONFIG_SYSTEM,
+        paths: [sample.config],
+        excludes: [],
+        kind: 'config',
+        incremental: false,
+        allowPlaintext: false,
+        identities: [],
+        stateDir: join(home, 'state'),
+      },
+      ctx,
+    );
 
     say('5. scan both media into the offline catalog, verify deep, plan PITR');
     for (const m of media) await scanMedium(engine.catalog, m, ctx, { identities: [age.identity] });
     const settings = engine.settings();
-    const verified = await runVerify({ catalog: engine.catalog, settings, dataDir: home }, { target: usbPath, level: 'deep', identities: [age.identity], onlyNew: false, olderThanDays: null, jobs: 2 }, ctx);
+    const verified = await runVerify(
+      { catalog: engine.catalog, settings, dataDir: home },
+      { target: usbPath, level: 'deep', identities: [age.identity], onlyNew: false, olderThanDays: null, jobs: 2 },
+      ctx,
+    );
     const failed = verified.results.filter((r) => r.verdict !== 'ok');
-    say(`   ${verified.results.length - failed.length} of ${verified.results.length} sets pass at deep level (${(verified.bytes / 1048576).toFixed(1)} MiB${verified.bytesPerSecond ? `, ${(verified.bytesPerSecond / 1048576).toFixed(0)} MiB/s` : ''})`);
-    const plan = await planPitr(usb, SYSTEM, { identities: [age.identity], trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: settings.pgBinDir || undefined });
+    say(
+      `   ${verified.results.length - failed.length} of ${verified.results.length} sets pass at deep level (${(verified.bytes / 1048576).toFixed(1)} MiB${verified.bytesPerSecond ? `, ${(verified.bytesPerSecond / 1048576).toFixed(0)} MiB/s` : ''})`,
+    );
+    const plan = await planPitr(usb, SYSTEM, {
+      identities: [age.identity],
+      trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false },
+      pgBinDir: settings.pgBinDir || undefined,
+    });
     const w = plan.windows[0] ?? null;
     if (w) say(`   recoverable window: ${w.from} → ${w.to ?? '—'} (${w.toBasis}, ${w.segments} WAL segments)`);
 
     say('6. the monthly restore drill, as a drill: restore into a scratch server, validate, report');
     const runner = runEngineFor(engine, [age.identity]);
-    const run0 = runner.start(loadRunbook(home, 'monthly-drill'), { system: SYSTEM }, { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' });
+    const run0 = runner.start(
+      loadRunbook(home, 'monthly-drill'),
+      { system: SYSTEM },
+      { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' },
+    );
     let run = await runner.advance(run0.id, ctx);
     for (let guard = 0; run.status === 'waiting' && guard < 50; guard++) {
       const step = run.state.runbook.steps.find((s) => run.state.steps[s.id]?.status === 'waiting')!;
       const need = run.state.steps[step.id]!.need!;
-      const answer = need.type === 'manual' ? { ticks: need.items.map((_, i) => i), signoff: 'Demo operator (drill, --yes)', auto: true } : need.type === 'confirm' ? { confirmation: need.expect, auto: true } : { signoff: 'drill auto-approval', auto: true };
+      const answer =
+        need.type === 'manual'
+          ? { ticks: need.items.map((_, i) => i), signoff: 'Demo operator (drill, --yes)', auto: true }
+          : need.type === 'confirm'
+            ? { confirmation: need.expect, auto: true }
+            : { signoff: 'drill auto-approval', auto: true };
       runner.respond(run.id, step.id, answer, 'Demo operator');
       run = await runner.advance(run.id, ctx);
     }
@@ -222,7 +331,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     const rows = await withPgClient(parsePgUrl(shopUrl), (c) => fingerprint(c));
     const sets = engine.catalog.db
-      .prepare('SELECT s.key, s.kind, s.bytes, (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media FROM sets s ORDER BY s.created_at')
+      .prepare(
+        'SELECT s.key, s.kind, s.bytes, (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media FROM sets s ORDER BY s.created_at',
+      )
       .all() as DemoSummary['sets'];
     const summary: DemoSummary = {
       dir,
@@ -230,10 +341,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       dataDir: home,
       media: media.map((m) => m.location),
       sets,
-      verified: { sets: verified.results.length, failed: failed.length, bytes: verified.bytes, bytesPerSecond: verified.bytesPerSecond, level: 'deep' },
+      verified: {
+        sets: verified.results.length,
+        failed: failed.length,
+        bytes: verified.bytes,
+        bytesPerSecond: verified.bytesPerSecond,
+        level: 'deep',
+      },
       window: w ? { base: w.base, from: w.from, to: w.to, basis: w.toBasis } : null,
       walSegments: w?.segments ?? 0,
-      drill: { run: run.id, status: run.status, rtoSeconds: achieved.rto_seconds, rtoObjectiveSeconds: run.state.runbook.objectives.rto, rpoSeconds: achieved.rpo_seconds, rpoObjectiveSeconds: run.state.runbook.objectives.rpo, restoredTables: typeof restore?.tables === 'number' ? restore.tables : null, checks },
+      drill: {
+        run: run.id,
+        status: run.status,
+        rtoSeconds: achieved.rto_seconds,
+        rtoObjectiveSeconds: run.state.runbook.objectives.rto,
+        rpoSeconds: achieved.rpo_seconds,
+        rpoObjectiveSeconds: run.state.runbook.objectives.rpo,
+        restoredTables: typeof restore?.tables === 'number' ? restore.tables : null,
+        checks,
+      },
       report,
       rows,
       s3: s3?.location ?? null,

@@ -13,7 +13,10 @@ export interface SampleScale {
  * numbers, timestamps and jsonb, random enough to compress like real data (about 2–3×), not
  * pgbench's blank padding.
  */
-export async function loadSampleData(client: pg.Client, scale: SampleScale = { customers: 2000, orders: 10000 }): Promise<void> {
+export async function loadSampleData(
+  client: pg.Client,
+  scale: SampleScale = { customers: 2000, orders: 10000 },
+): Promise<void> {
   const { customers, orders } = scale;
   await client.query(`
     CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text NOT NULL, country text, created_at timestamptz NOT NULL, profile jsonb);
@@ -42,7 +45,9 @@ export async function loadSampleData(client: pg.Client, scale: SampleScale = { c
 export async function fingerprint(client: pg.Client): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of ['customers', 'orders', 'uploads']) {
-    const r = await client.query<{ n: string; h: string }>(`SELECT count(*)::text AS n, md5(string_agg(t::text, '|' ORDER BY id)) AS h FROM ${table} t`);
+    const r = await client.query<{ n: string; h: string }>(
+      `SELECT count(*)::text AS n, md5(string_agg(t::text, '|' ORDER BY id)) AS h FROM ${table} t`,
+    );
     out[table] = `${r.rows[0]!.n}:${r.rows[0]!.h}`;
   }
   return out;
@@ -59,7 +64,10 @@ function bytesFor(seed: string, n: number): Buffer {
 }
 
 /** An uploads folder (invoices, photos, text) and a config folder (with a secret, so it is encrypted). */
-export function writeSampleFiles(root: string, files = 240): { files: string; config: string; count: number; bytes: number } {
+export function writeSampleFiles(
+  root: string,
+  files = 240,
+): { files: string; config: string; count: number; bytes: number } {
   const filesDir = join(root, 'uploads');
   const configDir = join(root, 'app-config');
   let bytes = 0;
@@ -69,13 +77,26 @@ export function writeSampleFiles(root: string, files = 240): { files: string; co
     mkdirSync(dir, { recursive: true });
     const kind = i % 3;
     const name = kind === 0 ? `invoice-${1000 + i}.pdf` : kind === 1 ? `photo-${i}.jpg` : `note-${i}.txt`;
-    const body = kind === 2 ? Buffer.from(`Order note ${i}\n${'Delivered to the loading dock; signed by the customer.\n'.repeat(20 + (i % 50))}`) : bytesFor(name, 20_000 + ((i * 7919) % 120_000));
+    const body =
+      kind === 2
+        ? Buffer.from(
+            `Order note ${i}\n${'Delivered to the loading dock; signed by the customer.\n'.repeat(20 + (i % 50))}`,
+          )
+        : bytesFor(name, 20_000 + ((i * 7919) % 120_000));
     writeFileSync(join(dir, name), body);
     bytes += body.length;
   }
   mkdirSync(configDir, { recursive: true });
-  writeFileSync(join(configDir, 'app.conf'), 'listen = 0.0.0.0:8080\nworkers = 4\ndatabase = postgres://app@db1/shop\n');
-  writeFileSync(join(configDir, 'secrets.env'), `STRIPE_KEY=sk_demo_${bytesFor('k', 12).toString('hex')}\n`, { mode: 0o600 });
-  writeFileSync(join(configDir, 'nginx.conf'), 'server {\n  listen 80;\n  location / { proxy_pass http://127.0.0.1:8080; }\n}\n');
+  writeFileSync(
+    join(configDir, 'app.conf'),
+    'listen = 0.0.0.0:8080\nworkers = 4\ndatabase = postgres://app@db1/shop\n',
+  );
+  writeFileSync(join(configDir, 'secrets.env'), `STRIPE_KEY=sk_demo_${bytesFor('k', 12).toString('hex')}\n`, {
+    mode: 0o600,
+  });
+  writeFileSync(
+    join(configDir, 'nginx.conf'),
+    'server {\n  listen 80;\n  location / { proxy_pass http://127.0.0.1:8080; }\n}\n',
+  );
   return { files: filesDir, config: configDir, count: files, bytes };
 }

@@ -63,7 +63,8 @@ export class Engine {
    * endpoint, region and keys (the secret read from the keychain now, never stored elsewhere);
    * anything else opens as given (S3 then uses the standard AWS sources).
    */
-  readonly openMedium = async (location: string): Promise<Medium> => openMedium(location, await this.s3Options(location));
+  readonly openMedium = async (location: string): Promise<Medium> =>
+    openMedium(location, await this.s3Options(location));
 
   private async s3Options(location: string): Promise<S3Options | undefined> {
     if (!location.startsWith('s3://')) return undefined;
@@ -80,7 +81,11 @@ export class Engine {
       const accessKeyId = s.s3Keys[id]?.accessKeyId;
       const secret = await this.credentials.get(entry.credential);
       if (!accessKeyId || secret === null) {
-        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `The S3 keys ${entry.credential} for ${entry.location} are not in the keychain.`, { hint: 'Add them on the Credentials screen (access key id and secret key), or unlock the keychain.' });
+        throw new LifeboatError(
+          'CREDENTIAL_UNAVAILABLE',
+          `The S3 keys ${entry.credential} for ${entry.location} are not in the keychain.`,
+          { hint: 'Add them on the Credentials screen (access key id and secret key), or unlock the keychain.' },
+        );
       }
       options.credentials = { accessKeyId, secretAccessKey: secret };
     }

@@ -72,17 +72,27 @@ function fsError(code: string, e: ErrnoLike & { message?: unknown }): LifeboatEr
         cause: e,
       });
     case 'EISDIR':
-      return new LifeboatError('BAD_INPUT', `This is a folder where a file is needed${where}.`, { hint: 'Name a file, not a folder.', cause: e });
+      return new LifeboatError('BAD_INPUT', `This is a folder where a file is needed${where}.`, {
+        hint: 'Name a file, not a folder.',
+        cause: e,
+      });
     case 'ENAMETOOLONG':
       return new LifeboatError('STORAGE_ERROR', `A name is too long for this file system${where}.`, {
         hint: 'Most file systems allow 255 bytes per name and 4096 per path: choose a shorter folder, or restore that file elsewhere.',
         cause: e,
       });
     case 'ELOOP':
-      return new LifeboatError('UNSAFE_PATH', `Too many symbolic links (or a link where none may be) on the way${where}.`, { cause: e });
+      return new LifeboatError(
+        'UNSAFE_PATH',
+        `Too many symbolic links (or a link where none may be) on the way${where}.`,
+        { cause: e },
+      );
     case 'EMFILE':
     case 'ENFILE':
-      return new LifeboatError('STORAGE_ERROR', `Too many open files${where}.`, { hint: 'Raise the open-file limit (ulimit -n) and retry.', cause: e });
+      return new LifeboatError('STORAGE_ERROR', `Too many open files${where}.`, {
+        hint: 'Raise the open-file limit (ulimit -n) and retry.',
+        cause: e,
+      });
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -97,7 +107,11 @@ function fsError(code: string, e: ErrnoLike & { message?: unknown }): LifeboatEr
       // Any other failed system call on a file is the file system's answer, not a bug: say which
       // call, what the OS said and on which path.
       if (/^E[A-Z0-9]+$/.test(code) && str(e.syscall) && path) {
-        return new LifeboatError('STORAGE_ERROR', `The file system refused ${str(e.syscall)}: ${errnoText(e)} (${code})${where}.`, { cause: e });
+        return new LifeboatError(
+          'STORAGE_ERROR',
+          `The file system refused ${str(e.syscall)}: ${errnoText(e)} (${code})${where}.`,
+          { cause: e },
+        );
       }
       return undefined;
   }
@@ -109,7 +123,13 @@ function fsError(code: string, e: ErrnoLike & { message?: unknown }): LifeboatEr
  * told which one.
  */
 export function mapErrorAt(e: unknown, path: string): LifeboatError {
-  if (e && typeof e === 'object' && !(e instanceof LifeboatError) && typeof (e as ErrnoLike).code === 'string' && (e as ErrnoLike).path === undefined) {
+  if (
+    e &&
+    typeof e === 'object' &&
+    !(e instanceof LifeboatError) &&
+    typeof (e as ErrnoLike).code === 'string' &&
+    (e as ErrnoLike).path === undefined
+  ) {
     try {
       (e as ErrnoLike).path = path;
     } catch {
@@ -178,10 +198,14 @@ function sqliteError(code: string, e: unknown): LifeboatError {
   // another build): SQLite names the missing column or table.
   const text = e instanceof Error ? e.message : '';
   if (code === 'SQLITE_ERROR' && /no such (column|table)|has no column named/.test(text)) {
-    return new LifeboatError('CATALOG_CORRUPT', `The catalog's tables do not match this version of Lifeboat (SQLite: ${text}).`, {
-      hint: 'Run `lifeboat scan --rebuild`: the sets are rebuilt from the media; pinned keys, runs and the verification ledger are carried over from the old file as far as it can be read, and it says what could not.',
-      cause: e,
-    });
+    return new LifeboatError(
+      'CATALOG_CORRUPT',
+      `The catalog's tables do not match this version of Lifeboat (SQLite: ${text}).`,
+      {
+        hint: 'Run `lifeboat scan --rebuild`: the sets are rebuilt from the media; pinned keys, runs and the verification ledger are carried over from the old file as far as it can be read, and it says what could not.',
+        cause: e,
+      },
+    );
   }
   if (code === 'SQLITE_FULL') {
     return new LifeboatError('STORAGE_FULL', 'The disk holding the catalog is full.', { cause: e });
@@ -204,10 +228,14 @@ export function isKeychainUnavailableMessage(message: string): boolean {
 export function unlessUnreachable(e: unknown, medium: string, reading: string, undone: string): LifeboatError {
   const err = mapError(e);
   if (err.code !== 'STORAGE_UNREACHABLE') return err;
-  throw new LifeboatError('STORAGE_UNREACHABLE', `${medium} went out of reach while ${reading} was being read: ${err.message} ${undone}`, {
-    hint: err.hint ?? 'Reconnect the medium and verify again.',
-    cause: e,
-  });
+  throw new LifeboatError(
+    'STORAGE_UNREACHABLE',
+    `${medium} went out of reach while ${reading} was being read: ${err.message} ${undone}`,
+    {
+      hint: err.hint ?? 'Reconnect the medium and verify again.',
+      cause: e,
+    },
+  );
 }
 
 /**
@@ -233,10 +261,16 @@ export function mapError(e: unknown): LifeboatError {
   if (code?.startsWith('SQLITE_')) return sqliteError(code, e);
   // The HTTP handler's own timeouts (a connection that never opens, or goes silent).
   if (str(rec.name) === 'TimeoutError' && /smithy|socket|connection/i.test(message)) {
-    return new LifeboatError('STORAGE_UNREACHABLE', /establish a connection/.test(message) ? 'Could not connect to the server in time.' : 'The server stopped answering (the connection went silent).', {
-      hint: 'Check the network path to the storage. On a slow link, allow more time with LIFEBOAT_S3_IDLE_TIMEOUT=<seconds> (default 60).',
-      cause: e,
-    });
+    return new LifeboatError(
+      'STORAGE_UNREACHABLE',
+      /establish a connection/.test(message)
+        ? 'Could not connect to the server in time.'
+        : 'The server stopped answering (the connection went silent).',
+      {
+        hint: 'Check the network path to the storage. On a slow link, allow more time with LIFEBOAT_S3_IDLE_TIMEOUT=<seconds> (default 60).',
+        cause: e,
+      },
+    );
   }
   if (rec.$metadata && str(rec.name)) {
     const mapped = s3Error(str(rec.name) ?? '', rec.$metadata.httpStatusCode, e);
@@ -249,16 +283,20 @@ export function mapError(e: unknown): LifeboatError {
   // The AWS SDK found no credentials in any of its sources: the environment, not the operation.
   if (str(rec.name) === 'CredentialsProviderError' || /Could not load credentials from any providers/.test(message)) {
     return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'No S3 credentials were found for this medium.', {
-      hint: 'Save the medium\'s access key in Settings (kept in the OS keychain), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile of ~/.aws/credentials.',
+      hint: "Save the medium's access key in Settings (kept in the OS keychain), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile of ~/.aws/credentials.",
       cause: e,
     });
   }
   // yaml's guard against alias bombs (billion laughs); YAML is read for runbooks only.
   if (/Excessive alias count/.test(message)) {
-    return new LifeboatError('RUNBOOK_INVALID', 'The runbook expands its YAML aliases too many times (an alias bomb): refused.', {
-      hint: 'A runbook needs no more than a few aliases (&name / *name); write the values out.',
-      cause: e,
-    });
+    return new LifeboatError(
+      'RUNBOOK_INVALID',
+      'The runbook expands its YAML aliases too many times (an alias bomb): refused.',
+      {
+        hint: 'A runbook needs no more than a few aliases (&name / *name); write the values out.',
+        cause: e,
+      },
+    );
   }
   if (isKeychainUnavailableMessage(message)) {
     return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is not available.', {

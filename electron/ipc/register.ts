@@ -9,7 +9,11 @@ import type { Engine } from '../engine/engine';
  * The only file that imports ipcMain (lint enforces it). Registers one handler per contract
  * channel; each checks the sender frame, validates through `dispatch` and returns a Result.
  */
-export function registerIpc(engine: Engine, handlers: Handlers, isTrustedFrame: (frame: WebFrameMain | null) => boolean): () => void {
+export function registerIpc(
+  engine: Engine,
+  handlers: Handlers,
+  isTrustedFrame: (frame: WebFrameMain | null) => boolean,
+): () => void {
   for (const name of CHANNEL_NAMES) {
     ipcMain.handle(ipcChannel(name), async (event: IpcMainInvokeEvent, raw: unknown): Promise<Result<unknown>> => {
       if (!isTrustedFrame(event.senderFrame)) {

@@ -18,7 +18,12 @@ import { createMainWindow, hardenSession, isTrustedFrame } from './window';
 function dataDir(): string {
   // `lifeboat demo --keep` leaves its data dir in <demo dir>/home.
   const i = process.argv.findIndex((a) => a === '--demo-dir' || a.startsWith('--demo-dir='));
-  const demo = i < 0 ? null : process.argv[i]!.includes('=') ? process.argv[i]!.slice('--demo-dir='.length) : (process.argv[i + 1] ?? null);
+  const demo =
+    i < 0
+      ? null
+      : process.argv[i]!.includes('=')
+        ? process.argv[i]!.slice('--demo-dir='.length)
+        : (process.argv[i + 1] ?? null);
   if (demo) return join(demo, 'home');
   if (process.env.LIFEBOAT_HOME) return resolveDataDir();
   return app.getPath('userData');
@@ -28,10 +33,21 @@ function dataDir(): string {
 function sqliteBinding(): string | undefined {
   const appRoot = app.getAppPath();
   const choice = chooseSqliteBinding(
-    { electron: process.versions.electron ?? null, packaged: app.isPackaged, appRoot, platform: process.platform, arch: process.arch },
+    {
+      electron: process.versions.electron ?? null,
+      packaged: app.isPackaged,
+      appRoot,
+      platform: process.platform,
+      arch: process.arch,
+    },
     {
       exists: existsSync,
-      sqliteVersion: () => (JSON.parse(readFileSync(join(appRoot, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version,
+      sqliteVersion: () =>
+        (
+          JSON.parse(readFileSync(join(appRoot, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as {
+            version: string;
+          }
+        ).version,
     },
   );
   if (choice.kind === 'missing') throw choice.error;
@@ -73,7 +89,13 @@ function fallbackLog(text: string): string | null {
 
 const facts: StartupFacts = {
   packaged: app.isPackaged,
-  versions: { lifeboat: LIFEBOAT_VERSION, electron: process.versions.electron ?? null, node: process.versions.node, platform: process.platform, arch: process.arch },
+  versions: {
+    lifeboat: LIFEBOAT_VERSION,
+    electron: process.versions.electron ?? null,
+    node: process.versions.node,
+    platform: process.platform,
+    arch: process.arch,
+  },
 };
 
 if (!app.requestSingleInstanceLock()) {
@@ -107,8 +129,16 @@ if (!app.requestSingleInstanceLock()) {
           // Opened synchronously first: an unwritable directory fails here, visibly, not later as a stream error.
           closeSync(openSync(logFile, 'a', 0o600));
           const logStream = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
-          logStream.on('error', (e) => process.stderr.write(`lifeboat: the log ${logFile} cannot be written: ${e.message}\n`));
-          return { logger: createLogger(jsonLinesSink((line) => logStream.write(line)), { base: { front: 'app' } }), logFile };
+          logStream.on('error', (e) =>
+            process.stderr.write(`lifeboat: the log ${logFile} cannot be written: ${e.message}\n`),
+          );
+          return {
+            logger: createLogger(
+              jsonLinesSink((line) => logStream.write(line)),
+              { base: { front: 'app' } },
+            ),
+            logFile,
+          };
         },
         openEngine: (dir, logger) =>
           new Engine({

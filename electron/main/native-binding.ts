@@ -28,11 +28,25 @@ export type SqliteBinding =
   | { kind: 'missing'; path: string; error: LifeboatError };
 
 /** Where the Electron build of better-sqlite3 is kept in a checkout (must match packaging/electron-native.mjs). */
-export function electronSqlitePath(appRoot: string, sqliteVersion: string, electronVersion: string, platform: string, arch: string): string {
-  return join(appRoot, 'node_modules', '.lifeboat-electron', `better-sqlite3-${sqliteVersion}-electron-${electronVersion}-${platform}-${arch}.node`);
+export function electronSqlitePath(
+  appRoot: string,
+  sqliteVersion: string,
+  electronVersion: string,
+  platform: string,
+  arch: string,
+): string {
+  return join(
+    appRoot,
+    'node_modules',
+    '.lifeboat-electron',
+    `better-sqlite3-${sqliteVersion}-electron-${electronVersion}-${platform}-${arch}.node`,
+  );
 }
 
-export function chooseSqliteBinding(facts: RuntimeFacts, io: { exists: (path: string) => boolean; sqliteVersion: () => string }): SqliteBinding {
+export function chooseSqliteBinding(
+  facts: RuntimeFacts,
+  io: { exists: (path: string) => boolean; sqliteVersion: () => string },
+): SqliteBinding {
   if (!facts.electron) return { kind: 'default', why: 'plain Node: the build npm ci made' };
   if (facts.packaged) return { kind: 'default', why: 'packaged: the package holds the Electron build' };
   const path = electronSqlitePath(facts.appRoot, io.sqliteVersion(), facts.electron, facts.platform, facts.arch);
@@ -40,9 +54,13 @@ export function chooseSqliteBinding(facts: RuntimeFacts, io: { exists: (path: st
   return {
     kind: 'missing',
     path,
-    error: new LifeboatError('PRECONDITION_FAILED', `better-sqlite3 has no build for Electron ${facts.electron} (${facts.platform}-${facts.arch}) in this checkout.`, {
-      hint: 'Run `npm run native:electron` (it downloads or builds one, and leaves the Node build alone), then start again. `npm start` and `npm run dev` run it first.',
-    }),
+    error: new LifeboatError(
+      'PRECONDITION_FAILED',
+      `better-sqlite3 has no build for Electron ${facts.electron} (${facts.platform}-${facts.arch}) in this checkout.`,
+      {
+        hint: 'Run `npm run native:electron` (it downloads or builds one, and leaves the Node build alone), then start again. `npm start` and `npm run dev` run it first.',
+      },
+    ),
   };
 }
 
@@ -51,7 +69,12 @@ export function isWrongAbiError(e: unknown): boolean {
   for (let cur: unknown = e, depth = 0; cur && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
     if ((cur as { code?: unknown }).code === 'ERR_DLOPEN_FAILED') return true;
     const message = cur instanceof Error ? cur.message : typeof cur === 'string' ? cur : '';
-    if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|incompatible architecture/i.test(message)) return true;
+    if (
+      /NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|incompatible architecture/i.test(
+        message,
+      )
+    )
+      return true;
   }
   return false;
 }

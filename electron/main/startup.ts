@@ -52,16 +52,23 @@ function loaderLine(e: unknown): string {
 }
 
 function nativeModuleError(e: unknown, packaged: boolean): LifeboatError {
-  return new LifeboatError('PRECONDITION_FAILED', `A native module could not be loaded by this Electron (built for another runtime or platform): ${loaderLine(e)}`, {
-    hint: packaged
-      ? 'This package is damaged or was built without its packaging hook: reinstall Lifeboat from a package made by `npm run dist`.'
-      : 'better-sqlite3 (the catalog) is the module built per runtime: run `npm run native:electron` (it fetches or builds the Electron build and leaves the Node one alone), then `npm start` again.',
-    cause: e,
-  });
+  return new LifeboatError(
+    'PRECONDITION_FAILED',
+    `A native module could not be loaded by this Electron (built for another runtime or platform): ${loaderLine(e)}`,
+    {
+      hint: packaged
+        ? 'This package is damaged or was built without its packaging hook: reinstall Lifeboat from a package made by `npm run dist`.'
+        : 'better-sqlite3 (the catalog) is the module built per runtime: run `npm run native:electron` (it fetches or builds the Electron build and leaves the Node one alone), then `npm start` again.',
+      cause: e,
+    },
+  );
 }
 
 /** What the operator sees when start-up fails. */
-export function describeStartupFailure(e: unknown, ctx: { facts: StartupFacts; dataDir: string | null; logFile: string | null }): StartupFailure {
+export function describeStartupFailure(
+  e: unknown,
+  ctx: { facts: StartupFacts; dataDir: string | null; logFile: string | null },
+): StartupFailure {
   // The ABI check comes first: the catalog hands the loader's refusal on already mapped (INTERNAL, the loader's words kept).
   const err = isWrongAbiError(e) ? nativeModuleError(e, ctx.facts.packaged) : mapError(e);
   const hint = err.hint ?? 'The log has the details.';
@@ -76,7 +83,15 @@ export function describeStartupFailure(e: unknown, ctx: { facts: StartupFacts; d
     `Versions: Lifeboat ${v.lifeboat}, Electron ${v.electron ?? '-'}, Node ${v.node}, ${v.platform}-${v.arch}${ctx.facts.packaged ? ', packaged' : ', from a checkout'}`,
     ...(cause ? [`Cause: ${redactText(cause.stack ?? cause.message)}`] : []),
   ].join('\n');
-  return { code: err.code, title: 'Lifeboat could not start', message: redactText(err.message), hint, dataDir: ctx.dataDir, logFile: ctx.logFile, details };
+  return {
+    code: err.code,
+    title: 'Lifeboat could not start',
+    message: redactText(err.message),
+    hint,
+    dataDir: ctx.dataDir,
+    logFile: ctx.logFile,
+    details,
+  };
 }
 
 /** The data directory and its log: a failure here names the directory and the way out, whatever the OS said. */
@@ -86,10 +101,14 @@ function openDataDir<E>(steps: StartupSteps<E>, dataDir: string): { logger: Logg
   } catch (e) {
     const mapped = mapError(e);
     const why = e instanceof Error ? e.message : String(e);
-    throw new LifeboatError(mapped.code === 'INTERNAL' ? 'STORAGE_ERROR' : mapped.code, `The data directory ${dataDir} cannot be created or written: ${why}`, {
-      hint: 'Make it writable for this user, or start Lifeboat with LIFEBOAT_HOME set to a writable directory.',
-      cause: e,
-    });
+    throw new LifeboatError(
+      mapped.code === 'INTERNAL' ? 'STORAGE_ERROR' : mapped.code,
+      `The data directory ${dataDir} cannot be created or written: ${why}`,
+      {
+        hint: 'Make it writable for this user, or start Lifeboat with LIFEBOAT_HOME set to a writable directory.',
+        cause: e,
+      },
+    );
   }
 }
 

@@ -16,7 +16,11 @@ export interface RendererEntry {
  * ELECTRON_RENDERER_URL set would otherwise load any page and hand it the whole API. Only http(s)
  * URLs count (a file:// or data: "dev server" has no origin to compare).
  */
-export function rendererEntry(facts: { packaged: boolean; env: Record<string, string | undefined>; rendererFile: string }): RendererEntry {
+export function rendererEntry(facts: {
+  packaged: boolean;
+  env: Record<string, string | undefined>;
+  rendererFile: string;
+}): RendererEntry {
   const raw = facts.packaged ? undefined : facts.env.ELECTRON_RENDERER_URL;
   let devUrl: string | null = null;
   if (raw) {
@@ -42,9 +46,12 @@ export function isTrustedUrl(entry: RendererEntry, url: string): boolean {
   } catch {
     return false;
   }
-  if (entry.devUrl) return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === new URL(entry.devUrl).origin;
+  if (entry.devUrl)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === new URL(entry.devUrl).origin;
   const own = pathToFileURL(entry.file);
-  return u.protocol === 'file:' && u.host === own.host && decodeURIComponent(u.pathname) === decodeURIComponent(own.pathname);
+  return (
+    u.protocol === 'file:' && u.host === own.host && decodeURIComponent(u.pathname) === decodeURIComponent(own.pathname)
+  );
 }
 
 /** The shape of Electron's WebFrameMain this check reads. */

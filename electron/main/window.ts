@@ -9,7 +9,11 @@ let entry: RendererEntry | null = null;
 
 /** Our renderer: the dev server only in an unpackaged run (trust.ts says why), else the built page. */
 export function rendererEntry(): RendererEntry {
-  entry ??= entryFor({ packaged: app.isPackaged, env: process.env, rendererFile: join(__dirname, '../renderer/index.html') });
+  entry ??= entryFor({
+    packaged: app.isPackaged,
+    env: process.env,
+    rendererFile: join(__dirname, '../renderer/index.html'),
+  });
   return entry;
 }
 

@@ -63,7 +63,19 @@ export const SystemRowSchema = z.object({
   status: z.enum(['ok', 'late', 'unverified', 'no-sets']),
   reason: z.string(),
   /** The WAL archive seen for the system (point-in-time recovery), newest scan per medium. */
-  wal: z.array(z.object({ mediumId: z.string(), label: z.string().nullable(), files: z.number(), bytes: z.number(), lastSegment: z.string().nullable(), lastArchivedAt: z.string().nullable(), gaps: z.number(), timelines: z.array(z.number()), scannedAt: z.string() })),
+  wal: z.array(
+    z.object({
+      mediumId: z.string(),
+      label: z.string().nullable(),
+      files: z.number(),
+      bytes: z.number(),
+      lastSegment: z.string().nullable(),
+      lastArchivedAt: z.string().nullable(),
+      gaps: z.number(),
+      timelines: z.array(z.number()),
+      scannedAt: z.string(),
+    }),
+  ),
 });
 
 export const FileHitSchema = z.object({
@@ -99,8 +111,27 @@ export const SetDetailSchema = z.object({
   /** The manifest's facts (source database, server version, host, warnings...), as recorded. */
   facts: z.record(z.string(), z.unknown()),
   signer: z.object({ keyId: z.string(), pinned: z.boolean(), label: z.string().nullable() }).nullable(),
-  artifacts: z.array(z.object({ path: z.string(), role: z.string(), bytes: z.number(), sha256: z.string().nullable(), plainBytes: z.number().nullable(), plainSha256: z.string().nullable(), encodings: z.string() })),
-  verifications: z.array(z.object({ mediumId: z.string(), level: z.string(), verdict: z.string(), at: z.string(), durationMs: z.number(), detail: z.string().nullable() })),
+  artifacts: z.array(
+    z.object({
+      path: z.string(),
+      role: z.string(),
+      bytes: z.number(),
+      sha256: z.string().nullable(),
+      plainBytes: z.number().nullable(),
+      plainSha256: z.string().nullable(),
+      encodings: z.string(),
+    }),
+  ),
+  verifications: z.array(
+    z.object({
+      mediumId: z.string(),
+      level: z.string(),
+      verdict: z.string(),
+      at: z.string(),
+      durationMs: z.number(),
+      detail: z.string().nullable(),
+    }),
+  ),
 });
 export type SetDetail = z.infer<typeof SetDetailSchema>;
 
@@ -108,10 +139,42 @@ export type SetDetail = z.infer<typeof SetDetailSchema>;
 export const PitrPlanSchema = z.object({
   system: z.string(),
   medium: z.string(),
-  bases: z.array(z.object({ setId: z.string(), setPath: z.string(), timeline: z.number(), startLsn: z.string(), stopLsn: z.string(), startedAt: z.string(), finishedAt: z.string(), serverMajor: z.number(), segmentBytes: z.number(), bytes: z.number() })),
-  timelines: z.array(z.object({ timeline: z.number(), parent: z.number().nullable(), switchLsn: z.string().nullable(), segments: z.number(), first: z.string().nullable(), last: z.string().nullable() })),
+  bases: z.array(
+    z.object({
+      setId: z.string(),
+      setPath: z.string(),
+      timeline: z.number(),
+      startLsn: z.string(),
+      stopLsn: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string(),
+      serverMajor: z.number(),
+      segmentBytes: z.number(),
+      bytes: z.number(),
+    }),
+  ),
+  timelines: z.array(
+    z.object({
+      timeline: z.number(),
+      parent: z.number().nullable(),
+      switchLsn: z.string().nullable(),
+      segments: z.number(),
+      first: z.string().nullable(),
+      last: z.string().nullable(),
+    }),
+  ),
   gaps: z.array(z.object({ timeline: z.number(), from: z.string(), to: z.string() })),
-  windows: z.array(z.object({ base: z.string(), timeline: z.number(), from: z.string(), to: z.string().nullable(), toBasis: z.string(), lastSegment: z.string(), segments: z.number() })),
+  windows: z.array(
+    z.object({
+      base: z.string(),
+      timeline: z.number(),
+      from: z.string(),
+      to: z.string().nullable(),
+      toBasis: z.string(),
+      lastSegment: z.string(),
+      segments: z.number(),
+    }),
+  ),
   idle: z.array(z.object({ after: z.string(), before: z.string(), minutes: z.number() })),
   target: z.unknown().nullable(),
   warnings: z.array(z.string()),

@@ -47,7 +47,9 @@ export const RecoverabilitySchema = z.object({
   objectives: ObjectivesSchema,
   sets: z.number(),
   newestSet: z.object({ key: z.string(), kind: z.string(), createdAt: z.string(), bytes: z.number() }).nullable(),
-  newestVerifiedSet: z.object({ key: z.string(), createdAt: z.string(), level: z.string(), verifiedAt: z.string() }).nullable(),
+  newestVerifiedSet: z
+    .object({ key: z.string(), createdAt: z.string(), level: z.string(), verifiedAt: z.string() })
+    .nullable(),
   rpo: z.object({
     state: z.enum(RPO_STATES),
     /** Age of the newest verified set (of the newest set when none is verified). */

@@ -6,7 +6,15 @@ import type { WireError } from '../errors';
  * A run of a runbook: `paused` after an interruption, `waiting` for a person. A run that reached its end with a
  * step skipped by a person ends `completed-with-exceptions`, never `succeeded` (issue 21: a skip is not a pass).
  */
-export const RUN_STATUSES = ['running', 'waiting', 'paused', 'failed', 'succeeded', 'completed-with-exceptions', 'cancelled'] as const;
+export const RUN_STATUSES = [
+  'running',
+  'waiting',
+  'paused',
+  'failed',
+  'succeeded',
+  'completed-with-exceptions',
+  'cancelled',
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 /** The statuses a run never leaves. */
 export const RUN_ENDED: readonly RunStatus[] = ['succeeded', 'completed-with-exceptions', 'cancelled'];
@@ -80,7 +88,6 @@ export interface RunSummary {
 
 // ---- Schemas for the IPC contract (the renderer's runbook screens) ------------------------
 
-
 export const RunSummarySchema = z.object({
   id: z.string(),
   runbookId: z.string(),
@@ -106,12 +113,25 @@ export const LibraryEntrySchema = z.object({
   steps: z.number(),
   problem: z.string().nullable(),
   description: z.string(),
-  inputs: z.array(z.object({ id: z.string(), type: z.string(), label: z.string(), required: z.boolean(), default: z.string().optional(), help: z.string().optional() })),
+  inputs: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      label: z.string(),
+      required: z.boolean(),
+      default: z.string().optional(),
+      help: z.string().optional(),
+    }),
+  ),
 });
 export type LibraryEntryView = z.infer<typeof LibraryEntrySchema>;
 
 const NeedSchema = z.union([
-  z.object({ type: z.literal('manual'), items: z.array(z.string()), signoff: z.object({ role: z.string(), required: z.boolean() }).nullable() }),
+  z.object({
+    type: z.literal('manual'),
+    items: z.array(z.string()),
+    signoff: z.object({ role: z.string(), required: z.boolean() }).nullable(),
+  }),
   z.object({ type: z.literal('confirm'), prompt: z.string(), expect: z.string() }),
   z.object({ type: z.literal('second-person'), role: z.string(), notName: z.string() }),
   z.object({ type: z.literal('communicate'), audience: z.string(), message: z.string() }),
@@ -149,8 +169,19 @@ export const RunViewSchema = RunSummarySchema.extend({
   rpoSeconds: z.number(),
   inputs: z.record(z.string(), z.string()),
   steps: z.array(RunStepViewSchema),
-  forecast: z.object({ seconds: z.number().nullable(), rtoSeconds: z.number(), fits: z.boolean().nullable(), parts: z.array(z.object({ step: z.string(), seconds: z.number().nullable(), basis: z.string() })) }).nullable(),
-  achieved: z.object({ rto_seconds: z.number().nullable(), rpo_seconds: z.number().nullable(), rpo_basis: z.string().nullable() }),
+  forecast: z
+    .object({
+      seconds: z.number().nullable(),
+      rtoSeconds: z.number(),
+      fits: z.boolean().nullable(),
+      parts: z.array(z.object({ step: z.string(), seconds: z.number().nullable(), basis: z.string() })),
+    })
+    .nullable(),
+  achieved: z.object({
+    rto_seconds: z.number().nullable(),
+    rpo_seconds: z.number().nullable(),
+    rpo_basis: z.string().nullable(),
+  }),
   /** The objectives the run is judged by and what it achieved (runbooks/clocks.ts runSummary): the report opens with it. */
   summary: z.object({
     rtoSeconds: z.number(),
@@ -163,7 +194,15 @@ export const RunViewSchema = RunSummarySchema.extend({
     rtoOk: z.boolean().nullable(),
     rpoOk: z.boolean().nullable(),
     restoreOk: z.boolean().nullable(),
-    exceptions: z.array(z.object({ step: z.string(), title: z.string(), by: z.string(), approvedBy: z.string().nullable(), reason: z.string() })),
+    exceptions: z.array(
+      z.object({
+        step: z.string(),
+        title: z.string(),
+        by: z.string(),
+        approvedBy: z.string().nullable(),
+        reason: z.string(),
+      }),
+    ),
   }),
   allowUnsigned: z.boolean(),
   journal: z.object({ seq: z.number(), hash: z.string() }),

@@ -38,7 +38,10 @@ export const CredentialsViewSchema = z.object({
   credentials: z.array(CredentialRefSchema),
 });
 
-export const TierObjectivesViewSchema = z.object({ rtoMinutes: z.number().positive(), rpoMinutes: z.number().positive() });
+export const TierObjectivesViewSchema = z.object({
+  rtoMinutes: z.number().positive(),
+  rpoMinutes: z.number().positive(),
+});
 
 /** A validation query run after a test restore: one value read and compared (`> 0`, `= 42`, or an exact text). */
 export const ValidationSchema = z.object({ sql: z.string().min(1).max(4000), expect: z.string().min(1).max(200) });
@@ -47,7 +50,11 @@ export const SettingsViewSchema = z.object({
   operatorName: z.string(),
   pgBinDir: z.string(),
   detectedPg: z.object({ path: z.string().nullable(), version: z.string().nullable() }),
-  tiers: z.object({ critical: TierObjectivesViewSchema, important: TierObjectivesViewSchema, standard: TierObjectivesViewSchema }),
+  tiers: z.object({
+    critical: TierObjectivesViewSchema,
+    important: TierObjectivesViewSchema,
+    standard: TierObjectivesViewSchema,
+  }),
   dataDir: z.string(),
   trustedKeys: z.array(z.object({ keyId: z.string(), label: z.string(), addedAt: z.string() })),
   s3Media: z.array(S3MediumSettingsSchema),

@@ -4,7 +4,20 @@ import { VERIFY_LEVELS } from './verify-levels';
 
 export { VERIFY_LEVELS, type VerifyLevel } from './verify-levels';
 
-export const VERDICTS = ['ok', 'missing', 'size-mismatch', 'corrupted', 'unsigned', 'untrusted-signer', 'bad-signature', 'undecryptable', 'unreadable-dump', 'unsafe-path', 'restore-failed', 'not-checked'] as const;
+export const VERDICTS = [
+  'ok',
+  'missing',
+  'size-mismatch',
+  'corrupted',
+  'unsigned',
+  'untrusted-signer',
+  'bad-signature',
+  'undecryptable',
+  'unreadable-dump',
+  'unsafe-path',
+  'restore-failed',
+  'not-checked',
+] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** What each verdict means, in the operator's words (CLI, UI, reports). */
@@ -55,7 +68,11 @@ export const SetResultSchema = z.object({
   durationMs: z.number(),
   bytes: z.number(),
   restore: z
-    .object({ durationMs: z.number(), database: z.string(), checks: z.array(z.object({ sql: z.string(), expect: z.string(), got: z.string().nullable(), ok: z.boolean() })) })
+    .object({
+      durationMs: z.number(),
+      database: z.string(),
+      checks: z.array(z.object({ sql: z.string(), expect: z.string(), got: z.string().nullable(), ok: z.boolean() })),
+    })
     .nullable(),
   /**
    * The named trust state at the authenticity level (foreign/trust.ts): "signed by … (pinned)", "unsigned", or for a

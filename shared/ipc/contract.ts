@@ -1,9 +1,24 @@
 import { z } from 'zod';
 import { AppInfoSchema, OverviewSchema, ToolStatusSchema } from '../domain/app';
-import { FileHitSchema, MediumRowSchema, PitrPlanSchema, SetDetailSchema, SetFilterSchema, SetRowSchema, SystemRowSchema, WhereSchema } from '../domain/catalog';
+import {
+  FileHitSchema,
+  MediumRowSchema,
+  PitrPlanSchema,
+  SetDetailSchema,
+  SetFilterSchema,
+  SetRowSchema,
+  SystemRowSchema,
+  WhereSchema,
+} from '../domain/catalog';
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
-import { CredentialsViewSchema, S3MediumSettingsSchema, SettingsViewSchema, ValidationSchema, VerificationRowSchema } from '../domain/settings';
+import {
+  CredentialsViewSchema,
+  S3MediumSettingsSchema,
+  SettingsViewSchema,
+  ValidationSchema,
+  VerificationRowSchema,
+} from '../domain/settings';
 import { RecoverabilitySchema } from '../domain/recoverability';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
@@ -71,12 +86,20 @@ export const contract = {
   },
   createSigningKey: {
     doc: 'Generate an Ed25519 signing key, store it in the keychain as signing:<name> and (by default) pin its public key here.',
-    input: z.object({ name: z.string().regex(KEY_NAME, KEY_NAME_WHAT), label: z.string().max(200).optional(), trust: z.boolean().default(true) }).strict(),
+    input: z
+      .object({
+        name: z.string().regex(KEY_NAME, KEY_NAME_WHAT),
+        label: z.string().max(200).optional(),
+        trust: z.boolean().default(true),
+      })
+      .strict(),
     output: z.object({ account: z.string(), keyId: z.string(), publicKeyPem: z.string(), pinned: z.boolean() }),
   },
   exportKey: {
     doc: 'Write a keychain key to a new file (mode 600) the engine creates, for escrow or a backup server; the secret never crosses IPC.',
-    input: z.object({ account: z.string().regex(/^(age|signing):[A-Za-z0-9._-]{1,120}$/), path: z.string().min(1).max(4096) }).strict(),
+    input: z
+      .object({ account: z.string().regex(/^(age|signing):[A-Za-z0-9._-]{1,120}$/), path: z.string().min(1).max(4096) })
+      .strict(),
     output: z.object({ path: z.string(), publicPath: z.string().nullable() }),
   },
   startVerifyWal: {
@@ -139,7 +162,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   listRunbooks: {
-    doc: 'The runbook library: built-ins and the operator\'s folder, with inputs (invalid files listed with why).',
+    doc: "The runbook library: built-ins and the operator's folder, with inputs (invalid files listed with why).",
     input: Empty,
     output: z.array(LibraryEntrySchema),
   },
@@ -175,7 +198,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   respondStep: {
-    doc: 'A person\'s answer to the waiting step (ticks, sign-off, typed confirmation), then a job that continues the run.',
+    doc: "A person's answer to the waiting step (ticks, sign-off, typed confirmation), then a job that continues the run.",
     input: RunId.extend({
       step: z.string().min(1).max(100),
       ticks: z.array(z.number().int().nonnegative()).max(200).optional(),
@@ -198,12 +221,12 @@ export const contract = {
     output: RunViewSchema,
   },
   cancelRun: {
-    doc: 'End a run for good with a reason; a drill\'s scratch targets are removed.',
+    doc: "End a run for good with a reason; a drill's scratch targets are removed.",
     input: RunId.extend({ reason: z.string().min(1).max(2000), operator: z.string().max(200).optional() }).strict(),
     output: RunViewSchema,
   },
   getRunReport: {
-    doc: 'The run\'s recovery report as self-contained HTML (shown in a sandboxed frame; exported or printed to PDF).',
+    doc: "The run's recovery report as self-contained HTML (shown in a sandboxed frame; exported or printed to PDF).",
     input: RunId,
     output: z.object({ html: z.string() }),
   },
@@ -291,7 +314,12 @@ export const contract = {
   // ---- Restores and runs (issue 21, U2) ----
   tickStep: {
     doc: 'Tick or untick one checklist item of the waiting step; kept in the run (and journaled) across reloads.',
-    input: RunId.extend({ step: z.string().min(1).max(100), item: z.number().int().nonnegative().max(200), ticked: z.boolean(), operator: z.string().max(200).optional() }).strict(),
+    input: RunId.extend({
+      step: z.string().min(1).max(100),
+      item: z.number().int().nonnegative().max(200),
+      ticked: z.boolean(),
+      operator: z.string().max(200).optional(),
+    }).strict(),
     output: RunViewSchema,
   },
   getRunbookChecklist: {
@@ -305,7 +333,7 @@ export const contract = {
     output: z.object({ available: z.boolean(), path: z.string().nullable() }),
   },
   exportReportPdf: {
-    doc: 'Print a run\'s report to a PDF file the operator picks (desktop app only; the bridge answers available: false and the HTML is downloaded).',
+    doc: "Print a run's report to a PDF file the operator picks (desktop app only; the bridge answers available: false and the HTML is downloaded).",
     input: RunId,
     output: z.object({ available: z.boolean(), path: z.string().nullable() }),
   },
@@ -340,7 +368,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   verifyJournals: {
-    doc: 'Recompute the hash chain of every run\'s journal (`lifeboat journal verify`): intact or what was edited, deleted or added.',
+    doc: "Recompute the hash chain of every run's journal (`lifeboat journal verify`): intact or what was edited, deleted or added.",
     input: Empty,
     output: z.array(
       z.object({
@@ -361,7 +389,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   saveSystemSettings: {
-    doc: 'A system\'s tier and validation queries (restore tests and drills read them).',
+    doc: "A system's tier and validation queries (restore tests and drills read them).",
     input: z
       .object({
         system: z.string().min(1).max(100),

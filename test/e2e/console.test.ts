@@ -16,7 +16,9 @@ import { tempDir } from '../helpers/temp';
 const ACCESS_KEY_ID = 'LIFEBOATE2E';
 const SECRET_KEY = 'e2e-s3-secret-never-leaves-the-keychain-7f3a';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-(require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } }).DUMMY_ACCOUNT.createKeyPair(ACCESS_KEY_ID, SECRET_KEY);
+(
+  require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } }
+).DUMMY_ACCOUNT.createKeyPair(ACCESS_KEY_ID, SECRET_KEY);
 
 let dir: ReturnType<typeof tempDir>;
 let home: string;
@@ -47,7 +49,13 @@ beforeAll(async () => {
   await s3.createBucket('dr-site');
   const env = { LIFEBOAT_HOME: home };
   // The servers' side, by the CLI: S3 keys come from the standard AWS variables there.
-  const s3env = { ...env, AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_REGION: 'us-east-1' };
+  const s3env = {
+    ...env,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+    AWS_REGION: 'us-east-1',
+  };
   usb = join(dir.path, 'usb');
   const identity = join(dir.path, 'laptop.age');
   const sign = join(dir.path, 'sign.pem');
@@ -58,19 +66,71 @@ beforeAll(async () => {
   lifeboat(env, 'keys', 'signing-new', '--out', sign);
   expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`, '--label', 'backup servers').status).toBe(0);
   const files = join(__dirname, '..', 'fixtures');
-  expect(lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', files, '--to', usb, '--recipient', recipient, '--sign-key', sign).status).toBe(0);
-  expect(lifeboat(env, 'backup', 'files', '--system', 'scratch', '--path', files, '--to', usb, '--recipient', recipient).status).toBe(0);
-  const toS3 = await lifeboatAsync(s3env, 'backup', 'files', '--system', 'docs', '--path', files, '--to', 's3://dr-site/prod', '--recipient', recipient, '--sign-key', sign);
+  expect(
+    lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'docs',
+      '--path',
+      files,
+      '--to',
+      usb,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      sign,
+    ).status,
+  ).toBe(0);
+  expect(
+    lifeboat(env, 'backup', 'files', '--system', 'scratch', '--path', files, '--to', usb, '--recipient', recipient)
+      .status,
+  ).toBe(0);
+  const toS3 = await lifeboatAsync(
+    s3env,
+    'backup',
+    'files',
+    '--system',
+    'docs',
+    '--path',
+    files,
+    '--to',
+    's3://dr-site/prod',
+    '--recipient',
+    recipient,
+    '--sign-key',
+    sign,
+  );
   expect(toS3.status, toS3.stderr).toBe(0);
   // A PITR system: a base backup and its WAL archive on the USB drive.
   const runAs = postgresRunAs();
-  if (runAs) for (const p of [dir.path, usb, join(usb, 'sets'), join(usb, 'lifeboat-medium.json')]) chownSync(p, runAs.uid, runAs.gid);
+  if (runAs)
+    for (const p of [dir.path, usb, join(usb, 'sets'), join(usb, 'lifeboat-medium.json')])
+      chownSync(p, runAs.uid, runAs.gid);
   pg = await startPostgres({ wal_level: 'replica' });
   await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(pg.url(), `ALTER SYSTEM SET archive_command = '${`'${process.execPath}' '${BIN}' wal-push %p --system orders --to '${usb}' --recipient ${recipient}`.replace(/'/g, "''")}'`);
+  await query(
+    pg.url(),
+    `ALTER SYSTEM SET archive_command = '${`'${process.execPath}' '${BIN}' wal-push %p --system orders --to '${usb}' --recipient ${recipient}`.replace(/'/g, "''")}'`,
+  );
   await pg.stopServer('fast');
   await pg.startServer({ settings: { wal_level: 'replica' } });
-  const base = lifeboat(env, 'backup', 'pg-base', '--system', 'orders', '--db', pg.url(), '--to', usb, '--recipient', recipient, '--sign-key', sign);
+  const base = lifeboat(
+    env,
+    'backup',
+    'pg-base',
+    '--system',
+    'orders',
+    '--db',
+    pg.url(),
+    '--to',
+    usb,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    sign,
+  );
   expect(base.status, base.stderr).toBe(0);
   await query(pg.url(), 'CREATE TABLE t (i int); INSERT INTO t VALUES (1)');
   await query(pg.url(), 'SELECT pg_switch_wal()');
@@ -106,7 +166,9 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('scan').click();
     await page.locator('[data-testid="job-scan"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
     // The integrity pass run by the CLI shows on the medium's row.
-    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'usb-1' }).getByTestId('medium-verified').textContent()).resolves.toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \((just now|.+ ago)\)$/);
+    await expect(
+      page.locator('[data-testid="media-table"] tr', { hasText: 'usb-1' }).getByTestId('medium-verified').textContent(),
+    ).resolves.toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \((just now|.+ ago)\)$/);
 
     await page.getByTestId('nav-credentials').click();
     await page.getByTestId('cred-kind').selectOption('s3');
@@ -116,7 +178,9 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('cred-secret').fill('not-the-secret');
     await page.getByTestId('cred-save').click();
     await page.locator('[data-testid="cred-row"]', { hasText: 's3:dr' }).waitFor();
-    await expect(page.locator('[data-testid="cred-row"]', { hasText: 's3:dr' }).textContent()).resolves.toContain('NOSUCHKEY');
+    await expect(page.locator('[data-testid="cred-row"]', { hasText: 's3:dr' }).textContent()).resolves.toContain(
+      'NOSUCHKEY',
+    );
 
     await page.getByTestId('nav-media').click();
     await page.getByTestId('s3-endpoint').fill(s3.endpoint);
@@ -140,11 +204,16 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('cred-save').click();
     const row = page.locator('[data-testid="cred-row"]', { hasText: 's3:dr' });
     await row.getByTestId('cred-test').click();
-    await expect.poll(async () => row.getByTestId('cred-test-result').textContent(), { timeout: 20_000 }).toMatch(/Connected: s3:\/\/dr-site\/prod/);
+    await expect
+      .poll(async () => row.getByTestId('cred-test-result').textContent(), { timeout: 20_000 })
+      .toMatch(/Connected: s3:\/\/dr-site\/prod/);
     await page.getByTestId('nav-media').click();
     await page.getByTestId('s3-media').waitFor();
     await expect(page.getByTestId('s3-media').textContent()).resolves.toContain('s3:dr');
-    await page.locator('[data-testid="media-table"] tr', { hasText: 's3://dr-site/prod' }).getByRole('button', { name: 'Rescan' }).click();
+    await page
+      .locator('[data-testid="media-table"] tr', { hasText: 's3://dr-site/prod' })
+      .getByRole('button', { name: 'Rescan' })
+      .click();
     await page.locator('[data-testid="job-scan"][data-status="succeeded"]').waitFor({ timeout: 30_000 });
     await expect(page.getByTestId('scan-result').textContent()).resolves.toContain('1 set on cloud');
     await session.screenshot('media-s3');
@@ -162,7 +231,9 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await count(3);
     await expect(page.getByTestId('cli-command').first().textContent()).resolves.toContain('--signed');
     await page.getByTestId('filter-signed').uncheck();
-    const cloud = await page.locator('[data-testid="filter-medium"] option', { hasText: 'cloud' }).getAttribute('value');
+    const cloud = await page
+      .locator('[data-testid="filter-medium"] option', { hasText: 'cloud' })
+      .getAttribute('value');
     await page.getByTestId('filter-medium').selectOption(cloud ?? 'missing');
     await count(1);
     await page.getByTestId('filter-medium').selectOption('');
@@ -190,7 +261,9 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     // A base backup's detail leads to the PITR planner (issue 21: the planner has its own screen).
     await page.getByTestId('set-pitr').click();
     await page.getByTestId('pitr-window').first().waitFor({ timeout: 30_000 });
-    await expect(page.getByTestId('pitr-window').first().textContent()).resolves.toMatch(/From \d{4}-\d\d-\d\d \d\d:\d\d:\d\d .* to \d{4}-/);
+    await expect(page.getByTestId('pitr-window').first().textContent()).resolves.toMatch(
+      /From \d{4}-\d\d-\d\d \d\d:\d\d:\d\d .* to \d{4}-/,
+    );
     await expect(page.locator('.timeline-window').count()).resolves.toBeGreaterThan(0);
   });
 
@@ -201,7 +274,9 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
     await page.getByTestId('tier-important-rto').fill('180');
     await page.getByTestId('tiers-save').click();
     await page.getByText('Objectives saved').waitFor();
-    const saved = JSON.parse(readFileSync(join(home, 'settings.json'), 'utf8')) as { tiers: Record<string, { rtoMinutes: number; rpoMinutes: number }> };
+    const saved = JSON.parse(readFileSync(join(home, 'settings.json'), 'utf8')) as {
+      tiers: Record<string, { rtoMinutes: number; rpoMinutes: number }>;
+    };
     expect(saved.tiers.critical).toEqual({ rtoMinutes: 60, rpoMinutes: 7 });
     expect(saved.tiers.important!.rtoMinutes).toBe(180);
     await session.screenshot('settings-tiers');
@@ -209,7 +284,10 @@ describe('the console: S3 media with keychain keys, catalog filters and set deta
 
   it('never lets the S3 secret out of the keychain: not in a frame, not in the data directory', () => {
     // The operator typed it, so it went in once (saveCredential); nothing ever sends it back out.
-    const frames = session.traffic.filter((t) => t.direction === 'out').map((t) => t.frame).join('\n');
+    const frames = session.traffic
+      .filter((t) => t.direction === 'out')
+      .map((t) => t.frame)
+      .join('\n');
     expect(frames).toContain('s3:dr');
     expect(frames).not.toContain(SECRET_KEY);
     for (const f of walk(home)) {

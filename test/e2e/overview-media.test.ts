@@ -49,22 +49,44 @@ beforeAll(async () => {
   const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
   const files = join(__dirname, '..', 'fixtures');
   // Three sets of docs on usb-a (retention has something to remove), one of scratch on usb-b.
-  for (let i = 0; i < 3; i++) run('backup', 'files', '--system', 'docs', '--path', files, '--to', join(mount, 'usb-a'), '--recipient', recipient);
+  for (let i = 0; i < 3; i++)
+    run('backup', 'files', '--system', 'docs', '--path', files, '--to', join(mount, 'usb-a'), '--recipient', recipient);
   run('scan', join(mount, 'usb-a'));
   run('verify', join(mount, 'usb-a'), '--level', 'integrity');
-  run('backup', 'files', '--system', 'scratch', '--path', files, '--to', join(mount, 'usb-b'), '--recipient', recipient);
+  run(
+    'backup',
+    'files',
+    '--system',
+    'scratch',
+    '--path',
+    files,
+    '--to',
+    join(mount, 'usb-b'),
+    '--recipient',
+    recipient,
+  );
   run('scan', join(mount, 'usb-b'));
   // An S3 medium scanned once from a server with the standard AWS variables: the app then has the wrong keys for it.
   s3 = await startS3();
   await s3.createBucket('dr-site');
-  const s3env = { ...env, AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+  const s3env = {
+    ...env,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
   expect((await lifeboatAsync(s3env, 'medium', 'init', 's3://dr-site/prod', '--label', 'cloud')).status).toBe(0);
   expect((await lifeboatAsync(s3env, 'scan', 's3://dr-site/prod')).status).toBe(0);
   // docs: critical with an RPO far below its sets' age (stale); scratch: standard (fresh, never verified).
   writeFileSync(
     join(home, 'settings.json'),
     JSON.stringify({
-      tiers: { critical: { rtoMinutes: 60, rpoMinutes: 0.001 }, important: { rtoMinutes: 240, rpoMinutes: 60 }, standard: { rtoMinutes: 1440, rpoMinutes: 240 } },
+      tiers: {
+        critical: { rtoMinutes: 60, rpoMinutes: 0.001 },
+        important: { rtoMinutes: 240, rpoMinutes: 60 },
+        standard: { rtoMinutes: 1440, rpoMinutes: 240 },
+      },
       systems: { docs: { tier: 'critical', validations: [] }, scratch: { tier: 'standard', validations: [] } },
       s3Keys: { bad: { accessKeyId: 'NOSUCHKEY', label: '' }, dr: { accessKeyId: 'S3RVER', label: '' } },
       s3Media: [{ location: 's3://dr-site/prod', endpoint: s3.endpoint, region: 'us-east-1', credential: 's3:bad' }],
@@ -76,11 +98,21 @@ beforeAll(async () => {
   engine = new Engine({ dataDir: home, credentials, frontDoor: 'bridge', throttleMs: 20 });
   // A real drill of docs, started and stopped; and a second run whose journal is then edited by hand (a hostile input).
   const runner = runEngineFor(engine, []);
-  const drill = runner.start(loadRunbook(home, 'monthly-drill'), { system: 'docs' }, { drill: true, operator: 'e2e', source: 'builtin:monthly-drill' });
+  const drill = runner.start(
+    loadRunbook(home, 'monthly-drill'),
+    { system: 'docs' },
+    { drill: true, operator: 'e2e', source: 'builtin:monthly-drill' },
+  );
   await runner.cancel(drill.id, 'stopped by the test', 'e2e');
-  const tampered = runner.start(loadRunbook(home, 'monthly-drill'), { system: 'scratch' }, { drill: true, operator: 'e2e', source: 'builtin:monthly-drill' });
+  const tampered = runner.start(
+    loadRunbook(home, 'monthly-drill'),
+    { system: 'scratch' },
+    { drill: true, operator: 'e2e', source: 'builtin:monthly-drill' },
+  );
   await runner.cancel(tampered.id, 'stopped by the test', 'e2e');
-  engine.catalog.db.prepare(`UPDATE journal SET data_json = '{"edited":true}' WHERE run_id = ? AND seq = 1`).run(tampered.id);
+  engine.catalog.db
+    .prepare(`UPDATE journal SET data_json = '{"edited":true}' WHERE run_id = ? AND seq = 1`)
+    .run(tampered.id);
   session = await openAppInBrowser(engine);
   overview = new OverviewPage(session.page);
   media = new MediaPage(session.page);
@@ -105,7 +137,9 @@ describe('Overview: are we recoverable?', () => {
     const scratch = await overview.state('scratch');
     expect(scratch).toMatchObject({ rpo: 'unverified', next: 'verify' });
     expect(scratch.lastDrill).toContain('cancelled');
-    await expect(overview.system('docs').getByTestId('history-docs').getAttribute('aria-label')).resolves.toMatch(/3 sets from .* size from/);
+    await expect(overview.system('docs').getByTestId('history-docs').getAttribute('aria-label')).resolves.toMatch(
+      /3 sets from .* size from/,
+    );
     // No raw ISO time with milliseconds anywhere on the screen.
     expect(await session.page.locator('main').innerText()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
     await session.screenshot('overview-recoverable');
@@ -113,7 +147,13 @@ describe('Overview: are we recoverable?', () => {
     // The next action goes where it is done.
     await overview.system('scratch').getByTestId('next-scratch').click();
     await session.page.getByTestId('screen-verify').waitFor();
-    expect(new URLSearchParams((await session.page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).slice(1)).get('target')).toMatch(/^scratch\//);
+    expect(
+      new URLSearchParams(
+        (
+          await session.page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)
+        ).slice(1),
+      ).get('target'),
+    ).toMatch(/^scratch\//);
   });
 });
 
@@ -138,7 +178,9 @@ describe('Media: mistakes that do not stick', () => {
 
   it('scans a folder holding two media: both found by label, no "(no label)" medium for the folder', async () => {
     expect(await media.scan(mount)).toBe('succeeded');
-    await expect(media.testId('scan-result').locator('h3').textContent()).resolves.toBe(`Found usb-a, usb-b inside ${mount}.`);
+    await expect(media.testId('scan-result').locator('h3').textContent()).resolves.toBe(
+      `Found usb-a, usb-b inside ${mount}.`,
+    );
     await expect(media.page.getByTestId('scan-medium').count()).resolves.toBe(2);
     // Focus moved to the outcome.
     expect(await media.focusedText()).toContain('Found usb-a, usb-b');
@@ -180,7 +222,9 @@ describe('Media: mistakes that do not stick', () => {
   it('edits a broken S3 medium: wrong keys fail, the medium opens in the form, the right keys scan', async () => {
     expect(await media.rescan('cloud')).toBe('failed');
     await media.editS3('cloud');
-    await expect(media.page.locator('[data-testid="s3-form"] h2').textContent()).resolves.toBe('Edit s3://dr-site/prod');
+    await expect(media.page.locator('[data-testid="s3-form"] h2').textContent()).resolves.toBe(
+      'Edit s3://dr-site/prod',
+    );
     await expect(media.testId('s3-bucket').inputValue()).resolves.toBe('dr-site');
     await expect(media.testId('s3-prefix').inputValue()).resolves.toBe('prod');
     await expect(media.testId('s3-credential').inputValue()).resolves.toBe('s3:bad');
@@ -202,7 +246,9 @@ describe('Media: mistakes that do not stick', () => {
     await media.retention('usb-a', 1);
     expect(await media.prunePreview()).toEqual({ keep: 1, remove: 2 });
     expect(sets()).toHaveLength(3);
-    await expect(media.page.locator('[data-testid="prune"] [data-testid="cli-command"]').textContent()).resolves.toContain(`lifeboat prune --to ${join(mount, 'usb-a')} --keep-last 1`);
+    await expect(
+      media.page.locator('[data-testid="prune"] [data-testid="cli-command"]').textContent(),
+    ).resolves.toContain(`lifeboat prune --to ${join(mount, 'usb-a')} --keep-last 1`);
     findings.push(...(await media.axe('media: retention preview')));
     await session.screenshot('media-retention-preview');
     expect(await media.pruneApply()).toBe('Removed 2 sets from usb-a.');
@@ -214,7 +260,10 @@ describe('Media: mistakes that do not stick', () => {
     cpSync(join(mount, 'usb-a', 'sets'), join(plain, 'sets'), { recursive: true });
     expect(await media.scan(plain)).toBe('succeeded');
     await media.row(plain).waitFor();
-    await media.row(plain).getByRole('button', { name: `Initialise ${plain}` }).click();
+    await media
+      .row(plain)
+      .getByRole('button', { name: `Initialise ${plain}` })
+      .click();
     await media.testId('init-label').fill('usb-d');
     expect(await media.scanStartedBy(() => media.testId('init-submit').click())).toBe('succeeded');
     await media.row('usb-d').waitFor();
@@ -240,7 +289,10 @@ describe('Settings: parity with the CLI and per-system settings', () => {
     const saved = await settings.setSystem('scratch', 'important', { sql: 'SELECT count(*) FROM t', expect: '> 0' });
     expect(saved).toContain('scratch is tier important, with 1 validation query');
     const view = engine.settings();
-    expect(view.systems.scratch).toEqual({ tier: 'important', validations: [{ sql: 'SELECT count(*) FROM t', expect: '> 0' }] });
+    expect(view.systems.scratch).toEqual({
+      tier: 'important',
+      validations: [{ sql: 'SELECT count(*) FROM t', expect: '> 0' }],
+    });
     await session.screenshot('settings-systems');
     findings.push(...(await settings.axe('settings')));
   });

@@ -35,7 +35,8 @@ const findings: string[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function switchAndArchive(): Promise<void> {
-  const count = async (): Promise<number> => Number((await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+  const count = async (): Promise<number> =>
+    Number((await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
   const before = await count();
   await query(pg.url(), 'SELECT pg_switch_wal()');
   for (let i = 0; i < 300 && (await count()) <= before; i++) await sleep(50);
@@ -54,7 +55,9 @@ beforeAll(async () => {
   expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`, '--label', 'servers').status).toBe(0);
   const runAs = postgresRunAs();
   // PostgreSQL's archiver runs as the server's user: it writes the WAL archive onto the medium.
-  if (runAs) for (const p of [dir.path, medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), sign]) chownSync(p, runAs.uid, runAs.gid);
+  if (runAs)
+    for (const p of [dir.path, medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), sign])
+      chownSync(p, runAs.uid, runAs.gid);
   pg = await startPostgres({ wal_level: 'replica' });
   const archive = `'${process.execPath}' '${BIN}' wal-push %p --system shop --to '${medium}' --recipient ${recipient} --sign-key '${sign}'`;
   await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
@@ -88,7 +91,20 @@ beforeAll(async () => {
   const verified = lifeboat(env, 'verify', medium, '--level', 'deep', '--identity', identity);
   expect(verified.status, verified.stdout + verified.stderr).toBe(0);
   // A set no pinned key signed (made after the deep check, which would fail it at authenticity).
-  const loose = lifeboat(env, 'backup', 'files', '--system', 'loose', '--path', files, '--to', medium, '--recipient', recipient, '--json');
+  const loose = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'loose',
+    '--path',
+    files,
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--json',
+  );
   expect(loose.status, loose.stderr).toBe(0);
   unsignedSet = `loose/${json<{ set_id: string }>(loose).set_id}`;
   expect(lifeboat(env, 'scan', medium).status).toBe(0);
@@ -110,7 +126,12 @@ beforeAll(async () => {
   );
   engine = new Engine({ dataDir: home, credentials: new MemoryCredentialStore(), frontDoor: 'bridge', throttleMs: 20 });
   const handlers = createHandlers(engine);
-  await handlers.saveCredential({ account: 'pg:dr-server', secret: 'trust-auth-ignores-it', url: pg.url(), label: 'DR server' });
+  await handlers.saveCredential({
+    account: 'pg:dr-server',
+    secret: 'trust-auth-ignores-it',
+    url: pg.url(),
+    label: 'DR server',
+  });
   await handlers.saveCredential({ account: 'age:laptop', secret: readFileSync(identity, 'utf8') });
   session = await openAppInBrowser(engine);
 }, 180_000);
@@ -132,7 +153,9 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await catalog.findAndRestore('*notes.txt', 'invoices/notes.txt', 'shop-files');
     findings.push(...(await catalog.axe('find hits → start form')));
     expect(await catalog.focused()).toBe('h2:Start: Restore files from a set');
-    await expect(page.getByTestId('start-purpose').textContent()).resolves.toMatch(/^Restore .*invoices\/notes\.txt from shop-files\//);
+    await expect(page.getByTestId('start-purpose').textContent()).resolves.toMatch(
+      /^Restore .*invoices\/notes\.txt from shop-files\//,
+    );
     const into = join(dir.path, 'restored-files');
     await runbooks.fill('dir', into);
     await runbooks.fill('identity', identity);
@@ -158,8 +181,15 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await page.keyboard.press('Enter');
     const report = page.frameLocator('[data-testid="report-frame"]');
     await expect(report.locator('.headline').textContent()).resolves.toContain('Succeeded');
-    const runId = (engine.catalog.stmt("SELECT id FROM runs WHERE runbook_id = 'restore-files' ORDER BY started_at DESC LIMIT 1").get() as { id: string }).id;
-    const types = engine.catalog.stmt('SELECT type FROM journal WHERE run_id = ? ORDER BY seq').pluck().all(runId) as string[];
+    const runId = (
+      engine.catalog
+        .stmt("SELECT id FROM runs WHERE runbook_id = 'restore-files' ORDER BY started_at DESC LIMIT 1")
+        .get() as { id: string }
+    ).id;
+    const types = engine.catalog
+      .stmt('SELECT type FROM journal WHERE run_id = ? ORDER BY seq')
+      .pluck()
+      .all(runId) as string[];
     expect(types.filter((t) => t === 'step.ticked')).toHaveLength(4);
     expect(types.at(-1)).toBe('run.finished');
     await session.screenshot('restore-file-done');
@@ -193,16 +223,22 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await walk.typeInto('confirmation', 'shop_restored');
     await walk.complete();
     await walk.waitForStep('review', 60_000);
-    await expect(page.getByTestId('restore-time').textContent()).resolves.toMatch(/Measured restore time \d.* · RTO 1 h 00 min/);
+    await expect(page.getByTestId('restore-time').textContent()).resolves.toMatch(
+      /Measured restore time \d.* · RTO 1 h 00 min/,
+    );
     // The review asks Ann to sign: Ann cannot waive it, and the form asks for a second person.
     await walk.skip('no time', 'ann');
-    await expect(page.getByTestId('skip-form').getByTestId('error').textContent()).resolves.toContain('someone other than Ann');
+    await expect(page.getByTestId('skip-form').getByTestId('error').textContent()).resolves.toContain(
+      'someone other than Ann',
+    );
     findings.push(...(await walk.axe('sign-off skip refused')));
     await page.getByTestId('skip-second-person').fill('Bob');
     await page.getByTestId('skip-confirm').click();
     await walk.waitForStatus('completed-with-exceptions');
     await expect(page.getByTestId('run-status').getAttribute('class')).resolves.not.toContain('green');
-    await expect(page.getByTestId('run-exceptions').textContent()).resolves.toContain('skipped by Ann, approved by Bob: no time');
+    await expect(page.getByTestId('run-exceptions').textContent()).resolves.toContain(
+      'skipped by Ann, approved by Bob: no time',
+    );
     await expect(page.getByTestId('run-summary').textContent()).resolves.toContain('tier critical of shop');
     expect(await query(pg.url('shop_restored'), 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 137 }]);
     findings.push(...(await walk.axe('completed with exceptions')));
@@ -227,11 +263,15 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await runbooks.fill('identity', identity);
     await page.getByTestId('allow-unsigned').check();
     await expect(page.getByTestId('start-run').isDisabled()).resolves.toBe(true);
-    await expect(page.getByTestId('start-form').textContent()).resolves.toContain('Still needed: accepting the unsigned-set risk');
+    await expect(page.getByTestId('start-form').textContent()).resolves.toContain(
+      'Still needed: accepting the unsigned-set risk',
+    );
     await page.getByTestId('accept-unsigned-risk').check();
     findings.push(...(await runbooks.axe('unsigned override accepted')));
     await runbooks.start();
-    await expect(page.getByTestId('run-mode').textContent()).resolves.toContain('not signed by a pinned key are allowed');
+    await expect(page.getByTestId('run-mode').textContent()).resolves.toContain(
+      'not signed by a pinned key are allowed',
+    );
     await walk.waitForStep('check');
     await walk.tick(0, 1);
     await walk.complete();
@@ -240,9 +280,17 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await walk.typeInto('signoff', 'Dana');
     await walk.complete();
     await walk.waitForStatus('succeeded');
-    expect(readFileSync(join(dir.path, 'restored-unsigned', 'app', 'invoices', 'notes.txt'), 'utf8')).toBe('the one file we need\n');
-    const runId = (engine.catalog.stmt("SELECT id FROM runs WHERE inputs_json LIKE '%loose/%' ORDER BY started_at DESC LIMIT 1").get() as { id: string }).id;
-    expect(engine.catalog.stmt("SELECT count(*) FROM journal WHERE run_id = ? AND type = 'run.override'").pluck().get(runId)).toBe(1);
+    expect(readFileSync(join(dir.path, 'restored-unsigned', 'app', 'invoices', 'notes.txt'), 'utf8')).toBe(
+      'the one file we need\n',
+    );
+    const runId = (
+      engine.catalog
+        .stmt("SELECT id FROM runs WHERE inputs_json LIKE '%loose/%' ORDER BY started_at DESC LIMIT 1")
+        .get() as { id: string }
+    ).id;
+    expect(
+      engine.catalog.stmt("SELECT count(*) FROM journal WHERE run_id = ? AND type = 'run.override'").pluck().get(runId),
+    ).toBe(1);
   });
 
   it('a message step shows the message and waits until someone says who sent it and how', async () => {
@@ -253,7 +301,9 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await page.getByTestId('start-tell-the-team').click();
     await runbooks.start();
     await walk.waitForStep('tell');
-    await expect(page.getByTestId('message').textContent()).resolves.toBe(`Restore of DRILL started by ${await page.getByTestId('sent-by').inputValue()}`);
+    await expect(page.getByTestId('message').textContent()).resolves.toBe(
+      `Restore of DRILL started by ${await page.getByTestId('sent-by').inputValue()}`,
+    );
     await expect(page.getByTestId('complete-step').isDisabled()).resolves.toBe(true);
     await expect(page.getByTestId('need-form').textContent()).resolves.toContain('Still needed: how it was sent');
     findings.push(...(await walk.axe('message to send')));
@@ -278,7 +328,9 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     await expect(page.getByTestId('timeline-window').count()).resolves.toBeGreaterThan(0);
     await pitr.chooseTime(targetTime);
     await expect(page.getByTestId('pitr-target').getAttribute('data-inside')).resolves.toBe('true');
-    await expect(page.getByTestId('pitr-target').textContent()).resolves.toMatch(/inside the window · base backup .* · \d+ WAL segments? to replay/);
+    await expect(page.getByTestId('pitr-target').textContent()).resolves.toMatch(
+      /inside the window · base backup .* · \d+ WAL segments? to replay/,
+    );
     findings.push(...(await pitr.axe('PITR planner with a time')));
     await session.screenshot('pitr-planner');
     await page.getByTestId('pitr-start').click();

@@ -18,7 +18,12 @@ let keyring: SecretService;
 beforeAll(async () => {
   home = tempDir();
   keyring = await startSecretService();
-  engine = new Engine({ dataDir: home.path, credentials: new KeytarCredentialStore(), frontDoor: 'bridge', throttleMs: 20 });
+  engine = new Engine({
+    dataDir: home.path,
+    credentials: new KeytarCredentialStore(),
+    frontDoor: 'bridge',
+    throttleMs: 20,
+  });
   session = await openAppInBrowser(engine);
 });
 afterAll(async () => {
@@ -64,11 +69,33 @@ describe('the app shell in Chromium over the web bridge', () => {
       // Injected through the DevTools protocol (the page's CSP forbids inline scripts, rightly).
       await page.evaluate(axeSource);
       const violations = await page.evaluate(async () => {
-        const g = globalThis as unknown as { document: unknown; axe: { run: (ctx: unknown, o: object) => Promise<{ violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown }> }> }> } };
+        const g = globalThis as unknown as {
+          document: unknown;
+          axe: {
+            run: (
+              ctx: unknown,
+              o: object,
+            ) => Promise<{
+              violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown }> }>;
+            }>;
+          };
+        };
         const r = await g.axe.run(g.document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target) + String((n as { html?: string }).html ?? "").slice(0, 200) + String((n as { failureSummary?: string }).failureSummary ?? "")) }));
+        return r.violations.map((v) => ({
+          id: v.id,
+          impact: v.impact,
+          targets: v.nodes
+            .slice(0, 3)
+            .map(
+              (n) =>
+                JSON.stringify(n.target) +
+                String((n as { html?: string }).html ?? '').slice(0, 200) +
+                String((n as { failureSummary?: string }).failureSummary ?? ''),
+            ),
+        }));
       });
-      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) findings.push(`${screen.id}: ${v.id} (${v.impact}) at ${v.targets.join(', ')}`);
+      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical'))
+        findings.push(`${screen.id}: ${v.id} (${v.impact}) at ${v.targets.join(', ')}`);
     }
     expect(findings).toEqual([]);
   });
@@ -90,7 +117,9 @@ describe('the app shell in Chromium over the web bridge', () => {
     await page.getByTestId('cred-row').waitFor();
     await page.getByTestId('cred-test').click();
     await page.locator('[data-testid="cred-test-result"] .status').waitFor();
-    await expect(page.getByTestId('cred-test-result').textContent()).resolves.toContain(identity.identity.recipient.keyId);
+    await expect(page.getByTestId('cred-test-result').textContent()).resolves.toContain(
+      identity.identity.recipient.keyId,
+    );
     await session.screenshot('credentials');
     // In the real keychain (gnome-keyring over D-Bus), under the reference.
     await expect(engine.credentials.get('age:dr-laptop')).resolves.toBe(secret);

@@ -36,10 +36,42 @@ beforeAll(async () => {
   lifeboat(env, 'keys', 'signing-new', '--out', sign);
   expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`).status).toBe(0);
   // Sets made by the CLI, as on the servers; the app has not scanned the medium yet.
-  expect(lifeboat(env, 'backup', 'pg', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--sign-key', sign).status).toBe(0);
+  expect(
+    lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop',
+      '--db',
+      pg.url(),
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      sign,
+    ).status,
+  ).toBe(0);
   const files = join(dir.path, 'files');
   cpSync(join(__dirname, '..', 'fixtures'), files, { recursive: true });
-  expect(lifeboat(env, 'backup', 'files', '--system', 'shop-files', '--path', files, '--to', medium, '--recipient', recipient, '--sign-key', sign).status).toBe(0);
+  expect(
+    lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'shop-files',
+      '--path',
+      files,
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      sign,
+    ).status,
+  ).toBe(0);
   engine = openEngine();
   session = await openAppInBrowser(engine);
 }, 180_000);
@@ -96,18 +128,28 @@ describe('the operator at the DR site, in the app', () => {
     rmSync(join(copy, 'lifeboat-medium.json'));
     writeFileSync(join(copy, 'lifeboat-medium.json'), JSON.stringify(newMediumInfo('tampered-copy')));
     const setDir = join(copy, 'sets', 'shop', readdirSync(join(copy, 'sets', 'shop'))[0]!);
-    const dump = join(setDir, readdirSync(setDir).find((f) => f.startsWith('db.dump'))!);
+    const dump = join(
+      setDir,
+      readdirSync(setDir).find((f) => f.startsWith('db.dump'))!,
+    );
     const bytes = readFileSync(dump);
     bytes[200]! ^= 0x01;
     writeFileSync(dump, bytes);
     await page.getByTestId('verify-target').fill(setDir);
     await page.getByTestId('verify-start').click();
     await page.locator('[data-testid="verify-results"][data-failed="1"]').waitFor({ timeout: 60_000 });
-    await expect(page.locator('[data-testid="verify-row"][data-verdict="corrupted"]').textContent()).resolves.toContain('do not match');
+    await expect(page.locator('[data-testid="verify-row"][data-verdict="corrupted"]').textContent()).resolves.toContain(
+      'do not match',
+    );
     await session.screenshot('walk-verify-failed');
     // The Media screen says which drive holds a failing set.
     await page.getByTestId('nav-media').click();
-    await expect(page.locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' }).getByTestId('medium-verified').textContent()).resolves.toContain('1 set failing');
+    await expect(
+      page
+        .locator('[data-testid="media-table"] tr', { hasText: 'tampered-copy' })
+        .getByTestId('medium-verified')
+        .textContent(),
+    ).resolves.toContain('1 set failing');
     await page.getByTestId('nav-verify').click();
   });
 
@@ -122,7 +164,9 @@ describe('the operator at the DR site, in the app', () => {
     await page.getByTestId('walkthrough').waitFor();
     await expect(page.getByTestId('run-mode').textContent()).resolves.toContain('DRILL');
     // "Tell the team" waits for a person to send the message and say so: Lifeboat never ticks it (issue 21).
-    await page.locator('[data-testid="current-step"][data-step="announce"] [data-testid="need-form"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('[data-testid="current-step"][data-step="announce"] [data-testid="need-form"]')
+      .waitFor({ timeout: 20_000 });
     await expect(page.getByTestId('message').textContent()).resolves.toContain('[DRILL] Restore drill for shop');
     await page.getByTestId('sent-via').fill('team chat');
     await page.getByTestId('complete-step').click();
@@ -175,7 +219,9 @@ describe('the operator at the DR site, in the app', () => {
     await page.getByTestId('signoff').fill('Eve Commander');
     await page.getByTestId('complete-step').click();
     // The run went on from exactly where it stood: the message to send is next, and waits to be sent.
-    await page.locator('[data-testid="current-step"][data-step="notify"] [data-testid="need-form"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('[data-testid="current-step"][data-step="notify"] [data-testid="need-form"]')
+      .waitFor({ timeout: 20_000 });
     await expect(page.locator('[data-testid="step-pre-recovery"]').getAttribute('data-status')).resolves.toBe('done');
     await page.getByTestId('sent-via').fill('phone bridge');
     await page.getByTestId('complete-step').click();

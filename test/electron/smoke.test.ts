@@ -19,7 +19,10 @@ const electronPath = ((): string => {
   try {
     return createRequire(import.meta.url)('electron') as string;
   } catch (e) {
-    throw new Error(`Electron's binary is not installed (ELECTRON_SKIP_BINARY_DOWNLOAD, or an offline machine): npm run test:electron needs a connected machine and a plain npm ci.`, { cause: e });
+    throw new Error(
+      `Electron's binary is not installed (ELECTRON_SKIP_BINARY_DOWNLOAD, or an offline machine): npm run test:electron needs a connected machine and a plain npm ci.`,
+      { cause: e },
+    );
   }
 })();
 
@@ -37,7 +40,8 @@ interface PageGlobals {
 
 function env(home: string): Record<string, string> {
   const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'ELECTRON_RUN_AS_NODE' && k !== 'ELECTRON_RENDERER_URL') e[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && k !== 'ELECTRON_RUN_AS_NODE' && k !== 'ELECTRON_RENDERER_URL') e[k] = v;
   e.LIFEBOAT_HOME = home;
   return e;
 }
@@ -45,7 +49,12 @@ function env(home: string): Record<string, string> {
 describe.runIf(!PACKAGED)('the app from the checkout', () => {
   let app: ElectronApplication;
   beforeAll(async () => {
-    app = await electron.launch({ executablePath: electronPath, args: [ROOT], cwd: ROOT, env: env(join(dir.path, 'home')) });
+    app = await electron.launch({
+      executablePath: electronPath,
+      args: [ROOT],
+      cwd: ROOT,
+      env: env(join(dir.path, 'home')),
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -56,7 +65,15 @@ describe.runIf(!PACKAGED)('the app from the checkout', () => {
     await win.waitForLoadState('domcontentloaded');
     expect(await win.title()).toBe('Lifeboat');
     const info = await win.evaluate(async () => {
-      const api = (globalThis as unknown as { lifeboat: { getAppInfo: (i: object) => Promise<{ ok: boolean; value?: { frontDoor: string; electronVersion: string | null } }> } }).lifeboat;
+      const api = (
+        globalThis as unknown as {
+          lifeboat: {
+            getAppInfo: (
+              i: object,
+            ) => Promise<{ ok: boolean; value?: { frontDoor: string; electronVersion: string | null } }>;
+          };
+        }
+      ).lifeboat;
       return api.getAppInfo({});
     });
     expect(info.ok).toBe(true);
@@ -67,7 +84,12 @@ describe.runIf(!PACKAGED)('the app from the checkout', () => {
 
   it('carries the CSP and refuses to navigate away', async () => {
     const win = await app.firstWindow();
-    const csp = await win.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '');
+    const csp = await win.evaluate(
+      () =>
+        (globalThis as unknown as PageGlobals).document
+          .querySelector('meta[http-equiv="Content-Security-Policy"]')
+          ?.getAttribute('content') ?? '',
+    );
     expect(csp).toContain("script-src 'self'");
     const before = win.url();
     await win.evaluate(() => {
@@ -82,7 +104,12 @@ describe.runIf(!PACKAGED)('a start-up failure', () => {
   it('is reported (dialog, stderr and the fallback log), not a silent exit', async () => {
     const blocker = join(dir.path, 'a-file');
     writeFileSync(blocker, 'x');
-    const app = await electron.launch({ executablePath: electronPath, args: [ROOT], cwd: ROOT, env: env(join(blocker, 'home')) });
+    const app = await electron.launch({
+      executablePath: electronPath,
+      args: [ROOT],
+      cwd: ROOT,
+      env: env(join(blocker, 'home')),
+    });
     let stderr = '';
     app.process().stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     await new Promise((r) => setTimeout(r, 5000));
@@ -95,15 +122,31 @@ describe.runIf(!PACKAGED)('a start-up failure', () => {
 });
 
 describe.runIf(PACKAGED !== null)('the package', () => {
-  const exe = (): string => (process.platform === 'darwin' ? join(PACKAGED!, 'Lifeboat.app', 'Contents', 'MacOS', 'Lifeboat') : join(PACKAGED!, 'lifeboat'));
-  const resources = (): string => (process.platform === 'darwin' ? join(PACKAGED!, 'Lifeboat.app', 'Contents', 'Resources') : join(PACKAGED!, 'resources'));
+  const exe = (): string =>
+    process.platform === 'darwin'
+      ? join(PACKAGED!, 'Lifeboat.app', 'Contents', 'MacOS', 'Lifeboat')
+      : join(PACKAGED!, 'lifeboat');
+  const resources = (): string =>
+    process.platform === 'darwin'
+      ? join(PACKAGED!, 'Lifeboat.app', 'Contents', 'Resources')
+      : join(PACKAGED!, 'resources');
 
   it('its lifeboat command runs the bundled CLI in Electron’s Node mode, with the Electron build of better-sqlite3', () => {
     const home = join(dir.path, 'cli-home');
     const wrapper = join(resources(), 'bin', process.platform === 'win32' ? 'lifeboat.cmd' : 'lifeboat');
-    const v = spawnSync(wrapper, ['--version'], { encoding: 'utf8', env: env(home), shell: process.platform === 'win32', timeout: 60_000 });
+    const v = spawnSync(wrapper, ['--version'], {
+      encoding: 'utf8',
+      env: env(home),
+      shell: process.platform === 'win32',
+      timeout: 60_000,
+    });
     expect(v.status, v.stderr).toBe(0);
-    const d = spawnSync(wrapper, ['doctor', '--json'], { encoding: 'utf8', env: env(home), shell: process.platform === 'win32', timeout: 60_000 });
+    const d = spawnSync(wrapper, ['doctor', '--json'], {
+      encoding: 'utf8',
+      env: env(home),
+      shell: process.platform === 'win32',
+      timeout: 60_000,
+    });
     expect((JSON.parse(d.stdout) as { catalogIntegrity: string }).catalogIntegrity, d.stderr).toBe('ok');
   });
 

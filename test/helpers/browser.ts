@@ -43,7 +43,11 @@ export async function openAppInBrowser(engine: Engine): Promise<BrowserSession> 
     rendererDir: RENDERER_DIR,
     onTraffic: (direction, frame) => traffic.push({ direction, frame }),
   });
-  const browser = await chromium.launch({ executablePath: process.env.LIFEBOAT_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({
+    executablePath: process.env.LIFEBOAT_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
   const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
   const problems: string[] = [];
   page.on('console', (m) => {

@@ -13,8 +13,19 @@ const file = process.argv[3]!;
 async function* lines(): AsyncGenerator<Buffer> {
   let batch: string[] = [];
   for (let i = 0; i < count; i++) {
-    if (i % 1000 === 0) batch.push(JSON.stringify({ path: `d${i / 1000}`, type: 'dir', size: 0, mtime_ms: 1, mode: 0o755, in: 'set-a' }));
-    batch.push(JSON.stringify({ path: `d${Math.floor(i / 1000)}/file-${i}.dat`, type: 'file', size: 10, mtime_ms: 1, mode: 0o644, sha256: 'a'.repeat(64), in: 'set-a' }));
+    if (i % 1000 === 0)
+      batch.push(JSON.stringify({ path: `d${i / 1000}`, type: 'dir', size: 0, mtime_ms: 1, mode: 0o755, in: 'set-a' }));
+    batch.push(
+      JSON.stringify({
+        path: `d${Math.floor(i / 1000)}/file-${i}.dat`,
+        type: 'file',
+        size: 10,
+        mtime_ms: 1,
+        mode: 0o644,
+        sha256: 'a'.repeat(64),
+        in: 'set-a',
+      }),
+    );
     if (batch.length >= 5000) {
       yield Buffer.from(batch.join('\n') + '\n');
       batch = [];

@@ -16,13 +16,26 @@ export interface TarSpec {
   devminor?: number;
 }
 
-const FLAG: Record<TarSpec['type'], string> = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' };
+const FLAG: Record<TarSpec['type'], string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
+};
 
 function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, '0') + '\0';
 }
 
-function header(name: Buffer, flag: string, size: number, o: { mode: number; uid: number; gid: number; mtime: number; linkname: Buffer; devmajor: number; devminor: number }): Buffer {
+function header(
+  name: Buffer,
+  flag: string,
+  size: number,
+  o: { mode: number; uid: number; gid: number; mtime: number; linkname: Buffer; devmajor: number; devminor: number },
+): Buffer {
   const h = Buffer.alloc(512);
   name.copy(h, 0, 0, Math.min(100, name.length));
   h.write(octal(o.mode, 8), 100, 'latin1');
@@ -57,16 +70,30 @@ export function paxTar(entries: TarSpec[], { end = true }: { end?: boolean } = {
   const out: Buffer[] = [];
   for (const e of entries) {
     const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name);
-    const linkname = e.linkname === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.linkname) ? e.linkname : Buffer.from(e.linkname);
+    const linkname =
+      e.linkname === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.linkname) ? e.linkname : Buffer.from(e.linkname);
     const body = e.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.body) ? e.body : Buffer.from(e.body);
-    const o = { mode: e.mode ?? (e.type === 'dir' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: e.mtime ?? 1_700_000_000, linkname, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 };
+    const o = {
+      mode: e.mode ?? (e.type === 'dir' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? 1_700_000_000,
+      linkname,
+      devmajor: e.devmajor ?? 0,
+      devminor: e.devminor ?? 0,
+    };
     const records: Buffer[] = [];
     if (name.length > 100 || !isUtf8(name)) records.push(paxRecord('path', name));
     if (linkname.length > 100 || !isUtf8(linkname)) records.push(paxRecord('linkpath', linkname));
-    if (records.length && (!isUtf8(name) || !isUtf8(linkname))) records.unshift(paxRecord('hdrcharset', Buffer.from('BINARY')));
+    if (records.length && (!isUtf8(name) || !isUtf8(linkname)))
+      records.unshift(paxRecord('hdrcharset', Buffer.from('BINARY')));
     if (records.length) {
       const pax = Buffer.concat(records);
-      out.push(header(Buffer.from('PaxHeaders/x'), 'x', pax.length, { ...o, mode: 0o644, linkname: Buffer.alloc(0) }), pax, pad(pax.length));
+      out.push(
+        header(Buffer.from('PaxHeaders/x'), 'x', pax.length, { ...o, mode: 0o644, linkname: Buffer.alloc(0) }),
+        pax,
+        pad(pax.length),
+      );
     }
     out.push(header(name, FLAG[e.type], body.length, o), body, pad(body.length));
   }
@@ -76,5 +103,12 @@ export function paxTar(entries: TarSpec[], { end = true }: { end?: boolean } = {
 
 /** One v2 file index line. */
 export function indexLine(e: Record<string, unknown>): string {
-  return JSON.stringify({ size: 0, mtime_ms: 1_700_000_000_000, mode: e.type === 'dir' ? 0o755 : 0o644, sha256: null, target: null, ...e });
+  return JSON.stringify({
+    size: 0,
+    mtime_ms: 1_700_000_000_000,
+    mode: e.type === 'dir' ? 0o755 : 0o644,
+    sha256: null,
+    target: null,
+    ...e,
+  });
 }

@@ -1,4 +1,11 @@
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,13 +28,24 @@ export async function startS3(): Promise<TestS3> {
   const server = new S3rver({ address: '127.0.0.1', port: 0, directory: dir, silent: true });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
-  const options: S3Options = { endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
+  const options: S3Options = {
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  };
   const client = createS3Client(options);
   // The harness checks itself (what s3.test.ts did): an object round-trips byte for byte.
   const probe = randomBytes(64 * 1024 + 3);
   await client.send(new CreateBucketCommand({ Bucket: 'harness-check' }));
-  await client.send(new PutObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin', Body: probe, ContentLength: probe.length }));
-  const back = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin' }))).Body!.transformToByteArray());
+  await client.send(
+    new PutObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin', Body: probe, ContentLength: probe.length }),
+  );
+  const back = Buffer.from(
+    await (
+      await client.send(new GetObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin' }))
+    ).Body!.transformToByteArray(),
+  );
   await client.send(new DeleteObjectCommand({ Bucket: 'harness-check', Key: 'probe.bin' }));
   await client.send(new DeleteBucketCommand({ Bucket: 'harness-check' }));
   if (!back.equals(probe)) {
@@ -66,7 +84,11 @@ export async function startS3Process(directory: string, port = 0): Promise<S3Pro
   const script = `const S3rver = require(process.argv[1]);
 new S3rver({ address: '127.0.0.1', port: Number(process.argv[3]), directory: process.argv[2], silent: true })
   .run().then(({ port }) => process.stdout.write(port + '\\n'));`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script, require.resolve('s3rver'), directory, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['-e', script, require.resolve('s3rver'), directory, String(port)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const got = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {

@@ -22,10 +22,18 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<strin
 
 export async function startSecretService(): Promise<SecretService> {
   const home = mkdtempSync(join(tmpdir(), 'lifeboat-keyring-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: join(home, 'data'), XDG_RUNTIME_DIR: home, HOME: home };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_DATA_HOME: join(home, 'data'),
+    XDG_RUNTIME_DIR: home,
+    HOME: home,
+  };
   const children: ChildProcess[] = [];
 
-  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(bus);
   const address = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -39,15 +47,30 @@ export async function startSecretService(): Promise<SecretService> {
   });
   env.DBUS_SESSION_BUS_ADDRESS = address;
 
-  const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env, stdio: ['pipe', 'ignore', 'inherit'] });
+  const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
+    env,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   children.push(keyring);
   keyring.stdin?.end('lifeboat-test-keyring');
 
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const reply = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'], env);
+    const reply = await run(
+      'dbus-send',
+      [
+        '--session',
+        '--print-reply',
+        '--dest=org.freedesktop.DBus',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus.NameHasOwner',
+        'string:org.freedesktop.secrets',
+      ],
+      env,
+    );
     if (reply.includes('boolean true')) break;
-    if (Date.now() > deadline) throw new Error('gnome-keyring did not register org.freedesktop.secrets (is gnome-keyring installed?)');
+    if (Date.now() > deadline)
+      throw new Error('gnome-keyring did not register org.freedesktop.secrets (is gnome-keyring installed?)');
     await new Promise((r) => setTimeout(r, 100));
   }
 

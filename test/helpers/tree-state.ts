@@ -28,15 +28,33 @@ export function treeState(root: string): Record<string, EntryState> {
       const childAbs = Buffer.concat([abs, Buffer.from('/'), name]);
       const childRel = rel ? Buffer.concat([rel, Buffer.from('/'), name]) : name;
       const st = lstatSync(childAbs, { bigint: true });
-      const base = { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st.mtimeNs) };
+      const base = {
+        mode: Number(st.mode & 0o7777n),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+        mtime: mtimeOf(st.mtimeNs),
+      };
       const key = childRel.toString('hex');
-      if (st.isSymbolicLink()) out[key] = { ...base, type: 'symlink', mtime: '-', target: readlinkSync(childAbs, { encoding: 'buffer' }).toString('hex') };
+      if (st.isSymbolicLink())
+        out[key] = {
+          ...base,
+          type: 'symlink',
+          mtime: '-',
+          target: readlinkSync(childAbs, { encoding: 'buffer' }).toString('hex'),
+        };
       else if (st.isDirectory()) {
         out[key] = { ...base, type: 'dir' };
         walk(childAbs, childRel);
-      } else if (st.isFile()) out[key] = { ...base, type: 'file', nlink: Number(st.nlink), sha256: createHash('sha256').update(readFileSync(childAbs)).digest('hex') };
+      } else if (st.isFile())
+        out[key] = {
+          ...base,
+          type: 'file',
+          nlink: Number(st.nlink),
+          sha256: createHash('sha256').update(readFileSync(childAbs)).digest('hex'),
+        };
       else if (st.isFIFO()) out[key] = { ...base, type: 'fifo' };
-      else if (st.isCharacterDevice() || st.isBlockDevice()) out[key] = { ...base, type: st.isCharacterDevice() ? 'char' : 'block', rdev: String(st.rdev) };
+      else if (st.isCharacterDevice() || st.isBlockDevice())
+        out[key] = { ...base, type: st.isCharacterDevice() ? 'char' : 'block', rdev: String(st.rdev) };
       else out[key] = { ...base, type: 'other' };
     }
   };
@@ -78,11 +96,19 @@ export function bjoin(...parts: Array<string | Buffer>): Buffer {
  * comparison of whole states: Node sets times as a double of seconds, so a restore through it is
  * exact to about a microsecond (GNU tar: to the nanosecond). Anything further off stays and shows.
  */
-export function withMtimesWithin(expected: Record<string, EntryState>, actual: Record<string, EntryState>, toleranceNs: number): Record<string, EntryState> {
+export function withMtimesWithin(
+  expected: Record<string, EntryState>,
+  actual: Record<string, EntryState>,
+  toleranceNs: number,
+): Record<string, EntryState> {
   const out: Record<string, EntryState> = {};
   for (const [k, v] of Object.entries(actual)) {
     const want = expected[k];
-    const close = want && want.mtime !== '-' && v.mtime !== '-' && Math.abs(Number(BigInt(want.mtime) - BigInt(v.mtime))) <= toleranceNs;
+    const close =
+      want &&
+      want.mtime !== '-' &&
+      v.mtime !== '-' &&
+      Math.abs(Number(BigInt(want.mtime) - BigInt(v.mtime))) <= toleranceNs;
     out[k] = close ? { ...v, mtime: want.mtime } : v;
   }
   return out;
@@ -94,5 +120,14 @@ export function withMtimesWithin(expected: Record<string, EntryState>, actual: R
  */
 export function sentinelState(root: string): Record<string, EntryState> {
   const st = lstatSync(root, { bigint: true });
-  return { '.': { type: 'dir', mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: String(st.mtimeNs) }, ...treeState(root) };
+  return {
+    '.': {
+      type: 'dir',
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtime: String(st.mtimeNs),
+    },
+    ...treeState(root),
+  };
 }

@@ -4,7 +4,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgeDecryptStream, AgeEncryptStream, generateIdentity, identityFileText, parseIdentityFile, parseRecipient, type AgeIdentity } from '../../electron/engine/crypto/age';
+import {
+  AgeDecryptStream,
+  AgeEncryptStream,
+  generateIdentity,
+  identityFileText,
+  parseIdentityFile,
+  parseRecipient,
+  type AgeIdentity,
+} from '../../electron/engine/crypto/age';
 import { storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import { tempDir } from '../helpers/temp';
 
@@ -13,8 +21,10 @@ async function collect(r: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const c of r) out.push(c as Buffer);
   return Buffer.concat(out);
 }
-const encrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> => collect(Readable.from([data]).pipe(new AgeEncryptStream(ids.map((i) => i.recipient))));
-const decrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> => collect(Readable.from([data]).pipe(new AgeDecryptStream(ids)));
+const encrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> =>
+  collect(Readable.from([data]).pipe(new AgeEncryptStream(ids.map((i) => i.recipient))));
+const decrypt = (data: Buffer, ids: AgeIdentity[]): Promise<Buffer> =>
+  collect(Readable.from([data]).pipe(new AgeDecryptStream(ids)));
 
 let dir: ReturnType<typeof tempDir>;
 let me: AgeIdentity;
@@ -30,15 +40,18 @@ beforeAll(() => {
 afterAll(() => dir.cleanup());
 
 describe('age on node:crypto, interchangeable with the age CLI', () => {
-  it.each([0, 1, 65535, 65536, 65537, 200_000, 3 * 65536])('%i bytes: ours → age CLI and age CLI → ours', async (size) => {
-    const data = randomBytes(size);
-    const ours = await encrypt(data, [me]);
-    writeFileSync(join(dir.path, 'ours.age'), ours);
-    expect(execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'ours.age')]).equals(data)).toBe(true);
-    writeFileSync(join(dir.path, 'plain'), data);
-    execFileSync('age', ['-r', me.recipient.text, '-o', join(dir.path, 'cli.age'), join(dir.path, 'plain')]);
-    expect((await decrypt(readFileSync(join(dir.path, 'cli.age')), [me])).equals(data)).toBe(true);
-  });
+  it.each([0, 1, 65535, 65536, 65537, 200_000, 3 * 65536])(
+    '%i bytes: ours → age CLI and age CLI → ours',
+    async (size) => {
+      const data = randomBytes(size);
+      const ours = await encrypt(data, [me]);
+      writeFileSync(join(dir.path, 'ours.age'), ours);
+      expect(execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'ours.age')]).equals(data)).toBe(true);
+      writeFileSync(join(dir.path, 'plain'), data);
+      execFileSync('age', ['-r', me.recipient.text, '-o', join(dir.path, 'cli.age'), join(dir.path, 'plain')]);
+      expect((await decrypt(readFileSync(join(dir.path, 'cli.age')), [me])).equals(data)).toBe(true);
+    },
+  );
 
   it('streams input in chunks of any size (short, exact, straddling 64 KiB) to the same plaintext', async () => {
     const data = randomBytes(5 * 65536 + 123);
@@ -52,7 +65,9 @@ describe('age on node:crypto, interchangeable with the age CLI', () => {
     }
     const sealed = await collect(Readable.from(chunks).pipe(new AgeEncryptStream([me.recipient])));
     writeFileSync(join(dir.path, 'chunked.age'), sealed);
-    expect(execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'chunked.age')], { maxBuffer: 1 << 24 }).equals(data)).toBe(true);
+    expect(
+      execFileSync('age', ['-d', '-i', idFile, join(dir.path, 'chunked.age')], { maxBuffer: 1 << 24 }).equals(data),
+    ).toBe(true);
     // And decrypting from odd-sized pieces of the ciphertext.
     const pieces: Buffer[] = [];
     for (let i = 0; i < sealed.length; i += 777) pieces.push(sealed.subarray(i, i + 777));
@@ -84,8 +99,12 @@ describe('age on node:crypto, interchangeable with the age CLI', () => {
     const flipped = Buffer.from(sealed);
     flipped[flipped.length - 1000]! ^= 0x01;
     await expect(decrypt(flipped, [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
-    await expect(decrypt(sealed.subarray(0, sealed.length - 65536 - 16), [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
-    await expect(decrypt(Buffer.concat([sealed, Buffer.from('x')]), [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
+    await expect(decrypt(sealed.subarray(0, sealed.length - 65536 - 16), [me])).rejects.toMatchObject({
+      code: 'DECRYPTION_FAILED',
+    });
+    await expect(decrypt(Buffer.concat([sealed, Buffer.from('x')]), [me])).rejects.toMatchObject({
+      code: 'DECRYPTION_FAILED',
+    });
     const headerEdit = Buffer.from(sealed);
     headerEdit[30]! ^= 0x01;
     await expect(decrypt(headerEdit, [me])).rejects.toMatchObject({ code: 'DECRYPTION_FAILED' });
@@ -103,11 +122,16 @@ describe('the threaded write path, read back by the age and zstd CLIs', () => {
         callback();
       },
     });
-    const facts = await storeArtifact(Readable.from([data]), { recipients: [me.recipient, escrow.recipient], sinks: [{ stream: sink, done: Promise.resolve() }] });
+    const facts = await storeArtifact(Readable.from([data]), {
+      recipients: [me.recipient, escrow.recipient],
+      sinks: [{ stream: sink, done: Promise.resolve() }],
+    });
     const file = join(dir.path, 'threaded.zst.age');
     writeFileSync(file, Buffer.concat(parts));
     expect(execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]).toBe(facts.sha256);
-    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], { maxBuffer: 64 * 1024 * 1024 });
+    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
     expect(plain.equals(data)).toBe(true);
   });
 });
@@ -126,11 +150,16 @@ describe('a tar with raw zstd frames (incompressible blocks), read back by the a
     const tar = async (w: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
       for (const p of parts) await w.write(p);
     };
-    const facts = await storeArtifact(tar, { recipients: [me.recipient], sinks: [{ stream: sink, done: Promise.resolve() }] });
+    const facts = await storeArtifact(tar, {
+      recipients: [me.recipient],
+      sinks: [{ stream: sink, done: Promise.resolve() }],
+    });
     const file = join(dir.path, 'raw-frames.tar.zst.age');
     writeFileSync(file, Buffer.concat(stored));
     expect(execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]).toBe(facts.sha256);
-    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], { maxBuffer: 64 * 1024 * 1024 });
+    const plain = execFileSync('sh', ['-c', `age -d -i "${idFile}" "${file}" | zstd -d`], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
     expect(plain.equals(data)).toBe(true);
   });
 });

@@ -30,7 +30,11 @@ function partials(): string[] {
 
 describe('kill -9 during a backup', () => {
   it('leaves no set, and the next backup cleans up and succeeds', async () => {
-    const child = spawn(process.execPath, [BIN, 'backup', 'files', '--system', 'photos', '--path', src, '--to', medium], { env, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'backup', 'files', '--system', 'photos', '--path', src, '--to', medium],
+      { env, stdio: 'ignore' },
+    );
     // Wait until the artifact is being written, then kill without warning.
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -56,7 +60,11 @@ describe('kill -9 during a backup', () => {
   });
 
   it('Ctrl-C (SIGINT) stops cleanly and removes its partial set itself', async () => {
-    const child = spawn(process.execPath, [BIN, 'backup', 'files', '--system', 'photos', '--path', src, '--to', medium], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'backup', 'files', '--system', 'photos', '--path', src, '--to', medium],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const deadline = Date.now() + 30_000;

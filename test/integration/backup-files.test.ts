@@ -1,6 +1,16 @@
 import { execSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat } from '../helpers/cli';
@@ -33,7 +43,13 @@ function snapshot(root: string): Record<string, TreeEntry> {
       else if (st.isDirectory()) {
         out[rel] = { type: 'dir', mode: st.mode & 0o7777 };
         walk(abs);
-      } else out[rel] = { type: 'file', mode: st.mode & 0o7777, sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'), mtime: Math.floor(st.mtimeMs / 1000) };
+      } else
+        out[rel] = {
+          type: 'file',
+          mode: st.mode & 0o7777,
+          sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'),
+          mtime: Math.floor(st.mtimeMs / 1000),
+        };
     }
   };
   walk(root);
@@ -80,13 +96,29 @@ afterAll(() => dir.cleanup());
 
 function expected(): Record<string, TreeEntry> {
   const snap = snapshot(src);
-  for (const k of Object.keys(snap)) if (k.startsWith('node_modules') || k === 'scratch.tmp' || k.startsWith('cache')) delete snap[k];
+  for (const k of Object.keys(snap))
+    if (k.startsWith('node_modules') || k === 'scratch.tmp' || k.startsWith('cache')) delete snap[k];
   return snap;
 }
 
 describe('backup files', () => {
   it('untar of the decrypted artifact reproduces the tree (paths, contents, modes, links, mtimes)', () => {
-    const r = lifeboat(env, 'backup', 'files', '--system', 'uploads', '--path', src, '--exclude', 'cache', '--to', medium, '--recipient', recipient, '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'uploads',
+      '--path',
+      src,
+      '--exclude',
+      'cache',
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ path: string; artifacts: Array<{ path: string; role: string }> }>(r);
     expect(set.artifacts.map((a) => a.role)).toEqual(['files-tar', 'file-index']);
@@ -102,10 +134,36 @@ describe('backup files', () => {
   // Incremental chains restored by hand: test/integration/restore-by-hand.test.ts (runs docs/restore-by-hand.md verbatim).
 
   it('refuses an unencrypted config set unless --allow-plaintext', () => {
-    let r = lifeboat(env, 'backup', 'files', '--class', 'config', '--system', 'app-config', '--path', join(src, 'invoices'), '--to', medium);
+    let r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--class',
+      'config',
+      '--system',
+      'app-config',
+      '--path',
+      join(src, 'invoices'),
+      '--to',
+      medium,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/written encrypted/);
-    r = lifeboat(env, 'backup', 'files', '--class', 'config', '--system', 'app-config', '--path', join(src, 'invoices'), '--to', medium, '--allow-plaintext', '--json');
+    r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--class',
+      'config',
+      '--system',
+      'app-config',
+      '--path',
+      join(src, 'invoices'),
+      '--to',
+      medium,
+      '--allow-plaintext',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(json<{ kind: string; encrypted_to: string[] }>(r)).toMatchObject({ kind: 'config', encrypted_to: [] });
   });

@@ -36,14 +36,36 @@ afterAll(async () => {
 });
 
 function sh(cmd: string, cwd: string): string {
-  return execSync(cmd, { cwd, encoding: 'utf8', shell: '/bin/bash', env: { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres' } });
+  return execSync(cmd, {
+    cwd,
+    encoding: 'utf8',
+    shell: '/bin/bash',
+    env: { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres' },
+  });
 }
 
 describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg_restore', () => {
   let set: { set_id: string; path: string; artifacts: Array<{ path: string; sha256: string }>; signed_by: string };
 
   it('makes a signed, encrypted set and reports it as JSON', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url('shop'), '--to', medium, '--recipient', recipient, '--sign-key', keys.sign, '--tier', 'critical', '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      keys.sign,
+      '--tier',
+      'critical',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     set = json(r);
     expect(set.set_id).toMatch(/^\d{8}T\d{6}Z-pg-logical$/);
@@ -54,7 +76,12 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
     const setDir = join(medium, set.path);
     expect(sh('sha256sum -c SHA256SUMS', setDir)).toContain('db.dump.zst.age: OK');
     sh(`tail -n1 manifest.json.sig | base64 -d > ${dir.path}/sig.bin`, setDir);
-    expect(sh(`openssl pkeyutl -verify -pubin -inkey ${keys.sign}.pub -rawin -in manifest.json -sigfile ${dir.path}/sig.bin`, setDir)).toMatch(/Signature Verified Successfully/);
+    expect(
+      sh(
+        `openssl pkeyutl -verify -pubin -inkey ${keys.sign}.pub -rawin -in manifest.json -sigfile ${dir.path}/sig.bin`,
+        setDir,
+      ),
+    ).toMatch(/Signature Verified Successfully/);
     const head = readFileSync(join(setDir, 'manifest.json.sig'), 'utf8').split('\n')[0];
     expect(head).toBe(`lifeboat-signature/1 ed25519 ${set.signed_by}`);
   });
@@ -66,7 +93,10 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
 
   it('restores into a new database with the same row counts and checksums', async () => {
     await query(pg.url(), 'CREATE DATABASE shop_restored');
-    sh(`age -d -i ${keys.identity} db.dump.zst.age | zstd -d > ${dir.path}/db.dump && pg_restore -d shop_restored --no-owner ${dir.path}/db.dump`, join(medium, set.path));
+    sh(
+      `age -d -i ${keys.identity} db.dump.zst.age | zstd -d > ${dir.path}/db.dump && pg_restore -d shop_restored --no-owner ${dir.path}/db.dump`,
+      join(medium, set.path),
+    );
     expect(await fingerprint(pg.url('shop_restored'))).toEqual(source);
   });
 
@@ -79,7 +109,24 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
 
 describe('backup pg in directory format with parallel jobs', () => {
   it('restores by hand with pg_restore -j', async () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url('shop'), '--to', medium, '--recipient', recipient, '--format', 'directory', '--jobs', '2', '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--format',
+      'directory',
+      '--jobs',
+      '2',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ path: string; artifacts: Array<{ path: string }> }>(r);
     expect(set.artifacts[0]!.path).toBe('db.dir.tar.zst.age');
@@ -93,10 +140,21 @@ describe('backup pg in directory format with parallel jobs', () => {
 });
 
 describe('bad input: a clear error, the right exit code, nothing half-written', () => {
-  const sets = (): string[] => (existsSync(join(medium, 'sets/bad-db')) ? readdirSync(join(medium, 'sets/bad-db')) : []);
+  const sets = (): string[] =>
+    existsSync(join(medium, 'sets/bad-db')) ? readdirSync(join(medium, 'sets/bad-db')) : [];
 
   it('an unreachable database exits 2', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'bad-db', '--db', 'postgres://postgres@127.0.0.1:1/shop', '--to', medium);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'bad-db',
+      '--db',
+      'postgres://postgres@127.0.0.1:1/shop',
+      '--to',
+      medium,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/cannot be reached/);
     expect(sets()).toEqual([]);
@@ -108,20 +166,45 @@ describe('bad input: a clear error, the right exit code, nothing half-written', 
     const hba = join(pg.dataDir, 'pg_hba.conf');
     writeFileSync(hba, `host all guarded 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
     await query(pg.url(), 'SELECT pg_reload_conf()');
-    const r = lifeboat({ ...env, PGPASSWORD: 'wrong-secret-123' }, 'backup', 'pg', '--system', 'bad-db', '--db', pg.url('shop').replace('postgres@', 'guarded@'), '--to', medium);
+    const r = lifeboat(
+      { ...env, PGPASSWORD: 'wrong-secret-123' },
+      'backup',
+      'pg',
+      '--system',
+      'bad-db',
+      '--db',
+      pg.url('shop').replace('postgres@', 'guarded@'),
+      '--to',
+      medium,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/refused the credentials/);
     expect(r.stderr + r.stdout).not.toContain('wrong-secret-123');
-    const logs = readdirSync(join(dir.path, 'home/logs')).map((f) => readFileSync(join(dir.path, 'home/logs', f), 'utf8')).join('');
+    const logs = readdirSync(join(dir.path, 'home/logs'))
+      .map((f) => readFileSync(join(dir.path, 'home/logs', f), 'utf8'))
+      .join('');
     expect(logs).not.toContain('wrong-secret-123');
     expect(sets()).toEqual([]);
   });
 
   it('a password in the URL never reaches argv of pg_dump, logs or output', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'bad-db', '--db', pg.url('shop').replace('postgres@', 'guarded:right-one@'), '--to', medium, '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'bad-db',
+      '--db',
+      pg.url('shop').replace('postgres@', 'guarded:right-one@'),
+      '--to',
+      medium,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toContain('right-one');
-    const logs = readdirSync(join(dir.path, 'home/logs')).map((f) => readFileSync(join(dir.path, 'home/logs', f), 'utf8')).join('');
+    const logs = readdirSync(join(dir.path, 'home/logs'))
+      .map((f) => readFileSync(join(dir.path, 'home/logs', f), 'utf8'))
+      .join('');
     expect(logs).not.toContain('right-one');
     const manifest = readFileSync(join(medium, json<{ path: string }>(r).path, 'manifest.json'), 'utf8');
     expect(manifest).not.toContain('right-one');
@@ -130,7 +213,19 @@ describe('bad input: a clear error, the right exit code, nothing half-written', 
   it('a missing pg_dump exits 2', () => {
     const empty = join(dir.path, 'no-tools');
     mkdirSync(empty, { recursive: true });
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'other-db', '--db', pg.url('shop'), '--to', medium, '--pg-bin', empty);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--pg-bin',
+      empty,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/pg_dump was not found/);
   });
@@ -140,24 +235,70 @@ describe('bad input: a clear error, the right exit code, nothing half-written', 
     mkdirSync(old, { recursive: true });
     writeFileSync(join(old, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n');
     chmodSync(join(old, 'pg_dump'), 0o755);
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'other-db', '--db', pg.url('shop'), '--to', medium, '--pg-bin', old);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--pg-bin',
+      old,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/server version mismatch/);
   });
 
   it('a malformed recipient and an unreadable signing key exit 2', () => {
-    let r = lifeboat(env, 'backup', 'pg', '--system', 'other-db', '--db', pg.url('shop'), '--to', medium, '--recipient', 'age1garbage');
+    let r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--recipient',
+      'age1garbage',
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/Not an age X25519 recipient/);
     writeFileSync(join(dir.path, 'junk.pem'), 'not a key');
-    r = lifeboat(env, 'backup', 'pg', '--system', 'other-db', '--db', pg.url('shop'), '--to', medium, '--sign-key', join(dir.path, 'junk.pem'));
+    r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      medium,
+      '--sign-key',
+      join(dir.path, 'junk.pem'),
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/signing key is not a readable PEM/);
   });
 
   it('a folder that is not a medium is refused with how to init it', () => {
     mkdirSync(join(dir.path, 'not-a-medium'));
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'other-db', '--db', pg.url('shop'), '--to', join(dir.path, 'not-a-medium'));
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other-db',
+      '--db',
+      pg.url('shop'),
+      '--to',
+      join(dir.path, 'not-a-medium'),
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/lifeboat medium init/);
   });

@@ -21,7 +21,12 @@ const CREDS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AW
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function keys(endpoint: string): Promise<string[]> {
-  const client = createS3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = createS3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   try {
     const r = await client.send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'prod/sets/' }));
     return (r.Contents ?? []).map((o) => o.Key!).sort();
@@ -84,11 +89,23 @@ async function cuttingRelay(port: number, afterBytes: number): Promise<{ endpoin
 
 /** Start a backup of the big folder; resolves once its in-progress marker is on S3 (the run goes on). */
 async function backupUnderWay(extra: NodeJS.ProcessEnv = {}): Promise<{ running: Promise<CliRun> }> {
-  const running = lifeboatAsync({ ...env, ...extra }, 'backup', 'files', '--system', 'photos', '--path', big, '--to', 's3://backups/prod', '--json');
+  const running = lifeboatAsync(
+    { ...env, ...extra },
+    'backup',
+    'files',
+    '--system',
+    'photos',
+    '--path',
+    big,
+    '--to',
+    's3://backups/prod',
+    '--json',
+  );
   // The set's in-progress marker is the first thing written, the data follows at once: watched
   // in s3rver's own store (faster than asking it), so S3 goes while the data is on its way.
   const sets = join(dir.path, 's3', 'backups', 'prod', 'sets');
-  const marked = (): boolean => existsSync(sets) && readdirSync(sets, { recursive: true }).some((f) => String(f).includes('.partial'));
+  const marked = (): boolean =>
+    existsSync(sets) && readdirSync(sets, { recursive: true }).some((f) => String(f).includes('.partial'));
   for (let i = 0; i < 2000 && !marked(); i++) await sleep(5);
   expect(marked()).toBe(true);
   await sleep(100);
@@ -119,11 +136,27 @@ describe('S3 lost in the middle of a backup', () => {
     const left = await keys(s3.endpoint);
     expect(left.filter((k) => k.endsWith('/manifest.json'))).toEqual([]);
     expect(left.some((k) => k.endsWith('/.partial'))).toBe(true); // S3 was gone: the next backup tidies up
-    const scan = await lifeboatAsync({ ...env, LIFEBOAT_HOME: join(dir.path, 'laptop') }, 'scan', 's3://backups/prod', '--json');
+    const scan = await lifeboatAsync(
+      { ...env, LIFEBOAT_HOME: join(dir.path, 'laptop') },
+      'scan',
+      's3://backups/prod',
+      '--json',
+    );
     expect(scan.status, scan.stderr).toBe(0);
     expect(json<{ sets: { total: number } }>(scan).sets.total).toBe(0);
 
-    const next = await lifeboatAsync(env, 'backup', 'files', '--system', 'photos', '--path', small, '--to', 's3://backups/prod', '--json');
+    const next = await lifeboatAsync(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'photos',
+      '--path',
+      small,
+      '--to',
+      's3://backups/prod',
+      '--json',
+    );
     expect(next.status, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/removed leftovers of an interrupted backup/);
     const setPath = json<{ path: string }>(next).path;
@@ -146,22 +179,44 @@ describe('S3 lost in the middle of a backup', () => {
   }, 60_000);
 
   it('lost while a verification reads a set: the run fails (exit 2) and no set is judged corrupted or missing for it', async () => {
-    const made = await lifeboatAsync(env, 'backup', 'files', '--system', 'archive', '--path', big, '--to', 's3://backups/prod', '--json');
+    const made = await lifeboatAsync(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'archive',
+      '--path',
+      big,
+      '--to',
+      's3://backups/prod',
+      '--json',
+    );
     expect(made.status, made.stderr).toBe(0);
     const key = `archive/${json<{ set_id: string }>(made).set_id}`;
     const relay = await cuttingRelay(s3.port, 20 * 1024 * 1024);
     try {
-      const cut = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL_S3: relay.endpoint }, 'verify', 's3://backups/prod', '--level', 'integrity', '--json');
+      const cut = await lifeboatAsync(
+        { ...env, AWS_ENDPOINT_URL_S3: relay.endpoint },
+        'verify',
+        's3://backups/prod',
+        '--level',
+        'integrity',
+        '--json',
+      );
       expectUnreachable(cut, /went out of reach while .* was being read.*nothing was recorded/s);
     } finally {
       relay.close();
     }
-    const where = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(await lifeboatAsync(env, 'where', key, '--json'));
+    const where = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(
+      await lifeboatAsync(env, 'where', key, '--json'),
+    );
     expect(where.rows.map((r) => r.lastVerification)).toEqual([null]);
     // S3 itself never went away: verified directly, the set passes.
     const again = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--level', 'integrity', '--json');
     expect(again.status, again.stdout + again.stderr).toBe(0);
-    const after = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(await lifeboatAsync(env, 'where', key, '--json'));
+    const after = json<{ rows: Array<{ lastVerification: { verdict: string } | null }> }>(
+      await lifeboatAsync(env, 'where', key, '--json'),
+    );
     expect(after.rows[0]!.lastVerification?.verdict).toBe('ok');
   }, 60_000);
 
@@ -176,12 +231,30 @@ describe('S3 lost in the middle of a backup', () => {
     }
     const relay = await cuttingRelay(s3.port, 20 * 1024 * 1024);
     try {
-      const cut = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL_S3: relay.endpoint }, 'verify', 's3://backups/prod', '--wal', 'orders', '--json');
-      expectUnreachable(cut, /went out of reach while 0{7}10{15}[123] was being read: .* [12] of 3 WAL files were checked\./);
+      const cut = await lifeboatAsync(
+        { ...env, AWS_ENDPOINT_URL_S3: relay.endpoint },
+        'verify',
+        's3://backups/prod',
+        '--wal',
+        'orders',
+        '--json',
+      );
+      expectUnreachable(
+        cut,
+        /went out of reach while 0{7}10{15}[123] was being read: .* [12] of 3 WAL files were checked\./,
+      );
     } finally {
       relay.close();
     }
-    const direct = await lifeboatAsync(env, 'verify', 's3://backups/prod', '--wal', 'orders', '--allow-unsigned-wal', '--json');
+    const direct = await lifeboatAsync(
+      env,
+      'verify',
+      's3://backups/prod',
+      '--wal',
+      'orders',
+      '--allow-unsigned-wal',
+      '--json',
+    );
     expect(direct.status, direct.stdout + direct.stderr).toBe(0);
     expect(json<{ files: number; corrupt: unknown[] }>(direct)).toMatchObject({ files: 3, corrupt: [] });
   }, 60_000);
@@ -190,7 +263,12 @@ describe('S3 lost in the middle of a backup', () => {
     // The upload keeps up, so its body is never full and the encoder's next write arrives after
     // the upload stopped reading (a busy machine). That write used to fail with the AbortError
     // Node destroys an abandoned body with: reported as CANCELLED ("Cancelled."), not as S3 lost.
-    const medium = new S3Medium('s3://backups/prod', { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const medium = new S3Medium('s3://backups/prod', {
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     const writer = await medium.beginSet('slow', 'slow-source');
     let sent = 0;
     const killed = (async () => {
@@ -207,7 +285,10 @@ describe('S3 lost in the middle of a backup', () => {
       },
       { recipients: [], sinks: [writer.openArtifact('files.tar.zst')] },
     );
-    await expect(stored).rejects.toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/S3 upload of files\.tar\.zst: Could not reach the server/) });
+    await expect(stored).rejects.toMatchObject({
+      code: 'STORAGE_UNREACHABLE',
+      message: expect.stringMatching(/S3 upload of files\.tar\.zst: Could not reach the server/),
+    });
     await killed;
     medium.client.destroy();
     s3 = await startS3Process(join(dir.path, 's3'), s3.port);

@@ -22,7 +22,13 @@ beforeAll(async () => {
   await loadSampleData(pg.url());
   await s3.createBucket('backups');
   // The CLI takes S3 settings from the standard AWS sources.
-  env = { LIFEBOAT_HOME: join(dir.path, 'home'), AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+  env = {
+    LIFEBOAT_HOME: join(dir.path, 'home'),
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
   folder = join(dir.path, 'usb');
   signKey = join(dir.path, 'sign.pem');
   expect((await lifeboatAsync(env, 'medium', 'init', folder, '--label', 'usb')).status).toBe(0);
@@ -43,7 +49,24 @@ async function download(key: string): Promise<Buffer> {
 
 describe('backups to S3', () => {
   it('writes one set to a folder and to S3 in one pass, byte-identical', async () => {
-    const r = await lifeboatAsync(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url(), '--to', folder, '--to', 's3://backups/prod', '--recipient', recipient, '--sign-key', signKey, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop-db',
+      '--db',
+      pg.url(),
+      '--to',
+      folder,
+      '--to',
+      's3://backups/prod',
+      '--recipient',
+      recipient,
+      '--sign-key',
+      signKey,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ path: string; locations: string[] }>(r);
     expect(set.locations).toEqual([`${folder}/${set.path}`, `s3://backups/prod/${set.path}`]);
@@ -65,20 +88,51 @@ describe('backups to S3', () => {
   });
 
   it('a wrong access key is reported as access denied (exit 2) and writes nothing', async () => {
-    const r = await lifeboatAsync({ ...env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, 'backup', 'pg', '--system', 'other', '--db', pg.url(), '--to', 's3://backups/prod', '--json');
+    const r = await lifeboatAsync(
+      { ...env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
+      'backup',
+      'pg',
+      '--system',
+      'other',
+      '--db',
+      pg.url(),
+      '--to',
+      's3://backups/prod',
+      '--json',
+    );
     expect(r.status).toBe(2);
     expect(json<{ error: { code: string } }>(r).error.code).toBe('STORAGE_ACCESS_DENIED');
     expect(r.stdout + r.stderr).not.toContain('not-the-secret');
   });
 
   it('a missing bucket exits 2 with a clear message', async () => {
-    const r = await lifeboatAsync(env, 'backup', 'pg', '--system', 'other', '--db', pg.url(), '--to', 's3://no-such-bucket/x');
+    const r = await lifeboatAsync(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'other',
+      '--db',
+      pg.url(),
+      '--to',
+      's3://no-such-bucket/x',
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/bucket does not exist/);
   });
 
   it('an unreachable endpoint exits 2', async () => {
-    const r = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' }, 'backup', 'pg', '--system', 'other', '--db', pg.url(), '--to', 's3://backups/prod');
+    const r = await lifeboatAsync(
+      { ...env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' },
+      'backup',
+      'pg',
+      '--system',
+      'other',
+      '--db',
+      pg.url(),
+      '--to',
+      's3://backups/prod',
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/reach/i);
   });
@@ -86,14 +140,28 @@ describe('backups to S3', () => {
   it('prunes on S3 with the same rules (dry run by default)', async () => {
     for (let i = 0; i < 2; i++) {
       // No wait for the next second: a set made in the same second gets the next suffix (set-writer.ts).
-      expect((await lifeboatAsync(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url(), '--to', 's3://backups/prod')).status).toBe(0);
+      expect(
+        (await lifeboatAsync(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url(), '--to', 's3://backups/prod'))
+          .status,
+      ).toBe(0);
     }
-    const dry = json<{ applied: boolean; keep: Array<{ reasons: string[] }>; remove: Array<{ path: string }> }>(await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--json'));
+    const dry = json<{ applied: boolean; keep: Array<{ reasons: string[] }>; remove: Array<{ path: string }> }>(
+      await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--json'),
+    );
     expect(dry.applied).toBe(false);
     // The newest set, and the first one because it is the newest verified set (verified above).
     expect(dry.keep.map((k) => k.reasons)).toEqual([['last 1'], ['newest verified set']]);
     expect(dry.remove).toHaveLength(1);
-    const applied = await lifeboatAsync(env, 'prune', '--to', 's3://backups/prod', '--keep-last', '1', '--apply', '--json');
+    const applied = await lifeboatAsync(
+      env,
+      'prune',
+      '--to',
+      's3://backups/prod',
+      '--keep-last',
+      '1',
+      '--apply',
+      '--json',
+    );
     expect(applied.status, applied.stderr).toBe(0);
     const left = await s3.client.send(new ListObjectsV2Command({ Bucket: 'backups', Prefix: 'prod/sets/' }));
     const setDirs = new Set((left.Contents ?? []).map((o) => o.Key!.split('/').slice(0, 4).join('/')));
@@ -116,21 +184,116 @@ describe('the WAL archive on S3', () => {
     expect((await lifeboatAsync(env, 'keys', 'signing-new', '--out', walKey)).status).toBe(0);
     const unsigned = join(dir.path, 'wal', '000000010000000000000006');
     writeFileSync(unsigned, Buffer.from('an unsigned segment'));
-    expect((await lifeboatAsync(env, 'wal-push', unsigned, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient)).status).toBe(0);
-    expect((await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient, '--sign-key', walKey)).status).toBe(0);
-    const again = await lifeboatAsync(env, 'wal-push', seg, '--system', 'shop-db', '--to', 's3://backups/prod', '--recipient', recipient, '--sign-key', walKey);
+    expect(
+      (
+        await lifeboatAsync(
+          env,
+          'wal-push',
+          unsigned,
+          '--system',
+          'shop-db',
+          '--to',
+          's3://backups/prod',
+          '--recipient',
+          recipient,
+        )
+      ).status,
+    ).toBe(0);
+    expect(
+      (
+        await lifeboatAsync(
+          env,
+          'wal-push',
+          seg,
+          '--system',
+          'shop-db',
+          '--to',
+          's3://backups/prod',
+          '--recipient',
+          recipient,
+          '--sign-key',
+          walKey,
+        )
+      ).status,
+    ).toBe(0);
+    const again = await lifeboatAsync(
+      env,
+      'wal-push',
+      seg,
+      '--system',
+      'shop-db',
+      '--to',
+      's3://backups/prod',
+      '--recipient',
+      recipient,
+      '--sign-key',
+      walKey,
+    );
     expect(again.status).toBe(0);
     expect(again.stderr).toContain('already archived');
     const out = join(dir.path, 'fetched');
-    const fetched = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000007', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`);
+    const fetched = await lifeboatAsync(
+      env,
+      'wal-fetch',
+      '000000010000000000000007',
+      out,
+      '--system',
+      'shop-db',
+      '--from',
+      's3://backups/prod',
+      '--identity',
+      join(dir.path, 'id.age'),
+      '--trust-key',
+      `${walKey}.pub`,
+    );
     expect(fetched.status, fetched.stderr).toBe(0);
     expect(readFileSync(out)).toEqual(readFileSync(seg));
     // The unsigned one is refused, then accepted only when the operator says so.
-    const refused = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000006', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`);
+    const refused = await lifeboatAsync(
+      env,
+      'wal-fetch',
+      '000000010000000000000006',
+      out,
+      '--system',
+      'shop-db',
+      '--from',
+      's3://backups/prod',
+      '--identity',
+      join(dir.path, 'id.age'),
+      '--trust-key',
+      `${walKey}.pub`,
+    );
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('unsigned');
-    const accepted = await lifeboatAsync(env, 'wal-fetch', '000000010000000000000006', out, '--system', 'shop-db', '--from', 's3://backups/prod', '--identity', join(dir.path, 'id.age'), '--trust-key', `${walKey}.pub`, '--allow-unsigned-wal');
+    const accepted = await lifeboatAsync(
+      env,
+      'wal-fetch',
+      '000000010000000000000006',
+      out,
+      '--system',
+      'shop-db',
+      '--from',
+      's3://backups/prod',
+      '--identity',
+      join(dir.path, 'id.age'),
+      '--trust-key',
+      `${walKey}.pub`,
+      '--allow-unsigned-wal',
+    );
     expect(accepted.status, accepted.stderr).toBe(0);
-    expect((await lifeboatAsync(env, 'wal-fetch', '000000010000000000000008', out, '--system', 'shop-db', '--from', 's3://backups/prod')).status).toBe(1);
+    expect(
+      (
+        await lifeboatAsync(
+          env,
+          'wal-fetch',
+          '000000010000000000000008',
+          out,
+          '--system',
+          'shop-db',
+          '--from',
+          's3://backups/prod',
+        )
+      ).status,
+    ).toBe(1);
   });
 });

@@ -25,7 +25,9 @@ afterAll(async () => {
 
 function connect(token: string, origin: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${bridge.port}/ipc?token=${encodeURIComponent(token)}`, { headers: { Origin: origin } });
+    const ws = new WebSocket(`ws://127.0.0.1:${bridge.port}/ipc?token=${encodeURIComponent(token)}`, {
+      headers: { Origin: origin },
+    });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -40,10 +42,19 @@ describe('the web bridge', () => {
       const m = JSON.parse((data as Buffer).toString('utf8')) as { id?: number; result?: { ok: boolean } };
       if (m.id !== undefined && m.result) replies.set(m.id, m.result);
     });
-    CHANNEL_NAMES.forEach((channel, i) => ws.send(JSON.stringify({ id: i + 1, channel, input: channel === 'getJob' || channel === 'cancelJob' ? { id: 'job-x' } : {} })));
+    CHANNEL_NAMES.forEach((channel, i) =>
+      ws.send(
+        JSON.stringify({
+          id: i + 1,
+          channel,
+          input: channel === 'getJob' || channel === 'cancelJob' ? { id: 'job-x' } : {},
+        }),
+      ),
+    );
     ws.send(JSON.stringify({ id: 999, channel: 'notAChannel', input: {} }));
     const deadline = Date.now() + 10_000;
-    while (replies.size < CHANNEL_NAMES.length + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (replies.size < CHANNEL_NAMES.length + 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect(replies.size).toBe(CHANNEL_NAMES.length + 1);
     expect(replies.get(1)).toMatchObject({ ok: true });
     expect(replies.get(999)).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });

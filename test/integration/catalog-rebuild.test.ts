@@ -52,7 +52,20 @@ beforeAll(() => {
   const src = join(dir.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'a.txt'), 'alpha');
-  const r = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', src, '--to', medium, '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'docs',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   setKey = `docs/${json<{ path: string }>(r).path.split('/').pop()!}`;
   expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
@@ -79,7 +92,9 @@ describe('scan --rebuild', () => {
 
     const r = lifeboat(env, 'scan', '--rebuild');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Kept from the old catalog: 1 pinned signing keys, 1 runbook runs, \d+ journal entries, \d+ verification ledger rows\. Lost: nothing\./);
+    expect(r.stdout).toMatch(
+      /Kept from the old catalog: 1 pinned signing keys, 1 runbook runs, \d+ journal entries, \d+ verification ledger rows\. Lost: nothing\./,
+    );
     const after = {
       runs: rows('SELECT id, status FROM runs'),
       journal: rows('SELECT run_id, seq, hash FROM journal ORDER BY run_id, seq'),
@@ -97,7 +112,8 @@ describe('scan --rebuild', () => {
 
   it('an old file that cannot be read: the sets are rebuilt, and the message names what was kept and what was lost', () => {
     writeFileSync(catalogPath, Buffer.alloc(64 * 1024, 0x5a));
-    for (const suffix of ['-wal', '-shm', '.clean']) if (existsSync(catalogPath + suffix)) writeFileSync(catalogPath + suffix, '');
+    for (const suffix of ['-wal', '-shm', '.clean'])
+      if (existsSync(catalogPath + suffix)) writeFileSync(catalogPath + suffix, '');
     const r = lifeboat(env, 'scan', '--rebuild', '--json');
     expect(r.status, r.stderr).toBe(0);
     const report = json<Rebuilt>(r);
@@ -112,13 +128,14 @@ describe('scan --rebuild', () => {
     expect(sets).toEqual([expect.objectContaining({ key: setKey, verified: false })]);
   }, 120_000);
 
-  it('one damaged table: the others are kept, and the damaged one is named as lost with SQLite\'s reason', () => {
+  it("one damaged table: the others are kept, and the damaged one is named as lost with SQLite's reason", () => {
     expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
     expect(lifeboat(env, 'verify', medium, '--level', 'authenticity').status).toBe(0);
     // Overwrite the pinned keys' table page (the CLI closed the file cleanly: no WAL left to replay).
     expect(existsSync(`${catalogPath}-wal`)).toBe(false);
     const db = new Database(catalogPath, { readonly: true });
-    const page = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trusted_keys'").pluck().get() as number) - 1;
+    const page =
+      (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trusted_keys'").pluck().get() as number) - 1;
     const size = db.pragma('page_size', { simple: true }) as number;
     db.close();
     const fd = openSync(catalogPath, 'r+');
@@ -127,11 +144,17 @@ describe('scan --rebuild', () => {
     const r = lifeboat(env, 'scan', '--rebuild', '--json');
     expect(r.status, r.stderr).toBe(0);
     const report = json<Rebuilt>(r);
-    expect(report.lost).toEqual([expect.objectContaining({ table: 'trusted_keys', why: expect.stringMatching(/malformed|SQLITE_CORRUPT/) })]);
+    expect(report.lost).toEqual([
+      expect.objectContaining({ table: 'trusted_keys', why: expect.stringMatching(/malformed|SQLITE_CORRUPT/) }),
+    ]);
     expect(report.kept.find((k) => k.table === 'verifications')?.rows).toBeGreaterThan(0);
-    expect(json<Array<{ key: string; verified: boolean }>>(lifeboat(env, 'sets', '--json'))).toEqual([expect.objectContaining({ key: setKey, verified: true })]);
+    expect(json<Array<{ key: string; verified: boolean }>>(lifeboat(env, 'sets', '--json'))).toEqual([
+      expect.objectContaining({ key: setKey, verified: true }),
+    ]);
     // The key must be pinned again: authenticity says so instead of passing on a forgotten trust.
-    const v = json<{ results: Array<{ verdict: string }> }>(lifeboat(env, 'verify', medium, '--level', 'authenticity', '--json'));
+    const v = json<{ results: Array<{ verdict: string }> }>(
+      lifeboat(env, 'verify', medium, '--level', 'authenticity', '--json'),
+    );
     expect(v.results[0]!.verdict).toBe('untrusted-signer');
   }, 120_000);
 });

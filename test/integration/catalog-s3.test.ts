@@ -14,7 +14,12 @@ beforeAll(async () => {
   dir = tempDir();
   s3 = await startS3();
   await s3.createBucket('dr-site');
-  const aws = { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+  const aws = {
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
   server = { ...aws, LIFEBOAT_HOME: join(dir.path, 'server') };
   laptop = { ...aws, LIFEBOAT_HOME: join(dir.path, 'laptop') };
   const src = join(dir.path, 'etc-app');
@@ -22,7 +27,20 @@ beforeAll(async () => {
   writeFileSync(join(src, 'app.conf'), 'port=8080\n');
   expect((await lifeboatAsync(server, 'medium', 'init', 's3://dr-site/offsite', '--label', 'offsite')).status).toBe(0);
   for (let i = 0; i < 2; i++) {
-    const r = await lifeboatAsync(server, 'backup', 'files', '--class', 'config', '--allow-plaintext', '--system', 'app-config', '--path', src, '--to', 's3://dr-site/offsite');
+    const r = await lifeboatAsync(
+      server,
+      'backup',
+      'files',
+      '--class',
+      'config',
+      '--allow-plaintext',
+      '--system',
+      'app-config',
+      '--path',
+      src,
+      '--to',
+      's3://dr-site/offsite',
+    );
     expect(r.status, r.stderr).toBe(0);
   }
 });
@@ -47,7 +65,9 @@ describe('scanning S3 media, offline first', () => {
     expect(json<{ error: { code: string } }>(r).error.code).toBe('STORAGE_UNREACHABLE');
     const sets = json<unknown[]>(await lifeboatAsync(laptop, 'sets', '--json'));
     expect(sets).toHaveLength(2);
-    const media = json<Array<{ lastSync: string; lastError: string | null }>>(await lifeboatAsync(laptop, 'media', '--json'));
+    const media = json<Array<{ lastSync: string; lastError: string | null }>>(
+      await lifeboatAsync(laptop, 'media', '--json'),
+    );
     expect(media[0]!.lastSync).toBeTruthy();
     expect(media[0]!.lastError).toMatch(/reach|S3/i);
     const text = (await lifeboatAsync(laptop, 'media')).stdout;
@@ -56,6 +76,9 @@ describe('scanning S3 media, offline first', () => {
     // Verifying an unreachable S3 medium is an environment error, said plainly.
     const v = await lifeboatAsync(laptop, 'verify', 's3://dr-site/offsite', '--json');
     expect(v.status).toBe(2);
-    expect(json<{ error: { code: string; message: string } }>(v).error).toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/S3|reach/i) });
+    expect(json<{ error: { code: string; message: string } }>(v).error).toMatchObject({
+      code: 'STORAGE_UNREACHABLE',
+      message: expect.stringMatching(/S3|reach/i),
+    });
   });
 });

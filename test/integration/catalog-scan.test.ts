@@ -1,4 +1,13 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +44,25 @@ beforeAll(() => {
   writeFileSync(join(src, 'index.html'), '<html>');
   expect(lifeboat(env, 'backup', 'files', '--system', 'site', '--path', src, '--to', medium).status).toBe(0);
   writeFileSync(join(src, 'invoices', 'inv-2026-003.pdf'), 'pdf 3');
-  expect(lifeboat(env, 'backup', 'files', '--system', 'site', '--path', src, '--to', medium, '--incremental').status).toBe(0);
-  expect(lifeboat(env, 'backup', 'files', '--class', 'config', '--allow-plaintext', '--system', 'app-config', '--path', join(src, 'invoices'), '--to', medium).status).toBe(0);
+  expect(
+    lifeboat(env, 'backup', 'files', '--system', 'site', '--path', src, '--to', medium, '--incremental').status,
+  ).toBe(0);
+  expect(
+    lifeboat(
+      env,
+      'backup',
+      'files',
+      '--class',
+      'config',
+      '--allow-plaintext',
+      '--system',
+      'app-config',
+      '--path',
+      join(src, 'invoices'),
+      '--to',
+      medium,
+    ).status,
+  ).toBe(0);
 });
 afterAll(() => dir.cleanup());
 
@@ -56,7 +82,9 @@ describe('scan a Lifeboat medium', () => {
     const media = json<Array<{ label: string; sets: number }>>(lifeboat(laptop, 'media', '--json'));
     expect(media).toMatchObject([{ label: 'usb-7', sets: 3 }]);
     const hits = json<Array<{ path: string; setKey: string }>>(lifeboat(laptop, 'find', '*inv-2026-00?.pdf', '--json'));
-    expect(hits.filter((h) => h.setKey.startsWith('site/')).map((h) => h.path)).toContain('site/invoices/inv-2026-003.pdf');
+    expect(hits.filter((h) => h.setKey.startsWith('site/')).map((h) => h.path)).toContain(
+      'site/invoices/inv-2026-003.pdf',
+    );
   });
 
   let rescanAt = '';
@@ -76,14 +104,18 @@ describe('scan a Lifeboat medium', () => {
     removed = { id, mtimeMs: statSync(join(sys, id, 'manifest.json')).mtimeMs };
     rmSync(join(sys, id), { recursive: true });
     expect(scan(medium).sets).toMatchObject({ missing: 1 });
-    const where = json<{ rows: Array<{ missingSince: string | null; lastSeen: string }> }>(lifeboat(laptop, 'where', id, '--json'));
+    const where = json<{ rows: Array<{ missingSince: string | null; lastSeen: string }> }>(
+      lifeboat(laptop, 'where', id, '--json'),
+    );
     expect(where.rows[0]!.missingSince).not.toBeNull();
     // Last seen by the rescan before this scan; the sets still there were seen by this one.
     expect(where.rows[0]!.lastSeen).toBe(rescanAt);
     const present = json<Array<{ setId: string }>>(lifeboat(laptop, 'sets', '--system', 'site', '--json'))[0]!.setId;
     const lastSync = json<Array<{ lastSync: string }>>(lifeboat(laptop, 'media', '--json'))[0]!.lastSync;
     expect(lastSync > rescanAt).toBe(true);
-    expect(json<{ rows: Array<{ lastSeen: string }> }>(lifeboat(laptop, 'where', present, '--json')).rows[0]!.lastSeen).toBe(lastSync);
+    expect(
+      json<{ rows: Array<{ lastSeen: string }> }>(lifeboat(laptop, 'where', present, '--json')).rows[0]!.lastSeen,
+    ).toBe(lastSync);
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'app-config', '--json'))).toHaveLength(1);
     const text = lifeboat(laptop, 'where', id).stdout;
     expect(text).toMatch(/MISSING since/);
@@ -104,7 +136,10 @@ describe('scan a Lifeboat medium', () => {
     const site = join(siteDir, readdirSync(siteDir)[0]!, 'manifest.json');
     utimesSync(site, new Date(), new Date(Date.now() + 5000));
     expect(scan(medium).sets).toMatchObject({ total: 3, new: 0, updated: 1, unchanged: 2, missing: 0, reappeared: 1 });
-    expect(json<{ rows: Array<{ missingSince: string | null }> }>(lifeboat(laptop, 'where', id, '--json')).rows[0]!.missingSince).toBeNull();
+    expect(
+      json<{ rows: Array<{ missingSince: string | null }> }>(lifeboat(laptop, 'where', id, '--json')).rows[0]!
+        .missingSince,
+    ).toBeNull();
     // Gone again, for the tests below (which expect it missing).
     rmSync(join(sys, id), { recursive: true });
     expect(scan(medium).sets).toMatchObject({ total: 2, missing: 1, unchanged: 2, updated: 0 });
@@ -116,12 +151,21 @@ describe('scan a Lifeboat medium', () => {
       mkdirSync(d, { recursive: true });
       if (manifest !== null) writeFileSync(join(d, 'manifest.json'), manifest);
     };
-    const good = JSON.parse(readFileSync(join(medium, 'sets/site', readdirSync(join(medium, 'sets/site'))[0]!, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-    const as = (over: Record<string, unknown>, id: string): string => JSON.stringify({ ...good, system: 'broken', set_id: id, ...over });
+    const good = JSON.parse(
+      readFileSync(join(medium, 'sets/site', readdirSync(join(medium, 'sets/site'))[0]!, 'manifest.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const as = (over: Record<string, unknown>, id: string): string =>
+      JSON.stringify({ ...good, system: 'broken', set_id: id, ...over });
     bad('20260101T000000Z-files', '{"format": "lifeboat-set/1", ');
     bad('20260102T000000Z-files', as({ kind: undefined }, '20260102T000000Z-files'));
     bad('20260103T000000Z-files', as({ format: 'lifeboat-set/9' }, '20260103T000000Z-files'));
-    bad('20260104T000000Z-files', as({ artifacts: [{ ...(good.artifacts as object[])[0], path: '../../../etc/shadow' }] }, '20260104T000000Z-files'));
+    bad(
+      '20260104T000000Z-files',
+      as(
+        { artifacts: [{ ...(good.artifacts as object[])[0], path: '../../../etc/shadow' }] },
+        '20260104T000000Z-files',
+      ),
+    );
     bad('20260105T000000Z-files', null);
     const s = scan(medium);
     const reasons = Object.fromEntries(s.unreadable.map((u) => [u.path.split('/').pop(), u.reason]));
@@ -152,7 +196,9 @@ describe('foreign layouts, read-only and unsigned', () => {
     expect(s.initialized).toBe(false);
     expect(s.hints[0]).toMatch(/lifeboat medium init/);
     expect(s.foreign.seedScript).toBe(4);
-    const sets = json<Array<{ key: string; kind: string; origin: string; createdAt: string; bytes: number; signed: boolean }>>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--json'));
+    const sets = json<
+      Array<{ key: string; kind: string; origin: string; createdAt: string; bytes: number; signed: boolean }>
+    >(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--json'));
     expect(sets.map((x) => [x.kind, x.origin, x.createdAt, x.bytes, x.signed])).toEqual([
       ['pg-logical', 'seed-script', '2026-02-05T12:00:00.000Z', 5678, false],
       ['pg-logical', 'seed-script', '2026-02-04T12:00:00.000Z', 1234 + 14, false],
@@ -160,9 +206,15 @@ describe('foreign layouts, read-only and unsigned', () => {
     // Foreign sets carry no signature: `--signed` leaves them out.
     expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--signed', '--json'))).toEqual([]);
     // A folder without a label is named by its path, as `lifeboat media` lists it (a trailing slash too).
-    expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', `${seed}/`, '--json'))).toHaveLength(2);
-    expect(json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', medium, '--json'))).toEqual([]);
-    const where = json<{ rows: Array<{ setPath: string; location: string }> }>(lifeboat(laptop, 'where', sets[1]!.key, '--json'));
+    expect(
+      json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', `${seed}/`, '--json')),
+    ).toHaveLength(2);
+    expect(
+      json<unknown[]>(lifeboat(laptop, 'sets', '--system', 'myproject_nexa', '--medium', medium, '--json')),
+    ).toEqual([]);
+    const where = json<{ rows: Array<{ setPath: string; location: string }> }>(
+      lifeboat(laptop, 'where', sets[1]!.key, '--json'),
+    );
     expect(where.rows[0]!.setPath).toBe('database/postgres_myproject_nexa_20260204_120000.sql.gz');
   });
 
@@ -175,17 +227,28 @@ describe('foreign layouts, read-only and unsigned', () => {
     copyFileSync(join(FIXTURES, 'pgbackrest/backup.manifest'), join(stanza, '20261120-020000F', 'backup.manifest'));
     const wal = join(repo, 'archive', 'main', '15-1', '0000000100000000');
     mkdirSync(wal, { recursive: true });
-    for (const seg of ['04', '05', '06', '07', '09']) writeFileSync(join(wal, `0000000100000000000000${seg}-0123456789abcdef0123456789abcdef01234567.gz`), 'x');
+    for (const seg of ['04', '05', '06', '07', '09'])
+      writeFileSync(join(wal, `0000000100000000000000${seg}-0123456789abcdef0123456789abcdef01234567.gz`), 'x');
     const s = scan(repo);
     expect(s.foreign.pgbackrest).toBe(2);
-    const sets = json<Array<{ key: string; kind: string; origin: string; createdAt: string; parentKey: string | null }>>(lifeboat(laptop, 'sets', '--system', 'main', '--json'));
+    const sets = json<
+      Array<{ key: string; kind: string; origin: string; createdAt: string; parentKey: string | null }>
+    >(lifeboat(laptop, 'sets', '--system', 'main', '--json'));
     expect(sets.map((x) => [x.key, x.kind, x.origin, x.createdAt, x.parentKey])).toEqual([
-      ['main/20261120-020000F_20261121-020000I', 'pg-base', 'pgbackrest', '2026-11-21T02:00:00.000Z', 'main/20261120-020000F'],
+      [
+        'main/20261120-020000F_20261121-020000I',
+        'pg-base',
+        'pgbackrest',
+        '2026-11-21T02:00:00.000Z',
+        'main/20261120-020000F',
+      ],
       ['main/20261120-020000F', 'pg-base', 'pgbackrest', '2026-11-20T02:00:00.000Z', null],
     ]);
     // Types, WAL start/stop, LSNs and the archive's contiguous WAL ranges are recorded.
     const db = new Database(join(dir.path, 'laptop', 'catalog.sqlite'), { readonly: true });
-    const full = JSON.parse(db.prepare('SELECT facts_json FROM sets WHERE key = ?').pluck().get('main/20261120-020000F') as string) as { facts: Record<string, unknown> };
+    const full = JSON.parse(
+      db.prepare('SELECT facts_json FROM sets WHERE key = ?').pluck().get('main/20261120-020000F') as string,
+    ) as { facts: Record<string, unknown> };
     db.close();
     expect(full.facts).toMatchObject({
       type: 'full',
@@ -234,7 +297,9 @@ describe('the catalog itself', () => {
   });
 
   it('answers systems with the age of the newest set against its objectives', () => {
-    const systems = json<Array<{ system: string; status: string; reason: string }>>(lifeboat(laptop, 'systems', '--json'));
+    const systems = json<Array<{ system: string; status: string; reason: string }>>(
+      lifeboat(laptop, 'systems', '--json'),
+    );
     const site = systems.find((s) => s.system === 'site')!;
     expect(site.status).toBe('unverified');
     expect(site.reason).toMatch(/no verified set/);

@@ -22,7 +22,11 @@ let medium: string;
 
 const logs = (): string => {
   const d = join(dir.path, 'home/logs');
-  return existsSync(d) ? readdirSync(d).map((f) => readFileSync(join(d, f), 'utf8')).join('') : '';
+  return existsSync(d)
+    ? readdirSync(d)
+        .map((f) => readFileSync(join(d, f), 'utf8'))
+        .join('')
+    : '';
 };
 
 /** A named error: not INTERNAL, no "bug", no stack trace. */
@@ -47,7 +51,10 @@ describe('a closed stdout (lifeboat … | head) is not an error', () => {
   for (const args of [['sets'], ['sets', '--json'], ['media'], ['--help'], ['scan', '<medium>']]) {
     it(`lifeboat ${args.join(' ')} with its reader gone exits 0 without a word`, async () => {
       const argv = args.map((a) => (a === '<medium>' ? medium : a));
-      const child = spawn(process.execPath, [BIN, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...argv], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       // The reader goes away before the first line is written: every write meets EPIPE.
       child.stdout.destroy();
       let stderr = '';
@@ -60,16 +67,30 @@ describe('a closed stdout (lifeboat … | head) is not an error', () => {
 
   it('in a shell pipeline with head, as an operator types it', () => {
     // Enough lines that the pipe buffer fills after head has gone.
-    const out = execFileSync('bash', ['-o', 'pipefail', '-c', `for i in $(seq 30); do echo; done >/dev/null; "${process.execPath}" "${BIN}" --help | head -c 10; "${process.execPath}" "${BIN}" sets --json | head -c 1`], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      'bash',
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        `for i in $(seq 30); do echo; done >/dev/null; "${process.execPath}" "${BIN}" --help | head -c 10; "${process.execPath}" "${BIN}" sets --json | head -c 1`,
+      ],
+      {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      },
+    );
     expect(out).toMatch(/^Usage: lif/);
   });
 });
 
 describe('PostgreSQL URLs: named errors, no password anywhere', () => {
-  for (const url of [`postgres//u:${CANARY}@127.0.0.1/db`, `postgres:/u:${CANARY}@127.0.0.1/db`, `postgres://u:${CANARY}%ZZ@127.0.0.1/db`, `postgres://u:${CANARY}@127.0.0.1/db?sslmode=sometimes`]) {
+  for (const url of [
+    `postgres//u:${CANARY}@127.0.0.1/db`,
+    `postgres:/u:${CANARY}@127.0.0.1/db`,
+    `postgres://u:${CANARY}%ZZ@127.0.0.1/db`,
+    `postgres://u:${CANARY}@127.0.0.1/db?sslmode=sometimes`,
+  ]) {
     it(`--db ${url.replace(CANARY, '<canary>')} is refused as bad input (exit 2)`, () => {
       const r = lifeboat(env, 'backup', 'pg', '--system', 'shop', '--db', url, '--to', medium);
       expectNamed(r, 2, /The PostgreSQL URL is malformed/);
@@ -80,11 +101,31 @@ describe('PostgreSQL URLs: named errors, no password anywhere', () => {
   }
 
   it('a password in --db is warned about (visible in ps), never shown', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'shop', '--db', `postgres://u:${CANARY}@127.0.0.1:1/db`, '--to', medium);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop',
+      '--db',
+      `postgres://u:${CANARY}@127.0.0.1:1/db`,
+      '--to',
+      medium,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/warning: a password in a URL on the command line is visible/);
     expect(r.stdout + r.stderr + logs()).not.toContain(CANARY);
-    const without = lifeboat(env, 'backup', 'pg', '--system', 'shop', '--db', 'postgres://u@127.0.0.1:1/db', '--to', medium);
+    const without = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop',
+      '--db',
+      'postgres://u@127.0.0.1:1/db',
+      '--to',
+      medium,
+    );
     expect(without.stderr).not.toMatch(/warning: a password/);
   });
 });
@@ -96,12 +137,37 @@ describe('sslmode in the URL, against real servers', () => {
 
   beforeAll(async () => {
     certs = tempDir();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certs.path, 'server.key'), '-out', join(certs.path, 'server.crt'), '-days', '2', '-subj', '/CN=lifeboat-test-db'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(certs.path, 'server.key'),
+        '-out',
+        join(certs.path, 'server.crt'),
+        '-days',
+        '2',
+        '-subj',
+        '/CN=lifeboat-test-db',
+      ],
+      { stdio: 'ignore' },
+    );
     chmodSync(join(certs.path, 'server.key'), 0o600);
     chmodSync(certs.path, 0o755);
     const runAs = postgresRunAs();
     if (runAs) chownTree(certs.path, runAs);
-    [plain, tls] = await Promise.all([startPostgres(), startPostgres({ ssl: 'on', ssl_cert_file: join(certs.path, 'server.crt'), ssl_key_file: join(certs.path, 'server.key') })]);
+    [plain, tls] = await Promise.all([
+      startPostgres(),
+      startPostgres({
+        ssl: 'on',
+        ssl_cert_file: join(certs.path, 'server.crt'),
+        ssl_key_file: join(certs.path, 'server.key'),
+      }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([plain?.destroy(), tls?.destroy()]);
@@ -109,20 +175,52 @@ describe('sslmode in the URL, against real servers', () => {
   });
 
   it('sslmode=require on a server with TLS: the backup runs, encrypted without a CA check (libpq meaning)', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${tls.url()}?sslmode=require`, '--to', medium, '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'tls-db',
+      '--db',
+      `${tls.url()}?sslmode=require`,
+      '--to',
+      medium,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/SECURITY WARNING/);
   });
 
   it('a password in --db (user info or parameter) reaches pg_dump through its environment, never its argv', () => {
     // A pg_dump that records its argv, then is the real one.
-    const real = execFileSync('bash', ['-c', 'command -v pg_dump || ls /usr/lib/postgresql/*/bin/pg_dump | sort -V | tail -1'], { encoding: 'utf8' }).trim();
+    const real = execFileSync(
+      'bash',
+      ['-c', 'command -v pg_dump || ls /usr/lib/postgresql/*/bin/pg_dump | sort -V | tail -1'],
+      { encoding: 'utf8' },
+    ).trim();
     const bin = join(dir.path, 'spy-bin');
     const argvLog = join(dir.path, 'pg_dump.argv');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'pg_dump'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${argvLog}'\nprintf 'PGPASSWORD=%s\\n' "$PGPASSWORD" >> '${argvLog}.env'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'pg_dump'),
+      `#!/bin/sh\nprintf '%s\\n' "$@" >> '${argvLog}'\nprintf 'PGPASSWORD=%s\\n' "$PGPASSWORD" >> '${argvLog}.env'\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
     for (const url of [plain.url().replace('postgres@', `postgres:${CANARY}@`), `${plain.url()}?password=${CANARY}`]) {
-      const r = lifeboat(env, 'backup', 'pg', '--system', 'spied-db', '--db', url, '--to', medium, '--pg-bin', bin, '--json');
+      const r = lifeboat(
+        env,
+        'backup',
+        'pg',
+        '--system',
+        'spied-db',
+        '--db',
+        url,
+        '--to',
+        medium,
+        '--pg-bin',
+        bin,
+        '--json',
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout + r.stderr).not.toContain(CANARY);
     }
@@ -134,21 +232,62 @@ describe('sslmode in the URL, against real servers', () => {
   });
 
   it('sslmode=require on a server without TLS: a named DB error (exit 2)', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${plain.url()}?sslmode=require`, '--to', medium);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'tls-db',
+      '--db',
+      `${plain.url()}?sslmode=require`,
+      '--to',
+      medium,
+    );
     expectNamed(r, 2, /does not accept TLS/);
   });
 
   it('sslmode=prefer falls back to plain text as libpq does', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${plain.url()}?sslmode=prefer`, '--to', medium, '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'tls-db',
+      '--db',
+      `${plain.url()}?sslmode=prefer`,
+      '--to',
+      medium,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
   });
 
   it('sslmode=verify-full with a self-signed certificate: named, with the way out; with its sslrootcert it gets past TLS to the host check', () => {
-    const r = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${tls.url()}?sslmode=verify-full`, '--to', medium);
+    const r = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'tls-db',
+      '--db',
+      `${tls.url()}?sslmode=verify-full`,
+      '--to',
+      medium,
+    );
     expectNamed(r, 2, /TLS certificate could not be verified/);
     expect(r.stderr).toMatch(/sslrootcert/);
     // The CA is given, the name (CN=lifeboat-test-db) is not 127.0.0.1: still refused, and said so.
-    const named = lifeboat(env, 'backup', 'pg', '--system', 'tls-db', '--db', `${tls.url()}?sslmode=verify-full&sslrootcert=${join(certs.path, 'server.crt')}`, '--to', medium);
+    const named = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'tls-db',
+      '--db',
+      `${tls.url()}?sslmode=verify-full&sslrootcert=${join(certs.path, 'server.crt')}`,
+      '--to',
+      medium,
+    );
     expectNamed(named, 2, /TLS certificate could not be verified/);
   });
 });
@@ -157,19 +296,32 @@ describe('files and folders', () => {
   it('--to an existing file is bad input naming it (exit 2)', () => {
     const file = join(dir.path, 'not-a-folder');
     writeFileSync(file, 'x');
-    const r = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', dir.path, '--to', file, '--allow-plaintext');
+    const r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'docs',
+      '--path',
+      dir.path,
+      '--to',
+      file,
+      '--allow-plaintext',
+    );
     expectNamed(r, 2, /not-a-folder is a file, not a medium folder/);
     const init = lifeboat(env, 'medium', 'init', join(file, 'sub'), '--label', 'x');
     expectNamed(init, 2, /is a file where a folder is needed/);
   });
 
-  it('keys --out into folders that do not exist yet (the README\'s /etc/lifeboat/sign.pem on a fresh server) makes them; an existing key is never overwritten', () => {
+  it("keys --out into folders that do not exist yet (the README's /etc/lifeboat/sign.pem on a fresh server) makes them; an existing key is never overwritten", () => {
     const out = join(dir.path, 'etc-lifeboat', 'sub', 'sign.pem');
     const r = lifeboat(env, 'keys', 'signing-new', '--out', out);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(`${out}.pub`, 'utf8')).toMatch(/BEGIN PUBLIC KEY/);
     expectNamed(lifeboat(env, 'keys', 'signing-new', '--out', out), 1, /exists; refusing to overwrite a key/);
-    expect(lifeboat(env, 'keys', 'age-new', '--out', join(dir.path, 'laptop', 'keys', 'laptop.age')).stdout).toMatch(/^age1/);
+    expect(lifeboat(env, 'keys', 'age-new', '--out', join(dir.path, 'laptop', 'keys', 'laptop.age')).stdout).toMatch(
+      /^age1/,
+    );
   });
 
   it('a name too long for the file system names the path (ENAMETOOLONG)', () => {
@@ -190,7 +342,20 @@ describe('files and folders', () => {
       mkdirSync(src);
       // Random bytes do not compress: 3 MiB cannot fit.
       writeFileSync(join(src, 'big.bin'), randomBytes(3 * 1024 * 1024));
-      const r = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', src, '--to', medium, '--to', full, '--allow-plaintext');
+      const r = lifeboat(
+        env,
+        'backup',
+        'files',
+        '--system',
+        'docs',
+        '--path',
+        src,
+        '--to',
+        medium,
+        '--to',
+        full,
+        '--allow-plaintext',
+      );
       expectNamed(r, 1, /No space left on the medium/);
       expect(r.stderr).toContain(full);
     } finally {
@@ -215,7 +380,7 @@ describe('runbooks', () => {
 });
 
 describe('runbook parameters that do not fit once filled in', () => {
-  it('are listed readably, field by field, not cut at zod\'s JSON `[`', () => {
+  it("are listed readably, field by field, not cut at zod's JSON `[`", () => {
     const file = join(dir.path, 'params.yaml');
     writeFileSync(
       file,
@@ -258,7 +423,14 @@ describe('S3', () => {
   });
 
   it('no credentials anywhere: CREDENTIAL_UNAVAILABLE, exit 2', async () => {
-    const r = await lifeboatAsync({ ...env, AWS_ENDPOINT_URL: s3.endpoint }, 'medium', 'init', 's3://lifeboat-g/none', '--label', 'none');
+    const r = await lifeboatAsync(
+      { ...env, AWS_ENDPOINT_URL: s3.endpoint },
+      'medium',
+      'init',
+      's3://lifeboat-g/none',
+      '--label',
+      'none',
+    );
     expectNamed(r, 2, /No S3 credentials/);
   });
 
@@ -266,7 +438,10 @@ describe('S3', () => {
     const config = join(dir.path, 'aws-config');
     const creds = join(dir.path, 'aws-credentials');
     // localhost is a host name: virtual-host addressing would ask for lifeboat-g.localhost.
-    writeFileSync(config, `[profile rescue]\nregion = us-east-1\nendpoint_url = ${s3.endpoint.replace('127.0.0.1', 'localhost')}\n`);
+    writeFileSync(
+      config,
+      `[profile rescue]\nregion = us-east-1\nendpoint_url = ${s3.endpoint.replace('127.0.0.1', 'localhost')}\n`,
+    );
     writeFileSync(creds, '[rescue]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n');
     const awsEnv = { ...env, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: creds, AWS_PROFILE: 'rescue' };
     const init = await lifeboatAsync(awsEnv, 'medium', 'init', 's3://lifeboat-g/profiled', '--label', 'profiled');

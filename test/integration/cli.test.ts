@@ -13,7 +13,10 @@ beforeAll(() => {
 afterAll(() => home.cleanup());
 
 function lifeboat(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, LIFEBOAT_HOME: home.path }, encoding: 'utf8' });
+  return spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LIFEBOAT_HOME: home.path },
+    encoding: 'utf8',
+  });
 }
 
 describe('the lifeboat command (plain Node)', () => {
@@ -36,7 +39,12 @@ describe('the lifeboat command (plain Node)', () => {
   it('keeps everything under LIFEBOAT_HOME and reports real catalog data as JSON', () => {
     const r = lifeboat('info', '--json');
     expect(r.status).toBe(0);
-    const info = JSON.parse(r.stdout) as { dataDir: string; catalog: { sets: number }; catalogSchemaVersion: number; version: string };
+    const info = JSON.parse(r.stdout) as {
+      dataDir: string;
+      catalog: { sets: number };
+      catalogSchemaVersion: number;
+      version: string;
+    };
     expect(info.dataDir).toBe(home.path);
     expect(info.catalog.sets).toBe(0);
     expect(info.catalogSchemaVersion).toBeGreaterThan(0);
@@ -46,7 +54,10 @@ describe('the lifeboat command (plain Node)', () => {
   it('doctor checks the catalog and finds the PostgreSQL tools', () => {
     const r = lifeboat('doctor', '--json');
     expect(r.status).toBe(0);
-    const result = JSON.parse(r.stdout) as { catalogIntegrity: string; tools: Array<{ name: string; path: string | null }> };
+    const result = JSON.parse(r.stdout) as {
+      catalogIntegrity: string;
+      tools: Array<{ name: string; path: string | null }>;
+    };
     expect(result.catalogIntegrity).toBe('ok');
     expect(result.tools.find((t) => t.name === 'pg_dump')?.path).toMatch(/pg_dump$/);
   });
@@ -55,7 +66,10 @@ describe('the lifeboat command (plain Node)', () => {
     const broken = tempDir();
     try {
       writeFileSync(join(broken.path, 'catalog.sqlite'), 'garbage '.repeat(1000));
-      const r = spawnSync(process.execPath, [BIN, 'info'], { env: { ...process.env, LIFEBOAT_HOME: broken.path }, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [BIN, 'info'], {
+        env: { ...process.env, LIFEBOAT_HOME: broken.path },
+        encoding: 'utf8',
+      });
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/damaged/);
       expect(r.stderr).toMatch(/scan --rebuild/);

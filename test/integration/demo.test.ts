@@ -16,7 +16,13 @@ interface Summary {
   verified: { sets: number; failed: number; bytes: number };
   window: { from: string; to: string | null; basis: string } | null;
   walSegments: number;
-  drill: { status: string; restoredTables: number; checks: Array<{ ok: boolean; sql: string }>; rtoSeconds: number; rpoSeconds: number };
+  drill: {
+    status: string;
+    restoredTables: number;
+    checks: Array<{ ok: boolean; sql: string }>;
+    rtoSeconds: number;
+    rpoSeconds: number;
+  };
   report: string;
   dir: string;
 }
@@ -24,7 +30,15 @@ interface Summary {
 describe('lifeboat demo', () => {
   it('runs the whole product end to end and leaves a report that says so', async () => {
     const demoDir = join(dir.path, 'demo');
-    const r = await lifeboatAsync({ LIFEBOAT_HOME: join(dir.path, 'unused-home') }, 'demo', '--small', '--keep', '--dir', demoDir, '--json');
+    const r = await lifeboatAsync(
+      { LIFEBOAT_HOME: join(dir.path, 'unused-home') },
+      'demo',
+      '--small',
+      '--keep',
+      '--dir',
+      demoDir,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const s = json<Summary>(r);
     expect(s.ok).toBe(true);

@@ -33,14 +33,29 @@ interface IndexLine {
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 function backup(incremental: boolean): void {
-  const r = lifeboat(env, 'backup', 'files', '--system', 'inc', '--path', src, '--to', medium, '--allow-plaintext', '--json', ...(incremental ? ['--incremental'] : []));
+  const r = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'inc',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--allow-plaintext',
+    '--json',
+    ...(incremental ? ['--incremental'] : []),
+  );
   expect(r.status, r.stderr).toBe(0);
   sets.push(json<{ set_id: string }>(r).set_id);
   states.push(new Set(Object.keys(treeState(src)).map((k) => `src/${Buffer.from(k, 'hex').toString('utf8')}`)));
 }
 
 function index(n: number): Map<string, IndexLine> {
-  const text = execFileSync('zstd', ['-dc', join(medium, 'sets/inc', sets[n]!, 'index.jsonl.zst')], { encoding: 'utf8' });
+  const text = execFileSync('zstd', ['-dc', join(medium, 'sets/inc', sets[n]!, 'index.jsonl.zst')], {
+    encoding: 'utf8',
+  });
   return new Map(
     text
       .trim()
@@ -53,10 +68,15 @@ function index(n: number): Map<string, IndexLine> {
 /** The tar's members of set n: name -> type letter of `tar -tv` ('-', 'd', 'l', 'h'). */
 function tarMembers(n: number): Map<string, string> {
   const tar = join(medium, 'sets/inc', sets[n]!, 'files.tar.zst');
-  const out = execFileSync('bash', ['-c', `zstd -dc "${tar}" | tar -tvf - --warning=no-unknown-keyword`], { encoding: 'utf8' });
+  const out = execFileSync('bash', ['-c', `zstd -dc "${tar}" | tar -tvf - --warning=no-unknown-keyword`], {
+    encoding: 'utf8',
+  });
   const members = new Map<string, string>();
   for (const line of out.trim().split('\n')) {
-    const name = line.replace(/^.*? \d{4}-\d\d-\d\d \d\d:\d\d /, '').replace(/ (->|link to) .*$/, '').replace(/\/$/, '');
+    const name = line
+      .replace(/^.*? \d{4}-\d\d-\d\d \d\d:\d\d /, '')
+      .replace(/ (->|link to) .*$/, '')
+      .replace(/\/$/, '');
     members.set(name, line[0]!);
   }
   return members;
@@ -153,9 +173,17 @@ describe('incremental sets: exact state, restic/Kopia change detection', () => {
     const runbook = join(dir.path, 'restore.yaml');
     writeFileSync(
       runbook,
-      ['id: inc', 'title: Inc', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
+      [
+        'id: inc',
+        'title: Inc',
+        'description: d',
+        'level: 1',
+        'objectives: { rto: 1h, rpo: 1h }',
+        'steps:',
         '  - { id: pick, title: Pick, kind: action, action: catalog.select-set, with: { system: inc, kind: files } }',
-        `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}", allow_unsigned: true } }`, ''].join('\n'),
+        `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}", allow_unsigned: true } }`,
+        '',
+      ].join('\n'),
     );
     const r = lifeboat(env, 'run', runbook, '--json');
     expect(r.status, r.stdout + r.stderr).toBe(0);

@@ -48,7 +48,8 @@ function index(setId: string, system: string): IndexLine[] {
     .map((l) => JSON.parse(l) as IndexLine);
 }
 
-const bytesOf = (e: IndexLine): Buffer => (e.path_b64 ? Buffer.from(e.path_b64, 'base64') : Buffer.from(e.path, 'utf8'));
+const bytesOf = (e: IndexLine): Buffer =>
+  e.path_b64 ? Buffer.from(e.path_b64, 'base64') : Buffer.from(e.path, 'utf8');
 
 beforeAll(() => {
   dir = tempDir();
@@ -81,7 +82,19 @@ describe('file names are bytes, every kind of entry is recorded', () => {
   let setId: string;
 
   it('backs up names that are not UTF-8 with no warning, and the index keeps their bytes', () => {
-    const r = lifeboat(env, 'backup', 'files', '--system', 'names', '--path', src, '--to', medium, '--allow-plaintext', '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'names',
+      '--path',
+      src,
+      '--to',
+      medium,
+      '--allow-plaintext',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ set_id: string; warnings: string[] }>(r);
     expect(set.warnings).toEqual([]);
@@ -93,7 +106,10 @@ describe('file names are bytes, every kind of entry is recorded', () => {
     expect(latin).toMatchObject({ path: 'src/caf\\xe9.txt', type: 'file', size: 13 });
     const badDir = byBytes.get(bjoin('src', BADDIR).toString('hex'));
     expect(badDir).toMatchObject({ path: 'src/dir\\xe9\\xff', type: 'dir' });
-    expect(byBytes.get(bjoin('src', BADDIR, LATIN1).toString('hex'))).toMatchObject({ path: 'src/dir\\xe9\\xff/caf\\xe9.txt', type: 'file' });
+    expect(byBytes.get(bjoin('src', BADDIR, LATIN1).toString('hex'))).toMatchObject({
+      path: 'src/dir\\xe9\\xff/caf\\xe9.txt',
+      type: 'file',
+    });
     // A valid UTF-8 name has no path_b64: it is its own text.
     expect(lines.find((e) => e.path === 'src/ünïcødé-名前.txt')).not.toHaveProperty('path_b64');
     const link = lines.find((e) => e.path === 'src/link-to-latin1')!;
@@ -103,8 +119,15 @@ describe('file names are bytes, every kind of entry is recorded', () => {
     // Owners, hardlinks (the first name met is the file), FIFOs and devices.
     expect(lines.find((e) => e.path === 'src/suid')).toMatchObject({ uid: 1234, gid: 2345, mode: 0o4750 });
     expect(lines.find((e) => e.path === 'src/a-first')).toMatchObject({ type: 'file', size: 23 });
-    expect(lines.find((e) => e.path === 'src/b-second')).toMatchObject({ type: 'hardlink', target: 'src/a-first', size: 0 });
-    expect(lines.find((e) => e.path === 'src/dir\\xe9\\xff/third')).toMatchObject({ type: 'hardlink', target: 'src/a-first' });
+    expect(lines.find((e) => e.path === 'src/b-second')).toMatchObject({
+      type: 'hardlink',
+      target: 'src/a-first',
+      size: 0,
+    });
+    expect(lines.find((e) => e.path === 'src/dir\\xe9\\xff/third')).toMatchObject({
+      type: 'hardlink',
+      target: 'src/a-first',
+    });
     expect(lines.find((e) => e.path === 'src/fifo')).toMatchObject({ type: 'fifo', size: 0 });
     expect(lines.find((e) => e.path === 'src/null-device')).toMatchObject({ type: 'char', rdev: [1, 3] });
     expect(lines.find((e) => e.path === `src/${LONG}`)).toMatchObject({ type: 'file' });
@@ -115,14 +138,18 @@ describe('file names are bytes, every kind of entry is recorded', () => {
 
   it('GNU tar lists the kinds and extracts every name byte for byte, with owners, modes, mtimes and links', () => {
     const tar = join(setDir(setId, 'names'), 'files.tar.zst');
-    const listing = execFileSync('bash', ['-c', `zstd -dc "${tar}" | tar -tvf - --warning=no-unknown-keyword`], { encoding: 'latin1' });
+    const listing = execFileSync('bash', ['-c', `zstd -dc "${tar}" | tar -tvf - --warning=no-unknown-keyword`], {
+      encoding: 'latin1',
+    });
     expect(listing).toMatch(/^p.* src\/fifo$/m);
     expect(listing).toMatch(/^c.* 1,3 .* src\/null-device$/m);
     expect(listing).toMatch(/^h.* src\/b-second link to src\/a-first$/m);
     expect(listing).toMatch(/^-rwsr-x--- 1234\/2345 .* src\/suid$/m);
     const out = join(dir.path, 'extracted');
     mkdirSync(out);
-    const x = spawnSync('bash', ['-c', `zstd -dc "${tar}" | tar -xpf - -C "${out}" --warning=no-unknown-keyword`], { encoding: 'utf8' });
+    const x = spawnSync('bash', ['-c', `zstd -dc "${tar}" | tar -xpf - -C "${out}" --warning=no-unknown-keyword`], {
+      encoding: 'utf8',
+    });
     expect(x.stderr).toBe('');
     expect(x.status).toBe(0);
     // Everything but the FIFO's and device's contents (there are none) compared: names as bytes,
@@ -134,7 +161,9 @@ describe('file names are bytes, every kind of entry is recorded', () => {
   it("Python's tarfile reads the same names (hdrcharset=BINARY is the POSIX way)", () => {
     const tar = join(setDir(setId, 'names'), 'files.tar.zst');
     const py = `import sys, tarfile\nfor m in tarfile.open(fileobj=sys.stdin.buffer, mode="r|"):\n    print(m.name.encode("utf-8", "surrogateescape").hex())`;
-    const names = execFileSync('bash', ['-c', `zstd -dc "${tar}" | python3 -c '${py}'`], { encoding: 'utf8' }).trim().split('\n');
+    const names = execFileSync('bash', ['-c', `zstd -dc "${tar}" | python3 -c '${py}'`], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     expect(names).toContain(bjoin('src', BADDIR, LATIN1).toString('hex'));
     expect(names).toContain(bjoin('src', LATIN1).toString('hex'));
   });
@@ -156,7 +185,21 @@ describe('file names are bytes, every kind of entry is recorded', () => {
   });
 
   it('a config backup of /etc succeeds with no warning (absolute links are data)', () => {
-    const r = lifeboat(env, 'backup', 'files', '--class', 'config', '--system', 'etc', '--path', '/etc', '--to', medium, '--allow-plaintext', '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      'files',
+      '--class',
+      'config',
+      '--system',
+      'etc',
+      '--path',
+      '/etc',
+      '--to',
+      medium,
+      '--allow-plaintext',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ set_id: string; warnings: string[] }>(r);
     expect(set.warnings).toEqual([]);

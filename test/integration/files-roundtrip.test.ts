@@ -52,9 +52,27 @@ beforeAll(() => {
   writeFileSync(join(long, `${'f'.repeat(200)}.conf`), 'long\n');
   writeFileSync(Buffer.concat([Buffer.from(`${src}/caf`), Buffer.from([0xe9]), Buffer.from('.conf')]), 'latin-1\n');
   chmodSync(join(src, 'ssl', 'private'), 0o700);
-  for (const p of ['alternatives', 'ssl/private', 'ssl', '']) utimesSync(join(src, p), 1_700_000_000.123456, 1_700_000_000.123456);
+  for (const p of ['alternatives', 'ssl/private', 'ssl', ''])
+    utimesSync(join(src, p), 1_700_000_000.123456, 1_700_000_000.123456);
 
-  const r = lifeboat(env, 'backup', 'files', '--class', 'config', '--system', 'etc', '--path', src, '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--class',
+    'config',
+    '--system',
+    'etc',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   expect(json<{ warnings: string[] }>(r).warnings).toEqual([]);
 }, 120_000);

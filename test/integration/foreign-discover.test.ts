@@ -43,7 +43,10 @@ afterAll(() => dir?.cleanup());
 describe('other tools and unknown files', () => {
   it('Borg, Kopia, Duplicati and encrypted files: one finding each, naming the tool and what it needs; none blocking', () => {
     const m = folder('mixed');
-    execFileSync('borg', ['init', '-e', 'none', join(m, 'borg-repo')], { env: { ...process.env, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' }, stdio: 'pipe' });
+    execFileSync('borg', ['init', '-e', 'none', join(m, 'borg-repo')], {
+      env: { ...process.env, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' },
+      stdio: 'pipe',
+    });
     mkdirSync(join(m, 'kopia', 'p0'), { recursive: true });
     writeFileSync(join(m, 'kopia', 'kopia.repository.f'), '{"uniqueID":"x","encryption":"AES256-GCM-HMAC-SHA256"}');
     writeFileSync(join(m, 'kopia', 'p0', 'p0a1b2'), 'blob');
@@ -51,18 +54,42 @@ describe('other tools and unknown files', () => {
     writeFileSync(join(m, 'nas', 'duplicati', 'duplicati-20261201T030000Z.dlist.zip.aes'), 'AES\x02junk');
     writeFileSync(join(m, 'nas', 'duplicati', 'duplicati-b0123456789.dblock.zip.aes'), 'AES\x02junk');
     writeFileSync(join(m, 'plain.txt'), 'secret words');
-    execFileSync('openssl', ['enc', '-aes-256-cbc', '-pbkdf2', '-pass', 'pass:x', '-in', join(m, 'plain.txt'), '-out', join(m, 'dump.bin.enc')]);
+    execFileSync('openssl', [
+      'enc',
+      '-aes-256-cbc',
+      '-pbkdf2',
+      '-pass',
+      'pass:x',
+      '-in',
+      join(m, 'plain.txt'),
+      '-out',
+      join(m, 'dump.bin.enc'),
+    ]);
     const recipient = lifeboat(env, 'keys', 'age-new', '--out', join(dir.path, 'id.age')).stdout.trim();
     execFileSync('age', ['-r', recipient, '-o', join(m, 'archive.tar.age'), join(m, 'plain.txt')]);
     const r = lifeboat(env, 'scan', m, '--json');
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const s = json<ScanJson>(r);
     const by = (path: string): Finding | undefined => s.findings.find((f) => f.path === path);
-    expect(by('borg-repo')).toMatchObject({ blocking: false, what: expect.stringMatching(/^Borg repository/), needs: expect.stringMatching(/borg list/) });
-    expect(by('kopia')).toMatchObject({ blocking: false, what: expect.stringMatching(/^Kopia repository/), needs: expect.stringMatching(/kopia repository connect/) });
-    expect(by('nas/duplicati')).toMatchObject({ blocking: false, what: expect.stringMatching(/^Duplicati backup .*2 files, 1 backup version, AES-encrypted/) });
+    expect(by('borg-repo')).toMatchObject({
+      blocking: false,
+      what: expect.stringMatching(/^Borg repository/),
+      needs: expect.stringMatching(/borg list/),
+    });
+    expect(by('kopia')).toMatchObject({
+      blocking: false,
+      what: expect.stringMatching(/^Kopia repository/),
+      needs: expect.stringMatching(/kopia repository connect/),
+    });
+    expect(by('nas/duplicati')).toMatchObject({
+      blocking: false,
+      what: expect.stringMatching(/^Duplicati backup .*2 files, 1 backup version, AES-encrypted/),
+    });
     expect(by('dump.bin.enc')).toMatchObject({ what: expect.stringMatching(/OpenSSL enc \(Salted__\)/) });
-    expect(by('archive.tar.age')).toMatchObject({ what: expect.stringMatching(/\(age\)/), needs: expect.stringMatching(/age -d/) });
+    expect(by('archive.tar.age')).toMatchObject({
+      what: expect.stringMatching(/\(age\)/),
+      needs: expect.stringMatching(/age -d/),
+    });
     // Files inside a recognised repository are not listed again one by one.
     expect(s.findings.filter((f) => f.path.startsWith('borg-repo/') || f.path.startsWith('kopia/'))).toEqual([]);
     const text = lifeboat(env, 'scan', m);
@@ -74,20 +101,36 @@ describe('other tools and unknown files', () => {
     const m = folder('with-restic');
     const pw = join(dir.path, 'pw');
     writeFileSync(pw, 'pw\n');
-    execFileSync('restic', ['-r', join(m, 'r'), 'init'], { env: { ...process.env, RESTIC_PASSWORD_FILE: pw }, stdio: 'pipe' });
+    execFileSync('restic', ['-r', join(m, 'r'), 'init'], {
+      env: { ...process.env, RESTIC_PASSWORD_FILE: pw },
+      stdio: 'pipe',
+    });
     const r = lifeboat(env, 'scan', m);
     expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/NEEDS r: restic repository at r \(0 snapshot files\) — needs its password, in a file given with --password-file <file>/);
+    expect(r.stdout).toMatch(
+      /NEEDS r: restic repository at r \(0 snapshot files\) — needs its password, in a file given with --password-file <file>/,
+    );
   }, 60_000);
 
   it('an encrypted pgBackRest repository without its passphrase: named, blocking, exit 2, no binary printed', () => {
     const m = folder('pgbr-enc');
     mkdirSync(join(m, 'backup', 'shop'), { recursive: true });
     writeFileSync(join(dir.path, 'info.txt'), '[backup:current]\n');
-    execFileSync('openssl', ['enc', '-aes-256-cbc', '-pass', 'pass:x', '-in', join(dir.path, 'info.txt'), '-out', join(m, 'backup', 'shop', 'backup.info')]);
+    execFileSync('openssl', [
+      'enc',
+      '-aes-256-cbc',
+      '-pass',
+      'pass:x',
+      '-in',
+      join(dir.path, 'info.txt'),
+      '-out',
+      join(m, 'backup', 'shop', 'backup.info'),
+    ]);
     const r = lifeboat(env, 'scan', m);
     expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/NEEDS backup\/shop(\/backup\.info)?: encrypted pgBackRest repository shop — needs its passphrase, in a file given with --passphrase-file <file>/);
+    expect(r.stdout).toMatch(
+      /NEEDS backup\/shop(\/backup\.info)?: encrypted pgBackRest repository shop — needs its passphrase, in a file given with --passphrase-file <file>/,
+    );
     expect(r.stdout).not.toMatch(/Salted__|Not an INI line/);
   }, 60_000);
 
@@ -99,7 +142,9 @@ describe('other tools and unknown files', () => {
     expect(r.status, r.stderr).toBe(0);
     const s = json<ScanJson>(r);
     expect(s.sets.total).toBe(0);
-    expect(s.hints.join('\n')).toMatch(/0 sets: saw 4 files \([0-9.]+ KiB\): 3 \.log, 1 \.pdf; largest report\.pdf, app-2\.log, app-1\.log/);
+    expect(s.hints.join('\n')).toMatch(
+      /0 sets: saw 4 files \([0-9.]+ KiB\): 3 \.log, 1 \.pdf; largest report\.pdf, app-2\.log, app-1\.log/,
+    );
   }, 60_000);
 
   it('past the depth bound: a finding says where the listing stopped and what to do', () => {
@@ -113,7 +158,12 @@ describe('other tools and unknown files', () => {
     const s = json<ScanJson>(r);
     expect(s.sets.total).toBe(0);
     expect(s.findings).toEqual([
-      expect.objectContaining({ path: 'a/b/c/d/e/f/g/h', blocking: false, what: expect.stringMatching(/^stopped listing at depth 8/), needs: expect.stringMatching(/scan of a narrower folder/) }),
+      expect.objectContaining({
+        path: 'a/b/c/d/e/f/g/h',
+        blocking: false,
+        what: expect.stringMatching(/^stopped listing at depth 8/),
+        needs: expect.stringMatching(/scan of a narrower folder/),
+      }),
     ]);
     // At depth 8 exactly the seed file is found.
     const closer = lifeboat(env, 'scan', join(m, 'a'), '--json');

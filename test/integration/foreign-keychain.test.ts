@@ -36,7 +36,11 @@ describe('foreign secrets in the keychain', () => {
     writeFileSync(join(src, 'a.txt'), 'alpha');
     const renv = { ...process.env, RESTIC_PASSWORD_FILE: pw };
     execFileSync('restic', ['-r', join(medium, 'nas-repo'), 'init'], { env: renv, stdio: 'pipe' });
-    execFileSync('restic', ['-r', join(medium, 'nas-repo'), 'backup', '--host', 'nas', '.'], { env: renv, cwd: src, stdio: 'pipe' });
+    execFileSync('restic', ['-r', join(medium, 'nas-repo'), 'backup', '--host', 'nas', '.'], {
+      env: renv,
+      cwd: src,
+      stdio: 'pipe',
+    });
     expect(lifeboat(env, 'scan', medium).status).toBe(2);
     const add = lifeboat(env, 'credentials', 'add', 'restic', 'nas-repo', '--from-file', pw);
     expect(add.status, add.stderr).toBe(0);

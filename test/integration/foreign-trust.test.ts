@@ -33,7 +33,10 @@ beforeAll(() => {
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
   seed = join(dir.path, 'seed');
   mkdirSync(seed);
-  writeFileSync(join(seed, 'postgres_x_20261202_030000.sql.gz'), gzipSync('-- PostgreSQL database dump\nCREATE TABLE t (x int);\n'));
+  writeFileSync(
+    join(seed, 'postgres_x_20261202_030000.sql.gz'),
+    gzipSync('-- PostgreSQL database dump\nCREATE TABLE t (x int);\n'),
+  );
   const r = lifeboat(env, 'scan', seed);
   expect(r.status, r.stderr).toBe(0);
 }, 60_000);
@@ -45,12 +48,18 @@ async function selectSigned(): Promise<Record<string, unknown>> {
   const catalog = Catalog.open(join(dir.path, 'home', 'catalog.sqlite'));
   try {
     const ctx = {
-      deps: { catalog, settings: defaultSettings(), dataDir: join(dir.path, 'home'), credentials: new MemoryCredentialStore(), identities: [] },
+      deps: {
+        catalog,
+        settings: defaultSettings(),
+        dataDir: join(dir.path, 'home'),
+        credentials: new MemoryCredentialStore(),
+        identities: [],
+      },
       signal: new AbortController().signal,
       log: () => undefined,
       progress: () => undefined,
     } as unknown as ActionContext;
-    return (await selectSet.run(selectSet.params.parse({ system: 'x', kind: 'pg-logical', signed: true }), ctx));
+    return await selectSet.run(selectSet.params.parse({ system: 'x', kind: 'pg-logical', signed: true }), ctx);
   } finally {
     catalog.close();
   }
@@ -79,8 +88,13 @@ describe('a foreign set under the trust rule', () => {
     if (copy.origin === 'lifeboat') throw new Error('a foreign copy expected');
     expect(copy.trust.text).toBe('foreign: not yet verified');
     expect(copy.decision.state).toBe('accepted-unsigned');
-    expect(copy.artifacts.map((a) => [a.path, a.recordedSha256])).toEqual([['postgres_x_20261202_030000.sql.gz', null]]);
-    await expect(selectSigned()).rejects.toMatchObject({ code: 'NOT_FOUND', hint: expect.stringMatching(/never verified successfully here/) });
+    expect(copy.artifacts.map((a) => [a.path, a.recordedSha256])).toEqual([
+      ['postgres_x_20261202_030000.sql.gz', null],
+    ]);
+    await expect(selectSigned()).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      hint: expect.stringMatching(/never verified successfully here/),
+    });
   }, 30_000);
 
   it('authenticity: not a failure, the named state; then a restore is admitted by it', async () => {
@@ -92,18 +106,26 @@ describe('a foreign set under the trust rule', () => {
     expect(res!.detail).toContain(res!.trust!);
     const text = lifeboat(env, 'verify', seed, '--level', 'authenticity');
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/OK +x\/20261202T030000-pg-logical-seed +\[ok\] +foreign: trusted on first verification/);
+    expect(text.stdout).toMatch(
+      /OK +x\/20261202T030000-pg-logical-seed +\[ok\] +foreign: trusted on first verification/,
+    );
     expect(text.stdout).not.toMatch(/unsigned|FAIL/);
     const copy = await open(false);
     if (copy.origin === 'lifeboat') throw new Error('a foreign copy expected');
     expect(copy.decision).toEqual({ state: 'foreign', text: copy.trust.text });
     expect(copy.trust.state).toBe('foreign-first-verification');
     expect(copy.artifacts[0]!.recordedSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(await selectSigned()).toMatchObject({ key: KEY, trust: expect.stringMatching(/^foreign: trusted on first verification/) });
+    expect(await selectSigned()).toMatchObject({
+      key: KEY,
+      trust: expect.stringMatching(/^foreign: trusted on first verification/),
+    });
   }, 60_000);
 
   it('the file changed since the first verification: corrupted, and the state still names when it was trusted', () => {
-    writeFileSync(join(seed, 'postgres_x_20261202_030000.sql.gz'), gzipSync('-- PostgreSQL database dump\nDROP TABLE t;;\n'));
+    writeFileSync(
+      join(seed, 'postgres_x_20261202_030000.sql.gz'),
+      gzipSync('-- PostgreSQL database dump\nDROP TABLE t;;\n'),
+    );
     // Same size or not, the scan re-reads it; the recorded hash decides.
     expect(lifeboat(env, 'scan', seed).status).toBe(0);
     const r = lifeboat(env, 'verify', seed, '--level', 'authenticity', '--json');

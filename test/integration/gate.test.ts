@@ -5,7 +5,13 @@ import { Readable } from 'node:stream';
 import { compress } from 'zstd-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKey, signManifest } from '../../electron/engine/crypto/signing';
-import { manifestBytes, parseManifest, sha256Hex, sha256sums, type Manifest } from '../../electron/engine/format/manifest';
+import {
+  manifestBytes,
+  parseManifest,
+  sha256Hex,
+  sha256sums,
+  type Manifest,
+} from '../../electron/engine/format/manifest';
 import { openVerifiedArtifact, type TrustDecision } from '../../electron/engine/restore/gate';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { BIN, json, lifeboat } from '../helpers/cli';
@@ -27,26 +33,65 @@ function backup(...args: string[]): string {
 }
 
 /** Run the CLI under /usr/bin/time: its exit, output and peak RSS (KiB). */
-function measured(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; maxRssKb: number; ms: number }> {
+function measured(
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string; maxRssKb: number; ms: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn('/usr/bin/time', ['-f', 'MAXRSS %M', process.execPath, BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', 'MAXRSS %M', process.execPath, BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr, maxRssKb: Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? NaN), ms: Date.now() - started }));
+    child.on('close', (status) =>
+      resolve({
+        status,
+        stdout,
+        stderr,
+        maxRssKb: Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? NaN),
+        ms: Date.now() - started,
+      }),
+    );
   });
 }
 
 /** A set written by hand and signed by the pinned key: its manifest says what the test wants. */
-function handMadeSet(system: string, setId: string, kind: Manifest['kind'], artifacts: Array<{ path: string; role: string; stored: Buffer; plainBytes: number; plainSha256: string }>): void {
+function handMadeSet(
+  system: string,
+  setId: string,
+  kind: Manifest['kind'],
+  artifacts: Array<{ path: string; role: string; stored: Buffer; plainBytes: number; plainSha256: string }>,
+): void {
   const folder = join(medium, 'sets', system, setId);
   mkdirSync(folder, { recursive: true });
   const now = new Date().toISOString();
   const m: Manifest = {
-    format: 'lifeboat-set/1', set_id: setId, system, kind, tier: null, created_at: now, started_at: now, finished_at: now, parent: null, lifeboat_version: '0.1.0', host: 'test', source: {}, warnings: [],
-    artifacts: artifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.stored.length, sha256: sha256Hex(a.stored), encodings: ['zstd'], plain_bytes: a.plainBytes, plain_sha256: a.plainSha256, recipients: [] })),
+    format: 'lifeboat-set/1',
+    set_id: setId,
+    system,
+    kind,
+    tier: null,
+    created_at: now,
+    started_at: now,
+    finished_at: now,
+    parent: null,
+    lifeboat_version: '0.1.0',
+    host: 'test',
+    source: {},
+    warnings: [],
+    artifacts: artifacts.map((a) => ({
+      path: a.path,
+      role: a.role,
+      bytes: a.stored.length,
+      sha256: sha256Hex(a.stored),
+      encodings: ['zstd'],
+      plain_bytes: a.plainBytes,
+      plain_sha256: a.plainSha256,
+      recipients: [],
+    })),
   };
   for (const a of artifacts) writeFileSync(join(folder, a.path), a.stored);
   const bytes = manifestBytes(m);
@@ -90,7 +135,8 @@ describe('the gate', () => {
     writeFileSync(join(evil, 'backdoor.sh'), '#!/bin/sh\nid\n', { mode: 0o4755 });
     const victim = backup('files', '--system', 'docs', '--path', good);
     const other = backup('files', '--system', 'other', '--path', evil);
-    for (const name of ['files.tar.zst.age', 'index.jsonl.zst.age']) copyFileSync(join(medium, 'sets', 'other', other, name), join(medium, 'sets', 'docs', victim, name));
+    for (const name of ['files.tar.zst.age', 'index.jsonl.zst.age'])
+      copyFileSync(join(medium, 'sets', 'other', other, name), join(medium, 'sets', 'docs', victim, name));
     const to = join(dir.path, 'restored');
     const r = lifeboat(env, 'restore', 'files', `docs/${victim}`, '--to', to, '--identity', identity, '--json');
     expect(r.status, r.stdout + r.stderr).toBe(1);
@@ -102,7 +148,10 @@ describe('the gate', () => {
     // Only the tar swapped (the index left as signed): still refused, and the staging folder is gone.
     copyFileSync(join(medium, 'sets', 'other', other, 'index.jsonl.zst.age'), join(dir.path, 'evil-index'));
     const fresh = backup('files', '--system', 'docs2', '--path', good);
-    copyFileSync(join(medium, 'sets', 'other', other, 'files.tar.zst.age'), join(medium, 'sets', 'docs2', fresh, 'files.tar.zst.age'));
+    copyFileSync(
+      join(medium, 'sets', 'other', other, 'files.tar.zst.age'),
+      join(medium, 'sets', 'docs2', fresh, 'files.tar.zst.age'),
+    );
     const t = lifeboat(env, 'restore', 'files', `docs2/${fresh}`, '--to', to, '--identity', identity, '--json');
     expect(t.status, t.stdout + t.stderr).toBe(1);
     expect(json<{ error: { code: string } }>(t).error.code).toBe('CHECKSUM_MISMATCH');
@@ -121,11 +170,22 @@ describe('the gate', () => {
     appendFileSync(join(m, 'sets', 'grown', id, index.path), Buffer.alloc(1));
     const { parseIdentityFile } = await import('../../electron/engine/crypto/age');
     const trust: TrustDecision = { state: 'accepted-unsigned', why: 'test' };
-    const v = await openVerifiedArtifact({ key: `grown/${id}`, medium: new FolderMedium(m), setPath: `sets/grown/${id}`, manifest, manifestBytes: bytes }, index, { identities: parseIdentityFile(readFileSync(identity, 'utf8')), trust });
+    const v = await openVerifiedArtifact(
+      { key: `grown/${id}`, medium: new FolderMedium(m), setPath: `sets/grown/${id}`, manifest, manifestBytes: bytes },
+      index,
+      { identities: parseIdentityFile(readFileSync(identity, 'utf8')), trust },
+    );
     v.stream.resume();
-    await expect(v.verified).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringMatching(/more than the \d+ bytes/) });
+    await expect(v.verified).rejects.toMatchObject({
+      code: 'CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/more than the \d+ bytes/),
+    });
     // Unchanged bytes pass, and the plaintext is what the manifest says.
-    const again = await openVerifiedArtifact({ key: `grown/${id}`, medium: new FolderMedium(m), setPath: `sets/grown/${id}`, manifest, manifestBytes: bytes }, manifest.artifacts.find((a) => a.role === 'files-tar')!, { identities: parseIdentityFile(readFileSync(identity, 'utf8')), trust });
+    const again = await openVerifiedArtifact(
+      { key: `grown/${id}`, medium: new FolderMedium(m), setPath: `sets/grown/${id}`, manifest, manifestBytes: bytes },
+      manifest.artifacts.find((a) => a.role === 'files-tar')!,
+      { identities: parseIdentityFile(readFileSync(identity, 'utf8')), trust },
+    );
     const chunks: Buffer[] = [];
     for await (const c of Readable.from(again.stream)) chunks.push(c as Buffer);
     await again.verified;
@@ -135,18 +195,40 @@ describe('the gate', () => {
   it('a decompression bomb (400 KB → 8 GiB, the manifest says 10240 bytes) fails after plain_bytes+1 in a restore and in deep verification, in bounded memory', async () => {
     const stored = bomb();
     expect(stored.length).toBeLessThan(1024 * 1024);
-    handMadeSet('bombed', '20261121T020000Z-pg-logical', 'pg-logical', [{ path: 'db.dump.zst', role: 'pg-dump', stored, plainBytes: 10240, plainSha256: sha256Hex(Buffer.alloc(10240)) }]);
+    handMadeSet('bombed', '20261121T020000Z-pg-logical', 'pg-logical', [
+      { path: 'db.dump.zst', role: 'pg-dump', stored, plainBytes: 10240, plainSha256: sha256Hex(Buffer.alloc(10240)) },
+    ]);
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
 
     const admin = pg.url().replace(/\/[^/]*$/, '/postgres');
-    const r = await measured('restore', 'pg', 'bombed/20261121T020000Z-pg-logical', '--target', admin, '--database', 'bombed', '--json');
+    const r = await measured(
+      'restore',
+      'pg',
+      'bombed/20261121T020000Z-pg-logical',
+      '--target',
+      admin,
+      '--database',
+      'bombed',
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(1);
-    expect(json<{ error: { code: string; message: string } }>({ ...r }).error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringMatching(/more than the 10240 bytes.*Nothing was restored/) });
+    expect(json<{ error: { code: string; message: string } }>({ ...r }).error).toMatchObject({
+      code: 'CHECKSUM_MISMATCH',
+      message: expect.stringMatching(/more than the 10240 bytes.*Nothing was restored/),
+    });
     expect(r.maxRssKb).toBeLessThan(300 * 1024);
     expect(r.ms).toBeLessThan(20_000);
 
     // Deep verification reads through the same stages: the same bomb as a files tar is corrupted, bounded.
-    handMadeSet('bombed', '20261121T020000Z-files', 'files', [{ path: 'files.tar.zst', role: 'files-tar', stored, plainBytes: 10240, plainSha256: sha256Hex(Buffer.alloc(10240)) }]);
+    handMadeSet('bombed', '20261121T020000Z-files', 'files', [
+      {
+        path: 'files.tar.zst',
+        role: 'files-tar',
+        stored,
+        plainBytes: 10240,
+        plainSha256: sha256Hex(Buffer.alloc(10240)),
+      },
+    ]);
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
     const v = await measured('verify', 'bombed/20261121T020000Z-files', '--level', 'deep', '--json');
     expect(v.status, v.stdout + v.stderr).toBe(1);

@@ -1,6 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
@@ -29,13 +43,23 @@ const isRoot = process.getuid?.() === 0;
 
 interface RunResult {
   ok: boolean;
-  steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; error: { code: string; message: string } | null }>;
+  steps: Array<{
+    id: string;
+    status: string;
+    output: Record<string, unknown> | null;
+    error: { code: string; message: string } | null;
+  }>;
 }
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 /** A files set written by hand: the given tar and index lines, signed and encrypted, or neither. */
-async function handMadeSet(system: string, tar: Buffer, lines: (setId: string) => string[], protect = true): Promise<string> {
+async function handMadeSet(
+  system: string,
+  tar: Buffer,
+  lines: (setId: string) => string[],
+  protect = true,
+): Promise<string> {
   const ids = parseIdentityFile(readFileSync(identity, 'utf8'));
   let id = '';
   await writeSet(
@@ -66,8 +90,16 @@ function restoreRun(key: string, into: string, drill = false, allowUnsigned = fa
   const file = join(dir.path, `rb-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
-    ['id: hostile', 'title: Hostile', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
-      `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "${key}"${drill ? '' : `, into: "${into}"`}${allowUnsigned ? ', allow_unsigned: true' : ''} } }`, ''].join('\n'),
+    [
+      'id: hostile',
+      'title: Hostile',
+      'description: d',
+      'level: 1',
+      'objectives: { rto: 1h, rpo: 1h }',
+      'steps:',
+      `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "${key}"${drill ? '' : `, into: "${into}"`}${allowUnsigned ? ', allow_unsigned: true' : ''} } }`,
+      '',
+    ].join('\n'),
   );
   const r = lifeboat(env, 'run', file, '--identity', identity, ...(drill ? ['--drill', '--yes'] : []), '--json');
   return json<RunResult>(r).steps.find((s) => s.id === 'files')!;
@@ -121,7 +153,14 @@ describe('hostile sets are refused and write nothing outside the target', () => 
         indexLine({ path: 'x', type: 'dir', in: id }),
         indexLine({ path: 'x/s', type: 'symlink', target: '.', in: id }),
         indexLine({ path: 'x/s/s/s/l', type: 'symlink', target: climb, in: id }),
-        indexLine({ path: `x/l${dir.path}/sentinel/victim/pwned.txt`, type: 'file', size: 5, sha256: sha('pwned'), mode: 0o4755, in: id }),
+        indexLine({
+          path: `x/l${dir.path}/sentinel/victim/pwned.txt`,
+          type: 'file',
+          size: 5,
+          sha256: sha('pwned'),
+          mode: 0o4755,
+          in: id,
+        }),
       ],
     };
   };
@@ -159,27 +198,40 @@ describe('hostile sets are refused and write nothing outside the target', () => 
   }, 120_000);
 
   it('a symlink then a file through it, and a hard link to outside', async () => {
-    const through = await handMadeSet('through', paxTar([{ name: 'a', type: 'symlink', linkname: join(sentinel, 'victim') }, { name: 'a/pwned', type: 'file', body: 'x' }]), (id) => [
-      indexLine({ path: 'a', type: 'symlink', target: join(sentinel, 'victim'), in: id }),
-      indexLine({ path: 'a/pwned', type: 'file', size: 1, sha256: sha('x'), in: id }),
-    ]);
+    const through = await handMadeSet(
+      'through',
+      paxTar([
+        { name: 'a', type: 'symlink', linkname: join(sentinel, 'victim') },
+        { name: 'a/pwned', type: 'file', body: 'x' },
+      ]),
+      (id) => [
+        indexLine({ path: 'a', type: 'symlink', target: join(sentinel, 'victim'), in: id }),
+        indexLine({ path: 'a/pwned', type: 'file', size: 1, sha256: sha('x'), in: id }),
+      ],
+    );
     expectRefused(through, 'UNSAFE_PATH');
-    const hard = await handMadeSet('hard', paxTar([{ name: 'h', type: 'hardlink', linkname: join(sentinel, 'victim/bin/tool') }]), (id) => [
-      indexLine({ path: 'h', type: 'hardlink', target: '../../sentinel/victim/bin/tool', in: id }),
-    ]);
+    const hard = await handMadeSet(
+      'hard',
+      paxTar([{ name: 'h', type: 'hardlink', linkname: join(sentinel, 'victim/bin/tool') }]),
+      (id) => [indexLine({ path: 'h', type: 'hardlink', target: '../../sentinel/victim/bin/tool', in: id })],
+    );
     expectRefused(hard, 'UNSAFE_PATH');
   }, 120_000);
 
   it('a 300-character name is a clear error naming it', async () => {
     const long = 'L'.repeat(300);
-    const key = await handMadeSet('longname', paxTar([{ name: long, type: 'file', body: 'z' }]), (id) => [indexLine({ path: long, type: 'file', size: 1, sha256: sha('z'), in: id })]);
+    const key = await handMadeSet('longname', paxTar([{ name: long, type: 'file', body: 'z' }]), (id) => [
+      indexLine({ path: long, type: 'file', size: 1, sha256: sha('z'), in: id }),
+    ]);
     expect(expectRefused(key, 'PRECONDITION_FAILED')).toContain(long);
   }, 120_000);
 });
 
 describe('a symlinked set folder on the medium', () => {
   it('is never followed: the restore is refused and nothing is written', async () => {
-    const key = await handMadeSet('linked', paxTar([{ name: 'f', type: 'file', body: 'ok' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 2, sha256: sha('ok'), in: id })]);
+    const key = await handMadeSet('linked', paxTar([{ name: 'f', type: 'file', body: 'ok' }]), (id) => [
+      indexLine({ path: 'f', type: 'file', size: 2, sha256: sha('ok'), in: id }),
+    ]);
     // The set's folder moves off the medium and a link takes its place.
     const setDir = join(medium, 'sets', key);
     const elsewhere = join(dir.path, 'elsewhere');
@@ -200,9 +252,21 @@ describe('a legitimate tree comes back exactly', () => {
         const a = join(abs, name);
         const r = rel ? `${rel}/${name}` : name;
         const st = lstatSync(a);
-        const kind = st.isSymbolicLink() ? `link:${readlinkSync(a)}` : st.isFile() ? `file:${sha(readFileSync(a))}` : st.isDirectory() ? 'dir' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? `char:${st.rdev}` : 'other';
-        const group = st.isFile() && st.nlink > 1 ? ` hardlink-group:${inodes.get(st.ino) ?? (inodes.set(st.ino, r), r)}` : '';
-        out[r] = `${kind} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isSymbolicLink() ? '' : Math.floor(st.mtimeMs / 1000)}${group}`;
+        const kind = st.isSymbolicLink()
+          ? `link:${readlinkSync(a)}`
+          : st.isFile()
+            ? `file:${sha(readFileSync(a))}`
+            : st.isDirectory()
+              ? 'dir'
+              : st.isFIFO()
+                ? 'fifo'
+                : st.isCharacterDevice()
+                  ? `char:${st.rdev}`
+                  : 'other';
+        const group =
+          st.isFile() && st.nlink > 1 ? ` hardlink-group:${inodes.get(st.ino) ?? (inodes.set(st.ino, r), r)}` : '';
+        out[r] =
+          `${kind} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isSymbolicLink() ? '' : Math.floor(st.mtimeMs / 1000)}${group}`;
         if (st.isDirectory()) walk(a, r);
       }
     };
@@ -216,54 +280,69 @@ describe('a legitimate tree comes back exactly', () => {
     const seen = new Map<number, string>();
     const visit = (abs: string, rel: string): void => {
       const st = lstatSync(abs);
-      const base = { path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime_ms: Math.floor(st.mtimeMs), in: setId };
+      const base = {
+        path: rel,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime_ms: Math.floor(st.mtimeMs),
+        in: setId,
+      };
       if (st.isSymbolicLink()) lines.push(indexLine({ ...base, type: 'symlink', target: readlinkSync(abs) }));
       else if (st.isDirectory()) {
         lines.push(indexLine({ ...base, type: 'dir' }));
         for (const name of readdirSync(abs).sort()) visit(join(abs, name), `${rel}/${name}`);
-      } else if (st.isFile() && st.nlink > 1 && seen.has(st.ino)) lines.push(indexLine({ ...base, type: 'hardlink', target: seen.get(st.ino) }));
+      } else if (st.isFile() && st.nlink > 1 && seen.has(st.ino))
+        lines.push(indexLine({ ...base, type: 'hardlink', target: seen.get(st.ino) }));
       else if (st.isFile()) {
         seen.set(st.ino, rel);
         lines.push(indexLine({ ...base, type: 'file', size: st.size, sha256: sha(readFileSync(abs)) }));
       } else if (st.isFIFO()) lines.push(indexLine({ ...base, type: 'fifo' }));
-      else if (st.isCharacterDevice()) lines.push(indexLine({ ...base, type: 'char', rdev: [Math.floor(st.rdev / 256), st.rdev % 256] }));
+      else if (st.isCharacterDevice())
+        lines.push(indexLine({ ...base, type: 'char', rdev: [Math.floor(st.rdev / 256), st.rdev % 256] }));
     };
     visit(join(root, top), top);
     return lines;
   }
 
-  it.runIf(isRoot)('absolute links, setuid files of another uid, hard links, FIFOs, a device node and long names (GNU tar pax archive)', async () => {
-    const src = join(dir.path, 'legit');
-    const etc = join(src, 'etc');
-    mkdirSync(join(etc, 'alternatives'), { recursive: true });
-    const deep = join(etc, 'd'.repeat(60), 'e'.repeat(60), 'f'.repeat(60));
-    mkdirSync(deep, { recursive: true });
-    writeFileSync(join(deep, `${'n'.repeat(200)}.conf`), 'long name\n');
-    writeFileSync(join(etc, 'passwd'), 'root:x:0:0\n', { mode: 0o644 });
-    writeFileSync(join(etc, 'suid-tool'), '#!/bin/sh\n', { mode: 0o755 });
-    chownSync(join(etc, 'suid-tool'), 1234, 1234);
-    chmodSync(join(etc, 'suid-tool'), 0o4755);
-    writeFileSync(join(etc, 'shadow'), 'secret\n', { mode: 0o640 });
-    chownSync(join(etc, 'shadow'), 0, 42);
-    linkSync(join(etc, 'passwd'), join(etc, 'passwd.hard'));
-    symlinkSync('/usr/bin/vim.basic', join(etc, 'alternatives', 'editor'));
-    symlinkSync('../../outside', join(etc, 'up-link'));
-    symlinkSync('passwd', join(etc, 'rel-link'));
-    execFileSync('mkfifo', ['-m', '0620', join(etc, 'initctl')]);
-    execFileSync('mknod', ['-m', '0666', join(etc, 'null'), 'c', '1', '3']);
-    chmodSync(join(etc, 'alternatives'), 0o751);
-    for (const p of [join(etc, 'alternatives'), deep, etc]) utimesSync(p, 1_600_000_000, 1_600_000_000);
-    const tar = execFileSync('tar', ['--format=pax', '--sort=name', '-C', src, '-cf', '-', 'etc'], { maxBuffer: 64 * 1024 * 1024 });
-    const key = await handMadeSet('legit', tar, (id) => indexOf(src, 'etc', id));
-    // Deep verification and restore say the same about links and devices.
-    const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity, '--json');
-    expect(v.stdout).toMatch(/1 link points outside the tree|2 links point outside the tree/);
-    expect(v.stdout).toMatch(/1 device node/);
-    const into = join(dir.path, 'restored-legit');
-    const step = restoreRun(key, into);
-    expect(step.status, step.error?.message).toBe('done');
-    expect(step.output).toMatchObject({ owners_restored: true, links_outside_tree: 2, devices_not_created: 0 });
-    expect(statTree(into)).toEqual(statTree(src));
-    expect(lstatSync(join(into, 'etc', 'passwd')).ino).toBe(lstatSync(join(into, 'etc', 'passwd.hard')).ino);
-  }, 180_000);
+  it.runIf(isRoot)(
+    'absolute links, setuid files of another uid, hard links, FIFOs, a device node and long names (GNU tar pax archive)',
+    async () => {
+      const src = join(dir.path, 'legit');
+      const etc = join(src, 'etc');
+      mkdirSync(join(etc, 'alternatives'), { recursive: true });
+      const deep = join(etc, 'd'.repeat(60), 'e'.repeat(60), 'f'.repeat(60));
+      mkdirSync(deep, { recursive: true });
+      writeFileSync(join(deep, `${'n'.repeat(200)}.conf`), 'long name\n');
+      writeFileSync(join(etc, 'passwd'), 'root:x:0:0\n', { mode: 0o644 });
+      writeFileSync(join(etc, 'suid-tool'), '#!/bin/sh\n', { mode: 0o755 });
+      chownSync(join(etc, 'suid-tool'), 1234, 1234);
+      chmodSync(join(etc, 'suid-tool'), 0o4755);
+      writeFileSync(join(etc, 'shadow'), 'secret\n', { mode: 0o640 });
+      chownSync(join(etc, 'shadow'), 0, 42);
+      linkSync(join(etc, 'passwd'), join(etc, 'passwd.hard'));
+      symlinkSync('/usr/bin/vim.basic', join(etc, 'alternatives', 'editor'));
+      symlinkSync('../../outside', join(etc, 'up-link'));
+      symlinkSync('passwd', join(etc, 'rel-link'));
+      execFileSync('mkfifo', ['-m', '0620', join(etc, 'initctl')]);
+      execFileSync('mknod', ['-m', '0666', join(etc, 'null'), 'c', '1', '3']);
+      chmodSync(join(etc, 'alternatives'), 0o751);
+      for (const p of [join(etc, 'alternatives'), deep, etc]) utimesSync(p, 1_600_000_000, 1_600_000_000);
+      const tar = execFileSync('tar', ['--format=pax', '--sort=name', '-C', src, '-cf', '-', 'etc'], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const key = await handMadeSet('legit', tar, (id) => indexOf(src, 'etc', id));
+      // Deep verification and restore say the same about links and devices.
+      const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity, '--json');
+      expect(v.stdout).toMatch(/1 link points outside the tree|2 links point outside the tree/);
+      expect(v.stdout).toMatch(/1 device node/);
+      const into = join(dir.path, 'restored-legit');
+      const step = restoreRun(key, into);
+      expect(step.status, step.error?.message).toBe('done');
+      expect(step.output).toMatchObject({ owners_restored: true, links_outside_tree: 2, devices_not_created: 0 });
+      expect(statTree(into)).toEqual(statTree(src));
+      expect(lstatSync(join(into, 'etc', 'passwd')).ino).toBe(lstatSync(join(into, 'etc', 'passwd.hard')).ino);
+    },
+    180_000,
+  );
 });

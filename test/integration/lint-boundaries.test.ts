@@ -10,7 +10,11 @@ function lintProbe(relPath: string, source: string): { status: number | null; ou
   const file = join(ROOT, relPath);
   writeFileSync(file, source);
   try {
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--max-warnings', '0', relPath], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--max-warnings', '0', relPath],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(file, { force: true });
@@ -19,31 +23,51 @@ function lintProbe(relPath: string, source: string): { status: number | null; ou
 
 describe('import boundaries are enforced by lint', () => {
   it('fails when a file under electron/engine imports electron', () => {
-    const r = lintProbe(`electron/engine/lint-probe-${process.pid}.ts`, "import { app } from 'electron';\nexport const name = app.getName();\n");
+    const r = lintProbe(
+      `electron/engine/lint-probe-${process.pid}.ts`,
+      "import { app } from 'electron';\nexport const name = app.getName();\n",
+    );
     expect(r.status).toBe(1);
     expect(r.output).toMatch(/electron\/engine is plain Node: it must never import electron/);
   });
 
   it('fails when the renderer imports node or engine code', () => {
-    const r = lintProbe(`renderer/src/lint-probe-${process.pid}.ts`, "import { readFileSync } from 'node:fs';\nimport { Catalog } from '../../electron/engine/catalog/catalog';\nexport const x = [readFileSync, Catalog];\n");
+    const r = lintProbe(
+      `renderer/src/lint-probe-${process.pid}.ts`,
+      "import { readFileSync } from 'node:fs';\nimport { Catalog } from '../../electron/engine/catalog/catalog';\nexport const x = [readFileSync, Catalog];\n",
+    );
     expect(r.status).toBe(1);
     expect(r.output).toMatch(/never touches files or sockets/);
     expect(r.output).toMatch(/imports only shared/);
   });
 
   it('fails when a lower engine layer imports a higher one, and passes the other way (docs/architecture.md)', () => {
-    const up = lintProbe(`electron/engine/storage/lint-probe-${process.pid}.ts`, "import { Catalog } from '../catalog/catalog';\nexport const x = Catalog;\n");
+    const up = lintProbe(
+      `electron/engine/storage/lint-probe-${process.pid}.ts`,
+      "import { Catalog } from '../catalog/catalog';\nexport const x = Catalog;\n",
+    );
     expect(up.status).toBe(1);
-    expect(up.output).toMatch(/Layers \(docs\/architecture.md\): storage, crypto, postgres may import only its own layer and those below/);
-    const engineTop = lintProbe(`electron/engine/runbooks/lint-probe-${process.pid}.ts`, "import type { Engine } from '../engine';\nexport type X = Engine;\n");
+    expect(up.output).toMatch(
+      /Layers \(docs\/architecture.md\): storage, crypto, postgres may import only its own layer and those below/,
+    );
+    const engineTop = lintProbe(
+      `electron/engine/runbooks/lint-probe-${process.pid}.ts`,
+      "import type { Engine } from '../engine';\nexport type X = Engine;\n",
+    );
     expect(engineTop.status).toBe(1);
-    const down = lintProbe(`electron/engine/catalog/lint-probe-${process.pid}.ts`, "import { openMedium } from '../storage/open-medium';\nexport const x = openMedium;\n");
+    const down = lintProbe(
+      `electron/engine/catalog/lint-probe-${process.pid}.ts`,
+      "import { openMedium } from '../storage/open-medium';\nexport const x = openMedium;\n",
+    );
     expect(down.output).not.toMatch(/Layers/);
     expect(down.status).toBe(0);
   });
 
   it('fails when anything but electron/ipc/register.ts imports ipcMain', () => {
-    const r = lintProbe(`electron/main/lint-probe-${process.pid}.ts`, "import { ipcMain } from 'electron';\nexport const x = ipcMain;\n");
+    const r = lintProbe(
+      `electron/main/lint-probe-${process.pid}.ts`,
+      "import { ipcMain } from 'electron';\nexport const x = ipcMain;\n",
+    );
     expect(r.status).toBe(1);
     expect(r.output).toMatch(/Only electron\/ipc\/register.ts registers IPC handlers/);
   });

@@ -22,7 +22,11 @@ afterAll(() => dir?.cleanup());
 describe('folders that cannot be made', () => {
   it('medium init under /proc fails at once, naming the path', () => {
     const started = Date.now();
-    const r = spawnSync(process.execPath, [BIN, 'medium', 'init', '/proc/lifeboat-no/such', '--label', 'x'], { env, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [BIN, 'medium', 'init', '/proc/lifeboat-no/such', '--label', 'x'], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.signal, 'killed by the timeout: it spun').toBeNull();
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/\/proc\/lifeboat-no/);

@@ -29,11 +29,31 @@ let marker: string;
 
 interface Report {
   ok: boolean;
-  results: Array<{ key: string; verdict: string; detail: string | null; artifacts: Array<{ path: string; verdict: string; detail: string | null }> }>;
+  results: Array<{
+    key: string;
+    verdict: string;
+    detail: string | null;
+    artifacts: Array<{ path: string; verdict: string; detail: string | null }>;
+  }>;
 }
 
 function backup(database: string, system: string): string {
-  const r = lifeboat(env, 'backup', 'pg', '--system', system, '--db', pg.url(database), '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'pg',
+    '--system',
+    system,
+    '--db',
+    pg.url(database),
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   return json<{ path: string }>(r).path;
 }
@@ -55,8 +75,13 @@ function liveRunbook(system: string, database: string): string {
   writeFileSync(
     path,
     [
-      `id: live-${system}`, 'title: Live restore', 'description: d', 'level: 2', 'objectives: { rto: 1h, rpo: 24h }',
-      'inputs:', '  - { id: target, type: postgres-target, label: Target }',
+      `id: live-${system}`,
+      'title: Live restore',
+      'description: d',
+      'level: 2',
+      'objectives: { rto: 1h, rpo: 24h }',
+      'inputs:',
+      '  - { id: target, type: postgres-target, label: Target }',
       'steps:',
       `  - { id: select, title: Select, kind: action, action: catalog.select-set, with: { system: ${system}, kind: pg-logical } }`,
       `  - { id: restore, title: Restore, kind: action, action: restore.pg-logical, with: { set: "{{ steps.select.output.key }}", target: "{{ inputs.target }}", database: ${database} } }`,
@@ -130,7 +155,10 @@ describe('a restore test runs no code of the backup on this machine', () => {
     const set = backup('evilcheck', 'evilcheck');
     execFileSync('rm', ['-f', join(marker, 'check-evilcheck-postgres')]);
     const r = verify(set, 'restore');
-    expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/COPY to or from an external program/) });
+    expect(r.results[0]).toMatchObject({
+      verdict: 'restore-failed',
+      detail: expect.stringMatching(/COPY to or from an external program/),
+    });
     expect(readdirSync(marker)).toEqual([]);
     // A live restore (a runbook step into a real server, no drill) connects as the restore role too.
     const runbook = liveRunbook('evilcheck', 'evil_restored');
@@ -139,7 +167,9 @@ describe('a restore test runs no code of the backup on this machine', () => {
     expect(run.stdout + run.stderr).toMatch(/COPY to or from an external program/);
     expect(readdirSync(marker)).toEqual([]);
     // The restore role's login lasted only for the restore.
-    expect(await query(pg.url(), "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'lifeboat_restore'")).toEqual([{ rolcanlogin: false, rolsuper: false }]);
+    expect(
+      await query(pg.url(), "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'lifeboat_restore'"),
+    ).toEqual([{ rolcanlogin: false, rolsuper: false }]);
   }, 180_000);
 
   it('a superuser-only extension (file_fdw reads server files) is reported, not installed', async () => {
@@ -147,15 +177,29 @@ describe('a restore test runs no code of the backup on this machine', () => {
     const set = backup('fdw', 'fdw');
     const r = verify(set, 'restore');
     expect(r.status).toBe(1);
-    expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/extension file_fdw \(superuser only\)/) });
+    expect(r.results[0]).toMatchObject({
+      verdict: 'restore-failed',
+      detail: expect.stringMatching(/extension file_fdw \(superuser only\)/),
+    });
     // A live restore reports it the same way, before pg_restore runs.
-    const run = lifeboat(env, 'run', liveRunbook('fdw', 'fdw_restored'), '--input', `target=${pg.url()}`, '--identity', identity, '--json');
+    const run = lifeboat(
+      env,
+      'run',
+      liveRunbook('fdw', 'fdw_restored'),
+      '--input',
+      `target=${pg.url()}`,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/does not install: extension file_fdw \(superuser only\)/);
     // The restore created fdw_restored and dropped it again on that failure: the target holds
     // neither the database nor, in any other, the extension.
     expect(run.stdout).toMatch(/fdw_restored that this restore created was dropped/);
-    expect(await query(pg.url(), "SELECT count(*)::int AS n FROM pg_database WHERE datname = 'fdw_restored'")).toEqual([{ n: 0 }]);
+    expect(await query(pg.url(), "SELECT count(*)::int AS n FROM pg_database WHERE datname = 'fdw_restored'")).toEqual([
+      { n: 0 },
+    ]);
   }, 120_000);
 
   it('an ordinary database (plpgsql, a trusted extension, views, sequences) still restores as the non-superuser role', async () => {
@@ -169,7 +213,10 @@ describe('a restore test runs no code of the backup on this machine', () => {
        CREATE VIEW loud AS SELECT public.shout(name) AS name FROM customers;`,
     );
     const set = backup('plain', 'plain');
-    writeFileSync(join(dir.path, 'home', 'settings.json'), JSON.stringify({ systems: { plain: { validations: [{ sql: 'SELECT count(*) FROM loud', expect: '= 50' }] } } }));
+    writeFileSync(
+      join(dir.path, 'home', 'settings.json'),
+      JSON.stringify({ systems: { plain: { validations: [{ sql: 'SELECT count(*) FROM loud', expect: '= 50' }] } } }),
+    );
     const r = verify(set, 'restore');
     expect(r.results[0]!.detail).toMatch(/measured RTO/);
     expect(r.results[0]!.verdict).toBe('ok');
@@ -195,15 +242,26 @@ describe('a plain SQL dump is never replayed with its psql meta-commands', () =>
   }
   const table = 'CREATE TABLE public.t (x integer, y text);\nCOPY public.t (x, y) FROM stdin;\n1\t\\N\n2\t\\\\x\n\\.\n';
 
-  it('a clean dump (with COPY data that starts with backslashes, and pg_dump\'s own \\restrict lines) replays as the restore role', async () => {
-    const s = seed('seed-ok', `\\restrict abcdef\n-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\n${table}\\unrestrict abcdef\n`);
-    const r = await sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options([{ sql: 'SELECT count(*) FROM t WHERE y IS NULL', expect: '= 1' }]), ctx);
+  it("a clean dump (with COPY data that starts with backslashes, and pg_dump's own \\restrict lines) replays as the restore role", async () => {
+    const s = seed(
+      'seed-ok',
+      `\\restrict abcdef\n-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\n${table}\\unrestrict abcdef\n`,
+    );
+    const r = await sqlRestoreTest(
+      'app',
+      s.medium,
+      { path: s.path, role: 'sql-dump-gz' },
+      options([{ sql: 'SELECT count(*) FROM t WHERE y IS NULL', expect: '= 1' }]),
+      ctx,
+    );
     expect(r.checks).toEqual([expect.objectContaining({ ok: true, got: '1' })]);
   }, 60_000);
 
   it('\\! at the start of a line: refused before psql runs, naming it; no trace', async () => {
     const s = seed('seed-bang', `${table}\\! touch ${marker}/bang\nSELECT 1;\n`);
-    await expect(sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx)).rejects.toMatchObject({
+    await expect(
+      sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx),
+    ).rejects.toMatchObject({
       code: 'DB_RESTORE_FAILED',
       message: expect.stringMatching(/meta-command `\\! touch .*bang` on line 6: refused before psql ran anything/),
     });
@@ -212,9 +270,13 @@ describe('a plain SQL dump is never replayed with its psql meta-commands', () =>
 
   it('\\! hidden after SQL on the same line: psql itself refuses it (restricted); no trace', async () => {
     const s = seed('seed-hidden', `${table}SELECT 1; \\! touch ${marker}/hidden\n`);
-    await expect(sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx)).rejects.toMatchObject({
+    await expect(
+      sqlRestoreTest('app', s.medium, { path: s.path, role: 'sql-dump-gz' }, options(), ctx),
+    ).rejects.toMatchObject({
       code: 'DB_RESTORE_FAILED',
-      message: expect.stringMatching(/psql as the non-superuser lifeboat_restore failed: .*backslash commands are restricted/),
+      message: expect.stringMatching(
+        /psql as the non-superuser lifeboat_restore failed: .*backslash commands are restricted/,
+      ),
     });
     expect(readdirSync(marker)).toEqual([]);
   }, 60_000);
@@ -233,7 +295,16 @@ describe('a dump newer than every installed pg_restore is not checked, never unr
   async function craftedPgSet(system: string, dump: Buffer, tool: string): Promise<string> {
     const ids = parseIdentityFile(readFileSync(identity, 'utf8'));
     const written = await writeSet(
-      { media: [new FolderMedium(medium)], system, kind: 'pg-logical', tier: null, parent: null, recipients: [ids[0]!.recipient], signingKey: loadSigningKey(readFileSync(signKey)), startedAt: new Date() },
+      {
+        media: [new FolderMedium(medium)],
+        system,
+        kind: 'pg-logical',
+        tier: null,
+        parent: null,
+        recipients: [ids[0]!.recipient],
+        signingKey: loadSigningKey(readFileSync(signKey)),
+        startedAt: new Date(),
+      },
       { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
       async (add) => {
         await add({ name: 'db.dump', role: 'pg-dump', source: Readable.from([dump]) });
@@ -252,7 +323,10 @@ describe('a dump newer than every installed pg_restore is not checked, never unr
     const set = await craftedPgSet('future', real, 'pg_dump (PostgreSQL) 99.1');
     const r = verify(set, 'deep', { exit: 2 });
     expect(r.results[0]!.verdict).toBe('not-checked');
-    expect(r.results[0]!.artifacts[0]).toMatchObject({ verdict: 'not-checked', detail: expect.stringMatching(/needs pg_restore >= 99/) });
+    expect(r.results[0]!.artifacts[0]).toMatchObject({
+      verdict: 'not-checked',
+      detail: expect.stringMatching(/needs pg_restore >= 99/),
+    });
   }, 60_000);
 
   it('the dump header says archive format 1.16 (PostgreSQL 17): needs pg_restore >= 17', async () => {
@@ -275,7 +349,9 @@ describe('doctor', () => {
   it('lists every PostgreSQL client tool version found', () => {
     const r = lifeboat(env, 'doctor', '--json');
     const report = json<{ postgres: Array<{ name: string; major: number; path: string }> }>(r);
-    expect(report.postgres).toContainEqual(expect.objectContaining({ name: 'pg_restore', major: 15, path: '/usr/lib/postgresql/15/bin/pg_restore' }));
+    expect(report.postgres).toContainEqual(
+      expect.objectContaining({ name: 'pg_restore', major: 15, path: '/usr/lib/postgresql/15/bin/pg_restore' }),
+    );
     expect(report.postgres).toContainEqual(expect.objectContaining({ name: 'pg_dump', major: 15 }));
     expect(lifeboat(env, 'doctor').stdout).toMatch(/PostgreSQL tools +.*pg_restore 15 \(/);
   }, 60_000);

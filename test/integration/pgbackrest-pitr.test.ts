@@ -33,7 +33,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function pgbackrest(config: string, ...args: string[]): void {
   const runAs = postgresRunAs();
   const cmd = runAs ? 'runuser' : 'pgbackrest';
-  const full = [...(runAs ? ['-u', 'postgres', '--', 'pgbackrest'] : []), `--config=${config}`, '--stanza=shop', ...args];
+  const full = [
+    ...(runAs ? ['-u', 'postgres', '--', 'pgbackrest'] : []),
+    `--config=${config}`,
+    '--stanza=shop',
+    ...args,
+  ];
   const r = spawnSync(cmd, full, { encoding: 'utf8', timeout: 60_000 });
   expect(r.status, `pgbackrest ${args.join(' ')}: ${r.stderr}${r.stdout}`).toBe(0);
 }
@@ -103,14 +108,22 @@ beforeAll(async () => {
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
   pg = await startPostgres({ wal_level: 'replica' });
   writeConfig('a', ['compress-type=gz']);
-  writeConfig('b', ['compress-type=zst', 'repo1-bundle=y', 'repo1-cipher-type=aes-256-cbc', 'repo1-cipher-pass=correct horse battery staple']);
+  writeConfig('b', [
+    'compress-type=zst',
+    'repo1-bundle=y',
+    'repo1-cipher-type=aes-256-cbc',
+    'repo1-cipher-pass=correct horse battery staple',
+  ]);
   passFile = join(dir.path, 'repo-b.pass');
   writeFileSync(passFile, 'correct horse battery staple\n', { mode: 0o600 });
   chownAll(dir.path);
   // Both repositories get every segment: A's push, then B's (PostgreSQL retries the whole command on failure).
   const push = (c: string): string => `pgbackrest --config=${c} --stanza=shop archive-push %p`;
   await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(pg.url(), `ALTER SYSTEM SET archive_command = '${`${push(conf.a)} && ${push(conf.b)}`.replace(/'/g, "''")}'`);
+  await query(
+    pg.url(),
+    `ALTER SYSTEM SET archive_command = '${`${push(conf.a)} && ${push(conf.b)}`.replace(/'/g, "''")}'`,
+  );
   await pg.stopServer('fast');
   await pg.startServer({ settings: { wal_level: 'replica' } });
   pgbackrest(conf.a, 'stanza-create');
@@ -147,14 +160,31 @@ interface Plan {
 
 async function restoreAndCount(from: string, name: string, ...extra: string[]): Promise<string[]> {
   const data = join(dir.path, name);
-  const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', from, '--target-time', target, '--data-dir', data, '--json', ...extra);
+  const r = await lifeboatAsync(
+    env,
+    'restore',
+    'pg-pitr',
+    '--system',
+    'shop',
+    '--from',
+    from,
+    '--target-time',
+    target,
+    '--data-dir',
+    data,
+    '--json',
+    ...extra,
+  );
   expect(r.status, r.stdout + r.stderr).toBe(0);
   const res = json<{ port: number; running: boolean; warnings: string[] }>(r);
   expect(res.running).toBe(true);
   expect(res.warnings.join(' ')).toContain('pgBackRest backup (foreign; ');
   warnings = res.warnings.join(' ');
   try {
-    const rows = await query<{ tag: string }>(`postgres://postgres@127.0.0.1:${res.port}/postgres`, 'SELECT tag FROM marks ORDER BY tag');
+    const rows = await query<{ tag: string }>(
+      `postgres://postgres@127.0.0.1:${res.port}/postgres`,
+      'SELECT tag FROM marks ORDER BY tag',
+    );
     // Modes from the manifest: PostgreSQL's files 0600 in a 0700 data directory.
     expect((await import('node:fs')).statSync(join(data, 'PG_VERSION')).mode & 0o777).toBe(0o600);
     return rows.map((x) => x.tag);
@@ -169,7 +199,10 @@ describe('a plain (gz) pgBackRest repository', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const plan = json<Plan>(r);
     expect(plan.origin).toBe('pgbackrest');
-    expect(plan.bases.map((b) => b.setId)).toEqual([expect.stringMatching(/^\d{8}-\d{6}F$/), expect.stringMatching(/^\d{8}-\d{6}F_\d{8}-\d{6}I$/)]);
+    expect(plan.bases.map((b) => b.setId)).toEqual([
+      expect.stringMatching(/^\d{8}-\d{6}F$/),
+      expect.stringMatching(/^\d{8}-\d{6}F_\d{8}-\d{6}I$/),
+    ]);
     expect(plan.gaps).toEqual([]);
     expect(plan.windows[1]!.segments).toBeGreaterThanOrEqual(3);
     expect(plan.windows[1]!.toBasis).toBe('commit record (pg_waldump)');
@@ -181,7 +214,9 @@ describe('a plain (gz) pgBackRest repository', () => {
   it('verify --wal decodes every segment and checks its SHA-1; a corrupted segment fails, by name', () => {
     const ok = lifeboat(env, 'verify', repo.a, '--wal', 'shop', '--json');
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
-    const c = json<{ ok: boolean; origin: string; files: number; corrupt: Array<{ name: string; reason: string }> }>(ok);
+    const c = json<{ ok: boolean; origin: string; files: number; corrupt: Array<{ name: string; reason: string }> }>(
+      ok,
+    );
     expect(c.ok).toBe(true);
     expect(c.origin).toBe('pgbackrest');
     expect(c.files).toBeGreaterThanOrEqual(4);
@@ -201,12 +236,29 @@ describe('a plain (gz) pgBackRest repository', () => {
   });
 
   it('restore pg-pitr refuses a backup never verified here (the trust rule), then, verified, brings back exactly the rows before the target', async () => {
-    const refused = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', repo.a, '--target-time', target, '--data-dir', join(dir.path, 'refused'));
+    const refused = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      repo.a,
+      '--target-time',
+      target,
+      '--data-dir',
+      join(dir.path, 'refused'),
+    );
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('never verified successfully here');
     expect(lifeboat(env, 'scan', repo.a).status).toBe(0);
     // systems shows the stanza's WAL archive like Lifeboat's own: its newest segment and when it was archived.
-    const systems = json<Array<{ system: string; wal: Array<{ files: number; gaps: number; lastSegment: string; lastArchivedAt: string }> }>>(lifeboat(env, 'systems', '--json'));
+    const systems = json<
+      Array<{
+        system: string;
+        wal: Array<{ files: number; gaps: number; lastSegment: string; lastArchivedAt: string }>;
+      }>
+    >(lifeboat(env, 'systems', '--json'));
     const wal = systems.find((x) => x.system === 'shop')!.wal;
     expect(wal).toHaveLength(1);
     expect(wal[0]!.files).toBeGreaterThanOrEqual(4);
@@ -227,7 +279,20 @@ describe('a plain (gz) pgBackRest repository', () => {
     const pgVersion = join(copy, 'backup', 'shop', backups[0]!, 'pg_data', 'PG_VERSION.gz');
     writeFileSync(pgVersion, spawnSync('gzip', ['-c'], { input: '16\n' }).stdout);
     const data = join(dir.path, 'restored-badfile');
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', target, '--data-dir', data, '--allow-unsigned');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      target,
+      '--data-dir',
+      data,
+      '--allow-unsigned',
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('PG_VERSION');
     expect(r.stderr).toContain('does not match its manifest');
@@ -255,7 +320,9 @@ describe('a zst-compressed, encrypted pgBackRest repository', () => {
   });
 
   it('restore pg-pitr, accepted with the override, brings back exactly the rows before the target', async () => {
-    expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile, '--allow-unsigned')).toEqual(BEFORE_TARGET);
+    expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile, '--allow-unsigned')).toEqual(
+      BEFORE_TARGET,
+    );
     expect(warnings).toContain('accepted with the override (--allow-unsigned)');
   }, 60_000);
 });

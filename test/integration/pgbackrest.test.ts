@@ -49,7 +49,11 @@ function chownAll(path: string): void {
 
 interface InfoJson {
   name: string;
-  backup: Array<{ label: string; type: string; info: { size: number; delta: number; repository: { size?: number; delta: number } } }>;
+  backup: Array<{
+    label: string;
+    type: string;
+    info: { size: number; delta: number; repository: { size?: number; delta: number } };
+  }>;
 }
 
 interface SetRow {
@@ -62,13 +66,22 @@ interface SetRow {
 
 interface VerifyJson {
   ok: boolean;
-  results: Array<{ key: string; verdict: string; detail: string | null; bytes: number; artifacts: Array<{ path: string; verdict: string; detail: string | null }> }>;
+  results: Array<{
+    key: string;
+    verdict: string;
+    detail: string | null;
+    bytes: number;
+    artifacts: Array<{ path: string; verdict: string; detail: string | null }>;
+  }>;
 }
 
 beforeAll(async () => {
   dir = tempDir();
   conf = join(dir.path, 'pgbackrest.conf');
-  pg = await startPostgres({ archive_mode: 'on', archive_command: `'pgbackrest --config=${conf} --stanza=${STANZA} archive-push %p'` });
+  pg = await startPostgres({
+    archive_mode: 'on',
+    archive_command: `'pgbackrest --config=${conf} --stanza=${STANZA} archive-push %p'`,
+  });
   for (const d of ['log', 'lock']) mkdirSync(join(dir.path, d));
   writeFileSync(
     conf,
@@ -108,12 +121,32 @@ beforeAll(async () => {
   ok(pgbackrest('--repo=1', '--type=full', 'backup'));
   ok(pgbackrest('--repo=2', '--no-archive-check', '--type=full', '--compress-type=zst', 'backup'));
   // repo-block is a beta option in 2.45: only on the command line of the backups that use it.
-  ok(pgbackrest('--repo=3', '--no-archive-check', '--repo3-block', '--beta', '--type=full', '--compress-type=lz4', 'backup'));
+  ok(
+    pgbackrest(
+      '--repo=3',
+      '--no-archive-check',
+      '--repo3-block',
+      '--beta',
+      '--type=full',
+      '--compress-type=lz4',
+      'backup',
+    ),
+  );
   ok(pgbackrest('--repo=4', '--no-archive-check', '--type=full', '--compress-type=bz2', 'backup'));
   await query(pg.url(), "UPDATE orders SET note = 'changed' WHERE id % 7 = 0");
   ok(pgbackrest('--repo=1', '--type=diff', 'backup'));
   ok(pgbackrest('--repo=2', '--no-archive-check', '--type=incr', '--compress-type=zst', 'backup'));
-  ok(pgbackrest('--repo=3', '--no-archive-check', '--repo3-block', '--beta', '--type=incr', '--compress-type=lz4', 'backup'));
+  ok(
+    pgbackrest(
+      '--repo=3',
+      '--no-archive-check',
+      '--repo3-block',
+      '--beta',
+      '--type=incr',
+      '--compress-type=lz4',
+      'backup',
+    ),
+  );
   ok(pgbackrest('--repo=4', '--no-archive-check', '--type=incr', '--compress-type=bz2', 'backup'));
   await query(pg.url(), 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(60001, 61000) g');
   ok(pgbackrest('--repo=1', '--type=incr', 'backup'));
@@ -144,7 +177,10 @@ function allFilesPass(out: VerifyJson, sets: number): void {
   expect(out.results.length).toBe(sets);
   for (const r of out.results) {
     expect(r.artifacts.length, r.key).toBeGreaterThan(0);
-    expect(r.artifacts.filter((a) => a.verdict !== 'ok'), r.key).toEqual([]);
+    expect(
+      r.artifacts.filter((a) => a.verdict !== 'ok'),
+      r.key,
+    ).toEqual([]);
     expect(r.verdict, `${r.key}: ${r.detail}`).toBe('ok');
   }
 }
@@ -173,7 +209,9 @@ describe('pgBackRest repositories read natively', () => {
     const db = lifeboat(laptop, 'sets', '--system', STANZA, '--json');
     expect(db.status).toBe(0);
     const diff = info(1).backup.find((b) => b.type === 'diff')!;
-    expect(rows.find((s) => s.key === `${STANZA}/${diff.label}`)!.parentKey).toBe(`${STANZA}/${info(1).backup[0]!.label}`);
+    expect(rows.find((s) => s.key === `${STANZA}/${diff.label}`)!.parentKey).toBe(
+      `${STANZA}/${info(1).backup[0]!.label}`,
+    );
   }, 60_000);
 
   it('verify --level integrity and deep read every file of every backup (gz unbundled, zst bundled) and pass', () => {
@@ -182,7 +220,8 @@ describe('pgBackRest repositories read natively', () => {
         const { out } = verify(repo(n), level);
         allFilesPass(out, n === 1 ? 3 : 2);
         // Every byte the backup needs was read: pgbackrest's repository size of each backup.
-        for (const b of info(n).backup) expect(out.results.find((r) => r.key === `${STANZA}/${b.label}`)!.bytes).toBe(b.info.repository.size);
+        for (const b of info(n).backup)
+          expect(out.results.find((r) => r.key === `${STANZA}/${b.label}`)!.bytes).toBe(b.info.repository.size);
       }
     }
   }, 60_000);
@@ -214,7 +253,14 @@ describe('pgBackRest repositories read natively', () => {
       for (const f of files) {
         const hash = createHash('sha1');
         let size = 0;
-        for await (const b of (await openPlainFile(medium, '', backupInfo, manifests, label, f.name)) as AsyncIterable<Buffer>) {
+        for await (const b of (await openPlainFile(
+          medium,
+          '',
+          backupInfo,
+          manifests,
+          label,
+          f.name,
+        )) as AsyncIterable<Buffer>) {
           hash.update(b);
           size += b.length;
         }
@@ -244,11 +290,22 @@ describe('pgBackRest repositories read natively', () => {
     }
     // pgbackrest itself agrees on the same copy.
     chownAll(copy);
-    const check = spawnSync('pgbackrest', [`--config=${conf}`, `--stanza=${STANZA}`, `--repo1-path=${copy}`, '--repo=1', '--log-level-console=info', 'verify'], {
-      encoding: 'utf8',
-      cwd: dir.path,
-      ...(pg.runAs ? { uid: pg.runAs.uid, gid: pg.runAs.gid } : {}),
-    });
+    const check = spawnSync(
+      'pgbackrest',
+      [
+        `--config=${conf}`,
+        `--stanza=${STANZA}`,
+        `--repo1-path=${copy}`,
+        '--repo=1',
+        '--log-level-console=info',
+        'verify',
+      ],
+      {
+        encoding: 'utf8',
+        cwd: dir.path,
+        ...(pg.runAs ? { uid: pg.runAs.uid, gid: pg.runAs.gid } : {}),
+      },
+    );
     expect(check.stdout + check.stderr).toMatch(/checksum invalid: 1/);
     expect(check.stdout + check.stderr).toContain(name);
     // A damaged backup.info fails its own checksum: its .copy is read instead, and the scan says so in the facts.
@@ -258,11 +315,15 @@ describe('pgBackRest repositories read natively', () => {
     expect(lifeboat(fresh, 'scan', copy).status).toBe(0);
     expect(sets(fresh).length).toBe(3);
     const db = new Database(join(dir.path, 'laptop-copy', 'catalog.sqlite'), { readonly: true });
-    const described = JSON.parse(db.prepare('SELECT facts_json FROM sets WHERE key = ?').pluck().get(`${STANZA}/${full}`) as string) as {
+    const described = JSON.parse(
+      db.prepare('SELECT facts_json FROM sets WHERE key = ?').pluck().get(`${STANZA}/${full}`) as string,
+    ) as {
       facts: { notes?: string[] };
     };
     db.close();
-    expect(described.facts.notes?.join(' ')).toMatch(/backup\.info does not match its own backrest-checksum; read .*backup\.info\.copy instead/);
+    expect(described.facts.notes?.join(' ')).toMatch(
+      /backup\.info does not match its own backrest-checksum; read .*backup\.info\.copy instead/,
+    );
   }, 60_000);
 
   it('an encrypted repository: scan without its passphrase exits 2 saying so; with --passphrase-file sets are found and verified', () => {
@@ -281,14 +342,21 @@ describe('pgBackRest repositories read natively', () => {
     const found = sets(other);
     const backups = info(4).backup;
     expect(found.map((s) => s.key).sort()).toEqual(backups.map((b) => `${STANZA}/${b.label}`).sort());
-    for (const b of backups) expect(found.find((s) => s.key === `${STANZA}/${b.label}`)!.bytes).toBe(b.info.repository.size);
+    for (const b of backups)
+      expect(found.find((s) => s.key === `${STANZA}/${b.label}`)!.bytes).toBe(b.info.repository.size);
     for (const level of ['integrity', 'deep']) {
       const run = lifeboat(other, 'verify', repo(4), '--level', level, '--json', '--passphrase-file', pass);
       allFilesPass(json<VerifyJson>(run), 2);
     }
     // A wrong passphrase is no pass either.
     writeFileSync(join(dir.path, 'wrong'), 'not it\n');
-    const wrong = lifeboat({ LIFEBOAT_HOME: join(dir.path, 'laptop-3') }, 'scan', repo(4), '--passphrase-file', join(dir.path, 'wrong'));
+    const wrong = lifeboat(
+      { LIFEBOAT_HOME: join(dir.path, 'laptop-3') },
+      'scan',
+      repo(4),
+      '--passphrase-file',
+      join(dir.path, 'wrong'),
+    );
     expect(wrong.status).toBe(2);
     expect(wrong.stdout).toContain('the passphrase given does not open it');
   }, 60_000);

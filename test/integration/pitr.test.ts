@@ -61,7 +61,8 @@ beforeAll(async () => {
   // PostgreSQL's archiver runs as the server's user: it must be able to write the archive.
   if (runAs) {
     chownSync(dir.path, runAs.uid, runAs.gid);
-    for (const p of [medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), signKey]) chownSync(p, runAs.uid, runAs.gid);
+    for (const p of [medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), signKey])
+      chownSync(p, runAs.uid, runAs.gid);
   }
   pg = await startPostgres({ wal_level: 'replica' });
   const command = `'${process.execPath}' '${BIN}' wal-push %p --system shop --to '${medium}' --recipient ${recipient} --sign-key '${signKey}'`;
@@ -70,7 +71,22 @@ beforeAll(async () => {
   await pg.stopServer('fast');
   await pg.startServer({ settings: { wal_level: 'replica' } });
   await query(pg.url(), 'CREATE TABLE marks (tag text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-  const base = lifeboat(env, 'backup', 'pg-base', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+  const base = lifeboat(
+    env,
+    'backup',
+    'pg-base',
+    '--system',
+    'shop',
+    '--db',
+    pg.url(),
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(base.status, base.stderr).toBe(0);
   await sleep(1100);
   times.t1 = await insert('t1');
@@ -100,23 +116,63 @@ describe('the WAL archive', () => {
   });
 
   it('accepts a retry of the same content and refuses a different one under the same name', () => {
-    const name = walFiles(medium).map((f) => f.split('/').pop()!).find((f) => /^[0-9A-F]{24}\./.test(f))!.slice(0, 24);
+    const name = walFiles(medium)
+      .map((f) => f.split('/').pop()!)
+      .find((f) => /^[0-9A-F]{24}\./.test(f))!
+      .slice(0, 24);
     const fetched = join(dir.path, name);
     const got = lifeboat(env, 'wal-fetch', name, fetched, '--system', 'shop', '--from', medium, '--identity', identity);
     expect(got.status, got.stderr).toBe(0);
-    expect(lifeboat(env, 'wal-push', fetched, '--system', 'shop', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
+    expect(
+      lifeboat(
+        env,
+        'wal-push',
+        fetched,
+        '--system',
+        'shop',
+        '--to',
+        medium,
+        '--recipient',
+        recipient,
+        '--sign-key',
+        signKey,
+      ).status,
+    ).toBe(0);
     const other = join(dir.path, 'other', name);
     mkdirSync(join(dir.path, 'other'), { recursive: true });
     const bytes = readFileSync(fetched);
     bytes[100]! ^= 0xff;
     writeFileSync(other, bytes);
-    const refused = lifeboat(env, 'wal-push', other, '--system', 'shop', '--to', medium, '--recipient', recipient, '--sign-key', signKey);
+    const refused = lifeboat(
+      env,
+      'wal-push',
+      other,
+      '--system',
+      'shop',
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      signKey,
+    );
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('different content');
   });
 
   it('wal-fetch exits non-zero, quietly, for a file the archive does not hold', () => {
-    const r = lifeboat(env, 'wal-fetch', '0000000100000099000000FF', join(dir.path, 'x'), '--system', 'shop', '--from', medium, '--identity', identity);
+    const r = lifeboat(
+      env,
+      'wal-fetch',
+      '0000000100000099000000FF',
+      join(dir.path, 'x'),
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--identity',
+      identity,
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('');
   });
@@ -136,7 +192,9 @@ describe('verifying the chain', () => {
 describe('the catalog', () => {
   it('knows the WAL archive of the system after a scan, offline', () => {
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
-    const systems = json<Array<{ system: string; wal: Array<{ files: number; gaps: number; lastSegment: string; timelines: number[] }> }>>(lifeboat(env, 'systems', '--json'));
+    const systems = json<
+      Array<{ system: string; wal: Array<{ files: number; gaps: number; lastSegment: string; timelines: number[] }> }>
+    >(lifeboat(env, 'systems', '--json'));
     const wal = systems.find((s) => s.system === 'shop')!.wal;
     expect(wal).toHaveLength(1);
     expect(wal[0]!.files).toBeGreaterThanOrEqual(4);
@@ -148,9 +206,27 @@ describe('the catalog', () => {
 
 describe('planning', () => {
   it('shows the base backup, the timeline and a window that ends at the last commit (read with pg_waldump)', () => {
-    const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', times.target, '--json');
+    const r = lifeboat(
+      env,
+      'pitr',
+      'plan',
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--identity',
+      identity,
+      '--target-time',
+      times.target,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const plan = json<{ bases: unknown[]; windows: Array<{ to: string; toBasis: string }>; gaps: unknown[]; target: { inside: boolean; segments: string[] } }>(r);
+    const plan = json<{
+      bases: unknown[];
+      windows: Array<{ to: string; toBasis: string }>;
+      gaps: unknown[];
+      target: { inside: boolean; segments: string[] };
+    }>(r);
     expect(plan.bases).toHaveLength(1);
     expect(plan.gaps).toEqual([]);
     expect(plan.windows[0]!.toBasis).toBe('commit record (pg_waldump)');
@@ -159,9 +235,24 @@ describe('planning', () => {
   });
 
   it('a target after the last archived transaction is outside the window', () => {
-    const r = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--target-time', new Date(Date.now() + 3_600_000).toISOString(), '--json');
+    const r = lifeboat(
+      env,
+      'pitr',
+      'plan',
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--identity',
+      identity,
+      '--target-time',
+      new Date(Date.now() + 3_600_000).toISOString(),
+      '--json',
+    );
     expect(r.status).toBe(1);
-    expect(json<{ target: { inside: boolean; warnings: string[] } }>(r).target.warnings.join(' ')).toContain('after the last recoverable transaction');
+    expect(json<{ target: { inside: boolean; warnings: string[] } }>(r).target.warnings.join(' ')).toContain(
+      'after the last recoverable transaction',
+    );
   });
 });
 
@@ -169,14 +260,34 @@ describe('restore to a point in time', () => {
   it('recovers t1 and t2, not t3, and reports the last replayed transaction', async () => {
     // A space in the data directory: pg_ctl hands -o to a shell, so the socket folder must be quoted.
     const data = join(dir.path, 'restored cluster');
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', data, '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      data,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const res = json<{ port: number; replayedTo: string; running: boolean; timeline: number; stopCommand: string }>(r);
     expect(res.running).toBe(true);
     // The command printed for the operator names pg_ctl by its path and the folder as one shell word (as the postgres user when root).
-    expect(res.stopCommand).toBe(`${postgresRunAs() ? 'runuser -u postgres -- ' : ''}${join(pg.binDir, 'pg_ctl')} -D '${data}' stop`);
+    expect(res.stopCommand).toBe(
+      `${postgresRunAs() ? 'runuser -u postgres -- ' : ''}${join(pg.binDir, 'pg_ctl')} -D '${data}' stop`,
+    );
     try {
-      const rows = await query<{ tag: string }>(`postgres://postgres@127.0.0.1:${res.port}/postgres`, 'SELECT tag FROM marks ORDER BY tag');
+      const rows = await query<{ tag: string }>(
+        `postgres://postgres@127.0.0.1:${res.port}/postgres`,
+        'SELECT tag FROM marks ORDER BY tag',
+      );
       expect(rows.map((x) => x.tag)).toEqual(['t1', 't2']);
       expect(Date.parse(res.replayedTo)).toBeGreaterThanOrEqual(Date.parse(times.t2) - 1);
       expect(Date.parse(res.replayedTo)).toBeLessThan(Date.parse(times.t3));
@@ -187,8 +298,24 @@ describe('restore to a point in time', () => {
     // The promotion started timeline 2: archive its history file and the planner shows the fork.
     const history = join(data, 'pg_wal', '00000002.history');
     expect(existsSync(history)).toBe(true);
-    expect(lifeboat(env, 'wal-push', history, '--system', 'shop', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
-    const plan = json<{ timelines: Array<{ timeline: number; parent: number | null }>; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--json'));
+    expect(
+      lifeboat(
+        env,
+        'wal-push',
+        history,
+        '--system',
+        'shop',
+        '--to',
+        medium,
+        '--recipient',
+        recipient,
+        '--sign-key',
+        signKey,
+      ).status,
+    ).toBe(0);
+    const plan = json<{ timelines: Array<{ timeline: number; parent: number | null }>; warnings: string[] }>(
+      lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', medium, '--identity', identity, '--json'),
+    );
     expect(plan.timelines.find((t) => t.timeline === 2)?.parent).toBe(1);
     expect(plan.warnings.join(' ')).toContain('2 timelines');
   });
@@ -197,12 +324,42 @@ describe('restore to a point in time', () => {
     const busy = join(dir.path, 'busy');
     mkdirSync(busy);
     writeFileSync(join(busy, 'PG_VERSION'), '15');
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', busy, '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      busy,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status).toBe(1);
     expect(json<{ error: { message: string } }>(r).error.message).toContain('not empty');
     const other = join(dir.path, 'other.age');
     lifeboat(env, 'keys', 'age-new', '--out', other);
-    const w = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', medium, '--target-time', times.target, '--data-dir', join(dir.path, 'wrong-key'), '--identity', other, '--json');
+    const w = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      medium,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      join(dir.path, 'wrong-key'),
+      '--identity',
+      other,
+      '--json',
+    );
     expect(w.status).not.toBe(0);
     expect(json<{ error: { code: string } }>(w).error.code).toBe('DECRYPTION_FAILED');
   });
@@ -218,7 +375,22 @@ describe('restore to a point in time', () => {
       m.source.server_major = 14;
       writeFileSync(manifest, JSON.stringify(m));
     }
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'major-restore'), '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      join(dir.path, 'major-restore'),
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status).toBe(2);
     const err = json<{ error: { code: string; message: string } }>(r).error;
     expect(err.code).toBe('TOOL_VERSION_MISMATCH');
@@ -233,13 +405,30 @@ describe('restore to a point in time', () => {
     const { rmSync } = await import('node:fs');
     rmSync(segs[1]!);
     rmSync(`${segs[1]!}.sig`);
-    const plan = json<{ gaps: Array<{ from: string }>; warnings: string[] }>(lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', copy, '--identity', identity, '--json'));
+    const plan = json<{ gaps: Array<{ from: string }>; warnings: string[] }>(
+      lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', copy, '--identity', identity, '--json'),
+    );
     expect(plan.gaps).toHaveLength(1);
     expect(plan.warnings.join(' ')).toContain('WAL gap');
     const chain = lifeboat(env, 'verify', copy, '--wal', 'shop', '--identity', identity, '--json');
     expect(chain.status).toBe(1);
     expect(json<{ gaps: unknown[]; corrupt: unknown[] }>(chain).gaps).toHaveLength(1);
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'gap-restore'), '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      join(dir.path, 'gap-restore'),
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status).toBe(1);
     expect(json<{ error: { message: string } }>(r).error.message).toContain('outside the recoverable window');
   });
@@ -252,7 +441,9 @@ describe('restore to a point in time', () => {
     // Re-store a different content under the segment's name and hash: only the hash check catches it.
     mkdirSync(join(dir.path, 'forge'), { recursive: true });
     const fetched = join(dir.path, 'forge', name);
-    expect(lifeboat(env, 'wal-fetch', name, fetched, '--system', 'shop', '--from', copy, '--identity', identity).status).toBe(0);
+    expect(
+      lifeboat(env, 'wal-fetch', name, fetched, '--system', 'shop', '--from', copy, '--identity', identity).status,
+    ).toBe(0);
     const bytes = readFileSync(fetched);
     bytes[5000]! ^= 0x01;
     const { rmSync } = await import('node:fs');
@@ -260,23 +451,74 @@ describe('restore to a point in time', () => {
     const staging = join(dir.path, 'staging-medium');
     cpSync(copy, staging, { recursive: true });
     writeFileSync(fetched, bytes);
-    expect(lifeboat(env, 'wal-push', fetched, '--system', 'shop', '--to', staging, '--recipient', recipient).status).toBe(0);
+    expect(
+      lifeboat(env, 'wal-push', fetched, '--system', 'shop', '--to', staging, '--recipient', recipient).status,
+    ).toBe(0);
     const forged = walFiles(staging).find((f) => f.split('/').pop()!.startsWith(name))!;
     cpSync(forged, seg.replace(/\.[0-9a-f]{64}\./, `.${seg.match(/\.([0-9a-f]{64})\./)![1]}.`));
     // Beside the original's signature, the swapped bytes are refused by the signature check…
-    const signed = lifeboat(env, 'wal-fetch', name, join(dir.path, 'never'), '--system', 'shop', '--from', copy, '--identity', identity);
+    const signed = lifeboat(
+      env,
+      'wal-fetch',
+      name,
+      join(dir.path, 'never'),
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--identity',
+      identity,
+    );
     expect(signed.status).toBe(1);
     expect(signed.stderr).toContain(`${name} was refused`);
     // …and unsigned (its sidecar removed, accepted explicitly), by the plaintext hash.
     rmSync(`${seg}.sig`);
-    const r = lifeboat(env, 'wal-fetch', name, join(dir.path, 'never'), '--system', 'shop', '--from', copy, '--identity', identity, '--allow-unsigned-wal');
+    const r = lifeboat(
+      env,
+      'wal-fetch',
+      name,
+      join(dir.path, 'never'),
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--identity',
+      identity,
+      '--allow-unsigned-wal',
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('corrupted');
     expect(existsSync(join(dir.path, 'never'))).toBe(false);
-    const chain = lifeboat(env, 'verify', copy, '--wal', 'shop', '--identity', identity, '--allow-unsigned-wal', '--json');
+    const chain = lifeboat(
+      env,
+      'verify',
+      copy,
+      '--wal',
+      'shop',
+      '--identity',
+      identity,
+      '--allow-unsigned-wal',
+      '--json',
+    );
     expect(chain.status).toBe(1);
     expect(json<{ corrupt: Array<{ name: string }> }>(chain).corrupt.map((c) => c.name)).toEqual([name]);
-    const restore = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', join(dir.path, 'corrupt-restore'), '--identity', identity, '--allow-unsigned-wal', '--json');
+    const restore = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      join(dir.path, 'corrupt-restore'),
+      '--identity',
+      identity,
+      '--allow-unsigned-wal',
+      '--json',
+    );
     expect(restore.status).toBe(1);
     const err = json<{ error: { code: string; message: string } }>(restore).error;
     expect(err.code).toBe('CHECKSUM_MISMATCH');
@@ -293,14 +535,46 @@ describe('restore to a point in time', () => {
     const forged = join(dir.path, 'forge-added', next);
     writeFileSync(forged, Buffer.alloc(16 * 1024 * 1024));
     // Pushed by someone with write access to the medium and the public recipient, but not the signing key.
-    expect(lifeboat(env, 'wal-push', forged, '--system', 'shop', '--to', copy, '--recipient', recipient).status).toBe(0);
-    const plan = lifeboat(env, 'pitr', 'plan', '--system', 'shop', '--from', copy, '--identity', identity, '--target-time', times.target, '--json');
+    expect(lifeboat(env, 'wal-push', forged, '--system', 'shop', '--to', copy, '--recipient', recipient).status).toBe(
+      0,
+    );
+    const plan = lifeboat(
+      env,
+      'pitr',
+      'plan',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--identity',
+      identity,
+      '--target-time',
+      times.target,
+      '--json',
+    );
     expect(plan.status).toBe(1);
-    const p = json<{ signatures: { unsigned: number }; target: { refused: Array<{ name: string; state: string }> } }>(plan);
+    const p = json<{ signatures: { unsigned: number }; target: { refused: Array<{ name: string; state: string }> } }>(
+      plan,
+    );
     expect(p.signatures.unsigned).toBe(1);
     expect(p.target.refused).toEqual([expect.objectContaining({ name: next, state: 'unsigned' })]);
     const data = join(dir.path, 'added-restore');
-    const r = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', data, '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      data,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status).toBe(1);
     const err = json<{ error: { code: string; message: string } }>(r).error;
     expect(err.code).toBe('UNTRUSTED_SIGNER');
@@ -312,14 +586,19 @@ describe('restore to a point in time', () => {
 
 /** The first regular file under base/ with content in a tar: its name and where its data starts. */
 function firstDataFile(tar: Buffer): { name: string; offset: number; size: number } {
-  for (let pos = 0; pos + 512 <= tar.length; ) {
+  for (let pos = 0; pos + 512 <= tar.length;) {
     const h = tar.subarray(pos, pos + 512);
     if (h.every((b) => b === 0)) break;
-    const cstr = (a: number, n: number): string => h.subarray(a, a + n).toString('utf8').replace(/\0.*$/s, '');
+    const cstr = (a: number, n: number): string =>
+      h
+        .subarray(a, a + n)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const name = [cstr(345, 155), cstr(0, 100)].filter(Boolean).join('/');
     const size = Number.parseInt(cstr(124, 12).trim() || '0', 8);
     const type = String.fromCharCode(h[156]!);
-    if ((type === '0' || type === '\0') && name.startsWith('base/') && size > 8192) return { name, offset: pos + 512, size };
+    if ((type === '0' || type === '\0') && name.startsWith('base/') && size > 8192)
+      return { name, offset: pos + 512, size };
     pos += 512 + Math.ceil(size / 512) * 512;
   }
   throw new Error('no data file in the tar');
@@ -328,7 +607,12 @@ function firstDataFile(tar: Buffer): { name: string; offset: number; size: numbe
 describe("the base backup against PostgreSQL's own backup_manifest", () => {
   const setDir = (root: string): string => {
     const sets = join(root, 'sets', 'shop');
-    return join(sets, readdirSync(sets).find((d) => JSON.parse(readFileSync(join(sets, d, 'manifest.json'), 'utf8')).kind === 'pg-base')!);
+    return join(
+      sets,
+      readdirSync(sets).find(
+        (d) => JSON.parse(readFileSync(join(sets, d, 'manifest.json'), 'utf8')).kind === 'pg-base',
+      )!,
+    );
   };
 
   it('deep verification checks every file of base.tar against it', () => {
@@ -345,17 +629,27 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
     const copy = join(dir.path, 'forged-base');
     cpSync(medium, copy, { recursive: true });
     const set = setDir(copy);
-    const m = JSON.parse(readFileSync(join(set, 'manifest.json'), 'utf8')) as { artifacts: Array<{ path: string; bytes: number; sha256: string; plain_sha256: string }> };
+    const m = JSON.parse(readFileSync(join(set, 'manifest.json'), 'utf8')) as {
+      artifacts: Array<{ path: string; bytes: number; sha256: string; plain_sha256: string }>;
+    };
     const art = m.artifacts[0]!;
-    const tar = execFileSync('zstd', ['-d', '-c'], { input: execFileSync('age', ['-d', '-i', identity, join(set, art.path)], { maxBuffer: 2 ** 31 }), maxBuffer: 2 ** 31 });
+    const tar = execFileSync('zstd', ['-d', '-c'], {
+      input: execFileSync('age', ['-d', '-i', identity, join(set, art.path)], { maxBuffer: 2 ** 31 }),
+      maxBuffer: 2 ** 31,
+    });
     // By hand, the legitimate base passes pg_verifybackup (the docs' recipe; WAL is inside pg_wal).
     const good = join(dir.path, 'by-hand-good');
     mkdirSync(good);
     execFileSync('tar', ['-xf', '-', '-C', good], { input: tar, maxBuffer: 2 ** 31 });
-    expect(execFileSync(join(pg.binDir, 'pg_verifybackup'), [good], { encoding: 'utf8' })).toContain('backup successfully verified');
+    expect(execFileSync(join(pg.binDir, 'pg_verifybackup'), [good], { encoding: 'utf8' })).toContain(
+      'backup successfully verified',
+    );
     const victim = firstDataFile(tar);
     tar[victim.offset + 4000]! ^= 0x5a;
-    const stored = execFileSync('age', ['-r', recipient], { input: execFileSync('zstd', ['-q', '-c'], { input: tar, maxBuffer: 2 ** 31 }), maxBuffer: 2 ** 31 });
+    const stored = execFileSync('age', ['-r', recipient], {
+      input: execFileSync('zstd', ['-q', '-c'], { input: tar, maxBuffer: 2 ** 31 }),
+      maxBuffer: 2 ** 31,
+    });
     writeFileSync(join(set, art.path), stored);
     const { createHash } = await import('node:crypto');
     art.bytes = stored.length;
@@ -372,7 +666,22 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
     expect(result.verdict).toBe('corrupted');
     expect(result.detail).toContain(`${victim.name}: SHA256 checksum`);
     const data = join(dir.path, 'forged-restore');
-    const restore = await lifeboatAsync(env, 'restore', 'pg-pitr', '--system', 'shop', '--from', copy, '--target-time', times.target, '--data-dir', data, '--identity', identity, '--json');
+    const restore = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      times.target,
+      '--data-dir',
+      data,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(restore.status).toBe(1);
     const err = json<{ error: { code: string; message: string } }>(restore).error;
     expect(err.code).toBe('CHECKSUM_MISMATCH');
@@ -388,7 +697,11 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
   it("CRC-32C, PostgreSQL's default manifest checksum, is computed as PostgreSQL does (a plain pg_basebackup tar)", async () => {
     const { execFileSync } = await import('node:child_process');
     const { backupManifestConsumer } = await import('../../electron/engine/pitr/backup-manifest');
-    const tar = execFileSync(join(pg.binDir, 'pg_basebackup'), ['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', `--dbname=${pg.url()}`], { maxBuffer: 2 ** 31 });
+    const tar = execFileSync(
+      join(pg.binDir, 'pg_basebackup'),
+      ['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', `--dbname=${pg.url()}`],
+      { maxBuffer: 2 ** 31 },
+    );
     expect(tar.toString('latin1')).toContain('"Checksum-Algorithm": "CRC32C"');
     const c = backupManifestConsumer();
     await new Promise<void>((resolve, reject) => c.sink.end(tar, () => resolve()).once('error', reject));
@@ -408,9 +721,27 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
 describe('the database-corruption runbook', () => {
   it('recovers to the good time by PITR when the archive covers it (drill), and skips the logical path', () => {
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
-    const r = lifeboat(env, 'run', 'database-corruption', '--drill', '--yes', '--input', 'system=shop', '--input', `good_before=${times.target}`, '--identity', identity, '--json');
+    const r = lifeboat(
+      env,
+      'run',
+      'database-corruption',
+      '--drill',
+      '--yes',
+      '--input',
+      'system=shop',
+      '--input',
+      `good_before=${times.target}`,
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const res = json<{ run: string; status: string; achieved: { rpo_seconds: number }; steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; skipReason: string | null }> }>(r);
+    const res = json<{
+      run: string;
+      status: string;
+      achieved: { rpo_seconds: number };
+      steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; skipReason: string | null }>;
+    }>(r);
     const step = (id: string): (typeof res.steps)[number] => res.steps.find((s) => s.id === id)!;
     expect(step('plan').output!.available).toBe(true);
     expect(step('recover').status).toBe('done');
@@ -457,7 +788,18 @@ describe('an archive written before WAL signing, in a runbook', () => {
         '',
       ].join('\n'),
     );
-    const r = await lifeboatAsync(env, 'run', book, '--drill', '--yes', '--input', 'system=shop', '--identity', identity, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'run',
+      book,
+      '--drill',
+      '--yes',
+      '--input',
+      'system=shop',
+      '--identity',
+      identity,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const res = json<{ steps: Array<{ id: string; status: string; output: Record<string, unknown> | null }> }>(r);
     const strict = res.steps.find((x) => x.id === 'strict')!.output!;
@@ -475,30 +817,83 @@ describe('an archive written before WAL signing, in a runbook', () => {
 
 describe('retention', () => {
   it('prune keeps the WAL the retained base backups need and removes the rest (dry run first)', async () => {
-    const second = lifeboat(env, 'backup', 'pg-base', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+    const second = lifeboat(
+      env,
+      'backup',
+      'pg-base',
+      '--system',
+      'shop',
+      '--db',
+      pg.url(),
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      signKey,
+      '--json',
+    );
     expect(second.status, second.stderr).toBe(0);
     // The first base was deep-verified above: the newest verified set is kept whatever the policy, so verify the second too.
     expect(lifeboat(env, 'verify', medium, '--level', 'integrity').status).toBe(0);
     await insert('t4');
     await switchAndArchive();
-    const dry = json<{ remove: unknown[]; wal: Array<{ system: string; remove: number; keep_from: string }> }>(lifeboat(env, 'prune', '--to', medium, '--keep-last', '1', '--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0', '--json'));
+    const dry = json<{ remove: unknown[]; wal: Array<{ system: string; remove: number; keep_from: string }> }>(
+      lifeboat(
+        env,
+        'prune',
+        '--to',
+        medium,
+        '--keep-last',
+        '1',
+        '--keep-daily',
+        '0',
+        '--keep-weekly',
+        '0',
+        '--keep-monthly',
+        '0',
+        '--json',
+      ),
+    );
     expect(dry.remove).toHaveLength(1);
     const plannedWal = dry.wal.find((w) => w.system === 'shop')!;
     expect(plannedWal.remove).toBeGreaterThan(0);
     // Archived segments only: a push in flight (or one killed with its server) leaves a
     // `.<name>.partial-<pid>` file, which is not part of the archive and not prune's to judge.
-    const older = (): string[] => walFiles(medium).map((f) => f.split('/').pop()!).filter((f) => /^[0-9A-F]{24}\./.test(f) && !f.endsWith('.sig') && f.slice(0, 24) < plannedWal.keep_from);
+    const older = (): string[] =>
+      walFiles(medium)
+        .map((f) => f.split('/').pop()!)
+        .filter((f) => /^[0-9A-F]{24}\./.test(f) && !f.endsWith('.sig') && f.slice(0, 24) < plannedWal.keep_from);
     expect(older()).toHaveLength(plannedWal.remove); // a dry run touches nothing
-    const applied = lifeboat(env, 'prune', '--to', medium, '--keep-last', '1', '--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0', '--apply', '--json');
+    const applied = lifeboat(
+      env,
+      'prune',
+      '--to',
+      medium,
+      '--keep-last',
+      '1',
+      '--keep-daily',
+      '0',
+      '--keep-weekly',
+      '0',
+      '--keep-monthly',
+      '0',
+      '--apply',
+      '--json',
+    );
     expect(applied.status, applied.stderr).toBe(0);
     const left = walFiles(medium).map((f) => f.split('/').pop()!);
     expect(older()).toEqual([]);
     expect(left.some((f) => f.startsWith('00000002.history'))).toBe(true);
-    expect(left.filter((f) => /^[0-9A-F]{24}\./.test(f)).every((f) => f.slice(0, 24) >= plannedWal.keep_from)).toBe(true);
+    expect(left.filter((f) => /^[0-9A-F]{24}\./.test(f)).every((f) => f.slice(0, 24) >= plannedWal.keep_from)).toBe(
+      true,
+    );
     // Sidecars went with their files: none is left without the file it signs.
     expect(left.filter((f) => f.endsWith('.sig')).every((f) => left.includes(f.slice(0, -'.sig'.length)))).toBe(true);
     // The retained base backup still has an intact window.
-    const chain = json<{ ok: boolean; windows: unknown[] }>(lifeboat(env, 'verify', medium, '--wal', 'shop', '--identity', identity, '--json'));
+    const chain = json<{ ok: boolean; windows: unknown[] }>(
+      lifeboat(env, 'verify', medium, '--wal', 'shop', '--identity', identity, '--json'),
+    );
     expect(chain.ok).toBe(true);
     expect(chain.windows).toHaveLength(1);
   });

@@ -36,7 +36,11 @@ beforeAll(() => {
   const repo = join(medium, 'restic-repo');
   const renv = { ...process.env, RESTIC_PASSWORD_FILE: pw };
   execFileSync('restic', ['-r', repo, 'init'], { env: renv, stdio: 'pipe' });
-  execFileSync('restic', ['-r', repo, 'backup', '--host', 'web01', '--tag', 'system=shop-files', 'invoices', 'notes.txt'], { env: renv, cwd: src, stdio: 'pipe' });
+  execFileSync(
+    'restic',
+    ['-r', repo, 'backup', '--host', 'web01', '--tag', 'system=shop-files', 'invoices', 'notes.txt'],
+    { env: renv, cwd: src, stdio: 'pipe' },
+  );
 }, 120_000);
 
 afterAll(() => dir?.cleanup());
@@ -48,7 +52,9 @@ describe('restic through its CLI', () => {
     const s = json<ScanJson>(r);
     expect(s.ok).toBe(false);
     expect(s.sets.total).toBe(0);
-    expect(s.findings).toEqual([expect.objectContaining({ path: 'restic-repo', blocking: true, needs: expect.stringMatching(/--password-file/) })]);
+    expect(s.findings).toEqual([
+      expect.objectContaining({ path: 'restic-repo', blocking: true, needs: expect.stringMatching(/--password-file/) }),
+    ]);
     const text = lifeboat(env, 'scan', medium);
     expect(text.stdout).toMatch(/NEEDS restic-repo: restic repository at restic-repo .* needs its password/);
     expect(text.stdout).not.toMatch(/medium init/);
@@ -74,7 +80,9 @@ describe('restic through its CLI', () => {
     expect(sets[0]).toMatchObject({ origin: 'restic', kind: 'files' });
     key = sets[0]!.key;
     expect(key).toMatch(/^shop-files\/\d{8}T\d{6}Z-files-restic-[0-9a-f]{8}$/);
-    const found = json<Array<{ path: string; setKey?: string; set?: string }>>(lifeboat(env, 'find', '*/inv-*.pdf', '--json'));
+    const found = json<Array<{ path: string; setKey?: string; set?: string }>>(
+      lifeboat(env, 'find', '*/inv-*.pdf', '--json'),
+    );
     expect(found.map((f) => f.path)).toEqual(['invoices/2026/inv-001.pdf']);
   }, 60_000);
 
@@ -84,10 +92,23 @@ describe('restic through its CLI', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const [res] = json<{ results: Array<{ verdict: string; detail: string; trust?: string | null }> }>(r).results;
       expect(res!.verdict).toBe('ok');
-      expect(res!.detail).toMatch(level === 'deep' ? /restic check --read-data: no errors were found/ : /restic check: no errors were found/);
-      if (level !== 'integrity') expect(res!.trust).toMatch(/^foreign: integrity data of the format \(restic content hashes\); first verified/);
+      expect(res!.detail).toMatch(
+        level === 'deep' ? /restic check --read-data: no errors were found/ : /restic check: no errors were found/,
+      );
+      if (level !== 'integrity')
+        expect(res!.trust).toMatch(/^foreign: integrity data of the format \(restic content hashes\); first verified/);
     }
-    const subset = lifeboat(env, 'verify', medium, '--level', 'deep', '--read-data-subset', '1/2', '--password-file', pw);
+    const subset = lifeboat(
+      env,
+      'verify',
+      medium,
+      '--level',
+      'deep',
+      '--read-data-subset',
+      '1/2',
+      '--password-file',
+      pw,
+    );
     expect(subset.status, subset.stdout + subset.stderr).toBe(0);
     expect(subset.stdout).toMatch(/restic check --read-data-subset=1\/2/);
   }, 120_000);
@@ -98,7 +119,21 @@ describe('restic through its CLI', () => {
     mkdirSync(target);
     mkdirSync(outside);
     symlinkSync(outside, join(target, 'invoices'));
-    const r = await lifeboatAsync(env, 'restore', 'files', key, '--to', target, '--path', 'invoices/2026/inv-001.pdf', '--into-existing', '--overwrite', '--password-file', pw, '--json');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'files',
+      key,
+      '--to',
+      target,
+      '--path',
+      'invoices/2026/inv-001.pdf',
+      '--into-existing',
+      '--overwrite',
+      '--password-file',
+      pw,
+      '--json',
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(readdirSync(outside)).toEqual([]);
     expect(lstatSync(join(target, 'invoices')).isDirectory()).toBe(true);

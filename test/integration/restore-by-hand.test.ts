@@ -1,6 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +51,21 @@ const WEIRD = '-x \\ *?[a]\nnl';
 const day = (iso: string): Date => new Date(iso);
 
 function backup(incremental: boolean): string {
-  const args = ['backup', 'files', '--system', 'docs', '--path', src, '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json'];
+  const args = [
+    'backup',
+    'files',
+    '--system',
+    'docs',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  ];
   const r = lifeboat(env, ...args, ...(incremental ? ['--incremental'] : []));
   expect(r.status, r.stderr).toBe(0);
   const set = json<{ set_id: string; warnings: string[] }>(r);
@@ -52,14 +79,30 @@ function backup(incremental: boolean): string {
   return set.set_id;
 }
 
-function byHand(set: string, restore: string, system = 'docs'): { stdout: string; stderr: string; status: number | null } {
+function byHand(
+  set: string,
+  restore: string,
+  system = 'docs',
+): { stdout: string; stderr: string; status: number | null } {
   const md = readFileSync(DOC, 'utf8');
   const blocks = shellBlocks(md, /^(0|1|2|3d)\. /);
   // 2 blocks in 0, 1 in 1, 1 in 2, 4 in 3d: a heading renamed by mistake would drop some.
   expect(blocks.length).toBe(8);
   const work = join(dir.path, `work-${set}`);
-  const prelude = { IDENTITY: identity, SIGNER_PUB: `${signKey}.pub`, MEDIUM: medium, SYSTEM: system, SET: set, RESTORE: restore, WORK: work };
-  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], { env: { ...process.env, ...prelude }, encoding: 'utf8', timeout: 60_000 });
+  const prelude = {
+    IDENTITY: identity,
+    SIGNER_PUB: `${signKey}.pub`,
+    MEDIUM: medium,
+    SYSTEM: system,
+    SET: set,
+    RESTORE: restore,
+    WORK: work,
+  };
+  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
+    env: { ...process.env, ...prelude },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
@@ -144,11 +187,19 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
     expect(r.stdout).toMatch(/0 problem\(s\)/);
     // Section 0 printed the key ids Lifeboat writes: the manifest's recipients and the signature's.
     const setDir = join(medium, 'sets/docs', setIds[2]!);
-    const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as { artifacts: Array<{ recipients: string[] }> };
+    const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as {
+      artifacts: Array<{ recipients: string[] }>;
+    };
     expect(r.stdout.split('\n')).toContain(manifest.artifacts[0]!.recipients[0]);
-    expect(r.stdout.split('\n')).toContain(readFileSync(join(setDir, 'manifest.json.sig'), 'utf8').split('\n')[0]!.split(' ')[2]);
+    expect(r.stdout.split('\n')).toContain(
+      readFileSync(join(setDir, 'manifest.json.sig'), 'utf8').split('\n')[0]!.split(' ')[2],
+    );
     // Every set of the chain was read: set 1 still holds keep/unchanged.txt, set 2 willbedir/inside.
-    expect(readFileSync(join(dir.path, `work-${setIds[2]}`, 'sets'), 'utf8').trim().split('\n')).toEqual(setIds);
+    expect(
+      readFileSync(join(dir.path, `work-${setIds[2]}`, 'sets'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toEqual(setIds);
 
     const diff = spawnSync('diff', ['-r', '--no-dereference', src, join(restore, 'src')], { encoding: 'utf8' });
     expect(diff.stdout + diff.stderr).toBe('');
@@ -167,7 +218,9 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
     const restore = join(dir.path, 'restore-2');
     const r = byHand(setIds[1]!, restore);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    const diff = spawnSync('diff', ['-r', '--no-dereference', snapshots[1]!, join(restore, 'src')], { encoding: 'utf8' });
+    const diff = spawnSync('diff', ['-r', '--no-dereference', snapshots[1]!, join(restore, 'src')], {
+      encoding: 'utf8',
+    });
     expect(diff.stdout + diff.stderr).toBe('');
     expect(treeState(join(restore, 'src'))).toEqual(treeState(snapshots[1]!));
     expect(readdirSync(join(restore, 'src'))).toContain('newdir');
@@ -203,7 +256,9 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
       { name: 'x/s/s/s/l', type: 'symlink' as const, mode: 0o777, linkname: '../'.repeat(30) },
     ];
     const tar = Buffer.concat([
-      ...entries.map((e) => tarHeader({ name: e.name, type: e.type, mode: e.mode, size: 0, mtimeMs: 0, linkname: e.linkname })),
+      ...entries.map((e) =>
+        tarHeader({ name: e.name, type: e.type, mode: e.mode, size: 0, mtimeMs: 0, linkname: e.linkname }),
+      ),
       tarHeader({ name: through, type: 'file', mode: 0o4755, size: body.length, mtimeMs: 0 }),
       body,
       tarPadding(body.length),
@@ -211,12 +266,41 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
     ]);
     const ids = parseIdentityFile(readFileSync(identity, 'utf8'));
     const written = await writeSet(
-      { media: [new FolderMedium(medium)], system: 'evil', kind: 'files', tier: null, parent: null, recipients: [ids[0]!.recipient], signingKey: loadSigningKey(readFileSync(signKey)), startedAt: new Date() },
+      {
+        media: [new FolderMedium(medium)],
+        system: 'evil',
+        kind: 'files',
+        tier: null,
+        parent: null,
+        recipients: [ids[0]!.recipient],
+        signingKey: loadSigningKey(readFileSync(signKey)),
+        startedAt: new Date(),
+      },
       { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
       async (add, setId) => {
         await add({ name: 'files.tar', role: 'files-tar', source: Readable.from([tar]) });
-        const lines = [...entries.map((e) => ({ path: e.name, type: e.type, size: 0, mtime_ms: 0, mode: e.mode, sha256: null, target: e.linkname ?? null, in: setId })),
-          { path: through, type: 'file' as const, size: body.length, mtime_ms: 0, mode: 0o4755, sha256: null, target: null, in: setId }];
+        const lines = [
+          ...entries.map((e) => ({
+            path: e.name,
+            type: e.type,
+            size: 0,
+            mtime_ms: 0,
+            mode: e.mode,
+            sha256: null,
+            target: e.linkname ?? null,
+            in: setId,
+          })),
+          {
+            path: through,
+            type: 'file' as const,
+            size: body.length,
+            mtime_ms: 0,
+            mode: 0o4755,
+            sha256: null,
+            target: null,
+            in: setId,
+          },
+        ];
         await add({ name: 'index.jsonl', role: 'file-index', source: Readable.from([serializeIndex(lines)]) });
         return { source: {}, warnings: [] };
       },

@@ -43,7 +43,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * decoded dump's mode, then kill -9 the Node process. Returns the run id.
  */
 async function killMidRestore(database: string): Promise<string> {
-  const child = spawn(process.execPath, [BIN, 'restore', 'pg', setId, '--target', admin(), '--database', database, '--identity', identity, '--jobs', '2'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'restore', 'pg', setId, '--target', admin(), '--database', database, '--identity', identity, '--jobs', '2'],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout.resume();
@@ -72,7 +76,10 @@ async function killMidRestore(database: string): Promise<string> {
 beforeAll(async () => {
   dir = tempDir();
   pg = await startPostgres();
-  await query(pg.url(), `CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h, repeat('x', 60) AS pad FROM generate_series(1, ${ROWS}) g`);
+  await query(
+    pg.url(),
+    `CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h, repeat('x', 60) AS pad FROM generate_series(1, ${ROWS}) g`,
+  );
   await query(pg.url(), 'CREATE INDEX big_h ON big (h); CREATE INDEX big_pad ON big (pad, h)');
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
   medium = join(dir.path, 'medium');
@@ -82,7 +89,22 @@ beforeAll(async () => {
   const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
   lifeboat(env, 'keys', 'signing-new', '--out', signKey);
   expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
-  const r = lifeboat(env, 'backup', 'pg', '--system', 'big', '--db', pg.url(), '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'pg',
+    '--system',
+    'big',
+    '--db',
+    pg.url(),
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   setId = json<{ set_id: string }>(r).set_id;
 }, 300_000);

@@ -41,7 +41,21 @@ describe('an incremental chain restores the state of its newest index', () => {
     writeFileSync(join(src, 'unchanged.txt'), 'from the full set', { mode: 0o640 });
     symlinkSync('old-name', join(src, 'link'));
     const backup = (...extra: string[]): void => {
-      const r = lifeboat(env, 'backup', 'files', '--system', 'chain', '--path', src, '--to', medium, '--recipient', recipient, '--json', ...extra);
+      const r = lifeboat(
+        env,
+        'backup',
+        'files',
+        '--system',
+        'chain',
+        '--path',
+        src,
+        '--to',
+        medium,
+        '--recipient',
+        recipient,
+        '--json',
+        ...extra,
+      );
       expect(r.status, r.stderr).toBe(0);
     };
     backup();
@@ -59,12 +73,30 @@ describe('an incremental chain restores the state of its newest index', () => {
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
     const into = join(dir.path, 'restored');
     const file = join(dir.path, 'chain.yaml');
-    writeFileSync(file, ['id: chain', 'title: Chain', 'description: d', 'level: 1', 'objectives: { rto: 1h, rpo: 1h }', 'steps:',
-      '  - { id: pick, title: Pick, kind: action, action: catalog.select-set, with: { system: chain, kind: files } }',
-      `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}", allow_unsigned: true } }`, ''].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'id: chain',
+        'title: Chain',
+        'description: d',
+        'level: 1',
+        'objectives: { rto: 1h, rpo: 1h }',
+        'steps:',
+        '  - { id: pick, title: Pick, kind: action, action: catalog.select-set, with: { system: chain, kind: files } }',
+        `  - { id: files, title: Files, kind: action, action: restore.files, with: { set: "{{ steps.pick.output.key }}", into: "${into}", allow_unsigned: true } }`,
+        '',
+      ].join('\n'),
+    );
     // The sets are unsigned (no --sign-key): the restore gate refuses them unless the step allows it.
     const r = lifeboat(env, 'run', file, '--identity', identity, '--json');
-    const res = json<{ steps: Array<{ id: string; status: string; output: Record<string, unknown> | null; error: { message: string } | null }> }>(r);
+    const res = json<{
+      steps: Array<{
+        id: string;
+        status: string;
+        output: Record<string, unknown> | null;
+        error: { message: string } | null;
+      }>;
+    }>(r);
     const step = res.steps.find((s) => s.id === 'files')!;
     expect(step.status, step.error?.message).toBe('done');
     expect(step.output!.chain as string[]).toHaveLength(2);

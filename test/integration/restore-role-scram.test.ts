@@ -15,8 +15,11 @@ afterAll(async () => {
 });
 
 describe('scramVerifier', () => {
-  it("matches what PostgreSQL stores for the same password, salt and iterations", async () => {
-    await query(pg.url(), "SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_probe LOGIN PASSWORD 'pencil-Ünïcode'");
+  it('matches what PostgreSQL stores for the same password, salt and iterations', async () => {
+    await query(
+      pg.url(),
+      "SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_probe LOGIN PASSWORD 'pencil-Ünïcode'",
+    );
     const [row] = await query(pg.url(), "SELECT rolpassword FROM pg_authid WHERE rolname = 'scram_probe'");
     const stored = String((row as { rolpassword: string }).rolpassword);
     const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored)!;

@@ -39,7 +39,9 @@ function journalTypes(runId: string): string[] {
 /** The CLI with answers on stdin, as a person at a terminal gives them. */
 function interactive(answers: string[], ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, LIFEBOAT_INTERACTIVE: '1' } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env, LIFEBOAT_INTERACTIVE: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -77,13 +79,29 @@ afterAll(() => dir?.cleanup());
 
 describe('lifeboat run with the built-in restore runbooks', { timeout: 120_000 }, () => {
   it('lists the three restore runbooks with the others', () => {
-    const ids = json<{ runbooks: Array<{ id: string; problem: string | null }> }>(lifeboat(env, 'runbooks', '--json')).runbooks;
+    const ids = json<{ runbooks: Array<{ id: string; problem: string | null }> }>(
+      lifeboat(env, 'runbooks', '--json'),
+    ).runbooks;
     expect(ids.map((r) => r.id)).toEqual(expect.arrayContaining(['restore-database', 'restore-files', 'pitr-restore']));
     expect(ids.every((r) => r.problem === null)).toBe(true);
   });
 
   it('an unsigned set is refused without --allow-unsigned, restored with it, and the override is journaled', () => {
-    const args = ['run', 'restore-files', '--drill', '--yes', '--input', 'system=loose', '--input', `set=${unsignedSet}`, '--input', `dir=${join(dir.path, 'unused')}`, '--identity', identity, '--json'];
+    const args = [
+      'run',
+      'restore-files',
+      '--drill',
+      '--yes',
+      '--input',
+      'system=loose',
+      '--input',
+      `set=${unsignedSet}`,
+      '--input',
+      `dir=${join(dir.path, 'unused')}`,
+      '--identity',
+      identity,
+      '--json',
+    ];
     const refused = lifeboat(env, ...args);
     expect(refused.status, refused.stderr).toBe(1);
     const r1 = json<RunJson>(refused);
@@ -103,7 +121,23 @@ describe('lifeboat run with the built-in restore runbooks', { timeout: 120_000 }
 
   it('a live restore asked at a terminal puts the file in the folder; a skip needs a second person and exits 3', async () => {
     const into = join(dir.path, 'restored');
-    const start = ['run', 'restore-files', '--operator', 'ann', '--input', 'system=shop', '--input', `set=${signedSet}`, '--input', `dir=${into}`, '--input', 'path=app/notes.txt', '--identity', identity, '--json'];
+    const start = [
+      'run',
+      'restore-files',
+      '--operator',
+      'ann',
+      '--input',
+      'system=shop',
+      '--input',
+      `set=${signedSet}`,
+      '--input',
+      `dir=${into}`,
+      '--input',
+      'path=app/notes.txt',
+      '--identity',
+      identity,
+      '--json',
+    ];
     // check: 2 items; review: 2 items and the sign-off.
     const done = await interactive(['y', 'y', 'y', 'y', 'Ann Operator'], ...start);
     expect(done.status, done.stdout + done.stderr).toBe(0);
@@ -116,11 +150,39 @@ describe('lifeboat run with the built-in restore runbooks', { timeout: 120_000 }
     expect(waiting.status).toBe(1);
     // No terminal: the run waits at its first manual step, newest in the list.
     const runId = json<{ runs: Array<{ id: string; status: string }> }>(lifeboat(env, 'runs', '--json')).runs[0]!.id;
-    expect(json<{ runs: Array<{ id: string; status: string }> }>(lifeboat(env, 'runs', '--json')).runs[0]!.status).toBe('waiting');
-    const alone = lifeboat(env, 'run', '--resume', runId, '--skip', 'check', '--reason', 'checked by phone', '--operator', 'ann');
+    expect(json<{ runs: Array<{ id: string; status: string }> }>(lifeboat(env, 'runs', '--json')).runs[0]!.status).toBe(
+      'waiting',
+    );
+    const alone = lifeboat(
+      env,
+      'run',
+      '--resume',
+      runId,
+      '--skip',
+      'check',
+      '--reason',
+      'checked by phone',
+      '--operator',
+      'ann',
+    );
     expect(alone.status).not.toBe(0);
     expect(alone.stderr).toContain('needs a second person');
-    const skipped = await interactive(['y', 'y', 'Ann Operator'], 'run', '--resume', runId, '--skip', 'check', '--reason', 'checked by phone', '--second-person', 'Bob', '--operator', 'ann', '--identity', identity);
+    const skipped = await interactive(
+      ['y', 'y', 'Ann Operator'],
+      'run',
+      '--resume',
+      runId,
+      '--skip',
+      'check',
+      '--reason',
+      'checked by phone',
+      '--second-person',
+      'Bob',
+      '--operator',
+      'ann',
+      '--identity',
+      identity,
+    );
     expect(skipped.status, skipped.stdout + skipped.stderr).toBe(3);
     expect(skipped.stdout).toContain('COMPLETED WITH EXCEPTIONS');
     expect(readFileSync(join(into2, 'app', 'notes.txt'), 'utf8')).toBe('keep me\n');

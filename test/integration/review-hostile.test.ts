@@ -1,6 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSet } from '../../electron/engine/backup/set-writer';
@@ -95,34 +105,55 @@ function restoreFiles(key: string, name: string): { into: string; status: number
 }
 
 describe('names with a backslash are ordinary names on Linux', () => {
-  it.runIf(process.platform !== 'win32')('`..\\notes` and `x\\..\\y` back up, pass deep verification and restore exactly (a full set and an incremental)', () => {
-    const src = join(dir.path, 'bs-src');
-    mkdirSync(join(src, 'tree', 'sub'), { recursive: true });
-    writeFileSync(join(src, 'tree', '..\\notes'), 'a');
-    writeFileSync(join(src, 'tree', 'sub', 'x\\..\\y'), 'b');
-    writeFileSync(join(src, 'tree', 'plain'), 'c');
-    const backup = (...extra: string[]): void => {
-      const r = lifeboat(env, 'backup', 'files', '--path', join(src, 'tree'), '--system', 'backslash', '--to', medium, '--recipient', recipient, '--sign-key', signKey, ...extra);
-      expect(r.status, r.stderr).toBe(0);
-    };
-    backup();
-    writeFileSync(join(src, 'tree', 'sub', '..\\new'), 'd');
-    writeFileSync(join(src, 'tree', 'plain'), 'changed');
-    backup('--incremental');
-    expect(lifeboat(env, 'scan', medium).status).toBe(0);
-    const keys = (JSON.parse(lifeboat(env, 'sets', '--json').stdout) as Array<{ key: string; system: string }>).filter((x) => x.system === 'backslash').map((x) => x.key);
-    expect(keys).toHaveLength(2);
-    for (const key of keys) {
-      const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity);
-      expect(v.status, v.stdout + v.stderr).toBe(0);
-      expect(v.stdout).not.toMatch(/unsafe-path/);
-    }
-    const newest = keys[0]!;
-    const r = restoreFiles(newest, 'backslash');
-    expect(r.status, r.out).toBe(0);
-    execFileSync('diff', ['-r', '--no-dereference', join(src, 'tree'), join(r.into, 'tree')]);
-    expect(readFileSync(join(r.into, 'tree', '..\\notes'), 'utf8')).toBe('a');
-  }, 120_000);
+  it.runIf(process.platform !== 'win32')(
+    '`..\\notes` and `x\\..\\y` back up, pass deep verification and restore exactly (a full set and an incremental)',
+    () => {
+      const src = join(dir.path, 'bs-src');
+      mkdirSync(join(src, 'tree', 'sub'), { recursive: true });
+      writeFileSync(join(src, 'tree', '..\\notes'), 'a');
+      writeFileSync(join(src, 'tree', 'sub', 'x\\..\\y'), 'b');
+      writeFileSync(join(src, 'tree', 'plain'), 'c');
+      const backup = (...extra: string[]): void => {
+        const r = lifeboat(
+          env,
+          'backup',
+          'files',
+          '--path',
+          join(src, 'tree'),
+          '--system',
+          'backslash',
+          '--to',
+          medium,
+          '--recipient',
+          recipient,
+          '--sign-key',
+          signKey,
+          ...extra,
+        );
+        expect(r.status, r.stderr).toBe(0);
+      };
+      backup();
+      writeFileSync(join(src, 'tree', 'sub', '..\\new'), 'd');
+      writeFileSync(join(src, 'tree', 'plain'), 'changed');
+      backup('--incremental');
+      expect(lifeboat(env, 'scan', medium).status).toBe(0);
+      const keys = (JSON.parse(lifeboat(env, 'sets', '--json').stdout) as Array<{ key: string; system: string }>)
+        .filter((x) => x.system === 'backslash')
+        .map((x) => x.key);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) {
+        const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity);
+        expect(v.status, v.stdout + v.stderr).toBe(0);
+        expect(v.stdout).not.toMatch(/unsafe-path/);
+      }
+      const newest = keys[0]!;
+      const r = restoreFiles(newest, 'backslash');
+      expect(r.status, r.out).toBe(0);
+      execFileSync('diff', ['-r', '--no-dereference', join(src, 'tree'), join(r.into, 'tree')]);
+      expect(readFileSync(join(r.into, 'tree', '..\\notes'), 'utf8')).toBe('a');
+    },
+    120_000,
+  );
 });
 
 describe('deep verification says what a restore will do when the tar and the index disagree', () => {
@@ -130,11 +161,24 @@ describe('deep verification says what a restore will do when the tar and the ind
     [
       'missing-in-tar',
       paxTar([{ name: 'f', type: 'file', body: 'x' }]),
-      (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), in: id }), indexLine({ path: 'g', type: 'file', size: 1, sha256: sha('y'), in: id })],
+      (id) => [
+        indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), in: id }),
+        indexLine({ path: 'g', type: 'file', size: 1, sha256: sha('y'), in: id }),
+      ],
       /lacks 1 file/,
     ],
-    ['hash-differs', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('y'), in: id })], /SHA-256 differs/],
-    ['symlink-in-tar', paxTar([{ name: 'f', type: 'symlink', linkname: '/etc/passwd' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('y'), in: id })], /lacks 1 file/],
+    [
+      'hash-differs',
+      paxTar([{ name: 'f', type: 'file', body: 'x' }]),
+      (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('y'), in: id })],
+      /SHA-256 differs/,
+    ],
+    [
+      'symlink-in-tar',
+      paxTar([{ name: 'f', type: 'symlink', linkname: '/etc/passwd' }]),
+      (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('y'), in: id })],
+      /lacks 1 file/,
+    ],
   ];
   for (const [name, tar, lines, refusal] of cases) {
     it(`${name}: deep verification fails the set, as the restore refuses it`, async () => {
@@ -149,10 +193,17 @@ describe('deep verification says what a restore will do when the tar and the ind
   }
 
   it('a tar of ./-prefixed names agrees with its index (as the restore reads it): deep verification and restore pass', async () => {
-    const key = await handMadeSet('dot-prefixed', paxTar([{ name: './d', type: 'dir' }, { name: './d/f', type: 'file', body: 'x' }]), (id) => [
-      indexLine({ path: 'd', type: 'dir', in: id }),
-      indexLine({ path: 'd/f', type: 'file', size: 1, sha256: sha('x'), in: id }),
-    ]);
+    const key = await handMadeSet(
+      'dot-prefixed',
+      paxTar([
+        { name: './d', type: 'dir' },
+        { name: './d/f', type: 'file', body: 'x' },
+      ]),
+      (id) => [
+        indexLine({ path: 'd', type: 'dir', in: id }),
+        indexLine({ path: 'd/f', type: 'file', size: 1, sha256: sha('x'), in: id }),
+      ],
+    );
     const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity);
     expect(v.status, v.stdout).toBe(0);
     const r = restoreFiles(key, 'dot-prefixed');
@@ -164,10 +215,24 @@ describe('deep verification says what a restore will do when the tar and the ind
 describe('GNU long names cannot smuggle a name past the checks', () => {
   it("a GNU 'L' long name with .. and a 'K' long link target out of the tree: refused by deep verification and restore", async () => {
     for (const [name, tar] of [
-      ['gnu-longname', Buffer.concat([gnuLong('L', '../../../escaped-by-longname'), paxTar([{ name: 'placeholder', type: 'file', body: 'x' }])])],
-      ['gnu-longlink', Buffer.concat([gnuLong('K', '../../../../etc/passwd'), paxTar([{ name: 'h', type: 'hardlink', linkname: 'placeholder' }])])],
+      [
+        'gnu-longname',
+        Buffer.concat([
+          gnuLong('L', '../../../escaped-by-longname'),
+          paxTar([{ name: 'placeholder', type: 'file', body: 'x' }]),
+        ]),
+      ],
+      [
+        'gnu-longlink',
+        Buffer.concat([
+          gnuLong('K', '../../../../etc/passwd'),
+          paxTar([{ name: 'h', type: 'hardlink', linkname: 'placeholder' }]),
+        ]),
+      ],
     ] as const) {
-      const key = await handMadeSet(name, tar, (id) => [indexLine({ path: 'placeholder', type: 'file', size: 1, sha256: sha('x'), in: id })]);
+      const key = await handMadeSet(name, tar, (id) => [
+        indexLine({ path: 'placeholder', type: 'file', size: 1, sha256: sha('x'), in: id }),
+      ]);
       const v = lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity);
       expect(v.status).toBe(1);
       expect(v.stdout).toMatch(/unsafe-path/);
@@ -182,9 +247,24 @@ describe('GNU long names cannot smuggle a name past the checks', () => {
 
 describe('index fields past what a file system can hold are a named refusal, never "a bug"', () => {
   const cases: Array<[string, Buffer, (id: string) => string[], RegExp]> = [
-    ['mtime-huge', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), mtime_ms: 1e20, in: id })], /mtime_ms/],
-    ['uid-huge', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), uid: 2 ** 40, gid: 0, in: id })], /uid/],
-    ['rdev-huge', paxTar([{ name: 'n', type: 'char', devmajor: 1, devminor: 3 }]), (id) => [indexLine({ path: 'n', type: 'char', rdev: [2 ** 40, 1], in: id })], /rdev/],
+    [
+      'mtime-huge',
+      paxTar([{ name: 'f', type: 'file', body: 'x' }]),
+      (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), mtime_ms: 1e20, in: id })],
+      /mtime_ms/,
+    ],
+    [
+      'uid-huge',
+      paxTar([{ name: 'f', type: 'file', body: 'x' }]),
+      (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), uid: 2 ** 40, gid: 0, in: id })],
+      /uid/,
+    ],
+    [
+      'rdev-huge',
+      paxTar([{ name: 'n', type: 'char', devmajor: 1, devminor: 3 }]),
+      (id) => [indexLine({ path: 'n', type: 'char', rdev: [2 ** 40, 1], in: id })],
+      /rdev/,
+    ],
   ];
   for (const [name, tar, lines, field] of cases) {
     it(`${name}: deep verification and restore both refuse it, naming the line and field`, async () => {
@@ -205,60 +285,99 @@ describe('index fields past what a file system can hold are a named refusal, nev
 
 describe('a non-root operator restores over an earlier restore', () => {
   const NOBODY = 65534;
-  it.runIf(process.getuid?.() === 0)('a read-only folder (mode 555) already in the target takes the restored files, and keeps its mode', () => {
-    const src = join(dir.path, 'ro-src');
-    mkdirSync(join(src, 't', 'ro'), { recursive: true });
-    writeFileSync(join(src, 't', 'ro', 'f'), 'hi');
-    writeFileSync(join(src, 't', 'w'), 'w');
-    chmodSync(join(src, 't', 'ro'), 0o555);
-    expect(lifeboat(env, 'backup', 'files', '--path', join(src, 't'), '--system', 'readonly', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
-    // The operator's own catalog, key and identity, as the nobody user.
-    chmodSync(dir.path, 0o755);
-    execFileSync('chmod', ['-R', 'a+rX', medium]);
-    const home = join(dir.path, 'nobody-home');
-    const into = join(dir.path, 'nobody-target');
-    mkdirSync(home);
-    mkdirSync(into);
-    const id = join(dir.path, 'nobody-id.age');
-    copyFileSync(identity, id);
-    for (const p of [home, into, id]) chownSync(p, NOBODY, NOBODY);
-    const asNobody = (...args: string[]): { status: number | null; out: string } => {
-      const r = spawnSync(process.execPath, [BIN, ...args], { uid: NOBODY, gid: NOBODY, env: { ...process.env, LIFEBOAT_HOME: home }, encoding: 'utf8', timeout: 60_000 });
-      return { status: r.status, out: r.stdout + r.stderr };
-    };
-    expect(asNobody('keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
-    expect(asNobody('scan', medium).status).toBe(0);
-    const listed = asNobody('sets', '--json').out;
-    const key = (JSON.parse(listed.slice(listed.indexOf('['))) as Array<{ key: string; system: string }>).find((x) => x.system === 'readonly')!.key;
-    const first = asNobody('restore', 'files', key, '--to', into, '--identity', id);
-    expect(first.status, first.out).toBe(0);
-    expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
-    // Again over it (the usual second attempt): the 555 folder is there now, on both sides.
-    const again = asNobody('restore', 'files', key, '--to', into, '--identity', id, '--into-existing', '--overwrite');
-    expect(again.status, again.out).toBe(0);
-    expect(readFileSync(join(into, 't', 'ro', 'f'), 'utf8')).toBe('hi');
-    expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
-    expect(readdirSync(into).filter((n) => n.startsWith('.lifeboat-restore-'))).toEqual([]);
-  }, 120_000);
+  it.runIf(process.getuid?.() === 0)(
+    'a read-only folder (mode 555) already in the target takes the restored files, and keeps its mode',
+    () => {
+      const src = join(dir.path, 'ro-src');
+      mkdirSync(join(src, 't', 'ro'), { recursive: true });
+      writeFileSync(join(src, 't', 'ro', 'f'), 'hi');
+      writeFileSync(join(src, 't', 'w'), 'w');
+      chmodSync(join(src, 't', 'ro'), 0o555);
+      expect(
+        lifeboat(
+          env,
+          'backup',
+          'files',
+          '--path',
+          join(src, 't'),
+          '--system',
+          'readonly',
+          '--to',
+          medium,
+          '--recipient',
+          recipient,
+          '--sign-key',
+          signKey,
+        ).status,
+      ).toBe(0);
+      // The operator's own catalog, key and identity, as the nobody user.
+      chmodSync(dir.path, 0o755);
+      execFileSync('chmod', ['-R', 'a+rX', medium]);
+      const home = join(dir.path, 'nobody-home');
+      const into = join(dir.path, 'nobody-target');
+      mkdirSync(home);
+      mkdirSync(into);
+      const id = join(dir.path, 'nobody-id.age');
+      copyFileSync(identity, id);
+      for (const p of [home, into, id]) chownSync(p, NOBODY, NOBODY);
+      const asNobody = (...args: string[]): { status: number | null; out: string } => {
+        const r = spawnSync(process.execPath, [BIN, ...args], {
+          uid: NOBODY,
+          gid: NOBODY,
+          env: { ...process.env, LIFEBOAT_HOME: home },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        return { status: r.status, out: r.stdout + r.stderr };
+      };
+      expect(asNobody('keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
+      expect(asNobody('scan', medium).status).toBe(0);
+      const listed = asNobody('sets', '--json').out;
+      const key = (JSON.parse(listed.slice(listed.indexOf('['))) as Array<{ key: string; system: string }>).find(
+        (x) => x.system === 'readonly',
+      )!.key;
+      const first = asNobody('restore', 'files', key, '--to', into, '--identity', id);
+      expect(first.status, first.out).toBe(0);
+      expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
+      // Again over it (the usual second attempt): the 555 folder is there now, on both sides.
+      const again = asNobody('restore', 'files', key, '--to', into, '--identity', id, '--into-existing', '--overwrite');
+      expect(again.status, again.out).toBe(0);
+      expect(readFileSync(join(into, 't', 'ro', 'f'), 'utf8')).toBe('hi');
+      expect(lstatSync(join(into, 't', 'ro')).mode & 0o7777).toBe(0o555);
+      expect(readdirSync(into).filter((n) => n.startsWith('.lifeboat-restore-'))).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 describe('restore files into odd targets', () => {
-  it.runIf(existsSync('/proc/self'))('--to under /proc ends with an error instead of spinning forever (Node recursive mkdir retries ENOENT)', async () => {
-    const key = await handMadeSet('odd-target', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), in: id })]);
-    const started = Date.now();
-    const r = spawnSync(process.execPath, [BIN, 'restore', 'files', key, '--to', '/proc/lifeboat-review/x', '--identity', identity], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
-    expect(r.signal, 'the restore had to be killed').toBeNull();
-    expect(Date.now() - started).toBeLessThan(60_000);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/\/proc\/lifeboat-review/);
-    // A new nested target is an ordinary folder (umask), like its parents: only the staging inside it was private.
-    const into = join(dir.path, 'new', 'nested', 'target');
-    const made = lifeboat(env, 'restore', 'files', key, '--to', into, '--identity', identity);
-    expect(made.status, made.stderr).toBe(0);
-    mkdirSync(join(dir.path, 'reference'));
-    const usual = lstatSync(join(dir.path, 'reference')).mode & 0o777;
-    for (const p of [join(dir.path, 'new'), into]) expect((lstatSync(p).mode & 0o777).toString(8)).toBe(usual.toString(8));
-  }, 120_000);
+  it.runIf(existsSync('/proc/self'))(
+    '--to under /proc ends with an error instead of spinning forever (Node recursive mkdir retries ENOENT)',
+    async () => {
+      const key = await handMadeSet('odd-target', paxTar([{ name: 'f', type: 'file', body: 'x' }]), (id) => [
+        indexLine({ path: 'f', type: 'file', size: 1, sha256: sha('x'), in: id }),
+      ]);
+      const started = Date.now();
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'restore', 'files', key, '--to', '/proc/lifeboat-review/x', '--identity', identity],
+        { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' },
+      );
+      expect(r.signal, 'the restore had to be killed').toBeNull();
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/\/proc\/lifeboat-review/);
+      // A new nested target is an ordinary folder (umask), like its parents: only the staging inside it was private.
+      const into = join(dir.path, 'new', 'nested', 'target');
+      const made = lifeboat(env, 'restore', 'files', key, '--to', into, '--identity', identity);
+      expect(made.status, made.stderr).toBe(0);
+      mkdirSync(join(dir.path, 'reference'));
+      const usual = lstatSync(join(dir.path, 'reference')).mode & 0o777;
+      for (const p of [join(dir.path, 'new'), into])
+        expect((lstatSync(p).mode & 0o777).toString(8)).toBe(usual.toString(8));
+    },
+    120_000,
+  );
 });
 
 describe('names that are not UTF-8 after deep verification', () => {
@@ -267,15 +386,46 @@ describe('names that are not UTF-8 after deep verification', () => {
     mkdirSync(join(src, 'docs'), { recursive: true });
     writeFileSync(Buffer.from(`${src}/docs/caf\xe9.txt`, 'latin1'), 'e9');
     writeFileSync(Buffer.from(`${src}/docs/caf\xe8.txt`, 'latin1'), 'e8');
-    expect(lifeboat(env, 'backup', 'files', '--path', join(src, 'docs'), '--system', 'latin1', '--to', medium, '--recipient', recipient, '--sign-key', signKey).status).toBe(0);
+    expect(
+      lifeboat(
+        env,
+        'backup',
+        'files',
+        '--path',
+        join(src, 'docs'),
+        '--system',
+        'latin1',
+        '--to',
+        medium,
+        '--recipient',
+        recipient,
+        '--sign-key',
+        signKey,
+      ).status,
+    ).toBe(0);
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
-    const key = (JSON.parse(lifeboat(env, 'sets', '--json').stdout) as Array<{ key: string; system: string }>).find((x) => x.system === 'latin1')!.key;
+    const key = (JSON.parse(lifeboat(env, 'sets', '--json').stdout) as Array<{ key: string; system: string }>).find(
+      (x) => x.system === 'latin1',
+    )!.key;
     expect(lifeboat(env, 'verify', key, '--level', 'deep', '--identity', identity).status).toBe(0);
     const found = JSON.parse(lifeboat(env, 'find', 'docs/caf*', '--json').stdout) as Array<{ path: string }>;
     expect(found.map((f) => f.path).sort()).toEqual(['docs/caf\\xe8.txt', 'docs/caf\\xe9.txt']);
     const into = join(dir.path, 'out-latin1');
-    const r = lifeboat(env, 'restore', 'files', key, '--to', into, '--identity', identity, '--path', 'docs/caf\\xe9.txt');
+    const r = lifeboat(
+      env,
+      'restore',
+      'files',
+      key,
+      '--to',
+      into,
+      '--identity',
+      identity,
+      '--path',
+      'docs/caf\\xe9.txt',
+    );
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(join(into, 'docs'), { encoding: 'buffer' }).map((b) => b.toString('latin1'))).toEqual(['caf\xe9.txt']);
+    expect(readdirSync(join(into, 'docs'), { encoding: 'buffer' }).map((b) => b.toString('latin1'))).toEqual([
+      'caf\xe9.txt',
+    ]);
   }, 120_000);
 });

@@ -23,7 +23,9 @@ beforeAll(() => {
   const src = join(dir.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'a.txt'), 'a');
-  expect(lifeboat(env, 'backup', 'files', '--system', 'bomb', '--path', src, '--to', medium, '--allow-plaintext').status).toBe(0);
+  expect(
+    lifeboat(env, 'backup', 'files', '--system', 'bomb', '--path', src, '--to', medium, '--allow-plaintext').status,
+  ).toBe(0);
   // 2 GiB of zeros in a ~64 KB zstd frame in place of the index (its manifest says a few hundred bytes).
   const [setId] = readdirSync(join(medium, 'sets', 'bomb'));
   const index = join(medium, 'sets', 'bomb', setId!, 'index.jsonl.zst');

@@ -17,8 +17,15 @@ let healthy: string;
 /** Run the CLI and report its peak RSS (MB), measured by the process itself as it exits. */
 function withRss(...args: string[]): { status: number | null; stdout: string; stderr: string; rssMb: number } {
   const probe = join(dir.path, 'rss-probe.cjs');
-  writeFileSync(probe, "process.on('exit', () => require('fs').writeSync(2, `\\nmaxrss-kb ${process.resourceUsage().maxRSS}\\n`));\n");
-  const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  writeFileSync(
+    probe,
+    "process.on('exit', () => require('fs').writeSync(2, `\\nmaxrss-kb ${process.resourceUsage().maxRSS}\\n`));\n",
+  );
+  const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const m = /maxrss-kb (\d+)/.exec(r.stderr);
   expect(m, r.stderr).not.toBeNull();
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, rssMb: Number(m![1]) / 1024 };
@@ -41,7 +48,10 @@ beforeAll(() => {
   mkdirSync(deep, { recursive: true });
   const good = JSON.parse(readFileSync(join(medium, healthy, 'manifest.json'), 'utf8')) as Record<string, unknown>;
   const nested = `${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}`;
-  const text = JSON.stringify({ ...good, system: 'deep', set_id: '20261121T020000Z-files', source: '@@' }).replace('"@@"', nested);
+  const text = JSON.stringify({ ...good, system: 'deep', set_id: '20261121T020000Z-files', source: '@@' }).replace(
+    '"@@"',
+    nested,
+  );
   writeFileSync(join(deep, 'manifest.json'), text);
 
   // 100 MB of manifest (written in pieces: the test itself stays small).
@@ -61,8 +71,12 @@ describe('bounded manifests', () => {
   it('scan: the healthy set is catalogued, each bad manifest is UNREADABLE by name, memory stays bounded', () => {
     const r = withRss('scan', medium);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/UNREADABLE sets\/deep\/20261121T020000Z-files: manifest\.json nests objects or lists deeper than 32 levels/);
-    expect(r.stdout).toMatch(/UNREADABLE sets\/huge\/20261121T020000Z-files: manifest\.json is 104857\d+ bytes, over the 16 MiB/);
+    expect(r.stdout).toMatch(
+      /UNREADABLE sets\/deep\/20261121T020000Z-files: manifest\.json nests objects or lists deeper than 32 levels/,
+    );
+    expect(r.stdout).toMatch(
+      /UNREADABLE sets\/huge\/20261121T020000Z-files: manifest\.json is 104857\d+ bytes, over the 16 MiB/,
+    );
     expect(r.stdout + r.stderr).not.toMatch(/Maximum call stack|This is a bug/);
     // Before the limits, the 100 MB manifest alone took 805 MB.
     expect(r.rssMb).toBeLessThan(300);
@@ -79,7 +93,10 @@ describe('bounded manifests', () => {
     const report = json<{ results: Array<{ key: string; verdict: string; detail: string | null }> }>(r);
     const by = new Map(report.results.map((x) => [x.key.split('/')[0], x]));
     expect(by.get('docs')?.verdict).toBe('ok');
-    expect(by.get('deep')).toMatchObject({ verdict: 'corrupted', detail: expect.stringMatching(/deeper than 32 levels/) });
+    expect(by.get('deep')).toMatchObject({
+      verdict: 'corrupted',
+      detail: expect.stringMatching(/deeper than 32 levels/),
+    });
     expect(by.get('huge')).toMatchObject({ verdict: 'corrupted', detail: expect.stringMatching(/over the 16 MiB/) });
     expect(r.rssMb).toBeLessThan(300);
   }, 120_000);

@@ -219,7 +219,9 @@ describe('seed-script folders', () => {
     // Two .enc files without their passphrase: cataloged, named, and the scan is not complete (exit 2).
     expect(r.status, r.stderr).toBe(2);
     expect(r.stdout).toMatch(/10 seed-script sets/);
-    expect(r.stdout).toMatch(/NEEDS \S*postgres_shop_20261202-1500\.sql\.gz\.enc: encrypted backup \S* — needs its passphrase/);
+    expect(r.stdout).toMatch(
+      /NEEDS \S*postgres_shop_20261202-1500\.sql\.gz\.enc: encrypted backup \S* — needs its passphrase/,
+    );
     expect(r.stdout).toMatch(/FOUND .*stray\.sql\.gz/);
     const sets = json<Array<{ key: string; createdAt: string }>>(lifeboat(env, 'sets', '--system', 'shop', '--json'));
     expect(sets.find((s) => s.key === 'shop/20261202T030000-pg-logical-seed')?.createdAt).toBe(

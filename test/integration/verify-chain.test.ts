@@ -24,18 +24,36 @@ let parentId: string;
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 interface Report {
-  results: Array<{ key: string; verdict: string; detail: string | null; artifacts: Array<{ path: string; verdict: string; detail: string | null }> }>;
+  results: Array<{
+    key: string;
+    verdict: string;
+    detail: string | null;
+    artifacts: Array<{ path: string; verdict: string; detail: string | null }>;
+  }>;
 }
 
 /** A child of the parent written by hand: its tar holds only the folder, its index says src/a.txt is in the parent with `claimed` content. */
 async function child(claimed: string): Promise<string> {
-  const parentIndex = execFileSync('zstd', ['-dc', join(medium, 'sets', 'chain', parentId, 'index.jsonl.zst')], { encoding: 'utf8' }).trim().split('\n');
+  const parentIndex = execFileSync('zstd', ['-dc', join(medium, 'sets', 'chain', parentId, 'index.jsonl.zst')], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n');
   const work = join(dir.path, `child-${claimed}`);
   mkdirSync(join(work, 'src'), { recursive: true });
   const tar = execFileSync('tar', ['--format=pax', '-cf', '-', '-C', work, '--no-recursion', 'src']);
   let id = '';
   await writeSet(
-    { media: [new FolderMedium(medium)], system: 'chain', kind: 'files', tier: null, parent: parentId, recipients: [], signingKey: loadSigningKey(readFileSync(signKey)), startedAt: new Date(Date.now() + 2000) },
+    {
+      media: [new FolderMedium(medium)],
+      system: 'chain',
+      kind: 'files',
+      tier: null,
+      parent: parentId,
+      recipients: [],
+      signingKey: loadSigningKey(readFileSync(signKey)),
+      startedAt: new Date(Date.now() + 2000),
+    },
     { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
     async (add, setId) => {
       id = setId;
@@ -64,7 +82,21 @@ beforeAll(() => {
   const src = join(dir.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'a.txt'), 'x');
-  const r = lifeboat(env, 'backup', 'files', '--system', 'chain', '--path', src, '--to', medium, '--allow-plaintext', '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'chain',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--allow-plaintext',
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   parentId = json<{ set_id: string }>(r).set_id;
   expect(readdirSync(join(medium, 'sets', 'chain'))).toEqual([parentId]);
@@ -79,13 +111,17 @@ describe('deep verification of an incremental set', () => {
     expect(r.status, r.stdout + r.stderr).toBe(1);
     const set = json<Report>(r).results[0]!;
     expect(set.verdict).toBe('corrupted');
-    expect(set.artifacts.find((a) => a.path.startsWith('index'))!.detail).toMatch(/says src\/a\.txt is held by .*but .*own index records 1 bytes/);
+    expect(set.artifacts.find((a) => a.path.startsWith('index'))!.detail).toMatch(
+      /says src\/a\.txt is held by .*but .*own index records 1 bytes/,
+    );
   });
 
   it('passes a child whose unchanged file agrees with the parent, and says it checked it', async () => {
     const id = await child('x');
     const r = lifeboat(env, 'verify', `chain/${id}`, '--level', 'deep', '--json');
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(json<Report>(r).results[0]!.artifacts.find((a) => a.path.startsWith('index'))!.detail).toMatch(/1 unchanged file checked against the older sets' indexes/);
+    expect(json<Report>(r).results[0]!.artifacts.find((a) => a.path.startsWith('index'))!.detail).toMatch(
+      /1 unchanged file checked against the older sets' indexes/,
+    );
   });
 });

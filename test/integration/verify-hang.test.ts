@@ -1,5 +1,16 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, json, lifeboat } from '../helpers/cli';
@@ -51,7 +62,11 @@ interface Run {
 /** Run the CLI in its own process group; kill the group if it outlives the bound (the test then fails on `ms`). */
 function run(args: string[], onStart?: (pid: number) => void): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, TMPDIR: runTmp }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env, TMPDIR: runTmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const pid = child.pid!;
   onStart?.(pid);
   let stdout = '';
@@ -98,7 +113,18 @@ beforeAll(async () => {
   lifeboat(env, 'keys', 'signing-new', '--out', signKey);
   expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
   const backup = (...args: string[]): string => {
-    const r = lifeboat(env, 'backup', ...args, '--to', pristine, '--recipient', recipient, '--sign-key', signKey, '--json');
+    const r = lifeboat(
+      env,
+      'backup',
+      ...args,
+      '--to',
+      pristine,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      signKey,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     return json<{ path: string }>(r).path;
   };
@@ -112,7 +138,10 @@ beforeAll(async () => {
   sets.files = backup('files', '--system', 'docs', '--path', src);
   // Large enough that a deep check is still streaming when it is cancelled.
   await query(pg.url(), 'CREATE DATABASE big');
-  await query(pg.url('big'), "CREATE TABLE t AS SELECT g, md5(g::text) AS a, md5((g + 1)::text) AS b FROM generate_series(1, 1500000) g");
+  await query(
+    pg.url('big'),
+    'CREATE TABLE t AS SELECT g, md5(g::text) AS a, md5((g + 1)::text) AS b FROM generate_series(1, 1500000) g',
+  );
   sets.big = backup('pg', '--system', 'big', '--db', pg.url('big'));
 }, 300_000);
 afterAll(async () => {
@@ -154,14 +183,45 @@ const CASES: Array<[string, () => keyof typeof sets, (root: string) => void]> = 
   ['the dump with bytes appended', () => 'pg', (r) => appendFileSync(dump(r), 'extra')],
   ['the dump emptied', () => 'pg', (r) => truncateSync(dump(r), 0)],
   ['the dump swapped with another set’s', () => 'pg', (r) => cpSync(join(r, sets.pg2, 'db.dump.zst.age'), dump(r))],
-  ['a manifest hash edited', () => 'pg', (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.sha256 = 'f'.repeat(64)))],
-  ['the signature replaced', () => 'pg', (r) => cpSync(join(r, sets.pg2, 'manifest.json.sig'), join(r, sets.pg, 'manifest.json.sig'))],
+  [
+    'a manifest hash edited',
+    () => 'pg',
+    (r) =>
+      editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.sha256 = 'f'.repeat(64))),
+  ],
+  [
+    'the signature replaced',
+    () => 'pg',
+    (r) => cpSync(join(r, sets.pg2, 'manifest.json.sig'), join(r, sets.pg, 'manifest.json.sig')),
+  ],
   ['the signature removed', () => 'pg', (r) => rmSync(join(r, sets.pg, 'manifest.json.sig'))],
   ['SHA256SUMS deleted', () => 'pg', (r) => rmSync(join(r, sets.pg, 'SHA256SUMS'))],
-  ['a manifest size edited', () => 'pg', (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.bytes = 12345))],
-  ['../ inside the manifest', () => 'pg', (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.path = '../../../etc/shadow'))],
-  ['a manifest listing an artifact twice', () => 'pg', (r) => editManifest(r, sets.pg, (m) => (m.artifacts = [...(m.artifacts as unknown[]), ...(m.artifacts as unknown[])]))],
-  ['SHA256SUMS edited', () => 'pg', (r) => writeFileSync(join(r, sets.pg, 'SHA256SUMS'), `${'0'.repeat(64)}  db.dump.zst.age\n`)],
+  [
+    'a manifest size edited',
+    () => 'pg',
+    (r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.bytes = 12345)),
+  ],
+  [
+    '../ inside the manifest',
+    () => 'pg',
+    (r) =>
+      editManifest(
+        r,
+        sets.pg,
+        (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.path = '../../../etc/shadow'),
+      ),
+  ],
+  [
+    'a manifest listing an artifact twice',
+    () => 'pg',
+    (r) =>
+      editManifest(r, sets.pg, (m) => (m.artifacts = [...(m.artifacts as unknown[]), ...(m.artifacts as unknown[])])),
+  ],
+  [
+    'SHA256SUMS edited',
+    () => 'pg',
+    (r) => writeFileSync(join(r, sets.pg, 'SHA256SUMS'), `${'0'.repeat(64)}  db.dump.zst.age\n`),
+  ],
   [
     'the dump replaced by a symlink',
     () => 'pg',
@@ -174,19 +234,23 @@ const CASES: Array<[string, () => keyof typeof sets, (root: string) => void]> = 
 ];
 
 describe('every tamper case at every level ends in time with no process left', () => {
-  it.each(CASES)('%s', async (name, which, fn) => {
-    const root = tampered(fn);
-    for (const level of LEVELS) {
-      const r = await run(['verify', join(root, sets[which()]), '--level', level, '--identity', identity, '--json']);
-      expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
-      expect([0, 1], `${level}: ${r.stderr}`).toContain(r.status);
-      const results = json<{ results: Array<{ verdict: string; detail: string | null }> }>(r).results;
-      expect(results).toHaveLength(1);
-      // Untouched sets pass at every level (the restore level included): the bound is met by doing the work, not by skipping it.
-      if (name.startsWith('untouched')) expect(results[0], level).toMatchObject({ verdict: 'ok' });
-      expect(r.left, level).toEqual([]);
-    }
-  }, LEVELS.length * BOUND_MS + 30_000);
+  it.each(CASES)(
+    '%s',
+    async (name, which, fn) => {
+      const root = tampered(fn);
+      for (const level of LEVELS) {
+        const r = await run(['verify', join(root, sets[which()]), '--level', level, '--identity', identity, '--json']);
+        expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
+        expect([0, 1], `${level}: ${r.stderr}`).toContain(r.status);
+        const results = json<{ results: Array<{ verdict: string; detail: string | null }> }>(r).results;
+        expect(results).toHaveLength(1);
+        // Untouched sets pass at every level (the restore level included): the bound is met by doing the work, not by skipping it.
+        if (name.startsWith('untouched')) expect(results[0], level).toMatchObject({ verdict: 'ok' });
+        expect(r.left, level).toEqual([]);
+      }
+    },
+    LEVELS.length * BOUND_MS + 30_000,
+  );
 });
 
 describe('decryption failures end in time too', () => {
@@ -195,49 +259,64 @@ describe('decryption failures end in time too', () => {
   // (exit 2, never recorded against the set), and it comes at once, naming the missing key.
   const DECRYPTING = new Set(['deep', 'restore']);
   it.each([
-    ['a wrong identity', () => [`--identity`, otherIdentity], /no identity given for key [0-9a-f]{16} \(given: [0-9a-f]{16}\)/],
+    [
+      'a wrong identity',
+      () => [`--identity`, otherIdentity],
+      /no identity given for key [0-9a-f]{16} \(given: [0-9a-f]{16}\)/,
+    ],
     ['no identity', () => [], /no identity given for key [0-9a-f]{16}$/],
-  ])('%s, at every level', async (_name, ids, missing) => {
-    for (const level of LEVELS) {
-      const r = await run(['verify', join(pristine, sets.pg), '--level', level, ...ids(), '--json']);
-      expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
-      const out = json<{ not_checked: number; results: Array<{ verdict: string; detail: string | null }> }>(r);
-      expect(out.results, level).toHaveLength(1);
-      if (DECRYPTING.has(level)) {
-        expect(r.status, `${level}: ${r.stderr}`).toBe(2);
-        expect(out.not_checked, level).toBe(1);
-        expect(out.results[0]!.verdict, level).toBe('not-checked');
-        expect(out.results[0]!.detail, level).toMatch(missing);
-      } else {
-        expect(r.status, `${level}: ${r.stderr}`).toBe(0);
-        expect(out.results[0], level).toMatchObject({ verdict: 'ok', detail: null });
+  ])(
+    '%s, at every level',
+    async (_name, ids, missing) => {
+      for (const level of LEVELS) {
+        const r = await run(['verify', join(pristine, sets.pg), '--level', level, ...ids(), '--json']);
+        expect(r.ms, `${level}: ${r.stderr}`).toBeLessThan(BOUND_MS);
+        const out = json<{ not_checked: number; results: Array<{ verdict: string; detail: string | null }> }>(r);
+        expect(out.results, level).toHaveLength(1);
+        if (DECRYPTING.has(level)) {
+          expect(r.status, `${level}: ${r.stderr}`).toBe(2);
+          expect(out.not_checked, level).toBe(1);
+          expect(out.results[0]!.verdict, level).toBe('not-checked');
+          expect(out.results[0]!.detail, level).toMatch(missing);
+        } else {
+          expect(r.status, `${level}: ${r.stderr}`).toBe(0);
+          expect(out.results[0], level).toMatchObject({ verdict: 'ok', detail: null });
+        }
+        expect(r.left, level).toEqual([]);
       }
-      expect(r.left, level).toEqual([]);
-    }
-  }, LEVELS.length * BOUND_MS + 30_000);
+    },
+    LEVELS.length * BOUND_MS + 30_000,
+  );
 });
 
 describe('a cancelled deep check leaves no pg_restore behind', () => {
-  it('SIGTERM while pg_restore --list is being fed: the run stops, its children with it', async () => {
-    let pgid = 0;
-    let sawPgRestore = false;
-    let poll: NodeJS.Timeout | undefined;
-    const running = run(['verify', join(pristine, sets.big), '--level', 'deep', '--identity', identity, '--json'], (pid) => {
-      pgid = pid;
-      poll = setInterval(() => {
-        if (leftovers(pgid, runTmp).some((p) => /pg_restore/.test(p))) {
-          sawPgRestore = true;
-          clearInterval(poll);
-          process.kill(pgid, 'SIGTERM');
-        }
-      }, 10);
-    });
-    const r = await running;
-    clearInterval(poll);
-    // The check must have been caught mid-way for this test to mean anything.
-    expect(sawPgRestore, r.stderr).toBe(true);
-    expect(r.ms).toBeLessThan(BOUND_MS);
-    expect(r.status).not.toBe(0);
-    expect(r.left).toEqual([]);
-  }, BOUND_MS + 30_000);
+  it(
+    'SIGTERM while pg_restore --list is being fed: the run stops, its children with it',
+    async () => {
+      let pgid = 0;
+      let sawPgRestore = false;
+      let poll: NodeJS.Timeout | undefined;
+      const running = run(
+        ['verify', join(pristine, sets.big), '--level', 'deep', '--identity', identity, '--json'],
+        (pid) => {
+          pgid = pid;
+          poll = setInterval(() => {
+            if (leftovers(pgid, runTmp).some((p) => /pg_restore/.test(p))) {
+              sawPgRestore = true;
+              clearInterval(poll);
+              process.kill(pgid, 'SIGTERM');
+            }
+          }, 10);
+        },
+      );
+      const r = await running;
+      clearInterval(poll);
+      // The check must have been caught mid-way for this test to mean anything.
+      expect(sawPgRestore, r.stderr).toBe(true);
+      expect(r.ms).toBeLessThan(BOUND_MS);
+      expect(r.status).not.toBe(0);
+      expect(r.left).toEqual([]);
+    },
+    BOUND_MS + 30_000,
+  );
 });

@@ -26,8 +26,29 @@ beforeAll(() => {
   const src = join(dir.path, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'a.txt'), 'alpha');
-  expect(lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', src, '--to', medium, '--recipient', recipient, '--sign-key', join(dir.path, 'sign.pem')).status).toBe(0);
-  engine = new Engine({ dataDir: join(dir.path, 'app'), credentials: new MemoryCredentialStore(), frontDoor: 'bridge', throttleMs: 10 });
+  expect(
+    lifeboat(
+      env,
+      'backup',
+      'files',
+      '--system',
+      'docs',
+      '--path',
+      src,
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      join(dir.path, 'sign.pem'),
+    ).status,
+  ).toBe(0);
+  engine = new Engine({
+    dataDir: join(dir.path, 'app'),
+    credentials: new MemoryCredentialStore(),
+    frontDoor: 'bridge',
+    throttleMs: 10,
+  });
   trustKey(engine.catalog, readFileSync(join(dir.path, 'sign.pem.pub'), 'utf8'), 'servers');
 });
 afterAll(async () => {
@@ -39,7 +60,12 @@ describe('verification over the IPC contract', () => {
   it('runs as a job with progress events and a per-set result, and feeds the catalog', async () => {
     const events: string[] = [];
     const off = engine.jobs.subscribe((e) => events.push(e.type));
-    const started = await dispatch(createHandlers(engine), 'startVerify', { target: medium, level: 'deep', identityFiles: [identity] }, silentLogger);
+    const started = await dispatch(
+      createHandlers(engine),
+      'startVerify',
+      { target: medium, level: 'deep', identityFiles: [identity] },
+      silentLogger,
+    );
     expect(started).toMatchObject({ ok: true });
     const id = (started as { value: { id: string } }).value.id;
     const final = await engine.jobs.wait(id);
@@ -57,7 +83,12 @@ describe('verification over the IPC contract', () => {
   });
 
   it('refuses an unreadable identity file with a clear error', async () => {
-    const r = await dispatch(createHandlers(engine), 'startVerify', { target: medium, level: 'deep', identityFiles: [join(dir.path, 'nope.age')] }, silentLogger);
+    const r = await dispatch(
+      createHandlers(engine),
+      'startVerify',
+      { target: medium, level: 'deep', identityFiles: [join(dir.path, 'nope.age')] },
+      silentLogger,
+    );
     expect(r).toMatchObject({ ok: false, error: { code: 'KEY_INVALID' } });
   });
 });

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,19 +30,40 @@ let pristine: string;
 let identity: string;
 let otherIdentity: string;
 let signKey: string;
-const sets: Record<'pg' | 'pg2' | 'files' | 'unpinned' | 'evilDots' | 'evilAbs' | 'evilLink', string> = { pg: '', pg2: '', files: '', unpinned: '', evilDots: '', evilAbs: '', evilLink: '' };
+const sets: Record<'pg' | 'pg2' | 'files' | 'unpinned' | 'evilDots' | 'evilAbs' | 'evilLink', string> = {
+  pg: '',
+  pg2: '',
+  files: '',
+  unpinned: '',
+  evilDots: '',
+  evilAbs: '',
+  evilLink: '',
+};
 
 interface Report {
   ok: boolean;
-  results: Array<{ key: string; verdict: string; detail: string | null; artifacts: Array<{ path: string; verdict: string; detail: string | null }> }>;
+  results: Array<{
+    key: string;
+    verdict: string;
+    detail: string | null;
+    artifacts: Array<{ path: string; verdict: string; detail: string | null }>;
+  }>;
 }
 
 /** A hand-made tar whose entries would escape the extraction folder. */
 function evilTar(entry: { name: string; type: 'file' | 'symlink'; linkname?: string }): Readable {
   const body = Buffer.from('payload');
   const parts = [tarHeader({ name: 'ok', type: 'dir', mode: 0o755, size: 0, mtimeMs: 0 })];
-  if (entry.type === 'file') parts.push(tarHeader({ name: entry.name, type: 'file', mode: 0o644, size: body.length, mtimeMs: 0 }), body, tarPadding(body.length));
-  else parts.push(tarHeader({ name: entry.name, type: 'symlink', mode: 0o777, size: 0, mtimeMs: 0, linkname: entry.linkname }));
+  if (entry.type === 'file')
+    parts.push(
+      tarHeader({ name: entry.name, type: 'file', mode: 0o644, size: body.length, mtimeMs: 0 }),
+      body,
+      tarPadding(body.length),
+    );
+  else
+    parts.push(
+      tarHeader({ name: entry.name, type: 'symlink', mode: 0o777, size: 0, mtimeMs: 0, linkname: entry.linkname }),
+    );
   parts.push(TAR_END);
   return Readable.from([Buffer.concat(parts)]);
 }
@@ -40,7 +71,16 @@ function evilTar(entry: { name: string; type: 'file' | 'symlink'; linkname?: str
 async function craftedSet(system: string, source: Readable): Promise<string> {
   const ids = parseIdentityFile(readFileSync(identity, 'utf8'));
   const written = await writeSet(
-    { media: [new FolderMedium(pristine)], system, kind: 'files', tier: null, parent: null, recipients: [ids[0]!.recipient], signingKey: loadSigningKey(readFileSync(signKey)), startedAt: new Date() },
+    {
+      media: [new FolderMedium(pristine)],
+      system,
+      kind: 'files',
+      tier: null,
+      parent: null,
+      recipients: [ids[0]!.recipient],
+      signingKey: loadSigningKey(readFileSync(signKey)),
+      startedAt: new Date(),
+    },
     { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
     async (add) => {
       await add({ name: 'files.tar', role: 'files-tar', source });
@@ -82,7 +122,10 @@ beforeAll(async () => {
   sets.unpinned = backup('files', '--system', 'stranger', '--path', src, '--sign-key', join(dir.path, 'stranger.pem'));
   sets.evilDots = await craftedSet('evil-dots', evilTar({ name: '../../etc/cron.d/evil', type: 'file' }));
   sets.evilAbs = await craftedSet('evil-abs', evilTar({ name: '/etc/cron.d/evil', type: 'file' }));
-  sets.evilLink = await craftedSet('evil-link', evilTar({ name: 'ok/escape', type: 'symlink', linkname: '../../../../etc' }));
+  sets.evilLink = await craftedSet(
+    'evil-link',
+    evilTar({ name: 'ok/escape', type: 'symlink', linkname: '../../../../etc' }),
+  );
 }, 180_000);
 afterAll(async () => {
   await pg.destroy();
@@ -148,13 +191,18 @@ describe('the tamper matrix', () => {
   });
 
   it('an artifact swapped with the one from another set → size-mismatch or corrupted', () => {
-    const root = tampered((r) => cpSync(artifact(r, sets.pg2, 'db.dump.zst.age'), artifact(r, sets.pg, 'db.dump.zst.age')));
+    const root = tampered((r) =>
+      cpSync(artifact(r, sets.pg2, 'db.dump.zst.age'), artifact(r, sets.pg, 'db.dump.zst.age')),
+    );
     expect(['size-mismatch', 'corrupted']).toContain(verify(root, sets.pg, 'integrity').results[0]!.verdict);
   });
 
   it.each([
     ['size', (m: Record<string, unknown>) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.bytes = 12345)],
-    ['hash', (m: Record<string, unknown>) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.sha256 = 'f'.repeat(64))],
+    [
+      'hash',
+      (m: Record<string, unknown>) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.sha256 = 'f'.repeat(64)),
+    ],
     ['system', (m: Record<string, unknown>) => (m.system = 'other')],
     ['time', (m: Record<string, unknown>) => (m.created_at = '2020-01-01T00:00:00.000Z')],
   ])('a manifest field edited (%s) → bad-signature', (_name, edit) => {
@@ -179,22 +227,35 @@ describe('the tamper matrix', () => {
 
   it('SHA256SUMS deleted or edited → corrupted', () => {
     let root = tampered((r) => rmSync(join(r, sets.pg, 'SHA256SUMS')));
-    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({ verdict: 'corrupted', detail: expect.stringMatching(/SHA256SUMS is missing/) });
+    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({
+      verdict: 'corrupted',
+      detail: expect.stringMatching(/SHA256SUMS is missing/),
+    });
     root = tampered((r) => writeFileSync(join(r, sets.pg, 'SHA256SUMS'), `${'0'.repeat(64)}  db.dump.zst.age\n`));
-    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({ verdict: 'corrupted', detail: expect.stringMatching(/disagrees/) });
+    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({
+      verdict: 'corrupted',
+      detail: expect.stringMatching(/disagrees/),
+    });
   });
 
   it.each([
     ['../', '../../../etc/shadow'],
     ['an absolute path', '/etc/shadow'],
   ])('%s inside the manifest → unsafe-path', (_name, path) => {
-    const root = tampered((r) => editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.path = path)));
+    const root = tampered((r) =>
+      editManifest(r, sets.pg, (m) => ((m.artifacts as Array<Record<string, unknown>>)[0]!.path = path)),
+    );
     expect(verify(root, sets.pg, 'inventory').results[0]!.verdict).toBe('unsafe-path');
   });
 
   it('a manifest listing an artifact twice → corrupted', () => {
-    const root = tampered((r) => editManifest(r, sets.pg, (m) => (m.artifacts = [...(m.artifacts as unknown[]), ...(m.artifacts as unknown[])])));
-    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({ verdict: 'corrupted', detail: expect.stringMatching(/twice/) });
+    const root = tampered((r) =>
+      editManifest(r, sets.pg, (m) => (m.artifacts = [...(m.artifacts as unknown[]), ...(m.artifacts as unknown[])])),
+    );
+    expect(verify(root, sets.pg, 'inventory').results[0]).toMatchObject({
+      verdict: 'corrupted',
+      detail: expect.stringMatching(/twice/),
+    });
   });
 
   it('an artifact replaced by a symlink → unsafe-path', () => {
@@ -241,17 +302,37 @@ describe('decryption at deep level', () => {
 
 describe('restore test', () => {
   it('restores a good set into a scratch PostgreSQL and runs the validation queries', () => {
-    writeFileSync(join(dir.path, 'home', 'settings.json'), JSON.stringify({ systems: { shop: { validations: [{ sql: 'SELECT count(*) FROM customers', expect: '= 2000' }, { sql: 'SELECT count(*) FROM orders WHERE total >= 0', expect: '> 0' }] } } }));
+    writeFileSync(
+      join(dir.path, 'home', 'settings.json'),
+      JSON.stringify({
+        systems: {
+          shop: {
+            validations: [
+              { sql: 'SELECT count(*) FROM customers', expect: '= 2000' },
+              { sql: 'SELECT count(*) FROM orders WHERE total >= 0', expect: '> 0' },
+            ],
+          },
+        },
+      }),
+    );
     const r = verify(pristine, sets.pg, 'restore');
     expect(r.status).toBe(0);
     expect(r.results[0]!.detail).toMatch(/measured RTO/);
   });
 
   it('a valid dump whose validation query fails → restore-failed', () => {
-    writeFileSync(join(dir.path, 'home', 'settings.json'), JSON.stringify({ systems: { shop: { validations: [{ sql: 'SELECT count(*) FROM customers', expect: '= 1' }] } } }));
+    writeFileSync(
+      join(dir.path, 'home', 'settings.json'),
+      JSON.stringify({
+        systems: { shop: { validations: [{ sql: 'SELECT count(*) FROM customers', expect: '= 1' }] } },
+      }),
+    );
     const r = verify(pristine, sets.pg2, 'restore');
     expect(r.status).toBe(1);
-    expect(r.results[0]).toMatchObject({ verdict: 'restore-failed', detail: expect.stringMatching(/gave 2000, expected = 1/) });
+    expect(r.results[0]).toMatchObject({
+      verdict: 'restore-failed',
+      detail: expect.stringMatching(/gave 2000, expected = 1/),
+    });
     rmSync(join(dir.path, 'home', 'settings.json'));
   });
 });
@@ -262,7 +343,10 @@ describe('the ledger', () => {
     expect(json<{ skipped: unknown[] }>(r).skipped.length).toBeGreaterThan(0);
     const seed = join(dir.path, 'seed');
     mkdirSync(seed);
-    execFileSync('bash', ['-c', `printf -- '--\\n-- PostgreSQL database dump\\n--\\n-- PostgreSQL database dump complete\\n--\\n' | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`]);
+    execFileSync('bash', [
+      '-c',
+      `printf -- '--\\n-- PostgreSQL database dump\\n--\\n-- PostgreSQL database dump complete\\n--\\n' | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`,
+    ]);
     let v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.verdict).toBe('ok');
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/first verification: hash recorded/);
@@ -270,10 +354,16 @@ describe('the ledger', () => {
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'deep', '--json'));
     expect(v.results[0]!.verdict).toBe('ok');
     expect(v.results[0]!.detail).toMatch(/^foreign: trusted on first verification/);
-    expect(v.results[0]!.artifacts[0]).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/plain SQL dump read whole/) });
+    expect(v.results[0]!.artifacts[0]).toMatchObject({
+      verdict: 'ok',
+      detail: expect.stringMatching(/plain SQL dump read whole/),
+    });
     v = json<Report>(lifeboat(env, 'verify', seed, '--level', 'integrity', '--json'));
     expect(v.results[0]!.artifacts[0]!.detail).toMatch(/hash matches the one recorded/);
-    execFileSync('bash', ['-c', `echo "-- PostgreSQL database dump (changed)" | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`]);
+    execFileSync('bash', [
+      '-c',
+      `echo "-- PostgreSQL database dump (changed)" | gzip > ${seed}/postgres_app_20260101_020000.sql.gz`,
+    ]);
     const r2 = lifeboat(env, 'verify', seed, '--level', 'integrity', '--json');
     v = json<Report>(r2);
     expect(r2.status).toBe(1);

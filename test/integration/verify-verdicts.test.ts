@@ -31,14 +31,23 @@ interface Report {
   ok: boolean;
   not_checked: number;
   failed: number;
-  results: Array<{ key: string; verdict: string; detail: string | null; artifacts: Array<{ path: string; verdict: string }> }>;
+  results: Array<{
+    key: string;
+    verdict: string;
+    detail: string | null;
+    artifacts: Array<{ path: string; verdict: string }>;
+  }>;
 }
 
 /** The set-level rows of the ledger, read straight from the catalog file. */
 function ledger(key: string): Array<{ level: string; verdict: string }> {
   const db = new Database(join(dir.path, 'home', 'catalog.sqlite'), { readonly: true });
   try {
-    return db.prepare('SELECT level, verdict FROM verifications WHERE set_key = ? AND artifact_path IS NULL ORDER BY started_at').all(key) as Array<{ level: string; verdict: string }>;
+    return db
+      .prepare(
+        'SELECT level, verdict FROM verifications WHERE set_key = ? AND artifact_path IS NULL ORDER BY started_at',
+      )
+      .all(key) as Array<{ level: string; verdict: string }>;
   } finally {
     db.close();
   }
@@ -66,7 +75,22 @@ beforeAll(() => {
   const src = join(dir.path, 'src');
   mkdirSync(src, { recursive: true });
   writeFileSync(join(src, 'a.txt'), 'alpha');
-  const r = lifeboat(env, 'backup', 'files', '--system', 'docs', '--path', src, '--to', medium, '--recipient', recipient, '--sign-key', signKey, '--json');
+  const r = lifeboat(
+    env,
+    'backup',
+    'files',
+    '--system',
+    'docs',
+    '--path',
+    src,
+    '--to',
+    medium,
+    '--recipient',
+    recipient,
+    '--sign-key',
+    signKey,
+    '--json',
+  );
   expect(r.status, r.stderr).toBe(0);
   filesSet = join(medium, json<{ path: string }>(r).path);
 }, 60_000);
@@ -129,7 +153,9 @@ describe('the state follows the verdict that still stands', () => {
 });
 
 function readdirArtifact(setPath: string): string {
-  const manifest = JSON.parse(readFileSync(join(setPath, 'manifest.json'), 'utf8')) as { artifacts: Array<{ path: string }> };
+  const manifest = JSON.parse(readFileSync(join(setPath, 'manifest.json'), 'utf8')) as {
+    artifacts: Array<{ path: string }>;
+  };
   return manifest.artifacts[0]!.path;
 }
 
@@ -186,7 +212,22 @@ describe('a cancel is not a verdict', () => {
   it('cancelling a restore-level verification while the test restore runs records no restore-failed', async () => {
     const recipient = readFileSync(`${identity}`, 'utf8');
     const ids = parseIdentityFile(recipient);
-    const backed = lifeboat(env, 'backup', 'pg', '--system', 'shop', '--db', pg.url(), '--to', medium, '--recipient', ids[0]!.recipient.text, '--sign-key', signKey, '--json');
+    const backed = lifeboat(
+      env,
+      'backup',
+      'pg',
+      '--system',
+      'shop',
+      '--db',
+      pg.url(),
+      '--to',
+      medium,
+      '--recipient',
+      ids[0]!.recipient.text,
+      '--sign-key',
+      signKey,
+      '--json',
+    );
     expect(backed.status, backed.stderr).toBe(0);
     const setPath = join(medium, json<{ path: string }>(backed).path);
     const key = `shop/${setPath.split('/').pop()!}`;
@@ -212,7 +253,10 @@ describe('a cancel is not a verdict', () => {
         () => null,
         (e: unknown) => mapError(e),
       );
-      expect(logs.some((l) => /starting a scratch PostgreSQL/.test(l)), logs.join('\n')).toBe(true);
+      expect(
+        logs.some((l) => /starting a scratch PostgreSQL/.test(l)),
+        logs.join('\n'),
+      ).toBe(true);
       expect(err?.code).toBe('CANCELLED');
     } finally {
       catalog.close();
@@ -226,12 +270,28 @@ describe('a cancel is not a verdict', () => {
     try {
       chmodSync(fake, 0o755);
       writeFileSync(join(fake, 'initdb'), '#!/bin/sh\necho "initdb: simulated failure" >&2\nexit 1\n', { mode: 0o755 });
-      const sets = json<Array<{ key: string; kind: string }>>(lifeboat(env, 'sets', '--json')).filter((x) => x.kind === 'pg-logical' && x.key.startsWith('shop/'));
+      const sets = json<Array<{ key: string; kind: string }>>(lifeboat(env, 'sets', '--json')).filter(
+        (x) => x.kind === 'pg-logical' && x.key.startsWith('shop/'),
+      );
       expect(sets).toHaveLength(1);
-      const r = lifeboat({ ...env, LIFEBOAT_PG_SERVER_BIN: fake }, 'verify', sets[0]!.key, '--level', 'restore', '--identity', identity, '--json');
+      const r = lifeboat(
+        { ...env, LIFEBOAT_PG_SERVER_BIN: fake },
+        'verify',
+        sets[0]!.key,
+        '--level',
+        'restore',
+        '--identity',
+        identity,
+        '--json',
+      );
       expect(r.status, r.stdout + r.stderr).toBe(2);
       const report = json<Report>(r);
-      expect(report.results[0]).toMatchObject({ verdict: 'not-checked', detail: expect.stringMatching(/the test restore could not run here: no scratch PostgreSQL could be started here/) });
+      expect(report.results[0]).toMatchObject({
+        verdict: 'not-checked',
+        detail: expect.stringMatching(
+          /the test restore could not run here: no scratch PostgreSQL could be started here/,
+        ),
+      });
       // What was checked (everything up to deep) is recorded as such; nothing at restore level.
       expect(ledger(sets[0]!.key)).toEqual([{ level: 'deep', verdict: 'ok' }]);
     } finally {

@@ -65,14 +65,28 @@ async function decrypt(v: Vector): Promise<Outcome> {
 }
 
 const all = Object.entries(vectors as Record<string, Uint8Array>).map(([name, raw]) => parseVector(name, raw));
-const x25519 = all.filter((v) => !v.armored && !v.passphrase && v.identities.every((i) => i.startsWith('AGE-SECRET-KEY-1')));
+const x25519 = all.filter(
+  (v) => !v.armored && !v.passphrase && v.identities.every((i) => i.startsWith('AGE-SECRET-KEY-1')),
+);
 
 describe('age: the CCTV suite (X25519 vectors)', () => {
   it('holds the vectors the issue counts (67 X25519 ones), including the 8 malformed headers', () => {
     expect(x25519.length).toBe(67);
     const names = x25519.map((v) => v.name);
-    for (const n of ['stanza_base64_padding', 'stanza_empty_argument', 'stanza_invalid_character', 'stanza_long_line', 'stanza_missing_body', 'stanza_missing_final_line', 'stanza_not_canonical', 'stanza_spurious_cr']) {
-      expect(names.some((name) => name.includes(n)), n).toBe(true);
+    for (const n of [
+      'stanza_base64_padding',
+      'stanza_empty_argument',
+      'stanza_invalid_character',
+      'stanza_long_line',
+      'stanza_missing_body',
+      'stanza_missing_final_line',
+      'stanza_not_canonical',
+      'stanza_spurious_cr',
+    ]) {
+      expect(
+        names.some((name) => name.includes(n)),
+        n,
+      ).toBe(true);
     }
   });
 

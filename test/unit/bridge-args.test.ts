@@ -19,7 +19,9 @@ describe('npm run bridge -- --demo-dir DIR', () => {
     mkdirSync(join(demo, 'home'), { recursive: true });
     expect(bridgeDataDir(['--demo-dir', demo])).toBe(join(demo, 'home'));
     expect(bridgeDataDir([`--demo-dir=${demo}/`])).toBe(join(demo, 'home'));
-    expect(() => bridgeDataDir(['--demo-dir', join(dir.path, 'nothing')])).toThrow(/holds no demo data .*lifeboat demo --keep --dir/);
+    expect(() => bridgeDataDir(['--demo-dir', join(dir.path, 'nothing')])).toThrow(
+      /holds no demo data .*lifeboat demo --keep --dir/,
+    );
     expect(() => bridgeDataDir(['--demo-dir='])).toThrow(/needs a folder/);
   });
 });

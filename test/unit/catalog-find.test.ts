@@ -9,17 +9,38 @@ import { tempDir } from '../helpers/temp';
 
 let dir: ReturnType<typeof tempDir>;
 let catalog: Catalog;
-const entry = (path: string, type: FileEntry['type'] = 'file', size = 10): FileEntry => ({ path, type, size, mtime_ms: 0, mode: 0o644, sha256: null, target: null, in: 'x' });
+const entry = (path: string, type: FileEntry['type'] = 'file', size = 10): FileEntry => ({
+  path,
+  type,
+  size,
+  mtime_ms: 0,
+  mode: 0o644,
+  sha256: null,
+  target: null,
+  in: 'x',
+});
 
 beforeAll(() => {
   dir = tempDir();
   catalog = Catalog.open(join(dir.path, 'c.sqlite'));
   const addSet = (key: string, createdAt: string, entries: FileEntry[]): void => {
-    catalog.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES (?, ?, ?, 'files', ?)").run(key, key.split('/')[1], key.split('/')[0], createdAt);
+    catalog.db
+      .prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES (?, ?, ?, 'files', ?)")
+      .run(key, key.split('/')[1], key.split('/')[0], createdAt);
     recordFileIndex(catalog, key, entries);
   };
-  addSet('site/old', '2026-01-01T00:00:00.000Z', [entry('site', 'dir'), entry('site/invoices/inv-001.pdf', 'file', 5), entry('site/readme.txt')]);
-  addSet('site/new', '2026-02-01T00:00:00.000Z', [entry('site', 'dir'), entry('site/invoices/inv-001.pdf', 'file', 7), entry('site/invoices/inv-002.pdf'), entry('site/a[1].txt'), entry('site/équipe/résumé-é.odt', 'file', 3)]);
+  addSet('site/old', '2026-01-01T00:00:00.000Z', [
+    entry('site', 'dir'),
+    entry('site/invoices/inv-001.pdf', 'file', 5),
+    entry('site/readme.txt'),
+  ]);
+  addSet('site/new', '2026-02-01T00:00:00.000Z', [
+    entry('site', 'dir'),
+    entry('site/invoices/inv-001.pdf', 'file', 7),
+    entry('site/invoices/inv-002.pdf'),
+    entry('site/a[1].txt'),
+    entry('site/équipe/résumé-é.odt', 'file', 3),
+  ]);
   addSet('other/one', '2026-03-01T00:00:00.000Z', [entry('etc/app.conf')]);
 });
 afterAll(() => {
@@ -51,7 +72,9 @@ describe('find', () => {
   });
 
   it('finds paths with non-ASCII names, matched on their bytes and returned whole', () => {
-    expect(findFiles(catalog, '*/résumé-*.odt').map((h) => [h.path, h.size])).toEqual([['site/équipe/résumé-é.odt', 3]]);
+    expect(findFiles(catalog, '*/résumé-*.odt').map((h) => [h.path, h.size])).toEqual([
+      ['site/équipe/résumé-é.odt', 3],
+    ]);
     expect(findFiles(catalog, 'site/équipe/*').map((h) => h.path)).toEqual(['site/équipe/résumé-é.odt']);
     expect(findFiles(catalog, '*é.odt').map((h) => h.path)).toEqual(['site/équipe/résumé-é.odt']);
   });
@@ -66,12 +89,18 @@ describe('find', () => {
 describe('systems', () => {
   it('judges the newest verified set against the RPO of the tier from settings', () => {
     const now = new Date('2026-02-01T01:00:00.000Z');
-    catalog.db.prepare("INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('site/new', 'm', 'integrity', 'ok', '2026-02-01T00:30:00.000Z', 1)").run();
+    catalog.db
+      .prepare(
+        "INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('site/new', 'm', 'integrity', 'ok', '2026-02-01T00:30:00.000Z', 1)",
+      )
+      .run();
     const settings = parseSettings({ systems: { site: { tier: 'critical' } } });
     const site = listSystems(catalog, settings, now).find((s) => s.system === 'site')!;
     expect(site).toMatchObject({ tier: 'critical', rpoMinutes: 5, ageMinutes: 60, status: 'late' });
     expect(site.reason).toMatch(/over the 5 min RPO/);
-    const relaxed = listSystems(catalog, parseSettings({ systems: { site: { tier: 'standard' } } }), now).find((s) => s.system === 'site')!;
+    const relaxed = listSystems(catalog, parseSettings({ systems: { site: { tier: 'standard' } } }), now).find(
+      (s) => s.system === 'site',
+    )!;
     expect(relaxed.status).toBe('ok');
     expect(listSystems(catalog, parseSettings({}), now).find((s) => s.system === 'other')!.status).toBe('unverified');
   });

@@ -15,10 +15,12 @@ beforeEach(() => {
 afterEach(() => dir.cleanup());
 
 function tables(c: Catalog): string[] {
-  return (c.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]).filter((n) => !n.startsWith('sqlite_'));
+  return (
+    c.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]
+  ).filter((n) => !n.startsWith('sqlite_'));
 }
 function columns(c: Catalog, table: string): string[] {
-  return (c.db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]);
+  return c.db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
 }
 
 /** Open at version-1, then migrate to `version`: the migration must apply on top of real data. */
@@ -40,14 +42,26 @@ describe('catalog migrations', () => {
     expect(tables(c)).toEqual(['artifacts', 'media', 'presence', 'sets', 'systems', 'unreadable']);
     expect(columns(c, 'presence')).toContain('missing_since');
     c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/mnt/a', 'now')").run();
-    c.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('db/1', '1', 'db', 'pg-logical', 'now')").run();
-    c.db.prepare("INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('db/1', 'm1', 'sets/db/1', 'now', 'now')").run();
-    expect(() => c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m2', 'tape', '/x', 'now')").run()).toThrow(/CHECK/);
+    c.db
+      .prepare(
+        "INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('db/1', '1', 'db', 'pg-logical', 'now')",
+      )
+      .run();
+    c.db
+      .prepare(
+        "INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('db/1', 'm1', 'sets/db/1', 'now', 'now')",
+      )
+      .run();
+    expect(() =>
+      c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m2', 'tape', '/x', 'now')").run(),
+    ).toThrow(/CHECK/);
     c.close();
   });
 
   it('002 adds the file index, keeping the rows of 001', () => {
-    Catalog.open(path, { targetVersion: 1 }).db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')").run();
+    Catalog.open(path, { targetVersion: 1 })
+      .db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')")
+      .run();
     const c = migrateFromPrevious(2);
     expect(tables(c)).toContain('file_index');
     c.db.prepare("INSERT INTO file_index (set_key, path, type, size) VALUES ('f/1', 'etc/app.conf', 'file', 10)").run();
@@ -59,7 +73,13 @@ describe('catalog migrations', () => {
     const c = migrateFromPrevious(3);
     expect(tables(c)).toEqual(expect.arrayContaining(['verifications', 'trusted_keys']));
     expect(columns(c, 'verifications')).toEqual(expect.arrayContaining(['level', 'verdict', 'bytes_per_sec']));
-    expect(() => c.db.prepare("INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('a', 'm', 'bogus', 'ok', 'now', 1)").run()).toThrow(/CHECK/);
+    expect(() =>
+      c.db
+        .prepare(
+          "INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('a', 'm', 'bogus', 'ok', 'now', 1)",
+        )
+        .run(),
+    ).toThrow(/CHECK/);
     c.close();
   });
 
@@ -75,12 +95,22 @@ describe('catalog migration 006', () => {
   it('adds the WAL archive summaries, keeping the media of earlier versions', () => {
     Catalog.open(path, { targetVersion: 5 }).close();
     const old = new Database(path);
-    old.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', '2026-01-01T00:00:00Z')").run();
+    old
+      .prepare(
+        "INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', '2026-01-01T00:00:00Z')",
+      )
+      .run();
     old.close();
     const c = migrateFromPrevious(6);
     expect(tables(c)).toContain('wal_archives');
-    expect(columns(c, 'wal_archives')).toEqual(expect.arrayContaining(['medium_id', 'system', 'last_segment', 'gaps', 'timelines']));
-    c.db.prepare("INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, scanned_at) VALUES ('m1', 'shop', 3, 100, '[1]', 'now')").run();
+    expect(columns(c, 'wal_archives')).toEqual(
+      expect.arrayContaining(['medium_id', 'system', 'last_segment', 'gaps', 'timelines']),
+    );
+    c.db
+      .prepare(
+        "INSERT INTO wal_archives (medium_id, system, files, bytes, timelines, scanned_at) VALUES ('m1', 'shop', 3, 100, '[1]', 'now')",
+      )
+      .run();
     // A medium's rows go with it.
     c.db.prepare('PRAGMA foreign_keys = ON').run();
     c.db.prepare("DELETE FROM media WHERE id = 'm1'").run();
@@ -92,7 +122,9 @@ describe('catalog migration 006', () => {
 describe('catalog migration 005', () => {
   it('adds the per-set path texts and fills them from an existing file index', () => {
     const old = Catalog.open(path, { targetVersion: 4 });
-    old.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')").run();
+    old.db
+      .prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')")
+      .run();
     const ins = old.db.prepare("INSERT INTO file_index (set_key, path, type, size) VALUES ('f/1', ?, ?, 1)");
     ins.run('site', 'dir');
     ins.run('site/a.txt', 'file');
@@ -106,24 +138,61 @@ describe('catalog migration 005', () => {
 });
 
 describe('catalog migration 007', () => {
-  it("lets sets be restic snapshots, keeping every set and the rows that reference them", () => {
+  it('lets sets be restic snapshots, keeping every set and the rows that reference them', () => {
     const old = Catalog.open(path, { targetVersion: 6 });
-    old.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', 'now')").run();
-    old.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('f/1', '1', 'f', 'files', 'seed-script', 'now')").run();
-    old.db.prepare("INSERT INTO artifacts (set_key, path, role, bytes) VALUES ('f/1', 'a.tar.gz', 'files-tar-gz', 3)").run();
-    old.db.prepare("INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('f/1', 'm1', 'a.tar.gz', 'now', 'now')").run();
+    old.db
+      .prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/media/usb', 'now')")
+      .run();
+    old.db
+      .prepare(
+        "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('f/1', '1', 'f', 'files', 'seed-script', 'now')",
+      )
+      .run();
+    old.db
+      .prepare("INSERT INTO artifacts (set_key, path, role, bytes) VALUES ('f/1', 'a.tar.gz', 'files-tar-gz', 3)")
+      .run();
+    old.db
+      .prepare(
+        "INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('f/1', 'm1', 'a.tar.gz', 'now', 'now')",
+      )
+      .run();
     old.db.prepare("INSERT INTO file_index (set_key, path, type, size) VALUES ('f/1', 'a.txt', 'file', 1)").run();
-    expect(() => old.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')").run()).toThrow(/CHECK/);
+    expect(() =>
+      old.db
+        .prepare(
+          "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')",
+        )
+        .run(),
+    ).toThrow(/CHECK/);
     old.close();
     const c = migrateFromPrevious(7);
-    c.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')").run();
-    expect(() => c.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('x/1', '1', 'x', 'files', 'borg', 'now')").run()).toThrow(/CHECK/);
-    for (const t of ['artifacts', 'presence', 'file_index']) expect(c.db.prepare(`SELECT count(*) FROM ${t} WHERE set_key = 'f/1'`).pluck().get(), t).toBe(1);
+    c.db
+      .prepare(
+        "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('r/1', '1', 'r', 'files', 'restic', 'now')",
+      )
+      .run();
+    expect(() =>
+      c.db
+        .prepare(
+          "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES ('x/1', '1', 'x', 'files', 'borg', 'now')",
+        )
+        .run(),
+    ).toThrow(/CHECK/);
+    for (const t of ['artifacts', 'presence', 'file_index'])
+      expect(c.db.prepare(`SELECT count(*) FROM ${t} WHERE set_key = 'f/1'`).pluck().get(), t).toBe(1);
     // The references still point at sets: removing a set removes its rows.
     expect(c.db.pragma('foreign_keys', { simple: true })).toBe(1);
     c.db.prepare("DELETE FROM sets WHERE key = 'f/1'").run();
-    for (const t of ['artifacts', 'presence', 'file_index']) expect(c.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get(), t).toBe(0);
-    expect(c.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('sets_system_created', 'sets_created')").pluck().get()).toBe(2);
+    for (const t of ['artifacts', 'presence', 'file_index'])
+      expect(c.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get(), t).toBe(0);
+    expect(
+      c.db
+        .prepare(
+          "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('sets_system_created', 'sets_created')",
+        )
+        .pluck()
+        .get(),
+    ).toBe(2);
     c.close();
   });
 });
@@ -139,12 +208,16 @@ describe('catalog open', () => {
 
   it('reports a file that is not a catalog as CATALOG_CORRUPT with a way out', () => {
     writeFileSync(path, 'this is not sqlite at all, just some bytes '.repeat(200));
-    expect(() => Catalog.open(path)).toThrow(expect.objectContaining({ code: 'CATALOG_CORRUPT', hint: expect.stringContaining('scan --rebuild') }));
+    expect(() => Catalog.open(path)).toThrow(
+      expect.objectContaining({ code: 'CATALOG_CORRUPT', hint: expect.stringContaining('scan --rebuild') }),
+    );
   });
 
   it('reports damaged pages as CATALOG_CORRUPT', () => {
     const c = Catalog.open(path);
-    const insert = c.db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES (?, ?, 'db', 'pg-logical', 'now')");
+    const insert = c.db.prepare(
+      "INSERT INTO sets (key, set_id, system, kind, created_at) VALUES (?, ?, 'db', 'pg-logical', 'now')",
+    );
     c.db.transaction(() => {
       for (let i = 0; i < 3000; i++) insert.run(`db/${i}`, String(i));
     })();

@@ -12,7 +12,12 @@ import { newMediumInfo } from '../../electron/engine/format/medium';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { tempDir } from '../helpers/temp';
 
-const ctx = { step: () => undefined, progress: () => undefined, log: () => undefined, signal: new AbortController().signal };
+const ctx = {
+  step: () => undefined,
+  progress: () => undefined,
+  log: () => undefined,
+  signal: new AbortController().signal,
+};
 const ID = '20261122T211110Z-files';
 const H = 'c'.repeat(64);
 
@@ -21,10 +26,31 @@ function putSet(root: string, id: string, host: string, parent: string | null = 
   const d = join(root, 'sets/docs', id);
   mkdirSync(d, { recursive: true });
   const bytes = canonicalBytes({
-    format: 'lifeboat-set/1', set_id: id, system: 'docs', kind: 'files', tier: null,
-    created_at: '2026-11-22T21:11:10.000Z', started_at: '2026-11-22T21:11:10.000Z', finished_at: '2026-11-22T21:11:11.000Z',
-    parent, lifeboat_version: 't', host, source: {}, warnings: [],
-    artifacts: [{ path: 'files.tar.zst', role: 'files-tar', bytes: 1, sha256: H, encodings: ['zstd'], plain_bytes: 1, plain_sha256: H, recipients: [] }],
+    format: 'lifeboat-set/1',
+    set_id: id,
+    system: 'docs',
+    kind: 'files',
+    tier: null,
+    created_at: '2026-11-22T21:11:10.000Z',
+    started_at: '2026-11-22T21:11:10.000Z',
+    finished_at: '2026-11-22T21:11:11.000Z',
+    parent,
+    lifeboat_version: 't',
+    host,
+    source: {},
+    warnings: [],
+    artifacts: [
+      {
+        path: 'files.tar.zst',
+        role: 'files-tar',
+        bytes: 1,
+        sha256: H,
+        encodings: ['zstd'],
+        plain_bytes: 1,
+        plain_sha256: H,
+        recipients: [],
+      },
+    ],
   });
   writeFileSync(join(d, 'manifest.json'), bytes);
   return bytes;
@@ -47,7 +73,10 @@ afterEach(() => {
   dir.cleanup();
 });
 
-const keys = (): string[] => listSets(catalog).map((s) => s.key).sort();
+const keys = (): string[] =>
+  listSets(catalog)
+    .map((s) => s.key)
+    .sort();
 
 describe('two different sets with the same name on two media (made in the same second by two servers)', () => {
   it('are two sets in the catalog, each where it is, with stable keys; a true copy joins its own set', async () => {
@@ -60,7 +89,9 @@ describe('two different sets with the same name on two media (made in the same s
     expect(whereIs(catalog, `docs/${ID}`)!.rows.map((r) => r.label)).toEqual(['a']);
     expect(whereIs(catalog, variant)!.rows.map((r) => r.label)).toEqual(['b']);
     // The bare id names both: refused with the keys, never one picked silently.
-    expect(() => whereIs(catalog, ID)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`names 2 different sets: `) }));
+    expect(() => whereIs(catalog, ID)).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`names 2 different sets: `) }),
+    );
     expect(() => whereIs(catalog, ID)).toThrow(new RegExp(`${variant.replace(/[/@]/g, '.')}`));
 
     // Rescans (manifests read again or skipped) keep both, neither goes missing.
@@ -79,7 +110,11 @@ describe('two different sets with the same name on two media (made in the same s
     expect(listSets(catalog).find((s) => s.key === `docs/${ID}`)!.media).toBe(1);
 
     // Retention protects a verified set by its manifest, not by a name the other set shares.
-    catalog.db.prepare("INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms) VALUES (?, (SELECT id FROM media WHERE label = 'b'), NULL, 'integrity', 'ok', '2026-11-22T22:00:00Z', 5)").run(variant);
+    catalog.db
+      .prepare(
+        "INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms) VALUES (?, (SELECT id FROM media WHERE label = 'b'), NULL, 'integrity', 'ok', '2026-11-22T22:00:00Z', 5)",
+      )
+      .run(variant);
     expect([...verifiedManifests(catalog)]).toEqual([sha256Hex(other)]);
   });
 
@@ -110,16 +145,38 @@ describe('two different sets with the same name on two media (made in the same s
 describe('a new set never takes a name the catalog knows on another medium', () => {
   it('takes the next suffix instead', async () => {
     const startedAt = new Date('2026-11-22T21:11:10.400Z');
-    const plan = { system: 'docs', kind: 'files' as const, tier: null, parent: null, recipients: [], signingKey: null, startedAt };
-    const produce = async (add: (a: { name: string; role: string; source: Buffer }) => Promise<unknown>): Promise<{ source: Record<string, unknown>; warnings: string[] }> => {
+    const plan = {
+      system: 'docs',
+      kind: 'files' as const,
+      tier: null,
+      parent: null,
+      recipients: [],
+      signingKey: null,
+      startedAt,
+    };
+    const produce = async (
+      add: (a: { name: string; role: string; source: Buffer }) => Promise<unknown>,
+    ): Promise<{ source: Record<string, unknown>; warnings: string[] }> => {
       await add({ name: 'files.tar', role: 'files-tar', source: Buffer.from('a tar') });
       return { source: {}, warnings: [] };
     };
-    const first = await writeSet({ ...plan, media: [media.a!], idTaken: (id) => setIdKnown(catalog, 'docs', id) }, ctx, produce);
+    const first = await writeSet(
+      { ...plan, media: [media.a!], idTaken: (id) => setIdKnown(catalog, 'docs', id) },
+      ctx,
+      produce,
+    );
     expect(first.manifest.set_id).toBe(ID);
-    catalog.db.prepare("INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES (?, ?, 'docs', 'files', 'lifeboat', ?)").run(`docs/${ID}`, ID, startedAt.toISOString());
+    catalog.db
+      .prepare(
+        "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES (?, ?, 'docs', 'files', 'lifeboat', ?)",
+      )
+      .run(`docs/${ID}`, ID, startedAt.toISOString());
     // Same second, another medium: without the catalog it would be the same name again.
-    const second = await writeSet({ ...plan, media: [media.b!], idTaken: (id) => setIdKnown(catalog, 'docs', id) }, ctx, produce);
+    const second = await writeSet(
+      { ...plan, media: [media.b!], idTaken: (id) => setIdKnown(catalog, 'docs', id) },
+      ctx,
+      produce,
+    );
     expect(second.manifest.set_id).toBe(`${ID}-2`);
     const blind = await writeSet({ ...plan, media: [media.c!] }, ctx, produce);
     expect(blind.manifest.set_id).toBe(ID);

@@ -9,7 +9,12 @@ import { newMediumInfo } from '../../electron/engine/format/medium';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { tempDir } from '../helpers/temp';
 
-const ctx = { step: () => undefined, progress: () => undefined, log: () => undefined, signal: new AbortController().signal };
+const ctx = {
+  step: () => undefined,
+  progress: () => undefined,
+  log: () => undefined,
+  signal: new AbortController().signal,
+};
 const H = 'b'.repeat(64);
 
 function writeSet(root: string, id: string): void {
@@ -17,7 +22,33 @@ function writeSet(root: string, id: string): void {
   mkdirSync(d, { recursive: true });
   writeFileSync(
     join(d, 'manifest.json'),
-    canonicalBytes({ format: 'lifeboat-set/1', set_id: id, system: 'db', kind: 'pg-logical', tier: null, created_at: '2026-01-01T00:00:00.000Z', started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:00.000Z', parent: null, lifeboat_version: 't', host: 'h', source: {}, warnings: [], artifacts: [{ path: 'db.dump.zst', role: 'pg-dump', bytes: 1, sha256: H, encodings: ['zstd'], plain_bytes: 1, plain_sha256: H, recipients: [] }] }),
+    canonicalBytes({
+      format: 'lifeboat-set/1',
+      set_id: id,
+      system: 'db',
+      kind: 'pg-logical',
+      tier: null,
+      created_at: '2026-01-01T00:00:00.000Z',
+      started_at: '2026-01-01T00:00:00.000Z',
+      finished_at: '2026-01-01T00:00:00.000Z',
+      parent: null,
+      lifeboat_version: 't',
+      host: 'h',
+      source: {},
+      warnings: [],
+      artifacts: [
+        {
+          path: 'db.dump.zst',
+          role: 'pg-dump',
+          bytes: 1,
+          sha256: H,
+          encodings: ['zstd'],
+          plain_bytes: 1,
+          plain_sha256: H,
+          recipients: [],
+        },
+      ],
+    }),
   );
 }
 
@@ -42,7 +73,10 @@ describe('a medium removed during a scan', () => {
       await scanMedium(catalog, medium, ctx);
       expect(listSets(catalog)).toHaveLength(1);
       writeSet(root, '20260102T000000Z-pg-logical');
-      await expect(scanMedium(catalog, new PulledDuringScan(root), ctx)).rejects.toMatchObject({ code: 'STORAGE_UNREACHABLE', message: expect.stringMatching(/went away during the scan/) });
+      await expect(scanMedium(catalog, new PulledDuringScan(root), ctx)).rejects.toMatchObject({
+        code: 'STORAGE_UNREACHABLE',
+        message: expect.stringMatching(/went away during the scan/),
+      });
       const sets = listSets(catalog);
       expect(sets).toHaveLength(1);
       expect(sets[0]!.missingFrom).toBe(0);

@@ -18,17 +18,27 @@ beforeEach(() => {
   catalog?.close();
   catalog = Catalog.open(join(dir.path, `c${++n}.sqlite`));
   const now = '2026-12-01T00:00:00.000Z';
-  catalog.db.exec(`INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('shop/s1', 's1', 'shop', 'pg-logical', '${now}')`);
+  catalog.db.exec(
+    `INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('shop/s1', 's1', 'shop', 'pg-logical', '${now}')`,
+  );
   for (const m of ['usb', 'nas']) {
-    catalog.db.exec(`INSERT INTO media (id, kind, location, first_seen) VALUES ('${m}', 'folder', '/media/${m}', '${now}')`);
-    catalog.db.exec(`INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('shop/s1', '${m}', 'sets/shop/s1', '${now}', '${now}')`);
+    catalog.db.exec(
+      `INSERT INTO media (id, kind, location, first_seen) VALUES ('${m}', 'folder', '/media/${m}', '${now}')`,
+    );
+    catalog.db.exec(
+      `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('shop/s1', '${m}', 'sets/shop/s1', '${now}', '${now}')`,
+    );
   }
 });
 
 let clock = 0;
 function verdict(medium: string, level: string, v: string): void {
   const at = new Date(Date.UTC(2026, 11, 1, 1, 0, ++clock)).toISOString();
-  catalog.stmt('INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms) VALUES (?, ?, NULL, ?, ?, ?, 1)').run('shop/s1', medium, level, v, at);
+  catalog
+    .stmt(
+      'INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms) VALUES (?, ?, NULL, ?, ?, ?, 1)',
+    )
+    .run('shop/s1', medium, level, v, at);
 }
 
 const verified = (): boolean => listSets(catalog)[0]!.verified;
@@ -53,9 +63,15 @@ describe('the standing verdict', () => {
     verdict('usb', 'deep', 'unreadable-dump');
     verdict('usb', 'integrity', 'ok');
     expect([verified(), failing('usb')]).toEqual([false, 1]);
-    expect(currentVerdicts(catalog).map((v) => `${v.level}:${v.verdict}`)).toEqual(['deep:unreadable-dump', 'integrity:ok']);
+    expect(currentVerdicts(catalog).map((v) => `${v.level}:${v.verdict}`)).toEqual([
+      'deep:unreadable-dump',
+      'integrity:ok',
+    ]);
     // `where` shows the failure that stands, not the newer pass below it.
-    expect(whereIs(catalog, 'shop/s1')!.rows.find((r) => r.mediumId === 'usb')!.lastVerification).toMatchObject({ level: 'deep', verdict: 'unreadable-dump' });
+    expect(whereIs(catalog, 'shop/s1')!.rows.find((r) => r.mediumId === 'usb')!.lastVerification).toMatchObject({
+      level: 'deep',
+      verdict: 'unreadable-dump',
+    });
   });
 
   it('per medium: a good copy on one medium keeps the set verified while the other copy fails', () => {

@@ -7,7 +7,9 @@ import { cliOnPath } from '../../shared/cli-on-path';
 describe('cliOnPath', () => {
   it('points at the wrapper the package ships, per OS', () => {
     expect(cliOnPath('linux').steps.join(' ')).toContain('/usr/bin/lifeboat');
-    expect(cliOnPath('darwin').command).toBe('sudo ln -s /Applications/Lifeboat.app/Contents/Resources/bin/lifeboat /usr/local/bin/lifeboat');
+    expect(cliOnPath('darwin').command).toBe(
+      'sudo ln -s /Applications/Lifeboat.app/Contents/Resources/bin/lifeboat /usr/local/bin/lifeboat',
+    );
     expect(cliOnPath('win32').command).toContain('\\Lifeboat\\resources\\bin');
     expect(cliOnPath('freebsd').steps[0]).toContain('resources/bin');
     const yml = readFileSync(join(__dirname, '..', '..', 'electron-builder.yml'), 'utf8');

@@ -2,14 +2,25 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chooseSqliteBinding, electronSqlitePath, isWrongAbiError, type RuntimeFacts } from '../../electron/main/native-binding';
+import {
+  chooseSqliteBinding,
+  electronSqlitePath,
+  isWrongAbiError,
+  type RuntimeFacts,
+} from '../../electron/main/native-binding';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { tempDir } from '../helpers/temp';
 
 // Which better-sqlite3 binary each runtime gets (electron/main/native-binding.ts), with the
 // runtime facts injected; and that the chosen path really reaches better-sqlite3.
 const require = createRequire(import.meta.url);
-const NODE_BUILD = join(require.resolve('better-sqlite3/package.json'), '..', 'build', 'Release', 'better_sqlite3.node');
+const NODE_BUILD = join(
+  require.resolve('better-sqlite3/package.json'),
+  '..',
+  'build',
+  'Release',
+  'better_sqlite3.node',
+);
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -29,7 +40,12 @@ describe('chooseSqliteBinding', () => {
   });
 
   it('a package holds the Electron build in the default place (the packaging hook put it there)', () => {
-    expect(chooseSqliteBinding(facts({ electron: '41.7.1', packaged: true, appRoot: '/opt/Lifeboat/resources/app.asar' }), io([])).kind).toBe('default');
+    expect(
+      chooseSqliteBinding(
+        facts({ electron: '41.7.1', packaged: true, appRoot: '/opt/Lifeboat/resources/app.asar' }),
+        io([]),
+      ).kind,
+    ).toBe('default');
   });
 
   it('Electron from a checkout gets the Electron build kept apart, by version, platform and arch', () => {
@@ -52,7 +68,9 @@ describe('chooseSqliteBinding', () => {
 
   it('names the same file as the script that makes it', async () => {
     const script = await import('../../packaging/electron-native.mjs');
-    expect(script.electronSqlitePath('/r', '1.2.3', '41.0.0', 'darwin', 'arm64')).toBe(electronSqlitePath('/r', '1.2.3', '41.0.0', 'darwin', 'arm64'));
+    expect(script.electronSqlitePath('/r', '1.2.3', '41.0.0', 'darwin', 'arm64')).toBe(
+      electronSqlitePath('/r', '1.2.3', '41.0.0', 'darwin', 'arm64'),
+    );
   });
 });
 

@@ -24,10 +24,17 @@ interface Seen {
   closed: number;
 }
 
-function steps(dataDir: string, over: Partial<StartupSteps<Engine>> = {}, packaged = false): { steps: StartupSteps<Engine>; seen: Seen } {
+function steps(
+  dataDir: string,
+  over: Partial<StartupSteps<Engine>> = {},
+  packaged = false,
+): { steps: StartupSteps<Engine>; seen: Seen } {
   const seen: Seen = { shown: [], logged: [], fallback: [], windows: 0, closed: 0 };
   const s: StartupSteps<Engine> = {
-    facts: { packaged, versions: { lifeboat: '0.1.0', electron: '41.7.1', node: '24.0.0', platform: 'linux', arch: 'x64' } },
+    facts: {
+      packaged,
+      versions: { lifeboat: '0.1.0', electron: '41.7.1', node: '24.0.0', platform: 'linux', arch: 'x64' },
+    },
     dataDir: () => dataDir,
     openLog: (dir) => {
       mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -35,7 +42,8 @@ function steps(dataDir: string, over: Partial<StartupSteps<Engine>> = {}, packag
       writeFileSync(logFile, '', { flag: 'a' });
       return { logger: createLogger((r) => seen.logged.push(r)), logFile };
     },
-    openEngine: (dir, logger) => new Engine({ dataDir: dir, credentials: new MemoryCredentialStore(), frontDoor: 'app', logger }),
+    openEngine: (dir, logger) =>
+      new Engine({ dataDir: dir, credentials: new MemoryCredentialStore(), frontDoor: 'app', logger }),
     openWindow: () => {
       seen.windows += 1;
     },
@@ -77,7 +85,8 @@ describe('startApp', () => {
     await probe.close();
     // Garbage where the catalog was: SQLite refuses it at open.
     writeFileSync(catalogPath, Buffer.alloc(8192, 0x41));
-    for (const extra of ['-wal', '-shm', '.clean']) if (existsSync(catalogPath + extra)) writeFileSync(catalogPath + extra, '');
+    for (const extra of ['-wal', '-shm', '.clean'])
+      if (existsSync(catalogPath + extra)) writeFileSync(catalogPath + extra, '');
     const { steps: s, seen } = steps(home);
     const r = await startApp(s);
     expect(r.ok).toBe(false);
@@ -143,7 +152,14 @@ describe('startApp', () => {
     const bogus = join(t.path, 'better_sqlite3.node');
     writeFileSync(bogus, 'not a shared object, as a build for another platform would be');
     const { steps: s, seen } = steps(join(t.path, 'home'), {
-      openEngine: (dir, logger) => new Engine({ dataDir: dir, credentials: new MemoryCredentialStore(), frontDoor: 'app', logger, sqliteNativeBinding: bogus }),
+      openEngine: (dir, logger) =>
+        new Engine({
+          dataDir: dir,
+          credentials: new MemoryCredentialStore(),
+          frontDoor: 'app',
+          logger,
+          sqliteNativeBinding: bogus,
+        }),
     });
     const r = await startApp(s);
     expect(r.ok).toBe(false);
@@ -179,7 +195,9 @@ describe('startApp', () => {
     cleanups.push(t.cleanup);
     const { steps: s, seen } = steps(join(t.path, 'home'), {
       openWindow: async () => {
-        throw new Error('ERR_FILE_NOT_FOUND (-6) loading file:///opt/Lifeboat/resources/app.asar/out/renderer/index.html');
+        throw new Error(
+          'ERR_FILE_NOT_FOUND (-6) loading file:///opt/Lifeboat/resources/app.asar/out/renderer/index.html',
+        );
       },
     });
     const r = await startApp(s);
@@ -187,7 +205,11 @@ describe('startApp', () => {
     expect(seen.closed).toBe(1);
     expect(seen.shown[0]!.message).toContain('ERR_FILE_NOT_FOUND');
     // The catalog was closed cleanly: it opens again.
-    const again = new Engine({ dataDir: join(t.path, 'home'), credentials: new MemoryCredentialStore(), frontDoor: 'app' });
+    const again = new Engine({
+      dataDir: join(t.path, 'home'),
+      credentials: new MemoryCredentialStore(),
+      frontDoor: 'app',
+    });
     await again.close();
   });
 
@@ -196,7 +218,11 @@ describe('startApp', () => {
     cleanups.push(t.cleanup);
     const { steps: s, seen } = steps(join(t.path, 'home'), {
       openEngine: () => {
-        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', 'keychain refused postgres://admin:hunter2secret@db.example/prod', { hint: 'Unlock the keychain.' });
+        throw new LifeboatError(
+          'CREDENTIAL_UNAVAILABLE',
+          'keychain refused postgres://admin:hunter2secret@db.example/prod',
+          { hint: 'Unlock the keychain.' },
+        );
       },
     });
     await startApp(s);

@@ -21,13 +21,19 @@ describe('renderer entry', () => {
 
   it('ignores a dev-server URL that is not http(s)', () => {
     for (const url of ['file:///etc/passwd', 'data:text/html,<p>x</p>', 'javascript:alert(1)', 'not a url']) {
-      expect(rendererEntry({ packaged: false, env: { ELECTRON_RENDERER_URL: url }, rendererFile: FILE }).devUrl).toBeNull();
+      expect(
+        rendererEntry({ packaged: false, env: { ELECTRON_RENDERER_URL: url }, rendererFile: FILE }).devUrl,
+      ).toBeNull();
     }
   });
 });
 
 describe('trusted URLs and frames', () => {
-  const dev = rendererEntry({ packaged: false, env: { ELECTRON_RENDERER_URL: 'http://localhost:5173' }, rendererFile: FILE });
+  const dev = rendererEntry({
+    packaged: false,
+    env: { ELECTRON_RENDERER_URL: 'http://localhost:5173' },
+    rendererFile: FILE,
+  });
   const built = rendererEntry({ packaged: true, env: {}, rendererFile: FILE });
 
   it('compares the dev server by origin, not by prefix', () => {

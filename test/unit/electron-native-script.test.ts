@@ -18,9 +18,18 @@ function checkout(): string {
   cleanups.push(t.cleanup);
   mkdirSync(join(t.path, 'node_modules', 'better-sqlite3', 'build', 'Release'), { recursive: true });
   mkdirSync(join(t.path, 'node_modules', 'electron'), { recursive: true });
-  writeFileSync(join(t.path, 'node_modules', 'better-sqlite3', 'package.json'), JSON.stringify({ name: 'better-sqlite3', version: '12.11.1' }));
-  writeFileSync(join(t.path, 'node_modules', 'electron', 'package.json'), JSON.stringify({ name: 'electron', version: '41.7.1' }));
-  writeFileSync(join(t.path, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), 'the Node build');
+  writeFileSync(
+    join(t.path, 'node_modules', 'better-sqlite3', 'package.json'),
+    JSON.stringify({ name: 'better-sqlite3', version: '12.11.1' }),
+  );
+  writeFileSync(
+    join(t.path, 'node_modules', 'electron', 'package.json'),
+    JSON.stringify({ name: 'electron', version: '41.7.1' }),
+  );
+  writeFileSync(
+    join(t.path, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'),
+    'the Node build',
+  );
   return t.path;
 }
 
@@ -33,7 +42,9 @@ describe('electron-native.mjs', () => {
     const path = ensureElectronSqlite({ root, platform: 'linux', arch: 'x64', from: given, log: (m) => logs.push(m) });
     expect(path).toBe(mainPath(root, '12.11.1', '41.7.1', 'linux', 'x64'));
     expect(readFileSync(path, 'utf8')).toBe('an Electron build');
-    expect(readFileSync(join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), 'utf8')).toBe('the Node build');
+    expect(
+      readFileSync(join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), 'utf8'),
+    ).toBe('the Node build');
     expect(logs.join('\n')).toContain('Electron 41.7.1 (linux-x64)');
   });
 

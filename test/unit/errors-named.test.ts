@@ -8,7 +8,12 @@ import { parseAwsConfig, resolveS3Endpoint, s3ClientConfig } from '../../electro
 
 /** A system error as Node raises it (fs.promises). */
 function sysError(code: string, syscall: string, path?: string, what = 'oops'): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: ${what}, ${syscall}${path ? ` '${path}'` : ''}`), { code, syscall, errno: -1, ...(path ? { path } : {}) });
+  return Object.assign(new Error(`${code}: ${what}, ${syscall}${path ? ` '${path}'` : ''}`), {
+    code,
+    syscall,
+    errno: -1,
+    ...(path ? { path } : {}),
+  });
 }
 
 describe('system errors are named, with the path', () => {
@@ -34,7 +39,7 @@ describe('system errors are named, with the path', () => {
   it('any other failed call on a path says which call, what the OS said and where', () => {
     const e = mapError(sysError('EXDEV', 'rename', '/a/b', 'cross-device link not permitted'));
     expect(e.code).toBe('STORAGE_ERROR');
-    expect(e.message).toBe("The file system refused rename: cross-device link not permitted (EXDEV) (/a/b).");
+    expect(e.message).toBe('The file system refused rename: cross-device link not permitted (EXDEV) (/a/b).');
   });
 
   it('a write with no path of its own gets the file it was writing (which of several media is full)', () => {
@@ -46,7 +51,9 @@ describe('system errors are named, with the path', () => {
   });
 
   it('no S3 credentials is CREDENTIAL_UNAVAILABLE (exit 2); a YAML alias bomb is RUNBOOK_INVALID', () => {
-    const creds = mapError(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const creds = mapError(
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+    );
     expect(creds.code).toBe('CREDENTIAL_UNAVAILABLE');
     expect(exitCodeFor(creds.code)).toBe(2);
     const bomb = mapError(new ReferenceError('Excessive alias count indicates a resource exhaustion attack'));
@@ -56,24 +63,58 @@ describe('system errors are named, with the path', () => {
 
 describe('one S3 client configuration for every endpoint source', () => {
   const noAws: NodeJS.ProcessEnv = { HOME: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent/config' };
-  const { requestHandler: _a, ...fromEnv } = s3ClientConfig({}, { ...noAws, AWS_ENDPOINT_URL: 'http://minio.internal:9000' });
+  const { requestHandler: _a, ...fromEnv } = s3ClientConfig(
+    {},
+    { ...noAws, AWS_ENDPOINT_URL: 'http://minio.internal:9000' },
+  );
 
   it('an endpoint from the environment: path-style, checksums only when required', () => {
-    expect(fromEnv).toMatchObject({ endpoint: 'http://minio.internal:9000', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    expect(fromEnv).toMatchObject({
+      endpoint: 'http://minio.internal:9000',
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
   });
 
   it('the same endpoint from a profile (endpoint_url, or a services section) gets exactly the same settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-aws-'));
     try {
       const config = join(dir, 'config');
-      writeFileSync(config, ['[default]', 'region = us-east-1', '', '[profile rescue]', 'endpoint_url = http://minio.internal:9000', '', '[profile svc]', 'services = local', '[services local]', 's3 =', '  endpoint_url = http://minio.internal:9000', ''].join('\n'));
+      writeFileSync(
+        config,
+        [
+          '[default]',
+          'region = us-east-1',
+          '',
+          '[profile rescue]',
+          'endpoint_url = http://minio.internal:9000',
+          '',
+          '[profile svc]',
+          'services = local',
+          '[services local]',
+          's3 =',
+          '  endpoint_url = http://minio.internal:9000',
+          '',
+        ].join('\n'),
+      );
       for (const profile of ['rescue', 'svc']) {
-        const { requestHandler: _b, ...fromProfile } = s3ClientConfig({}, { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: profile });
+        const { requestHandler: _b, ...fromProfile } = s3ClientConfig(
+          {},
+          { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: profile },
+        );
         expect(fromProfile).toEqual(fromEnv);
       }
       // The medium's own endpoint wins; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns the configured ones off, as in the SDK.
-      expect(resolveS3Endpoint({ endpoint: 'http://other:1' }, { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: 'rescue' })).toBe('http://other:1');
-      expect(resolveS3Endpoint({}, { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: 'rescue', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toBeUndefined();
+      expect(
+        resolveS3Endpoint({ endpoint: 'http://other:1' }, { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: 'rescue' }),
+      ).toBe('http://other:1');
+      expect(
+        resolveS3Endpoint(
+          {},
+          { ...noAws, AWS_CONFIG_FILE: config, AWS_PROFILE: 'rescue', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+        ),
+      ).toBeUndefined();
       // AWS itself: no custom settings.
       expect(s3ClientConfig({}, { ...noAws, AWS_CONFIG_FILE: config }).endpoint).toBeUndefined();
     } finally {
@@ -82,7 +123,9 @@ describe('one S3 client configuration for every endpoint source', () => {
   });
 
   it('reads the shared config format: sections, comments, sub-keys', () => {
-    const s = parseAwsConfig('# c\n[profile a]\nregion=eu-west-1 \n; c\ns3 =\n  addressing_style = path\n[ services  x ]\ns3 =\n  endpoint_url = http://h:1\n');
+    const s = parseAwsConfig(
+      '# c\n[profile a]\nregion=eu-west-1 \n; c\ns3 =\n  addressing_style = path\n[ services  x ]\ns3 =\n  endpoint_url = http://h:1\n',
+    );
     expect(s.get('profile a')?.get('region')).toBe('eu-west-1');
     expect(s.get('profile a')?.get('s3.addressing_style')).toBe('path');
     expect(s.get('services x')?.get('s3.endpoint_url')).toBe('http://h:1');

@@ -21,17 +21,39 @@ describe('mapError', () => {
     [{ code: 'SQLITE_CORRUPT', message: 'database disk image is malformed' }, 'CATALOG_CORRUPT'],
     [{ code: 'SQLITE_NOTADB', message: 'file is not a database' }, 'CATALOG_CORRUPT'],
     [{ code: 'SQLITE_READONLY', message: 'attempt to write a readonly database' }, 'CATALOG_READONLY'],
-    [Object.assign(new Error('table sets has no column named facts_json'), { code: 'SQLITE_ERROR' }), 'CATALOG_CORRUPT'],
+    [
+      Object.assign(new Error('table sets has no column named facts_json'), { code: 'SQLITE_ERROR' }),
+      'CATALOG_CORRUPT',
+    ],
     [Object.assign(new Error('no such table: presence'), { code: 'SQLITE_ERROR' }), 'CATALOG_CORRUPT'],
     [Object.assign(new Error('near "SELEC": syntax error'), { code: 'SQLITE_ERROR' }), 'INTERNAL'],
     [{ name: 'AccessDenied', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' }, 'STORAGE_ACCESS_DENIED'],
-    [{ name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' }, 'STORAGE_UNREACHABLE'],
+    [
+      { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' },
+      'STORAGE_UNREACHABLE',
+    ],
     [{ name: 'InternalError', $metadata: { httpStatusCode: 503 }, message: 'Slow down' }, 'STORAGE_UNREACHABLE'],
     [new Error('Cannot autolaunch D-Bus without X11 $DISPLAY'), 'CREDENTIAL_UNAVAILABLE'],
     [new Error('Object does not exist at path “/org/freedesktop/secrets/collection/login”'), 'CREDENTIAL_UNAVAILABLE'],
     [Object.assign(new Error('aborted'), { name: 'AbortError' }), 'CANCELLED'],
-    [Object.assign(new Error('@smithy/node-http-handler - the request socket timed out after 60000 ms of inactivity (configured by client requestHandler).'), { name: 'TimeoutError', $metadata: { attempts: 3 } }), 'STORAGE_UNREACHABLE'],
-    [Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 30000 ms.'), { name: 'TimeoutError' }), 'STORAGE_UNREACHABLE'],
+    [
+      Object.assign(
+        new Error(
+          '@smithy/node-http-handler - the request socket timed out after 60000 ms of inactivity (configured by client requestHandler).',
+        ),
+        { name: 'TimeoutError', $metadata: { attempts: 3 } },
+      ),
+      'STORAGE_UNREACHABLE',
+    ],
+    [
+      Object.assign(
+        new Error(
+          '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 30000 ms.',
+        ),
+        { name: 'TimeoutError' },
+      ),
+      'STORAGE_UNREACHABLE',
+    ],
     [new Error('something odd'), 'INTERNAL'],
     ['a thrown string', 'INTERNAL'],
   ])('maps %j to %s', (raw, code) => {
@@ -39,7 +61,9 @@ describe('mapError', () => {
   });
 
   it('never lets a secret through to the wire', () => {
-    const wire = toWireError(new Error('connect to postgres://admin:hunter2@db.example:5432/app failed, PGPASSWORD=hunter2'));
+    const wire = toWireError(
+      new Error('connect to postgres://admin:hunter2@db.example:5432/app failed, PGPASSWORD=hunter2'),
+    );
     expect(wire.message).not.toContain('hunter2');
     expect(wire.message).toContain('postgres://admin:[redacted]@db.example');
   });

@@ -1,6 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -45,7 +55,11 @@ async function restore(c: Case): Promise<{ report: TreeRestoreReport; staging: s
   const base = join(dir.path, `case-${++n}`);
   const staging = join(base, 'target', '.lifeboat-restore-x');
   mkdirSync(staging, { recursive: true });
-  const store = await IndexStore.load(Readable.from([Buffer.from(c.index.join('\n') + '\n')]), [], join(base, 'index.sqlite'));
+  const store = await IndexStore.load(
+    Readable.from([Buffer.from(c.index.join('\n') + '\n')]),
+    [],
+    join(base, 'index.sqlite'),
+  );
   try {
     const report = await restoreTree({
       store,
@@ -103,7 +117,14 @@ describe('extraction never writes through a link', () => {
         indexLine({ path: 'x', type: 'dir', in: 's1' }),
         indexLine({ path: 'x/s', type: 'symlink', target: '.', in: 's1' }),
         indexLine({ path: 'x/s/s/s/l', type: 'symlink', target: climb, in: 's1' }),
-        indexLine({ path: 'x/l/sentinel/etc/pwned.txt', type: 'file', size: 5, mode: 0o4755, sha256: sha('pwned'), in: 's1' }),
+        indexLine({
+          path: 'x/l/sentinel/etc/pwned.txt',
+          type: 'file',
+          size: 5,
+          mode: 0o4755,
+          sha256: sha('pwned'),
+          in: 's1',
+        }),
       ],
     });
     expect(e1.code).toBe('UNSAFE_PATH');
@@ -117,7 +138,13 @@ describe('extraction never writes through a link', () => {
   });
 
   it('index entries with ../../../victim are refused before anything is written, naming the line', async () => {
-    const e = await refused({ tars: {}, index: [indexLine({ path: 'ok', type: 'dir', in: 's1' }), indexLine({ path: '../../../sentinel/etc', type: 'dir', mode: 0o777, mtime_ms: 0, in: 's1' })] });
+    const e = await refused({
+      tars: {},
+      index: [
+        indexLine({ path: 'ok', type: 'dir', in: 's1' }),
+        indexLine({ path: '../../../sentinel/etc', type: 'dir', mode: 0o777, mtime_ms: 0, in: 's1' }),
+      ],
+    });
     expect(e.code).toBe('UNSAFE_PATH');
     expect(e.message).toMatch(/line 2/);
     for (const bad of ['/abs/path', '', 'a/\u0000/b']) {
@@ -129,14 +156,34 @@ describe('extraction never writes through a link', () => {
   it('a symlink then a file through it: refused (index), and a link already on disk is never followed', async () => {
     const target = join(sentinel, 'etc');
     const e = await refused({
-      tars: { s1: paxTar([{ name: 'a', type: 'symlink', linkname: target }, { name: 'a/pwned', type: 'file', body: 'x' }]) },
-      index: [indexLine({ path: 'a', type: 'symlink', target, in: 's1' }), indexLine({ path: 'a/pwned', type: 'file', size: 1, sha256: sha('x'), in: 's1' })],
+      tars: {
+        s1: paxTar([
+          { name: 'a', type: 'symlink', linkname: target },
+          { name: 'a/pwned', type: 'file', body: 'x' },
+        ]),
+      },
+      index: [
+        indexLine({ path: 'a', type: 'symlink', target, in: 's1' }),
+        indexLine({ path: 'a/pwned', type: 'file', size: 1, sha256: sha('x'), in: 's1' }),
+      ],
     });
     expect(e.code).toBe('UNSAFE_PATH');
     // Tar only: the file comes first and makes a real folder; the link then cannot replace it.
     const into = join(dir.path, 'generic2');
     mkdirSync(into);
-    await refused(() => extractTar(Readable.from([paxTar([{ name: 'a', type: 'symlink', linkname: target }, { name: 'a/pwned', type: 'file', body: 'x' }])]), [], into, { accept: () => true }));
+    await refused(() =>
+      extractTar(
+        Readable.from([
+          paxTar([
+            { name: 'a', type: 'symlink', linkname: target },
+            { name: 'a/pwned', type: 'file', body: 'x' },
+          ]),
+        ]),
+        [],
+        into,
+        { accept: () => true },
+      ),
+    );
     // A link planted in the folder before the extraction.
     const planted = join(dir.path, 'planted');
     mkdirSync(planted);
@@ -147,30 +194,56 @@ describe('extraction never writes through a link', () => {
     expect(() => tree.mkdir(Buffer.from('evil/sub'))).toThrow(/symbolic link/);
     expect(() => tree.hardlink(Buffer.from('evil/passwd'), Buffer.from('copy'))).toThrow(/symbolic link/);
     expect(sentinelState(sentinel)).toEqual(before);
-    const e3 = await refused(() => extractTar(Readable.from([paxTar([{ name: 'evil/pwned', type: 'file', body: 'x' }])]), [], planted, { accept: () => true }));
+    const e3 = await refused(() =>
+      extractTar(Readable.from([paxTar([{ name: 'evil/pwned', type: 'file', body: 'x' }])]), [], planted, {
+        accept: () => true,
+      }),
+    );
     expect(e3.code).toBe('UNSAFE_PATH');
   });
 
   it('hard links only to files of the tree', async () => {
-    const out = await refused({ tars: { s1: paxTar([]) }, index: [indexLine({ path: 'h', type: 'hardlink', target: '../../sentinel/etc/passwd', in: 's1' })] });
+    const out = await refused({
+      tars: { s1: paxTar([]) },
+      index: [indexLine({ path: 'h', type: 'hardlink', target: '../../sentinel/etc/passwd', in: 's1' })],
+    });
     expect(out.code).toBe('UNSAFE_PATH');
-    const missing = await refused({ tars: { s1: paxTar([]) }, index: [indexLine({ path: 'h', type: 'hardlink', target: 'nothing', in: 's1' })] });
-    const orphan = await refused({ tars: { s1: paxTar([]) }, index: [indexLine({ path: 'no/folder', type: 'dir', in: 's1' })] });
+    const missing = await refused({
+      tars: { s1: paxTar([]) },
+      index: [indexLine({ path: 'h', type: 'hardlink', target: 'nothing', in: 's1' })],
+    });
+    const orphan = await refused({
+      tars: { s1: paxTar([]) },
+      index: [indexLine({ path: 'no/folder', type: 'dir', in: 's1' })],
+    });
     expect(orphan.message).toMatch(/not its folder no/);
     expect(missing.message).toMatch(/not a file of the restored tree/);
-    const abs = await refused(() => extractTar(Readable.from([paxTar([{ name: 'h', type: 'hardlink', linkname: join(sentinel, 'etc/passwd') }])]), [], join(dir.path, 'g3'), { accept: () => true }));
+    const abs = await refused(() =>
+      extractTar(
+        Readable.from([paxTar([{ name: 'h', type: 'hardlink', linkname: join(sentinel, 'etc/passwd') }])]),
+        [],
+        join(dir.path, 'g3'),
+        { accept: () => true },
+      ),
+    );
     expect(abs.code).toBe('UNSAFE_PATH');
   });
 
   it('a name past the file system limit is a clear error naming the path', async () => {
     const long = 'n'.repeat(300);
-    const e = await refused({ tars: { s1: paxTar([{ name: long, type: 'file', body: 'y' }]) }, index: [indexLine({ path: long, type: 'file', size: 1, sha256: sha('y'), in: 's1' })] });
+    const e = await refused({
+      tars: { s1: paxTar([{ name: long, type: 'file', body: 'y' }]) },
+      index: [indexLine({ path: long, type: 'file', size: 1, sha256: sha('y'), in: 's1' })],
+    });
     expect(e.code).toBe('PRECONDITION_FAILED');
     expect(e.message).toContain(long);
   });
 
   it('a file whose content differs from the index is refused', async () => {
-    const e = await refused({ tars: { s1: paxTar([{ name: 'f', type: 'file', body: 'evil' }]) }, index: [indexLine({ path: 'f', type: 'file', size: 4, sha256: sha('good'), in: 's1' })] });
+    const e = await refused({
+      tars: { s1: paxTar([{ name: 'f', type: 'file', body: 'evil' }]) },
+      index: [indexLine({ path: 'f', type: 'file', size: 4, sha256: sha('good'), in: 's1' })],
+    });
     expect(e.code).toBe('CHECKSUM_MISMATCH');
   });
 });
@@ -193,11 +266,28 @@ describe('the exact state of the index', () => {
     const { report, staging } = await restore({
       tars: { s1, s2 },
       index: [
-        indexLine({ path: 'keep.txt', type: 'file', size: 4, sha256: sha('kept'), mtime_ms: 1_600_000_000_000, mode: 0o640, in: 's1' }),
+        indexLine({
+          path: 'keep.txt',
+          type: 'file',
+          size: 4,
+          sha256: sha('kept'),
+          mtime_ms: 1_600_000_000_000,
+          mode: 0o640,
+          in: 's1',
+        }),
         indexLine({ path: 'x', type: 'dir', mode: 0o750, mtime_ms: 1_500_000_000_000, in: 's2' }),
         indexLine({ path: 'x/inner.txt', type: 'file', size: 12, sha256: sha('now a folder'), in: 's2' }),
         indexLine({ path: 'y', type: 'file', size: 12, sha256: sha('was a folder'), in: 's2' }),
-        indexLine({ path: 'run.sh', type: 'file', size: 10, sha256: sha('#!/bin/sh\n'), mode: 0o4755, uid: 1234, gid: 1234, in: 's2' }),
+        indexLine({
+          path: 'run.sh',
+          type: 'file',
+          size: 10,
+          sha256: sha('#!/bin/sh\n'),
+          mode: 0o4755,
+          uid: 1234,
+          gid: 1234,
+          in: 's2',
+        }),
         indexLine({ path: 'etc-link', type: 'symlink', target: '/etc/alternatives/editor', in: 's2' }),
         indexLine({ path: 'up-link', type: 'symlink', target: '../../outside', in: 's2' }),
         indexLine({ path: 'fifo', type: 'fifo', mode: 0o600, in: 's2' }),
@@ -226,7 +316,16 @@ describe('the exact state of the index', () => {
       canMakeDevices: true,
       tars: { s1: paxTar([{ name: 'run.sh', type: 'file', body: 'x', mode: 0o4755, uid: 1234, gid: 1234 }]) },
       index: [
-        indexLine({ path: 'run.sh', type: 'file', size: 1, sha256: sha('x'), mode: 0o4755, uid: 1234, gid: 1234, in: 's1' }),
+        indexLine({
+          path: 'run.sh',
+          type: 'file',
+          size: 1,
+          sha256: sha('x'),
+          mode: 0o4755,
+          uid: 1234,
+          gid: 1234,
+          in: 's1',
+        }),
         indexLine({ path: 'null', type: 'char', rdev: [1, 3], mode: 0o666, uid: 0, gid: 0, in: 's1' }),
         indexLine({ path: 'link', type: 'symlink', target: 'run.sh', uid: 1234, gid: 99, in: 's1' }),
       ],
@@ -243,7 +342,16 @@ describe('the exact state of the index', () => {
     const raw = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74]); // caf\xe9.txt
     const { staging } = await restore({
       tars: { s1: paxTar([{ name: raw, type: 'file', body: 'latin1' }]) },
-      index: [indexLine({ path: raw.toString('utf8'), path_b64: raw.toString('base64'), type: 'file', size: 6, sha256: sha('latin1'), in: 's1' })],
+      index: [
+        indexLine({
+          path: raw.toString('utf8'),
+          path_b64: raw.toString('base64'),
+          type: 'file',
+          size: 6,
+          sha256: sha('latin1'),
+          in: 's1',
+        }),
+      ],
     });
     const names = readdirSync(staging, { encoding: 'buffer' });
     expect(names).toHaveLength(1);
@@ -259,12 +367,20 @@ describe('verification reports what a restore will do', () => {
   }
 
   it('links out of the tree are information, `..` names unsafe, devices counted', async () => {
-    const ok = await walk(paxTar([{ name: 'etc', type: 'dir' }, { name: 'etc/editor', type: 'symlink', linkname: '/usr/bin/vim' }, { name: 'etc/null', type: 'char', devmajor: 1, devminor: 3 }]));
+    const ok = await walk(
+      paxTar([
+        { name: 'etc', type: 'dir' },
+        { name: 'etc/editor', type: 'symlink', linkname: '/usr/bin/vim' },
+        { name: 'etc/null', type: 'char', devmajor: 1, devminor: 3 },
+      ]),
+    );
     expect(ok.verdict).toBe('ok');
     expect(ok.detail).toMatch(/1 link points outside the tree/);
     expect(ok.detail).toMatch(/1 device node/);
     expect((await walk(paxTar([{ name: '../x', type: 'file', body: '' }]))).verdict).toBe('unsafe-path');
-    expect((await walk(paxTar([{ name: 'h', type: 'hardlink', linkname: '/etc/shadow' }]))).verdict).toBe('unsafe-path');
+    expect((await walk(paxTar([{ name: 'h', type: 'hardlink', linkname: '/etc/shadow' }]))).verdict).toBe(
+      'unsafe-path',
+    );
   });
 
   it('an entry under a symbolic link (the issue 17 chain) is unsafe at verification too, in the tar and in the index', async () => {
@@ -278,7 +394,11 @@ describe('verification reports what a restore will do', () => {
     expect(t.verdict).toBe('unsafe-path');
     expect(t.detail).toMatch(/x\/s\/s\/s\/l lies under the symbolic link x\/s/);
     const c = consumerFor('file-index', null)!;
-    const lines = [indexLine({ path: 'x', type: 'dir', in: 's' }), indexLine({ path: 'x/s', type: 'symlink', target: '.', in: 's' }), indexLine({ path: 'x/s/s/s/l', type: 'symlink', target: '../../..', in: 's' })];
+    const lines = [
+      indexLine({ path: 'x', type: 'dir', in: 's' }),
+      indexLine({ path: 'x/s', type: 'symlink', target: '.', in: 's' }),
+      indexLine({ path: 'x/s/s/s/l', type: 'symlink', target: '../../..', in: 's' }),
+    ];
     await pipeline(Readable.from([Buffer.from(lines.join('\n') + '\n')]), c.sink).catch(() => undefined);
     expect(await c.outcome()).toMatchObject({ verdict: 'unsafe-path' });
   });
@@ -292,7 +412,9 @@ describe('verification reports what a restore will do', () => {
     const ok = await check(`${indexLine({ path: 'l', type: 'symlink', target: '/etc/x', in: 's' })}\n`);
     expect(ok).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/1 link points outside/) as unknown });
     expect((await check(`${indexLine({ path: '../../v', type: 'dir', in: 's' })}\n`)).verdict).toBe('unsafe-path');
-    const long = await check(`${indexLine({ path: 'a', type: 'dir', in: 's' })}\n${indexLine({ path: 'b'.repeat(70_000), type: 'dir', in: 's' })}\n`);
+    const long = await check(
+      `${indexLine({ path: 'a', type: 'dir', in: 's' })}\n${indexLine({ path: 'b'.repeat(70_000), type: 'dir', in: 's' })}\n`,
+    );
     expect(long.verdict).toBe('corrupted');
     expect(long.detail).toMatch(/line 2 is longer than 65536 bytes/);
   });
@@ -316,12 +438,22 @@ describe('the readers refuse what no honest archive holds', () => {
 
   it('v1 index lines (no owners, no b64) are read; unknown fields and bad hashes are not', async () => {
     const seen: string[] = [];
-    const read = (text: string): Promise<void> => pipeline(Readable.from([Buffer.from(text)]), new IndexReader((e) => seen.push(`${e.type}:${e.display}:${e.uid}`)));
+    const read = (text: string): Promise<void> =>
+      pipeline(
+        Readable.from([Buffer.from(text)]),
+        new IndexReader((e) => seen.push(`${e.type}:${e.display}:${e.uid}`)),
+      );
     await read('{"path":"a","type":"dir","size":0,"mtime_ms":1,"mode":493,"sha256":null,"target":null,"in":"s"}\n');
     expect(seen).toEqual(['dir:a:null']);
-    await expect(read('{"path":"a","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s","evil":1}\n')).rejects.toThrow(/line 1 is invalid \(unknown field/);
-    await expect(read('{"path":"a","type":"file","size":0,"mtime_ms":1,"mode":420,"sha256":"xyz","in":"s"}\n')).rejects.toThrow(/sha256/);
-    await expect(read('{"path":"a/./b","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s"}\n')).rejects.toThrow(/plain relative path/);
+    await expect(
+      read('{"path":"a","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s","evil":1}\n'),
+    ).rejects.toThrow(/line 1 is invalid \(unknown field/);
+    await expect(
+      read('{"path":"a","type":"file","size":0,"mtime_ms":1,"mode":420,"sha256":"xyz","in":"s"}\n'),
+    ).rejects.toThrow(/sha256/);
+    await expect(read('{"path":"a/./b","type":"dir","size":0,"mtime_ms":1,"mode":493,"in":"s"}\n')).rejects.toThrow(
+      /plain relative path/,
+    );
   });
 
   it('a GNU tar made with -C dir . (a "./" root entry) extracts through the generic path', async () => {
@@ -351,7 +483,8 @@ describe('bounded memory', () => {
     const chunk = Buffer.alloc(4 * 1024 * 1024);
     async function* body(): AsyncGenerator<Buffer> {
       yield h;
-      for (let left = size; left > 0; left -= chunk.length) yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+      for (let left = size; left > 0; left -= chunk.length)
+        yield left >= chunk.length ? chunk : chunk.subarray(0, left);
       yield Buffer.alloc(1024);
     }
     const c = consumerFor('files-tar', null)!;
@@ -367,8 +500,25 @@ describe('bounded memory', () => {
     // Bundled with rolldown (vite's bundler) and run as its own process: the runner's worker
     // keeps allocations of its own that are not the engine's.
     const probe = join(dir.path, 'probe.cjs');
-    execFileSync(join(ROOT, 'node_modules/.bin/rolldown'), [join(ROOT, 'test/helpers/index-memory-probe.ts'), '--format', 'cjs', '--platform', 'node', '-e', 'better-sqlite3', '-o', probe], { stdio: 'pipe' });
-    const out = execFileSync(process.execPath, [probe, '1000000', join(dir.path, 'big.sqlite')], { env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') }, encoding: 'utf8' });
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/rolldown'),
+      [
+        join(ROOT, 'test/helpers/index-memory-probe.ts'),
+        '--format',
+        'cjs',
+        '--platform',
+        'node',
+        '-e',
+        'better-sqlite3',
+        '-o',
+        probe,
+      ],
+      { stdio: 'pipe' },
+    );
+    const out = execFileSync(process.execPath, [probe, '1000000', join(dir.path, 'big.sqlite')], {
+      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
+      encoding: 'utf8',
+    });
     const r = JSON.parse(out) as { files: number; found: number | null; peakRss: number; seconds: number };
     console.log(`1M-entry index: peak RSS ${Math.round(r.peakRss / 1e6)} MB, ${r.seconds} s`);
     expect(r.files).toBe(1_000_000);
@@ -379,7 +529,14 @@ describe('bounded memory', () => {
   it('the line reader streams: a line is limited, the rest is never held', async () => {
     let seen = 0;
     const reader = new IndexReader(() => seen++);
-    await pipeline(Readable.from([Buffer.from(`${indexLine({ path: 'a', type: 'dir', in: 's' })}\n${indexLine({ path: 'b', type: 'dir', in: 's' })}`)]), reader);
+    await pipeline(
+      Readable.from([
+        Buffer.from(
+          `${indexLine({ path: 'a', type: 'dir', in: 's' })}\n${indexLine({ path: 'b', type: 'dir', in: 's' })}`,
+        ),
+      ]),
+      reader,
+    );
     expect(seen).toBe(2);
   });
 });

@@ -41,7 +41,11 @@ describe('a file written past the page cache', () => {
   // Two whole aligned blocks, then an odd-sized tail; then chunks from ordinary memory.
   const ring = Buffer.from(pageAlignedMemory(4 * 1024 * 1024));
   ring.set(randomBytes(ring.length));
-  const chunks = [ring.subarray(0, 2 * 1024 * 1024), ring.subarray(2 * 1024 * 1024, 3 * 1024 * 1024), ring.subarray(3 * 1024 * 1024, 3 * 1024 * 1024 + 12_345)];
+  const chunks = [
+    ring.subarray(0, 2 * 1024 * 1024),
+    ring.subarray(2 * 1024 * 1024, 3 * 1024 * 1024),
+    ring.subarray(3 * 1024 * 1024, 3 * 1024 * 1024 + 12_345),
+  ];
   const whole = Buffer.concat(chunks);
 
   it('page-aligned memory from a WebAssembly memory is recognised, other memory is not', () => {

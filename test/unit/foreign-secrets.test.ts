@@ -12,7 +12,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('foreign secrets (foreign/secrets.ts)', () => {
   it('keychain accounts are valid references for any scope, long or odd', () => {
     for (const scope of ['shop', '/media/usb/restic repo', 'x'.repeat(300), null, '///']) {
-      for (const tool of ['pgbackrest', 'openssl', 'restic'] as const) expect(accountFor(tool, scope)).toMatch(ACCOUNT_PATTERN);
+      for (const tool of ['pgbackrest', 'openssl', 'restic'] as const)
+        expect(accountFor(tool, scope)).toMatch(ACCOUNT_PATTERN);
     }
     expect(accountFor('restic', '/media/usb/restic repo')).toBe('restic:media_usb_restic_repo');
     expect(accountFor('pgbackrest', null)).toBe('pgbackrest:default');
@@ -29,14 +30,16 @@ describe('foreign secrets (foreign/secrets.ts)', () => {
     expect(() => readSecretFile(f)).toThrow(/is empty/);
     expect(() => readSecretFile(join(dir, 'nope'))).toThrow(/Cannot read the passphrase file .*nope: ENOENT/);
     writeFileSync(f, `s3cret-${'x'.repeat(70_000)}`);
-    const err = mapError((() => {
-      try {
-        readSecretFile(f);
-      } catch (e) {
-        return e;
-      }
-      return null;
-    })());
+    const err = mapError(
+      (() => {
+        try {
+          readSecretFile(f);
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })(),
+    );
     expect(err.message).toMatch(/holds one line/);
     expect(err.message).not.toContain('s3cret');
   }, 5000);
@@ -48,17 +51,28 @@ describe('foreign secrets (foreign/secrets.ts)', () => {
     await store.set('openssl:default', 'enc-default');
     const pw = join(dir, 'pw');
     writeFileSync(pw, 'from-file\n');
-    expect(await foreignSecrets({ keychain: store, files: { passwordFile: pw } }).get('restic-password', 'repo1')).toBe('from-file');
+    expect(await foreignSecrets({ keychain: store, files: { passwordFile: pw } }).get('restic-password', 'repo1')).toBe(
+      'from-file',
+    );
     const s = foreignSecrets({ keychain: store });
     expect(await s.get('restic-password', 'repo1')).toBe('from-keychain-scoped');
     expect(await s.get('restic-password', 'other')).toBe('from-keychain-default');
     expect(await s.get('pgbackrest-cipher', 'shop')).toBeNull();
     // --passphrase-file serves pgBackRest and OpenSSL, not restic.
-    expect(await foreignSecrets({ keychain: store, files: { passphraseFile: pw } }).get('openssl-enc', 'x')).toBe('from-file');
-    expect(await foreignSecrets({ keychain: store, files: { passphraseFile: pw } }).get('restic-password', 'nope')).toBe('from-keychain-default');
-    const locked = { get: (): Promise<string | null> => Promise.reject(new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is locked.')) };
+    expect(await foreignSecrets({ keychain: store, files: { passphraseFile: pw } }).get('openssl-enc', 'x')).toBe(
+      'from-file',
+    );
+    expect(
+      await foreignSecrets({ keychain: store, files: { passphraseFile: pw } }).get('restic-password', 'nope'),
+    ).toBe('from-keychain-default');
+    const locked = {
+      get: (): Promise<string | null> =>
+        Promise.reject(new LifeboatError('CREDENTIAL_UNAVAILABLE', 'The OS keychain is locked.')),
+    };
     expect(await foreignSecrets({ keychain: locked }).get('restic-password', 'r')).toBeNull();
-    expect(needsSecret('restic-password', 'repo 1')).toMatch(/--password-file <file> or stored in the keychain \(lifeboat credentials add restic repo_1 --from-file <file>\)/);
+    expect(needsSecret('restic-password', 'repo 1')).toMatch(
+      /--password-file <file> or stored in the keychain \(lifeboat credentials add restic repo_1 --from-file <file>\)/,
+    );
     const { redactText } = await import('../../electron/engine/log/redact');
     expect(redactText(needsSecret('restic-password', 'r'))).toBe(needsSecret('restic-password', 'r'));
   }, 5000);

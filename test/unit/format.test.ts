@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { generateSigningKey, loadPublicKey, parseSignature, signManifest, verifySignature } from '../../electron/engine/crypto/signing';
+import {
+  generateSigningKey,
+  loadPublicKey,
+  parseSignature,
+  signManifest,
+  verifySignature,
+} from '../../electron/engine/crypto/signing';
 import { canonicalJson } from '../../electron/engine/format/canonical-json';
 import { manifestBytes, parseManifest, sha256sums, type Manifest } from '../../electron/engine/format/manifest';
 import { isSafeRelativePath } from '../../electron/engine/format/names';
@@ -20,7 +26,18 @@ function manifest(): Manifest {
     lifeboat_version: '0.1.0',
     host: 'db1',
     source: { database: 'app', server_version_num: 150018 },
-    artifacts: [{ path: 'db.dump.zst.age', role: 'pg-dump', bytes: 10, sha256: HASH, encodings: ['zstd', 'age'], plain_bytes: 20, plain_sha256: HASH, recipients: ['0123456789abcdef'] }],
+    artifacts: [
+      {
+        path: 'db.dump.zst.age',
+        role: 'pg-dump',
+        bytes: 10,
+        sha256: HASH,
+        encodings: ['zstd', 'age'],
+        plain_bytes: 20,
+        plain_sha256: HASH,
+        recipients: ['0123456789abcdef'],
+      },
+    ],
     warnings: [],
   };
 }
@@ -43,16 +60,55 @@ describe('manifest v1', () => {
 
   it.each([
     ['invalid JSON', Buffer.from('{"format": "lifeboat-set/1",'), 'FORMAT_INVALID', /not valid JSON/],
-    ['a missing field', Buffer.from(JSON.stringify({ ...manifest(), system: undefined })), 'FORMAT_INVALID', /at system/],
-    ['a future format', Buffer.from(JSON.stringify({ ...manifest(), format: 'lifeboat-set/2' })), 'FORMAT_UNSUPPORTED', /lifeboat-set\/2/],
-    ['a .. path', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], path: '../../etc/passwd' }] })), 'UNSAFE_PATH', /relative path/],
-    ['an absolute path', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], path: '/etc/passwd' }] })), 'UNSAFE_PATH', /relative path/],
-    ['an artifact listed twice', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [manifest().artifacts[0], manifest().artifacts[0]] })), 'FORMAT_INVALID', /twice/],
+    [
+      'a missing field',
+      Buffer.from(JSON.stringify({ ...manifest(), system: undefined })),
+      'FORMAT_INVALID',
+      /at system/,
+    ],
+    [
+      'a future format',
+      Buffer.from(JSON.stringify({ ...manifest(), format: 'lifeboat-set/2' })),
+      'FORMAT_UNSUPPORTED',
+      /lifeboat-set\/2/,
+    ],
+    [
+      'a .. path',
+      Buffer.from(
+        JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], path: '../../etc/passwd' }] }),
+      ),
+      'UNSAFE_PATH',
+      /relative path/,
+    ],
+    [
+      'an absolute path',
+      Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], path: '/etc/passwd' }] })),
+      'UNSAFE_PATH',
+      /relative path/,
+    ],
+    [
+      'an artifact listed twice',
+      Buffer.from(JSON.stringify({ ...manifest(), artifacts: [manifest().artifacts[0], manifest().artifacts[0]] })),
+      'FORMAT_INVALID',
+      /twice/,
+    ],
     ['an unknown field', Buffer.from(JSON.stringify({ ...manifest(), extra: 1 })), 'FORMAT_INVALID', /invalid/],
-    ['a null source', Buffer.from(JSON.stringify({ ...manifest(), source: null })), 'FORMAT_INVALID', /at source: expected an object/],
-    ['a bad hash', Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], sha256: 'xyz' }] })), 'FORMAT_INVALID', /SHA-256/],
+    [
+      'a null source',
+      Buffer.from(JSON.stringify({ ...manifest(), source: null })),
+      'FORMAT_INVALID',
+      /at source: expected an object/,
+    ],
+    [
+      'a bad hash',
+      Buffer.from(JSON.stringify({ ...manifest(), artifacts: [{ ...manifest().artifacts[0], sha256: 'xyz' }] })),
+      'FORMAT_INVALID',
+      /SHA-256/,
+    ],
   ])('rejects %s', (_name, bytes, code, message) => {
-    expect(() => parseManifest(bytes)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message) }));
+    expect(() => parseManifest(bytes)).toThrow(
+      expect.objectContaining({ code, message: expect.stringMatching(message) }),
+    );
   });
 
   it.each([
@@ -85,7 +141,9 @@ describe('Ed25519 manifest signatures', () => {
     expect(verifySignature(bytes, signature, other.key.publicKey)).toBe(false);
     const edited = manifestBytes({ ...manifest(), system: 'other-db' });
     expect(verifySignature(edited, signature, key.publicKey)).toBe(false);
-    expect(() => parseSignature(Buffer.from('garbage'))).toThrow(expect.objectContaining({ code: 'SIGNATURE_INVALID' }));
+    expect(() => parseSignature(Buffer.from('garbage'))).toThrow(
+      expect.objectContaining({ code: 'SIGNATURE_INVALID' }),
+    );
   });
 });
 

@@ -58,7 +58,8 @@ describe('the IPC contract', () => {
     const api = exposed.lifeboat as Record<string, (input: unknown) => Promise<unknown>>;
     expect(Object.keys(api).sort()).toEqual([...CHANNEL_NAMES, 'onJobEvent'].sort());
     expect(Object.isFrozen(api)).toBe(true);
-    for (const name of CHANNEL_NAMES) await expect(api[name]!({})).resolves.toEqual({ channel: ipcChannel(name), input: {} });
+    for (const name of CHANNEL_NAMES)
+      await expect(api[name]!({})).resolves.toEqual({ channel: ipcChannel(name), input: {} });
   });
 
   it('registers a main handler for every channel, behind the real trust check (main/trust.ts), reached through the preload', async () => {
@@ -66,12 +67,19 @@ describe('the IPC contract', () => {
     await import('../../electron/preload/index');
     const api = exposed.lifeboat as Record<string, (input: unknown) => Promise<unknown>>;
     // As main/window.ts decides it for a packaged app: a leftover dev-server variable is ignored.
-    const entry = rendererEntry({ packaged: true, env: { ELECTRON_RENDERER_URL: 'http://localhost:5173/' }, rendererFile: '/opt/Lifeboat/resources/app.asar/out/renderer/index.html' });
+    const entry = rendererEntry({
+      packaged: true,
+      env: { ELECTRON_RENDERER_URL: 'http://localhost:5173/' },
+      rendererFile: '/opt/Lifeboat/resources/app.asar/out/renderer/index.html',
+    });
     const unregister = registerIpc(engine, createHandlers(engine), (frame) => isTrustedFrameAt(entry, frame));
     try {
       expect([...registered.keys()].sort()).toEqual(CHANNEL_NAMES.map(ipcChannel).sort());
       const own = 'file:///opt/Lifeboat/resources/app.asar/out/renderer/index.html';
-      const refused = { ok: false, error: { code: 'BAD_INPUT', message: expect.stringMatching(/did not come from Lifeboat/) as unknown } };
+      const refused = {
+        ok: false,
+        error: { code: 'BAD_INPUT', message: expect.stringMatching(/did not come from Lifeboat/) as unknown },
+      };
       for (const frame of [
         null,
         { url: 'https://evil.example/', parent: null },
@@ -93,16 +101,31 @@ describe('the IPC contract', () => {
 
   it('lets callers leave out inputs that have defaults (ChannelInput is the input type; handlers get the parsed one)', () => {
     const input: ChannelInput<'startVerify'> = { target: '/mnt/usb1', level: 'integrity' };
-    expect(contract.startVerify.input.parse(input)).toEqual({ ...input, identityFiles: [], onlyNew: false, olderThanDays: null, jobs: 2 });
+    expect(contract.startVerify.input.parse(input)).toEqual({
+      ...input,
+      identityFiles: [],
+      onlyNew: false,
+      olderThanDays: null,
+      jobs: 2,
+    });
     const advance: ChannelInput<'advanceRun'> = { id: 'r1' };
     expect(contract.advanceRun.input.parse(advance)).toMatchObject({ identityFiles: [] });
   });
 
   it('matches the committed surface snapshot (a change here is a contract change)', async () => {
     const surface = Object.fromEntries(
-      CHANNEL_NAMES.map((name) => [name, { doc: contract[name].doc, input: z.toJSONSchema(contract[name].input, { unrepresentable: 'any' }), output: z.toJSONSchema(contract[name].output, { unrepresentable: 'any' }) }]),
+      CHANNEL_NAMES.map((name) => [
+        name,
+        {
+          doc: contract[name].doc,
+          input: z.toJSONSchema(contract[name].input, { unrepresentable: 'any' }),
+          output: z.toJSONSchema(contract[name].output, { unrepresentable: 'any' }),
+        },
+      ]),
     );
-    await expect(`${JSON.stringify(surface, null, 2)}\n`).toMatchFileSnapshot(join(__dirname, '__snapshots__', 'ipc-surface.json'));
+    await expect(`${JSON.stringify(surface, null, 2)}\n`).toMatchFileSnapshot(
+      join(__dirname, '__snapshots__', 'ipc-surface.json'),
+    );
   });
 });
 
@@ -118,15 +141,32 @@ describe('dispatch', () => {
 
   it('rejects unknown channels and invalid input with BAD_INPUT', async () => {
     const handlers = createHandlers(engine);
-    await expect(dispatch(handlers, 'rm -rf', {}, silentLogger)).resolves.toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
-    await expect(dispatch(handlers, 'getJob', { id: 42 }, silentLogger)).resolves.toMatchObject({ ok: false, error: { code: 'BAD_INPUT', message: expect.stringContaining('id') } });
-    await expect(dispatch(handlers, 'getAppInfo', { extra: true }, silentLogger)).resolves.toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+    await expect(dispatch(handlers, 'rm -rf', {}, silentLogger)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'BAD_INPUT' },
+    });
+    await expect(dispatch(handlers, 'getJob', { id: 42 }, silentLogger)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'BAD_INPUT', message: expect.stringContaining('id') },
+    });
+    await expect(dispatch(handlers, 'getAppInfo', { extra: true }, silentLogger)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'BAD_INPUT' },
+    });
   });
 
   it('turns a thrown engine error into a coded Result', async () => {
     const handlers = createHandlers(engine);
-    await expect(dispatch(handlers, 'getJob', { id: 'job-missing' }, silentLogger)).resolves.toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
-    const broken = { ...handlers, getAppInfo: async () => { throw new Error('boom with password=hunter2'); } };
+    await expect(dispatch(handlers, 'getJob', { id: 'job-missing' }, silentLogger)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
+    const broken = {
+      ...handlers,
+      getAppInfo: async () => {
+        throw new Error('boom with password=hunter2');
+      },
+    };
     const r = await dispatch(broken, 'getAppInfo', {}, silentLogger);
     expect(r).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
     expect(JSON.stringify(r)).not.toContain('hunter2');
@@ -135,7 +175,10 @@ describe('dispatch', () => {
   it('refuses to send an answer that breaks the contract', async () => {
     const handlers = createHandlers(engine);
     const wrong = { ...handlers, getAppInfo: async () => ({ name: 'Other' }) } as unknown as typeof handlers;
-    await expect(dispatch(wrong, 'getAppInfo', {}, silentLogger)).resolves.toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
+    await expect(dispatch(wrong, 'getAppInfo', {}, silentLogger)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'INTERNAL' },
+    });
   });
 
   it('runs the self-check job through the contract', async () => {

@@ -99,7 +99,10 @@ describe('JobManager', () => {
 
   it('shutdown cancels what runs', async () => {
     const jobs = new JobManager();
-    const { done } = jobs.start({ kind: 'k', title: 'forever' }, (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    const { done } = jobs.start(
+      { kind: 'k', title: 'forever' },
+      (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))),
+    );
     await jobs.shutdown();
     expect((await done).status).toBe('cancelled');
   });

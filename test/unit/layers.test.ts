@@ -8,9 +8,14 @@ const KNOWN_CYCLIC = ['backup', 'catalog', 'engine', 'pipeline', 'pitr', 'restor
 
 describe('engine folder cycles (scripts/layer-check.mjs)', () => {
   it('finds the folders of a cycle in a graph, and none in a layered one', () => {
-    const g = (edges: Record<string, string[]>): Map<string, Set<string>> => new Map(Object.entries(edges).map(([k, v]) => [k, new Set(v)]));
-    expect(folderCycles(g({ backup: ['pipeline'], pipeline: ['backup', 'storage'], storage: [], api: ['backup'] }))).toEqual(['backup ⇄ pipeline']);
-    expect(folderCycles(g({ api: ['runbooks'], runbooks: ['catalog'], catalog: ['storage'], storage: [] }))).toEqual([]);
+    const g = (edges: Record<string, string[]>): Map<string, Set<string>> =>
+      new Map(Object.entries(edges).map(([k, v]) => [k, new Set(v)]));
+    expect(
+      folderCycles(g({ backup: ['pipeline'], pipeline: ['backup', 'storage'], storage: [], api: ['backup'] })),
+    ).toEqual(['backup ⇄ pipeline']);
+    expect(folderCycles(g({ api: ['runbooks'], runbooks: ['catalog'], catalog: ['storage'], storage: [] }))).toEqual(
+      [],
+    );
   });
 
   it('no folder outside the known ones is in a cycle today', () => {

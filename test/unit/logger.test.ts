@@ -26,7 +26,11 @@ describe('redaction', () => {
   });
 
   it('masks secret-named fields at any depth and leaves the rest', () => {
-    const out = redactValue({ target: { host: 'db', password: SECRETS.password }, list: [{ secretAccessKey: SECRETS.awsSecret }], rows: 12 }) as Record<string, unknown>;
+    const out = redactValue({
+      target: { host: 'db', password: SECRETS.password },
+      list: [{ secretAccessKey: SECRETS.awsSecret }],
+      rows: 12,
+    }) as Record<string, unknown>;
     expect(JSON.stringify(out)).not.toContain(SECRETS.password);
     expect(JSON.stringify(out)).not.toContain(SECRETS.awsSecret);
     expect(out.rows).toBe(12);
@@ -38,7 +42,11 @@ describe('logger', () => {
   it('writes structured records with no secret in any field or the message', () => {
     const records: LogRecord[] = [];
     const log = createLogger((r) => records.push(r), { level: 'debug', base: { front: 'test' } });
-    log.info(`connecting to postgres://u:${SECRETS.password}@h/db`, { password: SECRETS.password, identity: SECRETS.ageIdentity, error: new Error(`bad key ${SECRETS.ageIdentity}`) });
+    log.info(`connecting to postgres://u:${SECRETS.password}@h/db`, {
+      password: SECRETS.password,
+      identity: SECRETS.ageIdentity,
+      error: new Error(`bad key ${SECRETS.ageIdentity}`),
+    });
     log.child({ job: 'j1' }).warn('child', { token: 'tok-123456' });
     const text = JSON.stringify(records);
     for (const secret of Object.values(SECRETS)) expect(text).not.toContain(secret);

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { readKnownMedia, rememberMedium } from '../../electron/engine/catalog/known-media';
-import { adoptPathMedium, checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../../electron/engine/catalog/media-admin';
+import {
+  adoptPathMedium,
+  checkFolderLocation,
+  forgetMediaKnowledge,
+  mediaInside,
+  removeMedium,
+} from '../../electron/engine/catalog/media-admin';
 import { LifeboatError } from '../../electron/engine/errors';
 import { tempDir } from '../helpers/temp';
 
@@ -24,10 +30,19 @@ describe('checkFolderLocation', () => {
   it('refuses relative paths, files, paths through a file and absent folders in plain words', () => {
     const file = join(dir.path, 'backup.tar');
     writeFileSync(file, 'x');
-    expect(codeOf(() => checkFolderLocation('media/usb-1'))).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('give an absolute path') });
+    expect(codeOf(() => checkFolderLocation('media/usb-1'))).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('give an absolute path'),
+    });
     expect(codeOf(() => checkFolderLocation('./usb'))).toMatchObject({ code: 'BAD_INPUT' });
-    expect(codeOf(() => checkFolderLocation(file))).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('is a file') });
-    expect(codeOf(() => checkFolderLocation(join(file, 'sets')))).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('a part of that path is a file') });
+    expect(codeOf(() => checkFolderLocation(file))).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('is a file'),
+    });
+    expect(codeOf(() => checkFolderLocation(join(file, 'sets')))).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('a part of that path is a file'),
+    });
     expect(codeOf(() => checkFolderLocation(join(dir.path, 'nowhere')))).toMatchObject({ code: 'NOT_FOUND' });
     expect(checkFolderLocation(` ${dir.path}/ `)).toBe(dir.path);
   });
@@ -58,10 +73,18 @@ describe('removeMedium and the in-app rebuild', () => {
     const catalog = Catalog.open(join(home, 'catalog.sqlite'));
     try {
       const now = '2026-12-01T00:00:00.000Z';
-      catalog.db.exec(`INSERT INTO media (id, kind, label, location, first_seen) VALUES ('a', 'folder', 'usb-1', '${usb}', '${now}'), ('b', 'folder', 'nas', '/nas', '${now}')`);
-      catalog.db.exec(`INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('s/1', '1', 's', 'files', '${now}'), ('s/2', '2', 's', 'files', '${now}')`);
-      catalog.db.exec(`INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('s/1', 'a', 'sets/s/1', '${now}', '${now}'), ('s/2', 'a', 'sets/s/2', '${now}', '${now}'), ('s/2', 'b', 'sets/s/2', '${now}', '${now}')`);
-      catalog.db.exec(`INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('s/1', 'a', 'integrity', 'ok', '${now}', 1)`);
+      catalog.db.exec(
+        `INSERT INTO media (id, kind, label, location, first_seen) VALUES ('a', 'folder', 'usb-1', '${usb}', '${now}'), ('b', 'folder', 'nas', '/nas', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('s/1', '1', 's', 'files', '${now}'), ('s/2', '2', 's', 'files', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('s/1', 'a', 'sets/s/1', '${now}', '${now}'), ('s/2', 'a', 'sets/s/2', '${now}', '${now}'), ('s/2', 'b', 'sets/s/2', '${now}', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('s/1', 'a', 'integrity', 'ok', '${now}', 1)`,
+      );
       rememberMedium(home, usb);
       rememberMedium(home, '/nas');
       expect(removeMedium(catalog, home, 'a')).toEqual({ id: 'a', label: 'usb-1', location: usb, setsForgotten: 1 });
@@ -88,12 +111,22 @@ describe('adoptPathMedium', () => {
     const catalog = Catalog.open(join(dir.path, 'adopt.sqlite'));
     try {
       const now = '2026-12-01T00:00:00.000Z';
-      catalog.db.exec(`INSERT INTO media (id, kind, location, first_seen, last_sync) VALUES ('path:/srv/old', 'folder', '/srv/old', '${now}', '${now}')`);
-      catalog.db.exec(`INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('s/1', '1', 's', 'files', '${now}')`);
-      catalog.db.exec(`INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('s/1', 'path:/srv/old', 'sets/s/1', '${now}', '${now}')`);
-      catalog.db.exec(`INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('s/1', 'path:/srv/old', 'integrity', 'ok', '${now}', 1)`);
+      catalog.db.exec(
+        `INSERT INTO media (id, kind, location, first_seen, last_sync) VALUES ('path:/srv/old', 'folder', '/srv/old', '${now}', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('s/1', '1', 's', 'files', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('s/1', 'path:/srv/old', 'sets/s/1', '${now}', '${now}')`,
+      );
+      catalog.db.exec(
+        `INSERT INTO verifications (set_key, medium_id, level, verdict, started_at, duration_ms) VALUES ('s/1', 'path:/srv/old', 'integrity', 'ok', '${now}', 1)`,
+      );
       expect(adoptPathMedium(catalog, '/srv/old', { id: '01NEWID', label: 'usb-9' })).toBe(true);
-      expect(catalog.db.prepare('SELECT id, label, location, last_sync FROM media').all()).toEqual([{ id: '01NEWID', label: 'usb-9', location: '/srv/old', last_sync: now }]);
+      expect(catalog.db.prepare('SELECT id, label, location, last_sync FROM media').all()).toEqual([
+        { id: '01NEWID', label: 'usb-9', location: '/srv/old', last_sync: now },
+      ]);
       expect(catalog.db.prepare('SELECT medium_id FROM presence').pluck().all()).toEqual(['01NEWID']);
       expect(catalog.db.prepare('SELECT medium_id FROM verifications').pluck().all()).toEqual(['01NEWID']);
       expect(adoptPathMedium(catalog, '/srv/other', { id: 'X', label: 'x' })).toBe(false);

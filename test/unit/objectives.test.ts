@@ -20,47 +20,123 @@ afterAll(() => {
 beforeEach(() => {
   catalog?.close();
   catalog = Catalog.open(join(dir.path, `c${++n}.sqlite`));
-  catalog.db.exec(`INSERT INTO media (id, kind, label, location, first_seen) VALUES ('m1', 'folder', 'usb-1', '/media/usb-1', '${ago(999)}')`);
+  catalog.db.exec(
+    `INSERT INTO media (id, kind, label, location, first_seen) VALUES ('m1', 'folder', 'usb-1', '/media/usb-1', '${ago(999)}')`,
+  );
 });
 
-function set(system: string, id: string, createdMinutesAgo: number, o: { tier?: string; missing?: boolean; bytes?: number } = {}): string {
+function set(
+  system: string,
+  id: string,
+  createdMinutesAgo: number,
+  o: { tier?: string; missing?: boolean; bytes?: number } = {},
+): string {
   const key = `${system}/${id}`;
   catalog
-    .stmt('INSERT INTO sets (key, set_id, system, kind, tier, created_at, finished_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-    .run(key, id, system, 'pg-logical', o.tier ?? null, ago(createdMinutesAgo), ago(createdMinutesAgo - 1), o.bytes ?? 1000);
+    .stmt(
+      'INSERT INTO sets (key, set_id, system, kind, tier, created_at, finished_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    .run(
+      key,
+      id,
+      system,
+      'pg-logical',
+      o.tier ?? null,
+      ago(createdMinutesAgo),
+      ago(createdMinutesAgo - 1),
+      o.bytes ?? 1000,
+    );
   catalog
-    .stmt('INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, ?)')
+    .stmt(
+      'INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, ?)',
+    )
     .run(key, 'm1', `sets/${key}`, ago(createdMinutesAgo), ago(0), o.missing ? ago(1) : null);
   return key;
 }
 
-function verdict(key: string, level: string, v: string, minutesAgo: number, detail: string | null = null, durationMs = 1000): void {
+function verdict(
+  key: string,
+  level: string,
+  v: string,
+  minutesAgo: number,
+  detail: string | null = null,
+  durationMs = 1000,
+): void {
   catalog
-    .stmt('INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms, detail) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)')
+    .stmt(
+      'INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, started_at, duration_ms, detail) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)',
+    )
     .run(key, 'm1', level, v, ago(minutesAgo), durationMs, detail);
 }
 
-function run(id: string, system: string, o: { drill: boolean; status: string; startedMinutesAgo: number; restoreMs?: number }): void {
-  const steps = o.restoreMs === undefined ? {} : { restore: { status: 'done', finishedAt: ago(o.startedMinutesAgo - 1), output: { set: `${system}/x`, restore_ms: o.restoreMs } } };
+function run(
+  id: string,
+  system: string,
+  o: { drill: boolean; status: string; startedMinutesAgo: number; restoreMs?: number },
+): void {
+  const steps =
+    o.restoreMs === undefined
+      ? {}
+      : {
+          restore: {
+            status: 'done',
+            finishedAt: ago(o.startedMinutesAgo - 1),
+            output: { set: `${system}/x`, restore_ms: o.restoreMs },
+          },
+        };
   catalog
-    .stmt('INSERT INTO runs (id, runbook_id, title, drill, status, started_at, finished_at, inputs_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-    .run(id, 'monthly-drill', 'Monthly restore drill', o.drill ? 1 : 0, o.status, ago(o.startedMinutesAgo), ago(o.startedMinutesAgo - 2), JSON.stringify({ system }), JSON.stringify({ steps }));
+    .stmt(
+      'INSERT INTO runs (id, runbook_id, title, drill, status, started_at, finished_at, inputs_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    .run(
+      id,
+      'monthly-drill',
+      'Monthly restore drill',
+      o.drill ? 1 : 0,
+      o.status,
+      ago(o.startedMinutesAgo),
+      ago(o.startedMinutesAgo - 2),
+      JSON.stringify({ system }),
+      JSON.stringify({ steps }),
+    );
 }
 
 const settingsWith = (systems: Record<string, { tier?: string }>): Settings =>
-  parseSettings({ systems: Object.fromEntries(Object.entries(systems).map(([k, v]) => [k, { ...v, validations: [] }])) });
+  parseSettings({
+    systems: Object.fromEntries(Object.entries(systems).map(([k, v]) => [k, { ...v, validations: [] }])),
+  });
 
-const of = (system: string, settings: Settings = defaultSettings()) => recoverability(catalog, settings, NOW).find((r) => r.system === system)!;
+const of = (system: string, settings: Settings = defaultSettings()) =>
+  recoverability(catalog, settings, NOW).find((r) => r.system === system)!;
 
 describe('objectivesFor', () => {
   it("takes the tier from Settings first, then the sets' tier, and the runbook's values only when there is no tier", () => {
     set('shop', 's1', 10, { tier: 'standard' });
     set('wiki', 'w1', 10);
     const s = settingsWith({ shop: { tier: 'critical' } });
-    expect(objectivesFor(catalog, s, 'shop', { rpoSeconds: 86_400, rtoSeconds: 3600 })).toEqual({ rpoSeconds: 300, rtoSeconds: 3600, source: 'tier', tier: 'critical' });
-    expect(objectivesFor(catalog, defaultSettings(), 'shop')).toMatchObject({ rpoSeconds: 240 * 60, source: 'tier', tier: 'standard' });
-    expect(objectivesFor(catalog, s, 'wiki', { rpoSeconds: 86_400, rtoSeconds: 3600 })).toEqual({ rpoSeconds: 86_400, rtoSeconds: 3600, source: 'runbook', tier: null });
-    expect(objectivesFor(catalog, s, 'wiki')).toEqual({ rpoSeconds: null, rtoSeconds: null, source: 'none', tier: null });
+    expect(objectivesFor(catalog, s, 'shop', { rpoSeconds: 86_400, rtoSeconds: 3600 })).toEqual({
+      rpoSeconds: 300,
+      rtoSeconds: 3600,
+      source: 'tier',
+      tier: 'critical',
+    });
+    expect(objectivesFor(catalog, defaultSettings(), 'shop')).toMatchObject({
+      rpoSeconds: 240 * 60,
+      source: 'tier',
+      tier: 'standard',
+    });
+    expect(objectivesFor(catalog, s, 'wiki', { rpoSeconds: 86_400, rtoSeconds: 3600 })).toEqual({
+      rpoSeconds: 86_400,
+      rtoSeconds: 3600,
+      source: 'runbook',
+      tier: null,
+    });
+    expect(objectivesFor(catalog, s, 'wiki')).toEqual({
+      rpoSeconds: null,
+      rtoSeconds: null,
+      source: 'none',
+      tier: null,
+    });
   });
 });
 
@@ -80,7 +156,11 @@ describe('recoverability', () => {
     const k = set('shop', 's1', 120, { tier: 'critical' });
     verdict(k, 'integrity', 'ok', 100);
     expect(of('shop').next.action).toBe('back-up');
-    expect(of('crm', settingsWith({ crm: { tier: 'important' } }))).toMatchObject({ sets: 0, rpo: { state: 'no-sets' }, next: { action: 'scan-medium' } });
+    expect(of('crm', settingsWith({ crm: { tier: 'important' } }))).toMatchObject({
+      sets: 0,
+      rpo: { state: 'no-sets' },
+      next: { action: 'scan-medium' },
+    });
   });
 
   it('a failure that superseded the pass is not "verified"; an undecryptable newest set asks for the key', () => {
@@ -107,7 +187,10 @@ describe('recoverability', () => {
     expect(r.next.action).toBe('drill');
     run('run-1', 'shop', { drill: true, status: 'succeeded', startedMinutesAgo: 0.5, restoreMs: 4_000_000 });
     r = of('shop');
-    expect(r.rto).toMatchObject({ state: 'over', measured: { seconds: 4000, source: 'run', runId: 'run-1', drill: true } });
+    expect(r.rto).toMatchObject({
+      state: 'over',
+      measured: { seconds: 4000, source: 'run', runId: 'run-1', drill: true },
+    });
     expect(r.rto.text).toContain('over the 1 h 00 min RTO');
     expect(r.lastDrill).toMatchObject({ runId: 'run-1', status: 'succeeded', at: ago(0.5), restoreSeconds: 4000 });
     expect(r.next.action).toBe('drill');

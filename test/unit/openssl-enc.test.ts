@@ -28,9 +28,13 @@ function encrypt(plain: Buffer, args: string[]): Buffer {
   const passFile = join(dir, 'pass');
   writeFileSync(inFile, plain);
   writeFileSync(passFile, `${PASS}\n`);
-  return execFileSync('openssl', ['enc', '-aes-256-cbc', '-salt', '-in', inFile, '-pass', `file:${passFile}`, ...args], {
-    stdio: ['ignore', 'pipe', 'ignore'], // the CLI warns about the legacy derivation on stderr
-  });
+  return execFileSync(
+    'openssl',
+    ['enc', '-aes-256-cbc', '-salt', '-in', inFile, '-pass', `file:${passFile}`, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'], // the CLI warns about the legacy derivation on stderr
+    },
+  );
 }
 
 async function decryptStream(cipher: Buffer, options: OpenSslDecipherOptions, chunk = 1000): Promise<Buffer> {
@@ -46,15 +50,31 @@ async function decryptStream(cipher: Buffer, options: OpenSslDecipherOptions, ch
 describe('openSslDecipher reads what `openssl enc -aes-256-cbc` writes', () => {
   const plain = randomBytes(300_001);
   const cases: { name: string; args: string[]; options: OpenSslDecipherOptions }[] = [
-    { name: '-pbkdf2 (defaults)', args: ['-pbkdf2'], options: { passphrase: PASS, kdf: { kind: 'pbkdf2', digest: 'sha256', iterations: 10000 } } },
+    {
+      name: '-pbkdf2 (defaults)',
+      args: ['-pbkdf2'],
+      options: { passphrase: PASS, kdf: { kind: 'pbkdf2', digest: 'sha256', iterations: 10000 } },
+    },
     {
       name: '-pbkdf2 -iter 2000 -md sha512',
       args: ['-pbkdf2', '-iter', '2000', '-md', 'sha512'],
       options: { passphrase: PASS, kdf: { kind: 'pbkdf2', digest: 'sha512', iterations: 2000 } },
     },
-    { name: '-md md5 (legacy)', args: ['-md', 'md5'], options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'md5' } } },
-    { name: '-md sha256 (legacy)', args: ['-md', 'sha256'], options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'sha256' } } },
-    { name: '-md sha1 (pgBackRest)', args: ['-md', 'sha1'], options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'sha1' } } },
+    {
+      name: '-md md5 (legacy)',
+      args: ['-md', 'md5'],
+      options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'md5' } },
+    },
+    {
+      name: '-md sha256 (legacy)',
+      args: ['-md', 'sha256'],
+      options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'sha256' } },
+    },
+    {
+      name: '-md sha1 (pgBackRest)',
+      args: ['-md', 'sha1'],
+      options: { passphrase: PASS, kdf: { kind: 'evp', digest: 'sha1' } },
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: streamed in odd chunks and as one buffer`, async () => {

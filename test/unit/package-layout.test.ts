@@ -89,7 +89,8 @@ describe('electron-builder.yml', () => {
     expect(postrm).toContain("rm -f '/usr/bin/lifeboat'");
     // electron-builder fills `${name}` macros and throws on unknown ones: the scripts use only these.
     for (const script of [postinst, postrm]) {
-      for (const m of script.matchAll(/\$\{([a-zA-Z]+)\}/g)) expect(['executable', 'sanitizedProductName', 'productFilename']).toContain(m[1]);
+      for (const m of script.matchAll(/\$\{([a-zA-Z]+)\}/g))
+        expect(['executable', 'sanitizedProductName', 'productFilename']).toContain(m[1]);
     }
   });
 
@@ -102,7 +103,12 @@ describe('electron-builder.yml', () => {
     expect(cmd).toContain(`"%~dp0..\\..\\${config.productName}.exe" "%~dp0..\\app.asar\\bin\\lifeboat.cjs" %*`);
     expect(cmd).toContain('set ELECTRON_RUN_AS_NODE=1');
     // cmd.exe wants CRLF line ends.
-    expect(cmd.split('\n').slice(0, -1).every((l) => l.endsWith('\r'))).toBe(true);
+    expect(
+      cmd
+        .split('\n')
+        .slice(0, -1)
+        .every((l) => l.endsWith('\r')),
+    ).toBe(true);
   });
 
   it('sets the fuses docs/security.md explains', () => {

@@ -30,15 +30,29 @@ describe('JSON limits', () => {
 
   it('refuses too deep or too large before parsing, as FORMAT_INVALID naming the file', () => {
     const deep = Buffer.from(`${'['.repeat(33)}${']'.repeat(33)}`);
-    expect(failure(() => parseBoundedJson(deep, 'x.json', { maxBytes: 1000, maxDepth: 32 }))).toEqual({ code: 'FORMAT_INVALID', message: 'x.json nests objects or lists deeper than 32 levels.' });
-    expect(parseBoundedJson(Buffer.from(`${'['.repeat(32)}${']'.repeat(32)}`), 'x.json', { maxBytes: 1000, maxDepth: 32 })).toBeInstanceOf(Array);
-    expect(failure(() => parseBoundedJson(Buffer.alloc(2 * 1024 * 1024, 0x20), 'y.json', { maxBytes: 1024 * 1024, maxDepth: 32 })).message).toMatch(/^y\.json is 2097152 bytes, over the 1 MiB/);
-    expect(failure(() => parseBoundedJson(Buffer.from('{'), 'z.json', { maxBytes: 10, maxDepth: 32 })).message).toMatch(/^z\.json is not valid JSON/);
+    expect(failure(() => parseBoundedJson(deep, 'x.json', { maxBytes: 1000, maxDepth: 32 }))).toEqual({
+      code: 'FORMAT_INVALID',
+      message: 'x.json nests objects or lists deeper than 32 levels.',
+    });
+    expect(
+      parseBoundedJson(Buffer.from(`${'['.repeat(32)}${']'.repeat(32)}`), 'x.json', { maxBytes: 1000, maxDepth: 32 }),
+    ).toBeInstanceOf(Array);
+    expect(
+      failure(() =>
+        parseBoundedJson(Buffer.alloc(2 * 1024 * 1024, 0x20), 'y.json', { maxBytes: 1024 * 1024, maxDepth: 32 }),
+      ).message,
+    ).toMatch(/^y\.json is 2097152 bytes, over the 1 MiB/);
+    expect(failure(() => parseBoundedJson(Buffer.from('{'), 'z.json', { maxBytes: 10, maxDepth: 32 })).message).toMatch(
+      /^z\.json is not valid JSON/,
+    );
   });
 
   it('a manifest with 200,000 nested objects is FORMAT_INVALID, not a stack overflow', () => {
     const text = `{"format":"lifeboat-set/1","source":${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}}`;
-    expect(failure(() => parseManifest(Buffer.from(text)))).toEqual({ code: 'FORMAT_INVALID', message: `manifest.json nests objects or lists deeper than ${JSON_LIMITS.maxDepth} levels.` });
+    expect(failure(() => parseManifest(Buffer.from(text)))).toEqual({
+      code: 'FORMAT_INVALID',
+      message: `manifest.json nests objects or lists deeper than ${JSON_LIMITS.maxDepth} levels.`,
+    });
   });
 
   it('settings.json: too deep or too large is FORMAT_INVALID naming the file', () => {
@@ -57,7 +71,14 @@ describe('JSON limits', () => {
 
 describe('runbook YAML limits', () => {
   it('an alias bomb is RUNBOOK_INVALID, not INTERNAL', () => {
-    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]', ''].join('\n');
+    const bomb = [
+      'a: &a [x,x,x,x,x,x,x,x,x]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+      '',
+    ].join('\n');
     const f = failure(() => parseRunbook(bomb, 'bomb.yaml'));
     expect(f.code).toBe('RUNBOOK_INVALID');
     expect(f.message).toMatch(/^bomb\.yaml: too many aliases/);
@@ -65,7 +86,10 @@ describe('runbook YAML limits', () => {
 
   it('100,000 nested flow lists are refused before the parser recurses (it ran out of memory)', () => {
     const f = failure(() => parseRunbook(`a: ${'['.repeat(100_000)}${']'.repeat(100_000)}`));
-    expect(f).toEqual({ code: 'RUNBOOK_INVALID', message: `runbook: lists or maps in [ ] or { } nest deeper than ${RUNBOOK_LIMITS.flowDepth} levels.` });
+    expect(f).toEqual({
+      code: 'RUNBOOK_INVALID',
+      message: `runbook: lists or maps in [ ] or { } nest deeper than ${RUNBOOK_LIMITS.flowDepth} levels.`,
+    });
   });
 
   it('brackets in quoted strings, comments and after an apostrophe in plain text do not count; an apostrophe cannot hide nesting', () => {
@@ -76,7 +100,11 @@ describe('runbook YAML limits', () => {
   });
 
   it('size and indentation are bounded', () => {
-    expect(failure(() => parseRunbook(`a: "${'x'.repeat(RUNBOOK_LIMITS.bytes)}"`)).message).toMatch(/over the 1 MiB a runbook may have/);
-    expect(failure(() => parseRunbook(`a:\n${' '.repeat(300)}b: 1\n`)).message).toMatch(/line 2 is indented more than 256 columns/);
+    expect(failure(() => parseRunbook(`a: "${'x'.repeat(RUNBOOK_LIMITS.bytes)}"`)).message).toMatch(
+      /over the 1 MiB a runbook may have/,
+    );
+    expect(failure(() => parseRunbook(`a:\n${' '.repeat(300)}b: 1\n`)).message).toMatch(
+      /line 2 is indented more than 256 columns/,
+    );
   });
 });

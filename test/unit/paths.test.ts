@@ -7,7 +7,9 @@ import { tempDir } from '../helpers/temp';
 
 describe('data dir resolution', () => {
   it('LIFEBOAT_HOME overrides everything', () => {
-    expect(resolveDataDir({ env: { LIFEBOAT_HOME: '/srv/lb', XDG_CONFIG_HOME: '/x' }, platform: 'linux', home: '/home/o' })).toBe('/srv/lb');
+    expect(
+      resolveDataDir({ env: { LIFEBOAT_HOME: '/srv/lb', XDG_CONFIG_HOME: '/x' }, platform: 'linux', home: '/home/o' }),
+    ).toBe('/srv/lb');
   });
   it.each([
     ['linux', {}, '/home/o/.config/Lifeboat'],
@@ -18,7 +20,11 @@ describe('data dir resolution', () => {
     expect(resolveDataDir({ env, platform, home: '/home/o' }).replaceAll('\\', '/')).toBe(expected);
   });
   it('lays out the data dir', () => {
-    expect(dataPaths('/d')).toMatchObject({ catalog: '/d/catalog.sqlite', settings: '/d/settings.json', logs: '/d/logs' });
+    expect(dataPaths('/d')).toMatchObject({
+      catalog: '/d/catalog.sqlite',
+      settings: '/d/settings.json',
+      logs: '/d/logs',
+    });
   });
 });
 
@@ -36,14 +42,25 @@ describe('settings', () => {
       version: 1,
       operatorName: 'Ana',
       pgBinDir: '',
-      tiers: { critical: { rtoMinutes: 60, rpoMinutes: 5 }, important: { rtoMinutes: 240, rpoMinutes: 60 }, standard: { rtoMinutes: 1440, rpoMinutes: 240 } },
-      systems: { db: { tier: 'critical', validations: [{ sql: 'select 1', expect: '= 1' }] }, web: { validations: [] } },
+      tiers: {
+        critical: { rtoMinutes: 60, rpoMinutes: 5 },
+        important: { rtoMinutes: 240, rpoMinutes: 60 },
+        standard: { rtoMinutes: 1440, rpoMinutes: 240 },
+      },
+      systems: {
+        db: { tier: 'critical', validations: [{ sql: 'select 1', expect: '= 1' }] },
+        web: { validations: [] },
+      },
       pgTargets: { prod: { url: 'postgres://db/app', label: '' } },
       s3Keys: { k: { accessKeyId: 'AKIA1', label: 'offsite' } },
       s3Media: [{ location: 's3://bucket/prefix', endpoint: '', region: '', credential: 's3:k' }],
     });
-    expect(() => parseSettings({ s3Media: [{ location: 's3://bucket', credential: 'pg:x' }] })).toThrow(/keychain reference/);
-    expect(() => parseSettings({ s3Media: [{ location: 's3://bucket', region: 'r'.repeat(101) }] })).toThrow(/at most 100/);
+    expect(() => parseSettings({ s3Media: [{ location: 's3://bucket', credential: 'pg:x' }] })).toThrow(
+      /keychain reference/,
+    );
+    expect(() => parseSettings({ s3Media: [{ location: 's3://bucket', region: 'r'.repeat(101) }] })).toThrow(
+      /at most 100/,
+    );
   });
 
   it('defaults when absent, round-trips, and rejects a malformed file clearly', () => {

@@ -1,10 +1,22 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dumpToolMajor, installedPgTools, newerArchiveNeeded, pgRestoreFor, pgRestoreForDump, pickPgRestore, type PgTool } from '../../electron/engine/postgres/pg-tools';
+import {
+  dumpToolMajor,
+  installedPgTools,
+  newerArchiveNeeded,
+  pgRestoreFor,
+  pgRestoreForDump,
+  pickPgRestore,
+  type PgTool,
+} from '../../electron/engine/postgres/pg-tools';
 import { tempDir } from '../helpers/temp';
 
-const t = (major: number, dir = `/x/${major}`): PgTool => ({ path: `${dir}/pg_restore`, version: `pg_restore (PostgreSQL) ${major}.2`, major });
+const t = (major: number, dir = `/x/${major}`): PgTool => ({
+  path: `${dir}/pg_restore`,
+  version: `pg_restore (PostgreSQL) ${major}.2`,
+  major,
+});
 
 describe('which pg_restore reads a dump: chosen by the dump, not the server', () => {
   it('the newest installed when it is at least as new as the dump', () => {
@@ -31,14 +43,22 @@ describe('which pg_restore reads a dump: chosen by the dump, not the server', ()
 
   it('for the deep check: a path, or a not-checked detail naming what is needed', () => {
     expect(pgRestoreForDump([t(15), t(17)], { tool: 'pg_dump (PostgreSQL) 16.1' })).toBe('/x/17/pg_restore');
-    expect(pgRestoreForDump([t(15)], { tool: 'pg_dump (PostgreSQL) 17.0' })).toEqual({ needs: expect.stringMatching(/^needs pg_restore >= 17 \(the dump was written by pg_dump 17; installed: 15\)$/) });
+    expect(pgRestoreForDump([t(15)], { tool: 'pg_dump (PostgreSQL) 17.0' })).toEqual({
+      needs: expect.stringMatching(/^needs pg_restore >= 17 \(the dump was written by pg_dump 17; installed: 15\)$/),
+    });
     expect(pgRestoreForDump([], { tool: 'pg_dump (PostgreSQL) 15.0' })).toBeNull();
   });
 
   it("pg_restore's complaint about a newer archive format becomes 'needs', other failures stay failures", () => {
-    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.16) in file header\n')).toMatch(/^needs pg_restore >= 17 /);
-    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.15) in file header')).toMatch(/^needs pg_restore >= 16 /);
-    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.42) in file header')).toMatch(/^needs a newer pg_restore \(the dump's archive format 1\.42/);
+    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.16) in file header\n')).toMatch(
+      /^needs pg_restore >= 17 /,
+    );
+    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.15) in file header')).toMatch(
+      /^needs pg_restore >= 16 /,
+    );
+    expect(newerArchiveNeeded('pg_restore: error: unsupported version (1.42) in file header')).toMatch(
+      /^needs a newer pg_restore \(the dump's archive format 1\.42/,
+    );
     expect(newerArchiveNeeded('pg_restore: error: input file does not appear to be a valid archive')).toBeNull();
     expect(newerArchiveNeeded('pg_restore: error: could not read input file: end of file')).toBeNull();
   });
@@ -72,6 +92,9 @@ describe('the installed copies, from injected tool dirs', () => {
     expect(found.map((f) => f.major)).toContain(98);
     expect(found.map((f) => f.major)).toEqual([...found.map((f) => f.major)].sort((a, b) => b - a));
     await expect(pgRestoreFor(98, b99)).resolves.toMatchObject({ major: 99 });
-    await expect(pgRestoreFor(100, b99)).rejects.toMatchObject({ code: 'TOOL_VERSION_MISMATCH', message: expect.stringMatching(/needs pg_restore >= 100, and the newest here is 99/) });
+    await expect(pgRestoreFor(100, b99)).rejects.toMatchObject({
+      code: 'TOOL_VERSION_MISMATCH',
+      message: expect.stringMatching(/needs pg_restore >= 100, and the newest here is 99/),
+    });
   });
 });

@@ -14,7 +14,10 @@ function fakeTool(sub: string, major: number): string {
   const bin = join(dir.path, sub);
   mkdirSync(bin, { recursive: true });
   const path = join(bin, 'pg_dump');
-  writeFileSync(path, `#!/bin/sh\necho "${path}" >> "${join(dir.path, 'calls.log')}"\necho "pg_dump (PostgreSQL) ${major}.1"\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\necho "${path}" >> "${join(dir.path, 'calls.log')}"\necho "pg_dump (PostgreSQL) ${major}.1"\n`,
+  );
   chmodSync(path, 0o755);
   return bin;
 }
@@ -33,7 +36,10 @@ describe('finding pg_dump for a server', () => {
   it('in a given directory only: the exact major, else a clear mismatch', async () => {
     const bin = fakeTool('pg14', 14);
     await expect(findPgTool('pg_dump', bin)(14)).resolves.toMatchObject({ path: join(bin, 'pg_dump'), major: 14 });
-    await expect(findPgTool('pg_dump', bin)(16)).rejects.toMatchObject({ code: 'TOOL_VERSION_MISMATCH', message: expect.stringMatching(/server version mismatch/) });
+    await expect(findPgTool('pg_dump', bin)(16)).rejects.toMatchObject({
+      code: 'TOOL_VERSION_MISMATCH',
+      message: expect.stringMatching(/server version mismatch/),
+    });
     await expect(findPgTool('pg_dump', join(dir.path, 'nothing'))(16)).rejects.toMatchObject({ code: 'TOOL_MISSING' });
   });
 

@@ -65,7 +65,9 @@ describe('pgBackRest INI files', () => {
 
   it('binary content (an encrypted info file read without its passphrase) is refused with an escaped line, never raw bytes', () => {
     const bin = `Salted__\u0001\u0002\u0003\u00ff[x]\nnot=ini`;
-    expect(() => parseCheckedIni(bin, 'backup.info')).toThrow(/line 1 is not a pgBackRest INI line: Salted__\\x01\\x02\\x03\\xff/);
+    expect(() => parseCheckedIni(bin, 'backup.info')).toThrow(
+      /line 1 is not a pgBackRest INI line: Salted__\\x01\\x02\\x03\\xff/,
+    );
   });
 });
 
@@ -98,14 +100,29 @@ describe('where a manifest file is stored', () => {
   });
 
   it('its own file with the compression extension of the backup that stored it, a referenced one in that backup', () => {
-    expect(locate('', 'shop', 'F_I', file({}), manifest({ compressType: 'zst' }))).toMatchObject({ path: 'backup/shop/F_I/pg_data/base/1/1259.zst', offset: 0, length: 100 });
-    expect(locate('r/', 'shop', 'F_I', file({ reference: 'F' }), manifest({ compressType: 'gz' }))).toMatchObject({ path: 'r/backup/shop/F/pg_data/base/1/1259.gz' });
-    expect(locate('', 'shop', 'F', file({}), manifest({ compressType: 'none' }))!.path).toBe('backup/shop/F/pg_data/base/1/1259');
+    expect(locate('', 'shop', 'F_I', file({}), manifest({ compressType: 'zst' }))).toMatchObject({
+      path: 'backup/shop/F_I/pg_data/base/1/1259.zst',
+      offset: 0,
+      length: 100,
+    });
+    expect(locate('r/', 'shop', 'F_I', file({ reference: 'F' }), manifest({ compressType: 'gz' }))).toMatchObject({
+      path: 'r/backup/shop/F/pg_data/base/1/1259.gz',
+    });
+    expect(locate('', 'shop', 'F', file({}), manifest({ compressType: 'none' }))!.path).toBe(
+      'backup/shop/F/pg_data/base/1/1259',
+    );
   });
 
   it('a bundle at its offset; a block-incremental file as .pgbi; an empty bundled file nowhere', () => {
-    expect(locate('', 's', 'F', file({ bundleId: 3, bundleOffset: 28, repoSize: 249 }), manifest({}))).toMatchObject({ path: 'backup/s/F/bundle/3', offset: 28, length: 249, bundled: true });
-    expect(locate('', 's', 'F', file({ blockIncrMapSize: 101 }), manifest({ compressType: 'lz4' }))!.path).toBe('backup/s/F/pg_data/base/1/1259.pgbi');
+    expect(locate('', 's', 'F', file({ bundleId: 3, bundleOffset: 28, repoSize: 249 }), manifest({}))).toMatchObject({
+      path: 'backup/s/F/bundle/3',
+      offset: 28,
+      length: 249,
+      bundled: true,
+    });
+    expect(locate('', 's', 'F', file({ blockIncrMapSize: 101 }), manifest({ compressType: 'lz4' }))!.path).toBe(
+      'backup/s/F/pg_data/base/1/1259.pgbi',
+    );
     expect(locate('', 's', 'F', file({ size: 0, repoSize: null }), manifest({}))).toBeNull();
   });
 });
@@ -115,7 +132,9 @@ describe('block maps of block-incremental files', () => {
     // flags 0; reference 0, last, with an offset: (0 << 3) | 1 | 4 = 5; the offset 5; the super block, last: (100 << 3) | 1 = 801
     // (varint a1 06); its one block's 6-byte checksum (a super block is one block unless its size says otherwise).
     const map = Buffer.concat([Buffer.from([0x00, 0x05, 0x05, 0xa1, 0x06]), Buffer.alloc(6, 0xaa)]);
-    expect(parseBlockMap(map, 8192, 6, 'm')).toEqual([{ reference: 0, bundleId: 0, offset: 5, size: 100, superBlockSize: 8192, block: 0 }]);
+    expect(parseBlockMap(map, 8192, 6, 'm')).toEqual([
+      { reference: 0, bundleId: 0, offset: 5, size: 100, superBlockSize: 8192, block: 0 },
+    ]);
   });
 
   it('a truncated or unknown-version map is refused, not read past its end', () => {

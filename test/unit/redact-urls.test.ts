@@ -38,7 +38,13 @@ describe('PostgreSQL URLs never leak their password', () => {
   }
 
   it('redacts the password of well-formed and malformed URLs in free text, idempotently', () => {
-    for (const raw of [...MALFORMED, `postgres://u:${CANARY}@host/db`, `postgresql://u:${CANARY}@[::1]:5432/db`, `--db=postgres://u:${CANARY}@h/db`, `(postgres://u:${CANARY}@h/db)`]) {
+    for (const raw of [
+      ...MALFORMED,
+      `postgres://u:${CANARY}@host/db`,
+      `postgresql://u:${CANARY}@[::1]:5432/db`,
+      `--db=postgres://u:${CANARY}@h/db`,
+      `(postgres://u:${CANARY}@h/db)`,
+    ]) {
       const once = redactText(`failed: ${raw} (see log)`);
       expect(once, raw).not.toContain(CANARY);
       expect(redactText(once)).toBe(once);
@@ -46,7 +52,9 @@ describe('PostgreSQL URLs never leak their password', () => {
     // The user and the host stay readable where the URL is well formed.
     expect(redactText(`postgres://backup:${CANARY}@db1:5432/app`)).toBe('postgres://backup:[redacted]@db1:5432/app');
     // Text without user info is left alone.
-    expect(redactText('postgres://db1:5432/app and 10:30 at 2026-01-01')).toBe('postgres://db1:5432/app and 10:30 at 2026-01-01');
+    expect(redactText('postgres://db1:5432/app and 10:30 at 2026-01-01')).toBe(
+      'postgres://db1:5432/app and 10:30 at 2026-01-01',
+    );
   });
 
   it('an unexpected error holding a malformed URL is redacted on its way out', () => {
@@ -80,9 +88,14 @@ describe('PostgreSQL URLs never leak their password', () => {
     expect(pgSslOptions('postgres://h/db?sslmode=disable').ssl).toBe(false);
     expect(pgSslOptions('postgres://h/db?sslmode=require').ssl).toEqual({ rejectUnauthorized: false });
     expect(pgSslOptions('postgres://h/db?sslmode=verify-full').ssl).toEqual({ rejectUnauthorized: true });
-    const ca = pgSslOptions('postgres://h/db?sslmode=verify-ca').ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown };
+    const ca = pgSslOptions('postgres://h/db?sslmode=verify-ca').ssl as {
+      rejectUnauthorized: boolean;
+      checkServerIdentity: () => unknown;
+    };
     expect(ca.rejectUnauthorized).toBe(true);
     expect(ca.checkServerIdentity()).toBeUndefined();
-    expect(() => pgSslOptions('postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem')).toThrow(/sslrootcert/);
+    expect(() => pgSslOptions('postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem')).toThrow(
+      /sslrootcert/,
+    );
   });
 });

@@ -8,10 +8,26 @@ function history(): RetentionCandidate[] {
   for (let i = 399; i >= 0; i--) {
     const d = new Date(end - i * 86_400_000);
     const id = `${d.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-pg-logical`;
-    out.push({ system: 'db', kind: 'pg-logical', setId: id, path: `sets/db/${id}`, createdAt: d, parent: null, verified: false });
+    out.push({
+      system: 'db',
+      kind: 'pg-logical',
+      setId: id,
+      path: `sets/db/${id}`,
+      createdAt: d,
+      parent: null,
+      verified: false,
+    });
   }
   const late = new Date(end + 12 * 3_600_000);
-  out.push({ system: 'db', kind: 'pg-logical', setId: '20261121T140000Z-pg-logical', path: 'sets/db/20261121T140000Z-pg-logical', createdAt: late, parent: null, verified: false });
+  out.push({
+    system: 'db',
+    kind: 'pg-logical',
+    setId: '20261121T140000Z-pg-logical',
+    path: 'sets/db/20261121T140000Z-pg-logical',
+    createdAt: late,
+    parent: null,
+    verified: false,
+  });
   return out;
 }
 
@@ -22,13 +38,33 @@ const kept = (policy: RetentionPolicy, sets = history()): string[] =>
 
 describe('GFS retention over 400 daily sets', () => {
   it.each([
-    { policy: { keepLast: 3, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, count: 3, newest: '20261121T140000', oldest: '20261120T020000' },
+    {
+      policy: { keepLast: 3, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 },
+      count: 3,
+      newest: '20261121T140000',
+      oldest: '20261120T020000',
+    },
     // 7 days: the newest of each day, so the 02:00 set of the last day is not one of them.
-    { policy: { keepLast: 0, keepDaily: 7, keepWeekly: 0, keepMonthly: 0 }, count: 7, newest: '20261121T140000', oldest: '20261115T020000' },
+    {
+      policy: { keepLast: 0, keepDaily: 7, keepWeekly: 0, keepMonthly: 0 },
+      count: 7,
+      newest: '20261121T140000',
+      oldest: '20261115T020000',
+    },
     // ISO weeks: 2026-11-16 is a Monday; the newest set of each week is its Sunday's (or the last day's).
-    { policy: { keepLast: 0, keepDaily: 0, keepWeekly: 4, keepMonthly: 0 }, count: 4, newest: '20261121T140000', oldest: '20261101T020000' },
+    {
+      policy: { keepLast: 0, keepDaily: 0, keepWeekly: 4, keepMonthly: 0 },
+      count: 4,
+      newest: '20261121T140000',
+      oldest: '20261101T020000',
+    },
     // Months: the newest set of each month is its last day's.
-    { policy: { keepLast: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 12 }, count: 12, newest: '20261121T140000', oldest: '20251231T020000' },
+    {
+      policy: { keepLast: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 12 },
+      count: 12,
+      newest: '20261121T140000',
+      oldest: '20251231T020000',
+    },
   ])('$policy keeps $count sets from $oldest to $newest', ({ policy, count, newest, oldest }) => {
     const k = kept(policy);
     expect(k).toHaveLength(count);
@@ -43,7 +79,12 @@ describe('GFS retention over 400 daily sets', () => {
     // + 5 more month-ends (10-31, 09-30, 08-31, 07-31, 06-30); the rest overlap.
     expect(keep.length).toBe(2 + 6 + 2 + 5);
     expect(keep.map((d) => d.set.setId.slice(0, 8)).at(-1)).toBe('20260630');
-    expect(decisions.find((d) => d.set.setId.startsWith('20261121T140000'))?.reasons).toEqual(['last 1', 'daily 2026-11-21', 'weekly 2026-W47', 'monthly 2026-11']);
+    expect(decisions.find((d) => d.set.setId.startsWith('20261121T140000'))?.reasons).toEqual([
+      'last 1',
+      'daily 2026-11-21',
+      'weekly 2026-W47',
+      'monthly 2026-11',
+    ]);
     expect(decisions.filter((d) => !d.keep).every((d) => d.reasons[0] === 'not selected by the policy')).toBe(true);
     expect(decisions).toHaveLength(401);
   });
@@ -52,14 +93,29 @@ describe('GFS retention over 400 daily sets', () => {
     const sets = history();
     const old = sets[10]!;
     old.verified = true;
-    const d = planRetention(sets, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }).find((x) => x.set === old)!;
+    const d = planRetention(sets, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }).find(
+      (x) => x.set === old,
+    )!;
     expect(d.keep).toBe(true);
     expect(d.reasons).toEqual(['newest verified set']);
   });
 
   it('never removes a parent a kept incremental depends on, transitively', () => {
-    const base = (id: string, day: number, parent: string | null): RetentionCandidate => ({ system: 'uploads', kind: 'files', setId: id, path: `sets/uploads/${id}`, createdAt: new Date(Date.UTC(2026, 0, day)), parent, verified: false });
-    const sets = [base('20260101T000000Z-files', 1, null), base('20260102T000000Z-files', 2, '20260101T000000Z-files'), base('20260103T000000Z-files', 3, '20260102T000000Z-files'), base('20260104T000000Z-files', 4, null)];
+    const base = (id: string, day: number, parent: string | null): RetentionCandidate => ({
+      system: 'uploads',
+      kind: 'files',
+      setId: id,
+      path: `sets/uploads/${id}`,
+      createdAt: new Date(Date.UTC(2026, 0, day)),
+      parent,
+      verified: false,
+    });
+    const sets = [
+      base('20260101T000000Z-files', 1, null),
+      base('20260102T000000Z-files', 2, '20260101T000000Z-files'),
+      base('20260103T000000Z-files', 3, '20260102T000000Z-files'),
+      base('20260104T000000Z-files', 4, null),
+    ];
     const d = planRetention(sets, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 });
     expect(d.filter((x) => x.keep).map((x) => x.set.setId)).toEqual(['20260104T000000Z-files']);
     const d2 = planRetention(sets.slice(0, 3), { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 });
@@ -69,13 +125,30 @@ describe('GFS retention over 400 daily sets', () => {
 
   it('applies per system and kind', () => {
     const sets = history();
-    sets.push({ system: 'app-config', kind: 'config', setId: '20200101T000000Z-config', path: 'x', createdAt: new Date('2020-01-01T00:00:00Z'), parent: null, verified: false });
+    sets.push({
+      system: 'app-config',
+      kind: 'config',
+      setId: '20200101T000000Z-config',
+      path: 'x',
+      createdAt: new Date('2020-01-01T00:00:00Z'),
+      parent: null,
+      verified: false,
+    });
     const d = planRetention(sets, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 });
-    expect(d.filter((x) => x.keep).map((x) => x.set.system).sort()).toEqual(['app-config', 'db']);
+    expect(
+      d
+        .filter((x) => x.keep)
+        .map((x) => x.set.system)
+        .sort(),
+    ).toEqual(['app-config', 'db']);
   });
 
   it('refuses a policy that keeps nothing, and negative counts', () => {
-    expect(() => planRetention(history(), { keepLast: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 })).toThrow(/keeps nothing/);
-    expect(() => planRetention(history(), { keepLast: -1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 })).toThrow(/keep-last/);
+    expect(() => planRetention(history(), { keepLast: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 })).toThrow(
+      /keeps nothing/,
+    );
+    expect(() => planRetention(history(), { keepLast: -1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 })).toThrow(
+      /keep-last/,
+    );
   });
 });

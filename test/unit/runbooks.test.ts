@@ -10,7 +10,10 @@ import { render, templateRefs } from '../../electron/engine/runbooks/template';
 import { parseSettings } from '../../electron/engine/settings/settings';
 import { tempDir } from '../helpers/temp';
 
-const minimal = (steps: string): string => ['id: t', 'title: T', 'description: d', 'level: 2', 'objectives: { rto: 1h30m, rpo: 15m }', 'steps:', steps, ''].join('\n');
+const minimal = (steps: string): string =>
+  ['id: t', 'title: T', 'description: d', 'level: 2', 'objectives: { rto: 1h30m, rpo: 15m }', 'steps:', steps, ''].join(
+    '\n',
+  );
 
 function problemsOf(text: string): RunbookInvalidError['problems'] {
   try {
@@ -32,11 +35,27 @@ describe('runbook format', () => {
     expect(parseDuration('2h')).toBe(7200);
     expect(parseDuration('1h30m')).toBe(5400);
     expect(parseDuration('soon')).toBeNull();
-    expect(parseRunbook(minimal('  - { id: a, title: A, kind: manual }')).runbook.objectives).toEqual({ rto: 5400, rpo: 900 });
+    expect(parseRunbook(minimal('  - { id: a, title: A, kind: manual }')).runbook.objectives).toEqual({
+      rto: 5400,
+      rpo: 900,
+    });
   });
 
   it('names the line and field of each problem', () => {
-    const p = problemsOf(minimal(['  - id: a', '    title: A', '    kind: manual', '    checklist: oops', '  - id: b', '    kind: gate', '    gate: maybe', '    title: B'].join('\n')));
+    const p = problemsOf(
+      minimal(
+        [
+          '  - id: a',
+          '    title: A',
+          '    kind: manual',
+          '    checklist: oops',
+          '  - id: b',
+          '    kind: gate',
+          '    gate: maybe',
+          '    title: B',
+        ].join('\n'),
+      ),
+    );
     expect(p).toEqual([
       expect.objectContaining({ line: 10, field: 'steps[a].checklist' }),
       expect.objectContaining({ line: 13, field: 'steps[b].gate' }),
@@ -44,8 +63,12 @@ describe('runbook format', () => {
   });
 
   it('reports a missing field at its parent line', () => {
-    const p = problemsOf(minimal(['  - id: a', '    kind: communicate', '    audience: All', '    template: hi'].join('\n')));
-    expect(p).toEqual([expect.objectContaining({ line: 7, field: 'steps[a].title', message: 'required, but missing' })]);
+    const p = problemsOf(
+      minimal(['  - id: a', '    kind: communicate', '    audience: All', '    template: hi'].join('\n')),
+    );
+    expect(p).toEqual([
+      expect.objectContaining({ line: 7, field: 'steps[a].title', message: 'required, but missing' }),
+    ]);
   });
 
   it('checks templates name declared inputs and earlier steps', () => {
@@ -82,10 +105,16 @@ describe('templates', () => {
   });
   it('drops an optional input left empty, refuses an unknown output', () => {
     expect(render({ target: '{{ inputs.target }}', keep: 1 }, ctx, 'x')).toEqual({ keep: 1 });
-    expect(() => render('{{ steps.t.output.key }}', ctx, 'step y')).toThrow(/step y: \{\{ steps\.t\.output\.key \}\} has no value/);
+    expect(() => render('{{ steps.t.output.key }}', ctx, 'step y')).toThrow(
+      /step y: \{\{ steps\.t\.output\.key \}\} has no value/,
+    );
   });
   it('lists references', () => {
-    expect(templateRefs({ a: '{{ inputs.a }} and {{run.id}}', b: ['{{ steps.x.output }}'] })).toEqual(['inputs.a', 'run.id', 'steps.x.output']);
+    expect(templateRefs({ a: '{{ inputs.a }} and {{run.id}}', b: ['{{ steps.x.output }}'] })).toEqual([
+      'inputs.a',
+      'run.id',
+      'steps.x.output',
+    ]);
   });
 });
 
@@ -102,27 +131,51 @@ describe('journal and run state', () => {
   });
 
   function engine(): RunEngine {
-    return new RunEngine({ catalog, settings: parseSettings({}), dataDir: dir.path, credentials: new MemoryCredentialStore(), identities: [] });
+    return new RunEngine({
+      catalog,
+      settings: parseSettings({}),
+      dataDir: dir.path,
+      credentials: new MemoryCredentialStore(),
+      identities: [],
+    });
   }
 
   it('chains every event to the one before', () => {
-    catalog.db.prepare("INSERT INTO runs (id, runbook_id, title, status, started_at) VALUES ('r', 'x', 'X', 'running', 'now')").run();
+    catalog.db
+      .prepare("INSERT INTO runs (id, runbook_id, title, status, started_at) VALUES ('r', 'x', 'X', 'running', 'now')")
+      .run();
     let head: JournalHead = { seq: 0, hash: GENESIS };
     for (let i = 0; i < 5; i++) head = appendEvent(catalog, 'r', head, 'alice', 'e', { i });
     expect(verifyJournal(catalog, 'r', head)).toMatchObject({ ok: true, events: 5, headHash: head.hash });
-    catalog.db.prepare("UPDATE journal SET data_json = '{\"i\":9}' WHERE seq = 2").run();
-    expect(verifyJournal(catalog, 'r', head).problems).toEqual(['event 2 (e) was edited: its content does not match its hash']);
+    catalog.db.prepare('UPDATE journal SET data_json = \'{"i":9}\' WHERE seq = 2').run();
+    expect(verifyJournal(catalog, 'r', head).problems).toEqual([
+      'event 2 (e) was edited: its content does not match its hash',
+    ]);
   });
 
   it('walks a manual-only run: waits, refuses incomplete answers, journals sign-offs, refuses --yes live', async () => {
-    const parsed = parseRunbook(minimal(['  - { id: m, title: M, kind: manual, checklist: [one, two], signoff: { role: Lead } }', '  - { id: g, title: G, kind: gate, gate: second-person, role: Auditor }'].join('\n')));
+    const parsed = parseRunbook(
+      minimal(
+        [
+          '  - { id: m, title: M, kind: manual, checklist: [one, two], signoff: { role: Lead } }',
+          '  - { id: g, title: G, kind: gate, gate: second-person, role: Auditor }',
+        ].join('\n'),
+      ),
+    );
     const e = engine();
     const run = e.start(parsed, {}, { drill: false, operator: 'ann', source: 'test' });
-    const job = { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, step: () => undefined };
+    const job = {
+      signal: new AbortController().signal,
+      progress: () => undefined,
+      log: () => undefined,
+      step: () => undefined,
+    };
     expect((await e.advance(run.id, job)).status).toBe('waiting');
     expect(() => e.respond(run.id, 'm', { ticks: [0] }, 'ann')).toThrow(/not ticked: two/);
     expect(() => e.respond(run.id, 'm', { ticks: [0, 1] }, 'ann')).toThrow(/sign-off by name/);
-    expect(() => e.respond(run.id, 'm', { ticks: [0, 1], signoff: 'Ann', auto: true }, 'ann')).toThrow(/only in drills/);
+    expect(() => e.respond(run.id, 'm', { ticks: [0, 1], signoff: 'Ann', auto: true }, 'ann')).toThrow(
+      /only in drills/,
+    );
     e.respond(run.id, 'm', { ticks: [0, 1], signoff: 'Ann' }, 'ann');
     await e.advance(run.id, job);
     expect(() => e.respond(run.id, 'g', { signoff: 'ANN' }, 'ann')).toThrow(/cannot sign/);
@@ -131,20 +184,36 @@ describe('journal and run state', () => {
     expect(done.status).toBe('succeeded');
     expect(verifyJournal(catalog, run.id, done.state.journal).ok).toBe(true);
     const types = catalog.db.prepare('SELECT type FROM journal WHERE run_id = ? ORDER BY seq').pluck().all(run.id);
-    expect(types).toEqual(['run.created', 'run.forecast', 'step.waiting', 'step.completed', 'step.waiting', 'step.signed', 'run.finished']);
+    expect(types).toEqual([
+      'run.created',
+      'run.forecast',
+      'step.waiting',
+      'step.completed',
+      'step.waiting',
+      'step.signed',
+      'run.finished',
+    ]);
   });
 
   it('skipping needs a reason and is journaled', async () => {
     const parsed = parseRunbook(minimal('  - { id: m, title: M, kind: manual, checklist: [x] }'));
     const e = engine();
     const run = e.start(parsed, {}, { drill: true, operator: 'ann', source: 'test' });
-    const job = { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, step: () => undefined };
+    const job = {
+      signal: new AbortController().signal,
+      progress: () => undefined,
+      log: () => undefined,
+      step: () => undefined,
+    };
     await e.advance(run.id, job);
     expect(() => e.skip(run.id, 'm', ' ', 'ann')).toThrow(/needs a reason/);
     e.skip(run.id, 'm', 'done on paper', 'ann');
     // A skip is an exception, never a plain pass (issue 21).
     expect((await e.advance(run.id, job)).status).toBe('completed-with-exceptions');
-    const skipped = catalog.db.prepare("SELECT data_json FROM journal WHERE run_id = ? AND type = 'step.skipped'").pluck().get(run.id) as string;
+    const skipped = catalog.db
+      .prepare("SELECT data_json FROM journal WHERE run_id = ? AND type = 'step.skipped'")
+      .pluck()
+      .get(run.id) as string;
     expect(JSON.parse(skipped)).toMatchObject({ step: 'm', reason: 'done on paper' });
   });
 });

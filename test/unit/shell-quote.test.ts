@@ -12,11 +12,24 @@ describe('shellQuote', () => {
     expect(shellQuote('a;rm -rf /')).toBe("'a;rm -rf /'");
     expect(shellQuote('')).toBe("''");
     expect(shellQuote('<key file>')).toBe('<key file>');
-    expect(shellLine(['lifeboat', 'run', 'dr-site-activation', '--input', 'site=DR site'])).toBe("lifeboat run dr-site-activation --input 'site=DR site'");
+    expect(shellLine(['lifeboat', 'run', 'dr-site-activation', '--input', 'site=DR site'])).toBe(
+      "lifeboat run dr-site-activation --input 'site=DR site'",
+    );
   });
 
   it('a real shell reads back exactly the arguments given', () => {
-    const args = ['site=DR site', "it's", '$(touch /tmp/never)', 'tab\there', 'new\nline', '*', '\\back', '"dq"', '', 'plain'];
+    const args = [
+      'site=DR site',
+      "it's",
+      '$(touch /tmp/never)',
+      'tab\there',
+      'new\nline',
+      '*',
+      '\\back',
+      '"dq"',
+      '',
+      'plain',
+    ];
     const out = execFileSync('sh', ['-c', `printf '%s\\0' ${shellLine(args)}`], { timeout: 5000 }).toString('utf8');
     expect(out.split('\0').slice(0, -1)).toEqual(args);
   });

@@ -62,7 +62,17 @@ describe('tar headers', () => {
 
   it('puts long names, large ids, owner names, sub-second and negative mtimes in pax records', () => {
     const long = `d/${'x'.repeat(300)}`;
-    const h = tarHeader({ name: long, type: 'file', mode: 0o4755, size: 0, mtimeMs: -1500, uid: 3_000_000, gid: 7, uname: 'a-user-name-longer-than-31-bytes-x', gname: 'g' });
+    const h = tarHeader({
+      name: long,
+      type: 'file',
+      mode: 0o4755,
+      size: 0,
+      mtimeMs: -1500,
+      uid: 3_000_000,
+      gid: 7,
+      uname: 'a-user-name-longer-than-31-bytes-x',
+      gname: 'g',
+    });
     const pax = paxRecords(h);
     expect(pax.get('path')?.toString()).toBe(long);
     expect(pax.get('uid')?.toString()).toBe('3000000');
@@ -70,16 +80,27 @@ describe('tar headers', () => {
     expect(pax.get('uname')?.toString()).toBe('a-user-name-longer-than-31-bytes-x');
     expect(pax.get('mtime')?.toString()).toBe('-1.500');
     expect(pax.has('hdrcharset')).toBe(false);
-    const ns = paxRecords(tarHeader({ name: 'f'.repeat(101), type: 'file', mode: 0o644, size: 0, mtimeMs: 1000, mtimeNs: 1_000_000_123n }));
+    const ns = paxRecords(
+      tarHeader({ name: 'f'.repeat(101), type: 'file', mode: 0o644, size: 0, mtimeMs: 1000, mtimeNs: 1_000_000_123n }),
+    );
     expect(ns.get('mtime')?.toString()).toBe('1.000000123');
   });
 
   it('writes hardlinks, FIFOs and devices with their typeflags and device numbers', () => {
-    const link = tarHeader({ name: 'a/second', type: 'hardlink', mode: 0o644, size: 99, mtimeMs: 0, linkname: 'a/first' });
+    const link = tarHeader({
+      name: 'a/second',
+      type: 'hardlink',
+      mode: 0o644,
+      size: 99,
+      mtimeMs: 0,
+      linkname: 'a/first',
+    });
     expect(String.fromCharCode(link[156]!)).toBe('1');
     expect(link.toString('ascii', 124, 135)).toBe('00000000000'); // a hardlink has no data
     expect(link.toString('ascii', 157, 164)).toBe('a/first');
-    expect(String.fromCharCode(tarHeader({ name: 'p', type: 'fifo', mode: 0o644, size: 0, mtimeMs: 0 })[156]!)).toBe('6');
+    expect(String.fromCharCode(tarHeader({ name: 'p', type: 'fifo', mode: 0o644, size: 0, mtimeMs: 0 })[156]!)).toBe(
+      '6',
+    );
     const dev = tarHeader({ name: 'null', type: 'char', mode: 0o666, size: 0, mtimeMs: 0, devmajor: 1, devminor: 3 });
     expect(String.fromCharCode(dev[156]!)).toBe('3');
     expect(parseInt(dev.toString('ascii', 329, 336), 8)).toBe(1);
@@ -90,8 +111,24 @@ describe('tar headers', () => {
 
 describe('file index format 2', () => {
   it('reads format 1 lines and format 2 lines with byte names', () => {
-    const v1 = '{"path":"a/b","type":"file","size":1,"mtime_ms":5,"mode":420,"sha256":"00","target":null,"in":"20260101T000000Z-files"}';
-    const v2 = JSON.stringify({ path: 'a/caf\\xe9', path_b64: Buffer.from('a/caf\xe9', 'latin1').toString('base64'), type: 'hardlink', size: 0, mtime_ms: 5, mode: 420, uid: 0, gid: 0, sha256: null, target: 'a/b', dev: '1', ino: '2', ctime_ns: '3', in: 'x' });
+    const v1 =
+      '{"path":"a/b","type":"file","size":1,"mtime_ms":5,"mode":420,"sha256":"00","target":null,"in":"20260101T000000Z-files"}';
+    const v2 = JSON.stringify({
+      path: 'a/caf\\xe9',
+      path_b64: Buffer.from('a/caf\xe9', 'latin1').toString('base64'),
+      type: 'hardlink',
+      size: 0,
+      mtime_ms: 5,
+      mode: 420,
+      uid: 0,
+      gid: 0,
+      sha256: null,
+      target: 'a/b',
+      dev: '1',
+      ino: '2',
+      ctime_ns: '3',
+      in: 'x',
+    });
     const [one, two] = parseIndex(Buffer.from(`${v1}\n${v2}\n`));
     expect(entryPathBytes(one!).toString()).toBe('a/b');
     expect(entryPathBytes(two!).equals(Buffer.from('a/caf\xe9', 'latin1'))).toBe(true);

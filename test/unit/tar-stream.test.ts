@@ -54,7 +54,9 @@ describe('tar of a tree that changes during the backup', () => {
       writeFileSync(join(root, 'log.txt'), 'short and now longer');
       const results = { hashes: new Map<string, string>(), warnings: [] as string[], skipped: new Set<string>() };
       writeFileSync(join(dir.path, 'x.tar'), await tarBytes(walked.entries, results));
-      expect(execFileSync('tar', ['-xOf', join(dir.path, 'x.tar'), 'data/log.txt'], { encoding: 'utf8' })).toBe('short');
+      expect(execFileSync('tar', ['-xOf', join(dir.path, 'x.tar'), 'data/log.txt'], { encoding: 'utf8' })).toBe(
+        'short',
+      );
       expect(results.warnings[0]).toMatch(/grew while being read/);
     } finally {
       dir.cleanup();

@@ -13,7 +13,9 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
  * An in-memory destination that writes vectors, like a file; `delayMs` holds each call (and its
  * chunks) before acknowledging it; `failAt` fails the n-th call.
  */
-function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: number } = {}): ArtifactSink & { bytes: () => Buffer; written: () => number } {
+function memorySink(
+  o: { delayMs?: number; releasesChunks?: boolean; failAt?: number } = {},
+): ArtifactSink & { bytes: () => Buffer; written: () => number } {
   const parts: Buffer[] = [];
   let writes = 0;
   let written = 0;
@@ -28,7 +30,8 @@ function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: nu
     highWaterMark: 1024 * 1024,
     writev(chunks, callback) {
       writes++;
-      if (o.failAt !== undefined && writes >= o.failAt) return callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+      if (o.failAt !== undefined && writes >= o.failAt)
+        return callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
       const finish = (): void => {
         // Copied only now: a buffer reused too early would show up as corrupt output.
         for (const { chunk } of chunks) {
@@ -55,16 +58,29 @@ function memorySink(o: { delayMs?: number; releasesChunks?: boolean; failAt?: nu
 describe('the threaded write path', () => {
   const id = generateIdentity().identity;
 
-  it.each([0, 1, 65535, 65536, 65537, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5])('%i bytes encrypted round-trip, with the hashes of both sides', async (size) => {
-    const data = randomBytes(size);
-    // Half compressible, so zstd output and the age chunking do not line up with the input.
-    data.fill(7, 0, size >> 1);
-    const sink = memorySink({ releasesChunks: true });
-    const facts = await storeArtifact(Readable.from(size ? [data.subarray(0, size >> 2), data.subarray(size >> 2)] : []), { recipients: [id.recipient], sinks: [sink] });
-    const stored = sink.bytes();
-    expect(facts).toMatchObject({ bytes: stored.length, sha256: sha(stored), plain_bytes: size, plain_sha256: sha(data), encodings: ['zstd', 'age'], recipients: [id.recipient.keyId] });
-    expect((await readDecoded(Readable.from([stored]), facts.encodings, [id])).equals(data)).toBe(true);
-  });
+  it.each([0, 1, 65535, 65536, 65537, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5])(
+    '%i bytes encrypted round-trip, with the hashes of both sides',
+    async (size) => {
+      const data = randomBytes(size);
+      // Half compressible, so zstd output and the age chunking do not line up with the input.
+      data.fill(7, 0, size >> 1);
+      const sink = memorySink({ releasesChunks: true });
+      const facts = await storeArtifact(
+        Readable.from(size ? [data.subarray(0, size >> 2), data.subarray(size >> 2)] : []),
+        { recipients: [id.recipient], sinks: [sink] },
+      );
+      const stored = sink.bytes();
+      expect(facts).toMatchObject({
+        bytes: stored.length,
+        sha256: sha(stored),
+        plain_bytes: size,
+        plain_sha256: sha(data),
+        encodings: ['zstd', 'age'],
+        recipients: [id.recipient.keyId],
+      });
+      expect((await readDecoded(Readable.from([stored]), facts.encodings, [id])).equals(data)).toBe(true);
+    },
+  );
 
   it('writes the same bytes to every destination, reused blocks or not', async () => {
     const data = randomBytes(5 * 1024 * 1024 + 3);
@@ -105,7 +121,10 @@ describe('the threaded write path', () => {
 
   it('a destination that fails stops the whole write with its error', async () => {
     const sink = memorySink({ failAt: 3 });
-    const err = await storeArtifact(Readable.from([randomBytes(8 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [sink] }).catch((e: unknown) => e);
+    const err = await storeArtifact(Readable.from([randomBytes(8 * 1024 * 1024)]), {
+      recipients: [id.recipient],
+      sinks: [sink],
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FULL' });
   });
 
@@ -129,7 +148,11 @@ describe('the threaded write path', () => {
       },
     });
     const started = Date.now();
-    const err = await storeArtifact(source, { recipients: [id.recipient], sinks: [memorySink()], signal: controller.signal }).catch((e: unknown) => e);
+    const err = await storeArtifact(source, {
+      recipients: [id.recipient],
+      sinks: [memorySink()],
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -138,8 +161,17 @@ describe('the threaded write path', () => {
 describe('tars of files: blocks that do not compress go into raw zstd frames', () => {
   const id = generateIdentity().identity;
   // Photos between text files, with block boundaries falling inside both.
-  const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(40_000)).subarray(0, 2 * 1024 * 1024 + 333);
-  const parts = [randomBytes(3 * 1024 * 1024), text, randomBytes(1536 * 1024 + 7), text.subarray(0, 5000), randomBytes(100 * 1024)];
+  const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(40_000)).subarray(
+    0,
+    2 * 1024 * 1024 + 333,
+  );
+  const parts = [
+    randomBytes(3 * 1024 * 1024),
+    text,
+    randomBytes(1536 * 1024 + 7),
+    text.subarray(0, 5000),
+    randomBytes(100 * 1024),
+  ];
   const data = Buffer.concat(parts);
   const tar = async (w: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
     for (const p of parts) await w.write(p);
@@ -183,23 +215,43 @@ describe('the encoder thread is kept for the next artifact', () => {
     expect(before).toBe(1);
     const text = Buffer.from('one line of a dump\n'.repeat(100_000));
     const photo = randomBytes(2 * 1024 * 1024 + 17);
-    const runs: Array<{ source: () => Parameters<typeof storeArtifact>[0]; plain: Buffer; recipients: (typeof id.recipient)[] }> = [
+    const runs: Array<{
+      source: () => Parameters<typeof storeArtifact>[0];
+      plain: Buffer;
+      recipients: (typeof id.recipient)[];
+    }> = [
       { source: () => async (w) => w.write(photo), plain: photo, recipients: [id.recipient] },
       { source: () => Readable.from([text]), plain: text, recipients: [] },
-      { source: () => async (w) => w.write(Buffer.concat([text, photo])), plain: Buffer.concat([text, photo]), recipients: [id.recipient] },
+      {
+        source: () => async (w) => w.write(Buffer.concat([text, photo])),
+        plain: Buffer.concat([text, photo]),
+        recipients: [id.recipient],
+      },
     ];
     for (const r of runs) {
       const sink = memorySink({ releasesChunks: true });
-      const facts = await storeArtifact(r.source(), { recipients: r.recipients, sinks: [sink], encoderThreads: threads });
+      const facts = await storeArtifact(r.source(), {
+        recipients: r.recipients,
+        sinks: [sink],
+        encoderThreads: threads,
+      });
       expect(facts).toMatchObject({ sha256: sha(sink.bytes()), plain_sha256: sha(r.plain) });
       expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(r.plain)).toBe(true);
     }
     expect(threads.started).toBe(before);
 
-    const err = await storeArtifact(Readable.from([randomBytes(4 * 1024 * 1024)]), { recipients: [id.recipient], sinks: [memorySink({ failAt: 2 })], encoderThreads: threads }).catch((e: unknown) => e);
+    const err = await storeArtifact(Readable.from([randomBytes(4 * 1024 * 1024)]), {
+      recipients: [id.recipient],
+      sinks: [memorySink({ failAt: 2 })],
+      encoderThreads: threads,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FULL' });
     const sink = memorySink();
-    const facts = await storeArtifact(async (w) => w.write(photo), { recipients: [id.recipient], sinks: [sink], encoderThreads: threads });
+    const facts = await storeArtifact(async (w) => w.write(photo), {
+      recipients: [id.recipient],
+      sinks: [sink],
+      encoderThreads: threads,
+    });
     expect((await readDecoded(Readable.from([sink.bytes()]), facts.encodings, [id])).equals(photo)).toBe(true);
     expect(threads.started).toBe(before + 1);
     await threads.close();
@@ -212,7 +264,11 @@ describe('the encoder thread is kept for the next artifact', () => {
     const text = Buffer.from('row\n'.repeat(10_000));
     for (const owner of [a, b, a, b]) {
       const sink = memorySink();
-      const facts = await storeArtifact(Readable.from([text]), { recipients: [], sinks: [sink], encoderThreads: owner });
+      const facts = await storeArtifact(Readable.from([text]), {
+        recipients: [],
+        sinks: [sink],
+        encoderThreads: owner,
+      });
       expect(facts.plain_sha256).toBe(sha(text));
     }
     // Each kept its own thread: a's prestarted one served both of a's artifacts, b started one.
@@ -223,13 +279,18 @@ describe('the encoder thread is kept for the next artifact', () => {
 
 describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO', () => {
   const id = generateIdentity().identity;
-  const sh = (script: string, signal?: AbortSignal): ToolSource => ToolSource.of('sh', ['-c', script], { what: 'the test tool', signal });
+  const sh = (script: string, signal?: AbortSignal): ToolSource =>
+    ToolSource.of('sh', ['-c', script], { what: 'the test tool', signal });
 
   it('stores exactly what the tool wrote, and reports its progress', async () => {
     const tool = sh('yes lifeboat | head -c 5000001');
     const sink = memorySink();
     let progress = 0;
-    const facts = await storeArtifact(tool, { recipients: [id.recipient], sinks: [sink], onPlainBytes: (n) => (progress = n) });
+    const facts = await storeArtifact(tool, {
+      recipients: [id.recipient],
+      sinks: [sink],
+      onPlainBytes: (n) => (progress = n),
+    });
     await tool.exited();
     const expected = Buffer.from('lifeboat\n'.repeat(600_000)).subarray(0, 5_000_001);
     expect(facts).toMatchObject({ plain_bytes: 5_000_001, plain_sha256: sha(expected) });
@@ -240,7 +301,10 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
   it('a tool that fails after writing part of its output is reported by its exit, with its message', async () => {
     const tool = sh('echo partial; echo "connection to server lost" >&2; exit 3');
     await storeArtifact(tool, { recipients: [], sinks: [memorySink()] });
-    await expect(tool.exited()).rejects.toMatchObject({ code: 'TOOL_FAILED', message: expect.stringContaining('connection to server lost') });
+    await expect(tool.exited()).rejects.toMatchObject({
+      code: 'TOOL_FAILED',
+      message: expect.stringContaining('connection to server lost'),
+    });
   });
 
   it('a tool that exits before the encoder thread has started stores an empty artifact, without hanging', async () => {
@@ -269,7 +333,9 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
 
   it('a destination that fails stops the tool', async () => {
     const tool = sh('exec cat /dev/urandom');
-    const err = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink({ failAt: 3 })] }).catch((e: unknown) => e);
+    const err = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink({ failAt: 3 })] }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'STORAGE_FULL' });
     await expect(tool.exited()).rejects.toThrow(/SIGTERM/);
   });
@@ -279,7 +345,11 @@ describe('a tool writing the plaintext (pg_dump, pg_basebackup) through a FIFO',
     const tool = sh('exec cat /dev/urandom', controller.signal);
     setTimeout(() => controller.abort(), 300);
     const started = Date.now();
-    const err = await storeArtifact(tool, { recipients: [id.recipient], sinks: [memorySink()], signal: controller.signal }).catch((e: unknown) => e);
+    const err = await storeArtifact(tool, {
+      recipients: [id.recipient],
+      sinks: [memorySink()],
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CANCELLED' });
     await expect(tool.exited()).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(5000);

@@ -12,7 +12,14 @@ const sha = (b: Buffer | string): string => createHash('sha256').update(b).diges
 describe('WAL signature sidecars', () => {
   const { key, publicPem } = generateSigningKey();
   const pinned = [{ keyId: key.keyId, label: 'servers', publicKeyPem: publicPem, addedAt: '' }];
-  const facts = { system: 'shop', name: '000000010000000000000003', plain_bytes: 16, plain_sha256: sha('plain'), stored_bytes: 40, stored_sha256: sha('stored') };
+  const facts = {
+    system: 'shop',
+    name: '000000010000000000000003',
+    plain_bytes: 16,
+    plain_sha256: sha('plain'),
+    stored_bytes: 40,
+    stored_sha256: sha('stored'),
+  };
   const expectOf = { system: 'shop', name: facts.name, plainSha256: facts.plain_sha256, storedBytes: 40 };
 
   it('a sidecar by a pinned key over the same facts is signed; its first line is canonical JSON', () => {
@@ -31,7 +38,12 @@ describe('WAL signature sidecars', () => {
     expect(checkWalSidecar(sidecar, expectOf, []).state).toBe('untrusted-signer');
     expect(checkWalSidecar(Buffer.from('garbage\n'), expectOf, pinned).state).toBe('signature-invalid');
     // Another system, name, plaintext or size than the file beside it: a replaced or moved file.
-    for (const other of [{ system: 'other' }, { name: '000000010000000000000004' }, { plainSha256: sha('x') }, { storedBytes: 41 }]) {
+    for (const other of [
+      { system: 'other' },
+      { name: '000000010000000000000004' },
+      { plainSha256: sha('x') },
+      { storedBytes: 41 },
+    ]) {
       expect(checkWalSidecar(sidecar, { ...expectOf, ...other }, pinned).state).toBe('signature-invalid');
     }
     // A facts line edited after signing.
@@ -52,7 +64,9 @@ describe("PostgreSQL's backup_manifest", () => {
     expect(new Crc32c().update(Buffer.from('123456789')).digestHex()).toBe('839206e3');
     const big = Buffer.alloc(100_003, 0xab);
     const whole = new Crc32c().update(big).digestHex();
-    expect(new Crc32c().update(big.subarray(0, 7)).update(big.subarray(7, 50_001)).update(big.subarray(50_001)).digestHex()).toBe(whole);
+    expect(
+      new Crc32c().update(big.subarray(0, 7)).update(big.subarray(7, 50_001)).update(big.subarray(50_001)).digestHex(),
+    ).toBe(whole);
   });
 
   function manifestText(files: Array<{ path: string; size: number; algo: string; sum: string }>): string {
@@ -62,7 +76,12 @@ describe("PostgreSQL's backup_manifest", () => {
 
   function tar(members: Array<[string, Buffer]>): Buffer {
     const parts: Buffer[] = [];
-    for (const [name, data] of members) parts.push(tarHeader({ name, type: 'file', mode: 0o600, size: data.length, mtimeMs: 0 }), data, tarPadding(data.length));
+    for (const [name, data] of members)
+      parts.push(
+        tarHeader({ name, type: 'file', mode: 0o600, size: data.length, mtimeMs: 0 }),
+        data,
+        tarPadding(data.length),
+      );
     parts.push(TAR_END);
     return Buffer.concat(parts);
   }
@@ -83,7 +102,15 @@ describe("PostgreSQL's backup_manifest", () => {
       { path: 'PG_VERSION', size: b.length, algo: 'SHA256', sum: sha(b) },
       { path: 'postgresql.auto.conf', size: 1, algo: 'CRC32C', sum: '00000000' },
     ]);
-    const r = await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['postgresql.auto.conf', Buffer.from('changed')], ['pg_wal/000000010000000000000002', Buffer.alloc(1024)], ['backup_manifest', Buffer.from(m)]]));
+    const r = await check(
+      tar([
+        ['base/1/1259', a],
+        ['PG_VERSION', b],
+        ['postgresql.auto.conf', Buffer.from('changed')],
+        ['pg_wal/000000010000000000000002', Buffer.alloc(1024)],
+        ['backup_manifest', Buffer.from(m)],
+      ]),
+    );
     expect(r.verdict, r.detail ?? '').toBe('ok');
     expect(r.detail).toContain('2 files match');
   });
@@ -95,18 +122,84 @@ describe("PostgreSQL's backup_manifest", () => {
     ]);
     const changed = Buffer.from(a);
     changed[10]! ^= 1;
-    expect((await check(tar([['base/1/1259', changed], ['PG_VERSION', b], ['backup_manifest', Buffer.from(good)]]))).detail).toContain('base/1/1259: CRC32C checksum');
-    expect((await check(tar([['PG_VERSION', b], ['backup_manifest', Buffer.from(good)]]))).detail).toContain('base/1/1259: listed in backup_manifest, missing from the tar');
-    expect((await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['base/1/666', b], ['backup_manifest', Buffer.from(good)]]))).detail).toContain('base/1/666: in the tar, not listed');
-    expect((await check(tar([['base/1/1259', a], ['PG_VERSION', Buffer.from('PG_VERSION 16\n\n')], ['backup_manifest', Buffer.from(good)]]))).detail).toContain('PG_VERSION: 15 bytes in the tar, 14 in backup_manifest');
+    expect(
+      (
+        await check(
+          tar([
+            ['base/1/1259', changed],
+            ['PG_VERSION', b],
+            ['backup_manifest', Buffer.from(good)],
+          ]),
+        )
+      ).detail,
+    ).toContain('base/1/1259: CRC32C checksum');
+    expect(
+      (
+        await check(
+          tar([
+            ['PG_VERSION', b],
+            ['backup_manifest', Buffer.from(good)],
+          ]),
+        )
+      ).detail,
+    ).toContain('base/1/1259: listed in backup_manifest, missing from the tar');
+    expect(
+      (
+        await check(
+          tar([
+            ['base/1/1259', a],
+            ['PG_VERSION', b],
+            ['base/1/666', b],
+            ['backup_manifest', Buffer.from(good)],
+          ]),
+        )
+      ).detail,
+    ).toContain('base/1/666: in the tar, not listed');
+    expect(
+      (
+        await check(
+          tar([
+            ['base/1/1259', a],
+            ['PG_VERSION', Buffer.from('PG_VERSION 16\n\n')],
+            ['backup_manifest', Buffer.from(good)],
+          ]),
+        )
+      ).detail,
+    ).toContain('PG_VERSION: 15 bytes in the tar, 14 in backup_manifest');
     const edited = good.replace(crc(a), '00000000');
-    expect((await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['backup_manifest', Buffer.from(edited)]]))).detail).toContain('does not match its own Manifest-Checksum');
+    expect(
+      (
+        await check(
+          tar([
+            ['base/1/1259', a],
+            ['PG_VERSION', b],
+            ['backup_manifest', Buffer.from(edited)],
+          ]),
+        )
+      ).detail,
+    ).toContain('does not match its own Manifest-Checksum');
     // A damaged tar fails the extraction tap (no unhandled error), and the deep-verify consumer says corrupted.
-    const whole = tar([['base/1/1259', a], ['backup_manifest', Buffer.from(good)]]);
+    const whole = tar([
+      ['base/1/1259', a],
+      ['backup_manifest', Buffer.from(good)],
+    ]);
     const cut = whole.subarray(0, 700);
-    await expect(pipeline(Readable.from([cut]), new BackupManifestTap(), new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow();
+    await expect(
+      pipeline(Readable.from([cut]), new BackupManifestTap(), new Writable({ write: (_c, _e, cb) => cb() })),
+    ).rejects.toThrow();
     expect((await check(cut)).verdict).toBe('corrupted');
     // A checksum this check was not asked to compute is a problem, not a silent pass.
-    expect((await check(tar([['base/1/1259', a], ['PG_VERSION', b], ['backup_manifest', Buffer.from(good)]]), ['SHA256'])).detail).toContain('its CRC32C checksum was not computed');
+    expect(
+      (
+        await check(
+          tar([
+            ['base/1/1259', a],
+            ['PG_VERSION', b],
+            ['backup_manifest', Buffer.from(good)],
+          ]),
+          ['SHA256'],
+        )
+      ).detail,
+    ).toContain('its CRC32C checksum was not computed');
   });
 });

@@ -20,7 +20,6 @@ import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
 import type { FileEntry } from '../../engine/format/file-index';
 
-
 export interface CommonOptions {
   system: string;
   to: string[];
@@ -31,11 +30,25 @@ export interface CommonOptions {
 }
 
 /** Record the new set in the local catalog for every medium that holds it. */
-async function catalogNewSet(engine: Engine, set: WrittenSet, signerKeyId: string | null, index: FileEntry[] | null): Promise<void> {
+async function catalogNewSet(
+  engine: Engine,
+  set: WrittenSet,
+  signerKeyId: string | null,
+  index: FileEntry[] | null,
+): Promise<void> {
   for (const { medium, info } of set.media) {
     const mediumId = recordMedium(engine.catalog, medium, info);
     const stat = await medium.stat(`${set.setPath}/manifest.json`);
-    const key = recordSet(engine.catalog, mediumId, set.setPath, set.manifest, set.manifestBytes, stat, signerKeyId, new Date());
+    const key = recordSet(
+      engine.catalog,
+      mediumId,
+      set.setPath,
+      set.manifest,
+      set.manifestBytes,
+      stat,
+      signerKeyId,
+      new Date(),
+    );
     if (index) recordFileIndex(engine.catalog, key, index);
     rememberMedium(engine.paths.dataDir, medium.location);
   }
@@ -59,26 +72,70 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
       signed_by: signerKeyId,
       encrypted_to: m.artifacts[0]?.recipients ?? [],
       parent: m.parent,
-      artifacts: m.artifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256, plain_bytes: a.plain_bytes, plain_sha256: a.plain_sha256 })),
+      artifacts: m.artifacts.map((a) => ({
+        path: a.path,
+        role: a.role,
+        bytes: a.bytes,
+        sha256: a.sha256,
+        plain_bytes: a.plain_bytes,
+        plain_sha256: a.plain_sha256,
+      })),
       warnings: m.warnings,
       duration_ms: durationMs,
     });
     return;
   }
-  io.stdout.write(`${m.set_id}  ${m.system}  ${formatBytes(plain)} → ${formatBytes(bytes)} in ${formatDuration(durationMs / 1000)}\n`);
+  io.stdout.write(
+    `${m.set_id}  ${m.system}  ${formatBytes(plain)} → ${formatBytes(bytes)} in ${formatDuration(durationMs / 1000)}\n`,
+  );
   for (const { medium } of set.media) io.stdout.write(`  written to ${medium.location}/${set.setPath}\n`);
-  io.stdout.write(`  ${signerKeyId ? `signed by ${signerKeyId}` : 'NOT signed (no --sign-key)'}; ${m.artifacts[0]?.recipients.length ? `encrypted to ${m.artifacts[0].recipients.join(', ')}` : 'NOT encrypted (no --recipient)'}\n`);
+  io.stdout.write(
+    `  ${signerKeyId ? `signed by ${signerKeyId}` : 'NOT signed (no --sign-key)'}; ${m.artifacts[0]?.recipients.length ? `encrypted to ${m.artifacts[0].recipients.join(', ')}` : 'NOT encrypted (no --recipient)'}\n`,
+  );
   for (const w of m.warnings) io.stdout.write(`  warning: ${w}\n`);
 }
 
-export interface PgOptions extends CommonOptions { db: string; format: 'custom' | 'directory'; jobs: number; pgBin?: string; credential?: string }
-export interface FilesOptions extends CommonOptions { path: string[]; exclude?: string[]; class: 'files' | 'config'; incremental?: boolean; identity?: string[]; allowPlaintext?: boolean }
+export interface PgOptions extends CommonOptions {
+  db: string;
+  format: 'custom' | 'directory';
+  jobs: number;
+  pgBin?: string;
+  credential?: string;
+}
+export interface FilesOptions extends CommonOptions {
+  path: string[];
+  exclude?: string[];
+  class: 'files' | 'config';
+  incremental?: boolean;
+  identity?: string[];
+  allowPlaintext?: boolean;
+}
 
-type PgCommon = Pick<PgOptions, 'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'>;
-type PgInput = { encoderThreads: EncoderThreads; system: string; dbUrl: string; password: string | null; media: Medium[]; recipients: AgeRecipient[]; signingKey: SigningKey | null; tier: Manifest['tier']; pgBinDir: string | undefined; idTaken: (setId: string) => boolean };
+type PgCommon = Pick<
+  PgOptions,
+  'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'
+>;
+type PgInput = {
+  encoderThreads: EncoderThreads;
+  system: string;
+  dbUrl: string;
+  password: string | null;
+  media: Medium[];
+  recipients: AgeRecipient[];
+  signingKey: SigningKey | null;
+  tier: Manifest['tier'];
+  pgBinDir: string | undefined;
+  idTaken: (setId: string) => boolean;
+};
 
 /** The shared shape of the PostgreSQL backups: keys, media, the password from the keychain, the catalog entry. */
-async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>, threads?: EncoderThreads): Promise<void> {
+async function pgBackupCommand(
+  io: CliIo,
+  opts: PgCommon,
+  title: string,
+  make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
+  threads?: EncoderThreads,
+): Promise<void> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
@@ -86,7 +143,8 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
   const engine = openCliEngine(threads);
   try {
     const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
-    if (opts.credential && password === null) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
+    if (opts.credential && password === null)
+      throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
     const started = Date.now();
     const input: PgInput = {
       system: opts.system,
@@ -100,7 +158,9 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
       idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
       encoderThreads: engine.encoderThreads,
     };
-    const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) => make(input, ctx));
+    const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) =>
+      make(input, ctx),
+    );
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
     report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
   } finally {
@@ -109,8 +169,15 @@ async function pgBackupCommand(io: CliIo, opts: PgCommon, title: string, make: (
 }
 
 export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: EncoderThreads): Promise<void> {
-  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
-  await pgBackupCommand(io, opts, 'Backup', (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx), threads);
+  if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
+    throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
+  await pgBackupCommand(
+    io,
+    opts,
+    'Backup',
+    (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx),
+    threads,
+  );
 }
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;

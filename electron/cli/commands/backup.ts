@@ -17,24 +17,48 @@ async function prestart(): Promise<EncoderThreads> {
 function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--system <name>', 'the protected system (e.g. customer-db)')
-    .requiredOption('--to <dir | s3://bucket/prefix>', 'a medium to write to (repeat for several: one pass, identical copies)', collect)
-    .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat: the DR laptop and an escrow key)', collect)
+    .requiredOption(
+      '--to <dir | s3://bucket/prefix>',
+      'a medium to write to (repeat for several: one pass, identical copies)',
+      collect,
+    )
+    .option(
+      '--recipient <age1… | file>',
+      'encrypt to this age recipient (repeat: the DR laptop and an escrow key)',
+      collect,
+    )
     .option('--sign-key <file>', 'sign the manifest with this Ed25519 key (lifeboat keys signing-new)')
-    .addOption(new Option('--tier <tier>', 'the system tier, recorded in the manifest').choices(['critical', 'important', 'standard']))
+    .addOption(
+      new Option('--tier <tier>', 'the system tier, recorded in the manifest').choices([
+        'critical',
+        'important',
+        'standard',
+      ]),
+    )
     .option('--json', 'print one machine-readable result');
 }
 
 export function registerBackup(program: Command, io: CliIo): void {
-  const backup = program.command('backup').description('make a backup set (PostgreSQL, files, config) on one or more media');
+  const backup = program
+    .command('backup')
+    .description('make a backup set (PostgreSQL, files, config) on one or more media');
 
   commonOptions(
     backup
       .command('pg')
       .description('logical PostgreSQL backup with pg_dump, compressed, encrypted and signed')
-      .requiredOption('--db <postgres url>', 'postgres://user@host:port/database (the password comes from PGPASSWORD, ~/.pgpass or --credential)'),
+      .requiredOption(
+        '--db <postgres url>',
+        'postgres://user@host:port/database (the password comes from PGPASSWORD, ~/.pgpass or --credential)',
+      ),
   )
     .addOption(new Option('--format <format>', 'pg_dump format').choices(['custom', 'directory']).default('custom'))
-    .option('--jobs <n>', 'parallel dump jobs (directory format)', (v) => Number.parseInt(v, 10), Math.max(1, Math.min(4, availableParallelism())))
+    .option(
+      '--jobs <n>',
+      'parallel dump jobs (directory format)',
+      (v) => Number.parseInt(v, 10),
+      Math.max(1, Math.min(4, availableParallelism())),
+    )
     .option('--pg-bin <dir>', 'directory holding pg_dump')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
     .action(async (opts: PgOptions) => {
@@ -46,8 +70,13 @@ export function registerBackup(program: Command, io: CliIo): void {
   commonOptions(
     backup
       .command('pg-base')
-      .description('physical base backup with pg_basebackup (tar, WAL included), for point-in-time recovery with the WAL archive')
-      .requiredOption('--db <postgres url>', 'postgres://user@host:port/postgres — a user with the REPLICATION attribute'),
+      .description(
+        'physical base backup with pg_basebackup (tar, WAL included), for point-in-time recovery with the WAL archive',
+      )
+      .requiredOption(
+        '--db <postgres url>',
+        'postgres://user@host:port/postgres — a user with the REPLICATION attribute',
+      ),
   )
     .option('--pg-bin <dir>', 'directory holding pg_basebackup')
     .option('--credential <ref>', 'take the password from the OS keychain entry pg:<target>')
@@ -63,10 +92,22 @@ export function registerBackup(program: Command, io: CliIo): void {
       .description('files or config backup: a tar of directories (modes, mtimes, symlinks kept), full or incremental')
       .requiredOption('--path <dir>', 'a directory to back up (repeat for several)', collect),
   )
-    .option('--exclude <glob>', 'leave out matching paths (repeat); node_modules, *.tmp, __pycache__, .DS_Store always are', collect)
-    .addOption(new Option('--class <class>', 'files, or config (which must be encrypted)').choices(['files', 'config']).default('files'))
+    .option(
+      '--exclude <glob>',
+      'leave out matching paths (repeat); node_modules, *.tmp, __pycache__, .DS_Store always are',
+      collect,
+    )
+    .addOption(
+      new Option('--class <class>', 'files, or config (which must be encrypted)')
+        .choices(['files', 'config'])
+        .default('files'),
+    )
     .option('--incremental', 'store only what changed since the newest set of this system')
-    .option('--identity <file>', 'age identity to read an encrypted parent index (when this machine has no copy)', collect)
+    .option(
+      '--identity <file>',
+      'age identity to read an encrypted parent index (when this machine has no copy)',
+      collect,
+    )
     .option('--allow-plaintext', 'allow a config set without encryption')
     .action(async (opts: FilesOptions) => {
       const threads = await prestart();

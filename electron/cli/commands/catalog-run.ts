@@ -17,19 +17,27 @@ import { runAsJob } from '../run-job';
 function timed<T>(io: CliIo, name: string, fn: () => T): T {
   const t = process.hrtime.bigint();
   const value = fn();
-  if (process.env.LIFEBOAT_TIMING === '1') io.stderr.write(`timing ${name} ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(2)} ms\n`);
+  if (process.env.LIFEBOAT_TIMING === '1')
+    io.stderr.write(`timing ${name} ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(2)} ms\n`);
   return value;
 }
 
 function printScan(io: CliIo, s: ScanSummary): void {
-  io.stdout.write(`${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`);
-  io.stdout.write(`  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`);
+  io.stdout.write(
+    `${s.label ?? '(no label)'}  ${s.location}  [${s.kind}${s.initialized ? `, ${s.mediumId}` : ', not a Lifeboat medium'}]\n`,
+  );
+  io.stdout.write(
+    `  ${s.sets.total} sets: ${s.sets.new} new, ${s.sets.updated} updated, ${s.sets.unchanged} unchanged, ${s.sets.missing} now missing${s.sets.reappeared ? `, ${s.sets.reappeared} back` : ''}\n`,
+  );
   if (s.foreign.seedScript || s.foreign.pgbackrest || s.foreign.restic) {
-    io.stdout.write(`  foreign, read-only (their own integrity data, never a Lifeboat signature): ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups, ${s.foreign.restic} restic snapshots\n`);
+    io.stdout.write(
+      `  foreign, read-only (their own integrity data, never a Lifeboat signature): ${s.foreign.seedScript} seed-script sets, ${s.foreign.pgbackrest} pgBackRest backups, ${s.foreign.restic} restic snapshots\n`,
+    );
   }
   for (const u of s.unreadable) io.stdout.write(`  UNREADABLE ${u.path}: ${u.reason}\n`);
   // Never a silent zero: each thing recognised and not read, per file or folder, with what it needs.
-  for (const f of s.findings) io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.path}: ${f.what} — needs ${f.needs}\n`);
+  for (const f of s.findings)
+    io.stdout.write(`  ${f.blocking ? 'NEEDS' : 'FOUND'} ${f.path}: ${f.what} — needs ${f.needs}\n`);
   for (const h of s.hints) io.stdout.write(`  note: ${h}\n`);
   io.stdout.write(`  scanned in ${(s.durationMs / 1000).toFixed(2)} s\n`);
 }
@@ -40,14 +48,20 @@ function moveCatalogAside(): string | null {
   if (!existsSync(paths.catalog)) return null;
   const aside = `${paths.catalog}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   renameSync(paths.catalog, aside);
-  for (const suffix of ['-wal', '-shm']) if (existsSync(paths.catalog + suffix)) renameSync(paths.catalog + suffix, aside + suffix);
+  for (const suffix of ['-wal', '-shm'])
+    if (existsSync(paths.catalog + suffix)) renameSync(paths.catalog + suffix, aside + suffix);
   return aside;
 }
 
-export async function scanCommand(io: CliIo, location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions): Promise<void> {
+export async function scanCommand(
+  io: CliIo,
+  location: string | undefined,
+  opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions,
+): Promise<void> {
   const identities = readIdentities(opts.identity ?? []);
   const timeZone = opts.timeZone ? checkTimeZone(opts.timeZone) : undefined;
-  if (!location && !opts.rebuild) throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
+  if (!location && !opts.rebuild)
+    throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
   let locations: string[];
   let aside: string | null = null;
   if (opts.rebuild) {
@@ -65,7 +79,9 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     for (const loc of locations) {
       try {
         const medium = await engine.openMedium(loc);
-        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) => scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }));
+        const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) =>
+          scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }),
+        );
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
         if (!opts.json) printScan(io, summary);
@@ -81,16 +97,48 @@ export async function scanCommand(io: CliIo, location: string | undefined, opts:
     const blocked = results.some((r) => 'findings' in r && r.findings.some((f) => f.blocking));
     if (blocked) process.exitCode = 2;
     if (opts.json) {
-      printJson(io, opts.rebuild ? { ok: true, rebuilt: true, previous_catalog: aside, kept: carried?.kept ?? [], lost: carried?.lost ?? [], media: results } : { ok: !blocked, ...results[0] });
+      printJson(
+        io,
+        opts.rebuild
+          ? {
+              ok: true,
+              rebuilt: true,
+              previous_catalog: aside,
+              kept: carried?.kept ?? [],
+              lost: carried?.lost ?? [],
+              media: results,
+            }
+          : { ok: !blocked, ...results[0] },
+      );
     } else if (opts.rebuild) {
-      io.stdout.write(`Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`);
-      io.stdout.write(carried ? `${describeCarryOver(carried)}\n` : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n');
+      io.stdout.write(
+        `Catalog rebuilt: sets, media and file indexes from ${locations.length} known media${aside ? `; the old file is kept at ${aside}` : ''}.\n`,
+      );
+      io.stdout.write(
+        carried
+          ? `${describeCarryOver(carried)}\n`
+          : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n',
+      );
     }
   });
 }
 
-export async function setsCommand(io: CliIo, opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; signed?: boolean; json?: boolean }): Promise<void> {
-  for (const t of [opts.since, opts.until]) if (t && Number.isNaN(Date.parse(t))) throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
+export async function setsCommand(
+  io: CliIo,
+  opts: {
+    system?: string;
+    kind?: string;
+    since?: string;
+    until?: string;
+    medium?: string;
+    verified?: boolean;
+    signed?: boolean;
+    json?: boolean;
+  },
+): Promise<void> {
+  for (const t of [opts.since, opts.until])
+    if (t && Number.isNaN(Date.parse(t)))
+      throw new LifeboatError('BAD_INPUT', `Not a time: ${t} (use ISO 8601, e.g. 2026-11-21 or 2026-11-21T02:00:00Z).`);
   await withCliEngine(async (engine) => {
     const rows = timed(io, 'sets', () =>
       listSets(engine.catalog, {
@@ -121,7 +169,13 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
           r.createdAt.slice(0, 19).replace('T', ' '),
           formatBytes(r.bytes),
           `${r.media}${r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}`,
-          [r.verified ? 'verified' : 'not verified', r.origin !== 'lifeboat' ? 'foreign' : r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned', r.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
+          [
+            r.verified ? 'verified' : 'not verified',
+            r.origin !== 'lifeboat' ? 'foreign' : r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned',
+            r.encrypted ? 'encrypted' : '',
+          ]
+            .filter(Boolean)
+            .join(', '),
         ]),
       ),
     );
@@ -131,7 +185,10 @@ export async function setsCommand(io: CliIo, opts: { system?: string; kind?: str
 export async function whereCommand(io: CliIo, set: string, opts: { json?: boolean }): Promise<void> {
   await withCliEngine(async (engine) => {
     const found = whereIs(engine.catalog, set);
-    if (!found) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: '`lifeboat sets` lists what the catalog knows; scan more media to find others.' });
+    if (!found)
+      throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, {
+        hint: '`lifeboat sets` lists what the catalog knows; scan more media to find others.',
+      });
     if (opts.json) {
       printJson(io, found);
       return;
@@ -145,7 +202,9 @@ export async function whereCommand(io: CliIo, set: string, opts: { json?: boolea
           `${r.location}/${r.setPath}`,
           r.missingSince ? `MISSING since ${r.missingSince.slice(0, 16)}` : 'present',
           `${ago(r.lastSeen)} (listing ${ago(r.mediumLastSync)})`,
-          r.lastVerification ? `${r.lastVerification.verdict} at ${r.lastVerification.level}, ${ago(r.lastVerification.at)}` : 'never',
+          r.lastVerification
+            ? `${r.lastVerification.verdict} at ${r.lastVerification.level}, ${ago(r.lastVerification.at)}`
+            : 'never',
         ]),
       ),
     );
@@ -166,12 +225,21 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
     io.stdout.write(
       table(
         ['SYSTEM', 'TIER', 'SETS', 'NEWEST', 'NEWEST VERIFIED', 'STATUS'],
-        rows.map((r) => [r.system, r.tier ?? '-', String(r.sets), r.newestSet ? ago(r.newestSet.createdAt) : '-', r.newestVerifiedSet ? ago(r.newestVerifiedSet.createdAt) : 'none', `${r.status.toUpperCase()}: ${r.reason}`]),
+        rows.map((r) => [
+          r.system,
+          r.tier ?? '-',
+          String(r.sets),
+          r.newestSet ? ago(r.newestSet.createdAt) : '-',
+          r.newestVerifiedSet ? ago(r.newestVerifiedSet.createdAt) : 'none',
+          `${r.status.toUpperCase()}: ${r.reason}`,
+        ]),
       ),
     );
     for (const r of rows) {
       for (const w of r.wal) {
-        io.stdout.write(`${r.system}: WAL archive on ${w.label ?? w.mediumId}: ${w.files} files up to ${w.lastSegment ?? '—'}, last archived ${ago(w.lastArchivedAt)}${w.gaps ? `, ${w.gaps} GAP(S)` : ''} (as of the scan ${ago(w.scannedAt)}; lifeboat pitr plan for the window)\n`);
+        io.stdout.write(
+          `${r.system}: WAL archive on ${w.label ?? w.mediumId}: ${w.files} files up to ${w.lastSegment ?? '—'}, last archived ${ago(w.lastArchivedAt)}${w.gaps ? `, ${w.gaps} GAP(S)` : ''} (as of the scan ${ago(w.scannedAt)}; lifeboat pitr plan for the window)\n`,
+        );
       }
     }
   });
@@ -194,10 +262,17 @@ export async function findCommand(io: CliIo, glob: string, opts: { system?: stri
       return;
     }
     if (hits.length === 0) {
-      io.stdout.write('No indexed file matches. (File sets are indexed when Lifeboat makes them, or when scanned with --identity or deep-verified.)\n');
+      io.stdout.write(
+        'No indexed file matches. (File sets are indexed when Lifeboat makes them, or when scanned with --identity or deep-verified.)\n',
+      );
       return;
     }
-    io.stdout.write(table(['PATH', 'SIZE', 'SET', 'SET CREATED'], hits.map((h) => [printable(h.path), formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')])));
+    io.stdout.write(
+      table(
+        ['PATH', 'SIZE', 'SET', 'SET CREATED'],
+        hits.map((h) => [printable(h.path), formatBytes(h.size), h.setKey, h.createdAt.slice(0, 19).replace('T', ' ')]),
+      ),
+    );
   });
 }
 
@@ -215,7 +290,17 @@ export async function mediaCommand(io: CliIo, opts: { json?: boolean }): Promise
     io.stdout.write(
       table(
         ['LABEL', 'KIND', 'LOCATION', 'SETS', 'BYTES', 'LAST SCAN', 'PROBLEMS'],
-        rows.map((r) => [r.label ?? '(none)', r.kind, r.location, `${r.sets}${r.missingSets ? ` (+${r.missingSets} missing)` : ''}`, formatBytes(r.bytes), ago(r.lastSync), [r.lastError ? `last scan failed: ${r.lastError}` : '', r.unreadable ? `${r.unreadable} unreadable` : ''].filter(Boolean).join('; ') || '-']),
+        rows.map((r) => [
+          r.label ?? '(none)',
+          r.kind,
+          r.location,
+          `${r.sets}${r.missingSets ? ` (+${r.missingSets} missing)` : ''}`,
+          formatBytes(r.bytes),
+          ago(r.lastSync),
+          [r.lastError ? `last scan failed: ${r.lastError}` : '', r.unreadable ? `${r.unreadable} unreadable` : '']
+            .filter(Boolean)
+            .join('; ') || '-',
+        ]),
       ),
     );
   });

@@ -7,15 +7,28 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 
 export function registerCatalog(program: Command, io: CliIo): void {
   withForeignSecretOptions(program.command('scan [location]'))
-    .description('read a medium (folder or s3://bucket/prefix) into the offline catalog; --rebuild recreates the catalog from every known medium')
-    .option('--rebuild', 'move the catalog aside, rescan every medium it knew, and carry over pinned keys, runs, journals and the ledger from the old file (for a damaged catalog)')
+    .description(
+      'read a medium (folder or s3://bucket/prefix) into the offline catalog; --rebuild recreates the catalog from every known medium',
+    )
+    .option(
+      '--rebuild',
+      'move the catalog aside, rescan every medium it knew, and carry over pinned keys, runs, journals and the ledger from the old file (for a damaged catalog)',
+    )
     .option('--identity <file>', 'age identity, to index encrypted file lists of file sets', collect)
-    .option('--time-zone <zone>', "IANA zone the seed scripts' file names were written in (default: the laptop's, or the zone this medium was last read in)")
+    .option(
+      '--time-zone <zone>',
+      "IANA zone the seed scripts' file names were written in (default: the laptop's, or the zone this medium was last read in)",
+    )
     .option('--json', 'print one machine-readable result')
-    .action(async (location: string | undefined, opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions) => {
-      const { scanCommand } = await import('./catalog-run');
-      await scanCommand(io, location, opts);
-    });
+    .action(
+      async (
+        location: string | undefined,
+        opts: { rebuild?: boolean; identity?: string[]; timeZone?: string; json?: boolean } & ForeignSecretOptions,
+      ) => {
+        const { scanCommand } = await import('./catalog-run');
+        await scanCommand(io, location, opts);
+      },
+    );
 
   program
     .command('sets')
@@ -24,14 +37,28 @@ export function registerCatalog(program: Command, io: CliIo): void {
     .addOption(new Option('--kind <kind>', 'only this kind').choices([...SET_KINDS]))
     .option('--since <time>', 'created at or after (ISO 8601)')
     .option('--until <time>', 'created at or before (ISO 8601)')
-    .option('--medium <id | label | location>', 'only sets present on this medium (a folder without a label: its path, as `lifeboat media` lists it)')
+    .option(
+      '--medium <id | label | location>',
+      'only sets present on this medium (a folder without a label: its path, as `lifeboat media` lists it)',
+    )
     .option('--verified', 'only sets with a passing verification')
     .option('--signed', 'only signed sets')
     .option('--json', 'print one machine-readable result')
-    .action(async (opts: { system?: string; kind?: string; since?: string; until?: string; medium?: string; verified?: boolean; signed?: boolean; json?: boolean }) => {
-      const { setsCommand } = await import('./catalog-run');
-      await setsCommand(io, opts);
-    });
+    .action(
+      async (opts: {
+        system?: string;
+        kind?: string;
+        since?: string;
+        until?: string;
+        medium?: string;
+        verified?: boolean;
+        signed?: boolean;
+        json?: boolean;
+      }) => {
+        const { setsCommand } = await import('./catalog-run');
+        await setsCommand(io, opts);
+      },
+    );
 
   program
     .command('where <set>')

@@ -3,8 +3,14 @@ import type * as Handlers from '../../engine/api/handlers';
 import type * as CliEngine from '../engine';
 import { printJson, ProgressLine, type CliIo } from '../output';
 
-async function load(): Promise<{ createHandlers: typeof Handlers.createHandlers; openCliEngine: typeof CliEngine.openCliEngine }> {
-  const [{ createHandlers }, { openCliEngine }] = await Promise.all([import('../../engine/api/handlers'), import('../engine')]);
+async function load(): Promise<{
+  createHandlers: typeof Handlers.createHandlers;
+  openCliEngine: typeof CliEngine.openCliEngine;
+}> {
+  const [{ createHandlers }, { openCliEngine }] = await Promise.all([
+    import('../../engine/api/handlers'),
+    import('../engine'),
+  ]);
   return { createHandlers, openCliEngine };
 }
 
@@ -63,12 +69,22 @@ export function registerInfo(program: Command, io: CliIo): void {
             postgres?: Array<{ name: string; major: number; path: string }>;
           };
           io.stdout.write(`catalog integrity  ${r.catalogIntegrity}\n`);
-          io.stdout.write(`keychain           ${r.keychain.state} (${r.keychain.backend})${r.keychain.hint ? `\n                   ${r.keychain.hint}` : ''}\n`);
-          for (const t of r.tools) io.stdout.write(`${t.name.padEnd(18)} ${t.problem ? `MISSING — ${t.problem}` : `${t.version ?? ''}  ${t.path ?? ''}`}\n`);
+          io.stdout.write(
+            `keychain           ${r.keychain.state} (${r.keychain.backend})${r.keychain.hint ? `\n                   ${r.keychain.hint}` : ''}\n`,
+          );
+          for (const t of r.tools)
+            io.stdout.write(
+              `${t.name.padEnd(18)} ${t.problem ? `MISSING — ${t.problem}` : `${t.version ?? ''}  ${t.path ?? ''}`}\n`,
+            );
           // Every PostgreSQL version found: a dump is read by a pg_restore at least as new as its pg_dump.
           const restores = (r.postgres ?? []).filter((t) => t.name === 'pg_restore');
-          io.stdout.write(`PostgreSQL tools   ${(r.postgres ?? []).map((t) => `${t.name} ${t.major} (${t.path})`).join(', ') || 'none found'}\n`);
-          if (restores.length) io.stdout.write(`                   dumps by pg_dump <= ${restores[0]!.major} can be checked and restored here\n`);
+          io.stdout.write(
+            `PostgreSQL tools   ${(r.postgres ?? []).map((t) => `${t.name} ${t.major} (${t.path})`).join(', ') || 'none found'}\n`,
+          );
+          if (restores.length)
+            io.stdout.write(
+              `                   dumps by pg_dump <= ${restores[0]!.major} can be checked and restored here\n`,
+            );
         }
         if (final.status !== 'succeeded') process.exitCode = 1;
       } finally {

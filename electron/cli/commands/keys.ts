@@ -12,7 +12,8 @@ function writeNew(path: string, text: string, mode: number): void {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text, { flag: 'wx', mode });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LifeboatError('ALREADY_EXISTS', `${path} exists; refusing to overwrite a key.`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new LifeboatError('ALREADY_EXISTS', `${path} exists; refusing to overwrite a key.`);
     throw mapError(e);
   }
 }
@@ -32,7 +33,10 @@ export function registerKeys(program: Command, io: CliIo): void {
       writeNew(`${opts.out}.pub`, publicPem, 0o644);
       if (opts.json) printJson(io, { key_id: key.keyId, private_key: opts.out, public_key: `${opts.out}.pub` });
       else io.stdout.write(`${key.keyId}\n`);
-      if (!opts.json) io.stderr.write(`Signing key ${key.keyId} written to ${opts.out} (keep it on the backup servers) and ${opts.out}.pub (pin it where sets are verified: lifeboat keys trust ${opts.out}.pub).\n`);
+      if (!opts.json)
+        io.stderr.write(
+          `Signing key ${key.keyId} written to ${opts.out} (keep it on the backup servers) and ${opts.out}.pub (pin it where sets are verified: lifeboat keys trust ${opts.out}.pub).\n`,
+        );
     });
 
   keys
@@ -44,9 +48,13 @@ export function registerKeys(program: Command, io: CliIo): void {
       const { generateIdentity, identityFileText } = await import('../../engine/crypto/age');
       const { identity } = generateIdentity();
       writeNew(opts.out, identityFileText(identity), 0o600);
-      if (opts.json) printJson(io, { recipient: identity.recipient.text, key_id: identity.recipient.keyId, identity: opts.out });
+      if (opts.json)
+        printJson(io, { recipient: identity.recipient.text, key_id: identity.recipient.keyId, identity: opts.out });
       else io.stdout.write(`${identity.recipient.text}\n`);
-      if (!opts.json) io.stderr.write(`Identity written to ${opts.out}: keep it off the backup servers (the DR laptop, an escrow safe). Encrypt to: ${identity.recipient.text}\n`);
+      if (!opts.json)
+        io.stderr.write(
+          `Identity written to ${opts.out}: keep it off the backup servers (the DR laptop, an escrow safe). Encrypt to: ${identity.recipient.text}\n`,
+        );
     });
 
   keys
@@ -55,7 +63,11 @@ export function registerKeys(program: Command, io: CliIo): void {
     .option('--label <label>', 'a name for the key (e.g. "backup servers 2026")')
     .option('--json', 'print one machine-readable result')
     .action(async (file: string, opts: { label?: string; json?: boolean }) => {
-      const [{ readFileSync }, { trustKey }, { openCliEngine }] = await Promise.all([import('node:fs'), import('../../engine/catalog/trust'), import('../engine')]);
+      const [{ readFileSync }, { trustKey }, { openCliEngine }] = await Promise.all([
+        import('node:fs'),
+        import('../../engine/catalog/trust'),
+        import('../engine'),
+      ]);
       let pem: string;
       try {
         pem = readFileSync(file, 'utf8');
@@ -77,11 +89,18 @@ export function registerKeys(program: Command, io: CliIo): void {
     .description('the pinned signing keys')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { json?: boolean }) => {
-      const [{ trustedKeys }, { openCliEngine }] = await Promise.all([import('../../engine/catalog/trust'), import('../engine')]);
+      const [{ trustedKeys }, { openCliEngine }] = await Promise.all([
+        import('../../engine/catalog/trust'),
+        import('../engine'),
+      ]);
       const engine = openCliEngine();
       try {
         const keysList = trustedKeys(engine.catalog);
-        if (opts.json) printJson(io, keysList.map((k) => ({ key_id: k.keyId, label: k.label, added_at: k.addedAt })));
+        if (opts.json)
+          printJson(
+            io,
+            keysList.map((k) => ({ key_id: k.keyId, label: k.label, added_at: k.addedAt })),
+          );
         else if (keysList.length === 0) io.stdout.write('No pinned keys: `lifeboat keys trust <file.pub>`.\n');
         else for (const k of keysList) io.stdout.write(`${k.keyId}  ${k.label}  (pinned ${k.addedAt.slice(0, 10)})\n`);
       } finally {
@@ -90,20 +109,37 @@ export function registerKeys(program: Command, io: CliIo): void {
     });
 
   // Other tools' passphrases (foreign/secrets.ts), kept in the OS keychain; read from a file, never from argv.
-  const credentials = program.command('credentials').description("store other tools' passphrases in the OS keychain: pgBackRest cipher pass, OpenSSL enc, restic");
+  const credentials = program
+    .command('credentials')
+    .description("store other tools' passphrases in the OS keychain: pgBackRest cipher pass, OpenSSL enc, restic");
   const toolOf = async (kind: string): Promise<SecretTool> => {
     const { SECRET_TOOLS, SECRET_TOOL } = await import('../../engine/foreign/secrets');
-    const tool = SECRET_TOOLS.find((t) => t === kind) ?? (Object.prototype.hasOwnProperty.call(SECRET_TOOL, kind) ? SECRET_TOOL[kind as keyof typeof SECRET_TOOL] : undefined);
-    if (!tool) throw new LifeboatError('BAD_INPUT', `Not a kind of foreign secret: ${kind}.`, { hint: `One of: ${SECRET_TOOLS.join(', ')} (or ${Object.keys(SECRET_TOOL).join(', ')}).` });
+    const tool =
+      SECRET_TOOLS.find((t) => t === kind) ??
+      (Object.prototype.hasOwnProperty.call(SECRET_TOOL, kind)
+        ? SECRET_TOOL[kind as keyof typeof SECRET_TOOL]
+        : undefined);
+    if (!tool)
+      throw new LifeboatError('BAD_INPUT', `Not a kind of foreign secret: ${kind}.`, {
+        hint: `One of: ${SECRET_TOOLS.join(', ')} (or ${Object.keys(SECRET_TOOL).join(', ')}).`,
+      });
     return tool;
   };
   credentials
     .command('add <kind> [scope]')
-    .description('kind: pgbackrest (scope: the stanza), openssl (scope: the system), restic (scope: the repository folder name); no scope: default, used for any')
-    .requiredOption('--from-file <file>', 'read the secret from this file (its first line); it is never given on the command line')
+    .description(
+      'kind: pgbackrest (scope: the stanza), openssl (scope: the system), restic (scope: the repository folder name); no scope: default, used for any',
+    )
+    .requiredOption(
+      '--from-file <file>',
+      'read the secret from this file (its first line); it is never given on the command line',
+    )
     .option('--json', 'print one machine-readable result')
     .action(async (kind: string, scope: string | undefined, opts: { fromFile: string; json?: boolean }) => {
-      const [{ accountFor, readSecretFile }, { openCliEngine }] = await Promise.all([import('../../engine/foreign/secrets'), import('../engine')]);
+      const [{ accountFor, readSecretFile }, { openCliEngine }] = await Promise.all([
+        import('../../engine/foreign/secrets'),
+        import('../engine'),
+      ]);
       const account = accountFor(await toolOf(kind), scope ?? null);
       const secret = readSecretFile(opts.fromFile);
       const engine = openCliEngine();
@@ -120,7 +156,10 @@ export function registerKeys(program: Command, io: CliIo): void {
     .description('remove a stored foreign secret')
     .option('--json', 'print one machine-readable result')
     .action(async (kind: string, scope: string | undefined, opts: { json?: boolean }) => {
-      const [{ accountFor }, { openCliEngine }] = await Promise.all([import('../../engine/foreign/secrets'), import('../engine')]);
+      const [{ accountFor }, { openCliEngine }] = await Promise.all([
+        import('../../engine/foreign/secrets'),
+        import('../engine'),
+      ]);
       const account = accountFor(await toolOf(kind), scope ?? null);
       const engine = openCliEngine();
       try {
@@ -141,7 +180,12 @@ export function registerKeys(program: Command, io: CliIo): void {
       try {
         const accounts = (await engine.credentials.accounts()).filter((a) => /^(pgbackrest|openssl|restic):/.test(a));
         if (opts.json) printJson(io, accounts);
-        else io.stdout.write(accounts.length ? `${accounts.join('\n')}\n` : 'No foreign secrets stored: lifeboat credentials add <kind> [scope] --from-file <file>.\n');
+        else
+          io.stdout.write(
+            accounts.length
+              ? `${accounts.join('\n')}\n`
+              : 'No foreign secrets stored: lifeboat credentials add <kind> [scope] --from-file <file>.\n',
+          );
       } finally {
         await engine.close();
       }

@@ -9,7 +9,10 @@ export function registerMedium(program: Command, io: CliIo): void {
     .requiredOption('--label <label>', 'a name written on the drive, e.g. "offsite-2"')
     .option('--json', 'print one machine-readable result')
     .action(async (location: string, opts: { label: string; json?: boolean }) => {
-      const [{ newMediumInfo }, { openMedium }] = await Promise.all([import('../../engine/format/medium'), import('../../engine/storage/open-medium')]);
+      const [{ newMediumInfo }, { openMedium }] = await Promise.all([
+        import('../../engine/format/medium'),
+        import('../../engine/storage/open-medium'),
+      ]);
       const m = await openMedium(location);
       const info = newMediumInfo(opts.label);
       await m.writeInfo(info);

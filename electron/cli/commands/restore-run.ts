@@ -26,7 +26,8 @@ function filesRunbook(o: { paths: string[]; keepExisting: boolean; allowUnsigned
   return JSON.stringify({
     id: 'restore-files',
     title: 'Restore files (lifeboat restore files)',
-    description: 'Started by lifeboat restore files: the set, checked through the gate, restored into a folder through a staging folder, then the report.',
+    description:
+      'Started by lifeboat restore files: the set, checked through the gate, restored into a folder through a staging folder, then the report.',
     level: 1,
     objectives: OBJECTIVES,
     inputs: [
@@ -34,17 +35,36 @@ function filesRunbook(o: { paths: string[]; keepExisting: boolean; allowUnsigned
       { id: 'dir', type: 'directory', label: 'The folder to restore into' },
     ],
     steps: [
-      { id: 'restore', kind: 'action', title: 'Restore the files', action: 'restore.files', with: { set: '{{ inputs.set }}', into: '{{ inputs.dir }}', paths: o.paths, keep_existing: o.keepExisting, allow_unsigned: o.allowUnsigned } },
+      {
+        id: 'restore',
+        kind: 'action',
+        title: 'Restore the files',
+        action: 'restore.files',
+        with: {
+          set: '{{ inputs.set }}',
+          into: '{{ inputs.dir }}',
+          paths: o.paths,
+          keep_existing: o.keepExisting,
+          allow_unsigned: o.allowUnsigned,
+        },
+      },
       { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
     ],
   });
 }
 
-function pgRunbook(o: { jobs: number; clean: boolean; allowUnsigned: boolean; role?: string | undefined; asSuperuser: boolean }): string {
+function pgRunbook(o: {
+  jobs: number;
+  clean: boolean;
+  allowUnsigned: boolean;
+  role?: string | undefined;
+  asSuperuser: boolean;
+}): string {
   return JSON.stringify({
     id: 'restore-database',
     title: 'Restore a database (lifeboat restore pg)',
-    description: 'Started by lifeboat restore pg: the set, checked through the gate, restored with pg_restore -j into a new database (or a confirmed existing one), then the report.',
+    description:
+      'Started by lifeboat restore pg: the set, checked through the gate, restored with pg_restore -j into a new database (or a confirmed existing one), then the report.',
     level: 1,
     objectives: OBJECTIVES,
     inputs: [
@@ -86,14 +106,23 @@ interface Drive {
 
 /** Advance the run to its end; a confirmation is answered from the flags or the run is ended with why. */
 async function drive(d: Drive): Promise<RunRecord> {
-  let run = await runAsJob(d.engine, d.io, { kind: 'restore', title: `${d.run.title} — run ${d.run.id}` }, (ctx) => d.runner.advance(d.run.id, ctx));
+  let run = await runAsJob(d.engine, d.io, { kind: 'restore', title: `${d.run.title} — run ${d.run.id}` }, (ctx) =>
+    d.runner.advance(d.run.id, ctx),
+  );
   for (let answered = false; run.status === 'waiting'; answered = true) {
     const stepId = run.state.runbook.steps.find((s) => run.state.steps[s.id]?.status === 'waiting')!.id;
     const need = run.state.steps[stepId]!.need!;
-    const answer = need.type === 'confirm' && !answered ? d.confirm(need.expect) : { refuse: 'the step needs a person and this command runs without one' };
+    const answer =
+      need.type === 'confirm' && !answered
+        ? d.confirm(need.expect)
+        : { refuse: 'the step needs a person and this command runs without one' };
     if (typeof answer !== 'string') {
       await d.runner.cancel(d.run.id, answer.refuse, d.operator);
-      throw new LifeboatError('BAD_INPUT', `${need.type === 'confirm' ? need.prompt : 'The restore needs a person.'} Nothing was changed (run ${d.run.id} ended: ${answer.refuse}).`, answer.hint ? { hint: answer.hint } : {});
+      throw new LifeboatError(
+        'BAD_INPUT',
+        `${need.type === 'confirm' ? need.prompt : 'The restore needs a person.'} Nothing was changed (run ${d.run.id} ended: ${answer.refuse}).`,
+        answer.hint ? { hint: answer.hint } : {},
+      );
     }
     try {
       d.runner.respond(d.run.id, stepId, { confirmation: answer }, d.operator);
@@ -101,23 +130,43 @@ async function drive(d: Drive): Promise<RunRecord> {
       await d.runner.cancel(d.run.id, 'the confirmation given on the command line does not match', d.operator);
       throw e;
     }
-    run = await runAsJob(d.engine, d.io, { kind: 'restore', title: `${d.run.title} — run ${d.run.id}` }, (ctx) => d.runner.advance(d.run.id, ctx));
+    run = await runAsJob(d.engine, d.io, { kind: 'restore', title: `${d.run.title} — run ${d.run.id}` }, (ctx) =>
+      d.runner.advance(d.run.id, ctx),
+    );
   }
   return run;
 }
 
 /** The run's outcome on stdout (or as JSON); a failed run becomes the step's coded error (its exit code). */
-function finish(io: CliIo, run: RunRecord, json: boolean | undefined, line: (out: Record<string, unknown>) => string): void {
+function finish(
+  io: CliIo,
+  run: RunRecord,
+  json: boolean | undefined,
+  line: (out: Record<string, unknown>) => string,
+): void {
   const restore = run.state.steps.restore!;
   const report = run.state.steps.report?.output?.path;
-  if (json) printJson(io, { ok: run.status === 'succeeded', run: run.id, status: run.status, output: restore.output, error: restore.error, condition: restore.condition, report: report ?? null, journal: run.state.journal });
+  if (json)
+    printJson(io, {
+      ok: run.status === 'succeeded',
+      run: run.id,
+      status: run.status,
+      output: restore.output,
+      error: restore.error,
+      condition: restore.condition,
+      report: report ?? null,
+      journal: run.state.journal,
+    });
   if (run.status === 'succeeded') {
     if (!json) io.stdout.write(`${line(restore.output ?? {})}\n  run ${run.id}; report: ${String(report)}\n`);
     return;
   }
   const err = restore.error ?? { code: 'INTERNAL' as const, message: `The run ended ${run.status}.` };
   // A pg restore's error already says what it left on the target (dropped or why not).
-  const left = restore.condition && !/this restore created|was not changed|restored into with --clean/.test(err.message) ? ` Target: ${restore.condition}.` : '';
+  const left =
+    restore.condition && !/this restore created|was not changed|restored into with --clean/.test(err.message)
+      ? ` Target: ${restore.condition}.`
+      : '';
   if (json) {
     process.exitCode = exitCodeFor(err.code);
     return;
@@ -135,10 +184,17 @@ function entriesOf(dir: string): string[] {
 
 export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreFilesOptions): Promise<void> {
   const dir = resolve(opts.to);
-  if (opts.overwrite && !opts.intoExisting) throw new LifeboatError('BAD_INPUT', '--overwrite only means something with --into-existing.');
+  if (opts.overwrite && !opts.intoExisting)
+    throw new LifeboatError('BAD_INPUT', '--overwrite only means something with --into-existing.');
   const existing = entriesOf(dir);
   if (existing.length > 0 && !opts.intoExisting) {
-    throw new LifeboatError('BAD_INPUT', `${dir} is not empty (${existing.length} ${existing.length === 1 ? 'entry' : 'entries'}): refused.`, { hint: 'Restore into an empty or new folder, or add --into-existing (existing files are kept unless --overwrite).' });
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${dir} is not empty (${existing.length} ${existing.length === 1 ? 'entry' : 'entries'}): refused.`,
+      {
+        hint: 'Restore into an empty or new folder, or add --into-existing (existing files are kept unless --overwrite).',
+      },
+    );
   }
   const identities = readIdentities(opts.identity ?? []);
   const paths = opts.path ?? [];
@@ -147,15 +203,38 @@ export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreF
     if (opts.dryRun) {
       const { loadSetIndex } = await import('../../engine/runbooks/actions/checks');
       const { selectEntries } = await import('../../engine/restore/select');
-      const { key, index } = await loadSetIndex({ deps: { catalog: engine.catalog, identities, openMedium: engine.openMedium } }, set, Boolean(opts.allowUnsigned));
+      const { key, index } = await loadSetIndex(
+        { deps: { catalog: engine.catalog, identities, openMedium: engine.openMedium } },
+        set,
+        Boolean(opts.allowUnsigned),
+      );
       const chosen = selectEntries(index, paths);
       const files = chosen.filter((e) => e.type === 'file');
-      const clashes = existing.length ? chosen.filter((e) => e.type !== 'dir' && existsSync(resolve(dir, e.path))).map((e) => e.path) : [];
-      const result = { ok: true, dry_run: true, set: key, dir, entries: chosen.length, files: files.length, bytes: files.reduce((n, e) => n + e.size, 0), chain: [...new Set(chosen.map((e) => e.in))], existing: existing.length, would_replace: opts.overwrite ? clashes : [], refused_existing: opts.overwrite ? [] : clashes };
+      const clashes = existing.length
+        ? chosen.filter((e) => e.type !== 'dir' && existsSync(resolve(dir, e.path))).map((e) => e.path)
+        : [];
+      const result = {
+        ok: true,
+        dry_run: true,
+        set: key,
+        dir,
+        entries: chosen.length,
+        files: files.length,
+        bytes: files.reduce((n, e) => n + e.size, 0),
+        chain: [...new Set(chosen.map((e) => e.in))],
+        existing: existing.length,
+        would_replace: opts.overwrite ? clashes : [],
+        refused_existing: opts.overwrite ? [] : clashes,
+      };
       if (opts.json) printJson(io, result);
       else {
-        io.stdout.write(`Would restore ${result.files} files (${formatBytes(result.bytes)}, ${result.entries} entries) of ${key} into ${dir}${paths.length ? ` (paths: ${paths.join(', ')})` : ''}; chain: ${result.chain.join(', ')}\n`);
-        if (clashes.length) io.stdout.write(`  ${clashes.length} already exist there: ${opts.overwrite ? 'they would be replaced' : 'the restore would be refused (add --overwrite to replace them)'}, e.g. ${clashes.slice(0, 3).join(', ')}\n`);
+        io.stdout.write(
+          `Would restore ${result.files} files (${formatBytes(result.bytes)}, ${result.entries} entries) of ${key} into ${dir}${paths.length ? ` (paths: ${paths.join(', ')})` : ''}; chain: ${result.chain.join(', ')}\n`,
+        );
+        if (clashes.length)
+          io.stdout.write(
+            `  ${clashes.length} already exist there: ${opts.overwrite ? 'they would be replaced' : 'the restore would be refused (add --overwrite to replace them)'}, e.g. ${clashes.slice(0, 3).join(', ')}\n`,
+          );
         io.stdout.write('  Nothing was written. The set passed the trust rule and its file index passed the gate.\n');
       }
       if (clashes.length && !opts.overwrite) process.exitCode = 2;
@@ -163,44 +242,107 @@ export async function restoreFilesCommand(io: CliIo, set: string, opts: RestoreF
     }
     const runner = runEngineFor(engine, identities, secretFilesOf(opts));
     const source = 'builtin:restore-files (lifeboat restore files)';
-    const parsed = parseRunbook(filesRunbook({ paths, keepExisting: Boolean(opts.intoExisting && !opts.overwrite), allowUnsigned: Boolean(opts.allowUnsigned) }), source);
+    const parsed = parseRunbook(
+      filesRunbook({
+        paths,
+        keepExisting: Boolean(opts.intoExisting && !opts.overwrite),
+        allowUnsigned: Boolean(opts.allowUnsigned),
+      }),
+      source,
+    );
     const run = runner.start(parsed, { set, dir }, { drill: false, operator, source });
     if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${dir}\n`);
-    const after = await drive({ engine, io, runner, run, operator, confirm: (expect) => (opts.intoExisting && expect === dir ? expect : { refuse: `${dir} is not empty and --into-existing was not given`, hint: 'Restore into an empty or new folder, or add --into-existing.' }) });
-    finish(io, after, opts.json, (o) => `Restored ${String(o.files)} files (${formatBytes(Number(o.bytes))}) of ${String(o.set)} into ${String(o.dir)}; chain: ${(o.chain as string[]).join(', ')}`);
+    const after = await drive({
+      engine,
+      io,
+      runner,
+      run,
+      operator,
+      confirm: (expect) =>
+        opts.intoExisting && expect === dir
+          ? expect
+          : {
+              refuse: `${dir} is not empty and --into-existing was not given`,
+              hint: 'Restore into an empty or new folder, or add --into-existing.',
+            },
+    });
+    finish(
+      io,
+      after,
+      opts.json,
+      (o) =>
+        `Restored ${String(o.files)} files (${formatBytes(Number(o.bytes))}) of ${String(o.set)} into ${String(o.dir)}; chain: ${(o.chain as string[]).join(', ')}`,
+    );
   });
 }
 
 export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOptions): Promise<void> {
   const jobs = opts.jobs ?? 2;
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 32) throw new LifeboatError('BAD_INPUT', '--jobs takes a number from 1 to 32.');
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 32)
+    throw new LifeboatError('BAD_INPUT', '--jobs takes a number from 1 to 32.');
   if (opts.confirmOverwrite !== undefined && opts.confirmOverwrite !== opts.database) {
-    throw new LifeboatError('BAD_INPUT', `--confirm-overwrite must repeat the database name exactly (${opts.database}).`);
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `--confirm-overwrite must repeat the database name exactly (${opts.database}).`,
+    );
   }
   if (opts.asSuperuser !== undefined && opts.asSuperuser !== opts.database) {
-    throw new LifeboatError('BAD_INPUT', `--as-superuser must repeat the database name exactly (${opts.database}): the dump's code then runs with superuser rights on the server.`);
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `--as-superuser must repeat the database name exactly (${opts.database}): the dump's code then runs with superuser rights on the server.`,
+    );
   }
   const target = parsePgUrl(opts.target);
-  if (target.password !== null) throw new LifeboatError('BAD_INPUT', 'Give the password through PGPASSWORD or ~/.pgpass, not in --target (runs and their journals are stored).');
+  if (target.password !== null)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      'Give the password through PGPASSWORD or ~/.pgpass, not in --target (runs and their journals are stored).',
+    );
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
     if (opts.dryRun) {
       const { openTrustedCopy } = await import('../../engine/restore/set-access');
       const { serverFacts, withPgClient } = await import('../../engine/postgres/connection');
-      const copy = await openTrustedCopy(engine.catalog, set, { allowUnsigned: opts.allowUnsigned, open: engine.openMedium });
+      const copy = await openTrustedCopy(engine.catalog, set, {
+        allowUnsigned: opts.allowUnsigned,
+        open: engine.openMedium,
+      });
       const dump = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');
-      if (!dump) throw new LifeboatError('FORMAT_INVALID', `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`);
+      if (!dump)
+        throw new LifeboatError(
+          'FORMAT_INVALID',
+          `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`,
+        );
       const u = new URL(target.url);
       u.pathname = '/postgres';
       const admin = parsePgUrl(u.toString());
       const facts = await serverFacts(admin);
-      const exists = await withPgClient(admin, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.database])).rowCount === 1);
-      const result = { ok: !exists || opts.confirmOverwrite === opts.database, dry_run: true, set: copy.key, trust: copy.trust, host: target.host, port: target.port, server_version: facts.version, database: opts.database, exists, dump_bytes: dump.plain_bytes, jobs };
+      const exists = await withPgClient(
+        admin,
+        async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.database])).rowCount === 1,
+      );
+      const result = {
+        ok: !exists || opts.confirmOverwrite === opts.database,
+        dry_run: true,
+        set: copy.key,
+        trust: copy.trust,
+        host: target.host,
+        port: target.port,
+        server_version: facts.version,
+        database: opts.database,
+        exists,
+        dump_bytes: dump.plain_bytes,
+        jobs,
+      };
       if (opts.json) printJson(io, result);
       else {
-        io.stdout.write(`Would restore ${copy.key} (${formatBytes(dump.plain_bytes)} dump, ${copy.trust.state === 'signed' ? `signed by ${copy.trust.keyId}` : 'NOT signed by a pinned key: allowed by --allow-unsigned'}) with pg_restore -j ${jobs}\n`);
-        io.stdout.write(`  into ${exists ? `the EXISTING database ${opts.database}${opts.confirmOverwrite ? ' (--clean: objects in the dump are replaced)' : ': refused without --confirm-overwrite'}` : `a new database ${opts.database}`} on ${target.host}:${target.port} (${facts.version.replace(/ on .*$/, '')})\n  Nothing was changed.\n`);
+        io.stdout.write(
+          `Would restore ${copy.key} (${formatBytes(dump.plain_bytes)} dump, ${copy.trust.state === 'signed' ? `signed by ${copy.trust.keyId}` : 'NOT signed by a pinned key: allowed by --allow-unsigned'}) with pg_restore -j ${jobs}\n`,
+        );
+        io.stdout.write(
+          `  into ${exists ? `the EXISTING database ${opts.database}${opts.confirmOverwrite ? ' (--clean: objects in the dump are replaced)' : ': refused without --confirm-overwrite'}` : `a new database ${opts.database}`} on ${target.host}:${target.port} (${facts.version.replace(/ on .*$/, '')})\n  Nothing was changed.\n`,
+        );
       }
       if (!result.ok) process.exitCode = 2;
       return;
@@ -208,9 +350,25 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
     const runner = runEngineFor(engine, identities, secretFilesOf(opts));
     const source = 'builtin:restore-database (lifeboat restore pg)';
     const asSuperuser = opts.asSuperuser === opts.database;
-    const parsed = parseRunbook(pgRunbook({ jobs, clean: opts.confirmOverwrite === opts.database, allowUnsigned: Boolean(opts.allowUnsigned), role: opts.role, asSuperuser }), source);
-    const run = runner.start(parsed, { set, target: target.url, database: opts.database }, { drill: false, operator, source });
-    if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${opts.database} on ${target.host}:${target.port}\n`);
+    const parsed = parseRunbook(
+      pgRunbook({
+        jobs,
+        clean: opts.confirmOverwrite === opts.database,
+        allowUnsigned: Boolean(opts.allowUnsigned),
+        role: opts.role,
+        asSuperuser,
+      }),
+      source,
+    );
+    const run = runner.start(
+      parsed,
+      { set, target: target.url, database: opts.database },
+      { drill: false, operator, source },
+    );
+    if (!opts.json)
+      io.stderr.write(
+        `lifeboat: run ${run.id} restores ${run.inputs.set} into ${opts.database} on ${target.host}:${target.port}\n`,
+      );
     const confirm = (expect: string): string | { refuse: string; hint?: string } => {
       // The superuser path is confirmed by --as-superuser <database> (an existing database still needs --confirm-overwrite: --clean).
       if (asSuperuser && expect === `superuser:${opts.database}`) return expect;
@@ -221,6 +379,12 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
       };
     };
     const after = await drive({ engine, io, runner, run, operator, confirm });
-    finish(io, after, opts.json, (o) => `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`);
+    finish(
+      io,
+      after,
+      opts.json,
+      (o) =>
+        `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`,
+    );
   });
 }

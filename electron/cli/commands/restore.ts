@@ -33,13 +33,18 @@ export interface RestorePgOptions extends ForeignSecretOptions {
 /** `restore files` and `restore pg`, beside `restore pg-pitr` in the `restore` group (pitr.ts). */
 export function registerRestoreSet(restore: Command, io: CliIo): void {
   withForeignSecretOptions(restore.command('files <set>'))
-    .description('restore a files or config set (incremental chains resolved) into a folder, as a short journaled run with a report')
+    .description(
+      'restore a files or config set (incremental chains resolved) into a folder, as a short journaled run with a report',
+    )
     .requiredOption('--to <dir>', 'the folder to restore into (empty or absent unless --into-existing)')
     .option('--path <glob>', 'restore only these paths (a match brings its subtree; repeat)', collect)
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
-    .option('--into-existing', 'restore into a non-empty folder; an existing file is never replaced without --overwrite')
+    .option(
+      '--into-existing',
+      'restore into a non-empty folder; an existing file is never replaced without --overwrite',
+    )
     .option('--overwrite', 'with --into-existing: replace entries that already exist')
-    .option('--allow-unsigned', 'restore a set that is not signed by a pinned key (recorded in the run\'s journal)')
+    .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
     .option('--dry-run', 'check the set and the target and say what would happen; write nothing')
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
     .option('--json', 'print one machine-readable result')
@@ -50,14 +55,26 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
 
   withForeignSecretOptions(restore.command('pg <set>'))
     .description('restore a pg-logical set into a new database (pg_restore -j), as a short journaled run with a report')
-    .requiredOption('--target <url>', 'the PostgreSQL server, postgres://user@host:port/postgres (password: PGPASSWORD, ~/.pgpass)')
+    .requiredOption(
+      '--target <url>',
+      'the PostgreSQL server, postgres://user@host:port/postgres (password: PGPASSWORD, ~/.pgpass)',
+    )
     .requiredOption('--database <name>', 'the database to create and restore into')
     .option('--jobs <n>', 'pg_restore parallel jobs (default 2)', (v) => Number(v))
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
-    .option('--confirm-overwrite <name>', 'restore into an EXISTING database of this name (pg_restore --clean: objects in the dump are replaced)')
-    .option('--role <name>', 'the non-superuser role pg_restore connects as, owner of a new database (default lifeboat_restore)')
-    .option('--as-superuser <name>', "restore with the target connection's superuser rights (the dump's code could run programs on the server): repeat the database name to confirm")
-    .option('--allow-unsigned', 'restore a set that is not signed by a pinned key (recorded in the run\'s journal)')
+    .option(
+      '--confirm-overwrite <name>',
+      'restore into an EXISTING database of this name (pg_restore --clean: objects in the dump are replaced)',
+    )
+    .option(
+      '--role <name>',
+      'the non-superuser role pg_restore connects as, owner of a new database (default lifeboat_restore)',
+    )
+    .option(
+      '--as-superuser <name>',
+      "restore with the target connection's superuser rights (the dump's code could run programs on the server): repeat the database name to confirm",
+    )
+    .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
     .option('--dry-run', 'check the set and the target and say what would happen; change nothing')
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
     .option('--json', 'print one machine-readable result')

@@ -6,7 +6,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function registerRunbook(program: Command, io: CliIo): void {
   program
     .command('runbooks')
-    .description('the runbook library: built-ins and the operator\'s folder (<data dir>/runbooks)')
+    .description("the runbook library: built-ins and the operator's folder (<data dir>/runbooks)")
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { json?: boolean }) => {
       const { runbooksCommand } = await import('./runbook-run');
@@ -16,7 +16,9 @@ export function registerRunbook(program: Command, io: CliIo): void {
   const runbook = program.command('runbook').description('work with runbook files');
   runbook
     .command('checklist <runbook>')
-    .description('a printable blank checklist of a runbook (id or .yaml file), to fill in by hand before or during a run')
+    .description(
+      'a printable blank checklist of a runbook (id or .yaml file), to fill in by hand before or during a run',
+    )
     .option('--html <file>', 'write it as HTML (print stylesheet) to this file instead of plain text on stdout')
     .action(async (id: string, opts: { html?: string }) => {
       const { checklistCommand } = await import('./runbook-run');
@@ -40,10 +42,16 @@ export function registerRunbook(program: Command, io: CliIo): void {
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
     .option('--identity <file>', 'age identity to decrypt sets (repeat); give it again on --resume', collect)
     .option('--resume <run id>', 'continue a run from where it stopped (after a crash, Ctrl-C or a wait)')
-    .option('--skip <step>', 'with --resume: skip this step (needs --reason; a live run or a sign-off also --second-person)')
+    .option(
+      '--skip <step>',
+      'with --resume: skip this step (needs --reason; a live run or a sign-off also --second-person)',
+    )
     .option('--second-person <name>', 'with --skip: the second person approving the skip (not the operator; journaled)')
-    .option('--allow-unsigned', 'let this run restore sets not signed by a pinned key (a journaled override; the built-in restore runbooks pass it on)')
-    .option('--cancel <run id>', 'end a run for good (needs --reason); a drill\'s scratch targets are removed')
+    .option(
+      '--allow-unsigned',
+      'let this run restore sets not signed by a pinned key (a journaled override; the built-in restore runbooks pass it on)',
+    )
+    .option('--cancel <run id>', "end a run for good (needs --reason); a drill's scratch targets are removed")
     .option('--reason <text>', 'why a step is skipped or a run cancelled (journaled)')
     .option('--json', 'print one machine-readable result at the end')
     .action(async (id: string | undefined, opts: RunOptions) => {
@@ -63,7 +71,7 @@ export function registerRunbook(program: Command, io: CliIo): void {
   const journal = program.command('journal').description('the hash-chained journal of runs');
   journal
     .command('verify <run-id>')
-    .description('recompute the hash chain of a run\'s journal: any edit, deletion or reordering is reported')
+    .description("recompute the hash chain of a run's journal: any edit, deletion or reordering is reported")
     .option('--json', 'print one machine-readable result')
     .action(async (runId: string, opts: { json?: boolean }) => {
       const { journalVerifyCommand } = await import('./runbook-run');
@@ -72,7 +80,7 @@ export function registerRunbook(program: Command, io: CliIo): void {
 
   program
     .command('report <run-id>')
-    .description('write a run\'s recovery report: self-contained, printable HTML')
+    .description("write a run's recovery report: self-contained, printable HTML")
     .requiredOption('--out <file.html>', 'where to write it')
     .action(async (runId: string, opts: { out: string }) => {
       const { reportCommand } = await import('./runbook-run');

@@ -10,7 +10,9 @@ import { runAsJob } from '../run-job';
 function line(r: SetResult): string {
   if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
   const head = `${r.verdict === 'ok' ? 'OK  ' : 'FAIL'}  ${r.key}  [${r.verdict}]`;
-  return r.verdict === 'ok' ? `${head}${r.detail ? `  ${r.detail}` : ''}` : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
+  return r.verdict === 'ok'
+    ? `${head}${r.detail ? `  ${r.detail}` : ''}`
+    : `${head}  ${VERDICT_TEXT[r.verdict]}${r.detail ? `: ${r.detail}` : ''}`;
 }
 
 export async function verifyWalCommand(
@@ -28,32 +30,74 @@ export async function verifyWalCommand(
   await withCliEngine(async (engine) => {
     const keys = await pgbrKeys(opts.passphraseFile, system, engine.credentials);
     const r = await runAsJob(engine, io, { kind: 'verify', title: `WAL of ${system}` }, (ctx) =>
-      verifyWalChain(medium, system, { identities, trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) }, pgBinDir: engine.settings().pgBinDir || undefined, pgbrKeys: keys, signal: ctx.signal, onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }) }),
+      verifyWalChain(medium, system, {
+        identities,
+        trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: Boolean(opts.allowUnsignedWal) },
+        pgBinDir: engine.settings().pgBinDir || undefined,
+        pgbrKeys: keys,
+        signal: ctx.signal,
+        onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }),
+      }),
     );
     if (opts.json) printJson(io, r);
     else {
       for (const c of r.corrupt) io.stdout.write(`FAIL  ${c.name}: ${c.reason}\n`);
       // Unsigned is a named state: listed (first 20) and counted, failing the check unless accepted.
-      for (const u of r.unsigned.slice(0, 20)) io.stdout.write(`${r.unsignedAccepted ? 'WARN' : 'FAIL'}  ${u.name}: ${u.state} (${u.reason})\n`);
-      if (r.unsigned.length > 20) io.stdout.write(`      … and ${r.unsigned.length - 20} more not signed by a pinned key\n`);
-      for (const g of r.gaps) io.stdout.write(`FAIL  gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? `…${g.to}` : ''} missing\n`);
-      for (const w of r.windows) io.stdout.write(`window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.segments} contiguous segments)\n`);
-      if (r.origin === 'pgbackrest') io.stdout.write('pgBackRest archive (foreign): every file decoded and its SHA-1 checked against its name\n');
-      io.stdout.write(`${r.files} WAL files of ${system}, ${formatBytes(r.bytes)} decoded: ${r.ok ? 'the chain is intact' : r.files === 0 ? 'no WAL archived' : 'PROBLEMS above'}\n`);
+      for (const u of r.unsigned.slice(0, 20))
+        io.stdout.write(`${r.unsignedAccepted ? 'WARN' : 'FAIL'}  ${u.name}: ${u.state} (${u.reason})\n`);
+      if (r.unsigned.length > 20)
+        io.stdout.write(`      … and ${r.unsigned.length - 20} more not signed by a pinned key\n`);
+      for (const g of r.gaps)
+        io.stdout.write(`FAIL  gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? `…${g.to}` : ''} missing\n`);
+      for (const w of r.windows)
+        io.stdout.write(`window from ${w.base}: ${w.from} → ${w.to ?? '—'} (${w.segments} contiguous segments)\n`);
+      if (r.origin === 'pgbackrest')
+        io.stdout.write('pgBackRest archive (foreign): every file decoded and its SHA-1 checked against its name\n');
+      io.stdout.write(
+        `${r.files} WAL files of ${system}, ${formatBytes(r.bytes)} decoded: ${r.ok ? 'the chain is intact' : r.files === 0 ? 'no WAL archived' : 'PROBLEMS above'}\n`,
+      );
     }
     if (!r.ok) process.exitCode = 1;
   });
 }
 
-export async function verifyCommand(io: CliIo, target: string, opts: { level: VerifyLevel; identity?: string[]; onlyNew?: boolean; olderThan?: number; jobs: number; json?: boolean; readDataSubset?: string } & ForeignSecretOptions): Promise<void> {
-  if (opts.readDataSubset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(opts.readDataSubset)) throw new LifeboatError('BAD_INPUT', '--read-data-subset takes n/t (e.g. 1/10) or a percentage (e.g. 5%).');
-  if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0)) throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
+export async function verifyCommand(
+  io: CliIo,
+  target: string,
+  opts: {
+    level: VerifyLevel;
+    identity?: string[];
+    onlyNew?: boolean;
+    olderThan?: number;
+    jobs: number;
+    json?: boolean;
+    readDataSubset?: string;
+  } & ForeignSecretOptions,
+): Promise<void> {
+  if (opts.readDataSubset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(opts.readDataSubset))
+    throw new LifeboatError('BAD_INPUT', '--read-data-subset takes n/t (e.g. 1/10) or a percentage (e.g. 5%).');
+  if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0))
+    throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
-        { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium },
-        { target, level: opts.level, identities, onlyNew: Boolean(opts.onlyNew), olderThanDays: opts.olderThan ?? null, jobs: opts.jobs, secrets: foreignSecretsFor(engine, opts), resticReadDataSubset: opts.readDataSubset ?? null },
+        {
+          catalog: engine.catalog,
+          settings: engine.settings(),
+          dataDir: engine.paths.dataDir,
+          openMedium: engine.openMedium,
+        },
+        {
+          target,
+          level: opts.level,
+          identities,
+          onlyNew: Boolean(opts.onlyNew),
+          olderThanDays: opts.olderThan ?? null,
+          jobs: opts.jobs,
+          secrets: foreignSecretsFor(engine, opts),
+          resticReadDataSubset: opts.readDataSubset ?? null,
+        },
         ctx,
       ),
     );
@@ -78,12 +122,17 @@ export async function verifyCommand(io: CliIo, target: string, opts: { level: Ve
       // Failures first, in plain words; then what could not be checked here, and why.
       for (const r of [...failed, ...notChecked]) {
         io.stdout.write(`${line(r)}\n`);
-        for (const a of r.artifacts.filter((x) => x.verdict !== 'ok')) io.stdout.write(`        ${a.path}: ${a.verdict === 'not-checked' ? 'not checked' : a.verdict}${a.detail ? ` — ${a.detail}` : ''}\n`);
+        for (const a of r.artifacts.filter((x) => x.verdict !== 'ok'))
+          io.stdout.write(
+            `        ${a.path}: ${a.verdict === 'not-checked' ? 'not checked' : a.verdict}${a.detail ? ` — ${a.detail}` : ''}\n`,
+          );
       }
       for (const r of passed) io.stdout.write(`${line(r)}\n`);
       const rate = report.bytesPerSecond ? `, ${formatBytes(report.bytesPerSecond)}/s` : '';
       const unchecked = notChecked.length ? `; ${notChecked.length} NOT CHECKED (nothing recorded for them)` : '';
-      io.stdout.write(`${passed.length} of ${report.results.length} sets passed at ${opts.level} level${unchecked}; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`);
+      io.stdout.write(
+        `${passed.length} of ${report.results.length} sets passed at ${opts.level} level${unchecked}; ${formatBytes(report.bytes)} read in ${formatDuration(report.durationMs / 1000)}${rate}${report.skipped.length ? `; ${report.skipped.length} skipped (${opts.onlyNew ? '--only-new' : '--older-than'})` : ''}\n`,
+      );
     }
     // 1: a set failed (a fact about the backups). 2: no failure, but something could not be checked here (an environment reason): never 0.
     for (const b of report.blocked) if (!opts.json) io.stdout.write(`NOT VERIFIED ${b}\n`);

@@ -12,7 +12,12 @@ export function isChannelName(name: string): name is ChannelName {
  * Validate, call, validate, wrap: the one path every IPC call takes, in Electron main and in
  * the web bridge. It never throws and always settles, so no caller is left hanging.
  */
-export async function dispatch(handlers: Handlers, name: string, raw: unknown, logger: Logger): Promise<Result<unknown>> {
+export async function dispatch(
+  handlers: Handlers,
+  name: string,
+  raw: unknown,
+  logger: Logger,
+): Promise<Result<unknown>> {
   if (!isChannelName(name)) {
     return fail({ code: 'BAD_INPUT', message: `Unknown channel: ${name.slice(0, 60)}` });
   }
@@ -30,7 +35,10 @@ export async function dispatch(handlers: Handlers, name: string, raw: unknown, l
     const value = await handler(input.data);
     const output = def.output.safeParse(value);
     if (!output.success) {
-      logger.error('handler output does not match the contract', { channel: name, issues: output.error.issues.slice(0, 3) });
+      logger.error('handler output does not match the contract', {
+        channel: name,
+        issues: output.error.issues.slice(0, 3),
+      });
       return fail({ code: 'INTERNAL', message: `Lifeboat produced an invalid answer for ${name}; this is a bug.` });
     }
     return ok(output.data);

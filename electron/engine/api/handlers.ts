@@ -86,7 +86,8 @@ export function createHandlers(engine: Engine): Handlers {
 
     whereIsSet: async ({ set }) => {
       const found = whereIs(engine.catalog, set);
-      if (!found) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
+      if (!found)
+        throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
       return found;
     },
 
@@ -98,14 +99,23 @@ export function createHandlers(engine: Engine): Handlers {
 
     getSetDetail: async ({ set }) => {
       const detail = setDetail(engine.catalog, set);
-      if (!detail) throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
+      if (!detail)
+        throw new LifeboatError('NOT_FOUND', `No set ${set} in the catalog.`, { hint: 'Scan more media to find it.' });
       return detail;
     },
 
     planPitr: async ({ system, targetTime }) => {
       const medium = await pitrMedium(engine.catalog, system, undefined, engine.openMedium);
-      if (!medium) throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, { hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.' });
-      return planPitr(medium, system, { targetTime, identities: await identitiesFor(engine.credentials, []), trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false }, pgBinDir: engine.settings().pgBinDir || undefined });
+      if (!medium)
+        throw new LifeboatError('NOT_FOUND', `No reachable medium holds base backups of ${system}.`, {
+          hint: 'Plug in (or scan) a medium with its pg-base sets and WAL archive.',
+        });
+      return planPitr(medium, system, {
+        targetTime,
+        identities: await identitiesFor(engine.credentials, []),
+        trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false },
+        pgBinDir: engine.settings().pgBinDir || undefined,
+      });
     },
 
     // The desktop app replaces these two with Electron's dialogs and printToPDF (electron/main/desktop-handlers.ts).
@@ -114,10 +124,26 @@ export function createHandlers(engine: Engine): Handlers {
 
     startVerify: async (input) => {
       const identities = await identitiesFor(engine.credentials, input.identityFiles, input.useKeychain !== false);
-      const deps = { catalog: engine.catalog, settings: engine.settings(), dataDir: engine.paths.dataDir, openMedium: engine.openMedium };
+      const deps = {
+        catalog: engine.catalog,
+        settings: engine.settings(),
+        dataDir: engine.paths.dataDir,
+        openMedium: engine.openMedium,
+      };
       // requireKeys: a deep check of sets no given key opens is refused before it reads a byte, naming the key.
-      const req = { target: input.target, level: input.level, identities, onlyNew: input.onlyNew, olderThanDays: input.olderThanDays, jobs: input.jobs, requireKeys: true };
-      const { snapshot } = engine.jobs.start({ kind: 'verify', title: `Verify ${input.target} (${input.level})`, judge: judgeVerify }, (ctx) => runVerify(deps, req, ctx));
+      const req = {
+        target: input.target,
+        level: input.level,
+        identities,
+        onlyNew: input.onlyNew,
+        olderThanDays: input.olderThanDays,
+        jobs: input.jobs,
+        requireKeys: true,
+      };
+      const { snapshot } = engine.jobs.start(
+        { kind: 'verify', title: `Verify ${input.target} (${input.level})`, judge: judgeVerify },
+        (ctx) => runVerify(deps, req, ctx),
+      );
       return snapshot;
     },
 
@@ -131,16 +157,21 @@ export function createHandlers(engine: Engine): Handlers {
 
     advanceRun: async ({ id, identityFiles }) => runs.advance(id, identityFiles),
 
-    respondStep: async ({ id, step, ticks, signoff, confirmation, sentVia, operator }) => runs.respond(id, step, { ticks, signoff, confirmation, sentVia }, operator),
+    respondStep: async ({ id, step, ticks, signoff, confirmation, sentVia, operator }) =>
+      runs.respond(id, step, { ticks, signoff, confirmation, sentVia }, operator),
 
-    skipStep: async ({ id, step, reason, operator, secondPerson }) => runs.skip(id, step, reason, operator, secondPerson),
+    skipStep: async ({ id, step, reason, operator, secondPerson }) =>
+      runs.skip(id, step, reason, operator, secondPerson),
 
     // Restores and runs (issue 21, U2).
     tickStep: async ({ id, step, item, ticked, operator }) => runs.tick(id, step, item, ticked, operator),
 
     getRunbookChecklist: async ({ runbook }) => {
       const parsed = loadRunbook(engine.paths.dataDir, runbook);
-      return { html: renderChecklistHtml(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }), title: parsed.runbook.title };
+      return {
+        html: renderChecklistHtml(parsed.runbook, { source: parsed.source, sha256: parsed.sha256 }),
+        title: parsed.runbook.title,
+      };
     },
 
     cancelRun: async ({ id, reason, operator }) => runs.cancel(id, reason, operator),

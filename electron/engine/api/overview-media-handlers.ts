@@ -1,7 +1,13 @@
 import type { ChannelArgs, ChannelOutput } from '../../../shared/ipc/contract';
 import { prune } from '../backup/prune';
 import { rememberMedium, readKnownMedia } from '../catalog/known-media';
-import { adoptPathMedium, checkFolderLocation, forgetMediaKnowledge, mediaInside, removeMedium } from '../catalog/media-admin';
+import {
+  adoptPathMedium,
+  checkFolderLocation,
+  forgetMediaKnowledge,
+  mediaInside,
+  removeMedium,
+} from '../catalog/media-admin';
 import { recoverability } from '../catalog/objectives';
 import { scanMedium, type ScanSummary } from '../catalog/scan';
 import { verifiedManifests } from '../catalog/sets';
@@ -33,10 +39,21 @@ function checkedLocation(location: string): string {
 }
 
 const nothingThere = (s: ScanSummary): boolean =>
-  !s.initialized && s.sets.total === 0 && s.sets.missing === 0 && s.unreadable.length === 0 && s.findings.length === 0 && !s.foreign.seedScript && !s.foreign.pgbackrest && !s.foreign.restic;
+  !s.initialized &&
+  s.sets.total === 0 &&
+  s.sets.missing === 0 &&
+  s.unreadable.length === 0 &&
+  s.findings.length === 0 &&
+  !s.foreign.seedScript &&
+  !s.foreign.pgbackrest &&
+  !s.foreign.restic;
 
 /** Scan one medium; a plain folder holding nothing is not kept as a "(no label)" medium with 0 sets. */
-async function scanOne(engine: Engine, location: string, ctx: JobContext): Promise<{ summary: ScanSummary; empty: boolean }> {
+async function scanOne(
+  engine: Engine,
+  location: string,
+  ctx: JobContext,
+): Promise<{ summary: ScanSummary; empty: boolean }> {
   const medium = await engine.openMedium(location);
   // Keys from the keychain: age identities index encrypted file lists; other tools' passphrases open their backups.
   const summary = await scanMedium(engine.catalog, medium, ctx, {
@@ -54,7 +71,8 @@ async function scanOne(engine: Engine, location: string, ctx: JobContext): Promi
 /** The handlers of the Overview, Media and Settings screens (issue 21, U3). */
 export function createOverviewMediaHandlers(engine: Engine) {
   return {
-    getRecoverability: async (): Promise<ChannelOutput<'getRecoverability'>> => recoverability(engine.catalog, engine.settings()),
+    getRecoverability: async (): Promise<ChannelOutput<'getRecoverability'>> =>
+      recoverability(engine.catalog, engine.settings()),
 
     startScan: async ({ location }: ChannelArgs<'startScan'>): Promise<ChannelOutput<'startScan'>> => {
       const loc = checkedLocation(location);
@@ -90,7 +108,9 @@ export function createOverviewMediaHandlers(engine: Engine) {
       const medium = await engine.openMedium(loc);
       const existing = await medium.readInfo();
       if (existing) {
-        throw new LifeboatError('ALREADY_EXISTS', `${loc} is already the Lifeboat medium ${existing.label}.`, { hint: 'Scan it instead.' });
+        throw new LifeboatError('ALREADY_EXISTS', `${loc} is already the Lifeboat medium ${existing.label}.`, {
+          hint: 'Scan it instead.',
+        });
       }
       const info = newMediumInfo(label.trim());
       await medium.writeInfo(info);
@@ -102,14 +122,23 @@ export function createOverviewMediaHandlers(engine: Engine) {
     startPrune: async (input: ChannelArgs<'startPrune'>): Promise<ChannelOutput<'startPrune'>> => {
       const loc = checkedLocation(input.location);
       const medium = await engine.openMedium(loc);
-      const policy = { keepLast: input.keepLast, keepDaily: input.keepDaily, keepWeekly: input.keepWeekly, keepMonthly: input.keepMonthly };
+      const policy = {
+        keepLast: input.keepLast,
+        keepDaily: input.keepDaily,
+        keepWeekly: input.keepWeekly,
+        keepMonthly: input.keepMonthly,
+      };
       if (Object.values(policy).every((n) => n === 0)) {
-        throw new LifeboatError('BAD_INPUT', 'Keep at least one set: every "keep" count is 0.', { hint: 'Set keep last, daily, weekly or monthly.' });
+        throw new LifeboatError('BAD_INPUT', 'Keep at least one set: every "keep" count is 0.', {
+          hint: 'Set keep last, daily, weekly or monthly.',
+        });
       }
       const title = `${input.apply ? 'Retention' : 'Retention preview'} on ${medium.location}`;
       const { snapshot } = engine.jobs.start({ kind: 'prune', title }, async (ctx) => {
         const r = await prune(medium, policy, verifiedManifests(engine.catalog), input.apply, ctx);
-        const view = (d: (typeof r.decisions)[number]): { path: string; system: string; kind: string; createdAt: string; reasons: string[] } => ({
+        const view = (
+          d: (typeof r.decisions)[number],
+        ): { path: string; system: string; kind: string; createdAt: string; reasons: string[] } => ({
           path: d.set.path,
           system: d.set.system,
           kind: d.set.kind,
@@ -130,7 +159,11 @@ export function createOverviewMediaHandlers(engine: Engine) {
     },
 
     verifyJournals: async (): Promise<ChannelOutput<'verifyJournals'>> => {
-      const runs = engine.catalog.stmt('SELECT id, title, drill, status, started_at AS startedAt, state_json AS state FROM runs ORDER BY started_at DESC').all() as Array<{
+      const runs = engine.catalog
+        .stmt(
+          'SELECT id, title, drill, status, started_at AS startedAt, state_json AS state FROM runs ORDER BY started_at DESC',
+        )
+        .all() as Array<{
         id: string;
         title: string;
         drill: number;
@@ -146,35 +179,56 @@ export function createOverviewMediaHandlers(engine: Engine) {
           head = null;
         }
         const check = verifyJournal(engine.catalog, r.id, head);
-        return { runId: r.id, title: r.title, drill: r.drill === 1, status: r.status, startedAt: r.startedAt, ok: check.ok, events: check.events, problems: check.problems };
+        return {
+          runId: r.id,
+          title: r.title,
+          drill: r.drill === 1,
+          status: r.status,
+          startedAt: r.startedAt,
+          ok: check.ok,
+          events: check.events,
+          problems: check.problems,
+        };
       });
     },
 
     startRebuild: async (): Promise<ChannelOutput<'startRebuild'>> => {
       const locations = readKnownMedia(engine.paths.dataDir);
-      const { snapshot } = engine.jobs.start({ kind: 'scan', title: `Catalog rebuild from ${locations.length} known media` }, async (ctx) => {
-        const { copy } = forgetMediaKnowledge(engine.catalog, engine.paths.catalog);
-        const media: Array<{ location: string; label: string | null; sets: number } | { location: string; error: string }> = [];
-        for (const loc of locations) {
-          if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-          try {
-            const s = await scanMedium(engine.catalog, await engine.openMedium(loc), ctx);
-            media.push({ location: loc, label: s.label, sets: s.sets.total });
-          } catch (e) {
-            const err = mapError(e);
-            if (err.code === 'CANCELLED') throw err;
-            // A rebuild goes on with the other media; this one can be scanned again when it is back.
-            media.push({ location: loc, error: err.message });
+      const { snapshot } = engine.jobs.start(
+        { kind: 'scan', title: `Catalog rebuild from ${locations.length} known media` },
+        async (ctx) => {
+          const { copy } = forgetMediaKnowledge(engine.catalog, engine.paths.catalog);
+          const media: Array<
+            { location: string; label: string | null; sets: number } | { location: string; error: string }
+          > = [];
+          for (const loc of locations) {
+            if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+            try {
+              const s = await scanMedium(engine.catalog, await engine.openMedium(loc), ctx);
+              media.push({ location: loc, label: s.label, sets: s.sets.total });
+            } catch (e) {
+              const err = mapError(e);
+              if (err.code === 'CANCELLED') throw err;
+              // A rebuild goes on with the other media; this one can be scanned again when it is back.
+              media.push({ location: loc, error: err.message });
+            }
           }
-        }
-        return { copy, media };
-      });
+          return { copy, media };
+        },
+      );
       return snapshot;
     },
 
-    saveSystemSettings: async ({ system, tier, validations }: ChannelArgs<'saveSystemSettings'>): Promise<ChannelOutput<'getSettings'>> => {
+    saveSystemSettings: async ({
+      system,
+      tier,
+      validations,
+    }: ChannelArgs<'saveSystemSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
-      const entry = { validations: validations.map((v) => ({ sql: v.sql.trim(), expect: v.expect.trim() })), ...(tier ? { tier } : {}) };
+      const entry = {
+        validations: validations.map((v) => ({ sql: v.sql.trim(), expect: v.expect.trim() })),
+        ...(tier ? { tier } : {}),
+      };
       saveSettings(engine.paths.settings, { ...s, systems: { ...s.systems, [system]: entry } });
       return settingsView(engine);
     },

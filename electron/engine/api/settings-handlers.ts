@@ -29,12 +29,17 @@ export function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
     dataDir: engine.paths.dataDir,
     trustedKeys: trustedKeys(engine.catalog).map((k) => ({ keyId: k.keyId, label: k.label, addedAt: k.addedAt })),
     s3Media: s.s3Media,
-    systems: Object.fromEntries(Object.entries(s.systems).map(([k, v]) => [k, { tier: v.tier ?? null, validations: v.validations }])),
+    systems: Object.fromEntries(
+      Object.entries(s.systems).map(([k, v]) => [k, { tier: v.tier ?? null, validations: v.validations }]),
+    ),
   };
 }
 
 /** The public half of a stored age identity or signing key; the secret itself never leaves this function. */
-function publicHalf(kind: 'age' | 'signing', secret: string | null): { keyId: string | null; publicKey: string | null; problem: string | null } {
+function publicHalf(
+  kind: 'age' | 'signing',
+  secret: string | null,
+): { keyId: string | null; publicKey: string | null; problem: string | null } {
   if (secret === null) return { keyId: null, publicKey: null, problem: 'no secret stored' };
   try {
     if (kind === 'age') {
@@ -42,9 +47,17 @@ function publicHalf(kind: 'age' | 'signing', secret: string | null): { keyId: st
       return { keyId: first.recipient.keyId, publicKey: first.recipient.text, problem: null };
     }
     const key = loadSigningKey(secret);
-    return { keyId: key.keyId, publicKey: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), problem: null };
+    return {
+      keyId: key.keyId,
+      publicKey: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+      problem: null,
+    };
   } catch (e) {
-    return { keyId: null, publicKey: null, problem: e instanceof LifeboatError ? e.message : 'the stored key cannot be read' };
+    return {
+      keyId: null,
+      publicKey: null,
+      problem: e instanceof LifeboatError ? e.message : 'the stored key cannot be read',
+    };
   }
 }
 
@@ -62,35 +75,69 @@ export function createSettingsHandlers(engine: Engine) {
         const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
         const label = kind === 'pg' ? (pgTargets[id]?.label ?? '') : kind === 's3' ? (s3Keys[id]?.label ?? '') : '';
         // Keys show their public half (recipient, public key) so the operator can match them with a manifest's key id.
-        const pub = kind === 'age' || kind === 'signing' ? publicHalf(kind, await engine.credentials.get(account)) : { keyId: null, publicKey: null, problem: null };
-        out.push({ account, kind, url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null, label, accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null, ...pub, pinned: kind === 'signing' && pub.keyId ? pinned.has(pub.keyId) : null });
+        const pub =
+          kind === 'age' || kind === 'signing'
+            ? publicHalf(kind, await engine.credentials.get(account))
+            : { keyId: null, publicKey: null, problem: null };
+        out.push({
+          account,
+          kind,
+          url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null,
+          label,
+          accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null,
+          ...pub,
+          pinned: kind === 'signing' && pub.keyId ? pinned.has(pub.keyId) : null,
+        });
       }
       return { keychain, credentials: out };
     },
 
-    saveCredential: async ({ account, secret, url, label, accessKeyId }: ChannelArgs<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
+    saveCredential: async ({
+      account,
+      secret,
+      url,
+      label,
+      accessKeyId,
+    }: ChannelArgs<'saveCredential'>): Promise<ChannelOutput<'saveCredential'>> => {
       const [kind, id] = account.split(':') as [string, string];
       if (kind === 'pg') {
-        if (!url) throw new LifeboatError('BAD_INPUT', 'A PostgreSQL credential needs its target URL (postgres://user@host:port/database).');
+        if (!url)
+          throw new LifeboatError(
+            'BAD_INPUT',
+            'A PostgreSQL credential needs its target URL (postgres://user@host:port/database).',
+          );
         const target = parsePgUrl(url);
-        if (target.password !== null) throw new LifeboatError('BAD_INPUT', 'Give the password in the password field, not in the URL: the URL is kept in settings.');
+        if (target.password !== null)
+          throw new LifeboatError(
+            'BAD_INPUT',
+            'Give the password in the password field, not in the URL: the URL is kept in settings.',
+          );
       }
-      if (kind === 's3' && !accessKeyId?.trim()) throw new LifeboatError('BAD_INPUT', 'S3 keys need the access key id as well as the secret access key.');
+      if (kind === 's3' && !accessKeyId?.trim())
+        throw new LifeboatError('BAD_INPUT', 'S3 keys need the access key id as well as the secret access key.');
       if (kind === 'age') parseIdentityFile(secret);
       if (kind === 'signing') loadSigningKey(secret);
       await engine.credentials.set(account, secret);
       if (kind === 'pg') {
         const s = engine.settings();
-        saveSettings(engine.paths.settings, { ...s, pgTargets: { ...s.pgTargets, [id]: { url: parsePgUrl(url!).url, label: label ?? '' } } });
+        saveSettings(engine.paths.settings, {
+          ...s,
+          pgTargets: { ...s.pgTargets, [id]: { url: parsePgUrl(url!).url, label: label ?? '' } },
+        });
       }
       if (kind === 's3') {
         const s = engine.settings();
-        saveSettings(engine.paths.settings, { ...s, s3Keys: { ...s.s3Keys, [id]: { accessKeyId: accessKeyId!.trim(), label: label ?? '' } } });
+        saveSettings(engine.paths.settings, {
+          ...s,
+          s3Keys: { ...s.s3Keys, [id]: { accessKeyId: accessKeyId!.trim(), label: label ?? '' } },
+        });
       }
       return { account, saved: true };
     },
 
-    deleteCredential: async ({ account }: ChannelArgs<'deleteCredential'>): Promise<ChannelOutput<'deleteCredential'>> => {
+    deleteCredential: async ({
+      account,
+    }: ChannelArgs<'deleteCredential'>): Promise<ChannelOutput<'deleteCredential'>> => {
       const deleted = await engine.credentials.delete(account);
       const [kind, id] = account.split(':') as [string, string];
       if (kind === 'pg') {
@@ -115,12 +162,26 @@ export function createSettingsHandlers(engine: Engine) {
           const url = engine.settings().pgTargets[id]?.url;
           if (!url) return { ok: false, detail: 'No target URL is saved with this credential.' };
           const facts = await serverFacts(parsePgUrl(url, secret));
-          return { ok: true, detail: `Connected: PostgreSQL ${facts.version.split(' ')[1] ?? facts.major}, database ${facts.database}.` };
+          return {
+            ok: true,
+            detail: `Connected: PostgreSQL ${facts.version.split(' ')[1] ?? facts.major}, database ${facts.database}.`,
+          };
         }
-        if (kind === 'age') return { ok: true, detail: `An age identity for ${parseIdentityFile(secret).map((i) => i.recipient.keyId).join(', ')}.` };
-        if (kind === 'signing') return { ok: true, detail: `An Ed25519 signing key, id ${loadSigningKey(secret).keyId}.` };
+        if (kind === 'age')
+          return {
+            ok: true,
+            detail: `An age identity for ${parseIdentityFile(secret)
+              .map((i) => i.recipient.keyId)
+              .join(', ')}.`,
+          };
+        if (kind === 'signing')
+          return { ok: true, detail: `An Ed25519 signing key, id ${loadSigningKey(secret).keyId}.` };
         const medium = engine.settings().s3Media.find((m) => m.credential === account);
-        if (!medium) return { ok: true, detail: 'Stored. No S3 medium uses these keys yet: add one on the Media screen to try them.' };
+        if (!medium)
+          return {
+            ok: true,
+            detail: 'Stored. No S3 medium uses these keys yet: add one on the Media screen to try them.',
+          };
         await (await engine.openMedium(medium.location)).readInfo();
         return { ok: true, detail: `Connected: ${medium.location} answers with these keys.` };
       } catch (e) {
@@ -133,27 +194,46 @@ export function createSettingsHandlers(engine: Engine) {
 
     saveSettings: async (input: ChannelArgs<'saveSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
-      saveSettings(engine.paths.settings, { ...s, ...(input.operatorName !== undefined ? { operatorName: input.operatorName.trim() } : {}), ...(input.pgBinDir !== undefined ? { pgBinDir: input.pgBinDir.trim() } : {}), ...(input.tiers ? { tiers: input.tiers } : {}) });
+      saveSettings(engine.paths.settings, {
+        ...s,
+        ...(input.operatorName !== undefined ? { operatorName: input.operatorName.trim() } : {}),
+        ...(input.pgBinDir !== undefined ? { pgBinDir: input.pgBinDir.trim() } : {}),
+        ...(input.tiers ? { tiers: input.tiers } : {}),
+      });
       return settingsView(engine);
     },
 
     saveS3Medium: async (input: ChannelArgs<'saveS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
-      if (input.credential && !(await engine.credentials.get(input.credential))) throw new LifeboatError('NOT_FOUND', `No keys are stored under ${input.credential}.`, { hint: 'Add the S3 keys on the Credentials screen first.' });
-      if (input.endpoint && !/^https?:\/\/[^\s/]+/.test(input.endpoint)) throw new LifeboatError('BAD_INPUT', `The endpoint must be an http(s) URL, like https://s3.example.net:9000 (got ${input.endpoint}).`);
+      if (input.credential && !(await engine.credentials.get(input.credential)))
+        throw new LifeboatError('NOT_FOUND', `No keys are stored under ${input.credential}.`, {
+          hint: 'Add the S3 keys on the Credentials screen first.',
+        });
+      if (input.endpoint && !/^https?:\/\/[^\s/]+/.test(input.endpoint))
+        throw new LifeboatError(
+          'BAD_INPUT',
+          `The endpoint must be an http(s) URL, like https://s3.example.net:9000 (got ${input.endpoint}).`,
+        );
       const location = input.location.replace(/\/+$/, '');
-      saveSettings(engine.paths.settings, { ...s, s3Media: [...s.s3Media.filter((m) => m.location !== location), { ...input, location }] });
+      saveSettings(engine.paths.settings, {
+        ...s,
+        s3Media: [...s.s3Media.filter((m) => m.location !== location), { ...input, location }],
+      });
       return settingsView(engine);
     },
 
     removeS3Medium: async ({ location }: ChannelArgs<'removeS3Medium'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
-      if (!s.s3Media.some((m) => m.location === location)) throw new LifeboatError('NOT_FOUND', `No settings for ${location}.`);
+      if (!s.s3Media.some((m) => m.location === location))
+        throw new LifeboatError('NOT_FOUND', `No settings for ${location}.`);
       saveSettings(engine.paths.settings, { ...s, s3Media: s.s3Media.filter((m) => m.location !== location) });
       return settingsView(engine);
     },
 
-    trustSigningKey: async ({ publicKeyPem, label }: ChannelArgs<'trustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
+    trustSigningKey: async ({
+      publicKeyPem,
+      label,
+    }: ChannelArgs<'trustSigningKey'>): Promise<ChannelOutput<'getSettings'>> => {
       trustKey(engine.catalog, publicKeyPem, label ?? null);
       return settingsView(engine);
     },

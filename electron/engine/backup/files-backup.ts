@@ -8,7 +8,14 @@ import { nameFields } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
 import { readDecoded } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
-import { entryPathBytes, entryTargetBytes, nameKey, parseIndex, serializeIndex, type FileEntry } from '../format/file-index';
+import {
+  entryPathBytes,
+  entryTargetBytes,
+  nameKey,
+  parseIndex,
+  serializeIndex,
+  type FileEntry,
+} from '../format/file-index';
 import { DEFAULT_EXCLUDES, ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
 import { tarSource, walkTrees, type WalkedEntry } from './tree';
@@ -31,7 +38,9 @@ function cachePath(stateDir: string, system: string, setId: string): string {
 
 /** Newest complete set of the system and kind on the first medium (the parent of an incremental). */
 async function newestSet(medium: Medium, system: string, kind: string): Promise<Manifest | null> {
-  const sets = (await medium.listSets()).filter((s) => s.system === system && s.setId.includes(`-${kind}`)).sort((a, b) => b.setId.localeCompare(a.setId));
+  const sets = (await medium.listSets())
+    .filter((s) => s.system === system && s.setId.includes(`-${kind}`))
+    .sort((a, b) => b.setId.localeCompare(a.setId));
   for (const s of sets) {
     try {
       const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
@@ -54,14 +63,23 @@ async function loadParentIndex(input: FilesBackupInput, parent: Manifest): Promi
   if (!artifact) throw new LifeboatError('FORMAT_INVALID', `The parent set ${parent.set_id} has no file index.`);
   const medium = input.media[0]!;
   if (artifact.encodings.includes('age') && input.identities.length === 0) {
-    throw new LifeboatError('PRECONDITION_FAILED', `The parent set ${parent.set_id} has an encrypted file index and this machine has no copy of it.`, {
-      hint: `Pass --identity with the key it was encrypted to (key id ${artifact.recipients.join(', ')}), or make a full backup (without --incremental).`,
-    });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `The parent set ${parent.set_id} has an encrypted file index and this machine has no copy of it.`,
+      {
+        hint: `Pass --identity with the key it was encrypted to (key id ${artifact.recipients.join(', ')}), or make a full backup (without --incremental).`,
+      },
+    );
   }
-  const plain = await readDecoded(await medium.openRead(`sets/${parent.system}/${parent.set_id}/${artifact.path}`), artifact.encodings, input.identities, {
-    plainLimit: artifact.plain_bytes,
-    what: `The file index of the parent set ${parent.set_id}`,
-  });
+  const plain = await readDecoded(
+    await medium.openRead(`sets/${parent.system}/${parent.set_id}/${artifact.path}`),
+    artifact.encodings,
+    input.identities,
+    {
+      plainLimit: artifact.plain_bytes,
+      what: `The file index of the parent set ${parent.set_id}`,
+    },
+  );
   return parseIndex(plain);
 }
 
@@ -79,7 +97,14 @@ function writeCache(stateDir: string, system: string, setId: string, index: Buff
  */
 function unchanged(prev: FileEntry | undefined, e: WalkedEntry): prev is FileEntry {
   if (!prev || prev.type !== e.type || prev.ctime_ns === undefined) return false;
-  if (prev.size !== e.size || prev.mtime_ms !== e.mtimeMs || prev.ctime_ns !== e.ctimeNs || prev.ino !== e.ino || prev.dev !== e.dev) return false;
+  if (
+    prev.size !== e.size ||
+    prev.mtime_ms !== e.mtimeMs ||
+    prev.ctime_ns !== e.ctimeNs ||
+    prev.ino !== e.ino ||
+    prev.dev !== e.dev
+  )
+    return false;
   if (e.type === 'file') return prev.sha256 !== null;
   if (e.type === 'symlink') return e.target !== null && entryTargetBytes(prev)?.equals(e.target) === true;
   if (e.type === 'char' || e.type === 'block') return prev.rdev?.[0] === e.rdev?.[0] && prev.rdev?.[1] === e.rdev?.[1];
@@ -118,7 +143,10 @@ function indexEntry(e: WalkedEntry, sha256: string | null, setId: string): FileE
  * newest set's tar gives every directory its final mode and mtime); each index line's `in` names
  * the set whose tar holds that entry.
  */
-export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Promise<WrittenSet & { index: FileEntry[] }> {
+export async function backupFiles(
+  input: FilesBackupInput,
+  ctx: JobContext,
+): Promise<WrittenSet & { index: FileEntry[] }> {
   if (input.kind === 'config' && input.recipients.length === 0 && !input.allowPlaintext) {
     throw new LifeboatError('BAD_INPUT', 'A config set holds secrets and is written encrypted: give --recipient.', {
       hint: 'Or pass --allow-plaintext if you really mean to store it unencrypted.',
@@ -152,7 +180,12 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
   }
 
   const totalBytes = toStore.reduce((n, e) => n + e.size, 0);
-  ctx.progress({ bytesTotal: totalBytes, bytesDone: 0, itemsTotal: toStore.filter((e) => e.type === 'file').length, itemsDone: 0 });
+  ctx.progress({
+    bytesTotal: totalBytes,
+    bytesDone: 0,
+    itemsTotal: toStore.filter((e) => e.type === 'file').length,
+    itemsDone: 0,
+  });
   const results = { hashes: new Map<string, string>(), warnings: [...walked.warnings], skipped: new Set<string>() };
   let filesDone = 0;
   const plan: SetPlan = { ...input, kind: input.kind, parent: parent?.set_id ?? null, startedAt };
@@ -160,8 +193,15 @@ export async function backupFiles(input: FilesBackupInput, ctx: JobContext): Pro
   let indexBytes: Buffer = Buffer.alloc(0);
   const written = await writeSet(plan, ctx, async (add, setId) => {
     const tar = tarSource(toStore, results, (path) => ctx.progress({ itemsDone: ++filesDone, current: path }));
-    await add({ name: 'files.tar', role: 'files-tar', source: tar, onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }) });
-    index = walked.entries.filter((e) => !results.skipped.has(e.key)).map((e) => reused.get(e.key) ?? indexEntry(e, results.hashes.get(e.key) ?? null, setId));
+    await add({
+      name: 'files.tar',
+      role: 'files-tar',
+      source: tar,
+      onPlainBytes: (n) => ctx.progress({ bytesDone: Math.min(n, totalBytes) }),
+    });
+    index = walked.entries
+      .filter((e) => !results.skipped.has(e.key))
+      .map((e) => reused.get(e.key) ?? indexEntry(e, results.hashes.get(e.key) ?? null, setId));
     indexBytes = serializeIndex(index);
     await add({ name: 'index.jsonl', role: 'file-index', source: indexBytes });
     return {

@@ -51,7 +51,11 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
     const onPlainBytes = (n: number): void => ctx.progress({ bytesDone: n });
     if (input.format === 'custom') {
       ctx.step('dumping');
-      const dump = ToolSource.of(pgDump.path, ['--format=custom', '--compress=0', '--no-password', `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
+      const dump = ToolSource.of(
+        pgDump.path,
+        ['--format=custom', '--compress=0', '--no-password', `--dbname=${target.url}`],
+        { env, signal: ctx.signal, what: 'pg_dump' },
+      );
       const stored = add({ name: 'db.dump', role: 'pg-dump', source: dump, onPlainBytes });
       // pg_dump may fail after writing part of its output: its exit status decides.
       // A storage failure (full disk) comes first: it is what killed pg_dump's pipe.
@@ -64,7 +68,18 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
     try {
       ctx.step(`dumping with ${input.jobs} jobs`);
       const dir = join(work, 'dump');
-      const dump = spawnTool(pgDump.path, ['--format=directory', '--compress=0', `--jobs=${input.jobs}`, '--no-password', `--file=${dir}`, `--dbname=${target.url}`], { env, signal: ctx.signal, what: 'pg_dump' });
+      const dump = spawnTool(
+        pgDump.path,
+        [
+          '--format=directory',
+          '--compress=0',
+          `--jobs=${input.jobs}`,
+          '--no-password',
+          `--file=${dir}`,
+          `--dbname=${target.url}`,
+        ],
+        { env, signal: ctx.signal, what: 'pg_dump' },
+      );
       dump.child.stdout.resume();
       await dump.exited;
       const walked = await walkTrees([dir], new ExcludeMatcher([]));
@@ -72,7 +87,8 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
       ctx.progress({ bytesTotal: total, bytesDone: 0 });
       const results = { hashes: new Map<string, string>(), warnings: [], skipped: new Set<string>() };
       await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarSource(walked.entries, results), onPlainBytes });
-      if (results.skipped.size > 0) throw new LifeboatError('TOOL_FAILED', 'The dump directory changed while being archived.');
+      if (results.skipped.size > 0)
+        throw new LifeboatError('TOOL_FAILED', 'The dump directory changed while being archived.');
       return { source: { ...source, jobs: input.jobs }, warnings: [] };
     } finally {
       rmSync(work, { recursive: true, force: true });

@@ -11,7 +11,11 @@ import { planRetention, type RetentionDecision, type RetentionPolicy } from './r
  * base backup on (history files always). A system with WAL but no retained base backup keeps
  * all of it — it may be the only copy of something, and a person should decide.
  */
-async function planWalRetention(medium: Medium, decisions: RetentionDecision[], sources: Map<string, Record<string, unknown>>): Promise<PruneResult['wal']> {
+async function planWalRetention(
+  medium: Medium,
+  decisions: RetentionDecision[],
+  sources: Map<string, Record<string, unknown>>,
+): Promise<PruneResult['wal']> {
   const systems = await walSystems(medium);
   const out: PruneResult['wal'] = [];
   for (const system of systems) {
@@ -40,7 +44,9 @@ async function planWalRetention(medium: Medium, decisions: RetentionDecision[], 
       out.push({ system, keepFrom: null, remove: [], kept: archive.length });
       continue;
     }
-    const remove = archive.filter((w) => w.kind !== 'history' && w.name.slice(0, 24) < oldest && timelineOf(w.name) <= timelineOf(oldest)).map((w) => w.path);
+    const remove = archive
+      .filter((w) => w.kind !== 'history' && w.name.slice(0, 24) < oldest && timelineOf(w.name) <= timelineOf(oldest))
+      .map((w) => w.path);
     out.push({ system, keepFrom: oldest, remove, kept: archive.length - remove.length });
   }
   return out;
@@ -64,7 +70,13 @@ export interface PruneResult {
  * Plan (and with `apply`, carry out) retention on one medium. Sets whose manifest cannot be
  * read are never removed: they are reported for a person to look at.
  */
-export async function prune(medium: Medium, policy: RetentionPolicy, verifiedManifests: Set<string>, apply: boolean, ctx: Pick<JobContext, 'step' | 'progress' | 'signal' | 'log'>): Promise<PruneResult> {
+export async function prune(
+  medium: Medium,
+  policy: RetentionPolicy,
+  verifiedManifests: Set<string>,
+  apply: boolean,
+  ctx: Pick<JobContext, 'step' | 'progress' | 'signal' | 'log'>,
+): Promise<PruneResult> {
   ctx.step('reading manifests');
   const listed = await medium.listSets();
   const unreadable: PruneResult['unreadable'] = [];
@@ -75,7 +87,15 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedMan
       const bytes = await medium.readFile(`${s.path}/manifest.json`);
       const m = parseManifest(bytes);
       sources.set(s.path, m.source);
-      candidates.push({ system: m.system, kind: m.kind, setId: m.set_id, path: s.path, createdAt: new Date(m.created_at), parent: m.parent, verified: verifiedManifests.has(sha256Hex(bytes)) });
+      candidates.push({
+        system: m.system,
+        kind: m.kind,
+        setId: m.set_id,
+        path: s.path,
+        createdAt: new Date(m.created_at),
+        parent: m.parent,
+        verified: verifiedManifests.has(sha256Hex(bytes)),
+      });
     } catch (e) {
       unreadable.push({ path: s.path, reason: e instanceof Error ? e.message : String(e) });
     }
@@ -105,7 +125,8 @@ export async function prune(medium: Medium, policy: RetentionPolicy, verifiedMan
           await medium.removeFile(walSidecarPath(path));
           removed.push(path);
         }
-        if (w.remove.length) ctx.log('info', `removed ${w.remove.length} WAL files of ${w.system} older than ${w.keepFrom}`);
+        if (w.remove.length)
+          ctx.log('info', `removed ${w.remove.length} WAL files of ${w.system} older than ${w.keepFrom}`);
       }
     }
   }

@@ -33,11 +33,12 @@ function isoWeek(d: Date): string {
   return `${t.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
-const BUCKETS: Array<{ name: 'daily' | 'weekly' | 'monthly'; field: keyof RetentionPolicy; key: (d: Date) => string }> = [
-  { name: 'daily', field: 'keepDaily', key: (d) => d.toISOString().slice(0, 10) },
-  { name: 'weekly', field: 'keepWeekly', key: isoWeek },
-  { name: 'monthly', field: 'keepMonthly', key: (d) => d.toISOString().slice(0, 7) },
-];
+const BUCKETS: Array<{ name: 'daily' | 'weekly' | 'monthly'; field: keyof RetentionPolicy; key: (d: Date) => string }> =
+  [
+    { name: 'daily', field: 'keepDaily', key: (d) => d.toISOString().slice(0, 10) },
+    { name: 'weekly', field: 'keepWeekly', key: isoWeek },
+    { name: 'monthly', field: 'keepMonthly', key: (d) => d.toISOString().slice(0, 7) },
+  ];
 
 /**
  * Grandfather-father-son retention, per system and kind: keep the last N sets, and the newest
@@ -47,10 +48,16 @@ const BUCKETS: Array<{ name: 'daily' | 'weekly' | 'monthly'; field: keyof Retent
  */
 export function planRetention(sets: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision[] {
   for (const [k, v] of Object.entries(policy)) {
-    if (!Number.isInteger(v) || v < 0) throw new LifeboatError('BAD_INPUT', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number ≥ 0.`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new LifeboatError(
+        'BAD_INPUT',
+        `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number ≥ 0.`,
+      );
   }
   if (policy.keepLast + policy.keepDaily + policy.keepWeekly + policy.keepMonthly === 0) {
-    throw new LifeboatError('BAD_INPUT', 'This policy keeps nothing; refusing.', { hint: 'Give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly.' });
+    throw new LifeboatError('BAD_INPUT', 'This policy keeps nothing; refusing.', {
+      hint: 'Give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly.',
+    });
   }
   const reasons = new Map<RetentionCandidate, string[]>();
   const keep = (s: RetentionCandidate, why: string): void => {

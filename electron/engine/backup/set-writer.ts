@@ -2,7 +2,14 @@ import { hostname } from 'node:os';
 import type { AgeRecipient } from '../crypto/age';
 import { signManifest, type SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
-import { manifestBytes, SET_FORMAT_V1, sha256sums, type Artifact, type Manifest, type SetKind } from '../format/manifest';
+import {
+  manifestBytes,
+  SET_FORMAT_V1,
+  sha256sums,
+  type Artifact,
+  type Manifest,
+  type SetKind,
+} from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import { compactUtc } from '../format/names';
 import type { JobContext } from '../jobs/job-manager';
@@ -67,7 +74,14 @@ export async function requireMedia(media: Medium[]): Promise<Array<{ medium: Med
  * media, then SHA256SUMS, the signature and manifest.json last. Nothing becomes visible as a
  * set unless all of it is durable; on any failure every partial write is removed.
  */
-export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | 'step' | 'log'>, produce: (add: (a: ArtifactInput) => Promise<Artifact>, setId: string) => Promise<{ source: Record<string, unknown>; warnings: string[] }>): Promise<WrittenSet> {
+export async function writeSet(
+  plan: SetPlan,
+  ctx: Pick<JobContext, 'signal' | 'step' | 'log'>,
+  produce: (
+    add: (a: ArtifactInput) => Promise<Artifact>,
+    setId: string,
+  ) => Promise<{ source: Record<string, unknown>; warnings: string[] }>,
+): Promise<WrittenSet> {
   const media = await requireMedia(plan.media);
   const removedPartials: string[] = [];
   for (const { medium } of media) {
@@ -81,7 +95,9 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
   const base = `${compactUtc(plan.startedAt)}-${plan.kind}`;
   let setId = base;
   for (let n = 2; ; n++) {
-    const taken = await Promise.all(media.map(({ medium }) => medium.stat(`sets/${plan.system}/${setId}/manifest.json`)));
+    const taken = await Promise.all(
+      media.map(({ medium }) => medium.stat(`sets/${plan.system}/${setId}/manifest.json`)),
+    );
     if (taken.every((t) => t === null) && !plan.idTaken?.(setId)) break;
     setId = `${base}-${n}`;
   }
@@ -125,7 +141,9 @@ export async function writeSet(plan: SetPlan, ctx: Pick<JobContext, 'signal' | '
       warnings: produced.warnings,
     };
     const bytes = manifestBytes(manifest);
-    const files: Array<{ name: string; bytes: Buffer }> = [{ name: 'SHA256SUMS', bytes: Buffer.from(sha256sums(manifest)) }];
+    const files: Array<{ name: string; bytes: Buffer }> = [
+      { name: 'SHA256SUMS', bytes: Buffer.from(sha256sums(manifest)) },
+    ];
     if (plan.signingKey) files.push({ name: 'manifest.json.sig', bytes: signManifest(bytes, plan.signingKey) });
     files.push({ name: 'manifest.json', bytes });
     for (const w of writers) await w.commit(files);

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  type BigIntStats,
+} from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { LifeboatError, mapError } from '../errors';
@@ -76,14 +85,20 @@ export async function walkTrees(paths: string[], excludes: ExcludeMatcher): Prom
   for (const p of paths) {
     const abs = resolve(p);
     const name = basename(abs) || 'root';
-    if (names.has(name)) throw new LifeboatError('BAD_INPUT', `Two paths have the same name "${name}"; back them up as separate systems or sets.`);
+    if (names.has(name))
+      throw new LifeboatError(
+        'BAD_INPUT',
+        `Two paths have the same name "${name}"; back them up as separate systems or sets.`,
+      );
     names.add(name);
     let st;
     try {
       st = await lstat(abs);
     } catch (e) {
       const err = mapError(e);
-      throw new LifeboatError(err.code === 'NOT_FOUND' ? 'BAD_INPUT' : err.code, `Cannot read ${abs}: ${err.message}`, { cause: e });
+      throw new LifeboatError(err.code === 'NOT_FOUND' ? 'BAD_INPUT' : err.code, `Cannot read ${abs}: ${err.message}`, {
+        cause: e,
+      });
     }
     if (!st.isDirectory()) throw new LifeboatError('BAD_INPUT', `${abs} is not a directory.`);
     roots.push({ path: abs, name });
@@ -209,7 +224,11 @@ const READ_BYTES = 256 * 1024;
  * out; one that changed size while being read is cut or padded to the size in its header (as
  * tar does) and reported.
  */
-export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string, string>; warnings: string[]; skipped: Set<string> }, onFile?: (path: string) => void): (w: BlockWriter) => Promise<void> {
+export function tarSource(
+  entries: WalkedEntry[],
+  results: { hashes: Map<string, string>; warnings: string[]; skipped: Set<string> },
+  onFile?: (path: string) => void,
+): (w: BlockWriter) => Promise<void> {
   return async (w) => {
     const { users, groups } = ownerNames();
     for (const e of entries) {
@@ -222,7 +241,19 @@ export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string,
           continue;
         }
         const dev = e.rdev ? { devmajor: e.rdev[0], devminor: e.rdev[1] } : {};
-        await w.write(tarHeader({ name: e.path, type: e.type, mode: e.mode, size: 0, mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs, ...owner, ...dev, linkname: e.target ?? undefined }));
+        await w.write(
+          tarHeader({
+            name: e.path,
+            type: e.type,
+            mode: e.mode,
+            size: 0,
+            mtimeMs: e.mtimeMs,
+            mtimeNs: e.mtimeNs,
+            ...owner,
+            ...dev,
+            linkname: e.target ?? undefined,
+          }),
+        );
         continue;
       }
       let fd: number;
@@ -238,7 +269,17 @@ export function tarSource(entries: WalkedEntry[], results: { hashes: Map<string,
       }
       onFile?.(displayName(e.path));
       try {
-        await w.write(tarHeader({ name: e.path, type: 'file', mode: e.mode, size: e.size, mtimeMs: e.mtimeMs, mtimeNs: e.mtimeNs, ...owner }));
+        await w.write(
+          tarHeader({
+            name: e.path,
+            type: 'file',
+            mode: e.mode,
+            size: e.size,
+            mtimeMs: e.mtimeMs,
+            mtimeNs: e.mtimeNs,
+            ...owner,
+          }),
+        );
         const h = createHash('sha256');
         let left = e.size;
         while (left > 0) {

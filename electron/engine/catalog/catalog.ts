@@ -36,7 +36,12 @@ function leftCleanly(path: string): boolean {
   try {
     const stamp = JSON.parse(readFileSync(stampPath(path), 'utf8')) as CleanStamp;
     const st = statSync(path);
-    return st.size === stamp.size && st.mtimeMs === stamp.mtimeMs && Date.now() - stamp.checkedAt < 24 * 3600 * 1000 && !existsSync(`${path}-wal`);
+    return (
+      st.size === stamp.size &&
+      st.mtimeMs === stamp.mtimeMs &&
+      Date.now() - stamp.checkedAt < 24 * 3600 * 1000 &&
+      !existsSync(`${path}-wal`)
+    );
   } catch {
     return false;
   }
@@ -76,7 +81,11 @@ export class Catalog {
     let db: Database.Database;
     try {
       if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, nativeBinding: options.nativeBinding });
+      db = new Database(path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+        nativeBinding: options.nativeBinding,
+      });
     } catch (e) {
       throw mapError(e);
     }
@@ -94,14 +103,18 @@ export class Catalog {
         const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
         const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
         if (problems.length > 0) {
-          throw new LifeboatError('CATALOG_CORRUPT', `The catalog at ${path} is damaged: ${problems.slice(0, 3).join('; ')}`, {
-            hint: 'Run `lifeboat scan --rebuild`: it moves the file aside, rebuilds the sets from the media and carries over pinned keys, runs and the ledger as far as they can be read.',
-          });
+          throw new LifeboatError(
+            'CATALOG_CORRUPT',
+            `The catalog at ${path} is damaged: ${problems.slice(0, 3).join('; ')}`,
+            {
+              hint: 'Run `lifeboat scan --rebuild`: it moves the file aside, rebuilds the sets from the media and carries over pinned keys, runs and the ledger as far as they can be read.',
+            },
+          );
         }
       }
       const catalog = new Catalog(db, path);
       catalog.nativeBinding = options.nativeBinding;
-      catalog.lastCheckedAt = check ? Date.now() : readStamp(path)?.checkedAt ?? Date.now();
+      catalog.lastCheckedAt = check ? Date.now() : (readStamp(path)?.checkedAt ?? Date.now());
       if (!options.readonly) catalog.migrate(options.targetVersion ?? LATEST_SCHEMA_VERSION);
       return catalog;
     } catch (e) {
@@ -144,9 +157,13 @@ export class Catalog {
   migrate(target: number = LATEST_SCHEMA_VERSION): void {
     const current = this.schemaVersion();
     if (current > LATEST_SCHEMA_VERSION) {
-      throw new LifeboatError('FORMAT_UNSUPPORTED', `The catalog was written by a newer Lifeboat (schema ${current}, this build knows ${LATEST_SCHEMA_VERSION}).`, {
-        hint: 'Use the newer Lifeboat, or point LIFEBOAT_HOME elsewhere and rescan the media.',
-      });
+      throw new LifeboatError(
+        'FORMAT_UNSUPPORTED',
+        `The catalog was written by a newer Lifeboat (schema ${current}, this build knows ${LATEST_SCHEMA_VERSION}).`,
+        {
+          hint: 'Use the newer Lifeboat, or point LIFEBOAT_HOME elsewhere and rescan the media.',
+        },
+      );
     }
     const pending = MIGRATIONS.filter((m) => m.version > current && m.version <= target);
     for (const m of pending) this.apply(m);
@@ -159,7 +176,10 @@ export class Catalog {
       this.db.transaction(() => {
         this.db.exec(m.sql);
         if (m.rebuildsReferencedTable && (this.db.pragma('foreign_key_check') as unknown[]).length > 0) {
-          throw new LifeboatError('CATALOG_CORRUPT', `Migration ${m.version} (${m.name}) would leave rows pointing at nothing; nothing was changed.`);
+          throw new LifeboatError(
+            'CATALOG_CORRUPT',
+            `Migration ${m.version} (${m.name}) would leave rows pointing at nothing; nothing was changed.`,
+          );
         }
         this.db.pragma(`user_version = ${m.version}`);
       })();
@@ -182,7 +202,10 @@ export class Catalog {
   /** `PRAGMA integrity_check` (the full one): 'ok' or the first problems found. */
   integrityCheck(): string {
     const rows = this.db.pragma('integrity_check') as Array<{ integrity_check: string }>;
-    return rows.map((r) => r.integrity_check).slice(0, 5).join('; ');
+    return rows
+      .map((r) => r.integrity_check)
+      .slice(0, 5)
+      .join('; ');
   }
 
   close(): void {

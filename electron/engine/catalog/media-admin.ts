@@ -27,18 +27,26 @@ export function checkFolderLocation(location: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOTDIR') {
-      throw new LifeboatError('BAD_INPUT', `${loc} is not a folder: a part of that path is a file.`, { hint: 'Name the folder of a medium.' });
+      throw new LifeboatError('BAD_INPUT', `${loc} is not a folder: a part of that path is a file.`, {
+        hint: 'Name the folder of a medium.',
+      });
     }
     if (code === 'ENOENT') {
-      throw new LifeboatError('NOT_FOUND', `There is no folder ${loc}.`, { hint: 'Is the drive mounted? Check the path.' });
+      throw new LifeboatError('NOT_FOUND', `There is no folder ${loc}.`, {
+        hint: 'Is the drive mounted? Check the path.',
+      });
     }
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new LifeboatError('STORAGE_ACCESS_DENIED', `Lifeboat may not read ${loc}.`, { hint: 'Check the folder’s permissions.' });
+      throw new LifeboatError('STORAGE_ACCESS_DENIED', `Lifeboat may not read ${loc}.`, {
+        hint: 'Check the folder’s permissions.',
+      });
     }
     throw e;
   }
   if (!st.isDirectory()) {
-    throw new LifeboatError('BAD_INPUT', `${loc} is a file, not a medium folder.`, { hint: 'Name a folder (a mounted drive, a NAS share).' });
+    throw new LifeboatError('BAD_INPUT', `${loc} is a file, not a medium folder.`, {
+      hint: 'Name a folder (a mounted drive, a NAS share).',
+    });
   }
   return loc.length > 1 ? loc.replace(/\/+$/, '') : loc;
 }
@@ -86,9 +94,11 @@ export interface RemovedMedium {
  */
 export function removeMedium(catalog: Catalog, dataDir: string, id: string): RemovedMedium {
   const row = catalog.stmt('SELECT id, label, location FROM media WHERE id = ?').get(id) as
-    | { id: string; label: string | null; location: string }
-    | undefined;
-  if (!row) throw new LifeboatError('NOT_FOUND', `The catalog knows no medium ${id}.`, { hint: 'The Media screen lists the known media.' });
+    { id: string; label: string | null; location: string } | undefined;
+  if (!row)
+    throw new LifeboatError('NOT_FOUND', `The catalog knows no medium ${id}.`, {
+      hint: 'The Media screen lists the known media.',
+    });
   let setsForgotten = 0;
   catalog.inTransaction(() => {
     const only = catalog
@@ -110,7 +120,9 @@ function forgetKnownMedium(dataDir: string, location: string): void {
   const all = readKnownMedia(dataDir);
   if (!all.includes(location)) return;
   const path = join(dataDir, 'known-media.json');
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(all.filter((l) => l !== location).sort(), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(all.filter((l) => l !== location).sort(), null, 2)}\n`, {
+    mode: 0o600,
+  });
   renameSync(`${path}.tmp`, path);
 }
 

@@ -108,7 +108,8 @@ function restoreSecondsOf(detail: string | null, durationMs: number): number {
   return m ? Number(m[1]) : durationMs / 1000;
 }
 
-const ageSeconds = (iso: string, now: Date): number => Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+const ageSeconds = (iso: string, now: Date): number =>
+  Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
 
 /**
  * Per system (every system with sets, and every system named in Settings): is it recoverable? The newest verified
@@ -138,7 +139,9 @@ export function recoverabilityOf(
   const objectives = objectivesFor(catalog, settings, system);
   const count = (catalog.stmt('SELECT count(*) AS n FROM sets WHERE system = ?').get(system) as { n: number }).n;
   const newest = catalog
-    .stmt('SELECT key, kind, created_at AS createdAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC, key LIMIT 1')
+    .stmt(
+      'SELECT key, kind, created_at AS createdAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC, key LIMIT 1',
+    )
     .get(system) as { key: string; kind: string; createdAt: string; bytes: number } | undefined;
   const verifiedRow = catalog
     .stmt(
@@ -151,7 +154,12 @@ export function recoverabilityOf(
     )
     .get(system) as { key: string; createdAt: string; level: string | null; verifiedAt: string } | undefined;
   const newestVerifiedSet = verifiedRow
-    ? { key: verifiedRow.key, createdAt: verifiedRow.createdAt, level: verifiedRow.level ?? 'integrity', verifiedAt: verifiedRow.verifiedAt }
+    ? {
+        key: verifiedRow.key,
+        createdAt: verifiedRow.createdAt,
+        level: verifiedRow.level ?? 'integrity',
+        verifiedAt: verifiedRow.verifiedAt,
+      }
     : null;
 
   // RPO: the newest verified set's age (the newest set's when none is verified).
@@ -161,13 +169,29 @@ export function recoverabilityOf(
   let rpo: Recoverability['rpo'];
   if (!newest) rpo = { state: 'no-sets', ageSeconds: null, text: 'No backup set is known.' };
   else if (!newestVerifiedSet) {
-    rpo = { state: 'unverified', ageSeconds: age, text: `No verified set: the newest set is ${formatDuration(age!)} old and unchecked.` };
+    rpo = {
+      state: 'unverified',
+      ageSeconds: age,
+      text: `No verified set: the newest set is ${formatDuration(age!)} old and unchecked.`,
+    };
   } else if (rpoObjective === null) {
-    rpo = { state: 'no-objective', ageSeconds: age, text: `Newest verified set is ${formatDuration(age!)} old (no tier set).` };
+    rpo = {
+      state: 'no-objective',
+      ageSeconds: age,
+      text: `Newest verified set is ${formatDuration(age!)} old (no tier set).`,
+    };
   } else if (age! > rpoObjective) {
-    rpo = { state: 'late', ageSeconds: age, text: `Newest verified set is ${formatDuration(age!)} old, over the ${formatDuration(rpoObjective)} RPO.` };
+    rpo = {
+      state: 'late',
+      ageSeconds: age,
+      text: `Newest verified set is ${formatDuration(age!)} old, over the ${formatDuration(rpoObjective)} RPO.`,
+    };
   } else {
-    rpo = { state: 'ok', ageSeconds: age, text: `Newest verified set is ${formatDuration(age!)} old, within the ${formatDuration(rpoObjective)} RPO.` };
+    rpo = {
+      state: 'ok',
+      ageSeconds: age,
+      text: `Newest verified set is ${formatDuration(age!)} old, within the ${formatDuration(rpoObjective)} RPO.`,
+    };
   }
 
   // RTO: the newest measured restore, from a run's restore step or a restore-level verification.
@@ -180,20 +204,52 @@ export function recoverabilityOf(
   const fromRun = runs.filter((r) => r.restore).sort((a, b) => (b.restore!.at > a.restore!.at ? 1 : -1))[0] ?? null;
   let measured: Recoverability['rto']['measured'] = null;
   if (fromRun && (!fromVerification || fromRun.restore!.at >= fromVerification.at)) {
-    measured = { seconds: fromRun.restore!.seconds, at: fromRun.restore!.at, source: 'run', runId: fromRun.id, drill: fromRun.drill, setKey: fromRun.restore!.setKey };
+    measured = {
+      seconds: fromRun.restore!.seconds,
+      at: fromRun.restore!.at,
+      source: 'run',
+      runId: fromRun.id,
+      drill: fromRun.drill,
+      setKey: fromRun.restore!.setKey,
+    };
   } else if (fromVerification) {
     const seconds = restoreSecondsOf(fromVerification.detail, fromVerification.durationMs);
-    measured = { seconds, at: fromVerification.at, source: 'verification', runId: null, drill: false, setKey: fromVerification.setKey };
+    measured = {
+      seconds,
+      at: fromVerification.at,
+      source: 'verification',
+      runId: null,
+      drill: false,
+      setKey: fromVerification.setKey,
+    };
   }
   const rtoObjective = objectives.rtoSeconds;
   const how = measured ? (measured.source === 'run' ? (measured.drill ? 'drill' : 'run') : 'restore test') : '';
   let rto: Recoverability['rto'];
-  if (!measured) rto = { state: 'unmeasured', measured, text: 'No restore measured yet: run a drill or a restore-level verification.' };
-  else if (rtoObjective === null) rto = { state: 'no-objective', measured, text: `Last ${how} restored in ${formatDuration(measured.seconds)} (no tier set).` };
+  if (!measured)
+    rto = {
+      state: 'unmeasured',
+      measured,
+      text: 'No restore measured yet: run a drill or a restore-level verification.',
+    };
+  else if (rtoObjective === null)
+    rto = {
+      state: 'no-objective',
+      measured,
+      text: `Last ${how} restored in ${formatDuration(measured.seconds)} (no tier set).`,
+    };
   else if (measured.seconds > rtoObjective) {
-    rto = { state: 'over', measured, text: `Last ${how} restored in ${formatDuration(measured.seconds)}, over the ${formatDuration(rtoObjective)} RTO.` };
+    rto = {
+      state: 'over',
+      measured,
+      text: `Last ${how} restored in ${formatDuration(measured.seconds)}, over the ${formatDuration(rtoObjective)} RTO.`,
+    };
   } else {
-    rto = { state: 'ok', measured, text: `Last ${how} restored in ${formatDuration(measured.seconds)}, within the ${formatDuration(rtoObjective)} RTO.` };
+    rto = {
+      state: 'ok',
+      measured,
+      text: `Last ${how} restored in ${formatDuration(measured.seconds)}, within the ${formatDuration(rtoObjective)} RTO.`,
+    };
   }
 
   const drill = runs.find((r) => r.drill) ?? null;
@@ -208,11 +264,22 @@ export function recoverabilityOf(
       }
     : null;
 
-  const next = nextAction(catalog, { system, newest: newest ?? null, newestVerifiedSet, rpo, rto, lastDrill, rpoObjective, now });
+  const next = nextAction(catalog, {
+    system,
+    newest: newest ?? null,
+    newestVerifiedSet,
+    rpo,
+    rto,
+    lastDrill,
+    rpoObjective,
+    now,
+  });
 
   const history = (
     catalog
-      .stmt(`SELECT created_at AS createdAt, finished_at AS finishedAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC LIMIT ${HISTORY}`)
+      .stmt(
+        `SELECT created_at AS createdAt, finished_at AS finishedAt, bytes FROM sets WHERE system = ? ORDER BY created_at DESC LIMIT ${HISTORY}`,
+      )
       .all(system) as Array<{ createdAt: string; finishedAt: string | null; bytes: number }>
   )
     .reverse()
@@ -249,7 +316,11 @@ interface NextInput {
 
 /** The ONE thing to do next, worst gap first: no sets, a key, a medium, backups, verification, drills. */
 function nextAction(catalog: Catalog, x: NextInput): Recoverability['next'] {
-  const act = (action: NextActionKind, text: string, more: Partial<Recoverability['next']> = {}): Recoverability['next'] => ({
+  const act = (
+    action: NextActionKind,
+    text: string,
+    more: Partial<Recoverability['next']> = {},
+  ): Recoverability['next'] => ({
     action,
     text,
     setKey: null,
@@ -257,7 +328,8 @@ function nextAction(catalog: Catalog, x: NextInput): Recoverability['next'] {
     mediumLabel: null,
     ...more,
   });
-  if (!x.newest) return act('scan-medium', `No set of ${x.system} is known: scan the medium that holds its backups, or back it up.`);
+  if (!x.newest)
+    return act('scan-medium', `No set of ${x.system} is known: scan the medium that holds its backups, or back it up.`);
   // The newest verdict standing on the newest set, any medium: a missing key is the operator's to find, not a bad backup.
   const standing = catalog
     .stmt(
@@ -266,7 +338,11 @@ function nextAction(catalog: Catalog, x: NextInput): Recoverability['next'] {
     )
     .get(x.newest.key) as { verdict: string; mediumId: string } | undefined;
   if (standing?.verdict === 'undecryptable') {
-    return act('find-key', `The newest set cannot be decrypted with the keys given: find the age identity and verify it again.`, { setKey: x.newest.key });
+    return act(
+      'find-key',
+      `The newest set cannot be decrypted with the keys given: find the age identity and verify it again.`,
+      { setKey: x.newest.key },
+    );
   }
   // Every copy of the newest set gone from where it was seen: scan the medium (it may be unplugged or moved).
   const copies = catalog
@@ -277,21 +353,30 @@ function nextAction(catalog: Catalog, x: NextInput): Recoverability['next'] {
     .all(x.newest.key) as Array<{ mediumId: string; label: string | null; missingSince: string | null }>;
   if (copies.length > 0 && copies.every((c) => c.missingSince !== null)) {
     const c = copies[0]!;
-    return act('scan-medium', `The newest set was not found on ${c.label ?? 'its medium'} at the last scan: connect it and scan.`, {
-      setKey: x.newest.key,
-      mediumId: c.mediumId,
-      mediumLabel: c.label,
-    });
+    return act(
+      'scan-medium',
+      `The newest set was not found on ${c.label ?? 'its medium'} at the last scan: connect it and scan.`,
+      {
+        setKey: x.newest.key,
+        mediumId: c.mediumId,
+        mediumLabel: c.label,
+      },
+    );
   }
   const newestAge = ageSeconds(x.newest.createdAt, x.now);
   if (x.rpoObjective !== null && newestAge > x.rpoObjective) {
-    return act('back-up', `The newest set is ${formatDuration(newestAge)} old, over the ${formatDuration(x.rpoObjective)} RPO: back up now.`);
+    return act(
+      'back-up',
+      `The newest set is ${formatDuration(newestAge)} old, over the ${formatDuration(x.rpoObjective)} RPO: back up now.`,
+    );
   }
   if (!x.newestVerifiedSet || x.newestVerifiedSet.key !== x.newest.key) {
     return act('verify', 'The newest set is not verified: verify it.', { setKey: x.newest.key });
   }
-  if (x.rto.state === 'unmeasured') return act('drill', 'No restore has been measured: run a drill to know the restore time.');
-  if (x.rto.state === 'over') return act('drill', 'The last measured restore was over the RTO: run a drill after fixing what slowed it.');
+  if (x.rto.state === 'unmeasured')
+    return act('drill', 'No restore has been measured: run a drill to know the restore time.');
+  if (x.rto.state === 'over')
+    return act('drill', 'The last measured restore was over the RTO: run a drill after fixing what slowed it.');
   if (!x.lastDrill) return act('drill', 'No drill has been run for this system: run one.');
   if (x.lastDrill.status === 'failed') return act('drill', 'The last drill failed: fix the finding and run it again.');
   if (ageSeconds(x.lastDrill.at, x.now) > DRILL_DUE_SECONDS) {

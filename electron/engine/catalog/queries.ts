@@ -86,7 +86,9 @@ export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string):
     params.until = f.until;
   }
   if (f.medium) {
-    where.push('EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium OR m.location = @medium))');
+    where.push(
+      'EXISTS (SELECT 1 FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = s.key AND p.missing_since IS NULL AND (m.id = @medium OR m.label = @medium OR m.location = @medium))',
+    );
     params.medium = f.medium;
   }
   const verifiedExpr = verifiedSql('s.key');
@@ -102,7 +104,11 @@ export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string):
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY s.created_at DESC, s.key
     LIMIT ${Math.max(1, Math.min(f.limit ?? 100_000, 1_000_000))}`;
-  return (catalog.db.prepare(sql).all(params) as Array<Omit<SetRow, 'signed' | 'encrypted' | 'verified'> & { signed: number; encrypted: number; verified: number }>).map((r) => ({
+  return (
+    catalog.db.prepare(sql).all(params) as Array<
+      Omit<SetRow, 'signed' | 'encrypted' | 'verified'> & { signed: number; encrypted: number; verified: number }
+    >
+  ).map((r) => ({
     ...r,
     signed: r.signed === 1,
     encrypted: r.encrypted === 1,
@@ -137,11 +143,19 @@ export function preferredCopies(rows: WhereRow[]): WhereRow[] {
 function keyNamed(catalog: Catalog, setIdOrKey: string): string | null {
   const exact = catalog.stmt('SELECT key FROM sets WHERE key = ?').get(setIdOrKey) as { key: string } | undefined;
   if (exact) return exact.key;
-  const keys = (catalog.stmt('SELECT key FROM sets WHERE set_id = ? ORDER BY created_at DESC, key LIMIT 6').all(setIdOrKey) as Array<{ key: string }>).map((r) => r.key);
+  const keys = (
+    catalog
+      .stmt('SELECT key FROM sets WHERE set_id = ? ORDER BY created_at DESC, key LIMIT 6')
+      .all(setIdOrKey) as Array<{ key: string }>
+  ).map((r) => r.key);
   if (keys.length > 1) {
-    throw new LifeboatError('BAD_INPUT', `${setIdOrKey} names ${keys.length > 5 ? 'more than 5' : keys.length} different sets: ${keys.slice(0, 5).join(', ')}.`, {
-      hint: 'Give the whole key, <system>/<set id> as `lifeboat sets` lists it.',
-    });
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${setIdOrKey} names ${keys.length > 5 ? 'more than 5' : keys.length} different sets: ${keys.slice(0, 5).join(', ')}.`,
+      {
+        hint: 'Give the whole key, <system>/<set id> as `lifeboat sets` lists it.',
+      },
+    );
   }
   return keys[0] ?? null;
 }
@@ -162,16 +176,23 @@ export function whereIs(catalog: Catalog, setIdOrKey: string): { key: string; ro
        FROM presence p JOIN media m ON m.id = p.medium_id WHERE p.set_key = ? ORDER BY p.missing_since IS NOT NULL, lastSeen DESC`,
     )
     .all(key) as Array<Omit<WhereRow, 'lastVerification'> & { lastVerification: string | null }>;
-  return { key, rows: rows.map((r) => ({ ...r, lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null })) };
+  return {
+    key,
+    rows: rows.map((r) => ({
+      ...r,
+      lastVerification: r.lastVerification ? (JSON.parse(r.lastVerification) as WhereRow['lastVerification']) : null,
+    })),
+  };
 }
 
 /** A set and its ancestors (an incremental's parents), keyed by set id, following the parents the catalog resolved on each set's own medium. */
 export function chainKeys(catalog: Catalog, key: string): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Set<string>();
-  for (let k: string | null = key; k !== null && !seen.has(k); ) {
+  for (let k: string | null = key; k !== null && !seen.has(k);) {
     seen.add(k);
-    const row = catalog.stmt('SELECT set_id AS setId, parent_key AS parent FROM sets WHERE key = ?').get(k) as { setId: string; parent: string | null } | undefined;
+    const row = catalog.stmt('SELECT set_id AS setId, parent_key AS parent FROM sets WHERE key = ?').get(k) as
+      { setId: string; parent: string | null } | undefined;
     if (!row) break;
     if (!out.has(row.setId)) out.set(row.setId, k);
     k = row.parent;
@@ -185,18 +206,29 @@ export function setDetail(catalog: Catalog, setIdOrKey: string): SetDetail | nul
   if (!found) return null;
   const set = listSets(catalog, {}, found.key)[0] ?? null;
   if (!set) return null;
-  const row = catalog.stmt('SELECT finished_at AS finishedAt, facts_json AS facts FROM sets WHERE key = ?').get(found.key) as { finishedAt: string | null; facts: string | null };
-  const pinned = set.signerKeyId ? (catalog.stmt('SELECT label FROM trusted_keys WHERE key_id = ?').get(set.signerKeyId) as { label: string } | undefined) : undefined;
+  const row = catalog
+    .stmt('SELECT finished_at AS finishedAt, facts_json AS facts FROM sets WHERE key = ?')
+    .get(found.key) as { finishedAt: string | null; facts: string | null };
+  const pinned = set.signerKeyId
+    ? (catalog.stmt('SELECT label FROM trusted_keys WHERE key_id = ?').get(set.signerKeyId) as
+        { label: string } | undefined)
+    : undefined;
   return {
     set,
     finishedAt: row.finishedAt,
     facts: row.facts ? (JSON.parse(row.facts) as Record<string, unknown>) : {},
-    signer: set.signerKeyId ? { keyId: set.signerKeyId, pinned: pinned !== undefined, label: pinned?.label ?? null } : null,
+    signer: set.signerKeyId
+      ? { keyId: set.signerKeyId, pinned: pinned !== undefined, label: pinned?.label ?? null }
+      : null,
     artifacts: catalog
-      .stmt('SELECT path, role, bytes, sha256, plain_bytes AS plainBytes, plain_sha256 AS plainSha256, encodings FROM artifacts WHERE set_key = ? ORDER BY path')
+      .stmt(
+        'SELECT path, role, bytes, sha256, plain_bytes AS plainBytes, plain_sha256 AS plainSha256, encodings FROM artifacts WHERE set_key = ? ORDER BY path',
+      )
       .all(found.key) as SetDetail['artifacts'],
     verifications: catalog
-      .stmt('SELECT medium_id AS mediumId, level, verdict, started_at AS at, duration_ms AS durationMs, detail FROM verifications WHERE set_key = ? AND artifact_path IS NULL ORDER BY started_at DESC LIMIT 100')
+      .stmt(
+        'SELECT medium_id AS mediumId, level, verdict, started_at AS at, duration_ms AS durationMs, detail FROM verifications WHERE set_key = ? AND artifact_path IS NULL ORDER BY started_at DESC LIMIT 100',
+      )
       .all(found.key) as SetDetail['verifications'],
   };
 }
@@ -213,7 +245,17 @@ export interface SystemRow {
   status: 'ok' | 'late' | 'unverified' | 'no-sets';
   reason: string;
   /** The WAL archive of the system as last scanned on each medium (point-in-time recovery). */
-  wal: Array<{ mediumId: string; label: string | null; files: number; bytes: number; lastSegment: string | null; lastArchivedAt: string | null; gaps: number; timelines: number[]; scannedAt: string }>;
+  wal: Array<{
+    mediumId: string;
+    label: string | null;
+    files: number;
+    bytes: number;
+    lastSegment: string | null;
+    lastArchivedAt: string | null;
+    gaps: number;
+    timelines: number[];
+    scannedAt: string;
+  }>;
 }
 
 /** Per system: newest set, newest verified set, and its age against the tier's RPO. */
@@ -227,7 +269,13 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
                  ORDER BY x.created_at DESC LIMIT 1) AS newestVerified
        FROM sets s GROUP BY s.system ORDER BY s.system`,
     )
-    .all() as Array<{ system: string; tier: string | null; sets: number; newest: string | null; newestVerified: string | null }>;
+    .all() as Array<{
+    system: string;
+    tier: string | null;
+    sets: number;
+    newest: string | null;
+    newestVerified: string | null;
+  }>;
   return rows.map((r) => {
     const newest = r.newest ? (JSON.parse(r.newest) as { key: string; createdAt: string }) : null;
     const verified = r.newestVerified ? (JSON.parse(r.newestVerified) as { key: string; createdAt: string }) : null;
@@ -249,7 +297,10 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
       reason = `newest verified set is ${age} min old, over the ${rpo} min RPO of tier ${tier}`;
     } else {
       status = 'ok';
-      reason = rpo !== null ? `newest verified set is ${age} min old, within the ${rpo} min RPO` : `newest verified set is ${age} min old (no tier set)`;
+      reason =
+        rpo !== null
+          ? `newest verified set is ${age} min old, within the ${rpo} min RPO`
+          : `newest verified set is ${age} min old (no tier set)`;
     }
     const wal = (
       catalog
@@ -259,7 +310,18 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
         )
         .all(r.system) as Array<Omit<SystemRow['wal'][number], 'timelines'> & { timelines: string }>
     ).map((w) => ({ ...w, timelines: JSON.parse(w.timelines) as number[] }));
-    return { system: r.system, tier, sets: r.sets, newestSet: newest, newestVerifiedSet: verified, rpoMinutes: rpo, ageMinutes: age, status, reason, wal };
+    return {
+      system: r.system,
+      tier,
+      sets: r.sets,
+      newestSet: newest,
+      newestVerifiedSet: verified,
+      rpoMinutes: rpo,
+      ageMinutes: age,
+      status,
+      reason,
+      wal,
+    };
   });
 }
 
@@ -312,7 +374,9 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
   // The order comes from the sets alone; each set's text is then read by key, lazily (sorting
   // rows that carry the texts would copy them all through SQLite's sorter).
   const sets = catalog
-    .stmt(`SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`)
+    .stmt(
+      `SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`,
+    )
     .all(...(system ? [system] : [])) as Array<{ setKey: string; system: string; createdAt: string }>;
   // Read as bytes (CAST is a plain copy in SQLite): the literal is searched in the UTF-8 bytes
   // without decoding the whole text into a string; only candidate lines are decoded.
@@ -339,7 +403,14 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
     matched.sort();
     for (const path of matched) {
       const d = details.get(row.setKey, path) as { size: number; mtime: string | null } | undefined;
-      hits.push({ path, size: d?.size ?? 0, mtime: d?.mtime ?? null, setKey: row.setKey, system: row.system, createdAt: row.createdAt });
+      hits.push({
+        path,
+        size: d?.size ?? 0,
+        mtime: d?.mtime ?? null,
+        setKey: row.setKey,
+        system: row.system,
+        createdAt: row.createdAt,
+      });
       if (hits.length >= limit) return hits;
     }
   }

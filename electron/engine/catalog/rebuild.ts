@@ -8,15 +8,25 @@ import type { Catalog } from './catalog';
  */
 const KEPT = [
   { table: 'trusted_keys', what: 'pinned signing keys', lostHint: 'pin them again: lifeboat keys trust <file.pub>' },
-  { table: 'runs', what: 'runbook runs', lostHint: 'their reports under the data folder (runs/) are all that is left of them' },
+  {
+    table: 'runs',
+    what: 'runbook runs',
+    lostHint: 'their reports under the data folder (runs/) are all that is left of them',
+  },
   { table: 'journal', what: 'journal entries', lostHint: 'the runs they belonged to have no journal any more' },
-  { table: 'verifications', what: 'verification ledger rows', lostHint: 'verify the media again: sets show as not verified until then' },
+  {
+    table: 'verifications',
+    what: 'verification ledger rows',
+    lostHint: 'verify the media again: sets show as not verified until then',
+  },
 ] as const;
 
 /** SQLite's own words for a damaged file ("file is not a database", "database disk image is malformed"): more exact than the mapped error's. */
 function why(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_') ? `${e.message} (${code})` : mapError(e).message;
+  return e instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_')
+    ? `${e.message} (${code})`
+    : mapError(e).message;
 }
 
 export interface CarriedOver {
@@ -38,7 +48,13 @@ export function carryOver(oldPath: string, catalog: Catalog): CarriedOver {
     // Not through Catalog.open: no integrity check (the file is known to be damaged) and no migration (never write to it).
     old = new Database(oldPath, { readonly: true, fileMustExist: true });
   } catch (e) {
-    for (const k of KEPT) out.lost.push({ table: k.table, what: k.what, why: `the old catalog could not be opened: ${why(e)}`, hint: k.lostHint });
+    for (const k of KEPT)
+      out.lost.push({
+        table: k.table,
+        what: k.what,
+        why: `the old catalog could not be opened: ${why(e)}`,
+        hint: k.lostHint,
+      });
     return out;
   }
   try {
@@ -50,11 +66,15 @@ export function carryOver(oldPath: string, catalog: Catalog): CarriedOver {
           out.kept.push({ table: k.table, what: k.what, rows: 0 });
           continue;
         }
-        const newCols = new Set((catalog.db.pragma(`table_info(${k.table})`) as Array<{ name: string }>).map((c) => c.name));
+        const newCols = new Set(
+          (catalog.db.pragma(`table_info(${k.table})`) as Array<{ name: string }>).map((c) => c.name),
+        );
         const cols = oldCols.filter((c) => newCols.has(c));
         const list = cols.map((c) => `"${c}"`).join(', ');
         const rows = old.prepare(`SELECT ${list} FROM ${k.table}`).raw().all() as unknown[][];
-        const insert = catalog.db.prepare(`INSERT OR IGNORE INTO ${k.table} (${list}) VALUES (${cols.map(() => '?').join(', ')})`);
+        const insert = catalog.db.prepare(
+          `INSERT OR IGNORE INTO ${k.table} (${list}) VALUES (${cols.map(() => '?').join(', ')})`,
+        );
         let n = 0;
         catalog.db.transaction(() => {
           for (const r of rows) n += insert.run(...r).changes;

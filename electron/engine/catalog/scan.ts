@@ -65,7 +65,8 @@ const CONCURRENCY = 16;
 
 function unchanged(row: PresenceRow | undefined, f: ListedSetFolder): boolean {
   if (!row || !f.manifest) return false;
-  if (f.manifest.etag && row.manifest_etag) return f.manifest.etag === row.manifest_etag && f.manifest.size === row.manifest_size;
+  if (f.manifest.etag && row.manifest_etag)
+    return f.manifest.etag === row.manifest_etag && f.manifest.size === row.manifest_size;
   return row.manifest_size === f.manifest.size && row.manifest_mtime === new Date(f.manifest.mtimeMs).toISOString();
 }
 
@@ -90,12 +91,16 @@ function knownSets(catalog: Catalog, mediumId: string, kind: Medium['kind']): Kn
   const sig = kind === 's3' ? 'coalesce(manifest_etag, manifest_mtime)' : 'manifest_mtime';
   const clean = `missing_since IS NULL AND manifest_size IS NOT NULL AND ${sig} IS NOT NULL AND ${PLAIN('set_path')} AND ${PLAIN(sig)}`;
   const text = catalog.db
-    .prepare(`SELECT group_concat(manifest_size || char(9) || ${sig} || char(9) || set_path, char(10)) FROM presence WHERE medium_id = ? AND ${clean}`)
+    .prepare(
+      `SELECT group_concat(manifest_size || char(9) || ${sig} || char(9) || set_path, char(10)) FROM presence WHERE medium_id = ? AND ${clean}`,
+    )
     .pluck()
     .get(mediumId) as string | null;
   const rows = new Map<string, PresenceRow>();
   const raw = catalog.db
-    .prepare(`SELECT set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag FROM presence WHERE medium_id = ? AND NOT (${clean})`)
+    .prepare(
+      `SELECT set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag FROM presence WHERE medium_id = ? AND NOT (${clean})`,
+    )
     .raw()
     .all(mediumId) as Array<[string, string, string | null, number | null, string | null, string | null]>;
   for (const [set_key, set_path, missing_since, manifest_size, manifest_mtime, manifest_etag] of raw) {
@@ -130,7 +135,11 @@ export interface ForeignScanOptions {
 const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
 
 /** Other tools' backups on the medium, and what was seen and could not be read (foreign/discover.ts). */
-async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal'>, o: ForeignScanOptions): Promise<Discovery> {
+async function findForeign(
+  medium: Medium,
+  ctx: Pick<JobContext, 'log' | 'signal'>,
+  o: ForeignScanOptions,
+): Promise<Discovery> {
   const timeZone = o.timeZone ?? laptopTimeZone();
   return discover(medium, DETECTORS, { log: ctx.log, signal: ctx.signal, secrets: o.secrets ?? NO_SECRETS, timeZone });
 }
@@ -142,7 +151,12 @@ async function findForeign(medium: Medium, ctx: Pick<JobContext, 'log' | 'signal
  * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
  * previous knowledge intact.
  */
-export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>, options: { identities?: AgeIdentity[] } & ForeignScanOptions = {}): Promise<ScanSummary> {
+export async function scanMedium(
+  catalog: Catalog,
+  medium: Medium,
+  ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>,
+  options: { identities?: AgeIdentity[] } & ForeignScanOptions = {},
+): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
   ctx.step('reading the medium');
@@ -166,11 +180,17 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
-    throw new LifeboatError(err.code, `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`, { hint: err.hint, cause: e });
+    throw new LifeboatError(
+      err.code,
+      `The scan of ${medium.location} could not list the medium: ${err.message} The catalog keeps what it knew before.`,
+      { hint: err.hint, cause: e },
+    );
   }
   // Another tool's repository is not made a Lifeboat medium (a lifeboat-medium.json written into a restic or Borg repository).
   if (!info && foreign.findings.length === 0 && !foreign.sets.some((f) => f.origin === 'restic')) {
-    hints.push(`${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`);
+    hints.push(
+      `${medium.location} has no ${MEDIUM_FILE}: it is cataloged by its path. To give it a stable identity: lifeboat medium init ${medium.location} --label <label>`,
+    );
   }
   const mediumId = info?.id ?? `path:${medium.location}`;
   const known = knownSets(catalog, mediumId, medium.kind);
@@ -196,50 +216,71 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   let done = folders.length - toRead.length;
   ctx.progress({ itemsDone: done });
   const limit = pLimit(CONCURRENCY);
-  const read = await Promise.all(toRead.map((folder) => limit(async (): Promise<ReadSet | null> => {
-    if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-    try {
-      // Refused before reading: a 100 MB manifest is not worth 800 MB of memory to find out it is bad.
-      const size = folder.manifest?.size ?? 0;
-      if (size > JSON_LIMITS.manifestBytes) throw new LifeboatError('FORMAT_INVALID', `manifest.json is ${size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have.`);
-      const bytes = await medium.readFile(`${folder.path}/manifest.json`);
-      const manifest = parseManifest(bytes);
-      if (manifest.system !== folder.system || manifest.set_id !== folder.setId) {
-        throw new LifeboatError('FORMAT_INVALID', `manifest.json names ${manifest.system}/${manifest.set_id} but lives in ${folder.path}.`);
-      }
-      // Unsigned, or a damaged signature (verification will say which): no signer recorded.
-      const sig = await medium.readOptional(`${folder.path}/manifest.json.sig`);
-      let signer: string | null = null;
-      try {
-        signer = sig ? parseSignature(sig).keyId : null;
-      } catch {
-        signer = null;
-      }
-      return { folder, manifest, bytes, signer };
-    } catch (e) {
-      const err = mapError(e);
-      if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
-      // This set only: the scan goes on with the others, and the log names the file.
-      ctx.log('warn', `UNREADABLE ${medium.location}/${folder.path}/manifest.json: ${err.message}`);
-      unreadable.push({ path: folder.path, reason: err.message });
-      return null;
-    } finally {
-      ctx.progress({ itemsDone: ++done, current: folder.path });
-    }
-  })));
+  const read = await Promise.all(
+    toRead.map((folder) =>
+      limit(async (): Promise<ReadSet | null> => {
+        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+        try {
+          // Refused before reading: a 100 MB manifest is not worth 800 MB of memory to find out it is bad.
+          const size = folder.manifest?.size ?? 0;
+          if (size > JSON_LIMITS.manifestBytes)
+            throw new LifeboatError(
+              'FORMAT_INVALID',
+              `manifest.json is ${size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have.`,
+            );
+          const bytes = await medium.readFile(`${folder.path}/manifest.json`);
+          const manifest = parseManifest(bytes);
+          if (manifest.system !== folder.system || manifest.set_id !== folder.setId) {
+            throw new LifeboatError(
+              'FORMAT_INVALID',
+              `manifest.json names ${manifest.system}/${manifest.set_id} but lives in ${folder.path}.`,
+            );
+          }
+          // Unsigned, or a damaged signature (verification will say which): no signer recorded.
+          const sig = await medium.readOptional(`${folder.path}/manifest.json.sig`);
+          let signer: string | null = null;
+          try {
+            signer = sig ? parseSignature(sig).keyId : null;
+          } catch {
+            signer = null;
+          }
+          return { folder, manifest, bytes, signer };
+        } catch (e) {
+          const err = mapError(e);
+          if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
+          // This set only: the scan goes on with the others, and the log names the file.
+          ctx.log('warn', `UNREADABLE ${medium.location}/${folder.path}/manifest.json: ${err.message}`);
+          unreadable.push({ path: folder.path, reason: err.message });
+          return null;
+        } finally {
+          ctx.progress({ itemsDone: ++done, current: folder.path });
+        }
+      }),
+    ),
+  );
 
   // The medium must still be the same one before anything is written.
   ctx.step('checking the medium is still there');
   try {
     const after = await medium.readInfo();
-    if ((after?.id ?? null) !== (info?.id ?? null)) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium changed during the scan.');
+    if ((after?.id ?? null) !== (info?.id ?? null))
+      throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium changed during the scan.');
     // Without a medium file, a set folder listed at the start must still hold its files (the root of a plain copy
     // may hold nothing but the sets/ folder, so an empty root is no sign of a medium gone).
-    if (!info && folders.length > 0 && (await medium.listFiles(folders[0]!.path, { maxDepth: 0, limit: 1 })).length === 0) throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium is gone.');
+    if (
+      !info &&
+      folders.length > 0 &&
+      (await medium.listFiles(folders[0]!.path, { maxDepth: 0, limit: 1 })).length === 0
+    )
+      throw new LifeboatError('STORAGE_UNREACHABLE', 'The medium is gone.');
   } catch (e) {
     const err = mapError(e);
     recordScanError(catalog, medium, err.message);
-    throw new LifeboatError('STORAGE_UNREACHABLE', `${medium.location} went away during the scan; the catalog keeps what it knew before.`, { hint: 'Reconnect the medium and scan again.', cause: e });
+    throw new LifeboatError(
+      'STORAGE_UNREACHABLE',
+      `${medium.location} went away during the scan; the catalog keeps what it knew before.`,
+      { hint: 'Reconnect the medium and scan again.', cause: e },
+    );
   }
 
   ctx.step('updating the catalog');
@@ -264,7 +305,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
   const matchedLines = same.size - [...same].filter((path) => known.rows.has(path)).length;
   let paths: Set<string> | null = null;
   const knownPaths = (): Set<string> => (paths ??= new Set([...known.lines].map(pathOfLine)));
-  const touch = catalog.stmt('UPDATE presence SET last_seen = ?, missing_since = NULL WHERE medium_id = ? AND set_key IN (SELECT value FROM json_each(?))');
+  const touch = catalog.stmt(
+    'UPDATE presence SET last_seen = ?, missing_since = NULL WHERE medium_id = ? AND set_key IN (SELECT value FROM json_each(?))',
+  );
   db.transaction(() => {
     recordMedium(catalog, medium, info, new Date(started));
     // A present set was seen at the medium's last successful scan (media.last_sync, written at
@@ -283,7 +326,16 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     if (reappeared.length) touch.run(now, mediumId, JSON.stringify(reappeared));
     for (const r of read) {
       if (!r) continue;
-      const key = (r.key = recordSet(catalog, mediumId, r.folder.path, r.manifest, r.bytes, r.folder.manifest, r.signer, new Date(started)));
+      const key = (r.key = recordSet(
+        catalog,
+        mediumId,
+        r.folder.path,
+        r.manifest,
+        r.bytes,
+        r.folder.manifest,
+        r.signer,
+        new Date(started),
+      ));
       seen.add(key);
       if (known.rows.has(r.folder.path) || knownPaths().has(r.folder.path)) summary.sets.updated++;
       else summary.sets.new++;
@@ -299,12 +351,18 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     // was not matched (none when every line was: the usual rescan).
     const gone: string[] = [];
     // A set inside something this scan could not read (a restic repository without its password) is not gone: not seen, this time.
-    const held = (path: string): boolean => foreign.findings.some((f) => f.blocking && (f.path === path || (f.path === '.' && path === '') || path.startsWith(`${f.path}/`)));
-    for (const row of known.rows.values()) if (!row.missing_since && !same.has(row.set_path) && !held(row.set_path)) gone.push(row.set_key);
+    const held = (path: string): boolean =>
+      foreign.findings.some(
+        (f) => f.blocking && (f.path === path || (f.path === '.' && path === '') || path.startsWith(`${f.path}/`)),
+      );
+    for (const row of known.rows.values())
+      if (!row.missing_since && !same.has(row.set_path) && !held(row.set_path)) gone.push(row.set_key);
     if (matchedLines < known.lines.size) {
       const unmatched = [...knownPaths()].filter((path) => !same.has(path));
       const keys = catalog.db
-        .prepare('SELECT set_key FROM presence WHERE medium_id = ? AND missing_since IS NULL AND set_path IN (SELECT value FROM json_each(?))')
+        .prepare(
+          'SELECT set_key FROM presence WHERE medium_id = ? AND missing_since IS NULL AND set_path IN (SELECT value FROM json_each(?))',
+        )
         .pluck()
         .all(mediumId, JSON.stringify(unmatched)) as string[];
       gone.push(...keys);
@@ -313,7 +371,9 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       if (seen.has(key)) continue;
       // Last seen at the previous scan (this one's time is written to media.last_sync below).
       catalog
-        .stmt('UPDATE presence SET missing_since = ?, last_seen = max(last_seen, coalesce((SELECT last_sync FROM media WHERE id = ?), last_seen)) WHERE set_key = ? AND medium_id = ?')
+        .stmt(
+          'UPDATE presence SET missing_since = ?, last_seen = max(last_seen, coalesce((SELECT last_sync FROM media WHERE id = ?), last_seen)) WHERE set_key = ? AND medium_id = ?',
+        )
         .run(now, mediumId, key, mediumId);
       summary.sets.missing++;
     }
@@ -332,16 +392,25 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
     if (db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key)) continue;
     const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
     if (!artifact) continue;
-    if (artifact.encodings.includes('age') && !(options.identities?.length)) continue;
+    if (artifact.encodings.includes('age') && !options.identities?.length) continue;
     if (artifact.plain_bytes > JSON_LIMITS.indexBytes) {
-      ctx.log('warn', `UNREADABLE ${medium.location}/${r.folder.path}/${artifact.path}: the file index is ${artifact.plain_bytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`);
+      ctx.log(
+        'warn',
+        `UNREADABLE ${medium.location}/${r.folder.path}/${artifact.path}: the file index is ${artifact.plain_bytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`,
+      );
       continue;
     }
     try {
       // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
       const { readDecoded } = await import('../pipeline/artifact-pipeline');
-      const plain = await readDecoded(await medium.openRead(`${r.folder.path}/${artifact.path}`), artifact.encodings, options.identities ?? [], { plainLimit: artifact.plain_bytes, what: `${key}/${artifact.path}` });
-      if (sha256Hex(plain) !== artifact.plain_sha256) throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
+      const plain = await readDecoded(
+        await medium.openRead(`${r.folder.path}/${artifact.path}`),
+        artifact.encodings,
+        options.identities ?? [],
+        { plainLimit: artifact.plain_bytes, what: `${key}/${artifact.path}` },
+      );
+      if (sha256Hex(plain) !== artifact.plain_sha256)
+        throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
       recordFileIndex(catalog, key, parseIndex(plain));
       summary.indexedFileSets++;
     } catch (e) {
@@ -361,8 +430,13 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
       try {
         const password = await (options.secrets ?? NO_SECRETS).get('restic-password', resticScope(repo));
         if (!password) continue;
-        const { entries, truncated } = await resticFileIndex({ restic: bin, repo, password, signal: ctx.signal }, String(f.facts.snapshot), f.setId);
-        if (truncated) ctx.log('warn', `restic snapshot ${key}: only its first ${entries.length} entries are indexed for find`);
+        const { entries, truncated } = await resticFileIndex(
+          { restic: bin, repo, password, signal: ctx.signal },
+          String(f.facts.snapshot),
+          f.setId,
+        );
+        if (truncated)
+          ctx.log('warn', `restic snapshot ${key}: only its first ${entries.length} entries are indexed for find`);
         recordFileIndex(catalog, key, entries);
         summary.indexedFileSets++;
       } catch (e) {
@@ -405,26 +479,48 @@ export async function scanMedium(catalog: Catalog, medium: Medium, ctx: Pick<Job
         const archived = files
           .map((f) => parseStored(f.path, f.size, f.mtimeMs) ?? parsePgbrStored(f.path, f.size, f.mtimeMs, ''))
           .filter((w): w is ArchivedWal | PgbrWal => w !== null);
-        const names = archived.filter((w) => w.kind === 'segment').map((w) => w.name).sort();
+        const names = archived
+          .filter((w) => w.kind === 'segment')
+          .map((w) => w.name)
+          .sort();
         const timelines = [...new Set(archived.map((w) => w.timeline))].sort((a, b) => a - b);
         // A hole inside a timeline (16 MiB segments assumed here; the planner reads the real size).
         let gaps = 0;
         for (let i = 1; i < names.length; i++) {
           const a = names[i - 1]!;
           const b = names[i]!;
-          if (timelineOf(a) === timelineOf(b) && segmentNumber(b, WAL_SEGMENT_DEFAULT) > segmentNumber(a, WAL_SEGMENT_DEFAULT) + 1) gaps++;
+          if (
+            timelineOf(a) === timelineOf(b) &&
+            segmentNumber(b, WAL_SEGMENT_DEFAULT) > segmentNumber(a, WAL_SEGMENT_DEFAULT) + 1
+          )
+            gaps++;
         }
         const newest = files.reduce((m, f) => Math.max(m, f.mtimeMs), 0);
-        upsert.run(mediumId, system, files.length, files.reduce((n, f) => n + f.size, 0), JSON.stringify(timelines), names[0] ?? null, names[names.length - 1] ?? null, newest ? new Date(newest).toISOString() : null, gaps, now);
+        upsert.run(
+          mediumId,
+          system,
+          files.length,
+          files.reduce((n, f) => n + f.size, 0),
+          JSON.stringify(timelines),
+          names[0] ?? null,
+          names[names.length - 1] ?? null,
+          newest ? new Date(newest).toISOString() : null,
+          gaps,
+          now,
+        );
       }
     });
   } catch (e) {
     ctx.log('warn', `the WAL archive could not be listed: ${mapError(e).message}`);
   }
-  if (unreadable.length > 0) hints.push(`${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`);
+  if (unreadable.length > 0)
+    hints.push(
+      `${unreadable.length} item(s) could not be read; see the list. Verify the medium (lifeboat verify) before relying on it.`,
+    );
   const blocking = foreign.findings.filter((f) => f.blocking).length;
   if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
-  if (summary.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0) hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
+  if (summary.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0)
+    hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
   summary.durationMs = Date.now() - started;
   return summary;
 }
@@ -448,29 +544,36 @@ function recordScanError(catalog: Catalog, medium: Medium, message: string): voi
 function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now: string): string {
   const key = `${f.system}/${f.setId}`;
   const description = JSON.stringify({ origin: f.origin, facts: f.facts, artifacts: f.artifacts });
-  catalog.stmt(
-    `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
+  catalog
+    .stmt(
+      `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
      VALUES (@key, @set_id, @system, @kind, @origin, NULL, @created_at, @finished_at, @parent_key, @bytes, @count, 0, NULL, 0, NULL, @json)
      ON CONFLICT(key) DO UPDATE SET bytes = excluded.bytes, artifact_count = excluded.artifact_count, facts_json = excluded.facts_json, finished_at = excluded.finished_at,
        created_at = excluded.created_at`,
-  ).run({
-    key,
-    set_id: f.setId,
-    system: f.system,
-    kind: f.kind,
-    origin: f.origin,
-    created_at: f.createdAt,
-    finished_at: f.finishedAt,
-    parent_key: f.parentId ? `${f.system}/${f.parentId}` : null,
-    bytes: f.artifacts.reduce((n, a) => n + a.bytes, 0) || Number(f.facts.repo_size_bytes ?? 0),
-    count: f.artifacts.length,
-    json: description,
-  });
-  const insert = catalog.stmt('INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256');
-  for (const a of f.artifacts) insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
-  catalog.stmt(
-    `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
+    )
+    .run({
+      key,
+      set_id: f.setId,
+      system: f.system,
+      kind: f.kind,
+      origin: f.origin,
+      created_at: f.createdAt,
+      finished_at: f.finishedAt,
+      parent_key: f.parentId ? `${f.system}/${f.parentId}` : null,
+      bytes: f.artifacts.reduce((n, a) => n + a.bytes, 0) || Number(f.facts.repo_size_bytes ?? 0),
+      count: f.artifacts.length,
+      json: description,
+    });
+  const insert = catalog.stmt(
+    'INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256',
+  );
+  for (const a of f.artifacts)
+    insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
+  catalog
+    .stmt(
+      `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)
      ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path`,
-  ).run(key, mediumId, f.setPath, now, now);
+    )
+    .run(key, mediumId, f.setPath, now, now);
   return key;
 }

@@ -32,9 +32,12 @@ export function recordMedium(catalog: Catalog, medium: Medium, info: MediumInfo 
  */
 function keyOf(catalog: Catalog, mediumId: string, setPath: string, manifest: Manifest, sha: string): string {
   const plain = `${manifest.system}/${manifest.set_id}`;
-  const known = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(plain) as { sha: string | null } | undefined;
+  const known = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(plain) as
+    { sha: string | null } | undefined;
   if (!known || known.sha === null || known.sha === sha) return plain;
-  const copies = catalog.stmt('SELECT medium_id AS medium, set_path AS path FROM presence WHERE set_key = ?').all(plain) as Array<{ medium: string; path: string }>;
+  const copies = catalog
+    .stmt('SELECT medium_id AS medium, set_path AS path FROM presence WHERE set_key = ?')
+    .all(plain) as Array<{ medium: string; path: string }>;
   if (copies.length === 1 && copies[0]!.medium === mediumId && copies[0]!.path === setPath) return plain;
   return `${plain}@${sha.slice(0, 12)}`;
 }
@@ -43,37 +46,56 @@ function keyOf(catalog: Catalog, mediumId: string, setPath: string, manifest: Ma
 function parentKeyOf(catalog: Catalog, mediumId: string, system: string, parent: string): string {
   const plain = `${system}/${parent}`;
   const here = catalog
-    .stmt("SELECT set_key AS key FROM presence WHERE medium_id = ? AND (set_key = ? OR (set_key > ? AND set_key < ?)) ORDER BY missing_since IS NOT NULL, set_key = ? DESC LIMIT 1")
+    .stmt(
+      'SELECT set_key AS key FROM presence WHERE medium_id = ? AND (set_key = ? OR (set_key > ? AND set_key < ?)) ORDER BY missing_since IS NOT NULL, set_key = ? DESC LIMIT 1',
+    )
     .get(mediumId, plain, `${plain}@`, `${plain}A`, plain) as { key: string } | undefined;
   return here?.key ?? plain;
 }
 
-export function recordSet(catalog: Catalog, mediumId: string, setPath: string, manifest: Manifest, manifestBytes: Buffer, stat: ObjectStat | null, signerKeyId: string | null, now = new Date()): string {
+export function recordSet(
+  catalog: Catalog,
+  mediumId: string,
+  setPath: string,
+  manifest: Manifest,
+  manifestBytes: Buffer,
+  stat: ObjectStat | null,
+  signerKeyId: string | null,
+  now = new Date(),
+): string {
   const sha = sha256Hex(manifestBytes);
   const key = keyOf(catalog, mediumId, setPath, manifest, sha);
   const ts = now.toISOString();
   catalog.inTransaction(() => {
-    catalog.stmt(
-      `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
+    catalog
+      .stmt(
+        `INSERT INTO sets (key, set_id, system, kind, origin, tier, created_at, finished_at, parent_key, bytes, artifact_count, signed, signer_key_id, encrypted, manifest_sha256, facts_json)
        VALUES (@key, @set_id, @system, @kind, 'lifeboat', @tier, @created_at, @finished_at, @parent_key, @bytes, @count, @signed, @signer, @encrypted, @sha, @json)
        ON CONFLICT(key) DO UPDATE SET manifest_sha256 = excluded.manifest_sha256, facts_json = excluded.facts_json, signed = excluded.signed, signer_key_id = excluded.signer_key_id`,
-    ).run({
-      key,
-      set_id: manifest.set_id,
-      system: manifest.system,
-      kind: manifest.kind,
-      tier: manifest.tier,
-      created_at: manifest.created_at,
-      finished_at: manifest.finished_at,
-      parent_key: manifest.parent ? parentKeyOf(catalog, mediumId, manifest.system, manifest.parent) : null,
-      bytes: manifest.artifacts.reduce((n, a) => n + a.bytes, 0),
-      count: manifest.artifacts.length,
-      signed: signerKeyId ? 1 : 0,
-      signer: signerKeyId,
-      encrypted: manifest.artifacts.some((a) => a.encodings.includes('age')) ? 1 : 0,
-      sha,
-      json: JSON.stringify({ source: manifest.source, warnings: manifest.warnings, host: manifest.host, lifeboat_version: manifest.lifeboat_version, started_at: manifest.started_at }),
-    });
+      )
+      .run({
+        key,
+        set_id: manifest.set_id,
+        system: manifest.system,
+        kind: manifest.kind,
+        tier: manifest.tier,
+        created_at: manifest.created_at,
+        finished_at: manifest.finished_at,
+        parent_key: manifest.parent ? parentKeyOf(catalog, mediumId, manifest.system, manifest.parent) : null,
+        bytes: manifest.artifacts.reduce((n, a) => n + a.bytes, 0),
+        count: manifest.artifacts.length,
+        signed: signerKeyId ? 1 : 0,
+        signer: signerKeyId,
+        encrypted: manifest.artifacts.some((a) => a.encodings.includes('age')) ? 1 : 0,
+        sha,
+        json: JSON.stringify({
+          source: manifest.source,
+          warnings: manifest.warnings,
+          host: manifest.host,
+          lifeboat_version: manifest.lifeboat_version,
+          started_at: manifest.started_at,
+        }),
+      });
     catalog.stmt('DELETE FROM artifacts WHERE set_key = ?').run(key);
     // One statement per set (its artifacts as a JSON list) rather than one per artifact: a scan
     // of 10,000 sets spent most of its time in 100,000 single-row inserts.
@@ -84,13 +106,36 @@ export function recordSet(catalog: Catalog, mediumId: string, setPath: string, m
                 json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]')
          FROM json_each(?)`,
       )
-      .run(key, JSON.stringify(manifest.artifacts.map((a) => [a.path, a.role, a.bytes, a.sha256, a.plain_bytes, a.plain_sha256, a.encodings.join(',')])));
-    catalog.stmt(
-      `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since, manifest_size, manifest_mtime, manifest_etag)
+      .run(
+        key,
+        JSON.stringify(
+          manifest.artifacts.map((a) => [
+            a.path,
+            a.role,
+            a.bytes,
+            a.sha256,
+            a.plain_bytes,
+            a.plain_sha256,
+            a.encodings.join(','),
+          ]),
+        ),
+      );
+    catalog
+      .stmt(
+        `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since, manifest_size, manifest_mtime, manifest_etag)
        VALUES (@key, @medium, @path, @ts, @ts, NULL, @size, @mtime, @etag)
        ON CONFLICT(set_key, medium_id) DO UPDATE SET last_seen = excluded.last_seen, missing_since = NULL, set_path = excluded.set_path,
          manifest_size = excluded.manifest_size, manifest_mtime = excluded.manifest_mtime, manifest_etag = excluded.manifest_etag`,
-    ).run({ key, medium: mediumId, path: setPath, ts, size: stat?.size ?? null, mtime: stat ? new Date(stat.mtimeMs).toISOString() : null, etag: stat?.etag ?? null });
+      )
+      .run({
+        key,
+        medium: mediumId,
+        path: setPath,
+        ts,
+        size: stat?.size ?? null,
+        mtime: stat ? new Date(stat.mtimeMs).toISOString() : null,
+        etag: stat?.etag ?? null,
+      });
   });
   return key;
 }
@@ -104,11 +149,26 @@ export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileE
   catalog.inTransaction(() => {
     catalog.stmt('DELETE FROM file_index WHERE set_key = ?').run(setKey);
     // OR IGNORE: two names that are not UTF-8 can share a display form (the index keeps their bytes).
-    const insert = catalog.stmt('INSERT OR IGNORE INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = catalog.stmt(
+      'INSERT OR IGNORE INTO file_index (set_key, path, type, size, mtime, mode, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     // The table's types predate hardlinks, FIFOs and devices: those are listed as files.
-    for (const e of entries) insert.run(setKey, e.path, e.type === 'dir' || e.type === 'symlink' ? e.type : 'file', e.size, new Date(e.mtime_ms).toISOString(), e.mode, e.sha256);
+    for (const e of entries)
+      insert.run(
+        setKey,
+        e.path,
+        e.type === 'dir' || e.type === 'symlink' ? e.type : 'file',
+        e.size,
+        new Date(e.mtime_ms).toISOString(),
+        e.mode,
+        e.sha256,
+      );
     const paths = entries.filter((e) => e.type !== 'dir' && !e.path.includes('\n')).map((e) => e.path);
-    catalog.stmt('INSERT INTO file_paths (set_key, paths) VALUES (?, ?) ON CONFLICT(set_key) DO UPDATE SET paths = excluded.paths').run(setKey, paths.join('\n'));
+    catalog
+      .stmt(
+        'INSERT INTO file_paths (set_key, paths) VALUES (?, ?) ON CONFLICT(set_key) DO UPDATE SET paths = excluded.paths',
+      )
+      .run(setKey, paths.join('\n'));
   });
 }
 
@@ -119,7 +179,9 @@ export function recordFileIndex(catalog: Catalog, setKey: string, entries: FileE
  */
 export function verifiedManifests(catalog: Catalog): Set<string> {
   const rows = catalog.db
-    .prepare("SELECT DISTINCT s.manifest_sha256 FROM verifications v JOIN sets s ON s.key = v.set_key WHERE v.artifact_path IS NULL AND v.verdict = 'ok' AND s.manifest_sha256 IS NOT NULL")
+    .prepare(
+      "SELECT DISTINCT s.manifest_sha256 FROM verifications v JOIN sets s ON s.key = v.set_key WHERE v.artifact_path IS NULL AND v.verdict = 'ok' AND s.manifest_sha256 IS NOT NULL",
+    )
     .pluck()
     .all() as string[];
   return new Set(rows);

@@ -132,7 +132,12 @@ export class MemoryCredentialStore implements CredentialStore {
   private readonly secrets = new Map<string, string>();
 
   async status(): Promise<KeychainStatus> {
-    return { state: 'available', backend: 'in-memory (not persisted)', detail: 'Secrets are kept in memory only.', hint: null };
+    return {
+      state: 'available',
+      backend: 'in-memory (not persisted)',
+      detail: 'Secrets are kept in memory only.',
+      hint: null,
+    };
   }
   async get(account: string): Promise<string | null> {
     assertAccount(account);

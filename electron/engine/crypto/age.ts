@@ -100,7 +100,10 @@ export function parseIdentity(text: string): AgeIdentity {
 
 /** Identities from an identity file's text: one per line, `#` comments ignored. */
 export function parseIdentityFile(text: string): AgeIdentity[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw new LifeboatError('KEY_INVALID', 'The identity file holds no age identity.');
   return lines.map(parseIdentity);
 }
@@ -208,9 +211,14 @@ export function ageFileStart(recipients: AgeRecipient[]): { header: Buffer; payl
   let header = `${INTRO}\n`;
   for (const r of recipients) header += wrapFileKey(fileKey, r);
   header += '---';
-  const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(header).digest();
+  const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+    .update(header)
+    .digest();
   const nonce = randomBytes(16);
-  return { header: Buffer.concat([Buffer.from(`${header} ${b64(mac)}\n`), nonce]), payloadKey: hkdf(fileKey, nonce, 'payload') };
+  return {
+    header: Buffer.concat([Buffer.from(`${header} ${b64(mac)}\n`), nonce]),
+    payloadKey: hkdf(fileKey, nonce, 'payload'),
+  };
 }
 
 /** An encrypting Transform: plaintext in, an age file out. */
@@ -286,7 +294,10 @@ interface Stanza {
 }
 
 function malformed(why: string): LifeboatError {
-  return undecryptable(`Malformed age header: ${why}.`, 'The file does not follow the age format (age-encryption.org/v1); the `age` CLI would refuse it too.');
+  return undecryptable(
+    `Malformed age header: ${why}.`,
+    'The file does not follow the age format (age-encryption.org/v1); the `age` CLI would refuse it too.',
+  );
 }
 
 /** A stanza argument or type: non-empty, printable ASCII without spaces (the spec's VCHAR). */
@@ -315,7 +326,10 @@ function strictB64(s: string, what: string): Buffer {
  * line; then `--- <MAC>`. Lines end in LF only. `text` ends with the footer's LF.
  */
 function parseAgeHeader(text: Buffer): { stanzas: Stanza[]; macd: Buffer; mac: Buffer } {
-  const lines = text.subarray(0, text.length - 1).toString('latin1').split('\n');
+  const lines = text
+    .subarray(0, text.length - 1)
+    .toString('latin1')
+    .split('\n');
   if (lines[0] !== INTRO) throw undecryptable('Not an age v1 file.');
   const stanzas: Stanza[] = [];
   let i = 1;
@@ -332,7 +346,8 @@ function parseAgeHeader(text: Buffer): { stanzas: Stanza[]; macd: Buffer; mac: B
     }
     if (!line.startsWith('->')) throw malformed('a line is neither a stanza nor the MAC line');
     const [prefix, ...args] = line.split(' ');
-    if (prefix !== '->' || args.length < 1 || !args.every(validArg)) throw malformed('a stanza line has an empty or invalid argument');
+    if (prefix !== '->' || args.length < 1 || !args.every(validArg))
+      throw malformed('a stanza line has an empty or invalid argument');
     const body: Buffer[] = [];
     for (;;) {
       const b = lines[i++];
@@ -361,7 +376,10 @@ function unwrapAny(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
       if (fileKey) return fileKey;
     }
   }
-  throw undecryptable('None of the given identities can decrypt this file.', 'Use the age identity whose recipient the set was encrypted to (the manifest names its key id).');
+  throw undecryptable(
+    'None of the given identities can decrypt this file.',
+    'Use the age identity whose recipient the set was encrypted to (the manifest names its key id).',
+  );
 }
 
 /** A decrypting Transform: an age file in, plaintext out; damage or truncation is an error. */
@@ -383,16 +401,21 @@ export class AgeDecryptStream extends Transform {
     // The header ends with the MAC line (the first line starting with `---`), then the 16-byte payload nonce.
     const footerStart = this.headerBuf.indexOf('\n---');
     if (footerStart < 0) {
-      if (this.headerBuf.length > MAX_HEADER) throw undecryptable(`Not an age file (no header end within ${MAX_HEADER / 1024 / 1024} MiB).`);
+      if (this.headerBuf.length > MAX_HEADER)
+        throw undecryptable(`Not an age file (no header end within ${MAX_HEADER / 1024 / 1024} MiB).`);
       return false;
     }
     const eol = this.headerBuf.indexOf('\n', footerStart + 1);
     if (eol < 0 || this.headerBuf.length < eol + 1 + 16) return false;
     const header = parseAgeHeader(this.headerBuf.subarray(0, eol + 1));
-    for (const s of header.stanzas) if (s.type === 'X25519' && s.args.length === 1) this.recipientsSeen.push(s.args[0]!);
+    for (const s of header.stanzas)
+      if (s.type === 'X25519' && s.args.length === 1) this.recipientsSeen.push(s.args[0]!);
     const fileKey = unwrapAny(header.stanzas, this.identities);
-    const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(header.macd).digest();
-    if (header.mac.length !== expected.length || !timingSafeEqual(header.mac, expected)) throw undecryptable('The age header was tampered with (MAC mismatch).');
+    const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+      .update(header.macd)
+      .digest();
+    if (header.mac.length !== expected.length || !timingSafeEqual(header.mac, expected))
+      throw undecryptable('The age header was tampered with (MAC mismatch).');
     const nonce = this.headerBuf.subarray(eol + 1, eol + 17);
     this.payloadKey = hkdf(fileKey, nonce, 'payload');
     const rest = this.headerBuf.subarray(eol + 17);
@@ -469,7 +492,12 @@ export class AgeDecryptStream extends Transform {
         if (last.length > 0) throw undecryptable('Data after the end of the age payload.');
         return done();
       }
-      if (last.length < TAG) throw undecryptable(last.length === 0 && this.counter > 0n ? 'The age file is truncated (its last chunk is missing).' : 'The age file is truncated.');
+      if (last.length < TAG)
+        throw undecryptable(
+          last.length === 0 && this.counter > 0n
+            ? 'The age file is truncated (its last chunk is missing).'
+            : 'The age file is truncated.',
+        );
       const plain = this.openChunk(last, true);
       if (plain.length === 0 && this.counter > 1n) throw undecryptable('The age file has an invalid empty last chunk.');
       this.finished = true;

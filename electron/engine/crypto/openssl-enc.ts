@@ -54,7 +54,10 @@ export function deriveOpenSslKey(kdf: OpenSslKdf, pass: Buffer, salt: Buffer): {
 
 /** True when `head` starts like a file `openssl enc` salted (cheap sniffing for detectors). */
 export function looksOpenSslSalted(head: Buffer): boolean {
-  return head.length >= OPENSSL_SALTED_MAGIC.length && head.subarray(0, OPENSSL_SALTED_MAGIC.length).equals(OPENSSL_SALTED_MAGIC);
+  return (
+    head.length >= OPENSSL_SALTED_MAGIC.length &&
+    head.subarray(0, OPENSSL_SALTED_MAGIC.length).equals(OPENSSL_SALTED_MAGIC)
+  );
 }
 
 function decryptionFailed(what: string, detail: string, cause?: unknown): LifeboatError {

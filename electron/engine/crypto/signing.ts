@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { LifeboatError } from '../errors';
 
 /**
@@ -39,9 +47,15 @@ export function loadSigningKey(pem: string | Buffer): SigningKey {
   try {
     privateKey = createPrivateKey(pem);
   } catch {
-    throw new LifeboatError('KEY_INVALID', 'The signing key is not a readable PEM private key.', { hint: '`lifeboat keys signing-new --out <file>` makes one.' });
+    throw new LifeboatError('KEY_INVALID', 'The signing key is not a readable PEM private key.', {
+      hint: '`lifeboat keys signing-new --out <file>` makes one.',
+    });
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new LifeboatError('KEY_INVALID', `The signing key is ${privateKey.asymmetricKeyType ?? 'unknown'}, not Ed25519.`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new LifeboatError(
+      'KEY_INVALID',
+      `The signing key is ${privateKey.asymmetricKeyType ?? 'unknown'}, not Ed25519.`,
+    );
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, keyId: signingKeyId(publicKey) };
 }
@@ -54,7 +68,11 @@ export function loadPublicKey(pem: string | Buffer): { publicKey: KeyObject; key
     throw new LifeboatError('KEY_INVALID', 'Not a readable PEM public key.');
   }
   if (publicKey.asymmetricKeyType !== 'ed25519') throw new LifeboatError('KEY_INVALID', 'Not an Ed25519 public key.');
-  return { publicKey, keyId: signingKeyId(publicKey), pem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+  return {
+    publicKey,
+    keyId: signingKeyId(publicKey),
+    pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  };
 }
 
 export function signManifest(bytes: Buffer, key: SigningKey): Buffer {

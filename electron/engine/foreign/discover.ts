@@ -45,7 +45,10 @@ function seenOf(files: ListedFile[]): SeenSummary {
     files: files.length,
     bytes: files.reduce((n, f) => n + f.size, 0),
     kinds: [...kinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 6),
-    largest: [...files].sort((a, b) => b.size - a.size).slice(0, 3).map((f) => f.path),
+    largest: [...files]
+      .sort((a, b) => b.size - a.size)
+      .slice(0, 3)
+      .map((f) => f.path),
   };
 }
 
@@ -54,11 +57,21 @@ function seenOf(files: ListedFile[]): SeenSummary {
  * unclaimed encrypted files). A detector's failure is that detector's only: recorded as unreadable,
  * unless the medium went away or the job was cancelled.
  */
-export async function discover(medium: Medium, detectors: ForeignDetector[], ctx: ForeignContext, bounds = DISCOVER_BOUNDS): Promise<Discovery> {
+export async function discover(
+  medium: Medium,
+  detectors: ForeignDetector[],
+  ctx: ForeignContext,
+  bounds = DISCOVER_BOUNDS,
+): Promise<Discovery> {
   // One level and one entry past the bounds, to know whether there was more.
   // Folders left unentered even one level past the bound are counted too: files further down are never silently cut.
   const unentered: string[] = [];
-  const listed = await medium.listFiles('', { maxDepth: bounds.maxDepth + 1, limit: bounds.limit + 1, skip: ['sets', 'wal'], onDeeper: (d) => unentered.push(d) });
+  const listed = await medium.listFiles('', {
+    maxDepth: bounds.maxDepth + 1,
+    limit: bounds.limit + 1,
+    skip: ['sets', 'wal'],
+    onDeeper: (d) => unentered.push(d),
+  });
   const findings: ForeignFinding[] = [];
   const deeper = [...listed.filter((f) => depthOf(f.path) > bounds.maxDepth), ...unentered.map((path) => ({ path }))];
   let files = deeper.length ? listed.filter((f) => depthOf(f.path) <= bounds.maxDepth) : listed;

@@ -46,12 +46,17 @@ export const otherToolsDetector: ForeignDetector = {
       const names = new Set(list.map((f) => baseOf(f.path)));
       const at = (name: string): string => (dir ? `${dir}/${name}` : name);
       // Borg: README says so; its config has a [repository] section (Borg 1.x keeps the key there or in ~/.config/borg).
-      if (names.has('config') && (names.has('README') || [...byDir.keys()].some((d) => d === at('data')  || d.startsWith(`${at('data')}/`)))) {
+      if (
+        names.has('config') &&
+        (names.has('README') || [...byDir.keys()].some((d) => d === at('data') || d.startsWith(`${at('data')}/`)))
+      ) {
         let borg = false;
         try {
           const readme = names.has('README') ? (await readHead(medium, at('README'), 256)).toString('latin1') : '';
           const config = (await readHead(medium, at('config'), 4096)).toString('latin1');
-          borg = /This is a Borg Backup repository/.test(readme) || (/^\[repository\]/m.test(config) && /^id\s*=/m.test(config));
+          borg =
+            /This is a Borg Backup repository/.test(readme) ||
+            (/^\[repository\]/m.test(config) && /^id\s*=/m.test(config));
         } catch (e) {
           const err = mapError(e);
           if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
@@ -100,7 +105,8 @@ export function encryptionOf(head: Buffer): string | null {
   if (head.subarray(0, 8).toString('latin1') === 'Salted__') return 'OpenSSL enc (Salted__)';
   if (head.subarray(0, 21).toString('latin1') === 'age-encryption.org/v1') return 'age';
   if (head.subarray(0, 34).toString('latin1').startsWith('-----BEGIN AGE ENCRYPTED FILE-----')) return 'age (armored)';
-  if (head.subarray(0, 27).toString('latin1').startsWith('-----BEGIN PGP MESSAGE-----')) return 'OpenPGP (gpg, armored)';
+  if (head.subarray(0, 27).toString('latin1').startsWith('-----BEGIN PGP MESSAGE-----'))
+    return 'OpenPGP (gpg, armored)';
   // An OpenPGP binary message starts with a public-key or symmetric-key encrypted session key packet (tags 1 and 3), old or new format.
   const b = head[0];
   if (b !== undefined && (b & 0x80) !== 0) {
@@ -111,9 +117,15 @@ export function encryptionOf(head: Buffer): string | null {
 }
 
 /** Encrypted files no detector claimed: one finding each (the first MAX_SNIFFED candidates), naming the encryption. */
-export async function unknownEncrypted(medium: Medium, files: ListedFile[], claimed: (path: string) => boolean): Promise<ForeignFinding[]> {
+export async function unknownEncrypted(
+  medium: Medium,
+  files: ListedFile[],
+  claimed: (path: string) => boolean,
+): Promise<ForeignFinding[]> {
   const findings: ForeignFinding[] = [];
-  const candidates = files.filter((f) => f.size > 0 && MAYBE_ENCRYPTED.test(f.path) && !claimed(f.path)).slice(0, MAX_SNIFFED);
+  const candidates = files
+    .filter((f) => f.size > 0 && MAYBE_ENCRYPTED.test(f.path) && !claimed(f.path))
+    .slice(0, MAX_SNIFFED);
   for (const f of candidates) {
     let kind: string | null;
     try {
@@ -128,7 +140,7 @@ export async function unknownEncrypted(medium: Medium, files: ListedFile[], clai
       path: f.path,
       what: `an encrypted file (${kind}) no known backup format claims`,
       needs: kind.startsWith('OpenSSL')
-        ? 'its passphrase and the command that made it (openssl enc -d -aes-256-cbc -pbkdf2 -in … by hand); named like a seed script\'s backup, Lifeboat reads it'
+        ? "its passphrase and the command that made it (openssl enc -d -aes-256-cbc -pbkdf2 -in … by hand); named like a seed script's backup, Lifeboat reads it"
         : kind.startsWith('age')
           ? 'its age identity, by hand: age -d -i <identity> …'
           : 'its key, by hand: gpg --decrypt …',

@@ -31,7 +31,11 @@ const MAX_SECRET_FILE = 64 * 1024;
 /** The keychain account for a scope: characters the keychain reference does not allow become `_`; a long scope is shortened with its hash. */
 export function accountFor(tool: SecretTool, scope: string | null): string {
   let s = (scope ?? 'default').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'default';
-  if (s.length > 120) s = `${s.slice(-100)}-${createHash('sha256').update(scope ?? '').digest('hex').slice(0, 12)}`;
+  if (s.length > 120)
+    s = `${s.slice(-100)}-${createHash('sha256')
+      .update(scope ?? '')
+      .digest('hex')
+      .slice(0, 12)}`;
   return `${tool}:${s}`;
 }
 
@@ -41,15 +45,26 @@ export function readSecretFile(path: string, what = 'passphrase file'): string {
   try {
     const st = statSync(path);
     if (!st.isFile()) throw new LifeboatError('BAD_INPUT', `The ${what} ${path} is not a regular file.`);
-    if (st.size > MAX_SECRET_FILE) throw new LifeboatError('BAD_INPUT', `The ${what} ${path} is ${st.size} bytes; a passphrase file holds one line.`);
+    if (st.size > MAX_SECRET_FILE)
+      throw new LifeboatError(
+        'BAD_INPUT',
+        `The ${what} ${path} is ${st.size} bytes; a passphrase file holds one line.`,
+      );
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof LifeboatError) throw e;
     // The OS message names the path and the reason (ENOENT, EACCES), never the content.
-    throw new LifeboatError('BAD_INPUT', `Cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? mapError(e).message}.`, { hint: 'Give a readable file holding the passphrase on its first line.' });
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `Cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? mapError(e).message}.`,
+      { hint: 'Give a readable file holding the passphrase on its first line.' },
+    );
   }
   const secret = text.replace(/\r?\n$/, '');
-  if (!secret) throw new LifeboatError('BAD_INPUT', `The ${what} ${path} is empty.`, { hint: 'Give a file holding the passphrase on its first line.' });
+  if (!secret)
+    throw new LifeboatError('BAD_INPUT', `The ${what} ${path} is empty.`, {
+      hint: 'Give a file holding the passphrase on its first line.',
+    });
   return secret;
 }
 

@@ -29,7 +29,11 @@ export type SignatureFacts =
  * The signature facts of a Lifeboat manifest: the signature file's bytes (null when missing) over the
  * exact manifest bytes read, against the keys pinned here. No I/O: the caller reads both files.
  */
-export function signatureFacts(sig: Buffer | null, manifestBytes: Buffer, pinned: ReadonlyArray<{ keyId: string; label: string; publicKeyPem: string }>): SignatureFacts {
+export function signatureFacts(
+  sig: Buffer | null,
+  manifestBytes: Buffer,
+  pinned: ReadonlyArray<{ keyId: string; label: string; publicKeyPem: string }>,
+): SignatureFacts {
   if (!sig) return { state: 'missing' };
   let parsed: { keyId: string; signature: Buffer };
   try {
@@ -40,11 +44,16 @@ export function signatureFacts(sig: Buffer | null, manifestBytes: Buffer, pinned
   const key = pinned.find((k) => k.keyId === parsed.keyId);
   if (!key) return { state: 'unpinned', keyId: parsed.keyId };
   try {
-    if (verifySignature(manifestBytes, parsed.signature, loadPublicKey(key.publicKeyPem).publicKey)) return { state: 'valid', keyId: key.keyId, label: key.label };
+    if (verifySignature(manifestBytes, parsed.signature, loadPublicKey(key.publicKeyPem).publicKey))
+      return { state: 'valid', keyId: key.keyId, label: key.label };
   } catch (e) {
     return { state: 'invalid', keyId: key.keyId, reason: mapError(e).message };
   }
-  return { state: 'invalid', keyId: key.keyId, reason: `the signature by ${key.keyId} (${key.label}) does not match manifest.json` };
+  return {
+    state: 'invalid',
+    keyId: key.keyId,
+    reason: `the signature by ${key.keyId} (${key.label}) does not match manifest.json`,
+  };
 }
 
 /** A foreign format's own integrity data, when it has any (checked at the integrity level). */
@@ -100,9 +109,23 @@ export function judgeTrust(i: TrustInput): Trust {
     const s = i.signature ?? { state: 'missing' };
     switch (s.state) {
       case 'valid':
-        return { state: 'signed', foreign: false, text: `signed by ${s.keyId} (${s.label}, pinned)`, failure: null, restore: 'allowed', why: null };
+        return {
+          state: 'signed',
+          foreign: false,
+          text: `signed by ${s.keyId} (${s.label}, pinned)`,
+          failure: null,
+          restore: 'allowed',
+          why: null,
+        };
       case 'missing':
-        return { state: 'unsigned', foreign: false, text: 'unsigned (manifest.json.sig is missing)', failure: 'unsigned', restore: 'override', why: 'it is not signed (manifest.json.sig is missing)' };
+        return {
+          state: 'unsigned',
+          foreign: false,
+          text: 'unsigned (manifest.json.sig is missing)',
+          failure: 'unsigned',
+          restore: 'override',
+          why: 'it is not signed (manifest.json.sig is missing)',
+        };
       case 'unpinned':
         return {
           state: 'untrusted-signer',
@@ -113,17 +136,46 @@ export function judgeTrust(i: TrustInput): Trust {
           why: `it is signed by key ${s.keyId}, which is not pinned here`,
         };
       case 'invalid':
-        return { state: 'bad-signature', foreign: false, text: `bad signature: ${s.reason}`, failure: 'bad-signature', restore: 'refused', why: s.reason };
+        return {
+          state: 'bad-signature',
+          foreign: false,
+          text: `bad signature: ${s.reason}`,
+          failure: 'bad-signature',
+          restore: 'refused',
+          why: s.reason,
+        };
     }
   }
   const when = i.firstVerified ? formatLocalTime(i.firstVerified, { timeZone: i.timeZone }) : null;
   const unverified = `this ${i.origin} set was never verified successfully here (lifeboat verify --level integrity first)`;
   if (i.evidence) {
     const text = `foreign: integrity data of the format (${EVIDENCE_TEXT[i.evidence]})${when ? `; first verified ${when}` : '; not yet verified'}`;
-    return { state: 'foreign-format', foreign: true, text, failure: null, restore: when ? 'allowed' : 'override', why: when ? null : unverified };
+    return {
+      state: 'foreign-format',
+      foreign: true,
+      text,
+      failure: null,
+      restore: when ? 'allowed' : 'override',
+      why: when ? null : unverified,
+    };
   }
-  if (when) return { state: 'foreign-first-verification', foreign: true, text: `foreign: trusted on first verification ${when}`, failure: null, restore: 'allowed', why: null };
-  return { state: 'foreign-unverified', foreign: true, text: 'foreign: not yet verified', failure: null, restore: 'override', why: unverified };
+  if (when)
+    return {
+      state: 'foreign-first-verification',
+      foreign: true,
+      text: `foreign: trusted on first verification ${when}`,
+      failure: null,
+      restore: 'allowed',
+      why: null,
+    };
+  return {
+    state: 'foreign-unverified',
+    foreign: true,
+    text: 'foreign: not yet verified',
+    failure: null,
+    restore: 'override',
+    why: unverified,
+  };
 }
 
 /** The format evidence a foreign set's facts declare (`facts.integrity`), when a detector recorded one. */

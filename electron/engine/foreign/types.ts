@@ -60,5 +60,9 @@ export interface ForeignContext extends Pick<JobContext, 'log' | 'signal'> {
 export interface ForeignDetector {
   name: string;
   /** The sets of this format on the medium, from one shared listing (`files`, bounded depth) plus its own reads. */
-  find(medium: Medium, files: ListedFile[], ctx: ForeignContext): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }>;
+  find(
+    medium: Medium,
+    files: ListedFile[],
+    ctx: ForeignContext,
+  ): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }>;
 }

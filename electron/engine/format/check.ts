@@ -37,38 +37,52 @@ export function record(o: Obj, key: string, at: string): Obj {
   return plainObject(v, field(at, key));
 }
 
-export function string(o: Obj, key: string, at: string, pattern?: { test: (s: string) => boolean; what: string }): string {
+export function string(
+  o: Obj,
+  key: string,
+  at: string,
+  pattern?: { test: (s: string) => boolean; what: string },
+): string {
   const v = o[key];
   if (typeof v !== 'string') throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a string');
   if (pattern && !pattern.test(v)) throw new Invalid(field(at, key), `expected ${pattern.what}`);
   return v;
 }
 
-export function nullableString(o: Obj, key: string, at: string, pattern?: { test: (s: string) => boolean; what: string }): string | null {
+export function nullableString(
+  o: Obj,
+  key: string,
+  at: string,
+  pattern?: { test: (s: string) => boolean; what: string },
+): string | null {
   return o[key] === null ? null : string(o, key, at, pattern);
 }
 
 export function count(o: Obj, key: string, at: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a whole number ≥ 0');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a whole number ≥ 0');
   return v;
 }
 
 export function integer(o: Obj, key: string, at: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a whole number');
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a whole number');
   return v;
 }
 
 export function finite(o: Obj, key: string, at: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a number');
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Invalid(field(at, key), v === undefined ? 'required' : 'expected a number');
   return v;
 }
 
 export function oneOf<T extends string>(o: Obj, key: string, at: string, values: readonly T[]): T {
   const v = string(o, key, at);
-  if (!(values as readonly string[]).includes(v)) throw new Invalid(field(at, key), `expected one of ${values.join(', ')}`);
+  if (!(values as readonly string[]).includes(v))
+    throw new Invalid(field(at, key), `expected one of ${values.join(', ')}`);
   return v as T;
 }
 
@@ -78,13 +92,21 @@ export function array(o: Obj, key: string, at: string): unknown[] {
   return v;
 }
 
-export function stringList(o: Obj, key: string, at: string, pattern?: { test: (s: string) => boolean; what: string }): string[] {
+export function stringList(
+  o: Obj,
+  key: string,
+  at: string,
+  pattern?: { test: (s: string) => boolean; what: string },
+): string[] {
   const list = array(o, key, at);
   list.forEach((_, i) => string(list as unknown as Obj, String(i), field(at, key), pattern));
   return list as string[];
 }
 
-export const regex = (re: RegExp, what: string): { test: (s: string) => boolean; what: string } => ({ test: (s) => re.test(s), what });
+export const regex = (re: RegExp, what: string): { test: (s: string) => boolean; what: string } => ({
+  test: (s) => re.test(s),
+  what,
+});
 
 /**
  * Limits on the JSON Lifeboat reads from media and from its own files (docs/media-format.md, "Limits"). A manifest far
@@ -134,9 +156,13 @@ export function jsonDepth(bytes: Buffer, limit = Infinity): number {
  */
 export function parseBoundedJson(bytes: Buffer, what: string, limits: { maxBytes: number; maxDepth: number }): unknown {
   if (bytes.length > limits.maxBytes) {
-    throw new LifeboatError('FORMAT_INVALID', `${what} is ${bytes.length} bytes, over the ${limits.maxBytes >> 20} MiB a Lifeboat file may have.`);
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `${what} is ${bytes.length} bytes, over the ${limits.maxBytes >> 20} MiB a Lifeboat file may have.`,
+    );
   }
-  if (jsonDepth(bytes, limits.maxDepth) > limits.maxDepth) throw new LifeboatError('FORMAT_INVALID', `${what} nests objects or lists deeper than ${limits.maxDepth} levels.`);
+  if (jsonDepth(bytes, limits.maxDepth) > limits.maxDepth)
+    throw new LifeboatError('FORMAT_INVALID', `${what} nests objects or lists deeper than ${limits.maxDepth} levels.`);
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (e) {

@@ -33,9 +33,29 @@ export interface FileEntry {
   in: string;
 }
 
-const KEYS = ['path', 'path_b64', 'type', 'size', 'mtime_ms', 'mode', 'uid', 'gid', 'sha256', 'target', 'target_b64', 'rdev', 'dev', 'ino', 'ctime_ns', 'in'] as const;
+const KEYS = [
+  'path',
+  'path_b64',
+  'type',
+  'size',
+  'mtime_ms',
+  'mode',
+  'uid',
+  'gid',
+  'sha256',
+  'target',
+  'target_b64',
+  'rdev',
+  'dev',
+  'ino',
+  'ctime_ns',
+  'in',
+] as const;
 const TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
-const B64 = { test: (s: string): boolean => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 && s.length > 0, what: 'base64' };
+const B64 = {
+  test: (s: string): boolean => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 && s.length > 0,
+  what: 'base64',
+};
 const DECIMAL = { test: (s: string): boolean => /^\d{1,20}$/.test(s), what: 'a decimal number' };
 
 function optional(e: Obj, key: string, check: (o: Obj, k: string, at: string) => unknown): void {
@@ -59,9 +79,11 @@ function checkEntry(v: unknown): FileEntry {
   for (const k of ['dev', 'ino', 'ctime_ns']) optional(e, k, (o, key, at) => string(o, key, at, DECIMAL));
   if (e.rdev !== undefined) {
     const r = e.rdev;
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) throw new Invalid('rdev', 'expected [major, minor]');
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => Number.isSafeInteger(n) && (n as number) >= 0))
+      throw new Invalid('rdev', 'expected [major, minor]');
   }
-  if ((e.type === 'symlink' || e.type === 'hardlink') && e.target === null) throw new Invalid('target', `required for a ${e.type as string}`);
+  if ((e.type === 'symlink' || e.type === 'hardlink') && e.target === null)
+    throw new Invalid('target', `required for a ${e.type as string}`);
   return e as unknown as FileEntry;
 }
 

@@ -2,7 +2,21 @@ import { createHash } from 'node:crypto';
 import { LifeboatError } from '../errors';
 import { canonicalBytes } from './canonical-json';
 import { SET_KINDS, type SetKind } from '../../../shared/domain/kinds';
-import { array, count, Invalid, JSON_LIMITS, nullableString, object, oneOf, parseBoundedJson, record, regex, string, stringList, type Obj } from './check';
+import {
+  array,
+  count,
+  Invalid,
+  JSON_LIMITS,
+  nullableString,
+  object,
+  oneOf,
+  parseBoundedJson,
+  record,
+  regex,
+  string,
+  stringList,
+  type Obj,
+} from './check';
 import { isSafeRelativePath, SET_ID, SYSTEM_NAME } from './names';
 
 export { SET_KINDS, type SetKind };
@@ -52,8 +66,32 @@ export interface Manifest {
   warnings: string[];
 }
 
-const ARTIFACT_KEYS = ['path', 'role', 'bytes', 'sha256', 'encodings', 'plain_bytes', 'plain_sha256', 'recipients'] as const;
-const MANIFEST_KEYS = ['format', 'set_id', 'system', 'kind', 'tier', 'created_at', 'started_at', 'finished_at', 'parent', 'lifeboat_version', 'host', 'source', 'artifacts', 'warnings'] as const;
+const ARTIFACT_KEYS = [
+  'path',
+  'role',
+  'bytes',
+  'sha256',
+  'encodings',
+  'plain_bytes',
+  'plain_sha256',
+  'recipients',
+] as const;
+const MANIFEST_KEYS = [
+  'format',
+  'set_id',
+  'system',
+  'kind',
+  'tier',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'parent',
+  'lifeboat_version',
+  'host',
+  'source',
+  'artifacts',
+  'warnings',
+] as const;
 
 function checkArtifact(v: unknown, at: string): void {
   const a = object(v, at, ARTIFACT_KEYS);
@@ -95,12 +133,19 @@ function checkManifest(v: unknown): Manifest {
  * depth (JSON_LIMITS): a hostile manifest is FORMAT_INVALID for its set, never a crash.
  */
 export function parseManifest(bytes: Buffer): Manifest {
-  const json = parseBoundedJson(bytes, 'manifest.json', { maxBytes: JSON_LIMITS.manifestBytes, maxDepth: JSON_LIMITS.maxDepth });
+  const json = parseBoundedJson(bytes, 'manifest.json', {
+    maxBytes: JSON_LIMITS.manifestBytes,
+    maxDepth: JSON_LIMITS.maxDepth,
+  });
   const format = (json as { format?: unknown } | null)?.format;
   if (typeof format === 'string' && format.startsWith('lifeboat-set/') && format !== SET_FORMAT_V1) {
-    throw new LifeboatError('FORMAT_UNSUPPORTED', `This set uses format ${format}; this Lifeboat reads ${SET_FORMAT_V1}.`, {
-      hint: 'Use a newer Lifeboat to read it.',
-    });
+    throw new LifeboatError(
+      'FORMAT_UNSUPPORTED',
+      `This set uses format ${format}; this Lifeboat reads ${SET_FORMAT_V1}.`,
+      {
+        hint: 'Use a newer Lifeboat to read it.',
+      },
+    );
   }
   let manifest: Manifest;
   try {
@@ -108,11 +153,15 @@ export function parseManifest(bytes: Buffer): Manifest {
   } catch (e) {
     if (!(e instanceof Invalid)) throw e;
     const unsafe = e.message.endsWith(SAFE_PATH.what);
-    throw new LifeboatError(unsafe ? 'UNSAFE_PATH' : 'FORMAT_INVALID', `manifest.json is invalid at ${e.at || '(root)'}: ${e.message}`);
+    throw new LifeboatError(
+      unsafe ? 'UNSAFE_PATH' : 'FORMAT_INVALID',
+      `manifest.json is invalid at ${e.at || '(root)'}: ${e.message}`,
+    );
   }
   const seen = new Set<string>();
   for (const a of manifest.artifacts) {
-    if (seen.has(a.path)) throw new LifeboatError('FORMAT_INVALID', `manifest.json lists the artifact ${a.path} twice.`);
+    if (seen.has(a.path))
+      throw new LifeboatError('FORMAT_INVALID', `manifest.json lists the artifact ${a.path} twice.`);
     seen.add(a.path);
   }
   return manifest;
@@ -123,7 +172,8 @@ export function manifestBytes(m: Manifest): Buffer {
   try {
     checkManifest(m);
   } catch (e) {
-    if (e instanceof Invalid) throw new LifeboatError('INTERNAL', `Refusing to write an invalid manifest (${e.at}: ${e.message}).`);
+    if (e instanceof Invalid)
+      throw new LifeboatError('INTERNAL', `Refusing to write an invalid manifest (${e.at}: ${e.message}).`);
     throw e;
   }
   return canonicalBytes(m);

@@ -36,8 +36,15 @@ function mediumInfoProblem(json: unknown): string | null {
 
 export function newMediumInfo(label: string, now = new Date()): MediumInfo {
   const clean = label.trim();
-  if (clean.length === 0 || clean.length > 100) throw new LifeboatError('BAD_INPUT', 'A medium label must be 1 to 100 characters.');
-  return { format: MEDIUM_FORMAT_V1, id: ulid(now.getTime()), label: clean, created_at: now.toISOString(), created_by: `lifeboat ${LIFEBOAT_VERSION} on ${hostname()}` };
+  if (clean.length === 0 || clean.length > 100)
+    throw new LifeboatError('BAD_INPUT', 'A medium label must be 1 to 100 characters.');
+  return {
+    format: MEDIUM_FORMAT_V1,
+    id: ulid(now.getTime()),
+    label: clean,
+    created_at: now.toISOString(),
+    created_by: `lifeboat ${LIFEBOAT_VERSION} on ${hostname()}`,
+  };
 }
 
 export function parseMediumInfo(bytes: Buffer): MediumInfo {
@@ -49,9 +56,13 @@ export function parseMediumInfo(bytes: Buffer): MediumInfo {
   }
   const format = (json as { format?: unknown } | null)?.format;
   if (typeof format === 'string' && format.startsWith('lifeboat-medium/') && format !== MEDIUM_FORMAT_V1) {
-    throw new LifeboatError('FORMAT_UNSUPPORTED', `This medium uses format ${format}; this Lifeboat reads ${MEDIUM_FORMAT_V1}.`);
+    throw new LifeboatError(
+      'FORMAT_UNSUPPORTED',
+      `This medium uses format ${format}; this Lifeboat reads ${MEDIUM_FORMAT_V1}.`,
+    );
   }
   const problem = mediumInfoProblem(json);
-  if (problem) throw new LifeboatError('FORMAT_INVALID', `${MEDIUM_FILE} is invalid at ${problem.replace(': ', ': expected ')}`);
+  if (problem)
+    throw new LifeboatError('FORMAT_INVALID', `${MEDIUM_FILE} is invalid at ${problem.replace(': ', ': expected ')}`);
   return json as MediumInfo;
 }

@@ -35,7 +35,10 @@ export function assertSystemName(name: string): void {
 
 /** `20261121T020000Z` for a date. */
 export function compactUtc(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export const SET_ID = /^\d{8}T\d{6}Z-(pg-logical|pg-base|files|config)(-\d+)?$/;
@@ -95,5 +98,7 @@ export function displayName(bytes: Buffer): string {
 
 /** A name's index fields: `path` (display) plus `path_b64` only when the bytes are not UTF-8. */
 export function nameFields(bytes: Buffer): { text: string; b64: string | null } {
-  return isUtf8(bytes) ? { text: bytes.toString('utf8'), b64: null } : { text: displayName(bytes), b64: bytes.toString('base64') };
+  return isUtf8(bytes)
+    ? { text: bytes.toString('utf8'), b64: null }
+    : { text: displayName(bytes), b64: bytes.toString('base64') };
 }

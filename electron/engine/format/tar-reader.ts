@@ -56,7 +56,8 @@ function paxNumber(pax: Record<string, Buffer>, key: string, fallback: number): 
   if (v === undefined) return fallback;
   const n = Number(v.toString('latin1'));
   // Times before 1970 are negative; sizes and ids never are.
-  if (!Number.isFinite(n) || (n < 0 && key !== 'mtime')) throw new LifeboatError('FORMAT_INVALID', `A tar pax record ${key} is not a number.`);
+  if (!Number.isFinite(n) || (n < 0 && key !== 'mtime'))
+    throw new LifeboatError('FORMAT_INVALID', `A tar pax record ${key} is not a number.`);
   return n;
 }
 
@@ -78,7 +79,17 @@ function parsePax(body: Buffer): Record<string, Buffer> {
   return out;
 }
 
-const KINDS: Record<string, TarEntryKind> = { '0': 'file', '\0': 'file', '7': 'file', '5': 'dir', '2': 'symlink', '1': 'hardlink', '6': 'fifo', '3': 'char', '4': 'block' };
+const KINDS: Record<string, TarEntryKind> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '5': 'dir',
+  '2': 'symlink',
+  '1': 'hardlink',
+  '6': 'fifo',
+  '3': 'char',
+  '4': 'block',
+};
 
 /**
  * A streaming tar reader (ustar, pax, GNU long names) as a Writable: write the archive's bytes,
@@ -102,7 +113,10 @@ export class TarReader extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.drain().then(() => callback(), (e: unknown) => callback(e as Error));
+    this.drain().then(
+      () => callback(),
+      (e: unknown) => callback(e as Error),
+    );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -150,7 +164,8 @@ export class TarReader extends Writable {
       }
       if (this.ended) {
         // Anything after the end marker must be zero padding.
-        if (this.buf.some((b) => b !== 0)) throw new LifeboatError('FORMAT_INVALID', 'Data after the end of the tar archive.');
+        if (this.buf.some((b) => b !== 0))
+          throw new LifeboatError('FORMAT_INVALID', 'Data after the end of the tar archive.');
         this.buf = Buffer.alloc(0);
         return;
       }
@@ -170,12 +185,19 @@ export class TarReader extends Writable {
     const stored = octal(h, 148, 8);
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-    if (sum !== stored) throw new LifeboatError('FORMAT_INVALID', `A tar header is damaged (checksum mismatch) after ${this.entries} entries.`);
+    if (sum !== stored)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `A tar header is damaged (checksum mismatch) after ${this.entries} entries.`,
+      );
     const type = String.fromCharCode(h[156]!) || '0';
     const size = octal(h, 124, 12);
     if ((type === 'x' || type === 'L' || type === 'K' || type === 'g') && size > MAX_META_BYTES) {
       // Buffered whole before the entry it describes: a huge one would be a memory bomb.
-      throw new LifeboatError('FORMAT_INVALID', `A tar metadata header of ${size} bytes (after ${this.entries} entries) is larger than any name needs.`);
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `A tar metadata header of ${size} bytes (after ${this.entries} entries) is larger than any name needs.`,
+      );
     }
     if (type === 'x' || type === 'L' || type === 'K') {
       this.pendingMeta = { type: type === 'x' ? 'pax' : type, size };
@@ -188,7 +210,8 @@ export class TarReader extends Writable {
     const ustar = h.subarray(257, 263).toString('latin1').startsWith('ustar');
     const prefix = ustar ? cbytes(h, 345, 155) : Buffer.alloc(0);
     const base = cbytes(h, 0, 100);
-    let nameBytes = this.pax.path ?? this.longName ?? (prefix.length ? Buffer.concat([prefix, Buffer.from('/'), base]) : base);
+    let nameBytes =
+      this.pax.path ?? this.longName ?? (prefix.length ? Buffer.concat([prefix, Buffer.from('/'), base]) : base);
     // A trailing slash marks folders; it is no part of the name.
     let end = nameBytes.length;
     while (end > 1 && nameBytes[end - 1] === 0x2f) end--;
@@ -236,7 +259,8 @@ export function unsafeNameReason(name: string | Buffer): string | null {
   if (shown.startsWith('/') || /^[A-Za-z]:[\\/]/.test(shown)) return `absolute path ${shown}`;
   // A backslash is an ordinary byte of a Linux or macOS name (`..\notes` is one file, kept by every
   // backup): only where it separates folders (Windows) can `..\` climb out.
-  if (shown.includes('..') && shown.split(process.platform === 'win32' ? /[\\/]/ : '/').includes('..')) return `".." in ${shown}`;
+  if (shown.includes('..') && shown.split(process.platform === 'win32' ? /[\\/]/ : '/').includes('..'))
+    return `".." in ${shown}`;
   return null;
 }
 
@@ -259,7 +283,8 @@ export function unsafeEntryReason(e: TarEntry): string | null {
     const t = unsafeNameReason(e.linkBytes ?? e.linkname);
     if (t) return `${e.name} is a hard link to ${t}`;
   }
-  if (e.kind === 'symlink' && (e.linkBytes ?? Buffer.from(e.linkname)).includes(0)) return `${e.name} links to a name with a NUL byte`;
+  if (e.kind === 'symlink' && (e.linkBytes ?? Buffer.from(e.linkname)).includes(0))
+    return `${e.name} links to a name with a NUL byte`;
   return null;
 }
 

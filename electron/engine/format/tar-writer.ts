@@ -30,7 +30,15 @@ export interface TarHeader {
   devminor?: number;
 }
 
-const TYPEFLAG: Record<TarEntryType, string> = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' };
+const TYPEFLAG: Record<TarEntryType, string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
+};
 
 /** The largest value an octal field of `width` bytes (with its NUL) holds. */
 function octalMax(width: number): number {
@@ -38,7 +46,9 @@ function octalMax(width: number): number {
 }
 
 function octal(value: number, width: number): string {
-  return `${Math.floor(value).toString(8).padStart(width - 1, '0')}\0`;
+  return `${Math.floor(value)
+    .toString(8)
+    .padStart(width - 1, '0')}\0`;
 }
 
 function asBytes(s: string | Buffer): Buffer {
@@ -137,7 +147,12 @@ export function tarHeader(h: TarHeader): Buffer {
   if (linkname.length > 0 && !fits(linkname, 100)) pax.push(paxRecord('linkpath', linkname));
   if (size > octalMax(12)) pax.push(paxRecord('size', String(size)));
   const exact = h.mtimeNs !== undefined ? paxTime(h.mtimeNs) : (h.mtimeMs / 1000).toFixed(3);
-  if ((h.mtimeNs !== undefined ? h.mtimeNs % 1_000_000_000n !== 0n : h.mtimeMs % 1000 !== 0) || mtime < 0 || mtime > octalMax(12)) pax.push(paxRecord('mtime', exact));
+  if (
+    (h.mtimeNs !== undefined ? h.mtimeNs % 1_000_000_000n !== 0n : h.mtimeMs % 1000 !== 0) ||
+    mtime < 0 ||
+    mtime > octalMax(12)
+  )
+    pax.push(paxRecord('mtime', exact));
   if (uid > octalMax(8)) pax.push(paxRecord('uid', String(uid)));
   if (gid > octalMax(8)) pax.push(paxRecord('gid', String(gid)));
   const unameFits = fits(Buffer.from(uname, 'utf8'), 31);
@@ -161,7 +176,20 @@ export function tarHeader(h: TarHeader): Buffer {
   if (pax.length === 0) return main;
   const body = Buffer.concat(pax);
   const paxName = Buffer.concat([Buffer.from('PaxHeaders/'), placeholder(name, 80)]);
-  const paxHeader = ustarBlock({ name: paxName, typeflag: 'x', mode: 0o644, size: body.length, mtime: Math.max(0, Math.min(mtime, octalMax(12))), uid: 0, gid: 0, linkname: Buffer.alloc(0), uname: '', gname: '', devmajor: 0, devminor: 0 });
+  const paxHeader = ustarBlock({
+    name: paxName,
+    typeflag: 'x',
+    mode: 0o644,
+    size: body.length,
+    mtime: Math.max(0, Math.min(mtime, octalMax(12))),
+    uid: 0,
+    gid: 0,
+    linkname: Buffer.alloc(0),
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
   return Buffer.concat([paxHeader, body, padding(body.length), main]);
 }
 

@@ -51,7 +51,9 @@ export function parseLsn(lsn: string): number {
 }
 
 export function formatLsn(n: number): string {
-  return `${Math.floor(n / 0x1_0000_0000).toString(16).toUpperCase()}/${(n % 0x1_0000_0000).toString(16).toUpperCase()}`;
+  return `${Math.floor(n / 0x1_0000_0000)
+    .toString(16)
+    .toUpperCase()}/${(n % 0x1_0000_0000).toString(16).toUpperCase()}`;
 }
 
 export interface HistoryEntry {
@@ -98,5 +100,14 @@ export function parseStored(path: string, bytes: number, mtimeMs: number): Archi
   if (!m) return null;
   const kind = walKind(m[1]!);
   if (!kind) return null;
-  return { name: m[1]!, kind, timeline: timelineOf(m[1]!), sha256: m[2]!, encodings: m[3] ? ['zstd', 'age'] : ['zstd'], path, bytes, mtimeMs };
+  return {
+    name: m[1]!,
+    kind,
+    timeline: timelineOf(m[1]!),
+    sha256: m[2]!,
+    encodings: m[3] ? ['zstd', 'age'] : ['zstd'],
+    path,
+    bytes,
+    mtimeMs,
+  };
 }

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { JobCounters, JobEvent, JobEventType, JobOutcome, JobSnapshot, LogLevel } from '../../../shared/domain/jobs';
+import type {
+  JobCounters,
+  JobEvent,
+  JobEventType,
+  JobOutcome,
+  JobSnapshot,
+  LogLevel,
+} from '../../../shared/domain/jobs';
 import { LifeboatError, mapError, toWireError } from '../errors';
 import { silentLogger, type Logger } from '../log/logger';
 import { redactText } from '../log/redact';
@@ -72,7 +79,10 @@ export class JobManager {
   }
 
   /** Start `fn` as a job; returns the first snapshot at once and a promise of the last. */
-  start<T>(spec: JobSpec<T>, fn: (ctx: JobContext) => Promise<T>): { snapshot: JobSnapshot; done: Promise<JobSnapshot> } {
+  start<T>(
+    spec: JobSpec<T>,
+    fn: (ctx: JobContext) => Promise<T>,
+  ): { snapshot: JobSnapshot; done: Promise<JobSnapshot> } {
     const id = `job-${randomUUID()}`;
     const startedMs = this.now();
     const controller = new AbortController();
@@ -150,10 +160,15 @@ export class JobManager {
         // The end of a job in the log, so step times can be read from it (how long the last step took).
         log.info('job succeeded', { durationMs: Date.now() - Date.parse(state.snapshot.startedAt) });
       } catch (e) {
-        const err = controller.signal.aborted ? new LifeboatError('CANCELLED', 'Cancelled by the operator.', { cause: e }) : mapError(e);
+        const err = controller.signal.aborted
+          ? new LifeboatError('CANCELLED', 'Cancelled by the operator.', { cause: e })
+          : mapError(e);
         if (err.code !== 'CANCELLED') log.error('job failed', { code: err.code, error: err.message, cause: err.cause });
         const cancelled = err.code === 'CANCELLED';
-        this.finish(state, cancelled ? 'cancelled' : 'failed', err, null, { outcome: cancelled ? 'cancelled' : 'error', headline: err.message });
+        this.finish(state, cancelled ? 'cancelled' : 'failed', err, null, {
+          outcome: cancelled ? 'cancelled' : 'error',
+          headline: err.message,
+        });
       }
       return state.snapshot;
     })();
@@ -167,7 +182,10 @@ export class JobManager {
 
   list(): JobSnapshot[] {
     // Jobs started in the same millisecond keep their order (newest first): the map is in start order, the sort stable.
-    return [...this.jobs.values()].reverse().sort((a, b) => b.startedMs - a.startedMs).map((s) => this.withRates(s));
+    return [...this.jobs.values()]
+      .reverse()
+      .sort((a, b) => b.startedMs - a.startedMs)
+      .map((s) => this.withRates(s));
   }
 
   /** Ask a running job to stop. Returns false if it is unknown or already finished. */
@@ -197,7 +215,13 @@ export class JobManager {
     return this.list().find((j) => j.kind === kind && j.status === 'running');
   }
 
-  private finish(state: JobState, status: JobSnapshot['status'], err: LifeboatError | null, result: unknown, judgement: { outcome: JobOutcome; headline: string }): void {
+  private finish(
+    state: JobState,
+    status: JobSnapshot['status'],
+    err: LifeboatError | null,
+    result: unknown,
+    judgement: { outcome: JobOutcome; headline: string },
+  ): void {
     if (state.pendingTimer) clearTimeout(state.pendingTimer);
     state.pendingTimer = null;
     state.snapshot = {

@@ -6,7 +6,8 @@
 const REDACTED = '[redacted]';
 
 /** Field names whose values are secrets wherever they appear in a structured log record. */
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|private[-_]?key|authorization|credential|identity|cookie|session[-_]?key|^pwd$/i;
+const SECRET_KEY =
+  /pass(word|phrase)?|secret|token|api[-_]?key|private[-_]?key|authorization|credential|identity|cookie|session[-_]?key|^pwd$/i;
 
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // User info with a password: postgres://user:secret@host, and malformed URLs too
@@ -18,7 +19,10 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // PEM private keys (any kind).
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
   // key=value and key: value forms in free text (connection strings, env dumps).
-  [/\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, `$1$2${REDACTED}`],
+  [
+    /\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi,
+    `$1$2${REDACTED}`,
+  ],
   // Authorization headers.
   [/\b(authorization\s*:\s*)(\S+\s+)?\S+/gi, `$1${REDACTED}`],
 ];

@@ -38,7 +38,10 @@ export interface StoreOptions {
   encoderThreads?: EncoderThreads;
 }
 
-export type StoredFacts = Pick<Artifact, 'bytes' | 'sha256' | 'plain_bytes' | 'plain_sha256' | 'encodings' | 'recipients'>;
+export type StoredFacts = Pick<
+  Artifact,
+  'bytes' | 'sha256' | 'plain_bytes' | 'plain_sha256' | 'encodings' | 'recipients'
+>;
 
 /**
  * The write path of every artifact: plaintext → SHA-256 → zstd → age → SHA-256 → every
@@ -56,8 +59,20 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
     // CPU on data that does not compress while still compressing beside the hashing.
     const tar = typeof source === 'function';
     const zstdWorkers = o.zstdWorkers ?? (tar ? 1 : 2);
-    const facts = await storeThreaded(source, { ...o, zstdLevel: o.zstdLevel ?? 3, zstdWorkers, ...(tar ? TAR_JOBS : DUMP_JOBS) });
-    return { bytes: facts.bytes, sha256: facts.sha256, plain_bytes: facts.plainBytes, plain_sha256: facts.plainSha256, encodings, recipients };
+    const facts = await storeThreaded(source, {
+      ...o,
+      zstdLevel: o.zstdLevel ?? 3,
+      zstdWorkers,
+      ...(tar ? TAR_JOBS : DUMP_JOBS),
+    });
+    return {
+      bytes: facts.bytes,
+      sha256: facts.sha256,
+      plain_bytes: facts.plainBytes,
+      plain_sha256: facts.plainSha256,
+      encodings,
+      recipients,
+    };
   }
   const plain = new HashTap(o.onPlainBytes);
   const stored = new HashTap(o.onStoredBytes);
@@ -86,7 +101,14 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
   } finally {
     o.signal?.removeEventListener('abort', cancel);
   }
-  return { bytes: stored.bytes, sha256: stored.sha256(), plain_bytes: plain.bytes, plain_sha256: plain.sha256(), encodings, recipients };
+  return {
+    bytes: stored.bytes,
+    sha256: stored.sha256(),
+    plain_bytes: plain.bytes,
+    plain_sha256: plain.sha256(),
+    encodings,
+    recipients,
+  };
 }
 
 /**
@@ -95,12 +117,21 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
  * given `plainLimit` (the manifest's plain_bytes), stops at the first byte past it: a hostile
  * frame is never decoded in full. Readers go through restore/gate.ts, which adds the hashes.
  */
-export function decodeStages(encodings: readonly string[], identities: AgeIdentity[], o: { plainLimit?: number; what?: string } = {}): Transform[] {
+export function decodeStages(
+  encodings: readonly string[],
+  identities: AgeIdentity[],
+  o: { plainLimit?: number; what?: string } = {},
+): Transform[] {
   const stages: Transform[] = [];
   for (const e of [...encodings].reverse()) {
     switch (e) {
       case 'age':
-        if (identities.length === 0) throw new LifeboatError('DECRYPTION_FAILED', `${o.what ?? 'This artifact'} is encrypted and no age identity was given.`, { hint: 'Pass --identity <file> with the key it was encrypted to.' });
+        if (identities.length === 0)
+          throw new LifeboatError(
+            'DECRYPTION_FAILED',
+            `${o.what ?? 'This artifact'} is encrypted and no age identity was given.`,
+            { hint: 'Pass --identity <file> with the key it was encrypted to.' },
+          );
         stages.push(new AgeDecryptStream(identities));
         break;
       case 'zstd':
@@ -114,7 +145,12 @@ export function decodeStages(encodings: readonly string[], identities: AgeIdenti
 }
 
 /** Read and decode a small artifact (a file index) fully into memory. */
-export async function readDecoded(source: Readable, encodings: readonly string[], identities: AgeIdentity[], o: { plainLimit?: number; what?: string } = {}): Promise<Buffer> {
+export async function readDecoded(
+  source: Readable,
+  encodings: readonly string[],
+  identities: AgeIdentity[],
+  o: { plainLimit?: number; what?: string } = {},
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const sink = new Writable({
@@ -122,7 +158,12 @@ export async function readDecoded(source: Readable, encodings: readonly string[]
       total += chunk.length;
       // A byte past the manifest's plain_bytes is corruption (an index bomb): stop, hold no more.
       if (o.plainLimit !== undefined && total > o.plainLimit) {
-        callback(new LifeboatError('CHECKSUM_MISMATCH', `${o.what ?? 'The artifact'} decodes to more than the ${o.plainLimit} bytes its manifest records: corrupted (reading stopped there).`));
+        callback(
+          new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `${o.what ?? 'The artifact'} decodes to more than the ${o.plainLimit} bytes its manifest records: corrupted (reading stopped there).`,
+          ),
+        );
         return;
       }
       chunks.push(chunk);

@@ -72,7 +72,9 @@ export class BlockWriter {
       // Between blocks the event loop gets a turn even when a block is free: the thread's
       // messages (stored blocks to write, which free its ring) must not wait for the source.
       await new Promise((resolve) => setImmediate(resolve));
-      const ab = this.free.pop() ?? (await new Promise<ArrayBuffer>((resolve, reject) => this.waiting.push({ resolve, reject })));
+      const ab =
+        this.free.pop() ??
+        (await new Promise<ArrayBuffer>((resolve, reject) => this.waiting.push({ resolve, reject })));
       this.current = Buffer.from(ab);
       this.fill = 0;
     }
@@ -90,7 +92,7 @@ export class BlockWriter {
 
   /** Copy bytes in (headers, pipe chunks). */
   async write(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length; ) {
+    for (let off = 0; off < bytes.length;) {
       const room = await this.room();
       const n = Math.min(room.length, bytes.length - off);
       room.set(bytes.subarray(off, off + n));
@@ -164,7 +166,17 @@ function makeFifo(path: string): Promise<void> {
     execFile('mkfifo', ['-m', '600', path], (e) => {
       if (!e) return resolve();
       const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(new LifeboatError(missing ? 'TOOL_MISSING' : 'STORAGE_ERROR', `Could not make a FIFO for the tool's output with mkfifo (in ${join(path, '..')}): ${e.message}`, { hint: missing ? 'mkfifo (coreutils) must be on PATH.' : 'Check LIFEBOAT_TMPDIR (or the system temp folder) is writable and on a local file system.' }));
+      reject(
+        new LifeboatError(
+          missing ? 'TOOL_MISSING' : 'STORAGE_ERROR',
+          `Could not make a FIFO for the tool's output with mkfifo (in ${join(path, '..')}): ${e.message}`,
+          {
+            hint: missing
+              ? 'mkfifo (coreutils) must be on PATH.'
+              : 'Check LIFEBOAT_TMPDIR (or the system temp folder) is writable and on a local file system.',
+          },
+        ),
+      );
     });
   });
 }
@@ -240,7 +252,8 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     else fail(workerFailure(m.error));
   };
   const onError = (e: Error): void => fail(workerFailure(e));
-  const onExit = (code: number): void => fail(new LifeboatError('INTERNAL', `The encoder thread stopped (exit code ${code}).`));
+  const onExit = (code: number): void =>
+    fail(new LifeboatError('INTERNAL', `The encoder thread stopped (exit code ${code}).`));
   worker.on('message', onMessage).on('error', onError).on('exit', onExit);
 
   // A tool source on POSIX: its stdout is a FIFO the encoder thread reads.
@@ -317,7 +330,8 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     await Promise.race([endTargets(), failed]);
     await Promise.race([Promise.all(o.sinks.map((s) => s.done)), failed]);
     // The plaintext was hashed by whoever read it: the thread for a FIFO, this thread otherwise.
-    const plain = facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
+    const plain =
+      facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
     return { bytes: facts.bytes, sha256: facts.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
   } catch (e) {
     fail(e);

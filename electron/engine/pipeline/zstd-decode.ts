@@ -22,7 +22,10 @@ export class BoundedZstdDecompress extends Transform {
   /** Plaintext bytes produced so far. */
   produced = 0;
 
-  constructor(private readonly limit: number = Number.POSITIVE_INFINITY, private readonly what = 'the artifact') {
+  constructor(
+    private readonly limit: number = Number.POSITIVE_INFINITY,
+    private readonly what = 'the artifact',
+  ) {
     super();
   }
 
@@ -50,14 +53,24 @@ export class BoundedZstdDecompress extends Transform {
         try {
           [ret, made, used] = this.dctx.decompressStream(out, this.src);
         } catch (e) {
-          return this.finish(new LifeboatError('CHECKSUM_MISMATCH', `${this.what} is not valid zstd data: ${e instanceof Error ? e.message : String(e)}`));
+          return this.finish(
+            new LifeboatError(
+              'CHECKSUM_MISMATCH',
+              `${this.what} is not valid zstd data: ${e instanceof Error ? e.message : String(e)}`,
+            ),
+          );
         }
         this.src = this.src.subarray(used);
         let more = true;
         if (made > 0) {
           this.produced += made;
           if (this.produced > this.limit) {
-            return this.finish(new LifeboatError('CHECKSUM_MISMATCH', `${this.what} decodes to more than the ${this.limit} bytes its manifest records: corrupted (decoding stopped there).`));
+            return this.finish(
+              new LifeboatError(
+                'CHECKSUM_MISMATCH',
+                `${this.what} decodes to more than the ${this.limit} bytes its manifest records: corrupted (decoding stopped there).`,
+              ),
+            );
           }
           more = this.push(out.subarray(0, made));
         }
@@ -83,7 +96,10 @@ export class BoundedZstdDecompress extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.inFrame) return done(new LifeboatError('CHECKSUM_MISMATCH', `${this.what} ends in the middle of a zstd frame (truncated).`));
+    if (this.inFrame)
+      return done(
+        new LifeboatError('CHECKSUM_MISMATCH', `${this.what} ends in the middle of a zstd frame (truncated).`),
+      );
     done();
   }
 }

@@ -43,13 +43,30 @@ export class Crc32c {
   private crc = 0xffffffff;
 
   update(buf: Buffer): this {
-    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+    const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+      Uint32Array,
+    ];
     let crc = this.crc;
     let i = 0;
     const end8 = buf.length - (buf.length % 8);
     for (; i < end8; i += 8) {
       const a = (crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24))) >>> 0;
-      crc = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^ t3[buf[i + 4]!]! ^ t2[buf[i + 5]!]! ^ t1[buf[i + 6]!]! ^ t0[buf[i + 7]!]!;
+      crc =
+        t7[a & 0xff]! ^
+        t6[(a >>> 8) & 0xff]! ^
+        t5[(a >>> 16) & 0xff]! ^
+        t4[a >>> 24]! ^
+        t3[buf[i + 4]!]! ^
+        t2[buf[i + 5]!]! ^
+        t1[buf[i + 6]!]! ^
+        t0[buf[i + 7]!]!;
     }
     for (; i < buf.length; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
     this.crc = crc >>> 0;
@@ -109,10 +126,20 @@ function parseBackupManifest(text: string): { files: ManifestFile[] } | string {
   if (own !== o['Manifest-Checksum']) return 'backup_manifest does not match its own Manifest-Checksum';
   const files: ManifestFile[] = [];
   for (const f of o.Files as Array<Record<string, unknown>>) {
-    const path = typeof f.Path === 'string' ? f.Path : typeof f['Encoded-Path'] === 'string' ? Buffer.from(f['Encoded-Path'], 'hex').toString('utf8') : null;
+    const path =
+      typeof f.Path === 'string'
+        ? f.Path
+        : typeof f['Encoded-Path'] === 'string'
+          ? Buffer.from(f['Encoded-Path'], 'hex').toString('utf8')
+          : null;
     if (path === null || typeof f.Size !== 'number') return 'backup_manifest has a file entry without a path or size';
     const algorithm = typeof f['Checksum-Algorithm'] === 'string' ? f['Checksum-Algorithm'].toUpperCase() : 'NONE';
-    files.push({ path, size: f.Size, algorithm, checksum: typeof f.Checksum === 'string' ? f.Checksum.toLowerCase() : null });
+    files.push({
+      path,
+      size: f.Size,
+      algorithm,
+      checksum: typeof f.Checksum === 'string' ? f.Checksum.toLowerCase() : null,
+    });
   }
   return { files };
 }
@@ -158,13 +185,23 @@ export class BackupManifestCheck {
     if (e.kind !== 'file') return;
     const name = e.name.replace(/^\.\//, '');
     if (name === 'backup_manifest' || ignored(name)) return;
-    this.seen.set(name, { size: e.size, digests: this.hashes.map(([, h]) => (h instanceof Crc32c ? h.digestHex() : h.digest('hex'))) });
+    this.seen.set(name, {
+      size: e.size,
+      digests: this.hashes.map(([, h]) => (h instanceof Crc32c ? h.digestHex() : h.digest('hex'))),
+    });
     this.hashes = [];
   }
 
   result(): BackupManifestResult {
     if (!this.manifest) return { ok: true, present: false, files: 0, algorithm: null, problems: [] };
-    if (this.manifestBytes > MANIFEST_MAX) return { ok: false, present: true, files: 0, algorithm: null, problems: [`backup_manifest is larger than ${MANIFEST_MAX} bytes`] };
+    if (this.manifestBytes > MANIFEST_MAX)
+      return {
+        ok: false,
+        present: true,
+        files: 0,
+        algorithm: null,
+        problems: [`backup_manifest is larger than ${MANIFEST_MAX} bytes`],
+      };
     const parsed = parseBackupManifest(Buffer.concat(this.manifest).toString('utf8'));
     if (typeof parsed === 'string') return { ok: false, present: true, files: 0, algorithm: null, problems: [parsed] };
     const problems: string[] = [];
@@ -187,8 +224,12 @@ export class BackupManifestCheck {
       if (f.algorithm === 'NONE' || !f.checksum) continue;
       const at = this.algorithms.indexOf(f.algorithm);
       const got = at >= 0 ? s.digests[at] : undefined;
-      if (got === undefined) problems.push(`${f.path}: its ${f.algorithm} checksum was not computed (this check takes ${this.algorithms.join(', ')})`);
-      else if (got !== f.checksum) problems.push(`${f.path}: ${f.algorithm} checksum ${got} in the tar, ${f.checksum} in backup_manifest`);
+      if (got === undefined)
+        problems.push(
+          `${f.path}: its ${f.algorithm} checksum was not computed (this check takes ${this.algorithms.join(', ')})`,
+        );
+      else if (got !== f.checksum)
+        problems.push(`${f.path}: ${f.algorithm} checksum ${got} in the tar, ${f.checksum} in backup_manifest`);
     }
     for (const path of this.seen.keys()) problems.push(`${path}: in the tar, not listed in backup_manifest`);
     return { ok: problems.length === 0, present: true, files, algorithm: [...algorithms].join(', ') || null, problems };
@@ -208,7 +249,11 @@ export class BackupManifestTap extends Transform {
     super();
     this.check = new BackupManifestCheck(algorithms);
     const c = this.check;
-    this.reader = new TarReader({ onEntry: (e) => c.onEntry(e), onData: (e, chunk) => c.onData(e, chunk), onEntryEnd: (e) => c.onEntryEnd(e) });
+    this.reader = new TarReader({
+      onEntry: (e) => c.onEntry(e),
+      onData: (e, chunk) => c.onData(e, chunk),
+      onEntryEnd: (e) => c.onEntryEnd(e),
+    });
     // A damaged tar fails this stage (through the write callbacks), never as an unhandled 'error'.
     this.reader.on('error', (e) => (this.failure ??= e));
   }
@@ -246,17 +291,32 @@ export function manifestAlgorithms(source: Record<string, unknown> | null | unde
  */
 export function backupManifestConsumer(algorithms?: string[]): Consumer {
   const check = new BackupManifestCheck(algorithms);
-  const reader = new TarReader({ onEntry: (e) => check.onEntry(e), onData: (e, chunk) => check.onData(e, chunk), onEntryEnd: (e) => check.onEntryEnd(e) });
+  const reader = new TarReader({
+    onEntry: (e) => check.onEntry(e),
+    onData: (e, chunk) => check.onData(e, chunk),
+    onEntryEnd: (e) => check.onEntryEnd(e),
+  });
   const ended = settled(reader);
   return {
     sink: reader,
     outcome: async () => {
       const failure = await ended();
-      if (failure) return { verdict: 'corrupted', detail: (failure).message };
+      if (failure) return { verdict: 'corrupted', detail: failure.message };
       const r = check.result();
-      if (!r.present) return { verdict: 'ok', detail: 'no backup_manifest inside base.tar (PostgreSQL before 13): files not checked against it' };
-      if (!r.ok) return { verdict: 'corrupted', detail: `base.tar differs from PostgreSQL's backup_manifest: ${describeProblems(r)}` };
-      return { verdict: 'ok', detail: `${r.files} files match PostgreSQL's backup_manifest (${r.algorithm ?? 'sizes'})` };
+      if (!r.present)
+        return {
+          verdict: 'ok',
+          detail: 'no backup_manifest inside base.tar (PostgreSQL before 13): files not checked against it',
+        };
+      if (!r.ok)
+        return {
+          verdict: 'corrupted',
+          detail: `base.tar differs from PostgreSQL's backup_manifest: ${describeProblems(r)}`,
+        };
+      return {
+        verdict: 'ok',
+        detail: `${r.files} files match PostgreSQL's backup_manifest (${r.algorithm ?? 'sizes'})`,
+      };
     },
   };
 }

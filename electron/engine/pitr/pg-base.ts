@@ -30,9 +30,14 @@ export async function backupPgBase(input: PgBaseInput, ctx: JobContext): Promise
     return r.rows[0]!;
   });
   const tool = await pickTool(facts.major);
-  const segmentBytes = /MB$/.test(settings.seg) ? Number.parseInt(settings.seg, 10) * 1024 * 1024 : Number.parseInt(settings.seg, 10);
+  const segmentBytes = /MB$/.test(settings.seg)
+    ? Number.parseInt(settings.seg, 10) * 1024 * 1024
+    : Number.parseInt(settings.seg, 10);
   const warnings: string[] = [];
-  if (settings.mode === 'off') warnings.push('archive_mode is off on the server: without a WAL archive this base backup restores only to its own end (no point-in-time recovery).');
+  if (settings.mode === 'off')
+    warnings.push(
+      'archive_mode is off on the server: without a WAL archive this base backup restores only to its own end (no point-in-time recovery).',
+    );
   const startedAt = new Date();
   const plan: SetPlan = { ...input, kind: 'pg-base', parent: null, startedAt };
   return writeSet(plan, ctx, async (add) => {
@@ -40,18 +45,35 @@ export async function backupPgBase(input: PgBaseInput, ctx: JobContext): Promise
     // SHA-256 file checksums in backup_manifest (PostgreSQL 13+): verification and PITR extraction
     // check every file against them, and SHA-256 is what this machine hashes fastest.
     const manifestChecksums = facts.major >= 13 ? 'SHA256' : null;
-    const args = ['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', '--verbose', '--no-password', `--dbname=${target.url}`];
+    const args = [
+      '--format=tar',
+      '--pgdata=-',
+      '--wal-method=fetch',
+      '--checkpoint=fast',
+      '--verbose',
+      '--no-password',
+      `--dbname=${target.url}`,
+    ];
     if (manifestChecksums) args.push(`--manifest-checksums=${manifestChecksums}`);
     const bb = ToolSource.of(tool.path, args, { env: pgToolEnv(target), signal: ctx.signal, what: 'pg_basebackup' });
     let log = '';
-    void bb.started.then((t) => t.child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d)), () => undefined);
-    const stored = add({ name: 'base.tar', role: 'base-tar', source: bb, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+    void bb.started.then(
+      (t) => t.child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d)),
+      () => undefined,
+    );
+    const stored = add({
+      name: 'base.tar',
+      role: 'base-tar',
+      source: bb,
+      onPlainBytes: (n) => ctx.progress({ bytesDone: n }),
+    });
     const [written, exit] = await Promise.allSettled([stored, bb.exited()]);
     if (written.status === 'rejected') throw written.reason;
     if (exit.status === 'rejected') throw exit.reason;
     const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/i.exec(log);
     const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(log);
-    if (!start || !end) throw new LifeboatError('TOOL_FAILED', 'pg_basebackup did not report its WAL start and end points.');
+    if (!start || !end)
+      throw new LifeboatError('TOOL_FAILED', 'pg_basebackup did not report its WAL start and end points.');
     return {
       source: {
         tool: tool.version,

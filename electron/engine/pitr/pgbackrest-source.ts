@@ -35,7 +35,13 @@ interface BackupEntry {
 }
 
 /** The stanza's backups from backup.info (plain or encrypted): every full/diff/incr is a base to plan from. */
-export async function pgbrBases(medium: Medium, stanza: string, keys: PgbrKeys, dbId: number, dbVersion: string): Promise<BaseBackup[]> {
+export async function pgbrBases(
+  medium: Medium,
+  stanza: string,
+  keys: PgbrKeys,
+  dbId: number,
+  dbVersion: string,
+): Promise<BaseBackup[]> {
   const { ini } = await readPgbrInfo(medium, `backup/${stanza}/backup.info`, keys);
   const bases: BaseBackup[] = [];
   for (const [label, value] of ini.get('backup:current') ?? new Map<string, string>()) {
@@ -47,7 +53,13 @@ export async function pgbrBases(medium: Medium, stanza: string, keys: PgbrKeys, 
     }
     // A backup of an earlier cluster (before a stanza-upgrade) replays the WAL of another archive.
     if (e['db-id'] !== undefined && e['db-id'] !== dbId) continue;
-    if (!e['backup-archive-start'] || !e['backup-lsn-start'] || !e['backup-timestamp-stop'] || e['backup-error'] === true) continue;
+    if (
+      !e['backup-archive-start'] ||
+      !e['backup-lsn-start'] ||
+      !e['backup-timestamp-stop'] ||
+      e['backup-error'] === true
+    )
+      continue;
     bases.push({
       setId: label,
       setPath: `backup/${stanza}/${label}`,
@@ -80,7 +92,16 @@ export async function pgbackrestWalSource(medium: Medium, stanza: string, keys: 
     list: async () => {
       const files = await listPgbrArchive(medium, info);
       for (const f of files) byPath.set(f.path, f);
-      return files.map((f): ArchivedWal => ({ name: f.name, kind: f.kind, timeline: f.timeline, sha256: '', encodings: [], path: f.path, bytes: f.bytes, mtimeMs: f.mtimeMs }));
+      return files.map((f): ArchivedWal => ({
+        name: f.name,
+        kind: f.kind,
+        timeline: f.timeline,
+        sha256: '',
+        encodings: [],
+        path: f.path,
+        bytes: f.bytes,
+        mtimeMs: f.mtimeMs,
+      }));
     },
     read: async (w) => {
       const f = byPath.get(w.path);
@@ -101,9 +122,16 @@ export async function findPgbrStanza(medium: Medium, system: string): Promise<st
     if (await medium.stat(p).catch(() => null)) return system;
   }
   const infos = await medium.listFiles('archive', { maxDepth: 1, limit: 10_000 }).catch(() => []);
-  const stanzas = [...new Set(infos.map((f) => /^archive\/([^/]+)\/archive\.info(?:\.copy)?$/.exec(f.path)?.[1]).filter((x): x is string => !!x))];
+  const stanzas = [
+    ...new Set(
+      infos
+        .map((f) => /^archive\/([^/]+)\/archive\.info(?:\.copy)?$/.exec(f.path)?.[1])
+        .filter((x): x is string => !!x),
+    ),
+  ];
   const named = stanzas.filter((s) => systemNameFrom(s) === system);
-  if (named.length > 1) throw new LifeboatError('BAD_INPUT', `Several pgBackRest stanzas are named like ${system} (${named.join(', ')}).`);
+  if (named.length > 1)
+    throw new LifeboatError('BAD_INPUT', `Several pgBackRest stanzas are named like ${system} (${named.join(', ')}).`);
   return named[0] ?? null;
 }
 
@@ -111,7 +139,11 @@ export async function findPgbrStanza(medium: Medium, system: string): Promise<st
  * The archive a system's PITR reads: Lifeboat's own `wal/<system>` when it holds anything, else a
  * pgBackRest stanza of that name on the medium, else Lifeboat's (empty: the plan says so).
  */
-export async function foreignWalSourceFor(medium: Medium, system: string, keys: PgbrKeys): Promise<PgbrWalSource | null> {
+export async function foreignWalSourceFor(
+  medium: Medium,
+  system: string,
+  keys: PgbrKeys,
+): Promise<PgbrWalSource | null> {
   const own = await medium.listFiles(`wal/${system}`, { limit: 1, maxDepth: 2 }).catch(() => []);
   if (own.length > 0) return null;
   const stanza = await findPgbrStanza(medium, system);

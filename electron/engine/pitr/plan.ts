@@ -10,9 +10,24 @@ import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { findExecutable } from '../tools/tools';
 import { foreignWalSourceFor } from './pgbackrest-source';
 import type { Medium } from '../storage/medium';
-import { listArchive, readArchived, readArchivedChecked, walSignature, type ArchivedWal, type WalReader } from './wal-archive';
+import {
+  listArchive,
+  readArchived,
+  readArchivedChecked,
+  walSignature,
+  type ArchivedWal,
+  type WalReader,
+} from './wal-archive';
 import { acceptable, type WalSignatureState, type WalTrust } from './wal-signature';
-import { formatLsn, parseHistory, parseLsn, segmentName, segmentNumber, WAL_SEGMENT_DEFAULT, type HistoryEntry } from '../format/wal-names';
+import {
+  formatLsn,
+  parseHistory,
+  parseLsn,
+  segmentName,
+  segmentNumber,
+  WAL_SEGMENT_DEFAULT,
+  type HistoryEntry,
+} from '../format/wal-names';
 
 export interface BaseBackup {
   setId: string;
@@ -62,7 +77,14 @@ export interface PitrPlan {
   /** Whose archive was planned over: Lifeboat's own, or a pgBackRest stanza's. */
   origin: WalSource['origin'];
   bases: BaseBackup[];
-  timelines: Array<{ timeline: number; parent: number | null; switchLsn: string | null; segments: number; first: string | null; last: string | null }>;
+  timelines: Array<{
+    timeline: number;
+    parent: number | null;
+    switchLsn: string | null;
+    segments: number;
+    first: string | null;
+    last: string | null;
+  }>;
   gaps: Gap[];
   windows: TimelineWindow[];
   idle: Array<{ after: string; before: string; minutes: number }>;
@@ -83,7 +105,9 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
   return new Promise((resolve) => {
     execFile(pgWaldump, ['--path', dir, segment], { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (_e, stdout) => {
       // pg_waldump stops with an error at the end of the written part of a segment: expected.
-      const times = [...(stdout ?? '').matchAll(/COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ?([A-Z]+|[+-]\d+)?/g)].map((m) => {
+      const times = [
+        ...(stdout ?? '').matchAll(/COMMIT (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ?([A-Z]+|[+-]\d+)?/g),
+      ].map((m) => {
         const zone = m[2] && m[2] !== 'UTC' && m[2] !== 'GMT' ? m[2] : 'Z';
         return new Date(`${m[1]!.replace(' ', 'T')}${zone === 'Z' ? 'Z' : zone}`).toISOString();
       });
@@ -105,7 +129,11 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
  */
 type Problem = { state: WalSignatureState | 'duplicate'; reason: string };
 
-export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }> {
+export async function archiveSignatures(
+  medium: Medium,
+  r: Pick<WalReader, 'system' | 'trust'>,
+  archive: ArchivedWal[],
+): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }> {
   const summary: WalSignatures = { signed: 0, unsigned: 0, untrusted: 0, invalid: 0, problems: [] };
   const byName = new Map<string, Problem>();
   const counts = new Map<string, number>();
@@ -117,11 +145,17 @@ export async function archiveSignatures(medium: Medium, r: Pick<WalReader, 'syst
     else if (c.state === 'unsigned') summary.unsigned++;
     else if (c.state === 'untrusted-signer') summary.untrusted++;
     else summary.invalid++;
-    if ((counts.get(w.name) ?? 0) > 1) byName.set(w.name, { state: 'duplicate', reason: `${counts.get(w.name)} different stored files carry this name (one was added)` });
+    if ((counts.get(w.name) ?? 0) > 1)
+      byName.set(w.name, {
+        state: 'duplicate',
+        reason: `${counts.get(w.name)} different stored files carry this name (one was added)`,
+      });
     else if (c.state !== 'signed') byName.set(w.name, { state: c.state, reason: c.reason ?? c.state });
   };
   await Promise.all(archive.map((w) => limit(check, w)));
-  summary.problems = [...byName.entries()].map(([name, p]) => ({ name, ...p })).sort((a, b) => a.name.localeCompare(b.name));
+  summary.problems = [...byName.entries()]
+    .map(([name, p]) => ({ name, ...p }))
+    .sort((a, b) => a.name.localeCompare(b.name));
   return { summary, byName };
 }
 
@@ -192,8 +226,16 @@ export function lifeboatWalSource(medium: Medium, system: string, reader: WalRea
  * The archive of a system on a medium: Lifeboat's own `wal/<system>` when it holds anything, else
  * a pgBackRest stanza of that name (`archive/<system>/archive.info`), else Lifeboat's (empty).
  */
-export async function pickWalSource(medium: Medium, system: string, reader: WalReader, pgbrKeys?: PgbrKeys): Promise<WalSource> {
-  return (await foreignWalSourceFor(medium, system, pgbrKeys ?? { repoPassphrase: null })) ?? lifeboatWalSource(medium, system, reader);
+export async function pickWalSource(
+  medium: Medium,
+  system: string,
+  reader: WalReader,
+  pgbrKeys?: PgbrKeys,
+): Promise<WalSource> {
+  return (
+    (await foreignWalSourceFor(medium, system, pgbrKeys ?? { repoPassphrase: null })) ??
+    lifeboatWalSource(medium, system, reader)
+  );
 }
 
 export async function planPitr(
@@ -220,11 +262,26 @@ export async function planPitr(
   const segBytes = bases[0]?.segmentBytes ?? WAL_SEGMENT_DEFAULT;
   const archive = o.archive ?? (await source.list());
   const sigs = await source.signatures(archive);
-  if (sigs.summary.unsigned) warnings.push(`${sigs.summary.unsigned} of ${archive.length} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`);
-  if (sigs.summary.untrusted) warnings.push(`${sigs.summary.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`);
-  if (sigs.summary.invalid) warnings.push(`${sigs.summary.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`);
+  if (sigs.summary.unsigned)
+    warnings.push(
+      `${sigs.summary.unsigned} of ${archive.length} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`,
+    );
+  if (sigs.summary.untrusted)
+    warnings.push(
+      `${sigs.summary.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`,
+    );
+  if (sigs.summary.invalid)
+    warnings.push(
+      `${sigs.summary.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`,
+    );
   const dups = sigs.summary.problems.filter((p) => p.state === 'duplicate');
-  if (dups.length) warnings.push(`${dups.length} WAL file names are held by more than one stored file (${dups.slice(0, 3).map((d) => d.name).join(', ')}): one was added; a restore refuses them`);
+  if (dups.length)
+    warnings.push(
+      `${dups.length} WAL file names are held by more than one stored file (${dups
+        .slice(0, 3)
+        .map((d) => d.name)
+        .join(', ')}): one was added; a restore refuses them`,
+    );
   const segments = archive.filter((w) => w.kind === 'segment');
   const byTimeline = new Map<number, ArchivedWal[]>();
   for (const s of segments) {
@@ -237,7 +294,9 @@ export async function planPitr(
     try {
       histories.set(h.timeline, parseHistory((await source.read(h)).toString('utf8')));
     } catch (e) {
-      warnings.push(`the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`);
+      warnings.push(
+        `the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`,
+      );
     }
   }
   const timelineIds = [...new Set([...byTimeline.keys(), ...histories.keys()])].sort((a, b) => a - b);
@@ -245,9 +304,19 @@ export async function planPitr(
     const h = histories.get(t);
     const parent = h?.[h.length - 1] ?? null;
     const list = byTimeline.get(t) ?? [];
-    return { timeline: t, parent: parent?.parent ?? null, switchLsn: parent ? formatLsn(parent.switchLsn) : null, segments: list.length, first: list[0]?.name ?? null, last: list[list.length - 1]?.name ?? null };
+    return {
+      timeline: t,
+      parent: parent?.parent ?? null,
+      switchLsn: parent ? formatLsn(parent.switchLsn) : null,
+      segments: list.length,
+      first: list[0]?.name ?? null,
+      last: list[list.length - 1]?.name ?? null,
+    };
   });
-  if (timelines.length > 1) warnings.push(`the archive holds ${timelines.length} timelines (${timelines.map((t) => t.timeline).join(', ')}): a promotion happened; recovery follows the latest timeline unless told otherwise`);
+  if (timelines.length > 1)
+    warnings.push(
+      `the archive holds ${timelines.length} timelines (${timelines.map((t) => t.timeline).join(', ')}): a promotion happened; recovery follows the latest timeline unless told otherwise`,
+    );
 
   // Gaps inside each timeline's archived range.
   const gaps: Gap[] = [];
@@ -255,10 +324,14 @@ export async function planPitr(
     for (let i = 1; i < list.length; i++) {
       const a = segmentNumber(list[i - 1]!.name, segBytes);
       const b = segmentNumber(list[i]!.name, segBytes);
-      if (b > a + 1) gaps.push({ timeline: t, from: segmentName(t, a + 1, segBytes), to: segmentName(t, b - 1, segBytes) });
+      if (b > a + 1)
+        gaps.push({ timeline: t, from: segmentName(t, a + 1, segBytes), to: segmentName(t, b - 1, segBytes) });
     }
   }
-  for (const g of gaps) warnings.push(`WAL gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? ` to ${g.to}` : ''} missing — no recovery can pass it`);
+  for (const g of gaps)
+    warnings.push(
+      `WAL gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? ` to ${g.to}` : ''} missing — no recovery can pass it`,
+    );
 
   // Idle stretches: archive times far apart mean commits in between wait for the next switch.
   const idle: PitrPlan['idle'] = [];
@@ -268,7 +341,10 @@ export async function planPitr(
     const d = byTime[i]!.mtimeMs - byTime[i - 1]!.mtimeMs;
     if (d > idleMs) idle.push({ after: byTime[i - 1]!.name, before: byTime[i]!.name, minutes: Math.round(d / 60_000) });
   }
-  for (const x of idle) warnings.push(`no WAL was archived for ${x.minutes} minutes between ${x.after} and ${x.before}: set archive_timeout, or the real RPO is that coarse`);
+  for (const x of idle)
+    warnings.push(
+      `no WAL was archived for ${x.minutes} minutes between ${x.after} and ${x.before}: set archive_timeout, or the real RPO is that coarse`,
+    );
 
   // Windows: contiguous segments from each base backup's start (following child timelines).
   const pgWaldump = findExecutable('pg_waldump', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
@@ -277,7 +353,8 @@ export async function planPitr(
   const chains = new Map<string, ArchivedWal[]>();
   // Segment number → archived segment, per timeline: chains are walked in linear time.
   const bySegment = new Map<number, Map<number, ArchivedWal>>();
-  for (const [tl, list] of byTimeline) bySegment.set(tl, new Map(list.map((s) => [segmentNumber(s.name, segBytes), s])));
+  for (const [tl, list] of byTimeline)
+    bySegment.set(tl, new Map(list.map((s) => [segmentNumber(s.name, segBytes), s])));
   // Bases taken one after another share the end of their chain: its last commit is read once.
   const ends = new Map<string, { to: string; toBasis: TimelineWindow['toBasis'] }>();
   try {
@@ -288,7 +365,9 @@ export async function planPitr(
       for (;;) {
         const found = bySegment.get(t)?.get(seg);
         // A child timeline that branched at or after this point takes over from its switch segment.
-        const child = timelines.find((x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg);
+        const child = timelines.find(
+          (x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg,
+        );
         if (child && bySegment.get(child.timeline)?.has(seg)) {
           t = child.timeline;
           continue;
@@ -316,7 +395,9 @@ export async function planPitr(
             try {
               writeFileSync(join(work, w.name), await source.read(w));
             } catch (e) {
-              warnings.push(`${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`);
+              warnings.push(
+                `${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`,
+              );
               break;
             }
             const commits = await waldumpCommits(pgWaldump, work, w.name);
@@ -329,7 +410,15 @@ export async function planPitr(
         }
         if (to) ends.set(endKey, { to, toBasis });
       }
-      windows.push({ base: b.setId, timeline: last?.timeline ?? b.timeline, from: b.finishedAt, to: to && to > b.finishedAt ? to : b.finishedAt, toBasis, lastSegment: last?.name ?? segmentName(b.timeline, Math.floor(parseLsn(b.stopLsn) / segBytes), segBytes), segments: chain.length });
+      windows.push({
+        base: b.setId,
+        timeline: last?.timeline ?? b.timeline,
+        from: b.finishedAt,
+        to: to && to > b.finishedAt ? to : b.finishedAt,
+        toBasis,
+        lastSegment: last?.name ?? segmentName(b.timeline, Math.floor(parseLsn(b.stopLsn) / segBytes), segBytes),
+        segments: chain.length,
+      });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -339,29 +428,64 @@ export async function planPitr(
   let target: PitrPlan['target'] = null;
   if (o.targetTime) {
     const t = Date.parse(o.targetTime);
-    if (Number.isNaN(t)) throw new LifeboatError('BAD_INPUT', `--target-time "${o.targetTime}" is not a date and time (ISO 8601).`);
+    if (Number.isNaN(t))
+      throw new LifeboatError('BAD_INPUT', `--target-time "${o.targetTime}" is not a date and time (ISO 8601).`);
     const time = new Date(t).toISOString();
     const tw: string[] = [];
     const candidates = windows.filter((w) => w.from <= time).sort((a, b) => b.from.localeCompare(a.from));
     const inside = candidates.find((w) => w.to !== null && w.to >= time) ?? null;
     const chosen = inside ?? candidates[0] ?? null;
-    if (!chosen) tw.push(`the target is before the end of every base backup (the oldest ends at ${windows[0]?.from ?? 'never'})`);
+    if (!chosen)
+      tw.push(`the target is before the end of every base backup (the oldest ends at ${windows[0]?.from ?? 'never'})`);
     else if (!inside) {
-      tw.push(`the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`);
+      tw.push(
+        `the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`,
+      );
       const gap = gaps.find((g) => g.timeline === chosen.timeline && g.from > chosen.lastSegment);
-      if (gap) tw.push(`WAL after ${chosen.lastSegment} is missing (${gap.from}…): the archive has newer segments, but not contiguous ones`);
+      if (gap)
+        tw.push(
+          `WAL after ${chosen.lastSegment} is missing (${gap.from}…): the archive has newer segments, but not contiguous ones`,
+        );
     }
-    if (chosen && timelines.length > 1) tw.push(`the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`);
+    if (chosen && timelines.length > 1)
+      tw.push(
+        `the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`,
+      );
     for (const x of idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
     const chain = chosen ? (chains.get(chosen.base) ?? []) : [];
     // A restore fetches the chain and every history file: each one must pass the signature policy.
     const refused = [...archive.filter((w) => w.kind === 'history'), ...chain]
       .filter((w) => !usable(sigs.byName.get(w.name)?.state, o.trust))
       .map((w) => ({ name: w.name, state: sigs.byName.get(w.name)!.state, reason: sigs.byName.get(w.name)!.reason }));
-    if (refused.length) tw.push(`${refused.length} WAL files the restore needs are refused by the signature policy (${refused.slice(0, 3).map((r) => `${r.name}: ${r.state}`).join('; ')}${refused.length > 3 ? '; …' : ''})`);
-    target = { time, inside: inside !== null, base: chosen?.base ?? null, segments: chain.map((s) => s.name), warnings: tw, refused };
+    if (refused.length)
+      tw.push(
+        `${refused.length} WAL files the restore needs are refused by the signature policy (${refused
+          .slice(0, 3)
+          .map((r) => `${r.name}: ${r.state}`)
+          .join('; ')}${refused.length > 3 ? '; …' : ''})`,
+      );
+    target = {
+      time,
+      inside: inside !== null,
+      base: chosen?.base ?? null,
+      segments: chain.map((s) => s.name),
+      warnings: tw,
+      refused,
+    };
   }
-  return { system, medium: medium.location, origin: source.origin, bases, timelines, gaps, windows, idle, target, signatures: sigs.summary, warnings };
+  return {
+    system,
+    medium: medium.location,
+    origin: source.origin,
+    bases,
+    timelines,
+    gaps,
+    windows,
+    idle,
+    target,
+    signatures: sigs.summary,
+    warnings,
+  };
 }
 
 export interface WalChainCheck {
@@ -398,12 +522,22 @@ export async function verifyWalChain(
 ): Promise<WalChainCheck> {
   const source = await pickWalSource(medium, system, { system, identities: o.identities, trust: o.trust }, o.pgbrKeys);
   const archive = await source.list();
-  const plan = await planPitr(medium, system, { identities: o.identities, trust: o.trust, pgBinDir: o.pgBinDir, archive, source });
+  const plan = await planPitr(medium, system, {
+    identities: o.identities,
+    trust: o.trust,
+    pgBinDir: o.pgBinDir,
+    archive,
+    source,
+  });
   const corrupt: WalChainCheck['corrupt'] = [];
   const unsigned: WalChainCheck['unsigned'] = [];
   // Every file is decoded and hash-checked whatever its signature state, so an unsigned archive
   // still gets its bytes checked; the state is reported beside the verdict.
-  const reader: WalReader = { system, identities: o.identities, trust: { trusted: o.trust.trusted, allowUnsigned: true } };
+  const reader: WalReader = {
+    system,
+    identities: o.identities,
+    trust: { trusted: o.trust.trusted, allowUnsigned: true },
+  };
   const dups = new Set(plan.signatures.problems.filter((p) => p.state === 'duplicate').map((p) => p.name));
   let bytes = 0;
   let done = 0;
@@ -418,8 +552,13 @@ export async function verifyWalChain(
       }
       const r = await readArchivedChecked(medium, reader, w);
       bytes += r.plain.length;
-      if (dups.has(w.name)) corrupt.push({ name: w.name, reason: `more than one stored file is named ${w.name} (${w.path} is one): a file was added to the archive` });
-      else if (r.signature.state === 'unsigned' || r.signature.state === 'untrusted-signer') unsigned.push({ name: w.name, state: r.signature.state, reason: r.signature.reason ?? r.signature.state });
+      if (dups.has(w.name))
+        corrupt.push({
+          name: w.name,
+          reason: `more than one stored file is named ${w.name} (${w.path} is one): a file was added to the archive`,
+        });
+      else if (r.signature.state === 'unsigned' || r.signature.state === 'untrusted-signer')
+        unsigned.push({ name: w.name, state: r.signature.state, reason: r.signature.reason ?? r.signature.state });
     } catch (e) {
       // Out of reach is not a verdict on the file: the check stops instead of calling the rest corrupt.
       const err = unlessUnreachable(e, medium.location, w.name, `${done} of ${archive.length} WAL files were checked.`);
@@ -437,6 +576,10 @@ export async function verifyWalChain(
     unsignedAccepted: o.trust.allowUnsigned,
     gaps: plan.gaps,
     windows: plan.windows,
-    ok: corrupt.length === 0 && plan.gaps.length === 0 && archive.length > 0 && (o.trust.allowUnsigned || unsigned.length === 0),
+    ok:
+      corrupt.length === 0 &&
+      plan.gaps.length === 0 &&
+      archive.length > 0 &&
+      (o.trust.allowUnsigned || unsigned.length === 0),
   };
 }

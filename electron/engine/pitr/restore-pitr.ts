@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -83,18 +93,35 @@ async function extractBase(
 ): Promise<string[]> {
   // Through the gate's stages (restore/gate.ts): sizes are hard stops, hashes fail the stream at its end;
   // PostgreSQL's own backup_manifest is checked on the plaintext as it passes.
-  const gated = gateStages(specOf(setId, artifact), input.identities, { check: true, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+  const gated = gateStages(specOf(setId, artifact), input.identities, {
+    check: true,
+    onPlainBytes: (n) => ctx.progress({ bytesDone: n }),
+  });
   const pgManifest = new BackupManifestTap(manifestAlgorithms(source));
-  await extractTar(await input.medium.openRead(path), [...gated.stages, pgManifest], dataDir, { accept: () => true, signal: ctx.signal });
+  await extractTar(await input.medium.openRead(path), [...gated.stages, pgManifest], dataDir, {
+    accept: () => true,
+    signal: ctx.signal,
+  });
   if (gated.stored.sha256() !== artifact.sha256 || gated.plain.sha256() !== artifact.plain_sha256) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`, { hint: 'Use another base backup or another copy.' });
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The base backup ${setId} does not match its manifest (SHA-256 differs). The data directory is not usable.`,
+      { hint: 'Use another base backup or another copy.' },
+    );
   }
   const r = pgManifest.result();
-  if (!r.present) return ['the base backup holds no backup_manifest (PostgreSQL before 13): its files were not checked against PostgreSQL\'s own checksums'];
+  if (!r.present)
+    return [
+      "the base backup holds no backup_manifest (PostgreSQL before 13): its files were not checked against PostgreSQL's own checksums",
+    ];
   if (!r.ok) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `The base backup ${setId} differs from PostgreSQL's own backup_manifest: ${describeProblems(r)}. The data directory is not usable.`, {
-      hint: 'The bytes changed between the server and the backup (or on the medium, re-encoded): use another base backup.',
-    });
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The base backup ${setId} differs from PostgreSQL's own backup_manifest: ${describeProblems(r)}. The data directory is not usable.`,
+      {
+        hint: 'The bytes changed between the server and the backup (or on the medium, re-encoded): use another base backup.',
+      },
+    );
   }
   return [];
 }
@@ -114,18 +141,36 @@ const PREFETCH_DURING_EXTRACTION = 4;
  * decompressed and hash-checked into a local spool while PostgreSQL replays (its
  * restore_command is a local copy of a proven file), to the target, then promotes.
  */
-export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<PitrRestoreResult> {
+export async function restorePitr(
+  input: PitrRestoreInput,
+  ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>,
+): Promise<PitrRestoreResult> {
   const started = Date.now();
   const dataDir = resolve(input.dataDir);
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-    throw new LifeboatError('PRECONDITION_FAILED', `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`, { hint: 'Choose a new folder; never restore over a data directory that may be in use.' });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`,
+      { hint: 'Choose a new folder; never restore over a data directory that may be in use.' },
+    );
   }
   ctx.step('planning');
-  const reader: WalReader = { system: input.system, identities: input.identities, trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) } };
+  const reader: WalReader = {
+    system: input.system,
+    identities: input.identities,
+    trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) },
+  };
   // Lifeboat's own archive, or a pgBackRest stanza of this name (pickWalSource): the same planning and replay.
   const source = await pickWalSource(input.medium, input.system, reader, input.pgbrKeys);
   const archive = await source.list();
-  const plan = await planPitr(input.medium, input.system, { targetTime: input.targetTime, identities: input.identities, trust: reader.trust, pgBinDir: input.pgBinDir, archive, source });
+  const plan = await planPitr(input.medium, input.system, {
+    targetTime: input.targetTime,
+    identities: input.identities,
+    trust: reader.trust,
+    pgBinDir: input.pgBinDir,
+    archive,
+    source,
+  });
   const target = plan.target!;
   // Refused before anything is extracted: a WAL file the policy refuses would stop replay midway.
   const refused = target.refused[0];
@@ -134,25 +179,48 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       refused.state === 'duplicate'
         ? new LifeboatError('FORMAT_INVALID', `The archived WAL file ${refused.name} was refused: ${refused.reason}.`)
         : refusal(refused.name, { state: refused.state, keyId: null, facts: null, reason: refused.reason });
-    const more = target.refused.length > 1 ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.` : '';
+    const more =
+      target.refused.length > 1
+        ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.`
+        : '';
     throw new LifeboatError(e.code, `${e.message}${more} Nothing was restored.`, { hint: e.hint });
   }
-  if (!target.base) throw new LifeboatError('NOT_FOUND', `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`, { hint: target.warnings.join(' ') || undefined });
+  if (!target.base)
+    throw new LifeboatError(
+      'NOT_FOUND',
+      `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`,
+      { hint: target.warnings.join(' ') || undefined },
+    );
   if (!target.inside) {
-    throw new LifeboatError('PRECONDITION_FAILED', `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`, { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`,
+      { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' },
+    );
   }
   const base = plan.bases.find((b) => b.setId === target.base)!;
   const binDir = findPgBinDir(input.pgBinDir);
   const major = majorOf(binDir);
   if (base.serverMajor && major !== base.serverMajor) {
-    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`, { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` });
+    throw new LifeboatError(
+      'TOOL_VERSION_MISMATCH',
+      `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`,
+      { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` },
+    );
   }
   const warnings = [...target.warnings];
   const needs = new Set([...target.segments, ...archive.filter((w) => w.kind === 'history').map((w) => w.name)]);
-  const accepted = reader.trust.allowUnsigned ? plan.signatures.problems.filter((p) => needs.has(p.name) && (p.state === 'unsigned' || p.state === 'untrusted-signer')).map(({ name, state }) => ({ name, state })) : [];
+  const accepted = reader.trust.allowUnsigned
+    ? plan.signatures.problems
+        .filter((p) => needs.has(p.name) && (p.state === 'unsigned' || p.state === 'untrusted-signer'))
+        .map(({ name, state }) => ({ name, state }))
+    : [];
   if (accepted.length) {
     // The operator's explicit acceptance is part of the record of the run.
-    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted.slice(0, 5).map((p) => `${p.name}: ${p.state}`).join('; ')}${accepted.length > 5 ? '; …' : ''})`;
+    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted
+      .slice(0, 5)
+      .map((p) => `${p.name}: ${p.state}`)
+      .join('; ')}${accepted.length > 5 ? '; …' : ''})`;
     ctx.log('warn', line);
     warnings.push(line);
   }
@@ -169,16 +237,24 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       const { keyId, signature } = parseSignature(sig);
       const key = input.trusted.find((k) => k.keyId === keyId);
       if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
-      else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey)) throw new LifeboatError('SIGNATURE_INVALID', `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`);
+      else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey))
+        throw new LifeboatError(
+          'SIGNATURE_INVALID',
+          `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`,
+        );
     } else warnings.push('the base backup is not signed');
     const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
     if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
     lifeboatBase = { manifest, artifact };
   } else {
     const admitted = input.admitForeignBase ? await input.admitForeignBase(base, input.medium.location) : null;
-    const state = admitted ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}` : 'trust not judged: no catalog';
+    const state = admitted
+      ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}`
+      : 'trust not judged: no catalog';
     if (admitted?.overridden) ctx.log('warn', `${base.setId}: ${state}`);
-    warnings.push(`${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`);
+    warnings.push(
+      `${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`,
+    );
   }
 
   const runAs = postgresRunAs();
@@ -217,7 +293,9 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (stopFetching) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         const bytes = await source.read(w);
-        await writeFileAtomic(join(spool, w.name), bytes, { owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined });
+        await writeFileAtomic(join(spool, w.name), bytes, {
+          owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined,
+        });
         ctx.progress({ itemsDone: ++fetched, current: w.name });
       }
     })().then(
@@ -236,11 +314,29 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     if (lifeboatBase) {
       const { manifest, artifact } = lifeboatBase;
       ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-      warnings.push(...(await extractBase(input, base.setId, `${base.setPath}/${artifact.path}`, artifact, manifest.source, dataDir, ctx)));
+      warnings.push(
+        ...(await extractBase(
+          input,
+          base.setId,
+          `${base.setPath}/${artifact.path}`,
+          artifact,
+          manifest.source,
+          dataDir,
+          ctx,
+        )),
+      );
     } else {
       const pgbr = source as PgbrWalSource;
       ctx.progress({ bytesTotal: base.bytes || null, bytesDone: 0 });
-      await restorePgbrBackup({ medium: input.medium, stanza: pgbr.stanza, label: base.setId, repoPassphrase: pgbr.keys.repoPassphrase, dataDir, signal: ctx.signal, onBytes: (n) => ctx.progress({ bytesDone: n }) });
+      await restorePgbrBackup({
+        medium: input.medium,
+        stanza: pgbr.stanza,
+        label: base.setId,
+        repoPassphrase: pgbr.keys.repoPassphrase,
+        dataDir,
+        signal: ctx.signal,
+        onBytes: (n) => ctx.progress({ bytesDone: n }),
+      });
     }
     ctx.progress({ bytesTotal: null, bytesDone: 0 });
     releaseFetch();
@@ -248,7 +344,11 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     const fetchFailure = (): LifeboatError | null => {
       if (!fetchError) return null;
       const e = fetchError instanceof LifeboatError ? fetchError : mapError(fetchError);
-      return new LifeboatError(e.code, `${e.message} The restore stopped; PostgreSQL was stopped before the data directory could be used.`, { hint: e.hint });
+      return new LifeboatError(
+        e.code,
+        `${e.message} The restore stopped; PostgreSQL was stopped before the data directory could be used.`,
+        { hint: e.hint },
+      );
     };
 
     ctx.step('configuring recovery');
@@ -275,11 +375,20 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
     const log = join(dataDir, 'lifeboat-recovery.log');
     // pg_ctl hands -o to a shell: the folder is quoted (a data directory may hold spaces).
     const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${shellWord(dataDir)}`;
-    const start = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'], { runAs });
-    const logTail = (): string => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '');
+    const start = await runPgTool(
+      join(binDir, 'pg_ctl'),
+      ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'],
+      { runAs },
+    );
+    const logTail = (): string =>
+      existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '';
     started_ok = true;
     if (fetchFailure()) throw fetchFailure()!;
-    if (start.code !== 0) throw new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`);
+    if (start.code !== 0)
+      throw new LifeboatError(
+        'DB_RESTORE_FAILED',
+        `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`,
+      );
     // The recovered server: trust on 127.0.0.1 is the base backup's own pg_hba (a restore target is not shared).
     const recovered = parsePgUrl(`postgres://postgres@127.0.0.1:${port}/postgres`);
     const client = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withPgClient(recovered, fn);
@@ -289,10 +398,18 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       if (fetchFailure()) throw fetchFailure()!;
       let inRecovery: boolean;
       try {
-        inRecovery = await client(async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+        inRecovery = await client(
+          async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+        );
       } catch {
         const status = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, 'status'], { runAs });
-        if (status.code !== 0) throw fetchFailure() ?? new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, { hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.' });
+        if (status.code !== 0)
+          throw (
+            fetchFailure() ??
+            new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, {
+              hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.',
+            })
+          );
         inRecovery = true;
       }
       if (!inRecovery) {
@@ -301,11 +418,18 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
         if (fetchFailure()) throw fetchFailure()!;
         break;
       }
-      if (Date.now() > deadline) throw new LifeboatError('DB_RESTORE_FAILED', `Recovery did not finish within ${input.timeoutSeconds ?? 600} s.`, { hint: `See ${log}.` });
+      if (Date.now() > deadline)
+        throw new LifeboatError(
+          'DB_RESTORE_FAILED',
+          `Recovery did not finish within ${input.timeoutSeconds ?? 600} s.`,
+          { hint: `See ${log}.` },
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
     const facts = await client(async (c) => {
-      const r = await c.query<{ at: Date | null; tli: number }>('SELECT pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli');
+      const r = await c.query<{ at: Date | null; tli: number }>(
+        'SELECT pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
+      );
       return r.rows[0]!;
     });
     let running = true;
@@ -313,10 +437,26 @@ export async function restorePitr(input: PitrRestoreInput, ctx: Pick<JobContext,
       await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
       running = false;
     }
-    return { dataDir, port, base: base.setId, segments: needed.length, targetTime: target.time, replayedTo: facts.at ? facts.at.toISOString() : null, timeline: facts.tli ?? null, durationMs: Date.now() - started, running,
-      stopCommand: `${runAs ? 'runuser -u postgres -- ' : ''}${shellWord(join(binDir, 'pg_ctl'))} -D ${shellWord(dataDir)} stop`, warnings, unsignedWalAccepted: accepted, plan };
+    return {
+      dataDir,
+      port,
+      base: base.setId,
+      segments: needed.length,
+      targetTime: target.time,
+      replayedTo: facts.at ? facts.at.toISOString() : null,
+      timeline: facts.tli ?? null,
+      durationMs: Date.now() - started,
+      running,
+      stopCommand: `${runAs ? 'runuser -u postgres -- ' : ''}${shellWord(join(binDir, 'pg_ctl'))} -D ${shellWord(dataDir)} stop`,
+      warnings,
+      unsignedWalAccepted: accepted,
+      plan,
+    };
   } catch (e) {
-    if (started_ok) await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(() => undefined);
+    if (started_ok)
+      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(
+        () => undefined,
+      );
     throw e;
   } finally {
     // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).

@@ -11,7 +11,15 @@ import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
 import type { Medium } from '../storage/medium';
 import { timelineOf, walKind } from '../format/wal-names';
-import { acceptable, buildWalSidecar, checkWalSidecar, refusal, walSidecarPath, type WalSignatureCheck, type WalTrust } from './wal-signature';
+import {
+  acceptable,
+  buildWalSidecar,
+  checkWalSidecar,
+  refusal,
+  walSidecarPath,
+  type WalSignatureCheck,
+  type WalTrust,
+} from './wal-signature';
 
 /**
  * The WAL archive on a medium: `wal/<system>/<timeline>/<file name>.<sha256 of the plaintext>.zst[.age]`.
@@ -74,13 +82,36 @@ export async function encodeWalFile(file: string): Promise<EncodedWal> {
   }
   const compressor = new Compressor();
   compressor.setParameters({ compressionLevel: 3, checksumFlag: true });
-  return { sha256: createHash('sha256').update(plain).digest('hex'), plainBytes: plain.length, compressed: compressor.compress(plain) };
+  return {
+    sha256: createHash('sha256').update(plain).digest('hex'),
+    plainBytes: plain.length,
+    compressed: compressor.compress(plain),
+  };
 }
 
 /** True when the sidecar beside `path` is ours (this key) and signs exactly this file: a retried push has nothing to redo. */
-async function signedByUs(medium: Medium, system: string, name: string, sha256: string, path: string, storedBytes: number, key: SigningKey): Promise<boolean> {
-  const ours = [{ keyId: key.keyId, label: key.keyId, publicKeyPem: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), addedAt: '' }];
-  const check = checkWalSidecar(await medium.readOptional(walSidecarPath(path)), { system, name, plainSha256: sha256, storedBytes }, ours);
+async function signedByUs(
+  medium: Medium,
+  system: string,
+  name: string,
+  sha256: string,
+  path: string,
+  storedBytes: number,
+  key: SigningKey,
+): Promise<boolean> {
+  const ours = [
+    {
+      keyId: key.keyId,
+      label: key.keyId,
+      publicKeyPem: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+      addedAt: '',
+    },
+  ];
+  const check = checkWalSidecar(
+    await medium.readOptional(walSidecarPath(path)),
+    { system, name, plainSha256: sha256, storedBytes },
+    ours,
+  );
   if (check.state !== 'signed') return false;
   // The stored bytes must be the ones signed: a same-named file planted beside our sidecar is not ours.
   const stored = await medium.readFile(path);
@@ -107,20 +138,28 @@ export async function pushWal(
 ): Promise<PushResult> {
   const name = basename(file);
   const kind = walKind(name);
-  if (!kind) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name (segment, .history, .backup or .partial).`);
+  if (!kind)
+    throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name (segment, .history, .backup or .partial).`);
   const { sha256, plainBytes, compressed } = await encode(file);
   const dir = walDir(system, timelineOf(name));
   // Only this name is looked at: a push costs the same with ten segments archived or a million.
-  const existing = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
+  const existing = (await medium.listNamed(dir, `${name}.`))
+    .map((f) => parseStored(f.path, f.size, f.mtimeMs))
+    .filter((x) => x?.name === name);
   let replaces: string | null = null;
   if (existing.length > 0) {
     const same = existing.find((x) => x!.sha256 === sha256);
     if (!same) {
-      throw new LifeboatError('ALREADY_EXISTS', `${name} is already archived for ${system} with different content (${existing[0]!.sha256.slice(0, 12)}… ≠ ${sha256.slice(0, 12)}…). Refusing to overwrite it.`, {
-        hint: 'Two clusters may be archiving to the same system name, or the archive was restored from elsewhere. Check before going on: PostgreSQL keeps the file and will retry.',
-      });
+      throw new LifeboatError(
+        'ALREADY_EXISTS',
+        `${name} is already archived for ${system} with different content (${existing[0]!.sha256.slice(0, 12)}… ≠ ${sha256.slice(0, 12)}…). Refusing to overwrite it.`,
+        {
+          hint: 'Two clusters may be archiving to the same system name, or the archive was restored from elsewhere. Check before going on: PostgreSQL keeps the file and will retry.',
+        },
+      );
     }
-    if (!signKey || (await signedByUs(medium, system, name, sha256, same.path, same.bytes, signKey))) return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
+    if (!signKey || (await signedByUs(medium, system, name, sha256, same.path, same.bytes, signKey)))
+      return { name, path: same.path, sha256, plainBytes, storedBytes: same.bytes, already: true };
     // Archived but not signed by this key (an interrupted push, or an archive from before signing):
     // our own encoding of the same plaintext replaces it, signed like a new file.
     replaces = same.path;
@@ -128,7 +167,19 @@ export async function pushWal(
   const stored = recipients.length ? await sealAll(compressed, recipients) : compressed;
   const path = `${dir}/${name}.${sha256}.zst${recipients.length ? '.age' : ''}`;
   const storedSha256 = createHash('sha256').update(stored).digest('hex');
-  const sidecar = signKey ? buildWalSidecar({ system, name, plain_bytes: plainBytes, plain_sha256: sha256, stored_bytes: stored.length, stored_sha256: storedSha256 }, signKey) : null;
+  const sidecar = signKey
+    ? buildWalSidecar(
+        {
+          system,
+          name,
+          plain_bytes: plainBytes,
+          plain_sha256: sha256,
+          stored_bytes: stored.length,
+          stored_sha256: storedSha256,
+        },
+        signKey,
+      )
+    : null;
   if (sidecar) await medium.putFile(walSidecarPath(path), sidecar);
   await medium.putFile(path, stored);
   // Encoded differently before (without age, or with it): one stored file per name, so the old one goes.
@@ -150,19 +201,38 @@ export interface WalReader {
 const WAL_FILE_MAX = 2 ** 30;
 
 /** The signature state of an archived file from its sidecar and the listing (no read of the file itself). */
-export async function walSignature(medium: Medium, r: Pick<WalReader, 'system' | 'trust'>, w: ArchivedWal): Promise<WalSignatureCheck> {
-  return checkWalSidecar(await medium.readOptional(walSidecarPath(w.path)), { system: r.system, name: w.name, plainSha256: w.sha256, storedBytes: w.bytes }, r.trust.trusted);
+export async function walSignature(
+  medium: Medium,
+  r: Pick<WalReader, 'system' | 'trust'>,
+  w: ArchivedWal,
+): Promise<WalSignatureCheck> {
+  return checkWalSidecar(
+    await medium.readOptional(walSidecarPath(w.path)),
+    { system: r.system, name: w.name, plainSha256: w.sha256, storedBytes: w.bytes },
+    r.trust.trusted,
+  );
 }
 
 /** Decode stored bytes, stopping at `limit` plaintext bytes: a byte more is corruption, not memory to spend. */
-async function decodeBounded(stored: Buffer, encodings: readonly string[], identities: AgeIdentity[], limit: number, name: string): Promise<Buffer> {
+async function decodeBounded(
+  stored: Buffer,
+  encodings: readonly string[],
+  identities: AgeIdentity[],
+  limit: number,
+  name: string,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {
       total += chunk.length;
       if (total > limit) {
-        cb(new LifeboatError('CHECKSUM_MISMATCH', `The archived ${name} is corrupted: it decodes to more than ${limit} bytes. It was not handed to PostgreSQL.`));
+        cb(
+          new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `The archived ${name} is corrupted: it decodes to more than ${limit} bytes. It was not handed to PostgreSQL.`,
+          ),
+        );
         return;
       }
       chunks.push(chunk);
@@ -183,18 +253,40 @@ async function decodeBounded(stored: Buffer, encodings: readonly string[], ident
  * or untrusted file is refused unless the reader accepted them (`allowUnsigned`); a signature that
  * does not match is always refused.
  */
-export async function readArchivedChecked(medium: Medium, r: WalReader, w: ArchivedWal): Promise<{ plain: Buffer; signature: WalSignatureCheck }> {
+export async function readArchivedChecked(
+  medium: Medium,
+  r: WalReader,
+  w: ArchivedWal,
+): Promise<{ plain: Buffer; signature: WalSignatureCheck }> {
   const signature = await walSignature(medium, r, w);
   if (!acceptable(signature.state, r.trust)) throw refusal(w.name, signature);
   const facts = signature.facts;
   const stored = await medium.readFile(w.path);
-  if (facts && (stored.length !== facts.stored_bytes || createHash('sha256').update(stored).digest('hex') !== facts.stored_sha256)) {
-    throw refusal(w.name, { ...signature, state: 'signature-invalid', facts: null, reason: 'the stored bytes are not the ones signed' });
+  if (
+    facts &&
+    (stored.length !== facts.stored_bytes || createHash('sha256').update(stored).digest('hex') !== facts.stored_sha256)
+  ) {
+    throw refusal(w.name, {
+      ...signature,
+      state: 'signature-invalid',
+      facts: null,
+      reason: 'the stored bytes are not the ones signed',
+    });
   }
-  const plain = await decodeBounded(stored, w.encodings, r.identities, facts ? facts.plain_bytes : WAL_FILE_MAX, w.name);
+  const plain = await decodeBounded(
+    stored,
+    w.encodings,
+    r.identities,
+    facts ? facts.plain_bytes : WAL_FILE_MAX,
+    w.name,
+  );
   const got = createHash('sha256').update(plain).digest('hex');
   if (got !== w.sha256 || (facts && plain.length !== facts.plain_bytes)) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`, { hint: 'Restore to a time before this segment, or use another copy of the archive.' });
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`,
+      { hint: 'Restore to a time before this segment, or use another copy of the archive.' },
+    );
   }
   return { plain, signature };
 }
@@ -208,16 +300,27 @@ export async function readArchived(medium: Medium, r: WalReader, w: ArchivedWal)
  * Fetch one WAL file (PostgreSQL's restore_command). Null when the archive does not hold it —
  * PostgreSQL asks for files past the end of the archive at the end of every recovery.
  */
-export async function fetchWal(medium: Medium, r: WalReader, name: string, dest: string): Promise<{ file: ArchivedWal; signature: WalSignatureCheck } | null> {
+export async function fetchWal(
+  medium: Medium,
+  r: WalReader,
+  name: string,
+  dest: string,
+): Promise<{ file: ArchivedWal; signature: WalSignatureCheck } | null> {
   if (!walKind(name)) throw new LifeboatError('BAD_INPUT', `${name} is not a WAL file name.`);
   const dir = walDir(r.system, timelineOf(name));
-  const found = (await medium.listNamed(dir, `${name}.`)).map((f) => parseStored(f.path, f.size, f.mtimeMs)).filter((x) => x?.name === name);
+  const found = (await medium.listNamed(dir, `${name}.`))
+    .map((f) => parseStored(f.path, f.size, f.mtimeMs))
+    .filter((x) => x?.name === name);
   if (found.length === 0) return null;
   // Two stored files for one name is not something a push makes: someone added one.
-  if (found.length > 1) throw new LifeboatError('FORMAT_INVALID', `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`, { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' });
+  if (found.length > 1)
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`,
+      { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' },
+    );
   const { plain, signature } = await readArchivedChecked(medium, r, found[0]!);
   // Atomically (temp + fsync + rename), as PostgreSQL expects of restore_command.
   await writeFileAtomic(dest, plain);
   return { file: found[0]!, signature };
 }
-

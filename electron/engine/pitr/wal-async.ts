@@ -32,7 +32,14 @@ export interface SpoolPaths {
 }
 
 export function spoolPaths(root: string): SpoolPaths {
-  return { root, done: join(root, 'done'), error: join(root, 'error'), pid: join(root, 'archiver.pid'), config: join(root, 'archiver.json'), log: join(root, 'archiver.log') };
+  return {
+    root,
+    done: join(root, 'done'),
+    error: join(root, 'error'),
+    pid: join(root, 'archiver.pid'),
+    config: join(root, 'archiver.json'),
+    log: join(root, 'archiver.log'),
+  };
 }
 
 /** `<device>:<inode>:<size>:<mtime seconds>` of a file, exactly as `stat -c %d:%i:%s:%Y` prints it. */
@@ -98,7 +105,13 @@ export interface ArchiverConfig {
 }
 
 function sameConfig(a: ArchiverConfig, b: ArchiverConfig): boolean {
-  return a.system === b.system && a.to === b.to && a.pgWal === b.pgWal && a.recipients.join('\n') === b.recipients.join('\n') && (a.signKey ?? '') === (b.signKey ?? '');
+  return (
+    a.system === b.system &&
+    a.to === b.to &&
+    a.pgWal === b.pgWal &&
+    a.recipients.join('\n') === b.recipients.join('\n') &&
+    (a.signKey ?? '') === (b.signKey ?? '')
+  );
 }
 
 export function alive(pid: number): boolean {
@@ -129,9 +142,13 @@ export function ensureArchiver(spool: SpoolPaths, config: ArchiverConfig, start:
     const text = readText(spool.config);
     const current = text ? (JSON.parse(text) as ArchiverConfig) : null;
     if (current && sameConfig(current, config)) return;
-    throw new LifeboatError('PRECONDITION_FAILED', `The WAL spool ${spool.root} is used by an archiver (pid ${running}) for another configuration (${current ? `${current.system} → ${current.to}` : 'unknown'}).`, {
-      hint: 'Give each archive_command its own --spool, or stop that archiver first.',
-    });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `The WAL spool ${spool.root} is used by an archiver (pid ${running}) for another configuration (${current ? `${current.system} → ${current.to}` : 'unknown'}).`,
+      {
+        hint: 'Give each archive_command its own --spool, or stop that archiver first.',
+      },
+    );
   }
   // No archiver: markers from an earlier configuration mean nothing now.
   for (const dir of [spool.done, spool.error]) for (const f of readdirSync(dir)) removeQuietly(join(dir, f));
@@ -192,7 +209,9 @@ export function readyFiles(pgWal: string): string[] {
   try {
     names = readdirSync(join(pgWal, 'archive_status'));
   } catch (e) {
-    throw new LifeboatError('NOT_FOUND', `${join(pgWal, 'archive_status')} cannot be read (${(e as Error).message}).`, { hint: 'The archiver watches PostgreSQL\'s pg_wal folder: pass the WAL file path PostgreSQL gives (%p).' });
+    throw new LifeboatError('NOT_FOUND', `${join(pgWal, 'archive_status')} cannot be read (${(e as Error).message}).`, {
+      hint: "The archiver watches PostgreSQL's pg_wal folder: pass the WAL file path PostgreSQL gives (%p).",
+    });
   }
   return names
     .filter((n) => n.endsWith(READY))
@@ -225,7 +244,8 @@ export async function runArchiver(o: ArchiverOptions): Promise<ArchiverSummary> 
       const before = fileStamp(path);
       const r: PushResult = await pushWal(o.medium, o.system, path, o.recipients, pool.encode, o.signKey ?? null);
       // The file must be the one that was read: PostgreSQL never rewrites a .ready file, but say so if it happened.
-      if (fileStamp(path) !== before) throw new LifeboatError('PRECONDITION_FAILED', `${name} changed while it was archived.`);
+      if (fileStamp(path) !== before)
+        throw new LifeboatError('PRECONDITION_FAILED', `${name} changed while it was archived.`);
       writeSmall(join(o.spool.done, name), `${before}\n`);
       if (r.already) summary.already++;
       else summary.pushed++;

@@ -42,7 +42,12 @@ export class WalEncodePool {
     if (!p) return;
     this.pending.delete(m.id);
     if (m.error) p.reject(mapError(Object.assign(new Error(m.error.message), { code: m.error.code })));
-    else p.resolve({ sha256: m.sha256!, plainBytes: m.plainBytes!, compressed: Buffer.from(m.compressed!.buffer, m.compressed!.byteOffset, m.compressed!.byteLength) });
+    else
+      p.resolve({
+        sha256: m.sha256!,
+        plainBytes: m.plainBytes!,
+        compressed: Buffer.from(m.compressed!.buffer, m.compressed!.byteOffset, m.compressed!.byteLength),
+      });
   }
 
   private release(w: Worker): void {

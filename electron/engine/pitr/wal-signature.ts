@@ -81,7 +81,11 @@ function parseFacts(line: string): WalSignedFacts | null {
   const str = (k: string): boolean => typeof o[k] === 'string';
   const num = (k: string): boolean => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0;
   if (o.format !== WAL_SIGNATURE_FORMAT) return null;
-  if (!['key_id', 'name', 'plain_sha256', 'stored_sha256', 'system'].every(str) || !['plain_bytes', 'stored_bytes'].every(num)) return null;
+  if (
+    !['key_id', 'name', 'plain_sha256', 'stored_sha256', 'system'].every(str) ||
+    !['plain_bytes', 'stored_bytes'].every(num)
+  )
+    return null;
   return o as unknown as WalSignedFacts;
 }
 
@@ -107,26 +111,46 @@ function splitSidecar(bytes: Buffer): { line: Buffer; facts: WalSignedFacts; key
  * name, plaintext hash, stored size) and the pinned keys. The stored hash and the plaintext size
  * are compared by the reader once it has the bytes.
  */
-export function checkWalSidecar(sidecar: Buffer | null, expect: { system: string; name: string; plainSha256: string; storedBytes: number }, trusted: TrustedKey[]): WalSignatureCheck {
-  if (!sidecar) return { state: 'unsigned', keyId: null, facts: null, reason: 'no signature sidecar (archived without --sign-key, or before WAL signing existed)' };
+export function checkWalSidecar(
+  sidecar: Buffer | null,
+  expect: { system: string; name: string; plainSha256: string; storedBytes: number },
+  trusted: TrustedKey[],
+): WalSignatureCheck {
+  if (!sidecar)
+    return {
+      state: 'unsigned',
+      keyId: null,
+      facts: null,
+      reason: 'no signature sidecar (archived without --sign-key, or before WAL signing existed)',
+    };
   const parts = splitSidecar(sidecar);
-  if (!parts) return { state: 'signature-invalid', keyId: null, facts: null, reason: 'the signature sidecar is malformed' };
+  if (!parts)
+    return { state: 'signature-invalid', keyId: null, facts: null, reason: 'the signature sidecar is malformed' };
   const { line, facts, keyId, signature } = parts;
   const pinned = trusted.find((k) => k.keyId === keyId);
-  if (!pinned) return { state: 'untrusted-signer', keyId, facts: null, reason: `signed by ${keyId}, a key that is not pinned` };
+  if (!pinned)
+    return { state: 'untrusted-signer', keyId, facts: null, reason: `signed by ${keyId}, a key that is not pinned` };
   let publicKey: KeyObject;
   try {
     publicKey = loadPublicKey(pinned.publicKeyPem).publicKey;
   } catch {
     return { state: 'untrusted-signer', keyId, facts: null, reason: `the pinned key ${keyId} cannot be read` };
   }
-  if (facts.key_id !== keyId || !verifySignature(line, signature, publicKey)) return { state: 'signature-invalid', keyId, facts: null, reason: `the signature by ${keyId} does not verify` };
+  if (facts.key_id !== keyId || !verifySignature(line, signature, publicKey))
+    return { state: 'signature-invalid', keyId, facts: null, reason: `the signature by ${keyId} does not verify` };
   const wrong: string[] = [];
   if (facts.system !== expect.system) wrong.push(`it was signed for system ${facts.system}`);
   if (facts.name !== expect.name) wrong.push(`it was signed for ${facts.name}`);
   if (facts.plain_sha256 !== expect.plainSha256) wrong.push('the signed plaintext hash differs from the archived one');
-  if (facts.stored_bytes !== expect.storedBytes) wrong.push(`the signed size is ${facts.stored_bytes} bytes, the archived file has ${expect.storedBytes}`);
-  if (wrong.length) return { state: 'signature-invalid', keyId, facts: null, reason: `the signed facts do not match the archived file: ${wrong.join('; ')}` };
+  if (facts.stored_bytes !== expect.storedBytes)
+    wrong.push(`the signed size is ${facts.stored_bytes} bytes, the archived file has ${expect.storedBytes}`);
+  if (wrong.length)
+    return {
+      state: 'signature-invalid',
+      keyId,
+      facts: null,
+      reason: `the signed facts do not match the archived file: ${wrong.join('; ')}`,
+    };
   return { state: 'signed', keyId, facts, reason: null };
 }
 
@@ -138,15 +162,23 @@ export function acceptable(state: WalSignatureState, trust: WalTrust): boolean {
 /** The refusal of one file, with what the operator can do. */
 export function refusal(name: string, check: WalSignatureCheck): LifeboatError {
   if (check.state === 'signature-invalid') {
-    return new LifeboatError('SIGNATURE_INVALID', `The archived WAL file ${name} was refused: ${check.reason}. It may have been replaced on the medium; it was not handed to PostgreSQL.`, {
-      hint: 'Restore to a time before this file, or use another copy of the archive.',
-    });
+    return new LifeboatError(
+      'SIGNATURE_INVALID',
+      `The archived WAL file ${name} was refused: ${check.reason}. It may have been replaced on the medium; it was not handed to PostgreSQL.`,
+      {
+        hint: 'Restore to a time before this file, or use another copy of the archive.',
+      },
+    );
   }
   const what = check.state === 'unsigned' ? 'unsigned' : 'signed by a key that is not pinned';
-  return new LifeboatError('UNTRUSTED_SIGNER', `The archived WAL file ${name} is ${what} (${check.reason}); it was refused.`, {
-    hint:
-      check.state === 'unsigned'
-        ? 'Archive with `wal-push --sign-key`; to use an archive written without signatures, accept it explicitly with --allow-unsigned-wal.'
-        : 'Pin the signer with `lifeboat keys trust`, or accept it explicitly with --allow-unsigned-wal.',
-  });
+  return new LifeboatError(
+    'UNTRUSTED_SIGNER',
+    `The archived WAL file ${name} is ${what} (${check.reason}); it was refused.`,
+    {
+      hint:
+        check.state === 'unsigned'
+          ? 'Archive with `wal-push --sign-key`; to use an archive written without signatures, accept it explicitly with --allow-unsigned-wal.'
+          : 'Pin the signer with `lifeboat keys trust`, or accept it explicitly with --allow-unsigned-wal.',
+    },
+  );
 }

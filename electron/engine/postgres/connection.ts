@@ -24,7 +24,9 @@ function decodePart(s: string, what: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw badUrl(`${what} holds an invalid percent-escape (a % must be followed by two hex digits; write a literal % as %25)`);
+    throw badUrl(
+      `${what} holds an invalid percent-escape (a % must be followed by two hex digits; write a literal % as %25)`,
+    );
   }
 }
 
@@ -53,14 +55,17 @@ export function parsePgUrl(raw: string, password: string | null = null): PgTarge
   try {
     u = new URL(raw);
   } catch {
-    throw badUrl('it cannot be read as a URL (a space, or a /, @ or : in the user name or password that is not percent-encoded?)');
+    throw badUrl(
+      'it cannot be read as a URL (a space, or a /, @ or : in the user name or password that is not percent-encoded?)',
+    );
   }
   const fromUrl = u.password ? decodePart(u.password, 'the password') : null;
   const fromQuery = u.searchParams.get('password');
   u.password = '';
   u.searchParams.delete('password');
   const sslmode = u.searchParams.get('sslmode');
-  if (sslmode !== null && !(SSL_MODES as readonly string[]).includes(sslmode)) throw badUrl(`sslmode must be one of ${SSL_MODES.join(', ')}`);
+  if (sslmode !== null && !(SSL_MODES as readonly string[]).includes(sslmode))
+    throw badUrl(`sslmode must be one of ${SSL_MODES.join(', ')}`);
   const database = decodePart(u.pathname.replace(/^\//, ''), 'the database name') || 'postgres';
   const user = u.username ? decodePart(u.username, 'the user name') : null;
   const port = Number(u.port || 5432);
@@ -80,7 +85,10 @@ export function parsePgUrl(raw: string, password: string | null = null): PgTarge
  * the certificate, verify-ca checks it against sslrootcert, verify-full also checks the host name.
  * `prefer` (libpq's default) tries TLS without checks and falls back to plain (withPgClient).
  */
-export function pgSslOptions(url: string, env: NodeJS.ProcessEnv = process.env): { mode: SslMode | null; ssl: pg.ClientConfig['ssl'] } {
+export function pgSslOptions(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { mode: SslMode | null; ssl: pg.ClientConfig['ssl'] } {
   const q = new URL(url).searchParams;
   // As libpq (and so pg_dump) does: the URL's parameter, else PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY.
   const envMode = (SSL_MODES as readonly string[]).includes(env.PGSSLMODE ?? '') ? (env.PGSSLMODE as SslMode) : null;
@@ -92,7 +100,9 @@ export function pgSslOptions(url: string, env: NodeJS.ProcessEnv = process.env):
     try {
       return readFileSync(file, 'utf8');
     } catch (e) {
-      throw new LifeboatError('BAD_INPUT', `Cannot read the ${param} file ${file} named in the PostgreSQL URL.`, { cause: e });
+      throw new LifeboatError('BAD_INPUT', `Cannot read the ${param} file ${file} named in the PostgreSQL URL.`, {
+        cause: e,
+      });
     }
   };
   const cert = read('sslcert');
@@ -116,24 +126,50 @@ export function pgToolEnv(target: PgTarget): NodeJS.ProcessEnv {
 export function pgConnectError(e: unknown, target: PgTarget): LifeboatError {
   const err = mapError(e);
   const where = `${target.host}:${target.port}/${target.database}`;
-  if (err.code === 'STORAGE_UNREACHABLE' || /timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|terminated unexpectedly/i.test(err.message)) {
-    return new LifeboatError('DB_UNREACHABLE', `PostgreSQL at ${where} cannot be reached.`, { hint: 'Check the host, the port, that the server runs and that this machine may connect (pg_hba.conf).', cause: e });
-  }
-  if (err.code === 'DB_AUTH_FAILED') {
-    return new LifeboatError('DB_AUTH_FAILED', `PostgreSQL at ${where} refused the credentials of ${target.user ?? 'the current user'}.`, { hint: err.hint, cause: e });
-  }
-  if (err.code === 'DB_NOT_FOUND') return new LifeboatError('DB_NOT_FOUND', `The database ${target.database} does not exist on ${target.host}:${target.port}.`, { cause: e });
-  if (/does not support SSL/i.test(err.message)) {
-    return new LifeboatError('DB_UNREACHABLE', `PostgreSQL at ${where} does not accept TLS, and the URL asks for it (sslmode).`, { hint: 'Enable ssl on the server, or use sslmode=prefer (or disable) in the URL.', cause: e });
-  }
-  if (/certificate|self[- ]signed|Hostname\/IP does not match|ERR_TLS|CERT_/i.test(err.message)) {
-    return new LifeboatError('DB_UNREACHABLE', `PostgreSQL at ${where}: its TLS certificate could not be verified (${err.message.replace(/^Unexpected error: /, '')}).`, {
-      hint: 'Name the CA that signed it with sslrootcert=<file> in the URL, or use sslmode=require to encrypt without verifying.',
+  if (
+    err.code === 'STORAGE_UNREACHABLE' ||
+    /timeout|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|terminated unexpectedly/i.test(err.message)
+  ) {
+    return new LifeboatError('DB_UNREACHABLE', `PostgreSQL at ${where} cannot be reached.`, {
+      hint: 'Check the host, the port, that the server runs and that this machine may connect (pg_hba.conf).',
       cause: e,
     });
   }
+  if (err.code === 'DB_AUTH_FAILED') {
+    return new LifeboatError(
+      'DB_AUTH_FAILED',
+      `PostgreSQL at ${where} refused the credentials of ${target.user ?? 'the current user'}.`,
+      { hint: err.hint, cause: e },
+    );
+  }
+  if (err.code === 'DB_NOT_FOUND')
+    return new LifeboatError(
+      'DB_NOT_FOUND',
+      `The database ${target.database} does not exist on ${target.host}:${target.port}.`,
+      { cause: e },
+    );
+  if (/does not support SSL/i.test(err.message)) {
+    return new LifeboatError(
+      'DB_UNREACHABLE',
+      `PostgreSQL at ${where} does not accept TLS, and the URL asks for it (sslmode).`,
+      { hint: 'Enable ssl on the server, or use sslmode=prefer (or disable) in the URL.', cause: e },
+    );
+  }
+  if (/certificate|self[- ]signed|Hostname\/IP does not match|ERR_TLS|CERT_/i.test(err.message)) {
+    return new LifeboatError(
+      'DB_UNREACHABLE',
+      `PostgreSQL at ${where}: its TLS certificate could not be verified (${err.message.replace(/^Unexpected error: /, '')}).`,
+      {
+        hint: 'Name the CA that signed it with sslrootcert=<file> in the URL, or use sslmode=require to encrypt without verifying.',
+        cause: e,
+      },
+    );
+  }
   if (err.code === 'INTERNAL' && /password/i.test(err.message)) {
-    return new LifeboatError('DB_AUTH_FAILED', `PostgreSQL at ${where} asks for a password and none was given.`, { hint: 'Provide it through PGPASSWORD, ~/.pgpass or a keychain credential (never on the command line).', cause: e });
+    return new LifeboatError('DB_AUTH_FAILED', `PostgreSQL at ${where} asks for a password and none was given.`, {
+      hint: 'Provide it through PGPASSWORD, ~/.pgpass or a keychain credential (never on the command line).',
+      cause: e,
+    });
   }
   return err;
 }
@@ -149,7 +185,12 @@ export async function pgClientClass(): Promise<typeof pg.Client> {
   // question the way Node 21+ does, without it.
   const g = globalThis as { navigator?: unknown };
   const standIn = g.navigator === undefined;
-  if (standIn) Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.versions.node}` }, configurable: true, writable: true });
+  if (standIn)
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { userAgent: `Node.js/${process.versions.node}` },
+      configurable: true,
+      writable: true,
+    });
   try {
     clientClass = (await import('pg')).default.Client;
   } finally {
@@ -219,8 +260,18 @@ export async function serverFacts(target: PgTarget): Promise<ServerFacts> {
     // Needs pg_monitor or superuser; optional.
     const systemIdentifier = await c
       .query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')
-      .then((s) => s.rows[0]?.id ?? null, () => null);
+      .then(
+        (s) => s.rows[0]?.id ?? null,
+        () => null,
+      );
     const versionNum = Number(row.num);
-    return { versionNum, major: Math.floor(versionNum / 10000), version: row.version, database: row.db, sizeBytes: Number(row.size), systemIdentifier };
+    return {
+      versionNum,
+      major: Math.floor(versionNum / 10000),
+      version: row.version,
+      database: row.db,
+      sizeBytes: Number(row.size),
+      systemIdentifier,
+    };
   });
 }

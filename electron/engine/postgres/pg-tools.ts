@@ -44,7 +44,8 @@ export function findPgTool(name: string, preferredDir?: string): (serverMajor: n
   early.catch(() => undefined);
   return async (serverMajor) => {
     const found = await early;
-    if (!preferredDir && !found.some((t) => t.major === serverMajor)) found.push(...(await scanDirs(name, (process.env.PATH ?? '').split(delimiter), seen)));
+    if (!preferredDir && !found.some((t) => t.major === serverMajor))
+      found.push(...(await scanDirs(name, (process.env.PATH ?? '').split(delimiter), seen)));
     return pickPgTool(name, found, serverMajor, preferredDir);
   };
 }
@@ -64,9 +65,13 @@ export function pickPgTool(name: string, found: PgTool[], serverMajor: number, p
   const pick = exact ?? newer;
   if (!pick) {
     const best = [...found].sort((a, b) => b.major - a.major)[0]!;
-    throw new LifeboatError('TOOL_VERSION_MISMATCH', `${name} ${best.major} cannot work with a PostgreSQL ${serverMajor} server (server version mismatch).`, {
-      hint: `Install the PostgreSQL ${serverMajor} client tools or pass --pg-bin <dir> pointing at them (found: ${found.map((t) => t.path).join(', ')}).`,
-    });
+    throw new LifeboatError(
+      'TOOL_VERSION_MISMATCH',
+      `${name} ${best.major} cannot work with a PostgreSQL ${serverMajor} server (server version mismatch).`,
+      {
+        hint: `Install the PostgreSQL ${serverMajor} client tools or pass --pg-bin <dir> pointing at them (found: ${found.map((t) => t.path).join(', ')}).`,
+      },
+    );
   }
   return pick;
 }
@@ -78,7 +83,11 @@ export function pgToolFor(name: string, serverMajor: number, preferredDir?: stri
 
 /** Every copy of a PostgreSQL client tool found here (the given dir, the versioned install dirs, PATH), newest major first. */
 export async function installedPgTools(name: string, preferredDir?: string): Promise<PgTool[]> {
-  const dirs = [...(preferredDir ? [preferredDir] : []), ...candidatePgBinDirs(), ...(process.env.PATH ?? '').split(delimiter)];
+  const dirs = [
+    ...(preferredDir ? [preferredDir] : []),
+    ...candidatePgBinDirs(),
+    ...(process.env.PATH ?? '').split(delimiter),
+  ];
   const found = await scanDirs(name, dirs, new Set());
   // Stable: among copies of one major, the search order (the operator's dir first) is kept.
   return found.sort((a, b) => b.major - a.major);
@@ -92,9 +101,11 @@ export async function installedPgTools(name: string, preferredDir?: string): Pro
 export function dumpToolMajor(source: unknown): number | null {
   if (!source || typeof source !== 'object') return null;
   const s = source as Record<string, unknown>;
-  const m = typeof s.tool === 'string' ? /\bPostgreSQL\)?\s+(\d+)/.exec(s.tool) ?? /\s(\d+)(?:\.\d+)?/.exec(s.tool) : null;
+  const m =
+    typeof s.tool === 'string' ? (/\bPostgreSQL\)?\s+(\d+)/.exec(s.tool) ?? /\s(\d+)(?:\.\d+)?/.exec(s.tool)) : null;
   if (m) return Number(m[1]);
-  if (typeof s.server_version_num === 'number' && s.server_version_num >= 100000) return Math.floor(s.server_version_num / 10000);
+  if (typeof s.server_version_num === 'number' && s.server_version_num >= 100000)
+    return Math.floor(s.server_version_num / 10000);
   return null;
 }
 
@@ -121,7 +132,10 @@ export function pgRestoreForDump(found: PgTool[], source: unknown): string | { n
   const major = dumpToolMajor(source);
   const pick = pickPgRestore(found, major);
   if (!pick) return null;
-  if ('needs' in pick) return { needs: `${needsPgRestore(pick.needs)} (the dump was written by pg_dump ${major}; installed: ${found.map((t) => t.major).join(', ')})` };
+  if ('needs' in pick)
+    return {
+      needs: `${needsPgRestore(pick.needs)} (the dump was written by pg_dump ${major}; installed: ${found.map((t) => t.major).join(', ')})`,
+    };
   return pick.path;
 }
 
@@ -138,9 +152,13 @@ export async function pgRestoreFor(dumpMajor: number | null, preferredDir?: stri
     });
   }
   if ('needs' in pick) {
-    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The dump was written by pg_dump ${pick.needs}: it ${needsPgRestore(pick.needs)}, and the newest here is ${found[0]!.major}.`, {
-      hint: `Install the PostgreSQL ${pick.needs} client tools (or newer) or pass --pg-bin <dir> pointing at them (found: ${found.map((t) => t.path).join(', ')}).`,
-    });
+    throw new LifeboatError(
+      'TOOL_VERSION_MISMATCH',
+      `The dump was written by pg_dump ${pick.needs}: it ${needsPgRestore(pick.needs)}, and the newest here is ${found[0]!.major}.`,
+      {
+        hint: `Install the PostgreSQL ${pick.needs} client tools (or newer) or pass --pg-bin <dir> pointing at them (found: ${found.map((t) => t.path).join(', ')}).`,
+      },
+    );
   }
   return pick;
 }
@@ -164,7 +182,12 @@ export function newerArchiveNeeded(stderr: string): string | null {
 }
 
 /** For `doctor`: every installed pg_dump and pg_restore, newest first (which dumps can be read here, and by which tool). */
-export async function pgClientVersions(preferredDir?: string): Promise<Array<{ name: string; major: number; version: string; path: string }>> {
-  const [dumps, restores] = await Promise.all([installedPgTools('pg_dump', preferredDir), installedPgTools('pg_restore', preferredDir)]);
+export async function pgClientVersions(
+  preferredDir?: string,
+): Promise<Array<{ name: string; major: number; version: string; path: string }>> {
+  const [dumps, restores] = await Promise.all([
+    installedPgTools('pg_dump', preferredDir),
+    installedPgTools('pg_restore', preferredDir),
+  ]);
   return [...dumps.map((t) => ({ name: 'pg_dump', ...t })), ...restores.map((t) => ({ name: 'pg_restore', ...t }))];
 }

@@ -29,7 +29,11 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
 export const RESTORE_ROLE = 'lifeboat_restore';
 
 /** Built-in roles that let SQL run programs or read/write files as the server's OS user. */
-export const SERVER_ACCESS_ROLES = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'] as const;
+export const SERVER_ACCESS_ROLES = [
+  'pg_execute_server_program',
+  'pg_read_server_files',
+  'pg_write_server_files',
+] as const;
 
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -57,21 +61,34 @@ export async function roleProblem(c: pg.Client, role: string): Promise<string | 
  * connection that created the database; it is made a member of the role so that
  * `pg_restore --role` can switch to it. Returns the role's name.
  */
-export async function prepareRestoreRole(admin: PgTarget, database: string, options: { role?: string; login?: boolean } = {}): Promise<string> {
+export async function prepareRestoreRole(
+  admin: PgTarget,
+  database: string,
+  options: { role?: string; login?: boolean } = {},
+): Promise<string> {
   const role = options.role ?? RESTORE_ROLE;
-  if (!ROLE_NAME.test(role)) throw new LifeboatError('BAD_INPUT', `Not a plain role name: ${role.slice(0, 70)}`, { hint: 'Use lower-case letters, digits and _.' });
+  if (!ROLE_NAME.test(role))
+    throw new LifeboatError('BAD_INPUT', `Not a plain role name: ${role.slice(0, 70)}`, {
+      hint: 'Use lower-case letters, digits and _.',
+    });
   return withPgClient(admin, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1;
     if (!exists) {
-      await c.query(`CREATE ROLE ${quoteIdent(role)} ${options.login ? 'LOGIN' : 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+      await c.query(
+        `CREATE ROLE ${quoteIdent(role)} ${options.login ? 'LOGIN' : 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
+      );
     } else if (options.login) {
       await c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN`);
     }
     const problem = await roleProblem(c, role);
     if (problem) {
-      throw new LifeboatError('PRECONDITION_FAILED', `The restore role ${problem}: restoring as it would let the dump run programs or reach files on the server.`, {
-        hint: `Use another role (--role), or revoke that from ${role}; restoring as a superuser is an explicit choice (--as-superuser).`,
-      });
+      throw new LifeboatError(
+        'PRECONDITION_FAILED',
+        `The restore role ${problem}: restoring as it would let the dump run programs or reach files on the server.`,
+        {
+          hint: `Use another role (--role), or revoke that from ${role}; restoring as a superuser is an explicit choice (--as-superuser).`,
+        },
+      );
     }
     const me = await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
     // A superuser may SET ROLE to anyone; any other admin needs the membership.
@@ -110,10 +127,14 @@ export async function forbiddenInstalls(c: pg.Client, toc: string): Promise<stri
     for (const name of [...extensions].sort()) {
       const x = known.get(name);
       if (!x) found.push(`extension ${name} (not available on this server)`);
-      else if (x.superuser && !x.trusted) found.push(`extension ${name} (superuser only${/u$/.test(name) && name.startsWith('pl') ? ', an untrusted language' : ''})`);
+      else if (x.superuser && !x.trusted)
+        found.push(
+          `extension ${name} (superuser only${/u$/.test(name) && name.startsWith('pl') ? ', an untrusted language' : ''})`,
+        );
     }
   }
-  for (const name of [...languages].sort()) found.push(`procedural language ${name}${/u$/.test(name) ? ' (untrusted)' : ''}`);
+  for (const name of [...languages].sort())
+    found.push(`procedural language ${name}${/u$/.test(name) ? ' (untrusted)' : ''}`);
   return found;
 }
 
@@ -123,11 +144,19 @@ export async function forbiddenInstalls(c: pg.Client, toc: string): Promise<stri
  * pg_execute_server_program role to COPY to or from an external program".
  */
 export function restoreFailureText(stderr: string): string {
-  const lines = redactText(stderr).split('\n').map((l) => l.trim());
-  const errors = lines.filter((l) => /(^|\s)(ERROR|FATAL):\s/.test(l)).map((l) => l.replace(/^pg_restore: (error: )?(could not execute query: )?/, ''));
+  const lines = redactText(stderr)
+    .split('\n')
+    .map((l) => l.trim());
+  const errors = lines
+    .filter((l) => /(^|\s)(ERROR|FATAL):\s/.test(l))
+    .map((l) => l.replace(/^pg_restore: (error: )?(could not execute query: )?/, ''));
   const context = lines.find((l) => l.startsWith('CONTEXT:'));
   const command = lines.find((l) => l.startsWith('Command was:'));
-  const parts = [errors[0] ?? lines.filter(Boolean).slice(-2).join(' '), context, command ? command.slice(0, 200) : undefined].filter(Boolean);
+  const parts = [
+    errors[0] ?? lines.filter(Boolean).slice(-2).join(' '),
+    context,
+    command ? command.slice(0, 200) : undefined,
+  ].filter(Boolean);
   return parts.join(' — ');
 }
 
@@ -155,28 +184,56 @@ export interface RestoreRoleChoice {
  * On a scratch server (`scratch`: a drill's, destroyed with the run) the role keeps its login, so
  * the drill's checks can query the restored database as it too (ownerTarget).
  */
-export async function restoreRoleFor(admin: PgTarget, database: string, o: { created: boolean; role?: string; asSuperuser: boolean; scratch?: boolean }): Promise<RestoreRoleChoice> {
+export async function restoreRoleFor(
+  admin: PgTarget,
+  database: string,
+  o: { created: boolean; role?: string; asSuperuser: boolean; scratch?: boolean },
+): Promise<RestoreRoleChoice> {
   if (o.asSuperuser) {
-    return { role: null, user: admin.user, env: {}, note: `as ${admin.user ?? 'the connecting user'} (superuser path chosen and confirmed: the dump's code runs with its rights)`, done: async () => undefined };
+    return {
+      role: null,
+      user: admin.user,
+      env: {},
+      note: `as ${admin.user ?? 'the connecting user'} (superuser path chosen and confirmed: the dump's code runs with its rights)`,
+      done: async () => undefined,
+    };
   }
   const role = o.role ?? RESTORE_ROLE;
   let lent: string | null = null;
   if (o.created) {
     await prepareRestoreRole(admin, database, { role, login: true });
   } else {
-    const owner = await withPgClient(admin, async (c) => (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [database])).rows[0]?.owner ?? null);
+    const owner = await withPgClient(
+      admin,
+      async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+            [database],
+          )
+        ).rows[0]?.owner ?? null,
+    );
     const ownerProblem = owner && owner !== role ? await withPgClient(admin, (c) => roleProblem(c, owner)) : null;
     if (ownerProblem) {
-      throw new LifeboatError('PRECONDITION_FAILED', `The existing database ${database} is owned by ${owner}, and ${ownerProblem}: a restore acting for it could let the dump run programs or reach files on the server.`, {
-        hint: 'Give the database to a plain role (ALTER DATABASE … OWNER TO …), or choose the superuser path explicitly (as_superuser: true in a runbook step, confirmed; lifeboat restore pg --as-superuser <database>).',
-      });
+      throw new LifeboatError(
+        'PRECONDITION_FAILED',
+        `The existing database ${database} is owned by ${owner}, and ${ownerProblem}: a restore acting for it could let the dump run programs or reach files on the server.`,
+        {
+          hint: 'Give the database to a plain role (ALTER DATABASE … OWNER TO …), or choose the superuser path explicitly (as_superuser: true in a runbook step, confirmed; lifeboat restore pg --as-superuser <database>).',
+        },
+      );
     }
     await withPgClient(admin, async (c) => {
       if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 0) {
-        await c.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        await c.query(
+          `CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
+        );
       }
       const problem = await roleProblem(c, role);
-      if (problem) throw new LifeboatError('PRECONDITION_FAILED', `The restore role ${problem}.`, { hint: 'Use another role (role: <name>) or revoke that from it.' });
+      if (problem)
+        throw new LifeboatError('PRECONDITION_FAILED', `The restore role ${problem}.`, {
+          hint: 'Use another role (role: <name>) or revoke that from it.',
+        });
       if (owner && owner !== role) {
         await c.query(`GRANT ${quoteIdent(owner)} TO ${quoteIdent(role)}`);
         lent = owner;
@@ -186,7 +243,9 @@ export async function restoreRoleFor(admin: PgTarget, database: string, o: { cre
   // A one-time password: enough for pg_hba's password methods, useless once the restore ends.
   const password = randomBytes(24).toString('base64url');
   // Sent as a SCRAM verifier, never as the password: a server logging statements logs only the verifier.
-  await withPgClient(admin, (c) => c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD '${scramVerifier(password)}'`));
+  await withPgClient(admin, (c) =>
+    c.query(`ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD '${scramVerifier(password)}'`),
+  );
   const done = async (): Promise<void> => {
     if (o.scratch) return;
     await withPgClient(admin, async (c) => {
@@ -194,7 +253,13 @@ export async function restoreRoleFor(admin: PgTarget, database: string, o: { cre
       if (lent) await c.query(`REVOKE ${quoteIdent(lent)} FROM ${quoteIdent(role)}`);
     });
   };
-  return { role, user: role, env: { PGPASSWORD: password }, note: `connected as the role ${role} (no superuser rights, no access to server programs or files)`, done };
+  return {
+    role,
+    user: role,
+    env: { PGPASSWORD: password },
+    note: `connected as the role ${role} (no superuser rights, no access to server programs or files)`,
+    done,
+  };
 }
 
 /**
@@ -204,7 +269,9 @@ export async function restoreRoleFor(admin: PgTarget, database: string, o: { cre
  */
 export async function ownerTarget(target: PgTarget): Promise<PgTarget> {
   const owner = await withPgClient(target, async (c) => {
-    const r = await c.query<{ owner: string; login: boolean }>('SELECT r.rolname AS owner, r.rolcanlogin AS login FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = current_database()');
+    const r = await c.query<{ owner: string; login: boolean }>(
+      'SELECT r.rolname AS owner, r.rolcanlogin AS login FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = current_database()',
+    );
     const row = r.rows[0];
     if (!row?.login || (await roleProblem(c, row.owner))) return null;
     return row.owner;

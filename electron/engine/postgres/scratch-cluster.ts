@@ -34,9 +34,13 @@ export function postgresRunAs(): RunAs | null {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new LifeboatError('PRECONDITION_FAILED', 'Running as root, but there is no `postgres` user to run a scratch PostgreSQL as.', {
-      hint: 'Create one (useradd -r postgres) or run Lifeboat as a normal user.',
-    });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      'Running as root, but there is no `postgres` user to run a scratch PostgreSQL as.',
+      {
+        hint: 'Create one (useradd -r postgres) or run Lifeboat as a normal user.',
+      },
+    );
   }
 }
 
@@ -65,7 +69,11 @@ export interface RunResult {
 }
 
 /** Run a PostgreSQL tool (as `postgres` when we are root) and collect its output. */
-export function runPgTool(path: string, args: string[], options: { runAs?: RunAs | null; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export function runPgTool(
+  path: string,
+  args: string[],
+  options: { runAs?: RunAs | null; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(path, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +165,8 @@ export class ScratchCluster {
         ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
         { runAs },
       );
-      if (init.code !== 0) throw new LifeboatError('TOOL_FAILED', `initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+      if (init.code !== 0)
+        throw new LifeboatError('TOOL_FAILED', `initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
       const port = await freePort();
       const cluster = new ScratchCluster(dir, dataDir, binDir, port, runAs);
       await cluster.startServer(options);
@@ -189,13 +198,21 @@ export class ScratchCluster {
       ...options.settings,
     };
     const o = [`-p ${this.port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
-    const r = await runPgTool(join(this.binDir, 'pg_ctl'), ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', o, 'start'], {
-      runAs: this.runAs,
-    });
+    const r = await runPgTool(
+      join(this.binDir, 'pg_ctl'),
+      ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', o, 'start'],
+      {
+        runAs: this.runAs,
+      },
+    );
     if (r.code !== 0) {
-      throw new LifeboatError('TOOL_FAILED', `PostgreSQL did not start: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`, {
-        hint: `See ${join(this.dir, 'server.log')}.`,
-      });
+      throw new LifeboatError(
+        'TOOL_FAILED',
+        `PostgreSQL did not start: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
+        {
+          hint: `See ${join(this.dir, 'server.log')}.`,
+        },
+      );
     }
     this.stopped = false;
   }

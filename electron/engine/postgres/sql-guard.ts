@@ -70,7 +70,11 @@ export class SqlMetaCommandGuard extends Transform {
 /** The refusal for a dump holding meta-commands: what it tried and where. */
 export function metaCommandRefusal(found: SqlMetaCommandGuard['found'], what: string): LifeboatError {
   const first = found[0]!;
-  return new LifeboatError('DB_RESTORE_FAILED', `${what} holds the psql meta-command \`${first.command}\` on line ${first.line}${found.length > 1 ? ` (and ${found.length - 1} more)` : ''}: refused before psql ran anything.`, {
-    hint: 'A dump is data: commands for psql in it (\\! runs a shell command) never run here. Edit them out by hand if the file is yours.',
-  });
+  return new LifeboatError(
+    'DB_RESTORE_FAILED',
+    `${what} holds the psql meta-command \`${first.command}\` on line ${first.line}${found.length > 1 ? ` (and ${found.length - 1} more)` : ''}: refused before psql ran anything.`,
+    {
+      hint: 'A dump is data: commands for psql in it (\\! runs a shell command) never run here. Edit them out by hand if the file is yours.',
+    },
+  );
 }

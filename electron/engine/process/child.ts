@@ -79,7 +79,10 @@ process.once('exit', () => {
  */
 function guardGroup(pgid: number): ChildProcess | null {
   try {
-    const dog = spawn('/bin/sh', ['-c', 'read _; kill -KILL -"$1" 2>/dev/null', 'lifeboat-watchdog', String(pgid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    const dog = spawn('/bin/sh', ['-c', 'read _; kill -KILL -"$1" 2>/dev/null', 'lifeboat-watchdog', String(pgid)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
     dog.on('error', () => undefined);
     dog.stdin?.on('error', () => undefined);
     // Neither the watchdog nor its pipe keeps this process alive.
@@ -91,7 +94,12 @@ function guardGroup(pgid: number): ChildProcess | null {
   }
 }
 
-function startTool(path: string, args: string[], options: ToolOptions, stdout: 'pipe' | number): RunningTool<ChildProcess> {
+function startTool(
+  path: string,
+  args: string[],
+  options: ToolOptions,
+  stdout: 'pipe' | number,
+): RunningTool<ChildProcess> {
   const { cmd, argv } = dieWithParent(path, args);
   const posix = process.platform !== 'win32';
   const child = spawn(cmd, argv, { env: options.env ?? process.env, stdio: ['pipe', stdout, 'pipe'], detached: posix });
@@ -112,14 +120,24 @@ function startTool(path: string, args: string[], options: ToolOptions, stdout: '
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new LifeboatError('TOOL_MISSING', `${options.what} could not be started: ${e.message}`, { cause: e })));
+    child.once('error', (e) =>
+      reject(new LifeboatError('TOOL_MISSING', `${options.what} could not be started: ${e.message}`, { cause: e })),
+    );
     child.once('close', (code, sig) => {
       options.signal?.removeEventListener('abort', onAbort);
       if (code === 0) return resolve();
       if (options.signal?.aborted) return reject(new LifeboatError('CANCELLED', 'Cancelled.'));
-      if (code === 127 && /setpriv: failed to execute/.test(stderr)) return reject(new LifeboatError('TOOL_MISSING', `${options.what} could not be started: ${redactText(stderr).trim()}`));
+      if (code === 127 && /setpriv: failed to execute/.test(stderr))
+        return reject(
+          new LifeboatError('TOOL_MISSING', `${options.what} could not be started: ${redactText(stderr).trim()}`),
+        );
       const lines = redactText(stderr).trim().split('\n').slice(-4).join(' / ');
-      reject(new LifeboatError(options.code ?? 'TOOL_FAILED', `${options.what} failed (${sig ?? `exit ${code}`}): ${lines || 'no message'}`));
+      reject(
+        new LifeboatError(
+          options.code ?? 'TOOL_FAILED',
+          `${options.what} failed (${sig ?? `exit ${code}`}): ${lines || 'no message'}`,
+        ),
+      );
     });
   });
   exited.catch(() => undefined);
@@ -163,7 +181,9 @@ export class ToolSource {
 
   /** The tool's exit: resolves when it exited 0. */
   async exited(): Promise<void> {
-    await (await this.started).exited;
+    await (
+      await this.started
+    ).exited;
   }
 
   static of(path: string, args: string[], options: ToolOptions): ToolSource {

@@ -52,22 +52,31 @@ export async function extractTar(
   const reader = new TarReader({
     onEntry: (e) => {
       const unsafe = unsafeEntryReason(e);
-      if (unsafe) throw new LifeboatError('UNSAFE_PATH', `The archive holds an entry that would escape the restore folder: ${unsafe}. Nothing of this archive was put in place.`);
+      if (unsafe)
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `The archive holds an entry that would escape the restore folder: ${unsafe}. Nothing of this archive was put in place.`,
+        );
       if (!o.accept(e)) return;
       const name = e.nameBytes ?? Buffer.from(e.name);
       if (e.kind === 'dir') {
         if (!isTreeRoot(name)) tree.mkdir(name);
-      } else if (isTreeRoot(name)) throw new LifeboatError('UNSAFE_PATH', `The archive holds a ${e.kind} named ${e.name}: it would replace the restore folder itself.`);
+      } else if (isTreeRoot(name))
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `The archive holds a ${e.kind} named ${e.name}: it would replace the restore folder itself.`,
+        );
       if (e.kind === 'file') {
         fd = tree.createFile(name, true).fd;
         hash = o.onFile ? createHash('sha256') : null;
         writing = e;
-      } else if (e.kind === 'symlink' || e.kind === 'hardlink') links.push({ hard: e.kind === 'hardlink', name, target: e.linkBytes ?? Buffer.from(e.linkname) });
+      } else if (e.kind === 'symlink' || e.kind === 'hardlink')
+        links.push({ hard: e.kind === 'hardlink', name, target: e.linkBytes ?? Buffer.from(e.linkname) });
       else skipped++;
     },
     onData: (e, chunk) => {
       if (writing !== e || fd === null) return;
-      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
       hash?.update(chunk);
       bytes += chunk.length;
       o.onBytes?.(chunk.length);
@@ -98,7 +107,6 @@ export async function extractTar(
   }
   return { entries: reader.entries, files, bytes, skipped };
 }
-
 
 /**
  * Move everything under `from` into `to`: entries absent from `to` are renamed in place (one

@@ -16,7 +16,14 @@ export interface TreeRestoreInput {
   /** The staging folder (inside the target's file system), created empty by the caller. */
   staging: string;
   /** The decoded plaintext of one set's files tar (the caller owns how artifacts are opened and checked; `consumed` waits for its checks). */
-  openTar(set: string): Promise<{ source: Readable; stages: Transform[]; label: string; consumed?: (reading: Promise<void>) => Promise<void> }>;
+  openTar(
+    set: string,
+  ): Promise<{
+    source: Readable;
+    stages: Transform[];
+    label: string;
+    consumed?: (reading: Promise<void>) => Promise<void>;
+  }>;
   /** Restore owners and groups (root only); otherwise setuid/setgid bits are cleared, as GNU tar does. */
   sameOwner: boolean;
   /** Create device nodes (root only); FIFOs are made by anyone. */
@@ -70,7 +77,11 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
     // A gated source: the tar counts only once the whole artifact passed (sizes and hashes).
     await (tar.consumed ? tar.consumed(reading) : reading);
     const missing = store.missing(set);
-    if (missing.count) throw new LifeboatError('FORMAT_INVALID', `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`);
+    if (missing.count)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`,
+      );
   }
 
   for (const h of store.each(['hardlink'])) tree.hardlink(h.target!, h.path);
@@ -84,7 +95,11 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
     }
     tree.mknod(n.path, n.type as 'fifo' | 'char' | 'block', n.rmaj ?? 0, n.rmin ?? 0);
   }
-  if (notCreatedCount) input.log('warn', `${notCreatedCount} device node(s) not created (restoring device nodes needs root), e.g. ${notCreated[0]}`);
+  if (notCreatedCount)
+    input.log(
+      'warn',
+      `${notCreatedCount} device node(s) not created (restoring device nodes needs root), e.g. ${notCreated[0]}`,
+    );
   let linksOutside = 0;
   for (const l of store.each(['symlink'])) {
     tree.symlink(l.target!, l.path);
@@ -118,7 +133,11 @@ async function extractIndexed(
   const reader = new TarReader({
     onEntry: (e) => {
       const unsafe = unsafeEntryReason(e);
-      if (unsafe) throw new LifeboatError('UNSAFE_PATH', `${label} holds an entry that would escape the restore folder: ${unsafe}. Nothing was put in place.`);
+      if (unsafe)
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `${label} holds an entry that would escape the restore folder: ${unsafe}. Nothing was put in place.`,
+        );
       if (e.kind !== 'file') return;
       const key = joinParts(nameParts(e.nameBytes ?? Buffer.from(e.name)));
       const want = store.get(key);
@@ -129,7 +148,7 @@ async function extractIndexed(
     },
     onData: (e, chunk) => {
       if (writing?.entry !== e || fd === null) return;
-      for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
       hash!.update(chunk);
       writing.written += chunk.length;
       o.onBytes(chunk.length);
@@ -141,8 +160,16 @@ async function extractIndexed(
       fd = null;
       writing = null;
       const digest = hash!.digest('hex');
-      if (written !== want.size) throw new LifeboatError('CHECKSUM_MISMATCH', `${show(want.path)} from ${label} has ${written} bytes where the file index says ${want.size}.`);
-      if (want.sha256 && want.sha256 !== digest) throw new LifeboatError('CHECKSUM_MISMATCH', `${show(want.path)} from ${label} does not match the file index (SHA-256 differs).`);
+      if (written !== want.size)
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${show(want.path)} from ${label} has ${written} bytes where the file index says ${want.size}.`,
+        );
+      if (want.sha256 && want.sha256 !== digest)
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${show(want.path)} from ${label} does not match the file index (SHA-256 differs).`,
+        );
       store.markDone(want.path);
       o.onFile(show(want.path));
     },
@@ -179,11 +206,16 @@ const IS: Record<IndexEntryType, (st: Stats) => boolean> = {
  * with `sameOwner` (root); then chown comes before chmod (chown clears setuid bits). Without
  * them, or with no owner recorded (v1 indexes), setuid/setgid are cleared.
  */
-export function applyMetadata(tree: SafeTree, store: IndexStore, o: { sameOwner: boolean; which: 'entries' | 'dirs' }): void {
+export function applyMetadata(
+  tree: SafeTree,
+  store: IndexStore,
+  o: { sameOwner: boolean; which: 'entries' | 'dirs' },
+): void {
   const apply = (e: StoredEntry): void => {
     const { rel, abs, st } = tree.lstat(e.path);
     if (!st) return; // a device node not created (reported), or hard link (its file has the metadata)
-    if (!IS[e.type](st)) throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a ${e.type} as the file index says.`);
+    if (!IS[e.type](st))
+      throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a ${e.type} as the file index says.`);
     try {
       const chown = o.sameOwner && e.uid !== null && e.gid !== null;
       if (chown) lchownSync(abs, e.uid!, e.gid!);
@@ -217,13 +249,22 @@ export async function extractSeedTarball(
   staging: string,
   o: { secrets?: ForeignSecrets; signal?: AbortSignal; progress(p: { bytesDone?: number }): void },
 ): Promise<{ entries: number; files: number; bytes: number; skipped: number; metadataApplied: boolean }> {
-  const { source, stages } = await openSeedPlaintext(copy, { secrets: o.secrets, onBytes: (n) => o.progress({ bytesDone: n }) });
+  const { source, stages } = await openSeedPlaintext(copy, {
+    secrets: o.secrets,
+    onBytes: (n) => o.progress({ bytesDone: n }),
+  });
   let meta: Array<{ name: Buffer; dir: boolean; mode: number; mtimeMs: number }> | null = [];
   const report = await extractTar(source, stages, staging, {
     accept: (e) => {
       if (meta && (e.kind === 'file' || e.kind === 'dir')) {
         if (meta.length >= SEED_META_LIMIT) meta = null;
-        else meta.push({ name: e.nameBytes ?? Buffer.from(e.name), dir: e.kind === 'dir', mode: e.mode, mtimeMs: e.mtimeMs });
+        else
+          meta.push({
+            name: e.nameBytes ?? Buffer.from(e.name),
+            dir: e.kind === 'dir',
+            mode: e.mode,
+            mtimeMs: e.mtimeMs,
+          });
       }
       return true;
     },
@@ -232,7 +273,10 @@ export async function extractSeedTarball(
   const tree = new SafeTree(staging);
   const kept = meta;
   if (kept) {
-    const order = [...kept.filter((m) => !m.dir), ...kept.filter((m) => m.dir).sort((a, b) => b.name.length - a.name.length)];
+    const order = [
+      ...kept.filter((m) => !m.dir),
+      ...kept.filter((m) => m.dir).sort((a, b) => b.name.length - a.name.length),
+    ];
     for (const m of order) {
       const { rel, abs, st } = tree.lstat(m.name);
       if (!st || st.isSymbolicLink()) continue;

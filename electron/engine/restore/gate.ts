@@ -67,7 +67,14 @@ export interface ArtifactSpec {
 }
 
 export function specOf(copyKey: string, a: Artifact): ArtifactSpec {
-  return { what: `${copyKey}/${a.path}`, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plain_bytes, plainSha256: a.plain_sha256 };
+  return {
+    what: `${copyKey}/${a.path}`,
+    bytes: a.bytes,
+    sha256: a.sha256,
+    encodings: a.encodings,
+    plainBytes: a.plain_bytes,
+    plainSha256: a.plain_sha256,
+  };
 }
 
 /**
@@ -81,7 +88,13 @@ export class CheckTap extends Transform {
   bytes = 0;
 
   constructor(
-    private readonly o: { what: string; limit: number | null; expectBytes?: number | null; expectSha256?: string | null; onBytes?: (total: number) => void },
+    private readonly o: {
+      what: string;
+      limit: number | null;
+      expectBytes?: number | null;
+      expectSha256?: string | null;
+      onBytes?: (total: number) => void;
+    },
   ) {
     super();
   }
@@ -89,7 +102,12 @@ export class CheckTap extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.o.limit !== null && this.bytes > this.o.limit) {
-      done(new LifeboatError('CHECKSUM_MISMATCH', `${this.o.what}: more than the ${this.o.limit} bytes its manifest records: corrupted (reading stopped there).`));
+      done(
+        new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${this.o.what}: more than the ${this.o.limit} bytes its manifest records: corrupted (reading stopped there).`,
+        ),
+      );
       return;
     }
     this.hash.update(chunk);
@@ -100,11 +118,21 @@ export class CheckTap extends Transform {
   override _flush(done: TransformCallback): void {
     const { expectBytes, expectSha256, what } = this.o;
     if (expectBytes !== undefined && expectBytes !== null && this.bytes !== expectBytes) {
-      done(new LifeboatError('CHECKSUM_MISMATCH', `${what}: ${this.bytes} bytes, its manifest records ${expectBytes}: corrupted.`));
+      done(
+        new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${what}: ${this.bytes} bytes, its manifest records ${expectBytes}: corrupted.`,
+        ),
+      );
       return;
     }
     if (expectSha256 && this.sha256() !== expectSha256) {
-      done(new LifeboatError('CHECKSUM_MISMATCH', `${what}: SHA-256 ${this.sha256().slice(0, 16)}… instead of ${expectSha256.slice(0, 16)}… recorded in its manifest: corrupted.`));
+      done(
+        new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${what}: SHA-256 ${this.sha256().slice(0, 16)}… instead of ${expectSha256.slice(0, 16)}… recorded in its manifest: corrupted.`,
+        ),
+      );
       return;
     }
     done();
@@ -129,10 +157,27 @@ export interface GateStages {
  * maps failures to its own verdicts (deep verification). `check: false` keeps only the hard stops
  * (the caller compares the hashes); `check: true` also fails the stream on a size or hash that differs.
  */
-export function gateStages(spec: ArtifactSpec, identities: AgeIdentity[], o: { check: boolean; onStoredBytes?: (n: number) => void; onPlainBytes?: (n: number) => void }): GateStages {
-  const stored = new CheckTap({ what: `${spec.what} (stored bytes)`, limit: spec.bytes, ...(o.check ? { expectBytes: spec.bytes, expectSha256: spec.sha256 } : {}), onBytes: o.onStoredBytes });
-  const decoders = decodeStages(spec.encodings, identities, { plainLimit: spec.plainBytes ?? undefined, what: spec.what });
-  const plain = new CheckTap({ what: `${spec.what} (decoded)`, limit: spec.plainBytes, ...(o.check ? { expectBytes: spec.plainBytes, expectSha256: spec.plainSha256 } : {}), onBytes: o.onPlainBytes });
+export function gateStages(
+  spec: ArtifactSpec,
+  identities: AgeIdentity[],
+  o: { check: boolean; onStoredBytes?: (n: number) => void; onPlainBytes?: (n: number) => void },
+): GateStages {
+  const stored = new CheckTap({
+    what: `${spec.what} (stored bytes)`,
+    limit: spec.bytes,
+    ...(o.check ? { expectBytes: spec.bytes, expectSha256: spec.sha256 } : {}),
+    onBytes: o.onStoredBytes,
+  });
+  const decoders = decodeStages(spec.encodings, identities, {
+    plainLimit: spec.plainBytes ?? undefined,
+    what: spec.what,
+  });
+  const plain = new CheckTap({
+    what: `${spec.what} (decoded)`,
+    limit: spec.plainBytes,
+    ...(o.check ? { expectBytes: spec.plainBytes, expectSha256: spec.plainSha256 } : {}),
+    onBytes: o.onPlainBytes,
+  });
   return { stages: [stored, ...decoders, plain], stored, plain };
 }
 
@@ -165,14 +210,24 @@ export interface OpenOptions {
  * Open one artifact of a judged set copy through the gate. The caller consumes `stream` (into
  * staging) and uses the result only after `verified` resolved.
  */
-export async function openVerifiedArtifact(copy: GateCopy, artifact: Artifact, o: OpenOptions): Promise<VerifiedArtifact> {
-  if (!copy.manifest.artifacts.includes(artifact)) throw new LifeboatError('INTERNAL', `${artifact.path} is not an artifact of the manifest judged for ${copy.key}.`);
-  const g = gateStages(specOf(copy.key, artifact), o.identities, { check: true, onStoredBytes: o.onStoredBytes, onPlainBytes: o.onPlainBytes });
+export async function openVerifiedArtifact(
+  copy: GateCopy,
+  artifact: Artifact,
+  o: OpenOptions,
+): Promise<VerifiedArtifact> {
+  if (!copy.manifest.artifacts.includes(artifact))
+    throw new LifeboatError('INTERNAL', `${artifact.path} is not an artifact of the manifest judged for ${copy.key}.`);
+  const g = gateStages(specOf(copy.key, artifact), o.identities, {
+    check: true,
+    onStoredBytes: o.onStoredBytes,
+    onPlainBytes: o.onPlainBytes,
+  });
   const source = await copy.medium.openRead(`${copy.setPath}/${artifact.path}`);
   const last = g.stages[g.stages.length - 1]!;
   const verified = pipeline([source, ...g.stages], o.signal ? { signal: o.signal } : {}).catch((e: unknown) => {
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
-    if ((e as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE') throw new ReaderStopped(`${copy.key}/${artifact.path}`, e);
+    if ((e as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE')
+      throw new ReaderStopped(`${copy.key}/${artifact.path}`, e);
     throw mapError(e);
   });
   verified.catch(() => undefined);

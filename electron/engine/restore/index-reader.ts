@@ -33,7 +33,24 @@ export interface IndexEntry {
   rdev: [number, number] | null;
 }
 
-const KEYS = ['path', 'path_b64', 'type', 'size', 'mtime_ms', 'mode', 'uid', 'gid', 'sha256', 'in', 'target', 'target_b64', 'rdev', 'dev', 'ino', 'ctime_ns'] as const;
+const KEYS = [
+  'path',
+  'path_b64',
+  'type',
+  'size',
+  'mtime_ms',
+  'mode',
+  'uid',
+  'gid',
+  'sha256',
+  'in',
+  'target',
+  'target_b64',
+  'rdev',
+  'dev',
+  'ino',
+  'ctime_ns',
+] as const;
 const TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
 const SHA256 = /^[0-9a-f]{64}$/;
 const MAX_TIME_MS = 8.64e15;
@@ -81,7 +98,9 @@ export function checkIndexEntry(v: unknown): IndexEntry {
   };
   const uid = id('uid');
   const gid = id('gid');
-  const sha256 = optional(o, 'sha256') ? string(o, 'sha256', '', { test: (s) => SHA256.test(s), what: 'a SHA-256 in hex' }) : null;
+  const sha256 = optional(o, 'sha256')
+    ? string(o, 'sha256', '', { test: (s) => SHA256.test(s), what: 'a SHA-256 in hex' })
+    : null;
   const inSet = string(o, 'in', '');
   const linked = nameOf(o, 'target');
   const target = linked?.bytes ?? null;
@@ -89,15 +108,26 @@ export function checkIndexEntry(v: unknown): IndexEntry {
   let rdev: [number, number] | null = null;
   if (type === 'char' || type === 'block') {
     const r = o.rdev;
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0)) throw new Invalid('rdev', 'expected [major, minor]');
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0))
+      throw new Invalid('rdev', 'expected [major, minor]');
     rdev = [r[0] as number, r[1] as number];
     // Linux device numbers: a 12-bit major and a 20-bit minor (what mknod can make).
-    if (rdev[0] > 0xfff || rdev[1] > 0xfffff) throw new Invalid('rdev', 'expected a major below 4096 and a minor below 1048576');
+    if (rdev[0] > 0xfff || rdev[1] > 0xfffff)
+      throw new Invalid('rdev', 'expected a major below 4096 and a minor below 1048576');
   }
-  for (const k of ['dev', 'ino', 'ctime_ns']) if (optional(o, k) && typeof o[k] !== 'string' && typeof o[k] !== 'number') throw new Invalid(k, 'expected a string');
+  for (const k of ['dev', 'ino', 'ctime_ns'])
+    if (optional(o, k) && typeof o[k] !== 'string' && typeof o[k] !== 'number')
+      throw new Invalid(k, 'expected a string');
   const why = unsafeNameReason(text);
   if (why) throw new LifeboatError('UNSAFE_PATH', `the file index holds ${why}`);
-  if (text.endsWith('/') || text.includes('//') || text === '.' || text.startsWith('./') || text.includes('/./') || text.endsWith('/.')) {
+  if (
+    text.endsWith('/') ||
+    text.includes('//') ||
+    text === '.' ||
+    text.startsWith('./') ||
+    text.includes('/./') ||
+    text.endsWith('/.')
+  ) {
     throw new Invalid('path', 'expected a plain relative path (no empty or "." parts)');
   }
   if (type === 'hardlink') {
@@ -163,7 +193,10 @@ export class IndexReader extends Writable {
   }
 
   private tooLong(): never {
-    throw new LifeboatError('FORMAT_INVALID', `File index line ${this.lines + 1} is longer than ${INDEX_LINE_LIMIT} bytes: the index is damaged or hostile.`);
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `File index line ${this.lines + 1} is longer than ${INDEX_LINE_LIMIT} bytes: the index is damaged or hostile.`,
+    );
   }
 
   private line(bytes: Buffer): void {

@@ -38,7 +38,12 @@ export class IndexStore {
   ) {}
 
   /** Read a decoded index stream into a new store at `file` (replacing any left from before). */
-  static async load(source: Readable, stages: Transform[], file: string, o: { signal?: AbortSignal; nativeBinding?: string | undefined } = {}): Promise<IndexStore> {
+  static async load(
+    source: Readable,
+    stages: Transform[],
+    file: string,
+    o: { signal?: AbortSignal; nativeBinding?: string | undefined } = {},
+  ): Promise<IndexStore> {
     const signal = o.signal;
     rmSync(file, { force: true });
     // The same addon as the catalog's (in the desktop app, the Electron build).
@@ -53,7 +58,9 @@ export class IndexStore {
         path BLOB PRIMARY KEY, parent BLOB NOT NULL, depth INTEGER NOT NULL, type TEXT NOT NULL, size INTEGER NOT NULL,
         mtime_ms REAL NOT NULL, mode INTEGER NOT NULL, uid INTEGER, gid INTEGER, sha256 TEXT, inset TEXT NOT NULL,
         target BLOB, rmaj INTEGER, rmin INTEGER, done INTEGER NOT NULL DEFAULT 0, line INTEGER NOT NULL) WITHOUT ROWID`);
-      const insert = db.prepare('INSERT INTO e (path, parent, depth, type, size, mtime_ms, mode, uid, gid, sha256, inset, target, rmaj, rmin, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const insert = db.prepare(
+        'INSERT INTO e (path, parent, depth, type, size, mtime_ms, mode, uid, gid, sha256, inset, target, rmaj, rmin, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
       let batch: Array<[IndexEntry, number]> = [];
       const flush = db.transaction((rows: Array<[IndexEntry, number]>) => {
         for (const [e, line] of rows) {
@@ -61,9 +68,26 @@ export class IndexStore {
           let depth = 0;
           for (const b of e.path) if (b === 0x2f) depth++;
           try {
-            insert.run(e.path, slash < 0 ? Buffer.alloc(0) : e.path.subarray(0, slash), depth, e.type, e.size, e.mtimeMs, e.mode, e.uid, e.gid, e.sha256, e.in, e.target, e.rdev?.[0] ?? null, e.rdev?.[1] ?? null, line);
+            insert.run(
+              e.path,
+              slash < 0 ? Buffer.alloc(0) : e.path.subarray(0, slash),
+              depth,
+              e.type,
+              e.size,
+              e.mtimeMs,
+              e.mode,
+              e.uid,
+              e.gid,
+              e.sha256,
+              e.in,
+              e.target,
+              e.rdev?.[0] ?? null,
+              e.rdev?.[1] ?? null,
+              line,
+            );
           } catch (err) {
-            if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new LifeboatError('FORMAT_INVALID', `File index line ${line}: ${e.display} is listed twice.`);
+            if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+              throw new LifeboatError('FORMAT_INVALID', `File index line ${line}: ${e.display} is listed twice.`);
             throw err;
           }
         }
@@ -93,7 +117,9 @@ export class IndexStore {
     // Every entry's folder must be a folder of the index (a backup lists every folder it
     // enters), so no entry can lie under a link or a file at any depth.
     const orphans = this.db
-      .prepare("SELECT c.path AS path, c.parent AS up, p.type AS type FROM e c LEFT JOIN e p ON p.path = c.parent WHERE c.depth > 0 AND (p.type IS NULL OR p.type != 'dir') LIMIT 1000")
+      .prepare(
+        "SELECT c.path AS path, c.parent AS up, p.type AS type FROM e c LEFT JOIN e p ON p.path = c.parent WHERE c.depth > 0 AND (p.type IS NULL OR p.type != 'dir') LIMIT 1000",
+      )
       .all() as Array<{ path: Buffer; up: Buffer; type: string | null }>;
     for (const orphan of orphans) {
       // Name the link the entry would be written through, when there is one higher up.
@@ -104,14 +130,27 @@ export class IndexStore {
         type = this.get(up)?.type ?? null;
       }
       if (type !== null && type !== 'dir') {
-        throw new LifeboatError('UNSAFE_PATH', `The file index places ${show(orphan.path)} under ${show(up)}, which is ${type === 'symlink' ? 'a symbolic link' : `a ${type}`}, not a folder: refusing to write through it.`);
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `The file index places ${show(orphan.path)} under ${show(up)}, which is ${type === 'symlink' ? 'a symbolic link' : `a ${type}`}, not a folder: refusing to write through it.`,
+        );
       }
     }
-    if (orphans.length) throw new LifeboatError('FORMAT_INVALID', `The file index lists ${show(orphans[0]!.path)} but not its folder ${show(orphans[0]!.up)}.`);
+    if (orphans.length)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `The file index lists ${show(orphans[0]!.path)} but not its folder ${show(orphans[0]!.up)}.`,
+      );
     const badLink = this.db
-      .prepare("SELECT c.path AS path, c.target AS target FROM e c LEFT JOIN e t ON t.path = c.target WHERE c.type = 'hardlink' AND (t.type IS NULL OR t.type != 'file') LIMIT 1")
+      .prepare(
+        "SELECT c.path AS path, c.target AS target FROM e c LEFT JOIN e t ON t.path = c.target WHERE c.type = 'hardlink' AND (t.type IS NULL OR t.type != 'file') LIMIT 1",
+      )
       .get() as { path: Buffer; target: Buffer } | undefined;
-    if (badLink) throw new LifeboatError('UNSAFE_PATH', `The file index holds a hard link ${badLink.path.toString('utf8')} to ${badLink.target.toString('utf8')}, which is not a file of the restored tree.`);
+    if (badLink)
+      throw new LifeboatError(
+        'UNSAFE_PATH',
+        `The file index holds a hard link ${badLink.path.toString('utf8')} to ${badLink.target.toString('utf8')}, which is not a file of the restored tree.`,
+      );
   }
 
   /**
@@ -172,7 +211,9 @@ export class IndexStore {
 
   /** The first file a set's tar should have held and did not, with how many. */
   missing(set: string): { count: number; first: Buffer | null } {
-    const r = this.stmt("SELECT COUNT(*) AS n, MIN(path) AS first FROM e WHERE type = 'file' AND inset = ? AND done = 0").get(set) as { n: number; first: Buffer | null };
+    const r = this.stmt(
+      "SELECT COUNT(*) AS n, MIN(path) AS first FROM e WHERE type = 'file' AND inset = ? AND done = 0",
+    ).get(set) as { n: number; first: Buffer | null };
     return { count: r.n, first: r.first };
   }
 

@@ -14,7 +14,15 @@ import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
-import { restoreSecrets, openSeedCopy, openSeedPlaintext, OwnershipFilter, logExpected, seedLayers, type SeedCopy } from './seed-copy';
+import {
+  restoreSecrets,
+  openSeedCopy,
+  openSeedPlaintext,
+  OwnershipFilter,
+  logExpected,
+  seedLayers,
+  type SeedCopy,
+} from './seed-copy';
 
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -44,12 +52,21 @@ export interface PgLogicalCheckpoint {
 }
 
 /** What a stopped restore left on the target, for the step's condition: true in every branch. */
-export function pgLogicalCondition(p: Pick<PgLogicalParams, 'database' | 'clean'>, checkpoint: unknown, drill: boolean): string {
+export function pgLogicalCondition(
+  p: Pick<PgLogicalParams, 'database' | 'clean'>,
+  checkpoint: unknown,
+  drill: boolean,
+): string {
   const cp = (checkpoint ?? {}) as PgLogicalCheckpoint;
-  if (drill) return `the scratch database ${p.database} is partial; it is removed with the scratch server when the run ends`;
-  if (cp.created) return `the database ${p.database} was created by this run and is partially restored: resume to drop and redo it, or drop it by hand`;
-  if (cp.dropped) return `the database ${p.database} that this run created was dropped after the failure: the target is as it was`;
-  return p.clean ? `the database ${p.database} may be partially restored (objects of the dump dropped and not yet recreated): resume to run the restore again` : `the database ${p.database} was not created: nothing on the target changed`;
+  if (drill)
+    return `the scratch database ${p.database} is partial; it is removed with the scratch server when the run ends`;
+  if (cp.created)
+    return `the database ${p.database} was created by this run and is partially restored: resume to drop and redo it, or drop it by hand`;
+  if (cp.dropped)
+    return `the database ${p.database} that this run created was dropped after the failure: the target is as it was`;
+  return p.clean
+    ? `the database ${p.database} may be partially restored (objects of the dump dropped and not yet recreated): resume to run the restore again`
+    : `the database ${p.database} was not created: nothing on the target changed`;
 }
 
 /** A directory-format dump was tarred as <dir name>/…: pg_restore reads that inner folder. */
@@ -65,9 +82,17 @@ async function dumpPath(target: string, format: 'custom' | 'directory'): Promise
  * the folder 700) and renamed only once every check passed. Skipped when a checkpoint of an
  * interrupted attempt says the checked dump is there.
  */
-async function decodeDump(ctx: ActionContext, copy: TrustedSetCopy, cp: PgLogicalCheckpoint): Promise<{ path: string; dir: string; format: 'custom' | 'directory'; bytes: number }> {
+async function decodeDump(
+  ctx: ActionContext,
+  copy: TrustedSetCopy,
+  cp: PgLogicalCheckpoint,
+): Promise<{ path: string; dir: string; format: 'custom' | 'directory'; bytes: number }> {
   const artifact = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');
-  if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`);
+  if (!artifact)
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `${copy.key} holds no PostgreSQL dump (it is a ${copy.manifest.kind} set).`,
+    );
   const format = artifact.role === 'pg-dump' ? 'custom' : 'directory';
   const target = join(ctx.workDir, `${ctx.stepId}.${format === 'custom' ? 'dump' : 'dir'}`);
   if (cp.decoded && cp.decoded.sha256 === artifact.plain_sha256 && existsSync(target)) {
@@ -79,7 +104,12 @@ async function decodeDump(ctx: ActionContext, copy: TrustedSetCopy, cp: PgLogica
   await rm(staging, { recursive: true, force: true });
   ctx.log('info', `decoding ${copy.key}/${artifact.path} from ${copy.medium.location}`);
   ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0, current: artifact.path });
-  const v = await openVerifiedArtifact(copy, artifact, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal, onPlainBytes: (n) => ctx.progress({ bytesDone: n }) });
+  const v = await openVerifiedArtifact(copy, artifact, {
+    identities: ctx.deps.identities,
+    trust: copy.trust,
+    signal: ctx.signal,
+    onPlainBytes: (n) => ctx.progress({ bytesDone: n }),
+  });
   try {
     if (format === 'custom') await untilVerified(v, pipeline(v.stream, createWriteStream(staging, { mode: 0o600 })));
     else {
@@ -90,7 +120,10 @@ async function decodeDump(ctx: ActionContext, copy: TrustedSetCopy, cp: PgLogica
     await rm(staging, { recursive: true, force: true });
     const err = mapError(e);
     if (err.code === 'CANCELLED') throw err;
-    throw new LifeboatError(err.code, `${err.message} Nothing was restored.`, { hint: err.hint ?? 'Restore another copy or another set; verify this one at deep level to see what is wrong.', cause: e });
+    throw new LifeboatError(err.code, `${err.message} Nothing was restored.`, {
+      hint: err.hint ?? 'Restore another copy or another set; verify this one at deep level to see what is wrong.',
+      cause: e,
+    });
   }
   await rename(staging, target);
   cp.decoded = { path: target, sha256: artifact.plain_sha256, bytes: artifact.plain_bytes };
@@ -99,7 +132,10 @@ async function decodeDump(ctx: ActionContext, copy: TrustedSetCopy, cp: PgLogica
 }
 
 async function databaseExists(admin: PgTarget, name: string): Promise<boolean> {
-  return withPgClient(admin, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  return withPgClient(
+    admin,
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1,
+  );
 }
 
 /**
@@ -115,29 +151,52 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
   const cp: PgLogicalCheckpoint = { ...((ctx.checkpoint ?? {}) as PgLogicalCheckpoint) };
   const started = Date.now();
   // A seed script's dump (plain SQL or -Fc, maybe gzip/zstd/openssl enc): its own branch below.
-  const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+  const seed = await openSeedCopy(ctx.deps.catalog, p.set, {
+    allowUnsigned: p.allow_unsigned,
+    open: ctx.deps.openMedium,
+  });
   if (seed) return restoreSeedDump(p, seed, cp, ctx);
-  const copy = await openTrustedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
-  if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
+  const copy = await openTrustedCopy(ctx.deps.catalog, p.set, {
+    allowUnsigned: p.allow_unsigned,
+    open: ctx.deps.openMedium,
+  });
+  if (copy.trust.state === 'accepted-unsigned')
+    ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
   const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
-  const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
+  const target: PgTarget = {
+    ...admin,
+    database: p.database,
+    url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`),
+  };
   const facts = await serverFacts(admin);
   // Chosen by the dump's pg_dump version, not the server's: a newer pg_restore restores into an older server.
   const pgRestore = await pgRestoreFor(dumpToolMajor(copy.manifest.source), ctx.deps.settings.pgBinDir || undefined);
   if (p.as_superuser && !ctx.drill && ctx.confirmation !== `superuser:${p.database}`) {
-    throw new ConfirmationNeeded(`Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host} (COPY … TO PROGRAM, server files).`, `superuser:${p.database}`, ctx.confirmation !== null);
+    throw new ConfirmationNeeded(
+      `Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host} (COPY … TO PROGRAM, server files).`,
+      `superuser:${p.database}`,
+      ctx.confirmation !== null,
+    );
   }
   const exists = await databaseExists(admin, p.database);
   const ours = exists && cp.created === p.database;
   let clean = false;
   if (exists && !ours) {
     if (ctx.confirmation !== p.database && !(p.as_superuser && ctx.confirmation === `superuser:${p.database}`)) {
-      throw new ConfirmationNeeded(`The database ${p.database} already exists on ${admin.host}:${admin.port}. Restoring into it replaces its objects that are in the dump.`, p.database, ctx.confirmation !== null);
+      throw new ConfirmationNeeded(
+        `The database ${p.database} already exists on ${admin.host}:${admin.port}. Restoring into it replaces its objects that are in the dump.`,
+        p.database,
+        ctx.confirmation !== null,
+      );
     }
     if (!p.clean) {
-      throw new LifeboatError('PRECONDITION_FAILED', `The database ${p.database} already exists and the step does not say clean: true.`, {
-        hint: 'Restore into a new database (another name), or set clean: true in the step (lifeboat restore pg: --confirm-overwrite <database>) to replace the objects in the dump (pg_restore --clean --if-exists).',
-      });
+      throw new LifeboatError(
+        'PRECONDITION_FAILED',
+        `The database ${p.database} already exists and the step does not say clean: true.`,
+        {
+          hint: 'Restore into a new database (another name), or set clean: true in the step (lifeboat restore pg: --confirm-overwrite <database>) to replace the objects in the dump (pg_restore --clean --if-exists).',
+        },
+      );
     }
     clean = true;
   }
@@ -163,22 +222,49 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     await list.exited;
     const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
     ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
-    const asRole = await restoreRoleFor(admin, p.database, { created: !clean, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    const asRole = await restoreRoleFor(admin, p.database, {
+      created: !clean,
+      role: p.role,
+      asSuperuser: p.as_superuser && !ctx.drill,
+      scratch: ctx.drill,
+    });
     const forbidden = asRole.role ? await withPgClient(admin, (c) => forbiddenInstalls(c, toc)) : [];
     if (forbidden.length > 0) {
       await asRole.done();
-      throw new LifeboatError('DB_RESTORE_FAILED', `The dump needs what a restore as ${asRole.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`, {
-        hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}; lifeboat restore pg --as-superuser ${p.database}); a drill never does.`,
-      });
+      throw new LifeboatError(
+        'DB_RESTORE_FAILED',
+        `The dump needs what a restore as ${asRole.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`,
+        {
+          hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}; lifeboat restore pg --as-superuser ${p.database}); a drill never does.`,
+        },
+      );
     }
     ctx.log('info', `restoring ${asRole.note}`);
-    const args = ['--verbose', '--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), '-h', admin.host, '-p', String(admin.port), '-d', p.database];
+    const args = [
+      '--verbose',
+      '--no-owner',
+      '--no-privileges',
+      '--exit-on-error',
+      '-j',
+      String(p.jobs),
+      '-h',
+      admin.host,
+      '-p',
+      String(admin.port),
+      '-d',
+      p.database,
+    ];
     if (asRole.user) args.push('-U', asRole.user);
     if (clean) args.push('--clean', '--if-exists');
     if (dump.format === 'directory') args.push('-Fd');
     args.push(dump.path);
     state.touched = true;
-    const restore = spawnTool(pgRestore.path, args, { env: { ...pgToolEnv(admin), ...asRole.env }, signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
+    const restore = spawnTool(pgRestore.path, args, {
+      env: { ...pgToolEnv(admin), ...asRole.env },
+      signal: ctx.signal,
+      what: 'pg_restore',
+      code: 'DB_RESTORE_FAILED',
+    });
     let done = 0;
     restore.child.stdout.resume();
     let stderr = '';
@@ -190,15 +276,40 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     await restore.exited
       .catch((e: unknown) => {
         // Name what the dump tried (its ERROR line), not pg_restore's last words about its workers.
-        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED' ? new LifeboatError('DB_RESTORE_FAILED', `pg_restore ${asRole.role ? `as ${asRole.role} ` : ''}failed: ${restoreFailureText(stderr)}`) : e;
+        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED'
+          ? new LifeboatError(
+              'DB_RESTORE_FAILED',
+              `pg_restore ${asRole.role ? `as ${asRole.role} ` : ''}failed: ${restoreFailureText(stderr)}`,
+            )
+          : e;
       })
-      .finally(() => asRole.done().catch((e: unknown) => ctx.log('warn', `could not take the login of ${asRole.role} back: ${e instanceof Error ? e.message : String(e)}`)));
+      .finally(() =>
+        asRole
+          .done()
+          .catch((e: unknown) =>
+            ctx.log(
+              'warn',
+              `could not take the login of ${asRole.role} back: ${e instanceof Error ? e.message : String(e)}`,
+            ),
+          ),
+      );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
+    const tables = await withPgClient(target, async (c) =>
+      Number(
+        (
+          await c.query<{ n: string }>(
+            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+          )
+        ).rows[0]?.n ?? 0,
+      ),
+    );
     return {
       set: copy.key,
       set_created_at: copy.manifest.created_at,
-      trust: copy.trust.state === 'signed' ? `signed by ${copy.trust.keyId} (${copy.trust.label})` : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
+      trust:
+        copy.trust.state === 'signed'
+          ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
+          : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
       host: admin.host,
       port: admin.port,
       database: p.database,
@@ -228,7 +339,14 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
 }
 
 /** A failed restore drops the database it created; the error says what the target was left with. */
-async function afterFailure(e: unknown, p: PgLogicalParams, admin: PgTarget, cp: PgLogicalCheckpoint, ctx: ActionContext, touched: boolean): Promise<LifeboatError> {
+async function afterFailure(
+  e: unknown,
+  p: PgLogicalParams,
+  admin: PgTarget,
+  cp: PgLogicalCheckpoint,
+  ctx: ActionContext,
+  touched: boolean,
+): Promise<LifeboatError> {
   const err = mapError(e);
   let left: string;
   if (cp.created === p.database) {
@@ -242,7 +360,8 @@ async function afterFailure(e: unknown, p: PgLogicalParams, admin: PgTarget, cp:
       left = `The database ${p.database} that this restore created was left on the target, partially restored: dropping it failed (${mapError(d).message}). Drop it by hand, or resume to drop and redo it.`;
     }
   } else if (!touched) left = `The existing database ${p.database} was not changed.`;
-  else left = `The existing database ${p.database} was restored into with --clean and may be partial: objects of the dump may be dropped and not recreated.`;
+  else
+    left = `The existing database ${p.database} was restored into with --clean and may be partial: objects of the dump may be dropped and not recreated.`;
   if (err.code === 'CANCELLED') {
     ctx.log('warn', left);
     return err;
@@ -258,30 +377,56 @@ async function afterFailure(e: unknown, p: PgLogicalParams, admin: PgTarget, cp:
  * replayed as the non-superuser restore role: psql -v ON_ERROR_STOP=1 -X for SQL, pg_restore for
  * a custom-format dump. A failure drops the database it created.
  */
-async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogicalCheckpoint, ctx: ActionContext): Promise<Record<string, unknown>> {
+async function restoreSeedDump(
+  p: PgLogicalParams,
+  copy: SeedCopy,
+  cp: PgLogicalCheckpoint,
+  ctx: ActionContext,
+): Promise<Record<string, unknown>> {
   const started = Date.now();
   if (copy.kind !== 'pg-logical') {
-    throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a seed script's ${copy.kind} set, not a database dump.`, {
-      hint: copy.role.startsWith('pg-globals') ? 'pg_dumpall globals create roles: replay them by hand as a superuser (psql -X -f <file>) after reading them.' : 'Restore it with lifeboat restore files.',
-    });
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `${copy.key} (${copy.path}) is a seed script's ${copy.kind} set, not a database dump.`,
+      {
+        hint: copy.role.startsWith('pg-globals')
+          ? 'pg_dumpall globals create roles: replay them by hand as a superuser (psql -X -f <file>) after reading them.'
+          : 'Restore it with lifeboat restore files.',
+      },
+    );
   }
   logExpected(copy, (l, m) => ctx.log(l, m));
   const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
-  const target: PgTarget = { ...admin, database: p.database, url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`) };
+  const target: PgTarget = {
+    ...admin,
+    database: p.database,
+    url: admin.url.replace(/\/postgres$/, `/${encodeURIComponent(p.database)}`),
+  };
   const facts = await serverFacts(admin);
   if (p.as_superuser && !ctx.drill && ctx.confirmation !== `superuser:${p.database}`) {
-    throw new ConfirmationNeeded(`Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host}.`, `superuser:${p.database}`, ctx.confirmation !== null);
+    throw new ConfirmationNeeded(
+      `Restoring ${p.database} as a superuser lets the dump's code run with those rights on ${admin.host}.`,
+      `superuser:${p.database}`,
+      ctx.confirmation !== null,
+    );
   }
   const ours = cp.created === p.database;
   if ((await databaseExists(admin, p.database)) && !ours) {
-    throw new LifeboatError('PRECONDITION_FAILED', `The database ${p.database} already exists: a seed script's dump is restored into a new database only.`, {
-      hint: 'Give another database name; compare and move the data by hand once it is restored.',
-    });
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `The database ${p.database} already exists: a seed script's dump is restored into a new database only.`,
+      {
+        hint: 'Give another database name; compare and move the data by hand once it is restored.',
+      },
+    );
   }
   const custom = seedLayers(copy.role).base === 'pg-dump';
   const pgBinDir = ctx.deps.settings.pgBinDir || undefined;
   const psql = custom ? null : findExecutable('psql', { preferDirs: pgBinDir ? [pgBinDir] : [], pg: true });
-  if (!custom && !psql) throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+  if (!custom && !psql)
+    throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', {
+      hint: 'Install the PostgreSQL client tools or set the tools directory.',
+    });
   const pgRestore = custom ? await pgRestoreFor(null, pgBinDir) : null;
   await mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
   const file = join(ctx.workDir, `${ctx.stepId}.${custom ? 'dump' : 'sql'}`);
@@ -291,48 +436,103 @@ async function restoreSeedDump(p: PgLogicalParams, copy: SeedCopy, cp: PgLogical
     ctx.log('info', `decoding ${copy.path} from ${copy.medium.location}`);
     ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
     const guard = custom ? null : new SqlMetaCommandGuard();
-    const { source, stages } = await openSeedPlaintext(copy, { secrets: restoreSecrets(ctx.deps), onBytes: (n) => ctx.progress({ bytesDone: n }) });
+    const { source, stages } = await openSeedPlaintext(copy, {
+      secrets: restoreSecrets(ctx.deps),
+      onBytes: (n) => ctx.progress({ bytesDone: n }),
+    });
     try {
-      await pipeline([source, ...stages, ...(guard && owned ? [owned, guard] : []), createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+      await pipeline(
+        [source, ...stages, ...(guard && owned ? [owned, guard] : []), createWriteStream(file, { mode: 0o600 })],
+        { signal: ctx.signal },
+      );
     } catch (e) {
       const err = mapError(e);
       if (err.code === 'CANCELLED') throw err;
-      throw new LifeboatError(err.code, `${copy.path}: ${err.message} Nothing was restored.`, { hint: err.hint ?? 'Verify it at deep level (lifeboat verify --level deep) to see what is wrong.', cause: e });
+      throw new LifeboatError(err.code, `${copy.path}: ${err.message} Nothing was restored.`, {
+        hint: err.hint ?? 'Verify it at deep level (lifeboat verify --level deep) to see what is wrong.',
+        cause: e,
+      });
     }
     if (guard && guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${copy.path}`);
-    if (owned?.dropped) ctx.log('info', `${owned.dropped} ownership and privilege statements left out (as pg_restore --no-owner --no-privileges)`);
+    if (owned?.dropped)
+      ctx.log(
+        'info',
+        `${owned.dropped} ownership and privilege statements left out (as pg_restore --no-owner --no-privileges)`,
+      );
   } catch (e) {
     await rm(file, { force: true });
     const err = mapError(e);
     if (err.code === 'CANCELLED') throw err;
-    throw new LifeboatError(err.code, `${err.message} The database ${p.database} was not created: nothing on the target changed.`, { hint: err.hint, cause: e });
+    throw new LifeboatError(
+      err.code,
+      `${err.message} The database ${p.database} was not created: nothing on the target changed.`,
+      { hint: err.hint, cause: e },
+    );
   }
   try {
-    if (ours) await withPgClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(p.database)} WITH (FORCE)`));
+    if (ours)
+      await withPgClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(p.database)} WITH (FORCE)`));
     cp.created = p.database;
     delete cp.dropped;
     ctx.saveCheckpoint(cp);
     await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(p.database)}`));
-    const asRole = await restoreRoleFor(admin, p.database, { created: true, role: p.role, asSuperuser: p.as_superuser && !ctx.drill, scratch: ctx.drill });
+    const asRole = await restoreRoleFor(admin, p.database, {
+      created: true,
+      role: p.role,
+      asSuperuser: p.as_superuser && !ctx.drill,
+      scratch: ctx.drill,
+    });
     ctx.log('info', `restoring ${copy.path} into ${p.database} ${asRole.note}`);
-    const conn = ['-h', admin.host, '-p', String(admin.port), '-d', p.database, ...(asRole.user ? ['-U', asRole.user] : [])];
+    const conn = [
+      '-h',
+      admin.host,
+      '-p',
+      String(admin.port),
+      '-d',
+      p.database,
+      ...(asRole.user ? ['-U', asRole.user] : []),
+    ];
     const args = custom
       ? ['--no-owner', '--no-privileges', '--exit-on-error', '-j', String(p.jobs), ...conn, file]
       : ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '-X', '-q', ...conn, '-f', file];
     const tool = custom ? pgRestore!.path : psql!;
     const restoreStarted = Date.now();
     state.touched = true;
-    const run = spawnTool(tool, args, { env: { ...pgToolEnv(admin), ...asRole.env, PGOPTIONS: '' }, signal: ctx.signal, what: custom ? 'pg_restore' : 'psql', code: 'DB_RESTORE_FAILED' });
+    const run = spawnTool(tool, args, {
+      env: { ...pgToolEnv(admin), ...asRole.env, PGOPTIONS: '' },
+      signal: ctx.signal,
+      what: custom ? 'pg_restore' : 'psql',
+      code: 'DB_RESTORE_FAILED',
+    });
     run.child.stdout.resume();
     let stderr = '';
     run.child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-16_000)));
     await run.exited
       .catch((e: unknown) => {
-        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED' ? new LifeboatError('DB_RESTORE_FAILED', `${custom ? 'pg_restore' : 'psql'} as ${asRole.role ?? 'superuser'} failed: ${restoreFailureText(stderr)}`) : e;
+        throw e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED'
+          ? new LifeboatError(
+              'DB_RESTORE_FAILED',
+              `${custom ? 'pg_restore' : 'psql'} as ${asRole.role ?? 'superuser'} failed: ${restoreFailureText(stderr)}`,
+            )
+          : e;
       })
-      .finally(() => asRole.done().catch((e: unknown) => ctx.log('warn', `could not take the login of ${asRole.role} back: ${mapError(e).message}`)));
+      .finally(() =>
+        asRole
+          .done()
+          .catch((e: unknown) =>
+            ctx.log('warn', `could not take the login of ${asRole.role} back: ${mapError(e).message}`),
+          ),
+      );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) => Number((await c.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]?.n ?? 0));
+    const tables = await withPgClient(target, async (c) =>
+      Number(
+        (
+          await c.query<{ n: string }>(
+            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+          )
+        ).rows[0]?.n ?? 0,
+      ),
+    );
     return {
       set: copy.key,
       file: copy.path,

@@ -1,5 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { constants, linkSync, lstatSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  constants,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { LifeboatError, mapError } from '../errors';
 import { unsafeNameReason } from '../format/tar-reader';
 
@@ -12,7 +22,8 @@ const SLASH = 0x2f;
  */
 export function nameParts(name: Buffer): Buffer[] {
   const why = unsafeNameReason(name);
-  if (why) throw new LifeboatError('UNSAFE_PATH', `Refusing to extract ${why}: it would land outside the restore folder.`);
+  if (why)
+    throw new LifeboatError('UNSAFE_PATH', `Refusing to extract ${why}: it would land outside the restore folder.`);
   const parts: Buffer[] = [];
   let start = 0;
   for (let i = 0; i <= name.length; i++) {
@@ -22,14 +33,23 @@ export function nameParts(name: Buffer): Buffer[] {
       start = i + 1;
     }
   }
-  if (!parts.length) throw new LifeboatError('UNSAFE_PATH', `Refusing to extract ${JSON.stringify(name.toString('utf8'))}: it names the restore folder itself.`);
+  if (!parts.length)
+    throw new LifeboatError(
+      'UNSAFE_PATH',
+      `Refusing to extract ${JSON.stringify(name.toString('utf8'))}: it names the restore folder itself.`,
+    );
   return parts;
 }
 
 /** Whether a name is the folder itself (`.`, `./`): a tar made with `tar -C dir .` starts with it. */
-export const isTreeRoot = (name: Buffer): boolean => name.toString('latin1').split('/').every((p) => p === '' || p === '.');
+export const isTreeRoot = (name: Buffer): boolean =>
+  name
+    .toString('latin1')
+    .split('/')
+    .every((p) => p === '' || p === '.');
 
-export const joinParts = (parts: Buffer[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.of(SLASH), p] : [p])));
+export const joinParts = (parts: Buffer[]): Buffer =>
+  Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.of(SLASH), p] : [p])));
 
 const show = (rel: Buffer): string => rel.toString('utf8');
 
@@ -38,10 +58,14 @@ function fsFailure(e: unknown, rel: Buffer): LifeboatError {
   if (e instanceof LifeboatError) return e;
   const code = (e as { code?: unknown }).code;
   if (code === 'ENAMETOOLONG') {
-    return new LifeboatError('PRECONDITION_FAILED', `The name ${show(rel)} is longer than the restore folder's file system allows.`, {
-      hint: 'Most file systems allow 255 bytes per name and 4096 per path: restore into a shorter folder, or restore this entry by hand.',
-      cause: e,
-    });
+    return new LifeboatError(
+      'PRECONDITION_FAILED',
+      `The name ${show(rel)} is longer than the restore folder's file system allows.`,
+      {
+        hint: 'Most file systems allow 255 bytes per name and 4096 per path: restore into a shorter folder, or restore this entry by hand.',
+        cause: e,
+      },
+    );
   }
   const mapped = mapError(e);
   return new LifeboatError(mapped.code, `${show(rel)}: ${mapped.message}`, { hint: mapped.hint, cause: e });
@@ -96,8 +120,13 @@ export class SafeTree {
     try {
       const st = lstatOrNull(abs);
       if (st?.isDirectory()) return;
-      if (st?.isSymbolicLink()) throw new LifeboatError('UNSAFE_PATH', `${show(rel)} is a symbolic link: refusing to write through it.`);
-      if (st) throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a folder, yet entries are to be placed under it.`);
+      if (st?.isSymbolicLink())
+        throw new LifeboatError('UNSAFE_PATH', `${show(rel)} is a symbolic link: refusing to write through it.`);
+      if (st)
+        throw new LifeboatError(
+          'FORMAT_INVALID',
+          `${show(rel)} is not a folder, yet entries are to be placed under it.`,
+        );
       if (!create) throw new LifeboatError('NOT_FOUND', `The folder ${show(rel)} is missing.`);
       mkdirSync(abs, { mode: 0o700 });
     } catch (e) {
@@ -121,9 +150,13 @@ export class SafeTree {
         const st = lstatOrNull(abs);
         if (st?.isFile()) unlinkSync(abs);
       }
-      return { fd: openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600), rel };
+      return {
+        fd: openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600),
+        rel,
+      };
     } catch (e) {
-      if ((e as { code?: unknown }).code === 'EEXIST') throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
+      if ((e as { code?: unknown }).code === 'EEXIST')
+        throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
       throw fsFailure(e, rel);
     }
   }
@@ -138,12 +171,17 @@ export class SafeTree {
         throw fsFailure(e, targetRel);
       }
     })();
-    if (!st?.isFile()) throw new LifeboatError('UNSAFE_PATH', `${show(name)} is a hard link to ${show(target)}, which is not a file extracted in the restore folder.`);
+    if (!st?.isFile())
+      throw new LifeboatError(
+        'UNSAFE_PATH',
+        `${show(name)} is a hard link to ${show(target)}, which is not a file extracted in the restore folder.`,
+      );
     const rel = this.parent(name, true);
     try {
       linkSync(this.abs(targetRel), this.abs(rel));
     } catch (e) {
-      if ((e as { code?: unknown }).code === 'EEXIST') throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
+      if ((e as { code?: unknown }).code === 'EEXIST')
+        throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
       throw fsFailure(e, rel);
     }
   }
@@ -154,7 +192,8 @@ export class SafeTree {
     try {
       symlinkSync(target, this.abs(rel));
     } catch (e) {
-      if ((e as { code?: unknown }).code === 'EEXIST') throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
+      if ((e as { code?: unknown }).code === 'EEXIST')
+        throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
       throw fsFailure(e, rel);
     }
   }
@@ -167,13 +206,20 @@ export class SafeTree {
     const rel = this.parent(name, true);
     const tmp = `.lifeboat-node-${process.pid}`;
     const tmpAbs = this.abs(Buffer.from(tmp));
-    const args = kind === 'fifo' ? ['-m', '600', tmpAbs.toString(), 'p'] : ['-m', '600', tmpAbs.toString(), kind === 'char' ? 'c' : 'b', String(major), String(minor)];
+    const args =
+      kind === 'fifo'
+        ? ['-m', '600', tmpAbs.toString(), 'p']
+        : ['-m', '600', tmpAbs.toString(), kind === 'char' ? 'c' : 'b', String(major), String(minor)];
     const r = spawnSync('mknod', args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     if (r.error || r.status !== 0) {
-      throw new LifeboatError(r.error ? 'TOOL_MISSING' : 'TOOL_FAILED', `Could not create the ${kind === 'fifo' ? 'FIFO' : 'device node'} ${show(rel)}: ${(r.stderr || r.error?.message || '').trim()}`);
+      throw new LifeboatError(
+        r.error ? 'TOOL_MISSING' : 'TOOL_FAILED',
+        `Could not create the ${kind === 'fifo' ? 'FIFO' : 'device node'} ${show(rel)}: ${(r.stderr || r.error?.message || '').trim()}`,
+      );
     }
     try {
-      if (lstatOrNull(this.abs(rel))) throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
+      if (lstatOrNull(this.abs(rel)))
+        throw new LifeboatError('FORMAT_INVALID', `${show(rel)} appears twice (or as two kinds of entry).`);
       renameSync(tmpAbs, this.abs(rel));
     } catch (e) {
       try {

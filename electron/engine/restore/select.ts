@@ -41,7 +41,9 @@ export function pathSelector(globs: readonly string[]): (path: string) => boolea
 }
 
 export function nothingSelected(globs: readonly string[]): LifeboatError {
-  return new LifeboatError('NOT_FOUND', `No entry of the set matches ${globs.join(', ')}.`, { hint: 'Paths are relative to the backed-up folder, e.g. --path "etc/nginx" or --path "*.conf" (lifeboat find lists them).' });
+  return new LifeboatError('NOT_FOUND', `No entry of the set matches ${globs.join(', ')}.`, {
+    hint: 'Paths are relative to the backed-up folder, e.g. --path "etc/nginx" or --path "*.conf" (lifeboat find lists them).',
+  });
 }
 
 /**
@@ -62,8 +64,12 @@ export async function refuseOverwrites(staging: string, into: string): Promise<v
   };
   await walk('');
   if (clashes.length) {
-    throw new LifeboatError('ALREADY_EXISTS', `${clashes.length}${clashes.length >= 20 ? '+' : ''} entries already exist in ${into}: ${clashes.slice(0, 5).join(', ')}${clashes.length > 5 ? '…' : ''}. Nothing was moved into it.`, {
-      hint: 'Add --overwrite to replace them, restore into an empty folder, or narrow the restore with --path.',
-    });
+    throw new LifeboatError(
+      'ALREADY_EXISTS',
+      `${clashes.length}${clashes.length >= 20 ? '+' : ''} entries already exist in ${into}: ${clashes.slice(0, 5).join(', ')}${clashes.length > 5 ? '…' : ''}. Nothing was moved into it.`,
+      {
+        hint: 'Add --overwrite to replace them, restore into an empty folder, or narrow the restore with --path.',
+      },
+    );
   }
 }

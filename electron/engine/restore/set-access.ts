@@ -45,9 +45,15 @@ export interface ForeignCopy {
 }
 
 /** A set whose key or id the catalog knows, and its origin. */
-function findSet(catalog: Catalog, keyOrId: string): { key: string; rows: NonNullable<ReturnType<typeof whereIs>>['rows']; origin: string } {
+function findSet(
+  catalog: Catalog,
+  keyOrId: string,
+): { key: string; rows: NonNullable<ReturnType<typeof whereIs>>['rows']; origin: string } {
   const found = whereIs(catalog, keyOrId);
-  if (!found) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, { hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.' });
+  if (!found)
+    throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, {
+      hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.',
+    });
   const row = catalog.stmt('SELECT origin FROM sets WHERE key = ?').get(found.key) as { origin: string } | undefined;
   return { ...found, origin: row?.origin ?? 'lifeboat' };
 }
@@ -58,17 +64,26 @@ function findSet(catalog: Catalog, keyOrId: string): { key: string; rows: NonNul
  * copy is refused: a set changed since the scan is not silently used. A foreign set is refused with
  * what to call instead (openCopy), never "the set is gone".
  */
-export async function openSetCopy(catalog: Catalog, keyOrId: string, open: MediumOpener = openMedium): Promise<SetCopy> {
+export async function openSetCopy(
+  catalog: Catalog,
+  keyOrId: string,
+  open: MediumOpener = openMedium,
+): Promise<SetCopy> {
   const found = findSet(catalog, keyOrId);
   if (found.origin !== 'lifeboat') {
-    throw new LifeboatError('FORMAT_UNSUPPORTED', `${found.key} is a ${found.origin} set (no Lifeboat manifest): this step reads only the sets Lifeboat wrote.`, {
-      hint:
-        found.origin === 'seed-script'
-          ? 'Restore it by hand into a new database: createdb <name>, then gunzip -c <file>.sql.gz | psql -d <name> as a plain role (lifeboat where <set> gives the file; docs/foreign-formats.md).'
-          : 'Restore it through a step that reads its format, or by hand (docs/foreign-formats.md says how).',
-    });
+    throw new LifeboatError(
+      'FORMAT_UNSUPPORTED',
+      `${found.key} is a ${found.origin} set (no Lifeboat manifest): this step reads only the sets Lifeboat wrote.`,
+      {
+        hint:
+          found.origin === 'seed-script'
+            ? 'Restore it by hand into a new database: createdb <name>, then gunzip -c <file>.sql.gz | psql -d <name> as a plain role (lifeboat where <set> gives the file; docs/foreign-formats.md).'
+            : 'Restore it through a step that reads its format, or by hand (docs/foreign-formats.md says how).',
+      },
+    );
   }
-  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as { sha: string | null } | undefined;
+  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as
+    { sha: string | null } | undefined;
   const tried: string[] = [];
   for (const row of preferredCopies(found.rows)) {
     let medium: Medium;
@@ -92,14 +107,24 @@ export async function openSetCopy(catalog: Catalog, keyOrId: string, open: Mediu
       tried.push(`${row.label ?? row.mediumId} (${row.location}): the manifest changed since the last scan`);
       continue;
     }
-    return { origin: 'lifeboat', key: found.key, medium, mediumLabel: row.label, setPath: row.setPath, manifest: parseManifest(bytes), manifestBytes: bytes };
+    return {
+      origin: 'lifeboat',
+      key: found.key,
+      medium,
+      mediumLabel: row.label,
+      setPath: row.setPath,
+      manifest: parseManifest(bytes),
+      manifestBytes: bytes,
+    };
   }
   throw unreachable(found.key, tried);
 }
 
 function unreachable(key: string, tried: string[]): LifeboatError {
   return new LifeboatError('STORAGE_UNREACHABLE', `No usable copy of ${key} is reachable now.`, {
-    hint: tried.length ? `Tried: ${tried.join('; ')}. Connect a medium holding it (or rescan it) and resume.` : 'No medium holds it any more.',
+    hint: tried.length
+      ? `Tried: ${tried.join('; ')}. Connect a medium holding it (or rescan it) and resume.`
+      : 'No medium holds it any more.',
   });
 }
 
@@ -108,12 +133,23 @@ function unreachable(key: string, tried: string[]): LifeboatError {
  * artifact the catalog recorded is still there with its size. Its trust is judged by the one rule
  * for that copy's medium (first successful verification there, the format's evidence).
  */
-export async function openForeignCopy(catalog: Catalog, keyOrId: string, open: MediumOpener = openMedium): Promise<ForeignCopy> {
+export async function openForeignCopy(
+  catalog: Catalog,
+  keyOrId: string,
+  open: MediumOpener = openMedium,
+): Promise<ForeignCopy> {
   const found = findSet(catalog, keyOrId);
-  if (found.origin === 'lifeboat') throw new LifeboatError('BAD_INPUT', `${found.key} is a Lifeboat set, not a foreign one.`, { hint: 'Open it with openSetCopy.' });
-  const set = catalog.stmt('SELECT system, set_id AS setId, kind, facts_json AS json FROM sets WHERE key = ?').get(found.key) as { system: string; setId: string; kind: string; json: string | null };
+  if (found.origin === 'lifeboat')
+    throw new LifeboatError('BAD_INPUT', `${found.key} is a Lifeboat set, not a foreign one.`, {
+      hint: 'Open it with openSetCopy.',
+    });
+  const set = catalog
+    .stmt('SELECT system, set_id AS setId, kind, facts_json AS json FROM sets WHERE key = ?')
+    .get(found.key) as { system: string; setId: string; kind: string; json: string | null };
   const facts = factsOfDescription(set.json) ?? {};
-  const recorded = catalog.stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path').all(found.key) as Array<{ path: string; role: string; bytes: number }>;
+  const recorded = catalog
+    .stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path')
+    .all(found.key) as Array<{ path: string; role: string; bytes: number }>;
   const ledger = ledgerOf(catalog);
   const tried: string[] = [];
   for (const row of preferredCopies(found.rows)) {
@@ -132,15 +168,25 @@ export async function openForeignCopy(catalog: Catalog, keyOrId: string, open: M
         return null;
       });
       if (!st) problem = `${a.path} is gone`;
-      else if (st.symlink) throw new LifeboatError('UNSAFE_PATH', `${row.location}/${a.path} of ${found.key} was replaced by a symbolic link: nothing was read.`, { hint: 'Restore another copy; verify this one.' });
-      else if (st.size !== a.bytes) problem = `${a.path} is ${st.size} bytes, the catalog recorded ${a.bytes} (changed since the scan: rescan and verify it)`;
+      else if (st.symlink)
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `${row.location}/${a.path} of ${found.key} was replaced by a symbolic link: nothing was read.`,
+          { hint: 'Restore another copy; verify this one.' },
+        );
+      else if (st.size !== a.bytes)
+        problem = `${a.path} is ${st.size} bytes, the catalog recorded ${a.bytes} (changed since the scan: rescan and verify it)`;
       if (problem) break;
     }
     if (problem) {
       tried.push(`${row.label ?? row.mediumId} (${row.location}): ${problem}`);
       continue;
     }
-    const trust = judgeTrust({ origin: found.origin, evidence: evidenceOf(facts), firstVerified: ledger.firstGood(found.key, row.mediumId) });
+    const trust = judgeTrust({
+      origin: found.origin,
+      evidence: evidenceOf(facts),
+      firstVerified: ledger.firstGood(found.key, row.mediumId),
+    });
     return {
       origin: found.origin as ForeignOrigin,
       key: found.key,
@@ -151,7 +197,10 @@ export async function openForeignCopy(catalog: Catalog, keyOrId: string, open: M
       mediumId: row.mediumId,
       mediumLabel: row.label,
       setPath: row.setPath,
-      artifacts: recorded.map((a) => ({ ...a, recordedSha256: ledger.lastGood(found.key, row.mediumId, a.path)?.sha256 ?? null })),
+      artifacts: recorded.map((a) => ({
+        ...a,
+        recordedSha256: ledger.lastGood(found.key, row.mediumId, a.path)?.sha256 ?? null,
+      })),
       facts,
       trust,
     };
@@ -178,7 +227,11 @@ export type RestoreCopy = TrustedSetCopy | TrustedForeignCopy;
  * artifact a restore reads comes from such a copy, through openVerifiedArtifact. A foreign set is
  * refused here (openCopy reads both).
  */
-export async function openTrustedCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<TrustedSetCopy> {
+export async function openTrustedCopy(
+  catalog: Catalog,
+  keyOrId: string,
+  o: { allowUnsigned?: boolean; open?: MediumOpener } = {},
+): Promise<TrustedSetCopy> {
   const copy = await openSetCopy(catalog, keyOrId, o.open);
   const decision = await judgeManifest(copy, { trusted: trustedKeys(catalog), allowUnsigned: o.allowUnsigned });
   return { ...copy, trust: decision };
@@ -189,10 +242,19 @@ export async function openTrustedCopy(catalog: Catalog, keyOrId: string, o: { al
  * descriptor, admitted by the same rule — without a prior successful verification on that medium
  * only with the same override as unsigned sets (`allowUnsigned`), which the caller journals.
  */
-export async function openCopy(catalog: Catalog, keyOrId: string, o: { allowUnsigned?: boolean; open?: MediumOpener } = {}): Promise<RestoreCopy> {
+export async function openCopy(
+  catalog: Catalog,
+  keyOrId: string,
+  o: { allowUnsigned?: boolean; open?: MediumOpener } = {},
+): Promise<RestoreCopy> {
   const found = findSet(catalog, keyOrId);
   if (found.origin === 'lifeboat') return openTrustedCopy(catalog, found.key, o);
   const copy = await openForeignCopy(catalog, found.key, o.open);
   const { overridden } = admitRestore(copy.key, copy.trust, o.allowUnsigned);
-  return { ...copy, decision: overridden ? { state: 'accepted-unsigned', why: `${copy.key}: ${copy.trust.why ?? copy.trust.text}` } : { state: 'foreign', text: copy.trust.text } };
+  return {
+    ...copy,
+    decision: overridden
+      ? { state: 'accepted-unsigned', why: `${copy.key}: ${copy.trust.why ?? copy.trust.text}` }
+      : { state: 'foreign', text: copy.trust.text },
+  };
 }

@@ -8,7 +8,8 @@ import { formatDuration } from '../../../shared/format';
  * images) with a print stylesheet, or plain text for a terminal.
  */
 
-const esc = (v: string): string => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (v: string): string =>
+  v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 interface Source {
   source: string;
@@ -34,9 +35,12 @@ function stepKind(step: Step): string {
 /** The lines to fill in for a step, beyond its checklist. */
 function blanks(step: Step): string[] {
   const out = ['Started at ____:____', 'Done at ____:____', 'By ______________________'];
-  if (step.kind === 'manual' && step.signoff?.required) out.push(`Signed (${step.signoff.role}) ______________________`);
-  if (step.kind === 'gate' && step.gate === 'second-person') out.push(`Second person (${step.role ?? 'not the operator'}) ______________________`);
-  if (step.kind === 'communicate') out.push('Sent by ______________________', 'Sent via (e-mail, phone, chat) ______________');
+  if (step.kind === 'manual' && step.signoff?.required)
+    out.push(`Signed (${step.signoff.role}) ______________________`);
+  if (step.kind === 'gate' && step.gate === 'second-person')
+    out.push(`Second person (${step.role ?? 'not the operator'}) ______________________`);
+  if (step.kind === 'communicate')
+    out.push('Sent by ______________________', 'Sent via (e-mail, phone, chat) ______________');
   if (step.kind === 'action') out.push('Result / evidence ________________________________________');
   return out;
 }
@@ -49,19 +53,27 @@ function condition(step: Step): string | null {
 
 export function renderChecklistHtml(rb: Runbook, src: Source): string {
   const inputs = rb.inputs
-    .map((i) => `<tr><th>${esc(i.label)}</th><td class="blank">${i.default ? `<span class="muted">default: ${esc(i.default)}</span>` : ''}</td></tr>`)
+    .map(
+      (i) =>
+        `<tr><th>${esc(i.label)}</th><td class="blank">${i.default ? `<span class="muted">default: ${esc(i.default)}</span>` : ''}</td></tr>`,
+    )
     .join('');
   const steps = rb.steps
     .map((s, n) => {
       const when = condition(s);
-      const items = s.kind === 'manual' ? s.checklist.map((c) => `<li><span class="box" aria-hidden="true"></span>${esc(c)}</li>`).join('') : '';
+      const items =
+        s.kind === 'manual'
+          ? s.checklist.map((c) => `<li><span class="box" aria-hidden="true"></span>${esc(c)}</li>`).join('')
+          : '';
       const message = s.kind === 'communicate' ? `<pre>${esc(s.template.trimEnd())}</pre>` : '';
       return `<section class="step">
 <h2><span class="box" aria-hidden="true"></span>${n + 1}. ${esc(s.title)}</h2>
 <p class="muted">${esc(s.id)} · ${esc(stepKind(s))}${s.expected ? ` · planned ${esc(formatDuration(s.expected))}` : ''}${when ? ` · ${esc(when)}` : ''}</p>
 ${s.guidance ? `<p class="guidance">${esc(s.guidance.trim()).replace(/\n/g, '<br>')}</p>` : ''}
 ${items ? `<ul class="check">${items}</ul>` : ''}${message}
-<ul class="blanks">${blanks(s).map((b) => `<li>${esc(b)}</li>`).join('')}</ul>
+<ul class="blanks">${blanks(s)
+        .map((b) => `<li>${esc(b)}</li>`)
+        .join('')}</ul>
 </section>`;
     })
     .join('\n');
@@ -109,7 +121,13 @@ export function renderChecklistText(rb: Runbook, src: Source): string {
     const when = condition(s);
     lines.push(`[ ] ${n + 1}. ${s.title}`, `    ${stepKind(s)}${when ? ` — ${when}` : ''}`);
     if (s.kind === 'manual') for (const c of s.checklist) lines.push(`    [ ] ${c}`);
-    if (s.kind === 'communicate') lines.push(...s.template.trimEnd().split('\n').map((l) => `    | ${l}`));
+    if (s.kind === 'communicate')
+      lines.push(
+        ...s.template
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    | ${l}`),
+      );
     lines.push(...blanks(s).map((b) => `    ${b}`), '');
   });
   return `${lines.join('\n')}\n`;

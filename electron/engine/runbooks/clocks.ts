@@ -18,7 +18,9 @@ export function achievedOf(run: RunRecord): Achieved {
   let newest: string | null = null;
   for (const s of run.state.runbook.steps) {
     const out = run.state.steps[s.id]?.output;
-    const created = (out?.set_created_at as string | undefined) ?? (s.kind === 'action' && s.action === 'catalog.select-set' ? (out?.created_at as string | undefined) : undefined);
+    const created =
+      (out?.set_created_at as string | undefined) ??
+      (s.kind === 'action' && s.action === 'catalog.select-set' ? (out?.created_at as string | undefined) : undefined);
     if (created && (!newest || created > newest)) newest = created;
   }
   return {
@@ -28,7 +30,6 @@ export function achievedOf(run: RunRecord): Achieved {
     restored_point: newest,
   };
 }
-
 
 /** The system a run is about: its `system` input, else the system of the set it was given. */
 export function runSystem(catalog: Catalog, run: RunRecord): string | null {
@@ -51,11 +52,16 @@ export function runObjectives(catalog: Catalog, settings: Settings | null, run: 
   const rb = run.state.runbook.objectives;
   const system = runSystem(catalog, run);
   // The one set of objectives (catalog/objectives.ts), as Overview judges the system.
-  const o = system && settings ? objectivesFor(catalog, settings, system, { rtoSeconds: rb.rto, rpoSeconds: rb.rpo }) : null;
+  const o =
+    system && settings ? objectivesFor(catalog, settings, system, { rtoSeconds: rb.rto, rpoSeconds: rb.rpo }) : null;
   if (o && system && o.source === 'tier' && o.rtoSeconds !== null && o.rpoSeconds !== null) {
     return { rtoSeconds: o.rtoSeconds, rpoSeconds: o.rpoSeconds, from: `tier ${o.tier} of ${system}` };
   }
-  return { rtoSeconds: rb.rto, rpoSeconds: rb.rpo, from: system ? `the runbook (${system} has no tier)` : 'the runbook' };
+  return {
+    rtoSeconds: rb.rto,
+    rpoSeconds: rb.rpo,
+    from: system ? `the runbook (${system} has no tier)` : 'the runbook',
+  };
 }
 
 /** Seconds the run's restore steps took (restore.* actions that finished), or null when none ran. */
@@ -63,7 +69,14 @@ export function measuredRestoreSeconds(run: RunRecord): number | null {
   let total: number | null = null;
   for (const s of run.state.runbook.steps) {
     const st = run.state.steps[s.id];
-    if (s.kind !== 'action' || !s.action.startsWith('restore.') || st?.status !== 'done' || !st.startedAt || !st.finishedAt) continue;
+    if (
+      s.kind !== 'action' ||
+      !s.action.startsWith('restore.') ||
+      st?.status !== 'done' ||
+      !st.startedAt ||
+      !st.finishedAt
+    )
+      continue;
     total = (total ?? 0) + Math.max(0, (Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000);
   }
   return total === null ? null : Math.round(total * 10) / 10;
@@ -82,7 +95,15 @@ export function runExceptions(run: RunRecord): RunException[] {
   return run.state.runbook.steps.flatMap((s) => {
     const st = run.state.steps[s.id];
     if (st?.status !== 'skipped' || st.by === 'lifeboat') return [];
-    return [{ step: s.id, title: s.title, by: st.by ?? '', approvedBy: st.skipApprovedBy ?? null, reason: st.skipReason ?? '' }];
+    return [
+      {
+        step: s.id,
+        title: s.title,
+        by: st.by ?? '',
+        approvedBy: st.skipApprovedBy ?? null,
+        reason: st.skipReason ?? '',
+      },
+    ];
   });
 }
 
@@ -110,7 +131,8 @@ export function runSummary(catalog: Catalog, settings: Settings | null, run: Run
   let point = a.restored_point;
   let rpo = a.rpo_seconds;
   if (point === null && restore !== null && run.inputs.set) {
-    const row = catalog.stmt('SELECT created_at AS at FROM sets WHERE key = ?').get(run.inputs.set) as { at: string } | undefined;
+    const row = catalog.stmt('SELECT created_at AS at FROM sets WHERE key = ?').get(run.inputs.set) as
+      { at: string } | undefined;
     if (row) {
       point = row.at;
       rpo = Math.max(0, Math.round((Date.parse(run.incidentAt) - Date.parse(row.at)) / 1000));

@@ -15,13 +15,18 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
   if (typeof setParam !== 'string') return null;
   const ref = /^\{\{\s*steps\.([\w-]+)\.output\.key\s*\}\}$/.exec(setParam);
   if (ref) {
-    const select = run.state.runbook.steps.find((s) => s.id === ref[1] && s.kind === 'action' && s.action === 'catalog.select-set');
+    const select = run.state.runbook.steps.find(
+      (s) => s.id === ref[1] && s.kind === 'action' && s.action === 'catalog.select-set',
+    );
     if (!select || select.kind !== 'action') return null;
     try {
       const p = render(select.with, ctx, 'forecast') as { system?: string; kind?: string; before?: string };
       const row = catalog
-        .stmt(`SELECT key, bytes FROM sets WHERE system = ? AND kind = ? AND (? IS NULL OR created_at < ?) ORDER BY created_at DESC LIMIT 1`)
-        .get(p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null, p.before ?? null) as { key: string; bytes: number } | undefined;
+        .stmt(
+          `SELECT key, bytes FROM sets WHERE system = ? AND kind = ? AND (? IS NULL OR created_at < ?) ORDER BY created_at DESC LIMIT 1`,
+        )
+        .get(p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null, p.before ?? null) as
+        { key: string; bytes: number } | undefined;
       return row ?? null;
     } catch {
       return null;
@@ -29,7 +34,10 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
   }
   try {
     const key = render(setParam, ctx, 'forecast');
-    return (catalog.stmt('SELECT key, bytes FROM sets WHERE key = ? OR set_id = ?').get(key, key) as { key: string; bytes: number } | undefined) ?? null;
+    return (
+      (catalog.stmt('SELECT key, bytes FROM sets WHERE key = ? OR set_id = ?').get(key, key) as
+        { key: string; bytes: number } | undefined) ?? null
+    );
   } catch {
     return null;
   }
@@ -37,24 +45,46 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
 
 /** Median read speed measured by verifications on the media holding the set (or on any medium). */
 function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string } | null {
-  const onItsMedia = (catalog
-    .stmt(`SELECT v.bytes_per_sec AS r FROM verifications v JOIN presence p ON p.medium_id = v.medium_id AND p.set_key = ? WHERE v.bytes_per_sec > 0 AND v.bytes > 0 ORDER BY v.started_at DESC LIMIT 50`)
-    .all(key) as Array<{ r: number }>).map((x) => x.r);
+  const onItsMedia = (
+    catalog
+      .stmt(
+        `SELECT v.bytes_per_sec AS r FROM verifications v JOIN presence p ON p.medium_id = v.medium_id AND p.set_key = ? WHERE v.bytes_per_sec > 0 AND v.bytes > 0 ORDER BY v.started_at DESC LIMIT 50`,
+      )
+      .all(key) as Array<{ r: number }>
+  ).map((x) => x.r);
   const m = median(onItsMedia);
-  if (m) return { bps: m, basis: `read at ${(m / 1048576).toFixed(0)} MiB/s (median of ${onItsMedia.length} verification reads on its media)` };
-  const any = (catalog.stmt('SELECT bytes_per_sec AS r FROM verifications WHERE bytes_per_sec > 0 AND bytes > 0 ORDER BY started_at DESC LIMIT 50').all() as Array<{ r: number }>).map((x) => x.r);
+  if (m)
+    return {
+      bps: m,
+      basis: `read at ${(m / 1048576).toFixed(0)} MiB/s (median of ${onItsMedia.length} verification reads on its media)`,
+    };
+  const any = (
+    catalog
+      .stmt(
+        'SELECT bytes_per_sec AS r FROM verifications WHERE bytes_per_sec > 0 AND bytes > 0 ORDER BY started_at DESC LIMIT 50',
+      )
+      .all() as Array<{ r: number }>
+  ).map((x) => x.r);
   const a = median(any);
-  return a ? { bps: a, basis: `read at ${(a / 1048576).toFixed(0)} MiB/s (median of ${any.length} verification reads on any medium)` } : null;
+  return a
+    ? {
+        bps: a,
+        basis: `read at ${(a / 1048576).toFixed(0)} MiB/s (median of ${any.length} verification reads on any medium)`,
+      }
+    : null;
 }
 
 /** The restore rate of the last finished drill that restored a database (bytes of dump per second). */
 function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | null {
-  const rows = catalog.stmt("SELECT id, state_json FROM runs WHERE drill = 1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 10").all() as Array<{ id: string; state_json: string }>;
+  const rows = catalog
+    .stmt("SELECT id, state_json FROM runs WHERE drill = 1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 10")
+    .all() as Array<{ id: string; state_json: string }>;
   for (const r of rows) {
     const state = JSON.parse(r.state_json) as { steps: Record<string, { output: Record<string, unknown> | null }> };
     for (const s of Object.values(state.steps)) {
       const rate = s.output?.restore_bytes_per_second;
-      if (typeof rate === 'number' && rate > 0) return { bps: rate, basis: `restored at ${(rate / 1048576).toFixed(1)} MiB/s in drill ${r.id}` };
+      if (typeof rate === 'number' && rate > 0)
+        return { bps: rate, basis: `restored at ${(rate / 1048576).toFixed(1)} MiB/s in drill ${r.id}` };
     }
   }
   return null;
@@ -70,17 +100,36 @@ export function computeForecast(catalog: Catalog, run: RunRecord): Forecast {
   const restoreRate = drillRestoreRate(catalog);
   for (const step of run.state.runbook.steps) {
     if (step.kind !== 'action') {
-      parts.push({ step: step.id, seconds: step.expected ?? null, basis: step.expected ? 'planned time in the runbook' : 'no planned time' });
+      parts.push({
+        step: step.id,
+        seconds: step.expected ?? null,
+        basis: step.expected ? 'planned time in the runbook' : 'no planned time',
+      });
       continue;
     }
-    const set = step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set' ? likelySet(catalog, run, step.with.set) : null;
+    const set =
+      step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
+        ? likelySet(catalog, run, step.with.set)
+        : null;
     if (!set) {
-      parts.push({ step: step.id, seconds: step.expected ?? (step.action === 'catalog.select-set' || step.action === 'report.write' ? 1 : null), basis: step.expected ? 'planned time in the runbook' : step.action === 'catalog.select-set' || step.action === 'report.write' ? 'a catalog lookup' : 'no measurement to estimate from' });
+      parts.push({
+        step: step.id,
+        seconds: step.expected ?? (step.action === 'catalog.select-set' || step.action === 'report.write' ? 1 : null),
+        basis: step.expected
+          ? 'planned time in the runbook'
+          : step.action === 'catalog.select-set' || step.action === 'report.write'
+            ? 'a catalog lookup'
+            : 'no measurement to estimate from',
+      });
       continue;
     }
     const read = readSpeed(catalog, set.key);
     if (!read) {
-      parts.push({ step: step.id, seconds: step.expected ?? null, basis: `${set.key}: no read speed measured yet (verify the medium once)` });
+      parts.push({
+        step: step.id,
+        seconds: step.expected ?? null,
+        basis: `${set.key}: no read speed measured yet (verify the medium once)`,
+      });
       continue;
     }
     let seconds = set.bytes / read.bps;

@@ -63,7 +63,10 @@ const ManualStep = z
     ...Base,
     kind: z.literal('manual'),
     checklist: z.array(z.string().min(1)).default([]),
-    signoff: z.object({ required: z.boolean().default(true), role: z.string().min(1) }).strict().optional(),
+    signoff: z
+      .object({ required: z.boolean().default(true), role: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -91,8 +94,10 @@ const GateStep = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.gate === 'verified' && !s.set) ctx.addIssue({ code: 'custom', path: ['set'], message: 'a verified gate needs the set to check' });
-    if (s.gate === 'confirm' && !s.expect) ctx.addIssue({ code: 'custom', path: ['expect'], message: 'a confirm gate needs the text to type' });
+    if (s.gate === 'verified' && !s.set)
+      ctx.addIssue({ code: 'custom', path: ['set'], message: 'a verified gate needs the set to check' });
+    if (s.gate === 'confirm' && !s.expect)
+      ctx.addIssue({ code: 'custom', path: ['expect'], message: 'a confirm gate needs the text to type' });
   });
 
 const CommunicateStep = z
@@ -147,11 +152,20 @@ export interface ParsedRunbook {
 }
 
 function describe(problems: RunbookProblem[], source: string): string {
-  return problems.map((p) => `${source}${p.line !== null ? `:${p.line}${p.column !== null ? `:${p.column}` : ''}` : ''}: ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n');
+  return problems
+    .map(
+      (p) =>
+        `${source}${p.line !== null ? `:${p.line}${p.column !== null ? `:${p.column}` : ''}` : ''}: ${p.field ? `${p.field}: ` : ''}${p.message}`,
+    )
+    .join('\n');
 }
 
 /** Where a path of the document sits: the deepest node that exists along it. */
-function locate(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: ReadonlyArray<PropertyKey>): { line: number; column: number } | null {
+function locate(
+  doc: ReturnType<typeof parseDocument>,
+  lines: LineCounter,
+  path: ReadonlyArray<PropertyKey>,
+): { line: number; column: number } | null {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n) as Array<string | number>, true) as YamlNode | undefined;
     const offset = node && typeof node === 'object' && 'range' in node && node.range ? node.range[0] : undefined;
@@ -190,9 +204,15 @@ function semanticProblems(rb: Runbook): Array<{ path: Array<string | number>; me
     const check = (value: unknown, path: Array<string | number>): void => {
       for (const ref of templateRefs(value)) {
         const [root, name] = ref.split('.');
-        if (root === 'inputs' && !inputs.has(name ?? '')) out.push({ path, message: `{{ ${ref} }} names an input the runbook does not declare` });
-        else if (root === 'steps' && !seen.has(name ?? '')) out.push({ path, message: `{{ ${ref} }} names a step that does not come before this one` });
-        else if (!['inputs', 'steps', 'run', 'runbook', 'objectives'].includes(root ?? '')) out.push({ path, message: `{{ ${ref} }}: a template starts with inputs., steps., run., runbook. or objectives.` });
+        if (root === 'inputs' && !inputs.has(name ?? ''))
+          out.push({ path, message: `{{ ${ref} }} names an input the runbook does not declare` });
+        else if (root === 'steps' && !seen.has(name ?? ''))
+          out.push({ path, message: `{{ ${ref} }} names a step that does not come before this one` });
+        else if (!['inputs', 'steps', 'run', 'runbook', 'objectives'].includes(root ?? ''))
+          out.push({
+            path,
+            message: `{{ ${ref} }}: a template starts with inputs., steps., run., runbook. or objectives.`,
+          });
       }
     };
     if (step.kind === 'action') {
@@ -200,14 +220,20 @@ function semanticProblems(rb: Runbook): Array<{ path: Array<string | number>; me
       for (const [k, v] of Object.entries(step.with)) {
         check(v, ['steps', i, 'with', k]);
         const field = shape[k];
-        if (!field) out.push({ path: ['steps', i, 'with', k], message: `${step.action} has no parameter ${k} (it takes: ${Object.keys(shape).join(', ')})` });
+        if (!field)
+          out.push({
+            path: ['steps', i, 'with', k],
+            message: `${step.action} has no parameter ${k} (it takes: ${Object.keys(shape).join(', ')})`,
+          });
         else if (templateRefs(v).length === 0) {
           const r = field.safeParse(v);
-          if (!r.success) out.push({ path: ['steps', i, 'with', k], message: r.error.issues[0]?.message ?? 'invalid value' });
+          if (!r.success)
+            out.push({ path: ['steps', i, 'with', k], message: r.error.issues[0]?.message ?? 'invalid value' });
         }
       }
       for (const [k, field] of Object.entries(shape)) {
-        if (!(k in step.with) && !field.safeParse(undefined).success) out.push({ path: ['steps', i, 'with'], message: `${step.action} needs the parameter ${k}` });
+        if (!(k in step.with) && !field.safeParse(undefined).success)
+          out.push({ path: ['steps', i, 'with'], message: `${step.action} needs the parameter ${k}` });
       }
     }
     if (step.kind === 'gate') {
@@ -277,8 +303,10 @@ function flowDepth(text: string, limit: number): number {
 /** Why the text is over a limit, or null. */
 function overLimit(text: string): string | null {
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > RUNBOOK_LIMITS.bytes) return `the runbook is ${bytes} bytes, over the ${RUNBOOK_LIMITS.bytes >> 20} MiB a runbook may have`;
-  if (flowDepth(text, RUNBOOK_LIMITS.flowDepth) > RUNBOOK_LIMITS.flowDepth) return `lists or maps in [ ] or { } nest deeper than ${RUNBOOK_LIMITS.flowDepth} levels`;
+  if (bytes > RUNBOOK_LIMITS.bytes)
+    return `the runbook is ${bytes} bytes, over the ${RUNBOOK_LIMITS.bytes >> 20} MiB a runbook may have`;
+  if (flowDepth(text, RUNBOOK_LIMITS.flowDepth) > RUNBOOK_LIMITS.flowDepth)
+    return `lists or maps in [ ] or { } nest deeper than ${RUNBOOK_LIMITS.flowDepth} levels`;
   const deep = text.split('\n').findIndex((l) => /^ */.exec(l)![0].length > RUNBOOK_LIMITS.indentColumns);
   if (deep >= 0) return `line ${deep + 1} is indented more than ${RUNBOOK_LIMITS.indentColumns} columns`;
   return null;
@@ -287,17 +315,26 @@ function overLimit(text: string): string | null {
 /** Parse and validate a runbook; every problem comes back at once, each with its line and field. */
 export function parseRunbook(text: string, source = 'runbook'): ParsedRunbook {
   const limit = overLimit(text);
-  if (limit) throw new RunbookInvalidError(`${source}: ${limit}.`, [{ line: null, column: null, field: '', message: limit }]);
+  if (limit)
+    throw new RunbookInvalidError(`${source}: ${limit}.`, [{ line: null, column: null, field: '', message: limit }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const problems: RunbookProblem[] = [];
   for (const e of doc.errors) {
     const pos = e.linePos?.[0];
-    problems.push({ line: pos?.line ?? null, column: pos?.col ?? null, field: '', message: e.message.split('\n')[0] ?? e.message });
+    problems.push({
+      line: pos?.line ?? null,
+      column: pos?.col ?? null,
+      field: '',
+      message: e.message.split('\n')[0] ?? e.message,
+    });
   }
-  if (problems.length) throw new RunbookInvalidError(`The runbook is not valid YAML:\n${describe(problems, source)}`, problems);
+  if (problems.length)
+    throw new RunbookInvalidError(`The runbook is not valid YAML:\n${describe(problems, source)}`, problems);
   if (!isMap(doc.contents)) {
-    throw new RunbookInvalidError(`${source}:1: a runbook is a YAML mapping (id, title, steps…)`, [{ line: 1, column: 1, field: '', message: 'a runbook is a YAML mapping' }]);
+    throw new RunbookInvalidError(`${source}:1: a runbook is a YAML mapping (id, title, steps…)`, [
+      { line: 1, column: 1, field: '', message: 'a runbook is a YAML mapping' },
+    ]);
   }
   let data: unknown;
   try {
@@ -312,17 +349,30 @@ export function parseRunbook(text: string, source = 'runbook'): ParsedRunbook {
     for (const issue of parsed.error.issues) {
       const where = locate(doc, lines, issue.path);
       const message = /received undefined$/.test(issue.message) ? 'required, but missing' : issue.message;
-      problems.push({ line: where?.line ?? null, column: where?.column ?? null, field: fieldName(issue.path, data), message });
+      problems.push({
+        line: where?.line ?? null,
+        column: where?.column ?? null,
+        field: fieldName(issue.path, data),
+        message,
+      });
     }
   } else {
     for (const p of semanticProblems(parsed.data)) {
       const where = locate(doc, lines, p.path);
-      problems.push({ line: where?.line ?? null, column: where?.column ?? null, field: fieldName(p.path, data), message: p.message });
+      problems.push({
+        line: where?.line ?? null,
+        column: where?.column ?? null,
+        field: fieldName(p.path, data),
+        message: p.message,
+      });
     }
   }
   if (problems.length) {
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-    throw new RunbookInvalidError(`The runbook has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${describe(problems, source)}`, problems);
+    throw new RunbookInvalidError(
+      `The runbook has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${describe(problems, source)}`,
+      problems,
+    );
   }
   return { runbook: parsed.data!, sha256: createHash('sha256').update(text).digest('hex') };
 }

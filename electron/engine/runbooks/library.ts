@@ -50,15 +50,43 @@ export function listRunbooks(dataDir: string): LibraryEntry[] {
   const add = (text: string, source: string, builtin: boolean): void => {
     try {
       const { runbook: r } = parseRunbook(text, source);
-      out.set(r.id, { id: r.id, title: r.title, level: r.level, source, builtin, drill: r.drill, rtoSeconds: r.objectives.rto, rpoSeconds: r.objectives.rpo, steps: r.steps.length, problem: null, description: r.description, inputs: r.inputs });
+      out.set(r.id, {
+        id: r.id,
+        title: r.title,
+        level: r.level,
+        source,
+        builtin,
+        drill: r.drill,
+        rtoSeconds: r.objectives.rto,
+        rpoSeconds: r.objectives.rpo,
+        steps: r.steps.length,
+        problem: null,
+        description: r.description,
+        inputs: r.inputs,
+      });
     } catch (e) {
       const id = source.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
-      out.set(`invalid:${source}`, { id, title: id, level: 0, source, builtin, drill: 'allowed', rtoSeconds: 0, rpoSeconds: 0, steps: 0, problem: e instanceof Error ? e.message : String(e), description: '', inputs: [] });
+      out.set(`invalid:${source}`, {
+        id,
+        title: id,
+        level: 0,
+        source,
+        builtin,
+        drill: 'allowed',
+        rtoSeconds: 0,
+        rpoSeconds: 0,
+        steps: 0,
+        problem: e instanceof Error ? e.message : String(e),
+        description: '',
+        inputs: [],
+      });
     }
   };
   for (const [id, text] of Object.entries(BUILTIN_RUNBOOKS)) add(text, `builtin:${id}`, true);
   const dir = runbookDir(dataDir);
-  if (existsSync(dir)) for (const name of readdirSync(dir).sort()) if (/\.ya?ml$/.test(name)) add(readFileSync(join(dir, name), 'utf8'), join(dir, name), false);
+  if (existsSync(dir))
+    for (const name of readdirSync(dir).sort())
+      if (/\.ya?ml$/.test(name)) add(readFileSync(join(dir, name), 'utf8'), join(dir, name), false);
   return [...out.values()];
 }
 
@@ -75,5 +103,7 @@ export function loadRunbook(dataDir: string, idOrFile: string): ParsedRunbook & 
     const text = entry.builtin ? BUILTIN_RUNBOOKS[entry.id]! : readFileSync(entry.source, 'utf8');
     return { ...parseRunbook(text, entry.source), source: entry.source };
   }
-  throw new LifeboatError('NOT_FOUND', `No runbook ${idOrFile}.`, { hint: 'List them with lifeboat runbooks, or give a .yaml file.' });
+  throw new LifeboatError('NOT_FOUND', `No runbook ${idOrFile}.`, {
+    hint: 'List them with lifeboat runbooks, or give a .yaml file.',
+  });
 }

@@ -14,11 +14,7 @@ function text(v: unknown): string {
 }
 
 const esc = (v: unknown): string =>
-  text(v)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  text(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function dur(seconds: number | null | undefined): string {
   return seconds === null || seconds === undefined ? '—' : formatDuration(seconds);
@@ -30,7 +26,11 @@ const at = (iso: string | null | undefined): string => (iso ? formatLocalTime(is
 /** The headline a report opens with: the outcome in words an auditor cannot misread. */
 function headline(status: string, exceptions: number): { text: string; cls: string } {
   if (status === 'succeeded') return { text: 'Succeeded: every step was done.', cls: 'ok' };
-  if (status === 'completed-with-exceptions') return { text: `Completed with exceptions: ${exceptions} step${exceptions === 1 ? ' was' : 's were'} skipped by a person (see below). Not a clean pass.`, cls: 'warn' };
+  if (status === 'completed-with-exceptions')
+    return {
+      text: `Completed with exceptions: ${exceptions} step${exceptions === 1 ? ' was' : 's were'} skipped by a person (see below). Not a clean pass.`,
+      cls: 'warn',
+    };
   if (status === 'cancelled') return { text: 'Cancelled: the run was ended before its last step.', cls: 'bad' };
   if (status === 'failed') return { text: 'Failed: a step failed and the run stopped there.', cls: 'bad' };
   return { text: `Not finished (${status}).`, cls: 'warn' };
@@ -51,11 +51,13 @@ function evidence(output: Record<string, unknown> | null): string {
   };
   for (const [k, v] of Object.entries(output)) {
     if (k === 'artifacts' && Array.isArray(v)) {
-      for (const a of v as Array<{ path: string; verdict: string; sha256: string | null }>) add(`artifact ${a.path}`, `${a.verdict} · sha256 ${a.sha256 ?? '—'}`);
+      for (const a of v as Array<{ path: string; verdict: string; sha256: string | null }>)
+        add(`artifact ${a.path}`, `${a.verdict} · sha256 ${a.sha256 ?? '—'}`);
       continue;
     }
     if (k === 'checks' && Array.isArray(v)) {
-      for (const c of v as Array<{ sql: string; expect: string; got: string | null; ok: boolean }>) add(c.ok ? 'check ok' : 'check FAILED', `${c.sql} → ${c.got ?? '—'} (expected ${c.expect})`);
+      for (const c of v as Array<{ sql: string; expect: string; got: string | null; ok: boolean }>)
+        add(c.ok ? 'check ok' : 'check FAILED', `${c.sql} → ${c.got ?? '—'} (expected ${c.expect})`);
       continue;
     }
     if (k === 'passed_over' && Array.isArray(v)) {
@@ -74,7 +76,11 @@ function evidence(output: Record<string, unknown> | null): string {
  * achieved against the objectives, the forecast against the actual time, and the journal's head
  * hash with the result of checking the chain.
  */
-export function renderReport(catalog: Catalog, run: RunRecord, o: { settings?: Settings | null; now?: Date } = {}): string {
+export function renderReport(
+  catalog: Catalog,
+  run: RunRecord,
+  o: { settings?: Settings | null; now?: Date } = {},
+): string {
   const now = o.now ?? new Date();
   const rb = run.state.runbook;
   // Judged by the system's tier (the runbook's objectives only when it has none): the same numbers as Overview.
@@ -95,11 +101,22 @@ export function renderReport(catalog: Catalog, run: RunRecord, o: { settings?: S
       const st = run.state.steps[s.id]!;
       const took = st.startedAt && st.finishedAt ? (Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000 : null;
       const expected = s.expected ?? f?.parts.find((p) => p.step === s.id)?.seconds ?? null;
-      const who = st.signoff ? `${esc(st.by)}${st.signoff !== st.by ? ` (signed: ${esc(st.signoff)})` : ''}` : esc(st.by ?? '');
+      const who = st.signoff
+        ? `${esc(st.by)}${st.signoff !== st.by ? ` (signed: ${esc(st.signoff)})` : ''}`
+        : esc(st.by ?? '');
       const details: string[] = [];
-      if (s.kind === 'manual' && s.checklist.length) details.push(`<ul class="check">${s.checklist.map((c, j) => `<li>${st.ticks.includes(j) ? '☑' : '☐'} ${esc(c)}</li>`).join('')}</ul>`);
-      if (st.skipReason) details.push(`<p class="warn">Skipped by ${esc(st.by)}${st.skipApprovedBy ? `, approved by ${esc(st.skipApprovedBy)}` : ''}: ${esc(st.skipReason)}</p>`);
-      if (s.kind === 'communicate' && st.output?.sent_by) details.push(`<p>Sent by ${esc(st.output.sent_by)} via ${esc(st.output.sent_via)} at ${esc(at(text(st.output.sent_at)))}.</p>`);
+      if (s.kind === 'manual' && s.checklist.length)
+        details.push(
+          `<ul class="check">${s.checklist.map((c, j) => `<li>${st.ticks.includes(j) ? '☑' : '☐'} ${esc(c)}</li>`).join('')}</ul>`,
+        );
+      if (st.skipReason)
+        details.push(
+          `<p class="warn">Skipped by ${esc(st.by)}${st.skipApprovedBy ? `, approved by ${esc(st.skipApprovedBy)}` : ''}: ${esc(st.skipReason)}</p>`,
+        );
+      if (s.kind === 'communicate' && st.output?.sent_by)
+        details.push(
+          `<p>Sent by ${esc(st.output.sent_by)} via ${esc(st.output.sent_via)} at ${esc(at(text(st.output.sent_at)))}.</p>`,
+        );
       if (st.error) details.push(`<p class="bad">${esc(st.error.code)}: ${esc(st.error.message)}</p>`);
       if (st.condition) details.push(`<p class="warn">Target left: ${esc(st.condition)}</p>`);
       if (s.kind === 'communicate' && st.output?.message) details.push(`<pre>${esc(st.output.message)}</pre>`);
@@ -110,7 +127,10 @@ export function renderReport(catalog: Catalog, run: RunRecord, o: { settings?: S
     .join('');
   const signoffs = rb.steps
     .filter((s) => run.state.steps[s.id]?.signoff)
-    .map((s) => `<li>${esc(s.title)}: <b>${esc(run.state.steps[s.id]!.signoff)}</b> at ${esc(at(run.state.steps[s.id]!.finishedAt))}${s.kind === 'manual' && s.signoff ? ` (${esc(s.signoff.role)})` : ''}</li>`)
+    .map(
+      (s) =>
+        `<li>${esc(s.title)}: <b>${esc(run.state.steps[s.id]!.signoff)}</b> at ${esc(at(run.state.steps[s.id]!.finishedAt))}${s.kind === 'manual' && s.signoff ? ` (${esc(s.signoff.role)})` : ''}</li>`,
+    )
     .join('');
   const autoAnswered = events.filter((e) => e.data.auto === true).length;
   return `<!doctype html>
@@ -152,7 +172,14 @@ ${summary.exceptions.length ? `<h3>Exceptions</h3><ul class="exceptions">${summa
 </table>
 ${f ? `<details><summary>How the forecast was made</summary><ul>${f.parts.map((p) => `<li>${esc(p.step)}: ${dur(p.seconds)} — ${esc(p.basis)}</li>`).join('')}</ul></details>` : ''}
 <h2>Inputs</h2>
-<table>${Object.entries(run.inputs).map(([k, v]) => `<tr><th>${esc(rb.inputs.find((i) => i.id === k)?.label ?? k)}</th><td><code>${esc(v)}</code></td></tr>`).join('') || '<tr><td>none</td></tr>'}</table>
+<table>${
+    Object.entries(run.inputs)
+      .map(
+        ([k, v]) =>
+          `<tr><th>${esc(rb.inputs.find((i) => i.id === k)?.label ?? k)}</th><td><code>${esc(v)}</code></td></tr>`,
+      )
+      .join('') || '<tr><td>none</td></tr>'
+  }</table>
 <h2>Steps</h2>
 <table><tr><th>#</th><th>Step and evidence</th><th>Status</th><th>Who</th><th>Started</th><th>Took</th><th>Planned</th></tr>${stepRows}</table>
 <h2>Sign-offs</h2>

@@ -52,14 +52,28 @@ export class RunService {
     const runner = this.runner(runId);
     const run = runner.load(runId);
     const summary = runSummary(this.engine.catalog, this.engine.settings(), run);
-    return toView(run, runner.achieved(run), this.active.get(runId)?.jobId ?? null, summary, (s) => runner.guidanceOf(run, s));
+    return toView(run, runner.achieved(run), this.active.get(runId)?.jobId ?? null, summary, (s) =>
+      runner.guidanceOf(run, s),
+    );
   }
 
-  start(input: { runbook: string; inputs: Record<string, string>; drill: boolean; operator?: string; identityFiles: string[]; allowUnsigned?: boolean }): { run: RunView; job: JobSnapshot } {
+  start(input: {
+    runbook: string;
+    inputs: Record<string, string>;
+    drill: boolean;
+    operator?: string;
+    identityFiles: string[];
+    allowUnsigned?: boolean;
+  }): { run: RunView; job: JobSnapshot } {
     const identities = readIdentityFiles(input.identityFiles);
     const parsed = loadRunbook(this.engine.paths.dataDir, input.runbook);
     const operator = input.operator?.trim() || defaultOperator(this.engine.settings().operatorName);
-    const run = this.runner().start(parsed, input.inputs, { drill: input.drill, operator, source: parsed.source, allowUnsigned: input.allowUnsigned === true });
+    const run = this.runner().start(parsed, input.inputs, {
+      drill: input.drill,
+      operator,
+      source: parsed.source,
+      allowUnsigned: input.allowUnsigned === true,
+    });
     this.identities.set(run.id, identities);
     const job = this.advance(run.id, []);
     return { run: this.view(run.id), job };
@@ -75,17 +89,23 @@ export class RunService {
     }
     const runner = this.runner(runId);
     const run = runner.load(runId);
-    const { snapshot, done } = this.engine.jobs.start({ kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}`, judge: judgeRunJob }, async (ctx) => {
-      try {
-        // The keychain's age identities join the run's own each time it moves on (issue 21): a key saved after a step
-        // failed for want of it is used when the step is retried.
-        const keychain = (await keychainIdentities(this.engine.credentials)).flatMap((k) => k.identities);
-        const after = await runEngineFor(this.engine, uniqueIdentities([...(this.identities.get(runId) ?? []), ...keychain])).advance(runId, ctx);
-        return { run: after.id, status: after.status };
-      } finally {
-        this.active.delete(runId);
-      }
-    });
+    const { snapshot, done } = this.engine.jobs.start(
+      { kind: 'run', title: `${run.title}${run.drill ? ' (drill)' : ''}`, judge: judgeRunJob },
+      async (ctx) => {
+        try {
+          // The keychain's age identities join the run's own each time it moves on (issue 21): a key saved after a step
+          // failed for want of it is used when the step is retried.
+          const keychain = (await keychainIdentities(this.engine.credentials)).flatMap((k) => k.identities);
+          const after = await runEngineFor(
+            this.engine,
+            uniqueIdentities([...(this.identities.get(runId) ?? []), ...keychain]),
+          ).advance(runId, ctx);
+          return { run: after.id, status: after.status };
+        } finally {
+          this.active.delete(runId);
+        }
+      },
+    );
     this.active.set(runId, { jobId: snapshot.id, done });
     return snapshot;
   }
@@ -123,7 +143,9 @@ export class RunService {
   }
 
   report(runId: string): { html: string } {
-    return { html: renderReport(this.engine.catalog, this.runner(runId).load(runId), { settings: this.engine.settings() }) };
+    return {
+      html: renderReport(this.engine.catalog, this.runner(runId).load(runId), { settings: this.engine.settings() }),
+    };
   }
 }
 

@@ -40,22 +40,27 @@ export function render(value: unknown, context: Record<string, unknown>, where: 
       const v = lookup(context, ref);
       if (v === undefined) {
         throw new LifeboatError('PRECONDITION_FAILED', `${where}: {{ ${ref} }} has no value in this run.`, {
-          hint: ref.startsWith('steps.') ? 'The step it names was skipped or has not produced that output.' : 'Give the input when starting the run.',
+          hint: ref.startsWith('steps.')
+            ? 'The step it names was skipped or has not produced that output.'
+            : 'Give the input when starting the run.',
         });
       }
       return v;
     };
     // An optional input left empty leaves the parameter out (the action's default applies).
-    if (whole) return whole[1]!.startsWith('inputs.') && lookup(context, whole[1]!) === undefined ? undefined : get(whole[1]!);
+    if (whole)
+      return whole[1]!.startsWith('inputs.') && lookup(context, whole[1]!) === undefined ? undefined : get(whole[1]!);
     return value.replace(REF, (_m, ref: string) => asText(get(ref)));
   }
   // An optional input left empty drops out of a list too (paths: ["{{ inputs.path }}"] is then no path: the whole set).
   if (Array.isArray(value)) return value.map((v) => render(v, context, where)).filter((v) => v !== undefined);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => {
-      const r = render(v, context, where);
-      return r === undefined ? [] : [[k, r]];
-    }));
+    return Object.fromEntries(
+      Object.entries(value).flatMap(([k, v]) => {
+        const r = render(v, context, where);
+        return r === undefined ? [] : [[k, r]];
+      }),
+    );
   }
   return value;
 }

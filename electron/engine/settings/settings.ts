@@ -85,7 +85,10 @@ function minutes(v: unknown, path: string): number {
 
 function objectives(v: unknown, path: string): TierObjectives {
   const o = obj(v, path);
-  return { rtoMinutes: minutes(o.rtoMinutes, at(path, 'rtoMinutes')), rpoMinutes: minutes(o.rpoMinutes, at(path, 'rpoMinutes')) };
+  return {
+    rtoMinutes: minutes(o.rtoMinutes, at(path, 'rtoMinutes')),
+    rpoMinutes: minutes(o.rpoMinutes, at(path, 'rpoMinutes')),
+  };
 }
 
 const nonEmpty = { re: /./s, what: 'a non-empty text' };
@@ -102,7 +105,8 @@ function system(v: unknown, path: string): SystemSettings {
   };
   if (o.tier !== undefined) {
     const tier = str(o.tier, at(path, 'tier'));
-    if (!(TIERS as readonly string[]).includes(tier)) throw new Invalid(at(path, 'tier'), `expected one of ${TIERS.join(', ')}`);
+    if (!(TIERS as readonly string[]).includes(tier))
+      throw new Invalid(at(path, 'tier'), `expected one of ${TIERS.join(', ')}`);
     out.tier = tier as Tier;
   }
   return out;
@@ -114,7 +118,9 @@ function s3Medium(v: unknown, path: string): S3MediumSettings {
     location: str(o.location, at(path, 'location'), { re: S3_LOCATION, what: S3_LOCATION_WHAT }),
     endpoint: opt(o, 'endpoint', path, '', (x, p) => str(x, p, { max: 2000 })),
     region: opt(o, 'region', path, '', (x, p) => str(x, p, { max: 100 })),
-    credential: opt(o, 'credential', path, '', (x, p) => str(x, p, { re: S3_CREDENTIAL_REF, what: 'an s3:<name> keychain reference' })),
+    credential: opt(o, 'credential', path, '', (x, p) =>
+      str(x, p, { re: S3_CREDENTIAL_REF, what: 'an s3:<name> keychain reference' }),
+    ),
   };
 }
 
@@ -128,7 +134,11 @@ export function parseSettings(json: unknown): Settings {
     pgBinDir: opt(o, 'pgBinDir', '', '', str),
     tiers: opt(o, 'tiers', '', { ...DEFAULT_TIERS }, (v, p) => {
       const t = obj(v, p);
-      return { critical: objectives(t.critical, at(p, 'critical')), important: objectives(t.important, at(p, 'important')), standard: objectives(t.standard, at(p, 'standard')) };
+      return {
+        critical: objectives(t.critical, at(p, 'critical')),
+        important: objectives(t.important, at(p, 'important')),
+        standard: objectives(t.standard, at(p, 'standard')),
+      };
     }),
     systems: opt(o, 'systems', '', {}, (v, p) => recordOf(v, p, system)),
     pgTargets: opt(o, 'pgTargets', '', {}, (v, p) =>
@@ -158,9 +168,13 @@ export function loadSettings(path: string): Settings {
     // Bounded (JSON_LIMITS): checked on the size before reading, on the nesting before parsing.
     const size = statSync(path).size;
     if (size > JSON_LIMITS.settingsBytes) {
-      throw new LifeboatError('FORMAT_INVALID', `The settings file is ${size} bytes, over the ${JSON_LIMITS.settingsBytes >> 20} MiB a settings file may have: ${path}`, {
-        hint: 'Fix or delete it; defaults are used when it is absent.',
-      });
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `The settings file is ${size} bytes, over the ${JSON_LIMITS.settingsBytes >> 20} MiB a settings file may have: ${path}`,
+        {
+          hint: 'Fix or delete it; defaults are used when it is absent.',
+        },
+      );
     }
     raw = readFileSync(path);
   } catch (e) {
@@ -169,7 +183,10 @@ export function loadSettings(path: string): Settings {
   }
   let json: unknown;
   try {
-    json = parseBoundedJson(raw, 'the settings file', { maxBytes: JSON_LIMITS.settingsBytes, maxDepth: JSON_LIMITS.maxDepth });
+    json = parseBoundedJson(raw, 'the settings file', {
+      maxBytes: JSON_LIMITS.settingsBytes,
+      maxDepth: JSON_LIMITS.maxDepth,
+    });
   } catch (e) {
     throw new LifeboatError('FORMAT_INVALID', `${mapError(e).message.replace(/\.$/, '')}: ${path}`, {
       hint: 'Fix or delete it; defaults are used when it is absent.',

@@ -9,7 +9,19 @@ import { fsyncFolder, writeFileAtomic } from '../fs/atomic-write';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
 import { isPageAligned, PAGE } from './aligned-memory';
-import { completeSets, isAbandoned, type ArtifactSink, type ListedFile, type ListFilesOptions, type ListedSet, type ListedSetFolder, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import {
+  completeSets,
+  isAbandoned,
+  type ArtifactSink,
+  type ListedFile,
+  type ListFilesOptions,
+  type ListedSet,
+  type ListedSetFolder,
+  type Medium,
+  type ObjectStat,
+  type PartialOwner,
+  type SetWriter,
+} from './medium';
 import { makeFolders } from './make-folders';
 
 const PARTIAL_PREFIX = '.partial-';
@@ -121,7 +133,10 @@ export function fileSink(path: string, o: { direct?: boolean } = {}): FileSink {
             background = background.then(() => h.fh.datasync()).catch((e: unknown) => void (syncError ??= e));
           }
         })
-        .then(() => callback(), (e: unknown) => callback(mapErrorAt(e, path)));
+        .then(
+          () => callback(),
+          (e: unknown) => callback(mapErrorAt(e, path)),
+        );
     },
     final(callback) {
       getHandles()
@@ -227,7 +242,8 @@ export class FolderMedium implements Medium {
       // Fails early and clearly on a read-only or foreign-owned medium.
       await access(this.location, constants.W_OK);
       await makeFolders(systemDir);
-      if (await this.stat(setPath)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
+      if (await this.stat(setPath))
+        throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
       await mkdir(partialDir);
       const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
       await writeDurable(join(partialDir, OWNER_FILE), Buffer.from(JSON.stringify(owner)));
@@ -296,7 +312,12 @@ export class FolderMedium implements Medium {
       for (let i = 0; i < wanted.length; i++) {
         if (i > 0 && i % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const setId = wanted[i]!;
-        out.push({ system, setId, path: `sets/${system}/${setId}`, manifest: statOf(`${base}/${setId}/manifest.json`) });
+        out.push({
+          system,
+          setId,
+          path: `sets/${system}/${setId}`,
+          manifest: statOf(`${base}/${setId}/manifest.json`),
+        });
       }
     }
     return out;
@@ -310,14 +331,19 @@ export class FolderMedium implements Medium {
       if (out.length >= limit) return;
       let raw;
       try {
-        raw = await readdir(rel ? join(this.location, rel) : this.location, { withFileTypes: true, encoding: 'buffer' });
+        raw = await readdir(rel ? join(this.location, rel) : this.location, {
+          withFileTypes: true,
+          encoding: 'buffer',
+        });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && rel === prefix) return;
         throw mapError(e);
       }
       // Names read as bytes: one that is not UTF-8 (a stray file copied onto the drive) is no
       // Lifeboat file, and as text it would name another file (U+FFFD) that stat cannot find.
-      const entries = raw.filter((d) => isUtf8(d.name)).map((d) => ({ name: d.name.toString('utf8'), isDirectory: () => d.isDirectory(), isFile: () => d.isFile() }));
+      const entries = raw
+        .filter((d) => isUtf8(d.name))
+        .map((d) => ({ name: d.name.toString('utf8'), isDirectory: () => d.isDirectory(), isFile: () => d.isFile() }));
       for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
         if (entry.name.startsWith('.')) continue;
         const childRel = rel ? `${rel}/${entry.name}` : entry.name;
@@ -343,7 +369,8 @@ export class FolderMedium implements Medium {
     const parts = rel.split('/');
     for (let i = 1; i <= parts.length; i++) {
       const on = parts.slice(0, i).join('/');
-      if (statOf(this.abs(on))?.symlink) throw new LifeboatError('UNSAFE_PATH', `${on} is a symbolic link; Lifeboat never follows links on a medium.`);
+      if (statOf(this.abs(on))?.symlink)
+        throw new LifeboatError('UNSAFE_PATH', `${on} is a symbolic link; Lifeboat never follows links on a medium.`);
     }
   }
 
@@ -433,7 +460,10 @@ export class FolderMedium implements Medium {
       for (const entry of entries) {
         if (!entry.startsWith(PARTIAL_PREFIX) && !entry.startsWith('.deleting-')) continue;
         const dir = join(this.location, 'sets', system, entry);
-        const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((t) => JSON.parse(t) as PartialOwner, () => null);
+        const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then(
+          (t) => JSON.parse(t) as PartialOwner,
+          () => null,
+        );
         const age = Date.now() - (await stat(dir)).mtimeMs;
         if (entry.startsWith('.deleting-') || isAbandoned(owner, age, hostname())) {
           await rm(dir, { recursive: true, force: true });
@@ -447,7 +477,6 @@ export class FolderMedium implements Medium {
   localPath(rel: string): string | null {
     return this.abs(rel);
   }
-
 }
 
 /** lstat of an absolute path: null when it does not exist, never following a link. */

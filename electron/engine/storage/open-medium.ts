@@ -16,7 +16,9 @@ export async function openMedium(location: string, s3?: S3Options): Promise<Medi
     // A file given where a medium folder belongs (`--to backup.tar`) is a usage error, said as such.
     const st = await stat(location).catch(() => null);
     if (st && !st.isDirectory()) {
-      throw new LifeboatError('BAD_INPUT', `${location} is a file, not a medium folder.`, { hint: 'Name a folder (a mounted drive, a NAS share) or s3://bucket/prefix.' });
+      throw new LifeboatError('BAD_INPUT', `${location} is a file, not a medium folder.`, {
+        hint: 'Name a folder (a mounted drive, a NAS share) or s3://bucket/prefix.',
+      });
     }
     return new FolderMedium(location);
   }

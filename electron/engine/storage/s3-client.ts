@@ -45,7 +45,9 @@ export function parseAwsConfig(text: string): Map<string, Map<string, string>> {
 }
 
 /** The active profile of the shared config file (AWS_CONFIG_FILE or ~/.aws/config; AWS_PROFILE or default), with the file's sections. */
-function activeProfile(env: NodeJS.ProcessEnv): { profile: Map<string, string>; sections: Map<string, Map<string, string>> } | undefined {
+function activeProfile(
+  env: NodeJS.ProcessEnv,
+): { profile: Map<string, string>; sections: Map<string, Map<string, string>> } | undefined {
   let text: string;
   try {
     text = readFileSync(env.AWS_CONFIG_FILE || join(homedir(), '.aws', 'config'), 'utf8');
@@ -54,7 +56,9 @@ function activeProfile(env: NodeJS.ProcessEnv): { profile: Map<string, string>; 
   }
   const name = env.AWS_PROFILE || 'default';
   const sections = parseAwsConfig(text);
-  const profile = sections.get(name === 'default' ? 'default' : `profile ${name}`) ?? (name === 'default' ? sections.get('profile default') : undefined);
+  const profile =
+    sections.get(name === 'default' ? 'default' : `profile ${name}`) ??
+    (name === 'default' ? sections.get('profile default') : undefined);
   return profile ? { profile, sections } : undefined;
 }
 
@@ -91,7 +95,8 @@ export function s3ClientConfig(o: S3Options, env: NodeJS.ProcessEnv = process.en
   const endpoint = resolveS3Endpoint(o, env);
   const idleMs = s3IdleTimeoutMs();
   const config: S3ClientConfig = {
-    region: o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? activeProfile(env)?.profile.get('region') ?? 'us-east-1',
+    region:
+      o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? activeProfile(env)?.profile.get('region') ?? 'us-east-1',
     // A link that drops packets (no reset, no refusal) would otherwise hang a request, and with
     // it a backup, forever: a connection silent this long fails, and the SDK retries it.
     requestHandler: { connectionTimeout: Math.min(idleMs, 30_000), socketTimeout: idleMs },

@@ -12,14 +12,29 @@ import { PassThrough, Readable } from 'node:stream';
 import { LifeboatError, mapError } from '../errors';
 import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium';
 import { assertSafeRelativePath } from '../format/names';
-import { completeSets, isAbandoned, type ArtifactSink, type ListedFile, type ListFilesOptions, type ListedSet, type ListedSetFolder, type Medium, type ObjectStat, type PartialOwner, type SetWriter } from './medium';
+import {
+  completeSets,
+  isAbandoned,
+  type ArtifactSink,
+  type ListedFile,
+  type ListFilesOptions,
+  type ListedSet,
+  type ListedSetFolder,
+  type Medium,
+  type ObjectStat,
+  type PartialOwner,
+  type SetWriter,
+} from './medium';
 import { createS3Client, type S3Options } from './s3-client';
 
 const PARTIAL_MARKER = '.partial';
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (!m) throw new LifeboatError('BAD_INPUT', `Not an S3 location: ${url}`, { hint: 'Use s3://bucket or s3://bucket/prefix.' });
+  if (!m)
+    throw new LifeboatError('BAD_INPUT', `Not an S3 location: ${url}`, {
+      hint: 'Use s3://bucket or s3://bucket/prefix.',
+    });
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1]!, prefix };
 }
@@ -33,7 +48,8 @@ function isNotFound(e: unknown): boolean {
 
 function s3Failure(e: unknown, what: string): LifeboatError {
   const err = mapError(e);
-  if (err.code === 'INTERNAL') return new LifeboatError('STORAGE_ERROR', `S3 ${what} failed: ${err.message}`, { cause: e });
+  if (err.code === 'INTERNAL')
+    return new LifeboatError('STORAGE_ERROR', `S3 ${what} failed: ${err.message}`, { cause: e });
   return new LifeboatError(err.code, `S3 ${what}: ${err.message}`, { hint: err.hint, cause: e });
 }
 
@@ -71,7 +87,8 @@ export class S3Medium implements Medium {
   }
 
   async writeInfo(info: MediumInfo): Promise<void> {
-    if (await this.stat(MEDIUM_FILE)) throw new LifeboatError('ALREADY_EXISTS', `${this.location} is already a Lifeboat medium.`);
+    if (await this.stat(MEDIUM_FILE))
+      throw new LifeboatError('ALREADY_EXISTS', `${this.location} is already a Lifeboat medium.`);
     await this.put(MEDIUM_FILE, Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
   }
 
@@ -81,7 +98,9 @@ export class S3Medium implements Medium {
 
   private async put(rel: string, bytes: Buffer): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: bytes, ContentLength: bytes.length }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: bytes, ContentLength: bytes.length }),
+      );
     } catch (e) {
       throw s3Failure(e, `write of ${rel}`);
     }
@@ -89,7 +108,8 @@ export class S3Medium implements Medium {
 
   async beginSet(system: string, setId: string): Promise<SetWriter> {
     const setPath = `sets/${system}/${setId}`;
-    if (await this.stat(`${setPath}/manifest.json`)) throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
+    if (await this.stat(`${setPath}/manifest.json`))
+      throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
     const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
     await this.put(`${setPath}/${PARTIAL_MARKER}`, Buffer.from(JSON.stringify(owner)));
     const uploads: Upload[] = [];
@@ -143,20 +163,27 @@ export class S3Medium implements Medium {
     };
   }
 
-  private async listKeys(relPrefix: string): Promise<Array<{ key: string; size: number; mtimeMs: number; etag: string | null }>> {
+  private async listKeys(
+    relPrefix: string,
+  ): Promise<Array<{ key: string; size: number; mtimeMs: number; etag: string | null }>> {
     const out: Array<{ key: string; size: number; mtimeMs: number; etag: string | null }> = [];
     let token: string | undefined;
     do {
       let page;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix,
+            ContinuationToken: token,
+          }),
         );
       } catch (e) {
         throw s3Failure(e, 'listing');
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+        if (o.Key)
+          out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -167,7 +194,12 @@ export class S3Medium implements Medium {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+        );
       } catch (e) {
         throw s3Failure(e, 'delete');
       }
@@ -193,11 +225,14 @@ export class S3Medium implements Medium {
       if (system.startsWith('.') || setId.startsWith('.')) continue;
       const path = `sets/${system}/${setId}`;
       const folder = folders.get(path) ?? { system, setId, path, manifest: null };
-      if (parts.length === 4 && parts[3] === 'manifest.json') folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
+      if (parts.length === 4 && parts[3] === 'manifest.json')
+        folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
       if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
       folders.set(path, folder);
     }
-    return [...folders.values()].filter((f) => !partial.has(f.path) || f.manifest !== null).sort((a, b) => a.path.localeCompare(b.path));
+    return [...folders.values()]
+      .filter((f) => !partial.has(f.path) || f.manifest !== null)
+      .sort((a, b) => a.path.localeCompare(b.path));
   }
 
   async listFiles(prefix: string, options: ListFilesOptions = {}): Promise<ListedFile[]> {
@@ -211,7 +246,9 @@ export class S3Medium implements Medium {
         let page;
         try {
           const full = this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix;
-          page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, Delimiter: '/', ContinuationToken: token }));
+          page = await this.client.send(
+            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, Delimiter: '/', ContinuationToken: token }),
+          );
         } catch (e) {
           throw s3Failure(e, 'listing');
         }
@@ -284,11 +321,25 @@ export class S3Medium implements Medium {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(`${dir}/${namePrefix}`), Delimiter: '/', ContinuationToken: token }));
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.key(`${dir}/${namePrefix}`),
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+        );
       } catch (e) {
         throw s3Failure(e, 'listing');
       }
-      for (const o of page.Contents ?? []) if (o.Key) out.push({ path: this.rel(o.Key), size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+      for (const o of page.Contents ?? [])
+        if (o.Key)
+          out.push({
+            path: this.rel(o.Key),
+            size: o.Size ?? 0,
+            mtimeMs: o.LastModified?.getTime() ?? 0,
+            etag: o.ETag ?? null,
+          });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out;
@@ -309,7 +360,10 @@ export class S3Medium implements Medium {
       const rel = this.rel(o.key);
       if (!rel.endsWith(`/${PARTIAL_MARKER}`)) continue;
       const setPath = rel.slice(0, -PARTIAL_MARKER.length - 1);
-      const owner = await this.readFile(rel).then((b) => JSON.parse(b.toString('utf8')) as PartialOwner, () => null);
+      const owner = await this.readFile(rel).then(
+        (b) => JSON.parse(b.toString('utf8')) as PartialOwner,
+        () => null,
+      );
       if (isAbandoned(owner, Date.now() - o.mtimeMs, hostname())) {
         await this.deletePrefix(`${setPath}/`);
         removed.push(setPath);
@@ -321,5 +375,4 @@ export class S3Medium implements Medium {
   localPath(): string | null {
     return null;
   }
-
 }

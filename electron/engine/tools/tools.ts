@@ -42,7 +42,9 @@ export function candidatePgBinDirs(): string[] {
   scan('/usr/lib/postgresql', (e) => join('/usr/lib/postgresql', e, 'bin')); // Debian, Ubuntu
   scan('/usr', (e) => (e.startsWith('pgsql-') ? join('/usr', e, 'bin') : '')); // RHEL (PGDG)
   scan('/opt/homebrew/opt', (e) => (e.startsWith('postgresql@') ? join('/opt/homebrew/opt', e, 'bin') : ''));
-  scan('/Applications/Postgres.app/Contents/Versions', (e) => join('/Applications/Postgres.app/Contents/Versions', e, 'bin'));
+  scan('/Applications/Postgres.app/Contents/Versions', (e) =>
+    join('/Applications/Postgres.app/Contents/Versions', e, 'bin'),
+  );
   return dirs.filter((d) => d !== '');
 }
 
@@ -79,10 +81,22 @@ export async function toolStatus(pgBinDir: string): Promise<ToolStatus[]> {
     TOOLS.map(async (t): Promise<ToolStatus> => {
       const path = findExecutable(t.name, { preferDirs: [pgBinDir], pg: t.pg });
       if (!path) {
-        return { name: t.name, purpose: t.purpose, path: null, version: null, problem: `${t.name} was not found on PATH${t.pg ? ' or in the PostgreSQL install directories' : ''}.` };
+        return {
+          name: t.name,
+          purpose: t.purpose,
+          path: null,
+          version: null,
+          problem: `${t.name} was not found on PATH${t.pg ? ' or in the PostgreSQL install directories' : ''}.`,
+        };
       }
       const version = await toolVersion(path, t.name === 'openssl' ? ['version'] : ['--version']);
-      return { name: t.name, purpose: t.purpose, path, version, problem: version ? null : `${path} did not report a version.` };
+      return {
+        name: t.name,
+        purpose: t.purpose,
+        path,
+        version,
+        problem: version ? null : `${path} did not report a version.`,
+      };
     }),
   );
 }

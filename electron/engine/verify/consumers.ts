@@ -16,7 +16,12 @@ import { IndexReader } from '../restore/index-reader';
  */
 export interface Consumer {
   sink: Writable;
-  outcome: () => Promise<{ verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'undecryptable' | 'not-checked'; detail: string | null; index?: FileEntry[]; files?: FileSetDigest }>;
+  outcome: () => Promise<{
+    verdict: 'ok' | 'unreadable-dump' | 'unsafe-path' | 'corrupted' | 'undecryptable' | 'not-checked';
+    detail: string | null;
+    index?: FileEntry[];
+    files?: FileSetDigest;
+  }>;
 }
 
 const MASK = (1n << 256n) - 1n;
@@ -40,7 +45,8 @@ export class FileSetDigest {
     const shape = createHash('sha256').update(plain).update(`\0${size}`).digest();
     this.shape = (this.shape + BigInt(`0x${shape.toString('hex')}`)) & MASK;
     if (sha256 === null) this.unhashed++;
-    else this.full = (this.full + BigInt(`0x${createHash('sha256').update(shape).update(sha256).digest('hex')}`)) & MASK;
+    else
+      this.full = (this.full + BigInt(`0x${createHash('sha256').update(shape).update(sha256).digest('hex')}`)) & MASK;
     this.count++;
   }
 
@@ -160,7 +166,10 @@ export function pgRestoreList(pgRestore: string): Consumer {
       if (code !== 0 || toc === 0) {
         const needs = newerArchiveNeeded(stderr);
         if (needs) return { verdict: 'not-checked', detail: needs };
-        return { verdict: 'unreadable-dump', detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}` };
+        return {
+          verdict: 'unreadable-dump',
+          detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}`,
+        };
       }
       return { verdict: 'ok', detail: `pg_restore --list read ${toc} table-of-contents entries` };
     },
@@ -200,10 +209,21 @@ export function tarWalk(digest = false, indexFiles = false): Consumer {
       if (through && unsafe.length < 3) unsafe.push(`${e.name} lies under the symbolic link ${through}`);
       if (e.kind === 'symlink') shadow.add(e.name);
       if (kept && kept.length >= CATALOG_INDEX_LIMIT) kept = null;
-      const type = e.kind === 'file' || e.kind === 'hardlink' ? 'file' : e.kind === 'dir' || e.kind === 'symlink' ? e.kind : null;
+      const type =
+        e.kind === 'file' || e.kind === 'hardlink' ? 'file' : e.kind === 'dir' || e.kind === 'symlink' ? e.kind : null;
       if (kept && type) {
         const path = e.name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-        if (path) kept.push({ path, type, size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, sha256: null, target: e.kind === 'file' || e.kind === 'dir' ? null : e.linkname, in: '' });
+        if (path)
+          kept.push({
+            path,
+            type,
+            size: e.size,
+            mtime_ms: e.mtimeMs,
+            mode: e.mode,
+            sha256: null,
+            target: e.kind === 'file' || e.kind === 'dir' ? null : e.linkname,
+            in: '',
+          });
       }
       if (e.kind === 'file') {
         files++;
@@ -227,9 +247,12 @@ export function tarWalk(digest = false, indexFiles = false): Consumer {
     sink: reader,
     outcome: async () => {
       const failure = await ended();
-      if (failure) return { verdict: 'corrupted', detail: (failure).message };
+      if (failure) return { verdict: 'corrupted', detail: failure.message };
       if (unsafe.length) return { verdict: 'unsafe-path', detail: unsafe.slice(0, 3).join('; ') };
-      const detail = [`${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`, ...notes(outside, devices, fifos)].join('; ');
+      const detail = [
+        `${reader.entries} tar entries walked (${files} files, ${bytes} bytes)`,
+        ...notes(outside, devices, fifos),
+      ].join('; ');
       return { verdict: 'ok', detail, ...(files$ ? { files: files$ } : {}), ...(kept ? { index: kept } : {}) };
     },
   };
@@ -239,7 +262,8 @@ export function tarWalk(digest = false, indexFiles = false): Consumer {
 function notes(outside: number, devices: number, fifos: number): string[] {
   const out: string[] = [];
   if (outside) out.push(`${outside} link${outside === 1 ? '' : 's'} point${outside === 1 ? 's' : ''} outside the tree`);
-  if (devices) out.push(`${devices} device node${devices === 1 ? '' : 's'} (restored only by a restore running as root)`);
+  if (devices)
+    out.push(`${devices} device node${devices === 1 ? '' : 's'} (restored only by a restore running as root)`);
   if (fifos) out.push(`${fifos} FIFO${fifos === 1 ? '' : 's'}`);
   return out;
 }
@@ -274,7 +298,16 @@ function indexParse(setId?: string): Consumer {
     // The catalog's find knows files, folders and links: a hard link is found as a file, FIFOs and devices are left out.
     const type = e.type === 'hardlink' ? 'file' : e.type;
     if (type === 'file' || type === 'dir' || type === 'symlink') {
-      kept?.push({ path: e.display, type, size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, sha256: e.sha256, target: e.target?.toString('utf8') ?? null, in: e.in });
+      kept?.push({
+        path: e.display,
+        type,
+        size: e.size,
+        mtime_ms: e.mtimeMs,
+        mode: e.mode,
+        sha256: e.sha256,
+        target: e.target?.toString('utf8') ?? null,
+        in: e.in,
+      });
     }
   });
   const ended = settled(reader);
@@ -282,9 +315,17 @@ function indexParse(setId?: string): Consumer {
     sink: reader,
     outcome: async () => {
       const failure = await ended();
-      if (failure) return { verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: failure.message };
+      if (failure)
+        return {
+          verdict: failure instanceof LifeboatError && failure.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted',
+          detail: failure.message,
+        };
       if (under.length) return { verdict: 'unsafe-path', detail: under.join('; ') };
-      const detail = [`${entries} entries in the file index`, ...notes(outside, devices, fifos), ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`])].join('; ');
+      const detail = [
+        `${entries} entries in the file index`,
+        ...notes(outside, devices, fifos),
+        ...(kept ? [] : [`too many for the catalog's find (over ${CATALOG_INDEX_LIMIT})`]),
+      ].join('; ');
       return { verdict: 'ok', detail, ...(kept ? { index: kept } : {}), ...(files$ ? { files: files$ } : {}) };
     },
   };
@@ -309,7 +350,7 @@ export function gunzipThen(next: Consumer | null): Consumer {
     sink: gunzip,
     outcome: async () => {
       await finished;
-      if (failure) return { verdict: 'corrupted', detail: `gzip: ${(failure).message}` };
+      if (failure) return { verdict: 'corrupted', detail: `gzip: ${failure.message}` };
       return next ? next.outcome() : { verdict: 'ok', detail: 'gzip stream is complete' };
     },
   };
@@ -319,11 +360,21 @@ export function gunzipThen(next: Consumer | null): Consumer {
  * `pgRestore`: the pg_restore that can read this set's dump (pgRestoreForDump), or what it would
  * need when none installed can, or null when none is installed at all.
  */
-export function consumerFor(role: string, pgRestore: string | { needs: string } | null, source?: Record<string, unknown>, setId?: string): Consumer | null {
+export function consumerFor(
+  role: string,
+  pgRestore: string | { needs: string } | null,
+  source?: Record<string, unknown>,
+  setId?: string,
+): Consumer | null {
   switch (role) {
     case 'pg-dump':
       if (pgRestore && typeof pgRestore === 'object') return notChecked(pgRestore.needs);
-      if (!pgRestore) throw new LifeboatError('TOOL_MISSING', 'pg_restore is needed to check dumps at deep level and was not found.', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+      if (!pgRestore)
+        throw new LifeboatError(
+          'TOOL_MISSING',
+          'pg_restore is needed to check dumps at deep level and was not found.',
+          { hint: 'Install the PostgreSQL client tools or set the tools directory.' },
+        );
       return pgRestoreList(pgRestore);
     case 'pg-dump-dir':
       return tarWalk();

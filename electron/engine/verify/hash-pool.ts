@@ -42,8 +42,13 @@ export class HashPool {
   }
 
   /** Hash a file; rejects with CANCELLED when `signal` aborts (the worker is stopped). */
-  hash(path: string, onProgress: (bytes: number) => void, signal: AbortSignal): Promise<{ bytes: number; sha256: string }> {
-    if (this.all.length - this.idle.length >= this.size) throw new LifeboatError('INTERNAL', 'HashPool used beyond its size.');
+  hash(
+    path: string,
+    onProgress: (bytes: number) => void,
+    signal: AbortSignal,
+  ): Promise<{ bytes: number; sha256: string }> {
+    if (this.all.length - this.idle.length >= this.size)
+      throw new LifeboatError('INTERNAL', 'HashPool used beyond its size.');
     const id = this.nextId++;
     const w = this.worker();
     return new Promise((resolve, reject) => {

@@ -19,10 +19,23 @@ export async function pgbackrestResults(
 ): Promise<{ problems: Array<{ verdict: Verdict; detail: string }>; artifacts: ArtifactResult[]; bytes: number }> {
   const m = /^(.*?)backup\/([^/]+)\/([^/]+)$/.exec(t.setPath);
   if (!m || (m[1] !== '' && !m[1]!.endsWith('/'))) {
-    return { problems: [{ verdict: 'corrupted', detail: `${t.setPath} is not a pgBackRest backup folder (backup/<stanza>/<label>)` }], artifacts: [], bytes: 0 };
+    return {
+      problems: [
+        { verdict: 'corrupted', detail: `${t.setPath} is not a pgBackRest backup folder (backup/<stanza>/<label>)` },
+      ],
+      artifacts: [],
+      bytes: 0,
+    };
   }
   const [, root, stanza, label] = m as unknown as [string, string, string, string];
   const passphrase = secrets ? await secrets.get('pgbackrest-cipher', stanza) : null;
-  const r = await checkBackup(t.medium, root, stanza, label, { deep: level.deep, read: level.read, passphrase, signal: ctx.signal, onBytes, run });
+  const r = await checkBackup(t.medium, root, stanza, label, {
+    deep: level.deep,
+    read: level.read,
+    passphrase,
+    signal: ctx.signal,
+    onBytes,
+    run,
+  });
   return { problems: r.problems, artifacts: r.artifacts, bytes: r.bytes };
 }

@@ -32,12 +32,22 @@ export class ScratchUnavailable extends LifeboatError {
  * time from the first byte read to the last query is the measured RTO. The restore and the
  * queries run as a non-superuser role: a backup's code cannot reach this machine.
  */
-export async function restoreTest(manifest: Manifest, medium: Medium, setPath: string, o: VerifyOptions, ctx: Pick<JobContext, 'signal' | 'log'>): Promise<NonNullable<SetResult['restore']>> {
+export async function restoreTest(
+  manifest: Manifest,
+  medium: Medium,
+  setPath: string,
+  o: VerifyOptions,
+  ctx: Pick<JobContext, 'signal' | 'log'>,
+): Promise<NonNullable<SetResult['restore']>> {
   const dump = manifest.artifacts.find((a) => a.role === 'pg-dump');
-  if (!dump) throw new LifeboatError('PRECONDITION_FAILED', 'Restore tests need a custom-format dump (pg-dump artifact).');
+  if (!dump)
+    throw new LifeboatError('PRECONDITION_FAILED', 'Restore tests need a custom-format dump (pg-dump artifact).');
   // The pg_restore that reads this dump is chosen by the dump's own pg_dump version.
   const pick = o.pgRestores ? pgRestoreForDump(o.pgRestores, manifest.source) : o.pgRestore;
-  if (pick && typeof pick === 'object') throw new LifeboatError('TOOL_VERSION_MISMATCH', `The restore test ${pick.needs}.`, { hint: 'Install newer PostgreSQL client tools or set the tools directory.' });
+  if (pick && typeof pick === 'object')
+    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The restore test ${pick.needs}.`, {
+      hint: 'Install newer PostgreSQL client tools or set the tools directory.',
+    });
   if (!pick) throw new LifeboatError('TOOL_MISSING', 'pg_restore was not found.');
   const pgRestore = pick;
   const started = Date.now();
@@ -53,24 +63,54 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
     // Through the gate's stages (restore/gate.ts): this read is checked on its own, not trusted from the deep pass before
     // it (the medium could change in between); a byte past a recorded size stops it, a hash that differs fails it.
     const gated = gateStages(specOf(`${manifest.system}/${manifest.set_id}`, dump), o.identities, { check: true });
-    await pipeline([await medium.openRead(`${setPath}/${dump.path}`), ...gated.stages, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    await pipeline(
+      [await medium.openRead(`${setPath}/${dump.path}`), ...gated.stages, createWriteStream(file, { mode: 0o600 })],
+      { signal: ctx.signal },
+    );
     const database = 'lifeboat_restore_test';
     const admin = parsePgUrl(cluster.url());
     await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${database}`));
     // Nothing in the dump runs with a superuser's rights: pg_restore and the validation queries
     // connect as a role that owns the database and nothing else (see restore-role.ts).
     const role = await prepareRestoreRole(admin, database, { login: true });
-    const list = spawnTool(pgRestore, ['--list', file], { signal: ctx.signal, what: 'pg_restore --list', code: 'DB_RESTORE_FAILED' });
+    const list = spawnTool(pgRestore, ['--list', file], {
+      signal: ctx.signal,
+      what: 'pg_restore --list',
+      code: 'DB_RESTORE_FAILED',
+    });
     let toc = '';
     list.child.stdout.setEncoding('utf8').on('data', (d: string) => (toc += d));
     await list.exited;
     const forbidden = await withPgClient(admin, (c) => forbiddenInstalls(c, toc));
     if (forbidden.length > 0) {
-      throw new LifeboatError('DB_RESTORE_FAILED', `The dump needs what a restore test never installs: ${forbidden.join(', ')}. Nothing of it was restored.`, {
-        hint: 'A restore test runs as a non-superuser role, so a backup cannot run code on this machine. Restore such a set by hand into a disposable server if you trust it.',
-      });
+      throw new LifeboatError(
+        'DB_RESTORE_FAILED',
+        `The dump needs what a restore test never installs: ${forbidden.join(', ')}. Nothing of it was restored.`,
+        {
+          hint: 'A restore test runs as a non-superuser role, so a backup cannot run code on this machine. Restore such a set by hand into a disposable server if you trust it.',
+        },
+      );
     }
-    const restore = spawnTool(pgRestore, ['--no-owner', '--no-privileges', '--exit-on-error', '-j', '2', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', role, '-d', database, file], { signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' });
+    const restore = spawnTool(
+      pgRestore,
+      [
+        '--no-owner',
+        '--no-privileges',
+        '--exit-on-error',
+        '-j',
+        '2',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(cluster.port),
+        '-U',
+        role,
+        '-d',
+        database,
+        file,
+      ],
+      { signal: ctx.signal, what: 'pg_restore', code: 'DB_RESTORE_FAILED' },
+    );
     restore.child.stdout.resume();
     let stderr = '';
     restore.child.stderr.on('data', (d: string | Buffer) => (stderr = (stderr + String(d)).slice(-16_000)));
@@ -78,13 +118,23 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
       await restore.exited;
     } catch (e) {
       if (e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED') {
-        throw new LifeboatError('DB_RESTORE_FAILED', `pg_restore as the non-superuser ${role} failed: ${restoreFailureText(stderr)}`, {
-          hint: 'A dump that tries what only a superuser may (COPY … TO PROGRAM, server files, untrusted languages) fails here on purpose.',
-        });
+        throw new LifeboatError(
+          'DB_RESTORE_FAILED',
+          `pg_restore as the non-superuser ${role} failed: ${restoreFailureText(stderr)}`,
+          {
+            hint: 'A dump that tries what only a superuser may (COPY … TO PROGRAM, server files, untrusted languages) fails here on purpose.',
+          },
+        );
       }
       throw e;
     }
-    const checks = await runValidations(cluster.port, role, database, o.settings.systems[manifest.system]?.validations ?? [], ctx);
+    const checks = await runValidations(
+      cluster.port,
+      role,
+      database,
+      o.settings.systems[manifest.system]?.validations ?? [],
+      ctx,
+    );
     return { durationMs: Date.now() - started, database, checks };
   } finally {
     await cluster.destroy();
@@ -98,9 +148,18 @@ export async function restoreTest(manifest: Manifest, medium: Medium, setPath: s
  * against meta-commands — as the non-superuser restore role into a scratch PostgreSQL, and the
  * system's validation queries run as that role.
  */
-export async function sqlRestoreTest(system: string, medium: Medium, artifact: { path: string; role: string }, o: VerifyOptions, ctx: Pick<JobContext, 'signal' | 'log'>): Promise<NonNullable<SetResult['restore']>> {
+export async function sqlRestoreTest(
+  system: string,
+  medium: Medium,
+  artifact: { path: string; role: string },
+  o: VerifyOptions,
+  ctx: Pick<JobContext, 'signal' | 'log'>,
+): Promise<NonNullable<SetResult['restore']>> {
   const psql = findExecutable('psql', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
-  if (!psql) throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', { hint: 'Install the PostgreSQL client tools or set the tools directory.' });
+  if (!psql)
+    throw new LifeboatError('TOOL_MISSING', 'psql was not found (it replays plain SQL dumps).', {
+      hint: 'Install the PostgreSQL client tools or set the tools directory.',
+    });
   const started = Date.now();
   ctx.log('info', `restore test of ${system} (${artifact.path}): starting a scratch PostgreSQL`);
   const cluster = await ScratchCluster.start({ binDir: o.pgBinDir });
@@ -109,28 +168,66 @@ export async function sqlRestoreTest(system: string, medium: Medium, artifact: {
     const guard = new SqlMetaCommandGuard();
     const stages = artifact.role === 'sql-dump-gz' ? [createGunzip()] : [];
     // Ownership and privileges left out (the restore role cannot give objects to the dump's roles), as pg_restore --no-owner --no-privileges.
-    await pipeline([await medium.openRead(artifact.path), ...stages, new OwnershipFilter(), guard, createWriteStream(file, { mode: 0o600 })], { signal: ctx.signal });
+    await pipeline(
+      [
+        await medium.openRead(artifact.path),
+        ...stages,
+        new OwnershipFilter(),
+        guard,
+        createWriteStream(file, { mode: 0o600 }),
+      ],
+      { signal: ctx.signal },
+    );
     if (guard.found.length > 0) throw metaCommandRefusal(guard.found, `The SQL dump ${artifact.path}`);
     const database = 'lifeboat_restore_test';
     const admin = parsePgUrl(cluster.url());
     await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${database}`));
     const role = await prepareRestoreRole(admin, database, { login: true });
-    const replay = spawnTool(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', role, '-d', database, '-f', file], {
-      signal: ctx.signal,
-      what: 'psql',
-      code: 'DB_RESTORE_FAILED',
-      env: { ...process.env, PGOPTIONS: '' },
-    });
+    const replay = spawnTool(
+      psql,
+      [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(cluster.port),
+        '-U',
+        role,
+        '-d',
+        database,
+        '-f',
+        file,
+      ],
+      {
+        signal: ctx.signal,
+        what: 'psql',
+        code: 'DB_RESTORE_FAILED',
+        env: { ...process.env, PGOPTIONS: '' },
+      },
+    );
     replay.child.stdout.resume();
     let stderr = '';
     replay.child.stderr.on('data', (d: string | Buffer) => (stderr = (stderr + String(d)).slice(-16_000)));
     try {
       await replay.exited;
     } catch (e) {
-      if (e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED') throw new LifeboatError('DB_RESTORE_FAILED', `psql as the non-superuser ${role} failed: ${restoreFailureText(stderr)}`);
+      if (e instanceof LifeboatError && e.code === 'DB_RESTORE_FAILED')
+        throw new LifeboatError(
+          'DB_RESTORE_FAILED',
+          `psql as the non-superuser ${role} failed: ${restoreFailureText(stderr)}`,
+        );
       throw e;
     }
-    const checks = await runValidations(cluster.port, role, database, o.settings.systems[system]?.validations ?? [], ctx);
+    const checks = await runValidations(
+      cluster.port,
+      role,
+      database,
+      o.settings.systems[system]?.validations ?? [],
+      ctx,
+    );
     return { durationMs: Date.now() - started, database, checks };
   } finally {
     await cluster.destroy();
@@ -138,15 +235,28 @@ export async function sqlRestoreTest(system: string, medium: Medium, artifact: {
 }
 
 /** The system's validation queries (or, without any, a count of user tables), as the restore role. */
-async function runValidations(port: number, role: string, database: string, validations: Array<{ sql: string; expect: string }>, ctx: Pick<JobContext, 'log'>): Promise<NonNullable<SetResult['restore']>['checks']> {
+async function runValidations(
+  port: number,
+  role: string,
+  database: string,
+  validations: Array<{ sql: string; expect: string }>,
+  ctx: Pick<JobContext, 'log'>,
+): Promise<NonNullable<SetResult['restore']>['checks']> {
   const checks: NonNullable<SetResult['restore']>['checks'] = [];
   const client = new (await pgClientClass())({ host: '127.0.0.1', port, user: role, database });
   await client.connect();
   try {
     if (validations.length === 0) {
       // Without configured validations, at least the restored database must hold tables.
-      const r = await client.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')");
-      checks.push({ sql: 'count of user tables', expect: '> 0', got: r.rows[0]?.n ?? null, ok: meetsExpectation(r.rows[0]?.n ?? null, '> 0') });
+      const r = await client.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+      );
+      checks.push({
+        sql: 'count of user tables',
+        expect: '> 0',
+        got: r.rows[0]?.n ?? null,
+        ok: meetsExpectation(r.rows[0]?.n ?? null, '> 0'),
+      });
     }
     for (const v of validations) {
       try {

@@ -67,7 +67,12 @@ async function resolveTarget(catalog: Catalog, target: string, open: MediumOpene
   }
   const found = whereIs(catalog, target);
   // Nothing was verified, like an empty folder: exit 2, never the exit 1 that says a set failed (cron, a mount point gone).
-  if (!found) throw new LifeboatError('BAD_INPUT', `${target} is neither a medium, a set folder, nor a set the catalog knows. Nothing was verified.`, { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' });
+  if (!found)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${target} is neither a medium, a set folder, nor a set the catalog knows. Nothing was verified.`,
+      { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' },
+    );
   for (const row of preferredCopies(found.rows)) {
     const medium = await open(row.location);
     try {
@@ -77,7 +82,9 @@ async function resolveTarget(catalog: Catalog, target: string, open: MediumOpene
       continue; // not connected now: try another copy
     }
   }
-  throw new LifeboatError('STORAGE_UNREACHABLE', `No medium holding ${found.key} is reachable now.`, { hint: `It was last seen on: ${found.rows.map((r) => `${r.label ?? r.mediumId} (${r.location})`).join(', ') || 'no medium'}. Connect one and try again.` });
+  throw new LifeboatError('STORAGE_UNREACHABLE', `No medium holding ${found.key} is reachable now.`, {
+    hint: `It was last seen on: ${found.rows.map((r) => `${r.label ?? r.mediumId} (${r.location})`).join(', ') || 'no medium'}. Connect one and try again.`,
+  });
 }
 
 /** The sets present on the medium after a scan, as verification targets. */
@@ -87,35 +94,61 @@ function targetsOf(catalog: Catalog, medium: Medium, mediumId: string, onlyPath:
       `SELECT s.key, s.system, s.set_id AS setId, s.origin, s.kind, p.set_path AS setPath FROM presence p JOIN sets s ON s.key = p.set_key
        WHERE p.medium_id = ? AND p.missing_since IS NULL ORDER BY s.created_at`,
     )
-    .all(mediumId) as Array<{ key: string; system: string; setId: string; origin: string; kind: string; setPath: string }>;
+    .all(mediumId) as Array<{
+    key: string;
+    system: string;
+    setId: string;
+    origin: string;
+    kind: string;
+    setPath: string;
+  }>;
   const artifacts = catalog.stmt('SELECT path, role, bytes, sha256 FROM artifacts WHERE set_key = ? ORDER BY path');
   return rows
     .filter((r) => onlyPath === null || r.setPath === onlyPath)
-    .map((r) => ({ ...r, mediumId, medium, foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']) }));
+    .map((r) => ({
+      ...r,
+      mediumId,
+      medium,
+      foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']),
+    }));
 }
 
 function skipReason(catalog: Catalog, t: SetTarget, req: VerifyRequest, now: number): string | null {
   const last = catalog
-    .stmt('SELECT level, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path IS NULL ORDER BY started_at DESC')
+    .stmt(
+      'SELECT level, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path IS NULL ORDER BY started_at DESC',
+    )
     .all(t.key, t.mediumId) as Array<{ level: VerifyLevel; at: string }>;
   const atLevel = last.filter((l) => levelRank(l.level) >= levelRank(req.level));
   if (req.onlyNew && atLevel.length > 0) return `already verified at ${atLevel[0]!.level} on ${atLevel[0]!.at}`;
-  if (req.olderThanDays !== null && atLevel.length > 0 && now - Date.parse(atLevel[0]!.at) < req.olderThanDays * 86_400_000) return `verified at ${atLevel[0]!.level} less than ${req.olderThanDays} days ago`;
+  if (
+    req.olderThanDays !== null &&
+    atLevel.length > 0 &&
+    now - Date.parse(atLevel[0]!.at) < req.olderThanDays * 86_400_000
+  )
+    return `verified at ${atLevel[0]!.level} less than ${req.olderThanDays} days ago`;
   return null;
 }
 
 /** Verify of a folder that is not a medium fails (exit 2): an unmounted mount point must never look healthy to cron. */
 function notAMedium(location: string, why: string): LifeboatError {
-  return new LifeboatError('STORAGE_UNREACHABLE', `No Lifeboat medium here: ${location} (${why}). Nothing was verified.`, {
-    hint: 'Is the drive mounted, or the bucket and prefix right? `lifeboat media` lists the media the catalog knows.',
-  });
+  return new LifeboatError(
+    'STORAGE_UNREACHABLE',
+    `No Lifeboat medium here: ${location} (${why}). Nothing was verified.`,
+    {
+      hint: 'Is the drive mounted, or the bucket and prefix right? `lifeboat media` lists the media the catalog knows.',
+    },
+  );
 }
 
 /**
  * The refusal of a deep or restore check that could only say "not checked": every encrypted artifact needs an identity
  * for one of its recipients. Names the keys (by key id, as manifests and the Credentials screen show them).
  */
-function refuseWithoutKeys(plans: Array<{ target: SetTarget; artifacts: Array<{ encodings: string[]; recipients: string[] }> }>, identities: AgeIdentity[]): void {
+function refuseWithoutKeys(
+  plans: Array<{ target: SetTarget; artifacts: Array<{ encodings: string[]; recipients: string[] }> }>,
+  identities: AgeIdentity[],
+): void {
   const have = new Set(identities.map((i) => i.recipient.keyId));
   const missing = new Map<string, string[]>();
   for (const p of plans) {
@@ -126,10 +159,16 @@ function refuseWithoutKeys(plans: Array<{ target: SetTarget; artifacts: Array<{ 
     }
   }
   if (missing.size === 0) return;
-  const what = [...missing].map(([key, sets]) => `no age identity for key ${key} (${sets.length === 1 ? sets[0] : `${sets.length} sets`})`);
-  throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Not started: ${what.join('; ')}. Nothing was verified or recorded.`, {
-    hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : 'no identity was given and the keychain holds none'}.`,
-  });
+  const what = [...missing].map(
+    ([key, sets]) => `no age identity for key ${key} (${sets.length === 1 ? sets[0] : `${sets.length} sets`})`,
+  );
+  throw new LifeboatError(
+    'CREDENTIAL_UNAVAILABLE',
+    `Not started: ${what.join('; ')}. Nothing was verified or recorded.`,
+    {
+      hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : 'no identity was given and the keychain holds none'}.`,
+    },
+  );
 }
 
 /** The headline of a verification job: a run that found failures is no pass (issue 21). */
@@ -138,8 +177,16 @@ export function judgeVerify(report: VerifyReport): JobJudgement {
   const failed = report.results.filter((r) => r.verdict !== 'ok' && r.verdict !== 'not-checked').length;
   const notChecked = report.results.filter((r) => r.verdict === 'not-checked').length;
   const skipped = report.skipped.length ? `, ${report.skipped.length} skipped` : '';
-  if (failed > 0) return { outcome: 'findings', headline: `${failed} of ${n} set${n === 1 ? '' : 's'} failed${notChecked ? `, ${notChecked} not checked` : ''}${skipped}` };
-  if (notChecked > 0) return { outcome: 'findings', headline: `${n - notChecked} of ${n} set${n === 1 ? '' : 's'} passed, ${notChecked} not checked${skipped}` };
+  if (failed > 0)
+    return {
+      outcome: 'findings',
+      headline: `${failed} of ${n} set${n === 1 ? '' : 's'} failed${notChecked ? `, ${notChecked} not checked` : ''}${skipped}`,
+    };
+  if (notChecked > 0)
+    return {
+      outcome: 'findings',
+      headline: `${n - notChecked} of ${n} set${n === 1 ? '' : 's'} passed, ${notChecked} not checked${skipped}`,
+    };
   if (n === 0) return { outcome: 'passed', headline: `No set needed checking${skipped}` };
   return { outcome: 'passed', headline: `All ${n} set${n === 1 ? '' : 's'} passed${skipped}` };
 }
@@ -149,24 +196,43 @@ export function judgeVerify(report: VerifyReport): JobJudgement {
  * plan every set cheaply, then stream the artifacts, several at once, recording every verdict
  * in the ledger.
  */
-export async function runVerify(deps: { catalog: Catalog; settings: Settings; dataDir: string; openMedium?: MediumOpener }, req: VerifyRequest, ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>): Promise<VerifyReport> {
+export async function runVerify(
+  deps: { catalog: Catalog; settings: Settings; dataDir: string; openMedium?: MediumOpener },
+  req: VerifyRequest,
+  ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>,
+): Promise<VerifyReport> {
   const started = Date.now();
-  if (!Number.isInteger(req.jobs) || req.jobs < 1) throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
+  if (!Number.isInteger(req.jobs) || req.jobs < 1)
+    throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
   const { medium, setPath } = await resolveTarget(deps.catalog, req.target, deps.openMedium ?? openMedium);
   // An empty folder (an unmounted mount point) is refused before the scan, which would otherwise
   // catalog it as a medium and mark what it held before as missing.
-  if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0) throw notAMedium(medium.location, 'it holds no file');
-  const summary = await scanMedium(deps.catalog, medium, { ...ctx, step: (s) => ctx.step(`scan: ${s}`) }, { secrets: req.secrets });
+  if (setPath === null && !(await medium.readInfo()) && (await medium.listFiles('', { limit: 1 })).length === 0)
+    throw notAMedium(medium.location, 'it holds no file');
+  const summary = await scanMedium(
+    deps.catalog,
+    medium,
+    { ...ctx, step: (s) => ctx.step(`scan: ${s}`) },
+    { secrets: req.secrets },
+  );
   // Backups found that cannot be read without a key or a tool (a restic repository without its password): said, never "0 of 0 passed".
   const blocked = summary.findings.filter((f) => f.blocking);
   if (setPath === null && summary.sets.total === 0 && blocked.length > 0) {
-    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing here could be verified: ${blocked.map((f) => `${f.what} needs ${f.needs}`).join('; ')}.`, {
-      hint: 'Give what is named (lifeboat scan <medium> lists it) and verify again.',
-    });
+    throw new LifeboatError(
+      'CREDENTIAL_UNAVAILABLE',
+      `Nothing here could be verified: ${blocked.map((f) => `${f.what} needs ${f.needs}`).join('; ')}.`,
+      {
+        hint: 'Give what is named (lifeboat scan <medium> lists it) and verify again.',
+      },
+    );
   }
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
-    deps.catalog.stmt("DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)").run(summary.mediumId);
+    deps.catalog
+      .stmt(
+        "DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)",
+      )
+      .run(summary.mediumId);
     throw notAMedium(medium.location, 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes');
   }
   rememberMedium(deps.dataDir, medium.location);
@@ -176,19 +242,38 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   for (const u of summary.unreadable) {
     const m = /^sets\/([^/]+)\/([^/]+)$/.exec(u.path);
     if (!m || (setPath !== null && u.path !== setPath) || targets.some((t) => t.setPath === u.path)) continue;
-    targets.push({ key: `${m[1]}/${m[2]}`, system: m[1]!, setId: m[2]!, origin: 'lifeboat', kind: 'unknown', mediumId: summary.mediumId, medium, setPath: u.path, foreignArtifacts: [] });
-  }
-  if (setPath && targets.length === 0) throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
-  if (targets.length === 0 && blocked.length > 0) {
-    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `Nothing was verified: ${blocked.map((f) => `${f.what} (${f.path})`).join('; ')}.`, {
-      hint: `Give ${blocked[0]!.needs}.`,
+    targets.push({
+      key: `${m[1]}/${m[2]}`,
+      system: m[1]!,
+      setId: m[2]!,
+      origin: 'lifeboat',
+      kind: 'unknown',
+      mediumId: summary.mediumId,
+      medium,
+      setPath: u.path,
+      foreignArtifacts: [],
     });
+  }
+  if (setPath && targets.length === 0)
+    throw new LifeboatError('NOT_FOUND', `${medium.location}/${setPath} is not a set on that medium.`);
+  if (targets.length === 0 && blocked.length > 0) {
+    throw new LifeboatError(
+      'CREDENTIAL_UNAVAILABLE',
+      `Nothing was verified: ${blocked.map((f) => `${f.what} (${f.path})`).join('; ')}.`,
+      {
+        hint: `Give ${blocked[0]!.needs}.`,
+      },
+    );
   }
   if (targets.length === 0) {
     const gone = summary.sets.missing > 0 ? ` (${summary.sets.missing} set(s) seen here before are missing now)` : '';
-    throw new LifeboatError('STORAGE_UNREACHABLE', `No sets on this medium: ${medium.location}${gone}. Nothing was verified.`, {
-      hint: 'Is this the drive or bucket the backups go to? `lifeboat where <set>` shows where a set was seen.',
-    });
+    throw new LifeboatError(
+      'STORAGE_UNREACHABLE',
+      `No sets on this medium: ${medium.location}${gone}. Nothing was verified.`,
+      {
+        hint: 'Is this the drive or bucket the backups go to? `lifeboat where <set>` shows where a set was seen.',
+      },
+    );
   }
   const skipped: VerifyReport['skipped'] = [];
   const chosen = targets.filter((t) => {
@@ -202,9 +287,15 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
     trusted: trustedKeys(deps.catalog),
     settings: deps.settings,
     pgBinDir: deps.settings.pgBinDir || undefined,
-    pgRestore: findExecutable('pg_restore', { preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [], pg: true }),
+    pgRestore: findExecutable('pg_restore', {
+      preferDirs: deps.settings.pgBinDir ? [deps.settings.pgBinDir] : [],
+      pg: true,
+    }),
     // From the deep level up, each dump is read by a pg_restore chosen by the dump's own version.
-    pgRestores: levelRank(req.level) >= levelRank('deep') ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined) : undefined,
+    pgRestores:
+      levelRank(req.level) >= levelRank('deep')
+        ? await installedPgTools('pg_restore', deps.settings.pgBinDir || undefined)
+        : undefined,
     secrets: req.secrets,
     resticReadDataSubset: req.resticReadDataSubset ?? null,
   };
@@ -240,12 +331,20 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const settled = await Promise.allSettled(
     plans.map(async (plan) => {
       const key = plan.target.key;
-      const r = await verifySet(plan, options, deps.catalog, sem, setCtx(key), (delta) => {
-        if (!reading) return;
-        bytesDone += delta;
-        working.add(key);
-        if (delta > 0 || shown === null) show(key);
-      }, pool);
+      const r = await verifySet(
+        plan,
+        options,
+        deps.catalog,
+        sem,
+        setCtx(key),
+        (delta) => {
+          if (!reading) return;
+          bytesDone += delta;
+          working.add(key);
+          if (delta > 0 || shown === null) show(key);
+        },
+        pool,
+      );
       working.delete(key);
       if (shown === key) show([...working][0] ?? null);
       ctx.progress({ itemsDone: ++setsDone });
@@ -262,5 +361,12 @@ export async function runVerify(deps: { catalog: Catalog; settings: Settings; da
   const durationMs = Date.now() - started;
   // What was read: the sets' own totals (a pgBackRest backup's files are only known once its manifest is read).
   const read = results.reduce((n, r) => n + r.bytes, 0);
-  return { results, skipped, blocked: blocked.map((f) => `${f.what}: needs ${f.needs}`), bytes: reading ? read : 0, durationMs, bytesPerSecond: reading && durationMs > 0 ? (read * 1000) / durationMs : null };
+  return {
+    results,
+    skipped,
+    blocked: blocked.map((f) => `${f.what}: needs ${f.needs}`),
+    bytes: reading ? read : 0,
+    durationMs,
+    bytesPerSecond: reading && durationMs > 0 ? (read * 1000) / durationMs : null,
+  };
 }

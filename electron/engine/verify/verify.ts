@@ -33,7 +33,19 @@ export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
  * When several problems are found, the set's verdict is the first of these: a bad signature first, since nothing in that manifest can be believed.
  * `not-checked` comes after every failure (a failure found is a fact even when another part could not be checked) and before `ok`.
  */
-const PRIORITY: Verdict[] = ['bad-signature', 'missing', 'size-mismatch', 'corrupted', 'unsafe-path', 'untrusted-signer', 'unsigned', 'undecryptable', 'unreadable-dump', 'restore-failed', 'not-checked'];
+const PRIORITY: Verdict[] = [
+  'bad-signature',
+  'missing',
+  'size-mismatch',
+  'corrupted',
+  'unsafe-path',
+  'untrusted-signer',
+  'unsigned',
+  'undecryptable',
+  'unreadable-dump',
+  'restore-failed',
+  'not-checked',
+];
 
 export function worst(verdicts: Verdict[]): Verdict {
   for (const v of PRIORITY) if (verdicts.includes(v)) return v;
@@ -80,7 +92,8 @@ function resticCheckOf(t: SetTarget, o: VerifyOptions, signal: AbortSignal): Ret
   if (!runs) resticChecks.set(o, (runs = new Map<string, ReturnType<typeof resticVerdict>>()));
   let p = runs.get(key);
   if (!p) {
-    const password = (): Promise<string | null> => (repo && o.secrets ? o.secrets.get('restic-password', resticScope(repo)) : Promise.resolve(null));
+    const password = (): Promise<string | null> =>
+      repo && o.secrets ? o.secrets.get('restic-password', resticScope(repo)) : Promise.resolve(null);
     p = resticVerdict(repo, password, deep, o.resticReadDataSubset ?? null, signal);
     runs.set(key, p);
   }
@@ -96,14 +109,20 @@ interface Ledger {
 export function ledgerOf(catalog: Catalog): Ledger {
   return {
     lastGood: (setKey, mediumId, path) =>
-      (catalog.stmt("SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1").get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
-    firstGood: (setKey, mediumId) =>
       (catalog
         .stmt(
-          `SELECT min(started_at) AS at FROM verifications WHERE set_key = ? AND (? IS NULL OR medium_id = ?) AND artifact_path IS NULL AND verdict = 'ok'
-             AND level IN ('integrity', 'authenticity', 'deep', 'restore')`,
+          "SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1",
         )
-        .get(setKey, mediumId ?? null, mediumId ?? null) as { at: string | null } | undefined)?.at ?? null,
+        .get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
+    firstGood: (setKey, mediumId) =>
+      (
+        catalog
+          .stmt(
+            `SELECT min(started_at) AS at FROM verifications WHERE set_key = ? AND (? IS NULL OR medium_id = ?) AND artifact_path IS NULL AND verdict = 'ok'
+             AND level IN ('integrity', 'authenticity', 'deep', 'restore')`,
+          )
+          .get(setKey, mediumId ?? null, mediumId ?? null) as { at: string | null } | undefined
+      )?.at ?? null,
   };
 }
 
@@ -111,7 +130,16 @@ interface Plan {
   target: SetTarget;
   manifest: Manifest | null;
   setProblems: Array<{ verdict: Verdict; detail: string }>;
-  artifacts: Array<{ path: string; role: string; bytes: number; sha256: string | null; plainSha256: string | null; plainBytes: number | null; encodings: string[]; recipients: string[] }>;
+  artifacts: Array<{
+    path: string;
+    role: string;
+    bytes: number;
+    sha256: string | null;
+    plainSha256: string | null;
+    plainBytes: number | null;
+    encodings: string[];
+    recipients: string[];
+  }>;
   inventory: Map<string, { verdict: Verdict; detail: string | null }>;
   /** The trust state of a Lifeboat set, judged at the authenticity level (foreign sets: in verifySet). */
   trust?: Trust;
@@ -119,7 +147,12 @@ interface Plan {
 
 /** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
 function readFailure(t: SetTarget, what: string, e: unknown): LifeboatError {
-  return unlessUnreachable(e, t.medium.location, what, `The check of ${t.key} was not completed and nothing was recorded for it.`);
+  return unlessUnreachable(
+    e,
+    t.medium.location,
+    what,
+    `The check of ${t.key} was not completed and nothing was recorded for it.`,
+  );
 }
 
 /**
@@ -141,7 +174,10 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
       // Over the limit: refused unread (bounded memory), as the scan does.
       const st = await t.medium.stat(`${t.setPath}/manifest.json`);
       if (st && st.size > JSON_LIMITS.manifestBytes) {
-        plan.setProblems.push({ verdict: 'corrupted', detail: `manifest.json is ${st.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have` });
+        plan.setProblems.push({
+          verdict: 'corrupted',
+          detail: `manifest.json is ${st.size} bytes, over the ${JSON_LIMITS.manifestBytes >> 20} MiB a Lifeboat file may have`,
+        });
         return plan;
       }
       bytes = await t.medium.readOptional(`${t.setPath}/manifest.json`);
@@ -163,23 +199,49 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     }
     plan.manifest = manifest;
     if (`sets/${manifest.system}/${manifest.set_id}` !== t.setPath) {
-      plan.setProblems.push({ verdict: 'corrupted', detail: `manifest.json describes ${manifest.system}/${manifest.set_id}, not the set in ${t.setPath}` });
+      plan.setProblems.push({
+        verdict: 'corrupted',
+        detail: `manifest.json describes ${manifest.system}/${manifest.set_id}, not the set in ${t.setPath}`,
+      });
     }
     const sums = await t.medium.readOptional(`${t.setPath}/SHA256SUMS`);
-    if (!sums) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS is missing (hand checks with sha256sum -c would fail)' });
-    else if (sums.toString('utf8') !== sha256sums(manifest)) plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS disagrees with the manifest' });
+    if (!sums)
+      plan.setProblems.push({
+        verdict: 'corrupted',
+        detail: 'SHA256SUMS is missing (hand checks with sha256sum -c would fail)',
+      });
+    else if (sums.toString('utf8') !== sha256sums(manifest))
+      plan.setProblems.push({ verdict: 'corrupted', detail: 'SHA256SUMS disagrees with the manifest' });
     if (levelRank(o.level) >= levelRank('authenticity')) {
       // The one trust rule (foreign/trust.ts) names the state; its failure, if any, is the set's problem.
       const sig = await t.medium.readOptional(`${t.setPath}/manifest.json.sig`);
       plan.trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, bytes, o.trusted) });
       if (plan.trust.failure) plan.setProblems.push({ verdict: plan.trust.failure, detail: plan.trust.text });
     }
-    plan.artifacts = manifest.artifacts.map((a) => ({ path: `${t.setPath}/${a.path}`, role: a.role, bytes: a.bytes, sha256: a.sha256, plainSha256: a.plain_sha256, plainBytes: a.plain_bytes, encodings: a.encodings, recipients: a.recipients }));
+    plan.artifacts = manifest.artifacts.map((a) => ({
+      path: `${t.setPath}/${a.path}`,
+      role: a.role,
+      bytes: a.bytes,
+      sha256: a.sha256,
+      plainSha256: a.plain_sha256,
+      plainBytes: a.plain_bytes,
+      encodings: a.encodings,
+      recipients: a.recipients,
+    }));
   } else {
     // A foreign set carries no Lifeboat signature and is never failed for it: its named trust state
     // (foreign/trust.ts) is given by verifySet, which reads the ledger and knows this run's outcome.
     // A hash the format records itself (a seed script's manifest) is the expected hash.
-    plan.artifacts = t.foreignArtifacts.map((a) => ({ path: a.path, role: a.role, bytes: a.bytes, sha256: a.sha256 ?? null, plainSha256: null, plainBytes: null, encodings: [], recipients: [] }));
+    plan.artifacts = t.foreignArtifacts.map((a) => ({
+      path: a.path,
+      role: a.role,
+      bytes: a.bytes,
+      sha256: a.sha256 ?? null,
+      plainSha256: null,
+      plainBytes: null,
+      encodings: [],
+      recipients: [],
+    }));
   }
   for (const a of plan.artifacts) {
     let st;
@@ -191,32 +253,83 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     }
     if (!st) plan.inventory.set(a.path, { verdict: 'missing', detail: 'not on the medium' });
     else if (st.symlink) plan.inventory.set(a.path, { verdict: 'unsafe-path', detail: 'replaced by a symbolic link' });
-    else if (st.size !== a.bytes) plan.inventory.set(a.path, { verdict: 'size-mismatch', detail: `${st.size} bytes, the manifest says ${a.bytes}` });
-    else if (a.bytes === 0 && t.origin === 'lifeboat') plan.inventory.set(a.path, { verdict: 'corrupted', detail: 'an empty artifact (a stored artifact is never empty)' });
+    else if (st.size !== a.bytes)
+      plan.inventory.set(a.path, {
+        verdict: 'size-mismatch',
+        detail: `${st.size} bytes, the manifest says ${a.bytes}`,
+      });
+    else if (a.bytes === 0 && t.origin === 'lifeboat')
+      plan.inventory.set(a.path, {
+        verdict: 'corrupted',
+        detail: 'an empty artifact (a stored artifact is never empty)',
+      });
     else plan.inventory.set(a.path, { verdict: 'ok', detail: null });
   }
   return plan;
 }
 
 /** The verdict on a stored hash: against the manifest, or against the ledger for foreign sets. */
-function judgeHash(t: SetTarget, a: Plan['artifacts'][number], rel: string, sha: string, bytes: number, ledger: Ledger, base: { path: string; bytes: number; startedAt: string }, started: number): ArtifactResult {
+function judgeHash(
+  t: SetTarget,
+  a: Plan['artifacts'][number],
+  rel: string,
+  sha: string,
+  bytes: number,
+  ledger: Ledger,
+  base: { path: string; bytes: number; startedAt: string },
+  started: number,
+): ArtifactResult {
   const durationMs = Date.now() - started;
   const prior = ledger.lastGood(t.key, t.mediumId, rel);
-  if (bytes !== a.bytes) return { ...base, sha256: sha, durationMs, verdict: 'size-mismatch', detail: `${bytes} bytes read, the manifest says ${a.bytes}` };
-  if (a.sha256 && sha !== a.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `SHA-256 ${sha.slice(0, 16)}… instead of ${a.sha256.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
-  if (!a.sha256 && prior && sha !== prior.sha256) return { ...base, sha256: sha, durationMs, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
-  const note = !a.sha256 ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
+  if (bytes !== a.bytes)
+    return {
+      ...base,
+      sha256: sha,
+      durationMs,
+      verdict: 'size-mismatch',
+      detail: `${bytes} bytes read, the manifest says ${a.bytes}`,
+    };
+  if (a.sha256 && sha !== a.sha256)
+    return {
+      ...base,
+      sha256: sha,
+      durationMs,
+      verdict: 'corrupted',
+      detail: `SHA-256 ${sha.slice(0, 16)}… instead of ${a.sha256.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}`,
+    };
+  if (!a.sha256 && prior && sha !== prior.sha256)
+    return {
+      ...base,
+      sha256: sha,
+      durationMs,
+      verdict: 'corrupted',
+      detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)`,
+    };
+  const note = !a.sha256
+    ? prior
+      ? `hash matches the one recorded on ${prior.at}`
+      : 'first verification: hash recorded (trust on first verify)'
+    : null;
   return { ...base, sha256: sha, durationMs, verdict: 'ok', detail: note };
 }
 
 /** Phase 2, one artifact: read every byte once; hash, and at deep level decode and check. */
-async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: VerifyOptions, ledger: Ledger, onBytes: (n: number) => void, signal: AbortSignal, pool: HashPool | null): Promise<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }> {
+async function checkArtifact(
+  plan: Plan,
+  a: Plan['artifacts'][number],
+  o: VerifyOptions,
+  ledger: Ledger,
+  onBytes: (n: number) => void,
+  signal: AbortSignal,
+  pool: HashPool | null,
+): Promise<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }> {
   const started = Date.now();
   const t = plan.target;
   const inv = plan.inventory.get(a.path)!;
   const rel = t.origin === 'lifeboat' ? a.path.slice(t.setPath.length + 1) : a.path;
   const base = { path: rel, bytes: a.bytes, sha256: null as string | null, startedAt: new Date(started).toISOString() };
-  if (inv.verdict !== 'ok' || levelRank(o.level) < levelRank('integrity')) return { ...base, verdict: inv.verdict, detail: inv.detail, durationMs: Date.now() - started };
+  if (inv.verdict !== 'ok' || levelRank(o.level) < levelRank('integrity'))
+    return { ...base, verdict: inv.verdict, detail: inv.detail, durationMs: Date.now() - started };
 
   const deep = levelRank(o.level) >= levelRank('deep');
   const encrypted = a.encodings.includes('age');
@@ -224,7 +337,8 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   let notChecked: string | null = null;
   if (deep && encrypted) {
     const have = new Set(o.identities.map((i) => i.recipient.keyId));
-    if (!a.recipients.some((r) => have.has(r))) notChecked = `no identity given for key ${a.recipients.join(' or ') || '(none recorded)'}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
+    if (!a.recipients.some((r) => have.has(r)))
+      notChecked = `no identity given for key ${a.recipients.join(' or ') || '(none recorded)'}${o.identities.length ? ` (given: ${[...have].join(', ')})` : ''}`;
   }
   // Integrity of a local file: hashed in a worker thread, so several artifacts use several cores.
   const local = !deep && pool ? t.medium.localPath(a.path) : null;
@@ -236,7 +350,12 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
       const err = readFailure(t, rel, e);
       if (err.code === 'CANCELLED') throw err;
       // Gone since the inventory (a drive pulled mid-verify) is missing; a read error is corruption.
-      return { ...base, verdict: err.code === 'NOT_FOUND' ? 'missing' : 'corrupted', detail: `reading failed: ${err.message}`, durationMs: Date.now() - started };
+      return {
+        ...base,
+        verdict: err.code === 'NOT_FOUND' ? 'missing' : 'corrupted',
+        detail: `reading failed: ${err.message}`,
+        durationMs: Date.now() - started,
+      };
     }
     onBytes(hashed.bytes);
     return judgeHash(t, a, rel, hashed.sha256, hashed.bytes, ledger, base, started);
@@ -251,15 +370,30 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   const decoding = deep && !notChecked && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
   if (decoding) {
     try {
-      const g = gateStages({ what, bytes: a.bytes, sha256: a.sha256, encodings: a.encodings, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }, o.identities, { check: false, onStoredBytes: onBytes });
+      const g = gateStages(
+        {
+          what,
+          bytes: a.bytes,
+          sha256: a.sha256,
+          encodings: a.encodings,
+          plainBytes: a.plainBytes,
+          plainSha256: a.plainSha256,
+        },
+        o.identities,
+        { check: false, onStoredBytes: onBytes },
+      );
       ({ stored, plain, stages } = g);
       const pgRestore = o.pgRestores ? pgRestoreForDump(o.pgRestores, plan.manifest?.source) : o.pgRestore;
       // A seed script's file: its own checks (verify/seed-consumers.ts), by the role its name gave it.
-      consumer = t.origin === 'seed-script' && isSeedRole(a.role) ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets }) : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+      consumer =
+        t.origin === 'seed-script' && isSeedRole(a.role)
+          ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets })
+          : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
-      if (!notChecked) return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
+      if (!notChecked)
+        return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
     }
   }
   const sink = consumer?.sink ?? new Writable({ write: (_c, _e, cb) => cb() });
@@ -277,21 +411,50 @@ async function checkArtifact(plan: Plan, a: Plan['artifacts'][number], o: Verify
   // Integrity first: bytes that do not hash right explain any later failure.
   if (streamError && stored.bytes < a.bytes) {
     if (streamError.code === 'UNSAFE_PATH') return { ...result, verdict: 'unsafe-path', detail: streamError.message };
-    if (streamError.code === 'NOT_FOUND' && stored.bytes === 0) return { ...result, verdict: 'missing', detail: `gone since the inventory: ${streamError.message}` };
-    return { ...result, verdict: 'corrupted', detail: `reading failed after ${stored.bytes} bytes: ${streamError.message}` };
+    if (streamError.code === 'NOT_FOUND' && stored.bytes === 0)
+      return { ...result, verdict: 'missing', detail: `gone since the inventory: ${streamError.message}` };
+    return {
+      ...result,
+      verdict: 'corrupted',
+      detail: `reading failed after ${stored.bytes} bytes: ${streamError.message}`,
+    };
   }
   const expected = a.sha256 ?? null;
   const prior = ledger.lastGood(t.key, t.mediumId, rel);
   if (expected && sha !== expected) {
-    return { ...result, verdict: 'corrupted', detail: `SHA-256 ${sha?.slice(0, 16)}… instead of ${expected.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}` };
+    return {
+      ...result,
+      verdict: 'corrupted',
+      detail: `SHA-256 ${sha?.slice(0, 16)}… instead of ${expected.slice(0, 16)}…${prior ? `; last good check ${prior.at}` : ''}`,
+    };
   }
   if (!expected && prior && sha !== prior.sha256) {
-    return { ...result, verdict: 'corrupted', detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)` };
+    return {
+      ...result,
+      verdict: 'corrupted',
+      detail: `the hash changed since the last good check ${prior.at} (a ${t.origin} set: its hash was recorded on its first verification)`,
+    };
   }
-  let note: string | null = !expected ? (prior ? `hash matches the one recorded on ${prior.at}` : 'first verification: hash recorded (trust on first verify)') : null;
-  if (notChecked) return { ...result, verdict: 'not-checked', detail: `stored bytes match their hash; the content was not checked: ${notChecked}` };
+  let note: string | null = !expected
+    ? prior
+      ? `hash matches the one recorded on ${prior.at}`
+      : 'first verification: hash recorded (trust on first verify)'
+    : null;
+  if (notChecked)
+    return {
+      ...result,
+      verdict: 'not-checked',
+      detail: `stored bytes match their hash; the content was not checked: ${notChecked}`,
+    };
   if (streamError) {
-    const verdict: Verdict = streamError.code === 'DECRYPTION_FAILED' ? (a.recipients.length && /None of the given identities/.test(streamError.message) ? 'undecryptable' : 'corrupted') : streamError.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted';
+    const verdict: Verdict =
+      streamError.code === 'DECRYPTION_FAILED'
+        ? a.recipients.length && /None of the given identities/.test(streamError.message)
+          ? 'undecryptable'
+          : 'corrupted'
+        : streamError.code === 'UNSAFE_PATH'
+          ? 'unsafe-path'
+          : 'corrupted';
     return { ...result, verdict, detail: streamError.message };
   }
   if (plain && a.plainSha256 && (plain.sha256() !== a.plainSha256 || plain.bytes !== a.plainBytes)) {
@@ -317,7 +480,10 @@ function crossCheckFiles(plan: Plan, results: Array<ArtifactResult & { files?: F
   const [tar, index] = [results[at('files-tar')], results[at('file-index')]];
   if (!tar?.files || !index?.files || tar.verdict !== 'ok' || index.verdict !== 'ok') return;
   if (index.files.matches(tar.files)) return;
-  const counts = index.files.count === tar.files.count ? `both hold ${tar.files.count} files, not the same names, sizes or contents` : `the index gives this set's tar ${index.files.count} files, the tar holds ${tar.files.count}`;
+  const counts =
+    index.files.count === tar.files.count
+      ? `both hold ${tar.files.count} files, not the same names, sizes or contents`
+      : `the index gives this set's tar ${index.files.count} files, the tar holds ${tar.files.count}`;
   index.verdict = 'corrupted';
   index.detail = `${tar.path} and ${index.path} disagree (${counts}): a restore would refuse this set`;
 }
@@ -351,12 +517,23 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
     }
     const row = lookup.get(parent, e.path) as { type: string; size: number; sha256: string | null } | undefined;
     checked++;
-    if (row && row.type === 'file' && row.size === e.size && (row.sha256 === null || e.sha256 === null || row.sha256 === e.sha256)) continue;
+    if (
+      row &&
+      row.type === 'file' &&
+      row.size === e.size &&
+      (row.sha256 === null || e.sha256 === null || row.sha256 === e.sha256)
+    )
+      continue;
     index.verdict = 'corrupted';
     index.detail = `${index.path} says ${e.path} is held by ${e.in} (${e.size} bytes${e.sha256 ? `, SHA-256 ${e.sha256.slice(0, 12)}…` : ''}), but ${e.in}'s own index ${row ? `records ${row.size} bytes${row.sha256 ? `, SHA-256 ${row.sha256.slice(0, 12)}…` : ''}` : 'has no such file'}: a restore of this set would refuse it`;
     return;
   }
-  const notes = [checked ? `${checked} unchanged file${checked === 1 ? '' : 's'} checked against the older sets' indexes` : null, unchecked.size ? `not cross-checked with ${[...unchecked].join(', ')} (not in this catalog's file index: verify or scan it)` : null].filter(Boolean);
+  const notes = [
+    checked ? `${checked} unchanged file${checked === 1 ? '' : 's'} checked against the older sets' indexes` : null,
+    unchecked.size
+      ? `not cross-checked with ${[...unchecked].join(', ')} (not in this catalog's file index: verify or scan it)`
+      : null,
+  ].filter(Boolean);
   if (notes.length) index.detail = [index.detail, ...notes].filter(Boolean).join('; ');
 }
 
@@ -364,7 +541,13 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
  * A pgBackRest backup: its artifacts are the repository files it needs, checked by foreign/pgbackrest (verify/pgbackrest.ts);
  * what the backup itself cannot show (an unreadable info file or manifest) joins the set's problems.
  */
-async function pgbackrestPlan(plan: Plan, o: VerifyOptions, sem: Limit, ctx: Pick<JobContext, 'signal'>, onBytes: (delta: number) => void): Promise<Array<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }>> {
+async function pgbackrestPlan(
+  plan: Plan,
+  o: VerifyOptions,
+  sem: Limit,
+  ctx: Pick<JobContext, 'signal'>,
+  onBytes: (delta: number) => void,
+): Promise<Array<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }>> {
   const level = { deep: levelRank(o.level) >= levelRank('deep'), read: levelRank(o.level) >= levelRank('integrity') };
   const r = await pgbackrestResults(plan.target, level, o.secrets, (fn) => sem(fn), ctx, onBytes);
   plan.setProblems.push(...r.problems);
@@ -372,24 +555,42 @@ async function pgbackrestPlan(plan: Plan, o: VerifyOptions, sem: Limit, ctx: Pic
 }
 
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
-export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, sem: Limit, ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>, onBytes: (delta: number) => void, pool: HashPool | null = null): Promise<SetResult> {
+export async function verifySet(
+  plan: Plan,
+  o: VerifyOptions,
+  catalog: Catalog,
+  sem: Limit,
+  ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>,
+  onBytes: (delta: number) => void,
+  pool: HashPool | null = null,
+): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
   const ledger = ledgerOf(catalog);
   const pgbr = t.origin === 'pgbackrest' ? await pgbackrestPlan(plan, o, sem, ctx, onBytes) : null;
-  const results = pgbr ?? await Promise.all(
-    plan.artifacts.map((a) =>
-      sem(async () => {
-        let last = 0;
-        const r = await checkArtifact(plan, a, o, ledger, (n) => {
-          onBytes(n - last);
-          last = n;
-        }, ctx.signal, pool);
-        onBytes(a.bytes - last);
-        return r;
-      }),
-    ),
-  );
+  const results =
+    pgbr ??
+    (await Promise.all(
+      plan.artifacts.map((a) =>
+        sem(async () => {
+          let last = 0;
+          const r = await checkArtifact(
+            plan,
+            a,
+            o,
+            ledger,
+            (n) => {
+              onBytes(n - last);
+              last = n;
+            },
+            ctx.signal,
+            pool,
+          );
+          onBytes(a.bytes - last);
+          return r;
+        }),
+      ),
+    ));
   crossCheckFiles(plan, results);
   crossCheckChain(plan, results, catalog);
   const verdicts: Verdict[] = [...plan.setProblems.map((p) => p.verdict), ...results.map((r) => r.verdict)];
@@ -406,7 +607,9 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   let restoreNotRun = false;
   if (o.level === 'restore' && worst(verdicts) === 'ok') {
     // A plain SQL dump (a seed script's) is replayed by psql, guarded against its meta-commands.
-    const sql = plan.manifest ? undefined : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
+    const sql = plan.manifest
+      ? undefined
+      : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
     if (plan.manifest?.kind !== 'pg-logical' && !sql) {
       restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
     } else {
@@ -414,12 +617,23 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
         const manifest = plan.manifest;
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
-        restore = await sem(() => (manifest ? restoreTest(manifest, t.medium, t.setPath, o, ctx) : sqlRestoreTest(t.system, t.medium, sql!, o, ctx)));
+        restore = await sem(() =>
+          manifest
+            ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
+            : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
+        );
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');
-          restoreDetail.push(`validation failed: ${restore.checks.filter((c) => !c.ok).map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`).join('; ')}`);
+          restoreDetail.push(
+            `validation failed: ${restore.checks
+              .filter((c) => !c.ok)
+              .map((c) => `${c.sql} gave ${c.got ?? 'an error'}, expected ${c.expect}`)
+              .join('; ')}`,
+          );
         } else {
-          restoreDetail.push(`restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation ${restore.checks.length === 1 ? 'query' : 'queries'} passed`);
+          restoreDetail.push(
+            `restored in ${(restore.durationMs / 1000).toFixed(1)} s (measured RTO); ${restore.checks.length} validation ${restore.checks.length === 1 ? 'query' : 'queries'} passed`,
+          );
         }
       } catch (e) {
         // A cancel is no verdict (environmentReason rethrows it), nor is a restore this machine cannot run (no pg_restore, no initdb).
@@ -436,14 +650,23 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   let trust = plan.trust ?? null;
   if (t.origin !== 'lifeboat' && levelRank(o.level) >= levelRank('authenticity')) {
     // Named, never failed: trusted since the first successful verification on this medium (this one, when it passes and none came before).
-    const facts = catalog.stmt('SELECT facts_json AS json FROM sets WHERE key = ?').get(t.key) as { json: string | null } | undefined;
+    const facts = catalog.stmt('SELECT facts_json AS json FROM sets WHERE key = ?').get(t.key) as
+      { json: string | null } | undefined;
     const first = ledger.firstGood(t.key, t.mediumId) ?? (verdict === 'ok' ? startedAt.toISOString() : null);
-    trust = judgeTrust({ origin: t.origin, evidence: evidenceOf(factsOfDescription(facts?.json)), firstVerified: first });
+    trust = judgeTrust({
+      origin: t.origin,
+      evidence: evidenceOf(factsOfDescription(facts?.json)),
+      firstVerified: first,
+    });
   }
   const durationMs = Date.now() - startedAt.getTime();
   const bytes = pgbr ? pgbr.reduce((n, a) => n + a.bytes, 0) : plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-  const firstProblem = plan.setProblems.find((p) => p.verdict === verdict)?.detail ?? results.find((r) => r.verdict === verdict)?.detail ?? null;
-  const okDetail = [trust?.foreign ? trust.text : null, formatDetail, ...restoreDetail].filter(Boolean).join('; ') || null;
+  const firstProblem =
+    plan.setProblems.find((p) => p.verdict === verdict)?.detail ??
+    results.find((r) => r.verdict === verdict)?.detail ??
+    null;
+  const okDetail =
+    [trust?.foreign ? trust.text : null, formatDetail, ...restoreDetail].filter(Boolean).join('; ') || null;
   const detail = verdict === 'ok' ? okDetail : [firstProblem, ...restoreDetail].filter(Boolean).join('; ') || null;
   const result: SetResult = {
     key: t.key,
@@ -466,7 +689,12 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
   recordVerification(catalog, result);
   // The restore test could not run here, but everything below it was checked and passed: that much is a fact, recorded at deep level.
   if (restoreNotRun && worst(verdicts.filter((v) => v !== 'not-checked')) === 'ok') {
-    recordVerification(catalog, { ...result, level: 'deep', verdict: 'ok', detail: 'passed at deep level; the restore test could not run here' });
+    recordVerification(catalog, {
+      ...result,
+      level: 'deep',
+      verdict: 'ok',
+      detail: 'passed at deep level; the restore test could not run here',
+    });
   }
   // Deep verification of a file set indexes its files, so `find` never reads the medium again.
   const index = results.find((r) => r.index)?.index;
@@ -480,9 +708,36 @@ export async function verifySet(plan: Plan, o: VerifyOptions, catalog: Catalog, 
  */
 export function recordVerification(catalog: Catalog, r: SetResult): void {
   if (!isFact(r.verdict)) return;
-  const insert = catalog.stmt('INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, sha256, bytes, started_at, duration_ms, bytes_per_sec, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const insert = catalog.stmt(
+    'INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, sha256, bytes, started_at, duration_ms, bytes_per_sec, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   catalog.inTransaction(() => {
-    for (const a of r.artifacts.filter((x) => isFact(x.verdict))) insert.run(r.key, r.mediumId, a.path, r.level, a.verdict, a.sha256, a.bytes, r.startedAt, a.durationMs, a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null, a.detail);
-    insert.run(r.key, r.mediumId, null, r.level, r.verdict, null, r.bytes, r.startedAt, r.durationMs, r.durationMs > 0 ? (r.bytes * 1000) / r.durationMs : null, r.detail);
+    for (const a of r.artifacts.filter((x) => isFact(x.verdict)))
+      insert.run(
+        r.key,
+        r.mediumId,
+        a.path,
+        r.level,
+        a.verdict,
+        a.sha256,
+        a.bytes,
+        r.startedAt,
+        a.durationMs,
+        a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null,
+        a.detail,
+      );
+    insert.run(
+      r.key,
+      r.mediumId,
+      null,
+      r.level,
+      r.verdict,
+      null,
+      r.bytes,
+      r.startedAt,
+      r.durationMs,
+      r.durationMs > 0 ? (r.bytes * 1000) / r.durationMs : null,
+      r.detail,
+    );
   });
 }

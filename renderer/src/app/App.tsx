@@ -54,7 +54,10 @@ export function App(): React.JSX.Element {
     <div className="shell">
       <nav className="sidebar" aria-label="Screens">
         <div className="brand" aria-label="Lifeboat">
-          <span className="brand-mark" aria-hidden="true">◉</span> Lifeboat
+          <span className="brand-mark" aria-hidden="true">
+            ◉
+          </span>{' '}
+          Lifeboat
         </div>
         <ul>
           {SCREENS.map((s) => (

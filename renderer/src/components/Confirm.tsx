@@ -43,7 +43,12 @@ export function ConfirmButton(p: {
         </span>
       )}
       {open && (
-        <span className="confirm-panel" role="group" aria-label={`Confirm: ${p.label}`} data-testid={p.testId ? `${p.testId}-confirm` : undefined}>
+        <span
+          className="confirm-panel"
+          role="group"
+          aria-label={`Confirm: ${p.label}`}
+          data-testid={p.testId ? `${p.testId}-confirm` : undefined}
+        >
           <p ref={heading} tabIndex={-1} className="confirm-text">
             {p.message}
           </p>
@@ -59,7 +64,12 @@ export function ConfirmButton(p: {
             >
               {p.confirmLabel}
             </button>
-            <button type="button" className="secondary" aria-label={`Cancel: ${p.label}`} onClick={() => setOpen(false)}>
+            <button
+              type="button"
+              className="secondary"
+              aria-label={`Cancel: ${p.label}`}
+              onClick={() => setOpen(false)}
+            >
               Cancel
             </button>
           </span>

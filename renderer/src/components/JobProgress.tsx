@@ -14,13 +14,32 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
   // The badge says what the job found, not only that it ran to its end (a verification with failures is no green).
   const state = jobState(job);
   return (
-    <div className="job" data-testid={`job-${job.kind}`} data-status={job.status} data-outcome={state.state} role="status" aria-live="polite">
+    <div
+      className="job"
+      data-testid={`job-${job.kind}`}
+      data-status={job.status}
+      data-outcome={state.state}
+      role="status"
+      aria-live="polite"
+    >
       <div className="job-head">
         <strong>{label}</strong>
-        <span className={`status status-${state.tone}`} data-testid="job-state">{state.text}</span>
-        {job.headline && job.status === 'succeeded' && <span className={job.outcome === 'findings' ? 'job-headline bad' : 'job-headline'} data-testid="job-headline">{job.headline}</span>}
+        <span className={`status status-${state.tone}`} data-testid="job-state">
+          {state.text}
+        </span>
+        {job.headline && job.status === 'succeeded' && (
+          <span className={job.outcome === 'findings' ? 'job-headline bad' : 'job-headline'} data-testid="job-headline">
+            {job.headline}
+          </span>
+        )}
         {running && (
-          <button type="button" className="link" onClick={() => void getApi().cancelJob({ id: job.id })} aria-label={`Cancel ${label.toLowerCase()}`} data-testid="job-cancel">
+          <button
+            type="button"
+            className="link"
+            onClick={() => void getApi().cancelJob({ id: job.id })}
+            aria-label={`Cancel ${label.toLowerCase()}`}
+            data-testid="job-cancel"
+          >
             Cancel
           </button>
         )}
@@ -30,8 +49,18 @@ export function JobProgress({ job, label }: { job: JobSnapshot; label: string })
           <progress max={1} value={fraction ?? undefined} aria-label={`${label} progress`} />
           <div className="muted job-facts">
             <span>{job.step ?? 'starting'}</span>
-            {c.bytesTotal ? <span>{formatBytes(c.bytesDone)} / {formatBytes(c.bytesTotal)}</span> : c.bytesDone > 0 ? <span>{formatBytes(c.bytesDone)}</span> : null}
-            {c.itemsTotal ? <span>{c.itemsDone} / {c.itemsTotal}</span> : null}
+            {c.bytesTotal ? (
+              <span>
+                {formatBytes(c.bytesDone)} / {formatBytes(c.bytesTotal)}
+              </span>
+            ) : c.bytesDone > 0 ? (
+              <span>{formatBytes(c.bytesDone)}</span>
+            ) : null}
+            {c.itemsTotal ? (
+              <span>
+                {c.itemsDone} / {c.itemsTotal}
+              </span>
+            ) : null}
             {job.bytesPerSecond ? <span>{formatBytes(job.bytesPerSecond)}/s</span> : null}
             {job.etaSeconds ? <span>ETA {formatDuration(job.etaSeconds)}</span> : null}
             {job.current && <span className="mono">{job.current}</span>}
@@ -52,7 +81,12 @@ export function CliCommand(p: { command: string } | { args: readonly string[] })
   return (
     <div className="cli-hint" data-testid="cli-command">
       CLI: <code>{command}</code>{' '}
-      <button type="button" className="link" onClick={() => void navigator.clipboard?.writeText(command)} aria-label={`Copy the command ${command}`}>
+      <button
+        type="button"
+        className="link"
+        onClick={() => void navigator.clipboard?.writeText(command)}
+        aria-label={`Copy the command ${command}`}
+      >
         Copy
       </button>
     </div>

@@ -12,7 +12,10 @@ export interface JobLogLine {
  * Follow one job: its live snapshot (from the event stream, re-fetched once so a reloaded
  * window catches up) and its log lines. `onFinished` runs once when it settles.
  */
-export function useJob(initial: JobSnapshot | null, onFinished?: (s: JobSnapshot) => void): { job: JobSnapshot | null; log: JobLogLine[]; track: (s: JobSnapshot) => void } {
+export function useJob(
+  initial: JobSnapshot | null,
+  onFinished?: (s: JobSnapshot) => void,
+): { job: JobSnapshot | null; log: JobLogLine[]; track: (s: JobSnapshot) => void } {
   const [job, setJob] = useState<JobSnapshot | null>(initial);
   const [log, setLog] = useState<JobLogLine[]>([]);
   const finishedRef = useRef(onFinished);
@@ -26,7 +29,8 @@ export function useJob(initial: JobSnapshot | null, onFinished?: (s: JobSnapshot
     const off = api.onJobEvent((e) => {
       if (e.jobId !== idRef.current) return;
       setJob(e.snapshot);
-      if (e.type === 'log' && e.log) setLog((l) => [...l.slice(-200), { level: e.log!.level, message: e.log!.message, at: e.at }]);
+      if (e.type === 'log' && e.log)
+        setLog((l) => [...l.slice(-200), { level: e.log!.level, message: e.log!.message, at: e.at }]);
       if (e.type === 'finished') finishedRef.current?.(e.snapshot);
     });
     return off;
@@ -52,7 +56,11 @@ export function useJob(initial: JobSnapshot | null, onFinished?: (s: JobSnapshot
  * the Jobs panel), else the running job of the screen's kinds (asked from the engine), else the last one this screen
  * started in this window session (so its result stays viewable). `track` remembers a newly started job.
  */
-export function useScreenJob(kinds: readonly string[], storageKey: string, onFinished?: (s: JobSnapshot) => void): { job: JobSnapshot | null; log: JobLogLine[]; track: (s: JobSnapshot) => void; attached: boolean } {
+export function useScreenJob(
+  kinds: readonly string[],
+  storageKey: string,
+  onFinished?: (s: JobSnapshot) => void,
+): { job: JobSnapshot | null; log: JobLogLine[]; track: (s: JobSnapshot) => void; attached: boolean } {
   const { job, log, track } = useJob(null, onFinished);
   const [attached, setAttached] = useState(false);
   const kindsKey = kinds.join(',');
@@ -84,7 +92,9 @@ export function useScreenJob(kinds: readonly string[], storageKey: string, onFin
         return;
       }
       const listed = await api.listJobs({});
-      const running = listed.ok ? listed.value.find((j) => j.status === 'running' && wanted.includes(j.kind)) : undefined;
+      const running = listed.ok
+        ? listed.value.find((j) => j.status === 'running' && wanted.includes(j.kind))
+        : undefined;
       const stored = sessionStorage.getItem(storageKey);
       const last = running ?? (listed.ok && stored ? listed.value.find((j) => j.id === stored) : undefined);
       if (last && live) {
@@ -116,7 +126,8 @@ export type JobState = 'running' | 'passed' | 'findings' | 'error' | 'cancelled'
 /** What a job's badge says: a job that ran and found failures is `findings` in the failure style, never green. */
 export function jobState(job: JobSnapshot): { state: JobState; text: string; tone: 'green' | 'amber' | 'red' } {
   if (job.status === 'running') return { state: 'running', text: 'running', tone: 'amber' };
-  const outcome = job.outcome ?? (job.status === 'succeeded' ? 'passed' : job.status === 'cancelled' ? 'cancelled' : 'error');
+  const outcome =
+    job.outcome ?? (job.status === 'succeeded' ? 'passed' : job.status === 'cancelled' ? 'cancelled' : 'error');
   switch (outcome) {
     case 'passed':
       return { state: 'passed', text: 'passed', tone: 'green' };

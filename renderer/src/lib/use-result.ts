@@ -17,7 +17,11 @@ export function useResult<T>(load: () => Promise<Result<T>>, deps: readonly unkn
         setValue(r.ok ? { state: 'ready', value: r.value } : { state: 'error', error: r.error });
       },
       (e: unknown) => {
-        if (live) setValue({ state: 'error', error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) } });
+        if (live)
+          setValue({
+            state: 'error',
+            error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) },
+          });
       },
     );
     return () => {

@@ -26,7 +26,9 @@ export class BasePage {
       const doc = (globalThis as unknown as { document: { activeElement: El | null; body: El } }).document;
       const el = doc.activeElement;
       if (!el || el === doc.body) return 'body';
-      return el.getAttribute('data-testid') ?? `${el.tagName.toLowerCase()}:${(el.textContent ?? '').trim().slice(0, 60)}`;
+      return (
+        el.getAttribute('data-testid') ?? `${el.tagName.toLowerCase()}:${(el.textContent ?? '').trim().slice(0, 60)}`
+      );
     });
   }
 
@@ -50,11 +52,24 @@ export class BasePage {
     const violations = await this.page.evaluate(async () => {
       const g = globalThis as unknown as {
         document: unknown;
-        axe: { run: (ctx: unknown, o: object) => Promise<{ violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown; html?: string }> }> }> };
+        axe: {
+          run: (
+            ctx: unknown,
+            o: object,
+          ) => Promise<{
+            violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown; html?: string }> }>;
+          }>;
+        };
       };
       const r = await g.axe.run(g.document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => `${JSON.stringify(n.target)} ${String(n.html ?? '').slice(0, 160)}`) }));
+      return r.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        targets: v.nodes.slice(0, 3).map((n) => `${JSON.stringify(n.target)} ${String(n.html ?? '').slice(0, 160)}`),
+      }));
     });
-    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${state}: ${v.id} (${v.impact}) at ${v.targets.join(', ')}`);
+    return violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${state}: ${v.id} (${v.impact}) at ${v.targets.join(', ')}`);
   }
 }

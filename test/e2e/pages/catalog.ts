@@ -28,7 +28,11 @@ export class CatalogPage extends BasePage {
     await this.page.keyboard.type(pattern);
     await this.page.keyboard.press('Enter');
     await this.page.getByTestId('find-count').waitFor();
-    const hit = this.page.getByTestId('find-hit').filter({ hasText: path }).filter({ hasText: ` — ${fromSystem}/` }).first();
+    const hit = this.page
+      .getByTestId('find-hit')
+      .filter({ hasText: path })
+      .filter({ hasText: ` — ${fromSystem}/` })
+      .first();
     await hit.getByTestId('restore-hit').focus();
     await this.page.keyboard.press('Enter');
     await this.page.getByTestId('start-form').waitFor();

@@ -12,10 +12,14 @@ export class MediaPage extends BasePage {
   /** The settled scan job that is not the one shown before (a new scan replaces the old job on screen). */
   private async settled(before: string | null): Promise<'succeeded' | 'failed' | 'refused'> {
     const job = `[data-testid="scan-job"]${before ? `:not([data-job-id="${before}"])` : ''}`;
-    const done = this.page.locator(`${job} [data-status="succeeded"], ${job} [data-status="failed"], [data-testid="location-error"]`);
+    const done = this.page.locator(
+      `${job} [data-status="succeeded"], ${job} [data-status="failed"], [data-testid="location-error"]`,
+    );
     await done.first().waitFor({ timeout: 30_000 });
     if (await this.testId('location-error').count()) return 'refused';
-    return (await this.page.locator(`${job} [data-testid="job-scan"]`).getAttribute('data-status')) === 'succeeded' ? 'succeeded' : 'failed';
+    return (await this.page.locator(`${job} [data-testid="job-scan"]`).getAttribute('data-status')) === 'succeeded'
+      ? 'succeeded'
+      : 'failed';
   }
 
   private async currentJob(): Promise<string | null> {
@@ -49,7 +53,11 @@ export class MediaPage extends BasePage {
   }
 
   async rescan(name: string): Promise<'succeeded' | 'failed' | 'refused'> {
-    return this.scanStartedBy(() => this.row(name).getByRole('button', { name: `Rescan ${name}` }).click());
+    return this.scanStartedBy(() =>
+      this.row(name)
+        .getByRole('button', { name: `Rescan ${name}` })
+        .click(),
+    );
   }
 
   /** Opens the confirmation only (the state to check with axe); confirmRemove finishes it. */
@@ -67,14 +75,19 @@ export class MediaPage extends BasePage {
   }
 
   async editS3(name: string): Promise<void> {
-    await this.row(name).getByRole('button', { name: `Edit the settings and keys of ${name}` }).click();
+    await this.row(name)
+      .getByRole('button', { name: `Edit the settings and keys of ${name}` })
+      .click();
     await this.page.locator('[data-testid="s3-form"] h2', { hasText: 'Edit ' }).waitFor();
   }
 
   async retention(name: string, keepLast: number): Promise<void> {
-    await this.row(name).getByRole('button', { name: `Retention on ${name}` }).click();
+    await this.row(name)
+      .getByRole('button', { name: `Retention on ${name}` })
+      .click();
     await this.testId('prune').waitFor();
-    for (const k of ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly']) await this.testId(`prune-${k}`).fill(k === 'keepLast' ? String(keepLast) : '0');
+    for (const k of ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly'])
+      await this.testId(`prune-${k}`).fill(k === 'keepLast' ? String(keepLast) : '0');
   }
 
   async prunePreview(): Promise<{ keep: number; remove: number }> {

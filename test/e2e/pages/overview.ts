@@ -12,7 +12,9 @@ export class OverviewPage extends BasePage {
     return this.testId(`system-${name}`);
   }
 
-  async state(name: string): Promise<{ rpo: string | null; rto: string | null; next: string | null; nextText: string; lastDrill: string }> {
+  async state(
+    name: string,
+  ): Promise<{ rpo: string | null; rto: string | null; next: string | null; nextText: string; lastDrill: string }> {
     const card = this.system(name);
     await card.waitFor();
     return {

@@ -3,7 +3,9 @@ import { BasePage } from './base';
 /** A run's walk-through: the current step, its answer form, skip, the summary when it ends. */
 export class WalkthroughPage extends BasePage {
   async waitForStep(step: string, timeout = 60_000): Promise<void> {
-    await this.page.locator(`[data-testid="current-step"][data-step="${step}"] [data-testid="need-form"]`).waitFor({ timeout });
+    await this.page
+      .locator(`[data-testid="current-step"][data-step="${step}"] [data-testid="need-form"]`)
+      .waitFor({ timeout });
   }
 
   async status(): Promise<string | null> {

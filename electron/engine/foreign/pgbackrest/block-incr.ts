@@ -29,7 +29,8 @@ class Cursor {
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.buf.length) throw new LifeboatError('FORMAT_INVALID', `${this.what}: block map ends inside a number`);
+      if (this.pos >= this.buf.length)
+        throw new LifeboatError('FORMAT_INVALID', `${this.what}: block map ends inside a number`);
       const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * scale;
       if ((b & 0x80) === 0) return result;
@@ -38,7 +39,8 @@ class Cursor {
     throw new LifeboatError('FORMAT_INVALID', `${this.what}: a number of the block map is too long`);
   }
   skip(n: number): void {
-    if (this.pos + n > this.buf.length) throw new LifeboatError('FORMAT_INVALID', `${this.what}: block map ends inside a checksum`);
+    if (this.pos + n > this.buf.length)
+      throw new LifeboatError('FORMAT_INVALID', `${this.what}: block map ends inside a checksum`);
     this.pos += n;
   }
 }
@@ -58,13 +60,23 @@ export interface BlockMapItem {
 export function parseBlockMap(buf: Buffer, blockSize: number, checksumSize: number, what: string): BlockMapItem[] {
   const c = new Cursor(buf, what);
   if ((c.varint() & 1) !== 0) throw new LifeboatError('FORMAT_UNSUPPORTED', `${what}: block map version is not 0`);
-  const refs = new Map<number, { superBlockSize: number; bundleId: number; offset: number; size: number; block: number }>();
+  const refs = new Map<
+    number,
+    { superBlockSize: number; bundleId: number; offset: number; size: number; block: number }
+  >();
   const out: BlockMapItem[] = [];
   let sizeLast = 0;
   let referenceContinue = false;
   for (;;) {
     const referenceEncoded = c.varint();
-    const item: BlockMapItem = { reference: Math.floor(referenceEncoded / 8), bundleId: 0, offset: 0, size: 0, superBlockSize: 0, block: 0 };
+    const item: BlockMapItem = {
+      reference: Math.floor(referenceEncoded / 8),
+      bundleId: 0,
+      offset: 0,
+      size: 0,
+      superBlockSize: 0,
+      block: 0,
+    };
     let data = refs.get(item.reference);
     if (!data) {
       if (referenceEncoded & 2) item.bundleId = c.varint();
@@ -137,7 +149,8 @@ function dechunk(buf: Buffer, what: string): Buffer {
     const header = c.varint();
     if (header === 0) break;
     const size = sizeLast === 0 ? header : zigzag(header - 1) + sizeLast;
-    if (size <= 0 || c.pos + size > buf.length) throw new LifeboatError('FORMAT_INVALID', `${what}: a chunk runs past its super block`);
+    if (size <= 0 || c.pos + size > buf.length)
+      throw new LifeboatError('FORMAT_INVALID', `${what}: a chunk runs past its super block`);
     parts.push(buf.subarray(c.pos, c.pos + size));
     c.pos += size;
     sizeLast = size;
@@ -169,13 +182,26 @@ export interface BlockIncrSource {
  * The plain content of a block-incremental file, block by block in file order, to `emit`. One decoded
  * super block is kept at a time (a few blocks: bounded memory).
  */
-export async function blockIncrContent(src: BlockIncrSource, f: ManifestFile, emit: (b: Buffer) => Promise<void> | void): Promise<void> {
+export async function blockIncrContent(
+  src: BlockIncrSource,
+  f: ManifestFile,
+  emit: (b: Buffer) => Promise<void> | void,
+): Promise<void> {
   const what = `${src.path}:${f.name}`;
-  if (f.repoSize === null) throw new LifeboatError('FORMAT_INVALID', `${what}: a block-incremental file without repo-size`);
+  if (f.repoSize === null)
+    throw new LifeboatError('FORMAT_INVALID', `${what}: a block-incremental file without repo-size`);
   const blockSize = f.blockIncrSize * FACTOR;
   const checksumSize = f.blockIncrChecksumSize || CHECKSUM_SIZE_MIN;
-  let map = await readAll(await openRange(src.medium, src.path, src.offset + f.repoSize - f.blockIncrMapSize, f.blockIncrMapSize));
-  if (src.cipherPass !== null) map = openSslDecryptBuffer(map, { passphrase: src.cipherPass, kdf: PGBR_KDF, raw: true, what: `${what} (block map)` });
+  let map = await readAll(
+    await openRange(src.medium, src.path, src.offset + f.repoSize - f.blockIncrMapSize, f.blockIncrMapSize),
+  );
+  if (src.cipherPass !== null)
+    map = openSslDecryptBuffer(map, {
+      passphrase: src.cipherPass,
+      kdf: PGBR_KDF,
+      raw: true,
+      what: `${what} (block map)`,
+    });
   const items = parseBlockMap(map, blockSize, checksumSize, what);
   const refs = src.manifest.backup['backup-reference'];
   const refList = (typeof refs === 'string' ? refs : '').split(',').filter(Boolean);
@@ -183,15 +209,27 @@ export async function blockIncrContent(src: BlockIncrSource, f: ManifestFile, em
   let blocks: Buffer[] = [];
   for (const item of items) {
     const label = refList[item.reference];
-    if (!label) throw new LifeboatError('FORMAT_INVALID', `${what}: block map refers to backup #${item.reference}, not in backup-reference`);
+    if (!label)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `${what}: block map refers to backup #${item.reference}, not in backup-reference`,
+      );
     const key = `${item.reference}/${item.bundleId}/${item.offset}`;
     if (key !== cacheKey) {
       const dir = `${src.root}backup/${src.stanza}/${label}`;
       const path = item.bundleId > 0 ? `${dir}/bundle/${item.bundleId}` : `${dir}/${f.name}.pgbi`;
       const stored = dechunk(await readAll(await openRange(src.medium, path, item.offset, item.size)), what);
-      const stages = plainStages({ compressType: src.storedBy.compressType, raw: true, cipherPass: src.cipherPass }, what, item.superBlockSize + 16 * 1024);
+      const stages = plainStages(
+        { compressType: src.storedBy.compressType, raw: true, cipherPass: src.cipherPass },
+        what,
+        item.superBlockSize + 16 * 1024,
+      );
       const parts: Buffer[] = [];
-      await pipeline([Readable.from([stored]), ...stages, new Writable({ write: (b: Buffer, _e, cb) => (parts.push(b), cb()) })]);
+      await pipeline([
+        Readable.from([stored]),
+        ...stages,
+        new Writable({ write: (b: Buffer, _e, cb) => (parts.push(b), cb()) }),
+      ]);
       const plain = Buffer.concat(parts);
       // Inside: per block a varint (its number, unused here) then the block; the super block's last block may be short.
       const c = new Cursor(plain, what);
@@ -199,8 +237,10 @@ export async function blockIncrContent(src: BlockIncrSource, f: ManifestFile, em
       const total = Math.ceil(item.superBlockSize / blockSize);
       for (let i = 0; i < total; i++) {
         c.varint();
-        const len = i === total - 1 && item.superBlockSize % blockSize !== 0 ? item.superBlockSize % blockSize : blockSize;
-        if (c.pos + len > plain.length) throw new LifeboatError('FORMAT_INVALID', `${what}: a super block is shorter than its blocks`);
+        const len =
+          i === total - 1 && item.superBlockSize % blockSize !== 0 ? item.superBlockSize % blockSize : blockSize;
+        if (c.pos + len > plain.length)
+          throw new LifeboatError('FORMAT_INVALID', `${what}: a super block is shorter than its blocks`);
         blocks.push(plain.subarray(c.pos, c.pos + len));
         c.pos += len;
       }

@@ -7,7 +7,15 @@ import { LifeboatError, mapError } from '../../errors';
 import type { Medium } from '../../storage/medium';
 import { blockIncrContent, type BlockIncrSource } from './block-incr';
 import { openRange, plainStages, type Encoding } from './decode';
-import { locate, storedRaw, readBackupInfo, readBackupManifest, type BackupInfo, type BackupManifest, type ManifestFile } from './repo';
+import {
+  locate,
+  storedRaw,
+  readBackupInfo,
+  readBackupManifest,
+  type BackupInfo,
+  type BackupManifest,
+  type ManifestFile,
+} from './repo';
 
 /**
  * Verification of one pgBackRest backup without pgbackrest: every file the backup needs, its own and
@@ -66,20 +74,46 @@ function worstOf(vs: Verdict[]): Verdict {
 }
 
 /** The files of `label` grouped by the repository file that holds them, with how each is encoded. */
-export function planBackup(root: string, info: BackupInfo, label: string, manifests: Map<string, BackupManifest>): Group[] {
+export function planBackup(
+  root: string,
+  info: BackupInfo,
+  label: string,
+  manifests: Map<string, BackupManifest>,
+): Group[] {
   const manifest = manifests.get(label)!;
   const groups = new Map<string, Group>();
   for (const f of manifest.files) {
     const storedBy = manifests.get(f.reference ?? label);
-    if (!storedBy) throw new LifeboatError('FORMAT_INVALID', `${f.name} refers to backup ${f.reference}, whose manifest is not readable.`);
+    if (!storedBy)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `${f.name} refers to backup ${f.reference}, whose manifest is not readable.`,
+      );
     const loc = locate(root, info.stanza, label, f, storedBy);
     if (!loc) continue;
-    const enc: Encoding = { compressType: storedBy.compressType, raw: storedRaw(f, storedBy), cipherPass: info.encrypted ? storedBy.cipherPass : null };
-    if (info.encrypted && enc.cipherPass === null) throw new LifeboatError('FORMAT_INVALID', `the manifest of ${storedBy.label} has no cipher-pass in an encrypted repository.`);
+    const enc: Encoding = {
+      compressType: storedBy.compressType,
+      raw: storedRaw(f, storedBy),
+      cipherPass: info.encrypted ? storedBy.cipherPass : null,
+    };
+    if (info.encrypted && enc.cipherPass === null)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `the manifest of ${storedBy.label} has no cipher-pass in an encrypted repository.`,
+      );
     const g = groups.get(loc.path) ?? { path: loc.path, bundled: loc.bundled, items: [] };
-    const block = f.blockIncrMapSize > 0
-      ? { root, stanza: info.stanza, manifest, storedBy, cipherPass: enc.cipherPass, path: loc.path, offset: loc.offset }
-      : null;
+    const block =
+      f.blockIncrMapSize > 0
+        ? {
+            root,
+            stanza: info.stanza,
+            manifest,
+            storedBy,
+            cipherPass: enc.cipherPass,
+            path: loc.path,
+            offset: loc.offset,
+          }
+        : null;
     g.items.push({ file: f, enc, offset: loc.offset, length: loc.length, block });
     groups.set(loc.path, g);
   }
@@ -88,7 +122,12 @@ export function planBackup(root: string, info: BackupInfo, label: string, manife
 }
 
 /** Every manifest the backup needs: its own and those of the backups it references. */
-export async function loadManifests(medium: Medium, root: string, info: BackupInfo, label: string): Promise<Map<string, BackupManifest>> {
+export async function loadManifests(
+  medium: Medium,
+  root: string,
+  info: BackupInfo,
+  label: string,
+): Promise<Map<string, BackupManifest>> {
   const manifests = new Map<string, BackupManifest>();
   const own = await readBackupManifest(medium, root, info, label);
   manifests.set(label, own);
@@ -119,7 +158,10 @@ class Segment {
     const sink = new Writable({
       write: (c: Buffer, _e, cb): void => {
         this.plainBytes += c.length;
-        if (this.plainBytes > limit) return cb(new LifeboatError('FORMAT_INVALID', `decodes to more than the ${limit} bytes the manifest records`));
+        if (this.plainBytes > limit)
+          return cb(
+            new LifeboatError('FORMAT_INVALID', `decodes to more than the ${limit} bytes the manifest records`),
+          );
         this.plain.update(c);
         cb();
       },
@@ -144,11 +186,17 @@ class Segment {
     await this.done;
     const f = this.item.file;
     if (this.item.length !== null && this.storedBytes !== this.item.length) {
-      return { verdict: 'size-mismatch', detail: `${f.name}: ${this.storedBytes} stored bytes, the manifest says ${this.item.length}` };
+      return {
+        verdict: 'size-mismatch',
+        detail: `${f.name}: ${this.storedBytes} stored bytes, the manifest says ${this.item.length}`,
+      };
     }
     const rck = this.stored.digest('hex');
     if (f.repoChecksum !== null && rck !== f.repoChecksum) {
-      return { verdict: 'corrupted', detail: `${f.name}: stored bytes have SHA-1 ${rck.slice(0, 12)}…, the manifest says ${f.repoChecksum.slice(0, 12)}…` };
+      return {
+        verdict: 'corrupted',
+        detail: `${f.name}: stored bytes have SHA-1 ${rck.slice(0, 12)}…, the manifest says ${f.repoChecksum.slice(0, 12)}…`,
+      };
     }
     if (!this.decode) return { verdict: 'ok', detail: null };
     if (this.error) {
@@ -156,14 +204,26 @@ class Segment {
       return { verdict: undecryptable ? 'undecryptable' : 'corrupted', detail: `${f.name}: ${this.error.message}` };
     }
     const sha = this.plain.digest('hex');
-    if (this.plainBytes !== f.size) return { verdict: 'size-mismatch', detail: `${f.name}: decodes to ${this.plainBytes} bytes, the manifest says ${f.size}` };
-    if (sha !== f.checksum) return { verdict: 'corrupted', detail: `${f.name}: content SHA-1 ${sha.slice(0, 12)}…, the manifest says ${f.checksum.slice(0, 12)}…` };
+    if (this.plainBytes !== f.size)
+      return {
+        verdict: 'size-mismatch',
+        detail: `${f.name}: decodes to ${this.plainBytes} bytes, the manifest says ${f.size}`,
+      };
+    if (sha !== f.checksum)
+      return {
+        verdict: 'corrupted',
+        detail: `${f.name}: content SHA-1 ${sha.slice(0, 12)}…, the manifest says ${f.checksum.slice(0, 12)}…`,
+      };
     return { verdict: 'ok', detail: null };
   }
 }
 
 /** A block-incremental file's content: size and SHA-1 against the manifest. */
-async function checkBlockIncr(medium: Medium, item: Item, o: CheckOptions): Promise<{ verdict: Verdict; detail: string | null }> {
+async function checkBlockIncr(
+  medium: Medium,
+  item: Item,
+  o: CheckOptions,
+): Promise<{ verdict: Verdict; detail: string | null }> {
   const f = item.file;
   const hash = createHash('sha1');
   let bytes = 0;
@@ -171,17 +231,26 @@ async function checkBlockIncr(medium: Medium, item: Item, o: CheckOptions): Prom
     await blockIncrContent({ medium, ...item.block! }, f, (b) => {
       if (o.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
       bytes += b.length;
-      if (bytes > f.size) throw new LifeboatError('FORMAT_INVALID', `decodes to more than the ${f.size} bytes the manifest records`);
+      if (bytes > f.size)
+        throw new LifeboatError('FORMAT_INVALID', `decodes to more than the ${f.size} bytes the manifest records`);
       hash.update(b);
     });
   } catch (e) {
     const err = mapError(e);
     if (err.code === 'CANCELLED' || err.code === 'STORAGE_UNREACHABLE') throw err;
-    return { verdict: err.code === 'DECRYPTION_FAILED' ? 'undecryptable' : 'corrupted', detail: `${f.name}: ${err.message}` };
+    return {
+      verdict: err.code === 'DECRYPTION_FAILED' ? 'undecryptable' : 'corrupted',
+      detail: `${f.name}: ${err.message}`,
+    };
   }
   const sha = hash.digest('hex');
-  if (bytes !== f.size) return { verdict: 'size-mismatch', detail: `${f.name}: decodes to ${bytes} bytes, the manifest says ${f.size}` };
-  if (sha !== f.checksum) return { verdict: 'corrupted', detail: `${f.name}: content SHA-1 ${sha.slice(0, 12)}…, the manifest says ${f.checksum.slice(0, 12)}…` };
+  if (bytes !== f.size)
+    return { verdict: 'size-mismatch', detail: `${f.name}: decodes to ${bytes} bytes, the manifest says ${f.size}` };
+  if (sha !== f.checksum)
+    return {
+      verdict: 'corrupted',
+      detail: `${f.name}: content SHA-1 ${sha.slice(0, 12)}…, the manifest says ${f.checksum.slice(0, 12)}…`,
+    };
   return { verdict: 'ok', detail: null };
 }
 
@@ -192,13 +261,35 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
   const expected = g.items.reduce((n, i) => Math.max(n, i.offset + (i.length ?? 0)), 0);
   const base = { path: g.path, sha256: null, startedAt };
   const st = await medium.stat(g.path);
-  if (!st) return { ...base, bytes: expected, verdict: 'missing', detail: `not in the repository (holds ${g.items.map((i) => i.file.name).join(', ').slice(0, 300)})`, durationMs: 0 };
+  if (!st)
+    return {
+      ...base,
+      bytes: expected,
+      verdict: 'missing',
+      detail: `not in the repository (holds ${g.items
+        .map((i) => i.file.name)
+        .join(', ')
+        .slice(0, 300)})`,
+      durationMs: 0,
+    };
   const sole = g.items.length === 1 && !g.bundled ? g.items[0]! : null;
   if (sole && sole.length !== null && st.size !== sole.length) {
-    return { ...base, bytes: st.size, verdict: 'size-mismatch', detail: `${sole.file.name}: ${st.size} bytes in the repository, the manifest says ${sole.length}`, durationMs: 0 };
+    return {
+      ...base,
+      bytes: st.size,
+      verdict: 'size-mismatch',
+      detail: `${sole.file.name}: ${st.size} bytes in the repository, the manifest says ${sole.length}`,
+      durationMs: 0,
+    };
   }
   if (g.bundled && st.size < expected) {
-    return { ...base, bytes: st.size, verdict: 'size-mismatch', detail: `bundle of ${st.size} bytes, its files need ${expected}`, durationMs: 0 };
+    return {
+      ...base,
+      bytes: st.size,
+      verdict: 'size-mismatch',
+      detail: `bundle of ${st.size} bytes, its files need ${expected}`,
+      durationMs: 0,
+    };
   }
   // The backup's own bytes in this file (a bundle may also hold files other backups need): the sum is pgBackRest's repo size.
   const own = g.items.every((i) => i.length !== null) ? g.items.reduce((n, i) => n + i.length!, 0) : st.size;
@@ -208,7 +299,13 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
   try {
     stream = await openRange(medium, g.path, 0, g.bundled ? expected : null);
   } catch (e) {
-    return { ...base, bytes: own, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
+    return {
+      ...base,
+      bytes: own,
+      verdict: 'corrupted',
+      detail: `reading failed: ${mapError(e).message}`,
+      durationMs: Date.now() - started,
+    };
   }
   let pos = 0;
   let next = 0;
@@ -236,7 +333,8 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
           open();
         }
         const seg: Segment = current!;
-        const want = item.length === null ? chunk.length - at : Math.min(item.length - seg.storedBytes, chunk.length - at);
+        const want =
+          item.length === null ? chunk.length - at : Math.min(item.length - seg.storedBytes, chunk.length - at);
         await seg.write(chunk.subarray(at, at + want));
         at += want;
         pos += want;
@@ -261,7 +359,13 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
     }
   } catch (e) {
     if (o.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-    return { ...base, bytes: own, verdict: 'corrupted', detail: `reading failed: ${mapError(e).message}`, durationMs: Date.now() - started };
+    return {
+      ...base,
+      bytes: own,
+      verdict: 'corrupted',
+      detail: `reading failed: ${mapError(e).message}`,
+      durationMs: Date.now() - started,
+    };
   }
   // Block-incremental files whose stored bytes are sound: their content assembled from the block map, checked like any other.
   let assembled = 0;
@@ -273,7 +377,12 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
   }
   const failures = outcomes.filter((x) => x.verdict !== 'ok');
   const verdict = worstOf(failures.map((x) => x.verdict));
-  let detail: string | null = failures.length ? failures.map((x) => x.detail).slice(0, 5).join('; ') + (failures.length > 5 ? `; and ${failures.length - 5} more` : '') : null;
+  let detail: string | null = failures.length
+    ? failures
+        .map((x) => x.detail)
+        .slice(0, 5)
+        .join('; ') + (failures.length > 5 ? `; and ${failures.length - 5} more` : '')
+    : null;
   const blockNote = assembled ? ` (${assembled} block-incremental, assembled from their block maps)` : '';
   if (verdict === 'ok' && g.bundled) detail = `bundle: ${g.items.length} files checked${blockNote}`;
   else if (verdict === 'ok' && assembled) detail = `block-incremental: content assembled from its block map`;
@@ -281,21 +390,34 @@ async function checkGroup(medium: Medium, g: Group, o: CheckOptions): Promise<Ar
 }
 
 /** Check one backup of a stanza (see the header comment for what each level proves). */
-export async function checkBackup(medium: Medium, root: string, stanza: string, label: string, o: CheckOptions): Promise<BackupCheck> {
+export async function checkBackup(
+  medium: Medium,
+  root: string,
+  stanza: string,
+  label: string,
+  o: CheckOptions,
+): Promise<BackupCheck> {
   const out: BackupCheck = { problems: [], artifacts: [], bytes: 0, notes: [] };
   let info: BackupInfo;
   let manifests: Map<string, BackupManifest>;
   let groups: Group[];
   try {
     info = await readBackupInfo(medium, root, stanza, o.passphrase);
-    if (!info.backups.some((b) => b.label === label)) throw new LifeboatError('NOT_FOUND', `backup ${label} is not in ${info.path} any more`);
+    if (!info.backups.some((b) => b.label === label))
+      throw new LifeboatError('NOT_FOUND', `backup ${label} is not in ${info.path} any more`);
     manifests = await loadManifests(medium, root, info, label);
     groups = planBackup(root, info, label, manifests);
   } catch (e) {
     const err = mapError(e);
     if (err.code === 'CANCELLED' || err.code === 'STORAGE_UNREACHABLE') throw err;
     const verdict: Verdict =
-      err.code === 'CREDENTIAL_UNAVAILABLE' ? 'not-checked' : err.code === 'DECRYPTION_FAILED' ? 'undecryptable' : err.code === 'NOT_FOUND' ? 'missing' : 'corrupted';
+      err.code === 'CREDENTIAL_UNAVAILABLE'
+        ? 'not-checked'
+        : err.code === 'DECRYPTION_FAILED'
+          ? 'undecryptable'
+          : err.code === 'NOT_FOUND'
+            ? 'missing'
+            : 'corrupted';
     out.problems.push({ verdict, detail: err.message });
     return out;
   }

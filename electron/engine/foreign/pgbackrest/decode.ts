@@ -69,7 +69,8 @@ function lz4Decompress(what: string, limit: number): Transform {
     transform(chunk: Buffer, _e, cb): void {
       have += chunk.length;
       // A compressed frame is never much larger than its content: past that, the data is not what the manifest says.
-      if (have > limit + 65_536 + limit / 64) return cb(new LifeboatError('FORMAT_INVALID', `${what}: lz4 data larger than its content could be`));
+      if (have > limit + 65_536 + limit / 64)
+        return cb(new LifeboatError('FORMAT_INVALID', `${what}: lz4 data larger than its content could be`));
       parts.push(chunk);
       cb();
     },
@@ -79,7 +80,13 @@ function lz4Decompress(what: string, limit: number): Transform {
         parts.length = 0;
         cb(null, plain);
       } catch (e) {
-        cb(new LifeboatError('FORMAT_INVALID', `${what}: lz4 frame is damaged (${e instanceof Error ? e.message : String(e)})`, { cause: e }));
+        cb(
+          new LifeboatError(
+            'FORMAT_INVALID',
+            `${what}: lz4 frame is damaged (${e instanceof Error ? e.message : String(e)})`,
+            { cause: e },
+          ),
+        );
       }
     },
   });
@@ -88,7 +95,8 @@ function lz4Decompress(what: string, limit: number): Transform {
 /** The stages from stored to plain bytes. `plainLimit` is the size the manifest records (a bomb stops one byte past it). */
 export function plainStages(enc: Encoding, what: string, plainLimit: number): Transform[] {
   const stages: Transform[] = [];
-  if (enc.cipherPass !== null) stages.push(openSslDecipher({ passphrase: enc.cipherPass, kdf: PGBR_KDF, raw: enc.raw, what }));
+  if (enc.cipherPass !== null)
+    stages.push(openSslDecipher({ passphrase: enc.cipherPass, kdf: PGBR_KDF, raw: enc.raw, what }));
   switch (enc.compressType) {
     case 'gz':
       stages.push(enc.raw ? createInflateRaw() : createGunzip());
@@ -109,9 +117,15 @@ export function plainStages(enc: Encoding, what: string, plainLimit: number): Tr
 }
 
 /** The bytes [offset, offset + length) of a repository file: a ranged read on folders, a skip on other media. */
-export async function openRange(medium: Medium, path: string, offset: number, length: number | null): Promise<Readable> {
+export async function openRange(
+  medium: Medium,
+  path: string,
+  offset: number,
+  length: number | null,
+): Promise<Readable> {
   const local = medium.localPath(path);
-  if (local) return createReadStream(local, { start: offset, ...(length === null ? {} : { end: offset + length - 1 }) });
+  if (local)
+    return createReadStream(local, { start: offset, ...(length === null ? {} : { end: offset + length - 1 }) });
   const whole = await medium.openRead(path);
   if (offset === 0 && length === null) return whole;
   let pos = 0;

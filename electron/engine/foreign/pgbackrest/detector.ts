@@ -2,7 +2,15 @@ import { LifeboatError, mapError } from '../../errors';
 import type { ListedFile, Medium } from '../../storage/medium';
 import { needsSecret } from '../secrets';
 import type { ForeignContext, ForeignDetector, ForeignFinding, ForeignSet } from '../types';
-import { PgbrNeedsPassphrase, readBackupInfo, readBackupManifest, stanzasIn, type BackupInfo, type BackupInfoEntry, type BackupManifest } from './repo';
+import {
+  PgbrNeedsPassphrase,
+  readBackupInfo,
+  readBackupManifest,
+  stanzasIn,
+  type BackupInfo,
+  type BackupInfoEntry,
+  type BackupManifest,
+} from './repo';
 import { walRanges } from './wal';
 
 /**
@@ -15,7 +23,11 @@ import { walRanges } from './wal';
 
 /** A system name from a stanza name (lower case, safe characters: a stanza is usually the system's name). */
 function systemName(stanza: string): string {
-  const s = stanza.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63);
+  const s = stanza
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 63);
   return s || 'unnamed';
 }
 
@@ -24,7 +36,13 @@ function iso(seconds: number | null): string | null {
 }
 
 /** One set from backup.info's entry and (when readable) its manifest. */
-export function pgbackrestSet(root: string, info: BackupInfo, b: BackupInfoEntry, manifest: BackupManifest | null, wal: ReturnType<typeof walRanges>): ForeignSet {
+export function pgbackrestSet(
+  root: string,
+  info: BackupInfo,
+  b: BackupInfoEntry,
+  manifest: BackupManifest | null,
+  wal: ReturnType<typeof walRanges>,
+): ForeignSet {
   const facts: Record<string, unknown> = {
     stanza: info.stanza,
     label: b.label,
@@ -35,7 +53,8 @@ export function pgbackrestSet(root: string, info: BackupInfo, b: BackupInfoEntry
     size_bytes: b.size,
     repo_size_bytes: b.repoSize,
     size_delta_bytes: typeof b.raw['backup-info-size-delta'] === 'number' ? b.raw['backup-info-size-delta'] : null,
-    repo_size_delta_bytes: typeof b.raw['backup-info-repo-size-delta'] === 'number' ? b.raw['backup-info-repo-size-delta'] : null,
+    repo_size_delta_bytes:
+      typeof b.raw['backup-info-repo-size-delta'] === 'number' ? b.raw['backup-info-repo-size-delta'] : null,
     references: b.references,
     pg_version: info.pgVersion,
     system_identifier: info.systemId,
@@ -75,7 +94,13 @@ async function walOf(medium: Medium, root: string, stanza: string): Promise<Retu
 }
 
 /** The sets of one stanza; an encrypted one without a passphrase is a finding. */
-export async function findStanza(medium: Medium, root: string, stanza: string, passphrase: string | null, log: ForeignContext['log']): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }> {
+export async function findStanza(
+  medium: Medium,
+  root: string,
+  stanza: string,
+  passphrase: string | null,
+  log: ForeignContext['log'],
+): Promise<{ sets: ForeignSet[]; findings: ForeignFinding[] }> {
   const infoPath = `${root}backup/${stanza}/backup.info`;
   let info: BackupInfo;
   try {
@@ -84,7 +109,14 @@ export async function findStanza(medium: Medium, root: string, stanza: string, p
     if (e instanceof PgbrNeedsPassphrase) {
       return {
         sets: [],
-        findings: [{ path: infoPath, what: `encrypted pgBackRest repository ${stanza}`, needs: needsSecret('pgbackrest-cipher', stanza), blocking: true }],
+        findings: [
+          {
+            path: infoPath,
+            what: `encrypted pgBackRest repository ${stanza}`,
+            needs: needsSecret('pgbackrest-cipher', stanza),
+            blocking: true,
+          },
+        ],
       };
     }
     const err = mapError(e);
@@ -95,7 +127,9 @@ export async function findStanza(medium: Medium, root: string, stanza: string, p
       findings: [
         {
           path: infoPath,
-          what: wrongPass ? `encrypted pgBackRest repository ${stanza} (the passphrase given does not open it)` : `pgBackRest repository ${stanza} with an unreadable backup.info: ${err.message}`,
+          what: wrongPass
+            ? `encrypted pgBackRest repository ${stanza} (the passphrase given does not open it)`
+            : `pgBackRest repository ${stanza} with an unreadable backup.info: ${err.message}`,
           needs: wrongPass ? 'its right passphrase' : 'a readable backup.info or backup.info.copy',
           blocking: wrongPass,
         },
@@ -111,7 +145,10 @@ export async function findStanza(medium: Medium, root: string, stanza: string, p
     } catch (e) {
       const err = mapError(e);
       if (err.code === 'STORAGE_UNREACHABLE' || err.code === 'CANCELLED') throw err;
-      log('warn', `pgBackRest backup ${stanza}/${b.label}: its manifest is not readable (${err.message}); cataloged from backup.info only`);
+      log(
+        'warn',
+        `pgBackRest backup ${stanza}/${b.label}: its manifest is not readable (${err.message}); cataloged from backup.info only`,
+      );
     }
     sets.push(pgbackrestSet(root, info, b, manifest, wal));
   }

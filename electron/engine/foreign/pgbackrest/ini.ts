@@ -26,7 +26,8 @@ export function parseIni(text: string): Ini {
       continue;
     }
     const eq = line.indexOf('=');
-    if (eq <= 0 || !current) throw new LifeboatError('FORMAT_INVALID', `Not an INI line: ${printable(line.slice(0, 80))}`);
+    if (eq <= 0 || !current)
+      throw new LifeboatError('FORMAT_INVALID', `Not an INI line: ${printable(line.slice(0, 80))}`);
     current.set(line.slice(0, eq).replace(/^"|"$/g, ''), line.slice(eq + 1));
   }
   return out;
@@ -75,9 +76,13 @@ export function parseCheckedIni(text: string, what: string): CheckedIni {
     }
     const eq = line.indexOf('=');
     if (eq <= 0 || current === null || section === null) {
-      throw new LifeboatError('FORMAT_INVALID', `${what}: line ${i + 1} is not a pgBackRest INI line: ${printable(line.slice(0, 80))}`, {
-        hint: 'An encrypted repository starts its info files with "Salted__"; otherwise the file is damaged.',
-      });
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `${what}: line ${i + 1} is not a pgBackRest INI line: ${printable(line.slice(0, 80))}`,
+        {
+          hint: 'An encrypted repository starts its info files with "Salted__"; otherwise the file is damaged.',
+        },
+      );
     }
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);

@@ -14,13 +14,21 @@ import { locate, storedRaw, type BackupInfo, type BackupManifest } from './repo'
  * Block-incremental files are assembled from their block maps. The content is not checked here against the
  * manifest's checksum: a restore hashes what it writes (compare with the file's `checksum`).
  */
-export async function openPlainFile(medium: Medium, root: string, info: BackupInfo, manifests: Map<string, BackupManifest>, label: string, name: string): Promise<Readable> {
+export async function openPlainFile(
+  medium: Medium,
+  root: string,
+  info: BackupInfo,
+  manifests: Map<string, BackupManifest>,
+  label: string,
+  name: string,
+): Promise<Readable> {
   const manifest = manifests.get(label);
   if (!manifest) throw new LifeboatError('NOT_FOUND', `the manifest of ${label} was not loaded`);
   const f = manifest.files.find((x) => x.name === name);
   if (!f) throw new LifeboatError('NOT_FOUND', `${name} is not a file of pgBackRest backup ${label}`);
   const storedBy = manifests.get(f.reference ?? label);
-  if (!storedBy) throw new LifeboatError('NOT_FOUND', `the manifest of ${f.reference} (referenced by ${name}) was not loaded`);
+  if (!storedBy)
+    throw new LifeboatError('NOT_FOUND', `the manifest of ${f.reference} (referenced by ${name}) was not loaded`);
   const loc = locate(root, info.stanza, label, f, storedBy);
   const out = new PassThrough();
   if (!loc) {
@@ -30,7 +38,16 @@ export async function openPlainFile(medium: Medium, root: string, info: BackupIn
   const cipherPass = info.encrypted ? storedBy.cipherPass : null;
   if (f.blockIncrMapSize > 0) {
     // Assembled block by block from the block map, with back-pressure: one super block decoded at a time.
-    const source = { medium, root, stanza: info.stanza, manifest, storedBy, cipherPass, path: loc.path, offset: loc.offset };
+    const source = {
+      medium,
+      root,
+      stanza: info.stanza,
+      manifest,
+      storedBy,
+      cipherPass,
+      path: loc.path,
+      offset: loc.offset,
+    };
     blockIncrContent(source, f, async (b) => {
       if (!out.write(b)) await once(out, 'drain');
     }).then(
@@ -40,7 +57,11 @@ export async function openPlainFile(medium: Medium, root: string, info: BackupIn
     return out;
   }
   const src = await openRange(medium, loc.path, loc.offset, loc.length);
-  const stages = plainStages({ compressType: storedBy.compressType, raw: storedRaw(f, storedBy), cipherPass }, `${loc.path}:${name}`, f.size);
+  const stages = plainStages(
+    { compressType: storedBy.compressType, raw: storedRaw(f, storedBy), cipherPass },
+    `${loc.path}:${name}`,
+    f.size,
+  );
   pipeline([src, ...stages, out]).catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
   return out;
 }

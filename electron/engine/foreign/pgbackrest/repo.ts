@@ -113,7 +113,11 @@ async function readCheckedIni(
     try {
       const st = await medium.stat(candidate);
       if (!st) throw new LifeboatError('NOT_FOUND', `${candidate} is missing`);
-      if (st.size > maxBytes) throw new LifeboatError('FORMAT_INVALID', `${candidate} is ${st.size} bytes, over the ${maxBytes} bytes Lifeboat reads`);
+      if (st.size > maxBytes)
+        throw new LifeboatError(
+          'FORMAT_INVALID',
+          `${candidate} is ${st.size} bytes, over the ${maxBytes} bytes Lifeboat reads`,
+        );
       let bytes = await medium.readFile(candidate);
       const encrypted = looksOpenSslSalted(bytes);
       if (encrypted) {
@@ -122,7 +126,10 @@ async function readCheckedIni(
       }
       const checked = parseCheckedIni(bytes.toString('utf8'), candidate);
       if (!checked.checksumOk) {
-        throw new LifeboatError('CHECKSUM_MISMATCH', `${candidate} does not match its own backrest-checksum${checked.checksum ? '' : ' (none recorded)'}`);
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${candidate} does not match its own backrest-checksum${checked.checksum ? '' : ' (none recorded)'}`,
+        );
       }
       if (firstError) notes.push(`${firstError.message}; read ${candidate} instead`);
       return { ini: checked.ini, path: candidate, encrypted, notes };
@@ -137,7 +144,12 @@ async function readCheckedIni(
 }
 
 /** `backup/<stanza>/backup.info`, checked; `passphrase` is the repository's (null when none is known). */
-export async function readBackupInfo(medium: Medium, root: string, stanza: string, passphrase: string | null): Promise<BackupInfo> {
+export async function readBackupInfo(
+  medium: Medium,
+  root: string,
+  stanza: string,
+  passphrase: string | null,
+): Promise<BackupInfo> {
   const { ini, path, encrypted, notes } = await readCheckedIni(
     medium,
     `${root}backup/${stanza}/backup.info`,
@@ -151,7 +163,8 @@ export async function readBackupInfo(medium: Medium, root: string, stanza: strin
   const backups: BackupInfoEntry[] = [];
   for (const [label, value] of current) {
     const v = json(value);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LifeboatError('FORMAT_INVALID', `${path}: entry ${label} is not a JSON object.`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new LifeboatError('FORMAT_INVALID', `${path}: entry ${label} is not a JSON object.`);
     const raw = v as Record<string, unknown>;
     const refs = raw['backup-reference'];
     backups.push({
@@ -185,8 +198,14 @@ export async function readBackupInfo(medium: Medium, root: string, stanza: strin
 export const MANIFEST_MAX_BYTES = 4 * JSON_LIMITS.manifestBytes;
 
 /** One backup's `backup.manifest` (or `.copy`), checked, decrypted with backup.info's cipher-pass when the repository is encrypted. */
-export async function readBackupManifest(medium: Medium, root: string, info: BackupInfo, label: string): Promise<BackupManifest> {
-  if (!/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/.test(label)) throw new LifeboatError('FORMAT_INVALID', `${label} is not a pgBackRest backup label.`);
+export async function readBackupManifest(
+  medium: Medium,
+  root: string,
+  info: BackupInfo,
+  label: string,
+): Promise<BackupManifest> {
+  if (!/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/.test(label))
+    throw new LifeboatError('FORMAT_INVALID', `${label} is not a pgBackRest backup label.`);
   const { ini, path, notes } = await readCheckedIni(
     medium,
     `${root}backup/${info.stanza}/${label}/backup.manifest`,
@@ -197,14 +216,17 @@ export async function readBackupManifest(medium: Medium, root: string, info: Bac
   const backup: Record<string, unknown> = {};
   for (const [k, v] of ini.get('backup') ?? []) backup[k] = json(v);
   const option = ini.get('backup:option');
-  const compressType = str(json(option?.get('option-compress-type'))) ?? (json(option?.get('option-compress')) === true ? 'gz' : 'none');
-  if (!(compressType in EXT)) throw new LifeboatError('FORMAT_UNSUPPORTED', `${path}: compression ${compressType} is not one Lifeboat decodes.`);
+  const compressType =
+    str(json(option?.get('option-compress-type'))) ?? (json(option?.get('option-compress')) === true ? 'gz' : 'none');
+  if (!(compressType in EXT))
+    throw new LifeboatError('FORMAT_UNSUPPORTED', `${path}: compression ${compressType} is not one Lifeboat decodes.`);
   const files: ManifestFile[] = [];
   const defaults = ini.get('target:file:default');
   void defaults; // user/group/mode only: not needed to read or check the content
   for (const [name, value] of ini.get('target:file') ?? []) {
     const v = json(value);
-    if (typeof v !== 'object' || v === null) throw new LifeboatError('FORMAT_INVALID', `${path}: [target:file] ${name} is not JSON.`);
+    if (typeof v !== 'object' || v === null)
+      throw new LifeboatError('FORMAT_INVALID', `${path}: [target:file] ${name} is not JSON.`);
     const f = v as Record<string, unknown>;
     const size = num(f.size);
     if (size === null || size < 0) throw new LifeboatError('FORMAT_INVALID', `${path}: ${name} has no size.`);
@@ -212,7 +234,8 @@ export async function readBackupManifest(medium: Medium, root: string, info: Bac
       throw new LifeboatError('UNSAFE_PATH', `${path}: the file name ${name} leaves the backup.`);
     }
     const checksum = str(f.checksum) ?? (size === 0 ? SHA1_EMPTY : null);
-    if (checksum === null) throw new LifeboatError('FORMAT_INVALID', `${path}: ${name} (${size} bytes) has no checksum.`);
+    if (checksum === null)
+      throw new LifeboatError('FORMAT_INVALID', `${path}: ${name} (${size} bytes) has no checksum.`);
     files.push({
       name,
       size,
@@ -258,10 +281,23 @@ export interface FileLocation {
   label: string;
 }
 
-export function locate(root: string, stanza: string, label: string, f: ManifestFile, storedBy: BackupManifest): FileLocation | null {
+export function locate(
+  root: string,
+  stanza: string,
+  label: string,
+  f: ManifestFile,
+  storedBy: BackupManifest,
+): FileLocation | null {
   const owner = f.reference ?? label;
   const dir = `${root}backup/${stanza}/${owner}`;
-  if (f.bundleId !== null) return { path: `${dir}/bundle/${f.bundleId}`, offset: f.bundleOffset, length: f.repoSize, bundled: true, label: owner };
+  if (f.bundleId !== null)
+    return {
+      path: `${dir}/bundle/${f.bundleId}`,
+      offset: f.bundleOffset,
+      length: f.repoSize,
+      bundled: true,
+      label: owner,
+    };
   // Bundled backups leave empty files out of the repository (no repo-size); unbundled ones store a compressed empty file.
   if (f.size === 0 && f.repoSize === null) return null;
   // A block-incremental file is named .pgbi whatever the compression (its blocks are compressed one by one).

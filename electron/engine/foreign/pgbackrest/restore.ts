@@ -10,7 +10,15 @@ import { openRange, plainStages, type Encoding } from './decode';
 import { json, parseCheckedIni } from './ini';
 import { loadManifests } from './check';
 import { openPlainFile } from './open';
-import { locate, PGBR_KDF, readBackupInfo, storedRaw, type BackupInfo, type BackupManifest, type ManifestFile } from './repo';
+import {
+  locate,
+  PGBR_KDF,
+  readBackupInfo,
+  storedRaw,
+  type BackupInfo,
+  type BackupManifest,
+  type ManifestFile,
+} from './repo';
 
 /**
  * A pgBackRest backup written into an empty PostgreSQL data directory without pgbackrest: every
@@ -60,11 +68,13 @@ function mode(v: unknown, fallback: number): number {
 async function readLayout(medium: Medium, manifest: BackupManifest, info: BackupInfo): Promise<Layout> {
   let bytes = await medium.readFile(manifest.path);
   if (looksOpenSslSalted(bytes)) {
-    if (info.cipherPass === null) throw new LifeboatError('FORMAT_INVALID', `${manifest.path} is encrypted but backup.info has no cipher-pass.`);
+    if (info.cipherPass === null)
+      throw new LifeboatError('FORMAT_INVALID', `${manifest.path} is encrypted but backup.info has no cipher-pass.`);
     bytes = openSslDecryptBuffer(bytes, { passphrase: info.cipherPass, kdf: PGBR_KDF, what: manifest.path });
   }
   const { ini, checksumOk } = parseCheckedIni(bytes.toString('utf8'), manifest.path);
-  if (!checksumOk) throw new LifeboatError('CHECKSUM_MISMATCH', `${manifest.path} does not match its own backrest-checksum.`);
+  if (!checksumOk)
+    throw new LifeboatError('CHECKSUM_MISMATCH', `${manifest.path} does not match its own backrest-checksum.`);
   const fd = ini.get('target:file:default');
   const pd = ini.get('target:path:default');
   const defaultFileMode = mode(json(fd?.get('mode')), 0o600);
@@ -79,16 +89,27 @@ async function readLayout(medium: Medium, manifest: BackupManifest, info: Backup
     const v = json(value) as Record<string, unknown> | null;
     if (v && typeof v === 'object' && 'mode' in v) pathModes.set(name, mode(v.mode, defaultPathMode));
   }
-  return { paths: [...(ini.get('target:path') ?? new Map<string, string>()).keys()], links: [...(ini.get('target:link') ?? new Map<string, string>()).keys()], fileModes, pathModes, defaultFileMode, defaultPathMode };
+  return {
+    paths: [...(ini.get('target:path') ?? new Map<string, string>()).keys()],
+    links: [...(ini.get('target:link') ?? new Map<string, string>()).keys()],
+    fileModes,
+    pathModes,
+    defaultFileMode,
+    defaultPathMode,
+  };
 }
 
 /** `pg_data/base/1/1259` → `base/1/1259`; anything outside pg_data (a tablespace target) is refused. */
 function inDataDir(name: string): string | null {
   if (name === 'pg_data') return null;
   if (!name.startsWith('pg_data/')) {
-    throw new LifeboatError('FORMAT_UNSUPPORTED', `The backup holds ${name}, outside the data directory (a tablespace): Lifeboat restores only backups without tablespaces.`, {
-      hint: 'Restore this backup with pgbackrest restore (--tablespace-map), or move the tablespace into the data directory first.',
-    });
+    throw new LifeboatError(
+      'FORMAT_UNSUPPORTED',
+      `The backup holds ${name}, outside the data directory (a tablespace): Lifeboat restores only backups without tablespaces.`,
+      {
+        hint: 'Restore this backup with pgbackrest restore (--tablespace-map), or move the tablespace into the data directory first.',
+      },
+    );
   }
   return name.slice('pg_data/'.length);
 }
@@ -99,7 +120,12 @@ function fileSink(fd: number, f: ManifestFile, hash: ReturnType<typeof createHas
     write(chunk: Buffer, _e, cb): void {
       counter.n += chunk.length;
       if (counter.n > f.size) {
-        cb(new LifeboatError('CHECKSUM_MISMATCH', `${f.name} decodes to more than the ${f.size} bytes its manifest records.`));
+        cb(
+          new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `${f.name} decodes to more than the ${f.size} bytes its manifest records.`,
+          ),
+        );
         return;
       }
       hash.update(chunk);
@@ -125,9 +151,13 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   const manifest = manifests.get(input.label)!;
   const layout = await readLayout(input.medium, manifest, info);
   if (layout.links.length) {
-    throw new LifeboatError('FORMAT_UNSUPPORTED', `The backup ${input.label} holds links (${layout.links.slice(0, 3).join(', ')}): tablespaces or a linked pg_wal. Lifeboat restores only backups without them.`, {
-      hint: 'Restore this backup with pgbackrest restore (--tablespace-map / --link-map), or on a host that has those paths.',
-    });
+    throw new LifeboatError(
+      'FORMAT_UNSUPPORTED',
+      `The backup ${input.label} holds links (${layout.links.slice(0, 3).join(', ')}): tablespaces or a linked pg_wal. Lifeboat restores only backups without them.`,
+      {
+        hint: 'Restore this backup with pgbackrest restore (--tablespace-map / --link-map), or on a host that has those paths.',
+      },
+    );
   }
   const tree = new SafeTree(input.dataDir);
   const ordered = [...layout.paths].sort();
@@ -137,14 +167,29 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   }
 
   // Files grouped by where their bytes are: a bundle is read in offset order, once.
-  const jobs: Array<{ f: ManifestFile; rel: string; enc: Encoding; path: string | null; offset: number; length: number | null }> = [];
+  const jobs: Array<{
+    f: ManifestFile;
+    rel: string;
+    enc: Encoding;
+    path: string | null;
+    offset: number;
+    length: number | null;
+  }> = [];
   for (const f of manifest.files) {
     const rel = inDataDir(f.name);
     if (!rel) throw new LifeboatError('FORMAT_INVALID', 'The manifest lists the data directory itself as a file.');
     const storedBy = manifests.get(f.reference ?? input.label);
-    if (!storedBy) throw new LifeboatError('FORMAT_INVALID', `${f.name} refers to backup ${f.reference}, whose manifest is not readable.`);
+    if (!storedBy)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `${f.name} refers to backup ${f.reference}, whose manifest is not readable.`,
+      );
     const loc = locate(root, input.stanza, input.label, f, storedBy);
-    const enc: Encoding = { compressType: storedBy.compressType, raw: storedRaw(f, storedBy), cipherPass: info.encrypted ? storedBy.cipherPass : null };
+    const enc: Encoding = {
+      compressType: storedBy.compressType,
+      raw: storedRaw(f, storedBy),
+      cipherPass: info.encrypted ? storedBy.cipherPass : null,
+    };
     jobs.push({ f, rel, enc, path: loc?.path ?? null, offset: loc?.offset ?? 0, length: loc?.length ?? null });
   }
   jobs.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? '') || a.offset - b.offset);
@@ -182,9 +227,13 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     const got = counter.n === 0 ? 'da39a3ee5e6b4b0d3255bfef95601890afd80709' : hash.digest('hex');
     if (counter.n !== j.f.size || got !== j.f.checksum) {
       discard();
-      throw new LifeboatError('CHECKSUM_MISMATCH', `${j.f.name} in ${input.stanza}/${j.f.reference ?? input.label} does not match its manifest (${counter.n} of ${j.f.size} bytes, SHA-1 ${got.slice(0, 12)}… ≠ ${j.f.checksum.slice(0, 12)}…). The data directory is not usable.`, {
-        hint: 'The repository is damaged: use another backup or another copy of the repository.',
-      });
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        `${j.f.name} in ${input.stanza}/${j.f.reference ?? input.label} does not match its manifest (${counter.n} of ${j.f.size} bytes, SHA-1 ${got.slice(0, 12)}… ≠ ${j.f.checksum.slice(0, 12)}…). The data directory is not usable.`,
+        {
+          hint: 'The repository is damaged: use another backup or another copy of the repository.',
+        },
+      );
     }
     const target = tree.lstat(relBuf);
     if (target.st) throw new LifeboatError('FORMAT_INVALID', `${j.rel} appears twice in the manifest.`);

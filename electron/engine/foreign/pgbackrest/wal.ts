@@ -67,7 +67,11 @@ export function decryptPgbr(data: Buffer, passphrase: string, what: string): Buf
 /** The stanza of `archive/<stanza>/…` or `backup/<stanza>/…`. */
 const stanzaOf = (path: string): string => path.split('/')[1] ?? path;
 
-export async function readPgbrInfo(medium: Medium, path: string, keys: PgbrKeys): Promise<{ ini: Ini; encrypted: boolean }> {
+export async function readPgbrInfo(
+  medium: Medium,
+  path: string,
+  keys: PgbrKeys,
+): Promise<{ ini: Ini; encrypted: boolean }> {
   let lastError: LifeboatError | null = null;
   for (const p of [path, `${path}.copy`]) {
     const raw = await medium.readOptional(p);
@@ -75,12 +79,23 @@ export async function readPgbrInfo(medium: Medium, path: string, keys: PgbrKeys)
     try {
       const encrypted = raw.subarray(0, 8).equals(SALTED);
       if (encrypted && !keys.repoPassphrase) {
-        throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `encrypted pgBackRest repository ${stanzaOf(p)}: give its passphrase (repo1-cipher-pass).`, {
-          hint: `Give ${needsSecret('pgbackrest-cipher', stanzaOf(p))}.`,
-        });
+        throw new LifeboatError(
+          'CREDENTIAL_UNAVAILABLE',
+          `encrypted pgBackRest repository ${stanzaOf(p)}: give its passphrase (repo1-cipher-pass).`,
+          {
+            hint: `Give ${needsSecret('pgbackrest-cipher', stanzaOf(p))}.`,
+          },
+        );
       }
-      const checked = parseCheckedIni((encrypted ? decryptPgbr(raw, keys.repoPassphrase!, p) : raw).toString('utf8'), p);
-      if (!checked.checksumOk) throw new LifeboatError('CHECKSUM_MISMATCH', `${p} does not match its own backrest-checksum (changed or damaged).`);
+      const checked = parseCheckedIni(
+        (encrypted ? decryptPgbr(raw, keys.repoPassphrase!, p) : raw).toString('utf8'),
+        p,
+      );
+      if (!checked.checksumOk)
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${p} does not match its own backrest-checksum (changed or damaged).`,
+        );
       return { ini: checked.ini, encrypted };
     } catch (e) {
       lastError = e instanceof LifeboatError ? e : mapError(e);
@@ -97,7 +112,8 @@ export async function readArchiveInfo(medium: Medium, stanza: string, keys: Pgbr
   const version = json(db?.get('db-version'));
   const dbVersion = typeof version === 'string' || typeof version === 'number' ? String(version) : '';
   const dbId = Number(json(db?.get('db-id')));
-  if (!dbVersion || !Number.isInteger(dbId)) throw new LifeboatError('FORMAT_INVALID', `archive/${stanza}/archive.info has no [db] db-version / db-id.`);
+  if (!dbVersion || !Number.isInteger(dbId))
+    throw new LifeboatError('FORMAT_INVALID', `archive/${stanza}/archive.info has no [db] db-version / db-id.`);
   const pass = json(ini.get('cipher')?.get('cipher-pass'));
   return {
     stanza,
@@ -126,8 +142,24 @@ export function parsePgbrStored(path: string, bytes: number, mtimeMs: number, ar
     compression = (m[3] as PgbrCompression | undefined) ?? null;
   } else if (BACKUP_PLAIN.test(base) || /^[0-9A-F]{8}\.history$/.test(base)) name = base;
   else return null;
-  const kind: PgbrWal['kind'] = name.endsWith('.history') ? 'history' : name.endsWith('.backup') ? 'backup' : name.endsWith('.partial') ? 'partial' : 'segment';
-  return { name, kind, timeline: Number.parseInt(name.slice(0, 8), 16), path, bytes, mtimeMs, sha1, compression, archiveId };
+  const kind: PgbrWal['kind'] = name.endsWith('.history')
+    ? 'history'
+    : name.endsWith('.backup')
+      ? 'backup'
+      : name.endsWith('.partial')
+        ? 'partial'
+        : 'segment';
+  return {
+    name,
+    kind,
+    timeline: Number.parseInt(name.slice(0, 8), 16),
+    path,
+    bytes,
+    mtimeMs,
+    sha1,
+    compression,
+    archiveId,
+  };
 }
 
 /**
@@ -155,27 +187,40 @@ export async function readPgbrWal(medium: Medium, info: PgbrArchiveInfo, w: Pgbr
     write(chunk: Buffer, _e, cb): void {
       total += chunk.length;
       // A byte past the largest segment PostgreSQL makes is damage (or a bomb), not memory to spend.
-      if (total > WAL_FILE_MAX) return cb(new LifeboatError('CHECKSUM_MISMATCH', `decodes to more than ${WAL_FILE_MAX} bytes`));
+      if (total > WAL_FILE_MAX)
+        return cb(new LifeboatError('CHECKSUM_MISMATCH', `decodes to more than ${WAL_FILE_MAX} bytes`));
       chunks.push(chunk);
       cb();
     },
   });
   // The repository's decoder (decrypt, then gz/zst/lz4/bz2), bounded at the largest WAL file PostgreSQL makes.
-  const stages = plainStages({ compressType: w.compression ?? 'none', raw: false, cipherPass: info.cipherPass }, what, WAL_FILE_MAX);
+  const stages = plainStages(
+    { compressType: w.compression ?? 'none', raw: false, cipherPass: info.cipherPass },
+    what,
+    WAL_FILE_MAX,
+  );
   try {
     await pipeline([await medium.openRead(w.path), ...stages, sink]);
   } catch (e) {
     const err = mapError(e);
     if (err.code === 'STORAGE_UNREACHABLE') throw err;
-    throw new LifeboatError(err.code === 'DECRYPTION_FAILED' ? err.code : 'CHECKSUM_MISMATCH', `${what} cannot be decoded: ${err.message}. It was not handed to PostgreSQL.`, {
-      hint: 'The file is damaged (or the passphrase is wrong): restore to a time before it, or use another copy of the repository.',
-    });
+    throw new LifeboatError(
+      err.code === 'DECRYPTION_FAILED' ? err.code : 'CHECKSUM_MISMATCH',
+      `${what} cannot be decoded: ${err.message}. It was not handed to PostgreSQL.`,
+      {
+        hint: 'The file is damaged (or the passphrase is wrong): restore to a time before it, or use another copy of the repository.',
+      },
+    );
   }
   const plain = Buffer.concat(chunks);
   if (w.sha1 !== null && createHash('sha1').update(plain).digest('hex') !== w.sha1) {
-    throw new LifeboatError('CHECKSUM_MISMATCH', `${what} is corrupted: its content does not match the SHA-1 in its name. It was not handed to PostgreSQL.`, {
-      hint: 'Restore to a time before this segment, or use another copy of the repository.',
-    });
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `${what} is corrupted: its content does not match the SHA-1 in its name. It was not handed to PostgreSQL.`,
+      {
+        hint: 'Restore to a time before this segment, or use another copy of the repository.',
+      },
+    );
   }
   return plain;
 }
@@ -198,7 +243,8 @@ export function walRanges(segmentNames: string[]): WalRange[] {
     list.push(n);
     byTimeline.set(m[1]!, list);
   }
-  const toName = (tl: string, n: bigint): string => `${tl}${(n / 256n).toString(16).toUpperCase().padStart(8, '0')}${(n % 256n).toString(16).toUpperCase().padStart(8, '0')}`;
+  const toName = (tl: string, n: bigint): string =>
+    `${tl}${(n / 256n).toString(16).toUpperCase().padStart(8, '0')}${(n % 256n).toString(16).toUpperCase().padStart(8, '0')}`;
   const out: WalRange[] = [];
   for (const [tl, list] of [...byTimeline.entries()].sort()) {
     list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -53,69 +53,108 @@ export function resticFailure(repo: string, stderr: string, code: number | null)
 }
 
 /** Run restic to its end; stdout whole (bounded), stderr for the error. */
-export async function runRestic(r: ResticRun, args: string[], o: { maxStdout?: number; cwd?: string } = {}): Promise<string> {
+export async function runRestic(
+  r: ResticRun,
+  args: string[],
+  o: { maxStdout?: number; cwd?: string } = {},
+): Promise<string> {
   const max = o.maxStdout ?? 64 * 1024 * 1024;
-  return withPasswordFile(r.password, (file) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn(r.restic, ['-r', r.repo, '--no-lock', '--no-cache', ...args], {
-        env: { ...process.env, RESTIC_PASSWORD_FILE: file, RESTIC_PASSWORD: '', RESTIC_PASSWORD_COMMAND: '', RESTIC_REPOSITORY: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        signal: r.signal,
-        cwd: o.cwd,
-      });
-      const out: Buffer[] = [];
-      let outBytes = 0;
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => {
-        outBytes += d.length;
-        if (outBytes > max) child.kill('SIGTERM');
-        else out.push(d);
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-16_384)));
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        if (r.signal.aborted) reject(new LifeboatError('CANCELLED', 'Cancelled.'));
-        else reject(new LifeboatError(e.code === 'ENOENT' ? 'TOOL_MISSING' : 'TOOL_FAILED', `restic could not run: ${e.message}`));
-      });
-      child.on('close', (code) => {
-        if (r.signal.aborted) return reject(new LifeboatError('CANCELLED', 'Cancelled.'));
-        if (outBytes > max) return reject(new LifeboatError('TOOL_FAILED', `restic wrote more than ${max} bytes for ${args[0]}: stopped.`));
-        if (code !== 0) return reject(resticFailure(r.repo, err, code));
-        resolve(Buffer.concat(out).toString('utf8'));
-      });
-    }),
+  return withPasswordFile(
+    r.password,
+    (file) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(r.restic, ['-r', r.repo, '--no-lock', '--no-cache', ...args], {
+          env: {
+            ...process.env,
+            RESTIC_PASSWORD_FILE: file,
+            RESTIC_PASSWORD: '',
+            RESTIC_PASSWORD_COMMAND: '',
+            RESTIC_REPOSITORY: '',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          signal: r.signal,
+          cwd: o.cwd,
+        });
+        const out: Buffer[] = [];
+        let outBytes = 0;
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => {
+          outBytes += d.length;
+          if (outBytes > max) child.kill('SIGTERM');
+          else out.push(d);
+        });
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-16_384)));
+        child.on('error', (e: NodeJS.ErrnoException) => {
+          if (r.signal.aborted) reject(new LifeboatError('CANCELLED', 'Cancelled.'));
+          else
+            reject(
+              new LifeboatError(
+                e.code === 'ENOENT' ? 'TOOL_MISSING' : 'TOOL_FAILED',
+                `restic could not run: ${e.message}`,
+              ),
+            );
+        });
+        child.on('close', (code) => {
+          if (r.signal.aborted) return reject(new LifeboatError('CANCELLED', 'Cancelled.'));
+          if (outBytes > max)
+            return reject(
+              new LifeboatError('TOOL_FAILED', `restic wrote more than ${max} bytes for ${args[0]}: stopped.`),
+            );
+          if (code !== 0) return reject(resticFailure(r.repo, err, code));
+          resolve(Buffer.concat(out).toString('utf8'));
+        });
+      }),
   );
 }
 
 /** Run restic and hand each stdout line to `onLine` (streamed: `ls --json` of a large snapshot); `onLine` returning false stops it. */
-export async function streamRestic(r: ResticRun, args: string[], onLine: (line: string) => boolean): Promise<{ stopped: boolean }> {
-  return withPasswordFile(r.password, (file) =>
-    new Promise<{ stopped: boolean }>((resolve, reject) => {
-      const child = spawn(r.restic, ['-r', r.repo, '--no-lock', '--no-cache', ...args], {
-        env: { ...process.env, RESTIC_PASSWORD_FILE: file, RESTIC_PASSWORD: '', RESTIC_PASSWORD_COMMAND: '', RESTIC_REPOSITORY: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        signal: r.signal,
-      });
-      let stopped = false;
-      let err = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-16_384)));
-      const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-      lines.on('line', (line) => {
-        if (stopped) return;
-        if (!onLine(line)) {
-          stopped = true;
-          child.kill('SIGTERM');
-        }
-      });
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        if (r.signal.aborted) reject(new LifeboatError('CANCELLED', 'Cancelled.'));
-        else reject(new LifeboatError(e.code === 'ENOENT' ? 'TOOL_MISSING' : 'TOOL_FAILED', `restic could not run: ${e.message}`));
-      });
-      child.on('close', (code) => {
-        if (r.signal.aborted) return reject(new LifeboatError('CANCELLED', 'Cancelled.'));
-        if (stopped) return resolve({ stopped: true });
-        if (code !== 0) return reject(resticFailure(r.repo, err, code));
-        resolve({ stopped: false });
-      });
-    }),
+export async function streamRestic(
+  r: ResticRun,
+  args: string[],
+  onLine: (line: string) => boolean,
+): Promise<{ stopped: boolean }> {
+  return withPasswordFile(
+    r.password,
+    (file) =>
+      new Promise<{ stopped: boolean }>((resolve, reject) => {
+        const child = spawn(r.restic, ['-r', r.repo, '--no-lock', '--no-cache', ...args], {
+          env: {
+            ...process.env,
+            RESTIC_PASSWORD_FILE: file,
+            RESTIC_PASSWORD: '',
+            RESTIC_PASSWORD_COMMAND: '',
+            RESTIC_REPOSITORY: '',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          signal: r.signal,
+        });
+        let stopped = false;
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-16_384)));
+        const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+        lines.on('line', (line) => {
+          if (stopped) return;
+          if (!onLine(line)) {
+            stopped = true;
+            child.kill('SIGTERM');
+          }
+        });
+        child.on('error', (e: NodeJS.ErrnoException) => {
+          if (r.signal.aborted) reject(new LifeboatError('CANCELLED', 'Cancelled.'));
+          else
+            reject(
+              new LifeboatError(
+                e.code === 'ENOENT' ? 'TOOL_MISSING' : 'TOOL_FAILED',
+                `restic could not run: ${e.message}`,
+              ),
+            );
+        });
+        child.on('close', (code) => {
+          if (r.signal.aborted) return reject(new LifeboatError('CANCELLED', 'Cancelled.'));
+          if (stopped) return resolve({ stopped: true });
+          if (code !== 0) return reject(resticFailure(r.repo, err, code));
+          resolve({ stopped: false });
+        });
+      }),
   );
 }

@@ -31,17 +31,30 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function systemOfSnapshot(s: Pick<ResticSnapshot, 'hostname' | 'tags'>): string {
   const tag = (s.tags ?? []).map((t) => /^(?:lifeboat-)?system=(.+)$/.exec(t)?.[1]).find(Boolean);
   const raw = tag ?? s.hostname ?? 'restic';
-  return raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) || 'restic';
+  return (
+    raw
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 63) || 'restic'
+  );
 }
 
 /** `20261202T075802Z`: the snapshot's time in UTC, to the second. */
 function stamp(iso: string): string {
-  return new Date(iso).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(iso)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Repository roots in a listing: folders with `config` and at least one key file under `keys/`. */
 export function resticRoots(files: ListedFile[]): string[] {
-  const configs = new Set(files.filter((f) => f.path === 'config' || f.path.endsWith('/config')).map((f) => f.path.slice(0, -'config'.length).replace(/\/$/, '')));
+  const configs = new Set(
+    files
+      .filter((f) => f.path === 'config' || f.path.endsWith('/config'))
+      .map((f) => f.path.slice(0, -'config'.length).replace(/\/$/, '')),
+  );
   const roots = new Set<string>();
   for (const f of files) {
     const m = /^(?:(.*)\/)?keys\/([^/]+)$/.exec(f.path);
@@ -61,14 +74,28 @@ export const resticDetector: ForeignDetector = {
     for (const root of roots) {
       const shown = root || '.';
       const repoAbs = medium.localPath(root || '.');
-      const snapshotFiles = new Map(files.filter((f) => f.path.startsWith(root ? `${root}/snapshots/` : 'snapshots/')).map((f) => [f.path.split('/').pop()!, f]));
+      const snapshotFiles = new Map(
+        files
+          .filter((f) => f.path.startsWith(root ? `${root}/snapshots/` : 'snapshots/'))
+          .map((f) => [f.path.split('/').pop()!, f]),
+      );
       const what = `restic repository at ${shown} (${snapshotFiles.size} snapshot file${snapshotFiles.size === 1 ? '' : 's'})`;
       if (!repoAbs) {
-        findings.push({ path: shown, what, needs: 'a local copy of it (Lifeboat reads restic repositories on folders, through the restic CLI)', blocking: true });
+        findings.push({
+          path: shown,
+          what,
+          needs: 'a local copy of it (Lifeboat reads restic repositories on folders, through the restic CLI)',
+          blocking: true,
+        });
         continue;
       }
       if (!restic) {
-        findings.push({ path: shown, what, needs: 'the restic CLI (apt install restic), and its password', blocking: true });
+        findings.push({
+          path: shown,
+          what,
+          needs: 'the restic CLI (apt install restic), and its password',
+          blocking: true,
+        });
         continue;
       }
       const scope = resticScope(repoAbs);
@@ -76,7 +103,12 @@ export const resticDetector: ForeignDetector = {
       try {
         password = await ctx.secrets.get('restic-password', scope);
       } catch (e) {
-        findings.push({ path: shown, what, needs: `its password (the keychain failed: ${mapError(e).message})`, blocking: true });
+        findings.push({
+          path: shown,
+          what,
+          needs: `its password (the keychain failed: ${mapError(e).message})`,
+          blocking: true,
+        });
         continue;
       }
       if (!password) {
@@ -91,7 +123,13 @@ export const resticDetector: ForeignDetector = {
       } catch (e) {
         const err = mapError(e);
         if (err.code === 'CANCELLED') throw err;
-        findings.push({ path: shown, what, needs: err.code === 'KEY_INVALID' ? `the right password (${err.message})` : `restic to read it (${err.message})`, blocking: true });
+        findings.push({
+          path: shown,
+          what,
+          needs:
+            err.code === 'KEY_INVALID' ? `the right password (${err.message})` : `restic to read it (${err.message})`,
+          blocking: true,
+        });
         continue;
       }
       ctx.log('info', `restic repository ${shown}: ${snapshots.length} snapshot(s)`);

@@ -17,14 +17,26 @@ interface ResticNode {
   linktarget?: string;
 }
 
-const TYPES: Record<string, FileEntryType> = { file: 'file', dir: 'dir', symlink: 'symlink', fifo: 'fifo', chardev: 'char', dev: 'block' };
+const TYPES: Record<string, FileEntryType> = {
+  file: 'file',
+  dir: 'dir',
+  symlink: 'symlink',
+  fifo: 'fifo',
+  chardev: 'char',
+  dev: 'block',
+};
 
 /**
  * A snapshot's tree as a file index (for `find`), streamed from `restic ls --json <id>` line by
  * line, bounded: past `limit` entries restic is stopped and `truncated` says so. restic records no
  * SHA-256 per file (its content hashes are of chunks): sha256 is null.
  */
-export async function resticFileIndex(r: ResticRun, snapshot: string, setId: string, limit = RESTIC_INDEX_LIMIT): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+export async function resticFileIndex(
+  r: ResticRun,
+  snapshot: string,
+  setId: string,
+  limit = RESTIC_INDEX_LIMIT,
+): Promise<{ entries: FileEntry[]; truncated: boolean }> {
   const entries: FileEntry[] = [];
   const { stopped } = await streamRestic(r, ['ls', '--json', snapshot], (line) => {
     let n: ResticNode;
@@ -61,14 +73,26 @@ export async function resticFileIndex(r: ResticRun, snapshot: string, setId: str
  * 1/10`, `5%`). Resolves with restic's last line; a repository with errors is CHECKSUM_MISMATCH.
  */
 export async function resticCheck(r: ResticRun, readData: boolean | string): Promise<string> {
-  const args = ['check', ...(readData === true ? ['--read-data'] : typeof readData === 'string' ? [`--read-data-subset=${readData}`] : [])];
+  const args = [
+    'check',
+    ...(readData === true ? ['--read-data'] : typeof readData === 'string' ? [`--read-data-subset=${readData}`] : []),
+  ];
   try {
     const out = await runRestic(r, args);
     return out.trim().split('\n').filter(Boolean).pop() ?? 'no errors were found';
   } catch (e) {
     const err = mapError(e);
-    if (err.code === 'TOOL_FAILED' && /contains errors|error for tree|pack .* (?:contains|not found)|ciphertext verification failed|hash does not match|invalid data/i.test(err.message)) {
-      throw new LifeboatError('CHECKSUM_MISMATCH', err.message.replace(/^restic failed on /, 'restic check found errors in '), { cause: e });
+    if (
+      err.code === 'TOOL_FAILED' &&
+      /contains errors|error for tree|pack .* (?:contains|not found)|ciphertext verification failed|hash does not match|invalid data/i.test(
+        err.message,
+      )
+    ) {
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        err.message.replace(/^restic failed on /, 'restic check found errors in '),
+        { cause: e },
+      );
     }
     throw err;
   }
@@ -94,18 +118,28 @@ export async function resticVerdict(
   signal: AbortSignal,
 ): Promise<{ verdict: 'ok' | 'corrupted' | 'not-checked'; detail: string }> {
   const restic = findRestic();
-  if (!repoAbs) return { verdict: 'not-checked', detail: 'restic check runs on a folder: this repository is not on one' };
+  if (!repoAbs)
+    return { verdict: 'not-checked', detail: 'restic check runs on a folder: this repository is not on one' };
   if (!restic) return { verdict: 'not-checked', detail: 'the restic CLI is not installed here (apt install restic)' };
   const pw = await password();
-  if (!pw) return { verdict: 'not-checked', detail: `no password for the restic repository ${repoAbs} (--password-file, or lifeboat credentials add restic ${resticScope(repoAbs)} --from-file <file>)` };
-  const how = deep ? (subset ? `restic check --read-data-subset=${subset}` : 'restic check --read-data') : 'restic check';
+  if (!pw)
+    return {
+      verdict: 'not-checked',
+      detail: `no password for the restic repository ${repoAbs} (--password-file, or lifeboat credentials add restic ${resticScope(repoAbs)} --from-file <file>)`,
+    };
+  const how = deep
+    ? subset
+      ? `restic check --read-data-subset=${subset}`
+      : 'restic check --read-data'
+    : 'restic check';
   try {
     const last = await resticCheck({ restic, repo: repoAbs, password: pw, signal }, deep ? (subset ?? true) : false);
     return { verdict: 'ok', detail: `${how}: ${last}` };
   } catch (e) {
     const err = mapError(e);
     if (err.code === 'CANCELLED') throw err;
-    if (err.code === 'CHECKSUM_MISMATCH' || err.code === 'TOOL_FAILED' || err.code === 'FORMAT_INVALID') return { verdict: 'corrupted', detail: `${how}: ${err.message}` };
+    if (err.code === 'CHECKSUM_MISMATCH' || err.code === 'TOOL_FAILED' || err.code === 'FORMAT_INVALID')
+      return { verdict: 'corrupted', detail: `${how}: ${err.message}` };
     return { verdict: 'not-checked', detail: `${how} could not run: ${err.message}` };
   }
 }

@@ -22,15 +22,26 @@ const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and t
  * its evidence is its manifest's checksums (each file is checked against them as it is written); a
  * set never verified here needs the override, like any foreign set.
  */
-export function foreignBaseAdmission(catalog: Catalog, system: string, allowUnsigned: boolean): NonNullable<PitrRestoreInput['admitForeignBase']> {
+export function foreignBaseAdmission(
+  catalog: Catalog,
+  system: string,
+  allowUnsigned: boolean,
+): NonNullable<PitrRestoreInput['admitForeignBase']> {
   return (base, location) => {
-    const row = catalog.stmt("SELECT key, origin, facts_json AS json FROM sets WHERE system = ? AND set_id = ? AND origin != 'lifeboat'").get(system, base.setId) as
-      | { key: string; origin: string; json: string | null }
-      | undefined;
+    const row = catalog
+      .stmt("SELECT key, origin, facts_json AS json FROM sets WHERE system = ? AND set_id = ? AND origin != 'lifeboat'")
+      .get(system, base.setId) as { key: string; origin: string; json: string | null } | undefined;
     const medium = catalog.stmt('SELECT id FROM media WHERE location = ?').get(location) as { id: string } | undefined;
     const firstVerified = row ? ledgerOf(catalog).firstGood(row.key, medium?.id) : null;
-    const trust = judgeTrust({ origin: row?.origin ?? 'pgbackrest', evidence: evidenceOf(factsOfDescription(row?.json)) ?? 'pgbackrest-manifest', firstVerified });
-    return Promise.resolve({ text: trust.text, overridden: admitRestore(row?.key ?? `${system}/${base.setId}`, trust, allowUnsigned).overridden });
+    const trust = judgeTrust({
+      origin: row?.origin ?? 'pgbackrest',
+      evidence: evidenceOf(factsOfDescription(row?.json)) ?? 'pgbackrest-manifest',
+      firstVerified,
+    });
+    return Promise.resolve({
+      text: trust.text,
+      overridden: admitRestore(row?.key ?? `${system}/${base.setId}`, trust, allowUnsigned).overridden,
+    });
   };
 }
 
@@ -45,11 +56,19 @@ async function pgbrKeysFromKeychain(credentials: CredentialStore, system: string
  * logical set (a step with `unless: "{{ steps.plan.output.available }}"`).
  */
 export const pitrPlan = defineAction({
-  params: z.object({ system: z.string().min(1), target_time: Iso, medium: z.string().optional(), allow_unsigned_wal: z.boolean().default(false) }).strict(),
+  params: z
+    .object({
+      system: z.string().min(1),
+      target_time: Iso,
+      medium: z.string().optional(),
+      allow_unsigned_wal: z.boolean().default(false),
+    })
+    .strict(),
   describe: (p) => `plan a point-in-time recovery of ${p.system} to ${p.target_time}`,
   async run(p, ctx) {
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
-    if (!medium) return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
+    if (!medium)
+      return { available: false, reason: `no reachable medium holds a base backup of ${p.system}`, medium: null };
     const trust = { trusted: trustedKeys(ctx.deps.catalog), allowUnsigned: p.allow_unsigned_wal };
     const plan = await planPitr(medium, p.system, {
       targetTime: p.target_time,
@@ -64,7 +83,11 @@ export const pitrPlan = defineAction({
     const refused = t.refused[0];
     return {
       available: t.inside && !refused,
-      reason: !t.inside ? (t.warnings[0] ?? 'the target is outside the recoverable window') : refused ? `the WAL file ${refused.name} is refused (${refused.state}: ${refused.reason})` : null,
+      reason: !t.inside
+        ? (t.warnings[0] ?? 'the target is outside the recoverable window')
+        : refused
+          ? `the WAL file ${refused.name} is refused (${refused.state}: ${refused.reason})`
+          : null,
       medium: medium.location,
       base: t.base,
       window_from: w?.from ?? null,
@@ -104,7 +127,13 @@ export const restorePgPitr = defineAction({
     .strict(),
   describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
   condition: (p, checkpoint, drill) =>
-    drill ? 'the scratch data directory is removed when the run ends' : (checkpoint as PitrCheckpoint | null)?.created ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again` : p.data_dir ? `${p.data_dir} was not touched` : 'nothing was touched (no data directory given)',
+    drill
+      ? 'the scratch data directory is removed when the run ends'
+      : (checkpoint as PitrCheckpoint | null)?.created
+        ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again`
+        : p.data_dir
+          ? `${p.data_dir} was not touched`
+          : 'nothing was touched (no data directory given)',
   async run(p, ctx) {
     const cp = { ...((ctx.checkpoint ?? {}) as PitrCheckpoint) };
     let dataDir: string;
@@ -116,16 +145,22 @@ export const restorePgPitr = defineAction({
     } else {
       if (!p.data_dir || !isAbsolute(p.data_dir)) {
         // A run's inputs are fixed at its start: an operator who left the (optional) data_dir input out must start again.
-        throw new LifeboatError('BAD_INPUT', `restore.pg-pitr needs data_dir: an absolute path to an empty (or absent) folder${p.data_dir ? ` (got ${p.data_dir})` : ''}.`, {
-          hint: 'In a runbook it comes from an input (data_dir in the built-ins): end this run with lifeboat run --cancel <run> --reason …, then start it again with --input data_dir=<empty folder>.',
-        });
+        throw new LifeboatError(
+          'BAD_INPUT',
+          `restore.pg-pitr needs data_dir: an absolute path to an empty (or absent) folder${p.data_dir ? ` (got ${p.data_dir})` : ''}.`,
+          {
+            hint: 'In a runbook it comes from an input (data_dir in the built-ins): end this run with lifeboat run --cancel <run> --reason …, then start it again with --input data_dir=<empty folder>.',
+          },
+        );
       }
       dataDir = resolve(p.data_dir);
     }
     const binDir = findPgBinDir(ctx.deps.settings.pgBinDir || undefined);
     if (cp.created === dataDir && existsSync(dataDir)) {
       ctx.log('info', `removing ${dataDir}, left partial by the interrupted attempt of this run`);
-      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs: postgresRunAs() }).catch(() => undefined);
+      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+        runAs: postgresRunAs(),
+      }).catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     }
     if (!existsSync(dataDir)) {
@@ -134,10 +169,26 @@ export const restorePgPitr = defineAction({
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     }
     const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
-    if (!medium) throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, { hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.' });
+    if (!medium)
+      throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, {
+        hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.',
+      });
     const r = await restorePitr(
-      { medium, system: p.system, targetTime: p.target_time, dataDir, identities: ctx.deps.identities, trusted: trustedKeys(ctx.deps.catalog), allowUnsignedWal: p.allow_unsigned_wal, port: p.port, pgBinDir: ctx.deps.settings.pgBinDir || undefined, stopAfter: false, timeoutSeconds: p.timeout,
-        pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system), admitForeignBase: foreignBaseAdmission(ctx.deps.catalog, p.system, p.allow_unsigned) },
+      {
+        medium,
+        system: p.system,
+        targetTime: p.target_time,
+        dataDir,
+        identities: ctx.deps.identities,
+        trusted: trustedKeys(ctx.deps.catalog),
+        allowUnsignedWal: p.allow_unsigned_wal,
+        port: p.port,
+        pgBinDir: ctx.deps.settings.pgBinDir || undefined,
+        stopAfter: false,
+        timeoutSeconds: p.timeout,
+        pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+        admitForeignBase: foreignBaseAdmission(ctx.deps.catalog, p.system, p.allow_unsigned),
+      },
       { ...ctx, step: (s) => ctx.log('info', s) },
     );
     if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, binDir, r.port);

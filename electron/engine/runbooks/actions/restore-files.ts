@@ -21,7 +21,8 @@ import { ConfirmationNeeded, defineAction, type ActionContext } from './types';
 const STAGING = (runId: string): string => `.lifeboat-restore-${runId}`;
 
 function originOf(ctx: ActionContext, set: string): string | null {
-  const row = ctx.deps.catalog.stmt('SELECT origin FROM sets WHERE key = ? OR set_id = ? LIMIT 1').get(set, set) as { origin: string } | undefined;
+  const row = ctx.deps.catalog.stmt('SELECT origin FROM sets WHERE key = ? OR set_id = ? LIMIT 1').get(set, set) as
+    { origin: string } | undefined;
   return row?.origin ?? null;
 }
 
@@ -32,20 +33,40 @@ function originOf(ctx: ActionContext, set: string): string | null {
  * itself, so never through a link planted there), then the tree is moved in as Lifeboat's own
  * restores are (refuseOverwrites, mergeMove: a link in the target is replaced, never followed).
  */
-async function restoreResticSnapshot(ctx: ActionContext, p: { set: string; paths: string[]; keep_existing: boolean; allow_unsigned: boolean }, into: string, staging: string): Promise<Record<string, unknown>> {
+async function restoreResticSnapshot(
+  ctx: ActionContext,
+  p: { set: string; paths: string[]; keep_existing: boolean; allow_unsigned: boolean },
+  into: string,
+  staging: string,
+): Promise<Record<string, unknown>> {
   const copy = await openCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
   if (copy.origin !== 'restic') throw new LifeboatError('FORMAT_INVALID', `${copy.key} is not a restic snapshot.`);
-  if (copy.decision.state === 'accepted-unsigned') ctx.log('warn', `reading a foreign set not verified here because the step allows it: ${copy.decision.why}`);
+  if (copy.decision.state === 'accepted-unsigned')
+    ctx.log('warn', `reading a foreign set not verified here because the step allows it: ${copy.decision.why}`);
   else ctx.log('info', `${copy.key}: ${copy.trust.text}`);
   const repo = copy.medium.localPath(copy.setPath || '.');
   const restic = findRestic();
-  if (!repo) throw new LifeboatError('FORMAT_UNSUPPORTED', `${copy.key} is in a restic repository that is not on a folder.`);
-  if (!restic) throw new LifeboatError('TOOL_MISSING', 'restic is not installed here: it reads its own repositories.', { hint: 'apt install restic (or restore by hand: docs/foreign-formats.md).' });
-  const password = await foreignSecrets({ files: ctx.deps.foreignFiles, keychain: ctx.deps.credentials }).get('restic-password', resticScope(repo));
-  if (!password) throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No password for the restic repository of ${copy.key}.`, { hint: `Give ${needsSecret('restic-password', resticScope(repo))}.` });
+  if (!repo)
+    throw new LifeboatError('FORMAT_UNSUPPORTED', `${copy.key} is in a restic repository that is not on a folder.`);
+  if (!restic)
+    throw new LifeboatError('TOOL_MISSING', 'restic is not installed here: it reads its own repositories.', {
+      hint: 'apt install restic (or restore by hand: docs/foreign-formats.md).',
+    });
+  const password = await foreignSecrets({ files: ctx.deps.foreignFiles, keychain: ctx.deps.credentials }).get(
+    'restic-password',
+    resticScope(repo),
+  );
+  if (!password)
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No password for the restic repository of ${copy.key}.`, {
+      hint: `Give ${needsSecret('restic-password', resticScope(repo))}.`,
+    });
   const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== basename(staging)) : [];
   if (existing.length > 0 && ctx.confirmation !== into) {
-    throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+    throw new ConfirmationNeeded(
+      `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
+      into,
+      ctx.confirmation !== null,
+    );
   }
   const madeInto = !existsSync(into);
   await makeFolders(into);
@@ -55,7 +76,10 @@ async function restoreResticSnapshot(ctx: ActionContext, p: { set: string; paths
   try {
     await resticRestore({ restic, repo, password, signal: ctx.signal }, String(copy.facts.snapshot), staging, p.paths);
     counted = await countTree(staging);
-    if (p.paths.length > 0 && counted.entries === 0) throw new LifeboatError('NOT_FOUND', `No entry of ${copy.key} matches ${p.paths.join(', ')}.`, { hint: 'lifeboat find <glob> lists the paths of a snapshot.' });
+    if (p.paths.length > 0 && counted.entries === 0)
+      throw new LifeboatError('NOT_FOUND', `No entry of ${copy.key} matches ${p.paths.join(', ')}.`, {
+        hint: 'lifeboat find <glob> lists the paths of a snapshot.',
+      });
     if (p.keep_existing) await refuseOverwrites(staging, into);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
@@ -65,7 +89,17 @@ async function restoreResticSnapshot(ctx: ActionContext, p: { set: string; paths
   ctx.log('info', `moving the restored tree into ${into}`);
   await mergeMove(staging, into);
   await rm(staging, { recursive: true, force: true });
-  return { set: copy.key, dir: into, entries: counted.entries, files: counted.files, bytes: counted.bytes, chain: [copy.setId], hashes_checked: 0, owners_restored: false, restored_by: 'restic restore' };
+  return {
+    set: copy.key,
+    dir: into,
+    entries: counted.entries,
+    files: counted.files,
+    bytes: counted.bytes,
+    chain: [copy.setId],
+    hashes_checked: 0,
+    owners_restored: false,
+    restored_by: 'restic restore',
+  };
 }
 
 /** Files, bytes and entries of a staged tree (links not followed). */
@@ -92,18 +126,36 @@ async function countTree(dir: string): Promise<{ files: number; bytes: number; e
  */
 async function openArtifact(ctx: ActionContext, copy: TrustedSetCopy, role: string): Promise<VerifiedArtifact> {
   const artifact = copy.manifest.artifacts.find((a) => a.role === role);
-  if (!artifact) throw new LifeboatError('FORMAT_INVALID', role === 'file-index' ? `${copy.key} has no file index: it is not a files or config set.` : `${copy.key} has no files tar.`);
-  if (copy.trust.state === 'accepted-unsigned') ctx.log('warn', `reading an untrusted set because the step allows it: ${copy.trust.why}`);
-  return openVerifiedArtifact(copy, artifact, { identities: ctx.deps.identities, trust: copy.trust, signal: ctx.signal });
+  if (!artifact)
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      role === 'file-index'
+        ? `${copy.key} has no file index: it is not a files or config set.`
+        : `${copy.key} has no files tar.`,
+    );
+  if (copy.trust.state === 'accepted-unsigned')
+    ctx.log('warn', `reading an untrusted set because the step allows it: ${copy.trust.why}`);
+  return openVerifiedArtifact(copy, artifact, {
+    identities: ctx.deps.identities,
+    trust: copy.trust,
+    signal: ctx.signal,
+  });
 }
 
 /** The set's file index, streamed through the gate into a throw-away store in the run's folder (never whole in memory). */
-async function loadIndex(ctx: ActionContext, set: string, allowUnsigned: boolean): Promise<{ key: string; store: IndexStore }> {
+async function loadIndex(
+  ctx: ActionContext,
+  set: string,
+  allowUnsigned: boolean,
+): Promise<{ key: string; store: IndexStore }> {
   const copy = await openTrustedCopy(ctx.deps.catalog, set, { allowUnsigned, open: ctx.deps.openMedium });
   const index = await openArtifact(ctx, copy, 'file-index');
   await mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
   const file = join(ctx.workDir, `index-${ctx.stepId}.sqlite`);
-  const store = await untilVerified(index, IndexStore.load(index.stream, [], file, { signal: ctx.signal, nativeBinding: ctx.deps.catalog.nativeBinding }));
+  const store = await untilVerified(
+    index,
+    IndexStore.load(index.stream, [], file, { signal: ctx.signal, nativeBinding: ctx.deps.catalog.nativeBinding }),
+  );
   return { key: copy.key, store };
 }
 
@@ -134,7 +186,8 @@ export const restoreFiles = defineAction({
       no_same_owner: z.boolean().default(false),
     })
     .strict(),
-  describe: (p) => `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
+  describe: (p) =>
+    `restore the files of ${p.set} into ${p.into ?? 'a scratch folder'}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
   condition: (p, checkpoint, drill) =>
     drill
       ? 'the scratch folder is removed when the run ends'
@@ -146,7 +199,8 @@ export const restoreFiles = defineAction({
     if (ctx.drill) into = ctx.scratchDir(`files-${ctx.stepId}`);
     else {
       if (!p.into) throw new LifeboatError('BAD_INPUT', 'restore.files needs a folder to restore into (into:).');
-      if (!isAbsolute(p.into)) throw new LifeboatError('BAD_INPUT', `The restore folder must be an absolute path: ${p.into}`);
+      if (!isAbsolute(p.into))
+        throw new LifeboatError('BAD_INPUT', `The restore folder must be an absolute path: ${p.into}`);
       into = resolve(p.into);
     }
     const staging = join(into, STAGING(ctx.runId));
@@ -156,7 +210,10 @@ export const restoreFiles = defineAction({
     const root = process.getuid?.() === 0;
     const sameOwner = root && !p.no_same_owner;
     // A seed script's tarball: no file index, restored whole through the same staging and checks.
-    const seed = await openSeedCopy(ctx.deps.catalog, p.set, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+    const seed = await openSeedCopy(ctx.deps.catalog, p.set, {
+      allowUnsigned: p.allow_unsigned,
+      open: ctx.deps.openMedium,
+    });
     if (seed) return restoreSeedFiles(p, seed, ctx, into, staging);
     const { key, store } = await loadIndex(ctx, p.set, p.allow_unsigned);
     try {
@@ -165,7 +222,11 @@ export const restoreFiles = defineAction({
       if (checkpoint?.phase !== 'moving') {
         const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
         if (existing.length > 0 && ctx.confirmation !== into) {
-          throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+          throw new ConfirmationNeeded(
+            `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
+            into,
+            ctx.confirmation !== null,
+          );
         }
         await rm(staging, { recursive: true, force: true });
         // A new target folder gets the usual mode (umask): only the staging folder inside it is private.
@@ -181,9 +242,17 @@ export const restoreFiles = defineAction({
             store,
             staging,
             openTar: async (setId) => {
-              const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, { allowUnsigned: p.allow_unsigned, open: ctx.deps.openMedium });
+              const copy = await openTrustedCopy(ctx.deps.catalog, chain.get(setId) ?? `${system}/${setId}`, {
+                allowUnsigned: p.allow_unsigned,
+                open: ctx.deps.openMedium,
+              });
               const gated = await openArtifact(ctx, copy, 'files-tar');
-              return { source: gated.stream, stages: [] as Transform[], label: copy.key, consumed: (reading: Promise<void>) => untilVerified(gated, reading) };
+              return {
+                source: gated.stream,
+                stages: [] as Transform[],
+                label: copy.key,
+                consumed: (reading: Promise<void>) => untilVerified(gated, reading),
+              };
             },
             sameOwner,
             canMakeDevices: root,
@@ -232,15 +301,24 @@ async function restoreSeedFiles(
   into: string,
   staging: string,
 ): Promise<Record<string, unknown>> {
-  if (copy.kind !== 'files' && copy.kind !== 'config') throw new LifeboatError('FORMAT_INVALID', `${copy.key} (${copy.path}) is a database dump: restore it with lifeboat restore pg.`);
-  if (p.paths.length) throw new LifeboatError('BAD_INPUT', `${copy.path} is a seed script's tarball: it is restored whole (no paths).`);
+  if (copy.kind !== 'files' && copy.kind !== 'config')
+    throw new LifeboatError(
+      'FORMAT_INVALID',
+      `${copy.key} (${copy.path}) is a database dump: restore it with lifeboat restore pg.`,
+    );
+  if (p.paths.length)
+    throw new LifeboatError('BAD_INPUT', `${copy.path} is a seed script's tarball: it is restored whole (no paths).`);
   logExpected(copy, (l, m) => ctx.log(l, m));
   const cp = ctx.checkpoint as { phase?: string; files?: number } | null;
   let files = cp?.files ?? null;
   if (cp?.phase !== 'moving') {
     const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
     if (existing.length > 0 && ctx.confirmation !== into) {
-      throw new ConfirmationNeeded(`${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`, into, ctx.confirmation !== null);
+      throw new ConfirmationNeeded(
+        `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
+        into,
+        ctx.confirmation !== null,
+      );
     }
     await rm(staging, { recursive: true, force: true });
     const madeInto = !existsSync(into);
@@ -248,7 +326,11 @@ async function restoreSeedFiles(
     await makeFolders(staging, 0o700);
     try {
       ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
-      const r = await extractSeedTarball(copy, staging, { secrets: restoreSecrets(ctx.deps), signal: ctx.signal, progress: (x) => ctx.progress(x) });
+      const r = await extractSeedTarball(copy, staging, {
+        secrets: restoreSecrets(ctx.deps),
+        signal: ctx.signal,
+        progress: (x) => ctx.progress(x),
+      });
       ctx.log('info', `${copy.path}: ${r.files} files (${r.bytes} bytes) staged`);
       files = r.files;
       if (p.keep_existing) await refuseOverwrites(staging, into);
@@ -261,5 +343,13 @@ async function restoreSeedFiles(
   }
   await mergeMove(staging, into);
   await rm(staging, { recursive: true, force: true });
-  return { set: copy.key, file: copy.path, dir: into, files, bytes: copy.bytes, chain: [copy.key.split('/')[1]], trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust };
+  return {
+    set: copy.key,
+    file: copy.path,
+    dir: into,
+    files,
+    bytes: copy.bytes,
+    chain: [copy.key.split('/')[1]],
+    trust: copy.expected ? `${copy.trust}; bytes matched the SHA-256 from ${copy.expected.source}` : copy.trust,
+  };
 }

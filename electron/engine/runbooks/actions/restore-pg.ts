@@ -21,7 +21,10 @@ export const restorePgLogical = defineAction({
       jobs: z.number().int().min(1).max(32).default(2),
       allow_unsigned: z.boolean().default(false),
       /** The non-superuser role pg_restore connects as (default lifeboat_restore), owner of a new database; see restoreRoleFor. */
-      role: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a plain role name').optional(),
+      role: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a plain role name')
+        .optional(),
       /** Restore with the admin connection's own (superuser) rights: confirmed by typing superuser:<database>. */
       as_superuser: z.boolean().default(false),
     })

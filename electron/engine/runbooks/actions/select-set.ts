@@ -57,7 +57,13 @@ export const selectSet = defineAction({
       )
       .all(p.system, p.kind) as Candidate[];
     if (rows.length === 0) {
-      throw new LifeboatError('NOT_FOUND', `The catalog holds no ${p.kind} set of ${p.system} on any medium it has seen.`, { hint: 'Scan the media that hold it (lifeboat scan <medium>), or check the system name with lifeboat systems.' });
+      throw new LifeboatError(
+        'NOT_FOUND',
+        `The catalog holds no ${p.kind} set of ${p.system} on any medium it has seen.`,
+        {
+          hint: 'Scan the media that hold it (lifeboat scan <medium>), or check the system name with lifeboat systems.',
+        },
+      );
     }
     const trusted = new Map(trustedKeys(catalog).map((k) => [k.keyId, k]));
     const ledger = ledgerOf(catalog);
@@ -67,26 +73,41 @@ export const selectSet = defineAction({
       ctx.signal.throwIfAborted();
       const reasons: string[] = [];
       if (before !== null && Date.parse(c.createdAt) >= before) reasons.push(`made at or after ${p.before}`);
-      if (minLevel && (!c.verifiedLevel || levelRank(c.verifiedLevel as never) < levelRank(minLevel))) reasons.push(c.verifiedLevel ? `verified only at ${c.verifiedLevel}` : 'never verified (or its last verification failed)');
+      if (minLevel && (!c.verifiedLevel || levelRank(c.verifiedLevel as never) < levelRank(minLevel)))
+        reasons.push(
+          c.verifiedLevel ? `verified only at ${c.verifiedLevel}` : 'never verified (or its last verification failed)',
+        );
       // The one trust rule (foreign/trust.ts): `signed` asks for a set a restore may read without an override.
       let trust: Trust | null = null;
       if (c.origin !== 'lifeboat') {
-        trust = judgeTrust({ origin: c.origin, evidence: evidenceOf(factsOfDescription(c.facts)), firstVerified: ledger.firstGood(c.key) });
+        trust = judgeTrust({
+          origin: c.origin,
+          evidence: evidenceOf(factsOfDescription(c.facts)),
+          firstVerified: ledger.firstGood(c.key),
+        });
         if (p.signed && trust.restore !== 'allowed') reasons.push(trust.why ?? trust.text);
       } else if (p.signed && !c.signer) reasons.push('unsigned');
-      else if (p.signed && c.signer && !trusted.has(c.signer)) reasons.push(`signed by ${c.signer}, a key that is not pinned`);
+      else if (p.signed && c.signer && !trusted.has(c.signer))
+        reasons.push(`signed by ${c.signer}, a key that is not pinned`);
       if (reasons.length === 0 && p.signed && c.origin === 'lifeboat') {
         // The scan only read the signer's key id: check the signature itself on a reachable copy.
         const copy = await openSetCopy(catalog, c.key, ctx.deps.openMedium);
         const sig = await copy.medium.readOptional(`${copy.setPath}/manifest.json.sig`);
-        trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, copy.manifestBytes, [...trusted.values()]) });
-        if (trust.state !== 'signed') reasons.push(trust.state === 'bad-signature' ? 'its signature does not verify' : trust.text);
+        trust = judgeTrust({
+          origin: 'lifeboat',
+          signature: signatureFacts(sig, copy.manifestBytes, [...trusted.values()]),
+        });
+        if (trust.state !== 'signed')
+          reasons.push(trust.state === 'bad-signature' ? 'its signature does not verify' : trust.text);
       }
       if (reasons.length) {
         passedOver.push({ key: c.key, createdAt: c.createdAt, reason: reasons.join('; ') });
         continue;
       }
-      ctx.log('info', `selected ${c.key} (${c.createdAt})${passedOver.length ? `; passed over ${passedOver.length} newer set(s)` : ''}`);
+      ctx.log(
+        'info',
+        `selected ${c.key} (${c.createdAt})${passedOver.length ? `; passed over ${passedOver.length} newer set(s)` : ''}`,
+      );
       return {
         key: c.key,
         set_id: c.setId,
@@ -101,8 +122,15 @@ export const selectSet = defineAction({
         passed_over: passedOver,
       };
     }
-    throw new LifeboatError('NOT_FOUND', `No ${p.kind} set of ${p.system} meets the conditions (${rows.length} considered).`, {
-      hint: passedOver.slice(0, 5).map((x) => `${x.key}: ${x.reason}`).join('; '),
-    });
+    throw new LifeboatError(
+      'NOT_FOUND',
+      `No ${p.kind} set of ${p.system} meets the conditions (${rows.length} considered).`,
+      {
+        hint: passedOver
+          .slice(0, 5)
+          .map((x) => `${x.key}: ${x.reason}`)
+          .join('; '),
+      },
+    );
   },
 });

@@ -7,11 +7,29 @@ import { defineAction } from './types';
 
 /** verify.set: verify one set at a level (on a reachable medium holding it); fails unless it passes. */
 export const verifySetAction = defineAction({
-  params: z.object({ set: z.string().min(1), level: z.enum(VERIFY_LEVELS).default('deep'), jobs: z.number().int().min(1).max(16).default(2) }).strict(),
+  params: z
+    .object({
+      set: z.string().min(1),
+      level: z.enum(VERIFY_LEVELS).default('deep'),
+      jobs: z.number().int().min(1).max(16).default(2),
+    })
+    .strict(),
   describe: (p) => `verify ${p.set} at ${p.level} level`,
   async run(p, ctx) {
     const { catalog, settings, dataDir, identities, openMedium } = ctx.deps;
-    const report = await runVerify({ catalog, settings, dataDir, openMedium }, { target: p.set, level: p.level, identities, onlyNew: false, olderThanDays: null, jobs: p.jobs, requireKeys: true }, { ...ctx, step: (s) => ctx.log('info', s) });
+    const report = await runVerify(
+      { catalog, settings, dataDir, openMedium },
+      {
+        target: p.set,
+        level: p.level,
+        identities,
+        onlyNew: false,
+        olderThanDays: null,
+        jobs: p.jobs,
+        requireKeys: true,
+      },
+      { ...ctx, step: (s) => ctx.log('info', s) },
+    );
     const r = report.results[0];
     if (!r) throw new LifeboatError('NOT_FOUND', `${p.set} was not found on the medium when verifying.`);
     const evidence = {
@@ -27,18 +45,31 @@ export const verifySetAction = defineAction({
       restore: r.restore,
     };
     // Not checked (no key, a tool missing): the step cannot pass, but the set is not blamed.
-    if (r.verdict === 'not-checked') throw new LifeboatError('PRECONDITION_FAILED', `${r.key} could not be checked at ${r.level} level here: ${r.detail ?? 'no reason given'}.`, { hint: 'Give the missing key or install the missing tool, and run the step again.' });
+    if (r.verdict === 'not-checked')
+      throw new LifeboatError(
+        'PRECONDITION_FAILED',
+        `${r.key} could not be checked at ${r.level} level here: ${r.detail ?? 'no reason given'}.`,
+        { hint: 'Give the missing key or install the missing tool, and run the step again.' },
+      );
     if (r.verdict !== 'ok') {
-      throw new LifeboatError('CHECKSUM_MISMATCH', `${r.key} failed verification at ${r.level} level: ${VERDICT_TEXT[r.verdict]}${r.detail ? ` (${r.detail})` : ''}.`, {
-        hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',
-      });
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        `${r.key} failed verification at ${r.level} level: ${VERDICT_TEXT[r.verdict]}${r.detail ? ` (${r.detail})` : ''}.`,
+        {
+          hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',
+        },
+      );
     }
     return evidence;
   },
 });
 
 /** The newest passing set-level verification of a set at or above a level, on any medium. */
-export function passingVerification(catalog: Catalog, setKeyOrId: string, level: string): { level: string; at: string; medium: string } | null {
+export function passingVerification(
+  catalog: Catalog,
+  setKeyOrId: string,
+  level: string,
+): { level: string; at: string; medium: string } | null {
   const ranks = VERIFY_LEVELS.slice(VERIFY_LEVELS.indexOf(level as never));
   const row = catalog
     .stmt(

@@ -20,9 +20,22 @@ const VIEW = 480;
  * A virtualized table: only the rows in view are in the DOM, so 10,000+ sets scroll smoothly. Keyboard: one row is
  * in the tab order (roving tabindex); the arrows, Home and End move between rows; Enter or Space opens one.
  */
-function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: string | null; onSelect: (key: string) => void }): React.JSX.Element {
+function SetTable({
+  rows,
+  selected,
+  onSelect,
+}: {
+  rows: SetRow[];
+  selected: string | null;
+  onSelect: (key: string) => void;
+}): React.JSX.Element {
   const [top, setTop] = useState(0);
-  const [active, setActive] = useState(() => Math.max(0, rows.findIndex((r) => r.key === selected)));
+  const [active, setActive] = useState(() =>
+    Math.max(
+      0,
+      rows.findIndex((r) => r.key === selected),
+    ),
+  );
   const scroller = useRef<HTMLDivElement>(null);
   const want = useRef<number | null>(null);
   const first = Math.max(0, Math.floor(top / ROW) - 5);
@@ -47,18 +60,30 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
     }
   };
   return (
-    <div className="vtable-wrap" role="grid" aria-label="Backup sets (arrows move, Enter opens)" aria-rowcount={rows.length + 1}>
+    <div
+      className="vtable-wrap"
+      role="grid"
+      aria-label="Backup sets (arrows move, Enter opens)"
+      aria-rowcount={rows.length + 1}
+    >
       <div role="rowgroup">
-      <div className="vrow head" role="row" aria-rowindex={1} style={{ position: 'relative' }}>
-        <span role="columnheader">Set</span>
-        <span role="columnheader">Kind</span>
-        <span role="columnheader">Created</span>
-        <span role="columnheader">Size</span>
-        <span role="columnheader">Media</span>
-        <span role="columnheader">Trust</span>
+        <div className="vrow head" role="row" aria-rowindex={1} style={{ position: 'relative' }}>
+          <span role="columnheader">Set</span>
+          <span role="columnheader">Kind</span>
+          <span role="columnheader">Created</span>
+          <span role="columnheader">Size</span>
+          <span role="columnheader">Media</span>
+          <span role="columnheader">Trust</span>
+        </div>
       </div>
-      </div>
-      <div className="vtable" ref={scroller} style={{ height: Math.min(VIEW, rows.length * ROW + 2) }} onScroll={(e) => setTop(e.currentTarget.scrollTop)} role="rowgroup" data-testid="sets-table">
+      <div
+        className="vtable"
+        ref={scroller}
+        style={{ height: Math.min(VIEW, rows.length * ROW + 2) }}
+        onScroll={(e) => setTop(e.currentTarget.scrollTop)}
+        role="rowgroup"
+        data-testid="sets-table"
+      >
         <div style={{ height: rows.length * ROW, position: 'relative' }}>
           {rows.slice(first, last).map((r, i) => (
             <div
@@ -97,13 +122,23 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
                 }
               }}
             >
-              <span role="gridcell" className="mono" title={r.key}>{r.key}</span>
+              <span role="gridcell" className="mono" title={r.key}>
+                {r.key}
+              </span>
               <span role="gridcell">{r.kind}</span>
               <span role="gridcell">{formatLocalTime(r.createdAt)}</span>
               <span role="gridcell">{formatBytes(r.bytes)}</span>
-              <span role="gridcell">{r.media}{r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}</span>
               <span role="gridcell">
-                {r.verified ? <span className="status status-green">verified</span> : <span className="status status-amber">unverified</span>} {r.signed ? '✍' : ''}
+                {r.media}
+                {r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}
+              </span>
+              <span role="gridcell">
+                {r.verified ? (
+                  <span className="status status-green">verified</span>
+                ) : (
+                  <span className="status status-amber">unverified</span>
+                )}{' '}
+                {r.signed ? '✍' : ''}
               </span>
             </div>
           ))}
@@ -114,7 +149,11 @@ function SetTable({ rows, selected, onSelect }: { rows: SetRow[]; selected: stri
 }
 
 /** Which built-in runbook restores a set of this kind (pg-base goes through the PITR planner). */
-const RESTORE_RUNBOOK: Partial<Record<string, string>> = { 'pg-logical': 'restore-database', files: 'restore-files', config: 'restore-files' };
+const RESTORE_RUNBOOK: Partial<Record<string, string>> = {
+  'pg-logical': 'restore-database',
+  files: 'restore-files',
+  config: 'restore-files',
+};
 
 /** Verify this set now (deep by default), with its progress here. */
 function VerifyHere({ setKey }: { setKey: string }): React.JSX.Element {
@@ -142,21 +181,43 @@ function VerifyHere({ setKey }: { setKey: string }): React.JSX.Element {
       onSubmit={(e) => {
         e.preventDefault();
         setError(null);
-        void api.startVerify({ target: setKey, level, identityFiles: identity.trim() ? [identity.trim()] : [], onlyNew: false, olderThanDays: null, jobs: 2 }).then((r) => (r.ok ? track(r.value) : setError(r.error)));
+        void api
+          .startVerify({
+            target: setKey,
+            level,
+            identityFiles: identity.trim() ? [identity.trim()] : [],
+            onlyNew: false,
+            olderThanDays: null,
+            jobs: 2,
+          })
+          .then((r) => (r.ok ? track(r.value) : setError(r.error)));
       }}
     >
       <div className="row">
         <label>
           Level
-          <select ref={field} value={level} onChange={(e) => setLevel(e.target.value as (typeof VERIFY_LEVELS)[number])} data-testid="set-verify-level">
+          <select
+            ref={field}
+            value={level}
+            onChange={(e) => setLevel(e.target.value as (typeof VERIFY_LEVELS)[number])}
+            data-testid="set-verify-level"
+          >
             {VERIFY_LEVELS.map((l) => (
-              <option key={l} value={l}>{l}</option>
+              <option key={l} value={l}>
+                {l}
+              </option>
             ))}
           </select>
         </label>
         <label>
           Age identity file (deep and restore levels decrypt)
-          <input type="text" value={identity} onChange={(e) => setIdentity(e.target.value)} data-testid="set-verify-identity" placeholder="/path/to/laptop.age" />
+          <input
+            type="text"
+            value={identity}
+            onChange={(e) => setIdentity(e.target.value)}
+            data-testid="set-verify-identity"
+            placeholder="/path/to/laptop.age"
+          />
         </label>
         <button type="submit" className="primary" disabled={job?.status === 'running'}>
           Start verifying {setKey}
@@ -172,7 +233,9 @@ function VerifyHere({ setKey }: { setKey: string }): React.JSX.Element {
         </p>
       )}
       {error && <ErrorBox error={error} />}
-      <CliCommand command={`lifeboat verify ${setKey} --level ${level}${identity.trim() ? ` --identity '${identity.trim().replace(/'/g, `'\\''`)}'` : ''}`} />
+      <CliCommand
+        command={`lifeboat verify ${setKey} --level ${level}${identity.trim() ? ` --identity '${identity.trim().replace(/'/g, `'\\''`)}'` : ''}`}
+      />
     </form>
   );
 }
@@ -182,7 +245,9 @@ function verifySummary(result: unknown): string {
   const r = result as { results?: Array<{ verdict: string; detail?: string | null }> } | null;
   const first = r?.results?.[0];
   if (!first) return 'No result.';
-  return first.verdict === 'ok' ? 'Passed.' : `Did not pass: ${first.verdict}${first.detail ? ` — ${first.detail}` : ''}.`;
+  return first.verdict === 'ok'
+    ? 'Passed.'
+    : `Did not pass: ${first.verdict}${first.detail ? ` — ${first.detail}` : ''}.`;
 }
 
 function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
@@ -191,13 +256,20 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
   const [detail] = useResult(() => api.getSetDetail({ set: setKey }));
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
-  const mediumName = (id: string): string => (where.state === 'ready' ? (where.value.rows.find((w) => w.mediumId === id)?.label ?? where.value.rows.find((w) => w.mediumId === id)?.location ?? id) : id);
+  const mediumName = (id: string): string =>
+    where.state === 'ready'
+      ? (where.value.rows.find((w) => w.mediumId === id)?.label ??
+        where.value.rows.find((w) => w.mediumId === id)?.location ??
+        id)
+      : id;
   const d = detail.state === 'ready' ? detail.value : null;
   const unsigned = d ? !d.signer || !d.signer.pinned : false;
   const restoreWith = d ? RESTORE_RUNBOOK[d.set.kind] : undefined;
   return (
     <article className="card wide" data-testid="set-detail" aria-labelledby="set-detail-title">
-      <h2 id="set-detail-title" ref={heading} tabIndex={-1}>{setKey}</h2>
+      <h2 id="set-detail-title" ref={heading} tabIndex={-1}>
+        {setKey}
+      </h2>
       {detail.state === 'error' && <ErrorBox error={detail.error} />}
       {d && (
         <div className="actions" data-testid="set-actions">
@@ -208,9 +280,18 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
               data-testid="set-restore"
               onClick={() =>
                 openStartForm(restoreWith, {
-                  inputs: { system: d.set.system, set: setKey, ...(restoreWith === 'restore-database' ? { database: `${d.set.system.replace(/[^A-Za-z0-9_]/g, '_')}_restored` } : {}) },
+                  inputs: {
+                    system: d.set.system,
+                    set: setKey,
+                    ...(restoreWith === 'restore-database'
+                      ? { database: `${d.set.system.replace(/[^A-Za-z0-9_]/g, '_')}_restored` }
+                      : {}),
+                  },
                   unsigned,
-                  purpose: restoreWith === 'restore-database' ? `Restore ${setKey} into a new database` : `Restore the files of ${setKey} into a folder`,
+                  purpose:
+                    restoreWith === 'restore-database'
+                      ? `Restore ${setKey} into a new database`
+                      : `Restore the files of ${setKey} into a folder`,
                 })
               }
             >
@@ -218,7 +299,12 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
             </button>
           )}
           {d.set.kind === 'pg-base' && (
-            <button type="button" className="primary" data-testid="set-pitr" onClick={() => setHashParams({ screen: 'pitr', system: d.set.system, run: null })}>
+            <button
+              type="button"
+              className="primary"
+              data-testid="set-pitr"
+              onClick={() => setHashParams({ screen: 'pitr', system: d.set.system, run: null })}
+            >
               Plan a point-in-time restore of {d.set.system}…
             </button>
           )}
@@ -226,7 +312,13 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
             type="button"
             className="secondary"
             data-testid="set-runbook"
-            onClick={() => openStartForm(null, { inputs: { system: d.set.system, set: setKey }, unsigned, purpose: `Start a runbook with ${setKey}` })}
+            onClick={() =>
+              openStartForm(null, {
+                inputs: { system: d.set.system, set: setKey },
+                unsigned,
+                purpose: `Start a runbook with ${setKey}`,
+              })
+            }
           >
             Start a runbook with {setKey}…
           </button>
@@ -236,20 +328,32 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
       {d && (
         <>
           <dl className="facts">
-            <dt>Kind</dt><dd>{d.set.kind} ({d.set.origin})</dd>
-            <dt>Made</dt><dd>{formatTimeWithAge(d.set.createdAt)}{d.finishedAt ? ` → ${formatLocalTime(d.finishedAt)}` : ''}</dd>
+            <dt>Kind</dt>
+            <dd>
+              {d.set.kind} ({d.set.origin})
+            </dd>
+            <dt>Made</dt>
+            <dd>
+              {formatTimeWithAge(d.set.createdAt)}
+              {d.finishedAt ? ` → ${formatLocalTime(d.finishedAt)}` : ''}
+            </dd>
             <dt>Signer</dt>
             <dd data-testid="set-signer">
               {d.signer ? (
                 <>
                   <span className="mono">{d.signer.keyId}</span>{' '}
-                  {d.signer.pinned ? <span className="status status-green">pinned{d.signer.label ? `: ${d.signer.label}` : ''}</span> : <span className="status status-amber">not pinned: authenticity cannot pass</span>}
+                  {d.signer.pinned ? (
+                    <span className="status status-green">pinned{d.signer.label ? `: ${d.signer.label}` : ''}</span>
+                  ) : (
+                    <span className="status status-amber">not pinned: authenticity cannot pass</span>
+                  )}
                 </>
               ) : (
                 <span className="status status-amber">unsigned</span>
               )}
             </dd>
-            <dt>Encrypted</dt><dd>{d.set.encrypted ? 'yes (age)' : 'no'}</dd>
+            <dt>Encrypted</dt>
+            <dd>{d.set.encrypted ? 'yes (age)' : 'no'}</dd>
             {Object.entries(d.facts)
               .filter(([k, v]) => (typeof v === 'string' || typeof v === 'number') && k !== 'lifeboat_version')
               .slice(0, 8)
@@ -260,16 +364,29 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
           <h3>Artifacts</h3>
           <table className="table" data-testid="set-artifacts">
             <thead>
-              <tr><th scope="col">Path</th><th scope="col">Role</th><th scope="col">Size</th><th scope="col">SHA-256 (stored)</th><th scope="col">SHA-256 (decoded)</th></tr>
+              <tr>
+                <th scope="col">Path</th>
+                <th scope="col">Role</th>
+                <th scope="col">Size</th>
+                <th scope="col">SHA-256 (stored)</th>
+                <th scope="col">SHA-256 (decoded)</th>
+              </tr>
             </thead>
             <tbody>
               {d.artifacts.map((a) => (
                 <tr key={a.path}>
                   <td className="mono">{a.path}</td>
-                  <td>{a.role}{a.encodings ? ` (${a.encodings})` : ''}</td>
+                  <td>
+                    {a.role}
+                    {a.encodings ? ` (${a.encodings})` : ''}
+                  </td>
                   <td>{formatBytes(a.bytes)}</td>
-                  <td className="mono hash" title={a.sha256 ?? ''}>{a.sha256 ?? '—'}</td>
-                  <td className="mono hash" title={a.plainSha256 ?? ''}>{a.plainSha256 ?? '—'}</td>
+                  <td className="mono hash" title={a.sha256 ?? ''}>
+                    {a.sha256 ?? '—'}
+                  </td>
+                  <td className="mono hash" title={a.plainSha256 ?? ''}>
+                    {a.plainSha256 ?? '—'}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -280,14 +397,23 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
           ) : (
             <table className="table" data-testid="set-verifications">
               <thead>
-                <tr><th scope="col">When</th><th scope="col">Level</th><th scope="col">Verdict</th><th scope="col">Medium</th><th scope="col">Took</th><th scope="col">Detail</th></tr>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Level</th>
+                  <th scope="col">Verdict</th>
+                  <th scope="col">Medium</th>
+                  <th scope="col">Took</th>
+                  <th scope="col">Detail</th>
+                </tr>
               </thead>
               <tbody>
                 {d.verifications.map((v) => (
                   <tr key={`${v.at}${v.mediumId}${v.level}`}>
                     <td>{formatTimeWithAge(v.at)}</td>
                     <td>{v.level}</td>
-                    <td><span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict}</span></td>
+                    <td>
+                      <span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict}</span>
+                    </td>
                     <td>{mediumName(v.mediumId)}</td>
                     <td>{formatDurationMs(v.durationMs)}</td>
                     <td>{v.detail ?? ''}</td>
@@ -303,15 +429,32 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
       {where.state === 'ready' && (
         <table className="table" data-testid="set-copies">
           <thead>
-            <tr><th scope="col">Medium</th><th scope="col">Location</th><th scope="col">Last seen</th><th scope="col">Verification there</th></tr>
+            <tr>
+              <th scope="col">Medium</th>
+              <th scope="col">Location</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">Verification there</th>
+            </tr>
           </thead>
           <tbody>
             {where.value.rows.map((w) => (
               <tr key={w.mediumId}>
                 <td>{w.label ?? w.location}</td>
-                <td className="mono">{w.location}/{w.setPath}</td>
-                <td>{w.missingSince ? <span className="status status-red">missing since {formatTimeWithAge(w.missingSince)}</span> : formatTimeWithAge(w.lastSeen)}</td>
-                <td>{w.lastVerification ? `${w.lastVerification.verdict} at ${w.lastVerification.level} (${formatTimeWithAge(w.lastVerification.at)})` : 'never'}</td>
+                <td className="mono">
+                  {w.location}/{w.setPath}
+                </td>
+                <td>
+                  {w.missingSince ? (
+                    <span className="status status-red">missing since {formatTimeWithAge(w.missingSince)}</span>
+                  ) : (
+                    formatTimeWithAge(w.lastSeen)
+                  )}
+                </td>
+                <td>
+                  {w.lastVerification
+                    ? `${w.lastVerification.verdict} at ${w.lastVerification.level} (${formatTimeWithAge(w.lastVerification.at)})`
+                    : 'never'}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -341,7 +484,15 @@ function isoOf(local: string): string | undefined {
 /** The catalog: every set on every medium seen, filtered in the engine (as `lifeboat sets`); a set's detail; file search. */
 export function CatalogScreen(): React.JSX.Element {
   const api = getApi();
-  const [filter, setFilter] = useState({ system: '', kind: '', since: '', until: '', medium: '', verified: false, signed: false });
+  const [filter, setFilter] = useState({
+    system: '',
+    kind: '',
+    since: '',
+    until: '',
+    medium: '',
+    verified: false,
+    signed: false,
+  });
   const [selected, setSelected] = useState<string | null>(null);
   const query = useMemo(
     () => ({
@@ -359,16 +510,38 @@ export function CatalogScreen(): React.JSX.Element {
   const [systems] = useResult(() => api.listSystems({}));
   const [media] = useResult(() => api.listMedia({}));
   const [glob, setGlob] = useState('');
-  const [hits, setHits] = useState<Array<{ setKey: string; system: string; path: string; size: number; createdAt: string }> | null>(null);
+  const [hits, setHits] = useState<Array<{
+    setKey: string;
+    system: string;
+    path: string;
+    size: number;
+    createdAt: string;
+  }> | null>(null);
   const [findError, setFindError] = useState<WireError | null>(null);
   const hitsHeading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     if (hits) hitsHeading.current?.focus();
   }, [hits]);
   const rows = sets.state === 'ready' ? sets.value : [];
-  const cli = ['lifeboat sets', query.system && `--system ${query.system}`, query.kind && `--kind ${query.kind}`, query.since && `--since ${query.since}`, query.until && `--until ${query.until}`, query.medium && `--medium ${query.medium}`, query.verified && '--verified', query.signed && '--signed'].filter(Boolean).join(' ');
-  const set = (k: keyof typeof filter) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>): void =>
-    setFilter({ ...filter, [k]: e.target instanceof HTMLInputElement && e.target.type === 'checkbox' ? e.target.checked : e.target.value });
+  const cli = [
+    'lifeboat sets',
+    query.system && `--system ${query.system}`,
+    query.kind && `--kind ${query.kind}`,
+    query.since && `--since ${query.since}`,
+    query.until && `--until ${query.until}`,
+    query.medium && `--medium ${query.medium}`,
+    query.verified && '--verified',
+    query.signed && '--signed',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const set =
+    (k: keyof typeof filter) =>
+    (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>): void =>
+      setFilter({
+        ...filter,
+        [k]: e.target instanceof HTMLInputElement && e.target.type === 'checkbox' ? e.target.checked : e.target.value,
+      });
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">Catalog</h1>
@@ -378,7 +551,12 @@ export function CatalogScreen(): React.JSX.Element {
             System
             <select value={filter.system} onChange={set('system')} data-testid="filter-system">
               <option value="">all</option>
-              {systems.state === 'ready' && systems.value.map((x) => <option key={x.system} value={x.system}>{x.system}</option>)}
+              {systems.state === 'ready' &&
+                systems.value.map((x) => (
+                  <option key={x.system} value={x.system}>
+                    {x.system}
+                  </option>
+                ))}
             </select>
           </label>
           <label>
@@ -386,7 +564,9 @@ export function CatalogScreen(): React.JSX.Element {
             <select value={filter.kind} onChange={set('kind')} data-testid="filter-kind">
               <option value="">all</option>
               {SET_KINDS.map((k) => (
-                <option key={k} value={k}>{k}</option>
+                <option key={k} value={k}>
+                  {k}
+                </option>
               ))}
             </select>
           </label>
@@ -394,7 +574,12 @@ export function CatalogScreen(): React.JSX.Element {
             Medium
             <select value={filter.medium} onChange={set('medium')} data-testid="filter-medium">
               <option value="">any</option>
-              {media.state === 'ready' && media.value.map((m) => <option key={m.id} value={m.id}>{m.label ?? m.location}</option>)}
+              {media.state === 'ready' &&
+                media.value.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.label ?? m.location}
+                  </option>
+                ))}
             </select>
           </label>
         </div>
@@ -408,10 +593,12 @@ export function CatalogScreen(): React.JSX.Element {
             <input type="datetime-local" value={filter.until} onChange={set('until')} data-testid="filter-until" />
           </label>
           <label className="row">
-            <input type="checkbox" checked={filter.verified} onChange={set('verified')} data-testid="filter-verified" /> verified only
+            <input type="checkbox" checked={filter.verified} onChange={set('verified')} data-testid="filter-verified" />{' '}
+            verified only
           </label>
           <label className="row">
-            <input type="checkbox" checked={filter.signed} onChange={set('signed')} data-testid="filter-signed" /> signed only
+            <input type="checkbox" checked={filter.signed} onChange={set('signed')} data-testid="filter-signed" />{' '}
+            signed only
           </label>
         </div>
         <CliCommand command={cli} />
@@ -419,7 +606,9 @@ export function CatalogScreen(): React.JSX.Element {
       {sets.state === 'error' && <ErrorBox error={sets.error} />}
       {sets.state === 'ready' && (
         <>
-          <p className="muted" data-testid="sets-count">{rows.length} of {systems.state === 'ready' ? systems.value.reduce((n, x) => n + x.sets, 0) : '…'} sets</p>
+          <p className="muted" data-testid="sets-count">
+            {rows.length} of {systems.state === 'ready' ? systems.value.reduce((n, x) => n + x.sets, 0) : '…'} sets
+          </p>
           <SetTable rows={rows} selected={selected} onSelect={setSelected} />
         </>
       )}
@@ -433,35 +622,67 @@ export function CatalogScreen(): React.JSX.Element {
             setFindError(null);
             void api.findFiles({ glob }).then((r) => {
               if (!r.ok) return setFindError(r.error);
-              setHits(r.value.map((h) => ({ setKey: h.setKey, system: h.system, path: h.path, size: h.size, createdAt: h.createdAt })));
+              setHits(
+                r.value.map((h) => ({
+                  setKey: h.setKey,
+                  system: h.system,
+                  path: h.path,
+                  size: h.size,
+                  createdAt: h.createdAt,
+                })),
+              );
             });
           }}
         >
           <label>
             Path pattern
-            <input type="search" value={glob} onChange={(e) => setGlob(e.target.value)} placeholder="*/invoices/*.pdf" data-testid="find-pattern" />
+            <input
+              type="search"
+              value={glob}
+              onChange={(e) => setGlob(e.target.value)}
+              placeholder="*/invoices/*.pdf"
+              data-testid="find-pattern"
+            />
           </label>
-          <button type="submit" className="secondary" disabled={!glob} data-testid="find-submit" aria-describedby={glob ? undefined : 'find-why'}>
+          <button
+            type="submit"
+            className="secondary"
+            disabled={!glob}
+            data-testid="find-submit"
+            aria-describedby={glob ? undefined : 'find-why'}
+          >
             Find
           </button>
-          {!glob && <span className="muted" id="find-why">Type a path pattern first.</span>}
+          {!glob && (
+            <span className="muted" id="find-why">
+              Type a path pattern first.
+            </span>
+          )}
         </form>
         {findError && <ErrorBox error={findError} />}
         {hits && (
           <>
             <h3 ref={hitsHeading} tabIndex={-1} data-testid="find-count">
-              {hits.length === 0 ? 'No indexed file matches' : `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > 200 ? ' (first 200 shown)' : ''}`}
+              {hits.length === 0
+                ? 'No indexed file matches'
+                : `${hits.length} match${hits.length === 1 ? '' : 'es'}${hits.length > 200 ? ' (first 200 shown)' : ''}`}
             </h3>
             <ul className="hits" data-testid="find-hits">
               {hits.slice(0, 200).map((h) => (
                 <li key={`${h.setKey}:${h.path}`} data-testid="find-hit">
-                  <span className="mono">{h.path}</span> — {h.setKey}, made {formatTimeWithAge(h.createdAt)} ({formatBytes(h.size)}){' '}
+                  <span className="mono">{h.path}</span> — {h.setKey}, made {formatTimeWithAge(h.createdAt)} (
+                  {formatBytes(h.size)}){' '}
                   <button
                     type="button"
                     className="secondary"
                     data-testid="restore-hit"
                     aria-label={`Restore this file/folder: ${h.path} from ${h.setKey}`}
-                    onClick={() => openStartForm('restore-files', { inputs: { system: h.system, set: h.setKey, path: h.path }, purpose: `Restore ${h.path} from ${h.setKey}` })}
+                    onClick={() =>
+                      openStartForm('restore-files', {
+                        inputs: { system: h.system, set: h.setKey, path: h.path },
+                        purpose: `Restore ${h.path} from ${h.setKey}`,
+                      })
+                    }
                   >
                     Restore this file/folder
                   </button>

@@ -20,7 +20,12 @@ export function CredentialsScreen(): React.JSX.Element {
   const [view, reload] = useResult(() => api.listCredentials({}));
   const [settings, reloadSettings] = useResult(() => api.getSettings({}));
   const [exporting, setExporting] = useState<string | null>(null);
-  const keychainWhy = view.state === 'ready' && view.value.keychain.state !== 'available' ? `The OS keychain is ${view.value.keychain.state}.` : view.state !== 'ready' ? 'Waiting for the keychain.' : null;
+  const keychainWhy =
+    view.state === 'ready' && view.value.keychain.state !== 'available'
+      ? `The OS keychain is ${view.value.keychain.state}.`
+      : view.state !== 'ready'
+        ? 'Waiting for the keychain.'
+        : null;
   const changed = (): void => {
     reload();
     reloadSettings();
@@ -34,7 +39,12 @@ export function CredentialsScreen(): React.JSX.Element {
   const [tests, setTests] = useState<Record<string, { ok: boolean; detail: string }>>({});
   const save = async (): Promise<void> => {
     setError(null);
-    const r = await api.saveCredential({ account: `${kind}:${id.trim()}`, secret, url: kind === 'pg' ? url.trim() : undefined, accessKeyId: kind === 's3' ? accessKeyId.trim() : undefined });
+    const r = await api.saveCredential({
+      account: `${kind}:${id.trim()}`,
+      secret,
+      url: kind === 'pg' ? url.trim() : undefined,
+      accessKeyId: kind === 's3' ? accessKeyId.trim() : undefined,
+    });
     setSecret('');
     if (r.ok) {
       setId('');
@@ -68,33 +78,71 @@ export function CredentialsScreen(): React.JSX.Element {
               Kind
               <select value={kind} onChange={(e) => setKind(e.target.value as typeof kind)} data-testid="cred-kind">
                 {CREDENTIAL_KINDS.map((k) => (
-                  <option key={k} value={k}>{KIND_TEXT[k]}</option>
+                  <option key={k} value={k}>
+                    {KIND_TEXT[k]}
+                  </option>
                 ))}
               </select>
             </label>
             <label>
               Name
-              <input type="text" value={id} onChange={(e) => setId(e.target.value)} data-testid="cred-id" required pattern="[A-Za-z0-9._\-]{1,120}" placeholder="prod-db" />
+              <input
+                type="text"
+                value={id}
+                onChange={(e) => setId(e.target.value)}
+                data-testid="cred-id"
+                required
+                pattern="[A-Za-z0-9._\-]{1,120}"
+                placeholder="prod-db"
+              />
             </label>
           </div>
           {kind === 'pg' && (
             <label>
               Target URL (no password)
-              <input type="text" value={url} onChange={(e) => setUrl(e.target.value)} data-testid="cred-url" required placeholder="postgres://user@host:5432/postgres" />
+              <input
+                type="text"
+                value={url}
+                onChange={(e) => setUrl(e.target.value)}
+                data-testid="cred-url"
+                required
+                placeholder="postgres://user@host:5432/postgres"
+              />
             </label>
           )}
           {kind === 's3' && (
             <label>
               Access key id
-              <input type="text" value={accessKeyId} onChange={(e) => setAccessKeyId(e.target.value)} data-testid="cred-access-key" required autoComplete="off" placeholder="AKIA…" />
+              <input
+                type="text"
+                value={accessKeyId}
+                onChange={(e) => setAccessKeyId(e.target.value)}
+                data-testid="cred-access-key"
+                required
+                autoComplete="off"
+                placeholder="AKIA…"
+              />
             </label>
           )}
           <label>
             {kind === 's3' ? 'Secret access key' : 'Secret'}
             {kind === 'pg' || kind === 's3' ? (
-              <input type="password" value={secret} onChange={(e) => setSecret(e.target.value)} data-testid="cred-secret" required autoComplete="off" />
+              <input
+                type="password"
+                value={secret}
+                onChange={(e) => setSecret(e.target.value)}
+                data-testid="cred-secret"
+                required
+                autoComplete="off"
+              />
             ) : (
-              <textarea value={secret} onChange={(e) => setSecret(e.target.value)} data-testid="cred-secret" required rows={4} />
+              <textarea
+                value={secret}
+                onChange={(e) => setSecret(e.target.value)}
+                data-testid="cred-secret"
+                required
+                rows={4}
+              />
             )}
           </label>
           <div className="row">
@@ -107,11 +155,21 @@ export function CredentialsScreen(): React.JSX.Element {
       </article>
       <article className="card wide">
         <h2>Stored</h2>
-        {view.state === 'ready' && view.value.credentials.length === 0 && <p className="muted">No credential stored yet.</p>}
+        {view.state === 'ready' && view.value.credentials.length === 0 && (
+          <p className="muted">No credential stored yet.</p>
+        )}
         {view.state === 'ready' && view.value.credentials.length > 0 && (
           <table className="table" data-testid="cred-table">
             <thead>
-              <tr><th scope="col">Reference</th><th scope="col">Kind</th><th scope="col">Target or public key</th><th scope="col">Test</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+              <tr>
+                <th scope="col">Reference</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Target or public key</th>
+                <th scope="col">Test</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
             </thead>
             <tbody>
               {view.value.credentials.map((c) => (
@@ -121,12 +179,20 @@ export function CredentialsScreen(): React.JSX.Element {
                   <td>
                     {c.kind === 'age' && c.publicKey ? (
                       <>
-                        <span className="mono keys-public" data-testid="cred-recipient">{c.publicKey}</span> <CopyButton text={c.publicKey} what={`the recipient of ${c.account}`} />
+                        <span className="mono keys-public" data-testid="cred-recipient">
+                          {c.publicKey}
+                        </span>{' '}
+                        <CopyButton text={c.publicKey} what={`the recipient of ${c.account}`} />
                         <div className="muted">key id {c.keyId}</div>
                       </>
                     ) : c.kind === 'signing' && c.keyId ? (
                       <>
-                        <span className="mono">key id {c.keyId}</span> {c.pinned ? <span className="status status-green">pinned</span> : <span className="status status-amber">not pinned here</span>}{' '}
+                        <span className="mono">key id {c.keyId}</span>{' '}
+                        {c.pinned ? (
+                          <span className="status status-green">pinned</span>
+                        ) : (
+                          <span className="status status-amber">not pinned here</span>
+                        )}{' '}
                         {c.publicKey && <CopyButton text={c.publicKey} what={`the public key of ${c.account}`} />}
                       </>
                     ) : c.problem ? (
@@ -136,14 +202,37 @@ export function CredentialsScreen(): React.JSX.Element {
                     )}
                   </td>
                   <td data-testid="cred-test-result">
-                    {tests[c.account] ? <span className={`status status-${tests[c.account]!.ok ? 'green' : 'red'}`}>{tests[c.account]!.detail}</span> : <span className="muted">secret stored</span>}
+                    {tests[c.account] ? (
+                      <span className={`status status-${tests[c.account]!.ok ? 'green' : 'red'}`}>
+                        {tests[c.account]!.detail}
+                      </span>
+                    ) : (
+                      <span className="muted">secret stored</span>
+                    )}
                   </td>
                   <td>
-                    <button type="button" className="secondary" data-testid="cred-test" aria-label={`${c.kind === 'pg' ? 'Connect with' : 'Test'} ${c.account}`} onClick={() => void api.testCredential({ account: c.account }).then((r) => r.ok && setTests({ ...tests, [c.account]: r.value }))}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      data-testid="cred-test"
+                      aria-label={`${c.kind === 'pg' ? 'Connect with' : 'Test'} ${c.account}`}
+                      onClick={() =>
+                        void api
+                          .testCredential({ account: c.account })
+                          .then((r) => r.ok && setTests({ ...tests, [c.account]: r.value }))
+                      }
+                    >
                       {c.kind === 'pg' ? 'Connect' : 'Test'}
                     </button>{' '}
                     {(c.kind === 'age' || c.kind === 'signing') && (
-                      <button type="button" className="secondary" aria-expanded={exporting === c.account} aria-label={`Export ${c.account} for escrow`} data-testid="cred-export" onClick={() => setExporting(exporting === c.account ? null : c.account)}>
+                      <button
+                        type="button"
+                        className="secondary"
+                        aria-expanded={exporting === c.account}
+                        aria-label={`Export ${c.account} for escrow`}
+                        data-testid="cred-export"
+                        onClick={() => setExporting(exporting === c.account ? null : c.account)}
+                      >
                         Export
                       </button>
                     )}{' '}
@@ -164,7 +253,9 @@ export function CredentialsScreen(): React.JSX.Element {
                         reload();
                       }}
                     />
-                    {exporting === c.account && (c.kind === 'age' || c.kind === 'signing') && <ExportKey account={c.account} kind={c.kind} />}
+                    {exporting === c.account && (c.kind === 'age' || c.kind === 'signing') && (
+                      <ExportKey account={c.account} kind={c.kind} />
+                    )}
                   </td>
                 </tr>
               ))}

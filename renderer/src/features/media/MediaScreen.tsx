@@ -62,9 +62,23 @@ function InitMedium({ location, onDone }: { location: string; onDone: (location:
       <div className="row">
         <label>
           Label (written on the drive)
-          <input type="text" required value={label} onChange={(e) => setLabel(e.target.value)} placeholder="usb-2" data-testid="init-label" aria-describedby={error ? `${id}-err` : undefined} />
+          <input
+            type="text"
+            required
+            value={label}
+            onChange={(e) => setLabel(e.target.value)}
+            placeholder="usb-2"
+            data-testid="init-label"
+            aria-describedby={error ? `${id}-err` : undefined}
+          />
         </label>
-        <button type="submit" className="primary" data-testid="init-submit" disabled={!label.trim()} aria-describedby={label.trim() ? undefined : `${id}-why`}>
+        <button
+          type="submit"
+          className="primary"
+          data-testid="init-submit"
+          disabled={!label.trim()}
+          aria-describedby={label.trim() ? undefined : `${id}-why`}
+        >
           Initialise this medium
         </button>
         {!label.trim() && (
@@ -84,7 +98,13 @@ function InitMedium({ location, onDone }: { location: string; onDone: (location:
 }
 
 /** The outcome of a scan in words: what each medium holds, media found inside a folder, or nothing to read. */
-function ScanOutcome({ result, onInit }: { result: ScanJobView; onInit: (location: string) => void }): React.JSX.Element {
+function ScanOutcome({
+  result,
+  onInit,
+}: {
+  result: ScanJobView;
+  onInit: (location: string) => void;
+}): React.JSX.Element {
   const heading = useFocusOnChange<HTMLHeadingElement>(result);
   const title = result.empty
     ? `Nothing Lifeboat can read in ${result.media[0]?.location ?? 'this folder'}: it was not added.`
@@ -96,17 +116,25 @@ function ScanOutcome({ result, onInit }: { result: ScanJobView; onInit: (locatio
       <h3 ref={heading} tabIndex={-1}>
         {title}
       </h3>
-      {result.empty && <p>It has no lifeboat-medium.json, no sets and nothing foreign. Initialise it to back up to it.</p>}
+      {result.empty && (
+        <p>It has no lifeboat-medium.json, no sets and nothing foreign. Initialise it to back up to it.</p>
+      )}
       <ul>
         {!result.empty &&
           result.media.map((m) => (
             <li key={m.mediumId} data-testid="scan-medium">
-              <strong>{m.label ?? '(no label)'}</strong> <span className="mono">{m.location}</span>: {plural(m.sets.total, 'set')} ({m.sets.new} new
+              <strong>{m.label ?? '(no label)'}</strong> <span className="mono">{m.location}</span>:{' '}
+              {plural(m.sets.total, 'set')} ({m.sets.new} new
               {m.sets.missing ? `, ${m.sets.missing} missing since the last scan` : ''})
               {m.foreign.seedScript + m.foreign.pgbackrest + (m.foreign.restic ?? 0) > 0 &&
                 `; foreign, read-only: ${m.foreign.seedScript} seed-script sets, ${m.foreign.pgbackrest} pgBackRest backups, ${m.foreign.restic ?? 0} restic snapshots`}
               {m.findings?.map((f) => (
-                <span key={`${f.path}:${f.what}`} className="hint" data-testid="scan-finding" data-blocking={f.blocking}>
+                <span
+                  key={`${f.path}:${f.what}`}
+                  className="hint"
+                  data-testid="scan-finding"
+                  data-blocking={f.blocking}
+                >
                   {' '}
                   {f.blocking ? 'Needs' : 'Found'}: {f.what} — needs {f.needs}.
                 </span>
@@ -139,7 +167,8 @@ function ScanOutcome({ result, onInit }: { result: ScanJobView; onInit: (locatio
           ))}
         {result.failed.map((f) => (
           <li key={f.location}>
-            <span className="status status-red">not scanned</span> <span className="mono">{f.location}</span>: {f.message}
+            <span className="status status-red">not scanned</span> <span className="mono">{f.location}</span>:{' '}
+            {f.message}
           </li>
         ))}
       </ul>
@@ -186,7 +215,9 @@ export function MediaScreen(): React.JSX.Element {
     setRowError(null);
     const r = await api.removeMedium({ id });
     if (!r.ok) return setRowError({ id, error: r.error });
-    setRemoved(`${name} was removed from the catalog${r.value.setsForgotten ? ` with the ${plural(r.value.setsForgotten, 'set')} only it held` : ''}. Its files are untouched; scan it again to bring it back.`);
+    setRemoved(
+      `${name} was removed from the catalog${r.value.setsForgotten ? ` with the ${plural(r.value.setsForgotten, 'set')} only it held` : ''}. Its files are untouched; scan it again to bring it back.`,
+    );
     reload();
   };
   const removedNote = useFocusOnChange<HTMLParagraphElement>(removed);
@@ -228,7 +259,13 @@ export function MediaScreen(): React.JSX.Element {
                 Choose folder…
               </button>
             )}
-            <button type="submit" className="primary" data-testid="scan" disabled={!location.trim() || running} aria-describedby={`${fieldId}-scan-why`}>
+            <button
+              type="submit"
+              className="primary"
+              data-testid="scan"
+              disabled={!location.trim() || running}
+              aria-describedby={`${fieldId}-scan-why`}
+            >
               Scan
             </button>
             <span id={`${fieldId}-scan-why`} className="muted small">
@@ -262,7 +299,9 @@ export function MediaScreen(): React.JSX.Element {
           </p>
         )}
         {media.state === 'error' && <ErrorBox error={media.error} />}
-        {media.state === 'ready' && media.value.length === 0 && <p className="muted">No medium yet: add a folder or an S3 location above.</p>}
+        {media.state === 'ready' && media.value.length === 0 && (
+          <p className="muted">No medium yet: add a folder or an S3 location above.</p>
+        )}
         {media.state === 'ready' && media.value.length > 0 && (
           <div className="table-wrap">
             <table className="table" data-testid="media-table">
@@ -299,24 +338,51 @@ export function MediaScreen(): React.JSX.Element {
                         {m.lastError ? <span className="status status-red"> {m.lastError}</span> : null}
                       </td>
                       <td data-testid="medium-verified">
-                        {m.lastVerifiedAt ? formatTimeWithAge(m.lastVerifiedAt) : <span className="hint">never verified</span>}
-                        {m.failingSets > 0 && <span className="status status-red"> {plural(m.failingSets, 'set')} failing</span>}
+                        {m.lastVerifiedAt ? (
+                          formatTimeWithAge(m.lastVerifiedAt)
+                        ) : (
+                          <span className="hint">never verified</span>
+                        )}
+                        {m.failingSets > 0 && (
+                          <span className="status status-red"> {plural(m.failingSets, 'set')} failing</span>
+                        )}
                       </td>
                       <td className="row-actions">
-                        <button type="button" className="secondary" onClick={() => void scan(m.location)} disabled={running} aria-label={`Rescan ${name}`}>
+                        <button
+                          type="button"
+                          className="secondary"
+                          onClick={() => void scan(m.location)}
+                          disabled={running}
+                          aria-label={`Rescan ${name}`}
+                        >
                           Rescan
                         </button>
                         {s3 && (
-                          <button type="button" className="secondary" onClick={() => setEdit(draftOf(m.location))} aria-label={`Edit the settings and keys of ${name}`}>
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => setEdit(draftOf(m.location))}
+                            aria-label={`Edit the settings and keys of ${name}`}
+                          >
                             Edit
                           </button>
                         )}
                         {m.id.startsWith('path:') && !s3 && (
-                          <button type="button" className="secondary" onClick={() => setInitAt(m.location)} aria-label={`Initialise ${name}`}>
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => setInitAt(m.location)}
+                            aria-label={`Initialise ${name}`}
+                          >
                             Initialise
                           </button>
                         )}
-                        <button type="button" className="secondary" onClick={() => setPruneOf({ location: m.location, name })} aria-label={`Retention on ${name}`}>
+                        <button
+                          type="button"
+                          className="secondary"
+                          onClick={() => setPruneOf({ location: m.location, name })}
+                          aria-label={`Retention on ${name}`}
+                        >
                           Retention…
                         </button>
                         <ConfirmButton
@@ -346,5 +412,11 @@ export function MediaScreen(): React.JSX.Element {
 function draftOf(location: string): S3Draft {
   const rest = location.slice('s3://'.length);
   const slash = rest.indexOf('/');
-  return { bucket: slash < 0 ? rest : rest.slice(0, slash), prefix: slash < 0 ? '' : rest.slice(slash + 1), endpoint: '', region: '', credential: '' };
+  return {
+    bucket: slash < 0 ? rest : rest.slice(0, slash),
+    prefix: slash < 0 ? '' : rest.slice(slash + 1),
+    endpoint: '',
+    region: '',
+    credential: '',
+  };
 }

@@ -27,7 +27,15 @@ const FIELDS: Array<[keyof Policy, string, string]> = [
 ];
 
 /** Retention on one medium: a preview listing what would go and why, then the removal behind a confirmation. */
-export function PruneCard({ location, name, onDone }: { location: string; name: string; onDone: () => void }): React.JSX.Element {
+export function PruneCard({
+  location,
+  name,
+  onDone,
+}: {
+  location: string;
+  name: string;
+  onDone: () => void;
+}): React.JSX.Element {
   const api = getApi();
   const [policy, setPolicy] = useState<Policy>({ keepLast: 7, keepDaily: 14, keepWeekly: 8, keepMonthly: 12 });
   // The removal applies the policy that was previewed, not one edited since.
@@ -46,12 +54,21 @@ export function PruneCard({ location, name, onDone }: { location: string; name: 
     if (r.ok) track(r.value);
     else setError(r.error);
   };
-  const args = ['lifeboat', 'prune', '--to', location, ...FIELDS.flatMap(([k, , flag]) => (policy[k] > 0 ? [flag, String(policy[k])] : []))];
+  const args = [
+    'lifeboat',
+    'prune',
+    '--to',
+    location,
+    ...FIELDS.flatMap(([k, , flag]) => (policy[k] > 0 ? [flag, String(policy[k])] : [])),
+  ];
   const running = job?.status === 'running';
   return (
     <section className="card wide" aria-labelledby="prune-title" data-testid="prune">
       <h2 id="prune-title">Retention on {name}</h2>
-      <p className="muted">Sets outside the policy are removed from the medium itself; a set’s chain parents and unreadable sets are always kept.</p>
+      <p className="muted">
+        Sets outside the policy are removed from the medium itself; a set’s chain parents and unreadable sets are always
+        kept.
+      </p>
       <form
         className="form"
         onSubmit={(e) => {
@@ -101,11 +118,20 @@ export function PruneCard({ location, name, onDone }: { location: string; name: 
                 </tr>
               </thead>
               <tbody>
-                {[...view.remove.map((d) => ({ ...d, keep: false })), ...view.keep.map((d) => ({ ...d, keep: true }))].map((d) => (
+                {[
+                  ...view.remove.map((d) => ({ ...d, keep: false })),
+                  ...view.keep.map((d) => ({ ...d, keep: true })),
+                ].map((d) => (
                   <tr key={d.path} data-testid="prune-row" data-keep={d.keep}>
                     <td className="mono">{d.path}</td>
                     <td>{formatLocalTime(d.createdAt)}</td>
-                    <td>{d.keep ? <span className="status status-green">keep</span> : <span className="status status-red">{view.applied ? 'removed' : 'remove'}</span>}</td>
+                    <td>
+                      {d.keep ? (
+                        <span className="status status-green">keep</span>
+                      ) : (
+                        <span className="status status-red">{view.applied ? 'removed' : 'remove'}</span>
+                      )}
+                    </td>
                     <td>{d.reasons.join(', ')}</td>
                   </tr>
                 ))}
@@ -115,7 +141,9 @@ export function PruneCard({ location, name, onDone }: { location: string; name: 
           {view.wal.map((w) => (
             <p key={w.system}>
               WAL of {w.system}:{' '}
-              {w.keepFrom ? `${w.remove} file${w.remove === 1 ? '' : 's'} older than the oldest kept base backup ${view.applied ? 'removed' : 'would go'}; ${w.kept} kept.` : `all ${w.kept} files kept (no kept base backup to anchor them).`}
+              {w.keepFrom
+                ? `${w.remove} file${w.remove === 1 ? '' : 's'} older than the oldest kept base backup ${view.applied ? 'removed' : 'would go'}; ${w.kept} kept.`
+                : `all ${w.kept} files kept (no kept base backup to anchor them).`}
             </p>
           ))}
           {view.unreadable.map((u) => (

@@ -23,7 +23,15 @@ const EMPTY: S3Draft = { endpoint: '', bucket: '', prefix: '', region: '', crede
  * The S3 medium form: endpoint, bucket, prefix, region and the keychain reference of its keys, saved in settings, then
  * scanned. A known S3 medium (a broken one too) can be opened here to fix its endpoint or keys.
  */
-export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: string) => Promise<void>; edit: S3Draft | null; onEditDone: () => void }): React.JSX.Element {
+export function S3MediumForm({
+  onScan,
+  edit,
+  onEditDone,
+}: {
+  onScan: (location: string) => Promise<void>;
+  edit: S3Draft | null;
+  onEditDone: () => void;
+}): React.JSX.Element {
   const api = getApi();
   const [settings, reload] = useResult(() => api.getSettings({}));
   const [creds] = useResult(() => api.listCredentials({}));
@@ -39,7 +47,12 @@ export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: 
     if (!edit) return;
     const loc = `s3://${edit.bucket}${edit.prefix ? `/${edit.prefix}` : ''}`;
     const s = saved.find((m) => m.location === loc);
-    setForm({ ...edit, endpoint: s?.endpoint ?? edit.endpoint, region: s?.region ?? edit.region, credential: s?.credential ?? edit.credential });
+    setForm({
+      ...edit,
+      endpoint: s?.endpoint ?? edit.endpoint,
+      region: s?.region ?? edit.region,
+      credential: s?.credential ?? edit.credential,
+    });
     setEditing(loc);
     setError(null);
     onEditDone();
@@ -52,7 +65,12 @@ export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: 
       : null;
   const save = async (): Promise<void> => {
     setError(null);
-    const r = await api.saveS3Medium({ location, endpoint: form.endpoint.trim(), region: form.region.trim(), credential: form.credential });
+    const r = await api.saveS3Medium({
+      location,
+      endpoint: form.endpoint.trim(),
+      region: form.region.trim(),
+      credential: form.credential,
+    });
     if (!r.ok) return setError(r.error);
     reload();
     setEditing(null);
@@ -61,10 +79,20 @@ export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: 
   const field = (name: keyof S3Draft, label: string, placeholder: string, required = false): React.JSX.Element => (
     <label>
       {label}
-      <input type="text" value={form[name]} onChange={(e) => setForm({ ...form, [name]: e.target.value })} placeholder={placeholder} required={required} data-testid={`s3-${name}`} />
+      <input
+        type="text"
+        value={form[name]}
+        onChange={(e) => setForm({ ...form, [name]: e.target.value })}
+        placeholder={placeholder}
+        required={required}
+        data-testid={`s3-${name}`}
+      />
     </label>
   );
-  const env = [form.endpoint.trim() && `AWS_ENDPOINT_URL=${form.endpoint.trim()}`, form.region.trim() && `AWS_REGION=${form.region.trim()}`].filter((x): x is string => Boolean(x));
+  const env = [
+    form.endpoint.trim() && `AWS_ENDPOINT_URL=${form.endpoint.trim()}`,
+    form.region.trim() && `AWS_REGION=${form.region.trim()}`,
+  ].filter((x): x is string => Boolean(x));
   return (
     <article className="card" aria-labelledby={`${id}-title`} data-testid="s3-form">
       <h2 id={`${id}-title`} ref={heading} tabIndex={-1}>
@@ -87,7 +115,11 @@ export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: 
         </div>
         <label>
           Keys (from the keychain)
-          <select value={form.credential} onChange={(e) => setForm({ ...form, credential: e.target.value })} data-testid="s3-credential">
+          <select
+            value={form.credential}
+            onChange={(e) => setForm({ ...form, credential: e.target.value })}
+            data-testid="s3-credential"
+          >
             <option value="">standard AWS sources (environment, profile)</option>
             {s3Keys.map((c) => (
               <option key={c.account} value={c.account}>
@@ -107,7 +139,13 @@ export function S3MediumForm({ onScan, edit, onEditDone }: { onScan: (location: 
           </p>
         )}
         <div className="row">
-          <button type="submit" className="primary" data-testid="s3-save" disabled={why !== null} aria-describedby={`${id}-why`}>
+          <button
+            type="submit"
+            className="primary"
+            data-testid="s3-save"
+            disabled={why !== null}
+            aria-describedby={`${id}-why`}
+          >
             Save and scan
           </button>
           <span id={`${id}-why`} className="muted small" data-testid="s3-why">

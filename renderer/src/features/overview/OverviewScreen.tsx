@@ -9,10 +9,32 @@ import { useResult } from '../../lib/use-result';
 import { HistoryChart, ObjectiveBar, type Tone } from './charts';
 import { runEnded } from '../../../../shared/domain/runs';
 
-const RPO_TONE: Record<Recoverability['rpo']['state'], Tone> = { ok: 'green', late: 'red', unverified: 'amber', 'no-sets': 'red', 'no-objective': 'muted' };
-const RPO_WORD: Record<Recoverability['rpo']['state'], string> = { ok: 'within RPO', late: 'over RPO', unverified: 'unverified', 'no-sets': 'no sets', 'no-objective': 'no objective' };
-const RTO_TONE: Record<Recoverability['rto']['state'], Tone> = { ok: 'green', over: 'red', unmeasured: 'amber', 'no-objective': 'muted' };
-const RTO_WORD: Record<Recoverability['rto']['state'], string> = { ok: 'within RTO', over: 'over RTO', unmeasured: 'not measured', 'no-objective': 'no objective' };
+const RPO_TONE: Record<Recoverability['rpo']['state'], Tone> = {
+  ok: 'green',
+  late: 'red',
+  unverified: 'amber',
+  'no-sets': 'red',
+  'no-objective': 'muted',
+};
+const RPO_WORD: Record<Recoverability['rpo']['state'], string> = {
+  ok: 'within RPO',
+  late: 'over RPO',
+  unverified: 'unverified',
+  'no-sets': 'no sets',
+  'no-objective': 'no objective',
+};
+const RTO_TONE: Record<Recoverability['rto']['state'], Tone> = {
+  ok: 'green',
+  over: 'red',
+  unmeasured: 'amber',
+  'no-objective': 'muted',
+};
+const RTO_WORD: Record<Recoverability['rto']['state'], string> = {
+  ok: 'within RTO',
+  over: 'over RTO',
+  unmeasured: 'not measured',
+  'no-objective': 'no objective',
+};
 
 const toneClass = (t: Tone): string => (t === 'muted' ? 'status' : `status status-${t}`);
 
@@ -20,9 +42,20 @@ const toneClass = (t: Tone): string => (t === 'muted' ? 'status' : `status statu
 function backupArgs(r: Recoverability): string[] {
   const kind = r.newestSet?.kind ?? 'pg-logical';
   const head = ['lifeboat', 'backup'];
-  if (kind === 'pg-base') return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+  if (kind === 'pg-base')
+    return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
   if (kind === 'files' || kind === 'config') {
-    return [...head, 'files', '--system', r.system, ...(kind === 'config' ? ['--class', 'config'] : []), '--path', '<folder>', '--to', '<medium>'];
+    return [
+      ...head,
+      'files',
+      '--system',
+      r.system,
+      ...(kind === 'config' ? ['--class', 'config'] : []),
+      '--path',
+      '<folder>',
+      '--to',
+      '<medium>',
+    ];
   }
   return [...head, 'pg', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
 }
@@ -42,12 +75,16 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
     case 'drill': {
       // A PostgreSQL system is drilled by the monthly restore drill; files and config by a restore of their files.
       const pg = !r.newestSet || r.newestSet.kind.startsWith('pg');
-      return button(`Start a drill of ${r.system}`, () => go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }));
+      return button(`Start a drill of ${r.system}`, () =>
+        go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }),
+      );
     }
     case 'find-key':
       return button(`Find the key for ${r.system}`, () => go({ screen: 'credentials', run: null }));
     case 'scan-medium':
-      return button(n.mediumLabel ? `Scan ${n.mediumLabel}` : `Scan a medium for ${r.system}`, () => go({ screen: 'media', run: null }));
+      return button(n.mediumLabel ? `Scan ${n.mediumLabel}` : `Scan a medium for ${r.system}`, () =>
+        go({ screen: 'media', run: null }),
+      );
     case 'back-up':
       // The app does not make backups (servers do, from cron): the command for this system's kind, to run there.
       return (
@@ -69,7 +106,13 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
   const source = o.source === 'tier' ? `tier ${o.tier}` : o.source === 'runbook' ? 'runbook' : 'no tier set';
   const drill = r.lastDrill;
   return (
-    <article className="card system" aria-labelledby={`sys-${r.system}`} data-testid={`system-${r.system}`} data-rpo={r.rpo.state} data-rto={r.rto.state}>
+    <article
+      className="card system"
+      aria-labelledby={`sys-${r.system}`}
+      data-testid={`system-${r.system}`}
+      data-rpo={r.rpo.state}
+      data-rto={r.rto.state}
+    >
       <h3 id={`sys-${r.system}`} tabIndex={-1}>
         {r.system} <span className="tag">{source}</span>
       </h3>
@@ -93,10 +136,20 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
         <dd data-testid="last-drill">
           {drill ? (
             <>
-              <span className={toneClass(drill.status === 'succeeded' ? 'green' : drill.status === 'failed' ? 'red' : 'amber')}>{drill.status}</span>{' '}
+              <span
+                className={toneClass(
+                  drill.status === 'succeeded' ? 'green' : drill.status === 'failed' ? 'red' : 'amber',
+                )}
+              >
+                {drill.status}
+              </span>{' '}
               {formatTimeWithAge(drill.at)}
               {drill.restoreSeconds !== null && `, restored in ${formatDuration(drill.restoreSeconds)}`}{' '}
-              <button type="button" className="link" onClick={() => setHashParams({ screen: 'runbooks', run: drill.runId })}>
+              <button
+                type="button"
+                className="link"
+                onClick={() => setHashParams({ screen: 'runbooks', run: drill.runId })}
+              >
                 Open the drill of {r.system}
               </button>
             </>
@@ -124,7 +177,14 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
 
 /** Every system at a glance: one row each, RPO, RTO and drill as coloured cells (the words are in them too). */
 function StateStrip({ systems }: { systems: Recoverability[] }): React.JSX.Element {
-  const drillTone = (r: Recoverability): Tone => (!r.lastDrill ? 'amber' : r.lastDrill.status === 'succeeded' ? 'green' : r.lastDrill.status === 'failed' ? 'red' : 'amber');
+  const drillTone = (r: Recoverability): Tone =>
+    !r.lastDrill
+      ? 'amber'
+      : r.lastDrill.status === 'succeeded'
+        ? 'green'
+        : r.lastDrill.status === 'failed'
+          ? 'red'
+          : 'amber';
   const cell = (tone: Tone, text: string): React.JSX.Element => <td className={`strip-cell strip-${tone}`}>{text}</td>;
   return (
     <div className="table-wrap">
@@ -143,10 +203,13 @@ function StateStrip({ systems }: { systems: Recoverability[] }): React.JSX.Eleme
           {systems.map((r) => (
             <tr key={r.system}>
               <th scope="row">
-                <a href={`#sys-${r.system}`} onClick={(e) => {
-                  e.preventDefault();
-                  document.getElementById(`sys-${r.system}`)?.focus();
-                }}>
+                <a
+                  href={`#sys-${r.system}`}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    document.getElementById(`sys-${r.system}`)?.focus();
+                  }}
+                >
                   {r.system}
                 </a>
               </th>
@@ -183,9 +246,14 @@ function OpenRuns(): React.JSX.Element | null {
       <ul>
         {open.map((r) => (
           <li key={r.id}>
-            <strong>{r.title}</strong> {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} {r.status}
+            <strong>{r.title}</strong>{' '}
+            {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} {r.status}
             {r.currentStep ? ` at ${r.currentStep}` : ''}, started {formatTimeWithAge(r.startedAt)}{' '}
-            <button type="button" className="secondary" onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}
+            >
               Resume {r.title} ({formatTimeWithAge(r.startedAt)})
             </button>
           </li>
@@ -201,7 +269,10 @@ function RecentVerifications(): React.JSX.Element | null {
   const [verifications] = useResult(() => api.recentVerifications({}));
   const [media] = useResult(() => api.listMedia({}));
   if (verifications.state !== 'ready' || verifications.value.length === 0) return null;
-  const label = (id: string): string => (media.state === 'ready' ? (media.value.find((m) => m.id === id)?.label ?? media.value.find((m) => m.id === id)?.location ?? id) : id);
+  const label = (id: string): string =>
+    media.state === 'ready'
+      ? (media.value.find((m) => m.id === id)?.label ?? media.value.find((m) => m.id === id)?.location ?? id)
+      : id;
   return (
     <article className="card wide" aria-labelledby="verifications-title">
       <h2 id="verifications-title">Latest verifications (failures first)</h2>
@@ -223,7 +294,10 @@ function RecentVerifications(): React.JSX.Element | null {
                 <td>{label(v.mediumId)}</td>
                 <td>{v.level}</td>
                 <td>
-                  <span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>{v.verdict === 'ok' ? 'passed' : v.verdict}</span> {v.detail ?? ''}
+                  <span className={`status status-${v.verdict === 'ok' ? 'green' : 'red'}`}>
+                    {v.verdict === 'ok' ? 'passed' : v.verdict}
+                  </span>{' '}
+                  {v.detail ?? ''}
                 </td>
                 <td>{formatTimeWithAge(v.at)}</td>
               </tr>
@@ -258,13 +332,16 @@ export function OverviewScreen(): React.JSX.Element {
       )}
       {ready.length > 0 && (
         <p className="lead" data-testid="overview-summary">
-          {fine === ready.length ? 'Every system is within its objectives.' : `${ready.length - fine} of ${ready.length} system${ready.length === 1 ? ' needs' : 's need'} something done.`}{' '}
+          {fine === ready.length
+            ? 'Every system is within its objectives.'
+            : `${ready.length - fine} of ${ready.length} system${ready.length === 1 ? ' needs' : 's need'} something done.`}{' '}
           <span className="muted">Objectives come from each system’s tier (Settings).</span>
         </p>
       )}
       {overview.state === 'ready' && overview.value.keychain.state !== 'available' && (
         <p className="hint" data-testid="overview-keychain">
-          The keychain is {overview.value.keychain.state}: {overview.value.keychain.detail} {overview.value.keychain.hint ?? ''}
+          The keychain is {overview.value.keychain.state}: {overview.value.keychain.detail}{' '}
+          {overview.value.keychain.hint ?? ''}
         </p>
       )}
       <OpenRuns />
@@ -276,7 +353,11 @@ export function OverviewScreen(): React.JSX.Element {
       </div>
       <RecentVerifications />
       <p className="muted">
-        Engine, tools and paths: <button type="button" className="link" onClick={() => setHashParams({ screen: 'settings', run: null })}>Settings → About</button>.{' '}
+        Engine, tools and paths:{' '}
+        <button type="button" className="link" onClick={() => setHashParams({ screen: 'settings', run: null })}>
+          Settings → About
+        </button>
+        .{' '}
         <span className="cli-hint">
           CLI: <code>{shellLine(['lifeboat', 'systems'])}</code>
         </span>

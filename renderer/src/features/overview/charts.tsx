@@ -8,7 +8,15 @@ export type Tone = keyof typeof COLORS;
  * How far a measured value is from its objective, drawn: the bar is the value, the tick the objective (at the middle;
  * twice the objective fills the bar). The text beside it says the same in words, so the picture is aria-hidden.
  */
-export function ObjectiveBar({ value, objective, tone }: { value: number | null; objective: number | null; tone: Tone }): React.JSX.Element {
+export function ObjectiveBar({
+  value,
+  objective,
+  tone,
+}: {
+  value: number | null;
+  objective: number | null;
+  tone: Tone;
+}): React.JSX.Element {
   const w = 120;
   const ratio = value === null || objective === null || objective <= 0 ? null : Math.min(value / objective, 2) / 2;
   return (
@@ -21,7 +29,13 @@ export function ObjectiveBar({ value, objective, tone }: { value: number | null;
 }
 
 /** Backup size (bars) and duration (line) of the newest sets, oldest on the left, with a text alternative. */
-export function HistoryChart({ system, history }: { system: string; history: Recoverability['history'] }): React.JSX.Element | null {
+export function HistoryChart({
+  system,
+  history,
+}: {
+  system: string;
+  history: Recoverability['history'];
+}): React.JSX.Element | null {
   if (history.length < 2) return null;
   const w = 220;
   const h = 48;
@@ -42,15 +56,32 @@ export function HistoryChart({ system, history }: { system: string; history: Rec
     (durs.length ? `; backup time ${formatDuration(Math.min(...durs))} to ${formatDuration(Math.max(...durs))}` : '');
   return (
     <figure className="history">
-      <svg width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label} data-testid={`history-${system}`}>
+      <svg
+        width={w}
+        height={h}
+        viewBox={`0 0 ${w} ${h}`}
+        role="img"
+        aria-label={label}
+        data-testid={`history-${system}`}
+      >
         {history.map((p, i) => {
           const bh = Math.max(1, (p.bytes / maxBytes) * (h - 4));
-          return <rect key={`${p.createdAt}-${i}`} x={i * step + 1} y={h - bh} width={Math.max(1, step - 2)} height={bh} fill="#2c5472" />;
+          return (
+            <rect
+              key={`${p.createdAt}-${i}`}
+              x={i * step + 1}
+              y={h - bh}
+              width={Math.max(1, step - 2)}
+              height={bh}
+              fill="#2c5472"
+            />
+          );
         })}
         {line && <polyline points={line} fill="none" stroke="var(--amber)" strokeWidth={1.5} />}
       </svg>
       <figcaption className="muted small">
-        <span className="legend legend-size" aria-hidden="true" /> size <span className="legend legend-time" aria-hidden="true" /> backup time
+        <span className="legend legend-size" aria-hidden="true" /> size{' '}
+        <span className="legend legend-time" aria-hidden="true" /> backup time
       </figcaption>
     </figure>
   );

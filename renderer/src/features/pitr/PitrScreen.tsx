@@ -28,7 +28,15 @@ const H = 96;
  * what no window covers hatched, the chosen time as a line (green inside, red outside). A click picks a time; the
  * datetime field beside it is the keyboard's way (and the screen reader's).
  */
-function Timeline({ plan, target, onPick }: { plan: PitrPlanView; target: string | null; onPick: (iso: string) => void }): React.JSX.Element {
+function Timeline({
+  plan,
+  target,
+  onPick,
+}: {
+  plan: PitrPlanView;
+  target: string | null;
+  onPick: (iso: string) => void;
+}): React.JSX.Element {
   const times = [
     ...plan.bases.flatMap((b) => [b.startedAt, b.finishedAt]),
     ...plan.windows.flatMap((w) => [w.from, w.to ?? w.from]),
@@ -43,9 +51,15 @@ function Timeline({ plan, target, onPick }: { plan: PitrPlanView; target: string
   const lo = lo0 - pad;
   const hi = hi0 + pad;
   const x = (t: string | number): number => ((Number(typeof t === 'string' ? Date.parse(t) : t) - lo) / (hi - lo)) * W;
-  const inside = target ? plan.windows.some((w) => Date.parse(target) >= Date.parse(w.from) && Date.parse(target) <= Date.parse(w.to ?? w.from)) : null;
+  const inside = target
+    ? plan.windows.some(
+        (w) => Date.parse(target) >= Date.parse(w.from) && Date.parse(target) <= Date.parse(w.to ?? w.from),
+      )
+    : null;
   const described = plan.windows.length
-    ? plan.windows.map((w) => `recoverable from ${formatLocalTime(w.from)} to ${w.to ? formatLocalTime(w.to) : 'unknown'}`).join('; ')
+    ? plan.windows
+        .map((w) => `recoverable from ${formatLocalTime(w.from)} to ${w.to ? formatLocalTime(w.to) : 'unknown'}`)
+        .join('; ')
     : 'no recoverable window';
   return (
     <svg
@@ -71,17 +85,50 @@ function Timeline({ plan, target, onPick }: { plan: PitrPlanView; target: string
       </defs>
       <rect x={0} y={30} width={W} height={26} fill="url(#pitr-hatch)" />
       {plan.windows.map((w) => (
-        <rect key={w.base} className="timeline-window" data-testid="timeline-window" x={x(w.from)} y={30} width={Math.max(3, x(w.to ?? w.from) - x(w.from))} height={26} fill="#2f9e5b" />
+        <rect
+          key={w.base}
+          className="timeline-window"
+          data-testid="timeline-window"
+          x={x(w.from)}
+          y={30}
+          width={Math.max(3, x(w.to ?? w.from) - x(w.from))}
+          height={26}
+          fill="#2f9e5b"
+        />
       ))}
       {plan.bases.map((b) => (
         <g key={b.setId}>
-          <line className="timeline-base" x1={x(b.finishedAt)} x2={x(b.finishedAt)} y1={22} y2={64} stroke="#7cb7ff" strokeWidth={3} />
-          <text x={x(b.finishedAt)} y={16} fill="#b9c7d6" fontSize={11} textAnchor="middle">base</text>
+          <line
+            className="timeline-base"
+            x1={x(b.finishedAt)}
+            x2={x(b.finishedAt)}
+            y1={22}
+            y2={64}
+            stroke="#7cb7ff"
+            strokeWidth={3}
+          />
+          <text x={x(b.finishedAt)} y={16} fill="#b9c7d6" fontSize={11} textAnchor="middle">
+            base
+          </text>
         </g>
       ))}
-      {target && <line data-testid="timeline-target" x1={x(target)} x2={x(target)} y1={4} y2={72} stroke={inside ? '#5fe08f' : '#ff6b61'} strokeWidth={3} />}
-      <text x={4} y={90} fill="#b9c7d6" fontSize={11}>{formatLocalTime(lo)}</text>
-      <text x={W - 4} y={90} fill="#b9c7d6" fontSize={11} textAnchor="end">{formatLocalTime(hi)}</text>
+      {target && (
+        <line
+          data-testid="timeline-target"
+          x1={x(target)}
+          x2={x(target)}
+          y1={4}
+          y2={72}
+          stroke={inside ? '#5fe08f' : '#ff6b61'}
+          strokeWidth={3}
+        />
+      )}
+      <text x={4} y={90} fill="#b9c7d6" fontSize={11}>
+        {formatLocalTime(lo)}
+      </text>
+      <text x={W - 4} y={90} fill="#b9c7d6" fontSize={11} textAnchor="end">
+        {formatLocalTime(hi)}
+      </text>
     </svg>
   );
 }
@@ -91,24 +138,41 @@ export function PitrScreen(): React.JSX.Element {
   const api = getApi();
   const fromHash = useHashParam('system');
   const [bases] = useResult(() => api.listSets({ kind: 'pg-base' }));
-  const systems = useMemo(() => (bases.state === 'ready' ? [...new Set(bases.value.map((s) => s.system))].sort() : []), [bases]);
+  const systems = useMemo(
+    () => (bases.state === 'ready' ? [...new Set(bases.value.map((s) => s.system))].sort() : []),
+    [bases],
+  );
   const [system, setSystem] = useState(fromHash ?? '');
   const [local, setLocal] = useState('');
   const target = isoFromLocal(local) || null;
   useEffect(() => {
     if (!system && systems.length === 1) setSystem(systems[0]!);
   }, [systems, system]);
-  const [plan] = useResult(() => (system ? api.planPitr({ system, ...(target ? { targetTime: target } : {}) }) : Promise.resolve({ ok: true as const, value: null })), [system, target]);
+  const [plan] = useResult(
+    () =>
+      system
+        ? api.planPitr({ system, ...(target ? { targetTime: target } : {}) })
+        : Promise.resolve({ ok: true as const, value: null }),
+    [system, target],
+  );
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [plan.state === 'ready' ? plan.value?.system : null]);
   const p = plan.state === 'ready' ? plan.value : null;
   const t = (p?.target ?? null) as PlanTarget | null;
   const unsignedWal = t ? t.refused.filter((r) => r.state !== 'duplicate') : [];
-  const why = !system ? 'choose a system' : !target ? 'choose a time' : t && !t.inside ? 'the time is outside every recoverable window' : '';
+  const why = !system
+    ? 'choose a system'
+    : !target
+      ? 'choose a time'
+      : t && !t.inside
+        ? 'the time is outside every recoverable window'
+        : '';
   return (
     <section aria-labelledby="screen-title">
       <h1 id="screen-title">PITR planner</h1>
-      <p className="muted">Point-in-time recovery: pick a system and a time; see whether its base backups and archived WAL reach it.</p>
+      <p className="muted">
+        Point-in-time recovery: pick a system and a time; see whether its base backups and archived WAL reach it.
+      </p>
       <article className="card wide">
         <div className="form">
           <div className="row">
@@ -124,16 +188,28 @@ export function PitrScreen(): React.JSX.Element {
               >
                 <option value="">— a system with base backups —</option>
                 {systems.map((s) => (
-                  <option key={s} value={s}>{s}</option>
+                  <option key={s} value={s}>
+                    {s}
+                  </option>
                 ))}
               </select>
             </label>
             <label>
               Recover to (local time, {ZONE})
-              <input type="datetime-local" step={1} value={local} onChange={(e) => setLocal(e.target.value)} data-testid="pitr-time" />
+              <input
+                type="datetime-local"
+                step={1}
+                value={local}
+                onChange={(e) => setLocal(e.target.value)}
+                data-testid="pitr-time"
+              />
             </label>
           </div>
-          {bases.state === 'ready' && systems.length === 0 && <p className="hint">No base backups in the catalog: scan a medium holding pg-base sets and their WAL archive.</p>}
+          {bases.state === 'ready' && systems.length === 0 && (
+            <p className="hint">
+              No base backups in the catalog: scan a medium holding pg-base sets and their WAL archive.
+            </p>
+          )}
         </div>
       </article>
       {bases.state === 'error' && <ErrorBox error={bases.error} />}
@@ -146,20 +222,29 @@ export function PitrScreen(): React.JSX.Element {
           </h2>
           <Timeline plan={p} target={target} onPick={(iso) => setLocal(localFromIso(iso))} />
           <p className="muted small" aria-hidden="true">
-            Green: recoverable · blue tick: a base backup · hatched: not recoverable · vertical line: the chosen time (click the line to pick one)
+            Green: recoverable · blue tick: a base backup · hatched: not recoverable · vertical line: the chosen time
+            (click the line to pick one)
           </p>
           <h3>Recoverable windows</h3>
           <ul>
             {p.windows.map((w) => (
               <li key={w.base} data-testid="pitr-window">
-                From <strong>{formatLocalTime(w.from)}</strong> to <strong>{w.to ? formatTimeWithAge(w.to) : '—'}</strong> on timeline {w.timeline} (base {w.base};{' '}
+                From <strong>{formatLocalTime(w.from)}</strong> to{' '}
+                <strong>{w.to ? formatTimeWithAge(w.to) : '—'}</strong> on timeline {w.timeline} (base {w.base};{' '}
                 {w.segments} contiguous WAL segments; end from {w.toBasis}){' '}
-                <button type="button" className="link" onClick={() => setLocal(localFromIso(w.to ?? w.from))} aria-label={`Pick the end of the window of base ${w.base}`}>
+                <button
+                  type="button"
+                  className="link"
+                  onClick={() => setLocal(localFromIso(w.to ?? w.from))}
+                  aria-label={`Pick the end of the window of base ${w.base}`}
+                >
                   Pick the end of the window of base {w.base}
                 </button>
               </li>
             ))}
-            {p.windows.length === 0 && <li className="hint">No recoverable window: no base backup with its WAL on a reachable medium.</li>}
+            {p.windows.length === 0 && (
+              <li className="hint">No recoverable window: no base backup with its WAL on a reachable medium.</li>
+            )}
             {p.gaps.map((g) => (
               <li key={`${g.timeline}${g.from}`}>
                 <span className="status status-red">Gap</span> on timeline {g.timeline}: WAL {g.from}
@@ -171,19 +256,31 @@ export function PitrScreen(): React.JSX.Element {
             <div data-testid="pitr-target" data-inside={String(t.inside)}>
               <h3>{formatLocalTime(t.time)}</h3>
               <p>
-                {t.inside ? <span className="status status-green">inside the window</span> : <span className="status status-red">outside every window</span>}
-                {t.base ? ` · base backup ${t.base}` : ''} · {t.segments.length} WAL segment{t.segments.length === 1 ? '' : 's'} to replay
+                {t.inside ? (
+                  <span className="status status-green">inside the window</span>
+                ) : (
+                  <span className="status status-red">outside every window</span>
+                )}
+                {t.base ? ` · base backup ${t.base}` : ''} · {t.segments.length} WAL segment
+                {t.segments.length === 1 ? '' : 's'} to replay
               </p>
               {unsignedWal.length > 0 && (
                 <p className="hint" data-testid="pitr-unsigned">
-                  {unsignedWal.length} WAL file{unsignedWal.length === 1 ? ' is' : 's are'} not signed by a pinned key ({unsignedWal.slice(0, 3).map((r) => r.name).join(', ')}
-                  {unsignedWal.length > 3 ? '…' : ''}): the restore stops on them unless you allow unsigned files for the run.
+                  {unsignedWal.length} WAL file{unsignedWal.length === 1 ? ' is' : 's are'} not signed by a pinned key (
+                  {unsignedWal
+                    .slice(0, 3)
+                    .map((r) => r.name)
+                    .join(', ')}
+                  {unsignedWal.length > 3 ? '…' : ''}): the restore stops on them unless you allow unsigned files for
+                  the run.
                 </p>
               )}
               {t.warnings.length > 0 && (
                 <ul>
                   {t.warnings.map((w) => (
-                    <li key={w} className="hint">{w}</li>
+                    <li key={w} className="hint">
+                      {w}
+                    </li>
                   ))}
                 </ul>
               )}
@@ -192,7 +289,9 @@ export function PitrScreen(): React.JSX.Element {
           {p.warnings.length > 0 && (
             <ul data-testid="pitr-warnings">
               {p.warnings.map((w) => (
-                <li key={w} className="hint">{w}</li>
+                <li key={w} className="hint">
+                  {w}
+                </li>
               ))}
             </ul>
           )}
@@ -205,7 +304,11 @@ export function PitrScreen(): React.JSX.Element {
               aria-describedby={why ? 'pitr-why' : undefined}
               onClick={() =>
                 target &&
-                openStartForm('pitr-restore', { inputs: { system: p.system, target_time: target }, unsigned: unsignedWal.length > 0, purpose: `Recover ${p.system} to ${formatLocalTime(target)}` })
+                openStartForm('pitr-restore', {
+                  inputs: { system: p.system, target_time: target },
+                  unsigned: unsignedWal.length > 0,
+                  purpose: `Recover ${p.system} to ${formatLocalTime(target)}`,
+                })
               }
             >
               Start PITR restore of {p.system}…
@@ -215,7 +318,9 @@ export function PitrScreen(): React.JSX.Element {
                 To start: {why}.
               </span>
             )}
-            <CliCommand command={`lifeboat pitr plan --system ${p.system} --from ${p.medium}${target ? ` --target-time ${target}` : ''} --identity <key file>`} />
+            <CliCommand
+              command={`lifeboat pitr plan --system ${p.system} --from ${p.medium}${target ? ` --target-time ${target}` : ''} --identity <key file>`}
+            />
           </div>
         </article>
       )}

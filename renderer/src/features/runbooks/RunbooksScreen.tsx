@@ -41,13 +41,32 @@ export function localFromIso(iso: string): string {
 const shellQuote = (v: string): string => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
 /** The sets of a system a runbook can use (newest first), to pick one instead of typing its key. */
-function SetChoice({ system, kinds, value, testid, onChange }: { system: string; kinds: SetKind[] | undefined; value: string; testid: string; onChange: (v: string) => void }): React.JSX.Element {
+function SetChoice({
+  system,
+  kinds,
+  value,
+  testid,
+  onChange,
+}: {
+  system: string;
+  kinds: SetKind[] | undefined;
+  value: string;
+  testid: string;
+  onChange: (v: string) => void;
+}): React.JSX.Element {
   const api = getApi();
   const [sets] = useResult(() => api.listSets({ system }), [system]);
-  const rows = sets.state === 'ready' ? sets.value.filter((s) => !kinds || (kinds as readonly string[]).includes(s.kind)) : [];
+  const rows =
+    sets.state === 'ready' ? sets.value.filter((s) => !kinds || (kinds as readonly string[]).includes(s.kind)) : [];
   return (
     <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testid} required>
-      <option value="">{sets.state === 'loading' ? 'loading the sets…' : rows.length ? '— choose a set —' : `no usable set of ${system}`}</option>
+      <option value="">
+        {sets.state === 'loading'
+          ? 'loading the sets…'
+          : rows.length
+            ? '— choose a set —'
+            : `no usable set of ${system}`}
+      </option>
       {rows.map((s) => (
         <option key={s.key} value={s.key}>
           {s.key} — {s.kind}, made {formatTimeWithAge(s.createdAt)}
@@ -59,7 +78,15 @@ function SetChoice({ system, kinds, value, testid, onChange }: { system: string;
   );
 }
 
-function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; prefill: Prefill | null; onCancel: () => void }): React.JSX.Element {
+function StartForm({
+  entry,
+  prefill,
+  onCancel,
+}: {
+  entry: LibraryEntryView;
+  prefill: Prefill | null;
+  onCancel: () => void;
+}): React.JSX.Element {
   const api = getApi();
   const [systems] = useResult(() => api.listSystems({}));
   const kinds = KINDS_OF[entry.id];
@@ -71,13 +98,15 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
     return { ok: true as const, value: new Set(lists.flatMap((l) => (l.ok ? l.value.map((s) => s.system) : []))) };
   });
   const [credentials] = useResult(() => api.listCredentials({}));
-  const pgTargets = credentials.state === 'ready' ? credentials.value.credentials.filter((c) => c.kind === 'pg' && c.url) : [];
+  const pgTargets =
+    credentials.state === 'ready' ? credentials.value.credentials.filter((c) => c.kind === 'pg' && c.url) : [];
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(
       entry.inputs.map((i) => {
         const given = prefill?.inputs[i.id];
         // A datetime field shows local time: a pre-filled ISO time is converted for it (and back when sent).
-        if (i.type === 'datetime') return [i.id, given ? localFromIso(given) : i.default && i.default !== 'now' ? localFromIso(i.default) : ''];
+        if (i.type === 'datetime')
+          return [i.id, given ? localFromIso(given) : i.default && i.default !== 'now' ? localFromIso(i.default) : ''];
         return [i.id, given ?? i.default ?? ''];
       }),
     ),
@@ -97,7 +126,15 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
   const inputsToSend = (): Record<string, string> =>
     Object.fromEntries(
       Object.entries(values)
-        .map(([k, v]) => [k, entry.inputs.find((i) => i.id === k)?.type === 'datetime' ? isoFromLocal(v) || (v === 'now' ? v : '') : v.trim()] as const)
+        .map(
+          ([k, v]) =>
+            [
+              k,
+              entry.inputs.find((i) => i.id === k)?.type === 'datetime'
+                ? isoFromLocal(v) || (v === 'now' ? v : '')
+                : v.trim(),
+            ] as const,
+        )
         .filter(([, v]) => v !== ''),
     );
   const start = async (): Promise<void> => {
@@ -125,16 +162,34 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
   ]
     .filter(Boolean)
     .join(' ');
-  const systemOptions = systems.state === 'ready' ? systems.value.filter((s) => fitting.state !== 'ready' || fitting.value === null || fitting.value.has(s.system) || values.system === s.system) : [];
-  const missing = entry.inputs.filter((i) => i.required && !i.default && !values[i.id]?.trim() && !(isDrill && /not used in drills/.test(i.label)));
-  const blockers = [...missing.map((i) => i.label), allowUnsigned && !acceptRisk ? 'accepting the unsigned-set risk' : ''].filter(Boolean);
+  const systemOptions =
+    systems.state === 'ready'
+      ? systems.value.filter(
+          (s) =>
+            fitting.state !== 'ready' ||
+            fitting.value === null ||
+            fitting.value.has(s.system) ||
+            values.system === s.system,
+        )
+      : [];
+  const missing = entry.inputs.filter(
+    (i) => i.required && !i.default && !values[i.id]?.trim() && !(isDrill && /not used in drills/.test(i.label)),
+  );
+  const blockers = [
+    ...missing.map((i) => i.label),
+    allowUnsigned && !acceptRisk ? 'accepting the unsigned-set risk' : '',
+  ].filter(Boolean);
   const set = (id: string, v: string): void => setValues((old) => ({ ...old, [id]: v }));
   return (
     <article className="card wide" data-testid="start-form" aria-labelledby="start-title">
       <h2 id="start-title" ref={heading} tabIndex={-1}>
         Start: {entry.title}
       </h2>
-      {prefill?.purpose && <p data-testid="start-purpose"><strong>{prefill.purpose}</strong></p>}
+      {prefill?.purpose && (
+        <p data-testid="start-purpose">
+          <strong>{prefill.purpose}</strong>
+        </p>
+      )}
       <p>{entry.description}</p>
       <form
         className="form"
@@ -148,12 +203,25 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
             {i.label}
             {i.required && !i.default ? ' (required)' : ''}
             {i.type === 'backup-set' && !prefill?.inputs[i.id] && values.system ? (
-              <SetChoice system={values.system} kinds={kinds} value={values[i.id] ?? ''} testid={`input-${i.id}`} onChange={(v) => set(i.id, v)} />
+              <SetChoice
+                system={values.system}
+                kinds={kinds}
+                value={values[i.id] ?? ''}
+                testid={`input-${i.id}`}
+                onChange={(v) => set(i.id, v)}
+              />
             ) : i.type === 'system' && systems.state === 'ready' ? (
-              <select value={values[i.id] ?? ''} onChange={(e) => set(i.id, e.target.value)} data-testid={`input-${i.id}`} required={i.required}>
+              <select
+                value={values[i.id] ?? ''}
+                onChange={(e) => set(i.id, e.target.value)}
+                data-testid={`input-${i.id}`}
+                required={i.required}
+              >
                 <option value="">— choose a system —</option>
                 {systemOptions.map((s) => (
-                  <option key={s.system} value={s.system}>{s.system}</option>
+                  <option key={s.system} value={s.system}>
+                    {s.system}
+                  </option>
                 ))}
               </select>
             ) : i.type === 'postgres-target' && pgTargets.length > 0 ? (
@@ -162,7 +230,11 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
                 data-testid={`input-${i.id}`}
                 onChange={(e) => {
                   const c = pgTargets.find((x) => x.account === e.target.value);
-                  setValues((old) => ({ ...old, [i.id]: c?.url ?? '', ...(hasCredential ? { credential: c?.account ?? '' } : {}) }));
+                  setValues((old) => ({
+                    ...old,
+                    [i.id]: c?.url ?? '',
+                    ...(hasCredential ? { credential: c?.account ?? '' } : {}),
+                  }));
                 }}
               >
                 <option value="">— a PostgreSQL server from the keychain —</option>
@@ -174,7 +246,14 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
               </select>
             ) : i.type === 'datetime' ? (
               <>
-                <input type="datetime-local" step={1} value={values[i.id] ?? ''} onChange={(e) => set(i.id, e.target.value)} data-testid={`input-${i.id}`} required={i.required && !i.default} />
+                <input
+                  type="datetime-local"
+                  step={1}
+                  value={values[i.id] ?? ''}
+                  onChange={(e) => set(i.id, e.target.value)}
+                  data-testid={`input-${i.id}`}
+                  required={i.required && !i.default}
+                />
                 <span className="muted">
                   Local time ({ZONE}){i.default === 'now' ? '; empty: when the run starts' : ''}
                 </span>
@@ -187,44 +266,86 @@ function StartForm({ entry, prefill, onCancel }: { entry: LibraryEntryView; pref
                 data-testid={`input-${i.id}`}
                 required={i.required && !i.default && !(isDrill && /not used in drills/.test(i.label))}
                 readOnly={i.type === 'backup-set' && Boolean(prefill?.inputs[i.id])}
-                placeholder={i.type === 'postgres-target' ? 'postgres://user@host:5432/postgres (no password)' : i.type === 'directory' ? '/absolute/path' : ''}
+                placeholder={
+                  i.type === 'postgres-target'
+                    ? 'postgres://user@host:5432/postgres (no password)'
+                    : i.type === 'directory'
+                      ? '/absolute/path'
+                      : ''
+                }
               />
             )}
           </label>
         ))}
         <label>
           Another age identity file (optional: the keychain&apos;s identities are used)
-          <input type="text" value={identity} onChange={(e) => setIdentity(e.target.value)} data-testid="input-identity" placeholder="/path/to/laptop.age" />
+          <input
+            type="text"
+            value={identity}
+            onChange={(e) => setIdentity(e.target.value)}
+            data-testid="input-identity"
+            placeholder="/path/to/laptop.age"
+          />
         </label>
         <KeychainKeys />
         <label>
           Operator
-          <input type="text" value={operator} onChange={(e) => setOperator(e.target.value)} placeholder="your name (default: from Settings)" data-testid="input-operator" />
+          <input
+            type="text"
+            value={operator}
+            onChange={(e) => setOperator(e.target.value)}
+            placeholder="your name (default: from Settings)"
+            data-testid="input-operator"
+          />
         </label>
         <label className="row">
-          <input type="checkbox" checked={isDrill} disabled={entry.drill === 'only'} onChange={(e) => setDrill(e.target.checked)} data-testid="input-drill" /> Drill (restores only into
-          scratch targets Lifeboat creates and removes)
+          <input
+            type="checkbox"
+            checked={isDrill}
+            disabled={entry.drill === 'only'}
+            onChange={(e) => setDrill(e.target.checked)}
+            data-testid="input-drill"
+          />{' '}
+          Drill (restores only into scratch targets Lifeboat creates and removes)
         </label>
         {prefill?.unsigned && (
           <fieldset className="warn-box" data-testid="unsigned-override">
             <legend>This set is not signed by a pinned key</legend>
             <p>
-              Its content cannot be proven to be the backup that was made: someone with write access to the medium could have replaced it. The restore is
-              refused unless you allow it for this run; the choice is recorded in the run&apos;s journal and report.
+              Its content cannot be proven to be the backup that was made: someone with write access to the medium could
+              have replaced it. The restore is refused unless you allow it for this run; the choice is recorded in the
+              run&apos;s journal and report.
             </p>
             <label className="row">
-              <input type="checkbox" checked={allowUnsigned} onChange={(e) => setAllowUnsigned(e.target.checked)} data-testid="allow-unsigned" /> Allow unsigned sets in this run
+              <input
+                type="checkbox"
+                checked={allowUnsigned}
+                onChange={(e) => setAllowUnsigned(e.target.checked)}
+                data-testid="allow-unsigned"
+              />{' '}
+              Allow unsigned sets in this run
             </label>
             {allowUnsigned && (
               <label className="row">
-                <input type="checkbox" checked={acceptRisk} onChange={(e) => setAcceptRisk(e.target.checked)} data-testid="accept-unsigned-risk" /> I accept the risk of restoring
-                a set whose origin cannot be proven
+                <input
+                  type="checkbox"
+                  checked={acceptRisk}
+                  onChange={(e) => setAcceptRisk(e.target.checked)}
+                  data-testid="accept-unsigned-risk"
+                />{' '}
+                I accept the risk of restoring a set whose origin cannot be proven
               </label>
             )}
           </fieldset>
         )}
         <div className="row">
-          <button type="submit" className="primary" data-testid="start-run" disabled={busy || blockers.length > 0} aria-describedby={blockers.length ? 'start-blockers' : undefined}>
+          <button
+            type="submit"
+            className="primary"
+            data-testid="start-run"
+            disabled={busy || blockers.length > 0}
+            aria-describedby={blockers.length ? 'start-blockers' : undefined}
+          >
             Start {isDrill ? 'drill' : 'LIVE run'}: {entry.title}
           </button>
           <button type="button" className="secondary" onClick={onCancel}>
@@ -258,7 +379,12 @@ function ChecklistPreview({ runbook, onClose }: { runbook: string; onClose: () =
       {doc.state === 'ready' && (
         <>
           <div className="actions">
-            <button type="button" className="primary" data-testid="save-checklist" onClick={() => downloadText(`lifeboat-checklist-${runbook}.html`, 'text/html', doc.value.html)}>
+            <button
+              type="button"
+              className="primary"
+              data-testid="save-checklist"
+              onClick={() => downloadText(`lifeboat-checklist-${runbook}.html`, 'text/html', doc.value.html)}
+            >
               Save the checklist to print (HTML)
             </button>
             <button type="button" className="secondary" onClick={onClose}>
@@ -266,7 +392,13 @@ function ChecklistPreview({ runbook, onClose }: { runbook: string; onClose: () =
             </button>
             <CliCommand command={`lifeboat runbook checklist ${runbook} --html checklist.html`} />
           </div>
-          <iframe className="report" title={`Blank checklist of ${doc.value.title}`} sandbox="" srcDoc={doc.value.html} data-testid="checklist-frame" />
+          <iframe
+            className="report"
+            title={`Blank checklist of ${doc.value.title}`}
+            sandbox=""
+            srcDoc={doc.value.html}
+            data-testid="checklist-frame"
+          />
         </>
       )}
     </article>
@@ -283,13 +415,17 @@ export function RunbooksScreen(): React.JSX.Element {
   const startId = startParam ?? runbookParam;
   const prefillRaw = useHashParam('prefill');
   const system = useHashParam('system');
-  const prefill = useMemo(() => (prefillRaw ? readPrefill() : system ? { inputs: { system } } : null), [prefillRaw, system]);
+  const prefill = useMemo(
+    () => (prefillRaw ? readPrefill() : system ? { inputs: { system } } : null),
+    [prefillRaw, system],
+  );
   const [library] = useResult(() => api.listRunbooks({}));
   const [runs] = useResult(() => api.listRuns({}));
   const [picked, setPicked] = useState<LibraryEntryView | null>(null);
   const [checklist, setChecklist] = useState<string | null>(null);
   if (runId) return <Walkthrough key={runId} runId={runId} />;
-  const fromHash = startId && library.state === 'ready' ? (library.value.find((r) => r.id === startId && !r.problem) ?? null) : null;
+  const fromHash =
+    startId && library.state === 'ready' ? (library.value.find((r) => r.id === startId && !r.problem) ?? null) : null;
   const starting = picked ?? fromHash;
   const open = runs.state === 'ready' ? runs.value.filter((r) => !runEnded(r.status)) : [];
   // "Start a runbook with this set": the library, with the set's values handed to the runbook picked.
@@ -303,10 +439,17 @@ export function RunbooksScreen(): React.JSX.Element {
           <ul>
             {open.map((r) => (
               <li key={r.id}>
-                <strong>{r.title}</strong> {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} —{' '}
+                <strong>{r.title}</strong>{' '}
+                {r.drill ? <span className="tag">drill</span> : <span className="status status-red">LIVE</span>} —{' '}
                 <span className={runStatusClass(r.status)}>{runStatusText(r.status)}</span>
                 {r.currentStep ? ` at ${r.currentStep}` : ''}, started {formatTimeWithAge(r.startedAt)} by {r.operator}{' '}
-                <button type="button" className="primary" data-testid={`resume-${r.id}`} onClick={() => setHashParams({ screen: 'runbooks', run: r.id })} aria-label={`Resume ${r.title}, started ${formatTimeWithAge(r.startedAt)}`}>
+                <button
+                  type="button"
+                  className="primary"
+                  data-testid={`resume-${r.id}`}
+                  onClick={() => setHashParams({ screen: 'runbooks', run: r.id })}
+                  aria-label={`Resume ${r.title}, started ${formatTimeWithAge(r.startedAt)}`}
+                >
                   Resume
                 </button>
               </li>
@@ -340,24 +483,51 @@ export function RunbooksScreen(): React.JSX.Element {
           {library.state === 'ready' && (
             <table className="table" data-testid="library">
               <thead>
-                <tr><th scope="col">Runbook</th><th scope="col">Level</th><th scope="col">RTO / RPO</th><th scope="col">Steps</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+                <tr>
+                  <th scope="col">Runbook</th>
+                  <th scope="col">Level</th>
+                  <th scope="col">RTO / RPO</th>
+                  <th scope="col">Steps</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
               </thead>
               <tbody>
                 {library.value.map((r) => (
                   <tr key={r.source}>
                     <td>
-                      <strong>{r.title}</strong> {r.drill === 'only' && <span className="tag">drill only</span>} {!r.builtin && <span className="tag">yours</span>}
-                      {r.problem ? <div className="hint">Does not validate: {r.problem}</div> : <div className="muted">{r.description}</div>}
+                      <strong>{r.title}</strong> {r.drill === 'only' && <span className="tag">drill only</span>}{' '}
+                      {!r.builtin && <span className="tag">yours</span>}
+                      {r.problem ? (
+                        <div className="hint">Does not validate: {r.problem}</div>
+                      ) : (
+                        <div className="muted">{r.description}</div>
+                      )}
                     </td>
                     <td>{r.level || '—'}</td>
                     <td>{r.problem ? '—' : `${formatDuration(r.rtoSeconds)} / ${formatDuration(r.rpoSeconds)}`}</td>
                     <td>{r.steps}</td>
                     <td>
                       <div className="row">
-                        <button type="button" className="primary" data-testid={`start-${r.id}`} disabled={Boolean(r.problem)} onClick={() => setPicked(r)} aria-label={`Start ${r.title}`}>
+                        <button
+                          type="button"
+                          className="primary"
+                          data-testid={`start-${r.id}`}
+                          disabled={Boolean(r.problem)}
+                          onClick={() => setPicked(r)}
+                          aria-label={`Start ${r.title}`}
+                        >
                           Start…
                         </button>
-                        <button type="button" className="secondary" data-testid={`checklist-${r.id}`} disabled={Boolean(r.problem)} onClick={() => setChecklist(r.id)} aria-label={`Print checklist of ${r.title}`}>
+                        <button
+                          type="button"
+                          className="secondary"
+                          data-testid={`checklist-${r.id}`}
+                          disabled={Boolean(r.problem)}
+                          onClick={() => setChecklist(r.id)}
+                          aria-label={`Print checklist of ${r.title}`}
+                        >
                           Print checklist
                         </button>
                       </div>

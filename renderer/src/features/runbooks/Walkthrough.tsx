@@ -29,7 +29,17 @@ const signoffStep = (s: RunStepView): boolean => s.signoffRole !== null || s.act
 
 /** The answer form for the waiting step: ticks (kept in the run as they are made) and sign-off, a typed confirmation,
  *  a second person, or a message someone must send and confirm. */
-function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView; onJob: (j: JobSnapshot) => void; onRun: (r: RunView) => void }): React.JSX.Element | null {
+function NeedForm({
+  run,
+  step,
+  onJob,
+  onRun,
+}: {
+  run: RunView;
+  step: RunStepView;
+  onJob: (j: JobSnapshot) => void;
+  onRun: (r: RunView) => void;
+}): React.JSX.Element | null {
   const api = getApi();
   const need = step.need;
   const [ticks, setTicks] = useState<number[]>(step.ticks);
@@ -60,13 +70,27 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
   };
   const missing =
     need.type === 'manual'
-      ? [ticks.length < need.items.length ? `${need.items.length - ticks.length} item(s) to tick` : '', need.signoff?.required && !name.trim() ? 'a name to sign with' : ''].filter(Boolean)
+      ? [
+          ticks.length < need.items.length ? `${need.items.length - ticks.length} item(s) to tick` : '',
+          need.signoff?.required && !name.trim() ? 'a name to sign with' : '',
+        ].filter(Boolean)
       : need.type === 'confirm'
-        ? typed.length ? [] : ['the confirmation to type']
+        ? typed.length
+          ? []
+          : ['the confirmation to type']
         : need.type === 'communicate'
           ? [!name.trim() ? 'who sent it' : '', !via.trim() ? 'how it was sent' : ''].filter(Boolean)
-          : name.trim() ? [] : ['the second person\'s name'];
-  const label = need.type === 'confirm' ? 'Confirm' : need.type === 'second-person' ? 'Sign' : need.type === 'communicate' ? 'Confirm the message was sent' : 'Complete step';
+          : name.trim()
+            ? []
+            : ["the second person's name"];
+  const label =
+    need.type === 'confirm'
+      ? 'Confirm'
+      : need.type === 'second-person'
+        ? 'Sign'
+        : need.type === 'communicate'
+          ? 'Confirm the message was sent'
+          : 'Complete step';
   return (
     <form
       className="form"
@@ -83,7 +107,12 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
             {need.items.map((item, i) => (
               <li key={item}>
                 <label>
-                  <input type="checkbox" checked={ticks.includes(i)} data-testid={`tick-${i}`} onChange={(e) => void tick(i, e.target.checked)} />
+                  <input
+                    type="checkbox"
+                    checked={ticks.includes(i)}
+                    data-testid={`tick-${i}`}
+                    onChange={(e) => void tick(i, e.target.checked)}
+                  />
                   {item}
                 </label>
               </li>
@@ -92,7 +121,13 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
           {need.signoff && (
             <label>
               Sign-off: {need.signoff.role} — your name
-              <input type="text" value={name} onChange={(e) => setName(e.target.value)} data-testid="signoff" required={need.signoff.required} />
+              <input
+                type="text"
+                value={name}
+                onChange={(e) => setName(e.target.value)}
+                data-testid="signoff"
+                required={need.signoff.required}
+              />
             </label>
           )}
         </>
@@ -100,7 +135,13 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
       {need.type === 'confirm' && (
         <label>
           {need.prompt} Type <strong className="mono">{need.expect}</strong> to confirm.
-          <input type="text" value={typed} onChange={(e) => setTyped(e.target.value)} data-testid="confirmation" autoComplete="off" />
+          <input
+            type="text"
+            value={typed}
+            onChange={(e) => setTyped(e.target.value)}
+            data-testid="confirmation"
+            autoComplete="off"
+          />
         </label>
       )}
       {need.type === 'second-person' && (
@@ -112,16 +153,22 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
       {need.type === 'communicate' && (
         <>
           <p>
-            Message for <strong>{need.audience}</strong>. Lifeboat sends nothing: copy it, send it, then say who sent it and how.
+            Message for <strong>{need.audience}</strong>. Lifeboat sends nothing: copy it, send it, then say who sent it
+            and how.
           </p>
-          <pre className="message" data-testid="message">{need.message}</pre>
+          <pre className="message" data-testid="message">
+            {need.message}
+          </pre>
           <div className="row">
             <button
               type="button"
               className="secondary"
               data-testid="copy-message"
               onClick={() => {
-                void navigator.clipboard?.writeText(need.message).then(() => setCopied(true), () => setCopied(false));
+                void navigator.clipboard?.writeText(need.message).then(
+                  () => setCopied(true),
+                  () => setCopied(false),
+                );
               }}
             >
               Copy the message for {need.audience}
@@ -139,7 +186,13 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
         </>
       )}
       <div className="row">
-        <button type="submit" className="primary" data-testid="complete-step" disabled={missing.length > 0} aria-describedby={missing.length ? `why-${step.id}` : undefined}>
+        <button
+          type="submit"
+          className="primary"
+          data-testid="complete-step"
+          disabled={missing.length > 0}
+          aria-describedby={missing.length ? `why-${step.id}` : undefined}
+        >
           {label}
         </button>
         {missing.length > 0 && (
@@ -157,7 +210,15 @@ function NeedForm({ run, step, onJob, onRun }: { run: RunView; step: RunStepView
  * Skip the shown step. The rules are the engine's (runner.skipRefusal); the form asks for what they need: a reason
  * always, a second person for a live run or a sign-off (the person asked to sign cannot skip it alone).
  */
-function SkipForm({ run, step, onSkipped }: { run: RunView; step: RunStepView; onSkipped: () => Promise<void> }): React.JSX.Element {
+function SkipForm({
+  run,
+  step,
+  onSkipped,
+}: {
+  run: RunView;
+  step: RunStepView;
+  onSkipped: () => Promise<void>;
+}): React.JSX.Element {
   const api = getApi();
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState('');
@@ -187,22 +248,37 @@ function SkipForm({ run, step, onSkipped }: { run: RunView; step: RunStepView; o
       onSubmit={(e) => {
         e.preventDefault();
         setError(null);
-        void api.skipStep({ id: run.id, step: step.id, reason, secondPerson: needsSecond ? second.trim() : undefined }).then(async (r) => {
-          if (!r.ok) return setError(r.error);
-          setOpen(false);
-          await onSkipped();
-        });
+        void api
+          .skipStep({ id: run.id, step: step.id, reason, secondPerson: needsSecond ? second.trim() : undefined })
+          .then(async (r) => {
+            if (!r.ok) return setError(r.error);
+            setOpen(false);
+            await onSkipped();
+          });
       }}
     >
       <p className="hint">{why} The run will end “completed with exceptions”.</p>
       <label>
         Reason (journaled)
-        <input ref={firstField} type="text" value={reason} onChange={(e) => setReason(e.target.value)} data-testid="skip-reason" required />
+        <input
+          ref={firstField}
+          type="text"
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          data-testid="skip-reason"
+          required
+        />
       </label>
       {needsSecond && (
         <label>
           Second person approving the skip (not {run.operator})
-          <input type="text" value={second} onChange={(e) => setSecond(e.target.value)} data-testid="skip-second-person" required />
+          <input
+            type="text"
+            value={second}
+            onChange={(e) => setSecond(e.target.value)}
+            data-testid="skip-second-person"
+            required
+          />
         </label>
       )}
       <div className="row">
@@ -217,7 +293,11 @@ function SkipForm({ run, step, onSkipped }: { run: RunView; step: RunStepView; o
         </button>
         {(!reason.trim() || (needsSecond && !second.trim())) && (
           <span className="muted" id={`skip-why-${step.id}`}>
-            Still needed: {[!reason.trim() ? 'a reason' : '', needsSecond && !second.trim() ? 'the second person' : ''].filter(Boolean).join(' and ')}.
+            Still needed:{' '}
+            {[!reason.trim() ? 'a reason' : '', needsSecond && !second.trim() ? 'the second person' : '']
+              .filter(Boolean)
+              .join(' and ')}
+            .
           </span>
         )}
         <button type="button" className="link" onClick={() => setOpen(false)}>
@@ -251,7 +331,13 @@ function CancelForm({ run, onCancelled }: { run: RunView; onCancelled: (r: RunVi
     >
       <label>
         Reason (journaled)
-        <input type="text" value={reason} onChange={(e) => setReason(e.target.value)} data-testid="cancel-run-reason" required />
+        <input
+          type="text"
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          data-testid="cancel-run-reason"
+          required
+        />
       </label>
       <button type="submit" className="danger" disabled={!reason.trim()}>
         Cancel the run for good
@@ -268,11 +354,21 @@ function CancelForm({ run, onCancelled }: { run: RunView; onCancelled: (r: RunVi
 function Summary({ run }: { run: RunView }): React.JSX.Element {
   const s = run.summary;
   const verdict = (ok: boolean | null): React.JSX.Element =>
-    ok === null ? <span className="muted">—</span> : ok ? <span className="status status-green">within</span> : <span className="status status-red">over</span>;
+    ok === null ? (
+      <span className="muted">—</span>
+    ) : ok ? (
+      <span className="status status-green">within</span>
+    ) : (
+      <span className="status status-red">over</span>
+    );
   return (
     <article className="card wide" data-testid="run-summary" aria-labelledby="summary-title">
       <h2 id="summary-title" tabIndex={-1}>
-        {run.status === 'completed-with-exceptions' ? 'Completed with exceptions' : run.status === 'succeeded' ? 'Succeeded' : `Ended: ${runStatusText(run.status)}`}
+        {run.status === 'completed-with-exceptions'
+          ? 'Completed with exceptions'
+          : run.status === 'succeeded'
+            ? 'Succeeded'
+            : `Ended: ${runStatusText(run.status)}`}
       </h2>
       <table className="table">
         <thead>
@@ -299,7 +395,9 @@ function Summary({ run }: { run: RunView }): React.JSX.Element {
           <tr>
             <th scope="row">Measured restore time</th>
             <td>{formatDuration(s.rtoSeconds)} (RTO)</td>
-            <td data-testid="summary-restore">{s.restoreSeconds === null ? 'no restore ran' : formatDuration(s.restoreSeconds)}</td>
+            <td data-testid="summary-restore">
+              {s.restoreSeconds === null ? 'no restore ran' : formatDuration(s.restoreSeconds)}
+            </td>
             <td>{verdict(s.restoreOk)}</td>
           </tr>
         </tbody>
@@ -384,23 +482,31 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
     <section aria-labelledby="screen-title" data-testid="walkthrough" data-status={run.status}>
       <h1 id="screen-title">{run.title}</h1>
       <div className={run.drill ? 'banner banner-drill' : 'banner banner-live'} data-testid="run-mode">
-        {run.drill ? 'DRILL — restores go only into scratch targets Lifeboat creates and removes.' : 'LIVE RUN — steps act on real targets.'}
+        {run.drill
+          ? 'DRILL — restores go only into scratch targets Lifeboat creates and removes.'
+          : 'LIVE RUN — steps act on real targets.'}
         {run.allowUnsigned ? ' Sets not signed by a pinned key are allowed in this run (journaled override).' : ''}
       </div>
       {ended && <Summary run={run} />}
       <div className="clocks">
         <span>
-          Status <span className={runStatusClass(run.status)} data-testid="run-status">{runStatusText(run.status)}</span>
+          Status{' '}
+          <span className={runStatusClass(run.status)} data-testid="run-status">
+            {runStatusText(run.status)}
+          </span>
         </span>
         <span data-testid="rto-clock">
-          RTO clock {clock(elapsed)} of {clock(s.rtoSeconds)} ({s.objectivesFrom}) {elapsed > s.rtoSeconds ? <span className="status status-red">over</span> : null}
+          RTO clock {clock(elapsed)} of {clock(s.rtoSeconds)} ({s.objectivesFrom}){' '}
+          {elapsed > s.rtoSeconds ? <span className="status status-red">over</span> : null}
         </span>
         <span data-testid="restore-time">
-          Measured restore time {s.restoreSeconds === null ? 'not yet' : formatDuration(s.restoreSeconds)} · RTO {formatDuration(s.rtoSeconds)}
+          Measured restore time {s.restoreSeconds === null ? 'not yet' : formatDuration(s.restoreSeconds)} · RTO{' '}
+          {formatDuration(s.rtoSeconds)}
         </span>
         {run.forecast?.seconds !== null && run.forecast?.seconds !== undefined && (
           <span>
-            Forecast {clock(run.forecast.seconds)} {run.forecast.fits ? '(within the RTO)' : <span className="status status-red">over the RTO</span>}
+            Forecast {clock(run.forecast.seconds)}{' '}
+            {run.forecast.fits ? '(within the RTO)' : <span className="status status-red">over the RTO</span>}
           </span>
         )}
         <span className="muted">
@@ -420,7 +526,9 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
                   data-testid={`step-${st.id}`}
                   data-status={st.status}
                 >
-                  <span className="mark" aria-hidden="true">{MARK[st.status]}</span>
+                  <span className="mark" aria-hidden="true">
+                    {MARK[st.status]}
+                  </span>
                   <span>{st.title}</span>
                   <span className="sr-only">({st.status})</span>
                 </button>
@@ -429,7 +537,9 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
           </ol>
         </nav>
         <article className="card" data-testid="current-step" data-step={shown.id}>
-          <h2 ref={headingRef} tabIndex={-1} data-testid="step-heading">{shown.title}</h2>
+          <h2 ref={headingRef} tabIndex={-1} data-testid="step-heading">
+            {shown.title}
+          </h2>
           <p className="muted">
             {shown.kind}
             {shown.action ? ` · ${shown.action}` : ''} · {shown.status}
@@ -438,11 +548,15 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
             {shown.expectedSeconds ? ` · planned ${clock(shown.expectedSeconds)}` : ''}
           </p>
           {shown.guidance && <p style={{ whiteSpace: 'pre-wrap' }}>{shown.guidance}</p>}
-          {shown.status === 'waiting' && <NeedForm key={`${shown.id}-${shown.status}`} run={run} step={shown} onJob={onJob} onRun={setRun} />}
+          {shown.status === 'waiting' && (
+            <NeedForm key={`${shown.id}-${shown.status}`} run={run} step={shown} onJob={onJob} onRun={setRun} />
+          )}
           {shown.kind === 'communicate' && shown.status !== 'waiting' && shown.output && (
             <>
               <p>For {String(shown.output.audience)}:</p>
-              <pre className="message" data-testid="message">{String(shown.output.message)}</pre>
+              <pre className="message" data-testid="message">
+                {String(shown.output.message)}
+              </pre>
               <Evidence output={shown.output} skip={['audience', 'message']} />
             </>
           )}
@@ -454,13 +568,17 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
             </p>
           )}
           {shown.error && <ErrorBox error={shown.error} />}
-          {run.status === 'failed' && shown.status === 'failed' && <GiveKeyAndRetry runId={runId} error={shown.error} onStarted={onJob} />}
+          {run.status === 'failed' && shown.status === 'failed' && (
+            <GiveKeyAndRetry runId={runId} error={shown.error} onStarted={onJob} />
+          )}
           {shown.condition && <p className="hint">Target left: {shown.condition}</p>}
           {job && (running || job.status === 'failed') && <JobProgress job={job} label={`Working on ${run.title}`} />}
           {log.length > 0 && (
             <div className="log" aria-label="Live log" data-testid="live-log" tabIndex={0} role="log">
               {log.map((l, i) => (
-                <div key={i} className={l.level === 'warn' || l.level === 'error' ? 'hint' : ''}>{l.message}</div>
+                <div key={i} className={l.level === 'warn' || l.level === 'error' ? 'hint' : ''}>
+                  {l.message}
+                </div>
               ))}
             </div>
           )}
@@ -475,7 +593,12 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
             )}
             {!ended && <CancelForm run={run} onCancelled={setRun} />}
             {ended && (
-              <button type="button" className="primary" data-testid="open-report" onClick={() => setHashParams({ screen: 'reports', run: run.id })}>
+              <button
+                type="button"
+                className="primary"
+                data-testid="open-report"
+                onClick={() => setHashParams({ screen: 'reports', run: run.id })}
+              >
                 Open the report of this run
               </button>
             )}

@@ -65,7 +65,13 @@ export function evidenceName(key: string): string {
 }
 
 /** A step's output as a short definition list; nested records (artifacts, checks) are summarised by the report. */
-export function Evidence({ output, skip = [] }: { output: Record<string, unknown>; skip?: string[] }): React.JSX.Element {
+export function Evidence({
+  output,
+  skip = [],
+}: {
+  output: Record<string, unknown>;
+  skip?: string[];
+}): React.JSX.Element {
   const rows = Object.entries(output)
     .filter(([k]) => !skip.includes(k))
     .map(([k, v]) => [k, formatEvidence(k, v)] as const)

@@ -26,7 +26,9 @@ export function readPrefill(): Prefill | null {
   if (!raw) return null;
   try {
     const v = JSON.parse(raw) as Partial<Prefill>;
-    const inputs = Object.fromEntries(Object.entries(v.inputs ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    const inputs = Object.fromEntries(
+      Object.entries(v.inputs ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
     return { inputs, unsigned: v.unsigned === true, purpose: typeof v.purpose === 'string' ? v.purpose : undefined };
   } catch {
     return null;

@@ -50,7 +50,8 @@ export function AboutCard(): React.JSX.Element {
               <dd className="mono">{info.value.catalogPath}</dd>
               <dt>Runtime</dt>
               <dd>
-                {info.value.electronVersion ? `Electron ${info.value.electronVersion}, ` : ''}Node {info.value.nodeVersion} on {info.value.platform}/{info.value.arch}
+                {info.value.electronVersion ? `Electron ${info.value.electronVersion}, ` : ''}Node{' '}
+                {info.value.nodeVersion} on {info.value.platform}/{info.value.arch}
                 {info.value.frontDoor === 'bridge' && <span className="tag">web bridge (development)</span>}
               </dd>
             </dl>
@@ -62,11 +63,36 @@ export function AboutCard(): React.JSX.Element {
           {overview.state === 'ready' && (
             <>
               <ul className="counts" data-testid="catalog-counts">
-                <li><span className="count" data-testid="count-media">{overview.value.catalog.media}</span> media</li>
-                <li><span className="count" data-testid="count-systems">{overview.value.catalog.systems}</span> systems</li>
-                <li><span className="count" data-testid="count-sets">{overview.value.catalog.sets}</span> sets</li>
-                <li><span className="count" data-testid="count-verifications">{overview.value.catalog.verifications}</span> verifications</li>
-                <li><span className="count" data-testid="count-runs">{overview.value.catalog.runs}</span> runs</li>
+                <li>
+                  <span className="count" data-testid="count-media">
+                    {overview.value.catalog.media}
+                  </span>{' '}
+                  media
+                </li>
+                <li>
+                  <span className="count" data-testid="count-systems">
+                    {overview.value.catalog.systems}
+                  </span>{' '}
+                  systems
+                </li>
+                <li>
+                  <span className="count" data-testid="count-sets">
+                    {overview.value.catalog.sets}
+                  </span>{' '}
+                  sets
+                </li>
+                <li>
+                  <span className="count" data-testid="count-verifications">
+                    {overview.value.catalog.verifications}
+                  </span>{' '}
+                  verifications
+                </li>
+                <li>
+                  <span className="count" data-testid="count-runs">
+                    {overview.value.catalog.runs}
+                  </span>{' '}
+                  runs
+                </li>
               </ul>
               <p className="muted">Catalog schema version {overview.value.catalogSchemaVersion}.</p>
             </>
@@ -77,7 +103,9 @@ export function AboutCard(): React.JSX.Element {
           {overview.state === 'ready' && (
             <div data-testid="keychain-status" data-state={overview.value.keychain.state}>
               <p>
-                <span className={`status status-${overview.value.keychain.state === 'available' ? 'green' : 'red'}`}>{overview.value.keychain.state}</span>{' '}
+                <span className={`status status-${overview.value.keychain.state === 'available' ? 'green' : 'red'}`}>
+                  {overview.value.keychain.state}
+                </span>{' '}
                 {overview.value.keychain.backend}
               </p>
               <p className="muted">{overview.value.keychain.detail}</p>
@@ -104,7 +132,13 @@ export function AboutCard(): React.JSX.Element {
                 <tr key={t.name}>
                   <td className="mono nowrap">{t.name}</td>
                   <td>{t.purpose}</td>
-                  <td>{t.problem ? <span className="status status-red">missing</span> : <span className="mono">{t.version}</span>}</td>
+                  <td>
+                    {t.problem ? (
+                      <span className="status status-red">missing</span>
+                    ) : (
+                      <span className="mono">{t.version}</span>
+                    )}
+                  </td>
                   <td className="mono">{t.path ?? '—'}</td>
                 </tr>
               ))}
@@ -113,12 +147,19 @@ export function AboutCard(): React.JSX.Element {
         </div>
       )}
       <div className="actions">
-        <button type="button" data-testid="self-check" onClick={() => void startSelfCheck()} disabled={job?.status === 'running'}>
+        <button
+          type="button"
+          data-testid="self-check"
+          onClick={() => void startSelfCheck()}
+          disabled={job?.status === 'running'}
+        >
           Run self-check
         </button>
         {job && (
           <span data-testid="self-check-status" data-status={job.status} role="status">
-            {job.status === 'running' ? `Checking: ${job.step ?? 'starting'} (${job.counters.itemsDone}/${job.counters.itemsTotal ?? '?'})` : `Self-check ${job.status}`}
+            {job.status === 'running'
+              ? `Checking: ${job.step ?? 'starting'} (${job.counters.itemsDone}/${job.counters.itemsTotal ?? '?'})`
+              : `Self-check ${job.status}`}
           </span>
         )}
         <CliCommand args={['lifeboat', 'doctor']} />

@@ -12,8 +12,8 @@ export function CommandLineCard(): React.JSX.Element | null {
     <article className="card" data-testid="settings-cli">
       <h2>The lifeboat command</h2>
       <p>
-        The app carries the <code>lifeboat</code> command line (every “CLI:” line in the console), run by the app itself: no Node needed.{' '}
-        <code>lifeboat doctor</code> says which tools this machine still lacks.
+        The app carries the <code>lifeboat</code> command line (every “CLI:” line in the console), run by the app
+        itself: no Node needed. <code>lifeboat doctor</code> says which tools this machine still lacks.
       </p>
       <ul>
         {how.steps.map((s) => (

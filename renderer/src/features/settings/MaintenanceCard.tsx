@@ -41,7 +41,9 @@ export function MaintenanceCard(): React.JSX.Element {
     <article className="card wide" aria-labelledby="maintenance-title" data-testid="maintenance">
       <h2 id="maintenance-title">Catalog maintenance</h2>
       <h3>Run journals</h3>
-      <p className="muted">Each run’s journal is hash-chained: recomputing the chain shows any edited, deleted or added event.</p>
+      <p className="muted">
+        Each run’s journal is hash-chained: recomputing the chain shows any edited, deleted or added event.
+      </p>
       <div className="actions">
         <button type="button" className="secondary" data-testid="journal-verify" onClick={() => void verify()}>
           Check every run’s journal
@@ -72,7 +74,8 @@ export function MaintenanceCard(): React.JSX.Element {
                   {journals.map((j) => (
                     <tr key={j.runId} data-testid="journal-row" data-ok={j.ok}>
                       <td>
-                        {j.title} {j.drill && <span className="tag">drill</span>} <span className="muted">{j.status}</span>
+                        {j.title} {j.drill && <span className="tag">drill</span>}{' '}
+                        <span className="muted">{j.status}</span>
                       </td>
                       <td>{formatTimeWithAge(j.startedAt)}</td>
                       <td>
@@ -99,8 +102,9 @@ export function MaintenanceCard(): React.JSX.Element {
       )}
       <h3>Rebuild the catalog from the media</h3>
       <p className="muted">
-        Forgets every medium and set the catalog knows and scans every known medium again. Pinned keys, runs, journals and the
-        verification history stay; a copy of the catalog is kept first. Media not connected now come back when scanned.
+        Forgets every medium and set the catalog knows and scans every known medium again. Pinned keys, runs, journals
+        and the verification history stay; a copy of the catalog is kept first. Media not connected now come back when
+        scanned.
       </p>
       <div className="actions">
         <ConfirmButton

@@ -51,15 +51,30 @@ export function SettingsScreen(): React.JSX.Element {
         >
           <label>
             Operator name (signs runs by default)
-            <input type="text" value={draft.operatorName} onChange={(e) => setDraft({ ...draft, operatorName: e.target.value })} data-testid="settings-operator" />
+            <input
+              type="text"
+              value={draft.operatorName}
+              onChange={(e) => setDraft({ ...draft, operatorName: e.target.value })}
+              data-testid="settings-operator"
+            />
           </label>
           <label>
             PostgreSQL tools directory (empty: PATH and the usual install folders)
-            <input type="text" value={draft.pgBinDir} onChange={(e) => setDraft({ ...draft, pgBinDir: e.target.value })} placeholder="/usr/lib/postgresql/15/bin" />
+            <input
+              type="text"
+              value={draft.pgBinDir}
+              onChange={(e) => setDraft({ ...draft, pgBinDir: e.target.value })}
+              placeholder="/usr/lib/postgresql/15/bin"
+            />
           </label>
-          <p className="muted" data-testid="settings-pg">Detected: {view.detectedPg.version ?? 'no pg_restore found'} {view.detectedPg.path ? `(${view.detectedPg.path})` : ''}</p>
+          <p className="muted" data-testid="settings-pg">
+            Detected: {view.detectedPg.version ?? 'no pg_restore found'}{' '}
+            {view.detectedPg.path ? `(${view.detectedPg.path})` : ''}
+          </p>
           <div className="row">
-            <button type="submit" className="primary" data-testid="settings-save">Save</button>
+            <button type="submit" className="primary" data-testid="settings-save">
+              Save
+            </button>
           </div>
         </form>
       </article>
@@ -79,7 +94,11 @@ export function SettingsScreen(): React.JSX.Element {
         >
           <table className="table" data-testid="tiers">
             <thead>
-              <tr><th scope="col">Tier</th><th scope="col">RTO (minutes)</th><th scope="col">RPO (minutes)</th></tr>
+              <tr>
+                <th scope="col">Tier</th>
+                <th scope="col">RTO (minutes)</th>
+                <th scope="col">RPO (minutes)</th>
+              </tr>
             </thead>
             <tbody>
               {tiers &&
@@ -105,8 +124,14 @@ export function SettingsScreen(): React.JSX.Element {
             </tbody>
           </table>
           <div className="row">
-            <button type="submit" className="primary" data-testid="tiers-save">Save objectives</button>
-            {saved && <span className="hint" role="status">{saved}</span>}
+            <button type="submit" className="primary" data-testid="tiers-save">
+              Save objectives
+            </button>
+            {saved && (
+              <span className="hint" role="status">
+                {saved}
+              </span>
+            )}
           </div>
         </form>
         <p className="muted">Saved in settings.json in {view.dataDir}; each system’s tier is set below.</p>
@@ -115,12 +140,15 @@ export function SettingsScreen(): React.JSX.Element {
       <article className="card wide">
         <h2>Pinned signing keys</h2>
         {view.trustedKeys.length === 0 ? (
-          <p className="hint">No key is pinned: no set can pass the authenticity level. Pin your backup servers' public key.</p>
+          <p className="hint">
+            No key is pinned: no set can pass the authenticity level. Pin your backup servers' public key.
+          </p>
         ) : (
           <ul data-testid="trusted-keys">
             {view.trustedKeys.map((k) => (
               <li key={k.keyId}>
-                <span className="mono">{k.keyId}</span> {k.label} <span className="muted">(pinned {formatTimeWithAge(k.addedAt)})</span>{' '}
+                <span className="mono">{k.keyId}</span> {k.label}{' '}
+                <span className="muted">(pinned {formatTimeWithAge(k.addedAt)})</span>{' '}
                 <ConfirmButton
                   danger
                   label={`Unpin ${k.label || k.keyId}`}
@@ -155,7 +183,9 @@ export function SettingsScreen(): React.JSX.Element {
             <input type="text" value={label} onChange={(e) => setLabel(e.target.value)} />
           </label>
           <div className="row">
-            <button type="submit" className="primary" disabled={!pem.trim()}>Pin this key</button>
+            <button type="submit" className="primary" disabled={!pem.trim()}>
+              Pin this key
+            </button>
           </div>
         </form>
       </article>

@@ -11,10 +11,18 @@ type Tier = 'critical' | 'important' | 'standard';
 type Draft = { tier: Tier | ''; validations: Array<{ sql: string; expect: string }> };
 
 /** Per system: its tier (which objectives apply) and the validation queries a test restore or a drill runs. */
-export function SystemsCard({ view, onSaved }: { view: SettingsView; onSaved: (r: Result<SettingsView>) => void }): React.JSX.Element {
+export function SystemsCard({
+  view,
+  onSaved,
+}: {
+  view: SettingsView;
+  onSaved: (r: Result<SettingsView>) => void;
+}): React.JSX.Element {
   const api = getApi();
   const [known] = useResult(() => api.getRecoverability({}));
-  const names = [...new Set([...(known.state === 'ready' ? known.value.map((r) => r.system) : []), ...Object.keys(view.systems)])].sort();
+  const names = [
+    ...new Set([...(known.state === 'ready' ? known.value.map((r) => r.system) : []), ...Object.keys(view.systems)]),
+  ].sort();
   const [system, setSystem] = useState('');
   const [draft, setDraft] = useState<Draft>({ tier: '', validations: [] });
   const [error, setError] = useState<WireError | null>(null);
@@ -46,7 +54,9 @@ export function SystemsCard({ view, onSaved }: { view: SettingsView; onSaved: (r
     const r = await api.saveSystemSettings({ system, tier: draft.tier || null, validations: draft.validations });
     if (!r.ok) return setError(r.error);
     onSaved(r);
-    setSaved(`Saved: ${system} is ${draft.tier ? `tier ${draft.tier}` : 'without a tier'}, with ${draft.validations.length} validation quer${draft.validations.length === 1 ? 'y' : 'ies'}.`);
+    setSaved(
+      `Saved: ${system} is ${draft.tier ? `tier ${draft.tier}` : 'without a tier'}, with ${draft.validations.length} validation quer${draft.validations.length === 1 ? 'y' : 'ies'}.`,
+    );
   };
   return (
     <article className="card wide" aria-labelledby="systems-settings-title" data-testid="systems-settings">
@@ -71,7 +81,11 @@ export function SystemsCard({ view, onSaved }: { view: SettingsView; onSaved: (r
           </label>
           <label>
             Tier (its objectives apply everywhere: Overview, drills, reports)
-            <select value={draft.tier} onChange={(e) => setDraft({ ...draft, tier: e.target.value as Draft['tier'] })} data-testid="system-tier">
+            <select
+              value={draft.tier}
+              onChange={(e) => setDraft({ ...draft, tier: e.target.value as Draft['tier'] })}
+              data-testid="system-tier"
+            >
               <option value="">none (the tier its sets were made with, else the runbook’s)</option>
               {(['critical', 'important', 'standard'] as const).map((t) => (
                 <option key={t} value={t}>
@@ -82,24 +96,49 @@ export function SystemsCard({ view, onSaved }: { view: SettingsView; onSaved: (r
           </label>
         </div>
         <fieldset>
-          <legend>Validation queries after a test restore (one value each, compared: “&gt; 0”, “= 42”, or an exact text)</legend>
-          {draft.validations.length === 0 && <p className="muted">None: a restored database must then simply hold tables.</p>}
+          <legend>
+            Validation queries after a test restore (one value each, compared: “&gt; 0”, “= 42”, or an exact text)
+          </legend>
+          {draft.validations.length === 0 && (
+            <p className="muted">None: a restored database must then simply hold tables.</p>
+          )}
           {draft.validations.map((v, i) => (
             <div className="row" key={i} data-testid="validation-row">
               <label className="grow">
                 Query {i + 1}
-                <input type="text" required value={v.sql} onChange={(e) => setValidation(i, 'sql', e.target.value)} placeholder="SELECT count(*) FROM orders" />
+                <input
+                  type="text"
+                  required
+                  value={v.sql}
+                  onChange={(e) => setValidation(i, 'sql', e.target.value)}
+                  placeholder="SELECT count(*) FROM orders"
+                />
               </label>
               <label>
                 Expect (query {i + 1})
-                <input type="text" required value={v.expect} onChange={(e) => setValidation(i, 'expect', e.target.value)} placeholder="> 0" />
+                <input
+                  type="text"
+                  required
+                  value={v.expect}
+                  onChange={(e) => setValidation(i, 'expect', e.target.value)}
+                  placeholder="> 0"
+                />
               </label>
-              <button type="button" className="secondary" onClick={() => setDraft({ ...draft, validations: draft.validations.filter((_, j) => j !== i) })}>
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => setDraft({ ...draft, validations: draft.validations.filter((_, j) => j !== i) })}
+              >
                 Remove query {i + 1}
               </button>
             </div>
           ))}
-          <button type="button" className="secondary" data-testid="validation-add" onClick={() => setDraft({ ...draft, validations: [...draft.validations, { sql: '', expect: '' }] })}>
+          <button
+            type="button"
+            className="secondary"
+            data-testid="validation-add"
+            onClick={() => setDraft({ ...draft, validations: [...draft.validations, { sql: '', expect: '' }] })}
+          >
             Add a validation query
           </button>
         </fieldset>
