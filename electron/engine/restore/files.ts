@@ -16,9 +16,7 @@ export interface TreeRestoreInput {
   /** The staging folder (inside the target's file system), created empty by the caller. */
   staging: string;
   /** The decoded plaintext of one set's files tar (the caller owns how artifacts are opened and checked; `consumed` waits for its checks). */
-  openTar(
-    set: string,
-  ): Promise<{
+  openTar(set: string): Promise<{
     source: Readable;
     stages: Transform[];
     label: string;
