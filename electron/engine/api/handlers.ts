@@ -7,7 +7,7 @@ import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from 
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { judgeVerify, runVerify } from '../verify/run';
-import { identitiesFor } from '../credentials/identities';
+import { identitiesFor } from '../crypto/keychain-identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../catalog/pitr-medium';
 import { LIFEBOAT_VERSION } from '../version';

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import type { ChannelArgs, ChannelOutput } from '../../../shared/ipc/contract';
 import { trustedKeys, trustKey } from '../catalog/trust';
-import { identitiesFor } from '../credentials/identities';
+import { identitiesFor } from '../crypto/keychain-identities';
 import { generateIdentity, identityFileText, parseIdentityFile } from '../crypto/age';
 import { generateSigningKey, loadSigningKey } from '../crypto/signing';
 import type { Engine } from '../engine';

@@ -15,7 +15,7 @@ import type { Engine } from '../engine';
 import { LifeboatError, mapError } from '../errors';
 import { newMediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
-import { identitiesFor } from '../credentials/identities';
+import { identitiesFor } from '../crypto/keychain-identities';
 import { foreignSecrets } from '../foreign/secrets';
 import { verifyJournal, type JournalHead } from '../runbooks/journal';
 import { saveSettings } from '../settings/settings';

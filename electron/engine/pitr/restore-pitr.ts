@@ -28,7 +28,7 @@ import type { Medium } from '../storage/medium';
 import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from './plan';
 import type { WalReader } from './wal-archive';
 import type { PgbrWalSource } from './pgbackrest-source';
-import { restorePgbrBackup } from '../foreign/pgbackrest/restore';
+import { restorePgbrBackup } from '../restore/pgbackrest';
 import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { refusal } from './wal-signature';
 import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';

@@ -1,4 +1,4 @@
-import { keychainIdentities, uniqueIdentities } from '../credentials/identities';
+import { keychainIdentities, uniqueIdentities } from '../crypto/keychain-identities';
 import type { JobJudgement } from '../jobs/job-manager';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';

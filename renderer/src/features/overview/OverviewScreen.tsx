@@ -92,7 +92,7 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
           <CliCommand args={backupArgs(r)} />
         </span>
       );
-    default:
+    case 'none':
       return (
         <span className="status status-green" data-testid={`next-${r.system}`} data-action="none">
           nothing to do

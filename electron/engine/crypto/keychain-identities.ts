@@ -1,5 +1,5 @@
-import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from '../crypto/age';
-import type { CredentialStore } from './credential-store';
+import { parseIdentityFile, readIdentityFiles, type AgeIdentity } from './age';
+import type { CredentialStore } from '../credentials/credential-store';
 
 /** An age identity kept in the keychain, by its reference; the secret stays in this process. */
 export interface KeychainIdentity {

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, fsync, renameSync, rmSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { LifeboatError, mapError } from '../../errors';
-import { looksOpenSslSalted, openSslDecryptBuffer } from '../../crypto/openssl-enc';
-import { SafeTree } from '../../restore/safe-tree';
-import type { Medium } from '../../storage/medium';
-import { openRange, plainStages, type Encoding } from './decode';
-import { json, parseCheckedIni } from './ini';
-import { loadManifests } from './check';
-import { openPlainFile } from './open';
+import { LifeboatError, mapError } from '../errors';
+import { looksOpenSslSalted, openSslDecryptBuffer } from '../crypto/openssl-enc';
+import { SafeTree } from './safe-tree';
+import type { Medium } from '../storage/medium';
+import { openRange, plainStages, type Encoding } from '../foreign/pgbackrest/decode';
+import { json, parseCheckedIni } from '../foreign/pgbackrest/ini';
+import { loadManifests } from '../foreign/pgbackrest/check';
+import { openPlainFile } from '../foreign/pgbackrest/open';
 import {
   locate,
   PGBR_KDF,
@@ -18,7 +18,7 @@ import {
   type BackupInfo,
   type BackupManifest,
   type ManifestFile,
-} from './repo';
+} from '../foreign/pgbackrest/repo';
 
 /**
  * A pgBackRest backup written into an empty PostgreSQL data directory without pgbackrest: every
