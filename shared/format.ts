@@ -29,8 +29,9 @@ export function formatDurationMs(ms: number): string {
   const m = Math.floor((total % 3600) / 60);
   const sec = total % 60;
   if (d > 0) return `${neg}${d} d${h ? ` ${h} h` : ''}`;
-  if (h > 0) return `${neg}${h} h ${String(m).padStart(2, '0')} min`;
-  return `${neg}${m} min ${String(sec).padStart(2, '0')} s`;
+  // Whole units read as such: an objective of one hour is "1 h", not "1 h 00 min".
+  if (h > 0) return `${neg}${h} h${m ? ` ${String(m).padStart(2, '0')} min` : ''}`;
+  return `${neg}${m} min${sec ? ` ${String(sec).padStart(2, '0')} s` : ''}`;
 }
 
 /** A duration given in seconds (see formatDurationMs). */

@@ -51,7 +51,7 @@ describe('import boundaries are enforced by lint', () => {
       /Layers \(docs\/architecture.md\): storage, crypto, postgres may import only its own layer and those below/,
     );
     const engineTop = lintProbe(
-      `electron/engine/runbooks/lint-probe-${process.pid}.ts`,
+      `electron/engine/verify/lint-probe-${process.pid}.ts`,
       "import type { Engine } from '../engine';\nexport type X = Engine;\n",
     );
     expect(engineTop.status).toBe(1);

@@ -191,7 +191,7 @@ describe('recoverability', () => {
       state: 'over',
       measured: { seconds: 4000, source: 'run', runId: 'run-1', drill: true },
     });
-    expect(r.rto.text).toContain('over the 1 h 00 min RTO');
+    expect(r.rto.text).toContain('over the 1 h RTO');
     expect(r.lastDrill).toMatchObject({ runId: 'run-1', status: 'succeeded', at: ago(0.5), restoreSeconds: 4000 });
     expect(r.next.action).toBe('drill');
   });

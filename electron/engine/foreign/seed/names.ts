@@ -154,7 +154,7 @@ export function parseSeedName(path: string): SeedName | UnknownBackup | null {
     // An encrypted file of no seed kind is left to discovery's sniffing of unclaimed encrypted files
     // (foreign/discover.ts), which names what its header says it is (OpenSSL enc, age, OpenPGP).
     if (encrypted) return null;
-    if (/\.(?:sql\.(?:bz2|xz|lz4)|sql\.gz\.gpg|gpg|age)$/i.test(name))
+    if (/\.sql\.(?:bz2|xz|lz4|gz\.gpg|gpg|gz\.age|age)$/i.test(name))
       return {
         what: `${path} looks like a backup in a format Lifeboat does not read`,
         needs: 'a conversion to .sql.gz or .dump',
