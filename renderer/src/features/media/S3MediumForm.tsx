@@ -42,21 +42,28 @@ export function S3MediumForm({
   const heading = useFocusOnChange<HTMLHeadingElement>(editing);
   const location = `s3://${form.bucket.trim()}${form.prefix.trim() ? `/${form.prefix.trim().replace(/^\/+|\/+$/g, '')}` : ''}`;
   const saved = settings.state === 'ready' ? settings.value.s3Media : [];
-  // Opening a medium to edit: its saved endpoint, region and keys, when it has any.
+  // Opening a medium to edit: its saved endpoint, region and keys, when it has any. Adjusted while rendering (not in an
+  // effect) so the form never shows a frame of the old draft; each Edit click hands a new `edit` object.
+  const [openedEdit, setOpenedEdit] = useState<S3Draft | null>(null);
+  if (edit !== openedEdit) {
+    setOpenedEdit(edit);
+    if (edit) {
+      const loc = `s3://${edit.bucket}${edit.prefix ? `/${edit.prefix}` : ''}`;
+      const s = saved.find((m) => m.location === loc);
+      setForm({
+        ...edit,
+        endpoint: s?.endpoint ?? edit.endpoint,
+        region: s?.region ?? edit.region,
+        credential: s?.credential ?? edit.credential,
+      });
+      setEditing(loc);
+      setError(null);
+    }
+  }
+  // The parent's `edit` is a one-shot request: hand it back once taken, so the same medium can be opened again.
   useEffect(() => {
-    if (!edit) return;
-    const loc = `s3://${edit.bucket}${edit.prefix ? `/${edit.prefix}` : ''}`;
-    const s = saved.find((m) => m.location === loc);
-    setForm({
-      ...edit,
-      endpoint: s?.endpoint ?? edit.endpoint,
-      region: s?.region ?? edit.region,
-      credential: s?.credential ?? edit.credential,
-    });
-    setEditing(loc);
-    setError(null);
-    onEditDone();
-  }, [edit]);
+    if (edit) onEditDone();
+  }, [edit, onEditDone]);
   const s3Keys = creds.state === 'ready' ? creds.value.credentials.filter((c) => c.kind === 's3') : [];
   const why = !form.bucket.trim()
     ? 'Give the bucket name first.'

@@ -44,9 +44,17 @@ function Timeline({
   ]
     .map((t) => Date.parse(t))
     .filter(Number.isFinite);
-  const lo0 = times.length ? Math.min(...times) : Date.now() - 3600_000;
+  const empty = times.length === 0;
+  // With nothing dated to show, the line spans the last hour; the clock is read outside render (render stays pure).
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!empty) return;
+    const t = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(t);
+  }, [empty]);
+  const lo0 = empty ? now - 3600_000 : Math.min(...times);
   // At least ten seconds wide, so a short window (a demo's) is not a sliver nor stretched over an empty minute.
-  const hi0 = times.length ? Math.max(...times, lo0 + 10_000) : Date.now();
+  const hi0 = empty ? now : Math.max(...times, lo0 + 10_000);
   const pad = (hi0 - lo0) * 0.04;
   const lo = lo0 - pad;
   const hi = hi0 + pad;
@@ -142,12 +150,11 @@ export function PitrScreen(): React.JSX.Element {
     () => (bases.state === 'ready' ? [...new Set(bases.value.map((s) => s.system))].sort() : []),
     [bases],
   );
-  const [system, setSystem] = useState(fromHash ?? '');
+  const [picked, setSystem] = useState(fromHash ?? '');
+  // Nothing picked and only one system to pick: that one (derived, not copied into state by an effect).
+  const system = picked || (systems.length === 1 ? systems[0]! : '');
   const [local, setLocal] = useState('');
   const target = isoFromLocal(local) || null;
-  useEffect(() => {
-    if (!system && systems.length === 1) setSystem(systems[0]!);
-  }, [systems, system]);
   const [plan] = useResult(
     () =>
       system
@@ -156,7 +163,9 @@ export function PitrScreen(): React.JSX.Element {
     [system, target],
   );
   const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => heading.current?.focus(), [plan.state === 'ready' ? plan.value?.system : null]);
+  const planSystem = plan.state === 'ready' ? plan.value?.system : null;
+  // Focus goes to the plan's heading when another system's plan arrives, not on every new target time.
+  useEffect(() => heading.current?.focus(), [planSystem]);
   const p = plan.state === 'ready' ? plan.value : null;
   const t = (p?.target ?? null) as PlanTarget | null;
   const unsignedWal = t ? t.refused.filter((r) => r.state !== 'duplicate') : [];

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useLayoutEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import { runEnded, type RunStatus, type RunStepView, type RunView } from '../../../../shared/domain/runs';
 import type { WireError } from '../../../../shared/errors';
@@ -457,10 +457,12 @@ export function Walkthrough({ runId }: { runId: string }): React.JSX.Element {
   const focusKey = `${current?.id ?? 'end'}:${current?.status ?? run?.status ?? ''}`;
   // Focus follows the work: when the current step (or its state) changes, its heading takes focus (not the page body).
   // A run that ended opens with its summary: focus goes there.
-  useEffect(() => {
+  // An effect event: it reads the latest run and viewed step, yet only a new focusKey moves focus (not every refresh).
+  const moveFocus = useEffectEvent(() => {
     if (run && runEnded(run.status)) document.getElementById('summary-title')?.focus();
     else if (run && !viewing) headingRef.current?.focus();
-  }, [focusKey]);
+  });
+  useEffect(() => moveFocus(), [focusKey]);
   const onJob = (j: JobSnapshot): void => {
     track(j);
     setViewing(null);

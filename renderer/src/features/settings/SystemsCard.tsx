@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { SettingsView } from '../../../../shared/domain/settings';
 import type { WireError } from '../../../../shared/errors';
 import type { Result } from '../../../../shared/result';
@@ -28,16 +28,18 @@ export function SystemsCard({
   const [error, setError] = useState<WireError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const status = useFocusOnChange<HTMLParagraphElement>(saved);
-  useEffect(() => {
-    if (!system && names.length) setSystem(names[0]!);
-  }, [system, names]);
-  useEffect(() => {
+  // State adjusted while rendering (react.dev, "adjusting some state when a prop changes"), not in effects.
+  // The first known system is picked once; it stays picked when more names arrive later.
+  if (!system && names.length) setSystem(names[0]!);
+  // The draft is reset only when another system is picked: a save reloads `view` and must not reset what was typed.
+  const [draftOf, setDraftOf] = useState<string | null>(null);
+  if (draftOf !== system) {
+    setDraftOf(system);
     const s = view.systems[system];
     setDraft({ tier: s?.tier ?? '', validations: s?.validations ?? [] });
     setSaved(null);
     setError(null);
-    // Only when another system is picked: a save reloads `view` and must not reset what was typed.
-  }, [system]);
+  }
   if (names.length === 0) {
     return (
       <article className="card wide" aria-labelledby="systems-settings-title">

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import { VERDICT_TEXT, VERIFY_LEVELS, type SetResult, type VerifyLevel } from '../../../../shared/domain/verify';
 import type { WireError } from '../../../../shared/errors';
@@ -337,7 +337,6 @@ function WalCheck({
   const holder = holders.find((w) => w.mediumId === mediumId) ?? holders[0];
   const location =
     media.state === 'ready' && holder ? (media.value.find((m) => m.id === holder.mediumId)?.location ?? null) : null;
-  useEffect(() => setMediumId(''), [system]);
   const why =
     disabledWhy ??
     (withWal.length === 0
@@ -368,7 +367,11 @@ function WalCheck({
           System
           <select
             value={chosen?.system ?? ''}
-            onChange={(e) => setSystem(e.target.value)}
+            onChange={(e) => {
+              // Another system: its WAL lives on other media, so the medium picked for the last one no longer applies.
+              setSystem(e.target.value);
+              setMediumId('');
+            }}
             data-testid="wal-system"
             disabled={withWal.length === 0}
           >
