@@ -15,10 +15,10 @@ import { tempDir } from '../helpers/temp';
 // appears nowhere else and can be searched for in every frame and file.
 const ACCESS_KEY_ID = 'LIFEBOATE2E';
 const SECRET_KEY = 'e2e-s3-secret-never-leaves-the-keychain-7f3a';
+type S3rverAccounts = { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-(
-  require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } }
-).DUMMY_ACCOUNT.createKeyPair(ACCESS_KEY_ID, SECRET_KEY);
+const s3rverAccounts = require('s3rver/lib/models/account') as S3rverAccounts;
+s3rverAccounts.DUMMY_ACCOUNT.createKeyPair(ACCESS_KEY_ID, SECRET_KEY);
 
 let dir: ReturnType<typeof tempDir>;
 let home: string;
