@@ -475,6 +475,8 @@ export class FolderMedium implements Medium {
   }
 
   localPath(rel: string): string | null {
+    // '.' is the medium folder itself: a restic repository scanned at its own root lives there.
+    if (rel === '.' || rel === '') return this.location;
     return this.abs(rel);
   }
 }
