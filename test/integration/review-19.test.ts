@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
@@ -150,6 +150,24 @@ describe('pgBackRest archive with a damaged segment', () => {
     expect(bad.stdout).toContain(`${victim.slice(0, 24)} cannot be used`);
     // Said once, not once per base backup that reads it.
     expect(bad.stdout.split(`${victim.slice(0, 24)} cannot be used:`).length).toBe(2);
+  }, 60_000);
+
+  it('verify after both copies of backup.info are damaged: exit 1 naming the repository, not "no Lifeboat medium here"', () => {
+    const copy = join(dir.path, 'pgbr-copy');
+    cpSync(repo, copy, { recursive: true });
+    const env = { LIFEBOAT_HOME: join(dir.path, 'home-pgbr-info') };
+    const first = lifeboat(env, 'verify', copy, '--level', 'integrity');
+    expect(first.status, first.stdout + first.stderr).toBe(0);
+    for (const f of ['backup.info', 'backup.info.copy']) writeFileSync(join(copy, 'backup', 'shop', f), 'garbage\n');
+    const r = lifeboat(env, 'verify', copy, '--level', 'integrity');
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/the 1 set cataloged from .* is gone or unreadable now/);
+    expect(r.stderr).toMatch(/pgBackRest repository shop with an unreadable backup\.info/);
+    expect(r.stderr).not.toMatch(/No Lifeboat medium here/);
+    // Never cataloged here: still refused as no medium (exit 2), but saying what the scan saw.
+    const fresh = lifeboat({ LIFEBOAT_HOME: join(dir.path, 'home-pgbr-fresh') }, 'verify', copy);
+    expect(fresh.status).toBe(2);
+    expect(fresh.stderr).toMatch(/the scan saw backup\/shop\/backup\.info: pgBackRest repository shop/);
   }, 60_000);
 });
 
