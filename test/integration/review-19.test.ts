@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
@@ -168,6 +177,21 @@ describe('pgBackRest archive with a damaged segment', () => {
     const fresh = lifeboat({ LIFEBOAT_HOME: join(dir.path, 'home-pgbr-fresh') }, 'verify', copy);
     expect(fresh.status).toBe(2);
     expect(fresh.stderr).toMatch(/the scan saw backup\/shop\/backup\.info: pgBackRest repository shop/);
+  }, 60_000);
+});
+
+describe('never a silent zero: links on a medium', () => {
+  it('a seed dump that is a symbolic link to a file of this machine is not read, and the scan says it saw the link', () => {
+    const folder = join(dir.path, 'linked', 'db');
+    mkdirSync(folder, { recursive: true });
+    const secret = join(dir.path, 'laptop-secret.txt');
+    writeFileSync(secret, 'SECRETLINE hunter2\n');
+    symlinkSync(secret, join(folder, 'postgres_leak_20261202_040000.sql'));
+    const env = { LIFEBOAT_HOME: join(dir.path, 'home-links') };
+    const r = lifeboat(env, 'scan', join(dir.path, 'linked'));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/FOUND db\/postgres_leak_20261202_040000\.sql: 1 symbolic link not followed/);
+    expect(json<unknown[]>(lifeboat(env, 'sets', '--json'))).toHaveLength(0);
   }, 60_000);
 });
 
