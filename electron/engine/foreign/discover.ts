@@ -72,7 +72,8 @@ export async function discover(
     limit: bounds.limit + 1,
     skip: ['sets', 'wal'],
     onDeeper: (d) => unentered.push(d),
-    onLink: (l) => links.push(l),
+    // pgBackRest's own `backup/<stanza>/latest` link is part of its repository, nothing to report.
+    onLink: (l) => (/(^|\/)backup\/[^/]+\/latest$/.test(l) ? undefined : links.push(l)),
   });
   const findings: ForeignFinding[] = [];
   // A medium is read without following links (never a file of this machine through one): said, not a silent zero.
