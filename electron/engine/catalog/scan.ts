@@ -340,8 +340,16 @@ export async function scanMedium(
       if (known.rows.has(r.folder.path) || knownPaths().has(r.folder.path)) summary.sets.updated++;
       else summary.sets.new++;
     }
+    // Foreign sets are counted too ("3 sets: 0 new" on a first scan said nothing was found): new when not
+    // present here before, unchanged otherwise (they are re-read whole on every scan).
+    const presentHere = catalog.stmt(
+      'SELECT 1 FROM presence WHERE set_key = ? AND medium_id = ? AND missing_since IS NULL',
+    );
     for (const f of foreign.sets) {
+      const before = presentHere.get(`${f.system}/${f.setId}`, mediumId) !== undefined;
       seen.add(recordForeignSet(catalog, mediumId, f, now));
+      if (before) summary.sets.unchanged++;
+      else summary.sets.new++;
       if (f.origin === 'seed-script') summary.foreign.seedScript++;
       else if (f.origin === 'restic') summary.foreign.restic++;
       else summary.foreign.pgbackrest++;

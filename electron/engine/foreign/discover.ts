@@ -66,13 +66,24 @@ export async function discover(
   // One level and one entry past the bounds, to know whether there was more.
   // Folders left unentered even one level past the bound are counted too: files further down are never silently cut.
   const unentered: string[] = [];
+  const links: string[] = [];
   const listed = await medium.listFiles('', {
     maxDepth: bounds.maxDepth + 1,
     limit: bounds.limit + 1,
     skip: ['sets', 'wal'],
     onDeeper: (d) => unentered.push(d),
+    // pgBackRest's own `backup/<stanza>/latest` link is part of its repository, nothing to report.
+    onLink: (l) => (/(^|\/)backup\/[^/]+\/latest$/.test(l) ? undefined : links.push(l)),
   });
   const findings: ForeignFinding[] = [];
+  // A medium is read without following links (never a file of this machine through one): said, not a silent zero.
+  if (links.length)
+    findings.push({
+      path: links[0]!,
+      what: `${links.length} symbolic link${links.length === 1 ? '' : 's'} not followed (${links.slice(0, 3).join(', ')}${links.length > 3 ? ` and ${links.length - 3} more` : ''})`,
+      needs: 'the real files: scan the folder a link points at, or copy the files onto the medium',
+      blocking: false,
+    });
   const deeper = [...listed.filter((f) => depthOf(f.path) > bounds.maxDepth), ...unentered.map((path) => ({ path }))];
   let files = deeper.length ? listed.filter((f) => depthOf(f.path) <= bounds.maxDepth) : listed;
   if (deeper.length) {

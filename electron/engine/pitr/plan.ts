@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgeIdentity } from '../crypto/age';
-import { LifeboatError, unlessUnreachable } from '../errors';
+import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { parseManifest, type Manifest } from '../format/manifest';
 import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { findExecutable } from '../tools/tools';
@@ -357,6 +357,9 @@ export async function planPitr(
     bySegment.set(tl, new Map(list.map((s) => [segmentNumber(s.name, segBytes), s])));
   // Bases taken one after another share the end of their chain: its last commit is read once.
   const ends = new Map<string, { to: string; toBasis: TimelineWindow['toBasis'] }>();
+  // Segments whose bytes failed their proof when read here (hash, checksum, decoding): replay cannot pass them,
+  // so every chain ends before one (the window is cut there) and each is read, and reported, once.
+  const unreadable = new Map<string, string>();
   try {
     for (const b of bases) {
       const chain: ArchivedWal[] = [];
@@ -372,43 +375,63 @@ export async function planPitr(
           t = child.timeline;
           continue;
         }
-        if (!found) break;
+        if (!found || unreadable.has(found.name)) break;
         chain.push(found);
         seg++;
       }
       chains.set(b.setId, chain);
-      const last = chain[chain.length - 1];
+      let last = chain[chain.length - 1];
       let to: string | null = null;
       let toBasis: TimelineWindow['toBasis'] = 'end of the base backup';
-      const endKey = last ? `${last.name}:${chain.length >= 4 ? '' : chain[0]!.name}` : '';
-      const known = ends.get(endKey);
-      if (known) {
-        to = known.to;
-        toBasis = known.toBasis;
-      } else if (last) {
-        toBasis = 'archive time of the last segment';
-        to = new Date(last.mtimeMs).toISOString();
-        if (pgWaldump) {
-          // Look back a few segments for the last commit: the newest ones may hold none.
-          for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
-            const w = chain[i]!;
-            try {
-              writeFileSync(join(work, w.name), await source.read(w));
-            } catch (e) {
-              warnings.push(
-                `${w.name} cannot be read for its commit times: ${e instanceof Error ? e.message : String(e)}`,
-              );
-              break;
-            }
-            const commits = await waldumpCommits(pgWaldump, work, w.name);
-            if (commits.length) {
-              to = commits[commits.length - 1]!;
-              toBasis = 'commit record (pg_waldump)';
-              break;
+      // Again from the shorter chain when a segment of the look-back turns out unreadable.
+      for (let cut = true; cut;) {
+        cut = false;
+        last = chain[chain.length - 1];
+        to = null;
+        toBasis = 'end of the base backup';
+        const endKey = last ? `${last.name}:${chain.length >= 4 ? '' : chain[0]!.name}` : '';
+        const known = ends.get(endKey);
+        if (known) {
+          to = known.to;
+          toBasis = known.toBasis;
+        } else if (last) {
+          toBasis = 'archive time of the last segment';
+          to = new Date(last.mtimeMs).toISOString();
+          if (pgWaldump) {
+            // Look back a few segments for the last commit: the newest ones may hold none.
+            for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
+              const w = chain[i]!;
+              let bytes: Buffer | null = null;
+              if (!unreadable.has(w.name)) {
+                try {
+                  bytes = await source.read(w);
+                } catch (e) {
+                  const err = mapError(e);
+                  // Not proven damaged (no key here, the medium gone): the chain stands, only its end time is unknown.
+                  if (err.code !== 'CHECKSUM_MISMATCH') {
+                    warnings.push(`${w.name} cannot be read for its commit times: ${err.message}`);
+                    break;
+                  }
+                  unreadable.set(w.name, err.message);
+                  warnings.push(`${w.name} cannot be used: ${err.message} Replay would stop before it.`);
+                }
+              }
+              if (!bytes) {
+                chain.length = i;
+                cut = true;
+                break;
+              }
+              writeFileSync(join(work, w.name), bytes);
+              const commits = await waldumpCommits(pgWaldump, work, w.name);
+              if (commits.length) {
+                to = commits[commits.length - 1]!;
+                toBasis = 'commit record (pg_waldump)';
+                break;
+              }
             }
           }
+          if (to && !cut) ends.set(endKey, { to, toBasis });
         }
-        if (to) ends.set(endKey, { to, toBasis });
       }
       windows.push({
         base: b.setId,
@@ -441,6 +464,9 @@ export async function planPitr(
       tw.push(
         `the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`,
       );
+      const bad = [...unreadable.keys()].find((n) => n > chosen.lastSegment);
+      if (bad)
+        tw.push(`${bad} after ${chosen.lastSegment} cannot be used (${unreadable.get(bad)}): replay stops before it`);
       const gap = gaps.find((g) => g.timeline === chosen.timeline && g.from > chosen.lastSegment);
       if (gap)
         tw.push(

@@ -343,7 +343,12 @@ export class FolderMedium implements Medium {
       // Lifeboat file, and as text it would name another file (U+FFFD) that stat cannot find.
       const entries = raw
         .filter((d) => isUtf8(d.name))
-        .map((d) => ({ name: d.name.toString('utf8'), isDirectory: () => d.isDirectory(), isFile: () => d.isFile() }));
+        .map((d) => ({
+          name: d.name.toString('utf8'),
+          isDirectory: () => d.isDirectory(),
+          isFile: () => d.isFile(),
+          isSymbolicLink: () => d.isSymbolicLink(),
+        }));
       for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
         if (entry.name.startsWith('.')) continue;
         const childRel = rel ? `${rel}/${entry.name}` : entry.name;
@@ -351,6 +356,8 @@ export class FolderMedium implements Medium {
           if (depth === 0 && options.skip?.includes(entry.name)) continue;
           if (depth < maxDepth) await walk(childRel, depth + 1);
           else options.onDeeper?.(childRel);
+        } else if (entry.isSymbolicLink()) {
+          options.onLink?.(childRel);
         } else if (entry.isFile()) {
           const st = await stat(join(this.location, childRel));
           out.push({ path: childRel, size: st.size, mtimeMs: st.mtimeMs, etag: null });
@@ -475,6 +482,8 @@ export class FolderMedium implements Medium {
   }
 
   localPath(rel: string): string | null {
+    // '.' is the medium folder itself: a restic repository scanned at its own root lives there.
+    if (rel === '.' || rel === '') return this.location;
     return this.abs(rel);
   }
 }

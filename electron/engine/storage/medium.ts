@@ -60,6 +60,8 @@ export interface ListFilesOptions {
   skip?: string[];
   /** Told of each folder left unentered because of maxDepth, so a caller can say where its listing stopped. */
   onDeeper?: (folder: string) => void;
+  /** Told of each symbolic link the listing skips (it never follows one), so a caller can say it saw them. */
+  onLink?: (path: string) => void;
 }
 
 export interface ListedFile {

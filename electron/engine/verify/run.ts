@@ -227,13 +227,30 @@ export async function runVerify(
     );
   }
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
+    // A folder whose sets were cataloged before and are gone now (a pgBackRest backup.info damaged, both copies):
+    // a failure of what was there (exit 1), never "no medium here" — and what the scan recognized is named.
+    const known = (
+      deps.catalog.stmt('SELECT count(*) AS n FROM presence WHERE medium_id = ?').get(summary.mediumId) as { n: number }
+    ).n;
+    const seen = summary.findings.map((f) => `${f.path}: ${f.what} (needs ${f.needs})`);
+    if (known > 0)
+      throw new LifeboatError(
+        'FORMAT_INVALID',
+        `Nothing here could be verified: the ${known} set${known === 1 ? '' : 's'} cataloged from ${medium.location} ${known === 1 ? 'is' : 'are'} gone or unreadable now (marked missing)${seen.length ? `; the scan saw ${seen.join('; ')}` : ''}.`,
+        { hint: 'lifeboat scan <medium> lists what it found; use another copy of these backups.' },
+      );
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
     deps.catalog
       .stmt(
         "DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)",
       )
       .run(summary.mediumId);
-    throw notAMedium(medium.location, 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes');
+    throw notAMedium(
+      medium.location,
+      seen.length
+        ? `no set Lifeboat can read; the scan saw ${seen.join('; ')}`
+        : 'no lifeboat-medium.json, no sets/ folder and no backups Lifeboat recognizes',
+    );
   }
   rememberMedium(deps.dataDir, medium.location);
   const targets = targetsOf(deps.catalog, medium, summary.mediumId, setPath);
