@@ -231,7 +231,9 @@ describe('runs that hold', { timeout: 20_000 }, () => {
     );
     await e.advance(run.id, job);
     const loaded = e.load(run.id);
-    expect(e.guidanceOf(loaded, loaded.state.runbook.steps[0]!)).toBe('RTO 1 h 00 min, restore not measured (no restore ran)');
+    expect(e.guidanceOf(loaded, loaded.state.runbook.steps[0]!)).toBe(
+      'RTO 1 h 00 min, restore not measured (no restore ran)',
+    );
     expect(runSummary(catalog, settings, loaded)).toMatchObject({
       rtoSeconds: 3600,
       rpoSeconds: 300,
