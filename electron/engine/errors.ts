@@ -283,7 +283,10 @@ export function mapError(e: unknown): LifeboatError {
   // The AWS SDK found no credentials in any of its sources: the environment, not the operation.
   if (str(rec.name) === 'CredentialsProviderError' || /Could not load credentials from any providers/.test(message)) {
     return new LifeboatError('CREDENTIAL_UNAVAILABLE', 'No S3 credentials were found for this medium.', {
-      hint: "Save the medium's access key in Settings (kept in the OS keychain), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile of ~/.aws/credentials.",
+      // Keys live on Credentials and are chosen with the medium's Edit on Media: Settings has neither.
+      hint:
+        'In the app: add the S3 keys on Credentials, then choose them with Edit on the medium (Media). With the CLI: ' +
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile of ~/.aws/credentials.',
       cause: e,
     });
   }

@@ -22,6 +22,8 @@ interface Summary {
     checks: Array<{ ok: boolean; sql: string }>;
     rtoSeconds: number;
     rpoSeconds: number;
+    rpoObjectiveSeconds: number;
+    objectivesFrom: string;
   };
   report: string;
   dir: string;
@@ -53,6 +55,9 @@ describe('lifeboat demo', () => {
     // The window is a stretch of time (the shop kept taking orders for ~8 s, archived as it went), not one instant.
     expect(Date.parse(s.window!.to!) - Date.parse(s.window!.from)).toBeGreaterThan(5_000);
     expect(s.drill.status).toBe('succeeded');
+    // The summary judges by the system's tier (critical: RPO 5 min), as the report and Overview do, not the runbook's 1 d.
+    expect(s.drill.rpoObjectiveSeconds).toBe(300);
+    expect(s.drill.objectivesFrom).toBe('tier critical of shop-db');
     expect(s.drill.restoredTables).toBe(3);
     expect(s.drill.checks.map((c) => c.ok)).toEqual([true, true, true]);
     expect(s.drill.checks[0]!.sql).toContain('orders');

@@ -162,6 +162,9 @@ describe('keys by default', () => {
       ).id,
     );
     expect(without.error?.code).toBe('CREDENTIAL_UNAVAILABLE');
+    // The keychain holds the key: the hint says it was not used, not that it is empty.
+    expect(without.error?.hint).toContain('the keychain’s identities were not used');
+    expect(without.error?.hint).not.toContain('the keychain holds none');
   }, 60_000);
 
   it('lists the identity with its recipient and key id, never the secret', async () => {

@@ -56,6 +56,10 @@ describe('system errors are named, with the path', () => {
     );
     expect(creds.code).toBe('CREDENTIAL_UNAVAILABLE');
     expect(exitCodeFor(creds.code)).toBe(2);
+    // The hint names where the app keeps S3 keys (Credentials) and where a medium takes them (Edit on Media).
+    expect(creds.hint).toContain('add the S3 keys on Credentials');
+    expect(creds.hint).toContain('Edit on the medium (Media)');
+    expect(creds.hint).not.toContain('Settings');
     const bomb = mapError(new ReferenceError('Excessive alias count indicates a resource exhaustion attack'));
     expect(bomb.code).toBe('RUNBOOK_INVALID');
   });

@@ -60,6 +60,19 @@ describe('mediaInside', () => {
     expect(mediaInside(join(mount, 'usb-1'))).toEqual([]);
     expect(mediaInside(join(mount, 'lost+found'))).toEqual([]);
   });
+  it('finds media deeper down (a demo folder holding media/usb-1), without looking inside a medium', () => {
+    const demo = join(dir.path, 'demo');
+    mkdirSync(join(demo, 'media', 'usb-1', 'sets'), { recursive: true });
+    writeFileSync(join(demo, 'media', 'usb-1', 'lifeboat-medium.json'), '{}');
+    // A medium copied inside another medium's folder is that medium's business, not a second one found here.
+    mkdirSync(join(demo, 'media', 'usb-1', 'old', 'usb-0'), { recursive: true });
+    writeFileSync(join(demo, 'media', 'usb-1', 'old', 'usb-0', 'lifeboat-medium.json'), '{}');
+    mkdirSync(join(demo, 'keys'));
+    writeFileSync(join(demo, 'keys', 'laptop.age'), 'AGE-SECRET-KEY-1X');
+    mkdirSync(join(demo, 'a', 'b', 'c', 'too-deep'), { recursive: true });
+    writeFileSync(join(demo, 'a', 'b', 'c', 'too-deep', 'lifeboat-medium.json'), '{}');
+    expect(mediaInside(demo)).toEqual([join(demo, 'media', 'usb-1')]);
+  });
 });
 
 describe('removeMedium and the in-app rebuild', () => {

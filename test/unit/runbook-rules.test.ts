@@ -113,6 +113,24 @@ describe('runs that hold', { timeout: 20_000 }, () => {
     expect(e.load(drill.id).state.steps.a).toMatchObject({ status: 'skipped', skipApprovedBy: null });
   });
 
+  it('a cancelled run is not judged within the RTO (nothing was recovered), in the summary or the report', async () => {
+    const e = engine();
+    const run = e.start(
+      parseRunbook(rb(['  - { id: a, title: A, kind: manual, checklist: [x] }'])),
+      {},
+      { drill: false, operator: 'ann', source: 't' },
+    );
+    await e.advance(run.id, job);
+    const cancelled = await e.cancel(run.id, 'wrong folder', 'ann');
+    expect(cancelled.status).toBe('cancelled');
+    const s = runSummary(catalog, null, cancelled);
+    expect(s.rtoAchievedSeconds).not.toBeNull();
+    expect(s.rtoOk).toBeNull();
+    const html = renderReport(catalog, cancelled);
+    expect(html).toMatch(/RTO \(incident → end\)<\/th><td>[^<]*<\/td><td class="na">/);
+    expect(html).toContain('Achieved (incident → end)</th><td class="na">');
+  });
+
   it('a run with no skip by a person succeeds; a step whose condition does not apply is no exception', async () => {
     const e = engine();
     const run = e.start(

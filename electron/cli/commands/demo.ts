@@ -59,7 +59,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           `  drill ${d.run}: ${d.status}; ${d.restoredTables ?? 0} tables restored; checks ${d.checks.filter((c) => c.ok).length}/${d.checks.length} passed\n`,
         );
         io.stdout.write(
-          `  achieved RTO ${d.rtoSeconds !== null ? formatDuration(d.rtoSeconds) : '—'} (objective ${formatDuration(d.rtoObjectiveSeconds)}), RPO ${d.rpoSeconds !== null ? formatDuration(d.rpoSeconds) : '—'} (objective ${formatDuration(d.rpoObjectiveSeconds)})\n`,
+          `  achieved RTO ${d.rtoSeconds !== null ? formatDuration(d.rtoSeconds) : '—'} (objective ${formatDuration(d.rtoObjectiveSeconds)}), RPO ${d.rpoSeconds !== null ? formatDuration(d.rpoSeconds) : '—'} (objective ${formatDuration(d.rpoObjectiveSeconds)}); objectives from ${d.objectivesFrom}\n`,
         );
         io.stdout.write(
           s.kept

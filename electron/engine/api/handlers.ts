@@ -139,6 +139,11 @@ export function createHandlers(engine: Engine): Handlers {
         olderThanDays: input.olderThanDays,
         jobs: input.jobs,
         requireKeys: true,
+        // Said plainly when the keychain holds keys the operator chose not to use: "the keychain holds none" was untrue.
+        noKeysBecause:
+          input.useKeychain === false
+            ? 'no identity file was given, and the keychain’s identities were not used (“Use the keychain” is unticked)'
+            : undefined,
       };
       const { snapshot } = engine.jobs.start(
         { kind: 'verify', title: `Verify ${input.target} (${input.level})`, judge: judgeVerify },

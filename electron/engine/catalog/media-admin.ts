@@ -51,9 +51,16 @@ export function checkFolderLocation(location: string): string {
   return loc.length > 1 ? loc.replace(/\/+$/, '') : loc;
 }
 
+/** How deep below a typed folder media are looked for, and how many folders at most are listed on the way. */
+const MEDIA_SEARCH_DEPTH = 3;
+const MEDIA_SEARCH_FOLDERS = 2000;
+
 /**
- * The media one level down in a folder that is not a medium itself (no lifeboat-medium.json, no sets/ folder): a
- * mount point holding several drives' copies, say. Empty when the folder is a medium, or holds none.
+ * The media up to three levels down in a folder that is not a medium itself (no lifeboat-medium.json, no sets/
+ * folder): a mount point holding several drives' copies, or a demo's folder with media/usb-1 in it. Without looking
+ * deeper than one level, such a folder was scanned as a plain folder: Lifeboat's own encrypted files were reported as
+ * foreign backups and a "(no label)" medium stayed in the catalog. A medium is not searched inside; hidden folders
+ * are skipped. Empty when the folder is a medium, or holds none.
  */
 export function mediaInside(folder: string): string[] {
   const has = (p: string): boolean => {
@@ -65,18 +72,28 @@ export function mediaInside(folder: string): string[] {
     }
   };
   if (has(join(folder, MEDIUM_FILE)) || has(join(folder, 'sets'))) return [];
-  let names: string[];
-  try {
-    names = readdirSync(folder, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
-  } catch {
-    return [];
-  }
-  return names
-    .sort()
-    .map((n) => join(folder, n))
-    .filter((p) => has(join(p, MEDIUM_FILE)));
+  const found: string[] = [];
+  let listed = 0;
+  const walk = (dir: string, depth: number): void => {
+    if (depth > MEDIA_SEARCH_DEPTH || listed >= MEDIA_SEARCH_FOLDERS) return;
+    listed++;
+    let names: string[];
+    try {
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+        .sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (has(join(p, MEDIUM_FILE))) found.push(p);
+      else walk(p, depth + 1);
+    }
+  };
+  walk(folder, 1);
+  return found;
 }
 
 export interface RemovedMedium {

@@ -1,4 +1,5 @@
 import { mapError } from '../errors';
+import { MEDIUM_FILE } from '../format/medium';
 import type { ListedFile, Medium } from '../storage/medium';
 import { otherToolsDetector, unknownEncrypted } from './others';
 import type { ForeignContext, ForeignDetector, ForeignFinding, ForeignSet } from './types';
@@ -52,6 +53,12 @@ function seenOf(files: ListedFile[]): SeenSummary {
   };
 }
 
+/** The folder part of a listed path ('' at the top). */
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
 /**
  * List the medium once and run every detector (the other tools' detector last, then the sniffing of
  * unclaimed encrypted files). A detector's failure is that detector's only: recorded as unreadable,
@@ -103,6 +110,21 @@ export async function discover(
       needs: 'a scan of a narrower folder (lifeboat scan <a folder below>)',
       blocking: false,
     });
+  }
+  // A Lifeboat medium inside the folder (a demo's media/usb-1, a drive's copy on a NAS) is scanned on its own: its
+  // encrypted artifacts are not other tools' backups, and listing them as such buried the one useful finding.
+  const nested = files
+    .filter((f) => f.path.includes('/') && f.path.split('/').pop() === MEDIUM_FILE)
+    .map((f) => dirOf(f.path));
+  if (nested.length) {
+    files = files.filter((f) => !nested.some((d) => f.path.startsWith(`${d}/`)));
+    for (const d of nested)
+      findings.push({
+        path: d,
+        what: `${d} is a Lifeboat medium inside this folder: its sets are not read from here`,
+        needs: `a scan of that medium (lifeboat scan <this folder>/${d})`,
+        blocking: false,
+      });
   }
   const sets: ForeignSet[] = [];
   const unreadable: Array<{ path: string; reason: string }> = [];

@@ -122,6 +122,11 @@ export interface RunSummaryFigures {
   restoredPoint: string | null;
 }
 
+/** Whether the run reached its last step (with or without skipped steps): the only runs whose RTO is judged. */
+export function recovered(run: RunRecord): boolean {
+  return run.status === 'succeeded' || run.status === 'completed-with-exceptions';
+}
+
 /** What the finished view and the report open with: objectives (from the tier) against what the run achieved. */
 export function runSummary(catalog: Catalog, settings: Settings | null, run: RunRecord): RunSummaryFigures {
   const o = runObjectives(catalog, settings, run);
@@ -145,7 +150,8 @@ export function runSummary(catalog: Catalog, settings: Settings | null, run: Run
     rtoAchievedSeconds: a.rto_seconds,
     rpoAchievedSeconds: rpo,
     restoreSeconds: restore,
-    rtoOk: a.rto_seconds === null ? null : a.rto_seconds <= o.rtoSeconds,
+    // Only a run that reached its end recovered anything: a cancelled or failed run is not "within the RTO".
+    rtoOk: a.rto_seconds === null || !recovered(run) ? null : a.rto_seconds <= o.rtoSeconds,
     rpoOk: rpo === null ? null : rpo <= o.rpoSeconds,
     restoreOk: restore === null ? null : restore <= o.rtoSeconds,
     exceptions: runExceptions(run),

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog';
 import type { Settings } from '../settings/settings';
 import { LIFEBOAT_VERSION } from '../version';
 import { readJournal, verifyJournal } from './journal';
-import { achievedOf, runSummary } from './clocks';
+import { achievedOf, recovered, runSummary } from './clocks';
 import type { RunRecord } from './runner';
 
 function text(v: unknown): string {
@@ -93,7 +93,7 @@ export function renderReport(
   const achieved = achievedOf(run);
   const newestSet = achieved.restored_point ?? summary.restoredPoint;
   const rpo = summary.rpoAchievedSeconds;
-  const rtoOk = run.finishedAt ? elapsed <= summary.rtoSeconds : null;
+  const rtoOk = run.finishedAt && recovered(run) ? elapsed <= summary.rtoSeconds : null;
   const rpoOk = rpo === null ? null : rpo <= summary.rpoSeconds;
   const f = run.state.forecast;
   const stepRows = rb.steps

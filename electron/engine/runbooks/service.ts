@@ -1,4 +1,6 @@
+import { isAbsolute } from 'node:path';
 import { keychainIdentities, uniqueIdentities } from '../crypto/keychain-identities';
+import { LifeboatError } from '../errors';
 import type { JobJudgement } from '../jobs/job-manager';
 import type { JobSnapshot } from '../../../shared/domain/jobs';
 import type { RunSummary, RunView, StepResponse } from '../../../shared/domain/runs';
@@ -26,6 +28,34 @@ function judgeRunJob(r: { status: string }): JobJudgement {
     default:
       return { outcome: 'findings', headline: `The run ended ${r.status.replace(/-/g, ' ')}` };
   }
+}
+
+/**
+ * Folders and key files typed in the window must be absolute: the CLI resolves a relative path against the shell's
+ * folder, but the app (or the bridge) would resolve it against its own process folder, and a restore would land
+ * somewhere the operator never named.
+ */
+function refuseRelativePaths(
+  declared: ReadonlyArray<{ id: string; type: string }>,
+  given: Record<string, string>,
+  identityFiles: readonly string[],
+): void {
+  for (const i of declared) {
+    const v = given[i.id]?.trim();
+    if (i.type === 'directory' && v && !isAbsolute(v))
+      throw new LifeboatError(
+        'BAD_INPUT',
+        `${i.id}: ${v} is a relative path: give an absolute path (like /srv/restored).`,
+        {
+          hint: 'A relative path would be read from the app’s own folder, not yours.',
+        },
+      );
+  }
+  for (const f of identityFiles)
+    if (f.trim() && !isAbsolute(f.trim()))
+      throw new LifeboatError('BAD_INPUT', `The age identity file ${f} is a relative path: give an absolute path.`, {
+        hint: 'A relative path would be read from the app’s own folder, not yours.',
+      });
 }
 
 /**
@@ -65,8 +95,9 @@ export class RunService {
     identityFiles: string[];
     allowUnsigned?: boolean;
   }): { run: RunView; job: JobSnapshot } {
-    const identities = readIdentityFiles(input.identityFiles);
     const parsed = loadRunbook(this.engine.paths.dataDir, input.runbook);
+    refuseRelativePaths(parsed.runbook.inputs, input.inputs, input.identityFiles);
+    const identities = readIdentityFiles(input.identityFiles);
     const operator = input.operator?.trim() || defaultOperator(this.engine.settings().operatorName);
     const run = this.runner().start(parsed, input.inputs, {
       drill: input.drill,

@@ -33,6 +33,8 @@ export interface VerifyRequest {
    * reports such sets as not checked, exit 2.
    */
   requireKeys?: boolean;
+  /** Where no identity came from, said in the refusal's hint (the app: the keychain's box was unticked, or it is empty). */
+  noKeysBecause?: string;
   /** Other tools' passphrases (a restic repository's password): for the scan and the checks. */
   secrets?: ForeignSecrets;
   /** restic at deep level: --read-data-subset (e.g. "1/10", "5%"). */
@@ -148,6 +150,7 @@ function notAMedium(location: string, why: string): LifeboatError {
 function refuseWithoutKeys(
   plans: Array<{ target: SetTarget; artifacts: Array<{ encodings: string[]; recipients: string[] }> }>,
   identities: AgeIdentity[],
+  noKeysBecause = 'no identity was given and the keychain holds none',
 ): void {
   const have = new Set(identities.map((i) => i.recipient.keyId));
   const missing = new Map<string, string[]>();
@@ -166,7 +169,7 @@ function refuseWithoutKeys(
     'CREDENTIAL_UNAVAILABLE',
     `Not started: ${what.join('; ')}. Nothing was verified or recorded.`,
     {
-      hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : 'no identity was given and the keychain holds none'}.`,
+      hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : noKeysBecause}.`,
     },
   );
 }
@@ -319,7 +322,8 @@ export async function runVerify(
   ctx.step('checking manifests and signatures');
   const plans = [];
   for (const t of chosen) plans.push(await planSet(t, options));
-  if (req.requireKeys && levelRank(req.level) >= levelRank('deep')) refuseWithoutKeys(plans, req.identities);
+  if (req.requireKeys && levelRank(req.level) >= levelRank('deep'))
+    refuseWithoutKeys(plans, req.identities, req.noKeysBecause);
   const total = plans.reduce((n, p) => n + p.artifacts.reduce((m, a) => m + a.bytes, 0), 0);
   const reading = levelRank(req.level) >= levelRank('integrity');
   ctx.progress({ bytesTotal: reading ? total : 0, bytesDone: 0, itemsTotal: plans.length, itemsDone: 0 });

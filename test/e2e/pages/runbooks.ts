@@ -19,6 +19,14 @@ export class RunbooksPage extends BasePage {
     await this.page.getByTestId('walkthrough').waitFor({ timeout: 20_000 });
   }
 
+  /** Start with the keyboard when the engine refuses: resolves with the error's text (the walk-through never opens). */
+  async startRefused(): Promise<string> {
+    await this.page.getByTestId('start-run').focus();
+    await this.page.keyboard.press('Enter');
+    await this.page.getByTestId('start-error').waitFor({ timeout: 20_000 });
+    return (await this.page.getByTestId('start-error').textContent()) ?? '';
+  }
+
   async printChecklist(runbook: string): Promise<void> {
     await this.page.getByTestId(`checklist-${runbook}`).click();
     await this.page.getByTestId('checklist-frame').waitFor();

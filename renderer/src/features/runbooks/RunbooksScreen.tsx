@@ -121,6 +121,11 @@ function StartForm({
   const [busy, setBusy] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
+  // A refused start moves the focus to why (the Start button was disabled while busy: focus fell to the page body).
+  const errorBox = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (error) errorBox.current?.focus();
+  }, [error]);
   const hasCredential = entry.inputs.some((i) => i.id === 'credential');
   const isDrill = entry.drill === 'only' || drill;
   const inputsToSend = (): Record<string, string> =>
@@ -359,7 +364,11 @@ function StartForm({
         </div>
         <CliCommand command={cli} />
       </form>
-      {error && <ErrorBox error={error} />}
+      {error && (
+        <div ref={errorBox} tabIndex={-1} data-testid="start-error">
+          <ErrorBox error={error} />
+        </div>
+      )}
     </article>
   );
 }
