@@ -141,6 +141,13 @@ function Timeline({
   );
 }
 
+/** The engine's warnings name times in ISO (UTC, for the CLI and logs); the operator reads them in local time with zone. */
+function localTimes(text: string): string {
+  return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, (iso) =>
+    formatLocalTime(iso),
+  );
+}
+
 /** The PITR planner: a system, a time (on the line or typed), inside or outside, the base, segments, warnings, then start. */
 export function PitrScreen(): React.JSX.Element {
   const api = getApi();
@@ -288,7 +295,7 @@ export function PitrScreen(): React.JSX.Element {
                 <ul>
                   {t.warnings.map((w) => (
                     <li key={w} className="hint">
-                      {w}
+                      {localTimes(w)}
                     </li>
                   ))}
                 </ul>
@@ -299,7 +306,7 @@ export function PitrScreen(): React.JSX.Element {
             <ul data-testid="pitr-warnings">
               {p.warnings.map((w) => (
                 <li key={w} className="hint">
-                  {w}
+                  {localTimes(w)}
                 </li>
               ))}
             </ul>
