@@ -190,6 +190,35 @@ describe('Media: mistakes that do not stick', () => {
     findings.push(...(await media.axe('media: media found inside a folder')));
   });
 
+  it('re-attaches to the last scan after a reload and a trip away; a refused scan clears the old result', async () => {
+    // One medium inside a folder: the job title says "the medium", not "the 1 media".
+    const single = join(dir.path, 'one-inside');
+    mkdirSync(single);
+    const init = lifeboat(
+      { LIFEBOAT_HOME: join(dir.path, 'home-solo') },
+      'medium',
+      'init',
+      join(single, 'solo'),
+      '--label',
+      'solo',
+    );
+    expect(init.status, init.stderr).toBe(0);
+    expect(await media.scan(single)).toBe('succeeded');
+    const id = (await media.testId('scan-job').getAttribute('data-job-id'))!;
+    expect(engine.jobs.get(id)!.title).toBe(`Scan of the medium inside ${single}`);
+    await media.page.reload();
+    await media.show();
+    await media.testId('scan-result').waitFor({ timeout: 10_000 });
+    await expect(media.testId('scan-result').locator('h3').textContent()).resolves.toBe(`Found solo inside ${single}.`);
+    await media.open('overview');
+    await media.show();
+    await media.testId('scan-result').waitFor({ timeout: 10_000 });
+    // A new path error never sits beside the previous scan's result.
+    expect(await media.scan('mnt/relative')).toBe('refused');
+    await expect(media.testId('scan-result').count()).resolves.toBe(0);
+    await expect(media.testId('scan-job').count()).resolves.toBe(0);
+  }, 60_000);
+
   it('an empty plain folder is not added, and can be initialised from the app', async () => {
     const empty = join(dir.path, 'new-drive');
     mkdirSync(empty);

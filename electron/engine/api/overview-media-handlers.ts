@@ -77,7 +77,12 @@ export function createOverviewMediaHandlers(engine: Engine) {
     startScan: async ({ location }: ChannelArgs<'startScan'>): Promise<ChannelOutput<'startScan'>> => {
       const loc = checkedLocation(location);
       const inside = loc.startsWith('s3://') ? [] : mediaInside(loc);
-      const title = inside.length ? `Scan of the ${inside.length} media inside ${loc}` : `Scan of ${loc}`;
+      const title =
+        inside.length === 1
+          ? `Scan of the medium inside ${loc}`
+          : inside.length
+            ? `Scan of the ${inside.length} media inside ${loc}`
+            : `Scan of ${loc}`;
       const { snapshot } = engine.jobs.start({ kind: 'scan', title }, async (ctx): Promise<ScanJobResult> => {
         if (inside.length === 0) {
           const { summary, empty } = await scanOne(engine, loc, ctx);

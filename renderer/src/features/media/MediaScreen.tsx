@@ -6,7 +6,7 @@ import { ErrorBox } from '../../components/ErrorBox';
 import { CliCommand, JobProgress } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { useFocusOnChange } from '../../lib/use-focus';
-import { useJob } from '../../lib/use-job';
+import { useScreenJob } from '../../lib/use-job';
 import { useResult } from '../../lib/use-result';
 import { PruneCard } from './PruneCard';
 import { S3MediumForm, type S3Draft } from './S3MediumForm';
@@ -202,11 +202,15 @@ export function MediaScreen(): React.JSX.Element {
     else if (r.ok && !r.value.available) setCanPick(false);
   };
   const [error, setError] = useState<WireError | null>(null);
-  const { job, track } = useJob(null, () => reload());
+  // The running or last scan re-attaches after a reload or a trip to another screen, as on Verify.
+  const { job, track } = useScreenJob(['scan'], 'lifeboat.media.job', () => reload());
+  // The previous scan's result is hidden once a new scan is asked for, so a refusal never sits beside an old result.
+  const [hideResultOf, setHideResultOf] = useState<string | null>(null);
   const scan = async (loc: string): Promise<void> => {
     setError(null);
     setInitAt(null);
     setRemoved(null);
+    setHideResultOf(job?.id ?? null);
     const r = await api.startScan({ location: loc.trim() });
     if (r.ok) track(r.value);
     else setError(r.error);
@@ -221,7 +225,10 @@ export function MediaScreen(): React.JSX.Element {
     reload();
   };
   const removedNote = useFocusOnChange<HTMLParagraphElement>(removed);
-  const result = (job?.status === 'succeeded' ? job.result : null) as ScanJobView | null;
+  const shown = job && job.id !== hideResultOf ? job : null;
+  // A catalog rebuild is a 'scan' job too (re-attached while it runs); its result has another shape and is not drawn here.
+  const done = (shown?.status === 'succeeded' ? shown.result : null) as ScanJobView | null;
+  const result = done && Array.isArray(done.failed) ? done : null;
   const running = job?.status === 'running';
   return (
     <section aria-labelledby="screen-title">
@@ -274,9 +281,9 @@ export function MediaScreen(): React.JSX.Element {
             <CliCommand args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix>']} />
           </div>
         </form>
-        {job && (
-          <div data-testid="scan-job" data-job-id={job.id}>
-            <JobProgress job={job} label="Scan" />
+        {shown && (
+          <div data-testid="scan-job" data-job-id={shown.id}>
+            <JobProgress job={shown} label="Scan" />
           </div>
         )}
         {result && <ScanOutcome result={result} onInit={setInitAt} />}
