@@ -233,7 +233,47 @@ describe('keys from the keychain', () => {
     const headline = await verify.headline();
     expect(headline).toEqual({ text: 'All 1 set passed at deep level', bad: false });
     expect(await verify.job.getAttribute('data-outcome')).toBe('passed');
+    // The Medium column names the medium by its label; the path stays as the title.
+    const medium = session.page.getByTestId('verify-medium').first();
+    await expect.poll(() => medium.textContent(), { timeout: 5_000 }).toMatch(/^usb-1 /);
+    expect(await medium.getAttribute('title')).toBe(usb);
     findings.push(...(await verify.axe('verify: passed')));
+  }, 60_000);
+});
+
+describe('Verify: refusals that say where to look', () => {
+  it('a refused start moves the focus to the error beside the button', async () => {
+    const verify = new VerifyPage(session.page);
+    await verify.visit();
+    await session.page.getByTestId('verify-identity').fill(join(dir.path, 'no-such-identity.age'));
+    await session.page.getByTestId('verify-target').fill(usb);
+    await session.page.getByTestId('verify-level').selectOption('deep');
+    await session.page.getByTestId('verify-start').click();
+    const error = session.page.getByTestId('start-error');
+    await error.waitFor({ timeout: 10_000 });
+    await expect
+      .poll(() => error.evaluate((el) => el === el.ownerDocument.activeElement), { timeout: 5_000 })
+      .toBe(true);
+    expect(await error.textContent()).toContain('no-such-identity.age');
+    await session.page.getByTestId('verify-identity').fill('');
+  }, 30_000);
+
+  it("with the keychain's identity unticked, the refusal does not claim the keychain has none", async () => {
+    const verify = new VerifyPage(session.page);
+    await verify.visit();
+    expect(await verify.keysOffered()).toBe(1);
+    await session.page.getByTestId('verify-use-keychain').uncheck();
+    await verify.start(usb, 'deep');
+    await verify.waitStatus('failed');
+    const error = await verify.error();
+    expect(error.code).toBe('CREDENTIAL_UNAVAILABLE');
+    expect(error.text).toContain('“Use the keychain” is unticked');
+    const missing = session.page.getByTestId('verify-key-missing');
+    await missing.waitFor();
+    expect(await missing.textContent()).not.toContain('Add an age identity on Credentials');
+    expect(await session.page.getByTestId('verify-key-missing-why').textContent()).toContain('were not used');
+    await session.page.getByTestId('verify-use-keychain').check();
+    findings.push(...(await verify.axe('verify: refused, keychain unticked')));
   }, 60_000);
 });
 

@@ -169,7 +169,7 @@ function refuseWithoutKeys(
     'CREDENTIAL_UNAVAILABLE',
     `Not started: ${what.join('; ')}. Nothing was verified or recorded.`,
     {
-      hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities given open ${[...have].join(', ')}` : noKeysBecause}.`,
+      hint: `Add the identity on the Credentials screen (it is then used by default), or give its file; ${identities.length ? `the identities tried (given or from the keychain) open only ${[...have].join(', ')}` : noKeysBecause}.`,
     },
   );
 }

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { JobSnapshot } from '../../../../shared/domain/jobs';
 import { VERDICT_TEXT, VERIFY_LEVELS, type SetResult, type VerifyLevel } from '../../../../shared/domain/verify';
 import type { WireError } from '../../../../shared/errors';
@@ -66,6 +66,11 @@ export function VerifyScreen(): React.JSX.Element {
     // Focus follows the new content: the result's headline once the job ends.
     setTimeout(() => resultHeading.current?.focus(), 0);
   });
+  const startError = useRef<HTMLDivElement>(null);
+  // A refused start moves the focus to why (as on Runbooks): the Verify button does not say it was refused.
+  useEffect(() => {
+    if (error) startError.current?.focus();
+  }, [error]);
   const keys = creds.state === 'ready' ? creds.value.credentials.filter((c) => c.kind === 'age' && c.keyId) : [];
   const start = async (): Promise<void> => {
     setError(null);
@@ -159,7 +164,11 @@ export function VerifyScreen(): React.JSX.Element {
         <CliCommand
           command={`lifeboat verify ${target.trim() ? sh(target.trim()) : '<medium | set>'} --level ${level}${identity.trim() ? ` --identity ${sh(identity.trim())}` : ''}`}
         />
-        {error && <ErrorBox error={error} />}
+        {error && (
+          <div ref={startError} tabIndex={-1} data-testid="start-error">
+            <ErrorBox error={error} />
+          </div>
+        )}
       </form>
       <WalCheck disabledWhy={running ? 'A check is running: wait for it or cancel it.' : null} onStarted={track} />
       {job && <JobProgress job={job} label={job.kind === 'verify-wal' ? 'WAL check' : 'Verification'} />}
@@ -170,8 +179,18 @@ export function VerifyScreen(): React.JSX.Element {
             className="secondary"
             onClick={() => setHashParams({ screen: 'credentials', job: null })}
           >
-            Add an age identity on Credentials
+            {keys.length
+              ? 'Add the identity that opens these sets on Credentials'
+              : 'Add an age identity on Credentials'}
           </button>
+          {keys.length > 0 && (
+            <span className="hint" data-testid="verify-key-missing-why">
+              {' '}
+              {useKeychain
+                ? `The keychain holds ${keys.length === 1 ? 'an age identity' : `${keys.length} age identities`}, but none for the key these sets were encrypted to.`
+                : 'The keychain’s identities were not used: tick “Use the keychain” above, or add the one that opens these sets.'}
+            </span>
+          )}
         </p>
       )}
       {job?.status === 'succeeded' && job.kind === 'verify' && <SetsResult job={job} headingRef={resultHeading} />}
@@ -233,6 +252,9 @@ function SetsResult({
   job: JobSnapshot;
   headingRef: React.RefObject<HTMLHeadingElement | null>;
 }): React.JSX.Element | null {
+  const [media] = useResult(() => getApi().listMedia({}));
+  // The medium by its label when the catalog knows one; the path stays as its title and secondary text.
+  const labels = new Map(media.state === 'ready' ? media.value.map((m) => [m.id, m.label] as const) : []);
   const report = job.result as Report | null;
   if (!report) return null;
   const level = /\((\w+)\)$/.exec(job.title)?.[1] ?? '';
@@ -272,7 +294,15 @@ function SetsResult({
           {ordered.map((x) => (
             <tr key={`${x.key}@${x.mediumId}`} data-testid="verify-row" data-verdict={x.verdict}>
               <td className="mono">{x.key}</td>
-              <td>{x.location}</td>
+              <td title={x.location} data-testid="verify-medium">
+                {labels.get(x.mediumId) ? (
+                  <>
+                    {labels.get(x.mediumId)} <span className="muted small mono">{x.location}</span>
+                  </>
+                ) : (
+                  x.location
+                )}
+              </td>
               <td>
                 <span
                   className={`status status-${x.verdict === 'ok' ? 'green' : x.verdict === 'not-checked' ? 'amber' : 'red'}`}
