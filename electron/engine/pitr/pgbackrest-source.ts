@@ -1,4 +1,4 @@
-import { systemNameFrom } from '../catalog/foreign';
+import { systemNameFrom } from '../foreign/seed/names';
 import { LifeboatError } from '../errors';
 import {
   listPgbrArchive,
