@@ -160,7 +160,7 @@ describe('restores from where the operator looks, runs that hold', { timeout: 12
     // A relative folder would resolve against the bridge's own folder: refused, the focus on why (review R2).
     await runbooks.fill('dir', 'restored-files');
     await expect(runbooks.startRefused()).resolves.toContain('dir: restored-files is a relative path');
-    expect(await runbooks.focused()).toBe('start-error');
+    await expect.poll(() => runbooks.focused(), { timeout: 5_000 }).toBe('start-error');
     findings.push(...(await runbooks.axe('start form refused')));
     await runbooks.fill('dir', into);
     await runbooks.fill('identity', identity);
