@@ -10,8 +10,13 @@ const PLACEHOLDER = /^<[^<>'\n]+>$/;
 
 /** One argument for a POSIX shell: as is when safe, else in single quotes (a quote inside becomes '\''). */
 export function shellQuote(arg: string): string {
+  return PLACEHOLDER.test(arg) ? arg : shellWord(arg);
+}
+
+/** One word for a POSIX shell, whatever it holds (no placeholders: for commands Lifeboat itself runs or prints). */
+export function shellWord(arg: string): string {
   if (arg === '') return "''";
-  if (SAFE.test(arg) || PLACEHOLDER.test(arg)) return arg;
+  if (SAFE.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { shellLine, shellQuote } from '../../shared/shell-quote';
+import { shellLine, shellQuote, shellWord } from '../../shared/shell-quote';
 
 describe('shellQuote', () => {
   it('leaves plain words alone and quotes what a shell would split or expand', () => {
@@ -12,6 +12,9 @@ describe('shellQuote', () => {
     expect(shellQuote('a;rm -rf /')).toBe("'a;rm -rf /'");
     expect(shellQuote('')).toBe("''");
     expect(shellQuote('<key file>')).toBe('<key file>');
+    // A word Lifeboat runs itself has no placeholders: a folder named <x> is quoted like any other.
+    expect(shellWord('<key file>')).toBe("'<key file>'");
+    expect(shellWord('/media/usb-1')).toBe('/media/usb-1');
     expect(shellLine(['lifeboat', 'run', 'dr-site-activation', '--input', 'site=DR site'])).toBe(
       "lifeboat run dr-site-activation --input 'site=DR site'",
     );

@@ -1,37 +1,26 @@
-import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type pg from 'pg';
-import { parsePgUrl, withPgClient } from '../postgres/connection';
 import type { AgeIdentity } from '../crypto/age';
 import { loadPublicKey, parseSignature, verifySignature } from '../crypto/signing';
 import type { TrustedKey } from '../catalog/trust';
-import { writeFileAtomic } from '../fs/atomic-write';
-import { LifeboatError, mapError } from '../errors';
+import { LifeboatError } from '../errors';
+import type { ArchivedWal } from '../format/wal-names';
 import { parseManifest, type Artifact, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../postgres/scratch-cluster';
+import { chownTree, findPgBinDir, freePort, postgresRunAs, type RunAs } from '../postgres/scratch-cluster';
 import { gateStages, specOf } from '../restore/gate';
 import { extractTar } from '../restore/extract';
 import type { Medium } from '../storage/medium';
-import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from './plan';
+import { pickWalSource, planPitr, type BaseBackup, type PitrPlan, type WalSource } from './plan';
 import type { WalReader } from './wal-archive';
 import type { PgbrWalSource } from './pgbackrest-source';
 import { restorePgbrBackup } from '../restore/pgbackrest';
 import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { refusal } from './wal-signature';
 import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';
+import { recoveryConfig } from './recovery-config';
+import { RecoveryServer, serverMajorOf } from './recovery-server';
+import { WalSpool } from './wal-spool';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -75,6 +64,259 @@ export interface PitrRestoreResult {
   /** WAL files the restore used although not signed by a pinned key (only with allowUnsignedWal), with their state. */
   unsignedWalAccepted: Array<{ name: string; state: string }>;
   plan: PitrPlan;
+}
+
+type RestoreCtx = Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>;
+
+/**
+ * Point-in-time recovery into an empty data directory: the planner picks the base backup and
+ * the segments; the base backup is checked (stored and plaintext hashes, signature by a pinned
+ * key when it is signed) while it is extracted; every needed segment is fetched, decrypted,
+ * decompressed and hash-checked into a local spool while PostgreSQL replays (its
+ * restore_command is a local copy of a proven file), to the target, then promotes.
+ *
+ * The phases, each a function: plan (planRestore, refuseUnusable) → admit the base backup
+ * (admitBase) → prepare the target (the spool, wal-spool.ts) → extract the base (extractBaseBackup)
+ * → write the recovery config (writeRecoveryConfig, recovery-config.ts) → start and replay → read
+ * the recovery point reached (recovery-server.ts) → finish (stop when asked, the result).
+ */
+export async function restorePitr(input: PitrRestoreInput, ctx: RestoreCtx): Promise<PitrRestoreResult> {
+  const started = Date.now();
+  const dataDir = emptyTarget(input.dataDir);
+  ctx.step('planning');
+  const p = await planRestore(input, ctx);
+  const base = await admitBase(input, p, ctx);
+  const runAs = postgresRunAs();
+  const timeoutSeconds = input.timeoutSeconds ?? 600;
+  const spool = new WalSpool(runAs);
+  const server = new RecoveryServer(p.binDir, dataDir, runAs);
+  try {
+    spool.start(p.needed, (w) => p.source.read(w), ctx);
+    ctx.step(`extracting ${p.base.setId}`);
+    p.warnings.push(...(await extractBaseBackup(input, p, base, dataDir, ctx)));
+    spool.extracted();
+    ctx.step('configuring recovery');
+    const port = input.port ?? (await freePort());
+    writeRecoveryConfig(dataDir, spool, p, runAs);
+    ctx.step(`replaying WAL to ${p.target.time}`);
+    await server.start(port, timeoutSeconds, spool);
+    await server.untilPromoted(spool, timeoutSeconds, ctx.signal);
+    const reached = await server.recoveryPoint();
+    if (input.stopAfter) await server.stop('fast');
+    return {
+      dataDir,
+      port,
+      base: p.base.setId,
+      segments: p.needed.length,
+      targetTime: p.target.time,
+      replayedTo: reached.at ? reached.at.toISOString() : null,
+      timeline: reached.tli ?? null,
+      durationMs: Date.now() - started,
+      running: !input.stopAfter,
+      stopCommand: server.stopCommand(),
+      warnings: p.warnings,
+      unsignedWalAccepted: p.accepted,
+      plan: p.plan,
+    };
+  } catch (e) {
+    if (server.started) await server.stop('immediate').catch(() => undefined);
+    throw e;
+  } finally {
+    // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).
+    await spool.close();
+  }
+}
+
+/** The data directory, resolved; refused unless it is empty or absent. */
+function emptyTarget(path: string): string {
+  const dataDir = resolve(path);
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`,
+      { hint: 'Choose a new folder; never restore over a data directory that may be in use.' },
+    );
+  }
+  return dataDir;
+}
+
+/** What the plan phase decided: the base backup, the WAL files to fetch, the server binaries, what to warn of. */
+interface RestorePlan {
+  plan: PitrPlan;
+  target: NonNullable<PitrPlan['target']>;
+  source: WalSource;
+  base: BaseBackup;
+  binDir: string;
+  /** Every history file and the target's chain of segments, in the order replay reads them. */
+  needed: ArchivedWal[];
+  /** WAL files not signed by a pinned key that the operator accepted (--allow-unsigned-wal). */
+  accepted: Array<{ name: string; state: string }>;
+  warnings: string[];
+}
+
+/**
+ * Phase 1: the plan (Lifeboat's own archive, or a pgBackRest stanza of this name: pickWalSource),
+ * refused before anything is extracted when a WAL file is refused, no base backup ends before the
+ * target, the target is outside the window, or the server binaries are of another major version.
+ */
+async function planRestore(input: PitrRestoreInput, ctx: Pick<JobContext, 'log'>): Promise<RestorePlan> {
+  const trust = { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) };
+  const reader: WalReader = { system: input.system, identities: input.identities, trust };
+  const source = await pickWalSource(input.medium, input.system, reader, input.pgbrKeys);
+  const archive = await source.list();
+  const plan = await planPitr(input.medium, input.system, {
+    targetTime: input.targetTime,
+    identities: input.identities,
+    trust,
+    pgBinDir: input.pgBinDir,
+    archive,
+    source,
+  });
+  const target = plan.target!;
+  refuseUnusable(input, target);
+  const base = plan.bases.find((b) => b.setId === target.base)!;
+  const binDir = findPgBinDir(input.pgBinDir);
+  const major = serverMajorOf(binDir);
+  if (base.serverMajor && major !== base.serverMajor) {
+    throw new LifeboatError(
+      'TOOL_VERSION_MISMATCH',
+      `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`,
+      { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` },
+    );
+  }
+  const histories = archive.filter((w) => w.kind === 'history');
+  const chain = new Set(target.segments);
+  const needed = [...histories, ...archive.filter((w) => chain.has(w.name))];
+  const needs = new Set([...target.segments, ...histories.map((w) => w.name)]);
+  const accepted = trust.allowUnsigned
+    ? plan.signatures.problems
+        .filter((q) => needs.has(q.name) && (q.state === 'unsigned' || q.state === 'untrusted-signer'))
+        .map(({ name, state }) => ({ name, state }))
+    : [];
+  const warnings = [...target.warnings];
+  if (accepted.length) {
+    // The operator's explicit acceptance is part of the record of the run.
+    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted
+      .slice(0, 5)
+      .map((q) => `${q.name}: ${q.state}`)
+      .join('; ')}${accepted.length > 5 ? '; …' : ''})`;
+    ctx.log('warn', line);
+    warnings.push(line);
+  }
+  return { plan, target, source, base, binDir, needed, accepted, warnings };
+}
+
+/** A plan a restore cannot follow: a refused WAL file (replay would stop midway), no base backup, a target outside the window. */
+function refuseUnusable(input: PitrRestoreInput, target: NonNullable<PitrPlan['target']>): void {
+  const refused = target.refused[0];
+  if (refused) {
+    const e =
+      refused.state === 'duplicate'
+        ? new LifeboatError('FORMAT_INVALID', `The archived WAL file ${refused.name} was refused: ${refused.reason}.`)
+        : refusal(refused.name, { state: refused.state, keyId: null, facts: null, reason: refused.reason });
+    const more =
+      target.refused.length > 1
+        ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.`
+        : '';
+    throw new LifeboatError(e.code, `${e.message}${more} Nothing was restored.`, { hint: e.hint });
+  }
+  if (!target.base)
+    throw new LifeboatError(
+      'NOT_FOUND',
+      `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`,
+      { hint: target.warnings.join(' ') || undefined },
+    );
+  if (!target.inside) {
+    throw new LifeboatError(
+      'PRECONDITION_FAILED',
+      `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`,
+      { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' },
+    );
+  }
+}
+
+/** A Lifeboat base backup to extract (its manifest read and judged); null for a pgBackRest backup. */
+type AdmittedBase = { manifest: Manifest; artifact: Artifact } | null;
+
+/**
+ * Phase 2: a Lifeboat base has its manifest signed by a pinned key when it is signed at all. A
+ * pgBackRest backup has no Lifeboat signature: it is trusted by its manifest's checksums, every
+ * file checked against them before it is put in place (foreign/pgbackrest/restore.ts), and by the
+ * trust rule the caller gives (admitForeignBase). What is not proven is added to the warnings.
+ */
+async function admitBase(input: PitrRestoreInput, p: RestorePlan, ctx: Pick<JobContext, 'log'>): Promise<AdmittedBase> {
+  const { base, warnings } = p;
+  if (p.source.origin !== 'lifeboat') {
+    const admitted = input.admitForeignBase ? await input.admitForeignBase(base, input.medium.location) : null;
+    const state = admitted
+      ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}`
+      : 'trust not judged: no catalog';
+    if (admitted?.overridden) ctx.log('warn', `${base.setId}: ${state}`);
+    warnings.push(
+      `${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`,
+    );
+    return null;
+  }
+  const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
+  const manifest = parseManifest(manifestBytes);
+  const sig = await input.medium.readOptional(`${base.setPath}/manifest.json.sig`);
+  if (sig) {
+    const { keyId, signature } = parseSignature(sig);
+    const key = input.trusted.find((k) => k.keyId === keyId);
+    if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
+    else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey))
+      throw new LifeboatError(
+        'SIGNATURE_INVALID',
+        `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`,
+      );
+  } else warnings.push('the base backup is not signed');
+  const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
+  if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
+  return { manifest, artifact };
+}
+
+/** Phase 4: the base backup into the (new) data directory, checked as it goes. Returns warnings. */
+async function extractBaseBackup(
+  input: PitrRestoreInput,
+  p: RestorePlan,
+  admitted: AdmittedBase,
+  dataDir: string,
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+): Promise<string[]> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const warnings: string[] = [];
+  if (admitted) {
+    const { manifest, artifact } = admitted;
+    ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
+    const path = `${p.base.setPath}/${artifact.path}`;
+    warnings.push(...(await extractBase(input, p.base.setId, path, artifact, manifest.source, dataDir, ctx)));
+  } else {
+    const pgbr = p.source as PgbrWalSource;
+    ctx.progress({ bytesTotal: p.base.bytes || null, bytesDone: 0 });
+    await restorePgbrBackup({
+      medium: input.medium,
+      stanza: pgbr.stanza,
+      label: p.base.setId,
+      repoPassphrase: pgbr.keys.repoPassphrase,
+      dataDir,
+      signal: ctx.signal,
+      onBytes: (n) => ctx.progress({ bytesDone: n }),
+    });
+  }
+  ctx.progress({ bytesTotal: null, bytesDone: 0 });
+  return warnings;
+}
+
+/** Phase 5: replay to the target through the spool, then promote (recovery-config.ts); the folder made the server's. */
+function writeRecoveryConfig(dataDir: string, spool: WalSpool, p: RestorePlan, runAs: RunAs | null): void {
+  appendFileSync(
+    join(dataDir, 'postgresql.auto.conf'),
+    recoveryConfig({ scriptPath: spool.scriptPath, spool: spool.dir, targetTime: p.target.time, base: p.base.setId }),
+  );
+  writeFileSync(join(dataDir, 'recovery.signal'), '');
+  rmSync(join(dataDir, 'postmaster.pid'), { force: true });
+  chmodSync(dataDir, 0o700);
+  if (runAs) chownTree(dataDir, runAs);
 }
 
 /**
@@ -124,350 +366,4 @@ async function extractBase(
     );
   }
   return [];
-}
-
-function majorOf(binDir: string): number {
-  const out = execFileSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' });
-  return Number(/\s(\d+)(?:\.\d+)?/.exec(out)?.[1] ?? 0);
-}
-
-/** WAL files fetched ahead while the base backup is still being extracted. */
-const PREFETCH_DURING_EXTRACTION = 4;
-
-/**
- * Point-in-time recovery into an empty data directory: the planner picks the base backup and
- * the segments; the base backup is checked (stored and plaintext hashes, signature by a pinned
- * key when it is signed) while it is extracted; every needed segment is fetched, decrypted,
- * decompressed and hash-checked into a local spool while PostgreSQL replays (its
- * restore_command is a local copy of a proven file), to the target, then promotes.
- */
-export async function restorePitr(
-  input: PitrRestoreInput,
-  ctx: Pick<JobContext, 'signal' | 'progress' | 'step' | 'log'>,
-): Promise<PitrRestoreResult> {
-  const started = Date.now();
-  const dataDir = resolve(input.dataDir);
-  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-    throw new LifeboatError(
-      'PRECONDITION_FAILED',
-      `${dataDir} is not empty. A point-in-time restore needs an empty (or absent) data directory.`,
-      { hint: 'Choose a new folder; never restore over a data directory that may be in use.' },
-    );
-  }
-  ctx.step('planning');
-  const reader: WalReader = {
-    system: input.system,
-    identities: input.identities,
-    trust: { trusted: input.trusted, allowUnsigned: Boolean(input.allowUnsignedWal) },
-  };
-  // Lifeboat's own archive, or a pgBackRest stanza of this name (pickWalSource): the same planning and replay.
-  const source = await pickWalSource(input.medium, input.system, reader, input.pgbrKeys);
-  const archive = await source.list();
-  const plan = await planPitr(input.medium, input.system, {
-    targetTime: input.targetTime,
-    identities: input.identities,
-    trust: reader.trust,
-    pgBinDir: input.pgBinDir,
-    archive,
-    source,
-  });
-  const target = plan.target!;
-  // Refused before anything is extracted: a WAL file the policy refuses would stop replay midway.
-  const refused = target.refused[0];
-  if (refused) {
-    const e =
-      refused.state === 'duplicate'
-        ? new LifeboatError('FORMAT_INVALID', `The archived WAL file ${refused.name} was refused: ${refused.reason}.`)
-        : refusal(refused.name, { state: refused.state, keyId: null, facts: null, reason: refused.reason });
-    const more =
-      target.refused.length > 1
-        ? ` ${target.refused.length - 1} more WAL files the restore needs are refused too.`
-        : '';
-    throw new LifeboatError(e.code, `${e.message}${more} Nothing was restored.`, { hint: e.hint });
-  }
-  if (!target.base)
-    throw new LifeboatError(
-      'NOT_FOUND',
-      `No base backup of ${input.system} on ${input.medium.location} ends before ${target.time}.`,
-      { hint: target.warnings.join(' ') || undefined },
-    );
-  if (!target.inside) {
-    throw new LifeboatError(
-      'PRECONDITION_FAILED',
-      `${target.time} is outside the recoverable window of ${input.system}: ${target.warnings[0] ?? ''}`,
-      { hint: 'See lifeboat pitr plan for the window; choose a target inside it.' },
-    );
-  }
-  const base = plan.bases.find((b) => b.setId === target.base)!;
-  const binDir = findPgBinDir(input.pgBinDir);
-  const major = majorOf(binDir);
-  if (base.serverMajor && major !== base.serverMajor) {
-    throw new LifeboatError(
-      'TOOL_VERSION_MISMATCH',
-      `The base backup is of PostgreSQL ${base.serverMajor}; the server binaries in ${binDir} are ${major}. A physical backup restores only with the same major version.`,
-      { hint: `Install PostgreSQL ${base.serverMajor} server binaries and point --pg-bin at them.` },
-    );
-  }
-  const warnings = [...target.warnings];
-  const needs = new Set([...target.segments, ...archive.filter((w) => w.kind === 'history').map((w) => w.name)]);
-  const accepted = reader.trust.allowUnsigned
-    ? plan.signatures.problems
-        .filter((p) => needs.has(p.name) && (p.state === 'unsigned' || p.state === 'untrusted-signer'))
-        .map(({ name, state }) => ({ name, state }))
-    : [];
-  if (accepted.length) {
-    // The operator's explicit acceptance is part of the record of the run.
-    const line = `--allow-unsigned-wal: ${accepted.length} WAL files not signed by a pinned key were accepted (${accepted
-      .slice(0, 5)
-      .map((p) => `${p.name}: ${p.state}`)
-      .join('; ')}${accepted.length > 5 ? '; …' : ''})`;
-    ctx.log('warn', line);
-    warnings.push(line);
-  }
-
-  // A Lifeboat base: its manifest signed by a pinned key when it is signed at all. A pgBackRest
-  // backup has no Lifeboat signature: it is trusted by its manifest's checksums, every file checked
-  // against them before it is put in place (foreign/pgbackrest/restore.ts).
-  let lifeboatBase: { manifest: Manifest; artifact: Artifact } | null = null;
-  if (source.origin === 'lifeboat') {
-    const manifestBytes = await input.medium.readFile(`${base.setPath}/manifest.json`);
-    const manifest = parseManifest(manifestBytes);
-    const sig = await input.medium.readOptional(`${base.setPath}/manifest.json.sig`);
-    if (sig) {
-      const { keyId, signature } = parseSignature(sig);
-      const key = input.trusted.find((k) => k.keyId === keyId);
-      if (!key) warnings.push(`the base backup is signed by ${keyId}, a key that is not pinned`);
-      else if (!verifySignature(manifestBytes, signature, loadPublicKey(key.publicKeyPem).publicKey))
-        throw new LifeboatError(
-          'SIGNATURE_INVALID',
-          `The signature of ${base.setId} does not verify: the manifest was changed. Nothing was restored.`,
-        );
-    } else warnings.push('the base backup is not signed');
-    const artifact = manifest.artifacts.find((a) => a.role === 'base-tar');
-    if (!artifact) throw new LifeboatError('FORMAT_INVALID', `${base.setId} has no base-tar artifact.`);
-    lifeboatBase = { manifest, artifact };
-  } else {
-    const admitted = input.admitForeignBase ? await input.admitForeignBase(base, input.medium.location) : null;
-    const state = admitted
-      ? `${admitted.text}${admitted.overridden ? '; accepted with the override (--allow-unsigned)' : ''}`
-      : 'trust not judged: no catalog';
-    if (admitted?.overridden) ctx.log('warn', `${base.setId}: ${state}`);
-    warnings.push(
-      `${base.setId} is a pgBackRest backup (foreign; ${state}): every file is checked against its manifest's checksums, WAL against the SHA-1 in each name`,
-    );
-  }
-
-  const runAs = postgresRunAs();
-  const spool = mkdtempSync(join(tmpdir(), 'lifeboat-wal-spool-'));
-  chmodSync(spool, 0o755);
-  let started_ok = false;
-  let stopFetching = false;
-  let fetching: Promise<void> = Promise.resolve();
-  let releaseFetch = (): void => undefined;
-  try {
-    // WAL is fetched, decrypted, decompressed and hash-checked into the spool while the base is
-    // extracted and while PostgreSQL replays (each file renamed into place only once proven), so
-    // decoding overlaps both. The restore_command waits for the next file; a fetch failure stops
-    // the server (below), and PostgreSQL itself refuses to promote short of the target.
-    const wanted = new Set(target.segments);
-    const needed = [...archive.filter((w) => w.kind === 'history'), ...archive.filter((w) => wanted.has(w.name))];
-    // Files the archive does not hold are answered at once: PostgreSQL probes for newer timelines'
-    // history files before replaying anything, and must not wait for the whole fetch to end.
-    writeFileSync(join(spool, '.expected'), needed.map((w) => `${w.name}\n`).join(''), { mode: 0o644 });
-    writeFileSync(
-      join(spool, 'restore.sh'),
-      `#!/bin/sh\n# Lifeboat restore_command: a file the archive does not hold is absent now; any other is waited for until verified.\ngrep -qxF "$1" "${spool}/.expected" || exit 1\nwhile [ ! -f "${spool}/$1" ] && [ ! -f "${spool}/.done" ] && [ ! -f "${spool}/.failed" ]; do sleep 0.02; done\n[ -f "${spool}/$1" ] || exit 1\nexec cp "${spool}/$1" "$2"\n`,
-      { mode: 0o755 },
-    );
-    if (runAs) chownTree(spool, runAs);
-    let fetchError: unknown = null;
-    let fetched = 0;
-    ctx.progress({ itemsTotal: needed.length, itemsDone: 0 });
-    // During the extraction only the first few files are fetched (replay can start at once);
-    // the rest would compete with the extraction for this thread, and replay is slower than
-    // fetching, so fetching the rest during replay keeps ahead of it.
-    const extraction = new Promise<void>((r) => (releaseFetch = r));
-    fetching = (async () => {
-      for (const [i, w] of needed.entries()) {
-        if (i === PREFETCH_DURING_EXTRACTION) await extraction;
-        if (stopFetching) return;
-        if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        const bytes = await source.read(w);
-        await writeFileAtomic(join(spool, w.name), bytes, {
-          owner: runAs ? { uid: runAs.uid, gid: runAs.gid } : undefined,
-        });
-        ctx.progress({ itemsDone: ++fetched, current: w.name });
-      }
-    })().then(
-      () => writeFileSync(join(spool, '.done'), ''),
-      (e: unknown) => {
-        fetchError = e;
-        try {
-          writeFileSync(join(spool, '.failed'), '');
-        } catch {
-          // the spool is already gone: the restore is over
-        }
-      },
-    );
-    ctx.step(`extracting ${base.setId}`);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    if (lifeboatBase) {
-      const { manifest, artifact } = lifeboatBase;
-      ctx.progress({ bytesTotal: artifact.plain_bytes, bytesDone: 0 });
-      warnings.push(
-        ...(await extractBase(
-          input,
-          base.setId,
-          `${base.setPath}/${artifact.path}`,
-          artifact,
-          manifest.source,
-          dataDir,
-          ctx,
-        )),
-      );
-    } else {
-      const pgbr = source as PgbrWalSource;
-      ctx.progress({ bytesTotal: base.bytes || null, bytesDone: 0 });
-      await restorePgbrBackup({
-        medium: input.medium,
-        stanza: pgbr.stanza,
-        label: base.setId,
-        repoPassphrase: pgbr.keys.repoPassphrase,
-        dataDir,
-        signal: ctx.signal,
-        onBytes: (n) => ctx.progress({ bytesDone: n }),
-      });
-    }
-    ctx.progress({ bytesTotal: null, bytesDone: 0 });
-    releaseFetch();
-
-    const fetchFailure = (): LifeboatError | null => {
-      if (!fetchError) return null;
-      const e = fetchError instanceof LifeboatError ? fetchError : mapError(fetchError);
-      return new LifeboatError(
-        e.code,
-        `${e.message} The restore stopped; PostgreSQL was stopped before the data directory could be used.`,
-        { hint: e.hint },
-      );
-    };
-
-    ctx.step('configuring recovery');
-    const port = input.port ?? (await freePort());
-    appendFileSync(
-      join(dataDir, 'postgresql.auto.conf'),
-      [
-        '',
-        `# Added by Lifeboat for a point-in-time restore to ${target.time} (base ${base.setId}).`,
-        `restore_command = '${spool}/restore.sh "%f" "%p"'`,
-        `recovery_target_time = '${target.time.replace('T', ' ').replace('Z', '+00')}'`,
-        "recovery_target_action = 'promote'",
-        "recovery_target_timeline = 'latest'",
-        "archive_mode = 'off'",
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(join(dataDir, 'recovery.signal'), '');
-    rmSync(join(dataDir, 'postmaster.pid'), { force: true });
-    chmodSync(dataDir, 0o700);
-    if (runAs) chownTree(dataDir, runAs);
-
-    ctx.step(`replaying WAL to ${target.time}`);
-    const log = join(dataDir, 'lifeboat-recovery.log');
-    // pg_ctl hands -o to a shell: the folder is quoted (a data directory may hold spaces).
-    const o = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${shellWord(dataDir)}`;
-    const start = await runPgTool(
-      join(binDir, 'pg_ctl'),
-      ['-D', dataDir, '-l', log, '-w', '-t', String(input.timeoutSeconds ?? 600), '-o', o, 'start'],
-      { runAs },
-    );
-    const logTail = (): string =>
-      existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-4).join(' / ') : '';
-    started_ok = true;
-    if (fetchFailure()) throw fetchFailure()!;
-    if (start.code !== 0)
-      throw new LifeboatError(
-        'DB_RESTORE_FAILED',
-        `PostgreSQL did not start for recovery: ${logTail() || start.stderr.trim()}`,
-      );
-    // The recovered server: trust on 127.0.0.1 is the base backup's own pg_hba (a restore target is not shared).
-    const recovered = parsePgUrl(`postgres://postgres@127.0.0.1:${port}/postgres`);
-    const client = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withPgClient(recovered, fn);
-    const deadline = Date.now() + (input.timeoutSeconds ?? 600) * 1000;
-    for (;;) {
-      ctx.signal.throwIfAborted();
-      if (fetchFailure()) throw fetchFailure()!;
-      let inRecovery: boolean;
-      try {
-        inRecovery = await client(
-          async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
-        );
-      } catch {
-        const status = await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, 'status'], { runAs });
-        if (status.code !== 0)
-          throw (
-            fetchFailure() ??
-            new LifeboatError('DB_RESTORE_FAILED', `PostgreSQL stopped during recovery: ${logTail()}`, {
-              hint: 'The WAL may end before the target, or a segment is missing; see lifeboat pitr plan.',
-            })
-          );
-        inRecovery = true;
-      }
-      if (!inRecovery) {
-        // Promoted: every file replay needed was fetched and proven (a failure would have stopped it).
-        await fetching;
-        if (fetchFailure()) throw fetchFailure()!;
-        break;
-      }
-      if (Date.now() > deadline)
-        throw new LifeboatError(
-          'DB_RESTORE_FAILED',
-          `Recovery did not finish within ${input.timeoutSeconds ?? 600} s.`,
-          { hint: `See ${log}.` },
-        );
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const facts = await client(async (c) => {
-      const r = await c.query<{ at: Date | null; tli: number }>(
-        'SELECT pg_last_xact_replay_timestamp() AS at, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
-      );
-      return r.rows[0]!;
-    });
-    let running = true;
-    if (input.stopAfter) {
-      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { runAs });
-      running = false;
-    }
-    return {
-      dataDir,
-      port,
-      base: base.setId,
-      segments: needed.length,
-      targetTime: target.time,
-      replayedTo: facts.at ? facts.at.toISOString() : null,
-      timeline: facts.tli ?? null,
-      durationMs: Date.now() - started,
-      running,
-      stopCommand: `${runAs ? 'runuser -u postgres -- ' : ''}${shellWord(join(binDir, 'pg_ctl'))} -D ${shellWord(dataDir)} stop`,
-      warnings,
-      unsignedWalAccepted: accepted,
-      plan,
-    };
-  } catch (e) {
-    if (started_ok)
-      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { runAs }).catch(
-        () => undefined,
-      );
-    throw e;
-  } finally {
-    // The spool holds decrypted WAL: it goes as soon as replay is over (or failed).
-    stopFetching = true;
-    releaseFetch();
-    await fetching.catch(() => undefined);
-    rmSync(spool, { recursive: true, force: true });
-  }
-}
-
-/** A path as one shell word, for a command printed for the operator to paste. */
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }

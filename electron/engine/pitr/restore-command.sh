@@ -1,0 +1,16 @@
+#!/bin/sh
+# Lifeboat's restore_command during a point-in-time restore, run by PostgreSQL as
+#   restore-command.sh <spool folder> %f %p
+# (pitr/recovery-config.ts writes that line; pitr/wal-spool.ts copies this file into the spool).
+# Lifeboat fetches, decrypts, decompresses and hash-checks every WAL file the restore needs into the
+# spool, each renamed into place only once proven; their names are listed in <spool>/.expected.
+# A file the archive does not hold is absent at once (PostgreSQL probes for newer timelines' history
+# files before replaying anything); any other is waited for until it is there, or the fetch has
+# ended (.done) or failed (.failed).
+spool=$1
+name=$2
+dest=$3
+grep -qxF -e "$name" "$spool/.expected" || exit 1
+while [ ! -f "$spool/$name" ] && [ ! -f "$spool/.done" ] && [ ! -f "$spool/.failed" ]; do sleep 0.02; done
+[ -f "$spool/$name" ] || exit 1
+exec cp "$spool/$name" "$dest"
