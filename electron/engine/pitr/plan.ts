@@ -262,33 +262,86 @@ export async function planPitr(
   const segBytes = bases[0]?.segmentBytes ?? WAL_SEGMENT_DEFAULT;
   const archive = o.archive ?? (await source.list());
   const sigs = await source.signatures(archive);
-  if (sigs.summary.unsigned)
+  warnings.push(...signatureWarnings(sigs.summary, archive.length));
+  const segments = archive.filter((w) => w.kind === 'segment');
+  const byTimeline = groupByTimeline(segments);
+  const timelines = await readTimelines(archive, byTimeline, source, warnings);
+  const gaps = findGaps(byTimeline, segBytes);
+  for (const g of gaps)
     warnings.push(
-      `${sigs.summary.unsigned} of ${archive.length} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`,
+      `WAL gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? ` to ${g.to}` : ''} missing — no recovery can pass it`,
     );
-  if (sigs.summary.untrusted)
+  const idle = findIdle(segments, o.idleMinutes ?? 60);
+  for (const x of idle)
     warnings.push(
-      `${sigs.summary.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`,
+      `no WAL was archived for ${x.minutes} minutes between ${x.after} and ${x.before}: set archive_timeout, or the real RPO is that coarse`,
     );
-  if (sigs.summary.invalid)
-    warnings.push(
-      `${sigs.summary.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`,
+  const pgWaldump = findExecutable('pg_waldump', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
+  const w = await recoverableWindows(bases, byTimeline, timelines, segBytes, { source, pgWaldump, warnings });
+  if (bases.length === 0) warnings.push(source.noBaseWarning);
+  const target = o.targetTime
+    ? planTarget(o.targetTime, { ...w, gaps, timelines, idle, archive, byName: sigs.byName, trust: o.trust })
+    : null;
+  return {
+    system,
+    medium: medium.location,
+    origin: source.origin,
+    bases,
+    timelines,
+    gaps,
+    windows: w.windows,
+    idle,
+    target,
+    signatures: sigs.summary,
+    warnings,
+  };
+}
+
+type Timeline = PitrPlan['timelines'][number];
+
+/** What the archive's signature states mean for a restore. */
+function signatureWarnings(s: WalSignatures, files: number): string[] {
+  const out: string[] = [];
+  if (s.unsigned)
+    out.push(
+      `${s.unsigned} of ${files} archived WAL files are unsigned: a restore refuses them unless accepted with --allow-unsigned-wal`,
     );
-  const dups = sigs.summary.problems.filter((p) => p.state === 'duplicate');
+  if (s.untrusted)
+    out.push(
+      `${s.untrusted} archived WAL files are signed by a key that is not pinned: a restore refuses them unless accepted with --allow-unsigned-wal`,
+    );
+  if (s.invalid)
+    out.push(
+      `${s.invalid} archived WAL files have a signature that does not match them (replaced on the medium?): a restore refuses them`,
+    );
+  const dups = s.problems.filter((p) => p.state === 'duplicate');
   if (dups.length)
-    warnings.push(
+    out.push(
       `${dups.length} WAL file names are held by more than one stored file (${dups
         .slice(0, 3)
         .map((d) => d.name)
         .join(', ')}): one was added; a restore refuses them`,
     );
-  const segments = archive.filter((w) => w.kind === 'segment');
+  return out;
+}
+
+function groupByTimeline(segments: ArchivedWal[]): Map<number, ArchivedWal[]> {
   const byTimeline = new Map<number, ArchivedWal[]>();
   for (const s of segments) {
     const list = byTimeline.get(s.timeline) ?? [];
     list.push(s);
     byTimeline.set(s.timeline, list);
   }
+  return byTimeline;
+}
+
+/** The timelines: those with segments and those named by .history files, each with its parent and switch point. */
+async function readTimelines(
+  archive: ArchivedWal[],
+  byTimeline: Map<number, ArchivedWal[]>,
+  source: WalSource,
+  warnings: string[],
+): Promise<Timeline[]> {
   const histories = new Map<number, HistoryEntry[]>();
   for (const h of archive.filter((w) => w.kind === 'history')) {
     try {
@@ -317,8 +370,11 @@ export async function planPitr(
     warnings.push(
       `the archive holds ${timelines.length} timelines (${timelines.map((t) => t.timeline).join(', ')}): a promotion happened; recovery follows the latest timeline unless told otherwise`,
     );
+  return timelines;
+}
 
-  // Gaps inside each timeline's archived range.
+/** Gaps inside each timeline's archived range. */
+function findGaps(byTimeline: Map<number, ArchivedWal[]>, segBytes: number): Gap[] {
   const gaps: Gap[] = [];
   for (const [t, list] of byTimeline) {
     for (let i = 1; i < list.length; i++) {
@@ -328,117 +384,68 @@ export async function planPitr(
         gaps.push({ timeline: t, from: segmentName(t, a + 1, segBytes), to: segmentName(t, b - 1, segBytes) });
     }
   }
-  for (const g of gaps)
-    warnings.push(
-      `WAL gap on timeline ${g.timeline}: ${g.from}${g.from !== g.to ? ` to ${g.to}` : ''} missing — no recovery can pass it`,
-    );
+  return gaps;
+}
 
-  // Idle stretches: archive times far apart mean commits in between wait for the next switch.
+/** Idle stretches: archive times far apart mean commits in between wait for the next switch. */
+function findIdle(segments: ArchivedWal[], idleMinutes: number): PitrPlan['idle'] {
   const idle: PitrPlan['idle'] = [];
-  const idleMs = (o.idleMinutes ?? 60) * 60_000;
+  const idleMs = idleMinutes * 60_000;
   const byTime = [...segments].sort((a, b) => a.mtimeMs - b.mtimeMs);
   for (let i = 1; i < byTime.length; i++) {
     const d = byTime[i]!.mtimeMs - byTime[i - 1]!.mtimeMs;
     if (d > idleMs) idle.push({ after: byTime[i - 1]!.name, before: byTime[i]!.name, minutes: Math.round(d / 60_000) });
   }
-  for (const x of idle)
-    warnings.push(
-      `no WAL was archived for ${x.minutes} minutes between ${x.after} and ${x.before}: set archive_timeout, or the real RPO is that coarse`,
-    );
+  return idle;
+}
 
-  // Windows: contiguous segments from each base backup's start (following child timelines).
-  const pgWaldump = findExecutable('pg_waldump', { preferDirs: o.pgBinDir ? [o.pgBinDir] : [], pg: true });
-  const windows: TimelineWindow[] = [];
-  const work = mkdtempSync(join(tmpdir(), 'lifeboat-plan-'));
-  const chains = new Map<string, ArchivedWal[]>();
+/** Where the windows' ends are read: the archive, pg_waldump when there is one, a scratch folder, the plan's warnings. */
+interface EndReader {
+  source: WalSource;
+  pgWaldump: string | null;
+  warnings: string[];
+}
+
+/** The windows, each base backup's chain of segments, and the segments found unusable while reading them. */
+interface Windows {
+  windows: TimelineWindow[];
+  chains: Map<string, ArchivedWal[]>;
+  /** Segments whose bytes failed their proof when read here (hash, checksum, decoding), with why. */
+  unreadable: Map<string, string>;
+}
+
+type WindowEnd = { to: string | null; toBasis: TimelineWindow['toBasis'] };
+
+/** Windows: contiguous segments from each base backup's start (following child timelines), to their last commit. */
+async function recoverableWindows(
+  bases: BaseBackup[],
+  byTimeline: Map<number, ArchivedWal[]>,
+  timelines: Timeline[],
+  segBytes: number,
+  r: EndReader,
+): Promise<Windows> {
+  const out: Windows = { windows: [], chains: new Map(), unreadable: new Map() };
   // Segment number → archived segment, per timeline: chains are walked in linear time.
   const bySegment = new Map<number, Map<number, ArchivedWal>>();
   for (const [tl, list] of byTimeline)
     bySegment.set(tl, new Map(list.map((s) => [segmentNumber(s.name, segBytes), s])));
   // Bases taken one after another share the end of their chain: its last commit is read once.
-  const ends = new Map<string, { to: string; toBasis: TimelineWindow['toBasis'] }>();
-  // Segments whose bytes failed their proof when read here (hash, checksum, decoding): replay cannot pass them,
-  // so every chain ends before one (the window is cut there) and each is read, and reported, once.
-  const unreadable = new Map<string, string>();
+  const ends = new Map<string, WindowEnd>();
+  const work = mkdtempSync(join(tmpdir(), 'lifeboat-plan-'));
   try {
     for (const b of bases) {
-      const chain: ArchivedWal[] = [];
-      let t = b.timeline;
-      let seg = segmentNumber(segmentName(t, Math.floor(parseLsn(b.startLsn) / segBytes), segBytes), segBytes);
-      for (;;) {
-        const found = bySegment.get(t)?.get(seg);
-        // A child timeline that branched at or after this point takes over from its switch segment.
-        const child = timelines.find(
-          (x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg,
-        );
-        if (child && bySegment.get(child.timeline)?.has(seg)) {
-          t = child.timeline;
-          continue;
-        }
-        if (!found || unreadable.has(found.name)) break;
-        chain.push(found);
-        seg++;
-      }
-      chains.set(b.setId, chain);
-      let last = chain[chain.length - 1];
-      let to: string | null = null;
-      let toBasis: TimelineWindow['toBasis'] = 'end of the base backup';
+      const chain = chainFrom(b, bySegment, timelines, out.unreadable, segBytes);
+      out.chains.set(b.setId, chain);
       // Again from the shorter chain when a segment of the look-back turns out unreadable.
-      for (let cut = true; cut;) {
-        cut = false;
-        last = chain[chain.length - 1];
-        to = null;
-        toBasis = 'end of the base backup';
-        const endKey = last ? `${last.name}:${chain.length >= 4 ? '' : chain[0]!.name}` : '';
-        const known = ends.get(endKey);
-        if (known) {
-          to = known.to;
-          toBasis = known.toBasis;
-        } else if (last) {
-          toBasis = 'archive time of the last segment';
-          to = new Date(last.mtimeMs).toISOString();
-          if (pgWaldump) {
-            // Look back a few segments for the last commit: the newest ones may hold none.
-            for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
-              const w = chain[i]!;
-              let bytes: Buffer | null = null;
-              if (!unreadable.has(w.name)) {
-                try {
-                  bytes = await source.read(w);
-                } catch (e) {
-                  const err = mapError(e);
-                  // Not proven damaged (no key here, the medium gone): the chain stands, only its end time is unknown.
-                  if (err.code !== 'CHECKSUM_MISMATCH') {
-                    warnings.push(`${w.name} cannot be read for its commit times: ${err.message}`);
-                    break;
-                  }
-                  unreadable.set(w.name, err.message);
-                  warnings.push(`${w.name} cannot be used: ${err.message} Replay would stop before it.`);
-                }
-              }
-              if (!bytes) {
-                chain.length = i;
-                cut = true;
-                break;
-              }
-              writeFileSync(join(work, w.name), bytes);
-              const commits = await waldumpCommits(pgWaldump, work, w.name);
-              if (commits.length) {
-                to = commits[commits.length - 1]!;
-                toBasis = 'commit record (pg_waldump)';
-                break;
-              }
-            }
-          }
-          if (to && !cut) ends.set(endKey, { to, toBasis });
-        }
-      }
-      windows.push({
+      let end: WindowEnd | null = null;
+      while (!end) end = await chainEnd(chain, ends, out.unreadable, work, r);
+      const last = chain[chain.length - 1];
+      out.windows.push({
         base: b.setId,
         timeline: last?.timeline ?? b.timeline,
         from: b.finishedAt,
-        to: to && to > b.finishedAt ? to : b.finishedAt,
-        toBasis,
+        to: end.to && end.to > b.finishedAt ? end.to : b.finishedAt,
+        toBasis: end.toBasis,
         lastSegment: last?.name ?? segmentName(b.timeline, Math.floor(parseLsn(b.stopLsn) / segBytes), segBytes),
         segments: chain.length,
       });
@@ -446,72 +453,164 @@ export async function planPitr(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  if (bases.length === 0) warnings.push(source.noBaseWarning);
+  return out;
+}
 
-  let target: PitrPlan['target'] = null;
-  if (o.targetTime) {
-    const t = Date.parse(o.targetTime);
-    if (Number.isNaN(t))
-      throw new LifeboatError('BAD_INPUT', `--target-time "${o.targetTime}" is not a date and time (ISO 8601).`);
-    const time = new Date(t).toISOString();
-    const tw: string[] = [];
-    const candidates = windows.filter((w) => w.from <= time).sort((a, b) => b.from.localeCompare(a.from));
-    const inside = candidates.find((w) => w.to !== null && w.to >= time) ?? null;
-    const chosen = inside ?? candidates[0] ?? null;
-    if (!chosen)
-      tw.push(`the target is before the end of every base backup (the oldest ends at ${windows[0]?.from ?? 'never'})`);
-    else if (!inside) {
-      tw.push(
-        `the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`,
-      );
-      const bad = [...unreadable.keys()].find((n) => n > chosen.lastSegment);
-      if (bad)
-        tw.push(`${bad} after ${chosen.lastSegment} cannot be used (${unreadable.get(bad)}): replay stops before it`);
-      const gap = gaps.find((g) => g.timeline === chosen.timeline && g.from > chosen.lastSegment);
-      if (gap)
-        tw.push(
-          `WAL after ${chosen.lastSegment} is missing (${gap.from}…): the archive has newer segments, but not contiguous ones`,
-        );
+/** The contiguous segments from a base backup's start, taken over by a child timeline at its switch segment. */
+function chainFrom(
+  b: BaseBackup,
+  bySegment: Map<number, Map<number, ArchivedWal>>,
+  timelines: Timeline[],
+  unreadable: Map<string, string>,
+  segBytes: number,
+): ArchivedWal[] {
+  const chain: ArchivedWal[] = [];
+  let t = b.timeline;
+  let seg = segmentNumber(segmentName(t, Math.floor(parseLsn(b.startLsn) / segBytes), segBytes), segBytes);
+  for (;;) {
+    const found = bySegment.get(t)?.get(seg);
+    // A child timeline that branched at or after this point takes over from its switch segment.
+    const child = timelines.find(
+      (x) => x.parent === t && x.switchLsn !== null && Math.floor(parseLsn(x.switchLsn) / segBytes) === seg,
+    );
+    if (child && bySegment.get(child.timeline)?.has(seg)) {
+      t = child.timeline;
+      continue;
     }
-    if (chosen && timelines.length > 1)
-      tw.push(
-        `the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`,
-      );
-    for (const x of idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
-    const chain = chosen ? (chains.get(chosen.base) ?? []) : [];
-    // A restore fetches the chain and every history file: each one must pass the signature policy.
-    const refused = [...archive.filter((w) => w.kind === 'history'), ...chain]
-      .filter((w) => !usable(sigs.byName.get(w.name)?.state, o.trust))
-      .map((w) => ({ name: w.name, state: sigs.byName.get(w.name)!.state, reason: sigs.byName.get(w.name)!.reason }));
-    if (refused.length)
-      tw.push(
-        `${refused.length} WAL files the restore needs are refused by the signature policy (${refused
-          .slice(0, 3)
-          .map((r) => `${r.name}: ${r.state}`)
-          .join('; ')}${refused.length > 3 ? '; …' : ''})`,
-      );
-    target = {
-      time,
-      inside: inside !== null,
-      base: chosen?.base ?? null,
-      segments: chain.map((s) => s.name),
-      warnings: tw,
-      refused,
-    };
+    // Replay cannot pass a segment known unusable: every chain ends before one.
+    if (!found || unreadable.has(found.name)) return chain;
+    chain.push(found);
+    seg++;
   }
+}
+
+/**
+ * The end of a chain: its last commit (pg_waldump), else the archive time of its last segment,
+ * else the end of the base backup. Null when a segment of the look-back proved unusable: the
+ * chain was cut before it, and its end is read again.
+ */
+async function chainEnd(
+  chain: ArchivedWal[],
+  ends: Map<string, WindowEnd>,
+  unreadable: Map<string, string>,
+  work: string,
+  r: EndReader,
+): Promise<WindowEnd | null> {
+  const last = chain[chain.length - 1];
+  if (!last) return { to: null, toBasis: 'end of the base backup' };
+  const endKey = `${last.name}:${chain.length >= 4 ? '' : chain[0]!.name}`;
+  const known = ends.get(endKey);
+  if (known) return known;
+  let end: WindowEnd = { to: new Date(last.mtimeMs).toISOString(), toBasis: 'archive time of the last segment' };
+  if (r.pgWaldump) {
+    const commit = await lastCommit(chain, unreadable, work, r.pgWaldump, r);
+    if (commit === 'cut') return null;
+    if (commit.commit) end = { to: commit.commit, toBasis: 'commit record (pg_waldump)' };
+  }
+  ends.set(endKey, end);
+  return end;
+}
+
+/** Look back a few segments for the last commit (the newest ones may hold none); 'cut' when one proved unusable. */
+async function lastCommit(
+  chain: ArchivedWal[],
+  unreadable: Map<string, string>,
+  work: string,
+  pgWaldump: string,
+  r: EndReader,
+): Promise<{ commit: string | null } | 'cut'> {
+  for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
+    const w = chain[i]!;
+    let bytes: Buffer | null = null;
+    if (!unreadable.has(w.name)) {
+      try {
+        bytes = await r.source.read(w);
+      } catch (e) {
+        const err = mapError(e);
+        // Not proven damaged (no key here, the medium gone): the chain stands, only its end time is unknown.
+        if (err.code !== 'CHECKSUM_MISMATCH') {
+          r.warnings.push(`${w.name} cannot be read for its commit times: ${err.message}`);
+          return { commit: null };
+        }
+        unreadable.set(w.name, err.message);
+        r.warnings.push(`${w.name} cannot be used: ${err.message} Replay would stop before it.`);
+      }
+    }
+    if (!bytes) {
+      chain.length = i;
+      return 'cut';
+    }
+    writeFileSync(join(work, w.name), bytes);
+    const commits = await waldumpCommits(pgWaldump, work, w.name);
+    if (commits.length) return { commit: commits[commits.length - 1]! };
+  }
+  return { commit: null };
+}
+
+/** What planTarget reads of the plan. */
+interface TargetInputs extends Windows {
+  gaps: Gap[];
+  timelines: Timeline[];
+  idle: PitrPlan['idle'];
+  archive: ArchivedWal[];
+  byName: Map<string, Problem>;
+  trust: WalTrust;
+}
+
+/** For a target time: the newest window that holds it (else the nearest before it), its chain, and every warning. */
+function planTarget(targetTime: string, p: TargetInputs): NonNullable<PitrPlan['target']> {
+  const t = Date.parse(targetTime);
+  if (Number.isNaN(t))
+    throw new LifeboatError('BAD_INPUT', `--target-time "${targetTime}" is not a date and time (ISO 8601).`);
+  const time = new Date(t).toISOString();
+  const tw: string[] = [];
+  const candidates = p.windows.filter((w) => w.from <= time).sort((a, b) => b.from.localeCompare(a.from));
+  const inside = candidates.find((w) => w.to !== null && w.to >= time) ?? null;
+  const chosen = inside ?? candidates[0] ?? null;
+  if (!chosen)
+    tw.push(`the target is before the end of every base backup (the oldest ends at ${p.windows[0]?.from ?? 'never'})`);
+  else if (!inside) tw.push(...shortOfTarget(chosen, p));
+  if (chosen && p.timelines.length > 1)
+    tw.push(
+      `the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`,
+    );
+  for (const x of p.idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
+  const chain = chosen ? (p.chains.get(chosen.base) ?? []) : [];
+  // A restore fetches the chain and every history file: each one must pass the signature policy.
+  const refused = [...p.archive.filter((w) => w.kind === 'history'), ...chain]
+    .filter((w) => !usable(p.byName.get(w.name)?.state, p.trust))
+    .map((w) => ({ name: w.name, state: p.byName.get(w.name)!.state, reason: p.byName.get(w.name)!.reason }));
+  if (refused.length)
+    tw.push(
+      `${refused.length} WAL files the restore needs are refused by the signature policy (${refused
+        .slice(0, 3)
+        .map((r) => `${r.name}: ${r.state}`)
+        .join('; ')}${refused.length > 3 ? '; …' : ''})`,
+    );
   return {
-    system,
-    medium: medium.location,
-    origin: source.origin,
-    bases,
-    timelines,
-    gaps,
-    windows,
-    idle,
-    target,
-    signatures: sigs.summary,
-    warnings,
+    time,
+    inside: inside !== null,
+    base: chosen?.base ?? null,
+    segments: chain.map((s) => s.name),
+    warnings: tw,
+    refused,
   };
+}
+
+/** Why replay from the chosen window stops short of a target after it. */
+function shortOfTarget(chosen: TimelineWindow, p: TargetInputs): string[] {
+  const tw = [
+    `the target is after the last recoverable transaction (${chosen.to ?? chosen.from}, ${chosen.toBasis}): replay would stop there, short of the target`,
+  ];
+  const bad = [...p.unreadable.keys()].find((n) => n > chosen.lastSegment);
+  if (bad)
+    tw.push(`${bad} after ${chosen.lastSegment} cannot be used (${p.unreadable.get(bad)}): replay stops before it`);
+  const gap = p.gaps.find((g) => g.timeline === chosen.timeline && g.from > chosen.lastSegment);
+  if (gap)
+    tw.push(
+      `WAL after ${chosen.lastSegment} is missing (${gap.from}…): the archive has newer segments, but not contiguous ones`,
+    );
+  return tw;
 }
 
 export interface WalChainCheck {
