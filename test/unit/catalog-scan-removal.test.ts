@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
-import { scanMedium } from '../../electron/engine/catalog/scan';
+import { SCAN_PHASES, scanMedium } from '../../electron/engine/catalog/scan';
 import { listSets } from '../../electron/engine/catalog/queries';
 import { canonicalBytes } from '../../electron/engine/format/canonical-json';
 import { newMediumInfo } from '../../electron/engine/format/medium';
@@ -80,6 +80,30 @@ describe('a medium removed during a scan', () => {
       const sets = listSets(catalog);
       expect(sets).toHaveLength(1);
       expect(sets[0]!.missingFrom).toBe(0);
+      catalog.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('reports each phase as its step, in order, and the scan stops in the phase that failed', async () => {
+    const dir = tempDir();
+    try {
+      const root = join(dir.path, 'usb');
+      const medium = new FolderMedium(root);
+      await medium.writeInfo(newMediumInfo('usb'));
+      writeSet(root, '20260101T000000Z-pg-logical');
+      const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
+      const steps: string[] = [];
+      const recording = { ...ctx, step: (s: string) => void steps.push(s) };
+      await scanMedium(catalog, medium, recording);
+      // No restic repository here: its phase is skipped.
+      expect(steps).toEqual(SCAN_PHASES.filter((p) => p !== 'indexing restic snapshots'));
+      steps.length = 0;
+      await expect(scanMedium(catalog, new PulledDuringScan(root), recording)).rejects.toMatchObject({
+        code: 'STORAGE_UNREACHABLE',
+      });
+      expect(steps).toEqual(SCAN_PHASES.slice(0, SCAN_PHASES.indexOf('checking the medium is still there') + 1));
       catalog.close();
     } finally {
       dir.cleanup();

@@ -9,7 +9,7 @@ import { ageFileStart, type AgeRecipient } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { ArtifactSink } from '../storage/medium';
 import type { EncoderFacts, EncoderSettings, FromEncoder, ToEncoder } from './encoder-protocol';
-import { BLOCK, discardEncoderThread, EncoderThreads } from './encoder-thread';
+import { BLOCK, discardEncoderThread, EncoderThreads, type EncoderThread } from './encoder-thread';
 
 /**
  * The write path of large artifacts on two threads, one per core of a small machine, with the
@@ -183,12 +183,58 @@ function makeFifo(path: string): Promise<void> {
 
 /** Store one artifact through the encoder thread; resolves once every destination holds it durably. */
 export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions): Promise<ThreadedFacts> {
-  const age = o.recipients.length > 0 ? ageFileStart(o.recipients) : null;
+  const settings = encoderSettings(o);
   const threads = o.encoderThreads ?? new EncoderThreads();
   const thread = threads.take();
-  const { worker, ring, credits } = thread;
-  const send = (m: ToEncoder, transfer?: ArrayBuffer[]): void => worker.postMessage(m, transfer);
-  const settings: EncoderSettings = {
+  const send = (m: ToEncoder, transfer?: ArrayBuffer[]): void => thread.worker.postMessage(m, transfer);
+  send({ begin: settings });
+  const targets = o.sinks.map((s) => s.stream);
+  // Failures reach us through write and end callbacks; these keep a destroyed target from
+  // turning into an uncaught 'error' event.
+  for (const t of targets) t.on('error', () => undefined);
+  const writer = new BlockWriter((buf, len) => send({ buf, len }, [buf]), o.onPlainBytes);
+  const latch = new FailureLatch(writer);
+  // A destination that fails on its own (an S3 upload whose connection is lost) says so through
+  // its `done` at once: waiting for that only at the end leaves the stream's pending write
+  // unanswered (a destroyed stream does not call it back), the ring full and the backup stuck.
+  for (const s of o.sinks) s.done.catch((e: unknown) => latch.fail(e));
+  const onAbort = (): void => latch.fail(new LifeboatError('CANCELLED', 'Cancelled.'));
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
+  const tool = new ToolOutput();
+  const encoder = listenToEncoder(thread, o, writer, latch, tool);
+  try {
+    const feeding = feed(source, writer, send, tool, latch);
+    feeding.catch(() => undefined);
+    await Promise.race([feeding, latch.failed]);
+    const facts = await Promise.race([encoder.encoded, latch.failed]);
+    await Promise.race([endTargets(targets), latch.failed]);
+    await Promise.race([Promise.all(o.sinks.map((s) => s.done)), latch.failed]);
+    // The plaintext was hashed by whoever read it: the thread for a FIFO, this thread otherwise.
+    const plain =
+      facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
+    return { bytes: facts.bytes, sha256: facts.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
+  } catch (e) {
+    latch.fail(e);
+    stopSource(source, tool.running, latch.failure!);
+    for (const t of targets) if (!t.destroyed) t.destroy(latch.failure ?? undefined);
+    if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
+    throw e instanceof LifeboatError ? e : mapError(e);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    encoder.detach();
+    tool.removeFifo();
+    // After a failure the thread may be anywhere (inside a blocking read, waiting for slots that
+    // will not be freed): it is stopped. Otherwise it waits for the next artifact.
+    if (!latch.failure && o.encoderThreads) threads.park(thread);
+    else await discardEncoderThread(thread);
+  }
+}
+
+/** What the encoder thread is told at the start of an artifact. */
+function encoderSettings(o: ThreadedStoreOptions): EncoderSettings {
+  const age = o.recipients.length > 0 ? ageFileStart(o.recipients) : null;
+  return {
     level: o.zstdLevel,
     workers: o.zstdWorkers,
     jobSize: o.zstdJobBytes,
@@ -197,159 +243,177 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     header: age?.header ?? null,
     payloadKey: age?.payloadKey ?? null,
   };
-  send({ begin: settings });
-  const targets = o.sinks.map((s) => s.stream);
-  // Failures reach us through write and end callbacks; these keep a destroyed target from
-  // turning into an uncaught 'error' event.
-  for (const t of targets) t.on('error', () => undefined);
-  // A stored block is a slot of the ring, which the thread fills again once every destination
-  // has written it: a destination done with a chunk at its write callback (a file) gets the
-  // slot itself, one that keeps chunks longer (S3's upload buffers) a copy.
-  const copies = o.sinks.map((s) => s.releasesChunks !== true);
+}
 
-  let failure: Error | null = null;
-  let rejectFailed!: (e: Error) => void;
-  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
-  failed.catch(() => undefined);
-  const writer = new BlockWriter((buf, len) => send({ buf, len }, [buf]), o.onPlainBytes);
-  const fail = (e: unknown): void => {
-    if (failure) return;
-    failure = e instanceof Error ? e : new Error(String(e));
-    writer.fail(failure);
-    rejectFailed(failure);
-  };
-  // A destination that fails on its own (an S3 upload whose connection is lost) says so through
-  // its `done` at once: waiting for that only at the end leaves the stream's pending write
-  // unanswered (a destroyed stream does not call it back), the ring full and the backup stuck.
-  for (const s of o.sinks) s.done.catch((e: unknown) => fail(e));
-  const onAbort = (): void => fail(new LifeboatError('CANCELLED', 'Cancelled.'));
-  if (o.signal?.aborted) onAbort();
-  o.signal?.addEventListener('abort', onAbort);
+/** The first failure of an artifact, from wherever it comes: it fails the block writer and settles `failed`. */
+class FailureLatch {
+  failure: Error | null = null;
+  readonly failed: Promise<never>;
+  private reject!: (e: Error) => void;
 
+  constructor(private readonly writer: BlockWriter) {
+    this.failed = new Promise<never>((_, reject) => (this.reject = reject));
+    this.failed.catch(() => undefined);
+  }
+
+  fail(e: unknown): void {
+    if (this.failure) return;
+    this.failure = e instanceof Error ? e : new Error(String(e));
+    this.writer.fail(this.failure);
+    this.reject(this.failure);
+  }
+}
+
+/**
+ * The encoder thread's messages for this artifact: stored blocks to write to every destination,
+ * input blocks coming back, the FIFO opened, progress, the end, a failure. `encoded` settles at the end.
+ */
+function listenToEncoder(
+  thread: EncoderThread,
+  o: ThreadedStoreOptions,
+  writer: BlockWriter,
+  latch: FailureLatch,
+  tool: ToolOutput,
+): { encoded: Promise<EncoderFacts>; detach(): void } {
+  const { worker } = thread;
   let resolveDone!: (v: EncoderFacts) => void;
   const encoded = new Promise<EncoderFacts>((r) => (resolveDone = r));
-  let storedSoFar = 0;
+  const writeSlot = slotWriter(thread, o, latch);
   const onMessage = (m: FromEncoder): void => {
-    if ('slot' in m) {
-      storedSoFar += m.len;
-      o.onStoredBytes?.(storedSoFar);
-      const chunk = Buffer.from(ring, m.slot * BLOCK, m.len);
-      let left = targets.length;
-      const written = (e?: Error | null): void => {
-        if (e) return fail(e);
-        if (--left > 0) return;
-        Atomics.add(credits, 0, 1);
-        Atomics.notify(credits, 0);
-      };
-      targets.forEach((t, i) => {
-        if (t.destroyed) written(t.errored ?? new Error('destination closed'));
-        else t.write(copies[i] ? Buffer.from(chunk) : chunk, written);
-      });
-    } else if ('free' in m) writer.returned(m.free);
-    else if ('opened' in m) fifoOpened();
+    if ('slot' in m) writeSlot(m.slot, m.len);
+    else if ('free' in m) writer.returned(m.free);
+    else if ('opened' in m) tool.fifoOpened();
     else if ('progress' in m) o.onPlainBytes?.(m.progress);
     else if ('done' in m) resolveDone(m.done);
-    else fail(workerFailure(m.error));
+    else latch.fail(workerFailure(m.error));
   };
-  const onError = (e: Error): void => fail(workerFailure(e));
+  const onError = (e: Error): void => latch.fail(workerFailure(e));
   const onExit = (code: number): void =>
-    fail(new LifeboatError('INTERNAL', `The encoder thread stopped (exit code ${code}).`));
+    latch.fail(new LifeboatError('INTERNAL', `The encoder thread stopped (exit code ${code}).`));
   worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+  return { encoded, detach: () => worker.off('message', onMessage).off('error', onError).off('exit', onExit) };
+}
 
-  // A tool source on POSIX: its stdout is a FIFO the encoder thread reads.
-  let fifo: string | null = null;
-  const held: { read: number | null; write: number | null } = { read: null, write: null };
-  const releaseHeld = (): void => {
+/**
+ * A stored block is a slot of the ring, which the thread fills again once every destination has
+ * written it (a credit on the shared counter): a destination done with a chunk at its write
+ * callback (a file) gets the slot itself, one that keeps chunks longer (S3's upload buffers) a copy.
+ */
+function slotWriter(
+  thread: EncoderThread,
+  o: ThreadedStoreOptions,
+  latch: FailureLatch,
+): (slot: number, len: number) => void {
+  const { ring, credits } = thread;
+  const targets = o.sinks.map((s) => s.stream);
+  const copies = o.sinks.map((s) => s.releasesChunks !== true);
+  let storedSoFar = 0;
+  return (slot, len) => {
+    storedSoFar += len;
+    o.onStoredBytes?.(storedSoFar);
+    const chunk = Buffer.from(ring, slot * BLOCK, len);
+    let left = targets.length;
+    const written = (e?: Error | null): void => {
+      if (e) return latch.fail(e);
+      if (--left > 0) return;
+      Atomics.add(credits, 0, 1);
+      Atomics.notify(credits, 0);
+    };
+    targets.forEach((t, i) => {
+      if (t.destroyed) written(t.errored ?? new Error('destination closed'));
+      else t.write(copies[i] ? Buffer.from(chunk) : chunk, written);
+    });
+  };
+}
+
+/** The plaintext into the encoder: a tool's output (through a FIFO the thread reads, on POSIX), a function, or a stream. */
+async function feed(
+  source: PlainSource,
+  writer: BlockWriter,
+  send: (m: ToEncoder) => void,
+  tool: ToolOutput,
+  latch: FailureLatch,
+): Promise<void> {
+  if (source instanceof ToolSource) {
+    if (process.platform !== 'win32') return tool.throughFifo(source, send, latch);
+    const running = (tool.running = source.start('pipe'));
+    for await (const chunk of running.child.stdout!) await writer.write(chunk as Buffer);
+  } else if (typeof source === 'function') await source(writer);
+  else for await (const chunk of source) await writer.write(chunk as Buffer);
+  writer.flush();
+  send({ end: true });
+}
+
+/** A tool source's process and, on POSIX, the FIFO its stdout is, which the encoder thread reads. */
+class ToolOutput {
+  running: RunningTool<ChildProcess> | null = null;
+  private fifo: string | null = null;
+  private readonly held: { read: number | null; write: number | null } = { read: null, write: null };
+  private opened!: () => void;
+  private readonly openedByThread = new Promise<void>((resolve) => (this.opened = resolve));
+
+  /** The thread has the FIFO open. */
+  fifoOpened(): void {
+    this.opened();
+  }
+
+  async throughFifo(source: ToolSource, send: (m: ToEncoder) => void, latch: FailureLatch): Promise<void> {
+    const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-fifo-'));
+    const fifo = (this.fifo = join(dir, 'plain'));
+    await makeFifo(fifo);
+    // The tool starts now, while the encoder thread may still be starting: a read end
+    // held here lets the write end open at once, and what the tool writes meanwhile waits
+    // in the pipe. Both ends are let go once the thread has the FIFO open (a write end
+    // held until then also keeps the thread's open from waiting forever on a tool that
+    // exited at once).
+    this.held.read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    this.held.write = openSync(fifo, constants.O_WRONLY);
+    if (latch.failure) throw latch.failure;
+    this.running = source.start(this.held.write);
+    send({ fifo });
+    await Promise.race([this.openedByThread, latch.failed]);
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
     for (const k of ['read', 'write'] as const) {
-      const fd = held[k];
-      held[k] = null;
+      const fd = this.held[k];
+      this.held[k] = null;
       if (fd !== null) closeSync(fd);
     }
-  };
-  let fifoOpened!: () => void;
-  const opened = new Promise<void>((resolve) => (fifoOpened = resolve));
-  const running: { tool: RunningTool<ChildProcess> | null } = { tool: null };
-  const feed = async (): Promise<void> => {
-    if (source instanceof ToolSource) {
-      if (process.platform === 'win32') {
-        const tool = (running.tool = source.start('pipe'));
-        for await (const chunk of tool.child.stdout!) await writer.write(chunk as Buffer);
-      } else {
-        const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-fifo-'));
-        fifo = join(dir, 'plain');
-        await makeFifo(fifo);
-        // The tool starts now, while the encoder thread may still be starting: a read end
-        // held here lets the write end open at once, and what the tool writes meanwhile waits
-        // in the pipe. Both ends are let go once the thread has the FIFO open (a write end
-        // held until then also keeps the thread's open from waiting forever on a tool that
-        // exited at once).
-        held.read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-        held.write = openSync(fifo, constants.O_WRONLY);
-        if (failure) throw failure;
-        running.tool = source.start(held.write);
-        send({ fifo });
-        await Promise.race([opened, failed]);
-        releaseHeld();
-        return;
-      }
-    } else if (typeof source === 'function') await source(writer);
-    else for await (const chunk of source) await writer.write(chunk as Buffer);
-    writer.flush();
-    send({ end: true });
-  };
+  }
+
   /** Release a thread blocked opening the FIFO (the other side never came) and remove it. */
-  const removeFifo = (): void => {
-    releaseHeld();
-    if (!fifo) return;
+  removeFifo(): void {
+    this.releaseHeld();
+    if (!this.fifo) return;
     for (const flags of [constants.O_WRONLY | constants.O_NONBLOCK, constants.O_RDONLY | constants.O_NONBLOCK]) {
       try {
-        closeSync(openSync(fifo, flags));
+        closeSync(openSync(this.fifo, flags));
       } catch {
         // nobody waiting on that side
       }
     }
-    rmSync(join(fifo, '..'), { recursive: true, force: true });
-  };
-
-  const endTargets = (): Promise<unknown> =>
-    Promise.all(
-      targets.map(
-        (t) =>
-          new Promise<void>((resolve, reject) => {
-            t.once('error', reject);
-            t.end(() => resolve());
-          }),
-      ),
-    );
-
-  try {
-    const feeding = feed();
-    feeding.catch(() => undefined);
-    await Promise.race([feeding, failed]);
-    const facts = await Promise.race([encoded, failed]);
-    await Promise.race([endTargets(), failed]);
-    await Promise.race([Promise.all(o.sinks.map((s) => s.done)), failed]);
-    // The plaintext was hashed by whoever read it: the thread for a FIFO, this thread otherwise.
-    const plain =
-      facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
-    return { bytes: facts.bytes, sha256: facts.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
-  } catch (e) {
-    fail(e);
-    if (source instanceof ToolSource) {
-      if (running.tool) running.tool.child.kill('SIGTERM');
-      else source.abandon(failure!);
-    } else if (typeof source !== 'function') source.destroy();
-    for (const t of targets) if (!t.destroyed) t.destroy(failure ?? undefined);
-    if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
-    throw e instanceof LifeboatError ? e : mapError(e);
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    removeFifo();
-    // After a failure the thread may be anywhere (inside a blocking read, waiting for slots that
-    // will not be freed): it is stopped. Otherwise it waits for the next artifact.
-    if (failure) await discardEncoderThread(thread);
-    else if (o.encoderThreads) threads.park(thread);
-    else await discardEncoderThread(thread);
+    rmSync(join(this.fifo, '..'), { recursive: true, force: true });
   }
+}
+
+/** After a failure: the tool stopped (or told it will not be started), a stream source destroyed. */
+function stopSource(source: PlainSource, running: RunningTool<ChildProcess> | null, failure: Error): void {
+  if (source instanceof ToolSource) {
+    if (running) running.child.kill('SIGTERM');
+    else source.abandon(failure);
+  } else if (typeof source !== 'function') source.destroy();
+}
+
+function endTargets(targets: ArtifactSink['stream'][]): Promise<unknown> {
+  return Promise.all(
+    targets.map(
+      (t) =>
+        new Promise<void>((resolve, reject) => {
+          t.once('error', reject);
+          t.end(() => resolve());
+        }),
+    ),
+  );
 }
