@@ -260,8 +260,11 @@ describe('restore to a point in time', () => {
   it('recovers t1 and t2, not t3, and reports the last replayed transaction', async () => {
     // A space in the data directory: pg_ctl hands -o to a shell, so the socket folder must be quoted.
     const data = join(dir.path, 'restored cluster');
+    // The WAL spool (and with it restore_command) under a folder that needs shell, %-placeholder and conf-string quoting.
+    const spoolParent = join(dir.path, "tmp it's 100%f");
+    mkdirSync(spoolParent);
     const r = await lifeboatAsync(
-      env,
+      { ...env, TMPDIR: spoolParent },
       'restore',
       'pg-pitr',
       '--system',
@@ -277,6 +280,12 @@ describe('restore to a point in time', () => {
       '--json',
     );
     expect(r.status, r.stdout + r.stderr).toBe(0);
+    // The spool held decrypted WAL: gone once replay is over.
+    expect(readdirSync(spoolParent).filter((n) => n.startsWith('lifeboat-wal-spool-'))).toEqual([]);
+    // The server replayed through it: the quote doubled for the conf file, the % for restore_command's placeholders.
+    expect(readFileSync(join(data, 'postgresql.auto.conf'), 'utf8')).toContain(
+      `tmp it''\\\\''''s 100%%f/lifeboat-wal-spool-`,
+    );
     const res = json<{ port: number; replayedTo: string; running: boolean; timeline: number; stopCommand: string }>(r);
     expect(res.running).toBe(true);
     // The command printed for the operator names pg_ctl by its path and the folder as one shell word (as the postgres user when root).
