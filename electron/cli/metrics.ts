@@ -37,7 +37,11 @@ export async function withRunMetrics<T>(
     const set: Sample[] = [{ name: `lifeboat_${prefix}_last_run_success`, labels, value: 0 }];
     if (prefix === 'backup')
       set.push({ name: 'lifeboat_backup_last_failure_timestamp_seconds', labels, value: unixSeconds(Date.now()) });
-    await writeMetrics(io, path, { set, increment: [{ name: `lifeboat_${prefix}_failures_total`, labels }] });
+    await writeMetrics(io, path, {
+      set,
+      increment: [{ name: `lifeboat_${prefix}_failures_total`, labels }],
+      ensure: [{ name: `lifeboat_${prefix}_successes_total`, labels }],
+    });
     throw e;
   }
   await writeMetrics(io, path, {
@@ -46,6 +50,7 @@ export async function withRunMetrics<T>(
       { name: `lifeboat_${prefix}_last_success_timestamp_seconds`, labels, value: unixSeconds(Date.now()) },
       ...success(r),
     ],
+    increment: [{ name: `lifeboat_${prefix}_successes_total`, labels }],
     ensure: [{ name: `lifeboat_${prefix}_failures_total`, labels }],
   });
   return r;

@@ -79,6 +79,7 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(sampleValue(s, 'lifeboat_backup_bytes_read', web)).toBe(out.plain_bytes);
     expect(sampleValue(s, 'lifeboat_backup_compression_ratio', web)).toBeGreaterThan(5);
     expect(sampleValue(s, 'lifeboat_backup_failures_total', web)).toBe(0);
+    expect(sampleValue(s, 'lifeboat_backup_successes_total', web)).toBe(1);
     const lastOk = sampleValue(s, 'lifeboat_backup_last_success_timestamp_seconds', web);
     expect(Math.abs(lastOk - Date.now() / 1000)).toBeLessThan(60);
 
@@ -99,6 +100,7 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     s = metrics();
     expect(sampleValue(s, 'lifeboat_backup_last_run_success', web)).toBe(0);
     expect(sampleValue(s, 'lifeboat_backup_failures_total', web)).toBe(1);
+    expect(sampleValue(s, 'lifeboat_backup_successes_total', web)).toBe(1);
     expect(sampleValue(s, 'lifeboat_backup_last_success_timestamp_seconds', web)).toBe(lastOk);
   }, 40_000);
 
@@ -122,6 +124,7 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(sampleValue(s, 'lifeboat_wal_push_last_success_timestamp_seconds', { system: 'db' })).toBeGreaterThan(0);
     expect(sampleValue(s, 'lifeboat_wal_push_last_run_success', { system: 'db' })).toBe(0);
     expect(sampleValue(s, 'lifeboat_wal_push_failures_total', { system: 'db' })).toBe(1);
+    expect(sampleValue(s, 'lifeboat_wal_push_successes_total', { system: 'db' })).toBe(1);
     // The backup's samples are still there beside them.
     expect(sampleValue(s, 'lifeboat_backup_failures_total', web)).toBe(1);
   }, 30_000);
