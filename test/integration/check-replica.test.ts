@@ -130,6 +130,31 @@ describe('lifeboat check --replica (a real streaming standby)', () => {
     });
   }, 40_000);
 
+  it('the DR-site activation runs its promote step when a standby is given; a drill measures and promotes nothing', async () => {
+    const r = await lifeboatAsync(
+      env,
+      'run',
+      'dr-site-activation',
+      '--drill',
+      '--yes',
+      '--input',
+      `standby=${standby.url()}`,
+      '--json',
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as {
+      steps: Array<{ id: string; status: string; output: Record<string, unknown> | null }>;
+    };
+    const promote = res.steps.find((s) => s.id === 'promote');
+    expect(promote).toMatchObject({ status: 'done', output: { promoted: false, drill: true } });
+    const [still] = await query<{ r: boolean }>(standby.url(), 'SELECT pg_is_in_recovery() AS r');
+    expect(still?.r).toBe(true);
+    // Without a standby the step does not apply.
+    const none = await lifeboatAsync(env, 'run', 'dr-site-activation', '--drill', '--yes', '--json');
+    const skipped = (JSON.parse(none.stdout) as typeof res).steps.find((s) => s.id === 'promote');
+    expect(skipped?.status).toBe('skipped');
+  }, 40_000);
+
   it('pg.promote shows the RPO about to be achieved, asks for the typed confirmation, promotes and waits for writes', async () => {
     const workDir = tempDir('lifeboat-promote-');
     const logs: string[] = [];
