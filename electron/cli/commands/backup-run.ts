@@ -115,6 +115,16 @@ function setSamples(set: WrittenSet, durationMs: number, labels: Record<string, 
   ];
 }
 
+/** A backup with `--metrics-file`: its success (and the set's numbers) or its failure recorded, the error going on. */
+async function recordedBackup(
+  io: CliIo,
+  metricsFile: string | undefined,
+  labels: { system: string; kind: string },
+  run: () => Promise<{ set: WrittenSet; durationMs: number }>,
+): Promise<void> {
+  await withRunMetrics(io, metricsFile, 'backup', labels, run, (r) => setSamples(r.set, r.durationMs, labels));
+}
+
 export interface PgOptions extends CommonOptions {
   db: string;
   format: 'custom' | 'directory';
@@ -157,19 +167,8 @@ async function pgBackupCommand(
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
 ): Promise<void> {
-  const labels = { system: opts.system, kind };
-  let took = 0;
-  await withRunMetrics(
-    io,
-    opts.metricsFile,
-    'backup',
-    labels,
-    async () => {
-      const r = await pgBackup(io, opts, title, make, threads);
-      took = r.durationMs;
-      return r.set;
-    },
-    (set) => setSamples(set, took, labels),
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind }, () =>
+    pgBackup(io, opts, title, make, threads),
   );
 }
 
@@ -235,19 +234,8 @@ export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, thread
 }
 
 export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?: EncoderThreads): Promise<void> {
-  const labels = { system: opts.system, kind: opts.class };
-  let took = 0;
-  await withRunMetrics(
-    io,
-    opts.metricsFile,
-    'backup',
-    labels,
-    async () => {
-      const r = await backupFilesOnce(io, opts, threads);
-      took = r.durationMs;
-      return r.set;
-    },
-    (set) => setSamples(set, took, labels),
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind: opts.class }, () =>
+    backupFilesOnce(io, opts, threads),
   );
 }
 
