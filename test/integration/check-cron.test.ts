@@ -129,6 +129,33 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(sampleValue(s, 'lifeboat_backup_failures_total', web)).toBe(1);
   }, 30_000);
 
+  it('wal-archiver --metrics-file: what its run pushed and failed, and the last push time', async () => {
+    const pgWal = join(root.path, 'pg_wal');
+    mkdirSync(join(pgWal, 'archive_status'), { recursive: true });
+    writeFileSync(join(pgWal, '000000010000000000000003'), randomBytes(64 * 1024));
+    writeFileSync(join(pgWal, 'archive_status', '000000010000000000000003.ready'), '');
+    const r = await cron(
+      'wal-archiver',
+      '--spool',
+      join(root.path, 'spool'),
+      '--pg-wal',
+      pgWal,
+      '--system',
+      'db2',
+      '--to',
+      medium,
+      '--idle',
+      '0',
+      '--metrics-file',
+      prom,
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const s = metrics();
+    expect(sampleValue(s, 'lifeboat_wal_archiver_pushed', { system: 'db2' })).toBe(1);
+    expect(sampleValue(s, 'lifeboat_wal_archiver_failed', { system: 'db2' })).toBe(0);
+    expect(sampleValue(s, 'lifeboat_wal_push_last_success_timestamp_seconds', { system: 'db2' })).toBeGreaterThan(0);
+  }, 30_000);
+
   it('check from the catalog and straight from the medium: OK 0, WARNING 1, CRITICAL 2 against the tier RPO', async () => {
     const ok = await cron('check');
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
