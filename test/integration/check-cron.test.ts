@@ -198,6 +198,10 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(badDuration.status).toBe(3);
     expect(badDuration.stdout).toContain('--max-age takes a duration like 90s');
 
+    const lagWithoutReplica = await cron('check', '--max-lag', '5m');
+    expect(lagWithoutReplica.status).toBe(3);
+    expect(lagWithoutReplica.stdout).toContain('--max-lag goes with --replica');
+
     const badFlag = await cron('check', '--no-such-flag');
     expect(badFlag.status).toBe(3);
     expect(badFlag.stdout).toMatch(/^LIFEBOAT UNKNOWN - bad usage/);

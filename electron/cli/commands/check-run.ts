@@ -39,8 +39,11 @@ async function runCheck(opts: CheckOptions, now: Date): Promise<CheckResult> {
   const verifiedWithin =
     opts.verifiedWithin !== undefined ? parseCheckDuration(opts.verifiedWithin, '--verified-within') : null;
   const maxLag = opts.maxLag !== undefined ? parseCheckDuration(opts.maxLag, '--max-lag') : null;
-  if (opts.maxLag !== undefined && !opts.replica)
-    throw new LifeboatError('BAD_INPUT', '--max-lag goes with --replica postgres://… (the standby to check).');
+  if ((opts.maxLag !== undefined || opts.credential !== undefined) && !opts.replica)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${opts.maxLag !== undefined ? '--max-lag' : '--credential'} goes with --replica postgres://… (the standby to check).`,
+    );
   const settings = loadSettings(dataPaths(resolveDataDir()).settings);
 
   if (opts.replica) {
