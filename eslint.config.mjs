@@ -15,7 +15,7 @@ const LAYERS = [
   ['pipeline'],
   ['foreign'],
   ['catalog'],
-  ['backup', 'pitr', 'restore', 'verify'],
+  ['backup', 'pitr', 'restore', 'verify', 'monitor'],
   ['runbooks'],
   ['api'],
 ];

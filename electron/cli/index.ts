@@ -82,6 +82,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     { registerRunbook },
     { registerPitr },
     { registerDemo },
+    { registerCheck },
   ] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
@@ -93,6 +94,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     import('./commands/runbook'),
     import('./commands/pitr'),
     import('./commands/demo'),
+    import('./commands/check'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
@@ -103,6 +105,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerRunbook(program, io);
   registerPitr(program, io);
   registerDemo(program, io);
+  registerCheck(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
   try {
@@ -110,7 +113,11 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version exit through here with code 0.
+      // --help and --version exit through here with code 0. `check` is a monitoring plugin: bad usage is UNKNOWN (3).
+      if (e.exitCode !== 0 && argv[0] === 'check') {
+        io.stdout.write('LIFEBOAT UNKNOWN - bad usage (run `lifeboat check --help`)\n');
+        return 3;
+      }
       return e.exitCode === 0 ? 0 : 2;
     }
     const { toWireError } = await import('../engine/errors');

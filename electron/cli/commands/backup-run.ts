@@ -17,7 +17,9 @@ import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import { openCliEngine } from '../engine';
 import { readIdentities, readRecipients, readSigningKey } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
+import { withRunMetrics } from '../metrics';
 import { runAsJob } from '../run-job';
+import type { Sample } from '../../engine/monitor/metrics';
 import type { FileEntry } from '../../engine/format/file-index';
 
 export interface CommonOptions {
@@ -27,6 +29,8 @@ export interface CommonOptions {
   signKey?: string;
   tier?: 'critical' | 'important' | 'standard';
   json?: boolean;
+  /** A Prometheus text file to update (docs/monitoring.md). */
+  metricsFile?: string;
 }
 
 /** Record the new set in the local catalog for every medium that holds it. */
@@ -95,6 +99,32 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
   for (const w of m.warnings) io.stdout.write(`  warning: ${w}\n`);
 }
 
+/** What a finished set adds to the metrics file: duration, bytes stored and read, the compression ratio. */
+function setSamples(set: WrittenSet, durationMs: number, labels: Record<string, string>): Sample[] {
+  const stored = set.manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const read = set.manifest.artifacts.reduce((n, a) => n + a.plain_bytes, 0);
+  return [
+    { name: 'lifeboat_backup_duration_seconds', labels, value: durationMs / 1000 },
+    { name: 'lifeboat_backup_bytes_stored', labels, value: stored },
+    { name: 'lifeboat_backup_bytes_read', labels, value: read },
+    {
+      name: 'lifeboat_backup_compression_ratio',
+      labels,
+      value: stored > 0 ? Math.round((read / stored) * 1000) / 1000 : 0,
+    },
+  ];
+}
+
+/** A backup with `--metrics-file`: its success (and the set's numbers) or its failure recorded, the error going on. */
+async function recordedBackup(
+  io: CliIo,
+  metricsFile: string | undefined,
+  labels: { system: string; kind: string },
+  run: () => Promise<{ set: WrittenSet; durationMs: number }>,
+): Promise<void> {
+  await withRunMetrics(io, metricsFile, 'backup', labels, run, (r) => setSamples(r.set, r.durationMs, labels));
+}
+
 export interface PgOptions extends CommonOptions {
   db: string;
   format: 'custom' | 'directory';
@@ -113,7 +143,7 @@ export interface FilesOptions extends CommonOptions {
 
 type PgCommon = Pick<
   PgOptions,
-  'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json'
+  'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json' | 'metricsFile'
 >;
 type PgInput = {
   encoderThreads: EncoderThreads;
@@ -133,9 +163,22 @@ async function pgBackupCommand(
   io: CliIo,
   opts: PgCommon,
   title: string,
+  kind: 'pg-logical' | 'pg-base',
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
 ): Promise<void> {
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind }, () =>
+    pgBackup(io, opts, title, make, threads),
+  );
+}
+
+async function pgBackup(
+  io: CliIo,
+  opts: PgCommon,
+  title: string,
+  make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
+  threads?: EncoderThreads,
+): Promise<{ set: WrittenSet; durationMs: number }> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
@@ -162,7 +205,9 @@ async function pgBackupCommand(
       make(input, ctx),
     );
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+    const durationMs = Date.now() - started;
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs);
+    return { set, durationMs };
   } finally {
     await engine.close();
   }
@@ -175,6 +220,7 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: Enco
     io,
     opts,
     'Backup',
+    'pg-logical',
     (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx),
     threads,
   );
@@ -184,10 +230,20 @@ export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
 export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, threads?: EncoderThreads): Promise<void> {
   const { backupPgBase } = await import('../../engine/pitr/pg-base');
-  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx), threads);
+  await pgBackupCommand(io, opts, 'Base backup', 'pg-base', (input, ctx) => backupPgBase(input, ctx), threads);
 }
 
 export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?: EncoderThreads): Promise<void> {
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind: opts.class }, () =>
+    backupFilesOnce(io, opts, threads),
+  );
+}
+
+async function backupFilesOnce(
+  io: CliIo,
+  opts: FilesOptions,
+  threads?: EncoderThreads,
+): Promise<{ set: WrittenSet; durationMs: number }> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
@@ -218,7 +274,9 @@ export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?
       ),
     );
     await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+    const durationMs = Date.now() - started;
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs);
+    return { set, durationMs };
   } finally {
     await engine.close();
   }

@@ -35,7 +35,11 @@ function commonOptions(cmd: Command): Command {
         'standard',
       ]),
     )
-    .option('--json', 'print one machine-readable result');
+    .option('--json', 'print one machine-readable result')
+    .option(
+      '--metrics-file <file>',
+      "update this Prometheus text file (node_exporter's textfile collector): success or failure, duration, bytes",
+    );
 }
 
 export function registerBackup(program: Command, io: CliIo): void {

@@ -12,6 +12,12 @@ import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
 
 export async function walPushCommand(io: CliIo, path: string, opts: WalPushOptions): Promise<void> {
+  if (!opts.metricsFile) return walPushOnce(io, path, opts);
+  const { withRunMetrics } = await import('../metrics');
+  await withRunMetrics(io, opts.metricsFile, 'wal_push', { system: opts.system }, () => walPushOnce(io, path, opts));
+}
+
+async function walPushOnce(io: CliIo, path: string, opts: WalPushOptions): Promise<void> {
   if (opts.async) {
     await walPushAsync(io, path, opts);
     return;
@@ -95,7 +101,7 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
       });
     if (archiverPid(spool) === null && !(started !== null && alive(started))) {
       // No archiver any more (it went idle just before this file was ready, or it died): push it here.
-      await walPushCommand(io, path, { ...opts, async: false });
+      await walPushOnce(io, path, { ...opts, async: false });
       return;
     }
     await new Promise((r) => setTimeout(r, 5));
@@ -123,6 +129,19 @@ export async function walArchiverCommand(io: CliIo, opts: WalArchiverOptions): P
   io.stdout.write(
     `${new Date().toISOString()} archiver exits (${summary.exitedBecause}): ${summary.pushed} pushed, ${summary.already} already archived, ${summary.failed} failed\n`,
   );
+  if (opts.metricsFile) {
+    const { writeMetrics } = await import('../metrics');
+    const labels = { system: opts.system };
+    await writeMetrics(io, opts.metricsFile, {
+      set: [
+        { name: 'lifeboat_wal_archiver_pushed', labels, value: summary.pushed },
+        { name: 'lifeboat_wal_archiver_failed', labels, value: summary.failed },
+        ...(summary.pushed > 0
+          ? [{ name: 'lifeboat_wal_push_last_success_timestamp_seconds', labels, value: Math.round(Date.now() / 1000) }]
+          : []),
+      ],
+    });
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ export interface WalPushOptions {
   async?: boolean;
   spool?: string;
   jobs?: number;
+  metricsFile?: string;
 }
 export interface WalArchiverOptions {
   system: string;
@@ -22,6 +23,7 @@ export interface WalArchiverOptions {
   pgWal: string;
   jobs?: number;
   idle?: number;
+  metricsFile?: string;
 }
 export interface WalFetchOptions {
   system: string;
@@ -67,6 +69,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     )
     .option('--spool <dir>', "the archiver's spool folder with --async (default: <data dir>/wal-spool/<system>)")
     .option('--jobs <n>', 'pushes at once in the background archiver (default 2)', (v) => Number(v))
+    .option('--metrics-file <file>', 'update this Prometheus text file: last WAL push, failures (docs/monitoring.md)')
     .action(async (path: string, opts: WalPushOptions) => {
       const { walPushCommand } = await import('./pitr-run');
       await walPushCommand(io, path, opts);
@@ -85,6 +88,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--sign-key <file>', 'sign each archived file with this Ed25519 key')
     .option('--jobs <n>', 'pushes at once (default 2)', (v) => Number(v))
     .option('--idle <seconds>', 'exit after this long with nothing to push (default 60)', (v) => Number(v))
+    .option('--metrics-file <file>', "update this Prometheus text file with the run's pushed and failed counts")
     .action(async (opts: WalArchiverOptions) => {
       const { walArchiverCommand } = await import('./pitr-run');
       await walArchiverCommand(io, opts);

@@ -6,6 +6,8 @@ import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
+import { recoverability } from '../../engine/catalog/objectives';
+import type { Sample } from '../../engine/monitor/metrics';
 
 function line(r: SetResult): string {
   if (r.verdict === 'not-checked') return `SKIP  ${r.key}  not checked: ${r.detail ?? 'no reason given'}`;
@@ -72,14 +74,38 @@ export async function verifyCommand(
     jobs: number;
     json?: boolean;
     readDataSubset?: string;
+    metricsFile?: string;
   } & ForeignSecretOptions,
 ): Promise<void> {
+  if (!opts.metricsFile) {
+    await verifyOnce(io, target, opts);
+    return;
+  }
+  const { writeMetrics } = await import('../metrics');
+  const labels = { target };
+  const ended = (ok: boolean): Sample[] => [
+    { name: 'lifeboat_verify_last_run_timestamp_seconds', labels, value: Math.round(Date.now() / 1000) },
+    { name: 'lifeboat_verify_last_run_success', labels, value: ok ? 1 : 0 },
+  ];
+  let samples: Sample[];
+  try {
+    samples = await verifyOnce(io, target, opts);
+  } catch (e) {
+    await writeMetrics(io, opts.metricsFile, { set: ended(false) });
+    throw e;
+  }
+  await writeMetrics(io, opts.metricsFile, {
+    set: [...ended(process.exitCode === undefined || process.exitCode === 0), ...samples],
+  });
+}
+
+async function verifyOnce(io: CliIo, target: string, opts: Parameters<typeof verifyCommand>[2]): Promise<Sample[]> {
   if (opts.readDataSubset !== undefined && !/^(\d+\/\d+|\d+(\.\d+)?%)$/.test(opts.readDataSubset))
     throw new LifeboatError('BAD_INPUT', '--read-data-subset takes n/t (e.g. 1/10) or a percentage (e.g. 5%).');
   if (opts.olderThan !== undefined && (!Number.isFinite(opts.olderThan) || opts.olderThan < 0))
     throw new LifeboatError('BAD_INPUT', '--older-than takes a number of days ≥ 0.');
   const identities = readIdentities(opts.identity ?? []);
-  await withCliEngine(async (engine) => {
+  return withCliEngine(async (engine) => {
     const report = await runAsJob(engine, io, { kind: 'verify', title: `Verify ${target}` }, (ctx) =>
       runVerify(
         {
@@ -138,5 +164,23 @@ export async function verifyCommand(
     for (const b of report.blocked) if (!opts.json) io.stdout.write(`NOT VERIFIED ${b}\n`);
     if (failed.length > 0) process.exitCode = 1;
     else if (notChecked.length > 0 || report.blocked.length > 0) process.exitCode = 2;
+    if (!opts.metricsFile) return [];
+    const labels = { target };
+    const samples: Sample[] = [
+      { name: 'lifeboat_verify_sets', labels: { ...labels, result: 'ok' }, value: passed.length },
+      { name: 'lifeboat_verify_sets', labels: { ...labels, result: 'failed' }, value: failed.length },
+      { name: 'lifeboat_verify_sets', labels: { ...labels, result: 'not_checked' }, value: notChecked.length },
+      { name: 'lifeboat_verify_bytes_read', labels, value: report.bytes },
+      { name: 'lifeboat_verify_duration_seconds', labels, value: report.durationMs / 1000 },
+    ];
+    for (const r of recoverability(engine.catalog, engine.settings())) {
+      if (r.newestVerifiedSet)
+        samples.push({
+          name: 'lifeboat_newest_verified_set_timestamp_seconds',
+          labels: { system: r.system },
+          value: Math.round(Date.parse(r.newestVerifiedSet.createdAt) / 1000),
+        });
+    }
+    return samples;
   });
 }

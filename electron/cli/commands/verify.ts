@@ -26,6 +26,10 @@ export function registerVerify(program: Command, io: CliIo): void {
     )
     .option('--json', 'print one machine-readable result')
     .option(
+      '--metrics-file <file>',
+      "update this Prometheus text file: the run's results and each system's newest verified set (docs/monitoring.md)",
+    )
+    .option(
       '--allow-unsigned-wal',
       'with --wal: WAL files unsigned or signed by a key that is not pinned are reported, not failed',
     )
@@ -46,9 +50,16 @@ export function registerVerify(program: Command, io: CliIo): void {
           allowUnsignedWal?: boolean;
           json?: boolean;
           readDataSubset?: string;
+          metricsFile?: string;
         } & ForeignSecretOptions,
       ) => {
         const { verifyCommand, verifyWalCommand } = await import('./verify-run');
+        if (opts.wal && opts.metricsFile) {
+          const { LifeboatError } = await import('../../engine/errors');
+          throw new LifeboatError('BAD_INPUT', '--metrics-file records set verification, not --wal.', {
+            hint: 'Watch the WAL archive with wal-push --metrics-file, or lifeboat check --from <medium>.',
+          });
+        }
         if (opts.wal) await verifyWalCommand(io, target, opts.wal, opts);
         else await verifyCommand(io, target, opts);
       },

@@ -11,6 +11,7 @@ export const ACTION_NAMES = [
   'check.sql',
   'check.files',
   'wait.pg-ready',
+  'pg.promote',
   'report.write',
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];

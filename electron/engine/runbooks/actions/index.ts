@@ -5,6 +5,7 @@ import type { ActionName } from '../action-names';
 import { LifeboatError } from '../../errors';
 import { sha256Hex } from '../../format/manifest';
 import { checkFiles, checkSql, waitPgReady } from './checks';
+import { pgPromote } from './pg-promote';
 import { pitrPlan, restorePgPitr } from './pitr';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
@@ -42,5 +43,6 @@ export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'check.sql': checkSql,
   'check.files': checkFiles,
   'wait.pg-ready': waitPgReady,
+  'pg.promote': pgPromote,
   'report.write': reportWrite,
 };
