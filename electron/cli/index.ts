@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeFor } from '../../shared/errors';
+import { exitCodeFor, type WireError } from '../../shared/errors';
 import { LIFEBOAT_VERSION } from '../engine/version';
+import type { CliNotice } from './notify';
 import { printError, processIo, type CliIo } from './output';
 
 /**
@@ -82,6 +83,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     { registerRunbook },
     { registerPitr },
     { registerDemo },
+    { registerNotify },
   ] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
@@ -93,6 +95,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     import('./commands/runbook'),
     import('./commands/pitr'),
     import('./commands/demo'),
+    import('./commands/notify'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
@@ -103,21 +106,33 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerRunbook(program, io);
   registerPitr(program, io);
   registerDemo(program, io);
+  registerNotify(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
+  let notice: CliNotice | null = null;
+  let code: number;
+  let failure: WireError | null = null;
   try {
+    // A notification config that is broken stops the command here, before it starts (exit 2).
+    const { prepareNotice } = await import('./notify');
+    notice = await prepareNotice(argv, io);
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    code = typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version exit through here with code 0.
-      return e.exitCode === 0 ? 0 : 2;
+      code = e.exitCode === 0 ? 0 : 2;
+      if (code !== 0) failure = { code: 'BAD_INPUT', message: e.message.replace(/^error: /, '') };
+    } else {
+      const { toWireError } = await import('../engine/errors');
+      failure = toWireError(e);
+      printError(io, failure, json);
+      code = exitCodeFor(failure.code);
     }
-    const { toWireError } = await import('../engine/errors');
-    const error = toWireError(e);
-    printError(io, error, json);
-    return exitCodeFor(error.code);
   }
+  // Sent after the command's own output; a notification that cannot be sent is a warning on stderr, never the exit code.
+  if (notice) await notice.finish(code, failure);
+  return code;
 }
 
 if (require.main === module) {

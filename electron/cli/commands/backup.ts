@@ -35,7 +35,8 @@ function commonOptions(cmd: Command): Command {
         'standard',
       ]),
     )
-    .option('--json', 'print one machine-readable result');
+    .option('--json', 'print one machine-readable result')
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)');
 }
 
 export function registerBackup(program: Command, io: CliIo): void {

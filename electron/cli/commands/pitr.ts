@@ -67,6 +67,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     )
     .option('--spool <dir>', "the archiver's spool folder with --async (default: <data dir>/wal-spool/<system>)")
     .option('--jobs <n>', 'pushes at once in the background archiver (default 2)', (v) => Number(v))
+    .option('--notify-config <file>', 'send a notification when the push fails (docs/notifications.md)')
     .action(async (path: string, opts: WalPushOptions) => {
       const { walPushCommand } = await import('./pitr-run');
       await walPushCommand(io, path, opts);
@@ -85,6 +86,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--sign-key <file>', 'sign each archived file with this Ed25519 key')
     .option('--jobs <n>', 'pushes at once (default 2)', (v) => Number(v))
     .option('--idle <seconds>', 'exit after this long with nothing to push (default 60)', (v) => Number(v))
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)')
     .action(async (opts: WalArchiverOptions) => {
       const { walArchiverCommand } = await import('./pitr-run');
       await walArchiverCommand(io, opts);
