@@ -51,14 +51,14 @@ describe('notification config (notify/config.ts)', () => {
       .replace('on: [failure, success]', 'on: [failure, sucess]')
       .replace('    host: smtp.example.org\n', '    hots: smtp.example.org\n');
     const msg = problemsOf(text);
-    expect(msg).toMatch(/notify\.yaml:8: channels\.0\.password: must be a reference/);
-    expect(msg).toMatch(/notify\.yaml:10: channels\.1\.on\.1:/);
-    expect(msg).toMatch(/notify\.yaml:4: channels\.0: unknown key "hots"/);
-    expect(msg).toMatch(/notify\.yaml:\d+: channels\.0\.host: required, but missing/);
+    expect(msg).toMatch(/notify\.yaml:8: channels\.0\.password — must be a reference/);
+    expect(msg).toMatch(/notify\.yaml:10: channels\.1\.on\.1 — /);
+    expect(msg).toMatch(/notify\.yaml:4: channels\.0 — unknown key "hots"/);
+    expect(msg).toMatch(/notify\.yaml:\d+: channels\.0\.host — required, but missing/);
     expect(msg).not.toContain('hunter2-Secret');
     // A webhook URL in clear is a secret too (Slack's token is in its path).
     expect(problemsOf('channels:\n  - type: webhook\n    url: https://hooks.slack.com/services/T0/B0/XyZ\n')).toMatch(
-      /notify\.yaml:3: channels\.0\.url: must be a reference/,
+      /notify\.yaml:3: channels\.0\.url — must be a reference/,
     );
   }, 5000);
 
@@ -66,7 +66,7 @@ describe('notification config (notify/config.ts)', () => {
     expect(problemsOf('channels:\n  - type: email\n   host: x\n')).toMatch(/notify\.yaml:3:/);
     expect(problemsOf('- a\n- b\n')).toMatch(/notify\.yaml:1: the file is a YAML mapping/);
     expect(problemsOf(GOOD.replace('    password: env:SMTP_PASSWORD\n', ''))).toMatch(
-      /channels\.0\.password: user and password go together/,
+      /channels\.0\.password — user and password go together/,
     );
   }, 5000);
 

@@ -113,10 +113,11 @@ export function parseNotifyConfig(text: string, source: string): NotifyConfig {
         // An unknown key (a typo) is named on its own line.
         if (issue.code === 'unrecognized_keys')
           return issue.keys.map(
-            (k) => `${source}:${lineOf(doc, lines, [...issue.path, k])}: ${field}: unknown key "${k}"`,
+            (k) => `${source}:${lineOf(doc, lines, [...issue.path, k])}: ${field} — unknown key "${k}"`,
           );
         const message = /received undefined$/.test(issue.message) ? 'required, but missing' : issue.message;
-        return [`${source}:${lineOf(doc, lines, issue.path)}: ${field}: ${message}`];
+        // "field — message": a "password: …" line would read as a secret to the redaction of errors.
+        return [`${source}:${lineOf(doc, lines, issue.path)}: ${field} — ${message}`];
       }),
     );
   return parsed.data;
