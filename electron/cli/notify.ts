@@ -48,12 +48,14 @@ export async function prepareNotice(
 ): Promise<CliNotice | null> {
   const command = commandOf(argv);
   if (!command || argv.includes('--help') || argv.includes('-h')) return null;
-  const [{ findNotifyConfig, loadNotifyConfig, Notifier }, { resolveDataDir }] = await Promise.all([
-    import('../engine/notify'),
+  const [{ findNotifyConfig }, { resolveDataDir }] = await Promise.all([
+    import('../engine/notify/find'),
     import('../engine/settings/paths'),
   ]);
   const source = findNotifyConfig(optionValues(argv, '--notify-config').at(-1), env, resolveDataDir());
   if (!source) return null;
+  // Only now the parser and the senders (yaml, zod): a command without a config never loads them.
+  const { loadNotifyConfig, Notifier } = await import('../engine/notify');
   const config = loadNotifyConfig(source);
   const notifier = await Notifier.prepare(config, {
     env,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { json, lifeboatAsync, type CliRun } from '../helpers/cli';
+import { startSecretService, type SecretService } from '../helpers/secret-service';
 import { tempDir } from '../helpers/temp';
 
 /**
@@ -368,6 +369,40 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(readdirSync(join(medium, 'sets', 'uploads'))).toHaveLength(before);
     expect(mails).toHaveLength(0);
     expectNoSecrets(r.stdout, r.stderr, unset.stderr);
+  });
+
+  it('an SMTP password kept in the OS keychain (notify secret-add, keychain:notify:<name>) logs in', async () => {
+    let service: SecretService | null = null;
+    try {
+      service = await startSecretService();
+      const pwFile = join(dir.path, 'smtp-pw');
+      writeFileSync(pwFile, `${SMTP_PASSWORD}\n`, { mode: 0o600 });
+      const add = await run({}, 'notify', 'secret-add', 'smtp', '--from-file', pwFile);
+      expect(add.status, add.stderr).toBe(0);
+      expect(add.stdout).toContain('keychain:notify:smtp');
+      const cfg = config(
+        'keychain.yaml',
+        channels('[failure]').replace('env:LB_SMTP_PASSWORD', 'keychain:notify:smtp'),
+      );
+      const r = await run({ LB_SMTP_PASSWORD: undefined }, 'notify', 'test', '--notify-config', cfg);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(mails).toHaveLength(1);
+      expect(mails[0]!.user).toBe('lifeboat');
+      const none = await run(
+        {},
+        'notify',
+        'test',
+        '--notify-config',
+        config('nokey.yaml', channels('[failure]').replace('env:LB_SMTP_PASSWORD', 'keychain:notify:other')),
+      );
+      expect(none.status).toBe(2);
+      expect(none.stderr).toMatch(
+        /no secret is stored under this account[\s\S]*lifeboat notify secret-add other --from-file/,
+      );
+      expectNoSecrets(add.stdout, add.stderr, r.stdout, r.stderr);
+    } finally {
+      await service?.stop();
+    }
   });
 
   it('lifeboat notify test sends a sample through every channel subscribed to the event', async () => {

@@ -58,4 +58,28 @@ export function registerNotify(program: Command, io: CliIo): void {
         );
       if (deliveries.some((d) => !d.ok)) process.exitCode = 1;
     });
+
+  notify
+    .command('secret-add <name>')
+    .description(
+      'store a notification secret (an SMTP password, a webhook URL) in the OS keychain as notify:<name>, for keychain:notify:<name> in the config',
+    )
+    .requiredOption(
+      '--from-file <file>',
+      'read the secret from the first line of this file; never given on the command line',
+    )
+    .action(async (name: string, opts: { fromFile: string }) => {
+      const [{ readSecretLine }, { KeytarCredentialStore }, { LifeboatError }] = await Promise.all([
+        import('../../engine/notify/secrets'),
+        import('../../engine/credentials/credential-store'),
+        import('../../engine/errors'),
+      ]);
+      if (!/^[A-Za-z0-9._-]{1,120}$/.test(name))
+        throw new LifeboatError('BAD_INPUT', 'A notification secret name is letters, digits, . _ - (up to 120).');
+      await new KeytarCredentialStore().set(
+        `notify:${name}`,
+        readSecretLine(opts.fromFile, `--from-file ${opts.fromFile}`),
+      );
+      io.stdout.write(`stored notify:${name} in the OS keychain; refer to it as keychain:notify:${name}\n`);
+    });
 }

@@ -81,6 +81,8 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
     for (const r of config.recipients) args.push('--recipient', r);
     if (config.signKey) args.push('--sign-key', config.signKey);
     if (jobs) args.push('--jobs', String(jobs));
+    // The archiver tells its failures as this push would (the variable and the default file pass by the environment).
+    if (opts.notifyConfig) args.push('--notify-config', resolve(opts.notifyConfig));
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
     closeSync(logFd);
     child.unref();

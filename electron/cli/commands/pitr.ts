@@ -12,6 +12,7 @@ export interface WalPushOptions {
   async?: boolean;
   spool?: string;
   jobs?: number;
+  notifyConfig?: string;
 }
 export interface WalArchiverOptions {
   system: string;

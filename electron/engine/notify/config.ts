@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { LifeboatError } from '../errors';
+import type { NotifyConfigSource } from './find';
 
 /** The events a channel can be sent: a command failed, it succeeded, `lifeboat check` left OK. */
 export const NOTIFY_EVENTS = ['failure', 'success', 'check-not-ok'] as const;
@@ -121,30 +121,6 @@ export function parseNotifyConfig(text: string, source: string): NotifyConfig {
       }),
     );
   return parsed.data;
-}
-
-export interface NotifyConfigSource {
-  path: string;
-  /** How it was chosen: the --notify-config flag, LIFEBOAT_NOTIFY_CONFIG, or the default file in the data dir. */
-  origin: 'flag' | 'env' | 'default';
-}
-
-export const NOTIFY_CONFIG_FILE = 'notify.yaml';
-
-/**
- * Which config applies: `--notify-config F`, else LIFEBOAT_NOTIFY_CONFIG, else `<data dir>/notify.yaml`
- * when it exists. A file named by the flag or the variable must exist; no file at all means no notifications.
- */
-export function findNotifyConfig(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  dataDir: string,
-): NotifyConfigSource | null {
-  if (flag !== undefined) return { path: flag, origin: 'flag' };
-  const fromEnv = env.LIFEBOAT_NOTIFY_CONFIG;
-  if (fromEnv) return { path: fromEnv, origin: 'env' };
-  const fallback = join(dataDir, NOTIFY_CONFIG_FILE);
-  return existsSync(fallback) ? { path: fallback, origin: 'default' } : null;
 }
 
 /** Read and validate the config file; a missing or unreadable file named by the operator is an error. */

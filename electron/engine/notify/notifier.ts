@@ -69,7 +69,10 @@ async function sendWebhook(_c: WebhookChannelConfig, url: string, m: NotifyMessa
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? (e instanceof Error && e.name === 'TimeoutError' ? 'timed out' : 'request failed');
+    const why =
+      e instanceof Error && e.name === 'TimeoutError'
+        ? 'timed out'
+        : (cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : 'request failed'));
     throw new Error(`${hostOf(url)}: ${why}`, { cause: e });
   }
   await res.body?.cancel().catch(() => undefined);
