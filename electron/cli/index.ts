@@ -131,7 +131,10 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     }
   }
   // Sent after the command's own output; a notification that cannot be sent is a warning on stderr, never the exit code.
-  if (notice) await notice.finish(code, failure);
+  if (notice)
+    await notice
+      .finish(code, failure)
+      .catch(() => io.stderr.write('lifeboat: warning: the notification was not sent.\n'));
   return code;
 }
 

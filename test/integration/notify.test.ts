@@ -174,6 +174,10 @@ beforeEach(() => {
   nextHookStatus = [];
 });
 
+/** A files backup of the test's folder to the medium, as cron would run it. */
+const filesBackup = (extra: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> =>
+  run(extra, 'backup', 'files', '--system', 'uploads', '--path', src, '--to', medium, ...args);
+
 /** A pg backup against a database that is not there, as a cron line would run it. */
 const failingBackup = (...extra: string[]): string[] => [
   'backup',
@@ -220,20 +224,7 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
 
   it('a successful backup with on: success names its set; the same config sends nothing for failure-only channels', async () => {
     const cfg = config('success.yaml', channels('[success]'));
-    const r = await run(
-      {},
-      'backup',
-      'files',
-      '--system',
-      'uploads',
-      '--path',
-      src,
-      '--to',
-      medium,
-      '--json',
-      '--notify-config',
-      cfg,
-    );
+    const r = await filesBackup({}, '--json', '--notify-config', cfg);
     expect(r.status, r.stderr).toBe(0);
     const set = json<{ set_id: string }>(r);
     expect(mails).toHaveLength(1);
@@ -242,18 +233,8 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(mails[0]!.body).toMatch(new RegExp(`Set ${set.set_id} of uploads written: .* on 1 medium\\.`));
     expect(hooks).toHaveLength(1);
     expect(hooks[0]!.body.text).toContain('succeeded');
-    // The failure-only config from above is silent on success.
-    const quiet = await run(
-      { LIFEBOAT_NOTIFY_CONFIG: config('failure-only.yaml', channels('[failure]')) },
-      'backup',
-      'files',
-      '--system',
-      'uploads',
-      '--path',
-      src,
-      '--to',
-      medium,
-    );
+    // A failure-only config (here by the variable) is silent on success.
+    const quiet = await filesBackup({ LIFEBOAT_NOTIFY_CONFIG: config('failure-only.yaml', channels('[failure]')) });
     expect(quiet.status, quiet.stderr).toBe(0);
     expect(mails).toHaveLength(1);
     expect(hooks).toHaveLength(1);
@@ -309,19 +290,7 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(failed.stderr).toMatch(
       /the failure notification to slack could not be sent .*127\.0\.0\.1:\d+: ECONNREFUSED/,
     );
-    const ok = await run(
-      {},
-      'backup',
-      'files',
-      '--system',
-      'uploads',
-      '--path',
-      src,
-      '--to',
-      medium,
-      '--notify-config',
-      down,
-    );
+    const ok = await filesBackup({}, '--notify-config', down);
     expect(ok.status).toBe(0);
     expect(ok.stderr).toMatch(/the success notification to slack could not be sent/);
     expectNoSecrets(failed.stdout, failed.stderr, ok.stdout, ok.stderr, logs());
@@ -330,34 +299,14 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
   it('a broken config stops the command before it starts (exit 2), naming the line; a secret in clear is not echoed', async () => {
     const before = readdirSync(join(medium, 'sets', 'uploads')).length;
     const bad = config('bad.yaml', channels('[failure, sucess]').replace('env:LB_SMTP_PASSWORD', SMTP_PASSWORD));
-    const r = await run(
-      {},
-      'backup',
-      'files',
-      '--system',
-      'uploads',
-      '--path',
-      src,
-      '--to',
-      medium,
-      '--notify-config',
-      bad,
-    );
+    const r = await filesBackup({}, '--notify-config', bad);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${bad}:4: channels.0.on.1 — Invalid option`);
     expect(r.stderr).toContain(`${bad}:11: channels.0.password — must be a reference`);
     expect(r.stderr).toMatch(/nothing was run/);
     expect(readdirSync(join(medium, 'sets', 'uploads'))).toHaveLength(before);
-    const unset = await run(
+    const unset = await filesBackup(
       { LB_SMTP_PASSWORD: undefined },
-      'backup',
-      'files',
-      '--system',
-      'uploads',
-      '--path',
-      src,
-      '--to',
-      medium,
       '--notify-config',
       config('good.yaml', channels('[failure]')),
     );

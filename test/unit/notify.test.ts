@@ -156,6 +156,13 @@ describe('the message (notify/message.ts)', () => {
     }
   }, 5000);
 
+  it('the webhook escapes what Slack would read as a link or a mention; the mail keeps the text as it is', () => {
+    const m = buildMessage({ ...event, error: { code: 'BAD_INPUT', message: 'Give --system <name> & <!channel>' } });
+    expect(JSON.stringify(m.webhook)).toContain('Give --system &lt;name&gt; &amp; &lt;!channel&gt;');
+    expect(JSON.stringify(m.webhook)).not.toContain('<!channel>');
+    expect(m.text).toContain('Give --system <name> & <!channel>');
+  }, 5000);
+
   it('a success names the set and has no rerun line', () => {
     const m = buildMessage({
       ...event,

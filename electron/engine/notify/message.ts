@@ -85,9 +85,14 @@ export function buildMessage(raw: NotifyEvent, secrets: readonly string[] = []):
   lines.push('', '-- ', 'Sent by lifeboat (docs/notifications.md).');
   const text = scrub(lines.join('\n'), secrets);
 
-  const fields = rows.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}` }));
+  // Slack reads <…> as links and mentions and & as an entity: the three are escaped, as its docs ask.
+  const esc = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const fields = rows.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${esc(v)}` }));
   const blocks: Array<Record<string, unknown>> = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${subject.replace(/^\[lifeboat\] /, '')}*\n${event.summary}` } },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*${esc(subject.replace(/^\[lifeboat\] /, ''))}*\n${esc(event.summary)}` },
+    },
     // Slack allows 10 fields a section.
     { type: 'section', fields: fields.slice(0, 10) },
   ];
@@ -96,12 +101,15 @@ export function buildMessage(raw: NotifyEvent, secrets: readonly string[] = []):
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*${event.error.code}*: ${event.error.message}${event.error.hint ? `\n_Hint:_ ${event.error.hint}` : ''}`,
+        text: `*${event.error.code}*: ${esc(event.error.message)}${event.error.hint ? `\n_Hint:_ ${esc(event.error.hint)}` : ''}`,
       },
     });
   if (event.kind !== 'success')
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `To run it again:\n\`\`\`${event.rerun}\`\`\`` } });
-  const webhook = JSON.parse(scrub(JSON.stringify({ text: `${subject}\n${event.summary}`, blocks }), secrets)) as {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `To run it again:\n\`\`\`${esc(event.rerun)}\`\`\`` },
+    });
+  const webhook = JSON.parse(scrub(JSON.stringify({ text: esc(`${subject}\n${event.summary}`), blocks }), secrets)) as {
     text: string;
     blocks: Array<Record<string, unknown>>;
   };
