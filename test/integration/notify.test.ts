@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { json, lifeboatAsync, type CliRun } from '../helpers/cli';
 import { startSecretService, type SecretService } from '../helpers/secret-service';
@@ -107,25 +108,11 @@ function expectNoSecrets(...texts: string[]): void {
 const run = (extra: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> =>
   lifeboatAsync({ ...env, ...extra }, ...args);
 
-beforeAll(async () => {
-  dir = tempDir();
-  medium = join(dir.path, 'medium');
-  src = join(dir.path, 'src');
-  mkdirSync(src);
-  writeFileSync(join(src, 'a.txt'), 'hello\n');
-  env = {
-    LIFEBOAT_HOME: join(dir.path, 'home'),
-    HOME: join(dir.path, 'user'),
-    LB_SMTP_PASSWORD: SMTP_PASSWORD,
-    LIFEBOAT_NOTIFY_RETRY_MS: '100',
-    LIFEBOAT_NOTIFY_CONFIG: undefined,
-    PGPASSWORD: undefined,
-  };
-  mkdirSync(join(dir.path, 'user'));
-  smtp = new SMTPServer({
+/** A real SMTP server on loopback with a login, keeping every mail it receives in `mails`. */
+async function startSmtp(options: SMTPServerOptions): Promise<SMTPServer> {
+  const server = new SMTPServer({
     logger: false,
-    disabledCommands: ['STARTTLS'],
-    allowInsecureAuth: true,
+    ...options,
     onAuth(auth, _session, cb) {
       if (auth.username === 'lifeboat' && auth.password === SMTP_PASSWORD) cb(null, { user: 'lifeboat' });
       else cb(new Error('Invalid username or password'));
@@ -146,7 +133,28 @@ beforeAll(async () => {
       });
     },
   });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  // A client that refuses the certificate hangs up mid-handshake: the server reports it, the test expects it.
+  server.on('error', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+beforeAll(async () => {
+  dir = tempDir();
+  medium = join(dir.path, 'medium');
+  src = join(dir.path, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a.txt'), 'hello\n');
+  env = {
+    LIFEBOAT_HOME: join(dir.path, 'home'),
+    HOME: join(dir.path, 'user'),
+    LB_SMTP_PASSWORD: SMTP_PASSWORD,
+    LIFEBOAT_NOTIFY_RETRY_MS: '100',
+    LIFEBOAT_NOTIFY_CONFIG: undefined,
+    PGPASSWORD: undefined,
+  };
+  mkdirSync(join(dir.path, 'user'));
+  smtp = await startSmtp({ disabledCommands: ['STARTTLS'], allowInsecureAuth: true });
   smtpPort = (smtp.server.address() as AddressInfo).port;
   http = createServer((req, res) => {
     void readBody(req).then((body) => {
@@ -351,6 +359,74 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
       expectNoSecrets(add.stdout, add.stderr, r.stdout, r.stderr);
     } finally {
       await service?.stop();
+    }
+  });
+
+  it('STARTTLS and implicit TLS to a relay whose certificate a private CA signed (ca_file); without it the relay is refused', async () => {
+    const key = join(dir.path, 'relay.key');
+    const cert = join(dir.path, 'relay.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore', timeout: 10_000 },
+    );
+    const tlsOpts = { key: readFileSync(key), cert: readFileSync(cert) };
+    const starttls = await startSmtp(tlsOpts);
+    const implicit = await startSmtp({ ...tlsOpts, secure: true });
+    try {
+      const mailOnly = (tls: string, port: number, ca: string): string =>
+        channels('[failure]')
+          .split('  - type: webhook')[0]!
+          .replace('host: 127.0.0.1', 'host: localhost')
+          .replace(`port: ${smtpPort}`, `port: ${port}`)
+          .replace('tls: none', `tls: ${tls}${ca}`);
+      const caLine = `\n    ca_file: ${cert}`;
+      for (const [tls, server] of [
+        ['starttls', starttls],
+        ['implicit', implicit],
+      ] as const) {
+        const port = (server.server.address() as AddressInfo).port;
+        const r = await run(
+          {},
+          'notify',
+          'test',
+          '--notify-config',
+          config(`${tls}.yaml`, mailOnly(tls, port, caLine)),
+        );
+        expect(r.stdout + r.stderr).toBe('sent     ops-mail\n');
+        const refused = await run(
+          {},
+          'notify',
+          'test',
+          '--notify-config',
+          config(`${tls}-noca.yaml`, mailOnly(tls, port, '')),
+        );
+        expect(refused.status).toBe(1);
+        expect(refused.stdout).toMatch(/NOT SENT ops-mail: .*(self-signed|certificate)/i);
+      }
+      // The login happened inside TLS (the server refuses AUTH in clear): both mails arrived, logged in.
+      expect(mails.map((m) => m.user)).toEqual(['lifeboat', 'lifeboat']);
+    } finally {
+      await new Promise<void>((resolve) => starttls.close(() => resolve()));
+      await new Promise<void>((resolve) => implicit.close(() => resolve()));
     }
   });
 

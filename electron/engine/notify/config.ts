@@ -34,6 +34,8 @@ const EmailChannel = z
     tls: z.enum(['implicit', 'starttls', 'none']).default('starttls'),
     from: z.string().min(3).max(320),
     to: z.union([z.string().min(3).max(320), z.array(z.string().min(3).max(320)).min(1)]),
+    /** The CA certificate(s) (PEM) of a relay whose certificate a private CA signed; the system's CAs otherwise. */
+    ca_file: z.string().regex(/^\//, 'an absolute path to a PEM file').optional(),
     user: z.string().min(1).max(320).optional(),
     password: secretRef.optional(),
   })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { CredentialStore } from '../credentials/credential-store';
 import { LifeboatError } from '../errors';
 import {
@@ -26,9 +27,16 @@ interface ReadyChannel {
   config: NotifyChannel;
   /** The resolved password or webhook URL. */
   secret: string | null;
+  /** An e-mail channel's private CA, read when the notifier is prepared. */
+  ca: Buffer | null;
 }
 
-async function sendEmail(c: EmailChannelConfig, password: string | null, m: NotifyMessage): Promise<void> {
+async function sendEmail(
+  c: EmailChannelConfig,
+  password: string | null,
+  ca: Buffer | null,
+  m: NotifyMessage,
+): Promise<void> {
   const { createTransport } = await import('nodemailer');
   const transport = createTransport({
     host: c.host,
@@ -37,6 +45,7 @@ async function sendEmail(c: EmailChannelConfig, password: string | null, m: Noti
     requireTLS: c.tls === 'starttls',
     ignoreTLS: c.tls === 'none',
     ...(c.user && password !== null ? { auth: { user: c.user, pass: password } } : {}),
+    ...(ca ? { tls: { ca } } : {}),
     connectionTimeout: ATTEMPT_TIMEOUT_MS,
     greetingTimeout: ATTEMPT_TIMEOUT_MS,
     socketTimeout: ATTEMPT_TIMEOUT_MS,
@@ -108,7 +117,19 @@ export class Notifier {
             { hint: 'The reference must resolve to the webhook URL itself, e.g. https://hooks.slack.com/services/…' },
           );
       }
-      ready.push({ label, config: c, secret });
+      let ca: Buffer | null = null;
+      if (c.type === 'email' && c.ca_file) {
+        try {
+          ca = readFileSync(c.ca_file);
+        } catch (e) {
+          throw new LifeboatError(
+            'BAD_INPUT',
+            `The notification config's channel ${label} ca_file (${c.ca_file}) cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
+            { hint: 'Give the PEM file of the CA that signed the relay’s certificate, readable by this user.' },
+          );
+        }
+      }
+      ready.push({ label, config: c, secret, ca });
     }
     return new Notifier(ready, deps.retryDelayMs ?? 2000);
   }
@@ -131,7 +152,7 @@ export class Notifier {
         let last = '';
         for (let attempt = 1; attempt <= 2; attempt++) {
           try {
-            if (c.config.type === 'email') await sendEmail(c.config, c.secret, message);
+            if (c.config.type === 'email') await sendEmail(c.config, c.secret, c.ca, message);
             else await sendWebhook(c.config, c.secret ?? '', message);
             return { channel: c.label, ok: true, attempts: attempt };
           } catch (e) {
