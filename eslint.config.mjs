@@ -12,6 +12,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['process', 'fs', 'format', 'tools', 'log', 'jobs', 'settings', 'credentials'],
   ['storage', 'crypto', 'postgres'],
+  ['notify'],
   ['pipeline'],
   ['foreign'],
   ['catalog'],

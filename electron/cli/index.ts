@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeFor } from '../../shared/errors';
+import { exitCodeFor, type WireError } from '../../shared/errors';
 import { LIFEBOAT_VERSION } from '../engine/version';
+import type { CliNotice } from './notify';
 import { printError, processIo, type CliIo } from './output';
 
 /**
@@ -83,6 +84,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     { registerPitr },
     { registerDemo },
     { registerCheck },
+    { registerNotify },
   ] = await Promise.all([
     import('./commands/info'),
     import('./commands/medium'),
@@ -95,6 +97,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     import('./commands/pitr'),
     import('./commands/demo'),
     import('./commands/check'),
+    import('./commands/notify'),
   ]);
   registerMedium(program, io);
   registerKeys(program, io);
@@ -106,25 +109,39 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerPitr(program, io);
   registerDemo(program, io);
   registerCheck(program, io);
+  registerNotify(program, io);
   registerInfo(program, io);
   const json = argv.includes('--json');
+  let notice: CliNotice | null = null;
+  let code: number;
+  let failure: WireError | null = null;
   try {
+    // A notification config that is broken stops the command here, before it starts (exit 2).
+    const { prepareNotice } = await import('./notify');
+    notice = await prepareNotice(argv, io);
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    code = typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version exit through here with code 0. `check` is a monitoring plugin: bad usage is UNKNOWN (3).
       if (e.exitCode !== 0 && argv[0] === 'check') {
         io.stdout.write('LIFEBOAT UNKNOWN - bad usage (run `lifeboat check --help`)\n');
-        return 3;
-      }
-      return e.exitCode === 0 ? 0 : 2;
+        code = 3;
+      } else code = e.exitCode === 0 ? 0 : 2;
+      if (code !== 0) failure = { code: 'BAD_INPUT', message: e.message.replace(/^error: /, '') };
+    } else {
+      const { toWireError } = await import('../engine/errors');
+      failure = toWireError(e);
+      printError(io, failure, json);
+      code = exitCodeFor(failure.code);
     }
-    const { toWireError } = await import('../engine/errors');
-    const error = toWireError(e);
-    printError(io, error, json);
-    return exitCodeFor(error.code);
   }
+  // Sent after the command's own output; a notification that cannot be sent is a warning on stderr, never the exit code.
+  if (notice)
+    await notice
+      .finish(code, failure)
+      .catch(() => io.stderr.write('lifeboat: warning: the notification was not sent.\n'));
+  return code;
 }
 
 if (require.main === module) {

@@ -16,6 +16,7 @@ import { openMedium } from '../../engine/storage/open-medium';
 import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import { openCliEngine } from '../engine';
 import { readIdentities, readRecipients, readSigningKey } from '../keys-io';
+import { runFacts } from '../notify';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { withRunMetrics } from '../metrics';
 import { runAsJob } from '../run-job';
@@ -62,6 +63,8 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
   const m = set.manifest;
   const bytes = m.artifacts.reduce((n, a) => n + a.bytes, 0);
   const plain = m.artifacts.reduce((n, a) => n + a.plain_bytes, 0);
+  runFacts.setId = m.set_id;
+  runFacts.summary = `Set ${m.set_id} of ${m.system} written: ${formatBytes(plain)} → ${formatBytes(bytes)} in ${formatDuration(durationMs / 1000)}, on ${set.media.length} medium${set.media.length === 1 ? '' : 's'}${m.warnings.length ? `; ${m.warnings.length} warning(s): ${m.warnings.join('; ')}` : ''}.`;
   if (json) {
     printJson(io, {
       ok: true,

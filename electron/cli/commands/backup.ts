@@ -39,7 +39,8 @@ function commonOptions(cmd: Command): Command {
     .option(
       '--metrics-file <file>',
       "update this Prometheus text file (node_exporter's textfile collector): success or failure, duration, bytes",
-    );
+    )
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)');
 }
 
 export function registerBackup(program: Command, io: CliIo): void {

@@ -17,6 +17,7 @@ import { dataPaths, resolveDataDir } from '../../engine/settings/paths';
 import { openMedium } from '../../engine/storage/open-medium';
 import { withCliEngine } from '../engine';
 import { writeMetrics } from '../metrics';
+import { runFacts } from '../notify';
 import { printJson, type CliIo } from '../output';
 import type { CheckOptions } from './check';
 
@@ -109,6 +110,8 @@ export async function checkCommand(io: CliIo, opts: CheckOptions): Promise<void>
     result = summarize([], null, [error.message], now);
   }
   if (opts.metricsFile) await writeMetrics(io, opts.metricsFile, { set: checkSamples(result) });
+  // The notification of a check that is not OK says what the plugin line says.
+  runFacts.summary = pluginLine(result);
   if (opts.json) printJson(io, { ...result, hint });
   else {
     io.stdout.write(`${pluginLine(result)}\n`);

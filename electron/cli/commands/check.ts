@@ -13,6 +13,7 @@ export interface CheckOptions {
   credential?: string;
   json?: boolean;
   metricsFile?: string;
+  notifyConfig?: string;
 }
 
 /**
@@ -49,6 +50,7 @@ export function registerCheck(program: Command, io: CliIo): void {
     )
     .option('--credential <ref>', "with --replica: the standby's password from the keychain entry pg:<id>")
     .option('--metrics-file <file>', 'also update this Prometheus text file (docs/monitoring.md)')
+    .option('--notify-config <file>', 'send a notification when the check is not OK (docs/notifications.md)')
     .option('--json', 'print the result as JSON (same exit codes)')
     .action(async (opts: CheckOptions) => {
       const { checkCommand } = await import('./check-run');

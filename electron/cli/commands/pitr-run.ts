@@ -8,6 +8,7 @@ import { openMedium } from '../../engine/storage/open-medium';
 import { foreignSecrets, type SecretLookup } from '../../engine/foreign/secrets';
 import type { PgbrKeys } from '../../engine/foreign/pgbackrest/wal';
 import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
+import { runFacts } from '../notify';
 import { formatDuration, printJson, type CliIo } from '../output';
 import type { PitrRestoreOptions, PlanOptions, WalArchiverOptions, WalFetchOptions, WalPushOptions } from './pitr';
 
@@ -86,6 +87,8 @@ async function walPushAsync(io: CliIo, path: string, opts: WalPushOptions): Prom
     for (const r of config.recipients) args.push('--recipient', r);
     if (config.signKey) args.push('--sign-key', config.signKey);
     if (jobs) args.push('--jobs', String(jobs));
+    // The archiver tells its failures as this push would (the variable and the default file pass by the environment).
+    if (opts.notifyConfig) args.push('--notify-config', resolve(opts.notifyConfig));
     const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
     closeSync(logFd);
     child.unref();
@@ -126,9 +129,11 @@ export async function walArchiverCommand(io: CliIo, opts: WalArchiverOptions): P
     idleMs: opts.idle !== undefined ? opts.idle * 1000 : undefined,
     log: (line) => io.stdout.write(`${line}\n`),
   });
-  io.stdout.write(
-    `${new Date().toISOString()} archiver exits (${summary.exitedBecause}): ${summary.pushed} pushed, ${summary.already} already archived, ${summary.failed} failed\n`,
-  );
+  const line = `archiver exits (${summary.exitedBecause}): ${summary.pushed} pushed, ${summary.already} already archived, ${summary.failed} failed`;
+  runFacts.summary = `WAL archiver of ${opts.system} ${line}.`;
+  // The archiver exits 0 (PostgreSQL retries what failed), yet a failed push is news for its notification.
+  runFacts.failed = summary.failed > 0;
+  io.stdout.write(`${new Date().toISOString()} ${line}\n`);
   if (opts.metricsFile) {
     const { writeMetrics } = await import('../metrics');
     const labels = { system: opts.system };

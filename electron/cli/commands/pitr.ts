@@ -13,6 +13,7 @@ export interface WalPushOptions {
   spool?: string;
   jobs?: number;
   metricsFile?: string;
+  notifyConfig?: string;
 }
 export interface WalArchiverOptions {
   system: string;
@@ -70,6 +71,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--spool <dir>', "the archiver's spool folder with --async (default: <data dir>/wal-spool/<system>)")
     .option('--jobs <n>', 'pushes at once in the background archiver (default 2)', (v) => Number(v))
     .option('--metrics-file <file>', 'update this Prometheus text file: last WAL push, failures (docs/monitoring.md)')
+    .option('--notify-config <file>', 'send a notification when the push fails (docs/notifications.md)')
     .action(async (path: string, opts: WalPushOptions) => {
       const { walPushCommand } = await import('./pitr-run');
       await walPushCommand(io, path, opts);
@@ -89,6 +91,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .option('--jobs <n>', 'pushes at once (default 2)', (v) => Number(v))
     .option('--idle <seconds>', 'exit after this long with nothing to push (default 60)', (v) => Number(v))
     .option('--metrics-file <file>', "update this Prometheus text file with the run's pushed and failed counts")
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)')
     .action(async (opts: WalArchiverOptions) => {
       const { walArchiverCommand } = await import('./pitr-run');
       await walArchiverCommand(io, opts);

@@ -4,6 +4,7 @@ import { runVerify } from '../../engine/verify/run';
 import { withCliEngine } from '../engine';
 import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
+import { runFacts } from '../notify';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
 import { recoverability } from '../../engine/catalog/objectives';
@@ -41,6 +42,7 @@ export async function verifyWalCommand(
         onFile: (done, total, bytes) => ctx.progress({ itemsDone: done, itemsTotal: total, bytesDone: bytes }),
       }),
     );
+    runFacts.summary = `${r.files} WAL files of ${system}: ${r.ok ? 'the chain is intact' : `${r.corrupt.length} corrupt, ${r.gaps.length} gap(s), ${r.unsigned.length} not signed by a pinned key`}.`;
     if (opts.json) printJson(io, r);
     else {
       for (const c of r.corrupt) io.stdout.write(`FAIL  ${c.name}: ${c.reason}\n`);
@@ -130,6 +132,14 @@ async function verifyOnce(io: CliIo, target: string, opts: Parameters<typeof ver
     const failed = report.results.filter((r) => r.verdict !== 'ok' && r.verdict !== 'not-checked');
     const notChecked = report.results.filter((r) => r.verdict === 'not-checked');
     const passed = report.results.filter((r) => r.verdict === 'ok');
+    runFacts.summary = `${passed.length} of ${report.results.length} sets passed at ${opts.level} level${
+      failed.length
+        ? `; FAILED: ${failed
+            .slice(0, 5)
+            .map((r) => `${r.key} [${r.verdict}]`)
+            .join(', ')}${failed.length > 5 ? ` and ${failed.length - 5} more` : ''}`
+        : ''
+    }${notChecked.length ? `; ${notChecked.length} not checked` : ''}${report.blocked.length ? `; not verified: ${report.blocked.join('; ')}` : ''}.`;
     if (opts.json) {
       printJson(io, {
         ok: failed.length === 0 && notChecked.length === 0 && report.blocked.length === 0,

@@ -25,6 +25,7 @@ export function registerVerify(program: Command, io: CliIo): void {
       "check the system's WAL archive on the medium instead: contiguity from each base backup, every file's hash and signature",
     )
     .option('--json', 'print one machine-readable result')
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)')
     .option(
       '--metrics-file <file>',
       "update this Prometheus text file: the run's results and each system's newest verified set (docs/monitoring.md)",

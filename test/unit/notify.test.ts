@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
+import { LifeboatError } from '../../electron/engine/errors';
+import { loadNotifyConfig, parseNotifyConfig } from '../../electron/engine/notify/config';
+import { findNotifyConfig } from '../../electron/engine/notify/find';
+import { buildMessage, type NotifyEvent } from '../../electron/engine/notify/message';
+import { Notifier } from '../../electron/engine/notify/notifier';
+import { resolveSecretRef } from '../../electron/engine/notify/secrets';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-notify-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function problemsOf(text: string): string {
+  try {
+    parseNotifyConfig(text, 'notify.yaml');
+  } catch (e) {
+    expect(e).toBeInstanceOf(LifeboatError);
+    expect((e as LifeboatError).code).toBe('BAD_INPUT');
+    return (e as LifeboatError).message;
+  }
+  throw new Error('the config was accepted');
+}
+
+const GOOD = `channels:
+  - type: email
+    name: ops-mail
+    host: smtp.example.org
+    from: lifeboat@db1.example.org
+    to: [ops@example.org]
+    user: lifeboat
+    password: env:SMTP_PASSWORD
+  - type: webhook
+    on: [failure, success]
+    url: file:/etc/lifeboat/slack-url
+`;
+
+describe('notification config (notify/config.ts)', () => {
+  it('a good file is read with its defaults (STARTTLS, failure and check-not-ok)', () => {
+    const c = parseNotifyConfig(GOOD, 'notify.yaml');
+    expect(c.channels).toHaveLength(2);
+    const mail = c.channels[0]!;
+    expect(mail.type === 'email' && mail.tls).toBe('starttls');
+    expect(mail.on).toEqual(['failure', 'check-not-ok']);
+    expect(c.channels[1]!.on).toEqual(['failure', 'success']);
+  }, 5000);
+
+  it('every problem is named with its line and field, and a secret written in clear is refused without echoing it', () => {
+    const text = GOOD.replace('password: env:SMTP_PASSWORD', 'password: hunter2-Secret')
+      .replace('on: [failure, success]', 'on: [failure, sucess]')
+      .replace('    host: smtp.example.org\n', '    hots: smtp.example.org\n');
+    const msg = problemsOf(text);
+    expect(msg).toMatch(/notify\.yaml:8: channels\.0\.password — must be a reference/);
+    expect(msg).toMatch(/notify\.yaml:10: channels\.1\.on\.1 — /);
+    expect(msg).toMatch(/notify\.yaml:4: channels\.0 — unknown key "hots"/);
+    expect(msg).toMatch(/notify\.yaml:\d+: channels\.0\.host — required, but missing/);
+    expect(msg).not.toContain('hunter2-Secret');
+    // A webhook URL in clear is a secret too (Slack's token is in its path).
+    expect(problemsOf('channels:\n  - type: webhook\n    url: https://hooks.slack.com/services/T0/B0/XyZ\n')).toMatch(
+      /notify\.yaml:3: channels\.0\.url — must be a reference/,
+    );
+  }, 5000);
+
+  it('broken YAML, a list instead of a mapping, and user without password are named too', () => {
+    expect(problemsOf('channels:\n  - type: email\n   host: x\n')).toMatch(/notify\.yaml:3:/);
+    expect(problemsOf('- a\n- b\n')).toMatch(/notify\.yaml:1: the file is a YAML mapping/);
+    expect(problemsOf(GOOD.replace('    password: env:SMTP_PASSWORD\n', ''))).toMatch(
+      /channels\.0\.password — user and password go together/,
+    );
+  }, 5000);
+
+  it('which file applies: the flag, else LIFEBOAT_NOTIFY_CONFIG, else <data dir>/notify.yaml when it exists', () => {
+    expect(findNotifyConfig('/x.yaml', { LIFEBOAT_NOTIFY_CONFIG: '/y.yaml' }, dir)).toEqual({
+      path: '/x.yaml',
+      origin: 'flag',
+    });
+    expect(findNotifyConfig(undefined, { LIFEBOAT_NOTIFY_CONFIG: '/y.yaml' }, dir)).toEqual({
+      path: '/y.yaml',
+      origin: 'env',
+    });
+    expect(findNotifyConfig(undefined, {}, dir)).toBeNull();
+    writeFileSync(join(dir, 'notify.yaml'), GOOD);
+    expect(findNotifyConfig(undefined, {}, dir)).toEqual({ path: join(dir, 'notify.yaml'), origin: 'default' });
+    expect(() => loadNotifyConfig({ path: join(dir, 'missing.yaml'), origin: 'env' })).toThrow(
+      /missing\.yaml \(LIFEBOAT_NOTIFY_CONFIG\) cannot be read: no such file/,
+    );
+  }, 5000);
+});
+
+describe('secret references (notify/secrets.ts)', () => {
+  const keychain = new MemoryCredentialStore();
+  it('env:, file: (first line) and keychain:notify:<name> resolve; a missing one names the reference, not a value', async () => {
+    const f = join(dir, 'pw');
+    writeFileSync(f, 'from-file-secret\nsecond line\n');
+    await keychain.set('notify:smtp', 'from-keychain');
+    const get = (ref: string, env: NodeJS.ProcessEnv = {}): Promise<string> =>
+      resolveSecretRef(ref, 'password', env, () => keychain);
+    expect(await get('env:PW', { PW: 'from-env' })).toBe('from-env');
+    expect(await get(`file:${f}`)).toBe('from-file-secret');
+    expect(await get('keychain:notify:smtp')).toBe('from-keychain');
+    await expect(get('env:PW')).rejects.toThrow(/password \(env:PW\): the variable is not set/);
+    await expect(get(`file:${join(dir, 'none')}`)).rejects.toThrow(/cannot be read \(ENOENT\)/);
+    await expect(get('keychain:notify:other')).rejects.toThrow(/no secret is stored/);
+  }, 5000);
+
+  it('a webhook reference that does not hold an http(s) URL fails when the notifier is prepared', async () => {
+    const config = parseNotifyConfig('channels:\n  - type: webhook\n    url: env:HOOK\n', 'n.yaml');
+    await expect(Notifier.prepare(config, { env: { HOOK: 'not a url' }, keychain: () => keychain })).rejects.toThrow(
+      /does not hold an http\(s\) URL/,
+    );
+  }, 5000);
+});
+
+describe('the message (notify/message.ts)', () => {
+  const event: NotifyEvent = {
+    kind: 'failure',
+    command: 'backup pg',
+    system: 'customer-db',
+    setId: null,
+    host: 'db1',
+    media: ['/mnt/usb-1'],
+    error: {
+      code: 'DB_UNREACHABLE',
+      message: 'Cannot reach PostgreSQL at 127.0.0.1:1.',
+      hint: 'Is the server running?',
+    },
+    summary: 'DB_UNREACHABLE: Cannot reach PostgreSQL at 127.0.0.1:1.',
+    rerun: "lifeboat backup pg --system customer-db --db 'postgres://backup:pw-Canary@127.0.0.1:1/app' --to /mnt/usb-1",
+    exitCode: 2,
+    startedAt: '2026-12-02T03:00:00.000Z',
+    finishedAt: '2026-12-02T03:00:01.000Z',
+  };
+
+  it('says what failed, where, the code, hint and command to rerun, in mail and webhook alike; no secret survives', () => {
+    const m = buildMessage({ ...event, summary: `${event.summary} token=abc T0/B0/SeCrEt` }, ['T0/B0/SeCrEt']);
+    expect(m.subject).toBe('[lifeboat] lifeboat backup pg of customer-db FAILED on db1');
+    for (const part of [
+      'DB_UNREACHABLE',
+      'Is the server running?',
+      'Host:      db1',
+      '/mnt/usb-1',
+      'To run it again:',
+      '2026-12-02T03:00:00.000Z',
+    ])
+      expect(m.text).toContain(part);
+    expect(m.text).toContain("--db 'postgres://backup:[redacted]@127.0.0.1:1/app'");
+    const body = JSON.stringify(m.webhook);
+    expect(m.webhook.text).toContain('FAILED on db1');
+    expect(body).toContain('Is the server running?');
+    for (const text of [m.text, body, m.subject]) {
+      expect(text).not.toContain('pw-Canary');
+      expect(text).not.toContain('SeCrEt');
+      expect(text).not.toContain('abc');
+    }
+  }, 5000);
+
+  it('the webhook escapes what Slack would read as a link or a mention; the mail keeps the text as it is', () => {
+    const m = buildMessage({ ...event, error: { code: 'BAD_INPUT', message: 'Give --system <name> & <!channel>' } });
+    expect(JSON.stringify(m.webhook)).toContain('Give --system &lt;name&gt; &amp; &lt;!channel&gt;');
+    expect(JSON.stringify(m.webhook)).not.toContain('<!channel>');
+    expect(m.text).toContain('Give --system <name> & <!channel>');
+  }, 5000);
+
+  it('a success names the set and has no rerun line', () => {
+    const m = buildMessage({
+      ...event,
+      kind: 'success',
+      error: null,
+      setId: '20261202T030000Z-ab12',
+      exitCode: 0,
+      summary: 'Set written.',
+    });
+    expect(m.subject).toContain('succeeded');
+    expect(m.text).toContain('Set:       20261202T030000Z-ab12');
+    expect(m.text).not.toContain('To run it again');
+  }, 5000);
+});
