@@ -22,16 +22,16 @@ import { LifeboatError, mapError } from '../errors';
 import { parseManifest, type Artifact, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import { chownTree, findPgBinDir, freePort, postgresRunAs, runPgTool } from '../postgres/scratch-cluster';
-import { gateStages, specOf } from '../restore/gate';
-import { extractTar } from '../restore/extract';
+import { gateStages, specOf } from './gate';
+import { extractTar } from './extract';
 import type { Medium } from '../storage/medium';
-import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from './plan';
-import type { WalReader } from './wal-archive';
-import type { PgbrWalSource } from './pgbackrest-source';
-import { restorePgbrBackup } from '../restore/pgbackrest';
+import { pickWalSource, planPitr, type BaseBackup, type PitrPlan } from '../pitr/plan';
+import type { WalReader } from '../pitr/wal-archive';
+import type { PgbrWalSource } from '../pitr/pgbackrest-source';
+import { restorePgbrBackup } from './pgbackrest';
 import type { PgbrKeys } from '../foreign/pgbackrest/wal';
-import { refusal } from './wal-signature';
-import { BackupManifestTap, describeProblems, manifestAlgorithms } from './backup-manifest';
+import { refusal } from '../pitr/wal-signature';
+import { BackupManifestTap, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 
 export interface PitrRestoreInput {
   medium: Medium;
