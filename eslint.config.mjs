@@ -15,7 +15,10 @@ const LAYERS = [
   ['pipeline'],
   ['foreign'],
   ['catalog'],
-  ['backup', 'pitr', 'restore', 'verify'],
+  // The features, in the order their imports go (backup and restore do not import each other).
+  ['pitr'],
+  ['backup', 'restore'],
+  ['verify'],
   ['runbooks'],
   ['api'],
 ];

@@ -54,32 +54,15 @@ async function restoreResticSnapshot(
     throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No password for the restic repository of ${copy.key}.`, {
       hint: `Give ${needsSecret('restic-password', resticScope(repo))}.`,
     });
-  const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== basename(staging)) : [];
-  if (existing.length > 0 && ctx.confirmation !== into) {
-    throw new ConfirmationNeeded(
-      `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
-      into,
-      ctx.confirmation !== null,
-    );
-  }
-  const madeInto = !existsSync(into);
-  await makeFolders(into);
-  await rm(staging, { recursive: true, force: true });
-  await makeFolders(staging, 0o700);
-  let counted: { files: number; bytes: number; entries: number };
-  try {
+  const counted = await stageInto(ctx, into, staging, p.keep_existing, async () => {
     await resticRestore({ restic, repo, password, signal: ctx.signal }, String(copy.facts.snapshot), staging, p.paths);
-    counted = await countTree(staging);
-    if (p.paths.length > 0 && counted.entries === 0)
+    const tree = await countTree(staging);
+    if (p.paths.length > 0 && tree.entries === 0)
       throw new LifeboatError('NOT_FOUND', `No entry of ${copy.key} matches ${p.paths.join(', ')}.`, {
         hint: 'lifeboat find <glob> lists the paths of a snapshot.',
       });
-    if (p.keep_existing) await refuseOverwrites(staging, into);
-  } catch (e) {
-    await rm(staging, { recursive: true, force: true });
-    if (madeInto) await rmdir(into).catch(() => undefined);
-    throw e;
-  }
+    return tree;
+  });
   ctx.log('info', `moving the restored tree into ${into}`);
   await mergeMove(staging, into);
   await rm(staging, { recursive: true, force: true });
@@ -94,6 +77,44 @@ async function restoreResticSnapshot(
     owners_restored: false,
     restored_by: 'restic restore',
   };
+}
+
+/**
+ * The one way a files restore stages its tree: a non-empty target needs the typed confirmation of
+ * its path; the staging folder (private, inside the target) is made afresh and `stage` fills it;
+ * with `keepExisting` an entry that already exists in the target refuses the restore. On any
+ * failure nothing was put in place: the staged part goes and the target is as it was (absent again
+ * when this made it).
+ */
+async function stageInto<T>(
+  ctx: RestoreContext,
+  into: string,
+  staging: string,
+  keepExisting: boolean,
+  stage: () => Promise<T>,
+): Promise<T> {
+  const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== basename(staging)) : [];
+  if (existing.length > 0 && ctx.confirmation !== into) {
+    throw new ConfirmationNeeded(
+      `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
+      into,
+      ctx.confirmation !== null,
+    );
+  }
+  // A new target folder gets the usual mode (umask): only the staging folder inside it is private.
+  const madeInto = !existsSync(into);
+  await makeFolders(into);
+  await rm(staging, { recursive: true, force: true });
+  await makeFolders(staging, 0o700);
+  try {
+    const staged = await stage();
+    if (keepExisting) await refuseOverwrites(staging, into);
+    return staged;
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    if (madeInto) await rmdir(into).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Files, bytes and entries of a staged tree (links not followed). */
@@ -209,25 +230,12 @@ export async function restoreFiles(
     store.select(p.paths);
     let report: Awaited<ReturnType<typeof restoreTree>> | null = null;
     if (checkpoint?.phase !== 'moving') {
-      const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
-      if (existing.length > 0 && ctx.confirmation !== into) {
-        throw new ConfirmationNeeded(
-          `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
-          into,
-          ctx.confirmation !== null,
-        );
-      }
-      await rm(staging, { recursive: true, force: true });
-      // A new target folder gets the usual mode (umask): only the staging folder inside it is private.
-      const madeInto = !existsSync(into);
-      await makeFolders(into);
-      await makeFolders(staging, 0o700);
-      try {
+      report = await stageInto(ctx, into, staging, p.keep_existing, async () => {
         const system = key.split('/')[0]!;
         const chain = chainKeys(ctx.deps.catalog, key);
         const totals = store.totals();
         ctx.progress({ bytesTotal: totals.bytes, bytesDone: 0, itemsTotal: totals.files, itemsDone: 0 });
-        report = await restoreTree({
+        return restoreTree({
           store,
           staging,
           openTar: async (setId) => {
@@ -250,13 +258,7 @@ export async function restoreFiles(
           log: (level, message) => ctx.log(level, message),
           progress: (x) => ctx.progress(x),
         });
-        if (p.keep_existing) await refuseOverwrites(staging, into);
-      } catch (e) {
-        // Nothing was put in place: the staged part goes, the target stays as it was (absent, when this made it).
-        await rm(staging, { recursive: true, force: true });
-        if (madeInto) await rmdir(into).catch(() => undefined);
-        throw e;
-      }
+      });
       ctx.saveCheckpoint({ phase: 'moving' });
     }
     ctx.log('info', `moving the restored tree into ${into}`);
@@ -300,19 +302,7 @@ async function restoreSeedFiles(
   const cp = ctx.checkpoint as { phase?: string; files?: number } | null;
   let files = cp?.files ?? null;
   if (cp?.phase !== 'moving') {
-    const existing = existsSync(into) ? readdirSync(into).filter((n) => n !== STAGING(ctx.runId)) : [];
-    if (existing.length > 0 && ctx.confirmation !== into) {
-      throw new ConfirmationNeeded(
-        `${into} is not empty (${existing.length} entries): restoring over it replaces files and folders of the same names.`,
-        into,
-        ctx.confirmation !== null,
-      );
-    }
-    await rm(staging, { recursive: true, force: true });
-    const madeInto = !existsSync(into);
-    await makeFolders(into);
-    await makeFolders(staging, 0o700);
-    try {
+    files = await stageInto(ctx, into, staging, p.keep_existing, async () => {
       ctx.progress({ bytesTotal: copy.bytes, bytesDone: 0, current: copy.path });
       const r = await extractSeedTarball(copy, staging, {
         secrets: restoreSecrets(ctx.deps),
@@ -320,13 +310,8 @@ async function restoreSeedFiles(
         progress: (x) => ctx.progress(x),
       });
       ctx.log('info', `${copy.path}: ${r.files} files (${r.bytes} bytes) staged`);
-      files = r.files;
-      if (p.keep_existing) await refuseOverwrites(staging, into);
-    } catch (e) {
-      await rm(staging, { recursive: true, force: true });
-      if (madeInto) await rmdir(into).catch(() => undefined);
-      throw e;
-    }
+      return r.files;
+    });
     ctx.saveCheckpoint({ phase: 'moving', files });
   }
   await mergeMove(staging, into);
