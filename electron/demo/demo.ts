@@ -7,6 +7,7 @@ import { parsePgUrl, withPgClient } from '../engine/postgres/connection';
 import type S3rverClass from 's3rver';
 import { backupFiles } from '../engine/backup/files-backup';
 import { backupPgLogical } from '../engine/backup/pg-logical';
+import { setsWithCopies } from '../engine/catalog/lookups';
 import { scanMedium } from '../engine/catalog/scan';
 import { trustedKeys, trustKey } from '../engine/catalog/trust';
 import { MemoryCredentialStore } from '../engine/credentials/credential-store';
@@ -15,7 +16,7 @@ import { generateSigningKey, loadSigningKey } from '../engine/crypto/signing';
 import { Engine } from '../engine/engine';
 import { newMediumInfo } from '../engine/format/medium';
 import type { JobContext } from '../engine/jobs/job-manager';
-import { backupPgBase } from '../engine/pitr/pg-base';
+import { backupPgBase } from '../engine/backup/pg-base';
 import { planPitr } from '../engine/pitr/plan';
 import { chownTree, postgresRunAs, ScratchCluster } from '../engine/postgres/scratch-cluster';
 import { loadRunbook } from '../engine/runbooks/library';
@@ -335,11 +336,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const report = typeof reportPath === 'string' ? reportPath : '';
 
     const rows = await withPgClient(parsePgUrl(shopUrl), (c) => fingerprint(c));
-    const sets = engine.catalog.db
-      .prepare(
-        'SELECT s.key, s.kind, s.bytes, (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media FROM sets s ORDER BY s.created_at',
-      )
-      .all() as DemoSummary['sets'];
+    const sets = setsWithCopies(engine.catalog);
     const summary: DemoSummary = {
       dir,
       kept: o.keep,

@@ -63,6 +63,21 @@ describe('import boundaries are enforced by lint', () => {
     expect(down.status).toBe(0);
   });
 
+  it('fails when code outside catalog/ writes SQL against the catalog, and passes through a catalog function', () => {
+    const sql = lintProbe(
+      `electron/engine/restore/lint-probe-${process.pid}.ts`,
+      "import type { Catalog } from '../catalog/catalog';\nexport const f = (catalog: Catalog, deps: { catalog: Catalog }): unknown => [catalog.stmt('SELECT 1').get(), deps.catalog.db.prepare('SELECT 2').get()];\n",
+    );
+    expect(sql.status).toBe(1);
+    expect(sql.output.match(/All SQL lives in electron\/engine\/catalog/g)?.length).toBeGreaterThanOrEqual(2);
+    const named = lintProbe(
+      `electron/engine/restore/lint-probe-${process.pid}.ts`,
+      "import type { Catalog } from '../catalog/catalog';\nimport { setOrigin } from '../catalog/lookups';\nexport const f = (catalog: Catalog): string | null => setOrigin(catalog, 'a/b');\n",
+    );
+    expect(named.output).not.toMatch(/All SQL lives/);
+    expect(named.status).toBe(0);
+  });
+
   it('fails when anything but electron/ipc/register.ts imports ipcMain', () => {
     const r = lintProbe(
       `electron/main/lint-probe-${process.pid}.ts`,

@@ -705,7 +705,7 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
 
   it("CRC-32C, PostgreSQL's default manifest checksum, is computed as PostgreSQL does (a plain pg_basebackup tar)", async () => {
     const { execFileSync } = await import('node:child_process');
-    const { backupManifestConsumer } = await import('../../electron/engine/pitr/backup-manifest');
+    const { backupManifestConsumer } = await import('../../electron/engine/verify/consumers');
     const tar = execFileSync(
       join(pg.binDir, 'pg_basebackup'),
       ['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', `--dbname=${pg.url()}`],

@@ -4,7 +4,8 @@ import { generateSigningKey } from '../../electron/engine/crypto/signing';
 import { tarHeader, tarPadding, TAR_END } from '../../electron/engine/format/tar-writer';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BackupManifestTap, backupManifestConsumer, Crc32c } from '../../electron/engine/pitr/backup-manifest';
+import { BackupManifestTap, Crc32c } from '../../electron/engine/pitr/backup-manifest';
+import { backupManifestConsumer } from '../../electron/engine/verify/consumers';
 import { acceptable, buildWalSidecar, checkWalSidecar } from '../../electron/engine/pitr/wal-signature';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

@@ -232,7 +232,7 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: Enco
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
 export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, threads?: EncoderThreads): Promise<void> {
-  const { backupPgBase } = await import('../../engine/pitr/pg-base');
+  const { backupPgBase } = await import('../../engine/backup/pg-base');
   await pgBackupCommand(io, opts, 'Base backup', 'pg-base', (input, ctx) => backupPgBase(input, ctx), threads);
 }
 

@@ -265,7 +265,7 @@ export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
 }
 
 export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): Promise<void> {
-  const { restorePitr } = await import('../../engine/pitr/restore-pitr');
+  const { restorePitr } = await import('../../engine/restore/restore-pitr');
   const { trustedKeys } = await import('../../engine/catalog/trust');
   const { withCliEngine } = await import('../engine');
   const { runAsJob } = await import('../run-job');
@@ -273,7 +273,7 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
     throw new LifeboatError('BAD_INPUT', '--port takes a port number.');
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
-    const { foreignBaseAdmission } = await import('../../engine/runbooks/actions/pitr');
+    const { foreignBaseAdmission } = await import('../../engine/restore/pg-pitr');
     const keys = await pgbrKeys(opts.passphraseFile, opts.system, engine.credentials);
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>

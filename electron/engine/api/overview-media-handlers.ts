@@ -8,6 +8,7 @@ import {
   mediaInside,
   removeMedium,
 } from '../catalog/media-admin';
+import { forgetScannedMedium, runHeads } from '../catalog/lookups';
 import { recoverability } from '../catalog/objectives';
 import { scanMedium, type ScanSummary } from '../catalog/scan';
 import { verifiedManifests } from '../catalog/sets';
@@ -61,7 +62,7 @@ async function scanOne(
     secrets: foreignSecrets({ keychain: engine.credentials }),
   });
   if (nothingThere(summary)) {
-    engine.catalog.stmt('DELETE FROM media WHERE id = ?').run(summary.mediumId);
+    forgetScannedMedium(engine.catalog, summary.mediumId);
     return { summary, empty: true };
   }
   rememberMedium(engine.paths.dataDir, medium.location);
@@ -164,18 +165,7 @@ export function createOverviewMediaHandlers(engine: Engine) {
     },
 
     verifyJournals: async (): Promise<ChannelOutput<'verifyJournals'>> => {
-      const runs = engine.catalog
-        .stmt(
-          'SELECT id, title, drill, status, started_at AS startedAt, state_json AS state FROM runs ORDER BY started_at DESC',
-        )
-        .all() as Array<{
-        id: string;
-        title: string;
-        drill: number;
-        status: string;
-        startedAt: string;
-        state: string;
-      }>;
+      const runs = runHeads(engine.catalog);
       return runs.map((r) => {
         let head: JournalHead | null;
         try {

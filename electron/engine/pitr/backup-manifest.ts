@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TarReader, type TarEntry } from '../format/tar-reader';
-import { settled, type Consumer } from '../verify/consumers';
 
 /**
  * PostgreSQL's own `backup_manifest`, inside a pg-base set's base.tar, checked as
@@ -283,40 +282,4 @@ export function describeProblems(r: BackupManifestResult): string {
 export function manifestAlgorithms(source: Record<string, unknown> | null | undefined): string[] {
   const a = source?.backup_manifest_checksums;
   return typeof a === 'string' && a ? [a] : ['CRC32C', 'SHA256'];
-}
-
-/**
- * Deep verification of a `base-tar` artifact (verify/consumers.ts): the plaintext tar streams in,
- * the verdict is `corrupted` naming the files that differ from backup_manifest.
- */
-export function backupManifestConsumer(algorithms?: string[]): Consumer {
-  const check = new BackupManifestCheck(algorithms);
-  const reader = new TarReader({
-    onEntry: (e) => check.onEntry(e),
-    onData: (e, chunk) => check.onData(e, chunk),
-    onEntryEnd: (e) => check.onEntryEnd(e),
-  });
-  const ended = settled(reader);
-  return {
-    sink: reader,
-    outcome: async () => {
-      const failure = await ended();
-      if (failure) return { verdict: 'corrupted', detail: failure.message };
-      const r = check.result();
-      if (!r.present)
-        return {
-          verdict: 'ok',
-          detail: 'no backup_manifest inside base.tar (PostgreSQL before 13): files not checked against it',
-        };
-      if (!r.ok)
-        return {
-          verdict: 'corrupted',
-          detail: `base.tar differs from PostgreSQL's backup_manifest: ${describeProblems(r)}`,
-        };
-      return {
-        verdict: 'ok',
-        detail: `${r.files} files match PostgreSQL's backup_manifest (${r.algorithm ?? 'sizes'})`,
-      };
-    },
-  };
 }

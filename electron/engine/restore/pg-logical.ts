@@ -7,9 +7,8 @@ import { LifeboatError, mapError } from '../errors';
 import { pgToolEnv, serverFacts, withPgClient, type PgTarget } from '../postgres/connection';
 import { dumpToolMajor, pgRestoreFor } from '../postgres/pg-tools';
 import { forbiddenInstalls, restoreFailureText, restoreRoleFor } from '../postgres/restore-role';
-import { resolvePgTarget } from '../runbooks/actions/pg-target';
 import { openTrustedCopy, type TrustedSetCopy } from './set-access';
-import { ConfirmationNeeded, type ActionContext } from '../runbooks/actions/types';
+import { ConfirmationNeeded, type RestoreContext } from './context';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
@@ -24,13 +23,18 @@ import {
   type SeedCopy,
 } from './seed-copy';
 
+/**
+ * The server's maintenance connection (database postgres) a restore works through: in a drill the
+ * run's scratch server, else the step's target with its password from the keychain (the runbook
+ * action resolves it, runbooks/actions/pg-target.ts). Called only after the set passed the trust rule.
+ */
+export type AdminTarget = () => Promise<PgTarget>;
+
 export const DB_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 export interface PgLogicalParams {
   set: string;
-  target?: string;
-  credential?: string;
   database: string;
   clean: boolean;
   jobs: number;
@@ -83,7 +87,7 @@ async function dumpPath(target: string, format: 'custom' | 'directory'): Promise
  * interrupted attempt says the checked dump is there.
  */
 async function decodeDump(
-  ctx: ActionContext,
+  ctx: RestoreContext,
   copy: TrustedSetCopy,
   cp: PgLogicalCheckpoint,
 ): Promise<{ path: string; dir: string; format: 'custom' | 'directory'; bytes: number }> {
@@ -147,7 +151,11 @@ async function databaseExists(admin: PgTarget, name: string): Promise<boolean> {
  * that and why it was left. The decoded dump is removed on every way out but a crash (then the
  * resume reuses it, or the run's cancel removes it with the run's folder).
  */
-export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): Promise<Record<string, unknown>> {
+export async function restorePgLogical(
+  p: PgLogicalParams,
+  ctx: RestoreContext,
+  adminTarget: AdminTarget,
+): Promise<Record<string, unknown>> {
   const cp: PgLogicalCheckpoint = { ...((ctx.checkpoint ?? {}) as PgLogicalCheckpoint) };
   const started = Date.now();
   // A seed script's dump (plain SQL or -Fc, maybe gzip/zstd/openssl enc): its own branch below.
@@ -155,14 +163,14 @@ export async function restorePgLogical(p: PgLogicalParams, ctx: ActionContext): 
     allowUnsigned: p.allow_unsigned,
     open: ctx.deps.openMedium,
   });
-  if (seed) return restoreSeedDump(p, seed, cp, ctx);
+  if (seed) return restoreSeedDump(p, seed, cp, ctx, adminTarget);
   const copy = await openTrustedCopy(ctx.deps.catalog, p.set, {
     allowUnsigned: p.allow_unsigned,
     open: ctx.deps.openMedium,
   });
   if (copy.trust.state === 'accepted-unsigned')
     ctx.log('warn', `restoring an untrusted set because the step allows it: ${copy.trust.why}`);
-  const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
+  const admin = await adminTarget();
   const target: PgTarget = {
     ...admin,
     database: p.database,
@@ -344,7 +352,7 @@ async function afterFailure(
   p: PgLogicalParams,
   admin: PgTarget,
   cp: PgLogicalCheckpoint,
-  ctx: ActionContext,
+  ctx: RestoreContext,
   touched: boolean,
 ): Promise<LifeboatError> {
   const err = mapError(e);
@@ -381,7 +389,8 @@ async function restoreSeedDump(
   p: PgLogicalParams,
   copy: SeedCopy,
   cp: PgLogicalCheckpoint,
-  ctx: ActionContext,
+  ctx: RestoreContext,
+  adminTarget: AdminTarget,
 ): Promise<Record<string, unknown>> {
   const started = Date.now();
   if (copy.kind !== 'pg-logical') {
@@ -396,7 +405,7 @@ async function restoreSeedDump(
     );
   }
   logExpected(copy, (l, m) => ctx.log(l, m));
-  const admin = await resolvePgTarget(ctx, p.target, p.credential, 'postgres');
+  const admin = await adminTarget();
   const target: PgTarget = {
     ...admin,
     database: p.database,

@@ -1,6 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Catalog } from '../catalog/catalog';
+import { setArtifacts, setOrigin } from '../catalog/lookups';
 import { whereIs } from '../catalog/queries';
 import { openCopy } from './set-access';
 import { LifeboatError } from '../errors';
@@ -40,8 +41,7 @@ export async function openSeedCopy(
 ): Promise<SeedCopy | null> {
   const found = whereIs(catalog, keyOrId);
   if (!found) return null;
-  const set = catalog.stmt('SELECT origin FROM sets WHERE key = ?').get(found.key) as { origin: string } | undefined;
-  if (set?.origin !== 'seed-script') return null;
+  if (setOrigin(catalog, found.key) !== 'seed-script') return null;
   const copy = await openCopy(catalog, found.key, o);
   if (copy.origin === 'lifeboat') return null;
   const a = copy.artifacts.find((x) => x.path === copy.setPath);
@@ -49,10 +49,7 @@ export async function openSeedCopy(
     throw new LifeboatError('CATALOG_CORRUPT', `The catalog has no artifact for ${copy.key} at ${copy.setPath}.`, {
       hint: 'Rescan the medium.',
     });
-  const manifestSha = catalog
-    .stmt('SELECT sha256 FROM artifacts WHERE set_key = ? AND path = ?')
-    .pluck()
-    .get(copy.key, copy.setPath) as string | null | undefined;
+  const manifestSha = setArtifacts(catalog, copy.key).find((x) => x.path === copy.setPath)?.sha256;
   const expected = manifestSha
     ? { sha256: manifestSha, source: "the seed script's manifest" }
     : a.recordedSha256

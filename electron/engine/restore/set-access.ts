@@ -8,7 +8,8 @@ import { parseManifest, sha256Hex, type Manifest } from '../format/manifest';
 import type { Medium } from '../storage/medium';
 import { judgeManifest, type TrustDecision } from './gate';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
-import { ledgerOf } from '../verify/verify';
+import { ledgerOf } from '../catalog/ledger';
+import { recordedManifestSha, setArtifacts, setDescription, setOrigin } from '../catalog/lookups';
 
 export interface SetCopy {
   origin: 'lifeboat';
@@ -54,8 +55,7 @@ function findSet(
     throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`, {
       hint: 'Scan the media first (lifeboat scan <medium>), then look it up with lifeboat sets.',
     });
-  const row = catalog.stmt('SELECT origin FROM sets WHERE key = ?').get(found.key) as { origin: string } | undefined;
-  return { ...found, origin: row?.origin ?? 'lifeboat' };
+  return { ...found, origin: setOrigin(catalog, found.key) ?? 'lifeboat' };
 }
 
 /**
@@ -82,8 +82,7 @@ export async function openSetCopy(
       },
     );
   }
-  const recorded = catalog.stmt('SELECT manifest_sha256 AS sha FROM sets WHERE key = ?').get(found.key) as
-    { sha: string | null } | undefined;
+  const recorded = recordedManifestSha(catalog, found.key);
   const tried: string[] = [];
   for (const row of preferredCopies(found.rows)) {
     let medium: Medium;
@@ -103,7 +102,7 @@ export async function openSetCopy(
       tried.push(`${row.label ?? row.mediumId} (${row.location}): the set is gone`);
       continue;
     }
-    if (recorded?.sha && sha256Hex(bytes) !== recorded.sha) {
+    if (recorded && sha256Hex(bytes) !== recorded) {
       tried.push(`${row.label ?? row.mediumId} (${row.location}): the manifest changed since the last scan`);
       continue;
     }
@@ -143,13 +142,10 @@ export async function openForeignCopy(
     throw new LifeboatError('BAD_INPUT', `${found.key} is a Lifeboat set, not a foreign one.`, {
       hint: 'Open it with openSetCopy.',
     });
-  const set = catalog
-    .stmt('SELECT system, set_id AS setId, kind, facts_json AS json FROM sets WHERE key = ?')
-    .get(found.key) as { system: string; setId: string; kind: string; json: string | null };
+  const set = setDescription(catalog, found.key);
+  if (!set) throw new LifeboatError('NOT_FOUND', `The catalog knows no set ${keyOrId}.`);
   const facts = factsOfDescription(set.json) ?? {};
-  const recorded = catalog
-    .stmt('SELECT path, role, bytes FROM artifacts WHERE set_key = ? ORDER BY path')
-    .all(found.key) as Array<{ path: string; role: string; bytes: number }>;
+  const recorded = setArtifacts(catalog, found.key).map(({ path, role, bytes }) => ({ path, role, bytes }));
   const ledger = ledgerOf(catalog);
   const tried: string[] = [];
   for (const row of preferredCopies(found.rows)) {

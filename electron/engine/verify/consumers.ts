@@ -7,7 +7,7 @@ import { LifeboatError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
-import { backupManifestConsumer, manifestAlgorithms } from '../pitr/backup-manifest';
+import { BackupManifestCheck, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
 
 /**
@@ -393,4 +393,40 @@ export function consumerFor(
     default:
       return null;
   }
+}
+
+/**
+ * Deep verification of a `base-tar` artifact (pitr/backup-manifest.ts checks it): the plaintext tar streams in,
+ * the verdict is `corrupted` naming the files that differ from backup_manifest.
+ */
+export function backupManifestConsumer(algorithms?: string[]): Consumer {
+  const check = new BackupManifestCheck(algorithms);
+  const reader = new TarReader({
+    onEntry: (e) => check.onEntry(e),
+    onData: (e, chunk) => check.onData(e, chunk),
+    onEntryEnd: (e) => check.onEntryEnd(e),
+  });
+  const ended = settled(reader);
+  return {
+    sink: reader,
+    outcome: async () => {
+      const failure = await ended();
+      if (failure) return { verdict: 'corrupted', detail: failure.message };
+      const r = check.result();
+      if (!r.present)
+        return {
+          verdict: 'ok',
+          detail: 'no backup_manifest inside base.tar (PostgreSQL before 13): files not checked against it',
+        };
+      if (!r.ok)
+        return {
+          verdict: 'corrupted',
+          detail: `base.tar differs from PostgreSQL's backup_manifest: ${describeProblems(r)}`,
+        };
+      return {
+        verdict: 'ok',
+        detail: `${r.files} files match PostgreSQL's backup_manifest (${r.algorithm ?? 'sizes'})`,
+      };
+    },
+  };
 }

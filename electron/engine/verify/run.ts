@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { SetResult, VerifyLevel } from '../../../shared/domain/verify';
 import type { Catalog } from '../catalog/catalog';
 import { rememberMedium } from '../catalog/known-media';
+import { setVerifications } from '../catalog/ledger';
+import { forgetEmptyPathMedium, setArtifacts, setsOnMedium, setsSeenOn } from '../catalog/lookups';
 import { preferredCopies, whereIs } from '../catalog/queries';
 import { scanMedium } from '../catalog/scan';
 import type { ForeignSecrets } from '../foreign/types';
@@ -91,36 +93,18 @@ async function resolveTarget(catalog: Catalog, target: string, open: MediumOpene
 
 /** The sets present on the medium after a scan, as verification targets. */
 function targetsOf(catalog: Catalog, medium: Medium, mediumId: string, onlyPath: string | null): SetTarget[] {
-  const rows = catalog
-    .stmt(
-      `SELECT s.key, s.system, s.set_id AS setId, s.origin, s.kind, p.set_path AS setPath FROM presence p JOIN sets s ON s.key = p.set_key
-       WHERE p.medium_id = ? AND p.missing_since IS NULL ORDER BY s.created_at`,
-    )
-    .all(mediumId) as Array<{
-    key: string;
-    system: string;
-    setId: string;
-    origin: string;
-    kind: string;
-    setPath: string;
-  }>;
-  const artifacts = catalog.stmt('SELECT path, role, bytes, sha256 FROM artifacts WHERE set_key = ? ORDER BY path');
-  return rows
+  return setsOnMedium(catalog, mediumId)
     .filter((r) => onlyPath === null || r.setPath === onlyPath)
     .map((r) => ({
       ...r,
       mediumId,
       medium,
-      foreignArtifacts: r.origin === 'lifeboat' ? [] : (artifacts.all(r.key) as SetTarget['foreignArtifacts']),
+      foreignArtifacts: r.origin === 'lifeboat' ? [] : setArtifacts(catalog, r.key),
     }));
 }
 
 function skipReason(catalog: Catalog, t: SetTarget, req: VerifyRequest, now: number): string | null {
-  const last = catalog
-    .stmt(
-      'SELECT level, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path IS NULL ORDER BY started_at DESC',
-    )
-    .all(t.key, t.mediumId) as Array<{ level: VerifyLevel; at: string }>;
+  const last = setVerifications(catalog, t.key, t.mediumId);
   const atLevel = last.filter((l) => levelRank(l.level) >= levelRank(req.level));
   if (req.onlyNew && atLevel.length > 0) return `already verified at ${atLevel[0]!.level} on ${atLevel[0]!.at}`;
   if (
@@ -232,9 +216,7 @@ export async function runVerify(
   if (setPath === null && !summary.initialized && summary.sets.total === 0 && summary.unreadable.length === 0) {
     // A folder whose sets were cataloged before and are gone now (a pgBackRest backup.info damaged, both copies):
     // a failure of what was there (exit 1), never "no medium here" — and what the scan recognized is named.
-    const known = (
-      deps.catalog.stmt('SELECT count(*) AS n FROM presence WHERE medium_id = ?').get(summary.mediumId) as { n: number }
-    ).n;
+    const known = setsSeenOn(deps.catalog, summary.mediumId);
     const seen = summary.findings.map((f) => `${f.path}: ${f.what} (needs ${f.needs})`);
     if (known > 0)
       throw new LifeboatError(
@@ -243,11 +225,7 @@ export async function runVerify(
         { hint: 'lifeboat scan <medium> lists what it found; use another copy of these backups.' },
       );
     // The scan registered the folder by its path: a folder that never held a set is no medium of the catalog.
-    deps.catalog
-      .stmt(
-        "DELETE FROM media WHERE id = ? AND id LIKE 'path:%' AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.medium_id = media.id)",
-      )
-      .run(summary.mediumId);
+    forgetEmptyPathMedium(deps.catalog, summary.mediumId);
     throw notAMedium(
       medium.location,
       seen.length

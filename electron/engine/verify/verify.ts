@@ -1,10 +1,12 @@
 import { Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
-import { isFact, VERIFY_LEVELS } from '../../../shared/domain/verify';
+import { VERIFY_LEVELS } from '../../../shared/domain/verify';
 import type { FileEntry } from '../format/file-index';
 import type { Catalog } from '../catalog/catalog';
 import { chainKeys } from '../catalog/queries';
+import { ledgerOf, recordVerification, type Ledger } from '../catalog/ledger';
+import { fileIndexProbe, setDescription } from '../catalog/lookups';
 import { recordFileIndex } from '../catalog/sets';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
@@ -98,32 +100,6 @@ function resticCheckOf(t: SetTarget, o: VerifyOptions, signal: AbortSignal): Ret
     runs.set(key, p);
   }
   return p;
-}
-
-interface Ledger {
-  lastGood(setKey: string, mediumId: string, path: string): { sha256: string; at: string } | null;
-  /** When the set was first verified successfully (integrity or above), on that medium or (no medium) on any: the trust rule's input. */
-  firstGood(setKey: string, mediumId?: string): string | null;
-}
-
-export function ledgerOf(catalog: Catalog): Ledger {
-  return {
-    lastGood: (setKey, mediumId, path) =>
-      (catalog
-        .stmt(
-          "SELECT sha256, started_at AS at FROM verifications WHERE set_key = ? AND medium_id = ? AND artifact_path = ? AND verdict = 'ok' AND sha256 IS NOT NULL ORDER BY started_at DESC LIMIT 1",
-        )
-        .get(setKey, mediumId, path) as { sha256: string; at: string } | undefined) ?? null,
-    firstGood: (setKey, mediumId) =>
-      (
-        catalog
-          .stmt(
-            `SELECT min(started_at) AS at FROM verifications WHERE set_key = ? AND (? IS NULL OR medium_id = ?) AND artifact_path IS NULL AND verdict = 'ok'
-             AND level IN ('integrity', 'authenticity', 'deep', 'restore')`,
-          )
-          .get(setKey, mediumId ?? null, mediumId ?? null) as { at: string | null } | undefined
-      )?.at ?? null,
-  };
 }
 
 interface Plan {
@@ -505,17 +481,16 @@ function crossCheckChain(plan: Plan, results: Array<ArtifactResult & { index?: F
   }
   const chain = chainKeys(catalog, plan.target.key);
   const unchecked = new Set<string>();
-  const lookup = catalog.stmt('SELECT type, size, sha256 FROM file_index WHERE set_key = ? AND path = ?');
-  const indexed = catalog.stmt('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1');
+  const probe = fileIndexProbe(catalog);
   let checked = 0;
   for (const e of index.index) {
     if (e.in === own || e.type !== 'file') continue;
     const parent = chain.get(e.in);
-    if (!parent || !indexed.get(parent)) {
+    if (!parent || !probe.indexed(parent)) {
       unchecked.add(e.in);
       continue;
     }
-    const row = lookup.get(parent, e.path) as { type: string; size: number; sha256: string | null } | undefined;
+    const row = probe.file(parent, e.path);
     checked++;
     if (
       row &&
@@ -650,8 +625,7 @@ export async function verifySet(
   let trust = plan.trust ?? null;
   if (t.origin !== 'lifeboat' && levelRank(o.level) >= levelRank('authenticity')) {
     // Named, never failed: trusted since the first successful verification on this medium (this one, when it passes and none came before).
-    const facts = catalog.stmt('SELECT facts_json AS json FROM sets WHERE key = ?').get(t.key) as
-      { json: string | null } | undefined;
+    const facts = setDescription(catalog, t.key);
     const first = ledger.firstGood(t.key, t.mediumId) ?? (verdict === 'ok' ? startedAt.toISOString() : null);
     trust = judgeTrust({
       origin: t.origin,
@@ -700,44 +674,4 @@ export async function verifySet(
   const index = results.find((r) => r.index)?.index;
   if (index) recordFileIndex(catalog, t.key, index);
   return result;
-}
-
-/**
- * The ledger: one row per artifact and one for the set, per medium. A `not-checked` outcome is not a fact about the set and is
- * never recorded (not the set's row, not an artifact's), so no state, badge or later comparison can follow from it.
- */
-export function recordVerification(catalog: Catalog, r: SetResult): void {
-  if (!isFact(r.verdict)) return;
-  const insert = catalog.stmt(
-    'INSERT INTO verifications (set_key, medium_id, artifact_path, level, verdict, sha256, bytes, started_at, duration_ms, bytes_per_sec, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  catalog.inTransaction(() => {
-    for (const a of r.artifacts.filter((x) => isFact(x.verdict)))
-      insert.run(
-        r.key,
-        r.mediumId,
-        a.path,
-        r.level,
-        a.verdict,
-        a.sha256,
-        a.bytes,
-        r.startedAt,
-        a.durationMs,
-        a.durationMs > 0 && a.sha256 ? (a.bytes * 1000) / a.durationMs : null,
-        a.detail,
-      );
-    insert.run(
-      r.key,
-      r.mediumId,
-      null,
-      r.level,
-      r.verdict,
-      null,
-      r.bytes,
-      r.startedAt,
-      r.durationMs,
-      r.durationMs > 0 ? (r.bytes * 1000) / r.durationMs : null,
-      r.detail,
-    );
-  });
 }

@@ -1,49 +1,17 @@
-import { existsSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Catalog } from '../../catalog/catalog';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { planPitr } from '../../pitr/plan';
-import { restorePitr, type PitrRestoreInput } from '../../pitr/restore-pitr';
-import { admitRestore, evidenceOf, factsOfDescription, judgeTrust } from '../../foreign/trust';
 import { foreignSecrets } from '../../foreign/secrets';
 import type { PgbrKeys } from '../../foreign/pgbackrest/wal';
 import type { CredentialStore } from '../../credentials/credential-store';
-import { ledgerOf } from '../../verify/verify';
-import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
+import { pgPitrCondition, recoverToTime } from '../../restore/pg-pitr';
 import { defineAction } from './types';
 import { pitrMedium } from '../../catalog/pitr-medium';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
-
-/**
- * The one trust rule (foreign/trust.ts) for a pgBackRest base backup a PITR restore is about to use:
- * its evidence is its manifest's checksums (each file is checked against them as it is written); a
- * set never verified here needs the override, like any foreign set.
- */
-export function foreignBaseAdmission(
-  catalog: Catalog,
-  system: string,
-  allowUnsigned: boolean,
-): NonNullable<PitrRestoreInput['admitForeignBase']> {
-  return (base, location) => {
-    const row = catalog
-      .stmt("SELECT key, origin, facts_json AS json FROM sets WHERE system = ? AND set_id = ? AND origin != 'lifeboat'")
-      .get(system, base.setId) as { key: string; origin: string; json: string | null } | undefined;
-    const medium = catalog.stmt('SELECT id FROM media WHERE location = ?').get(location) as { id: string } | undefined;
-    const firstVerified = row ? ledgerOf(catalog).firstGood(row.key, medium?.id) : null;
-    const trust = judgeTrust({
-      origin: row?.origin ?? 'pgbackrest',
-      evidence: evidenceOf(factsOfDescription(row?.json)) ?? 'pgbackrest-manifest',
-      firstVerified,
-    });
-    return Promise.resolve({
-      text: trust.text,
-      overridden: admitRestore(row?.key ?? `${system}/${base.setId}`, trust, allowUnsigned).overridden,
-    });
-  };
-}
 
 /** An encrypted pgBackRest stanza's passphrase from the keychain (pgbackrest:<stanza>, then pgbackrest:), when stored. */
 async function pgbrKeysFromKeychain(credentials: CredentialStore, system: string): Promise<PgbrKeys> {
@@ -99,11 +67,6 @@ export const pitrPlan = defineAction({
   },
 });
 
-interface PitrCheckpoint {
-  /** The data directory this run created (a resume may remove it and start again). */
-  created?: string;
-}
-
 /**
  * restore.pg-pitr: base backup + WAL replayed to the target time, promoted. In a drill the data
  * directory is a scratch folder and the restored server becomes the run's scratch server (later
@@ -126,16 +89,8 @@ export const restorePgPitr = defineAction({
     })
     .strict(),
   describe: (p) => `recover ${p.system} to ${p.target_time} (base backup + WAL)`,
-  condition: (p, checkpoint, drill) =>
-    drill
-      ? 'the scratch data directory is removed when the run ends'
-      : (checkpoint as PitrCheckpoint | null)?.created
-        ? `${p.data_dir} was created by this run and holds a partial recovery: resume to remove it and recover again`
-        : p.data_dir
-          ? `${p.data_dir} was not touched`
-          : 'nothing was touched (no data directory given)',
+  condition: (p, checkpoint, drill) => pgPitrCondition(p.data_dir, checkpoint, drill),
   async run(p, ctx) {
-    const cp = { ...((ctx.checkpoint ?? {}) as PitrCheckpoint) };
     let dataDir: string;
     let clusterDir: string | null = null;
     if (ctx.drill) {
@@ -155,63 +110,11 @@ export const restorePgPitr = defineAction({
       }
       dataDir = resolve(p.data_dir);
     }
-    const binDir = findPgBinDir(ctx.deps.settings.pgBinDir || undefined);
-    if (cp.created === dataDir && existsSync(dataDir)) {
-      ctx.log('info', `removing ${dataDir}, left partial by the interrupted attempt of this run`);
-      await runPgTool(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-        runAs: postgresRunAs(),
-      }).catch(() => undefined);
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-    if (!existsSync(dataDir)) {
-      cp.created = dataDir;
-      ctx.saveCheckpoint(cp);
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    }
-    const medium = await pitrMedium(ctx.deps.catalog, p.system, p.medium, ctx.deps.openMedium);
-    if (!medium)
-      throw new LifeboatError('STORAGE_UNREACHABLE', `No reachable medium holds a base backup of ${p.system}.`, {
-        hint: 'Connect the medium with the base backups and the WAL archive, scan it, and resume.',
-      });
-    const r = await restorePitr(
-      {
-        medium,
-        system: p.system,
-        targetTime: p.target_time,
-        dataDir,
-        identities: ctx.deps.identities,
-        trusted: trustedKeys(ctx.deps.catalog),
-        allowUnsignedWal: p.allow_unsigned_wal,
-        port: p.port,
-        pgBinDir: ctx.deps.settings.pgBinDir || undefined,
-        stopAfter: false,
-        timeoutSeconds: p.timeout,
-        pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
-        admitForeignBase: foreignBaseAdmission(ctx.deps.catalog, p.system, p.allow_unsigned),
-      },
-      { ...ctx, step: (s) => ctx.log('info', s) },
-    );
-    if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, binDir, r.port);
-    return {
-      system: p.system,
-      base: r.base,
-      medium: medium.location,
-      target_time: r.targetTime,
-      replayed_to: r.replayedTo,
-      // The achieved recovery point: the last transaction replayed (for the report's RPO).
-      set_created_at: r.replayedTo ?? r.plan.windows.find((w) => w.base === r.base)?.from ?? null,
-      timeline: r.timeline,
-      segments: r.segments,
-      data_dir: r.dataDir,
-      host: '127.0.0.1',
-      port: r.port,
-      url: `postgres://postgres@127.0.0.1:${r.port}/postgres`,
-      stop_command: r.stopCommand,
-      duration_ms: r.durationMs,
-      // The operator's acceptance of unsigned WAL is part of the step's journaled output.
-      allow_unsigned_wal: p.allow_unsigned_wal,
-      unsigned_wal_accepted: r.unsignedWalAccepted,
-      warnings: r.warnings,
-    };
+    const r = await recoverToTime(p, ctx, {
+      dataDir,
+      pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+    });
+    if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, r.binDir, r.port);
+    return r.output;
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DB_NAME, pgLogicalCondition, restorePgLogical as restore } from '../../restore/pg-logical';
+import { resolvePgTarget } from './pg-target';
 import { defineAction } from './types';
 
 /**
@@ -32,5 +33,6 @@ export const restorePgLogical = defineAction({
   describe: (p) =>
     `restore ${p.set} into the database ${p.database}${p.clean ? ' (--clean: objects in the dump are replaced)' : ' (a new database)'} with pg_restore -j ${p.jobs}${p.allow_unsigned ? ' — UNSIGNED OR UNTRUSTED SET ALLOWED by the operator' : ''}`,
   condition: pgLogicalCondition,
-  run: restore,
+  // The restore is restore/pg-logical.ts; the step gives it the server (a drill's scratch one) once the set passed the trust rule.
+  run: (p, ctx) => restore(p, ctx, () => resolvePgTarget(ctx, p.target, p.credential, 'postgres')),
 });

@@ -3,24 +3,13 @@ import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
-import { ledgerOf, levelRank } from '../../verify/verify';
+import { ledgerOf } from '../../catalog/ledger';
+import { setCandidates } from '../../catalog/lookups';
+import { levelRank } from '../../verify/verify';
 import { openSetCopy } from '../../restore/set-access';
 import { defineAction } from './types';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
-
-interface Candidate {
-  key: string;
-  setId: string;
-  kind: string;
-  createdAt: string;
-  bytes: number;
-  signed: number;
-  signer: string | null;
-  origin: string;
-  verifiedLevel: string | null;
-  facts: string | null;
-}
 
 /**
  * catalog.select-set: the newest set of a system meeting the conditions — verified at a level,
@@ -45,17 +34,7 @@ export const selectSet = defineAction({
   async run(p, ctx) {
     const { catalog } = ctx.deps;
     const minLevel = p.verified === true ? 'integrity' : p.verified === false ? null : p.verified;
-    const rows = catalog
-      .stmt(
-        `SELECT s.key, s.set_id AS setId, s.kind, s.created_at AS createdAt, s.bytes, s.signed, s.signer_key_id AS signer, s.origin, s.facts_json AS facts,
-                (SELECT v.level FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL AND v.verdict = 'ok'
-                   AND NOT EXISTS (SELECT 1 FROM verifications w WHERE w.set_key = v.set_key AND w.medium_id = v.medium_id AND w.artifact_path IS NULL AND w.verdict != 'ok' AND w.started_at > v.started_at)
-                 ORDER BY CASE v.level WHEN 'restore' THEN 5 WHEN 'deep' THEN 4 WHEN 'authenticity' THEN 3 WHEN 'integrity' THEN 2 ELSE 1 END DESC LIMIT 1) AS verifiedLevel
-         FROM sets s
-         WHERE s.system = ? AND s.kind = ? AND EXISTS (SELECT 1 FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL)
-         ORDER BY s.created_at DESC`,
-      )
-      .all(p.system, p.kind) as Candidate[];
+    const rows = setCandidates(catalog, p.system, p.kind);
     if (rows.length === 0) {
       throw new LifeboatError(
         'NOT_FOUND',

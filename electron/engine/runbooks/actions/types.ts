@@ -1,43 +1,15 @@
-import type { ForeignSecrets } from '../../foreign/types';
 import type { z } from 'zod';
-import type { Catalog } from '../../catalog/catalog';
-import type { CredentialStore } from '../../credentials/credential-store';
-import type { AgeIdentity } from '../../crypto/age';
-import type { SecretFiles } from '../../foreign/secrets';
-import { LifeboatError } from '../../errors';
-import type { JobContext } from '../../jobs/job-manager';
 import type { PgTarget } from '../../postgres/connection';
-import type { Settings } from '../../settings/settings';
-import type { MediumOpener } from '../../storage/open-medium';
+import type { RestoreContext, RestoreDeps } from '../../restore/context';
 
-/** The engine services every action may use. */
-export interface ActionDeps {
-  catalog: Catalog;
-  settings: Settings;
+/** The engine services every action may use: a restore's, and the data dir (reports). */
+export interface ActionDeps extends RestoreDeps {
   dataDir: string;
-  credentials: CredentialStore;
-  identities: AgeIdentity[];
-  /** Opens media with the operator's S3 settings (the engine's opener); plain openMedium when absent. */
-  openMedium?: MediumOpener;
-  /** Files named on the command line for other tools' secrets (foreign/secrets.ts); the keychain is `credentials`. */
-  foreignFiles?: SecretFiles;
-  /** Passphrases of foreign formats (a seed script's .enc files); none known when absent. */
-  foreignSecrets?: ForeignSecrets;
 }
 
-export interface ActionContext extends Pick<JobContext, 'signal' | 'progress' | 'log'> {
+/** A step's context: a restore's (restore/context.ts), and what only a run has (scratch targets, its report). */
+export interface ActionContext extends RestoreContext {
   deps: ActionDeps;
-  runId: string;
-  stepId: string;
-  drill: boolean;
-  /** A private folder of the run (decoded dumps, staging): removed when the run ends. */
-  workDir: string;
-  /** What the step saved last time it ran (null on its first attempt). */
-  checkpoint: unknown;
-  /** Persist progress that a resume can start from (journaled, before going on). */
-  saveCheckpoint(data: unknown): void;
-  /** The text the operator typed to confirm, when the step asked for it. */
-  confirmation: string | null;
   /** Drills only: the run's scratch PostgreSQL (started on first use, removed at the end). */
   scratchPostgres(): Promise<PgTarget>;
   /** Drills only: make a server this step started (a PITR restore) the run's scratch server. */
@@ -57,21 +29,8 @@ export interface ActionDefinition<P extends z.ZodType = z.ZodType> {
   condition?(params: z.infer<P>, checkpoint: unknown, drill: boolean): string;
 }
 
-/**
- * Thrown by an action that needs a typed confirmation before it may touch something that
- * already exists (a database, a non-empty folder). The run waits for the operator.
- */
-export class ConfirmationNeeded extends LifeboatError {
-  constructor(
-    readonly prompt: string,
-    readonly expect: string,
-    mismatch: boolean,
-  ) {
-    super('CONFIRMATION_REQUIRED', mismatch ? `${prompt} The confirmation typed did not match "${expect}".` : prompt, {
-      hint: `Type "${expect}" to confirm (in a terminal: lifeboat run --resume <run id>).`,
-    });
-  }
-}
+/** Thrown by a step that needs a typed confirmation (restore/context.ts); the runner waits for the operator. */
+export { ConfirmationNeeded } from '../../restore/context';
 
 export function defineAction<P extends z.ZodType>(d: ActionDefinition<P>): ActionDefinition<P> {
   return d;

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Catalog } from '../../catalog/catalog';
 import { VERDICT_TEXT, VERIFY_LEVELS } from '../../../../shared/domain/verify';
 import { LifeboatError } from '../../errors';
 import { runVerify } from '../../verify/run';
@@ -64,19 +63,5 @@ export const verifySetAction = defineAction({
   },
 });
 
-/** The newest passing set-level verification of a set at or above a level, on any medium. */
-export function passingVerification(
-  catalog: Catalog,
-  setKeyOrId: string,
-  level: string,
-): { level: string; at: string; medium: string } | null {
-  const ranks = VERIFY_LEVELS.slice(VERIFY_LEVELS.indexOf(level as never));
-  const row = catalog
-    .stmt(
-      `SELECT v.level, v.started_at AS at, v.medium_id AS medium FROM verifications v JOIN sets s ON s.key = v.set_key
-       WHERE (s.key = ? OR s.set_id = ?) AND v.artifact_path IS NULL AND v.verdict = 'ok' AND v.level IN (${ranks.map(() => '?').join(',')})
-       ORDER BY v.started_at DESC LIMIT 1`,
-    )
-    .get(setKeyOrId, setKeyOrId, ...ranks) as { level: string; at: string; medium: string } | undefined;
-  return row ?? null;
-}
+/** Moved to catalog/ledger.ts; runner.ts still imports it from here. */
+export { passingVerification } from '../../catalog/ledger';

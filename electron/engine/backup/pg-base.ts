@@ -1,6 +1,6 @@
 import type { JobContext } from '../jobs/job-manager';
 import { ToolSource } from '../process/child';
-import { writeSet, type SetPlan, type WrittenSet } from '../backup/set-writer';
+import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
 import { parsePgUrl, pgToolEnv, serverFacts, withPgClient } from '../postgres/connection';
 import { findPgTool } from '../postgres/pg-tools';
 import { LifeboatError } from '../errors';
