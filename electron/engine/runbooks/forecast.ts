@@ -1,6 +1,13 @@
 import type { Forecast } from '../../../shared/domain/runs';
 import type { Catalog } from '../catalog/catalog';
-import type { RunRecord } from './runner';
+import {
+  newestSetSize,
+  setSize,
+  succeededDrillStates,
+  verificationReadSpeeds,
+  type SetSize,
+} from '../catalog/runbook-store';
+import type { RunRecord } from './types';
 import { render } from './template';
 
 function median(values: number[]): number | null {
@@ -10,7 +17,7 @@ function median(values: number[]): number | null {
 }
 
 /** The set a step will most likely use: a given key, or the newest set a select step would consider. */
-function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: string; bytes: number } | null {
+function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): SetSize | null {
   const ctx = { inputs: run.inputs };
   if (typeof setParam !== 'string') return null;
   const ref = /^\{\{\s*steps\.([\w-]+)\.output\.key\s*\}\}$/.exec(setParam);
@@ -21,23 +28,13 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
     if (!select || select.kind !== 'action') return null;
     try {
       const p = render(select.with, ctx, 'forecast') as { system?: string; kind?: string; before?: string };
-      const row = catalog
-        .stmt(
-          `SELECT key, bytes FROM sets WHERE system = ? AND kind = ? AND (? IS NULL OR created_at < ?) ORDER BY created_at DESC LIMIT 1`,
-        )
-        .get(p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null, p.before ?? null) as
-        { key: string; bytes: number } | undefined;
-      return row ?? null;
+      return newestSetSize(catalog, p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null);
     } catch {
       return null;
     }
   }
   try {
-    const key = render(setParam, ctx, 'forecast');
-    return (
-      (catalog.stmt('SELECT key, bytes FROM sets WHERE key = ? OR set_id = ?').get(key, key) as
-        { key: string; bytes: number } | undefined) ?? null
-    );
+    return setSize(catalog, String(render(setParam, ctx, 'forecast')));
   } catch {
     return null;
   }
@@ -45,26 +42,14 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
 
 /** Median read speed measured by verifications on the media holding the set (or on any medium). */
 function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string } | null {
-  const onItsMedia = (
-    catalog
-      .stmt(
-        `SELECT v.bytes_per_sec AS r FROM verifications v JOIN presence p ON p.medium_id = v.medium_id AND p.set_key = ? WHERE v.bytes_per_sec > 0 AND v.bytes > 0 ORDER BY v.started_at DESC LIMIT 50`,
-      )
-      .all(key) as Array<{ r: number }>
-  ).map((x) => x.r);
+  const onItsMedia = verificationReadSpeeds(catalog, key);
   const m = median(onItsMedia);
   if (m)
     return {
       bps: m,
       basis: `read at ${(m / 1048576).toFixed(0)} MiB/s (median of ${onItsMedia.length} verification reads on its media)`,
     };
-  const any = (
-    catalog
-      .stmt(
-        'SELECT bytes_per_sec AS r FROM verifications WHERE bytes_per_sec > 0 AND bytes > 0 ORDER BY started_at DESC LIMIT 50',
-      )
-      .all() as Array<{ r: number }>
-  ).map((x) => x.r);
+  const any = verificationReadSpeeds(catalog, null);
   const a = median(any);
   return a
     ? {
@@ -76,12 +61,9 @@ function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string 
 
 /** The restore rate of the last finished drill that restored a database (bytes of dump per second). */
 function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | null {
-  const rows = catalog
-    .stmt("SELECT id, state_json FROM runs WHERE drill = 1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 10")
-    .all() as Array<{ id: string; state_json: string }>;
+  const rows = succeededDrillStates<{ steps: Record<string, { output: Record<string, unknown> | null }> }>(catalog);
   for (const r of rows) {
-    const state = JSON.parse(r.state_json) as { steps: Record<string, { output: Record<string, unknown> | null }> };
-    for (const s of Object.values(state.steps)) {
+    for (const s of Object.values(r.state.steps)) {
       const rate = s.output?.restore_bytes_per_second;
       if (typeof rate === 'number' && rate > 0)
         return { bps: rate, basis: `restored at ${(rate / 1048576).toFixed(1)} MiB/s in drill ${r.id}` };
