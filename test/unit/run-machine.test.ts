@@ -320,7 +320,28 @@ describe('runs walked through the machine', { timeout: 20_000 }, () => {
   });
 });
 
-describe('the runner’s shared types', () => {
+/** A table as docs/architecture.md draws it: a row per status that has exits, a column per event, · for none. */
+function drawn<S extends string, E extends string>(label: string, table: Table<S, E>, events: readonly E[]): string {
+  const open = (Object.keys(table) as S[]).filter((s) => Object.keys(table[s]).length > 0);
+  const rows = [[label, ...events], ...open.map((s) => [s, ...events.map((e) => table[s][e] ?? '·')])];
+  const width = (i: number): number => Math.max(...rows.map((r) => r[i]!.length));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(width(i)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+describe('the runner’s shared types and its docs', { timeout: 10_000 }, () => {
+  it('docs/architecture.md draws the tables as they are', () => {
+    const doc = readFileSync(join(__dirname, '../../docs/architecture.md'), 'utf8');
+    expect(doc).toContain(drawn('run', RUN_TRANSITIONS, RUN_EVENTS));
+    expect(doc).toContain(drawn('step', STEP_TRANSITIONS, STEP_EVENTS));
+  });
+
   it('clocks, forecast and report read the run types from types.ts, not the runner', () => {
     for (const f of ['clocks.ts', 'forecast.ts', 'report.ts', 'context.ts', 'answers.ts', 'machine.ts', 'types.ts']) {
       const text = readFileSync(join(__dirname, '../../electron/engine/runbooks', f), 'utf8');
