@@ -320,6 +320,75 @@ describe('runs walked through the machine', { timeout: 20_000 }, () => {
   });
 });
 
+describe('forecast and clocks over the runbook store', { timeout: 20_000 }, () => {
+  it('estimates from the sets, the read speeds on their media and the last drill’s restore rate', () => {
+    const dir = tempDir();
+    const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
+    try {
+      const MiB = 1048576;
+      catalog.db.exec(
+        "INSERT INTO media (id, kind, label, location, first_seen) VALUES ('m1', 'folder', 'usb', '/m', '2026-01-01T00:00:00Z')",
+      );
+      for (const [id, at, bytes] of [
+        ['1', '2026-11-01T00:00:00.000Z', 100 * MiB],
+        ['2', '2026-11-20T00:00:00.000Z', 400 * MiB],
+      ] as const) {
+        catalog
+          .stmt(
+            'INSERT INTO sets (key, set_id, system, kind, created_at, finished_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(`shop/${id}`, id, 'shop', 'pg-logical', at, at, bytes);
+        catalog
+          .stmt('INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)')
+          .run(`shop/${id}`, 'm1', `sets/${id}`, at, at);
+      }
+      // Two reads on shop's medium (median 10 MiB/s) and a faster one on another medium that must not count.
+      for (const [key, medium, bps] of [
+        ['shop/1', 'm1', 8 * MiB],
+        ['shop/1', 'm1', 10 * MiB],
+        ['other/1', 'm2', 500 * MiB],
+      ] as const)
+        catalog
+          .stmt(
+            "INSERT INTO verifications (set_key, medium_id, level, verdict, bytes, started_at, duration_ms, bytes_per_sec) VALUES (?, ?, 'integrity', 'ok', 1, '2026-11-21T00:00:00Z', 1, ?)",
+          )
+          .run(key, medium, bps);
+      const e = new RunEngine({
+        catalog,
+        settings: parseSettings({}),
+        dataDir: dir.path,
+        credentials: new MemoryCredentialStore(),
+        identities: [],
+      });
+      const run = e.start(
+        parseRunbook(
+          rb([
+            '  - { id: pick, title: P, kind: action, action: catalog.select-set, with: { system: shop, before: "2026-11-10T00:00:00Z" } }',
+            '  - { id: check, title: C, kind: action, action: verify.set, with: { set: "{{ steps.pick.output.key }}" } }',
+            '  - { id: whole, title: W, kind: action, action: verify.set, with: { set: shop/2 } }',
+            '  - { id: m, title: M, kind: manual, expected: 10m }',
+          ]),
+        ),
+        {},
+        { drill: true, operator: 'ann', source: 'test' },
+      );
+      const parts = Object.fromEntries(run.state.forecast!.parts.map((p) => [p.step, p]));
+      // The select step's set is the newest before its `before`: shop/1, 100 MiB at 10 MiB/s.
+      expect(parts.check).toMatchObject({
+        seconds: 10,
+        basis: expect.stringContaining('shop/1: 100.0 MiB read at 10 MiB/s'),
+      });
+      expect(parts.whole).toMatchObject({ seconds: 40, basis: expect.stringContaining('shop/2: 400.0 MiB') });
+      expect(parts.pick).toMatchObject({ seconds: 1, basis: 'a catalog lookup' });
+      expect(parts.m).toMatchObject({ seconds: 600, basis: 'planned time in the runbook' });
+      expect(run.state.forecast).toMatchObject({ seconds: 651, rtoSeconds: 4 * 3600, fits: true });
+    } finally {
+      catalog.close();
+      dir.cleanup();
+    }
+  });
+});
+
 /** A table as docs/architecture.md draws it: a row per status that has exits, a column per event, · for none. */
 function drawn<S extends string, E extends string>(label: string, table: Table<S, E>, events: readonly E[]): string {
   const open = (Object.keys(table) as S[]).filter((s) => Object.keys(table[s]).length > 0);

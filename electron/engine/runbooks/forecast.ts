@@ -7,8 +7,12 @@ import {
   verificationReadSpeeds,
   type SetSize,
 } from '../catalog/runbook-store';
+import type { Step } from './format';
 import type { RunRecord } from './types';
 import { render } from './template';
+
+type Part = Forecast['parts'][number];
+type Rate = { bps: number; basis: string } | null;
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;
@@ -60,7 +64,7 @@ function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string 
 }
 
 /** The restore rate of the last finished drill that restored a database (bytes of dump per second). */
-function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | null {
+function drillRestoreRate(catalog: Catalog): Rate {
   const rows = succeededDrillStates<{ steps: Record<string, { output: Record<string, unknown> | null }> }>(catalog);
   for (const r of rows) {
     for (const s of Object.values(r.state.steps)) {
@@ -72,58 +76,56 @@ function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | nu
   return null;
 }
 
+/** One step's expected seconds and how they were reached. */
+function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate): Part {
+  if (step.kind !== 'action')
+    return {
+      step: step.id,
+      seconds: step.expected ?? null,
+      basis: step.expected ? 'planned time in the runbook' : 'no planned time',
+    };
+  const set =
+    step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
+      ? likelySet(catalog, run, step.with.set)
+      : null;
+  if (!set) {
+    const lookup = step.action === 'catalog.select-set' || step.action === 'report.write';
+    return {
+      step: step.id,
+      seconds: step.expected ?? (lookup ? 1 : null),
+      basis: step.expected
+        ? 'planned time in the runbook'
+        : lookup
+          ? 'a catalog lookup'
+          : 'no measurement to estimate from',
+    };
+  }
+  const read = readSpeed(catalog, set.key);
+  if (!read)
+    return {
+      step: step.id,
+      seconds: step.expected ?? null,
+      basis: `${set.key}: no read speed measured yet (verify the medium once)`,
+    };
+  let seconds = set.bytes / read.bps;
+  let basis = `${set.key}: ${(set.bytes / 1048576).toFixed(1)} MiB ${read.basis}`;
+  if (step.action === 'restore.pg-logical') {
+    if (restoreRate) {
+      seconds += set.bytes / restoreRate.bps;
+      basis += `; ${restoreRate.basis}`;
+    } else basis += '; no drill has measured a restore rate yet (reading time only)';
+  }
+  return { step: step.id, seconds: Math.max(1, Math.round(seconds)), basis };
+}
+
 /**
  * The expected duration of a run before it starts: set sizes ÷ the media's measured read speed,
  * plus the restore rate measured in the last drill, plus the planned time of people's steps —
  * against the runbook's RTO. Parts that cannot be estimated say so instead of guessing.
  */
 export function computeForecast(catalog: Catalog, run: RunRecord): Forecast {
-  const parts: Forecast['parts'] = [];
   const restoreRate = drillRestoreRate(catalog);
-  for (const step of run.state.runbook.steps) {
-    if (step.kind !== 'action') {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? null,
-        basis: step.expected ? 'planned time in the runbook' : 'no planned time',
-      });
-      continue;
-    }
-    const set =
-      step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
-        ? likelySet(catalog, run, step.with.set)
-        : null;
-    if (!set) {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? (step.action === 'catalog.select-set' || step.action === 'report.write' ? 1 : null),
-        basis: step.expected
-          ? 'planned time in the runbook'
-          : step.action === 'catalog.select-set' || step.action === 'report.write'
-            ? 'a catalog lookup'
-            : 'no measurement to estimate from',
-      });
-      continue;
-    }
-    const read = readSpeed(catalog, set.key);
-    if (!read) {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? null,
-        basis: `${set.key}: no read speed measured yet (verify the medium once)`,
-      });
-      continue;
-    }
-    let seconds = set.bytes / read.bps;
-    let basis = `${set.key}: ${(set.bytes / 1048576).toFixed(1)} MiB ${read.basis}`;
-    if (step.action === 'restore.pg-logical') {
-      if (restoreRate) {
-        seconds += set.bytes / restoreRate.bps;
-        basis += `; ${restoreRate.basis}`;
-      } else basis += '; no drill has measured a restore rate yet (reading time only)';
-    }
-    parts.push({ step: step.id, seconds: Math.max(1, Math.round(seconds)), basis });
-  }
+  const parts = run.state.runbook.steps.map((step) => partOf(catalog, run, step, restoreRate));
   const known = parts.filter((p) => p.seconds !== null);
   const seconds = known.length ? known.reduce((n, p) => n + p.seconds!, 0) : null;
   const rtoSeconds = run.state.runbook.objectives.rto;
