@@ -192,11 +192,11 @@ export class RunEngine {
 
   private takeOwnership(run: RunRecord): void {
     const owner = run.state.owner;
-    if (owner && owner.pid === process.pid) return;
-    if (drivenElsewhere(run))
+    if (owner?.pid === process.pid) return;
+    if (owner && drivenElsewhere(run))
       throw new LifeboatError(
         'PRECONDITION_FAILED',
-        `Run ${run.id} is being driven by process ${owner!.pid} (since ${owner!.since}).`,
+        `Run ${run.id} is being driven by process ${owner.pid} (since ${owner.since}).`,
         { hint: 'Wait for it, or stop that process first.' },
       );
     run.state.owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
@@ -573,10 +573,11 @@ export class RunEngine {
     const run = this.load(runId);
     if (runEnded(run.status))
       throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
-    if (drivenElsewhere(run))
+    const owner = run.state.owner;
+    if (owner && drivenElsewhere(run))
       throw new LifeboatError(
         'PRECONDITION_FAILED',
-        `Run ${runId} is being driven by process ${run.state.owner!.pid}; stop it first.`,
+        `Run ${runId} is being driven by process ${owner.pid}; stop it first.`,
       );
     applyChange(run, { run: 'cancel' });
     const conditions = run.state.runbook.steps
