@@ -4,6 +4,8 @@ import { backupPgLogical } from '../../engine/backup/pg-logical';
 import type { WrittenSet } from '../../engine/backup/set-writer';
 import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet, setIdKnown } from '../../engine/catalog/sets';
+import { judgeSystem } from '../../engine/catalog/trends';
+import { indicatorThresholds } from '../../engine/settings/settings';
 import type { Engine } from '../../engine/engine';
 import { LifeboatError } from '../../engine/errors';
 import { sha256Hex, type Manifest } from '../../engine/format/manifest';
@@ -29,13 +31,31 @@ export interface CommonOptions {
   json?: boolean;
 }
 
-/** Record the new set in the local catalog for every medium that holds it. */
+/** A set the ransomware indicator flagged at backup time (catalog/trends.ts), with the reasons. */
+export interface SuspiciousSet {
+  system: string;
+  setId: string;
+  key: string;
+  reasons: string[];
+}
+
+/** What a caller (notifications, metrics) can hook into a backup command. */
+export interface BackupHooks {
+  /** Called after the set is written and cataloged when the indicator flags it; the backup's exit code is unchanged. */
+  onSuspicious?: (s: SuspiciousSet) => void | Promise<void>;
+}
+
+/**
+ * Record the new set in the local catalog for every medium that holds it, and judge it against
+ * the system's history (the ransomware indicator): its verdict, or null when it was not judged.
+ */
 async function catalogNewSet(
   engine: Engine,
   set: WrittenSet,
   signerKeyId: string | null,
   index: FileEntry[] | null,
-): Promise<void> {
+): Promise<SuspiciousSet | null> {
+  let first: string | null = null;
   for (const { medium, info } of set.media) {
     const mediumId = recordMedium(engine.catalog, medium, info);
     const stat = await medium.stat(`${set.setPath}/manifest.json`);
@@ -51,10 +71,38 @@ async function catalogNewSet(
     );
     if (index) recordFileIndex(engine.catalog, key, index);
     rememberMedium(engine.paths.dataDir, medium.location);
+    first ??= key;
+  }
+  const system = set.manifest.system;
+  const point = judgeSystem(engine.catalog, system, indicatorThresholds(engine.settings(), system)).find(
+    (p) => p.key === first,
+  );
+  return point?.suspicious ? { system, setId: set.manifest.set_id, key: point.key, reasons: point.reasons } : null;
+}
+
+/** The indicator's verdict said, and handed to the hook (a hook that fails is a warning, never the backup's failure). */
+async function announce(io: CliIo, flagged: SuspiciousSet | null, json: boolean, hooks: BackupHooks): Promise<void> {
+  if (!flagged) return;
+  if (!json)
+    io.stderr.write(
+      `warning: ${flagged.setId} of ${flagged.system} is SUSPICIOUS (ransomware indicator): ${flagged.reasons.join('; ')}.\n` +
+        `  hint: check the system before trusting this set; lifeboat systems --trend --system ${flagged.system} shows its history.\n`,
+    );
+  try {
+    await hooks.onSuspicious?.(flagged);
+  } catch (e) {
+    io.stderr.write(`warning: the suspicious-set hook failed: ${(e as Error).message}\n`);
   }
 }
 
-function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: boolean, durationMs: number): void {
+function report(
+  io: CliIo,
+  set: WrittenSet,
+  signerKeyId: string | null,
+  json: boolean,
+  durationMs: number,
+  flagged: SuspiciousSet | null,
+): void {
   const m = set.manifest;
   const bytes = m.artifacts.reduce((n, a) => n + a.bytes, 0);
   const plain = m.artifacts.reduce((n, a) => n + a.plain_bytes, 0);
@@ -82,6 +130,8 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
       })),
       warnings: m.warnings,
       duration_ms: durationMs,
+      suspicious: flagged !== null,
+      suspicious_reasons: flagged?.reasons ?? [],
     });
     return;
   }
@@ -135,6 +185,7 @@ async function pgBackupCommand(
   title: string,
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
+  hooks: BackupHooks = {},
 ): Promise<void> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
@@ -161,14 +212,20 @@ async function pgBackupCommand(
     const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) =>
       make(input, ctx),
     );
-    await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started, flagged);
+    await announce(io, flagged, Boolean(opts.json), hooks);
   } finally {
     await engine.close();
   }
 }
 
-export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupPgCommand(
+  io: CliIo,
+  opts: PgOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
     throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
   await pgBackupCommand(
@@ -177,17 +234,28 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: Enco
     'Backup',
     (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx),
     threads,
+    hooks,
   );
 }
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
-export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupPgBaseCommand(
+  io: CliIo,
+  opts: PgBaseOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   const { backupPgBase } = await import('../../engine/pitr/pg-base');
-  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx), threads);
+  await pgBackupCommand(io, opts, 'Base backup', (input, ctx) => backupPgBase(input, ctx), threads, hooks);
 }
 
-export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupFilesCommand(
+  io: CliIo,
+  opts: FilesOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
@@ -217,8 +285,9 @@ export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?
         ctx,
       ),
     );
-    await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started);
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), Date.now() - started, flagged);
+    await announce(io, flagged, Boolean(opts.json), hooks);
   } finally {
     await engine.close();
   }

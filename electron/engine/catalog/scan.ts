@@ -20,6 +20,8 @@ import { seedDetector } from '../foreign/seed';
 import { laptopTimeZone } from '../foreign/seed/time';
 import type { ForeignDetector, ForeignFinding, ForeignSecrets, ForeignSet } from '../foreign/types';
 import { recordFileIndex, recordMedium, recordSet } from './sets';
+import { judgeSystem } from './trends';
+import { DEFAULT_INDICATOR, type IndicatorThresholds } from '../settings/settings';
 
 export interface ScanSummary {
   mediumId: string;
@@ -155,7 +157,11 @@ export async function scanMedium(
   catalog: Catalog,
   medium: Medium,
   ctx: Pick<JobContext, 'step' | 'progress' | 'log' | 'signal'>,
-  options: { identities?: AgeIdentity[] } & ForeignScanOptions = {},
+  options: {
+    identities?: AgeIdentity[];
+    /** The ransomware indicator's thresholds per system (settings); the defaults without it. */
+    indicator?: (system: string) => IndicatorThresholds;
+  } & ForeignScanOptions = {},
 ): Promise<ScanSummary> {
   const started = Date.now();
   const now = new Date(started).toISOString();
@@ -391,6 +397,10 @@ export async function scanMedium(
     db.prepare('UPDATE media SET last_sync = ?, last_error = NULL WHERE id = ?').run(now, mediumId);
   })();
   summary.sets.total = seen.size + matchedLines;
+
+  // The ransomware indicator judges the systems whose sets are new or changed (a rebuilt catalog too).
+  const judged = new Set(read.flatMap((r) => (r?.key ? [r.manifest.system] : [])));
+  for (const system of judged) judgeSystem(catalog, system, options.indicator?.(system) ?? DEFAULT_INDICATOR);
 
   // File indexes of file sets the catalog does not know yet (readable without a key, or with one).
   ctx.step('indexing file sets');
