@@ -33,7 +33,7 @@ interface Point {
 }
 interface Trend {
   system: string;
-  sets: Point[];
+  points: Point[];
   cleanCandidate: { key: string | null; why: string } | null;
 }
 
@@ -103,8 +103,8 @@ describe('trends and the ransomware indicator', () => {
 
   it('systems --trend lists every set with its measurements; the older ones are clean', () => {
     const t = trend();
-    expect(t.sets.map((p) => p.setId)).toEqual(sets);
-    const [first, second, third] = t.sets;
+    expect(t.points.map((p) => p.setId)).toEqual(sets);
+    const [first, second, third] = t.points;
     expect(first!.incompressibleShare).toBeLessThan(0.1);
     expect(first!.filesChanged).toBeNull(); // nothing to compare with: a gap, not zero
     expect(second!.filesChanged).toBe(1);
@@ -112,7 +112,7 @@ describe('trends and the ransomware indicator', () => {
     expect(first!.ratio).toBeGreaterThan(3);
     expect(third!.ratio).toBeLessThan(1.1);
     expect(third!.incompressibleShare).toBeGreaterThan(0.9);
-    expect(t.sets.map((p) => p.suspicious)).toEqual([false, false, true]);
+    expect(t.points.map((p) => p.suspicious)).toEqual([false, false, true]);
     expect(third!.reasons.join(' ')).toMatch(/does not compress.*stores.*the usual.*files changed/);
     expect(t.cleanCandidate?.key).toBe(`share/${sets[1]}`);
     const table = lifeboat(env, 'systems', '--trend');
@@ -158,6 +158,6 @@ describe('trends and the ransomware indicator', () => {
   it('a catalog rebuilt from the medium judges the sets again the same way', () => {
     const r = lifeboat(env, 'scan', '--rebuild');
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(trend().sets.map((p) => p.suspicious)).toEqual([false, false, true]);
+    expect(trend().points.map((p) => p.suspicious)).toEqual([false, false, true]);
   }, 30_000);
 });

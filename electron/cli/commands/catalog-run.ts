@@ -4,7 +4,7 @@ import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engi
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
 import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
-import { cleanCandidate, systemTrend, trendSystems } from '../../engine/catalog/trends';
+import { cleanCandidate, systemTrend, systemTrends } from '../../engine/catalog/trends';
 import type { Engine } from '../../engine/engine';
 import { checkTimeZone } from '../../engine/foreign/seed/time';
 import { LifeboatError, mapError } from '../../engine/errors';
@@ -227,24 +227,9 @@ const pctText = (x: number | null): string => (x === null ? GAP : `${Math.round(
 
 /** `systems --trend`: each Lifeboat set of each system, oldest first, with its measurements and the indicator's verdict. */
 function trendCommand(io: CliIo, engine: Engine, opts: { json?: boolean; system?: string }): void {
-  const systems = opts.system ? [opts.system] : trendSystems(engine.catalog);
-  if (opts.system && !trendSystems(engine.catalog).includes(opts.system))
-    throw new LifeboatError('NOT_FOUND', `The catalog holds no Lifeboat set of ${opts.system}.`, {
-      hint: 'Check the name with lifeboat systems, or scan the media that hold it (lifeboat scan <medium>).',
-    });
-  const trends = systems.map((system) => {
-    const points = systemTrend(engine.catalog, system);
-    return { system, points, clean: cleanCandidate(points) };
-  });
+  const trends = systemTrends(engine.catalog, opts.system);
   if (opts.json) {
-    printJson(
-      io,
-      trends.map((t) => ({
-        system: t.system,
-        sets: t.points,
-        cleanCandidate: t.clean ? { key: t.clean.candidate?.key ?? null, why: t.clean.why } : null,
-      })),
-    );
+    printJson(io, trends);
     return;
   }
   if (trends.length === 0) {
@@ -271,7 +256,7 @@ function trendCommand(io: CliIo, engine: Engine, opts: { json?: boolean; system?
     );
     for (const p of t.points)
       if (p.suspicious) io.stdout.write(`  ${p.setId} is SUSPICIOUS: ${p.reasons.join('; ')}\n`);
-    if (t.clean) io.stdout.write(`  clean candidate: ${t.clean.why}\n`);
+    if (t.cleanCandidate) io.stdout.write(`  clean candidate: ${t.cleanCandidate.why}\n`);
   }
   io.stdout.write(`(${GAP}: not recorded by the Lifeboat that made the set)\n`);
 }

@@ -1,3 +1,4 @@
+import { LifeboatError } from '../errors';
 import { readMeasure } from '../format/measure';
 import { DEFAULT_INDICATOR, type IndicatorThresholds } from '../settings/settings';
 import { formatBytes } from '../../../shared/format';
@@ -243,4 +244,30 @@ export function cleanCandidate(points: TrendPoint[], kinds?: readonly string[]):
       : ': no earlier set exists to propose as clean'
   }.`;
   return { newestSuspicious: ps[last]!, firstSuspicious: f, candidate, why };
+}
+
+export interface SystemTrend {
+  system: string;
+  points: TrendPoint[];
+  cleanCandidate: { key: string | null; firstSuspicious: string; why: string } | null;
+}
+
+/** The trends of every system with Lifeboat sets, or of one (NOT_FOUND when it has none): the CLI's and the app's. */
+export function systemTrends(catalog: Catalog, system?: string): SystemTrend[] {
+  const known = trendSystems(catalog);
+  if (system !== undefined && !known.includes(system))
+    throw new LifeboatError('NOT_FOUND', `The catalog holds no Lifeboat set of ${system}.`, {
+      hint: 'Check the name with lifeboat systems, or scan the media that hold it (lifeboat scan <medium>).',
+    });
+  return (system !== undefined ? [system] : known).map((name) => {
+    const points = systemTrend(catalog, name);
+    const clean = cleanCandidate(points);
+    return {
+      system: name,
+      points,
+      cleanCandidate: clean
+        ? { key: clean.candidate?.key ?? null, firstSuspicious: clean.firstSuspicious.key, why: clean.why }
+        : null,
+    };
+  });
 }

@@ -37,20 +37,21 @@ function entropy(view: Uint8Array, counts: Uint32Array): number {
 }
 
 /**
- * Bytes of a block that would not compress, estimated from up to 16 samples of 1 KiB: each sample
- * whose own byte entropy is at least 7.5 bits counts for its share of the block. Random bytes read
- * ~7.8 on 1 KiB (the estimate is low on so few bytes), text and dumps below 6; a tar header in one
- * sample spoils that sample only, not the block's verdict (which the raw-frame test above keeps).
+ * Bytes of a block that would not compress, estimated from up to 32 samples of 1 KiB, one at the
+ * middle of each equal slice of the block (so a tar's first header and its end-of-archive zeros,
+ * at the edges, are not sampled for a one-block tar): each sample whose own byte entropy is at least
+ * 7.5 bits counts for its share of the block. Random bytes read ~7.8 on 1 KiB (the estimate is low
+ * on so few bytes), text and dumps below 6.
  */
 function incompressibleIn(view: Uint8Array, counts: Uint32Array): number {
   const piece = 1024;
-  const samples = Math.min(16, Math.floor(view.length / piece));
+  const samples = Math.min(32, Math.floor(view.length / piece));
   if (samples === 0) return 0;
-  const step = samples > 1 ? Math.floor((view.length - piece) / (samples - 1)) : 0;
+  const slice = view.length / samples;
   let high = 0;
   for (let k = 0; k < samples; k++) {
     counts.fill(0);
-    const at = k * step;
+    const at = Math.min(view.length - piece, Math.max(0, Math.floor((k + 0.5) * slice - piece / 2)));
     for (let i = at; i < at + piece; i++) counts[view[i]!]!++;
     let h = 0;
     for (let b = 0; b < 256; b++) {
@@ -226,7 +227,7 @@ export class Encoder {
 
   feed(view: Uint8Array): void {
     // The share of data that does not compress is a set's trend and the ransomware indicator's
-    // first signal: measured on every block (16 KiB sampled).
+    // first signal: measured on every block (up to 32 KiB sampled).
     this.highEntropyBytes += incompressibleIn(view, this.counts);
     if (this.rawFrames && view.length >= 64 * 1024 && entropy(view, this.counts) >= 7.9) this.raw(view);
     else {
