@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupFilesCommand, type SuspiciousSet } from '../../electron/cli/commands/backup-run';
 import { json, lifeboat } from '../helpers/cli';
 import { tempDir } from '../helpers/temp';
 
@@ -160,4 +162,30 @@ describe('trends and the ransomware indicator', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(trend().points.map((p) => p.suspicious)).toEqual([false, false, true]);
   }, 30_000);
+
+  it('hands a suspicious set to the onSuspicious hook (notifications, metrics); a failing hook is only a warning', async () => {
+    const before = process.env.LIFEBOAT_HOME;
+    process.env.LIFEBOAT_HOME = env.LIFEBOAT_HOME;
+    const stderr = new PassThrough();
+    let said = '';
+    stderr.on('data', (d: Buffer) => (said += d.toString()));
+    const seen: SuspiciousSet[] = [];
+    try {
+      for (const hook of [(s: SuspiciousSet) => void seen.push(s), () => Promise.reject(new Error('mail server down'))])
+        await backupFilesCommand(
+          { stdout: new PassThrough(), stderr },
+          { system: 'share', to: [medium], path: [src], class: 'files', allowPlaintext: true, json: true },
+          undefined,
+          { onSuspicious: hook },
+        );
+    } finally {
+      if (before === undefined) delete process.env.LIFEBOAT_HOME;
+      else process.env.LIFEBOAT_HOME = before;
+    }
+    // Still encrypted: judged against the clean sets (suspicious ones are no baseline), so flagged again.
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ system: 'share', key: `share/${seen[0]!.setId}` });
+    expect(seen[0]!.reasons.join(' ')).toMatch(/does not compress/);
+    expect(said).toMatch(/warning: the suspicious-set hook failed: mail server down/);
+  }, 60_000);
 });

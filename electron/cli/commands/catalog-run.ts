@@ -258,7 +258,7 @@ function trendCommand(io: CliIo, engine: Engine, opts: { json?: boolean; system?
       if (p.suspicious) io.stdout.write(`  ${p.setId} is SUSPICIOUS: ${p.reasons.join('; ')}\n`);
     if (t.cleanCandidate) io.stdout.write(`  clean candidate: ${t.cleanCandidate.why}\n`);
   }
-  io.stdout.write(`(${GAP}: not recorded by the Lifeboat that made the set)\n`);
+  io.stdout.write(`(${GAP}: not recorded: a set made before this measurement existed, or nothing to compare with)\n`);
 }
 
 export async function systemsCommand(

@@ -37,16 +37,17 @@ function entropy(view: Uint8Array, counts: Uint32Array): number {
 }
 
 /**
- * Bytes of a block that would not compress, estimated from up to 32 samples of 1 KiB, one at the
- * middle of each equal slice of the block (so a tar's first header and its end-of-archive zeros,
+ * Bytes of a block that would not compress, estimated from up to 32 samples of 1 KiB (one per
+ * 32 KiB), one at the middle of each equal slice of the block (so a tar's first header and its end-of-archive zeros,
  * at the edges, are not sampled for a one-block tar): each sample whose own byte entropy is at least
  * 7.5 bits counts for its share of the block. Random bytes read ~7.8 on 1 KiB (the estimate is low
  * on so few bytes), text and dumps below 6.
  */
 function incompressibleIn(view: Uint8Array, counts: Uint32Array): number {
   const piece = 1024;
-  const samples = Math.min(32, Math.floor(view.length / piece));
-  if (samples === 0) return 0;
+  // At most one sample per 32 KiB (a dump's 64 KiB pipe reads get two): the cost stays under 1/32 of the bytes.
+  if (view.length < piece) return 0;
+  const samples = Math.max(1, Math.min(32, Math.floor(view.length / (32 * piece))));
   const slice = view.length / samples;
   let high = 0;
   for (let k = 0; k < samples; k++) {
