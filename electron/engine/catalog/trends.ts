@@ -184,21 +184,26 @@ export function judgeSystem(
 ): TrendPoint[] {
   const points = systemTrend(catalog, system);
   const clean = new Map<string, TrendPoint[]>();
+  const changed: Array<[string, number, string]> = [];
   for (const p of points) {
+    const before = p.suspicious === null ? null : `${p.suspicious ? 1 : 0}${JSON.stringify(p.reasons)}`;
     const series = `${p.kind}/${p.incremental ? 'incr' : 'full'}`;
     const history = clean.get(series) ?? [];
     p.reasons = judgePoint(p, history, thresholds);
     p.suspicious = p.reasons.length > 0;
     if (!p.suspicious) clean.set(series, [...history, p].slice(-Math.max(1, thresholds.history)));
+    const reasons = JSON.stringify(p.reasons);
+    if (before !== `${p.suspicious ? 1 : 0}${reasons}`) changed.push([p.key, p.suspicious ? 1 : 0, reasons]);
   }
-  const upsert = catalog.stmt(
-    `INSERT INTO set_indicator (set_key, suspicious, reasons, judged_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT(set_key) DO UPDATE SET suspicious = excluded.suspicious, reasons = excluded.reasons, judged_at = excluded.judged_at
-     WHERE set_indicator.suspicious != excluded.suspicious OR set_indicator.reasons != excluded.reasons`,
-  );
-  catalog.inTransaction(() => {
-    for (const p of points) upsert.run(p.key, p.suspicious ? 1 : 0, JSON.stringify(p.reasons), now.toISOString());
-  });
+  // Only the verdicts that changed, in one statement (a first scan of 10,000 sets writes them all).
+  if (changed.length > 0)
+    catalog
+      .stmt(
+        `INSERT INTO set_indicator (set_key, suspicious, reasons, judged_at)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), ? FROM json_each(?) WHERE true
+         ON CONFLICT(set_key) DO UPDATE SET suspicious = excluded.suspicious, reasons = excluded.reasons, judged_at = excluded.judged_at`,
+      )
+      .run(now.toISOString(), JSON.stringify(changed));
   return points;
 }
 
