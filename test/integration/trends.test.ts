@@ -126,7 +126,12 @@ describe('trends and the ransomware indicator', () => {
   it('sets and systems say it', () => {
     const s = lifeboat(env, 'sets', '--system', 'share');
     expect(s.stdout).toMatch(new RegExp(`share/${sets[2]} is SUSPICIOUS: \\d+% of its data does not compress`));
-    expect(lifeboat(env, 'systems').stdout).toMatch(/share: SUSPICIOUS sets/);
+    expect(lifeboat(env, 'systems').stdout).toMatch(
+      new RegExp(`SUSPICIOUS sets \\(ransomware indicator\\) of share: ${sets[2]} is flagged suspicious`),
+    );
+    expect(lifeboat(env, 'scan', medium).stdout).toMatch(
+      new RegExp(`SUSPICIOUS \\(ransomware indicator\\) share: .*${sets[1]}, the last set before it`),
+    );
     expect(lifeboat(env, 'systems', '--system', 'share').stderr).toMatch(/--system goes with --trend/);
   }, 30_000);
 

@@ -128,6 +128,22 @@ export async function scanCommand(
           : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n',
       );
     }
+    if (!opts.json)
+      for (const line of suspiciousLines(engine)) io.stdout.write(`SUSPICIOUS (ransomware indicator) ${line}\n`);
+  });
+}
+
+/** One line per system whose sets the ransomware indicator flagged, naming the clean candidate (read from the verdicts: cheap on a rescan). */
+function suspiciousLines(engine: Engine): string[] {
+  const systems = engine.catalog.db
+    .prepare(
+      'SELECT DISTINCT s.system FROM set_indicator i JOIN sets s ON s.key = i.set_key WHERE i.suspicious = 1 ORDER BY s.system',
+    )
+    .pluck()
+    .all() as string[];
+  return systems.flatMap((system) => {
+    const clean = cleanCandidate(systemTrend(engine.catalog, system));
+    return clean ? [`${system}: ${clean.why}`] : [];
   });
 }
 
@@ -293,9 +309,8 @@ export async function systemsCommand(
         ]),
       ),
     );
+    for (const line of suspiciousLines(engine)) io.stdout.write(`SUSPICIOUS sets (ransomware indicator) of ${line}\n`);
     for (const r of rows) {
-      const clean = cleanCandidate(systemTrend(engine.catalog, r.system));
-      if (clean) io.stdout.write(`${r.system}: SUSPICIOUS sets (ransomware indicator): ${clean.why}\n`);
       for (const w of r.wal) {
         io.stdout.write(
           `${r.system}: WAL archive on ${w.label ?? w.mediumId}: ${w.files} files up to ${w.lastSegment ?? '—'}, last archived ${ago(w.lastArchivedAt)}${w.gaps ? `, ${w.gaps} GAP(S)` : ''} (as of the scan ${ago(w.scannedAt)}; lifeboat pitr plan for the window)\n`,
