@@ -13,19 +13,8 @@ import type { EncoderSettings, EncoderWorkerData, FromEncoder, ToEncoder } from 
 
 const CHUNK = 64 * 1024;
 
-/** Byte entropy (bits per byte) of 16 samples of 1 KiB spread over the block. */
-function entropy(view: Uint8Array, counts: Uint32Array): number {
-  // Compressed data (JPEG, PDF streams, archives, ciphertext) is at 7.9–8.0 (random bytes read
-  // 7.99 on 16 KiB), text and dumps far below.
-  counts.fill(0);
-  const piece = 1024;
-  const step = Math.floor((view.length - piece) / 15);
-  let n = 0;
-  for (let k = 0; k < 16; k++) {
-    const at = k * step;
-    for (let i = at; i < at + piece; i++) counts[view[i]!]!++;
-    n += piece;
-  }
+/** Shannon entropy (bits per byte) of a byte histogram of n bytes. */
+function bitsPerByte(counts: Uint32Array, n: number): number {
   let h = 0;
   for (let b = 0; b < 256; b++) {
     const c = counts[b]!;
@@ -36,16 +25,30 @@ function entropy(view: Uint8Array, counts: Uint32Array): number {
   return h;
 }
 
+/** Byte entropy (bits per byte) of 16 samples of 1 KiB spread over the block. */
+function entropy(view: Uint8Array, counts: Uint32Array): number {
+  // Compressed data (JPEG, PDF streams, archives, ciphertext) is at 7.9–8.0 (random bytes read
+  // 7.99 on 16 KiB), text and dumps far below.
+  counts.fill(0);
+  const piece = 1024;
+  const step = Math.floor((view.length - piece) / 15);
+  for (let k = 0; k < 16; k++) {
+    const at = k * step;
+    for (let i = at; i < at + piece; i++) counts[view[i]!]!++;
+  }
+  return bitsPerByte(counts, 16 * piece);
+}
+
 /**
  * Bytes of a block that would not compress, estimated from up to 32 samples of 1 KiB (one per
- * 32 KiB), one at the middle of each equal slice of the block (so a tar's first header and its end-of-archive zeros,
- * at the edges, are not sampled for a one-block tar): each sample whose own byte entropy is at least
- * 7.5 bits counts for its share of the block. Random bytes read ~7.8 on 1 KiB (the estimate is low
- * on so few bytes), text and dumps below 6.
+ * 32 KiB: a dump's 64 KiB pipe reads get two, so the cost stays under 1/32 of the bytes), one at
+ * the middle of each equal slice of the block (a tar's first header and its end-of-archive zeros,
+ * at the edges, are not sampled in a one-block tar): each sample whose own byte entropy is at
+ * least 7.5 bits counts for its share of the block. Random bytes read ~7.8 on 1 KiB (the estimate
+ * is low on so few bytes), text and dumps below 6.
  */
 function incompressibleIn(view: Uint8Array, counts: Uint32Array): number {
   const piece = 1024;
-  // At most one sample per 32 KiB (a dump's 64 KiB pipe reads get two): the cost stays under 1/32 of the bytes.
   if (view.length < piece) return 0;
   const samples = Math.max(1, Math.min(32, Math.floor(view.length / (32 * piece))));
   const slice = view.length / samples;
@@ -54,14 +57,7 @@ function incompressibleIn(view: Uint8Array, counts: Uint32Array): number {
     counts.fill(0);
     const at = Math.min(view.length - piece, Math.max(0, Math.floor((k + 0.5) * slice - piece / 2)));
     for (let i = at; i < at + piece; i++) counts[view[i]!]!++;
-    let h = 0;
-    for (let b = 0; b < 256; b++) {
-      const c = counts[b]!;
-      if (c === 0) continue;
-      const p = c / piece;
-      h -= p * Math.log2(p);
-    }
-    if (h >= 7.5) high++;
+    if (bitsPerByte(counts, piece) >= 7.5) high++;
   }
   return Math.round((view.length * high) / samples);
 }
