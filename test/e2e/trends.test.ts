@@ -88,6 +88,7 @@ describe('trends and the suspicious badge', () => {
     expect(await catalog.suspiciousRows()).toEqual([`share/${sets[1]}`]);
     await catalog.openSetByKeyboard(`share/${sets[1]}`);
     expect(await catalog.testId('set-suspicious').textContent()).toMatch(/ransomware indicator flagged this set/);
+    await session.screenshot('catalog-trends');
     findings.push(...(await catalog.axe('catalog-trends')));
     expect(findings).toEqual([]);
   }, 60_000);

@@ -92,7 +92,7 @@ function SetTable({
               role="row"
               aria-rowindex={first + i + 2}
               aria-selected={selected === r.key}
-              aria-label={`${r.key}, ${r.kind}, made ${formatTimeWithAge(r.createdAt)}`}
+              aria-label={`${r.key}, ${r.kind}, made ${formatTimeWithAge(r.createdAt)}${r.suspicious.length ? ', suspicious (ransomware indicator)' : ''}`}
               tabIndex={first + i === active ? 0 : -1}
               data-index={first + i}
               className={selected === r.key ? 'vrow selected' : 'vrow'}
@@ -134,20 +134,19 @@ function SetTable({
                 {r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}
               </span>
               <span role="gridcell">
+                {r.suspicious.length > 0 && (
+                  <>
+                    <span className="status status-red" title={r.suspicious.join('; ')} data-testid="suspicious-badge">
+                      suspicious
+                    </span>{' '}
+                  </>
+                )}
                 {r.verified ? (
                   <span className="status status-green">verified</span>
                 ) : (
                   <span className="status status-amber">unverified</span>
                 )}{' '}
                 {r.signed ? '✍' : ''}
-                {r.suspicious.length > 0 && (
-                  <>
-                    {' '}
-                    <span className="status status-red" title={r.suspicious.join('; ')} data-testid="suspicious-badge">
-                      suspicious
-                    </span>
-                  </>
-                )}
               </span>
             </div>
           ))}
