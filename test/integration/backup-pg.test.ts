@@ -45,7 +45,13 @@ function sh(cmd: string, cwd: string): string {
 }
 
 describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg_restore', () => {
-  let set: { set_id: string; path: string; artifacts: Array<{ path: string; sha256: string }>; signed_by: string };
+  let set: {
+    set_id: string;
+    path: string;
+    artifacts: Array<{ path: string; sha256: string }>;
+    signed_by: string;
+    suspicious: boolean;
+  };
 
   it('makes a signed, encrypted set and reports it as JSON', () => {
     const r = lifeboat(
@@ -70,6 +76,7 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
     set = json(r);
     expect(set.set_id).toMatch(/^\d{8}T\d{6}Z-pg-logical$/);
     expect(set.artifacts.map((a) => a.path)).toEqual(['db.dump.zst.age']);
+    expect(set.suspicious).toBe(false); // the ransomware indicator (a first set has no history to jump against)
   });
 
   it('passes sha256sum -c and openssl signature verification', () => {
@@ -104,6 +111,13 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
     const info = json<{ catalog: { sets: number; media: number } }>(lifeboat(env, 'info', '--json'));
     expect(info.catalog.sets).toBeGreaterThanOrEqual(1);
     expect(info.catalog.media).toBe(1);
+    // Its trend point: the dump's share that does not compress was measured (docs/trends.md), not a gap.
+    const trend = json<Array<{ points: Array<{ setId: string; incompressibleShare: number | null }> }>>(
+      lifeboat(env, 'systems', '--trend', '--system', 'shop-db', '--json'),
+    );
+    const point = trend[0]!.points.find((p) => p.setId === set.set_id)!;
+    expect(point.incompressibleShare).toBeGreaterThanOrEqual(0);
+    expect(point.incompressibleShare).toBeLessThan(0.5);
   });
 });
 

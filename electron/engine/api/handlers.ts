@@ -4,6 +4,7 @@ import { createKeysJobsHandlers } from './keys-jobs-handlers';
 import { LifeboatError } from '../errors';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
+import { systemTrends } from '../catalog/trends';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { judgeVerify, runVerify } from '../verify/run';
@@ -92,6 +93,7 @@ export function createHandlers(engine: Engine): Handlers {
     },
 
     listSystems: async () => listSystems(engine.catalog, engine.settings()),
+    getTrends: async ({ system }: ChannelArgs<'getTrends'>) => systemTrends(engine.catalog, system),
 
     findFiles: async ({ glob, system }) => findFiles(engine.catalog, glob, system),
 
