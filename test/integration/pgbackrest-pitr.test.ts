@@ -2,6 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandlers } from '../../electron/engine/api/handlers';
+import { dispatch } from '../../electron/engine/api/dispatch';
+import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
+import { Engine } from '../../electron/engine/engine';
+import { silentLogger } from '../../electron/engine/log/logger';
 import { postgresRunAs, runPgTool } from '../../electron/engine/postgres/scratch-cluster';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
@@ -151,6 +156,7 @@ afterAll(async () => {
 
 interface Plan {
   origin: string;
+  medium: string;
   bases: Array<{ setId: string; startLsn: string }>;
   gaps: unknown[];
   timelines: Array<{ timeline: number; segments: number }>;
@@ -318,6 +324,36 @@ describe('a zst-compressed, encrypted pgBackRest repository', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(json<{ ok: boolean }>(r).ok).toBe(true);
   });
+
+  it("the app's PITR plan reads the passphrase from the keychain (pgbackrest:shop), as the CLI and runbooks do", async () => {
+    // The app's catalog knows the repository (a scan with the passphrase); the keychain starts empty.
+    const appHome = join(dir.path, 'app');
+    const scan = lifeboat({ LIFEBOAT_HOME: appHome }, 'scan', repo.b, '--passphrase-file', passFile);
+    expect(scan.status, scan.stdout + scan.stderr).toBe(0);
+    const credentials = new MemoryCredentialStore();
+    const engine = new Engine({ dataDir: appHome, credentials, frontDoor: 'bridge', throttleMs: 10 });
+    try {
+      const handlers = createHandlers(engine);
+      const plan = (): ReturnType<typeof dispatch> =>
+        dispatch(handlers, 'planPitr', { system: 'shop', targetTime: target }, silentLogger);
+      const locked = await plan();
+      expect(locked.ok).toBe(false);
+      expect(JSON.stringify(locked)).toContain('encrypted');
+      expect(JSON.stringify(locked)).not.toContain('correct horse');
+      await credentials.set('pgbackrest:shop', 'correct horse battery staple');
+      const r = await plan();
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const value = (r as { value: Plan }).value;
+      // The wire plan names the stanza's repository and its full backup (pgBackRest's label).
+      expect(value.medium).toContain('repo-b');
+      expect(value.bases.map((b) => b.setId)).toEqual([expect.stringMatching(/^\d{8}-\d{6}F$/)]);
+      expect(value.gaps).toEqual([]);
+      expect(value.target.inside).toBe(true);
+      expect(value.target.base).toBe(value.bases[0]!.setId);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 
   it('restore pg-pitr, accepted with the override, brings back exactly the rows before the target', async () => {
     expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile, '--allow-unsigned')).toEqual(

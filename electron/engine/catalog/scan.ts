@@ -12,7 +12,7 @@ import type { ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { pgbackrestDetector } from '../foreign/pgbackrest';
 import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
-import { systemNameFrom } from '../foreign/seed/names';
+import { systemNameFrom } from '../foreign/names';
 import { formatBytes } from '../../../shared/format';
 import { describeSeen, discover, type Discovery, type SeenSummary } from '../foreign/discover';
 import { resticDetector } from '../foreign/restic';

@@ -7,9 +7,7 @@ import { LifeboatError } from '../../errors';
 import { planPitr } from '../../pitr/plan';
 import { restorePitr, type PitrRestoreInput } from '../../pitr/restore-pitr';
 import { admitRestore, evidenceOf, factsOfDescription, judgeTrust } from '../../foreign/trust';
-import { foreignSecrets } from '../../foreign/secrets';
-import type { PgbrKeys } from '../../foreign/pgbackrest/wal';
-import type { CredentialStore } from '../../credentials/credential-store';
+import { pgbrKeysFor } from '../../foreign/secrets';
 import { ledgerOf } from '../../verify/verify';
 import { findPgBinDir, postgresRunAs, runPgTool } from '../../postgres/scratch-cluster';
 import { defineAction } from './types';
@@ -45,11 +43,6 @@ export function foreignBaseAdmission(
   };
 }
 
-/** An encrypted pgBackRest stanza's passphrase from the keychain (pgbackrest:<stanza>, then pgbackrest:), when stored. */
-async function pgbrKeysFromKeychain(credentials: CredentialStore, system: string): Promise<PgbrKeys> {
-  return { repoPassphrase: await foreignSecrets({ keychain: credentials }).get('pgbackrest-cipher', system) };
-}
-
 /**
  * pitr.plan: can this system be recovered to a point in time, and to this one? Never fails for
  * "no": it answers `available: false` with the reason, so a runbook can fall back to the newest
@@ -75,7 +68,7 @@ export const pitrPlan = defineAction({
       identities: ctx.deps.identities,
       trust,
       pgBinDir: ctx.deps.settings.pgBinDir || undefined,
-      pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+      pgbrKeys: await pgbrKeysFor(p.system, { keychain: ctx.deps.credentials }),
     });
     const t = plan.target!;
     const w = plan.windows.find((x) => x.base === t.base) ?? null;
@@ -186,7 +179,7 @@ export const restorePgPitr = defineAction({
         pgBinDir: ctx.deps.settings.pgBinDir || undefined,
         stopAfter: false,
         timeoutSeconds: p.timeout,
-        pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+        pgbrKeys: await pgbrKeysFor(p.system, { keychain: ctx.deps.credentials }),
         admitForeignBase: foreignBaseAdmission(ctx.deps.catalog, p.system, p.allow_unsigned),
       },
       { ...ctx, step: (s) => ctx.log('info', s) },
