@@ -85,5 +85,6 @@ describe('systemNameFrom (foreign/names.ts): one system name for every other too
     expect(systemNameFrom('--Main_Site.v2')).toBe('main_site.v2');
     expect(systemNameFrom('x'.repeat(80))).toHaveLength(63);
     expect(systemNameFrom('!!!')).toBe('unnamed');
+    expect(systemNameFrom('--', 'restic')).toBe('restic');
   }, 10_000);
 });
