@@ -29,13 +29,15 @@ export function keyedMedium(
   o: {
     label?: string;
     medium?: string;
+    /** The identity's file name in `dir` (default id.age). */
+    identity?: string;
     /** Pin the signing key: with this label (default 'servers'), `true` without one, `false` not at all. */
     trust?: string | boolean;
     sign?: boolean;
   } = {},
 ): KeyedMedium {
   const medium = join(dir, o.medium ?? 'medium');
-  const identity = join(dir, 'id.age');
+  const identity = join(dir, o.identity ?? 'id.age');
   const signKey = join(dir, 'sign.pem');
   checked('medium init', lifeboat(env, 'medium', 'init', medium, '--label', o.label ?? 'drive-a'));
   const recipient = checked('keys age-new', lifeboat(env, 'keys', 'age-new', '--out', identity)).stdout.trim();
