@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 let pg: ScratchCluster;
@@ -22,13 +23,10 @@ beforeAll(async () => {
   await loadSampleData(pg.url('shop'));
   source = await fingerprint(pg.url('shop'));
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  medium = join(dir.path, 'usb');
-  keys.sign = join(dir.path, 'sign.pem');
-  keys.identity = join(dir.path, 'laptop.age');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'usb-1').status).toBe(0);
-  expect(lifeboat(env, 'keys', 'signing-new', '--out', keys.sign).status).toBe(0);
-  recipient = lifeboat(env, 'keys', 'age-new', '--out', keys.identity).stdout.trim();
-  expect(recipient).toMatch(/^age1/);
+  const keyed = keyedMedium(env, dir.path, { medium: 'usb', label: 'usb-1', identity: 'laptop.age', trust: false });
+  ({ medium, recipient } = keyed);
+  keys.sign = keyed.signKey;
+  keys.identity = keyed.identity;
 });
 afterAll(async () => {
   await pg.destroy();

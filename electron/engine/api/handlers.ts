@@ -11,6 +11,7 @@ import { judgeVerify, runVerify } from '../verify/run';
 import { identitiesFor } from '../crypto/keychain-identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../catalog/pitr-medium';
+import { pgbrKeysFor } from '../foreign/secrets';
 import { LIFEBOAT_VERSION } from '../version';
 import { renderChecklistHtml } from '../runbooks/checklist';
 import { listRunbooks, loadRunbook } from '../runbooks/library';
@@ -117,6 +118,8 @@ export function createHandlers(engine: Engine): Handlers {
         identities: await identitiesFor(engine.credentials, []),
         trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false },
         pgBinDir: engine.settings().pgBinDir || undefined,
+        // An encrypted pgBackRest repository plans with the keychain's passphrase, as the CLI and runbooks do.
+        pgbrKeys: await pgbrKeysFor(system, { keychain: engine.credentials }),
       });
     },
 
