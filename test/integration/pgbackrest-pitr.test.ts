@@ -271,13 +271,17 @@ describe('a plain (gz) pgBackRest repository', () => {
     expect(warnings).toContain('foreign: integrity data of the format (pgBackRest manifest checksums); first verified');
   }, 60_000);
 
-  it('the pitr-restore runbook (drill) plans and recovers from the pgBackRest repository end to end', async () => {
+  it('the pitr-restore runbook (drill) plans and recovers from the pgBackRest repository end to end, the never-verified base admitted by the run override', async () => {
+    // A laptop that scanned the repository but never verified it: the run's --allow-unsigned admits the foreign base.
+    const fresh = { LIFEBOAT_HOME: join(dir.path, 'home-runbook') };
+    expect(lifeboat(fresh, 'scan', repo.a).status).toBe(0);
     const r = await lifeboatAsync(
-      env,
+      fresh,
       'run',
       'pitr-restore',
       '--drill',
       '--yes',
+      '--allow-unsigned',
       '--input',
       'system=shop',
       '--input',
@@ -299,7 +303,9 @@ describe('a plain (gz) pgBackRest repository', () => {
     const replayed = Date.parse(String(step('recover').output!.replayed_to));
     expect(replayed).toBeGreaterThanOrEqual(a3!.at.getTime());
     expect(replayed).toBeLessThan(b1!.at.getTime());
-    expect((step('recover').output!.warnings as string[]).join(' ')).toContain('pgBackRest backup (foreign; ');
+    expect((step('recover').output!.warnings as string[]).join(' ')).toMatch(
+      /pgBackRest backup \(foreign; .*accepted with the override \(--allow-unsigned\)/,
+    );
     expect(step('validate').status).toBe('done');
     expect(step('report').status).toBe('done');
   }, 90_000);
