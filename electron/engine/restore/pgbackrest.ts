@@ -339,7 +339,9 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
       input.signal?.throwIfAborted();
-      await one(jobs[next++]!);
+      await one(jobs[next++]!).catch((e: unknown) => {
+        throw e instanceof LifeboatError ? e : mapError(e);
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency ?? 4, jobs.length)) }, worker));
