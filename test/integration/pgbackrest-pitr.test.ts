@@ -224,6 +224,45 @@ describe('a plain (gz) pgBackRest repository', () => {
     expect(warnings).toContain('foreign: integrity data of the format (pgBackRest manifest checksums); first verified');
   }, 60_000);
 
+  it('the pitr-restore runbook (drill) plans and recovers from the pgBackRest repository end to end, the never-verified base admitted by the run override', async () => {
+    // A laptop that scanned the repository but never verified it: the run's --allow-unsigned admits the foreign base.
+    const fresh = { LIFEBOAT_HOME: join(dir.path, 'home-runbook') };
+    expect(lifeboat(fresh, 'scan', repo.a).status).toBe(0);
+    const r = await lifeboatAsync(
+      fresh,
+      'run',
+      'pitr-restore',
+      '--drill',
+      '--yes',
+      '--allow-unsigned',
+      '--input',
+      'system=shop',
+      '--input',
+      `target_time=${target}`,
+      '--json',
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = json<{
+      status: string;
+      steps: Array<{ id: string; status: string; output: Record<string, unknown> | null }>;
+    }>(r);
+    const step = (id: string): (typeof res.steps)[number] => res.steps.find((x) => x.id === id)!;
+    expect(res.status).toBe('succeeded');
+    expect(step('plan').output).toMatchObject({ available: true, medium: repo.a });
+    expect(step('recover').status).toBe('done');
+    // The incremental (its unchanged files the full's), replayed to a commit between the two batches.
+    expect(String(step('recover').output!.base)).toMatch(/^\d{8}-\d{6}F_\d{8}-\d{6}I$/);
+    const [a3, b1] = await query<{ at: Date }>(pg.url(), "SELECT at FROM marks WHERE tag IN ('a3', 'b1') ORDER BY tag");
+    const replayed = Date.parse(String(step('recover').output!.replayed_to));
+    expect(replayed).toBeGreaterThanOrEqual(a3!.at.getTime());
+    expect(replayed).toBeLessThan(b1!.at.getTime());
+    expect((step('recover').output!.warnings as string[]).join(' ')).toMatch(
+      /pgBackRest backup \(foreign; .*accepted with the override \(--allow-unsigned\)/,
+    );
+    expect(step('validate').status).toBe('done');
+    expect(step('report').status).toBe('done');
+  }, 90_000);
+
   it('refuses a data file that does not match the manifest before anything starts', async () => {
     const copy = join(dir.path, 'repo-a-badfile');
     cpSync(repo.a, copy, { recursive: true });

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifests, openPlainFile, readBackupInfo } from '../../electron/engine/foreign/pgbackrest';
 import { openMedium } from '../../electron/engine/storage/open-medium';
-import { json, lifeboat, type CliRun } from '../helpers/cli';
+import { postgresRunAs, runPgTool } from '../../electron/engine/postgres/scratch-cluster';
+import { json, lifeboat, lifeboatAsync, type CliRun } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { pgbackrestConfig, type Pgbackrest } from '../helpers/pgbackrest';
 import { tempDir } from '../helpers/temp';
@@ -339,5 +340,76 @@ describe('pgBackRest repositories read natively', () => {
     );
     expect(wrong.status).toBe(2);
     expect(wrong.stdout).toContain('the passphrase given does not open it');
+  }, 60_000);
+});
+
+describe('pgBackRest sets restored by PITR, and sets gone from their medium', () => {
+  it('a block-incremental backup (repo-block=y, bundled, lz4) restored by PITR: its rows, and the WAL after it to the target', async () => {
+    const archived = async (): Promise<number> =>
+      Number((await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
+    await new Promise((r) => setTimeout(r, 1100));
+    const target = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 1100));
+    // After the target: must not come back.
+    await query(pg.url(), 'INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(61001, 62000) g');
+    const before = await archived();
+    await query(pg.url(), 'SELECT pg_switch_wal()');
+    for (let i = 0; i < 400 && (await archived()) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await archived()).toBeGreaterThan(before);
+
+    const data = join(dir.path, 'restored-block');
+    const r = await lifeboatAsync(
+      laptop,
+      'restore',
+      'pg-pitr',
+      '--system',
+      STANZA,
+      '--from',
+      repo(3),
+      '--target-time',
+      target,
+      '--data-dir',
+      data,
+      '--allow-unsigned',
+      '--json',
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const res = json<{ base: string; port: number; running: boolean }>(r);
+    // The newest base before the target: repo3's block-incremental incremental (its blocks in its own folder and the full's).
+    expect(res.base).toBe(info(3).backup.find((b) => b.type === 'incr')!.label);
+    expect(res.running).toBe(true);
+    try {
+      const [row] = await query<{ n: string; changed: string }>(
+        `postgres://postgres@127.0.0.1:${res.port}/postgres`,
+        "SELECT count(*)::text AS n, count(*) FILTER (WHERE note = 'changed')::text AS changed FROM orders",
+      );
+      // 60,000 of the full, every 7th changed before the incremental, 1,000 inserted after it (replayed), none after the target.
+      expect(row).toEqual({ n: '61000', changed: String(Math.floor(60000 / 7)) });
+    } finally {
+      await runPgTool(join(pg.binDir, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], {
+        runAs: postgresRunAs(),
+      });
+    }
+  }, 120_000);
+
+  it('systems: a system whose every set is gone from its medium is not OK, and says so', () => {
+    const moved = join(dir.path, 'repo2-moved');
+    cpSync(repo(2), moved, { recursive: true });
+    const env = { LIFEBOAT_HOME: join(dir.path, 'laptop-gone') };
+    ok(lifeboat(env, 'scan', moved));
+    ok(lifeboat(env, 'verify', moved, '--level', 'integrity'));
+    type Sys = { system: string; status: string; reason: string; newestSet: unknown; newestVerifiedSet: unknown };
+    const shop = (): Sys => json<Sys[]>(lifeboat(env, 'systems', '--json')).find((s) => s.system === STANZA)!;
+    expect(shop().status).toBe('ok');
+    // The backups are gone from the medium (deleted, or another repository mounted there): the rescan marks them missing.
+    rmSync(join(moved, 'backup'), { recursive: true });
+    lifeboat(env, 'scan', moved);
+    const after = shop();
+    expect(after.status).toBe('no-sets');
+    expect(after.reason).toContain('all 2 sets are missing from the media that held them');
+    expect(after.newestVerifiedSet).toBeNull();
+    const text = lifeboat(env, 'systems');
+    expect(text.stdout).not.toMatch(/\bOK:/);
+    expect(text.stdout).toContain('NO-SETS: all 2 sets are missing');
   }, 60_000);
 });

@@ -323,6 +323,41 @@ describe('seed-script folders', () => {
     }
   }, 180_000);
 
+  it('restore pg of the openssl enc sets (pbkdf2 .sql.gz.enc, legacy .sql.enc) with their passphrase; without it, says what is missing', async () => {
+    const keys = json<Array<{ key: string }>>(lifeboat(env, 'sets', '--system', 'shop', '--json')).map((x) => x.key);
+    const encGz = keys.find((k) => k.includes('20261202T150000'))!;
+    const encSql = keys.find((k) => k.includes('20261202T180000'))!;
+    expect([encGz, encSql].every(Boolean), keys.join(', ')).toBe(true);
+    const without = await lifeboatAsync(env, 'restore', 'pg', encGz, '--target', admin(), '--database', 'from_enc_x');
+    expect(without.status).not.toBe(0);
+    expect(without.stderr + without.stdout).toMatch(/passphrase/);
+    expect(await query(admin(), "SELECT 1 FROM pg_database WHERE datname = 'from_enc_x'")).toHaveLength(0);
+    for (const [set, database] of [
+      [encGz, 'from_enc_gz'],
+      [encSql, 'from_enc_sql'],
+    ] as const) {
+      const r = await lifeboatAsync(
+        env,
+        'restore',
+        'pg',
+        set,
+        '--target',
+        admin(),
+        '--database',
+        database,
+        '--passphrase-file',
+        pwFile,
+        '--json',
+      );
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const rows = await query<{ n: string }>(
+        pg.url().replace(/\/[^/]*$/, `/${database}`),
+        'SELECT count(*)::text AS n FROM items',
+      );
+      expect(rows[0]!.n).toBe(String(ROWS));
+    }
+  }, 180_000);
+
   it('a dump holding \\! is refused before psql runs, naming the line; nothing is created', async () => {
     const sets = json<Array<{ key: string }>>(lifeboat(env, 'sets', '--system', 'evil', '--json'));
     const r = await lifeboatAsync(

@@ -2,7 +2,7 @@ import type { NextActionKind, Objectives, Recoverability } from '../../../shared
 import { formatDuration } from '../../../shared/format';
 import { TIERS, type Settings, type Tier } from '../settings/settings';
 import type { Catalog } from './catalog';
-import { supersededSql, verifiedSql } from './queries';
+import { presentSql, supersededSql, verifiedSql } from './queries';
 
 /** A drill older than this is due again (the seeds test recovery monthly). */
 export const DRILL_DUE_SECONDS = 31 * 86_400;
@@ -150,7 +150,7 @@ export function recoverabilityOf(
                  AND NOT ${supersededSql('v')} ORDER BY v.started_at DESC LIMIT 1) AS level,
               (SELECT max(v.started_at) FROM verifications v WHERE v.set_key = s.key AND v.artifact_path IS NULL
                  AND v.verdict = 'ok') AS verifiedAt
-       FROM sets s WHERE s.system = ? AND ${verifiedSql('s.key')} ORDER BY s.created_at DESC LIMIT 1`,
+       FROM sets s WHERE s.system = ? AND ${presentSql('s.key')} AND ${verifiedSql('s.key')} ORDER BY s.created_at DESC LIMIT 1`,
     )
     .get(system) as { key: string; createdAt: string; level: string | null; verifiedAt: string } | undefined;
   const newestVerifiedSet = verifiedRow
@@ -162,12 +162,24 @@ export function recoverabilityOf(
       }
     : null;
 
-  // RPO: the newest verified set's age (the newest set's when none is verified).
+  // RPO: the newest verified set's age (the newest set's when none is verified), among the sets some medium still holds.
+  const newestPresent = catalog
+    .stmt(
+      `SELECT key, created_at AS createdAt FROM sets s WHERE s.system = ? AND ${presentSql('s.key')} ORDER BY s.created_at DESC, s.key LIMIT 1`,
+    )
+    .get(system) as { key: string; createdAt: string } | undefined;
   const rpoObjective = objectives.rpoSeconds;
-  const ref = newestVerifiedSet ?? newest ?? null;
+  const ref = newestVerifiedSet ?? newestPresent ?? null;
   const age = ref ? ageSeconds(ref.createdAt, now) : null;
   let rpo: Recoverability['rpo'];
-  if (!newest) rpo = { state: 'no-sets', ageSeconds: null, text: 'No backup set is known.' };
+  if (!newestPresent && count > 0)
+    // Every set was missing at its medium's last scan: none of them recovers anything.
+    rpo = {
+      state: 'no-sets',
+      ageSeconds: null,
+      text: `All ${count} backup set${count === 1 ? ' is' : 's are'} missing from the media that held them: reconnect and scan the media.`,
+    };
+  else if (!newest) rpo = { state: 'no-sets', ageSeconds: null, text: 'No backup set is known.' };
   else if (!newestVerifiedSet) {
     rpo = {
       state: 'unverified',

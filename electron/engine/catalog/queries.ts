@@ -29,6 +29,14 @@ const standingFailureSql = (setKey: string, mediumId: string | null): string =>
 export const verifiedSql = (setKey: string): string =>
   `EXISTS (SELECT 1 FROM verifications v WHERE v.set_key = ${setKey} AND v.artifact_path IS NULL AND v.verdict = 'ok' AND NOT ${standingFailureSql('v.set_key', 'v.medium_id')})`;
 
+/**
+ * True (in SQL) unless every medium that held the set `setKey` lost it (each one's last scan found it missing): a set missing
+ * everywhere recovers nothing. A set with no presence recorded at all is not judged missing.
+ */
+export const presentSql = (setKey: string): string =>
+  `(EXISTS (SELECT 1 FROM presence pr WHERE pr.set_key = ${setKey} AND pr.missing_since IS NULL)
+     OR NOT EXISTS (SELECT 1 FROM presence pr WHERE pr.set_key = ${setKey}))`;
+
 export interface SetFilter {
   system?: string;
   kind?: string;
@@ -258,6 +266,7 @@ export interface SystemRow {
   system: string;
   tier: string | null;
   sets: number;
+  /** The newest set, and the newest verified one, among those some medium still holds (missing sets recover nothing). */
   newestSet: { key: string; createdAt: string } | null;
   newestVerifiedSet: { key: string; createdAt: string } | null;
   rpoMinutes: number | null;
@@ -283,10 +292,12 @@ export interface SystemRow {
 export function listSystems(catalog: Catalog, settings: Settings, now = new Date()): SystemRow[] {
   const rows = catalog.db
     .prepare(
-      `SELECT s.system, max(s.tier) AS tier, count(*) AS sets,
-              (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system ORDER BY x.created_at DESC LIMIT 1) AS newest,
+      `SELECT s.system, max(s.tier) AS tier, count(*) AS sets, sum(${presentSql('s.key')}) AS present,
+              (SELECT max(p.missing_since) FROM presence p JOIN sets x ON x.key = p.set_key WHERE x.system = s.system) AS missingSince,
               (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system
-                 AND ${verifiedSql('x.key')}
+                 AND ${presentSql('x.key')} ORDER BY x.created_at DESC LIMIT 1) AS newest,
+              (SELECT json_object('key', x.key, 'createdAt', x.created_at) FROM sets x WHERE x.system = s.system
+                 AND ${presentSql('x.key')} AND ${verifiedSql('x.key')}
                  ORDER BY x.created_at DESC LIMIT 1) AS newestVerified
        FROM sets s GROUP BY s.system ORDER BY s.system`,
     )
@@ -294,6 +305,8 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
     system: string;
     tier: string | null;
     sets: number;
+    present: number;
+    missingSince: string | null;
     newest: string | null;
     newestVerified: string | null;
   }>;
@@ -307,7 +320,11 @@ export function listSystems(catalog: Catalog, settings: Settings, now = new Date
     const age = ref ? Math.max(0, Math.round((now.getTime() - Date.parse(ref.createdAt)) / 60_000)) : null;
     let status: SystemRow['status'];
     let reason: string;
-    if (!ref) {
+    if (!ref && r.sets > 0) {
+      // Every set of the system was missing at its medium's last scan: nothing known is reachable, whatever was verified.
+      status = 'no-sets';
+      reason = `all ${r.sets} set${r.sets === 1 ? ' is' : 's are'} missing from the media that held them (since ${r.missingSince ?? 'the last scan'}): reconnect and scan the media, or take a new backup`;
+    } else if (!ref) {
       status = 'no-sets';
       reason = 'no backup set known';
     } else if (!verified) {

@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fsync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, constants, writeSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
 import { looksOpenSslSalted, openSslDecryptBuffer } from '../crypto/openssl-enc';
 import { SafeTree } from './safe-tree';
 import type { Medium } from '../storage/medium';
-import { openRange, plainStages, type Encoding } from '../foreign/pgbackrest/decode';
+import {
+  decodeLoop,
+  decodeWhole,
+  openRange,
+  plainStages,
+  readStored,
+  type Encoding,
+} from '../foreign/pgbackrest/decode';
 import { json, parseCheckedIni } from '../foreign/pgbackrest/ini';
 import { loadManifests } from '../foreign/pgbackrest/check';
 import { openPlainFile } from '../foreign/pgbackrest/open';
@@ -114,6 +122,30 @@ function inDataDir(name: string): string | null {
   return name.slice('pg_data/'.length);
 }
 
+const EMPTY_SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+/** Files up to this size (stored and plain) are read and decoded whole; larger ones stream with bounded memory. */
+const WHOLE_MAX = 8 * 2 ** 20;
+
+/** A new file, never over anything (O_EXCL) nor through a link (O_NOFOLLOW); its folder was checked by SafeTree. */
+const openNew = (abs: Buffer, mode: number): Promise<FileHandle> =>
+  open(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode).catch(
+    (e: unknown) => {
+      if ((e as { code?: unknown }).code === 'EEXIST')
+        throw new LifeboatError('FORMAT_INVALID', `${abs.toString()} appears twice in the manifest.`);
+      throw mapError(e);
+    },
+  );
+
+/** fsync of a folder: the names renamed into it are on disk. */
+async function syncFolder(abs: Buffer): Promise<void> {
+  const fh = await open(abs, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** A checking sink: writes to the file descriptor, counts, hashes, and stops one byte past the manifest's size. */
 function fileSink(fd: number, f: ManifestFile, hash: ReturnType<typeof createHash>, counter: { n: number }): Writable {
   return new Writable({
@@ -175,9 +207,12 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     offset: number;
     length: number | null;
   }> = [];
+  const names = new Set<string>();
   for (const f of manifest.files) {
     const rel = inDataDir(f.name);
     if (!rel) throw new LifeboatError('FORMAT_INVALID', 'The manifest lists the data directory itself as a file.');
+    if (names.has(rel)) throw new LifeboatError('FORMAT_INVALID', `${rel} appears twice in the manifest.`);
+    names.add(rel);
     const storedBy = manifests.get(f.reference ?? input.label);
     if (!storedBy)
       throw new LifeboatError(
@@ -192,67 +227,136 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     };
     jobs.push({ f, rel, enc, path: loc?.path ?? null, offset: loc?.offset ?? 0, length: loc?.length ?? null });
   }
-  jobs.sort((a, b) => (a.path ?? '').localeCompare(b.path ?? '') || a.offset - b.offset);
+  // The large files first (each streams on its own for a while), then the small ones in the order their bytes lie
+  // (a bundle read front to back): the small files fill in around the long streams.
+  const big = (j: (typeof jobs)[number]): boolean => j.f.size > WHOLE_MAX || j.f.blockIncrMapSize > 0;
+  jobs.sort(
+    (a, b) =>
+      Number(big(b)) - Number(big(a)) ||
+      (big(a) ? b.f.size - a.f.size : 0) ||
+      (a.path ?? '').localeCompare(b.path ?? '') ||
+      a.offset - b.offset,
+  );
 
   let bytes = 0;
   let next = 0;
+  const done = (n: number): void => {
+    bytes += n;
+    input.onBytes?.(bytes);
+  };
   const one = async (j: (typeof jobs)[number]): Promise<void> => {
-    const relBuf = Buffer.from(j.rel);
+    const relBuf = tree.parent(Buffer.from(j.rel), true);
+    const fileMode = layout.fileModes.get(j.f.name) ?? layout.defaultFileMode;
+    if (j.f.size === 0) {
+      // Nothing to prove or to lose half-way: created under its name at once (O_EXCL: never over anything).
+      if (j.f.checksum && j.f.checksum !== EMPTY_SHA1)
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${j.f.name}: the manifest records 0 bytes with a SHA-1 of content.`,
+        );
+      const fh = await openNew(tree.abs(relBuf), fileMode);
+      try {
+        await fh.chmod(fileMode);
+      } finally {
+        await fh.close();
+      }
+      return;
+    }
+    // Bytes the manifest records but the repository does not hold: 0 of them read, a mismatch.
+    if (j.path === null) return check(j, 0, EMPTY_SHA1);
+    const path = j.path;
     const slash = j.rel.lastIndexOf('/');
     // The temporary name sits beside the final one (same folder: the rename is atomic); it starts with a dot and names Lifeboat.
-    const tmpRel = `${slash >= 0 ? j.rel.slice(0, slash + 1) : ''}.${j.rel.slice(slash + 1)}.lifeboat-part`;
-    const { fd, rel: tmpChecked } = tree.createFile(Buffer.from(tmpRel));
-    const hash = createHash('sha1');
-    const counter = { n: 0 };
+    const tmpAbs = tree.abs(
+      Buffer.from(`${slash >= 0 ? j.rel.slice(0, slash + 1) : ''}.${j.rel.slice(slash + 1)}.lifeboat-part`),
+    );
+    const what = `${input.stanza}/${input.label}: ${j.f.name}`;
+    const stored = j.length ?? j.f.repoSize;
+    // Small files (most of a data directory) are read, decoded and checked whole before a byte is written.
+    const whole =
+      j.f.blockIncrMapSize === 0 && stored !== null && stored <= WHOLE_MAX && j.f.size <= WHOLE_MAX
+        ? decodeWhole(j.enc, await readStored(input.medium, path, j.offset, stored), what, j.f.size)
+        : null;
+    if (whole) check(j, whole.length, createHash('sha1').update(whole).digest('hex'));
+    const fh = await openNew(tmpAbs, 0o600);
     // Unproven bytes never stay in the data directory, not even under the temporary name.
-    const discard = (): void => rmSync(tree.abs(tmpChecked), { force: true });
+    const discard = async (): Promise<void> => {
+      await fh.close().catch(() => undefined);
+      await rm(tmpAbs, { force: true });
+    };
     try {
-      if (j.path !== null && j.f.size > 0) {
-        const what = `${input.stanza}/${input.label}: ${j.f.name}`;
-        // A block-incremental file is assembled from its block map (foreign/pgbackrest/open.ts); any other streams from its bytes.
-        const source =
-          j.f.blockIncrMapSize > 0
-            ? [await openPlainFile(input.medium, root, info, manifests, input.label, j.f.name)]
-            : [await openRange(input.medium, j.path, j.offset, j.length), ...plainStages(j.enc, what, j.f.size)];
-        await pipeline([...source, fileSink(fd, j.f, hash, counter)], { signal: input.signal });
+      if (whole) await fh.writeFile(whole);
+      else {
+        const hash = createHash('sha1');
+        const counter = { n: 0 };
+        // zst or plain on a folder: one loop of reads, decryption and decoding into a reused buffer (decodeLoop);
+        // a block-incremental file is assembled from its block map (foreign/pgbackrest/open.ts); any other streams.
+        const looped =
+          j.f.blockIncrMapSize === 0 &&
+          (await decodeLoop(
+            input.medium,
+            path,
+            j.offset,
+            j.length,
+            j.enc,
+            what,
+            j.f.size,
+            (b) => {
+              counter.n += b.length;
+              hash.update(b);
+              let off = 0;
+              while (off < b.length) off += writeSync(fh.fd, b, off, b.length - off);
+            },
+            input.signal,
+          ));
+        if (!looped) {
+          const source =
+            j.f.blockIncrMapSize > 0
+              ? [await openPlainFile(input.medium, root, info, manifests, input.label, j.f.name)]
+              : [await openRange(input.medium, path, j.offset, j.length), ...plainStages(j.enc, what, j.f.size)];
+          await pipeline([...source, fileSink(fh.fd, j.f, hash, counter)], { signal: input.signal });
+        }
+        check(j, counter.n, counter.n === 0 ? EMPTY_SHA1 : hash.digest('hex'));
       }
-      // Off the main thread: the workers' fsyncs overlap (a data directory is mostly small files).
-      await new Promise<void>((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
+      await fh.chmod(fileMode);
+      // Durable before it takes its name: a restore cut by a crash leaves no file that claims to be complete.
+      await fh.sync();
+      await fh.close();
     } catch (e) {
-      closeSync(fd);
-      discard();
+      await discard();
       throw e instanceof LifeboatError ? e : mapError(e);
     }
-    closeSync(fd);
-    const got = counter.n === 0 ? 'da39a3ee5e6b4b0d3255bfef95601890afd80709' : hash.digest('hex');
-    if (counter.n !== j.f.size || got !== j.f.checksum) {
-      discard();
+    await rename(tmpAbs, tree.abs(relBuf));
+    done(j.f.size);
+  };
+  const check = (j: (typeof jobs)[number], n: number, got: string): void => {
+    if (n !== j.f.size || got !== (j.f.checksum || EMPTY_SHA1))
       throw new LifeboatError(
         'CHECKSUM_MISMATCH',
-        `${j.f.name} in ${input.stanza}/${j.f.reference ?? input.label} does not match its manifest (${counter.n} of ${j.f.size} bytes, SHA-1 ${got.slice(0, 12)}… ≠ ${j.f.checksum.slice(0, 12)}…). The data directory is not usable.`,
+        `${j.f.name} in ${input.stanza}/${j.f.reference ?? input.label} does not match its manifest (${n} of ${j.f.size} bytes, SHA-1 ${got.slice(0, 12)}… ≠ ${j.f.checksum.slice(0, 12)}…). The data directory is not usable.`,
         {
           hint: 'The repository is damaged: use another backup or another copy of the repository.',
         },
       );
-    }
-    const target = tree.lstat(relBuf);
-    if (target.st) throw new LifeboatError('FORMAT_INVALID', `${j.rel} appears twice in the manifest.`);
-    renameSync(tree.abs(tmpChecked), target.abs);
-    chmodSync(target.abs, layout.fileModes.get(j.f.name) ?? layout.defaultFileMode);
-    bytes += counter.n;
-    input.onBytes?.(bytes);
   };
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
       input.signal?.throwIfAborted();
-      await one(jobs[next++]!);
+      await one(jobs[next++]!).catch((e: unknown) => {
+        throw e instanceof LifeboatError ? e : mapError(e);
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency ?? 4, jobs.length)) }, worker));
-  // Folders' modes last: a 0500 folder from the manifest must not stop its own files being written.
+  // Folders' modes last: a 0500 folder from the manifest must not stop its own files being written. Each folder
+  // synced once, after its files' renames: the names are durable too.
   for (const p of ordered.reverse()) {
     const rel = inDataDir(p);
-    if (rel) chmodSync(tree.abs(Buffer.from(rel)), layout.pathModes.get(p) ?? layout.defaultPathMode);
+    if (!rel) continue;
+    const abs = tree.abs(Buffer.from(rel));
+    chmodSync(abs, layout.pathModes.get(p) ?? layout.defaultPathMode);
+    await syncFolder(abs);
   }
+  await syncFolder(Buffer.from(input.dataDir));
   return { files: jobs.length, bytes, labels: [...manifests.keys()] };
 }

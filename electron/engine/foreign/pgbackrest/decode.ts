@@ -1,9 +1,18 @@
 import { createReadStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { createGunzip, createInflateRaw } from 'node:zlib';
+import { createGunzip, createInflateRaw, gunzipSync, inflateRawSync } from 'node:zlib';
 import { decompressFrameSync } from 'lz4-napi';
-import { openSslDecipher } from '../../crypto/openssl-enc';
+import * as zstd from 'zstd-napi/binding';
+import { createDecipheriv, type Decipher } from 'node:crypto';
+import {
+  deriveOpenSslKey,
+  looksOpenSslSalted,
+  OPENSSL_SALTED_MAGIC,
+  openSslDecipher,
+  openSslDecryptBuffer,
+} from '../../crypto/openssl-enc';
 import { LifeboatError } from '../../errors';
 import { BoundedZstdDecompress } from '../../pipeline/zstd-decode';
 import type { Medium } from '../../storage/medium';
@@ -116,6 +125,209 @@ export function plainStages(enc: Encoding, what: string, plainLimit: number): Tr
   return stages;
 }
 
+function tooLarge(what: string, limit: number): LifeboatError {
+  return new LifeboatError(
+    'CHECKSUM_MISMATCH',
+    `${what} decodes to more than the ${limit} bytes its manifest records.`,
+  );
+}
+
+/** zstd frames decoded into one buffer of at most `limit` bytes: a byte past it fails at once, whatever the frame claims. */
+function zstdWhole(src: Buffer, limit: number, what: string): Buffer {
+  const dctx = new zstd.DCtx();
+  const out = Buffer.allocUnsafe(limit + 1);
+  let made = 0;
+  let rest = src;
+  let ret = 0;
+  try {
+    while (rest.length > 0 || ret !== 0) {
+      const [r, m, used] = dctx.decompressStream(out.subarray(made), rest);
+      ret = r;
+      made += m;
+      rest = rest.subarray(used);
+      if (made > limit) throw tooLarge(what, limit);
+      // Input used up inside a frame and nothing more comes out: the frame is cut short.
+      if (rest.length === 0 && ret !== 0 && m === 0) throw new Error('the data ends inside a frame');
+    }
+  } catch (e) {
+    if (e instanceof LifeboatError) throw e;
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `${what} is not valid zstd data: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  return out.subarray(0, made);
+}
+
+/**
+ * The whole-buffer form of plainStages, for small files (most of a data directory): no stream set up
+ * per file. Bounded the same way (a byte past `plainLimit` fails). Null for bz2, which only streams.
+ */
+export function decodeWhole(enc: Encoding, stored: Buffer, what: string, plainLimit: number): Buffer | null {
+  if (enc.compressType === 'bz2') return null;
+  let data = stored;
+  if (enc.cipherPass !== null)
+    data = openSslDecryptBuffer(data, { passphrase: enc.cipherPass, kdf: PGBR_KDF, raw: enc.raw, what });
+  try {
+    switch (enc.compressType) {
+      case 'gz':
+        return (enc.raw ? inflateRawSync : gunzipSync)(data, { maxOutputLength: plainLimit + 1 });
+      case 'zst':
+        return zstdWhole(data, plainLimit, what);
+      case 'lz4': {
+        if (data.length > plainLimit + 65_536 + plainLimit / 64)
+          throw new LifeboatError('FORMAT_INVALID', `${what}: lz4 data larger than its content could be`);
+        return decompressFrameSync(data);
+      }
+      case 'none':
+        return data;
+    }
+  } catch (e) {
+    if (e instanceof LifeboatError) throw e;
+    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(what, plainLimit);
+    throw new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `${what}: ${enc.compressType} data is damaged (${e instanceof Error ? e.message : String(e)})`,
+      { cause: e },
+    );
+  }
+}
+
+/** The bytes [offset, offset + length) of a repository file, whole (small files): one read on folders. */
+export async function readStored(medium: Medium, path: string, offset: number, length: number | null): Promise<Buffer> {
+  const local = medium.localPath(path);
+  if (!local) {
+    const parts: Buffer[] = [];
+    for await (const b of await openRange(medium, path, offset, length)) parts.push(b as Buffer);
+    return Buffer.concat(parts);
+  }
+  if (length === null) return offset === 0 ? readFile(local) : (await readFile(local)).subarray(offset);
+  const fh = await open(local, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** zstd's output in 4 MiB steps, into one buffer reused for the whole file. */
+const ZSTD_OUT = 4 << 20;
+
+/**
+ * The plain bytes of a stored file on a folder medium, zst or uncompressed, encrypted or not, handed to
+ * `onChunk` in order — without a stream per stage: reads of 1 MiB, decryption, then zstd into one reused
+ * 4 MiB buffer (so `onChunk` must use its bytes before it returns). Memory stays at those two buffers
+ * whatever the file's size; a byte past `plainLimit` fails at once. False (nothing read) when the file is
+ * not on a folder or is compressed otherwise: the caller streams it through plainStages.
+ */
+export async function decodeLoop(
+  medium: Medium,
+  path: string,
+  offset: number,
+  length: number | null,
+  enc: Encoding,
+  what: string,
+  plainLimit: number,
+  onChunk: (plain: Buffer) => void,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const local = medium.localPath(path);
+  if (!local || (enc.compressType !== 'zst' && enc.compressType !== 'none')) return false;
+  const fh = await open(local, 'r');
+  try {
+    const inBuf = Buffer.allocUnsafe(READ_CHUNK);
+    const dctx = enc.compressType === 'zst' ? new zstd.DCtx() : null;
+    const out = dctx ? Buffer.allocUnsafe(ZSTD_OUT) : null;
+    const headerLen = enc.raw ? 8 : OPENSSL_SALTED_MAGIC.length + 8;
+    let decipher: Decipher | null = null;
+    let produced = 0;
+    let ret = 0;
+    const emit = (b: Buffer): void => {
+      produced += b.length;
+      if (produced > plainLimit) throw tooLarge(what, plainLimit);
+      onChunk(b);
+    };
+    const feed = (data: Buffer): void => {
+      if (!dctx || !out) {
+        if (data.length) emit(data);
+        return;
+      }
+      let rest = data;
+      for (;;) {
+        let r: number, m: number, used: number;
+        try {
+          [r, m, used] = dctx.decompressStream(out, rest);
+        } catch (e) {
+          throw new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `${what} is not valid zstd data: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        }
+        ret = r;
+        rest = rest.subarray(used);
+        if (m) emit(out.subarray(0, m));
+        // Done with this input once it is used up and zstd had room to spare (nothing left inside).
+        if (rest.length === 0 && m < out.length) return;
+      }
+    };
+    let pos = offset;
+    const end = length === null ? Number.POSITIVE_INFINITY : offset + length;
+    for (;;) {
+      signal?.throwIfAborted();
+      const want = Math.min(READ_CHUNK, end - pos);
+      if (want <= 0) break;
+      const { bytesRead } = await fh.read(inBuf, 0, want, pos);
+      if (bytesRead === 0) break;
+      let data = inBuf.subarray(0, bytesRead);
+      if (enc.cipherPass !== null) {
+        if (decipher === null) {
+          // The header (`Salted__` and the salt, or the bare salt of a raw file) lies in the first read of 1 MiB.
+          if (pos !== offset || data.length < headerLen || (!enc.raw && !looksOpenSslSalted(data)))
+            throw new LifeboatError('DECRYPTION_FAILED', `${what}: not in OpenSSL enc format (no "Salted__" header)`);
+          const { key, iv } = deriveOpenSslKey(
+            PGBR_KDF,
+            Buffer.from(enc.cipherPass, 'utf8'),
+            data.subarray(headerLen - 8, headerLen),
+          );
+          decipher = createDecipheriv('aes-256-cbc', key, iv);
+          data = data.subarray(headerLen);
+        }
+        data = decipher.update(data);
+      }
+      pos += bytesRead;
+      feed(data);
+    }
+    if (enc.cipherPass !== null) {
+      if (decipher === null)
+        throw new LifeboatError('DECRYPTION_FAILED', `${what}: too short to hold an OpenSSL enc header`);
+      let last: Buffer;
+      try {
+        last = decipher.final();
+      } catch (e) {
+        throw new LifeboatError('DECRYPTION_FAILED', `${what}: wrong passphrase or damaged ciphertext (bad decrypt)`, {
+          cause: e,
+        });
+      }
+      feed(last);
+    }
+    if (ret !== 0)
+      throw new LifeboatError('CHECKSUM_MISMATCH', `${what} is not valid zstd data: it ends inside a frame`);
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Read chunks of 1 MiB: a relation file of hundreds of MiB goes through decryption and zstd in fewer, larger steps. */
+const READ_CHUNK = 1 << 20;
+
 /** The bytes [offset, offset + length) of a repository file: a ranged read on folders, a skip on other media. */
 export async function openRange(
   medium: Medium,
@@ -125,7 +337,11 @@ export async function openRange(
 ): Promise<Readable> {
   const local = medium.localPath(path);
   if (local)
-    return createReadStream(local, { start: offset, ...(length === null ? {} : { end: offset + length - 1 }) });
+    return createReadStream(local, {
+      start: offset,
+      highWaterMark: READ_CHUNK,
+      ...(length === null ? {} : { end: offset + length - 1 }),
+    });
   const whole = await medium.openRead(path);
   if (offset === 0 && length === null) return whole;
   let pos = 0;

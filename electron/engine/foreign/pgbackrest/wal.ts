@@ -5,7 +5,7 @@ import { openSslDecryptBuffer } from '../../crypto/openssl-enc';
 import { LifeboatError, mapError } from '../../errors';
 import type { Medium } from '../../storage/medium';
 import { needsSecret } from '../secrets';
-import { plainStages } from './decode';
+import { decodeLoop, plainStages } from './decode';
 import { json, parseCheckedIni, type Ini } from './ini';
 
 /**
@@ -193,14 +193,15 @@ export async function readPgbrWal(medium: Medium, info: PgbrArchiveInfo, w: Pgbr
       cb();
     },
   });
-  // The repository's decoder (decrypt, then gz/zst/lz4/bz2), bounded at the largest WAL file PostgreSQL makes.
-  const stages = plainStages(
-    { compressType: w.compression ?? 'none', raw: false, cipherPass: info.cipherPass },
-    what,
-    WAL_FILE_MAX,
-  );
+  // The repository's decoder (decrypt, then gz/zst/lz4/bz2), bounded at the largest WAL file PostgreSQL makes:
+  // zst or plain on a folder in one loop (no stream per stage: less CPU beside a replaying server), else streamed.
+  const enc = { compressType: w.compression ?? 'none', raw: false, cipherPass: info.cipherPass } as const;
   try {
-    await pipeline([await medium.openRead(w.path), ...stages, sink]);
+    const looped = await decodeLoop(medium, w.path, 0, null, enc, what, WAL_FILE_MAX, (b) => {
+      total += b.length;
+      chunks.push(Buffer.from(b));
+    });
+    if (!looped) await pipeline([await medium.openRead(w.path), ...plainStages(enc, what, WAL_FILE_MAX), sink]);
   } catch (e) {
     const err = mapError(e);
     if (err.code === 'STORAGE_UNREACHABLE') throw err;
