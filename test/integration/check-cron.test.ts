@@ -185,6 +185,10 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(gone.stdout).toMatch(
       /^LIFEBOAT UNKNOWN - web: its medium could not be read; cannot read .*unplugged: The medium folder is not there/,
     );
+    // An old set on the medium read, the other medium unplugged: UNKNOWN, not a false CRITICAL.
+    const oneGone = await cron('check', '--from', agedCopy('aged-1h', 3600), '--from', join(root.path, 'unplugged'));
+    expect(oneGone.status, oneGone.stdout).toBe(3);
+    expect(oneGone.stdout).toMatch(/^LIFEBOAT UNKNOWN - web: newest set 1 h old \(RPO 5 min\), not judged: a medium/);
     mkdirSync(join(root.path, 'empty'));
     const empty = await cron('check', '--from', join(root.path, 'empty'));
     expect(empty.status).toBe(3);

@@ -39,6 +39,14 @@ describe('lifeboat check: judging', () => {
     expect(judgeSystem(facts({ newestAt: ago(601) }), { maxAgeSeconds: 3600 }, now).status).toBe('OK');
     // A medium that could not be read: UNKNOWN, never CRITICAL.
     expect(judgeSystem(facts({ unreadable: 'its medium could not be read' }), {}, now).status).toBe('UNKNOWN');
+    // An old set on the media read while another medium could not be: not a false alarm (a newer set may be there).
+    const partial = judgeSystem(facts({ newestAt: ago(3600), unreadable: 'a medium could not be read' }), {}, now);
+    expect(partial).toMatchObject({ status: 'UNKNOWN', ageSeconds: 3600 });
+    expect(partial.text).toMatch(/newest set 1 h old \(RPO 5 min\), not judged: a medium could not be read/);
+    // …but a recent set is a fact whatever the other medium holds.
+    expect(judgeSystem(facts({ newestAt: ago(60), unreadable: 'a medium could not be read' }), {}, now).status).toBe(
+      'OK',
+    );
   });
 
   it('--verified-within: none verified is CRITICAL, older than it WARNING, twice it CRITICAL', () => {

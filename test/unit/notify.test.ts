@@ -163,6 +163,31 @@ describe('the message (notify/message.ts)', () => {
     expect(m.text).toContain('Give --system <name> & <!channel>');
   }, 5000);
 
+  it('a huge error (a tool’s stderr) is cut to what Slack accepts (3000 a section, 2000 a field), secrets scrubbed first', () => {
+    const secret = 'T0/B0/HuGeSeCrEt';
+    // The secret straddles the webhook's cut (about 3000 characters in) and the mail's (20000).
+    const message = `${'pg_dump: error & <x> '.repeat(140)}${secret} ${'y'.repeat(17_000)}${secret}${'z'.repeat(80_000)}`;
+    const m = buildMessage(
+      { ...event, media: ['/mnt/'.repeat(1000)], summary: message, error: { code: 'TOOL_FAILED', message } },
+      [secret],
+    );
+    for (const block of m.webhook.blocks) {
+      const b = block as { text?: { text: string }; fields?: Array<{ text: string }> };
+      if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3000);
+      for (const f of b.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(2000);
+    }
+    expect(m.webhook.text.length).toBeLessThanOrEqual(3000);
+    expect(JSON.stringify(m.webhook)).toMatch(/more characters cut/);
+    expect(JSON.stringify(m.webhook)).not.toMatch(/&[a-z]* …/); // no entity cut in half
+    expect(m.text.length).toBeLessThan(3 * 20_000 + 5000);
+    expect(m.text).toContain('TOOL_FAILED');
+    expect(m.text).toMatch(/more characters cut/);
+    for (const text of [m.text, JSON.stringify(m.webhook)]) {
+      expect(text).not.toContain('HuGeSeCrEt');
+      expect(text).not.toContain('HuGe');
+    }
+  }, 5000);
+
   it('a success names the set and has no rerun line', () => {
     const m = buildMessage({
       ...event,

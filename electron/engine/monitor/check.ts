@@ -30,7 +30,10 @@ export interface SystemFacts {
   /** null when unknown (straight from a medium: verifications live in the catalog). */
   newestVerifiedAt: string | null;
   rpoSeconds: number | null;
-  /** Where the facts came from could not be read (every medium that should hold the system). */
+  /**
+   * A place that may hold the system's sets could not be read (a medium given with --from): with nothing found
+   * the system is UNKNOWN; with an older set found, a verdict worse than OK is UNKNOWN too (a newer set may be there).
+   */
   unreadable: string | null;
 }
 
@@ -123,6 +126,11 @@ export function judgeSystem(f: SystemFacts, t: Thresholds, now: Date): SystemChe
   } else {
     status = ageSeconds > crit ? 'CRITICAL' : ageSeconds > warn ? 'WARNING' : 'OK';
     text = `${f.system}: ${what} ${human(ageSeconds)} old (${t.maxAgeSeconds ? 'max age' : 'RPO'} ${formatDuration(warn)})`;
+    // Too old on the media read, yet a medium could not be read: the newer set may be there (no false alarm).
+    if (status !== 'OK' && f.unreadable !== null) {
+      status = 'UNKNOWN';
+      text += `, not judged: ${f.unreadable} and may hold a newer one`;
+    }
   }
   const vw = t.verifiedWithinSeconds ?? null;
   if (vw !== null) {
@@ -296,8 +304,11 @@ export async function factsFromMedia(
       ...f,
       newestAt: later(f.newestSetAt, f.newestWalAt),
       rpoSeconds: configured ? settings.tiers[configured].rpoMinutes * 60 : null,
-      unreadable:
-        f.newestSetAt === null && f.newestWalAt === null && problems.length ? 'its medium could not be read' : null,
+      unreadable: problems.length
+        ? f.newestSetAt === null && f.newestWalAt === null
+          ? 'its medium could not be read'
+          : 'a medium could not be read'
+        : null,
     };
   });
   return { facts, problems };
