@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -111,6 +113,57 @@ describe('secret references (notify/secrets.ts)', () => {
       /does not hold an http\(s\) URL/,
     );
   }, 5000);
+});
+
+describe('delivery (notify/notifier.ts)', () => {
+  it('a webhook that never answers and an SMTP server that never greets time out: no hang, each tried twice', async () => {
+    const sockets: Socket[] = [];
+    const hold = (s: Socket): void => void sockets.push(s);
+    const http = createHttpServer(() => undefined).on('connection', hold); // reads the request, never answers
+    const smtp = createTcpServer(hold); // accepts, never says 220
+    const listen = (srv: HttpServer | TcpServer): Promise<number> =>
+      new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port)));
+    const [hp, sp] = await Promise.all([listen(http), listen(smtp)]);
+    try {
+      const config = parseNotifyConfig(
+        `channels:\n  - type: webhook\n    name: hook\n    url: env:HOOK\n` +
+          `  - type: email\n    name: mail\n    host: 127.0.0.1\n    port: ${sp}\n    tls: none\n` +
+          `    from: a@example.org\n    to: b@example.org\n`,
+        'n.yaml',
+      );
+      const notifier = await Notifier.prepare(config, {
+        env: { HOOK: `http://127.0.0.1:${hp}/services/T0/B0/HangToken` },
+        keychain: () => new MemoryCredentialStore(),
+        retryDelayMs: 10,
+        attemptTimeoutMs: 300,
+      });
+      const started = Date.now();
+      const deliveries = await notifier.notify({
+        kind: 'failure',
+        command: 'backup files',
+        system: 'web',
+        setId: null,
+        host: 'db1',
+        media: [],
+        error: null,
+        summary: 'failed',
+        rerun: 'lifeboat backup files',
+        exitCode: 2,
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+      });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(deliveries).toEqual([
+        { channel: 'hook', ok: false, attempts: 2, error: `127.0.0.1:${hp}: timed out` },
+        { channel: 'mail', ok: false, attempts: 2, error: expect.stringMatching(/timeout/i) as unknown },
+      ]);
+      expect(JSON.stringify(deliveries)).not.toContain('HangToken');
+      expect(sockets.length).toBeGreaterThanOrEqual(4); // both tries reached both servers
+    } finally {
+      for (const s of sockets) s.destroy();
+      await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => smtp.close(r))]);
+    }
+  }, 10_000);
 });
 
 describe('the message (notify/message.ts)', () => {
