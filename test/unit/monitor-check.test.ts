@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { type LifeboatError } from '../../electron/engine/errors';
 import {
   judgeSystem,
   parseCheckDuration,
@@ -84,6 +85,22 @@ describe('lifeboat check: judging', () => {
     ]);
     expect(() => parseCheckDuration('soon', '--max-age')).toThrow(/--max-age takes a duration like 90s/);
     expect(() => parseCheckDuration('0s', '--max-lag')).toThrow(/--max-lag/);
+    // A number after a unit is not silently seconds (1h30 is not 1 h 30 s): refused, the intended form hinted.
+    for (const [bad, hint] of [
+      ['1h30', '1h30m'],
+      ['1d12', '1d12h'],
+      ['5m30', '5m30s'],
+    ] as const) {
+      expect(() => parseCheckDuration(bad, '--max-age')).toThrow(/--max-age takes a duration/);
+      try {
+        parseCheckDuration(bad, '--max-age');
+      } catch (e) {
+        expect((e as LifeboatError).hint).toBe(`Give every part its unit: ${hint}.`);
+      }
+    }
+    // Past ten years is a typo (and would print in exponent form in perfdata).
+    expect(() => parseCheckDuration('99999999999999999999d', '--max-age')).toThrow(/at most 3650d/);
+    expect(parseCheckDuration('3650d', '--max-age')).toBe(3650 * 86_400);
   });
 
   it('a replica: caught up is OK, lag past twice max CRITICAL, not in recovery CRITICAL, not streaming WARNING', () => {

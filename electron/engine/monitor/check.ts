@@ -82,13 +82,25 @@ export interface Thresholds {
   verifiedWithinSeconds?: number | null;
 }
 
+/** Ten years: past that a threshold is a typo (and perfdata would print it in exponent form). */
+const MAX_DURATION_S = 3650 * 86_400;
+
 /** "90s", "15m", "36h", "7d", "1d12h", or a bare number of seconds. */
 export function parseCheckDuration(text: string, what: string): number {
   const t = text.trim();
-  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(t);
+  // A bare number is seconds only on its own: "1h30" is refused, not read as 1 h 30 s.
+  const m = /^\d+$/.test(t)
+    ? [t, undefined, undefined, undefined, t]
+    : /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
   const s = m ? Number(m[1] ?? 0) * 86_400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0) : 0;
-  if (!m || t === '' || s <= 0)
-    throw new LifeboatError('BAD_INPUT', `${what} takes a duration like 90s, 15m, 36h, 7d or 1d12h; got "${text}".`);
+  if (!m || t === '' || s <= 0 || s > MAX_DURATION_S)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${what} takes a duration like 90s, 15m, 36h, 7d or 1d12h (at most 3650d); got "${text}".`,
+      /^\d+[dhm]\d+$/.test(t)
+        ? { hint: `Give every part its unit: ${t}${t.match(/d\d+$/) ? 'h' : t.match(/h\d+$/) ? 'm' : 's'}.` }
+        : {},
+    );
   return s;
 }
 
