@@ -174,6 +174,18 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
       /^LIFEBOAT WARNING - web: newest set 7 min( 0\d s)? old \(RPO 5 min\) \| web_age=4\d\ds;300;600;0\n/,
     );
 
+    // A later set made without --tier: its system keeps the tier of its newest tiered set, from the medium as from
+    // the catalog (it was UNKNOWN "no objective" straight from the medium, OK from the catalog).
+    const untiered = agedCopy('untiered', 0);
+    const [first] = readdirSync(join(untiered, 'sets', 'web'));
+    const laterId = first!.replace(/^\d{8}T\d{6}Z/, '29991231T000000Z');
+    cpSync(join(untiered, 'sets', 'web', first!), join(untiered, 'sets', 'web', laterId), { recursive: true });
+    const later = join(untiered, 'sets', 'web', laterId, 'manifest.json');
+    writeFileSync(later, JSON.stringify({ ...JSON.parse(readFileSync(later, 'utf8')), tier: null }));
+    const sameTier = await cron('check', '--from', untiered, '--system', 'web');
+    expect(sameTier.status, sameTier.stdout).toBe(0);
+    expect(sameTier.stdout).toMatch(/^LIFEBOAT OK - .*web: newest set .* old \(RPO 5 min\)/);
+
     const crit = await cron('check', '--from', agedCopy('aged-15m', 900), '--system', 'web', '--json');
     expect(crit.status).toBe(2);
     expect(JSON.parse(crit.stdout)).toMatchObject({ status: 'CRITICAL', exitCode: 2, systems: [{ system: 'web' }] });

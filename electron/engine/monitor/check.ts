@@ -254,9 +254,9 @@ export async function factsFromMedia(
   settings: Settings,
   systems: string[],
 ): Promise<{ facts: SystemFacts[]; problems: string[] }> {
-  const bySystem = new Map<string, SystemFacts & { tier: Tier | null }>();
+  const bySystem = new Map<string, SystemFacts & { tier: Tier | null; tierAt: string | null }>();
   const problems: string[] = [];
-  const entry = (system: string): SystemFacts & { tier: Tier | null } => {
+  const entry = (system: string): SystemFacts & { tier: Tier | null; tierAt: string | null } => {
     let f = bySystem.get(system);
     if (!f) {
       f = {
@@ -268,6 +268,7 @@ export async function factsFromMedia(
         rpoSeconds: null,
         unreadable: null,
         tier: null,
+        tierAt: null,
       };
       bySystem.set(system, f);
     }
@@ -284,18 +285,24 @@ export async function factsFromMedia(
         continue;
       }
       const sets = (await medium.listSets()).filter((s) => systems.length === 0 || systems.includes(s.system));
-      // The newest set of each system by id (ids start with the UTC time), its manifest read for the tier.
-      const newest = new Map<string, (typeof sets)[number]>();
-      for (const s of sets) if (!newest.has(s.system) || s.setId > newest.get(s.system)!.setId) newest.set(s.system, s);
-      for (const [system, s] of newest) {
-        const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+      // Each system's sets newest first by id (ids start with the UTC time): the newest one's manifest gives
+      // the time; the tier is the newest set's that has one, as the catalog takes it (catalog/objectives.ts),
+      // so a backup run without --tier after tiered ones is judged the same from the catalog and from here.
+      const bySys = new Map<string, Array<(typeof sets)[number]>>();
+      for (const s of sets) bySys.set(s.system, [...(bySys.get(s.system) ?? []), s]);
+      for (const [system, list] of bySys) {
+        list.sort((a, b) => (a.setId < b.setId ? 1 : -1));
         const f = entry(system);
-        if (later(f.newestSetAt, m.created_at) === m.created_at) {
-          f.newestSetAt = m.created_at;
-          if (isTier(m.tier)) f.tier = m.tier;
+        for (const [i, s] of list.entries()) {
+          const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+          if (i === 0) f.newestSetAt = later(f.newestSetAt, m.created_at);
+          if (isTier(m.tier)) {
+            if (f.tierAt === null || m.created_at > f.tierAt) [f.tier, f.tierAt] = [m.tier, m.created_at];
+            break;
+          }
         }
       }
-      for (const system of new Set([...newest.keys(), ...systems])) {
+      for (const system of new Set([...bySys.keys(), ...systems])) {
         // The archive's files (pitr/wal-archive.ts lists them the same way), newest by the time it was written.
         const wal = (await medium.listFiles(`wal/${system}`, { limit: 10_000_000, maxDepth: 2 }))
           .map((w) => parseStored(w.path, w.size, w.mtimeMs))
@@ -310,7 +317,7 @@ export async function factsFromMedia(
       problems.push(`cannot read ${location}: ${err.message}`);
     }
   }
-  const facts = [...bySystem.values()].map(({ tier, ...f }) => {
+  const facts = [...bySystem.values()].map(({ tier, tierAt: _tierAt, ...f }) => {
     const configured = settings.systems[f.system]?.tier ?? tier;
     return {
       ...f,
