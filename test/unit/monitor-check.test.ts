@@ -36,6 +36,10 @@ describe('lifeboat check: judging', () => {
     const none = judgeSystem(facts({ newestAt: ago(10), rpoSeconds: null }), {}, now);
     expect(none.status).toBe('UNKNOWN');
     expect(none.text).toContain('give --max-age');
+    // A set dated ahead of this clock (a wrong clock, a forged manifest) is UNKNOWN, never a false OK; a little skew is fine.
+    expect(judgeSystem(facts({ newestAt: ago(-3600) }), {}, now)).toMatchObject({ status: 'UNKNOWN' });
+    expect(judgeSystem(facts({ newestAt: ago(-3600) }), {}, now).text).toMatch(/ahead of this machine's clock/);
+    expect(judgeSystem(facts({ newestAt: ago(-60) }), {}, now).status).toBe('OK');
     // --max-age replaces the RPO.
     expect(judgeSystem(facts({ newestAt: ago(601) }), { maxAgeSeconds: 3600 }, now).status).toBe('OK');
     // A medium that could not be read: UNKNOWN, never CRITICAL.

@@ -104,6 +104,9 @@ export function parseCheckDuration(text: string, what: string): number {
   return s;
 }
 
+/** How far ahead of this clock a recovery point may be dated (clocks differ a little) before it cannot be judged. */
+const FUTURE_SKEW_S = 300;
+
 /** "42 s", never "0 ms" for a set made this second. */
 const human = (seconds: number): string => (seconds < 1 ? 'under 1 s' : formatDuration(seconds));
 
@@ -129,6 +132,12 @@ export function judgeSystem(f: SystemFacts, t: Thresholds, now: Date): SystemChe
   });
   if (f.unreadable !== null && f.newestAt === null) return out('UNKNOWN', `${f.system}: ${f.unreadable}`);
   if (ageSeconds === null) return out('CRITICAL', `${f.system}: no backup set`);
+  // A recovery point dated ahead of this clock (past a little skew) has no age to judge: never a false OK.
+  if (Date.parse(f.newestAt!) - now.getTime() > FUTURE_SKEW_S * 1000)
+    return out(
+      'UNKNOWN',
+      `${f.system}: newest recovery point dated ${f.newestAt}, ahead of this machine's clock (${now.toISOString()}): a clock is wrong`,
+    );
   const what = f.newestWalAt !== null && f.newestWalAt === f.newestAt ? 'newest WAL' : 'newest set';
   let status: CheckStatus;
   let text: string;
