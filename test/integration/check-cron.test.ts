@@ -223,6 +223,39 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(badFlag.stdout).toMatch(/^LIFEBOAT UNKNOWN - bad usage/);
   }, 30_000);
 
+  it('a metrics file that cannot be written leaves the exit code alone; foreign lines; writers at once leave a valid file', async () => {
+    writeFileSync(join(root.path, 'not-a-dir'), '');
+    const blocked = await cron(
+      'check',
+      '--from',
+      medium,
+      '--system',
+      'web',
+      '--metrics-file',
+      join(root.path, 'not-a-dir', 'x.prom'),
+    );
+    expect(blocked.status, blocked.stdout).toBe(0);
+    expect(blocked.stdout).toMatch(/^LIFEBOAT OK - /);
+    expect(blocked.stderr).toMatch(
+      /^lifeboat: warning: the metrics file .*not-a-dir\/x\.prom could not be written: ENOTDIR/,
+    );
+
+    // Another program's samples are kept; what the collector would refuse (a comment that is not HELP/TYPE
+    // for Lifeboat, garbage, a timestamped sample) is not carried over into a file the collector reads.
+    const shared = join(root.path, 'textfile', 'shared.prom');
+    writeFileSync(shared, 'node_custom_job_ok{job="rsync"} 1\ngarbage here\nold_sample 1 1700000000\n');
+    // Four checks at once: each rename is atomic, so whatever wins, the file is whole and valid.
+    const runs = await Promise.all(
+      [0, 1, 2, 3].map(() => cron('check', '--from', medium, '--system', 'web', '--metrics-file', shared)),
+    );
+    for (const r of runs) expect(r.status, r.stdout + r.stderr).toBe(0);
+    const s = parsePrometheusText(readFileSync(shared, 'utf8'));
+    expect(sampleValue(s, 'node_custom_job_ok', { job: 'rsync' })).toBe(1);
+    expect(sampleValue(s, 'lifeboat_check_status')).toBe(0);
+    expect(s.some((x) => x.name === 'old_sample')).toBe(false);
+    expect(readdirSync(join(root.path, 'textfile')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 30_000);
+
   it('verify --metrics-file records the run and the newest verified set; check --verified-within reads it', async () => {
     const unverified = await cron('check', '--system', 'web', '--verified-within', '1d');
     expect(unverified.status).toBe(2);
