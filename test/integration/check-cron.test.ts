@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -18,8 +20,15 @@ const prom = join(root.path, 'textfile', 'lifeboat.prom');
 const cronEnv = { PATH: '/usr/bin:/bin', HOME: root.path, LIFEBOAT_HOME: join(root.path, 'home'), LANG: 'C' };
 
 function cron(...args: string[]): Promise<CliRun> {
+  return cronWith({}, ...args);
+}
+
+function cronWith(extra: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cronEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...cronEnv, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -191,7 +200,7 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(JSON.parse(crit.stdout)).toMatchObject({ status: 'CRITICAL', exitCode: 2, systems: [{ system: 'web' }] });
   }, 40_000);
 
-  it('UNKNOWN (3) for a medium that cannot be read and for bad usage, with the reason on the line', async () => {
+  it('UNKNOWN (3) for a medium that cannot be read, one that does not answer, and bad usage, with the reason on the line', async () => {
     const gone = await cron('check', '--from', join(root.path, 'unplugged'), '--system', 'web');
     expect(gone.status).toBe(3);
     expect(gone.stdout).toMatch(
@@ -217,6 +226,38 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     const lagWithoutReplica = await cron('check', '--max-lag', '5m');
     expect(lagWithoutReplica.status).toBe(3);
     expect(lagWithoutReplica.stdout).toContain('--max-lag goes with --replica');
+
+    // An S3 endpoint that accepts and never answers (retried for minutes by the SDK): UNKNOWN at --timeout, and
+    // the process ends then (a monitoring system would kill it at its own timeout, Nagios calling that CRITICAL).
+    const silent = createServer(() => undefined);
+    const port = await new Promise<number>((r) =>
+      silent.listen(0, '127.0.0.1', () => r((silent.address() as AddressInfo).port)),
+    );
+    try {
+      const started = Date.now();
+      const s3 = await cronWith(
+        {
+          AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'y',
+          AWS_REGION: 'us-east-1',
+        },
+        'check',
+        '--from',
+        's3://bucket/lifeboat',
+        '--timeout',
+        '2s',
+      );
+      expect(s3.status, s3.stdout + s3.stderr).toBe(3);
+      expect(s3.stdout).toMatch(/^LIFEBOAT UNKNOWN - the check did not finish within 2\.0 s\.\nA medium or server/);
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+    const badTimeout = await cron('check', '--timeout', 'never');
+    expect(badTimeout.status).toBe(3);
+    expect(badTimeout.stdout).toContain('--timeout takes a duration');
 
     const badFlag = await cron('check', '--no-such-flag');
     expect(badFlag.status).toBe(3);
