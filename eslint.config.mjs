@@ -82,12 +82,7 @@ function layerBlocks() {
  * SQL_DEBT: files that still hold catalog SQL (the runner's, moving to catalog/runbook-store.ts);
  * the list may only shrink.
  */
-const SQL_DEBT = [
-  'electron/engine/runbooks/runner.ts',
-  'electron/engine/runbooks/journal.ts',
-  'electron/engine/runbooks/forecast.ts',
-  'electron/engine/runbooks/clocks.ts',
-];
+const SQL_DEBT = [];
 const CATALOG_SQL_MESSAGE =
   'All SQL lives in electron/engine/catalog/ (docs/architecture.md): call or add a named function there instead of using the catalog database here.';
 

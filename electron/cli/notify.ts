@@ -7,7 +7,7 @@ import type { CliIo } from './output';
  * What a command learnt that its notification should say: the set it wrote, a one-line outcome.
  * Commands fill it in as they report; the notification reads it once the command has ended.
  */
-export const runFacts: { setId?: string; summary?: string; failed?: boolean } = {};
+export const runFacts: { setId?: string; summary?: string; failed?: boolean; suspicious?: string[] } = {};
 
 /** The commands that notify, by their words on the command line (`backup pg` is two). */
 function commandOf(argv: string[]): string | null {
@@ -79,17 +79,22 @@ export async function prepareNotice(
             : null
           : failed
             ? 'failure'
-            : command === 'wal-push' || command === 'wal-archiver'
-              ? null
-              : 'success';
+            : runFacts.suspicious
+              ? 'suspicious'
+              : command === 'wal-push' || command === 'wal-archiver'
+                ? null
+                : 'success';
       if (!kind || !notifier.wants(kind)) return;
       const summary =
-        runFacts.summary ??
-        (error
-          ? `${error.code}: ${error.message}`
-          : exitCode === 0
-            ? `lifeboat ${command} succeeded.`
-            : `lifeboat ${command} ended with exit code ${exitCode}.`);
+        (runFacts.suspicious
+          ? `The ransomware indicator flagged the new set: ${runFacts.suspicious.join('; ')}. `
+          : '') +
+        (runFacts.summary ??
+          (error
+            ? `${error.code}: ${error.message}`
+            : exitCode === 0
+              ? `lifeboat ${command} succeeded.`
+              : `lifeboat ${command} ended with exit code ${exitCode}.`));
       const deliveries = await notifier.notify({
         kind,
         command,

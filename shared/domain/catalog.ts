@@ -31,6 +31,8 @@ export const SetRowSchema = z.object({
   media: z.number(),
   missingFrom: z.number(),
   verified: z.boolean(),
+  /** The ransomware indicator's reasons; empty when the set is not suspicious. */
+  suspicious: z.array(z.string()).default([]),
 });
 export type SetRow = z.infer<typeof SetRowSchema>;
 

@@ -57,6 +57,8 @@ export const CHANNEL_NAMES = [
   // Restores and runs (issue 21, U2): ticks kept across reloads, the blank checklist of a runbook.
   'tickStep',
   'getRunbookChecklist',
+  // Trends and the ransomware indicator (issue 24 items 4, 5).
+  'getTrends',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -20,6 +20,7 @@ import {
   VerificationRowSchema,
 } from '../domain/settings';
 import { RecoverabilitySchema } from '../domain/recoverability';
+import { SystemTrendSchema } from '../domain/trends';
 import { VERIFY_LEVELS } from '../domain/verify';
 import { CHANNEL_NAMES, JOB_EVENT_CHANNEL, ipcChannel, type ChannelName } from './channels';
 
@@ -398,6 +399,11 @@ export const contract = {
       })
       .strict(),
     output: SettingsViewSchema,
+  },
+  getTrends: {
+    doc: "Per system (or one): each Lifeboat set's size, duration, compression ratio, incompressible share and changed files, the ransomware indicator's verdict, and the clean candidate (`lifeboat systems --trend`).",
+    input: z.object({ system: z.string().min(1).max(100).optional() }).strict(),
+    output: z.array(SystemTrendSchema),
   },
 } as const satisfies Record<ChannelName, ChannelDef>;
 

@@ -1,15 +1,16 @@
-import { chownSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeytarCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { Engine } from '../../electron/engine/engine';
-import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
 import { openAppInBrowser, type BrowserSession } from '../helpers/browser';
-import { BIN, lifeboat, lifeboatAsync } from '../helpers/cli';
-import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { lifeboat, lifeboatAsync } from '../helpers/cli';
+import { query, type ScratchCluster } from '../helpers/postgres';
 import { startS3, type TestS3 } from '../helpers/s3';
 import { startSecretService, type SecretService } from '../helpers/secret-service';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres, startArchivingPostgres, switchAndArchive, walPushCommand } from '../helpers/wal-archiving';
 
 // s3rver runs in this process: give it a key pair of our own, so the secret is a string that
 // appears nowhere else and can be searched for in every frame and file.
@@ -28,8 +29,6 @@ let pg: ScratchCluster;
 let engine: Engine;
 let session: BrowserSession;
 let usb: string;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function walk(root: string): string[] {
   const out: string[] = [];
@@ -56,15 +55,16 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: SECRET_KEY,
     AWS_REGION: 'us-east-1',
   };
-  usb = join(dir.path, 'usb');
-  const identity = join(dir.path, 'laptop.age');
-  const sign = join(dir.path, 'sign.pem');
-  expect(lifeboat(env, 'medium', 'init', usb, '--label', 'usb-1').status).toBe(0);
+  const keyed = keyedMedium(env, dir.path, {
+    medium: 'usb',
+    label: 'usb-1',
+    identity: 'laptop.age',
+    trust: 'backup servers',
+  });
+  usb = keyed.medium;
+  const { recipient, signKey: sign } = keyed;
   // s3rver answers from this process: the CLI must run without blocking it (lifeboatAsync).
   expect((await lifeboatAsync(s3env, 'medium', 'init', 's3://dr-site/prod', '--label', 'cloud')).status).toBe(0);
-  const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
-  lifeboat(env, 'keys', 'signing-new', '--out', sign);
-  expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`, '--label', 'backup servers').status).toBe(0);
   const files = join(__dirname, '..', 'fixtures');
   expect(
     lifeboat(
@@ -104,18 +104,8 @@ beforeAll(async () => {
   );
   expect(toS3.status, toS3.stderr).toBe(0);
   // A PITR system: a base backup and its WAL archive on the USB drive.
-  const runAs = postgresRunAs();
-  if (runAs)
-    for (const p of [dir.path, usb, join(usb, 'sets'), join(usb, 'lifeboat-medium.json')])
-      chownSync(p, runAs.uid, runAs.gid);
-  pg = await startPostgres({ wal_level: 'replica' });
-  await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(
-    pg.url(),
-    `ALTER SYSTEM SET archive_command = '${`'${process.execPath}' '${BIN}' wal-push %p --system orders --to '${usb}' --recipient ${recipient}`.replace(/'/g, "''")}'`,
-  );
-  await pg.stopServer('fast');
-  await pg.startServer({ settings: { wal_level: 'replica' } });
+  chownForPostgres(dir.path);
+  pg = await startArchivingPostgres(dir.path, walPushCommand({ system: 'orders', medium: usb, recipient }));
   const base = lifeboat(
     env,
     'backup',
@@ -133,12 +123,7 @@ beforeAll(async () => {
   );
   expect(base.status, base.stderr).toBe(0);
   await query(pg.url(), 'CREATE TABLE t (i int); INSERT INTO t VALUES (1)');
-  await query(pg.url(), 'SELECT pg_switch_wal()');
-  for (let i = 0; i < 200; i++) {
-    const [row] = await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver');
-    if (Number(row!.n) >= 2) break;
-    await sleep(100);
-  }
+  await switchAndArchive(pg);
   // One verification on record, to show in the set's history.
   expect(lifeboat(env, 'verify', usb, '--level', 'integrity').status).toBe(0);
   engine = new Engine({ dataDir: home, credentials: new KeytarCredentialStore(), frontDoor: 'bridge', throttleMs: 20 });

@@ -428,7 +428,12 @@ describe('keys made in the app', () => {
     await expect.poll(() => creds.pinned().count()).toBe(1);
     const only = await creds.askUnpin(0);
     expect(only).toContain('the only pinned key');
-    await creds.page.getByRole('button', { name: 'Keep it' }).click();
+    await creds.page.getByRole('button', { name: /^Cancel: Unpin / }).click();
+    // Cancelled: the focus goes back to the Unpin button, so a keyboard user keeps their place.
+    const unpin = creds.pinned().nth(0).getByTestId('unpin');
+    await expect
+      .poll(() => unpin.evaluate((el) => el === el.ownerDocument.activeElement), { timeout: 5_000 })
+      .toBe(true);
     expect(await creds.pinned().count()).toBe(1);
     expect(engine.catalog.stmt('SELECT count(*) AS n FROM trusted_keys').get()).toEqual({ n: 1 });
   }, 60_000);

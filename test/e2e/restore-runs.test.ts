@@ -1,14 +1,16 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../electron/engine/api/handlers';
 import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { Engine } from '../../electron/engine/engine';
-import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
 import { openAppInBrowser, type BrowserSession } from '../helpers/browser';
-import { BIN, json, lifeboat } from '../helpers/cli';
-import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { lifeboat } from '../helpers/cli';
+import { query, type ScratchCluster } from '../helpers/postgres';
+import { nextSecond } from '../helpers/clock';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres, startArchivingPostgres, switchAndArchive, walPushCommand } from '../helpers/wal-archiving';
 import { CatalogPage } from './pages/catalog';
 import { PitrPage } from './pages/pitr';
 import { RunbooksPage } from './pages/runbooks';
@@ -34,53 +36,32 @@ let targetTime: string;
 const findings: string[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function switchAndArchive(): Promise<void> {
-  const count = async (): Promise<number> =>
-    Number((await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
-  const before = await count();
-  await query(pg.url(), 'SELECT pg_switch_wal()');
-  for (let i = 0; i < 300 && (await count()) <= before; i++) await sleep(50);
-}
-
 beforeAll(async () => {
   dir = tempDir();
   home = join(dir.path, 'home');
   const env = { LIFEBOAT_HOME: home };
-  medium = join(dir.path, 'usb');
-  identity = join(dir.path, 'laptop.age');
-  const sign = join(dir.path, 'sign.pem');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'usb-1').status).toBe(0);
-  const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
-  lifeboat(env, 'keys', 'signing-new', '--out', sign);
-  expect(lifeboat(env, 'keys', 'trust', `${sign}.pub`, '--label', 'servers').status).toBe(0);
-  const runAs = postgresRunAs();
+  const keyed = keyedMedium(env, dir.path, { medium: 'usb', label: 'usb-1', identity: 'laptop.age' });
+  ({ medium, identity } = keyed);
   // PostgreSQL's archiver runs as the server's user: it writes the WAL archive onto the medium.
-  if (runAs)
-    for (const p of [dir.path, medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), sign])
-      chownSync(p, runAs.uid, runAs.gid);
-  pg = await startPostgres({ wal_level: 'replica' });
-  const archive = `'${process.execPath}' '${BIN}' wal-push %p --system shop --to '${medium}' --recipient ${recipient} --sign-key '${sign}'`;
-  await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(pg.url(), `ALTER SYSTEM SET archive_command = '${archive.replace(/'/g, "''")}'`);
-  await pg.stopServer('fast');
-  await pg.startServer({ settings: { wal_level: 'replica' } });
+  chownForPostgres(dir.path);
+  pg = await startArchivingPostgres(
+    dir.path,
+    walPushCommand({ system: 'shop', medium, recipient: keyed.recipient, signKey: keyed.signKey }),
+  );
   await query(pg.url(), 'CREATE TABLE orders (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
   await query(pg.url(), 'INSERT INTO orders (id) SELECT generate_series(1, 137)');
-  const backup = (...args: string[]): string => {
-    const r = lifeboat(env, 'backup', ...args, '--to', medium, '--recipient', recipient, '--sign-key', sign, '--json');
-    expect(r.status, r.stderr).toBe(0);
-    return `${args[args.indexOf('--system') + 1]}/${json<{ set_id: string }>(r).set_id}`;
-  };
+  const backup = (...args: string[]): string => keyed.backup([...args]).key;
   pgSet = backup('pg', '--system', 'shop', '--tier', 'critical', '--db', pg.url());
   expect(backup('pg-base', '--system', 'shop', '--tier', 'critical', '--db', pg.url()).length).toBeGreaterThan(0);
-  await sleep(1100);
+  // Each event in a second of its own, so stamps read to the second still order them.
+  await nextSecond();
   await query(pg.url(), 'INSERT INTO orders (id) VALUES (1000)');
-  await switchAndArchive();
-  await sleep(1100);
+  await switchAndArchive(pg);
+  await nextSecond();
   targetTime = new Date().toISOString();
-  await sleep(1100);
+  await nextSecond();
   await query(pg.url(), 'INSERT INTO orders (id) VALUES (1001)');
-  await switchAndArchive();
+  await switchAndArchive(pg);
   const files = join(dir.path, 'app');
   mkdirSync(join(files, 'invoices'), { recursive: true });
   writeFileSync(join(files, 'invoices', 'notes.txt'), 'the one file we need\n');
@@ -91,22 +72,7 @@ beforeAll(async () => {
   const verified = lifeboat(env, 'verify', medium, '--level', 'deep', '--identity', identity);
   expect(verified.status, verified.stdout + verified.stderr).toBe(0);
   // A set no pinned key signed (made after the deep check, which would fail it at authenticity).
-  const loose = lifeboat(
-    env,
-    'backup',
-    'files',
-    '--system',
-    'loose',
-    '--path',
-    files,
-    '--to',
-    medium,
-    '--recipient',
-    recipient,
-    '--json',
-  );
-  expect(loose.status, loose.stderr).toBe(0);
-  unsignedSet = `loose/${json<{ set_id: string }>(loose).set_id}`;
+  unsignedSet = keyed.backup(['files', '--system', 'loose', '--path', files], { sign: false }).key;
   expect(lifeboat(env, 'scan', medium).status).toBe(0);
   // An operator's own runbook with a message to send.
   mkdirSync(join(home, 'runbooks'), { recursive: true });

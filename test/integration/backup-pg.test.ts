@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 let pg: ScratchCluster;
@@ -22,13 +23,10 @@ beforeAll(async () => {
   await loadSampleData(pg.url('shop'));
   source = await fingerprint(pg.url('shop'));
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  medium = join(dir.path, 'usb');
-  keys.sign = join(dir.path, 'sign.pem');
-  keys.identity = join(dir.path, 'laptop.age');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'usb-1').status).toBe(0);
-  expect(lifeboat(env, 'keys', 'signing-new', '--out', keys.sign).status).toBe(0);
-  recipient = lifeboat(env, 'keys', 'age-new', '--out', keys.identity).stdout.trim();
-  expect(recipient).toMatch(/^age1/);
+  const keyed = keyedMedium(env, dir.path, { medium: 'usb', label: 'usb-1', identity: 'laptop.age', trust: false });
+  ({ medium, recipient } = keyed);
+  keys.sign = keyed.signKey;
+  keys.identity = keyed.identity;
 });
 afterAll(async () => {
   await pg.destroy();
@@ -45,7 +43,13 @@ function sh(cmd: string, cwd: string): string {
 }
 
 describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg_restore', () => {
-  let set: { set_id: string; path: string; artifacts: Array<{ path: string; sha256: string }>; signed_by: string };
+  let set: {
+    set_id: string;
+    path: string;
+    artifacts: Array<{ path: string; sha256: string }>;
+    signed_by: string;
+    suspicious: boolean;
+  };
 
   it('makes a signed, encrypted set and reports it as JSON', () => {
     const r = lifeboat(
@@ -70,6 +74,7 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
     set = json(r);
     expect(set.set_id).toMatch(/^\d{8}T\d{6}Z-pg-logical$/);
     expect(set.artifacts.map((a) => a.path)).toEqual(['db.dump.zst.age']);
+    expect(set.suspicious).toBe(false); // the ransomware indicator (a first set has no history to jump against)
   });
 
   it('passes sha256sum -c and openssl signature verification', () => {
@@ -104,6 +109,13 @@ describe('backup pg, then restore by hand with sha256sum, openssl, age, zstd, pg
     const info = json<{ catalog: { sets: number; media: number } }>(lifeboat(env, 'info', '--json'));
     expect(info.catalog.sets).toBeGreaterThanOrEqual(1);
     expect(info.catalog.media).toBe(1);
+    // Its trend point: the dump's share that does not compress was measured (docs/trends.md), not a gap.
+    const trend = json<Array<{ points: Array<{ setId: string; incompressibleShare: number | null }> }>>(
+      lifeboat(env, 'systems', '--trend', '--system', 'shop-db', '--json'),
+    );
+    const point = trend[0]!.points.find((p) => p.setId === set.set_id)!;
+    expect(point.incompressibleShare).toBeGreaterThanOrEqual(0);
+    expect(point.incompressibleShare).toBeLessThan(0.5);
   });
 });
 

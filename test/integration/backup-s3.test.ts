@@ -6,6 +6,7 @@ import { json, lifeboatAsync } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { startS3, type TestS3 } from '../helpers/s3';
 import { loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 let pg: ScratchCluster;
@@ -29,12 +30,9 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_REGION: 'us-east-1',
   };
-  folder = join(dir.path, 'usb');
-  signKey = join(dir.path, 'sign.pem');
-  expect((await lifeboatAsync(env, 'medium', 'init', folder, '--label', 'usb')).status).toBe(0);
+  // The folder medium and the keys need no S3 (the blocking CLI is fine); the S3 medium is served in this process.
+  ({ medium: folder, recipient, signKey } = keyedMedium(env, dir.path, { medium: 'usb', label: 'usb', trust: false }));
   expect((await lifeboatAsync(env, 'medium', 'init', 's3://backups/prod', '--label', 'offsite')).status).toBe(0);
-  expect((await lifeboatAsync(env, 'keys', 'signing-new', '--out', signKey)).status).toBe(0);
-  recipient = (await lifeboatAsync(env, 'keys', 'age-new', '--out', join(dir.path, 'id.age'))).stdout.trim();
 });
 afterAll(async () => {
   await pg.destroy();

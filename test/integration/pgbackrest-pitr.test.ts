@@ -1,11 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandlers } from '../../electron/engine/api/handlers';
+import { dispatch } from '../../electron/engine/api/dispatch';
+import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
+import { Engine } from '../../electron/engine/engine';
+import { silentLogger } from '../../electron/engine/log/logger';
 import { postgresRunAs, runPgTool } from '../../electron/engine/postgres/scratch-cluster';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
-import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { query, type ScratchCluster } from '../helpers/postgres';
+import { nextSecond } from '../helpers/clock';
+import { pgbackrestArchivePush, pgbackrestConfig, type Pgbackrest } from '../helpers/pgbackrest';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres, startArchivingPostgres, switchAndArchive } from '../helpers/wal-archiving';
 
 /**
  * Point-in-time recovery from real pgBackRest 2.x repositories, without pgbackrest on the restore
@@ -27,72 +35,6 @@ const FIRST = ['a1', 'a2', 'a3'];
 /** Rows a restore to the target brings back: the one inserted before the incremental backup, and the first batch. */
 const BEFORE_TARGET = [...FIRST, 'before-incr'];
 const SECOND = ['b1', 'b2'];
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** pgbackrest as the cluster's user (it refuses to work on a data directory it does not own). */
-function pgbackrest(config: string, ...args: string[]): void {
-  const runAs = postgresRunAs();
-  const cmd = runAs ? 'runuser' : 'pgbackrest';
-  const full = [
-    ...(runAs ? ['-u', 'postgres', '--', 'pgbackrest'] : []),
-    `--config=${config}`,
-    '--stanza=shop',
-    ...args,
-  ];
-  const r = spawnSync(cmd, full, { encoding: 'utf8', timeout: 60_000 });
-  expect(r.status, `pgbackrest ${args.join(' ')}: ${r.stderr}${r.stdout}`).toBe(0);
-}
-
-async function archivedCount(): Promise<number> {
-  const [row] = await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver');
-  return Number(row!.n);
-}
-
-async function switchAndArchive(): Promise<void> {
-  const before = await archivedCount();
-  await query(pg.url(), 'SELECT pg_switch_wal()');
-  for (let i = 0; i < 400 && (await archivedCount()) <= before; i++) await sleep(50);
-  expect(await archivedCount()).toBeGreaterThan(before);
-}
-
-function writeConfig(name: 'a' | 'b', extra: string[]): void {
-  repo[name] = join(dir.path, `repo-${name}`);
-  conf[name] = join(dir.path, `pgbackrest-${name}.conf`);
-  mkdirSync(repo[name]);
-  const work = join(dir.path, `work-${name}`);
-  for (const d of ['log', 'lock', 'spool']) mkdirSync(join(work, d), { recursive: true });
-  writeFileSync(
-    conf[name],
-    [
-      '[global]',
-      `repo1-path=${repo[name]}`,
-      'repo1-retention-full=2',
-      `log-path=${work}/log`,
-      `lock-path=${work}/lock`,
-      `spool-path=${work}/spool`,
-      'log-level-console=warn',
-      'log-level-file=off',
-      'start-fast=y',
-      ...extra,
-      '[shop]',
-      `pg1-path=${pg.dataDir}`,
-      `pg1-port=${pg.port}`,
-      `pg1-socket-path=${pg.socketDir}`,
-      '',
-    ].join('\n'),
-  );
-}
-
-function chownAll(path: string): void {
-  const runAs = postgresRunAs();
-  if (!runAs) return;
-  chownSync(path, runAs.uid, runAs.gid);
-  for (const e of readdirSync(path, { withFileTypes: true })) {
-    if (e.isDirectory()) chownAll(join(path, e.name));
-    else chownSync(join(path, e.name), runAs.uid, runAs.gid);
-  }
-}
-
 /** The archived segments of a repository (their stored files). */
 function segments(root: string): string[] {
   const base = join(root, 'archive', 'shop', '15-1');
@@ -106,9 +48,28 @@ function segments(root: string): string[] {
 beforeAll(async () => {
   dir = tempDir();
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  pg = await startPostgres({ wal_level: 'replica' });
-  writeConfig('a', ['compress-type=gz']);
-  writeConfig('b', [
+  chownForPostgres(dir.path);
+  // Both repositories get every segment: A's push, then B's (PostgreSQL retries the whole command on failure).
+  pg = await startArchivingPostgres(
+    dir.path,
+    `${pgbackrestArchivePush(dir.path, 'pgbackrest-a')} && ${pgbackrestArchivePush(dir.path, 'pgbackrest-b')}`,
+    { script: 'pgbackrest-archive-push.sh' },
+  );
+  const repoConfig = (name: 'a' | 'b', extra: string[]): Pgbackrest => {
+    repo[name] = join(dir.path, `repo-${name}`);
+    mkdirSync(repo[name]);
+    chownForPostgres(repo[name]);
+    const p = pgbackrestConfig({
+      dir: dir.path,
+      pg,
+      name: `pgbackrest-${name}`,
+      global: [`repo1-path=${repo[name]}`, 'repo1-retention-full=2', ...extra],
+    });
+    conf[name] = p.conf;
+    return p;
+  };
+  const a = repoConfig('a', ['compress-type=gz']);
+  const b = repoConfig('b', [
     'compress-type=zst',
     'repo1-bundle=y',
     'repo1-cipher-type=aes-256-cbc',
@@ -116,32 +77,23 @@ beforeAll(async () => {
   ]);
   passFile = join(dir.path, 'repo-b.pass');
   writeFileSync(passFile, 'correct horse battery staple\n', { mode: 0o600 });
-  chownAll(dir.path);
-  // Both repositories get every segment: A's push, then B's (PostgreSQL retries the whole command on failure).
-  const push = (c: string): string => `pgbackrest --config=${c} --stanza=shop archive-push %p`;
-  await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(
-    pg.url(),
-    `ALTER SYSTEM SET archive_command = '${`${push(conf.a)} && ${push(conf.b)}`.replace(/'/g, "''")}'`,
-  );
-  await pg.stopServer('fast');
-  await pg.startServer({ settings: { wal_level: 'replica' } });
-  pgbackrest(conf.a, 'stanza-create');
-  pgbackrest(conf.b, 'stanza-create');
+  a.ok('stanza-create');
+  b.ok('stanza-create');
   await query(pg.url(), 'CREATE TABLE marks (tag text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-  pgbackrest(conf.a, 'backup', '--type=full');
-  pgbackrest(conf.b, 'backup', '--type=full');
+  a.ok('backup', '--type=full');
+  b.ok('backup', '--type=full');
   // A: an incremental on top, so the restore follows references into the full backup's folder.
   await query(pg.url(), "INSERT INTO marks (tag) VALUES ('before-incr')");
-  pgbackrest(conf.a, 'backup', '--type=incr');
-  await sleep(1100);
+  a.ok('backup', '--type=incr');
+  // Each event in a second of its own (pgBackRest's labels and stamps are to the second).
+  await nextSecond();
   for (const t of FIRST) await query(pg.url(), 'INSERT INTO marks (tag) VALUES ($1)', [t]);
-  await switchAndArchive();
-  await sleep(1100);
+  await switchAndArchive(pg);
+  await nextSecond();
   target = new Date().toISOString();
-  await sleep(1100);
+  await nextSecond();
   for (const t of SECOND) await query(pg.url(), 'INSERT INTO marks (tag) VALUES ($1)', [t]);
-  await switchAndArchive();
+  await switchAndArchive(pg);
 }, 120_000);
 
 afterAll(async () => {
@@ -151,6 +103,7 @@ afterAll(async () => {
 
 interface Plan {
   origin: string;
+  medium: string;
   bases: Array<{ setId: string; startLsn: string }>;
   gaps: unknown[];
   timelines: Array<{ timeline: number; segments: number }>;
@@ -318,6 +271,36 @@ describe('a zst-compressed, encrypted pgBackRest repository', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(json<{ ok: boolean }>(r).ok).toBe(true);
   });
+
+  it("the app's PITR plan reads the passphrase from the keychain (pgbackrest:shop), as the CLI and runbooks do", async () => {
+    // The app's catalog knows the repository (a scan with the passphrase); the keychain starts empty.
+    const appHome = join(dir.path, 'app');
+    const scan = lifeboat({ LIFEBOAT_HOME: appHome }, 'scan', repo.b, '--passphrase-file', passFile);
+    expect(scan.status, scan.stdout + scan.stderr).toBe(0);
+    const credentials = new MemoryCredentialStore();
+    const engine = new Engine({ dataDir: appHome, credentials, frontDoor: 'bridge', throttleMs: 10 });
+    try {
+      const handlers = createHandlers(engine);
+      const plan = (): ReturnType<typeof dispatch> =>
+        dispatch(handlers, 'planPitr', { system: 'shop', targetTime: target }, silentLogger);
+      const locked = await plan();
+      expect(locked.ok).toBe(false);
+      expect(JSON.stringify(locked)).toContain('encrypted');
+      expect(JSON.stringify(locked)).not.toContain('correct horse');
+      await credentials.set('pgbackrest:shop', 'correct horse battery staple');
+      const r = await plan();
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const value = (r as { value: Plan }).value;
+      // The wire plan names the stanza's repository and its full backup (pgBackRest's label).
+      expect(value.medium).toContain('repo-b');
+      expect(value.bases.map((b) => b.setId)).toEqual([expect.stringMatching(/^\d{8}-\d{6}F$/)]);
+      expect(value.gaps).toEqual([]);
+      expect(value.target.inside).toBe(true);
+      expect(value.target.base).toBe(value.bases[0]!.setId);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 
   it('restore pg-pitr, accepted with the override, brings back exactly the rows before the target', async () => {
     expect(await restoreAndCount(repo.b, 'restored-b', '--passphrase-file', passFile, '--allow-unsigned')).toEqual(

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { loadManifests, openPlainFile, readBackupInfo } from '../../electron/eng
 import { openMedium } from '../../electron/engine/storage/open-medium';
 import { json, lifeboat, type CliRun } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { pgbackrestConfig, type Pgbackrest } from '../helpers/pgbackrest';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres } from '../helpers/wal-archiving';
 
 /**
  * Real pgBackRest 2.45 repositories, made here from a private cluster with WAL archiving
@@ -27,24 +29,12 @@ let conf: string;
 let laptop: NodeJS.ProcessEnv;
 const repo = (n: number): string => join(dir.path, `repo${n}`);
 
-function pgbackrest(...args: string[]): CliRun {
-  const r = spawnSync('pgbackrest', [`--config=${conf}`, `--stanza=${STANZA}`, ...args], {
-    encoding: 'utf8',
-    cwd: dir.path,
-    ...(pg.runAs ? { uid: pg.runAs.uid, gid: pg.runAs.gid } : {}),
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+let pgbr: Pgbackrest;
+const pgbackrest = (...args: string[]): CliRun => pgbr.run(...args);
 
 function ok(r: CliRun): CliRun {
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
-}
-
-function chownAll(path: string): void {
-  if (!pg.runAs) return;
-  chownSync(path, pg.runAs.uid, pg.runAs.gid);
-  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownAll(join(path, e));
 }
 
 interface InfoJson {
@@ -82,16 +72,12 @@ beforeAll(async () => {
     archive_mode: 'on',
     archive_command: `'pgbackrest --config=${conf} --stanza=${STANZA} archive-push %p'`,
   });
-  for (const d of ['log', 'lock']) mkdirSync(join(dir.path, d));
-  writeFileSync(
-    conf,
-    [
-      '[global]',
-      `log-path=${join(dir.path, 'log')}`,
-      `lock-path=${join(dir.path, 'lock')}`,
-      'log-level-console=warn',
-      'log-level-file=off',
-      'start-fast=y',
+  chownForPostgres(dir.path);
+  pgbr = pgbackrestConfig({
+    dir: dir.path,
+    pg,
+    stanza: STANZA,
+    global: [
       'compress-level=1',
       `repo1-path=${repo(1)}`,
       'repo1-retention-full=9',
@@ -105,16 +91,10 @@ beforeAll(async () => {
       'repo4-retention-full=9',
       'repo4-cipher-type=aes-256-cbc',
       `repo4-cipher-pass=${PASS}`,
-      '',
-      `[${STANZA}]`,
-      `pg1-path=${pg.dataDir}`,
-      `pg1-port=${pg.port}`,
-      `pg1-socket-path=${pg.socketDir}`,
-      'pg1-user=postgres',
-      '',
-    ].join('\n'),
-  );
-  chownAll(dir.path);
+    ],
+    stanzaLines: ['pg1-user=postgres'],
+  });
+  if (pgbr.conf !== conf) throw new Error(`pgbackrest config at ${pgbr.conf}, not ${conf}`);
   ok(pgbackrest('stanza-create'));
   await query(pg.url(), 'CREATE TABLE orders AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 60000) g');
   // repo1's backups wait for their WAL in the archive (archive-check, pgBackRest's default); the others do not, to keep this quick.
@@ -289,7 +269,7 @@ describe('pgBackRest repositories read natively', () => {
       expect(bad.artifacts.find((a) => a.verdict === 'corrupted')!.detail).toContain(name);
     }
     // pgbackrest itself agrees on the same copy.
-    chownAll(copy);
+    chownForPostgres(copy);
     const check = spawnSync(
       'pgbackrest',
       [

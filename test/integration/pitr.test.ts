@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs, runPgTool } from '../../electron/engine/postgres/scratch-cluster';
-import { BIN, json, lifeboat, lifeboatAsync } from '../helpers/cli';
-import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
+import { query, type ScratchCluster } from '../helpers/postgres';
+import { nextSecond } from '../helpers/clock';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres, startArchivingPostgres, switchAndArchive, walPushCommand } from '../helpers/wal-archiving';
 
 let pg: ScratchCluster;
 let dir: ReturnType<typeof tempDir>;
@@ -15,20 +18,6 @@ let identity: string;
 let recipient: string;
 let signKey: string;
 const times: Record<'t1' | 't2' | 'target' | 't3', string> = { t1: '', t2: '', target: '', t3: '' };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function archivedCount(): Promise<number> {
-  const [row] = await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver');
-  return Number(row!.n);
-}
-
-/** Switch to a new segment and wait until the archiver has pushed it. */
-async function switchAndArchive(): Promise<void> {
-  const before = await archivedCount();
-  await query(pg.url(), 'SELECT pg_switch_wal()');
-  for (let i = 0; i < 300 && (await archivedCount()) <= before; i++) await sleep(50);
-  expect(await archivedCount()).toBeGreaterThan(before);
-}
 
 async function insert(tag: string): Promise<string> {
   const [row] = await query<{ at: Date }>(pg.url(), 'INSERT INTO marks (tag) VALUES ($1) RETURNING at', [tag]);
@@ -50,26 +39,10 @@ function segmentFiles(root: string): string[] {
 beforeAll(async () => {
   dir = tempDir();
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  medium = join(dir.path, 'medium');
-  identity = join(dir.path, 'id.age');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'pitr').status).toBe(0);
-  recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
-  signKey = join(dir.path, 'wal-sign.pem');
-  expect(lifeboat(env, 'keys', 'signing-new', '--out', signKey).status).toBe(0);
-  expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`).status).toBe(0);
-  const runAs = postgresRunAs();
+  ({ medium, identity, recipient, signKey } = keyedMedium(env, dir.path, { label: 'pitr', trust: true }));
   // PostgreSQL's archiver runs as the server's user: it must be able to write the archive.
-  if (runAs) {
-    chownSync(dir.path, runAs.uid, runAs.gid);
-    for (const p of [medium, join(medium, 'sets'), join(medium, 'lifeboat-medium.json'), signKey])
-      chownSync(p, runAs.uid, runAs.gid);
-  }
-  pg = await startPostgres({ wal_level: 'replica' });
-  const command = `'${process.execPath}' '${BIN}' wal-push %p --system shop --to '${medium}' --recipient ${recipient} --sign-key '${signKey}'`;
-  await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-  await query(pg.url(), `ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
-  await pg.stopServer('fast');
-  await pg.startServer({ settings: { wal_level: 'replica' } });
+  chownForPostgres(dir.path);
+  pg = await startArchivingPostgres(dir.path, walPushCommand({ system: 'shop', medium, recipient, signKey }));
   await query(pg.url(), 'CREATE TABLE marks (tag text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
   const base = lifeboat(
     env,
@@ -88,17 +61,18 @@ beforeAll(async () => {
     '--json',
   );
   expect(base.status, base.stderr).toBe(0);
-  await sleep(1100);
+  // Each event in a second of its own: stamps read to the second still order them.
+  await nextSecond();
   times.t1 = await insert('t1');
-  await switchAndArchive();
-  await sleep(1100);
+  await switchAndArchive(pg);
+  await nextSecond();
   times.t2 = await insert('t2');
-  await switchAndArchive();
-  await sleep(1100);
+  await switchAndArchive(pg);
+  await nextSecond();
   times.target = new Date().toISOString();
-  await sleep(1100);
+  await nextSecond();
   times.t3 = await insert('t3');
-  await switchAndArchive();
+  await switchAndArchive(pg);
 }, 240_000);
 
 afterAll(async () => {
@@ -846,7 +820,7 @@ describe('retention', () => {
     // The first base was deep-verified above: the newest verified set is kept whatever the policy, so verify the second too.
     expect(lifeboat(env, 'verify', medium, '--level', 'integrity').status).toBe(0);
     await insert('t4');
-    await switchAndArchive();
+    await switchAndArchive(pg);
     const dry = json<{ remove: unknown[]; wal: Array<{ system: string; remove: number; keep_from: string }> }>(
       lifeboat(
         env,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 let pg: ScratchCluster;
@@ -56,13 +57,7 @@ beforeAll(async () => {
   await loadSampleData(pg.url());
   source = await fingerprint(pg.url());
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  medium = join(dir.path, 'medium');
-  identity = join(dir.path, 'id.age');
-  signKey = join(dir.path, 'sign.pem');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'drive-a').status).toBe(0);
-  recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
-  lifeboat(env, 'keys', 'signing-new', '--out', signKey);
-  expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
+  ({ medium, identity, signKey, recipient } = keyedMedium(env, dir.path, { sign: false }));
   src = join(dir.path, 'app');
   mkdirSync(join(src, 'uploads', 'deep'), { recursive: true });
   mkdirSync(join(src, 'conf'), { recursive: true });

@@ -1,20 +1,13 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  chownSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresRunAs } from '../../electron/engine/postgres/scratch-cluster';
 import { json, lifeboat, lifeboatAsync } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
+import { nextSecond } from '../helpers/clock';
+import { pgbackrestArchivePush, pgbackrestConfig } from '../helpers/pgbackrest';
 import { tempDir } from '../helpers/temp';
+import { chownForPostgres, switchAndArchive } from '../helpers/wal-archiving';
 
 /**
  * Review of issue 19 as a hostile tester, on real artifacts made here: a restic repository scanned at
@@ -62,78 +55,39 @@ describe('restic repository scanned at its own root', () => {
 describe('pgBackRest archive with a damaged segment', () => {
   let repo = '';
   let target = '';
-  let conf = '';
-
-  /** pgbackrest as the cluster's user (it refuses a data directory it does not own). */
-  const pgbackrest = (...args: string[]): void => {
-    const runAs = postgresRunAs();
-    const full = [
-      ...(runAs ? ['-u', 'postgres', '--', 'pgbackrest'] : []),
-      `--config=${conf}`,
-      '--stanza=shop',
-      ...args,
-    ];
-    const r = spawnSync(runAs ? 'runuser' : 'pgbackrest', full, { encoding: 'utf8', timeout: 50_000 });
-    expect(r.status, `pgbackrest ${args.join(' ')}: ${r.stderr}${r.stdout}`).toBe(0);
-  };
-  const archived = async (): Promise<number> =>
-    Number((await query<{ n: string }>(pg.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n);
-  const switchWal = async (): Promise<void> => {
-    const before = await archived();
-    await query(pg.url(), 'SELECT pg_switch_wal()');
-    for (let i = 0; i < 400 && (await archived()) <= before; i++) await sleep(50);
-    expect(await archived()).toBeGreaterThan(before);
-  };
 
   beforeAll(async () => {
     repo = join(dir.path, 'pgbr-repo');
-    conf = join(dir.path, 'pgbackrest.conf');
-    const work = join(dir.path, 'pgbr-work');
     mkdirSync(repo);
-    mkdirSync(work);
-    writeFileSync(
-      conf,
-      [
-        '[global]',
-        `repo1-path=${repo}`,
-        'repo1-retention-full=2',
-        `log-path=${work}`,
-        `lock-path=${work}`,
-        'log-level-console=warn',
-        'log-level-file=off',
-        'start-fast=y',
-        '[shop]',
-        `pg1-path=${pg.dataDir}`,
-        `pg1-port=${pg.port}`,
-        `pg1-socket-path=${pg.socketDir}`,
-        '',
-      ].join('\n'),
-    );
-    const runAs = postgresRunAs();
-    if (runAs) for (const p of [dir.path, repo, work, conf]) chownSync(p, runAs.uid, runAs.gid);
+    chownForPostgres(dir.path);
+    const pgbr = pgbackrestConfig({
+      dir: dir.path,
+      pg,
+      global: [`repo1-path=${repo}`, 'repo1-retention-full=2'],
+    });
     await query(pg.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
     await query(
       pg.url(),
-      `ALTER SYSTEM SET archive_command = 'pgbackrest --config=${conf} --stanza=shop archive-push %p'`,
+      `ALTER SYSTEM SET archive_command = '${pgbackrestArchivePush(dir.path).replace('"$1"', '%p')}'`,
     );
     await pg.stopServer('fast');
     await pg.startServer({ settings: { wal_level: 'replica' } });
-    pgbackrest('stanza-create');
+    pgbr.ok('stanza-create');
     await query(
       pg.url(),
       'CREATE TABLE marks (tag text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())',
     );
-    pgbackrest('backup', '--type=full');
+    pgbr.ok('backup', '--type=full');
     // Two segments after the backup, each with a commit; the target sits in the last, between its two commits.
     await query(pg.url(), "INSERT INTO marks (tag) VALUES ('one')");
-    await switchWal();
-    await sleep(1100);
+    await switchAndArchive(pg);
+    await nextSecond();
     await query(pg.url(), "INSERT INTO marks (tag) VALUES ('two')");
     await sleep(600);
     target = new Date().toISOString();
     await sleep(600);
     await query(pg.url(), "INSERT INTO marks (tag) VALUES ('three')");
-    await switchWal();
+    await switchAndArchive(pg);
   }, 120_000);
 
   it('pitr plan: a target past a segment that fails its SHA-1 is outside the window, exit 1, naming the segment', () => {

@@ -14,6 +14,7 @@ import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { BIN, json, lifeboat, lifeboatAsync } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 let pg: ScratchCluster;
@@ -63,13 +64,7 @@ beforeAll(async () => {
   await loadSampleData(pg.url());
   source = await fingerprint(pg.url());
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  medium = join(dir.path, 'medium');
-  identity = join(dir.path, 'id.age');
-  signKey = join(dir.path, 'sign.pem');
-  expect(lifeboat(env, 'medium', 'init', medium, '--label', 'drive-a').status).toBe(0);
-  recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
-  lifeboat(env, 'keys', 'signing-new', '--out', signKey);
-  expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
+  ({ medium, identity, signKey, recipient } = keyedMedium(env, dir.path, { sign: false }));
   filesSrc = join(dir.path, 'app');
   mkdirSync(join(filesSrc, 'uploads', 'deep'), { recursive: true });
   writeFileSync(join(filesSrc, 'uploads', 'a.pdf'), 'alpha '.repeat(1000));

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, json, lifeboat } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { loadSampleData } from '../helpers/sample-data';
+import { keyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
 
 // No verdict may leave a process behind: every tamper case, at every level, must end within a
@@ -32,6 +33,8 @@ let runTmp: string;
 const sets = { pg: '', pg2: '', files: '', big: '' };
 const LEVELS = ['inventory', 'integrity', 'authenticity', 'deep', 'restore'];
 const BOUND_MS = 30_000;
+/** How long a run's signalled children may take to go after it exits before they count as left behind. */
+const LEAK_GRACE_MS = 300;
 
 /** Processes of process group `pgid`, or whose command line mentions `marker` (a scratch server detaches with setsid). */
 function leftovers(pgid: number, marker: string): string[] {
@@ -78,9 +81,15 @@ function run(args: string[], onStart?: (pid: number) => void): Promise<Run> {
     child.on('close', (status) => {
       clearTimeout(timer);
       const ms = Date.now() - started;
-      // A moment for children that were signalled to go; what remains after that is a leak.
-      setTimeout(() => {
+      // Children that were signalled get up to LEAK_GRACE_MS to go (looked at every 20 ms, not waited
+      // out when none is left); what remains after that is a leak.
+      const graceUntil = Date.now() + LEAK_GRACE_MS;
+      const look = (): void => {
         const left = leftovers(pid, runTmp);
+        if (left.length > 0 && Date.now() < graceUntil) {
+          setTimeout(look, 20);
+          return;
+        }
         for (const l of left) {
           try {
             process.kill(Number(l.split(':')[0]), 'SIGKILL');
@@ -89,7 +98,8 @@ function run(args: string[], onStart?: (pid: number) => void): Promise<Run> {
           }
         }
         resolve({ status, stdout, stderr, ms, left });
-      }, 300);
+      };
+      look();
     });
   });
 }
@@ -103,31 +113,11 @@ beforeAll(async () => {
   pg = await startPostgres();
   await loadSampleData(pg.url());
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  pristine = join(dir.path, 'pristine');
-  identity = join(dir.path, 'id.age');
-  const signKey = join(dir.path, 'sign.pem');
-  expect(lifeboat(env, 'medium', 'init', pristine, '--label', 'usb').status).toBe(0);
-  const recipient = lifeboat(env, 'keys', 'age-new', '--out', identity).stdout.trim();
+  const keyed = keyedMedium(env, dir.path, { medium: 'pristine', label: 'usb' });
+  ({ medium: pristine, identity } = keyed);
   otherIdentity = join(dir.path, 'other.age');
-  lifeboat(env, 'keys', 'age-new', '--out', otherIdentity);
-  lifeboat(env, 'keys', 'signing-new', '--out', signKey);
-  expect(lifeboat(env, 'keys', 'trust', `${signKey}.pub`, '--label', 'servers').status).toBe(0);
-  const backup = (...args: string[]): string => {
-    const r = lifeboat(
-      env,
-      'backup',
-      ...args,
-      '--to',
-      pristine,
-      '--recipient',
-      recipient,
-      '--sign-key',
-      signKey,
-      '--json',
-    );
-    expect(r.status, r.stderr).toBe(0);
-    return json<{ path: string }>(r).path;
-  };
+  expect(lifeboat(env, 'keys', 'age-new', '--out', otherIdentity).status).toBe(0);
+  const backup = (...args: string[]): string => keyed.backup(args).path;
   sets.pg = backup('pg', '--system', 'shop', '--db', pg.url());
   // No wait for the next second: a set made in the same second gets the next suffix (set-writer.ts), and created_at has milliseconds.
   sets.pg2 = backup('pg', '--system', 'shop', '--db', pg.url());

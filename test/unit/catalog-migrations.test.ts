@@ -197,6 +197,27 @@ describe('catalog migration 007', () => {
   });
 });
 
+describe('catalog migration 008', () => {
+  it("adds the indicator's verdicts, one per set, removed with their set", () => {
+    Catalog.open(path, { targetVersion: 7 })
+      .db.prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')")
+      .run();
+    const c = migrateFromPrevious(8);
+    c.db
+      .prepare(
+        "INSERT INTO set_indicator (set_key, suspicious, reasons, judged_at) VALUES ('f/1', 1, '[\"x\"]', 'now')",
+      )
+      .run();
+    expect(() =>
+      c.db.prepare("INSERT INTO set_indicator (set_key, suspicious, judged_at) VALUES ('nope/1', 0, 'now')").run(),
+    ).toThrow(/FOREIGN KEY/);
+    expect(() => c.db.prepare("UPDATE set_indicator SET suspicious = 2 WHERE set_key = 'f/1'").run()).toThrow(/CHECK/);
+    c.db.prepare("DELETE FROM sets WHERE key = 'f/1'").run();
+    expect(c.db.prepare('SELECT count(*) FROM set_indicator').pluck().get()).toBe(0);
+    c.close();
+  });
+});
+
 describe('catalog open', () => {
   it('is in WAL mode and counts nothing when new', () => {
     const c = Catalog.open(path);

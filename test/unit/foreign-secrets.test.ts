@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_PATTERN, MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
 import { LifeboatError, mapError } from '../../electron/engine/errors';
-import { accountFor, foreignSecrets, needsSecret, readSecretFile } from '../../electron/engine/foreign/secrets';
+import {
+  accountFor,
+  foreignSecrets,
+  needsSecret,
+  pgbrKeysFor,
+  readSecretFile,
+} from '../../electron/engine/foreign/secrets';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +48,19 @@ describe('foreign secrets (foreign/secrets.ts)', () => {
     );
     expect(err.message).toMatch(/holds one line/);
     expect(err.message).not.toContain('s3cret');
+  }, 5000);
+
+  it("pgbrKeysFor: the stanza's passphrase from the run's file, else the keychain (stanza, then default), else null", async () => {
+    const keychain = new MemoryCredentialStore();
+    expect(await pgbrKeysFor('shop', { keychain })).toEqual({ repoPassphrase: null });
+    await keychain.set('pgbackrest:default', 'for-every-stanza');
+    expect(await pgbrKeysFor('shop', { keychain })).toEqual({ repoPassphrase: 'for-every-stanza' });
+    await keychain.set('pgbackrest:shop', 'for-shop');
+    expect(await pgbrKeysFor('shop', { keychain })).toEqual({ repoPassphrase: 'for-shop' });
+    const f = join(dir, 'pgbr-pass');
+    writeFileSync(f, 'from-the-file\n');
+    expect(await pgbrKeysFor('shop', { passphraseFile: f, keychain })).toEqual({ repoPassphrase: 'from-the-file' });
+    expect(await pgbrKeysFor('shop')).toEqual({ repoPassphrase: null });
   }, 5000);
 
   it('the file given for the run wins; then the keychain, scoped, then the default; a keychain that is unavailable is "not found"', async () => {

@@ -45,7 +45,7 @@ describe('notification config (notify/config.ts)', () => {
     expect(c.channels).toHaveLength(2);
     const mail = c.channels[0]!;
     expect(mail.type === 'email' && mail.tls).toBe('starttls');
-    expect(mail.on).toEqual(['failure', 'check-not-ok']);
+    expect(mail.on).toEqual(['failure', 'check-not-ok', 'suspicious']);
     expect(c.channels[1]!.on).toEqual(['failure', 'success']);
   }, 5000);
 
@@ -253,5 +253,22 @@ describe('the message (notify/message.ts)', () => {
     expect(m.subject).toContain('succeeded');
     expect(m.text).toContain('Set:       20261202T030000Z-ab12');
     expect(m.text).not.toContain('To run it again');
+  }, 5000);
+
+  it('a suspicious set (the ransomware indicator) is its own event, on by default', () => {
+    const m = buildMessage({
+      ...event,
+      kind: 'suspicious',
+      error: null,
+      setId: '20261202T030000Z-cd34',
+      exitCode: 0,
+      summary: 'The ransomware indicator flagged the new set: 97% of the data does not compress (usually 2%).',
+    });
+    expect(m.subject).toContain('SUSPICIOUS');
+    expect(m.text).toContain('does not compress');
+    expect(
+      parseNotifyConfig('channels:\n  - type: webhook\n    name: hook\n    url: env:HOOK_URL\n', 'n.yaml').channels[0]!
+        .on,
+    ).toContain('suspicious');
   }, 5000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSeedName, parseSeedName } from '../../electron/engine/foreign/seed/names';
+import { systemNameFrom } from '../../electron/engine/foreign/names';
 import { localToUtc } from '../../electron/engine/foreign/seed/time';
 import { seedManifestHashes } from '../../electron/engine/foreign/seed/manifest';
 
@@ -75,5 +76,15 @@ describe('seed-script names', () => {
     expect(m.byName.get('database/x.sql.gz')).toBe(h);
     expect(m.byName.get('y.tar.gz')).toBe('b'.repeat(64));
     expect(seedManifestHashes(Buffer.from('{not json')).readable).toBe(false);
+  }, 10_000);
+});
+
+describe('systemNameFrom (foreign/names.ts): one system name for every other tool', () => {
+  it('lower-cases, folds runs of other characters to -, drops leading punctuation, keeps 63 characters', () => {
+    expect(systemNameFrom('Shop DB')).toBe('shop-db');
+    expect(systemNameFrom('--Main_Site.v2')).toBe('main_site.v2');
+    expect(systemNameFrom('x'.repeat(80))).toHaveLength(63);
+    expect(systemNameFrom('!!!')).toBe('unnamed');
+    expect(systemNameFrom('--', 'restic')).toBe('restic');
   }, 10_000);
 });

@@ -58,6 +58,15 @@ function memorySink(
 describe('the threaded write path', () => {
   const id = generateIdentity().identity;
 
+  it('counts the plaintext that would not compress (trends, the ransomware indicator)', async () => {
+    const random = randomBytes(4 * 1024 * 1024);
+    const text = Buffer.from('invoice 42 paid in full\n'.repeat(200_000));
+    const noisy = await storeArtifact(Readable.from([random]), { recipients: [], sinks: [memorySink()] });
+    const plain = await storeArtifact(Readable.from([text]), { recipients: [], sinks: [memorySink()] });
+    expect(noisy.incompressibleBytes).toBeGreaterThan(0.9 * random.length);
+    expect(plain.incompressibleBytes).toBe(0);
+  }, 30_000);
+
   it.each([0, 1, 65535, 65536, 65537, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 5])(
     '%i bytes encrypted round-trip, with the hashes of both sides',
     async (size) => {

@@ -4,6 +4,8 @@ import { backupPgLogical } from '../../engine/backup/pg-logical';
 import type { WrittenSet } from '../../engine/backup/set-writer';
 import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet, setIdKnown } from '../../engine/catalog/sets';
+import { judgeSystem } from '../../engine/catalog/trends';
+import { indicatorThresholds } from '../../engine/settings/settings';
 import type { Engine } from '../../engine/engine';
 import { LifeboatError } from '../../engine/errors';
 import { sha256Hex, type Manifest } from '../../engine/format/manifest';
@@ -34,13 +36,31 @@ export interface CommonOptions {
   metricsFile?: string;
 }
 
-/** Record the new set in the local catalog for every medium that holds it. */
+/** A set the ransomware indicator flagged at backup time (catalog/trends.ts), with the reasons. */
+export interface SuspiciousSet {
+  system: string;
+  setId: string;
+  key: string;
+  reasons: string[];
+}
+
+/** What a caller (notifications, metrics) can hook into a backup command. */
+export interface BackupHooks {
+  /** Called after the set is written and cataloged when the indicator flags it; the backup's exit code is unchanged. */
+  onSuspicious?: (s: SuspiciousSet) => void | Promise<void>;
+}
+
+/**
+ * Record the new set in the local catalog for every medium that holds it, and judge it against
+ * the system's history (the ransomware indicator): its verdict, or null when it was not judged.
+ */
 async function catalogNewSet(
   engine: Engine,
   set: WrittenSet,
   signerKeyId: string | null,
   index: FileEntry[] | null,
-): Promise<void> {
+): Promise<SuspiciousSet | null> {
+  let first: string | null = null;
   for (const { medium, info } of set.media) {
     const mediumId = recordMedium(engine.catalog, medium, info);
     const stat = await medium.stat(`${set.setPath}/manifest.json`);
@@ -56,10 +76,39 @@ async function catalogNewSet(
     );
     if (index) recordFileIndex(engine.catalog, key, index);
     rememberMedium(engine.paths.dataDir, medium.location);
+    first ??= key;
+  }
+  const system = set.manifest.system;
+  const point = judgeSystem(engine.catalog, system, indicatorThresholds(engine.settings(), system)).find(
+    (p) => p.key === first,
+  );
+  return point?.suspicious ? { system, setId: set.manifest.set_id, key: point.key, reasons: point.reasons } : null;
+}
+
+/** The indicator's verdict said, and handed to the hook (a hook that fails is a warning, never the backup's failure). */
+async function announce(io: CliIo, flagged: SuspiciousSet | null, json: boolean, hooks: BackupHooks): Promise<void> {
+  if (!flagged) return;
+  runFacts.suspicious = flagged.reasons;
+  if (!json)
+    io.stderr.write(
+      `warning: ${flagged.setId} of ${flagged.system} is SUSPICIOUS (ransomware indicator): ${flagged.reasons.join('; ')}.\n` +
+        `  hint: check the system before trusting this set; lifeboat systems --trend --system ${flagged.system} shows its history.\n`,
+    );
+  try {
+    await hooks.onSuspicious?.(flagged);
+  } catch (e) {
+    io.stderr.write(`warning: the suspicious-set hook failed: ${(e as Error).message}\n`);
   }
 }
 
-function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: boolean, durationMs: number): void {
+function report(
+  io: CliIo,
+  set: WrittenSet,
+  signerKeyId: string | null,
+  json: boolean,
+  durationMs: number,
+  flagged: SuspiciousSet | null,
+): void {
   const m = set.manifest;
   const bytes = m.artifacts.reduce((n, a) => n + a.bytes, 0);
   const plain = m.artifacts.reduce((n, a) => n + a.plain_bytes, 0);
@@ -89,6 +138,8 @@ function report(io: CliIo, set: WrittenSet, signerKeyId: string | null, json: bo
       })),
       warnings: m.warnings,
       duration_ms: durationMs,
+      suspicious: flagged !== null,
+      suspicious_reasons: flagged?.reasons ?? [],
     });
     return;
   }
@@ -115,6 +166,8 @@ function setSamples(set: WrittenSet, durationMs: number, labels: Record<string, 
       labels,
       value: stored > 0 ? Math.round((read / stored) * 1000) / 1000 : 0,
     },
+    // 1 when the ransomware indicator flagged this set (docs/trends.md); announce() set the facts before.
+    { name: 'lifeboat_backup_suspicious', labels, value: runFacts.suspicious ? 1 : 0 },
   ];
 }
 
@@ -169,9 +222,10 @@ async function pgBackupCommand(
   kind: 'pg-logical' | 'pg-base',
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
+  hooks: BackupHooks = {},
 ): Promise<void> {
   await recordedBackup(io, opts.metricsFile, { system: opts.system, kind }, () =>
-    pgBackup(io, opts, title, make, threads),
+    pgBackup(io, opts, title, make, threads, hooks),
   );
 }
 
@@ -181,6 +235,7 @@ async function pgBackup(
   title: string,
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
+  hooks: BackupHooks = {},
 ): Promise<{ set: WrittenSet; durationMs: number }> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
@@ -207,16 +262,22 @@ async function pgBackup(
     const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) =>
       make(input, ctx),
     );
-    await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
     const durationMs = Date.now() - started;
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs, flagged);
+    await announce(io, flagged, Boolean(opts.json), hooks);
     return { set, durationMs };
   } finally {
     await engine.close();
   }
 }
 
-export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupPgCommand(
+  io: CliIo,
+  opts: PgOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
     throw new LifeboatError('BAD_INPUT', '--jobs must be a whole number ≥ 1.');
   await pgBackupCommand(
@@ -226,19 +287,30 @@ export async function backupPgCommand(io: CliIo, opts: PgOptions, threads?: Enco
     'pg-logical',
     (input, ctx) => backupPgLogical({ ...input, format: opts.format, jobs: opts.jobs }, ctx),
     threads,
+    hooks,
   );
 }
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
-export async function backupPgBaseCommand(io: CliIo, opts: PgBaseOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupPgBaseCommand(
+  io: CliIo,
+  opts: PgBaseOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   const { backupPgBase } = await import('../../engine/backup/pg-base');
-  await pgBackupCommand(io, opts, 'Base backup', 'pg-base', (input, ctx) => backupPgBase(input, ctx), threads);
+  await pgBackupCommand(io, opts, 'Base backup', 'pg-base', (input, ctx) => backupPgBase(input, ctx), threads, hooks);
 }
 
-export async function backupFilesCommand(io: CliIo, opts: FilesOptions, threads?: EncoderThreads): Promise<void> {
+export async function backupFilesCommand(
+  io: CliIo,
+  opts: FilesOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
   await recordedBackup(io, opts.metricsFile, { system: opts.system, kind: opts.class }, () =>
-    backupFilesOnce(io, opts, threads),
+    backupFilesOnce(io, opts, threads, hooks),
   );
 }
 
@@ -246,6 +318,7 @@ async function backupFilesOnce(
   io: CliIo,
   opts: FilesOptions,
   threads?: EncoderThreads,
+  hooks: BackupHooks = {},
 ): Promise<{ set: WrittenSet; durationMs: number }> {
   assertSystemName(opts.system);
   const recipients = readRecipients(opts.recipient ?? []);
@@ -276,9 +349,10 @@ async function backupFilesOnce(
         ctx,
       ),
     );
-    await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
     const durationMs = Date.now() - started;
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs);
+    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs, flagged);
+    await announce(io, flagged, Boolean(opts.json), hooks);
     return { set, durationMs };
   } finally {
     await engine.close();

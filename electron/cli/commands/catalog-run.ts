@@ -4,13 +4,16 @@ import { findFiles, listMedia, listSets, listSystems, whereIs } from '../../engi
 import { readKnownMedia, rememberMedium } from '../../engine/catalog/known-media';
 import { carryOver, describeCarryOver } from '../../engine/catalog/rebuild';
 import { scanMedium, type ScanSummary } from '../../engine/catalog/scan';
+import { cleanCandidate, suspiciousSystems, systemTrend, systemTrends } from '../../engine/catalog/trends';
+import type { Engine } from '../../engine/engine';
 import { checkTimeZone } from '../../engine/foreign/seed/time';
 import { LifeboatError, mapError } from '../../engine/errors';
 import { resolveDataDir, dataPaths } from '../../engine/settings/paths';
+import { indicatorThresholds } from '../../engine/settings/settings';
 import { withCliEngine } from '../engine';
 import { foreignSecretsFor, type ForeignSecretOptions } from '../foreign-options';
 import { readIdentities } from '../keys-io';
-import { ago, formatBytes, printJson, table, type CliIo } from '../output';
+import { ago, formatBytes, formatDuration, printJson, table, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
 
 /** With LIFEBOAT_TIMING=1, report how long the engine call took (benchmarks compare it with the whole process). */
@@ -80,7 +83,12 @@ export async function scanCommand(
       try {
         const medium = await engine.openMedium(loc);
         const summary = await runAsJob(engine, io, { kind: 'scan', title: `Scan of ${medium.location}` }, (ctx) =>
-          scanMedium(engine.catalog, medium, ctx, { identities, secrets, timeZone }),
+          scanMedium(engine.catalog, medium, ctx, {
+            identities,
+            secrets,
+            timeZone,
+            indicator: (system) => indicatorThresholds(engine.settings(), system),
+          }),
         );
         rememberMedium(engine.paths.dataDir, medium.location);
         results.push(summary);
@@ -120,6 +128,17 @@ export async function scanCommand(
           : 'There was no old catalog: nothing to carry over (pinned keys, runs, journals and the ledger start empty).\n',
       );
     }
+    if (!opts.json)
+      for (const line of suspiciousLines(engine)) io.stdout.write(`SUSPICIOUS (ransomware indicator) ${line}\n`);
+  });
+}
+
+/** One line per system whose sets the ransomware indicator flagged, naming the clean candidate (read from the verdicts: cheap on a rescan). */
+function suspiciousLines(engine: Engine): string[] {
+  const systems = suspiciousSystems(engine.catalog);
+  return systems.flatMap((system) => {
+    const clean = cleanCandidate(systemTrend(engine.catalog, system));
+    return clean ? [`${system}: ${clean.why}`] : [];
   });
 }
 
@@ -173,12 +192,15 @@ export async function setsCommand(
             r.verified ? 'verified' : 'not verified',
             r.origin !== 'lifeboat' ? 'foreign' : r.signed ? `signed ${r.signerKeyId ?? ''}`.trim() : 'unsigned',
             r.encrypted ? 'encrypted' : '',
+            r.suspicious.length ? 'SUSPICIOUS' : '',
           ]
             .filter(Boolean)
             .join(', '),
         ]),
       ),
     );
+    for (const r of rows)
+      if (r.suspicious.length) io.stdout.write(`${r.key} is SUSPICIOUS: ${r.suspicious.join('; ')}\n`);
   });
 }
 
@@ -211,8 +233,55 @@ export async function whereCommand(io: CliIo, set: string, opts: { json?: boolea
   });
 }
 
-export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promise<void> {
+const GAP = '—';
+const pctText = (x: number | null): string => (x === null ? GAP : `${Math.round(x * 100)}%`);
+
+/** `systems --trend`: each Lifeboat set of each system, oldest first, with its measurements and the indicator's verdict. */
+function trendCommand(io: CliIo, engine: Engine, opts: { json?: boolean; system?: string }): void {
+  const trends = systemTrends(engine.catalog, opts.system);
+  if (opts.json) {
+    printJson(io, trends);
+    return;
+  }
+  if (trends.length === 0) {
+    io.stdout.write('No Lifeboat sets yet: make a backup, or scan a medium first.\n');
+    return;
+  }
+  for (const t of trends) {
+    io.stdout.write(`${t.system}\n`);
+    io.stdout.write(
+      table(
+        ['SET', 'KIND', 'SIZE', 'PLAIN', 'RATIO', 'INCOMPRESSIBLE', 'CHANGED FILES', 'DURATION', 'INDICATOR'],
+        t.points.map((p) => [
+          p.setId,
+          p.incremental ? `${p.kind} (incr)` : p.kind,
+          formatBytes(p.storedBytes),
+          p.plainBytes === null ? GAP : formatBytes(p.plainBytes),
+          p.ratio === null ? GAP : `${p.ratio.toFixed(2)}×`,
+          pctText(p.incompressibleShare),
+          p.filesChanged === null || p.filesTotal === null ? GAP : `${p.filesChanged} of ${p.filesTotal}`,
+          p.durationMs === null ? GAP : formatDuration(p.durationMs / 1000),
+          p.suspicious === null ? 'not judged' : p.suspicious ? 'SUSPICIOUS' : 'ok',
+        ]),
+      ),
+    );
+    for (const p of t.points)
+      if (p.suspicious) io.stdout.write(`  ${p.setId} is SUSPICIOUS: ${p.reasons.join('; ')}\n`);
+    if (t.cleanCandidate) io.stdout.write(`  clean candidate: ${t.cleanCandidate.why}\n`);
+  }
+  io.stdout.write(`(${GAP}: not recorded: a set made before this measurement existed, or nothing to compare with)\n`);
+}
+
+export async function systemsCommand(
+  io: CliIo,
+  opts: { json?: boolean; trend?: boolean; system?: string },
+): Promise<void> {
   await withCliEngine(async (engine) => {
+    if (opts.trend) return trendCommand(io, engine, opts);
+    if (opts.system)
+      throw new LifeboatError('BAD_INPUT', '--system goes with --trend.', {
+        hint: `lifeboat systems --trend --system ${opts.system}`,
+      });
     const rows = listSystems(engine.catalog, engine.settings());
     if (opts.json) {
       printJson(io, rows);
@@ -235,6 +304,7 @@ export async function systemsCommand(io: CliIo, opts: { json?: boolean }): Promi
         ]),
       ),
     );
+    for (const line of suspiciousLines(engine)) io.stdout.write(`SUSPICIOUS sets (ransomware indicator) of ${line}\n`);
     for (const r of rows) {
       for (const w of r.wal) {
         io.stdout.write(

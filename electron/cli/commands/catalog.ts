@@ -72,8 +72,13 @@ export function registerCatalog(program: Command, io: CliIo): void {
   program
     .command('systems')
     .description('per system: newest set, newest verified set, and its age against the RPO')
+    .option(
+      '--trend',
+      "each set's size, duration, compression ratio, incompressible share, changed files, and the ransomware indicator's verdict",
+    )
+    .option('--system <name>', 'with --trend: only this system')
     .option('--json', 'print one machine-readable result')
-    .action(async (opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean; trend?: boolean; system?: string }) => {
       const { systemsCommand } = await import('./catalog-run');
       await systemsCommand(io, opts);
     });

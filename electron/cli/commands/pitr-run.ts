@@ -5,8 +5,7 @@ import type { TrustedKey } from '../../engine/catalog/trust';
 import { LifeboatError } from '../../engine/errors';
 import { fetchWal, pushWal } from '../../engine/pitr/wal-archive';
 import { openMedium } from '../../engine/storage/open-medium';
-import { foreignSecrets, type SecretLookup } from '../../engine/foreign/secrets';
-import type { PgbrKeys } from '../../engine/foreign/pgbackrest/wal';
+import { pgbrKeysFor } from '../../engine/foreign/secrets';
 import { readIdentities, readKeyFile, readRecipients, readSigningKey } from '../keys-io';
 import { runFacts } from '../notify';
 import { formatDuration, printJson, type CliIo } from '../output';
@@ -201,23 +200,6 @@ export async function walFetchCommand(io: CliIo, name: string, dest: string, opt
     );
 }
 
-/**
- * An encrypted pgBackRest repository's passphrase: --passphrase-file (its first line), else the
- * keychain's pgbackrest credential for the stanza when a credential store is at hand.
- */
-export async function pgbrKeys(
-  file: string | undefined,
-  stanza: string,
-  keychain: SecretLookup | null = null,
-): Promise<PgbrKeys> {
-  return {
-    repoPassphrase: await foreignSecrets({ files: { passphraseFile: file ?? null }, keychain }).get(
-      'pgbackrest-cipher',
-      stanza,
-    ),
-  };
-}
-
 export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
   const { planPitr } = await import('../../engine/pitr/plan');
   const trust = { trusted: await walTrustedKeys([]), allowUnsigned: Boolean(opts.allowUnsignedWal) };
@@ -226,7 +208,7 @@ export async function planCommand(io: CliIo, opts: PlanOptions): Promise<void> {
     identities: readIdentities(opts.identity ?? []),
     trust,
     pgBinDir: opts.pgBin,
-    pgbrKeys: await pgbrKeys(opts.passphraseFile, opts.system),
+    pgbrKeys: await pgbrKeysFor(opts.system, { passphraseFile: opts.passphraseFile }),
   });
   if (opts.json) {
     printJson(io, plan);
@@ -274,7 +256,7 @@ export async function restorePitrCommand(io: CliIo, opts: PitrRestoreOptions): P
   const identities = readIdentities(opts.identity ?? []);
   await withCliEngine(async (engine) => {
     const { foreignBaseAdmission } = await import('../../engine/restore/pg-pitr');
-    const keys = await pgbrKeys(opts.passphraseFile, opts.system, engine.credentials);
+    const keys = await pgbrKeysFor(opts.system, { passphraseFile: opts.passphraseFile, keychain: engine.credentials });
     const medium = await openMedium(opts.from);
     const r = await runAsJob(engine, io, { kind: 'restore', title: `PITR of ${opts.system}` }, (ctx) =>
       restorePitr(

@@ -25,13 +25,13 @@ export async function verifyWalCommand(
   opts: { identity?: string[]; allowUnsignedWal?: boolean; passphraseFile?: string; json?: boolean },
 ): Promise<void> {
   const { verifyWalChain } = await import('../../engine/pitr/plan');
-  const { pgbrKeys } = await import('./pitr-run');
+  const { pgbrKeysFor } = await import('../../engine/foreign/secrets');
   const { trustedKeys } = await import('../../engine/catalog/trust');
   const { openMedium } = await import('../../engine/storage/open-medium');
   const identities = readIdentities(opts.identity ?? []);
   const medium = await openMedium(target);
   await withCliEngine(async (engine) => {
-    const keys = await pgbrKeys(opts.passphraseFile, system, engine.credentials);
+    const keys = await pgbrKeysFor(system, { passphraseFile: opts.passphraseFile, keychain: engine.credentials });
     const r = await runAsJob(engine, io, { kind: 'verify', title: `WAL of ${system}` }, (ctx) =>
       verifyWalChain(medium, system, {
         identities,

@@ -4,12 +4,14 @@ import { createKeysJobsHandlers } from './keys-jobs-handlers';
 import { LifeboatError } from '../errors';
 import { trustedKeys } from '../catalog/trust';
 import { findFiles, listMedia, listSets, listSystems, setDetail, whereIs } from '../catalog/queries';
+import { systemTrends } from '../catalog/trends';
 import { toolStatus } from '../tools/tools';
 import { pgClientVersions } from '../postgres/pg-tools';
 import { judgeVerify, runVerify } from '../verify/run';
 import { identitiesFor } from '../crypto/keychain-identities';
 import { planPitr } from '../pitr/plan';
 import { pitrMedium } from '../catalog/pitr-medium';
+import { pgbrKeysFor } from '../foreign/secrets';
 import { LIFEBOAT_VERSION } from '../version';
 import { renderChecklistHtml } from '../runbooks/checklist';
 import { listRunbooks, loadRunbook } from '../runbooks/library';
@@ -92,6 +94,7 @@ export function createHandlers(engine: Engine): Handlers {
     },
 
     listSystems: async () => listSystems(engine.catalog, engine.settings()),
+    getTrends: async ({ system }: ChannelArgs<'getTrends'>) => systemTrends(engine.catalog, system),
 
     findFiles: async ({ glob, system }) => findFiles(engine.catalog, glob, system),
 
@@ -115,6 +118,8 @@ export function createHandlers(engine: Engine): Handlers {
         identities: await identitiesFor(engine.credentials, []),
         trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false },
         pgBinDir: engine.settings().pgBinDir || undefined,
+        // An encrypted pgBackRest repository plans with the keychain's passphrase, as the CLI and runbooks do.
+        pgbrKeys: await pgbrKeysFor(system, { keychain: engine.credentials }),
       });
     },
 

@@ -19,7 +19,7 @@ import type { JobContext } from '../jobs/job-manager';
 import { identitiesFor } from '../crypto/keychain-identities';
 import { foreignSecrets } from '../foreign/secrets';
 import { verifyJournal, type JournalHead } from '../runbooks/journal';
-import { saveSettings } from '../settings/settings';
+import { indicatorThresholds, saveSettings } from '../settings/settings';
 import { settingsView } from './settings-handlers';
 
 /** What a scan job of the console returns (the Media screen reads it). */
@@ -60,6 +60,7 @@ async function scanOne(
   const summary = await scanMedium(engine.catalog, medium, ctx, {
     identities: await identitiesFor(engine.credentials, []),
     secrets: foreignSecrets({ keychain: engine.credentials }),
+    indicator: (system) => indicatorThresholds(engine.settings(), system),
   });
   if (nothingThere(summary)) {
     forgetScannedMedium(engine.catalog, summary.mediumId);
@@ -199,7 +200,9 @@ export function createOverviewMediaHandlers(engine: Engine) {
           for (const loc of locations) {
             if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
             try {
-              const s = await scanMedium(engine.catalog, await engine.openMedium(loc), ctx);
+              const s = await scanMedium(engine.catalog, await engine.openMedium(loc), ctx, {
+                indicator: (system) => indicatorThresholds(engine.settings(), system),
+              });
               media.push({ location: loc, label: s.label, sets: s.sets.total });
             } catch (e) {
               const err = mapError(e);
@@ -220,9 +223,12 @@ export function createOverviewMediaHandlers(engine: Engine) {
       validations,
     }: ChannelArgs<'saveSystemSettings'>): Promise<ChannelOutput<'getSettings'>> => {
       const s = engine.settings();
+      // The indicator's thresholds (edited in the settings file) are kept.
+      const indicator = s.systems[system]?.indicator;
       const entry = {
         validations: validations.map((v) => ({ sql: v.sql.trim(), expect: v.expect.trim() })),
         ...(tier ? { tier } : {}),
+        ...(indicator ? { indicator } : {}),
       };
       saveSettings(engine.paths.settings, { ...s, systems: { ...s.systems, [system]: entry } });
       return settingsView(engine);

@@ -17,7 +17,7 @@ import {
   type FileEntry,
 } from '../format/file-index';
 import { DEFAULT_EXCLUDES, ExcludeMatcher } from './glob';
-import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
+import { writeSet, type SetMeasureExtra, type SetPlan, type WrittenSet } from './set-writer';
 import { tarSource, walkTrees, type WalkedEntry } from './tree';
 
 export interface FilesBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
@@ -111,6 +111,37 @@ function unchanged(prev: FileEntry | undefined, e: WalkedEntry): prev is FileEnt
   return e.type === 'fifo';
 }
 
+/**
+ * The files measure of a set (trends, the ransomware indicator): regular files in the tree, and how
+ * many are new or changed since the previous set. An incremental compares with its parent; a full
+ * set with the newest set's index when it can be read without a key (the local cache, or an
+ * unencrypted index on the medium), else its change count is unknown (null), not zero.
+ */
+async function changedFiles(
+  input: FilesBackupInput,
+  entries: WalkedEntry[],
+  parentIndex: Map<string, FileEntry> | null,
+  ctx: Pick<JobContext, 'log'>,
+): Promise<SetMeasureExtra> {
+  let previous = parentIndex;
+  if (!previous) {
+    try {
+      const newest = await newestSet(input.media[0]!, input.system, input.kind);
+      if (newest)
+        previous = new Map(
+          (await loadParentIndex({ ...input, identities: [] }, newest)).map((e) => [nameKey(entryPathBytes(e)), e]),
+        );
+    } catch (e) {
+      ctx.log('info', `changed files not counted (the previous index could not be read: ${(e as Error).message})`);
+    }
+  }
+  const files = entries.filter((e) => e.type === 'file');
+  return {
+    files_total: files.length,
+    files_changed: previous ? files.filter((e) => !unchanged(previous.get(e.key), e)).length : null,
+  };
+}
+
 /** The index line of an entry stored in this set. */
 function indexEntry(e: WalkedEntry, sha256: string | null, setId: string): FileEntry {
   const path = nameFields(e.path);
@@ -178,6 +209,7 @@ export async function backupFiles(
     if (e.type !== 'dir' && e.type !== 'hardlink' && unchanged(prev, e)) reused.set(e.key, prev);
     else toStore.push(e);
   }
+  const measure = await changedFiles(input, walked.entries, parent ? parentIndex : null, ctx);
 
   const totalBytes = toStore.reduce((n, e) => n + e.size, 0);
   ctx.progress({
@@ -214,6 +246,7 @@ export async function backupFiles(
         stored_bytes: totalBytes,
       },
       warnings: results.warnings,
+      measure,
     };
   });
   writeCache(input.stateDir, input.system, written.manifest.set_id, indexBytes);

@@ -12,6 +12,7 @@ import {
 } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import { compactUtc } from '../format/names';
+import { MEASURE_KEY, type SetMeasure } from '../format/measure';
 import type { JobContext } from '../jobs/job-manager';
 import { storeArtifact } from '../pipeline/artifact-pipeline';
 import type { EncoderThreads } from '../pipeline/encoder-thread';
@@ -45,6 +46,9 @@ export interface WrittenSet {
   media: Array<{ medium: Medium; info: MediumInfo }>;
   removedPartials: string[];
 }
+
+/** What a kind adds to the set's measurements: files sets, how many files changed since the previous set. */
+export type SetMeasureExtra = Pick<SetMeasure, 'files_total' | 'files_changed'>;
 
 export interface ArtifactInput {
   name: string;
@@ -80,7 +84,7 @@ export async function writeSet(
   produce: (
     add: (a: ArtifactInput) => Promise<Artifact>,
     setId: string,
-  ) => Promise<{ source: Record<string, unknown>; warnings: string[] }>,
+  ) => Promise<{ source: Record<string, unknown>; warnings: string[]; measure?: SetMeasureExtra }>,
 ): Promise<WrittenSet> {
   const media = await requireMedia(plan.media);
   const removedPartials: string[] = [];
@@ -106,6 +110,7 @@ export async function writeSet(
   try {
     for (const { medium } of media) writers.push(await medium.beginSet(plan.system, setId));
     const artifacts: Artifact[] = [];
+    let incompressibleBytes = 0;
     const add = async (a: ArtifactInput): Promise<Artifact> => {
       const stored = `${a.name}.zst${plan.recipients.length > 0 ? '.age' : ''}`;
       ctx.step(`writing ${stored}`);
@@ -116,7 +121,9 @@ export async function writeSet(
         onPlainBytes: a.onPlainBytes,
         encoderThreads: plan.encoderThreads,
       });
-      const artifact: Artifact = { path: stored, role: a.role, ...facts };
+      const { incompressibleBytes: high, ...stats } = facts;
+      incompressibleBytes += high;
+      const artifact: Artifact = { path: stored, role: a.role, ...stats };
       artifacts.push(artifact);
       return artifact;
     };
@@ -136,7 +143,9 @@ export async function writeSet(
       parent: plan.parent,
       lifeboat_version: LIFEBOAT_VERSION,
       host: hostname(),
-      source: produced.source,
+      // The set's measurements for trends and the ransomware indicator (catalog/trends.ts): in the
+      // manifest, so a catalog rebuilt from the media judges the set again the same way.
+      source: { ...produced.source, [MEASURE_KEY]: { ...produced.measure, incompressible_bytes: incompressibleBytes } },
       artifacts,
       warnings: produced.warnings,
     };

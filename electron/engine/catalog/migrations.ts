@@ -243,6 +243,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sets_created ON sets(created_at DESC);
     `,
   },
+  {
+    version: 8,
+    name: 'ransomware indicator verdicts',
+    sql: `
+      -- The indicator's verdict per set (catalog/trends.ts): judged against the system's history
+      -- when a set is made or scanned, from the measurements its manifest carries (source.measure),
+      -- so a catalog rebuilt from the media judges it again. reasons: a JSON list of sentences.
+      CREATE TABLE set_indicator (
+        set_key       TEXT PRIMARY KEY REFERENCES sets(key) ON DELETE CASCADE,
+        suspicious    INTEGER NOT NULL CHECK (suspicious IN (0, 1)),
+        reasons       TEXT NOT NULL DEFAULT '[]',
+        judged_at     TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

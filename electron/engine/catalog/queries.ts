@@ -60,6 +60,20 @@ export interface SetRow {
   /** Media where it was seen but is missing now. */
   missingFrom: number;
   verified: boolean;
+  /** The ransomware indicator's reasons (catalog/trends.ts): empty when the set is not suspicious or not judged. */
+  suspicious: string[];
+}
+
+/** The reasons stored by the indicator (a JSON list); a malformed value still says the set is suspicious. */
+function suspiciousReasons(text: string | null): string[] {
+  if (text === null) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    return list.length ? list : ['flagged by the ransomware indicator'];
+  } catch {
+    return ['flagged by the ransomware indicator'];
+  }
 }
 
 export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string): SetRow[] {
@@ -99,20 +113,27 @@ export function listSets(catalog: Catalog, f: SetFilter = {}, onlyKey?: string):
            s.signed, s.signer_key_id AS signerKeyId, s.encrypted, s.parent_key AS parentKey,
            (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NULL) AS media,
            (SELECT count(*) FROM presence p WHERE p.set_key = s.key AND p.missing_since IS NOT NULL) AS missingFrom,
-           ${verifiedExpr} AS verified
+           ${verifiedExpr} AS verified,
+           (SELECT i.reasons FROM set_indicator i WHERE i.set_key = s.key AND i.suspicious = 1) AS suspicious
     FROM sets s
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY s.created_at DESC, s.key
     LIMIT ${Math.max(1, Math.min(f.limit ?? 100_000, 1_000_000))}`;
   return (
     catalog.db.prepare(sql).all(params) as Array<
-      Omit<SetRow, 'signed' | 'encrypted' | 'verified'> & { signed: number; encrypted: number; verified: number }
+      Omit<SetRow, 'signed' | 'encrypted' | 'verified' | 'suspicious'> & {
+        signed: number;
+        encrypted: number;
+        verified: number;
+        suspicious: string | null;
+      }
     >
   ).map((r) => ({
     ...r,
     signed: r.signed === 1,
     encrypted: r.encrypted === 1,
     verified: r.verified === 1,
+    suspicious: suspiciousReasons(r.suspicious),
   }));
 }
 

@@ -8,7 +8,7 @@ import type { JobContext } from '../jobs/job-manager';
 import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
 import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
-import { systemNameFrom } from '../foreign/seed/names';
+import { systemNameFrom } from '../foreign/names';
 import type { ForeignSecrets, ForeignSet } from '../foreign/types';
 import { recordFileIndex } from './sets';
 

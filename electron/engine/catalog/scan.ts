@@ -18,6 +18,8 @@ import type { ForeignDetector, ForeignFinding, ForeignSecrets, ForeignSet } from
 import { recordMedium, recordSet } from './sets';
 import { knownSets, pathOfLine, unchanged, type Known } from './scan-known';
 import { indexFileSets, indexResticSnapshots, summariseWalArchives, type ReadSet } from './scan-index';
+import { judgeSystem } from './trends';
+import { DEFAULT_INDICATOR, type IndicatorThresholds } from '../settings/settings';
 
 export interface ScanSummary {
   mediumId: string;
@@ -59,7 +61,11 @@ export interface ForeignScanOptions {
   timeZone?: string;
 }
 
-export type ScanOptions = { identities?: AgeIdentity[] } & ForeignScanOptions;
+export type ScanOptions = {
+  identities?: AgeIdentity[];
+  /** The ransomware indicator's thresholds per system (settings); the defaults without it. */
+  indicator?: (system: string) => IndicatorThresholds;
+} & ForeignScanOptions;
 
 /** The phases of a scan, in order; each is reported as the job's step when it starts. */
 export const SCAN_PHASES = [
@@ -106,6 +112,9 @@ export async function scanMedium(
   await confirmStillThere(catalog, medium, id, listing.folders);
   phase('updating the catalog');
   const committed = commitToCatalog(catalog, medium, id, known, classified, read, listing.foreign, started);
+  // The ransomware indicator judges the systems whose sets are new or changed (a rebuilt catalog too).
+  for (const system of new Set(read.flatMap((r) => (r.key ? [r.manifest.system] : []))))
+    judgeSystem(catalog, system, options.indicator?.(system) ?? DEFAULT_INDICATOR);
   phase('indexing file sets');
   let indexedFileSets = await indexFileSets(catalog, medium, read, options.identities ?? [], ctx);
   const restic = listing.foreign.sets.filter((f) => f.origin === 'restic');

@@ -126,3 +126,18 @@ export function needsSecret(kind: ForeignSecretKind, scope: string | null): stri
   // No "password:" followed by a word: the log redaction (log/redact.ts) would mask the option's name.
   return `its ${word}, in a file given with ${option} or stored in the keychain (lifeboat credentials add ${tool} ${accountFor(tool, scope).slice(tool.length + 1)} --from-file <file>)`;
 }
+
+/**
+ * An encrypted pgBackRest repository's passphrase (repo1-cipher-pass) for a stanza, as the readers
+ * take it (`PgbrKeys` in pgbackrest/wal.ts): the run's `--passphrase-file` when given, else the
+ * keychain's `pgbackrest:<stanza>`, then `pgbackrest:default`; null when neither holds one (a plain
+ * repository needs none; an encrypted one then says what it needs, `needsSecret`). The CLI, the
+ * runbook actions and the app's PITR plan all read it here.
+ */
+export async function pgbrKeysFor(
+  stanza: string,
+  o: { passphraseFile?: string | null; keychain?: SecretLookup | null } = {},
+): Promise<{ repoPassphrase: string | null }> {
+  const secrets = foreignSecrets({ files: { passphraseFile: o.passphraseFile ?? null }, keychain: o.keychain ?? null });
+  return { repoPassphrase: await secrets.get('pgbackrest-cipher', stanza) };
+}

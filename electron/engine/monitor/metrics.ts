@@ -33,6 +33,10 @@ export const METRICS: Record<string, { type: MetricType; help: string }> = {
   lifeboat_backup_bytes_stored: { type: 'gauge', help: 'Bytes the last successful backup stored on each medium.' },
   lifeboat_backup_bytes_read: { type: 'gauge', help: 'Bytes the last successful backup read from the source.' },
   lifeboat_backup_compression_ratio: { type: 'gauge', help: 'Bytes read divided by bytes stored, last backup.' },
+  lifeboat_backup_suspicious: {
+    type: 'gauge',
+    help: "1 when the ransomware indicator flagged the last backup's set (docs/trends.md), else 0.",
+  },
   lifeboat_wal_push_last_success_timestamp_seconds: {
     type: 'gauge',
     help: 'When a WAL file of the system was last archived (Unix time).',

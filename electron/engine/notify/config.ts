@@ -5,7 +5,7 @@ import { LifeboatError } from '../errors';
 import type { NotifyConfigSource } from './find';
 
 /** The events a channel can be sent: a command failed, it succeeded, `lifeboat check` left OK. */
-export const NOTIFY_EVENTS = ['failure', 'success', 'check-not-ok'] as const;
+export const NOTIFY_EVENTS = ['failure', 'success', 'check-not-ok', 'suspicious'] as const;
 export type NotifyEventKind = (typeof NOTIFY_EVENTS)[number];
 
 /** A secret is never written in the file: `env:NAME`, `file:/absolute/path` or `keychain:notify:<name>`. */
@@ -17,7 +17,7 @@ const secretRef = z
     'must be a reference, not the secret itself: env:NAME, file:/absolute/path or keychain:notify:<name>',
   );
 
-const on = z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['failure', 'check-not-ok']);
+const on = z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['failure', 'check-not-ok', 'suspicious']);
 const name = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,60}$/, 'letters, digits, . _ - (up to 60)')

@@ -34,6 +34,7 @@ const WORD: Record<NotifyEventKind, string> = {
   failure: 'FAILED',
   success: 'succeeded',
   'check-not-ok': 'NOT OK',
+  suspicious: 'wrote a SUSPICIOUS set (ransomware indicator)',
 };
 
 /**

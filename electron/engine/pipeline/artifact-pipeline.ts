@@ -41,7 +41,10 @@ export interface StoreOptions {
 export type StoredFacts = Pick<
   Artifact,
   'bytes' | 'sha256' | 'plain_bytes' | 'plain_sha256' | 'encodings' | 'recipients'
->;
+> & {
+  /** Plaintext bytes that would not compress (sampled entropy); 0 for a small in-memory artifact. Not a manifest field. */
+  incompressibleBytes: number;
+};
 
 /**
  * The write path of every artifact: plaintext → SHA-256 → zstd → age → SHA-256 → every
@@ -72,6 +75,7 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
       plain_sha256: facts.plainSha256,
       encodings,
       recipients,
+      incompressibleBytes: facts.incompressibleBytes,
     };
   }
   const plain = new HashTap(o.onPlainBytes);
@@ -108,6 +112,7 @@ export async function storeArtifact(source: Buffer | PlainSource, o: StoreOption
     plain_sha256: plain.sha256(),
     encodings,
     recipients,
+    incompressibleBytes: 0,
   };
 }
 

@@ -28,6 +28,8 @@ export type ToEncoder =
 export interface EncoderFacts {
   sha256: string;
   bytes: number;
+  /** Plaintext bytes that would not compress, estimated from sampled byte entropy (encoder-worker.ts). */
+  incompressibleBytes: number;
   /** Only when the thread read the plaintext itself (a FIFO). */
   plainSha256?: string;
   plainBytes?: number;

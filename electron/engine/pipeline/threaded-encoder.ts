@@ -152,6 +152,8 @@ export interface ThreadedFacts {
   sha256: string;
   plainBytes: number;
   plainSha256: string;
+  /** Plaintext bytes judged incompressible by their sampled entropy (encoder-worker.ts). */
+  incompressibleBytes: number;
 }
 
 function workerFailure(m: { message: string; code?: string } | Error): LifeboatError {
@@ -213,7 +215,13 @@ export async function storeThreaded(source: PlainSource, o: ThreadedStoreOptions
     // The plaintext was hashed by whoever read it: the thread for a FIFO, this thread otherwise.
     const plain =
       facts.plainSha256 !== undefined ? { sha256: facts.plainSha256, bytes: facts.plainBytes! } : writer.digest();
-    return { bytes: facts.bytes, sha256: facts.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 };
+    return {
+      bytes: facts.bytes,
+      sha256: facts.sha256,
+      plainBytes: plain.bytes,
+      plainSha256: plain.sha256,
+      incompressibleBytes: facts.incompressibleBytes,
+    };
   } catch (e) {
     latch.fail(e);
     stopSource(source, tool.running, latch.failure!);

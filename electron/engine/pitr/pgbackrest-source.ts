@@ -1,4 +1,4 @@
-import { systemNameFrom } from '../foreign/seed/names';
+import { systemNameFrom } from '../foreign/names';
 import { LifeboatError } from '../errors';
 import {
   listPgbrArchive,

@@ -1,7 +1,8 @@
 import type { Catalog } from '../catalog/catalog';
 import { objectivesFor } from '../catalog/objectives';
+import { setSystemAndTime } from '../catalog/runbook-store';
 import type { Settings } from '../settings/settings';
-import type { RunRecord } from './runner';
+import { ACTOR_ENGINE, type RunRecord } from './types';
 
 export interface Achieved {
   rto_seconds: number | null;
@@ -36,8 +37,7 @@ export function runSystem(catalog: Catalog, run: RunRecord): string | null {
   if (run.inputs.system) return run.inputs.system;
   const set = run.inputs.set;
   if (!set) return null;
-  const row = catalog.stmt('SELECT system FROM sets WHERE key = ?').get(set) as { system: string } | undefined;
-  return row?.system ?? null;
+  return setSystemAndTime(catalog, set)?.system ?? null;
 }
 
 export interface RunObjectives {
@@ -94,7 +94,7 @@ export interface RunException {
 export function runExceptions(run: RunRecord): RunException[] {
   return run.state.runbook.steps.flatMap((s) => {
     const st = run.state.steps[s.id];
-    if (st?.status !== 'skipped' || st.by === 'lifeboat') return [];
+    if (st?.status !== 'skipped' || st.by === ACTOR_ENGINE) return [];
     return [
       {
         step: s.id,
@@ -136,11 +136,10 @@ export function runSummary(catalog: Catalog, settings: Settings | null, run: Run
   let point = a.restored_point;
   let rpo = a.rpo_seconds;
   if (point === null && restore !== null && run.inputs.set) {
-    const row = catalog.stmt('SELECT created_at AS at FROM sets WHERE key = ?').get(run.inputs.set) as
-      { at: string } | undefined;
-    if (row) {
-      point = row.at;
-      rpo = Math.max(0, Math.round((Date.parse(run.incidentAt) - Date.parse(row.at)) / 1000));
+    const set = setSystemAndTime(catalog, run.inputs.set);
+    if (set) {
+      point = set.createdAt;
+      rpo = Math.max(0, Math.round((Date.parse(run.incidentAt) - Date.parse(set.createdAt)) / 1000));
     }
   }
   return {

@@ -1,7 +1,18 @@
 import type { Forecast } from '../../../shared/domain/runs';
 import type { Catalog } from '../catalog/catalog';
-import type { RunRecord } from './runner';
+import {
+  newestSetSize,
+  setSize,
+  succeededDrillStates,
+  verificationReadSpeeds,
+  type SetSize,
+} from '../catalog/runbook-store';
+import type { Step } from './format';
+import type { RunRecord } from './types';
 import { render } from './template';
+
+type Part = Forecast['parts'][number];
+type Rate = { bps: number; basis: string } | null;
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;
@@ -10,7 +21,7 @@ function median(values: number[]): number | null {
 }
 
 /** The set a step will most likely use: a given key, or the newest set a select step would consider. */
-function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: string; bytes: number } | null {
+function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): SetSize | null {
   const ctx = { inputs: run.inputs };
   if (typeof setParam !== 'string') return null;
   const ref = /^\{\{\s*steps\.([\w-]+)\.output\.key\s*\}\}$/.exec(setParam);
@@ -21,23 +32,13 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
     if (!select || select.kind !== 'action') return null;
     try {
       const p = render(select.with, ctx, 'forecast') as { system?: string; kind?: string; before?: string };
-      const row = catalog
-        .stmt(
-          `SELECT key, bytes FROM sets WHERE system = ? AND kind = ? AND (? IS NULL OR created_at < ?) ORDER BY created_at DESC LIMIT 1`,
-        )
-        .get(p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null, p.before ?? null) as
-        { key: string; bytes: number } | undefined;
-      return row ?? null;
+      return newestSetSize(catalog, p.system ?? '', p.kind ?? 'pg-logical', p.before ?? null);
     } catch {
       return null;
     }
   }
   try {
-    const key = render(setParam, ctx, 'forecast');
-    return (
-      (catalog.stmt('SELECT key, bytes FROM sets WHERE key = ? OR set_id = ?').get(key, key) as
-        { key: string; bytes: number } | undefined) ?? null
-    );
+    return setSize(catalog, String(render(setParam, ctx, 'forecast')));
   } catch {
     return null;
   }
@@ -45,26 +46,14 @@ function likelySet(catalog: Catalog, run: RunRecord, setParam: unknown): { key: 
 
 /** Median read speed measured by verifications on the media holding the set (or on any medium). */
 function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string } | null {
-  const onItsMedia = (
-    catalog
-      .stmt(
-        `SELECT v.bytes_per_sec AS r FROM verifications v JOIN presence p ON p.medium_id = v.medium_id AND p.set_key = ? WHERE v.bytes_per_sec > 0 AND v.bytes > 0 ORDER BY v.started_at DESC LIMIT 50`,
-      )
-      .all(key) as Array<{ r: number }>
-  ).map((x) => x.r);
+  const onItsMedia = verificationReadSpeeds(catalog, key);
   const m = median(onItsMedia);
   if (m)
     return {
       bps: m,
       basis: `read at ${(m / 1048576).toFixed(0)} MiB/s (median of ${onItsMedia.length} verification reads on its media)`,
     };
-  const any = (
-    catalog
-      .stmt(
-        'SELECT bytes_per_sec AS r FROM verifications WHERE bytes_per_sec > 0 AND bytes > 0 ORDER BY started_at DESC LIMIT 50',
-      )
-      .all() as Array<{ r: number }>
-  ).map((x) => x.r);
+  const any = verificationReadSpeeds(catalog, null);
   const a = median(any);
   return a
     ? {
@@ -75,13 +64,10 @@ function readSpeed(catalog: Catalog, key: string): { bps: number; basis: string 
 }
 
 /** The restore rate of the last finished drill that restored a database (bytes of dump per second). */
-function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | null {
-  const rows = catalog
-    .stmt("SELECT id, state_json FROM runs WHERE drill = 1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 10")
-    .all() as Array<{ id: string; state_json: string }>;
+function drillRestoreRate(catalog: Catalog): Rate {
+  const rows = succeededDrillStates<{ steps: Record<string, { output: Record<string, unknown> | null }> }>(catalog);
   for (const r of rows) {
-    const state = JSON.parse(r.state_json) as { steps: Record<string, { output: Record<string, unknown> | null }> };
-    for (const s of Object.values(state.steps)) {
+    for (const s of Object.values(r.state.steps)) {
       const rate = s.output?.restore_bytes_per_second;
       if (typeof rate === 'number' && rate > 0)
         return { bps: rate, basis: `restored at ${(rate / 1048576).toFixed(1)} MiB/s in drill ${r.id}` };
@@ -90,58 +76,56 @@ function drillRestoreRate(catalog: Catalog): { bps: number; basis: string } | nu
   return null;
 }
 
+/** One step's expected seconds and how they were reached. */
+function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate): Part {
+  if (step.kind !== 'action')
+    return {
+      step: step.id,
+      seconds: step.expected ?? null,
+      basis: step.expected ? 'planned time in the runbook' : 'no planned time',
+    };
+  const set =
+    step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
+      ? likelySet(catalog, run, step.with.set)
+      : null;
+  if (!set) {
+    const lookup = step.action === 'catalog.select-set' || step.action === 'report.write';
+    return {
+      step: step.id,
+      seconds: step.expected ?? (lookup ? 1 : null),
+      basis: step.expected
+        ? 'planned time in the runbook'
+        : lookup
+          ? 'a catalog lookup'
+          : 'no measurement to estimate from',
+    };
+  }
+  const read = readSpeed(catalog, set.key);
+  if (!read)
+    return {
+      step: step.id,
+      seconds: step.expected ?? null,
+      basis: `${set.key}: no read speed measured yet (verify the medium once)`,
+    };
+  let seconds = set.bytes / read.bps;
+  let basis = `${set.key}: ${(set.bytes / 1048576).toFixed(1)} MiB ${read.basis}`;
+  if (step.action === 'restore.pg-logical') {
+    if (restoreRate) {
+      seconds += set.bytes / restoreRate.bps;
+      basis += `; ${restoreRate.basis}`;
+    } else basis += '; no drill has measured a restore rate yet (reading time only)';
+  }
+  return { step: step.id, seconds: Math.max(1, Math.round(seconds)), basis };
+}
+
 /**
  * The expected duration of a run before it starts: set sizes ÷ the media's measured read speed,
  * plus the restore rate measured in the last drill, plus the planned time of people's steps —
  * against the runbook's RTO. Parts that cannot be estimated say so instead of guessing.
  */
 export function computeForecast(catalog: Catalog, run: RunRecord): Forecast {
-  const parts: Forecast['parts'] = [];
   const restoreRate = drillRestoreRate(catalog);
-  for (const step of run.state.runbook.steps) {
-    if (step.kind !== 'action') {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? null,
-        basis: step.expected ? 'planned time in the runbook' : 'no planned time',
-      });
-      continue;
-    }
-    const set =
-      step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
-        ? likelySet(catalog, run, step.with.set)
-        : null;
-    if (!set) {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? (step.action === 'catalog.select-set' || step.action === 'report.write' ? 1 : null),
-        basis: step.expected
-          ? 'planned time in the runbook'
-          : step.action === 'catalog.select-set' || step.action === 'report.write'
-            ? 'a catalog lookup'
-            : 'no measurement to estimate from',
-      });
-      continue;
-    }
-    const read = readSpeed(catalog, set.key);
-    if (!read) {
-      parts.push({
-        step: step.id,
-        seconds: step.expected ?? null,
-        basis: `${set.key}: no read speed measured yet (verify the medium once)`,
-      });
-      continue;
-    }
-    let seconds = set.bytes / read.bps;
-    let basis = `${set.key}: ${(set.bytes / 1048576).toFixed(1)} MiB ${read.basis}`;
-    if (step.action === 'restore.pg-logical') {
-      if (restoreRate) {
-        seconds += set.bytes / restoreRate.bps;
-        basis += `; ${restoreRate.basis}`;
-      } else basis += '; no drill has measured a restore rate yet (reading time only)';
-    }
-    parts.push({ step: step.id, seconds: Math.max(1, Math.round(seconds)), basis });
-  }
+  const parts = run.state.runbook.steps.map((step) => partOf(catalog, run, step, restoreRate));
   const known = parts.filter((p) => p.seconds !== null);
   const seconds = known.length ? known.reduce((n, p) => n + p.seconds!, 0) : null;
   const rtoSeconds = run.state.runbook.objectives.rto;

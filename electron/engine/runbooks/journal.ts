@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog';
+import { insertJournalRow, journalRows } from '../catalog/runbook-store';
 import { canonicalJson } from '../format/canonical-json';
 
 /**
@@ -56,20 +57,12 @@ export function appendEvent(
 ): JournalHead {
   const e = { seq: head.seq + 1, at: at.toISOString(), actor, type, data, prevHash: head.hash };
   const hash = eventHash(runId, e);
-  catalog
-    .stmt(
-      'INSERT INTO journal (run_id, seq, at, actor, type, data_json, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    )
-    .run(runId, e.seq, e.at, actor, type, JSON.stringify(data), e.prevHash, hash);
+  insertJournalRow(catalog, runId, { ...e, data: JSON.stringify(data), hash });
   return { seq: e.seq, hash };
 }
 
 export function readJournal(catalog: Catalog, runId: string): JournalEvent[] {
-  const rows = catalog
-    .stmt(
-      'SELECT seq, at, actor, type, data_json AS data, prev_hash AS prevHash, hash FROM journal WHERE run_id = ? ORDER BY seq',
-    )
-    .all(runId) as Array<Omit<JournalEvent, 'data'> & { data: string }>;
+  const rows = journalRows(catalog, runId);
   return rows.map((r) => {
     let data: Record<string, unknown>;
     try {

@@ -1,10 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import { formatDuration, formatLocalTime } from '../../../shared/format';
 import type { Catalog } from '../catalog/catalog';
 import type { Settings } from '../settings/settings';
 import { LIFEBOAT_VERSION } from '../version';
 import { readJournal, verifyJournal } from './journal';
 import { achievedOf, recovered, runSummary } from './clocks';
-import type { RunRecord } from './runner';
+import type { RunRecord } from './types';
 
 function text(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -190,4 +191,23 @@ ${signoffs ? `<ul>${signoffs}</ul>` : '<p class="muted">No sign-offs.</p>'}
 <p class="muted">Generated ${esc(at(now.toISOString()))} by Lifeboat ${esc(LIFEBOAT_VERSION)}.</p>
 </body></html>
 `;
+}
+
+/** Reports written during the run are rewritten once it has ended, so the file shows the outcome and the final journal head. */
+export function rewriteRunReports(catalog: Catalog, run: RunRecord, settings: Settings): void {
+  const html = renderReport(catalog, run, { settings });
+  for (const s of run.state.runbook.steps) {
+    if (s.kind !== 'action' || s.action !== 'report.write') continue;
+    const out = run.state.steps[s.id]?.output;
+    const paths = [out?.path, ...((out?.copies as unknown[] | undefined) ?? [])].filter(
+      (p): p is string => typeof p === 'string',
+    );
+    for (const p of paths) {
+      try {
+        writeFileSync(p, html, { mode: 0o600 });
+      } catch {
+        // a copy on a medium that went away: the data dir's copy and `lifeboat report` remain
+      }
+    }
+  }
 }

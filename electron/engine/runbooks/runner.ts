@@ -1,102 +1,33 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ulid } from 'ulid';
-import {
-  runEnded,
-  type RunStatus,
-  type RunSummary,
-  type StepNeed,
-  type StepResponse,
-  type StepState,
-  type Forecast,
-} from '../../../shared/domain/runs';
-import { formatDuration } from '../../../shared/format';
+import { runEnded, type RunSummary, type StepResponse, type StepState } from '../../../shared/domain/runs';
 import type { Catalog } from '../catalog/catalog';
 import type { AgeIdentity } from '../crypto/age';
 import type { SecretFiles } from '../foreign/secrets';
 import type { Engine } from '../engine';
-import { whereIs } from '../catalog/queries';
 import { LifeboatError, toWireError } from '../errors';
-import type { JobContext } from '../jobs/job-manager';
-import { parsePgUrl, type PgTarget } from '../postgres/connection';
-import { postgresRunAs, runPgTool, ScratchCluster } from '../postgres/scratch-cluster';
 import { ACTIONS } from './actions';
-import { passingVerification } from './actions/verify-set';
-import { ConfirmationNeeded, type ActionDeps } from './actions/types';
+import { passingVerification } from '../catalog/ledger';
+import { ConfirmationNeeded, type ActionContext, type ActionDeps } from './actions/types';
+import { judgeAnswer, skipRefusal } from './answers';
+import { achievedOf, runExceptions, type Achieved } from './clocks';
+import { conditionFalse, guidanceWith, needOf, runContext } from './context';
 import { computeForecast } from './forecast';
 import { describeParamError, type Runbook, type Step } from './format';
-import { appendEvent, digestOf, GENESIS, type JournalHead } from './journal';
-import { achievedOf, measuredRestoreSeconds, runExceptions, runObjectives, type Achieved } from './clocks';
-import { renderReport } from './report';
+import { resolveInputs } from './inputs';
+import { digestOf, GENESIS } from './journal';
+import { applyChange, checkRunEvent, type Change } from './machine';
+import { blankStep, commitRun, createRun, listRunSummaries, loadRun } from './records';
+import { renderReport, rewriteRunReports } from './report';
+import { RunScratch } from './scratch';
 import { render } from './template';
+import { ACTOR_ENGINE, type JournalEntry, type RunJob, type RunRecord, type StartOptions } from './types';
 
-export interface RunState {
-  runbook: Runbook;
-  runbookSha256: string;
-  runbookSource: string;
-  steps: Record<string, StepState>;
-  journal: JournalHead;
-  forecast: Forecast | null;
-  /** Which process is driving the run now (a dead owner means the run was interrupted). */
-  owner: { pid: number; host: string; since: string } | null;
-  /** Drill resources: the scratch PostgreSQL and folders, removed when the run ends. */
-  scratch: { base: string; pg: { dir: string; binDir: string; port: number } | null };
-  /**
-   * The operator allowed sets not signed by a pinned key for this run (`lifeboat run --allow-unsigned`, or the app's
-   * confirmed choice): journaled as run.override at the start; runbooks pass it on as {{ run.allow_unsigned }}.
-   */
-  allowUnsigned?: boolean;
-}
+export type { RunRecord, RunState, StartOptions } from './types';
 
-export interface RunRecord extends Omit<RunSummary, 'currentStep'> {
-  inputs: Record<string, string>;
-  state: RunState;
-}
-
-interface RunRow {
-  id: string;
-  runbook_id: string;
-  title: string;
-  drill: number;
-  status: RunStatus;
-  operator: string | null;
-  incident_at: string | null;
-  started_at: string;
-  finished_at: string | null;
-  inputs_json: string;
-  state_json: string;
-}
-
-export interface StartOptions {
-  drill: boolean;
-  operator: string | null;
-  /** Where the runbook came from (built-in id or file path), for the report. */
-  source: string;
-  now?: Date;
-  /** Allow unsigned sets in this run's restores (an explicit, journaled override). */
-  allowUnsigned?: boolean;
-}
-
-function blankStep(): StepState {
-  return {
-    status: 'pending',
-    startedAt: null,
-    finishedAt: null,
-    attempts: 0,
-    output: null,
-    checkpoint: null,
-    need: null,
-    ticks: [],
-    signoff: null,
-    confirmation: null,
-    by: null,
-    error: null,
-    condition: null,
-    skipReason: null,
-    skipApprovedBy: null,
-  };
-}
+type ActionStep = Extract<Step, { kind: 'action' }>;
+type GateStep = Extract<Step, { kind: 'gate' }>;
 
 /** The run engine over an engine's catalog, settings, data dir and keychain, with the identities to decrypt sets. */
 export function runEngineFor(engine: Engine, identities: AgeIdentity[], foreignFiles?: SecretFiles): RunEngine {
@@ -129,208 +60,85 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-const ACTOR_ENGINE = 'lifeboat';
+/** Whether another live process on this machine drives the run now. */
+function drivenElsewhere(run: RunRecord): boolean {
+  const o = run.state.owner;
+  return o !== null && o.pid !== process.pid && o.host === hostname() && pidAlive(o.pid);
+}
+
+const OVERRIDE_RISK =
+  'sets not signed by a pinned key may be restored: their content cannot be proven to be the backup that was made';
 
 /**
- * The run engine. Every transition is written to SQLite — state and journal event in one
- * transaction — before its effect, so a run killed anywhere resumes from its last durable state:
- * a finished step is never redone; an interrupted action runs again from its checkpoint (each
- * action is idempotent or checkpointed). People's parts (ticks, sign-offs, typed confirmations)
- * come in through `respond`; `advance` runs everything it can until a person is needed.
+ * The run engine: two state machines (the run's and each step's, machine.ts) driven by `advance` and people's
+ * answers. Every status change goes through `change()`: checked against the transition tables, written to SQLite
+ * with its journal event in one transaction, before its effect — so a run killed anywhere resumes from its last
+ * durable state: a finished step is never redone; an interrupted action runs again from its checkpoint (each action
+ * is idempotent or checkpointed). People's parts (ticks, sign-offs, typed confirmations) come in through `respond`;
+ * `advance` runs everything it can until a person is needed.
  */
 export class RunEngine {
-  private scratchCluster: ScratchCluster | null = null;
+  private readonly scratch: RunScratch;
 
-  constructor(private readonly deps: ActionDeps) {}
+  constructor(private readonly deps: ActionDeps) {
+    this.scratch = new RunScratch(deps.dataDir, deps.settings.pgBinDir);
+  }
 
   private get catalog(): Catalog {
     return this.deps.catalog;
   }
 
-  // ---- persistence -------------------------------------------------------------------------
+  // ---- persistence and the one way state changes ---------------------------------------------
 
   load(runId: string): RunRecord {
-    const row = this.catalog.stmt('SELECT * FROM runs WHERE id = ?').get(runId) as RunRow | undefined;
-    if (!row)
-      throw new LifeboatError('NOT_FOUND', `There is no run ${runId}.`, { hint: 'List runs with lifeboat runs.' });
-    return {
-      id: row.id,
-      runbookId: row.runbook_id,
-      title: row.title,
-      drill: row.drill === 1,
-      status: row.status,
-      operator: row.operator ?? 'operator',
-      incidentAt: row.incident_at ?? row.started_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      inputs: JSON.parse(row.inputs_json) as Record<string, string>,
-      state: JSON.parse(row.state_json) as RunState,
-    };
-  }
-
-  // ---- states ------------------------------------------------------------------------------
-  // The run's statuses and what moves it between them, in one place (issue 25 turns this into an explicit machine):
-  //   running → waiting (a person is needed) → running (answered) …
-  //   running → failed (a step failed) | paused (interrupted) → running (resumed; a skip moves failed/waiting → paused)
-  //   running → succeeded (every step done or not applicable)
-  //   running → completed-with-exceptions (the end reached with a step a person skipped: never plain "succeeded")
-  //   any open status → cancelled
-  // The ended statuses (RUN_ENDED) are never left.
-
-  /** The status a run that reached its last step ends in. */
-  private finalStatus(run: RunRecord): RunStatus {
-    return runExceptions(run).length ? 'completed-with-exceptions' : 'succeeded';
-  }
-
-  /**
-   * Why this skip is refused, or null. A sign-off cannot be skipped by the person it asks to sign (the run's operator,
-   * or whoever answers for it): only a second, named person may waive it. In a live run every skip needs that second
-   * person; a drill may skip other steps with a reason alone.
-   */
-  private skipRefusal(run: RunRecord, step: Step, actor: string, second: string | null): LifeboatError | null {
-    const same = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
-    const signoff =
-      (step.kind === 'manual' && step.signoff?.required === true) ||
-      (step.kind === 'gate' && step.gate === 'second-person');
-    if (second !== null && (same(second, actor) || same(second, run.operator))) {
-      return new LifeboatError(
-        'CONFIRMATION_REQUIRED',
-        `The second person must be someone other than ${actor}${same(actor, run.operator) ? '' : ` and ${run.operator}`}.`,
-        {
-          hint: 'Ask a colleague to approve the skip and give their name.',
-        },
-      );
-    }
-    if (signoff && second === null) {
-      return new LifeboatError(
-        'CONFIRMATION_REQUIRED',
-        `Step ${step.id} asks for a sign-off: ${actor}, who is asked to sign, cannot skip it.`,
-        {
-          hint: 'Sign it, or have a second person (not the operator) approve the skip by name.',
-        },
-      );
-    }
-    if (!run.drill && second === null) {
-      return new LifeboatError(
-        'CONFIRMATION_REQUIRED',
-        `Skipping a step of a LIVE run needs a second person: give their name (not ${run.operator}).`,
-        {
-          hint: 'In the terminal: --second-person <name>; in the app: the second name field.',
-        },
-      );
-    }
-    return null;
-  }
-
-  /** Write the run and its journal events in one transaction. */
-  private commit(run: RunRecord, actor: string, events: Array<[type: string, data: Record<string, unknown>]>): void {
-    this.catalog.inTransaction(() => {
-      for (const [type, data] of events)
-        run.state.journal = appendEvent(this.catalog, run.id, run.state.journal, actor, type, data);
-      this.catalog
-        .stmt('UPDATE runs SET status = ?, finished_at = ?, state_json = ? WHERE id = ?')
-        .run(run.status, run.finishedAt, JSON.stringify(run.state), run.id);
-    });
+    return loadRun(this.catalog, runId);
   }
 
   list(): RunSummary[] {
-    const rows = this.catalog.stmt('SELECT * FROM runs ORDER BY started_at DESC').all() as RunRow[];
-    return rows.map((r) => {
-      const state = JSON.parse(r.state_json) as RunState;
-      const current = state.runbook.steps.find(
-        (s) => !['done', 'skipped'].includes(state.steps[s.id]?.status ?? 'pending'),
-      );
-      return {
-        id: r.id,
-        runbookId: r.runbook_id,
-        title: r.title,
-        drill: r.drill === 1,
-        status: r.status,
-        operator: r.operator ?? '',
-        incidentAt: r.incident_at ?? r.started_at,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-        currentStep: r.finished_at ? null : (current?.id ?? null),
-      };
-    });
+    return listRunSummaries(this.catalog);
   }
 
-  // ---- start -------------------------------------------------------------------------------
-
-  /** Check and normalise the inputs against their declared types. */
-  private resolveInputs(rb: Runbook, given: Record<string, string>, now: Date): Record<string, string> {
-    const out: Record<string, string> = {};
-    const unknown = Object.keys(given).filter((k) => !rb.inputs.some((i) => i.id === k));
-    if (unknown.length)
-      throw new LifeboatError('BAD_INPUT', `The runbook ${rb.id} has no input ${unknown.join(', ')}.`, {
-        hint: `Its inputs: ${rb.inputs.map((i) => i.id).join(', ') || 'none'}.`,
-      });
-    const missing: string[] = [];
-    for (const input of rb.inputs) {
-      let v = given[input.id] ?? input.default;
-      if (v === undefined || v === '') {
-        if (input.required) missing.push(`${input.id} (${input.label})`);
-        continue;
-      }
-      v = v.trim();
-      switch (input.type) {
-        case 'datetime': {
-          const t = v === 'now' ? now.getTime() : Date.parse(v);
-          if (Number.isNaN(t))
-            throw new LifeboatError(
-              'BAD_INPUT',
-              `${input.id}: "${v}" is not a date and time (use ISO 8601, e.g. 2026-11-21T14:30:00Z, or now).`,
-            );
-          v = new Date(t).toISOString();
-          break;
-        }
-        case 'system': {
-          const known = this.catalog.stmt('SELECT 1 FROM sets WHERE system = ? LIMIT 1').get(v);
-          if (!known)
-            throw new LifeboatError('NOT_FOUND', `${input.id}: the catalog knows no system ${v}.`, {
-              hint: 'See lifeboat systems; scan the media first.',
-            });
-          break;
-        }
-        case 'backup-set': {
-          const found = whereIs(this.catalog, v);
-          if (!found) throw new LifeboatError('NOT_FOUND', `${input.id}: the catalog knows no set ${v}.`);
-          v = found.key;
-          break;
-        }
-        case 'postgres-target': {
-          const t = parsePgUrl(v);
-          if (t.password !== null)
-            throw new LifeboatError(
-              'BAD_INPUT',
-              `${input.id}: a target must not carry its password (runs are stored).`,
-              { hint: 'Use a keychain credential, PGPASSWORD or ~/.pgpass.' },
-            );
-          v = t.url;
-          break;
-        }
-        case 'directory':
-          v = resolve(v);
-          break;
-        case 'text':
-          break;
-      }
-      out[input.id] = v;
-    }
-    if (missing.length)
-      throw new LifeboatError('BAD_INPUT', `Missing input${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}.`, {
-        hint: 'Give them with --input key=value.',
-      });
-    return out;
+  /** Write the run and its journal events (no status change: ownership, checkpoints, ticks, refusals). */
+  private commit(run: RunRecord, actor: string, events: readonly JournalEntry[]): void {
+    commitRun(this.catalog, run, actor, events);
   }
+
+  /** A status change of the run and/or a step, through the transition tables, committed with its events. */
+  private change(run: RunRecord, actor: string, change: Change, events: readonly JournalEntry[]): void {
+    applyChange(run, change);
+    this.commit(run, actor, events);
+  }
+
+  private stepOf(run: RunRecord, stepId: string): { step: Step; st: StepState } {
+    const step = run.state.runbook.steps.find((s) => s.id === stepId);
+    const st = run.state.steps[stepId];
+    if (!step || !st) throw new LifeboatError('NOT_FOUND', `Run ${run.id} has no step ${stepId}.`);
+    return { step, st };
+  }
+
+  private context(run: RunRecord): Record<string, unknown> {
+    return runContext(this.catalog, this.deps.settings, run);
+  }
+
+  /** A step's guidance with the run's values filled in (as written, when a value it names does not exist yet). */
+  guidanceOf(run: RunRecord, step: Step): string | null {
+    return guidanceWith(step, () => this.context(run));
+  }
+
+  /** RTO and RPO achieved (from the incident time; RPO from the newest restored set's time). */
+  achieved(run: RunRecord): Achieved {
+    return achievedOf(run);
+  }
+
+  // ---- start ---------------------------------------------------------------------------------
 
   start(parsed: { runbook: Runbook; sha256: string }, given: Record<string, string>, o: StartOptions): RunRecord {
     const rb = parsed.runbook;
     const now = o.now ?? new Date();
     if (rb.drill === 'only' && !o.drill)
       throw new LifeboatError('BAD_INPUT', `${rb.title} is a drill runbook: start it with --drill.`);
-    const inputs = this.resolveInputs(rb, given, now);
-    const incidentInput = rb.inputs.find((i) => i.type === 'datetime' && i.id === 'incident_at');
+    const inputs = resolveInputs(this.catalog, rb, given, now);
+    const incident = rb.inputs.find((i) => i.type === 'datetime' && i.id === 'incident_at');
     const id = ulid();
     const run: RunRecord = {
       id,
@@ -339,7 +147,7 @@ export class RunEngine {
       drill: o.drill,
       status: 'running',
       operator: o.operator ?? 'operator',
-      incidentAt: incidentInput && inputs[incidentInput.id] ? inputs[incidentInput.id]! : now.toISOString(),
+      incidentAt: incident && inputs[incident.id] ? inputs[incident.id]! : now.toISOString(),
       startedAt: now.toISOString(),
       finishedAt: null,
       inputs,
@@ -356,226 +164,61 @@ export class RunEngine {
       },
     };
     run.state.forecast = computeForecast(this.catalog, run);
-    this.catalog.inTransaction(() => {
-      this.catalog
-        .stmt(
-          'INSERT INTO runs (id, runbook_id, title, drill, status, operator, incident_at, started_at, finished_at, inputs_json, state_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)',
-        )
-        .run(
-          id,
-          rb.id,
-          rb.title,
-          o.drill ? 1 : 0,
-          run.status,
-          run.operator,
-          run.incidentAt,
-          run.startedAt,
-          JSON.stringify(inputs),
-          JSON.stringify(run.state),
-        );
-      this.commit(run, run.operator, [
-        [
-          'run.created',
-          {
-            runbook: rb.id,
-            runbook_sha256: parsed.sha256,
-            source: o.source,
-            drill: o.drill,
-            inputs,
-            incident_at: run.incidentAt,
-            host: hostname(),
-          },
-        ],
-        ['run.forecast', { ...run.state.forecast }],
-        // The override is its own event, so an auditor finds it without reading the inputs.
-        ...(o.allowUnsigned
-          ? [
-              [
-                'run.override',
-                {
-                  allow_unsigned: true,
-                  risk: 'sets not signed by a pinned key may be restored: their content cannot be proven to be the backup that was made',
-                },
-              ] as [string, Record<string, unknown>],
-            ]
-          : []),
-      ]);
-    });
+    createRun(this.catalog, run, this.createdEvents(run, parsed.sha256, o));
     return run;
   }
 
-  // ---- helpers -----------------------------------------------------------------------------
-
-  private context(run: RunRecord): Record<string, unknown> {
-    return {
-      inputs: run.inputs,
-      steps: Object.fromEntries(
-        Object.entries(run.state.steps).map(([id, s]) => [id, { output: s.output ?? undefined, status: s.status }]),
-      ),
-      run: {
-        id: run.id,
-        operator: run.operator,
-        drill: run.drill,
-        started_at: run.startedAt,
+  private createdEvents(run: RunRecord, sha256: string, o: StartOptions): JournalEntry[] {
+    const created: JournalEntry = [
+      'run.created',
+      {
+        runbook: run.runbookId,
+        runbook_sha256: sha256,
+        source: o.source,
+        drill: o.drill,
+        inputs: run.inputs,
         incident_at: run.incidentAt,
-        title: run.title,
-        mode: run.drill ? 'DRILL' : 'LIVE',
-        allow_unsigned: run.state.allowUnsigned === true,
+        host: hostname(),
       },
-      runbook: { id: run.runbookId, title: run.title, level: run.state.runbook.level },
-      objectives: this.objectivesContext(run),
-    };
+    ];
+    // The override is its own event, so an auditor finds it without reading the inputs.
+    const override: JournalEntry[] = o.allowUnsigned
+      ? [['run.override', { allow_unsigned: true, risk: OVERRIDE_RISK }]]
+      : [];
+    return [created, ['run.forecast', { ...run.state.forecast }], ...override];
   }
 
-  /** A step's guidance with the run's values filled in (as written, when a value it names does not exist yet). */
-  guidanceOf(run: RunRecord, step: Step): string | null {
-    if (!step.guidance) return null;
-    try {
-      return String(render(step.guidance, this.context(run), `step ${step.id}`));
-    } catch {
-      return step.guidance;
-    }
-  }
-
-  /** {{ objectives.* }}: the system's tier (the runbook's only when it has none), and the restore time measured so far. */
-  private objectivesContext(run: RunRecord): Record<string, string> {
-    const o = runObjectives(this.catalog, this.deps.settings, run);
-    const restore = measuredRestoreSeconds(run);
-    return {
-      rto: formatDuration(o.rtoSeconds),
-      rpo: formatDuration(o.rpoSeconds),
-      from: o.from,
-      restore_time: restore === null ? 'not measured (no restore ran)' : formatDuration(restore),
-    };
-  }
-
-  private workDir(run: RunRecord): string {
-    const dir = join(this.deps.dataDir, 'runs', run.id);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return dir;
-  }
-
-  /** The drill's scratch folder; traversable (not listable) so the postgres user can reach its cluster. */
-  private scratchBase(run: RunRecord): string {
-    const base = run.state.scratch.base;
-    mkdirSync(base, { recursive: true });
-    chmodSync(base, 0o711);
-    return base;
-  }
-
-  private async scratchPostgres(run: RunRecord): Promise<PgTarget> {
-    if (!run.drill) throw new LifeboatError('INTERNAL', 'A scratch server was asked for outside a drill.');
-    const recorded = run.state.scratch.pg;
-    if (!this.scratchCluster && recorded && existsSync(join(recorded.dir, 'data'))) {
-      // Left by an interrupted process of this run: adopt it, restarting it when it stopped.
-      const cluster = ScratchCluster.adopt(recorded.dir, recorded.binDir, recorded.port);
-      if (!(await cluster.isRunning())) await cluster.startServer();
-      this.scratchCluster = cluster;
-    }
-    if (!this.scratchCluster) {
-      this.scratchBase(run);
-      const cluster = await ScratchCluster.start({
-        baseDir: run.state.scratch.base,
-        binDir: this.deps.settings.pgBinDir || undefined,
-      });
-      this.scratchCluster = cluster;
-      run.state.scratch.pg = { dir: cluster.dir, binDir: cluster.binDir, port: cluster.port };
-      this.commit(run, ACTOR_ENGINE, [['scratch.postgres-started', { port: cluster.port, dir: cluster.dir }]]);
-    }
-    return parsePgUrl(this.scratchCluster.url());
-  }
-
-  /** Remove a drill's scratch server and folders, and the run's work dir (decoded dumps are plaintext). */
-  private async cleanup(run: RunRecord): Promise<string[]> {
-    const removed: string[] = [];
-    if (this.scratchCluster) {
-      await this.scratchCluster.destroy().catch(() => undefined);
-      removed.push(`scratch PostgreSQL on port ${this.scratchCluster.port}`);
-      this.scratchCluster = null;
-    }
-    const base = run.state.scratch.base;
-    if (existsSync(base)) {
-      // A server left by a crashed process of this run is stopped before its files go.
-      for (const name of readdirSync(base)) {
-        const data = join(base, name, 'data');
-        if (existsSync(join(data, 'postmaster.pid')) && run.state.scratch.pg) {
-          await runPgTool(join(run.state.scratch.pg.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-            runAs: postgresRunAs(),
-          }).catch(() => undefined);
-          removed.push(`scratch PostgreSQL in ${join(base, name)}`);
-        }
-      }
-      rmSync(base, { recursive: true, force: true });
-      removed.push(`scratch folders in ${base}`);
-    }
-    rmSync(join(this.deps.dataDir, 'runs', run.id), { recursive: true, force: true });
-    return [...new Set(removed)];
-  }
+  // ---- ownership -----------------------------------------------------------------------------
 
   private takeOwnership(run: RunRecord): void {
     const owner = run.state.owner;
-    if (owner && owner.pid !== process.pid) {
-      if (owner.host === hostname() && pidAlive(owner.pid)) {
-        throw new LifeboatError(
-          'PRECONDITION_FAILED',
-          `Run ${run.id} is being driven by process ${owner.pid} (since ${owner.since}).`,
-          { hint: 'Wait for it, or stop that process first.' },
-        );
-      }
-      run.state.owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      this.commit(run, run.operator, [
-        ['run.resumed', { after: 'interruption', previous_pid: owner.pid, previous_host: owner.host }],
-      ]);
-      return;
-    }
-    if (!owner) {
-      run.state.owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      this.commit(run, run.operator, []);
-    }
+    if (owner?.pid === process.pid) return;
+    if (owner && drivenElsewhere(run))
+      throw new LifeboatError(
+        'PRECONDITION_FAILED',
+        `Run ${run.id} is being driven by process ${owner.pid} (since ${owner.since}).`,
+        { hint: 'Wait for it, or stop that process first.' },
+      );
+    run.state.owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    // A dead owner: the run was interrupted (a crash, kill -9) and resumes here.
+    this.commit(
+      run,
+      run.operator,
+      owner ? [['run.resumed', { after: 'interruption', previous_pid: owner.pid, previous_host: owner.host }]] : [],
+    );
   }
 
-  private releaseOwnership(run: RunRecord): void {
-    run.state.owner = null;
-    this.commit(run, ACTOR_ENGINE, []);
+  private releaseOwnership(runId: string): void {
+    const latest = this.load(runId);
+    if (latest.state.owner?.pid !== process.pid) return;
+    latest.state.owner = null;
+    this.commit(latest, ACTOR_ENGINE, []);
   }
 
-  /** Why a step's `when`/`unless` says it does not apply, or null when it runs. */
-  private conditionFalse(step: Step, ctx: Record<string, unknown>): string | null {
-    const truthy = (template: string): boolean => {
-      let v: unknown;
-      try {
-        v = render(template, ctx, `step ${step.id}`);
-      } catch {
-        v = undefined; // a step that did not run produced nothing: false
-      }
-      return v !== undefined && v !== null && v !== false && v !== 0 && v !== '' && v !== 'false' && v !== 'no';
-    };
-    const plain = (t: string): string => t.replace(/[{}]/g, '').trim();
-    if (step.when !== undefined && !truthy(step.when)) return `does not apply: ${plain(step.when)} is not true`;
-    if (step.unless !== undefined && truthy(step.unless)) return `does not apply: ${plain(step.unless)} is true`;
-    return null;
-  }
-
-  private needOf(run: RunRecord, step: Step, ctx: Record<string, unknown>): StepNeed | null {
-    if (step.kind === 'manual')
-      return {
-        type: 'manual',
-        items: step.checklist,
-        signoff: step.signoff ? { role: step.signoff.role, required: step.signoff.required } : null,
-      };
-    if (step.kind === 'gate' && step.gate === 'confirm') {
-      const expect = String(render(step.expect, ctx, `step ${step.id}`));
-      return { type: 'confirm', prompt: `Type "${expect}" to confirm: ${step.title}`, expect };
-    }
-    if (step.kind === 'gate' && step.gate === 'second-person')
-      return { type: 'second-person', role: step.role ?? 'a second person', notName: run.operator };
-    return null;
-  }
-
-  // ---- advance -----------------------------------------------------------------------------
+  // ---- advance -------------------------------------------------------------------------------
 
   /** Run every step that can run now; stop at the first one that needs a person, a failure or the end. */
-  async advance(runId: string, job: Pick<JobContext, 'signal' | 'progress' | 'log' | 'step'>): Promise<RunRecord> {
+  async advance(runId: string, job: RunJob): Promise<RunRecord> {
     const run = this.load(runId);
     if (runEnded(run.status)) return run;
     this.takeOwnership(run);
@@ -584,216 +227,127 @@ export class RunEngine {
         // Going on after a pause or a failure is an operator's decision: journaled. After an
         // answer to a waiting step, the answer's own event says it all.
         const after = run.status;
-        run.status = 'running';
-        this.commit(run, run.operator, after === 'paused' || after === 'failed' ? [['run.resumed', { after }]] : []);
+        this.change(run, run.operator, { run: 'resume' }, after === 'waiting' ? [] : [['run.resumed', { after }]]);
       }
       for (const step of run.state.runbook.steps) {
         const st = run.state.steps[step.id]!;
         if (st.status === 'done' || st.status === 'skipped') continue;
         job.step(`${step.id}: ${step.title}`);
-        const ctx = this.context(run);
-        const skipBecause = this.conditionFalse(step, ctx);
-        if (skipBecause) {
-          const now = new Date().toISOString();
-          Object.assign(st, {
-            status: 'skipped',
-            startedAt: now,
-            finishedAt: now,
-            skipReason: skipBecause,
-            by: ACTOR_ENGINE,
-            need: null,
-          });
-          this.commit(run, ACTOR_ENGINE, [['step.skipped', { step: step.id, reason: skipBecause, automatic: true }]]);
-          continue;
-        }
-        if (step.kind === 'action') {
-          const outcome = await this.runAction(run, step, st, job);
-          if (outcome !== 'done') return run;
-          continue;
-        }
-        if (step.kind === 'communicate' && st.status !== 'waiting') {
-          // Lifeboat sends nothing: the message is shown to copy out, and the step waits for a person to say it was sent.
-          const message = String(render(step.template, ctx, `step ${step.id}`));
-          Object.assign(st, {
-            status: 'waiting',
-            startedAt: st.startedAt ?? new Date().toISOString(),
-            output: { audience: step.audience, message },
-            need: { type: 'communicate', audience: step.audience, message },
-          });
-          run.status = 'waiting';
-          this.commit(run, ACTOR_ENGINE, [
-            [
-              'step.waiting',
-              { step: step.id, need: 'communicate', audience: step.audience, message_sha256: digestOf(message) },
-            ],
-          ]);
-          job.log('info', `message for ${step.audience} ready to copy (${step.id}); waiting for someone to send it`);
-          return run;
-        }
-        if (step.kind === 'gate' && step.gate === 'verified') {
-          const now = new Date().toISOString();
-          const set = String(render(step.set, ctx, `step ${step.id}`));
-          const level = step.level ?? 'integrity';
-          const found = passingVerification(this.catalog, set, level);
-          if (!found) {
-            const error = new LifeboatError(
-              'PRECONDITION_FAILED',
-              `Gate ${step.id}: ${set} has no passing verification at ${level} level or above.`,
-              { hint: 'Verify it (lifeboat verify <set> --level …) and resume, or pick another set.' },
-            );
-            Object.assign(st, {
-              status: 'failed',
-              startedAt: st.startedAt ?? now,
-              finishedAt: now,
-              error: toWireError(error),
-            });
-            run.status = 'failed';
-            this.commit(run, ACTOR_ENGINE, [['gate.blocked', { step: step.id, set, level }]]);
-            return run;
-          }
-          Object.assign(st, {
-            status: 'done',
-            startedAt: st.startedAt ?? now,
-            finishedAt: now,
-            output: { set, level: found.level, verified_at: found.at, medium: found.medium },
-            by: ACTOR_ENGINE,
-          });
-          this.commit(run, ACTOR_ENGINE, [
-            ['gate.passed', { step: step.id, set, level: found.level, verified_at: found.at }],
-          ]);
-          continue;
-        }
-        // A person is needed: manual steps, confirm and second-person gates.
-        if (st.status !== 'waiting') {
-          st.status = 'waiting';
-          st.startedAt ??= new Date().toISOString();
-          st.need = this.needOf(run, step, ctx);
-          run.status = 'waiting';
-          this.commit(run, ACTOR_ENGINE, [['step.waiting', { step: step.id, need: st.need }]]);
-        } else {
-          run.status = 'waiting';
-          this.commit(run, ACTOR_ENGINE, []);
-        }
-        return run;
+        if ((await this.advanceStep(run, step, job)) === 'stopped') return run;
       }
-      // Every step is done or skipped.
-      run.status = this.finalStatus(run);
-      run.finishedAt = new Date().toISOString();
-      const removed = await this.cleanup(run);
-      const exceptions = runExceptions(run).map((x) => ({
-        step: x.step,
-        by: x.by,
-        approved_by: x.approvedBy,
-        reason: x.reason,
-      }));
-      this.commit(run, run.operator, [
-        ['run.finished', { status: run.status, ...this.achieved(run), exceptions, removed }],
-      ]);
-      this.finalizeReports(run);
+      await this.finish(run);
       return run;
     } finally {
-      const latest = this.load(runId);
-      if (latest.state.owner?.pid === process.pid) this.releaseOwnership(latest);
+      this.releaseOwnership(runId);
     }
   }
 
-  /** Reports written during the run are rewritten once it has ended, so the file shows the outcome and the final journal head. */
-  private finalizeReports(run: RunRecord): void {
-    const html = renderReport(this.catalog, run, { settings: this.deps.settings });
-    for (const s of run.state.runbook.steps) {
-      if (s.kind !== 'action' || s.action !== 'report.write') continue;
-      const out = run.state.steps[s.id]?.output;
-      const paths = [out?.path, ...((out?.copies as unknown[] | undefined) ?? [])].filter(
-        (p): p is string => typeof p === 'string',
-      );
-      for (const p of paths) {
-        try {
-          writeFileSync(p, html, { mode: 0o600 });
-        } catch {
-          // a copy on a medium that went away: the data dir's copy and `lifeboat report` remain
-        }
-      }
+  /** One step's turn: not applicable, an action, a verified gate, or a person's part. */
+  private async advanceStep(run: RunRecord, step: Step, job: RunJob): Promise<'next' | 'stopped'> {
+    const ctx = this.context(run);
+    const notApplicable = conditionFalse(step, ctx);
+    if (notApplicable) {
+      const now = new Date().toISOString();
+      const set = { startedAt: now, finishedAt: now, skipReason: notApplicable, by: ACTOR_ENGINE, need: null };
+      this.change(run, ACTOR_ENGINE, { step: { id: step.id, event: 'not-applicable', set } }, [
+        ['step.skipped', { step: step.id, reason: notApplicable, automatic: true }],
+      ]);
+      return 'next';
     }
+    if (step.kind === 'action') return (await this.runAction(run, step, job)) === 'done' ? 'next' : 'stopped';
+    if (step.kind === 'gate' && step.gate === 'verified') return this.checkVerified(run, step, ctx);
+    this.waitForPerson(run, step, ctx, job);
+    return 'stopped';
   }
 
-  private async runAction(
-    run: RunRecord,
-    step: Extract<Step, { kind: 'action' }>,
-    st: StepState,
-    job: Pick<JobContext, 'signal' | 'progress' | 'log' | 'step'>,
-  ): Promise<'done' | 'stopped'> {
-    const action = ACTIONS[step.action];
+  /** A verified gate: the set has a passing verification at the level asked, or the run stops failed. */
+  private checkVerified(run: RunRecord, step: GateStep, ctx: Record<string, unknown>): 'next' | 'stopped' {
+    const st = run.state.steps[step.id]!;
     const now = new Date().toISOString();
-    let params: unknown;
-    try {
-      params = action.params.parse(render(step.with, this.context(run), `step ${step.id}`));
-    } catch (e) {
-      const err =
-        e instanceof LifeboatError
-          ? e
-          : new LifeboatError(
-              'RUNBOOK_INVALID',
-              `Step ${step.id}: its parameters do not fit ${step.action}: ${describeParamError(e)}`,
-            );
-      Object.assign(st, { status: 'failed', startedAt: st.startedAt ?? now, finishedAt: now, error: toWireError(err) });
-      run.status = 'failed';
-      this.commit(run, ACTOR_ENGINE, [['step.failed', { step: step.id, error: toWireError(err) }]]);
+    const set = String(render(step.set, ctx, `step ${step.id}`));
+    const level = step.level ?? 'integrity';
+    const found = passingVerification(this.catalog, set, level);
+    if (!found) {
+      const error = new LifeboatError(
+        'PRECONDITION_FAILED',
+        `Gate ${step.id}: ${set} has no passing verification at ${level} level or above.`,
+        { hint: 'Verify it (lifeboat verify <set> --level …) and resume, or pick another set.' },
+      );
+      const failed = { startedAt: st.startedAt ?? now, finishedAt: now, error: toWireError(error) };
+      this.change(run, ACTOR_ENGINE, { run: 'fail', step: { id: step.id, event: 'refuse', set: failed } }, [
+        ['gate.blocked', { step: step.id, set, level }],
+      ]);
       return 'stopped';
     }
-    const wasRunning = st.status === 'running';
-    st.status = 'running';
-    st.startedAt ??= now;
-    st.attempts += 1;
-    st.error = null;
-    st.condition = null;
-    st.need = null;
-    // Persisted before the effect: a crash from here on finds the step running and resumes it.
-    this.commit(run, ACTOR_ENGINE, [
-      [
-        wasRunning ? 'step.resumed' : 'step.started',
-        {
-          step: step.id,
-          action: step.action,
-          attempt: st.attempts,
-          params,
-          plan: action.describe(params),
-          checkpoint_sha256: st.checkpoint ? digestOf(st.checkpoint) : null,
-        },
-      ],
+    const passed = {
+      startedAt: st.startedAt ?? now,
+      finishedAt: now,
+      output: { set, level: found.level, verified_at: found.at, medium: found.medium },
+      by: ACTOR_ENGINE,
+    };
+    this.change(run, ACTOR_ENGINE, { step: { id: step.id, event: 'pass', set: passed } }, [
+      ['gate.passed', { step: step.id, set, level: found.level, verified_at: found.at }],
     ]);
-    job.log('info', `${step.id}: ${action.describe(params)}`);
+    return 'next';
+  }
+
+  /** A person is needed: a message to send, a checklist, a typed confirmation, a second person. */
+  private waitForPerson(run: RunRecord, step: Step, ctx: Record<string, unknown>, job: RunJob): void {
+    const st = run.state.steps[step.id]!;
+    if (st.status === 'waiting') {
+      this.change(run, ACTOR_ENGINE, { run: 'wait' }, []);
+      return;
+    }
+    const startedAt = st.startedAt ?? new Date().toISOString();
+    if (step.kind === 'communicate') {
+      // Lifeboat sends nothing: the message is shown to copy out, and the step waits for a person to say it was sent.
+      const message = String(render(step.template, ctx, `step ${step.id}`));
+      const need = { type: 'communicate' as const, audience: step.audience, message };
+      const set = { startedAt, output: { audience: step.audience, message }, need };
+      this.change(run, ACTOR_ENGINE, { run: 'wait', step: { id: step.id, event: 'wait', set } }, [
+        [
+          'step.waiting',
+          { step: step.id, need: 'communicate', audience: step.audience, message_sha256: digestOf(message) },
+        ],
+      ]);
+      job.log('info', `message for ${step.audience} ready to copy (${step.id}); waiting for someone to send it`);
+      return;
+    }
+    const need = needOf(run, step, ctx);
+    this.change(run, ACTOR_ENGINE, { run: 'wait', step: { id: step.id, event: 'wait', set: { startedAt, need } } }, [
+      ['step.waiting', { step: step.id, need }],
+    ]);
+  }
+
+  /** Every step is done or skipped: the run ends (with exceptions when a person skipped one) and its scratch goes. */
+  private async finish(run: RunRecord): Promise<void> {
+    applyChange(run, { run: runExceptions(run).length ? 'finish-with-exceptions' : 'finish' });
+    const removed = await this.scratch.cleanup(run);
+    const exceptions = runExceptions(run).map((x) => ({
+      step: x.step,
+      by: x.by,
+      approved_by: x.approvedBy,
+      reason: x.reason,
+    }));
+    this.commit(run, run.operator, [
+      ['run.finished', { status: run.status, ...this.achieved(run), exceptions, removed }],
+    ]);
+    rewriteRunReports(this.catalog, run, this.deps.settings);
+  }
+
+  // ---- actions -------------------------------------------------------------------------------
+
+  private async runAction(run: RunRecord, step: ActionStep, job: RunJob): Promise<'done' | 'stopped'> {
+    const parsed = this.actionParams(run, step);
+    if (!parsed) return 'stopped';
+    const action = ACTIONS[step.action];
+    this.beginAction(run, step, parsed.params);
+    job.log('info', `${step.id}: ${action.describe(parsed.params)}`);
     const started = Date.now();
     try {
-      const output = await action.run(params, {
-        deps: this.deps,
-        runId: run.id,
-        stepId: step.id,
-        drill: run.drill,
-        workDir: this.workDir(run),
-        checkpoint: st.checkpoint,
-        saveCheckpoint: (data) => {
-          st.checkpoint = data;
-          this.commit(run, ACTOR_ENGINE, [['step.checkpoint', { step: step.id, checkpoint_sha256: digestOf(data) }]]);
-        },
-        confirmation: st.confirmation,
-        scratchPostgres: () => this.scratchPostgres(run),
-        scratchDir: (name) => {
-          const dir = join(this.scratchBase(run), name);
-          mkdirSync(dir, { recursive: true, mode: 0o700 });
-          return dir;
-        },
-        adoptScratchPostgres: (dir, binDir, port) => {
-          this.scratchCluster = ScratchCluster.adopt(dir, binDir, port);
-          run.state.scratch.pg = { dir, binDir, port };
-          this.commit(run, ACTOR_ENGINE, [['scratch.postgres-adopted', { step: step.id, port, dir }]]);
-        },
-        renderReport: () => renderReport(this.catalog, run, { settings: this.deps.settings }),
-        signal: job.signal,
-        progress: job.progress,
-        log: job.log,
-      });
-      Object.assign(st, { status: 'done', finishedAt: new Date().toISOString(), output, by: ACTOR_ENGINE });
-      this.commit(run, ACTOR_ENGINE, [
+      const output = await action.run(parsed.params, this.actionContext(run, step, job));
+      const set = { finishedAt: new Date().toISOString(), output, by: ACTOR_ENGINE };
+      this.change(run, ACTOR_ENGINE, { step: { id: step.id, event: 'finish', set } }, [
         [
           'step.finished',
           {
@@ -807,146 +361,147 @@ export class RunEngine {
       ]);
       return 'done';
     } catch (e) {
-      if (e instanceof ConfirmationNeeded) {
-        Object.assign(st, {
-          status: 'waiting',
-          need: { type: 'confirm', prompt: e.prompt, expect: e.expect },
-          confirmation: null,
-        });
-        run.status = 'waiting';
-        this.commit(run, ACTOR_ENGINE, [['step.waiting', { step: step.id, need: st.need, reason: e.message }]]);
-        return 'stopped';
-      }
-      const err = toWireError(e);
-      const cancelled = job.signal.aborted || err.code === 'CANCELLED';
-      const condition = action.condition?.(params, st.checkpoint, run.drill) ?? null;
-      Object.assign(st, {
-        status: 'failed',
-        finishedAt: new Date().toISOString(),
-        error: cancelled ? { code: 'CANCELLED', message: 'Interrupted by the operator.' } : err,
-        condition,
-      });
-      run.status = cancelled ? 'paused' : 'failed';
-      this.commit(run, ACTOR_ENGINE, [
-        [
-          cancelled ? 'step.interrupted' : 'step.failed',
-          { step: step.id, error: st.error, condition, duration_ms: Date.now() - started },
-        ],
-      ]);
+      this.actionStopped(run, step, parsed.params, e, job.signal.aborted, started);
       return 'stopped';
     }
   }
 
-  // ---- people ------------------------------------------------------------------------------
+  /** The step's parameters rendered and checked; when they do not fit, the step and the run fail here. */
+  private actionParams(run: RunRecord, step: ActionStep): { params: unknown } | null {
+    try {
+      return { params: ACTIONS[step.action].params.parse(render(step.with, this.context(run), `step ${step.id}`)) };
+    } catch (e) {
+      const err =
+        e instanceof LifeboatError
+          ? e
+          : new LifeboatError(
+              'RUNBOOK_INVALID',
+              `Step ${step.id}: its parameters do not fit ${step.action}: ${describeParamError(e)}`,
+            );
+      const now = new Date().toISOString();
+      const st = run.state.steps[step.id]!;
+      const set = { startedAt: st.startedAt ?? now, finishedAt: now, error: toWireError(err) };
+      this.change(run, ACTOR_ENGINE, { run: 'fail', step: { id: step.id, event: 'refuse', set } }, [
+        ['step.failed', { step: step.id, error: toWireError(err) }],
+      ]);
+      return null;
+    }
+  }
+
+  /** Persisted before the effect: a crash from here on finds the step running and resumes it. */
+  private beginAction(run: RunRecord, step: ActionStep, params: unknown): void {
+    const st = run.state.steps[step.id]!;
+    const resumed = st.status === 'running';
+    const set = {
+      startedAt: st.startedAt ?? new Date().toISOString(),
+      attempts: st.attempts + 1,
+      error: null,
+      condition: null,
+      need: null,
+    };
+    this.change(run, ACTOR_ENGINE, { step: { id: step.id, event: resumed ? 'resume' : 'start', set } }, [
+      [
+        resumed ? 'step.resumed' : 'step.started',
+        {
+          step: step.id,
+          action: step.action,
+          attempt: set.attempts,
+          params,
+          plan: ACTIONS[step.action].describe(params),
+          checkpoint_sha256: st.checkpoint ? digestOf(st.checkpoint) : null,
+        },
+      ],
+    ]);
+  }
+
+  /** What an action may use of the run: its folders, checkpoints, the scratch server, the report. */
+  private actionContext(run: RunRecord, step: ActionStep, job: RunJob): ActionContext {
+    const st = run.state.steps[step.id]!;
+    return {
+      deps: this.deps,
+      runId: run.id,
+      stepId: step.id,
+      drill: run.drill,
+      workDir: this.scratch.workDir(run),
+      checkpoint: st.checkpoint,
+      saveCheckpoint: (data) => {
+        st.checkpoint = data;
+        this.commit(run, ACTOR_ENGINE, [['step.checkpoint', { step: step.id, checkpoint_sha256: digestOf(data) }]]);
+      },
+      confirmation: st.confirmation,
+      scratchPostgres: () =>
+        this.scratch.postgres(run, (c) =>
+          this.commit(run, ACTOR_ENGINE, [['scratch.postgres-started', { port: c.port, dir: c.dir }]]),
+        ),
+      scratchDir: (name) => this.scratch.dir(run, name),
+      adoptScratchPostgres: (dir, binDir, port) => {
+        this.scratch.adopt(run, dir, binDir, port);
+        this.commit(run, ACTOR_ENGINE, [['scratch.postgres-adopted', { step: step.id, port, dir }]]);
+      },
+      renderReport: () => renderReport(this.catalog, run, { settings: this.deps.settings }),
+      signal: job.signal,
+      progress: job.progress,
+      log: job.log,
+    };
+  }
+
+  /** An action that threw: it waits for a confirmation, was interrupted (the run pauses) or failed. */
+  private actionStopped(
+    run: RunRecord,
+    step: ActionStep,
+    params: unknown,
+    e: unknown,
+    aborted: boolean,
+    started: number,
+  ): void {
+    if (e instanceof ConfirmationNeeded) {
+      const need = { type: 'confirm' as const, prompt: e.prompt, expect: e.expect };
+      this.change(
+        run,
+        ACTOR_ENGINE,
+        { run: 'wait', step: { id: step.id, event: 'wait', set: { need, confirmation: null } } },
+        [['step.waiting', { step: step.id, need, reason: e.message }]],
+      );
+      return;
+    }
+    const err = toWireError(e);
+    const cancelled = aborted || err.code === 'CANCELLED';
+    const st = run.state.steps[step.id]!;
+    const condition = ACTIONS[step.action].condition?.(params, st.checkpoint, run.drill) ?? null;
+    const error = cancelled ? { code: 'CANCELLED' as const, message: 'Interrupted by the operator.' } : err;
+    const event = cancelled ? 'interrupt' : 'fail';
+    const set = { finishedAt: new Date().toISOString(), error, condition };
+    this.change(run, ACTOR_ENGINE, { run: event, step: { id: step.id, event, set } }, [
+      [
+        cancelled ? 'step.interrupted' : 'step.failed',
+        { step: step.id, error, condition, duration_ms: Date.now() - started },
+      ],
+    ]);
+  }
+
+  // ---- people --------------------------------------------------------------------------------
 
   /** A person's answer to the waiting step: ticks and sign-off, a typed confirmation, a second signature. */
   respond(runId: string, stepId: string, response: StepResponse, actor: string): RunRecord {
     const run = this.load(runId);
-    const step = run.state.runbook.steps.find((s) => s.id === stepId);
-    const st = run.state.steps[stepId];
-    if (!step || !st) throw new LifeboatError('NOT_FOUND', `Run ${runId} has no step ${stepId}.`);
+    const { step, st } = this.stepOf(run, stepId);
     if (st.status !== 'waiting' || !st.need)
       throw new LifeboatError('PRECONDITION_FAILED', `Step ${stepId} is not waiting for anyone (it is ${st.status}).`);
+    checkRunEvent(run, 'answer');
     if (!run.drill && response.auto)
       throw new LifeboatError(
         'CONFIRMATION_REQUIRED',
         '--yes answers steps only in drills: a live run needs a person at each step.',
       );
-    const need = st.need;
     const who = actor.trim() || run.operator;
-    const now = new Date().toISOString();
-    const auto = response.auto ? { auto: true } : {};
-    if (need.type === 'communicate') {
-      // Who sent it and how: a person's word, journaled. A drill's --yes answers for the operator (marked auto).
-      const by = response.signoff?.trim() || (response.auto ? who : '');
-      const via = response.sentVia?.trim() || (response.auto ? 'not sent (drill, --yes)' : '');
-      if (!by || !via)
-        throw new LifeboatError(
-          'CONFIRMATION_REQUIRED',
-          `Step ${stepId}: say who sent the message to ${need.audience} and how (e-mail, phone, chat…).`,
-          { hint: 'Lifeboat sends nothing itself: copy the message, send it, then confirm.' },
-        );
-      Object.assign(st, {
-        status: 'done',
-        finishedAt: now,
-        output: { ...(st.output ?? {}), sent_by: by, sent_via: via, sent_at: now },
-        signoff: by,
-        by: who,
-        need: null,
-      });
-      run.status = 'running';
-      this.commit(run, who, [
-        [
-          'step.communicated',
-          {
-            step: stepId,
-            audience: need.audience,
-            message_sha256: digestOf(need.message),
-            sent_by: by,
-            sent_via: via,
-            ...auto,
-          },
-        ],
-      ]);
-      return run;
+    const answer = judgeAnswer({ step, st, response, who, now: new Date().toISOString() }, st.need);
+    if ('error' in answer) {
+      this.commit(run, who, [answer.journal]);
+      throw answer.error;
     }
-    if (need.type === 'manual') {
-      // Items ticked earlier (tick(), kept across reloads) count with the ones in this answer.
-      const ticks = [...new Set([...(st.ticks ?? []), ...(response.ticks ?? [])])]
-        .filter((i) => i < need.items.length)
-        .sort((a, b) => a - b);
-      const missing = need.items.map((_, i) => i).filter((i) => !ticks.includes(i));
-      if (missing.length)
-        throw new LifeboatError(
-          'CONFIRMATION_REQUIRED',
-          `Step ${stepId}: ${missing.length} checklist item(s) not ticked: ${missing.map((i) => need.items[i]).join('; ')}`,
-        );
-      const signoff = response.signoff?.trim() || null;
-      if (need.signoff?.required && !signoff)
-        throw new LifeboatError(
-          'CONFIRMATION_REQUIRED',
-          `Step ${stepId} needs a sign-off by name (${need.signoff.role}).`,
-        );
-      Object.assign(st, { status: 'done', finishedAt: now, ticks, signoff, by: who, need: null });
-      run.status = 'running';
-      this.commit(run, who, [
-        [
-          'step.completed',
-          { step: stepId, ticked: ticks.map((i) => need.items[i]), signoff, role: need.signoff?.role ?? null, ...auto },
-        ],
-      ]);
-      return run;
-    }
-    if (need.type === 'second-person') {
-      const name = response.signoff?.trim() ?? '';
-      if (!name) throw new LifeboatError('CONFIRMATION_REQUIRED', `Step ${stepId} needs the name of ${need.role}.`);
-      if (name.toLowerCase() === need.notName.toLowerCase() && !response.auto)
-        throw new LifeboatError(
-          'CONFIRMATION_REQUIRED',
-          `Step ${stepId} needs a second person: ${need.notName} runs this recovery and cannot sign it.`,
-        );
-      Object.assign(st, { status: 'done', finishedAt: now, signoff: name, by: name, need: null });
-      run.status = 'running';
-      this.commit(run, name, [['step.signed', { step: stepId, signoff: name, role: need.role, ...auto }]]);
-      return run;
-    }
-    // A typed confirmation: a confirm gate, or an action that must touch something existing.
-    const typed = response.confirmation ?? '';
-    if (typed !== need.expect) {
-      this.commit(run, who, [['step.confirmation-rejected', { step: stepId, typed_sha256: digestOf(typed) }]]);
-      throw new LifeboatError(
-        'CONFIRMATION_REQUIRED',
-        `Step ${stepId}: the confirmation does not match. Type exactly "${need.expect}".`,
-      );
-    }
-    if (step.kind === 'action') {
-      // The action runs again with the confirmation; it re-checks what it found.
-      Object.assign(st, { status: 'pending', confirmation: typed, need: null, by: who });
-    } else {
-      Object.assign(st, { status: 'done', finishedAt: now, confirmation: typed, by: who, need: null });
-    }
-    run.status = 'running';
-    this.commit(run, who, [['step.confirmed', { step: stepId, confirmed: typed, ...auto }]]);
+    this.change(run, answer.actor, { run: 'answer', step: { id: stepId, event: answer.event, set: answer.set } }, [
+      answer.journal,
+    ]);
     return run;
   }
 
@@ -977,14 +532,12 @@ export class RunEngine {
    */
   skip(runId: string, stepId: string, reason: string, actor: string, secondPerson: string | null = null): RunRecord {
     const run = this.load(runId);
-    const st = run.state.steps[stepId];
-    const step = run.state.runbook.steps.find((s) => s.id === stepId);
-    if (!st || !step) throw new LifeboatError('NOT_FOUND', `Run ${runId} has no step ${stepId}.`);
+    const { step, st } = this.stepOf(run, stepId);
     if (runEnded(run.status))
       throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
     if (!reason.trim()) throw new LifeboatError('BAD_INPUT', 'Skipping a step needs a reason.');
     const second = secondPerson?.trim() || null;
-    const refusal = this.skipRefusal(run, step, actor, second);
+    const refusal = skipRefusal(run, step, actor, second);
     if (refusal) {
       this.commit(run, actor, [
         ['step.skip-refused', { step: stepId, reason: reason.trim(), second_person: second, why: refusal.message }],
@@ -1001,17 +554,15 @@ export class RunEngine {
     )
       throw new LifeboatError('PRECONDITION_FAILED', `Step ${stepId} is running now; interrupt it first.`);
     const now = new Date().toISOString();
-    Object.assign(st, {
-      status: 'skipped',
+    const set = {
       skipReason: reason.trim(),
       finishedAt: now,
       startedAt: st.startedAt ?? now,
       by: actor,
       skipApprovedBy: second,
       need: null,
-    });
-    if (run.status === 'failed' || run.status === 'waiting') run.status = 'paused';
-    this.commit(run, actor, [
+    };
+    this.change(run, actor, { run: 'skip', step: { id: stepId, event: 'skip', set } }, [
       ['step.skipped', { step: stepId, reason: reason.trim(), condition: st.condition, second_person: second }],
     ]);
     return run;
@@ -1022,32 +573,20 @@ export class RunEngine {
     const run = this.load(runId);
     if (runEnded(run.status))
       throw new LifeboatError('PRECONDITION_FAILED', `Run ${runId} already ended (${run.status}).`);
-    if (
-      run.state.owner &&
-      run.state.owner.pid !== process.pid &&
-      run.state.owner.host === hostname() &&
-      pidAlive(run.state.owner.pid)
-    )
+    const owner = run.state.owner;
+    if (owner && drivenElsewhere(run))
       throw new LifeboatError(
         'PRECONDITION_FAILED',
-        `Run ${runId} is being driven by process ${run.state.owner.pid}; stop it first.`,
+        `Run ${runId} is being driven by process ${owner.pid}; stop it first.`,
       );
-    run.status = 'cancelled';
-    run.finishedAt = new Date().toISOString();
+    applyChange(run, { run: 'cancel' });
     const conditions = run.state.runbook.steps
       .map((s) => ({ step: s.id, condition: run.state.steps[s.id]?.condition }))
       .filter((c) => c.condition);
-    const removed = await this.cleanup(run);
+    const removed = await this.scratch.cleanup(run);
     run.state.owner = null;
     this.commit(run, actor, [['run.cancelled', { reason, conditions, removed }]]);
-    this.finalizeReports(run);
+    rewriteRunReports(this.catalog, run, this.deps.settings);
     return run;
   }
-
-  /** RTO and RPO achieved (from the incident time; RPO from the newest restored set's time). */
-  achieved(run: RunRecord): Achieved {
-    return achievedOf(run);
-  }
 }
-
-export { achievedOf, type Achieved };

@@ -10,7 +10,9 @@ import type { Step } from './format';
 import { loadRunbook } from './library';
 import { runSummary } from './clocks';
 import { renderReport } from './report';
-import { defaultOperator, runEngineFor, type RunEngine, type RunRecord } from './runner';
+import { currentStepId } from './records';
+import { defaultOperator, runEngineFor, type RunEngine } from './runner';
+import type { RunRecord } from './types';
 
 /** The Jobs panel's headline of a job that advanced a run: a run that stopped at a failed step is no pass. */
 function judgeRunJob(r: { status: string }): JobJudgement {
@@ -180,6 +182,32 @@ export class RunService {
   }
 }
 
+function stepView(run: RunRecord, s: Step, guidance: (step: Step) => string | null): RunView['steps'][number] {
+  const st = run.state.steps[s.id]!;
+  return {
+    id: s.id,
+    title: s.title,
+    kind: s.kind,
+    action: s.kind === 'action' ? s.action : s.kind === 'gate' ? `gate:${s.gate}` : null,
+    guidance: guidance(s),
+    expectedSeconds: s.expected ?? null,
+    status: st.status,
+    startedAt: st.startedAt,
+    finishedAt: st.finishedAt,
+    need: st.need,
+    output: st.output,
+    signoff: st.signoff,
+    by: st.by,
+    error: st.error,
+    condition: st.condition,
+    skipReason: st.skipReason,
+    skipApprovedBy: st.skipApprovedBy ?? null,
+    ticks: st.ticks ?? [],
+    checklist: s.kind === 'manual' ? s.checklist : [],
+    signoffRole: s.kind === 'manual' && s.signoff?.required ? s.signoff.role : null,
+  };
+}
+
 export function toView(
   run: RunRecord,
   achieved: RunView['achieved'],
@@ -188,7 +216,6 @@ export function toView(
   guidance: (step: Step) => string | null = (s) => s.guidance ?? null,
 ): RunView {
   const rb = run.state.runbook;
-  const current = rb.steps.find((s) => !['done', 'skipped'].includes(run.state.steps[s.id]?.status ?? 'pending'));
   return {
     id: run.id,
     runbookId: run.runbookId,
@@ -199,36 +226,12 @@ export function toView(
     incidentAt: run.incidentAt,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
-    currentStep: run.finishedAt ? null : (current?.id ?? null),
+    currentStep: run.finishedAt ? null : currentStepId(run),
     level: rb.level,
     rtoSeconds: rb.objectives.rto,
     rpoSeconds: rb.objectives.rpo,
     inputs: run.inputs,
-    steps: rb.steps.map((s) => {
-      const st = run.state.steps[s.id]!;
-      return {
-        id: s.id,
-        title: s.title,
-        kind: s.kind,
-        action: s.kind === 'action' ? s.action : s.kind === 'gate' ? `gate:${s.gate}` : null,
-        guidance: guidance(s),
-        expectedSeconds: s.expected ?? null,
-        status: st.status,
-        startedAt: st.startedAt,
-        finishedAt: st.finishedAt,
-        need: st.need,
-        output: st.output,
-        signoff: st.signoff,
-        by: st.by,
-        error: st.error,
-        condition: st.condition,
-        skipReason: st.skipReason,
-        skipApprovedBy: st.skipApprovedBy ?? null,
-        ticks: st.ticks ?? [],
-        checklist: s.kind === 'manual' ? s.checklist : [],
-        signoffRole: s.kind === 'manual' && s.signoff?.required ? s.signoff.role : null,
-      };
-    }),
+    steps: rb.steps.map((s) => stepView(run, s, guidance)),
     forecast: run.state.forecast,
     achieved,
     journal: run.state.journal,

@@ -24,9 +24,45 @@ export interface Validation {
   expect: string;
 }
 
+/**
+ * The ransomware indicator's thresholds (docs/trends.md): a set is suspicious when, against the
+ * median of the previous sets of its series (same kind, full or incremental):
+ *  - its incompressible share is at least `incompressibleShare` and rose by `incompressibleJump` or more;
+ *  - its stored size is `sizeFactor` times as large or more, and at least `sizeMinBytes` larger;
+ *  - (files) the share of its files that changed is at least `changedShare` and twice the usual one,
+ *    in a tree of `changedMinFiles` files or more.
+ * `history` is how many earlier sets (not suspicious ones) make the baseline.
+ */
+export interface IndicatorThresholds {
+  incompressibleShare: number;
+  incompressibleJump: number;
+  sizeFactor: number;
+  sizeMinBytes: number;
+  changedShare: number;
+  changedMinFiles: number;
+  history: number;
+}
+
+export const DEFAULT_INDICATOR: IndicatorThresholds = {
+  incompressibleShare: 0.5,
+  incompressibleJump: 0.3,
+  sizeFactor: 2,
+  sizeMinBytes: 1024 * 1024,
+  changedShare: 0.5,
+  changedMinFiles: 10,
+  history: 10,
+};
+
 export interface SystemSettings {
   tier?: Tier;
   validations: Validation[];
+  /** Overrides of the indicator's thresholds for this system (the rest are DEFAULT_INDICATOR's). */
+  indicator?: Partial<IndicatorThresholds>;
+}
+
+/** A system's indicator thresholds: its overrides on the defaults. */
+export function indicatorThresholds(settings: Settings, system: string): IndicatorThresholds {
+  return { ...DEFAULT_INDICATOR, ...settings.systems[system]?.indicator };
 }
 
 export interface Settings {
@@ -91,6 +127,29 @@ function objectives(v: unknown, path: string): TierObjectives {
   };
 }
 
+/** Shares are 0..1, factors above 1, counts whole numbers; unknown keys are dropped. */
+function indicator(v: unknown, path: string): Partial<IndicatorThresholds> {
+  const o = obj(v, path);
+  const out: Partial<IndicatorThresholds> = {};
+  const rules: Record<keyof IndicatorThresholds, { min: number; max: number; int: boolean; what: string }> = {
+    incompressibleShare: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
+    incompressibleJump: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
+    sizeFactor: { min: 1, max: 1e6, int: false, what: 'a factor of 1 or more' },
+    sizeMinBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, int: true, what: 'a whole number of bytes' },
+    changedShare: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
+    changedMinFiles: { min: 0, max: Number.MAX_SAFE_INTEGER, int: true, what: 'a whole number of files' },
+    history: { min: 1, max: 1000, int: true, what: 'a whole number of sets from 1 to 1000' },
+  };
+  for (const [k, r] of Object.entries(rules) as Array<[keyof IndicatorThresholds, (typeof rules)['history']]>) {
+    const x = o[k];
+    if (x === undefined) continue;
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < r.min || x > r.max || (r.int && !Number.isInteger(x)))
+      throw new Invalid(at(path, k), `expected ${r.what}`);
+    out[k] = x;
+  }
+  return out;
+}
+
 const nonEmpty = { re: /./s, what: 'a non-empty text' };
 
 function system(v: unknown, path: string): SystemSettings {
@@ -103,6 +162,7 @@ function system(v: unknown, path: string): SystemSettings {
       }),
     ),
   };
+  if (o.indicator !== undefined) out.indicator = indicator(o.indicator, at(path, 'indicator'));
   if (o.tier !== undefined) {
     const tier = str(o.tier, at(path, 'tier'));
     if (!(TIERS as readonly string[]).includes(tier))

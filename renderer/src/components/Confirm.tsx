@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { useFocusOnChange } from '../lib/use-focus';
 
 /**
@@ -8,6 +8,8 @@ import { useFocusOnChange } from '../lib/use-focus';
 export function ConfirmButton(p: {
   /** The button's text (unique per screen: "Remove usb-1", not "Remove"). */
   label: string;
+  /** The unique name for assistive technology ("Unpin servers-2026") where a short `label` repeats on the screen. */
+  accessibleName?: string;
   /** What will happen, and what will not. */
   message: React.ReactNode;
   /** The confirming button's text ("Yes, remove usb-1 from the catalog"). */
@@ -23,11 +25,15 @@ export function ConfirmButton(p: {
   const id = useId();
   const heading = useFocusOnChange<HTMLParagraphElement>(open ? id : null);
   const why = p.disabled && p.disabledWhy ? `${id}-why` : undefined;
+  const name = p.accessibleName ?? p.label;
+  const button = useRef<HTMLButtonElement>(null);
   return (
     <span className="confirm">
       <button
+        ref={button}
         type="button"
         className={p.danger ? 'danger' : 'secondary'}
+        aria-label={p.accessibleName}
         onClick={() => setOpen(true)}
         disabled={p.disabled || open}
         aria-describedby={why}
@@ -46,7 +52,7 @@ export function ConfirmButton(p: {
         <span
           className="confirm-panel"
           role="group"
-          aria-label={`Confirm: ${p.label}`}
+          aria-label={`Confirm: ${name}`}
           data-testid={p.testId ? `${p.testId}-confirm` : undefined}
         >
           <p ref={heading} tabIndex={-1} className="confirm-text">
@@ -67,8 +73,12 @@ export function ConfirmButton(p: {
             <button
               type="button"
               className="secondary"
-              aria-label={`Cancel: ${p.label}`}
-              onClick={() => setOpen(false)}
+              aria-label={`Cancel: ${name}`}
+              onClick={() => {
+                setOpen(false);
+                // Back to the button (enabled again once the panel is gone), so a keyboard user keeps their place.
+                requestAnimationFrame(() => button.current?.focus());
+              }}
             >
               Cancel
             </button>

@@ -37,4 +37,19 @@ export class CatalogPage extends BasePage {
     await this.page.keyboard.press('Enter');
     await this.page.getByTestId('start-form').waitFor();
   }
+
+  /** The Catalog's system view: the system chosen in the filter, its trend card shown. */
+  async showSystem(system: string): Promise<void> {
+    await this.page.getByTestId('filter-system').selectOption(system);
+    await this.page.getByTestId(`trend-${system}`).waitFor();
+  }
+
+  /** The rows of the sets table marked suspicious: their keys. */
+  async suspiciousRows(): Promise<string[]> {
+    const rows = this.page.getByTestId('set-row').filter({ has: this.page.getByTestId('suspicious-badge') });
+    const keys: string[] = [];
+    for (let i = 0; i < (await rows.count()); i++)
+      keys.push((await rows.nth(i).locator('[role="gridcell"]').first().textContent()) ?? '');
+    return keys;
+  }
 }

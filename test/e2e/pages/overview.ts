@@ -25,4 +25,19 @@ export class OverviewPage extends BasePage {
       lastDrill: (await card.getByTestId('last-drill').textContent()) ?? '',
     };
   }
+
+  /** A system's trend charts (size, backup time, compression, share that does not compress): each chart's words. */
+  async trendLabels(name: string): Promise<Record<string, string>> {
+    const card = this.system(name);
+    const out: Record<string, string> = {};
+    for (const k of ['size', 'time', 'ratio', 'share'])
+      out[k] = (await card.getByTestId(`trend-${k}-${name}`).getAttribute('aria-label')) ?? '';
+    return out;
+  }
+
+  /** The suspicious badge of a system's trend ('' when there is none). */
+  async suspicious(name: string): Promise<string> {
+    const badge = this.system(name).getByTestId(`suspicious-${name}`);
+    return (await badge.count()) ? ((await badge.textContent()) ?? '') : '';
+  }
 }

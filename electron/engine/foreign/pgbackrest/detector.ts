@@ -1,6 +1,7 @@
 import { LifeboatError, mapError } from '../../errors';
 import type { ListedFile, Medium } from '../../storage/medium';
 import { needsSecret } from '../secrets';
+import { systemNameFrom } from '../names';
 import type { ForeignContext, ForeignDetector, ForeignFinding, ForeignSet } from '../types';
 import {
   PgbrNeedsPassphrase,
@@ -20,16 +21,6 @@ import { walRanges } from './wal';
  * encrypted repository is read with its passphrase (`pgbackrest-cipher` secret for the stanza); without
  * one it is a blocking finding, never a silent zero.
  */
-
-/** A system name from a stanza name (lower case, safe characters: a stanza is usually the system's name). */
-function systemName(stanza: string): string {
-  const s = stanza
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .slice(0, 63);
-  return s || 'unnamed';
-}
 
 function iso(seconds: number | null): string | null {
   return seconds === null ? null : new Date(seconds * 1000).toISOString();
@@ -73,7 +64,7 @@ export function pgbackrestSet(
   }
   if (info.notes.length || manifest?.notes.length) facts.notes = [...info.notes, ...(manifest?.notes ?? [])];
   return {
-    system: systemName(info.stanza),
+    system: systemNameFrom(info.stanza),
     setId: b.label,
     kind: 'pg-base',
     origin: 'pgbackrest',

@@ -1,6 +1,7 @@
 import { mapError } from '../../errors';
 import type { ListedFile, Medium } from '../../storage/medium';
 import { needsSecret } from '../secrets';
+import { systemNameFrom } from '../names';
 import type { ForeignContext, ForeignDetector, ForeignFinding, ForeignSet } from '../types';
 import { findRestic, resticScope, runRestic } from './cli';
 
@@ -31,13 +32,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function systemOfSnapshot(s: Pick<ResticSnapshot, 'hostname' | 'tags'>): string {
   const tag = (s.tags ?? []).map((t) => /^(?:lifeboat-)?system=(.+)$/.exec(t)?.[1]).find(Boolean);
   const raw = tag ?? s.hostname ?? 'restic';
-  return (
-    raw
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '')
-      .slice(0, 63) || 'restic'
-  );
+  return systemNameFrom(raw, 'restic');
 }
 
 /** `20261202T075802Z`: the snapshot's time in UTC, to the second. */

@@ -1,4 +1,4 @@
 export { seedDetector, ENC_PASSPHRASE_NEEDS } from './detector';
 export { seedDecipher, detectKdf, kdfText } from './enc';
-export { parseSeedName, isSeedName, systemNameFrom, type SeedName, type InnerFormat } from './names';
+export { parseSeedName, isSeedName, type SeedName, type InnerFormat } from './names';
 export { checkTimeZone, laptopTimeZone, localToUtc } from './time';

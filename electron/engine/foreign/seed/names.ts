@@ -1,14 +1,6 @@
 import type { ForeignSet } from '../types';
 import type { LocalStamp } from './time';
-
-export function systemNameFrom(raw: string): string {
-  const s = raw
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .slice(0, 63);
-  return s || 'unnamed';
-}
+import { systemNameFrom } from '../names';
 
 /** The plaintext a file of this role starts with: how the `.enc` key derivation is recognised, and what deep checks. */
 export type InnerFormat = 'gzip' | 'sql' | 'pgdmp' | 'zstd';

@@ -4,19 +4,12 @@ import { z } from 'zod';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { planPitr } from '../../pitr/plan';
-import { foreignSecrets } from '../../foreign/secrets';
-import type { PgbrKeys } from '../../foreign/pgbackrest/wal';
-import type { CredentialStore } from '../../credentials/credential-store';
+import { pgbrKeysFor } from '../../foreign/secrets';
 import { pgPitrCondition, recoverToTime } from '../../restore/pg-pitr';
 import { defineAction } from './types';
 import { pitrMedium } from '../../catalog/pitr-medium';
 
 const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and time (ISO 8601)');
-
-/** An encrypted pgBackRest stanza's passphrase from the keychain (pgbackrest:<stanza>, then pgbackrest:), when stored. */
-async function pgbrKeysFromKeychain(credentials: CredentialStore, system: string): Promise<PgbrKeys> {
-  return { repoPassphrase: await foreignSecrets({ keychain: credentials }).get('pgbackrest-cipher', system) };
-}
 
 /**
  * pitr.plan: can this system be recovered to a point in time, and to this one? Never fails for
@@ -43,7 +36,7 @@ export const pitrPlan = defineAction({
       identities: ctx.deps.identities,
       trust,
       pgBinDir: ctx.deps.settings.pgBinDir || undefined,
-      pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+      pgbrKeys: await pgbrKeysFor(p.system, { keychain: ctx.deps.credentials }),
     });
     const t = plan.target!;
     const w = plan.windows.find((x) => x.base === t.base) ?? null;
@@ -112,7 +105,7 @@ export const restorePgPitr = defineAction({
     }
     const r = await recoverToTime(p, ctx, {
       dataDir,
-      pgbrKeys: await pgbrKeysFromKeychain(ctx.deps.credentials, p.system),
+      pgbrKeys: await pgbrKeysFor(p.system, { keychain: ctx.deps.credentials }),
     });
     if (ctx.drill && clusterDir) ctx.adoptScratchPostgres(clusterDir, r.binDir, r.port);
     return r.output;

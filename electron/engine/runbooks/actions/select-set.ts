@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
+import { cleanCandidate, systemTrend } from '../../catalog/trends';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
@@ -17,7 +18,10 @@ const Iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date and t
  * key (the signature is checked now, not taken from the scan), a foreign set verified successfully
  * before (its named state; never "signed", never failed as unsigned), created
  * before a time. Every newer set passed over is listed with the reason: in the ransomware case
- * that list is the evidence for "the last clean copy before the compromise".
+ * that list is the evidence for "the last clean copy before the compromise". Unless `suspicious:
+ * true`, the ransomware indicator's verdicts count too (catalog/trends.ts): the first set of the
+ * newest run of suspicious sets and every set after it are passed over, so the proposal is the
+ * last set before it, and `clean_candidate` says why.
  */
 export const selectSet = defineAction({
   params: z
@@ -27,6 +31,8 @@ export const selectSet = defineAction({
       verified: z.union([z.boolean(), z.enum(VERIFY_LEVELS)]).default(false),
       signed: z.boolean().default(false),
       before: Iso.optional(),
+      /** Also take sets the ransomware indicator flagged, and those after them (default: passed over). */
+      suspicious: z.boolean().default(false),
     })
     .strict(),
   describe: (p) =>
@@ -47,11 +53,20 @@ export const selectSet = defineAction({
     const trusted = new Map(trustedKeys(catalog).map((k) => [k.keyId, k]));
     const ledger = ledgerOf(catalog);
     const before = p.before ? Date.parse(p.before) : null;
+    const flagged = p.suspicious ? null : cleanCandidate(systemTrend(catalog, p.system), [p.kind]);
+    const flaggedFrom = flagged ? Date.parse(flagged.firstSuspicious.createdAt) : null;
+    if (flagged) ctx.log('warn', flagged.why);
     const passedOver: Array<{ key: string; createdAt: string; reason: string }> = [];
     for (const c of rows) {
       ctx.signal.throwIfAborted();
       const reasons: string[] = [];
       if (before !== null && Date.parse(c.createdAt) >= before) reasons.push(`made at or after ${p.before}`);
+      if (flagged && flaggedFrom !== null && Date.parse(c.createdAt) >= flaggedFrom)
+        reasons.push(
+          c.key === flagged.firstSuspicious.key
+            ? `flagged suspicious by the ransomware indicator: ${flagged.firstSuspicious.reasons.join('; ')}`
+            : `made at or after ${flagged.firstSuspicious.setId}, the first suspicious set`,
+        );
       if (minLevel && (!c.verifiedLevel || levelRank(c.verifiedLevel as never) < levelRank(minLevel)))
         reasons.push(
           c.verifiedLevel ? `verified only at ${c.verifiedLevel}` : 'never verified (or its last verification failed)',
@@ -99,6 +114,7 @@ export const selectSet = defineAction({
         trust: trust?.text ?? null,
         candidates: rows.length,
         passed_over: passedOver,
+        clean_candidate: flagged ? flagged.why : null,
       };
     }
     throw new LifeboatError(

@@ -64,4 +64,3 @@ export const verifySetAction = defineAction({
 });
 
 /** Moved to catalog/ledger.ts; runner.ts still imports it from here. */
-export { passingVerification } from '../../catalog/ledger';

@@ -5,6 +5,7 @@ import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
 import type { WireError } from '../../../../shared/errors';
 import { formatBytes, formatDurationMs, formatLocalTime, formatTimeWithAge } from '../../../../shared/format';
 import { ErrorBox } from '../../components/ErrorBox';
+import { TrendChart } from '../../components/TrendChart';
 import { CliCommand, JobProgress } from '../../components/JobProgress';
 import { getApi } from '../../lib/api';
 import { setHashParams } from '../../lib/hash';
@@ -91,7 +92,7 @@ function SetTable({
               role="row"
               aria-rowindex={first + i + 2}
               aria-selected={selected === r.key}
-              aria-label={`${r.key}, ${r.kind}, made ${formatTimeWithAge(r.createdAt)}`}
+              aria-label={`${r.key}, ${r.kind}, made ${formatTimeWithAge(r.createdAt)}${r.suspicious.length ? ', suspicious (ransomware indicator)' : ''}`}
               tabIndex={first + i === active ? 0 : -1}
               data-index={first + i}
               className={selected === r.key ? 'vrow selected' : 'vrow'}
@@ -133,6 +134,13 @@ function SetTable({
                 {r.missingFrom ? ` (+${r.missingFrom} missing)` : ''}
               </span>
               <span role="gridcell">
+                {r.suspicious.length > 0 && (
+                  <>
+                    <span className="status status-red" title={r.suspicious.join('; ')} data-testid="suspicious-badge">
+                      suspicious
+                    </span>{' '}
+                  </>
+                )}
                 {r.verified ? (
                   <span className="status status-green">verified</span>
                 ) : (
@@ -145,6 +153,21 @@ function SetTable({
         </div>
       </div>
     </div>
+  );
+}
+
+/** The Catalog's system view: the system's trends and the ransomware indicator's verdict (`lifeboat systems --trend`). */
+function SystemTrendCard({ system }: { system: string }): React.JSX.Element | null {
+  const api = getApi();
+  const [trends] = useResult(() => api.getTrends({ system }), [system]);
+  // A system with only other tools' sets has no trend (NOT_FOUND): nothing to draw.
+  if (trends.state !== 'ready' || !trends.value[0]) return null;
+  return (
+    <article className="card" aria-labelledby="trend-title">
+      <h2 id="trend-title">Trends of {system}</h2>
+      <TrendChart trend={trends.value[0]} />
+      <CliCommand args={['lifeboat', 'systems', '--trend', '--system', system]} />
+    </article>
   );
 }
 
@@ -271,6 +294,13 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
         {setKey}
       </h2>
       {detail.state === 'error' && <ErrorBox error={detail.error} />}
+      {d && d.set.suspicious.length > 0 && (
+        <p className="trend-alert" role="note" data-testid="set-suspicious">
+          <span className="status status-red">Suspicious</span> The ransomware indicator flagged this set:{' '}
+          {d.set.suspicious.join('; ')}. Restore from an earlier set unless you know why its data changed: the system's
+          trends (choose it under System above) name the clean candidate.
+        </p>
+      )}
       {d && (
         <div className="actions" data-testid="set-actions">
           {restoreWith && (
@@ -603,6 +633,7 @@ export function CatalogScreen(): React.JSX.Element {
         </div>
         <CliCommand command={cli} />
       </div>
+      {filter.system && <SystemTrendCard key={filter.system} system={filter.system} />}
       {sets.state === 'error' && <ErrorBox error={sets.error} />}
       {sets.state === 'ready' && (
         <>

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { CREDENTIAL_KINDS } from '../../../../shared/domain/settings';
 import type { WireError } from '../../../../shared/errors';
-import { ConfirmButton } from '../../components/ConfirmButton';
+import { ConfirmButton } from '../../components/Confirm';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
 import { useResult } from '../../lib/use-result';
@@ -237,11 +237,12 @@ export function CredentialsScreen(): React.JSX.Element {
                       </button>
                     )}{' '}
                     <ConfirmButton
+                      danger
                       label="Remove"
                       accessibleName={`Remove ${c.account}`}
                       testId="cred-remove"
                       confirmLabel={`Remove ${c.account}`}
-                      question={
+                      message={
                         c.kind === 'age'
                           ? `Remove ${c.account} from the keychain? Sets encrypted to it can then only be read with another copy of this identity (an escrow export).`
                           : c.kind === 'signing'

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import type { WireError } from '../../../../shared/errors';
 import { formatTimeWithAge } from '../../../../shared/format';
-import { ConfirmButton } from '../../components/ConfirmButton';
+import { ConfirmButton } from '../../components/Confirm';
 import { ErrorBox } from '../../components/ErrorBox';
 import { getApi } from '../../lib/api';
 
@@ -335,11 +335,12 @@ export function UnpinButton({
 }): React.JSX.Element {
   return (
     <ConfirmButton
+      danger
       label="Unpin"
       accessibleName={`Unpin ${label || keyId}`}
       testId="unpin"
       confirmLabel={only ? 'Unpin the only trusted key' : `Unpin ${label || keyId}`}
-      question={
+      message={
         only
           ? `${label || keyId} is the only pinned key. Without it, no set passes the authenticity level here: every signed set verifies as "untrusted signer" and restores that require a trusted signature refuse them, until a key is pinned again.`
           : `Sets signed by ${label || keyId} will verify as "untrusted signer" on this machine until it is pinned again.`

@@ -7,6 +7,8 @@ import { getApi } from '../../lib/api';
 import { setHashParams } from '../../lib/hash';
 import { useResult } from '../../lib/use-result';
 import { HistoryChart, ObjectiveBar, type Tone } from './charts';
+import { TrendChart } from '../../components/TrendChart';
+import type { SystemTrend } from '../../../../shared/domain/trends';
 import { runEnded } from '../../../../shared/domain/runs';
 
 const RPO_TONE: Record<Recoverability['rpo']['state'], Tone> = {
@@ -101,7 +103,7 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
   }
 }
 
-function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
+function SystemCard({ r, trend }: { r: Recoverability; trend: SystemTrend | undefined }): React.JSX.Element {
   const o = r.objectives;
   const source = o.source === 'tier' ? `tier ${o.tier}` : o.source === 'runbook' ? 'runbook' : 'no tier set';
   const drill = r.lastDrill;
@@ -163,7 +165,12 @@ function SystemCard({ r }: { r: Recoverability }): React.JSX.Element {
           {r.newestSet && `, newest ${formatTimeWithAge(r.newestSet.createdAt)}`}
         </dd>
       </dl>
-      <HistoryChart system={r.system} history={r.history} />
+      {/* Lifeboat's own sets: the four trends and the ransomware indicator; other tools' sets: size and time. */}
+      {trend && trend.points.length > 0 ? (
+        <TrendChart trend={trend} max={20} />
+      ) : (
+        <HistoryChart system={r.system} history={r.history} />
+      )}
       <div className="next">
         <p className="next-text">
           <strong>Next: </strong>
@@ -314,6 +321,8 @@ export function OverviewScreen(): React.JSX.Element {
   const api = getApi();
   const [systems] = useResult(() => api.getRecoverability({}));
   const [overview] = useResult(() => api.getOverview({}));
+  const [trends] = useResult(() => api.getTrends({}));
+  const trendOf = new Map(trends.state === 'ready' ? trends.value.map((t) => [t.system, t]) : []);
   const ready = systems.state === 'ready' ? systems.value : [];
   const fine = ready.filter((r) => r.next.action === 'none').length;
   return (
@@ -348,7 +357,7 @@ export function OverviewScreen(): React.JSX.Element {
       {ready.length > 1 && <StateStrip systems={ready} />}
       <div className="systems" data-testid="systems">
         {ready.map((r) => (
-          <SystemCard key={r.system} r={r} />
+          <SystemCard key={r.system} r={r} trend={trendOf.get(r.system)} />
         ))}
       </div>
       <RecentVerifications />
@@ -359,7 +368,8 @@ export function OverviewScreen(): React.JSX.Element {
         </button>
         .{' '}
         <span className="cli-hint">
-          CLI: <code>{shellLine(['lifeboat', 'systems'])}</code>
+          CLI: <code>{shellLine(['lifeboat', 'systems'])}</code>,{' '}
+          <code>{shellLine(['lifeboat', 'systems', '--trend'])}</code>
         </span>
       </p>
     </section>

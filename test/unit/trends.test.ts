@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { cleanCandidate, judgePoint, type TrendPoint } from '../../electron/engine/catalog/trends';
+import { DEFAULT_INDICATOR, parseSettings } from '../../electron/engine/settings/settings';
+
+const MiB = 1024 * 1024;
+
+function point(n: number, o: Partial<TrendPoint> = {}): TrendPoint {
+  return {
+    key: `s/${n}`,
+    setId: String(n),
+    kind: 'files',
+    incremental: false,
+    createdAt: new Date(Date.UTC(2026, 10, n)).toISOString(),
+    storedBytes: 10 * MiB,
+    plainBytes: 40 * MiB,
+    durationMs: 1000,
+    ratio: 4,
+    incompressibleShare: 0.05,
+    filesTotal: 1000,
+    filesChanged: 20,
+    suspicious: false,
+    reasons: [],
+    ...o,
+  };
+}
+
+describe('the ransomware indicator (thresholds in docs/trends.md)', () => {
+  const history = [1, 2, 3].map((n) => point(n));
+
+  it('flags each jump with the measured and the usual value', () => {
+    expect(judgePoint(point(4), history, DEFAULT_INDICATOR)).toEqual([]);
+    const r = judgePoint(
+      point(4, { incompressibleShare: 0.97, storedBytes: 38 * MiB, filesChanged: 990 }),
+      history,
+      DEFAULT_INDICATOR,
+    );
+    expect(r).toEqual([
+      '97% of its data does not compress (usually 5%): files may have been encrypted',
+      'it stores 38.0 MiB, 3.8× the usual 10.0 MiB',
+      '990 of its 1000 files changed (99%; usually 2%)',
+    ]);
+  }, 5_000);
+
+  it('has no verdict without history, and unknown measurements (gaps) judge nothing', () => {
+    expect(judgePoint(point(1, { incompressibleShare: 1 }), [], DEFAULT_INDICATOR)).toEqual([]);
+    const gaps = history.map((p) => ({ ...p, incompressibleShare: null, filesChanged: null }));
+    expect(judgePoint(point(4, { incompressibleShare: 1, filesChanged: 1000 }), gaps, DEFAULT_INDICATOR)).toEqual([]);
+  }, 5_000);
+
+  it('small absolute growth and small trees are not flagged; thresholds are tunable', () => {
+    const tiny = [point(1, { storedBytes: 1000 })];
+    expect(judgePoint(point(2, { storedBytes: 9000 }), tiny, DEFAULT_INDICATOR)).toEqual([]);
+    expect(judgePoint(point(2, { storedBytes: 9000 }), tiny, { ...DEFAULT_INDICATOR, sizeMinBytes: 0 })).toHaveLength(
+      1,
+    );
+    const few = [point(1, { filesTotal: 5, filesChanged: 0 })];
+    expect(judgePoint(point(2, { filesTotal: 5, filesChanged: 5 }), few, DEFAULT_INDICATOR)).toEqual([]);
+  }, 5_000);
+
+  it('proposes the last set before the first of the newest run of suspicious sets', () => {
+    const ps = [
+      point(1),
+      point(2, { suspicious: true, reasons: ['old false alarm'] }),
+      point(3),
+      point(4, { suspicious: true, reasons: ['97% of its data does not compress'] }),
+      point(5, { suspicious: true, reasons: ['x'] }),
+      point(6),
+    ];
+    const c = cleanCandidate(ps)!;
+    expect(c.firstSuspicious.setId).toBe('4');
+    expect(c.candidate?.setId).toBe('3');
+    expect(c.why).toBe(
+      '4 is flagged suspicious (97% of its data does not compress): 3, the last set before it, is the clean candidate.',
+    );
+    expect(cleanCandidate([point(1), point(2)])).toBeNull();
+    expect(cleanCandidate([point(1, { suspicious: true, reasons: ['r'] })])?.candidate).toBeNull();
+  }, 5_000);
+
+  it('per-system overrides are read from the settings, and bad ones are refused by name', () => {
+    const s = parseSettings({ systems: { share: { indicator: { sizeFactor: 3 } } } });
+    expect(s.systems.share?.indicator).toEqual({ sizeFactor: 3 });
+    expect(() => parseSettings({ systems: { share: { indicator: { changedShare: 2 } } } })).toThrow(
+      /systems\.share\.indicator\.changedShare|a share from 0 to 1/,
+    );
+  }, 5_000);
+});
