@@ -32,4 +32,10 @@ require(cli)
   .runCli(argv)
   .then((code) => {
     process.exitCode = code;
+    // A check that gave up on a silent medium (--timeout) has said its UNKNOWN: a request still being retried
+    // must not keep the process (and cron, or the monitoring system) waiting for minutes.
+    if (argv[0] === 'check')
+      require('node:timers')
+        .setTimeout(() => process.exit(code), 1000)
+        .unref();
   });

@@ -134,6 +134,11 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       failure = toWireError(e);
       printError(io, failure, json);
       code = exitCodeFor(failure.code);
+      // `check` never ends CRITICAL (2) for its own trouble (a broken notification config): that is UNKNOWN (3).
+      if (argv[0] === 'check') {
+        if (!json) io.stdout.write(`LIFEBOAT UNKNOWN - ${failure.message.split('\n')[0]}\n`);
+        code = 3;
+      }
     }
   }
   // Sent after the command's own output; a notification that cannot be sent is a warning on stderr, never the exit code.

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -18,8 +20,15 @@ const prom = join(root.path, 'textfile', 'lifeboat.prom');
 const cronEnv = { PATH: '/usr/bin:/bin', HOME: root.path, LIFEBOAT_HOME: join(root.path, 'home'), LANG: 'C' };
 
 function cron(...args: string[]): Promise<CliRun> {
+  return cronWith({}, ...args);
+}
+
+function cronWith(extra: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cronEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...cronEnv, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -174,17 +183,33 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
       /^LIFEBOAT WARNING - web: newest set 7 min( 0\d s)? old \(RPO 5 min\) \| web_age=4\d\ds;300;600;0\n/,
     );
 
+    // A later set made without --tier: its system keeps the tier of its newest tiered set, from the medium as from
+    // the catalog (it was UNKNOWN "no objective" straight from the medium, OK from the catalog).
+    const untiered = agedCopy('untiered', 0);
+    const [first] = readdirSync(join(untiered, 'sets', 'web'));
+    const laterId = first!.replace(/^\d{8}T\d{6}Z/, '29991231T000000Z');
+    cpSync(join(untiered, 'sets', 'web', first!), join(untiered, 'sets', 'web', laterId), { recursive: true });
+    const later = join(untiered, 'sets', 'web', laterId, 'manifest.json');
+    writeFileSync(later, JSON.stringify({ ...JSON.parse(readFileSync(later, 'utf8')), tier: null }));
+    const sameTier = await cron('check', '--from', untiered, '--system', 'web');
+    expect(sameTier.status, sameTier.stdout).toBe(0);
+    expect(sameTier.stdout).toMatch(/^LIFEBOAT OK - .*web: newest set .* old \(RPO 5 min\)/);
+
     const crit = await cron('check', '--from', agedCopy('aged-15m', 900), '--system', 'web', '--json');
     expect(crit.status).toBe(2);
     expect(JSON.parse(crit.stdout)).toMatchObject({ status: 'CRITICAL', exitCode: 2, systems: [{ system: 'web' }] });
   }, 40_000);
 
-  it('UNKNOWN (3) for a medium that cannot be read and for bad usage, with the reason on the line', async () => {
+  it('UNKNOWN (3) for a medium that cannot be read, one that does not answer, and bad usage, with the reason on the line', async () => {
     const gone = await cron('check', '--from', join(root.path, 'unplugged'), '--system', 'web');
     expect(gone.status).toBe(3);
     expect(gone.stdout).toMatch(
       /^LIFEBOAT UNKNOWN - web: its medium could not be read; cannot read .*unplugged: The medium folder is not there/,
     );
+    // An old set on the medium read, the other medium unplugged: UNKNOWN, not a false CRITICAL.
+    const oneGone = await cron('check', '--from', agedCopy('aged-1h', 3600), '--from', join(root.path, 'unplugged'));
+    expect(oneGone.status, oneGone.stdout).toBe(3);
+    expect(oneGone.stdout).toMatch(/^LIFEBOAT UNKNOWN - web: newest set 1 h old \(RPO 5 min\), not judged: a medium/);
     mkdirSync(join(root.path, 'empty'));
     const empty = await cron('check', '--from', join(root.path, 'empty'));
     expect(empty.status).toBe(3);
@@ -202,9 +227,74 @@ describe('lifeboat under cron: exit codes, one-line output, metrics files', () =
     expect(lagWithoutReplica.status).toBe(3);
     expect(lagWithoutReplica.stdout).toContain('--max-lag goes with --replica');
 
+    // An S3 endpoint that accepts and never answers (retried for minutes by the SDK): UNKNOWN at --timeout, and
+    // the process ends then (a monitoring system would kill it at its own timeout, Nagios calling that CRITICAL).
+    const silent = createServer(() => undefined);
+    const port = await new Promise<number>((r) =>
+      silent.listen(0, '127.0.0.1', () => r((silent.address() as AddressInfo).port)),
+    );
+    try {
+      const started = Date.now();
+      const s3 = await cronWith(
+        {
+          AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'y',
+          AWS_REGION: 'us-east-1',
+        },
+        'check',
+        '--from',
+        's3://bucket/lifeboat',
+        '--timeout',
+        '2s',
+      );
+      expect(s3.status, s3.stdout + s3.stderr).toBe(3);
+      expect(s3.stdout).toMatch(/^LIFEBOAT UNKNOWN - the check did not finish within 2\.0 s\.\nA medium or server/);
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+    const badTimeout = await cron('check', '--timeout', 'never');
+    expect(badTimeout.status).toBe(3);
+    expect(badTimeout.stdout).toContain('--timeout takes a duration');
+
     const badFlag = await cron('check', '--no-such-flag');
     expect(badFlag.status).toBe(3);
     expect(badFlag.stdout).toMatch(/^LIFEBOAT UNKNOWN - bad usage/);
+  }, 30_000);
+
+  it('a metrics file that cannot be written leaves the exit code alone; foreign lines; writers at once leave a valid file', async () => {
+    writeFileSync(join(root.path, 'not-a-dir'), '');
+    const blocked = await cron(
+      'check',
+      '--from',
+      medium,
+      '--system',
+      'web',
+      '--metrics-file',
+      join(root.path, 'not-a-dir', 'x.prom'),
+    );
+    expect(blocked.status, blocked.stdout).toBe(0);
+    expect(blocked.stdout).toMatch(/^LIFEBOAT OK - /);
+    expect(blocked.stderr).toMatch(
+      /^lifeboat: warning: the metrics file .*not-a-dir\/x\.prom could not be written: ENOTDIR/,
+    );
+
+    // Another program's samples are kept; what the collector would refuse (a comment that is not HELP/TYPE
+    // for Lifeboat, garbage, a timestamped sample) is not carried over into a file the collector reads.
+    const shared = join(root.path, 'textfile', 'shared.prom');
+    writeFileSync(shared, 'node_custom_job_ok{job="rsync"} 1\ngarbage here\nold_sample 1 1700000000\n');
+    // Four checks at once: each rename is atomic, so whatever wins, the file is whole and valid.
+    const runs = await Promise.all(
+      [0, 1, 2, 3].map(() => cron('check', '--from', medium, '--system', 'web', '--metrics-file', shared)),
+    );
+    for (const r of runs) expect(r.status, r.stdout + r.stderr).toBe(0);
+    const s = parsePrometheusText(readFileSync(shared, 'utf8'));
+    expect(sampleValue(s, 'node_custom_job_ok', { job: 'rsync' })).toBe(1);
+    expect(sampleValue(s, 'lifeboat_check_status')).toBe(0);
+    expect(s.some((x) => x.name === 'old_sample')).toBe(false);
+    expect(readdirSync(join(root.path, 'textfile')).filter((f) => f.includes('.tmp-'))).toEqual([]);
   }, 30_000);
 
   it('verify --metrics-file records the run and the newest verified set; check --verified-within reads it', async () => {

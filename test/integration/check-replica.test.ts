@@ -173,6 +173,23 @@ describe('lifeboat check --replica (a real streaming standby)', () => {
         confirmation,
       }) as unknown as ActionContext;
     let saved: unknown = null;
+    // The primary cut off (its connection info emptied): caught up with what it received is no lag of 0 — the
+    // standby is judged on its last replayed transaction's age, so a long cut is CRITICAL, not a mere WARNING.
+    await query(standby.url(), "ALTER SYSTEM SET primary_conninfo = ''");
+    await query(standby.url(), 'SELECT pg_reload_conf()');
+    await until('the standby to stop streaming and its last transaction to be 3 s old', async () => {
+      const [r] = await query<{ ok: boolean }>(
+        standby.url(),
+        `SELECT NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+            AND clock_timestamp() - pg_last_xact_replay_timestamp() > interval '3 s' AS ok`,
+      );
+      return r?.ok === true;
+    });
+    const cut = await lifeboatAsync(env, 'check', '--replica', standby.url(), '--max-lag', '1s');
+    expect(cut.status, cut.stdout).toBe(2);
+    expect(cut.stdout).toMatch(
+      /^LIFEBOAT CRITICAL - standby .*: replay lag [\d.]+ s.*, NOT streaming from its primary/,
+    );
     const lostAt = new Date().toISOString();
     const params = pgPromote.params.parse({ target: standby.url(), lost_at: lostAt, timeout: 30 });
     try {
@@ -198,6 +215,16 @@ describe('lifeboat check --replica (a real streaming standby)', () => {
       // A resumed step after the promotion does not ask again and reports the same RPO.
       const again = await pgPromote.run(params, ctx(null, saved));
       expect(again.promoted).toBe(true);
+      // Measured to the promotion, not to the resume (no lost_at given): the same RPO a second later.
+      const noLost = pgPromote.params.parse({ target: standby.url(), timeout: 30 });
+      const promotedAt = Date.parse((saved as { promotedAt: string }).promotedAt);
+      await new Promise((r) => setTimeout(r, 1100));
+      const resumed = await pgPromote.run(noLost, ctx(null, saved));
+      expect(resumed.rpo_seconds).toBe(Math.round((promotedAt - Date.parse(out.last_replayed_at as string)) / 1000));
+      // Run afresh (no checkpoint) on the server now a primary: refused, nothing done twice.
+      await expect(pgPromote.run(params, ctx(need.expect))).rejects.toThrow(
+        /is not a standby \(not in recovery\): nothing to promote/,
+      );
 
       const check = await lifeboatAsync(env, 'check', '--replica', standby.url(), '--max-lag', '5m');
       expect(check.status).toBe(2);

@@ -275,6 +275,16 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(hooks).toHaveLength(2);
     // lifeboat check leaving OK (here --max-age 1s on the medium: the newest set is older) sends check-not-ok.
     const checkCfg = config('check.yaml', channels('[check-not-ok]'));
+    // The newest set may be only a second old on a fast machine (age 1 s is not past --max-age 1s): wait until it is.
+    const newest = readdirSync(join(medium, 'sets', 'uploads'))
+      .sort()
+      .at(-1)!;
+    const createdAt = (
+      JSON.parse(readFileSync(join(medium, 'sets', 'uploads', newest, 'manifest.json'), 'utf8')) as {
+        created_at: string;
+      }
+    ).created_at;
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(createdAt) + 2600 - Date.now())));
     const c = await run(
       {},
       'check',
@@ -331,6 +341,10 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(r.stderr).toContain(`${bad}:11: channels.0.password — must be a reference`);
     expect(r.stderr).toMatch(/nothing was run/);
     expect(readdirSync(join(medium, 'sets', 'uploads'))).toHaveLength(before);
+    // `check` is a monitoring plugin: its own trouble is UNKNOWN (3) with the plugin line, never CRITICAL (2).
+    const check = await run({}, 'check', '--from', medium, '--notify-config', bad);
+    expect(check.status).toBe(3);
+    expect(check.stdout).toBe(`LIFEBOAT UNKNOWN - The notification config ${bad} is not valid:\n`);
     const unset = await filesBackup(
       { LB_SMTP_PASSWORD: undefined },
       '--notify-config',
@@ -343,7 +357,7 @@ describe('notifications (lifeboat backup/verify/wal-push --notify-config)', () =
     expect(missing.stderr).toMatch(/nope\.yaml \(LIFEBOAT_NOTIFY_CONFIG\) cannot be read: no such file/);
     expect(readdirSync(join(medium, 'sets', 'uploads'))).toHaveLength(before);
     expect(mails).toHaveLength(0);
-    expectNoSecrets(r.stdout, r.stderr, unset.stderr);
+    expectNoSecrets(r.stdout, r.stderr, unset.stderr, check.stdout, check.stderr);
   });
 
   it('an SMTP password kept in the OS keychain (notify secret-add, keychain:notify:<name>) logs in', async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { type LifeboatError } from '../../electron/engine/errors';
 import {
   judgeSystem,
   parseCheckDuration,
@@ -35,10 +36,22 @@ describe('lifeboat check: judging', () => {
     const none = judgeSystem(facts({ newestAt: ago(10), rpoSeconds: null }), {}, now);
     expect(none.status).toBe('UNKNOWN');
     expect(none.text).toContain('give --max-age');
+    // A set dated ahead of this clock (a wrong clock, a forged manifest) is UNKNOWN, never a false OK; a little skew is fine.
+    expect(judgeSystem(facts({ newestAt: ago(-3600) }), {}, now)).toMatchObject({ status: 'UNKNOWN' });
+    expect(judgeSystem(facts({ newestAt: ago(-3600) }), {}, now).text).toMatch(/ahead of this machine's clock/);
+    expect(judgeSystem(facts({ newestAt: ago(-60) }), {}, now).status).toBe('OK');
     // --max-age replaces the RPO.
     expect(judgeSystem(facts({ newestAt: ago(601) }), { maxAgeSeconds: 3600 }, now).status).toBe('OK');
     // A medium that could not be read: UNKNOWN, never CRITICAL.
     expect(judgeSystem(facts({ unreadable: 'its medium could not be read' }), {}, now).status).toBe('UNKNOWN');
+    // An old set on the media read while another medium could not be: not a false alarm (a newer set may be there).
+    const partial = judgeSystem(facts({ newestAt: ago(3600), unreadable: 'a medium could not be read' }), {}, now);
+    expect(partial).toMatchObject({ status: 'UNKNOWN', ageSeconds: 3600 });
+    expect(partial.text).toMatch(/newest set 1 h old \(RPO 5 min\), not judged: a medium could not be read/);
+    // …but a recent set is a fact whatever the other medium holds.
+    expect(judgeSystem(facts({ newestAt: ago(60), unreadable: 'a medium could not be read' }), {}, now).status).toBe(
+      'OK',
+    );
   });
 
   it('--verified-within: none verified is CRITICAL, older than it WARNING, twice it CRITICAL', () => {
@@ -76,6 +89,22 @@ describe('lifeboat check: judging', () => {
     ]);
     expect(() => parseCheckDuration('soon', '--max-age')).toThrow(/--max-age takes a duration like 90s/);
     expect(() => parseCheckDuration('0s', '--max-lag')).toThrow(/--max-lag/);
+    // A number after a unit is not silently seconds (1h30 is not 1 h 30 s): refused, the intended form hinted.
+    for (const [bad, hint] of [
+      ['1h30', '1h30m'],
+      ['1d12', '1d12h'],
+      ['5m30', '5m30s'],
+    ] as const) {
+      expect(() => parseCheckDuration(bad, '--max-age')).toThrow(/--max-age takes a duration/);
+      try {
+        parseCheckDuration(bad, '--max-age');
+      } catch (e) {
+        expect((e as LifeboatError).hint).toBe(`Give every part its unit: ${hint}.`);
+      }
+    }
+    // Past ten years is a typo (and would print in exponent form in perfdata).
+    expect(() => parseCheckDuration('99999999999999999999d', '--max-age')).toThrow(/at most 3650d/);
+    expect(parseCheckDuration('3650d', '--max-age')).toBe(3650 * 86_400);
   });
 
   it('a replica: caught up is OK, lag past twice max CRITICAL, not in recovery CRITICAL, not streaming WARNING', () => {

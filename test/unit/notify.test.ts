@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,6 +115,57 @@ describe('secret references (notify/secrets.ts)', () => {
   }, 5000);
 });
 
+describe('delivery (notify/notifier.ts)', () => {
+  it('a webhook that never answers and an SMTP server that never greets time out: no hang, each tried twice', async () => {
+    const sockets: Socket[] = [];
+    const hold = (s: Socket): void => void sockets.push(s);
+    const http = createHttpServer(() => undefined).on('connection', hold); // reads the request, never answers
+    const smtp = createTcpServer(hold); // accepts, never says 220
+    const listen = (srv: HttpServer | TcpServer): Promise<number> =>
+      new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port)));
+    const [hp, sp] = await Promise.all([listen(http), listen(smtp)]);
+    try {
+      const config = parseNotifyConfig(
+        `channels:\n  - type: webhook\n    name: hook\n    url: env:HOOK\n` +
+          `  - type: email\n    name: mail\n    host: 127.0.0.1\n    port: ${sp}\n    tls: none\n` +
+          `    from: a@example.org\n    to: b@example.org\n`,
+        'n.yaml',
+      );
+      const notifier = await Notifier.prepare(config, {
+        env: { HOOK: `http://127.0.0.1:${hp}/services/T0/B0/HangToken` },
+        keychain: () => new MemoryCredentialStore(),
+        retryDelayMs: 10,
+        attemptTimeoutMs: 300,
+      });
+      const started = Date.now();
+      const deliveries = await notifier.notify({
+        kind: 'failure',
+        command: 'backup files',
+        system: 'web',
+        setId: null,
+        host: 'db1',
+        media: [],
+        error: null,
+        summary: 'failed',
+        rerun: 'lifeboat backup files',
+        exitCode: 2,
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+      });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(deliveries).toEqual([
+        { channel: 'hook', ok: false, attempts: 2, error: `127.0.0.1:${hp}: timed out` },
+        { channel: 'mail', ok: false, attempts: 2, error: expect.stringMatching(/timeout/i) as unknown },
+      ]);
+      expect(JSON.stringify(deliveries)).not.toContain('HangToken');
+      expect(sockets.length).toBeGreaterThanOrEqual(4); // both tries reached both servers
+    } finally {
+      for (const s of sockets) s.destroy();
+      await Promise.all([new Promise((r) => http.close(r)), new Promise((r) => smtp.close(r))]);
+    }
+  }, 10_000);
+});
+
 describe('the message (notify/message.ts)', () => {
   const event: NotifyEvent = {
     kind: 'failure',
@@ -161,6 +214,31 @@ describe('the message (notify/message.ts)', () => {
     expect(JSON.stringify(m.webhook)).toContain('Give --system &lt;name&gt; &amp; &lt;!channel&gt;');
     expect(JSON.stringify(m.webhook)).not.toContain('<!channel>');
     expect(m.text).toContain('Give --system <name> & <!channel>');
+  }, 5000);
+
+  it('a huge error (a tool’s stderr) is cut to what Slack accepts (3000 a section, 2000 a field), secrets scrubbed first', () => {
+    const secret = 'T0/B0/HuGeSeCrEt';
+    // The secret straddles the webhook's cut (about 3000 characters in) and the mail's (20000).
+    const message = `${'pg_dump: error & <x> '.repeat(140)}${secret} ${'y'.repeat(17_000)}${secret}${'z'.repeat(80_000)}`;
+    const m = buildMessage(
+      { ...event, media: ['/mnt/'.repeat(1000)], summary: message, error: { code: 'TOOL_FAILED', message } },
+      [secret],
+    );
+    for (const block of m.webhook.blocks) {
+      const b = block as { text?: { text: string }; fields?: Array<{ text: string }> };
+      if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3000);
+      for (const f of b.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(2000);
+    }
+    expect(m.webhook.text.length).toBeLessThanOrEqual(3000);
+    expect(JSON.stringify(m.webhook)).toMatch(/more characters cut/);
+    expect(JSON.stringify(m.webhook)).not.toMatch(/&[a-z]* …/); // no entity cut in half
+    expect(m.text.length).toBeLessThan(3 * 20_000 + 5000);
+    expect(m.text).toContain('TOOL_FAILED');
+    expect(m.text).toMatch(/more characters cut/);
+    for (const text of [m.text, JSON.stringify(m.webhook)]) {
+      expect(text).not.toContain('HuGeSeCrEt');
+      expect(text).not.toContain('HuGe');
+    }
   }, 5000);
 
   it('a success names the set and has no rerun line', () => {

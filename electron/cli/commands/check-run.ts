@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { formatDuration } from '../../../shared/format';
 import {
   factsFromCatalog,
   factsFromMedia,
@@ -102,12 +103,29 @@ export async function checkCommand(io: CliIo, opts: CheckOptions): Promise<void>
   const now = new Date();
   let result: CheckResult;
   let hint: string | null = null;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    result = await runCheck(opts, now);
+    const limit = parseCheckDuration(opts.timeout ?? '50s', '--timeout');
+    // A silent S3 endpoint or server is retried for minutes: the check answers UNKNOWN in time instead of being
+    // killed by the monitoring system's timeout (Nagios then says CRITICAL). The CLI's bin ends the process.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new LifeboatError('STORAGE_UNREACHABLE', `the check did not finish within ${formatDuration(limit)}.`, {
+              hint: 'A medium or server is not answering (an S3 endpoint, a network mount, the standby); run the check by hand to see which.',
+            }),
+          ),
+        limit * 1000,
+      );
+    });
+    result = await Promise.race([runCheck(opts, now), deadline]);
   } catch (e) {
     const error = toWireError(e);
     hint = error.hint ?? null;
     result = summarize([], null, [error.message], now);
+  } finally {
+    clearTimeout(timer);
   }
   if (opts.metricsFile) await writeMetrics(io, opts.metricsFile, { set: checkSamples(result) });
   // The notification of a check that is not OK says what the plugin line says.

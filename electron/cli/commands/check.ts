@@ -14,6 +14,7 @@ export interface CheckOptions {
   json?: boolean;
   metricsFile?: string;
   notifyConfig?: string;
+  timeout?: string;
 }
 
 /**
@@ -51,6 +52,11 @@ export function registerCheck(program: Command, io: CliIo): void {
     .option('--credential <ref>', "with --replica: the standby's password from the keychain entry pg:<id>")
     .option('--metrics-file <file>', 'also update this Prometheus text file (docs/monitoring.md)')
     .option('--notify-config <file>', 'send a notification when the check is not OK (docs/notifications.md)')
+    .option(
+      '--timeout <duration>',
+      "give up UNKNOWN after this long (a medium or server not answering); under the monitoring system's own check timeout",
+      '50s',
+    )
     .option('--json', 'print the result as JSON (same exit codes)')
     .action(async (opts: CheckOptions) => {
       const { checkCommand } = await import('./check-run');

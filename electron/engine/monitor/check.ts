@@ -30,7 +30,10 @@ export interface SystemFacts {
   /** null when unknown (straight from a medium: verifications live in the catalog). */
   newestVerifiedAt: string | null;
   rpoSeconds: number | null;
-  /** Where the facts came from could not be read (every medium that should hold the system). */
+  /**
+   * A place that may hold the system's sets could not be read (a medium given with --from): with nothing found
+   * the system is UNKNOWN; with an older set found, a verdict worse than OK is UNKNOWN too (a newer set may be there).
+   */
   unreadable: string | null;
 }
 
@@ -79,15 +82,30 @@ export interface Thresholds {
   verifiedWithinSeconds?: number | null;
 }
 
+/** Ten years: past that a threshold is a typo (and perfdata would print it in exponent form). */
+const MAX_DURATION_S = 3650 * 86_400;
+
 /** "90s", "15m", "36h", "7d", "1d12h", or a bare number of seconds. */
 export function parseCheckDuration(text: string, what: string): number {
   const t = text.trim();
-  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(t);
+  // A bare number is seconds only on its own: "1h30" is refused, not read as 1 h 30 s.
+  const m = /^\d+$/.test(t)
+    ? [t, undefined, undefined, undefined, t]
+    : /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
   const s = m ? Number(m[1] ?? 0) * 86_400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0) : 0;
-  if (!m || t === '' || s <= 0)
-    throw new LifeboatError('BAD_INPUT', `${what} takes a duration like 90s, 15m, 36h, 7d or 1d12h; got "${text}".`);
+  if (!m || t === '' || s <= 0 || s > MAX_DURATION_S)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `${what} takes a duration like 90s, 15m, 36h, 7d or 1d12h (at most 3650d); got "${text}".`,
+      /^\d+[dhm]\d+$/.test(t)
+        ? { hint: `Give every part its unit: ${t}${t.match(/d\d+$/) ? 'h' : t.match(/h\d+$/) ? 'm' : 's'}.` }
+        : {},
+    );
   return s;
 }
+
+/** How far ahead of this clock a recovery point may be dated (clocks differ a little) before it cannot be judged. */
+const FUTURE_SKEW_S = 300;
 
 /** "42 s", never "0 ms" for a set made this second. */
 const human = (seconds: number): string => (seconds < 1 ? 'under 1 s' : formatDuration(seconds));
@@ -114,6 +132,12 @@ export function judgeSystem(f: SystemFacts, t: Thresholds, now: Date): SystemChe
   });
   if (f.unreadable !== null && f.newestAt === null) return out('UNKNOWN', `${f.system}: ${f.unreadable}`);
   if (ageSeconds === null) return out('CRITICAL', `${f.system}: no backup set`);
+  // A recovery point dated ahead of this clock (past a little skew) has no age to judge: never a false OK.
+  if (Date.parse(f.newestAt!) - now.getTime() > FUTURE_SKEW_S * 1000)
+    return out(
+      'UNKNOWN',
+      `${f.system}: newest recovery point dated ${f.newestAt}, ahead of this machine's clock (${now.toISOString()}): a clock is wrong`,
+    );
   const what = f.newestWalAt !== null && f.newestWalAt === f.newestAt ? 'newest WAL' : 'newest set';
   let status: CheckStatus;
   let text: string;
@@ -123,6 +147,11 @@ export function judgeSystem(f: SystemFacts, t: Thresholds, now: Date): SystemChe
   } else {
     status = ageSeconds > crit ? 'CRITICAL' : ageSeconds > warn ? 'WARNING' : 'OK';
     text = `${f.system}: ${what} ${human(ageSeconds)} old (${t.maxAgeSeconds ? 'max age' : 'RPO'} ${formatDuration(warn)})`;
+    // Too old on the media read, yet a medium could not be read: the newer set may be there (no false alarm).
+    if (status !== 'OK' && f.unreadable !== null) {
+      status = 'UNKNOWN';
+      text += `, not judged: ${f.unreadable} and may hold a newer one`;
+    }
   }
   const vw = t.verifiedWithinSeconds ?? null;
   if (vw !== null) {
@@ -234,9 +263,9 @@ export async function factsFromMedia(
   settings: Settings,
   systems: string[],
 ): Promise<{ facts: SystemFacts[]; problems: string[] }> {
-  const bySystem = new Map<string, SystemFacts & { tier: Tier | null }>();
+  const bySystem = new Map<string, SystemFacts & { tier: Tier | null; tierAt: string | null }>();
   const problems: string[] = [];
-  const entry = (system: string): SystemFacts & { tier: Tier | null } => {
+  const entry = (system: string): SystemFacts & { tier: Tier | null; tierAt: string | null } => {
     let f = bySystem.get(system);
     if (!f) {
       f = {
@@ -248,6 +277,7 @@ export async function factsFromMedia(
         rpoSeconds: null,
         unreadable: null,
         tier: null,
+        tierAt: null,
       };
       bySystem.set(system, f);
     }
@@ -264,18 +294,24 @@ export async function factsFromMedia(
         continue;
       }
       const sets = (await medium.listSets()).filter((s) => systems.length === 0 || systems.includes(s.system));
-      // The newest set of each system by id (ids start with the UTC time), its manifest read for the tier.
-      const newest = new Map<string, (typeof sets)[number]>();
-      for (const s of sets) if (!newest.has(s.system) || s.setId > newest.get(s.system)!.setId) newest.set(s.system, s);
-      for (const [system, s] of newest) {
-        const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+      // Each system's sets newest first by id (ids start with the UTC time): the newest one's manifest gives
+      // the time; the tier is the newest set's that has one, as the catalog takes it (catalog/objectives.ts),
+      // so a backup run without --tier after tiered ones is judged the same from the catalog and from here.
+      const bySys = new Map<string, Array<(typeof sets)[number]>>();
+      for (const s of sets) bySys.set(s.system, [...(bySys.get(s.system) ?? []), s]);
+      for (const [system, list] of bySys) {
+        list.sort((a, b) => (a.setId < b.setId ? 1 : -1));
         const f = entry(system);
-        if (later(f.newestSetAt, m.created_at) === m.created_at) {
-          f.newestSetAt = m.created_at;
-          if (isTier(m.tier)) f.tier = m.tier;
+        for (const [i, s] of list.entries()) {
+          const m = parseManifest(await medium.readFile(`${s.path}/manifest.json`));
+          if (i === 0) f.newestSetAt = later(f.newestSetAt, m.created_at);
+          if (isTier(m.tier)) {
+            if (f.tierAt === null || m.created_at > f.tierAt) [f.tier, f.tierAt] = [m.tier, m.created_at];
+            break;
+          }
         }
       }
-      for (const system of new Set([...newest.keys(), ...systems])) {
+      for (const system of new Set([...bySys.keys(), ...systems])) {
         // The archive's files (pitr/wal-archive.ts lists them the same way), newest by the time it was written.
         const wal = (await medium.listFiles(`wal/${system}`, { limit: 10_000_000, maxDepth: 2 }))
           .map((w) => parseStored(w.path, w.size, w.mtimeMs))
@@ -290,14 +326,17 @@ export async function factsFromMedia(
       problems.push(`cannot read ${location}: ${err.message}`);
     }
   }
-  const facts = [...bySystem.values()].map(({ tier, ...f }) => {
+  const facts = [...bySystem.values()].map(({ tier, tierAt: _tierAt, ...f }) => {
     const configured = settings.systems[f.system]?.tier ?? tier;
     return {
       ...f,
       newestAt: later(f.newestSetAt, f.newestWalAt),
       rpoSeconds: configured ? settings.tiers[configured].rpoMinutes * 60 : null,
-      unreadable:
-        f.newestSetAt === null && f.newestWalAt === null && problems.length ? 'its medium could not be read' : null,
+      unreadable: problems.length
+        ? f.newestSetAt === null && f.newestWalAt === null
+          ? 'its medium could not be read'
+          : 'a medium could not be read'
+        : null,
     };
   });
   return { facts, problems };

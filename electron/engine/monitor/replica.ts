@@ -6,7 +6,7 @@ import type { CheckResult, CheckStatus, ReplicaFacts } from './check';
 /**
  * A streaming standby's state, read on the standby itself (its primary may be gone):
  * whether it is still in recovery, whether its WAL receiver streams, what it received and replayed.
- * The lag in time is 0 when everything received is replayed, else the age of the last replayed
+ * The lag in time is 0 when it streams and everything received is replayed, else the age of the last replayed
  * transaction — an upper bound (an idle primary commits nothing, so that age grows with no data behind).
  */
 export async function replicaFactsWith(client: pg.Client, target: PgTarget): Promise<ReplicaFacts> {
@@ -29,7 +29,9 @@ export async function replicaFactsWith(client: pg.Client, target: PgTarget): Pro
   );
   const row = r.rows[0]!;
   const lagBytes = Math.max(0, row.lag_bytes ?? 0);
-  const caughtUp = row.received !== null && lagBytes === 0;
+  // Caught up with what it received says nothing of what it did not: a standby cut off from its primary is
+  // judged on the age of its last replayed transaction (an upper bound), not a lag of 0.
+  const caughtUp = row.received !== null && lagBytes === 0 && row.streaming;
   return {
     host: target.host,
     port: target.port,

@@ -37,6 +37,23 @@ const WORD: Record<NotifyEventKind, string> = {
   suspicious: 'wrote a SUSPICIOUS set (ransomware indicator)',
 };
 
+/**
+ * Slack refuses a whole message (HTTP 400 invalid_blocks) when a section's text passes 3000 characters or a
+ * field's 2000: a huge error (a tool's stderr) would make the failure notification undeliverable. Each part is
+ * cut to fit, saying so; the mail keeps up to MAIL_PART of each part.
+ */
+const SLACK_SECTION = 3000;
+const SLACK_FIELD = 2000;
+const MAIL_PART = 20_000;
+
+/** `text` cut to `max` characters at most, the cut said; an HTML entity (the webhook's escaping) is never cut in half. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = (n: number): string => ` … (${n} more characters cut)`;
+  const keep = text.slice(0, max - note(text.length).length).replace(/&[a-z]*$/, '');
+  return `${keep}${note(text.length - keep.length)}`;
+}
+
 /** Remove every secret value (the resolved passwords and URLs) and secret-looking text. */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = redactText(text);
@@ -46,7 +63,8 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /** Plain text for mail, Slack-compatible JSON for webhooks; no secret survives (`secrets` are scrubbed too). */
 export function buildMessage(raw: NotifyEvent, secrets: readonly string[] = []): NotifyMessage {
-  const clean = (t: string): string => scrub(t, secrets);
+  // Scrubbed before cut: a secret cut in half would no longer be found.
+  const clean = (t: string): string => clip(scrub(t, secrets), MAIL_PART);
   const event: NotifyEvent = {
     ...raw,
     command: clean(raw.command),
@@ -88,11 +106,14 @@ export function buildMessage(raw: NotifyEvent, secrets: readonly string[] = []):
 
   // Slack reads <…> as links and mentions and & as an entity: the three are escaped, as its docs ask.
   const esc = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const fields = rows.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${esc(v)}` }));
+  const fields = rows.map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${esc(v)}`, SLACK_FIELD) }));
   const blocks: Array<Record<string, unknown>> = [
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `*${esc(subject.replace(/^\[lifeboat\] /, ''))}*\n${esc(event.summary)}` },
+      text: {
+        type: 'mrkdwn',
+        text: clip(`*${esc(subject.replace(/^\[lifeboat\] /, ''))}*\n${esc(event.summary)}`, SLACK_SECTION),
+      },
     },
     // Slack allows 10 fields a section.
     { type: 'section', fields: fields.slice(0, 10) },
@@ -102,15 +123,20 @@ export function buildMessage(raw: NotifyEvent, secrets: readonly string[] = []):
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*${event.error.code}*: ${esc(event.error.message)}${event.error.hint ? `\n_Hint:_ ${esc(event.error.hint)}` : ''}`,
+        text: clip(
+          `*${event.error.code}*: ${esc(event.error.message)}${event.error.hint ? `\n_Hint:_ ${esc(event.error.hint)}` : ''}`,
+          SLACK_SECTION,
+        ),
       },
     });
   if (event.kind !== 'success')
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `To run it again:\n\`\`\`${esc(event.rerun)}\`\`\`` },
+      text: { type: 'mrkdwn', text: `To run it again:\n\`\`\`${clip(esc(event.rerun), SLACK_SECTION - 30)}\`\`\`` },
     });
-  const webhook = JSON.parse(scrub(JSON.stringify({ text: esc(`${subject}\n${event.summary}`), blocks }), secrets)) as {
+  const webhook = JSON.parse(
+    scrub(JSON.stringify({ text: clip(esc(`${subject}\n${event.summary}`), SLACK_SECTION), blocks }), secrets),
+  ) as {
     text: string;
     blocks: Array<Record<string, unknown>>;
   };

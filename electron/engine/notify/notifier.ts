@@ -11,7 +11,7 @@ import {
 import { buildMessage, scrub, type NotifyEvent, type NotifyMessage } from './message';
 import { resolveSecretRef } from './secrets';
 
-/** Each try of a channel gives up after this long (connect, greeting, answer). */
+/** Each try of a channel gives up after this long (connect, greeting, answer); the tests shorten it. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
 export interface Delivery {
@@ -36,6 +36,7 @@ async function sendEmail(
   password: string | null,
   ca: Buffer | null,
   m: NotifyMessage,
+  timeoutMs: number,
 ): Promise<void> {
   const { createTransport } = await import('nodemailer');
   const transport = createTransport({
@@ -46,9 +47,9 @@ async function sendEmail(
     ignoreTLS: c.tls === 'none',
     ...(c.user && password !== null ? { auth: { user: c.user, pass: password } } : {}),
     ...(ca ? { tls: { ca } } : {}),
-    connectionTimeout: ATTEMPT_TIMEOUT_MS,
-    greetingTimeout: ATTEMPT_TIMEOUT_MS,
-    socketTimeout: ATTEMPT_TIMEOUT_MS,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
   });
   try {
     await transport.sendMail({ from: c.from, to: c.to, subject: m.subject, text: m.text });
@@ -66,7 +67,7 @@ function hostOf(url: string): string {
   }
 }
 
-async function sendWebhook(_c: WebhookChannelConfig, url: string, m: NotifyMessage): Promise<void> {
+async function sendWebhook(_c: WebhookChannelConfig, url: string, m: NotifyMessage, timeoutMs: number): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -74,7 +75,7 @@ async function sendWebhook(_c: WebhookChannelConfig, url: string, m: NotifyMessa
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(m.webhook),
       redirect: 'manual',
-      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -96,11 +97,17 @@ export class Notifier {
   private constructor(
     private readonly channels: ReadyChannel[],
     private readonly retryDelayMs: number,
+    private readonly attemptTimeoutMs: number,
   ) {}
 
   static async prepare(
     config: NotifyConfig,
-    deps: { env: NodeJS.ProcessEnv; keychain: () => CredentialStore; retryDelayMs?: number },
+    deps: {
+      env: NodeJS.ProcessEnv;
+      keychain: () => CredentialStore;
+      retryDelayMs?: number;
+      attemptTimeoutMs?: number;
+    },
   ): Promise<Notifier> {
     const ready: ReadyChannel[] = [];
     for (const [i, c] of config.channels.entries()) {
@@ -131,7 +138,7 @@ export class Notifier {
       }
       ready.push({ label, config: c, secret, ca });
     }
-    return new Notifier(ready, deps.retryDelayMs ?? 2000);
+    return new Notifier(ready, deps.retryDelayMs ?? 2000, deps.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS);
   }
 
   /** The channels that would be sent this kind of event. */
@@ -152,8 +159,8 @@ export class Notifier {
         let last = '';
         for (let attempt = 1; attempt <= 2; attempt++) {
           try {
-            if (c.config.type === 'email') await sendEmail(c.config, c.secret, c.ca, message);
-            else await sendWebhook(c.config, c.secret ?? '', message);
+            if (c.config.type === 'email') await sendEmail(c.config, c.secret, c.ca, message, this.attemptTimeoutMs);
+            else await sendWebhook(c.config, c.secret ?? '', message, this.attemptTimeoutMs);
             return { channel: c.label, ok: true, attempts: attempt };
           } catch (e) {
             last = scrub(e instanceof Error ? e.message : String(e), secrets);

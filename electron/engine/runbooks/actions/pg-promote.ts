@@ -10,6 +10,8 @@ interface Checkpoint {
   promoting: true;
   lastReplayedAt: string | null;
   lagBytes: number;
+  /** When pg_promote() was called: a resumed step measures the RPO to it, not to the resume. */
+  promotedAt?: string;
 }
 
 /** The achieved RPO: from the last transaction the standby holds to when the primary was lost (or now). */
@@ -81,7 +83,7 @@ export const pgPromote = defineAction({
           hint: 'Give the standby of the DR site (pg_basebackup -R made it), or skip this step if it was promoted by hand.',
         },
       );
-    const now = new Date();
+    const now = !facts.standby && cp?.promotedAt ? new Date(cp.promotedAt) : new Date();
     if (facts.standby) {
       const rpo = rpoSeconds(facts.lastReplayedAt, p.lost_at, now);
       const lagText =
@@ -102,6 +104,7 @@ export const pgPromote = defineAction({
         promoting: true,
         lastReplayedAt: facts.lastReplayedAt,
         lagBytes: facts.lagBytes,
+        promotedAt: now.toISOString(),
       } satisfies Checkpoint);
       ctx.log('info', `pg_promote() on ${where} (${lagText})`);
       await withPgClient(target, (c) => c.query('SELECT pg_promote(true, $1)', [p.timeout]));
