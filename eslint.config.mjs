@@ -45,61 +45,71 @@ const ENGINE_PATTERNS = [
   },
 ];
 
-/** One block per layer: its folders may not import a folder of a higher layer, engine.ts, or the demo. */
+/**
+ * "All SQL lives in the catalog" (electron/engine/catalog/): outside it nothing reaches the catalog's
+ * database (`catalog.db`, `catalog['db']`, `const { db } = catalog`, `catalog.stmt(…)`,
+ * `catalog.inTransaction`); it calls a named function of catalog/ instead. restore/index-store.ts is
+ * a restore's own scratch SQLite, not the catalog.
+ */
+const CATALOG_SQL_MESSAGE =
+  'All SQL lives in electron/engine/catalog/ (docs/architecture.md): call or add a named function there instead of using the catalog database here.';
+const SQL_NAMES = '/^(stmt|db|inTransaction)$/';
+const SQL_SELECTORS = [
+  `MemberExpression[property.name=${SQL_NAMES}][object.name=/^catalog$/i]`,
+  `MemberExpression[property.name=${SQL_NAMES}][object.property.name=/^catalog$/i]`,
+  `MemberExpression[computed=true][property.value=${SQL_NAMES}][object.name=/^catalog$/i]`,
+  `VariableDeclarator[init.name=/^catalog$/i] > ObjectPattern > Property[key.name=${SQL_NAMES}]`,
+  `VariableDeclarator[init.property.name=/^catalog$/i] > ObjectPattern > Property[key.name=${SQL_NAMES}]`,
+  "CallExpression[callee.property.name='stmt']",
+].map((selector) => ({ selector, message: CATALOG_SQL_MESSAGE }));
+
+/** What layer `i` may not import: the folders above it, engine.ts (but for the Engine's users), the demo. */
+function layerRule(i) {
+  const folders = LAYERS[i];
+  const above = LAYERS.slice(i + 1).flat();
+  const engine = ENGINE_USERS.includes(folders[0]) ? [] : ['engine'];
+  const message = `Layers (docs/architecture.md): ${folders.join(', ')} may import only its own layer and those below (not ${above.join(', ') || 'engine.ts'}).`;
+  // no-restricted-imports does not see `import('…')`: a selector on its path does (esquery's regex
+  // cannot hold a `/`, \x2F is one).
+  const names = [...above, ...engine, 'demo'].join('|');
+  const dynamic = { selector: `ImportExpression[source.value=/(^|\\x2F)(${names})(\\x2F|$)/]`, message };
+  const patterns = [...above.map((f) => `**/${f}/**`), ...engine.map((f) => `**/${f}`), '**/demo/**', ...MOVING_DOWN];
+  return { folders, message, dynamic, patterns };
+}
+
+/**
+ * One block per layer: its folders may not import a folder of a higher layer, engine.ts or the demo,
+ * statically (no-restricted-imports) or with `import()` (no-restricted-syntax). A file takes a rule's
+ * options from the last block that sets it, so the layer blocks carry the catalog SQL rule too.
+ */
 function layerBlocks() {
-  return LAYERS.map((folders, i) => {
-    const above = LAYERS.slice(i + 1).flat();
+  return LAYERS.map((_, i) => {
+    const { folders, message, dynamic, patterns } = layerRule(i);
     return {
       files: folders.map((f) => `electron/engine/${f}/**/*.ts`),
       rules: {
+        'no-restricted-syntax': ['error', dynamic, ...(folders.includes('catalog') ? [] : SQL_SELECTORS)],
         'no-restricted-imports': [
           'error',
-          {
-            paths: ENGINE_PATHS,
-            patterns: [
-              ...ENGINE_PATTERNS,
-              {
-                group: [
-                  ...above.map((f) => `**/${f}/**`),
-                  ...(ENGINE_USERS.includes(folders[0]) ? [] : ['**/engine']),
-                  '**/demo/**',
-                  ...MOVING_DOWN,
-                ],
-                message: `Layers (docs/architecture.md): ${folders.join(', ')} may import only its own layer and those below (not ${above.join(', ') || 'engine.ts'}).`,
-              },
-            ],
-          },
+          { paths: ENGINE_PATHS, patterns: [...ENGINE_PATTERNS, { group: patterns, message }] },
         ],
       },
     };
   });
 }
 
-/**
- * "All SQL lives in the catalog" (electron/engine/catalog/): outside it nothing reaches the catalog's
- * database (`catalog.db`, `catalog.stmt(…)`, `catalog.inTransaction`); it calls a named function of
- * catalog/ instead. restore/index-store.ts is a restore's own scratch SQLite, not the catalog.
- * SQL_DEBT: files that still hold catalog SQL (the runner's, moving to catalog/runbook-store.ts);
- * the list may only shrink.
- */
-const SQL_DEBT = [];
-const CATALOG_SQL_MESSAGE =
-  'All SQL lives in electron/engine/catalog/ (docs/architecture.md): call or add a named function there instead of using the catalog database here.';
-
+/** The SQL rule where no layer block carries it (the CLI, the demo, main; engine.ts; a folder not yet in LAYERS), and index-store.ts's exemption. */
 function catalogSqlBlocks() {
-  const member = '[property.name=/^(stmt|db|inTransaction)$/]';
+  const restore = layerRule(LAYERS.findIndex((folders) => folders.includes('restore')));
   return [
     {
       files: ['electron/**/*.ts'],
-      ignores: ['electron/engine/catalog/**', 'electron/engine/restore/index-store.ts', ...SQL_DEBT],
-      rules: {
-        'no-restricted-syntax': [
-          'error',
-          { selector: `MemberExpression${member}[object.name=/^catalog$/i]`, message: CATALOG_SQL_MESSAGE },
-          { selector: `MemberExpression${member}[object.property.name=/^catalog$/i]`, message: CATALOG_SQL_MESSAGE },
-          { selector: "CallExpression[callee.property.name='stmt']", message: CATALOG_SQL_MESSAGE },
-        ],
-      },
+      ignores: LAYERS.flat().map((f) => `electron/engine/${f}/**`),
+      rules: { 'no-restricted-syntax': ['error', ...SQL_SELECTORS] },
+    },
+    {
+      files: ['electron/engine/restore/index-store.ts'],
+      rules: { 'no-restricted-syntax': ['error', restore.dynamic] },
     },
   ];
 }

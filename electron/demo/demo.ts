@@ -11,7 +11,7 @@ import { setsWithCopies } from '../engine/catalog/lookups';
 import { scanMedium } from '../engine/catalog/scan';
 import { trustedKeys, trustKey } from '../engine/catalog/trust';
 import { MemoryCredentialStore } from '../engine/credentials/credential-store';
-import { generateIdentity, identityFileText } from '../engine/crypto/age';
+import { generateIdentity, identityFileText, type AgeIdentity } from '../engine/crypto/age';
 import { generateSigningKey, loadSigningKey } from '../engine/crypto/signing';
 import { Engine } from '../engine/engine';
 import { newMediumInfo } from '../engine/format/medium';
@@ -113,16 +113,10 @@ async function startS3(dir: string): Promise<{ location: string; medium: Medium;
   return { location, medium, stop: () => server.close() };
 }
 
-/**
- * The whole product on this machine, in one command: a scratch PostgreSQL with a realistic shop
- * database and WAL archiving into Lifeboat, sample files and config, keys, a folder medium and
- * an S3 medium, a logical set, a base backup, files and config sets, a scan, a deep verification,
- * the recoverable window, and the monthly drill run end to end with its report.
- */
-export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
-  const dir = resolve(o.dir ?? mkdtempSync(join(tmpdir(), 'lifeboat-demo-')));
+/** The demo's folder, reachable by PostgreSQL (which runs as `postgres` when we are root). */
+function demoFolder(given: string | undefined): { dir: string; runAs: ReturnType<typeof postgresRunAs> } {
+  const dir = resolve(given ?? mkdtempSync(join(tmpdir(), 'lifeboat-demo-')));
   mkdirSync(dir, { recursive: true });
-  // PostgreSQL runs as `postgres` when we are root: it must reach its cluster and the archive.
   chmodSync(dir, 0o755);
   const runAs = postgresRunAs();
   if (runAs) {
@@ -136,6 +130,129 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       }
     }
   }
+  return { dir, runAs };
+}
+
+/** Step 1: a signing key for the servers (pinned in the catalog), an age key for the DR laptop, in `dir`/keys. */
+function makeKeys(dir: string, engine: Engine) {
+  const keys = join(dir, 'keys');
+  mkdirSync(keys, { recursive: true, mode: 0o700 });
+  const signing = generateSigningKey();
+  writeFileSync(join(keys, 'signing.pem'), signing.privatePem, { mode: 0o600 });
+  writeFileSync(join(keys, 'signing.pem.pub'), signing.publicPem);
+  const age = generateIdentity();
+  writeFileSync(join(keys, 'laptop.age'), identityFileText(age.identity), { mode: 0o600 });
+  trustKey(engine.catalog, signing.publicPem, 'demo servers');
+  return { signingPem: signing.privatePem, signingKey: loadSigningKey(signing.privatePem), identity: age.identity };
+}
+
+/** The cluster archives every WAL segment through `lifeboat wal-push` (signed, to the USB medium); restarted to take it. */
+async function archiveIntoLifeboat(
+  cluster: ScratchCluster,
+  o: DemoOptions,
+  a: { dir: string; runAs: ReturnType<typeof postgresRunAs>; usbPath: string; recipient: string; signingPem: string },
+): Promise<void> {
+  // The archiver runs as the server's OS user: it gets its own copy of the signing key it can read.
+  const walKey = join(a.dir, 'wal-signing.pem');
+  writeFileSync(walKey, a.signingPem, { mode: 0o600 });
+  if (a.runAs) chownSync(walKey, a.runAs.uid, a.runAs.gid);
+  const cmd = [...o.cliCommand, 'wal-push', '%p', '--system', SYSTEM, '--to', a.usbPath]
+    .concat(['--recipient', a.recipient, '--sign-key', walKey])
+    .map((arg) => (arg === '%p' ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
+    .join(' ');
+  await sql(cluster.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
+  await sql(cluster.url(), `ALTER SYSTEM SET archive_command = '${cmd.replace(/'/g, "''")}'`);
+  await sql(cluster.url(), `ALTER SYSTEM SET archive_timeout = '60s'`);
+  await cluster.stopServer('fast');
+  await cluster.startServer({ settings: { wal_level: 'replica' } });
+}
+
+async function archivedCount(cluster: ScratchCluster): Promise<number> {
+  const rows = await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver');
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Business goes on after the base backup over a stretch of time, archived segment by segment through
+ * `lifeboat wal-push`: the PITR window is then a real span with segments in it, not one instant.
+ */
+async function businessOverTime(cluster: ScratchCluster, shopUrl: string, stretchMs: number, rounds: number) {
+  for (let i = 0; i < rounds; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, stretchMs / (rounds - 1)));
+    await sql(shopUrl, `UPDATE orders SET status = 'paid' WHERE id % 97 = ${i}`);
+    await sql(
+      shopUrl,
+      `INSERT INTO orders (id, customer_id, total, status, placed_at, lines)
+       SELECT (SELECT max(id) FROM orders) + row_number() OVER (), id, 10 + id % 90, 'new', now(), '[]'::jsonb FROM customers WHERE id % 50 = ${i}`,
+    );
+    const before = await archivedCount(cluster);
+    await sql(cluster.url(), 'SELECT pg_switch_wal()');
+    for (let t = 0; t < 200 && (await archivedCount(cluster)) <= before; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** The shop database (sample data at `scale`), and the system's validations: its row counts, some paid orders. */
+async function loadShop(cluster: ScratchCluster, engine: Engine, scale: DemoOptions['scale']) {
+  await sql(cluster.url(), 'CREATE DATABASE shop');
+  const shopUrl = cluster.url('shop');
+  await withPgClient(parsePgUrl(shopUrl), (c) => loadSampleData(c, scale ?? { customers: 20_000, orders: 200_000 }));
+  const counts = await sql<{ c: string; o: string }>(
+    shopUrl,
+    'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o',
+  );
+  saveSettings(
+    engine.paths.settings,
+    parseSettings({
+      operatorName: 'Demo operator',
+      systems: {
+        [SYSTEM]: {
+          tier: 'critical',
+          validations: [
+            { sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` },
+            { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` },
+            { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' },
+          ],
+        },
+      },
+    }),
+  );
+  return { shopUrl, counts };
+}
+
+/** Step 6: the monthly drill run to its end, every question answered as `--yes` would in a drill. */
+async function driveDrill(engine: Engine, identity: AgeIdentity, ctx: JobContext) {
+  const runner = runEngineFor(engine, [identity]);
+  const run0 = runner.start(
+    loadRunbook(engine.paths.dataDir, 'monthly-drill'),
+    { system: SYSTEM },
+    { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' },
+  );
+  let run = await runner.advance(run0.id, ctx);
+  for (let guard = 0; run.status === 'waiting' && guard < 50; guard++) {
+    const step = run.state.runbook.steps.find((s) => run.state.steps[s.id]?.status === 'waiting')!;
+    const need = run.state.steps[step.id]!.need!;
+    const answer =
+      need.type === 'manual'
+        ? { ticks: need.items.map((_, i) => i), signoff: 'Demo operator (drill, --yes)', auto: true }
+        : need.type === 'confirm'
+          ? { confirmation: need.expect, auto: true }
+          : { signoff: 'drill auto-approval', auto: true };
+    runner.respond(run.id, step.id, answer, 'Demo operator');
+    run = await runner.advance(run.id, ctx);
+  }
+  return { run, achieved: runner.achieved(run) };
+}
+
+/**
+ * The whole product on this machine, in one command: a scratch PostgreSQL with a realistic shop
+ * database and WAL archiving into Lifeboat, sample files and config, keys, a folder medium and
+ * an S3 medium, a logical set, a base backup, files and config sets, a scan, a deep verification,
+ * the recoverable window, and the monthly drill run end to end with its report.
+ */
+export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+  const { dir, runAs } = demoFolder(o.dir);
   const home = join(dir, 'home');
   const say = (line: string): void => o.say(line);
   let cluster: ScratchCluster | null = null;
@@ -150,16 +267,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     );
 
     say('1. keys: a signing key for the servers, an age key for the DR laptop');
-    const keys = join(dir, 'keys');
-    mkdirSync(keys, { recursive: true, mode: 0o700 });
-    const signing = generateSigningKey();
-    writeFileSync(join(keys, 'signing.pem'), signing.privatePem, { mode: 0o600 });
-    writeFileSync(join(keys, 'signing.pem.pub'), signing.publicPem);
-    const age = generateIdentity();
-    writeFileSync(join(keys, 'laptop.age'), identityFileText(age.identity), { mode: 0o600 });
-    const signingKey = loadSigningKey(signing.privatePem);
-    const recipients = [age.identity.recipient];
-    trustKey(engine.catalog, signing.publicPem, 'demo servers');
+    const { signingPem, signingKey, identity } = makeKeys(dir, engine);
+    const recipients = [identity.recipient];
 
     say('2. media: a folder (the USB drive) and an S3 bucket');
     const usbPath = join(dir, 'media', 'usb-1');
@@ -174,54 +283,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     say('3. a scratch PostgreSQL with WAL archiving into Lifeboat, and a shop database');
     cluster = await ScratchCluster.start({ baseDir: dir, settings: { wal_level: 'replica' } });
-    // The archiver runs as the server's OS user: it gets its own copy of the signing key it can read.
-    const walKey = join(dir, 'wal-signing.pem');
-    writeFileSync(walKey, signing.privatePem, { mode: 0o600 });
-    if (runAs) chownSync(walKey, runAs.uid, runAs.gid);
-    const cmd = [
-      ...o.cliCommand,
-      'wal-push',
-      '%p',
-      '--system',
-      SYSTEM,
-      '--to',
-      usbPath,
-      '--recipient',
-      age.identity.recipient.text,
-      '--sign-key',
-      walKey,
-    ]
-      .map((a) => (a === '%p' ? a : `'${a.replace(/'/g, "'\\''")}'`))
-      .join(' ');
-    await sql(cluster.url(), `ALTER SYSTEM SET archive_mode = 'on'`);
-    await sql(cluster.url(), `ALTER SYSTEM SET archive_command = '${cmd.replace(/'/g, "''")}'`);
-    await sql(cluster.url(), `ALTER SYSTEM SET archive_timeout = '60s'`);
-    await cluster.stopServer('fast');
-    await cluster.startServer({ settings: { wal_level: 'replica' } });
-    await sql(cluster.url(), 'CREATE DATABASE shop');
-    const shopUrl = cluster.url('shop');
-    const scale = o.scale ?? { customers: 20_000, orders: 200_000 };
-    await withPgClient(parsePgUrl(shopUrl), (c) => loadSampleData(c, scale));
-    const counts = await sql<{ c: string; o: string }>(
-      shopUrl,
-      'SELECT (SELECT count(*) FROM customers)::text AS c, (SELECT count(*) FROM orders)::text AS o',
-    );
-    saveSettings(
-      engine.paths.settings,
-      parseSettings({
-        operatorName: 'Demo operator',
-        systems: {
-          [SYSTEM]: {
-            tier: 'critical',
-            validations: [
-              { sql: 'SELECT count(*) FROM orders', expect: `= ${counts[0]!.o}` },
-              { sql: 'SELECT count(*) FROM customers', expect: `= ${counts[0]!.c}` },
-              { sql: "SELECT count(*) FROM orders WHERE status = 'paid'", expect: '> 0' },
-            ],
-          },
-        },
-      }),
-    );
+    await archiveIntoLifeboat(cluster, o, { dir, runAs, usbPath, recipient: identity.recipient.text, signingPem });
+    const { shopUrl, counts } = await loadShop(cluster, engine, o.scale);
     const sampleRoot = join(dir, 'sample');
     const sample = writeSampleFiles(sampleRoot);
     say(
@@ -233,66 +296,24 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const common = { media, recipients, signingKey, tier: 'critical' as const, encoderThreads: engine.encoderThreads };
     await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
     await backupPgBase({ ...common, media: [usb], system: SYSTEM, dbUrl: cluster.url() }, ctx);
-    // Business goes on after the base backup over a stretch of time, archived segment by segment through
-    // `lifeboat wal-push`: the PITR window is then a real span with segments in it, not one instant.
     const stretchMs = (o.walStretchSeconds ?? (o.scale ? 8 : 20)) * 1000;
     const rounds = 6;
     say(`   WAL archiving: ${rounds} rounds of orders over ${Math.round(stretchMs / 1000)} s, one segment switch each`);
-    for (let i = 0; i < rounds; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, stretchMs / (rounds - 1)));
-      await sql(shopUrl, `UPDATE orders SET status = 'paid' WHERE id % 97 = ${i}`);
-      await sql(
-        shopUrl,
-        `INSERT INTO orders (id, customer_id, total, status, placed_at, lines)
-         SELECT (SELECT max(id) FROM orders) + row_number() OVER (), id, 10 + id % 90, 'new', now(), '[]'::jsonb FROM customers WHERE id % 50 = ${i}`,
-      );
-      const before = Number(
-        (await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n,
-      );
-      await sql(cluster.url(), 'SELECT pg_switch_wal()');
-      for (let t = 0; t < 200; t++) {
-        const now = Number(
-          (await sql<{ n: string }>(cluster.url(), 'SELECT archived_count::text AS n FROM pg_stat_archiver'))[0]!.n,
-        );
-        if (now > before) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    await businessOverTime(cluster, shopUrl, stretchMs, rounds);
+    for (const [system, kind, path] of [
+      [FILES_SYSTEM, 'files', sample.files],
+      [CONFIG_SYSTEM, 'config', sample.config],
+    ] as const) {
+      const files = { system, kind, paths: [path], excludes: [], incremental: false, allowPlaintext: false };
+      await backupFiles({ ...common, ...files, identities: [], stateDir: join(home, 'state') }, ctx);
     }
-    await backupFiles(
-      {
-        ...common,
-        system: FILES_SYSTEM,
-        paths: [sample.files],
-        excludes: [],
-        kind: 'files',
-        incremental: false,
-        allowPlaintext: false,
-        identities: [],
-        stateDir: join(home, 'state'),
-      },
-      ctx,
-    );
-    await backupFiles(
-      {
-        ...common,
-        system: CONFIG_SYSTEM,
-        paths: [sample.config],
-        excludes: [],
-        kind: 'config',
-        incremental: false,
-        allowPlaintext: false,
-        identities: [],
-        stateDir: join(home, 'state'),
-      },
-      ctx,
-    );
 
     say('5. scan both media into the offline catalog, verify deep, plan PITR');
-    for (const m of media) await scanMedium(engine.catalog, m, ctx, { identities: [age.identity] });
+    for (const m of media) await scanMedium(engine.catalog, m, ctx, { identities: [identity] });
     const settings = engine.settings();
     const verified = await runVerify(
       { catalog: engine.catalog, settings, dataDir: home },
-      { target: usbPath, level: 'deep', identities: [age.identity], onlyNew: false, olderThanDays: null, jobs: 2 },
+      { target: usbPath, level: 'deep', identities: [identity], onlyNew: false, olderThanDays: null, jobs: 2 },
       ctx,
     );
     const failed = verified.results.filter((r) => r.verdict !== 'ok');
@@ -300,7 +321,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       `   ${verified.results.length - failed.length} of ${verified.results.length} sets pass at deep level (${(verified.bytes / 1048576).toFixed(1)} MiB${verified.bytesPerSecond ? `, ${(verified.bytesPerSecond / 1048576).toFixed(0)} MiB/s` : ''})`,
     );
     const plan = await planPitr(usb, SYSTEM, {
-      identities: [age.identity],
+      identities: [identity],
       trust: { trusted: trustedKeys(engine.catalog), allowUnsigned: false },
       pgBinDir: settings.pgBinDir || undefined,
     });
@@ -308,26 +329,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (w) say(`   recoverable window: ${w.from} → ${w.to ?? '—'} (${w.toBasis}, ${w.segments} WAL segments)`);
 
     say('6. the monthly restore drill, as a drill: restore into a scratch server, validate, report');
-    const runner = runEngineFor(engine, [age.identity]);
-    const run0 = runner.start(
-      loadRunbook(home, 'monthly-drill'),
-      { system: SYSTEM },
-      { drill: true, operator: 'Demo operator', source: 'builtin:monthly-drill' },
-    );
-    let run = await runner.advance(run0.id, ctx);
-    for (let guard = 0; run.status === 'waiting' && guard < 50; guard++) {
-      const step = run.state.runbook.steps.find((s) => run.state.steps[s.id]?.status === 'waiting')!;
-      const need = run.state.steps[step.id]!.need!;
-      const answer =
-        need.type === 'manual'
-          ? { ticks: need.items.map((_, i) => i), signoff: 'Demo operator (drill, --yes)', auto: true }
-          : need.type === 'confirm'
-            ? { confirmation: need.expect, auto: true }
-            : { signoff: 'drill auto-approval', auto: true };
-      runner.respond(run.id, step.id, answer, 'Demo operator');
-      run = await runner.advance(run.id, ctx);
-    }
-    const achieved = runner.achieved(run);
+    const { run, achieved } = await driveDrill(engine, identity, ctx);
     // Judged as the report and Overview judge it: the system's tier first, the runbook's values only without one.
     const objectives = runObjectives(engine.catalog, engine.settings(), run);
     const restore = run.state.steps.restore?.output ?? null;

@@ -48,9 +48,3 @@ export const ToolStatusSchema = z.object({
   problem: z.string().nullable(),
 });
 export type ToolStatus = z.infer<typeof ToolStatusSchema>;
-
-export const SelfCheckResultSchema = z.object({
-  catalogIntegrity: z.string(),
-  keychain: KeychainStatusSchema,
-  tools: z.array(ToolStatusSchema),
-});

@@ -27,6 +27,10 @@ const PROBE = [
   "export const b = (deps: { catalog: Catalog }) => deps.catalog.db.prepare('SELECT 2').get();",
   'export const c = (engine: { catalog: Catalog }) => engine.catalog.inTransaction(() => 1);',
   "export const d = (catalog: Catalog) => setOrigin(catalog, 'a/b');",
+  "export const e = (catalog: Catalog) => catalog['db'];",
+  'export const f = (catalog: Catalog) => { const { db } = catalog; return db; };',
+  'export const g = (deps: { catalog: Catalog }) => { const { stmt } = deps.catalog; return stmt; };',
+  "export const h = (row: Record<string, unknown>) => row['db'];",
 ].join('\n');
 
 describe('catalog SQL stays in catalog/ (eslint.config.mjs)', () => {
@@ -36,7 +40,7 @@ describe('catalog SQL stays in catalog/ (eslint.config.mjs)', () => {
       const lines = lint(file, PROBE)
         .filter((m) => MESSAGE.test(m.message))
         .map((m) => m.line);
-      expect(new Set(lines), file).toEqual(new Set([3, 4, 5]));
+      expect(new Set(lines), file).toEqual(new Set([3, 4, 5, 7, 8, 9]));
     }
   });
 
@@ -48,5 +52,23 @@ describe('catalog SQL stays in catalog/ (eslint.config.mjs)', () => {
         'export const x = (s: { stmt(q: string): unknown }) => s.stmt("SELECT 1");',
       ),
     ).toEqual([]);
+  });
+
+  it("refuses an upward import('…') like an upward import (the layer blocks carry both rules)", () => {
+    const probe = [
+      "export const a = () => import('../runbooks/runner');",
+      "export const b = () => import('../engine');",
+      "export const c = () => import('../../demo/demo');",
+      "export const d = () => import('../storage/open-medium');",
+      "export const e = () => import('./fan-out');",
+      "export const f = () => import('node:fs');",
+    ].join('\n');
+    const upward = (file: string): number[] =>
+      lint(file, probe)
+        .filter((m) => /^Layers \(docs\/architecture.md\)/.test(m.message))
+        .map((m) => m.line);
+    expect(upward('electron/engine/pipeline/probe.ts')).toEqual([1, 2, 3]);
+    expect(upward('electron/engine/restore/index-store.ts')).toEqual([1, 2, 3]);
+    expect(upward('electron/engine/api/probe.ts')).toEqual([3]);
   });
 });

@@ -24,3 +24,10 @@ export function rememberMedium(dataDir: string, location: string): void {
   const path = join(dataDir, FILE);
   writeFileAtomicSync(path, `${JSON.stringify([...all].sort(), null, 2)}\n`);
 }
+
+/** Drop a location from the list (`lifeboat media remove`), written durably as rememberMedium does. */
+export function forgetMedium(dataDir: string, location: string): void {
+  const all = readKnownMedia(dataDir);
+  if (!all.includes(location)) return;
+  writeFileAtomicSync(join(dataDir, FILE), `${JSON.stringify(all.filter((l) => l !== location).sort(), null, 2)}\n`);
+}

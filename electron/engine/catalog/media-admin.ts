@@ -1,9 +1,9 @@
-import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { LifeboatError } from '../errors';
 import { MEDIUM_FILE } from '../format/medium';
 import type { Catalog } from './catalog';
-import { readKnownMedia } from './known-media';
+import { forgetMedium } from './known-media';
 
 /**
  * The console's care of media in the catalog: where a typed location is refused before anything is read, the media
@@ -128,19 +128,8 @@ export function removeMedium(catalog: Catalog, dataDir: string, id: string): Rem
     const del = catalog.stmt('DELETE FROM sets WHERE key = ?');
     for (const s of only) setsForgotten += del.run(s.k).changes;
   });
-  forgetKnownMedium(dataDir, row.location);
+  forgetMedium(dataDir, row.location);
   return { ...row, setsForgotten };
-}
-
-/** Drop a location from known-media.json (the list `scan --rebuild` rescans). */
-function forgetKnownMedium(dataDir: string, location: string): void {
-  const all = readKnownMedia(dataDir);
-  if (!all.includes(location)) return;
-  const path = join(dataDir, 'known-media.json');
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(all.filter((l) => l !== location).sort(), null, 2)}\n`, {
-    mode: 0o600,
-  });
-  renameSync(`${path}.tmp`, path);
 }
 
 /**

@@ -40,11 +40,6 @@ export function objectivesFor(
   return { rpoSeconds: null, rtoSeconds: null, source: 'none', tier: null };
 }
 
-/** Where the objectives come from, for people: "tier critical" or "the runbook's". */
-export function objectivesSourceText(o: Objectives): string {
-  return o.source === 'tier' ? `tier ${o.tier}` : o.source === 'runbook' ? "the runbook's objectives" : 'no objectives';
-}
-
 interface RunRow {
   id: string;
   title: string;

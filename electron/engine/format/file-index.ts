@@ -33,7 +33,8 @@ export interface FileEntry {
   in: string;
 }
 
-const KEYS = [
+/** The fields of a file index line, and its entry types (restore/index-reader.ts reads the same format). */
+export const INDEX_KEYS = [
   'path',
   'path_b64',
   'type',
@@ -51,7 +52,7 @@ const KEYS = [
   'ctime_ns',
   'in',
 ] as const;
-const TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
+export const INDEX_TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
 const B64 = {
   test: (s: string): boolean => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 && s.length > 0,
   what: 'base64',
@@ -63,9 +64,9 @@ function optional(e: Obj, key: string, check: (o: Obj, k: string, at: string) =>
 }
 
 function checkEntry(v: unknown): FileEntry {
-  const e = object(v, '', KEYS);
+  const e = object(v, '', INDEX_KEYS);
   string(e, 'path', '');
-  oneOf(e, 'type', '', TYPES);
+  oneOf(e, 'type', '', INDEX_TYPES);
   count(e, 'size', '');
   finite(e, 'mtime_ms', '');
   integer(e, 'mode', '');

@@ -43,14 +43,9 @@ export function compactUtc(d: Date): string {
 
 export const SET_ID = /^\d{8}T\d{6}Z-(pg-logical|pg-base|files|config)(-\d+)?$/;
 
-/**
- * File names on the source are bytes, not text: Linux allows any byte but `/` and NUL. A name
- * is kept as its bytes from the walk to the tar and the index; text forms below are for display
- * and for names that happen to be valid UTF-8 (nearly all).
- */
-export function isUtf8Name(bytes: Buffer): boolean {
-  return isUtf8(bytes);
-}
+// File names on the source are bytes, not text: Linux allows any byte but `/` and NUL. A name
+// is kept as its bytes from the walk to the tar and the index; text forms below are for display
+// and for names that happen to be valid UTF-8 (nearly all).
 
 /** Length of the valid UTF-8 sequence starting at `i`, or 0 when the byte there starts none. */
 function utf8SequenceAt(b: Buffer, i: number): number {

@@ -116,19 +116,12 @@ function waldumpCommits(pgWaldump: string, dir: string, segment: string): Promis
   });
 }
 
-/**
- * The recoverable window of a system, from the base backups and the WAL archive on one medium:
- * timelines (from .history files), contiguity from each base backup's start, gaps, idle
- * stretches, and — for a target time — the base backup and segments needed, with every warning
- * an operator should read before replaying. The last recoverable transaction's time is read
- * from the WAL with pg_waldump when it is available: a fact, not a guess.
- */
+type Problem = { state: WalSignatureState | 'duplicate'; reason: string };
+
 /**
  * Every archived file's signature state, read from the sidecars (a few hundred bytes each, eight
  * at a time), and the names held by more than one stored file (a push never makes two).
  */
-type Problem = { state: WalSignatureState | 'duplicate'; reason: string };
-
 export async function archiveSignatures(
   medium: Medium,
   r: Pick<WalReader, 'system' | 'trust'>,
@@ -238,6 +231,13 @@ export async function pickWalSource(
   );
 }
 
+/**
+ * The recoverable window of a system, from the base backups and the WAL archive on one medium:
+ * timelines (from .history files), contiguity from each base backup's start, gaps, idle
+ * stretches, and — for a target time — the base backup and segments needed, with every warning
+ * an operator should read before replaying. The last recoverable transaction's time is read
+ * from the WAL with pg_waldump when it is available: a fact, not a guess.
+ */
 export async function planPitr(
   medium: Medium,
   system: string,

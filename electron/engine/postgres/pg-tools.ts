@@ -76,11 +76,6 @@ export function pickPgTool(name: string, found: PgTool[], serverMajor: number, p
   return pick;
 }
 
-/** The PostgreSQL client tool to use against a server of `serverMajor` (see pickPgTool). */
-export function pgToolFor(name: string, serverMajor: number, preferredDir?: string): Promise<PgTool> {
-  return findPgTool(name, preferredDir)(serverMajor);
-}
-
 /** Every copy of a PostgreSQL client tool found here (the given dir, the versioned install dirs, PATH), newest major first. */
 export async function installedPgTools(name: string, preferredDir?: string): Promise<PgTool[]> {
   const dirs = [

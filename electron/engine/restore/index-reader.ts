@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { LifeboatError } from '../errors';
 import { count, finite, integer, Invalid, object, oneOf, string, type Obj } from '../format/check';
+import { INDEX_KEYS, INDEX_TYPES } from '../format/file-index';
 import { displayName } from '../format/names';
 import { unsafeNameReason } from '../format/tar-reader';
 
@@ -33,25 +34,6 @@ export interface IndexEntry {
   rdev: [number, number] | null;
 }
 
-const KEYS = [
-  'path',
-  'path_b64',
-  'type',
-  'size',
-  'mtime_ms',
-  'mode',
-  'uid',
-  'gid',
-  'sha256',
-  'in',
-  'target',
-  'target_b64',
-  'rdev',
-  'dev',
-  'ino',
-  'ctime_ns',
-] as const;
-const TYPES = ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char', 'block'] as const;
 const SHA256 = /^[0-9a-f]{64}$/;
 const MAX_TIME_MS = 8.64e15;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -77,12 +59,12 @@ function nameOf(o: Obj, key: string): { bytes: Buffer; text: string } | null {
 
 /** One line's entry, checked field by field; unsafe names are refused (UNSAFE_PATH) whoever verified the set before. */
 export function checkIndexEntry(v: unknown): IndexEntry {
-  const o = object(v, '', KEYS);
+  const o = object(v, '', INDEX_KEYS);
   const name = nameOf(o, 'path');
   if (!name) throw new Invalid('path', 'required');
   const path = name.bytes;
   const text = name.text;
-  const type = oneOf(o, 'type', '', TYPES);
+  const type = oneOf(o, 'type', '', INDEX_TYPES);
   const size = count(o, 'size', '');
   const mtimeMs = finite(o, 'mtime_ms', '');
   // Past what a date can hold, a time is no file's: refused here rather than failing later as a bug or EINVAL.

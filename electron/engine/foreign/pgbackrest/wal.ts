@@ -60,13 +60,13 @@ export function decryptPgbr(data: Buffer, passphrase: string, what: string): Buf
   return openSslDecryptBuffer(data, { passphrase, kdf: { kind: 'evp', digest: 'sha1' }, what });
 }
 
+/** The stanza of `archive/<stanza>/…` or `backup/<stanza>/…`. */
+const stanzaOf = (path: string): string => path.split('/')[1] ?? path;
+
 /**
  * Read a pgBackRest info file (archive.info or backup.info, falling back to its `.copy`), decrypting
  * it with the repository passphrase when it is encrypted. Checks pgBackRest's own checksum of it.
  */
-/** The stanza of `archive/<stanza>/…` or `backup/<stanza>/…`. */
-const stanzaOf = (path: string): string => path.split('/')[1] ?? path;
-
 export async function readPgbrInfo(
   medium: Medium,
   path: string,
