@@ -47,6 +47,19 @@ describe('the ransomware indicator (thresholds in docs/trends.md)', () => {
     expect(judgePoint(point(4, { incompressibleShare: 1, filesChanged: 1000 }), gaps, DEFAULT_INDICATOR)).toEqual([]);
   }, 5_000);
 
+  it('the first incremental after fulls is judged on its shares against the fulls, not on its size', () => {
+    const incr = point(4, { incremental: true, storedBytes: 100 * 1024, plainBytes: 400 * 1024 });
+    expect(judgePoint(incr, [], DEFAULT_INDICATOR, history)).toEqual([]);
+    const encrypted = { ...incr, incompressibleShare: 0.97, filesChanged: 990 };
+    expect(judgePoint(encrypted, [], DEFAULT_INDICATOR, history)).toEqual([
+      '97% of its data does not compress (usually 5%): files may have been encrypted',
+      '990 of its 1000 files changed (99%; usually 2%)',
+    ]);
+    // Its own series, once it has one, is the baseline (sizes included).
+    const incrs = [1, 2, 3].map((n) => point(n, { incremental: true, storedBytes: 100 * 1024 }));
+    expect(judgePoint({ ...incr, storedBytes: 40 * MiB }, incrs, DEFAULT_INDICATOR, history)).toHaveLength(1);
+  }, 5_000);
+
   it('small absolute growth and small trees are not flagged; thresholds are tunable', () => {
     const tiny = [point(1, { storedBytes: 1000 })];
     expect(judgePoint(point(2, { storedBytes: 9000 }), tiny, DEFAULT_INDICATOR)).toEqual([]);
