@@ -214,7 +214,7 @@ describe('trends and the ransomware indicator', () => {
     writeFileSync(settings, JSON.stringify({ systems: { share: { indicator: { sizeFactor: 0.5 } } } }));
     const bad = lifeboat(env, 'systems', '--trend');
     expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/systems\.share\.indicator\.sizeFactor: expected a factor of 1 or more/);
+    expect(bad.stderr).toMatch(/systems\.share\.indicator\.sizeFactor: expected a factor above 1/);
     // An operator who decides the share holds such data now: nothing is flagged any more.
     writeFileSync(
       settings,
@@ -231,6 +231,11 @@ describe('trends and the ransomware indicator', () => {
       const t = trend();
       expect(t.points.map((p) => p.suspicious).every((x) => x === false)).toBe(true);
       expect(t.cleanCandidate).toBeNull();
+      // Or accepts the encrypted set as the new normal: it and the sets judged against it are clean.
+      writeFileSync(settings, JSON.stringify({ systems: { share: { indicator: { accepted: [sets[2]] } } } }));
+      const a = trend();
+      expect(a.points.map((p) => p.suspicious)).toEqual(a.points.map(() => false));
+      expect(a.cleanCandidate).toBeNull();
     } finally {
       writeFileSync(settings, JSON.stringify({ systems: {} }));
     }

@@ -93,7 +93,24 @@ describe('the ransomware indicator (thresholds in docs/trends.md)', () => {
     const s = parseSettings({ systems: { share: { indicator: { sizeFactor: 3 } } } });
     expect(s.systems.share?.indicator).toEqual({ sizeFactor: 3 });
     expect(() => parseSettings({ systems: { share: { indicator: { changedShare: 2 } } } })).toThrow(
-      /systems\.share\.indicator\.changedShare|a share from 0 to 1/,
+      /systems\.share\.indicator\.changedShare|a share above 0, up to 1/,
+    );
+    // Values that would flag about every other set are refused too (the path is e.at, in the CLI's message).
+    for (const [k, v] of [
+      ['sizeFactor', 1],
+      ['incompressibleJump', 0],
+      ['changedShare', 0],
+    ] as const)
+      expect(() => parseSettings({ systems: { share: { indicator: { [k]: v } } } })).toThrow(
+        expect.objectContaining({ at: `systems.share.indicator.${k}`, message: expect.stringMatching(/ above /) }),
+      );
+    expect(parseSettings({ systems: { s: { indicator: { accepted: ['20261202-1'] } } } }).systems.s?.indicator).toEqual(
+      {
+        accepted: ['20261202-1'],
+      },
+    );
+    expect(() => parseSettings({ systems: { s: { indicator: { accepted: [7] } } } })).toThrow(
+      expect.objectContaining({ at: 'systems.s.indicator.accepted.0' }),
     );
   }, 5_000);
 });

@@ -187,7 +187,8 @@ export function judgePoint(
  * Judge every Lifeboat set of a system in order and store the verdicts (set_indicator). A set's
  * baseline is the earlier sets of its series (kind, full or incremental) that were not
  * suspicious. An incremental built on a suspicious set is suspicious too: restoring it restores
- * its parent's files. Deterministic: a rebuilt catalog judges the same sets the same way.
+ * its parent's files. A set the operator accepted (`accepted` in the settings) is not suspicious,
+ * and the baseline of its kind starts again at it. Deterministic: a rebuilt catalog judges the same sets the same way.
  */
 export function judgeSystem(
   catalog: Catalog,
@@ -198,17 +199,24 @@ export function judgeSystem(
   const points = systemTrend(catalog, system);
   const clean = new Map<string, TrendPoint[]>();
   const byKey = new Map(points.map((p) => [p.key, p]));
+  const accepted = new Set(thresholds.accepted ?? []);
   const changed: Array<[string, number, string]> = [];
   for (const p of points) {
     const before = p.suspicious === null ? null : `${p.suspicious ? 1 : 0}${JSON.stringify(p.reasons)}`;
     const series = `${p.kind}/${p.incremental ? 'incr' : 'full'}`;
-    const history = clean.get(series) ?? [];
-    p.reasons = judgePoint(p, history, thresholds, clean.get(`kind:${p.kind}`) ?? []);
     const parent = p.parentKey ? byKey.get(p.parentKey) : undefined;
-    if (parent?.suspicious)
-      p.reasons.push(`it is built on ${parent.setId}, which is suspicious: restoring it restores that set's files`);
+    if (accepted.has(p.setId) || accepted.has(p.key)) {
+      // The operator's word: this set is the system's new normal, its kind's baseline starts again at it.
+      p.reasons = [];
+      for (const k of [...clean.keys()]) if (k === `kind:${p.kind}` || k.startsWith(`${p.kind}/`)) clean.delete(k);
+    } else {
+      p.reasons = judgePoint(p, clean.get(series) ?? [], thresholds, clean.get(`kind:${p.kind}`) ?? []);
+      if (parent?.suspicious)
+        p.reasons.push(`it is built on ${parent.setId}, which is suspicious: restoring it restores that set's files`);
+    }
     p.suspicious = p.reasons.length > 0;
     if (!p.suspicious) {
+      const history = clean.get(series) ?? [];
       clean.set(series, [...history, p].slice(-Math.max(1, thresholds.history)));
       clean.set(`kind:${p.kind}`, [...(clean.get(`kind:${p.kind}`) ?? []), p].slice(-Math.max(1, thresholds.history)));
     }
