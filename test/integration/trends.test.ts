@@ -222,7 +222,13 @@ describe('trends and the ransomware indicator', () => {
         systems: {
           share: {
             validations: [],
-            indicator: { incompressibleShare: 1, sizeFactor: 1e6, changedShare: 1, changedMinFiles: 1e6 },
+            indicator: {
+              incompressibleShare: 1,
+              sizeFactor: 1e6,
+              sizeMinBytes: 1e15,
+              changedShare: 1,
+              changedMinFiles: 1e6,
+            },
           },
         },
       }),

@@ -157,6 +157,21 @@ export function judgePoint(
     reasons.push(
       `${pct(share)} of its data does not compress (usually ${pct(usualShare)}): files may have been encrypted`,
     );
+  else if (share !== null && point.plainBytes !== null && point.plainBytes > 0) {
+    // Part of the data stopped compressing while the set did not grow by as much: files changed
+    // into incompressible ones (a partial encryption), not incompressible files added (photos).
+    const inc = (p: TrendPoint): number | null =>
+      p.incompressibleShare !== null && p.plainBytes !== null ? p.incompressibleShare * p.plainBytes : null;
+    const usualInc = median(own.flatMap((p) => (inc(p) === null ? [] : [inc(p)!])));
+    const usualPlain = median(own.flatMap((p) => (p.plainBytes === null ? [] : [p.plainBytes])));
+    if (usualInc !== null && usualPlain !== null) {
+      const stopped = share * point.plainBytes - usualInc - Math.max(0, point.plainBytes - usualPlain);
+      if (stopped >= t.sizeMinBytes && stopped / point.plainBytes >= t.stoppedShare)
+        reasons.push(
+          `${pct(stopped / point.plainBytes)} of its data stopped compressing though it did not grow (${pct(share)} does not compress, usually ${pct(usualShare ?? 0)}): files may have been encrypted`,
+        );
+    }
+  }
 
   const usualSize = own.length > 0 ? median(own.map((p) => p.storedBytes)) : null;
   if (

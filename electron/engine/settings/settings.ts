@@ -28,6 +28,7 @@ export interface Validation {
  * The ransomware indicator's thresholds (docs/trends.md): a set is suspicious when, against the
  * median of the previous sets of its series (same kind, full or incremental):
  *  - its incompressible share is at least `incompressibleShare` and rose by `incompressibleJump` or more;
+ *  - or `stoppedShare` of its plaintext (and `sizeMinBytes`) stopped compressing beyond what it grew;
  *  - its stored size is `sizeFactor` times as large or more, and at least `sizeMinBytes` larger;
  *  - (files) the share of its files that changed is at least `changedShare` and twice the usual one,
  *    in a tree of `changedMinFiles` files or more.
@@ -38,6 +39,7 @@ export interface Validation {
 export interface IndicatorThresholds {
   incompressibleShare: number;
   incompressibleJump: number;
+  stoppedShare: number;
   sizeFactor: number;
   sizeMinBytes: number;
   changedShare: number;
@@ -49,6 +51,7 @@ export interface IndicatorThresholds {
 export const DEFAULT_INDICATOR: IndicatorThresholds = {
   incompressibleShare: 0.5,
   incompressibleJump: 0.3,
+  stoppedShare: 0.2,
   sizeFactor: 2,
   sizeMinBytes: 1024 * 1024,
   changedShare: 0.5,
@@ -140,6 +143,7 @@ function indicator(v: unknown, path: string): Partial<IndicatorThresholds> {
   const rules: Record<Numeric, { min: number; max: number; int: boolean; above?: boolean; what: string }> = {
     incompressibleShare: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
     incompressibleJump: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
+    stoppedShare: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
     sizeFactor: { min: 1, max: 1e6, int: false, above: true, what: 'a factor above 1' },
     sizeMinBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, int: true, what: 'a whole number of bytes' },
     changedShare: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
