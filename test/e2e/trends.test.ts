@@ -77,6 +77,10 @@ describe('trends and the suspicious badge', () => {
     expect(badge).toContain(`Suspicious ${sets[1]}: `);
     expect(badge).toMatch(/does not compress/);
     expect(badge).toContain(`Clean candidate: ${sets[0]}`);
+    // The next step is the suspected attack, not verifying the suspicious set.
+    const state = await overview.state('share');
+    expect(state.next).toBe('check-suspicious');
+    expect(state.nextText).toMatch(/SUSPICIOUS \(ransomware indicator\): check share/);
     await session.screenshot('overview-trends');
     findings.push(...(await overview.axe('overview-trends')));
   }, 60_000);
