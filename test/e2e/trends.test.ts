@@ -96,4 +96,14 @@ describe('trends and the suspicious badge', () => {
     findings.push(...(await catalog.axe('catalog-trends')));
     expect(findings).toEqual([]);
   }, 60_000);
+
+  it('the next step opens restore-files for the share, whose set list marks the suspicious set', async () => {
+    await overview.show();
+    await session.page.getByTestId('next-share').click();
+    const options = session.page.getByTestId('input-set').locator('option');
+    await options.nth(2).waitFor({ state: 'attached' });
+    const texts = await options.allTextContents();
+    expect(texts.find((t) => t.startsWith(`share/${sets[1]} — `))).toMatch(/SUSPICIOUS \(ransomware indicator\)/);
+    expect(texts.find((t) => t.startsWith(`share/${sets[0]} — `))).not.toMatch(/SUSPICIOUS/);
+  }, 60_000);
 });
