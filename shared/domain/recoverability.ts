@@ -19,7 +19,15 @@ export type Objectives = z.infer<typeof ObjectivesSchema>;
 
 export const RPO_STATES = ['ok', 'late', 'unverified', 'no-sets', 'no-objective'] as const;
 export const RTO_STATES = ['ok', 'over', 'unmeasured', 'no-objective'] as const;
-export const NEXT_ACTIONS = ['none', 'back-up', 'verify', 'drill', 'find-key', 'scan-medium'] as const;
+export const NEXT_ACTIONS = [
+  'none',
+  'check-suspicious',
+  'back-up',
+  'verify',
+  'drill',
+  'find-key',
+  'scan-medium',
+] as const;
 export type NextActionKind = (typeof NEXT_ACTIONS)[number];
 
 export const MeasuredRestoreSchema = z.object({

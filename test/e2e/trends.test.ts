@@ -77,6 +77,10 @@ describe('trends and the suspicious badge', () => {
     expect(badge).toContain(`Suspicious ${sets[1]}: `);
     expect(badge).toMatch(/does not compress/);
     expect(badge).toContain(`Clean candidate: ${sets[0]}`);
+    // The next step is the suspected attack, not verifying the suspicious set.
+    const state = await overview.state('share');
+    expect(state.next).toBe('check-suspicious');
+    expect(state.nextText).toMatch(/SUSPICIOUS \(ransomware indicator\): check share/);
     await session.screenshot('overview-trends');
     findings.push(...(await overview.axe('overview-trends')));
   }, 60_000);
@@ -91,5 +95,15 @@ describe('trends and the suspicious badge', () => {
     await session.screenshot('catalog-trends');
     findings.push(...(await catalog.axe('catalog-trends')));
     expect(findings).toEqual([]);
+  }, 60_000);
+
+  it('the next step opens restore-files for the share, whose set list marks the suspicious set', async () => {
+    await overview.show();
+    await session.page.getByTestId('next-share').click();
+    const options = session.page.getByTestId('input-set').locator('option');
+    await options.nth(2).waitFor({ state: 'attached' });
+    const texts = await options.allTextContents();
+    expect(texts.find((t) => t.startsWith(`share/${sets[1]} — `))).toMatch(/SUSPICIOUS \(ransomware indicator\)/);
+    expect(texts.find((t) => t.startsWith(`share/${sets[0]} — `))).not.toMatch(/SUSPICIOUS/);
   }, 60_000);
 });

@@ -25,6 +25,7 @@ let encrypted: { status: number | null; stdout: string; stderr: string };
 
 interface Point {
   setId: string;
+  incremental: boolean;
   incompressibleShare: number | null;
   filesChanged: number | null;
   filesTotal: number | null;
@@ -192,5 +193,58 @@ describe('trends and the ransomware indicator', () => {
     expect(seen[0]).toMatchObject({ system: 'share', key: `share/${seen[0]!.setId}` });
     expect(seen[0]!.reasons.join(' ')).toMatch(/does not compress/);
     expect(said).toMatch(/warning: the suspicious-set hook failed: mail server down/);
+  }, 60_000);
+
+  it('an incremental built on a suspicious set is suspicious too, even the first of its series', () => {
+    writeFileSync(join(src, 'doc-1.txt'), text(2000));
+    const r = backup('--incremental', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = json<{ set_id: string; suspicious: boolean; suspicious_reasons: string[] }>(r);
+    expect(out.suspicious).toBe(true);
+    expect(out.suspicious_reasons.join(' ')).toMatch(/it is built on \S+, which is suspicious/);
+    const t = trend();
+    expect(t.points.at(-1)!.setId).toBe(out.set_id);
+    expect(t.points.at(-1)!.incremental).toBe(true);
+    // The newest run of suspicious sets starts at the encrypted full: still the same clean candidate.
+    expect(t.cleanCandidate?.key).toBe(`share/${sets[1]}`);
+  }, 60_000);
+
+  it('thresholds tuned in settings.json count at once (systems --trend), and a bad one is refused by name', () => {
+    const settings = join(env.LIFEBOAT_HOME!, 'settings.json');
+    writeFileSync(settings, JSON.stringify({ systems: { share: { indicator: { sizeFactor: 0.5 } } } }));
+    const bad = lifeboat(env, 'systems', '--trend');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/systems\.share\.indicator\.sizeFactor: expected a factor above 1/);
+    // An operator who decides the share holds such data now: nothing is flagged any more.
+    writeFileSync(
+      settings,
+      JSON.stringify({
+        systems: {
+          share: {
+            validations: [],
+            indicator: {
+              incompressibleShare: 1,
+              sizeFactor: 1e6,
+              sizeMinBytes: 1e15,
+              changedShare: 1,
+              changedMinFiles: 1e6,
+            },
+          },
+        },
+      }),
+    );
+    try {
+      const t = trend();
+      expect(t.points.map((p) => p.suspicious).every((x) => x === false)).toBe(true);
+      expect(t.cleanCandidate).toBeNull();
+      // Or accepts the encrypted set as the new normal: it and the sets judged against it are clean.
+      writeFileSync(settings, JSON.stringify({ systems: { share: { indicator: { accepted: [sets[2]] } } } }));
+      const a = trend();
+      expect(a.points.map((p) => p.suspicious)).toEqual(a.points.map(() => false));
+      expect(a.cleanCandidate).toBeNull();
+    } finally {
+      writeFileSync(settings, JSON.stringify({ systems: {} }));
+    }
+    expect(trend().cleanCandidate?.key).toBe(`share/${sets[1]}`);
   }, 60_000);
 });

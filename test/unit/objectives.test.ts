@@ -173,6 +173,25 @@ describe('recoverability', () => {
     expect(r.next).toMatchObject({ action: 'find-key', setKey: k });
   });
 
+  it('the newest set flagged by the ransomware indicator: check it before verifying or drilling it', () => {
+    const k = set('shop', 's1', 2, { tier: 'critical' });
+    const flag = (v: number): void =>
+      void catalog
+        .stmt(
+          `INSERT INTO set_indicator (set_key, suspicious, reasons, judged_at) VALUES (?, ?, '[]', ?)
+           ON CONFLICT(set_key) DO UPDATE SET suspicious = excluded.suspicious`,
+        )
+        .run(k, v, ago(0));
+    flag(1);
+    const r = of('shop');
+    expect(r.next).toMatchObject({ action: 'check-suspicious', setKey: k });
+    expect(r.next.text).toMatch(
+      /SUSPICIOUS \(ransomware indicator\).*clean candidate.*ransomware runbook.*accept the set/,
+    );
+    flag(0); // accepted, or judged again with other thresholds
+    expect(of('shop').next.action).toBe('verify');
+  });
+
   it('the newest set gone from its medium: scan that medium, named by its label', () => {
     set('shop', 's1', 2, { tier: 'critical', missing: true });
     expect(of('shop').next).toMatchObject({ action: 'scan-medium', mediumId: 'm1', mediumLabel: 'usb-1' });

@@ -92,7 +92,8 @@ async function announce(io: CliIo, flagged: SuspiciousSet | null, json: boolean,
   if (!json)
     io.stderr.write(
       `warning: ${flagged.setId} of ${flagged.system} is SUSPICIOUS (ransomware indicator): ${flagged.reasons.join('; ')}.\n` +
-        `  hint: check the system before trusting this set; lifeboat systems --trend --system ${flagged.system} shows its history.\n`,
+        `  hint: check the system before trusting this set; lifeboat systems --trend --system ${flagged.system} shows its history;\n` +
+        `  if the change is expected, list ${flagged.setId} under systems.${flagged.system}.indicator.accepted in settings.json (docs/trends.md).\n`,
     );
   try {
     await hooks.onSuspicious?.(flagged);

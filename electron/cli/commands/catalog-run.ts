@@ -238,7 +238,7 @@ const pctText = (x: number | null): string => (x === null ? GAP : `${Math.round(
 
 /** `systems --trend`: each Lifeboat set of each system, oldest first, with its measurements and the indicator's verdict. */
 function trendCommand(io: CliIo, engine: Engine, opts: { json?: boolean; system?: string }): void {
-  const trends = systemTrends(engine.catalog, opts.system);
+  const trends = systemTrends(engine.catalog, opts.system, (name) => indicatorThresholds(engine.settings(), name));
   if (opts.json) {
     printJson(io, trends);
     return;

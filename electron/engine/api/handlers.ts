@@ -17,6 +17,7 @@ import { renderChecklistHtml } from '../runbooks/checklist';
 import { listRunbooks, loadRunbook } from '../runbooks/library';
 import { RunService } from '../runbooks/service';
 import { createSettingsHandlers } from './settings-handlers';
+import { indicatorThresholds } from '../settings/settings';
 import { createOverviewMediaHandlers } from './overview-media-handlers';
 
 export type Handlers = {
@@ -94,7 +95,8 @@ export function createHandlers(engine: Engine): Handlers {
     },
 
     listSystems: async () => listSystems(engine.catalog, engine.settings()),
-    getTrends: async ({ system }: ChannelArgs<'getTrends'>) => systemTrends(engine.catalog, system),
+    getTrends: async ({ system }: ChannelArgs<'getTrends'>) =>
+      systemTrends(engine.catalog, system, (name) => indicatorThresholds(engine.settings(), name)),
 
     findFiles: async ({ glob, system }) => findFiles(engine.catalog, glob, system),
 

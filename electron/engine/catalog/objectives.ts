@@ -337,6 +337,16 @@ function nextAction(catalog: Catalog, x: NextInput): Recoverability['next'] {
   });
   if (!x.newest)
     return act('scan-medium', `No set of ${x.system} is known: scan the medium that holds its backups, or back it up.`);
+  // The newest set flagged by the ransomware indicator (catalog/trends.ts): a suspected attack comes before
+  // verifying or drilling that set.
+  const flagged = catalog.stmt('SELECT suspicious FROM set_indicator WHERE set_key = ?').pluck().get(x.newest.key) as
+    number | undefined;
+  if (flagged === 1)
+    return act(
+      'check-suspicious',
+      `The newest set is SUSPICIOUS (ransomware indicator): check ${x.system}. If it was attacked, restore the clean candidate (the set before the first suspicious one) with the ransomware runbook, or restore-files for files; if the change is expected, accept the set (docs/trends.md).`,
+      { setKey: x.newest.key },
+    );
   // The newest verdict standing on the newest set, any medium: a missing key is the operator's to find, not a bad backup.
   const standing = catalog
     .stmt(

@@ -16,6 +16,8 @@ export interface TrendPoint {
   kind: string;
   /** Incremental (has a parent) or full: each is its own series for the indicator. */
   incremental: boolean;
+  /** The catalog key of an incremental's parent (null: a full set). */
+  parentKey?: string | null;
   createdAt: string;
   /** Bytes as stored on the medium, and of the plaintext. */
   storedBytes: number;
@@ -94,6 +96,7 @@ export function systemTrend(catalog: Catalog, system: string): TrendPoint[] {
       setId: r.set_id,
       kind: r.kind,
       incremental: r.parent_key !== null,
+      parentKey: r.parent_key,
       createdAt: r.created_at,
       storedBytes: r.bytes,
       plainBytes: plain,
@@ -127,11 +130,20 @@ function changedShare(p: TrendPoint): number | null {
 /**
  * Why a set is suspicious against its history (the previous sets of its series that were not
  * suspicious, newest last): empty when it is not. Each reason says the measured value and the
- * usual one, so the operator can judge it.
+ * usual one, so the operator can judge it. `kindHistory` (the clean sets of the same kind, any
+ * series) stands in when the series has none yet: the first incremental after fulls is judged on
+ * its shares (what does not compress, files changed), which do not depend on a set's size; its
+ * size is not judged.
  */
-export function judgePoint(point: TrendPoint, history: TrendPoint[], t: IndicatorThresholds): string[] {
+export function judgePoint(
+  point: TrendPoint,
+  history: TrendPoint[],
+  t: IndicatorThresholds,
+  kindHistory: TrendPoint[] = [],
+): string[] {
   const reasons: string[] = [];
-  const base = history.slice(-t.history);
+  const own = history.slice(-t.history);
+  const base = own.length > 0 ? own : kindHistory.slice(-t.history);
   if (base.length === 0) return reasons;
 
   const share = point.incompressibleShare;
@@ -145,8 +157,23 @@ export function judgePoint(point: TrendPoint, history: TrendPoint[], t: Indicato
     reasons.push(
       `${pct(share)} of its data does not compress (usually ${pct(usualShare)}): files may have been encrypted`,
     );
+  else if (share !== null && point.plainBytes !== null && point.plainBytes > 0) {
+    // Part of the data stopped compressing while the set did not grow by as much: files changed
+    // into incompressible ones (a partial encryption), not incompressible files added (photos).
+    const inc = (p: TrendPoint): number | null =>
+      p.incompressibleShare !== null && p.plainBytes !== null ? p.incompressibleShare * p.plainBytes : null;
+    const usualInc = median(own.flatMap((p) => (inc(p) === null ? [] : [inc(p)!])));
+    const usualPlain = median(own.flatMap((p) => (p.plainBytes === null ? [] : [p.plainBytes])));
+    if (usualInc !== null && usualPlain !== null) {
+      const stopped = share * point.plainBytes - usualInc - Math.max(0, point.plainBytes - usualPlain);
+      if (stopped >= t.sizeMinBytes && stopped / point.plainBytes >= t.stoppedShare)
+        reasons.push(
+          `${pct(stopped / point.plainBytes)} of its data stopped compressing though it did not grow (${pct(share)} does not compress, usually ${pct(usualShare ?? 0)}): files may have been encrypted`,
+        );
+    }
+  }
 
-  const usualSize = median(base.map((p) => p.storedBytes));
+  const usualSize = own.length > 0 ? median(own.map((p) => p.storedBytes)) : null;
   if (
     usualSize !== null &&
     point.storedBytes >= usualSize * t.sizeFactor &&
@@ -174,7 +201,9 @@ export function judgePoint(point: TrendPoint, history: TrendPoint[], t: Indicato
 /**
  * Judge every Lifeboat set of a system in order and store the verdicts (set_indicator). A set's
  * baseline is the earlier sets of its series (kind, full or incremental) that were not
- * suspicious. Deterministic: a rebuilt catalog judges the same sets the same way.
+ * suspicious. An incremental built on a suspicious set is suspicious too: restoring it restores
+ * its parent's files. A set the operator accepted (`accepted` in the settings) is not suspicious,
+ * and the baseline of its kind starts again at it. Deterministic: a rebuilt catalog judges the same sets the same way.
  */
 export function judgeSystem(
   catalog: Catalog,
@@ -184,14 +213,28 @@ export function judgeSystem(
 ): TrendPoint[] {
   const points = systemTrend(catalog, system);
   const clean = new Map<string, TrendPoint[]>();
+  const byKey = new Map(points.map((p) => [p.key, p]));
+  const accepted = new Set(thresholds.accepted ?? []);
   const changed: Array<[string, number, string]> = [];
   for (const p of points) {
     const before = p.suspicious === null ? null : `${p.suspicious ? 1 : 0}${JSON.stringify(p.reasons)}`;
     const series = `${p.kind}/${p.incremental ? 'incr' : 'full'}`;
-    const history = clean.get(series) ?? [];
-    p.reasons = judgePoint(p, history, thresholds);
+    const parent = p.parentKey ? byKey.get(p.parentKey) : undefined;
+    if (accepted.has(p.setId) || accepted.has(p.key)) {
+      // The operator's word: this set is the system's new normal, its kind's baseline starts again at it.
+      p.reasons = [];
+      for (const k of [...clean.keys()]) if (k === `kind:${p.kind}` || k.startsWith(`${p.kind}/`)) clean.delete(k);
+    } else {
+      p.reasons = judgePoint(p, clean.get(series) ?? [], thresholds, clean.get(`kind:${p.kind}`) ?? []);
+      if (parent?.suspicious)
+        p.reasons.push(`it is built on ${parent.setId}, which is suspicious: restoring it restores that set's files`);
+    }
     p.suspicious = p.reasons.length > 0;
-    if (!p.suspicious) clean.set(series, [...history, p].slice(-Math.max(1, thresholds.history)));
+    if (!p.suspicious) {
+      const history = clean.get(series) ?? [];
+      clean.set(series, [...history, p].slice(-Math.max(1, thresholds.history)));
+      clean.set(`kind:${p.kind}`, [...(clean.get(`kind:${p.kind}`) ?? []), p].slice(-Math.max(1, thresholds.history)));
+    }
     const reasons = JSON.stringify(p.reasons);
     if (before !== `${p.suspicious ? 1 : 0}${reasons}`) changed.push([p.key, p.suspicious ? 1 : 0, reasons]);
   }
@@ -257,15 +300,23 @@ export interface SystemTrend {
   cleanCandidate: { key: string | null; firstSuspicious: string; why: string } | null;
 }
 
-/** The trends of every system with Lifeboat sets, or of one (NOT_FOUND when it has none): the CLI's and the app's. */
-export function systemTrends(catalog: Catalog, system?: string): SystemTrend[] {
+/**
+ * The trends of every system with Lifeboat sets, or of one (NOT_FOUND when it has none): the CLI's
+ * and the app's. With `thresholds`, each system is judged again first with the thresholds the
+ * settings hold now, so a tuning shows at once rather than at the system's next backup.
+ */
+export function systemTrends(
+  catalog: Catalog,
+  system?: string,
+  thresholds?: (system: string) => IndicatorThresholds,
+): SystemTrend[] {
   const known = trendSystems(catalog);
   if (system !== undefined && !known.includes(system))
     throw new LifeboatError('NOT_FOUND', `The catalog holds no Lifeboat set of ${system}.`, {
       hint: 'Check the name with lifeboat systems, or scan the media that hold it (lifeboat scan <medium>).',
     });
   return (system !== undefined ? [system] : known).map((name) => {
-    const points = systemTrend(catalog, name);
+    const points = thresholds ? judgeSystem(catalog, name, thresholds(name)) : systemTrend(catalog, name);
     const clean = cleanCandidate(points);
     return {
       system: name,

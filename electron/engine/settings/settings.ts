@@ -28,24 +28,30 @@ export interface Validation {
  * The ransomware indicator's thresholds (docs/trends.md): a set is suspicious when, against the
  * median of the previous sets of its series (same kind, full or incremental):
  *  - its incompressible share is at least `incompressibleShare` and rose by `incompressibleJump` or more;
+ *  - or `stoppedShare` of its plaintext (and `sizeMinBytes`) stopped compressing beyond what it grew;
  *  - its stored size is `sizeFactor` times as large or more, and at least `sizeMinBytes` larger;
  *  - (files) the share of its files that changed is at least `changedShare` and twice the usual one,
  *    in a tree of `changedMinFiles` files or more.
- * `history` is how many earlier sets (not suspicious ones) make the baseline.
+ * `history` is how many earlier sets (not suspicious ones) make the baseline. `accepted` lists set
+ * ids the operator has checked and accepts as the system's new normal: never suspicious, and the
+ * sets after one are judged against it and what follows it only.
  */
 export interface IndicatorThresholds {
   incompressibleShare: number;
   incompressibleJump: number;
+  stoppedShare: number;
   sizeFactor: number;
   sizeMinBytes: number;
   changedShare: number;
   changedMinFiles: number;
   history: number;
+  accepted?: string[];
 }
 
 export const DEFAULT_INDICATOR: IndicatorThresholds = {
   incompressibleShare: 0.5,
   incompressibleJump: 0.3,
+  stoppedShare: 0.2,
   sizeFactor: 2,
   sizeMinBytes: 1024 * 1024,
   changedShare: 0.5,
@@ -131,22 +137,35 @@ function objectives(v: unknown, path: string): TierObjectives {
 function indicator(v: unknown, path: string): Partial<IndicatorThresholds> {
   const o = obj(v, path);
   const out: Partial<IndicatorThresholds> = {};
-  const rules: Record<keyof IndicatorThresholds, { min: number; max: number; int: boolean; what: string }> = {
+  // A jump of 0, a factor of 1 or a changed share of 0 would flag about every other set: refused
+  // (`above` is an exclusive minimum).
+  type Numeric = Exclude<keyof IndicatorThresholds, 'accepted'>;
+  const rules: Record<Numeric, { min: number; max: number; int: boolean; above?: boolean; what: string }> = {
     incompressibleShare: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
-    incompressibleJump: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
-    sizeFactor: { min: 1, max: 1e6, int: false, what: 'a factor of 1 or more' },
+    incompressibleJump: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
+    stoppedShare: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
+    sizeFactor: { min: 1, max: 1e6, int: false, above: true, what: 'a factor above 1' },
     sizeMinBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, int: true, what: 'a whole number of bytes' },
-    changedShare: { min: 0, max: 1, int: false, what: 'a share from 0 to 1' },
+    changedShare: { min: 0, max: 1, int: false, above: true, what: 'a share above 0, up to 1' },
     changedMinFiles: { min: 0, max: Number.MAX_SAFE_INTEGER, int: true, what: 'a whole number of files' },
     history: { min: 1, max: 1000, int: true, what: 'a whole number of sets from 1 to 1000' },
   };
-  for (const [k, r] of Object.entries(rules) as Array<[keyof IndicatorThresholds, (typeof rules)['history']]>) {
+  for (const [k, r] of Object.entries(rules) as Array<[Numeric, (typeof rules)['history']]>) {
     const x = o[k];
     if (x === undefined) continue;
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < r.min || x > r.max || (r.int && !Number.isInteger(x)))
+    if (
+      typeof x !== 'number' ||
+      !Number.isFinite(x) ||
+      x < r.min ||
+      (r.above && x === r.min) ||
+      x > r.max ||
+      (r.int && !Number.isInteger(x))
+    )
       throw new Invalid(at(path, k), `expected ${r.what}`);
     out[k] = x;
   }
+  if (o.accepted !== undefined)
+    out.accepted = list(o.accepted, at(path, 'accepted'), (v, p) => str(v, p, { max: 200, what: 'a set id' }));
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VERIFY_LEVELS } from '../../../../shared/domain/verify';
-import { cleanCandidate, systemTrend } from '../../catalog/trends';
+import { cleanCandidate, judgeSystem } from '../../catalog/trends';
+import { indicatorThresholds } from '../../settings/settings';
 import { trustedKeys } from '../../catalog/trust';
 import { LifeboatError } from '../../errors';
 import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../../foreign/trust';
@@ -53,7 +54,10 @@ export const selectSet = defineAction({
     const trusted = new Map(trustedKeys(catalog).map((k) => [k.keyId, k]));
     const ledger = ledgerOf(catalog);
     const before = p.before ? Date.parse(p.before) : null;
-    const flagged = p.suspicious ? null : cleanCandidate(systemTrend(catalog, p.system), [p.kind]);
+    // Judged again with the thresholds the settings hold now (an operator may just have tuned them).
+    const flagged = p.suspicious
+      ? null
+      : cleanCandidate(judgeSystem(catalog, p.system, indicatorThresholds(ctx.deps.settings, p.system)), [p.kind]);
     const flaggedFrom = flagged ? Date.parse(flagged.firstSuspicious.createdAt) : null;
     if (flagged) ctx.log('warn', flagged.why);
     const passedOver: Array<{ key: string; createdAt: string; reason: string }> = [];

@@ -81,6 +81,14 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
         go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }),
       );
     }
+    case 'check-suspicious': {
+      // The ransomware runbook restores a database (pg-logical); a files or config system is restored by restore-files.
+      const pg = !r.newestSet || r.newestSet.kind.startsWith('pg');
+      const runbook = pg ? 'ransomware' : 'restore-files';
+      return button(`Open the ${runbook} runbook for ${r.system}`, () =>
+        go({ screen: 'runbooks', runbook, system: r.system, run: null }),
+      );
+    }
     case 'find-key':
       return button(`Find the key for ${r.system}`, () => go({ screen: 'credentials', run: null }));
     case 'scan-medium':
@@ -237,6 +245,7 @@ const NEXT_WORD: Record<Recoverability['next']['action'], string> = {
   'back-up': 'back up',
   verify: 'verify',
   drill: 'drill',
+  'check-suspicious': 'check (suspicious)',
   'find-key': 'find the key',
   'scan-medium': 'scan a medium',
 };

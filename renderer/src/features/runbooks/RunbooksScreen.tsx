@@ -72,6 +72,7 @@ function SetChoice({
           {s.key} — {s.kind}, made {formatTimeWithAge(s.createdAt)}
           {s.verified ? ', verified' : ''}
           {s.signed ? '' : ', unsigned'}
+          {s.suspicious.length > 0 ? ', SUSPICIOUS (ransomware indicator)' : ''}
         </option>
       ))}
     </select>
