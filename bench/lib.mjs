@@ -113,7 +113,8 @@ export function measure(command, env = {}) {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (r.status !== 0) throw new Error(`failed (${r.status}): ${command}\n${r.stderr.slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`failed (${r.status}): ${command}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const last = r.stderr.trim().split('\n').pop();
   const [wall, kb] = last.split(' ').map(Number);
   return { wall, rssMiB: kb / 1024, stdout: r.stdout };

@@ -184,7 +184,7 @@ async function runDataset(dataset) {
         prepare: () => rmSync(d1, { recursive: true, force: true }),
         // The bench archives unsigned (wal-push without --sign-key, as its throughput row measures): accepted explicitly.
         command: () =>
-          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json > /dev/null`,
+          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json`,
         env,
       },
       {
@@ -197,7 +197,7 @@ async function runDataset(dataset) {
         prepare: () => rmSync(d3, { recursive: true, force: true }),
         // --allow-unsigned: the backup was not verified in this bench's catalog first (the trust rule's override).
         command: () =>
-          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${repo} --passphrase-file ${passFile} --allow-unsigned --target-time ${target} --data-dir ${d3} --stop --json > /dev/null`,
+          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${repo} --passphrase-file ${passFile} --allow-unsigned --target-time ${target} --data-dir ${d3} --stop --json`,
         env,
       },
     ]);

@@ -76,4 +76,18 @@ describe('decodeLoop', () => {
     const medium = await openMedium(dir.path);
     expect(await decodeLoop(medium, 'f', 0, null, zst({ compressType: 'gz' }), 'f', 1, () => undefined)).toBe(false);
   });
+
+  it('a frame whose last step fills the output buffer exactly (a 16 MiB WAL segment streamed by zstd) ends cleanly', async () => {
+    // zstd's CLI (as pgBackRest) writes a streamed frame; 16 MiB of output is four full 4 MiB steps, and the
+    // call after the frame's end answers the next frame's header size, never "inside a frame".
+    const wal = Buffer.alloc(16 << 20);
+    wal.write('not only zeros', 8192);
+    const streamed = spawnSync('zstd', ['-3', '-c'], { input: wal, maxBuffer: 1 << 26 });
+    expect(streamed.status).toBe(0);
+    expect(await loop(streamed.stdout, zst(), wal.length)).toEqual({ n: wal.length, sha: sha1(wal) });
+    expect(await loop(encrypt(streamed.stdout, 'p'), zst({ cipherPass: 'p' }), wal.length)).toEqual({
+      n: wal.length,
+      sha: sha1(wal),
+    });
+  });
 });

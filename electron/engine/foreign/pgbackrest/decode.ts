@@ -273,8 +273,9 @@ export async function decodeLoop(
         ret = r;
         rest = rest.subarray(used);
         if (m) emit(out.subarray(0, m));
-        // Done with this input once it is used up and zstd had room to spare (nothing left inside).
-        if (rest.length === 0 && m < out.length) return;
+        // Done with this input once it is used up and zstd had room to spare (nothing left inside), or the
+        // frame ended (0: decoded and flushed; a call after it would read the next frame's header hint).
+        if (rest.length === 0 && (m < out.length || r === 0)) return;
       }
     };
     let pos = offset;
