@@ -89,5 +89,19 @@ describe('decodeLoop', () => {
       n: wal.length,
       sha: sha1(wal),
     });
+    // A compressed size that is a multiple of the cipher's 16-byte block: its last block is all padding, and
+    // the decipher's final() gives nothing after a frame that already ended.
+    let padded = wal;
+    let frame = streamed.stdout;
+    // Each random byte appended adds about one compressed byte: within 64 of them the size meets a multiple of 16.
+    for (let k = 1; k <= 64 && frame.length % 16 !== 0; k++) {
+      padded = Buffer.concat([wal, randomBytes(k)]);
+      frame = spawnSync('zstd', ['-3', '-c'], { input: padded, maxBuffer: 1 << 26 }).stdout;
+    }
+    expect(frame.length % 16).toBe(0);
+    expect(await loop(encrypt(frame, 'p'), zst({ cipherPass: 'p' }), padded.length)).toEqual({
+      n: padded.length,
+      sha: sha1(padded),
+    });
   });
 });

@@ -259,6 +259,9 @@ export async function decodeLoop(
         if (data.length) emit(data);
         return;
       }
+      // Nothing to give (decipher.final() of a ciphertext whose last block was all padding): a call would
+      // answer the next frame's header size after a finished frame, as if the data ended inside one.
+      if (data.length === 0) return;
       let rest = data;
       for (;;) {
         let r: number, m: number, used: number;
