@@ -197,7 +197,10 @@ describe('keys from the keychain', () => {
     await openRun(runId);
     await session.page.locator('[data-testid="walkthrough"][data-status="failed"]').waitFor();
     await session.page.getByTestId('give-key').waitFor();
-    expect(await session.page.getByTestId('give-key').textContent()).toContain('No age identity is in the keychain');
+    // The panel first says it is looking in the keychain, then what it found: its answer is awaited.
+    await expect
+      .poll(() => session.page.getByTestId('give-key').textContent(), { timeout: 10_000 })
+      .toContain('No age identity is in the keychain');
     expect(await session.page.getByTestId('walkthrough').textContent()).toContain(`no age identity for key ${keyId}`);
     findings.push(...(await new VerifyPage(session.page).axe('run: a step failed for want of a key')));
     await session.screenshot('keys-jobs-give-key');
