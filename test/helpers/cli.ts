@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const BIN = join(__dirname, '../../bin/lifeboat.cjs');
@@ -21,9 +22,14 @@ export function lifeboat(env: NodeJS.ProcessEnv, ...args: string[]): CliRun {
 
 /** The same, without blocking the test process (for commands that talk to in-process servers). */
 export function lifeboatAsync(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
+  return lifeboatIn({ ...process.env, ...env }, ...args);
+}
+
+/** `lifeboat` in exactly this environment, nothing inherited (a cron job's), without blocking the test process. */
+export function lifeboatIn(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -40,4 +46,14 @@ export function json<T = Record<string, unknown>>(run: CliRun): T {
   } catch {
     throw new Error(`not JSON (exit ${run.status}): ${run.stdout}\n${run.stderr}`);
   }
+}
+
+/** Everything the CLI logged under a data directory (`<home>/logs`), one string; '' before the first log. */
+export function loggedUnder(home: string): string {
+  const d = join(home, 'logs');
+  return existsSync(d)
+    ? readdirSync(d)
+        .map((f) => readFileSync(join(d, f), 'utf8'))
+        .join('')
+    : '';
 }

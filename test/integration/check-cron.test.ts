@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type CliRun } from '../helpers/cli';
+import { lifeboatIn, type CliRun } from '../helpers/cli';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus';
 import { tempDir } from '../helpers/temp';
 
@@ -24,17 +23,7 @@ function cron(...args: string[]): Promise<CliRun> {
 }
 
 function cronWith(extra: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...cronEnv, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return lifeboatIn({ ...cronEnv, ...extra }, ...args);
 }
 
 const metrics = (): ReturnType<typeof parsePrometheusText> => parsePrometheusText(readFileSync(prom, 'utf8'));

@@ -1,10 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresRunAs, chownTree } from '../../electron/engine/postgres/scratch-cluster';
-import { BIN, lifeboat, lifeboatAsync, type CliRun } from '../helpers/cli';
+import { BIN, lifeboat, lifeboatAsync, loggedUnder, type CliRun } from '../helpers/cli';
 import { startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { startS3, type TestS3 } from '../helpers/s3';
 import { tempDir } from '../helpers/temp';
@@ -20,14 +20,7 @@ let dir: ReturnType<typeof tempDir>;
 let env: NodeJS.ProcessEnv;
 let medium: string;
 
-const logs = (): string => {
-  const d = join(dir.path, 'home/logs');
-  return existsSync(d)
-    ? readdirSync(d)
-        .map((f) => readFileSync(join(d, f), 'utf8'))
-        .join('')
-    : '';
-};
+const logs = (): string => loggedUnder(join(dir.path, 'home'));
 
 /** A named error: not INTERNAL, no "bug", no stack trace. */
 function expectNamed(r: CliRun, status: 1 | 2, pattern: RegExp): void {

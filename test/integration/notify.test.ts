@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { json, lifeboatAsync, type CliRun } from '../helpers/cli';
+import { json, lifeboatAsync, loggedUnder, type CliRun } from '../helpers/cli';
 import { startSecretService, type SecretService } from '../helpers/secret-service';
 import { tempDir } from '../helpers/temp';
 
@@ -64,14 +64,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-const logs = (): string => {
-  const d = join(dir.path, 'home/logs');
-  return existsSync(d)
-    ? readdirSync(d)
-        .map((f) => readFileSync(join(d, f), 'utf8'))
-        .join('')
-    : '';
-};
+const logs = (): string => loggedUnder(join(dir.path, 'home'));
 
 /** Write a config and return its path. */
 function config(name: string, yaml: string): string {
