@@ -339,15 +339,21 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
         },
       );
   };
+  // The first failure (or a cancel) stops every worker from taking another file, and the restore reports it only
+  // once the files in flight have ended: nothing is written into the data directory after the failure is told.
+  let failure: unknown = null;
   const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      input.signal?.throwIfAborted();
-      await one(jobs[next++]!).catch((e: unknown) => {
-        throw e instanceof LifeboatError ? e : mapError(e);
-      });
+    while (failure === null && next < jobs.length) {
+      try {
+        input.signal?.throwIfAborted();
+        await one(jobs[next++]!);
+      } catch (e) {
+        failure ??= e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency ?? 4, jobs.length)) }, worker));
+  if (failure !== null) throw failure instanceof LifeboatError ? failure : mapError(failure);
   // Folders' modes last: a 0500 folder from the manifest must not stop its own files being written. Each folder
   // synced once, after its files' renames: the names are durable too.
   for (const p of ordered.reverse()) {
