@@ -73,7 +73,7 @@ export function splitCommandLine(line: string): string[] {
 /** A URL with a password in it (scheme://user:secret@host). */
 const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
 /** `--password=x`, `--pass=x`, `password=x` in a connection string or a --shell line. */
-const PASSWORD_OPTION = /(^|[\s;&?])(--?)?(password|passwd|pass|pwd|secret|token|api[-_]?key)\s*=/i;
+const PASSWORD_OPTION = /(^|[\s;&?])(--?)?([\w-]*(?:password|passwd|pass|pwd|secret|token|api[-_]?key))\s*=/i;
 
 /**
  * Why a command line must not be recorded: a password in it would land in the manifest, the

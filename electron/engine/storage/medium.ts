@@ -75,6 +75,8 @@ export interface ListedSetFolder {
   setId: string;
   path: string;
   manifest: ObjectStat | null;
+  /** Files of the set in cold storage, as the listing says (the least readable state of them); absent when none. */
+  archive?: ArchiveInfo;
 }
 
 export interface ListFilesOptions {

@@ -35,6 +35,15 @@ import { createS3Client, type S3Options } from './s3-client';
 import { assertStorageClass, COLD_CLASSES } from './storage-class';
 
 const PARTIAL_MARKER = '.partial';
+const ARCHIVE_RANK: Record<ArchiveInfo['state'], number> = { archived: 0, restoring: 1, restored: 2 };
+
+interface ListedKey {
+  key: string;
+  size: number;
+  mtimeMs: number;
+  etag: string | null;
+  archive?: ArchiveInfo;
+}
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
@@ -216,10 +225,8 @@ export class S3Medium implements Medium {
     };
   }
 
-  private async listKeys(
-    relPrefix: string,
-  ): Promise<Array<{ key: string; size: number; mtimeMs: number; etag: string | null }>> {
-    const out: Array<{ key: string; size: number; mtimeMs: number; etag: string | null }> = [];
+  private async listKeys(relPrefix: string, restoreStatus = false): Promise<ListedKey[]> {
+    const out: ListedKey[] = [];
     let token: string | undefined;
     do {
       let page;
@@ -229,14 +236,33 @@ export class S3Medium implements Medium {
             Bucket: this.bucket,
             Prefix: this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix,
             ContinuationToken: token,
+            ...(restoreStatus ? { OptionalObjectAttributes: ['RestoreStatus' as const] } : {}),
           }),
         );
       } catch (e) {
         throw s3Failure(e, 'listing');
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key)
-          out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+        if (!o.Key) continue;
+        const archive = COLD_CLASSES.has(o.StorageClass ?? '')
+          ? archiveOf({
+              StorageClass: o.StorageClass,
+              Restore: o.RestoreStatus
+                ? o.RestoreStatus.IsRestoreInProgress
+                  ? 'ongoing-request="true"'
+                  : o.RestoreStatus.RestoreExpiryDate
+                    ? `ongoing-request="false", expiry-date="${o.RestoreStatus.RestoreExpiryDate.toUTCString()}"`
+                    : undefined
+                : undefined,
+            })
+          : undefined;
+        out.push({
+          key: o.Key,
+          size: o.Size ?? 0,
+          mtimeMs: o.LastModified?.getTime() ?? 0,
+          etag: o.ETag ?? null,
+          ...(archive ? { archive } : {}),
+        });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -271,13 +297,16 @@ export class S3Medium implements Medium {
   async listSetFolders(): Promise<ListedSetFolder[]> {
     const folders = new Map<string, ListedSetFolder>();
     const partial = new Set<string>();
-    for (const o of await this.listKeys('sets/')) {
+    for (const o of await this.listKeys('sets/', true)) {
       const parts = this.rel(o.key).split('/');
       if (parts.length < 4) continue;
       const [, system, setId] = parts as [string, string, string];
       if (system.startsWith('.') || setId.startsWith('.')) continue;
       const path = `sets/${system}/${setId}`;
-      const folder = folders.get(path) ?? { system, setId, path, manifest: null };
+      const folder: ListedSetFolder = folders.get(path) ?? { system, setId, path, manifest: null };
+      // The least readable state of the set's files stands for the set: archived, then restoring, then restored.
+      if (o.archive && (!folder.archive || ARCHIVE_RANK[o.archive.state] < ARCHIVE_RANK[folder.archive.state]))
+        folder.archive = o.archive;
       if (parts.length === 4 && parts[3] === 'manifest.json')
         folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
       if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
