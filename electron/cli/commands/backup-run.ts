@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { backupFiles } from '../../engine/backup/files-backup';
 import { backupPgLogical } from '../../engine/backup/pg-logical';
-import type { WrittenSet } from '../../engine/backup/set-writer';
+import type { SetPlan, WrittenSet } from '../../engine/backup/set-writer';
 import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet, setIdKnown } from '../../engine/catalog/sets';
 import { judgeSystem } from '../../engine/catalog/trends';
@@ -342,44 +342,45 @@ export async function backupFilesCommand(
   );
 }
 
-async function backupFilesOnce(
+/** What every set plan of a backup command holds (backup/set-writer.ts SetPlan), from its common options. */
+export type PlanInputs = Pick<
+  SetPlan,
+  'system' | 'media' | 'recipients' | 'signingKey' | 'tier' | 'idTaken' | 'encoderThreads' | 'storageClass'
+>;
+
+/**
+ * The shape the files and stream backups share: keys, media (and the storage class) checked before
+ * anything starts, the backup as a job, the new set cataloged (with its file index, if any), judged
+ * by the ransomware indicator, and reported.
+ */
+async function backupWith<S extends WrittenSet>(
   io: CliIo,
-  opts: FilesOptions,
+  opts: CommonOptions & { json?: boolean },
+  title: string,
+  make: (plan: PlanInputs, engine: Engine, ctx: JobContext) => Promise<S>,
+  indexOf: (set: S) => FileEntry[] | null,
   threads?: EncoderThreads,
   hooks: BackupHooks = {},
-): Promise<{ set: WrittenSet; durationMs: number }> {
-  assertSystemName(opts.system);
+): Promise<{ set: S; durationMs: number }> {
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
-  const identities = readIdentities(opts.identity ?? []);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
   const storageClass = await checkedStorageClass(opts.storageClass, media);
   const engine = openCliEngine(threads);
   try {
     const started = Date.now();
-    const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
-      backupFiles(
-        {
-          system: opts.system,
-          paths: opts.path,
-          excludes: opts.exclude ?? [],
-          kind: opts.class,
-          incremental: Boolean(opts.incremental),
-          allowPlaintext: Boolean(opts.allowPlaintext),
-          identities,
-          stateDir: join(engine.paths.dataDir, 'state'),
-          media,
-          recipients,
-          signingKey,
-          tier: opts.tier ?? null,
-          idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
-          encoderThreads: engine.encoderThreads,
-          storageClass,
-        },
-        ctx,
-      ),
-    );
-    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
+    const plan: PlanInputs = {
+      system: opts.system,
+      media,
+      recipients,
+      signingKey,
+      tier: opts.tier ?? null,
+      idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
+      encoderThreads: engine.encoderThreads,
+      storageClass,
+    };
+    const set = await runAsJob(engine, io, { kind: 'backup', title }, (ctx) => make(plan, engine, ctx));
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, indexOf(set));
     const durationMs = Date.now() - started;
     report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs, flagged);
     await announce(io, flagged, Boolean(opts.json), hooks);
@@ -387,6 +388,38 @@ async function backupFilesOnce(
   } finally {
     await engine.close();
   }
+}
+
+function backupFilesOnce(
+  io: CliIo,
+  opts: FilesOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<{ set: WrittenSet; durationMs: number }> {
+  assertSystemName(opts.system);
+  const identities = readIdentities(opts.identity ?? []);
+  return backupWith(
+    io,
+    opts,
+    `Backup of ${opts.system}`,
+    (plan, engine, ctx) =>
+      backupFiles(
+        {
+          ...plan,
+          paths: opts.path,
+          excludes: opts.exclude ?? [],
+          kind: opts.class,
+          incremental: Boolean(opts.incremental),
+          allowPlaintext: Boolean(opts.allowPlaintext),
+          identities,
+          stateDir: join(engine.paths.dataDir, 'state'),
+        },
+        ctx,
+      ),
+    (set) => set.index,
+    threads,
+    hooks,
+  );
 }
 
 export interface CmdOptions extends CommonOptions {
@@ -421,42 +454,19 @@ async function backupCmdOnce(
   // Checked before any medium is touched: a bad or secret-holding line is a usage error.
   streamCommand(opts.command, Boolean(opts.shell), '--command');
   if (opts.versionCommand) streamCommand(opts.versionCommand, Boolean(opts.shell), '--version-command');
-  const recipients = readRecipients(opts.recipient ?? []);
-  const signingKey = readSigningKey(opts.signKey);
-  const media = await Promise.all(opts.to.map((t) => openMedium(t)));
-  const storageClass = await checkedStorageClass(opts.storageClass, media);
-  const engine = openCliEngine(threads);
-  try {
-    const started = Date.now();
-    const set = await runAsJob(
-      engine,
-      io,
-      { kind: 'backup', title: `Backup of ${opts.system} (${opts.kind})` },
-      (ctx) =>
-        backupCmd(
-          {
-            system: opts.system,
-            label: opts.kind,
-            command: opts.command,
-            shell: Boolean(opts.shell),
-            versionCommand: opts.versionCommand,
-            media,
-            recipients,
-            signingKey,
-            tier: opts.tier ?? null,
-            idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
-            encoderThreads: engine.encoderThreads,
-            storageClass,
-          },
-          ctx,
-        ),
-    );
-    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, null);
-    const durationMs = Date.now() - started;
-    report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs, flagged);
-    await announce(io, flagged, Boolean(opts.json), hooks);
-    return { set, durationMs };
-  } finally {
-    await engine.close();
-  }
+  const input = {
+    label: opts.kind,
+    command: opts.command,
+    shell: Boolean(opts.shell),
+    versionCommand: opts.versionCommand,
+  };
+  return backupWith(
+    io,
+    opts,
+    `Backup of ${opts.system} (${opts.kind})`,
+    (plan, _engine, ctx) => backupCmd({ ...plan, ...input }, ctx),
+    () => null,
+    threads,
+    hooks,
+  );
 }
