@@ -17,6 +17,8 @@ import { Engine } from '../engine/engine';
 import { newMediumInfo } from '../engine/format/medium';
 import type { JobContext } from '../engine/jobs/job-manager';
 import { backupPgBase } from '../engine/backup/pg-base';
+import { backupCmd } from '../engine/backup/cmd-stream';
+import { shellWord } from '../../shared/shell-quote';
 import { planPitr } from '../engine/pitr/plan';
 import { chownTree, postgresRunAs, ScratchCluster } from '../engine/postgres/scratch-cluster';
 import { loadRunbook } from '../engine/runbooks/library';
@@ -71,6 +73,7 @@ export interface DemoSummary {
 const SYSTEM = 'shop-db';
 const FILES_SYSTEM = 'shop-files';
 const CONFIG_SYSTEM = 'shop-config';
+const STREAM_SYSTEM = 'shop-stream';
 
 function context(say: (l: string) => void): JobContext {
   return {
@@ -291,7 +294,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       `   ${Number(counts[0]!.c).toLocaleString('en')} customers, ${Number(counts[0]!.o).toLocaleString('en')} orders; ${sample.count} sample files`,
     );
 
-    say(`4. backups to ${media.length} media: logical, base (for PITR), files, config`);
+    say(`4. backups to ${media.length} media: logical, base (for PITR), files, config, a command's stream`);
     const ctx = context(say);
     const common = { media, recipients, signingKey, tier: 'critical' as const, encoderThreads: engine.encoderThreads };
     await backupPgLogical({ ...common, system: SYSTEM, dbUrl: shopUrl, format: 'custom', jobs: 2 }, ctx);
@@ -307,6 +310,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       const files = { system, kind, paths: [path], excludes: [], incremental: false, allowPlaintext: false };
       await backupFiles({ ...common, ...files, identities: [], stateDir: join(home, 'state') }, ctx);
     }
+    // Any tool's output as a set (lifeboat backup cmd): here tar's, where a server would have docker save's.
+    const tarLine = `tar -c -C ${shellWord(sample.config)} .`;
+    await backupCmd({ ...common, system: STREAM_SYSTEM, label: 'tar-archive', command: tarLine, shell: false }, ctx);
 
     say('5. scan both media into the offline catalog, verify deep, plan PITR');
     for (const m of media) await scanMedium(engine.catalog, m, ctx, { identities: [identity] });

@@ -44,12 +44,12 @@ describe('lifeboat demo', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const s = json<Summary>(r);
     expect(s.ok).toBe(true);
-    expect(s.sets.map((x) => x.kind).sort()).toEqual(['config', 'files', 'pg-base', 'pg-logical']);
+    expect(s.sets.map((x) => x.kind).sort()).toEqual(['config', 'files', 'pg-base', 'pg-logical', 'stream']);
     expect(s.media).toHaveLength(2);
     expect(s.media[1]).toMatch(/^s3:\/\//);
     expect(s.sets.find((x) => x.kind === 'pg-logical')!.media).toBe(2);
     expect(s.verified.failed).toBe(0);
-    expect(s.verified.sets).toBe(4);
+    expect(s.verified.sets).toBe(5);
     expect(s.window?.basis).toBe('commit record (pg_waldump)');
     expect(s.walSegments).toBeGreaterThanOrEqual(3);
     // The window is a stretch of time (the shop kept taking orders for ~8 s, archived as it went), not one instant.

@@ -101,6 +101,7 @@ describe('the library', () => {
       'ransomware',
       'restore-database',
       'restore-files',
+      'restore-stream',
       'server-failure',
     ]);
     expect(list.every((x) => x.problem === null)).toBe(true);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { backupFiles } from '../../engine/backup/files-backup';
 import { backupPgLogical } from '../../engine/backup/pg-logical';
-import type { WrittenSet } from '../../engine/backup/set-writer';
+import type { SetPlan, WrittenSet } from '../../engine/backup/set-writer';
 import { rememberMedium } from '../../engine/catalog/known-media';
 import { recordFileIndex, recordMedium, recordSet, setIdKnown } from '../../engine/catalog/sets';
 import { judgeSystem } from '../../engine/catalog/trends';
@@ -34,6 +34,20 @@ export interface CommonOptions {
   json?: boolean;
   /** A Prometheus text file to update (docs/monitoring.md). */
   metricsFile?: string;
+  /** S3 media: the storage class of the artifacts (storage/storage-class.ts). */
+  storageClass?: string;
+}
+
+/** `--storage-class`: a class Lifeboat writes, and at least one S3 medium to write it on. */
+export async function checkedStorageClass(c: string | undefined, media: Medium[]): Promise<string | undefined> {
+  if (!c) return undefined;
+  const { assertStorageClass } = await import('../../engine/storage/storage-class');
+  assertStorageClass(c);
+  if (!media.some((m) => m.kind === 's3'))
+    throw new LifeboatError('BAD_INPUT', '--storage-class applies to S3 media, and no --to is one.', {
+      hint: 'Give an s3://bucket/prefix medium, or leave --storage-class out.',
+    });
+  return c;
 }
 
 /** A set the ransomware indicator flagged at backup time (catalog/trends.ts), with the reasons. */
@@ -200,7 +214,17 @@ export interface FilesOptions extends CommonOptions {
 
 type PgCommon = Pick<
   PgOptions,
-  'system' | 'db' | 'recipient' | 'signKey' | 'to' | 'tier' | 'pgBin' | 'credential' | 'json' | 'metricsFile'
+  | 'system'
+  | 'db'
+  | 'recipient'
+  | 'signKey'
+  | 'to'
+  | 'tier'
+  | 'pgBin'
+  | 'credential'
+  | 'json'
+  | 'metricsFile'
+  | 'storageClass'
 >;
 type PgInput = {
   encoderThreads: EncoderThreads;
@@ -213,6 +237,7 @@ type PgInput = {
   tier: Manifest['tier'];
   pgBinDir: string | undefined;
   idTaken: (setId: string) => boolean;
+  storageClass: string | undefined;
 };
 
 /** The shared shape of the PostgreSQL backups: keys, media, the password from the keychain, the catalog entry. */
@@ -242,6 +267,7 @@ async function pgBackup(
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
+  const storageClass = await checkedStorageClass(opts.storageClass, media);
   const engine = openCliEngine(threads);
   try {
     const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
@@ -259,6 +285,7 @@ async function pgBackup(
       pgBinDir: opts.pgBin ?? (engine.settings().pgBinDir || undefined),
       idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
       encoderThreads: engine.encoderThreads,
+      storageClass,
     };
     const set = await runAsJob(engine, io, { kind: 'backup', title: `${title} of ${opts.system}` }, (ctx) =>
       make(input, ctx),
@@ -315,42 +342,45 @@ export async function backupFilesCommand(
   );
 }
 
-async function backupFilesOnce(
+/** What every set plan of a backup command holds (backup/set-writer.ts SetPlan), from its common options. */
+export type PlanInputs = Pick<
+  SetPlan,
+  'system' | 'media' | 'recipients' | 'signingKey' | 'tier' | 'idTaken' | 'encoderThreads' | 'storageClass'
+>;
+
+/**
+ * The shape the files and stream backups share: keys, media (and the storage class) checked before
+ * anything starts, the backup as a job, the new set cataloged (with its file index, if any), judged
+ * by the ransomware indicator, and reported.
+ */
+async function backupWith<S extends WrittenSet>(
   io: CliIo,
-  opts: FilesOptions,
+  opts: CommonOptions & { json?: boolean },
+  title: string,
+  make: (plan: PlanInputs, engine: Engine, ctx: JobContext) => Promise<S>,
+  indexOf: (set: S) => FileEntry[] | null,
   threads?: EncoderThreads,
   hooks: BackupHooks = {},
-): Promise<{ set: WrittenSet; durationMs: number }> {
-  assertSystemName(opts.system);
+): Promise<{ set: S; durationMs: number }> {
   const recipients = readRecipients(opts.recipient ?? []);
   const signingKey = readSigningKey(opts.signKey);
-  const identities = readIdentities(opts.identity ?? []);
   const media = await Promise.all(opts.to.map((t) => openMedium(t)));
+  const storageClass = await checkedStorageClass(opts.storageClass, media);
   const engine = openCliEngine(threads);
   try {
     const started = Date.now();
-    const set = await runAsJob(engine, io, { kind: 'backup', title: `Backup of ${opts.system}` }, (ctx) =>
-      backupFiles(
-        {
-          system: opts.system,
-          paths: opts.path,
-          excludes: opts.exclude ?? [],
-          kind: opts.class,
-          incremental: Boolean(opts.incremental),
-          allowPlaintext: Boolean(opts.allowPlaintext),
-          identities,
-          stateDir: join(engine.paths.dataDir, 'state'),
-          media,
-          recipients,
-          signingKey,
-          tier: opts.tier ?? null,
-          idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
-          encoderThreads: engine.encoderThreads,
-        },
-        ctx,
-      ),
-    );
-    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, set.index);
+    const plan: PlanInputs = {
+      system: opts.system,
+      media,
+      recipients,
+      signingKey,
+      tier: opts.tier ?? null,
+      idTaken: (id) => setIdKnown(engine.catalog, opts.system, id),
+      encoderThreads: engine.encoderThreads,
+      storageClass,
+    };
+    const set = await runAsJob(engine, io, { kind: 'backup', title }, (ctx) => make(plan, engine, ctx));
+    const flagged = await catalogNewSet(engine, set, signingKey?.keyId ?? null, indexOf(set));
     const durationMs = Date.now() - started;
     report(io, set, signingKey?.keyId ?? null, Boolean(opts.json), durationMs, flagged);
     await announce(io, flagged, Boolean(opts.json), hooks);
@@ -358,4 +388,85 @@ async function backupFilesOnce(
   } finally {
     await engine.close();
   }
+}
+
+function backupFilesOnce(
+  io: CliIo,
+  opts: FilesOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<{ set: WrittenSet; durationMs: number }> {
+  assertSystemName(opts.system);
+  const identities = readIdentities(opts.identity ?? []);
+  return backupWith(
+    io,
+    opts,
+    `Backup of ${opts.system}`,
+    (plan, engine, ctx) =>
+      backupFiles(
+        {
+          ...plan,
+          paths: opts.path,
+          excludes: opts.exclude ?? [],
+          kind: opts.class,
+          incremental: Boolean(opts.incremental),
+          allowPlaintext: Boolean(opts.allowPlaintext),
+          identities,
+          stateDir: join(engine.paths.dataDir, 'state'),
+        },
+        ctx,
+      ),
+    (set) => set.index,
+    threads,
+    hooks,
+  );
+}
+
+export interface CmdOptions extends CommonOptions {
+  kind: string;
+  command: string;
+  shell?: boolean;
+  versionCommand?: string;
+}
+
+/** `lifeboat backup cmd`: a command's standard output as a `stream` set (backup/cmd-stream.ts). */
+export async function backupCmdCommand(
+  io: CliIo,
+  opts: CmdOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind: 'stream' }, () =>
+    backupCmdOnce(io, opts, threads, hooks),
+  );
+}
+
+async function backupCmdOnce(
+  io: CliIo,
+  opts: CmdOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<{ set: WrittenSet; durationMs: number }> {
+  const { backupCmd } = await import('../../engine/backup/cmd-stream');
+  const { assertStreamLabel, streamCommand } = await import('../../engine/process/command-line');
+  assertSystemName(opts.system);
+  assertStreamLabel(opts.kind);
+  // Checked before any medium is touched: a bad or secret-holding line is a usage error.
+  streamCommand(opts.command, Boolean(opts.shell), '--command');
+  if (opts.versionCommand) streamCommand(opts.versionCommand, Boolean(opts.shell), '--version-command');
+  const input = {
+    label: opts.kind,
+    command: opts.command,
+    shell: Boolean(opts.shell),
+    versionCommand: opts.versionCommand,
+  };
+  return backupWith(
+    io,
+    opts,
+    `Backup of ${opts.system} (${opts.kind})`,
+    (plan, _engine, ctx) => backupCmd({ ...plan, ...input }, ctx),
+    () => null,
+    threads,
+    hooks,
+  );
 }

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import type { CliIo } from '../output';
-import type { FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
+import type { CmdOptions, FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -40,13 +40,17 @@ function commonOptions(cmd: Command): Command {
       '--metrics-file <file>',
       "update this Prometheus text file (node_exporter's textfile collector): success or failure, duration, bytes",
     )
-    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)');
+    .option('--notify-config <file>', 'send failure/success notifications as this file says (docs/notifications.md)')
+    .option(
+      '--storage-class <class>',
+      "S3 media: the storage class of the set's artifacts (STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE; manifest, signature and checksums stay STANDARD). GLACIER and DEEP_ARCHIVE need lifeboat medium restore-request before a verify or restore reads them",
+    );
 }
 
 export function registerBackup(program: Command, io: CliIo): void {
   const backup = program
     .command('backup')
-    .description('make a backup set (PostgreSQL, files, config) on one or more media');
+    .description("make a backup set (PostgreSQL, files, config, any tool's output) on one or more media");
 
   commonOptions(
     backup
@@ -118,5 +122,31 @@ export function registerBackup(program: Command, io: CliIo): void {
       const threads = await prestart();
       const { backupFilesCommand } = await import('./backup-run');
       await backupFilesCommand(io, opts, threads);
+    });
+
+  commonOptions(
+    backup
+      .command('cmd')
+      .description(
+        "a command's standard output as the set (docker save, mongodump --archive, redis-cli --rdb -…): it must exit 0, or no set is written",
+      )
+      .requiredOption(
+        '--kind <label>',
+        'what the stream is, recorded in the manifest: docker-image, mongodb-archive, es-snapshot, redis-rdb… (a-z, 0-9, -)',
+      )
+      .requiredOption(
+        '--command <line>',
+        'the command, split like sh splits words (quotes, backslashes) and run WITHOUT a shell; it is recorded in the manifest, so pass secrets only through the environment (PGPASSWORD, MYSQL_PWD…): a password in the line is refused',
+      ),
+  )
+    .option('--shell', 'run --command (and --version-command) with /bin/sh -c: pipes, redirections, variables')
+    .option(
+      '--version-command <line>',
+      "a command printing the tool's version (e.g. 'docker --version'), recorded in the manifest",
+    )
+    .action(async (opts: CmdOptions) => {
+      const threads = await prestart();
+      const { backupCmdCommand } = await import('./backup-run');
+      await backupCmdCommand(io, opts, threads);
     });
 }

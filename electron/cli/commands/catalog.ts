@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { withForeignSecretOptions, type ForeignSecretOptions } from '../foreign-options';
 import type { CliIo } from '../output';
 import { SET_KINDS } from '../../../shared/domain/kinds';
+import { registerRestoreRequest } from './medium';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -93,7 +94,7 @@ export function registerCatalog(program: Command, io: CliIo): void {
       await findCommand(io, glob, opts);
     });
 
-  program
+  const media = program
     .command('media')
     .description('every medium the catalog knows: label, kind, sets, bytes, last seen')
     .option('--json', 'print one machine-readable result')
@@ -101,4 +102,5 @@ export function registerCatalog(program: Command, io: CliIo): void {
       const { mediaCommand } = await import('./catalog-run');
       await mediaCommand(io, opts);
     });
+  registerRestoreRequest(media, io);
 }

@@ -1,5 +1,26 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { printJson, type CliIo } from '../output';
+import type { RestoreRequestOptions } from './medium-run';
+
+/** `restore-request <set>` under a group (`medium`, and `media` as the issue names it). */
+export function registerRestoreRequest(group: Command, io: CliIo): void {
+  group
+    .command('restore-request <set>')
+    .description(
+      'ask S3 for a readable copy of a set whose artifacts are in cold storage (GLACIER, DEEP_ARCHIVE); run again to see progress',
+    )
+    .requiredOption('--days <n>', 'how many days the readable copy stays', (v) => Number(v))
+    .addOption(
+      new Option('--tier <tier>', 'retrieval speed (and price)')
+        .choices(['Standard', 'Bulk', 'Expedited'])
+        .default('Standard'),
+    )
+    .option('--json', 'print one machine-readable result')
+    .action(async (set: string, opts: RestoreRequestOptions) => {
+      const { restoreRequestCommand } = await import('./medium-run');
+      await restoreRequestCommand(io, set, opts);
+    });
+}
 
 export function registerMedium(program: Command, io: CliIo): void {
   const medium = program.command('medium').description('prepare backup media (folders, S3 buckets)');
@@ -19,4 +40,5 @@ export function registerMedium(program: Command, io: CliIo): void {
       if (opts.json) printJson(io, { ok: true, id: info.id, label: info.label, location: m.location });
       else io.stdout.write(`Medium ${info.label} (${info.id}) ready at ${m.location}\n`);
     });
+  registerRestoreRequest(medium, io);
 }

@@ -11,7 +11,7 @@ import { secretFilesOf } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import type { RestoreFilesOptions, RestorePgOptions } from './restore';
+import type { RestoreCmdOptions, RestoreFilesOptions, RestorePgOptions } from './restore';
 
 /**
  * `lifeboat restore files|pg`: each is a short run of a hidden built-in runbook (one restore
@@ -385,6 +385,78 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
       opts.json,
       (o) =>
         `Restored ${String(o.set)} into ${String(o.database)} on ${String(o.host)}:${String(o.port)}: ${String(o.tables)} table${Number(o.tables) === 1 ? '' : 's'}, pg_restore took ${formatDuration(Number(o.restore_ms) / 1000)}`,
+    );
+  });
+}
+
+function cmdRunbook(o: { command: string; shell: boolean; stream: boolean; allowUnsigned: boolean }): string {
+  return JSON.stringify({
+    id: 'restore-cmd',
+    title: 'Feed a stream set to a command (lifeboat restore cmd)',
+    description:
+      "Started by lifeboat restore cmd: the stream set, checked through the gate, fed to a command's standard input, then the report.",
+    level: 1,
+    objectives: OBJECTIVES,
+    inputs: [{ id: 'set', type: 'backup-set', label: 'The stream set' }],
+    steps: [
+      {
+        id: 'restore',
+        kind: 'action',
+        title: 'Feed the stream to the command',
+        action: 'restore.cmd',
+        with: {
+          set: '{{ inputs.set }}',
+          command: o.command,
+          shell: o.shell,
+          stream: o.stream,
+          allow_unsigned: o.allowUnsigned,
+        },
+      },
+      { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
+    ],
+  });
+}
+
+export async function restoreCmdCommand(io: CliIo, set: string, opts: RestoreCmdOptions): Promise<void> {
+  const { streamCommand } = await import('../../engine/process/command-line');
+  streamCommand(opts.command, Boolean(opts.shell), '--command');
+  const identities = readIdentities(opts.identity ?? []);
+  await withCliEngine(async (engine) => {
+    const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
+    const runner = runEngineFor(engine, identities, {});
+    const source = 'builtin:restore-cmd (lifeboat restore cmd)';
+    const parsed = parseRunbook(
+      cmdRunbook({
+        command: opts.command,
+        shell: Boolean(opts.shell),
+        stream: Boolean(opts.stream),
+        allowUnsigned: Boolean(opts.allowUnsigned),
+      }),
+      source,
+    );
+    const run = runner.start(parsed, { set }, { drill: false, operator, source });
+    if (!opts.json) io.stderr.write(`lifeboat: run ${run.id} feeds ${run.inputs.set} to ${opts.command}\n`);
+    const after = await drive({
+      engine,
+      io,
+      runner,
+      run,
+      operator,
+      confirm: (expect) =>
+        opts.confirm === expect
+          ? expect
+          : {
+              refuse:
+                opts.confirm === undefined ? '--confirm was not given' : `--confirm ${opts.confirm} is not ${expect}`,
+              hint: `Add --confirm ${expect} (the set's system): the command acts on something live.`,
+            },
+    });
+    finish(
+      io,
+      after,
+      opts.json,
+      (o) =>
+        `Fed ${String(o.set)} (${String(o.label)}, ${formatBytes(Number(o.bytes_fed))}) to ${String(o.command)}: exit ${String(o.exit_status)} after ${formatDuration(Number(o.duration_ms) / 1000)}${typeof o.stderr_tail === 'string' && o.stderr_tail ? `\n  stderr: ${o.stderr_tail.split('\n').slice(-3).join(' / ')}` : ''}`,
     );
   });
 }

@@ -30,6 +30,17 @@ export interface RestorePgOptions extends ForeignSecretOptions {
   json?: boolean;
 }
 
+export interface RestoreCmdOptions {
+  command: string;
+  shell?: boolean;
+  stream?: boolean;
+  confirm?: string;
+  identity?: string[];
+  allowUnsigned?: boolean;
+  operator?: string;
+  json?: boolean;
+}
+
 /** `restore files` and `restore pg`, beside `restore pg-pitr` in the `restore` group (pitr.ts). */
 export function registerRestoreSet(restore: Command, io: CliIo): void {
   withForeignSecretOptions(restore.command('files <set>'))
@@ -81,5 +92,29 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     .action(async (set: string, opts: RestorePgOptions) => {
       const { restorePgCommand } = await import('./restore-run');
       await restorePgCommand(io, set, opts);
+    });
+
+  restore
+    .command('cmd <set>')
+    .description(
+      "feed a stream set (lifeboat backup cmd) to a command's standard input (docker load, mongorestore --archive…), as a short journaled run with a report",
+    )
+    .requiredOption(
+      '--command <line>',
+      'the command, split like sh splits words and run WITHOUT a shell (secrets through the environment only: the line is journaled)',
+    )
+    .option('--shell', 'run --command with /bin/sh -c: pipes, redirections, variables')
+    .option(
+      '--stream',
+      'feed the command while the set is read and checked, instead of checking it whole first into the run folder (needs no disk, but a failed check at the end comes after the command consumed unverified bytes)',
+    )
+    .option('--confirm <system>', "the set's system name: the command acts on something live, so it is confirmed")
+    .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
+    .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
+    .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
+    .option('--json', 'print one machine-readable result')
+    .action(async (set: string, opts: RestoreCmdOptions) => {
+      const { restoreCmdCommand } = await import('./restore-run');
+      await restoreCmdCommand(io, set, opts);
     });
 }

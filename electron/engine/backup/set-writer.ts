@@ -37,6 +37,8 @@ export interface SetPlan {
   idTaken?: (setId: string) => boolean;
   /** The owner's encoder threads, so the artifacts of a set (and of the next) reuse one thread. */
   encoderThreads?: EncoderThreads;
+  /** Cold storage for the artifacts on media that have it (S3 storage classes); see storage/medium.ts. */
+  storageClass?: string;
 }
 
 export interface WrittenSet {
@@ -108,7 +110,8 @@ export async function writeSet(
 
   const writers: SetWriter[] = [];
   try {
-    for (const { medium } of media) writers.push(await medium.beginSet(plan.system, setId));
+    const options = plan.storageClass ? { artifactClass: plan.storageClass } : undefined;
+    for (const { medium } of media) writers.push(await medium.beginSet(plan.system, setId, options));
     const artifacts: Artifact[] = [];
     let incompressibleBytes = 0;
     const add = async (a: ArtifactInput): Promise<Artifact> => {
@@ -116,7 +119,8 @@ export async function writeSet(
       ctx.step(`writing ${stored}`);
       const facts = await storeArtifact(a.source, {
         recipients: plan.recipients,
-        sinks: writers.map((w) => w.openArtifact(stored)),
+        // A small artifact in memory (a file index) stays readable at once whatever the storage class.
+        sinks: writers.map((w) => w.openArtifact(stored, Buffer.isBuffer(a.source) ? { readable: true } : undefined)),
         signal: ctx.signal,
         onPlainBytes: a.onPlainBytes,
         encoderThreads: plan.encoderThreads,

@@ -470,6 +470,23 @@ function report(
     );
   const blocking = foreign.findings.filter((f) => f.blocking).length;
   if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
+  // Cold storage (S3 GLACIER / DEEP_ARCHIVE): a state of the set, said with what to do, never a failure.
+  const asleep = listing.folders.filter((f) => f.manifest && f.archive && f.archive.state !== 'restored');
+  if (asleep.length > 0) {
+    const waiting = asleep.filter((f) => f.archive!.state === 'archived');
+    const names = (fs: ListedSetFolder[]): string =>
+      `${fs
+        .slice(0, 5)
+        .map((f) => `${f.system}/${f.setId} (${f.archive!.storageClass})`)
+        .join(', ')}${fs.length > 5 ? ` and ${fs.length - 5} more` : ''}`;
+    if (waiting.length)
+      hints.push(
+        `${waiting.length} set(s) archived: request a restore first (lifeboat medium restore-request <set> --days N) before a verify or restore reads them: ${names(waiting)}.`,
+      );
+    const restoring = asleep.filter((f) => f.archive!.state === 'restoring');
+    if (restoring.length)
+      hints.push(`${restoring.length} set(s) archived, a restore request not done yet: ${names(restoring)}.`);
+  }
   if (committed.sets.total === 0 && foreign.findings.length === 0 && foreign.seen.files > 0)
     hints.push(`0 sets: ${describeSeen(foreign.seen, formatBytes)}.`);
   return {

@@ -99,6 +99,7 @@ function startTool(
   args: string[],
   options: ToolOptions,
   stdout: 'pipe' | number,
+  feed = false,
 ): RunningTool<ChildProcess> {
   const { cmd, argv } = dieWithParent(path, args);
   const posix = process.platform !== 'win32';
@@ -109,7 +110,7 @@ function startTool(
     live.delete(child);
     dog?.kill('SIGKILL');
   });
-  child.stdin!.end();
+  if (!feed) child.stdin!.end();
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr = (stderr + d).slice(-8000);
@@ -147,6 +148,11 @@ function startTool(
 /** Spawn an external tool whose stdout we stream; stderr is kept (redacted) for errors. */
 export function spawnTool(path: string, args: string[], options: ToolOptions): RunningTool {
   return startTool(path, args, options, 'pipe') as RunningTool;
+}
+
+/** Spawn a tool that reads what we write to its stdin (restore cmd); stdout and stderr are kept like spawnTool's. */
+export function spawnFedTool(path: string, args: string[], options: ToolOptions): RunningTool {
+  return startTool(path, args, options, 'pipe', true) as RunningTool;
 }
 
 /**

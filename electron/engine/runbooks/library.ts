@@ -8,6 +8,7 @@ import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
 import restoreFiles from './builtin/restore-files.yaml?raw';
+import restoreStream from './builtin/restore-stream.yaml?raw';
 import serverFailure from './builtin/server-failure.yaml?raw';
 import { parseRunbook, RunbookInvalidError, type ParsedRunbook } from './format';
 
@@ -20,6 +21,7 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   // Short runbooks the app starts from a set, a found file or the PITR planner (every restore keeps its record).
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,
+  'restore-stream': restoreStream,
   'pitr-restore': pitrRestore,
 };
 

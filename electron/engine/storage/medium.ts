@@ -18,7 +18,8 @@ export interface ArtifactSink {
 export interface SetWriter {
   /** Final relative path of the set: sets/<system>/<set id>. */
   readonly setPath: string;
-  openArtifact(name: string): ArtifactSink;
+  /** `readable`: a small artifact (a file index) kept out of SetWriteOptions.artifactClass, in the readable class. */
+  openArtifact(name: string, o?: { readable?: boolean }): ArtifactSink;
   /** Write the small files (manifest.json must be last) and make the set visible. */
   commit(files: Array<{ name: string; bytes: Buffer }>): Promise<void>;
   /**
@@ -34,7 +35,31 @@ export interface ObjectStat {
   etag: string | null;
   /** A symbolic link in place of a file (folders only): never followed by readers. */
   symlink?: boolean;
+  /**
+   * Cold storage (S3 GLACIER / DEEP_ARCHIVE, an archive access tier): the object exists but cannot
+   * be read before a restore request (`restoring` while it runs, `restored` with a readable copy
+   * until `until`). Absent for an object readable at once.
+   */
+  archive?: ArchiveInfo;
 }
+
+/** An object in a storage class or tier that needs a restore request before it can be read. */
+export interface ArchiveInfo {
+  state: 'archived' | 'restoring' | 'restored';
+  /** The class or tier as the store names it (GLACIER, DEEP_ARCHIVE, Archive…). */
+  storageClass: string;
+  /** When a restored copy expires (ISO time), if the store says. */
+  until: string | null;
+}
+
+/** What a set writer is asked beyond the set's name. */
+export interface SetWriteOptions {
+  /** The storage class (S3) or access tier of the set's artifacts; the small files stay readable at once. */
+  artifactClass?: string;
+}
+
+/** A restore request's outcome for one object (Medium.requestRestore). */
+export type RestoreRequestState = 'requested' | 'restoring' | 'restored' | 'readable';
 
 export interface ListedSet {
   system: string;
@@ -50,6 +75,8 @@ export interface ListedSetFolder {
   setId: string;
   path: string;
   manifest: ObjectStat | null;
+  /** Files of the set in cold storage, as the listing says (the least readable state of them); absent when none. */
+  archive?: ArchiveInfo;
 }
 
 export interface ListFilesOptions {
@@ -79,7 +106,7 @@ export interface Medium {
   readInfo(): Promise<MediumInfo | null>;
   /** Write lifeboat-medium.json; refuses when one exists. */
   writeInfo(info: MediumInfo): Promise<void>;
-  beginSet(system: string, setId: string): Promise<SetWriter>;
+  beginSet(system: string, setId: string, options?: SetWriteOptions): Promise<SetWriter>;
   /** Every complete set (a folder holding manifest.json) under sets/. */
   listSets(): Promise<ListedSet[]>;
   /** Every set folder under sets/, with or without manifest.json (partial writes excluded). */
@@ -103,7 +130,15 @@ export interface Medium {
   cleanupPartials(): Promise<string[]>;
   /** The local file behind a path (folders), for reading off the main thread; null on S3. */
   localPath(rel: string): string | null;
+  /**
+   * Media with cold storage only: ask for a readable copy of an archived object for `days` days
+   * (S3 RestoreObject). Says what the object's state is after the call; absent on other media.
+   */
+  requestRestore?(rel: string, o: { days: number; tier: RestoreTier }): Promise<RestoreRequestState>;
 }
+
+export const RESTORE_TIERS = ['Standard', 'Bulk', 'Expedited'] as const;
+export type RestoreTier = (typeof RESTORE_TIERS)[number];
 
 export interface PartialOwner {
   pid: number;

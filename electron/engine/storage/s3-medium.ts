@@ -4,6 +4,8 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  RestoreObjectCommand,
+  type StorageClass,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -22,12 +24,26 @@ import {
   type ListedSetFolder,
   type Medium,
   type ObjectStat,
+  type ArchiveInfo,
   type PartialOwner,
+  type RestoreRequestState,
+  type RestoreTier,
+  type SetWriteOptions,
   type SetWriter,
 } from './medium';
 import { createS3Client, type S3Options } from './s3-client';
+import { assertStorageClass, COLD_CLASSES } from './storage-class';
 
 const PARTIAL_MARKER = '.partial';
+const ARCHIVE_RANK: Record<ArchiveInfo['state'], number> = { archived: 0, restoring: 1, restored: 2 };
+
+interface ListedKey {
+  key: string;
+  size: number;
+  mtimeMs: number;
+  etag: string | null;
+  archive?: ArchiveInfo;
+}
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
@@ -44,6 +60,45 @@ function isNotFound(e: unknown): boolean {
   const r = e as { name?: string; $metadata?: { httpStatusCode?: number } };
   if (r.name === 'NoSuchBucket') return false;
   return r.name === 'NotFound' || r.name === 'NoSuchKey' || r.$metadata?.httpStatusCode === 404;
+}
+
+/**
+ * The archive state of an object from its HEAD: a cold class (or an Intelligent-Tiering archive
+ * tier), with `x-amz-restore` saying whether a restore runs (ongoing-request="true") or a copy is
+ * readable until its expiry-date. Undefined for an object readable at once.
+ */
+export function archiveOf(head: {
+  StorageClass?: string;
+  Restore?: string;
+  ArchiveStatus?: string;
+}): ArchiveInfo | undefined {
+  const cls = head.StorageClass ?? 'STANDARD';
+  if (!COLD_CLASSES.has(cls) && !head.ArchiveStatus) return undefined;
+  const restore = head.Restore ?? '';
+  const storageClass = head.ArchiveStatus ? `${cls} (${head.ArchiveStatus})` : cls;
+  if (/ongoing-request\s*=\s*"true"/.test(restore)) return { state: 'restoring', storageClass, until: null };
+  if (/ongoing-request\s*=\s*"false"/.test(restore)) {
+    const m = /expiry-date\s*=\s*"([^"]+)"/.exec(restore);
+    const until = m ? new Date(m[1]!) : null;
+    return {
+      state: 'restored',
+      storageClass,
+      until: until && !Number.isNaN(until.getTime()) ? until.toISOString() : null,
+    };
+  }
+  return { state: 'archived', storageClass, until: null };
+}
+
+/** What a read of an archived object says (never "corrupted": the bytes are there, asleep). */
+export function archivedError(rel: string, cause?: unknown): LifeboatError {
+  return new LifeboatError('PRECONDITION_FAILED', `archived: request a restore first (${rel} is in cold storage).`, {
+    hint: 'Ask for a readable copy with lifeboat medium restore-request <set> --days N, wait until it says restored (hours), then read the set again.',
+    cause,
+  });
+}
+
+function isArchivedRead(e: unknown): boolean {
+  return (e as { name?: string; Code?: string }).name === 'InvalidObjectState';
 }
 
 function s3Failure(e: unknown, what: string): LifeboatError {
@@ -106,7 +161,9 @@ export class S3Medium implements Medium {
     }
   }
 
-  async beginSet(system: string, setId: string): Promise<SetWriter> {
+  async beginSet(system: string, setId: string, options: SetWriteOptions = {}): Promise<SetWriter> {
+    const cls = options.artifactClass;
+    if (cls) assertStorageClass(cls);
     const setPath = `sets/${system}/${setId}`;
     if (await this.stat(`${setPath}/manifest.json`))
       throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
@@ -116,7 +173,7 @@ export class S3Medium implements Medium {
     const sinks: ArtifactSink[] = [];
     return {
       setPath,
-      openArtifact: (name) => {
+      openArtifact: (name, o = {}) => {
         assertSafeRelativePath(name, 'artifact name');
         const body = new PassThrough({ highWaterMark: 1024 * 1024 });
         // lib-storage reads the body with for-await. When a part fails (S3 lost) it stops reading,
@@ -128,7 +185,12 @@ export class S3Medium implements Medium {
         body[Symbol.asyncIterator] = () => body.iterator({ destroyOnReturn: false });
         const upload = new Upload({
           client: this.client,
-          params: { Bucket: this.bucket, Key: this.key(`${setPath}/${name}`), Body: body },
+          params: {
+            Bucket: this.bucket,
+            Key: this.key(`${setPath}/${name}`),
+            Body: body,
+            ...(cls && !o.readable ? { StorageClass: cls as StorageClass } : {}),
+          },
           partSize: 8 * 1024 * 1024,
           queueSize: 2,
           leavePartsOnError: false,
@@ -163,10 +225,8 @@ export class S3Medium implements Medium {
     };
   }
 
-  private async listKeys(
-    relPrefix: string,
-  ): Promise<Array<{ key: string; size: number; mtimeMs: number; etag: string | null }>> {
-    const out: Array<{ key: string; size: number; mtimeMs: number; etag: string | null }> = [];
+  private async listKeys(relPrefix: string, restoreStatus = false): Promise<ListedKey[]> {
+    const out: ListedKey[] = [];
     let token: string | undefined;
     do {
       let page;
@@ -176,14 +236,33 @@ export class S3Medium implements Medium {
             Bucket: this.bucket,
             Prefix: this.prefix ? `${this.prefix}/${relPrefix}` : relPrefix,
             ContinuationToken: token,
+            ...(restoreStatus ? { OptionalObjectAttributes: ['RestoreStatus' as const] } : {}),
           }),
         );
       } catch (e) {
         throw s3Failure(e, 'listing');
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key)
-          out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? null });
+        if (!o.Key) continue;
+        const archive = COLD_CLASSES.has(o.StorageClass ?? '')
+          ? archiveOf({
+              StorageClass: o.StorageClass,
+              Restore: o.RestoreStatus
+                ? o.RestoreStatus.IsRestoreInProgress
+                  ? 'ongoing-request="true"'
+                  : o.RestoreStatus.RestoreExpiryDate
+                    ? `ongoing-request="false", expiry-date="${o.RestoreStatus.RestoreExpiryDate.toUTCString()}"`
+                    : undefined
+                : undefined,
+            })
+          : undefined;
+        out.push({
+          key: o.Key,
+          size: o.Size ?? 0,
+          mtimeMs: o.LastModified?.getTime() ?? 0,
+          etag: o.ETag ?? null,
+          ...(archive ? { archive } : {}),
+        });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -218,13 +297,16 @@ export class S3Medium implements Medium {
   async listSetFolders(): Promise<ListedSetFolder[]> {
     const folders = new Map<string, ListedSetFolder>();
     const partial = new Set<string>();
-    for (const o of await this.listKeys('sets/')) {
+    for (const o of await this.listKeys('sets/', true)) {
       const parts = this.rel(o.key).split('/');
       if (parts.length < 4) continue;
       const [, system, setId] = parts as [string, string, string];
       if (system.startsWith('.') || setId.startsWith('.')) continue;
       const path = `sets/${system}/${setId}`;
-      const folder = folders.get(path) ?? { system, setId, path, manifest: null };
+      const folder: ListedSetFolder = folders.get(path) ?? { system, setId, path, manifest: null };
+      // The least readable state of the set's files stands for the set: archived, then restoring, then restored.
+      if (o.archive && (!folder.archive || ARCHIVE_RANK[o.archive.state] < ARCHIVE_RANK[folder.archive.state]))
+        folder.archive = o.archive;
       if (parts.length === 4 && parts[3] === 'manifest.json')
         folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
       if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
@@ -282,6 +364,7 @@ export class S3Medium implements Medium {
       return Buffer.from(await r.Body!.transformToByteArray());
     } catch (e) {
       if (isNotFound(e)) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`, { cause: e });
+      if (isArchivedRead(e)) throw archivedError(rel, e);
       throw s3Failure(e, `read of ${rel}`);
     }
   }
@@ -301,6 +384,7 @@ export class S3Medium implements Medium {
       return r.Body instanceof Readable ? r.Body : Readable.from(r.Body as AsyncIterable<Uint8Array>);
     } catch (e) {
       if (isNotFound(e)) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`, { cause: e });
+      if (isArchivedRead(e)) throw archivedError(rel, e);
       throw s3Failure(e, `read of ${rel}`);
     }
   }
@@ -308,7 +392,13 @@ export class S3Medium implements Medium {
   async stat(rel: string): Promise<ObjectStat | null> {
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
-      return { size: r.ContentLength ?? 0, mtimeMs: r.LastModified?.getTime() ?? 0, etag: r.ETag ?? null };
+      const archive = archiveOf(r);
+      return {
+        size: r.ContentLength ?? 0,
+        mtimeMs: r.LastModified?.getTime() ?? 0,
+        etag: r.ETag ?? null,
+        ...(archive ? { archive } : {}),
+      };
     } catch (e) {
       if (isNotFound(e)) return null;
       throw s3Failure(e, `stat of ${rel}`);
@@ -374,5 +464,26 @@ export class S3Medium implements Medium {
 
   localPath(): string | null {
     return null;
+  }
+
+  /** RestoreObject for an archived object (a second request while one runs is answered 409 by S3: said as `restoring`). */
+  async requestRestore(rel: string, o: { days: number; tier: RestoreTier }): Promise<RestoreRequestState> {
+    const st = await this.stat(rel);
+    if (!st) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`);
+    if (!st.archive) return 'readable';
+    if (st.archive.state !== 'archived') return st.archive.state;
+    try {
+      await this.client.send(
+        new RestoreObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(rel),
+          RestoreRequest: { Days: o.days, GlacierJobParameters: { Tier: o.tier } },
+        }),
+      );
+      return 'requested';
+    } catch (e) {
+      if ((e as { name?: string }).name === 'RestoreAlreadyInProgress') return 'restoring';
+      throw s3Failure(e, `restore request for ${rel}`);
+    }
   }
 }

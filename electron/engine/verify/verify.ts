@@ -21,7 +21,7 @@ import type { JobContext } from '../jobs/job-manager';
 import { CheckTap, gateStages } from '../restore/gate';
 import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
-import type { Medium } from '../storage/medium';
+import type { ArchiveInfo, Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
@@ -141,6 +141,13 @@ export function environmentReason(e: unknown): string | null {
   return exitCodeFor(err.code) === 2 ? err.message : null;
 }
 
+/** An archived artifact's state in the operator's words (verify, scan). */
+export function archiveText(a: ArchiveInfo): string {
+  return a.state === 'restoring'
+    ? `archived: a restore was requested and is not done yet (${a.storageClass})`
+    : `archived: request a restore first (${a.storageClass}; lifeboat medium restore-request)`;
+}
+
 /** Phase 1, cheap: manifest, names, signature, SHA256SUMS, presence and sizes. */
 export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
   const plan: Plan = { target: t, manifest: null, setProblems: [], artifacts: [], inventory: new Map() };
@@ -239,7 +246,16 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
         verdict: 'corrupted',
         detail: 'an empty artifact (a stored artifact is never empty)',
       });
-    else plan.inventory.set(a.path, { verdict: 'ok', detail: null });
+    else if (st.archive && st.archive.state !== 'restored') {
+      // Cold storage: the bytes are there and cannot be read before a restore request. A state, never a failure.
+      const state = archiveText(st.archive);
+      plan.inventory.set(
+        a.path,
+        levelRank(o.level) >= levelRank('integrity')
+          ? { verdict: 'not-checked', detail: state }
+          : { verdict: 'ok', detail: state },
+      );
+    } else plan.inventory.set(a.path, { verdict: 'ok', detail: null });
   }
   return plan;
 }

@@ -7,6 +7,7 @@ import { sha256Hex } from '../../format/manifest';
 import { checkFiles, checkSql, waitPgReady } from './checks';
 import { pgPromote } from './pg-promote';
 import { pitrPlan, restorePgPitr } from './pitr';
+import { restoreCmdAction } from './restore-cmd';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
 import { selectSet } from './select-set';
@@ -40,6 +41,7 @@ export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'restore.pg-logical': restorePgLogical,
   'restore.pg-pitr': restorePgPitr,
   'restore.files': restoreFiles,
+  'restore.cmd': restoreCmdAction,
   'check.sql': checkSql,
   'check.files': checkFiles,
   'wait.pg-ready': waitPgReady,

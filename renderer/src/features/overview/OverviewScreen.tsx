@@ -46,6 +46,8 @@ function backupArgs(r: Recoverability): string[] {
   const head = ['lifeboat', 'backup'];
   if (kind === 'pg-base')
     return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+  if (kind === 'stream')
+    return [...head, 'cmd', '--system', r.system, '--kind', '<label>', '--command', '<command>', '--to', '<medium>'];
   if (kind === 'files' || kind === 'config') {
     return [
       ...head,
