@@ -73,8 +73,8 @@ export interface ListedFile {
 }
 
 export interface Medium {
-  readonly kind: 'folder' | 's3';
-  /** Absolute folder path, or s3://bucket/prefix. */
+  readonly kind: 'folder' | 's3' | 'azure';
+  /** Absolute folder path, s3://bucket/prefix or azure://container/prefix. */
   readonly location: string;
   readInfo(): Promise<MediumInfo | null>;
   /** Write lifeboat-medium.json; refuses when one exists. */

@@ -9,6 +9,7 @@ import { useFocusOnChange } from '../../lib/use-focus';
 import { useScreenJob } from '../../lib/use-job';
 import { useResult } from '../../lib/use-result';
 import { PruneCard } from './PruneCard';
+import { AzureMediumForm } from './AzureMediumForm';
 import { S3MediumForm, type S3Draft } from './S3MediumForm';
 
 /** What a scan job returns (engine/api/overview-media-handlers.ts, ScanJobResult). */
@@ -243,13 +244,13 @@ export function MediaScreen(): React.JSX.Element {
           }}
         >
           <label>
-            Folder path (absolute), a folder holding several media, or an S3 location already set up
+            Folder path (absolute), a folder holding several media, or an S3 or Azure location already set up
             <input
               type="text"
               data-testid="medium-location"
               value={location}
               onChange={(e) => setLocation(e.target.value)}
-              placeholder="/media/usb-1  or  s3://bucket/prefix"
+              placeholder="/media/usb-1  or  s3://bucket/prefix  or  azure://container/prefix"
               required
               aria-invalid={error ? true : undefined}
               aria-describedby={error ? `${fieldId}-err` : undefined}
@@ -298,6 +299,7 @@ export function MediaScreen(): React.JSX.Element {
         )}
       </article>
       <S3MediumForm onScan={scan} edit={edit} onEditDone={() => setEdit(null)} />
+      <AzureMediumForm onScan={scan} />
       <article className="card wide" aria-labelledby="known-media-title">
         <h2 id="known-media-title">Known media</h2>
         {removed && (
