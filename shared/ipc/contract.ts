@@ -117,7 +117,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   startScan: {
-    doc: 'Start a job that scans a medium (folder path or s3://bucket/prefix) into the catalog.',
+    doc: 'Start a job that scans a medium (folder path, s3://bucket/prefix or azure://container/prefix) into the catalog.',
     input: z.object({ location: z.string().min(1).max(4096) }).strict(),
     output: JobSnapshotSchema,
   },
@@ -361,7 +361,7 @@ export const contract = {
     output: z.object({ id: z.string(), label: z.string().nullable(), location: z.string(), setsForgotten: z.number() }),
   },
   initMedium: {
-    doc: 'Make a folder (absolute path) or s3://bucket/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
+    doc: 'Make a folder (absolute path), s3://bucket/prefix or azure://container/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
     input: z.object({ location: z.string().min(1).max(4096), label: z.string().trim().min(1).max(100) }).strict(),
     output: z.object({ id: z.string(), label: z.string(), location: z.string() }),
   },

@@ -177,6 +177,46 @@ describe('Azure Blob media', () => {
     expect((await blobs(`prod/sets/${pgSet}/`)).length).toBeGreaterThan(0);
   }, 60_000);
 
+  it('archives WAL on Azure: wal-push stores a segment once, wal-fetch returns it hash-checked', async () => {
+    const seg = join(dir.path, '000000010000000000000003');
+    writeFileSync(seg, Buffer.concat([Buffer.from('segment '), randomBytes(64 * 1024)]));
+    for (let i = 0; i < 2; i++) {
+      const pushed = await lifeboatAsync(
+        env,
+        'wal-push',
+        seg,
+        '--system',
+        'shop-db',
+        '--to',
+        AZ,
+        '--recipient',
+        recipient,
+        '--sign-key',
+        signKey,
+      );
+      expect(pushed.status, pushed.stderr).toBe(0);
+      if (i === 1) expect(pushed.stderr).toContain('already archived');
+    }
+    const out = join(dir.path, 'fetched-wal');
+    const fetched = await lifeboatAsync(
+      env,
+      'wal-fetch',
+      '000000010000000000000003',
+      out,
+      '--system',
+      'shop-db',
+      '--from',
+      AZ,
+      '--identity',
+      identity,
+      '--trust-key',
+      `${signKey}.pub`,
+    );
+    expect(fetched.status, fetched.stderr).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(seg))).toBe(true);
+    expect((await blobs('prod/wal/')).length).toBeGreaterThan(0);
+  });
+
   it('a wrong key is access denied (exit 2), and the key appears nowhere', async () => {
     const wrong = randomBytes(64).toString('base64');
     const home = join(dir.path, 'wrong');

@@ -7,8 +7,11 @@ import { assertSafeRelativePath } from '../format/names';
 import { redactText } from '../log/redact';
 import {
   completeSets,
-  isAbandoned,
+  PARTIAL_MARKER,
+  removeAbandonedPartials,
+  setFoldersOf,
   type ArtifactSink,
+  type ListedObject,
   type ListedFile,
   type ListFilesOptions,
   type ListedSet,
@@ -20,7 +23,6 @@ import {
 } from './medium';
 import { createBlobServiceClient, type AzureOptions } from './azure-client';
 
-const PARTIAL_MARKER = '.partial';
 /** Block size of staged uploads; at most BLOCKS_IN_FLIGHT + 1 of them are in memory per artifact. */
 const BLOCK_SIZE = 8 * 1024 * 1024;
 const BLOCKS_IN_FLIGHT = 2;
@@ -256,24 +258,12 @@ export class AzureMedium implements Medium {
     return completeSets(await this.listSetFolders());
   }
 
+  private async setObjects(): Promise<ListedObject[]> {
+    return (await this.listKeys('sets/')).map(({ key, ...o }) => ({ rel: this.rel(key), ...o }));
+  }
+
   async listSetFolders(): Promise<ListedSetFolder[]> {
-    const folders = new Map<string, ListedSetFolder>();
-    const partial = new Set<string>();
-    for (const o of await this.listKeys('sets/')) {
-      const parts = this.rel(o.key).split('/');
-      if (parts.length < 4) continue;
-      const [, system, setId] = parts as [string, string, string];
-      if (system.startsWith('.') || setId.startsWith('.')) continue;
-      const path = `sets/${system}/${setId}`;
-      const folder = folders.get(path) ?? { system, setId, path, manifest: null };
-      if (parts.length === 4 && parts[3] === 'manifest.json')
-        folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
-      if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
-      folders.set(path, folder);
-    }
-    return [...folders.values()]
-      .filter((f) => !partial.has(f.path) || f.manifest !== null)
-      .sort((a, b) => a.path.localeCompare(b.path));
+    return setFoldersOf(await this.setObjects());
   }
 
   /** One folder level: its blobs and sub-folders, all pages. */
@@ -380,21 +370,11 @@ export class AzureMedium implements Medium {
   }
 
   async cleanupPartials(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const o of await this.listKeys('sets/')) {
-      const rel = this.rel(o.key);
-      if (!rel.endsWith(`/${PARTIAL_MARKER}`)) continue;
-      const setPath = rel.slice(0, -PARTIAL_MARKER.length - 1);
-      const owner = await this.readFile(rel).then(
-        (b) => JSON.parse(b.toString('utf8')) as PartialOwner,
-        () => null,
-      );
-      if (isAbandoned(owner, Date.now() - o.mtimeMs, hostname())) {
-        await this.deletePrefix(`${setPath}/`);
-        removed.push(setPath);
-      }
-    }
-    return removed;
+    return removeAbandonedPartials(
+      await this.setObjects(),
+      (rel) => this.readFile(rel),
+      (prefix) => this.deletePrefix(prefix),
+    );
   }
 
   localPath(): string | null {

@@ -34,7 +34,7 @@ interface ScanJobView {
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-/** Make a folder (or s3:// location) a Lifeboat medium from the app, as `lifeboat medium init` does, then scan it. */
+/** Make a folder (or s3:// or azure:// location) a Lifeboat medium from the app, as `lifeboat medium init` does, then scan it. */
 function InitMedium({ location, onDone }: { location: string; onDone: (location: string) => void }): React.JSX.Element {
   const api = getApi();
   const [label, setLabel] = useState('');
@@ -279,7 +279,9 @@ export function MediaScreen(): React.JSX.Element {
             <span id={`${fieldId}-scan-why`} className="muted small">
               {running ? 'A scan is running.' : !location.trim() ? 'Type a folder path first.' : ''}
             </span>
-            <CliCommand args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix>']} />
+            <CliCommand
+              args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix | azure://container/prefix>']}
+            />
           </div>
         </form>
         {shown && (
