@@ -5,6 +5,7 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -15,7 +16,7 @@ import { json, lifeboatAsync, loggedUnder, type CliRun } from '../helpers/cli';
 import { keyedMedium } from '../helpers/keyed-medium';
 import { startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
-import { treeState } from '../helpers/tree-state';
+import { shellBlocks, treeState } from '../helpers/tree-state';
 import { tempDir } from '../helpers/temp';
 import { createSettingsHandlers } from '../../electron/engine/api/settings-handlers';
 import { MemoryCredentialStore } from '../../electron/engine/credentials/credential-store';
@@ -61,6 +62,19 @@ afterAll(async () => {
   await Promise.all([pg?.destroy(), az?.stop()]);
   dir?.cleanup();
 }, 30_000);
+
+/** An account SAS for the blob service with these permissions (r, l, w, c, d…), valid an hour. */
+function sas(perms: string): string {
+  return generateAccountSASQueryParameters(
+    {
+      expiresOn: new Date(Date.now() + 3600_000),
+      permissions: AccountSASPermissions.parse(perms),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      services: AccountSASServices.parse('b').toString(),
+    },
+    new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+  ).toString();
+}
 
 const backup = (...args: string[]): Promise<CliRun> =>
   lifeboatAsync(env, 'backup', ...args, '--recipient', recipient, '--sign-key', signKey, '--json');
@@ -240,16 +254,6 @@ describe('Azure Blob media', () => {
   });
 
   it('a SAS token works, and never appears in errors or logs when a request fails', async () => {
-    const sas = (perms: string): string =>
-      generateAccountSASQueryParameters(
-        {
-          expiresOn: new Date(Date.now() + 3600_000),
-          permissions: AccountSASPermissions.parse(perms),
-          resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
-          services: AccountSASServices.parse('b').toString(),
-        },
-        new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-      ).toString();
     const sasEnv = (token: string, home: string): NodeJS.ProcessEnv => ({
       ...env,
       LIFEBOAT_HOME: join(dir.path, home),
@@ -291,6 +295,32 @@ describe('Azure Blob media', () => {
     expect(all).toMatch(/reach/i);
     for (const secret of [sig, encodeURIComponent(sig), decodeURIComponent(sig)]) expect(all).not.toContain(secret);
   }, 30_000);
+
+  it('docs/restore-by-hand.md: a set copied off Azure with curl and a SAS passes the by-hand checks', () => {
+    const md = readFileSync(join(__dirname, '../../docs/restore-by-hand.md'), 'utf8');
+    const blocks = shellBlocks(md, /^(0\. |Copying a set off Azure|1\. )/);
+    expect(blocks).toHaveLength(4); // 0 (two blocks), Azure, 1
+    const work = join(dir.path, 'by-hand');
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        IDENTITY: identity,
+        SIGNER_PUB: `${signKey}.pub`,
+        SYSTEM: 'shop-db',
+        SET: pgSet.split('/')[1],
+        WORK: work,
+        CONTAINER_URL: `${az.endpoint}/backups`,
+        PREFIX: 'prod',
+        SAS: sas('rl'),
+        FROM_AZURE: join(dir.path, 'from-azure'),
+      },
+      timeout: 30_000,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/db\.dump\.zst\.age: OK/);
+    expect(r.stdout).not.toMatch(/FAILED/);
+  });
 
   it('the app reaches it with the key from the keychain: never in settings, never back over IPC', async () => {
     const home = join(dir.path, 'app');
