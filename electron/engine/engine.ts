@@ -9,6 +9,8 @@ import { loadSettings, type Settings } from './settings/settings';
 import { LifeboatError } from './errors';
 import type { Medium } from './storage/medium';
 import { openMedium } from './storage/open-medium';
+import type { AzureOptions } from './storage/azure-client';
+import { azureSecretOptions } from './storage/azure-secret';
 import type { S3Options } from './storage/s3-client';
 
 export type FrontDoor = 'app' | 'bridge' | 'cli';
@@ -64,7 +66,37 @@ export class Engine {
    * anything else opens as given (S3 then uses the standard AWS sources).
    */
   readonly openMedium = async (location: string): Promise<Medium> =>
-    openMedium(location, await this.s3Options(location));
+    openMedium(location, await this.s3Options(location), await this.azureOptions(location));
+
+  /**
+   * An azure:// location saved in settings: its endpoint and the secret of its keychain entry (an
+   * account key, a SAS token or a connection string, told apart by their form). Without saved
+   * settings the AZURE_STORAGE_* variables apply.
+   */
+  private async azureOptions(location: string): Promise<AzureOptions | undefined> {
+    if (!location.startsWith('azure://')) return undefined;
+    const s = this.settings();
+    const entry = s.azureMedia
+      .filter((m) => location === m.location || location.startsWith(`${m.location.replace(/\/$/, '')}/`))
+      .sort((a, b) => b.location.length - a.location.length)[0];
+    if (!entry) return undefined;
+    const options: AzureOptions = {};
+    if (entry.endpoint) options.endpoint = entry.endpoint;
+    if (entry.credential) {
+      const secret = await this.credentials.get(entry.credential);
+      if (secret === null)
+        throw new LifeboatError(
+          'CREDENTIAL_UNAVAILABLE',
+          `The Azure key ${entry.credential} for ${entry.location} is not in the keychain.`,
+          {
+            hint: 'Add it on the Credentials screen (the account key, a SAS token or a connection string), or unlock the keychain.',
+          },
+        );
+      const account = s.azureKeys[entry.credential.slice('azure:'.length)]?.account;
+      Object.assign(options, azureSecretOptions(secret), account ? { account } : {});
+    }
+    return options;
+  }
 
   private async s3Options(location: string): Promise<S3Options | undefined> {
     if (!location.startsWith('s3://')) return undefined;

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { KeychainStatusSchema } from './app';
+import { AZURE_CREDENTIAL_REF, AZURE_LOCATION, AZURE_LOCATION_WHAT } from './azure-location';
 import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from './s3-location';
 
-export const CREDENTIAL_KINDS = ['pg', 's3', 'age', 'signing'] as const;
+export const CREDENTIAL_KINDS = ['pg', 's3', 'azure', 'age', 'signing'] as const;
 
 /** A keychain entry as the renderer sees it: the reference and what it is, never the secret. */
 export const CredentialRefSchema = z.object({
@@ -11,7 +12,7 @@ export const CredentialRefSchema = z.object({
   /** For pg: the target URL (no password) saved with it. */
   url: z.string().nullable(),
   label: z.string(),
-  /** For s3: the access key id kept with the secret key (an id, not a secret). */
+  /** For s3: the access key id kept with the secret key (an id, not a secret); for azure: the storage account name. */
   accessKeyId: z.string().nullable().default(null),
   /** For age and signing: the key id manifests name (16 hex); null when the stored secret does not parse. */
   keyId: z.string().nullable().default(null),
@@ -32,6 +33,15 @@ export const S3MediumSettingsSchema = z.object({
   credential: z.string().regex(S3_CREDENTIAL_REF).default(''),
 });
 export type S3MediumSettings = z.infer<typeof S3MediumSettingsSchema>;
+
+/** How an azure:// medium is reached: the blob endpoint (empty: the account's public one) and the keychain reference. */
+export const AzureMediumSettingsSchema = z.object({
+  location: z.string().regex(AZURE_LOCATION, AZURE_LOCATION_WHAT),
+  endpoint: z.string().max(2000).default(''),
+  /** An azure:<name> keychain reference; empty means the AZURE_STORAGE_* variables. */
+  credential: z.string().regex(AZURE_CREDENTIAL_REF).default(''),
+});
+export type AzureMediumSettings = z.infer<typeof AzureMediumSettingsSchema>;
 
 export const CredentialsViewSchema = z.object({
   keychain: KeychainStatusSchema,
@@ -58,6 +68,7 @@ export const SettingsViewSchema = z.object({
   dataDir: z.string(),
   trustedKeys: z.array(z.object({ keyId: z.string(), label: z.string(), addedAt: z.string() })),
   s3Media: z.array(S3MediumSettingsSchema),
+  azureMedia: z.array(AzureMediumSettingsSchema).default([]),
   /** Per system: its tier and the validation queries run after a test restore (editable in Settings). */
   systems: z
     .record(

@@ -43,6 +43,8 @@ export const CHANNEL_NAMES = [
   'getSetDetail',
   'planPitr',
   'saveS3Medium',
+  'saveAzureMedium',
+  'removeAzureMedium',
   'removeS3Medium',
   'pickFolder',
   'exportReportPdf',

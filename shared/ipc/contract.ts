@@ -13,6 +13,7 @@ import {
 import { JobSnapshotSchema } from '../domain/jobs';
 import { LibraryEntrySchema, RunSummarySchema, RunViewSchema } from '../domain/runs';
 import {
+  AzureMediumSettingsSchema,
   CredentialsViewSchema,
   S3MediumSettingsSchema,
   SettingsViewSchema,
@@ -116,7 +117,7 @@ export const contract = {
     output: JobSnapshotSchema,
   },
   startScan: {
-    doc: 'Start a job that scans a medium (folder path or s3://bucket/prefix) into the catalog.',
+    doc: 'Start a job that scans a medium (folder path, s3://bucket/prefix or azure://container/prefix) into the catalog.',
     input: z.object({ location: z.string().min(1).max(4096) }).strict(),
     output: JobSnapshotSchema,
   },
@@ -240,11 +241,11 @@ export const contract = {
     doc: 'Store a secret in the OS keychain under a reference; the secret goes in once and never comes back out.',
     input: z
       .object({
-        account: z.string().regex(/^(pg|s3|age|signing):[A-Za-z0-9._-]{1,120}$/, 'a reference like pg:prod-db'),
+        account: z.string().regex(/^(pg|s3|azure|age|signing):[A-Za-z0-9._-]{1,120}$/, 'a reference like pg:prod-db'),
         secret: z.string().min(1).max(65536),
         /** pg: the target URL without a password, saved in settings. */
         url: z.string().max(4096).optional(),
-        /** s3: the access key id (the secret is the secret access key). */
+        /** s3: the access key id (the secret is the secret access key); azure: the storage account name (the secret is its key or a SAS token; none with a connection string). */
         accessKeyId: z.string().max(200).optional(),
         label: z.string().max(200).optional(),
       })
@@ -307,6 +308,16 @@ export const contract = {
     input: S3MediumSettingsSchema.strict(),
     output: SettingsViewSchema,
   },
+  saveAzureMedium: {
+    doc: 'Remember how an azure:// medium is reached (blob endpoint, keychain reference of its key); scans and restores use it.',
+    input: AzureMediumSettingsSchema.strict(),
+    output: SettingsViewSchema,
+  },
+  removeAzureMedium: {
+    doc: 'Forget the settings of an azure:// medium (its sets stay in the catalog).',
+    input: z.object({ location: z.string().min(1).max(2000) }).strict(),
+    output: SettingsViewSchema,
+  },
   removeS3Medium: {
     doc: 'Forget the settings of an s3:// medium (its sets stay in the catalog).',
     input: z.object({ location: z.string().min(1).max(2000) }).strict(),
@@ -350,7 +361,7 @@ export const contract = {
     output: z.object({ id: z.string(), label: z.string().nullable(), location: z.string(), setsForgotten: z.number() }),
   },
   initMedium: {
-    doc: 'Make a folder (absolute path) or s3://bucket/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
+    doc: 'Make a folder (absolute path), s3://bucket/prefix or azure://container/prefix a Lifeboat medium with a label, as `lifeboat medium init` does.',
     input: z.object({ location: z.string().min(1).max(4096), label: z.string().trim().min(1).max(100) }).strict(),
     output: z.object({ id: z.string(), label: z.string(), location: z.string() }),
   },

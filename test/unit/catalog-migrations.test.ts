@@ -218,6 +218,43 @@ describe('catalog migration 008', () => {
   });
 });
 
+describe('catalog migration 009', () => {
+  it('lets media be Azure containers, keeping every medium and the rows that reference them', () => {
+    const old = Catalog.open(path, { targetVersion: 8 });
+    old.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 's3', 's3://b/p', 'now')").run();
+    old.db
+      .prepare("INSERT INTO sets (key, set_id, system, kind, created_at) VALUES ('f/1', '1', 'f', 'files', 'now')")
+      .run();
+    old.db
+      .prepare(
+        "INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES ('f/1', 'm1', 'sets/f/1', 'now', 'now')",
+      )
+      .run();
+    expect(() =>
+      old.db
+        .prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m2', 'azure', 'azure://c/p', 'now')")
+        .run(),
+    ).toThrow(/CHECK/);
+    old.close();
+    const c = migrateFromPrevious(9);
+    c.db
+      .prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m2', 'azure', 'azure://c/p', 'now')")
+      .run();
+    expect(() =>
+      c.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m3', 'gcs', 'gs://x', 'now')").run(),
+    ).toThrow(/CHECK/);
+    expect(c.db.prepare("SELECT location FROM media WHERE id = 'm1'").pluck().get()).toBe('s3://b/p');
+    expect(c.db.prepare("SELECT count(*) FROM presence WHERE medium_id = 'm1'").pluck().get()).toBe(1);
+    // The references still point at media: removing a medium removes its presence rows.
+    c.db.prepare("DELETE FROM media WHERE id = 'm1'").run();
+    expect(c.db.prepare('SELECT count(*) FROM presence').pluck().get()).toBe(0);
+    expect(
+      c.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'media_location'").pluck().get(),
+    ).toBe(1);
+    c.close();
+  });
+});
+
 describe('catalog open', () => {
   it('is in WAL mode and counts nothing when new', () => {
     const c = Catalog.open(path);

@@ -37,6 +37,8 @@ describe('settings', () => {
       pgTargets: { prod: { url: 'postgres://db/app' } },
       s3Keys: { k: { accessKeyId: 'AKIA1', label: 'offsite' } },
       s3Media: [{ location: 's3://bucket/prefix', credential: 's3:k' }],
+      azureKeys: { a: { account: 'drbackups' }, cs: {} },
+      azureMedia: [{ location: 'azure://dr-site/prod', credential: 'azure:a' }],
     });
     expect(s).toEqual({
       version: 1,
@@ -54,7 +56,14 @@ describe('settings', () => {
       pgTargets: { prod: { url: 'postgres://db/app', label: '' } },
       s3Keys: { k: { accessKeyId: 'AKIA1', label: 'offsite' } },
       s3Media: [{ location: 's3://bucket/prefix', endpoint: '', region: '', credential: 's3:k' }],
+      azureKeys: { a: { account: 'drbackups', label: '' }, cs: { account: '', label: '' } },
+      azureMedia: [{ location: 'azure://dr-site/prod', endpoint: '', credential: 'azure:a' }],
     });
+    expect(() => parseSettings({ azureMedia: [{ location: 'azure://ccc', credential: 's3:x' }] })).toThrow(
+      /azure:<name> keychain reference/,
+    );
+    expect(() => parseSettings({ azureMedia: [{ location: 'azure://Bad--name' }] })).toThrow(/azure:\/\/container/);
+    expect(() => parseSettings({ azureKeys: { a: { account: 'Not An Account' } } })).toThrow(/storage account name/);
     expect(() => parseSettings({ s3Media: [{ location: 's3://bucket', credential: 'pg:x' }] })).toThrow(
       /keychain reference/,
     );

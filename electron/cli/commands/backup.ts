@@ -18,7 +18,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--system <name>', 'the protected system (e.g. customer-db)')
     .requiredOption(
-      '--to <dir | s3://bucket/prefix>',
+      '--to <dir | s3://bucket/prefix | azure://container/prefix>',
       'a medium to write to (repeat for several: one pass, identical copies)',
       collect,
     )

@@ -64,7 +64,10 @@ export async function scanCommand(
   const identities = readIdentities(opts.identity ?? []);
   const timeZone = opts.timeZone ? checkTimeZone(opts.timeZone) : undefined;
   if (!location && !opts.rebuild)
-    throw new LifeboatError('BAD_INPUT', 'Give a medium to scan (a folder or s3://bucket/prefix), or --rebuild.');
+    throw new LifeboatError(
+      'BAD_INPUT',
+      'Give a medium to scan (a folder, s3://bucket/prefix or azure://container/prefix), or --rebuild.',
+    );
   let locations: string[];
   let aside: string | null = null;
   if (opts.rebuild) {

@@ -9,7 +9,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function registerCatalog(program: Command, io: CliIo): void {
   withForeignSecretOptions(program.command('scan [location]'))
     .description(
-      'read a medium (folder or s3://bucket/prefix) into the offline catalog; --rebuild recreates the catalog from every known medium',
+      'read a medium (folder, s3://bucket/prefix or azure://container/prefix) into the offline catalog; --rebuild recreates the catalog from every known medium',
     )
     .option(
       '--rebuild',

@@ -29,7 +29,7 @@ export function registerCheck(program: Command, io: CliIo): void {
     )
     .option('--system <name>', 'check this system (repeat; default every system known)', collect)
     .option(
-      '--from <dir | s3://bucket/prefix>',
+      '--from <dir | s3://bucket/prefix | azure://container/prefix>',
       'read the sets and WAL straight from this medium, no catalog (repeat for several)',
       collect,
     )

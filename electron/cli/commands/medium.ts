@@ -26,7 +26,7 @@ export function registerMedium(program: Command, io: CliIo): void {
   const medium = program.command('medium').description('prepare backup media (folders, S3 buckets)');
   medium
     .command('init <location>')
-    .description('make a folder (USB drive, NAS) or s3://bucket/prefix a Lifeboat medium')
+    .description('make a folder (USB drive, NAS), s3://bucket/prefix or azure://container/prefix a Lifeboat medium')
     .requiredOption('--label <label>', 'a name written on the drive, e.g. "offsite-2"')
     .option('--json', 'print one machine-readable result')
     .action(async (location: string, opts: { label: string; json?: boolean }) => {

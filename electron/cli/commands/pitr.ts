@@ -58,7 +58,7 @@ export function registerPitr(program: Command, io: CliIo): void {
     .command('wal-push <path>')
     .description("archive one WAL file (PostgreSQL's archive_command: lifeboat wal-push %p --system S --to M)")
     .requiredOption('--system <name>', 'the system the WAL belongs to')
-    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .requiredOption('--to <dir | s3://bucket/prefix | azure://container/prefix>', 'the medium holding the archive')
     .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat)', collect)
     .option(
       '--sign-key <file>',
@@ -83,7 +83,7 @@ export function registerPitr(program: Command, io: CliIo): void {
       'the background archiver `wal-push --async` starts: pushes every ready WAL file of a cluster, then exits when idle',
     )
     .requiredOption('--system <name>', 'the system the WAL belongs to')
-    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .requiredOption('--to <dir | s3://bucket/prefix | azure://container/prefix>', 'the medium holding the archive')
     .requiredOption('--spool <dir>', 'the spool folder (markers for archive_command)')
     .requiredOption('--pg-wal <dir>', "PostgreSQL's pg_wal folder")
     .option('--recipient <age1… | file>', 'encrypt to this age recipient (repeat)', collect)
@@ -103,7 +103,7 @@ export function registerPitr(program: Command, io: CliIo): void {
       "restore one WAL file, signature- and hash-checked (PostgreSQL's restore_command: lifeboat wal-fetch %f %p --system S --from M)",
     )
     .requiredOption('--system <name>', 'the system the WAL belongs to')
-    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the archive')
+    .requiredOption('--from <dir | s3://bucket/prefix | azure://container/prefix>', 'the medium holding the archive')
     .option('--identity <file>', 'age identity for an encrypted archive (repeat)', collect)
     .option('--trust-key <file>', "the signer's public key (repeat; default: the catalog's pinned keys)", collect)
     .option(
@@ -123,7 +123,10 @@ export function registerPitr(program: Command, io: CliIo): void {
         'with --target-time, what a restore would need and what to worry about',
     )
     .requiredOption('--system <name>', 'the system')
-    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the base backups and the WAL archive')
+    .requiredOption(
+      '--from <dir | s3://bucket/prefix | azure://container/prefix>',
+      'the medium holding the base backups and the WAL archive',
+    )
     .option('--target-time <ISO 8601>', 'the time to recover to')
     .option('--identity <file>', 'age identity (to read commit times from encrypted WAL)', collect)
     .option('--pg-bin <dir>', 'directory holding pg_waldump')
@@ -145,7 +148,10 @@ export function registerPitr(program: Command, io: CliIo): void {
       'point-in-time recovery into an empty data directory: base backup + WAL replayed to the target, then promoted',
     )
     .requiredOption('--system <name>', 'the system')
-    .requiredOption('--from <dir | s3://bucket/prefix>', 'the medium holding the base backups and the WAL archive')
+    .requiredOption(
+      '--from <dir | s3://bucket/prefix | azure://container/prefix>',
+      'the medium holding the base backups and the WAL archive',
+    )
     .requiredOption('--target-time <ISO 8601>', 'the time to recover to')
     .requiredOption('--data-dir <empty dir>', 'where the restored cluster goes (must be empty or absent)')
     .option('--identity <file>', 'age identity (repeat)', collect)

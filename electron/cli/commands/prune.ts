@@ -14,7 +14,7 @@ export function registerPrune(program: Command, io: CliIo): void {
   program
     .command('prune')
     .description('grandfather-father-son retention on a medium; a dry run unless --apply')
-    .requiredOption('--to <dir | s3://bucket/prefix>', 'the medium')
+    .requiredOption('--to <dir | s3://bucket/prefix | azure://container/prefix>', 'the medium')
     .option('--keep-last <n>', 'keep the newest N sets', count('keep-last'), 0)
     .option('--keep-daily <n>', 'keep the newest set of each of the last N days', count('keep-daily'), 0)
     .option('--keep-weekly <n>', 'keep the newest set of each of the last N weeks', count('keep-weekly'), 0)

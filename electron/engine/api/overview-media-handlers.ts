@@ -33,10 +33,10 @@ export interface ScanJobResult {
   empty: boolean;
 }
 
-/** A location typed by a person, checked: folders must be absolute, there, and folders; s3:// as given. */
+/** A location typed by a person, checked: folders must be absolute, there, and folders; s3:// and azure:// as given. */
 function checkedLocation(location: string): string {
   const loc = location.trim();
-  return loc.startsWith('s3://') ? loc.replace(/\/+$/, '') : checkFolderLocation(loc);
+  return /^(s3|azure):\/\//.test(loc) ? loc.replace(/\/+$/, '') : checkFolderLocation(loc);
 }
 
 const nothingThere = (s: ScanSummary): boolean =>
@@ -78,7 +78,7 @@ export function createOverviewMediaHandlers(engine: Engine) {
 
     startScan: async ({ location }: ChannelArgs<'startScan'>): Promise<ChannelOutput<'startScan'>> => {
       const loc = checkedLocation(location);
-      const inside = loc.startsWith('s3://') ? [] : mediaInside(loc);
+      const inside = /^(s3|azure):\/\//.test(loc) ? [] : mediaInside(loc);
       const title =
         inside.length === 1
           ? `Scan of the medium inside ${loc}`

@@ -7,6 +7,8 @@ import type { Engine } from '../engine';
 import { LifeboatError } from '../errors';
 import { parsePgUrl, serverFacts } from '../postgres/connection';
 import { saveSettings } from '../settings/settings';
+import { azureSecretKind } from '../storage/azure-secret';
+import { AZURE_ACCOUNT } from '../../../shared/domain/azure-location';
 import { findExecutable } from '../tools/tools';
 import { execFileSync } from 'node:child_process';
 
@@ -29,6 +31,7 @@ export function settingsView(engine: Engine): ChannelOutput<'getSettings'> {
     dataDir: engine.paths.dataDir,
     trustedKeys: trustedKeys(engine.catalog).map((k) => ({ keyId: k.keyId, label: k.label, addedAt: k.addedAt })),
     s3Media: s.s3Media,
+    azureMedia: s.azureMedia,
     systems: Object.fromEntries(
       Object.entries(s.systems).map(([k, v]) => [k, { tier: v.tier ?? null, validations: v.validations }]),
     ),
@@ -67,13 +70,20 @@ export function createSettingsHandlers(engine: Engine) {
     listCredentials: async (): Promise<ChannelOutput<'listCredentials'>> => {
       const keychain = await engine.credentials.status();
       if (keychain.state !== 'available') return { keychain, credentials: [] };
-      const { pgTargets, s3Keys } = engine.settings();
+      const { pgTargets, s3Keys, azureKeys } = engine.settings();
       const accounts = await engine.credentials.accounts();
       const pinned = new Set(trustedKeys(engine.catalog).map((k) => k.keyId));
       const out = [];
       for (const account of accounts) {
-        const [kind, id] = account.split(':') as ['pg' | 's3' | 'age' | 'signing', string];
-        const label = kind === 'pg' ? (pgTargets[id]?.label ?? '') : kind === 's3' ? (s3Keys[id]?.label ?? '') : '';
+        const [kind, id] = account.split(':') as ['pg' | 's3' | 'azure' | 'age' | 'signing', string];
+        const label =
+          kind === 'pg'
+            ? (pgTargets[id]?.label ?? '')
+            : kind === 's3'
+              ? (s3Keys[id]?.label ?? '')
+              : kind === 'azure'
+                ? (azureKeys[id]?.label ?? '')
+                : '';
         // Keys show their public half (recipient, public key) so the operator can match them with a manifest's key id.
         const pub =
           kind === 'age' || kind === 'signing'
@@ -84,7 +94,12 @@ export function createSettingsHandlers(engine: Engine) {
           kind,
           url: kind === 'pg' ? (pgTargets[id]?.url ?? null) : null,
           label,
-          accessKeyId: kind === 's3' ? (s3Keys[id]?.accessKeyId ?? null) : null,
+          accessKeyId:
+            kind === 's3'
+              ? (s3Keys[id]?.accessKeyId ?? null)
+              : kind === 'azure'
+                ? (azureKeys[id]?.account ?? null)
+                : null,
           ...pub,
           pinned: kind === 'signing' && pub.keyId ? pinned.has(pub.keyId) : null,
         });
@@ -115,6 +130,17 @@ export function createSettingsHandlers(engine: Engine) {
       }
       if (kind === 's3' && !accessKeyId?.trim())
         throw new LifeboatError('BAD_INPUT', 'S3 keys need the access key id as well as the secret access key.');
+      // Azure: an account key or a SAS token goes with the storage account's name; a connection string names it.
+      if (
+        kind === 'azure' &&
+        azureSecretKind(secret) !== 'connectionString' &&
+        !AZURE_ACCOUNT.test(accessKeyId?.trim() ?? '')
+      )
+        throw new LifeboatError(
+          'BAD_INPUT',
+          'An Azure account key or SAS token needs the storage account name (3 to 24 lower-case letters and digits).',
+          { hint: 'Or paste the whole connection string, which names the account.' },
+        );
       if (kind === 'age') parseIdentityFile(secret);
       if (kind === 'signing') loadSigningKey(secret);
       await engine.credentials.set(account, secret);
@@ -130,6 +156,14 @@ export function createSettingsHandlers(engine: Engine) {
         saveSettings(engine.paths.settings, {
           ...s,
           s3Keys: { ...s.s3Keys, [id]: { accessKeyId: accessKeyId!.trim(), label: label ?? '' } },
+        });
+      }
+      if (kind === 'azure') {
+        const s = engine.settings();
+        const name = azureSecretKind(secret) === 'connectionString' ? '' : accessKeyId!.trim();
+        saveSettings(engine.paths.settings, {
+          ...s,
+          azureKeys: { ...s.azureKeys, [id]: { account: name, label: label ?? '' } },
         });
       }
       return { account, saved: true };
@@ -149,6 +183,11 @@ export function createSettingsHandlers(engine: Engine) {
         const s = engine.settings();
         const { [id]: _gone, ...rest } = s.s3Keys;
         saveSettings(engine.paths.settings, { ...s, s3Keys: rest });
+      }
+      if (kind === 'azure') {
+        const s = engine.settings();
+        const { [id]: _gone, ...rest } = s.azureKeys;
+        saveSettings(engine.paths.settings, { ...s, azureKeys: rest });
       }
       return { deleted };
     },
@@ -176,11 +215,12 @@ export function createSettingsHandlers(engine: Engine) {
           };
         if (kind === 'signing')
           return { ok: true, detail: `An Ed25519 signing key, id ${loadSigningKey(secret).keyId}.` };
-        const medium = engine.settings().s3Media.find((m) => m.credential === account);
+        const s = engine.settings();
+        const medium = [...s.s3Media, ...s.azureMedia].find((m) => m.credential === account);
         if (!medium)
           return {
             ok: true,
-            detail: 'Stored. No S3 medium uses these keys yet: add one on the Media screen to try them.',
+            detail: `Stored. No ${kind === 'azure' ? 'Azure' : 'S3'} medium uses ${kind === 'azure' ? 'this key' : 'these keys'} yet: add one on the Media screen to try ${kind === 'azure' ? 'it' : 'them'}.`,
           };
         await (await engine.openMedium(medium.location)).readInfo();
         return { ok: true, detail: `Connected: ${medium.location} answers with these keys.` };
@@ -219,6 +259,35 @@ export function createSettingsHandlers(engine: Engine) {
         ...s,
         s3Media: [...s.s3Media.filter((m) => m.location !== location), { ...input, location }],
       });
+      return settingsView(engine);
+    },
+
+    saveAzureMedium: async (input: ChannelArgs<'saveAzureMedium'>): Promise<ChannelOutput<'getSettings'>> => {
+      const s = engine.settings();
+      if (input.credential && !(await engine.credentials.get(input.credential)))
+        throw new LifeboatError('NOT_FOUND', `No key is stored under ${input.credential}.`, {
+          hint: 'Add the Azure key on the Credentials screen first.',
+        });
+      if (input.endpoint && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(input.endpoint))
+        throw new LifeboatError(
+          'BAD_INPUT',
+          `The endpoint must be an http(s) URL without a query, like https://acct.blob.core.usgovcloudapi.net (got ${input.endpoint}).`,
+        );
+      const location = input.location.replace(/\/+$/, '');
+      saveSettings(engine.paths.settings, {
+        ...s,
+        azureMedia: [...s.azureMedia.filter((m) => m.location !== location), { ...input, location }],
+      });
+      return settingsView(engine);
+    },
+
+    removeAzureMedium: async ({
+      location,
+    }: ChannelArgs<'removeAzureMedium'>): Promise<ChannelOutput<'getSettings'>> => {
+      const s = engine.settings();
+      if (!s.azureMedia.some((m) => m.location === location))
+        throw new LifeboatError('NOT_FOUND', `No settings for ${location}.`);
+      saveSettings(engine.paths.settings, { ...s, azureMedia: s.azureMedia.filter((m) => m.location !== location) });
       return settingsView(engine);
     },
 

@@ -258,6 +258,33 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'Azure Blob media',
+    rebuildsReferencedTable: true,
+    sql: `
+      -- media.kind gains 'azure' (issue 23): SQLite cannot change a CHECK, so the table is rebuilt
+      -- (new table, copy, drop, rename, index); the tables that reference media(id) keep their rows.
+      CREATE TABLE media_v9 (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('folder', 's3', 'azure')),
+        label         TEXT,
+        location      TEXT NOT NULL,             -- absolute path, s3://bucket/prefix or azure://container/prefix
+        endpoint      TEXT,
+        credential_ref TEXT,
+        format_version INTEGER,
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT,
+        last_sync     TEXT,
+        last_error    TEXT
+      );
+      INSERT INTO media_v9 (id, kind, label, location, endpoint, credential_ref, format_version, first_seen, last_seen, last_sync, last_error)
+        SELECT id, kind, label, location, endpoint, credential_ref, format_version, first_seen, last_seen, last_sync, last_error FROM media;
+      DROP TABLE media;
+      ALTER TABLE media_v9 RENAME TO media;
+      CREATE INDEX media_location ON media(location);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -36,8 +36,8 @@ export function unchanged(row: PresenceRow | undefined, f: ListedSetFolder): boo
 const PLAIN = (column: string): string => `instr(${column}, char(9)) = 0 AND instr(${column}, char(10)) = 0`;
 
 export function knownSets(catalog: Catalog, mediumId: string, kind: Medium['kind']): Known {
-  // On S3 the ETag (with the size) decides; on folders the mtime.
-  const sig = kind === 's3' ? 'coalesce(manifest_etag, manifest_mtime)' : 'manifest_mtime';
+  // In object stores (S3, Azure) the ETag (with the size) decides; on folders the mtime.
+  const sig = kind !== 'folder' ? 'coalesce(manifest_etag, manifest_mtime)' : 'manifest_mtime';
   const clean = `missing_since IS NULL AND manifest_size IS NOT NULL AND ${sig} IS NOT NULL AND ${PLAIN('set_path')} AND ${PLAIN(sig)}`;
   const text = catalog.db
     .prepare(
@@ -60,7 +60,7 @@ export function knownSets(catalog: Catalog, mediumId: string, kind: Medium['kind
     rows,
     lineOf: (f) => {
       if (!f.manifest || f.path.includes('\t') || f.path.includes('\n')) return null;
-      const s = kind === 's3' && f.manifest.etag ? f.manifest.etag : new Date(f.manifest.mtimeMs).toISOString();
+      const s = kind !== 'folder' && f.manifest.etag ? f.manifest.etag : new Date(f.manifest.mtimeMs).toISOString();
       return `${f.manifest.size}\t${s}\t${f.path}`;
     },
   };

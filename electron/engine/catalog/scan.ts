@@ -25,7 +25,7 @@ export interface ScanSummary {
   mediumId: string;
   label: string | null;
   location: string;
-  kind: 'folder' | 's3';
+  kind: 'folder' | 's3' | 'azure';
   initialized: boolean;
   sets: SetCounts;
   foreign: { seedScript: number; pgbackrest: number; restic: number };

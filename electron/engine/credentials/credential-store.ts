@@ -5,11 +5,11 @@ import { LifeboatError } from '../errors';
 export const KEYCHAIN_SERVICE = 'Lifeboat';
 
 /**
- * Accounts are references: `pg:<target id>`, `s3:<medium id>`, `age:<key id>`, `signing:<key id>`, and the
+ * Accounts are references: `pg:<target id>`, `s3:<medium id>`, `azure:<key id>`, `age:<key id>`, `signing:<key id>`, and the
  * passphrases of other tools' backups (foreign/secrets.ts): `pgbackrest:<stanza>`, `openssl:<scope>`,
  * `restic:<repository>`, each also `<tool>:default`; and the notification secrets (notify/): `notify:<name>`.
  */
-export const ACCOUNT_PATTERN = /^(pg|s3|age|signing|pgbackrest|openssl|restic|notify):[A-Za-z0-9._-]{1,120}$/;
+export const ACCOUNT_PATTERN = /^(pg|s3|azure|age|signing|pgbackrest|openssl|restic|notify):[A-Za-z0-9._-]{1,120}$/;
 
 /**
  * Where secrets live. The catalog, logs, reports and IPC only ever see the account reference.
@@ -28,7 +28,7 @@ export interface CredentialStore {
 export function assertAccount(account: string): void {
   if (!ACCOUNT_PATTERN.test(account)) {
     throw new LifeboatError('BAD_INPUT', `Not a credential reference: "${account.slice(0, 40)}"`, {
-      hint: 'References look like pg:<target>, s3:<medium>, age:<key id>, signing:<key id>, pgbackrest:|openssl:|restic:<scope>, or notify:<name>.',
+      hint: 'References look like pg:<target>, s3:<medium>, azure:<key>, age:<key id>, signing:<key id>, pgbackrest:|openssl:|restic:<scope>, or notify:<name>.',
     });
   }
 }

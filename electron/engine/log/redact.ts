@@ -18,9 +18,10 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, REDACTED],
   // PEM private keys (any kind).
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
-  // key=value and key: value forms in free text (connection strings, env dumps).
+  // key=value and key: value forms in free text (connection strings, env dumps, the signature of
+  // an Azure SAS token in a URL's query: sig=...).
   [
-    /\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi,
+    /\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD|AZURE_STORAGE_KEY|AccountKey|SharedAccessSignature|sig)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi,
     `$1$2${REDACTED}`,
   ],
   // Authorization headers.

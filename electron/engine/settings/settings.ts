@@ -1,7 +1,13 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { S3MediumSettings } from '../../../shared/domain/settings';
+import type { AzureMediumSettings, S3MediumSettings } from '../../../shared/domain/settings';
 import { S3_CREDENTIAL_REF, S3_LOCATION, S3_LOCATION_WHAT } from '../../../shared/domain/s3-location';
+import {
+  AZURE_ACCOUNT,
+  AZURE_CREDENTIAL_REF,
+  AZURE_LOCATION,
+  AZURE_LOCATION_WHAT,
+} from '../../../shared/domain/azure-location';
 import { LifeboatError, mapError } from '../errors';
 import { writeFileAtomicSync } from '../fs/atomic-write';
 import { field as at, Invalid, JSON_LIMITS, parseBoundedJson, plainObject as obj, type Obj } from '../format/check';
@@ -85,6 +91,10 @@ export interface Settings {
   s3Keys: Record<string, { accessKeyId: string; label: string }>;
   /** How each s3:// medium is reached: endpoint, region, keychain reference. */
   s3Media: S3MediumSettings[];
+  /** The storage account of each `azure:<id>` keychain entry (empty when the entry is a connection string). */
+  azureKeys: Record<string, { account: string; label: string }>;
+  /** How each azure:// medium is reached: endpoint, keychain reference. */
+  azureMedia: AzureMediumSettings[];
 }
 
 const DEFAULT_TIERS: Record<Tier, TierObjectives> = {
@@ -203,6 +213,17 @@ function s3Medium(v: unknown, path: string): S3MediumSettings {
   };
 }
 
+function azureMedium(v: unknown, path: string): AzureMediumSettings {
+  const o = obj(v, path);
+  return {
+    location: str(o.location, at(path, 'location'), { re: AZURE_LOCATION, what: AZURE_LOCATION_WHAT }),
+    endpoint: opt(o, 'endpoint', path, '', (x, p) => str(x, p, { max: 2000 })),
+    credential: opt(o, 'credential', path, '', (x, p) =>
+      str(x, p, { re: AZURE_CREDENTIAL_REF, what: 'an azure:<name> keychain reference' }),
+    ),
+  };
+}
+
 /** Settings from parsed JSON, with defaults for what is absent; throws `Invalid` naming the field. */
 export function parseSettings(json: unknown): Settings {
   const o = obj(json, '');
@@ -233,6 +254,18 @@ export function parseSettings(json: unknown): Settings {
       }),
     ),
     s3Media: opt(o, 's3Media', '', [], (v, p) => list(v, p, s3Medium)),
+    azureKeys: opt(o, 'azureKeys', '', {}, (v, p) =>
+      recordOf(v, p, (x, q) => {
+        const k = obj(x, q);
+        return {
+          account: opt(k, 'account', q, '', (y, r) =>
+            str(y, r, { re: new RegExp(`${AZURE_ACCOUNT.source}|^$`), what: 'a storage account name' }),
+          ),
+          label: opt(k, 'label', q, '', str),
+        };
+      }),
+    ),
+    azureMedia: opt(o, 'azureMedia', '', [], (v, p) => list(v, p, azureMedium)),
   };
 }
 

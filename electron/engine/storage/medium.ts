@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { MediumInfo } from '../format/medium';
 
@@ -100,8 +101,8 @@ export interface ListedFile {
 }
 
 export interface Medium {
-  readonly kind: 'folder' | 's3';
-  /** Absolute folder path, or s3://bucket/prefix. */
+  readonly kind: 'folder' | 's3' | 'azure';
+  /** Absolute folder path, s3://bucket/prefix or azure://container/prefix. */
   readonly location: string;
   readInfo(): Promise<MediumInfo | null>;
   /** Write lifeboat-medium.json; refuses when one exists. */
@@ -144,6 +145,70 @@ export interface PartialOwner {
   pid: number;
   host: string;
   started_at: string;
+}
+
+/** The in-progress marker of a set being written to an object store (S3, Azure). */
+export const PARTIAL_MARKER = '.partial';
+
+/** An object of an object store, by its path relative to the medium root. */
+export interface ListedObject {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  etag: string | null;
+  /** Cold storage: the object cannot be read before a restore request (S3 GLACIER…, an archive tier). */
+  archive?: ArchiveInfo;
+}
+
+const ARCHIVE_RANK: Record<ArchiveInfo['state'], number> = { archived: 0, restoring: 1, restored: 2 };
+
+/**
+ * The set folders of an object store's listing of sets/: a folder whose in-progress marker is
+ * there and whose manifest is not is a partial write, left out.
+ */
+export function setFoldersOf(objects: ListedObject[]): ListedSetFolder[] {
+  const folders = new Map<string, ListedSetFolder>();
+  const partial = new Set<string>();
+  for (const o of objects) {
+    const parts = o.rel.split('/');
+    if (parts.length < 4) continue;
+    const [, system, setId] = parts as [string, string, string];
+    if (system.startsWith('.') || setId.startsWith('.')) continue;
+    const path = `sets/${system}/${setId}`;
+    const folder: ListedSetFolder = folders.get(path) ?? { system, setId, path, manifest: null };
+    // The least readable state of the set's files stands for the set: archived, then restoring, then restored.
+    if (o.archive && (!folder.archive || ARCHIVE_RANK[o.archive.state] < ARCHIVE_RANK[folder.archive.state]))
+      folder.archive = o.archive;
+    if (parts.length === 4 && parts[3] === 'manifest.json')
+      folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
+    if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
+    folders.set(path, folder);
+  }
+  return [...folders.values()]
+    .filter((f) => !partial.has(f.path) || f.manifest !== null)
+    .sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Remove the partial sets of an object store's listing of sets/ whose writer is gone; returns their paths. */
+export async function removeAbandonedPartials(
+  objects: ListedObject[],
+  readFile: (rel: string) => Promise<Buffer>,
+  removeFolder: (setPathSlash: string) => Promise<void>,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const o of objects) {
+    if (!o.rel.endsWith(`/${PARTIAL_MARKER}`)) continue;
+    const setPath = o.rel.slice(0, -PARTIAL_MARKER.length - 1);
+    const owner = await readFile(o.rel).then(
+      (b) => JSON.parse(b.toString('utf8')) as PartialOwner,
+      () => null,
+    );
+    if (isAbandoned(owner, Date.now() - o.mtimeMs, hostname())) {
+      await removeFolder(`${setPath}/`);
+      removed.push(setPath);
+    }
+  }
+  return removed;
 }
 
 /** A partial set is abandoned when its writer process is gone, or it is a day old. */

@@ -84,19 +84,37 @@ export function resolveS3Endpoint(o: S3Options, env: NodeJS.ProcessEnv = process
 }
 
 /**
+ * Google Cloud Storage's XML API (storage.googleapis.com, or a bucket's virtual host under it):
+ * reached as an S3-compatible endpoint with HMAC keys (docs/media.md says what it needs).
+ */
+export function isGcsEndpoint(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    return /(^|\.)storage\.googleapis\.com$/i.test(new URL(endpoint).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * S3 client settings, built in this one place whatever the endpoint's source. For custom
  * endpoints the SDK's default flexible checksums are turned off: streamed PutObject would
  * otherwise use aws-chunked encoding that some S3-compatible servers store verbatim, silently
  * corrupting the object; and addressing is path-style (a host name endpoint has no per-bucket
  * DNS names). AWS itself keeps the defaults. Credentials not given here come from the SDK's
- * standard sources (AWS_* variables, profiles).
+ * standard sources (AWS_* variables, profiles). GCS gets the same, and the region `auto` when none
+ * is given (its V4 signatures name no AWS region).
  */
 export function s3ClientConfig(o: S3Options, env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const endpoint = resolveS3Endpoint(o, env);
   const idleMs = s3IdleTimeoutMs();
   const config: S3ClientConfig = {
     region:
-      o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? activeProfile(env)?.profile.get('region') ?? 'us-east-1',
+      o.region ??
+      env.AWS_REGION ??
+      env.AWS_DEFAULT_REGION ??
+      activeProfile(env)?.profile.get('region') ??
+      (isGcsEndpoint(endpoint) ? 'auto' : 'us-east-1'),
     // A link that drops packets (no reset, no refusal) would otherwise hang a request, and with
     // it a backup, forever: a connection silent this long fails, and the SDK retries it.
     requestHandler: { connectionTimeout: Math.min(idleMs, 30_000), socketTimeout: idleMs },

@@ -16,8 +16,11 @@ import { MEDIUM_FILE, parseMediumInfo, type MediumInfo } from '../format/medium'
 import { assertSafeRelativePath } from '../format/names';
 import {
   completeSets,
-  isAbandoned,
+  PARTIAL_MARKER,
+  removeAbandonedPartials,
+  setFoldersOf,
   type ArtifactSink,
+  type ListedObject,
   type ListedFile,
   type ListFilesOptions,
   type ListedSet,
@@ -33,9 +36,6 @@ import {
 } from './medium';
 import { createS3Client, type S3Options } from './s3-client';
 import { assertStorageClass, COLD_CLASSES } from './storage-class';
-
-const PARTIAL_MARKER = '.partial';
-const ARCHIVE_RANK: Record<ArchiveInfo['state'], number> = { archived: 0, restoring: 1, restored: 2 };
 
 interface ListedKey {
   key: string;
@@ -294,27 +294,12 @@ export class S3Medium implements Medium {
     return completeSets(await this.listSetFolders());
   }
 
+  private async setObjects(): Promise<ListedObject[]> {
+    return (await this.listKeys('sets/', true)).map(({ key, ...o }) => ({ rel: this.rel(key), ...o }));
+  }
+
   async listSetFolders(): Promise<ListedSetFolder[]> {
-    const folders = new Map<string, ListedSetFolder>();
-    const partial = new Set<string>();
-    for (const o of await this.listKeys('sets/', true)) {
-      const parts = this.rel(o.key).split('/');
-      if (parts.length < 4) continue;
-      const [, system, setId] = parts as [string, string, string];
-      if (system.startsWith('.') || setId.startsWith('.')) continue;
-      const path = `sets/${system}/${setId}`;
-      const folder: ListedSetFolder = folders.get(path) ?? { system, setId, path, manifest: null };
-      // The least readable state of the set's files stands for the set: archived, then restoring, then restored.
-      if (o.archive && (!folder.archive || ARCHIVE_RANK[o.archive.state] < ARCHIVE_RANK[folder.archive.state]))
-        folder.archive = o.archive;
-      if (parts.length === 4 && parts[3] === 'manifest.json')
-        folder.manifest = { size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
-      if (parts.length === 4 && parts[3] === PARTIAL_MARKER) partial.add(path);
-      folders.set(path, folder);
-    }
-    return [...folders.values()]
-      .filter((f) => !partial.has(f.path) || f.manifest !== null)
-      .sort((a, b) => a.path.localeCompare(b.path));
+    return setFoldersOf(await this.setObjects());
   }
 
   async listFiles(prefix: string, options: ListFilesOptions = {}): Promise<ListedFile[]> {
@@ -445,21 +430,11 @@ export class S3Medium implements Medium {
   }
 
   async cleanupPartials(): Promise<string[]> {
-    const removed: string[] = [];
-    for (const o of await this.listKeys('sets/')) {
-      const rel = this.rel(o.key);
-      if (!rel.endsWith(`/${PARTIAL_MARKER}`)) continue;
-      const setPath = rel.slice(0, -PARTIAL_MARKER.length - 1);
-      const owner = await this.readFile(rel).then(
-        (b) => JSON.parse(b.toString('utf8')) as PartialOwner,
-        () => null,
-      );
-      if (isAbandoned(owner, Date.now() - o.mtimeMs, hostname())) {
-        await this.deletePrefix(`${setPath}/`);
-        removed.push(setPath);
-      }
-    }
-    return removed;
+    return removeAbandonedPartials(
+      await this.setObjects(),
+      (rel) => this.readFile(rel),
+      (prefix) => this.deletePrefix(prefix),
+    );
   }
 
   localPath(): string | null {

@@ -22,7 +22,7 @@ import { HashPool } from './hash-pool';
 import { levelRank, planSet, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
 export interface VerifyRequest {
-  /** A medium (folder or s3://…), a set folder, or a set id/key from the catalog. */
+  /** A medium (folder, s3://… or azure://…), a set folder, or a set id/key from the catalog. */
   target: string;
   level: VerifyLevel;
   identities: AgeIdentity[];
@@ -60,7 +60,7 @@ interface Resolved {
 }
 
 async function resolveTarget(catalog: Catalog, target: string, open: MediumOpener): Promise<Resolved> {
-  if (target.startsWith('s3://')) return { medium: await open(target), setPath: null };
+  if (/^(s3|azure):\/\//.test(target)) return { medium: await open(target), setPath: null };
   const abs = resolve(target);
   if (existsSync(abs) && statSync(abs).isDirectory()) {
     if (existsSync(`${abs}/manifest.json`) || /\/sets\/[^/]+\/[^/]+$/.test(abs)) {
@@ -75,7 +75,7 @@ async function resolveTarget(catalog: Catalog, target: string, open: MediumOpene
     throw new LifeboatError(
       'BAD_INPUT',
       `${target} is neither a medium, a set folder, nor a set the catalog knows. Nothing was verified.`,
-      { hint: 'Give a folder, s3://bucket/prefix, or a set id from `lifeboat sets`.' },
+      { hint: 'Give a folder, s3://bucket/prefix, azure://container/prefix, or a set id from `lifeboat sets`.' },
     );
   for (const row of preferredCopies(found.rows)) {
     const medium = await open(row.location);

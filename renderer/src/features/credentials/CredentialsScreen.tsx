@@ -10,6 +10,7 @@ import { CopyButton, CreateAgeIdentity, CreateSigningKey, ExportKey, PinnedKeys 
 const KIND_TEXT: Record<(typeof CREDENTIAL_KINDS)[number], string> = {
   pg: 'PostgreSQL target (password)',
   s3: 'S3 keys (access key id + secret key)',
+  azure: 'Azure Blob key (account key, SAS token or connection string)',
   age: 'age identity (AGE-SECRET-KEY-1…)',
   signing: 'signing key (PEM)',
 };
@@ -43,7 +44,7 @@ export function CredentialsScreen(): React.JSX.Element {
       account: `${kind}:${id.trim()}`,
       secret,
       url: kind === 'pg' ? url.trim() : undefined,
-      accessKeyId: kind === 's3' ? accessKeyId.trim() : undefined,
+      accessKeyId: kind === 's3' || kind === 'azure' ? accessKeyId.trim() : undefined,
     });
     setSecret('');
     if (r.ok) {
@@ -124,9 +125,27 @@ export function CredentialsScreen(): React.JSX.Element {
               />
             </label>
           )}
+          {kind === 'azure' && (
+            <label>
+              Storage account (empty for a connection string)
+              <input
+                type="text"
+                value={accessKeyId}
+                onChange={(e) => setAccessKeyId(e.target.value)}
+                data-testid="cred-azure-account"
+                autoComplete="off"
+                pattern="[a-z0-9]{3,24}"
+                placeholder="drbackups"
+              />
+            </label>
+          )}
           <label>
-            {kind === 's3' ? 'Secret access key' : 'Secret'}
-            {kind === 'pg' || kind === 's3' ? (
+            {kind === 's3'
+              ? 'Secret access key'
+              : kind === 'azure'
+                ? 'Account key, SAS token or connection string'
+                : 'Secret'}
+            {kind === 'pg' || kind === 's3' || kind === 'azure' ? (
               <input
                 type="password"
                 value={secret}
@@ -198,7 +217,10 @@ export function CredentialsScreen(): React.JSX.Element {
                     ) : c.problem ? (
                       <span className="status status-red">{c.problem}</span>
                     ) : (
-                      <span className="mono">{c.url ?? (c.accessKeyId ? `key id ${c.accessKeyId}` : '')}</span>
+                      <span className="mono">
+                        {c.url ??
+                          (c.accessKeyId ? `${c.kind === 'azure' ? 'account' : 'key id'} ${c.accessKeyId}` : '')}
+                      </span>
                     )}
                   </td>
                   <td data-testid="cred-test-result">

@@ -9,6 +9,7 @@ import { useFocusOnChange } from '../../lib/use-focus';
 import { useScreenJob } from '../../lib/use-job';
 import { useResult } from '../../lib/use-result';
 import { PruneCard } from './PruneCard';
+import { AzureMediumForm } from './AzureMediumForm';
 import { S3MediumForm, type S3Draft } from './S3MediumForm';
 
 /** What a scan job returns (engine/api/overview-media-handlers.ts, ScanJobResult). */
@@ -33,7 +34,7 @@ interface ScanJobView {
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-/** Make a folder (or s3:// location) a Lifeboat medium from the app, as `lifeboat medium init` does, then scan it. */
+/** Make a folder (or s3:// or azure:// location) a Lifeboat medium from the app, as `lifeboat medium init` does, then scan it. */
 function InitMedium({ location, onDone }: { location: string; onDone: (location: string) => void }): React.JSX.Element {
   const api = getApi();
   const [label, setLabel] = useState('');
@@ -243,13 +244,13 @@ export function MediaScreen(): React.JSX.Element {
           }}
         >
           <label>
-            Folder path (absolute), a folder holding several media, or an S3 location already set up
+            Folder path (absolute), a folder holding several media, or an S3 or Azure location already set up
             <input
               type="text"
               data-testid="medium-location"
               value={location}
               onChange={(e) => setLocation(e.target.value)}
-              placeholder="/media/usb-1  or  s3://bucket/prefix"
+              placeholder="/media/usb-1  or  s3://bucket/prefix  or  azure://container/prefix"
               required
               aria-invalid={error ? true : undefined}
               aria-describedby={error ? `${fieldId}-err` : undefined}
@@ -278,7 +279,9 @@ export function MediaScreen(): React.JSX.Element {
             <span id={`${fieldId}-scan-why`} className="muted small">
               {running ? 'A scan is running.' : !location.trim() ? 'Type a folder path first.' : ''}
             </span>
-            <CliCommand args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix>']} />
+            <CliCommand
+              args={['lifeboat', 'scan', location.trim() || '<folder | s3://bucket/prefix | azure://container/prefix>']}
+            />
           </div>
         </form>
         {shown && (
@@ -298,6 +301,7 @@ export function MediaScreen(): React.JSX.Element {
         )}
       </article>
       <S3MediumForm onScan={scan} edit={edit} onEditDone={() => setEdit(null)} />
+      <AzureMediumForm onScan={scan} />
       <article className="card wide" aria-labelledby="known-media-title">
         <h2 id="known-media-title">Known media</h2>
         {removed && (

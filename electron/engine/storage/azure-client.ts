@@ -1,0 +1,145 @@
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
+import { LifeboatError } from '../errors';
+
+/**
+ * How an azure:// medium is reached. Exactly one way of signing in: a connection string, an
+ * account key, or a SAS token (each with the account name where it does not carry one).
+ */
+export interface AzureOptions {
+  connectionString?: string;
+  account?: string;
+  key?: string;
+  sasToken?: string;
+  /** The blob service's URL (Azurite, sovereign clouds, private endpoints): http(s)://host[:port][/account]. */
+  endpoint?: string;
+}
+
+/** The well-known emulator account (Azurite's and the old storage emulator's: public, documented by Microsoft). */
+const DEV_ACCOUNT = 'devstoreaccount1';
+const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+const HINT =
+  'Set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN (in the app: add the Azure key on Credentials and choose it for the medium on Media).';
+
+/** `Key=value;Key=value` pairs of a connection string (values may hold `=`: a key, a SAS). */
+export function parseConnectionString(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of text.split(';')) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    out.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  return out;
+}
+
+/** Options from the standard Azure variables, where the medium's saved settings gave none. */
+export function azureOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AzureOptions {
+  const o: AzureOptions = {};
+  if (env.AZURE_STORAGE_CONNECTION_STRING) o.connectionString = env.AZURE_STORAGE_CONNECTION_STRING;
+  if (env.AZURE_STORAGE_ACCOUNT) o.account = env.AZURE_STORAGE_ACCOUNT;
+  if (env.AZURE_STORAGE_KEY) o.key = env.AZURE_STORAGE_KEY;
+  if (env.AZURE_STORAGE_SAS_TOKEN) o.sasToken = env.AZURE_STORAGE_SAS_TOKEN;
+  if (env.AZURE_STORAGE_BLOB_ENDPOINT) o.endpoint = env.AZURE_STORAGE_BLOB_ENDPOINT;
+  return o;
+}
+
+export interface ResolvedAzure {
+  account: string;
+  /** The service URL without any SAS. */
+  serviceUrl: string;
+  key: string | null;
+  sasToken: string | null;
+}
+
+/** Which account, endpoint and secret a medium uses; clear errors for what is missing or malformed. */
+export function resolveAzure(o: AzureOptions): ResolvedAzure {
+  let account = o.account?.trim() || '';
+  let key = o.key?.trim() || null;
+  let sas = o.sasToken?.trim() || null;
+  let endpoint = o.endpoint?.trim() || '';
+  if (o.connectionString) {
+    const cs = parseConnectionString(o.connectionString);
+    if (/^true$/i.test(cs.get('usedevelopmentstorage') ?? '')) {
+      account = DEV_ACCOUNT;
+      key = DEV_KEY;
+      endpoint ||= `http://127.0.0.1:10000/${DEV_ACCOUNT}`;
+    } else {
+      account = cs.get('accountname') || account;
+      key = cs.get('accountkey') || key;
+      sas = cs.get('sharedaccesssignature') || sas;
+      if (!endpoint) {
+        const blob = cs.get('blobendpoint');
+        const suffix = cs.get('endpointsuffix');
+        const protocol = cs.get('defaultendpointsprotocol') || 'https';
+        if (blob) endpoint = blob;
+        else if (suffix && account) endpoint = `${protocol}://${account}.blob.${suffix}`;
+      }
+    }
+    if (!key && !sas)
+      throw new LifeboatError(
+        'BAD_INPUT',
+        'The Azure connection string holds neither an AccountKey nor a SharedAccessSignature.',
+        {
+          hint: 'Copy the whole connection string from the storage account (Access keys), or give AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY.',
+        },
+      );
+  }
+  if (sas) sas = sas.replace(/^\?/, '');
+  if (!key && !sas)
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', 'No Azure storage credentials were found for this medium.', {
+      hint: HINT,
+    });
+  if (endpoint && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(endpoint))
+    throw new LifeboatError('BAD_INPUT', 'The Azure blob endpoint must be an http(s) URL without a query.', {
+      hint: 'Like https://myaccount.blob.core.usgovcloudapi.net or http://127.0.0.1:10000/devstoreaccount1 (Azurite).',
+    });
+  if (!account && endpoint) {
+    // The account is the host's first label (account.blob.core.windows.net) or, on an emulator, the path.
+    const u = new URL(endpoint);
+    account = u.pathname.split('/').filter(Boolean)[0] ?? u.hostname.split('.')[0] ?? '';
+    if (/^[\d.]+$|^localhost$/.test(account)) account = '';
+  }
+  if (!account)
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', 'No Azure storage account name was given for this medium.', {
+      hint: HINT,
+    });
+  if (!/^[a-z0-9]{3,24}$/.test(account))
+    throw new LifeboatError('BAD_INPUT', `Not an Azure storage account name: ${account.slice(0, 40)}`, {
+      hint: 'Account names are 3 to 24 lower-case letters and digits.',
+    });
+  const serviceUrl = (endpoint || `https://${account}.blob.core.windows.net`).replace(/\/+$/, '');
+  return { account, serviceUrl, key, sasToken: key ? null : sas };
+}
+
+/** How long one Azure request may take before it is tried again: LIFEBOAT_AZURE_TRY_TIMEOUT seconds, default 120. */
+export function azureTryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.LIFEBOAT_AZURE_TRY_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 120_000;
+}
+
+/**
+ * The blob service client. Retries are bounded (3 tries, at most ~6 s of waiting between them,
+ * each try at most the try timeout): a storage account out of reach fails a backup in seconds,
+ * not minutes. The SDK's telemetry header and logging stay as they are (nothing leaves but the requests).
+ */
+export function createBlobServiceClient(o: AzureOptions): BlobServiceClient {
+  const r = resolveAzure(o);
+  const options: StoragePipelineOptions = {
+    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000, tryTimeoutInMs: azureTryTimeoutMs() },
+  };
+  if (r.key) {
+    let credential: StorageSharedKeyCredential;
+    try {
+      credential = new StorageSharedKeyCredential(r.account, r.key);
+    } catch {
+      throw new LifeboatError('BAD_INPUT', 'The Azure storage account key is not a base64 key.', { hint: HINT });
+    }
+    return new BlobServiceClient(r.serviceUrl, credential, options);
+  }
+  return new BlobServiceClient(`${r.serviceUrl}?${r.sasToken!}`, new AnonymousCredential(), options);
+}
