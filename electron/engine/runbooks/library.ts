@@ -4,6 +4,7 @@ import { LifeboatError } from '../errors';
 import databaseCorruption from './builtin/database-corruption.yaml?raw';
 import drSiteActivation from './builtin/dr-site-activation.yaml?raw';
 import monthlyDrill from './builtin/monthly-drill.yaml?raw';
+import mysqlDrill from './builtin/mysql-drill.yaml?raw';
 import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
@@ -17,6 +18,7 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   ransomware,
   'dr-site-activation': drSiteActivation,
   'monthly-drill': monthlyDrill,
+  'mysql-drill': mysqlDrill,
   // Short runbooks the app starts from a set, a found file or the PITR planner (every restore keeps its record).
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,
