@@ -19,6 +19,7 @@ const KINDS_OF: Record<string, SetKind[]> = {
   'restore-database': ['pg-logical'],
   'pitr-restore': ['pg-base'],
   'restore-files': ['files', 'config'],
+  'mysql-drill': ['mysql'],
 };
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
