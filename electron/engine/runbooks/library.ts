@@ -9,6 +9,7 @@ import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
 import restoreFiles from './builtin/restore-files.yaml?raw';
+import restoreMysql from './builtin/restore-mysql.yaml?raw';
 import serverFailure from './builtin/server-failure.yaml?raw';
 import { parseRunbook, RunbookInvalidError, type ParsedRunbook } from './format';
 
@@ -23,6 +24,7 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,
   'pitr-restore': pitrRestore,
+  'restore-mysql': restoreMysql,
 };
 
 export interface LibraryEntry {

@@ -176,6 +176,7 @@ const RESTORE_RUNBOOK: Partial<Record<string, string>> = {
   'pg-logical': 'restore-database',
   files: 'restore-files',
   config: 'restore-files',
+  mysql: 'restore-mysql',
 };
 
 /** Verify this set now (deep by default), with its progress here. */

@@ -20,6 +20,7 @@ const KINDS_OF: Record<string, SetKind[]> = {
   'pitr-restore': ['pg-base'],
   'restore-files': ['files', 'config'],
   'mysql-drill': ['mysql'],
+  'restore-mysql': ['mysql'],
 };
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
