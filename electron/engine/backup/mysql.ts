@@ -81,10 +81,13 @@ export async function backupMysql(input: MysqlBackupInput, ctx: JobContext): Pro
         source,
         onPlainBytes: (n) => ctx.progress({ bytesDone: n }),
       });
+      // A storage failure (a full disk) stops reading the dump: the tool is stopped rather than
+      // left blocked on its pipe, and the storage failure is what is said.
+      stored.catch(() => dump.child.kill('SIGKILL'));
       // The dump may fail after writing part of its output: its exit status decides.
       const [written, exit] = await Promise.allSettled([stored, dump.exited]);
-      if (exit.status === 'rejected') throw exit.reason;
       if (written.status === 'rejected') throw written.reason;
+      if (exit.status === 'rejected') throw exit.reason;
       const tables = tap.counter.result();
       return {
         source: {

@@ -137,13 +137,18 @@ export async function mysqlQuery(
           { env: mysqlToolEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
           (error, stdout, stderr) => {
             if (error) {
-              const msg = redactText(stderr || error.message)
+              // "(using password: YES)" says whether one was sent, not what it was: kept readable.
+              const msg = redactText(
+                (stderr || error.message).replace(/\(using password: (YES|NO)\)/g, (_m, yes: string) =>
+                  yes === 'YES' ? '(a password was sent)' : '(no password was sent)',
+                ),
+              )
                 .trim()
                 .split('\n')
                 .slice(-3)
                 .join(' / ');
               reject(
-                new LifeboatError('TOOL_FAILED', `MySQL at ${mysqlDisplayUrl(t, db ?? '')}: ${msg}`, {
+                new LifeboatError('TOOL_FAILED', `MySQL at ${mysqlDisplayUrl(t)}: ${msg}`, {
                   hint: 'Check the URL, the user and its password (--credential, MYSQL_PWD), and that the server is reachable.',
                 }),
               );
