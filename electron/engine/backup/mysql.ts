@@ -42,7 +42,9 @@ export const MYSQL_DUMP_OPTIONS = [
  */
 export async function backupMysql(input: MysqlBackupInput, ctx: JobContext): Promise<WrittenSet> {
   ctx.step('connecting');
-  const target = parseMysqlUrl(input.dbUrl, input.password ?? process.env.MYSQL_PWD ?? null);
+  // The keychain's password, else the URL's, else MYSQL_PWD of this process.
+  const parsed = parseMysqlUrl(input.dbUrl, input.password ?? null);
+  const target = { ...parsed, password: parsed.password ?? process.env.MYSQL_PWD ?? null };
   const dumpTool = findMysqlTool('dump');
   // The database is a plain name (MYSQL_DB_NAME): safe inside the quotes.
   const [tool, facts] = await Promise.all([

@@ -1,30 +1,27 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LifeboatError } from '../errors';
 import { dieWithParent } from '../process/child';
-import { chownTree, freePort, runPgTool, type RunAs } from '../postgres/scratch-cluster';
+import { chownTree, freePort, runPgTool, serviceUserRunAs, type RunAs } from '../postgres/scratch-cluster';
 import { findExecutable } from '../tools/tools';
 import { mysqlQuery, quoteMysqlIdent, type MysqlTarget } from './connection';
 
 /** As root, the `mysql` user's uid/gid (mariadbd refuses to run as root without --user). */
 export function mysqlRunAs(): RunAs | null {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'mysql'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'mysql'], { encoding: 'utf8' }).trim());
-    return { uid, gid };
-  } catch {
-    throw new LifeboatError(
-      'PRECONDITION_FAILED',
-      'Running as root, but there is no `mysql` user to run a scratch MariaDB as.',
-      {
-        hint: 'Install mariadb-server (it creates the user) or run Lifeboat as a normal user.',
-      },
-    );
-  }
+  return serviceUserRunAs(
+    'mysql',
+    () =>
+      new LifeboatError(
+        'PRECONDITION_FAILED',
+        'Running as root, but there is no `mysql` user to run a scratch MariaDB as.',
+        {
+          hint: 'Install mariadb-server (it creates the user) or run Lifeboat as a normal user.',
+        },
+      ),
+  );
 }
 
 function serverBinaries(): { installDb: string; mariadbd: string } {
