@@ -223,7 +223,25 @@ describe('lifeboat backup mysql', () => {
     expect(again.status).not.toBe(0);
     expect(again.stderr).toMatch(/already exists .* not empty[\s\S]*--confirm-overwrite restored_a/);
     expect(await sql('SELECT COUNT(*) FROM nums', 'restored_a')).toEqual([['10']]);
-  }, 30_000);
+    // With the typed confirmation, the dump's tables replace those of the same names.
+    const confirmed = await lifeboatAsync(
+      { ...env, MYSQL_PWD: RESTORE_PW },
+      'restore',
+      'mysql',
+      shopSet,
+      '--db',
+      url('restorer', 'restored_a'),
+      '--confirm-overwrite',
+      'restored_a',
+      '--identity',
+      km.identity,
+    );
+    expect(confirmed.status, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toMatch(
+      /4 tables, 3007 rows, 2 routines, 1 triggers, 1 events, 1 views; row counts match/,
+    );
+    expect(await contents('restored_a')).toEqual(await contents('shop'));
+  }, 40_000);
 
   it('the mysql-drill runbook restores the newest set into a scratch MariaDB and matches every row count', async () => {
     const res = await drill('shop');
