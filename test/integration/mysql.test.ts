@@ -184,7 +184,7 @@ describe('lifeboat backup mysql', () => {
     expect(dumpEnv).not.toMatch(/^MYSQL_PWD=/m);
     // The option file is gone with the backup.
     expect(existsSync(argv.split('\n')[0]!.slice('--defaults-extra-file='.length))).toBe(false);
-  });
+  }, 10_000);
 
   it('restores into a new database row for row, with its view, trigger, routines and event; refuses a non-empty one', async () => {
     const r = await lifeboatAsync(
