@@ -294,7 +294,7 @@ export async function backupPgCommand(
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
-export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin'>;
+export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin' | 'credential'>;
 
 /** `lifeboat backup mysql`: the PostgreSQL backups' shape (keys, media, keychain password, catalog) around mariadb-dump. */
 export async function backupMysqlCommand(

@@ -390,7 +390,7 @@ export async function restorePgCommand(io: CliIo, set: string, opts: RestorePgOp
   });
 }
 
-function mysqlRunbook(o: { allowUnsigned: boolean; credential?: string | undefined }): string {
+function mysqlRunbook(o: { allowUnsigned: boolean }): string {
   return JSON.stringify({
     id: 'restore-mysql',
     title: 'Restore a MySQL database (lifeboat restore mysql)',
@@ -414,7 +414,6 @@ function mysqlRunbook(o: { allowUnsigned: boolean; credential?: string | undefin
           target: '{{ inputs.target }}',
           database: '{{ inputs.database }}',
           allow_unsigned: o.allowUnsigned,
-          ...(o.credential ? { credential: o.credential } : {}),
         },
       },
       { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
@@ -428,7 +427,7 @@ export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreM
   if (target.password !== null)
     throw new LifeboatError(
       'BAD_INPUT',
-      'Give the password through MYSQL_PWD or --credential, not in --db (runs and their journals are stored).',
+      'Give the password through MYSQL_PWD, not in --db (runs and their journals are stored).',
     );
   if (opts.confirmOverwrite !== undefined && opts.confirmOverwrite !== target.database)
     throw new LifeboatError(
@@ -440,10 +439,7 @@ export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreM
     const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
     const runner = runEngineFor(engine, identities);
     const source = 'builtin:restore-mysql (lifeboat restore mysql)';
-    const parsed = parseRunbook(
-      mysqlRunbook({ allowUnsigned: Boolean(opts.allowUnsigned), credential: opts.credential }),
-      source,
-    );
+    const parsed = parseRunbook(mysqlRunbook({ allowUnsigned: Boolean(opts.allowUnsigned) }), source);
     const run = runner.start(
       parsed,
       { set, target: opts.db, database: target.database },

@@ -33,7 +33,6 @@ export interface RestorePgOptions extends ForeignSecretOptions {
 export interface RestoreMysqlOptions {
   db: string;
   identity?: string[];
-  credential?: string;
   confirmOverwrite?: string;
   allowUnsigned?: boolean;
   operator?: string;
@@ -100,10 +99,9 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     )
     .requiredOption(
       '--db <url>',
-      'mysql://user@host:3306/<new database> (the password from MYSQL_PWD or --credential, never in the URL)',
+      'mysql://user@host:3306/<new database> (the password from MYSQL_PWD, never in the URL)',
     )
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
-    .option('--credential <ref>', 'take the password from the OS keychain entry mysql:<target>')
     .option('--confirm-overwrite <name>', 'restore into an EXISTING non-empty database of this name')
     .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
     .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')

@@ -3,18 +3,14 @@ import { LifeboatError } from '../../errors';
 import { MYSQL_DB_NAME, mysqlDisplayUrl, parseMysqlUrl, type MysqlTarget } from '../../mysql/connection';
 import { ScratchMariadb } from '../../mysql/scratch-server';
 import { mysqlCondition, restoreMysql } from '../../restore/mysql';
-import { defineAction, type ActionContext } from './types';
+import { defineAction } from './types';
 
 /**
  * The live server a step restores into: the URL given (never with a password: runs are stored),
- * the password from a keychain reference (`mysql:<id>`) or MYSQL_PWD of the Lifeboat process.
+ * the password from MYSQL_PWD of the Lifeboat process (keychain references for MySQL are not
+ * supported yet).
  */
-async function liveTarget(
-  ctx: ActionContext,
-  url: string | undefined,
-  credential: string | undefined,
-  database: string,
-): Promise<MysqlTarget> {
+function liveTarget(url: string | undefined, database: string): MysqlTarget {
   if (!url) throw new LifeboatError('BAD_INPUT', 'This step needs a MySQL target (mysql://user@host:3306/<database>).');
   const parsed = parseMysqlUrl(url.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   if (parsed.password !== null)
@@ -22,18 +18,10 @@ async function liveTarget(
       'BAD_INPUT',
       'A MySQL target in a runbook must not carry its password: runs and reports are stored.',
       {
-        hint: 'Store it in the keychain and give the reference (credential: mysql:<id>), or set MYSQL_PWD for lifeboat.',
+        hint: 'Set MYSQL_PWD in the environment Lifeboat runs in.',
       },
     );
-  let password = process.env.MYSQL_PWD ?? null;
-  if (credential) {
-    password = await ctx.deps.credentials.get(credential);
-    if (password === null)
-      throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${credential}.`, {
-        hint: 'Add it under Credentials (or lifeboat credentials) and resume.',
-      });
-  }
-  return { ...parsed, password, database };
+  return { ...parsed, password: process.env.MYSQL_PWD ?? null, database };
 }
 
 /**
@@ -49,7 +37,6 @@ export const restoreMysqlAction = defineAction({
       set: z.string().min(1),
       database: z.string().regex(MYSQL_DB_NAME, 'a plain database name (letters, digits, _)'),
       target: z.string().optional(),
-      credential: z.string().optional(),
       allow_unsigned: z.boolean().default(false),
     })
     .strict(),
@@ -58,7 +45,7 @@ export const restoreMysqlAction = defineAction({
   condition: mysqlCondition,
   async run(p, ctx) {
     if (!ctx.drill) {
-      const t = await liveTarget(ctx, p.target, p.credential, p.database);
+      const t = liveTarget(p.target, p.database);
       return restoreMysql(p, ctx, { admin: t, user: () => Promise.resolve(t), where: mysqlDisplayUrl(t) });
     }
     ctx.log('info', 'starting a scratch MariaDB for the drill');
