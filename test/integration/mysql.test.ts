@@ -107,9 +107,14 @@ async function contents(db: string): Promise<string[][]> {
 
 beforeAll(async () => {
   dir = tempDir();
-  my = await ScratchMariadb.start({ baseDir: dir.path });
+  // mariadb-install-db and the server run while the keys and the medium are made.
+  const starting = ScratchMariadb.start({ baseDir: dir.path });
   env = { LIFEBOAT_HOME: join(dir.path, 'home') };
-  km = keyedMedium(env, dir.path);
+  try {
+    km = keyedMedium(env, dir.path);
+  } finally {
+    my = await starting;
+  }
   fakeBin = join(dir.path, 'bin');
   await sql(`
     CREATE DATABASE shop CHARACTER SET utf8mb4;
@@ -281,14 +286,10 @@ describe('MySQL sets at deep level', () => {
     const outfile = join(dir.path, 'outfile.txt');
     const head = `printf -- '-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\\n--\\nCREATE TABLE \`a\` (x INT);\\n'`;
     const tail = `printf -- 'INSERT INTO \`a\` VALUES (1);\\n-- Dump completed\\n'`;
-    const shellSet = await backup(
-      'evil_shell',
-      fakeDump('evil_shell', `${head}\nprintf '\\\\! touch ${marker}\\n'\n${tail}`),
-    );
-    const fileSet = await backup(
-      'evil_file',
-      fakeDump('evil_file', `${head}\nprintf "SELECT 'x' INTO OUTFILE '${outfile}';\\n"\n${tail}`),
-    );
+    const [shellSet, fileSet] = await Promise.all([
+      backup('evil_shell', fakeDump('evil_shell', `${head}\nprintf '\\\\! touch ${marker}\\n'\n${tail}`)),
+      backup('evil_file', fakeDump('evil_file', `${head}\nprintf "SELECT 'x' INTO OUTFILE '${outfile}';\\n"\n${tail}`)),
+    ]);
     // A complete dump by its shape: deep verification passes it, the restore refuses what it does.
     expect((await verifyDeep(shellSet)).verdict).toBe('ok');
     const shell = await drill('evil_shell');
