@@ -281,7 +281,7 @@ describe('MySQL sets at deep level', () => {
     }
   }, 30_000);
 
-  it('a hostile dump fails and writes nothing: a shell command in a drill (the client sandbox), INTO OUTFILE in a restore as an ordinary user', async () => {
+  it('a hostile dump fails and writes nothing: a shell command (the client sandbox) and INTO OUTFILE in drills, INTO OUTFILE in a restore as an ordinary user', async () => {
     const marker = join(dir.path, 'pwned');
     const outfile = join(dir.path, 'outfile.txt');
     const head = `printf -- '-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\\n--\\nCREATE TABLE \`a\` (x INT);\\n'`;
@@ -296,6 +296,10 @@ describe('MySQL sets at deep level', () => {
     expect(shell.status).toBe('failed');
     expect(shell.steps.find((s) => s.id === 'verify')!.status).toBe('done');
     expect(shell.steps.find((s) => s.id === 'restore')!.error!.message).toMatch(/Not allowed in the sandbox mode/);
+    // In a drill, as the scratch server's ordinary user (no FILE; secure_file_priv an empty folder).
+    const fileDrill = await drill('evil_file');
+    expect(fileDrill.status).toBe('failed');
+    expect(fileDrill.steps.find((s) => s.id === 'restore')!.error!.message).toMatch(/FILE privilege/);
     const file = await lifeboatAsync(
       { ...env, MYSQL_PWD: RESTORE_PW },
       'restore',
