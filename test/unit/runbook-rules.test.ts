@@ -247,7 +247,7 @@ describe('runs that hold', { timeout: 20_000 }, () => {
   });
 
   it('the built-in restore runbooks pass the override on and parse', () => {
-    for (const id of ['restore-database', 'restore-files', 'pitr-restore', 'restore-stream']) {
+    for (const id of ['restore-database', 'restore-files', 'pitr-restore', 'restore-stream', 'restore-mysql']) {
       const parsed = parseRunbook(BUILTIN_RUNBOOKS[id]!, id);
       expect(JSON.stringify(parsed.runbook.steps)).toContain('{{ run.allow_unsigned }}');
       expect(parsed.runbook.steps.at(-1)).toMatchObject({ action: 'report.write' });

@@ -245,7 +245,7 @@ async function pgBackupCommand(
   io: CliIo,
   opts: PgCommon,
   title: string,
-  kind: 'pg-logical' | 'pg-base',
+  kind: 'pg-logical' | 'pg-base' | 'mysql',
   make: (input: PgInput, ctx: JobContext) => Promise<WrittenSet>,
   threads?: EncoderThreads,
   hooks: BackupHooks = {},
@@ -320,6 +320,19 @@ export async function backupPgCommand(
 }
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
+
+export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin' | 'credential'>;
+
+/** `lifeboat backup mysql`: the PostgreSQL backups' shape (keys, media, keychain password, catalog) around mariadb-dump. */
+export async function backupMysqlCommand(
+  io: CliIo,
+  opts: MysqlOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
+  const { backupMysql } = await import('../../engine/backup/mysql');
+  await pgBackupCommand(io, opts, 'MySQL backup', 'mysql', (input, ctx) => backupMysql(input, ctx), threads, hooks);
+}
 
 export async function backupPgBaseCommand(
   io: CliIo,

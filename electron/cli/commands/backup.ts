@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import type { CliIo } from '../output';
-import type { CmdOptions, FilesOptions, PgBaseOptions, PgOptions } from './backup-run';
+import type { CmdOptions, FilesOptions, MysqlOptions, PgBaseOptions, PgOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -50,7 +50,9 @@ function commonOptions(cmd: Command): Command {
 export function registerBackup(program: Command, io: CliIo): void {
   const backup = program
     .command('backup')
-    .description("make a backup set (PostgreSQL, files, config, any tool's output) on one or more media");
+    .description(
+      "make a backup set (PostgreSQL, MySQL/MariaDB, files, config, any tool's output) on one or more media",
+    );
 
   commonOptions(
     backup
@@ -94,6 +96,22 @@ export function registerBackup(program: Command, io: CliIo): void {
       const { backupPgBaseCommand } = await import('./backup-run');
       await backupPgBaseCommand(io, opts, threads);
     });
+
+  commonOptions(
+    backup
+      .command('mysql')
+      .description(
+        'logical MySQL/MariaDB backup of one database with mariadb-dump (mysqldump) --single-transaction, routines, events, triggers',
+      )
+      .requiredOption(
+        '--db <mysql url>',
+        'mysql://user[:password]@host:3306/database (or the password from MYSQL_PWD; it reaches the tool in a 0600 option file)',
+      ),
+  ).action(async (opts: MysqlOptions) => {
+    const threads = await prestart();
+    const { backupMysqlCommand } = await import('./backup-run');
+    await backupMysqlCommand(io, opts, threads);
+  });
 
   commonOptions(
     backup

@@ -11,7 +11,8 @@ import { secretFilesOf } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import type { RestoreCmdOptions, RestoreFilesOptions, RestorePgOptions } from './restore';
+import type { RestoreCmdOptions, RestoreFilesOptions, RestoreMysqlOptions, RestorePgOptions } from './restore';
+import { parseMysqlUrl } from '../../engine/mysql/connection';
 
 /**
  * `lifeboat restore files|pg`: each is a short run of a hidden built-in runbook (one restore
@@ -457,6 +458,87 @@ export async function restoreCmdCommand(io: CliIo, set: string, opts: RestoreCmd
       opts.json,
       (o) =>
         `Fed ${String(o.set)} (${String(o.label)}, ${formatBytes(Number(o.bytes_fed))}) to ${String(o.command)}: exit ${String(o.exit_status)} after ${formatDuration(Number(o.duration_ms) / 1000)}${typeof o.stderr_tail === 'string' && o.stderr_tail ? `\n  stderr: ${o.stderr_tail.split('\n').slice(-3).join(' / ')}` : ''}`,
+    );
+  });
+}
+
+function mysqlRunbook(o: { allowUnsigned: boolean }): string {
+  return JSON.stringify({
+    id: 'restore-mysql',
+    title: 'Restore a MySQL database (lifeboat restore mysql)',
+    description:
+      'Started by lifeboat restore mysql: the set, checked through the gate, replayed by mariadb --sandbox into a new database (or a confirmed existing one), then the report.',
+    level: 1,
+    objectives: OBJECTIVES,
+    inputs: [
+      { id: 'set', type: 'backup-set', label: 'The mysql set' },
+      { id: 'target', type: 'text', label: 'The MySQL server (mysql://user@host:port/database)' },
+      { id: 'database', type: 'text', label: 'The database to restore into' },
+    ],
+    steps: [
+      {
+        id: 'restore',
+        kind: 'action',
+        title: 'Restore the database',
+        action: 'restore.mysql',
+        with: {
+          set: '{{ inputs.set }}',
+          target: '{{ inputs.target }}',
+          database: '{{ inputs.database }}',
+          allow_unsigned: o.allowUnsigned,
+        },
+      },
+      { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
+    ],
+  });
+}
+
+/** `lifeboat restore mysql <set> --db mysql://user@host:port/newdb`: a short run of restore.mysql. */
+export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreMysqlOptions): Promise<void> {
+  const target = parseMysqlUrl(opts.db);
+  if (target.password !== null)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      'Give the password through MYSQL_PWD, not in --db (runs and their journals are stored).',
+    );
+  if (opts.confirmOverwrite !== undefined && opts.confirmOverwrite !== target.database)
+    throw new LifeboatError(
+      'BAD_INPUT',
+      `--confirm-overwrite must repeat the database name exactly (${target.database}).`,
+    );
+  const identities = readIdentities(opts.identity ?? []);
+  await withCliEngine(async (engine) => {
+    const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
+    const runner = runEngineFor(engine, identities);
+    const source = 'builtin:restore-mysql (lifeboat restore mysql)';
+    const parsed = parseRunbook(mysqlRunbook({ allowUnsigned: Boolean(opts.allowUnsigned) }), source);
+    const run = runner.start(
+      parsed,
+      { set, target: opts.db, database: target.database },
+      { drill: false, operator, source },
+    );
+    if (!opts.json)
+      io.stderr.write(`lifeboat: run ${run.id} restores ${run.inputs.set} into ${target.database} on ${target.host}\n`);
+    const after = await drive({
+      engine,
+      io,
+      runner,
+      run,
+      operator,
+      confirm: (expect) =>
+        opts.confirmOverwrite === expect
+          ? expect
+          : {
+              refuse: `the database ${expect} exists and is not empty, and --confirm-overwrite ${expect} was not given`,
+              hint: `Restore into a new database, or add --confirm-overwrite ${expect}.`,
+            },
+    });
+    finish(
+      io,
+      after,
+      opts.json,
+      (o) =>
+        `Restored ${String(o.set)} into ${String(o.database)} (${String(o.target)}): ${String(o.tables)} tables, ${String(o.rows)} rows, ${String(o.routines)} routines, ${String(o.triggers)} triggers, ${String(o.events)} events, ${String(o.views)} views; row counts match the dump`,
     );
   });
 }

@@ -41,6 +41,15 @@ export interface RestoreCmdOptions {
   json?: boolean;
 }
 
+export interface RestoreMysqlOptions {
+  db: string;
+  identity?: string[];
+  confirmOverwrite?: string;
+  allowUnsigned?: boolean;
+  operator?: string;
+  json?: boolean;
+}
+
 /** `restore files` and `restore pg`, beside `restore pg-pitr` in the `restore` group (pitr.ts). */
 export function registerRestoreSet(restore: Command, io: CliIo): void {
   withForeignSecretOptions(restore.command('files <set>'))
@@ -116,5 +125,24 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     .action(async (set: string, opts: RestoreCmdOptions) => {
       const { restoreCmdCommand } = await import('./restore-run');
       await restoreCmdCommand(io, set, opts);
+    });
+
+  restore
+    .command('mysql <set>')
+    .description(
+      'restore a MySQL/MariaDB set into a new database (mariadb --sandbox), as a short journaled run with a report',
+    )
+    .requiredOption(
+      '--db <url>',
+      'mysql://user@host:3306/<new database> (the password from MYSQL_PWD, never in the URL)',
+    )
+    .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
+    .option('--confirm-overwrite <name>', 'restore into an EXISTING non-empty database of this name')
+    .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
+    .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
+    .option('--json', 'print one machine-readable result')
+    .action(async (set: string, opts: RestoreMysqlOptions) => {
+      const { restoreMysqlCommand } = await import('./restore-run');
+      await restoreMysqlCommand(io, set, opts);
     });
 }

@@ -26,22 +26,31 @@ export interface RunAs {
   gid: number;
 }
 
-/** As root, the uid/gid of the `postgres` user (initdb and postgres refuse to run as root). */
-export function postgresRunAs(): RunAs | null {
+/** As root, the uid/gid of a service user a scratch server runs as (null when not root); `missing` when there is none. */
+export function serviceUserRunAs(user: string, missing: () => LifeboatError): RunAs | null {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
   try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new LifeboatError(
-      'PRECONDITION_FAILED',
-      'Running as root, but there is no `postgres` user to run a scratch PostgreSQL as.',
-      {
-        hint: 'Create one (useradd -r postgres) or run Lifeboat as a normal user.',
-      },
-    );
+    throw missing();
   }
+}
+
+/** As root, the uid/gid of the `postgres` user (initdb and postgres refuse to run as root). */
+export function postgresRunAs(): RunAs | null {
+  return serviceUserRunAs(
+    'postgres',
+    () =>
+      new LifeboatError(
+        'PRECONDITION_FAILED',
+        'Running as root, but there is no `postgres` user to run a scratch PostgreSQL as.',
+        {
+          hint: 'Create one (useradd -r postgres) or run Lifeboat as a normal user.',
+        },
+      ),
+  );
 }
 
 export function freePort(): Promise<number> {

@@ -9,6 +9,7 @@ export const ACTION_NAMES = [
   'restore.pg-pitr',
   'restore.files',
   'restore.cmd',
+  'restore.mysql',
   'check.sql',
   'check.files',
   'wait.pg-ready',

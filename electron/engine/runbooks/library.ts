@@ -4,11 +4,13 @@ import { LifeboatError } from '../errors';
 import databaseCorruption from './builtin/database-corruption.yaml?raw';
 import drSiteActivation from './builtin/dr-site-activation.yaml?raw';
 import monthlyDrill from './builtin/monthly-drill.yaml?raw';
+import mysqlDrill from './builtin/mysql-drill.yaml?raw';
 import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
 import restoreFiles from './builtin/restore-files.yaml?raw';
 import restoreStream from './builtin/restore-stream.yaml?raw';
+import restoreMysql from './builtin/restore-mysql.yaml?raw';
 import serverFailure from './builtin/server-failure.yaml?raw';
 import { parseRunbook, RunbookInvalidError, type ParsedRunbook } from './format';
 
@@ -18,11 +20,13 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   ransomware,
   'dr-site-activation': drSiteActivation,
   'monthly-drill': monthlyDrill,
+  'mysql-drill': mysqlDrill,
   // Short runbooks the app starts from a set, a found file or the PITR planner (every restore keeps its record).
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,
   'restore-stream': restoreStream,
   'pitr-restore': pitrRestore,
+  'restore-mysql': restoreMysql,
 };
 
 export interface LibraryEntry {

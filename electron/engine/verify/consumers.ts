@@ -9,6 +9,7 @@ import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
 import { BackupManifestCheck, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
+import { MYSQL_DUMP_FOOTER, MYSQL_DUMP_HEADER } from '../mysql/dump-text';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -387,6 +388,8 @@ export function consumerFor(
     case 'files-tar-gz':
     case 'config-tar-gz':
       return gunzipThen(tarWalk());
+    case 'mysql-dump':
+      return mysqlDumpCheck();
     case 'base-tar':
       // pg-base: every file against PostgreSQL's own backup_manifest inside the tar (pitr/backup-manifest.ts).
       return backupManifestConsumer(manifestAlgorithms(source));
@@ -427,6 +430,45 @@ export function backupManifestConsumer(algorithms?: string[]): Consumer {
         verdict: 'ok',
         detail: `${r.files} files match PostgreSQL's backup_manifest (${r.algorithm ?? 'sizes'})`,
       };
+    },
+  };
+}
+
+/**
+ * A MySQL/MariaDB dump (backup/mysql.ts) read whole: mariadb-dump's header in its first 8 KiB and
+ * its completion line (`-- Dump completed`) at the very end. A dump cut short (a killed job, a full
+ * disk) has none, even when the set around it was signed: it is an unreadable dump.
+ */
+export function mysqlDumpCheck(): Consumer {
+  let head = '';
+  let tail = '';
+  let bytes = 0;
+  const sink = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      if (head.length < 8192) head += chunk.subarray(0, 8192 - head.length).toString('latin1');
+      tail = (tail + chunk.subarray(Math.max(0, chunk.length - 256)).toString('latin1')).slice(-256);
+      cb();
+    },
+  });
+  const ended = settled(sink);
+  return {
+    sink,
+    outcome: async () => {
+      const failure = await ended();
+      if (failure) return { verdict: 'corrupted', detail: failure.message };
+      if (!MYSQL_DUMP_HEADER.test(head))
+        return {
+          verdict: 'unreadable-dump',
+          detail: 'no mariadb-dump/mysqldump header ("-- MariaDB dump …") in the first 8 KiB: not a MySQL dump',
+        };
+      if (!MYSQL_DUMP_FOOTER.test(tail))
+        return {
+          verdict: 'unreadable-dump',
+          detail: `truncated: the dump ends without its completion line ("-- Dump completed") after ${bytes} bytes`,
+        };
+      return { verdict: 'ok', detail: `MySQL dump read whole (${bytes} bytes; header and completion line present)` };
     },
   };
 }

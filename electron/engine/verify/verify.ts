@@ -602,7 +602,11 @@ export async function verifySet(
       ? undefined
       : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
     if (plan.manifest?.kind !== 'pg-logical' && !sql) {
-      restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
+      restoreDetail.push(
+        plan.manifest?.kind === 'mysql'
+          ? "a MySQL set's restore test is the mysql-drill runbook (a scratch MariaDB); checked at deep level"
+          : 'restore tests apply to PostgreSQL logical sets; checked at deep level',
+      );
     } else {
       try {
         const manifest = plan.manifest;

@@ -10,6 +10,7 @@ import { pitrPlan, restorePgPitr } from './pitr';
 import { restoreCmdAction } from './restore-cmd';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
+import { restoreMysqlAction } from './restore-mysql';
 import { selectSet } from './select-set';
 import { defineAction, type ActionDefinition } from './types';
 import { verifySetAction } from './verify-set';
@@ -42,6 +43,7 @@ export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'restore.pg-pitr': restorePgPitr,
   'restore.files': restoreFiles,
   'restore.cmd': restoreCmdAction,
+  'restore.mysql': restoreMysqlAction,
   'check.sql': checkSql,
   'check.files': checkFiles,
   'wait.pg-ready': waitPgReady,

@@ -177,6 +177,7 @@ const RESTORE_RUNBOOK: Partial<Record<string, string>> = {
   files: 'restore-files',
   config: 'restore-files',
   stream: 'restore-stream',
+  mysql: 'restore-mysql',
 };
 
 /** Verify this set now (deep by default), with its progress here. */

@@ -48,6 +48,7 @@ function backupArgs(r: Recoverability): string[] {
     return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
   if (kind === 'stream')
     return [...head, 'cmd', '--system', r.system, '--kind', '<label>', '--command', '<command>', '--to', '<medium>'];
+  if (kind === 'mysql') return [...head, 'mysql', '--system', r.system, '--db', '<mysql URL>', '--to', '<medium>'];
   if (kind === 'files' || kind === 'config') {
     return [
       ...head,
@@ -78,9 +79,11 @@ function NextAction({ r }: { r: Recoverability }): React.JSX.Element {
       return button(`Verify ${r.system}’s newest set`, () => go({ screen: 'verify', target: n.setKey, run: null }));
     case 'drill': {
       // A PostgreSQL system is drilled by the monthly restore drill; files and config by a restore of their files.
+      // A MySQL system by its own drill.
       const pg = !r.newestSet || r.newestSet.kind.startsWith('pg');
+      const drill = r.newestSet?.kind === 'mysql' ? 'mysql-drill' : pg ? 'monthly-drill' : 'restore-files';
       return button(`Start a drill of ${r.system}`, () =>
-        go({ screen: 'runbooks', runbook: pg ? 'monthly-drill' : 'restore-files', system: r.system, run: null }),
+        go({ screen: 'runbooks', runbook: drill, system: r.system, run: null }),
       );
     }
     case 'check-suspicious': {

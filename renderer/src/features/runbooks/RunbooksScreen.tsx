@@ -20,6 +20,8 @@ const KINDS_OF: Record<string, SetKind[]> = {
   'pitr-restore': ['pg-base'],
   'restore-files': ['files', 'config'],
   'restore-stream': ['stream'],
+  'mysql-drill': ['mysql'],
+  'restore-mysql': ['mysql'],
 };
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
