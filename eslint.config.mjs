@@ -11,7 +11,7 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = [
   ['process', 'fs', 'format', 'tools', 'log', 'jobs', 'settings', 'credentials'],
-  ['storage', 'crypto', 'postgres'],
+  ['storage', 'crypto', 'postgres', 'redis'],
   ['notify'],
   ['pipeline'],
   ['foreign'],

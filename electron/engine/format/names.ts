@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LifeboatError } from '../errors';
+import { SET_KINDS } from '../../../shared/domain/kinds';
 
 /**
  * Names inside a medium are plain relative paths. A reader rejects `..`, absolute paths,
@@ -41,7 +42,8 @@ export function compactUtc(d: Date): string {
     .replace(/\.\d{3}Z$/, 'Z');
 }
 
-export const SET_ID = /^\d{8}T\d{6}Z-(pg-logical|pg-base|files|config)(-\d+)?$/;
+/** A set id: the UTC start time and the kind (SET_KINDS), with a suffix for a second set in the same second. */
+export const SET_ID = new RegExp(`^\\d{8}T\\d{6}Z-(${SET_KINDS.join('|')})(-\\d+)?$`);
 
 // File names on the source are bytes, not text: Linux allows any byte but `/` and NUL. A name
 // is kept as its bytes from the walk to the tar and the index; text forms below are for display

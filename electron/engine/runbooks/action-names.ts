@@ -8,6 +8,7 @@ export const ACTION_NAMES = [
   'restore.pg-logical',
   'restore.pg-pitr',
   'restore.files',
+  'restore.redis',
   'check.sql',
   'check.files',
   'wait.pg-ready',

@@ -23,6 +23,7 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
+import { redisAofCheck, redisRdbCheck } from './redis-consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
@@ -364,7 +365,11 @@ async function checkArtifact(
       consumer =
         t.origin === 'seed-script' && isSeedRole(a.role)
           ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets })
-          : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+          : a.role === 'redis-rdb'
+            ? redisRdbCheck()
+            : a.role === 'redis-aof-tar'
+              ? redisAofCheck()
+              : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);

@@ -9,6 +9,7 @@ import { pgPromote } from './pg-promote';
 import { pitrPlan, restorePgPitr } from './pitr';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
+import { restoreRedis } from './restore-redis';
 import { selectSet } from './select-set';
 import { defineAction, type ActionDefinition } from './types';
 import { verifySetAction } from './verify-set';
@@ -40,6 +41,7 @@ export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'restore.pg-logical': restorePgLogical,
   'restore.pg-pitr': restorePgPitr,
   'restore.files': restoreFiles,
+  'restore.redis': restoreRedis,
   'check.sql': checkSql,
   'check.files': checkFiles,
   'wait.pg-ready': waitPgReady,
