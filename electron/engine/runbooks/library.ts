@@ -6,6 +6,7 @@ import drSiteActivation from './builtin/dr-site-activation.yaml?raw';
 import monthlyDrill from './builtin/monthly-drill.yaml?raw';
 import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
+import redisCacheLost from './builtin/redis-cache-lost.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
 import restoreFiles from './builtin/restore-files.yaml?raw';
 import serverFailure from './builtin/server-failure.yaml?raw';
@@ -17,6 +18,7 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   ransomware,
   'dr-site-activation': drSiteActivation,
   'monthly-drill': monthlyDrill,
+  'redis-cache-lost': redisCacheLost,
   // Short runbooks the app starts from a set, a found file or the PITR planner (every restore keeps its record).
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,
