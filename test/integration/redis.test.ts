@@ -28,6 +28,7 @@ let source: Map<string, string>;
 let setKey: string;
 let manifest: Manifest;
 let setDir: string;
+let tamperedMedium: string;
 /** Every process command line seen while the CLI ran (polled from /proc). */
 const cmdlines = new Set<string>();
 
@@ -293,7 +294,8 @@ describe('deep verification', () => {
     expect(arts[1]!.detail).toMatch(/redis-check-aof: All AOF files and manifest are valid/);
 
     // A tampered copy on a medium of its own: a valid age file with valid hashes, signed by our key, holding a broken RDB.
-    const t = keyedMedium(env, join(dir.path, 't'), { medium: 'tampered', label: 'tampered', trust: false });
+    const t = { medium: join(dir.path, 'tampered') };
+    expect(lifeboat(env, 'medium', 'init', t.medium, '--label', 'tampered').status).toBe(0);
     const made = (): string => {
       const r = lifeboat(
         env,
@@ -314,6 +316,7 @@ describe('deep verification', () => {
       expect(r.status, r.stderr).toBe(0);
       return join(t.medium, 'sets', 'cache-t', json<{ set_id: string }>(r).set_id);
     };
+    tamperedMedium = t.medium;
     const broken = made();
     const plain = decode(join(broken, 'dump.rdb.zst.age'));
     const mid = Math.floor(plain.length / 2);
@@ -348,6 +351,20 @@ describe('deep verification', () => {
     expect(of(flipped).verdict).toBe('corrupted');
     expect(of(flipped).detail).toMatch(/SHA-256/);
   }, 30_000);
+});
+
+describe('retention', () => {
+  it("prune --system applies a policy to one system's sets only (the seeds' 2-hourly Redis sets kept 48 h: --keep-last 24)", () => {
+    const r = lifeboat(env, 'prune', '--to', tamperedMedium, '--system', 'cache-t', '--keep-last', '1', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = json<{ keep: Array<{ path: string }>; remove: Array<{ path: string }> }>(r);
+    expect(out.keep).toHaveLength(1);
+    expect(out.remove).toHaveLength(1);
+    const none = json<{ keep: unknown[]; remove: unknown[] }>(
+      lifeboat(env, 'prune', '--to', tamperedMedium, '--system', 'other', '--keep-last', '1', '--json'),
+    );
+    expect([none.keep, none.remove]).toEqual([[], []]);
+  });
 });
 
 describe('the Redis cache lost runbook', () => {

@@ -46,6 +46,7 @@ function backupArgs(r: Recoverability): string[] {
   const head = ['lifeboat', 'backup'];
   if (kind === 'pg-base')
     return [...head, 'pg-base', '--system', r.system, '--db', '<postgres URL>', '--to', '<medium>'];
+  if (kind === 'redis') return [...head, 'redis', '--system', r.system, '--redis', '<redis URL>', '--to', '<medium>'];
   if (kind === 'files' || kind === 'config') {
     return [
       ...head,

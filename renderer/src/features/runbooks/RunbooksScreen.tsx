@@ -19,6 +19,7 @@ const KINDS_OF: Record<string, SetKind[]> = {
   'restore-database': ['pg-logical'],
   'pitr-restore': ['pg-base'],
   'restore-files': ['files', 'config'],
+  'redis-cache-lost': ['redis'],
 };
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
