@@ -191,10 +191,10 @@ export async function backupRedis(input: RedisBackupInput, ctx: JobContext): Pro
       ctx.step('reading the RDB (SYNC)');
       const rdb = await syncRdb(target, { signal: ctx.signal });
       const onPlainBytes = (n: number): void => ctx.progress({ bytesDone: n });
-      const [stored, read] = await Promise.allSettled([
-        add({ name: 'dump.rdb', role: 'redis-rdb', source: rdb.stream, onPlainBytes }),
-        rdb.done,
-      ]);
+      const storing = add({ name: 'dump.rdb', role: 'redis-rdb', source: rdb.stream, onPlainBytes });
+      // A storage failure (a full disk) stops the reading too: the connection is closed, not left paused.
+      storing.catch(() => rdb.stream.destroy());
+      const [stored, read] = await Promise.allSettled([storing, rdb.done]);
       if (read.status === 'rejected') throw read.reason;
       if (stored.status === 'rejected') throw stored.reason;
       const after = await withRedis(target, async (c) => parseKeyspace(await c.text(['INFO', 'keyspace'])));
