@@ -134,3 +134,30 @@ export async function loadRedisData(c: RedisClient, n = 600): Promise<void> {
   for (let i = 0; i < 200; i++) await c.command(['SET', `db3:${i}`, `three ${i}`]);
   await c.command(['SELECT', '0']);
 }
+
+/** `backup redis` arguments: a system of a test server to a medium, encrypted and signed, with its AOF directory when given. */
+export function redisBackupArgs(o: {
+  system: string;
+  port: number;
+  medium: string;
+  recipient: string;
+  signKey: string;
+  aofDir?: string;
+}): string[] {
+  return [
+    'backup',
+    'redis',
+    '--system',
+    o.system,
+    '--redis',
+    `redis://127.0.0.1:${o.port}`,
+    ...(o.aofDir ? ['--aof-dir', o.aofDir] : []),
+    '--to',
+    o.medium,
+    '--recipient',
+    o.recipient,
+    '--sign-key',
+    o.signKey,
+    '--json',
+  ];
+}

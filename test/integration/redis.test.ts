@@ -8,7 +8,7 @@ import { loadSigningKey, signManifest } from '../../electron/engine/crypto/signi
 import { sha256Hex, sha256sums, type Manifest } from '../../electron/engine/format/manifest';
 import { json, lifeboat, lifeboatAsync, loggedUnder, type CliRun } from '../helpers/cli';
 import { keyedMedium, type KeyedMedium } from '../helpers/keyed-medium';
-import { dumpAll, loadRedisData, startRedis, type TestRedis } from '../helpers/redis';
+import { dumpAll, loadRedisData, redisBackupArgs, startRedis, type TestRedis } from '../helpers/redis';
 import { tempDir } from '../helpers/temp';
 
 /**
@@ -76,21 +76,14 @@ beforeAll(async () => {
   const r = await withPolling(
     lifeboatAsync(
       env,
-      'backup',
-      'redis',
-      '--system',
-      'cache',
-      '--redis',
-      `redis://127.0.0.1:${redis.port}`,
-      '--aof-dir',
-      join(redis.dir, 'appendonlydir'),
-      '--to',
-      km.medium,
-      '--recipient',
-      km.recipient,
-      '--sign-key',
-      km.signKey,
-      '--json',
+      ...redisBackupArgs({
+        system: 'cache',
+        port: redis.port,
+        medium: km.medium,
+        recipient: km.recipient,
+        signKey: km.signKey,
+        aofDir: join(redis.dir, 'appendonlydir'),
+      }),
     ),
   );
   expect(r.status, r.stderr).toBe(0);
@@ -299,19 +292,13 @@ describe('deep verification', () => {
     const made = (): string => {
       const r = lifeboat(
         env,
-        'backup',
-        'redis',
-        '--system',
-        'cache-t',
-        '--redis',
-        `redis://127.0.0.1:${redis.port}`,
-        '--to',
-        t.medium,
-        '--recipient',
-        km.recipient,
-        '--sign-key',
-        km.signKey,
-        '--json',
+        ...redisBackupArgs({
+          system: 'cache-t',
+          port: redis.port,
+          medium: t.medium,
+          recipient: km.recipient,
+          signKey: km.signKey,
+        }),
       );
       expect(r.status, r.stderr).toBe(0);
       return join(t.medium, 'sets', 'cache-t', json<{ set_id: string }>(r).set_id);

@@ -25,7 +25,7 @@ import { TAR_END, tarHeader, tarPadding } from '../../electron/engine/format/tar
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { json, lifeboat } from '../helpers/cli';
 import { tempDir } from '../helpers/temp';
-import { dumpAll, freePort, loadRedisData, startRedis } from '../helpers/redis';
+import { dumpAll, freePort, loadRedisData, redisBackupArgs, startRedis } from '../helpers/redis';
 import { bjoin, shellBlocks, treeState } from '../helpers/tree-state';
 
 /**
@@ -252,21 +252,14 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
       c.close();
       const r = lifeboat(
         env,
-        'backup',
-        'redis',
-        '--system',
-        'cache',
-        '--redis',
-        `redis://127.0.0.1:${redis.port}`,
-        '--aof-dir',
-        join(redis.dir, 'appendonlydir'),
-        '--to',
-        medium,
-        '--recipient',
-        recipient,
-        '--sign-key',
-        signKey,
-        '--json',
+        ...redisBackupArgs({
+          system: 'cache',
+          port: redis.port,
+          medium,
+          recipient,
+          signKey,
+          aofDir: join(redis.dir, 'appendonlydir'),
+        }),
       );
       expect(r.status, r.stderr).toBe(0);
       const set = json<{ set_id: string }>(r).set_id;
