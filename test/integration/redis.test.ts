@@ -279,9 +279,20 @@ describe('lifeboat restore redis', () => {
 });
 
 describe('deep verification', () => {
-  it('passes a good set (redis-check-rdb, redis-check-aof); a corrupted RDB re-signed by our key is unreadable; a flipped stored byte is corrupted', () => {
-    const good = lifeboat(env, 'verify', setKey, '--level', 'deep', '--identity', km.identity, '--json');
+  it('passes a good set (redis-check-rdb, redis-check-aof, a scratch load at restore level); a corrupted RDB re-signed by our key is unreadable; a flipped stored byte is corrupted', () => {
+    // The restore level includes deep: a scratch redis-server loads the RDB and its keys are checked against the manifest.
+    const good = lifeboat(env, 'verify', setKey, '--level', 'restore', '--identity', km.identity, '--json');
     expect(good.status, good.stderr).toBe(0);
+    const restored = json<{
+      results: Array<{ verdict: string; restore: { checks: Array<{ sql: string; ok: boolean }> } }>;
+    }>(good).results[0]!;
+    expect(restored.verdict).toBe('ok');
+    expect(restored.restore.checks.map((c) => [c.sql, c.ok])).toEqual([
+      ['db0 key count', true],
+      ['db3 key count', true],
+      ['db0 sampled keys', true],
+      ['db3 sampled keys', true],
+    ]);
     const arts = json<{ results: Array<{ artifacts: Array<{ detail: string }> }> }>(good).results[0]!.artifacts;
     expect(arts[0]!.detail).toMatch(/redis-check-rdb: RDB looks OK \(\d+ keys read\)/);
     expect(arts[1]!.detail).toMatch(/redis-check-aof: All AOF files and manifest are valid/);

@@ -3,9 +3,18 @@ import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { SetResult } from '../../../shared/domain/verify';
+import type { AgeIdentity } from '../crypto/age';
+import { LifeboatError } from '../errors';
+import type { Manifest } from '../format/manifest';
+import type { JobContext } from '../jobs/job-manager';
 import { redactText } from '../log/redact';
-import { redisTool } from '../redis/scratch';
+import { redisTool, startScratchRedis } from '../redis/scratch';
 import { extractTar } from '../restore/extract';
+import { gateStages, specOf } from '../restore/gate';
+import { validateRedis } from '../restore/redis';
+import type { Medium } from '../storage/medium';
 import { settled, type Consumer } from './consumers';
 
 /** A private temp folder for a decoded artifact (removed once the check is done). */
@@ -102,4 +111,49 @@ export function redisAofCheck(): Consumer {
       }
     },
   };
+}
+
+/**
+ * The restore level of a redis set: its RDB read again through the gate (hashes checked, not
+ * trusted from the deep pass), loaded by a scratch redis-server (restore/redis.ts's rules: a unix
+ * socket only, nothing saved) and checked against the key counts and sampled keys the manifest
+ * recorded; the load and checks timed as the measured restore time.
+ */
+export async function redisRestoreTest(
+  manifest: Manifest,
+  medium: Medium,
+  setPath: string,
+  identities: AgeIdentity[],
+  ctx: Pick<JobContext, 'signal' | 'log'>,
+): Promise<NonNullable<SetResult['restore']>> {
+  const rdb = manifest.artifacts.find((a) => a.role === 'redis-rdb');
+  if (!rdb) throw new LifeboatError('PRECONDITION_FAILED', 'A redis restore test needs the RDB (redis-rdb artifact).');
+  redisTool('redis-server');
+  const started = Date.now();
+  const dir = workDir();
+  try {
+    const gated = gateStages(specOf(`${manifest.system}/${manifest.set_id}`, rdb), identities, { check: true });
+    await pipeline(
+      [
+        await medium.openRead(`${setPath}/${rdb.path}`),
+        ...gated.stages,
+        createWriteStream(join(dir, 'dump.rdb'), { mode: 0o600 }),
+      ],
+      { signal: ctx.signal },
+    );
+    ctx.log('info', `restore test of ${manifest.system}/${manifest.set_id}: a scratch redis-server loads the RDB`);
+    const server = await startScratchRedis(dir, { signal: ctx.signal });
+    try {
+      const checks = await validateRedis(server.target, manifest.source);
+      return {
+        durationMs: Date.now() - started,
+        database: 'scratch redis-server',
+        checks: checks.map((c) => ({ sql: c.what, expect: 'as the backup recorded', got: c.detail, ok: c.ok })),
+      };
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

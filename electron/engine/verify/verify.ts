@@ -23,7 +23,7 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
-import { redisAofCheck, redisRdbCheck } from './redis-consumers';
+import { redisAofCheck, redisRdbCheck, redisRestoreTest } from './redis-consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
@@ -590,17 +590,19 @@ export async function verifySet(
     const sql = plan.manifest
       ? undefined
       : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
-    if (plan.manifest?.kind !== 'pg-logical' && !sql) {
-      restoreDetail.push('restore tests apply to PostgreSQL logical sets; checked at deep level');
+    if (plan.manifest?.kind !== 'pg-logical' && plan.manifest?.kind !== 'redis' && !sql) {
+      restoreDetail.push('restore tests apply to PostgreSQL logical and Redis sets; checked at deep level');
     } else {
       try {
         const manifest = plan.manifest;
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
         restore = await sem(() =>
-          manifest
-            ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
-            : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
+          manifest?.kind === 'redis'
+            ? redisRestoreTest(manifest, t.medium, t.setPath, o.identities, ctx)
+            : manifest
+              ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
+              : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
         );
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');
