@@ -287,7 +287,11 @@ export async function restoreRedis(p: RedisRestoreParams, ctx: RestoreContext): 
     // The server's user owns what it had (when this runs as root, restoring for the redis user).
     const owner = keptAside ? lstatSync(keptAside) : st;
     try {
-      if (process.getuid?.() === 0) chownSync(existing, owner.uid, owner.gid);
+      if (process.getuid?.() === 0) {
+        chownSync(existing, owner.uid, owner.gid);
+        // An AOF directory's files too (plain files, written here: no link to follow).
+        if (p.aof) for (const f of readdirSync(existing)) chownSync(join(existing, f), owner.uid, owner.gid);
+      }
     } catch {
       ctx.log('warn', `could not give ${existing} to uid ${owner.uid}: chown it to the server's user`);
     }
