@@ -79,7 +79,8 @@ export async function startScratchRedis(
     await tool.exited.catch(() => undefined);
     clearTimeout(timer);
   };
-  const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+  // A large RDB takes a while to load (some 100 MB/s): the server exiting ends the wait sooner.
+  const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
   const logTail = (): string =>
     existsSync(log) ? redactText(readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' / ')) : '';
   for (;;) {
