@@ -11,7 +11,7 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = [
   ['process', 'fs', 'format', 'tools', 'log', 'jobs', 'settings', 'credentials'],
-  ['storage', 'crypto', 'postgres', 'mysql'],
+  ['storage', 'crypto', 'postgres', 'mysql', 'redis'],
   ['notify'],
   ['pipeline'],
   ['foreign'],

@@ -25,6 +25,7 @@ import { TAR_END, tarHeader, tarPadding } from '../../electron/engine/format/tar
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { json, lifeboat } from '../helpers/cli';
 import { tempDir } from '../helpers/temp';
+import { dumpAll, freePort, loadRedisData, redisBackupArgs, startRedis } from '../helpers/redis';
 import { bjoin, shellBlocks, treeState } from '../helpers/tree-state';
 
 /**
@@ -297,6 +298,67 @@ describe('docs/restore-by-hand.md, run verbatim', () => {
       writeFileSync(tar, saved);
     }
   });
+
+  it('restores a Redis set (3g): redis-check-rdb and redis-check-aof pass, the RDB placed in a stopped server directory holds every key', async () => {
+    const redis = await startRedis(join(dir.path, 'redis-src'), { aof: true });
+    try {
+      const c = await redis.client();
+      await loadRedisData(c, 100);
+      const source = await dumpAll(c);
+      c.close();
+      const r = lifeboat(
+        env,
+        ...redisBackupArgs({
+          system: 'cache',
+          port: redis.port,
+          medium,
+          recipient,
+          signKey,
+          aofDir: join(redis.dir, 'appendonlydir'),
+        }),
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const set = json<{ set_id: string }>(r).set_id;
+      const md = readFileSync(DOC, 'utf8');
+      const blocks = shellBlocks(md, /^(0|1|2|3g)\. /);
+      expect(blocks.length).toBe(6);
+      const run = (redisDir: string, port: number): ReturnType<typeof spawnSync> =>
+        spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
+          env: {
+            ...process.env,
+            IDENTITY: identity,
+            SIGNER_PUB: `${signKey}.pub`,
+            MEDIUM: medium,
+            SYSTEM: 'cache',
+            SET: set,
+            WORK: join(dir.path, `work-redis-${port}`),
+            REDIS_DIR: redisDir,
+            REDIS_PORT: String(port),
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const target = join(dir.path, 'redis-target');
+      mkdirSync(target);
+      writeFileSync(join(target, 'dump.rdb'), 'old');
+      const done = run(target, await freePort());
+      expect(done.status, `${String(done.stdout)}\n${String(done.stderr)}`).toBe(0);
+      expect(done.stdout).toMatch(/Signature Verified Successfully/);
+      expect(done.stdout).toMatch(/RDB looks OK/);
+      expect(done.stdout).toMatch(/All AOF files and manifest are valid/);
+      expect(readdirSync(target).filter((f) => f.startsWith('dump.rdb.before-restore-'))).toHaveLength(1);
+      const restored = await startRedis(target, { unixOnly: true });
+      try {
+        const rc = await restored.client();
+        expect(await dumpAll(rc)).toEqual(source);
+        rc.close();
+      } finally {
+        await restored.stop();
+      }
+    } finally {
+      await redis.stop();
+    }
+  }, 30_000);
 
   it('on a hostile set (a symlink chain climbing out, then a file through it) writes nothing outside the folder', async () => {
     // Signed by the pinned key, as a compromised server would: the signature checks pass.

@@ -84,7 +84,7 @@ afterAll(async () => {
 });
 
 describe('the library', () => {
-  it('lists the eight built-ins, each valid', () => {
+  it('lists the nine built-ins, each valid', () => {
     const r = lifeboat(env, 'runbooks', '--json');
     expect(r.status, r.stderr).toBe(0);
     const list = json<{ runbooks: Array<{ id: string; problem: string | null; builtin: boolean }> }>(r).runbooks;
@@ -99,6 +99,7 @@ describe('the library', () => {
       'monthly-drill',
       'pitr-restore',
       'ransomware',
+      'redis-cache-lost',
       'restore-database',
       'restore-files',
       'restore-stream',

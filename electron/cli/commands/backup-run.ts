@@ -321,6 +321,47 @@ export async function backupPgCommand(
 
 export type PgBaseOptions = Omit<PgOptions, 'format' | 'jobs'>;
 
+export interface RedisOptions extends CommonOptions {
+  redis: string;
+  aofDir?: string;
+  credential?: string;
+}
+
+/** `lifeboat backup redis`: the RDB (and an AOF directory) through the pipeline, cataloged like any set. */
+export async function backupRedisCommand(
+  io: CliIo,
+  opts: RedisOptions,
+  threads?: EncoderThreads,
+  hooks: BackupHooks = {},
+): Promise<void> {
+  const { backupRedis } = await import('../../engine/backup/redis');
+  await recordedBackup(io, opts.metricsFile, { system: opts.system, kind: 'redis' }, () =>
+    pgBackup(
+      io,
+      { ...opts, db: opts.redis },
+      'Redis backup',
+      (input, ctx) =>
+        backupRedis(
+          {
+            system: input.system,
+            redisUrl: input.dbUrl,
+            password: input.password,
+            aofDir: opts.aofDir ?? null,
+            media: input.media,
+            recipients: input.recipients,
+            signingKey: input.signingKey,
+            tier: input.tier,
+            idTaken: input.idTaken,
+            encoderThreads: input.encoderThreads,
+          },
+          ctx,
+        ),
+      threads,
+      hooks,
+    ),
+  );
+}
+
 export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin' | 'credential'>;
 
 /** `lifeboat backup mysql`: the PostgreSQL backups' shape (keys, media, keychain password, catalog) around mariadb-dump. */

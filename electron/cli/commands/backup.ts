@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { EncoderThreads } from '../../engine/pipeline/encoder-thread';
 import type { CliIo } from '../output';
-import type { CmdOptions, FilesOptions, MysqlOptions, PgBaseOptions, PgOptions } from './backup-run';
+import type { CmdOptions, FilesOptions, MysqlOptions, PgBaseOptions, PgOptions, RedisOptions } from './backup-run';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -51,7 +51,7 @@ export function registerBackup(program: Command, io: CliIo): void {
   const backup = program
     .command('backup')
     .description(
-      "make a backup set (PostgreSQL, MySQL/MariaDB, files, config, any tool's output) on one or more media",
+      "make a backup set (PostgreSQL, MySQL/MariaDB, Redis, files, config, any tool's output) on one or more media",
     );
 
   commonOptions(
@@ -112,6 +112,25 @@ export function registerBackup(program: Command, io: CliIo): void {
     const { backupMysqlCommand } = await import('./backup-run');
     await backupMysqlCommand(io, opts, threads);
   });
+
+  commonOptions(
+    backup
+      .command('redis')
+      .description(
+        'Redis backup: the RDB streamed from the server (replication protocol, a point-in-time snapshot), and optionally its AOF directory',
+      )
+      .requiredOption(
+        '--redis <redis url>',
+        'redis://[user@]host:port (the password from REDISCLI_AUTH or --credential; one in the URL works but shows in ps)',
+      ),
+  )
+    .option('--aof-dir <dir>', 'also store this Redis 7 AOF directory (appendonlydir: manifest, base and incr files)')
+    .option('--credential <ref>', 'take the password from the OS keychain entry <ref>')
+    .action(async (opts: RedisOptions) => {
+      const threads = await prestart();
+      const { backupRedisCommand } = await import('./backup-run');
+      await backupRedisCommand(io, opts, threads);
+    });
 
   commonOptions(
     backup

@@ -19,6 +19,11 @@ export function registerPrune(program: Command, io: CliIo): void {
     .option('--keep-daily <n>', 'keep the newest set of each of the last N days', count('keep-daily'), 0)
     .option('--keep-weekly <n>', 'keep the newest set of each of the last N weeks', count('keep-weekly'), 0)
     .option('--keep-monthly <n>', 'keep the newest set of each of the last N months', count('keep-monthly'), 0)
+    .option(
+      '--system <name>',
+      "only this system's sets and WAL (repeat; each system can then have its own policy)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--apply', 'really remove the sets marked remove')
     .option('--json', 'print one machine-readable result')
     .action(
@@ -28,6 +33,7 @@ export function registerPrune(program: Command, io: CliIo): void {
         keepDaily: number;
         keepWeekly: number;
         keepMonthly: number;
+        system?: string[];
         apply?: boolean;
         json?: boolean;
       }) => {
@@ -57,6 +63,7 @@ export function registerPrune(program: Command, io: CliIo): void {
                 verifiedManifests(engine.catalog),
                 Boolean(opts.apply),
                 ctx,
+                opts.system,
               ),
           );
           if (opts.json) {

@@ -11,7 +11,13 @@ import { secretFilesOf } from '../foreign-options';
 import { readIdentities } from '../keys-io';
 import { formatBytes, formatDuration, printJson, type CliIo } from '../output';
 import { runAsJob } from '../run-job';
-import type { RestoreCmdOptions, RestoreFilesOptions, RestoreMysqlOptions, RestorePgOptions } from './restore';
+import type {
+  RestoreCmdOptions,
+  RestoreFilesOptions,
+  RestoreMysqlOptions,
+  RestorePgOptions,
+  RestoreRedisOptions,
+} from './restore';
 import { parseMysqlUrl } from '../../engine/mysql/connection';
 
 /**
@@ -539,6 +545,80 @@ export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreM
       opts.json,
       (o) =>
         `Restored ${String(o.set)} into ${String(o.database)} (${String(o.target)}): ${String(o.tables)} tables, ${String(o.rows)} rows, ${String(o.routines)} routines, ${String(o.triggers)} triggers, ${String(o.events)} events, ${String(o.views)} views; row counts match the dump`,
+    );
+  });
+}
+
+function redisRunbook(o: { intoDir: string | null; port: number; aof: boolean; allowUnsigned: boolean }): string {
+  return JSON.stringify({
+    id: 'restore-redis',
+    title: 'Restore Redis (lifeboat restore redis)',
+    description:
+      "Started by lifeboat restore redis: the set, checked through the gate, loaded by a scratch redis-server and checked, or placed into a stopped server's data directory; then the report.",
+    level: 1,
+    objectives: OBJECTIVES,
+    inputs: [{ id: 'set', type: 'backup-set', label: 'The redis set' }],
+    steps: [
+      {
+        id: 'restore',
+        kind: 'action',
+        title: o.intoDir ? 'Place the backup into the data directory' : 'Load it into a scratch redis-server',
+        action: 'restore.redis',
+        with: {
+          set: '{{ inputs.set }}',
+          ...(o.intoDir ? { into: o.intoDir } : {}),
+          port: o.port,
+          aof: o.aof,
+          allow_unsigned: o.allowUnsigned,
+        },
+      },
+      { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
+    ],
+  });
+}
+
+export async function restoreRedisCommand(io: CliIo, set: string, opts: RestoreRedisOptions): Promise<void> {
+  if (Boolean(opts.scratch) === Boolean(opts.intoDir))
+    throw new LifeboatError('BAD_INPUT', 'Give exactly one of --scratch and --into-dir <dir>.', {
+      hint: "--scratch checks the set in a scratch redis-server; --into-dir places it into a stopped server's data directory.",
+    });
+  const port = opts.port ?? 6379;
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new LifeboatError('BAD_INPUT', '--port takes a port number (1 to 65535).');
+  const intoDir = opts.intoDir ? resolve(opts.intoDir) : null;
+  const identities = readIdentities(opts.identity ?? []);
+  await withCliEngine(async (engine) => {
+    const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
+    const runner = runEngineFor(engine, identities, {});
+    const source = 'builtin:restore-redis (lifeboat restore redis)';
+    const parsed = parseRunbook(
+      redisRunbook({ intoDir, port, aof: Boolean(opts.aof), allowUnsigned: Boolean(opts.allowUnsigned) }),
+      source,
+    );
+    // A scratch restore is a drill: it never touches a live target, its scratch folder goes with the run.
+    const run = runner.start(parsed, { set }, { drill: !intoDir, operator, source });
+    if (!opts.json)
+      io.stderr.write(
+        `lifeboat: run ${run.id} restores ${run.inputs.set} ${intoDir ? `into ${intoDir}` : 'into a scratch redis-server'}\n`,
+      );
+    const after = await drive({
+      engine,
+      io,
+      runner,
+      run,
+      operator,
+      confirm: (expect) =>
+        opts.confirm !== undefined && resolve(opts.confirm) === expect
+          ? expect
+          : {
+              refuse: `--confirm ${expect} was not given`,
+              hint: `Stop the server, then repeat the directory: --confirm ${expect}`,
+            },
+    });
+    finish(io, after, opts.json, (o) =>
+      o.mode === 'scratch'
+        ? `Loaded ${String(o.set)} into a scratch redis-server in ${formatDuration(Number(o.load_ms) / 1000)}: ${String(o.keys)} keys; ${(o.checks as Array<{ what: string; detail: string }>).map((c) => `${c.what}: ${c.detail}`).join('; ')}`
+        : `Placed ${String(o.placed)} from ${String(o.set)}${(o.kept_aside as string[]).length ? `; kept aside: ${(o.kept_aside as string[]).join(', ')}` : ''}. Start the server now.`,
     );
   });
 }

@@ -128,6 +128,25 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     });
 
   restore
+    .command('redis <set>')
+    .description(
+      "restore a redis set: --scratch loads it into a scratch redis-server and checks it against the backup's key counts; --into-dir places it into a stopped server's data directory",
+    )
+    .option('--scratch', 'load it into a scratch redis-server (unix socket only), check the keys, stop it')
+    .option('--into-dir <dir>', "the stopped target server's data directory (dump.rdb, appendonlydir)")
+    .option('--port <n>', 'the port the target server listens on when running (default 6379)', (v) => Number(v))
+    .option('--aof', 'restore the AOF directory (appendonlydir) instead of the RDB')
+    .option('--confirm <dir>', 'repeat the --into-dir directory to confirm the live restore')
+    .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
+    .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")
+    .option('--operator <name>', 'who runs it (default: the name in settings, else the OS user)')
+    .option('--json', 'print one machine-readable result')
+    .action(async (set: string, opts: RestoreRedisOptions) => {
+      const { restoreRedisCommand } = await import('./restore-run');
+      await restoreRedisCommand(io, set, opts);
+    });
+
+  restore
     .command('mysql <set>')
     .description(
       'restore a MySQL/MariaDB set into a new database (mariadb --sandbox), as a short journaled run with a report',
@@ -145,4 +164,16 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
       const { restoreMysqlCommand } = await import('./restore-run');
       await restoreMysqlCommand(io, set, opts);
     });
+}
+
+export interface RestoreRedisOptions {
+  scratch?: boolean;
+  intoDir?: string;
+  port?: number;
+  aof?: boolean;
+  confirm?: string;
+  identity?: string[];
+  allowUnsigned?: boolean;
+  operator?: string;
+  json?: boolean;
 }

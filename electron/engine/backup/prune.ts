@@ -76,6 +76,8 @@ export async function prune(
   verifiedManifests: Set<string>,
   apply: boolean,
   ctx: Pick<JobContext, 'step' | 'progress' | 'signal' | 'log'>,
+  /** Only these systems' sets and WAL (each system its own policy, e.g. Redis: 2-hourly sets kept 48 h = --keep-last 24); all when absent. */
+  systems?: string[],
 ): Promise<PruneResult> {
   ctx.step('reading manifests');
   const listed = await medium.listSets();
@@ -86,6 +88,7 @@ export async function prune(
     try {
       const bytes = await medium.readFile(`${s.path}/manifest.json`);
       const m = parseManifest(bytes);
+      if (systems && !systems.includes(m.system)) continue;
       sources.set(s.path, m.source);
       candidates.push({
         system: m.system,
@@ -101,7 +104,9 @@ export async function prune(
     }
   }
   const decisions = planRetention(candidates, policy);
-  const wal = await planWalRetention(medium, decisions, sources);
+  const wal = (await planWalRetention(medium, decisions, sources)).filter(
+    (w) => !systems || systems.includes(w.system),
+  );
   const removed: string[] = [];
   if (apply) {
     const doomed = decisions.filter((d) => !d.keep);

@@ -10,6 +10,7 @@ export const ACTION_NAMES = [
   'restore.files',
   'restore.cmd',
   'restore.mysql',
+  'restore.redis',
   'check.sql',
   'check.files',
   'wait.pg-ready',

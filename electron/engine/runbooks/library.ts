@@ -7,6 +7,7 @@ import monthlyDrill from './builtin/monthly-drill.yaml?raw';
 import mysqlDrill from './builtin/mysql-drill.yaml?raw';
 import pitrRestore from './builtin/pitr-restore.yaml?raw';
 import ransomware from './builtin/ransomware.yaml?raw';
+import redisCacheLost from './builtin/redis-cache-lost.yaml?raw';
 import restoreDatabase from './builtin/restore-database.yaml?raw';
 import restoreFiles from './builtin/restore-files.yaml?raw';
 import restoreStream from './builtin/restore-stream.yaml?raw';
@@ -21,6 +22,7 @@ export const BUILTIN_RUNBOOKS: Record<string, string> = {
   'dr-site-activation': drSiteActivation,
   'monthly-drill': monthlyDrill,
   'mysql-drill': mysqlDrill,
+  'redis-cache-lost': redisCacheLost,
   // Short runbooks the app starts from a set, a found file or the PITR planner (every restore keeps its record).
   'restore-database': restoreDatabase,
   'restore-files': restoreFiles,

@@ -23,6 +23,7 @@ import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { ArchiveInfo, Medium } from '../storage/medium';
 import { consumerFor, type FileSetDigest } from './consumers';
+import { redisAofCheck, redisRdbCheck, redisRestoreTest } from './redis-consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
@@ -380,7 +381,11 @@ async function checkArtifact(
       consumer =
         t.origin === 'seed-script' && isSeedRole(a.role)
           ? seedConsumerFor(a.role, { path: a.path, pgRestore, secrets: o.secrets })
-          : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
+          : a.role === 'redis-rdb'
+            ? redisRdbCheck()
+            : a.role === 'redis-aof-tar'
+              ? redisAofCheck()
+              : consumerFor(a.role, pgRestore, plan.manifest?.source, plan.manifest ? t.setId : undefined);
     } catch (e) {
       // A tool missing here: the stored bytes are still hashed below, the decoding is not checked.
       notChecked = environmentReason(e);
@@ -601,11 +606,11 @@ export async function verifySet(
     const sql = plan.manifest
       ? undefined
       : plan.artifacts.find((a) => a.role === 'sql-dump-gz' || a.role === 'sql-dump');
-    if (plan.manifest?.kind !== 'pg-logical' && !sql) {
+    if (plan.manifest?.kind !== 'pg-logical' && plan.manifest?.kind !== 'redis' && !sql) {
       restoreDetail.push(
         plan.manifest?.kind === 'mysql'
           ? "a MySQL set's restore test is the mysql-drill runbook (a scratch MariaDB); checked at deep level"
-          : 'restore tests apply to PostgreSQL logical sets; checked at deep level',
+          : 'restore tests apply to PostgreSQL logical and Redis sets; checked at deep level',
       );
     } else {
       try {
@@ -613,9 +618,11 @@ export async function verifySet(
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
         restore = await sem(() =>
-          manifest
-            ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
-            : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
+          manifest?.kind === 'redis'
+            ? redisRestoreTest(manifest, t.medium, t.setPath, o.identities, ctx)
+            : manifest
+              ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
+              : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
         );
         if (restore.checks.some((c) => !c.ok)) {
           verdicts.push('restore-failed');

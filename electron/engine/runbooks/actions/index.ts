@@ -11,6 +11,7 @@ import { restoreCmdAction } from './restore-cmd';
 import { restoreFiles } from './restore-files';
 import { restorePgLogical } from './restore-pg';
 import { restoreMysqlAction } from './restore-mysql';
+import { restoreRedis } from './restore-redis';
 import { selectSet } from './select-set';
 import { defineAction, type ActionDefinition } from './types';
 import { verifySetAction } from './verify-set';
@@ -44,6 +45,7 @@ export const ACTIONS: Record<ActionName, ActionDefinition> = {
   'restore.files': restoreFiles,
   'restore.cmd': restoreCmdAction,
   'restore.mysql': restoreMysqlAction,
+  'restore.redis': restoreRedis,
   'check.sql': checkSql,
   'check.files': checkFiles,
   'wait.pg-ready': waitPgReady,

@@ -330,6 +330,9 @@ function SetDetail({ setKey }: { setKey: string }): React.JSX.Element {
               Restore {setKey}…
             </button>
           )}
+          {d.set.kind === 'redis' && (
+            <CliCommand args={['lifeboat', 'restore', 'redis', setKey, '--scratch', '--identity', '<identity>']} />
+          )}
           {d.set.kind === 'pg-base' && (
             <button
               type="button"

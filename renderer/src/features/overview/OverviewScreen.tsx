@@ -49,6 +49,7 @@ function backupArgs(r: Recoverability): string[] {
   if (kind === 'stream')
     return [...head, 'cmd', '--system', r.system, '--kind', '<label>', '--command', '<command>', '--to', '<medium>'];
   if (kind === 'mysql') return [...head, 'mysql', '--system', r.system, '--db', '<mysql URL>', '--to', '<medium>'];
+  if (kind === 'redis') return [...head, 'redis', '--system', r.system, '--redis', '<redis URL>', '--to', '<medium>'];
   if (kind === 'files' || kind === 'config') {
     return [
       ...head,

@@ -22,6 +22,7 @@ const KINDS_OF: Record<string, SetKind[]> = {
   'restore-stream': ['stream'],
   'mysql-drill': ['mysql'],
   'restore-mysql': ['mysql'],
+  'redis-cache-lost': ['redis'],
 };
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
