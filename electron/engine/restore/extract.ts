@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import type { Readable, Transform } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
 import { TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
@@ -33,7 +33,7 @@ export interface ExtractOptions {
  */
 export async function extractTar(
   source: Readable,
-  stages: Transform[],
+  stages: Duplex[],
   dest: string,
   o: ExtractOptions,
 ): Promise<{ entries: number; files: number; bytes: number; skipped: number }> {
