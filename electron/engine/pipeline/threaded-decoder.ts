@@ -93,6 +93,7 @@ export class ThreadedDecodeStream extends Duplex {
   private storedDone = false;
   private plainDone = false;
   private stopping: Promise<void> | null = null;
+  private finalDone: ((e?: Error | null) => void) | null = null;
 
   constructor(
     spec: DecodeSpec,
@@ -180,7 +181,11 @@ export class ThreadedDecodeStream extends Duplex {
     if (!this.storedDone || !this.plainDone) return;
     this.stop().then(
       () => {
-        if (!this.destroyed) this.push(null);
+        if (this.destroyed) return;
+        this.push(null);
+        const done = this.finalDone;
+        this.finalDone = null;
+        done?.();
       },
       (e: unknown) => this.destroy(mapError(e)),
     );
@@ -233,10 +238,12 @@ export class ThreadedDecodeStream extends Duplex {
     this.o.onStoredBytes?.(this.handed);
   }
 
+  // The writable side finishes only once every check passed (as a Transform's does after its
+  // flush): a pipeline ending in this stage settles on the verdict, not on the last byte handed on.
   override _final(done: (e?: Error | null) => void): void {
+    this.finalDone = done;
     this.flushBlock();
     this.send({ end: true });
-    done();
   }
 
   /** Resolves once both threads are gone (after the end, a failure or a cancel; never before the stage ended). */

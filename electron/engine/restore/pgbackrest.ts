@@ -195,7 +195,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   const ordered = [...layout.paths].sort();
   for (const p of ordered) {
     const rel = inDataDir(p);
-    if (rel) tree.mkdir(Buffer.from(rel));
+    if (rel) await tree.mkdirAsync(Buffer.from(rel));
   }
 
   // Files grouped by where their bytes are: a bundle is read in offset order, once.
@@ -245,7 +245,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     input.onBytes?.(bytes);
   };
   const one = async (j: (typeof jobs)[number]): Promise<void> => {
-    const relBuf = tree.parent(Buffer.from(j.rel), true);
+    const relBuf = await tree.parentAsync(Buffer.from(j.rel), true);
     const fileMode = layout.fileModes.get(j.f.name) ?? layout.defaultFileMode;
     if (j.f.size === 0) {
       // Nothing to prove or to lose half-way: created under its name at once (O_EXCL: never over anything).
