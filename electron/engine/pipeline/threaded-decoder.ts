@@ -38,7 +38,7 @@ export type { DecodeSpec } from './decoder-protocol';
  * running. The checks, their order and their words are the stream path's (decoder-worker.ts).
  */
 
-/** 1 MiB blocks: ~9 MiB in flight in all; 2 MiB measured no faster on the decode (BENCHMARKS.md "### Decoder"). */
+/** 1 MiB blocks (as the medium's reads): ~9 MiB in flight in all, whatever the artifact's size. */
 export const DECODE_BLOCK = 1024 * 1024;
 const IN_BLOCKS = 3;
 const RING_BLOCKS = 3;

@@ -162,10 +162,11 @@ export interface GateStages {
 
 /**
  * Artifacts stored in fewer bytes than this are decoded in this thread: starting the two decoder
- * threads (~40 ms, BENCHMARKS.md "### Decoder") costs more than decoding them here. Set
- * LIFEBOAT_DECODE_THREADS_MIN (bytes) to move the line (0: every artifact on threads).
+ * threads costs ~100 ms of CPU, what this thread spends decoding ~30 MiB (BENCHMARKS.md
+ * "### Decoder"; a 16 MiB WAL segment decoded slower on threads). Set LIFEBOAT_DECODE_THREADS_MIN
+ * (bytes) to move the line (0: every artifact on threads, as the tamper tests were run once).
  */
-const THREADS_MIN = 8 * 1024 * 1024;
+const THREADS_MIN = 32 * 1024 * 1024;
 
 function threadsMin(): number {
   const v = Number(process.env.LIFEBOAT_DECODE_THREADS_MIN);
