@@ -213,5 +213,13 @@ describe('the threaded decoder', () => {
     const failed = await decode(stored, spec, { threads: true, sink: throwing });
     expect(failed.error?.message).toBe('disk full');
     expect(liveDecoderThreads()).toBe(0);
+
+    // A stage made but never used (its caller failed first) starts nothing.
+    process.env.LIFEBOAT_DECODE_THREADS_MIN = '0';
+    const unused = gateStages(spec, [id], { check: true });
+    expect(liveDecoderThreads()).toBe(0);
+    unused.stages[0]!.destroy();
+    await decodersStopped(unused.stages);
+    expect(liveDecoderThreads()).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { AgeIdentity } from '../crypto/age';
 import { LifeboatError, mapError } from '../errors';
 import type { ErrorCode } from '../../../shared/errors';
@@ -80,8 +80,7 @@ export interface ThreadedDecodeOptions {
 export class ThreadedDecodeStream extends Duplex {
   readonly stored = new SeenBytes();
   readonly plain = new SeenBytes();
-  private readonly opener: Worker;
-  private readonly decoder: Worker;
+  private threads: { opener: Worker; decoder: Worker } | null = null;
   private readonly outCredits = new Int32Array(new SharedArrayBuffer(4));
   private readonly free: ArrayBuffer[] = [];
   private waitingForBlock: (() => void) | null = null;
@@ -96,29 +95,36 @@ export class ThreadedDecodeStream extends Duplex {
   private finalDone: ((e?: Error | null) => void) | null = null;
 
   constructor(
-    spec: DecodeSpec,
-    identities: AgeIdentity[],
+    private readonly spec: DecodeSpec,
+    private readonly identities: AgeIdentity[],
     private readonly o: ThreadedDecodeOptions = {},
   ) {
     super({ readableHighWaterMark: DECODE_BLOCK, writableHighWaterMark: DECODE_BLOCK });
     for (let i = 0; i < IN_BLOCKS; i++) this.free.push(new ArrayBuffer(DECODE_BLOCK));
+  }
+
+  // The threads start with the first byte (or the end) written: a stage made but never used (its
+  // caller failed first) leaves nothing running.
+  private started(): { opener: Worker; decoder: Worker } {
+    if (this.threads) return this.threads;
+    if (this.stopping) throw new LifeboatError('CANCELLED', 'The decoder was stopped.');
     const ring = new SharedArrayBuffer(RING_BLOCKS * DECODE_BLOCK);
     const ringCredits = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new MessageChannel();
-    const common = { spec, ring, ringBlocks: RING_BLOCKS, ringCredits, outCredits: this.outCredits };
-    const data = (role: 'open' | 'decode', port: typeof port1): DecoderWorkerData => ({
-      ...common,
-      role,
-      identities: role === 'open' ? identities : [],
-      outBlocks: OUT_BLOCKS,
-      block: DECODE_BLOCK,
-      port,
-    });
+    const common = { spec: this.spec, ring, ringBlocks: RING_BLOCKS, ringCredits, outCredits: this.outCredits };
     const script = workerScript(__dirname, 'decoder-worker');
-    const start = (role: 'open' | 'decode', port: typeof port1): Worker => {
+    const start = (role: 'open' | 'decode', port: MessagePort): Worker => {
+      const decoder: DecoderWorkerData = {
+        ...common,
+        role,
+        identities: role === 'open' ? this.identities : [],
+        outBlocks: OUT_BLOCKS,
+        block: DECODE_BLOCK,
+        port,
+      };
       const w = new Worker(script.filename, {
         execArgv: script.execArgv,
-        workerData: { decoder: data(role, port) },
+        workerData: { decoder },
         transferList: [port],
       });
       live++;
@@ -130,10 +136,12 @@ export class ThreadedDecodeStream extends Duplex {
       });
       return w;
     };
-    this.opener = start('open', port1);
-    this.decoder = start('decode', port2);
-    this.opener.on('message', (m: FromOpener) => this.fromOpener(m));
-    this.decoder.on('message', (m: FromDecoder) => this.fromDecoder(m));
+    const opener = start('open', port1);
+    const decoder = start('decode', port2);
+    opener.on('message', (m: FromOpener) => this.fromOpener(m));
+    decoder.on('message', (m: FromDecoder) => this.fromDecoder(m));
+    this.threads = { opener, decoder };
+    return this.threads;
   }
 
   private fromOpener(m: FromOpener): void {
@@ -211,7 +219,7 @@ export class ThreadedDecodeStream extends Duplex {
   }
 
   private send(m: ToOpener, transfer?: ArrayBuffer[]): void {
-    this.opener.postMessage(m, transfer);
+    this.started().opener.postMessage(m, transfer);
   }
 
   private flushBlock(): void {
@@ -255,7 +263,10 @@ export class ThreadedDecodeStream extends Duplex {
 
   /** Stop both threads (once); resolves when they are gone. */
   private stop(): Promise<void> {
-    this.stopping ??= Promise.all([this.opener.terminate(), this.decoder.terminate()]).then(() => undefined);
+    const t = this.threads;
+    this.stopping ??= t
+      ? Promise.all([t.opener.terminate(), t.decoder.terminate()]).then(() => undefined)
+      : Promise.resolve();
     return this.stopping;
   }
 
