@@ -5,6 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
 import { TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
+import { decodersStopped } from './gate';
 import { isTreeRoot, SafeTree } from './safe-tree';
 
 export interface ExtractedFile {
@@ -102,6 +103,8 @@ export async function extractTar(
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
+    // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
+    await decodersStopped(stages);
     await queue.settled();
     if (file !== null) await closeQuietly(file);
   }

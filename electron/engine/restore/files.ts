@@ -10,6 +10,7 @@ import type { IndexStore, StoredEntry } from './index-store';
 import { fsFailure, joinParts, nameParts, SafeTree } from './safe-tree';
 import type { ForeignSecrets } from '../foreign/types';
 import { closeQuietly, extractTar, SerialQueue, writeAll } from './extract';
+import { decodersStopped } from './gate';
 import { openSeedPlaintext, type SeedCopy } from './seed-copy';
 
 export interface TreeRestoreInput {
@@ -185,6 +186,8 @@ async function extractIndexed(
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
+    // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
+    await decodersStopped(stages);
     await queue.settled();
     if (file !== null) await closeQuietly(file);
   }
