@@ -37,6 +37,7 @@ export default defineConfig({
           bridge: resolve(__dirname, 'electron/bridge/main.ts'),
           // Worker threads, each its own file (electron/engine/process/worker-script.ts finds them).
           'encoder-worker': resolve(__dirname, 'electron/engine/pipeline/encoder-worker.ts'),
+          'decoder-worker': resolve(__dirname, 'electron/engine/pipeline/decoder-worker.ts'),
           'hash-worker': resolve(__dirname, 'electron/engine/verify/hash-worker.ts'),
           'wal-encode-worker': resolve(__dirname, 'electron/engine/pitr/wal-encode-worker.ts'),
         },

@@ -1,10 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, writeSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import type { Readable, Transform } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
 import { TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
+import { decodersStopped } from './gate';
 import { isTreeRoot, SafeTree } from './safe-tree';
 
 export interface ExtractedFile {
@@ -33,15 +34,16 @@ export interface ExtractOptions {
  */
 export async function extractTar(
   source: Readable,
-  stages: Transform[],
+  stages: Duplex[],
   dest: string,
   o: ExtractOptions,
 ): Promise<{ entries: number; files: number; bytes: number; skipped: number }> {
-  // Writes are synchronous: each is a copy into the page cache of at most a decoder chunk (a
-  // fraction of a millisecond), where a thread-pool round trip per chunk held the whole
-  // pipeline back. Each file's hash is taken only when the caller wants it.
+  // Every fs call is asynchronous (the libuv pool): a slow USB disk never blocks the main thread.
+  // An entry's folder and file are made in order (TarReader announces entries synchronously: the
+  // work is queued and awaited before its data), each chunk written before the next is parsed.
   const tree = new SafeTree(dest);
-  let fd: number | null = null;
+  const queue = new SerialQueue();
+  let file: Promise<FileHandle> | null = null;
   let hash: Hash | null = null;
   let writing: TarEntry | null = null;
   let files = 0;
@@ -60,52 +62,94 @@ export async function extractTar(
       if (!o.accept(e)) return;
       const name = e.nameBytes ?? Buffer.from(e.name);
       if (e.kind === 'dir') {
-        if (!isTreeRoot(name)) tree.mkdir(name);
+        if (!isTreeRoot(name)) void queue.add(() => tree.mkdirAsync(name));
       } else if (isTreeRoot(name))
         throw new LifeboatError(
           'UNSAFE_PATH',
           `The archive holds a ${e.kind} named ${e.name}: it would replace the restore folder itself.`,
         );
       if (e.kind === 'file') {
-        fd = tree.createFile(name, true).fd;
+        file = queue.add(async () => (await tree.createFileAsync(name, true)).fh);
         hash = o.onFile ? createHash('sha256') : null;
         writing = e;
       } else if (e.kind === 'symlink' || e.kind === 'hardlink')
         links.push({ hard: e.kind === 'hardlink', name, target: e.linkBytes ?? Buffer.from(e.linkname) });
       else skipped++;
     },
-    onData: (e, chunk) => {
-      if (writing !== e || fd === null) return;
-      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
+    onData: async (e, chunk) => {
+      await queue.idle();
+      if (writing !== e || file === null) return;
+      await writeAll(await file, chunk);
       hash?.update(chunk);
       bytes += chunk.length;
       o.onBytes?.(chunk.length);
     },
-    onEntryEnd: (e) => {
+    onEntryEnd: async (e) => {
+      await queue.idle();
       if (writing !== e) return;
-      if (fd !== null) closeSync(fd);
-      fd = null;
+      const fh = file;
+      file = null;
       writing = null;
+      if (fh !== null) await (await fh).close();
       files++;
       if (o.onFile && hash) o.onFile({ path: e.name, size: e.size, sha256: hash.digest('hex') });
     },
   });
   try {
     await pipeline([source, ...stages, reader], o.signal ? { signal: o.signal } : {});
-    for (const l of links) if (l.hard) tree.hardlink(l.target, l.name);
-    for (const l of links) if (!l.hard) tree.symlink(l.target, l.name);
+    await queue.idle();
+    for (const l of links) if (l.hard) await tree.hardlinkAsync(l.target, l.name);
+    for (const l of links) if (!l.hard) await tree.symlinkAsync(l.target, l.name);
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
-    if (fd !== null) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    }
+    // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
+    await decodersStopped(stages);
+    await queue.settled();
+    if (file !== null) await closeQuietly(file);
   }
   return { entries: reader.entries, files, bytes, skipped };
+}
+
+/** All of `chunk` into the file at its current position. */
+export async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
+  for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+}
+
+/** Close a file being given up (a failure is already being reported). */
+export async function closeQuietly(fh: Promise<FileHandle>): Promise<void> {
+  try {
+    await (await fh).close();
+  } catch {
+    // not opened, or already failing
+  }
+}
+
+/**
+ * fs work announced by a synchronous callback (TarReader's onEntry), run in order; `idle()`
+ * waits for it and throws its first failure, `settled()` only waits.
+ */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  private failure: Error | null = null;
+
+  add<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => (this.failure === null ? op() : Promise.reject(this.failure)));
+    this.tail = run.catch((e: unknown) => {
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+    });
+    run.catch(() => undefined);
+    return run;
+  }
+
+  async idle(): Promise<void> {
+    await this.tail;
+    if (this.failure !== null) throw this.failure;
+  }
+
+  async settled(): Promise<void> {
+    await this.tail;
+  }
 }
 
 /**

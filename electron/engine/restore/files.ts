@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { chmodSync, closeSync, lchownSync, lutimesSync, writeSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { chmod, lchown, lutimes, type FileHandle } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
@@ -8,7 +9,8 @@ import type { IndexEntryType } from './index-reader';
 import type { IndexStore, StoredEntry } from './index-store';
 import { fsFailure, joinParts, nameParts, SafeTree } from './safe-tree';
 import type { ForeignSecrets } from '../foreign/types';
-import { extractTar } from './extract';
+import { closeQuietly, extractTar, SerialQueue, writeAll } from './extract';
+import { decodersStopped } from './gate';
 import { openSeedPlaintext, type SeedCopy } from './seed-copy';
 
 export interface TreeRestoreInput {
@@ -59,7 +61,7 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
   const { store } = input;
   const tree = new SafeTree(input.staging);
   const totals = store.totals();
-  for (const d of store.each(['dir'])) tree.mkdir(d.path);
+  for (const d of store.each(['dir'])) await tree.mkdirAsync(d.path);
 
   let bytesDone = 0;
   let filesDone = 0;
@@ -82,7 +84,7 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
       );
   }
 
-  for (const h of store.each(['hardlink'])) tree.hardlink(h.target!, h.path);
+  for (const h of store.each(['hardlink'])) await tree.hardlinkAsync(h.target!, h.path);
   // Counted, with the first few names: a hostile index of millions of devices must not fill memory.
   const notCreated: string[] = [];
   let notCreatedCount = 0;
@@ -91,7 +93,7 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
       if (notCreatedCount++ < 5) notCreated.push(show(n.path));
       continue;
     }
-    tree.mknod(n.path, n.type as 'fifo' | 'char' | 'block', n.rmaj ?? 0, n.rmin ?? 0);
+    await tree.mknodAsync(n.path, n.type as 'fifo' | 'char' | 'block', n.rmaj ?? 0, n.rmin ?? 0);
   }
   if (notCreatedCount)
     input.log(
@@ -100,11 +102,11 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
     );
   let linksOutside = 0;
   for (const l of store.each(['symlink'])) {
-    tree.symlink(l.target!, l.path);
+    await tree.symlinkAsync(l.target!, l.path);
     if (linkLeavesTree(show(l.path), show(l.target!))) linksOutside++;
   }
-  applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'entries' });
-  if (!input.deferFolders) applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'dirs' });
+  await applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'entries' });
+  if (!input.deferFolders) await applyMetadata(tree, store, { sameOwner: input.sameOwner, which: 'dirs' });
   return {
     entries: totals.entries,
     files: totals.files,
@@ -125,7 +127,10 @@ async function extractIndexed(
   label: string,
   o: { onBytes(n: number): void; onFile(path: string): void; signal?: AbortSignal },
 ): Promise<void> {
-  let fd: number | null = null;
+  // As in extract.ts: every fs call asynchronous, each file opened (queued by the synchronous
+  // onEntry) before its data, each chunk written before the next is parsed.
+  const queue = new SerialQueue();
+  let file: Promise<FileHandle> | null = null;
   let hash: Hash | null = null;
   let writing: { entry: TarEntry; want: StoredEntry; written: number } | null = null;
   const reader = new TarReader({
@@ -140,23 +145,26 @@ async function extractIndexed(
       const key = joinParts(nameParts(e.nameBytes ?? Buffer.from(e.name)));
       const want = store.get(key);
       if (!want || want.type !== 'file' || want.inset !== set || want.done) return;
-      fd = tree.createFile(key).fd;
+      file = queue.add(async () => (await tree.createFileAsync(key)).fh);
       hash = createHash('sha256');
       writing = { entry: e, want, written: 0 };
     },
-    onData: (e, chunk) => {
-      if (writing?.entry !== e || fd === null) return;
-      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
+    onData: async (e, chunk) => {
+      await queue.idle();
+      if (writing?.entry !== e || file === null) return;
+      await writeAll(await file, chunk);
       hash!.update(chunk);
       writing.written += chunk.length;
       o.onBytes(chunk.length);
     },
-    onEntryEnd: (e) => {
+    onEntryEnd: async (e) => {
+      await queue.idle();
       if (writing?.entry !== e) return;
       const { want, written } = writing;
-      if (fd !== null) closeSync(fd);
-      fd = null;
+      const fh = file;
+      file = null;
       writing = null;
+      if (fh !== null) await (await fh).close();
       const digest = hash!.digest('hex');
       if (written !== want.size)
         throw new LifeboatError(
@@ -174,16 +182,14 @@ async function extractIndexed(
   });
   try {
     await pipeline([source, ...stages, reader], o.signal ? { signal: o.signal } : {});
+    await queue.idle();
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
-    if (fd !== null) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    }
+    // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
+    await decodersStopped(stages);
+    await queue.settled();
+    if (file !== null) await closeQuietly(file);
   }
 }
 
@@ -204,29 +210,29 @@ const IS: Record<IndexEntryType, (st: Stats) => boolean> = {
  * with `sameOwner` (root); then chown comes before chmod (chown clears setuid bits). Without
  * them, or with no owner recorded (v1 indexes), setuid/setgid are cleared.
  */
-export function applyMetadata(
+export async function applyMetadata(
   tree: SafeTree,
   store: IndexStore,
   o: { sameOwner: boolean; which: 'entries' | 'dirs' },
-): void {
-  const apply = (e: StoredEntry): void => {
-    const { rel, abs, st } = tree.lstat(e.path);
+): Promise<void> {
+  const apply = async (e: StoredEntry): Promise<void> => {
+    const { rel, abs, st } = await tree.lstatAsync(e.path);
     if (!st) return; // a device node not created (reported), or hard link (its file has the metadata)
     if (!IS[e.type](st))
       throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a ${e.type} as the file index says.`);
     try {
       const chown = o.sameOwner && e.uid !== null && e.gid !== null;
-      if (chown) lchownSync(abs, e.uid!, e.gid!);
-      if (e.type !== 'symlink') chmodSync(abs, e.mode & (chown ? 0o7777 : 0o1777));
+      if (chown) await lchown(abs, e.uid!, e.gid!);
+      if (e.type !== 'symlink') await chmod(abs, e.mode & (chown ? 0o7777 : 0o1777));
       // Seconds as a number, not a Date (which keeps whole milliseconds): the index's sub-millisecond part is kept (to ~1 µs).
       const t = e.mtime_ms / 1000;
-      lutimesSync(abs, t, t);
+      await lutimes(abs, t, t);
     } catch (err) {
       throw fsFailure(err, rel);
     }
   };
-  if (o.which === 'entries') for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) apply(e);
-  if (o.which === 'dirs') for (const e of store.each(['dir'], 'deepest-first')) apply(e);
+  if (o.which === 'entries') for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) await apply(e);
+  if (o.which === 'dirs') for (const e of store.each(['dir'], 'deepest-first')) await apply(e);
 }
 
 // ---- a seed script's tarball (foreign) ----------------------------------------------------------
@@ -276,11 +282,11 @@ export async function extractSeedTarball(
       ...kept.filter((m) => m.dir).sort((a, b) => b.name.length - a.name.length),
     ];
     for (const m of order) {
-      const { rel, abs, st } = tree.lstat(m.name);
+      const { rel, abs, st } = await tree.lstatAsync(m.name);
       if (!st || st.isSymbolicLink()) continue;
       try {
-        chmodSync(abs, m.mode & 0o1777);
-        lutimesSync(abs, m.mtimeMs / 1000, m.mtimeMs / 1000);
+        await chmod(abs, m.mode & 0o1777);
+        await lutimes(abs, m.mtimeMs / 1000, m.mtimeMs / 1000);
       } catch (err) {
         throw fsFailure(err, rel);
       }

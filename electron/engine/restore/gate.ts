@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TrustedKey } from '../catalog/trust';
 import type { AgeIdentity } from '../crypto/age';
@@ -7,6 +7,7 @@ import { LifeboatError, mapError } from '../errors';
 import { admitRestore, judgeTrust, signatureFacts } from '../foreign/trust';
 import type { Artifact, Manifest } from '../format/manifest';
 import { decodeStages } from '../pipeline/artifact-pipeline';
+import { ThreadedDecodeStream } from '../pipeline/threaded-decoder';
 import type { Medium } from '../storage/medium';
 
 /**
@@ -145,23 +146,69 @@ export class CheckTap extends Transform {
   }
 }
 
+/** What the gate has seen of one side of an artifact (stored or decoded): a CheckTap, or the threaded decoder's count. */
+export interface ByteFacts {
+  readonly bytes: number;
+  /** Hex SHA-256 of the bytes seen; of all of them once the stream has finished. */
+  sha256(): string;
+}
+
 export interface GateStages {
-  /** stored tap → decoders → plain tap, to put between the medium's stream and a consumer. */
-  stages: Transform[];
-  stored: CheckTap;
-  plain: CheckTap;
+  /** stored tap → decoders → plain tap (or the threaded decoder), to put between the medium's stream and a consumer. */
+  stages: Duplex[];
+  stored: ByteFacts;
+  plain: ByteFacts;
+}
+
+/**
+ * Artifacts stored in fewer bytes than this are decoded in this thread: starting the two decoder
+ * threads costs ~100 ms of CPU, what this thread spends decoding ~30 MiB (BENCHMARKS.md
+ * "### Decoder"; a 16 MiB WAL segment decoded slower on threads). Set LIFEBOAT_DECODE_THREADS_MIN
+ * (bytes) to move the line (0: every artifact on threads, as the tamper tests were run once).
+ */
+const THREADS_MIN = 32 * 1024 * 1024;
+
+function threadsMin(): number {
+  const v = Number(process.env.LIFEBOAT_DECODE_THREADS_MIN);
+  return process.env.LIFEBOAT_DECODE_THREADS_MIN !== undefined && Number.isFinite(v) && v >= 0 ? v : THREADS_MIN;
+}
+
+/** The encodings the threads decode (age, then zstd); anything else keeps the stream path (and its errors). */
+function threadable(spec: ArtifactSpec, identities: AgeIdentity[]): boolean {
+  const e = spec.encodings.join(',');
+  if (!['', 'zstd', 'age', 'zstd,age'].includes(e)) return false;
+  if (spec.encodings.includes('age') && identities.length === 0) return false;
+  return spec.bytes === null || spec.bytes >= threadsMin();
 }
 
 /**
  * The gate's stages without the trust rule, for a caller that judges the manifest itself and
  * maps failures to its own verdicts (deep verification). `check: false` keeps only the hard stops
  * (the caller compares the hashes); `check: true` also fails the stream on a size or hash that differs.
+ * A large artifact is decoded on two threads (pipeline/threaded-decoder.ts): the same checks, in the
+ * same order, with the same words, as the stream stages.
  */
 export function gateStages(
   spec: ArtifactSpec,
   identities: AgeIdentity[],
   o: { check: boolean; onStoredBytes?: (n: number) => void; onPlainBytes?: (n: number) => void },
 ): GateStages {
+  if (threadable(spec, identities)) {
+    const d = new ThreadedDecodeStream(
+      {
+        what: spec.what,
+        storedLimit: spec.bytes,
+        plainLimit: spec.plainBytes,
+        expectStored: o.check ? { bytes: spec.bytes, sha256: spec.sha256 } : null,
+        expectPlain: o.check ? { bytes: spec.plainBytes, sha256: spec.plainSha256 } : null,
+        age: spec.encodings.includes('age'),
+        zstd: spec.encodings.includes('zstd'),
+      },
+      identities,
+      { onStoredBytes: o.onStoredBytes, onPlainBytes: o.onPlainBytes },
+    );
+    return { stages: [d], stored: d.stored, plain: d.plain };
+  }
   const stored = new CheckTap({
     what: `${spec.what} (stored bytes)`,
     limit: spec.bytes,
@@ -181,6 +228,11 @@ export function gateStages(
   return { stages: [stored, ...decoders, plain], stored, plain };
 }
 
+/** Resolves once the threads of any threaded decoder among `stages` are gone (a pipeline settles before that). */
+export async function decodersStopped(stages: readonly Duplex[]): Promise<void> {
+  await Promise.all(stages.filter((s) => s instanceof ThreadedDecodeStream).map((s) => s.stopped()));
+}
+
 /** The gate did not fail: its reader stopped reading (the reader's own error says why). */
 export class ReaderStopped extends LifeboatError {
   constructor(what: string, cause: unknown) {
@@ -193,8 +245,8 @@ export interface VerifiedArtifact {
   stream: Readable;
   /** Settles once every byte was read and every check passed (or rejects with the first failure). */
   verified: Promise<void>;
-  stored: CheckTap;
-  plain: CheckTap;
+  stored: ByteFacts;
+  plain: ByteFacts;
 }
 
 export interface OpenOptions {
@@ -224,7 +276,9 @@ export async function openVerifiedArtifact(
   });
   const source = await copy.medium.openRead(`${copy.setPath}/${artifact.path}`);
   const last = g.stages[g.stages.length - 1]!;
-  const verified = pipeline([source, ...g.stages], o.signal ? { signal: o.signal } : {}).catch((e: unknown) => {
+  const verified = pipeline([source, ...g.stages], o.signal ? { signal: o.signal } : {}).catch(async (e: unknown) => {
+    // A failure settles only once the decoder's threads are gone: nothing is left running.
+    await decodersStopped(g.stages);
     if (o.signal?.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.', { cause: e });
     if ((e as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE')
       throw new ReaderStopped(`${copy.key}/${artifact.path}`, e);

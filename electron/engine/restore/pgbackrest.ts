@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, constants, writeSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { constants, writeSync } from 'node:fs';
+import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LifeboatError, mapError } from '../errors';
 import { looksOpenSslSalted, openSslDecryptBuffer } from '../crypto/openssl-enc';
 import { SafeTree } from './safe-tree';
+import { writeAll } from './extract';
 import type { Medium } from '../storage/medium';
 import {
   decodeLoop,
@@ -146,8 +147,13 @@ async function syncFolder(abs: Buffer): Promise<void> {
   }
 }
 
-/** A checking sink: writes to the file descriptor, counts, hashes, and stops one byte past the manifest's size. */
-function fileSink(fd: number, f: ManifestFile, hash: ReturnType<typeof createHash>, counter: { n: number }): Writable {
+/** A checking sink: writes to the file (on the libuv pool), counts, hashes, and stops one byte past the manifest's size. */
+function fileSink(
+  fh: FileHandle,
+  f: ManifestFile,
+  hash: ReturnType<typeof createHash>,
+  counter: { n: number },
+): Writable {
   return new Writable({
     write(chunk: Buffer, _e, cb): void {
       counter.n += chunk.length;
@@ -161,13 +167,7 @@ function fileSink(fd: number, f: ManifestFile, hash: ReturnType<typeof createHas
         return;
       }
       hash.update(chunk);
-      try {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
+      writeAll(fh, chunk).then(() => cb(), cb);
     },
   });
 }
@@ -195,7 +195,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
   const ordered = [...layout.paths].sort();
   for (const p of ordered) {
     const rel = inDataDir(p);
-    if (rel) tree.mkdir(Buffer.from(rel));
+    if (rel) await tree.mkdirAsync(Buffer.from(rel));
   }
 
   // Files grouped by where their bytes are: a bundle is read in offset order, once.
@@ -245,7 +245,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     input.onBytes?.(bytes);
   };
   const one = async (j: (typeof jobs)[number]): Promise<void> => {
-    const relBuf = tree.parent(Buffer.from(j.rel), true);
+    const relBuf = await tree.parentAsync(Buffer.from(j.rel), true);
     const fileMode = layout.fileModes.get(j.f.name) ?? layout.defaultFileMode;
     if (j.f.size === 0) {
       // Nothing to prove or to lose half-way: created under its name at once (O_EXCL: never over anything).
@@ -301,6 +301,8 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
             j.enc,
             what,
             j.f.size,
+            // decodeLoop (foreign/pgbackrest/decode.ts) reuses its buffer once this returns: the write is
+            // synchronous here until its callback may return a promise.
             (b) => {
               counter.n += b.length;
               hash.update(b);
@@ -314,7 +316,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
             j.f.blockIncrMapSize > 0
               ? [await openPlainFile(input.medium, root, info, manifests, input.label, j.f.name)]
               : [await openRange(input.medium, path, j.offset, j.length), ...plainStages(j.enc, what, j.f.size)];
-          await pipeline([...source, fileSink(fh.fd, j.f, hash, counter)], { signal: input.signal });
+          await pipeline([...source, fileSink(fh, j.f, hash, counter)], { signal: input.signal });
         }
         check(j, counter.n, counter.n === 0 ? EMPTY_SHA1 : hash.digest('hex'));
       }
@@ -360,7 +362,7 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
     const rel = inDataDir(p);
     if (!rel) continue;
     const abs = tree.abs(Buffer.from(rel));
-    chmodSync(abs, layout.pathModes.get(p) ?? layout.defaultPathMode);
+    await chmod(abs, layout.pathModes.get(p) ?? layout.defaultPathMode);
     await syncFolder(abs);
   }
   await syncFolder(Buffer.from(input.dataDir));

@@ -265,7 +265,7 @@ export async function restoreFiles(
     await mergeMove(staging, into);
     await rm(staging, { recursive: true, force: true });
     // Folders get their modes, owners and mtimes now (moving entries into them touched their mtimes).
-    applyMetadata(new SafeTree(into), store, { sameOwner, which: 'dirs' });
+    await applyMetadata(new SafeTree(into), store, { sameOwner, which: 'dirs' });
     const totals = store.totals();
     return {
       set: key,

@@ -1,4 +1,4 @@
-import { Writable, type Transform } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
 import { VERIFY_LEVELS } from '../../../shared/domain/verify';
@@ -18,7 +18,7 @@ import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust 
 import type { ForeignSecrets } from '../foreign/types';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { CheckTap, gateStages } from '../restore/gate';
+import { CheckTap, gateStages, type ByteFacts } from '../restore/gate';
 import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { ArchiveInfo, Medium } from '../storage/medium';
@@ -356,9 +356,10 @@ async function checkArtifact(
   // Through the gate's stages (restore/gate.ts): a byte past the recorded stored size or plain_bytes
   // stops the read at once (a decompression bomb is never decoded in full); hashes are judged below.
   const what = `${t.key}/${rel}`;
-  let stored = new CheckTap({ what: `${what} (stored bytes)`, limit: a.bytes, onBytes });
-  let stages: Transform[] = [stored];
-  let plain: CheckTap | null = null;
+  const storedTap = new CheckTap({ what: `${what} (stored bytes)`, limit: a.bytes, onBytes });
+  let stored: ByteFacts = storedTap;
+  let stages: Duplex[] = [storedTap];
+  let plain: ByteFacts | null = null;
   let consumer = null;
   const decoding = deep && !notChecked && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
   if (decoding) {
