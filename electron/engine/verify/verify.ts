@@ -317,6 +317,8 @@ interface OnePass {
   file: string;
   pgRestore: string;
   trust: TrustDecision;
+  /** Set once the deep check read the dump into `file` (so the test restore takes it from there). */
+  written?: boolean;
 }
 
 /**
@@ -402,6 +404,7 @@ async function checkArtifact(
   if (decoding && onePass && plan.manifest) {
     // One pass (verify --level restore): the dump is read once, through the gate, into the file its test restore uses.
     consumer = pgDumpToFile(onePass.file, onePass.pgRestore);
+    onePass.written = true;
   } else if (decoding) {
     try {
       const g = gateStages(
@@ -741,8 +744,8 @@ async function verifySetRead(
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
         // One pass: the dump the deep check decoded and judged, and the scratch server started meanwhile, are the test's.
-        const decoded = onePass?.decoded ?? undefined;
-        if (onePass) onePass.decoded = null;
+        const decoded = (onePass?.written && onePass.decoded) || undefined;
+        if (decoded && onePass) onePass.decoded = null;
         restore = await sem(() =>
           manifest
             ? restoreTest(manifest, t.medium, t.setPath, o, ctx, decoded)
