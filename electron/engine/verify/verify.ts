@@ -139,6 +139,8 @@ interface Plan {
   trust?: Trust;
   /** What that judgement rests on: the signature read over the manifest's bytes. */
   signature?: SignatureFacts;
+  /** The manifest's bytes as read and judged (the gate's copy of the set names them). */
+  manifestBytes?: Buffer;
 }
 
 /** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
@@ -194,6 +196,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
       return plan;
     }
     plan.manifest = manifest;
+    plan.manifestBytes = bytes;
     if (`sets/${manifest.system}/${manifest.set_id}` !== t.setPath) {
       plan.setProblems.push({
         verdict: 'corrupted',
@@ -440,7 +443,13 @@ async function checkArtifact(
     if (keep && plan.manifest) {
       const artifact = plan.manifest.artifacts.find((x) => `${t.setPath}/${x.path}` === a.path)!;
       const v = await openVerifiedArtifact(
-        { key: t.key, medium: t.medium, setPath: t.setPath, manifest: plan.manifest, manifestBytes: Buffer.alloc(0) },
+        {
+          key: t.key,
+          medium: t.medium,
+          setPath: t.setPath,
+          manifest: plan.manifest,
+          manifestBytes: plan.manifestBytes!,
+        },
         artifact,
         { identities: o.identities, trust: keep.trust, signal, onStoredBytes: onBytes },
       );
