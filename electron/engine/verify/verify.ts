@@ -45,7 +45,7 @@ import {
   startScratch,
   type DecodedForRestore,
 } from './restore-test';
-import type { Limit } from 'p-limit';
+import pLimit, { type Limit } from 'p-limit';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -671,21 +671,28 @@ export async function verifySet(
   const startedAt = new Date();
   // One pass: the scratch PostgreSQL starts while the dump decodes into the file its test restore reads.
   const one = onePassDump(plan, o);
-  let onePass: (OnePass & { dir: string; decoded: DecodedForRestore | null }) | null = null;
-  if (one) {
+  if (!one) return verifySetRead(plan, o, catalog, sem, ctx, onBytes, pool, startedAt, null);
+  // One pass holds one of the run's `jobs` slots for the whole set (its reads and its test restore,
+  // inside it without taking another: no wait on itself), so at most `jobs` scratch servers run.
+  return sem(async () => {
     const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-restore-test-'));
     const cluster = startScratch(t.key, o, ctx);
     cluster.catch(() => undefined);
     const file = join(dir, 'restore.dump');
-    onePass = { ...one, file, dir, decoded: { file, cluster, startedAt: startedAt.getTime() } };
-  }
-  try {
-    return await verifySetRead(plan, o, catalog, sem, ctx, onBytes, pool, startedAt, onePass);
-  } finally {
-    // The scratch cluster is the test restore's once it began; else (a failure found, a cancel) it is removed here.
-    if (onePass?.decoded) await onePass.decoded.cluster.then((c) => c.destroy()).catch(() => undefined);
-    if (onePass) await rm(onePass.dir, { recursive: true, force: true });
-  }
+    const onePass = {
+      ...one,
+      file,
+      dir,
+      decoded: { file, cluster, startedAt: Date.now() } as DecodedForRestore | null,
+    };
+    try {
+      return await verifySetRead(plan, o, catalog, pLimit(Infinity), ctx, onBytes, pool, startedAt, onePass);
+    } finally {
+      // The scratch cluster is the test restore's once it began; else (a failure found, a cancel) it is removed here.
+      if (onePass.decoded) await onePass.decoded.cluster.then((c) => c.destroy()).catch(() => undefined);
+      await rm(onePass.dir, { recursive: true, force: true });
+    }
+  });
 }
 
 async function verifySetRead(
