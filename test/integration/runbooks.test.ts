@@ -237,6 +237,12 @@ describe('drills of the built-ins', () => {
       expect(res.status).toBe('succeeded');
       expect(step(res, 'select').output!.key).toMatch(/^shop\//);
       expect(res.achieved.rpo_seconds).not.toBeNull();
+      if (id === 'database-corruption') {
+        // One pass: the verify step reads no artifact, the restore makes the deep check on its own read and records it.
+        expect(step(res, 'verify').output).toMatchObject({ verdict: 'ok', bytes: 0, deep: /in one pass/ });
+        expect(step(res, 'restore').output!.verification).toMatchObject({ level: 'deep', verdict: 'ok' });
+        expect(readFileSync(res.report!, 'utf8')).toContain('in one pass');
+      }
     }
   });
 

@@ -366,6 +366,7 @@ describe('forecast and clocks over the runbook store', { timeout: 20_000 }, () =
             '  - { id: pick, title: P, kind: action, action: catalog.select-set, with: { system: shop, before: "2026-11-10T00:00:00Z" } }',
             '  - { id: check, title: C, kind: action, action: verify.set, with: { set: "{{ steps.pick.output.key }}" } }',
             '  - { id: whole, title: W, kind: action, action: verify.set, with: { set: shop/2 } }',
+            '  - { id: once, title: O, kind: action, action: verify.set, with: { set: shop/2, one_pass: true } }',
             '  - { id: m, title: M, kind: manual, expected: 10m }',
           ]),
         ),
@@ -381,7 +382,9 @@ describe('forecast and clocks over the runbook store', { timeout: 20_000 }, () =
       expect(parts.whole).toMatchObject({ seconds: 40, basis: expect.stringContaining('shop/2: 400.0 MiB') });
       expect(parts.pick).toMatchObject({ seconds: 1, basis: 'a catalog lookup' });
       expect(parts.m).toMatchObject({ seconds: 600, basis: 'planned time in the runbook' });
-      expect(run.state.forecast).toMatchObject({ seconds: 651, rtoSeconds: 4 * 3600, fits: true });
+      // Its deep check runs with the restore, which reads the set: the verify step itself reads nothing.
+      expect(parts.once).toMatchObject({ seconds: 1, basis: expect.stringContaining('in one pass') });
+      expect(run.state.forecast).toMatchObject({ seconds: 652, rtoSeconds: 4 * 3600, fits: true });
     } finally {
       catalog.close();
       dir.cleanup();

@@ -65,23 +65,43 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
 
   let bytesDone = 0;
   let filesDone = 0;
-  for (const set of store.sets()) {
-    input.signal?.throwIfAborted();
-    const tar = await input.openTar(set);
-    input.log('info', `reading ${tar.label}`);
-    const reading = extractIndexed(tar.source, tar.stages, tree, store, set, tar.label, {
-      onBytes: (n) => input.progress({ bytesDone: (bytesDone += n) }),
-      onFile: (path) => input.progress({ itemsDone: ++filesDone, current: path }),
-      signal: input.signal,
-    });
-    // A gated source: the tar counts only once the whole artifact passed (sizes and hashes).
-    await (tar.consumed ? tar.consumed(reading) : reading);
-    const missing = store.missing(set);
-    if (missing.count)
-      throw new LifeboatError(
-        'FORMAT_INVALID',
-        `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`,
-      );
+  const sets = store.sets();
+  // Read-ahead: the next set's tar is opened (its copy judged, its first bytes read into the gate's
+  // buffers, bounded by backpressure) while this one extracts; on a failure it is closed unread.
+  const open = (i: number): ReturnType<TreeRestoreInput['openTar']> | null => {
+    if (i >= sets.length) return null;
+    const opening = input.openTar(sets[i]!);
+    opening.catch(() => undefined);
+    return opening;
+  };
+  let next = open(0);
+  try {
+    for (let i = 0; i < sets.length; i++) {
+      const set = sets[i]!;
+      input.signal?.throwIfAborted();
+      const tar = await next!;
+      next = open(i + 1);
+      input.log('info', `reading ${tar.label}`);
+      const reading = extractIndexed(tar.source, tar.stages, tree, store, set, tar.label, {
+        onBytes: (n) => input.progress({ bytesDone: (bytesDone += n) }),
+        onFile: (path) => input.progress({ itemsDone: ++filesDone, current: path }),
+        signal: input.signal,
+      });
+      // A gated source: the tar counts only once the whole artifact passed (sizes and hashes).
+      await (tar.consumed ? tar.consumed(reading) : reading);
+      const missing = store.missing(set);
+      if (missing.count)
+        throw new LifeboatError(
+          'FORMAT_INVALID',
+          `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`,
+        );
+    }
+  } catch (e) {
+    void next?.then(
+      (t) => t.source.destroy(),
+      () => undefined,
+    );
+    throw e;
   }
 
   for (const h of store.each(['hardlink'])) await tree.hardlinkAsync(h.target!, h.path);

@@ -12,6 +12,8 @@ import { ConfirmationNeeded, type RestoreContext } from './context';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
 import { extractTar } from './extract';
+import type { Artifact } from '../format/manifest';
+import { DeepPass } from './deep-check';
 import { openVerifiedArtifact, untilVerified } from './gate';
 import {
   restoreSecrets,
@@ -44,6 +46,12 @@ export interface PgLogicalParams {
   role?: string;
   /** Restore with the admin connection's own (superuser) rights: confirmed by typing superuser:<database>; never in a drill. */
   as_superuser: boolean;
+  /**
+   * Make the set's deep check in the same pass as the restore (restore/deep-check.ts): the verdict
+   * is recorded at deep level, and a set that fails stops the step with the verify error before
+   * the target is touched. A runbook's `verify.set` with `one_pass: true` leaves the deep check to this.
+   */
+  deep_check?: boolean;
 }
 
 export interface PgLogicalCheckpoint {
@@ -90,7 +98,15 @@ async function decodeDump(
   ctx: RestoreContext,
   copy: TrustedSetCopy,
   cp: PgLogicalCheckpoint,
-): Promise<{ path: string; dir: string; format: 'custom' | 'directory'; bytes: number }> {
+  deep: DeepPass | null,
+): Promise<{
+  path: string;
+  dir: string;
+  format: 'custom' | 'directory';
+  bytes: number;
+  artifact: Artifact;
+  startedAt: number;
+}> {
   const artifact = copy.manifest.artifacts.find((a) => a.role === 'pg-dump' || a.role === 'pg-dump-dir');
   if (!artifact)
     throw new LifeboatError(
@@ -99,9 +115,17 @@ async function decodeDump(
     );
   const format = artifact.role === 'pg-dump' ? 'custom' : 'directory';
   const target = join(ctx.workDir, `${ctx.stepId}.${format === 'custom' ? 'dump' : 'dir'}`);
+  const startedAt = Date.now();
   if (cp.decoded && cp.decoded.sha256 === artifact.plain_sha256 && existsSync(target)) {
     ctx.log('info', `the dump decoded by the interrupted attempt passed the gate: reusing it`);
-    return { path: await dumpPath(target, format), dir: target, format, bytes: artifact.plain_bytes };
+    return {
+      path: await dumpPath(target, format),
+      dir: target,
+      format,
+      bytes: artifact.plain_bytes,
+      artifact,
+      startedAt,
+    };
   }
   const staging = `${target}.partial`;
   await rm(target, { recursive: true, force: true });
@@ -124,6 +148,7 @@ async function decodeDump(
     await rm(staging, { recursive: true, force: true });
     const err = mapError(e);
     if (err.code === 'CANCELLED') throw err;
+    if (deep) deep.failed(artifact, startedAt, err);
     throw new LifeboatError(err.code, `${err.message} Nothing was restored.`, {
       hint: err.hint ?? 'Restore another copy or another set; verify this one at deep level to see what is wrong.',
       cause: e,
@@ -132,7 +157,57 @@ async function decodeDump(
   await rename(staging, target);
   cp.decoded = { path: target, sha256: artifact.plain_sha256, bytes: artifact.plain_bytes };
   ctx.saveCheckpoint(cp);
-  return { path: await dumpPath(target, format), dir: target, format, bytes: artifact.plain_bytes };
+  return {
+    path: await dumpPath(target, format),
+    dir: target,
+    format,
+    bytes: artifact.plain_bytes,
+    artifact,
+    startedAt,
+  };
+}
+
+/** The artifacts of the set besides its dump (a logical set has none today), read once through the gate for the deep check. */
+async function drainOthers(ctx: RestoreContext, copy: TrustedSetCopy, dump: Artifact, deep: DeepPass): Promise<void> {
+  for (const a of copy.manifest.artifacts) {
+    if (a === dump) continue;
+    const t = Date.now();
+    try {
+      const v = await openVerifiedArtifact(copy, a, {
+        identities: ctx.deps.identities,
+        trust: copy.trust,
+        signal: ctx.signal,
+      });
+      v.stream.resume();
+      await v.verified;
+    } catch (e) {
+      deep.failed(a, t, e);
+    }
+    deep.passed(a, t, 'read through the gate');
+  }
+}
+
+/** `pg_restore --list` of the decoded dump: its table of contents, or the error pg_restore gave. */
+async function listDump(pgRestore: string, path: string, signal: AbortSignal): Promise<string> {
+  const list = spawnTool(pgRestore, ['--list', path], {
+    what: 'pg_restore --list',
+    signal,
+    code: 'DB_RESTORE_FAILED',
+  });
+  let toc = '';
+  let stderr = '';
+  list.child.stdout.setEncoding('utf8').on('data', (d: string) => (toc += d));
+  list.child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
+  try {
+    await list.exited;
+  } catch (e) {
+    const err = mapError(e);
+    if (err.code !== 'DB_RESTORE_FAILED') throw err;
+    throw new LifeboatError('DB_RESTORE_FAILED', `pg_restore --list failed: ${restoreFailureText(stderr)}`, {
+      cause: e,
+    });
+  }
+  return toc;
 }
 
 async function databaseExists(admin: PgTarget, name: string): Promise<boolean> {
@@ -208,9 +283,37 @@ export async function restorePgLogical(
     }
     clean = true;
   }
-  const dump = await decodeDump(ctx, copy, cp);
+  const deep = p.deep_check ? new DeepPass(ctx.deps.catalog, copy) : null;
+  if (deep) {
+    ctx.log('info', `deep check of ${copy.key} in one pass with the restore: its artifacts are read once`);
+    await deep.checkSet(ctx.deps.identities);
+  }
+  const dump = await decodeDump(ctx, copy, cp, deep);
   const state = { touched: false };
+  let verification: ReturnType<DeepPass['ok']> | null = null;
   try {
+    // The table of contents before the target is touched: a dump pg_restore cannot read changes nothing.
+    let toc: string;
+    try {
+      toc = await listDump(pgRestore.path, dump.path, ctx.signal);
+    } catch (e) {
+      // pg_restore --list is how a deep verification reads a custom-format dump: its failure is that verdict.
+      if (deep && dump.format === 'custom') deep.failed(dump.artifact, dump.startedAt, e);
+      throw e;
+    }
+    const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
+    if (deep) {
+      deep.passed(
+        dump.artifact,
+        dump.startedAt,
+        dump.format === 'custom'
+          ? `pg_restore --list read ${items} table-of-contents entries`
+          : 'tar entries extracted safely',
+      );
+      await drainOthers(ctx, copy, dump.artifact, deep);
+      verification = deep.ok();
+      ctx.log('info', `${copy.key} passed verification at deep level (${verification.detail})`);
+    }
     if (ours) {
       ctx.log('info', `dropping ${p.database}, left partial by the interrupted attempt of this run`);
       await withPgClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(p.database)} WITH (FORCE)`));
@@ -224,11 +327,6 @@ export async function restorePgLogical(
     }
     ctx.log('info', `pg_restore -j ${p.jobs} into ${p.database} on ${admin.host}:${admin.port}`);
     const restoreStarted = Date.now();
-    const list = spawnTool(pgRestore.path, ['--list', dump.path], { what: 'pg_restore --list', signal: ctx.signal });
-    let toc = '';
-    list.child.stdout.setEncoding('utf8').on('data', (d: string) => (toc += d));
-    await list.exited;
-    const items = toc.split('\n').filter((l) => /^\d+;/.test(l)).length;
     ctx.progress({ itemsTotal: items, itemsDone: 0, bytesTotal: null, bytesDone: 0, current: p.database });
     const asRole = await restoreRoleFor(admin, p.database, {
       created: !clean,
@@ -333,6 +431,7 @@ export async function restorePgLogical(
       server_version: facts.version,
       pg_restore: pgRestore.version,
       restored_as: asRole.role ?? 'superuser',
+      ...(verification ? { verification } : {}),
     };
   } catch (e) {
     throw await afterFailure(e, p, admin, cp, ctx, state.touched);

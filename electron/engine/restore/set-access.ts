@@ -15,6 +15,8 @@ export interface SetCopy {
   origin: 'lifeboat';
   key: string;
   medium: Medium;
+  /** The catalog's id of that medium (its verifications are recorded under it). */
+  mediumId: string;
   mediumLabel: string | null;
   /** Relative to the medium root. */
   setPath: string;
@@ -110,6 +112,7 @@ export async function openSetCopy(
       origin: 'lifeboat',
       key: found.key,
       medium,
+      mediumId: row.mediumId,
       mediumLabel: row.label,
       setPath: row.setPath,
       manifest: parseManifest(bytes),

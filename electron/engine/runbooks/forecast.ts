@@ -84,6 +84,13 @@ function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate)
       seconds: step.expected ?? null,
       basis: step.expected ? 'planned time in the runbook' : 'no planned time',
     };
+  // A verify step whose deep check runs with the restore reads no artifact: its reading time is the restore's.
+  if (step.action === 'verify.set' && step.with.one_pass === true)
+    return {
+      step: step.id,
+      seconds: 1,
+      basis: 'manifest, signature and sizes only; the deep check runs with the restore, in one pass',
+    };
   const set =
     step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
       ? likelySet(catalog, run, step.with.set)

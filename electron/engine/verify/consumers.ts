@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { FileEntry } from '../format/file-index';
@@ -164,15 +165,94 @@ export function pgRestoreList(pgRestore: string): Consumer {
     sink,
     outcome: async () => {
       const code = await exited;
-      if (code !== 0 || toc === 0) {
-        const needs = newerArchiveNeeded(stderr);
-        if (needs) return { verdict: 'not-checked', detail: needs };
-        return {
-          verdict: 'unreadable-dump',
-          detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}`,
-        };
+      return listVerdict(code, toc, stderr);
+    },
+  };
+}
+
+/** The deep verdict of a custom-format dump from its `pg_restore --list` (stdin or a file: the same reading). */
+function listVerdict(code: number | null, toc: number, stderr: string): Awaited<ReturnType<Consumer['outcome']>> {
+  if (code !== 0 || toc === 0) {
+    const needs = newerArchiveNeeded(stderr);
+    if (needs) return { verdict: 'not-checked', detail: needs };
+    return {
+      verdict: 'unreadable-dump',
+      detail: `pg_restore --list failed: ${redactText(stderr.trim().split('\n').slice(-2).join(' ')) || `exit ${code}`}`,
+    };
+  }
+  return { verdict: 'ok', detail: `pg_restore --list read ${toc} table-of-contents entries` };
+}
+
+/**
+ * The deep check of a custom-format dump in one pass with its test restore (verify --level
+ * restore): the plaintext is written to `file` (mode 600) as it streams, and once the gate passed
+ * `pg_restore --list` reads that file — the same reading as `pgRestoreList` on stdin — so the
+ * restore test that follows uses the very bytes checked, never a second read of the medium. A
+ * write that fails (a full temp folder) does not stop the stream: the stored and decoded bytes
+ * are still judged, and the dump is said not checked here (a fact of this machine, not the set).
+ */
+export function pgDumpToFile(file: string, pgRestore: string): Consumer & { writeError: () => Error | null } {
+  let fd: number | null = openSync(file, 'wx', 0o600);
+  let writeError: Error | null = null;
+  const close = (): void => {
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      writeError ??= e as Error;
+    }
+    fd = null;
+  };
+  const sink = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _e, cb) {
+      if (fd !== null && !writeError) {
+        try {
+          for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
+        } catch (e) {
+          writeError = e as Error;
+          close();
+        }
       }
-      return { verdict: 'ok', detail: `pg_restore --list read ${toc} table-of-contents entries` };
+      cb();
+    },
+    final(cb) {
+      close();
+      cb();
+    },
+    destroy(err, cb) {
+      close();
+      cb(err);
+    },
+  });
+  const ended = settled(sink);
+  return {
+    sink,
+    writeError: () => writeError,
+    outcome: async () => {
+      const failure = await ended();
+      if (failure) return { verdict: 'corrupted', detail: failure.message };
+      if (writeError)
+        return {
+          verdict: 'not-checked',
+          detail: `the decoded dump could not be written to a temp folder here: ${writeError.message}`,
+        };
+      const list = spawn(pgRestore, ['--list', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let toc = 0;
+      let stderr = '';
+      let rest = '';
+      list.stdout.setEncoding('utf8').on('data', (d: string) => {
+        const lines = (rest + d).split('\n');
+        rest = lines.pop() ?? '';
+        toc += lines.filter((l) => /^\d+;/.test(l)).length;
+      });
+      list.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+      const code = await new Promise<number | null>((resolve) => {
+        list.once('error', () => resolve(-1));
+        list.once('close', (c) => resolve(c));
+      });
+      if (/^\d+;/.test(rest)) toc++;
+      return listVerdict(code, toc, stderr);
     },
   };
 }

@@ -26,11 +26,48 @@ export class ScratchUnavailable extends LifeboatError {
   }
 }
 
+/** The pg_restore that reads this set's dump, chosen by the dump's own pg_dump version; throws when none can. */
+export function restoreTestPgRestore(manifest: Manifest, o: VerifyOptions): string {
+  const pick = o.pgRestores ? pgRestoreForDump(o.pgRestores, manifest.source) : o.pgRestore;
+  if (pick && typeof pick === 'object')
+    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The restore test ${pick.needs}.`, {
+      hint: 'Install newer PostgreSQL client tools or set the tools directory.',
+    });
+  if (!pick) throw new LifeboatError('TOOL_MISSING', 'pg_restore was not found.');
+  return pick;
+}
+
+/** Start the scratch PostgreSQL of a restore test; a failure to start is ScratchUnavailable (never a verdict on the set). */
+export function startScratch(
+  what: string,
+  o: Pick<VerifyOptions, 'pgBinDir'>,
+  ctx: Pick<JobContext, 'log'>,
+): Promise<ScratchCluster> {
+  ctx.log('info', `restore test of ${what}: starting a scratch PostgreSQL`);
+  return ScratchCluster.start({ binDir: o.pgBinDir }).catch((e: unknown) => {
+    throw new ScratchUnavailable(mapError(e));
+  });
+}
+
+/**
+ * A restore test whose dump was already decoded and checked by the deep pass over the same bytes
+ * (verify --level restore, one pass: verify.ts): the scratch PostgreSQL started while the dump
+ * decoded, and the time of the test counts from the first byte read.
+ */
+export interface DecodedForRestore {
+  /** The plaintext dump, written through the gate (openVerifiedArtifact) as the deep check read it. */
+  file: string;
+  cluster: Promise<ScratchCluster>;
+  startedAt: number;
+}
+
 /**
  * The restore level: a scratch PostgreSQL started in a temp dir, the dump decoded and restored
  * into it with pg_restore, the system's validation queries run, and everything removed. The
  * time from the first byte read to the last query is the measured RTO. The restore and the
- * queries run as a non-superuser role: a backup's code cannot reach this machine.
+ * queries run as a non-superuser role: a backup's code cannot reach this machine. With
+ * `decoded`, the dump is the one the deep check of the same pass wrote (nothing is read again);
+ * the scratch cluster it names is this test's to destroy.
  */
 export async function restoreTest(
   manifest: Manifest,
@@ -38,35 +75,32 @@ export async function restoreTest(
   setPath: string,
   o: VerifyOptions,
   ctx: Pick<JobContext, 'signal' | 'log'>,
+  decoded?: DecodedForRestore,
 ): Promise<NonNullable<SetResult['restore']>> {
   const dump = manifest.artifacts.find((a) => a.role === 'pg-dump');
   if (!dump)
     throw new LifeboatError('PRECONDITION_FAILED', 'Restore tests need a custom-format dump (pg-dump artifact).');
-  // The pg_restore that reads this dump is chosen by the dump's own pg_dump version.
-  const pick = o.pgRestores ? pgRestoreForDump(o.pgRestores, manifest.source) : o.pgRestore;
-  if (pick && typeof pick === 'object')
-    throw new LifeboatError('TOOL_VERSION_MISMATCH', `The restore test ${pick.needs}.`, {
-      hint: 'Install newer PostgreSQL client tools or set the tools directory.',
-    });
-  if (!pick) throw new LifeboatError('TOOL_MISSING', 'pg_restore was not found.');
-  const pgRestore = pick;
-  const started = Date.now();
-  ctx.log('info', `restore test of ${manifest.system}/${manifest.set_id}: starting a scratch PostgreSQL`);
-  let cluster: ScratchCluster;
+  let pgRestore: string;
   try {
-    cluster = await ScratchCluster.start({ binDir: o.pgBinDir });
+    pgRestore = restoreTestPgRestore(manifest, o);
   } catch (e) {
-    throw new ScratchUnavailable(mapError(e));
+    if (decoded) await decoded.cluster.then((c) => c.destroy()).catch(() => undefined);
+    throw e;
   }
+  const started = decoded?.startedAt ?? Date.now();
+  const cluster = await (decoded?.cluster ?? startScratch(`${manifest.system}/${manifest.set_id}`, o, ctx));
   try {
-    const file = join(cluster.dir, 'restore.dump');
-    // Through the gate's stages (restore/gate.ts): this read is checked on its own, not trusted from the deep pass before
-    // it (the medium could change in between); a byte past a recorded size stops it, a hash that differs fails it.
-    const gated = gateStages(specOf(`${manifest.system}/${manifest.set_id}`, dump), o.identities, { check: true });
-    await pipeline(
-      [await medium.openRead(`${setPath}/${dump.path}`), ...gated.stages, createWriteStream(file, { mode: 0o600 })],
-      { signal: ctx.signal },
-    );
+    let file = decoded?.file;
+    if (!file) {
+      file = join(cluster.dir, 'restore.dump');
+      // Through the gate's stages (restore/gate.ts): this read is checked on its own, not trusted from the deep pass before
+      // it (the medium could change in between); a byte past a recorded size stops it, a hash that differs fails it.
+      const gated = gateStages(specOf(`${manifest.system}/${manifest.set_id}`, dump), o.identities, { check: true });
+      await pipeline(
+        [await medium.openRead(`${setPath}/${dump.path}`), ...gated.stages, createWriteStream(file, { mode: 0o600 })],
+        { signal: ctx.signal },
+      );
+    }
     const database = 'lifeboat_restore_test';
     const admin = parsePgUrl(cluster.url());
     await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${database}`));

@@ -19,7 +19,7 @@ import type { Medium } from '../storage/medium';
 import { openMedium, type MediumOpener } from '../storage/open-medium';
 import { findExecutable } from '../tools/tools';
 import { HashPool } from './hash-pool';
-import { levelRank, planSet, verifySet, type SetTarget, type VerifyOptions } from './verify';
+import { levelRank, planSet, plannedResult, verifySet, type SetTarget, type VerifyOptions } from './verify';
 
 export interface VerifyRequest {
   /** A medium (folder, s3://… or azure://…), a set folder, or a set id/key from the catalog. */
@@ -41,6 +41,12 @@ export interface VerifyRequest {
   secrets?: ForeignSecrets;
   /** restic at deep level: --read-data-subset (e.g. "1/10", "5%"). */
   resticReadDataSubset?: string | null;
+  /**
+   * Check only what needs no read of the artifacts, at `level` (manifest, SHA256SUMS, signature,
+   * presence and sizes), recording nothing: a runbook's verify step whose deep check runs with the
+   * restore that follows (verify.set `one_pass`). Lifeboat sets only.
+   */
+  planOnly?: boolean;
 }
 
 export interface VerifyReport {
@@ -300,6 +306,10 @@ export async function runVerify(
   ctx.step('checking manifests and signatures');
   const plans = [];
   for (const t of chosen) plans.push(await planSet(t, options));
+  if (req.planOnly) {
+    const results = plans.map((p) => plannedResult(p, req.level, new Date(started)));
+    return { results, skipped, blocked: [], bytes: 0, durationMs: Date.now() - started, bytesPerSecond: null };
+  }
   if (req.requireKeys && levelRank(req.level) >= levelRank('deep'))
     refuseWithoutKeys(plans, req.identities, req.noKeysBecause);
   const total = plans.reduce((n, p) => n + p.artifacts.reduce((m, a) => m + a.bytes, 0), 0);

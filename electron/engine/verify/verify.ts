@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactResult, SetResult, Verdict, VerifyLevel } from '../../../shared/domain/verify';
@@ -14,21 +18,42 @@ import { exitCodeFor } from '../../../shared/errors';
 import { LifeboatError, mapError, unlessUnreachable } from '../errors';
 import { JSON_LIMITS } from '../format/check';
 import { resticScope, resticVerdict } from '../foreign/restic';
-import { evidenceOf, factsOfDescription, judgeTrust, signatureFacts, type Trust } from '../foreign/trust';
+import {
+  evidenceOf,
+  factsOfDescription,
+  judgeTrust,
+  signatureFacts,
+  type SignatureFacts,
+  type Trust,
+} from '../foreign/trust';
 import type { ForeignSecrets } from '../foreign/types';
 import { parseManifest, sha256sums, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
-import { CheckTap, gateStages, type ByteFacts } from '../restore/gate';
+import {
+  CheckTap,
+  gateStages,
+  openVerifiedArtifact,
+  untilVerified,
+  type ByteFacts,
+  type TrustDecision,
+} from '../restore/gate';
 import type { Settings } from '../settings/settings';
 import { pgRestoreForDump, type PgTool } from '../postgres/pg-tools';
 import type { ArchiveInfo, Medium } from '../storage/medium';
-import { consumerFor, type FileSetDigest } from './consumers';
+import { consumerFor, pgDumpToFile, type FileSetDigest } from './consumers';
 import { redisAofCheck, redisRdbCheck, redisRestoreTest } from './redis-consumers';
 import { isSeedRole, seedConsumerFor } from './seed-consumers';
 import { type HashPool } from './hash-pool';
 import { pgbackrestResults } from './pgbackrest';
-import { restoreTest, ScratchUnavailable, sqlRestoreTest } from './restore-test';
-import type { Limit } from 'p-limit';
+import {
+  restoreTest,
+  restoreTestPgRestore,
+  ScratchUnavailable,
+  sqlRestoreTest,
+  startScratch,
+  type DecodedForRestore,
+} from './restore-test';
+import pLimit, { type Limit } from 'p-limit';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -120,6 +145,10 @@ interface Plan {
   inventory: Map<string, { verdict: Verdict; detail: string | null }>;
   /** The trust state of a Lifeboat set, judged at the authenticity level (foreign sets: in verifySet). */
   trust?: Trust;
+  /** What that judgement rests on: the signature read over the manifest's bytes. */
+  signature?: SignatureFacts;
+  /** The manifest's bytes as read and judged (the gate's copy of the set names them). */
+  manifestBytes?: Buffer;
 }
 
 /** The error of a failed read, to become a verdict, unless the medium went out of reach: then the check stops (unlessUnreachable). */
@@ -182,6 +211,7 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
       return plan;
     }
     plan.manifest = manifest;
+    plan.manifestBytes = bytes;
     if (`sets/${manifest.system}/${manifest.set_id}` !== t.setPath) {
       plan.setProblems.push({
         verdict: 'corrupted',
@@ -199,7 +229,8 @@ export async function planSet(t: SetTarget, o: VerifyOptions): Promise<Plan> {
     if (levelRank(o.level) >= levelRank('authenticity')) {
       // The one trust rule (foreign/trust.ts) names the state; its failure, if any, is the set's problem.
       const sig = await t.medium.readOptional(`${t.setPath}/manifest.json.sig`);
-      plan.trust = judgeTrust({ origin: 'lifeboat', signature: signatureFacts(sig, bytes, o.trusted) });
+      plan.signature = signatureFacts(sig, bytes, o.trusted);
+      plan.trust = judgeTrust({ origin: 'lifeboat', signature: plan.signature });
       if (plan.trust.failure) plan.setProblems.push({ verdict: plan.trust.failure, detail: plan.trust.text });
     }
     plan.artifacts = manifest.artifacts.map((a) => ({
@@ -306,6 +337,41 @@ function judgeHash(
   return { ...base, sha256: sha, durationMs, verdict: 'ok', detail: note };
 }
 
+/** The dump of a restore-level check read once: written where its test restore will read it. */
+interface OnePass {
+  /** The artifact (its path on the medium, as in the plan). */
+  path: string;
+  file: string;
+  pgRestore: string;
+  trust: TrustDecision;
+  /** Set once the deep check read the dump into `file` (so the test restore takes it from there). */
+  written?: boolean;
+}
+
+/**
+ * Whether a set's restore test can take its dump from the deep check's own pass (verify --level
+ * restore reads and decodes each artifact once): a Lifeboat custom-format dump, no problem known
+ * before reading (a set with one never gets a test restore), a key for it and a pg_restore that
+ * reads it. Otherwise the deep check and the test restore go as two passes, as before.
+ */
+function onePassDump(plan: Plan, o: VerifyOptions): { path: string; pgRestore: string; trust: TrustDecision } | null {
+  const m = plan.manifest;
+  if (o.level !== 'restore' || !m || m.kind !== 'pg-logical' || plan.signature?.state !== 'valid') return null;
+  if (worst(plan.setProblems.map((p) => p.verdict)) !== 'ok') return null;
+  const dump = plan.artifacts.find((a) => a.role === 'pg-dump');
+  if (!dump || plan.inventory.get(dump.path)?.verdict !== 'ok') return null;
+  const have = new Set(o.identities.map((i) => i.recipient.keyId));
+  if (dump.encodings.includes('age') && !dump.recipients.some((r) => have.has(r))) return null;
+  let pgRestore: string;
+  try {
+    pgRestore = restoreTestPgRestore(m, o);
+  } catch {
+    return null;
+  }
+  const { keyId, label } = plan.signature;
+  return { path: dump.path, pgRestore, trust: { state: 'signed', keyId, label } };
+}
+
 /** Phase 2, one artifact: read every byte once; hash, and at deep level decode and check. */
 async function checkArtifact(
   plan: Plan,
@@ -315,6 +381,7 @@ async function checkArtifact(
   onBytes: (n: number) => void,
   signal: AbortSignal,
   pool: HashPool | null,
+  onePass: OnePass | null = null,
 ): Promise<ArtifactResult & { index?: FileEntry[]; files?: FileSetDigest }> {
   const started = Date.now();
   const t = plan.target;
@@ -362,7 +429,11 @@ async function checkArtifact(
   let plain: ByteFacts | null = null;
   let consumer = null;
   const decoding = deep && !notChecked && (t.origin !== 'lifeboat' || a.encodings.length > 0 || a.plainSha256 !== null);
-  if (decoding) {
+  if (decoding && onePass && plan.manifest) {
+    // One pass (verify --level restore): the dump is read once, through the gate, into the file its test restore uses.
+    consumer = pgDumpToFile(onePass.file, onePass.pgRestore);
+    onePass.written = true;
+  } else if (decoding) {
     try {
       const g = gateStages(
         {
@@ -394,11 +465,28 @@ async function checkArtifact(
         return { ...base, verdict: 'undecryptable', detail: mapError(e).message, durationMs: Date.now() - started };
     }
   }
+  const keep = decoding && onePass && plan.manifest ? onePass : null;
   const sink = consumer?.sink ?? new Writable({ write: (_c, _e, cb) => cb() });
   let streamError: LifeboatError | null = null;
   try {
-    await pipeline([await t.medium.openRead(a.path), ...stages, sink], { signal });
+    if (keep && plan.manifest) {
+      const artifact = plan.manifest.artifacts.find((x) => `${t.setPath}/${x.path}` === a.path)!;
+      const v = await openVerifiedArtifact(
+        {
+          key: t.key,
+          medium: t.medium,
+          setPath: t.setPath,
+          manifest: plan.manifest,
+          manifestBytes: plan.manifestBytes!,
+        },
+        artifact,
+        { identities: o.identities, trust: keep.trust, signal, onStoredBytes: onBytes },
+      );
+      ({ stored, plain } = v);
+      await untilVerified(v, pipeline(v.stream, sink));
+    } else await pipeline([await t.medium.openRead(a.path), ...stages, sink], { signal });
   } catch (e) {
+    if (keep) sink.destroy();
     if (signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
     streamError = readFailure(t, rel, e);
   }
@@ -551,6 +639,53 @@ async function pgbackrestPlan(
   return r.artifacts;
 }
 
+/**
+ * What the plan alone shows, no artifact read (a runbook's verify step with `one_pass`, whose deep
+ * check runs with the restore that follows): manifest, SHA256SUMS, the signature at the
+ * authenticity level, presence and sizes. Never recorded in the ledger: the level it names
+ * includes hashes this did not read (the restore step records the deep verdict it reaches).
+ */
+export function plannedResult(plan: Plan, level: VerifyLevel, startedAt: Date): SetResult {
+  const t = plan.target;
+  const artifacts = plan.artifacts.map((a) => {
+    const inv = plan.inventory.get(a.path)!;
+    return {
+      path: t.origin === 'lifeboat' ? a.path.slice(t.setPath.length + 1) : a.path,
+      bytes: a.bytes,
+      sha256: null,
+      verdict: inv.verdict,
+      detail: inv.detail,
+      startedAt: startedAt.toISOString(),
+      durationMs: 0,
+    };
+  });
+  const verdict = worst([...plan.setProblems.map((p) => p.verdict), ...artifacts.map((a) => a.verdict)]);
+  const detail =
+    verdict === 'ok'
+      ? 'manifest, SHA256SUMS, signature, presence and sizes checked; no artifact read'
+      : (plan.setProblems.find((p) => p.verdict === verdict)?.detail ??
+        artifacts.find((a) => a.verdict === verdict)?.detail ??
+        null);
+  return {
+    key: t.key,
+    system: t.system,
+    setId: t.setId,
+    origin: t.origin,
+    mediumId: t.mediumId,
+    location: t.medium.location,
+    setPath: t.setPath,
+    level,
+    verdict,
+    detail,
+    artifacts,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    bytes: 0,
+    restore: null,
+    trust: plan.trust?.text ?? null,
+  };
+}
+
 /** Verify one set on one medium at the asked level (artifacts run under the shared semaphore). */
 export async function verifySet(
   plan: Plan,
@@ -563,6 +698,44 @@ export async function verifySet(
 ): Promise<SetResult> {
   const t = plan.target;
   const startedAt = new Date();
+  // One pass: the scratch PostgreSQL starts while the dump decodes into the file its test restore reads.
+  const one = onePassDump(plan, o);
+  if (!one) return verifySetRead(plan, o, catalog, sem, ctx, onBytes, pool, startedAt, null);
+  // One pass holds one of the run's `jobs` slots for the whole set (its reads and its test restore,
+  // inside it without taking another: no wait on itself), so at most `jobs` scratch servers run.
+  return sem(async () => {
+    const dir = mkdtempSync(join(process.env.LIFEBOAT_TMPDIR ?? tmpdir(), 'lifeboat-restore-test-'));
+    const cluster = startScratch(t.key, o, ctx);
+    cluster.catch(() => undefined);
+    const file = join(dir, 'restore.dump');
+    const onePass = {
+      ...one,
+      file,
+      dir,
+      decoded: { file, cluster, startedAt: Date.now() } as DecodedForRestore | null,
+    };
+    try {
+      return await verifySetRead(plan, o, catalog, pLimit(Infinity), ctx, onBytes, pool, startedAt, onePass);
+    } finally {
+      // The scratch cluster is the test restore's once it began; else (a failure found, a cancel) it is removed here.
+      if (onePass.decoded) await onePass.decoded.cluster.then((c) => c.destroy()).catch(() => undefined);
+      await rm(onePass.dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function verifySetRead(
+  plan: Plan,
+  o: VerifyOptions,
+  catalog: Catalog,
+  sem: Limit,
+  ctx: Pick<JobContext, 'signal' | 'progress' | 'log'>,
+  onBytes: (delta: number) => void,
+  pool: HashPool | null,
+  startedAt: Date,
+  onePass: (OnePass & { decoded: DecodedForRestore | null }) | null,
+): Promise<SetResult> {
+  const t = plan.target;
   const ledger = ledgerOf(catalog);
   const pgbr = t.origin === 'pgbackrest' ? await pgbackrestPlan(plan, o, sem, ctx, onBytes) : null;
   const results =
@@ -582,6 +755,7 @@ export async function verifySet(
             },
             ctx.signal,
             pool,
+            onePass?.path === a.path ? onePass : null,
           );
           onBytes(a.bytes - last);
           return r;
@@ -618,11 +792,14 @@ export async function verifySet(
         const manifest = plan.manifest;
         // No byte of the test restore moves the counters: the progress names this set while it runs.
         ctx.progress({ current: `${t.key} (test restore)` });
+        // One pass: the dump the deep check decoded and judged, and the scratch server started meanwhile, are the test's.
+        const decoded = (onePass?.written && onePass.decoded) || undefined;
+        if (decoded && onePass) onePass.decoded = null;
         restore = await sem(() =>
           manifest?.kind === 'redis'
             ? redisRestoreTest(manifest, t.medium, t.setPath, o.identities, ctx)
             : manifest
-              ? restoreTest(manifest, t.medium, t.setPath, o, ctx)
+              ? restoreTest(manifest, t.medium, t.setPath, o, ctx, decoded)
               : sqlRestoreTest(t.system, t.medium, sql!, o, ctx),
         );
         if (restore.checks.some((c) => !c.ok)) {

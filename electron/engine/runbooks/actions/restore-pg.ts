@@ -28,6 +28,8 @@ export const restorePgLogical = defineAction({
         .optional(),
       /** Restore with the admin connection's own (superuser) rights: confirmed by typing superuser:<database>. */
       as_superuser: z.boolean().default(false),
+      /** The set's deep check made on this restore's own read of the dump (after a verify.set with one_pass: true). */
+      deep_check: z.boolean().default(false),
     })
     .strict(),
   describe: (p) =>
