@@ -218,6 +218,8 @@ export async function run() {
                 : '—',
           ),
           '',
+          'Goals (issue 22), warm and cold: `restore pg` and the runbook ≤ 1.10×, `verify --level restore` ≤ 1.15× the baseline.',
+          '',
           `Set ${mib(duBytes(setDir))} MiB (zstd + age); pg_dump -Fc file ${mib(duBytes(dump))} MiB. The runbook's time is the whole drill, people's steps answered by --yes (its plan, select, deep verify, scratch server, restore, validation and report steps; the forecast beside it is that of its automated steps): ${forecasts.steps}. \`verify --level restore\` is no run, so no forecast.`,
           '',
         );
@@ -353,9 +355,10 @@ function pgForecasts({ json, env, server, key, target, identity, runbook }) {
   const part = (id) => drill.forecast?.parts.find((p) => p.step === id);
   const step = (id) => drill.steps.find((s) => s.id === id);
   // A drill answers people's steps at once: its forecast is compared without their planned time.
+  // Steps without an estimate (the plan, the validation: no measurement to go by) count as nothing.
   const automated = (drill.forecast?.parts ?? [])
     .filter((p) => step(p.step)?.kind === 'action' && step(p.step)?.status !== 'skipped')
-    .reduce((n, p) => (n === null || p.seconds === null ? null : n + p.seconds), 0);
+    .reduce((n, p) => n + (p.seconds ?? 0), 0);
   return Object.assign(
     [
       { forecast: restore.forecast?.seconds ?? null, measured: restore.measured },
