@@ -106,6 +106,21 @@ export async function run() {
   const recipient = lb('keys', 'age-new', '--out', identity);
   const medium = join(work, 'medium');
   lb('medium', 'init', medium, '--label', 'bench-restore');
+  /** A signed, encrypted backup of `system` onto the bench's medium. */
+  const backup = (kind, system, ...what) =>
+    lb(
+      'backup',
+      kind,
+      '--system',
+      system,
+      ...what,
+      '--to',
+      medium,
+      '--recipient',
+      recipient,
+      '--sign-key',
+      join(work, 'sign.pem'),
+    );
   const newestKey = (system) =>
     json('sets', '--system', system)[0]?.key ?? json('sets', '--system', system).sets[0].key;
 
@@ -165,20 +180,7 @@ export async function run() {
       const { cluster, datasets } = await sharedDatasets('restore');
       for (const { db, title } of datasets.filter((d) => PG_SETS.includes(d.db))) {
         console.error(`bench restore: ${db}: a Lifeboat set and a pg_dump -Fc file…`);
-        lb(
-          'backup',
-          'pg',
-          '--system',
-          db,
-          '--db',
-          cluster.url(db),
-          '--to',
-          medium,
-          '--recipient',
-          recipient,
-          '--sign-key',
-          join(work, 'sign.pem'),
-        );
+        backup('pg', db, '--db', cluster.url(db));
         const key = newestKey(db);
         const setDir = join(medium, 'sets', key);
         const dump = join(work, `${db}.dump`);
@@ -238,20 +240,7 @@ export async function run() {
       else fillSmall(src, SMALL_FILES);
       const bytes = duBytes(src);
       const system = `files-${which}`;
-      lb(
-        'backup',
-        'files',
-        '--system',
-        system,
-        '--path',
-        src,
-        '--to',
-        medium,
-        '--recipient',
-        recipient,
-        '--sign-key',
-        join(work, 'sign.pem'),
-      );
+      backup('files', system, '--path', src);
       const key = newestKey(system);
       const repo = join(work, `restic-${which}`);
       const resticEnv = { RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(work, 'restic-cache') };
