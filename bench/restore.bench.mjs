@@ -280,7 +280,7 @@ export async function run() {
         `#### Files: ${title} — ${mib(bytes)} MiB`,
         '',
         ...table(byMode, 2, (i) =>
-          i === null ? 'throughput (warm / cold)' : modes.map((m) => rate(byMode[m][i])).join(' / '),
+          i === null ? `throughput (${modes.join(' / ')})` : modes.map((m) => rate(byMode[m][i])).join(' / '),
         ),
         '',
         ...modes.map(
