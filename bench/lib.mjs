@@ -120,6 +120,19 @@ export function measure(command, env = {}) {
   return { wall, rssMiB: kb / 1024, stdout: r.stdout };
 }
 
+/**
+ * Empty the page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`; needs root), as a USB drive at
+ * the DR site reads cold: null when done, else why the kernel refused.
+ */
+export function dropCaches() {
+  try {
+    execSync('sync; echo 3 > /proc/sys/vm/drop_caches', { shell: '/bin/bash', stdio: ['ignore', 'ignore', 'pipe'] });
+    return null;
+  } catch (e) {
+    return String(e.stderr ?? e.message).trim() || 'drop_caches refused';
+  }
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -241,15 +254,16 @@ export function pgbackrestConf(dir, cluster, extra = []) {
 
 /**
  * Both datasets every database benchmark runs on, loaded into `cluster`: `pgbench` (pgbench -i
- * -s 30: blank-padded rows that compress ~50×) and `realistic` (text, numbers, timestamps and
+ * -s 30, BENCH_PGBENCH_SCALE: blank-padded rows that compress ~50×) and `realistic` (text, numbers, timestamps and
  * jsonb of similar size, ~3×). Returns [{ db, title }].
  */
 export function loadBenchDatasets(cluster, label) {
-  console.error(`bench ${label}: loading pgbench -s 30…`);
+  const scale = process.env.BENCH_PGBENCH_SCALE ?? '30';
+  console.error(`bench ${label}: loading pgbench -s ${scale}…`);
   cluster.psql('CREATE DATABASE pgbench');
   execFileSync(
     join(cluster.bin, 'pgbench'),
-    ['-i', '-q', '-s', '30', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'],
+    ['-i', '-q', '-s', scale, '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'pgbench'],
     { stdio: 'ignore' },
   );
   console.error(`bench ${label}: loading the realistic database…`);
@@ -262,7 +276,7 @@ export function loadBenchDatasets(cluster, label) {
       db: 'realistic',
       title: `Realistic data (text, numbers, timestamps, jsonb) — database size ${size('realistic')} MiB`,
     },
-    { db: 'pgbench', title: `pgbench -i -s 30 — database size ${size('pgbench')} MiB` },
+    { db: 'pgbench', title: `pgbench -i -s ${scale} — database size ${size('pgbench')} MiB` },
   ];
 }
 

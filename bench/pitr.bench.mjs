@@ -22,7 +22,17 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFEBOAT, compare, duBytes, mib, pgBin, pgbackrestConf, realisticSql, startCluster } from './lib.mjs';
+import {
+  LIFEBOAT,
+  compare,
+  dropCaches,
+  duBytes,
+  mib,
+  pgBin,
+  pgbackrestConf,
+  realisticSql,
+  startCluster,
+} from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SCALE = Number(process.env.PITR_SCALE ?? 30);
@@ -31,6 +41,8 @@ const WORKLOAD_SECONDS = Number(process.env.PITR_WORKLOAD_SECONDS ?? 60);
 // pgbench's 60 s, and keep the suite under 20 minutes.
 const REALISTIC_WORKLOAD_SECONDS = Number(process.env.PITR_REALISTIC_WORKLOAD_SECONDS ?? 30);
 const PUSH_SEGMENTS = Number(process.env.PITR_PUSH_SEGMENTS ?? 24);
+// Cold (issue 22): Lifeboat's restore and pgBackRest's again with the page cache emptied before every run, as a USB drive at the DR site reads.
+const COLD = (process.env.PITR_MODES ?? 'warm,cold').split(',').includes('cold');
 
 const uid = () => Number(execSync('id -u postgres').toString());
 const gid = () => Number(execSync('id -g postgres').toString());
@@ -178,20 +190,22 @@ async function runDataset(dataset) {
     const d3 = join(work, 'restore-lifeboat-from-pgbackrest');
     const passFile = join(work, 'pgbackrest.pass');
     writeFileSync(passFile, 'bench-passphrase\n', { mode: 0o600 });
+    const lifeboatPitr = {
+      name: 'lifeboat restore pg-pitr',
+      prepare: () => rmSync(d1, { recursive: true, force: true }),
+      // The bench archives unsigned (wal-push without --sign-key, as its throughput row measures): accepted explicitly.
+      command: () =>
+        `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json`,
+      env,
+    };
+    const pgbackrestPitr = {
+      name: 'pgbackrest restore --type=time (+ replay to promotion)',
+      command: () => asPg(`bash ${script}`),
+      prepare: () => chownTree(work),
+    };
     const rows = compare(RUNS, [
-      {
-        name: 'lifeboat restore pg-pitr',
-        prepare: () => rmSync(d1, { recursive: true, force: true }),
-        // The bench archives unsigned (wal-push without --sign-key, as its throughput row measures): accepted explicitly.
-        command: () =>
-          `node ${LIFEBOAT} restore pg-pitr --system bench --from ${medium} --target-time ${target} --data-dir ${d1} --identity ${identity} --allow-unsigned-wal --stop --json`,
-        env,
-      },
-      {
-        name: 'pgbackrest restore --type=time (+ replay to promotion)',
-        command: () => asPg(`bash ${script}`),
-        prepare: () => chownTree(work),
-      },
+      lifeboatPitr,
+      pgbackrestPitr,
       {
         name: 'lifeboat restore pg-pitr from the pgBackRest repository',
         prepare: () => rmSync(d3, { recursive: true, force: true }),
@@ -203,6 +217,19 @@ async function runDataset(dataset) {
     ]);
     const ratio = rows[0].wall / rows[1].wall;
     const ratioForeign = rows[2].wall / rows[1].wall;
+    let cold = null;
+    const coldRefused = COLD ? dropCaches() : null;
+    if (COLD && !coldRefused) {
+      console.error(`bench pitr (${dataset.key}): the same two restores cold (page cache emptied before each)…`);
+      const withDrop = (c) => ({
+        ...c,
+        prepare: () => {
+          c.prepare?.();
+          dropCaches();
+        },
+      });
+      cold = compare(RUNS, [withDrop(lifeboatPitr), withDrop(pgbackrestPitr)]);
+    }
 
     const dbMiB = mib(Number(cluster.psql("SELECT pg_database_size('postgres')")));
     const head = [
@@ -216,8 +243,22 @@ async function runDataset(dataset) {
       '|---|---|---|',
       ...rows.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
       '',
-      `**Ratio lifeboat / pgBackRest: ${ratio.toFixed(2)}×** (goal ≤ 1.2×). Archive sizes: Lifeboat ${mib(duBytes(join(medium, 'wal')))} MiB of WAL, pgBackRest ${mib(duBytes(join(repo, 'archive')))} MiB.`,
+      `**Ratio lifeboat / pgBackRest: ${ratio.toFixed(2)}×** (goal ≤ 1.0×, issue 22; peak RSS < 150 MiB). Archive sizes: Lifeboat ${mib(duBytes(join(medium, 'wal')))} MiB of WAL, pgBackRest ${mib(duBytes(join(repo, 'archive')))} MiB.`,
       '',
+      ...(cold
+        ? [
+            `Cold (\`sync; echo 3 > /proc/sys/vm/drop_caches\` before every run of both), median of ${RUNS}:`,
+            '',
+            '| candidate | wall (s) | peak RSS (MiB) |',
+            '|---|---|---|',
+            ...cold.map((r) => `| ${r.name} | ${r.wall.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`),
+            '',
+            `**Cold ratio lifeboat / pgBackRest: ${(cold[0].wall / cold[1].wall).toFixed(2)}×** (goal ≤ 1.0×).`,
+            '',
+          ]
+        : coldRefused
+          ? [`Cold runs were not possible here: ${coldRefused}.`, '']
+          : []),
       `**The same pgBackRest repository restored by Lifeboat (no pgbackrest; every file's SHA-1 and every segment's checked) / by pgbackrest restore: ${ratioForeign.toFixed(2)}×** (goal ≤ 1.2×).`,
       '',
       `Base backups of the same cluster before the workload, median of ${RUNS}:`,

@@ -50,11 +50,11 @@ try {
   stopSharedDatasets();
 }
 if (!wanted) {
-  // The whole suite's own time (issue: it must finish in under 20 minutes on 2 cores).
+  // The whole suite's own time (issue 22: it must finish in under 25 minutes on 2 cores).
   const total = (Date.now() - suiteStart) / 60000;
   writeFileSync(
     join(here, 'sections', 'zz-suite.md'),
-    `### The suite itself\n\n\`npm run bench\` took **${total.toFixed(1)} min** on this machine (${took.join(', ')}); goal: under 20 min.\n\n_Measured ${new Date(suiteStart).toISOString().slice(0, 16)}Z._\n`,
+    `### The suite itself\n\n\`npm run bench\` took **${total.toFixed(1)} min** on this machine (${took.join(', ')}); goal: under 25 min.\n\n_Measured ${new Date(suiteStart).toISOString().slice(0, 16)}Z._\n`,
   );
 }
 const sections = readdirSync(join(here, 'sections'))
@@ -63,6 +63,6 @@ const sections = readdirSync(join(here, 'sections'))
   .map((f) => readFileSync(join(here, 'sections', f), 'utf8'));
 writeFileSync(
   join(root, 'BENCHMARKS.md'),
-  `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache, each run starting with the disk idle (\`sync\` before it), with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,
+  `# Benchmarks\n\nRerun with \`npm run bench\` (all) or \`npm run bench -- <name>\` (${benches.join(', ')}). Every number is a median of several runs measured side by side with its baseline in the same run, from the page cache unless it says **cold** (caches dropped before every run of every candidate), each run starting with the disk idle (\`sync\` before it), with peak RSS of the whole process tree (GNU time). Nothing here is a timed test.\n\n## Machine\n\n${machineFacts()}\n\n## Results\n\n${sections.join('\n')}`,
 );
 console.error('BENCHMARKS.md written.');

@@ -392,6 +392,95 @@ describe('forecast and clocks over the runbook store', { timeout: 20_000 }, () =
   });
 });
 
+describe('the forecast uses the measured time of the same work', { timeout: 20_000 }, () => {
+  it('a restore or verify step: the set size at the rate earlier steps of that action (and level) took, whole; the own system first', () => {
+    const dir = tempDir();
+    const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
+    try {
+      const MiB = 1048576;
+      for (const [key, kind, bytes] of [
+        ['shop/1', 'pg-logical', 100 * MiB],
+        ['shop/2', 'pg-logical', 400 * MiB],
+        ['blog/1', 'pg-logical', 100 * MiB],
+        ['shop/b1', 'pg-base', 300 * MiB],
+      ] as const)
+        catalog
+          .stmt(
+            'INSERT INTO sets (key, set_id, system, kind, created_at, finished_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(key, key.split('/')[1], key.split('/')[0], kind, '2026-11-01T00:00:00.000Z', null, bytes);
+      // Earlier runs: shop/1 restored in 20 s (5 MiB/s), blog/1 in 2 s (another system: not used for shop),
+      // shop/1 verified deep in 4 s, shop's base recovered in 60 s; a failed step never counts.
+      const earlier = (id: string, steps: Array<[string, string, number, Record<string, unknown>, string?]>) =>
+        catalog
+          .stmt(
+            "INSERT INTO runs (id, runbook_id, title, drill, status, operator, incident_at, started_at, finished_at, inputs_json, state_json) VALUES (?, 'x', 'x', 1, 'succeeded', 'ann', NULL, ?, NULL, '{}', ?)",
+          )
+          .run(
+            id,
+            `2026-11-0${id.length}T00:00:00Z`,
+            JSON.stringify({
+              runbook: { steps: steps.map(([sid, action, , o]) => ({ id: sid, kind: 'action', action, with: o })) },
+              steps: Object.fromEntries(
+                steps.map(([sid, , seconds, output, status]) => [
+                  sid,
+                  {
+                    status: status ?? 'done',
+                    startedAt: '2026-11-02T00:00:00.000Z',
+                    finishedAt: new Date(Date.parse('2026-11-02T00:00:00.000Z') + seconds * 1000).toISOString(),
+                    output,
+                  },
+                ]),
+              ),
+            }),
+          );
+      earlier('r1', [
+        ['restore', 'restore.pg-logical', 20, { set: 'shop/1' }],
+        ['verify', 'verify.set', 4, { key: 'shop/1', level: 'deep' }],
+        ['again', 'restore.pg-logical', 1, { set: 'shop/1' }, 'failed'],
+      ]);
+      earlier('r22', [
+        ['restore', 'restore.pg-logical', 2, { set: 'blog/1' }],
+        ['recover', 'restore.pg-pitr', 60, { system: 'shop', base: 'b1' }],
+      ]);
+      const e = new RunEngine({
+        catalog,
+        settings: parseSettings({}),
+        dataDir: dir.path,
+        credentials: new MemoryCredentialStore(),
+        identities: [],
+      });
+      const run = e.start(
+        parseRunbook(
+          rb([
+            '  - { id: deep, title: D, kind: action, action: verify.set, with: { set: shop/2, level: deep } }',
+            '  - { id: rl, title: R, kind: action, action: verify.set, with: { set: shop/2, level: restore } }',
+            '  - { id: restore, title: R, kind: action, action: restore.pg-logical, with: { set: shop/2, database: x } }',
+            '  - { id: other, title: O, kind: action, action: restore.pg-logical, with: { set: blog/1, database: x } }',
+            '  - { id: pitr, title: P, kind: action, expected: 30m, action: restore.pg-pitr, with: { system: shop, target_time: "2026-12-01T00:00:00Z" } }',
+          ]),
+        ),
+        {},
+        { drill: true, operator: 'ann', source: 'test' },
+      );
+      const parts = Object.fromEntries(run.state.forecast!.parts.map((p) => [p.step, p]));
+      expect(parts.restore).toMatchObject({
+        seconds: 80,
+        basis:
+          'shop/2: 400.0 MiB; the whole step at 5.0 MiB/s of stored set, as 1 earlier restore.pg-logical step of shop took',
+      });
+      expect(parts.deep).toMatchObject({ seconds: 16, basis: expect.stringContaining('verify.set:deep step of shop') });
+      // No restore-level verification measured (a deep one does other work), no read speed: not estimated.
+      expect(parts.rl).toMatchObject({ seconds: null, basis: expect.stringContaining('no read speed') });
+      expect(parts.other).toMatchObject({ seconds: 2, basis: expect.stringContaining('of blog took') });
+      expect(parts.pitr).toMatchObject({ seconds: 60, basis: expect.stringContaining('shop/b1: 300.0 MiB') });
+    } finally {
+      catalog.close();
+      dir.cleanup();
+    }
+  });
+});
+
 /** A table as docs/architecture.md draws it: a row per status that has exits, a column per event, · for none. */
 function drawn<S extends string, E extends string>(label: string, table: Table<S, E>, events: readonly E[]): string {
   const open = (Object.keys(table) as S[]).filter((s) => Object.keys(table[s]).length > 0);

@@ -162,6 +162,7 @@ function finish(
       error: restore.error,
       condition: restore.condition,
       report: report ?? null,
+      forecast: run.state.forecast,
       journal: run.state.journal,
     });
   if (run.status === 'succeeded') {

@@ -97,6 +97,15 @@ export function succeededDrillStates<S>(catalog: Catalog, limit = 10): Array<{ i
   return rows.map((r) => ({ id: r.id, state: JSON.parse(r.state_json) as S }));
 }
 
+/** The states of the newest runs, any status (the forecast reads how long their finished steps took). */
+export function recentRunStates<S>(catalog: Catalog, limit = 30): Array<{ id: string; state: S }> {
+  const rows = catalog.stmt('SELECT id, state_json FROM runs ORDER BY started_at DESC LIMIT ?').all(limit) as Array<{
+    id: string;
+    state_json: string;
+  }>;
+  return rows.map((r) => ({ id: r.id, state: JSON.parse(r.state_json) as S }));
+}
+
 // ---- the journal ---------------------------------------------------------------------------
 
 /** One journal row; `data` is the event's JSON text as written. */

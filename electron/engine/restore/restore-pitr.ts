@@ -21,7 +21,7 @@ import { refusal } from '../pitr/wal-signature';
 import { BackupManifestTap, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { recoveryConfig } from '../pitr/recovery-config';
 import { RecoveryServer, serverMajorOf } from '../pitr/recovery-server';
-import { WalSpool } from '../pitr/wal-spool';
+import { WalSpool, collectingBeforeEach } from '../pitr/wal-spool';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -171,7 +171,9 @@ async function planRestore(input: PitrRestoreInput, ctx: Pick<JobContext, 'log'>
     trust,
     pgBinDir: input.pgBinDir,
     archive,
-    source,
+    // The plan's look-back for the last commit reads segments back to back: each read starts by
+    // collecting the buffers of the one before, as the spool does (wal-spool.ts).
+    source: { ...source, read: collectingBeforeEach((w: ArchivedWal) => source.read(w)) },
   });
   const target = plan.target!;
   refuseUnusable(input, target);

@@ -2,6 +2,7 @@ import type { Forecast } from '../../../shared/domain/runs';
 import type { Catalog } from '../catalog/catalog';
 import {
   newestSetSize,
+  recentRunStates,
   setSize,
   succeededDrillStates,
   verificationReadSpeeds,
@@ -76,8 +77,85 @@ function drillRestoreRate(catalog: Catalog): Rate {
   return null;
 }
 
+/** The steps whose time grows with the size of the set they read: restores and verifications. */
+const SIZED = new Set(['restore.pg-logical', 'restore.files', 'restore.pg-pitr', 'verify.set']);
+
+/** A finished step of an earlier run: the whole step's time over the stored bytes of the set it read. */
+interface Measured {
+  /** The action, with the level for verify.set (`verify.set:deep`): each level does different work. */
+  what: string;
+  system: string;
+  bytes: number;
+  seconds: number;
+}
+
+type StateOfRun = Pick<RunRecord['state'], 'runbook' | 'steps'>;
+
+/** What a step is, for matching measurements: the action, and the level of a verification. */
+function whatOf(step: Step, level: unknown): string {
+  if (step.kind !== 'action') return step.kind;
+  return step.action === 'verify.set' ? `verify.set:${typeof level === 'string' ? level : 'deep'}` : step.action;
+}
+
+/**
+ * How long the restore and verify steps of the newest runs (drills, live runs, the short runs of
+ * `lifeboat restore pg|files`) took, whole — reading the medium, decrypting, decompressing,
+ * checking, writing or pg_restore, a drill's scratch server — against the stored size of the set
+ * each read (a recovery: its base backup). What these paths really do, measured on this laptop.
+ */
+function measuredSteps(catalog: Catalog): Measured[] {
+  const out: Measured[] = [];
+  for (const r of recentRunStates<StateOfRun>(catalog)) {
+    for (const step of r.state.runbook.steps) {
+      if (step.kind !== 'action' || !SIZED.has(step.action)) continue;
+      const st = r.state.steps[step.id];
+      if (st?.status !== 'done' || !st.startedAt || !st.finishedAt || !st.output) continue;
+      const seconds = (Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000;
+      const o = st.output;
+      const key =
+        step.action === 'restore.pg-pitr'
+          ? typeof o.system === 'string' && typeof o.base === 'string'
+            ? `${o.system}/${o.base}`
+            : null
+          : typeof o.set === 'string'
+            ? o.set
+            : typeof o.key === 'string'
+              ? o.key
+              : null;
+      const size = key ? setSize(catalog, key) : null;
+      if (!size || size.bytes <= 0 || !(seconds > 0)) continue;
+      out.push({ what: whatOf(step, o.level), system: size.key.split('/')[0]!, bytes: size.bytes, seconds });
+    }
+  }
+  return out;
+}
+
+/** The median rate of earlier steps doing the same work: of the same system when there are any (its data compresses and restores alike), else of any. */
+function measuredRate(measured: Measured[], what: string, system: string): Rate {
+  const same = measured.filter((m) => m.what === what);
+  const own = same.filter((m) => m.system === system);
+  const pool = own.length ? own : same;
+  const bps = median(pool.map((m) => m.bytes / m.seconds));
+  if (!bps) return null;
+  return {
+    bps,
+    basis: `the whole step at ${(bps / 1048576).toFixed(1)} MiB/s of stored set, as ${pool.length} earlier ${what} step${pool.length === 1 ? '' : 's'} of ${own.length ? system : 'any system'} took`,
+  };
+}
+
+/** The base backup a recovery step will most likely start from: the newest of its system before the target time. */
+function likelyBase(catalog: Catalog, run: RunRecord, step: Step): SetSize | null {
+  if (step.kind !== 'action') return null;
+  try {
+    const p = render(step.with, { inputs: run.inputs }, 'forecast') as { system?: string; target_time?: string };
+    return p.system ? newestSetSize(catalog, p.system, 'pg-base', p.target_time ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One step's expected seconds and how they were reached. */
-function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate): Part {
+function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate, measured: Measured[]): Part {
   if (step.kind !== 'action')
     return {
       step: step.id,
@@ -94,7 +172,9 @@ function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate)
   const set =
     step.action === 'restore.pg-logical' || step.action === 'restore.files' || step.action === 'verify.set'
       ? likelySet(catalog, run, step.with.set)
-      : null;
+      : step.action === 'restore.pg-pitr'
+        ? likelyBase(catalog, run, step)
+        : null;
   if (!set) {
     const lookup = step.action === 'catalog.select-set' || step.action === 'report.write';
     return {
@@ -107,6 +187,20 @@ function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate)
           : 'no measurement to estimate from',
     };
   }
+  const rate = measuredRate(measured, whatOf(step, step.with.level), set.key.split('/')[0]!);
+  if (rate)
+    return {
+      step: step.id,
+      seconds: Math.max(1, Math.round(set.bytes / rate.bps)),
+      basis: `${set.key}: ${(set.bytes / 1048576).toFixed(1)} MiB; ${rate.basis}`,
+    };
+  // Nothing measured yet: a recovery keeps its planned time; the others the medium's read speed (and a drill's pg_restore rate).
+  if (step.action === 'restore.pg-pitr')
+    return {
+      step: step.id,
+      seconds: step.expected ?? null,
+      basis: `${set.key}: no recovery measured yet${step.expected ? ' (planned time in the runbook)' : ''}`,
+    };
   const read = readSpeed(catalog, set.key);
   if (!read)
     return {
@@ -126,13 +220,16 @@ function partOf(catalog: Catalog, run: RunRecord, step: Step, restoreRate: Rate)
 }
 
 /**
- * The expected duration of a run before it starts: set sizes ÷ the media's measured read speed,
- * plus the restore rate measured in the last drill, plus the planned time of people's steps —
- * against the runbook's RTO. Parts that cannot be estimated say so instead of guessing.
+ * The expected duration of a run before it starts: each restore or verify step's set size ÷ the
+ * rate at which earlier steps doing the same work (same action, same level; the same system when
+ * measured) took, whole; before any was measured, the media's read speed plus the pg_restore rate
+ * of the last drill; plus the planned time of people's steps — against the runbook's RTO. Parts
+ * that cannot be estimated say so instead of guessing.
  */
 export function computeForecast(catalog: Catalog, run: RunRecord): Forecast {
   const restoreRate = drillRestoreRate(catalog);
-  const parts = run.state.runbook.steps.map((step) => partOf(catalog, run, step, restoreRate));
+  const measured = measuredSteps(catalog);
+  const parts = run.state.runbook.steps.map((step) => partOf(catalog, run, step, restoreRate, measured));
   const known = parts.filter((p) => p.seconds !== null);
   const seconds = known.length ? known.reduce((n, p) => n + p.seconds!, 0) : null;
   const rtoSeconds = run.state.runbook.objectives.rto;
