@@ -22,7 +22,8 @@ import { recordFileIndex } from './sets';
 export interface ReadSet {
   folder: ListedSetFolder;
   manifest: Manifest;
-  bytes: Buffer;
+  /** The SHA-256 of the manifest's bytes (the bytes themselves are not kept). */
+  sha256: string;
   signer: string | null;
   /** Its catalog key, once recorded. */
   key?: string;

@@ -3,7 +3,7 @@ import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
 import { JSON_LIMITS } from '../format/check';
-import { parseManifest } from '../format/manifest';
+import { parseManifest, sha256Hex } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedSetFolder, Medium } from '../storage/medium';
@@ -92,7 +92,7 @@ const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
  * time (a bucket written by a fleet holds 100,000 sets and more), and a batch is also cut at
  * BATCH_BYTES of manifests.
  */
-export const BATCH_SETS = 1000;
+export const BATCH_SETS = 250;
 const BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -114,6 +114,20 @@ export async function scanMedium(
   ctx: ScanCtx,
   options: ScanOptions = {},
 ): Promise<ScanSummary> {
+  // A smaller page cache while scanning: a batch's writes are a few MiB, and the scan's memory stays bounded.
+  const cache = catalog.db.pragma('cache_size', { simple: true }) as number;
+  catalog.db.pragma(`cache_size = ${SCAN_CACHE_KIB}`);
+  try {
+    return await scan(catalog, medium, ctx, options);
+  } finally {
+    catalog.db.pragma(`cache_size = ${cache}`);
+  }
+}
+
+/** SQLite's page cache during a scan, in KiB (negative: a size, as the pragma takes it). */
+const SCAN_CACHE_KIB = -8000;
+
+async function scan(catalog: Catalog, medium: Medium, ctx: ScanCtx, options: ScanOptions): Promise<ScanSummary> {
   const started = new Date();
   let current: ScanPhase | null = null;
   const phase = (name: ScanPhase): void => {
@@ -131,14 +145,19 @@ export async function scanMedium(
   const systems = new Set<string>();
   const batches = inBatches(classified.toRead, options.batchSets ?? BATCH_SETS);
   const progress = { listed: listing.folders.length, done: listing.folders.length - classified.toRead.length };
+  // The listing is not kept past here (at 100,000 sets it is tens of MiB): the batches hold what is left to read.
+  const probe = listing.folders.slice(0, 1);
+  listing.folders = [];
+  classified.toRead = [];
   ctx.progress({ itemsTotal: progress.listed, itemsDone: 0 });
   ctx.progress({ itemsDone: progress.done });
   for (let b = 0; b < batches.length; b++) {
     if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
     phase('reading manifests');
     const read = await readManifests(medium, batches[b]!, classified, progress, ctx);
+    batches[b] = [];
     phase('checking the medium is still there');
-    await confirmStillThere(catalog, medium, id, listing.folders);
+    await confirmStillThere(catalog, medium, id, probe);
     phase('updating the catalog');
     commitBatch(catalog, medium, id, known, classified, read, committed, started, b === 0);
     for (const r of read) systems.add(r.manifest.system);
@@ -172,17 +191,18 @@ export async function scanMedium(
 }
 
 /** The folders to read, cut in batches of at most `size` sets and about BATCH_BYTES of manifests; always one batch (perhaps empty). */
-function inBatches(folders: ListedSetFolder[], size: number): ListedSetFolder[][] {
-  const out: ListedSetFolder[][] = [[]];
+function inBatches(folders: Pending[], size: number): Pending[][] {
+  const out: Pending[][] = [[]];
   let bytes = 0;
   for (const f of folders) {
+    const fsize = typeof f === 'string' ? Number(f.slice(0, f.indexOf('\t'))) : (f.manifest?.size ?? 0);
     let last = out[out.length - 1]!;
-    if (last.length >= Math.max(1, size) || (last.length > 0 && bytes + (f.manifest?.size ?? 0) > BATCH_BYTES)) {
+    if (last.length >= Math.max(1, size) || (last.length > 0 && bytes + fsize > BATCH_BYTES)) {
       out.push((last = []));
       bytes = 0;
     }
     last.push(f);
-    bytes += f.manifest?.size ?? 0;
+    bytes += fsize;
   }
   return out;
 }
@@ -259,16 +279,22 @@ async function listMedium(
   }
 }
 
-/** Phase 3: each listed set folder is unchanged since the last scan, to be read, or without a manifest. */
+/**
+ * Phase 3: each listed set folder is unchanged since the last scan, to be read, or without a manifest.
+ * The folders to read are kept as one text each (`Pending`): at 100,000 sets a third of the memory
+ * of the listing's objects, which are not kept.
+ */
 interface Classified {
-  /** Paths of folders whose manifest is as the catalog recorded it. */
-  same: Set<string>;
-  toRead: ListedSetFolder[];
+  /** How many folders matched a line of `known` (unchanged present sets; their lines are taken out of it). */
+  matchedLines: number;
+  /** Paths of folders unchanged since the row `known` has of them (missing, foreign or unusual ones). */
+  sameRows: Set<string>;
+  toRead: Pending[];
   unreadable: Unreadable[];
 }
 
 function classify(folders: ListedSetFolder[], known: Known): Classified {
-  const out: Classified = { same: new Set(), toRead: [], unreadable: [] };
+  const out: Classified = { matchedLines: 0, sameRows: new Set(), toRead: [], unreadable: [] };
   // Decided once per folder: a rescan of 10,000 unchanged sets is mostly this comparison.
   for (const f of folders) {
     if (!f.manifest) {
@@ -276,11 +302,47 @@ function classify(folders: ListedSetFolder[], known: Known): Classified {
       continue;
     }
     const row = known.rows.get(f.path);
-    const line = row ? null : known.lineOf(f);
-    if (row ? unchanged(row, f) : line !== null && known.lines.has(line)) out.same.add(f.path);
-    else out.toRead.push(f);
+    if (row) {
+      if (unchanged(row, f)) out.sameRows.add(f.path);
+      else out.toRead.push(pending(f));
+      continue;
+    }
+    // A matched line is taken out: what is left of `known.lines` are the present sets not listed unchanged.
+    const line = known.lineOf(f);
+    if (line !== null && known.lines.delete(line)) out.matchedLines++;
+    else out.toRead.push(pending(f));
   }
   return out;
+}
+
+/** A folder to read: `size TAB mtime TAB etag TAB sets/<system>/<set id>` when it has that form, else as listed. */
+type Pending = string | ListedSetFolder;
+
+function pending(f: ListedSetFolder): Pending {
+  const m = f.manifest;
+  const plain =
+    m !== null &&
+    m.etag !== '' &&
+    !(m.etag ?? '').includes('\t') &&
+    !f.path.includes('\t') &&
+    f.path === `sets/${f.system}/${f.setId}`;
+  // Joined, not a template: one flat string rather than a tree of parts.
+  return plain ? [m.size, m.mtimeMs, m.etag ?? '', f.path].join('\t') : f;
+}
+
+function listed(p: Pending): ListedSetFolder {
+  if (typeof p !== 'string') return p;
+  const a = p.indexOf('\t');
+  const b = p.indexOf('\t', a + 1);
+  const c = p.indexOf('\t', b + 1);
+  const path = p.slice(c + 1);
+  const slash = path.indexOf('/', 5);
+  return {
+    system: path.slice(5, slash),
+    setId: path.slice(slash + 1),
+    path,
+    manifest: { size: Number(p.slice(0, a)), mtimeMs: Number(p.slice(a + 1, b)), etag: p.slice(b + 1, c) || null },
+  };
 }
 
 /**
@@ -289,15 +351,16 @@ function classify(folders: ListedSetFolder[], known: Known): Classified {
  */
 async function readManifests(
   medium: Medium,
-  batch: ListedSetFolder[],
+  batch: Pending[],
   c: Classified,
   progress: { done: number },
   ctx: ScanCtx,
 ): Promise<ReadSet[]> {
   const limit = pLimit(CONCURRENCY);
   const read = await Promise.all(
-    batch.map((folder) =>
+    batch.map((p) =>
       limit(async (): Promise<ReadSet | null> => {
+        const folder = listed(p);
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         try {
           return await readManifest(medium, folder);
@@ -341,7 +404,7 @@ async function readManifest(medium: Medium, folder: ListedSetFolder): Promise<Re
   } catch {
     signer = null;
   }
-  return { folder, manifest, bytes, signer };
+  return { folder, manifest, sha256: sha256Hex(bytes), signer };
 }
 
 /** Phase 5: the medium must still be the same one before anything is written. */
@@ -379,7 +442,7 @@ interface Committed {
   sets: SetCounts;
   foreign: ScanSummary['foreign'];
   seen: Set<string>;
-  /** The paths of the present sets the catalog knew by their line (built when first needed). */
+  /** The paths of the known lines no listed folder matched (built when first needed). */
   knownPaths?: Set<string>;
 }
 
@@ -416,7 +479,7 @@ function commitBatch(
       recordMedium(catalog, medium, id.info, started);
       catalog.stmt('UPDATE media SET last_error = ? WHERE id = ?').run(UNFINISHED(started.toISOString()), id.mediumId);
       // The sets listed unchanged first, as before batches (a reappeared parent is present for its new child's key).
-      commitUnchanged(catalog, id.mediumId, known, c.same, out, started.toISOString());
+      commitUnchanged(catalog, id.mediumId, known, c, out, started.toISOString());
     }
     for (const r of read) {
       const key = (r.key = recordSet(
@@ -424,7 +487,7 @@ function commitBatch(
         id.mediumId,
         r.folder.path,
         r.manifest,
-        r.bytes,
+        r,
         r.folder.manifest,
         r.signer,
         started,
@@ -450,21 +513,18 @@ function commitToCatalog(
   started: Date,
 ): void {
   const now = started.toISOString();
-  // Unchanged sets matched by their line (their keys are not needed: they are neither new nor gone).
-  let matchedLines = 0;
-  for (const path of c.same) if (!known.rows.has(path)) matchedLines++;
   catalog.db.transaction(() => {
     commitForeign(catalog, id.mediumId, foreign.sets, out, now);
-    const unmatched =
-      matchedLines < known.lines.size ? [...knownPaths(known, out)].filter((path) => !c.same.has(path)) : [];
-    commitGone(catalog, id.mediumId, known, c.same, unmatched, foreign.findings, out, now);
+    // The known lines left after classify: present sets not listed unchanged (none on the usual rescan).
+    commitGone(catalog, id.mediumId, known, c.sameRows, [...knownPaths(known, out)], foreign.findings, out, now);
     const db = catalog.db;
     db.prepare('DELETE FROM unreadable WHERE medium_id = ?').run(id.mediumId);
     const bad = db.prepare('INSERT OR REPLACE INTO unreadable (medium_id, path, reason, seen_at) VALUES (?, ?, ?, ?)');
     for (const u of [...foreign.unreadable, ...c.unreadable]) bad.run(id.mediumId, u.path, u.reason, now);
     db.prepare('UPDATE media SET last_sync = ?, last_error = NULL WHERE id = ?').run(now, id.mediumId);
   })();
-  out.sets.total = out.seen.size + matchedLines;
+  // Unchanged sets matched by their line: their keys are not needed, they are neither new nor gone.
+  out.sets.total = out.seen.size + c.matchedLines;
 }
 
 /**
@@ -475,12 +535,13 @@ function commitUnchanged(
   catalog: Catalog,
   mediumId: string,
   known: Known,
-  same: Set<string>,
+  c: Classified,
   out: Committed,
   now: string,
 ): void {
   const reappeared: string[] = [];
-  for (const path of same) {
+  out.sets.unchanged += c.matchedLines;
+  for (const path of c.sameRows) {
     out.sets.unchanged++;
     const row = known.rows.get(path);
     if (!row) continue;
