@@ -151,7 +151,8 @@ function measureMedium(work, sets) {
   rmSync(medium, { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });
   const wall = (runs) => median(runs.map((x) => x.wall));
-  const engine = (runs) => median(runs.map((x) => x.engine));
+  // Only the query commands report the engine's own time (LIFEBOAT_TIMING).
+  const engine = (runs) => (runs.some((x) => x.engine === null) ? null : median(runs.map((x) => x.engine)));
   const rss = (runs) => Math.max(...runs.map((x) => x.rssMiB ?? 0));
   return { scans, rescans, setsQ, finds, findsBroad, size, wall, engine, rss };
 }
@@ -161,7 +162,14 @@ export async function run() {
   try {
     const small = measureMedium(work, SETS);
     const large = measureMedium(work, LARGE_SETS);
-    const ms = (x) => `${x.toFixed(0)} ms`;
+    for (const [n, m] of [
+      [SETS, small],
+      [LARGE_SETS, large],
+    ])
+      console.error(
+        `bench catalog: ${n} sets: scans ${m.scans.map((x) => `${x.wall.toFixed(0)} ms ${x.rssMiB} MiB`).join(', ')}; rescans ${m.rescans.map((x) => `${x.wall.toFixed(0)} ms ${x.rssMiB} MiB`).join(', ')}`,
+      );
+    const ms = (x) => (x === null ? '' : `${x.toFixed(0)} ms`);
     const mib = (x) => `${x.toFixed(0)} MiB`;
     const both = (f) => `${f(small)} | ${f(large)}`;
     return [
@@ -171,14 +179,16 @@ export async function run() {
       '',
       `| measure | ${SETS.toLocaleString('en')} sets | ${LARGE_SETS.toLocaleString('en')} sets | goal (${SETS.toLocaleString('en')} / ${LARGE_SETS.toLocaleString('en')}) | engine only (${SETS.toLocaleString('en')} / ${LARGE_SETS.toLocaleString('en')}) |`,
       '| --- | --- | --- | --- | --- |',
-      `| \`lifeboat scan\` into an empty catalog (whole CLI process) | ${both((m) => ms(m.wall(m.scans)))} | ≤ 3 s / ≤ 15 s | ${both((m) => ms(m.engine(m.scans)))} |`,
+      `| \`lifeboat scan\` into an empty catalog (whole CLI process) | ${both((m) => ms(m.wall(m.scans)))} | ≤ 3 s / ≤ 15 s | |`,
       `| its peak RSS | ${both((m) => mib(m.rss(m.scans)))} | < 150 MiB | |`,
-      `| rescan, nothing changed | ${both((m) => ms(m.wall(m.rescans)))} | ≤ 0.5 s / ≤ 2 s | ${both((m) => ms(m.engine(m.rescans)))} |`,
+      `| rescan, nothing changed | ${both((m) => ms(m.wall(m.rescans)))} | ≤ 0.5 s / ≤ 2 s | |`,
       `| its peak RSS | ${both((m) => mib(m.rss(m.rescans)))} | < 150 MiB | |`,
-      `| \`lifeboat sets --system X --json\` | ${both((m) => ms(m.wall(m.setsQ)))} | ≤ 50 ms (query), the same at both sizes | ${both((m) => `${m.engine(m.setsQ).toFixed(1)} ms`)} |`,
-      `| \`lifeboat find '*/project-1012/doc-*.xlsx'\` over ${INDEXED_PATHS.toLocaleString('en')} paths | ${both((m) => ms(m.wall(m.finds)))} | ≤ 100 ms (query), the same at both sizes | ${both((m) => `${m.engine(m.finds).toFixed(1)} ms`)} |`,
-      `| \`lifeboat find '*.pdf'\` (250,000 matches; the newest 1,000 returned) | ${both((m) => ms(m.wall(m.findsBroad)))} | | ${both((m) => `${m.engine(m.findsBroad).toFixed(1)} ms`)} |`,
+      `| \`lifeboat sets --system X --json\` | ${both((m) => ms(m.wall(m.setsQ)))} | ≤ 50 ms (query), the same at both sizes | ${[small, large].map((m) => `${m.engine(m.setsQ).toFixed(1)} ms`).join(' / ')} |`,
+      `| \`lifeboat find '*/project-1012/doc-*.xlsx'\` over ${INDEXED_PATHS.toLocaleString('en')} paths | ${both((m) => ms(m.wall(m.finds)))} | ≤ 100 ms (query), the same at both sizes | ${[small, large].map((m) => `${m.engine(m.finds).toFixed(1)} ms`).join(' / ')} |`,
+      `| \`lifeboat find '*.pdf'\` (250,000 matches; the newest 1,000 returned) | ${both((m) => ms(m.wall(m.findsBroad)))} | | ${[small, large].map((m) => `${m.engine(m.findsBroad).toFixed(1)} ms`).join(' / ')} |`,
       `| catalog size on disk | ${both((m) => `${(m.size / 2 ** 20).toFixed(1)} MiB`)} | | |`,
+      '',
+      "Where the time and memory go at 100,000 sets (CPU profiles of `lifeboat scan`, 2026-12-02, on a machine shared with other jobs): about half of a first scan is SQLite writing the catalog — about 3.3 KiB a set before the file index, three quarters of it the artifacts table (1,000,000 rows, two 64-digit hex hashes each); about a third is reading the medium — an lstat per manifest in the listing, then per manifest four more (no link on the way), a stat for its signature, open, read and close; the rest is parsing, checking and hashing manifests and judging each system's trend. SQLite's page cache is 8 MiB while scanning (32 MiB gave 43 s instead of 49 s at 100,000 sets, and 60 MiB more RSS). Memory: Node with the CLI's modules is about 64 MiB before the scan starts; the scan itself holds the folders left to read (one text each, about 8 MiB at 100,000), the keys seen (about 8 MiB) and one batch of 250 manifests; the rest of the peak is garbage V8 lets grow (to about 120 MiB of heap at 100,000 sets) before its first full collection. What would close the gaps: hashes stored as 32-byte blobs (a migration: about half the artifacts table and its write time); reading and parsing manifests on a worker thread with a capped heap (`resourceLimits.maxOldGenerationSizeMb`), so their garbage is collected within a bound; a listing per system (a Medium interface change: list one system, classify it, drop it), so the 24 MiB of listed folders and the known lines are never all in memory at once — the rescan's peak.",
       '',
       'The whole-process times include Node start-up and opening the catalog with its integrity check. `sets --system X` returns 200 sets at 10,000 and 2,000 at 100,000.',
       '',
