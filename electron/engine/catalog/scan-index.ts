@@ -22,7 +22,8 @@ import { recordFileIndex } from './sets';
 export interface ReadSet {
   folder: ListedSetFolder;
   manifest: Manifest;
-  bytes: Buffer;
+  /** The SHA-256 of the manifest's bytes (the bytes themselves are not kept). */
+  sha256: string;
   signer: string | null;
   /** Its catalog key, once recorded. */
   key?: string;
@@ -34,47 +35,97 @@ function indexed(catalog: Catalog, key: string): boolean {
   return catalog.db.prepare('SELECT 1 FROM file_index WHERE set_key = ? LIMIT 1').get(key) !== undefined;
 }
 
-/** File indexes of file sets the catalog does not know yet (readable without a key, or with one). Returns how many. */
+/** A file set present on the medium without a file index in the catalog, and its file-index artifact. */
+interface Unindexed {
+  key: string;
+  setPath: string;
+  path: string;
+  encodings: string;
+  plainBytes: number;
+  plainSha256: string;
+}
+
+const UNINDEXED_PAGE = 256;
+
+/**
+ * The medium's present file and config sets with a file-index artifact and nothing in the file
+ * index yet — recorded by this scan (`recordedAt`, its time), or any (null: completing an
+ * interrupted scan) — a page at a time in path order, so memory stays bounded at any size.
+ */
+function unindexedPage(catalog: Catalog, mediumId: string, recordedAt: string | null, after: string): Unindexed[] {
+  return catalog
+    .stmt(
+      `SELECT p.set_key AS key, p.set_path AS setPath, a.path, a.encodings, a.plain_bytes AS plainBytes, a.plain_sha256 AS plainSha256
+       FROM presence p JOIN sets s ON s.key = p.set_key
+       JOIN artifacts a ON a.set_key = p.set_key AND a.role = 'file-index'
+       WHERE p.medium_id = ? AND p.missing_since IS NULL AND (? IS NULL OR p.last_seen = ?) AND p.set_path > ?
+         AND s.origin = 'lifeboat' AND s.kind IN ('files', 'config')
+         AND NOT EXISTS (SELECT 1 FROM file_index f WHERE f.set_key = p.set_key)
+       ORDER BY p.set_path, a.path LIMIT ${UNINDEXED_PAGE}`,
+    )
+    .all(mediumId, recordedAt, recordedAt, after) as Unindexed[];
+}
+
+/**
+ * File indexes of the file sets this scan recorded (`recordedAt`, the scan's time), or, completing
+ * an interrupted scan (null), of every file set on the medium not indexed yet: readable without a
+ * key, or with one. Read from the catalog page by page, not held from the manifests. Returns how many.
+ */
 export async function indexFileSets(
   catalog: Catalog,
   medium: Medium,
-  read: ReadSet[],
+  mediumId: string,
+  recordedAt: string | null,
   identities: AgeIdentity[],
   ctx: IndexCtx,
 ): Promise<number> {
   let count = 0;
-  for (const r of read) {
-    if (!r.key || (r.manifest.kind !== 'files' && r.manifest.kind !== 'config')) continue;
-    const key = r.key;
-    if (indexed(catalog, key)) continue;
-    const artifact = r.manifest.artifacts.find((a) => a.role === 'file-index');
-    if (!artifact) continue;
-    if (artifact.encodings.includes('age') && !identities.length) continue;
-    if (artifact.plain_bytes > JSON_LIMITS.indexBytes) {
-      ctx.log(
-        'warn',
-        `UNREADABLE ${medium.location}/${r.folder.path}/${artifact.path}: the file index is ${artifact.plain_bytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`,
-      );
-      continue;
+  let after = '';
+  for (;;) {
+    const page = unindexedPage(catalog, mediumId, recordedAt, after);
+    if (page.length === 0) break;
+    for (const u of page) {
+      // One page per set path (its first file-index artifact), whatever the page size cut.
+      if (u.setPath === after) continue;
+      after = u.setPath;
+      if (await indexOne(catalog, medium, u, identities, ctx)) count++;
     }
-    try {
-      // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
-      const { readDecoded } = await import('../pipeline/artifact-pipeline');
-      const plain = await readDecoded(
-        await medium.openRead(`${r.folder.path}/${artifact.path}`),
-        artifact.encodings,
-        identities,
-        { plainLimit: artifact.plain_bytes, what: `${key}/${artifact.path}` },
-      );
-      if (sha256Hex(plain) !== artifact.plain_sha256)
-        throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
-      recordFileIndex(catalog, key, parseIndex(plain));
-      count++;
-    } catch (e) {
-      ctx.log('warn', `file index of ${key} not indexed: ${mapError(e).message}`);
-    }
+    if (page.length < UNINDEXED_PAGE) break;
   }
   return count;
+}
+
+async function indexOne(
+  catalog: Catalog,
+  medium: Medium,
+  u: Unindexed,
+  identities: AgeIdentity[],
+  ctx: IndexCtx,
+): Promise<boolean> {
+  const encodings = u.encodings ? u.encodings.split(',') : [];
+  if (encodings.includes('age') && !identities.length) return false;
+  if (u.plainBytes > JSON_LIMITS.indexBytes) {
+    ctx.log(
+      'warn',
+      `UNREADABLE ${medium.location}/${u.setPath}/${u.path}: the file index is ${u.plainBytes} bytes, over the ${JSON_LIMITS.indexBytes >> 20} MiB the catalog indexes`,
+    );
+    return false;
+  }
+  try {
+    // Loaded here: the pipeline (zstd's binding) is not needed by a scan that indexes nothing.
+    const { readDecoded } = await import('../pipeline/artifact-pipeline');
+    const plain = await readDecoded(await medium.openRead(`${u.setPath}/${u.path}`), encodings, identities, {
+      plainLimit: u.plainBytes,
+      what: `${u.key}/${u.path}`,
+    });
+    if (sha256Hex(plain) !== u.plainSha256)
+      throw new LifeboatError('CHECKSUM_MISMATCH', 'the file index does not match its hash');
+    recordFileIndex(catalog, u.key, parseIndex(plain));
+    return true;
+  } catch (e) {
+    ctx.log('warn', `file index of ${u.key} not indexed: ${mapError(e).message}`);
+    return false;
+  }
 }
 
 /** restic snapshots: their trees indexed for find (restic ls --json, streamed and bounded), once per snapshot. Returns how many. */

@@ -19,6 +19,7 @@ export interface PresenceRow {
  * reappear; foreign sets; paths with a tab or newline) comes back as rows.
  */
 export interface Known {
+  /** The scan's classify takes out each line a listed folder matched: what is left are the sets not listed unchanged. */
   lines: Set<string>;
   rows: Map<string, PresenceRow>;
   /** The line a listed folder would have if nothing changed; null when it cannot have one. */

@@ -3,7 +3,7 @@ import type { AgeIdentity } from '../crypto/age';
 import { parseSignature } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
 import { JSON_LIMITS } from '../format/check';
-import { parseManifest } from '../format/manifest';
+import { parseManifest, sha256Hex } from '../format/manifest';
 import { MEDIUM_FILE, type MediumInfo } from '../format/medium';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedSetFolder, Medium } from '../storage/medium';
@@ -65,6 +65,8 @@ export type ScanOptions = {
   identities?: AgeIdentity[];
   /** The ransomware indicator's thresholds per system (settings); the defaults without it. */
   indicator?: (system: string) => IndicatorThresholds;
+  /** Manifests read and committed per batch (default BATCH_SETS). */
+  batchSets?: number;
 } & ForeignScanOptions;
 
 /** The phases of a scan, in order; each is reported as the job's step when it starts. */
@@ -86,11 +88,25 @@ const DETECTORS: ForeignDetector[] = [seedDetector, pgbackrestDetector, resticDe
 const NO_SECRETS: ForeignSecrets = { get: () => Promise.resolve(null) };
 
 /**
+ * At most this many manifests are held at once: a scan reads, checks and commits them a batch at a
+ * time (a bucket written by a fleet holds 100,000 sets and more), and a batch is also cut at
+ * BATCH_BYTES of manifests.
+ */
+export const BATCH_SETS = 250;
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+/**
  * Scan one medium into the catalog: register it, read every new or changed manifest (unchanged
  * ones are skipped by size+mtime, or ETag on S3), record foreign sets, and mark sets that
- * disappeared as missing (never deleted). Nothing is written unless the whole listing succeeded
- * and the medium is still there at the end, so a drive pulled mid-scan leaves the catalog's
- * previous knowledge intact. The phases are SCAN_PHASES, one function each below.
+ * disappeared as missing (never deleted). The manifests are read and committed in batches
+ * (BATCH_SETS), each whole set in one transaction with the others of its batch, and each batch
+ * only after the medium is confirmed still there; what the whole listing decides — sets gone,
+ * the unreadable list, the time of the scan — is written once every batch is in. So a drive
+ * pulled, a crash or a cancel mid-scan leaves the sets already committed (each complete) and
+ * the catalog's previous knowledge of the rest: nothing is marked missing, and the medium's
+ * `last_error` says the scan did not finish. The next scan reads what is left and completes what
+ * the interrupted one could not (judging systems, indexing file sets). The phases are
+ * SCAN_PHASES, one function each below; reading, checking and updating repeat per batch.
  */
 export async function scanMedium(
   catalog: Catalog,
@@ -98,25 +114,72 @@ export async function scanMedium(
   ctx: ScanCtx,
   options: ScanOptions = {},
 ): Promise<ScanSummary> {
+  // A smaller page cache while scanning: a batch's writes are a few MiB, and the scan's memory stays bounded.
+  const cache = catalog.db.pragma('cache_size', { simple: true }) as number;
+  catalog.db.pragma(`cache_size = ${SCAN_CACHE_KIB}`);
+  try {
+    return await scan(catalog, medium, ctx, options);
+  } finally {
+    catalog.db.pragma(`cache_size = ${cache}`);
+  }
+}
+
+/** SQLite's page cache during a scan, in KiB (negative: a size, as the pragma takes it). */
+const SCAN_CACHE_KIB = -8000;
+
+async function scan(catalog: Catalog, medium: Medium, ctx: ScanCtx, options: ScanOptions): Promise<ScanSummary> {
   const started = new Date();
-  const phase = (name: ScanPhase): void => ctx.step(name);
+  let current: ScanPhase | null = null;
+  const phase = (name: ScanPhase): void => {
+    if (name !== current) ctx.step((current = name));
+  };
   phase('reading the medium');
   const id = await identify(catalog, medium);
   phase('listing the medium');
   const listing = await listMedium(catalog, medium, id, ctx, options);
   const known = knownSets(catalog, id.mediumId, medium.kind);
   const classified = classify(listing.folders, known);
-  phase('reading manifests');
-  const read = await readManifests(medium, classified, listing.folders.length, ctx);
-  phase('checking the medium is still there');
-  await confirmStillThere(catalog, medium, id, listing.folders);
-  phase('updating the catalog');
-  const committed = commitToCatalog(catalog, medium, id, known, classified, read, listing.foreign, started);
-  // The ransomware indicator judges the systems whose sets are new or changed (a rebuilt catalog too).
-  for (const system of new Set(read.flatMap((r) => (r.key ? [r.manifest.system] : []))))
-    judgeSystem(catalog, system, options.indicator?.(system) ?? DEFAULT_INDICATOR);
+  // Decided before anything is written: the previous scan of this medium did not finish (or there was none).
+  const completing = interruptedBefore(catalog, id.mediumId);
+  const committed = newCommitted();
+  const systems = new Set<string>();
+  const batches = inBatches(classified.toRead, options.batchSets ?? BATCH_SETS);
+  const progress = { listed: listing.folders.length, done: listing.folders.length - classified.toRead.length };
+  // The listing is not kept past here (at 100,000 sets it is tens of MiB): the batches hold what is left to read.
+  const probe = listing.folders.slice(0, 1);
+  listing.folders = [];
+  classified.toRead = [];
+  ctx.progress({ itemsTotal: progress.listed, itemsDone: 0 });
+  ctx.progress({ itemsDone: progress.done });
+  for (let b = 0; b < batches.length; b++) {
+    if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
+    phase('reading manifests');
+    const read = await readManifests(medium, batches[b]!, classified, progress, ctx);
+    batches[b] = [];
+    phase('checking the medium is still there');
+    await confirmStillThere(catalog, medium, id, probe);
+    phase('updating the catalog');
+    commitBatch(catalog, medium, id, known, classified, read, committed, started, b === 0);
+    for (const r of read) systems.add(r.manifest.system);
+  }
+  const recorded = committed.sets.new + committed.sets.updated;
+  commitToCatalog(catalog, id, known, classified, listing.foreign, committed, started);
+  // The ransomware indicator judges the systems whose sets are new or changed (a rebuilt catalog too),
+  // and after an interrupted scan every system of the medium (its judging may not have happened).
+  if (completing) for (const system of systemsOn(catalog, id.mediumId)) systems.add(system);
+  for (const system of systems) judgeSystem(catalog, system, options.indicator?.(system) ?? DEFAULT_INDICATOR);
   phase('indexing file sets');
-  let indexedFileSets = await indexFileSets(catalog, medium, read, options.identities ?? [], ctx);
+  let indexedFileSets =
+    recorded > 0 || completing
+      ? await indexFileSets(
+          catalog,
+          medium,
+          id.mediumId,
+          completing ? null : started.toISOString(),
+          options.identities ?? [],
+          ctx,
+        )
+      : 0;
   const restic = listing.foreign.sets.filter((f) => f.origin === 'restic');
   if (restic.length > 0) {
     phase('indexing restic snapshots');
@@ -125,6 +188,43 @@ export async function scanMedium(
   phase('reading the WAL archive');
   await summariseWalArchives(catalog, medium, id.mediumId, started.toISOString(), ctx);
   return report(medium, id, listing, classified, committed, indexedFileSets, started);
+}
+
+/** The folders to read, cut in batches of at most `size` sets and about BATCH_BYTES of manifests; always one batch (perhaps empty). */
+function inBatches(folders: Pending[], size: number): Pending[][] {
+  const out: Pending[][] = [[]];
+  let bytes = 0;
+  for (const f of folders) {
+    const fsize = typeof f === 'string' ? Number(f.slice(0, f.indexOf('\t'))) : (f.manifest?.size ?? 0);
+    let last = out[out.length - 1]!;
+    if (last.length >= Math.max(1, size) || (last.length > 0 && bytes + fsize > BATCH_BYTES)) {
+      out.push((last = []));
+      bytes = 0;
+    }
+    last.push(f);
+    bytes += fsize;
+  }
+  return out;
+}
+
+const UNFINISHED = (now: string): string =>
+  `The scan started at ${now} did not finish; the sets it read are in the catalog. Scan this medium again to complete it.`;
+
+/** True when this medium's last scan did not finish (or it was never scanned): this scan completes what that one left. */
+function interruptedBefore(catalog: Catalog, mediumId: string): boolean {
+  const row = catalog.stmt('SELECT last_sync, last_error FROM media WHERE id = ?').get(mediumId) as
+    { last_sync: string | null; last_error: string | null } | undefined;
+  return !row || row.last_sync === null || row.last_error !== null;
+}
+
+/** The systems with Lifeboat sets present on a medium. */
+function systemsOn(catalog: Catalog, mediumId: string): string[] {
+  return catalog.db
+    .prepare(
+      "SELECT DISTINCT s.system FROM presence p JOIN sets s ON s.key = p.set_key WHERE p.medium_id = ? AND p.missing_since IS NULL AND s.origin = 'lifeboat'",
+    )
+    .pluck()
+    .all(mediumId) as string[];
 }
 
 /** Phase 1: what the medium says it is (its lifeboat-medium.json), and its catalog id. */
@@ -179,16 +279,22 @@ async function listMedium(
   }
 }
 
-/** Phase 3: each listed set folder is unchanged since the last scan, to be read, or without a manifest. */
+/**
+ * Phase 3: each listed set folder is unchanged since the last scan, to be read, or without a manifest.
+ * The folders to read are kept as one text each (`Pending`): at 100,000 sets a third of the memory
+ * of the listing's objects, which are not kept.
+ */
 interface Classified {
-  /** Paths of folders whose manifest is as the catalog recorded it. */
-  same: Set<string>;
-  toRead: ListedSetFolder[];
+  /** How many folders matched a line of `known` (unchanged present sets; their lines are taken out of it). */
+  matchedLines: number;
+  /** Paths of folders unchanged since the row `known` has of them (missing, foreign or unusual ones). */
+  sameRows: Set<string>;
+  toRead: Pending[];
   unreadable: Unreadable[];
 }
 
 function classify(folders: ListedSetFolder[], known: Known): Classified {
-  const out: Classified = { same: new Set(), toRead: [], unreadable: [] };
+  const out: Classified = { matchedLines: 0, sameRows: new Set(), toRead: [], unreadable: [] };
   // Decided once per folder: a rescan of 10,000 unchanged sets is mostly this comparison.
   for (const f of folders) {
     if (!f.manifest) {
@@ -196,25 +302,65 @@ function classify(folders: ListedSetFolder[], known: Known): Classified {
       continue;
     }
     const row = known.rows.get(f.path);
-    const line = row ? null : known.lineOf(f);
-    if (row ? unchanged(row, f) : line !== null && known.lines.has(line)) out.same.add(f.path);
-    else out.toRead.push(f);
+    if (row) {
+      if (unchanged(row, f)) out.sameRows.add(f.path);
+      else out.toRead.push(pending(f));
+      continue;
+    }
+    // A matched line is taken out: what is left of `known.lines` are the present sets not listed unchanged.
+    const line = known.lineOf(f);
+    if (line !== null && known.lines.delete(line)) out.matchedLines++;
+    else out.toRead.push(pending(f));
   }
   return out;
 }
 
+/** A folder to read: `size TAB mtime TAB etag TAB sets/<system>/<set id>` when it has that form, else as listed. */
+type Pending = string | ListedSetFolder;
+
+function pending(f: ListedSetFolder): Pending {
+  const m = f.manifest;
+  const plain =
+    m !== null &&
+    m.etag !== '' &&
+    !(m.etag ?? '').includes('\t') &&
+    !f.path.includes('\t') &&
+    f.path === `sets/${f.system}/${f.setId}`;
+  // Joined, not a template: one flat string rather than a tree of parts.
+  return plain ? [m.size, m.mtimeMs, m.etag ?? '', f.path].join('\t') : f;
+}
+
+function listed(p: Pending): ListedSetFolder {
+  if (typeof p !== 'string') return p;
+  const a = p.indexOf('\t');
+  const b = p.indexOf('\t', a + 1);
+  const c = p.indexOf('\t', b + 1);
+  const path = p.slice(c + 1);
+  const slash = path.indexOf('/', 5);
+  return {
+    system: path.slice(5, slash),
+    setId: path.slice(slash + 1),
+    path,
+    manifest: { size: Number(p.slice(0, a)), mtimeMs: Number(p.slice(a + 1, b)), etag: p.slice(b + 1, c) || null },
+  };
+}
+
 /**
- * Phase 4: the manifests to read, 16 at a time, each checked against its folder; its signer noted.
+ * Phase 4, per batch: its manifests, 16 at a time, each checked against its folder; its signer noted.
  * A set that cannot be read is listed in `unreadable` and the scan goes on; an unreachable medium stops it.
  */
-async function readManifests(medium: Medium, c: Classified, listed: number, ctx: ScanCtx): Promise<ReadSet[]> {
-  let done = listed - c.toRead.length;
-  ctx.progress({ itemsTotal: listed, itemsDone: 0 });
-  ctx.progress({ itemsDone: done });
+async function readManifests(
+  medium: Medium,
+  batch: Pending[],
+  c: Classified,
+  progress: { done: number },
+  ctx: ScanCtx,
+): Promise<ReadSet[]> {
   const limit = pLimit(CONCURRENCY);
   const read = await Promise.all(
-    c.toRead.map((folder) =>
+    batch.map((p) =>
       limit(async (): Promise<ReadSet | null> => {
+        const folder = listed(p);
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
         try {
           return await readManifest(medium, folder);
@@ -226,7 +372,7 @@ async function readManifests(medium: Medium, c: Classified, listed: number, ctx:
           c.unreadable.push({ path: folder.path, reason: err.message });
           return null;
         } finally {
-          ctx.progress({ itemsDone: ++done, current: folder.path });
+          ctx.progress({ itemsDone: ++progress.done, current: folder.path });
         }
       }),
     ),
@@ -258,7 +404,7 @@ async function readManifest(medium: Medium, folder: ListedSetFolder): Promise<Re
   } catch {
     signer = null;
   }
-  return { folder, manifest, bytes, signer };
+  return { folder, manifest, sha256: sha256Hex(bytes), signer };
 }
 
 /** Phase 5: the medium must still be the same one before anything is written. */
@@ -296,61 +442,89 @@ interface Committed {
   sets: SetCounts;
   foreign: ScanSummary['foreign'];
   seen: Set<string>;
+  /** The paths of the known lines no listed folder matched (built when first needed). */
+  knownPaths?: Set<string>;
+}
+
+function newCommitted(): Committed {
+  return {
+    sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
+    foreign: { seedScript: 0, pgbackrest: 0, restic: 0 },
+    seen: new Set(),
+  };
+}
+
+function knownPaths(known: Known, out: Committed): Set<string> {
+  return (out.knownPaths ??= new Set([...known.lines].map(pathOfLine)));
 }
 
 /**
- * Phase 6, one transaction: the medium, then the sets — unchanged ones (a reappeared one's row
- * is touched), read ones, foreign ones — then the sets gone, the unreadable list and the scan's time.
+ * Phase 6, per batch, one transaction: with the first batch, the medium (noted as being scanned
+ * until the scan's end) and the sets listed unchanged (a reappeared one's row is touched); then
+ * the batch's sets, each whole: its row, artifacts and presence.
  */
-function commitToCatalog(
+function commitBatch(
   catalog: Catalog,
   medium: Medium,
   id: Identity,
   known: Known,
   c: Classified,
   read: ReadSet[],
-  foreign: Discovery,
+  out: Committed,
   started: Date,
-): Committed {
-  const now = started.toISOString();
-  const out: Committed = {
-    sets: { total: 0, new: 0, updated: 0, unchanged: 0, missing: 0, reappeared: 0 },
-    foreign: { seedScript: 0, pgbackrest: 0, restic: 0 },
-    seen: new Set(),
-  };
-  // Unchanged sets matched by their line (their keys are not needed: they are neither new nor gone).
-  const matchedLines = c.same.size - [...c.same].filter((path) => known.rows.has(path)).length;
-  let paths: Set<string> | null = null;
-  const knownPaths = (): Set<string> => (paths ??= new Set([...known.lines].map(pathOfLine)));
+  first: boolean,
+): void {
   catalog.db.transaction(() => {
-    recordMedium(catalog, medium, id.info, started);
-    commitUnchanged(catalog, id.mediumId, known, c.same, out, now);
+    if (first) {
+      recordMedium(catalog, medium, id.info, started);
+      catalog.stmt('UPDATE media SET last_error = ? WHERE id = ?').run(UNFINISHED(started.toISOString()), id.mediumId);
+      // The sets listed unchanged first, as before batches (a reappeared parent is present for its new child's key).
+      commitUnchanged(catalog, id.mediumId, known, c, out, started.toISOString());
+    }
     for (const r of read) {
       const key = (r.key = recordSet(
         catalog,
         id.mediumId,
         r.folder.path,
         r.manifest,
-        r.bytes,
+        r,
         r.folder.manifest,
         r.signer,
         started,
       ));
       out.seen.add(key);
-      if (known.rows.has(r.folder.path) || knownPaths().has(r.folder.path)) out.sets.updated++;
+      if (known.rows.has(r.folder.path) || knownPaths(known, out).has(r.folder.path)) out.sets.updated++;
       else out.sets.new++;
     }
+  })();
+}
+
+/**
+ * Phase 6, once every batch is in, one transaction: the foreign sets, then the sets gone — decided on the whole listing —, the unreadable list
+ * and the scan's time.
+ */
+function commitToCatalog(
+  catalog: Catalog,
+  id: Identity,
+  known: Known,
+  c: Classified,
+  foreign: Discovery,
+  out: Committed,
+  started: Date,
+): void {
+  const now = started.toISOString();
+  catalog.db.transaction(() => {
     commitForeign(catalog, id.mediumId, foreign.sets, out, now);
-    const unmatched = matchedLines < known.lines.size ? [...knownPaths()].filter((path) => !c.same.has(path)) : [];
-    commitGone(catalog, id.mediumId, known, c.same, unmatched, foreign.findings, out, now);
+    // The known lines left after classify: present sets not listed unchanged (none on the usual rescan).
+    commitGone(catalog, id.mediumId, known, c.sameRows, [...knownPaths(known, out)], foreign.findings, out, now);
     const db = catalog.db;
     db.prepare('DELETE FROM unreadable WHERE medium_id = ?').run(id.mediumId);
     const bad = db.prepare('INSERT OR REPLACE INTO unreadable (medium_id, path, reason, seen_at) VALUES (?, ?, ?, ?)');
     for (const u of [...foreign.unreadable, ...c.unreadable]) bad.run(id.mediumId, u.path, u.reason, now);
     db.prepare('UPDATE media SET last_sync = ?, last_error = NULL WHERE id = ?').run(now, id.mediumId);
   })();
-  out.sets.total = out.seen.size + matchedLines;
-  return out;
+  // Unchanged sets matched by their line: their keys are not needed, they are neither new nor gone.
+  out.sets.total = out.seen.size + c.matchedLines;
 }
 
 /**
@@ -361,12 +535,13 @@ function commitUnchanged(
   catalog: Catalog,
   mediumId: string,
   known: Known,
-  same: Set<string>,
+  c: Classified,
   out: Committed,
   now: string,
 ): void {
   const reappeared: string[] = [];
-  for (const path of same) {
+  out.sets.unchanged += c.matchedLines;
+  for (const path of c.sameRows) {
     out.sets.unchanged++;
     const row = known.rows.get(path);
     if (!row) continue;

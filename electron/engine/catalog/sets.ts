@@ -58,12 +58,13 @@ export function recordSet(
   mediumId: string,
   setPath: string,
   manifest: Manifest,
-  manifestBytes: Buffer,
+  manifestBytes: Buffer | { sha256: string },
   stat: ObjectStat | null,
   signerKeyId: string | null,
   now = new Date(),
 ): string {
-  const sha = sha256Hex(manifestBytes);
+  // A scan hashes each manifest as it reads it, and keeps the hash rather than the bytes.
+  const sha = Buffer.isBuffer(manifestBytes) ? sha256Hex(manifestBytes) : manifestBytes.sha256;
   const key = keyOf(catalog, mediumId, setPath, manifest, sha);
   const ts = now.toISOString();
   catalog.inTransaction(() => {
