@@ -102,7 +102,7 @@ describe('import boundaries are enforced by lint', () => {
     const up = lintProbe('up');
     expect(up.status).toBe(1);
     expect(up.output).toMatch(
-      /Layers \(docs\/architecture.md\): storage, crypto, postgres may import only its own layer and those below/,
+      /Layers \(docs\/architecture.md\): storage, crypto, postgres, mysql, redis may import only its own layer and those below/,
     );
     const engineTop = lintProbe('engineTop');
     expect(engineTop.status).toBe(1);

@@ -246,7 +246,7 @@ describe('lifeboat backup mysql', () => {
       /4 tables, 3007 rows, 2 routines, 1 triggers, 1 events, 1 views; row counts match/,
     );
     expect(await contents('restored_a')).toEqual(await contents('shop'));
-  }, 40_000);
+  }, 120_000);
 
   it('the mysql-drill runbook restores the newest set into a scratch MariaDB and matches every row count', async () => {
     const res = await drill('shop');
@@ -320,7 +320,7 @@ describe('MySQL sets at deep level', () => {
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(outfile)).toBe(false);
     expect(readdirSync(my.filesDir)).toEqual([]);
-  }, 40_000);
+  }, 120_000);
 });
 
 describe('docs/restore-by-hand.md 3f, run verbatim', () => {

@@ -84,7 +84,7 @@ afterAll(async () => {
 });
 
 describe('the library', () => {
-  it('lists the nine built-ins, each valid', () => {
+  it('lists the twelve built-ins, each valid', () => {
     const r = lifeboat(env, 'runbooks', '--json');
     expect(r.status, r.stderr).toBe(0);
     const list = json<{ runbooks: Array<{ id: string; problem: string | null; builtin: boolean }> }>(r).runbooks;
@@ -97,11 +97,13 @@ describe('the library', () => {
       'database-corruption',
       'dr-site-activation',
       'monthly-drill',
+      'mysql-drill',
       'pitr-restore',
       'ransomware',
       'redis-cache-lost',
       'restore-database',
       'restore-files',
+      'restore-mysql',
       'restore-stream',
       'server-failure',
     ]);
