@@ -95,6 +95,14 @@ export function azureFailure(e: unknown, what: string): LifeboatError {
     return new LifeboatError('STORAGE_UNREACHABLE', `Azure ${what}: Could not reach the server (${code || text}).`, {
       hint: 'Check the network path to the storage account (or its endpoint); retries were bounded. On a slow link, allow more time per request with LIFEBOAT_AZURE_TRY_TIMEOUT=<seconds> (default 120).',
     });
+  // The SDK's resumed download gave up: the connection kept dropping or going silent mid-body.
+  // Not the stored bytes' fault (the SDK's words say "corruption"): the server is out of reach.
+  if (/^Data corruption failure: received less data than required/i.test(text))
+    return new LifeboatError(
+      'STORAGE_UNREACHABLE',
+      `Azure ${what}: the connection dropped mid-read again after every resume (retries were bounded).`,
+      { hint: 'Check the network path to the storage account (or its endpoint), then run it again.' },
+    );
   if (status !== undefined && status >= 500)
     return new LifeboatError('STORAGE_UNREACHABLE', `Azure ${what}: the service answered HTTP ${status} (${code}).`);
   return new LifeboatError('STORAGE_ERROR', `Azure ${what} failed: ${code ? `${code}: ` : ''}${text}`);
