@@ -13,7 +13,22 @@ describe('azure:// locations', () => {
   it('takes a container and a prefix, and refuses what Azure would', () => {
     expect(parseAzureUrl('azure://dr-backups/prod/eu/')).toEqual({ container: 'dr-backups', prefix: 'prod/eu' });
     expect(parseAzureUrl('azure://abc')).toEqual({ container: 'abc', prefix: '' });
-    for (const bad of ['azure://ab', 'azure://Upper', 'azure://a--b', 'azure://-ab', 's3://abc', 'azure:///x'])
+    expect(parseAzureUrl('azure://abc/a b/c#d?e=1/ü+é')).toEqual({ container: 'abc', prefix: 'a b/c#d?e=1/ü+é' });
+    for (const bad of [
+      'azure://ab',
+      'azure://Upper',
+      'azure://a--b',
+      'azure://-ab',
+      's3://abc',
+      'azure:///x',
+      // The URL's path is normalised before it is sent: these would reach the container "victim".
+      'azure://abc/../victim',
+      'azure://abc/x/../../victim',
+      'azure://abc/..\\victim',
+      'azure://abc/./x',
+      'azure://abc/x//y',
+      'azure://abc/x\ny',
+    ])
       expect(() => parseAzureUrl(bad), bad).toThrow(/Not an Azure Blob location/);
   });
 });

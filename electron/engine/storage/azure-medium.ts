@@ -34,6 +34,24 @@ export function parseAzureUrl(url: string): { container: string; prefix: string 
       hint: 'Use azure://container or azure://container/prefix (container names: 3-63 lower-case letters, digits and single hyphens).',
     });
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  // A URL's path is normalised before it is sent ("c/../other" is the container "other", a
+  // backslash is a slash): such a prefix would write, list and prune outside its container.
+  if (
+    prefix &&
+    prefix
+      .split('/')
+      .some(
+        (seg) =>
+          seg === '' ||
+          seg === '.' ||
+          seg === '..' ||
+          seg.includes('\\') ||
+          [...seg].some((ch) => ch < ' ' || ch === '\x7f'),
+      )
+  )
+    throw new LifeboatError('BAD_INPUT', `Not an Azure Blob location: ${url}`, {
+      hint: 'The prefix is a folder path inside the container: no empty, "." or ".." parts, no backslashes or control characters.',
+    });
   return { container: m[1]!, prefix };
 }
 
