@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LifeboatError } from '../../electron/engine/errors';
 import { redactText } from '../../electron/engine/log/redact';
-import { azureOptionsFromEnv, resolveAzure } from '../../electron/engine/storage/azure-client';
+import { azureOptionsFromEnv, createBlobServiceClient, resolveAzure } from '../../electron/engine/storage/azure-client';
 import { azureFailure, parseAzureUrl } from '../../electron/engine/storage/azure-medium';
 import { azureSecretKind } from '../../electron/engine/storage/azure-secret';
 
@@ -147,5 +147,13 @@ describe('Azure errors', () => {
     expect(text).not.toContain(SIG);
     expect(text).not.toContain(KEY);
     expect(text).toContain('sp=rl'); // the rest of the query stays readable
+  });
+});
+
+describe('a mistyped account key', () => {
+  it('is refused as not a base64 key before any request', () => {
+    for (const key of ['notbase64!!', `${KEY.slice(0, -2)}`, 'abc def=='])
+      expect(() => createBlobServiceClient({ account: 'drbackups', key }), key).toThrow(/not a base64 key/);
+    expect(() => createBlobServiceClient({ account: 'drbackups', key: KEY })).not.toThrow();
   });
 });

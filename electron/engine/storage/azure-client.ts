@@ -228,11 +228,11 @@ export function createBlobServiceClient(o: AzureOptions): BlobServiceClient {
   let url = r.serviceUrl;
   let credential: StorageSharedKeyCredential | AnonymousCredential = new AnonymousCredential();
   if (r.key) {
-    try {
-      credential = new StorageSharedKeyCredential(r.account, r.key);
-    } catch {
+    // The SDK's Buffer.from(key, 'base64') never throws: a mistyped key was sent, and answered
+    // "access denied" with no word that the key itself cannot be one.
+    if (r.key.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(r.key))
       throw new LifeboatError('BAD_INPUT', 'The Azure storage account key is not a base64 key.', { hint: HINT });
-    }
+    credential = new StorageSharedKeyCredential(r.account, r.key);
   } else url = `${r.serviceUrl}?${r.sasToken!}`;
   const pipeline = newPipeline(credential, options);
   const service = new BlobServiceClient(url, pipeline);
