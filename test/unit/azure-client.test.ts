@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LifeboatError } from '../../electron/engine/errors';
 import { redactText } from '../../electron/engine/log/redact';
-import { azureOptionsFromEnv, resolveAzure } from '../../electron/engine/storage/azure-client';
+import { azureOptionsFromEnv, createBlobServiceClient, resolveAzure } from '../../electron/engine/storage/azure-client';
 import { azureFailure, parseAzureUrl } from '../../electron/engine/storage/azure-medium';
 import { azureSecretKind } from '../../electron/engine/storage/azure-secret';
 
@@ -13,7 +13,22 @@ describe('azure:// locations', () => {
   it('takes a container and a prefix, and refuses what Azure would', () => {
     expect(parseAzureUrl('azure://dr-backups/prod/eu/')).toEqual({ container: 'dr-backups', prefix: 'prod/eu' });
     expect(parseAzureUrl('azure://abc')).toEqual({ container: 'abc', prefix: '' });
-    for (const bad of ['azure://ab', 'azure://Upper', 'azure://a--b', 'azure://-ab', 's3://abc', 'azure:///x'])
+    expect(parseAzureUrl('azure://abc/a b/c#d?e=1/ü+é')).toEqual({ container: 'abc', prefix: 'a b/c#d?e=1/ü+é' });
+    for (const bad of [
+      'azure://ab',
+      'azure://Upper',
+      'azure://a--b',
+      'azure://-ab',
+      's3://abc',
+      'azure:///x',
+      // The URL's path is normalised before it is sent: these would reach the container "victim".
+      'azure://abc/../victim',
+      'azure://abc/x/../../victim',
+      'azure://abc/..\\victim',
+      'azure://abc/./x',
+      'azure://abc/x//y',
+      'azure://abc/x\ny',
+    ])
       expect(() => parseAzureUrl(bad), bad).toThrow(/Not an Azure Blob location/);
   });
 });
@@ -132,5 +147,13 @@ describe('Azure errors', () => {
     expect(text).not.toContain(SIG);
     expect(text).not.toContain(KEY);
     expect(text).toContain('sp=rl'); // the rest of the query stays readable
+  });
+});
+
+describe('a mistyped account key', () => {
+  it('is refused as not a base64 key before any request', () => {
+    for (const key of ['notbase64!!', `${KEY.slice(0, -2)}`, 'abc def=='])
+      expect(() => createBlobServiceClient({ account: 'drbackups', key }), key).toThrow(/not a base64 key/);
+    expect(() => createBlobServiceClient({ account: 'drbackups', key: KEY })).not.toThrow();
   });
 });

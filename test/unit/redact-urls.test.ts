@@ -99,3 +99,13 @@ describe('PostgreSQL URLs never leak their password', () => {
     );
   });
 });
+
+describe('the Azure SAS signature', () => {
+  it('masks sig= values and leaves a message about manifest.json.sig whole', () => {
+    expect(redactText(`GET /c/b?sv=2025&sig=${CANARY}%2B%3D&se=x`)).not.toContain(CANARY);
+    expect(redactText(`SIG=${CANARY}`)).not.toContain(CANARY);
+    expect(redactText('Azure read of sets/s/1/manifest.json.sig: Could not reach the server (ETIMEDOUT).')).toBe(
+      'Azure read of sets/s/1/manifest.json.sig: Could not reach the server (ETIMEDOUT).',
+    );
+  });
+});

@@ -23,7 +23,9 @@ export function registerRestoreRequest(group: Command, io: CliIo): void {
 }
 
 export function registerMedium(program: Command, io: CliIo): void {
-  const medium = program.command('medium').description('prepare backup media (folders, S3 buckets)');
+  const medium = program
+    .command('medium')
+    .description('prepare backup media (folders, S3 buckets, Azure Blob containers)');
   medium
     .command('init <location>')
     .description('make a folder (USB drive, NAS), s3://bucket/prefix or azure://container/prefix a Lifeboat medium')

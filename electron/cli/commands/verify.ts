@@ -9,7 +9,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function registerVerify(program: Command, io: CliIo): void {
   withForeignSecretOptions(program.command('verify <target>'))
     .description(
-      'verify a medium (folder or s3://…), a set folder, or a set id: inventory → integrity → authenticity → deep → restore',
+      'verify a medium (folder, s3://… or azure://…), a set folder, or a set id: inventory → integrity → authenticity → deep → restore',
     )
     .addOption(new Option('--level <level>', 'how far to go').choices([...VERIFY_LEVELS]).default('integrity'))
     .option('--identity <file>', 'age identity for the deep and restore levels (repeat for several)', collect)

@@ -21,9 +21,12 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // key=value and key: value forms in free text (connection strings, env dumps, the signature of
   // an Azure SAS token in a URL's query: sig=...).
   [
-    /\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD|AZURE_STORAGE_KEY|AccountKey|SharedAccessSignature|sig)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi,
+    /\b(password|passwd|pwd|secret|token|secret_access_key|aws_secret_access_key|PGPASSWORD|AZURE_STORAGE_KEY|AccountKey|SharedAccessSignature)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi,
     `$1$2${REDACTED}`,
   ],
+  // An Azure SAS token's signature, in a URL's query or alone: sig=... (only with `=`: the file
+  // manifest.json.sig named in a message, "manifest.json.sig: Could not reach", is not a secret).
+  [/\bsig=[^\s,;&"'<>]+/gi, `sig=${REDACTED}`],
   // Authorization headers.
   [/\b(authorization\s*:\s*)(\S+\s+)?\S+/gi, `$1${REDACTED}`],
 ];

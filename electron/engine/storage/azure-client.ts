@@ -1,9 +1,12 @@
 import {
   AnonymousCredential,
   BlobServiceClient,
+  newPipeline,
   StorageSharedKeyCredential,
+  type Pipeline,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { LifeboatError } from '../errors';
 
 /**
@@ -122,24 +125,117 @@ export function azureTryTimeoutMs(env: NodeJS.ProcessEnv = process.env): number 
   return Number.isFinite(s) && s > 0 ? s * 1000 : 120_000;
 }
 
+/** The parts of the SDK's HTTP request and client the try timeout needs (@azure/core-rest-pipeline's). */
+interface TimedRequest {
+  abortSignal?: AbortSignal;
+}
+interface TimedResponse {
+  readableStreamBody?: NodeJS.ReadableStream;
+}
+interface HttpClientLike {
+  sendRequest(request: TimedRequest): Promise<TimedResponse>;
+}
+
+function timedOut(ms: number): Error {
+  // A RestError (by name) with ETIMEDOUT: the SDK's retry policy tries it again (it rethrows any
+  // other error at once), azureFailure names it "could not reach".
+  return Object.assign(new Error(`the request got no answer in ${ms / 1000} s (ETIMEDOUT)`), {
+    name: 'RestError',
+    code: 'ETIMEDOUT',
+  });
+}
+
+/**
+ * A streamed body, through a PassThrough, that fails with ETIMEDOUT after `ms` of silence while
+ * its reader wants more (a body held back by its own reader is not silent), and with the socket's
+ * error when the connection drops. Either error, not an AbortError, so that the SDK's download
+ * resumes from where it stopped (a bounded number of times) and the failure reads "could not
+ * reach", never "cancelled".
+ */
+function idleGuard(body: NodeJS.ReadableStream, ms: number): NodeJS.ReadableStream {
+  const source = body as Readable;
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let last = Date.now();
+  const timer = setInterval(
+    () => {
+      if (source.readableFlowing !== true) last = Date.now();
+      else if (Date.now() - last >= ms) source.destroy(timedOut(ms));
+    },
+    Math.min(1000, Math.max(50, ms / 4)),
+  );
+  timer.unref();
+  source.on('data', () => {
+    last = Date.now();
+  });
+  pipeline(source, out, () => clearInterval(timer));
+  return out;
+}
+
+/**
+ * The storage SDK's tryTimeoutInMs only asks the *server* to give up (its `timeout` query
+ * parameter): a server that stops answering (a hung host, a black-holed network) held a request,
+ * and a download's body, forever. Every request of the pipeline's clients gets a client-side limit
+ * instead: no answer within `ms` is an ETIMEDOUT (retried, bounded), a streamed body silent for
+ * `ms` while read fails the same way (a download then resumes, a bounded number of times).
+ */
+export function guardRequests(pipeline: Pipeline, ms: number): void {
+  const p = pipeline as unknown as { _coreHttpClient?: HttpClientLike };
+  const inner = p._coreHttpClient;
+  if (!inner) throw new Error('The Azure SDK pipeline has no HTTP client to guard.');
+  p._coreHttpClient = {
+    async sendRequest(request) {
+      const outer = request.abortSignal;
+      const ctl = new AbortController();
+      let expired = false;
+      const onAbort = (): void => ctl.abort();
+      if (outer?.aborted) ctl.abort();
+      outer?.addEventListener('abort', onAbort);
+      const timer = setTimeout(() => {
+        expired = true;
+        ctl.abort();
+      }, ms);
+      request.abortSignal = ctl.signal;
+      try {
+        const response = await inner.sendRequest(request);
+        if (response.readableStreamBody) response.readableStreamBody = idleGuard(response.readableStreamBody, ms);
+        return response;
+      } catch (e) {
+        if (expired) throw timedOut(ms);
+        throw e;
+      } finally {
+        clearTimeout(timer);
+        outer?.removeEventListener('abort', onAbort);
+        request.abortSignal = outer;
+      }
+    },
+  };
+}
+
 /**
  * The blob service client. Retries are bounded (3 tries, at most ~6 s of waiting between them,
- * each try at most the try timeout): a storage account out of reach fails a backup in seconds,
- * not minutes. The SDK's telemetry header and logging stay as they are (nothing leaves but the requests).
+ * each try at most the try timeout, enforced here: guardRequests): a storage account out of reach
+ * fails a backup in seconds, a silent one within a few try timeouts, never waits forever. The
+ * SDK's telemetry header and logging stay as they are (nothing leaves but the requests). Only the
+ * container and blob clients made from it are guarded (the service client's own requests are not
+ * used by Lifeboat).
  */
 export function createBlobServiceClient(o: AzureOptions): BlobServiceClient {
   const r = resolveAzure(o);
+  const tryMs = azureTryTimeoutMs();
   const options: StoragePipelineOptions = {
-    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000, tryTimeoutInMs: azureTryTimeoutMs() },
+    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000, tryTimeoutInMs: tryMs },
   };
+  let url = r.serviceUrl;
+  let credential: StorageSharedKeyCredential | AnonymousCredential = new AnonymousCredential();
   if (r.key) {
-    let credential: StorageSharedKeyCredential;
-    try {
-      credential = new StorageSharedKeyCredential(r.account, r.key);
-    } catch {
+    // The SDK's Buffer.from(key, 'base64') never throws: a mistyped key was sent, and answered
+    // "access denied" with no word that the key itself cannot be one.
+    if (r.key.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(r.key))
       throw new LifeboatError('BAD_INPUT', 'The Azure storage account key is not a base64 key.', { hint: HINT });
-    }
-    return new BlobServiceClient(r.serviceUrl, credential, options);
-  }
-  return new BlobServiceClient(`${r.serviceUrl}?${r.sasToken!}`, new AnonymousCredential(), options);
+    credential = new StorageSharedKeyCredential(r.account, r.key);
+  } else url = `${r.serviceUrl}?${r.sasToken!}`;
+  const pipeline = newPipeline(credential, options);
+  const service = new BlobServiceClient(url, pipeline);
+  guardRequests(pipeline, tryMs);
+  return service;
 }

@@ -34,6 +34,24 @@ export function parseAzureUrl(url: string): { container: string; prefix: string 
       hint: 'Use azure://container or azure://container/prefix (container names: 3-63 lower-case letters, digits and single hyphens).',
     });
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  // A URL's path is normalised before it is sent ("c/../other" is the container "other", a
+  // backslash is a slash): such a prefix would write, list and prune outside its container.
+  if (
+    prefix &&
+    prefix
+      .split('/')
+      .some(
+        (seg) =>
+          seg === '' ||
+          seg === '.' ||
+          seg === '..' ||
+          seg.includes('\\') ||
+          [...seg].some((ch) => ch < ' ' || ch === '\x7f'),
+      )
+  )
+    throw new LifeboatError('BAD_INPUT', `Not an Azure Blob location: ${url}`, {
+      hint: 'The prefix is a folder path inside the container: no empty, "." or ".." parts, no backslashes or control characters.',
+    });
   return { container: m[1]!, prefix };
 }
 
@@ -95,6 +113,14 @@ export function azureFailure(e: unknown, what: string): LifeboatError {
     return new LifeboatError('STORAGE_UNREACHABLE', `Azure ${what}: Could not reach the server (${code || text}).`, {
       hint: 'Check the network path to the storage account (or its endpoint); retries were bounded. On a slow link, allow more time per request with LIFEBOAT_AZURE_TRY_TIMEOUT=<seconds> (default 120).',
     });
+  // The SDK's resumed download gave up: the connection kept dropping or going silent mid-body.
+  // Not the stored bytes' fault (the SDK's words say "corruption"): the server is out of reach.
+  if (/^Data corruption failure: received less data than required/i.test(text))
+    return new LifeboatError(
+      'STORAGE_UNREACHABLE',
+      `Azure ${what}: the connection dropped mid-read again after every resume (retries were bounded).`,
+      { hint: 'Check the network path to the storage account (or its endpoint), then run it again.' },
+    );
   if (status !== undefined && status >= 500)
     return new LifeboatError('STORAGE_UNREACHABLE', `Azure ${what}: the service answered HTTP ${status} (${code}).`);
   return new LifeboatError('STORAGE_ERROR', `Azure ${what} failed: ${code ? `${code}: ` : ''}${text}`);
