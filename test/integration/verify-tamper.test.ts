@@ -94,7 +94,11 @@ beforeAll(async () => {
   dir = tempDir();
   pg = await startPostgres();
   await loadSampleData(pg.url());
-  env = { LIFEBOAT_HOME: join(dir.path, 'home') };
+  // Every artifact decoded on the decoder threads (restore/gate.ts), not only those of 32 MiB and
+  // more: CI's one run of the tamper cases through them. The spawned CLIs get it with `env`, an
+  // in-process engine from this fork's own environment.
+  process.env.LIFEBOAT_DECODE_THREADS_MIN = '0';
+  env = { LIFEBOAT_HOME: join(dir.path, 'home'), LIFEBOAT_DECODE_THREADS_MIN: '0' };
   pristine = join(dir.path, 'pristine');
   identity = join(dir.path, 'id.age');
   otherIdentity = join(dir.path, 'other.age');

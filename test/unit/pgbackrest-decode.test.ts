@@ -77,6 +77,27 @@ describe('decodeLoop', () => {
     expect(await decodeLoop(medium, 'f', 0, null, zst({ compressType: 'gz' }), 'f', 1, () => undefined)).toBe(false);
   });
 
+  it('an asynchronous callback is awaited before its buffer is reused (zst and uncompressed)', async () => {
+    const medium = await openMedium(dir.path);
+    for (const [file, enc] of [
+      [compress(plain), zst()],
+      [plain, zst({ compressType: 'none' })],
+    ] as const) {
+      writeFileSync(join(dir.path, 'f'), file);
+      const hash = createHash('sha1');
+      let n = 0;
+      // Hashed only after a turn of the event loop: were the next read or decode let into the buffer
+      // meanwhile, the bytes hashed would not be the file's.
+      const handled = await decodeLoop(medium, 'f', 0, null, enc, 'f', plain.length, async (b) => {
+        await new Promise((r) => setImmediate(r));
+        n += b.length;
+        hash.update(b);
+      });
+      expect(handled).toBe(true);
+      expect({ n, sha: hash.digest('hex') }).toEqual({ n: plain.length, sha: sha1(plain) });
+    }
+  });
+
   it('a frame whose last step fills the output buffer exactly (a 16 MiB WAL segment streamed by zstd) ends cleanly', async () => {
     // zstd's CLI (as pgBackRest) writes a streamed frame; 16 MiB of output is four full 4 MiB steps, and the
     // call after the frame's end answers the next frame's header size, never "inside a frame".

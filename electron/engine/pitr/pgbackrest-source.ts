@@ -103,10 +103,10 @@ export async function pgbackrestWalSource(medium: Medium, stanza: string, keys: 
         mtimeMs: f.mtimeMs,
       }));
     },
-    read: async (w) => {
+    read: async (w, use) => {
       const f = byPath.get(w.path);
       if (!f) throw new LifeboatError('NOT_FOUND', `${w.name} is not in the pgBackRest archive of ${stanza}.`);
-      return readPgbrWal(medium, info, f);
+      return use(await readPgbrWal(medium, info, f));
     },
     signatures: () => Promise.resolve({ summary: NO_SIGNATURES, byName: new Map() }),
     noBaseWarning: `no pgBackRest backup of ${stanza} on ${medium.location} (backup/${stanza}/backup.info lists none usable)`,

@@ -10,14 +10,7 @@ import type { PgbrKeys } from '../foreign/pgbackrest/wal';
 import { findExecutable } from '../tools/tools';
 import { foreignWalSourceFor } from './pgbackrest-source';
 import type { Medium } from '../storage/medium';
-import {
-  listArchive,
-  readArchived,
-  readArchivedChecked,
-  walSignature,
-  type ArchivedWal,
-  type WalReader,
-} from './wal-archive';
+import { listArchive, walSignature, withArchived, type ArchivedWal, type WalReader } from './wal-archive';
 import { acceptable, type WalSignatureState, type WalTrust } from './wal-signature';
 import {
   formatLsn,
@@ -166,8 +159,11 @@ export interface WalSource {
   origin: 'lifeboat' | 'pgbackrest';
   bases(): Promise<BaseBackup[]>;
   list(): Promise<ArchivedWal[]>;
-  /** A file's plain bytes, proven (hash, or the foreign format's checksum) before they are returned. */
-  read(w: ArchivedWal): Promise<Buffer>;
+  /**
+   * Use a file's plain bytes, proven (hash, or the foreign format's checksum) before `use` sees
+   * them; they may be a reused buffer, valid only until `use` settles.
+   */
+  read<T>(w: ArchivedWal, use: (plain: Buffer) => T | Promise<T>): Promise<T>;
   /** Lifeboat's WAL signatures; a foreign archive has none (its files are proven by their own checksums). */
   signatures(archive: ArchivedWal[]): Promise<{ summary: WalSignatures; byName: Map<string, Problem> }>;
   /** What to say when there is no base backup. */
@@ -209,7 +205,7 @@ export function lifeboatWalSource(medium: Medium, system: string, reader: WalRea
     origin: 'lifeboat',
     bases: () => lifeboatBases(medium, system),
     list: () => listArchive(medium, system),
-    read: (w) => readArchived(medium, reader, w),
+    read: (w, use) => withArchived(medium, reader, w, use),
     signatures: (archive) => archiveSignatures(medium, reader, archive),
     noBaseWarning: `no pg-base set of ${system} on ${medium.location}: point-in-time recovery needs a base backup (lifeboat backup pg-base)`,
   };
@@ -345,7 +341,7 @@ async function readTimelines(
   const histories = new Map<number, HistoryEntry[]>();
   for (const h of archive.filter((w) => w.kind === 'history')) {
     try {
-      histories.set(h.timeline, parseHistory((await source.read(h)).toString('utf8')));
+      histories.set(h.timeline, await source.read(h, (b) => parseHistory(b.toString('utf8'))));
     } catch (e) {
       warnings.push(
         `the history file ${h.name} cannot be read (${e instanceof Error ? e.message : String(e)}): timeline ${h.timeline}'s origin is unknown`,
@@ -521,10 +517,13 @@ async function lastCommit(
 ): Promise<{ commit: string | null } | 'cut'> {
   for (let i = chain.length - 1; i >= Math.max(0, chain.length - 4); i--) {
     const w = chain[i]!;
-    let bytes: Buffer | null = null;
+    let got = false;
     if (!unreadable.has(w.name)) {
       try {
-        bytes = await r.source.read(w);
+        got = await r.source.read(w, (bytes) => {
+          writeFileSync(join(work, w.name), bytes);
+          return true;
+        });
       } catch (e) {
         const err = mapError(e);
         // Not proven damaged (no key here, the medium gone): the chain stands, only its end time is unknown.
@@ -536,11 +535,10 @@ async function lastCommit(
         r.warnings.push(`${w.name} cannot be used: ${err.message} Replay would stop before it.`);
       }
     }
-    if (!bytes) {
+    if (!got) {
       chain.length = i;
       return 'cut';
     }
-    writeFileSync(join(work, w.name), bytes);
     const commits = await waldumpCommits(pgWaldump, work, w.name);
     if (commits.length) return { commit: commits[commits.length - 1]! };
   }
@@ -671,12 +669,12 @@ export async function verifyWalChain(
     try {
       if (source.origin !== 'lifeboat') {
         // A foreign archive: decoded and checked against its own checksum (no Lifeboat signature to report).
-        bytes += (await source.read(w)).length;
+        bytes += await source.read(w, (b) => b.length);
         o.onFile?.(++done, archive.length, bytes);
         continue;
       }
-      const r = await readArchivedChecked(medium, reader, w);
-      bytes += r.plain.length;
+      const r = await withArchived(medium, reader, w, (plain, signature) => ({ bytes: plain.length, signature }));
+      bytes += r.bytes;
       if (dups.has(w.name))
         corrupt.push({
           name: w.name,

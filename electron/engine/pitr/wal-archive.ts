@@ -4,11 +4,13 @@ import { basename } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Compressor } from 'zstd-napi';
+import * as binding from 'zstd-napi/binding';
 import { AgeEncryptStream, type AgeIdentity, type AgeRecipient } from '../crypto/age';
 import type { SigningKey } from '../crypto/signing';
 import { LifeboatError, mapError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { decodeStages } from '../pipeline/artifact-pipeline';
+import { HashTap } from '../pipeline/hash-tap';
 import type { Medium } from '../storage/medium';
 import { timelineOf, walKind } from '../format/wal-names';
 import {
@@ -213,87 +215,166 @@ export async function walSignature(
   );
 }
 
-/** Decode stored bytes, stopping at `limit` plaintext bytes: a byte more is corruption, not memory to spend. */
-async function decodeBounded(
-  stored: Buffer,
-  encodings: readonly string[],
-  identities: AgeIdentity[],
-  limit: number,
-  name: string,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      total += chunk.length;
-      if (total > limit) {
-        cb(
+/** A WAL segment's plaintext size by default (wal_segment_size): one buffer of it serves every decode. */
+const SEGMENT_BUFFER = 16 * 2 ** 20;
+/** The plaintext buffer between decodes (one: decodes run one after another; a concurrent one takes a buffer of its own). */
+let idleBuffer: Buffer | null = null;
+
+/**
+ * zstd decoded straight into the reused plaintext buffer (no 128 KiB output blocks, no joined
+ * copy), the buffer grown only for a segment larger than it (up to `limit`, plus the byte that
+ * proves a file larger than its limit). The same checks as BoundedZstdDecompress.
+ */
+class SegmentSink extends Writable {
+  used = 0;
+  private readonly dctx: binding.DCtx | null;
+  private inFrame = false;
+
+  constructor(
+    public buf: Buffer,
+    private readonly limit: number,
+    private readonly name: string,
+    zstd: boolean,
+  ) {
+    super();
+    this.dctx = zstd ? new binding.DCtx() : null;
+  }
+
+  private tooLarge(): LifeboatError {
+    return new LifeboatError(
+      'CHECKSUM_MISMATCH',
+      `The archived ${this.name} is corrupted: it decodes to more than ${this.limit} bytes. It was not handed to PostgreSQL.`,
+    );
+  }
+
+  /** Room for at least one more byte, growing the buffer (a segment larger than 16 MiB); false past the limit. */
+  private room(): boolean {
+    if (this.used > this.limit) return false;
+    if (this.used < this.buf.length) return true;
+    const grown = Buffer.allocUnsafe(Math.min(this.limit + 1, this.buf.length * 2));
+    this.buf.copy(grown, 0, 0, this.used);
+    this.buf = grown;
+    return true;
+  }
+
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (!this.dctx) {
+      for (let off = 0; off < chunk.length;) {
+        if (!this.room()) return cb(this.tooLarge());
+        const n = chunk.copy(this.buf, this.used, off);
+        this.used += n;
+        off += n;
+      }
+      return cb(this.used > this.limit ? this.tooLarge() : null);
+    }
+    let src = chunk;
+    for (;;) {
+      if (!this.room()) return cb(this.tooLarge());
+      const out = this.buf.subarray(this.used, Math.min(this.buf.length, this.limit + 1));
+      let ret: number, made: number, consumed: number;
+      try {
+        [ret, made, consumed] = this.dctx.decompressStream(out, src);
+      } catch (e) {
+        return cb(
           new LifeboatError(
             'CHECKSUM_MISMATCH',
-            `The archived ${name} is corrupted: it decodes to more than ${limit} bytes. It was not handed to PostgreSQL.`,
+            `The archived ${this.name} is not valid zstd data: ${e instanceof Error ? e.message : String(e)}`,
           ),
         );
-        return;
       }
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  try {
-    await pipeline([Readable.from([stored]), ...decodeStages(encodings, identities), sink]);
-  } catch (e) {
-    throw e instanceof LifeboatError ? e : mapError(e);
+      src = src.subarray(consumed);
+      this.used += made;
+      if (this.used > this.limit) return cb(this.tooLarge());
+      // Done with this chunk once it is consumed and zstd had room to spare (nothing held back).
+      if (src.length === 0 && (made < out.length || ret === 0)) {
+        this.inFrame = ret !== 0;
+        return cb();
+      }
+    }
   }
-  return Buffer.concat(chunks);
+
+  override _final(cb: (e?: Error | null) => void): void {
+    cb(
+      this.inFrame
+        ? new LifeboatError(
+            'CHECKSUM_MISMATCH',
+            `The archived ${this.name} ends in the middle of a zstd frame (truncated).`,
+          )
+        : null,
+    );
+  }
+}
+
+/** The SHA-256 and size of a stored file, streamed (the error path: were the stored bytes the signed ones?). */
+async function storedDigest(medium: Medium, path: string): Promise<{ sha256: string; bytes: number }> {
+  const tap = new HashTap();
+  await pipeline(await medium.openRead(path), tap, new Writable({ write: (_c, _e, cb) => cb() }));
+  return { sha256: tap.sha256(), bytes: tap.bytes };
 }
 
 /**
- * Read an archived file through the signature policy, then its stored hash and size (when
- * signed), the decryption, the plaintext size and hash; never returns unproven bytes. An unsigned
+ * Use an archived file's plaintext, read through the signature policy, then its stored hash and
+ * size (when signed), the decryption, the plaintext size and hash; `use` never sees unproven
+ * bytes. The stored bytes stream from the medium (hashed on the way) and decode into one reused
+ * 16 MiB buffer: `plain` is valid only until `use` settles (copy what outlives it). An unsigned
  * or untrusted file is refused unless the reader accepted them (`allowUnsigned`); a signature that
  * does not match is always refused.
  */
-export async function readArchivedChecked(
+export async function withArchived<T>(
   medium: Medium,
   r: WalReader,
   w: ArchivedWal,
-): Promise<{ plain: Buffer; signature: WalSignatureCheck }> {
+  use: (plain: Buffer, signature: WalSignatureCheck) => T | Promise<T>,
+): Promise<T> {
   const signature = await walSignature(medium, r, w);
   if (!acceptable(signature.state, r.trust)) throw refusal(w.name, signature);
   const facts = signature.facts;
-  const stored = await medium.readFile(w.path);
-  if (
-    facts &&
-    (stored.length !== facts.stored_bytes || createHash('sha256').update(stored).digest('hex') !== facts.stored_sha256)
-  ) {
-    throw refusal(w.name, {
+  const notSigned = (): LifeboatError =>
+    refusal(w.name, {
       ...signature,
       state: 'signature-invalid',
       facts: null,
       reason: 'the stored bytes are not the ones signed',
     });
-  }
-  const plain = await decodeBounded(
-    stored,
-    w.encodings,
-    r.identities,
+  const signedMatch = (d: { sha256: string; bytes: number }): boolean =>
+    !facts || (d.bytes === facts.stored_bytes && d.sha256 === facts.stored_sha256);
+  const zstd = w.encodings[0] === 'zstd';
+  const sink = new SegmentSink(
+    idleBuffer ?? Buffer.allocUnsafe(SEGMENT_BUFFER),
     facts ? facts.plain_bytes : WAL_FILE_MAX,
     w.name,
+    zstd,
   );
-  const got = createHash('sha256').update(plain).digest('hex');
-  if (got !== w.sha256 || (facts && plain.length !== facts.plain_bytes)) {
-    throw new LifeboatError(
-      'CHECKSUM_MISMATCH',
-      `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`,
-      { hint: 'Restore to a time before this segment, or use another copy of the archive.' },
-    );
+  idleBuffer = null;
+  const tap = new HashTap();
+  try {
+    try {
+      const stages = decodeStages(zstd ? w.encodings.slice(1) : w.encodings, r.identities);
+      await pipeline([await medium.openRead(w.path), tap, ...stages, sink]);
+    } catch (e) {
+      const err = e instanceof LifeboatError ? e : mapError(e);
+      // Decoding failed: when the stored bytes are not the signed ones, that is the verdict (as
+      // when the whole file was hashed before decoding); a medium that cannot be read says so.
+      const digest = facts ? await storedDigest(medium, w.path).catch(() => null) : null;
+      if (digest && !signedMatch(digest)) throw notSigned();
+      throw err;
+    }
+    if (!signedMatch({ sha256: tap.sha256(), bytes: tap.bytes })) throw notSigned();
+    const plain = sink.buf.subarray(0, sink.used);
+    if (
+      createHash('sha256').update(plain).digest('hex') !== w.sha256 ||
+      (facts && plain.length !== facts.plain_bytes)
+    ) {
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        `The archived ${w.name} is corrupted: its content does not match its hash. It was not handed to PostgreSQL.`,
+        { hint: 'Restore to a time before this segment, or use another copy of the archive.' },
+      );
+    }
+    return await use(plain, signature);
+  } finally {
+    idleBuffer = sink.buf;
   }
-  return { plain, signature };
-}
-
-/** readArchivedChecked, for callers that only want the proven bytes. */
-export async function readArchived(medium: Medium, r: WalReader, w: ArchivedWal): Promise<Buffer> {
-  return (await readArchivedChecked(medium, r, w)).plain;
 }
 
 /**
@@ -319,8 +400,10 @@ export async function fetchWal(
       `The archive holds ${found.length} different files named ${name}; it was not handed to PostgreSQL.`,
       { hint: 'Someone added a file to the archive: check the medium (lifeboat verify --wal).' },
     );
-  const { plain, signature } = await readArchivedChecked(medium, r, found[0]!);
   // Atomically (temp + fsync + rename), as PostgreSQL expects of restore_command.
-  await writeFileAtomic(dest, plain);
+  const signature = await withArchived(medium, r, found[0]!, async (plain, sig) => {
+    await writeFileAtomic(dest, plain);
+    return sig;
+  });
   return { file: found[0]!, signature };
 }

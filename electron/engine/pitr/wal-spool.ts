@@ -1,8 +1,6 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { LifeboatError, mapError } from '../errors';
 import type { ArchivedWal } from '../format/wal-names';
@@ -12,36 +10,6 @@ import { RESTORE_COMMAND_SCRIPT } from './recovery-config';
 
 /** WAL files fetched ahead while the base backup is still being extracted. */
 const PREFETCH_DURING_EXTRACTION = 4;
-
-let collector: (() => void) | null | undefined;
-
-/**
- * A full garbage collection now. A WAL file is read whole (stored bytes, decoded pieces, the
- * joined plaintext: ~3 × 16 MiB per segment, wal-archive.ts), and V8 only collects such buffers
- * once ~64 MiB more of them have piled up: reading segments back to back (the plan's look-back,
- * the spool during replay) held 100 MiB of dead buffers at the peak of a restore. Collecting
- * before each read bounds that at one segment, for ~5 ms a segment (the heap holds ~15 MiB).
- * Where the runtime does not allow it (no gc to expose), nothing happens.
- */
-export function collectDeadBuffers(): void {
-  if (collector === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      collector = runInNewContext('gc') as () => void;
-    } catch {
-      collector = null;
-    }
-  }
-  collector?.();
-}
-
-/** `read`, collecting the buffers of the reads before it first (collectDeadBuffers). */
-export function collectingBeforeEach<A, T>(read: (a: A) => Promise<T>): (a: A) => Promise<T> {
-  return (a) => {
-    collectDeadBuffers();
-    return read(a);
-  };
-}
 
 /**
  * The local folder a point-in-time restore's WAL goes through. Every file the restore needs is
@@ -74,7 +42,7 @@ export class WalSpool {
    */
   start(
     needed: ArchivedWal[],
-    read: (w: ArchivedWal) => Promise<Buffer>,
+    read: (w: ArchivedWal, use: (plain: Buffer) => Promise<void>) => Promise<void>,
     ctx: Pick<JobContext, 'signal' | 'progress'>,
   ): void {
     // Files the archive does not hold are answered at once: PostgreSQL probes for newer timelines'
@@ -86,17 +54,15 @@ export class WalSpool {
     let fetched = 0;
     ctx.progress({ itemsTotal: needed.length, itemsDone: 0 });
     const extraction = new Promise<void>((r) => (this.releaseFetch = r));
-    // One file at a time, in a function of its own (no frame of the loop holds its bytes), the
-    // dead buffers of the one before collected first: the spool holds one segment in memory.
-    const fetchOne = async (w: ArchivedWal): Promise<void> => {
-      await writeFileAtomic(join(this.dir, w.name), await read(w), { owner });
-    };
+    // One file at a time, written from the reader's reused buffer (wal-archive.ts withArchived):
+    // the spool holds one segment in memory, and makes no garbage of segments for V8 to collect.
+    const fetchOne = (w: ArchivedWal): Promise<void> =>
+      read(w, (plain) => writeFileAtomic(join(this.dir, w.name), plain, { owner }));
     this.fetching = (async () => {
       for (const [i, w] of needed.entries()) {
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
         if (this.stopping) return;
         if (ctx.signal.aborted) throw new LifeboatError('CANCELLED', 'Cancelled.');
-        collectDeadBuffers();
         await fetchOne(w);
         ctx.progress({ itemsDone: ++fetched, current: w.name });
       }

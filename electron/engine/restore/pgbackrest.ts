@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -301,13 +301,12 @@ export async function restorePgbrBackup(input: PgbrRestoreInput): Promise<PgbrRe
             j.enc,
             what,
             j.f.size,
-            // decodeLoop (foreign/pgbackrest/decode.ts) reuses its buffer once this returns: the write is
-            // synchronous here until its callback may return a promise.
-            (b) => {
+            // decodeLoop (foreign/pgbackrest/decode.ts) reuses its buffer once this settles: the write
+            // runs on libuv's pool, the main thread free for the app's IPC meanwhile.
+            async (b) => {
               counter.n += b.length;
               hash.update(b);
-              let off = 0;
-              while (off < b.length) off += writeSync(fh.fd, b, off, b.length - off);
+              for (let off = 0; off < b.length;) off += (await fh.write(b, off, b.length - off)).bytesWritten;
             },
             input.signal,
           ));

@@ -21,7 +21,7 @@ import { refusal } from '../pitr/wal-signature';
 import { BackupManifestTap, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { recoveryConfig } from '../pitr/recovery-config';
 import { RecoveryServer, serverMajorOf } from '../pitr/recovery-server';
-import { WalSpool, collectingBeforeEach } from '../pitr/wal-spool';
+import { WalSpool } from '../pitr/wal-spool';
 
 export interface PitrRestoreInput {
   medium: Medium;
@@ -92,7 +92,7 @@ export async function restorePitr(input: PitrRestoreInput, ctx: RestoreCtx): Pro
   const spool = new WalSpool(runAs);
   const server = new RecoveryServer(p.binDir, dataDir, runAs);
   try {
-    spool.start(p.needed, (w) => p.source.read(w), ctx);
+    spool.start(p.needed, (w, use) => p.source.read(w, use), ctx);
     ctx.step(`extracting ${p.base.setId}`);
     p.warnings.push(...(await extractBaseBackup(input, p, base, dataDir, ctx)));
     spool.extracted();
@@ -171,9 +171,7 @@ async function planRestore(input: PitrRestoreInput, ctx: Pick<JobContext, 'log'>
     trust,
     pgBinDir: input.pgBinDir,
     archive,
-    // The plan's look-back for the last commit reads segments back to back: each read starts by
-    // collecting the buffers of the one before, as the spool does (wal-spool.ts).
-    source: { ...source, read: collectingBeforeEach((w: ArchivedWal) => source.read(w)) },
+    source,
   });
   const target = plan.target!;
   refuseUnusable(input, target);

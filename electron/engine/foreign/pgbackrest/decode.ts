@@ -223,7 +223,8 @@ const ZSTD_OUT = 4 << 20;
 /**
  * The plain bytes of a stored file on a folder medium, zst or uncompressed, encrypted or not, handed to
  * `onChunk` in order — without a stream per stage: reads of 1 MiB, decryption, then zstd into one reused
- * 4 MiB buffer (so `onChunk` must use its bytes before it returns). Memory stays at those two buffers
+ * 4 MiB buffer (so `onChunk` must use its bytes before it returns, or before the promise it returns
+ * settles: an asynchronous write, off the main thread, is awaited before the buffer is reused). Memory stays at those two buffers
  * whatever the file's size; a byte past `plainLimit` fails at once. False (nothing read) when the file is
  * not on a folder or is compressed otherwise: the caller streams it through plainStages.
  */
@@ -235,7 +236,7 @@ export async function decodeLoop(
   enc: Encoding,
   what: string,
   plainLimit: number,
-  onChunk: (plain: Buffer) => void,
+  onChunk: (plain: Buffer) => void | Promise<void>,
   signal?: AbortSignal,
 ): Promise<boolean> {
   const local = medium.localPath(path);
@@ -249,14 +250,14 @@ export async function decodeLoop(
     let decipher: Decipher | null = null;
     let produced = 0;
     let ret = 0;
-    const emit = (b: Buffer): void => {
+    const emit = async (b: Buffer): Promise<void> => {
       produced += b.length;
       if (produced > plainLimit) throw tooLarge(what, plainLimit);
-      onChunk(b);
+      await onChunk(b);
     };
-    const feed = (data: Buffer): void => {
+    const feed = async (data: Buffer): Promise<void> => {
       if (!dctx || !out) {
-        if (data.length) emit(data);
+        if (data.length) await emit(data);
         return;
       }
       // Nothing to give (decipher.final() of a ciphertext whose last block was all padding): a call would
@@ -275,7 +276,7 @@ export async function decodeLoop(
         }
         ret = r;
         rest = rest.subarray(used);
-        if (m) emit(out.subarray(0, m));
+        if (m) await emit(out.subarray(0, m));
         // Done with this input once it is used up and zstd had room to spare (nothing left inside), or the
         // frame ended (0: decoded and flushed; a call after it would read the next frame's header hint).
         if (rest.length === 0 && (m < out.length || r === 0)) return;
@@ -306,7 +307,7 @@ export async function decodeLoop(
         data = decipher.update(data);
       }
       pos += bytesRead;
-      feed(data);
+      await feed(data);
     }
     if (enc.cipherPass !== null) {
       if (decipher === null)
@@ -319,7 +320,7 @@ export async function decodeLoop(
           cause: e,
         });
       }
-      feed(last);
+      await feed(last);
     }
     if (ret !== 0)
       throw new LifeboatError('CHECKSUM_MISMATCH', `${what} is not valid zstd data: it ends inside a frame`);
