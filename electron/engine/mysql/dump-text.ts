@@ -257,9 +257,19 @@ export class DumpStatementGuard extends Transform {
   private pendingSlash = false;
   private pendingDash = false;
 
+  /** Reads the next bytes of the dump; throws at the first statement it refuses. */
+  check(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i++) this.byte(chunk[i]!);
+  }
+
+  /** The dump's end (its last word). */
+  finish(): void {
+    this.endWord();
+  }
+
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     try {
-      for (let i = 0; i < chunk.length; i++) this.byte(chunk[i]!);
+      this.check(chunk);
       cb(null, chunk);
     } catch (e) {
       cb(e as Error);
@@ -268,7 +278,7 @@ export class DumpStatementGuard extends Transform {
 
   override _flush(cb: TransformCallback): void {
     try {
-      this.endWord();
+      this.finish();
       cb();
     } catch (e) {
       cb(e as Error);
@@ -278,7 +288,7 @@ export class DumpStatementGuard extends Transform {
   private refuse(what: string): never {
     throw new LifeboatError(
       'FORMAT_INVALID',
-      `The dump holds ${what} (line ${this.line}): a set restores into one new database, and a dump that reaches other databases, accounts, the server or the client is not a plain dump. Refused before anything was replayed.`,
+      `The dump holds ${what} (line ${this.line}): a set restores into one new database, and a dump that reaches other databases, accounts, the server or the client is not a plain dump: a restore refuses it before the server is touched.`,
       { hint: 'Do not trust this set: restore an older one, and find out what wrote this dump.' },
     );
   }
