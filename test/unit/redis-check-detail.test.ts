@@ -22,3 +22,18 @@ describe('a Redis set that fails deep verification', () => {
     expect(VERDICT_TEXT['unreadable-dump']).not.toMatch(/pg_restore/);
   });
 });
+
+describe('a scratch redis-server that cannot load an RDB', () => {
+  it("says why from its log, without the machine's warnings", async () => {
+    const { redisLogTail } = await import('../../electron/engine/redis/scratch');
+    const log = [
+      '1:M 02 Dec 2026 16:29:45.941 # Server initialized',
+      '1:M 02 Dec 2026 16:29:45.941 # WARNING Memory overcommit must be enabled! Without it…',
+      '1:M 02 Dec 2026 16:29:45.942 # Wrong signature trying to load DB from file',
+      '1:M 02 Dec 2026 16:29:45.947 # Fatal error loading the DB: Invalid argument. Exiting.',
+    ].join('\n');
+    const tail = redisLogTail(log);
+    expect(tail).toMatch(/Wrong signature/);
+    expect(tail).not.toMatch(/overcommit/);
+  });
+});
