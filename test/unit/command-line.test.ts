@@ -59,6 +59,8 @@ describe('the command-line splitter of backup cmd / restore cmd (no shell)', { t
     expect(secretInCommand(['/usr/bin/mysqldump', '-phunter2', 'shop'])).toMatch(/mysqldump -p/);
     expect(secretInCommand(['mongodump', '-u', 'app', '-p', 'hunter2', '--archive'])).toMatch(/mongodump -p/);
     expect(secretInCommand(['tool', '--password', 'hunter2'])).toMatch(/--password …/);
+    expect(secretInCommand(['mysql', '-pMySecret', 'x'])).toBe('a password option (mysql -p…)');
+    expect(secretInCommand(['tool', '-xMySecret', 'x'])).not.toContain('MySecret');
     expect(secretInCommand(['redis-cli -a hunter2 --rdb - | cat'])).toMatch(/redis-cli -a/);
     expect(secretInCommand(['redis-cli', '-p', '6380', '--rdb', '-'])).toBeNull();
     expect(secretInCommand(['mysqldump', '-p', 'shop'])).toBeNull();

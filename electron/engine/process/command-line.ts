@@ -107,11 +107,13 @@ function passwordAsNextWord(words: string[]): string | null {
       tool = base;
       continue;
     }
-    if (hasNext && PASSWORD_FLAG.test(w) && !/^--?no-/i.test(w)) return `a password option (${w} …)`;
     if (tool === 'redis-cli' && hasNext && (w === '-a' || w === '--pass'))
       return `a password option (redis-cli ${w} …)`;
     if (MYSQL_TOOLS.test(tool) && /^-p./.test(w)) return `a password option (${tool} -p…)`;
     if (MONGO_TOOLS.test(tool) && hasNext && w === '-p') return `a password option (${tool} -p …)`;
+    // Named only when it is a long option: `-pSecret` is a value, never echoed.
+    if (hasNext && PASSWORD_FLAG.test(w) && !/^--?no-/i.test(w))
+      return `a password option (${w.startsWith('--') ? w : 'an option'} …)`;
   }
   return null;
 }
