@@ -61,6 +61,8 @@ describe('the command-line splitter of backup cmd / restore cmd (no shell)', { t
     expect(secretInCommand(['tool', '--password', 'hunter2'])).toMatch(/--password …/);
     expect(secretInCommand(['mysql', '-pMySecret', 'x'])).toBe('a password option (mysql -p…)');
     expect(secretInCommand(['tool', '-xMySecret', 'x'])).not.toContain('MySecret');
+    // Refused as a secret before a parse error could quote the line back.
+    expect(() => streamCommand('mysqldump -pSe$cret shop', false, '--command')).toThrow(/mysqldump -p…\)/);
     expect(secretInCommand(['redis-cli -a hunter2 --rdb - | cat'])).toMatch(/redis-cli -a/);
     expect(secretInCommand(['redis-cli', '-p', '6380', '--rdb', '-'])).toBeNull();
     expect(secretInCommand(['mysqldump', '-p', 'shop'])).toBeNull();

@@ -155,6 +155,8 @@ export const STDERR_TAIL_BYTES = 4096;
 
 /** The command's argv (or its --shell line), checked: no secret in it, since it is recorded. */
 export function streamCommand(line: string, shell: boolean, flag: string): ReturnType<typeof commandArgv> {
+  // The line as written first: a parse error below quotes the line, which must hold no secret.
+  assertNoSecret([line], flag);
   const c = commandArgv(line, shell);
   assertNoSecret(shell ? [line] : c.recorded, flag);
   return c;
