@@ -49,7 +49,7 @@ export function warnPasswordInArgv(argv: string[], io: CliIo): void {
   const leaky = argv.some((arg) => {
     const value =
       arg.startsWith('-') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg.replace(/^[\w.-]+=/, '');
-    if (!/^(postgres(ql)?|redis)[:/]/i.test(value)) return false;
+    if (!/^(postgres(ql)?|redis|mysql|mariadb)[:/]/i.test(value)) return false;
     try {
       const u = new URL(value);
       return u.password !== '' || u.searchParams.has('password');
@@ -62,7 +62,7 @@ export function warnPasswordInArgv(argv: string[], io: CliIo): void {
       'lifeboat: warning: a password in a URL on the command line is visible to every user of this machine (ps) while the command runs.\n',
     );
     io.stderr.write(
-      '  Leave it out of the URL and use PGPASSWORD, ~/.pgpass, REDISCLI_AUTH (Redis) or a keychain credential (--credential) instead.\n',
+      '  Leave it out of the URL and use PGPASSWORD, ~/.pgpass, REDISCLI_AUTH (Redis), MYSQL_PWD (MySQL) or a keychain credential (--credential) instead.\n',
     );
   }
 }

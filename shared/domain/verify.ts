@@ -30,7 +30,7 @@ export const VERDICT_TEXT: Record<Verdict, string> = {
   'untrusted-signer': 'signed by a key that is not pinned on this machine',
   'bad-signature': 'the signature does not match the manifest (edited or swapped)',
   undecryptable: 'cannot be decrypted with the given identities',
-  'unreadable-dump': 'pg_restore cannot read the dump',
+  'unreadable-dump': 'the dump cannot be read (incomplete, or refused by its own tool)',
   'unsafe-path': 'a path would escape its folder (.., absolute path or outside link)',
   'restore-failed': 'the test restore or its validation queries failed',
   // Not a fact about the set: the check could not be made here (cancelled, no matching key, a tool

@@ -290,12 +290,13 @@ describe('MySQL sets at deep level', () => {
       backup('evil_shell', fakeDump('evil_shell', `${head}\nprintf '\\\\! touch ${marker}\\n'\n${tail}`)),
       backup('evil_file', fakeDump('evil_file', `${head}\nprintf "SELECT 'x' INTO OUTFILE '${outfile}';\\n"\n${tail}`)),
     ]);
-    // A complete dump by its shape: deep verification passes it, the restore refuses what it does.
-    expect((await verifyDeep(shellSet)).verdict).toBe('ok');
+    // A complete dump by its shape, but read as SQL it runs a client command: deep verification fails it.
+    const deep = await verifyDeep(shellSet);
+    expect(deep.verdict).toBe('unreadable-dump');
+    expect(deep.detail).toMatch(/client command \(\\!\)/);
     const shell = await drill('evil_shell');
     expect(shell.status).toBe('failed');
-    expect(shell.steps.find((s) => s.id === 'verify')!.status).toBe('done');
-    expect(shell.steps.find((s) => s.id === 'restore')!.error!.message).toMatch(/Not allowed in the sandbox mode/);
+    expect(shell.steps.find((s) => s.id === 'verify')!.status).toBe('failed');
     // In a drill, as the scratch server's ordinary user (no FILE; secure_file_priv an empty folder).
     const fileDrill = await drill('evil_file');
     expect(fileDrill.status).toBe('failed');
@@ -312,11 +313,26 @@ describe('MySQL sets at deep level', () => {
     );
     expect(file.status).not.toBe(0);
     expect(file.stderr).toMatch(/FILE privilege/);
+    // Read as SQL while it decodes, before the server is touched: no database is even created.
+    const shellRestore = await lifeboatAsync(
+      { ...env, MYSQL_PWD: RESTORE_PW },
+      'restore',
+      'mysql',
+      shellSet,
+      '--db',
+      url('restorer', 'restored_shell'),
+      '--identity',
+      km.identity,
+    );
+    expect(shellRestore.status).not.toBe(0);
+    expect(shellRestore.stderr).toMatch(/client command \(\\!\)[\s\S]*Nothing was restored/);
     // The database the failed restore created was dropped.
     expect(file.stderr).toMatch(/restored_evil this restore created was dropped/);
-    expect(await sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'restored_evil'")).toEqual([
-      ['0'],
-    ]);
+    expect(
+      await sql(
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('restored_evil', 'restored_shell')",
+      ),
+    ).toEqual([['0']]);
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(outfile)).toBe(false);
     expect(readdirSync(my.filesDir)).toEqual([]);

@@ -54,6 +54,22 @@ describe('the command-line splitter of backup cmd / restore cmd (no shell)', { t
     expect(() => streamCommand('PGPASSWORD=x pg_dump db', true, '--command')).toThrow(/password option/);
   });
 
+  it("finds a password given as an option's next word or in a tool's own short option", () => {
+    expect(secretInCommand(['redis-cli', '-p', '6380', '-a', 'hunter2', '--rdb', '-'])).toMatch(/redis-cli -a/);
+    expect(secretInCommand(['/usr/bin/mysqldump', '-phunter2', 'shop'])).toMatch(/mysqldump -p/);
+    expect(secretInCommand(['mongodump', '-u', 'app', '-p', 'hunter2', '--archive'])).toMatch(/mongodump -p/);
+    expect(secretInCommand(['tool', '--password', 'hunter2'])).toMatch(/--password …/);
+    expect(secretInCommand(['mysql', '-pMySecret', 'x'])).toBe('a password option (mysql -p…)');
+    expect(secretInCommand(['tool', '-xMySecret', 'x'])).not.toContain('MySecret');
+    // Refused as a secret before a parse error could quote the line back.
+    expect(() => streamCommand('mysqldump -pSe$cret shop', false, '--command')).toThrow(/mysqldump -p…\)/);
+    expect(secretInCommand(['redis-cli -a hunter2 --rdb - | cat'])).toMatch(/redis-cli -a/);
+    expect(secretInCommand(['redis-cli', '-p', '6380', '--rdb', '-'])).toBeNull();
+    expect(secretInCommand(['mysqldump', '-p', 'shop'])).toBeNull();
+    expect(secretInCommand(['pg_dump', '--no-password', 'app'])).toBeNull();
+    expect(secretInCommand(['mongodump', '--password-file', '/run/pw'])).toBeNull();
+  });
+
   it('runs a --shell line with /bin/sh -c, and validates the kind label', () => {
     expect(commandArgv('a | b', true)).toEqual({
       path: '/bin/sh',

@@ -3,6 +3,7 @@ import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import {
   DefinerFilter,
+  DumpStatementGuard,
   DumpRowCounter,
   MYSQL_DUMP_FOOTER,
   MYSQL_DUMP_HEADER,
@@ -70,5 +71,54 @@ describe('DefinerFilter', () => {
           'DEFINER=`app`@`10.0.0.%` '.length,
       );
     }
+  });
+});
+
+describe('DumpStatementGuard', () => {
+  const guard = async (sql: string, split = 7): Promise<string> => {
+    const b = Buffer.from(sql);
+    const chunks = [];
+    for (let i = 0; i < b.length; i += split) chunks.push(b.subarray(i, i + split));
+    try {
+      const out = await buffer(Readable.from(chunks).pipe(new DumpStatementGuard()));
+      expect(out.toString()).toBe(sql);
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const plain = [
+    '/*M!999999\\- enable the sandbox mode */ ',
+    '-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB',
+    '/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;',
+    'CREATE TABLE `t` (`id` int(11) NOT NULL, `grant` text) ENGINE=InnoDB;',
+    "INSERT INTO `t` VALUES (1,'x\\'; DROP DATABASE other; \\\\'),(2,'-- USE other\\nGRANT ALL'),(3,'/*! GRANT */');",
+    'DELIMITER ;;',
+    'CREATE PROCEDURE `p`() BEGIN START TRANSACTION; SELECT 1--1; COMMIT; END ;;',
+    '/*!50003 CREATE*/ /*!50020 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `trg` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.`grant` = 1 */;;',
+    'DELIMITER ;',
+    '/*!50001 VIEW `v` AS select `t`.`id` AS `id` from `t` USE INDEX (PRIMARY) */;',
+    '-- Dump completed',
+    '',
+  ].join('\n');
+
+  it('passes a plain dump byte for byte (strings, quoted names, comments, bodies, the sandbox line)', async () => {
+    expect(await guard(plain)).toBe('ok');
+    expect(await guard(plain, 1)).toBe('ok');
+  });
+
+  it.each([
+    ['DROP DATABASE `other`;', /`DROP DATABASE` \(line 2\)/],
+    ['USE `other`;\nDROP TABLE `keep`;', /`USE` at a statement/],
+    ['/*!50003 GRANT ALL ON *.* TO x */;', /`GRANT`/],
+    ['INSERT INTO `t` VALUES (1);drop   schema\n other;', /`DROP SCHEMA`/],
+    ['CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DROP /* x */ DATABASE other;', /`DROP DATABASE`/],
+    ["SET PASSWORD FOR 'root'@'localhost' = PASSWORD('x');", /`SET PASSWORD`/],
+    ['connect other;', /`CONNECT`/],
+    ['\\u other', /client command \(\\u\)/],
+    ['SELECT 1--1\nDROP DATABASE x;', /`DROP DATABASE`/],
+    ['SET @@global.read_only = 1;', /`@@GLOBAL`/],
+  ])('refuses %j', async (bad, why) => {
+    expect(await guard(`-- MariaDB dump 10.19\n${bad}\n-- Dump completed\n`)).toMatch(why);
   });
 });

@@ -82,6 +82,8 @@ function guardGroup(pgid: number): ChildProcess | null {
     const dog = spawn('/bin/sh', ['-c', 'read _; kill -KILL -"$1" 2>/dev/null', 'lifeboat-watchdog', String(pgid)], {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true,
+      // Not this process's environment: it may hold PGPASSWORD, MYSQL_PWD or REDISCLI_AUTH.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     });
     dog.on('error', () => undefined);
     dog.stdin?.on('error', () => undefined);

@@ -86,6 +86,35 @@ export function secretInCommand(parts: string[]): string | null {
     const option = PASSWORD_OPTION.exec(p);
     if (option) return `a password option (${option[2] ?? ''}${option[3]!}=…)`;
   }
+  // A --shell line is one string: its words, roughly as sh splits them, for the options below.
+  const words = parts.length === 1 ? parts[0]!.split(/[\s;&|()]+/).map((w) => w.replace(/^['"]|['"]$/g, '')) : parts;
+  return passwordAsNextWord(words);
+}
+
+/** An option whose value is the next word: `--password X`, `--token X` (not `--no-password`). */
+const PASSWORD_FLAG = /^--?[\w-]*(?:password|passwd|pass|pwd|secret|token|api[-_]?key)$/i;
+const MYSQL_TOOLS = /^(mysql|mariadb|mysqldump|mariadb-dump)$/;
+const MONGO_TOOLS = /^(mongodump|mongorestore|mongoexport|mongoimport|mongosh)$/;
+
+/** A password given as an option's next word, or in a tool's own short option: `redis-cli -a X`, `mysqldump -pX`, `mongodump -p X`. */
+function passwordAsNextWord(words: string[]): string | null {
+  let tool = '';
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const hasNext = i + 1 < words.length && words[i + 1] !== '';
+    const base = w.slice(w.lastIndexOf('/') + 1);
+    if (base === 'redis-cli' || MYSQL_TOOLS.test(base) || MONGO_TOOLS.test(base)) {
+      tool = base;
+      continue;
+    }
+    if (tool === 'redis-cli' && hasNext && (w === '-a' || w === '--pass'))
+      return `a password option (redis-cli ${w} …)`;
+    if (MYSQL_TOOLS.test(tool) && /^-p./.test(w)) return `a password option (${tool} -p…)`;
+    if (MONGO_TOOLS.test(tool) && hasNext && w === '-p') return `a password option (${tool} -p …)`;
+    // Named only when it is a long option: `-pSecret` is a value, never echoed.
+    if (hasNext && PASSWORD_FLAG.test(w) && !/^--?no-/i.test(w))
+      return `a password option (${w.startsWith('--') ? w : 'an option'} …)`;
+  }
   return null;
 }
 
@@ -126,6 +155,8 @@ export const STDERR_TAIL_BYTES = 4096;
 
 /** The command's argv (or its --shell line), checked: no secret in it, since it is recorded. */
 export function streamCommand(line: string, shell: boolean, flag: string): ReturnType<typeof commandArgv> {
+  // The line as written first: a parse error below quotes the line, which must hold no secret.
+  assertNoSecret([line], flag);
   const c = commandArgv(line, shell);
   assertNoSecret(shell ? [line] : c.recorded, flag);
   return c;

@@ -6,6 +6,21 @@ import { redactText } from '../log/redact';
 import { findExecutable, toolVersion } from '../tools/tools';
 import { RedisClient, type RedisTarget } from './client';
 
+/**
+ * Why a redis-server stopped, from its log: its last lines, without its warnings about this
+ * machine's settings (memory overcommit, THP), which say nothing about the RDB it could not load.
+ */
+export function redisLogTail(log: string): string {
+  return redactText(
+    log
+      .trim()
+      .split('\n')
+      .filter((l) => !/ # WARNING /.test(l))
+      .slice(-3)
+      .join(' / '),
+  );
+}
+
 /** A Redis tool (redis-server, redis-cli, redis-check-rdb, redis-check-aof) on PATH, or TOOL_MISSING. */
 export function redisTool(name: string): string {
   const path = findExecutable(name, {
@@ -81,8 +96,7 @@ export async function startScratchRedis(
   };
   // A large RDB takes a while to load (some 100 MB/s): the server exiting ends the wait sooner.
   const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
-  const logTail = (): string =>
-    existsSync(log) ? redactText(readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' / ')) : '';
+  const logTail = (): string => (existsSync(log) ? redisLogTail(readFileSync(log, 'utf8')) : '');
   for (;;) {
     if (exited) {
       throw new LifeboatError(

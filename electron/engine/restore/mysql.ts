@@ -12,7 +12,7 @@ import {
   withOptionFile,
   type MysqlTarget,
 } from '../mysql/connection';
-import { DefinerFilter } from '../mysql/dump-text';
+import { DefinerFilter, DumpStatementGuard } from '../mysql/dump-text';
 import { ConfirmationNeeded, type RestoreContext } from './context';
 import { openVerifiedArtifact, untilVerified } from './gate';
 import { openTrustedCopy } from './set-access';
@@ -119,7 +119,8 @@ export async function restoreMysql(
       signal: ctx.signal,
       onPlainBytes: (n) => ctx.progress({ bytesDone: n }),
     });
-    await untilVerified(v, pipeline(v.stream, createWriteStream(staging, { mode: 0o600 })));
+    // Read as SQL on its way to the disk: a statement reaching beyond the new database fails here.
+    await untilVerified(v, pipeline(v.stream, new DumpStatementGuard(), createWriteStream(staging, { mode: 0o600 })));
   } catch (e) {
     await rm(staging, { force: true });
     const err = mapError(e);

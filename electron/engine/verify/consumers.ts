@@ -10,7 +10,7 @@ import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
 import { BackupManifestCheck, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
-import { MYSQL_DUMP_FOOTER, MYSQL_DUMP_HEADER } from '../mysql/dump-text';
+import { DumpStatementGuard, MYSQL_DUMP_FOOTER, MYSQL_DUMP_HEADER } from '../mysql/dump-text';
 
 /**
  * What deep verification does with an artifact's plaintext, by role: a Writable that checks it
@@ -523,10 +523,19 @@ export function mysqlDumpCheck(): Consumer {
   let head = '';
   let tail = '';
   let bytes = 0;
+  // Read as SQL too: a dump reaching beyond its one database is refused by a restore, so not ok here.
+  const guard = new DumpStatementGuard();
+  let refused: string | null = null;
   const sink = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _e, cb) {
       bytes += chunk.length;
+      if (refused === null)
+        try {
+          guard.check(chunk);
+        } catch (e) {
+          refused = (e as Error).message;
+        }
       if (head.length < 8192) head += chunk.subarray(0, 8192 - head.length).toString('latin1');
       tail = (tail + chunk.subarray(Math.max(0, chunk.length - 256)).toString('latin1')).slice(-256);
       cb();
@@ -543,6 +552,13 @@ export function mysqlDumpCheck(): Consumer {
           verdict: 'unreadable-dump',
           detail: 'no mariadb-dump/mysqldump header ("-- MariaDB dump …") in the first 8 KiB: not a MySQL dump',
         };
+      if (refused === null)
+        try {
+          guard.finish();
+        } catch (e) {
+          refused = (e as Error).message;
+        }
+      if (refused !== null) return { verdict: 'unreadable-dump', detail: refused };
       if (!MYSQL_DUMP_FOOTER.test(tail))
         return {
           verdict: 'unreadable-dump',

@@ -46,6 +46,21 @@ const last = (text: string, n: number): string =>
     .join(' / ');
 
 /**
+ * What redis-check-rdb found, from its output: the line after `--- RDB ERROR DETECTED ---` (the
+ * offset and the error) and what it was doing; its last lines are only the zero counters.
+ */
+export function rdbFailure(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const at = lines.findIndex((l) => l.includes('RDB ERROR DETECTED'));
+  if (at < 0) return last(output, 2);
+  const doing = lines.slice(at + 1).find((l) => l.startsWith('[additional info] While doing:'));
+  return [lines[at + 1], doing?.replace('[additional info] ', '')].filter(Boolean).join(' / ');
+}
+
+/**
  * Deep verification of a redis set's RDB: the decoded plaintext written to a private temp file
  * (only after the gate's hashes, which the caller judges), then `redis-check-rdb` on it.
  */
@@ -68,7 +83,7 @@ export function redisRdbCheck(): Consumer {
         const failure = await ended();
         if (failure) return { verdict: 'corrupted', detail: failure.message };
         const r = await check(tool, [file], dir);
-        if (!r.ok) return { verdict: 'unreadable-dump', detail: `redis-check-rdb failed: ${last(r.lines, 2)}` };
+        if (!r.ok) return { verdict: 'unreadable-dump', detail: `redis-check-rdb failed: ${rdbFailure(r.lines)}` };
         const keys = /(\d+) keys read/.exec(r.lines)?.[1];
         return { verdict: 'ok', detail: `redis-check-rdb: RDB looks OK${keys ? ` (${keys} keys read)` : ''}` };
       } finally {
