@@ -669,6 +669,8 @@ describe("the base backup against PostgreSQL's own backup_manifest", () => {
     const err = json<{ error: { code: string; message: string } }>(restore).error;
     expect(err.code).toBe('CHECKSUM_MISMATCH');
     expect(err.message).toContain(`differs from PostgreSQL's own backup_manifest: ${victim.name}`);
+    // Nothing of the refused base is left in the data directory (no backup_label to start a server on).
+    expect(readdirSync(data)).toEqual([]);
     const bad = join(dir.path, 'by-hand-bad');
     mkdirSync(bad);
     execFileSync('tar', ['-xf', '-', '-C', bad], { input: tar, maxBuffer: 2 ** 31 });

@@ -105,6 +105,7 @@ export class TarReader extends Writable {
   private longLink: Buffer | null = null;
   private pendingMeta: { type: 'pax' | 'L' | 'K'; size: number } | null = null;
   private ended = false;
+  private draining: Promise<void> = Promise.resolve();
   entries = 0;
 
   constructor(private readonly handlers: TarHandlers) {
@@ -113,9 +114,26 @@ export class TarReader extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.drain().then(
+    this.draining = this.drain();
+    this.draining.then(
       () => callback(),
       (e: unknown) => callback(e as Error),
+    );
+  }
+
+  /**
+   * Once destroyed (a failure elsewhere in the pipeline, a cancel), no handler is called again;
+   * the destroy completes once the handler in flight has returned.
+   */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    void this.settled().then(() => callback(error));
+  }
+
+  /** Resolves once no handler is running (whatever the outcome of the chunk being parsed). */
+  settled(): Promise<void> {
+    return this.draining.then(
+      () => undefined,
+      () => undefined,
     );
   }
 
@@ -133,6 +151,7 @@ export class TarReader extends Writable {
 
   private async drain(): Promise<void> {
     for (;;) {
+      if (this.destroyed) return;
       if (this.current && this.remaining > 0) {
         if (this.buf.length === 0) return;
         const take = Math.min(this.remaining, this.buf.length);

@@ -105,6 +105,7 @@ export async function extractTar(
   } finally {
     // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
     await decodersStopped(stages);
+    await reader.settled();
     await queue.settled();
     if (file !== null) await closeQuietly(file);
   }

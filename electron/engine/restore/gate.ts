@@ -290,7 +290,9 @@ export async function openVerifiedArtifact(
 
 /**
  * Wait for a consumer of a gated stream and for the gate: both must succeed. When the consumer
- * failed because the gate stopped the stream, the gate's reason is the one reported.
+ * failed because the gate stopped the stream, the gate's reason is the one reported. A failure
+ * settles only once the consumer has settled too: a caller that then removes its staging never
+ * races writes still in flight (asynchronous tar extraction).
  */
 export async function untilVerified<T>(v: VerifiedArtifact, consuming: Promise<T>): Promise<T> {
   try {
@@ -298,10 +300,16 @@ export async function untilVerified<T>(v: VerifiedArtifact, consuming: Promise<T
     return out;
   } catch (e) {
     v.stream.destroy();
-    const gate = await v.verified.then(
-      () => null,
-      (g: unknown) => g,
-    );
+    const [gate] = await Promise.all([
+      v.verified.then(
+        () => null,
+        (g: unknown) => g,
+      ),
+      consuming.then(
+        () => undefined,
+        () => undefined,
+      ),
+    ]);
     // The gate's own failure explains the reader's (a stream cut short); else the reader's error stands.
     throw gate && !(gate instanceof ReaderStopped) ? gate : e;
   }

@@ -285,6 +285,23 @@ async function extractBaseBackup(
   ctx: Pick<JobContext, 'signal' | 'progress'>,
 ): Promise<string[]> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    return await extractInto(input, p, admitted, dataDir, ctx);
+  } catch (e) {
+    // The data directory was empty (emptyTarget): what a failed or cancelled extraction left in it
+    // is unchecked data with a backup_label, which a server could be started on. It goes.
+    for (const name of readdirSync(dataDir)) rmSync(join(dataDir, name), { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function extractInto(
+  input: PitrRestoreInput,
+  p: RestorePlan,
+  admitted: AdmittedBase,
+  dataDir: string,
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+): Promise<string[]> {
   const warnings: string[] = [];
   if (admitted) {
     const { manifest, artifact } = admitted;
