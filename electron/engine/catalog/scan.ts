@@ -147,6 +147,7 @@ async function scan(catalog: Catalog, medium: Medium, ctx: ScanCtx, options: Sca
   const progress = { listed: listing.folders.length, done: listing.folders.length - classified.toRead.length };
   // The listing is not kept past here (at 100,000 sets it is tens of MiB): the batches hold what is left to read.
   const probe = listing.folders.slice(0, 1);
+  listing.asleep = listing.folders.filter((f) => f.manifest && f.archive && f.archive.state !== 'restored');
   listing.folders = [];
   classified.toRead = [];
   ctx.progress({ itemsTotal: progress.listed, itemsDone: 0 });
@@ -248,6 +249,8 @@ async function identify(catalog: Catalog, medium: Medium): Promise<Identity> {
 interface Listing {
   folders: ListedSetFolder[];
   foreign: Discovery;
+  /** Set folders in cold storage not yet readable (kept past the listing for the summary's hint; few). */
+  asleep?: ListedSetFolder[];
 }
 
 async function listMedium(
@@ -646,7 +649,7 @@ function report(
   const blocking = foreign.findings.filter((f) => f.blocking).length;
   if (blocking > 0) hints.push(`${blocking} backup(s) found here cannot be read without what the findings name.`);
   // Cold storage (S3 GLACIER / DEEP_ARCHIVE): a state of the set, said with what to do, never a failure.
-  const asleep = listing.folders.filter((f) => f.manifest && f.archive && f.archive.state !== 'restored');
+  const asleep = listing.asleep ?? [];
   if (asleep.length > 0) {
     const waiting = asleep.filter((f) => f.archive!.state === 'archived');
     const names = (fs: ListedSetFolder[]): string =>

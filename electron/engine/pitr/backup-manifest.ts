@@ -264,7 +264,8 @@ export class BackupManifestTap extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.failure) return cb(this.failure);
-    this.reader.end(() => cb(this.failure));
+    // The end callback is given the tar's own failure (a truncated archive) before 'error' is emitted.
+    this.reader.end((err?: Error | null) => cb(err ?? this.failure));
   }
 
   result(): BackupManifestResult {
