@@ -140,8 +140,12 @@ afterAll(async () => {
   dir?.cleanup();
 });
 
+/** `pgbackrest info` of a repository, asked once: its backups are all made in beforeAll. */
+const infos = new Map<number, InfoJson>();
 function info(n: number): InfoJson {
-  return (JSON.parse(ok(pgbackrest(`--repo=${n}`, '--output=json', 'info')).stdout) as InfoJson[])[0]!;
+  if (!infos.has(n))
+    infos.set(n, (JSON.parse(ok(pgbackrest(`--repo=${n}`, '--output=json', 'info')).stdout) as InfoJson[])[0]!);
+  return infos.get(n)!;
 }
 
 function sets(env: NodeJS.ProcessEnv = laptop): SetRow[] {
