@@ -12,7 +12,16 @@ import { tempDir } from '../helpers/temp';
 const ctx = { signal: new AbortController().signal, step: () => undefined, log: () => undefined };
 
 function plan(media: FolderMedium[], system: string): SetPlan {
-  return { media, system, kind: 'files', tier: null, parent: null, recipients: [], signingKey: null, startedAt: new Date() };
+  return {
+    media,
+    system,
+    kind: 'files',
+    tier: null,
+    parent: null,
+    recipients: [],
+    signingKey: null,
+    startedAt: new Date(),
+  };
 }
 
 /** A backup whose source fails after its first bytes went to the medium. */
