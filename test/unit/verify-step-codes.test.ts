@@ -13,6 +13,7 @@ import type { ActionContext } from '../../electron/engine/runbooks/actions/types
 import { defaultSettings } from '../../electron/engine/settings/settings';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { openMedium } from '../../electron/engine/storage/open-medium';
+import { filesPlan } from '../helpers/set-plan';
 import { tempDir } from '../helpers/temp';
 
 const quiet = { signal: new AbortController().signal, step: () => undefined, log: () => undefined };
@@ -27,23 +28,10 @@ describe("a runbook's verify step names the verdict's own error code", () => {
       await medium.writeInfo(info);
       // Signed by a key this machine never pinned.
       const signer = generateSigningKey();
-      const set = await writeSet(
-        {
-          media: [medium],
-          system: 'docs',
-          kind: 'files',
-          tier: null,
-          parent: null,
-          recipients: [],
-          signingKey: signer.key,
-          startedAt: new Date(),
-        },
-        quiet,
-        async (add) => {
-          await add({ name: 'files.tar', role: 'other', source: Readable.from([Buffer.alloc(50_000, 7)]) });
-          return { source: {}, warnings: [] };
-        },
-      );
+      const set = await writeSet({ ...filesPlan([medium], 'docs'), signingKey: signer.key }, quiet, async (add) => {
+        await add({ name: 'files.tar', role: 'other', source: Readable.from([Buffer.alloc(50_000, 7)]) });
+        return { source: {}, warnings: [] };
+      });
       const mediumId = recordMedium(catalog, medium, info);
       const key = recordSet(
         catalog,
@@ -55,28 +43,11 @@ describe("a runbook's verify step names the verdict's own error code", () => {
         signingKeyId(signer.key.publicKey),
         new Date(),
       );
-      const ctx = {
-        deps: {
-          catalog,
-          settings: defaultSettings(),
-          dataDir: dir.path,
-          credentials: null as never,
-          identities: [],
-          openMedium,
-        },
-        runId: 'r1',
-        stepId: 'verify',
-        drill: true,
-        workDir: dir.path,
-        checkpoint: null,
-        saveCheckpoint: () => undefined,
-        confirmation: null,
-        signal: new AbortController().signal,
-        progress: () => undefined,
-        log: () => undefined,
-      } as unknown as ActionContext;
+      // What verify.set reads of a step's context.
+      const deps = { catalog, settings: defaultSettings(), dataDir: dir.path, identities: [], openMedium };
+      const ctx = { deps, signal: new AbortController().signal, progress: () => undefined, log: () => undefined };
       const step = (level: 'authenticity' | 'integrity') =>
-        verifySetAction.run(verifySetAction.params.parse({ set: key, level }), ctx).then(
+        verifySetAction.run(verifySetAction.params.parse({ set: key, level }), ctx as unknown as ActionContext).then(
           () => null,
           (e: unknown) => mapError(e),
         );
