@@ -45,6 +45,8 @@ export const ToolStatusSchema = z.object({
   purpose: z.string(),
   path: z.string().nullable(),
   version: z.string().nullable(),
+  /** The set kinds that need the tool (e.g. `redis sets`); null when every install needs it. */
+  only: z.string().nullable(),
   problem: z.string().nullable(),
 });
 export type ToolStatus = z.infer<typeof ToolStatusSchema>;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import type { ErrorCode } from '../errors';
+
 import { VERIFY_LEVELS } from './verify-levels';
 
 export { VERIFY_LEVELS, type VerifyLevel } from './verify-levels';
@@ -36,6 +38,26 @@ export const VERDICT_TEXT: Record<Verdict, string> = {
   // Not a fact about the set: the check could not be made here (cancelled, no matching key, a tool
   // missing or too old). Never recorded in the ledger, so no state or badge ever follows from it.
   'not-checked': 'not checked',
+};
+
+/**
+ * The error code a failed verdict carries where it stops an action (a runbook's verify step, a
+ * restore's deep check): the code the rest of Lifeboat gives the same fact, so a set signed by a
+ * key that is not pinned is UNTRUSTED_SIGNER there as in a restore's refusal, never a checksum
+ * mismatch. `ok` and `not-checked` stop nothing as facts about the set (not-checked is a precondition).
+ */
+export const VERDICT_ERROR: Record<Exclude<Verdict, 'ok'>, ErrorCode> = {
+  missing: 'NOT_FOUND',
+  'size-mismatch': 'CHECKSUM_MISMATCH',
+  corrupted: 'CHECKSUM_MISMATCH',
+  unsigned: 'UNTRUSTED_SIGNER',
+  'untrusted-signer': 'UNTRUSTED_SIGNER',
+  'bad-signature': 'SIGNATURE_INVALID',
+  undecryptable: 'DECRYPTION_FAILED',
+  'unreadable-dump': 'FORMAT_INVALID',
+  'unsafe-path': 'UNSAFE_PATH',
+  'restore-failed': 'DB_RESTORE_FAILED',
+  'not-checked': 'PRECONDITION_FAILED',
 };
 
 /** True for verdicts that say something about the set (a pass or a failure), false for `not-checked`. */

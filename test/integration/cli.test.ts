@@ -56,10 +56,18 @@ describe('the lifeboat command (plain Node)', () => {
     expect(r.status).toBe(0);
     const result = JSON.parse(r.stdout) as {
       catalogIntegrity: string;
-      tools: Array<{ name: string; path: string | null }>;
+      tools: Array<{ name: string; path: string | null; version: string | null; only: string | null }>;
     };
     expect(result.catalogIntegrity).toBe('ok');
     expect(result.tools.find((t) => t.name === 'pg_dump')?.path).toMatch(/pg_dump$/);
+    // The Redis and MySQL/MariaDB tools, with versions, marked as needed only for those kinds.
+    const tool = (name: string) => result.tools.find((t) => t.name === name);
+    for (const name of ['redis-server', 'redis-check-rdb', 'redis-check-aof'])
+      expect(tool(name), name).toMatchObject({ only: 'redis sets', problem: null });
+    expect(tool('redis-check-rdb')?.version).toMatch(/7\.\d+\.\d+/);
+    for (const name of ['mariadb', 'mariadb-dump', 'mariadbd'])
+      expect(tool(name), name).toMatchObject({ only: 'mysql sets', version: expect.stringMatching(/MariaDB/) });
+    expect(tool('pg_dump')).toMatchObject({ only: null });
   });
 
   it('reports a damaged catalog with exit 2 and the way out', () => {

@@ -193,4 +193,40 @@ describe('cold storage on S3 media', { timeout: 90_000 }, () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--days/);
   });
+
+  it('a set with no cold copies: "nothing to request", naming where its artifacts are, exit 0', async () => {
+    const backup = async (...to: string[]): Promise<string> => {
+      const args = ['--to', ...to.flatMap((m, i) => (i ? ['--to', m] : [m]))];
+      const r = await cli(
+        'backup',
+        'cmd',
+        '--system',
+        'warm',
+        '--kind',
+        'text',
+        '--command',
+        'echo hi',
+        ...args,
+        '--json',
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return `warm/${json<{ set_id: string }>(r).set_id}`;
+    };
+    const onFolder = await backup(km.medium);
+    const r = await cli('medium', 'restore-request', onFolder, '--days', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `Nothing to request: every artifact of ${onFolder} is on media without cold storage (${km.medium}), readable now.`,
+    );
+    const onBoth = await backup(MEDIUM, km.medium);
+    const j = await cli('medium', 'restore-request', onBoth, '--days', '1', '--json');
+    expect(j.status, j.stderr).toBe(0);
+    expect(json(j)).toMatchObject({
+      nothing_to_request: true,
+      waiting: 0,
+      message: `Nothing to request: every artifact of ${onBoth} is in STANDARD and on media without cold storage (${km.medium}), readable now.`,
+      artifacts: [{ location: MEDIUM, state: 'readable', storage_class: 'STANDARD' }],
+    });
+    expect(proxy.seen.filter((s) => s.startsWith('POST') && s.includes('restore'))).toHaveLength(1);
+  });
 });

@@ -54,4 +54,33 @@ describe('foreign secrets in the keychain', () => {
     // A secret is never taken from the command line.
     expect(lifeboat(env, 'credentials', 'add', 'restic', 'nas-repo').status).toBe(2);
   }, 120_000);
+
+  it('a MySQL password: credentials add mysql <target> from a file; backup mysql --credential names a reference with nothing stored', () => {
+    const pw = join(dir.path, 'mysql-pw');
+    writeFileSync(pw, 'mysql-secret-kept\n');
+    const add = lifeboat(env, 'credentials', 'add', 'mysql', 'shop-db', '--from-file', pw);
+    expect(add.status, add.stderr).toBe(0);
+    expect(add.stdout + add.stderr).not.toContain('mysql-secret-kept');
+    expect(json<string[]>(lifeboat(env, 'credentials', 'list', '--json'))).toContain('mysql:shop-db');
+    // A name is needed: it is what --credential mysql:<name> refers to.
+    const unnamed = lifeboat(env, 'credentials', 'add', 'mysql', '--from-file', pw);
+    expect(unnamed.status).toBe(2);
+    expect(unnamed.stderr).toMatch(/needs a name/);
+    const r = lifeboat(
+      env,
+      'backup',
+      'mysql',
+      '--system',
+      'shop',
+      '--db',
+      'mysql://backup@127.0.0.1:1/shop',
+      '--credential',
+      'mysql:other-db',
+      '--to',
+      join(dir.path, 'no-medium'),
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/No secret is stored for mysql:other-db/);
+    expect(lifeboat(env, 'credentials', 'remove', 'mysql', 'shop-db').status).toBe(0);
+  }, 60_000);
 });

@@ -347,6 +347,71 @@ describe('restore to a point in time', () => {
     expect(json<{ error: { code: string } }>(w).error.code).toBe('DECRYPTION_FAILED');
   });
 
+  it('a target at the end of a base backup with no WAL after it is inside the window and restores (recovery_target immediate)', async () => {
+    // The base backup alone on another medium: no archive there, so its window is the one point of its end.
+    const copy = join(dir.path, 'base-only');
+    mkdirSync(copy);
+    cpSync(join(medium, 'lifeboat-medium.json'), join(copy, 'lifeboat-medium.json'));
+    cpSync(join(medium, 'sets'), join(copy, 'sets'), { recursive: true });
+    const baseId = readdirSync(join(copy, 'sets', 'shop')).find((n) => n.endsWith('-pg-base'))!;
+    const end = (
+      JSON.parse(readFileSync(join(copy, 'sets', 'shop', baseId, 'manifest.json'), 'utf8')) as {
+        source: { backup_finished_at: string };
+      }
+    ).source.backup_finished_at;
+    const plan = json<{
+      windows: Array<{ from: string; to: string }>;
+      target: { inside: boolean; stop: string; warnings: string[] };
+    }>(
+      lifeboat(
+        env,
+        'pitr',
+        'plan',
+        '--system',
+        'shop',
+        '--from',
+        copy,
+        '--identity',
+        identity,
+        '--target-time',
+        end,
+        '--json',
+      ),
+    );
+    expect(plan.windows).toMatchObject([{ from: end, to: end }]);
+    expect(plan.target).toMatchObject({ inside: true, stop: 'immediate' });
+    expect(plan.target.warnings.join(' ')).toMatch(/end of the base backup .* with no WAL after it/);
+    const data = join(dir.path, 'base-end');
+    const r = await lifeboatAsync(
+      env,
+      'restore',
+      'pg-pitr',
+      '--system',
+      'shop',
+      '--from',
+      copy,
+      '--target-time',
+      end,
+      '--data-dir',
+      data,
+      '--identity',
+      identity,
+      '--json',
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(join(data, 'postgresql.auto.conf'), 'utf8')).toContain("recovery_target = 'immediate'");
+    try {
+      // The base backup was taken after the table was made and before t1.
+      const rows = await query<{ tag: string }>(
+        `postgres://postgres@127.0.0.1:${json<{ port: number }>(r).port}/postgres`,
+        'SELECT tag FROM marks',
+      );
+      expect(rows).toEqual([]);
+    } finally {
+      await runPgTool(join(pg.binDir, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop'], { runAs: postgresRunAs() });
+    }
+  });
+
   it('refuses a base backup of another PostgreSQL major version', async () => {
     const copy = join(dir.path, 'major-copy');
     cpSync(medium, copy, { recursive: true });

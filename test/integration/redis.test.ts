@@ -107,6 +107,10 @@ describe('lifeboat backup redis', () => {
     expect(ks['0']!.keys + ks['3']!.keys).toBe(source.size);
     expect(ks['0']!.expires).toBe(50);
     expect((manifest.source.sampled_keys as unknown[]).length).toBe(16);
+    // Redis 7's diskless sync served our SYNC: the server, which saves nothing, wrote no RDB file.
+    expect(manifest.source.rdb_form).toBe('eof-mark');
+    expect(manifest.warnings).toEqual([]);
+    expect(existsSync(join(redis.dir, 'dump.rdb'))).toBe(false);
     const ours = decode(join(setDir, 'dump.rdb.zst.age'));
     const theirs = join(dir.path, 'cli.rdb');
     execFileSync('redis-cli', ['-p', String(redis.port), '--rdb', theirs], {
@@ -145,6 +149,39 @@ describe('lifeboat backup redis', () => {
     expect(r.stderr).toMatch(/refused the credentials/);
     expect(existsSync(join(km.medium, 'sets', 'cache2'))).toBe(false);
   });
+  it('tells the operator when a server with no saves served the RDB from disk (repl-diskless-sync no), and how to avoid it', async () => {
+    const diskful = await startRedis(join(dir.path, 'diskful'), { password: PASSWORD });
+    try {
+      const c = await diskful.client();
+      try {
+        await c.command(['SET', 'k', 'v']);
+        await c.command(['CONFIG', 'SET', 'repl-diskless-sync', 'no']);
+      } finally {
+        c.close();
+      }
+      const r = await lifeboatAsync(
+        env,
+        'backup',
+        'redis',
+        '--system',
+        'diskful',
+        '--redis',
+        `redis://127.0.0.1:${diskful.port}`,
+        '--to',
+        km.medium,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const file = join(diskful.dir, 'dump.rdb');
+      expect(existsSync(file)).toBe(true);
+      expect(r.stdout).toContain(`warning: the Redis server wrote its RDB to ${file} to serve this backup`);
+      expect(r.stdout).toMatch(
+        /with no saves configured \(save ''\) the file stays, and the server loads it at its next start/,
+      );
+      expect(r.stdout).toMatch(/CONFIG SET repl-diskless-sync yes/);
+    } finally {
+      await diskful.stop();
+    }
+  }, 30_000);
 });
 
 describe('lifeboat restore redis', () => {

@@ -72,6 +72,19 @@ describe('the recovery config of a point-in-time restore', () => {
     ]);
   });
 
+  it("stops where the base backup is consistent (recovery_target 'immediate') when the target is its end, with no time target", () => {
+    const lines = recoveryConfig({
+      scriptPath: '/s/restore-command.sh',
+      spool: '/s',
+      targetTime: '2026-03-04T05:06:07.890Z',
+      base: '20260304T000000Z',
+      stop: 'immediate',
+    }).split('\n');
+    expect(lines).toContain("recovery_target = 'immediate'");
+    expect(lines.filter((l) => l.startsWith('recovery_target_time '))).toEqual([]);
+    expect(lines).toContain("recovery_target_action = 'promote'");
+  });
+
   it('restore-command.sh copies a proven file from a spool whose path needs every kind of quoting', () => {
     const name = '000000010000000000000003';
     const { spool, script } = weirdSpool([name, '00000002.history']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAofManifest } from '../../electron/engine/backup/redis';
+import { diskSyncWarning, parseAofManifest } from '../../electron/engine/backup/redis';
 import { describeTarget, parseKeyspace, parseRedisUrl } from '../../electron/engine/redis/client';
 
 describe('Redis URLs', () => {
@@ -41,4 +41,36 @@ describe('INFO keyspace and the AOF manifest', () => {
     expect(() => parseAofManifest('file ../../etc/passwd seq 1 type b\n')).toThrow(/unsafe file/);
     expect(() => parseAofManifest('file a.aof seq 1 type x\n')).toThrow(/unknown type/);
   });
+});
+
+describe('a disk-based SYNC, told to the operator', () => {
+  const base = {
+    save: '',
+    appendonly: 'no',
+    replDisklessSync: 'no',
+    rdbDelSyncFiles: 'no',
+    dir: '/var/lib/redis/',
+    dbfilename: 'dump.rdb',
+  };
+  it(
+    'says where the file went, that it stays and loads at the next start, and how to avoid it',
+    { timeout: 5_000 },
+    () => {
+      const w = diskSyncWarning(base)!;
+      expect(w).toMatch(/wrote its RDB to \/var\/lib\/redis\/dump\.rdb to serve this backup/);
+      expect(w).toMatch(/the file stays, and the server loads it at its next start/);
+      expect(w).toMatch(/CONFIG SET repl-diskless-sync yes/);
+      expect(w).toMatch(/never changes the server's configuration/);
+    },
+  );
+  it(
+    'is silent for a server that saves RDBs anyway; names rdb-del-sync-files, AOF and an unreadable config',
+    { timeout: 5_000 },
+    () => {
+      expect(diskSyncWarning({ ...base, save: '3600 1 300 100' })).toBeNull();
+      expect(diskSyncWarning({ ...base, rdbDelSyncFiles: 'yes' })).toMatch(/removed it after the transfer/);
+      expect(diskSyncWarning({ ...base, appendonly: 'yes' })).toMatch(/does not load it while appendonly is yes/);
+      expect(diskSyncWarning(null)).toMatch(/could not read the server's settings \(CONFIG GET refused\)/);
+    },
+  );
 });

@@ -10,6 +10,7 @@ import { newMediumInfo } from '../../electron/engine/format/medium';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { HashPool } from '../../electron/engine/verify/hash-pool';
 import { planSet, verifySet, type VerifyOptions } from '../../electron/engine/verify/verify';
+import { filesPlan } from '../helpers/set-plan';
 import { tempDir } from '../helpers/temp';
 
 const ctx = {
@@ -28,23 +29,10 @@ describe('a medium removed during verification', () => {
         const root = join(dir.path, 'usb');
         const medium = new FolderMedium(root);
         await medium.writeInfo(newMediumInfo('usb'));
-        const set = await writeSet(
-          {
-            media: [medium],
-            system: 'docs',
-            kind: 'files',
-            tier: null,
-            parent: null,
-            recipients: [],
-            signingKey: null,
-            startedAt: new Date(),
-          },
-          ctx,
-          async (add) => {
-            await add({ name: 'files.tar', role: 'other', source: Readable.from([Buffer.alloc(100_000, 1)]) });
-            return { source: {}, warnings: [] };
-          },
-        );
+        const set = await writeSet(filesPlan([medium], 'docs'), ctx, async (add) => {
+          await add({ name: 'files.tar', role: 'other', source: Readable.from([Buffer.alloc(100_000, 1)]) });
+          return { source: {}, warnings: [] };
+        });
         const catalog = Catalog.open(join(dir.path, 'catalog.sqlite'));
         const level = which.startsWith('deep') ? 'deep' : 'integrity';
         const options: VerifyOptions = {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { secretFor } from '../../engine/credentials/credential-store';
 import { backupFiles } from '../../engine/backup/files-backup';
 import { backupPgLogical } from '../../engine/backup/pg-logical';
 import type { SetPlan, WrittenSet } from '../../engine/backup/set-writer';
@@ -270,9 +271,7 @@ async function pgBackup(
   const storageClass = await checkedStorageClass(opts.storageClass, media);
   const engine = openCliEngine(threads);
   try {
-    const password = opts.credential ? await engine.credentials.get(opts.credential) : null;
-    if (opts.credential && password === null)
-      throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${opts.credential}.`);
+    const password = opts.credential ? await secretFor(engine.credentials, opts.credential) : null;
     const started = Date.now();
     const input: PgInput = {
       system: opts.system,
@@ -362,7 +361,7 @@ export async function backupRedisCommand(
   );
 }
 
-export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin' | 'credential'>;
+export type MysqlOptions = Omit<PgOptions, 'format' | 'jobs' | 'pgBin'>;
 
 /** `lifeboat backup mysql`: the PostgreSQL backups' shape (keys, media, keychain password, catalog) around mariadb-dump. */
 export async function backupMysqlCommand(

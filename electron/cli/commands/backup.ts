@@ -105,13 +105,15 @@ export function registerBackup(program: Command, io: CliIo): void {
       )
       .requiredOption(
         '--db <mysql url>',
-        'mysql://user[:password]@host:3306/database (or the password from MYSQL_PWD; it reaches the tool in a 0600 option file)',
+        'mysql://user@host:3306/database (the password from --credential, else MYSQL_PWD; it reaches the tool in a 0600 option file)',
       ),
-  ).action(async (opts: MysqlOptions) => {
-    const threads = await prestart();
-    const { backupMysqlCommand } = await import('./backup-run');
-    await backupMysqlCommand(io, opts, threads);
-  });
+  )
+    .option('--credential <ref>', 'take the password from the OS keychain entry mysql:<target>')
+    .action(async (opts: MysqlOptions) => {
+      const threads = await prestart();
+      const { backupMysqlCommand } = await import('./backup-run');
+      await backupMysqlCommand(io, opts, threads);
+    });
 
   commonOptions(
     backup

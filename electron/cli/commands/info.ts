@@ -65,17 +65,25 @@ export function registerInfo(program: Command, io: CliIo): void {
           const r = final.result as {
             catalogIntegrity: string;
             keychain: { state: string; backend: string; hint: string | null };
-            tools: Array<{ name: string; version: string | null; path: string | null; problem: string | null }>;
+            tools: Array<{
+              name: string;
+              version: string | null;
+              path: string | null;
+              only: string | null;
+              problem: string | null;
+            }>;
             postgres?: Array<{ name: string; major: number; path: string }>;
           };
           io.stdout.write(`catalog integrity  ${r.catalogIntegrity}\n`);
           io.stdout.write(
             `keychain           ${r.keychain.state} (${r.keychain.backend})${r.keychain.hint ? `\n                   ${r.keychain.hint}` : ''}\n`,
           );
-          for (const t of r.tools)
-            io.stdout.write(
-              `${t.name.padEnd(18)} ${t.problem ? `MISSING — ${t.problem}` : `${t.version ?? ''}  ${t.path ?? ''}`}\n`,
-            );
+          for (const t of r.tools) {
+            // A tool only some set kinds need is "not installed" when absent, not a missing part of Lifeboat.
+            const absent = t.only && !t.path ? `not installed — needed only for ${t.only}` : null;
+            const found = `${t.version ?? ''}  ${t.path ?? ''}${t.only ? `  (only for ${t.only})` : ''}`;
+            io.stdout.write(`${t.name.padEnd(18)} ${absent ?? (t.problem ? `MISSING — ${t.problem}` : found)}\n`);
+          }
           // Every PostgreSQL version found: a dump is read by a pg_restore at least as new as its pg_dump.
           const restores = (r.postgres ?? []).filter((t) => t.name === 'pg_restore');
           io.stdout.write(

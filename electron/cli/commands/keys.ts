@@ -111,7 +111,9 @@ export function registerKeys(program: Command, io: CliIo): void {
   // Other tools' passphrases (foreign/secrets.ts), kept in the OS keychain; read from a file, never from argv.
   const credentials = program
     .command('credentials')
-    .description("store other tools' passphrases in the OS keychain: pgBackRest cipher pass, OpenSSL enc, restic");
+    .description(
+      "store passwords in the OS keychain: other tools' passphrases (pgBackRest cipher pass, OpenSSL enc, restic) and MySQL passwords",
+    );
   const toolOf = async (kind: string): Promise<SecretTool> => {
     const { SECRET_TOOLS, SECRET_TOOL } = await import('../../engine/foreign/secrets');
     const tool =
@@ -125,10 +127,24 @@ export function registerKeys(program: Command, io: CliIo): void {
       });
     return tool;
   };
+  /** The keychain account of `kind [scope]`: mysql:<target> (a scope is needed), else a foreign tool's. */
+  const accountOf = async (kind: string, scope: string | undefined): Promise<string> => {
+    if (kind !== 'mysql') {
+      const { accountFor } = await import('../../engine/foreign/secrets');
+      return accountFor(await toolOf(kind), scope ?? null);
+    }
+    if (!scope)
+      throw new LifeboatError('BAD_INPUT', 'A MySQL password needs a name: lifeboat credentials add mysql <target>.', {
+        hint: 'Then back up or restore with --credential mysql:<target>.',
+      });
+    const { assertAccount } = await import('../../engine/credentials/credential-store');
+    assertAccount(`mysql:${scope}`);
+    return `mysql:${scope}`;
+  };
   credentials
     .command('add <kind> [scope]')
     .description(
-      'kind: pgbackrest (scope: the stanza), openssl (scope: the system), restic (scope: the repository folder name); no scope: default, used for any',
+      'kind: mysql (scope: a name for the server, used as --credential mysql:<scope>), pgbackrest (scope: the stanza), openssl (scope: the system), restic (scope: the repository folder name); no scope: default, used for any',
     )
     .requiredOption(
       '--from-file <file>',
@@ -136,11 +152,11 @@ export function registerKeys(program: Command, io: CliIo): void {
     )
     .option('--json', 'print one machine-readable result')
     .action(async (kind: string, scope: string | undefined, opts: { fromFile: string; json?: boolean }) => {
-      const [{ accountFor, readSecretFile }, { openCliEngine }] = await Promise.all([
+      const [{ readSecretFile }, { openCliEngine }] = await Promise.all([
         import('../../engine/foreign/secrets'),
         import('../engine'),
       ]);
-      const account = accountFor(await toolOf(kind), scope ?? null);
+      const account = await accountOf(kind, scope);
       const secret = readSecretFile(opts.fromFile);
       const engine = openCliEngine();
       try {
@@ -156,11 +172,8 @@ export function registerKeys(program: Command, io: CliIo): void {
     .description('remove a stored foreign secret')
     .option('--json', 'print one machine-readable result')
     .action(async (kind: string, scope: string | undefined, opts: { json?: boolean }) => {
-      const [{ accountFor }, { openCliEngine }] = await Promise.all([
-        import('../../engine/foreign/secrets'),
-        import('../engine'),
-      ]);
-      const account = accountFor(await toolOf(kind), scope ?? null);
+      const { openCliEngine } = await import('../engine');
+      const account = await accountOf(kind, scope);
       const engine = openCliEngine();
       try {
         const removed = await engine.credentials.delete(account);
@@ -172,13 +185,15 @@ export function registerKeys(program: Command, io: CliIo): void {
     });
   credentials
     .command('list')
-    .description('the stored foreign secrets (their names, never the secrets)')
+    .description('the stored foreign secrets and MySQL passwords (their names, never the secrets)')
     .option('--json', 'print one machine-readable result')
     .action(async (opts: { json?: boolean }) => {
       const { openCliEngine } = await import('../engine');
       const engine = openCliEngine();
       try {
-        const accounts = (await engine.credentials.accounts()).filter((a) => /^(pgbackrest|openssl|restic):/.test(a));
+        const accounts = (await engine.credentials.accounts()).filter((a) =>
+          /^(pgbackrest|openssl|restic|mysql):/.test(a),
+        );
         if (opts.json) printJson(io, accounts);
         else
           io.stdout.write(

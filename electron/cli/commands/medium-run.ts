@@ -38,38 +38,78 @@ export async function restoreRequestCommand(io: CliIo, set: string, opts: Restor
       location: string;
       artifact: string;
       state: RestoreRequestState | 'unreachable';
+      storage_class?: string;
       detail?: string;
     }> = [];
+    /** Copies on media that have no cold storage (folders, Azure): readable as they are. */
+    const warm: string[] = [];
     for (const row of preferredCopies(found.rows)) {
       let artifacts: string[];
       let medium;
       try {
         medium = await engine.openMedium(row.location);
-        if (!medium.requestRestore) continue;
+        if (!medium.requestRestore) {
+          warm.push(row.location);
+          continue;
+        }
         artifacts = parseManifest(await medium.readFile(`${row.setPath}/manifest.json`)).artifacts.map((a) => a.path);
       } catch (e) {
         out.push({ location: row.location, artifact: '', state: 'unreachable', detail: (e as Error).message });
         continue;
       }
       for (const a of artifacts) {
-        const state = await medium.requestRestore(`${row.setPath}/${a}`, { days: opts.days, tier: opts.tier });
-        out.push({ location: row.location, artifact: a, state });
+        const r = await medium.requestRestore(`${row.setPath}/${a}`, { days: opts.days, tier: opts.tier });
+        out.push({ location: row.location, artifact: a, state: r.state, storage_class: r.storageClass });
       }
     }
     const reached = out.filter((o) => o.state !== 'unreachable');
-    if (reached.length === 0)
+    if (reached.length === 0 && warm.length === 0)
       throw new LifeboatError(
         'STORAGE_UNREACHABLE',
-        `No medium with cold storage holding ${found.key} could be reached${out.length ? `: ${out.map((o) => `${o.location}: ${o.detail}`).join('; ')}` : ' (its copies are on media without cold storage: nothing to request)'}.`,
+        `No medium holding ${found.key} could be reached: ${out.map((o) => `${o.location}: ${o.detail}`).join('; ')}.`,
       );
+    // Nothing in cold storage where we looked: nothing to do is not an error (exit 0).
+    if (reached.every((o) => o.state === 'readable')) {
+      const classes = [...new Set(reached.map((o) => o.storage_class ?? 'STANDARD'))];
+      const where = [
+        ...(classes.length ? [`in ${classes.join(', ')}`] : []),
+        ...(warm.length ? [`on media without cold storage (${warm.join(', ')})`] : []),
+      ].join(' and ');
+      const said = `Nothing to request: every artifact of ${found.key} is ${where}, readable now.`;
+      if (opts.json) {
+        printJson(io, {
+          ok: true,
+          set: found.key,
+          nothing_to_request: true,
+          message: said,
+          waiting: 0,
+          artifacts: out,
+          media_without_cold_storage: warm,
+        });
+        return;
+      }
+      for (const o of out.filter((x) => x.state === 'unreachable'))
+        io.stdout.write(`${o.location}  (medium)  not reachable: ${o.detail}\n`);
+      io.stdout.write(`${said}\n`);
+      return;
+    }
     const waiting = reached.filter((o) => o.state === 'requested' || o.state === 'restoring').length;
     if (opts.json) {
-      printJson(io, { ok: true, set: found.key, days: opts.days, tier: opts.tier, waiting, artifacts: out });
+      printJson(io, {
+        ok: true,
+        set: found.key,
+        nothing_to_request: false,
+        days: opts.days,
+        tier: opts.tier,
+        waiting,
+        artifacts: out,
+        media_without_cold_storage: warm,
+      });
       return;
     }
     for (const o of out)
       io.stdout.write(
-        `${o.location}  ${o.artifact || '(medium)'}  ${o.state === 'unreachable' ? `not reachable: ${o.detail}` : SAID[o.state]}\n`,
+        `${o.location}  ${o.artifact || '(medium)'}  ${o.state === 'unreachable' ? `not reachable: ${o.detail}` : `${SAID[o.state]} (${o.storage_class ?? 'STANDARD'})`}\n`,
       );
     io.stdout.write(
       waiting

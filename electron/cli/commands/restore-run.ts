@@ -19,6 +19,7 @@ import type {
   RestoreRedisOptions,
 } from './restore';
 import { parseMysqlUrl } from '../../engine/mysql/connection';
+import { assertAccount } from '../../engine/credentials/credential-store';
 
 /**
  * `lifeboat restore files|pg`: each is a short run of a hidden built-in runbook (one restore
@@ -469,7 +470,7 @@ export async function restoreCmdCommand(io: CliIo, set: string, opts: RestoreCmd
   });
 }
 
-function mysqlRunbook(o: { allowUnsigned: boolean }): string {
+function mysqlRunbook(o: { allowUnsigned: boolean; credential?: string }): string {
   return JSON.stringify({
     id: 'restore-mysql',
     title: 'Restore a MySQL database (lifeboat restore mysql)',
@@ -493,6 +494,8 @@ function mysqlRunbook(o: { allowUnsigned: boolean }): string {
           target: '{{ inputs.target }}',
           database: '{{ inputs.database }}',
           allow_unsigned: o.allowUnsigned,
+          // A keychain reference (never the secret): stored with the run like the target's URL.
+          ...(o.credential ? { credential: o.credential } : {}),
         },
       },
       { id: 'report', kind: 'action', title: 'Write the recovery report', action: 'report.write' },
@@ -506,7 +509,7 @@ export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreM
   if (target.password !== null)
     throw new LifeboatError(
       'BAD_INPUT',
-      'Give the password through MYSQL_PWD, not in --db (runs and their journals are stored).',
+      'Give the password through --credential mysql:<id> (the keychain) or MYSQL_PWD, not in --db (runs and their journals are stored).',
     );
   if (opts.confirmOverwrite !== undefined && opts.confirmOverwrite !== target.database)
     throw new LifeboatError(
@@ -518,7 +521,11 @@ export async function restoreMysqlCommand(io: CliIo, set: string, opts: RestoreM
     const operator = opts.operator ?? defaultOperator(engine.settings().operatorName);
     const runner = runEngineFor(engine, identities);
     const source = 'builtin:restore-mysql (lifeboat restore mysql)';
-    const parsed = parseRunbook(mysqlRunbook({ allowUnsigned: Boolean(opts.allowUnsigned) }), source);
+    if (opts.credential) assertAccount(opts.credential);
+    const parsed = parseRunbook(
+      mysqlRunbook({ allowUnsigned: Boolean(opts.allowUnsigned), credential: opts.credential }),
+      source,
+    );
     const run = runner.start(
       parsed,
       { set, target: opts.db, database: target.database },

@@ -42,6 +42,7 @@ export interface RestoreCmdOptions {
 }
 
 export interface RestoreMysqlOptions {
+  credential?: string;
   db: string;
   identity?: string[];
   confirmOverwrite?: string;
@@ -153,8 +154,9 @@ export function registerRestoreSet(restore: Command, io: CliIo): void {
     )
     .requiredOption(
       '--db <url>',
-      'mysql://user@host:3306/<new database> (the password from MYSQL_PWD, never in the URL)',
+      'mysql://user@host:3306/<new database> (the password from --credential, else MYSQL_PWD; never in the URL)',
     )
+    .option('--credential <ref>', 'take the password from the OS keychain entry mysql:<target>')
     .option('--identity <file>', 'age identity to decrypt the set (repeat)', collect)
     .option('--confirm-overwrite <name>', 'restore into an EXISTING non-empty database of this name')
     .option('--allow-unsigned', "restore a set that is not signed by a pinned key (recorded in the run's journal)")

@@ -67,6 +67,62 @@ async function sampleKeys(c: RedisClient, keyspace: Keyspace): Promise<KeySample
   return out;
 }
 
+/** The server's persistence settings that decide what a SYNC leaves on its disk (null: CONFIG refused). */
+export interface RedisPersistence {
+  save: string;
+  appendonly: string;
+  replDisklessSync: string;
+  rdbDelSyncFiles: string;
+  dir: string;
+  dbfilename: string;
+}
+
+/** CONFIG GET of each setting; a user without the right (ACL) or a renamed CONFIG gives null, never a failure. */
+async function readPersistence(c: RedisClient): Promise<RedisPersistence | null> {
+  const get = async (name: string): Promise<string> => {
+    const r = (await c.command(['CONFIG', 'GET', name])) as Buffer[];
+    if (r.length < 2) throw new Error(`no ${name}`);
+    return r[1]!.toString('utf8');
+  };
+  try {
+    return {
+      save: await get('save'),
+      appendonly: await get('appendonly'),
+      replDisklessSync: await get('repl-diskless-sync'),
+      rdbDelSyncFiles: await get('rdb-del-sync-files'),
+      dir: await get('dir'),
+      dbfilename: await get('dbfilename'),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the operator is told when the server served our SYNC from a file (the RDB came in the
+ * length form although we announced `capa eof`): the server wrote its whole dataset to its data
+ * directory for this backup. That matters on a server that saves nothing (`save ''`, no AOF): the
+ * file stays (unless `rdb-del-sync-files yes`) and the server loads it at its next start. Lifeboat
+ * never changes the server's configuration itself; the message says what the operator can set.
+ */
+export function diskSyncWarning(p: RedisPersistence | null): string | null {
+  // A server that saves RDBs anyway: the sync's snapshot is the file it writes on its own.
+  if (p && p.save.trim() !== '') return null;
+  const file = p ? `${p.dir.replace(/\/+$/, '')}/${p.dbfilename}` : 'its data directory (dir/dbfilename)';
+  const lasting = !p
+    ? "Lifeboat could not read the server's settings (CONFIG GET refused): if it saves nothing, the file stays and the server loads it at its next start"
+    : p.appendonly === 'yes'
+      ? "the server saves no RDB (save '') and does not load it while appendonly is yes, but the file stays"
+      : p.rdbDelSyncFiles === 'yes'
+        ? 'the server removed it after the transfer (rdb-del-sync-files yes)'
+        : "with no saves configured (save '') the file stays, and the server loads it at its next start";
+  return (
+    `the Redis server wrote its RDB to ${file} to serve this backup (a disk-based sync: repl-diskless-sync no); ` +
+    `${lasting}. To avoid it, on the server: CONFIG SET repl-diskless-sync yes (and CONFIG REWRITE to keep it); ` +
+    "Lifeboat never changes the server's configuration"
+  );
+}
+
 /** One line of a Redis 7 AOF manifest: `file <name> seq <n> type <b|h|i>`. */
 export interface AofManifestEntry {
   file: string;
@@ -179,7 +235,8 @@ export async function backupRedis(input: RedisBackupInput, ctx: JobContext): Pro
     const server = parseInfo(await c.text(['INFO', 'server']));
     const keyspace = parseKeyspace(await c.text(['INFO', 'keyspace']));
     const samples = await sampleKeys(c, keyspace);
-    return { server, keyspace, samples };
+    const persistence = await readPersistence(c);
+    return { server, keyspace, samples, persistence };
   });
   const version = facts.server.get('redis_version') ?? 'unknown';
   ctx.log('info', `Redis ${version} at ${describeTarget(target)}`);
@@ -199,6 +256,9 @@ export async function backupRedis(input: RedisBackupInput, ctx: JobContext): Pro
       if (stored.status === 'rejected') throw stored.reason;
       const after = await withRedis(target, async (c) => parseKeyspace(await c.text(['INFO', 'keyspace'])));
       const warnings: string[] = [];
+      const { form } = await rdb.done;
+      const onDisk = form === 'length' ? diskSyncWarning(facts.persistence) : null;
+      if (onDisk) warnings.push(onDisk);
       const stable = JSON.stringify(after) === JSON.stringify(facts.keyspace);
       if (!stable)
         warnings.push(
@@ -231,7 +291,7 @@ export async function backupRedis(input: RedisBackupInput, ctx: JobContext): Pro
           host: target.socket ? null : target.host,
           port: target.socket ? null : target.port,
           user: target.user,
-          rdb_form: (await rdb.done).form,
+          rdb_form: form,
           keyspace: facts.keyspace,
           keyspace_after: after,
           keys_stable: stable,

@@ -5,11 +5,12 @@ import { LifeboatError } from '../errors';
 export const KEYCHAIN_SERVICE = 'Lifeboat';
 
 /**
- * Accounts are references: `pg:<target id>`, `s3:<medium id>`, `azure:<key id>`, `age:<key id>`, `signing:<key id>`, and the
+ * Accounts are references: `pg:<target id>`, `mysql:<target id>`, `s3:<medium id>`, `azure:<key id>`, `age:<key id>`, `signing:<key id>`, and the
  * passphrases of other tools' backups (foreign/secrets.ts): `pgbackrest:<stanza>`, `openssl:<scope>`,
  * `restic:<repository>`, each also `<tool>:default`; and the notification secrets (notify/): `notify:<name>`.
  */
-export const ACCOUNT_PATTERN = /^(pg|s3|azure|age|signing|pgbackrest|openssl|restic|notify):[A-Za-z0-9._-]{1,120}$/;
+export const ACCOUNT_PATTERN =
+  /^(pg|mysql|s3|azure|age|signing|pgbackrest|openssl|restic|notify):[A-Za-z0-9._-]{1,120}$/;
 
 /**
  * Where secrets live. The catalog, logs, reports and IPC only ever see the account reference.
@@ -28,7 +29,7 @@ export interface CredentialStore {
 export function assertAccount(account: string): void {
   if (!ACCOUNT_PATTERN.test(account)) {
     throw new LifeboatError('BAD_INPUT', `Not a credential reference: "${account.slice(0, 40)}"`, {
-      hint: 'References look like pg:<target>, s3:<medium>, azure:<key>, age:<key id>, signing:<key id>, pgbackrest:|openssl:|restic:<scope>, or notify:<name>.',
+      hint: 'References look like pg:<target>, mysql:<target>, s3:<medium>, azure:<key>, age:<key id>, signing:<key id>, pgbackrest:|openssl:|restic:<scope>, or notify:<name>.',
     });
   }
 }
@@ -53,6 +54,20 @@ function unavailable(e: unknown): LifeboatError {
       cause: e,
     },
   );
+}
+
+/**
+ * The secret behind a reference the operator gave (`--credential`, a step's `credential`), or
+ * CREDENTIAL_UNAVAILABLE naming the reference: a reference given and empty is never taken for
+ * "no password".
+ */
+export async function secretFor(store: Pick<CredentialStore, 'get'>, ref: string): Promise<string> {
+  const secret = await store.get(ref);
+  if (secret === null)
+    throw new LifeboatError('CREDENTIAL_UNAVAILABLE', `No secret is stored for ${ref}.`, {
+      hint: 'Store it first (lifeboat credentials add <kind> <scope> --from-file F, or the Credentials screen), then run this again.',
+    });
+  return secret;
 }
 
 /** The OS keychain through keytar (libsecret on Linux, Keychain on macOS, Credential Vault on Windows). */

@@ -89,6 +89,11 @@ export interface PitrPlan {
     warnings: string[];
     /** Files of the target's chain (and history files) the signature policy refuses: a restore would stop on them. */
     refused: Array<{ name: string; state: WalSignatureState | 'duplicate'; reason: string }>;
+    /**
+     * How a restore stops: at the time (`recovery_target_time`), or `immediate` where the base backup
+     * becomes consistent, for a window that is only the end of its base backup (recovery-config.ts).
+     */
+    stop: 'time' | 'immediate';
   };
   signatures: WalSignatures;
   warnings: string[];
@@ -573,6 +578,13 @@ function planTarget(targetTime: string, p: TargetInputs): NonNullable<PitrPlan['
       `the chain crosses or sits beside other timelines: check that timeline ${chosen.timeline} is the history you want`,
     );
   for (const x of p.idle) tw.push(`idle stretch of ${x.minutes} minutes in the archive (${x.after} → ${x.before})`);
+  // The window is one point, the end of its base backup: nothing after it to replay a time target
+  // against. The restore stops where the base backup is consistent, which is that point.
+  const stop = inside && inside.to === inside.from ? 'immediate' : 'time';
+  if (stop === 'immediate')
+    tw.push(
+      `the target is the end of the base backup ${inside!.base}, with no WAL after it: the restore stops where that backup is consistent (recovery_target 'immediate'); nothing later is recovered`,
+    );
   const chain = chosen ? (p.chains.get(chosen.base) ?? []) : [];
   // A restore fetches the chain and every history file: each one must pass the signature policy.
   const refused = [...p.archive.filter((w) => w.kind === 'history'), ...chain]
@@ -592,6 +604,7 @@ function planTarget(targetTime: string, p: TargetInputs): NonNullable<PitrPlan['
     segments: chain.map((s) => s.name),
     warnings: tw,
     refused,
+    stop,
   };
 }
 

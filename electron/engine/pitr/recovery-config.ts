@@ -36,6 +36,13 @@ export interface RecoveryTarget {
   targetTime: string;
   /** The base backup's set id (named in a comment). */
   base: string;
+  /**
+   * `immediate`: the target is the end of the base backup and no WAL replays past it (the plan's
+   * window is that one point). A time target there fails: replay ends with no commit after the
+   * time, and PostgreSQL 13+ stops with "recovery ended before configured recovery target was
+   * reached". `recovery_target = 'immediate'` ends recovery where the base backup is consistent.
+   */
+  stop?: 'time' | 'immediate';
 }
 
 /** PostgreSQL's form of an ISO 8601 UTC time: `2026-01-02 03:04:05.678+00`. */
@@ -48,9 +55,11 @@ export function recoveryConfig(t: RecoveryTarget): string {
   const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
   return [
     '',
-    `# Added by Lifeboat for a point-in-time restore to ${oneLine(t.targetTime)} (base ${oneLine(t.base)}).`,
+    `# Added by Lifeboat for a point-in-time restore to ${oneLine(t.targetTime)} (base ${oneLine(t.base)}${t.stop === 'immediate' ? ', its end' : ''}).`,
     `restore_command = ${confString(restoreCommand(t.scriptPath, t.spool))}`,
-    `recovery_target_time = ${confString(pgTime(t.targetTime))}`,
+    t.stop === 'immediate'
+      ? "recovery_target = 'immediate'"
+      : `recovery_target_time = ${confString(pgTime(t.targetTime))}`,
     "recovery_target_action = 'promote'",
     "recovery_target_timeline = 'latest'",
     "archive_mode = 'off'",

@@ -233,7 +233,7 @@ export async function* scanKeys(c: RedisClient): AsyncGenerator<Buffer> {
 
 /**
  * The server's RDB through the replication protocol (what `redis-cli --rdb` does): AUTH, `REPLCONF
- * rdb-only 1`, `SYNC`, then the bulk payload as a stream. The server forks and snapshots its data
+ * capa eof`, `REPLCONF rdb-only 1`, `SYNC`, then the bulk payload as a stream. The server forks and snapshots its data
  * at one moment (BGSAVE): the RDB is a consistent point in time. Both bulk forms are read: `$<len>`
  * (a disk-based sync) and `$EOF:<mark>` (diskless, ended by a 40-byte mark that is not data).
  */
@@ -242,6 +242,14 @@ export async function syncRdb(
   o: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<{ stream: Readable; done: Promise<{ bytes: number; form: 'length' | 'eof-mark' }> }> {
   const client = await RedisClient.open(t);
+  try {
+    // "This replica reads the `$EOF:` form": without it a server always serves SYNC from an RDB
+    // file it writes to its data directory, even one configured for diskless syncs (Redis 7's
+    // default) and one that saves nothing (`save ''`). With it, such a server never touches disk.
+    await client.command(['REPLCONF', 'capa', 'eof']);
+  } catch {
+    // A server without capabilities (before 2.8.18): a disk-based sync, which the length form reports.
+  }
   try {
     await client.command(['REPLCONF', 'rdb-only', '1']);
   } catch {

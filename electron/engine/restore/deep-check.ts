@@ -1,5 +1,5 @@
 import type { ArtifactResult, SetResult, Verdict } from '../../../shared/domain/verify';
-import { VERDICT_TEXT } from '../../../shared/domain/verify';
+import { VERDICT_ERROR, VERDICT_TEXT } from '../../../shared/domain/verify';
 import type { Catalog } from '../catalog/catalog';
 import type { AgeIdentity } from '../crypto/age';
 import { recordVerification } from '../catalog/ledger';
@@ -66,7 +66,7 @@ export class DeepPass {
   failed(a: Artifact, startedAt: number, e: unknown): never {
     const err = mapError(e);
     if (err.code === 'CANCELLED' || err.code === 'STORAGE_UNREACHABLE') throw err;
-    const verdict: Verdict =
+    const verdict: Exclude<Verdict, 'ok'> =
       err.code === 'DECRYPTION_FAILED' && a.recipients.length && /None of the given identities/.test(err.message)
         ? 'undecryptable'
         : err.code === 'UNSAFE_PATH'
@@ -95,10 +95,10 @@ export class DeepPass {
     return { level: 'deep', verdict: 'ok', detail };
   }
 
-  private fail(verdict: Verdict, detail: string): never {
+  private fail(verdict: Exclude<Verdict, 'ok'>, detail: string): never {
     this.record(verdict, detail);
     throw new LifeboatError(
-      'CHECKSUM_MISMATCH',
+      VERDICT_ERROR[verdict],
       `${this.copy.key} failed verification at deep level: ${VERDICT_TEXT[verdict]} (${detail}). Nothing was restored.`,
       { hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.' },
     );

@@ -70,8 +70,16 @@ export function pgLogicalCondition(
   drill: boolean,
 ): string {
   const cp = (checkpoint ?? {}) as PgLogicalCheckpoint;
-  if (drill)
-    return `the scratch database ${p.database} is partial; it is removed with the scratch server when the run ends`;
+  // What happened, from the checkpoint written before each effect: a drill that failed before
+  // CREATE DATABASE (the set refused, the dump unreadable) restored nothing.
+  if (drill) {
+    const scratch = 'the scratch server is removed when the run ends';
+    if (cp.created)
+      return `the scratch database ${p.database} was created by this run and may be partially restored; ${scratch}`;
+    if (cp.dropped)
+      return `the scratch database ${p.database} that this run created was dropped after the failure: nothing of the set is left restored; ${scratch}`;
+    return `nothing was restored: the scratch database ${p.database} was not created; ${scratch}`;
+  }
   if (cp.created)
     return `the database ${p.database} was created by this run and is partially restored: resume to drop and redo it, or drop it by hand`;
   if (cp.dropped)

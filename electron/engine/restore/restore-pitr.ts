@@ -329,7 +329,13 @@ async function extractInto(
 function writeRecoveryConfig(dataDir: string, spool: WalSpool, p: RestorePlan, runAs: RunAs | null): void {
   appendFileSync(
     join(dataDir, 'postgresql.auto.conf'),
-    recoveryConfig({ scriptPath: spool.scriptPath, spool: spool.dir, targetTime: p.target.time, base: p.base.setId }),
+    recoveryConfig({
+      scriptPath: spool.scriptPath,
+      spool: spool.dir,
+      targetTime: p.target.time,
+      base: p.base.setId,
+      stop: p.target.stop,
+    }),
   );
   writeFileSync(join(dataDir, 'recovery.signal'), '');
   rmSync(join(dataDir, 'postmaster.pid'), { force: true });

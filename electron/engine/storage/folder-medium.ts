@@ -22,7 +22,7 @@ import {
   type PartialOwner,
   type SetWriter,
 } from './medium';
-import { makeFolders } from './make-folders';
+import { makeFolders, removeEmptyFolders } from './make-folders';
 
 const PARTIAL_PREFIX = '.partial-';
 const OWNER_FILE = '.owner.json';
@@ -238,16 +238,31 @@ export class FolderMedium implements Medium {
     const setPath = `sets/${system}/${setId}`;
     const finalDir = this.abs(setPath);
     const partialDir = join(systemDir, `${PARTIAL_PREFIX}${setId}-${process.pid}`);
+    // The folders this set made (sets/, sets/<system>/): a failed or cancelled backup removes them
+    // again when they are empty, never one another set lives in.
+    const created: string[] = [];
+    let madePartial = false;
     try {
       // Fails early and clearly on a read-only or foreign-owned medium.
       await access(this.location, constants.W_OK);
-      await makeFolders(systemDir);
-      if (await this.stat(setPath))
-        throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
-      await mkdir(partialDir);
+      for (let attempt = 1; ; attempt++) {
+        created.push(...(await makeFolders(systemDir)));
+        if (await this.stat(setPath))
+          throw new LifeboatError('ALREADY_EXISTS', `A set ${setPath} already exists on ${this.location}.`);
+        try {
+          await mkdir(partialDir);
+          madePartial = true;
+          break;
+        } catch (e) {
+          // Another backup's failure removed the empty system folder between the two steps: make it again.
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw e;
+        }
+      }
       const owner: PartialOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString() };
       await writeDurable(join(partialDir, OWNER_FILE), Buffer.from(JSON.stringify(owner)));
     } catch (e) {
+      if (madePartial) await rm(partialDir, { recursive: true, force: true }).catch(() => undefined);
+      await removeEmptyFolders(created);
       throw mapError(e);
     }
     const sinks: ArtifactSink[] = [];
@@ -278,6 +293,7 @@ export class FolderMedium implements Medium {
       abort: async () => {
         for (const s of sinks) s.stream.destroy();
         await rm(partialDir, { recursive: true, force: true });
+        await removeEmptyFolders(created);
       },
     };
   }

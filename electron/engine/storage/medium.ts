@@ -36,6 +36,8 @@ export interface ObjectStat {
   etag: string | null;
   /** A symbolic link in place of a file (folders only): never followed by readers. */
   symlink?: boolean;
+  /** The storage class as the store names it (S3 HEAD), where it says one. */
+  storageClass?: string;
   /**
    * Cold storage (S3 GLACIER / DEEP_ARCHIVE, an archive access tier): the object exists but cannot
    * be read before a restore request (`restoring` while it runs, `restored` with a readable copy
@@ -133,9 +135,13 @@ export interface Medium {
   localPath(rel: string): string | null;
   /**
    * Media with cold storage only: ask for a readable copy of an archived object for `days` days
-   * (S3 RestoreObject). Says what the object's state is after the call; absent on other media.
+   * (S3 RestoreObject). Says what the object's state is after the call, and its storage class as
+   * the store names it (`STANDARD` for a readable object, `GLACIER`…); absent on other media.
    */
-  requestRestore?(rel: string, o: { days: number; tier: RestoreTier }): Promise<RestoreRequestState>;
+  requestRestore?(
+    rel: string,
+    o: { days: number; tier: RestoreTier },
+  ): Promise<{ state: RestoreRequestState; storageClass: string }>;
 }
 
 export const RESTORE_TIERS = ['Standard', 'Bulk', 'Expedited'] as const;

@@ -382,6 +382,7 @@ export class S3Medium implements Medium {
         size: r.ContentLength ?? 0,
         mtimeMs: r.LastModified?.getTime() ?? 0,
         etag: r.ETag ?? null,
+        storageClass: r.StorageClass ?? 'STANDARD',
         ...(archive ? { archive } : {}),
       };
     } catch (e) {
@@ -442,11 +443,15 @@ export class S3Medium implements Medium {
   }
 
   /** RestoreObject for an archived object (a second request while one runs is answered 409 by S3: said as `restoring`). */
-  async requestRestore(rel: string, o: { days: number; tier: RestoreTier }): Promise<RestoreRequestState> {
+  async requestRestore(
+    rel: string,
+    o: { days: number; tier: RestoreTier },
+  ): Promise<{ state: RestoreRequestState; storageClass: string }> {
     const st = await this.stat(rel);
     if (!st) throw new LifeboatError('NOT_FOUND', `Not on the medium: ${rel}`);
-    if (!st.archive) return 'readable';
-    if (st.archive.state !== 'archived') return st.archive.state;
+    const storageClass = st.archive?.storageClass ?? st.storageClass ?? 'STANDARD';
+    if (!st.archive) return { state: 'readable', storageClass };
+    if (st.archive.state !== 'archived') return { state: st.archive.state, storageClass };
     try {
       await this.client.send(
         new RestoreObjectCommand({
@@ -455,9 +460,9 @@ export class S3Medium implements Medium {
           RestoreRequest: { Days: o.days, GlacierJobParameters: { Tier: o.tier } },
         }),
       );
-      return 'requested';
+      return { state: 'requested', storageClass };
     } catch (e) {
-      if ((e as { name?: string }).name === 'RestoreAlreadyInProgress') return 'restoring';
+      if ((e as { name?: string }).name === 'RestoreAlreadyInProgress') return { state: 'restoring', storageClass };
       throw s3Failure(e, `restore request for ${rel}`);
     }
   }

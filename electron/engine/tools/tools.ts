@@ -3,8 +3,25 @@ import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ToolStatus } from '../../../shared/domain/app';
 
-/** External tools Lifeboat drives, and why. */
-export const TOOLS: ReadonlyArray<{ name: string; purpose: string; pg: boolean }> = [
+/** An external tool Lifeboat drives, and why. */
+export interface ToolSpec {
+  name: string;
+  purpose: string;
+  /** A PostgreSQL tool: looked for in the versioned install directories too. */
+  pg: boolean;
+  /** Other names that do the same (mysql for mariadb), tried in order after `name`. */
+  alternatives?: string[];
+  /** The set kinds that need it (absent: every install needs it): missing, it is no problem for anything else. */
+  only?: string;
+  /** Folders looked in before PATH (a server binary in /usr/sbin; LIFEBOAT_REDIS_BIN). */
+  preferDirs?: () => string[];
+  /** How it tells its version; null for a tool that has no such flag (redis-check-aof). */
+  versionArgs?: string[] | null;
+}
+
+const redisDirs = (): string[] => (process.env.LIFEBOAT_REDIS_BIN ? [process.env.LIFEBOAT_REDIS_BIN] : []);
+
+export const TOOLS: ReadonlyArray<ToolSpec> = [
   { name: 'pg_dump', purpose: 'logical PostgreSQL backups', pg: true },
   { name: 'pg_restore', purpose: 'logical restores and dump checks', pg: true },
   { name: 'pg_basebackup', purpose: 'base backups for point-in-time recovery', pg: true },
@@ -14,7 +31,52 @@ export const TOOLS: ReadonlyArray<{ name: string; purpose: string; pg: boolean }
   { name: 'tar', purpose: 'restoring file sets by hand', pg: false },
   { name: 'zstd', purpose: 'restoring by hand', pg: false },
   { name: 'age', purpose: 'restoring encrypted sets by hand', pg: false },
-  { name: 'openssl', purpose: 'checking signatures by hand', pg: false },
+  { name: 'openssl', purpose: 'checking signatures by hand', pg: false, versionArgs: ['version'] },
+  // Needed only for the set kinds that use them (electron/engine/redis, electron/engine/mysql).
+  {
+    name: 'redis-server',
+    purpose: 'scratch Redis for restore-level checks and drills',
+    pg: false,
+    only: 'redis sets',
+    preferDirs: redisDirs,
+  },
+  {
+    name: 'redis-check-rdb',
+    purpose: "deep verification of a redis set's RDB",
+    pg: false,
+    only: 'redis sets',
+    preferDirs: redisDirs,
+  },
+  {
+    name: 'redis-check-aof',
+    purpose: "deep verification of a redis set's AOF directory",
+    pg: false,
+    only: 'redis sets',
+    preferDirs: redisDirs,
+    versionArgs: null,
+  },
+  {
+    name: 'mariadb',
+    alternatives: ['mysql'],
+    purpose: 'MySQL/MariaDB restores (the client replays the dump)',
+    pg: false,
+    only: 'mysql sets',
+  },
+  {
+    name: 'mariadb-dump',
+    alternatives: ['mysqldump'],
+    purpose: 'MySQL/MariaDB backups',
+    pg: false,
+    only: 'mysql sets',
+  },
+  {
+    // Not MySQL's mysqld: the scratch server is MariaDB's (mysql/scratch-server.ts).
+    name: 'mariadbd',
+    purpose: 'scratch MariaDB for mysql drills (with mariadb-install-db)',
+    pg: false,
+    only: 'mysql sets',
+    preferDirs: () => ['/usr/sbin', '/usr/libexec'],
+  },
 ];
 
 export function isExecutable(path: string): boolean {
@@ -79,23 +141,35 @@ export function toolVersion(path: string, args: string[] = ['--version']): Promi
 export async function toolStatus(pgBinDir: string): Promise<ToolStatus[]> {
   return Promise.all(
     TOOLS.map(async (t): Promise<ToolStatus> => {
-      const path = findExecutable(t.name, { preferDirs: [pgBinDir], pg: t.pg });
-      if (!path) {
+      const names = [t.name, ...(t.alternatives ?? [])];
+      const preferDirs = [pgBinDir, ...(t.preferDirs?.() ?? [])];
+      let found: { name: string; path: string } | null = null;
+      for (const name of names) {
+        const path = findExecutable(name, { preferDirs, pg: t.pg });
+        if (path) {
+          found = { name, path };
+          break;
+        }
+      }
+      const only = t.only ?? null;
+      if (!found) {
         return {
-          name: t.name,
+          name: names.join(' | '),
           purpose: t.purpose,
           path: null,
           version: null,
-          problem: `${t.name} was not found on PATH${t.pg ? ' or in the PostgreSQL install directories' : ''}.`,
+          only,
+          problem: `${names.join(' or ')} was not found on PATH${t.pg ? ' or in the PostgreSQL install directories' : ''}${only ? ` (needed only for ${only})` : ''}.`,
         };
       }
-      const version = await toolVersion(path, t.name === 'openssl' ? ['version'] : ['--version']);
+      const version = t.versionArgs === null ? 'installed' : await toolVersion(found.path, t.versionArgs);
       return {
-        name: t.name,
+        name: found.name,
         purpose: t.purpose,
-        path,
+        path: found.path,
         version,
-        problem: version ? null : `${path} did not report a version.`,
+        only,
+        problem: version ? null : `${found.path} did not report a version.`,
       };
     }),
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretFor, type CredentialStore } from '../../credentials/credential-store';
 import { LifeboatError } from '../../errors';
 import { MYSQL_DB_NAME, mysqlDisplayUrl, parseMysqlUrl, type MysqlTarget } from '../../mysql/connection';
 import { ScratchMariadb } from '../../mysql/scratch-server';
@@ -7,10 +8,15 @@ import { defineAction } from './types';
 
 /**
  * The live server a step restores into: the URL given (never with a password: runs are stored),
- * the password from MYSQL_PWD of the Lifeboat process (keychain references for MySQL are not
- * supported yet).
+ * the password from the keychain reference (`credential: mysql:<id>`), else MYSQL_PWD of the
+ * Lifeboat process; never in an argument list (the tools read a 0600 option file).
  */
-function liveTarget(url: string | undefined, database: string): MysqlTarget {
+export async function liveMysqlTarget(
+  store: Pick<CredentialStore, 'get'>,
+  url: string | undefined,
+  database: string,
+  credential: string | undefined,
+): Promise<MysqlTarget> {
   if (!url) throw new LifeboatError('BAD_INPUT', 'This step needs a MySQL target (mysql://user@host:3306/<database>).');
   const parsed = parseMysqlUrl(url.replace(/\/[^/?]*(\?|$)/, `/${database}$1`));
   if (parsed.password !== null)
@@ -18,10 +24,11 @@ function liveTarget(url: string | undefined, database: string): MysqlTarget {
       'BAD_INPUT',
       'A MySQL target in a runbook must not carry its password: runs and reports are stored.',
       {
-        hint: 'Set MYSQL_PWD in the environment Lifeboat runs in.',
+        hint: 'Store it in the keychain and give the reference (credential: mysql:<id>), or set MYSQL_PWD in the environment Lifeboat runs in.',
       },
     );
-  return { ...parsed, password: process.env.MYSQL_PWD ?? null, database };
+  const password = credential ? await secretFor(store, credential) : (process.env.MYSQL_PWD ?? null);
+  return { ...parsed, password, database };
 }
 
 /**
@@ -37,6 +44,8 @@ export const restoreMysqlAction = defineAction({
       set: z.string().min(1),
       database: z.string().regex(MYSQL_DB_NAME, 'a plain database name (letters, digits, _)'),
       target: z.string().optional(),
+      /** The keychain reference of the target's password (mysql:<id>); else MYSQL_PWD. */
+      credential: z.string().optional(),
       allow_unsigned: z.boolean().default(false),
     })
     .strict(),
@@ -45,7 +54,7 @@ export const restoreMysqlAction = defineAction({
   condition: mysqlCondition,
   async run(p, ctx) {
     if (!ctx.drill) {
-      const t = liveTarget(p.target, p.database);
+      const t = await liveMysqlTarget(ctx.deps.credentials, p.target, p.database, p.credential);
       return restoreMysql(p, ctx, { admin: t, user: () => Promise.resolve(t), where: mysqlDisplayUrl(t) });
     }
     ctx.log('info', 'starting a scratch MariaDB for the drill');

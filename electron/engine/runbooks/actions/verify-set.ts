@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VERDICT_TEXT, VERIFY_LEVELS } from '../../../../shared/domain/verify';
+import { VERDICT_ERROR, VERDICT_TEXT, VERIFY_LEVELS } from '../../../../shared/domain/verify';
 import { LifeboatError } from '../../errors';
 import { runVerify } from '../../verify/run';
 import { defineAction } from './types';
@@ -75,11 +75,14 @@ export const verifySetAction = defineAction({
         { hint: 'Give the missing key or install the missing tool, and run the step again.' },
       );
     if (r.verdict !== 'ok') {
+      const unpinned = r.verdict === 'untrusted-signer' || r.verdict === 'unsigned';
       throw new LifeboatError(
-        'CHECKSUM_MISMATCH',
+        VERDICT_ERROR[r.verdict],
         `${r.key} failed verification at ${r.level} level: ${VERDICT_TEXT[r.verdict]}${r.detail ? ` (${r.detail})` : ''}.`,
         {
-          hint: 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',
+          hint: unpinned
+            ? 'If you know the signer, pin its key (lifeboat keys trust <file.pub>, or Settings → Pinned signing keys) and run the step again; else pick another set (an older one, or a copy on another medium).'
+            : 'Pick another set (an older one, or a copy on another medium) and do not restore this one.',
         },
       );
     }

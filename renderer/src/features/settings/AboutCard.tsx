@@ -131,9 +131,14 @@ export function AboutCard(): React.JSX.Element {
               {tools.value.map((t) => (
                 <tr key={t.name}>
                   <td className="mono nowrap">{t.name}</td>
-                  <td>{t.purpose}</td>
                   <td>
-                    {t.problem ? (
+                    {t.purpose}
+                    {t.only ? ` (only for ${t.only})` : ''}
+                  </td>
+                  <td>
+                    {t.only && !t.path ? (
+                      <span className="status">not installed</span>
+                    ) : t.problem ? (
                       <span className="status status-red">missing</span>
                     ) : (
                       <span className="mono">{t.version}</span>
