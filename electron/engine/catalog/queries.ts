@@ -1,6 +1,7 @@
 import { LifeboatError } from '../errors';
 import type { Settings } from '../settings/settings';
 import type { Catalog } from './catalog';
+import { hashFromColumn } from './hash-column';
 import type { SetDetail } from '../../../shared/domain/catalog';
 
 /** Named read queries of the catalog, shared by the CLI and the IPC handlers. */
@@ -251,7 +252,7 @@ export function setDetail(catalog: Catalog, setIdOrKey: string): SetDetail | nul
       : null,
     artifacts: catalog
       .stmt(
-        'SELECT path, role, bytes, sha256, plain_bytes AS plainBytes, plain_sha256 AS plainSha256, encodings FROM artifacts WHERE set_key = ? ORDER BY path',
+        `SELECT path, role, bytes, ${hashFromColumn('sha256')}, plain_bytes AS plainBytes, ${hashFromColumn('plain_sha256', 'plainSha256')}, encodings FROM artifacts WHERE set_key = ? ORDER BY path`,
       )
       .all(found.key) as SetDetail['artifacts'],
     verifications: catalog
