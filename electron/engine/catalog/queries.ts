@@ -411,10 +411,13 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
   const re = globToRegExp(pattern);
   const literal = longestLiteral(pattern);
   // The order comes from the sets alone; each set's text is then read by key, lazily (sorting
-  // rows that carry the texts would copy them all through SQLite's sorter).
+  // rows that carry the texts would copy them all through SQLite's sorter). CROSS JOIN: the
+  // indexed sets lead (file_paths' set_key index), each looked up in sets by key, then sorted.
+  // Left to itself SQLite walked every set newest first and probed file_paths for each: at
+  // 100,000 sets with 100 indexed, 100,000 probes, three times the time of the search itself.
   const sets = catalog
     .stmt(
-      `SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`,
+      `SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp CROSS JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`,
     )
     .all(...(system ? [system] : [])) as Array<{ setKey: string; system: string; createdAt: string }>;
   // Read as bytes (CAST is a plain copy in SQLite): the literal is searched in the UTF-8 bytes
