@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIFEBOAT, ROOT, median } from './lib.mjs';
 
@@ -180,9 +180,16 @@ function measureMedium(work, sets) {
 
 export async function run() {
   const work = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-catalog-'));
+  // The load average beside the numbers: the machine may be shared (the times are the CLI's whole process).
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(1))
+      .join(', ');
   try {
+    const loadBefore = load();
     const small = measureMedium(work, SETS);
     const large = measureMedium(work, LARGE_SETS);
+    const loadAfter = load();
     for (const [n, m] of [
       [SETS, small],
       [LARGE_SETS, large],
@@ -210,6 +217,8 @@ export async function run() {
       `| catalog size on disk | ${both((m) => `${(m.size / 2 ** 20).toFixed(1)} MiB`)} | | |`,
       '',
       "Where the time and memory go at 100,000 sets (CPU profiles of `lifeboat scan`, 2026-12-02, on a machine shared with other jobs): about half of a first scan is SQLite writing the catalog — about 3.3 KiB a set before the file index, three quarters of it the artifacts table (1,000,000 rows, two 64-digit hex hashes each); about a third is reading the medium — an lstat per manifest in the listing, then per manifest four more (no link on the way), a stat for its signature, open, read and close; the rest is parsing, checking and hashing manifests and judging each system's trend. SQLite's page cache is 8 MiB while scanning (32 MiB gave 43 s instead of 49 s at 100,000 sets, and 60 MiB more RSS). Memory: Node with the CLI's modules is about 64 MiB before the scan starts; the scan itself holds the folders left to read (one text each, about 8 MiB at 100,000), the keys seen (about 8 MiB) and one batch of 250 manifests; the rest of the peak is garbage V8 lets grow (to about 120 MiB of heap at 100,000 sets) before its first full collection. What would close the gaps: hashes stored as 32-byte blobs (a migration: about half the artifacts table and its write time); reading and parsing manifests on a worker thread with a capped heap (`resourceLimits.maxOldGenerationSizeMb`), so their garbage is collected within a bound; a listing per system (a Medium interface change: list one system, classify it, drop it), so the 24 MiB of listed folders and the known lines are never all in memory at once — the rescan's peak.",
+      '',
+      `Load average (1, 5, 15 min) at the start of this run: ${loadBefore}; at its end: ${loadAfter} (2 cores).`,
       '',
       'The whole-process times include Node start-up and opening the catalog with its integrity check. `sets --system X` returns 200 sets at 10,000 and 2,000 at 100,000.',
       '',
