@@ -34,6 +34,18 @@ if (argv[0] === 'restore' && argv[1] === 'pg-pitr') {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
 
+// `scan` reads a manifest per set, and a fleet's bucket holds 100,000 sets and more: each batch's
+// parsed manifests live just long enough to be promoted, and V8 let the garbage grow its heap by
+// 60-90 MiB before collecting it (peak goal < 150 MiB, BENCHMARKS.md "Catalog"). Optimizing for
+// size makes V8 grow its heap in smaller steps and collect sooner; the young generation is kept
+// at its initial 1 MiB as above. At 10,000 sets: 95 MiB peak instead of 123 MiB, the same CPU time.
+if (argv[0] === 'scan') {
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--optimize-for-size');
+  v8.setFlagsFromString('--max-semi-space-size=1');
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 const cli = join(__dirname, '..', 'out', 'main', 'cli.js');
 if (!existsSync(cli)) {
   process.stderr.write('lifeboat: the CLI is not built yet. Run `npm run build` (or `npm ci`, which builds it).\n');

@@ -1,10 +1,14 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../electron/engine/catalog/catalog';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../electron/engine/catalog/migrations';
 import { tempDir } from '../helpers/temp';
+import { hashFromColumn } from '../../electron/engine/catalog/hash-column';
+import { setArtifacts } from '../../electron/engine/catalog/lookups';
+import { setDetail } from '../../electron/engine/catalog/queries';
 
 let dir: ReturnType<typeof tempDir>;
 let path: string;
@@ -251,6 +255,74 @@ describe('catalog migration 009', () => {
     expect(
       c.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'media_location'").pluck().get(),
     ).toBe(1);
+    c.close();
+  });
+});
+
+describe('catalog migration 010', () => {
+  it('stores artifact hashes as 32-byte blobs, and every reader gives back the hex it read before', () => {
+    const old = Catalog.open(path, { targetVersion: 9 });
+    const hex = (n: number): string => createHash('sha256').update(String(n)).digest('hex');
+    old.db.prepare("INSERT INTO media (id, kind, location, first_seen) VALUES ('m1', 'folder', '/m', 'now')").run();
+    const set = old.db.prepare(
+      "INSERT INTO sets (key, set_id, system, kind, origin, created_at) VALUES (?, ?, 'db', 'files', ?, '2026-01-01T00:00:00Z')",
+    );
+    const presence = old.db.prepare(
+      "INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen) VALUES (?, 'm1', ?, 'now', 'now')",
+    );
+    const artifact = old.db.prepare(
+      'INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    // Rows as the writers of version 9 made them: hex text; a foreign set's checksum not a SHA-256, and none at all.
+    set.run('db/1', '1', 'lifeboat');
+    presence.run('db/1', 'sets/db/1');
+    artifact.run('db/1', 'index.json.zst', 'file-index', 10, hex(1), 40, hex(2), 'zstd');
+    artifact.run('db/1', 'part-0.tar.zst', 'files-tar', 11, hex(3), 41, hex(4), 'zstd');
+    set.run('db/2', '2', 'seed-script');
+    presence.run('db/2', 'db-2.tar.gz');
+    artifact.run('db/2', 'db-2.tar.gz', 'files-tar-gz', 12, 'D41D8CD98F00B204', null, null, 'gzip');
+    artifact.run('db/2', 'db-2.sql.gz', 'sql-dump-gz', 13, null, null, null, 'gzip');
+    const before = {
+      rows: old.db
+        .prepare('SELECT set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings FROM artifacts')
+        .all(),
+      one: setArtifacts(old, 'db/1'),
+      two: setArtifacts(old, 'db/2'),
+      detail: setDetail(old, 'db/1')!.artifacts,
+    };
+    const text = old.db
+      .prepare('SELECT sum(length(sha256) + length(plain_sha256)) FROM artifacts')
+      .pluck()
+      .get() as number;
+    old.close();
+    const c = migrateFromPrevious(10);
+    expect(
+      c.db.prepare("SELECT typeof(sha256), length(sha256) FROM artifacts WHERE set_key = 'db/1'").raw().all(),
+    ).toEqual([
+      ['blob', 32],
+      ['blob', 32],
+    ]);
+    expect(c.db.prepare("SELECT sha256 FROM artifacts WHERE path = 'db-2.tar.gz'").pluck().get()).toBe(
+      'D41D8CD98F00B204',
+    );
+    expect(c.db.prepare('SELECT sum(length(sha256) + length(plain_sha256)) FROM artifacts').pluck().get()).toBe(
+      text / 2,
+    );
+    // The readers give what they gave before: hex at the edge.
+    expect(setArtifacts(c, 'db/1')).toEqual(before.one);
+    expect(setArtifacts(c, 'db/2')).toEqual(before.two);
+    expect(setDetail(c, 'db/1')!.artifacts).toEqual(before.detail);
+    expect(before.detail[0]).toMatchObject({ sha256: hex(1), plainSha256: hex(2) });
+    expect(
+      c.db
+        .prepare(
+          `SELECT set_key, path, role, bytes, ${hashFromColumn('sha256')}, plain_bytes, ${hashFromColumn('plain_sha256')}, encodings FROM artifacts`,
+        )
+        .all(),
+    ).toEqual(before.rows);
+    // Still removed with their set.
+    c.db.prepare("DELETE FROM sets WHERE key = 'db/2'").run();
+    expect(c.db.prepare('SELECT count(*) FROM artifacts').pluck().get()).toBe(2);
     c.close();
   });
 });

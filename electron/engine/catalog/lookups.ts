@@ -1,4 +1,5 @@
 import type { Catalog } from './catalog';
+import { hashFromColumn } from './hash-column';
 
 /**
  * Small reads of the catalog that restores, verification, set selection, the console and the demo
@@ -45,7 +46,7 @@ export function setArtifacts(
   key: string,
 ): Array<{ path: string; role: string; bytes: number; sha256: string | null }> {
   return catalog
-    .stmt('SELECT path, role, bytes, sha256 FROM artifacts WHERE set_key = ? ORDER BY path')
+    .stmt(`SELECT path, role, bytes, ${hashFromColumn('sha256')} FROM artifacts WHERE set_key = ? ORDER BY path`)
     .all(key) as Array<{
     path: string;
     role: string;

@@ -285,6 +285,37 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX media_location ON media(location);
     `,
   },
+  {
+    version: 10,
+    name: 'artifact hashes as 32-byte blobs',
+    sql: `
+      -- The artifacts table at fleet scale (issue 22: 1,000,000 rows at 100,000 sets) held each
+      -- SHA-256 as 64 hex digits: as 32 bytes the table is about half its size and half its write
+      -- time. A value that is not lowercase 64-digit hex (another tool's checksum) stays the text it
+      -- was; readers convert back at their edge (catalog/hash-column.ts). Nothing references this
+      -- table, so it is rebuilt with foreign keys on.
+      CREATE TABLE artifacts_v10 (
+        set_key       TEXT NOT NULL REFERENCES sets(key) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        bytes         INTEGER NOT NULL,
+        sha256        BLOB,                      -- 32 bytes (see above)
+        plain_bytes   INTEGER,
+        plain_sha256  BLOB,
+        encodings     TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (set_key, path)
+      ) WITHOUT ROWID;
+      INSERT INTO artifacts_v10 (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings)
+        SELECT set_key, path, role, bytes,
+          CASE WHEN typeof(sha256) = 'text' AND length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*' THEN unhex(sha256) ELSE sha256 END,
+          plain_bytes,
+          CASE WHEN typeof(plain_sha256) = 'text' AND length(plain_sha256) = 64 AND plain_sha256 NOT GLOB '*[^0-9a-f]*' THEN unhex(plain_sha256) ELSE plain_sha256 END,
+          encodings
+        FROM artifacts;
+      DROP TABLE artifacts;
+      ALTER TABLE artifacts_v10 RENAME TO artifacts;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

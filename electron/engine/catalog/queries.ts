@@ -1,6 +1,7 @@
 import { LifeboatError } from '../errors';
 import type { Settings } from '../settings/settings';
 import type { Catalog } from './catalog';
+import { hashFromColumn } from './hash-column';
 import type { SetDetail } from '../../../shared/domain/catalog';
 
 /** Named read queries of the catalog, shared by the CLI and the IPC handlers. */
@@ -251,7 +252,7 @@ export function setDetail(catalog: Catalog, setIdOrKey: string): SetDetail | nul
       : null,
     artifacts: catalog
       .stmt(
-        'SELECT path, role, bytes, sha256, plain_bytes AS plainBytes, plain_sha256 AS plainSha256, encodings FROM artifacts WHERE set_key = ? ORDER BY path',
+        `SELECT path, role, bytes, ${hashFromColumn('sha256')}, plain_bytes AS plainBytes, ${hashFromColumn('plain_sha256', 'plainSha256')}, encodings FROM artifacts WHERE set_key = ? ORDER BY path`,
       )
       .all(found.key) as SetDetail['artifacts'],
     verifications: catalog
@@ -410,10 +411,13 @@ export function findFiles(catalog: Catalog, glob: string, system?: string, limit
   const re = globToRegExp(pattern);
   const literal = longestLiteral(pattern);
   // The order comes from the sets alone; each set's text is then read by key, lazily (sorting
-  // rows that carry the texts would copy them all through SQLite's sorter).
+  // rows that carry the texts would copy them all through SQLite's sorter). CROSS JOIN: the
+  // indexed sets lead (file_paths' set_key index), each looked up in sets by key, then sorted.
+  // Left to itself SQLite walked every set newest first and probed file_paths for each: at
+  // 100,000 sets with 100 indexed, 100,000 probes, three times the time of the search itself.
   const sets = catalog
     .stmt(
-      `SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`,
+      `SELECT s.key AS setKey, s.system, s.created_at AS createdAt FROM file_paths fp CROSS JOIN sets s ON s.key = fp.set_key ${system ? 'WHERE s.system = ?' : ''} ORDER BY s.created_at DESC, s.key`,
     )
     .all(...(system ? [system] : [])) as Array<{ setKey: string; system: string; createdAt: string }>;
   // Read as bytes (CAST is a plain copy in SQLite): the literal is searched in the UTF-8 bytes

@@ -7,6 +7,7 @@ import { sha256Hex, type Manifest } from '../format/manifest';
 import type { JobContext } from '../jobs/job-manager';
 import type { ListedFile, ListedSetFolder, Medium } from '../storage/medium';
 import type { Catalog } from './catalog';
+import { hashFromColumn } from './hash-column';
 import { parsePgbrStored, type PgbrWal } from '../foreign/pgbackrest/wal';
 import { systemNameFrom } from '../foreign/names';
 import type { ForeignSecrets, ForeignSet } from '../foreign/types';
@@ -55,7 +56,7 @@ const UNINDEXED_PAGE = 256;
 function unindexedPage(catalog: Catalog, mediumId: string, recordedAt: string | null, after: string): Unindexed[] {
   return catalog
     .stmt(
-      `SELECT p.set_key AS key, p.set_path AS setPath, a.path, a.encodings, a.plain_bytes AS plainBytes, a.plain_sha256 AS plainSha256
+      `SELECT p.set_key AS key, p.set_path AS setPath, a.path, a.encodings, a.plain_bytes AS plainBytes, ${hashFromColumn('a.plain_sha256', 'plainSha256')}
        FROM presence p JOIN sets s ON s.key = p.set_key
        JOIN artifacts a ON a.set_key = p.set_key AND a.role = 'file-index'
        WHERE p.medium_id = ? AND p.missing_since IS NULL AND (? IS NULL OR p.last_seen = ?) AND p.set_path > ?

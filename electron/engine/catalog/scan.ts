@@ -19,6 +19,7 @@ import { recordMedium, recordSet } from './sets';
 import { knownSets, pathOfLine, unchanged, type Known } from './scan-known';
 import { indexFileSets, indexResticSnapshots, summariseWalArchives, type ReadSet } from './scan-index';
 import { judgeSystem } from './trends';
+import { hashToColumn } from './hash-column';
 import { DEFAULT_INDICATOR, type IndicatorThresholds } from '../settings/settings';
 
 export interface ScanSummary {
@@ -727,7 +728,7 @@ function recordForeignSet(catalog: Catalog, mediumId: string, f: ForeignSet, now
     'INSERT INTO artifacts (set_key, path, role, bytes, sha256, plain_bytes, plain_sha256, encodings) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT(set_key, path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256',
   );
   for (const a of f.artifacts)
-    insert.run(key, a.path, a.role, a.bytes, a.sha256 ?? null, /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
+    insert.run(key, a.path, a.role, a.bytes, hashToColumn(a.sha256), /-gz(\+enc)?$/.test(a.role) ? 'gzip' : '');
   catalog
     .stmt(
       `INSERT INTO presence (set_key, medium_id, set_path, first_seen, last_seen, missing_since) VALUES (?, ?, ?, ?, ?, NULL)

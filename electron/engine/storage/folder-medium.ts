@@ -1,5 +1,15 @@
 import { isUtf8 } from 'node:buffer';
-import { constants, createReadStream, existsSync, lstatSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+} from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -398,13 +408,49 @@ export class FolderMedium implements Medium {
     }
   }
 
-  async readFile(rel: string): Promise<Buffer> {
-    this.refuseLinks(rel);
+  /** The medium folder's own path with its links resolved (its mount point may be reached through one); null if unknown. */
+  private realLocation: string | null | undefined;
+
+  /**
+   * A small file read whole, never through a link: opened with O_NOFOLLOW (the file itself), then,
+   * on Linux, the path the kernel actually opened (/proc/self/fd) must be the one asked for under
+   * the medium folder — a link on the way (a symlinked set or system folder) resolves elsewhere.
+   * That is three system calls fewer per manifest than an lstat of every part of the path, and it
+   * checks the file that was opened rather than the path a moment before. Elsewhere (no /proc),
+   * the lstat of every part, as before. A scan of 100,000 sets reads 100,000 manifests this way.
+   */
+  private readNoLinks(rel: string): Buffer {
+    const abs = this.abs(rel);
+    let fd: number;
     try {
-      return readFileSync(this.abs(rel));
+      fd = openSync(abs, constants.O_RDONLY | NOFOLLOW);
     } catch (e) {
+      // The file itself is a link (ELOOP; EMLINK on some BSDs): said by name.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'EMLINK') this.refuseLinks(rel);
       throw mapError(e);
     }
+    try {
+      const opened = openedPath(fd);
+      if (opened === null) this.refuseLinks(rel);
+      else if (opened !== join((this.realLocation ??= realLocationOf(this.location)) ?? this.location, rel)) {
+        this.refuseLinks(rel);
+        // No link left to name (it changed since, or the medium folder moved): refused all the same.
+        throw new LifeboatError(
+          'UNSAFE_PATH',
+          `${rel} is reached through a symbolic link; Lifeboat never follows links on a medium.`,
+        );
+      }
+      return readFileSync(fd);
+    } catch (e) {
+      throw mapError(e);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async readFile(rel: string): Promise<Buffer> {
+    return this.readNoLinks(rel);
   }
 
   async readOptional(rel: string): Promise<Buffer | null> {
@@ -412,10 +458,10 @@ export class FolderMedium implements Medium {
     // than the file system call.
     if (!existsSync(this.abs(rel))) return null;
     try {
-      return readFileSync(this.abs(rel));
+      return this.readNoLinks(rel);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw mapError(e);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || mapError(e).code === 'NOT_FOUND') return null;
+      throw e;
     }
   }
 
@@ -502,6 +548,27 @@ export class FolderMedium implements Medium {
     // '.' is the medium folder itself: a restic repository scanned at its own root lives there.
     if (rel === '.' || rel === '') return this.location;
     return this.abs(rel);
+  }
+}
+
+/** O_NOFOLLOW where there is one (not on Windows, where the lstat of every part decides). */
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/** The path the kernel opened for a descriptor (Linux), or null when this system cannot say. */
+function openedPath(fd: number): string | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+function realLocationOf(location: string): string | null {
+  try {
+    return realpathSync.native(location);
+  } catch {
+    return null;
   }
 }
 
