@@ -8,7 +8,9 @@
 // Both sides compress with zstd level 3 and encrypt (age / aes-256-cbc). Two datasets, each on
 // its own cluster: pgbench -s 30 with pgbench's own workload, and the realistic table (text,
 // numbers, timestamps, jsonb) with a workload updating and inserting its rows, so base backups
-// and WAL compress as real data does rather than ~50× like pgbench's blank-padded rows.
+// and WAL compress as real data does rather than ~50× like pgbench's blank-padded rows. Each
+// cluster is a physical copy of the suite's shared datasets (lib.mjs cloneDataset: loaded once for
+// the backup, PITR and restore benches) with the other database dropped.
 import { execFileSync, execSync } from 'node:child_process';
 import {
   chmodSync,
@@ -26,16 +28,14 @@ import {
   LIFEBOAT,
   compare,
   dropCaches,
+  cloneDataset,
   duBytes,
   mib,
   pgBin,
   pgbackrestConf,
-  realisticSql,
-  startCluster,
 } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const SCALE = Number(process.env.PITR_SCALE ?? 30);
 const WORKLOAD_SECONDS = Number(process.env.PITR_WORKLOAD_SECONDS ?? 60);
 // Real rows make more WAL per second (full pages that compress ~2×): 30 s give as much as
 // pgbench's 60 s, and keep the suite under 20 minutes.
@@ -64,17 +64,12 @@ const REALISTIC_WORKLOAD = [
 const DATASETS = [
   {
     key: 'pgbench',
-    load: (cluster) =>
-      execSync(`${pgBin()}/pgbench -i -q -s ${SCALE} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`, {
-        stdio: 'ignore',
-      }),
     workload: '',
     seconds: WORKLOAD_SECONDS,
     push: true,
   },
   {
     key: 'realistic',
-    load: (cluster) => cluster.psql(realisticSql(Number(process.env.BENCH_REALISTIC_ROWS ?? 1_700_000))),
     workload: REALISTIC_WORKLOAD,
     seconds: REALISTIC_WORKLOAD_SECONDS,
     push: false,
@@ -106,13 +101,15 @@ async function runDataset(dataset) {
   const repo = join(work, 'pgbackrest', 'repo');
   let cluster = null;
   try {
-    console.error(`bench pitr (${dataset.key}): cluster with archiving into both tools, loading…`);
-    cluster = await startCluster({
+    console.error(`bench pitr (${dataset.key}): a copy of the shared dataset, archiving into both tools…`);
+    const cloned = await cloneDataset('pitr', dataset.key, {
       wal_level: 'replica',
       archive_mode: 'on',
       full_page_writes: 'on',
       max_wal_size: '1GB',
     });
+    cluster = cloned.cluster;
+    const db = dataset.key;
     if (process.getuid() === 0) {
       chownSync(cluster.dir, uid(), gid());
     }
@@ -122,8 +119,6 @@ async function runDataset(dataset) {
     cluster.psql(`ALTER SYSTEM SET archive_command = '${archiveCommand.replace(/'/g, "''")}'`);
     cluster.psql('SELECT pg_reload_conf()');
     execSync(asPg(`pgbackrest --config=${conf} --stanza=bench stanza-create`), { stdio: 'inherit' });
-    dataset.load(cluster);
-    cluster.psql('CHECKPOINT');
 
     console.error(`bench pitr (${dataset.key}): base backups, timed side by side (lifeboat pg-base, pgbackrest full)…`);
     // The last of each tool's backups is the one its restore below starts from.
@@ -149,7 +144,7 @@ async function runDataset(dataset) {
       workloadArgs = `-n -f ${file}`;
     }
     execSync(
-      `${pgBin()}/pgbench -c 2 -j 2 -T ${dataset.seconds} ${workloadArgs} -h 127.0.0.1 -p ${cluster.port} -U postgres postgres`,
+      `${pgBin()}/pgbench -c 2 -j 2 -T ${dataset.seconds} ${workloadArgs} -h 127.0.0.1 -p ${cluster.port} -U postgres ${db}`,
       { stdio: 'ignore' },
     );
     const walBytes = Number(cluster.psql(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${lsn0}')::bigint`));
@@ -157,7 +152,7 @@ async function runDataset(dataset) {
       'SELECT to_char(clock_timestamp() AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')',
     );
     execSync('sleep 1');
-    cluster.psql('CREATE TABLE after_target (x int)');
+    cluster.psql('CREATE TABLE after_target (x int)', db);
     const last = cluster.psql('SELECT pg_walfile_name(pg_current_wal_lsn())');
     cluster.psql('SELECT pg_switch_wal()');
     for (let i = 0; i < 600; i++) {
@@ -231,10 +226,10 @@ async function runDataset(dataset) {
       cold = compare(RUNS, [withDrop(lifeboatPitr), withDrop(pgbackrestPitr)]);
     }
 
-    const dbMiB = mib(Number(cluster.psql("SELECT pg_database_size('postgres')")));
+    const dbMiB = mib(Number(cluster.psql(`SELECT pg_database_size('${db}')`)));
     const head = [
       dataset.key === 'pgbench'
-        ? `#### pgbench -i -s ${SCALE} (${dbMiB} MiB), then ${dataset.seconds} s of pgbench writing ${mib(walBytes)} MiB of WAL`
+        ? `#### pgbench -i -s ${process.env.BENCH_PGBENCH_SCALE ?? 30} (${dbMiB} MiB), then ${dataset.seconds} s of pgbench writing ${mib(walBytes)} MiB of WAL`
         : `#### Realistic data (text, numbers, timestamps, jsonb; ${dbMiB} MiB), then ${dataset.seconds} s of updates and inserts writing ${mib(walBytes)} MiB of WAL`,
       '',
       `Archived by both tools from one archive_command; each restores its full base backup into an empty data directory and replays to the same target time, until promotion. Both compress with zstd 3 and encrypt. Median of ${RUNS}.`,
