@@ -250,7 +250,7 @@ async function runDataset(dataset) {
         : coldRefused
           ? [`Cold runs were not possible here: ${coldRefused}.`, '']
           : [
-              "Not run cold by default (stored in a few tens of MiB, cold adds little but the programs' start; `PITR_MODES=warm,cold` runs it).",
+              "Not run cold here (PITR_MODES; by default only the realistic dataset runs cold: pgbench's base and WAL are stored in a few tens of MiB, so cold adds little but the programs' start).",
               '',
             ]),
       `**The same pgBackRest repository restored by Lifeboat (no pgbackrest; every file's SHA-1 and every segment's checked) / by pgbackrest restore: ${ratioForeign.toFixed(2)}×** (goal ≤ 1.2×).`,
