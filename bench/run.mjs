@@ -24,7 +24,9 @@ const missing = ['restic', 'zstd', 'age', 'pgbackrest'].filter((t) => {
 });
 if (missing.length) execSync(`apt-get install -y -qq ${missing.join(' ')}`, { stdio: 'inherit' });
 
-const wanted = process.argv[2];
+// `--rewrite`: BENCHMARKS.md again from bench/sections, nothing measured (after a section's notes were edited).
+const rewrite = process.argv[2] === '--rewrite';
+const wanted = rewrite ? undefined : process.argv[2];
 const benches = readdirSync(here)
   .filter((f) => f.endsWith('.bench.mjs'))
   .map((f) => f.replace('.bench.mjs', ''));
@@ -49,7 +51,7 @@ const sayTimes = () => {
 };
 try {
   for (const name of benches) {
-    if (wanted && name !== wanted) continue;
+    if (rewrite || (wanted && name !== wanted)) continue;
     console.error(`== ${name}`);
     const started = new Date();
     const { run } = await import(join(here, `${name}.bench.mjs`));
@@ -66,9 +68,9 @@ try {
   }
 } finally {
   stopSharedDatasets();
-  const totalMin = sayTimes();
+  const totalMin = rewrite ? 0 : sayTimes();
   // The whole suite's own time (issue 22: under 25 minutes on 2 cores), only when it ran whole.
-  if (!wanted && parts.length === benches.length)
+  if (!rewrite && !wanted && parts.length === benches.length)
     writeFileSync(
       join(here, 'sections', 'zz-suite.md'),
       suiteSection({
