@@ -82,7 +82,7 @@ export async function run() {
  * Where the time of `restore pg-pitr` goes (2026-12-02, a machine shared at load 14–20): what the
  * tables above cannot say, and what was changed for it.
  */
-const NOTES = [
+export const NOTES = [
   '#### Where the time goes (profiles of 2026-12-02)',
   '',
   "- **WAL is not fetched by a process per segment.** `restore pg-pitr` reads, checks (signature policy, stored hash and size, plaintext hash and size) and decodes every segment in its own process, one after another, into a local spool ahead of replay (`pitr/wal-spool.ts`; four segments while the base is extracted, the rest during replay). PostgreSQL's `restore_command` is a three-line `sh` script (`pitr/restore-command.sh`) that waits for the proven file and puts it where PostgreSQL asked: no Node start on replay's path.",
