@@ -143,6 +143,7 @@ export default tseslint.config(
           allowDefaultProject: [
             '*.mjs',
             'bench/*.mjs',
+            'bench/*.d.mts',
             'bin/*.cjs',
             'packaging/*.mjs',
             'packaging/*.cjs',

@@ -24,8 +24,12 @@ export function freePort() {
   });
 }
 
-/** A scratch PostgreSQL in a temp dir (as the postgres user when we are root). */
-export async function startCluster(settings = {}) {
+/**
+ * A scratch PostgreSQL in a temp dir (as the postgres user when we are root): a new one (initdb), or
+ * with `from` a running scratch cluster, a physical copy of it (pg_basebackup: its data without
+ * loading it again).
+ */
+export async function startCluster(settings = {}, { from = null } = {}) {
   const bin = pgBin();
   const dir = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'lifeboat-bench-pg-'));
   const asPg = process.getuid() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
@@ -35,19 +39,37 @@ export async function startCluster(settings = {}) {
     execFileSync(asPg[0] ?? args[0], asPg.length ? [...asPg.slice(1), ...args] : args.slice(1), {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-  run([
-    join(bin, 'initdb'),
-    '-D',
-    join(dir, 'data'),
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--no-sync',
-    '--no-instructions',
-  ]);
+  if (from)
+    run([
+      join(bin, 'pg_basebackup'),
+      '-D',
+      join(dir, 'data'),
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(from.port),
+      '-U',
+      'postgres',
+      '-X',
+      'stream',
+      '--checkpoint=fast',
+      '--no-sync',
+      '--no-manifest',
+    ]);
+  else
+    run([
+      join(bin, 'initdb'),
+      '-D',
+      join(dir, 'data'),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
+    ]);
   const port = await freePort();
   const opts = {
     listen_addresses: '127.0.0.1',
@@ -298,6 +320,27 @@ export async function sharedDatasets(label) {
     }
   }
   return shared;
+}
+
+/**
+ * A cluster of its own holding one of the shared datasets (`db`: pgbench or realistic), for a
+ * benchmark that writes to it (PITR's workloads): a physical copy of the shared cluster with the
+ * other databases dropped, instead of loading the dataset again. Returns the cluster and the
+ * dataset's title.
+ */
+export async function cloneDataset(label, db, settings = {}) {
+  const { cluster: source, datasets } = await sharedDatasets(label);
+  const dataset = datasets.find((d) => d.db === db);
+  if (!dataset) throw new Error(`No shared dataset named ${db}.`);
+  const cluster = await startCluster(settings, { from: source });
+  try {
+    for (const other of datasets) if (other.db !== db) cluster.psql(`DROP DATABASE ${other.db}`);
+    cluster.psql('CHECKPOINT');
+  } catch (e) {
+    cluster.stop();
+    throw e;
+  }
+  return { cluster, dataset };
 }
 
 export function stopSharedDatasets() {

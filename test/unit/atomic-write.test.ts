@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { open } from 'node:fs/promises';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { fsyncFolder, writeFileAtomic, writeFileAtomicSync } from '../../electron/engine/fs/atomic-write';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-atomic-'));
@@ -39,6 +40,28 @@ describe('the one durable atomic write (fs/atomic-write.ts)', () => {
       expect((missing as NodeJS.ErrnoException).code).toBe('ENOENT');
     });
   }
+
+  describe('durable: false (the PITR spool: scratch WAL removed when replay ends)', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('replaces a file whole and atomically, without the fsyncs the durable write makes', async () => {
+      const sub = join(dir, 'scratch');
+      mkdirSync(sub);
+      const probe = await open(join(sub, 'probe'), 'w');
+      const handleSync = vi.spyOn(Object.getPrototypeOf(probe) as { sync: () => Promise<void> }, 'sync');
+      await probe.close();
+      const path = join(sub, '000000010000000000000003');
+      await writeFileAtomic(path, Buffer.alloc(64 * 1024, 1));
+      // The durable write: the file, then its folder.
+      expect(handleSync).toHaveBeenCalledTimes(2);
+      handleSync.mockClear();
+      const segment = Buffer.alloc(1024 * 1024, 7);
+      await writeFileAtomic(path, segment, { durable: false, mode: 0o600 });
+      expect(handleSync).not.toHaveBeenCalled();
+      expect(readFileSync(path).equals(segment)).toBe(true);
+      expect(readdirSync(sub).sort()).toEqual(['000000010000000000000003', 'probe']);
+    });
+  });
 
   it('fsyncs a folder, and reports one that does not exist', async () => {
     await expect(fsyncFolder(dir)).resolves.toBeUndefined();

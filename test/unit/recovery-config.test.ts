@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,19 @@ describe('the recovery config of a point-in-time restore', () => {
     const dest = join(root, 'RECOVERYXLOG');
     expect(runRestoreCommand(restoreCommand(script, spool), name, dest)).toBe(0);
     expect(readFileSync(dest, 'utf8')).toBe('segment bytes');
+    // One file system: a hard link to the proven file (replay does not wait for a 16 MiB copy).
+    expect(statSync(dest).ino).toBe(statSync(join(spool, name)).ino);
+  });
+
+  it('copies the proven file when it cannot link it (another file system; a name already there)', () => {
+    const name = '000000010000000000000006';
+    const { spool, script } = weirdSpool([name]);
+    writeFileSync(join(spool, name), 'proven bytes');
+    const dest = join(root, 'RECOVERYXLOG-taken');
+    writeFileSync(dest, 'stale');
+    expect(runRestoreCommand(restoreCommand(script, spool), name, dest)).toBe(0);
+    expect(readFileSync(dest, 'utf8')).toBe('proven bytes');
+    expect(statSync(dest).ino).not.toBe(statSync(join(spool, name)).ino);
   });
 
   it('answers at once for a file the archive does not hold, and fails for one the fetch could not bring', () => {

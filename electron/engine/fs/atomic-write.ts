@@ -15,6 +15,12 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Give the file to another user before it appears (PostgreSQL's spool when running as root). */
   owner?: { uid: number; gid: number };
+  /**
+   * false: atomic but not durable — no fsync of the file or its folder. Only for scratch files no
+   * power cut has to find again (a point-in-time restore's WAL spool, removed when replay ends and
+   * useless after a crash): their fsyncs are disk writes the restore waits for, for nothing.
+   */
+  durable?: boolean;
 }
 
 /** A temporary name in the same folder (a rename is atomic only within one file system), unique per writer. */
@@ -66,7 +72,7 @@ export async function writeFileAtomic(
     try {
       await fh.writeFile(data);
       if (o.owner) await fh.chown(o.owner.uid, o.owner.gid);
-      await fh.sync();
+      if (o.durable !== false) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -75,7 +81,7 @@ export async function writeFileAtomic(
     await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
-  await fsyncFolder(dirname(path));
+  if (o.durable !== false) await fsyncFolder(dirname(path));
 }
 
 /** The same, for the synchronous callers (settings, markers, caches written from synchronous code). */
@@ -87,7 +93,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, o: 
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
       if (o.owner) chownSync(tmp, o.owner.uid, o.owner.gid);
-      fsyncSync(fd);
+      if (o.durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -96,5 +102,5 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, o: 
     rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncFolderSync(dirname(path));
+  if (o.durable !== false) fsyncFolderSync(dirname(path));
 }

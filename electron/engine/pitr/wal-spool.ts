@@ -57,7 +57,7 @@ export class WalSpool {
     // One file at a time, written from the reader's reused buffer (wal-archive.ts withArchived):
     // the spool holds one segment in memory, and makes no garbage of segments for V8 to collect.
     const fetchOne = (w: ArchivedWal): Promise<void> =>
-      read(w, (plain) => writeFileAtomic(join(this.dir, w.name), plain, { owner }));
+      read(w, (plain) => writeFileAtomic(join(this.dir, w.name), plain, { owner, durable: false }));
     this.fetching = (async () => {
       for (const [i, w] of needed.entries()) {
         if (i === PREFETCH_DURING_EXTRACTION) await extraction;
