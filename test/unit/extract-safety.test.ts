@@ -376,7 +376,7 @@ describe('many files in flight at once', () => {
   const files = Array.from({ length: 120 }, (_, i) => ({
     path: `d${i % 4}/f${i}.txt`,
     body: i === 77 ? Buffer.alloc(1536 * 1024, i) : Buffer.from(`file ${i} `.repeat(20 + ((i * 37) % 300))),
-    mode: [0o600, 0o640, 0o444, 0o755][i % 4]!,
+    mode: [0o600, 0o664, 0o444, 0o755][i % 4]!, // 0664: more than the umask (022) lets open() give
     mtime_ms: 1_600_000_000_000 + i * 1000 + 0.5,
   }));
   const dirs = [0, 1, 2, 3].map((d) => ({

@@ -158,17 +158,38 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
 
 /** Files in flight at once, and the bytes of buffered bodies they may hold (the rest waits: backpressure on the decoder). */
 const WRITE_JOBS = 16;
-const WRITE_BYTES = 8 * 2 ** 20;
+const WRITE_BYTES = 4 * 2 ** 20;
 /** Files up to this size are hashed whole, checked, then written in one call; larger ones stream in order. */
 const WHOLE_FILE = 1 * 2 ** 20;
 
-/** Owner, mode and mtime of a restored file, on its open handle (the file this restore created, never a link). */
-async function fileMetadata(fh: FileHandle, want: StoredEntry, sameOwner: boolean): Promise<void> {
-  const chown = sameOwner && want.uid !== null && want.gid !== null;
+/**
+ * The mode a restored file is created with, and the chmod it still needs: its permission bits
+ * when the umask (what the kernel takes off a mode given to open) leaves them all (the file is in
+ * the private staging folder; its handle is writable whatever the mode), else 0600 and a chmod
+ * once written (as for setuid/setgid/sticky).
+ * Owners only with `sameOwner` (root); without them setuid/setgid are cleared, as GNU tar does.
+ */
+function createMode(want: StoredEntry, sameOwner: boolean, umask: number): { create: number; chmod: number | null } {
+  const mode = want.mode & (sameOwner && want.uid !== null && want.gid !== null ? 0o7777 : 0o1777);
+  return mode & 0o7000 || mode & umask ? { create: 0o600, chmod: mode } : { create: mode, chmod: null };
+}
+
+/** Owner, mode (when not given at its creation) and mtime of a restored file, on its open handle (the file this restore created, never a link). */
+async function fileMetadata(
+  fh: FileHandle,
+  want: StoredEntry,
+  sameOwner: boolean,
+  chmod: number | null,
+): Promise<void> {
   // chown before chmod (chown clears setuid bits); a file this process made is already its own.
-  if (chown && (want.uid !== process.getuid?.() || want.gid !== process.getgid?.()))
-    await fh.chown(want.uid!, want.gid!);
-  await fh.chmod(want.mode & (chown ? 0o7777 : 0o1777));
+  if (
+    sameOwner &&
+    want.uid !== null &&
+    want.gid !== null &&
+    (want.uid !== process.getuid?.() || want.gid !== process.getgid?.())
+  )
+    await fh.chown(want.uid, want.gid);
+  if (chmod !== null) await fh.chmod(chmod);
   // Seconds as a number, not a Date (which keeps whole milliseconds): the index's sub-millisecond part is kept (to ~1 µs).
   const t = want.mtime_ms / 1000;
   await fh.utimes(t, t);
@@ -193,6 +214,7 @@ async function extractIndexed(
   o: { sameOwner: boolean; onBytes(n: number): void; onFile(path: Buffer): void; signal?: AbortSignal },
 ): Promise<void> {
   const pool = new WritePool(WRITE_JOBS, WRITE_BYTES);
+  const umask = process.umask();
   interface Writing {
     entry: TarEntry;
     key: Buffer;
@@ -202,6 +224,7 @@ async function extractIndexed(
     /** A small file's body, filled as the tar streams; null for a file streamed to disk. */
     body: Buffer | null;
     file: FileHandle | null;
+    mode: { create: number; chmod: number | null };
   }
   let writing: Writing | null = null;
   const checked = (w: Writing): void => {
@@ -237,6 +260,7 @@ async function extractIndexed(
         written: 0,
         body: want.size <= WHOLE_FILE ? Buffer.allocUnsafe(want.size) : null,
         file: null,
+        mode: createMode(want, o.sameOwner, umask),
       };
     },
     onData: async (e, chunk) => {
@@ -251,7 +275,7 @@ async function extractIndexed(
       w.hash.update(chunk);
       if (w.body) chunk.copy(w.body, w.written);
       else {
-        w.file ??= (await tree.createFileAsync(w.key)).fh;
+        w.file ??= (await tree.createFileAsync(w.key, false, w.mode.create)).fh;
         await writeAll(w.file, chunk);
       }
       w.written += chunk.length;
@@ -263,11 +287,11 @@ async function extractIndexed(
       writing = null;
       if (w.body === null) {
         // A streamed file: checked once whole (its bytes stay in staging, removed on a failure).
-        w.file ??= (await tree.createFileAsync(w.key)).fh;
+        w.file ??= (await tree.createFileAsync(w.key, false, w.mode.create)).fh;
         const fh = w.file;
         try {
           checked(w);
-          await fileMetadata(fh, w.want, o.sameOwner);
+          await fileMetadata(fh, w.want, o.sameOwner, w.mode.chmod);
         } finally {
           w.file = null;
           await fh.close();
@@ -279,12 +303,12 @@ async function extractIndexed(
       // A small file: checked before a byte of it is written.
       checked(w);
       store.markDone(w.want.path);
-      const { key, want, body } = w;
+      const { key, want, body, mode } = w;
       await pool.run(body.length, async () => {
-        const { fh } = await tree.createFileAsync(key);
+        const { fh } = await tree.createFileAsync(key, false, mode.create);
         try {
           if (body.length) await writeAll(fh, body);
-          await fileMetadata(fh, want, o.sameOwner);
+          await fileMetadata(fh, want, o.sameOwner, mode.chmod);
         } finally {
           await fh.close();
         }
