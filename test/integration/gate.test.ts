@@ -158,6 +158,25 @@ describe('the gate', () => {
     expect(existsSync(to) ? readdirSync(to) : []).toEqual([]);
   }, 120_000);
 
+  it('a tamper in the last bytes of the last set of a files chain: refused as corrupted, nothing placed', () => {
+    // Many small files (written several at once), then an incremental whose tar ends with the newest file.
+    const src = join(dir.path, 'chain');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    for (let i = 0; i < 150; i++) writeFileSync(join(src, 'sub', `f${i}.txt`), `file ${i}\n`.repeat(20 + i));
+    backup('files', '--system', 'chain', '--path', src);
+    writeFileSync(join(src, 'sub', 'zz-newest.txt'), 'the newest file\n'.repeat(100));
+    const incr = backup('files', '--system', 'chain', '--path', src, '--incremental');
+    const tar = join(medium, 'sets', 'chain', incr, 'files.tar.zst.age');
+    const bytes = readFileSync(tar);
+    bytes[bytes.length - 20]! ^= 0x01;
+    writeFileSync(tar, bytes);
+    const to = join(dir.path, 'chain-restored');
+    const r = lifeboat(env, 'restore', 'files', `chain/${incr}`, '--to', to, '--identity', identity, '--json');
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(json<{ error: { code: string } }>(r).error.code).toMatch(/^(CHECKSUM_MISMATCH|DECRYPTION_FAILED)$/);
+    expect(existsSync(to) ? readdirSync(to) : []).toEqual([]);
+  }, 60_000);
+
   it('a stored artifact longer than its manifest says fails at the first byte past it, before any plaintext is trusted', async () => {
     const src = join(dir.path, 'small');
     mkdirSync(src, { recursive: true });

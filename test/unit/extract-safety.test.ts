@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -48,12 +49,18 @@ interface Case {
   index: string[];
   canMakeDevices?: boolean;
   sameOwner?: boolean;
+  /** A set's tar stream (default: the tar of `tars` in one piece), given the staging folder. */
+  source?(set: string, staging: string): Readable;
+  deferFolders?: boolean;
 }
+/** The staging folder of the last case restored. */
+let lastStaging = '';
 
 /** A restore of hand-made tars and index into a fresh target's staging folder. */
 async function restore(c: Case): Promise<{ report: TreeRestoreReport; staging: string }> {
   const base = join(dir.path, `case-${++n}`);
   const staging = join(base, 'target', '.lifeboat-restore-x');
+  lastStaging = staging;
   mkdirSync(staging, { recursive: true });
   const store = await IndexStore.load(
     Readable.from([Buffer.from(c.index.join('\n') + '\n')]),
@@ -64,9 +71,14 @@ async function restore(c: Case): Promise<{ report: TreeRestoreReport; staging: s
     const report = await restoreTree({
       store,
       staging,
-      openTar: async (set) => ({ source: Readable.from([c.tars[set] ?? paxTar([])]), stages: [], label: `set ${set}` }),
+      openTar: async (set) => ({
+        source: c.source?.(set, staging) ?? Readable.from([c.tars[set] ?? paxTar([])]),
+        stages: [],
+        label: `set ${set}`,
+      }),
       sameOwner: c.sameOwner ?? false,
       canMakeDevices: c.canMakeDevices ?? false,
+      deferFolders: c.deferFolders ?? false,
       log: () => undefined,
       progress: () => undefined,
     });
@@ -356,6 +368,99 @@ describe('the exact state of the index', () => {
     const names = readdirSync(staging, { encoding: 'buffer' });
     expect(names).toHaveLength(1);
     expect(names[0]!.equals(raw)).toBe(true);
+  });
+});
+
+describe('many files in flight at once', () => {
+  /** Files of a few hundred bytes to a few KiB (and one past the whole-file size, streamed), modes and mtimes varied. */
+  const files = Array.from({ length: 120 }, (_, i) => ({
+    path: `d${i % 4}/f${i}.txt`,
+    body: i === 77 ? Buffer.alloc(1536 * 1024, i) : Buffer.from(`file ${i} `.repeat(20 + ((i * 37) % 300))),
+    mode: [0o600, 0o664, 0o444, 0o755][i % 4]!, // 0664: more than the umask (022) lets open() give
+    mtime_ms: 1_600_000_000_000 + i * 1000 + 0.5,
+  }));
+  const dirs = [0, 1, 2, 3].map((d) => ({
+    path: `d${d}`,
+    mode: [0o700, 0o750, 0o711, 0o555][d]!,
+    mtime_ms: 1_500_000_000_000 + d * 1000,
+  }));
+  const tarOf = (fs: typeof files): TarSpec[] => [
+    ...dirs.map((d) => ({ name: d.path, type: 'dir' as const })),
+    ...fs.map((f) => ({ name: f.path, type: 'file' as const, body: f.body })),
+  ];
+  const indexOf = (fs: typeof files, set = 's1'): string[] => [
+    ...dirs.map((d) => indexLine({ ...d, type: 'dir', in: set })),
+    ...fs.map((f) =>
+      indexLine({
+        path: f.path,
+        type: 'file',
+        size: f.body.length,
+        sha256: sha(f.body),
+        mode: f.mode,
+        mtime_ms: f.mtime_ms,
+        in: set,
+      }),
+    ),
+  ];
+
+  it('folders, their files, then their modes and times; a hard link to a file written beside others', async () => {
+    const { staging } = await restore({
+      tars: { s1: paxTar(tarOf(files)) },
+      index: [...indexOf(files), indexLine({ path: 'd3/link', type: 'hardlink', target: 'd1/f61.txt', in: 's1' })],
+    });
+    for (const f of files) {
+      const st = lstatSync(join(staging, f.path));
+      expect(readFileSync(join(staging, f.path)).equals(f.body), f.path).toBe(true);
+      expect(st.mode & 0o7777, f.path).toBe(f.mode);
+      expect(st.mtimeMs, f.path).toBeCloseTo(f.mtime_ms, 2);
+    }
+    // Folders got their modes and times after their contents (placing a file touches its folder's mtime).
+    for (const d of dirs) {
+      const st = lstatSync(join(staging, d.path));
+      expect([st.mode & 0o7777, st.mtimeMs]).toEqual([d.mode, d.mtime_ms]);
+    }
+    const link = lstatSync(join(staging, 'd3/link'));
+    expect(link.ino).toBe(lstatSync(join(staging, 'd1/f61.txt')).ino);
+    expect(link.nlink).toBe(2);
+    chmodSync(join(staging, 'd3'), 0o755);
+  });
+
+  it('a symbolic link planted mid-restore where a later file goes is refused, never written through', async () => {
+    const first = paxTar(tarOf(files.slice(0, 60)), { end: false });
+    const rest = paxTar(files.slice(60).map((f) => ({ name: f.path, type: 'file' as const, body: f.body })));
+    const e = await refused({
+      tars: {},
+      index: indexOf(files),
+      deferFolders: true,
+      source: (_set, staging) =>
+        Readable.from(
+          (async function* () {
+            yield first;
+            // The first files are on disk (written by the pool while the tar went on): now the link.
+            while (!existsSync(join(staging, files[0]!.path))) await new Promise((r) => setTimeout(r, 5));
+            symlinkSync(join(sentinel, 'etc', 'passwd'), join(staging, files[119]!.path));
+            yield rest;
+          })(),
+        ),
+    });
+    expect(e.code).toBe('FORMAT_INVALID');
+    expect(e.message).toContain(files[119]!.path);
+  });
+
+  it('a file that differs from the index, last of the last set of a chain: refused, its bytes never written', async () => {
+    const later = files.slice(100).map((f, i) => (i === 19 ? { ...f, body: Buffer.from('tampered') } : f));
+    const e = await refused({
+      tars: {
+        s1: paxTar(tarOf(files.slice(0, 100))),
+        s2: paxTar(later.map((f) => ({ name: f.path, type: 'file' as const, body: f.body }))),
+      },
+      index: [...indexOf(files.slice(0, 100)), ...indexOf(files.slice(100), 's2').slice(dirs.length)],
+      deferFolders: true,
+    });
+    expect(e.code).toBe('CHECKSUM_MISMATCH');
+    expect(e.message).toContain(files[119]!.path);
+    // Checked before a byte of it was written; the caller removes the staging folder (nothing was put in place).
+    expect(existsSync(join(lastStaging, files[119]!.path))).toBe(false);
   });
 });
 

@@ -154,6 +154,59 @@ export class SerialQueue {
 }
 
 /**
+ * Jobs (file writes) in flight at once, bounded in number and in the bytes they hold: `run(bytes,
+ * job)` waits until both fit (one job always fits), which is the backpressure on its caller (the
+ * tar parser, hence the decoder). The first failure is kept: a later `run` and `idle()` throw it;
+ * `settled()` only waits until no job is running.
+ */
+export class WritePool {
+  private running = new Set<Promise<void>>();
+  private held = 0;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly jobs: number,
+    private readonly bytes: number,
+  ) {}
+
+  async run(bytes: number, job: () => Promise<void>): Promise<void> {
+    for (;;) {
+      if (this.failure !== null) throw this.failure;
+      if (this.running.size === 0 || (this.running.size < this.jobs && this.held + bytes <= this.bytes)) break;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    this.held += bytes;
+    const p: Promise<void> = job()
+      .catch((e: unknown) => {
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
+      })
+      .finally(() => {
+        this.held -= bytes;
+        this.running.delete(p);
+        const wake = this.wake;
+        this.wake = null;
+        wake?.();
+      });
+    this.running.add(p);
+  }
+
+  /** Throws the first failure of a job so far (without waiting). */
+  check(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  async idle(): Promise<void> {
+    await this.settled();
+    this.check();
+  }
+
+  async settled(): Promise<void> {
+    while (this.running.size) await Promise.all(this.running);
+  }
+}
+
+/**
  * Move everything under `from` into `to`: entries absent from `to` are renamed in place (one
  * step each), folders present on both sides are merged, other existing entries are replaced.
  * Safe to run again after an interruption: what was moved is no longer in `from`.

@@ -9,7 +9,7 @@ import type { IndexEntryType } from './index-reader';
 import type { IndexStore, StoredEntry } from './index-store';
 import { fsFailure, joinParts, nameParts, SafeTree } from './safe-tree';
 import type { ForeignSecrets } from '../foreign/types';
-import { closeQuietly, extractTar, SerialQueue, writeAll } from './extract';
+import { extractTar, writeAll, WritePool } from './extract';
 import { decodersStopped } from './gate';
 import { openSeedPlaintext, type SeedCopy } from './seed-copy';
 
@@ -49,13 +49,16 @@ export interface TreeRestoreReport {
 }
 
 const show = (b: Buffer): string => b.toString('utf8');
+const PROGRESS_MS = 100;
 
 /**
  * Build exactly the tree a file index describes, in a staging folder: only the index's entries
  * (whatever else the sets' tars hold), each of its kind, then modes, owners and mtimes. Order:
- * folders, file contents set by set (each hashed against the index), hard links, FIFOs and
- * devices, symbolic links last (so nothing is ever written through one), then metadata with
- * folders deepest first. Every step goes through SafeTree: no link on the way is followed.
+ * folders, file contents set by set (each hashed against the index; several files written at
+ * once, each given its owner, mode and mtime on its open handle; all written before the next
+ * set), hard links, FIFOs and devices, symbolic links last (so nothing is ever written through
+ * one), then the metadata of the rest, folders deepest first. Every step goes through SafeTree:
+ * no link on the way is followed.
  */
 export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreReport> {
   const { store } = input;
@@ -65,6 +68,14 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
 
   let bytesDone = 0;
   let filesDone = 0;
+  // Progress at most every PROGRESS_MS (a tree of small files would otherwise say every file).
+  let said = 0;
+  const tick = (path: Buffer | null): void => {
+    const now = Date.now();
+    if (now - said < PROGRESS_MS) return;
+    said = now;
+    input.progress({ bytesDone, itemsDone: filesDone, ...(path ? { current: show(path) } : {}) });
+  };
   const sets = store.sets();
   // Read-ahead: the next set's tar is opened (its copy judged, its first bytes read into the gate's
   // buffers, bounded by backpressure) while this one extracts; on a failure it is closed unread.
@@ -83,8 +94,15 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
       next = open(i + 1);
       input.log('info', `reading ${tar.label}`);
       const reading = extractIndexed(tar.source, tar.stages, tree, store, set, tar.label, {
-        onBytes: (n) => input.progress({ bytesDone: (bytesDone += n) }),
-        onFile: (path) => input.progress({ itemsDone: ++filesDone, current: path }),
+        sameOwner: input.sameOwner,
+        onBytes: (n) => {
+          bytesDone += n;
+          tick(null);
+        },
+        onFile: (path) => {
+          filesDone++;
+          tick(path);
+        },
         signal: input.signal,
       });
       // A gated source: the tar counts only once the whole artifact passed (sizes and hashes).
@@ -96,6 +114,7 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
           `${tar.label} lacks ${missing.count} file(s) its index promises, e.g. ${show(missing.first!)}.`,
         );
     }
+    input.progress({ bytesDone, itemsDone: filesDone });
   } catch (e) {
     void next?.then(
       (t) => t.source.destroy(),
@@ -137,7 +156,54 @@ export async function restoreTree(input: TreeRestoreInput): Promise<TreeRestoreR
   };
 }
 
-/** One set's tar: the content of the index's files whose content it holds, hashed; all else read past. */
+/** Files in flight at once, and the bytes of buffered bodies they may hold (the rest waits: backpressure on the decoder). */
+const WRITE_JOBS = 16;
+const WRITE_BYTES = 4 * 2 ** 20;
+/** Files up to this size are hashed whole, checked, then written in one call; larger ones stream in order. */
+const WHOLE_FILE = 1 * 2 ** 20;
+
+/**
+ * The mode a restored file is created with, and the chmod it still needs: its permission bits
+ * when the umask (what the kernel takes off a mode given to open) leaves them all (the file is in
+ * the private staging folder; its handle is writable whatever the mode), else 0600 and a chmod
+ * once written (as for setuid/setgid/sticky).
+ * Owners only with `sameOwner` (root); without them setuid/setgid are cleared, as GNU tar does.
+ */
+function createMode(want: StoredEntry, sameOwner: boolean, umask: number): { create: number; chmod: number | null } {
+  const mode = want.mode & (sameOwner && want.uid !== null && want.gid !== null ? 0o7777 : 0o1777);
+  return mode & 0o7000 || mode & umask ? { create: 0o600, chmod: mode } : { create: mode, chmod: null };
+}
+
+/** Owner, mode (when not given at its creation) and mtime of a restored file, on its open handle (the file this restore created, never a link). */
+async function fileMetadata(
+  fh: FileHandle,
+  want: StoredEntry,
+  sameOwner: boolean,
+  chmod: number | null,
+): Promise<void> {
+  // chown before chmod (chown clears setuid bits); a file this process made is already its own.
+  if (
+    sameOwner &&
+    want.uid !== null &&
+    want.gid !== null &&
+    (want.uid !== process.getuid?.() || want.gid !== process.getgid?.())
+  )
+    await fh.chown(want.uid, want.gid);
+  if (chmod !== null) await fh.chmod(chmod);
+  // Seconds as a number, not a Date (which keeps whole milliseconds): the index's sub-millisecond part is kept (to ~1 µs).
+  const t = want.mtime_ms / 1000;
+  await fh.utimes(t, t);
+}
+
+/**
+ * One set's tar: the content of the index's files whose content it holds, hashed; all else read
+ * past. The tar is parsed in order; a small file's body is copied whole, its size and hash checked
+ * against the index, then written by a job of a bounded pool (WRITE_JOBS files, WRITE_BYTES of
+ * bodies: a full pool holds the parser, hence the decoder), so many files are in flight at once;
+ * a larger file streams in order, each chunk written before the next is parsed. Each file is
+ * created by SafeTree (folders checked, O_EXCL|O_NOFOLLOW) and gets its owner, mode and mtime on
+ * its open handle. Settles only once every job has: nothing is left writing into staging.
+ */
 async function extractIndexed(
   source: Readable,
   stages: Transform[],
@@ -145,14 +211,35 @@ async function extractIndexed(
   store: IndexStore,
   set: string,
   label: string,
-  o: { onBytes(n: number): void; onFile(path: string): void; signal?: AbortSignal },
+  o: { sameOwner: boolean; onBytes(n: number): void; onFile(path: Buffer): void; signal?: AbortSignal },
 ): Promise<void> {
-  // As in extract.ts: every fs call asynchronous, each file opened (queued by the synchronous
-  // onEntry) before its data, each chunk written before the next is parsed.
-  const queue = new SerialQueue();
-  let file: Promise<FileHandle> | null = null;
-  let hash: Hash | null = null;
-  let writing: { entry: TarEntry; want: StoredEntry; written: number } | null = null;
+  const pool = new WritePool(WRITE_JOBS, WRITE_BYTES);
+  const umask = process.umask();
+  interface Writing {
+    entry: TarEntry;
+    key: Buffer;
+    want: StoredEntry;
+    hash: Hash;
+    written: number;
+    /** A small file's body, filled as the tar streams; null for a file streamed to disk. */
+    body: Buffer | null;
+    file: FileHandle | null;
+    mode: { create: number; chmod: number | null };
+  }
+  let writing: Writing | null = null;
+  const checked = (w: Writing): void => {
+    const { want, written } = w;
+    if (written !== want.size)
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        `${show(want.path)} from ${label} has ${written} bytes where the file index says ${want.size}.`,
+      );
+    if (want.sha256 && want.sha256 !== w.hash.digest('hex'))
+      throw new LifeboatError(
+        'CHECKSUM_MISMATCH',
+        `${show(want.path)} from ${label} does not match the file index (SHA-256 differs).`,
+      );
+  };
   const reader = new TarReader({
     onEntry: (e) => {
       const unsafe = unsafeEntryReason(e);
@@ -165,51 +252,82 @@ async function extractIndexed(
       const key = joinParts(nameParts(e.nameBytes ?? Buffer.from(e.name)));
       const want = store.get(key);
       if (!want || want.type !== 'file' || want.inset !== set || want.done) return;
-      file = queue.add(async () => (await tree.createFileAsync(key)).fh);
-      hash = createHash('sha256');
-      writing = { entry: e, want, written: 0 };
+      writing = {
+        entry: e,
+        key,
+        want,
+        hash: createHash('sha256'),
+        written: 0,
+        body: want.size <= WHOLE_FILE ? Buffer.allocUnsafe(want.size) : null,
+        file: null,
+        mode: createMode(want, o.sameOwner, umask),
+      };
     },
     onData: async (e, chunk) => {
-      await queue.idle();
-      if (writing?.entry !== e || file === null) return;
-      await writeAll(await file, chunk);
-      hash!.update(chunk);
-      writing.written += chunk.length;
+      pool.check();
+      const w = writing;
+      if (w?.entry !== e) return;
+      if (w.written + chunk.length > w.want.size)
+        throw new LifeboatError(
+          'CHECKSUM_MISMATCH',
+          `${show(w.want.path)} from ${label} has more than the ${w.want.size} bytes the file index says.`,
+        );
+      w.hash.update(chunk);
+      if (w.body) chunk.copy(w.body, w.written);
+      else {
+        w.file ??= (await tree.createFileAsync(w.key, false, w.mode.create)).fh;
+        await writeAll(w.file, chunk);
+      }
+      w.written += chunk.length;
       o.onBytes(chunk.length);
     },
     onEntryEnd: async (e) => {
-      await queue.idle();
-      if (writing?.entry !== e) return;
-      const { want, written } = writing;
-      const fh = file;
-      file = null;
+      const w = writing;
+      if (w?.entry !== e) return;
       writing = null;
-      if (fh !== null) await (await fh).close();
-      const digest = hash!.digest('hex');
-      if (written !== want.size)
-        throw new LifeboatError(
-          'CHECKSUM_MISMATCH',
-          `${show(want.path)} from ${label} has ${written} bytes where the file index says ${want.size}.`,
-        );
-      if (want.sha256 && want.sha256 !== digest)
-        throw new LifeboatError(
-          'CHECKSUM_MISMATCH',
-          `${show(want.path)} from ${label} does not match the file index (SHA-256 differs).`,
-        );
-      store.markDone(want.path);
-      o.onFile(show(want.path));
+      if (w.body === null) {
+        // A streamed file: checked once whole (its bytes stay in staging, removed on a failure).
+        w.file ??= (await tree.createFileAsync(w.key, false, w.mode.create)).fh;
+        const fh = w.file;
+        try {
+          checked(w);
+          await fileMetadata(fh, w.want, o.sameOwner, w.mode.chmod);
+        } finally {
+          w.file = null;
+          await fh.close();
+        }
+        store.markDone(w.want.path);
+        o.onFile(w.want.path);
+        return;
+      }
+      // A small file: checked before a byte of it is written.
+      checked(w);
+      store.markDone(w.want.path);
+      const { key, want, body, mode } = w;
+      await pool.run(body.length, async () => {
+        const { fh } = await tree.createFileAsync(key, false, mode.create);
+        try {
+          if (body.length) await writeAll(fh, body);
+          await fileMetadata(fh, want, o.sameOwner, mode.chmod);
+        } finally {
+          await fh.close();
+        }
+        o.onFile(want.path);
+      });
     },
   });
   try {
     await pipeline([source, ...stages, reader], o.signal ? { signal: o.signal } : {});
-    await queue.idle();
+    await pool.idle();
   } catch (e) {
     throw e instanceof LifeboatError ? e : mapError(e);
   } finally {
     // Nothing left running once this settles: the decoder's threads are gone, every fs call done.
     await decodersStopped(stages);
-    await queue.settled();
-    if (file !== null) await closeQuietly(file);
+    await reader.settled();
+    await pool.settled();
+    const left = writing as Writing | null;
+    if (left?.file) await left.file.close().catch(() => undefined);
   }
 }
 
@@ -224,11 +342,13 @@ const IS: Record<IndexEntryType, (st: Stats) => boolean> = {
 };
 
 /**
- * Owners, modes and mtimes of the index onto a tree: everything but folders first, then folders
- * deepest first (placing an entry touches its folder's mtime), each a separate call (`which`).
- * Each entry is lstat-ed (its folders checked) and must be of its indexed kind: a chmod never follows a link. Owners only
- * with `sameOwner` (root); then chown comes before chmod (chown clears setuid bits). Without
- * them, or with no owner recorded (v1 indexes), setuid/setgid are cleared.
+ * Owners, modes and mtimes of the index onto a tree: links, FIFOs and devices first (files got
+ * theirs on their open handles as they were written), then folders deepest first (placing an
+ * entry touches its folder's mtime), each a separate call (`which`). Each entry is lstat-ed (its
+ * folders checked) and must be of its indexed kind: a chmod never follows a link. Owners only
+ * with `sameOwner` (root; an owner already right is left alone); then chown comes before chmod
+ * (chown clears setuid bits). Without them, or with no owner recorded (v1 indexes), setuid/setgid
+ * are cleared.
  */
 export async function applyMetadata(
   tree: SafeTree,
@@ -242,7 +362,7 @@ export async function applyMetadata(
       throw new LifeboatError('FORMAT_INVALID', `${show(rel)} is not a ${e.type} as the file index says.`);
     try {
       const chown = o.sameOwner && e.uid !== null && e.gid !== null;
-      if (chown) await lchown(abs, e.uid!, e.gid!);
+      if (chown && (st.uid !== e.uid || st.gid !== e.gid)) await lchown(abs, e.uid!, e.gid!);
       if (e.type !== 'symlink') await chmod(abs, e.mode & (chown ? 0o7777 : 0o1777));
       // Seconds as a number, not a Date (which keeps whole milliseconds): the index's sub-millisecond part is kept (to ~1 µs).
       const t = e.mtime_ms / 1000;
@@ -251,7 +371,8 @@ export async function applyMetadata(
       throw fsFailure(err, rel);
     }
   };
-  if (o.which === 'entries') for (const e of store.each(['file', 'symlink', 'fifo', 'char', 'block'])) await apply(e);
+  // Files got theirs on their open handles as they were written (extractIndexed).
+  if (o.which === 'entries') for (const e of store.each(['symlink', 'fifo', 'char', 'block'])) await apply(e);
   if (o.which === 'dirs') for (const e of store.each(['dir'], 'deepest-first')) await apply(e);
 }
 

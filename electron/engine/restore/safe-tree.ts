@@ -214,12 +214,13 @@ export class SafeTree {
     }
   }
 
-  async createFileAsync(name: Buffer, replace = false): Promise<{ fh: FileHandle; rel: Buffer }> {
+  /** createFile() on the libuv pool; `mode` (0600 unless given, less the umask) is the new file's, its handle writable whatever the mode. */
+  async createFileAsync(name: Buffer, replace = false, mode = 0o600): Promise<{ fh: FileHandle; rel: Buffer }> {
     const rel = await this.parentAsync(name, true);
     const abs = this.abs(rel);
     try {
       if (replace && (await lstatOrNullAsync(abs))?.isFile()) await unlink(abs);
-      return { fh: await open(abs, CREATE, 0o600), rel };
+      return { fh: await open(abs, CREATE, mode), rel };
     } catch (e) {
       throw placeFailure(e, rel);
     }
