@@ -46,6 +46,16 @@ if (argv[0] === 'scan') {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
 
+// The collector, for the decoder's main-thread side (electron/engine/pipeline/threaded-decoder.ts)
+// in the commands that decode sets: the blocks it hands on die young outside the V8 heap, and V8
+// lets tens of MiB of them pile up before it collects a heap this small. It scavenges every few
+// blocks instead (BENCHMARKS.md, peak RSS). Not for the others: a new context costs a few ms, and
+// wal-push runs once per WAL segment.
+if (['restore', 'verify', 'run'].includes(argv[0])) {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  globalThis.gc = require('node:vm').runInNewContext('gc');
+}
+
 const cli = join(__dirname, '..', 'out', 'main', 'cli.js');
 if (!existsSync(cli)) {
   process.stderr.write('lifeboat: the CLI is not built yet. Run `npm run build` (or `npm ci`, which builds it).\n');

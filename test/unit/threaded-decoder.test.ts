@@ -7,6 +7,7 @@ import { generateIdentity } from '../../electron/engine/crypto/age';
 import { storeArtifact } from '../../electron/engine/pipeline/artifact-pipeline';
 import {
   DECODE_BLOCK,
+  DECODER_HEAP_LIMITS,
   liveDecoderThreads,
   ThreadedDecodeStream,
 } from '../../electron/engine/pipeline/threaded-decoder';
@@ -166,6 +167,54 @@ describe('the threaded decoder', () => {
       expect(unchecked.storedBytes).toBe(stored.length);
     },
   );
+
+  it("decodes a 40 MiB artifact within its threads' heap limits", { timeout: 90_000 }, async () => {
+    expect(DECODER_HEAP_LIMITS.maxOldGenerationSizeMb).toBeLessThanOrEqual(32);
+    const line = Buffer.from('2026-12-02 19:00:00+00,customer 4711,order shipped by express carrier,129.00\n');
+    const plain = Buffer.alloc(40 * 1024 * 1024 + 123, line);
+    const { stored, spec } = await encode(plain);
+    const r = await decode(stored, spec, { threads: true });
+    expect(r.error).toBeNull();
+    expect(r.out.length).toBe(plain.length);
+    expect(sha(r.out)).toBe(sha(plain));
+    expect(liveDecoderThreads()).toBe(0);
+  });
+
+  it('says a thread that runs out of its heap, with no verdict and no thread left', { timeout: 90_000 }, async () => {
+    const plain = randomBytes(3 * DECODE_BLOCK);
+    const { stored, spec } = await encode(plain);
+    const d = new ThreadedDecodeStream(
+      {
+        what: 'set/a.dump',
+        storedLimit: spec.bytes,
+        plainLimit: spec.plainBytes,
+        expectStored: { bytes: spec.bytes, sha256: spec.sha256 },
+        expectPlain: { bytes: spec.plainBytes, sha256: spec.plainSha256 },
+        age: true,
+        zstd: true,
+      },
+      [id],
+      // Far too small for a thread to even start: it runs out of memory at once.
+      { heapLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } },
+    );
+    const parts: Buffer[] = [];
+    const sink = new Writable({
+      write(c: Buffer, _e, cb) {
+        parts.push(c);
+        cb();
+      },
+    });
+    const outcome = pipeline([medium(stored), d, sink]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const e = await outcome;
+    await d.stopped();
+    expect(e).toMatchObject({ code: 'INTERNAL' });
+    expect((e as Error).message).toContain('ran out of its memory');
+    expect(Buffer.concat(parts).length).toBeLessThan(plain.length);
+    expect(liveDecoderThreads()).toBe(0);
+  });
 
   it('stops a decompression bomb at the recorded plain size without decoding it', { timeout: 90_000 }, async () => {
     // 256 MiB of zeros in one zstd frame (~8 KiB), recorded as 1 MiB of plaintext.
