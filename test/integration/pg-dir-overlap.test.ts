@@ -1,4 +1,4 @@
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compress } from 'zstd-napi';
@@ -19,6 +19,7 @@ import { paxTar, type TarSpec } from '../helpers/pax-tar';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
 import { tempDir } from '../helpers/temp';
+import { shellBlocks } from '../helpers/tree-state';
 
 /**
  * A directory-format set restored while it decodes (restore/pg-dir-overlap.ts): the result equals
@@ -246,6 +247,32 @@ describe('directory-format sets: members signed, restored while decoding', () =>
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/every dump file matched its signed SHA-256 and size/);
   });
+
+  it('docs/restore-by-hand.md 0, 1, 2 and 3b run verbatim: each file checked against the manifest, then pg_restore', async () => {
+    const blocks = shellBlocks(
+      readFileSync(join(__dirname, '../../docs/restore-by-hand.md'), 'utf8'),
+      /^(0|1|2|3b)\. /,
+    );
+    expect(blocks.length).toBe(5);
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
+      env: {
+        ...process.env,
+        IDENTITY: km.identity,
+        SIGNER_PUB: `${km.signKey}.pub`,
+        MEDIUM: km.medium,
+        SYSTEM: 'shop',
+        SET: key.split('/')[1],
+        WORK: join(dir.path, 'by-hand'),
+        PGHOST: '127.0.0.1',
+        PGPORT: new URL(pg.url()).port,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(dir.path, 'by-hand', 'dump.sha256'), 'utf8').split('\n').length).toBe(members.length + 1);
+    expect(await fingerprint(dbUrl('customer_restored'))).toEqual(await fingerprint(dbUrl('plain')));
+  }, 60_000);
 
   it('a member whose bytes differ from its signed hash: corrupted, pg_restore stopped, the new database dropped, nothing left', async () => {
     await refused(

@@ -290,9 +290,10 @@ export async function restorePgLogical(
     ctx.log('info', `deep check of ${copy.key} in one pass with the restore: its artifacts are read once`);
     await deep.checkSet(ctx.deps.identities);
   }
-  // A directory dump with signed member hashes, into a new database: restored while it decodes.
+  // A directory dump with signed member hashes, into a new database: restored while it decodes
+  // (LIFEBOAT_DIR_OVERLAP=0: decoded whole first, as before; the benchmark compares the two).
   const dirDump = copy.manifest.artifacts.find((a) => a.role === 'pg-dump-dir');
-  const members = dirDump && !clean ? dumpMembersOf(copy.manifest) : null;
+  const members = dirDump && !clean && process.env.LIFEBOAT_DIR_OVERLAP !== '0' ? dumpMembersOf(copy.manifest) : null;
   if (dirDump && members)
     return restoreOverlapped({
       p,
