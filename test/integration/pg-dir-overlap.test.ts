@@ -1,5 +1,5 @@
-import { execFileSync, execSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compress } from 'zstd-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,6 @@ import { parsePgUrl } from '../../electron/engine/postgres/connection';
 import type { DumpMember } from '../../electron/engine/restore/dump-members';
 import { restorePgLogical, type PgLogicalParams } from '../../electron/engine/restore/pg-logical';
 import type { ActionContext } from '../../electron/engine/runbooks/actions/types';
-import { defaultSettings } from '../../electron/engine/settings/settings';
 import { lifeboat } from '../helpers/cli';
 import { handMadeSet } from '../helpers/hand-made-set';
 import { keyedMedium } from '../helpers/keyed-medium';
@@ -19,7 +18,8 @@ import { paxTar, type TarSpec } from '../helpers/pax-tar';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { fingerprint, loadSampleData } from '../helpers/sample-data';
 import { tempDir } from '../helpers/temp';
-import { shellBlocks } from '../helpers/tree-state';
+import { restoreContext } from '../helpers/restore-context';
+import { runByHand } from '../helpers/by-hand';
 
 /**
  * A directory-format set restored while it decodes (restore/pg-dir-overlap.ts): the result equals
@@ -45,39 +45,21 @@ const dbUrl = (name: string): string => pg.url().replace(/\/[^/]*$/, `/${name}`)
 const exists = async (name: string): Promise<boolean> =>
   (await query(admin(), 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
 
-function ctxFor(o: { signal?: AbortSignal; onProgress?: (p: Record<string, unknown>) => void } = {}): ActionContext {
-  return {
-    deps: {
-      catalog,
-      settings: defaultSettings(),
-      dataDir: join(dir.path, 'home'),
-      credentials: null as never,
-      identities: ids,
-    },
-    runId: 'r1',
-    stepId: 'restore',
-    drill: false,
-    workDir: mkdtempSync(join(dir.path, 'work-')),
-    checkpoint: null,
-    saveCheckpoint: () => undefined,
-    confirmation: null,
-    signal: o.signal ?? new AbortController().signal,
-    progress: (p: Record<string, unknown>) => o.onProgress?.(p),
-    log: () => undefined,
-  } as unknown as ActionContext;
-}
+const ctxFor = (o: { signal?: AbortSignal; onProgress?: (p: Record<string, unknown>) => void } = {}): ActionContext =>
+  restoreContext({ catalog, dir: dir.path, identities: ids, signal: o.signal, progress: o.onProgress });
 
-const params = (set: string, database: string): PgLogicalParams => ({
+const params = (set: string, database: string, deep = false): PgLogicalParams => ({
   set,
   database,
   clean: false,
   jobs: 2,
   allow_unsigned: false,
   as_superuser: false,
+  deep_check: deep,
 });
 
-const restore = (set: string, database: string, ctx = ctxFor()): Promise<Record<string, unknown>> =>
-  restorePgLogical(params(set, database), ctx, () => Promise.resolve(parsePgUrl(admin())));
+const restore = (set: string, database: string, ctx = ctxFor(), deep = false): Promise<Record<string, unknown>> =>
+  restorePgLogical(params(set, database, deep), ctx, () => Promise.resolve(parsePgUrl(admin())));
 
 /** Schema (owners and grants left out, as the restore leaves them) and pg_dump's random \restrict key removed. */
 function schema(db: string): string {
@@ -235,8 +217,13 @@ describe('directory-format sets: members signed, restored while decoding', () =>
   });
 
   it('equals a plain pg_restore -j 2 of the same dump: schema, rows, sequences, large objects, comments', async () => {
-    const out = await restore(key, 'overlapped');
-    expect(out).toMatchObject({ overlapped: true, restored_as: 'lifeboat_restore' });
+    // With the deep check in the same pass (a runbook's one_pass verify step, then this restore).
+    const out = await restore(key, 'overlapped', ctxFor(), true);
+    expect(out).toMatchObject({
+      overlapped: true,
+      restored_as: 'lifeboat_restore',
+      verification: { level: 'deep', verdict: 'ok' },
+    });
     expect(schema('overlapped')).toBe(schema('plain'));
     expect(await fingerprint(dbUrl('overlapped'))).toEqual(await fingerprint(dbUrl('plain')));
     expect(await extras('overlapped')).toEqual(await extras('plain'));
@@ -249,25 +236,13 @@ describe('directory-format sets: members signed, restored while decoding', () =>
   });
 
   it('docs/restore-by-hand.md 0, 1, 2 and 3b run verbatim: each file checked against the manifest, then pg_restore', async () => {
-    const blocks = shellBlocks(
-      readFileSync(join(__dirname, '../../docs/restore-by-hand.md'), 'utf8'),
-      /^(0|1|2|3b)\. /,
-    );
-    expect(blocks.length).toBe(5);
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
-      env: {
-        ...process.env,
-        IDENTITY: km.identity,
-        SIGNER_PUB: `${km.signKey}.pub`,
-        MEDIUM: km.medium,
-        SYSTEM: 'shop',
-        SET: key.split('/')[1],
-        WORK: join(dir.path, 'by-hand'),
-        PGHOST: '127.0.0.1',
-        PGPORT: new URL(pg.url()).port,
-      },
-      encoding: 'utf8',
-      timeout: 60_000,
+    const r = runByHand({
+      km,
+      sections: /^(0|1|2|3b)\. /,
+      blocks: 5,
+      set: key,
+      work: join(dir.path, 'by-hand'),
+      env: { PGHOST: '127.0.0.1', PGPORT: new URL(pg.url()).port },
     });
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(dir.path, 'by-hand', 'dump.sha256'), 'utf8').split('\n').length).toBe(members.length + 1);

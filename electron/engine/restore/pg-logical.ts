@@ -422,30 +422,11 @@ export async function restorePgLogical(
           ),
       );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) =>
-      Number(
-        (
-          await c.query<{ n: string }>(
-            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-          )
-        ).rows[0]?.n ?? 0,
-      ),
-    );
     return {
-      set: copy.key,
-      set_created_at: copy.manifest.created_at,
-      trust:
-        copy.trust.state === 'signed'
-          ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
-          : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
-      host: admin.host,
-      port: admin.port,
-      database: p.database,
-      url: target.url,
+      ...(await restoredFacts(copy, admin, target)),
       clean,
       jobs: p.jobs,
       toc_items: items,
-      tables,
       dump_bytes: dump.bytes,
       restore_ms: restoreMs,
       duration_ms: Date.now() - started,
@@ -465,6 +446,36 @@ export async function restorePgLogical(
       ctx.saveCheckpoint(cp);
     }
   }
+}
+
+/** What a restore of a Lifeboat set reports first: the set, its trust, the target, and the tables now in it. */
+async function restoredFacts(
+  copy: TrustedSetCopy,
+  admin: PgTarget,
+  target: PgTarget,
+): Promise<Record<string, unknown>> {
+  const tables = await withPgClient(target, async (c) =>
+    Number(
+      (
+        await c.query<{ n: string }>(
+          "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+        )
+      ).rows[0]?.n ?? 0,
+    ),
+  );
+  return {
+    set: copy.key,
+    set_created_at: copy.manifest.created_at,
+    trust:
+      copy.trust.state === 'signed'
+        ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
+        : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
+    host: admin.host,
+    port: admin.port,
+    database: target.database,
+    url: target.url,
+    tables,
+  };
 }
 
 /**
@@ -559,30 +570,11 @@ async function restoreOverlapped(o: {
       .catch((e: unknown) => ctx.log('warn', `could not take the login of ${role.role} back: ${mapError(e).message}`));
   }
   const restoreMs = Date.now() - restoreStarted;
-  const tables = await withPgClient(o.target, async (c) =>
-    Number(
-      (
-        await c.query<{ n: string }>(
-          "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-        )
-      ).rows[0]?.n ?? 0,
-    ),
-  );
   return {
-    set: copy.key,
-    set_created_at: copy.manifest.created_at,
-    trust:
-      copy.trust.state === 'signed'
-        ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
-        : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
-    host: admin.host,
-    port: admin.port,
-    database: p.database,
-    url: o.target.url,
+    ...(await restoredFacts(copy, admin, o.target)),
     clean: false,
     jobs: p.jobs,
     toc_items: items,
-    tables,
     dump_bytes: dirDump.plain_bytes,
     restore_ms: restoreMs,
     duration_ms: Date.now() - o.started,
