@@ -448,13 +448,9 @@ export async function restorePgLogical(
   }
 }
 
-/** What a restore of a Lifeboat set reports first: the set, its trust, the target, and the tables now in it. */
-async function restoredFacts(
-  copy: TrustedSetCopy,
-  admin: PgTarget,
-  target: PgTarget,
-): Promise<Record<string, unknown>> {
-  const tables = await withPgClient(target, async (c) =>
+/** The tables a restore left in the target database, outside the system schemas. */
+async function countTables(target: PgTarget): Promise<number> {
+  return withPgClient(target, async (c) =>
     Number(
       (
         await c.query<{ n: string }>(
@@ -463,6 +459,15 @@ async function restoredFacts(
       ).rows[0]?.n ?? 0,
     ),
   );
+}
+
+/** What a restore of a Lifeboat set reports first: the set, its trust, the target, and the tables now in it. */
+async function restoredFacts(
+  copy: TrustedSetCopy,
+  admin: PgTarget,
+  target: PgTarget,
+): Promise<Record<string, unknown>> {
+  const tables = await countTables(target);
   return {
     set: copy.key,
     set_created_at: copy.manifest.created_at,
@@ -774,15 +779,7 @@ async function restoreSeedDump(
           ),
       );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) =>
-      Number(
-        (
-          await c.query<{ n: string }>(
-            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-          )
-        ).rows[0]?.n ?? 0,
-      ),
-    );
+    const tables = await countTables(target);
     return {
       set: copy.key,
       file: copy.path,
