@@ -18,10 +18,15 @@
 // 30,000 files: the issue's 100,000 (RESTORE_SMALL_FILES=100000) make that part, already the
 // longest, about three times as long, more than the bench's whole share. RESTORE_MODES=warm,cold
 // runs every path in both modes.
+// - a directory-format set (`backup pg --format directory --jobs 2`) of the realistic dataset:
+//   `lifeboat restore pg` restoring while the dump decodes (restore/pg-dir-overlap.ts), the same
+//   set decoded whole first (LIFEBOAT_DIR_OVERLAP=0, the path before), against `pg_restore -j 2`
+//   of a `pg_dump -Fd -Z0 -j 2` folder into a fresh server.
 // Knobs: BENCH_RUNS, RESTORE_MODES (warm,cold; default per path, above), RESTORE_DATASETS
 // (realistic,pgbench; empty: no logical set, e.g. `RESTORE_DATASETS= npm run bench -- restore` times
 // only the files restores), RESTORE_FILES (big,small; empty: no files set), RESTORE_FILES_MB,
-// RESTORE_SMALL_FILES (30000); the dataset sizes of lib.mjs.
+// RESTORE_SMALL_FILES (30000), RESTORE_DIR_DATASETS (realistic; empty: no directory-format part);
+// the dataset sizes of lib.mjs.
 import { execFileSync, execSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +42,7 @@ const MODES_OF = (path) =>
     .split(',')
     .filter((m) => m === 'warm' || m === 'cold');
 const PG_SETS = (process.env.RESTORE_DATASETS ?? 'realistic,pgbench').split(',');
+const DIR_SETS = (process.env.RESTORE_DIR_DATASETS ?? 'realistic').split(',');
 const FILE_SETS = (process.env.RESTORE_FILES ?? 'big,small').split(',');
 const BIG_MB = Number(process.env.RESTORE_FILES_MB ?? 500);
 const SMALL_FILES = Number(process.env.RESTORE_SMALL_FILES ?? 30_000);
@@ -207,59 +213,101 @@ export async function run() {
   };
   try {
     // ---- logical sets ------------------------------------------------------------------
-    if (PG_SETS.some(Boolean)) {
+    if (PG_SETS.some(Boolean) || DIR_SETS.some(Boolean)) {
       const { cluster, datasets } = await timed('the datasets (shared with the backup bench)', () =>
         sharedDatasets('restore'),
       );
-      for (const { db, title } of datasets.filter((d) => PG_SETS.includes(d.db))) {
-        await timed(`${db} (${modesOf(db).join(', ')})`, async () => {
-          console.error(`bench restore: ${db}: a Lifeboat set and a pg_dump -Fc file…`);
-          backup('pg', db, '--db', cluster.url(db));
-          const key = newestKey(db);
-          const setDir = join(medium, 'sets', key);
-          const dump = join(work, `${db}.dump`);
-          execSync(`${pgBin()}/pg_dump -Fc -f ${dump} ${cluster.url(db)}`);
-          const port = await freePort();
-          const scratch = join(work, 'scratch');
-          const server = freshServer(port, scratch);
-          const target = `postgres://postgres@127.0.0.1:${port}/postgres`;
-          const runbook = `node ${LIFEBOAT} run database-corruption --drill --yes --input system=${db} --input good_before=2100-01-01T00:00:00Z --identity ${identity} --json`;
-          const candidates = [
-            {
-              name: 'initdb + lifeboat restore pg',
-              command: () =>
-                `${server.start} && node ${LIFEBOAT} restore pg ${key} --target ${target} --database restored --identity ${identity} --json && ${server.stop}`,
-              env,
-            },
-            { name: 'lifeboat run database-corruption --drill', command: () => runbook, env },
-            {
-              name: 'lifeboat verify --level restore',
-              command: () => `node ${LIFEBOAT} verify ${key} --level restore --identity ${identity} > /dev/null`,
-              env,
-            },
-            { name: 'initdb + pg_restore -j 2 (pg_dump -Fc file)', command: () => bareRestore(dump, port, scratch) },
-          ];
-          console.error(`bench restore: ${db}: timed runs…`);
-          const byMode = inModes(modesOf(db), candidates);
-          const forecasts = pgForecasts(byMode);
-          add(
-            `#### ${title}`,
-            '',
-            ...table(byMode, 3, (i) =>
-              i === null
-                ? 'forecast / measured (one run)'
-                : forecasts[i]
-                  ? `${fmtS(forecasts[i].forecast)}${forecasts[i].planned ? ` (+ ${fmtS(forecasts[i].planned)} planned)` : ''} / ${fmtS(forecasts[i].measured)}`
-                  : '—',
-            ),
-            '',
-            'Goals (issue 22), warm and cold: `restore pg` and the runbook ≤ 1.10×, `verify --level restore` ≤ 1.15× the baseline.',
-            '',
-            `Set ${mib(duBytes(setDir))} MiB (zstd + age); pg_dump -Fc file ${mib(duBytes(dump))} MiB. The runbook's time is the whole drill, people's steps answered by --yes (its plan, select, one-pass verify and restore, scratch server, validation and report steps; the forecast beside it is that of its automated steps, with apart the planned time the runbook gives steps nothing has measured — its validation's \`expected: 10m\`): ${forecasts.steps}. \`verify --level restore\` is no run, so no forecast.`,
-            '',
-          );
-          rmSync(dump, { force: true });
-        });
+      for (const { db, title } of datasets.filter((d) => PG_SETS.includes(d.db) || DIR_SETS.includes(d.db))) {
+        if (PG_SETS.includes(db))
+          await timed(`${db} (${modesOf(db).join(', ')})`, async () => {
+            console.error(`bench restore: ${db}: a Lifeboat set and a pg_dump -Fc file…`);
+            backup('pg', db, '--db', cluster.url(db));
+            const key = newestKey(db);
+            const setDir = join(medium, 'sets', key);
+            const dump = join(work, `${db}.dump`);
+            execSync(`${pgBin()}/pg_dump -Fc -f ${dump} ${cluster.url(db)}`);
+            const port = await freePort();
+            const scratch = join(work, 'scratch');
+            const server = freshServer(port, scratch);
+            const target = `postgres://postgres@127.0.0.1:${port}/postgres`;
+            const runbook = `node ${LIFEBOAT} run database-corruption --drill --yes --input system=${db} --input good_before=2100-01-01T00:00:00Z --identity ${identity} --json`;
+            const candidates = [
+              {
+                name: 'initdb + lifeboat restore pg',
+                command: () =>
+                  `${server.start} && node ${LIFEBOAT} restore pg ${key} --target ${target} --database restored --identity ${identity} --json && ${server.stop}`,
+                env,
+              },
+              { name: 'lifeboat run database-corruption --drill', command: () => runbook, env },
+              {
+                name: 'lifeboat verify --level restore',
+                command: () => `node ${LIFEBOAT} verify ${key} --level restore --identity ${identity} > /dev/null`,
+                env,
+              },
+              { name: 'initdb + pg_restore -j 2 (pg_dump -Fc file)', command: () => bareRestore(dump, port, scratch) },
+            ];
+            console.error(`bench restore: ${db}: timed runs…`);
+            const byMode = inModes(modesOf(db), candidates);
+            const forecasts = pgForecasts(byMode);
+            add(
+              `#### ${title}`,
+              '',
+              ...table(byMode, 3, (i) =>
+                i === null
+                  ? 'forecast / measured (one run)'
+                  : forecasts[i]
+                    ? `${fmtS(forecasts[i].forecast)}${forecasts[i].planned ? ` (+ ${fmtS(forecasts[i].planned)} planned)` : ''} / ${fmtS(forecasts[i].measured)}`
+                    : '—',
+              ),
+              '',
+              'Goals (issue 22), warm and cold: `restore pg` and the runbook ≤ 1.10×, `verify --level restore` ≤ 1.15× the baseline.',
+              '',
+              `Set ${mib(duBytes(setDir))} MiB (zstd + age); pg_dump -Fc file ${mib(duBytes(dump))} MiB. The runbook's time is the whole drill, people's steps answered by --yes (its plan, select, one-pass verify and restore, scratch server, validation and report steps; the forecast beside it is that of its automated steps, with apart the planned time the runbook gives steps nothing has measured — its validation's \`expected: 10m\`): ${forecasts.steps}. \`verify --level restore\` is no run, so no forecast.`,
+              '',
+            );
+            rmSync(dump, { force: true });
+          });
+        if (DIR_SETS.includes(db))
+          await timed(`${db} directory format (${modesOf(db).join(', ')})`, async () => {
+            console.error(`bench restore: ${db}: a directory-format Lifeboat set and a pg_dump -Fd folder…`);
+            const system = `${db}-dir`;
+            backup('pg', system, '--db', cluster.url(db), '--format', 'directory', '--jobs', '2');
+            const key = newestKey(system);
+            const folder = join(work, `${db}.dir`);
+            execSync(`${pgBin()}/pg_dump -Fd -Z0 -j 2 -f ${folder} ${cluster.url(db)}`);
+            const port = await freePort();
+            const scratch = join(work, 'scratch');
+            const server = freshServer(port, scratch);
+            const target = `postgres://postgres@127.0.0.1:${port}/postgres`;
+            const restorePg = `node ${LIFEBOAT} restore pg ${key} --target ${target} --database restored --jobs 2 --identity ${identity} --json`;
+            const candidates = [
+              {
+                name: 'initdb + lifeboat restore pg (overlapped with the decode)',
+                command: () => `${server.start} && ${restorePg} && ${server.stop}`,
+                env,
+              },
+              {
+                name: 'initdb + lifeboat restore pg (decoded whole first)',
+                command: () => `${server.start} && ${restorePg} && ${server.stop}`,
+                env: { ...env, LIFEBOAT_DIR_OVERLAP: '0' },
+              },
+              {
+                name: 'initdb + pg_restore -j 2 (pg_dump -Fd folder)',
+                command: () => bareRestore(folder, port, scratch),
+              },
+            ];
+            console.error(`bench restore: ${db} directory format: timed runs…`);
+            const byMode = inModes(modesOf(db), candidates);
+            add(
+              `#### ${title}, directory format`,
+              '',
+              ...table(byMode, 2),
+              '',
+              `Set ${mib(duBytes(join(medium, 'sets', key)))} MiB (zstd + age); pg_dump -Fd folder ${mib(duBytes(folder))} MiB. The overlapped restore places each file of the dump once it matches its signed SHA-256 and size, restores pre-data once toc.dat passed, each table as soon as its file passed (up to 2 at a time), post-data (-j 2) after the whole artifact passed the gate.`,
+              '',
+            );
+            rmSync(folder, { recursive: true, force: true });
+          });
       }
     }
 

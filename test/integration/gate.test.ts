@@ -4,19 +4,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { compress } from 'zstd-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSigningKey, signManifest } from '../../electron/engine/crypto/signing';
-import {
-  manifestBytes,
-  parseManifest,
-  sha256Hex,
-  sha256sums,
-  type Manifest,
-} from '../../electron/engine/format/manifest';
+import { parseManifest, sha256Hex } from '../../electron/engine/format/manifest';
 import { openVerifiedArtifact, type TrustDecision } from '../../electron/engine/restore/gate';
 import { FolderMedium } from '../../electron/engine/storage/folder-medium';
 import { BIN, json, lifeboat } from '../helpers/cli';
 import { startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { tempDir } from '../helpers/temp';
+import { handMadeSet } from '../helpers/hand-made-set';
 
 let pg: ScratchCluster;
 let dir: ReturnType<typeof tempDir>;
@@ -56,48 +50,6 @@ function measured(
       }),
     );
   });
-}
-
-/** A set written by hand and signed by the pinned key: its manifest says what the test wants. */
-function handMadeSet(
-  system: string,
-  setId: string,
-  kind: Manifest['kind'],
-  artifacts: Array<{ path: string; role: string; stored: Buffer; plainBytes: number; plainSha256: string }>,
-): void {
-  const folder = join(medium, 'sets', system, setId);
-  mkdirSync(folder, { recursive: true });
-  const now = new Date().toISOString();
-  const m: Manifest = {
-    format: 'lifeboat-set/1',
-    set_id: setId,
-    system,
-    kind,
-    tier: null,
-    created_at: now,
-    started_at: now,
-    finished_at: now,
-    parent: null,
-    lifeboat_version: '0.1.0',
-    host: 'test',
-    source: {},
-    warnings: [],
-    artifacts: artifacts.map((a) => ({
-      path: a.path,
-      role: a.role,
-      bytes: a.stored.length,
-      sha256: sha256Hex(a.stored),
-      encodings: ['zstd'],
-      plain_bytes: a.plainBytes,
-      plain_sha256: a.plainSha256,
-      recipients: [],
-    })),
-  };
-  for (const a of artifacts) writeFileSync(join(folder, a.path), a.stored);
-  const bytes = manifestBytes(m);
-  writeFileSync(join(folder, 'manifest.json'), bytes);
-  writeFileSync(join(folder, 'manifest.json.sig'), signManifest(bytes, loadSigningKey(readFileSync(signKey))));
-  writeFileSync(join(folder, 'SHA256SUMS'), sha256sums(m));
 }
 
 /** 8 GiB of zeros in ~400 KB: the same small zstd frame of 1 MiB of zeros, 8192 times (a valid stream). */
@@ -214,7 +166,7 @@ describe('the gate', () => {
   it('a decompression bomb (400 KB → 8 GiB, the manifest says 10240 bytes) fails after plain_bytes+1 in a restore and in deep verification, in bounded memory', async () => {
     const stored = bomb();
     expect(stored.length).toBeLessThan(1024 * 1024);
-    handMadeSet('bombed', '20261121T020000Z-pg-logical', 'pg-logical', [
+    handMadeSet(medium, signKey, { system: 'bombed', setId: '20261121T020000Z-pg-logical', kind: 'pg-logical' }, [
       { path: 'db.dump.zst', role: 'pg-dump', stored, plainBytes: 10240, plainSha256: sha256Hex(Buffer.alloc(10240)) },
     ]);
     expect(lifeboat(env, 'scan', medium).status).toBe(0);
@@ -239,7 +191,7 @@ describe('the gate', () => {
     expect(r.ms).toBeLessThan(20_000);
 
     // Deep verification reads through the same stages: the same bomb as a files tar is corrupted, bounded.
-    handMadeSet('bombed', '20261121T020000Z-files', 'files', [
+    handMadeSet(medium, signKey, { system: 'bombed', setId: '20261121T020000Z-files', kind: 'files' }, [
       {
         path: 'files.tar.zst',
         role: 'files-tar',

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { ScratchMariadb } from '../../electron/engine/mysql/scratch-server';
 import { json, lifeboatAsync, loggedUnder } from '../helpers/cli';
 import { keyedMedium, type KeyedMedium } from '../helpers/keyed-medium';
 import { tempDir } from '../helpers/temp';
-import { shellBlocks } from '../helpers/tree-state';
+import { runByHand } from '../helpers/by-hand';
 
 /**
  * MySQL/MariaDB sets end to end on a real MariaDB (one scratch mariadbd for the file; each drill
@@ -341,28 +340,19 @@ describe('MySQL sets at deep level', () => {
 
 describe('docs/restore-by-hand.md 3f, run verbatim', () => {
   it('age -d | zstd -d | mariadb gives back the database row for row', async () => {
-    const md = readFileSync(join(__dirname, '../../docs/restore-by-hand.md'), 'utf8');
-    const blocks = shellBlocks(md, /^(0|1|2|3f)\. /);
-    expect(blocks.length).toBe(5);
     const cnf = join(dir.path, 'restore-my.cnf');
     writeFileSync(
       cnf,
       `[client]\nuser=restorer\npassword=${RESTORE_PW}\nhost=127.0.0.1\nport=${my.port}\nprotocol=TCP\n`,
       { mode: 0o600 },
     );
-    const [system, setId] = shopSet.split('/');
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', blocks.join('\n')], {
-      env: {
-        ...process.env,
-        IDENTITY: km.identity,
-        SIGNER_PUB: `${km.signKey}.pub`,
-        MEDIUM: km.medium,
-        SYSTEM: system,
-        SET: setId,
-        WORK: join(dir.path, 'by-hand'),
-        MYCNF: cnf,
-      },
-      encoding: 'utf8',
+    const r = runByHand({
+      km,
+      sections: /^(0|1|2|3f)\. /,
+      blocks: 5,
+      set: shopSet,
+      work: join(dir.path, 'by-hand'),
+      env: { MYCNF: cnf },
       timeout: 30_000,
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);

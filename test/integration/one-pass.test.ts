@@ -1,4 +1,4 @@
-import { openSync, readFileSync, readSync, writeSync, closeSync, mkdtempSync } from 'node:fs';
+import { openSync, readFileSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +20,7 @@ import { json, lifeboat } from '../helpers/cli';
 import { query, startPostgres, type ScratchCluster } from '../helpers/postgres';
 import { loadSampleData } from '../helpers/sample-data';
 import { tempDir } from '../helpers/temp';
+import { restoreContext } from '../helpers/restore-context';
 
 /**
  * One pass (issue 22): a restore that verifies reads each artifact's stored bytes from the medium
@@ -82,29 +83,8 @@ function deepRows(): Array<{ level: string; verdict: string }> {
   }
 }
 
-function restoreCtx(open: MediumOpener, stepId: string): ActionContext {
-  const work = mkdtempSync(join(dir.path, 'work-'));
-  return {
-    deps: {
-      catalog,
-      settings: defaultSettings(),
-      dataDir: join(dir.path, 'home'),
-      credentials: null as never,
-      identities: ids,
-      openMedium: open,
-    },
-    runId: 'r1',
-    stepId,
-    drill: false,
-    workDir: work,
-    checkpoint: null,
-    saveCheckpoint: () => undefined,
-    confirmation: null,
-    signal: new AbortController().signal,
-    progress: () => undefined,
-    log: () => undefined,
-  } as unknown as ActionContext;
-}
+const restoreCtx = (open: MediumOpener, stepId: string): ActionContext =>
+  restoreContext({ catalog, dir: dir.path, identities: ids, stepId, open });
 
 const params = (database: string, deep = false): PgLogicalParams => ({
   set: key,

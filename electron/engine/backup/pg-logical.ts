@@ -7,7 +7,8 @@ import { findPgTool } from '../postgres/pg-tools';
 import { spawnTool, ToolSource } from '../process/child';
 import { ExcludeMatcher } from './glob';
 import { writeSet, type SetPlan, type WrittenSet } from './set-writer';
-import { tarSource, walkTrees } from './tree';
+import { tarSource, walkTrees, type WalkedEntry } from './tree';
+import type { DumpMember } from '../restore/dump-members';
 import { LifeboatError } from '../errors';
 
 export interface PgBackupInput extends Omit<SetPlan, 'kind' | 'parent' | 'startedAt'> {
@@ -83,15 +84,43 @@ export async function backupPgLogical(input: PgBackupInput, ctx: JobContext): Pr
       dump.child.stdout.resume();
       await dump.exited;
       const walked = await walkTrees([dir], new ExcludeMatcher([]));
-      const total = walked.entries.reduce((n, e) => n + e.size, 0);
+      const entries = overlapOrder(walked.entries);
+      const total = entries.reduce((n, e) => n + e.size, 0);
       ctx.progress({ bytesTotal: total, bytesDone: 0 });
       const results = { hashes: new Map<string, string>(), warnings: [], skipped: new Set<string>() };
-      await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarSource(walked.entries, results), onPlainBytes });
+      await add({ name: 'db.dir.tar', role: 'pg-dump-dir', source: tarSource(entries, results), onPlainBytes });
       if (results.skipped.size > 0)
         throw new LifeboatError('TOOL_FAILED', 'The dump directory changed while being archived.');
-      return { source: { ...source, jobs: input.jobs }, warnings: [] };
+      return {
+        source: { ...source, jobs: input.jobs, dump_members: dumpMembers(entries, results.hashes) },
+        warnings: [],
+      };
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
   });
+}
+
+/**
+ * The tar order of a directory-format dump: its folder, toc.dat (a restore starts from it), then
+ * the data files largest first (a restore that overlaps decoding starts the longest COPY first).
+ */
+function overlapOrder(entries: WalkedEntry[]): WalkedEntry[] {
+  const rank = (e: WalkedEntry): number => (e.type === 'dir' ? 0 : /\/toc\.dat$/.test(e.key) ? 1 : 2);
+  return [...entries].sort((a, b) => rank(a) - rank(b) || b.size - a.size || (a.key < b.key ? -1 : 1));
+}
+
+/**
+ * Each file of the dump with its size and the SHA-256 of its bytes as archived (DESIGN.md, media
+ * format: `source.dump_members`): a restore puts a member in place, and pg_restore reads it, as
+ * soon as it matches, before the whole artifact is read (restore/pg-dir-overlap.ts).
+ */
+function dumpMembers(entries: WalkedEntry[], hashes: Map<string, string>): DumpMember[] {
+  return entries
+    .filter((e) => e.type === 'file')
+    .map((e) => {
+      const sha256 = hashes.get(e.key);
+      if (!sha256) throw new LifeboatError('INTERNAL', `No hash was recorded for ${e.key}.`);
+      return { path: e.path.toString('utf8'), bytes: e.size, sha256 };
+    });
 }

@@ -15,6 +15,8 @@ import { extractTar } from './extract';
 import type { Artifact } from '../format/manifest';
 import { DeepPass } from './deep-check';
 import { openVerifiedArtifact, untilVerified } from './gate';
+import { dumpMembersOf, type DumpMember } from './dump-members';
+import { fromTheSet, overlapRestore } from './pg-dir-overlap';
 import {
   restoreSecrets,
   openSeedCopy,
@@ -296,6 +298,26 @@ export async function restorePgLogical(
     ctx.log('info', `deep check of ${copy.key} in one pass with the restore: its artifacts are read once`);
     await deep.checkSet(ctx.deps.identities);
   }
+  // A directory dump with signed member hashes, into a new database: restored while it decodes
+  // (LIFEBOAT_DIR_OVERLAP=0: decoded whole first, as before; the benchmark compares the two).
+  const dirDump = copy.manifest.artifacts.find((a) => a.role === 'pg-dump-dir');
+  const members = dirDump && !clean && process.env.LIFEBOAT_DIR_OVERLAP !== '0' ? dumpMembersOf(copy.manifest) : null;
+  if (dirDump && members)
+    return restoreOverlapped({
+      p,
+      ctx,
+      copy,
+      cp,
+      admin,
+      target,
+      facts,
+      pgRestore,
+      deep,
+      ours,
+      started,
+      dirDump,
+      members,
+    });
   const dump = await decodeDump(ctx, copy, cp, deep);
   const state = { touched: false };
   let verification: ReturnType<DeepPass['ok']> | null = null;
@@ -408,30 +430,11 @@ export async function restorePgLogical(
           ),
       );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) =>
-      Number(
-        (
-          await c.query<{ n: string }>(
-            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-          )
-        ).rows[0]?.n ?? 0,
-      ),
-    );
     return {
-      set: copy.key,
-      set_created_at: copy.manifest.created_at,
-      trust:
-        copy.trust.state === 'signed'
-          ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
-          : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
-      host: admin.host,
-      port: admin.port,
-      database: p.database,
-      url: target.url,
+      ...(await restoredFacts(copy, admin, target)),
       clean,
       jobs: p.jobs,
       toc_items: items,
-      tables,
       dump_bytes: dump.bytes,
       restore_ms: restoreMs,
       duration_ms: Date.now() - started,
@@ -451,6 +454,150 @@ export async function restorePgLogical(
       ctx.saveCheckpoint(cp);
     }
   }
+}
+
+/** The tables a restore left in the target database, outside the system schemas. */
+async function countTables(target: PgTarget): Promise<number> {
+  return withPgClient(target, async (c) =>
+    Number(
+      (
+        await c.query<{ n: string }>(
+          "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+        )
+      ).rows[0]?.n ?? 0,
+    ),
+  );
+}
+
+/** What a restore of a Lifeboat set reports first: the set, its trust, the target, and the tables now in it. */
+async function restoredFacts(
+  copy: TrustedSetCopy,
+  admin: PgTarget,
+  target: PgTarget,
+): Promise<Record<string, unknown>> {
+  const tables = await countTables(target);
+  return {
+    set: copy.key,
+    set_created_at: copy.manifest.created_at,
+    trust:
+      copy.trust.state === 'signed'
+        ? `signed by ${copy.trust.keyId} (${copy.trust.label})`
+        : `NOT TRUSTED, restored by explicit override: ${copy.trust.why}`,
+    host: admin.host,
+    port: admin.port,
+    database: target.database,
+    url: target.url,
+    tables,
+  };
+}
+
+/**
+ * restorePgLogical for a directory dump whose members are signed, into a database it creates
+ * (pg-dir-overlap.ts): pg_restore runs while the dump decodes. The database is created once toc.dat
+ * passed; a failure of any check stops every pg_restore and drops it (afterFailure), and with
+ * deep_check the set's verdict is recorded as a deep verification records it.
+ */
+async function restoreOverlapped(o: {
+  p: PgLogicalParams;
+  ctx: RestoreContext;
+  copy: TrustedSetCopy;
+  cp: PgLogicalCheckpoint;
+  admin: PgTarget;
+  target: PgTarget;
+  facts: Awaited<ReturnType<typeof serverFacts>>;
+  pgRestore: Awaited<ReturnType<typeof pgRestoreFor>>;
+  deep: DeepPass | null;
+  ours: boolean;
+  started: number;
+  dirDump: Artifact;
+  members: DumpMember[];
+}): Promise<Record<string, unknown>> {
+  const { p, ctx, copy, cp, admin, deep, dirDump } = o;
+  const state = { touched: false };
+  let asRole: Awaited<ReturnType<typeof restoreRoleFor>> | null = null;
+  const restoreStarted = Date.now();
+  let verification: ReturnType<DeepPass['ok']> | null = null;
+  let items: number;
+  try {
+    try {
+      ({ items } = await overlapRestore({
+        ctx,
+        copy,
+        artifact: dirDump,
+        members: o.members,
+        pgRestore: o.pgRestore.path,
+        jobs: p.jobs,
+        prepare: async (toc) => {
+          if (o.ours) {
+            ctx.log('info', `dropping ${p.database}, left partial by the interrupted attempt of this run`);
+            await withPgClient(admin, (c) => c.query(`DROP DATABASE ${quoteIdent(p.database)} WITH (FORCE)`));
+          }
+          // Persisted before the effect: a crash right after CREATE DATABASE still knows it is ours.
+          cp.created = p.database;
+          delete cp.dropped;
+          ctx.saveCheckpoint(cp);
+          await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${quoteIdent(p.database)}`));
+          state.touched = true;
+          const role = await restoreRoleFor(admin, p.database, {
+            created: true,
+            role: p.role,
+            asSuperuser: p.as_superuser && !ctx.drill,
+            scratch: ctx.drill,
+          });
+          asRole = role;
+          const forbidden = role.role ? await withPgClient(admin, (c) => forbiddenInstalls(c, toc)) : [];
+          if (forbidden.length > 0)
+            throw new LifeboatError(
+              'DB_RESTORE_FAILED',
+              `The dump needs what a restore as ${role.role} does not install: ${forbidden.join(', ')}. Nothing of the dump was restored.`,
+              {
+                hint: `Only a superuser may install these. If you trust this set, restore with as_superuser: true (confirmed by typing superuser:${p.database}; lifeboat restore pg --as-superuser ${p.database}); a drill never does.`,
+              },
+            );
+          ctx.log(
+            'info',
+            `pg_restore into ${p.database} on ${admin.host}:${admin.port} ${role.note}, while the dump decodes`,
+          );
+          const args = ['--no-owner', '--no-privileges', '--exit-on-error', '-h', admin.host, '-p', String(admin.port)];
+          args.push('-d', p.database, ...(role.user ? ['-U', role.user] : []));
+          return { args, env: { ...pgToolEnv(admin), ...role.env } };
+        },
+      }));
+    } catch (e) {
+      // A check of the set that failed is the deep verdict (recorded); a failure of the restore itself is not.
+      if (deep && fromTheSet(e)) deep.failed(dirDump, o.started, e);
+      throw e;
+    }
+    if (deep) {
+      deep.passed(dirDump, o.started, `${o.members.length} dump files matched their signed SHA-256 and sizes`);
+      await drainOthers(ctx, copy, dirDump, deep);
+      verification = deep.ok();
+      ctx.log('info', `${copy.key} passed verification at deep level (${verification.detail})`);
+    }
+  } catch (e) {
+    throw await afterFailure(e, { ...p, clean: false }, admin, cp, ctx, state.touched);
+  } finally {
+    const role = asRole as Awaited<ReturnType<typeof restoreRoleFor>> | null;
+    await role
+      ?.done()
+      .catch((e: unknown) => ctx.log('warn', `could not take the login of ${role.role} back: ${mapError(e).message}`));
+  }
+  const restoreMs = Date.now() - restoreStarted;
+  return {
+    ...(await restoredFacts(copy, admin, o.target)),
+    clean: false,
+    jobs: p.jobs,
+    toc_items: items,
+    dump_bytes: dirDump.plain_bytes,
+    restore_ms: restoreMs,
+    duration_ms: Date.now() - o.started,
+    restore_bytes_per_second: restoreMs > 0 ? Math.round((dirDump.plain_bytes * 1000) / restoreMs) : null,
+    server_version: o.facts.version,
+    pg_restore: o.pgRestore.version,
+    restored_as: (asRole as Awaited<ReturnType<typeof restoreRoleFor>> | null)?.role ?? 'superuser',
+    overlapped: true,
+    ...(verification ? { verification } : {}),
+  };
 }
 
 /** A failed restore drops the database it created; the error says what the target was left with. */
@@ -640,15 +787,7 @@ async function restoreSeedDump(
           ),
       );
     const restoreMs = Date.now() - restoreStarted;
-    const tables = await withPgClient(target, async (c) =>
-      Number(
-        (
-          await c.query<{ n: string }>(
-            "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-          )
-        ).rows[0]?.n ?? 0,
-      ),
-    );
+    const tables = await countTables(target);
     return {
       set: copy.key,
       file: copy.path,

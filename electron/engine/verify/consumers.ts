@@ -4,12 +4,13 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { FileEntry } from '../format/file-index';
-import { LifeboatError } from '../errors';
+import { LifeboatError, mapError } from '../errors';
 import { redactText } from '../log/redact';
 import { newerArchiveNeeded } from '../postgres/pg-tools';
 import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry } from '../format/tar-reader';
 import { BackupManifestCheck, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
+import { dumpMembersOf, MemberCheck, type DumpMember } from '../restore/dump-members';
 import { DumpStatementGuard, MYSQL_DUMP_FOOTER, MYSQL_DUMP_HEADER } from '../mysql/dump-text';
 
 /**
@@ -339,6 +340,60 @@ export function tarWalk(digest = false, indexFiles = false): Consumer {
   };
 }
 
+/**
+ * A directory dump's tar against the members its signed manifest lists (`source.dump_members`,
+ * restore/dump-members.ts): each file's size and SHA-256, nothing more and nothing less, no link.
+ * The same reading as the restore that overlaps decoding makes (MemberCheck).
+ */
+function dumpMembersWalk(source: Record<string, unknown>): Consumer {
+  let check: MemberCheck | null = null;
+  let invalid: string | null = null;
+  try {
+    const members = dumpMembersOf({ source });
+    if (members) check = new MemberCheck(members, 'the dump');
+  } catch (e) {
+    invalid = mapError(e).message;
+  }
+  let current: { member: DumpMember; hash: Hash; bytes: number } | null = null;
+  const reader = new TarReader({
+    onEntry: (e) => {
+      if (!check) return;
+      const member = check.admit(e);
+      current = member ? { member, hash: createHash('sha256'), bytes: 0 } : null;
+    },
+    onData: (_e, chunk) => {
+      if (!current) return;
+      current.hash.update(chunk);
+      current.bytes += chunk.length;
+    },
+    onEntryEnd: () => {
+      if (!current || !check) return;
+      const c = current;
+      current = null;
+      check.matched(c.member, c.bytes, c.hash.digest('hex'));
+    },
+  });
+  const ended = settled(reader);
+  return {
+    sink: reader,
+    outcome: async () => {
+      const failure = await ended();
+      if (invalid) return { verdict: 'corrupted', detail: invalid };
+      try {
+        if (failure) throw failure;
+        check!.complete();
+      } catch (e) {
+        const err = mapError(e);
+        return { verdict: err.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: err.message };
+      }
+      return {
+        verdict: 'ok',
+        detail: `${reader.entries} tar entries walked: every dump file matched its signed SHA-256 and size`,
+      };
+    },
+  };
+}
+
 /** Information a restore will repeat: links leaving the tree, FIFOs and device nodes. */
 function notes(outside: number, devices: number, fifos: number): string[] {
   const out: string[] = [];
@@ -458,7 +513,7 @@ export function consumerFor(
         );
       return pgRestoreList(pgRestore);
     case 'pg-dump-dir':
-      return tarWalk();
+      return source?.dump_members === undefined ? tarWalk() : dumpMembersWalk(source);
     case 'files-tar':
       return tarWalk(setId !== undefined);
     case 'file-index':
