@@ -161,8 +161,8 @@ function redirectToc(toc: Buffer, from: string, to: string): Buffer {
 }
 
 describe('rev22a: hostile directory dumps signed by a trusted key', () => {
-  // KNOWN, NOT FIXED (rev22a): pg_restore follows toc.dat's filename; nothing checks it. it.fails until it does.
-  it.fails('a toc.dat data entry whose filename leads out of the dump folder: refused, nothing read from outside', async () => {
+  // pg_restore opens whatever file name toc.dat gives: restore and deep verification check the names (dump-toc.ts).
+  it('a toc.dat data entry whose filename leads out of the dump folder: refused, nothing read from outside', async () => {
     const secret = join(dir.path, 'secret.txt');
     // notes is (id int, body text): a line of COPY text pg_restore would load from outside the set.
     writeFileSync(secret, '\\N\n\\N\n\\N\n\\.\n');
@@ -189,21 +189,28 @@ describe('rev22a: hostile directory dumps signed by a trusted key', () => {
       (e: unknown) => mapError(e),
     );
     const leaked = (await exists('outside'))
-      ? await query(dbUrl('outside'), "SELECT count(*)::int AS n FROM empty_t WHERE x IS NULL").catch(() => [{ n: -1 }])
+      ? await query(dbUrl('outside'), 'SELECT count(*)::int AS n FROM empty_t WHERE x IS NULL').catch(() => [{ n: -1 }])
       : [{ n: 0 }];
     console.log('REV22A outcome', target, outcome?.code, outcome?.message, JSON.stringify(leaked));
     const dv = lifeboat(env, 'verify', set, '--level', 'deep', '--json', '--identity', km.identity);
     console.log('REV22A deep verify', dv.status, (dv.stdout.match(/"verdict": "[a-z]+"/g) ?? []).join(','));
     expect(leaked[0]!.n, 'a row read from a file outside the set').toBe(0);
-    expect(outcome?.code).toBeDefined();
+    expect(outcome?.code).toBe('UNSAFE_PATH');
+    expect(outcome?.message).toMatch(/toc\.dat sends pg_restore to read/);
+    expect(dv.status).not.toBe(0);
+    expect(dv.stdout).toMatch(/"verdict": "unsafe-path"/);
   }, 120_000);
 
   it('SIGINT to the CLI during an overlapped restore: no pg_restore left, the database dropped, a clear exit', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [BIN, 'restore', 'pg', key, '--target', admin(), '--database', 'sigint', '--identity', km.identity], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'restore', 'pg', key, '--target', admin(), '--database', 'sigint', '--identity', km.identity],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -229,8 +236,16 @@ describe('rev22a: hostile directory dumps signed by a trusted key', () => {
   async function filesSet(system: string, tar: Buffer, lines: (id: string) => string[]): Promise<string> {
     let id = '';
     await writeSet(
-      { media: [new FolderMedium(km.medium)], system, kind: 'files', tier: null, parent: null, recipients: [ids[0]!.recipient],
-        signingKey: loadSigningKey(readFileSync(km.signKey)), startedAt: new Date() },
+      {
+        media: [new FolderMedium(km.medium)],
+        system,
+        kind: 'files',
+        tier: null,
+        parent: null,
+        recipients: [ids[0]!.recipient],
+        signingKey: loadSigningKey(readFileSync(km.signKey)),
+        startedAt: new Date(),
+      },
       { signal: new AbortController().signal, step: () => undefined, log: () => undefined },
       async (add, setId) => {
         id = setId;
@@ -246,29 +261,89 @@ describe('rev22a: hostile directory dumps signed by a trusted key', () => {
   it('files: hostile tars through the real CLI', async () => {
     const big = Buffer.alloc(2 * 1024 * 1024, 7);
     const cases: Record<string, [Buffer, (id: string) => string[]]> = {
-      dupSmallThenBig: [paxTar([{ name: 'f', type: 'file', body: 'x' }, { name: 'f', type: 'file', body: big }]),
-        (id) => [indexLine({ path: 'f', type: 'file', size: big.length, sha256: h(big), in: id })]],
-      dupBigThenSmall: [paxTar([{ name: 'f', type: 'file', body: big }, { name: 'f', type: 'file', body: 'x' }]),
-        (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: h('x'), in: id })]],
-      dupBothMatch: [paxTar([{ name: 'f', type: 'file', body: 'x' }, { name: './f', type: 'file', body: 'x' }, { name: 'g', type: 'hardlink', linkname: 'f' }]),
-        (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: h('x'), in: id }), indexLine({ path: 'g', type: 'hardlink', target: 'f', in: id } )]],
-      dir000: [paxTar([{ name: 'd', type: 'dir' }, { name: 'd/f', type: 'file', body: 'x' }, { name: 'd', type: 'dir', mode: 0 }]),
-        (id) => [indexLine({ path: 'd', type: 'dir', mode: 0, in: id } ), indexLine({ path: 'd/f', type: 'file', size: 1, sha256: h('x'), in: id })]],
-      symlinkThenFile: [paxTar([{ name: 'l', type: 'symlink', linkname: '/tmp' }, { name: 'l/rev22a-escape', type: 'file', body: 'x' }]),
-        (id) => [indexLine({ path: 'l', type: 'symlink', target: '/tmp', in: id } ), indexLine({ path: 'l/rev22a-escape', type: 'file', size: 1, sha256: h('x'), in: id })]],
+      dupSmallThenBig: [
+        paxTar([
+          { name: 'f', type: 'file', body: 'x' },
+          { name: 'f', type: 'file', body: big },
+        ]),
+        (id) => [indexLine({ path: 'f', type: 'file', size: big.length, sha256: h(big), in: id })],
+      ],
+      dupBigThenSmall: [
+        paxTar([
+          { name: 'f', type: 'file', body: big },
+          { name: 'f', type: 'file', body: 'x' },
+        ]),
+        (id) => [indexLine({ path: 'f', type: 'file', size: 1, sha256: h('x'), in: id })],
+      ],
+      dupBothMatch: [
+        paxTar([
+          { name: 'f', type: 'file', body: 'x' },
+          { name: './f', type: 'file', body: 'x' },
+          { name: 'g', type: 'hardlink', linkname: 'f' },
+        ]),
+        (id) => [
+          indexLine({ path: 'f', type: 'file', size: 1, sha256: h('x'), in: id }),
+          indexLine({ path: 'g', type: 'hardlink', target: 'f', in: id }),
+        ],
+      ],
+      dir000: [
+        paxTar([
+          { name: 'd', type: 'dir' },
+          { name: 'd/f', type: 'file', body: 'x' },
+          { name: 'd', type: 'dir', mode: 0 },
+        ]),
+        (id) => [
+          indexLine({ path: 'd', type: 'dir', mode: 0, in: id }),
+          indexLine({ path: 'd/f', type: 'file', size: 1, sha256: h('x'), in: id }),
+        ],
+      ],
+      symlinkThenFile: [
+        paxTar([
+          { name: 'l', type: 'symlink', linkname: '/tmp' },
+          { name: 'l/rev22a-escape', type: 'file', body: 'x' },
+        ]),
+        (id) => [
+          indexLine({ path: 'l', type: 'symlink', target: '/tmp', in: id }),
+          indexLine({ path: 'l/rev22a-escape', type: 'file', size: 1, sha256: h('x'), in: id }),
+        ],
+      ],
     };
     for (const [name, [tar, lines]] of Object.entries(cases)) {
       const k = await filesSet(`f-${name.toLowerCase()}`, tar, lines);
       const into = join(dir.path, `files-${name}`);
       const r = lifeboat(env, 'restore', 'files', k, '--to', into, '--identity', km.identity);
       const v = lifeboat(env, 'verify', k, '--level', 'deep', '--json', '--identity', km.identity);
-      const tree = (() => { try { return execSync(`ls -laR ${into} 2>&1 | head -20`, { encoding: 'utf8' }); } catch (e) { return String(e); } })();
+      const tree = (() => {
+        try {
+          return execSync(`ls -laR ${into} 2>&1 | head -20`, { encoding: 'utf8' });
+        } catch (e) {
+          return String(e);
+        }
+      })();
       expect(r.status, name).toBe(name === 'dir000' ? 0 : 1);
-      console.log(`REV22A files ${name}: restore ${r.status} ${(r.stdout + r.stderr).split('\n').filter((l) => /error|lifeboat: [A-Z]/i.test(l)).join(' / ').slice(0, 400)} | verify ${v.status} ${(v.stdout.match(/"verdict": "[a-z]+"/g) ?? []).join(',')} ${(v.stdout.match(/"detail": "[^"]*"/) ?? [''])[0]}\n${tree}`);
+      console.log(
+        `REV22A files ${name}: restore ${r.status} ${(r.stdout + r.stderr)
+          .split('\n')
+          .filter((l) => /error|lifeboat: [A-Z]/i.test(l))
+          .join(' / ')
+          .slice(
+            0,
+            400,
+          )} | verify ${v.status} ${(v.stdout.match(/"verdict": "[a-z]+"/g) ?? []).join(',')} ${(v.stdout.match(/"detail": "[^"]*"/) ?? [''])[0]}\n${tree}`,
+      );
     }
     // dupBothMatch: deep verification says 'a restore would refuse this set'; the restore must.
     const k = await filesSet('f-dup-again', cases.dupBothMatch![0], cases.dupBothMatch![1]);
-    const r = lifeboat(env, 'restore', 'files', k, '--to', join(dir.path, 'files-dup-again'), '--identity', km.identity);
+    const r = lifeboat(
+      env,
+      'restore',
+      'files',
+      k,
+      '--to',
+      join(dir.path, 'files-dup-again'),
+      '--identity',
+      km.identity,
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/holds f twice: corrupted/);
     expect(existsSync('/tmp/rev22a-escape')).toBe(false);

@@ -11,6 +11,7 @@ import { openTrustedCopy, type TrustedSetCopy } from './set-access';
 import { ConfirmationNeeded, type RestoreContext } from './context';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
+import { checkDumpFolder } from './dump-toc';
 import { extractTar } from './extract';
 import type { Artifact } from '../format/manifest';
 import { DeepPass } from './deep-check';
@@ -153,6 +154,7 @@ async function decodeDump(
     else {
       await mkdir(staging, { recursive: true, mode: 0o700 });
       await untilVerified(v, extractTar(v.stream, [], staging, { accept: () => true, signal: ctx.signal }));
+      await checkDumpFolder(await dumpPath(staging, format), `${copy.key}/${artifact.path}`);
     }
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
