@@ -14,6 +14,9 @@ import type {
   ToOpener,
 } from './decoder-protocol';
 
+/** How a decoder thread's out-of-memory begins: a failure of the run, never a fact about the set. */
+export const DECODER_OUT_OF_MEMORY = 'A decoder thread ran out of its memory';
+
 export type { DecodeSpec } from './decoder-protocol';
 
 /**
@@ -102,7 +105,7 @@ function threadFailure(e: unknown, limits: { maxOldGenerationSizeMb: number }): 
   if ((e as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY')
     return new LifeboatError(
       'INTERNAL',
-      `A decoder thread ran out of its memory (a heap of ${limits.maxOldGenerationSizeMb} MiB): the artifact was not decoded to its end and nothing of it may be used.`,
+      `${DECODER_OUT_OF_MEMORY} (a heap of ${limits.maxOldGenerationSizeMb} MiB): the artifact was not decoded to its end and nothing of it may be used.`,
       { hint: "Run it again; if it fails the same way, report it with the run's log.", cause: e },
     );
   return mapError(e);

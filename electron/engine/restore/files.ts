@@ -251,7 +251,10 @@ async function extractIndexed(
       if (e.kind !== 'file') return;
       const key = joinParts(nameParts(e.nameBytes ?? Buffer.from(e.name)));
       const want = store.get(key);
-      if (!want || want.type !== 'file' || want.inset !== set || want.done) return;
+      if (!want || want.type !== 'file' || want.inset !== set) return;
+      // A second copy of a file this set's tar already gave: deep verification calls it corrupted too.
+      if (want.done)
+        throw new LifeboatError('CHECKSUM_MISMATCH', `${label} holds ${show(want.path)} twice: corrupted.`);
       writing = {
         entry: e,
         key,

@@ -7,6 +7,7 @@ import { restoreFailureText } from '../postgres/restore-role';
 import { spawnTool, type RunningTool } from '../process/child';
 import type { RestoreContext } from './context';
 import { MemberCheck, type DumpMember } from './dump-members';
+import { checkBlobsToc, tocDataFiles } from './dump-toc';
 import { extractTar } from './extract';
 import { openVerifiedArtifact, untilVerified } from './gate';
 import type { TrustedSetCopy } from './set-access';
@@ -247,6 +248,13 @@ export async function overlapRestore(plan: OverlapPlan): Promise<OverlapOutcome>
 
     await gate.ready(`${check.folder}/toc.dat`);
     const tocMs = Date.now() - startedAt;
+    // The names toc.dat gives pg_restore to open: only those pg_dump writes (dump-toc.ts).
+    try {
+      tocDataFiles(await readFile(join(dumpDir, 'toc.dat')), `${copy.key}/${artifact.path}`);
+    } catch (e) {
+      if (failure === null && typeof e === 'object' && e !== null) setFailures.add(e);
+      throw e;
+    }
     const toc = await listToc([]).catch((e: unknown) => {
       if (failure === null && typeof e === 'object' && e !== null) setFailures.add(e);
       throw e;
@@ -281,7 +289,9 @@ export async function overlapRestore(plan: OverlapPlan): Promise<OverlapOutcome>
           ? member(`blobs_${e.dumpId}.toc`)
           : member('blobs.toc');
         return gate.ready(blobsToc).then(async () => {
-          const lines = (await readFile(join(work, 'ok', blobsToc), 'utf8')).split('\n');
+          const text = await readFile(join(work, 'ok', blobsToc), 'utf8');
+          checkBlobsToc(text, `${copy.key}/${artifact.path}`);
+          const lines = text.split('\n');
           const files = lines.map((l) => /^\d+ (\S+)$/.exec(l)?.[1]).filter((f): f is string => !!f);
           await Promise.all(files.map((f) => gate.ready(member(f))));
         });

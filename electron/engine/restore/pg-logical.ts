@@ -11,6 +11,7 @@ import { openTrustedCopy, type TrustedSetCopy } from './set-access';
 import { ConfirmationNeeded, type RestoreContext } from './context';
 import { metaCommandRefusal, SqlMetaCommandGuard } from '../postgres/sql-guard';
 import { findExecutable } from '../tools/tools';
+import { checkDumpFolder } from './dump-toc';
 import { extractTar } from './extract';
 import type { Artifact } from '../format/manifest';
 import { DeepPass } from './deep-check';
@@ -153,6 +154,7 @@ async function decodeDump(
     else {
       await mkdir(staging, { recursive: true, mode: 0o700 });
       await untilVerified(v, extractTar(v.stream, [], staging, { accept: () => true, signal: ctx.signal }));
+      await checkDumpFolder(await dumpPath(staging, format), `${copy.key}/${artifact.path}`);
     }
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
@@ -445,7 +447,7 @@ export async function restorePgLogical(
       ...(verification ? { verification } : {}),
     };
   } catch (e) {
-    throw await afterFailure(e, p, admin, cp, ctx, state.touched);
+    throw await afterFailure(e, { ...p, clean }, admin, cp, ctx, state.touched);
   } finally {
     // The decoded dump is plaintext data: removed as soon as it has served, or failed to.
     await rm(dump.dir, { recursive: true, force: true });
@@ -621,7 +623,11 @@ async function afterFailure(
     } catch (d) {
       left = `The database ${p.database} that this restore created was left on the target, partially restored: dropping it failed (${mapError(d).message}). Drop it by hand, or resume to drop and redo it.`;
     }
-  } else if (!touched) left = `The existing database ${p.database} was not changed.`;
+  } else if (!touched)
+    // clean: the database existed before this restore (a new one that was never made left nothing).
+    left = p.clean
+      ? `The existing database ${p.database} was not changed.`
+      : `The database ${p.database} was not created: the target is as it was.`;
   else
     left = `The existing database ${p.database} was restored into with --clean and may be partial: objects of the dump may be dropped and not recreated.`;
   if (err.code === 'CANCELLED') {

@@ -11,6 +11,7 @@ import { LinkShadow, linkLeavesTree, TarReader, unsafeEntryReason, type TarEntry
 import { BackupManifestCheck, describeProblems, manifestAlgorithms } from '../pitr/backup-manifest';
 import { IndexReader } from '../restore/index-reader';
 import { dumpMembersOf, MemberCheck, type DumpMember } from '../restore/dump-members';
+import { checkBlobsToc, tocDataFiles } from '../restore/dump-toc';
 import { DumpStatementGuard, MYSQL_DUMP_FOOTER, MYSQL_DUMP_HEADER } from '../mysql/dump-text';
 
 /**
@@ -354,23 +355,28 @@ function dumpMembersWalk(source: Record<string, unknown>): Consumer {
   } catch (e) {
     invalid = mapError(e).message;
   }
-  let current: { member: DumpMember; hash: Hash; bytes: number } | null = null;
+  let current: { member: DumpMember; hash: Hash; bytes: number; kept: Buffer[] | null } | null = null;
+  // toc.dat and the large-object lists, kept whole: the names they give pg_restore are checked (dump-toc.ts).
+  const lists = new Map<string, Buffer>();
+  const keep = (path: string): boolean => /(^|\/)(toc\.dat|blobs(_\d+)?\.toc)$/.test(path);
   const reader = new TarReader({
     onEntry: (e) => {
       if (!check) return;
       const member = check.admit(e);
-      current = member ? { member, hash: createHash('sha256'), bytes: 0 } : null;
+      current = member ? { member, hash: createHash('sha256'), bytes: 0, kept: keep(member.path) ? [] : null } : null;
     },
     onData: (_e, chunk) => {
       if (!current) return;
       current.hash.update(chunk);
       current.bytes += chunk.length;
+      current.kept?.push(Buffer.from(chunk));
     },
     onEntryEnd: () => {
       if (!current || !check) return;
       const c = current;
       current = null;
       check.matched(c.member, c.bytes, c.hash.digest('hex'));
+      if (c.kept) lists.set(c.member.path.replace(/^.*\//, ''), Buffer.concat(c.kept));
     },
   });
   const ended = settled(reader);
@@ -382,6 +388,13 @@ function dumpMembersWalk(source: Record<string, unknown>): Consumer {
       try {
         if (failure) throw failure;
         check!.complete();
+        const toc = lists.get('toc.dat');
+        if (toc) {
+          for (const f of tocDataFiles(toc, 'the dump')) {
+            const blobs = f.filename.endsWith('.toc') ? lists.get(f.filename) : undefined;
+            if (blobs) checkBlobsToc(blobs.toString('utf8'), 'the dump');
+          }
+        }
       } catch (e) {
         const err = mapError(e);
         return { verdict: err.code === 'UNSAFE_PATH' ? 'unsafe-path' : 'corrupted', detail: err.message };

@@ -54,6 +54,7 @@ import {
   type DecodedForRestore,
 } from './restore-test';
 import pLimit, { type Limit } from 'p-limit';
+import { DECODER_OUT_OF_MEMORY } from '../pipeline/threaded-decoder';
 
 export const levelRank = (l: VerifyLevel): number => VERIFY_LEVELS.indexOf(l);
 
@@ -494,6 +495,9 @@ async function checkArtifact(
   const sha = stored.bytes === a.bytes || !streamError ? stored.sha256() : null;
   const result = { ...base, sha256: sha, durationMs };
   if (streamError && stored.bytes > a.bytes) return { ...result, verdict: 'corrupted', detail: streamError.message };
+  // The run's own failure (a decoder thread out of its memory) says nothing about the set.
+  if (streamError?.code === 'INTERNAL' && streamError.message.startsWith(DECODER_OUT_OF_MEMORY))
+    return { ...result, verdict: 'not-checked', detail: `not checked: ${streamError.message}` };
   // Integrity first: bytes that do not hash right explain any later failure.
   if (streamError && stored.bytes < a.bytes) {
     if (streamError.code === 'UNSAFE_PATH') return { ...result, verdict: 'unsafe-path', detail: streamError.message };
