@@ -3,7 +3,6 @@ import {
   closeSync,
   constants,
   createReadStream,
-  existsSync,
   lstatSync,
   openSync,
   readFileSync,
@@ -455,8 +454,9 @@ export class FolderMedium implements Medium {
 
   async readOptional(rel: string): Promise<Buffer | null> {
     // Checked first: most sets of a scan may have no signature, and a thrown ENOENT costs more
-    // than the file system call.
-    if (!existsSync(this.abs(rel))) return null;
+    // than the file system call. lstat, not exists: a link pointing nowhere is still a link,
+    // refused below rather than read as 'no signature'.
+    if (!lstatSync(this.abs(rel), { throwIfNoEntry: false })) return null;
     try {
       return this.readNoLinks(rel);
     } catch (e) {
