@@ -41,6 +41,9 @@ describe('a folder medium reads no file through a link', () => {
     });
     symlinkSync(join(outside, 'secret'), join(root, 'sets', 'db', 'a', 'manifest.json.sig'));
     await expect(m.readOptional('sets/db/a/manifest.json.sig')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    // A link pointing nowhere is a link all the same: refused, not read as 'no signature'.
+    symlinkSync(join(outside, 'nowhere'), join(root, 'sets', 'db', 'a', 'dangling.sig'));
+    await expect(m.readOptional('sets/db/a/dangling.sig')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     symlinkSync(join(outside, 'db'), join(root, 'sets', 'other'));
     await expect(m.readFile('sets/other/b/manifest.json')).rejects.toMatchObject({
       code: 'UNSAFE_PATH',

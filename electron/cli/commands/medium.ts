@@ -16,9 +16,11 @@ export function registerRestoreRequest(group: Command, io: CliIo): void {
         .default('Standard'),
     )
     .option('--json', 'print one machine-readable result')
-    .action(async (set: string, opts: RestoreRequestOptions) => {
+    .action(async (set: string, _opts: RestoreRequestOptions, cmd: Command) => {
       const { restoreRequestCommand } = await import('./medium-run');
-      await restoreRequestCommand(io, set, opts);
+      // With globals: `lifeboat media` has its own --json (the list), which commander gives a
+      // --json written after `media restore-request <set>`.
+      await restoreRequestCommand(io, set, cmd.optsWithGlobals<RestoreRequestOptions>());
     });
 }
 

@@ -3,7 +3,6 @@ import {
   closeSync,
   constants,
   createReadStream,
-  existsSync,
   lstatSync,
   openSync,
   readFileSync,
@@ -432,9 +431,15 @@ export class FolderMedium implements Medium {
     }
     try {
       const opened = openedPath(fd);
-      if (opened === null) this.refuseLinks(rel);
-      else if (opened !== join((this.realLocation ??= realLocationOf(this.location)) ?? this.location, rel)) {
+      const expected =
+        opened === null ? null : join((this.realLocation ??= realLocationOf(this.location)) ?? this.location, rel);
+      if (opened === null || expected === null) this.refuseLinks(rel);
+      else if (opened !== expected) {
         this.refuseLinks(rel);
+        // A file system that ignores case (vfat, exFAT: the USB drives of a DR site) may name what
+        // was opened in its own case: with no link on the way (checked just above, part by part),
+        // that is the same file.
+        if (opened.toLowerCase() === expected.toLowerCase()) return readFileSync(fd);
         // No link left to name (it changed since, or the medium folder moved): refused all the same.
         throw new LifeboatError(
           'UNSAFE_PATH',
@@ -455,8 +460,9 @@ export class FolderMedium implements Medium {
 
   async readOptional(rel: string): Promise<Buffer | null> {
     // Checked first: most sets of a scan may have no signature, and a thrown ENOENT costs more
-    // than the file system call.
-    if (!existsSync(this.abs(rel))) return null;
+    // than the file system call. lstat, not exists: a link pointing nowhere is still a link,
+    // refused below rather than read as 'no signature'.
+    if (!lstatSync(this.abs(rel), { throwIfNoEntry: false })) return null;
     try {
       return this.readNoLinks(rel);
     } catch (e) {
