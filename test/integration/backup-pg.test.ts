@@ -325,7 +325,9 @@ describe('bad input: a clear error, the right exit code, nothing half-written', 
       const r = lifeboat(env, 'backup', 'pg', '--system', 'shop-db', '--db', pg.url('shop'), '--to', small, '--json');
       expect(r.status).toBe(1);
       expect(json<{ error: { code: string } }>(r).error.code).toBe('STORAGE_FULL');
-      expect(readdirSync(join(small, 'sets/shop-db'))).toEqual([]);
+      // Nothing half-written, and not even the system's folder this failed backup made (issue 22).
+      expect(existsSync(join(small, 'sets/shop-db'))).toBe(false);
+      expect(readdirSync(join(small, 'sets'))).toEqual([]);
     } finally {
       execFileSync('umount', [small]);
     }
